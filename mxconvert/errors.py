@@ -1,0 +1,25 @@
+"""Errors that reach the user as one line and an exit code."""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_TOLERANCE = 1
+EXIT_BAD_INPUT = 2
+
+
+class MxConvertError(Exception):
+    """A problem with the user's input: reported as one line, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, path: str | None = None):
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class UnsupportedOpsError(MxConvertError):
+    """The graph holds ops a target cannot convert; lists all of them at once."""
+
+    def __init__(self, target: str, offenders: dict[str, list[str]], path: str | None = None):
+        self.offenders = offenders
+        parts = "; ".join(f"{op} ({', '.join(names)})" for op, names in sorted(offenders.items()))
+        super().__init__(f"cannot convert to {target}: unsupported ops: {parts}", path)

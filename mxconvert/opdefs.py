@@ -1,0 +1,282 @@
+"""MXNet operator schemas: attribute types and defaults, input roles, output counts.
+
+The symbol reader parses every attribute string once through these schemas, so emitters only ever see
+Python values (``tuple``/``bool``/``int``/``float``/``str``/``None``) with MXNet's defaults filled in.
+"""
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Parser = Callable[[str], Any]
+REQUIRED = object()  # marks an attribute MXNet requires
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true"):
+        return True
+    if lowered in ("0", "false"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def parse_int(text: str) -> int:
+    value = float(text.strip()) if "." in text or "e" in text.lower() else int(text.strip())
+    if value != int(value):
+        raise ValueError(f"not an integer: {text!r}")
+    return int(value)
+
+
+def parse_float(text: str) -> float:
+    value = float(text.strip())
+    if math.isnan(value):
+        raise ValueError(f"not a number: {text!r}")
+    return value
+
+
+def parse_shape(text: str) -> tuple:
+    """``"(3, 3)"``, ``"[3,3]"``, ``"(3,)"``, ``"3"``, ``"(None, 2)"`` -> tuple of ints (``None`` kept)."""
+    stripped = text.strip()
+    if not stripped or stripped in ("()", "[]"):
+        return ()
+    value = ast.literal_eval(stripped.replace("L", "")) if len(stripped) <= 4096 else None
+    if isinstance(value, (int, type(None))):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not all(v is None or isinstance(v, int) for v in value):
+        raise ValueError(f"not a shape: {text[:80]!r}")
+    return tuple(value)
+
+
+def parse_str(text: str) -> str:
+    return text
+
+
+def optional(parser: Parser) -> Parser:
+    """Accept ``"None"`` (MXNet's spelling of an unset optional) as ``None``."""
+
+    def parse(text: str) -> Any:
+        return None if text.strip() == "None" else parser(text)
+
+    parse.__name__ = f"optional_{parser.__name__}"
+    return parse
+
+
+def choice(*allowed: str | None) -> Parser:
+    def parse(text: str) -> str | None:
+        value = None if text == "None" and None in allowed else text
+        if value not in allowed:
+            raise ValueError(f"{text!r} is not one of {', '.join(map(str, allowed))}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """What the reader needs to know about one op."""
+
+    attrs: dict[str, tuple[Parser, Any]] = field(default_factory=dict)
+    param_inputs: tuple[int, ...] = ()  # input slots that hold learned weights
+    aux_inputs: tuple[int, ...] = ()  # input slots that hold auxiliary states
+    label_inputs: tuple[int, ...] = ()  # input slots that hold labels of a loss head
+    outputs: Callable[[dict[str, Any]], int] = lambda attrs: 1
+
+
+_SHAPE_EMPTY = (parse_shape, ())
+_CUDNN_OFF = (parse_bool, False)
+_LAYOUT = (optional(parse_str), None)
+
+_SCALAR = OpDef({"scalar": (parse_float, REQUIRED), "is_int": (parse_bool, False)})
+_BINARY = OpDef()
+_UNARY = OpDef()
+
+OPS: dict[str, OpDef] = {
+    "Convolution": OpDef(
+        {
+            "kernel": (parse_shape, REQUIRED),
+            "stride": _SHAPE_EMPTY,
+            "dilate": _SHAPE_EMPTY,
+            "pad": _SHAPE_EMPTY,
+            "num_filter": (parse_int, REQUIRED),
+            "num_group": (parse_int, 1),
+            "workspace": (parse_int, 1024),
+            "no_bias": (parse_bool, False),
+            "cudnn_tune": (optional(parse_str), None),
+            "cudnn_off": _CUDNN_OFF,
+            "layout": _LAYOUT,
+        },
+        param_inputs=(1, 2),
+    ),
+    "BatchNorm": OpDef(
+        {
+            "eps": (parse_float, 1e-3),
+            "momentum": (parse_float, 0.9),
+            "fix_gamma": (parse_bool, True),
+            "use_global_stats": (parse_bool, False),
+            "output_mean_var": (parse_bool, False),
+            "axis": (parse_int, 1),
+            "cudnn_off": _CUDNN_OFF,
+            "min_calib_range": (optional(parse_float), None),
+            "max_calib_range": (optional(parse_float), None),
+        },
+        param_inputs=(1, 2),
+        aux_inputs=(3, 4),
+        outputs=lambda a: 3 if a["output_mean_var"] else 1,
+    ),
+    "Activation": OpDef(
+        {"act_type": (choice("relu", "sigmoid", "softrelu", "softsign", "tanh"), REQUIRED)}
+    ),
+    "LeakyReLU": OpDef(
+        {
+            "act_type": (choice("elu", "gelu", "leaky", "prelu", "rrelu", "selu"), "leaky"),
+            "slope": (parse_float, 0.25),
+            "lower_bound": (parse_float, 0.125),
+            "upper_bound": (parse_float, 0.334),
+        },
+        param_inputs=(1,),
+    ),
+    "Pooling": OpDef(
+        {
+            "kernel": _SHAPE_EMPTY,
+            "pool_type": (choice("avg", "lp", "max", "sum"), "max"),
+            "global_pool": (parse_bool, False),
+            "cudnn_off": _CUDNN_OFF,
+            "pooling_convention": (choice("full", "same", "valid"), "valid"),
+            "stride": _SHAPE_EMPTY,
+            "pad": _SHAPE_EMPTY,
+            "p_value": (optional(parse_int), None),
+            "count_include_pad": (optional(parse_bool), None),
+            "layout": _LAYOUT,
+        }
+    ),
+    "FullyConnected": OpDef(
+        {
+            "num_hidden": (parse_int, REQUIRED),
+            "no_bias": (parse_bool, False),
+            "flatten": (parse_bool, True),
+        },
+        param_inputs=(1, 2),
+    ),
+    "Flatten": _UNARY,
+    "Dropout": OpDef(
+        {
+            "p": (parse_float, 0.5),
+            "mode": (choice("always", "training"), "training"),
+            "axes": _SHAPE_EMPTY,
+            "cudnn_off": (optional(parse_bool), False),
+        }
+    ),
+    "Concat": OpDef({"dim": (parse_int, 1), "num_args": (optional(parse_int), None)}),
+    "SoftmaxOutput": OpDef(
+        {
+            "grad_scale": (parse_float, 1.0),
+            "ignore_label": (parse_float, -1.0),
+            "multi_output": (parse_bool, False),
+            "use_ignore": (parse_bool, False),
+            "preserve_shape": (parse_bool, False),
+            "normalization": (choice("batch", "null", "valid"), "null"),
+            "out_grad": (parse_bool, False),
+            "smooth_alpha": (parse_float, 0.0),
+        },
+        label_inputs=(1,),
+    ),
+    "SoftmaxActivation": OpDef({"mode": (choice("channel", "instance"), "instance")}),
+    "softmax": OpDef(
+        {
+            "axis": (parse_int, -1),
+            "temperature": (optional(parse_float), None),
+            "dtype": (choice(None, "float16", "float32", "float64"), None),
+            "use_length": (optional(parse_bool), False),
+        }
+    ),
+    "Reshape": OpDef(
+        {
+            "shape": _SHAPE_EMPTY,
+            "reverse": (parse_bool, False),
+            "target_shape": _SHAPE_EMPTY,
+            "keep_highest": (parse_bool, False),
+        }
+    ),
+    "SliceChannel": OpDef(
+        {
+            "num_outputs": (parse_int, REQUIRED),
+            "axis": (parse_int, 1),
+            "squeeze_axis": (parse_bool, False),
+        },
+        outputs=lambda a: a["num_outputs"],
+    ),
+    "UpSampling": OpDef(
+        {
+            "scale": (parse_int, REQUIRED),
+            "num_filter": (parse_int, 0),
+            "sample_type": (choice("bilinear", "nearest"), REQUIRED),
+            "multi_input_mode": (choice("concat", "sum"), "concat"),
+            "num_args": (parse_int, 1),
+            "workspace": (parse_int, 512),
+        }
+    ),
+    "Crop": OpDef(
+        {
+            "num_args": (optional(parse_int), None),
+            "offset": (parse_shape, (0, 0)),
+            "h_w": (parse_shape, (0, 0)),
+            "center_crop": (parse_bool, False),
+        }
+    ),
+    "transpose": OpDef({"axes": _SHAPE_EMPTY}),
+    "clip": OpDef({"a_min": (parse_float, REQUIRED), "a_max": (parse_float, REQUIRED)}),
+    "L2Normalization": OpDef(
+        {
+            "eps": (parse_float, 1e-10),
+            "mode": (choice("channel", "instance", "spatial"), "instance"),
+        }
+    ),
+    "_copy": _UNARY,
+    "elemwise_add": _BINARY,
+    "elemwise_sub": _BINARY,
+    "elemwise_mul": _BINARY,
+    "elemwise_div": _BINARY,
+    "broadcast_add": _BINARY,
+    "broadcast_sub": _BINARY,
+    "broadcast_mul": _BINARY,
+    "broadcast_div": _BINARY,
+    "_plus_scalar": _SCALAR,
+    "_minus_scalar": _SCALAR,
+    "_mul_scalar": _SCALAR,
+    "_div_scalar": _SCALAR,
+    "_rminus_scalar": _SCALAR,
+    "_rdiv_scalar": _SCALAR,
+}
+
+# Older spellings found in checkpoints of MXNet 0.x and in the Python front end, mapped to the names above.
+ALIASES: dict[str, str] = {
+    "_Plus": "elemwise_add",
+    "_plus": "elemwise_add",
+    "_add": "elemwise_add",
+    "_Minus": "elemwise_sub",
+    "_minus": "elemwise_sub",
+    "_sub": "elemwise_sub",
+    "_Mul": "elemwise_mul",
+    "_mul": "elemwise_mul",
+    "_Div": "elemwise_div",
+    "_div": "elemwise_div",
+    "_PlusScalar": "_plus_scalar",
+    "_MinusScalar": "_minus_scalar",
+    "_MulScalar": "_mul_scalar",
+    "_DivScalar": "_div_scalar",
+    "_RMinusScalar": "_rminus_scalar",
+    "_RDivScalar": "_rdiv_scalar",
+    "identity": "_copy",
+    "flatten": "Flatten",
+    "split": "SliceChannel",
+    "concat": "Concat",
+    "reshape": "Reshape",
+    "Softmax": "SoftmaxOutput",
+}
+
+
+def canonical_op(op: str) -> str:
+    return ALIASES.get(op, op)
