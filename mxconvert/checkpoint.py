@@ -1,0 +1,85 @@
+"""Load a checkpoint (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``) into a validated IR graph."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import MxConvertError
+from .fileio import sha256_of
+from .ir import Graph, TensorRef, Variable, VarKind
+from .params import load_params
+from .shapes import ShapeError, infer_shapes
+from .symbol import read_symbol
+
+
+@dataclass(frozen=True)
+class CheckpointPaths:
+    symbol: str
+    params: str
+
+    @classmethod
+    def of(cls, prefix: str, epoch: int) -> "CheckpointPaths":
+        return cls(f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params")
+
+
+def load_checkpoint(prefix: str, epoch: int) -> Graph:
+    """Read and cross-check symbol and weights; the graph's variables carry the weights' shapes."""
+    paths = CheckpointPaths.of(prefix, epoch)
+    graph = read_symbol(paths.symbol)
+    attach_weights(graph, load_params(paths.params), paths.params)
+    graph.source.symbol_file = os.path.basename(paths.symbol)
+    graph.source.symbol_sha256 = sha256_of(paths.symbol)
+    graph.source.params_file = os.path.basename(paths.params)
+    graph.source.params_sha256 = sha256_of(paths.params)
+    return graph
+
+
+def attach_weights(graph: Graph, arrays: dict[str, np.ndarray], params_path: str) -> None:
+    """Split stored arrays into params and aux states by the graph's variables; report every missing one."""
+    stored: dict[str, tuple[str, np.ndarray]] = {}
+    for key, array in arrays.items():
+        kind, _, name = key.partition(":") if key.startswith(("arg:", "aux:")) else ("", "", key)
+        stored[name] = (kind, array)
+    missing = []
+    for var in graph.variables.values():
+        if var.name not in stored:
+            if var.kind in (VarKind.PARAM, VarKind.AUX):
+                missing.append(var.name)
+            continue
+        kind, array = stored[var.name]
+        if var.kind is VarKind.LABEL:
+            continue
+        if kind == "aux" and var.kind is not VarKind.AUX or kind == "arg" and var.kind is VarKind.AUX:
+            raise MxConvertError(f"'{kind}:{var.name}' is stored as {kind} but the symbol uses it as "
+                                 f"{var.kind.value}", params_path)
+        if var.kind is VarKind.INPUT:
+            var.kind = VarKind.PARAM  # a stored constant fed to an op, not user data
+        (graph.aux if var.kind is VarKind.AUX else graph.params)[var.name] = array
+        var.shape, var.dtype = tuple(array.shape), array.dtype
+    if missing:
+        raise MxConvertError(f"missing weights the symbol needs: {', '.join(missing)}", params_path)
+    if not graph.inputs:
+        raise MxConvertError("the symbol has no data input (every variable is a stored weight)", params_path)
+
+
+def input_shapes_for(graph: Graph, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Map the single data input to ``shape``; several data inputs need explicit shapes."""
+    inputs = graph.inputs
+    if len(inputs) != 1:
+        names = ", ".join(v.name for v in inputs)
+        raise MxConvertError(f"the model has {len(inputs)} data inputs ({names}); only one is supported")
+    return {inputs[0].name: tuple(shape)}
+
+
+def check_shapes(graph: Graph, input_shape: tuple[int, ...], params_path: str) -> dict[TensorRef, tuple]:
+    """Infer every tensor's shape; a weight that does not fit is reported against the params file."""
+    try:
+        return infer_shapes(graph, input_shapes_for(graph, input_shape))
+    except ShapeError as exc:
+        raise MxConvertError(f"weights do not match the symbol: {exc}", params_path) from None
+
+
+def data_input(graph: Graph) -> Variable:
+    return graph.inputs[0]

@@ -1,0 +1,327 @@
+"""Static shape inference over the IR, one small rule per op; also checks weight shapes against the graph."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from .errors import MxConvertError, UnsupportedOpsError
+from .ir import Graph, Node, TensorRef
+
+Shape = tuple[int, ...]
+ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
+_RULES: dict[str, ShapeRule] = {}
+
+
+class ShapeError(MxConvertError):
+    """A node's inputs do not fit its op (wrong weight shape, mismatched operands)."""
+
+
+def shape_rule(*ops: str) -> Callable[[ShapeRule], ShapeRule]:
+    def register(rule: ShapeRule) -> ShapeRule:
+        for op in ops:
+            _RULES[op] = rule
+        return rule
+
+    return register
+
+
+def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef, Shape]:
+    """Shape of every tensor for the given data-input shapes; raises ShapeError naming the node."""
+    missing = {}
+    for node in graph.nodes:
+        if node.op not in _RULES:
+            missing.setdefault(node.op, []).append(node.name)
+    if missing:
+        raise UnsupportedOpsError("shape inference", missing)
+    shapes: dict[TensorRef, Shape] = {}
+    for var in graph.variables.values():
+        shape = input_shapes.get(var.name, var.shape)
+        if shape is not None:
+            shapes[TensorRef(var.name)] = tuple(shape)
+    for label in graph.labels:  # a label's shape follows its loss head; it never affects outputs
+        shapes.setdefault(TensorRef(label.name), ())
+    for node in graph.nodes:
+        try:
+            in_shapes = [shapes[ref] for ref in node.inputs]
+        except KeyError as exc:
+            raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
+                             "give the data input's shape") from None
+        try:
+            out_shapes = _RULES[node.op](node, in_shapes)
+        except ShapeError as exc:
+            raise ShapeError(f"node {node.name!r} ({node.op}): {exc}") from None
+        for index, shape in enumerate(out_shapes):
+            if any(d < 0 for d in shape):
+                raise ShapeError(f"node {node.name!r} ({node.op}): negative output size {shape}")
+            shapes[TensorRef(node.name, index)] = tuple(shape)
+    return shapes
+
+
+def _expect(actual: Shape, expected: Shape, what: str) -> None:
+    if tuple(actual) != tuple(expected):
+        raise ShapeError(f"{what} has shape {tuple(actual)}, expected {tuple(expected)}")
+
+
+def _spatial(attr: tuple, rank: int, default: int) -> tuple[int, ...]:
+    return tuple(attr) if attr else (default,) * rank
+
+
+def window_output(size: int, kernel: int, stride: int, pad: int, dilate: int = 1, ceil: bool = False) -> int:
+    span = size + 2 * pad - dilate * (kernel - 1) - 1
+    return (math.ceil(span / stride) if ceil else span // stride) + 1
+
+
+@shape_rule("Convolution")
+def _convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    rank = len(a["kernel"])
+    if len(data) != rank + 2:
+        raise ShapeError(f"data has shape {data}, expected {rank + 2}-D for a {rank}-D kernel")
+    groups = a["num_group"]
+    if data[1] % groups or a["num_filter"] % groups:
+        raise ShapeError(f"{data[1]} input channels do not split into {groups} groups")
+    _expect(shapes[1], (a["num_filter"], data[1] // groups, *a["kernel"]), "weight")
+    if not a["no_bias"]:
+        _expect(shapes[2], (a["num_filter"],), "bias")
+    stride, pad, dilate = (_spatial(a[k], rank, d) for k, d in (("stride", 1), ("pad", 0), ("dilate", 1)))
+    out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(rank)]
+    return [(data[0], a["num_filter"], *out)]
+
+
+@shape_rule("BatchNorm")
+def _batch_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axis = node.attrs["axis"] % len(data)
+    for slot, what in enumerate(("gamma", "beta", "moving_mean", "moving_var"), start=1):
+        _expect(shapes[slot], (data[axis],), what)
+    extra = [(data[axis],)] * 2 if node.attrs["output_mean_var"] else []
+    return [data, *extra]
+
+
+@shape_rule("LeakyReLU")
+def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if node.attrs["act_type"] == "prelu":
+        channels = shapes[0][1] if len(shapes[0]) > 1 else 1
+        if shapes[1] not in ((channels,), (1,)):
+            raise ShapeError(f"gamma has shape {shapes[1]}, expected ({channels},)")
+    return [shapes[0]]
+
+
+@shape_rule("Activation", "Dropout", "_copy", "clip", "softmax", "SoftmaxActivation", "L2Normalization",
+            "_plus_scalar", "_minus_scalar", "_mul_scalar", "_div_scalar", "_rminus_scalar", "_rdiv_scalar")
+def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0]]
+
+
+@shape_rule("SoftmaxOutput")
+def _softmax_output(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0]]
+
+
+@shape_rule("Pooling")
+def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    rank = len(data) - 2
+    if rank < 1:
+        raise ShapeError(f"data has shape {data}, expected at least 3-D")
+    if a["global_pool"]:
+        return [(*data[:2], *(1,) * rank)]
+    if len(a["kernel"]) != rank:
+        raise ShapeError(f"kernel {a['kernel']} does not fit {rank}-D data {data}")
+    stride, pad = _spatial(a["stride"], rank, 1), _spatial(a["pad"], rank, 0)
+    if a["pooling_convention"] == "same":
+        out = [math.ceil(data[2 + i] / stride[i]) for i in range(rank)]
+    else:
+        ceil = a["pooling_convention"] == "full"
+        out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], ceil=ceil) for i in range(rank)]
+    return [(*data[:2], *out)]
+
+
+@shape_rule("FullyConnected")
+def _fully_connected(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    features = math.prod(data[1:]) if a["flatten"] else data[-1]
+    _expect(shapes[1], (a["num_hidden"], features), "weight")
+    if not a["no_bias"]:
+        _expect(shapes[2], (a["num_hidden"],), "bias")
+    return [(data[0], a["num_hidden"]) if a["flatten"] else (*data[:-1], a["num_hidden"])]
+
+
+@shape_rule("Flatten")
+def _flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [(shapes[0][0], math.prod(shapes[0][1:]))]
+
+
+@shape_rule("elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div")
+def _elementwise(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if shapes[0] != shapes[1]:
+        raise ShapeError(f"operands have shapes {shapes[0]} and {shapes[1]}")
+    return [shapes[0]]
+
+
+@shape_rule("broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div")
+def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
+    left, right = shapes
+    rank = max(len(left), len(right))
+    left, right = (1,) * (rank - len(left)) + left, (1,) * (rank - len(right)) + right
+    out = []
+    for a, b in zip(left, right):
+        if a != b and 1 not in (a, b):
+            raise ShapeError(f"operands of shapes {shapes[0]} and {shapes[1]} do not broadcast")
+        out.append(max(a, b) if 0 not in (a, b) else 0)
+    return [tuple(out)]
+
+
+@shape_rule("Concat")
+def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
+    axis = node.attrs["dim"] % len(shapes[0])
+    for shape in shapes[1:]:
+        if len(shape) != len(shapes[0]) or any(s != t for i, (s, t) in enumerate(zip(shape, shapes[0]))
+                                               if i != axis):
+            raise ShapeError(f"inputs of shapes {shapes} do not concatenate on axis {axis}")
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return [tuple(out)]
+
+
+@shape_rule("Reshape")
+def _reshape(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [reshape_target(shapes[0], node.attrs)]
+
+
+def reshape_target(data: Shape, attrs: dict) -> Shape:
+    """The output shape of MXNet's Reshape, special codes 0, -1, -2, -3, -4 and ``reverse`` included."""
+    if not attrs["shape"] and attrs["target_shape"]:  # deprecated form: 0 means "infer"
+        target = [d if d else -1 for d in attrs["target_shape"]]
+        if attrs["keep_highest"]:
+            target = [data[0], *target[1:]]
+        return _resolve(data, target, tuple(target))
+    spec = list(attrs["shape"])
+    source = list(data)
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    out = _expand_codes(source, spec, attrs["shape"])
+    out = _resolve(tuple(source), out, attrs["shape"])
+    return tuple(reversed(out)) if attrs["reverse"] else out
+
+
+def _expand_codes(source: list[int], spec: list, original: tuple) -> list[int]:
+    out: list[int] = []
+    src = 0
+    i = 0
+    while i < len(spec):
+        code = spec[i]
+        if code == 0:
+            out.append(_dim(source, src, original))
+            src += 1
+        elif code == -1:
+            out.append(-1)
+            src += 1
+        elif code == -2:
+            out.extend(source[src:])
+            src = len(source)
+        elif code == -3:
+            out.append(_dim(source, src, original) * _dim(source, src + 1, original))
+            src += 2
+        elif code == -4:
+            if i + 2 >= len(spec):
+                raise ShapeError(f"shape {original}: -4 must be followed by two sizes")
+            whole = _dim(source, src, original)
+            first, second = spec[i + 1], spec[i + 2]
+            if first == -1:
+                first = whole // second if second else 0
+            if second == -1:
+                second = whole // first if first else 0
+            if first * second != whole:
+                raise ShapeError(f"shape {original}: cannot split {whole} into {spec[i + 1]} x {spec[i + 2]}")
+            out.extend((first, second))
+            src += 1
+            i += 2
+        elif code is not None and code > 0:
+            out.append(code)
+            src += 1
+        else:
+            raise ShapeError(f"shape {original}: invalid code {code}")
+        i += 1
+    return out
+
+
+def _dim(source: list[int], index: int, original: tuple) -> int:
+    if index >= len(source):
+        raise ShapeError(f"shape {original} refers past the input's {len(source)} dimensions")
+    return source[index]
+
+
+def _resolve(data: Shape, out: list[int], original: tuple) -> Shape:
+    total = math.prod(data)
+    if out.count(-1) > 1:
+        raise ShapeError(f"shape {original} has more than one -1")
+    if -1 in out:
+        known = math.prod(d for d in out if d != -1)
+        if known == 0 or total % known:
+            raise ShapeError(f"cannot reshape {data} to {original}")
+        out[out.index(-1)] = total // known
+    if math.prod(out) != total:
+        raise ShapeError(f"cannot reshape {data} ({total} elements) to {tuple(out)}")
+    return tuple(out)
+
+
+@shape_rule("SliceChannel")
+def _slice_channel(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    axis = a["axis"] % len(data)
+    parts = a["num_outputs"]
+    if parts <= 0 or data[axis] % parts:
+        raise ShapeError(f"axis {axis} of size {data[axis]} does not split into {parts} parts")
+    piece = list(data)
+    piece[axis] //= parts
+    if a["squeeze_axis"]:
+        if piece[axis] != 1:
+            raise ShapeError("squeeze_axis needs the axis size to equal num_outputs")
+        del piece[axis]
+    return [tuple(piece)] * parts
+
+
+@shape_rule("UpSampling")
+def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    if a["sample_type"] != "nearest":
+        raise ShapeError("only nearest upsampling is supported")
+    first = shapes[0]
+    height, width = first[2] * a["scale"], first[3] * a["scale"]
+    for shape in shapes[1:]:
+        if height % shape[2] or width % shape[3]:
+            raise ShapeError(f"input {shape} does not scale to {height}x{width}")
+    if a["multi_input_mode"] == "sum" and len(shapes) > 1:
+        return [(first[0], first[1], height, width)]
+    return [(first[0], sum(s[1] for s in shapes), height, width)]
+
+
+@shape_rule("Crop")
+def _crop(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    height, width = shapes[1][2:4] if len(shapes) > 1 else node.attrs["h_w"]
+    top, left = crop_offsets(node, data, (height, width))
+    if top + height > data[2] or left + width > data[3] or min(height, width) <= 0:
+        raise ShapeError(f"crop of {height}x{width} at ({top}, {left}) does not fit input {data}")
+    return [(data[0], data[1], height, width)]
+
+
+def crop_offsets(node: Node, data: Shape, size: tuple[int, int]) -> tuple[int, int]:
+    """Top-left corner of MXNet's Crop: centred when ``center_crop``, else ``offset``."""
+    if node.attrs["center_crop"]:
+        return (data[2] - size[0]) // 2, (data[3] - size[1]) // 2
+    return tuple(node.attrs["offset"])
+
+
+@shape_rule("transpose")
+def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axes = node.attrs["axes"] or tuple(reversed(range(len(data))))
+    if sorted(a % len(data) for a in axes) != list(range(len(data))):
+        raise ShapeError(f"axes {axes} are not a permutation of {len(data)} dimensions")
+    return [tuple(data[a] for a in axes)]

@@ -1,0 +1,225 @@
+"""Reader of MXNet symbol JSON, every generation from 0.x (``param``/``attr``, 2-element refs) to 1.x."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .errors import MxConvertError
+from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind
+from .opdefs import OPS, REQUIRED, canonical_op
+
+_NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
+              "subgraphs"}
+_TOP_KEYS = {"nodes", "arg_nodes", "node_row_ptr", "heads", "attrs"}
+# Annotations that MXNet 0.x stored without underscores; they never change inference.
+_ANNOTATIONS = {"ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage"}
+MAX_SYMBOL_BYTES = 256 << 20
+MAX_ATTR_CHARS = 1 << 16
+
+
+def read_symbol(path: str | os.PathLike) -> Graph:
+    """Parse ``path`` into a :class:`Graph` without weights (variables classified by op schema)."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_SYMBOL_BYTES:
+            raise MxConvertError(f"symbol file is {size} bytes, more than any real network", path)
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except FileNotFoundError:
+        raise MxConvertError("no such file", path) from None
+    except IsADirectoryError:
+        raise MxConvertError("is a directory, expected a symbol JSON file", path) from None
+    except UnicodeDecodeError:
+        raise MxConvertError("not a symbol JSON file (not UTF-8 text)", path) from None
+    except OSError as exc:
+        raise MxConvertError(f"cannot read: {exc.strerror}", path) from None
+    return parse_symbol(text, path)
+
+
+def parse_symbol(text: str, path: str = "<symbol>") -> Graph:
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise MxConvertError(f"not a symbol JSON file ({exc})", path) from None
+    return _SymbolParser(doc, path).parse()
+
+
+class _SymbolParser:
+    def __init__(self, doc: Any, path: str):
+        self.doc = doc
+        self.path = path
+
+    def fail(self, message: str) -> MxConvertError:
+        return MxConvertError(message, self.path)
+
+    def parse(self) -> Graph:
+        doc = self.doc
+        if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
+            raise self.fail("not an MXNet symbol: expected a JSON object with a 'nodes' list")
+        unknown = set(doc) - _TOP_KEYS
+        if unknown:
+            raise self.fail(f"not an MXNet symbol: unknown top-level keys {sorted(unknown)}")
+        raw_nodes = doc["nodes"]
+        if not raw_nodes:
+            raise self.fail("symbol has no nodes")
+        names: list[str] = []
+        entries: list[Node | Variable] = []
+        for index, raw in enumerate(raw_nodes):
+            entry = self.parse_node(index, raw, names)
+            names.append(entry.name)
+            entries.append(entry)
+        heads = self.parse_refs(doc.get("heads"), "heads", len(entries), entries, names)
+        if not heads:
+            raise self.fail("symbol has no outputs ('heads' is empty)")
+        graph = self.build_graph(entries, heads)
+        graph.source = SourceInfo(symbol_file=os.path.basename(self.path), mxnet_version=self.version())
+        return graph
+
+    def version(self) -> str | None:
+        attrs = self.doc.get("attrs")
+        if isinstance(attrs, dict) and isinstance(attrs.get("mxnet_version"), list):
+            code = attrs["mxnet_version"][-1]
+            if isinstance(code, int):
+                return f"{code // 10000}.{code // 100 % 100}.{code % 100}"
+        return None
+
+    def parse_node(self, index: int, raw: Any, names: list[str]) -> Node | Variable:
+        where = f"node {index}"
+        if not isinstance(raw, dict):
+            raise self.fail(f"{where} is not a JSON object")
+        unknown = set(raw) - _NODE_KEYS
+        if unknown:
+            raise self.fail(f"{where}: unknown keys {sorted(unknown)}")
+        name, op = raw.get("name"), raw.get("op")
+        if not isinstance(name, str) or not name:
+            raise self.fail(f"{where} has no name")
+        if not isinstance(op, str) or not op:
+            raise self.fail(f"{where} ({name!r}) has no op")
+        if name in names:
+            raise self.fail(f"duplicate node name {name!r} (nodes {names.index(name)} and {index})")
+        raw_attrs = self.merged_attrs(raw, name)
+        hints = {k: v for k, v in raw_attrs.items() if k.startswith("__") or k in _ANNOTATIONS}
+        if op == "null":
+            return Variable(name, VarKind.INPUT, shape=_shape_hint(hints.get("__shape__")))
+        op = canonical_op(op)
+        op_attrs = {k: v for k, v in raw_attrs.items() if k not in hints}
+        inputs = self.parse_refs(raw.get("inputs", []), f"inputs of {name!r}", index, None, names)
+        attrs = self.typed_attrs(op, name, op_attrs)
+        schema = OPS.get(op)
+        num_outputs = schema.outputs(attrs) if schema else 1
+        return Node(name, op, attrs, inputs, num_outputs, hints)
+
+    def merged_attrs(self, raw: dict, name: str) -> dict[str, str]:
+        merged: dict[str, str] = {}
+        for key in ("param", "attr", "attrs"):
+            block = raw.get(key)
+            if block is None:
+                continue
+            if not isinstance(block, dict):
+                raise self.fail(f"node {name!r}: '{key}' is not an object")
+            for attr, value in block.items():
+                if not isinstance(value, str):
+                    raise self.fail(f"node {name!r}: attribute {attr!r} is not a string")
+                if len(value) > MAX_ATTR_CHARS:
+                    raise self.fail(f"node {name!r}: attribute {attr!r} is {len(value)} characters long")
+                merged[attr] = value
+        return merged
+
+    def typed_attrs(self, op: str, name: str, raw: dict[str, str]) -> dict[str, Any]:
+        schema = OPS.get(op)
+        if schema is None:  # unsupported op: kept verbatim, reported by the emitter with the others
+            return dict(raw)
+        typed: dict[str, Any] = {}
+        for attr, (parse, default) in schema.attrs.items():
+            if attr in raw:
+                try:
+                    typed[attr] = parse(raw[attr])
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+                    raise self.fail(f"node {name!r} ({op}): bad attribute {attr}={raw[attr][:80]!r}: {exc}")
+            elif default is REQUIRED:
+                raise self.fail(f"node {name!r} ({op}): missing required attribute {attr!r}")
+            else:
+                typed[attr] = default
+        unknown = sorted(set(raw) - set(schema.attrs))
+        if unknown:
+            raise self.fail(f"node {name!r} ({op}): unknown attributes {unknown}")
+        return typed
+
+    def parse_refs(self, raw: Any, where: str, limit: int, entries: list | None,
+                   names: list[str]) -> list[TensorRef]:
+        if not isinstance(raw, list):
+            raise self.fail(f"{where} is not a list")
+        refs = []
+        for ref in raw:
+            if not (isinstance(ref, list) and len(ref) in (2, 3) and all(type(v) is int for v in ref)):
+                raise self.fail(f"{where}: bad reference {str(ref)[:60]} (expected [node, output(, version)])")
+            source, out_index = ref[0], ref[1]
+            if not 0 <= source < limit:
+                problem = "a later node (cycle)" if source >= limit and source < len(self.doc["nodes"]) \
+                    else "a node that does not exist"
+                raise self.fail(f"{where}: reference to node {source}, {problem}")
+            if out_index < 0 or (entries is not None and out_index >= _output_count(entries[source])):
+                raise self.fail(f"{where}: node {names[source]!r} has no output {out_index}")
+            refs.append(TensorRef(names[source], out_index))
+        return refs
+
+    def build_graph(self, entries: list[Node | Variable], heads: list[TensorRef]) -> Graph:
+        by_name = {e.name: e for e in entries}
+        for entry in entries:
+            if isinstance(entry, Node):
+                for ref in entry.inputs:
+                    if ref.index >= _output_count(by_name[ref.node]):
+                        raise self.fail(f"inputs of {entry.name!r}: node {ref.node!r} has no output {ref.index}")
+        live = _reachable(by_name, heads)
+        variables = {e.name: e for e in entries if isinstance(e, Variable) and e.name in live}
+        nodes = [e for e in entries if isinstance(e, Node) and e.name in live]
+        _classify(variables, nodes)
+        return Graph(variables, nodes, heads)
+
+
+def _output_count(entry: Node | Variable) -> int:
+    return entry.num_outputs if isinstance(entry, Node) else 1
+
+
+def _shape_hint(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.strip("()[] ").split(",") if d.strip())
+    except ValueError:
+        return None
+    return dims if dims and all(d > 0 for d in dims) else None
+
+
+def _reachable(by_name: dict[str, Node | Variable], heads: list[TensorRef]) -> set[str]:
+    live: set[str] = set()
+    stack = [ref.node for ref in heads]
+    while stack:
+        name = stack.pop()
+        if name in live:
+            continue
+        live.add(name)
+        entry = by_name[name]
+        if isinstance(entry, Node):
+            stack.extend(ref.node for ref in entry.inputs)
+    return live
+
+
+def _classify(variables: dict[str, Variable], nodes: list[Node]) -> None:
+    """Set each variable's role from the input slots it feeds (aux, label, or weight slot)."""
+    for node in nodes:
+        schema = OPS.get(node.op)
+        if schema is None:
+            continue
+        for slot, ref in enumerate(node.inputs):
+            var = variables.get(ref.node)
+            if var is None:
+                continue
+            if slot in schema.aux_inputs:
+                var.kind = VarKind.AUX
+            elif slot in schema.label_inputs and var.kind is VarKind.INPUT:
+                var.kind = VarKind.LABEL
+            elif slot in schema.param_inputs and var.kind is VarKind.INPUT:
+                var.kind = VarKind.PARAM

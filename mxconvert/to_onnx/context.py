@@ -1,0 +1,125 @@
+"""State shared by the ONNX converters while one graph is emitted."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from ..ir import Graph, Node, TensorRef
+
+
+class EmitContext:
+    """Collects ONNX nodes and initializers; gives converters typed helpers that hide opset differences."""
+
+    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], opset: int, float_type: np.dtype,
+                 batch_dynamic: bool, keep_softmax: bool):
+        self.graph = graph
+        self.shapes = shapes
+        self.opset = opset
+        self.float_type = np.dtype(float_type)
+        self.batch_dynamic = batch_dynamic
+        self.keep_softmax = keep_softmax
+        self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.current: Node | None = None
+        self.emitted: dict[str, list[str]] = {}  # MXNet node -> ONNX node names, for the log
+        self.warnings: list[str] = []
+        self._graph_names = {n.name for n in graph.nodes} | set(graph.variables)
+        self._counter = 0
+        self._node_index = {n.name: n for n in graph.nodes}
+
+    # --- naming -----------------------------------------------------------------------------------
+    def input(self, index: int) -> str:
+        return self.name_of(self.current.inputs[index])
+
+    def name_of(self, ref: TensorRef) -> str:
+        if ref.node in self.graph.variables:
+            return self.aliases.get(ref.node, ref.node)
+        node = self._node_index[ref.node]
+        return f"{ref.node}_output" if node.num_outputs == 1 else f"{ref.node}_output{ref.index}"
+
+    def output(self, index: int = 0) -> str:
+        return self.name_of(self.current.output(index))
+
+    def shape(self, ref_or_index: TensorRef | int) -> tuple[int, ...]:
+        ref = self.current.inputs[ref_or_index] if isinstance(ref_or_index, int) else ref_or_index
+        return self.shapes[ref]
+
+    def out_shape(self, index: int = 0) -> tuple[int, ...]:
+        return self.shapes[self.current.output(index)]
+
+    def temp(self, suffix: str) -> str:
+        self._counter += 1
+        return f"{self.current.name}__{suffix}{self._counter}"
+
+    # --- emission ---------------------------------------------------------------------------------
+    def add(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | str | None = None,
+            **attrs) -> str:
+        """Append one ONNX node; returns its (first) output name."""
+        if outputs is None:
+            outputs = [self.temp(op_type.lower())]
+        elif isinstance(outputs, str):
+            outputs = [outputs]
+        name = self.current.name if not self.emitted.get(self.current.name) else self.temp(op_type)
+        self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=name, **attrs))
+        self.emitted.setdefault(self.current.name, []).append(f"{op_type}:{name}")
+        return outputs[0]
+
+    def weight(self, var_name: str, array: np.ndarray | None = None, float_cast: bool = True) -> str:
+        """Initializer for an MXNet parameter (the stored array, or ``array`` in its place)."""
+        value = self.graph.weight(var_name) if array is None else array
+        self._initializer(var_name, value, float_cast)
+        return var_name
+
+    def const(self, value, suffix: str = "const", dtype=None) -> str:
+        """A fresh initializer holding ``value`` (floats in the model's float type unless ``dtype``)."""
+        array = np.asarray(value, dtype=dtype if dtype is not None else self.float_type)
+        name = self.temp(suffix)
+        self._initializer(name, array, float_cast=dtype is None)
+        return name
+
+    def ints(self, values: Sequence[int], suffix: str = "shape") -> str:
+        return self.const(np.asarray(values, dtype=np.int64), suffix, dtype=np.int64)
+
+    def _initializer(self, name: str, array: np.ndarray, float_cast: bool) -> None:
+        if float_cast and array.dtype.kind == "f":
+            array = array.astype(self.float_type, copy=False)
+        if name in self.initializers:
+            return
+        self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+
+    # --- helpers across opsets --------------------------------------------------------------------
+    def reduce_sum(self, x: str, axes: Sequence[int], out: str | None = None, keepdims: int = 1) -> str:
+        if self.opset >= 13:
+            return self.add("ReduceSum", [x, self.ints(axes, "axes")], out, keepdims=keepdims)
+        return self.add("ReduceSum", [x], out, axes=list(axes), keepdims=keepdims)
+
+    def squeeze(self, x: str, axes: Sequence[int], out: str | None = None) -> str:
+        if self.opset >= 13:
+            return self.add("Squeeze", [x, self.ints(axes, "axes")], out)
+        return self.add("Squeeze", [x], out, axes=list(axes))
+
+    def softmax(self, x: str, axis: int, rank: int, out: str | None = None) -> str:
+        """Softmax along one axis (opsets before 13 flatten from ``axis``, so move it last first)."""
+        axis %= rank
+        if self.opset >= 13 or axis == rank - 1:
+            return self.add("Softmax", [x], out, axis=axis)
+        perm = [d for d in range(rank) if d != axis] + [axis]
+        moved = self.add("Transpose", [x], perm=perm)
+        soft = self.add("Softmax", [moved], axis=rank - 1)
+        return self.add("Transpose", [soft], out, perm=list(np.argsort(perm)))
+
+    def reshape(self, x: str, shape: Sequence[int], out: str | None = None) -> str:
+        return self.add("Reshape", [x, self.ints(shape)], out)
+
+    def batch_shape(self, shape: Sequence[int], source: Sequence[int]) -> list[int]:
+        """A Reshape target; with a dynamic batch, dimension 0 is copied from the input (code 0)."""
+        target = list(shape)
+        if self.batch_dynamic:
+            if not target or target[0] != source[0]:
+                raise ValueError(f"reshape {tuple(source)} -> {tuple(shape)} mixes the batch axis")
+            target[0] = 0
+        return target

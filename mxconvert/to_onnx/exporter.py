@@ -1,0 +1,137 @@
+"""Drive the converters over a graph and produce a checked ONNX model plus a conversion log."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from .. import __version__
+from ..errors import MxConvertError, UnsupportedOpsError
+from ..fileio import atomic_output
+from ..ir import Graph
+from ..shapes import infer_shapes
+from . import ops  # noqa: F401  (registers the converters)
+from .context import EmitContext
+from .registry import CONVERTERS, unsupported
+
+MIN_OPSET, MAX_OPSET = 11, 21
+# The newest IR version each opset range needs; older consumers reject files stamped newer than they know.
+_IR_VERSION = {11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+
+
+@dataclass
+class ExportOptions:
+    input_shape: tuple[int, ...]
+    opset: int = 13
+    dynamic_batch: bool = False
+    keep_softmax: bool = True
+    fp16: bool = False
+
+
+@dataclass
+class ConversionLog:
+    lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def text(self) -> str:
+        timing = [f"{step}: {seconds * 1000:.1f} ms" for step, seconds in self.timings.items()]
+        sections = [("node mapping (MXNet node -> ONNX nodes)", self.lines), ("warnings", self.warnings or ["none"]),
+                    ("timings", timing)]
+        return "\n".join(f"== {title} ==\n" + "\n".join(body) for title, body in sections) + "\n"
+
+
+def export_onnx(graph: Graph, options: ExportOptions) -> tuple[onnx.ModelProto, ConversionLog]:
+    """Convert ``graph`` (with weights) to a checked ONNX model; nothing is written here."""
+    log = ConversionLog()
+    started = time.perf_counter()
+    if not MIN_OPSET <= options.opset <= MAX_OPSET:
+        raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
+    offenders = unsupported(graph.nodes, options.opset)
+    if offenders:
+        raise UnsupportedOpsError(f"ONNX opset {options.opset}", offenders)
+    data = graph.inputs
+    if len(data) != 1:
+        raise MxConvertError(f"the model has {len(data)} data inputs; exactly one is supported")
+    shapes = infer_shapes(graph, {data[0].name: tuple(options.input_shape)})
+    log.timings["shape inference"] = time.perf_counter() - started
+
+    float_type = np.float16 if options.fp16 else np.float32
+    ctx = EmitContext(graph, shapes, options.opset, float_type, options.dynamic_batch, options.keep_softmax)
+    input_name = data[0].name
+    if options.fp16:  # the graph computes in float16 behind a float32 interface
+        ctx.aliases[input_name] = f"{input_name}__fp16"
+        ctx.nodes.append(helper.make_node("Cast", [input_name], [ctx.aliases[input_name]],
+                                          name=f"{input_name}__cast", to=TensorProto.FLOAT16))
+    started = time.perf_counter()
+    for node in graph.nodes:
+        ctx.current = node
+        try:
+            CONVERTERS[node.op].convert(ctx, node)
+        except ValueError as exc:
+            raise MxConvertError(f"cannot convert node {node.name!r} ({node.op}): {exc}") from None
+        log.lines.append(f"{node.name} ({node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
+    log.timings["emit nodes"] = time.perf_counter() - started
+    model = _assemble(ctx, options, input_name)
+    started = time.perf_counter()
+    _check(model)
+    log.timings["shape inference and check_model(full_check=True)"] = time.perf_counter() - started
+    log.warnings.extend(ctx.warnings)
+    if options.fp16:
+        log.warnings.append("fp16: weights and compute in float16; expect errors near 1e-3 of the output scale")
+    fixed = [n.name for n in graph.nodes if n.op == "BatchNorm" and n.attrs["fix_gamma"]]
+    if fixed:
+        log.warnings.append(f"fix_gamma=True: stored gamma replaced by 1 (as MXNet does) in {', '.join(fixed)}")
+    return model, log
+
+
+def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> onnx.ModelProto:
+    graph = ctx.graph
+    batch = "batch" if options.dynamic_batch else None
+
+    def value_info(name: str, shape: tuple) -> onnx.ValueInfoProto:
+        dims = [batch or shape[0], *shape[1:]] if shape else []
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+    outputs = []
+    for ref in graph.outputs:
+        name = ctx.name_of(ref)
+        if options.fp16:
+            half = f"{name}__fp16"
+            for proto in ctx.nodes:
+                proto.output[:] = [half if o == name else o for o in proto.output]
+                proto.input[:] = [half if i == name else i for i in proto.input]
+            ctx.nodes.append(helper.make_node("Cast", [half], [name], name=f"{name}__cast", to=TensorProto.FLOAT))
+        outputs.append(value_info(name, ctx.shapes[ref]))
+    onnx_graph = helper.make_graph(
+        ctx.nodes, graph.source.symbol_file.removesuffix("-symbol.json") or "mxnet_model",
+        [value_info(input_name, tuple(options.input_shape))], outputs,
+        initializer=list(ctx.initializers.values()))
+    model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
+                              producer_name="mxconvert", producer_version=__version__)
+    model.ir_version = _IR_VERSION[options.opset]
+    source = graph.source
+    meta = {"source_symbol": source.symbol_file, "source_symbol_sha256": source.symbol_sha256,
+            "source_params": source.params_file, "source_params_sha256": source.params_sha256,
+            "source_mxnet_version": source.mxnet_version or "unknown"}
+    helper.set_model_props(model, meta)
+    return model
+
+
+def _check(model: onnx.ModelProto) -> None:
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        onnx.checker.check_model(inferred, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise MxConvertError(f"the emitted ONNX model is invalid: {str(exc).splitlines()[0]}") from None
+    model.graph.value_info.extend(inferred.graph.value_info)
+
+
+def save_onnx(model: onnx.ModelProto, path: str) -> None:
+    """Write atomically (temp file + rename)."""
+    data = model.SerializeToString()
+    with atomic_output(path) as handle:
+        handle.write(data)

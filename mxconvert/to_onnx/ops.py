@@ -1,0 +1,294 @@
+"""One converter per MXNet op. Each reads typed attributes and emits ONNX nodes through the context."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Node
+from ..shapes import crop_offsets
+from .context import EmitContext
+from .registry import register
+
+
+def _spatial(values: tuple, rank: int, default: int) -> list[int]:
+    return list(values) if values else [default] * rank
+
+
+@register("Convolution", check=lambda n, opset: None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC")
+          else f"layout {n.attrs['layout']}")
+def convolution(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    rank = len(a["kernel"])
+    pads = _spatial(a["pad"], rank, 0)
+    inputs = [ctx.input(0), ctx.weight(node.inputs[1].node)]
+    if not a["no_bias"]:
+        inputs.append(ctx.weight(node.inputs[2].node))
+    ctx.add("Conv", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=_spatial(a["stride"], rank, 1),
+            dilations=_spatial(a["dilate"], rank, 1), pads=pads + pads, group=a["num_group"])
+
+
+@register("BatchNorm")
+def batch_norm(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    gamma_name, beta_name, mean_name, var_name = (ref.node for ref in node.inputs[1:5])
+    gamma = ctx.graph.weight(gamma_name)
+    if a["fix_gamma"]:  # MXNet multiplies by 1 whatever gamma is stored
+        gamma = np.ones_like(gamma)
+    rank = len(ctx.shape(0))
+    axis = a["axis"] % rank
+    if axis == 1:
+        inputs = [ctx.input(0), ctx.weight(gamma_name, gamma), ctx.weight(beta_name), ctx.weight(mean_name),
+                  ctx.weight(var_name)]
+        ctx.add("BatchNormalization", inputs, ctx.output(), epsilon=a["eps"])
+        return
+    # Other axes: the same arithmetic with statistics shaped to broadcast along ``axis``.
+    bshape = [1] * rank
+    bshape[axis] = -1
+    mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
+    scale = gamma.astype(np.float64) / np.sqrt(var + a["eps"])
+    shift = ctx.graph.weight(beta_name).astype(np.float64) - mean * scale
+    scaled = ctx.add("Mul", [ctx.input(0), ctx.const(scale.reshape(bshape), "scale")])
+    ctx.add("Add", [scaled, ctx.const(shift.reshape(bshape), "shift")], ctx.output())
+
+
+_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softrelu": "Softplus",
+                "softsign": "Softsign"}
+
+
+@register("Activation")
+def activation(ctx: EmitContext, node: Node) -> None:
+    ctx.add(_ACTIVATIONS[node.attrs["act_type"]], [ctx.input(0)], ctx.output())
+
+
+@register("LeakyReLU")
+def leaky_relu(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    kind = a["act_type"]
+    x, out = ctx.input(0), ctx.output()
+    if kind == "prelu":
+        slope = ctx.graph.weight(node.inputs[1].node)
+        rank = len(ctx.shape(0))
+        shaped = slope.reshape((-1,) + (1,) * max(rank - 2, 0)) if rank > 1 else slope
+        ctx.add("PRelu", [x, ctx.weight(node.inputs[1].node, shaped)], out)
+    elif kind in ("leaky", "rrelu"):  # rrelu at inference uses the mean of its slope range
+        alpha = a["slope"] if kind == "leaky" else (a["lower_bound"] + a["upper_bound"]) / 2
+        ctx.add("LeakyRelu", [x], out, alpha=alpha)
+    elif kind == "elu":
+        ctx.add("Elu", [x], out, alpha=a["slope"])
+    elif kind == "selu":
+        ctx.add("Selu", [x], out)
+    elif ctx.opset >= 20:
+        ctx.add("Gelu", [x], out)
+    else:  # gelu = x * (1 + erf(x / sqrt(2))) / 2
+        erf = ctx.add("Erf", [ctx.add("Mul", [x, ctx.const(1 / math.sqrt(2))])])
+        half = ctx.add("Mul", [x, ctx.const(0.5)])
+        ctx.add("Mul", [half, ctx.add("Add", [erf, ctx.const(1.0)])], out)
+
+
+def _pooling_check(node: Node, opset: int) -> str | None:
+    a = node.attrs
+    if a["layout"] and not a["layout"].startswith("NC"):
+        return f"layout {a['layout']}"
+    if a["pool_type"] == "lp" and a["p_value"] not in (1, 2):
+        return "lp pooling needs p_value 1 or 2"
+    if a["pooling_convention"] == "same" and not a["global_pool"]:
+        return "pooling_convention same"
+    return None
+
+
+@register("Pooling", check=_pooling_check)
+def pooling(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    x, out = ctx.input(0), ctx.output()
+    in_shape = ctx.shape(0)
+    kind = a["pool_type"]
+    if a["global_pool"]:
+        if kind == "max":
+            ctx.add("GlobalMaxPool", [x], out)
+        elif kind == "avg":
+            ctx.add("GlobalAveragePool", [x], out)
+        elif kind == "sum":
+            ctx.reduce_sum(x, list(range(2, len(in_shape))), out)
+        else:
+            ctx.add("GlobalLpPool", [x], out, p=a["p_value"])
+        return
+    rank = len(a["kernel"])
+    pads = _spatial(a["pad"], rank, 0)
+    attrs = dict(kernel_shape=list(a["kernel"]), strides=_spatial(a["stride"], rank, 1), pads=pads + pads)
+    if a["pooling_convention"] == "full":
+        attrs["ceil_mode"] = 1
+    if kind == "max":
+        ctx.add("MaxPool", [x], out, **attrs)
+    elif kind == "lp":
+        attrs.pop("ceil_mode", None)
+        ctx.add("LpPool", [x], out, p=a["p_value"], **attrs)
+    else:
+        include_pad = a["count_include_pad"] is not False or kind == "sum"
+        averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
+                           count_include_pad=int(include_pad), **attrs)
+        if kind == "sum":
+            ctx.add("Mul", [averaged, ctx.const(float(math.prod(a["kernel"])))], out)
+
+
+@register("FullyConnected")
+def fully_connected(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    weight = node.inputs[1].node
+    bias = None if a["no_bias"] else ctx.weight(node.inputs[2].node)
+    x = ctx.input(0)
+    if a["flatten"]:
+        flat = ctx.add("Flatten", [x], axis=1) if len(ctx.shape(0)) != 2 else x
+        ctx.add("Gemm", [flat, ctx.weight(weight)] + ([bias] if bias else []), ctx.output(), transB=1)
+        return
+    transposed = ctx.weight(f"{weight}_transposed", np.ascontiguousarray(ctx.graph.weight(weight).T))
+    product = ctx.add("MatMul", [x, transposed], None if bias else ctx.output())
+    if bias:
+        ctx.add("Add", [product, bias], ctx.output())
+
+
+@register("Flatten")
+def flatten(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Flatten", [ctx.input(0)], ctx.output(), axis=1)
+
+
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"}
+
+
+@register(*(f"{prefix}_{op}" for prefix in ("elemwise", "broadcast") for op in _BINARY))
+def binary(ctx: EmitContext, node: Node) -> None:
+    ctx.add(_BINARY[node.op.split("_")[1]], [ctx.input(0), ctx.input(1)], ctx.output())
+
+
+_SCALAR = {"_plus_scalar": ("Add", False), "_minus_scalar": ("Sub", False), "_mul_scalar": ("Mul", False),
+           "_div_scalar": ("Div", False), "_rminus_scalar": ("Sub", True), "_rdiv_scalar": ("Div", True)}
+
+
+@register(*_SCALAR)
+def scalar(ctx: EmitContext, node: Node) -> None:
+    op_type, reverse = _SCALAR[node.op]
+    value = ctx.const(node.attrs["scalar"], "scalar")
+    operands = [value, ctx.input(0)] if reverse else [ctx.input(0), value]
+    ctx.add(op_type, operands, ctx.output())
+
+
+@register("_copy", "Dropout")
+def identity(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Identity", [ctx.input(0)], ctx.output())
+
+
+@register("Concat")
+def concat(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Concat", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(), axis=node.attrs["dim"])
+
+
+def _softmax_flat(ctx: EmitContext, x: str, shape: tuple, out: str) -> None:
+    """Softmax over everything but the batch axis (SoftmaxOutput and SoftmaxActivation ``instance``)."""
+    if len(shape) == 2:
+        ctx.add("Softmax", [x], out, axis=1)
+        return
+    flat = ctx.add("Flatten", [x], axis=1)
+    ctx.reshape(ctx.add("Softmax", [flat], axis=1), ctx.batch_shape(shape, shape), out)
+
+
+@register("SoftmaxOutput")
+def softmax_output(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    x, out, shape = ctx.input(0), ctx.output(), ctx.shape(0)
+    if not ctx.keep_softmax:
+        ctx.add("Identity", [x], out)
+    elif a["preserve_shape"]:
+        ctx.softmax(x, -1, len(shape), out)
+    elif a["multi_output"]:
+        ctx.softmax(x, 1, len(shape), out)
+    else:
+        _softmax_flat(ctx, x, shape, out)
+
+
+@register("SoftmaxActivation")
+def softmax_activation(ctx: EmitContext, node: Node) -> None:
+    shape = ctx.shape(0)
+    if node.attrs["mode"] == "channel" and len(shape) > 2:
+        ctx.softmax(ctx.input(0), 1, len(shape), ctx.output())
+    else:
+        _softmax_flat(ctx, ctx.input(0), shape, ctx.output())
+
+
+@register("softmax", check=lambda n, opset: "use_length" if n.attrs["use_length"] else None)
+def softmax(ctx: EmitContext, node: Node) -> None:
+    x = ctx.input(0)
+    temperature = node.attrs["temperature"]
+    if temperature not in (None, 1.0):
+        x = ctx.add("Div", [x, ctx.const(temperature, "temperature")])
+    ctx.softmax(x, node.attrs["axis"], len(ctx.shape(0)), ctx.output())
+
+
+@register("Reshape")
+def reshape(ctx: EmitContext, node: Node) -> None:
+    ctx.reshape(ctx.input(0), ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+
+
+@register("SliceChannel")
+def slice_channel(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    axis = a["axis"] % len(ctx.shape(0))
+    parts = a["num_outputs"]
+    outs = [ctx.output(i) if not a["squeeze_axis"] else ctx.temp("part") for i in range(parts)]
+    extra = {"num_outputs": parts} if ctx.opset >= 18 else {}
+    ctx.add("Split", [ctx.input(0)], outs, axis=axis, **extra)
+    if a["squeeze_axis"]:
+        for i, part in enumerate(outs):
+            ctx.squeeze(part, [axis], ctx.output(i))
+
+
+@register("UpSampling", check=lambda n, opset: None if n.attrs["sample_type"] == "nearest"
+          else f"sample_type {n.attrs['sample_type']}")
+def upsampling(ctx: EmitContext, node: Node) -> None:
+    out_shape = ctx.out_shape()
+    scaled = []
+    for index in range(len(node.inputs)):
+        in_shape = ctx.shape(index)
+        factor = [1.0, 1.0, out_shape[2] / in_shape[2], out_shape[3] / in_shape[3]]
+        single = len(node.inputs) == 1
+        roi = ctx.const(np.zeros(0, np.float32), "roi", dtype=np.float32)
+        scales = ctx.const(np.asarray(factor, np.float32), "scales", dtype=np.float32)
+        scaled.append(ctx.add("Resize", [ctx.input(index), roi, scales], ctx.output() if single else None,
+                              mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
+    if len(scaled) == 1:
+        return
+    if node.attrs["multi_input_mode"] == "sum":
+        ctx.add("Sum", scaled, ctx.output())
+    else:
+        ctx.add("Concat", scaled, ctx.output(), axis=1)
+
+
+@register("Crop")
+def crop(ctx: EmitContext, node: Node) -> None:
+    in_shape, out_shape = ctx.shape(0), ctx.out_shape()
+    top, left = crop_offsets(node, in_shape, out_shape[2:4])
+    starts = ctx.ints([top, left], "starts")
+    ends = ctx.ints([top + out_shape[2], left + out_shape[3]], "ends")
+    ctx.add("Slice", [ctx.input(0), starts, ends, ctx.ints([2, 3], "axes")], ctx.output())
+
+
+@register("transpose")
+def transpose(ctx: EmitContext, node: Node) -> None:
+    rank = len(ctx.shape(0))
+    axes = node.attrs["axes"] or tuple(reversed(range(rank)))
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=[a % rank for a in axes])
+
+
+@register("clip")
+def clip(ctx: EmitContext, node: Node) -> None:
+    low, high = ctx.const(node.attrs["a_min"], "min"), ctx.const(node.attrs["a_max"], "max")
+    ctx.add("Clip", [ctx.input(0), low, high], ctx.output())
+
+
+@register("L2Normalization")
+def l2_normalization(ctx: EmitContext, node: Node) -> None:
+    rank = len(ctx.shape(0))
+    axes = {"instance": range(1, rank), "channel": [1], "spatial": range(2, rank)}[node.attrs["mode"]]
+    x = ctx.input(0)
+    squares = ctx.reduce_sum(ctx.add("Mul", [x, x]), list(axes))
+    norm = ctx.add("Sqrt", [ctx.add("Add", [squares, ctx.const(node.attrs["eps"], "eps")])])
+    ctx.add("Div", [x, norm], ctx.output())
