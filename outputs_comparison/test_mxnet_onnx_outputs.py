@@ -1,0 +1,21 @@
+"""Compare ONNX (MXNet back) and ONNX Runtime outputs with the original MXNet outputs."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import config  # noqa: E402
+from mxconvert import cli, compare  # noqa: E402
+
+
+def main() -> None:
+    p = cli.parser(__doc__)
+    p.add_argument("--test_mx_onnx", default=config.TEST_MX_ONNX,
+                   help="list file: one model a line, NAME mxnet=PATH onnx_mxnet=PATH onnxruntime=PATH "
+                        "(see outputs_comparison/README.md)")
+    compare.add_report_flags(p)
+    cli.run(lambda args: compare.report(args.test_mx_onnx, compare.ONNX, args), p)
+
+
+if __name__ == "__main__":
+    main()
