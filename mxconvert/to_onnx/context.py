@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..ir import Graph, Node, TensorRef
+from ..ir import Graph, Node, TensorRef, VarKind
 
 
 class EmitContext:
@@ -33,7 +33,12 @@ class EmitContext:
 
     # --- naming -----------------------------------------------------------------------------------
     def input(self, index: int) -> str:
-        return self.name_of(self.current.inputs[index])
+        """The tensor feeding input ``index``; a stored weight read as data becomes an initializer."""
+        ref = self.current.inputs[index]
+        var = self.graph.variables.get(ref.node)
+        if var is not None and var.kind in (VarKind.PARAM, VarKind.AUX):
+            return self.weight(var.name)
+        return self.name_of(ref)
 
     def name_of(self, ref: TensorRef) -> str:
         if ref.node in self.graph.variables:

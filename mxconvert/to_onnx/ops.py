@@ -207,11 +207,9 @@ def softmax_output(ctx: EmitContext, node: Node) -> None:
 
 @register("SoftmaxActivation")
 def softmax_activation(ctx: EmitContext, node: Node) -> None:
-    shape = ctx.shape(0)
-    if node.attrs["mode"] == "channel" and len(shape) > 2:
-        ctx.softmax(ctx.input(0), 1, len(shape), ctx.output())
-    else:
-        _softmax_flat(ctx, ctx.input(0), shape, ctx.output())
+    """``channel``: over axis 1; ``instance``: over the last axis (MXNet flattens all leading axes)."""
+    axis = 1 if node.attrs["mode"] == "channel" else -1
+    ctx.softmax(ctx.input(0), axis, len(ctx.shape(0)), ctx.output())
 
 
 @register("softmax", check=lambda n, opset: "use_length" if n.attrs["use_length"] else None)

@@ -1,0 +1,154 @@
+"""Tiny MXNet graphs, one per op and attribute combination, run in real MXNet as the reference."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from mxconvert.checkpoint import attach_weights
+from mxconvert.ir import Graph
+from mxconvert.mxnet_compat import import_mxnet
+from mxconvert.symbol import parse_symbol
+
+mx = import_mxnet()
+S = mx.sym
+
+
+@dataclass
+class Reference:
+    graph: Graph
+    data: np.ndarray
+    outputs: list[np.ndarray]
+
+
+def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0, high: float = 1.0) -> Reference:
+    """Bind ``sym`` with random weights (BatchNorm variances in [0.5, 1.5]); MXNet inference outputs."""
+    rng = np.random.default_rng(seed)
+    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null")
+    weights: dict[str, np.ndarray] = {}
+    for name, array in executor.arg_dict.items():
+        if name == "data" or name.endswith("_label"):
+            continue
+        value = rng.normal(0, 0.5, size=array.shape).astype(np.float32)
+        if name.endswith("_gamma"):
+            value = rng.uniform(0.5, 1.5, size=array.shape).astype(np.float32)
+        array[:] = value
+        weights[f"arg:{name}"] = value
+    for name, array in executor.aux_dict.items():
+        value = (rng.uniform(0.5, 1.5, size=array.shape) if name.endswith("var")
+                 else rng.normal(0, 0.3, size=array.shape)).astype(np.float32)
+        array[:] = value
+        weights[f"aux:{name}"] = value
+    data = rng.uniform(low, high, size=shape).astype(np.float32)
+    executor.arg_dict["data"][:] = data
+    outputs = [o.asnumpy() for o in executor.forward(is_train=False)]
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, weights, "<test weights>")
+    return Reference(graph, data, outputs)
+
+
+def assert_close(reference: list[np.ndarray], actual: list[np.ndarray], rel: float = 1e-5) -> float:
+    """max|diff| <= rel * max|reference| for every output; returns the worst relative error."""
+    assert len(reference) == len(actual)
+    worst = 0.0
+    for ref, out in zip(reference, actual):
+        assert ref.shape == tuple(out.shape), (ref.shape, out.shape)
+        scale = max(float(np.abs(ref).max()), 1e-30)
+        error = float(np.abs(ref.astype(np.float64) - out).max()) / scale
+        assert error <= rel, f"relative error {error:.3g} > {rel}"
+        worst = max(worst, error)
+    return worst
+
+
+def _conv(x, **kw):
+    return S.Convolution(x, name="conv", **kw)
+
+
+def _pool(**kw) -> Callable:
+    return lambda x: S.Pooling(x, name="pool", **kw)
+
+
+d = S.var("data")
+# id -> (symbol, input shape)
+CASES: dict[str, tuple] = {
+    "conv_basic": (_conv(d, kernel=(3, 3), num_filter=4), (2, 3, 9, 9)),
+    "conv_stride_pad_nobias": (_conv(d, kernel=(3, 3), num_filter=4, stride=(2, 2), pad=(1, 1), no_bias=True),
+                               (1, 3, 10, 11)),
+    "conv_groups_dilate": (_conv(d, kernel=(3, 3), num_filter=6, num_group=3, dilate=(2, 2), pad=(2, 2)),
+                           (1, 6, 9, 9)),
+    "conv_depthwise": (_conv(d, kernel=(3, 3), num_filter=4, num_group=4, pad=(1, 1)), (1, 4, 8, 8)),
+    "conv_1x1_rect": (_conv(d, kernel=(1, 3), num_filter=5, stride=(1, 2)), (1, 2, 5, 9)),
+    "conv1d": (_conv(d, kernel=(3,), num_filter=4, pad=(1,)), (2, 3, 10)),
+    "bn_fix_gamma": (S.BatchNorm(d, fix_gamma=True, name="bn"), (2, 4, 5, 5)),
+    "bn_free_gamma": (S.BatchNorm(d, fix_gamma=False, eps=2e-5, name="bn"), (2, 4, 5, 5)),
+    "bn_global_stats": (S.BatchNorm(d, fix_gamma=False, use_global_stats=True, name="bn"), (2, 4, 5, 5)),
+    "bn_2d": (S.BatchNorm(d, fix_gamma=True, eps=2e-5, name="fc1"), (3, 8)),
+    "bn_axis_last": (S.BatchNorm(d, fix_gamma=False, axis=-1, name="bn"), (2, 3, 4, 5)),
+    **{f"act_{t}": (S.Activation(d, act_type=t, name="act"), (2, 3, 4, 4))
+       for t in ("relu", "sigmoid", "tanh", "softrelu", "softsign")},
+    "prelu_4d": (S.LeakyReLU(d, act_type="prelu", name="relu0"), (2, 5, 4, 4)),
+    "prelu_2d": (S.LeakyReLU(d, act_type="prelu", name="relu0"), (3, 6)),
+    "leaky": (S.LeakyReLU(d, act_type="leaky", slope=0.1, name="lr"), (2, 3, 4, 4)),
+    "elu": (S.LeakyReLU(d, act_type="elu", slope=0.7, name="lr"), (2, 3, 4, 4)),
+    "selu": (S.LeakyReLU(d, act_type="selu", name="lr"), (2, 3, 4, 4)),
+    "gelu": (S.LeakyReLU(d, act_type="gelu", name="lr"), (2, 3, 4, 4)),
+    "pool_max_valid": (_pool(kernel=(3, 3), stride=(2, 2))(d), (1, 2, 9, 10)),
+    "pool_max_valid_pad": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1))(d), (1, 2, 9, 10)),
+    "pool_max_full_odd": (_pool(kernel=(3, 3), stride=(2, 2), pooling_convention="full")(d), (1, 2, 10, 11)),
+    "pool_max_full_pad": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pooling_convention="full")(d),
+                          (1, 2, 12, 13)),
+    "pool_max_full_k2s2": (_pool(kernel=(2, 2), stride=(2, 2), pooling_convention="full")(d), (1, 2, 7, 9)),
+    "pool_avg_valid": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg")(d), (1, 2, 9, 10)),
+    "pool_avg_nopadcount": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg",
+                                  count_include_pad=False)(d), (1, 2, 9, 10)),
+    "pool_avg_full": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg",
+                            pooling_convention="full")(d), (1, 2, 10, 11)),
+    "pool_avg_full_nopadcount": (_pool(kernel=(3, 3), stride=(2, 2), pool_type="avg", count_include_pad=False,
+                                       pooling_convention="full")(d), (1, 2, 10, 11)),
+    "pool_sum": (_pool(kernel=(2, 2), stride=(2, 2), pool_type="sum")(d), (1, 2, 8, 8)),
+    "pool_global_avg": (_pool(kernel=(7, 7), global_pool=True, pool_type="avg")(d), (2, 3, 5, 6)),
+    "pool_global_max": (_pool(kernel=(1, 1), global_pool=True, pool_type="max")(d), (2, 3, 5, 6)),
+    "pool_global_sum": (_pool(kernel=(1, 1), global_pool=True, pool_type="sum")(d), (2, 3, 5, 6)),
+    "fc_flatten": (S.FullyConnected(d, num_hidden=7, name="fc"), (2, 3, 4, 4)),
+    "fc_no_bias": (S.FullyConnected(d, num_hidden=7, no_bias=True, name="fc"), (2, 12)),
+    "fc_no_flatten": (S.FullyConnected(d, num_hidden=7, flatten=False, name="fc"), (2, 3, 5)),
+    "flatten": (S.Flatten(d, name="flat"), (2, 3, 4, 4)),
+    "elemwise": (S.elemwise_div(S.elemwise_sub(S.elemwise_mul(d, d), S.elemwise_add(d, d)), d * d + 1.0),
+                 (2, 3, 4)),
+    "broadcast": (S.broadcast_div(S.broadcast_sub(S.broadcast_add(d, S.var("w1", shape=(1, 3, 1))),
+                                                  S.var("w2", shape=(1, 1, 4))),
+                                  S.broadcast_mul(S.var("w3", shape=(1, 3, 1)), S.var("w4", shape=(1, 3, 1))) + 1.0),
+                  (2, 3, 4)),
+    "scalars": (((((d + 1.5) - 0.5) * 2.0) / 4.0), (2, 3)),
+    "rscalars": ((3.0 - d) + 2.0 / (d * d + 1.0), (2, 3)),
+    "copy": (S.identity(d) * S._internal._copy(d), (2, 3)),
+    "dropout": (S.Dropout(d * 2.0, p=0.3), (2, 3)),
+    "concat": (S.Concat(d, d * 2, dim=1, name="cat"), (2, 3, 4, 4)),
+    "concat_axis3": (S.Concat(d, d + 1, d * 3, dim=3, name="cat"), (2, 3, 4, 2)),
+    "softmax_output": (S.SoftmaxOutput(d, name="softmax"), (3, 10)),
+    "softmax_output_multi": (S.SoftmaxOutput(d, multi_output=True, name="softmax"), (2, 3, 4, 4)),
+    "softmax_activation_instance": (S.SoftmaxActivation(d, mode="instance"), (2, 3, 2, 2)),
+    "softmax_activation_channel": (S.SoftmaxActivation(d, mode="channel"), (2, 3, 4, 5)),
+    "softmax_axis": (S.softmax(d, axis=1), (2, 3, 4)),
+    "softmax_temperature": (S.softmax(d, axis=-1, temperature=2.0), (2, 3, 4)),
+    "reshape_codes_0_m1": (S.Reshape(d, shape=(0, 2, -1, 0), name="rs"), (2, 4, 3, 5)),
+    "reshape_m2": (S.Reshape(d, shape=(0, -2), name="rs"), (2, 4, 3)),
+    "reshape_m3": (S.Reshape(d, shape=(-3, -2), name="rs"), (2, 4, 3, 5)),
+    "reshape_m4": (S.Reshape(d, shape=(0, -4, 2, -1, -2), name="rs"), (2, 6, 3)),
+    "reshape_reverse": (S.Reshape(d, shape=(-1, 0), reverse=True, name="rs"), (2, 3, 4)),
+    "slice_channel": (S.SliceChannel(d, num_outputs=3, axis=1, name="split"), (2, 6, 3)),
+    "slice_squeeze": (S.SliceChannel(d, num_outputs=3, axis=2, squeeze_axis=True, name="split"), (2, 2, 3)),
+    "upsampling": (S.UpSampling(d, scale=2, sample_type="nearest", name="up"), (1, 2, 3, 5)),
+    "upsampling_multi": (S.UpSampling(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), scale=2,
+                                      sample_type="nearest", num_args=2, name="up"), (1, 2, 4, 6)),
+    "crop_ref": (S.Crop(S.UpSampling(d, scale=2, sample_type="nearest"), d, num_args=2, name="crop"),
+                 (1, 2, 5, 7)),
+    "crop_offset": (S.Crop(d, offset=(1, 2), h_w=(3, 3), num_args=1, name="crop"), (1, 2, 6, 7)),
+    "crop_center": (S.Crop(d, h_w=(3, 4), center_crop=True, num_args=1, name="crop"), (1, 2, 6, 7)),
+    "transpose": (S.transpose(d, axes=(0, 2, 3, 1)), (2, 3, 4, 5)),
+    "transpose_default": (S.transpose(d), (2, 3, 4)),
+    "clip": (S.clip(d, a_min=-0.3, a_max=0.5), (2, 3, 4)),
+    **{f"l2norm_{m}": (S.L2Normalization(d, mode=m, name="l2"), (2, 3, 4, 5))
+       for m in ("instance", "channel", "spatial")},
+}
