@@ -13,6 +13,10 @@ import numpy as np
 from .errors import MxConvertError
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block completes."""
@@ -23,6 +27,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     except OSError as exc:
         raise MxConvertError(f"cannot write output: {exc.strerror or exc}", str(target)) from None
     try:
+        os.chmod(tmp_name, 0o666 & ~_UMASK)  # mkstemp creates 0600; outputs get the usual permissions
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -53,10 +58,15 @@ def output_paths(path: str | os.PathLike, count: int) -> list[Path]:
 
 
 def save_outputs(path: str | os.PathLike, outputs: Sequence[np.ndarray]) -> list[Path]:
+    """Write every output atomically, then drop ``<stem>_<i>.npy`` files left by a model with more outputs."""
     paths = output_paths(path, len(outputs))
     for target, array in zip(paths, outputs):
         with atomic_output(target) as handle:
             np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+    index = len(outputs)
+    while (stale := output_paths(path, index + 1)[-1]).exists():
+        stale.unlink()
+        index += 1
     return paths
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
 
 import numpy as np
@@ -10,7 +11,12 @@ from .errors import MxConvertError
 
 
 def import_mxnet():
-    """Return the ``mxnet`` module, aliasing numpy names MXNet 1.9.1 still uses (removed in numpy 1.24)."""
+    """Return the ``mxnet`` module, aliasing numpy names MXNet 1.9.1 still uses (removed in numpy 1.24).
+
+    MXNet's subgraph fusion (MKLDNN conv+bn+relu folding, which changes the low bits) is switched off unless
+    ``MXNET_SUBGRAPH_BACKEND`` is set, so the reference computes the graph op by op, as converted models do.
+    """
+    os.environ.setdefault("MXNET_SUBGRAPH_BACKEND", "NONE")
     for alias, target in (("bool", bool), ("int", int), ("float", float), ("object", object)):
         if alias not in np.__dict__:
             setattr(np, alias, target)

@@ -1,0 +1,149 @@
+"""Reference inference with real MXNet: load a ``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params`` pair, run it.
+
+The log line MXNet prints at bind time about its (disabled, see ``mxnet_compat``) subgraph backend is silenced.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .errors import MxConvertError
+from .mxnet_compat import import_mxnet
+
+# Loss heads whose second input is a label: fed zeros, it does not change the inference output.
+LOSS_OPS = frozenset({"SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutput",
+                      "MAERegressionOutput", "SVMOutput"})
+
+
+def mxnet_message(exc: BaseException) -> str:
+    """The one meaningful line of an MXNetError (its text carries a C++ traceback)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    tagged = [line.split("MXNetError:", 1)[1].strip() for line in lines if "MXNetError:" in line]
+    return (tagged or lines or [type(exc).__name__])[-1]
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null (MXNet's C++ logging writes there directly)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def checkpoint_paths(prefix: str, epoch: int) -> tuple[Path, Path]:
+    return Path(f"{prefix}-symbol.json"), Path(f"{prefix}-{epoch:04d}.params")
+
+
+def _label_names(symbol: Any) -> set[str]:
+    """Arguments named ``*_label`` and the label inputs of loss heads."""
+    graph = json.loads(symbol.tojson())
+    nodes = graph["nodes"]
+    labels = {name for name in symbol.list_arguments() if name.endswith("_label")}
+    for node in nodes:
+        if node["op"] in LOSS_OPS and len(node["inputs"]) > 1:
+            source = nodes[node["inputs"][1][0]]
+            if source["op"] == "null":
+                labels.add(source["name"])
+    return labels
+
+
+class MxnetModel:
+    """A loaded checkpoint; calling it runs an inference-mode forward pass (one executor per input shape)."""
+
+    def __init__(self, prefix: str, epoch: int, ctx: str = "cpu"):
+        self.mx = import_mxnet()
+        symbol_path, params_path = checkpoint_paths(prefix, epoch)
+        for path in (symbol_path, params_path):
+            if not path.is_file():
+                raise MxConvertError("no such file", str(path))
+        try:
+            self.symbol = self.mx.sym.load(str(symbol_path))
+        except self.mx.base.MXNetError as exc:
+            raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})",
+                                 str(symbol_path)) from None
+        self.arg_params, self.aux_params = self._load_params(params_path)
+        self.params_path = params_path
+        self.ctx = self._context(ctx)
+        arguments = self.symbol.list_arguments()
+        labels = _label_names(self.symbol)
+        self.label_names = [name for name in arguments if name in labels and name not in self.arg_params]
+        inputs = [name for name in arguments if name not in self.arg_params and name not in labels]
+        if len(inputs) != 1:
+            raise MxConvertError(f"expected exactly one data input (an argument not in the params file), "
+                                 f"found {len(inputs)}: {', '.join(inputs) or 'none'}", str(params_path))
+        self.data_name = inputs[0]
+        missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
+        if missing_aux:
+            raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
+                                 str(params_path))
+        self._executors: dict[tuple[int, ...], Any] = {}
+
+    def _load_params(self, path: Path) -> tuple[dict, dict]:
+        try:
+            saved = self.mx.nd.load(str(path)) or {}  # a file without parameters loads as []
+        except self.mx.base.MXNetError as exc:
+            raise MxConvertError(f"not a readable MXNet params file ({mxnet_message(exc)})",
+                                 str(path)) from None
+        if not isinstance(saved, dict) or not all(k.startswith(("arg:", "aux:")) for k in saved):
+            raise MxConvertError("not a Module checkpoint: parameter names lack the arg:/aux: prefixes "
+                                 "(export Gluon models with HybridBlock.export)", str(path))
+        arg = {k[4:]: v for k, v in saved.items() if k.startswith("arg:")}
+        aux = {k[4:]: v for k, v in saved.items() if k.startswith("aux:")}
+        return arg, aux
+
+    def _context(self, ctx: str) -> Any:
+        kind, _, index = ctx.partition(":")
+        if kind not in ("cpu", "gpu") or (index and not index.isdigit()):
+            raise MxConvertError(f"unknown MXNet context {ctx!r} (use cpu, gpu or gpu:N)")
+        return getattr(self.mx, kind)(int(index or 0))
+
+    def _executor(self, shape: tuple[int, ...]) -> Any:
+        if shape not in self._executors:
+            arguments = set(self.symbol.list_arguments())
+            shapes = {name: value.shape for name, value in self.arg_params.items() if name in arguments}
+            shapes[self.data_name] = shape
+            problem = f"cannot run with input {self.data_name} of shape {shape}"
+            try:
+                known, _, _ = self.symbol.infer_shape_partial(**shapes)
+                unknown = [name for name, dims in zip(self.symbol.list_arguments(), known)
+                           if not dims or 0 in dims]
+                if unknown:
+                    raise MxConvertError(f"{problem}: cannot infer the shapes of {', '.join(unknown)}",
+                                         str(self.params_path))
+                with _native_stderr_silenced():
+                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes)
+            except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
+                raise MxConvertError(f"{problem}: {mxnet_message(exc)}", str(self.params_path)) from None
+            executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)
+            for name in self.label_names:
+                executor.arg_dict[name][:] = 0
+            self._executors[shape] = executor
+        return self._executors[shape]
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        """All outputs of the graph for one NCHW batch, as float32 numpy arrays."""
+        executor = self._executor(tuple(batch.shape))
+        executor.arg_dict[self.data_name][:] = batch
+        try:
+            outputs = executor.forward(is_train=False)
+            return [np.asarray(out.asnumpy(), dtype=np.float32) for out in outputs]
+        except self.mx.base.MXNetError as exc:
+            raise MxConvertError(f"MXNet forward failed: {mxnet_message(exc)}",
+                                 str(self.params_path)) from None
+
+
+def run_mxnet(prefix: str, epoch: int, batch: np.ndarray, ctx: str = "cpu") -> list[np.ndarray]:
+    """Load ``prefix``/``epoch`` with MXNet and return every output of one inference-mode forward pass."""
+    return MxnetModel(prefix, epoch, ctx)(batch)

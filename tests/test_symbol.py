@@ -1,0 +1,151 @@
+"""The symbol reader against MXNet's own loader, across JSON generations, and on broken files."""
+import json
+
+import pytest
+
+from mxconvert.errors import MxConvertError
+from mxconvert.ir import VarKind
+from mxconvert.opdefs import OPS
+from mxconvert.symbol import parse_symbol, read_symbol
+from mxcases import CASES, S, mx
+
+
+def mxnet_view(sym):
+    """What MXNet reports about a symbol: op nodes, arguments, aux states, outputs."""
+    doc = json.loads(sym.tojson())
+    ops = [(n["name"], n["op"]) for n in doc["nodes"] if n["op"] != "null"]
+    return ops, sym.list_arguments(), sym.list_auxiliary_states(), sym.list_outputs()
+
+
+def our_view(graph):
+    variables = graph.variables
+    ops = [(n.name, n.op) for n in graph.nodes]
+    args = [name for name, var in variables.items() if var.kind is not VarKind.AUX]
+    aux = [name for name, var in variables.items() if var.kind is VarKind.AUX]
+    outputs = []
+    for ref in graph.outputs:
+        node = graph.node(ref.node)
+        outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
+    return ops, args, aux, outputs
+
+
+def assert_same_as_mxnet(sym, graph):
+    mx_ops, mx_args, mx_aux, mx_outputs = mxnet_view(sym)
+    ops, args, aux, outputs = our_view(graph)
+    canonical = {name: graph.node(name).op for name, _ in ops}
+    assert [name for name, _ in ops] == [name for name, _ in mx_ops]
+    for name, op in mx_ops:
+        assert canonical[name] in OPS, op
+    assert sorted(args) == sorted(mx_args) and sorted(aux) == sorted(mx_aux)
+    assert outputs == mx_outputs
+    for name, op in mx_ops:  # every attribute MXNet stored, parsed by the schema, equals ours
+        stored = json.loads(sym.tojson())
+        raw = next(n for n in stored["nodes"] if n["name"] == name).get("attrs", {})
+        node = graph.node(name)
+        for key, text in raw.items():
+            parse = OPS[node.op].attrs[key][0]
+            assert node.attrs[key] == parse(text), (name, key)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reader_matches_mxnet(case):
+    sym, _ = CASES[case]
+    assert_same_as_mxnet(sym, parse_symbol(sym.tojson()))
+
+
+def _small_net():
+    data = S.var("data")
+    x = S.Convolution(data, kernel=(3, 3), num_filter=4, pad=(1, 1), no_bias=True, name="conv0")
+    x = S.BatchNorm(x, fix_gamma=False, eps=2e-5, name="bn0")
+    parts = S.SliceChannel(S.Activation(x, act_type="relu", name="relu0"), num_outputs=2, name="split")
+    x = S.Concat(parts[1], parts[0], dim=1, name="cat")
+    x = S.FullyConnected(S.Flatten(x), num_hidden=3, name="fc1")
+    return S.SoftmaxOutput(x, name="softmax")
+
+
+def to_legacy_json(sym) -> str:
+    """Rewrite 1.x JSON the way MXNet 0.x wrote it: ``param``/``attr``, 2-element refs, no row pointers."""
+    doc = json.loads(sym.tojson())
+    nodes = []
+    for node in doc["nodes"]:
+        attrs = node.get("attrs", {})
+        nodes.append({"op": node["op"], "param": {k: v for k, v in attrs.items() if not k.startswith("__")},
+                      "name": node["name"], "inputs": [ref[:2] for ref in node["inputs"]],
+                      "backward_source_id": -1,
+                      **({"attr": {k: v for k, v in attrs.items() if k.startswith("__")}}
+                         if any(k.startswith("__") for k in attrs) else {})})
+    return json.dumps({"nodes": nodes, "arg_nodes": doc["arg_nodes"], "heads": [h[:2] for h in doc["heads"]]})
+
+
+def test_legacy_json_matches_mxnet(tmp_path):
+    sym = _small_net()
+    path = tmp_path / "legacy-symbol.json"
+    path.write_text(to_legacy_json(sym))
+    legacy = read_symbol(path)
+    assert_same_as_mxnet(mx.sym.load(str(path)), legacy)
+    modern = parse_symbol(sym.tojson())
+    assert [(n.name, n.op, n.attrs, n.inputs) for n in legacy.nodes] == \
+           [(n.name, n.op, n.attrs, n.inputs) for n in modern.nodes]
+    assert modern.source.mxnet_version == "1.9.1" and legacy.source.mxnet_version is None
+
+
+def test_attributes_are_typed_once():
+    graph = parse_symbol(_small_net().tojson())
+    conv = graph.node("conv0")
+    assert conv.attrs["kernel"] == (3, 3) and conv.attrs["no_bias"] is True and conv.attrs["num_group"] == 1
+    bn = graph.node("bn0")
+    assert bn.attrs["fix_gamma"] is False and bn.attrs["eps"] == 2e-5 and bn.attrs["momentum"] == 0.9
+    assert graph.node("split").num_outputs == 2
+    assert graph.variables["softmax_label"].kind is VarKind.LABEL
+    assert graph.variables["bn0_moving_var"].kind is VarKind.AUX
+    assert graph.variables["conv0_weight"].kind is VarKind.PARAM
+
+
+def _doc(nodes, heads=None):
+    return {"nodes": nodes, "arg_nodes": [0], "heads": heads or [[len(nodes) - 1, 0, 0]]}
+
+
+_DATA = {"op": "null", "name": "data", "inputs": []}
+BAD = {
+    "not json": "{nodes: ",
+    "top level is a list": json.dumps([_DATA]),
+    "no nodes": json.dumps({"heads": []}),
+    "unknown top key": json.dumps({**_doc([_DATA]), "extra": 1}),
+    "unknown node key": json.dumps(_doc([{**_DATA, "weird": 1}])),
+    "cycle": json.dumps(_doc([_DATA, {"op": "relu", "name": "a", "inputs": [[2, 0, 0]]},
+                              {"op": "relu", "name": "b", "inputs": [[1, 0, 0]]}])),
+    "dangling input": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[7, 0, 0]]}])),
+    "missing output": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[0, 3, 0]]}])),
+    "duplicate names": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "data", "inputs": [[0, 0, 0]]}])),
+    "head out of range": json.dumps(_doc([_DATA], heads=[[5, 0, 0]])),
+    "bad attribute": json.dumps(_doc([_DATA, {"op": "Convolution", "name": "c", "inputs": [[0, 0, 0]],
+                                              "attrs": {"kernel": "(3,x)", "num_filter": "2"}}])),
+    "missing required attribute": json.dumps(_doc([_DATA, {"op": "Convolution", "name": "c",
+                                                           "inputs": [[0, 0, 0]], "attrs": {"num_filter": "2"}}])),
+    "unknown attribute": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[0, 0, 0]],
+                                                  "attrs": {"bogus": "1"}}])),
+    "huge attribute": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[0, 0, 0]],
+                                               "attrs": {"__doc__": "x" * (100 << 20)}}])),
+    "non-string attribute": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[0, 0, 0]],
+                                                     "attrs": {"x": 1}}])),
+    "bad reference": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [["0", 0]]}])),
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_symbol_gives_clean_error(tmp_path, case):
+    path = tmp_path / "bad-symbol.json"
+    path.write_text(BAD[case])
+    with pytest.raises(MxConvertError) as info:
+        read_symbol(path)
+    assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+def test_missing_and_binary_files(tmp_path):
+    with pytest.raises(MxConvertError, match="no such file"):
+        read_symbol(tmp_path / "nope-symbol.json")
+    binary = tmp_path / "bin-symbol.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(MxConvertError, match="not UTF-8"):
+        read_symbol(binary)
