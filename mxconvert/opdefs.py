@@ -83,6 +83,9 @@ class OpDef:
     aux_inputs: tuple[int, ...] = ()  # input slots that hold auxiliary states
     label_inputs: tuple[int, ...] = ()  # input slots that hold labels of a loss head
     outputs: Callable[[dict[str, Any]], int] = lambda attrs: 1
+    # Named input slots of fixed-arity ops; MXNet 0.x JSON may leave trailing ones (aux states) implicit,
+    # to be re-created as variables called ``<node>_<slot>``.
+    input_names: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
 
 
 _SHAPE_EMPTY = (parse_shape, ())
@@ -109,6 +112,7 @@ OPS: dict[str, OpDef] = {
             "layout": _LAYOUT,
         },
         param_inputs=(1, 2),
+        input_names=lambda a: ("data", "weight") + (() if a["no_bias"] else ("bias",)),
     ),
     "BatchNorm": OpDef(
         {
@@ -125,6 +129,7 @@ OPS: dict[str, OpDef] = {
         param_inputs=(1, 2),
         aux_inputs=(3, 4),
         outputs=lambda a: 3 if a["output_mean_var"] else 1,
+        input_names=lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var"),
     ),
     "Activation": OpDef(
         {"act_type": (choice("relu", "sigmoid", "softrelu", "softsign", "tanh"), REQUIRED)}
@@ -137,6 +142,7 @@ OPS: dict[str, OpDef] = {
             "upper_bound": (parse_float, 0.334),
         },
         param_inputs=(1,),
+        input_names=lambda a: ("data", "gamma") if a["act_type"] == "prelu" else ("data",),
     ),
     "Pooling": OpDef(
         {
@@ -159,6 +165,7 @@ OPS: dict[str, OpDef] = {
             "flatten": (parse_bool, True),
         },
         param_inputs=(1, 2),
+        input_names=lambda a: ("data", "weight") + (() if a["no_bias"] else ("bias",)),
     ),
     "Flatten": _UNARY,
     "Dropout": OpDef(
@@ -182,6 +189,7 @@ OPS: dict[str, OpDef] = {
             "smooth_alpha": (parse_float, 0.0),
         },
         label_inputs=(1,),
+        input_names=lambda a: ("data", "label"),
     ),
     "SoftmaxActivation": OpDef({"mode": (choice("channel", "instance"), "instance")}),
     "softmax": OpDef(

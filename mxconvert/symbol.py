@@ -109,6 +109,11 @@ class _SymbolParser:
         attrs = self.typed_attrs(op, name, op_attrs)
         schema = OPS.get(op)
         num_outputs = schema.outputs(attrs) if schema else 1
+        if schema and schema.input_names:
+            slots = schema.input_names(attrs)
+            if len(inputs) > len(slots):
+                raise self.fail(f"node {name!r} ({op}) has {len(inputs)} inputs, expected {len(slots)}")
+            inputs += [TensorRef(f"{name}_{slot}") for slot in slots[len(inputs):]]
         return Node(name, op, attrs, inputs, num_outputs, hints)
 
     def merged_attrs(self, raw: dict, name: str) -> dict[str, str]:
@@ -167,13 +172,17 @@ class _SymbolParser:
 
     def build_graph(self, entries: list[Node | Variable], heads: list[TensorRef]) -> Graph:
         by_name = {e.name: e for e in entries}
+        for entry in entries:  # variables an MXNet 0.x file left implicit
+            if isinstance(entry, Node):
+                for ref in entry.inputs:
+                    by_name.setdefault(ref.node, Variable(ref.node, VarKind.INPUT))
         for entry in entries:
             if isinstance(entry, Node):
                 for ref in entry.inputs:
                     if ref.index >= _output_count(by_name[ref.node]):
                         raise self.fail(f"inputs of {entry.name!r}: node {ref.node!r} has no output {ref.index}")
         live = _reachable(by_name, heads)
-        variables = {e.name: e for e in entries if isinstance(e, Variable) and e.name in live}
+        variables = {e.name: e for e in by_name.values() if isinstance(e, Variable) and e.name in live}
         nodes = [e for e in entries if isinstance(e, Node) and e.name in live]
         _classify(variables, nodes)
         return Graph(variables, nodes, heads)
