@@ -1,0 +1,81 @@
+"""The loop every inference script shares: read the input in batches, run a backend, save its outputs."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import cli
+from .errors import MxConvertError
+from .fileio import output_paths, save_outputs, write_text
+from .preprocess import iter_batches, list_images
+
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def add_input_flags(parser: argparse.ArgumentParser, config) -> None:
+    """``--input_image``, ``--input_shape`` and ``--batch_size``, defaulting to ``config``."""
+    parser.add_argument("--input_image", default=config.INPUT_IMAGE,
+                        help="an image file, a .npy NCHW tensor, or a folder of images")
+    parser.add_argument("--input_shape", type=cli.int_tuple, default=config.INPUT_SHAPE,
+                        help="H,W that images are resized to")
+    parser.add_argument("--batch_size", type=int, default=config.BATCH_SIZE,
+                        help="images per forward pass (folder input)")
+
+
+def files_list_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.files.txt")
+
+
+def run_and_save(backend: str, run: Runner, args: argparse.Namespace, output: str) -> list[Path]:
+    """Run ``run`` over the input named by ``args`` and save every output (``<stem>_<i>.npy`` for i >= 1).
+
+    A folder is processed in ``--batch_size`` chunks with a progress line, its outputs stacked in sorted file
+    order and the file list saved beside them as ``<stem>.files.txt``.
+    """
+    if len(args.input_shape) != 2:
+        raise MxConvertError(f"--input_shape takes H,W, got {args.input_shape}")
+    if args.batch_size <= 0:
+        raise MxConvertError(f"--batch_size must be positive, got {args.batch_size}")
+    source = Path(args.input_image)
+    total = len(list_images(source)) if source.is_dir() else None
+    results, rows, files = [], [], []
+    for batch in iter_batches(source, args.input_shape, args.batch_size):
+        results.append([np.asarray(out, dtype=np.float32) for out in run(batch.array)])
+        rows.append(len(batch.files))
+        files += batch.files
+        if total is not None:
+            print(f"{backend}: {len(files)}/{total} images", file=sys.stderr)
+    outputs = _stack(results, rows)
+    target = Path(output)
+    listing = files_list_path(target)
+    try:
+        paths = save_outputs(target, outputs)
+        if total is not None:
+            write_text(listing, "".join(f"{name}\n" for name in files))
+        else:
+            listing.unlink(missing_ok=True)
+    except BaseException:  # outputs of one run belong together: never leave a mix of old and new
+        for path in output_paths(target, len(outputs)) + [listing]:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        raise
+    shapes = ", ".join(str(tuple(out.shape)) for out in outputs)
+    print(f"{backend}: {len(files)} input(s) -> {len(outputs)} output(s) {shapes} saved to "
+          f"{', '.join(str(p) for p in paths)}")
+    return paths
+
+
+def _stack(batches: list[list[np.ndarray]], rows: list[int]) -> list[np.ndarray]:
+    """Concatenate each output over the batches; every output must lead with the batch axis."""
+    if len(batches) == 1:
+        return batches[0]
+    for index, output in enumerate(batches[0]):
+        if output.ndim == 0 or output.shape[0] != rows[0]:
+            raise MxConvertError(f"output {index} (shape {output.shape}) has no leading batch axis, so the "
+                                 "folder cannot be run in chunks; raise --batch_size")
+    return [np.concatenate(parts) for parts in zip(*batches)]
