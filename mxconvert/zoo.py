@@ -33,6 +33,10 @@ BN_MOMENTUM = 0.9
 CONV_WORKSPACE = 256
 FIXED_GAMMA_CENTER = 1.5
 TARGET_TOP1_PROB = 0.2
+# Trained residual networks keep each residual branch small against the identity path (their last-BN gammas
+# are small). Random branches at full scale would make the residual stream a sum of unit-variance noise whose
+# float32 rounding grows with depth far beyond a trained network's, so the last layer of a branch is scaled.
+RESIDUAL_BRANCH_SCALE = 0.1
 # Photos have amplitude ~ 1/f; a steeper slope stands in for lens blur and antialiased downscaling.
 SPECTRUM_EXPONENT = 1.5
 IMAGENET_MEAN = np.array([123.675, 116.28, 103.53], dtype=np.float32).reshape(1, 3, 1, 1)
@@ -168,7 +172,27 @@ def realistic_params(sym: mx.sym.Symbol, data_shape: Sequence[int], rng: np.rand
            for name, shape in zip(sym.list_arguments(), arg_shapes) if name != data_name and not _is_label(name)}
     aux = {name: mx.nd.zeros(shape) if name.endswith("mean") else mx.nd.ones(shape)
            for name, shape in zip(sym.list_auxiliary_states(), aux_shapes)}
+    for name in _residual_branch_scales(sym, fixed):
+        arg[name] = arg[name] * RESIDUAL_BRANCH_SCALE
     return arg, aux
+
+
+def _residual_branch_scales(sym: mx.sym.Symbol, fixed_gammas: set[str]) -> list[str]:
+    """Per residual add, the weight (conv) or gamma (BatchNorm) ending its deeper input, the branch."""
+    nodes = _nodes(sym)
+    depth: list[int] = []
+    for node in nodes:
+        depth.append(1 + max((depth[ref[0]] for ref in node["inputs"]), default=-1))
+    scaled = []
+    for node in nodes:
+        if node["op"] not in ("elemwise_add", "_Plus", "_plus") or len(node["inputs"]) != 2:
+            continue
+        branch = nodes[max((ref[0] for ref in node["inputs"]), key=lambda index: depth[index])]
+        if branch["op"] in ("Convolution", "BatchNorm"):
+            name = nodes[branch["inputs"][1][0]]["name"]
+            if name not in fixed_gammas:
+                scaled.append(name)
+    return scaled
 
 
 def _random_arg(name: str, shape: tuple[int, ...], fixed_gamma: bool, rng: np.random.Generator) -> np.ndarray:
@@ -302,13 +326,13 @@ def health(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, images:
 
 # ---------------------------------------------------------------- builders
 
-def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 64, calib_images: int = 16) -> str:
+def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16) -> str:
     """Write ``resnet-<depth>`` (epoch 0) into ``out_dir``, calibrated for raw 0..255 input; return its prefix."""
     images = sample_images(2 * calib_images, calib_size, seed)
     return _build(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed)
 
 
-def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 64, calib_images: int = 16) -> str:
+def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16) -> str:
     """Write ``gluon-<name>`` (epoch 0) into ``out_dir``, calibrated for ImageNet-normalised input."""
     images = imagenet_normalise(sample_images(2 * calib_images, calib_size, seed))
     return _build(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed)
@@ -463,7 +487,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--out", default="model_mxnet", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--calib-size", type=int, default=64, help="calibration image side in pixels")
+    parser.add_argument("--calib-size", type=int, default=112, help="calibration image side in pixels")
     parser.add_argument("--calib-images", type=int, default=16, help="images calibrating BatchNorm (as many again fit the classifier)")
     parser.add_argument("--force", action="store_true", help="rebuild models whose files already exist")
     return parser

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FIXTURES = Path(os.environ.get("MXCONVERT_FIXTURES", ROOT / "build" / "fixtures"))
-CALIB = {"seed": 0, "calib_size": 64, "calib_images": 16}
+CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
 
 
 def build_once(name: str) -> str:
