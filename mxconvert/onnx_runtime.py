@@ -1,0 +1,112 @@
+"""Run an ONNX model with onnxruntime (CPU), plus what both ONNX inference scripts share.
+
+A model exported with a fixed batch size only accepts that many rows; :func:`run_fixed_batch` feeds a larger
+or smaller batch in chunks of the model's size (the last chunk padded by repeating its last row, the padding
+dropped from the outputs) and stacks the results.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import onnx
+
+from .errors import MxConvertError
+
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
+    """Read an ``.onnx`` file (external data beside it is loaded too); bad files are a one-line error."""
+    source = Path(path)
+    if not source.is_file():
+        raise MxConvertError("no such file", str(source))
+    try:
+        model = onnx.load_model(str(source))
+    except Exception as exc:  # protobuf's DecodeError, OSError for missing external data...
+        raise MxConvertError(f"not a readable ONNX model ({type(exc).__name__}: {exc})", str(source)) from None
+    if not model.graph.node or not model.graph.output:
+        raise MxConvertError("not an ONNX model (no graph nodes or outputs)", str(source))
+    return model
+
+
+def data_input(model: onnx.ModelProto) -> onnx.ValueInfoProto:
+    """The one graph input that is not an initializer."""
+    weights = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    if len(inputs) != 1:
+        raise MxConvertError(f"expected exactly one data input, found {len(inputs)}: "
+                             f"{', '.join(i.name for i in inputs) or 'none'}")
+    return inputs[0]
+
+
+def declared_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...]:
+    """Dimensions of a graph input; ``None`` where symbolic or unknown."""
+    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                 for d in value.type.tensor_type.shape.dim)
+
+
+def check_input(batch: np.ndarray, shape: Sequence[int | None], name: str) -> None:
+    """The batch must match the model's fixed dimensions, except the batch axis (see run_fixed_batch)."""
+    if batch.ndim != len(shape) or any(want not in (None, got) for want, got in zip(shape[1:], batch.shape[1:])):
+        wanted = "x".join("?" if d is None else str(d) for d in shape)
+        raise MxConvertError(f"input of shape {'x'.join(map(str, batch.shape))} does not fit the model's "
+                             f"input {name!r} of shape {wanted} (check --input_shape)")
+
+
+def run_fixed_batch(run: Runner, batch: np.ndarray, model_batch: int | None) -> list[np.ndarray]:
+    """``run`` on ``batch``, chunked to ``model_batch`` rows when the model fixes its batch size."""
+    rows = batch.shape[0]
+    if model_batch is None or rows == model_batch:
+        return run(batch)
+    parts = []
+    for start in range(0, rows, model_batch):
+        chunk = batch[start:start + model_batch]
+        used = chunk.shape[0]
+        if used < model_batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], model_batch - used, axis=0)])
+        outputs = run(np.ascontiguousarray(chunk))
+        for index, out in enumerate(outputs):
+            if out.ndim == 0 or out.shape[0] != model_batch:
+                raise MxConvertError(f"the model has a fixed batch size of {model_batch} and output {index} "
+                                     f"(shape {out.shape}) has no batch axis, so {rows} inputs cannot be run "
+                                     "in chunks; export the model for this batch size")
+        parts.append([out[:used] for out in outputs])
+    return [np.concatenate(chunks) for chunks in zip(*parts)]
+
+
+class OrtModel:
+    """An ONNX model in an onnxruntime CPU session; calling it returns every output as float32 numpy."""
+
+    def __init__(self, path: str | os.PathLike):
+        import onnxruntime as ort
+
+        model = load_onnx(path)
+        self.path = str(path)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
+            raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", self.path) from None
+        self.input = data_input(model)
+        self.shape = declared_shape(self.input)
+
+    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
+        try:
+            outputs = self.session.run(None, {self.input.name: batch})
+        except Exception as exc:
+            raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", self.path) from None
+        return [np.asarray(out, dtype=np.float32) for out in outputs]
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        check_input(batch, self.shape, self.input.name)
+        return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

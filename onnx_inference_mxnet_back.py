@@ -1,0 +1,32 @@
+#!/usr/bin/env python3
+"""Import an ONNX model with MXNet's own ONNX importer (fixed at run time for onnx 1.23) and run it in MXNet."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import config  # noqa: E402
+from mxconvert import cli  # noqa: E402
+from mxconvert.inference import add_input_flags, run_and_save  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser(__doc__)
+    p.add_argument("--onnx_model", default=config.ONNX_MODEL, help="the .onnx file")
+    add_input_flags(p, config)
+    p.add_argument("--onnx_mx_model_output", default=config.ONNX_MX_MODEL_OUTPUT,
+                   help="output .npy (output i >= 1 goes to <stem>_<i>.npy)")
+    return p
+
+
+def main(args: argparse.Namespace) -> None:
+    from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
+
+    run_and_save("onnx-mxnet", OnnxMxnetModel(args.onnx_model), args, args.onnx_mx_model_output)
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())
