@@ -9,6 +9,7 @@ import pytest
 
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import run_mxnet
+from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.zoo import imagenet_normalise, sample_images
 from mxcases import assert_close
@@ -25,8 +26,12 @@ def reference(prefix: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[np.
     return data, run_mxnet(prefix, 0, data)
 
 
+def onnx_model(prefix: str, data: np.ndarray, **options):
+    return export_onnx(load_checkpoint(prefix, 0), ExportOptions(input_shape=data.shape, **options))[0]
+
+
 def onnx_outputs(prefix: str, data: np.ndarray, **options) -> list[np.ndarray]:
-    model, _ = export_onnx(load_checkpoint(prefix, 0), ExportOptions(input_shape=data.shape, **options))
+    model = onnx_model(prefix, data, **options)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     return session.run(None, {"data": data})
 
@@ -37,6 +42,16 @@ def test_onnxruntime_matches_mxnet(zoo_model, name, shape):
     prefix = zoo_model(name)
     data, expected = reference(prefix, shape)
     assert_close(expected, onnx_outputs(prefix, data))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["112", "224x4"])
+@pytest.mark.parametrize("name", CLASSIC + ["gluon-resnet50_v1", "gluon-resnet50_v2"])
+def test_onnx_on_mxnet_matches_mxnet(zoo_model, tmp_path, name, shape):
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, shape)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(onnx_model(prefix, data).SerializeToString())
+    assert_close(expected, OnnxMxnetModel(path)(data))
 
 
 @pytest.mark.parametrize("opset", range(11, 22))
