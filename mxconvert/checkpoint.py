@@ -1,16 +1,14 @@
 """Load a checkpoint (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``) into a validated IR graph."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import MxConvertError
 from .fileio import sha256_of
-from .ir import Graph, TensorRef, Variable, VarKind
+from .ir import Graph, VarKind
 from .params import load_params
-from .shapes import ShapeError, infer_shapes
 from .symbol import read_symbol
 
 
@@ -29,9 +27,8 @@ def load_checkpoint(prefix: str, epoch: int) -> Graph:
     paths = CheckpointPaths.of(prefix, epoch)
     graph = read_symbol(paths.symbol)
     attach_weights(graph, load_params(paths.params), paths.params)
-    graph.source.symbol_file = os.path.basename(paths.symbol)
+    graph.source.params_file = paths.params
     graph.source.symbol_sha256 = sha256_of(paths.symbol)
-    graph.source.params_file = os.path.basename(paths.params)
     graph.source.params_sha256 = sha256_of(paths.params)
     return graph
 
@@ -71,15 +68,3 @@ def input_shapes_for(graph: Graph, shape: tuple[int, ...]) -> dict[str, tuple[in
         names = ", ".join(v.name for v in inputs)
         raise MxConvertError(f"the model has {len(inputs)} data inputs ({names}); only one is supported")
     return {inputs[0].name: tuple(shape)}
-
-
-def check_shapes(graph: Graph, input_shape: tuple[int, ...], params_path: str) -> dict[TensorRef, tuple]:
-    """Infer every tensor's shape; a weight that does not fit is reported against the params file."""
-    try:
-        return infer_shapes(graph, input_shapes_for(graph, input_shape))
-    except ShapeError as exc:
-        raise MxConvertError(f"weights do not match the symbol: {exc}", params_path) from None
-
-
-def data_input(graph: Graph) -> Variable:
-    return graph.inputs[0]

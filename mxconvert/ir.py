@@ -55,7 +55,7 @@ class Node:
 class SourceInfo:
     """Where a graph came from, for metadata and generated-file headers."""
 
-    symbol_file: str = ""
+    symbol_file: str = ""  # paths as given by the user
     symbol_sha256: str = ""
     params_file: str = ""
     params_sha256: str = ""

@@ -57,6 +57,19 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
     return shapes
 
 
+def inferred_shapes(graph: Graph, data_shape: tuple[int, ...]) -> dict[TensorRef, Shape]:
+    """``infer_shapes`` for a single-input graph; a mismatch is reported against the params file."""
+    data = graph.inputs
+    if len(data) != 1:
+        names = ", ".join(v.name for v in data)
+        raise MxConvertError(f"the model has {len(data)} data inputs ({names}); exactly one is supported")
+    try:
+        return infer_shapes(graph, {data[0].name: tuple(data_shape)})
+    except ShapeError as exc:
+        raise ShapeError(f"{exc} (input {data[0].name} of shape {tuple(data_shape)})",
+                         graph.source.params_file or None) from None
+
+
 def _expect(actual: Shape, expected: Shape, what: str) -> None:
     if tuple(actual) != tuple(expected):
         raise ShapeError(f"{what} has shape {tuple(actual)}, expected {tuple(expected)}")

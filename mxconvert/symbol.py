@@ -74,7 +74,7 @@ class _SymbolParser:
         if not heads:
             raise self.fail("symbol has no outputs ('heads' is empty)")
         graph = self.build_graph(entries, heads)
-        graph.source = SourceInfo(symbol_file=os.path.basename(self.path), mxnet_version=self.version())
+        graph.source = SourceInfo(symbol_file=self.path, mxnet_version=self.version())
         return graph
 
     def version(self) -> str | None:

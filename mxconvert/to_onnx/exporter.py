@@ -1,6 +1,7 @@
 """Drive the converters over a graph and produce a checked ONNX model plus a conversion log."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ from .. import __version__
 from ..errors import MxConvertError, UnsupportedOpsError
 from ..fileio import atomic_output
 from ..ir import Graph
-from ..shapes import infer_shapes
+from ..shapes import inferred_shapes
 from . import ops  # noqa: F401  (registers the converters)
 from .context import EmitContext
 from .registry import CONVERTERS, unsupported
@@ -53,15 +54,12 @@ def export_onnx(graph: Graph, options: ExportOptions) -> tuple[onnx.ModelProto, 
     offenders = unsupported(graph.nodes, options.opset)
     if offenders:
         raise UnsupportedOpsError(f"ONNX opset {options.opset}", offenders)
-    data = graph.inputs
-    if len(data) != 1:
-        raise MxConvertError(f"the model has {len(data)} data inputs; exactly one is supported")
-    shapes = infer_shapes(graph, {data[0].name: tuple(options.input_shape)})
+    shapes = inferred_shapes(graph, tuple(options.input_shape))
     log.timings["shape inference"] = time.perf_counter() - started
 
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, options.dynamic_batch, options.keep_softmax)
-    input_name = data[0].name
+    input_name = graph.inputs[0].name
     if options.fp16:  # the graph computes in float16 behind a float32 interface
         ctx.aliases[input_name] = f"{input_name}__fp16"
         ctx.nodes.append(helper.make_node("Cast", [input_name], [ctx.aliases[input_name]],
@@ -107,15 +105,15 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> onnx
             ctx.nodes.append(helper.make_node("Cast", [half], [name], name=f"{name}__cast", to=TensorProto.FLOAT))
         outputs.append(value_info(name, ctx.shapes[ref]))
     onnx_graph = helper.make_graph(
-        ctx.nodes, graph.source.symbol_file.removesuffix("-symbol.json") or "mxnet_model",
+        ctx.nodes, os.path.basename(graph.source.symbol_file).removesuffix("-symbol.json") or "mxnet_model",
         [value_info(input_name, tuple(options.input_shape))], outputs,
         initializer=list(ctx.initializers.values()))
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
                               producer_name="mxconvert", producer_version=__version__)
     model.ir_version = _IR_VERSION[options.opset]
     source = graph.source
-    meta = {"source_symbol": source.symbol_file, "source_symbol_sha256": source.symbol_sha256,
-            "source_params": source.params_file, "source_params_sha256": source.params_sha256,
+    meta = {"source_symbol": os.path.basename(source.symbol_file), "source_symbol_sha256": source.symbol_sha256,
+            "source_params": os.path.basename(source.params_file), "source_params_sha256": source.params_sha256,
             "source_mxnet_version": source.mxnet_version or "unknown"}
     helper.set_model_props(model, meta)
     return model
