@@ -1,0 +1,283 @@
+"""Drive the lowerings over a graph and assemble ``kit_model.py`` source plus its state dict."""
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__
+from ..checkpoint import input_shapes_for
+from ..errors import MxConvertError, UnsupportedOpsError
+from ..ir import Graph, Node, TensorRef, VarKind
+from ..opdefs import OPS
+from ..shapes import infer_shapes
+from . import ops
+from .registry import CONVERTERS, Lowering, unsupported
+
+WIDTH = 119
+_MAX_IDENT = 60
+_GENERATED = {"self", "torch", "nn", "F", "List", "Tuple", "KitModel", "MXNET_NAMES", *ops.HELPERS}
+RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
+    | frozenset(dir(nn.Module)) | frozenset(vars(nn.Module())) | frozenset(_GENERATED)
+
+
+class Namer:
+    """MXNet names -> unique Python identifiers ([A-Za-z0-9_], no leading digit or underscore, not reserved)."""
+
+    def __init__(self) -> None:
+        self.used: set[str] = set(RESERVED)
+
+    def __call__(self, raw: str) -> str:
+        base = re.sub(r"[^A-Za-z0-9]+", "_", raw).strip("_")[:_MAX_IDENT].rstrip("_") or "node"
+        if base[0].isdigit():
+            base = f"n{base}"
+        name, suffix = base, 1
+        while name in self.used:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        self.used.add(name)
+        return name
+
+
+class TorchContext:
+    """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
+
+    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool):
+        self.graph = graph
+        self.shapes = shapes
+        self.current: Node | None = None
+        self.nodes = {n.name: n for n in graph.nodes}
+        self.namer = Namer()
+        self.idents: dict[str, str] = {}  # MXNet node/variable name -> identifier
+        self.exprs: dict[str, str] = {}  # MXNet node/variable name -> forward expression of its output(s)
+        self.helpers: list[str] = []
+        self.folded = _foldable_batch_norms(graph, shapes) if fuse_bn else {}  # conv name -> BN node
+        self.absorbed = {bn.name: conv for conv, bn in self.folded.items()}
+        self.inits: list[str] = []
+        self.lines: list[str] = []
+        self.state: dict[str, np.ndarray] = {}
+        for var in graph.inputs:
+            self.exprs[var.name] = self.ident(var.name)
+        self._constant_params()
+
+    # --- what lowerings use -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.idents[self.current.name]
+
+    @property
+    def layer(self) -> str:
+        return f"self.{self.name}"
+
+    def input(self, index: int) -> str:
+        return self.expr_of(self.current.inputs[index])
+
+    def shape(self, index: int) -> tuple[int, ...]:
+        return self.shapes[self.current.inputs[index]]
+
+    def out_shape(self, index: int = 0) -> tuple[int, ...]:
+        return self.shapes[self.current.output(index)]
+
+    def weight(self, index: int) -> np.ndarray:
+        return self.graph.weight(self.current.inputs[index].node)
+
+    def helper(self, name: str) -> str:
+        """Include a module-level helper function of :data:`ops.HELPERS`; returns its name."""
+        if name not in self.helpers:
+            self.helpers.append(name)
+        return name
+
+    def folded_bn(self) -> Node | None:
+        """The BatchNorm folded into the current Convolution (``fuse_bn``), or None."""
+        return self.folded.get(self.current.name)
+
+    # --- driving ------------------------------------------------------------------------------------
+    def ident(self, mxnet_name: str) -> str:
+        if mxnet_name not in self.idents:
+            self.idents[mxnet_name] = self.namer(mxnet_name)
+        return self.idents[mxnet_name]
+
+    def lower(self, node: Node) -> None:
+        if node.name in self.absorbed:  # its arithmetic lives in the convolution's weights now
+            self.exprs[node.name] = self.exprs[self.absorbed[node.name]]
+            return
+        self.current = node
+        name = self.ident(node.name)
+        try:
+            lowering: Lowering = CONVERTERS[node.op].convert(self, node)
+        except ValueError as exc:
+            raise MxConvertError(f"cannot convert node {node.name!r} ({node.op}) to PyTorch: {exc}") from None
+        if lowering.layer is not None:
+            self.inits.append(f"self.{name} = {lowering.layer}")
+        self.inits.extend(lowering.setup)
+        for key, array in lowering.state.items():
+            self.state[f"{name}.{key}"] = array
+        self.lines.append(f"{name} = {lowering.expr}")
+        self.exprs[node.name] = name
+
+    def expr_of(self, ref: TensorRef) -> str:
+        """The forward expression of one tensor: a local variable, ``self.<param>``, or ``name[i]``."""
+        node = self.nodes.get(ref.node)
+        base = self.exprs[ref.node]
+        return f"{base}[{ref.index}]" if node is not None and node.num_outputs > 1 else base
+
+    def _constant_params(self) -> None:
+        """Stored weights that ops read as data (not through a weight slot) become ``nn.Parameter`` s."""
+        for node in self.graph.nodes:
+            schema = OPS[node.op]
+            weight_slots = set(schema.param_inputs) | set(schema.aux_inputs) | set(schema.label_inputs)
+            for slot, ref in enumerate(node.inputs):
+                var = self.graph.variables.get(ref.node)
+                if slot in weight_slots or var is None or var.kind is not VarKind.PARAM or ref.node in self.exprs:
+                    continue
+                name = self.ident(var.name)
+                array = self.graph.weight(var.name)
+                self.inits.append(f"self.{name} = nn.Parameter(torch.empty({list(array.shape)}))")
+                self.state[name] = array
+                self.exprs[var.name] = f"self.{name}"
+
+    # --- assembly -----------------------------------------------------------------------------------
+    def source(self) -> str:
+        graph = self.graph
+        inputs = [self.idents[v.name] for v in graph.inputs]
+        heads = [self.expr_of(ref) for ref in graph.outputs]
+        returns = "torch.Tensor" if len(heads) == 1 else f"Tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
+        signature = f"def forward(self, {', '.join(f'{i}: torch.Tensor' for i in inputs)}) -> {returns}:"
+        parts = [_header(graph), "from typing import List, Tuple\n\nimport torch\nimport torch.nn.functional as F"
+                 "\nfrom torch import nn\n"]
+        renamed = {ident: raw for raw, ident in self.idents.items() if ident != raw}
+        if renamed:
+            entries = "".join(f"    {ident!r}: {raw!r},\n" for ident, raw in sorted(renamed.items()))
+            parts.append(f"# Python name -> MXNet name, where they differ.\nMXNET_NAMES = {{\n{entries}}}\n")
+        parts.extend(f"\n{ops.HELPERS[name].strip()}\n" for name in self.helpers)
+        body = [f"class KitModel(nn.Module):\n    {_CLASS_DOC}\n", "    def __init__(self) -> None:",
+                "        super().__init__()"]
+        body += [_wrap(line, 8) for line in self.inits]
+        body += ["", _wrap(signature, 4)]
+        body += [_wrap(line, 8) for line in self.lines]
+        body.append(_wrap(f"return {', '.join(heads)}", 8))
+        parts.append("\n" + "\n".join(body))
+        return "\n".join(parts) + "\n"
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Plain tensors (floats as float32, as the generated layers are) that ``torch.load`` reads weights-only."""
+        return {key: torch.tensor(value.astype(np.float32) if value.dtype.kind == "f" else value)
+                for key, value in self.state.items()}
+
+
+_CLASS_DOC = '''"""The MXNet network as a PyTorch module: ``eval()`` reproduces MXNet inference, ``train()`` trains.
+
+    BatchNorm layers converted from ``fix_gamma=True`` keep ``weight == 1`` as MXNet does: the weight is frozen
+    (``requires_grad=False``), so optimizers leave it alone. Momentum follows PyTorch (1 - MXNet momentum).
+    """'''
+
+
+def _header(graph: Graph) -> str:
+    source = graph.source
+    lines = [f"# Generated by mxconvert {__version__} from an MXNet checkpoint; regenerate rather than edit."]
+    for what, name, digest in (("symbol", source.symbol_file, source.symbol_sha256),
+                               ("params", source.params_file, source.params_sha256)):
+        if name:
+            checked = digest if re.fullmatch(r"[0-9a-f]{64}", digest or "") else "unknown"
+            lines.append(f"# {what}: {name!r} (sha256 {checked})")
+    return "\n".join(lines) + "\n"
+
+
+def _foldable_batch_norms(graph: Graph, shapes: dict[TensorRef, tuple]) -> dict[str, Node]:
+    """Convolutions whose only consumer is a channel-axis BatchNorm (and that are no graph output)."""
+    uses = graph.consumers()
+    heads = set(graph.outputs)
+    nodes = {n.name: n for n in graph.nodes}
+    folded: dict[str, Node] = {}
+    for node in graph.nodes:
+        if node.op != "BatchNorm" or node.attrs["output_mean_var"]:
+            continue
+        source = node.inputs[0]
+        producer = nodes.get(source.node)
+        if producer is None or producer.op != "Convolution" or source in heads:
+            continue
+        if node.attrs["axis"] % len(shapes[source]) == 1 and [n.name for n in uses[source]] == [node.name]:
+            folded[producer.name] = node
+    return folded
+
+
+def emit_pytorch(graph: Graph, input_shape: tuple[int, ...],
+                 fuse_bn: bool = False) -> tuple[str, dict[str, torch.Tensor]]:
+    """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here."""
+    offenders = unsupported(graph.nodes)
+    if offenders:
+        raise UnsupportedOpsError("PyTorch", offenders)
+    shapes = infer_shapes(graph, input_shapes_for(graph, tuple(input_shape)))
+    ctx = TorchContext(graph, shapes, fuse_bn)
+    for node in graph.nodes:
+        ctx.lower(node)
+    return ctx.source(), ctx.state_dict()
+
+
+# --- formatting ---------------------------------------------------------------------------------------
+def _wrap(line: str, indent: int) -> str:
+    """Indent ``line``; if too long, break it black-style at its first top-level bracket, recursively."""
+    pad = " " * indent
+    if indent + len(line) <= WIDTH:
+        return pad + line
+    span = _splittable_bracket(line)
+    if span is None:
+        return pad + line
+    start, end = span
+    items = _split_top_level(line[start + 1:end])
+    if not items:
+        return pad + line
+    hugged = ", ".join(items)
+    if indent + 4 + len(hugged) <= WIDTH:  # black first tries all arguments on one indented line
+        inner = f"{pad}    {hugged}"
+    else:
+        inner = "\n".join(_wrap(f"{item},", indent + 4) for item in items)
+    return f"{pad}{line[:start + 1]}\n{inner}\n{pad}{line[end:]}"
+
+
+def _scan(text: str):
+    """Yield ``(index, char, depth)`` for characters outside string literals."""
+    depth, quote, escaped = 0, "", False
+    for index, char in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "'\"":
+            quote = char
+            continue
+        if char in "([{":
+            depth += 1
+        yield index, char, depth
+        if char in ")]}":
+            depth -= 1
+
+
+def _splittable_bracket(text: str) -> tuple[int, int] | None:
+    """The first top-level call's parentheses or list/dict brackets (never a subscript or a bare tuple)."""
+    start = None
+    for index, char, depth in _scan(text):
+        if char in "([{" and depth == 1:
+            before = text[:index].rstrip()[-1:]
+            call_or_index = before.isalnum() or before in ("_", ")", "]")
+            start = index if (char == "(") == call_or_index else None
+        elif char in ")]}" and depth == 1 and start is not None:
+            return start, index
+    return None
+
+
+def _split_top_level(text: str) -> list[str]:
+    items, last = [], 0
+    for index, char, depth in _scan(text):
+        if char == "," and depth == 0:
+            items.append(text[last:index].strip())
+            last = index + 1
+    items.append(text[last:].strip())
+    return [item for item in items if item]

@@ -1,0 +1,385 @@
+"""One lowering per MXNet op: each reads typed attributes and returns the layer, forward expression and state."""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ir import Node
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+# Module-level functions a generated file includes when a lowering asks for them (TorchScript-compatible).
+HELPERS: dict[str, str] = {
+    "mxnet_full_pool": '''
+def mxnet_full_pool(
+    y: torch.Tensor, x: torch.Tensor, kernel: List[int], stride: List[int], pad: List[int], fill: float
+) -> torch.Tensor:
+    """Restore the last window of MXNet's ``pooling_convention='full'`` that PyTorch's ceil_mode drops when it
+    starts in the padding. It covers no data, so MXNet yields ``fill`` there (lowest float for max, else 0)."""
+    missing: List[int] = []
+    for i in range(len(kernel) - 1, -1, -1):
+        span = x.shape[2 + i] + 2 * pad[i] - kernel[i]
+        missing.extend([0, (span + stride[i] - 1) // stride[i] + 1 - y.shape[2 + i]])
+    return F.pad(y, missing, value=fill)
+''',
+    "mxnet_center_crop": '''
+def mxnet_center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """MXNet's ``Crop(center_crop=True)``: the centred ``height`` x ``width`` window of NCHW ``x``."""
+    top = (x.shape[2] - height) // 2
+    left = (x.shape[3] - width) // 2
+    return x[:, :, top : top + height, left : left + width]
+''',
+}
+
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def num(value: float) -> str:
+    """A float as Python source (``float("inf")`` for infinities)."""
+    value = float(value)
+    if math.isinf(value):
+        return 'float("inf")' if value > 0 else '-float("inf")'
+    return repr(value)
+
+
+def _spatial(values: tuple, rank: int, default: int) -> tuple[int, ...]:
+    return tuple(values) if values else (default,) * rank
+
+
+def _call(func: str, *args: str, **kwargs: object) -> str:
+    parts = list(args) + [f"{key}={value}" for key, value in kwargs.items()]
+    return f"{func}({', '.join(parts)})"
+
+
+def _layout_check(node: Node) -> str | None:
+    layout = node.attrs["layout"]
+    return None if not layout or layout.startswith("NC") else f"layout {layout}"
+
+
+# --- layers with weights ------------------------------------------------------------------------------------
+@register("Convolution", check=lambda n: _layout_check(n) or (None if 1 <= len(n.attrs["kernel"]) <= 3
+                                                               else f"{len(n.attrs['kernel'])}-D kernel"))
+def convolution(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    rank = len(a["kernel"])
+    weight = ctx.weight(1)
+    bias = None if a["no_bias"] else ctx.weight(2)
+    bn = ctx.folded_bn()
+    if bn is not None:
+        weight, bias = _fold_batch_norm(ctx, bn, weight, bias)
+    options: dict[str, object] = {"kernel_size": tuple(a["kernel"])}
+    for key, attr, default in (("stride", "stride", 1), ("padding", "pad", 0), ("dilation", "dilate", 1)):
+        value = _spatial(a[attr], rank, default)
+        if any(v != default for v in value):
+            options[key] = value
+    if a["num_group"] != 1:
+        options["groups"] = a["num_group"]
+    if bias is None:
+        options["bias"] = False
+    layer = _call(f"nn.Conv{rank}d", str(weight.shape[1] * a["num_group"]), str(a["num_filter"]), **options)
+    state = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
+    return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
+
+
+def _fold_batch_norm(ctx: TorchContext, bn: Node, weight: np.ndarray,
+                     bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution weights with the following inference-mode BatchNorm folded in (float64, then float32)."""
+    gamma, beta, mean, var = (ctx.graph.weight(ref.node).astype(np.float64) for ref in bn.inputs[1:5])
+    if bn.attrs["fix_gamma"]:
+        gamma = np.ones_like(gamma)
+    scale = gamma / np.sqrt(var + bn.attrs["eps"])
+    folded = weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+    shift = (0.0 if bias is None else bias.astype(np.float64)) - mean
+    return folded.astype(np.float32), (shift * scale + beta).astype(np.float32)
+
+
+@register("BatchNorm", check=lambda n: "output_mean_var" if n.attrs["output_mean_var"] else None)
+def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    shape = ctx.shape(0)
+    if not 2 <= len(shape) <= 5:
+        raise ValueError(f"BatchNorm on {len(shape)}-D data")
+    axis = a["axis"] % len(shape)
+    layer = _call(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]),
+                  momentum=num(round(1.0 - a["momentum"], 12)))
+    gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
+    state = {"weight": gamma, "bias": ctx.weight(2), "running_mean": ctx.weight(3), "running_var": ctx.weight(4),
+             "num_batches_tracked": np.array(0, dtype=np.int64)}
+    setup = [f"{ctx.layer}.weight.requires_grad_(False)"] if a["fix_gamma"] else []
+    x = ctx.input(0) if axis == 1 else f"{ctx.input(0)}.movedim({axis}, 1)"
+    if a["use_global_stats"]:  # moving statistics in training too
+        bn = ctx.layer
+        expr = _call("F.batch_norm", x, f"{bn}.running_mean", f"{bn}.running_var", f"{bn}.weight", f"{bn}.bias",
+                     "False", "0.0", f"{bn}.eps")
+    else:
+        expr = f"{ctx.layer}({x})"
+    return Lowering(expr if axis == 1 else f"{expr}.movedim(1, {axis})", layer, state, setup)
+
+
+@register("FullyConnected")
+def fully_connected(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    weight = ctx.weight(1)
+    options = {"bias": False} if a["no_bias"] else {}
+    layer = _call("nn.Linear", str(weight.shape[1]), str(weight.shape[0]), **options)
+    x = ctx.input(0)
+    if a["flatten"] and len(ctx.shape(0)) > 2:
+        x = f"torch.flatten({x}, 1)"
+    state = {"weight": weight} if a["no_bias"] else {"weight": weight, "bias": ctx.weight(2)}
+    return Lowering(f"{ctx.layer}({x})", layer, state)
+
+
+# --- activations --------------------------------------------------------------------------------------------
+_ACTIVATIONS = {"relu": "F.relu", "sigmoid": "torch.sigmoid", "tanh": "torch.tanh", "softrelu": "F.softplus",
+                "softsign": "F.softsign"}
+
+
+@register("Activation")
+def activation(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{_ACTIVATIONS[node.attrs['act_type']]}({ctx.input(0)})")
+
+
+@register("LeakyReLU")
+def leaky_relu(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    kind, x = a["act_type"], ctx.input(0)
+    if kind == "prelu":  # slope per channel (axis 1), or one shared slope
+        slope = ctx.weight(1).reshape(-1)
+        return Lowering(f"{ctx.layer}({x})", f"nn.PReLU({slope.size})", {"weight": slope})
+    if kind == "leaky":
+        return Lowering(_call("F.leaky_relu", x, negative_slope=num(a["slope"])))
+    if kind == "rrelu":  # random slope in training, the mean slope at inference (as MXNet)
+        return Lowering(_call("F.rrelu", x, lower=num(a["lower_bound"]), upper=num(a["upper_bound"]),
+                              training="self.training"))
+    if kind == "elu":
+        return Lowering(_call("F.elu", x, alpha=num(a["slope"])))
+    return Lowering(f"F.{kind}({x})")  # selu, gelu (erf form, as MXNet)
+
+
+# --- pooling ------------------------------------------------------------------------------------------------
+def _pooling_check(node: Node) -> str | None:
+    a = node.attrs
+    if _layout_check(node):
+        return _layout_check(node)
+    if a["pool_type"] == "lp":
+        return "lp pooling"
+    if a["global_pool"]:
+        return None
+    rank = len(a["kernel"])
+    if not 1 <= rank <= 3:
+        return f"{rank}-D kernel"
+    if a["pooling_convention"] == "same":
+        return "pooling_convention same"
+    if any(p > k // 2 for p, k in zip(_spatial(a["pad"], rank, 0), a["kernel"], strict=True)):
+        return "pad larger than half the kernel"
+    if a["pool_type"] == "sum" and rank == 1:
+        return "sum pooling of 1-D data"
+    return None
+
+
+@register("Pooling", check=_pooling_check)
+def pooling(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    x, kind = ctx.input(0), a["pool_type"]
+    if a["global_pool"]:
+        dims = list(range(2, len(ctx.shape(0))))
+        reduce = {"max": "torch.amax", "avg": "torch.mean", "sum": "torch.sum"}[kind]
+        return Lowering(_call(reduce, x, dim=dims, keepdim=True))
+    rank = len(a["kernel"])
+    kernel, stride, pad = (list(_spatial(a[key], rank, d)) for key, d in (("kernel", 1), ("stride", 1), ("pad", 0)))
+    full = a["pooling_convention"] == "full"
+    options: dict[str, object] = {"kernel_size": tuple(kernel), "stride": tuple(stride)}
+    if any(pad):
+        options["padding"] = tuple(pad)
+    if full:
+        options["ceil_mode"] = True
+    if kind == "avg" and a["count_include_pad"] is False:
+        options["count_include_pad"] = False
+    if kind == "sum":
+        options["divisor_override"] = 1
+    layer = _call(f"nn.{'MaxPool' if kind == 'max' else 'AvgPool'}{rank}d", **options)
+    expr = f"{ctx.layer}({x})"
+    # PyTorch drops a last window starting in the padding only if it can start there: stride > kernel - pad.
+    if full and any(s >= k - p + 1 for k, s, p in zip(kernel, stride, pad, strict=True)):
+        fill = num(LOWEST_FLOAT32) if kind == "max" else "0.0"
+        expr = _call(ctx.helper("mxnet_full_pool"), expr, x, str(kernel), str(stride), str(pad), fill)
+    return Lowering(expr, layer)
+
+
+# --- element-wise and shape ops -----------------------------------------------------------------------------
+_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+@register(*(f"{prefix}_{op}" for prefix in ("elemwise", "broadcast") for op in _BINARY))
+def binary(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.input(0)} {_BINARY[node.op.split('_')[1]]} {ctx.input(1)}")
+
+
+_SCALAR = {"_plus_scalar": ("+", False), "_minus_scalar": ("-", False), "_mul_scalar": ("*", False),
+           "_div_scalar": ("/", False), "_rminus_scalar": ("-", True), "_rdiv_scalar": ("/", True)}
+
+
+@register(*_SCALAR)
+def scalar(ctx: TorchContext, node: Node) -> Lowering:
+    operator, reverse = _SCALAR[node.op]
+    operands = [num(node.attrs["scalar"]), ctx.input(0)]
+    left, right = operands if reverse else operands[::-1]
+    return Lowering(f"{left} {operator} {right}")
+
+
+@register("_copy")
+def copy(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(ctx.input(0))
+
+
+@register("Dropout", check=lambda n: f"axes {n.attrs['axes']}" if n.attrs["axes"] else None)
+def dropout(ctx: TorchContext, node: Node) -> Lowering:
+    p = num(node.attrs["p"])
+    if node.attrs["mode"] == "always":  # MXNet drops at inference too
+        return Lowering(_call("F.dropout", ctx.input(0), p=p, training="True"))
+    return Lowering(f"{ctx.layer}({ctx.input(0)})", _call("nn.Dropout", p=p))
+
+
+@register("Flatten")
+def flatten(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.flatten({ctx.input(0)}, 1)")
+
+
+@register("Concat")
+def concat(ctx: TorchContext, node: Node) -> Lowering:
+    parts = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
+    return Lowering(_call("torch.cat", f"[{parts}]", dim=node.attrs["dim"]))
+
+
+def _softmax_flat(x: str, rank: int) -> str:
+    """Softmax over all but the batch axis (MXNet's own kernel; its MKLDNN kernel uses the last axis of 4-D data)."""
+    if rank == 2:
+        return f"torch.softmax({x}, dim=1)"
+    return f"torch.softmax(torch.flatten({x}, 1), dim=1).reshape({x}.shape)"
+
+
+@register("SoftmaxOutput")
+def softmax_output(ctx: TorchContext, node: Node) -> Lowering:
+    a, x = node.attrs, ctx.input(0)
+    if a["preserve_shape"]:
+        return Lowering(f"torch.softmax({x}, dim=-1)")
+    if a["multi_output"]:
+        return Lowering(f"torch.softmax({x}, dim=1)")
+    return Lowering(_softmax_flat(x, len(ctx.shape(0))))
+
+
+@register("SoftmaxActivation")
+def softmax_activation(ctx: TorchContext, node: Node) -> Lowering:
+    """``channel``: over axis 1; ``instance``: over the last axis (MXNet flattens all leading axes)."""
+    return Lowering(f"torch.softmax({ctx.input(0)}, dim={1 if node.attrs['mode'] == 'channel' else -1})")
+
+
+@register("softmax", check=lambda n: "use_length" if n.attrs["use_length"] else None)
+def softmax(ctx: TorchContext, node: Node) -> Lowering:
+    x, temperature = ctx.input(0), node.attrs["temperature"]
+    if temperature not in (None, 1.0):
+        x = f"{x} / {num(temperature)}"
+    return Lowering(f"torch.softmax({x}, dim={node.attrs['axis']})")
+
+
+@register("Reshape")
+def reshape(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"{x}.reshape({', '.join(reshape_dims(x, len(ctx.shape(0)), node.attrs, ctx.out_shape()))})")
+
+
+def reshape_dims(x: str, rank: int, attrs: dict, static: tuple[int, ...]) -> list[str]:
+    """MXNet's Reshape target as expressions over ``x.shape``, so other input sizes reshape as MXNet would."""
+    if not attrs["shape"]:  # deprecated ``target_shape``: the size found at conversion
+        return [str(d) for d in static]
+    spec, source = list(attrs["shape"]), [f"{x}.shape[{i}]" for i in range(rank)]
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    out: list[str] = []
+    src = i = 0
+    while i < len(spec):
+        code = spec[i]
+        if code == -2:
+            out.extend(source[src:])
+            src = len(source)
+        elif code == -3:
+            out.append(f"{source[src]} * {source[src + 1]}")
+            src += 2
+        elif code == -4:
+            first, second = spec[i + 1], spec[i + 2]
+            out += [f"{source[src]} // {second}" if first == -1 else str(first),
+                    f"{source[src]} // {first}" if second == -1 else str(second)]
+            src, i = src + 1, i + 2
+        else:  # 0 copies, -1 is inferred, a positive size is kept
+            out.append(source[src] if code == 0 else str(code))
+            src += 1
+        i += 1
+    return out[::-1] if attrs["reverse"] else out
+
+
+@register("SliceChannel")
+def slice_channel(ctx: TorchContext, node: Node) -> Lowering:
+    a, x = node.attrs, ctx.input(0)
+    axis = a["axis"] % len(ctx.shape(0))
+    if a["squeeze_axis"]:  # each part has size 1 along ``axis``
+        return Lowering(f"torch.unbind({x}, dim={axis})")
+    return Lowering(f"torch.chunk({x}, {a['num_outputs']}, dim={axis})")
+
+
+@register("UpSampling", check=lambda n: None if n.attrs["sample_type"] == "nearest"
+          else f"sample_type {n.attrs['sample_type']}")
+def upsampling(ctx: TorchContext, node: Node) -> Lowering:
+    out = ctx.out_shape()
+    scaled = []
+    for index in range(len(node.inputs)):
+        shape = ctx.shape(index)
+        factors = (out[2] // shape[2], out[3] // shape[3])
+        factor = f"{float(factors[0])}" if factors[0] == factors[1] else str(tuple(map(float, factors)))
+        scaled.append(ctx.input(index) if factors == (1, 1) else
+                      f'F.interpolate({ctx.input(index)}, scale_factor={factor}, mode="nearest")')
+    if len(scaled) == 1:
+        return Lowering(scaled[0])
+    if node.attrs["multi_input_mode"] == "sum":
+        return Lowering(" + ".join(scaled))
+    return Lowering(_call("torch.cat", f"[{', '.join(scaled)}]", dim=1))
+
+
+@register("Crop")
+def crop(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    if len(node.inputs) > 1:  # the size of the reference input, read at run time
+        ref = ctx.input(1)
+        height, width = f"{ref}.shape[2]", f"{ref}.shape[3]"
+    else:
+        height, width = map(str, node.attrs["h_w"])
+    if node.attrs["center_crop"]:
+        return Lowering(_call(ctx.helper("mxnet_center_crop"), x, height, width))
+    top, left = node.attrs["offset"]
+    rows = f"{top}:{top} + {height}" if top else f":{height}"
+    cols = f"{left}:{left} + {width}" if left else f":{width}"
+    return Lowering(f"{x}[:, :, {rows}, {cols}]")
+
+
+@register("transpose")
+def transpose(ctx: TorchContext, node: Node) -> Lowering:
+    rank = len(ctx.shape(0))
+    axes = node.attrs["axes"] or tuple(reversed(range(rank)))
+    return Lowering(f"{ctx.input(0)}.permute({', '.join(str(a % rank) for a in axes)})")
+
+
+@register("clip")
+def clip(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(_call("torch.clamp", ctx.input(0), min=num(node.attrs["a_min"]), max=num(node.attrs["a_max"])))
+
+
+@register("L2Normalization")
+def l2_normalization(ctx: TorchContext, node: Node) -> Lowering:
+    """``x / sqrt(sum(x^2) + eps)`` over all but the batch axis, the channel axis, or the spatial axes."""
+    rank, x = len(ctx.shape(0)), ctx.input(0)
+    dims = {"instance": range(1, rank), "channel": [1], "spatial": range(2, rank)}[node.attrs["mode"]]
+    total = _call("torch.sum", f"{x} * {x}", dim=list(dims), keepdim=True)
+    return Lowering(f"{x} / torch.sqrt({total} + {num(node.attrs['eps'])})")

@@ -1,0 +1,58 @@
+"""Inference with a converted model: ``kit_model.py`` + state dict, as a NCHW numpy -> outputs callable."""
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import torch
+
+from ..errors import MxConvertError
+from .loader import build_model, load_kit_module
+
+
+def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict saved by mxnet2pytorch, read with ``weights_only=True`` (no arbitrary unpickling)."""
+    path = os.fspath(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise MxConvertError("no such file", path) from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MxConvertError(f"not a readable state dict ({message})", path) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise MxConvertError("not a state dict of tensors", path)
+    return state
+
+
+def pick_device(name: str) -> torch.device:
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise MxConvertError(f"unknown device {name!r} (use cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MxConvertError(f"device {name!r} requested but CUDA is not available")
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise MxConvertError(f"device {name!r} does not exist ({torch.cuda.device_count()} CUDA device(s))")
+        # TF32 convolutions and matmuls drift ~1e-3 from MXNet's float32; a comparison wants full float32.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return device
+
+
+class TorchModel:
+    """``model(batch) -> [outputs]`` in eval mode without gradients, optionally through ``torch.compile``."""
+
+    def __init__(self, kit_path: str | os.PathLike, weights_path: str | os.PathLike, device: str = "cpu",
+                 compile_model: bool = False):
+        self.device = pick_device(device)
+        model = build_model(load_kit_module(kit_path), load_state(weights_path)).to(self.device)
+        self.model = torch.compile(model) if compile_model else model
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device))
+        outputs = out if isinstance(out, (tuple, list)) else (out,)
+        return [o.detach().cpu().numpy() for o in outputs]

@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Convert an MXNet checkpoint to a PyTorch model: kit_model.py (KitModel) + a state dict (no MXNet needed)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import config  # noqa: E402
+from mxconvert import cli  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser(__doc__)
+    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
+    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    p.add_argument("--input_shape", type=cli.int_tuple, default=config.ONNX_INPUT_SHAPE,
+                   help="N,C,H,W used to check the generated model")
+    p.add_argument("--pytorch_model", default=config.PYTORCH_MODEL, help="state dict (.pth) to write")
+    p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")
+    p.add_argument("--fuse_bn", action="store_true",
+                   help="deployment variant: fold each BatchNorm into the Convolution before it")
+    return p
+
+
+def main(args: argparse.Namespace) -> None:
+    from mxconvert.to_torch.convert import convert_to_pytorch
+
+    model = convert_to_pytorch(args.prefix, args.epoch, args.pytorch_model, args.kit_model, args.input_shape,
+                               fuse_bn=args.fuse_bn)
+    count = sum(p.numel() for p in model.parameters())
+    print(f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}")
+
+
+if __name__ == "__main__":
+    cli.run(main, build_parser())

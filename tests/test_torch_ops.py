@@ -1,0 +1,262 @@
+"""The PyTorch emitter against real MXNet: per-op graphs, other input sizes, hostile names, training, export."""
+from __future__ import annotations
+
+import ast
+import io
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mxcases import CASES, S, Reference, assert_close, mx, run_reference
+from mxconvert.errors import UnsupportedOpsError
+from mxconvert.params import save_params
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, load_kit_module, module_from_source
+
+ROOT = Path(__file__).resolve().parents[1]
+d = S.var("data")
+
+
+def _pool(**kw):
+    return S.Pooling(d, name="pool", **kw)
+
+
+def _full(**kw):
+    return _pool(pooling_convention="full", **kw)
+
+
+# Cases beyond the shared ones: MXNet-only pooling edges, other ranks, more heads and codes.
+EXTRA: dict[str, tuple] = {
+    # windows that start in the padding or past the data: PyTorch's ceil_mode drops them, MXNet keeps them
+    **{f"pool_full_edge_{kind}_{size}": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type=kind),
+                                         (1, 2, size, size + 2))
+       for kind in ("max", "avg", "sum") for size in (5, 6)},
+    "pool_full_k1s3": (_full(kernel=(1, 1), stride=(3, 3), pool_type="max"), (1, 2, 6, 7)),
+    "pool_full_avg_nopadcount_edge": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type="avg",
+                                            count_include_pad=False), (1, 2, 7, 5)),
+    "pool_full_sum_pad": (_full(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="sum"), (1, 2, 10, 11)),
+    "pool_avg_valid_nopad_odd": (_pool(kernel=(3, 2), stride=(2, 3), pool_type="avg"), (2, 3, 11, 13)),
+    "pool_1d_full": (_full(kernel=(2,), stride=(2,), pad=(1,), pool_type="max"), (2, 3, 9)),
+    "pool_3d_avg": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), pool_type="avg"), (1, 2, 4, 5, 6)),
+    "conv3d": (S.Convolution(d, kernel=(2, 3, 3), num_filter=3, pad=(0, 1, 1), name="conv"), (1, 2, 4, 5, 5)),
+    "bn_3d_input": (S.BatchNorm(d, fix_gamma=False, name="bn"), (2, 4, 6)),
+    "rrelu_inference": (S.LeakyReLU(d, act_type="rrelu", name="lr")[0], (2, 3, 4, 4)),  # [1] is its mask
+    # over all but the batch axis (MXNet's MKLDNN kernel alone takes the last axis of 4-D data instead)
+    "softmax_output_3d": (S.SoftmaxOutput(d, name="softmax"), (2, 3, 4)),
+    "softmax_output_preserve": (S.SoftmaxOutput(d, preserve_shape=True, name="softmax"), (2, 3, 4)),
+    "reshape_m4_first_m1": (S.Reshape(d, shape=(0, -4, -1, 2, -2), name="rs"), (2, 6, 3)),
+    "reshape_target_shape": (S.Reshape(d, target_shape=(0, 12), name="rs"), (2, 3, 4)),
+    "upsampling_sum": (S.UpSampling(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), scale=2, sample_type="nearest",
+                                    num_args=2, multi_input_mode="sum", name="up"), (1, 2, 4, 6)),
+    "multi_head_split": (S.Group([S.SliceChannel(d, num_outputs=2, name="split")[1], d * 2.0]), (2, 4, 3)),
+}
+ALL_CASES = {**CASES, **EXTRA}
+
+
+def _outputs(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated
+@pytest.mark.parametrize("case", sorted(ALL_CASES))
+def test_op_matches_mxnet_and_scripts(case):
+    sym, shape = ALL_CASES[case]
+    ref = run_reference(sym, shape)
+    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    model = build_model(module_from_source(source, f"<kit_model {case}>"), state)
+    data = torch.from_numpy(ref.data)
+    with torch.no_grad():
+        eager = _outputs(model(data))
+        assert_close(ref.outputs, [o.numpy() for o in eager])
+        scripted = _outputs(torch.jit.script(model)(data))
+        exported = _outputs(torch.export.export(model, (data,)).module()(data))
+    for out in (scripted, exported):
+        assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True) for a, b in zip(out, eager, strict=True))
+
+
+def _mxnet_forward(sym, weights: dict[str, np.ndarray], data: np.ndarray) -> np.ndarray:
+    executor = sym.simple_bind(mx.cpu(), data=data.shape, grad_req="null")
+    for key, value in weights.items():
+        (executor.aux_dict if key.startswith("aux:") else executor.arg_dict)[key[4:]][:] = value
+    executor.arg_dict["data"][:] = data
+    return executor.forward(is_train=False)[0].asnumpy()
+
+
+def test_other_input_sizes_follow_mxnet():
+    """Reshape codes, reference crops and full pooling are computed from the live input shape."""
+    conv = S.Convolution(d, kernel=(3, 3), num_filter=4, pad=(1, 1), name="conv")
+    pooled = S.Pooling(conv, kernel=(2, 2), stride=(2, 2), pad=(1, 1), pooling_convention="full", name="pool")
+    cropped = S.Crop(S.UpSampling(pooled, scale=2, sample_type="nearest"), conv, num_args=2, name="crop")
+    sym = S.softmax(S.Reshape(cropped + conv, shape=(0, 0, -1), name="rs"), axis=-1)
+    ref = run_reference(sym, (1, 2, 7, 9))
+    source, state = emit_pytorch(ref.graph, (1, 2, 7, 9))
+    model = build_model(module_from_source(source), state)
+    weights = {f"arg:{k}": v for k, v in ref.graph.params.items()}
+    for shape in [(2, 2, 10, 6), (3, 2, 5, 5)]:
+        data = np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32)
+        with torch.no_grad():
+            out = model(torch.from_numpy(data)).numpy()
+        assert_close([_mxnet_forward(sym, weights, data)], [out])
+
+
+HOSTILE = ['x"); open("PWNED", "w")#\nfoo', "y'''\n__import__('os')", "class", "self", "forward", "training",
+           "3d conv", "a.b", "a_b", "***", "\\", "名前", "F", "torch"]
+
+
+def _hostile_net():
+    x = d
+    for index, name in enumerate(HOSTILE):
+        x = S.Activation(x, act_type="relu", name=name) if index % 2 else S.LeakyReLU(x, act_type="prelu", name=name)
+    return S.Convolution(x, kernel=(1, 1), num_filter=2, name=HOSTILE[0] + "conv")
+
+
+def test_hostile_names_stay_inside_string_literals(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ref = run_reference(_hostile_net(), (1, 3, 4, 4))
+    source, state = emit_pytorch(ref.graph, (1, 3, 4, 4))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.alias)):
+            continue
+        for identifier in (getattr(node, attr, None) for attr in ("id", "attr", "name", "arg")):
+            if isinstance(identifier, str):
+                assert identifier.isascii() and identifier.replace("_", "a").isalnum(), identifier
+    code = "".join(t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                   if t.type not in (tokenize.STRING, tokenize.COMMENT))
+    assert "open(" not in code and "__import__" not in code
+    assert not any(name in code for name in HOSTILE if not name.isidentifier())
+    assert set(HOSTILE) <= set(module_from_source(source).MXNET_NAMES.values())
+    path = tmp_path / "kit_model.py"
+    path.write_text(source)
+    model = build_model(load_kit_module(path), state)
+    with torch.no_grad():
+        out = model(torch.from_numpy(ref.data)).numpy()
+    assert_close(ref.outputs, [out])
+    assert not (tmp_path / "PWNED").exists()
+
+
+def _small_net():
+    x = S.Convolution(d, kernel=(3, 3), num_filter=4, pad=(1, 1), name="conv0")
+    x = S.BatchNorm(x, fix_gamma=True, name="bn0")
+    x = S.LeakyReLU(x, act_type="prelu", name="relu0")
+    x = S.Pooling(x, kernel=(2, 2), stride=(2, 2), pad=(1, 1), pooling_convention="full", name="pool0")
+    x = S.BatchNorm(S.FullyConnected(x, num_hidden=6, name="fc0"), fix_gamma=False, name="fc0_bn")
+    return S.SoftmaxOutput(S.FullyConnected(x, num_hidden=3, name="fc1"), name="softmax")
+
+
+@pytest.fixture(scope="module")
+def small():
+    ref = run_reference(_small_net(), (4, 3, 6, 6))
+    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    return ref, source, state
+
+
+def test_trains_with_gradients_everywhere_and_fixed_gamma(small):
+    ref, source, state = small
+    model = build_model(module_from_source(source), state).train()
+    data = torch.from_numpy(ref.data)
+    labels = torch.tensor([0, 1, 2, 1])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2)
+    losses = []
+    for _ in range(6):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.nll_loss(torch.log(model(data)), labels)
+        loss.backward()
+        trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainable.values())
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert not model.bn0.weight.requires_grad and torch.equal(model.bn0.weight, torch.ones(4))
+    assert model.bn0.num_batches_tracked.item() == 6 and model.bn0.momentum == pytest.approx(0.1)
+
+
+def test_state_dict_round_trips_weights_only(small, tmp_path):
+    ref, source, state = small
+    torch.save(state, tmp_path / "model.pth")
+    loaded = torch.load(tmp_path / "model.pth", weights_only=True)
+    assert loaded.keys() == state.keys() and "bn0.num_batches_tracked" in loaded
+    assert torch.equal(loaded["bn0.weight"], torch.ones(4))  # fix_gamma: the stored gamma is ignored
+    assert not np.allclose(ref.graph.params["bn0_gamma"], 1)
+    model = build_model(module_from_source(source), loaded)
+    with torch.no_grad():
+        assert_close(ref.outputs, [model(torch.from_numpy(ref.data)).numpy()])
+
+
+def test_fuse_bn_folds_into_convolution(small):
+    ref = small[0]
+    source, state = emit_pytorch(ref.graph, ref.data.shape, fuse_bn=True)
+    assert "self.bn0 " not in source and "bn0.running_mean" not in state
+    assert "self.fc0_bn " in source  # after a FullyConnected, not a Convolution: kept
+    model = build_model(module_from_source(source), state)
+    with torch.no_grad():
+        assert_close(ref.outputs, [model(torch.from_numpy(ref.data)).numpy()], rel=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_script_export_compile_channels_last(small, tmp_path):
+    ref, source, state = small
+    (tmp_path / "kit_model.py").write_text(source)
+    model = build_model(load_kit_module(tmp_path / "kit_model.py"), state)
+    data = torch.from_numpy(ref.data)
+    with torch.no_grad():
+        expected = model(data)
+        assert torch.allclose(torch.jit.script(model)(data), expected, atol=1e-6)
+        assert torch.allclose(torch.export.export(model, (data,)).module()(data), expected, atol=1e-6)
+        assert torch.allclose(torch.compile(model, backend="eager", fullgraph=True)(data), expected, atol=1e-6)
+        last = model.to(memory_format=torch.channels_last)(data.to(memory_format=torch.channels_last))
+    assert torch.allclose(last, expected, atol=1e-6)
+
+
+def test_every_unsupported_op_is_listed_at_once():
+    x = S.exp(S.UpSampling(S.exp(d, name="e1"), scale=2, sample_type="bilinear", num_filter=2, name="up"),
+              name="e2")
+    x = S.Pooling(S.Deconvolution(x, kernel=(2, 2), num_filter=2, name="deconv"), kernel=(2, 2), pool_type="lp",
+                  p_value=2, name="lp")
+    ref = run_reference(x, (1, 2, 3, 3))
+    with pytest.raises(UnsupportedOpsError) as info:
+        emit_pytorch(ref.graph, (1, 2, 3, 3))
+    message = str(info.value)
+    for part in ("Deconvolution (deconv)", "exp (e1, e2)", "UpSampling [sample_type bilinear] (up)",
+                 "Pooling [lp pooling] (lp)", "PyTorch"):
+        assert part in message
+
+
+def _save_checkpoint(sym, ref: Reference, prefix: Path) -> None:
+    prefix.with_name(f"{prefix.name}-symbol.json").write_text(sym.tojson())
+    arrays = {f"arg:{k}": v for k, v in ref.graph.params.items()} | {f"aux:{k}": v for k, v in ref.graph.aux.items()}
+    save_params(prefix.with_name(f"{prefix.name}-0000.params"), arrays)
+
+
+def _script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd="/")
+
+
+def test_scripts_convert_and_infer(small, tmp_path):
+    ref = small[0]
+    _save_checkpoint(_small_net(), ref, tmp_path / "net")
+    np.save(tmp_path / "input.npy", ref.data)
+    kit, pth = tmp_path / "out" / "kit_model.py", tmp_path / "out" / "model.pth"
+    done = _script(str(ROOT / "mxnet2pytorch.py"), "--prefix", str(tmp_path / "net"), "--epoch", "0",
+                   "--input_shape", "1,3,6,6", "--pytorch_model", str(pth), "--kit_model", str(kit))
+    assert done.returncode == 0, done.stderr
+    result = tmp_path / "result" / "pt.npy"
+    done = _script(str(ROOT / "pytorch_inference.py"), "--pytorch_model", str(pth), "--kit_model", str(kit),
+                   "--input_image", str(tmp_path / "input.npy"), "--pytorch_model_output", str(result))
+    assert done.returncode == 0, done.stderr
+    assert_close(ref.outputs, [np.load(result)])
+
+
+def test_failed_conversion_writes_nothing(tmp_path):
+    sym = S.exp(S.Convolution(d, kernel=(1, 1), num_filter=2, name="conv"), name="e")
+    ref = run_reference(sym, (1, 2, 3, 3))
+    _save_checkpoint(sym, ref, tmp_path / "net")
+    kit, pth = tmp_path / "kit_model.py", tmp_path / "model.pth"
+    done = _script(str(ROOT / "mxnet2pytorch.py"), "--prefix", str(tmp_path / "net"), "--input_shape", "1,2,3,3",
+                   "--pytorch_model", str(pth), "--kit_model", str(kit))
+    assert done.returncode == 2 and "exp (e)" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not kit.exists() and not pth.exists()
