@@ -59,12 +59,3 @@ def attach_weights(graph: Graph, arrays: dict[str, np.ndarray], params_path: str
         raise MxConvertError(f"missing weights the symbol needs: {', '.join(missing)}", params_path)
     if not graph.inputs:
         raise MxConvertError("the symbol has no data input (every variable is a stored weight)", params_path)
-
-
-def input_shapes_for(graph: Graph, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """Map the single data input to ``shape``; several data inputs need explicit shapes."""
-    inputs = graph.inputs
-    if len(inputs) != 1:
-        names = ", ".join(v.name for v in inputs)
-        raise MxConvertError(f"the model has {len(inputs)} data inputs ({names}); only one is supported")
-    return {inputs[0].name: tuple(shape)}

@@ -22,40 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 d = S.var("data")
 
 
-def _pool(**kw):
-    return S.Pooling(d, name="pool", **kw)
-
-
-def _full(**kw):
-    return _pool(pooling_convention="full", **kw)
-
-
-# Cases beyond the shared ones: MXNet-only pooling edges, other ranks, more heads and codes.
-EXTRA: dict[str, tuple] = {
-    # windows that start in the padding or past the data: PyTorch's ceil_mode drops them, MXNet keeps them
-    **{f"pool_full_edge_{kind}_{size}": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type=kind),
-                                         (1, 2, size, size + 2))
-       for kind in ("max", "avg", "sum") for size in (5, 6)},
-    "pool_full_k1s3": (_full(kernel=(1, 1), stride=(3, 3), pool_type="max"), (1, 2, 6, 7)),
-    "pool_full_avg_nopadcount_edge": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type="avg",
-                                            count_include_pad=False), (1, 2, 7, 5)),
-    "pool_full_sum_pad": (_full(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="sum"), (1, 2, 10, 11)),
-    "pool_avg_valid_nopad_odd": (_pool(kernel=(3, 2), stride=(2, 3), pool_type="avg"), (2, 3, 11, 13)),
-    "pool_1d_full": (_full(kernel=(2,), stride=(2,), pad=(1,), pool_type="max"), (2, 3, 9)),
-    "pool_3d_avg": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), pool_type="avg"), (1, 2, 4, 5, 6)),
-    "conv3d": (S.Convolution(d, kernel=(2, 3, 3), num_filter=3, pad=(0, 1, 1), name="conv"), (1, 2, 4, 5, 5)),
-    "bn_3d_input": (S.BatchNorm(d, fix_gamma=False, name="bn"), (2, 4, 6)),
-    "rrelu_inference": (S.LeakyReLU(d, act_type="rrelu", name="lr")[0], (2, 3, 4, 4)),  # [1] is its mask
-    # over all but the batch axis (MXNet's MKLDNN kernel alone takes the last axis of 4-D data instead)
-    "softmax_output_3d": (S.SoftmaxOutput(d, name="softmax"), (2, 3, 4)),
-    "softmax_output_preserve": (S.SoftmaxOutput(d, preserve_shape=True, name="softmax"), (2, 3, 4)),
-    "reshape_m4_first_m1": (S.Reshape(d, shape=(0, -4, -1, 2, -2), name="rs"), (2, 6, 3)),
-    "reshape_target_shape": (S.Reshape(d, target_shape=(0, 12), name="rs"), (2, 3, 4)),
-    "upsampling_sum": (S.UpSampling(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), scale=2, sample_type="nearest",
-                                    num_args=2, multi_input_mode="sum", name="up"), (1, 2, 4, 6)),
-    "multi_head_split": (S.Group([S.SliceChannel(d, num_outputs=2, name="split")[1], d * 2.0]), (2, 4, 3)),
-}
-ALL_CASES = {**CASES, **EXTRA}
 
 
 def _outputs(out) -> list[torch.Tensor]:
@@ -63,9 +29,9 @@ def _outputs(out) -> list[torch.Tensor]:
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated
-@pytest.mark.parametrize("case", sorted(ALL_CASES))
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_op_matches_mxnet_and_scripts(case):
-    sym, shape = ALL_CASES[case]
+    sym, shape = CASES[case]
     ref = run_reference(sym, shape)
     source, state = emit_pytorch(ref.graph, ref.data.shape)
     model = build_model(module_from_source(source, f"<kit_model {case}>"), state)

@@ -114,21 +114,66 @@ def pooling(ctx: EmitContext, node: Node) -> None:
             ctx.add("GlobalLpPool", [x], out, p=a["p_value"])
         return
     rank = len(a["kernel"])
-    pads = _spatial(a["pad"], rank, 0)
-    attrs = dict(kernel_shape=list(a["kernel"]), strides=_spatial(a["stride"], rank, 1), pads=pads + pads)
-    if a["pooling_convention"] == "full":
-        attrs["ceil_mode"] = 1
-    if kind == "max":
-        ctx.add("MaxPool", [x], out, **attrs)
-    elif kind == "lp":
-        attrs.pop("ceil_mode", None)
-        ctx.add("LpPool", [x], out, p=a["p_value"], **attrs)
+    kernel, strides, pads = list(a["kernel"]), _spatial(a["stride"], rank, 1), _spatial(a["pad"], rank, 0)
+    sizes, counts = in_shape[2:], ctx.out_shape()[2:]
+    geometry = list(zip(sizes, kernel, strides, pads, counts))
+    full = a["pooling_convention"] == "full"
+    if kind == "lp":
+        ctx.add("LpPool", [x], out, p=a["p_value"], kernel_shape=kernel, strides=strides, pads=pads + pads)
+    elif all(_onnx_pool_is_exact(kind, full, *g) for g in geometry):
+        attrs = dict(kernel_shape=kernel, strides=strides, pads=pads + pads, ceil_mode=int(full))
+        if kind == "max":
+            ctx.add("MaxPool", [x], out, **attrs)
+        else:
+            include_pad = a["count_include_pad"] is not False or kind == "sum"
+            averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
+                               count_include_pad=int(include_pad), **attrs)
+            if kind == "sum":
+                ctx.add("Mul", [averaged, ctx.const(float(math.prod(kernel)))], out)
     else:
-        include_pad = a["count_include_pad"] is not False or kind == "sum"
-        averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
-                           count_include_pad=int(include_pad), **attrs)
-        if kind == "sum":
-            ctx.add("Mul", [averaged, ctx.const(float(math.prod(a["kernel"])))], out)
+        _explicit_pooling(ctx, node, geometry)
+
+
+def _onnx_pool_is_exact(kind: str, full: bool, size: int, kernel: int, stride: int, pad: int, count: int) -> bool:
+    """Whether ONNX's own padding and ceil mode give MXNet's windows along one axis."""
+    if full and (count - 1) * stride >= size + pad:  # ONNX drops a last window starting in the padding
+        return False
+    # sum is computed as average x kernel size: wrong where a window overhangs the padding (smaller divisor)
+    return not (kind == "sum" and (count - 1) * stride + kernel > size + 2 * pad)
+
+
+def _explicit_pooling(ctx: EmitContext, node: Node, geometry: list[tuple[int, ...]]) -> None:
+    """MXNet's windows exactly: pad explicitly, pool without padding, rescale each output by MXNet's divisor."""
+    kind = node.attrs["pool_type"]
+    pad_end = [(count - 1) * stride + kernel - size - pad for size, kernel, stride, pad, count in geometry]
+    if min(pad_end) < 0:
+        raise ValueError("pooling window layout not expressible")
+    pad_value = np.finfo(ctx.float_type).min if kind == "max" else 0.0
+    pads = ctx.ints([0, 0, *(g[3] for g in geometry), 0, 0, *pad_end], "pads")
+    padded = ctx.add("Pad", [ctx.input(0), pads, ctx.const(pad_value, "pad_value")], mode="constant")
+    attrs = dict(kernel_shape=[g[1] for g in geometry], strides=[g[2] for g in geometry])
+    if kind == "max":
+        ctx.add("MaxPool", [padded], ctx.output(), **attrs)
+        return
+    averaged = ctx.add("AveragePool", [padded], **attrs)
+    counted = kind == "avg" and node.attrs["count_include_pad"] is not False
+    divisors = [np.asarray(_mxnet_divisors(*g, counted)) for g in geometry]
+    divisor = divisors[0]
+    for extra in divisors[1:]:
+        divisor = np.multiply.outer(divisor, extra)
+    window = math.prod(g[1] for g in geometry)
+    scale = window / np.where(divisor > 0, divisor, np.inf) if kind == "avg" else np.full(divisor.shape, window)
+    ctx.add("Mul", [averaged, ctx.const(scale.reshape(1, 1, *divisor.shape), "divisor")], ctx.output())
+
+
+def _mxnet_divisors(size: int, kernel: int, stride: int, pad: int, count: int, counted: bool) -> list[int]:
+    """MXNet's average divisor per window: clipped to the padded extent, or to the data without padding."""
+    divisors = []
+    for index in range(count):
+        start = index * stride - pad
+        end = min(start + kernel, size + pad)
+        divisors.append(end - start if counted else max(min(end, size) - max(start, 0), 0))
+    return divisors
 
 
 @register("FullyConnected")

@@ -10,11 +10,10 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..checkpoint import input_shapes_for
 from ..errors import MxConvertError, UnsupportedOpsError
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
-from ..shapes import infer_shapes
+from ..shapes import inferred_shapes
 from . import ops
 from .registry import CONVERTERS, Lowering, unsupported
 
@@ -210,7 +209,7 @@ def emit_pytorch(graph: Graph, input_shape: tuple[int, ...],
     offenders = unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
-    shapes = infer_shapes(graph, input_shapes_for(graph, tuple(input_shape)))
+    shapes = inferred_shapes(graph, tuple(input_shape))
     ctx = TorchContext(graph, shapes, fuse_bn)
     for node in graph.nodes:
         ctx.lower(node)
