@@ -89,3 +89,86 @@ def test_fp16_error(zoo_model):
     prefix = zoo_model("resnet-18")
     data, expected = reference(prefix, SHAPES[0])
     assert_close(expected, onnx_outputs(prefix, data, fp16=True), rel=2e-2)
+
+
+def torch_model(prefix: str, shape: tuple[int, ...], fuse_bn: bool = False):
+    import torch  # noqa: F401  (imported lazily: the ONNX tests above do not need it)
+
+    from mxconvert.to_torch import build_model, emit_pytorch
+    from mxconvert.to_torch.loader import module_from_source
+
+    source, state = emit_pytorch(load_checkpoint(prefix, 0), shape, fuse_bn=fuse_bn)
+    return build_model(module_from_source(source), state).eval()
+
+
+def torch_outputs(model, data: np.ndarray) -> list[np.ndarray]:
+    import torch
+
+    with torch.no_grad():
+        out = model(torch.from_numpy(data))
+    return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=["112", "224x4"])
+@pytest.mark.parametrize("name", CLASSIC + GLUON)
+def test_pytorch_matches_mxnet(zoo_model, name, shape):
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, shape)
+    assert_close(expected, torch_outputs(torch_model(prefix, shape), data))
+
+
+@pytest.mark.parametrize("name", ["resnet-50", "gluon-resnet50_v1", "gluon-resnet50_v2"])
+def test_pytorch_fuse_bn(zoo_model, name):
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, SHAPES[0])
+    model = torch_model(prefix, SHAPES[0], fuse_bn=True)
+
+    def batch_norms(module) -> int:
+        return sum(type(m).__name__.startswith("BatchNorm") for m in module.modules())
+
+    assert batch_norms(model) < batch_norms(torch_model(prefix, SHAPES[0]))
+    assert_close(expected, torch_outputs(model, data), rel=1e-4)
+
+
+def test_pytorch_resnet18_trains_and_round_trips(zoo_model, tmp_path):
+    """A generated ResNet-18 is a real PyTorch model: the loss falls, and its state dict round-trips."""
+    import torch
+
+    prefix = zoo_model("resnet-18")
+    model = torch_model(prefix, (2, 3, 64, 64)).train()
+    data = torch.from_numpy(sample_images(8, 64, seed=3))
+    labels = torch.arange(8) % 5
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(6):
+        optimizer.zero_grad()
+        probabilities = model(data)  # the SoftmaxOutput head yields probabilities
+        loss = torch.nn.functional.nll_loss(torch.log(probabilities + 1e-12), labels)
+        loss.backward()
+        missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+        assert not missing, missing
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] * 0.8, losses
+    path = tmp_path / "trained.pth"
+    torch.save(model.state_dict(), path)
+    reloaded = torch_model(prefix, (2, 3, 64, 64))
+    reloaded.load_state_dict(torch.load(path, weights_only=True), strict=True)
+    model.eval()
+    check = data[:2]
+    with torch.no_grad():
+        assert torch.equal(model(check), reloaded(check))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript-based exporter; onnxscript not pinned
+def test_pytorch_onnx_export_matches(zoo_model, tmp_path):
+    """torch.onnx.export of the generated module gives a file that still matches MXNet."""
+    import torch
+
+    prefix = zoo_model("resnet-18")
+    data, expected = reference(prefix, SHAPES[0])
+    path = tmp_path / "from_torch.onnx"
+    torch.onnx.export(torch_model(prefix, SHAPES[0]), (torch.from_numpy(data),), str(path), dynamo=False,
+                      input_names=["data"], opset_version=17)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert_close(expected, session.run(None, {"data": data}))
