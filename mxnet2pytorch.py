@@ -34,5 +34,10 @@ def main(args: argparse.Namespace) -> None:
     print(f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point."""
     cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

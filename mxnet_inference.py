@@ -29,5 +29,10 @@ def main(args: argparse.Namespace) -> None:
     run_and_save("mxnet", MxnetModel(args.prefix, args.epoch), args, args.mxnet_model_output)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point."""
     cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

@@ -28,5 +28,10 @@ def main(args: argparse.Namespace) -> None:
     run_and_save("onnxruntime", OrtModel(args.onnx_model), args, args.onnxruntime_model_output)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point."""
     cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

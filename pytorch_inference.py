@@ -32,5 +32,10 @@ def main(args: argparse.Namespace) -> None:
     run_and_save("pytorch", model, args, args.pytorch_model_output)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point."""
     cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

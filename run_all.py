@@ -40,5 +40,10 @@ def main(args: argparse.Namespace) -> int:
     return run_all(args)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console entry point."""
     cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

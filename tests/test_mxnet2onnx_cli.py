@@ -127,3 +127,18 @@ def test_symbol_that_is_not_a_symbol(tmp_path):
     (tmp_path / "net-symbol.json").write_text('{"hello": "world"}')
     out = tmp_path / "model.onnx"
     assert_clean_failure(convert(prefix, out), out, "net-symbol.json", "not an MXNet symbol")
+
+
+def test_conversion_never_imports_mxnet(tmp_path):
+    """Conversion runs on our own readers: neither MXNet nor a runtime is imported."""
+    prefix = _checkpoint(tmp_path, _net())
+    code = ("import sys; sys.path.insert(0, sys.argv[1]);"
+            "from mxconvert.convert import convert_to_onnx;"
+            "convert_to_onnx(sys.argv[2], 0, sys.argv[3], None, input_shape=(1, 3, 8, 8));"
+            "from mxconvert.to_torch.convert import convert_to_pytorch;"
+            "convert_to_pytorch(sys.argv[2], 0, sys.argv[3] + '.pth', sys.argv[3] + '.py', (1, 3, 8, 8));"
+            "loaded = [m for m in ('mxnet', 'onnxruntime') if m in sys.modules];"
+            "assert not loaded, loaded")
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT), prefix, str(tmp_path / "m.onnx")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
