@@ -16,7 +16,7 @@ from ..ir import Graph
 from ..shapes import inferred_shapes
 from . import ops  # noqa: F401  (registers the converters)
 from .context import EmitContext
-from .registry import CONVERTERS, unsupported
+from .registry import CONVERTERS, REGISTRY
 
 MIN_OPSET, MAX_OPSET = 11, 21
 # The newest IR version each opset range needs; older consumers reject files stamped newer than they know.
@@ -51,7 +51,7 @@ def export_onnx(graph: Graph, options: ExportOptions) -> tuple[onnx.ModelProto, 
     started = time.perf_counter()
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
-    offenders = unsupported(graph.nodes, options.opset)
+    offenders = REGISTRY.unsupported(graph.nodes, options.opset)
     if offenders:
         raise UnsupportedOpsError(f"ONNX opset {options.opset}", offenders)
     shapes = inferred_shapes(graph, tuple(options.input_shape))

@@ -15,7 +15,7 @@ from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
 from . import ops
-from .registry import CONVERTERS, Lowering, unsupported
+from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
 _MAX_IDENT = 60
@@ -206,7 +206,7 @@ def _foldable_batch_norms(graph: Graph, shapes: dict[TensorRef, tuple]) -> dict[
 def emit_pytorch(graph: Graph, input_shape: tuple[int, ...],
                  fuse_bn: bool = False) -> tuple[str, dict[str, torch.Tensor]]:
     """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here."""
-    offenders = unsupported(graph.nodes)
+    offenders = REGISTRY.unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
     shapes = inferred_shapes(graph, tuple(input_shape))
