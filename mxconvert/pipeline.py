@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -65,7 +66,7 @@ def _fresh(outputs: list[Path], sources: list[str]) -> bool:
 
 
 class Progress:
-    """One line per step with the step count and seconds, on stderr."""
+    """One line per step with the step count and seconds; steps talk to stderr, stdout keeps the report."""
 
     def __init__(self, total: int):
         self.total = total
@@ -75,7 +76,8 @@ class Progress:
         self.done += 1
         started = time.perf_counter()
         print(f"[{self.done:>3}/{self.total}] {label} ...", file=sys.stderr, flush=True)
-        result = action()
+        with contextlib.redirect_stdout(sys.stderr):
+            result = action()
         print(f"          done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
         return result
 
@@ -89,6 +91,9 @@ def run_model(ckpt: Checkpoint, args: argparse.Namespace, progress: Progress) ->
     onnx_path = Path(args.onnx_dir) / f"{ckpt.name}.onnx"
     kit_path = Path(args.pytorch_dir) / ckpt.name / "kit_model.py"
     pth_path = kit_path.with_name("model.pth")
+    # a model whose weights fix its input size (MTCNN's R-Net, O-Net) runs at its own size
+    args = argparse.Namespace(**{**vars(args), "input_shape": dict(args.model_input_shape).get(ckpt.name,
+                                                                                               args.input_shape)})
     shape = (1, 3, *args.input_shape)
     if _fresh([onnx_path], sources):
         progress.step(f"{ckpt.name}: ONNX file is up to date", lambda: None)

@@ -1,0 +1,60 @@
+"""run_all.py end to end: a folder of images through all four backends, both tables, list files, exit codes."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import ROOT
+from mxconvert.zoo import sample_images
+
+
+def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "run_all.py"), "--models_dir", str(tmp_path / "models"),
+               "--onnx_dir", str(tmp_path / "onnx"), "--pytorch_dir", str(tmp_path / "torch"),
+               "--result_dir", str(tmp_path / "result"), "--test_mx_onnx", str(tmp_path / "lists" / "onnx.txt"),
+               "--test_mx_pytorch", str(tmp_path / "lists" / "torch.txt"), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def test_folder_through_every_backend(zoo_model, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    prefix = Path(zoo_model("resnet-18"))
+    for suffix in ("-symbol.json", "-0000.params"):
+        shutil.copy(f"{prefix}{suffix}", models / f"resnet-18{suffix}")
+    images = tmp_path / "images"
+    images.mkdir()
+    pictures = sample_images(3, 72, seed=5)  # natural-looking: noise images push logits far out of range
+    for index, picture in enumerate(pictures):
+        Image.fromarray(picture.transpose(1, 2, 0).clip(0, 255).astype(np.uint8)).save(images / f"img{index}.png")
+    (images / "notes.txt").write_text("not an image")
+
+    result = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--batch_size", "2",
+                  "--format", "json")
+    assert result.returncode == 0, result.stderr
+    reports, text = [], result.stdout.strip()
+    while text:  # the ONNX report, then the PyTorch report
+        report, end = json.JSONDecoder().raw_decode(text)
+        reports.append(report)
+        text = text[end:].strip()
+    backends = {r["backend"] for report in reports for r in report["results"]}
+    assert backends == {"ONNX (MXNet back)", "ONNX Runtime", "PyTorch"}
+    for report in reports:
+        for record in report["results"]:
+            assert record["max_rel_error"] <= 1e-5 and record["images"] == 3
+    outputs = np.load(tmp_path / "result" / "resnet-18" / "mxnet.npy")
+    assert outputs.shape == (3, 1000)
+    listing = (tmp_path / "result" / "resnet-18" / "mxnet.files.txt").read_text().split()
+    assert listing == ["img0.png", "img1.png", "img2.png"]
+    assert "resnet-18" in (tmp_path / "lists" / "onnx.txt").read_text()
+    assert "[  6/6]" in result.stderr
+
+    again = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--tolerance", "0")
+    assert again.returncode == 1 and "over tolerance" in again.stderr
+    assert "ONNX file is up to date" in again.stderr and "PyTorch files are up to date" in again.stderr
