@@ -5,7 +5,7 @@ import time
 
 from .checkpoint import load_checkpoint
 from .fileio import write_text
-from .to_onnx import ExportOptions, export_onnx, save_onnx
+from .to_onnx import ExportOptions, build_onnx, save_onnx
 
 
 def convert_to_onnx(prefix: str, epoch: int, onnx_path: str, log_path: str | None, **options) -> str:
@@ -13,13 +13,13 @@ def convert_to_onnx(prefix: str, epoch: int, onnx_path: str, log_path: str | Non
     started = time.perf_counter()
     graph = load_checkpoint(prefix, epoch)
     read_seconds = time.perf_counter() - started
-    model, log = export_onnx(graph, ExportOptions(**options))
+    model, log = build_onnx(graph, ExportOptions(**options))
     log.timings = {"read checkpoint": read_seconds, **log.timings}
     save_onnx(model, onnx_path)
     log.timings["total"] = time.perf_counter() - started
     if log_path:
         write_text(log_path, f"mxconvert: {prefix} (epoch {epoch}) -> {onnx_path}\n{log.text()}")
-    summary = (f"{onnx_path}: {len(model.graph.node)} ONNX nodes from {len(graph.nodes)} MXNet nodes, "
+    summary = (f"{onnx_path}: {len(model.skeleton.graph.node)} ONNX nodes from {len(graph.nodes)} MXNet nodes, "
                f"opset {options.get('opset', 13)}, {log.timings['total']:.2f} s")
     print(summary)
     for warning in log.warnings:

@@ -22,7 +22,7 @@ from mxconvert.errors import MxConvertError
 from mxconvert.fileio import load_outputs
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
 from mxconvert.onnx_runtime import OrtModel
-from mxconvert.to_onnx import ExportOptions, export_onnx, save_onnx
+from mxconvert.to_onnx import ExportOptions, build_onnx, save_onnx
 
 REPO = Path(__file__).resolve().parents[1]
 OPSETS = (11, 13, 17, 18, 21)
@@ -59,8 +59,7 @@ def reference(request):
 
 def _export(reference, path: Path, opset: int = 13, batch: int | None = None) -> Path:
     shape = (batch or reference.data.shape[0],) + reference.data.shape[1:]
-    model, _ = export_onnx(reference.graph, ExportOptions(input_shape=shape, opset=opset))
-    save_onnx(model, str(path))
+    save_onnx(build_onnx(reference.graph, ExportOptions(input_shape=shape, opset=opset))[0], str(path))
     return path
 
 

@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from ..ir import Graph, Node, TensorRef, VarKind
 
@@ -23,7 +23,7 @@ class EmitContext:
         self.keep_softmax = keep_softmax
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
-        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.initializers: dict[str, np.ndarray] = {}
         self.current: Node | None = None
         self.emitted: dict[str, list[str]] = {}  # MXNet node -> ONNX node names, for the log
         self.warnings: list[str] = []
@@ -92,9 +92,7 @@ class EmitContext:
     def _initializer(self, name: str, array: np.ndarray, float_cast: bool) -> None:
         if float_cast and array.dtype.kind == "f":
             array = array.astype(self.float_type, copy=False)
-        if name in self.initializers:
-            return
-        self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+        self.initializers.setdefault(name, array)
 
     # --- helpers across opsets --------------------------------------------------------------------
     def reduce_sum(self, x: str, axes: Sequence[int], out: str | None = None, keepdims: int = 1) -> str:

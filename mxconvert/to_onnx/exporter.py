@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import MxConvertError, UnsupportedOpsError
@@ -17,9 +17,11 @@ from ..shapes import inferred_shapes
 from . import ops  # noqa: F401  (registers the converters)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
+from .stream import StreamedModel
 
 MIN_OPSET, MAX_OPSET = 11, 21
 # The newest IR version each opset range needs; older consumers reject files stamped newer than they know.
+SMALL_CONSTANT = 4096  # elements; smaller initializers (shapes, scales, biases) stay in the graph skeleton
 _IR_VERSION = {11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 
@@ -46,7 +48,13 @@ class ConversionLog:
 
 
 def export_onnx(graph: Graph, options: ExportOptions) -> tuple[onnx.ModelProto, ConversionLog]:
-    """Convert ``graph`` (with weights) to a checked ONNX model; nothing is written here."""
+    """``build_onnx`` as one in-memory ModelProto (for small models and tests; files use ``save_onnx``)."""
+    streamed, log = build_onnx(graph, options)
+    return streamed.to_model(), log
+
+
+def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, ConversionLog]:
+    """Convert ``graph`` (with weights) to a checked ONNX model whose weights stay numpy arrays."""
     log = ConversionLog()
     started = time.perf_counter()
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
@@ -86,7 +94,7 @@ def export_onnx(graph: Graph, options: ExportOptions) -> tuple[onnx.ModelProto, 
     return model, log
 
 
-def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> onnx.ModelProto:
+def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> StreamedModel:
     graph = ctx.graph
     batch = "batch" if options.dynamic_batch else None
 
@@ -104,10 +112,11 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> onnx
                 proto.input[:] = [half if i == name else i for i in proto.input]
             ctx.nodes.append(helper.make_node("Cast", [half], [name], name=f"{name}__cast", to=TensorProto.FLOAT))
         outputs.append(value_info(name, ctx.shapes[ref]))
+    small = {name: array for name, array in ctx.initializers.items() if array.size <= SMALL_CONSTANT}
     onnx_graph = helper.make_graph(
         ctx.nodes, os.path.basename(graph.source.symbol_file).removesuffix("-symbol.json") or "mxnet_model",
         [value_info(input_name, tuple(options.input_shape))], outputs,
-        initializer=list(ctx.initializers.values()))
+        initializer=[numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in small.items()])
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
                               producer_name="mxconvert", producer_version=__version__)
     model.ir_version = _IR_VERSION[options.opset]
@@ -116,20 +125,21 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> onnx
             "source_params": os.path.basename(source.params_file), "source_params_sha256": source.params_sha256,
             "source_mxnet_version": source.mxnet_version or "unknown"}
     helper.set_model_props(model, meta)
-    return model
+    return StreamedModel(model, {name: a for name, a in ctx.initializers.items() if name not in small})
 
 
-def _check(model: onnx.ModelProto) -> None:
+def _check(model: StreamedModel) -> None:
+    """Shape inference (strict) and ``check_model(full_check=True)`` over the whole graph, the large weights
+    standing in as typed inputs; the inferred shapes are kept in the model for its consumers."""
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+        inferred = onnx.shape_inference.infer_shapes(model.checkable(), check_type=True, strict_mode=True)
         onnx.checker.check_model(inferred, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
         raise MxConvertError(f"the emitted ONNX model is invalid: {str(exc).splitlines()[0]}") from None
-    model.graph.value_info.extend(inferred.graph.value_info)
+    model.skeleton.graph.value_info.extend(inferred.graph.value_info)
 
 
-def save_onnx(model: onnx.ModelProto, path: str) -> None:
-    """Write atomically (temp file + rename)."""
-    data = model.SerializeToString()
+def save_onnx(model: StreamedModel, path: str) -> None:
+    """Stream to a temporary file beside ``path`` and rename it into place."""
     with atomic_output(path) as handle:
-        handle.write(data)
+        model.write(handle)
