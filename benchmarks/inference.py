@@ -1,0 +1,301 @@
+"""Inference latency of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
+
+Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one zoo ResNet, with the artefacts
+the backends share) and an input shape, and returns a callable from a float32 NCHW numpy batch to the first
+output as numpy; latency is measured on that callable (host copies included), after warm-up runs.
+Each backend's output is compared with the first backend's on the same batch (probabilities; the MXNet
+exporter's file outputs logits, see conversion.py, and gets a softmax for the comparison only).
+Run ``python benchmarks/inference.py --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+class Model:
+    """One ``resnet-N`` checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
+
+    def __init__(self, prefix: str, device: str, threads: int, workdir: str):
+        self.prefix, self.device, self.threads, self.workdir = prefix, device, threads, workdir
+        self._cache: dict = {}
+
+    def _once(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def graph(self):
+        from mxconvert.checkpoint import load_checkpoint
+
+        return self._once("graph", lambda: load_checkpoint(self.prefix, 0))
+
+    def mxnet(self):
+        from mxconvert.mxnet_runner import MxnetModel
+
+        return self._once("mxnet", lambda: MxnetModel(self.prefix, 0))
+
+    def onnx_file(self, exporter: str, shape: tuple[int, ...]) -> str:
+        """Our or MXNet's (``exporter`` = ours | mxnet) ONNX export for exactly ``shape``."""
+        name = f"{os.path.basename(self.prefix)}-{exporter}-{'x'.join(map(str, shape))}.onnx"
+        path = os.path.join(self.workdir, name)
+        if not os.path.exists(path):
+            if exporter == "mxnet":
+                from conversion import prepare_mxnet_exporter
+
+                mxnet_export(prepare_mxnet_exporter(), self.prefix, path, shape)
+            else:
+                ours_export(self.prefix, path, shape)
+        return path
+
+
+@dataclass(frozen=True)
+class Backend:
+    factory: Callable[[Model, tuple], Runner]
+    description: str
+    logits: bool = False  # outputs logits instead of probabilities
+
+
+BACKENDS: dict[str, Backend] = {}
+
+
+def backend(name: str, description: str, logits: bool = False):
+    def register(factory):
+        BACKENDS[name] = Backend(factory, description, logits)
+        return factory
+    return register
+
+
+# --- MXNet and ONNX Runtime ---------------------------------------------------------------------------
+
+@backend("mxnet", "MXNet 1.9.1 executor (MxnetModel), always on the CPU")
+def _mxnet(model: Model, shape: tuple) -> Runner:
+    net = model.mxnet()
+    return lambda batch: net(batch)[0]
+
+
+def _ort_runner(path: str, device: str, threads: int) -> Runner:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3  # MXNet's file lists its weights as inputs: one warning per weight
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    session = ort.InferenceSession(path, options, providers=providers)
+    name = session.get_inputs()[0].name
+    return lambda batch: session.run(None, {name: batch})[0]
+
+
+@backend("onnxruntime", "ONNX Runtime on mxconvert's file (opset 13)")
+def _ort_ours(model: Model, shape: tuple) -> Runner:
+    return _ort_runner(model.onnx_file("ours", shape), model.device, model.threads)
+
+
+@backend("onnxruntime-mxnet-exporter", "ONNX Runtime on mx.onnx.export_model's file (workarounds: conversion.py)",
+         logits=True)
+def _ort_mxnet(model: Model, shape: tuple) -> Runner:
+    return _ort_runner(model.onnx_file("mxnet", shape), model.device, model.threads)
+
+
+# --- PyTorch (mxconvert.to_torch) ----------------------------------------------------------------------
+
+def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_last: bool = False,
+                  compiled: bool = False) -> Runner:
+    """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad."""
+    import torch
+
+    from mxconvert.to_torch import emit_pytorch
+
+    source, state = emit_pytorch(model.graph(), shape, fuse_bn=fuse_bn)
+    namespace = {"__name__": "kit_model"}
+    exec(compile(source, "<kit_model.py>", "exec"), namespace)  # noqa: S102  (our own generated code)
+    net = namespace["KitModel"]()
+    net.load_state_dict(state, strict=True)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.eval().to(model.device, memory_format=layout)
+    if compiled:
+        net = torch.compile(net, dynamic=False)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = net(torch.from_numpy(batch).to(model.device).contiguous(memory_format=layout))
+            return (out[0] if isinstance(out, (tuple, list)) else out).cpu().numpy()
+    return run
+
+
+def _torch_unavailable() -> str | None:
+    """Why the PyTorch backends cannot run here, or None."""
+    try:
+        from mxconvert.to_torch import emit_pytorch  # noqa: F401
+    except ImportError as exc:
+        return f"mxconvert.to_torch.emit_pytorch not importable ({exc})"
+    return None
+
+
+backend("torch", "PyTorch eager, generated KitModel")(_torch_runner)
+backend("torch-fuse-bn", "PyTorch eager, BatchNorm folded into the convolutions (--fuse_bn)")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True))
+backend("torch-channels-last", "PyTorch eager, --fuse_bn, model and input in channels_last")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, channels_last=True))
+backend("torch-compile", "torch.compile (inductor, dynamic=False) of the --fuse_bn model; compiles per shape")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compiled=True))
+
+
+# --- measuring ---------------------------------------------------------------------------------------
+
+def sample_batch(batch: int, size: int) -> np.ndarray:
+    """Deterministic float32 NCHW images in 0..255 (smooth gradients plus noise), as the zoo models expect."""
+    rng = np.random.default_rng([batch, size])
+    ramp = np.linspace(0, 1, size, dtype=np.float32)
+    base = rng.uniform(0, 255, (batch, 3, 1, 1)) * ramp[None, None, :, None] * ramp[None, None, None, :]
+    return np.clip(base + rng.normal(0, 40, (batch, 3, size, size)), 0, 255).astype(np.float32)
+
+
+def time_runner(run: Runner, batch: np.ndarray, warmup: int, repeat: int, budget_s: float,
+                min_runs: int) -> tuple[list[float], np.ndarray]:
+    """Latencies in ms: ``repeat`` runs, or fewer (not under ``min_runs``) once ``budget_s`` is spent."""
+    for _ in range(warmup):
+        out = run(batch)
+    times: list[float] = []
+    started = time.perf_counter()
+    while len(times) < repeat and (len(times) < min_runs or time.perf_counter() - started < budget_s):
+        tick = time.perf_counter()
+        out = run(batch)
+        times.append((time.perf_counter() - tick) * 1000)
+    return times, out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _child(args: argparse.Namespace) -> None:
+    """Time one backend on one model at every input shape; latencies as JSON, outputs as .npy in the workdir."""
+    import json
+
+    name, prefix, workdir = args.child
+    if name.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    model, cells = Model(prefix, args.device, args.threads, workdir), {}
+    for size in args.size:
+        for batch_size in args.batch:
+            batch = sample_batch(batch_size, size)
+            run = BACKENDS[name].factory(model, batch.shape)
+            times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
+            cell = f"{batch_size}x{size}"
+            np.save(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"),
+                    softmax(out) if BACKENDS[name].logits else out)
+            cells[cell] = times
+    print(json.dumps(cells))
+
+
+def _measure(name: str, prefix: str, workdir: str, args: argparse.Namespace) -> dict[str, list[float]]:
+    """One backend on one model in a fresh interpreter (no other runtime's threads beside it)."""
+    import json
+    import subprocess
+
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[variable] = str(args.threads)
+    if name == "mxnet":  # see README: the threaded engine stalls on 2 cores
+        env.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+    options = ["--batch", *map(str, args.batch), "--size", *map(str, args.size), "--repeat", str(args.repeat),
+               "--budget", str(args.budget), "--min-runs", str(args.min_runs), "--warmup", str(args.warmup),
+               "--threads", str(args.threads), "--device", args.device]
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name, prefix, workdir, *options],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} on {prefix} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.child:
+        _child(args)
+        return 0
+    unknown = [name for name in args.backends if name not in BACKENDS]
+    if unknown:
+        sys.exit(f"unknown backends: {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
+    reason = _torch_unavailable() if any(name.startswith("torch") for name in args.backends) else None
+    skipped = {name: reason for name in args.backends if reason and name.startswith("torch")}
+    backends = [name for name in args.backends if name not in skipped]
+    prefixes = ensure_models(args.depths, args.models_dir)
+
+    rows, worst = [], {name: 0.0 for name in backends[1:]}
+    with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
+        for depth, prefix in prefixes.items():
+            results = {}
+            for name in backends:
+                results[name] = _measure(name, prefix, workdir, args)
+                print(f"resnet-{depth} {name}: done", file=sys.stderr, flush=True)
+            for size in args.size:
+                for batch_size in args.batch:
+                    cell = f"{batch_size}x{size}"
+                    out = {name: np.load(os.path.join(workdir, f"resnet-{depth}-{name}-{cell}.npy"))
+                           for name in backends}
+                    reference = out[backends[0]]
+                    for name in backends[1:]:
+                        relative = np.abs(out[name] - reference).max() / np.abs(reference).max()
+                        worst[name] = max(worst[name], float(relative))
+                    times = [results[name][cell] for name in backends]
+                    counts = sorted({len(t) for t in times})
+                    rows.append([f"resnet-{depth}", f"{batch_size}x3x{size}x{size}",
+                                 *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
+                                 "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))])
+
+    print(f"Inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
+          f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); "
+          f"{args.threads} threads per runtime; each backend in its own process; device {args.device}")
+    print(f"machine: {machine_description()}\n")
+    print(render(["model", "input", *backends, "runs"], rows, args.format))
+    print()
+    legend = [[name, BACKENDS[name].description,
+               "reference" if i == 0 else f"{worst[name]:.1e}"] for i, name in enumerate(backends)]
+    legend += [[name, BACKENDS[name].description, f"skipped: {why}"] for name, why in skipped.items()]
+    print(render(["backend", "what", f"max abs(p - p_ref) / max p_ref (ref: {backends[0]})"], legend, args.format))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--depths", type=int, nargs="+", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
+    parser.add_argument("--backends", nargs="+", metavar="NAME",
+                        default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn"],
+                        help=f"first one is the reference for the output check; any of: {', '.join(BACKENDS)}")
+    parser.add_argument("--repeat", type=int, default=20, help="timed runs per cell at most")
+    parser.add_argument("--budget", type=float, default=3.0,
+                        help="seconds of timed runs after which a cell stops early (default 3)")
+    parser.add_argument("--min-runs", type=int, default=5, help="timed runs per cell at least")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs per cell first")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads for every runtime")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N], for the PyTorch backends and "
+                        "ONNX Runtime (when it has the CUDA provider); MXNet stays on the CPU")
+    parser.add_argument("--models-dir", default=os.path.join(ROOT, "build", "bench"),
+                        help="where the zoo checkpoints are (built if missing)")
+    parser.add_argument("--format", choices=["table", "markdown"], default="table")
+    parser.add_argument("--child", nargs=3, metavar=("BACKEND", "PREFIX", "WORKDIR"), help=argparse.SUPPRESS)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())
