@@ -2,17 +2,30 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, NoReturn
 
 from .errors import EXIT_BAD_INPUT, MxConvertError
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are bad input too: one line, exit 2 (argparse would print the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see --help)\n")
+
+
 def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = _Parser(description=description)
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (names from a file may hold them)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def int_tuple(text: str) -> tuple[int, ...]:
@@ -26,15 +39,24 @@ def int_tuple(text: str) -> tuple[int, ...]:
     return values
 
 
+def named_int_tuple(text: str) -> tuple[str, tuple[int, ...]]:
+    """``"NAME=24,24"`` -> ``("NAME", (24, 24))`` (an argparse ``type``)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=H,W, got {text!r}")
+    return name, int_tuple(values)
+
+
 def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.ArgumentParser) -> None:
     """Parse flags, run ``main``, and exit: 0 ok, 1 over tolerance, 2 bad input (one line on stderr)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up temporary files as on Ctrl-C
     args = arg_parser.parse_args()
     try:
         code = main(args) or 0
     except MxConvertError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"{arg_parser.prog}: error: {exc}", file=sys.stderr)
+        print(f"{arg_parser.prog}: error: {one_line(str(exc))}", file=sys.stderr)
         code = exc.exit_code
     except KeyboardInterrupt:
         print(f"{arg_parser.prog}: interrupted", file=sys.stderr)
@@ -42,7 +64,7 @@ def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.A
     except Exception as exc:  # an unexpected failure is still one line unless --debug
         if args.debug:
             traceback.print_exc()
-        print(f"{arg_parser.prog}: internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-              file=sys.stderr)
+        print(f"{arg_parser.prog}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+              "(rerun with --debug)", file=sys.stderr)
         code = EXIT_BAD_INPUT
     sys.exit(code)

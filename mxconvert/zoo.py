@@ -438,6 +438,8 @@ def _implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
 # ---------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import zoo_faces  # it builds on this module
+
     args = _parser().parse_args(argv)
     options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images}
     jobs = [(f"resnet-{depth}", False, functools.partial(build_classic, depth, args.out, **options))
@@ -456,6 +458,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.legacy and _needs_build(f"{prefix}-legacy", args.force):
             seconds = _timed(functools.partial(save_legacy_checkpoint, prefix, 0, f"{prefix}-legacy"))
             print(_size_line(f"{prefix}-legacy", seconds), flush=True)
+    for name in args.face:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            seconds = _timed(functools.partial(zoo_faces.build_face, name, args.out, args.seed, args.calib_images))
+            images = sample_images(args.calib_images, zoo_faces.INPUT_SIZES[name], args.seed + 1)
+            print(f"{_size_line(prefix, seconds)}   max activation std "
+                  f"{zoo_faces.largest_activation_std(prefix, images):6.2f} (fresh images)", flush=True)
     return 0
 
 
@@ -479,11 +488,16 @@ def _size_line(prefix: str, seconds: float) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import zoo_faces
+
     parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo", description=__doc__.split("\n")[0])
     parser.add_argument("--depth", type=int, nargs="*", default=[], choices=sorted(CLASSIC_UNITS),
                         help="classic model-zoo ResNets to build (resnet-N)")
     parser.add_argument("--gluon", nargs="*", default=[], choices=GLUON_MODELS, metavar="NAME",
                         help=f"Gluon model-zoo exports to build (gluon-NAME); one of {', '.join(GLUON_MODELS)}")
+    parser.add_argument("--face", nargs="*", default=[], choices=zoo_faces.FACE_MODELS, metavar="NAME",
+                        help=f"face models to build (at their own input size); one of "
+                             f"{', '.join(zoo_faces.FACE_MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--out", default="model_mxnet", help="output folder")
     parser.add_argument("--seed", type=int, default=0)

@@ -17,7 +17,8 @@ CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
 
 
 def build_once(name: str) -> str:
-    """Prefix of zoo model ``name`` (``resnet-18``, ``gluon-resnet18_v1``, ``resnet-18-legacy``), built if missing."""
+    """Prefix of zoo model ``name`` (``resnet-18``, ``gluon-resnet18_v1``, ``resnet-18-legacy``,
+    ``arcface-r50``), built if missing."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with open(FIXTURES / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -25,13 +26,15 @@ def build_once(name: str) -> str:
 
 
 def _build(name: str) -> str:
-    from mxconvert import zoo
+    from mxconvert import zoo, zoo_faces
 
     prefix = FIXTURES / name
     if Path(f"{prefix}-symbol.json").exists() and Path(f"{prefix}-0000.params").exists():
         return str(prefix)
     if name.endswith("-legacy"):
         zoo.save_legacy_checkpoint(_build(name.removesuffix("-legacy")), 0, str(prefix))
+    elif name in zoo_faces.FACE_MODELS:
+        zoo_faces.build_face(name, str(FIXTURES), seed=CALIB["seed"], calib_images=CALIB["calib_images"])
     elif name.startswith("gluon-"):
         zoo.build_gluon(name.removeprefix("gluon-"), str(FIXTURES), **CALIB)
     else:

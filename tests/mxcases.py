@@ -182,4 +182,9 @@ CASES.update({
     "upsampling_sum": (S.UpSampling(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), scale=2, sample_type="nearest",
                                     num_args=2, multi_input_mode="sum", name="up"), (1, 2, 4, 6)),
     "multi_head_split": (S.Group([S.SliceChannel(d, num_outputs=2, name="split")[1], d * 2.0]), (2, 4, 3)),
+    # face models: MTCNN R-Net's 2-way scores, RetinaFace's FPN crop of an upsampled odd-sized map
+    "softmax_activation_2d": (S.SoftmaxActivation(d, name="prob1"), (3, 2)),
+    "crop_fpn_odd": (S.Crop(S.UpSampling(S.Pooling(d, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"),
+                                         scale=2, sample_type="nearest", num_args=1), d, num_args=2, name="crop"),
+                     (1, 2, 7, 9)),
 })

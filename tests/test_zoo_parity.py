@@ -54,6 +54,25 @@ def test_onnx_on_mxnet_matches_mxnet(zoo_model, tmp_path, name, shape):
     assert_close(expected, OnnxMxnetModel(path)(data))
 
 
+# The zoo models the tests above leave out: the other Gluon depths, and MXNet 0.x copies of the rest.
+REMAINING = ([f"gluon-resnet{depth}_v{version}" for depth in (34, 101, 152) for version in (1, 2)]
+             + [f"resnet-{depth}-legacy" for depth in (34, 50, 101, 152)]
+             + ["gluon-resnet18_v2-legacy", "gluon-resnet50_v1-legacy"])
+
+
+@pytest.mark.parametrize("name", REMAINING)
+def test_remaining_zoo_models_match_mxnet_in_every_backend(zoo_model, tmp_path, name):
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, SHAPES[0])
+    model = onnx_model(prefix, data)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(expected, session.run(None, {"data": data}))
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    assert_close(expected, OnnxMxnetModel(path)(data))
+    assert_close(expected, torch_outputs(torch_model(prefix, SHAPES[0]), data))
+
+
 @pytest.mark.parametrize("opset", range(11, 22))
 def test_every_opset(zoo_model, opset):
     prefix = zoo_model("resnet-18")
