@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Find where a conversion goes wrong: every node's output in ONNX Runtime and/or PyTorch against MXNet's."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import config  # noqa: E402
+from mxconvert import cli  # noqa: E402
+from mxconvert.compare import _tolerance  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = cli.parser(__doc__)
+    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
+    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    p.add_argument("--onnx_model", help="the .onnx file converted from the checkpoint (omit: no ONNX Runtime)")
+    p.add_argument("--kit_model", help="generated kit_model.py (omit: no PyTorch)")
+    p.add_argument("--pytorch_model", help="its state dict (.pth), with --kit_model")
+    p.add_argument("--input_image", default=config.INPUT_IMAGE,
+                   help="an image file, a .npy NCHW tensor, or a folder of images (one batch)")
+    p.add_argument("--input_shape", type=cli.int_tuple, default=config.INPUT_SHAPE,
+                   help="H,W that images are resized to")
+    p.add_argument("--tolerance", type=_tolerance, default=1e-5,
+                   help="largest error relative to a tensor's scale; exit 1 when a node exceeds it (default 1e-5)")
+    p.add_argument("--report", default="result/layers",
+                   help="folder for report.md, report.json and divergence.png")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    from mxconvert.layers import main as compare_layers
+
+    return compare_layers(args)
+
+
+def run() -> None:
+    """Console entry point."""
+    cli.run(main, build_parser())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,582 @@
+"""Where a conversion goes wrong: every intermediate tensor of the converted models against MXNet's.
+
+Tensors are paired by MXNet node name (output ``i`` of a multi-output node as ``node:i``):
+
+* MXNet runs its symbol's internals (``sym.get_internals()``);
+* ONNX Runtime runs a copy of our file with ``<node>_output`` / ``<node>_output<i>`` made graph outputs;
+* PyTorch runs the generated ``forward`` with a tap after each assignment (one line per MXNet node).
+
+Memory stays bounded: the probes (node outputs in graph order) are split into chunks of at most
+``chunk_bytes`` per backend. Each chunk is one forward pass per backend, compared and dropped before the next;
+every backend stops at the chunk's last node, so a pass costs only the graph up to there.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import io
+import json
+import math
+import sys
+import textwrap
+import types
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+from prettytable import PrettyTable, TableStyle
+
+from .checkpoint import CheckpointPaths
+from .compare import cosine_similarity, max_abs_error, max_rel_error
+from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
+from .fileio import write_bytes, write_text
+from .ir import Graph
+from .preprocess import load_input
+from .symbol import read_symbol
+
+CHUNK_BYTES = 64 << 20
+PLOT_FLOOR = 1e-10  # exact agreement (0) is drawn here on the log axis
+BACKENDS = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Output ``index`` of MXNet node ``node``: one row of the report."""
+
+    node: str
+    index: int
+    outputs: int  # how many outputs the node has
+    op: str
+    shape: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return self.node if self.outputs == 1 else f"{self.node}:{self.index}"
+
+    @property
+    def onnx_name(self) -> str:
+        return f"{self.node}_output" if self.outputs == 1 else f"{self.node}_output{self.index}"
+
+
+@dataclass(frozen=True)
+class Diff:
+    """One backend's tensor against MXNet's (metrics as in :mod:`mxconvert.compare`)."""
+
+    max_abs_error: float
+    rel_error: float  # max |ref - out| / max |ref| per image, the largest over images
+    cosine: float  # smallest per image
+
+
+@dataclass(frozen=True)
+class Offender:
+    """The first node past the tolerance and how far its inputs had already drifted."""
+
+    position: int
+    node: str
+    op: str
+    rel_error: float
+    input_rel_error: float | None  # largest over its compared inputs; None when none was compared
+
+
+class Backend(Protocol):
+    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+        """The tensors of ``probes`` it has, by label, from one forward pass."""
+
+    def has(self, probe: Probe) -> bool: ...
+
+
+# ---------------------------------------------------------------- backends
+
+class MxnetInternals:
+    """The checkpoint in MXNet; each fetch binds the group of the requested internal outputs."""
+
+    def __init__(self, prefix: str, epoch: int, input_shape: tuple[int, ...]):
+        from .mxnet_runner import MxnetModel, mxnet_message
+
+        self.model = model = MxnetModel(prefix, epoch)
+        self.mx = model.mx
+        self.internals = model.symbol.get_internals()
+        self.slots: dict[tuple[str, int], int] = {}  # (node, output index) -> position in the internals
+        seen: dict[str, int] = {}
+        for slot in range(len(self.internals.list_outputs())):
+            name = self.internals[slot].name
+            seen[name] = seen.get(name, -1) + 1
+            self.slots[(name, seen[name])] = slot
+        known = {name: value.shape for name, value in model.arg_params.items()}
+        known[model.data_name] = tuple(input_shape)
+        try:
+            args, outs, _ = self.internals.infer_shape_partial(**known)
+        except self.mx.base.MXNetError as exc:
+            raise MxConvertError(f"cannot run with input of shape {tuple(input_shape)}: {mxnet_message(exc)}",
+                                 str(model.params_path)) from None
+        self.arg_shapes = dict(zip(self.internals.list_arguments(), args))
+        self.shapes = {key: tuple(outs[slot]) for key, slot in self.slots.items()}
+
+    def has(self, probe: Probe) -> bool:
+        return (probe.node, probe.index) in self.slots
+
+    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+        from .mxnet_runner import _native_stderr_silenced, mxnet_message
+
+        mx, model = self.mx, self.model
+        group = mx.sym.Group([self.internals[self.slots[(p.node, p.index)]] for p in probes])
+        args = {}
+        for name in group.list_arguments():
+            if name == model.data_name:
+                args[name] = mx.nd.array(batch, dtype=np.float32)
+            elif name in model.arg_params:  # shared with the loaded checkpoint, not copied
+                args[name] = model.arg_params[name]
+            else:  # a loss head's label
+                args[name] = mx.nd.zeros(self.arg_shapes[name])
+        aux = {name: model.aux_params[name] for name in group.list_auxiliary_states()}
+        try:
+            with _native_stderr_silenced():  # MXNet logs its subgraph setting at every bind
+                executor = group.bind(model.ctx, args=args, aux_states=aux, grad_req="null")
+            outputs = executor.forward(is_train=False)
+            return {p.label: out.asnumpy() for p, out in zip(probes, outputs)}
+        except self.mx.base.MXNetError as exc:
+            raise MxConvertError(f"MXNet forward failed: {mxnet_message(exc)}", str(model.params_path)) from None
+
+
+class OrtInternals:
+    """Our ONNX file in onnxruntime (CPU); each fetch builds a session for just the requested tensors.
+
+    The float weights are taken out of the model once and fed to every run as inputs (zero-copy OrtValues),
+    so a chunk's session holds only the nodes its tensors need and builds in milliseconds. ONNX Runtime then
+    runs the graph op by op, without constant folding or fusions across the exposed tensors.
+    """
+
+    def __init__(self, path: str, probes: Sequence[Probe]):
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, numpy_helper
+
+        from .onnx_runtime import data_input, declared_shape, load_onnx
+
+        self.ort, self.path = ort, path
+        model = load_onnx(path)
+        self.input = data_input(model)
+        self.shape = declared_shape(self.input)
+        produced = {name for node in model.graph.node for name in node.output}
+        self.names = {p.label: p.onnx_name for p in probes if p.onnx_name in produced}
+        self.types = {v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)}
+        if any(name not in self.types for name in self.names.values()):
+            inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
+            self.types.update((v.name, v.type.tensor_type.elem_type) for v in inferred)
+        float_types = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+        floats = [t for t in model.graph.initializer if t.data_type in float_types]
+        self.weights = {t.name: ort.OrtValue.ortvalue_from_numpy(numpy_helper.to_array(t)) for t in floats}
+        self.weight_info = {t.name: onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                            for t in floats}
+        kept = [t for t in model.graph.initializer if t.data_type not in float_types]
+        model.graph.ClearField("initializer")
+        model.graph.initializer.extend(kept)
+        self.skeleton = onnx.ModelProto()
+        self.skeleton.CopyFrom(model)  # a fresh, small message: the loaded one's weights are released
+
+    def has(self, probe: Probe) -> bool:
+        return probe.label in self.names
+
+    def _session(self, fetches: list[str]) -> tuple[Any, list[str]]:
+        """A session computing ``fetches`` from the data input and the weights it names as inputs."""
+        from onnx import TensorProto, helper
+
+        graph = self.skeleton.graph
+        needed, nodes = set(fetches), []
+        for node in reversed(graph.node):
+            if needed.intersection(node.output):
+                nodes.append(node)
+                needed.update(node.input)
+        weights = [name for name in self.weights if name in needed]
+        constants = [t for t in graph.initializer if t.name in needed]
+        outputs = [helper.make_tensor_value_info(n, self.types.get(n, TensorProto.FLOAT), None) for n in fetches]
+        sub = helper.make_graph(nodes[::-1], graph.name, [self.input, *(self.weight_info[w] for w in weights)],
+                                outputs, initializer=constants)
+        model = helper.make_model(sub, opset_imports=self.skeleton.opset_import, ir_version=self.skeleton.ir_version)
+        options = self.ort.SessionOptions()
+        options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # give each chunk's tensors back
+        try:
+            session = self.ort.InferenceSession(model.SerializeToString(), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", self.path) from None
+        return session, weights
+
+    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+        from .onnx_runtime import check_input, run_fixed_batch
+
+        check_input(batch, self.shape, self.input.name)
+        wanted = [p.label for p in probes if self.has(p)]
+        if not wanted:
+            return {}
+        fetches = [self.names[label] for label in wanted]
+        session, weights = self._session(fetches)
+        feeds = {name: self.weights[name] for name in weights}
+
+        def run(rows: np.ndarray) -> list[np.ndarray]:
+            try:
+                return session.run(fetches, {self.input.name: rows, **feeds})
+            except Exception as exc:
+                raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", self.path) from None
+
+        return dict(zip(wanted, run_fixed_batch(run, batch, self.shape[0])))
+
+
+class _Done(Exception):
+    """Raised by the PyTorch tap once a chunk's last tensor is captured."""
+
+
+class TorchInternals:
+    """The generated ``KitModel`` with its ``forward`` recompiled to report every assigned local variable."""
+
+    TAP = "__mxconvert_tap__"
+
+    def __init__(self, kit_path: str, weights_path: str, graph: Graph):
+        from .to_torch.loader import build_model, load_kit_module
+        from .to_torch.runner import load_state
+
+        module = load_kit_module(kit_path)
+        self.model = build_model(module, load_state(weights_path))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(module.KitModel.forward)))
+        function = tree.body[0]
+        assigned = [stmt.targets[0].id for stmt in function.body
+                    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)]
+        self.sources = self._node_of(assigned, getattr(module, "MXNET_NAMES", {}), graph)
+        self.present = set(self.sources.values())
+        function.body = self._instrumented(function.body)
+        namespace = {**vars(module), self.TAP: self._tap}
+        exec(compile(ast.fix_missing_locations(tree), inspect.getsourcefile(module.KitModel), "exec"), namespace)
+        self.forward = types.MethodType(namespace[function.name], self.model)
+        self.wanted: dict[str, list[Probe]] = {}
+        self.captured: dict[str, np.ndarray] = {}
+
+    @staticmethod
+    def _node_of(assigned: list[str], mxnet_names: dict[str, str], graph: Graph) -> dict[str, str]:
+        """Local variable -> the MXNet node whose output it holds.
+
+        With ``--fuse_bn`` a folded BatchNorm has no line: its Convolution's variable holds the BatchNorm's
+        output, and the Convolution's own output exists nowhere.
+        """
+        sources = {ident: mxnet_names.get(ident, ident) for ident in assigned}
+        present = set(sources.values())
+        nodes = {n.name: n for n in graph.nodes}
+        by_node = {node: ident for ident, node in sources.items()}
+        for node in graph.nodes:
+            producer = nodes.get(node.inputs[0].node) if node.inputs else None
+            if (node.op == "BatchNorm" and node.name not in present and producer is not None
+                    and producer.op == "Convolution" and producer.name in by_node):
+                sources[by_node[producer.name]] = node.name
+        return sources
+
+    def _instrumented(self, body: list[ast.stmt]) -> list[ast.stmt]:
+        """After each assignment a tap call; each local deleted after its last use, so only live tensors stay."""
+        dies_at: dict[str, int] = {}
+        for index, stmt in enumerate(body):
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name) and (node.id in dies_at or isinstance(node.ctx, ast.Store)):
+                    dies_at[node.id] = index
+        out: list[ast.stmt] = []
+        for index, stmt in enumerate(body):
+            out.append(stmt)
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                name = stmt.targets[0].id
+                out.append(ast.Expr(ast.Call(ast.Name(self.TAP, ast.Load()),
+                                             [ast.Constant(name), ast.Name(name, ast.Load())], [])))
+            dead = [ast.Name(name, ast.Del()) for name, last in dies_at.items() if last == index]
+            if dead and not isinstance(stmt, ast.Return):
+                out.append(ast.Delete(dead))
+        return out
+
+    def _tap(self, ident: str, value: Any) -> None:
+        for probe in self.wanted.pop(self.sources.get(ident, ""), []):
+            tensor = value[probe.index] if isinstance(value, (tuple, list)) else value
+            self.captured[probe.label] = tensor.detach().cpu().numpy()
+        if not self.wanted:
+            raise _Done
+
+    def has(self, probe: Probe) -> bool:
+        return probe.node in self.present
+
+    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+        import torch
+
+        self.wanted, self.captured = {}, {}
+        for probe in probes:
+            if self.has(probe):
+                self.wanted.setdefault(probe.node, []).append(probe)
+        if not self.wanted:
+            return {}
+        try:
+            with torch.no_grad():
+                self.forward(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        except _Done:
+            pass
+        except Exception as exc:
+            raise MxConvertError(f"the PyTorch model fails: {type(exc).__name__}: {exc}") from None
+        captured, self.captured = self.captured, {}
+        return captured
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+# ---------------------------------------------------------------- comparison
+
+@dataclass
+class LayerReport:
+    """Per-node differences of every target from MXNet, in graph order."""
+
+    model: str
+    input: str
+    input_shape: tuple[int, ...]
+    tolerance: float
+    probes: list[Probe]
+    diffs: dict[str, list[Diff | None]]  # backend key -> one entry per probe (None: not in that model)
+    inputs: dict[int, list[int]]  # probe position -> positions of the probes it reads
+
+    def first_offender(self, key: str) -> Offender | None:
+        """The first node in graph order whose relative error exceeds the tolerance (NaN does)."""
+        diffs = self.diffs[key]
+        for position, diff in enumerate(diffs):
+            if diff is not None and not diff.rel_error <= self.tolerance:
+                upstream = [diffs[i].rel_error for i in self.inputs[position] if diffs[i] is not None]
+                probe = self.probes[position]
+                return Offender(position, probe.label, probe.op, diff.rel_error,
+                                max(upstream) if upstream else None)
+        return None
+
+    def worst(self, key: str) -> tuple[Probe, Diff]:
+        position, diff = max(((i, d) for i, d in enumerate(self.diffs[key]) if d is not None),
+                             key=lambda item: item[1].rel_error if not math.isnan(item[1].rel_error) else math.inf)
+        return self.probes[position], diff
+
+
+def tensor_diff(ref: np.ndarray, out: np.ndarray) -> Diff:
+    """Max abs error, error relative to the reference's scale and cosine (float64); a shape mismatch is inf."""
+    if ref.shape != out.shape:
+        return Diff(math.inf, math.inf, 0.0)
+    if ref.size == 0:
+        return Diff(0.0, 0.0, 1.0)
+    r, o = ref.astype(np.float64), out.astype(np.float64)
+    return Diff(max_abs_error(r, o), max_rel_error(r, o), float(cosine_similarity(r, o).min()))
+
+
+def probes_of(graph: Graph, shapes: dict[tuple[str, int], tuple[int, ...]]) -> list[Probe]:
+    """Every op node's outputs in graph order, with MXNet's inferred shapes."""
+    return [Probe(n.name, i, n.num_outputs, n.op, shapes[(n.name, i)])
+            for n in graph.nodes for i in range(n.num_outputs) if (n.name, i) in shapes]
+
+
+def chunks(probes: Sequence[Probe], rows: int, budget: int) -> list[list[Probe]]:
+    """Consecutive probes whose float32 tensors (``rows`` images) total at most ``budget`` bytes each."""
+    out: list[list[Probe]] = [[]]
+    used = 0
+    for probe in probes:
+        size = 4 * rows * math.prod(probe.shape[1:])
+        if out[-1] and used + size > budget:
+            out.append([])
+            used = 0
+        out[-1].append(probe)
+        used += size
+    return [chunk for chunk in out if chunk]
+
+
+def compare_layers(reference: MxnetInternals, graph: Graph, targets: dict[str, Backend], batch: np.ndarray,
+                   tolerance: float, chunk_bytes: int = CHUNK_BYTES, model: str = "", source: str = "",
+                   ) -> LayerReport:
+    """Run MXNet and each target chunk by chunk and compare every probe; nothing is kept but the metrics."""
+    probes = probes_of(graph, reference.shapes)
+    for key, target in targets.items():
+        if not any(target.has(p) for p in probes):
+            raise MxConvertError(f"the {BACKENDS[key]} model holds none of the checkpoint's node outputs "
+                                 "(was it converted from this checkpoint?)")
+    position = {(p.node, p.index): i for i, p in enumerate(probes)}
+    inputs = {position[(n.name, i)]: [position[(r.node, r.index)] for r in n.inputs if (r.node, r.index) in position]
+              for n in graph.nodes for i in range(n.num_outputs) if (n.name, i) in position}
+    diffs: dict[str, list[Diff | None]] = {key: [] for key in targets}
+    for chunk in chunks(probes, batch.shape[0], chunk_bytes):
+        ref = reference.fetch(batch, chunk)
+        for key, target in targets.items():
+            out = target.fetch(batch, chunk)
+            diffs[key] += [tensor_diff(ref[p.label], out[p.label]) if p.label in out else None for p in chunk]
+            del out
+        del ref
+    return LayerReport(model, source, tuple(batch.shape), tolerance, probes, diffs, inputs)
+
+
+# ---------------------------------------------------------------- reports
+
+def _num(value: float) -> str:
+    return format(value, ".2e")
+
+
+def table(report: LayerReport, style: TableStyle = TableStyle.DEFAULT) -> str:
+    """Node, op, shape and per target max abs error, relative error and cosine; offenders marked."""
+    header = ["#", "node", "op", "shape"]
+    for key in report.diffs:
+        label = BACKENDS[key]
+        header += [f"{label} max abs", f"{label} rel", f"{label} cosine"]
+    header.append("first over tolerance")
+    firsts: dict[int, list[str]] = {}
+    for key in report.diffs:
+        if (offender := report.first_offender(key)) is not None:
+            firsts.setdefault(offender.position, []).append(BACKENDS[key])
+    grid = PrettyTable(header)
+    grid.align = "l"
+    for i, probe in enumerate(report.probes):
+        row = [str(i), probe.label, probe.op, "x".join(map(str, probe.shape))]
+        for key in report.diffs:
+            diff = report.diffs[key][i]
+            row += ["n/a"] * 3 if diff is None else [_num(diff.max_abs_error), _num(diff.rel_error),
+                                                     format(diff.cosine, ".7f")]
+        row.append(("<< " + ", ".join(firsts[i])) if i in firsts else "")
+        grid.add_row(row)
+    grid.set_style(style)
+    return grid.get_string()
+
+
+def summary(report: LayerReport) -> list[str]:
+    """One line per target: flat (with its worst node), or the first node past the tolerance."""
+    lines = []
+    for key in report.diffs:
+        label = BACKENDS[key]
+        compared = sum(d is not None for d in report.diffs[key])
+        missing = len(report.probes) - compared
+        absent = f"; {missing} node output(s) not in the model" if missing else ""
+        offender = report.first_offender(key)
+        if offender is None:
+            probe, diff = report.worst(key)
+            lines.append(f"{label}: flat: all {compared} node outputs within {report.tolerance:g} of their scale "
+                         f"(worst {diff.rel_error:.2e} at {probe.label}, {probe.op}){absent}")
+            continue
+        before = ("its inputs were not compared" if offender.input_rel_error is None
+                  else f"its inputs were at {offender.input_rel_error:.2e}")
+        lines.append(f"{label}: first over tolerance {report.tolerance:g}: node {offender.node} "
+                     f"({offender.op}), relative error {offender.rel_error:.2e}; {before}, so the {offender.op} "
+                     f"introduced the jump{absent}")
+    return lines
+
+
+def _json_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
+def to_json(report: LayerReport) -> str:
+    targets = {}
+    for key in report.diffs:
+        offender = report.first_offender(key)
+        targets[key] = {"label": BACKENDS[key], "first_over_tolerance": None if offender is None else
+                        {k: _json_float(v) if isinstance(v, float) else v for k, v in asdict(offender).items()}}
+    nodes = []
+    for i, probe in enumerate(report.probes):
+        entry: dict[str, Any] = {"position": i, "node": probe.node, "output": probe.index, "op": probe.op,
+                                 "shape": list(probe.shape)}
+        for key in report.diffs:
+            diff = report.diffs[key][i]
+            entry[key] = None if diff is None else {k: _json_float(v) for k, v in asdict(diff).items()}
+        nodes.append(entry)
+    document = {"reference": "MXNet", "model": report.model, "input": report.input,
+                "input_shape": list(report.input_shape), "tolerance": report.tolerance, "targets": targets,
+                "nodes": nodes}
+    return json.dumps(document, indent=1, allow_nan=False) + "\n"
+
+
+def to_markdown(report: LayerReport) -> str:
+    shape = "x".join(map(str, report.input_shape))
+    lines = [f"# Layer-by-layer divergence from MXNet: {report.model}", "",
+             f"Input `{report.input}` ({shape}); tolerance {report.tolerance:g} of each tensor's scale "
+             "(max |MXNet - target| / max |MXNet|, per image).", "",
+             *(f"* {line}" for line in summary(report)), "", "![divergence](divergence.png)", "",
+             table(report, TableStyle.MARKDOWN), ""]
+    return "\n".join(lines)
+
+
+def plot(report: LayerReport) -> bytes:
+    """PNG: relative error per node along the graph, log scale, one line per target, first offenders marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(12, 5.5), dpi=100)
+    positions = np.arange(len(report.probes))
+    for key, diffs in report.diffs.items():
+        rel = np.array([np.nan if d is None else d.rel_error for d in diffs], dtype=np.float64)
+        line, = axes.plot(positions, np.maximum(rel, PLOT_FLOOR), linewidth=1.2, label=BACKENDS[key])
+        offender = report.first_offender(key)
+        if offender is not None:
+            color = line.get_color()
+            y = max(offender.rel_error, PLOT_FLOOR) if math.isfinite(offender.rel_error) else 1.0
+            axes.axvline(offender.position, color=color, linestyle=":", linewidth=1)
+            axes.plot([offender.position], [y], "o", color=color, markersize=9, markerfacecolor="none",
+                      markeredgewidth=2, label=f"{BACKENDS[key]}: first over tolerance at "
+                                              f"#{offender.position} {offender.node} ({offender.op})")
+            axes.annotate(offender.node, (offender.position, y), xytext=(8, -14), textcoords="offset points",
+                          color=color, fontsize=10, fontweight="bold")
+    axes.axhline(report.tolerance, color="red", linestyle="--", linewidth=1,
+                 label=f"tolerance {report.tolerance:g}")
+    axes.set_yscale("log")
+    axes.set_xlim(-0.5, max(len(report.probes) - 0.5, 0.5))
+    if len(report.probes) <= 40:
+        axes.set_xticks(positions, [p.label for p in report.probes], rotation=45, ha="right")
+    axes.set_xlabel("node in graph order (depth)")
+    axes.set_ylabel("max |MXNet - target| / max |MXNet|")
+    shape = "x".join(map(str, report.input_shape))
+    exact = any(d is not None and d.rel_error == 0 for diffs in report.diffs.values() for d in diffs)
+    axes.set_title(f"{report.model}: relative error per node against MXNet (input {shape})"
+                   + (f"; exact agreement drawn at {PLOT_FLOOR:g}" if exact else ""))
+    axes.grid(True, which="major", alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(0, -0.12 if len(report.probes) > 40 else -0.25), ncol=2,
+                frameon=False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def write_report(report: LayerReport, folder: str | Path) -> list[Path]:
+    """``report.md``, ``report.json`` and ``divergence.png`` in ``folder``, each written atomically."""
+    root = Path(folder)
+    paths = [root / "report.md", root / "report.json", root / "divergence.png"]
+    write_text(paths[0], to_markdown(report))
+    write_text(paths[1], to_json(report))
+    write_bytes(paths[2], plot(report))
+    return paths
+
+
+# ---------------------------------------------------------------- script
+
+def main(args: argparse.Namespace) -> int:
+    """``compare_layers.py``: print the table and summary, write the report; exit 1 when a node is over."""
+    if len(args.input_shape) != 2:
+        raise MxConvertError(f"--input_shape takes H,W, got {args.input_shape}")
+    if (args.kit_model is None) != (args.pytorch_model is None):
+        raise MxConvertError("--kit_model and --pytorch_model go together")
+    if args.onnx_model is None and args.kit_model is None:
+        raise MxConvertError("nothing to compare: give --onnx_model and/or --kit_model with --pytorch_model")
+    batch = load_input(args.input_image, args.input_shape).array
+    reference = MxnetInternals(args.prefix, args.epoch, batch.shape)
+    graph = read_symbol(CheckpointPaths.of(args.prefix, args.epoch).symbol)
+    probes = probes_of(graph, reference.shapes)
+    targets: dict[str, Backend] = {}
+    if args.onnx_model is not None:
+        targets["onnxruntime"] = OrtInternals(args.onnx_model, probes)
+    if args.kit_model is not None:
+        targets["pytorch"] = TorchInternals(args.kit_model, args.pytorch_model, graph)
+    report = compare_layers(reference, graph, targets, batch, args.tolerance, model=Path(args.prefix).name,
+                            source=str(args.input_image))
+    print(table(report))
+    for line in summary(report):
+        print(line)
+    paths = write_report(report, args.report)
+    print(f"report: {', '.join(map(str, paths))}")
+    over = [key for key in targets if report.first_offender(key) is not None]
+    if over:
+        print(f"over tolerance {args.tolerance:g}: {', '.join(BACKENDS[k] for k in over)}", file=sys.stderr)
+    return EXIT_TOLERANCE if over else EXIT_OK

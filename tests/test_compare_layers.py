@@ -1,0 +1,165 @@
+"""compare_layers.py: per-node divergence from MXNet names the node where a planted conversion bug first shows."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mxconvert import layers
+from mxconvert.convert import convert_to_onnx
+from mxconvert.preprocess import load_input
+from mxconvert.symbol import read_symbol
+from mxconvert.to_onnx.registry import CONVERTERS as ONNX_CONVERTERS
+from mxconvert.to_torch.convert import convert_to_pytorch
+from mxconvert.to_torch.registry import CONVERTERS as TORCH_CONVERTERS
+from conftest import ROOT
+from mxcases import S, mx
+
+SHAPE = (1, 3, 16, 16)
+
+
+def _checkpoint(folder: Path) -> str:
+    """conv-bn-relu, conv-bn(fix_gamma, stored gamma != 1), PReLU, conv, fc, softmax; random weights."""
+    x = S.Activation(S.BatchNorm(S.Convolution(S.var("data"), kernel=(3, 3), pad=(1, 1), num_filter=8, name="conv0"),
+                                 fix_gamma=False, name="bn0"), act_type="relu", name="relu0")
+    x = S.BatchNorm(S.Convolution(x, kernel=(3, 3), pad=(1, 1), num_filter=8, name="conv1"), fix_gamma=True,
+                    name="bn_fixed")
+    x = S.LeakyReLU(x, act_type="prelu", name="prelu0")
+    x = S.Convolution(x, kernel=(3, 3), pad=(1, 1), num_filter=8, name="conv2")
+    sym = S.SoftmaxOutput(S.FullyConnected(S.Flatten(x), num_hidden=10, name="fc1"), name="softmax")
+    executor = sym.simple_bind(mx.cpu(), data=SHAPE, grad_req="null")
+    rng = np.random.default_rng(0)
+    arg = {k: mx.nd.array(rng.normal(0, 0.5, size=v.shape)) for k, v in executor.arg_dict.items()
+           if k != "data" and not k.endswith("label")}
+    arg["bn_fixed_gamma"] = mx.nd.array(rng.uniform(2, 3, size=(8,)))  # MXNet ignores it
+    arg["prelu0_gamma"] = mx.nd.array(np.linspace(0.05, 0.9, 8))  # a distinct slope per channel
+    aux = {k: mx.nd.array(rng.uniform(0.5, 1.5, size=v.shape)) for k, v in executor.aux_dict.items()}
+    prefix = str(folder / "net")
+    mx.model.save_checkpoint(prefix, 0, sym, arg, aux)
+    np.save(folder / "input.npy", rng.uniform(-1, 1, size=SHAPE).astype(np.float32))
+    return prefix
+
+
+def _convert(prefix: str, folder: Path, shape: tuple[int, ...] = SHAPE) -> dict[str, str]:
+    onnx_path, kit, weights = folder / "model.onnx", folder / "kit_model.py", folder / "model.pth"
+    convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)
+    convert_to_pytorch(prefix, 0, weights, kit, shape)
+    return {"onnx_model": str(onnx_path), "kit_model": str(kit), "pytorch_model": str(weights)}
+
+
+def _planted_bugs(monkeypatch) -> None:
+    """ONNX: BatchNorm reads the stored gamma despite fix_gamma. PyTorch: PReLU slopes rolled by one channel."""
+    batch_norm = ONNX_CONVERTERS["BatchNorm"]
+
+    def gamma_kept(ctx, node):
+        batch_norm.convert(ctx, dataclasses.replace(node, attrs={**node.attrs, "fix_gamma": False}))
+
+    leaky = TORCH_CONVERTERS["LeakyReLU"]
+
+    def slope_rolled(ctx, node):
+        lowering = leaky.convert(ctx, node)
+        return dataclasses.replace(lowering, state={"weight": np.roll(lowering.state["weight"], 1)})
+
+    monkeypatch.setitem(ONNX_CONVERTERS, "BatchNorm", dataclasses.replace(batch_norm, convert=gamma_kept))
+    monkeypatch.setitem(TORCH_CONVERTERS, "LeakyReLU", dataclasses.replace(leaky, convert=slope_rolled))
+
+
+def _report(prefix: str, files: dict[str, str], data: np.ndarray, chunk_bytes: int = layers.CHUNK_BYTES
+            ) -> layers.LayerReport:
+    graph = read_symbol(f"{prefix}-symbol.json")
+    reference = layers.MxnetInternals(prefix, 0, data.shape)
+    probes = layers.probes_of(graph, reference.shapes)
+    targets = {"onnxruntime": layers.OrtInternals(files["onnx_model"], probes),
+               "pytorch": layers.TorchInternals(files["kit_model"], files["pytorch_model"], graph)}
+    return layers.compare_layers(reference, graph, targets, data, 1e-5, chunk_bytes, model=Path(prefix).name)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory) -> tuple[str, dict[str, str], Path]:
+    folder = tmp_path_factory.mktemp("planted")
+    prefix = _checkpoint(folder)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _planted_bugs(monkeypatch)
+        files = _convert(prefix, folder)
+    return prefix, files, folder
+
+
+def test_planted_bugs_are_named_at_their_node(planted):
+    prefix, files, folder = planted
+    report = _report(prefix, files, np.load(folder / "input.npy"))
+    onnx_first, torch_first = report.first_offender("onnxruntime"), report.first_offender("pytorch")
+    assert (onnx_first.node, onnx_first.op) == ("bn_fixed", "BatchNorm")
+    assert (torch_first.node, torch_first.op) == ("prelu0", "LeakyReLU")
+    assert onnx_first.input_rel_error <= 1e-5 and torch_first.input_rel_error <= 1e-5
+    labels = [p.label for p in report.probes]
+    for key, first in (("onnxruntime", "bn_fixed"), ("pytorch", "prelu0")):
+        before = report.diffs[key][:labels.index(first)]
+        assert all(d.rel_error <= 1e-5 for d in before)
+    lines = layers.summary(report)
+    assert "node bn_fixed (BatchNorm)" in lines[0] and "node prelu0 (LeakyReLU)" in lines[1]
+
+
+def test_chunked_runs_match_one_pass(planted):
+    prefix, files, folder = planted
+    data = np.load(folder / "input.npy")
+    assert _report(prefix, files, data, chunk_bytes=1).diffs == _report(prefix, files, data).diffs
+
+
+def test_resnet18_is_flat(zoo_model, tmp_path):
+    prefix = zoo_model("resnet-18")
+    data = load_input(ROOT / "photo.bmp", (112, 112)).array
+    report = _report(prefix, _convert(prefix, tmp_path, data.shape), data)
+    for key in ("onnxruntime", "pytorch"):
+        assert report.first_offender(key) is None
+        assert all(d is not None and d.rel_error <= 1e-5 and d.cosine > 0.99999 for d in report.diffs[key])
+    assert [p.node for p in report.probes] == [n.name for n in read_symbol(f"{prefix}-symbol.json").nodes]
+
+
+def _script(*flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "compare_layers.py"), *flags], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_script_end_to_end(planted, tmp_path):
+    prefix, files, folder = planted
+    common = ["--prefix", prefix, "--epoch", "0", "--input_image", str(folder / "input.npy")]
+    targets = [f"--{flag}={path}" for flag, path in files.items()]
+    out = tmp_path / "layers"
+    result = _script(*common, *targets, "--report", str(out))
+    assert result.returncode == 1, result.stderr
+    assert "first over tolerance 1e-05: node bn_fixed (BatchNorm)" in result.stdout
+    assert "first over tolerance 1e-05: node prelu0 (LeakyReLU)" in result.stdout
+    document = json.loads((out / "report.json").read_text())
+    assert document["targets"]["onnxruntime"]["first_over_tolerance"]["node"] == "bn_fixed"
+    assert document["targets"]["pytorch"]["first_over_tolerance"]["node"] == "prelu0"
+    assert [n["node"] for n in document["nodes"]][:3] == ["conv0", "bn0", "relu0"]
+    assert "bn_fixed" in (out / "report.md").read_text()
+    assert (out / "divergence.png").read_bytes().startswith(b"\x89PNG")
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+    loose = _script(*common, f"--onnx_model={files['onnx_model']}", "--tolerance", "10",
+                    "--report", str(tmp_path / "loose"))
+    assert loose.returncode == 0, loose.stderr
+    assert "ONNX Runtime: flat" in loose.stdout and "PyTorch" not in loose.stdout
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--onnx_model", "missing.onnx"], "missing.onnx: no such file"),
+    ([], "nothing to compare"),
+    (["--kit_model", "kit_model.py"], "go together"),
+    (["--onnx_model", "model.onnx", "--input_shape", "1,3,16,16"], "--input_shape takes H,W"),
+])
+def test_script_bad_input(planted, tmp_path, flags, needle):
+    prefix, files, folder = planted
+    flags = [str(folder / f) if f.endswith((".onnx", ".py")) else f for f in flags]
+    out = tmp_path / "layers"
+    result = _script("--prefix", prefix, "--input_image", str(folder / "input.npy"), "--report", str(out), *flags)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not out.exists()
