@@ -114,10 +114,13 @@ def _ort_mxnet(model: Model, shape: tuple) -> Runner:
 # --- PyTorch (mxconvert.to_torch) ----------------------------------------------------------------------
 
 def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_last: bool = False,
-                  compiled: bool = False) -> Runner:
-    """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad."""
+                  compiled: bool = False, half: bool = False) -> Runner:
+    """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad. On CUDA, float32
+    stays float32 (TF32 off); ``half`` runs weights and compute in float16."""
     import torch
 
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     from mxconvert.to_torch import emit_pytorch
 
     source, state = emit_pytorch(model.graph(), shape, fuse_bn=fuse_bn)
@@ -126,14 +129,15 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     net = namespace["KitModel"]()
     net.load_state_dict(state, strict=True)
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    net = net.eval().to(model.device, memory_format=layout)
+    dtype = torch.float16 if half else torch.float32
+    net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
     if compiled:
         net = torch.compile(net, dynamic=False)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            out = net(torch.from_numpy(batch).to(model.device).contiguous(memory_format=layout))
-            return (out[0] if isinstance(out, (tuple, list)) else out).cpu().numpy()
+            out = net(torch.from_numpy(batch).to(model.device, dtype).contiguous(memory_format=layout))
+            return (out[0] if isinstance(out, (tuple, list)) else out).float().cpu().numpy()
     return run
 
 
@@ -151,6 +155,8 @@ backend("torch-fuse-bn", "PyTorch eager, BatchNorm folded into the convolutions 
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True))
 backend("torch-channels-last", "PyTorch eager, --fuse_bn, model and input in channels_last")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, channels_last=True))
+backend("torch-fp16", "PyTorch eager, --fuse_bn, weights and compute in float16 (GPU)")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, half=True))
 backend("torch-compile", "torch.compile (inductor, dynamic=False) of the --fuse_bn model; compiles per shape")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compiled=True))
 
