@@ -53,6 +53,7 @@ def run_and_save(backend: str, run: Runner, args: argparse.Namespace, output: st
     outputs = _stack(results, rows)
     target = Path(output)
     listing = files_list_path(target)
+    before = {path: _identity(path) for path in output_paths(target, len(outputs)) + [listing]}
     try:
         paths = save_outputs(target, outputs)
         if total is not None:
@@ -60,14 +61,24 @@ def run_and_save(backend: str, run: Runner, args: argparse.Namespace, output: st
         else:
             listing.unlink(missing_ok=True)
     except BaseException:  # outputs of one run belong together: never leave a mix of old and new
-        for path in output_paths(target, len(outputs)) + [listing]:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        if any(_identity(path) != seen for path, seen in before.items()):  # else the previous run stays
+            for path in before:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
         raise
     shapes = ", ".join(str(tuple(out.shape)) for out in outputs)
     print(f"{backend}: {len(files)} input(s) -> {len(outputs)} output(s) {shapes} saved to "
           f"{', '.join(str(p) for p in paths)}")
     return paths
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Inode and mtime: a file replaced by ``atomic_output`` gets a new inode."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def _stack(batches: list[list[np.ndarray]], rows: list[int]) -> list[np.ndarray]:

@@ -25,7 +25,7 @@ def parse_bool(text: str) -> bool:
 
 def parse_int(text: str) -> int:
     value = float(text.strip()) if "." in text or "e" in text.lower() else int(text.strip())
-    if value != int(value):
+    if isinstance(value, float) and not value.is_integer():  # also rejects inf and nan ("1e400")
         raise ValueError(f"not an integer: {text!r}")
     return int(value)
 

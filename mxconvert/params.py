@@ -214,6 +214,7 @@ def _read_names(reader: _Reader, count: int) -> list[str]:
     if name_count != count:
         raise reader.fail(f"holds {count} arrays but {name_count} names")
     names: list[str] = []
+    seen: set[str] = set()  # not `names`: a list lookup is quadratic in a file of many tiny arrays
     for index in range(count):
         length = reader.scalar(_U64, f"name {index} length")
         raw = reader.take(length, f"name {index} ({length} bytes)")
@@ -221,8 +222,9 @@ def _read_names(reader: _Reader, count: int) -> list[str]:
             name = bytes(raw).decode("utf-8")
         except UnicodeDecodeError:
             raise reader.fail(f"name {index} is not valid UTF-8") from None
-        if name in names:
+        if name in seen:
             raise reader.fail(f"duplicate array name {name!r}")
+        seen.add(name)
         names.append(name)
     return names
 

@@ -10,6 +10,7 @@ from .ir import Graph, Node, TensorRef
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
 _RULES: dict[str, ShapeRule] = {}
+MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
 
 class ShapeError(MxConvertError):
@@ -50,9 +51,15 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             out_shapes = _RULES[node.op](node, in_shapes)
         except ShapeError as exc:
             raise ShapeError(f"node {node.name!r} ({node.op}): {exc}") from None
+        except (ArithmeticError, IndexError, TypeError, ValueError) as exc:  # attributes no real model has
+            raise ShapeError(f"node {node.name!r} ({node.op}): attributes do not fit inputs of shapes "
+                             f"{in_shapes} ({type(exc).__name__}: {exc})") from None
         for index, shape in enumerate(out_shapes):
-            if any(d < 0 for d in shape):
-                raise ShapeError(f"node {node.name!r} ({node.op}): negative output size {shape}")
+            if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
+                raise ShapeError(f"node {node.name!r} ({node.op}): empty or negative output size {shape}")
+            if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
+                raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
+                                 f"{MAX_ELEMENTS} elements")
             shapes[TensorRef(node.name, index)] = tuple(shape)
     return shapes
 

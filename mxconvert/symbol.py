@@ -16,6 +16,7 @@ _TOP_KEYS = {"nodes", "arg_nodes", "node_row_ptr", "heads", "attrs"}
 _ANNOTATIONS = {"ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage"}
 MAX_SYMBOL_BYTES = 256 << 20
 MAX_ATTR_CHARS = 1 << 16
+MAX_NAME_CHARS = 1 << 10
 
 
 def read_symbol(path: str | os.PathLike) -> Graph:
@@ -41,7 +42,7 @@ def read_symbol(path: str | os.PathLike) -> Graph:
 def parse_symbol(text: str, path: str = "<symbol>") -> Graph:
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, or an int of > 4300 digits
         raise MxConvertError(f"not a symbol JSON file ({exc})", path) from None
     return _SymbolParser(doc, path).parse()
 
@@ -66,8 +67,12 @@ class _SymbolParser:
             raise self.fail("symbol has no nodes")
         names: list[str] = []
         entries: list[Node | Variable] = []
+        positions: dict[str, int] = {}  # a dict, not ``names``: a list lookup is quadratic in the node count
         for index, raw in enumerate(raw_nodes):
             entry = self.parse_node(index, raw, names)
+            if entry.name in positions:
+                raise self.fail(f"duplicate node name {entry.name!r} (nodes {positions[entry.name]} and {index})")
+            positions[entry.name] = index
             names.append(entry.name)
             entries.append(entry)
         heads = self.parse_refs(doc.get("heads"), "heads", len(entries), entries, names)
@@ -79,7 +84,7 @@ class _SymbolParser:
 
     def version(self) -> str | None:
         attrs = self.doc.get("attrs")
-        if isinstance(attrs, dict) and isinstance(attrs.get("mxnet_version"), list):
+        if isinstance(attrs, dict) and isinstance(attrs.get("mxnet_version"), list) and attrs["mxnet_version"]:
             code = attrs["mxnet_version"][-1]
             if isinstance(code, int):
                 return f"{code // 10000}.{code // 100 % 100}.{code % 100}"
@@ -96,9 +101,10 @@ class _SymbolParser:
         if not isinstance(name, str) or not name:
             raise self.fail(f"{where} has no name")
         if not isinstance(op, str) or not op:
-            raise self.fail(f"{where} ({name!r}) has no op")
-        if name in names:
-            raise self.fail(f"duplicate node name {name!r} (nodes {names.index(name)} and {index})")
+            raise self.fail(f"{where} ({name[:80]!r}) has no op")
+        for what, text in (("name", name), ("op", op)):  # both reach error messages and generated files
+            if len(text) > MAX_NAME_CHARS:
+                raise self.fail(f"{where}: its {what} is {len(text)} characters long (at most {MAX_NAME_CHARS})")
         raw_attrs = self.merged_attrs(raw, name)
         hints = {k: v for k, v in raw_attrs.items() if k.startswith("__") or k in _ANNOTATIONS}
         if op == "null":
@@ -125,6 +131,8 @@ class _SymbolParser:
             if not isinstance(block, dict):
                 raise self.fail(f"node {name!r}: '{key}' is not an object")
             for attr, value in block.items():
+                if len(attr) > MAX_NAME_CHARS:
+                    raise self.fail(f"node {name!r}: an attribute name is {len(attr)} characters long")
                 if not isinstance(value, str):
                     raise self.fail(f"node {name!r}: attribute {attr!r} is not a string")
                 if len(value) > MAX_ATTR_CHARS:

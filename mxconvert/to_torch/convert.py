@@ -22,10 +22,12 @@ def serialize_state(state: dict[str, torch.Tensor]) -> bytes:
 def verify(source: str, state_bytes: bytes, input_shape: tuple[int, ...]) -> torch.nn.Module:
     """Import the source, load the serialised weights strictly (``weights_only``) and run zeros through it."""
     state = torch.load(io.BytesIO(state_bytes), weights_only=True)
-    model = build_model(module_from_source(source), state)
-    try:
+    try:  # torch's layers validate what the symbol's attributes give them (a Dropout p of -1...)
+        model = build_model(module_from_source(source), state)
         with torch.no_grad():
             model(torch.zeros(input_shape))
+    except MxConvertError:
+        raise
     except Exception as exc:
         raise MxConvertError(f"the generated model fails on an input of shape {tuple(input_shape)}: "
                              f"{type(exc).__name__}: {exc}") from None

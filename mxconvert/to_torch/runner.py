@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 import torch
@@ -15,10 +16,17 @@ def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict saved by mxnet2pytorch, read with ``weights_only=True`` (no arbitrary unpickling)."""
     path = os.fspath(path)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns (on stderr) about the pickle protocol of foreign files
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise MxConvertError("no such file", path) from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+    except pickle.UnpicklingError as exc:  # torch's own text advises weights_only=False: not for this file
+        reasons = [line.strip() for line in str(exc).splitlines()[1:]
+                   if line.strip() and not line.startswith(("Check the documentation", "Please file an issue"))]
+        raise MxConvertError(f"not a readable state dict (refused by torch.load(weights_only=True): "
+                             f"{reasons[0] if reasons else 'not plain tensors'})", path) from None
+    except Exception as exc:  # garbage makes the unpickler raise struct.error, EOFError, RuntimeError...
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MxConvertError(f"not a readable state dict ({message})", path) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -52,7 +60,11 @@ class TorchModel:
         self.model = torch.compile(model) if compile_model else model
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device))
+        try:
+            with torch.no_grad():
+                out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device))
+        except RuntimeError as exc:  # an input the model does not fit (check --input_shape)
+            raise MxConvertError(f"PyTorch forward failed on an input of shape {tuple(batch.shape)}: "
+                                 f"{str(exc).strip().splitlines()[0]}") from None
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.detach().cpu().numpy() for o in outputs]

@@ -1,0 +1,578 @@
+"""Hostile and broken inputs against every script: exit codes, one stderr line, nothing written, nothing run.
+
+``BAD_INPUTS`` is the matrix: each case runs one script in a subprocess on one bad input and asserts exit 2,
+a single ``<script>: error: ...`` line naming the problem, no traceback, and that no file appeared anywhere
+under the test's folder (outputs, temporary files, bytecode). The other tests cover what a matrix cannot:
+interrupted and failing writes, injection through names, pickles, and inputs built to exhaust time or memory.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import pickle
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from mxconvert.convert import convert_to_onnx
+from mxconvert.errors import MxConvertError
+from mxconvert.params import save_params
+from mxconvert.symbol import MAX_ATTR_CHARS, parse_symbol
+from mxconvert.to_torch.convert import convert_to_pytorch
+
+SHAPE = "1,3,8,8"
+PAYLOAD = "x\"); import os; os.system('touch PWNED')#\n名前\u2028"
+
+
+# --- a tiny checkpoint written without MXNet ------------------------------------------------------------------
+
+def _node(op: str, name: str, inputs: list[int], **attrs: str) -> dict:
+    return {"op": op, "name": name, "inputs": [[i, 0, 0] for i in inputs], **({"attrs": attrs} if attrs else {})}
+
+
+def net_symbol(conv: str = "conv0", fc: str = "fc1") -> dict:
+    """data -> Convolution -> BatchNorm -> relu -> global avg pool -> FullyConnected -> SoftmaxOutput."""
+    nodes = [_node("null", "data", []), _node("null", f"{conv}_weight", []),
+             _node("Convolution", conv, [0, 1], kernel="(3, 3)", num_filter="2", pad="(1, 1)", no_bias="True"),
+             *(_node("null", f"bn0_{p}", []) for p in ("gamma", "beta", "moving_mean", "moving_var")),
+             _node("BatchNorm", "bn0", [2, 3, 4, 5, 6], fix_gamma="False"),
+             _node("Activation", "relu0", [7], act_type="relu"),
+             _node("Pooling", "pool0", [8], kernel="(1, 1)", global_pool="True", pool_type="avg"),
+             _node("null", f"{fc}_weight", []), _node("null", f"{fc}_bias", []),
+             _node("FullyConnected", fc, [9, 10, 11], num_hidden="3"),
+             _node("null", "softmax_label", []), _node("SoftmaxOutput", "softmax", [12, 13])]
+    return {"nodes": nodes, "arg_nodes": [i for i, n in enumerate(nodes) if n["op"] == "null"],
+            "heads": [[len(nodes) - 1, 0, 0]], "attrs": {"mxnet_version": ["int", 10901]}}
+
+
+def net_params(conv: str = "conv0", fc: str = "fc1") -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {f"arg:{conv}_weight": rng.normal(size=(2, 3, 3, 3)).astype(np.float32),
+            "arg:bn0_gamma": np.ones(2, np.float32), "arg:bn0_beta": np.zeros(2, np.float32),
+            f"arg:{fc}_weight": rng.normal(size=(3, 2)).astype(np.float32), f"arg:{fc}_bias": np.zeros(3, np.float32),
+            "aux:bn0_moving_mean": np.zeros(2, np.float32), "aux:bn0_moving_var": np.ones(2, np.float32)}
+
+
+def write_checkpoint(folder: Path, symbol: dict | str | bytes | None = None, params: dict | bytes | None = None,
+                     name: str = "net") -> Path:
+    """``folder/name-symbol.json`` and ``folder/name-0000.params``; raw text or bytes are written verbatim."""
+    folder.mkdir(parents=True, exist_ok=True)
+    symbol = net_symbol() if symbol is None else symbol
+    params = net_params() if params is None else params
+    sym_path, params_path = folder / f"{name}-symbol.json", folder / f"{name}-0000.params"
+    if isinstance(symbol, dict):
+        sym_path.write_text(json.dumps(symbol))
+    else:
+        sym_path.write_bytes(symbol if isinstance(symbol, bytes) else symbol.encode())
+    if isinstance(params, dict):
+        save_params(params_path, params)
+    else:
+        params_path.write_bytes(params)
+    return folder / name
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny network as a checkpoint, an ONNX file, kit_model.py + model.pth and an input tensor."""
+    folder = tmp_path_factory.mktemp("converted")
+    prefix = write_checkpoint(folder)
+    convert_to_onnx(str(prefix), 0, str(folder / "net.onnx"), None, input_shape=(1, 3, 8, 8))
+    convert_to_pytorch(str(prefix), 0, folder / "model.pth", folder / "kit_model.py", (1, 3, 8, 8))
+    np.save(folder / "input.npy", np.ones((1, 3, 8, 8), np.float32))
+    return {"prefix": prefix, "onnx": folder / "net.onnx", "kit": folder / "kit_model.py",
+            "pth": folder / "model.pth", "input": folder / "input.npy", "folder": folder}
+
+
+# --- running a script ---------------------------------------------------------------------------------------
+
+SCRIPTS = {
+    "mxnet2onnx": ("mxnet2onnx.py", ["--onnx_model", "out/m.onnx", "--conversion_log", "out/log.txt"]),
+    "mxnet2pytorch": ("mxnet2pytorch.py", ["--pytorch_model", "out/model.pth", "--kit_model", "out/kit_model.py"]),
+    "mxnet_inference": ("mxnet_inference.py", ["--mxnet_model_output", "out/mx.npy"]),
+    "onnxruntime_inference": ("onnxruntime_inference.py", ["--onnxruntime_model_output", "out/ort.npy"]),
+    "onnx_inference_mxnet_back": ("onnx_inference_mxnet_back.py", ["--onnx_mx_model_output", "out/omx.npy"]),
+    "pytorch_inference": ("pytorch_inference.py", ["--pytorch_model_output", "out/pt.npy"]),
+    "compare_onnx": ("outputs_comparison/test_mxnet_onnx_outputs.py", []),
+    "compare_pytorch": ("outputs_comparison/test_mxnet_pytorch_outputs.py", []),
+    "run_all": ("run_all.py", ["--onnx_dir", "out/onnx", "--pytorch_dir", "out/pt", "--result_dir", "out/res",
+                               "--test_mx_onnx", "out/onnx.txt", "--test_mx_pytorch", "out/pt.txt"]),
+}
+
+
+def run_script(script: str, args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    path, outputs = SCRIPTS[script]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([sys.executable, str(ROOT / path), *outputs, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=180, **kwargs)
+
+
+def files_under(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_one_line(done: subprocess.CompletedProcess, script: str, needle: str, code: int = 2) -> None:
+    assert done.returncode == code, (done.returncode, done.stderr[-2000:])
+    lines = done.stderr.splitlines()
+    if script == "run_all":  # its progress lines go to stderr too; the error is the last line
+        lines = [line for line in lines if not line.startswith(("[", "   "))]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert lines[0].startswith(f"{Path(SCRIPTS[script][0]).name}: "), lines[0]
+    assert needle in lines[0], lines[0]
+
+
+# --- the matrix ---------------------------------------------------------------------------------------------
+
+Setup = Callable[[Path, dict[str, Path]], list[str]]  # (input folder, converted files) -> flags
+
+
+@dataclass(frozen=True)
+class Bad:
+    script: str
+    setup: Setup
+    needle: str
+
+
+def conv(symbol: dict | str | bytes | None = None, params: dict | bytes | None = None, *extra: str) -> Setup:
+    """Flags of a conversion (or MXNet run) of a checkpoint with the given symbol and params."""
+    def setup(folder: Path, _: dict[str, Path]) -> list[str]:
+        return ["--prefix", str(write_checkpoint(folder, symbol, params)), "--epoch", "0", "--input_shape", SHAPE,
+                *extra]
+    return setup
+
+
+def infer(kind: str, extra: tuple[str, ...] = (), **files: Callable[[Path, dict[str, Path]], Path]) -> Setup:
+    """Flags of an inference script: the converted model and input, each replaceable through ``files``."""
+    model_flags = {"onnx": ("onnx_model",), "torch": ("kit_model", "pytorch_model"), "mxnet": ("prefix",)}[kind]
+
+    def setup(folder: Path, ok: dict[str, Path]) -> list[str]:
+        defaults = {"onnx_model": ok["onnx"], "kit_model": ok["kit"], "pytorch_model": ok["pth"],
+                    "prefix": ok["prefix"], "input_image": ok["input"]}
+        args: list[str] = []
+        for flag in (*model_flags, "input_image"):
+            args += [f"--{flag}", str(files[flag](folder, ok) if flag in files else defaults[flag])]
+        return args + list(extra)
+    return setup
+
+
+def file(name: str, content: bytes | str | Callable[[Path], None]) -> Callable[[Path, dict[str, Path]], Path]:
+    def make(folder: Path, _: dict[str, Path]) -> Path:
+        path = folder / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if callable(content):
+            content(path)
+        else:
+            path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+    return make
+
+
+def symbol_with(*changes: tuple[int, str, object], **top: object) -> dict:
+    """The tiny net's symbol with ``(node index, key, value)`` changes and top-level keys set."""
+    doc = net_symbol()
+    for index, key, value in changes:
+        doc["nodes"][index][key] = value
+    return {**doc, **top}
+
+
+def attrs_of(index: int, **attrs: str) -> tuple[int, str, dict]:
+    return index, "attrs", {**net_symbol()["nodes"][index].get("attrs", {}), **attrs}
+
+
+def params_record(ndim: int, dims: tuple[int, ...], flag: int = 0, stype: int = 0, count: int = 1,
+                  data: bytes = b"") -> bytes:
+    head = struct.pack("<QQQ", 0x112, 0, count)
+    record = struct.pack(f"<Iii{len(dims)}qiii", 0xF993FAC9, stype, ndim, *dims, 1, 0, flag) + data
+    return head + record + struct.pack("<QQ", 1, 1) + b"w"
+
+
+def saved_params(**changes: np.ndarray | None) -> dict[str, np.ndarray]:
+    arrays = net_params()
+    for key, value in changes.items():
+        key = key.replace("__", ":")
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    return arrays
+
+
+def malicious_pickle(path: Path) -> None:
+    """A .pth whose unpickling would create a file: ``weights_only=True`` must refuse it."""
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {path.parent / 'PWNED'}",)
+    torch.save({"conv0.weight": Payload()}, path)
+
+
+def list_file(line: str, arrays: dict[str, np.ndarray | bytes] | None = None) -> Callable[[Path, dict], Path]:
+    def make(folder: Path, _: dict[str, Path]) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, value in (arrays or {"mx.npy": np.ones((1, 5)), "b.npy": np.ones((1, 5))}).items():
+            if isinstance(value, bytes):
+                (folder / name).write_bytes(value)
+            else:
+                np.save(folder / name, value)
+        (folder / "list.txt").write_text(line + "\n")
+        return folder / "list.txt"
+    return make
+
+
+def compare(script: str, line: str, needle: str, arrays: dict | None = None, *extra: str) -> Bad:
+    flag = "--test_mx_onnx" if script == "compare_onnx" else "--test_mx_pytorch"
+    return Bad(script, lambda folder, ok: [flag, str(list_file(line, arrays)(folder, ok)), *extra], needle)
+
+
+def pickled_npy(path: Path) -> None:
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+def _truncated_params() -> bytes:
+    """The tiny net's params file cut in half."""
+    with tempfile.TemporaryDirectory() as folder:
+        save_params(Path(folder) / "net.params", net_params())
+        data = (Path(folder) / "net.params").read_bytes()
+    return data[: len(data) // 2]
+
+
+TRUNCATED = _truncated_params()
+BIG = "1" * (MAX_ATTR_CHARS + 1)
+BAD_INPUTS: dict[str, Bad] = {
+    # mxnet2onnx: the symbol file
+    "onnx/no such checkpoint": Bad("mxnet2onnx", lambda f, ok: ["--prefix", str(f / "absent"), "--epoch", "0"],
+                                   "no such file"),
+    "onnx/symbol not json": Bad("mxnet2onnx", conv("{nodes: ["), "not a symbol JSON file"),
+    "onnx/symbol not utf-8": Bad("mxnet2onnx", conv(b"\xff\xfe{}"), "not UTF-8"),
+    "onnx/symbol is a list": Bad("mxnet2onnx", conv("[1, 2]"), "expected a JSON object"),
+    "onnx/symbol empty": Bad("mxnet2onnx", conv(""), "not a symbol JSON file"),
+    "onnx/symbol cycle": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[8, 0, 0], [1, 0, 0]]))), "(cycle)"),
+    "onnx/symbol self reference": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[2, 0, 0], [1, 0, 0]]))),
+                                      "(cycle)"),
+    "onnx/symbol dangling input": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[99, 0, 0], [1, 0, 0]]))),
+                                      "does not exist"),
+    "onnx/symbol missing output": Bad("mxnet2onnx", conv(symbol_with((8, "inputs", [[7, 5, 0]]))),
+                                      "has no output 5"),
+    "onnx/symbol duplicate names": Bad("mxnet2onnx", conv(symbol_with((8, "name", "bn0"))), "duplicate node name"),
+    "onnx/symbol unknown top key": Bad("mxnet2onnx", conv(symbol_with(extra=1)), "unknown top-level keys"),
+    "onnx/symbol unknown node key": Bad("mxnet2onnx", conv(symbol_with((8, "evil", 1))), "unknown keys ['evil']"),
+    "onnx/symbol huge attribute": Bad("mxnet2onnx", conv(symbol_with(attrs_of(8, __doc__=BIG))), "characters long"),
+    "onnx/symbol overflowing int": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, num_filter="1e400")))
+                                       , "bad attribute num_filter"),
+    "onnx/symbol huge json int": Bad("mxnet2onnx", conv('{"nodes": [' + "7" * 5000 + "]}"), "not a symbol JSON"),
+    "onnx/symbol deep nesting": Bad("mxnet2onnx", conv("[" * 100000), "not a symbol JSON file"),
+    "onnx/symbol missing attribute": Bad("mxnet2onnx", conv(symbol_with((2, "attrs", {"num_filter": "2"}))),
+                                         "missing required attribute 'kernel'"),
+    "onnx/symbol unsupported op with hostile name": Bad(
+        "mxnet2onnx", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))), "unsupported ops: exp"),
+    "onnx/symbol stride zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, stride="(0, 0)"))),
+                                   "attributes do not fit"),
+    "onnx/symbol upsampling bomb": Bad("mxnet2onnx", conv(symbol_with(
+        (8, "op", "UpSampling"), (8, "attrs", {"scale": "1000000", "sample_type": "nearest"}))),
+        "more than 1073741824 elements"),
+    # mxnet2onnx: the params file
+    "onnx/params missing": Bad("mxnet2onnx", conv(None, None, "--epoch", "3"), "net-0003.params: no such file"),
+    "onnx/params bad magic": Bad("mxnet2onnx", conv(None, b"\0" * 64), "bad magic"),
+    "onnx/params truncated": Bad("mxnet2onnx", conv(None, TRUNCATED), "truncated"),
+    "onnx/params ndim 2^31": Bad("mxnet2onnx", conv(None, params_record(2**31 - 1, ())), "invalid ndim"),
+    "onnx/params dims overflow": Bad("mxnet2onnx", conv(None, params_record(3, (2**62, 2**62, 2**62))),
+                                     "too large"),
+    "onnx/params count beyond file": Bad("mxnet2onnx", conv(None, params_record(1, (2,), count=2**60)),
+                                         "arrays but only"),
+    "onnx/params sparse": Bad("mxnet2onnx", conv(None, params_record(1, (2,), stype=2)), "sparse storage"),
+    "onnx/params bfloat16": Bad("mxnet2onnx", conv(None, params_record(1, (2,), flag=12, data=bytes(4))),
+                                "bfloat16"),
+    "onnx/params weight missing": Bad("mxnet2onnx", conv(None, saved_params(arg__fc1_weight=None)),
+                                      "missing weights the symbol needs: fc1_weight"),
+    "onnx/params weight misshapen": Bad("mxnet2onnx", conv(None, saved_params(arg__fc1_weight=np.ones((3, 7)))),
+                                        "weight has shape (3, 7)"),
+    "onnx/params aux stored as arg": Bad("mxnet2onnx", conv(None, saved_params(
+        aux__bn0_moving_var=None, arg__bn0_moving_var=np.ones(2, np.float32))), "stored as arg"),
+    # mxnet2onnx: flags
+    "onnx/flag opset 99": Bad("mxnet2onnx", conv(None, None, "--opset", "99"), "opset 99 is not supported"),
+    "onnx/flag zero input shape": Bad("mxnet2onnx", conv(None, None, "--input_shape", "0,3,8,8"),
+                                      "expected positive integers"),
+    "onnx/flag wrong channels": Bad("mxnet2onnx", conv(None, None, "--input_shape", "1,5,8,8"),
+                                    "weight has shape"),
+    "onnx/flag epoch not int": Bad("mxnet2onnx", conv(None, None, "--epoch", "zero"), "invalid int value"),
+    "onnx/flag unknown": Bad("mxnet2onnx", conv(None, None, "--evil"), "unrecognized arguments: --evil"),
+    "onnx/output under a file": Bad("mxnet2onnx", lambda f, ok: [*conv()(f, ok), "--onnx_model",
+                                                                 str(f / "net-symbol.json" / "m.onnx")],
+                                    "cannot write output"),
+    # mxnet2pytorch
+    "torch/unsupported op with hostile name": Bad(
+        "mxnet2pytorch", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))), "unsupported ops: exp"),
+    "torch/dropout p=-1": Bad("mxnet2pytorch", conv(symbol_with((8, "op", "Dropout"), (8, "attrs", {"p": "-1"}))),
+                              "the generated model fails"),
+    "torch/params truncated": Bad("mxnet2pytorch", conv(None, TRUNCATED), "truncated"),
+    "torch/flag bad input shape": Bad("mxnet2pytorch", conv(None, None, "--input_shape", "a,b"),
+                                      "expected comma-separated integers"),
+    # pytorch_inference
+    "ptinf/kit missing": Bad("pytorch_inference", infer("torch", kit_model=lambda f, ok: f / "absent.py"),
+                             "no such file"),
+    "ptinf/kit without KitModel": Bad("pytorch_inference", infer("torch", kit_model=file("k.py", "x = 1\n")),
+                                      "defines no KitModel"),
+    "ptinf/kit syntax error": Bad("pytorch_inference", infer("torch", kit_model=file("k.py", "def (:\n")),
+                                  "cannot import the generated model"),
+    "ptinf/pth malicious pickle": Bad("pytorch_inference", infer("torch", pytorch_model=file(
+        "m.pth", malicious_pickle)), "refused by torch.load(weights_only=True): Trying to load unsupported GLOBAL"),
+    "ptinf/pth garbage": Bad("pytorch_inference", infer("torch", pytorch_model=file("m.pth", b"\x80\x04junk")),
+                             "not a readable state dict"),
+    "ptinf/pth wrong tensors": Bad("pytorch_inference", infer("torch", pytorch_model=file(
+        "m.pth", lambda p: torch.save({"nope": torch.zeros(1)}, p))), "do not fit"),
+    "ptinf/input missing": Bad("pytorch_inference", infer("torch", input_image=lambda f, ok: f / "absent.png"),
+                               "no such file"),
+    "ptinf/input not an image": Bad("pytorch_inference", infer("torch", input_image=file("x.png", b"\x89PNG junk")),
+                                    "not an image file"),
+    "ptinf/input pickled npy": Bad("pytorch_inference", infer("torch", input_image=file("x.npy", pickled_npy)),
+                                   "not a readable .npy file"),
+    "ptinf/input 2-d npy": Bad("pytorch_inference", infer("torch", input_image=file(
+        "x.npy", lambda p: np.save(p, np.ones((3, 8), np.float32)))), "expected a 4-D NCHW tensor"),
+    "ptinf/input wrong size": Bad("pytorch_inference", infer("torch", input_image=file(
+        "x.npy", lambda p: np.save(p, np.ones((1, 4, 8, 8), np.float32)))), "PyTorch forward failed"),
+    "ptinf/empty folder": Bad("pytorch_inference", infer("torch", input_image=lambda f, ok: (f / "e").mkdir(
+        parents=True) or f / "e"), "folder holds no image files"),
+    "ptinf/flag batch size 0": Bad("pytorch_inference", infer("torch", extra=("--batch_size", "0")),
+                                   "--batch_size must be positive"),
+    "ptinf/flag bad device": Bad("pytorch_inference", infer("torch", extra=("--device", "quantum")),
+                                 "unknown device"),
+    # onnxruntime_inference and onnx_inference_mxnet_back
+    "ort/onnx missing": Bad("onnxruntime_inference", infer("onnx", onnx_model=lambda f, ok: f / "absent.onnx"),
+                            "no such file"),
+    "ort/onnx garbage": Bad("onnxruntime_inference", infer("onnx", onnx_model=file("m.onnx", b"\x08\x07garbage")),
+                            "not a readable ONNX model"),
+    "ort/onnx empty": Bad("onnxruntime_inference", infer("onnx", onnx_model=file("m.onnx", b"")),
+                          "not an ONNX model"),
+    "ort/flag 3-d input shape": Bad("onnxruntime_inference", infer("onnx", extra=("--input_shape", "1,2,3")),
+                                    "--input_shape takes H,W"),
+    "omx/onnx garbage": Bad("onnx_inference_mxnet_back", infer("onnx", onnx_model=file("m.onnx", b"\x08\x07xx")),
+                            "m.onnx: not"),
+    # mxnet_inference: MXNet's own loaders behind ours
+    "mxinf/no such checkpoint": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: f / "absent"),
+                                    "no such file"),
+    "mxinf/params absurd ndim": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
+        f, params=params_record(2**31 - 1, ()))), "net-0000.params"),
+    "mxinf/params dims overflow": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
+        f, params=params_record(3, (2**62, 2**62, 2**62)))), "net-0000.params"),
+    "mxinf/symbol not json": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
+        f, symbol="{nodes")), "net-symbol.json"),
+    # the comparison scripts
+    "cmp/list missing": Bad("compare_onnx", lambda f, ok: ["--test_mx_onnx", str(f / "absent.txt")], "no such file"),
+    "cmp/unknown key": compare("compare_onnx", "M mxnet=mx.npy evil=b.npy", "unknown key 'evil'"),
+    "cmp/unbalanced quote": compare("compare_onnx", 'M "mxnet=mx.npy', "cannot split line"),
+    "cmp/npy missing": compare("compare_onnx", "M mxnet=mx.npy onnxruntime=absent.npy", "missing file"),
+    "cmp/shape mismatch": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy", "has shape (1, 6)",
+                                  {"mx.npy": np.ones((1, 5)), "b.npy": np.ones((1, 6))}),
+    "cmp/pickled npy": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy", "not a readable .npy",
+                               {"mx.npy": np.ones((1, 5)), "b.npy": pickle.dumps(np.ones((1, 5)))}),
+    "cmp/negative tolerance": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy",
+                                      "expected a non-negative number", None, "--tolerance", "-1"),
+    # run_all
+    "run_all/broken checkpoint": Bad("run_all", lambda f, ok: ["--models_dir", str(write_checkpoint(
+        f, params=TRUNCATED).parent), "--input_image", str(ok["input"])], "truncated"),
+    "run_all/flag unknown depth": Bad("run_all", lambda f, ok: ["--depths", "7"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input(case: str, tmp_path: Path, converted: dict[str, Path]) -> None:
+    bad = BAD_INPUTS[case]
+    inputs, cwd = tmp_path / "in", tmp_path / "cwd"
+    inputs.mkdir()
+    cwd.mkdir()
+    args = bad.setup(inputs, converted)
+    before = files_under(tmp_path)
+    done = run_script(bad.script, args, cwd)
+    assert_one_line(done, bad.script, bad.needle)
+    assert files_under(tmp_path) == before, "a file appeared or changed"
+    assert not (inputs / "PWNED").exists() and not (cwd / "PWNED").exists()
+
+
+def test_matrix_size(capsys: pytest.CaptureFixture[str]) -> None:
+    """The matrix covers at least 40 bad inputs and every script; the count is printed (by xdist's workers too)."""
+    scripts = {bad.script for bad in BAD_INPUTS.values()}
+    assert len(BAD_INPUTS) >= 40 and scripts == set(SCRIPTS), (len(BAD_INPUTS), set(SCRIPTS) - scripts)
+    with capsys.disabled():
+        print(f"\nhardening: {len(BAD_INPUTS)} bad inputs across {len(scripts)} scripts", file=sys.stderr)
+
+
+# --- interrupted and failing writes -------------------------------------------------------------------------
+
+# Runs a script with os.fsync stalled: the output is complete in its temporary file but not yet renamed.
+STALLED = """
+import os, runpy, sys, time
+def stalled_fsync(fd):
+    open(os.environ["MXCONVERT_READY"], "w").close()
+    time.sleep(60)
+os.fsync = stalled_fsync
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+WRITERS = {"mxnet2onnx": ("out/m.onnx", "out/log.txt"), "mxnet2pytorch": ("out/model.pth", "out/kit_model.py"),
+           "onnxruntime_inference": ("out/ort.npy",)}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("script", sorted(WRITERS))
+def test_interrupted_write_keeps_previous_outputs(script: str, signum: int, tmp_path: Path,
+                                                  converted: dict[str, Path]) -> None:
+    previous = {name: f"previous {name}".encode() for name in WRITERS[script]}
+    for name, data in previous.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    args = conv()(tmp_path / "in", converted) if script.startswith("mxnet2") else infer("onnx")(tmp_path, converted)
+    path, outputs = SCRIPTS[script]
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", STALLED, str(ROOT / path), *outputs, *args], cwd=tmp_path,
+                             env={**os.environ, "MXCONVERT_READY": str(ready), "PYTHONDONTWRITEBYTECODE": "1"},
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ready.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.exists(), child.communicate(timeout=10)[1]
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")], "no write in progress"
+    child.send_signal(signum)
+    _, stderr = child.communicate(timeout=60)
+    assert child.returncode == 130 and stderr.splitlines() == [f"{Path(path).name}: interrupted"], stderr
+    assert {name: (tmp_path / name).read_bytes() for name in previous} == previous
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(Path(n).name for n in previous)
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))  # Python ignores SIGXFSZ: writes fail with EFBIG
+
+
+def test_full_disk_keeps_previous_output(tmp_path: Path) -> None:
+    """The real write path failing in the OS (a 512-byte file size limit stands in for a full disk)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "m.onnx").write_bytes(b"previous")
+    done = run_script("mxnet2onnx", conv()(tmp_path / "in", {}), tmp_path, preexec_fn=_limit_file_size)
+    assert_one_line(done, "mxnet2onnx", "cannot write output: File too large")
+    assert sorted(p.name for p in out.iterdir()) == ["m.onnx"] and (out / "m.onnx").read_bytes() == b"previous"
+
+
+def test_no_space_left_keeps_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mxconvert.fileio import write_bytes
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"previous")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(MxConvertError, match="No space left on device"):
+        write_bytes(target, b"new" * 1000)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.onnx"] and target.read_bytes() == b"previous"
+
+
+# --- injection through names, and pickles --------------------------------------------------------------------
+
+def test_hostile_names_never_run_through_the_scripts(tmp_path: Path, converted: dict[str, Path]) -> None:
+    """A checkpoint whose node names are code converts, imports and runs; the payload never executes."""
+    conv_name, fc_name = PAYLOAD, "fc\"\"\"; __import__('os').system('touch PWNED') #\r\n\u00e9"
+    arrays = {k.replace("conv0", conv_name).replace("fc1", fc_name): v for k, v in net_params().items()}
+    prefix = write_checkpoint(tmp_path / "in", net_symbol(conv_name, fc_name), arrays)
+    done = run_script("mxnet2pytorch", ["--prefix", str(prefix), "--input_shape", SHAPE], tmp_path)
+    assert done.returncode == 0, done.stderr
+    kit = tmp_path / "out" / "kit_model.py"
+    source = kit.read_text(encoding="utf-8")
+    names = ast.literal_eval(next(n.value for n in ast.parse(source).body
+                                  if isinstance(n, ast.Assign) and n.targets[0].id == "MXNET_NAMES"))
+    assert {conv_name, fc_name} <= set(names.values())
+    done = run_script("pytorch_inference", ["--kit_model", str(kit), "--pytorch_model", str(tmp_path / "out" /
+                      "model.pth"), "--input_image", str(converted["input"])], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_no_pickle_of_user_data(tmp_path: Path) -> None:
+    """Every torch.load is weights_only=True, every np.load/np.save refuses pickles, nothing unpickles."""
+    sources = [*(ROOT / "mxconvert").rglob("*.py"), *ROOT.glob("*.py"), *(ROOT / "outputs_comparison").glob("*.py")]
+    for path in sources:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = ast.unparse(node.func)
+            keywords = {k.arg: ast.unparse(k.value) for k in node.keywords}
+            where = f"{path.relative_to(ROOT)}:{node.lineno}: {func}"
+            assert not func.startswith(("pickle.", "dill.", "joblib.", "marshal.", "shelve.")) or \
+                func.endswith("Error"), where
+            if func == "torch.load" or func.endswith(".torch.load"):
+                assert keywords.get("weights_only") == "True", where
+            if func in ("np.load", "numpy.load", "np.save", "numpy.save"):
+                assert keywords.get("allow_pickle") == "False", where
+
+
+# --- inputs built to exhaust memory or time ------------------------------------------------------------------
+
+MEASURE = """
+import resource, sys, time
+from mxconvert.errors import MxConvertError
+from mxconvert.params import load_params
+from mxconvert.symbol import read_symbol
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+try:
+    (read_symbol if sys.argv[1].endswith(".json") else load_params)(sys.argv[1])
+    message = "loaded"
+except MxConvertError as exc:
+    message = str(exc)[-120:]
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+print(f"{time.perf_counter() - started} {grown} {message}")
+"""
+
+
+def measure(path: Path) -> tuple[float, int, str]:
+    """Seconds and bytes of peak memory growth of reading ``path`` in a fresh process, and the outcome."""
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    seconds, grown, message = done.stdout.split(" ", 2)
+    return float(seconds), int(grown), message.strip()
+
+
+def test_100_mb_attribute_is_rejected_quickly_in_bounded_memory(tmp_path: Path) -> None:
+    doc = symbol_with((8, "attrs", {"act_type": "relu", "__doc__": "x" * (100 << 20)}))
+    path = tmp_path / "big-symbol.json"
+    path.write_text(json.dumps(doc))
+    seconds, grown, message = measure(path)
+    assert message.endswith(f"attribute '__doc__' is {100 << 20} characters long")
+    assert seconds < 10 and grown < 3 * path.stat().st_size, (seconds, grown)
+
+
+def test_many_tiny_arrays_load_in_linear_time(tmp_path: Path) -> None:
+    """200k names: the duplicate-name check was a list lookup (quadratic, hours); it is a set now."""
+    count = 200_000
+    records = struct.pack("<IIiii", 1, 0, 1, 0, 0) * count  # legacy layout: ndim 1, dim 0, cpu, float32
+    names = b"".join(struct.pack("<Q", len(n)) + n for n in (b"a%d" % i for i in range(count)))
+    path = tmp_path / "many.params"
+    path.write_bytes(struct.pack("<QQQ", 0x112, 0, count) + records + struct.pack("<Q", count) + names)
+    seconds, _, message = measure(path)
+    assert message == "loaded" and seconds < 20, (seconds, message)
+
+
+def test_many_nodes_parse_in_linear_time(tmp_path: Path) -> None:
+    count = 100_000
+    nodes = [_node("null", "data", [])] + [_node("Flatten", f"f{i}", [i]) for i in range(count)]
+    path = tmp_path / "long-symbol.json"
+    path.write_text(json.dumps({"nodes": nodes, "heads": [[count, 0, 0]]}))
+    seconds, _, message = measure(path)
+    assert message == "loaded" and seconds < 20, (seconds, message)
+
+
+def test_every_truncation_of_a_symbol_is_a_clean_error() -> None:
+    text = json.dumps(net_symbol())
+    for size in range(len(text)):
+        with pytest.raises(MxConvertError):
+            parse_symbol(text[:size])
