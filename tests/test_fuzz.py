@@ -8,7 +8,6 @@ same targets is made too (``MXCONVERT_FUZZ_EXAMPLES`` sets its run count as well
 """
 from __future__ import annotations
 
-import ast
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from generated_code import assert_plain_identifiers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -226,12 +226,7 @@ def test_any_name_becomes_an_identifier_and_an_escaped_string(raw_names: list[st
     graph = parse_symbol(_named_net(*raw_names))
     attach_weights(graph, {raw_names[1]: np.ones((2, 3, 1, 1), np.float32)}, "<fuzz>")
     source, _ = emit_pytorch(graph, (1, 3, 2, 2))
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.alias)):
-            continue
-        for identifier in (getattr(node, attr, None) for attr in ("id", "attr", "name", "arg")):
-            if isinstance(identifier, str):
-                assert identifier.isascii() and identifier.replace("_", "a").isalnum(), identifier
+    assert_plain_identifiers(source)
     renamed = getattr(module_from_source(source), "MXNET_NAMES", {})  # executing it runs no payload either
     assert set(renamed.values()) <= set(raw_names)
     assert all(name in renamed.values() or f"self.{name} " in source

@@ -1,7 +1,6 @@
 """The PyTorch emitter against real MXNet: per-op graphs, other input sizes, hostile names, training, export."""
 from __future__ import annotations
 
-import ast
 import io
 import subprocess
 import sys
@@ -11,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from generated_code import assert_plain_identifiers
+from mxcases import CASES, Reference, S, assert_close, mx, run_reference
 
-from mxcases import CASES, S, Reference, assert_close, mx, run_reference
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.params import save_params
 from mxconvert.to_torch import emit_pytorch
@@ -85,12 +85,7 @@ def test_hostile_names_stay_inside_string_literals(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ref = run_reference(_hostile_net(), (1, 3, 4, 4))
     source, state = emit_pytorch(ref.graph, (1, 3, 4, 4))
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.alias)):
-            continue
-        for identifier in (getattr(node, attr, None) for attr in ("id", "attr", "name", "arg")):
-            if isinstance(identifier, str):
-                assert identifier.isascii() and identifier.replace("_", "a").isalnum(), identifier
+    assert_plain_identifiers(source)
     code = "".join(t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
                    if t.type not in (tokenize.STRING, tokenize.COMMENT))
     assert "open(" not in code and "__import__" not in code
