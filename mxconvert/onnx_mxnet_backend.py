@@ -1,7 +1,7 @@
 """Run an ONNX model in MXNet through MXNet 1.9.1's own importer (``mxnet.contrib.onnx`` onnx2mx).
 
-That importer predates onnx 1.23 and the newer opsets. :func:`install_fixes` repairs it at run time, without
-touching site-packages (``patch_files/`` holds the same fixes as diffs):
+That importer predates onnx 1.23 and the newer opsets. :func:`install_fixes` repairs it at run time, leaving the
+installed package untouched (``patch_files/`` holds the same fixes as diffs):
 
 * ``onnx.mapping`` (removed from onnx) is provided again, for the Cast and Random* translations;
 * integer initializers keep their dtype (MXNet made them float32: Slice bounds became ``"4.0"`` and the
