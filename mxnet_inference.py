@@ -20,13 +20,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_input_flags(p, config)
     p.add_argument("--mxnet_model_output", default=config.MXNET_MODEL_OUTPUT,
                    help="output .npy (output i >= 1 goes to <stem>_<i>.npy)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="float64: weights and compute in double precision, the exact result that float32 "
+                        "outputs (MXNet's own included) can be measured against")
     return p
 
 
 def main(args: argparse.Namespace) -> None:
     from mxconvert.mxnet_runner import MxnetModel
 
-    run_and_save("mxnet", MxnetModel(args.prefix, args.epoch), args, args.mxnet_model_output)
+    run_and_save("mxnet", MxnetModel(args.prefix, args.epoch, dtype=args.dtype), args, args.mxnet_model_output)
 
 
 def run() -> None:

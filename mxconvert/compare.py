@@ -72,6 +72,7 @@ class ModelEntry:
     line: int
     mxnet: Path
     outputs: dict[str, Path]
+    mxnet_fp64: Path | None = None  # MXNet run in float64: the exact result, to show MXNet's own rounding
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class Result:
     output: int | None
     metrics: Metrics
     worst_image_file: str | None
+    mxnet_rounding: float | None = None  # Max Relative error of MXNet's float32 output against float64
 
     @property
     def label(self) -> str:
@@ -193,7 +195,7 @@ def parse_list_file(path: str | Path, suite: Suite) -> list[ModelEntry]:
         raise MxConvertError("no such file", str(list_path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MxConvertError(f"cannot read list file ({exc})", str(list_path)) from None
-    allowed = ["mxnet", *suite.backends]
+    allowed = ["mxnet", "mxnet_fp64", *suite.backends]
     entries: list[ModelEntry] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -223,7 +225,7 @@ def parse_list_file(path: str | Path, suite: Suite) -> list[ModelEntry]:
             files[key] = list_path.parent / value
         if "mxnet" not in files:
             raise MxConvertError(f"model {name!r} has no mxnet=PATH", where)
-        if len(files) == 1:
+        if not set(files) & set(suite.backends):
             raise MxConvertError(f"model {name!r} has no converted output "
                                  f"(expected one of: {', '.join(suite.backends)})", where)
         for key, file in files.items():
@@ -231,7 +233,7 @@ def parse_list_file(path: str | Path, suite: Suite) -> list[ModelEntry]:
                 raise MxConvertError(f"missing file for {key}=: {file}", where)
         seen[name] = number
         outputs = {key: files[key] for key in suite.backends if key in files}
-        entries.append(ModelEntry(name, number, files["mxnet"], outputs))
+        entries.append(ModelEntry(name, number, files["mxnet"], outputs, files.get("mxnet_fp64")))
     if not entries:
         raise MxConvertError("no models listed", str(list_path))
     return entries
@@ -255,6 +257,12 @@ def compare_entries(entries: Sequence[ModelEntry], suite: Suite, per_output: boo
     for entry in entries:
         ref = load_outputs(entry.mxnet)
         names = image_names(entry.mxnet, _batch_size(ref))
+        rounding = None
+        if entry.mxnet_fp64 is not None:
+            try:
+                rounding = compare_outputs(load_outputs(entry.mxnet_fp64), ref).max_rel_error
+            except MxConvertError as exc:
+                raise MxConvertError(f"{entry.name} MXNet float64: {exc}", str(entry.mxnet_fp64)) from None
         for key, path in entry.outputs.items():
             backend = suite.backends[key]
             out = load_outputs(path)
@@ -266,7 +274,7 @@ def compare_entries(entries: Sequence[ModelEntry], suite: Suite, per_output: boo
                 raise MxConvertError(f"{entry.name} {backend}: {exc} ({entry.mxnet})", str(path)) from None
             for index, metrics in pairs:
                 file = names[metrics.worst_image] if names and metrics.worst_image is not None else None
-                results.append(Result(entry.name, backend, index, metrics, file))
+                results.append(Result(entry.name, backend, index, metrics, file, rounding))
     return results
 
 
@@ -284,12 +292,15 @@ def _fmt_percent(value: float | None) -> str:
 ROWS = ("Max Absolute error", "Max Relative error", "Min Cosine similarity", "Top-1 agreement",
         "Top-5 agreement")
 BATCH_ROWS = ("Images", "Worst image", "Mean image Relative error")
+ROUNDING_ROW = "MXNet float32 vs float64"
 
 
-def _cells(result: Result, batch: bool) -> list[str]:
+def _cells(result: Result, batch: bool, rounding: bool) -> list[str]:
     m = result.metrics
     cells = [fmt_number(m.max_abs_error), fmt_number(m.max_rel_error), fmt_number(m.min_cosine_similarity),
              _fmt_percent(m.top1_agreement), _fmt_percent(m.top5_agreement)]
+    if rounding:
+        cells.append(fmt_number(result.mxnet_rounding))
     if batch:
         worst = "n/a" if m.worst_image is None else str(m.worst_image)
         if result.worst_image_file:
@@ -301,8 +312,9 @@ def _cells(result: Result, batch: bool) -> list[str]:
 def _grid(results: Sequence[Result], suite: Suite, corner: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows in the suite's layout; batch rows only when some output has N > 1."""
     batch = any(r.metrics.images > 1 for r in results)
-    names = [*ROWS, *(BATCH_ROWS if batch else ())]
-    cells = [_cells(r, batch) for r in results]
+    rounding = any(r.mxnet_rounding is not None for r in results)
+    names = [*ROWS, *((ROUNDING_ROW,) if rounding else ()), *(BATCH_ROWS if batch else ())]
+    cells = [_cells(r, batch, rounding) for r in results]
     if suite.models_as_columns:
         return [corner, *(r.label for r in results)], [[n, *col] for n, col in zip(names, zip(*cells))]
     labels = [r.model if r.output is None else f"{r.model} output {r.output}" for r in results]
@@ -326,7 +338,8 @@ def _json_value(value: object) -> object:
 def _records(results: Sequence[Result]) -> list[dict[str, object]]:
     return [{"model": r.model, "backend": r.backend, "output": r.output,
              **{k: _json_value(v) for k, v in asdict(r.metrics).items()},
-             "worst_image_file": r.worst_image_file} for r in results]
+             "worst_image_file": r.worst_image_file, "mxnet_rounding": _json_value(r.mxnet_rounding)}
+            for r in results]
 
 
 def render(results: Sequence[Result], suite: Suite, fmt: str) -> str:

@@ -62,8 +62,11 @@ def _label_names(symbol: Any) -> set[str]:
 class MxnetModel:
     """A loaded checkpoint; calling it runs an inference-mode forward pass (one executor per input shape)."""
 
-    def __init__(self, prefix: str, epoch: int, ctx: str = "cpu"):
+    def __init__(self, prefix: str, epoch: int, ctx: str = "cpu", dtype: str = "float32"):
+        """``dtype="float64"`` runs weights and compute in double precision: the exact result that float32
+        runs (MXNet's own included) are measured against."""
         self.mx = import_mxnet()
+        self.dtype = np.dtype(dtype)
         symbol_path, params_path = checkpoint_paths(prefix, epoch)
         for path in (symbol_path, params_path):
             if not path.is_file():
@@ -99,8 +102,8 @@ class MxnetModel:
         if not isinstance(saved, dict) or not all(k.startswith(("arg:", "aux:")) for k in saved):
             raise MxConvertError("not a Module checkpoint: parameter names lack the arg:/aux: prefixes "
                                  "(export Gluon models with HybridBlock.export)", str(path))
-        arg = {k[4:]: v for k, v in saved.items() if k.startswith("arg:")}
-        aux = {k[4:]: v for k, v in saved.items() if k.startswith("aux:")}
+        arg = {k[4:]: v.astype(self.dtype, copy=False) for k, v in saved.items() if k.startswith("arg:")}
+        aux = {k[4:]: v.astype(self.dtype, copy=False) for k, v in saved.items() if k.startswith("aux:")}
         return arg, aux
 
     def _context(self, ctx: str) -> Any:
@@ -123,7 +126,8 @@ class MxnetModel:
                     raise MxConvertError(f"{problem}: cannot infer the shapes of {', '.join(unknown)}",
                                          str(self.params_path))
                 with _native_stderr_silenced():
-                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes)
+                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes, type_dict={
+                        name: self.dtype for name in self.symbol.list_arguments()})
             except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
                 raise MxConvertError(f"{problem}: {mxnet_message(exc)}", str(self.params_path)) from None
             executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)

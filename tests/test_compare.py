@@ -259,3 +259,21 @@ def test_script_errors_exit_2(workspace: Path) -> None:
     assert done.stderr.count("\n") == 1 and "R18 PyTorch: 1 output(s), but the MXNet model has 2" in done.stderr
     missing = _run(PYTORCH_SCRIPT, "--test_mx_pytorch", "absent.txt", cwd=workspace)
     assert missing.returncode == 2 and "absent.txt: no such file" in missing.stderr
+
+
+def test_mxnet_float64_reference_row(tmp_path: Path) -> None:
+    """An optional mxnet_fp64= output shows MXNet's own float32 rounding beside each backend's error."""
+    exact = np.array([[1.0, 2.0, 4.0, 0.5, 0.25]])
+    _npy(tmp_path / "fp64.npy", exact)
+    _npy(tmp_path / "mx.npy", exact + np.array([[0, 0, 4e-6, 0, 0]]))  # MXNet float32: 1e-6 of scale off
+    _npy(tmp_path / "ort.npy", exact + np.array([[0, 8e-6, 0, 0, 0]]))
+    list_file = tmp_path / "list.txt"
+    list_file.write_text("net mxnet=mx.npy mxnet_fp64=fp64.npy onnxruntime=ort.npy\n")
+    (result,) = compare.compare_entries(compare.parse_list_file(list_file, compare.ONNX), compare.ONNX, False)
+    assert result.mxnet_rounding == pytest.approx(1e-6, rel=1e-6)
+    assert result.metrics.max_rel_error == pytest.approx(8e-6 / 4.000004, rel=1e-6)  # against MXNet float32
+    table = compare.render([result], compare.ONNX, "markdown")
+    assert "MXNet float32 vs float64" in table and "1e-06" in table
+    list_file.write_text("net mxnet=mx.npy mxnet_fp64=fp64.npy\n")
+    with pytest.raises(MxConvertError, match="no converted output"):
+        compare.parse_list_file(list_file, compare.ONNX)

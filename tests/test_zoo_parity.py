@@ -191,3 +191,17 @@ def test_pytorch_onnx_export_matches(zoo_model, tmp_path):
                       input_names=["data"], opset_version=17)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert_close(expected, session.run(None, {"data": data}))
+
+
+def test_mxnet_float64_reference(zoo_model):
+    """MXNet in float64 is the exact result: float32 MXNet sits within rounding of it, and not on it."""
+    from mxconvert.mxnet_runner import MxnetModel
+
+    prefix = zoo_model("resnet-50")
+    data, expected = reference(prefix, SHAPES[0])
+    exact = MxnetModel(prefix, 0, dtype="float64")(data)
+    scale = np.abs(exact[0]).max()
+    rounding = np.abs(expected[0] - exact[0]).max() / scale
+    assert 1e-8 < rounding < 1e-4
+    ours = np.abs(onnx_outputs(prefix, data)[0] - exact[0]).max() / scale
+    assert ours < 1e-4
