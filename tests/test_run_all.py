@@ -53,7 +53,7 @@ def test_folder_through_every_backend(zoo_model, tmp_path):
     listing = (tmp_path / "result" / "resnet-18" / "mxnet.files.txt").read_text().split()
     assert listing == ["img0.png", "img1.png", "img2.png"]
     assert "resnet-18" in (tmp_path / "lists" / "onnx.txt").read_text()
-    assert "[  6/6]" in result.stderr
+    assert "[  7/7]" in result.stderr
 
     again = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--tolerance", "0")
     assert again.returncode == 1 and "over tolerance" in again.stderr
