@@ -132,7 +132,9 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     dtype = torch.float16 if half else torch.float32
     net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
     if compiled:
-        net = torch.compile(net, dynamic=False)
+        from mxconvert.to_torch.runner import compile_for_inference
+
+        net = compile_for_inference(net)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -157,7 +159,7 @@ backend("torch-channels-last", "PyTorch eager, --fuse_bn, model and input in cha
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, channels_last=True))
 backend("torch-fp16", "PyTorch eager, --fuse_bn, weights and compute in float16 (GPU)")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, half=True))
-backend("torch-compile", "torch.compile (inductor, dynamic=False) of the --fuse_bn model; compiles per shape")(
+backend("torch-compile", "torch.compile (inductor, frozen weights) of the --fuse_bn model; compiles per shape")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compiled=True))
 
 
@@ -286,7 +288,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
-                        default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn"],
+                        default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn",
+                                 "torch-compile"],
                         help=f"first one is the reference for the output check; any of: {', '.join(BACKENDS)}")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per cell at most")
     parser.add_argument("--budget", type=float, default=3.0,

@@ -205,11 +205,12 @@ def test_scripts_convert_and_infer(small, tmp_path):
     done = _script(str(ROOT / "mxnet2pytorch.py"), "--prefix", str(tmp_path / "net"), "--epoch", "0",
                    "--input_shape", "1,3,6,6", "--pytorch_model", str(pth), "--kit_model", str(kit))
     assert done.returncode == 0, done.stderr
-    result = tmp_path / "result" / "pt.npy"
-    done = _script(str(ROOT / "pytorch_inference.py"), "--pytorch_model", str(pth), "--kit_model", str(kit),
-                   "--input_image", str(tmp_path / "input.npy"), "--pytorch_model_output", str(result))
-    assert done.returncode == 0, done.stderr
-    assert_close(ref.outputs, [np.load(result)])
+    for extra in ([], ["--compile"]):  # eager, and inductor with frozen weights
+        result = tmp_path / "result" / f"pt{len(extra)}.npy"
+        done = _script(str(ROOT / "pytorch_inference.py"), "--pytorch_model", str(pth), "--kit_model", str(kit),
+                       "--input_image", str(tmp_path / "input.npy"), "--pytorch_model_output", str(result), *extra)
+        assert done.returncode == 0, done.stderr
+        assert_close(ref.outputs, [np.load(result)])
 
 
 def test_failed_conversion_writes_nothing(tmp_path):
