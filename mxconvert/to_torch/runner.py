@@ -56,7 +56,7 @@ def compile_for_inference(model: torch.nn.Module) -> torch.nn.Module:
     import torch._inductor.config as inductor_config
 
     inductor_config.freezing = True
-    return torch.compile(model.eval())
+    return torch.compile(model.eval(), dynamic=False)  # static shapes: one specialised graph per input shape
 
 
 class TorchModel:
