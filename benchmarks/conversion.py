@@ -22,6 +22,8 @@ from importlib import metadata
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # the scripts run from a checkout, mxconvert need not be installed
 
+from mxconvert.checkpoint import CheckpointPaths  # noqa: E402
+
 INPUT_SHAPE = (1, 3, 224, 224)
 TARGET_SPEEDUP = 8.0  # ResNet-152: ours at most 1/8 of MXNet's time
 TARGET_PEAK_RATIO = 2.5  # ResNet-152: our peak (above the post-import baseline) at most 2.5x the params file
@@ -32,7 +34,7 @@ TARGET_PEAK_RATIO = 2.5  # ResNet-152: our peak (above the post-import baseline)
 def ensure_models(depths: list[int], models_dir: str) -> dict[int, str]:
     """Build the missing ``resnet-N`` checkpoints with mxconvert.zoo; return each depth's prefix."""
     prefixes = {depth: os.path.join(os.path.abspath(models_dir), f"resnet-{depth}") for depth in depths}
-    missing = [d for d, p in prefixes.items() if not all(map(os.path.exists, checkpoint_files(p)))]
+    missing = [d for d, p in prefixes.items() if not all(map(os.path.exists, CheckpointPaths.of(p, 0)))]
     if missing:
         from mxconvert import zoo
 
@@ -40,10 +42,6 @@ def ensure_models(depths: list[int], models_dir: str) -> dict[int, str]:
             print(f"building resnet-{depth} in {models_dir} ...", file=sys.stderr, flush=True)
             zoo.build_classic(depth, models_dir)
     return prefixes
-
-
-def checkpoint_files(prefix: str, epoch: int = 0) -> tuple[str, str]:
-    return f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params"
 
 
 def prepare_mxnet_exporter():
@@ -183,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
         for depth, prefix in prefixes.items():
             runs = {kind: [measure(kind, prefix, workdir) for _ in range(args.repeat)] for kind in ("ours", "mxnet")}
-            params_mb = os.path.getsize(checkpoint_files(prefix)[1]) / 2 ** 20
+            params_mb = os.path.getsize(CheckpointPaths.of(prefix, 0).params) / 2 ** 20
             seconds = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
             peak = {k: max(r["peak_mb"] for r in v) for k, v in runs.items()}
             delta = {k: max(r["delta_mb"] for r in v) for k, v in runs.items()}

@@ -1,7 +1,7 @@
 """Load a checkpoint (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``) into a validated IR graph."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -12,8 +12,9 @@ from .params import load_params
 from .symbol import read_symbol
 
 
-@dataclass(frozen=True)
-class CheckpointPaths:
+class CheckpointPaths(NamedTuple):
+    """The two files of an MXNet checkpoint."""
+
     symbol: str
     params: str
 

@@ -155,7 +155,7 @@ class OrtInternals:
 
         from .onnx_runtime import data_input, declared_shape, load_onnx
 
-        self.ort, self.path = ort, path
+        self.path = path
         model = load_onnx(path)
         self.input = data_input(model)
         self.shape = declared_shape(self.input)
@@ -195,18 +195,12 @@ class OrtInternals:
         sub = helper.make_graph(nodes[::-1], graph.name, [self.input, *(self.weight_info[w] for w in weights)],
                                 outputs, initializer=constants)
         model = helper.make_model(sub, opset_imports=self.skeleton.opset_import, ir_version=self.skeleton.ir_version)
-        options = self.ort.SessionOptions()
-        options.log_severity_level = 3
-        options.enable_cpu_mem_arena = False  # give each chunk's tensors back
-        try:
-            session = self.ort.InferenceSession(model.SerializeToString(), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", self.path) from None
-        return session, weights
+        from .onnx_runtime import cpu_session
+
+        return cpu_session(model, self.path, memory_arena=False), weights  # no arena: chunks give memory back
 
     def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
-        from .onnx_runtime import check_input, run_fixed_batch
+        from .onnx_runtime import check_input, run_fixed_batch, run_session
 
         check_input(batch, self.shape, self.input.name)
         wanted = [p.label for p in probes if self.has(p)]
@@ -217,10 +211,7 @@ class OrtInternals:
         feeds = {name: self.weights[name] for name in weights}
 
         def run(rows: np.ndarray) -> list[np.ndarray]:
-            try:
-                return session.run(fetches, {self.input.name: rows, **feeds})
-            except Exception as exc:
-                raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", self.path) from None
+            return run_session(session, fetches, {self.input.name: rows, **feeds}, self.path)
 
         return dict(zip(wanted, run_fixed_batch(run, batch, self.shape[0])))
 
@@ -318,11 +309,6 @@ class TorchInternals:
             raise MxConvertError(f"the PyTorch model fails: {type(exc).__name__}: {exc}") from None
         captured, self.captured = self.captured, {}
         return captured
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
 
 
 # ---------------------------------------------------------------- comparison

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import MxConvertError
+from .checkpoint import CheckpointPaths
 from .mxnet_compat import import_mxnet
 
 # Loss heads whose second input is a label: fed zeros, it does not change the inference output.
@@ -42,10 +43,6 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def checkpoint_paths(prefix: str, epoch: int) -> tuple[Path, Path]:
-    return Path(f"{prefix}-symbol.json"), Path(f"{prefix}-{epoch:04d}.params")
-
-
 def _label_names(symbol: Any) -> set[str]:
     """Arguments named ``*_label`` and the label inputs of loss heads."""
     graph = json.loads(symbol.tojson())
@@ -67,7 +64,7 @@ class MxnetModel:
         runs (MXNet's own included) are measured against."""
         self.mx = import_mxnet()
         self.dtype = np.dtype(dtype)
-        symbol_path, params_path = checkpoint_paths(prefix, epoch)
+        symbol_path, params_path = map(Path, CheckpointPaths.of(prefix, epoch))
         for path in (symbol_path, params_path):
             if not path.is_file():
                 raise MxConvertError("no such file", str(path))

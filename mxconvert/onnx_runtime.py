@@ -77,29 +77,38 @@ def run_fixed_batch(run: Runner, batch: np.ndarray, model_batch: int | None) -> 
     return [np.concatenate(chunks) for chunks in zip(*parts)]
 
 
+def cpu_session(model: onnx.ModelProto, path: str, memory_arena: bool = True):
+    """An onnxruntime CPU session; a model it rejects is a one-line error naming ``path``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.enable_cpu_mem_arena = memory_arena
+    try:
+        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
+        raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", path) from None
+
+
+def run_session(session, fetches: list[str] | None, feeds: dict[str, np.ndarray], path: str) -> list[np.ndarray]:
+    try:
+        return session.run(fetches, feeds)
+    except Exception as exc:
+        raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", path) from None
+
+
 class OrtModel:
     """An ONNX model in an onnxruntime CPU session; calling it returns every output as float32 numpy."""
 
     def __init__(self, path: str | os.PathLike):
-        import onnxruntime as ort
-
         model = load_onnx(path)
         self.path = str(path)
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(model.SerializeToString(), options,
-                                                providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
-            raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", self.path) from None
+        self.session = cpu_session(model, self.path)
         self.input = data_input(model)
         self.shape = declared_shape(self.input)
 
     def _run(self, batch: np.ndarray) -> list[np.ndarray]:
-        try:
-            outputs = self.session.run(None, {self.input.name: batch})
-        except Exception as exc:
-            raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", self.path) from None
+        outputs = run_session(self.session, None, {self.input.name: batch}, self.path)
         return [np.asarray(out, dtype=np.float32) for out in outputs]
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:

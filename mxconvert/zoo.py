@@ -21,6 +21,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .checkpoint import CheckpointPaths
 from .mxnet_compat import import_mxnet
 from .params import save_params
 
@@ -351,10 +352,6 @@ def _build(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed
     return prefix
 
 
-def checkpoint_files(prefix: str, epoch: int) -> tuple[str, str]:
-    return f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params"
-
-
 @contextlib.contextmanager
 def _atomic_checkpoint(prefix: str, epoch: int) -> Iterator[str]:
     """Yield a prefix in a temporary folder beside ``prefix``; move both files into place after the block."""
@@ -364,8 +361,8 @@ def _atomic_checkpoint(prefix: str, epoch: int) -> Iterator[str]:
     try:
         yield os.path.join(tmp, name)
         # params first: a checkpoint counts as present only once its symbol file is there too
-        for built, final in reversed(list(zip(checkpoint_files(os.path.join(tmp, name), epoch),
-                                              checkpoint_files(prefix, epoch)))):
+        for built, final in reversed(list(zip(CheckpointPaths.of(os.path.join(tmp, name), epoch),
+                                              CheckpointPaths.of(prefix, epoch)))):
             os.replace(built, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -382,7 +379,7 @@ def save_legacy_checkpoint(src_prefix: str, src_epoch: int, dst_prefix: str) -> 
     arrays = {f"arg:{name}": value.asnumpy() for name, value in arg.items()}
     arrays.update({f"aux:{name}": value.asnumpy() for name, value in aux.items()})
     with _atomic_checkpoint(dst_prefix, src_epoch) as tmp_prefix:
-        symbol_path, params_path = checkpoint_files(tmp_prefix, src_epoch)
+        symbol_path, params_path = CheckpointPaths.of(tmp_prefix, src_epoch)
         with open(symbol_path, "w") as handle:
             handle.write(text)
         loaded = mx.sym.load(symbol_path)
@@ -470,7 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _needs_build(prefix: str, force: bool) -> bool:
     """True unless both files of ``prefix`` exist and ``force`` is off (then says it skips it)."""
-    if force or not all(os.path.exists(path) for path in checkpoint_files(prefix, 0)):
+    if force or not all(os.path.exists(path) for path in CheckpointPaths.of(prefix, 0)):
         return True
     print(f"{os.path.basename(prefix):<24} exists, skipped (--force rebuilds)", flush=True)
     return False
@@ -483,7 +480,7 @@ def _timed(action: Callable[[], object]) -> float:
 
 
 def _size_line(prefix: str, seconds: float) -> str:
-    size = os.path.getsize(checkpoint_files(prefix, 0)[1]) / 2 ** 20
+    size = os.path.getsize(CheckpointPaths.of(prefix, 0).params) / 2 ** 20
     return f"{os.path.basename(prefix):<24} {size:8.1f} MB {seconds:7.1f} s"
 
 
