@@ -122,7 +122,10 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     from mxconvert.to_torch import emit_pytorch
+    from mxconvert.to_torch.runner import compile_for_inference, retain_freed_memory
 
+    if model.device == "cpu":
+        retain_freed_memory()  # as TorchModel (pytorch_inference.py) does
     source, state = emit_pytorch(model.graph(), shape, fuse_bn=fuse_bn)
     namespace = {"__name__": "kit_model"}
     exec(compile(source, "<kit_model.py>", "exec"), namespace)  # noqa: S102  (our own generated code)
@@ -132,8 +135,6 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     dtype = torch.float16 if half else torch.float32
     net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
     if compiled:
-        from mxconvert.to_torch.runner import compile_for_inference
-
         net = compile_for_inference(net)
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -289,7 +290,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
                         default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn",
-                                 "torch-compile"],
+                                 "torch-channels-last", "torch-compile"],
                         help=f"first one is the reference for the output check; any of: {', '.join(BACKENDS)}")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per cell at most")
     parser.add_argument("--budget", type=float, default=3.0,
