@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pytorch_model_output", default=config.PYTORCH_MODEL_OUTPUT,
                    help="output .npy (output i >= 1 goes to <stem>_<i>.npy)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--compile", action="store_true", help="run through torch.compile with frozen weights (compiles once per input shape)")
+    p.add_argument("--compile", action="store_true",
+                   help="specialise the model to each input shape, weights frozen (CPU: TorchScript with oneDNN "
+                        "Graph fusion; CUDA: torch.compile)")
     return p
 
 

@@ -114,18 +114,18 @@ def _ort_mxnet(model: Model, shape: tuple) -> Runner:
 # --- PyTorch (mxconvert.to_torch) ----------------------------------------------------------------------
 
 def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_last: bool = False,
-                  compiled: bool = False, half: bool = False) -> Runner:
+                  compile_with: str | None = None, half: bool = False) -> Runner:
     """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad. On CUDA, float32
-    stays float32 (TF32 off); ``half`` runs weights and compute in float16."""
+    stays float32 (TF32 off); ``half`` runs weights and compute in float16; ``compile_with`` names the
+    wrapper from ``mxconvert.to_torch.runner`` that compiles the model."""
     import torch
 
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
-    from mxconvert.to_torch import emit_pytorch
-    from mxconvert.to_torch.runner import compile_for_inference, retain_freed_memory
+    from mxconvert.to_torch import emit_pytorch, runner
 
     if model.device == "cpu":
-        retain_freed_memory()  # as TorchModel (pytorch_inference.py) does
+        runner.retain_freed_memory()  # as TorchModel (pytorch_inference.py) does
     source, state = emit_pytorch(model.graph(), shape, fuse_bn=fuse_bn)
     namespace = {"__name__": "kit_model"}
     exec(compile(source, "<kit_model.py>", "exec"), namespace)  # noqa: S102  (our own generated code)
@@ -134,8 +134,8 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     layout = torch.channels_last if channels_last else torch.contiguous_format
     dtype = torch.float16 if half else torch.float32
     net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
-    if compiled:
-        net = compile_for_inference(net)
+    if compile_with is not None:
+        net = getattr(runner, compile_with)(net)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -160,8 +160,10 @@ backend("torch-channels-last", "PyTorch eager, --fuse_bn, model and input in cha
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, channels_last=True))
 backend("torch-fp16", "PyTorch eager, --fuse_bn, weights and compute in float16 (GPU)")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, half=True))
-backend("torch-compile", "torch.compile (inductor, frozen weights) of the --fuse_bn model; compiles per shape")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compiled=True))
+backend("torch-compile", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU), inductor (CUDA)")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="CompiledModel"))
+backend("torch-inductor", "torch.compile (inductor, frozen weights, static shapes) of the --fuse_bn model")(
+    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="inductor_compile"))
 
 
 # --- measuring ---------------------------------------------------------------------------------------
@@ -290,7 +292,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
                         default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn",
-                                 "torch-channels-last", "torch-compile"],
+                                 "torch-channels-last", "torch-inductor", "torch-compile"],
                         help=f"first one is the reference for the output check; any of: {', '.join(BACKENDS)}")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per cell at most")
     parser.add_argument("--budget", type=float, default=3.0,

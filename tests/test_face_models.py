@@ -58,6 +58,16 @@ def test_pytorch_matches_mxnet(zoo_model, name):
     check(name, expected, torch_outputs(torch_model(prefix, SHAPES[name]), data))
 
 
+@pytest.mark.parametrize("name", ["arcface-r18", "retinaface-r50", "mtcnn-pnet", "mtcnn-onet"])
+def test_compiled_pytorch_matches_mxnet(zoo_model, name):
+    """``--compile``: PReLU, odd-size crops, several outputs and MTCNN's "full" pooling edge, traced per shape."""
+    from mxconvert.to_torch.runner import CompiledModel
+
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, SHAPES[name])
+    check(name, expected, torch_outputs(CompiledModel(torch_model(prefix, SHAPES[name])), data))
+
+
 @pytest.mark.parametrize("name", ["arcface-r18", "arcface-r100", "retinaface-r50", *MTCNN])
 def test_onnx_on_mxnet_matches_mxnet(zoo_model, tmp_path, name):
     prefix = zoo_model(name)

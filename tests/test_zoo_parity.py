@@ -136,6 +136,18 @@ def test_pytorch_matches_mxnet(zoo_model, name, shape):
     assert_close(expected, torch_outputs(torch_model(prefix, shape), data))
 
 
+@pytest.mark.parametrize("name, fuse_bn, rel", [("resnet-18", False, 1e-5), ("resnet-50", False, 1e-5),
+                                               ("gluon-resnet50_v2", True, 1e-4)])
+def test_compiled_pytorch_matches_mxnet(zoo_model, name, fuse_bn, rel):
+    """``pytorch_inference.py --compile`` (CompiledModel: oneDNN Graph fused partitions on the CPU)."""
+    from mxconvert.to_torch.runner import CompiledModel
+
+    prefix = zoo_model(name)
+    data, expected = reference(prefix, SHAPES[0])
+    assert_close(expected, torch_outputs(CompiledModel(torch_model(prefix, SHAPES[0], fuse_bn=fuse_bn)), data),
+                 rel=rel)
+
+
 @pytest.mark.parametrize("name", ["resnet-50", "gluon-resnet50_v1", "gluon-resnet50_v2"])
 def test_pytorch_fuse_bn(zoo_model, name):
     prefix = zoo_model(name)
