@@ -250,13 +250,16 @@ def main(argv: list[str] | None = None) -> int:
     backends = [name for name in args.backends if name not in skipped]
     prefixes = ensure_models(args.depths, args.models_dir)
 
-    rows, worst = [], {name: 0.0 for name in backends[1:]}
+    rows, ratios, worst = [], [], {name: 0.0 for name in backends[1:]}
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
         for depth, prefix in prefixes.items():
-            results = {}
-            for name in backends:
-                results[name] = _measure(name, prefix, workdir, args)
-                print(f"resnet-{depth} {name}: done", file=sys.stderr, flush=True)
+            results: dict[str, dict[str, list[float]]] = {name: {} for name in backends}
+            for round_index in range(args.rounds):  # backends take turns, so slow spells hit them alike
+                for name in backends:
+                    for cell, times in _measure(name, prefix, workdir, args).items():
+                        results[name].setdefault(cell, []).extend(times)
+                    print(f"resnet-{depth} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
+                          flush=True)
             for size in args.size:
                 for batch_size in args.batch:
                     cell = f"{batch_size}x{size}"
@@ -268,16 +271,25 @@ def main(argv: list[str] | None = None) -> int:
                         worst[name] = max(worst[name], float(relative))
                     times = [results[name][cell] for name in backends]
                     counts = sorted({len(t) for t in times})
-                    rows.append([f"resnet-{depth}", f"{batch_size}x3x{size}x{size}",
-                                 *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
+                    label = [f"resnet-{depth}", f"{batch_size}x3x{size}x{size}"]
+                    rows.append([*label, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
                                  "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))])
+                    if args.ratio_to in backends:
+                        base = statistics.median(results[args.ratio_to][cell])
+                        ratios.append([*label, *[f"{statistics.median(t) / base:.2f}" for t in times]])
 
     print(f"Inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); "
-          f"{args.threads} threads per runtime; each backend in its own process; device {args.device}")
+          f"{args.threads} threads per runtime; each backend in its own process"
+          + (f", backends taking turns over {args.rounds} rounds (runs pooled)" if args.rounds > 1 else "")
+          + f"; device {args.device}")
     print(f"machine: {machine_description()}\n")
     print(render(["model", "input", *backends, "runs"], rows, args.format))
     print()
+    if ratios:
+        print(f"Median latency relative to {args.ratio_to}:\n")
+        print(render(["model", "input", *backends], ratios, args.format))
+        print()
     legend = [[name, BACKENDS[name].description,
                "reference" if i == 0 else f"{worst[name]:.1e}"] for i, name in enumerate(backends)]
     legend += [[name, BACKENDS[name].description, f"skipped: {why}"] for name, why in skipped.items()]
@@ -299,6 +311,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds of timed runs after which a cell stops early (default 3)")
     parser.add_argument("--min-runs", type=int, default=5, help="timed runs per cell at least")
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs per cell first")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every backend this many times in turn, pooling the runs (noisy machines)")
+    parser.add_argument("--ratio-to", default="onnxruntime",
+                        help="a table of median latencies relative to this backend, when it is measured")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads for every runtime")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N], for the PyTorch backends and "
                         "ONNX Runtime (when it has the CUDA provider); MXNet stays on the CPU")

@@ -136,6 +136,32 @@ def test_trains_with_gradients_everywhere_and_fixed_gamma(small):
     assert model.bn0.num_batches_tracked.item() == 6 and model.bn0.momentum == pytest.approx(0.1)
 
 
+def test_shared_variable_stays_one_parameter():
+    """Two nodes reading one MXNet variable (weights shared, as in a siamese branch) get one tied parameter:
+    MXNet's output, and its gradient is MXNet's (the sum over both uses), so training keeps the weights shared."""
+    weight, bias = S.var("shared_weight"), S.var("shared_bias")
+    left = S.Convolution(d, weight=weight, bias=bias, kernel=(3, 3), num_filter=3, pad=(1, 1), name="left")
+    act = S.Activation(left, act_type="relu", name="act")
+    sym = S.Convolution(act, weight=weight, bias=bias, kernel=(3, 3), num_filter=3, pad=(1, 1), name="right")
+    ref = run_reference(sym, (2, 3, 5, 5))
+    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    model = build_model(module_from_source(source), state)
+    assert model.right.weight is model.left.weight and model.right.bias is model.left.bias
+    assert len(list(model.parameters())) == 2
+    out = model(torch.from_numpy(ref.data))
+    assert_close(ref.outputs, [out.detach().numpy()])
+    out.sum().backward()
+
+    executor = sym.simple_bind(mx.cpu(), data=ref.data.shape)
+    for name, value in ref.graph.params.items():
+        executor.arg_dict[name][:] = value
+    executor.arg_dict["data"][:] = ref.data
+    executor.forward(is_train=True)
+    executor.backward(mx.nd.ones(ref.outputs[0].shape))
+    assert_close([executor.grad_dict[n].asnumpy() for n in ("shared_weight", "shared_bias")],
+                 [model.left.weight.grad.numpy(), model.left.bias.grad.numpy()])
+
+
 def test_state_dict_round_trips_weights_only(small, tmp_path):
     ref, source, state = small
     torch.save(state, tmp_path / "model.pth")

@@ -58,6 +58,7 @@ class TorchContext:
         self.inits: list[str] = []
         self.lines: list[str] = []
         self.state: dict[str, np.ndarray] = {}
+        self.owners: dict[int, str] = {}  # id of a stored array (kept alive in state) -> first entry holding it
         for var in graph.inputs:
             self.exprs[var.name] = self.ident(var.name)
         self._constant_params()
@@ -113,7 +114,11 @@ class TorchContext:
             self.inits.append(f"self.{name} = {lowering.layer}")
         self.inits.extend(lowering.setup)
         for key, array in lowering.state.items():
-            self.state[f"{name}.{key}"] = array
+            entry = f"{name}.{key}"
+            owner = self.owners.setdefault(id(array), entry)
+            if owner != entry:  # an MXNet variable several nodes read: one tensor, so training keeps it shared
+                self.inits.append(f"self.{entry} = self.{owner}")
+            self.state[entry] = array
         self.lines.append(f"{name} = {lowering.expr}")
         self.exprs[node.name] = name
 
