@@ -6,6 +6,13 @@ EXIT_TOLERANCE = 1
 EXIT_BAD_INPUT = 2
 
 
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's message (its type's name when there is none), for one-line
+    errors built from a library's multi-line text."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 class MxConvertError(Exception):
     """A problem with the user's input: reported as one line, exit code 2."""
 

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import onnx
 
-from .errors import MxConvertError
+from .errors import MxConvertError, first_line
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -87,14 +87,14 @@ def cpu_session(model: onnx.ModelProto, path: str, memory_arena: bool = True):
     try:
         return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
-        raise MxConvertError(f"onnxruntime cannot load the model: {_first_line(exc)}", path) from None
+        raise MxConvertError(f"onnxruntime cannot load the model: {first_line(exc)}", path) from None
 
 
 def run_session(session, fetches: list[str] | None, feeds: dict[str, np.ndarray], path: str) -> list[np.ndarray]:
     try:
         return session.run(fetches, feeds)
     except Exception as exc:
-        raise MxConvertError(f"onnxruntime inference failed: {_first_line(exc)}", path) from None
+        raise MxConvertError(f"onnxruntime inference failed: {first_line(exc)}", path) from None
 
 
 class OrtModel:
@@ -114,8 +114,3 @@ class OrtModel:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         check_input(batch, self.shape, self.input.name)
         return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

@@ -339,8 +339,9 @@ def one_input(data):
                                          "heads": [[1, 0, 0]]}))
     except MxConvertError:
         pass
-    if peak_rss_mb() > 1024:  # no reader may need this much for a few kilobytes of input
-        raise MemoryError(f"peak RSS {peak_rss_mb()} MB")
+    peak = peak_rss_mb()
+    if peak > 1024:  # no reader may need this much for a few kilobytes of input
+        raise MemoryError(f"peak RSS {peak} MB")
 
 def peak_rss_mb():  # this process image's own peak: VmHWM starts afresh at exec, unlike ru_maxrss
     with open("/proc/self/status") as status:

@@ -10,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
-from ..errors import MxConvertError, UnsupportedOpsError
+from ..errors import MxConvertError, UnsupportedOpsError, first_line
 from ..fileio import atomic_output
 from ..ir import Graph
 from ..shapes import inferred_shapes
@@ -135,7 +135,7 @@ def _check(model: StreamedModel) -> None:
         inferred = onnx.shape_inference.infer_shapes(model.checkable(), check_type=True, strict_mode=True)
         onnx.checker.check_model(inferred, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise MxConvertError(f"the emitted ONNX model is invalid: {str(exc).splitlines()[0]}") from None
+        raise MxConvertError(f"the emitted ONNX model is invalid: {first_line(exc)}") from None
     model.skeleton.graph.value_info.extend(inferred.graph.value_info)
 
 

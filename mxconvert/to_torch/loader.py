@@ -11,7 +11,7 @@ import types
 import torch
 from torch import nn
 
-from ..errors import MxConvertError
+from ..errors import MxConvertError, first_line
 
 
 def load_kit_module(path: str | os.PathLike) -> types.ModuleType:
@@ -48,5 +48,5 @@ def build_model(module: types.ModuleType, state: dict[str, torch.Tensor]) -> nn.
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise MxConvertError(f"the weights do not fit the model: {str(exc).splitlines()[0]}") from None
+        raise MxConvertError(f"the weights do not fit the model: {first_line(exc)}") from None
     return model.eval()

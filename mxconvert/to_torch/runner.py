@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..errors import MxConvertError
+from ..errors import MxConvertError, first_line
 from .loader import build_model, load_kit_module
 
 
@@ -31,8 +31,7 @@ def load_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise MxConvertError(f"not a readable state dict (refused by torch.load(weights_only=True): "
                              f"{reasons[0] if reasons else 'not plain tensors'})", path) from None
     except Exception as exc:  # garbage makes the unpickler raise struct.error, EOFError, RuntimeError...
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MxConvertError(f"not a readable state dict ({message})", path) from None
+        raise MxConvertError(f"not a readable state dict ({first_line(exc)})", path) from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise MxConvertError("not a state dict of tensors", path)
     return state
@@ -118,9 +117,8 @@ class CompiledModel:
                     for _ in range(2):
                         traced(example)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise MxConvertError(f"--compile: tracing failed on an input of shape {tuple(example.shape)}: "
-                                 f"{first}") from None
+                                 f"{first_line(exc)}") from None
         return traced
 
     def _inductor(self):
@@ -155,6 +153,6 @@ class TorchModel:
                 out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device))
         except RuntimeError as exc:  # an input the model does not fit (check --input_shape)
             raise MxConvertError(f"PyTorch forward failed on an input of shape {tuple(batch.shape)}: "
-                                 f"{str(exc).strip().splitlines()[0]}") from None
+                                 f"{first_line(exc)}") from None
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.detach().cpu().numpy() for o in outputs]
