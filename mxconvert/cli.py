@@ -7,7 +7,7 @@ import sys
 import traceback
 from typing import Callable, NoReturn
 
-from .errors import EXIT_BAD_INPUT, MxConvertError
+from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MxConvertError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,10 +61,10 @@ def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.A
     except KeyboardInterrupt:
         print(f"{arg_parser.prog}: interrupted", file=sys.stderr)
         code = 130
-    except Exception as exc:  # an unexpected failure is still one line unless --debug
+    except Exception as exc:  # a bug in mxconvert (InternalError or unforeseen): still one line unless --debug
         if args.debug:
             traceback.print_exc()
         print(f"{arg_parser.prog}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
-              "(rerun with --debug)", file=sys.stderr)
-        code = EXIT_BAD_INPUT
+              "(a bug in mxconvert: rerun with --debug and report it)", file=sys.stderr)
+        code = EXIT_INTERNAL
     sys.exit(code)

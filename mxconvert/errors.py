@@ -4,6 +4,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_TOLERANCE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 
 
 def first_line(exc: BaseException) -> str:
@@ -30,3 +31,15 @@ class UnsupportedOpsError(MxConvertError):
         self.offenders = offenders
         parts = "; ".join(f"{op} ({', '.join(names)})" for op, names in sorted(offenders.items()))
         super().__init__(f"cannot convert to {target}: unsupported ops: {parts}", path)
+
+
+class NotExpressible(ValueError):
+    """Raised by a converter: this node's attribute values have no exact form in the target (a limit, not a bug).
+    The emitters report it as ``UnsupportedOpsError``."""
+
+
+class InternalError(Exception):
+    """mxconvert failed on a graph it had accepted: a converter crashed, the emitted ONNX is invalid, or the
+    generated PyTorch module does not run. A bug to report, not bad input: exit code 3."""
+
+    exit_code = EXIT_INTERNAL

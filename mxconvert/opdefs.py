@@ -50,6 +50,19 @@ def parse_shape(text: str) -> tuple:
     return tuple(value)
 
 
+def in_range(parser: Parser, low: float, high: float) -> Parser:
+    """``parser`` restricted to ``low <= value <= high`` (MXNet's ``set_range`` on a parameter)."""
+
+    def parse(text: str) -> Any:
+        value = parser(text)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside [{low}, {high}]")
+        return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
 def parse_str(text: str) -> str:
     return text
 
@@ -170,7 +183,7 @@ OPS: dict[str, OpDef] = {
     "Flatten": _UNARY,
     "Dropout": OpDef(
         {
-            "p": (parse_float, 0.5),
+            "p": (in_range(parse_float, 0, 1), 0.5),
             "mode": (choice("always", "training"), "training"),
             "axes": _SHAPE_EMPTY,
             "cudnn_off": (optional(parse_bool), False),

@@ -314,7 +314,7 @@ BAD_INPUTS: dict[str, Bad] = {
     "torch/unsupported op with hostile name": Bad(
         "mxnet2pytorch", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))), "unsupported ops: exp"),
     "torch/dropout p=-1": Bad("mxnet2pytorch", conv(symbol_with((8, "op", "Dropout"), (8, "attrs", {"p": "-1"}))),
-                              "the generated model fails"),
+                              "bad attribute p='-1': -1.0 is outside [0, 1]"),
     "torch/params truncated": Bad("mxnet2pytorch", conv(None, TRUNCATED), "truncated"),
     "torch/flag bad input shape": Bad("mxnet2pytorch", conv(None, None, "--input_shape", "a,b"),
                                       "expected comma-separated integers"),

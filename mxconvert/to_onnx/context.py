@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from ..errors import NotExpressible
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
@@ -123,6 +124,6 @@ class EmitContext:
         target = list(shape)
         if self.batch_dynamic:
             if not target or target[0] != source[0]:
-                raise ValueError(f"reshape {tuple(source)} -> {tuple(shape)} mixes the batch axis")
+                raise NotExpressible(f"reshape {tuple(source)} -> {tuple(shape)} mixes the batch axis")
             target[0] = 0
         return target

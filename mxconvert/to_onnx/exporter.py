@@ -10,7 +10,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
-from ..errors import MxConvertError, UnsupportedOpsError, first_line
+from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
 from ..fileio import atomic_output
 from ..ir import Graph
 from ..shapes import inferred_shapes
@@ -77,8 +77,11 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
         ctx.current = node
         try:
             CONVERTERS[node.op].convert(ctx, node)
-        except ValueError as exc:
-            raise MxConvertError(f"cannot convert node {node.name!r} ({node.op}): {exc}") from None
+        except NotExpressible as exc:
+            raise UnsupportedOpsError(f"ONNX opset {options.opset}", {f"{node.op} [{exc}]": [node.name]}) from None
+        except Exception as exc:
+            raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
+                                f"{type(exc).__name__}: {first_line(exc)}") from exc
         log.lines.append(f"{node.name} ({node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
     log.timings["emit nodes"] = time.perf_counter() - started
     model = _assemble(ctx, options, input_name)
@@ -135,7 +138,7 @@ def _check(model: StreamedModel) -> None:
         inferred = onnx.shape_inference.infer_shapes(model.checkable(), check_type=True, strict_mode=True)
         onnx.checker.check_model(inferred, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise MxConvertError(f"the emitted ONNX model is invalid: {first_line(exc)}") from None
+        raise InternalError(f"the emitted ONNX model is invalid: {first_line(exc)}") from None
     model.skeleton.graph.value_info.extend(inferred.graph.value_info)
 
 

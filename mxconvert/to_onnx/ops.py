@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import crop_offsets
 from .context import EmitContext
@@ -147,7 +148,7 @@ def _explicit_pooling(ctx: EmitContext, node: Node, geometry: list[tuple[int, ..
     kind = node.attrs["pool_type"]
     pad_end = [(count - 1) * stride + kernel - size - pad for size, kernel, stride, pad, count in geometry]
     if min(pad_end) < 0:
-        raise ValueError("pooling window layout not expressible")
+        raise NotExpressible("pooling window layout not expressible")
     pad_value = np.finfo(ctx.float_type).min if kind == "max" else 0.0
     pads = ctx.ints([0, 0, *(g[3] for g in geometry), 0, 0, *pad_end], "pads")
     padded = ctx.add("Pad", [ctx.input(0), pads, ctx.const(pad_value, "pad_value")], mode="constant")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..errors import MxConvertError, UnsupportedOpsError
+from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
@@ -108,8 +108,11 @@ class TorchContext:
         name = self.ident(node.name)
         try:
             lowering: Lowering = CONVERTERS[node.op].convert(self, node)
-        except ValueError as exc:
-            raise MxConvertError(f"cannot convert node {node.name!r} ({node.op}) to PyTorch: {exc}") from None
+        except NotExpressible as exc:
+            raise UnsupportedOpsError("PyTorch", {f"{node.op} [{exc}]": [node.name]}) from None
+        except Exception as exc:
+            raise InternalError(f"converting node {node.name!r} ({node.op}) to PyTorch failed: "
+                                f"{type(exc).__name__}: {first_line(exc)}") from exc
         if lowering.layer is not None:
             self.inits.append(f"self.{name} = {lowering.layer}")
         self.inits.extend(lowering.setup)

@@ -7,7 +7,7 @@ import os
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..errors import MxConvertError
+from ..errors import InternalError, MxConvertError, first_line
 from ..fileio import atomic_output
 from .codegen import emit_pytorch
 from .loader import build_model, module_from_source
@@ -29,8 +29,8 @@ def verify(source: str, state_bytes: bytes, input_shape: tuple[int, ...]) -> tor
     except MxConvertError:
         raise
     except Exception as exc:
-        raise MxConvertError(f"the generated model fails on an input of shape {tuple(input_shape)}: "
-                             f"{type(exc).__name__}: {exc}") from None
+        raise InternalError(f"the generated model fails on an input of shape {tuple(input_shape)}: "
+                            f"{type(exc).__name__}: {first_line(exc)}") from exc
     return model
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Node
 from .registry import Lowering, register
 
@@ -102,7 +103,7 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     shape = ctx.shape(0)
     if not 2 <= len(shape) <= 5:
-        raise ValueError(f"BatchNorm on {len(shape)}-D data")
+        raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
     axis = a["axis"] % len(shape)
     layer = _call(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]),
                   momentum=num(round(1.0 - a["momentum"], 12)))
