@@ -31,9 +31,24 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    value = float(text.strip())
+    """A ``double`` parameter. A lone sign reads as zero, as in MXNet's parser."""
+    stripped = text.strip()
+    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" else float(stripped)
     if math.isnan(value):
         raise ValueError(f"not a number: {text!r}")
+    if math.isinf(value) and "inf" not in text.lower():  # "1e400": MXNet's parser refuses it as out of range
+        raise ValueError(f"out of range: {text[:40]!r}")
+    return value
+
+
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def parse_float32(text: str) -> float:
+    """A ``float`` parameter: finite values past float32's range are refused, as MXNet does."""
+    value = parse_float(text)
+    if not math.isinf(value) and abs(value) > FLOAT32_MAX:
+        raise ValueError(f"out of range for float32: {text[:40]!r}")
     return value
 
 
@@ -130,14 +145,14 @@ OPS: dict[str, OpDef] = {
     "BatchNorm": OpDef(
         {
             "eps": (parse_float, 1e-3),
-            "momentum": (parse_float, 0.9),
+            "momentum": (parse_float32, 0.9),
             "fix_gamma": (parse_bool, True),
             "use_global_stats": (parse_bool, False),
             "output_mean_var": (parse_bool, False),
             "axis": (parse_int, 1),
             "cudnn_off": _CUDNN_OFF,
-            "min_calib_range": (optional(parse_float), None),
-            "max_calib_range": (optional(parse_float), None),
+            "min_calib_range": (optional(parse_float32), None),
+            "max_calib_range": (optional(parse_float32), None),
         },
         param_inputs=(1, 2),
         aux_inputs=(3, 4),
@@ -150,9 +165,9 @@ OPS: dict[str, OpDef] = {
     "LeakyReLU": OpDef(
         {
             "act_type": (choice("elu", "gelu", "leaky", "prelu", "rrelu", "selu"), "leaky"),
-            "slope": (parse_float, 0.25),
-            "lower_bound": (parse_float, 0.125),
-            "upper_bound": (parse_float, 0.334),
+            "slope": (parse_float32, 0.25),
+            "lower_bound": (parse_float32, 0.125),
+            "upper_bound": (parse_float32, 0.334),
         },
         param_inputs=(1,),
         input_names=lambda a: ("data", "gamma") if a["act_type"] == "prelu" else ("data",),
@@ -183,7 +198,7 @@ OPS: dict[str, OpDef] = {
     "Flatten": _UNARY,
     "Dropout": OpDef(
         {
-            "p": (in_range(parse_float, 0, 1), 0.5),
+            "p": (in_range(parse_float32, 0, 1), 0.5),
             "mode": (choice("always", "training"), "training"),
             "axes": _SHAPE_EMPTY,
             "cudnn_off": (optional(parse_bool), False),
@@ -192,14 +207,14 @@ OPS: dict[str, OpDef] = {
     "Concat": OpDef({"dim": (parse_int, 1), "num_args": (optional(parse_int), None)}),
     "SoftmaxOutput": OpDef(
         {
-            "grad_scale": (parse_float, 1.0),
-            "ignore_label": (parse_float, -1.0),
+            "grad_scale": (parse_float32, 1.0),
+            "ignore_label": (parse_float32, -1.0),
             "multi_output": (parse_bool, False),
             "use_ignore": (parse_bool, False),
             "preserve_shape": (parse_bool, False),
             "normalization": (choice("batch", "null", "valid"), "null"),
             "out_grad": (parse_bool, False),
-            "smooth_alpha": (parse_float, 0.0),
+            "smooth_alpha": (parse_float32, 0.0),
         },
         label_inputs=(1,),
         input_names=lambda a: ("data", "label"),
@@ -248,10 +263,10 @@ OPS: dict[str, OpDef] = {
         }
     ),
     "transpose": OpDef({"axes": _SHAPE_EMPTY}),
-    "clip": OpDef({"a_min": (parse_float, REQUIRED), "a_max": (parse_float, REQUIRED)}),
+    "clip": OpDef({"a_min": (parse_float32, REQUIRED), "a_max": (parse_float32, REQUIRED)}),
     "L2Normalization": OpDef(
         {
-            "eps": (parse_float, 1e-10),
+            "eps": (parse_float32, 1e-10),
             "mode": (choice("channel", "instance", "spatial"), "instance"),
         }
     ),

@@ -86,6 +86,33 @@ def _spatial(attr: tuple, rank: int, default: int) -> tuple[int, ...]:
     return tuple(attr) if attr else (default,) * rank
 
 
+def axis_index(axis: int, rank: int, what: str = "axis") -> int:
+    """``axis`` (negative counts from the end) as an index into ``rank`` dimensions, as MXNet checks it."""
+    if not -rank <= axis < rank:
+        raise ShapeError(f"{what} {axis} is out of range for {rank}-D data")
+    return axis % rank
+
+
+def window_geometry(attrs: dict, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Stride, pad and dilation of a ``rank``-D window op, with MXNet's defaults and checks (one value per
+    spatial axis; stride and dilation at least 1)."""
+    values = []
+    for key, default in (("stride", 1), ("pad", 0), ("dilate", 1)):
+        given = attrs.get(key, ())
+        if given and len(given) != rank:
+            raise ShapeError(f"{key} {given} does not have {rank} values like the kernel")
+        value = _spatial(given, rank, default)
+        if key != "pad" and min(value) < 1:
+            raise ShapeError(f"{key} {value} must be at least 1")
+        values.append(value)
+    return tuple(values)
+
+
+def negative_pad(node: Node) -> str | None:
+    """The reason a window op with a negative pad (MXNet crops there) is not converted, or None."""
+    return f"negative pad {node.attrs['pad']}" if any(p < 0 for p in node.attrs["pad"]) else None
+
+
 def window_output(size: int, kernel: int, stride: int, pad: int, dilate: int = 1, ceil: bool = False) -> int:
     span = size + 2 * pad - dilate * (kernel - 1) - 1
     return (math.ceil(span / stride) if ceil else span // stride) + 1
@@ -104,7 +131,7 @@ def _convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
     _expect(shapes[1], (a["num_filter"], data[1] // groups, *a["kernel"]), "weight")
     if not a["no_bias"]:
         _expect(shapes[2], (a["num_filter"],), "bias")
-    stride, pad, dilate = (_spatial(a[k], rank, d) for k, d in (("stride", 1), ("pad", 0), ("dilate", 1)))
+    stride, pad, dilate = window_geometry(a, rank)
     out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(rank)]
     return [(data[0], a["num_filter"], *out)]
 
@@ -112,7 +139,7 @@ def _convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("BatchNorm")
 def _batch_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
-    axis = node.attrs["axis"] % len(data)
+    axis = axis_index(node.attrs["axis"], len(data))
     for slot, what in enumerate(("gamma", "beta", "moving_mean", "moving_var"), start=1):
         _expect(shapes[slot], (data[axis],), what)
     extra = [(data[axis],)] * 2 if node.attrs["output_mean_var"] else []
@@ -150,7 +177,7 @@ def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
         return [(*data[:2], *(1,) * rank)]
     if len(a["kernel"]) != rank:
         raise ShapeError(f"kernel {a['kernel']} does not fit {rank}-D data {data}")
-    stride, pad = _spatial(a["stride"], rank, 1), _spatial(a["pad"], rank, 0)
+    stride, pad, _ = window_geometry(a, rank)
     if a["pooling_convention"] == "same":
         out = [math.ceil(data[2 + i] / stride[i]) for i in range(rank)]
     else:
@@ -197,7 +224,7 @@ def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("Concat")
 def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
-    axis = node.attrs["dim"] % len(shapes[0])
+    axis = axis_index(node.attrs["dim"], len(shapes[0]), "dim")
     for shape in shapes[1:]:
         if len(shape) != len(shapes[0]) or any(s != t for i, (s, t) in enumerate(zip(shape, shapes[0]))
                                                if i != axis):
@@ -293,7 +320,7 @@ def _resolve(data: Shape, out: list[int], original: tuple) -> Shape:
 def _slice_channel(node: Node, shapes: list[Shape]) -> list[Shape]:
     a = node.attrs
     data = shapes[0]
-    axis = a["axis"] % len(data)
+    axis = axis_index(a["axis"], len(data))
     parts = a["num_outputs"]
     if parts <= 0 or data[axis] % parts:
         raise ShapeError(f"axis {axis} of size {data[axis]} does not split into {parts} parts")
@@ -342,6 +369,6 @@ def crop_offsets(node: Node, data: Shape, size: tuple[int, int]) -> tuple[int, i
 def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axes = node.attrs["axes"] or tuple(reversed(range(len(data))))
-    if sorted(a % len(data) for a in axes) != list(range(len(data))):
+    if sorted(axis_index(a, len(data), "axes entry") for a in axes) != list(range(len(data))):
         raise ShapeError(f"axes {axes} are not a permutation of {len(data)} dimensions")
     return [tuple(data[a] for a in axes)]

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import crop_offsets
+from ..shapes import crop_offsets, negative_pad
 from .context import EmitContext
 from .registry import register
 
@@ -16,8 +16,8 @@ def _spatial(values: tuple, rank: int, default: int) -> list[int]:
     return list(values) if values else [default] * rank
 
 
-@register("Convolution", check=lambda n, opset: None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC")
-          else f"layout {n.attrs['layout']}")
+@register("Convolution", check=lambda n, opset: negative_pad(n) or (
+    None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC") else f"layout {n.attrs['layout']}"))
 def convolution(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     rank = len(a["kernel"])
@@ -89,6 +89,8 @@ def leaky_relu(ctx: EmitContext, node: Node) -> None:
 
 def _pooling_check(node: Node, opset: int) -> str | None:
     a = node.attrs
+    if negative_pad(node):
+        return negative_pad(node)
     if a["layout"] and not a["layout"].startswith("NC"):
         return f"layout {a['layout']}"
     if a["pool_type"] == "lp" and a["p_value"] not in (1, 2):
@@ -229,9 +231,10 @@ def concat(ctx: EmitContext, node: Node) -> None:
 
 
 def _softmax_flat(ctx: EmitContext, x: str, shape: tuple, out: str) -> None:
-    """Softmax over everything but the batch axis (SoftmaxOutput and SoftmaxActivation ``instance``)."""
-    if len(shape) == 2:
-        ctx.add("Softmax", [x], out, axis=1)
+    """Softmax over everything but the batch axis (SoftmaxOutput and SoftmaxActivation ``instance``); over the
+    only axis of 1-D data."""
+    if len(shape) <= 2:
+        ctx.add("Softmax", [x], out, axis=len(shape) - 1)
         return
     flat = ctx.add("Flatten", [x], axis=1)
     ctx.reshape(ctx.add("Softmax", [flat], axis=1), ctx.batch_shape(shape, shape), out)
@@ -324,8 +327,13 @@ def transpose(ctx: EmitContext, node: Node) -> None:
 
 @register("clip")
 def clip(ctx: EmitContext, node: Node) -> None:
+    """MXNet tests ``x > a_max`` first, then ``x < a_min``: with ``a_min > a_max`` that is not ONNX's Clip."""
     low, high = ctx.const(node.attrs["a_min"], "min"), ctx.const(node.attrs["a_max"], "max")
-    ctx.add("Clip", [ctx.input(0), low, high], ctx.output())
+    if node.attrs["a_min"] <= node.attrs["a_max"]:
+        ctx.add("Clip", [ctx.input(0), low, high], ctx.output())
+        return
+    x = ctx.input(0)
+    ctx.add("Where", [ctx.add("Greater", [x, high]), high, ctx.add("Max", [x, low])], ctx.output())
 
 
 @register("L2Normalization")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
+from ..shapes import negative_pad
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def _layout_check(node: Node) -> str | None:
 
 
 # --- layers with weights ------------------------------------------------------------------------------------
-@register("Convolution", check=lambda n: _layout_check(n) or (None if 1 <= len(n.attrs["kernel"]) <= 3
+@register("Convolution", check=lambda n: negative_pad(n) or _layout_check(n) or (None if 1 <= len(n.attrs["kernel"]) <= 3
                                                                else f"{len(n.attrs['kernel'])}-D kernel"))
 def convolution(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
@@ -153,9 +154,9 @@ def leaky_relu(ctx: TorchContext, node: Node) -> Lowering:
         return Lowering(f"{ctx.layer}({x})", f"nn.PReLU({slope.size})", {"weight": slope})
     if kind == "leaky":
         return Lowering(_call("F.leaky_relu", x, negative_slope=num(a["slope"])))
-    if kind == "rrelu":  # random slope in training, the mean slope at inference (as MXNet)
-        return Lowering(_call("F.rrelu", x, lower=num(a["lower_bound"]), upper=num(a["upper_bound"]),
-                              training="self.training"))
+    if kind == "rrelu":  # random slope in training, the mean slope at inference (as MXNet, whatever the bounds' order)
+        low, high = sorted((a["lower_bound"], a["upper_bound"]))
+        return Lowering(_call("F.rrelu", x, lower=num(low), upper=num(high), training="self.training"))
     if kind == "elu":
         return Lowering(_call("F.elu", x, alpha=num(a["slope"])))
     return Lowering(f"F.{kind}({x})")  # selu, gelu (erf form, as MXNet)
@@ -164,8 +165,8 @@ def leaky_relu(ctx: TorchContext, node: Node) -> Lowering:
 # --- pooling ------------------------------------------------------------------------------------------------
 def _pooling_check(node: Node) -> str | None:
     a = node.attrs
-    if _layout_check(node):
-        return _layout_check(node)
+    if negative_pad(node) or _layout_check(node):
+        return negative_pad(node) or _layout_check(node)
     if a["pool_type"] == "lp":
         return "lp pooling"
     if a["global_pool"]:
@@ -247,7 +248,8 @@ def dropout(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("Flatten")
 def flatten(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.flatten({ctx.input(0)}, 1)")
+    x = ctx.input(0)
+    return Lowering(f"torch.flatten({x}, 1)" if len(ctx.shape(0)) > 1 else f"{x}.reshape(-1, 1)")
 
 
 @register("Concat")
@@ -257,9 +259,10 @@ def concat(ctx: TorchContext, node: Node) -> Lowering:
 
 
 def _softmax_flat(x: str, rank: int) -> str:
-    """Softmax over all but the batch axis (MXNet's own kernel; its MKLDNN kernel uses the last axis of 4-D data)."""
-    if rank == 2:
-        return f"torch.softmax({x}, dim=1)"
+    """Softmax over all but the batch axis (MXNet's own kernel; its MKLDNN kernel uses the last axis of 4-D data);
+    over the only axis of 1-D data."""
+    if rank <= 2:
+        return f"torch.softmax({x}, dim={rank - 1})"
     return f"torch.softmax(torch.flatten({x}, 1), dim=1).reshape({x}.shape)"
 
 
@@ -374,7 +377,11 @@ def transpose(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("clip")
 def clip(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(_call("torch.clamp", ctx.input(0), min=num(node.attrs["a_min"]), max=num(node.attrs["a_max"])))
+    """MXNet tests ``x > a_max`` first, then ``x < a_min``: with ``a_min > a_max`` that is not ``clamp``."""
+    x, low, high = ctx.input(0), num(node.attrs["a_min"]), num(node.attrs["a_max"])
+    if node.attrs["a_min"] <= node.attrs["a_max"]:
+        return Lowering(_call("torch.clamp", x, min=low, max=high))
+    return Lowering(f"torch.where({x} > {high}, {high}, torch.clamp({x}, min={low}))")
 
 
 @register("L2Normalization")
