@@ -4,8 +4,11 @@ import onnxruntime as ort
 import pytest
 
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
+from mxconvert.shapes import ShapeError
+from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxcases import CASES, S, assert_close, run_reference
+from mxconvert.to_torch import emit_pytorch
+from mxcases import CASES, S, assert_close, mx, run_reference
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -89,3 +92,18 @@ def test_fp16_error_is_bounded():
     assert out[0].dtype == np.float32
     # float16 keeps 11 significant bits: a few ulps over three layers stays well inside 1e-2 of the scale
     assert_close(ref.outputs, out, rel=1e-2)
+
+
+@pytest.mark.parametrize("attrs, reason", [({"pool_type": "lp"}, "p_value 1, 2 or 3, not None"),
+                                           ({"pool_type": "lp", "p_value": 4}, "p_value 1, 2 or 3, not 4"),
+                                           ({"pooling_convention": "same"}, "same only on 1-D data")])
+def test_pooling_mxnet_refuses_is_bad_input(attrs, reason):
+    """Pooling attributes MXNet refuses to run are rejected by both emitters, naming the node and the reason."""
+    sym = S.Pooling(S.var("data"), kernel=(2, 2), name="pool", **attrs)
+    with pytest.raises((mx.base.MXNetError, RuntimeError)):  # at binding or at the forward pass
+        run_reference(sym, (1, 2, 6, 6))
+    graph = parse_symbol(sym.tojson())
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(1, 2, 6, 6))),
+                 lambda: emit_pytorch(graph, (1, 2, 6, 6))):
+        with pytest.raises(ShapeError, match=rf"node 'pool' \(Pooling\): .*{reason}"):
+            emit()
