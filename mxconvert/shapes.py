@@ -391,6 +391,6 @@ def crop_offsets(node: Node, data: Shape, size: tuple[int, int]) -> tuple[int, i
 def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axes = node.attrs["axes"] or tuple(reversed(range(len(data))))
-    if sorted(a % len(data) for a in axes) != list(range(len(data))):
-        raise ShapeError(f"axes {axes} are not a permutation of {len(data)} dimensions")
+    if sorted(axes) != list(range(len(data))):  # MXNet 1.9.1 indexes the shape with each axis: none negative
+        raise ShapeError(f"axes {axes} are not a permutation of 0..{len(data) - 1}")
     return [tuple(data[a] for a in axes)]

@@ -225,4 +225,12 @@ CASES.update({
                             pooling_convention="same")(d), (2, 3, 10)),
     **{f"pool_same_{kind}_nwc": (_pool(kernel=(5,), stride=(2,), pad=(0, 0, 0), pool_type=kind, layout="NWC",
                                        pooling_convention="same")(d), (2, 9, 3)) for kind in ("max", "avg")},
+    "conv_dilate_rect": (_conv(d, kernel=(3, 3), num_filter=4, dilate=(1, 2), pad=(1, 2)), (1, 3, 8, 9)),
+    "concat_neg_dim": (S.Concat(d, d * 2, dim=-1, name="cat"), (2, 3, 4)),
+    "slice_neg_axis": (S.SliceChannel(d, num_outputs=2, axis=-1, name="split"), (2, 3, 4)),
+    "slice_neg_axis_squeeze": (S.SliceChannel(d, num_outputs=3, axis=-2, squeeze_axis=True, name="split"), (2, 3, 2)),
+    **{f"upsampling_scale{scale}": (S.UpSampling(d, scale=scale, sample_type="nearest", name="up"), (1, 2, 3, 4))
+       for scale in (1, 3)},
+    "upsampling_multi_scale3": (S.UpSampling(d, S.Pooling(d, kernel=(3, 3), stride=(3, 3)), scale=3,
+                                             sample_type="nearest", num_args=2, name="up"), (1, 2, 3, 6)),
 })

@@ -94,16 +94,25 @@ def test_fp16_error_is_bounded():
     assert_close(ref.outputs, out, rel=1e-2)
 
 
-@pytest.mark.parametrize("attrs, reason", [({"pool_type": "lp"}, "p_value 1, 2 or 3, not None"),
-                                           ({"pool_type": "lp", "p_value": 4}, "p_value 1, 2 or 3, not 4"),
-                                           ({"pooling_convention": "same"}, "same only on 1-D data")])
-def test_pooling_mxnet_refuses_is_bad_input(attrs, reason):
-    """Pooling attributes MXNet refuses to run are rejected by both emitters, naming the node and the reason."""
-    sym = S.Pooling(S.var("data"), kernel=(2, 2), name="pool", **attrs)
+REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"), input shape, our reason
+    "lp_no_p_value": (S.Pooling(S.var("data"), kernel=(2, 2), pool_type="lp", name="node"), (1, 2, 6, 6),
+                      r"Pooling\): lp pooling needs p_value 1, 2 or 3, not None"),
+    "lp_p_value_4": (S.Pooling(S.var("data"), kernel=(2, 2), pool_type="lp", p_value=4, name="node"), (1, 2, 6, 6),
+                     r"Pooling\): lp pooling needs p_value 1, 2 or 3, not 4"),
+    "pool_same_2d": (S.Pooling(S.var("data"), kernel=(2, 2), pooling_convention="same", name="node"), (1, 2, 6, 6),
+                     r"Pooling\): MXNet runs pooling_convention same only on 1-D data"),
+    "transpose_negative_axes": (S.transpose(S.var("data"), axes=(0, -1, 1, 2), name="node"), (2, 3, 4, 5),
+                                r"transpose\): axes \(0, -1, 1, 2\) are not a permutation of 0..3"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_what_mxnet_refuses_is_bad_input(case):
+    """Attribute values MXNet refuses to run are rejected by both emitters, naming the node and the reason."""
+    sym, shape, reason = REFUSED[case]
     with pytest.raises((mx.base.MXNetError, RuntimeError)):  # at binding or at the forward pass
-        run_reference(sym, (1, 2, 6, 6))
+        run_reference(sym, shape)
     graph = parse_symbol(sym.tojson())
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(1, 2, 6, 6))),
-                 lambda: emit_pytorch(graph, (1, 2, 6, 6))):
-        with pytest.raises(ShapeError, match=rf"node 'pool' \(Pooling\): .*{reason}"):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
+        with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
             emit()

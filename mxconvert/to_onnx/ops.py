@@ -327,7 +327,7 @@ def crop(ctx: EmitContext, node: Node) -> None:
 def transpose(ctx: EmitContext, node: Node) -> None:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
-    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=[a % rank for a in axes])
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=list(axes))
 
 
 @register("clip")

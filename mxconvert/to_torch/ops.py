@@ -417,7 +417,7 @@ def crop(ctx: TorchContext, node: Node) -> Lowering:
 def transpose(ctx: TorchContext, node: Node) -> Lowering:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
-    return Lowering(f"{ctx.input(0)}.permute({', '.join(str(a % rank) for a in axes)})")
+    return Lowering(f"{ctx.input(0)}.permute({', '.join(map(str, axes))})")
 
 
 @register("clip")
