@@ -128,10 +128,30 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule("Activation", "Dropout", "_copy", "clip", "softmax", "SoftmaxActivation", "L2Normalization",
+@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "L2Normalization",
             "_plus_scalar", "_minus_scalar", "_mul_scalar", "_div_scalar", "_rminus_scalar", "_rdiv_scalar")
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
+
+
+@shape_rule("softmax")
+def _softmax(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    use_length = node.attrs["use_length"]
+    if len(shapes) != 1 + use_length:
+        raise ShapeError(f"use_length={use_length} takes {1 + use_length} inputs, not {len(shapes)}")
+    if use_length:
+        _expect(shapes[1], softmax_length_shape(data, node.attrs["axis"]), "length")
+    return [data]
+
+
+def softmax_length_shape(data: Shape, axis: int) -> Shape:
+    """The shape of softmax's ``length`` input: one length per row along ``axis`` (MXNet takes -1 or an axis
+    from 0; 1-D data has one length)."""
+    if axis < -1 or axis >= len(data):
+        raise ShapeError(f"axis {axis} with use_length: MXNet takes -1 or 0..{len(data) - 1}")
+    axis %= len(data)
+    return tuple(d for i, d in enumerate(data) if i != axis) or (1,)
 
 
 @shape_rule("SoftmaxOutput")

@@ -22,13 +22,20 @@ class Reference:
     outputs: list[np.ndarray]
 
 
-def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0, high: float = 1.0) -> Reference:
-    """Bind ``sym`` with random weights (BatchNorm variances in [0.5, 1.5]); MXNet inference outputs."""
+def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0, high: float = 1.0,
+                  inputs: dict[str, np.ndarray] | None = None) -> Reference:
+    """Bind ``sym`` with random weights (BatchNorm variances in [0.5, 1.5]); MXNet inference outputs.
+    ``inputs``: given values of other variables (softmax's ``length``), stored with the weights."""
     rng = np.random.default_rng(seed)
-    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null")
+    inputs = inputs or {}
+    types = {name: inputs[name].dtype if name in inputs else np.float32 for name in sym.list_arguments()}
+    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null", type_dict=types)
     weights: dict[str, np.ndarray] = {}
     for name, array in executor.arg_dict.items():
         if name == "data" or name.endswith("_label"):
+            continue
+        if name in inputs:
+            array[:] = weights[f"arg:{name}"] = inputs[name]
             continue
         value = rng.normal(0, 0.5, size=array.shape).astype(np.float32)
         if name.endswith("_gamma"):
@@ -233,4 +240,14 @@ CASES.update({
        for scale in (1, 3)},
     "upsampling_multi_scale3": (S.UpSampling(d, S.Pooling(d, kernel=(3, 3), stride=(3, 3)), scale=3,
                                              sample_type="nearest", num_args=2, name="up"), (1, 2, 3, 6)),
+    # use_length: one length per row along the axis (the data's shape without it); 0 gives a row of zeros
+    "softmax_length_last": (S.softmax(d, S.var("length"), axis=-1, use_length=True, name="sm"), (2, 3, 5)),
+    "softmax_length_axis1": (S.softmax(d, S.var("length"), axis=1, use_length=True, temperature=2.0, name="sm"),
+                             (2, 4, 3)),
 })
+
+# Values of inputs beyond ``data`` (run_reference's ``inputs``), per case
+CASE_INPUTS: dict[str, dict[str, np.ndarray]] = {
+    "softmax_length_last": {"length": np.array([[1, 5, 3], [0, 2, 4]], np.int32)},
+    "softmax_length_axis1": {"length": np.array([[4, 1, 2], [0, 3, 4]], np.int64)},
+}

@@ -3,12 +3,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.shapes import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
-from mxcases import CASES, S, assert_close, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, S, assert_close, mx, run_reference
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -19,7 +20,7 @@ def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
 @pytest.fixture(scope="module", params=sorted(CASES))
 def reference(request):
     sym, shape = CASES[request.param]
-    return run_reference(sym, shape)
+    return run_reference(sym, shape, inputs=CASE_INPUTS.get(request.param))
 
 
 @pytest.mark.parametrize("opset", [11, 13, 18, 21])
@@ -103,6 +104,8 @@ REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"
                      r"Pooling\): MXNet runs pooling_convention same only on 1-D data"),
     "transpose_negative_axes": (S.transpose(S.var("data"), axes=(0, -1, 1, 2), name="node"), (2, 3, 4, 5),
                                 r"transpose\): axes \(0, -1, 1, 2\) are not a permutation of 0..3"),
+    "softmax_length_axis_m2": (S.softmax(S.var("data"), S.var("length"), axis=-2, use_length=True, name="node"),
+                               (2, 3, 4), r"softmax\): axis -2 with use_length: MXNet takes -1 or 0..2"),
 }
 
 
@@ -113,6 +116,7 @@ def test_what_mxnet_refuses_is_bad_input(case):
     with pytest.raises((mx.base.MXNetError, RuntimeError)):  # at binding or at the forward pass
         run_reference(sym, shape)
     graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {"arg:length": np.ones(3, np.int32)} if "length" in graph.variables else {}, "<test>")
     for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
         with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
             emit()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from generated_code import assert_plain_identifiers
-from mxcases import CASES, Reference, S, assert_close, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, Reference, S, assert_close, mx, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.params import save_params
@@ -32,7 +32,7 @@ def _outputs(out) -> list[torch.Tensor]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_op_matches_mxnet_and_scripts(case):
     sym, shape = CASES[case]
-    ref = run_reference(sym, shape)
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
     source, state = emit_pytorch(ref.graph, ref.data.shape)
     model = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     data = torch.from_numpy(ref.data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..shapes import channels_first, crop_offsets, is_channels_last, pooling_windows, window_output
@@ -266,13 +267,27 @@ def softmax_activation(ctx: EmitContext, node: Node) -> None:
     ctx.softmax(ctx.input(0), axis, len(ctx.shape(0)), ctx.output())
 
 
-@register("softmax", check=lambda n, opset: "use_length" if n.attrs["use_length"] else None)
+@register("softmax")
 def softmax(ctx: EmitContext, node: Node) -> None:
-    x = ctx.input(0)
+    x, shape = ctx.input(0), ctx.shape(0)
+    rank, axis = len(shape), node.attrs["axis"] % len(shape)
     temperature = node.attrs["temperature"]
     if temperature not in (None, 1.0):
         x = ctx.add("Div", [x, ctx.const(temperature, "temperature")])
-    ctx.softmax(x, node.attrs["axis"], len(ctx.shape(0)), ctx.output())
+    if not node.attrs["use_length"]:
+        ctx.softmax(x, axis, rank, ctx.output())
+        return
+    # use_length: softmax over the first length[row] positions along the axis, 0 beyond them; positions and
+    # lengths compare as float32 (exact below 2 ** 24), which MXNet's own ONNX importer also runs
+    positions = ctx.const(np.arange(shape[axis]).reshape([-1] + [1] * (rank - 1 - axis)), "positions",
+                          dtype=np.float32)
+    length = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.FLOAT), [axis])
+    mask = ctx.add("Cast", [ctx.add("Less", [positions, length])], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    # masked positions become the lowest float, whose exp is 0 (x * 1 + 0 keeps the others exact)
+    lowest = ctx.const(np.finfo(ctx.float_type).min, "lowest")
+    penalty = ctx.add("Mul", [ctx.add("Sub", [ctx.const(1.0, "one"), mask]), lowest])
+    masked = ctx.add("Add", [ctx.add("Mul", [x, mask]), penalty])
+    ctx.add("Mul", [ctx.softmax(masked, axis, rank), mask], ctx.output())  # a length of 0 gives zeros
 
 
 @register("Reshape")

@@ -53,6 +53,14 @@ def mxnet_cube_root(x: torch.Tensor) -> torch.Tensor:
     """The real cube root (negative for negative x), as MXNet's lp pooling with p_value=3 takes it."""
     return torch.sign(x) * torch.abs(x).pow(1.0 / 3.0)
 ''',
+    "mxnet_length_softmax": '''
+def mxnet_length_softmax(x: torch.Tensor, length: torch.Tensor, axis: int) -> torch.Tensor:
+    """MXNet's ``softmax(use_length=True)``: softmax over the first ``length`` positions along ``axis`` (one
+    length per row: ``length`` has ``x``'s shape without ``axis``), 0 at the positions beyond."""
+    positions = torch.arange(x.shape[axis], device=x.device).reshape([-1] + [1] * (x.dim() - 1 - axis))
+    mask = positions < length.unsqueeze(axis)
+    return torch.softmax(x.masked_fill(~mask, -3.4028234663852886e38), dim=axis) * mask
+''',
     "mxnet_center_crop": '''
 def mxnet_center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """MXNet's ``Crop(center_crop=True)``: the centred ``height`` x ``width`` window of NCHW ``x``."""
@@ -327,11 +335,14 @@ def softmax_activation(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.softmax({ctx.input(0)}, dim={1 if node.attrs['mode'] == 'channel' else -1})")
 
 
-@register("softmax", check=lambda n: "use_length" if n.attrs["use_length"] else None)
+@register("softmax")
 def softmax(ctx: TorchContext, node: Node) -> Lowering:
     x, temperature = ctx.input(0), node.attrs["temperature"]
     if temperature not in (None, 1.0):
         x = f"{x} / {num(temperature)}"
+    if node.attrs["use_length"]:
+        axis = node.attrs["axis"] % len(ctx.shape(0))
+        return Lowering(_call(ctx.helper("mxnet_length_softmax"), x, ctx.input(1), str(axis)))
     return Lowering(f"torch.softmax({x}, dim={node.attrs['axis']})")
 
 
