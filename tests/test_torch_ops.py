@@ -70,6 +70,19 @@ def test_other_input_sizes_follow_mxnet():
         assert_close([_mxnet_forward(sym, weights, data)], [out])
 
 
+@pytest.mark.parametrize("case", ["pool_lp2_1d", "pool_same_sum", "pool_same_avg", "pool_1d_full_sum"])
+def test_1d_pooling_follows_other_input_sizes(case):
+    """1-D sum, lp and same pooling pad for MXNet's windows of the live input size, not the converted one."""
+    sym = (S.Pooling(d, kernel=(2,), stride=(2,), pad=(1,), pool_type="sum", pooling_convention="full", name="pool")
+           if case == "pool_1d_full_sum" else CASES[case][0])
+    ref = run_reference(sym, (2, 3, 10))
+    model = build_model(module_from_source(emit_pytorch(ref.graph, (2, 3, 10))[0]), {})
+    for width in (8, 12, 14):  # even: MXNet runs avg same only where (width - kernel) % stride != 0
+        data = np.random.default_rng(width).uniform(-1, 1, (1, 3, width)).astype(np.float32)
+        with torch.no_grad():
+            assert_close([_mxnet_forward(sym, {}, data)], [model(torch.from_numpy(data)).numpy()])
+
+
 HOSTILE = ['x"); open("PWNED", "w")#\nfoo', "y'''\n__import__('os')", "class", "self", "forward", "training",
            "3d conv", "a.b", "a_b", "***", "\\", "名前", "F", "torch"]
 

@@ -207,9 +207,14 @@ def _pooling_check(node: Node) -> str | None:
         kernel, _, pad = pooling_params(a, rank)
     except ShapeError:
         return None  # shape inference reports it, naming the node
-    if any(p > k // 2 for p, k in zip(pad, kernel)):
+    if not _pads_explicitly(a) and any(p > k // 2 for p, k in zip(pad, kernel)):
         return "pad larger than half the kernel"
     return None
+
+
+def _pads_explicitly(attrs: dict) -> bool:
+    """1-D pooling PyTorch's layers cannot do exactly (sum, lp, ``same``): the ``mxnet_pool1d`` helper instead."""
+    return len(attrs["kernel"]) == 1 and (attrs["pool_type"] in ("sum", "lp") or attrs["pooling_convention"] == "same")
 
 
 _ROOTS = {1: "{}", 2: "torch.sqrt({})"}
@@ -245,7 +250,7 @@ def _window_pooling(ctx: TorchContext, x: str, a: dict) -> Lowering:
     rank = len(a["kernel"])
     kernel, stride, pad = pooling_params(a, rank)
     convention = a["pooling_convention"]
-    if rank == 1 and (kind == "sum" or convention == "same"):
+    if _pads_explicitly(a):
         return Lowering(_call(ctx.helper("mxnet_pool1d"), x, str(kernel[0]), str(stride[0]), str(pad[0]),
                               repr(convention), repr(kind)))
     full = convention == "full"
