@@ -137,15 +137,15 @@ def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("softmax")
 def _softmax(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
-    use_length = node.attrs["use_length"]
+    use_length = bool(node.attrs["use_length"])  # None (unset) is False
     if len(shapes) != 1 + use_length:
         raise ShapeError(f"use_length={use_length} takes {1 + use_length} inputs, not {len(shapes)}")
     if use_length:
-        _expect(shapes[1], softmax_length_shape(data, node.attrs["axis"]), "length")
+        _expect(shapes[1], _softmax_length_shape(data, node.attrs["axis"]), "length")
     return [data]
 
 
-def softmax_length_shape(data: Shape, axis: int) -> Shape:
+def _softmax_length_shape(data: Shape, axis: int) -> Shape:
     """The shape of softmax's ``length`` input: one length per row along ``axis`` (MXNet takes -1 or an axis
     from 0; 1-D data has one length)."""
     if axis < -1 or axis >= len(data):

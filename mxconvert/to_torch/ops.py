@@ -30,9 +30,9 @@ def mxnet_full_pool(
 ''',
     "mxnet_pool1d": '''
 def mxnet_pool1d(x: torch.Tensor, kernel: int, stride: int, pad: int, convention: str, kind: str) -> torch.Tensor:
-    """1-D pooling over MXNet's windows where PyTorch has no exact layer (sum pooling, ``pooling_convention``
-    ``same``): pad explicitly (lowest float for max, else 0), pool without padding; avg divides by the data
-    each window covers (``same`` takes no padding)."""
+    """1-D pooling over MXNet's windows (``shapes.pooling_windows``, counted from the live size) where PyTorch has
+    no exact layer (sum pooling, ``pooling_convention`` ``same``): pad explicitly (lowest float32 for max, else 0),
+    pool without padding; avg divides by the data each window covers (``same`` takes no padding)."""
     size = x.shape[2]
     if convention == "same":
         count = (size + stride - 1) // stride
