@@ -155,10 +155,30 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule("Activation", "Dropout", "_copy", "clip", "softmax", "SoftmaxActivation", "L2Normalization",
+@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "L2Normalization",
             "_plus_scalar", "_minus_scalar", "_mul_scalar", "_div_scalar", "_rminus_scalar", "_rdiv_scalar")
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
+
+
+@shape_rule("softmax")
+def _softmax(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    use_length = bool(node.attrs["use_length"])  # None (unset) is False
+    if len(shapes) != 1 + use_length:
+        raise ShapeError(f"use_length={use_length} takes {1 + use_length} inputs, not {len(shapes)}")
+    if use_length:
+        _expect(shapes[1], _softmax_length_shape(data, node.attrs["axis"]), "length")
+    return [data]
+
+
+def _softmax_length_shape(data: Shape, axis: int) -> Shape:
+    """The shape of softmax's ``length`` input: one length per row along ``axis`` (MXNet takes -1 or an axis
+    from 0; 1-D data has one length)."""
+    if axis < -1 or axis >= len(data):
+        raise ShapeError(f"axis {axis} with use_length: MXNet takes -1 or 0..{len(data) - 1}")
+    axis %= len(data)
+    return tuple(d for i, d in enumerate(data) if i != axis) or (1,)
 
 
 @shape_rule("SoftmaxOutput")
@@ -170,20 +190,71 @@ def _softmax_output(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     a = node.attrs
     data = shapes[0]
-    rank = len(data) - 2
-    if rank < 1:
-        raise ShapeError(f"data has shape {data}, expected at least 3-D")
-    if a["global_pool"]:
-        return [(*data[:2], *(1,) * rank)]
-    if len(a["kernel"]) != rank:
-        raise ShapeError(f"kernel {a['kernel']} does not fit {rank}-D data {data}")
-    stride, pad, _ = window_geometry(a, rank)
-    if a["pooling_convention"] == "same":
-        out = [math.ceil(data[2 + i] / stride[i]) for i in range(rank)]
-    else:
-        ceil = a["pooling_convention"] == "full"
-        out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], ceil=ceil) for i in range(rank)]
-    return [(*data[:2], *out)]
+    if not 3 <= len(data) <= 5:
+        raise ShapeError(f"data has shape {data}, expected 3-D to 5-D")
+    if a["layout"] and len(a["layout"]) != len(data):
+        raise ShapeError(f"layout {a['layout']} does not fit {len(data)}-D data")
+    if a["pool_type"] == "lp" and a["p_value"] not in LP_P_VALUES:
+        raise ShapeError(f"lp pooling needs p_value 1, 2 or 3, not {a['p_value']}")
+    first = channels_first(data, a["layout"])
+    out = (*first[:2], *(count for *_, count in pooling_windows(a, first)))
+    return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+LP_P_VALUES = (1, 2, 3)  # the p of lp pooling MXNet runs
+
+
+def is_channels_last(layout: str | None) -> bool:
+    """Whether an op's ``layout`` (NWC, NHWC, NDHWC) puts channels last; unset means channels first."""
+    return bool(layout) and layout.endswith("C")
+
+
+def channels_first(shape: Shape, layout: str | None) -> Shape:
+    """``shape`` in the channel-first order (NCW, NCHW, NCDHW) the window arithmetic is written in."""
+    return (shape[0], shape[-1], *shape[1:-1]) if is_channels_last(layout) else tuple(shape)
+
+
+def channels_last(shape: Shape) -> Shape:
+    return (shape[0], *shape[2:], shape[1])
+
+
+def pooling_params(attrs: dict, rank: int) -> tuple[list[int], list[int], list[int]]:
+    """Kernel, stride and pad of a non-global Pooling per spatial axis (MXNet reads the first ``rank`` entries)."""
+    if len(attrs["kernel"]) != rank:
+        raise ShapeError(f"kernel {attrs['kernel']} does not fit {rank}-D pooling")
+    stride, pad = (list(attrs[key][:rank]) if attrs[key] else [default] * rank
+                   for key, default in (("stride", 1), ("pad", 0)))
+    if len(stride) != rank or len(pad) != rank:
+        raise ShapeError(f"stride {attrs['stride']} and pad {attrs['pad']} do not fit {rank}-D pooling")
+    if min(stride) < 1 or min(attrs["kernel"]) < 1:
+        raise ShapeError(f"kernel {attrs['kernel']} and stride {attrs['stride']} must be at least 1")
+    return list(attrs["kernel"]), stride, pad
+
+
+def pooling_windows(attrs: dict, data: Shape) -> list[tuple[int, int, int, int, int]]:
+    """MXNet's pooling windows on channel-first ``data``: per spatial axis ``(size, kernel, stride, pad, count)``.
+
+    Window ``i`` starts at ``i * stride - pad`` and is clipped to the data (max, sum, lp) or, for the divisor
+    of avg, to the padded extent ``size + pad``. ``valid`` keeps windows inside the padded data, ``full``
+    adds a last one that may overhang, ``same`` (1-D only, no padding) has ``ceil(size / stride)`` windows.
+    """
+    sizes = data[2:]
+    convention = attrs["pooling_convention"]
+    if convention == "same" and len(sizes) != 1:
+        raise ShapeError("MXNet runs pooling_convention same only on 1-D data")
+    if attrs["global_pool"]:
+        return [(size, size, 1, 0, 1) for size in sizes]
+    kernel, stride, pad = pooling_params(attrs, len(sizes))
+    if convention == "same" and any(pad):
+        raise ShapeError("pooling_convention same takes no padding")
+    windows = []
+    for size, k, s, p in zip(sizes, kernel, stride, pad):
+        if k > size + 2 * p:
+            raise ShapeError(f"kernel {k} exceeds the input size {size} padded by {p}")
+        count = math.ceil(size / s) if convention == "same" else window_output(size, k, s, p,
+                                                                                ceil=convention == "full")
+        windows.append((size, k, s, p, count))
+    return windows
 
 
 @shape_rule("FullyConnected")
@@ -369,6 +440,6 @@ def crop_offsets(node: Node, data: Shape, size: tuple[int, int]) -> tuple[int, i
 def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axes = node.attrs["axes"] or tuple(reversed(range(len(data))))
-    if sorted(axis_index(a, len(data), "axes entry") for a in axes) != list(range(len(data))):
-        raise ShapeError(f"axes {axes} are not a permutation of {len(data)} dimensions")
+    if sorted(axes) != list(range(len(data))):  # MXNet 1.9.1 indexes the shape with each axis: none negative
+        raise ShapeError(f"axes {axes} are not a permutation of 0..{len(data) - 1}")
     return [tuple(data[a] for a in axes)]

@@ -22,13 +22,20 @@ class Reference:
     outputs: list[np.ndarray]
 
 
-def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0, high: float = 1.0) -> Reference:
-    """Bind ``sym`` with random weights (BatchNorm variances in [0.5, 1.5]); MXNet inference outputs."""
+def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0, high: float = 1.0,
+                  inputs: dict[str, np.ndarray] | None = None) -> Reference:
+    """Bind ``sym`` with random weights (BatchNorm variances in [0.5, 1.5]); MXNet inference outputs.
+    ``inputs``: given values of other variables (softmax's ``length``), stored with the weights."""
     rng = np.random.default_rng(seed)
-    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null")
+    inputs = inputs or {}
+    types = {name: inputs[name].dtype if name in inputs else np.float32 for name in sym.list_arguments()}
+    executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null", type_dict=types)
     weights: dict[str, np.ndarray] = {}
     for name, array in executor.arg_dict.items():
         if name == "data" or name.endswith("_label"):
+            continue
+        if name in inputs:
+            array[:] = weights[f"arg:{name}"] = inputs[name]
             continue
         value = rng.normal(0, 0.5, size=array.shape).astype(np.float32)
         if name.endswith("_gamma"):
@@ -187,4 +194,60 @@ CASES.update({
     "crop_fpn_odd": (S.Crop(S.UpSampling(S.Pooling(d, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max"),
                                          scale=2, sample_type="nearest", num_args=1), d, num_args=2, name="crop"),
                      (1, 2, 7, 9)),
+    # lp pooling: MXNet sums x^p (signed: p is 1, 2 or 3) over the same windows as sum pooling, then takes the root
+    "pool_lp1_pad": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="lp", p_value=1)(d), (1, 2, 9, 10)),
+    "pool_lp2": (_pool(kernel=(2, 2), stride=(2, 2), pool_type="lp", p_value=2)(d), (2, 3, 6, 8)),
+    "pool_lp3_rect": (_pool(kernel=(2, 3), stride=(1, 2), pad=(1, 1), pool_type="lp", p_value=3)(d), (1, 2, 7, 9)),
+    **{f"pool_lp{p}_full_edge": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type="lp", p_value=p),
+                                 (1, 2, 5, 7)) for p in (1, 2, 3)},
+    "pool_lp2_full_pad": (_full(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="lp", p_value=2), (1, 2, 10, 11)),
+    **{f"pool_lp{p}_global": (_pool(kernel=(1, 1), global_pool=True, pool_type="lp", p_value=p)(d), (2, 3, 5, 6))
+       for p in (1, 2, 3)},
+    "pool_lp2_1d": (_pool(kernel=(3,), stride=(2,), pad=(1,), pool_type="lp", p_value=2)(d), (2, 3, 9)),
+    "pool_lp3_3d": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), pool_type="lp", p_value=3)(d), (1, 2, 4, 5, 6)),
+    # layouts given explicitly; channels last runs MXNet's own CPU kernels (not MKLDNN's)
+    "pool_layout_ncw": (_pool(kernel=(3,), stride=(2,), layout="NCW")(d), (2, 3, 9)),
+    "pool_layout_nchw": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="avg", layout="NCHW")(d),
+                         (1, 2, 9, 10)),
+    "pool_layout_ncdhw": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), layout="NCDHW")(d), (1, 2, 4, 5, 6)),
+    "pool_nhwc_max": (_pool(kernel=(3, 3), stride=(2, 2), pad=(1, 1), layout="NHWC")(d), (1, 9, 10, 2)),
+    "pool_nhwc_avg_full": (_full(kernel=(2, 2), stride=(2, 2), pad=(1, 1), pool_type="avg", layout="NHWC"),
+                           (1, 5, 7, 3)),
+    "pool_nhwc_global_avg": (_pool(kernel=(1, 1), global_pool=True, pool_type="avg", layout="NHWC")(d), (2, 5, 6, 3)),
+    "pool_nwc_sum": (_pool(kernel=(3,), stride=(2,), pad=(1,), pool_type="sum", layout="NWC")(d), (2, 9, 3)),
+    "pool_ndhwc_lp2": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), pool_type="lp", p_value=2, layout="NDHWC")(d),
+                       (1, 4, 5, 6, 2)),
+    # a pad and a stride per axis
+    "pool_max_asym": (_pool(kernel=(2, 3), stride=(1, 2), pad=(0, 1))(d), (1, 2, 7, 9)),
+    "pool_avg_asym_nopadcount": (_pool(kernel=(2, 3), stride=(1, 2), pad=(0, 1), pool_type="avg",
+                                       count_include_pad=False)(d), (1, 2, 7, 9)),
+    "pool_sum_asym_full": (_full(kernel=(3, 2), stride=(2, 1), pad=(1, 0), pool_type="sum"), (1, 2, 8, 7)),
+    # same: 1-D only; MXNet 1.9.1 runs it only with the pad spelled as three zeros, and only off MKLDNN (its max
+    # and its avg where (size - kernel) % stride == 0 fail on MKLDNN): ceil(size / stride) windows from 0, clipped
+    "pool_same_avg": (_pool(kernel=(3,), stride=(2,), pad=(0, 0, 0), pool_type="avg", pooling_convention="same")(d),
+                      (2, 3, 10)),
+    "pool_same_sum": (_pool(kernel=(4,), stride=(3,), pad=(0, 0, 0), pool_type="sum", pooling_convention="same")(d),
+                      (2, 3, 10)),
+    "pool_same_lp2": (_pool(kernel=(5,), stride=(2,), pad=(0, 0, 0), pool_type="lp", p_value=2,
+                            pooling_convention="same")(d), (2, 3, 10)),
+    **{f"pool_same_{kind}_nwc": (_pool(kernel=(5,), stride=(2,), pad=(0, 0, 0), pool_type=kind, layout="NWC",
+                                       pooling_convention="same")(d), (2, 9, 3)) for kind in ("max", "avg")},
+    "conv_dilate_rect": (_conv(d, kernel=(3, 3), num_filter=4, dilate=(1, 2), pad=(1, 2)), (1, 3, 8, 9)),
+    "concat_neg_dim": (S.Concat(d, d * 2, dim=-1, name="cat"), (2, 3, 4)),
+    "slice_neg_axis": (S.SliceChannel(d, num_outputs=2, axis=-1, name="split"), (2, 3, 4)),
+    "slice_neg_axis_squeeze": (S.SliceChannel(d, num_outputs=3, axis=-2, squeeze_axis=True, name="split"), (2, 3, 2)),
+    **{f"upsampling_scale{scale}": (S.UpSampling(d, scale=scale, sample_type="nearest", name="up"), (1, 2, 3, 4))
+       for scale in (1, 3)},
+    "upsampling_multi_scale3": (S.UpSampling(d, S.Pooling(d, kernel=(3, 3), stride=(3, 3)), scale=3,
+                                             sample_type="nearest", num_args=2, name="up"), (1, 2, 3, 6)),
+    # use_length: one length per row along the axis (the data's shape without it); 0 gives a row of zeros
+    "softmax_length_last": (S.softmax(d, S.var("length"), axis=-1, use_length=True, name="sm"), (2, 3, 5)),
+    "softmax_length_axis1": (S.softmax(d, S.var("length"), axis=1, use_length=True, temperature=2.0, name="sm"),
+                             (2, 4, 3)),
 })
+
+# Values of inputs beyond ``data`` (run_reference's ``inputs``), per case
+CASE_INPUTS: dict[str, dict[str, np.ndarray]] = {
+    "softmax_length_last": {"length": np.array([[1, 5, 3], [0, 2, 4]], np.int32)},
+    "softmax_length_axis1": {"length": np.array([[4, 1, 2], [0, 3, 4]], np.int64)},
+}

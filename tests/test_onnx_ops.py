@@ -3,9 +3,13 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
+from mxconvert.shapes import ShapeError
+from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxcases import CASES, S, assert_close, run_reference
+from mxconvert.to_torch import emit_pytorch
+from mxcases import CASE_INPUTS, CASES, S, assert_close, mx, run_reference
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -16,7 +20,7 @@ def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
 @pytest.fixture(scope="module", params=sorted(CASES))
 def reference(request):
     sym, shape = CASES[request.param]
-    return run_reference(sym, shape)
+    return run_reference(sym, shape, inputs=CASE_INPUTS.get(request.param))
 
 
 @pytest.mark.parametrize("opset", [11, 13, 18, 21])
@@ -89,3 +93,30 @@ def test_fp16_error_is_bounded():
     assert out[0].dtype == np.float32
     # float16 keeps 11 significant bits: a few ulps over three layers stays well inside 1e-2 of the scale
     assert_close(ref.outputs, out, rel=1e-2)
+
+
+REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"), input shape, our reason
+    "lp_no_p_value": (S.Pooling(S.var("data"), kernel=(2, 2), pool_type="lp", name="node"), (1, 2, 6, 6),
+                      r"Pooling\): lp pooling needs p_value 1, 2 or 3, not None"),
+    "lp_p_value_4": (S.Pooling(S.var("data"), kernel=(2, 2), pool_type="lp", p_value=4, name="node"), (1, 2, 6, 6),
+                     r"Pooling\): lp pooling needs p_value 1, 2 or 3, not 4"),
+    "pool_same_2d": (S.Pooling(S.var("data"), kernel=(2, 2), pooling_convention="same", name="node"), (1, 2, 6, 6),
+                     r"Pooling\): MXNet runs pooling_convention same only on 1-D data"),
+    "transpose_negative_axes": (S.transpose(S.var("data"), axes=(0, -1, 1, 2), name="node"), (2, 3, 4, 5),
+                                r"transpose\): axes \(0, -1, 1, 2\) are not a permutation of 0..3"),
+    "softmax_length_axis_m2": (S.softmax(S.var("data"), S.var("length"), axis=-2, use_length=True, name="node"),
+                               (2, 3, 4), r"softmax\): axis -2 with use_length: MXNet takes -1 or 0..2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_what_mxnet_refuses_is_bad_input(case):
+    """Attribute values MXNet refuses to run are rejected by both emitters, naming the node and the reason."""
+    sym, shape, reason = REFUSED[case]
+    with pytest.raises((mx.base.MXNetError, RuntimeError)):  # at binding or at the forward pass
+        run_reference(sym, shape)
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {"arg:length": np.ones(3, np.int32)} if "length" in graph.variables else {}, "<test>")
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
+        with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
+            emit()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from generated_code import assert_plain_identifiers
-from mxcases import CASES, Reference, S, assert_close, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, Reference, S, assert_close, mx, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.params import save_params
@@ -32,7 +32,7 @@ def _outputs(out) -> list[torch.Tensor]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_op_matches_mxnet_and_scripts(case):
     sym, shape = CASES[case]
-    ref = run_reference(sym, shape)
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
     source, state = emit_pytorch(ref.graph, ref.data.shape)
     model = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     data = torch.from_numpy(ref.data)
@@ -68,6 +68,19 @@ def test_other_input_sizes_follow_mxnet():
         with torch.no_grad():
             out = model(torch.from_numpy(data)).numpy()
         assert_close([_mxnet_forward(sym, weights, data)], [out])
+
+
+@pytest.mark.parametrize("case", ["pool_lp2_1d", "pool_same_sum", "pool_same_avg", "pool_1d_full_sum"])
+def test_1d_pooling_follows_other_input_sizes(case):
+    """1-D sum, lp and same pooling pad for MXNet's windows of the live input size, not the converted one."""
+    sym = (S.Pooling(d, kernel=(2,), stride=(2,), pad=(1,), pool_type="sum", pooling_convention="full", name="pool")
+           if case == "pool_1d_full_sum" else CASES[case][0])
+    ref = run_reference(sym, (2, 3, 10))
+    model = build_model(module_from_source(emit_pytorch(ref.graph, (2, 3, 10))[0]), {})
+    for width in (8, 12, 14):  # even: MXNet runs avg same only where (width - kernel) % stride != 0
+        data = np.random.default_rng(width).uniform(-1, 1, (1, 3, width)).astype(np.float32)
+        with torch.no_grad():
+            assert_close([_mxnet_forward(sym, {}, data)], [model(torch.from_numpy(data)).numpy()])
 
 
 HOSTILE = ['x"); open("PWNED", "w")#\nfoo', "y'''\n__import__('os')", "class", "self", "forward", "training",
@@ -202,14 +215,14 @@ def test_script_export_compile_channels_last(small, tmp_path):
 def test_every_unsupported_op_is_listed_at_once():
     x = S.exp(S.UpSampling(S.exp(d, name="e1"), scale=2, sample_type="bilinear", num_filter=2, name="up"),
               name="e2")
-    x = S.Pooling(S.Deconvolution(x, kernel=(2, 2), num_filter=2, name="deconv"), kernel=(2, 2), pool_type="lp",
-                  p_value=2, name="lp")
+    x = S.Pooling(S.Deconvolution(x, kernel=(2, 2), num_filter=2, name="deconv"), kernel=(3, 3), pad=(2, 2),
+                  pool_type="avg", name="pool")
     ref = run_reference(x, (1, 2, 3, 3))
     with pytest.raises(UnsupportedOpsError) as info:
         emit_pytorch(ref.graph, (1, 2, 3, 3))
     message = str(info.value)
     for part in ("Deconvolution (deconv)", "exp (e1, e2)", "UpSampling [sample_type bilinear] (up)",
-                 "Pooling [lp pooling] (lp)", "PyTorch"):
+                 "Pooling [pad larger than half the kernel] (pool)", "PyTorch"):
         assert part in message
 
 

@@ -106,6 +106,11 @@ class EmitContext:
             return self.add("Squeeze", [x, self.ints(axes, "axes")], out)
         return self.add("Squeeze", [x], out, axes=list(axes))
 
+    def unsqueeze(self, x: str, axes: Sequence[int], out: str | None = None) -> str:
+        if self.opset >= 13:
+            return self.add("Unsqueeze", [x, self.ints(axes, "axes")], out)
+        return self.add("Unsqueeze", [x], out, axes=list(axes))
+
     def softmax(self, x: str, axis: int, rank: int, out: str | None = None) -> str:
         """Softmax along one axis (opsets before 13 flatten from ``axis``, so move it last first)."""
         axis %= rank

@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from onnx import TensorProto, helper
 
-from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import crop_offsets, negative_pad
+from ..shapes import channels_first, crop_offsets, is_channels_last, negative_pad, pooling_windows, window_output
 from .context import EmitContext
 from .registry import register
 
@@ -87,86 +87,93 @@ def leaky_relu(ctx: EmitContext, node: Node) -> None:
         ctx.add("Mul", [half, ctx.add("Add", [erf, ctx.const(1.0)])], out)
 
 
-def _pooling_check(node: Node, opset: int) -> str | None:
-    a = node.attrs
-    if negative_pad(node):
-        return negative_pad(node)
-    if a["layout"] and not a["layout"].startswith("NC"):
-        return f"layout {a['layout']}"
-    if a["pool_type"] == "lp" and a["p_value"] not in (1, 2):
-        return "lp pooling needs p_value 1 or 2"
-    if a["pooling_convention"] == "same" and not a["global_pool"]:
-        return "pooling_convention same"
-    return None
-
-
-@register("Pooling", check=_pooling_check)
+@register("Pooling", check=lambda n, opset: negative_pad(n))
 def pooling(ctx: EmitContext, node: Node) -> None:
+    """MXNet's windows (``pooling_windows``) on channel-first data; channels-last layouts are transposed."""
     a = node.attrs
-    x, out = ctx.input(0), ctx.output()
-    in_shape = ctx.shape(0)
+    x, out, shape = ctx.input(0), ctx.output(), ctx.shape(0)
+    rank = len(shape)
+    last = is_channels_last(a["layout"])
+    if last:
+        x = ctx.add("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])
+        out = ctx.temp("pooled")
+    windows = pooling_windows(a, channels_first(shape, a["layout"]))
     kind = a["pool_type"]
-    if a["global_pool"]:
-        if kind == "max":
-            ctx.add("GlobalMaxPool", [x], out)
-        elif kind == "avg":
-            ctx.add("GlobalAveragePool", [x], out)
-        elif kind == "sum":
-            ctx.reduce_sum(x, list(range(2, len(in_shape))), out)
-        else:
-            ctx.add("GlobalLpPool", [x], out, p=a["p_value"])
-        return
-    rank = len(a["kernel"])
-    kernel, strides, pads = list(a["kernel"]), _spatial(a["stride"], rank, 1), _spatial(a["pad"], rank, 0)
-    sizes, counts = in_shape[2:], ctx.out_shape()[2:]
-    geometry = list(zip(sizes, kernel, strides, pads, counts))
-    full = a["pooling_convention"] == "full"
     if kind == "lp":
-        ctx.add("LpPool", [x], out, p=a["p_value"], kernel_shape=kernel, strides=strides, pads=pads + pads)
-    elif all(_onnx_pool_is_exact(kind, full, *g) for g in geometry):
-        attrs = dict(kernel_shape=kernel, strides=strides, pads=pads + pads, ceil_mode=int(full))
-        if kind == "max":
-            ctx.add("MaxPool", [x], out, **attrs)
+        _lp_pooling(ctx, x, windows, a["global_pool"], a["p_value"], out)
+    elif a["global_pool"]:
+        if kind == "sum":
+            ctx.reduce_sum(x, list(range(2, rank)), out)
         else:
-            include_pad = a["count_include_pad"] is not False or kind == "sum"
-            averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
-                               count_include_pad=int(include_pad), **attrs)
-            if kind == "sum":
-                ctx.add("Mul", [averaged, ctx.const(float(math.prod(kernel)))], out)
+            ctx.add("GlobalMaxPool" if kind == "max" else "GlobalAveragePool", [x], out)
     else:
-        _explicit_pooling(ctx, node, geometry)
+        _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out)
+    if last:
+        ctx.add("Transpose", [out], ctx.output(), perm=[0, *range(2, rank), 1])
 
 
-def _onnx_pool_is_exact(kind: str, full: bool, size: int, kernel: int, stride: int, pad: int, count: int) -> bool:
-    """Whether ONNX's own padding and ceil mode give MXNet's windows along one axis."""
-    if full and (count - 1) * stride >= size + pad:  # ONNX drops a last window starting in the padding
-        return False
-    # sum is computed as average x kernel size: wrong where a window overhangs the padding (smaller divisor)
-    return not (kind == "sum" and (count - 1) * stride + kernel > size + 2 * pad)
+def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str) -> None:
+    """MXNet's lp pooling: the p-th root of the window sum of ``x ** p`` (signed for odd p: p=1 is a plain sum)."""
+    powered = x
+    for _ in range(p - 1):
+        powered = ctx.add("Mul", [powered, x])
+    sum_out = out if p == 1 else None
+    if global_pool:
+        summed = ctx.reduce_sum(powered, list(range(2, 2 + len(windows))), sum_out)
+    else:
+        summed = _window_pooling(ctx, "sum", True, powered, windows, sum_out)
+    if p == 2:
+        ctx.add("Sqrt", [summed], out)
+    elif p == 3:  # the real cube root: max(s, 0) ** (1/3) - max(-s, 0) ** (1/3)
+        third = ctx.const(1.0 / 3.0, "third")
+        positive = ctx.add("Pow", [ctx.add("Relu", [summed]), third])
+        negative = ctx.add("Pow", [ctx.add("Relu", [ctx.add("Neg", [summed])]), third])
+        ctx.add("Sub", [positive, negative], out)
 
 
-def _explicit_pooling(ctx: EmitContext, node: Node, geometry: list[tuple[int, ...]]) -> None:
-    """MXNet's windows exactly: pad explicitly, pool without padding, rescale each output by MXNet's divisor."""
-    kind = node.attrs["pool_type"]
-    pad_end = [(count - 1) * stride + kernel - size - pad for size, kernel, stride, pad, count in geometry]
-    if min(pad_end) < 0:
-        raise NotExpressible("pooling window layout not expressible")
-    pad_value = np.finfo(ctx.float_type).min if kind == "max" else 0.0
-    pads = ctx.ints([0, 0, *(g[3] for g in geometry), 0, 0, *pad_end], "pads")
-    padded = ctx.add("Pad", [ctx.input(0), pads, ctx.const(pad_value, "pad_value")], mode="constant")
-    attrs = dict(kernel_shape=[g[1] for g in geometry], strides=[g[2] for g in geometry])
+def _window_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None) -> str:
+    """max, avg (its divisor counting the padding when ``counted``) or sum over MXNet's windows."""
+    kernel, strides, pads = ([w[i] for w in windows] for i in (1, 2, 3))
+    ceil = next((c for c in (False, True) if all(_onnx_pool_is_exact(kind, c, *w) for w in windows)), None)
+    if ceil is None:
+        return _explicit_pooling(ctx, kind, counted, x, windows, out)
+    attrs = dict(kernel_shape=kernel, strides=strides, pads=pads + pads, ceil_mode=int(ceil))
     if kind == "max":
-        ctx.add("MaxPool", [padded], ctx.output(), **attrs)
-        return
+        return ctx.add("MaxPool", [x], out, **attrs)
+    averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
+                       count_include_pad=int(counted or kind == "sum"), **attrs)
+    if kind == "avg":
+        return averaged
+    return ctx.add("Mul", [averaged, ctx.const(float(math.prod(kernel)))], out)
+
+
+def _onnx_pool_is_exact(kind: str, ceil: bool, size: int, kernel: int, stride: int, pad: int, count: int) -> bool:
+    """Whether ONNX's own padding and ``ceil`` mode give MXNet's windows along one axis."""
+    onnx_count = window_output(size, kernel, stride, pad, ceil=ceil)
+    if ceil and (onnx_count - 1) * stride >= size + pad:  # ONNX drops a last window starting in the padding
+        onnx_count -= 1
+    # sum is computed as average x kernel size: wrong where a window overhangs the padding (smaller divisor)
+    return onnx_count == count and not (kind == "sum" and (count - 1) * stride + kernel > size + 2 * pad)
+
+
+def _explicit_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None) -> str:
+    """MXNet's windows exactly: pad explicitly, pool without padding, rescale each output by MXNet's divisor."""
+    # padding at the end to hold the last window (none where the windows stop short of the data's end)
+    pad_end = [max((count - 1) * stride + kernel - size - pad, 0) for size, kernel, stride, pad, count in windows]
+    pad_value = np.finfo(ctx.float_type).min if kind == "max" else 0.0
+    pads = ctx.ints([0, 0, *(w[3] for w in windows), 0, 0, *pad_end], "pads")
+    padded = ctx.add("Pad", [x, pads, ctx.const(pad_value, "pad_value")], mode="constant")
+    attrs = dict(kernel_shape=[w[1] for w in windows], strides=[w[2] for w in windows])
+    if kind == "max":
+        return ctx.add("MaxPool", [padded], out, **attrs)
     averaged = ctx.add("AveragePool", [padded], **attrs)
-    counted = kind == "avg" and node.attrs["count_include_pad"] is not False
-    divisors = [np.asarray(_mxnet_divisors(*g, counted)) for g in geometry]
+    divisors = [np.asarray(_mxnet_divisors(*w, kind == "avg" and counted)) for w in windows]
     divisor = divisors[0]
     for extra in divisors[1:]:
         divisor = np.multiply.outer(divisor, extra)
-    window = math.prod(g[1] for g in geometry)
+    window = math.prod(w[1] for w in windows)
     scale = window / np.where(divisor > 0, divisor, np.inf) if kind == "avg" else np.full(divisor.shape, window)
-    ctx.add("Mul", [averaged, ctx.const(scale.reshape(1, 1, *divisor.shape), "divisor")], ctx.output())
+    return ctx.add("Mul", [averaged, ctx.const(scale.reshape(1, 1, *divisor.shape), "divisor")], out)
 
 
 def _mxnet_divisors(size: int, kernel: int, stride: int, pad: int, count: int, counted: bool) -> list[int]:
@@ -261,13 +268,27 @@ def softmax_activation(ctx: EmitContext, node: Node) -> None:
     ctx.softmax(ctx.input(0), axis, len(ctx.shape(0)), ctx.output())
 
 
-@register("softmax", check=lambda n, opset: "use_length" if n.attrs["use_length"] else None)
+@register("softmax")
 def softmax(ctx: EmitContext, node: Node) -> None:
-    x = ctx.input(0)
+    x, shape = ctx.input(0), ctx.shape(0)
+    rank, axis = len(shape), node.attrs["axis"] % len(shape)
     temperature = node.attrs["temperature"]
     if temperature not in (None, 1.0):
         x = ctx.add("Div", [x, ctx.const(temperature, "temperature")])
-    ctx.softmax(x, node.attrs["axis"], len(ctx.shape(0)), ctx.output())
+    if not node.attrs["use_length"]:
+        ctx.softmax(x, axis, rank, ctx.output())
+        return
+    # use_length: softmax over the first length[row] positions along the axis, 0 beyond them; positions and
+    # lengths compare as float32 (exact below 2 ** 24), which MXNet's own ONNX importer also runs
+    positions = ctx.const(np.arange(shape[axis]).reshape([-1] + [1] * (rank - 1 - axis)), "positions",
+                          dtype=np.float32)
+    length = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.FLOAT), [axis])
+    mask = ctx.add("Cast", [ctx.add("Less", [positions, length])], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    # masked positions become the lowest float, whose exp is 0 (x * 1 + 0 keeps the others exact)
+    lowest = ctx.const(np.finfo(ctx.float_type).min, "lowest")
+    penalty = ctx.add("Mul", [ctx.add("Sub", [ctx.const(1.0, "one"), mask]), lowest])
+    masked = ctx.add("Add", [ctx.add("Mul", [x, mask]), penalty])
+    ctx.add("Mul", [ctx.softmax(masked, axis, rank), mask], ctx.output())  # a length of 0 gives zeros
 
 
 @register("Reshape")
@@ -322,7 +343,7 @@ def crop(ctx: EmitContext, node: Node) -> None:
 def transpose(ctx: EmitContext, node: Node) -> None:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
-    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=[a % rank for a in axes])
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=list(axes))
 
 
 @register("clip")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import negative_pad
+from ..shapes import ShapeError, is_channels_last, negative_pad, pooling_params
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -27,6 +27,39 @@ def mxnet_full_pool(
         span = x.shape[2 + i] + 2 * pad[i] - kernel[i]
         missing.extend([0, (span + stride[i] - 1) // stride[i] + 1 - y.shape[2 + i]])
     return F.pad(y, missing, value=fill)
+''',
+    "mxnet_pool1d": '''
+def mxnet_pool1d(x: torch.Tensor, kernel: int, stride: int, pad: int, convention: str, kind: str) -> torch.Tensor:
+    """1-D pooling over MXNet's windows (``shapes.pooling_windows``, counted from the live size) where PyTorch has
+    no exact layer (sum pooling, ``pooling_convention`` ``same``): pad explicitly (lowest float32 for max, else 0),
+    pool without padding; avg divides by the data each window covers (``same`` takes no padding)."""
+    size = x.shape[2]
+    if convention == "same":
+        count = (size + stride - 1) // stride
+    elif convention == "full":
+        count = (size + 2 * pad - kernel + stride - 1) // stride + 1
+    else:
+        count = (size + 2 * pad - kernel) // stride + 1
+    ends = [pad, max((count - 1) * stride + kernel - size - pad, 0)]
+    if kind == "max":
+        return F.max_pool1d(F.pad(x, ends, value=-3.4028234663852886e38), kernel, stride)
+    total = F.avg_pool1d(F.pad(x, ends), kernel, stride) * kernel
+    if kind == "avg":
+        total = total / (F.avg_pool1d(F.pad(torch.ones_like(x[:1, :1]), ends), kernel, stride) * kernel)
+    return total
+''',
+    "mxnet_cube_root": '''
+def mxnet_cube_root(x: torch.Tensor) -> torch.Tensor:
+    """The real cube root (negative for negative x), as MXNet's lp pooling with p_value=3 takes it."""
+    return torch.sign(x) * torch.abs(x).pow(1.0 / 3.0)
+''',
+    "mxnet_length_softmax": '''
+def mxnet_length_softmax(x: torch.Tensor, length: torch.Tensor, axis: int) -> torch.Tensor:
+    """MXNet's ``softmax(use_length=True)``: softmax over the first ``length`` positions along ``axis`` (one
+    length per row: ``length`` has ``x``'s shape without ``axis``), 0 at the positions beyond."""
+    positions = torch.arange(x.shape[axis], device=x.device).reshape([-1] + [1] * (x.dim() - 1 - axis))
+    mask = positions < length.unsqueeze(axis)
+    return torch.softmax(x.masked_fill(~mask, -3.4028234663852886e38), dim=axis) * mask
 ''',
     "mxnet_center_crop": '''
 def mxnet_center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -165,35 +198,64 @@ def leaky_relu(ctx: TorchContext, node: Node) -> Lowering:
 # --- pooling ------------------------------------------------------------------------------------------------
 def _pooling_check(node: Node) -> str | None:
     a = node.attrs
-    if negative_pad(node) or _layout_check(node):
-        return negative_pad(node) or _layout_check(node)
-    if a["pool_type"] == "lp":
-        return "lp pooling"
+    if negative_pad(node):
+        return negative_pad(node)
     if a["global_pool"]:
         return None
     rank = len(a["kernel"])
     if not 1 <= rank <= 3:
         return f"{rank}-D kernel"
-    if a["pooling_convention"] == "same":
-        return "pooling_convention same"
-    if any(p > k // 2 for p, k in zip(_spatial(a["pad"], rank, 0), a["kernel"], strict=True)):
+    try:
+        kernel, _, pad = pooling_params(a, rank)
+    except ShapeError:
+        return None  # shape inference reports it, naming the node
+    if not _pads_explicitly(a) and any(p > k // 2 for p, k in zip(pad, kernel)):
         return "pad larger than half the kernel"
-    if a["pool_type"] == "sum" and rank == 1:
-        return "sum pooling of 1-D data"
     return None
+
+
+def _pads_explicitly(attrs: dict) -> bool:
+    """1-D pooling PyTorch's layers cannot do exactly (sum, lp, ``same``): the ``mxnet_pool1d`` helper instead."""
+    return len(attrs["kernel"]) == 1 and (attrs["pool_type"] in ("sum", "lp") or attrs["pooling_convention"] == "same")
+
+
+_ROOTS = {1: "{}", 2: "torch.sqrt({})"}
 
 
 @register("Pooling", check=_pooling_check)
 def pooling(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet's windows (``pooling_windows``) on channel-first data; lp pools ``x ** p`` as sum, then the root."""
     a = node.attrs
     x, kind = ctx.input(0), a["pool_type"]
-    if a["global_pool"]:
-        dims = list(range(2, len(ctx.shape(0))))
-        reduce = {"max": "torch.amax", "avg": "torch.mean", "sum": "torch.sum"}[kind]
-        return Lowering(_call(reduce, x, dim=dims, keepdim=True))
+    last = is_channels_last(a["layout"])
+    if last:
+        x = f"{x}.movedim(-1, 1)"
+    if kind == "lp" and a["p_value"] > 1:
+        x = f"{x}.pow({a['p_value']})"
+    lowering = _global_pooling(x, kind, len(ctx.shape(0))) if a["global_pool"] else _window_pooling(ctx, x, a)
+    if kind == "lp":
+        root = _ROOTS.get(a["p_value"]) or ctx.helper("mxnet_cube_root") + "({})"
+        lowering.expr = root.format(lowering.expr)
+    if last:
+        lowering.expr = f"{lowering.expr}.movedim(1, -1)"
+    return lowering
+
+
+def _global_pooling(x: str, kind: str, rank: int) -> Lowering:
+    reduce = {"max": "torch.amax", "avg": "torch.mean"}.get(kind, "torch.sum")
+    return Lowering(_call(reduce, x, dim=list(range(2, rank)), keepdim=True))
+
+
+def _window_pooling(ctx: TorchContext, x: str, a: dict) -> Lowering:
+    """max, avg or sum (also for lp) pooling of channel-first ``x``: a PyTorch layer where one is exact."""
+    kind = "sum" if a["pool_type"] == "lp" else a["pool_type"]
     rank = len(a["kernel"])
-    kernel, stride, pad = (list(_spatial(a[key], rank, d)) for key, d in (("kernel", 1), ("stride", 1), ("pad", 0)))
-    full = a["pooling_convention"] == "full"
+    kernel, stride, pad = pooling_params(a, rank)
+    convention = a["pooling_convention"]
+    if _pads_explicitly(a):
+        return Lowering(_call(ctx.helper("mxnet_pool1d"), x, str(kernel[0]), str(stride[0]), str(pad[0]),
+                              repr(convention), repr(kind)))
+    full = convention == "full"
     options: dict[str, object] = {"kernel_size": tuple(kernel), "stride": tuple(stride)}
     if any(pad):
         options["padding"] = tuple(pad)
@@ -206,7 +268,7 @@ def pooling(ctx: TorchContext, node: Node) -> Lowering:
     layer = _call(f"nn.{'MaxPool' if kind == 'max' else 'AvgPool'}{rank}d", **options)
     expr = f"{ctx.layer}({x})"
     # PyTorch drops a last window starting in the padding only if it can start there: stride > kernel - pad.
-    if full and any(s >= k - p + 1 for k, s, p in zip(kernel, stride, pad, strict=True)):
+    if full and any(s >= k - p + 1 for k, s, p in zip(kernel, stride, pad)):
         fill = num(LOWEST_FLOAT32) if kind == "max" else "0.0"
         expr = _call(ctx.helper("mxnet_full_pool"), expr, x, str(kernel), str(stride), str(pad), fill)
     return Lowering(expr, layer)
@@ -282,11 +344,14 @@ def softmax_activation(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.softmax({ctx.input(0)}, dim={1 if node.attrs['mode'] == 'channel' else -1})")
 
 
-@register("softmax", check=lambda n: "use_length" if n.attrs["use_length"] else None)
+@register("softmax")
 def softmax(ctx: TorchContext, node: Node) -> Lowering:
     x, temperature = ctx.input(0), node.attrs["temperature"]
     if temperature not in (None, 1.0):
         x = f"{x} / {num(temperature)}"
+    if node.attrs["use_length"]:
+        axis = node.attrs["axis"] % len(ctx.shape(0))
+        return Lowering(_call(ctx.helper("mxnet_length_softmax"), x, ctx.input(1), str(axis)))
     return Lowering(f"torch.softmax({x}, dim={node.attrs['axis']})")
 
 
@@ -372,7 +437,7 @@ def crop(ctx: TorchContext, node: Node) -> Lowering:
 def transpose(ctx: TorchContext, node: Node) -> Lowering:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
-    return Lowering(f"{ctx.input(0)}.permute({', '.join(str(a % rank) for a in axes)})")
+    return Lowering(f"{ctx.input(0)}.permute({', '.join(map(str, axes))})")
 
 
 @register("clip")
