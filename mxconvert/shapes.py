@@ -155,7 +155,7 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "L2Normalization",
+@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation",
             "_plus_scalar", "_minus_scalar", "_mul_scalar", "_div_scalar", "_rminus_scalar", "_rdiv_scalar")
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
@@ -443,3 +443,17 @@ def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
     if sorted(axes) != list(range(len(data))):  # MXNet 1.9.1 indexes the shape with each axis: none negative
         raise ShapeError(f"axes {axes} are not a permutation of 0..{len(data) - 1}")
     return [tuple(data[a] for a in axes)]
+
+
+def l2_normalization_axes(mode: str, rank: int) -> list[int]:
+    """The axes L2Normalization sums squares over: all but the batch axis (``instance``; none for 1-D data,
+    where each value is divided by its own norm), the channel axis, or the spatial axes (3-D data or more)."""
+    if mode != "instance" and rank < 3:
+        raise ShapeError(f"mode {mode} needs at least 3-D data, got {rank}-D")
+    return {"instance": list(range(1, rank)), "channel": [1], "spatial": list(range(2, rank))}[mode]
+
+
+@shape_rule("L2Normalization")
+def _l2_normalization(node: Node, shapes: list[Shape]) -> list[Shape]:
+    l2_normalization_axes(node.attrs["mode"], len(shapes[0]))
+    return [shapes[0]]

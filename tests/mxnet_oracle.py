@@ -1,5 +1,8 @@
 """MXNet 1.9.1 as an oracle for graphs that may be hostile: it runs in a child process (hostile attribute values
-can make MXNet segfault), restarted after each crash. ``python mxnet_oracle.py`` is that child."""
+can make MXNet segfault), restarted after each crash. ``python mxnet_oracle.py`` is that child.
+
+The child runs MXNet's own CPU kernels (MKLDNN off): those are the semantics mxconvert reproduces. MKLDNN's
+kernels differ on some inputs (SoftmaxOutput on 4-D data takes the last axis) and crash on others."""
 from __future__ import annotations
 
 import json
@@ -44,7 +47,7 @@ class MxnetOracle:
 
     def __call__(self, symbol: dict, weights: dict[str, np.ndarray], data: np.ndarray) -> list[np.ndarray] | None:
         if self.child is None or self.child.poll() is not None:
-            env = {**os.environ, "MXNET_SUBGRAPH_BACKEND": "NONE", "PYTHONPATH": str(Path(__file__).parents[1])}
+            env = {**os.environ, "MXNET_SUBGRAPH_BACKEND": "NONE", "MXNET_MKLDNN_ENABLED": "0", "PYTHONPATH": str(Path(__file__).parents[1])}
             self.child = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL, env=env)
         try:

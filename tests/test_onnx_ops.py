@@ -120,3 +120,51 @@ def test_what_mxnet_refuses_is_bad_input(case):
     for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
         with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
             emit()
+
+
+def test_softmax_output_on_4d_data_follows_mxnets_own_kernel_and_warns():
+    """Without multi_output, SoftmaxOutput on 4-D data is a softmax over all but the batch axis in MXNet's own
+    kernel; its MKLDNN kernel (the CPU default) takes the last axis. Both targets follow the former and the
+    conversion log says so."""
+    import json
+
+    import torch
+    from mxnet_oracle import MxnetOracle
+
+    from mxconvert.to_torch import emit_pytorch
+    from mxconvert.to_torch.loader import build_model, module_from_source
+
+    sym = S.SoftmaxOutput(S.var("data"), name="softmax")
+    with_mkldnn = run_reference(sym, (2, 3, 4, 5))
+    own_kernel = MxnetOracle()(json.loads(sym.tojson()), {}, with_mkldnn.data)
+    assert not np.allclose(own_kernel[0], with_mkldnn.outputs[0], atol=1e-3)  # the two MXNet kernels differ
+    model, log = export_onnx(with_mkldnn.graph, ExportOptions(input_shape=with_mkldnn.data.shape))
+    assert_close(own_kernel, run_onnx(model, with_mkldnn.data))
+    assert any("SoftmaxOutput 'softmax' on 4-D data without multi_output" in w for w in log.warnings)
+    source, state = emit_pytorch(with_mkldnn.graph, with_mkldnn.data.shape)
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(with_mkldnn.data))
+    assert_close(own_kernel, [out.numpy()])
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_dropout_always_drops_at_inference_like_mxnet(p):
+    """``mode="always"`` drops at inference in MXNet: both targets keep each value with probability 1 - p,
+    scaled by 1 / (1 - p) (random masks, so the statistics are compared)."""
+    import torch
+
+    from mxconvert.to_torch import emit_pytorch
+    from mxconvert.to_torch.loader import build_model, module_from_source
+
+    sym = S.Dropout(S.var("data"), p=p, mode="always", name="drop")
+    ref = run_reference(sym, (4, 50000), low=1.0, high=1.0)
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=13))
+    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    with torch.no_grad():
+        torch_out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data)).numpy()
+    for out in (ref.outputs[0], run_onnx(model, ref.data)[0], torch_out):
+        kept = out != 0
+        assert np.allclose(out[kept], 1 / (1 - p), rtol=1e-6)
+        assert abs(kept.mean() - (1 - p)) < 0.01, kept.mean()
+    with pytest.raises(UnsupportedOpsError, match="mode always needs opset 12"):
+        export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=11))

@@ -119,7 +119,7 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> Stre
     onnx_graph = helper.make_graph(
         ctx.nodes, os.path.basename(graph.source.symbol_file).removesuffix("-symbol.json") or "mxnet_model",
         [value_info(input_name, tuple(options.input_shape))], outputs,
-        initializer=[numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in small.items()])
+        initializer=[numpy_helper.from_array(np.asarray(a, order="C"), name) for name, a in small.items()])
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
                               producer_name="mxconvert", producer_version=__version__)
     model.ir_version = _IR_VERSION[options.opset]

@@ -7,7 +7,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import channels_first, crop_offsets, is_channels_last, negative_pad, pooling_windows, window_output
+from ..shapes import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
+                      pooling_windows, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -227,9 +228,28 @@ def scalar(ctx: EmitContext, node: Node) -> None:
     ctx.add(op_type, operands, ctx.output())
 
 
-@register("_copy", "Dropout")
+@register("_copy")
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())
+
+
+def _dropout_check(node: Node, opset: int) -> str | None:
+    if node.attrs["mode"] != "always":
+        return None
+    if node.attrs["axes"]:
+        return f"mode always with axes {node.attrs['axes']}"
+    return "mode always needs opset 12 (Dropout's training_mode)" if opset < 12 else None
+
+
+@register("Dropout", check=_dropout_check)
+def dropout(ctx: EmitContext, node: Node) -> None:
+    """An identity at inference; ``mode="always"`` drops at inference too, as MXNet does."""
+    if node.attrs["mode"] != "always":
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    ratio = ctx.const(node.attrs["p"], "ratio")
+    training = ctx.const(np.array(True), "training_mode", dtype=np.bool_)
+    ctx.add("Dropout", [ctx.input(0), ratio, training], ctx.output())
 
 
 @register("Concat")
@@ -258,6 +278,10 @@ def softmax_output(ctx: EmitContext, node: Node) -> None:
     elif a["multi_output"]:
         ctx.softmax(x, 1, len(shape), out)
     else:
+        if len(shape) == 4:
+            ctx.warnings.append(f"SoftmaxOutput {node.name!r} on 4-D data without multi_output: softmax over all "
+                                "but the batch axis, as MXNet's own kernel computes it (its MKLDNN kernel, on by "
+                                "default on the CPU, takes the last axis; set multi_output=True for per-pixel classes)")
         _softmax_flat(ctx, x, shape, out)
 
 
@@ -359,9 +383,10 @@ def clip(ctx: EmitContext, node: Node) -> None:
 
 @register("L2Normalization")
 def l2_normalization(ctx: EmitContext, node: Node) -> None:
-    rank = len(ctx.shape(0))
-    axes = {"instance": range(1, rank), "channel": [1], "spatial": range(2, rank)}[node.attrs["mode"]]
+    axes = l2_normalization_axes(node.attrs["mode"], len(ctx.shape(0)))
     x = ctx.input(0)
-    squares = ctx.reduce_sum(ctx.add("Mul", [x, x]), list(axes))
+    squares = ctx.add("Mul", [x, x])
+    if axes:
+        squares = ctx.reduce_sum(squares, axes)
     norm = ctx.add("Sqrt", [ctx.add("Add", [squares, ctx.const(node.attrs["eps"], "eps")])])
     ctx.add("Div", [x, norm], ctx.output())

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import ShapeError, is_channels_last, negative_pad, pooling_params
+from ..shapes import ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -178,7 +178,13 @@ def activation(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{_ACTIVATIONS[node.attrs['act_type']]}({ctx.input(0)})")
 
 
-@register("LeakyReLU")
+def _rrelu_check(node: Node) -> str | None:
+    bounds = (node.attrs["lower_bound"], node.attrs["upper_bound"])
+    finite = node.attrs["act_type"] != "rrelu" or all(math.isfinite(b) for b in bounds)
+    return None if finite else f"rrelu bounds {bounds} (PyTorch needs finite ones)"
+
+
+@register("LeakyReLU", check=_rrelu_check)
 def leaky_relu(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     kind, x = a["act_type"], ctx.input(0)
@@ -452,7 +458,7 @@ def clip(ctx: TorchContext, node: Node) -> Lowering:
 @register("L2Normalization")
 def l2_normalization(ctx: TorchContext, node: Node) -> Lowering:
     """``x / sqrt(sum(x^2) + eps)`` over all but the batch axis, the channel axis, or the spatial axes."""
-    rank, x = len(ctx.shape(0)), ctx.input(0)
-    dims = {"instance": range(1, rank), "channel": [1], "spatial": range(2, rank)}[node.attrs["mode"]]
-    total = _call("torch.sum", f"{x} * {x}", dim=list(dims), keepdim=True)
+    x = ctx.input(0)
+    dims = l2_normalization_axes(node.attrs["mode"], len(ctx.shape(0)))
+    total = _call("torch.sum", f"{x} * {x}", dim=dims, keepdim=True) if dims else f"{x} * {x}"
     return Lowering(f"{x} / torch.sqrt({total} + {num(node.attrs['eps'])})")
