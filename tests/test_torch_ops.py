@@ -106,7 +106,8 @@ def _small_net():
     x = S.LeakyReLU(x, act_type="prelu", name="relu0")
     x = S.Pooling(x, kernel=(2, 2), stride=(2, 2), pad=(1, 1), pooling_convention="full", name="pool0")
     x = S.BatchNorm(S.FullyConnected(x, num_hidden=6, name="fc0"), fix_gamma=False, name="fc0_bn")
-    return S.SoftmaxOutput(S.FullyConnected(x, num_hidden=3, name="fc1"), name="softmax")
+    # random weights after BatchNorms of small variance give logits in the hundreds: scaled so softmax is spread
+    return S.SoftmaxOutput(S.FullyConnected(x, num_hidden=3, name="fc1") * 0.005, name="softmax")
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +235,7 @@ def test_fuse_bn_folds_into_convolution(small):
     assert "self.fc0_bn " in source  # after a FullyConnected, not a Convolution: kept
     model = build_model(module_from_source(source), state)
     with torch.no_grad():
-        assert_close(ref.outputs, [model(torch.from_numpy(ref.data)).numpy()], rel=1e-4)
+        assert_close(ref.outputs, [model(torch.from_numpy(ref.data)).numpy()])  # measured 2.5e-7; eps dropped: 0.1
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
