@@ -104,7 +104,7 @@ def test_fix_gamma_fixture_stores_gamma_not_one(zoo_model):
 
 
 def test_fp16_error(zoo_model):
-    """float16 keeps 11 significant bits; over 18 layers the error stays near 1e-3 of the output scale."""
+    """float16 keeps 11 significant bits; over 18 layers the error is 8.1e-3 of the output scale (measured)."""
     prefix = zoo_model("resnet-18")
     data, expected = reference(prefix, SHAPES[0])
     assert_close(expected, onnx_outputs(prefix, data, fp16=True), rel=2e-2)
@@ -136,16 +136,15 @@ def test_pytorch_matches_mxnet(zoo_model, name, shape):
     assert_close(expected, torch_outputs(torch_model(prefix, shape), data))
 
 
-@pytest.mark.parametrize("name, fuse_bn, rel", [("resnet-18", False, 1e-5), ("resnet-50", False, 1e-5),
-                                               ("gluon-resnet50_v2", True, 1e-4)])
-def test_compiled_pytorch_matches_mxnet(zoo_model, name, fuse_bn, rel):
-    """``pytorch_inference.py --compile`` (CompiledModel: oneDNN Graph fused partitions on the CPU)."""
+@pytest.mark.parametrize("name, fuse_bn", [("resnet-18", False), ("resnet-50", False), ("gluon-resnet50_v2", True)])
+def test_compiled_pytorch_matches_mxnet(zoo_model, name, fuse_bn):
+    """``pytorch_inference.py --compile`` (CompiledModel: oneDNN Graph fused partitions on the CPU); measured
+    1.6e-6..2.6e-6 (a fold that drops eps: 4.3e-5)."""
     from mxconvert.to_torch.runner import CompiledModel
 
     prefix = zoo_model(name)
     data, expected = reference(prefix, SHAPES[0])
-    assert_close(expected, torch_outputs(CompiledModel(torch_model(prefix, SHAPES[0], fuse_bn=fuse_bn)), data),
-                 rel=rel)
+    assert_close(expected, torch_outputs(CompiledModel(torch_model(prefix, SHAPES[0], fuse_bn=fuse_bn)), data))
 
 
 @pytest.mark.parametrize("name", ["resnet-50", "gluon-resnet50_v1", "gluon-resnet50_v2"])
@@ -158,7 +157,7 @@ def test_pytorch_fuse_bn(zoo_model, name):
         return sum(type(m).__name__.startswith("BatchNorm") for m in module.modules())
 
     assert batch_norms(model) < batch_norms(torch_model(prefix, SHAPES[0]))
-    assert_close(expected, torch_outputs(model, data), rel=1e-4)
+    assert_close(expected, torch_outputs(model, data))  # measured 1.9e-6..5.0e-6; eps dropped: 4.3e-5..1.9e-4
 
 
 def test_pytorch_resnet18_trains_and_round_trips(zoo_model, tmp_path):
@@ -214,6 +213,6 @@ def test_mxnet_float64_reference(zoo_model):
     exact = MxnetModel(prefix, 0, dtype="float64")(data)
     scale = np.abs(exact[0]).max()
     rounding = np.abs(expected[0] - exact[0]).max() / scale
-    assert 1e-8 < rounding < 1e-4
+    assert 1e-8 < rounding < 5e-6  # measured 1.6e-6
     ours = np.abs(onnx_outputs(prefix, data)[0] - exact[0]).max() / scale
-    assert ours < 1e-4
+    assert ours < 5e-6  # measured 1.4e-6

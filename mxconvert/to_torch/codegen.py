@@ -178,7 +178,8 @@ class TorchContext:
 _CLASS_DOC = '''"""The MXNet network as a PyTorch module: ``eval()`` reproduces MXNet inference, ``train()`` trains.
 
     BatchNorm layers converted from ``fix_gamma=True`` keep ``weight == 1`` as MXNet does: the weight is frozen
-    (``requires_grad=False``), so optimizers leave it alone. Momentum follows PyTorch (1 - MXNet momentum).
+    (``requires_grad=False``), so optimizers leave it alone. Momentum follows PyTorch (1 - MXNet momentum);
+    training moves the running variance towards the biased batch variance, as MXNet does.
     """'''
 
 

@@ -132,6 +132,25 @@ def _fold_batch_norm(ctx: TorchContext, bn: Node, weight: np.ndarray,
     return folded.astype(np.float32), (shift * scale + beta).astype(np.float32)
 
 
+HELPERS["mxnet_batch_norm"] = '''
+def mxnet_batch_norm(
+    x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batches: torch.Tensor,
+    weight: torch.Tensor, bias: torch.Tensor, training: bool, momentum: float, eps: float
+) -> torch.Tensor:
+    """MXNet's BatchNorm over axis 1. In training it normalises with the batch statistics and moves the running
+    ones by ``momentum`` (PyTorch's convention, 1 - MXNet's) towards the batch mean and the biased batch variance,
+    as MXNet does; PyTorch's layers would move towards the unbiased one."""
+    if not training:
+        return F.batch_norm(x, running_mean, running_var, weight, bias, False, 0.0, eps)
+    with torch.no_grad():
+        batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+        running_mean.lerp_(batch_mean, momentum)
+        running_var.lerp_(batch_var, momentum)
+        batches.add_(1)
+    return F.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+'''
+
+
 @register("BatchNorm", check=lambda n: "output_mean_var" if n.attrs["output_mean_var"] else None)
 def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
@@ -139,19 +158,20 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     if not 2 <= len(shape) <= 5:
         raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
     axis = a["axis"] % len(shape)
-    layer = _call(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]),
-                  momentum=num(round(1.0 - a["momentum"], 12)))
+    momentum = num(round(1.0 - a["momentum"], 12))
+    layer = _call(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]), momentum=momentum)
     gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
     state = {"weight": gamma, "bias": ctx.weight(2), "running_mean": ctx.weight(3), "running_var": ctx.weight(4),
              "num_batches_tracked": np.array(0, dtype=np.int64)}
     setup = [f"{ctx.layer}.weight.requires_grad_(False)"] if a["fix_gamma"] else []
     x = ctx.input(0) if axis == 1 else f"{ctx.input(0)}.movedim({axis}, 1)"
+    bn = ctx.layer
     if a["use_global_stats"]:  # moving statistics in training too
-        bn = ctx.layer
         expr = _call("F.batch_norm", x, f"{bn}.running_mean", f"{bn}.running_var", f"{bn}.weight", f"{bn}.bias",
                      "False", "0.0", f"{bn}.eps")
     else:
-        expr = f"{ctx.layer}({x})"
+        expr = _call(ctx.helper("mxnet_batch_norm"), x, f"{bn}.running_mean", f"{bn}.running_var",
+                     f"{bn}.num_batches_tracked", f"{bn}.weight", f"{bn}.bias", "self.training", momentum, f"{bn}.eps")
     return Lowering(expr if axis == 1 else f"{expr}.movedim(1, {axis})", layer, state, setup)
 
 
