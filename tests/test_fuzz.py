@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import onnxruntime as ort
 import pytest
 import torch
 from generated_code import assert_plain_identifiers
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from mxnet_oracle import MxnetOracle
 
@@ -275,6 +276,23 @@ def mutated_cases(draw) -> tuple[dict, dict[str, list[int]], tuple[int, ...], in
 @given(mutated_cases())
 def test_mutated_real_graphs_convert_like_mxnet(case: tuple) -> None:
     convert_like_mxnet(*case)
+
+
+# The fixed corpus above runs derandomized; this run draws new cases each time from a seed it prints
+# (MXCONVERT_FUZZ_SEED=N replays one).
+RANDOM_SEED = int(os.environ.get("MXCONVERT_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
+
+
+@seed(RANDOM_SEED)
+@settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=False, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutated_cases())
+def test_mutated_real_graphs_seeded_random_run(case: tuple) -> None:
+    print(f"fuzz seed {RANDOM_SEED} (replay: MXCONVERT_FUZZ_SEED={RANDOM_SEED})")
+    try:
+        convert_like_mxnet(*case)
+    except Exception as exc:
+        raise AssertionError(f"MXCONVERT_FUZZ_SEED={RANDOM_SEED} replays this failure") from exc
 
 
 # --- generated code ---------------------------------------------------------------------------------------
