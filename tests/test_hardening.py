@@ -310,8 +310,11 @@ BAD_INPUTS: dict[str, Bad] = {
         "mxnet2onnx", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))),
         f"cannot convert to ONNX opset 13: unsupported ops: exp ({HOSTILE})"),
     "onnx/symbol stride zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, stride="(0, 0)"))),
-                                   "net-0000.params: node 'conv0' (Convolution): attributes do not fit inputs of "
-                                   "shapes [(1, 3, 8, 8), (2, 3, 3, 3)] (ZeroDivisionError"),
+                                   "net-symbol.json: node 'conv0' (Convolution): bad attribute stride='(0, 0)': "
+                                   "every size must be at least 1, got (0, 0)"),
+    "onnx/symbol num_filter zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, num_filter="0"))),
+                                       "net-symbol.json: node 'conv0' (Convolution): bad attribute num_filter='0': "
+                                       "0 is below 1"),
     "onnx/symbol upsampling bomb": Bad("mxnet2onnx", conv(symbol_with(
         (8, "op", "UpSampling"), (8, "attrs", {"scale": "1000000", "sample_type": "nearest"}))),
         "net-0000.params: node 'relu0' (UpSampling): output of shape (1, 2, 8000000, 8000000) has more than "
@@ -363,6 +366,9 @@ BAD_INPUTS: dict[str, Bad] = {
     "torch/dropout p=-1": Bad("mxnet2pytorch", conv(symbol_with((8, "op", "Dropout"), (8, "attrs", {"p": "-1"}))),
                               "net-symbol.json: node 'relu0' (Dropout): bad attribute p='-1': -1.0 is outside "
                               "[0, 1]"),
+    "torch/split num_outputs=0": Bad("mxnet2pytorch", conv(symbol_with(
+        (8, "op", "SliceChannel"), (8, "attrs", {"num_outputs": "0"}))),
+        "net-symbol.json: node 'relu0' (SliceChannel): bad attribute num_outputs='0': 0 is below 1"),
     "torch/params truncated": Bad("mxnet2pytorch", conv(None, TRUNCATED),
                                   f"net-0000.params: truncated at byte {len(TRUNCATED)} while reading array 2"),
     "torch/flag bad input shape": Bad("mxnet2pytorch", conv(None, None, "--input_shape", "a,b"),
