@@ -230,7 +230,7 @@ class TorchInternals:
         from .to_torch.runner import load_state
 
         module = load_kit_module(kit_path)
-        self.model = build_model(module, load_state(weights_path))
+        self.model = build_model(module, load_state(weights_path), weights_path)
         tree = ast.parse(textwrap.dedent(inspect.getsource(module.KitModel.forward)))
         function = tree.body[0]
         assigned = [stmt.targets[0].id for stmt in function.body

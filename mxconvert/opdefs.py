@@ -65,14 +65,31 @@ def parse_shape(text: str) -> tuple:
     return tuple(value)
 
 
-def in_range(parser: Parser, low: float, high: float) -> Parser:
-    """``parser`` restricted to ``low <= value <= high`` (MXNet's ``set_range`` on a parameter)."""
+def in_range(parser: Parser, low: float, high: float | None = None) -> Parser:
+    """``parser`` restricted to ``low <= value`` and, when ``high`` is given, ``value <= high`` (MXNet's
+    ``set_lower_bound`` and ``set_range`` on a parameter)."""
 
     def parse(text: str) -> Any:
         value = parser(text)
-        if not low <= value <= high:
+        if high is None and value < low:
+            raise ValueError(f"{value} is below {low}")
+        if high is not None and not low <= value <= high:
             raise ValueError(f"{value} is outside [{low}, {high}]")
         return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
+def positive_sizes(parser: Parser) -> Parser:
+    """``parser`` of a shape restricted to sizes of at least 1: MXNet rejects a zero in a kernel, stride or
+    dilation (Pooling when parsing, Convolution in shape inference)."""
+
+    def parse(text: str) -> Any:
+        shape = parser(text)
+        if any(size is None or size < 1 for size in shape):
+            raise ValueError(f"every size must be at least 1, got {shape}")
+        return shape
 
     parse.__name__ = parser.__name__
     return parse
@@ -117,6 +134,8 @@ class OpDef:
 
 
 _SHAPE_EMPTY = (parse_shape, ())
+_WINDOW = (positive_sizes(parse_shape), ())  # a kernel, stride or dilation; () means MXNet's default
+_COUNT = in_range(parse_int, 1)  # a count MXNet bounds below by 1
 _CUDNN_OFF = (parse_bool, False)
 _LAYOUT = (optional(parse_str), None)
 
@@ -127,12 +146,12 @@ _UNARY = OpDef()
 OPS: dict[str, OpDef] = {
     "Convolution": OpDef(
         {
-            "kernel": (parse_shape, REQUIRED),
-            "stride": _SHAPE_EMPTY,
-            "dilate": _SHAPE_EMPTY,
+            "kernel": (positive_sizes(parse_shape), REQUIRED),
+            "stride": _WINDOW,
+            "dilate": _WINDOW,
             "pad": _SHAPE_EMPTY,
-            "num_filter": (parse_int, REQUIRED),
-            "num_group": (parse_int, 1),
+            "num_filter": (_COUNT, REQUIRED),
+            "num_group": (_COUNT, 1),  # unbounded in MXNet, whose shape inference then divides by zero
             "workspace": (parse_int, 1024),
             "no_bias": (parse_bool, False),
             "cudnn_tune": (optional(parse_str), None),
@@ -174,12 +193,12 @@ OPS: dict[str, OpDef] = {
     ),
     "Pooling": OpDef(
         {
-            "kernel": _SHAPE_EMPTY,
+            "kernel": _WINDOW,
             "pool_type": (choice("avg", "lp", "max", "sum"), "max"),
             "global_pool": (parse_bool, False),
             "cudnn_off": _CUDNN_OFF,
             "pooling_convention": (choice("full", "same", "valid"), "valid"),
-            "stride": _SHAPE_EMPTY,
+            "stride": _WINDOW,
             "pad": _SHAPE_EMPTY,
             "p_value": (optional(parse_int), None),
             "count_include_pad": (optional(parse_bool), None),
@@ -188,7 +207,7 @@ OPS: dict[str, OpDef] = {
     ),
     "FullyConnected": OpDef(
         {
-            "num_hidden": (parse_int, REQUIRED),
+            "num_hidden": (_COUNT, REQUIRED),
             "no_bias": (parse_bool, False),
             "flatten": (parse_bool, True),
         },
@@ -204,7 +223,7 @@ OPS: dict[str, OpDef] = {
             "cudnn_off": (optional(parse_bool), False),
         }
     ),
-    "Concat": OpDef({"dim": (parse_int, 1), "num_args": (optional(parse_int), None)}),
+    "Concat": OpDef({"dim": (parse_int, 1), "num_args": (optional(_COUNT), None)}),
     "SoftmaxOutput": OpDef(
         {
             "grad_scale": (parse_float32, 1.0),
@@ -214,7 +233,7 @@ OPS: dict[str, OpDef] = {
             "preserve_shape": (parse_bool, False),
             "normalization": (choice("batch", "null", "valid"), "null"),
             "out_grad": (parse_bool, False),
-            "smooth_alpha": (parse_float32, 0.0),
+            "smooth_alpha": (in_range(parse_float32, 0, 1), 0.0),
         },
         label_inputs=(1,),
         input_names=lambda a: ("data", "label"),
@@ -238,7 +257,7 @@ OPS: dict[str, OpDef] = {
     ),
     "SliceChannel": OpDef(
         {
-            "num_outputs": (parse_int, REQUIRED),
+            "num_outputs": (_COUNT, REQUIRED),
             "axis": (parse_int, 1),
             "squeeze_axis": (parse_bool, False),
         },
@@ -246,17 +265,17 @@ OPS: dict[str, OpDef] = {
     ),
     "UpSampling": OpDef(
         {
-            "scale": (parse_int, REQUIRED),
+            "scale": (_COUNT, REQUIRED),
             "num_filter": (parse_int, 0),
             "sample_type": (choice("bilinear", "nearest"), REQUIRED),
             "multi_input_mode": (choice("concat", "sum"), "concat"),
-            "num_args": (parse_int, 1),
+            "num_args": (_COUNT, 1),
             "workspace": (parse_int, 512),
         }
     ),
     "Crop": OpDef(
         {
-            "num_args": (optional(parse_int), None),
+            "num_args": (optional(in_range(parse_int, 1, 3)), None),
             "offset": (parse_shape, (0, 0)),
             "h_w": (parse_shape, (0, 0)),
             "center_crop": (parse_bool, False),

@@ -170,8 +170,12 @@ class _SymbolParser:
                 raise self.fail(f"{where}: bad reference {str(ref)[:60]} (expected [node, output(, version)])")
             source, out_index = ref[0], ref[1]
             if not 0 <= source < limit:
-                problem = "a later node (cycle)" if source >= limit and source < len(self.doc["nodes"]) \
-                    else "a node that does not exist"
+                if source == limit < len(self.doc["nodes"]):
+                    problem = "the node itself (cycle)"
+                elif limit < source < len(self.doc["nodes"]):
+                    problem = "a later node (cycle)"
+                else:
+                    problem = "a node that does not exist"
                 raise self.fail(f"{where}: reference to node {source}, {problem}")
             if out_index < 0 or (entries is not None and out_index >= _output_count(entries[source])):
                 raise self.fail(f"{where}: node {names[source]!r} has no output {out_index}")

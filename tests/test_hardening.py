@@ -28,7 +28,7 @@ import torch
 
 from conftest import ROOT
 from mxconvert.convert import convert_to_onnx
-from mxconvert.errors import MxConvertError
+from mxconvert.errors import EXIT_INTERNAL, MxConvertError
 from mxconvert.params import save_params
 from mxconvert.symbol import MAX_ATTR_CHARS, parse_symbol
 from mxconvert.to_torch.convert import convert_to_pytorch
@@ -130,6 +130,7 @@ def assert_one_line(done: subprocess.CompletedProcess, script: str, needle: str,
         lines = [line for line in lines if not line.startswith(("[", "   "))]
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert lines[0].startswith(f"{Path(SCRIPTS[script][0]).name}: "), lines[0]
+    assert ("internal error" in lines[0]) == (code == EXIT_INTERNAL), lines[0]
     assert needle in lines[0], lines[0]
 
 
@@ -191,11 +192,23 @@ def attrs_of(index: int, **attrs: str) -> tuple[int, str, dict]:
     return index, "attrs", {**net_symbol()["nodes"][index].get("attrs", {}), **attrs}
 
 
-def params_record(ndim: int, dims: tuple[int, ...], flag: int = 0, stype: int = 0, count: int = 1,
-                  data: bytes = b"") -> bytes:
-    head = struct.pack("<QQQ", 0x112, 0, count)
-    record = struct.pack(f"<Iii{len(dims)}qiii", 0xF993FAC9, stype, ndim, *dims, 1, 0, flag) + data
-    return head + record + struct.pack("<QQ", 1, 1) + b"w"
+def record(ndim: int, dims: tuple[int, ...], flag: int = 0, stype: int = 0, data: bytes = b"") -> bytes:
+    """One array record as MXNet 1.x writes it (v2: magic, storage type, shape, cpu context, dtype flag, data)."""
+    return struct.pack(f"<Iii{len(dims)}qiii", 0xF993FAC9, stype, ndim, *dims, 1, 0, flag) + data
+
+
+def params_file(count: int | None = None, **broken: bytes) -> bytes:
+    """The tiny net's params file, written record by record, with the records named in ``broken``
+    (``arg__conv0_weight=...`` for ``arg:conv0_weight``) replaced by raw bytes and the header's array count
+    replaced by ``count``: every other record and every name is as MXNet would have them."""
+    arrays = net_params()
+    broken = {key.replace("__", ":"): value for key, value in broken.items()}
+    assert set(broken) <= set(arrays), set(broken) - set(arrays)
+    records = [broken.get(name) or record(value.ndim, value.shape, data=value.astype("<f4").tobytes())
+               for name, value in arrays.items()]
+    names = [struct.pack("<Q", len(name)) + name.encode() for name in arrays]
+    return (struct.pack("<QQQ", 0x112, 0, len(arrays) if count is None else count) + b"".join(records)
+            + struct.pack("<Q", len(arrays)) + b"".join(names))
 
 
 def saved_params(**changes: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -249,139 +262,203 @@ def _truncated_params() -> bytes:
 
 TRUNCATED = _truncated_params()
 BIG = "1" * (MAX_ATTR_CHARS + 1)
+HOSTILE = 'x"); import os; os.system(\'touch PWNED\')#\\n名前\\u2028'  # PAYLOAD as one_line escapes it
+HUGE = 2**62
 BAD_INPUTS: dict[str, Bad] = {
     # mxnet2onnx: the symbol file
     "onnx/no such checkpoint": Bad("mxnet2onnx", lambda f, ok: ["--prefix", str(f / "absent"), "--epoch", "0"],
-                                   "no such file"),
-    "onnx/symbol not json": Bad("mxnet2onnx", conv("{nodes: ["), "not a symbol JSON file"),
-    "onnx/symbol not utf-8": Bad("mxnet2onnx", conv(b"\xff\xfe{}"), "not UTF-8"),
-    "onnx/symbol is a list": Bad("mxnet2onnx", conv("[1, 2]"), "expected a JSON object"),
-    "onnx/symbol empty": Bad("mxnet2onnx", conv(""), "not a symbol JSON file"),
-    "onnx/symbol cycle": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[8, 0, 0], [1, 0, 0]]))), "(cycle)"),
+                                   "absent-symbol.json: no such file"),
+    "onnx/symbol not json": Bad("mxnet2onnx", conv("{nodes: ["), "net-symbol.json: not a symbol JSON file "
+                                "(Expecting property name enclosed in double quotes"),
+    "onnx/symbol not utf-8": Bad("mxnet2onnx", conv(b"\xff\xfe{}"),
+                                 "net-symbol.json: not a symbol JSON file (not UTF-8 text)"),
+    "onnx/symbol is a list": Bad("mxnet2onnx", conv("[1, 2]"),
+                                 "net-symbol.json: not an MXNet symbol: expected a JSON object with a 'nodes' list"),
+    "onnx/symbol empty": Bad("mxnet2onnx", conv(""),
+                             "net-symbol.json: not a symbol JSON file (Expecting value: line 1 column 1 (char 0))"),
+    "onnx/symbol cycle": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[8, 0, 0], [1, 0, 0]]))),
+                             "net-symbol.json: inputs of 'conv0': reference to node 8, a later node (cycle)"),
     "onnx/symbol self reference": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[2, 0, 0], [1, 0, 0]]))),
+                                      "net-symbol.json: inputs of 'conv0': reference to node 2, the node itself "
                                       "(cycle)"),
     "onnx/symbol dangling input": Bad("mxnet2onnx", conv(symbol_with((2, "inputs", [[99, 0, 0], [1, 0, 0]]))),
-                                      "does not exist"),
+                                      "net-symbol.json: inputs of 'conv0': reference to node 99, a node that does "
+                                      "not exist"),
     "onnx/symbol missing output": Bad("mxnet2onnx", conv(symbol_with((8, "inputs", [[7, 5, 0]]))),
-                                      "has no output 5"),
-    "onnx/symbol duplicate names": Bad("mxnet2onnx", conv(symbol_with((8, "name", "bn0"))), "duplicate node name"),
-    "onnx/symbol unknown top key": Bad("mxnet2onnx", conv(symbol_with(extra=1)), "unknown top-level keys"),
-    "onnx/symbol unknown node key": Bad("mxnet2onnx", conv(symbol_with((8, "evil", 1))), "unknown keys ['evil']"),
-    "onnx/symbol huge attribute": Bad("mxnet2onnx", conv(symbol_with(attrs_of(8, __doc__=BIG))), "characters long"),
-    "onnx/symbol overflowing int": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, num_filter="1e400")))
-                                       , "bad attribute num_filter"),
-    "onnx/symbol huge json int": Bad("mxnet2onnx", conv('{"nodes": [' + "7" * 5000 + "]}"), "not a symbol JSON"),
-    "onnx/symbol deep nesting": Bad("mxnet2onnx", conv("[" * 100000), "not a symbol JSON file"),
+                                      "net-symbol.json: inputs of 'relu0': node 'bn0' has no output 5"),
+    "onnx/symbol duplicate names": Bad("mxnet2onnx", conv(symbol_with((8, "name", "bn0"))),
+                                       "net-symbol.json: duplicate node name 'bn0' (nodes 7 and 8)"),
+    "onnx/symbol unknown top key": Bad("mxnet2onnx", conv(symbol_with(extra=1)),
+                                       "net-symbol.json: not an MXNet symbol: unknown top-level keys ['extra']"),
+    "onnx/symbol unknown node key": Bad("mxnet2onnx", conv(symbol_with((8, "evil", 1))),
+                                        "net-symbol.json: node 8: unknown keys ['evil']"),
+    "onnx/symbol huge attribute": Bad("mxnet2onnx", conv(symbol_with(attrs_of(8, __doc__=BIG))),
+                                      f"net-symbol.json: node 'relu0': attribute '__doc__' is {len(BIG)} characters "
+                                      "long"),
+    "onnx/symbol overflowing int": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, num_filter="1e400"))),
+                                       "net-symbol.json: node 'conv0' (Convolution): bad attribute "
+                                       "num_filter='1e400': not an integer: '1e400'"),
+    "onnx/symbol huge json int": Bad("mxnet2onnx", conv('{"nodes": [' + "7" * 5000 + "]}"),
+                                     "net-symbol.json: not a symbol JSON file (Exceeds the limit (4300 digits) for "
+                                     "integer string conversion"),
+    "onnx/symbol deep nesting": Bad("mxnet2onnx", conv("[" * 100000),
+                                    "net-symbol.json: not a symbol JSON file (maximum recursion depth exceeded"),
     "onnx/symbol missing attribute": Bad("mxnet2onnx", conv(symbol_with((2, "attrs", {"num_filter": "2"}))),
-                                         "missing required attribute 'kernel'"),
+                                         "net-symbol.json: node 'conv0' (Convolution): missing required attribute "
+                                         "'kernel'"),
     "onnx/symbol unsupported op with hostile name": Bad(
-        "mxnet2onnx", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))), "unsupported ops: exp"),
+        "mxnet2onnx", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))),
+        f"cannot convert to ONNX opset 13: unsupported ops: exp ({HOSTILE})"),
     "onnx/symbol stride zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, stride="(0, 0)"))),
-                                   "attributes do not fit"),
+                                   "net-symbol.json: node 'conv0' (Convolution): bad attribute stride='(0, 0)': "
+                                   "every size must be at least 1, got (0, 0)"),
+    "onnx/symbol num_filter zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, num_filter="0"))),
+                                       "net-symbol.json: node 'conv0' (Convolution): bad attribute num_filter='0': "
+                                       "0 is below 1"),
     "onnx/symbol upsampling bomb": Bad("mxnet2onnx", conv(symbol_with(
         (8, "op", "UpSampling"), (8, "attrs", {"scale": "1000000", "sample_type": "nearest"}))),
-        "more than 1073741824 elements"),
-    # mxnet2onnx: the params file
+        "net-0000.params: node 'relu0' (UpSampling): output of shape (1, 2, 8000000, 8000000) has more than "
+        "1073741824 elements"),
+    # mxnet2onnx: the params file (the tiny net's, with one record broken)
     "onnx/params missing": Bad("mxnet2onnx", conv(None, None, "--epoch", "3"), "net-0003.params: no such file"),
-    "onnx/params bad magic": Bad("mxnet2onnx", conv(None, b"\0" * 64), "bad magic"),
-    "onnx/params truncated": Bad("mxnet2onnx", conv(None, TRUNCATED), "truncated"),
-    "onnx/params ndim 2^31": Bad("mxnet2onnx", conv(None, params_record(2**31 - 1, ())), "invalid ndim"),
-    "onnx/params dims overflow": Bad("mxnet2onnx", conv(None, params_record(3, (2**62, 2**62, 2**62))),
-                                     "too large"),
-    "onnx/params count beyond file": Bad("mxnet2onnx", conv(None, params_record(1, (2,), count=2**60)),
-                                         "arrays but only"),
-    "onnx/params sparse": Bad("mxnet2onnx", conv(None, params_record(1, (2,), stype=2)), "sparse storage"),
-    "onnx/params bfloat16": Bad("mxnet2onnx", conv(None, params_record(1, (2,), flag=12, data=bytes(4))),
-                                "bfloat16"),
+    "onnx/params bad magic": Bad("mxnet2onnx", conv(None, b"\0" * 64),
+                                 "net-0000.params: not an MXNet params file (bad magic 0x0)"),
+    "onnx/params truncated": Bad("mxnet2onnx", conv(None, TRUNCATED),
+                                 f"net-0000.params: truncated at byte {len(TRUNCATED)} while reading array 2"),
+    "onnx/params ndim 2^31": Bad("mxnet2onnx", conv(None, params_file(arg__conv0_weight=record(2**31 - 1, ()))),
+                                 "net-0000.params: array 0: invalid ndim 2147483647 (allowed 0..32)"),
+    "onnx/params dims overflow": Bad("mxnet2onnx", conv(None, params_file(
+        arg__conv0_weight=record(3, (HUGE, HUGE, HUGE)))),
+        f"net-0000.params: array 0 shape {(HUGE, HUGE, HUGE)} is too large for any machine"),
+    "onnx/params count beyond file": Bad("mxnet2onnx", conv(None, params_file(count=2**60)),
+                                         f"net-0000.params: claims {2**60} arrays but only"),
+    "onnx/params sparse": Bad("mxnet2onnx", conv(None, params_file(arg__fc1_bias=record(1, (3,), stype=2))),
+                              "net-0000.params: array 4: sparse storage (csr) is not supported"),
+    "onnx/params bfloat16": Bad("mxnet2onnx", conv(None, params_file(
+        arg__fc1_bias=record(1, (3,), flag=12, data=bytes(6)))),
+        "net-0000.params: array 4: dtype bfloat16 (flag 12) is not supported"),
     "onnx/params weight missing": Bad("mxnet2onnx", conv(None, saved_params(arg__fc1_weight=None)),
-                                      "missing weights the symbol needs: fc1_weight"),
+                                      "net-0000.params: missing weights the symbol needs: fc1_weight"),
     "onnx/params weight misshapen": Bad("mxnet2onnx", conv(None, saved_params(arg__fc1_weight=np.ones((3, 7)))),
-                                        "weight has shape (3, 7)"),
+                                        "net-0000.params: node 'fc1' (FullyConnected): weight has shape (3, 7), "
+                                        "expected (3, 2)"),
     "onnx/params aux stored as arg": Bad("mxnet2onnx", conv(None, saved_params(
-        aux__bn0_moving_var=None, arg__bn0_moving_var=np.ones(2, np.float32))), "stored as arg"),
+        aux__bn0_moving_var=None, arg__bn0_moving_var=np.ones(2, np.float32))),
+        "net-0000.params: 'arg:bn0_moving_var' is stored as arg but the symbol uses it as aux"),
     # mxnet2onnx: flags
-    "onnx/flag opset 99": Bad("mxnet2onnx", conv(None, None, "--opset", "99"), "opset 99 is not supported"),
+    "onnx/flag opset 99": Bad("mxnet2onnx", conv(None, None, "--opset", "99"),
+                              "opset 99 is not supported (choose 11..21)"),
     "onnx/flag zero input shape": Bad("mxnet2onnx", conv(None, None, "--input_shape", "0,3,8,8"),
-                                      "expected positive integers"),
+                                      "argument --input_shape: expected positive integers, got '0,3,8,8'"),
     "onnx/flag wrong channels": Bad("mxnet2onnx", conv(None, None, "--input_shape", "1,5,8,8"),
-                                    "weight has shape"),
-    "onnx/flag epoch not int": Bad("mxnet2onnx", conv(None, None, "--epoch", "zero"), "invalid int value"),
+                                    "net-0000.params: node 'conv0' (Convolution): weight has shape (2, 3, 3, 3), "
+                                    "expected (2, 5, 3, 3)"),
+    "onnx/flag epoch not int": Bad("mxnet2onnx", conv(None, None, "--epoch", "zero"),
+                                   "argument --epoch: invalid int value: 'zero'"),
     "onnx/flag unknown": Bad("mxnet2onnx", conv(None, None, "--evil"), "unrecognized arguments: --evil"),
     "onnx/output under a file": Bad("mxnet2onnx", lambda f, ok: [*conv()(f, ok), "--onnx_model",
                                                                  str(f / "net-symbol.json" / "m.onnx")],
-                                    "cannot write output"),
+                                    "net-symbol.json/m.onnx: cannot write output: File exists"),
     # mxnet2pytorch
     "torch/unsupported op with hostile name": Bad(
-        "mxnet2pytorch", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))), "unsupported ops: exp"),
+        "mxnet2pytorch", conv(symbol_with((8, "op", "exp"), (8, "name", PAYLOAD))),
+        f"cannot convert to PyTorch: unsupported ops: exp ({HOSTILE})"),
     "torch/dropout p=-1": Bad("mxnet2pytorch", conv(symbol_with((8, "op", "Dropout"), (8, "attrs", {"p": "-1"}))),
-                              "bad attribute p='-1': -1.0 is outside [0, 1]"),
-    "torch/params truncated": Bad("mxnet2pytorch", conv(None, TRUNCATED), "truncated"),
+                              "net-symbol.json: node 'relu0' (Dropout): bad attribute p='-1': -1.0 is outside "
+                              "[0, 1]"),
+    "torch/split num_outputs=0": Bad("mxnet2pytorch", conv(symbol_with(
+        (8, "op", "SliceChannel"), (8, "attrs", {"num_outputs": "0"}))),
+        "net-symbol.json: node 'relu0' (SliceChannel): bad attribute num_outputs='0': 0 is below 1"),
+    "torch/params truncated": Bad("mxnet2pytorch", conv(None, TRUNCATED),
+                                  f"net-0000.params: truncated at byte {len(TRUNCATED)} while reading array 2"),
     "torch/flag bad input shape": Bad("mxnet2pytorch", conv(None, None, "--input_shape", "a,b"),
-                                      "expected comma-separated integers"),
+                                      "argument --input_shape: expected comma-separated integers, got 'a,b'"),
     # pytorch_inference
     "ptinf/kit missing": Bad("pytorch_inference", infer("torch", kit_model=lambda f, ok: f / "absent.py"),
-                             "no such file"),
+                             "absent.py: no such file"),
     "ptinf/kit without KitModel": Bad("pytorch_inference", infer("torch", kit_model=file("k.py", "x = 1\n")),
-                                      "defines no KitModel"),
+                                      "k.py: defines no KitModel class"),
     "ptinf/kit syntax error": Bad("pytorch_inference", infer("torch", kit_model=file("k.py", "def (:\n")),
-                                  "cannot import the generated model"),
+                                  "k.py: cannot import the generated model: SyntaxError: invalid syntax"),
     "ptinf/pth malicious pickle": Bad("pytorch_inference", infer("torch", pytorch_model=file(
-        "m.pth", malicious_pickle)), "refused by torch.load(weights_only=True): Trying to load unsupported GLOBAL"),
+        "m.pth", malicious_pickle)), "m.pth: not a readable state dict (refused by torch.load(weights_only=True): "
+        "Trying to load unsupported GLOBAL posix.system"),
     "ptinf/pth garbage": Bad("pytorch_inference", infer("torch", pytorch_model=file("m.pth", b"\x80\x04junk")),
-                             "not a readable state dict"),
+                             "m.pth: not a readable state dict ("),
     "ptinf/pth wrong tensors": Bad("pytorch_inference", infer("torch", pytorch_model=file(
-        "m.pth", lambda p: torch.save({"nope": torch.zeros(1)}, p))), "do not fit"),
+        "m.pth", lambda p: torch.save({"nope": torch.zeros(1)}, p))),
+        "m.pth: the weights do not fit the model: missing conv0.weight, bn0.weight, bn0.bias and 5 more; "
+        "unexpected nope"),
     "ptinf/input missing": Bad("pytorch_inference", infer("torch", input_image=lambda f, ok: f / "absent.png"),
-                               "no such file"),
+                               "absent.png: no such file"),
     "ptinf/input not an image": Bad("pytorch_inference", infer("torch", input_image=file("x.png", b"\x89PNG junk")),
-                                    "not an image file"),
+                                    "x.png: not an image file Pillow can read"),
     "ptinf/input pickled npy": Bad("pytorch_inference", infer("torch", input_image=file("x.npy", pickled_npy)),
-                                   "not a readable .npy file"),
+                                   "x.npy: not a readable .npy file (Object arrays cannot be loaded when "
+                                   "allow_pickle=False)"),
     "ptinf/input 2-d npy": Bad("pytorch_inference", infer("torch", input_image=file(
-        "x.npy", lambda p: np.save(p, np.ones((3, 8), np.float32)))), "expected a 4-D NCHW tensor"),
+        "x.npy", lambda p: np.save(p, np.ones((3, 8), np.float32)))),
+        "x.npy: expected a 4-D NCHW tensor, got shape (3, 8)"),
     "ptinf/input wrong size": Bad("pytorch_inference", infer("torch", input_image=file(
-        "x.npy", lambda p: np.save(p, np.ones((1, 4, 8, 8), np.float32)))), "PyTorch forward failed"),
+        "x.npy", lambda p: np.save(p, np.ones((1, 4, 8, 8), np.float32)))),
+        "PyTorch forward failed on an input of shape (1, 4, 8, 8): "),
     "ptinf/empty folder": Bad("pytorch_inference", infer("torch", input_image=lambda f, ok: (f / "e").mkdir(
-        parents=True) or f / "e"), "folder holds no image files"),
+        parents=True) or f / "e"), "/e: folder holds no image files"),
     "ptinf/flag batch size 0": Bad("pytorch_inference", infer("torch", extra=("--batch_size", "0")),
-                                   "--batch_size must be positive"),
+                                   "--batch_size must be positive, got 0"),
     "ptinf/flag bad device": Bad("pytorch_inference", infer("torch", extra=("--device", "quantum")),
-                                 "unknown device"),
+                                 "unknown device 'quantum' (use cpu, cuda or cuda:N)"),
     # onnxruntime_inference and onnx_inference_mxnet_back
     "ort/onnx missing": Bad("onnxruntime_inference", infer("onnx", onnx_model=lambda f, ok: f / "absent.onnx"),
-                            "no such file"),
+                            "absent.onnx: no such file"),
     "ort/onnx garbage": Bad("onnxruntime_inference", infer("onnx", onnx_model=file("m.onnx", b"\x08\x07garbage")),
-                            "not a readable ONNX model"),
+                            "m.onnx: not a readable ONNX model (DecodeError: "),
     "ort/onnx empty": Bad("onnxruntime_inference", infer("onnx", onnx_model=file("m.onnx", b"")),
-                          "not an ONNX model"),
+                          "m.onnx: not an ONNX model (no graph nodes or outputs)"),
     "ort/flag 3-d input shape": Bad("onnxruntime_inference", infer("onnx", extra=("--input_shape", "1,2,3")),
-                                    "--input_shape takes H,W"),
+                                    "--input_shape takes H,W, got (1, 2, 3)"),
     "omx/onnx garbage": Bad("onnx_inference_mxnet_back", infer("onnx", onnx_model=file("m.onnx", b"\x08\x07xx")),
-                            "m.onnx: not"),
-    # mxnet_inference: MXNet's own loaders behind ours
+                            "m.onnx: not an ONNX model (no graph nodes or outputs)"),
+    # mxnet_inference: MXNet's own loaders, their failures turned into one line
     "mxinf/no such checkpoint": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: f / "absent"),
-                                    "no such file"),
+                                    "absent-symbol.json: no such file"),
     "mxinf/params absurd ndim": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
-        f, params=params_record(2**31 - 1, ()))), "net-0000.params"),
+        f, params=params_file(arg__conv0_weight=record(2**31 - 1, ())))),
+        "net-0000.params: not a readable MXNet params file (Check failed: fi->Read(data): Invalid NDArray file "
+        "format)"),
+    # MXNet 1.9.1 reads a shape whose element count overflows 64 bits as an empty array: caught when binding
     "mxinf/params dims overflow": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
-        f, params=params_record(3, (2**62, 2**62, 2**62)))), "net-0000.params"),
+        f, params=params_file(arg__conv0_weight=record(3, (HUGE, HUGE, HUGE))))),
+        "net-0000.params: cannot run with input data of shape (1, 3, 8, 8): Error in operator conv0: Shape "
+        "inconsistent, Provided = [-1,-1,-1], inferred shape=(2,3,3,3)"),
     "mxinf/symbol not json": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
-        f, symbol="{nodes")), "net-symbol.json"),
+        f, symbol="{nodes")), "net-symbol.json: not a readable MXNet symbol file ("),
     # the comparison scripts
-    "cmp/list missing": Bad("compare_onnx", lambda f, ok: ["--test_mx_onnx", str(f / "absent.txt")], "no such file"),
-    "cmp/unknown key": compare("compare_onnx", "M mxnet=mx.npy evil=b.npy", "unknown key 'evil'"),
-    "cmp/unbalanced quote": compare("compare_onnx", 'M "mxnet=mx.npy', "cannot split line"),
-    "cmp/npy missing": compare("compare_onnx", "M mxnet=mx.npy onnxruntime=absent.npy", "missing file"),
-    "cmp/shape mismatch": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy", "has shape (1, 6)",
+    "cmp/list missing": Bad("compare_onnx", lambda f, ok: ["--test_mx_onnx", str(f / "absent.txt")],
+                            "absent.txt: no such file"),
+    "cmp/unknown key": compare("compare_onnx", "M mxnet=mx.npy evil=b.npy",
+                               "list.txt:1: unknown key 'evil' (expected one of: mxnet, mxnet_fp64, onnx_mxnet, "
+                               "onnxruntime)"),
+    "cmp/unbalanced quote": compare("compare_onnx", 'M "mxnet=mx.npy',
+                                    "list.txt:1: cannot split line (No closing quotation)"),
+    "cmp/npy missing": compare("compare_onnx", "M mxnet=mx.npy onnxruntime=absent.npy",
+                               "list.txt:1: missing file for onnxruntime="),
+    "cmp/shape mismatch": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy",
+                                  "b.npy: M PyTorch: output 0 has shape (1, 6), but MXNet's has (1, 5)",
                                   {"mx.npy": np.ones((1, 5)), "b.npy": np.ones((1, 6))}),
-    "cmp/pickled npy": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy", "not a readable .npy",
+    "cmp/pickled npy": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy",
+                               "b.npy: not a readable .npy file (Cannot load file containing pickled data when "
+                               "allow_pickle=False)",
                                {"mx.npy": np.ones((1, 5)), "b.npy": pickle.dumps(np.ones((1, 5)))}),
     "cmp/negative tolerance": compare("compare_pytorch", "M mxnet=mx.npy pytorch=b.npy",
-                                      "expected a non-negative number", None, "--tolerance", "-1"),
+                                      "argument --tolerance: expected a non-negative number, got '-1'", None,
+                                      "--tolerance", "-1"),
     # run_all
     "run_all/broken checkpoint": Bad("run_all", lambda f, ok: ["--models_dir", str(write_checkpoint(
-        f, params=TRUNCATED).parent), "--input_image", str(ok["input"])], "truncated"),
-    "run_all/flag unknown depth": Bad("run_all", lambda f, ok: ["--depths", "7"], "invalid choice"),
+        f, params=TRUNCATED).parent), "--input_image", str(ok["input"])],
+        f"net-0000.params: truncated at byte {len(TRUNCATED)} while reading array 2"),
+    "run_all/flag unknown depth": Bad("run_all", lambda f, ok: ["--depths", "7"],
+                                      "argument --depths: invalid choice: 7 (choose from 18, 34, 50, 101, 152)"),
 }
 
 
@@ -397,6 +474,48 @@ def test_bad_input(case: str, tmp_path: Path, converted: dict[str, Path]) -> Non
     assert_one_line(done, bad.script, bad.needle)
     assert files_under(tmp_path) == before, "a file appeared or changed"
     assert not (inputs / "PWNED").exists() and not (cwd / "PWNED").exists()
+
+
+def test_params_file_is_the_tiny_nets_as_mxnet_reads_it(tmp_path: Path) -> None:
+    """Unbroken, ``params_file`` loads in MXNet as the tiny net's params: the matrix's broken files differ from a
+    valid checkpoint only where they claim to."""
+    from mxconvert.mxnet_compat import import_mxnet
+
+    path = tmp_path / "net-0000.params"
+    path.write_bytes(params_file())
+    loaded = {name: array.asnumpy() for name, array in import_mxnet().nd.load(str(path)).items()}
+    expected = net_params()
+    assert sorted(loaded) == sorted(expected)
+    for name, array in expected.items():
+        np.testing.assert_array_equal(loaded[name], array)
+
+
+# Runs a script with one mxconvert function replaced by one raising an exception no input explains (a bug).
+BROKEN = """
+import builtins, importlib, runpy, sys
+from mxconvert import errors
+target, kind, message = sys.argv[1:4]
+module, name = target.rsplit(".", 1)
+def broken(*args, **kwargs):
+    raise (getattr(errors, kind, None) or getattr(builtins, kind))(message)
+setattr(importlib.import_module(module), name, broken)
+sys.argv = sys.argv[4:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("script, kind", [("mxnet2onnx", "KeyError"), ("mxnet2pytorch", "InternalError")])
+def test_unexpected_exception_is_an_internal_error(script: str, kind: str, tmp_path: Path) -> None:
+    """A failure inside the pipeline that is not bad input: exit 3, one line saying so, nothing written."""
+    args = conv()(tmp_path / "in", {})
+    path, outputs = SCRIPTS[script]
+    before = files_under(tmp_path)
+    done = subprocess.run([sys.executable, "-c", BROKEN, "mxconvert.shapes.inferred_shapes", kind, "deliberate",
+                           str(ROOT / path), *outputs, *args], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)})
+    assert_one_line(done, script, f"internal error: {kind}: ", code=EXIT_INTERNAL)
+    assert "deliberate" in done.stderr and "report" in done.stderr, done.stderr
+    assert files_under(tmp_path) == before, "a file appeared or changed"
 
 
 def test_matrix_size(capsys: pytest.CaptureFixture[str]) -> None:

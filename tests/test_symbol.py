@@ -1,5 +1,6 @@
 """The symbol reader against MXNet's own loader, across JSON generations, and on broken files."""
 import json
+import re
 
 import pytest
 
@@ -149,3 +150,69 @@ def test_missing_and_binary_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(MxConvertError, match="not UTF-8"):
         read_symbol(binary)
+
+
+def one_op_json(op, attrs, weights=()):
+    """``data`` (and variables named after ``weights``) into one ``op`` node with ``attrs``, as symbol JSON."""
+    nodes = [{"op": "null", "name": name, "inputs": []} for name in ("data", *weights)]
+    nodes.append({"op": op, "name": "node", "attrs": attrs, "inputs": [[i, 0, 0] for i in range(len(nodes))]})
+    return json.dumps({"nodes": nodes, "arg_nodes": list(range(len(nodes) - 1)), "heads": [[len(nodes) - 1, 0, 0]],
+                       "attrs": {"mxnet_version": ["int", 10901]}})
+
+
+CONV = ("Convolution", {"kernel": "(3, 3)", "num_filter": "2"}, ("weight", "bias"))
+UPSAMPLING = ("UpSampling", {"scale": "2", "sample_type": "nearest", "num_args": "1"}, ())
+# (op, valid attributes, weights) and the one attribute changed to a value just past MXNet 1.9.1's bound
+PAST_BOUND = {
+    "Convolution num_filter=0": (CONV, "num_filter", "0"),
+    "Convolution kernel=(0, 3)": (CONV, "kernel", "(0, 3)"),
+    "Convolution stride=(1, 0)": (CONV, "stride", "(1, 0)"),
+    "Convolution dilate=(0, 1)": (CONV, "dilate", "(0, 1)"),
+    "Pooling kernel=(0, 0)": (("Pooling", {"kernel": "(2, 2)", "global_pool": "True"}, ()), "kernel", "(0, 0)"),
+    "Pooling stride=(0, 2)": (("Pooling", {"kernel": "(2, 2)"}, ()), "stride", "(0, 2)"),
+    "FullyConnected num_hidden=0": (("FullyConnected", {"num_hidden": "3"}, ("weight", "bias")), "num_hidden", "0"),
+    "Concat num_args=0": (("Concat", {"num_args": "1"}, ()), "num_args", "0"),
+    "SoftmaxOutput smooth_alpha=1.5": (("SoftmaxOutput", {}, ("label",)), "smooth_alpha", "1.5"),
+    "SliceChannel num_outputs=0": (("SliceChannel", {"num_outputs": "1"}, ()), "num_outputs", "0"),
+    "UpSampling scale=0": (UPSAMPLING, "scale", "0"),
+    "UpSampling num_args=0": (UPSAMPLING, "num_args", "0"),
+    "Crop num_args=4": (("Crop", {"num_args": "1", "h_w": "(2, 2)"}, ()), "num_args", "4"),
+    "Dropout p=1.5": (("Dropout", {"p": "0.5"}, ()), "p", "1.5"),
+    "Dropout p=-0.5": (("Dropout", {"p": "0.5"}, ()), "p", "-0.5"),
+}
+# The bounds themselves, which MXNet accepts
+AT_BOUND = {
+    "Convolution num_filter=1": (CONV, "num_filter", "1"),
+    "FullyConnected num_hidden=1": (("FullyConnected", {"num_hidden": "3"}, ("weight", "bias")), "num_hidden", "1"),
+    "SoftmaxOutput smooth_alpha=1": (("SoftmaxOutput", {}, ("label",)), "smooth_alpha", "1"),
+    "SliceChannel num_outputs=1": (("SliceChannel", {"num_outputs": "2"}, ()), "num_outputs", "1"),
+    "UpSampling scale=1": (UPSAMPLING, "scale", "1"),
+    "Dropout p=0": (("Dropout", {"p": "0.5"}, ()), "p", "0"),
+    "Dropout p=1": (("Dropout", {"p": "0.5"}, ()), "p", "1"),
+}
+
+
+def mxnet_accepts(text):
+    """Whether MXNet loads the symbol and infers its shapes for a 1x4x8x8 input."""
+    try:
+        mx.sym.load_json(text).infer_shape(data=(1, 4, 8, 8))
+    except mx.base.MXNetError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("case", sorted(PAST_BOUND))
+def test_attribute_past_mxnets_bound_is_rejected_like_mxnet(case):
+    (op, attrs, weights), attr, value = PAST_BOUND[case]
+    text = one_op_json(op, {**attrs, attr: value}, weights)
+    assert not mxnet_accepts(text)
+    with pytest.raises(MxConvertError, match=rf"\({op}\): bad attribute {attr}='{re.escape(value)}': "):
+        parse_symbol(text)
+
+
+@pytest.mark.parametrize("case", sorted(AT_BOUND))
+def test_attribute_at_mxnets_bound_is_accepted_like_mxnet(case):
+    (op, attrs, weights), attr, value = AT_BOUND[case]
+    text = one_op_json(op, {**attrs, attr: value}, weights)
+    assert mxnet_accepts(text)
+    assert parse_symbol(text).node("node").attrs[attr] == float(value)

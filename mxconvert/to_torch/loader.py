@@ -42,11 +42,30 @@ def module_from_source(source: str, filename: str = "<kit_model.py>") -> types.M
     return module
 
 
-def build_model(module: types.ModuleType, state: dict[str, torch.Tensor]) -> nn.Module:
-    """``KitModel()`` with ``state`` loaded strictly, in eval mode."""
+def build_model(module: types.ModuleType, state: dict[str, torch.Tensor],
+                weights_path: str | os.PathLike | None = None) -> nn.Module:
+    """``KitModel()`` with ``state`` loaded strictly, in eval mode; a mismatch names the tensors that differ
+    (torch's own message puts them on lines after the first)."""
     model = module.KitModel()
+    expected = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    problems = [f"{kind} {listing(names)}" for kind, names in
+                (("missing", [n for n in expected if n not in state]),
+                 ("unexpected", [n for n in state if n not in expected])) if names]
+    misshapen = [f"{name} has shape {tuple(state[name].shape)}, expected {shape}"
+                 for name, shape in expected.items() if name in state and tuple(state[name].shape) != shape]
+    if misshapen:
+        problems.append(listing(misshapen, limit=1))
+    location = os.fspath(weights_path) if weights_path is not None else None
+    if problems:
+        raise MxConvertError(f"the weights do not fit the model: {'; '.join(problems)}", location)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise MxConvertError(f"the weights do not fit the model: {first_line(exc)}") from None
+        raise MxConvertError(f"the weights do not fit the model: {first_line(exc)}", location) from None
     return model.eval()
+
+
+def listing(items: list[str], limit: int = 3) -> str:
+    """The first ``limit`` items, comma-separated, and how many more there are."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

@@ -144,7 +144,7 @@ class TorchModel:
         self.device = pick_device(device)
         if self.device.type == "cpu":
             retain_freed_memory()
-        model = build_model(load_kit_module(kit_path), load_state(weights_path)).to(self.device)
+        model = build_model(load_kit_module(kit_path), load_state(weights_path), weights_path).to(self.device)
         self.model = CompiledModel(model) if compile_model else model
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
