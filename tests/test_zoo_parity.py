@@ -84,8 +84,10 @@ def test_every_opset(zoo_model, opset):
 def test_dynamic_batch(zoo_model, batch):
     prefix = zoo_model("resnet-50")
     data, expected = reference(prefix, (batch, 3, 112, 112))
+    # per image, ResNet-50's float32 rounding reaches 1.2e-5 of an image's scale at batch 8 (MXNet's own
+    # float32 output is 9.2e-6 from its float64 result on the sample image): judged at 2e-5
     assert_close(expected, onnx_outputs(prefix, data[:1] if batch == 1 else data, dynamic_batch=True)
-                 if batch == 1 else _dynamic(prefix, data))
+                 if batch == 1 else _dynamic(prefix, data), rel=2e-5)
 
 
 def _dynamic(prefix: str, data: np.ndarray) -> list[np.ndarray]:
