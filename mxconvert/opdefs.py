@@ -83,10 +83,13 @@ def in_range(parser: Parser, low: float, high: float | None = None) -> Parser:
 
 def positive_sizes(parser: Parser) -> Parser:
     """``parser`` of a shape restricted to sizes of at least 1: MXNet rejects a zero in a kernel, stride or
-    dilation (Pooling when parsing, Convolution in shape inference)."""
+    dilation (Pooling when parsing, Convolution in shape inference). A negative size is refused too, although
+    MXNet's Pooling runs a negative stride (its output size formula then yields one window or none)."""
 
     def parse(text: str) -> Any:
         shape = parser(text)
+        if any(size is not None and size < 0 for size in shape):
+            raise ValueError(f"negative size refused, got {shape}")
         if any(size is None or size < 1 for size in shape):
             raise ValueError(f"every size must be at least 1, got {shape}")
         return shape
