@@ -5,8 +5,8 @@ Python values (``tuple``/``bool``/``int``/``float``/``str``/``None``) with MXNet
 """
 from __future__ import annotations
 
-import ast
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -52,17 +52,32 @@ def parse_float32(text: str) -> float:
     return value
 
 
+INT64_MAX = 2**63 - 1
+
+
 def parse_shape(text: str) -> tuple:
-    """``"(3, 3)"``, ``"[3,3]"``, ``"(3,)"``, ``"3"``, ``"(None, 2)"`` -> tuple of ints (``None`` kept)."""
+    """``"(3, 3)"``, ``"[3,3]"``, ``"(3,)"``, ``"3"``, ``"(None, 2)"`` -> tuple of ints (``None`` kept), read
+    element by element at any length; a size past int64 is refused as MXNet's stream parser refuses it."""
     stripped = text.strip()
-    if not stripped or stripped in ("()", "[]"):
+    if stripped[:1] + stripped[-1:] in ("()", "[]"):
+        stripped = stripped[1:-1].strip()
+        if stripped.endswith(","):  # "(3,)"
+            stripped = stripped[:-1]
+    if not stripped:
         return ()
-    value = ast.literal_eval(stripped.replace("L", "")) if len(stripped) <= 4096 else None
-    if isinstance(value, (int, type(None))):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not all(v is None or isinstance(v, int) for v in value):
-        raise ValueError(f"not a shape: {text[:80]!r}")
-    return tuple(value)
+    values = []
+    for item in stripped.split(","):
+        item = item.strip().removesuffix("L")
+        if item == "None":
+            values.append(None)
+        elif re.fullmatch(r"[+-]?[0-9]+", item):
+            value = int(item)
+            if abs(value) > INT64_MAX:
+                raise ValueError(f"out of range: {item[:40]!r}")
+            values.append(value)
+        else:
+            raise ValueError(f"not a shape: {text[:80]!r}")
+    return tuple(values)
 
 
 def in_range(parser: Parser, low: float, high: float | None = None) -> Parser:
@@ -93,6 +108,16 @@ def positive_sizes(parser: Parser) -> Parser:
         if any(size is None or size < 1 for size in shape):
             raise ValueError(f"every size must be at least 1, got {shape}")
         return shape
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
+def leading(parser: Parser, count: int) -> Parser:
+    """``parser`` of a shape keeping its first ``count`` values: MXNet reads no further (Crop's h_w, offset)."""
+
+    def parse(text: str) -> Any:
+        return parser(text)[:count]
 
     parse.__name__ = parser.__name__
     return parse
@@ -279,8 +304,8 @@ OPS: dict[str, OpDef] = {
     "Crop": OpDef(
         {
             "num_args": (optional(in_range(parse_int, 1, 3)), None),
-            "offset": (parse_shape, (0, 0)),
-            "h_w": (parse_shape, (0, 0)),
+            "offset": (leading(parse_shape, 2), (0, 0)),
+            "h_w": (leading(parse_shape, 2), (0, 0)),
             "center_crop": (parse_bool, False),
         }
     ),

@@ -164,6 +164,7 @@ def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("softmax")
 def _softmax(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
+    axis_index(node.attrs["axis"], len(data))
     use_length = bool(node.attrs["use_length"])  # None (unset) is False
     if len(shapes) != 1 + use_length:
         raise ShapeError(f"use_length={use_length} takes {1 + use_length} inputs, not {len(shapes)}")
@@ -183,6 +184,8 @@ def _softmax_length_shape(data: Shape, axis: int) -> Shape:
 
 @shape_rule("SoftmaxOutput")
 def _softmax_output(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if node.attrs["multi_output"] and len(shapes[0]) < 2:
+        raise ShapeError(f"multi_output takes a softmax over axis 1: data of shape {shapes[0]} has none")
     return [shapes[0]]
 
 
@@ -409,7 +412,11 @@ def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
     a = node.attrs
     if a["sample_type"] != "nearest":
         raise ShapeError("only nearest upsampling is supported")
+    if any(len(shape) != 4 for shape in shapes):
+        raise ShapeError(f"inputs of shapes {shapes}: UpSampling takes 4-D NCHW data")
     first = shapes[0]
+    if a["multi_input_mode"] == "sum" and any(shape[1] != first[1] for shape in shapes):
+        raise ShapeError(f"multi_input_mode sum needs the same channels in every input, not {shapes}")
     height, width = first[2] * a["scale"], first[3] * a["scale"]
     for shape in shapes[1:]:
         if height % shape[2] or width % shape[3]:
@@ -422,6 +429,12 @@ def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("Crop")
 def _crop(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
+    if any(len(shape) != 4 for shape in shapes):
+        raise ShapeError(f"inputs of shapes {shapes}: Crop takes 4-D NCHW data")
+    if len(shapes) == 1 and len(node.attrs["h_w"]) != 2:
+        raise ShapeError(f"h_w {node.attrs['h_w']} needs a height and a width")
+    if not node.attrs["center_crop"] and len(node.attrs["offset"]) != 2:
+        raise ShapeError(f"offset {node.attrs['offset']} needs a top and a left")
     height, width = shapes[1][2:4] if len(shapes) > 1 else node.attrs["h_w"]
     top, left = crop_offsets(node, data, (height, width))
     if top + height > data[2] or left + width > data[3] or min(height, width) <= 0:

@@ -100,6 +100,10 @@ CASES: dict[str, tuple] = {
     "bn_global_stats": (S.BatchNorm(d, fix_gamma=False, use_global_stats=True, name="bn"), (2, 4, 5, 5)),
     "bn_2d": (S.BatchNorm(d, fix_gamma=True, eps=2e-5, name="fc1"), (3, 8)),
     "bn_axis_last": (S.BatchNorm(d, fix_gamma=False, axis=-1, name="bn"), (2, 3, 4, 5)),
+    "bn_output_mean_var": (S.BatchNorm(d, fix_gamma=False, output_mean_var=True, eps=1e-3, name="bn"),
+                           (2, 4, 5, 5)),
+    "bn_output_mean_var_axis_last": (S.BatchNorm(d, fix_gamma=True, output_mean_var=True, axis=-1, name="bn"),
+                                     (2, 3, 4, 5)),
     **{f"act_{t}": (S.Activation(d, act_type=t, name="act"), (2, 3, 4, 4))
        for t in ("relu", "sigmoid", "tanh", "softrelu", "softsign")},
     "prelu_4d": (S.LeakyReLU(d, act_type="prelu", name="relu0"), (2, 5, 4, 4)),
@@ -192,6 +196,8 @@ CASES.update({
     # over all but the batch axis (MXNet's MKLDNN kernel alone takes the last axis of 4-D data instead)
     "softmax_output_3d": (S.SoftmaxOutput(d, name="softmax"), (2, 3, 4)),
     "softmax_output_preserve": (S.SoftmaxOutput(d, preserve_shape=True, name="softmax"), (2, 3, 4)),
+    "softmax_output_multi_preserve": (S.SoftmaxOutput(d, multi_output=True, preserve_shape=True, name="softmax"),
+                                      (2, 3, 4)),
     "reshape_m4_first_m1": (S.Reshape(d, shape=(0, -4, -1, 2, -2), name="rs"), (2, 6, 3)),
     "reshape_target_shape": (S.Reshape(d, target_shape=(0, 12), name="rs"), (2, 3, 4)),
     "upsampling_sum": (S.UpSampling(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), scale=2, sample_type="nearest",

@@ -26,7 +26,10 @@ def our_view(graph):
     outputs = []
     for ref in graph.outputs:
         node = graph.node(ref.node)
-        outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
+        if node.op == "BatchNorm":  # MXNet names its outputs output, mean, var
+            outputs.append(f"{ref.node}_{('output', 'mean', 'var')[ref.index]}")
+        else:
+            outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs
 
 

@@ -203,6 +203,27 @@ def test_training_step_matches_mxnet(fix_gamma, use_global_stats):
         assert_close([moving], [buffers[_torch_key(name)].numpy()])
 
 
+@pytest.mark.parametrize("use_global_stats", [False, True], ids=["batch_stats", "global_stats"])
+def test_batch_norm_mean_var_outputs_in_training_match_mxnet(use_global_stats):
+    """``output_mean_var`` in training: MXNet outputs the batch mean and 1 / sqrt(biased batch var + eps), or
+    the moving ones with use_global_stats; the generated model in train() mode outputs the same."""
+    sym = S.BatchNorm(d, fix_gamma=False, output_mean_var=True, eps=1e-3, use_global_stats=use_global_stats,
+                      name="bn")
+    ref = run_reference(sym, (3, 4, 5, 5))
+    executor = sym.simple_bind(mx.cpu(), data=ref.data.shape, grad_req="null")
+    for name, value in {**ref.graph.params, **ref.graph.aux}.items():
+        (executor.aux_dict if name in ref.graph.aux else executor.arg_dict)[name][:] = value
+    executor.arg_dict["data"][:] = ref.data
+    expected = [out.asnumpy() for out in executor.forward(is_train=True)]
+    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    model = build_model(module_from_source(source), state).train()
+    with torch.no_grad():
+        outputs = [out.numpy() for out in model(torch.from_numpy(ref.data))]
+    assert len(outputs) == 3
+    assert_close(expected, outputs)
+    assert use_global_stats == np.allclose(expected[1], ref.graph.aux["bn_moving_mean"])
+
+
 def test_shared_variable_stays_one_parameter():
     """Two nodes reading one MXNet variable (weights shared, as in a siamese branch) get one tied parameter:
     MXNet's output, and its gradient is MXNet's (the sum over both uses), so training keeps the weights shared."""

@@ -39,6 +39,10 @@ def batch_norm(ctx: EmitContext, node: Node) -> None:
         gamma = np.ones_like(gamma)
     rank = len(ctx.shape(0))
     axis = a["axis"] % rank
+    if a["output_mean_var"]:  # at inference MXNet outputs the moving mean and 1 / sqrt(moving_var + eps)
+        mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
+        ctx.add("Identity", [ctx.const(mean, "mean")], ctx.output(1))
+        ctx.add("Identity", [ctx.const(1.0 / np.sqrt(var + a["eps"]), "invstd")], ctx.output(2))
     if axis == 1:
         inputs = [ctx.input(0), ctx.weight(gamma_name, gamma), ctx.weight(beta_name), ctx.weight(mean_name),
                   ctx.weight(var_name)]
@@ -149,7 +153,10 @@ def _window_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows:
 
 
 def _onnx_pool_is_exact(kind: str, ceil: bool, size: int, kernel: int, stride: int, pad: int, count: int) -> bool:
-    """Whether ONNX's own padding and ``ceil`` mode give MXNet's windows along one axis."""
+    """Whether ONNX's own padding and ``ceil`` mode give MXNet's windows along one axis (ONNX takes pads smaller
+    than the kernel only)."""
+    if pad >= kernel:
+        return False
     onnx_count = window_output(size, kernel, stride, pad, ceil=ceil)
     if ceil and (onnx_count - 1) * stride >= size + pad:  # ONNX drops a last window starting in the padding
         onnx_count -= 1
@@ -273,10 +280,10 @@ def softmax_output(ctx: EmitContext, node: Node) -> None:
     x, out, shape = ctx.input(0), ctx.output(), ctx.shape(0)
     if not ctx.keep_softmax:
         ctx.add("Identity", [x], out)
+    elif a["multi_output"]:  # MXNet reads multi_output before preserve_shape
+        ctx.softmax(x, 1, len(shape), out)
     elif a["preserve_shape"]:
         ctx.softmax(x, -1, len(shape), out)
-    elif a["multi_output"]:
-        ctx.softmax(x, 1, len(shape), out)
     else:
         if len(shape) == 4:
             ctx.warnings.append(f"SoftmaxOutput {node.name!r} on 4-D data without multi_output: softmax over all "

@@ -151,7 +151,21 @@ def mxnet_batch_norm(
 '''
 
 
-@register("BatchNorm", check=lambda n: "output_mean_var" if n.attrs["output_mean_var"] else None)
+HELPERS["mxnet_batch_norm_outputs"] = '''
+def mxnet_batch_norm_outputs(
+    y: torch.Tensor, x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batch_stats: bool,
+    eps: float
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BatchNorm's output ``y`` with the mean and the inverse standard deviation 1 / sqrt(var + eps) that MXNet
+    adds with ``output_mean_var``: of the batch ``x`` (biased variance) in training, else the running ones."""
+    if not batch_stats:
+        return y, running_mean, torch.rsqrt(running_var + eps)
+    batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+    return y, batch_mean, torch.rsqrt(batch_var + eps)
+'''
+
+
+@register("BatchNorm")
 def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     shape = ctx.shape(0)
@@ -172,7 +186,13 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     else:
         expr = _call(ctx.helper("mxnet_batch_norm"), x, f"{bn}.running_mean", f"{bn}.running_var",
                      f"{bn}.num_batches_tracked", f"{bn}.weight", f"{bn}.bias", "self.training", momentum, f"{bn}.eps")
-    return Lowering(expr if axis == 1 else f"{expr}.movedim(1, {axis})", layer, state, setup)
+    if axis != 1:
+        expr = f"{expr}.movedim(1, {axis})"
+    if a["output_mean_var"]:
+        batch_stats = "False" if a["use_global_stats"] else "self.training"
+        expr = _call(ctx.helper("mxnet_batch_norm_outputs"), expr, x, f"{bn}.running_mean", f"{bn}.running_var",
+                     batch_stats, f"{bn}.eps")
+    return Lowering(expr, layer, state, setup)
 
 
 @register("FullyConnected")
@@ -357,10 +377,10 @@ def _softmax_flat(x: str, rank: int) -> str:
 @register("SoftmaxOutput")
 def softmax_output(ctx: TorchContext, node: Node) -> Lowering:
     a, x = node.attrs, ctx.input(0)
+    if a["multi_output"]:  # MXNet reads multi_output before preserve_shape
+        return Lowering(f"torch.softmax({x}, dim=1)")
     if a["preserve_shape"]:
         return Lowering(f"torch.softmax({x}, dim=-1)")
-    if a["multi_output"]:
-        return Lowering(f"torch.softmax({x}, dim=1)")
     return Lowering(_softmax_flat(x, len(ctx.shape(0))))
 
 
