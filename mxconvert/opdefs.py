@@ -297,13 +297,13 @@ OPS: dict[str, OpDef] = {
             "num_filter": (parse_int, 0),
             "sample_type": (choice("bilinear", "nearest"), REQUIRED),
             "multi_input_mode": (choice("concat", "sum"), "concat"),
-            "num_args": (_COUNT, 1),
+            "num_args": (_COUNT, REQUIRED),
             "workspace": (parse_int, 512),
         }
     ),
     "Crop": OpDef(
         {
-            "num_args": (optional(in_range(parse_int, 1, 3)), None),
+            "num_args": (in_range(parse_int, 1, 3), REQUIRED),
             "offset": (leading(parse_shape, 2), (0, 0)),
             "h_w": (leading(parse_shape, 2), (0, 0)),
             "center_crop": (parse_bool, False),

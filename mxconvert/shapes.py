@@ -412,6 +412,8 @@ def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
     a = node.attrs
     if a["sample_type"] != "nearest":
         raise ShapeError("only nearest upsampling is supported")
+    if a["num_args"] != len(shapes):
+        raise ShapeError(f"num_args={a['num_args']} with {len(shapes)} inputs")
     if any(len(shape) != 4 for shape in shapes):
         raise ShapeError(f"inputs of shapes {shapes}: UpSampling takes 4-D NCHW data")
     first = shapes[0]
@@ -429,6 +431,9 @@ def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("Crop")
 def _crop(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
+    if node.attrs["num_args"] != len(shapes) or len(shapes) > 2:
+        raise ShapeError(f"num_args={node.attrs['num_args']} with {len(shapes)} inputs: Crop takes the data and "
+                         "h_w, or the data and a reference input")
     if any(len(shape) != 4 for shape in shapes):
         raise ShapeError(f"inputs of shapes {shapes}: Crop takes 4-D NCHW data")
     if len(shapes) == 1 and len(node.attrs["h_w"]) != 2:

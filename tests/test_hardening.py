@@ -316,7 +316,7 @@ BAD_INPUTS: dict[str, Bad] = {
                                        "net-symbol.json: node 'conv0' (Convolution): bad attribute num_filter='0': "
                                        "0 is below 1"),
     "onnx/symbol upsampling bomb": Bad("mxnet2onnx", conv(symbol_with(
-        (8, "op", "UpSampling"), (8, "attrs", {"scale": "1000000", "sample_type": "nearest"}))),
+        (8, "op", "UpSampling"), (8, "attrs", {"scale": "1000000", "sample_type": "nearest", "num_args": "1"}))),
         "net-0000.params: node 'relu0' (UpSampling): output of shape (1, 2, 8000000, 8000000) has more than "
         "1073741824 elements"),
     # mxnet2onnx: the params file (the tiny net's, with one record broken)

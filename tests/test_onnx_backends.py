@@ -54,7 +54,13 @@ MODELS = {"classifier": classifier, "multi_output": multi_output}
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
 def reference(request):
-    return run_reference(MODELS[request.param](), (2, 3, 10, 10), low=0.0, high=255.0)
+    if request.param == "multi_output":
+        return run_reference(multi_output(), (2, 3, 10, 10), low=0.0, high=255.0)
+    # inputs in [0, 1] and a small fc weight keep the softmax far from one-hot: a wrong logit cannot hide
+    fc_weight = np.random.default_rng(3).normal(0, 0.005, (7, 150)).astype(np.float32)
+    ref = run_reference(classifier(), (2, 3, 10, 10), low=0.0, high=1.0, inputs={"fc_weight": fc_weight})
+    assert ref.outputs[0].max() < 0.9, f"saturated softmax: {ref.outputs[0].max()}"
+    return ref
 
 
 def _export(reference, path: Path, opset: int = 13, batch: int | None = None) -> Path:

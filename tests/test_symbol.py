@@ -204,6 +204,23 @@ def mxnet_accepts(text):
     return True
 
 
+# Attributes MXNet 1.9.1 requires (no default): a symbol without one does not load
+WITHOUT_REQUIRED = {
+    "UpSampling num_args": (UPSAMPLING, "num_args"),
+    "UpSampling sample_type": (UPSAMPLING, "sample_type"),
+    "Crop num_args": (("Crop", {"num_args": "1", "h_w": "(2, 2)"}, ()), "num_args"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WITHOUT_REQUIRED))
+def test_missing_required_attribute_is_rejected_like_mxnet(case):
+    (op, attrs, weights), attr = WITHOUT_REQUIRED[case]
+    text = one_op_json(op, {k: v for k, v in attrs.items() if k != attr}, weights)
+    assert not mxnet_accepts(text)
+    with pytest.raises(MxConvertError, match=rf"\({op}\): missing required attribute '{attr}'"):
+        parse_symbol(text)
+
+
 @pytest.mark.parametrize("case", sorted(PAST_BOUND))
 def test_attribute_past_mxnets_bound_is_rejected_like_mxnet(case):
     (op, attrs, weights), attr, value = PAST_BOUND[case]
