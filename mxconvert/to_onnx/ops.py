@@ -8,26 +8,21 @@ from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..shapes import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
-                      pooling_windows, window_output)
+                      pooling_windows, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
-
-
-def _spatial(values: tuple, rank: int, default: int) -> list[int]:
-    return list(values) if values else [default] * rank
 
 
 @register("Convolution", check=lambda n, opset: negative_pad(n) or (
     None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC") else f"layout {n.attrs['layout']}"))
 def convolution(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
-    rank = len(a["kernel"])
-    pads = _spatial(a["pad"], rank, 0)
+    stride, pad, dilate = window_geometry(a, len(a["kernel"]))
     inputs = [ctx.input(0), ctx.weight(node.inputs[1].node)]
     if not a["no_bias"]:
         inputs.append(ctx.weight(node.inputs[2].node))
-    ctx.add("Conv", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=_spatial(a["stride"], rank, 1),
-            dilations=_spatial(a["dilate"], rank, 1), pads=pads + pads, group=a["num_group"])
+    ctx.add("Conv", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
+            dilations=list(dilate), pads=list(pad + pad), group=a["num_group"])
 
 
 @register("BatchNorm")

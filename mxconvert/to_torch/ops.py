@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params
+from ..shapes import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
+                      window_geometry)
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -81,10 +82,6 @@ def num(value: float) -> str:
     return repr(value)
 
 
-def _spatial(values: tuple, rank: int, default: int) -> tuple[int, ...]:
-    return tuple(values) if values else (default,) * rank
-
-
 def _call(func: str, *args: str, **kwargs: object) -> str:
     parts = list(args) + [f"{key}={value}" for key, value in kwargs.items()]
     return f"{func}({', '.join(parts)})"
@@ -107,8 +104,8 @@ def convolution(ctx: TorchContext, node: Node) -> Lowering:
     if bn is not None:
         weight, bias = _fold_batch_norm(ctx, bn, weight, bias)
     options: dict[str, object] = {"kernel_size": tuple(a["kernel"])}
-    for key, attr, default in (("stride", "stride", 1), ("padding", "pad", 0), ("dilation", "dilate", 1)):
-        value = _spatial(a[attr], rank, default)
+    geometry = window_geometry(a, rank)
+    for key, value, default in zip(("stride", "padding", "dilation"), geometry, (1, 0, 1)):
         if any(v != default for v in value):
             options[key] = value
     if a["num_group"] != 1:
