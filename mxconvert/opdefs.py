@@ -113,6 +113,16 @@ def positive_sizes(parser: Parser) -> Parser:
     return parse
 
 
+def none_as_unknown(parser: Parser) -> Parser:
+    """``parser`` of a shape reading ``None`` as -1, MXNet's unknown size (a pad of ``(0, None)`` is (0, -1))."""
+
+    def parse(text: str) -> Any:
+        return tuple(-1 if size is None else size for size in parser(text))
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
 def leading(parser: Parser, count: int) -> Parser:
     """``parser`` of a shape keeping its first ``count`` values: MXNet reads no further (Crop's h_w, offset)."""
 
@@ -163,6 +173,7 @@ class OpDef:
 
 _SHAPE_EMPTY = (parse_shape, ())
 _WINDOW = (positive_sizes(parse_shape), ())  # a kernel, stride or dilation; () means MXNet's default
+_PAD = (none_as_unknown(parse_shape), ())
 _COUNT = in_range(parse_int, 1)  # a count MXNet bounds below by 1
 _CUDNN_OFF = (parse_bool, False)
 _LAYOUT = (optional(parse_str), None)
@@ -177,7 +188,7 @@ OPS: dict[str, OpDef] = {
             "kernel": (positive_sizes(parse_shape), REQUIRED),
             "stride": _WINDOW,
             "dilate": _WINDOW,
-            "pad": _SHAPE_EMPTY,
+            "pad": _PAD,
             "num_filter": (_COUNT, REQUIRED),
             "num_group": (_COUNT, 1),  # unbounded in MXNet, whose shape inference then divides by zero
             "workspace": (parse_int, 1024),
@@ -227,7 +238,7 @@ OPS: dict[str, OpDef] = {
             "cudnn_off": _CUDNN_OFF,
             "pooling_convention": (choice("full", "same", "valid"), "valid"),
             "stride": _WINDOW,
-            "pad": _SHAPE_EMPTY,
+            "pad": _PAD,
             "p_value": (optional(parse_int), None),
             "count_include_pad": (optional(parse_bool), None),
             "layout": _LAYOUT,

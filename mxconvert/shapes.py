@@ -109,8 +109,11 @@ def window_geometry(attrs: dict, rank: int) -> tuple[tuple[int, ...], tuple[int,
 
 
 def negative_pad(node: Node) -> str | None:
-    """The reason a window op with a negative pad (MXNet crops there) is not converted, or None."""
-    return f"negative pad {node.attrs['pad']}" if any(p < 0 for p in node.attrs["pad"]) else None
+    """The reason a window op with a negative pad (MXNet crops there) is not converted, or None (global pooling
+    ignores its pad)."""
+    if node.attrs.get("global_pool") or not any(p < 0 for p in node.attrs["pad"]):
+        return None
+    return f"negative pad {node.attrs['pad']}"
 
 
 def window_output(size: int, kernel: int, stride: int, pad: int, dilate: int = 1, ceil: bool = False) -> int:
