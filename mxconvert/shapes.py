@@ -445,7 +445,7 @@ def _crop(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError(f"offset {node.attrs['offset']} needs a top and a left")
     height, width = shapes[1][2:4] if len(shapes) > 1 else node.attrs["h_w"]
     top, left = crop_offsets(node, data, (height, width))
-    if top + height > data[2] or left + width > data[3] or min(height, width) <= 0:
+    if top + height > data[2] or left + width > data[3] or min(height, width) <= 0 or min(top, left) < 0:
         raise ShapeError(f"crop of {height}x{width} at ({top}, {left}) does not fit input {data}")
     return [(data[0], data[1], height, width)]
 
