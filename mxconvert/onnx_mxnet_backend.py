@@ -13,7 +13,9 @@ installed package untouched (``patch_files/`` holds the same fixes as diffs):
   flattens from ``axis``, default 1), Gemm (crashed without C; now FullyConnected where it is one),
   MatMul (N-D by 2-D), PRelu (slope broadcast as ONNX does, not per channel), BatchNormalization
   (``training_mode``);
-* translations added: Resize (nearest, integer scales), Erf, Gelu.
+* translations added: Resize (nearest, integer scales), Erf, Gelu; Sign, Sinh, Cosh, Asinh, Acosh, Atanh,
+  LessOrEqual, GreaterOrEqual, Mod (fmod), Where, and Max/Min broadcasting (run time only: ``patch_files/``
+  stops at Erf and Gelu).
 
 :func:`prepare_for_import` adapts a copy of the model to what the importer reads: initializers listed as
 graph inputs (it looks weights up among the inputs only), omitted optional inputs given a name, and every
@@ -243,6 +245,39 @@ def _erf(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return "erf", {}, inputs
 
 
+def _renamed(mxnet_op: str) -> Translation:
+    """An ONNX op that is one MXNet op of the same arity, broadcasting as ONNX does."""
+    def translate(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+        return mxnet_op, {}, inputs
+    return translate
+
+
+def _variadic(mxnet_op: str) -> Translation:
+    """Max/Min of any number of inputs, broadcast (the importer's version wants equal shapes)."""
+    def translate(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+        out = inputs[0]
+        for other in inputs[1:]:
+            out = getattr(symbol, mxnet_op)(out, other)
+        return out, attrs, inputs
+    return translate
+
+
+def _mod(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    if not attrs.get("fmod", 0):
+        raise NotImplementedError("Mod with fmod=0 (integer remainder)")
+    # C's fmod takes the dividend's sign; MXNet's mod of magnitudes is fmod of magnitudes (exact)
+    a, b = inputs
+    return symbol.broadcast_mul(symbol.sign(a), symbol.broadcast_mod(symbol.abs(a), symbol.abs(b))), attrs, inputs
+
+
+def _where(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    # MXNet's where wants equal shapes: broadcast all three to their common shape first (adding zeros)
+    zeros = symbol.broadcast_add(symbol.broadcast_add(symbol.zeros_like(inputs[1]), symbol.zeros_like(inputs[2])),
+                                 symbol.zeros_like(inputs[0]))
+    cond, x, y = (symbol.broadcast_add(v, zeros) for v in inputs)
+    return symbol.where(cond, x, y), attrs, inputs
+
+
 # --- installing the fixes ---------------------------------------------------------------------------
 
 def _onnx_mapping_shim() -> None:
@@ -263,6 +298,10 @@ FIXES: dict[str, Translation] = {
     "ReduceMax": _reduce("max"), "ReduceMin": _reduce("min"), "ReduceProd": _reduce("prod"), "Clip": _clip,
     "Softmax": _softmax, "Gemm": _gemm, "MatMul": _matmul, "PRelu": _prelu,
     "BatchNormalization": _batch_norm(_ORIGINAL_BATCH_NORM), "Resize": _resize, "Gelu": _gelu, "Erf": _erf,
+    "Sign": _renamed("sign"), "Sinh": _renamed("sinh"), "Cosh": _renamed("cosh"), "Asinh": _renamed("arcsinh"),
+    "Acosh": _renamed("arccosh"), "Atanh": _renamed("arctanh"), "LessOrEqual": _renamed("broadcast_lesser_equal"),
+    "GreaterOrEqual": _renamed("broadcast_greater_equal"), "Max": _variadic("broadcast_maximum"),
+    "Min": _variadic("broadcast_minimum"), "Mod": _mod, "Where": _where,
 }
 
 

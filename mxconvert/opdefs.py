@@ -329,21 +329,46 @@ OPS: dict[str, OpDef] = {
         }
     ),
     "_copy": _UNARY,
-    "elemwise_add": _BINARY,
-    "elemwise_sub": _BINARY,
-    "elemwise_mul": _BINARY,
-    "elemwise_div": _BINARY,
-    "broadcast_add": _BINARY,
-    "broadcast_sub": _BINARY,
-    "broadcast_mul": _BINARY,
-    "broadcast_div": _BINARY,
-    "_plus_scalar": _SCALAR,
-    "_minus_scalar": _SCALAR,
-    "_mul_scalar": _SCALAR,
-    "_div_scalar": _SCALAR,
-    "_rminus_scalar": _SCALAR,
-    "_rdiv_scalar": _SCALAR,
+    "hard_sigmoid": OpDef({"alpha": (parse_float, 0.2), "beta": (parse_float, 0.5)}),
+    "add_n": OpDef({"num_args": (_COUNT, REQUIRED)}),
 }
+
+# --- the elementwise family: one table of names that the schemas, the shape rules and both emitters read ---
+
+# Unary math ops without attributes (MXNet's elemwise_unary_op_*.cc), computed as their C math namesakes;
+# round is C's round (half away from zero), rint takes the floor on ties, fix rounds towards zero.
+UNARY_MATH = ("abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cbrt", "ceil", "cos", "cosh",
+              "degrees", "erf", "erfinv", "exp", "expm1", "fix", "floor", "gamma", "gammaln", "log", "log10",
+              "log1p", "log2", "logical_not", "negative", "radians", "rcbrt", "reciprocal", "relu", "rint", "round",
+              "rsqrt", "sigmoid", "sign", "sin", "sinh", "softsign", "sqrt", "square", "tan", "tanh", "trunc")
+
+
+@dataclass(frozen=True)
+class BinaryForm:
+    """One spelling of a binary op: ``base`` (``add``, ``power``, ``greater``, ...) applied ``elementwise``
+    (equal shapes), ``broadcast`` or with a ``scalar`` attribute (``reverse``: ``scalar op x``)."""
+
+    base: str
+    form: str
+    reverse: bool = False
+
+
+# Comparisons and logical ops output 1 or 0 in the data's type.
+COMPARISONS = ("equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal")
+LOGICAL = ("logical_and", "logical_or", "logical_xor")
+BINARY_FORMS: dict[str, BinaryForm] = {}
+for _base, _scalar_name in (("add", "plus"), ("sub", "minus"), ("mul", "mul"), ("div", "div")):
+    BINARY_FORMS[f"elemwise_{_base}"] = BinaryForm(_base, "elementwise")
+    BINARY_FORMS[f"broadcast_{_base}"] = BinaryForm(_base, "broadcast")
+    BINARY_FORMS[f"_{_scalar_name}_scalar"] = BinaryForm(_base, "scalar")
+for _base in ("maximum", "minimum", "power", "hypot", "mod", *COMPARISONS, *LOGICAL):
+    BINARY_FORMS[f"_{_base}"] = BinaryForm(_base, "elementwise")
+    BINARY_FORMS[f"broadcast_{_base}"] = BinaryForm(_base, "broadcast")
+    BINARY_FORMS[f"_{_base}_scalar"] = BinaryForm(_base, "scalar")
+for _base, _scalar_name in (("sub", "minus"), ("div", "div"), ("power", "power"), ("mod", "mod")):
+    BINARY_FORMS[f"_r{_scalar_name}_scalar"] = BinaryForm(_base, "scalar", reverse=True)
+OPS.update({name: _UNARY for name in UNARY_MATH})
+OPS.update({name: _SCALAR if form.form == "scalar" else _BINARY for name, form in BINARY_FORMS.items()})
 
 # Older spellings found in checkpoints of MXNet 0.x and in the Python front end, mapped to the names above.
 ALIASES: dict[str, str] = {
@@ -363,6 +388,39 @@ ALIASES: dict[str, str] = {
     "_DivScalar": "_div_scalar",
     "_RMinusScalar": "_rminus_scalar",
     "_RDivScalar": "_rdiv_scalar",
+    "_Maximum": "_maximum",
+    "_Minimum": "_minimum",
+    "_Power": "_power",
+    "_Hypot": "_hypot",
+    "_Mod": "_mod",
+    "_MaximumScalar": "_maximum_scalar",
+    "_MinimumScalar": "_minimum_scalar",
+    "_PowerScalar": "_power_scalar",
+    "_RPowerScalar": "_rpower_scalar",
+    "_HypotScalar": "_hypot_scalar",
+    "_ModScalar": "_mod_scalar",
+    "_RModScalar": "_rmod_scalar",
+    "_Equal": "_equal",
+    "_Not_Equal": "_not_equal",
+    "_Greater": "_greater",
+    "_Greater_Equal": "_greater_equal",
+    "_Lesser": "_lesser",
+    "_Lesser_Equal": "_lesser_equal",
+    "_EqualScalar": "_equal_scalar",
+    "_NotEqualScalar": "_not_equal_scalar",
+    "_GreaterScalar": "_greater_scalar",
+    "_GreaterEqualScalar": "_greater_equal_scalar",
+    "_LesserScalar": "_lesser_scalar",
+    "_LesserEqualScalar": "_lesser_equal_scalar",
+    "_Logical_And": "_logical_and",
+    "_Logical_Or": "_logical_or",
+    "_Logical_Xor": "_logical_xor",
+    "_LogicalAndScalar": "_logical_and_scalar",
+    "_LogicalOrScalar": "_logical_or_scalar",
+    "_LogicalXorScalar": "_logical_xor_scalar",
+    "broadcast_plus": "broadcast_add",
+    "broadcast_minus": "broadcast_sub",
+    "ElementWiseSum": "add_n",
     "identity": "_copy",
     "flatten": "Flatten",
     "split": "SliceChannel",

@@ -6,6 +6,7 @@ from typing import Callable
 
 from .errors import MxConvertError, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef
+from .opdefs import BINARY_FORMS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
@@ -158,8 +159,8 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation",
-            "_plus_scalar", "_minus_scalar", "_mul_scalar", "_div_scalar", "_rminus_scalar", "_rdiv_scalar")
+@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "hard_sigmoid", *UNARY_MATH,
+            *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
@@ -279,14 +280,14 @@ def _flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(shapes[0][0], math.prod(shapes[0][1:]))]
 
 
-@shape_rule("elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div")
+@shape_rule("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 def _elementwise(node: Node, shapes: list[Shape]) -> list[Shape]:
-    if shapes[0] != shapes[1]:
-        raise ShapeError(f"operands have shapes {shapes[0]} and {shapes[1]}")
+    if any(shape != shapes[0] for shape in shapes):
+        raise ShapeError(f"operands have shapes {' and '.join(map(str, shapes))}")
     return [shapes[0]]
 
 
-@shape_rule("broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div")
+@shape_rule(*(op for op, form in BINARY_FORMS.items() if form.form == "broadcast"))
 def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
     left, right = shapes
     rank = max(len(left), len(right))

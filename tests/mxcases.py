@@ -260,6 +260,57 @@ CASES.update({
                              (2, 4, 3)),
 })
 
+# --- the elementwise family (data uniform in [-1, 1], mapped into each op's domain) ----------------------------
+_SHAPE = (2, 3, 4, 5)
+
+
+def _op(name: str) -> Callable:
+    """An MXNet symbol op by name, public or internal (``_maximum``, ``_rpower_scalar``)."""
+    return getattr(S, name, None) or getattr(S._internal, name)
+
+
+_DOMAINS = {  # op -> the data transform that keeps it inside its domain (default: 3x the data)
+    **{op: lambda x: x * 0.99 for op in ("arccos", "arcsin", "arctanh", "erfinv")},
+    **{op: lambda x: x * 2.0 + 3.5 for op in ("log", "log10", "log2", "sqrt", "rsqrt", "gammaln")},
+    "arccosh": lambda x: x * 2.0 + 3.5, "log1p": lambda x: x * 0.9, "expm1": lambda x: x * 1e-3,
+    "logical_not": lambda x: S.floor(x * 2.0), "gamma": lambda x: x * 3.0 - 0.3, "tan": lambda x: x,
+}
+CASES.update({f"unary_{op}": (_op(op)(_DOMAINS.get(op, lambda x: x * 3.0)(d), name=op), _SHAPE)
+              for op in ("abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cbrt", "ceil", "cos",
+                         "cosh", "degrees", "erf", "erfinv", "exp", "expm1", "fix", "floor", "gamma", "gammaln", "log",
+                         "log10", "log1p", "log2", "logical_not", "negative", "radians", "rcbrt", "reciprocal",
+                         "relu", "rint", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh", "softsign", "sqrt",
+                         "square", "tan", "tanh", "trunc")})
+CASES.update({  # exact halves: round takes them away from zero, rint to the floor, fix and trunc towards zero
+    f"unary_{op}_ties": (_op(op)(S.floor(d * 4.0) + 0.5, name=op), _SHAPE) for op in ("round", "rint", "fix")})
+_OPERANDS = {  # base -> (left, right) of the elementwise form, as functions of the data and a same-shape weight
+    "power": lambda x, w: (x * 2.0 + 3.0, w), "mod": lambda x, w: (x * 5.0, w),
+    **{op: lambda x, w: (S.floor(x * 2.0), S.floor(w * 2.0))
+       for op in ("equal", "not_equal", "greater", "greater_equal", "lesser", "lesser_equal",
+                  "logical_and", "logical_or", "logical_xor")},
+}
+for _base in ("maximum", "minimum", "power", "hypot", "mod", "equal", "not_equal", "greater", "greater_equal",
+              "lesser", "lesser_equal", "logical_and", "logical_or", "logical_xor"):
+    _left, _right = _OPERANDS.get(_base, lambda x, w: (x, w))(d, S.var("w", shape=_SHAPE))
+    _bleft, _bright = _OPERANDS.get(_base, lambda x, w: (x, w))(d, S.var("w", shape=(1, 3, 1, 5)))
+    CASES[f"binary_{_base}"] = (_op(f"_{_base}")(_left, _right, name=_base), _SHAPE)
+    CASES[f"broadcast_{_base}"] = (_op(f"broadcast_{_base}")(_bleft, _bright, name=_base), _SHAPE)
+    CASES[f"scalar_{_base}"] = (_op(f"_{_base}_scalar")(_left, scalar=0.5, name=_base), _SHAPE)
+CASES.update({
+    "scalar_rpower": (_op("_rpower_scalar")(d, scalar=2.5, name="rpower"), _SHAPE),
+    "scalar_rmod": (_op("_rmod_scalar")(d, scalar=1.5, name="rmod"), _SHAPE),
+    "scalar_mod_negative": (_op("_mod_scalar")(d * 5.0, scalar=-1.5, name="mod"), _SHAPE),
+    "scalar_mod_zero": (_op("_mod_scalar")(d, scalar=0.0, name="mod"), _SHAPE),
+    "scalar_rminus_rdiv": (_op("_rdiv_scalar")(_op("_rminus_scalar")(d, scalar=3.0), scalar=2.0, name="rdiv"), _SHAPE),
+    "scalar_equal_zero": (_op("_equal_scalar")(S.floor(d * 2.0), scalar=0.0, name="eq"), _SHAPE),
+    "hard_sigmoid": (S.hard_sigmoid(d * 4.0, alpha=0.3, beta=0.4, name="hs"), _SHAPE),
+    "hard_sigmoid_default": (S.hard_sigmoid(d * 4.0, name="hs"), _SHAPE),
+    "add_n": (S.add_n(d, d * 2.0, S.exp(d), name="sum"), _SHAPE),
+})
+
+# Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
+ONNX_REFUSES = {"unary_erfinv": "erfinv", "unary_gamma": "gamma", "unary_gammaln": "gammaln"}
+
 # Values of inputs beyond ``data`` (run_reference's ``inputs``), per case
 CASE_INPUTS: dict[str, dict[str, np.ndarray]] = {
     "softmax_length_last": {"length": np.array([[1, 5, 3], [0, 2, 4]], np.int32)},

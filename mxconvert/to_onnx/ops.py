@@ -210,26 +210,6 @@ def flatten(ctx: EmitContext, node: Node) -> None:
     ctx.add("Flatten", [ctx.input(0)], ctx.output(), axis=1)
 
 
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div"}
-
-
-@register(*(f"{prefix}_{op}" for prefix in ("elemwise", "broadcast") for op in _BINARY))
-def binary(ctx: EmitContext, node: Node) -> None:
-    ctx.add(_BINARY[node.op.split("_")[1]], [ctx.input(0), ctx.input(1)], ctx.output())
-
-
-_SCALAR = {"_plus_scalar": ("Add", False), "_minus_scalar": ("Sub", False), "_mul_scalar": ("Mul", False),
-           "_div_scalar": ("Div", False), "_rminus_scalar": ("Sub", True), "_rdiv_scalar": ("Div", True)}
-
-
-@register(*_SCALAR)
-def scalar(ctx: EmitContext, node: Node) -> None:
-    op_type, reverse = _SCALAR[node.op]
-    value = ctx.const(node.attrs["scalar"], "scalar")
-    operands = [value, ctx.input(0)] if reverse else [ctx.input(0), value]
-    ctx.add(op_type, operands, ctx.output())
-
-
 @register("_copy")
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())

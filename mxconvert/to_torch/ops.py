@@ -318,26 +318,6 @@ def _window_pooling(ctx: TorchContext, x: str, a: dict) -> Lowering:
 
 
 # --- element-wise and shape ops -----------------------------------------------------------------------------
-_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
-
-
-@register(*(f"{prefix}_{op}" for prefix in ("elemwise", "broadcast") for op in _BINARY))
-def binary(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"{ctx.input(0)} {_BINARY[node.op.split('_')[1]]} {ctx.input(1)}")
-
-
-_SCALAR = {"_plus_scalar": ("+", False), "_minus_scalar": ("-", False), "_mul_scalar": ("*", False),
-           "_div_scalar": ("/", False), "_rminus_scalar": ("-", True), "_rdiv_scalar": ("/", True)}
-
-
-@register(*_SCALAR)
-def scalar(ctx: TorchContext, node: Node) -> Lowering:
-    operator, reverse = _SCALAR[node.op]
-    operands = [num(node.attrs["scalar"]), ctx.input(0)]
-    left, right = operands if reverse else operands[::-1]
-    return Lowering(f"{left} {operator} {right}")
-
-
 @register("_copy")
 def copy(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(ctx.input(0))

@@ -1,0 +1,181 @@
+"""The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
+scalar spellings (``opdefs.BINARY_FORMS``), ``hard_sigmoid`` and ``add_n``."""
+from __future__ import annotations
+
+import math
+
+from onnx import helper
+
+from ..ir import Node
+from ..opdefs import BINARY_FORMS, UNARY_MATH
+from .context import EmitContext
+from .registry import register
+
+_DIRECT = {"abs": "Abs", "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
+           "arctan": "Atan", "arctanh": "Atanh", "ceil": "Ceil", "cos": "Cos", "cosh": "Cosh", "erf": "Erf",
+           "exp": "Exp", "floor": "Floor", "log": "Log", "negative": "Neg", "reciprocal": "Reciprocal", "relu": "Relu",
+           "sigmoid": "Sigmoid", "sign": "Sign", "sin": "Sin", "sinh": "Sinh", "softsign": "Softsign", "sqrt": "Sqrt",
+           "tan": "Tan", "tanh": "Tanh"}
+_NO_ONNX_OP = {"erfinv", "gamma", "gammaln"}  # no ONNX operator computes them: left unregistered
+
+
+def _as_float(ctx: EmitContext, boolean: str, out: str | None = None) -> str:
+    """A boolean tensor as MXNet's 1 or 0 in the model's float type."""
+    return ctx.add("Cast", [boolean], out, to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _compare(ctx: EmitContext, base: str, a: str, b: str) -> str:
+    """The boolean of one comparison (``GreaterOrEqual``/``LessOrEqual`` need opset 12)."""
+    if base == "not_equal":
+        return ctx.add("Not", [ctx.add("Equal", [a, b])])
+    if base in ("greater_equal", "lesser_equal") and ctx.opset < 12:
+        strict = ctx.add("Greater" if base == "greater_equal" else "Less", [a, b])
+        return ctx.add("Or", [strict, ctx.add("Equal", [a, b])])
+    op_type = {"equal": "Equal", "greater": "Greater", "greater_equal": "GreaterOrEqual", "lesser": "Less",
+               "lesser_equal": "LessOrEqual"}[base]
+    return ctx.add(op_type, [a, b])
+
+
+def _trunc(ctx: EmitContext, x: str, out: str | None = None) -> str:
+    return ctx.add("Mul", [ctx.add("Sign", [x]), ctx.add("Floor", [ctx.add("Abs", [x])])], out)
+
+
+def _cube_root(ctx: EmitContext, x: str, out: str | None = None) -> str:
+    third = ctx.add("Pow", [ctx.add("Abs", [x]), ctx.const(1.0 / 3.0, "third")])
+    return ctx.add("Mul", [ctx.add("Sign", [x]), third], out)
+
+
+def _round_half_away(ctx: EmitContext, x: str, out: str) -> None:
+    """C's round: |x| rounded half up (``|x| - floor(|x|)`` is exact), with x's sign."""
+    magnitude = ctx.add("Abs", [x])
+    floor = ctx.add("Floor", [magnitude])
+    half_up = _as_float(ctx, _compare(ctx, "greater_equal", ctx.add("Sub", [magnitude, floor]), ctx.const(0.5)))
+    ctx.add("Mul", [ctx.add("Sign", [x]), ctx.add("Add", [floor, half_up])], out)
+
+
+def _rint(ctx: EmitContext, x: str, out: str) -> None:
+    """MXNet's rint: the nearer of floor and ceil, the floor on ties."""
+    floor, ceil = ctx.add("Floor", [x]), ctx.add("Ceil", [x])
+    nearer_floor = _compare(ctx, "lesser_equal", ctx.add("Sub", [x, floor]), ctx.add("Sub", [ceil, x]))
+    ctx.add("Where", [nearer_floor, floor, ceil], out)
+
+
+def _accurate_near_zero(ctx: EmitContext, x: str, plain: str, kahan: str, out: str) -> None:
+    """``kahan`` where |x| < 1 (where ``plain`` loses relative precision), else ``plain``."""
+    ctx.add("Where", [ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(1.0)]), kahan, plain], out)
+
+
+def _expm1(ctx: EmitContext, x: str, out: str) -> None:
+    """exp(x) - 1, accurate near 0 by Kahan's (u - 1) * x / log(u) with u = exp(x) (x itself where u is 1)."""
+    u = ctx.add("Exp", [x])
+    less_one = ctx.add("Sub", [u, ctx.const(1.0)])
+    ratio = ctx.add("Mul", [less_one, ctx.add("Div", [x, ctx.add("Log", [u])])])
+    kahan = ctx.add("Where", [ctx.add("Equal", [less_one, ctx.const(0.0)]), x, ratio])
+    _accurate_near_zero(ctx, x, less_one, kahan, out)
+
+
+def _log1p(ctx: EmitContext, x: str, out: str) -> None:
+    """log(1 + x), accurate near 0 by Kahan's log(u) * x / (u - 1) with u = 1 + x (x itself where u is 1)."""
+    u = ctx.add("Add", [x, ctx.const(1.0)])
+    log = ctx.add("Log", [u])
+    less_one = ctx.add("Sub", [u, ctx.const(1.0)])
+    ratio = ctx.add("Mul", [log, ctx.add("Div", [x, less_one])])
+    kahan = ctx.add("Where", [ctx.add("Equal", [less_one, ctx.const(0.0)]), x, ratio])
+    _accurate_near_zero(ctx, x, log, kahan, out)
+
+
+def _scaled(factor: float):
+    def emit(ctx: EmitContext, x: str, out: str) -> None:
+        ctx.add("Mul", [x, ctx.const(factor)], out)
+
+    return emit
+
+
+def _log_base(base: float):
+    def emit(ctx: EmitContext, x: str, out: str) -> None:
+        ctx.add("Div", [ctx.add("Log", [x]), ctx.const(math.log(base))], out)
+
+    return emit
+
+
+_COMPOSED = {
+    "cbrt": _cube_root,
+    "degrees": _scaled(180.0 / math.pi),
+    "expm1": _expm1,
+    "fix": _trunc,
+    "log10": _log_base(10.0),
+    "log1p": _log1p,
+    "log2": _log_base(2.0),
+    "logical_not": lambda ctx, x, out: _as_float(ctx, ctx.add("Equal", [x, ctx.const(0.0)]), out),
+    "radians": _scaled(math.pi / 180.0),
+    "rcbrt": lambda ctx, x, out: ctx.add("Reciprocal", [_cube_root(ctx, x)], out),
+    "rint": _rint,
+    "round": _round_half_away,
+    "rsqrt": lambda ctx, x, out: ctx.add("Reciprocal", [ctx.add("Sqrt", [x])], out),
+    "square": lambda ctx, x, out: ctx.add("Mul", [x, x], out),
+    "trunc": _trunc,
+}
+
+
+@register(*(op for op in UNARY_MATH if op not in _NO_ONNX_OP))
+def unary(ctx: EmitContext, node: Node) -> None:
+    if node.op in _DIRECT:
+        ctx.add(_DIRECT[node.op], [ctx.input(0)], ctx.output())
+    else:
+        _COMPOSED[node.op](ctx, ctx.input(0), ctx.output())
+
+
+def _mod(ctx: EmitContext, a: str, b: str, out: str) -> None:
+    """MXNet's mod: the remainder takes the divisor's sign (C's fmod, plus b where the signs differ), 0 for b=0."""
+    zero = ctx.const(0.0)
+    remainder = ctx.add("Mod", [a, b], fmod=1)
+    signs_differ = ctx.add("Xor", [ctx.add("Less", [remainder, zero]), ctx.add("Less", [b, zero])])
+    shift = ctx.add("And", [ctx.add("Not", [ctx.add("Equal", [remainder, zero])]), signs_differ])
+    shifted = ctx.add("Where", [shift, ctx.add("Add", [remainder, b]), remainder])
+    ctx.add("Where", [ctx.add("Equal", [b, zero]), zero, shifted], out)
+
+
+def _logical(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
+    zero = ctx.const(0.0)
+    truths = [ctx.add("Not", [ctx.add("Equal", [v, zero])]) for v in (a, b)]
+    _as_float(ctx, ctx.add({"logical_and": "And", "logical_or": "Or", "logical_xor": "Xor"}[base], truths), out)
+
+
+_ARITHMETIC = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Max", "minimum": "Min",
+               "power": "Pow"}
+
+
+def _binary(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
+    if base in _ARITHMETIC:
+        ctx.add(_ARITHMETIC[base], [a, b], out)
+    elif base == "hypot":
+        ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [a, a]), ctx.add("Mul", [b, b])])], out)
+    elif base == "mod":
+        _mod(ctx, a, b, out)
+    elif base.startswith("logical_"):
+        _logical(ctx, base, a, b, out)
+    else:
+        _as_float(ctx, _compare(ctx, base, a, b), out)
+
+
+@register(*BINARY_FORMS)
+def binary(ctx: EmitContext, node: Node) -> None:
+    """ONNX broadcasts as MXNet's broadcast_ ops do; a scalar is stored in the model's float type, as MXNet
+    casts it to the data's type."""
+    form = BINARY_FORMS[node.op]
+    if form.form == "scalar":
+        operands = [ctx.input(0), ctx.const(node.attrs["scalar"], "scalar")]
+        a, b = operands[::-1] if form.reverse else operands
+    else:
+        a, b = ctx.input(0), ctx.input(1)
+    _binary(ctx, form.base, a, b, ctx.output())
+
+
+@register("hard_sigmoid")
+def hard_sigmoid(ctx: EmitContext, node: Node) -> None:
+    ctx.add("HardSigmoid", [ctx.input(0)], ctx.output(), alpha=node.attrs["alpha"], beta=node.attrs["beta"])
+
+
+@register("add_n")
+def add_n(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
