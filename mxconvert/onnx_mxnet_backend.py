@@ -14,8 +14,8 @@ installed package untouched (``patch_files/`` holds the same fixes as diffs):
   MatMul (N-D by 2-D), PRelu (slope broadcast as ONNX does, not per channel), BatchNormalization
   (``training_mode``);
 * translations added: Resize (nearest, integer scales), Erf, Gelu; Sign, Sinh, Cosh, Asinh, Acosh, Atanh,
-  LessOrEqual, GreaterOrEqual, Mod (fmod), Where, and Max/Min broadcasting (run time only: ``patch_files/``
-  stops at Erf and Gelu).
+  LessOrEqual, GreaterOrEqual, Mod (fmod), Where, IsNaN, ReduceL1/L2 with newer-opset axes, and Max/Min
+  broadcasting (run time only: ``patch_files/`` stops at Erf and Gelu).
 
 :func:`prepare_for_import` adapts a copy of the model to what the importer reads: initializers listed as
 graph inputs (it looks weights up among the inputs only), omitted optional inputs given a name, and every
@@ -145,13 +145,14 @@ def _unsqueeze(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return out, attrs, inputs
 
 
-def _reduce(op: str) -> Translation:
+def _reduce(op: str, **options: Any) -> Translation:
     def translate(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
         axes = _axes(attrs, inputs, proto_obj)
         if not axes and attrs.get("noop_with_empty_axes", 0):
             return symbol.identity(inputs[0]), attrs, inputs
         keepdims = bool(attrs.get("keepdims", 1))
-        return getattr(symbol, op)(inputs[0], axis=tuple(axes) if axes else None, keepdims=keepdims), attrs, inputs
+        out = getattr(symbol, op)(inputs[0], axis=tuple(axes) if axes else None, keepdims=keepdims, **options)
+        return out, attrs, inputs
     return translate
 
 
@@ -270,6 +271,10 @@ def _mod(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return symbol.broadcast_mul(symbol.sign(a), symbol.broadcast_mod(symbol.abs(a), symbol.abs(b))), attrs, inputs
 
 
+def _is_nan(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    return symbol.broadcast_not_equal(inputs[0], inputs[0]), attrs, inputs  # only NaN differs from itself
+
+
 def _where(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     # MXNet's where wants equal shapes: broadcast all three to their common shape first (adding zeros)
     zeros = symbol.broadcast_add(symbol.broadcast_add(symbol.zeros_like(inputs[1]), symbol.zeros_like(inputs[2])),
@@ -295,13 +300,14 @@ _ORIGINAL_BATCH_NORM = _import_helper._convert_map["BatchNormalization"]
 FIXES: dict[str, Translation] = {
     "MaxPool": _pooling("max"), "AveragePool": _pooling("avg"), "Slice": _slice, "Split": _split,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze, "ReduceSum": _reduce("sum"), "ReduceMean": _reduce("mean"),
-    "ReduceMax": _reduce("max"), "ReduceMin": _reduce("min"), "ReduceProd": _reduce("prod"), "Clip": _clip,
+    "ReduceMax": _reduce("max"), "ReduceMin": _reduce("min"), "ReduceProd": _reduce("prod"),
+    "ReduceL1": _reduce("norm", ord=1), "ReduceL2": _reduce("norm", ord=2), "Clip": _clip,
     "Softmax": _softmax, "Gemm": _gemm, "MatMul": _matmul, "PRelu": _prelu,
     "BatchNormalization": _batch_norm(_ORIGINAL_BATCH_NORM), "Resize": _resize, "Gelu": _gelu, "Erf": _erf,
     "Sign": _renamed("sign"), "Sinh": _renamed("sinh"), "Cosh": _renamed("cosh"), "Asinh": _renamed("arcsinh"),
     "Acosh": _renamed("arccosh"), "Atanh": _renamed("arctanh"), "LessOrEqual": _renamed("broadcast_lesser_equal"),
     "GreaterOrEqual": _renamed("broadcast_greater_equal"), "Max": _variadic("broadcast_maximum"),
-    "Min": _variadic("broadcast_minimum"), "Mod": _mod, "Where": _where,
+    "Min": _variadic("broadcast_minimum"), "Mod": _mod, "Where": _where, "IsNaN": _is_nan,
 }
 
 

@@ -333,6 +333,20 @@ OPS: dict[str, OpDef] = {
     "add_n": OpDef({"num_args": (_COUNT, REQUIRED)}),
 }
 
+# --- reductions: ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed ---------------
+REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod")
+_REDUCE = OpDef({"axis": (optional(parse_shape), None), "keepdims": (parse_bool, False),
+                 "exclude": (parse_bool, False)})
+_ARG_REDUCE = OpDef({"axis": (optional(parse_int), None), "keepdims": (parse_bool, False)})
+OPS.update({name: _REDUCE for name in REDUCTIONS})
+OPS.update({
+    "norm": OpDef({"ord": (in_range(parse_int, 1, 2), 2), "axis": (optional(parse_shape), None),
+                   "out_dtype": (optional(choice("float16", "float32", "float64", "int32", "int64", "int8")), None),
+                   "keepdims": (parse_bool, False)}),
+    "argmax": _ARG_REDUCE,
+    "argmin": _ARG_REDUCE,
+})
+
 # --- the elementwise family: one table of names that the schemas, the shape rules and both emitters read ---
 
 # Unary math ops without attributes (MXNet's elemwise_unary_op_*.cc), computed as their C math namesakes;
@@ -418,6 +432,9 @@ ALIASES: dict[str, str] = {
     "_LogicalAndScalar": "_logical_and_scalar",
     "_LogicalOrScalar": "_logical_or_scalar",
     "_LogicalXorScalar": "_logical_xor_scalar",
+    "sum_axis": "sum",
+    "max_axis": "max",
+    "min_axis": "min",
     "broadcast_plus": "broadcast_add",
     "broadcast_minus": "broadcast_sub",
     "ElementWiseSum": "add_n",

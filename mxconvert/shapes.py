@@ -6,7 +6,7 @@ from typing import Callable
 
 from .errors import MxConvertError, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef
-from .opdefs import BINARY_FORMS, UNARY_MATH
+from .opdefs import BINARY_FORMS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
@@ -273,6 +273,36 @@ def _fully_connected(node: Node, shapes: list[Shape]) -> list[Shape]:
     if not a["no_bias"]:
         _expect(shapes[2], (a["num_hidden"],), "bias")
     return [(data[0], a["num_hidden"]) if a["flatten"] else (*data[:-1], a["num_hidden"])]
+
+
+def reduced_axes(attrs: dict, rank: int) -> tuple[int, ...]:
+    """The axes a sum/mean/max/... reduces, as MXNet reads ``axis`` and ``exclude`` (None or (): all)."""
+    if not attrs["axis"]:
+        return tuple(range(rank))
+    axes = sorted(axis_index(axis, rank) for axis in attrs["axis"])
+    if len(set(axes)) != len(axes):
+        raise ShapeError(f"axis {attrs['axis']} has duplicates")
+    return tuple(i for i in range(rank) if i not in axes) if attrs.get("exclude") else tuple(axes)
+
+
+def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
+    """The output of reducing ``axes``: size 1 there with ``keepdims``, else dropped (MXNet keeps one axis)."""
+    if keepdims:
+        return tuple(1 if i in axes else size for i, size in enumerate(shape))
+    return tuple(size for i, size in enumerate(shape) if i not in axes) or (1,)
+
+
+@shape_rule(*REDUCTIONS, "norm")
+def _reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    return [reduced_shape(data, reduced_axes(node.attrs, len(data)), node.attrs["keepdims"])]
+
+
+@shape_rule("argmax", "argmin")
+def _arg_reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, axis = shapes[0], node.attrs["axis"]
+    axes = tuple(range(len(data))) if axis is None else (axis_index(axis, len(data)),)
+    return [reduced_shape(data, axes, node.attrs["keepdims"])]
 
 
 @shape_rule("Flatten")

@@ -308,6 +308,30 @@ CASES.update({
     "add_n": (S.add_n(d, d * 2.0, S.exp(d), name="sum"), _SHAPE),
 })
 
+# --- reductions: axis lists with negatives, exclude, keepdims, every axis (MXNet keeps one), ties ----------------
+_REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 2), "keepdims": True},
+                 "exclude": {"axis": (1,), "exclude": True}, "exclude_keepdims": {"axis": (0, 3), "exclude": True,
+                                                                                    "keepdims": True}}
+for _op_name in ("sum", "mean", "max", "min", "prod", "nansum", "nanprod"):
+    for _variant, _attrs in _REDUCE_ATTRS.items():
+        CASES[f"reduce_{_op_name}_{_variant}"] = (_op(_op_name)(d, name=_op_name, **_attrs), _SHAPE)
+CASES.update({
+    "reduce_sum_every_axis_keepdims": (S.sum(d, axis=(0, 1, 2, 3), keepdims=True, name="sum"), _SHAPE),
+    "reduce_sum_exclude_every_axis": (S.sum(d, axis=(0, 1, 2, 3), exclude=True, name="sum"), _SHAPE),
+    "reduce_sum_axis_alias": (S.sum_axis(d, axis=2, name="sum"), _SHAPE),
+    "reduce_nansum_nan": (S.nansum(S.sqrt(d), axis=(2, 3), name="nansum"), _SHAPE),
+    "reduce_nanprod_nan": (S.nanprod(S.sqrt(d + 1.5) - 0.5 * S.sqrt(d), axis=-1, name="nanprod"), _SHAPE),
+    "norm_l2_all": (S.norm(d, name="norm"), _SHAPE),
+    "norm_l2_axis": (S.norm(d, axis=1, name="norm"), _SHAPE),
+    "norm_l1_keepdims": (S.norm(d, ord=1, axis=(1, 3), keepdims=True, name="norm"), _SHAPE),
+    "argmax_axis": (S.argmax(S.floor(d * 2.0), axis=1, name="argmax"), _SHAPE),  # ties: the first index
+    "argmax_keepdims": (S.argmax(d, axis=-1, keepdims=True, name="argmax"), _SHAPE),
+    "argmax_flat": (S.argmax(d, name="argmax"), _SHAPE),
+    "argmin_flat_keepdims": (S.argmin(d, keepdims=True, name="argmin"), _SHAPE),
+    "argmin_axis_ties": (S.argmin(S.floor(d * 2.0), axis=0, name="argmin"), _SHAPE),
+    "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
+})
+
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES = {"unary_erfinv": "erfinv", "unary_gamma": "gamma", "unary_gammaln": "gammaln"}
 
