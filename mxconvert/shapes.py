@@ -5,7 +5,7 @@ import math
 from typing import Callable
 
 from .errors import MxConvertError, UnsupportedOpsError
-from .ir import Graph, Node, TensorRef
+from .ir import Graph, Node, TensorRef, VarKind
 from .opdefs import BINARY_FORMS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
@@ -38,6 +38,9 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
     shapes: dict[TensorRef, Shape] = {}
     for var in graph.variables.values():
         shape = input_shapes.get(var.name, var.shape)
+        if shape is not None and var.kind is VarKind.INPUT and any(d <= 0 for d in shape):
+            raise ShapeError(f"input {var.name!r} of shape {tuple(shape)}: every size must be positive "
+                             "(MXNet reads a 0 as 'unknown')")
         if shape is not None:
             shapes[TensorRef(var.name)] = tuple(shape)
     for label in graph.labels:  # a label's shape follows its loss head; it never affects outputs
