@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import config  # noqa: E402
 from mxconvert import cli  # noqa: E402
-from mxconvert.compare import _tolerance  # noqa: E402
+from mxconvert.compare import NOISE_FACTOR, parse_fixed_tolerance  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,8 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an image file, a .npy NCHW tensor, or a folder of images (one batch)")
     p.add_argument("--input_shape", type=cli.int_tuple, default=config.INPUT_SHAPE,
                    help="H,W that images are resized to")
-    p.add_argument("--tolerance", type=_tolerance, default=1e-5,
-                   help="largest error relative to a tensor's scale; exit 1 when a node exceeds it (default 1e-5)")
+    p.add_argument("--tolerance", type=parse_fixed_tolerance, default=1e-5,
+                   help="largest error relative to a tensor's scale against MXNet (default 1e-5)")
+    p.add_argument("--noise_factor", type=float, default=NOISE_FACTOR,
+                   help="a node past the tolerance diverges only when further from MXNet's float64 result than this "
+                        f"many times MXNet float32's own distance from it; exit 1 when one does (default {NOISE_FACTOR:g})")
     p.add_argument("--report", default="result/layers",
                    help="folder for report.md, report.json and divergence.png")
     return p

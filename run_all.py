@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import config  # noqa: E402
 from mxconvert import cli  # noqa: E402
-from mxconvert.compare import FORMATS  # noqa: E402
+from mxconvert.compare import AUTO, FORMATS, add_tolerance_flags  # noqa: E402
 from mxconvert.inference import add_input_flags  # noqa: E402
 
 
@@ -30,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test_mx_onnx", default=config.TEST_MX_ONNX, help="ONNX list file to write")
     p.add_argument("--test_mx_pytorch", default=config.TEST_MX_PYTORCH, help="PyTorch list file to write")
     p.add_argument("--format", choices=FORMATS, default="table", help="table, markdown, json or csv")
-    p.add_argument("--tolerance", type=float, default=1e-5,
-                   help="exit 1 if any Max Relative error exceeds this (default 1e-5)")
+    add_tolerance_flags(p, AUTO, "default: auto")
     p.add_argument("--update_readme", metavar="README", help="write the tables into README's results section")
     return p
 

@@ -85,6 +85,7 @@ class Result:
     metrics: Metrics
     worst_image_file: str | None
     mxnet_rounding: float | None = None  # Max Relative error of MXNet's float32 output against float64
+    fp64_rel_error: float | None = None  # this backend's Max Relative error against MXNet's float64 output
 
     @property
     def label(self) -> str:
@@ -257,24 +258,29 @@ def compare_entries(entries: Sequence[ModelEntry], suite: Suite, per_output: boo
     for entry in entries:
         ref = load_outputs(entry.mxnet)
         names = image_names(entry.mxnet, _batch_size(ref))
-        rounding = None
+        exact = None
         if entry.mxnet_fp64 is not None:
+            exact = load_outputs(entry.mxnet_fp64)
             try:
-                rounding = compare_outputs(load_outputs(entry.mxnet_fp64), ref).max_rel_error
+                compare_outputs(exact, ref)
             except MxConvertError as exc:
                 raise MxConvertError(f"{entry.name} MXNet float64: {exc}", str(entry.mxnet_fp64)) from None
         for key, path in entry.outputs.items():
             backend = suite.backends[key]
             out = load_outputs(path)
-            try:
-                pairs = [(None, compare_outputs(ref, out))]
-                if per_output:
-                    pairs = [(i, compare_outputs([r], [o])) for i, (r, o) in enumerate(zip(ref, out))]
-            except MxConvertError as exc:
-                raise MxConvertError(f"{entry.name} {backend}: {exc} ({entry.mxnet})", str(path)) from None
-            for index, metrics in pairs:
+            indices = list(range(len(ref))) if per_output else [None]
+            for index in indices:
+                pick = slice(None) if index is None else slice(index, index + 1)
+                try:
+                    metrics = compare_outputs(ref[pick], out[pick])
+                except MxConvertError as exc:
+                    raise MxConvertError(f"{entry.name} {backend}: {exc} ({entry.mxnet})", str(path)) from None
                 file = names[metrics.worst_image] if names and metrics.worst_image is not None else None
-                results.append(Result(entry.name, backend, index, metrics, file, rounding))
+                rounding = fp64_error = None
+                if exact is not None:
+                    rounding = compare_outputs(exact[pick], ref[pick]).max_rel_error
+                    fp64_error = compare_outputs(exact[pick], out[pick]).max_rel_error
+                results.append(Result(entry.name, backend, index, metrics, file, rounding, fp64_error))
     return results
 
 
@@ -292,7 +298,7 @@ def _fmt_percent(value: float | None) -> str:
 ROWS = ("Max Absolute error", "Max Relative error", "Min Cosine similarity", "Top-1 agreement",
         "Top-5 agreement")
 BATCH_ROWS = ("Images", "Worst image", "Mean image Relative error")
-ROUNDING_ROW = "MXNet float32 vs float64"
+EXACT_ROWS = ("Max Relative error vs MXNet float64", "MXNet float32 vs float64")
 
 
 def _cells(result: Result, batch: bool, rounding: bool) -> list[str]:
@@ -300,7 +306,7 @@ def _cells(result: Result, batch: bool, rounding: bool) -> list[str]:
     cells = [fmt_number(m.max_abs_error), fmt_number(m.max_rel_error), fmt_number(m.min_cosine_similarity),
              _fmt_percent(m.top1_agreement), _fmt_percent(m.top5_agreement)]
     if rounding:
-        cells.append(fmt_number(result.mxnet_rounding))
+        cells += [fmt_number(result.fp64_rel_error), fmt_number(result.mxnet_rounding)]
     if batch:
         worst = "n/a" if m.worst_image is None else str(m.worst_image)
         if result.worst_image_file:
@@ -313,7 +319,7 @@ def _grid(results: Sequence[Result], suite: Suite, corner: str) -> tuple[list[st
     """Header and rows in the suite's layout; batch rows only when some output has N > 1."""
     batch = any(r.metrics.images > 1 for r in results)
     rounding = any(r.mxnet_rounding is not None for r in results)
-    names = [*ROWS, *((ROUNDING_ROW,) if rounding else ()), *(BATCH_ROWS if batch else ())]
+    names = [*ROWS, *(EXACT_ROWS if rounding else ()), *(BATCH_ROWS if batch else ())]
     cells = [_cells(r, batch, rounding) for r in results]
     if suite.models_as_columns:
         return [corner, *(r.label for r in results)], [[n, *col] for n, col in zip(names, zip(*cells))]
@@ -338,7 +344,8 @@ def _json_value(value: object) -> object:
 def _records(results: Sequence[Result]) -> list[dict[str, object]]:
     return [{"model": r.model, "backend": r.backend, "output": r.output,
              **{k: _json_value(v) for k, v in asdict(r.metrics).items()},
-             "worst_image_file": r.worst_image_file, "mxnet_rounding": _json_value(r.mxnet_rounding)}
+             "worst_image_file": r.worst_image_file, "mxnet_rounding": _json_value(r.mxnet_rounding),
+             "fp64_rel_error": _json_value(r.fp64_rel_error)}
             for r in results]
 
 
@@ -363,28 +370,98 @@ def render(results: Sequence[Result], suite: Suite, fmt: str) -> str:
     return table.get_string()
 
 
-def over_tolerance(results: Sequence[Result], tolerance: float) -> list[Result]:
-    """Results whose Max Relative error exceeds the tolerance (NaN always does)."""
-    return [r for r in results if not r.metrics.max_rel_error <= tolerance]
+# ---------------------------------------------------------------- the tolerance gate
+
+AUTO = "auto"
+FIXED_TOLERANCE = 1e-5
+# --tolerance auto allows a converted output NOISE_FACTOR times MXNet's own float32 distance from float64.
+# Exact conversions measured 0.56-1.21x at the output and at most 1.31x at any node past 1e-5 (ResNet-50/152 and
+# Gluon ResNet-50 v1 with full-scale residual branches, 112 and 224, both targets: benchmarks/noise_floor.py);
+# planted one-node bugs 176x (eps 1e-3 for 2e-5) to 1.9e5x (a pad off by one) at their node.
+NOISE_FACTOR = 4.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the gate measured for one result: ``error`` against ``reference``, allowed up to ``bound``."""
+
+    result: Result
+    error: float
+    bound: float
+    reference: str
+
+    @property
+    def passed(self) -> bool:
+        return self.error <= self.bound  # NaN never passes
+
+
+def judge(result: Result, tolerance: float | str, noise_factor: float = NOISE_FACTOR) -> Verdict:
+    """A fixed tolerance bounds the error against MXNet; ``auto`` bounds the distance from MXNet's float64
+    result by max(1e-5, noise_factor x MXNet float32's own distance), or by 1e-5 against MXNet float32 where
+    no float64 result exists."""
+    if tolerance != AUTO:
+        return Verdict(result, result.metrics.max_rel_error, float(tolerance), "MXNet")
+    if result.fp64_rel_error is None or result.mxnet_rounding is None:
+        return Verdict(result, result.metrics.max_rel_error, FIXED_TOLERANCE, "MXNet float32")
+    bound = max(FIXED_TOLERANCE, noise_factor * result.mxnet_rounding)
+    return Verdict(result, result.fp64_rel_error, bound, "MXNet float64")
+
+
+def gate(results: Sequence[Result], tolerance: float | str | None, noise_factor: float = NOISE_FACTOR) -> int:
+    """Print each output over its bound (and, for ``auto``, each model judged without a float64 result) to
+    stderr; EXIT_TOLERANCE if any is over."""
+    if tolerance is None:
+        return EXIT_OK
+    verdicts = [judge(r, tolerance, noise_factor) for r in results]
+    if tolerance == AUTO:
+        for model in dict.fromkeys(v.result.model for v in verdicts if v.reference == "MXNet float32"):
+            print(f"note: {model} has no MXNet float64 result: judged at the fixed {FIXED_TOLERANCE:g} against "
+                  "MXNet float32", file=sys.stderr)
+    over = [v for v in verdicts if not v.passed]
+    for v in over:
+        print(f"over tolerance {tolerance}: {v.result.label}: Max Relative error {fmt_number(v.error)} against "
+              f"{v.reference}, allowed {fmt_number(v.bound)}", file=sys.stderr)
+    return EXIT_TOLERANCE if over else EXIT_OK
 
 
 # ---------------------------------------------------------------- scripts
 
-def _tolerance(text: str) -> float:
+def parse_tolerance(text: str) -> float | str:
+    """``auto`` or a non-negative number (an argparse type)."""
+    if text == AUTO:
+        return AUTO
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
     return value
 
 
+def parse_fixed_tolerance(text: str) -> float:
+    """A non-negative number (an argparse type) where ``auto`` has no meaning."""
+    value = parse_tolerance(text)
+    if value == AUTO:
+        raise argparse.ArgumentTypeError("takes a number here")
+    return float(value)
+
+
+def add_tolerance_flags(p: argparse.ArgumentParser, default: float | str | None, help_default: str) -> None:
+    """``--tolerance`` (a number or ``auto``) and ``--noise_factor``."""
+    p.add_argument("--tolerance", type=parse_tolerance, default=default,
+                   help="exit 1 if an output's Max Relative error exceeds this; 'auto': judged against MXNet's "
+                        "float64 result, allowing max(1e-5, NOISE_FACTOR x MXNet float32's own distance from it) "
+                        f"({help_default})")
+    p.add_argument("--noise_factor", type=float, default=NOISE_FACTOR,
+                   help=f"with --tolerance auto: how many times MXNet's own float32 rounding a converted output "
+                        f"may be from float64 (default {NOISE_FACTOR:g})")
+
+
 def add_report_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="table (box), markdown (GitHub table), json or csv (default: table)")
-    p.add_argument("--tolerance", type=_tolerance, default=None,
-                   help="exit 1 if any Max Relative error exceeds this")
+    add_tolerance_flags(p, None, "default: no gate")
     p.add_argument("--per_output", action="store_true",
                    help="report every output of multi-output models instead of the worst")
 
@@ -393,10 +470,4 @@ def report(list_file: str | Path, suite: Suite, args: argparse.Namespace) -> int
     """Compare, print the report to stdout and offenders to stderr; the exit code."""
     results = compare_entries(parse_list_file(list_file, suite), suite, args.per_output)
     print(render(results, suite, args.format))
-    if args.tolerance is None:
-        return EXIT_OK
-    offenders = over_tolerance(results, args.tolerance)
-    for r in offenders:
-        print(f"over tolerance {args.tolerance:g}: {r.label}: Max Relative error "
-              f"{fmt_number(r.metrics.max_rel_error)}", file=sys.stderr)
-    return EXIT_TOLERANCE if offenders else EXIT_OK
+    return gate(results, args.tolerance, args.noise_factor)

@@ -134,12 +134,12 @@ class MxnetModel:
         return self._executors[shape]
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        """All outputs of the graph for one NCHW batch, as float32 numpy arrays."""
+        """All outputs of the graph for one NCHW batch, as numpy arrays of the model's dtype."""
         executor = self._executor(tuple(batch.shape))
         executor.arg_dict[self.data_name][:] = batch
         try:
             outputs = executor.forward(is_train=False)
-            return [np.asarray(out.asnumpy(), dtype=np.float32) for out in outputs]
+            return [np.asarray(out.asnumpy(), dtype=self.dtype) for out in outputs]
         except self.mx.base.MXNetError as exc:
             raise MxConvertError(f"MXNet forward failed: {mxnet_message(exc)}",
                                  str(self.params_path)) from None

@@ -189,9 +189,7 @@ def run_all(args: argparse.Namespace) -> int:
         results = compare.compare_entries(compare.parse_list_file(listing, suite), suite, per_output=False)
         print(compare.render(results, suite, args.format))
         tables.append(compare.render(results, suite, "markdown"))
-        for result in compare.over_tolerance(results, args.tolerance):
-            print(f"over tolerance {args.tolerance:g}: {result.label}: Max Relative error "
-                  f"{compare.fmt_number(result.metrics.max_rel_error)}", file=sys.stderr)
+        if compare.gate(results, args.tolerance, args.noise_factor) != EXIT_OK:
             code = EXIT_TOLERANCE
     if args.update_readme:
         command = "python run_all.py" + (f" --depths {' '.join(map(str, args.depths))}" if args.depths else "")

@@ -165,8 +165,9 @@ def _pink_noise(count: int, size: int, rng: np.random.Generator) -> np.ndarray:
 # ---------------------------------------------------------------- weights
 
 def realistic_params(sym: mx.sym.Symbol, data_shape: Sequence[int], rng: np.random.Generator,
-                     data_name: str = "data") -> tuple[Params, Params]:
-    """Random arg and aux params for ``sym``; moving statistics start at 0 and 1 (see ``calibrate``)."""
+                     data_name: str = "data", branch_scale: float = RESIDUAL_BRANCH_SCALE) -> tuple[Params, Params]:
+    """Random arg and aux params for ``sym``; moving statistics start at 0 and 1 (see ``calibrate``); the last
+    layer of each residual branch is scaled by ``branch_scale`` (1: plain He weights)."""
     arg_shapes, _, aux_shapes = sym.infer_shape(**{data_name: tuple(data_shape)})
     fixed = _fixed_gammas(sym)
     arg = {name: mx.nd.array(_random_arg(name, shape, name in fixed, rng))
@@ -174,7 +175,7 @@ def realistic_params(sym: mx.sym.Symbol, data_shape: Sequence[int], rng: np.rand
     aux = {name: mx.nd.zeros(shape) if name.endswith("mean") else mx.nd.ones(shape)
            for name, shape in zip(sym.list_auxiliary_states(), aux_shapes)}
     for name in _residual_branch_scales(sym, fixed):
-        arg[name] = arg[name] * RESIDUAL_BRANCH_SCALE
+        arg[name] = arg[name] * branch_scale
     return arg, aux
 
 
@@ -327,23 +328,33 @@ def health(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, images:
 
 # ---------------------------------------------------------------- builders
 
-def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16) -> str:
-    """Write ``resnet-<depth>`` (epoch 0) into ``out_dir``, calibrated for raw 0..255 input; return its prefix."""
+FULL_BRANCH_SUFFIX = "-he"  # names a model built with full-scale residual branches (plain He weights)
+
+
+def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16,
+                  full_branches: bool = False) -> str:
+    """Write ``resnet-<depth>`` (epoch 0; ``resnet-<depth>-he`` with ``full_branches``) into ``out_dir``,
+    calibrated for raw 0..255 input; return its prefix."""
     images = sample_images(2 * calib_images, calib_size, seed)
-    return _build(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed)
+    return _build(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed, full_branches)
 
 
-def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16) -> str:
-    """Write ``gluon-<name>`` (epoch 0) into ``out_dir``, calibrated for ImageNet-normalised input."""
+def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16,
+                full_branches: bool = False) -> str:
+    """Write ``gluon-<name>`` (``-he`` with ``full_branches``) into ``out_dir``, calibrated for
+    ImageNet-normalised input."""
     images = imagenet_normalise(sample_images(2 * calib_images, calib_size, seed))
-    return _build(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed)
+    return _build(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed, full_branches)
 
 
-def _build(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int) -> str:
+def _build(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int,
+           full_branches: bool = False) -> str:
     """Calibrate BatchNorm on the first half of ``images`` and the classifier on the unseen second half."""
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    name += FULL_BRANCH_SUFFIX if full_branches else ""
     batchnorm_images, classifier_images = np.split(images, 2)
-    arg, aux = realistic_params(sym, batchnorm_images.shape, rng)
+    arg, aux = realistic_params(sym, batchnorm_images.shape, rng,
+                                branch_scale=1.0 if full_branches else RESIDUAL_BRANCH_SCALE)
     aux = calibrate(sym, arg, aux, batchnorm_images)
     arg.update(fit_classifier(sym, arg, aux, classifier_images, rng))
     prefix = os.path.join(out_dir, name)
@@ -438,10 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import zoo_faces  # it builds on this module
 
     args = _parser().parse_args(argv)
-    options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images}
-    jobs = [(f"resnet-{depth}", False, functools.partial(build_classic, depth, args.out, **options))
+    options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images,
+               "full_branches": args.full_branches}
+    suffix = FULL_BRANCH_SUFFIX if args.full_branches else ""
+    jobs = [(f"resnet-{depth}{suffix}", False, functools.partial(build_classic, depth, args.out, **options))
             for depth in args.depth]
-    jobs += [(f"gluon-{name}", True, functools.partial(build_gluon, name, args.out, **options))
+    jobs += [(f"gluon-{name}{suffix}", True, functools.partial(build_gluon, name, args.out, **options))
              for name in args.gluon]
     for name, normalised, build in jobs:
         prefix = os.path.join(args.out, name)
@@ -496,6 +509,9 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"face models to build (at their own input size); one of "
                              f"{', '.join(zoo_faces.FACE_MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
+    parser.add_argument("--full-branches", action="store_true",
+                        help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "
+                             "rounding then grows with depth as in the deep-net float64 tests")
     parser.add_argument("--out", default="model_mxnet", help="output folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calib-size", type=int, default=112, help="calibration image side in pixels")

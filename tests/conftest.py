@@ -22,7 +22,7 @@ ZOO_BUILDERS = (ROOT / "mxconvert" / "zoo.py", ROOT / "mxconvert" / "zoo_faces.p
 
 def build_once(name: str) -> str:
     """Prefix of zoo model ``name`` (``resnet-18``, ``gluon-resnet18_v1``, ``resnet-18-legacy``,
-    ``arcface-r50``), built if missing or stale."""
+    ``arcface-r50``; ``resnet-50-he``: residual branches at full scale), built if missing or stale."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with open(FIXTURES / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -40,16 +40,20 @@ def builder_stamp(flags: list[str]) -> str:
 def _build(name: str) -> str:
     """Build in a child process: calibration's memory (GBs for ResNet-152) is never held by a test worker.
     A checkpoint is reused only while ``<prefix>.stamp`` holds the :func:`builder_stamp` it was built with."""
+    from mxconvert.zoo import FULL_BRANCH_SUFFIX
     from mxconvert.zoo_faces import FACE_MODELS
 
     prefix = FIXTURES / name
     base = name.removesuffix("-legacy")
-    if base in FACE_MODELS:
-        flags = ["--face", base]
-    elif base.startswith("gluon-"):
-        flags = ["--gluon", base.removeprefix("gluon-")]
+    model = base.removesuffix(FULL_BRANCH_SUFFIX)
+    if model in FACE_MODELS:
+        flags = ["--face", model]
+    elif model.startswith("gluon-"):
+        flags = ["--gluon", model.removeprefix("gluon-")]
     else:
-        flags = ["--depth", base.removeprefix("resnet-")]
+        flags = ["--depth", model.removeprefix("resnet-")]
+    if model != base:
+        flags.append("--full-branches")
     # --legacy rebuilds the base checkpoint as well as its 0.x copy: both get their stamps
     stamps = {prefix: builder_stamp(flags)} if base == name else \
         {FIXTURES / base: builder_stamp(flags), prefix: builder_stamp([*flags, "--legacy"])}

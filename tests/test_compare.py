@@ -101,8 +101,8 @@ def test_batch_worst_and_mean_image() -> None:
 def test_nan_output_fails_tolerance() -> None:
     ref = np.ones((1, 6))
     metrics = compare.compare_outputs([ref], [np.full((1, 6), np.nan)])
-    result = compare.Result("m", "b", None, metrics, None)
-    assert compare.over_tolerance([result], 1.0) == [result]
+    result = compare.Result("m", "b", None, metrics, None, mxnet_rounding=1e-6, fp64_rel_error=float("nan"))
+    assert not compare.judge(result, 1.0).passed and not compare.judge(result, compare.AUTO).passed
 
 
 @pytest.mark.parametrize("ref, out, message", [
@@ -272,8 +272,54 @@ def test_mxnet_float64_reference_row(tmp_path: Path) -> None:
     (result,) = compare.compare_entries(compare.parse_list_file(list_file, compare.ONNX), compare.ONNX, False)
     assert result.mxnet_rounding == pytest.approx(1e-6, rel=1e-6)
     assert result.metrics.max_rel_error == pytest.approx(8e-6 / 4.000004, rel=1e-6)  # against MXNet float32
+    assert result.fp64_rel_error == pytest.approx(2e-6, rel=1e-6)  # against MXNet float64
     table = compare.render([result], compare.ONNX, "markdown")
-    assert "MXNet float32 vs float64" in table and "1e-06" in table
+    assert "| MXNet float32 vs float64 " in table and "1e-06" in table
+    assert "| Max Relative error vs MXNet float64 " in table and "2e-06" in table
     list_file.write_text("net mxnet=mx.npy mxnet_fp64=fp64.npy\n")
     with pytest.raises(MxConvertError, match="no converted output"):
         compare.parse_list_file(list_file, compare.ONNX)
+
+
+def _result(error_f32: float, error_f64: float | None, rounding: float | None) -> compare.Result:
+    metrics = compare.compare_outputs([np.ones((1, 2))], [np.array([[1.0, 1.0 + error_f32]])])
+    return compare.Result("net", "ONNX Runtime", None, metrics, None, rounding, error_f64)
+
+
+@pytest.mark.parametrize("f32, f64, rounding, passes, reference", [
+    (1.2e-4, 3.2e-5, 1.1e-4, True, "MXNet float64"),  # far from MXNet float32, yet nearer float64 than MXNet
+    (1.2e-4, 4.5e-4, 1.1e-4, False, "MXNet float64"),  # more than 4x MXNet's own rounding from float64
+    (9e-6, 9.5e-6, 1e-8, True, "MXNet float64"),  # tiny rounding: the 1e-5 floor applies
+    (2e-5, 2e-5, 1e-8, False, "MXNet float64"),
+    (9e-6, None, None, True, "MXNet float32"),  # no float64 result: fixed 1e-5 against MXNet float32
+    (2e-5, None, None, False, "MXNet float32"),
+])
+def test_auto_tolerance_judges_against_float64(f32, f64, rounding, passes, reference) -> None:
+    verdict = compare.judge(_result(f32, f64, rounding), compare.AUTO)
+    assert verdict.passed is passes and verdict.reference == reference
+    fixed = compare.judge(_result(f32, f64, rounding), 1e-5)
+    assert fixed.reference == "MXNet" and fixed.error == pytest.approx(f32)
+
+
+def test_auto_gate_messages(capsys) -> None:
+    results = [_result(1.2e-4, 4.5e-4, 1.1e-4), _result(2e-6, None, None)]
+    assert compare.gate(results, compare.AUTO) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "note: net has no MXNet float64 result: judged at the fixed 1e-05 against MXNet float32"
+    assert err[1].startswith("over tolerance auto: net ONNX Runtime: Max Relative error 0.00045 against MXNet "
+                             "float64, allowed 0.00044")
+    assert compare.gate(results, compare.AUTO, noise_factor=5) == 0
+    assert compare.gate(results, None) == 0
+
+
+@pytest.mark.parametrize("text, value", [("auto", "auto"), ("1e-4", 1e-4), ("0", 0.0)])
+def test_parse_tolerance(text, value) -> None:
+    assert compare.parse_tolerance(text) == value
+
+
+@pytest.mark.parametrize("text", ["-1", "nan", "loose"])
+def test_parse_tolerance_rejects(text) -> None:
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        compare.parse_tolerance(text)

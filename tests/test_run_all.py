@@ -22,6 +22,16 @@ def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
+def _json_reports(stdout: str) -> list[dict]:
+    """The ONNX report, then the PyTorch report."""
+    reports, text = [], stdout.strip()
+    while text:
+        report, end = json.JSONDecoder().raw_decode(text)
+        reports.append(report)
+        text = text[end:].strip()
+    return reports
+
+
 def test_folder_through_every_backend(zoo_model, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
@@ -38,11 +48,7 @@ def test_folder_through_every_backend(zoo_model, tmp_path):
     result = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--batch_size", "2",
                   "--format", "json")
     assert result.returncode == 0, result.stderr
-    reports, text = [], result.stdout.strip()
-    while text:  # the ONNX report, then the PyTorch report
-        report, end = json.JSONDecoder().raw_decode(text)
-        reports.append(report)
-        text = text[end:].strip()
+    reports = _json_reports(result.stdout)
     backends = {r["backend"] for report in reports for r in report["results"]}
     assert backends == {"ONNX (MXNet back)", "ONNX Runtime", "PyTorch"}
     for report in reports:
@@ -58,3 +64,25 @@ def test_folder_through_every_backend(zoo_model, tmp_path):
     again = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--tolerance", "0")
     assert again.returncode == 1 and "over tolerance" in again.stderr
     assert "ONNX file is up to date" in again.stderr and "PyTorch files are up to date" in again.stderr
+
+
+def test_auto_tolerance_is_the_default_and_judges_against_float64(zoo_model, tmp_path):
+    """A deep ResNet with full-scale residual branches: both targets sit past 1e-5 of MXNet float32's output
+    (float32 rounding that MXNet has too), yet no further from MXNet's float64 result than MXNet itself, so
+    the default --tolerance auto passes what a fixed 1e-5 fails."""
+    models = tmp_path / "models"
+    models.mkdir()
+    prefix = Path(zoo_model("resnet-50-he"))
+    for suffix in ("-symbol.json", "-0000.params"):
+        shutil.copy(f"{prefix}{suffix}", models / f"resnet-50-he{suffix}")
+    result = _run(tmp_path, "--input_image", str(ROOT / "photo.bmp"), "--input_shape", "112,112", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    records = [r for report in _json_reports(result.stdout) for r in report["results"]]
+    assert {r["backend"] for r in records} == {"ONNX (MXNet back)", "ONNX Runtime", "PyTorch"}
+    converted = [r for r in records if r["backend"] != "ONNX (MXNet back)"]
+    assert all(r["max_rel_error"] > 1e-5 for r in converted)  # a fixed 1e-5 against MXNet float32 fails them
+    assert all(r["fp64_rel_error"] <= 4 * r["mxnet_rounding"] for r in records)
+    fixed = subprocess.run([sys.executable, str(ROOT / "outputs_comparison" / "test_mxnet_onnx_outputs.py"),
+                            "--test_mx_onnx", str(tmp_path / "lists" / "onnx.txt"), "--tolerance", "1e-5"],
+                           capture_output=True, text=True, timeout=120)
+    assert fixed.returncode == 1 and "over tolerance 1e-05: resnet-50-he ONNX Runtime" in fixed.stderr
