@@ -19,9 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conversion_log", default=config.CONVERSION_LOG, help="text log of the conversion")
     p.add_argument("--opset", type=int, default=config.OPSET, help="ONNX opset, 11..21")
     p.add_argument("--dynamic_batch", action="store_true", help="make the batch axis symbolic")
-    p.add_argument("--keep_softmax", action=argparse.BooleanOptionalAction, default=True,
-                   help="SoftmaxOutput heads become Softmax (default) or, with --no-keep_softmax, the logits")
-    p.add_argument("--no_softmax", dest="keep_softmax", action="store_false", help="same as --no-keep_softmax")
+    cli.add_softmax_flags(p)
     p.add_argument("--fp16", action="store_true", help="float16 weights and compute, float32 interface")
     return p
 

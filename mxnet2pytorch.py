@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")
     p.add_argument("--fuse_bn", action="store_true",
                    help="deployment variant: fold each BatchNorm into the Convolution before it")
+    cli.add_softmax_flags(p)
     return p
 
 
@@ -29,7 +30,7 @@ def main(args: argparse.Namespace) -> None:
     from mxconvert.to_torch.convert import convert_to_pytorch
 
     model = convert_to_pytorch(args.prefix, args.epoch, args.pytorch_model, args.kit_model, args.input_shape,
-                               fuse_bn=args.fuse_bn)
+                               fuse_bn=args.fuse_bn, keep_softmax=args.keep_softmax)
     count = sum(p.numel() for p in model.parameters())
     print(f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}")
 

@@ -47,6 +47,15 @@ def named_int_tuple(text: str) -> tuple[str, tuple[int, ...]]:
     return name, int_tuple(values)
 
 
+def add_softmax_flags(p: argparse.ArgumentParser) -> None:
+    """``--keep_softmax`` (default) / ``--no_softmax``: what the converted loss heads output."""
+    p.add_argument("--keep_softmax", action=argparse.BooleanOptionalAction, default=True,
+                   help="loss heads become their inference forward (SoftmaxOutput and WarpCTC a softmax, "
+                        "LogisticRegressionOutput a sigmoid, regression heads and MakeLoss their data; default) or, "
+                        "with --no-keep_softmax, the raw input of every head (the logits)")
+    p.add_argument("--no_softmax", dest="keep_softmax", action="store_false", help="same as --no-keep_softmax")
+
+
 def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.ArgumentParser) -> None:
     """Parse flags, run ``main``, and exit: 0 ok, 1 over tolerance, 2 bad input (one line on stderr)."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up temporary files as on Ctrl-C

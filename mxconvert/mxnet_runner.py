@@ -16,10 +16,8 @@ import numpy as np
 from .errors import MxConvertError
 from .checkpoint import CheckpointPaths
 from .mxnet_compat import import_mxnet
+from .opdefs import LOSS_HEADS
 
-# Loss heads whose second input is a label: fed zeros, it does not change the inference output.
-LOSS_OPS = frozenset({"SoftmaxOutput", "LinearRegressionOutput", "LogisticRegressionOutput",
-                      "MAERegressionOutput", "SVMOutput"})
 
 
 def mxnet_message(exc: BaseException) -> str:
@@ -49,7 +47,7 @@ def _label_names(symbol: Any) -> set[str]:
     nodes = graph["nodes"]
     labels = {name for name in symbol.list_arguments() if name.endswith("_label")}
     for node in nodes:
-        if node["op"] in LOSS_OPS and len(node["inputs"]) > 1:
+        if node["op"] in LOSS_HEADS and len(node["inputs"]) > 1:  # a label: fed zeros, it changes no output
             source = nodes[node["inputs"][1][0]]
             if source["op"] == "null":
                 labels.add(source["name"])

@@ -449,3 +449,19 @@ ALIASES: dict[str, str] = {
 
 def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
+
+# --- loss heads (inference_graph.inference_forward rewrites each into its inference forward) ---------------------
+_GRAD_SCALE = (parse_float32, 1.0)
+_LABELLED = {"label_inputs": (1,), "input_names": lambda a: ("data", "label")}
+OPS.update({
+    "LinearRegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
+    "MAERegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
+    "LogisticRegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
+    "SVMOutput": OpDef({"margin": (parse_float32, 1.0), "regularization_coefficient": (parse_float32, 1.0),
+                        "use_linear": (parse_bool, False)}, **_LABELLED),
+    "WarpCTC": OpDef({"label_length": (parse_int, 0), "input_length": (parse_int, 0)}, **_LABELLED),
+    "MakeLoss": OpDef({"grad_scale": _GRAD_SCALE, "valid_thresh": (parse_float32, 0.0),
+                       "normalization": (choice("batch", "null", "valid"), "null")}),
+})
+LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput", "LogisticRegressionOutput",
+              "SVMOutput", "WarpCTC", "MakeLoss")

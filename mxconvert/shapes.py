@@ -6,7 +6,7 @@ from typing import Callable
 
 from .errors import MxConvertError, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef, VarKind
-from .opdefs import BINARY_FORMS, REDUCTIONS, UNARY_MATH
+from .opdefs import BINARY_FORMS, LOSS_HEADS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
@@ -511,4 +511,10 @@ def l2_normalization_axes(mode: str, rank: int) -> list[int]:
 @shape_rule("L2Normalization")
 def _l2_normalization(node: Node, shapes: list[Shape]) -> list[Shape]:
     l2_normalization_axes(node.attrs["mode"], len(shapes[0]))
+    return [shapes[0]]
+
+
+@shape_rule(*(head for head in LOSS_HEADS if head != "SoftmaxOutput"))
+def _loss_head(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """A loss head's forward keeps its data's shape (before ``inference_forward`` rewrites it)."""
     return [shapes[0]]

@@ -340,3 +340,16 @@ CASE_INPUTS: dict[str, dict[str, np.ndarray]] = {
     "softmax_length_last": {"length": np.array([[1, 5, 3], [0, 2, 4]], np.int32)},
     "softmax_length_axis1": {"length": np.array([[4, 1, 2], [0, 3, 4]], np.int64)},
 }
+
+# --- loss heads: their inference forward (labels fed zeros by MXNet, dropped by the conversion) -----------------
+_HEAD_DATA = S.FullyConnected(d, num_hidden=4, name="fc")
+HEADS = {
+    "head_linear_regression": (S.LinearRegressionOutput(_HEAD_DATA, name="head", grad_scale=0.5), (3, 5)),
+    "head_mae_regression": (S.MAERegressionOutput(_HEAD_DATA, name="head"), (3, 5)),
+    "head_logistic_regression": (S.LogisticRegressionOutput(_HEAD_DATA * 3.0, name="head"), (3, 5)),
+    "head_logistic_4d": (S.LogisticRegressionOutput(d * 3.0, name="head"), (2, 3, 4, 5)),
+    "head_svm": (S.SVMOutput(_HEAD_DATA, name="head", margin=0.5, use_linear=True), (3, 5)),
+    "head_make_loss": (S.MakeLoss(S.square(d), name="head", normalization="batch"), (2, 3, 4)),
+    "head_softmax_output": (S.SoftmaxOutput(_HEAD_DATA, name="head"), (3, 5)),
+}
+CASES.update(HEADS)

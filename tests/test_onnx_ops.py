@@ -9,7 +9,7 @@ from mxconvert.shapes import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
-from mxcases import CASE_INPUTS, CASES, ONNX_REFUSES, S, assert_close, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, HEADS, ONNX_REFUSES, S, assert_close, mx, run_reference
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -176,3 +176,53 @@ def test_dropout_always_drops_at_inference_like_mxnet(p):
         assert abs(kept.mean() - (1 - p)) < 0.01, kept.mean()
     with pytest.raises(UnsupportedOpsError, match="mode always needs opset 12"):
         export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=11))
+
+
+@pytest.mark.parametrize("case", sorted(HEADS))
+def test_no_softmax_gives_every_heads_raw_input(case):
+    """``keep_softmax=False`` (``--no_softmax``): each loss head outputs its data input, in both targets, and
+    neither keeps a label input."""
+    import torch
+
+    from mxconvert.to_torch.loader import build_model, module_from_source
+
+    sym, shape = HEADS[case]
+    ref = run_reference(sym, shape)
+    raw = run_reference(sym.get_children()[0], shape)  # the head's data input, same weights (same seed)
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape, keep_softmax=False))
+    assert [i.name for i in model.graph.input] == ["data"]
+    assert_close(raw.outputs, run_onnx(model, ref.data))
+    source, state = emit_pytorch(ref.graph, shape, keep_softmax=False)
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data))
+    assert_close(raw.outputs, [out.numpy()])
+
+
+def test_warpctc_is_a_softmax_over_the_last_axis():
+    """WarpCTC (MXNet's plugin, absent from its pip builds) computes a softmax over the last axis of its data
+    (FlatTo2D, then Softmax): checked against that formula, and --no_softmax gives the data."""
+    import json
+
+    import torch
+
+    from mxconvert.to_torch.loader import build_model, module_from_source
+
+    fc = S.FullyConnected(S.Reshape(S.var("data"), shape=(-1, 6)), num_hidden=5, flatten=False, name="fc")
+    doc = json.loads(fc.tojson())
+    doc["nodes"] += [{"op": "null", "name": "label", "inputs": []},
+                     {"op": "WarpCTC", "name": "ctc", "attrs": {"label_length": "2", "input_length": "4"},
+                      "inputs": [[len(doc["nodes"]) - 1, 0, 0], [len(doc["nodes"]), 0, 0]]}]
+    doc["heads"] = [[len(doc["nodes"]) - 1, 0, 0]]
+    logits = run_reference(fc, (4, 2, 6))
+    graph = parse_symbol(json.dumps(doc))
+    attach_weights(graph, {f"arg:{k}": v for k, v in logits.graph.params.items()}, "<test>")
+    expected = np.exp(logits.outputs[0] - logits.outputs[0].max(axis=-1, keepdims=True))
+    expected /= expected.sum(axis=-1, keepdims=True)
+    for keep, want in ((True, expected), (False, logits.outputs[0])):
+        model, _ = export_onnx(graph, ExportOptions(input_shape=(4, 2, 6), keep_softmax=keep))
+        assert [i.name for i in model.graph.input] == ["data"]
+        assert_close([want], run_onnx(model, logits.data))
+        source, state = emit_pytorch(graph, (4, 2, 6), keep_softmax=keep)
+        with torch.no_grad():
+            out = build_model(module_from_source(source), state)(torch.from_numpy(logits.data))
+        assert_close([want], [out.numpy()])

@@ -15,13 +15,12 @@ class EmitContext:
     """Collects ONNX nodes and initializers; gives converters typed helpers that hide opset differences."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], opset: int, float_type: np.dtype,
-                 batch_dynamic: bool, keep_softmax: bool):
+                 batch_dynamic: bool):
         self.graph = graph
         self.shapes = shapes
         self.opset = opset
         self.float_type = np.dtype(float_type)
         self.batch_dynamic = batch_dynamic
-        self.keep_softmax = keep_softmax
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}

@@ -12,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .. import __version__
 from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
 from ..fileio import atomic_output
+from ..inference_graph import inference_forward
 from ..ir import Graph
 from ..shapes import inferred_shapes
 from . import elementwise, ops, reduce  # noqa: F401  (register the converters)
@@ -57,6 +58,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     """Convert ``graph`` (with weights) to a checked ONNX model whose weights stay numpy arrays."""
     log = ConversionLog()
     started = time.perf_counter()
+    graph = inference_forward(graph, options.keep_softmax)
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
     offenders = REGISTRY.unsupported(graph.nodes, options.opset)
@@ -66,7 +68,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.timings["shape inference"] = time.perf_counter() - started
 
     float_type = np.float16 if options.fp16 else np.float32
-    ctx = EmitContext(graph, shapes, options.opset, float_type, options.dynamic_batch, options.keep_softmax)
+    ctx = EmitContext(graph, shapes, options.opset, float_type, options.dynamic_batch)
     input_name = graph.inputs[0].name
     if options.fp16:  # the graph computes in float16 behind a float32 interface
         ctx.aliases[input_name] = f"{input_name}__fp16"

@@ -253,9 +253,7 @@ def _softmax_flat(ctx: EmitContext, x: str, shape: tuple, out: str) -> None:
 def softmax_output(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     x, out, shape = ctx.input(0), ctx.output(), ctx.shape(0)
-    if not ctx.keep_softmax:
-        ctx.add("Identity", [x], out)
-    elif a["multi_output"]:  # MXNet reads multi_output before preserve_shape
+    if a["multi_output"]:  # MXNet reads multi_output before preserve_shape
         ctx.softmax(x, 1, len(shape), out)
     elif a["preserve_shape"]:
         ctx.softmax(x, -1, len(shape), out)

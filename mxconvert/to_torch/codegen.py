@@ -11,6 +11,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
+from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
@@ -212,9 +213,11 @@ def _foldable_batch_norms(graph: Graph, shapes: dict[TensorRef, tuple]) -> dict[
     return folded
 
 
-def emit_pytorch(graph: Graph, input_shape: tuple[int, ...],
-                 fuse_bn: bool = False) -> tuple[str, dict[str, torch.Tensor]]:
-    """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here."""
+def emit_pytorch(graph: Graph, input_shape: tuple[int, ...], fuse_bn: bool = False,
+                 keep_softmax: bool = True) -> tuple[str, dict[str, torch.Tensor]]:
+    """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here. Loss heads
+    become their forward (``keep_softmax``) or their raw input."""
+    graph = inference_forward(graph, keep_softmax)
     offenders = REGISTRY.unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)

@@ -35,10 +35,11 @@ def verify(source: str, state_bytes: bytes, input_shape: tuple[int, ...]) -> tor
 
 
 def convert_to_pytorch(prefix: str, epoch: int, model_path: str | os.PathLike, kit_path: str | os.PathLike,
-                       input_shape: tuple[int, ...], fuse_bn: bool = False) -> torch.nn.Module:
+                       input_shape: tuple[int, ...], fuse_bn: bool = False, keep_softmax: bool = True
+                       ) -> torch.nn.Module:
     """Write ``kit_path`` and ``model_path`` only after the generated model has loaded and run."""
     graph = load_checkpoint(prefix, epoch)
-    source, state = emit_pytorch(graph, input_shape, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(graph, input_shape, fuse_bn=fuse_bn, keep_softmax=keep_softmax)
     state_bytes = serialize_state(state)
     model = verify(source, state_bytes, input_shape)
     with atomic_output(kit_path, "w") as kit, atomic_output(model_path) as weights:
