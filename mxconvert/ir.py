@@ -46,6 +46,12 @@ class Node:
     inputs: list[TensorRef]
     num_outputs: int = 1
     hints: dict[str, str] = field(default_factory=dict)  # ``__dunder__`` annotations, kept verbatim
+    mxnet_name: str = ""  # the name in the symbol file, where ``name`` had to be made unique ("" if the same)
+
+    @property
+    def source_name(self) -> str:
+        """The node's name in the symbol file (MXNet identifies nodes by position; names may repeat)."""
+        return self.mxnet_name or self.name
 
     def output(self, index: int = 0) -> TensorRef:
         return TensorRef(self.name, index)

@@ -55,6 +55,7 @@ class Probe:
     outputs: int  # how many outputs the node has
     op: str
     shape: tuple[int, ...]
+    mxnet_slot: tuple[str, int] = ("", 0)  # (name in the symbol file, how many outputs of that name came before)
 
     @property
     def label(self) -> str:
@@ -122,13 +123,13 @@ class MxnetInternals:
         self.shapes = {key: tuple(outs[slot]) for key, slot in self.slots.items()}
 
     def has(self, probe: Probe) -> bool:
-        return (probe.node, probe.index) in self.slots
+        return probe.mxnet_slot in self.slots
 
     def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
         from .mxnet_runner import _native_stderr_silenced, mxnet_message
 
         mx, model = self.mx, self.model
-        group = mx.sym.Group([self.internals[self.slots[(p.node, p.index)]] for p in probes])
+        group = mx.sym.Group([self.internals[self.slots[p.mxnet_slot]] for p in probes])
         args = {}
         for name in group.list_arguments():
             if name == model.data_name:
@@ -386,9 +387,18 @@ def tensor_diff(ref: np.ndarray, out: np.ndarray, exact: np.ndarray | None = Non
 
 
 def probes_of(graph: Graph, shapes: dict[tuple[str, int], tuple[int, ...]]) -> list[Probe]:
-    """Every op node's outputs in graph order, with MXNet's inferred shapes."""
-    return [Probe(n.name, i, n.num_outputs, n.op, shapes[(n.name, i)])
-            for n in graph.nodes for i in range(n.num_outputs) if (n.name, i) in shapes]
+    """Every op node's outputs in graph order, with MXNet's inferred shapes (keyed by name and the output's
+    number among those of that name: nodes may repeat a name)."""
+    seen = dict.fromkeys(graph.variables, 1)  # outputs per symbol-file name, as MXNet numbers its internals
+    probes = []
+    for node in graph.nodes:
+        first = seen.get(node.source_name, 0)
+        seen[node.source_name] = first + node.num_outputs
+        for index in range(node.num_outputs):
+            slot = (node.source_name, first + index)
+            if slot in shapes:
+                probes.append(Probe(node.name, index, node.num_outputs, node.op, shapes[slot], slot))
+    return probes
 
 
 def chunks(probes: Sequence[Probe], rows: int, budget: int) -> list[list[Probe]]:

@@ -67,14 +67,21 @@ class _SymbolParser:
             raise self.fail("symbol has no nodes")
         names: list[str] = []
         entries: list[Node | Variable] = []
-        positions: dict[str, int] = {}  # a dict, not ``names``: a list lookup is quadratic in the node count
+        named = [raw for raw in raw_nodes if isinstance(raw, dict) and isinstance(raw.get("name"), str)]
+        taken = {raw["name"] for raw in named}
+        variables = {raw["name"] for raw in named if raw.get("op") == "null"}
+        ops: set[str] = set()
         for index, raw in enumerate(raw_nodes):
             entry = self.parse_node(index, raw, names)
-            if entry.name in positions:
-                raise self.fail(f"duplicate node name {entry.name!r} (nodes {positions[entry.name]} and {index})")
-            positions[entry.name] = index
-            names.append(entry.name)
+            # MXNet identifies nodes by position: a repeated op name is made unique here (variables of one name
+            # are one argument in MXNet, one weight here)
+            if isinstance(entry, Node):
+                if entry.name in variables or entry.name in ops:
+                    entry.mxnet_name = entry.name
+                    entry.name = _unique(entry.name, taken)
+                ops.add(entry.name)
             entries.append(entry)
+            names.append(entry.name)
         heads = self.parse_refs(doc.get("heads"), "heads", len(entries), entries, names)
         if not heads:
             raise self.fail("symbol has no outputs ('heads' is empty)")
@@ -198,6 +205,16 @@ class _SymbolParser:
         nodes = [e for e in entries if isinstance(e, Node) and e.name in live]
         _classify(variables, nodes)
         return Graph(variables, nodes, heads)
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """``name_dupN`` for the smallest N not ``taken`` (which it joins): a repeated node name made unique."""
+    number = 1
+    while f"{name}_dup{number}" in taken:
+        number += 1
+    unique = f"{name}_dup{number}"
+    taken.add(unique)
+    return unique
 
 
 def _output_count(entry: Node | Variable) -> int:

@@ -286,8 +286,6 @@ BAD_INPUTS: dict[str, Bad] = {
                                       "not exist"),
     "onnx/symbol missing output": Bad("mxnet2onnx", conv(symbol_with((8, "inputs", [[7, 5, 0]]))),
                                       "net-symbol.json: inputs of 'relu0': node 'bn0' has no output 5"),
-    "onnx/symbol duplicate names": Bad("mxnet2onnx", conv(symbol_with((8, "name", "bn0"))),
-                                       "net-symbol.json: duplicate node name 'bn0' (nodes 7 and 8)"),
     "onnx/symbol unknown top key": Bad("mxnet2onnx", conv(symbol_with(extra=1)),
                                        "net-symbol.json: not an MXNet symbol: unknown top-level keys ['extra']"),
     "onnx/symbol unknown node key": Bad("mxnet2onnx", conv(symbol_with((8, "evil", 1))),

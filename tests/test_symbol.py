@@ -120,7 +120,6 @@ BAD = {
                               {"op": "relu", "name": "b", "inputs": [[1, 0, 0]]}])),
     "dangling input": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[7, 0, 0]]}])),
     "missing output": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "f", "inputs": [[0, 3, 0]]}])),
-    "duplicate names": json.dumps(_doc([_DATA, {"op": "Flatten", "name": "data", "inputs": [[0, 0, 0]]}])),
     "head out of range": json.dumps(_doc([_DATA], heads=[[5, 0, 0]])),
     "bad attribute": json.dumps(_doc([_DATA, {"op": "Convolution", "name": "c", "inputs": [[0, 0, 0]],
                                               "attrs": {"kernel": "(3,x)", "num_filter": "2"}}])),

@@ -1,6 +1,7 @@
 """Drive the converters over a graph and produce a checked ONNX model plus a conversion log."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -84,7 +85,8 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
         except Exception as exc:
             raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
-        log.lines.append(f"{node.name} ({node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
+        source = f"MXNet node {node.mxnet_name!r}, " if node.mxnet_name else ""
+        log.lines.append(f"{node.name} ({source}{node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
     log.timings["emit nodes"] = time.perf_counter() - started
     model = _assemble(ctx, options, input_name)
     started = time.perf_counter()
@@ -129,6 +131,9 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> Stre
     meta = {"source_symbol": os.path.basename(source.symbol_file), "source_symbol_sha256": source.symbol_sha256,
             "source_params": os.path.basename(source.params_file), "source_params_sha256": source.params_sha256,
             "source_mxnet_version": source.mxnet_version or "unknown"}
+    renamed = {n.name: n.mxnet_name for n in graph.nodes if n.mxnet_name}
+    if renamed:  # node names the symbol file repeats, made unique here
+        meta["mxnet_node_names"] = json.dumps(renamed)
     helper.set_model_props(model, meta)
     return StreamedModel(model, {name: a for name, a in ctx.initializers.items() if name not in small})
 

@@ -1,0 +1,79 @@
+"""Graphs as other people's checkpoints have them: node names that repeat (MXNet identifies nodes by position)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from mxcases import S, assert_close, mx, run_reference
+from mxconvert import layers
+from mxconvert.convert import convert_to_onnx
+from mxconvert.symbol import read_symbol
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.convert import convert_to_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+
+SHAPE = (2, 3, 6, 6)
+
+
+def _repeated_names():
+    """Two convolutions called ``conv``, two additions called ``_plus0`` (as in the published RetinaFace-R50),
+    a ReLU that repeats a variable's name, a BatchNorm twice called ``bn``."""
+    d = S.var("data")
+    a = S.Convolution(d, kernel=(3, 3), pad=(1, 1), num_filter=4, name="conv")
+    b = S.Convolution(d, kernel=(1, 1), num_filter=4, weight=S.var("conv2_weight"), bias=S.var("conv2_bias"),
+                      name="conv")
+    x = S.elemwise_add(a, b, name="_plus0")
+    x = S.BatchNorm(x, fix_gamma=False, name="bn")
+    x = S.elemwise_add(S.relu(x, name="data"), a, name="_plus0")
+    x = S.BatchNorm(x, fix_gamma=False, moving_mean=S.var("bn2_moving_mean"), moving_var=S.var("bn2_moving_var"),
+                    gamma=S.var("bn2_gamma"), beta=S.var("bn2_beta"), name="bn")
+    return S.FullyConnected(S.Flatten(x), num_hidden=5, name="fc")
+
+
+def test_repeated_node_names_convert_exactly():
+    sym = _repeated_names()
+    assert [n["name"] for n in json.loads(sym.tojson())["nodes"] if n["op"] != "null"].count("_plus0") == 2
+    ref = run_reference(sym, SHAPE)
+    names = [n.name for n in ref.graph.nodes]
+    assert names == ["conv", "conv_dup1", "_plus0", "bn", "data_dup1", "_plus0_dup1", "bn_dup1", "flatten0", "fc"]
+    assert ref.graph.node("_plus0_dup1").source_name == "_plus0"
+    model, log = export_onnx(ref.graph, ExportOptions(input_shape=SHAPE))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(ref.outputs, session.run(None, {"data": ref.data}))
+    assert "_plus0_dup1 (MXNet node '_plus0', elemwise_add) -> Add:_plus0_dup1" in log.lines
+    metadata = {p.key: p.value for p in model.metadata_props}
+    assert json.loads(metadata["mxnet_node_names"])["conv_dup1"] == "conv"
+    source, state = emit_pytorch(ref.graph, SHAPE)
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data))
+    assert_close(ref.outputs, [out.numpy()])
+
+
+def test_layer_report_pairs_repeated_names_by_position(tmp_path):
+    """MXNet's internals of a repeated name are told apart by their order, as the probes are."""
+    sym = _repeated_names()
+    ref = run_reference(sym, SHAPE)
+    prefix = str(tmp_path / "net")
+    arg = {k.removeprefix("arg:"): mx.nd.array(v) for k, v in ref.graph.params.items()}
+    aux = {k.removeprefix("aux:"): mx.nd.array(v) for k, v in ref.graph.aux.items()}
+    mx.model.save_checkpoint(prefix, 0, sym, arg, aux)
+    onnx_path, kit, pth = tmp_path / "m.onnx", tmp_path / "kit_model.py", tmp_path / "m.pth"
+    convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=SHAPE)
+    convert_to_pytorch(prefix, 0, pth, kit, SHAPE)
+    graph = read_symbol(f"{prefix}-symbol.json")
+    reference = layers.MxnetInternals(prefix, 0, SHAPE)
+    probes = layers.probes_of(graph, reference.shapes)
+    assert [p.label for p in probes] == [n.name for n in graph.nodes]
+    assert probes[5].mxnet_slot == ("_plus0", 1) and probes[4].mxnet_slot == ("data", 1)
+    targets = {"onnxruntime": layers.OrtInternals(str(onnx_path), probes),
+               "pytorch": layers.TorchInternals(str(kit), str(pth), graph)}
+    report = layers.compare_layers(reference, graph, targets, ref.data, 1e-5)
+    for key in targets:
+        assert report.first_offender(key) is None
+        assert all(d is not None and d.rel_error <= 1e-5 for d in report.diffs[key])
+    assert report.probes[6].shape == (2, 4, 6, 6)
