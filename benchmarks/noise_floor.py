@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from prettytable import PrettyTable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +26,6 @@ sys.path.insert(0, str(ROOT))
 
 from mxconvert import layers, zoo  # noqa: E402
 from mxconvert.convert import convert_to_onnx  # noqa: E402
-from mxconvert.symbol import read_symbol  # noqa: E402
 from mxconvert.to_torch.convert import convert_to_pytorch  # noqa: E402
 
 MODELS = ("resnet-50", "resnet-152", "gluon-resnet50_v1")
@@ -53,13 +51,7 @@ def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
     onnx_path, kit, pth = work / "m.onnx", work / "kit_model.py", work / "m.pth"
     convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)
     convert_to_pytorch(prefix, 0, pth, kit, shape)
-    graph = read_symbol(f"{prefix}-symbol.json")
-    reference = layers.MxnetInternals(prefix, 0, shape)
-    probes = layers.probes_of(graph, reference.shapes)
-    exact, _ = layers.float64_reference(prefix, 0, data, graph, probes)
-    targets = {"onnxruntime": layers.OrtInternals(str(onnx_path), probes),
-               "pytorch": layers.TorchInternals(str(kit), str(pth), graph)}
-    report = layers.compare_layers(reference, graph, targets, data, 1e-5, exact=exact)
+    report = layers.checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
     rows = []
     for key, diffs in report.diffs.items():
         last = len(report.probes) - 1

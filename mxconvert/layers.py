@@ -628,6 +628,26 @@ def float64_reference(prefix: str, epoch: int, batch: np.ndarray, graph: Graph, 
     return exact, None
 
 
+def checkpoint_report(prefix: str, epoch: int, batch: np.ndarray, onnx_model: str | None = None,
+                      kit_model: str | None = None, pytorch_model: str | None = None, tolerance: float = 1e-5,
+                      noise_factor: float = NOISE_FACTOR, float64: bool = True, source: str = "") -> LayerReport:
+    """The layer report of a checkpoint's converted files on ``batch``: MXNet in float32 and, with ``float64``,
+    in float64 against each target given."""
+    reference = MxnetInternals(prefix, epoch, batch.shape)
+    graph = read_symbol(CheckpointPaths.of(prefix, epoch).symbol)
+    probes = probes_of(graph, reference.shapes)
+    exact, float64_note = float64_reference(prefix, epoch, batch, graph, probes) if float64 else (None, None)
+    targets: dict[str, Backend] = {}
+    if onnx_model is not None:
+        targets["onnxruntime"] = OrtInternals(onnx_model, probes)
+    if kit_model is not None:
+        targets["pytorch"] = TorchInternals(kit_model, pytorch_model, graph)
+    report = compare_layers(reference, graph, targets, batch, tolerance, model=Path(prefix).name, source=source,
+                            exact=exact, noise_factor=noise_factor)
+    report.float64_note = float64_note
+    return report
+
+
 def main(args: argparse.Namespace) -> int:
     """``compare_layers.py``: print the table and summary, write the report; exit 1 when a node is over."""
     if len(args.input_shape) != 2:
@@ -637,24 +657,14 @@ def main(args: argparse.Namespace) -> int:
     if args.onnx_model is None and args.kit_model is None:
         raise MxConvertError("nothing to compare: give --onnx_model and/or --kit_model with --pytorch_model")
     batch = load_input(args.input_image, args.input_shape).array
-    reference = MxnetInternals(args.prefix, args.epoch, batch.shape)
-    graph = read_symbol(CheckpointPaths.of(args.prefix, args.epoch).symbol)
-    probes = probes_of(graph, reference.shapes)
-    exact, float64_note = float64_reference(args.prefix, args.epoch, batch, graph, probes)
-    targets: dict[str, Backend] = {}
-    if args.onnx_model is not None:
-        targets["onnxruntime"] = OrtInternals(args.onnx_model, probes)
-    if args.kit_model is not None:
-        targets["pytorch"] = TorchInternals(args.kit_model, args.pytorch_model, graph)
-    report = compare_layers(reference, graph, targets, batch, args.tolerance, model=Path(args.prefix).name,
-                            source=str(args.input_image), exact=exact, noise_factor=args.noise_factor)
-    report.float64_note = float64_note
+    report = checkpoint_report(args.prefix, args.epoch, batch, args.onnx_model, args.kit_model, args.pytorch_model,
+                               args.tolerance, args.noise_factor, source=str(args.input_image))
     print(table(report))
     for line in summary(report):
         print(line)
     paths = write_report(report, args.report)
     print(f"report: {', '.join(map(str, paths))}")
-    over = [key for key in targets if report.first_offender(key) is not None]
+    over = [key for key in report.diffs if report.first_offender(key) is not None]
     if over:
         print(f"{report.criterion}: {', '.join(BACKENDS[k] for k in over)}", file=sys.stderr)
     return EXIT_TOLERANCE if over else EXIT_OK

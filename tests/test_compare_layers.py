@@ -187,14 +187,9 @@ def _he_report(reference_prefix: str, converted_prefix: str, folder: Path, size:
         model = onnx.load(files["onnx_model"])
         edit_onnx(model)
         onnx.save(model, files["onnx_model"])
-    graph = read_symbol(f"{reference_prefix}-symbol.json")
-    reference = layers.MxnetInternals(reference_prefix, 0, data.shape)
-    probes = layers.probes_of(graph, reference.shapes)
-    exact, note = layers.float64_reference(reference_prefix, 0, data, graph, probes)
-    assert note is None
-    targets = {"onnxruntime": layers.OrtInternals(files["onnx_model"], probes),
-               "pytorch": layers.TorchInternals(files["kit_model"], files["pytorch_model"], graph)}
-    return layers.compare_layers(reference, graph, targets, data, 1e-5, exact=exact, model=Path(reference_prefix).name)
+    report = layers.checkpoint_report(reference_prefix, 0, data, **files)
+    assert report.float64_note is None
+    return report
 
 
 def _planted_copy(prefix: str, folder: Path, weights=None, node: str | None = None, **attrs: str) -> str:

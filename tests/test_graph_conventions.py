@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import onnxruntime as ort
 import torch
 
@@ -65,15 +63,10 @@ def test_layer_report_pairs_repeated_names_by_position(tmp_path):
     onnx_path, kit, pth = tmp_path / "m.onnx", tmp_path / "kit_model.py", tmp_path / "m.pth"
     convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=SHAPE)
     convert_to_pytorch(prefix, 0, pth, kit, SHAPE)
-    graph = read_symbol(f"{prefix}-symbol.json")
-    reference = layers.MxnetInternals(prefix, 0, SHAPE)
-    probes = layers.probes_of(graph, reference.shapes)
-    assert [p.label for p in probes] == [n.name for n in graph.nodes]
-    assert probes[5].mxnet_slot == ("_plus0", 1) and probes[4].mxnet_slot == ("data", 1)
-    targets = {"onnxruntime": layers.OrtInternals(str(onnx_path), probes),
-               "pytorch": layers.TorchInternals(str(kit), str(pth), graph)}
-    report = layers.compare_layers(reference, graph, targets, ref.data, 1e-5)
-    for key in targets:
+    report = layers.checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
+    assert [p.label for p in report.probes] == [n.name for n in read_symbol(f"{prefix}-symbol.json").nodes]
+    assert report.probes[5].mxnet_slot == ("_plus0", 1) and report.probes[4].mxnet_slot == ("data", 1)
+    for key in ("onnxruntime", "pytorch"):
         assert report.first_offender(key) is None
         assert all(d is not None and d.rel_error <= 1e-5 for d in report.diffs[key])
     assert report.probes[6].shape == (2, 4, 6, 6)
