@@ -82,6 +82,7 @@ def test_auto_tolerance_is_the_default_and_judges_against_float64(zoo_model, tmp
     converted = [r for r in records if r["backend"] != "ONNX (MXNet back)"]
     assert all(r["max_rel_error"] > 1e-5 for r in converted)  # a fixed 1e-5 against MXNet float32 fails them
     assert all(r["fp64_rel_error"] <= 4 * r["mxnet_rounding"] for r in records)
+    assert np.load(tmp_path / "result" / "resnet-50-he" / "mxnet_fp64.npy").dtype == np.float64  # all its digits
     fixed = subprocess.run([sys.executable, str(ROOT / "outputs_comparison" / "test_mxnet_onnx_outputs.py"),
                             "--test_mx_onnx", str(tmp_path / "lists" / "onnx.txt"), "--tolerance", "1e-5"],
                            capture_output=True, text=True, timeout=120)
