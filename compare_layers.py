@@ -15,8 +15,7 @@ from mxconvert.compare import NOISE_FACTOR, parse_fixed_tolerance  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
-    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
-    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    cli.add_checkpoint_flags(p, config)
     p.add_argument("--onnx_model", help="the .onnx file converted from the checkpoint (omit: no ONNX Runtime)")
     p.add_argument("--kit_model", help="generated kit_model.py (omit: no PyTorch)")
     p.add_argument("--pytorch_model", help="its state dict (.pth), with --kit_model")

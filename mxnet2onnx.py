@@ -12,8 +12,7 @@ from mxconvert import cli  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
-    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
-    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    cli.add_checkpoint_flags(p, config)
     p.add_argument("--onnx_model", default=config.ONNX_MODEL, help="ONNX file to write")
     p.add_argument("--input_shape", type=cli.int_tuple, default=config.ONNX_INPUT_SHAPE, help="N,C,H,W")
     p.add_argument("--conversion_log", default=config.CONVERSION_LOG, help="text log of the conversion")
@@ -27,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.convert import convert_to_onnx
 
-    convert_to_onnx(args.prefix, args.epoch, args.onnx_model, args.conversion_log, input_shape=args.input_shape,
+    convert_to_onnx(cli.checkpoint_of(args), args.epoch, args.onnx_model, args.conversion_log, input_shape=args.input_shape,
                     opset=args.opset, dynamic_batch=args.dynamic_batch, keep_softmax=args.keep_softmax,
                     fp16=args.fp16)
 

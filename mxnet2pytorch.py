@@ -14,8 +14,7 @@ from mxconvert import cli  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
-    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
-    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    cli.add_checkpoint_flags(p, config)
     p.add_argument("--input_shape", type=cli.int_tuple, default=config.ONNX_INPUT_SHAPE,
                    help="N,C,H,W used to check the generated model")
     p.add_argument("--pytorch_model", default=config.PYTORCH_MODEL, help="state dict (.pth) to write")
@@ -29,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.to_torch.convert import convert_to_pytorch
 
-    model = convert_to_pytorch(args.prefix, args.epoch, args.pytorch_model, args.kit_model, args.input_shape,
+    model = convert_to_pytorch(cli.checkpoint_of(args), args.epoch, args.pytorch_model, args.kit_model, args.input_shape,
                                fuse_bn=args.fuse_bn, keep_softmax=args.keep_softmax)
     count = sum(p.numel() for p in model.parameters())
     print(f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}")

@@ -15,8 +15,7 @@ from mxconvert.inference import add_input_flags, run_and_save  # noqa: E402
 
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
-    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
-    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    cli.add_checkpoint_flags(p, config)
     add_input_flags(p, config)
     p.add_argument("--mxnet_model_output", default=config.MXNET_MODEL_OUTPUT,
                    help="output .npy (output i >= 1 goes to <stem>_<i>.npy)")
@@ -29,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.mxnet_runner import MxnetModel
 
-    run_and_save("mxnet", MxnetModel(args.prefix, args.epoch, dtype=args.dtype), args, args.mxnet_model_output)
+    run_and_save("mxnet", MxnetModel(cli.checkpoint_of(args), args.epoch, dtype=args.dtype), args, args.mxnet_model_output)
 
 
 def run() -> None:

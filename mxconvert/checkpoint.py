@@ -1,7 +1,8 @@
 """Load a checkpoint (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``) into a validated IR graph."""
 from __future__ import annotations
 
-from typing import NamedTuple
+import os
+from typing import NamedTuple, Union
 
 import numpy as np
 
@@ -19,13 +20,25 @@ class CheckpointPaths(NamedTuple):
     params: str
 
     @classmethod
-    def of(cls, prefix: str, epoch: int) -> "CheckpointPaths":
-        return cls(f"{prefix}-symbol.json", f"{prefix}-{epoch:04d}.params")
+    def of(cls, checkpoint: "str | CheckpointPaths", epoch: int = 0) -> "CheckpointPaths":
+        """``PREFIX-symbol.json`` and ``PREFIX-EPOCH.params`` of a prefix; explicit files as they are."""
+        if isinstance(checkpoint, CheckpointPaths):
+            return checkpoint
+        return cls(f"{checkpoint}-symbol.json", f"{checkpoint}-{epoch:04d}.params")
+
+    @property
+    def name(self) -> str:
+        """The model's name: its symbol file's name without ``-symbol.json`` (or ``.json``)."""
+        file = os.path.basename(self.symbol)
+        return file.removesuffix("-symbol.json") if file.endswith("-symbol.json") else file.removesuffix(".json")
 
 
-def load_checkpoint(prefix: str, epoch: int) -> Graph:
+Checkpoint = Union[str, CheckpointPaths]  # a prefix (with an epoch beside it), or the two files by name
+
+
+def load_checkpoint(checkpoint: Checkpoint, epoch: int = 0) -> Graph:
     """Read and cross-check symbol and weights; the graph's variables carry the weights' shapes."""
-    paths = CheckpointPaths.of(prefix, epoch)
+    paths = CheckpointPaths.of(checkpoint, epoch)
     graph = read_symbol(paths.symbol)
     attach_weights(graph, load_params(paths.params), paths.params)
     graph.source.params_file = paths.params

@@ -7,6 +7,7 @@ import sys
 import traceback
 from typing import Callable, NoReturn
 
+from .checkpoint import CheckpointPaths
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MxConvertError
 
 
@@ -45,6 +46,24 @@ def named_int_tuple(text: str) -> tuple[str, tuple[int, ...]]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=H,W, got {text!r}")
     return name, int_tuple(values)
+
+
+def add_checkpoint_flags(p: argparse.ArgumentParser, config) -> None:
+    """``--prefix``/``--epoch`` (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``), or ``--symbol``/``--params``
+    naming the two files, whatever they are called."""
+    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
+    p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
+    p.add_argument("--symbol", help="the symbol JSON file, whatever its name (with --params, instead of --prefix)")
+    p.add_argument("--params", help="the params file, whatever its name (with --symbol, instead of --epoch)")
+
+
+def checkpoint_of(args: argparse.Namespace) -> CheckpointPaths:
+    """The checkpoint files the flags of :func:`add_checkpoint_flags` name."""
+    if (args.symbol is None) != (args.params is None):
+        raise MxConvertError("--symbol and --params go together")
+    if args.symbol is not None:
+        return CheckpointPaths(args.symbol, args.params)
+    return CheckpointPaths.of(args.prefix, args.epoch)
 
 
 def add_softmax_flags(p: argparse.ArgumentParser) -> None:

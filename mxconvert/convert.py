@@ -3,22 +3,23 @@ from __future__ import annotations
 
 import time
 
-from .checkpoint import load_checkpoint
+from .checkpoint import Checkpoint, CheckpointPaths, load_checkpoint
 from .fileio import write_text
 from .to_onnx import ExportOptions, build_onnx, save_onnx
 
 
-def convert_to_onnx(prefix: str, epoch: int, onnx_path: str, log_path: str | None, **options) -> str:
+def convert_to_onnx(checkpoint: Checkpoint, epoch: int, onnx_path: str, log_path: str | None, **options) -> str:
     """Write ``onnx_path`` (and the log); returns a one-line summary that the script prints."""
     started = time.perf_counter()
-    graph = load_checkpoint(prefix, epoch)
+    graph = load_checkpoint(checkpoint, epoch)
     read_seconds = time.perf_counter() - started
     model, log = build_onnx(graph, ExportOptions(**options))
     log.timings = {"read checkpoint": read_seconds, **log.timings}
     save_onnx(model, onnx_path)
     log.timings["total"] = time.perf_counter() - started
     if log_path:
-        write_text(log_path, f"mxconvert: {prefix} (epoch {epoch}) -> {onnx_path}\n{log.text()}")
+        paths = CheckpointPaths.of(checkpoint, epoch)
+        write_text(log_path, f"mxconvert: {paths.symbol} + {paths.params} -> {onnx_path}\n{log.text()}")
     summary = (f"{onnx_path}: {len(model.skeleton.graph.node)} ONNX nodes from {len(graph.nodes)} MXNet nodes, "
                f"opset {options.get('opset', 13)}, {log.timings['total']:.2f} s")
     print(summary)

@@ -33,7 +33,8 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 from prettytable import PrettyTable, TableStyle
 
-from .checkpoint import CheckpointPaths
+from . import cli
+from .checkpoint import Checkpoint, CheckpointPaths
 from .compare import NOISE_FACTOR, cosine_similarity, max_abs_error, max_rel_error
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
 from .fileio import write_bytes, write_text
@@ -100,10 +101,10 @@ class Backend(Protocol):
 class MxnetInternals:
     """The checkpoint in MXNet; each fetch binds the group of the requested internal outputs."""
 
-    def __init__(self, prefix: str, epoch: int, input_shape: tuple[int, ...], dtype: str = "float32"):
+    def __init__(self, checkpoint: Checkpoint, epoch: int, input_shape: tuple[int, ...], dtype: str = "float32"):
         from .mxnet_runner import MxnetModel, mxnet_message
 
-        self.model = model = MxnetModel(prefix, epoch, dtype=dtype)
+        self.model = model = MxnetModel(checkpoint, epoch, dtype=dtype)
         self.mx = model.mx
         self.internals = model.symbol.get_internals()
         self.slots: dict[tuple[str, int], int] = {}  # (node, output index) -> position in the internals
@@ -616,33 +617,34 @@ def write_report(report: LayerReport, folder: str | Path) -> list[Path]:
 
 # ---------------------------------------------------------------- script
 
-def float64_reference(prefix: str, epoch: int, batch: np.ndarray, graph: Graph, probes: Sequence[Probe]
+def float64_reference(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, graph: Graph, probes: Sequence[Probe]
                       ) -> tuple[MxnetInternals | None, str | None]:
     """MXNet in float64 for the noise floor, tried on the graph's outputs first; else None and why not."""
     heads = {(ref.node, ref.index) for ref in graph.outputs}
     try:
-        exact = MxnetInternals(prefix, epoch, batch.shape, dtype="float64")
+        exact = MxnetInternals(checkpoint, epoch, batch.shape, dtype="float64")
         exact.fetch(batch, [p for p in probes if (p.node, p.index) in heads])
     except MxConvertError as exc:
         return None, str(exc).split(": ", 1)[-1]
     return exact, None
 
 
-def checkpoint_report(prefix: str, epoch: int, batch: np.ndarray, onnx_model: str | None = None,
+def checkpoint_report(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, onnx_model: str | None = None,
                       kit_model: str | None = None, pytorch_model: str | None = None, tolerance: float = 1e-5,
                       noise_factor: float = NOISE_FACTOR, float64: bool = True, source: str = "") -> LayerReport:
     """The layer report of a checkpoint's converted files on ``batch``: MXNet in float32 and, with ``float64``,
     in float64 against each target given."""
-    reference = MxnetInternals(prefix, epoch, batch.shape)
-    graph = read_symbol(CheckpointPaths.of(prefix, epoch).symbol)
+    paths = CheckpointPaths.of(checkpoint, epoch)
+    reference = MxnetInternals(paths, epoch, batch.shape)
+    graph = read_symbol(paths.symbol)
     probes = probes_of(graph, reference.shapes)
-    exact, float64_note = float64_reference(prefix, epoch, batch, graph, probes) if float64 else (None, None)
+    exact, float64_note = float64_reference(paths, epoch, batch, graph, probes) if float64 else (None, None)
     targets: dict[str, Backend] = {}
     if onnx_model is not None:
         targets["onnxruntime"] = OrtInternals(onnx_model, probes)
     if kit_model is not None:
         targets["pytorch"] = TorchInternals(kit_model, pytorch_model, graph)
-    report = compare_layers(reference, graph, targets, batch, tolerance, model=Path(prefix).name, source=source,
+    report = compare_layers(reference, graph, targets, batch, tolerance, model=paths.name, source=source,
                             exact=exact, noise_factor=noise_factor)
     report.float64_note = float64_note
     return report
@@ -657,7 +659,7 @@ def main(args: argparse.Namespace) -> int:
     if args.onnx_model is None and args.kit_model is None:
         raise MxConvertError("nothing to compare: give --onnx_model and/or --kit_model with --pytorch_model")
     batch = load_input(args.input_image, args.input_shape).array
-    report = checkpoint_report(args.prefix, args.epoch, batch, args.onnx_model, args.kit_model, args.pytorch_model,
+    report = checkpoint_report(cli.checkpoint_of(args), args.epoch, batch, args.onnx_model, args.kit_model, args.pytorch_model,
                                args.tolerance, args.noise_factor, source=str(args.input_image))
     print(table(report))
     for line in summary(report):

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .errors import MxConvertError
-from .checkpoint import CheckpointPaths
+from .checkpoint import Checkpoint, CheckpointPaths
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS
 
@@ -57,12 +57,12 @@ def _label_names(symbol: Any) -> set[str]:
 class MxnetModel:
     """A loaded checkpoint; calling it runs an inference-mode forward pass (one executor per input shape)."""
 
-    def __init__(self, prefix: str, epoch: int, ctx: str = "cpu", dtype: str = "float32"):
+    def __init__(self, checkpoint: Checkpoint, epoch: int = 0, ctx: str = "cpu", dtype: str = "float32"):
         """``dtype="float64"`` runs weights and compute in double precision: the exact result that float32
         runs (MXNet's own included) are measured against."""
         self.mx = import_mxnet()
         self.dtype = np.dtype(dtype)
-        symbol_path, params_path = map(Path, CheckpointPaths.of(prefix, epoch))
+        symbol_path, params_path = map(Path, CheckpointPaths.of(checkpoint, epoch))
         for path in (symbol_path, params_path):
             if not path.is_file():
                 raise MxConvertError("no such file", str(path))
@@ -143,6 +143,6 @@ class MxnetModel:
                                  str(self.params_path)) from None
 
 
-def run_mxnet(prefix: str, epoch: int, batch: np.ndarray, ctx: str = "cpu") -> list[np.ndarray]:
-    """Load ``prefix``/``epoch`` with MXNet and return every output of one inference-mode forward pass."""
-    return MxnetModel(prefix, epoch, ctx)(batch)
+def run_mxnet(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, ctx: str = "cpu") -> list[np.ndarray]:
+    """Load the checkpoint with MXNet and return every output of one inference-mode forward pass."""
+    return MxnetModel(checkpoint, epoch, ctx)(batch)

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
+import numpy as np
 import onnxruntime as ort
 import torch
 
+from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
 from mxconvert import layers
 from mxconvert.convert import convert_to_onnx
@@ -70,3 +74,39 @@ def test_layer_report_pairs_repeated_names_by_position(tmp_path):
         assert report.first_offender(key) is None
         assert all(d is not None and d.rel_error <= 1e-5 for d in report.diffs[key])
     assert report.probes[6].shape == (2, 4, 6, 6)
+
+
+def _script(name: str, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / name), *flags], capture_output=True, text=True, timeout=300)
+
+
+def test_explicit_files_of_any_name(tmp_path):
+    """--symbol/--params name checkpoint files that do not follow PREFIX-symbol.json / PREFIX-NNNN.params, in
+    every script that reads a checkpoint."""
+    sym = _repeated_names()
+    ref = run_reference(sym, SHAPE)
+    symbol, params = tmp_path / "train_net.json", tmp_path / "train_net_iter_800000.params"
+    symbol.write_text(sym.tojson())
+    mx.nd.save(str(params), {f"arg:{k}": mx.nd.array(v) for k, v in ref.graph.params.items()}
+               | {f"aux:{k}": mx.nd.array(v) for k, v in ref.graph.aux.items()})
+    np.save(tmp_path / "input.npy", ref.data)
+    files = ["--symbol", str(symbol), "--params", str(params)]
+    shape = ",".join(map(str, SHAPE))
+    onnx_path, kit, pth = tmp_path / "m.onnx", tmp_path / "kit_model.py", tmp_path / "m.pth"
+    for script, flags in (
+            ("mxnet2onnx.py", ["--onnx_model", str(onnx_path), "--input_shape", shape,
+                               "--conversion_log", str(tmp_path / "log.txt")]),
+            ("mxnet2pytorch.py", ["--input_shape", shape, "--pytorch_model", str(pth), "--kit_model", str(kit)]),
+            ("mxnet_inference.py", ["--input_image", str(tmp_path / "input.npy"),
+                                    "--mxnet_model_output", str(tmp_path / "mx.npy")]),
+            ("compare_layers.py", ["--input_image", str(tmp_path / "input.npy"), "--onnx_model", str(onnx_path),
+                                   "--kit_model", str(kit), "--pytorch_model", str(pth),
+                                   "--report", str(tmp_path / "layers")])):
+        done = _script(script, *files, *flags)
+        assert done.returncode == 0, (script, done.stderr)
+    assert "train_net_iter_800000.params" in (tmp_path / "log.txt").read_text().splitlines()[0]
+    assert_close(ref.outputs, [np.load(tmp_path / "mx.npy")])
+    assert "# Layer-by-layer divergence from MXNet: train_net" in (tmp_path / "layers" / "report.md").read_text()
+    half = _script("mxnet2onnx.py", "--symbol", str(symbol), "--onnx_model", str(tmp_path / "x.onnx"))
+    assert half.returncode == 2 and half.stderr.strip().endswith("--symbol and --params go together")
+    assert not (tmp_path / "x.onnx").exists()

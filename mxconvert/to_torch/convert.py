@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import InternalError, MxConvertError, first_line
 from ..fileio import atomic_output
 from .codegen import emit_pytorch
@@ -34,11 +34,11 @@ def verify(source: str, state_bytes: bytes, input_shape: tuple[int, ...]) -> tor
     return model
 
 
-def convert_to_pytorch(prefix: str, epoch: int, model_path: str | os.PathLike, kit_path: str | os.PathLike,
+def convert_to_pytorch(checkpoint: Checkpoint, epoch: int, model_path: str | os.PathLike, kit_path: str | os.PathLike,
                        input_shape: tuple[int, ...], fuse_bn: bool = False, keep_softmax: bool = True
                        ) -> torch.nn.Module:
     """Write ``kit_path`` and ``model_path`` only after the generated model has loaded and run."""
-    graph = load_checkpoint(prefix, epoch)
+    graph = load_checkpoint(checkpoint, epoch)
     source, state = emit_pytorch(graph, input_shape, fuse_bn=fuse_bn, keep_softmax=keep_softmax)
     state_bytes = serialize_state(state)
     model = verify(source, state_bytes, input_shape)
