@@ -88,8 +88,8 @@ def _stack(paths: list[Path], input_shape_hw: tuple[int, int]) -> InputBatch:
 
 def _load_tensor(path: Path) -> InputBatch:
     array = load_npy(path)
-    if array.ndim != 4:
-        raise MxConvertError(f"expected a 4-D NCHW tensor, got shape {array.shape}", str(path))
+    if array.ndim == 0:
+        raise MxConvertError("expected a tensor with a batch axis, got a scalar", str(path))
     if array.dtype.kind not in "biuf":
         raise MxConvertError(f"expected a real-valued tensor, got dtype {array.dtype}", str(path))
     if array.size == 0:
@@ -99,7 +99,8 @@ def _load_tensor(path: Path) -> InputBatch:
 
 
 def load_input(path: str | os.PathLike, input_shape_hw: tuple[int, int]) -> InputBatch:
-    """An image file (batch of 1), a ``.npy`` NCHW tensor (used as is), or a folder of images (one batch).
+    """An image file (batch of 1), a ``.npy`` tensor of any rank (used as is: NCHW images, (N, 4) features,
+    sequences), or a folder of images (one batch).
 
     ``input_shape_hw`` is the (H, W) images are resized to; a ``.npy`` tensor keeps its own shape.
     """

@@ -110,3 +110,31 @@ def test_explicit_files_of_any_name(tmp_path):
     half = _script("mxnet2onnx.py", "--symbol", str(symbol), "--onnx_model", str(tmp_path / "x.onnx"))
     assert half.returncode == 2 and half.stderr.strip().endswith("--symbol and --params go together")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_mlp_regressor_through_every_script(tmp_path):
+    """A 2-D input (N x 4 features) and a regression head: converted and run by all four inference scripts."""
+    hidden = S.Activation(S.FullyConnected(S.var("data"), num_hidden=8, name="fc1"), act_type="tanh", name="act")
+    sym = S.LinearRegressionOutput(S.FullyConnected(hidden, num_hidden=2, name="fc2"), name="head")
+    ref = run_reference(sym, (5, 4))
+    prefix = str(tmp_path / "mlp")
+    mx.model.save_checkpoint(prefix, 0, sym, {k: mx.nd.array(v) for k, v in ref.graph.params.items()}, {})
+    np.save(tmp_path / "x.npy", ref.data)
+    onnx_path, kit, pth = str(tmp_path / "m.onnx"), str(tmp_path / "kit_model.py"), str(tmp_path / "m.pth")
+    common = ["--input_image", str(tmp_path / "x.npy")]
+    for script, flags in (
+            ("mxnet2onnx.py", ["--prefix", prefix, "--onnx_model", onnx_path, "--input_shape", "1,4",
+                               "--dynamic_batch", "--conversion_log", str(tmp_path / "log.txt")]),
+            ("mxnet2pytorch.py", ["--prefix", prefix, "--input_shape", "1,4", "--pytorch_model", pth,
+                                  "--kit_model", kit]),
+            ("mxnet_inference.py", ["--prefix", prefix, *common, "--mxnet_model_output", str(tmp_path / "mx.npy")]),
+            ("onnxruntime_inference.py", ["--onnx_model", onnx_path, *common,
+                                          "--onnxruntime_model_output", str(tmp_path / "ort.npy")]),
+            ("onnx_inference_mxnet_back.py", ["--onnx_model", onnx_path, *common,
+                                              "--onnx_mx_model_output", str(tmp_path / "onnx_mx.npy")]),
+            ("pytorch_inference.py", ["--pytorch_model", pth, "--kit_model", kit, *common,
+                                      "--pytorch_model_output", str(tmp_path / "torch.npy")])):
+        done = _script(script, *flags)
+        assert done.returncode == 0, (script, done.stderr)
+    for output in ("mx", "ort", "onnx_mx", "torch"):
+        assert_close(ref.outputs, [np.load(tmp_path / f"{output}.npy")])

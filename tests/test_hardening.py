@@ -394,9 +394,12 @@ BAD_INPUTS: dict[str, Bad] = {
     "ptinf/input pickled npy": Bad("pytorch_inference", infer("torch", input_image=file("x.npy", pickled_npy)),
                                    "x.npy: not a readable .npy file (Object arrays cannot be loaded when "
                                    "allow_pickle=False)"),
-    "ptinf/input 2-d npy": Bad("pytorch_inference", infer("torch", input_image=file(
+    "ptinf/input 2-d npy for 4-d model": Bad("pytorch_inference", infer("torch", input_image=file(
         "x.npy", lambda p: np.save(p, np.ones((3, 8), np.float32)))),
-        "x.npy: expected a 4-D NCHW tensor, got shape (3, 8)"),
+        "PyTorch forward failed on an input of shape (3, 8): "),
+    "ptinf/input scalar npy": Bad("pytorch_inference", infer("torch", input_image=file(
+        "x.npy", lambda p: np.save(p, np.float32(1)))),
+        "x.npy: expected a tensor with a batch axis, got a scalar"),
     "ptinf/input wrong size": Bad("pytorch_inference", infer("torch", input_image=file(
         "x.npy", lambda p: np.save(p, np.ones((1, 4, 8, 8), np.float32)))),
         "PyTorch forward failed on an input of shape (1, 4, 8, 8): "),
