@@ -110,7 +110,7 @@ def _truncated_png(path: Path) -> None:
     (_truncated_png, "truncated.png"),
     (lambda p: None, "missing.npy"),
     (lambda p: p.write_bytes(b"\x93NUMPY garbage"), "corrupt.npy"),
-    (lambda p: np.save(p, np.zeros((3, 4, 4))), "rank3.npy"),
+    (lambda p: np.save(p, np.float32(2.0)), "scalar.npy"),
     (lambda p: np.save(p, np.zeros((1, 3, 2, 2), complex)), "complex.npy"),
     (lambda p: np.save(p, np.zeros((0, 3, 2, 2))), "empty.npy"),
     (lambda p: p.mkdir(), "empty_folder"),
@@ -134,3 +134,13 @@ def test_sample_picture_is_deterministic_and_committed(tmp_path: Path) -> None:
     assert (tmp_path / "photo.bmp").read_bytes() == (REPO / "photo.bmp").read_bytes()
     with pytest.raises(MxConvertError):
         write_sample(tmp_path / "photo.unknown")
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 28, 28), (1, 3, 2, 2, 2)])
+def test_npy_of_any_rank_is_used_as_is(tmp_path: Path, shape: tuple[int, ...]) -> None:
+    array = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    np.save(tmp_path / "x.npy", array)
+    batch = load_input(tmp_path / "x.npy", (8, 8))
+    assert batch.array.dtype == np.float32 and batch.array.shape == shape
+    np.testing.assert_array_equal(batch.array, array)
+    assert batch.files == [f"x.npy[{i}]" for i in range(shape[0])]
