@@ -15,15 +15,40 @@ from typing import Callable, Iterable, Sequence
 
 from . import zoo, zoo_faces
 from .ir import Node
+from .opdefs import ALIASES, LOSS_HEADS
 from .registry import ConverterRegistry
 from .symbol import parse_symbol
-from .to_onnx import ops as _onnx_ops  # noqa: F401  (registers the converters)
-from .to_onnx.exporter import MAX_OPSET, MIN_OPSET
+from .to_onnx.exporter import MAX_OPSET, MIN_OPSET  # the exporter and the code generator import every family
 from .to_onnx.registry import REGISTRY as ONNX
-from .to_torch import ops as _torch_ops  # noqa: F401  (registers the converters)
+from .to_torch.codegen import emit_pytorch  # noqa: F401
 from .to_torch.registry import REGISTRY as TORCH
 
 YES, NO, LIMITED = "yes", "no", "yes¹"
+# The op names MXNet 1.9.1's own ONNX exporter registers (read from python/mxnet/onnx/mx2onnx/_op_translations/
+# of MXNet v1.9.x), to count mxconvert's coverage against.
+MXNET_EXPORTER_OPS = frozenset((
+    "Activation", "BatchNorm", "BlockGrad", "Cast", "Concat", "Convolution", "Crop", "Deconvolution", "Dropout",
+    "Embedding", "Flatten", "FullyConnected", "InstanceNorm", "L2Normalization", "LRN", "LayerNorm", "LeakyReLU",
+    "LogisticRegressionOutput", "MakeLoss", "Pad", "Pooling", "RNN", "ROIPooling", "Reshape", "SequenceMask",
+    "SequenceReverse", "SliceChannel", "SoftmaxOutput", "SwapAxis", "UpSampling", "_arange",
+    "_contrib_AdaptiveAvgPooling2D", "_contrib_BilinearResize2D", "_contrib_ROIAlign", "_contrib_arange_like",
+    "_contrib_box_decode", "_contrib_box_nms", "_contrib_div_sqrt_dim", "_contrib_interleaved_matmul_selfatt_qk",
+    "_contrib_interleaved_matmul_selfatt_valatt", "_copy", "_div_scalar", "_equal_scalar", "_greater_scalar",
+    "_lesser_scalar", "_linalg_gemm2", "_maximum", "_maximum_scalar", "_minimum", "_minimum_scalar", "_minus_scalar",
+    "_mul_scalar", "_ones", "_plus_scalar", "_power", "_power_scalar", "_random_normal", "_random_uniform",
+    "_random_uniform_like", "_rdiv_scalar", "_rminus_scalar", "_rnn_param_concat", "_sample_multinomial", "_split_v2",
+    "_zeros", "abs", "add_n", "arccos", "arcsin", "arctan", "argmax", "argmin", "argsort", "batch_dot",
+    "broadcast_add", "broadcast_axis", "broadcast_div", "broadcast_equal", "broadcast_greater",
+    "broadcast_greater_equal", "broadcast_lesser", "broadcast_lesser_equal", "broadcast_like",
+    "broadcast_logical_and", "broadcast_logical_or", "broadcast_logical_xor", "broadcast_minimum", "broadcast_mod",
+    "broadcast_mul", "broadcast_not_equal", "broadcast_power", "broadcast_sub", "broadcast_to", "ceil", "clip", "cos",
+    "depth_to_space", "dot", "elemwise_add", "elemwise_div", "elemwise_mul", "elemwise_sub", "exp", "expand_dims",
+    "floor", "gather_nd", "hard_sigmoid", "identity", "log", "log2", "log_softmax", "logical_not", "max", "mean",
+    "min", "negative", "norm", "null", "one_hot", "ones_like", "prod", "reciprocal", "relu", "repeat", "reshape_like",
+    "reverse", "shape_array", "sigmoid", "sin", "size_array", "slice", "slice_axis", "slice_like", "softmax",
+    "space_to_depth", "sqrt", "square", "squeeze", "stack", "sum", "sum_axis", "take", "tan", "tanh", "tile", "topk",
+    "transpose", "where", "zeros_like",
+))
 
 
 @dataclass(frozen=True)
@@ -97,17 +122,47 @@ def families_table(nodes: dict[Family, list[Node]]) -> str:
     return markdown(("Family", "Zoo models", "Notable", "ONNX", "PyTorch"), rows)
 
 
-def ops_table(nodes: dict[Family, list[Node]]) -> str:
-    """One row per op either registry converts, with the families of ``nodes`` that use it."""
-    def cell(op: str, registry: ConverterRegistry) -> str:
-        entry = registry.entries.get(op)
-        return NO if entry is None else LIMITED if entry.check else YES
+def _cell(op: str, registry: ConverterRegistry) -> str:
+    """Whether ``registry`` converts ``op``: loss heads through ``inference_graph`` (their forward)."""
+    if op in LOSS_HEADS and op not in registry.entries:
+        return YES
+    entry = registry.entries.get(op)
+    return NO if entry is None else LIMITED if entry.check else YES
 
+
+def _spellings() -> dict[str, list[str]]:
+    """Canonical op -> its other names (``ALIASES``), and every name MXNet's exporter knows or a target converts."""
+    names: dict[str, list[str]] = {}
+    for op in sorted(ONNX.entries.keys() | TORCH.entries.keys() | set(LOSS_HEADS)
+                     | {ALIASES.get(op, op) for op in MXNET_EXPORTER_OPS} - {"null"}):
+        names[op] = sorted(alias for alias, target in ALIASES.items() if target == op)
+    return names
+
+
+def ops_table(nodes: dict[Family, list[Node]]) -> str:
+    """One row per op that MXNet's exporter or either target knows (other spellings beside it), with the families
+    of ``nodes`` that use it."""
     rows = []
-    for op in sorted(ONNX.entries.keys() | TORCH.entries.keys(), key=lambda op: (op.lstrip("_").lower(), op)):
+    for op, aliases in sorted(_spellings().items(), key=lambda item: (item[0].lstrip("_").lower(), item[0])):
         users = [family.short for family, family_nodes in nodes.items() if any(node.op == op for node in family_nodes)]
-        rows.append((f"`{op}`", cell(op, ONNX), cell(op, TORCH), "; ".join(users)))
-    return markdown(("MXNet op", "ONNX", "PyTorch", "Used by"), rows)
+        exporter = YES if MXNET_EXPORTER_OPS & {op, *aliases} else NO
+        names = f"`{op}`" + (f" ({', '.join(f'`{a}`' for a in aliases)})" if aliases else "")
+        rows.append((names, _cell(op, ONNX), _cell(op, TORCH), exporter, "; ".join(users)))
+    return markdown(("MXNet op (other names)", "ONNX", "PyTorch", "MXNet 1.9.1 exporter", "Used by"), rows)
+
+
+def coverage() -> str:
+    """The counts against MXNet 1.9.1's exporter, by the op names it registers."""
+    known = sorted(MXNET_EXPORTER_OPS - {"null"})
+    converted = {target: {op for op in known if _cell(ALIASES.get(op, op), registry) != NO}
+                 for target, registry in (("ONNX", ONNX), ("PyTorch", TORCH))}
+    ours = {target: sum(_cell(op, registry) != NO for op in _spellings())
+            for target, registry in (("ONNX", ONNX), ("PyTorch", TORCH))}
+    lines = [f"{target}: mxconvert {ours[target]} ops, MXNet 1.9.1 exporter {len(known)}, both {len(done)}"
+             for target, done in converted.items()]
+    missing = sorted(set(known) - converted["ONNX"] - converted["PyTorch"])
+    lines.append(f"Exporter ops mxconvert converts to neither: {', '.join(f'`{op}`' for op in missing) or 'none'}.")
+    return "\n\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.parse_args(argv)
     nodes = {family: family_nodes(family) for family in FAMILIES}
     print(families_table(nodes))
+    print()
+    print(coverage())
     print()
     print(ops_table(nodes))
     print()
