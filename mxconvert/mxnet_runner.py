@@ -122,7 +122,7 @@ class MxnetModel:
                                          str(self.params_path))
                 with _native_stderr_silenced():
                     executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes, type_dict={
-                        name: self.dtype for name in self.symbol.list_arguments()})
+                        name: self.dtype for name in self.symbol.list_inputs()})
             except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
                 raise MxConvertError(f"{problem}: {mxnet_message(exc)}", str(self.params_path)) from None
             executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)
