@@ -217,8 +217,10 @@ def _nodes(sym: mx.sym.Symbol) -> list[dict]:
     return json.loads(sym.tojson())["nodes"]
 
 
-def _last_fully_connected(nodes: list[dict]) -> dict:
-    return [node for node in nodes if node["op"] == "FullyConnected"][-1]
+def _last_fully_connected(nodes: list[dict]) -> dict | None:
+    """The classifier of most networks (SqueezeNet and Gluon's MobileNetV2 end in a convolution instead)."""
+    layers = [node for node in nodes if node["op"] == "FullyConnected"]
+    return layers[-1] if layers else None
 
 
 def _fixed_gammas(sym: mx.sym.Symbol) -> set[str]:
@@ -239,6 +241,8 @@ def calibrate(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, imag
     """
     nodes = _nodes(sym)
     batchnorms = [node for node in nodes if node["op"] == "BatchNorm"]
+    if not batchnorms:
+        return dict(aux_params)
     internals = sym.get_internals()
     taps = mx.sym.Group([internals[f"{node['name']}_output"].get_children()[0] for node in batchnorms])
     aux = dict(aux_params)
@@ -320,7 +324,8 @@ def health(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, images:
     purpose) and the model outputs, and the mean top-1 softmax probability of those logits."""
     internals = sym.get_internals()
     outputs = dict(zip(internals.list_outputs(), forward(internals, arg_params, aux_params, {data_name: images})))
-    logits = f"{_last_fully_connected(_nodes(sym))['name']}_output"
+    classifier = _last_fully_connected(_nodes(sym))
+    logits = f"{classifier['name']}_output" if classifier else sym.list_outputs()[0]
     skipped = {logits, *sym.list_outputs(), *sym.list_arguments(), *sym.list_auxiliary_states()}
     largest_std = max(float(value.std()) for name, value in outputs.items() if name not in skipped)
     return largest_std, float(top1_probability(outputs[logits].astype(np.float64)).mean())
@@ -336,7 +341,7 @@ def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 112
     """Write ``resnet-<depth>`` (epoch 0; ``resnet-<depth>-he`` with ``full_branches``) into ``out_dir``,
     calibrated for raw 0..255 input; return its prefix."""
     images = sample_images(2 * calib_images, calib_size, seed)
-    return _build(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed, full_branches)
+    return build_checkpoint(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed, full_branches)
 
 
 def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16,
@@ -344,19 +349,21 @@ def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, c
     """Write ``gluon-<name>`` (``-he`` with ``full_branches``) into ``out_dir``, calibrated for
     ImageNet-normalised input."""
     images = imagenet_normalise(sample_images(2 * calib_images, calib_size, seed))
-    return _build(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed, full_branches)
+    return build_checkpoint(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed, full_branches)
 
 
-def _build(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int,
-           full_branches: bool = False) -> str:
-    """Calibrate BatchNorm on the first half of ``images`` and the classifier on the unseen second half."""
+def build_checkpoint(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int,
+                     full_branches: bool = False) -> str:
+    """Write ``sym`` as checkpoint ``name`` with realistic weights: BatchNorm calibrated on the first half of
+    ``images``, the classifier fitted on the unseen second half."""
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     name += FULL_BRANCH_SUFFIX if full_branches else ""
     batchnorm_images, classifier_images = np.split(images, 2)
     arg, aux = realistic_params(sym, batchnorm_images.shape, rng,
                                 branch_scale=1.0 if full_branches else RESIDUAL_BRANCH_SCALE)
     aux = calibrate(sym, arg, aux, batchnorm_images)
-    arg.update(fit_classifier(sym, arg, aux, classifier_images, rng))
+    if _last_fully_connected(_nodes(sym)):
+        arg.update(fit_classifier(sym, arg, aux, classifier_images, rng))
     prefix = os.path.join(out_dir, name)
     with _atomic_checkpoint(prefix, 0) as tmp_prefix:
         mx.model.save_checkpoint(tmp_prefix, 0, sym, arg, aux)
@@ -446,7 +453,7 @@ def _implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
 # ---------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import zoo_faces  # it builds on this module
+    from . import zoo_faces, zoo_vision  # they build on this module
 
     args = _parser().parse_args(argv)
     options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images,
@@ -475,6 +482,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             images = sample_images(args.calib_images, zoo_faces.INPUT_SIZES[name], args.seed + 1)
             print(f"{_size_line(prefix, seconds)}   max activation std "
                   f"{zoo_faces.largest_activation_std(prefix, images):6.2f} (fresh images)", flush=True)
+    for name in args.vision:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            seconds = _timed(functools.partial(zoo_vision.build_vision, name, args.out, args.seed, args.calib_images))
+            images = imagenet_normalise(sample_images(args.calib_images, zoo_vision.input_side(name), args.seed + 1))
+            largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0), images)
+            print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
+                  f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
     return 0
 
 
@@ -498,7 +513,7 @@ def _size_line(prefix: str, seconds: float) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import zoo_faces
+    from . import zoo_faces, zoo_vision
 
     parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo", description=__doc__.split("\n")[0])
     parser.add_argument("--depth", type=int, nargs="*", default=[], choices=sorted(CLASSIC_UNITS),
@@ -508,6 +523,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--face", nargs="*", default=[], choices=zoo_faces.FACE_MODELS, metavar="NAME",
                         help=f"face models to build (at their own input size); one of "
                              f"{', '.join(zoo_faces.FACE_MODELS)}")
+    parser.add_argument("--vision", nargs="*", default=[], choices=zoo_vision.MODELS, metavar="NAME",
+                        help="Gluon model-zoo networks (vision-NAME) and GluonCV classifiers (gluoncv-NAME) to build, "
+                             f"at their own input size; one of {', '.join(zoo_vision.MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--full-branches", action="store_true",
                         help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "

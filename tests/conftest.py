@@ -17,12 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FIXTURES = Path(os.environ.get("MXCONVERT_FIXTURES", ROOT / "build" / "fixtures"))
 CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
-ZOO_BUILDERS = (ROOT / "mxconvert" / "zoo.py", ROOT / "mxconvert" / "zoo_faces.py")
+ZOO_BUILDERS = (ROOT / "mxconvert" / "zoo.py", ROOT / "mxconvert" / "zoo_faces.py", ROOT / "mxconvert" / "zoo_vision.py")
 
 
 def build_once(name: str) -> str:
     """Prefix of zoo model ``name`` (``resnet-18``, ``gluon-resnet18_v1``, ``resnet-18-legacy``,
-    ``arcface-r50``; ``resnet-50-he``: residual branches at full scale), built if missing or stale."""
+    ``arcface-r50``, ``vision-densenet121``, ``gluoncv-resnest14``; ``resnet-50-he``: residual branches at full
+    scale), built if missing or stale."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with open(FIXTURES / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -48,6 +49,8 @@ def _build(name: str) -> str:
     model = base.removesuffix(FULL_BRANCH_SUFFIX)
     if model in FACE_MODELS:
         flags = ["--face", model]
+    elif model.startswith(("vision-", "gluoncv-")):
+        flags = ["--vision", model]
     elif model.startswith("gluon-"):
         flags = ["--gluon", model.removeprefix("gluon-")]
     else:

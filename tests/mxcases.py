@@ -76,6 +76,24 @@ def assert_close(reference: list[np.ndarray], actual: list[np.ndarray], rel: flo
     return worst
 
 
+def assert_near_exact(reference: list[np.ndarray], exact: list[np.ndarray], actual: list[np.ndarray],
+                      factor: float = 4.0) -> float:
+    """``--tolerance auto``'s rule, per image: each output within max(1e-5, ``factor`` x MXNet float32's own
+    distance) of MXNet's float64 result (``exact``); returns the worst ratio to that bound."""
+    worst = 0.0
+    for ref, ex, out in zip(reference, exact, actual, strict=True):
+        assert ref.shape == tuple(out.shape), (ref.shape, out.shape)
+        rows = ex.shape[0] if ex.ndim >= 2 else 1
+        ex_rows = ex.astype(np.float64).reshape(rows, -1)
+        scale = np.abs(ex_rows).max(axis=1)
+        rounding = np.abs(ex_rows - ref.astype(np.float64).reshape(rows, -1)).max(axis=1) / scale
+        error = np.abs(ex_rows - np.asarray(out, np.float64).reshape(rows, -1)).max(axis=1) / scale
+        bound = np.maximum(1e-5, factor * rounding)
+        assert (error <= bound).all(), f"relative error {error.max():.3g} from float64 > {bound.min():.3g}"
+        worst = max(worst, float((error / bound).max()))
+    return worst
+
+
 def _conv(x, **kw):
     return S.Convolution(x, name="conv", **kw)
 

@@ -1,0 +1,78 @@
+"""Gluon's vision model zoo and GluonCV's classifiers for the local zoo, built with real MXNet: each network
+from its library with ``pretrained=False``, exported as ``HybridBlock.export`` writes it, then given realistic
+weights by ``zoo.build_checkpoint`` (He-scaled, BatchNorm calibrated, classifier fitted) for ImageNet-normalised
+input. Built by ``python -m mxconvert.zoo --vision NAME ...`` (names ``vision-<model>`` and ``gluoncv-<model>``).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from typing import Iterator
+
+from . import zoo
+from .zoo import mx
+
+# Gluon's model zoo (mxnet.gluon.model_zoo.vision); ResNets are the zoo's own ``gluon-`` family.
+GLUON_VISION = ("alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "inceptionv3",
+                "mobilenet0.25", "mobilenet0.5", "mobilenet0.75", "mobilenet1.0", "mobilenetv2_0.25",
+                "mobilenetv2_0.5", "mobilenetv2_0.75", "mobilenetv2_1.0", "squeezenet1.0", "squeezenet1.1",
+                "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
+# GluonCV's classifiers beyond Gluon's zoo (gluoncv.model_zoo), one or two of each family.
+GLUONCV_CLASSIFIERS = ("resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "se_resnet18_v1", "se_resnet18_v2",
+                       "senet_154", "resnest14", "mobilenetv3_small", "mobilenetv3_large", "xception",
+                       "residualattentionnet56")
+# The input side each network is built and tested at: the smallest its fixed pooling windows take.
+_FIXED_POOL_SIDES = {"densenet": 224, "squeezenet": 224, "inceptionv3": 299, "xception": 299,
+                     "residualattentionnet": 224, "senet_154": 224}
+MODELS = tuple(f"vision-{name}" for name in GLUON_VISION) + tuple(f"gluoncv-{name}" for name in GLUONCV_CLASSIFIERS)
+
+
+def input_side(model: str) -> int:
+    """The side (pixels) of the square input ``model`` (``vision-...``/``gluoncv-...``) is built for."""
+    name = model.split("-", 1)[1]
+    return next((side for prefix, side in _FIXED_POOL_SIDES.items() if name.startswith(prefix)), 64)
+
+
+@contextlib.contextmanager
+def _torch_hidden() -> Iterator[None]:
+    """GluonCV 0.10.5 refuses to import beside torch 2 (a version check on import; its MXNet models never use
+    torch): import it while ``import torch`` fails."""
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+
+
+def _network(model: str) -> mx.gluon.HybridBlock:
+    family, name = model.split("-", 1)
+    if family == "vision":
+        return mx.gluon.model_zoo.vision.get_model(name, pretrained=False)
+    with _torch_hidden():
+        import gluoncv
+    return gluoncv.model_zoo.get_model(name, pretrained=False)
+
+
+def vision_symbol(model: str) -> mx.sym.Symbol:
+    """``model``'s graph as ``HybridBlock.export`` writes it (run once at its input size, hybridized)."""
+    net = _network(model)
+    net.initialize()
+    net.hybridize()
+    side = input_side(model)
+    net(mx.nd.zeros((1, 3, side, side)))
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = os.path.join(folder, "net")
+        net.export(prefix)
+        return mx.sym.load(f"{prefix}-symbol.json")
+
+
+def build_vision(model: str, out_dir: str, seed: int = 0, calib_images: int = 16) -> str:
+    """Write ``model`` (epoch 0) into ``out_dir`` with realistic weights at its input size; return its prefix."""
+    images = zoo.imagenet_normalise(zoo.sample_images(2 * calib_images, input_side(model), seed))
+    return zoo.build_checkpoint(vision_symbol(model), model, out_dir, images, seed)
