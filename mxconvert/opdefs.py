@@ -449,3 +449,22 @@ ALIASES: dict[str, str] = {
 
 def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
+
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
+_SEQUENCE_AXIS = {"use_sequence_length": (parse_bool, False), "axis": (parse_int, 0)}
+OPS.update({
+    "Pad": OpDef({"mode": (choice("constant", "edge", "reflect"), REQUIRED),
+                  "pad_width": (none_as_unknown(parse_shape), REQUIRED), "constant_value": (parse_float, 0.0)}),
+    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": _SHAPE_EMPTY}),
+    "_contrib_BilinearResize2D": OpDef({
+        "height": (in_range(parse_int, 1), 1), "width": (in_range(parse_int, 1), 1),
+        "scale_height": (optional(parse_float32), None), "scale_width": (optional(parse_float32), None),
+        "mode": (choice(*RESIZE_MODES), "size"), "align_corners": (parse_bool, True)}),
+    "ROIPooling": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                         "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED)}),
+    "SequenceMask": OpDef({**_SEQUENCE_AXIS, "value": (parse_float32, 0.0)}),
+    "SequenceReverse": OpDef(_SEQUENCE_AXIS),
+    "SequenceLast": OpDef(_SEQUENCE_AXIS),
+})
+ALIASES.update({"pad": "Pad", "_npx_roi_pooling": "ROIPooling", "_npx_sequence_mask": "SequenceMask"})
