@@ -456,7 +456,7 @@ _SEQUENCE_AXIS = {"use_sequence_length": (parse_bool, False), "axis": (parse_int
 OPS.update({
     "Pad": OpDef({"mode": (choice("constant", "edge", "reflect"), REQUIRED),
                   "pad_width": (none_as_unknown(parse_shape), REQUIRED), "constant_value": (parse_float, 0.0)}),
-    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": _SHAPE_EMPTY}),
+    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (none_as_unknown(parse_shape), ())}),
     "_contrib_BilinearResize2D": OpDef({
         "height": (in_range(parse_int, 1), 1), "width": (in_range(parse_int, 1), 1),
         "scale_height": (optional(parse_float32), None), "scale_width": (optional(parse_float32), None),

@@ -535,6 +535,12 @@ def pad_widths(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
     return pairs
 
 
+def pad_constant(attrs: dict) -> float:
+    """Pad's ``constant_value`` (a double) as MXNet writes it into float32 data: past float32's range, infinite."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(attrs["constant_value"]))
+
+
 def negative_pad_width(node: Node) -> str | None:
     """The reason a Pad with a negative width (MXNet crops there) is not converted, or None."""
     return f"negative pad_width {node.attrs['pad_width']}" if min(node.attrs["pad_width"]) < 0 else None

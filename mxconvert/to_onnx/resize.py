@@ -6,7 +6,8 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..shapes import adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_widths
+from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
+                      pad_constant, pad_widths)
 from .context import EmitContext
 from .ops import upsampling as nearest_upsampling
 from .registry import register
@@ -17,7 +18,7 @@ def pad(ctx: EmitContext, node: Node) -> None:
     pairs = pad_widths(node.attrs, ctx.shape(0))
     pads = ctx.ints([before for before, _ in pairs] + [after for _, after in pairs], "pads")
     mode = node.attrs["mode"]
-    value = [ctx.const(node.attrs["constant_value"], "value")] if mode == "constant" else []
+    value = [ctx.const(pad_constant(node.attrs), "value")] if mode == "constant" else []
     ctx.add("Pad", [ctx.input(0), pads, *value], ctx.output(), mode=mode)
 
 

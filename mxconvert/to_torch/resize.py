@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_widths
+from ..shapes import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
+                      pad_widths)
 from .ops import HELPERS, LOWEST_FLOAT32, num
 from .ops import upsampling as nearest_upsampling
 from .registry import Lowering, register
@@ -22,7 +23,7 @@ def pad(ctx: TorchContext, node: Node) -> Lowering:
     pairs = pad_widths(node.attrs, ctx.shape(0))[2:]
     widths = [width for pair in reversed(pairs) for width in pair]
     mode = node.attrs["mode"]
-    value = f", value={num(node.attrs['constant_value'])}" if mode == "constant" else ""
+    value = f", value={num(pad_constant(node.attrs))}" if mode == "constant" else ""
     return Lowering(f'F.pad({ctx.input(0)}, {widths}, mode="{_TORCH_PAD_MODE[mode]}"{value})')
 
 
