@@ -425,4 +425,13 @@ def _conv_transpose(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return deconv, attrs, inputs
 
 
-FIXES.update({"Resize": _resize_linear_or_nearest, "ConvTranspose": _conv_transpose})
+def _slice_or_reverse(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Slice; one that steps by -1 from the last element past the first of each axis is MXNet's reverse."""
+    if proto_obj.opset_version >= 10 and len(inputs) > 4:
+        starts, ends, axes, steps = (_ints(inputs, index, proto_obj) for index in range(1, 5))
+        if steps and set(steps) == {-1} and set(starts) == {-1} and max(ends) <= -_INT64_MAX // 2:
+            return symbol.reverse(inputs[0], axis=tuple(axes or range(len(starts)))), attrs, inputs
+    return _slice(attrs, inputs, proto_obj)
+
+
+FIXES.update({"Resize": _resize_linear_or_nearest, "ConvTranspose": _conv_transpose, "Slice": _slice_or_reverse})

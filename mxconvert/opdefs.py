@@ -31,9 +31,9 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """A ``double`` parameter. A lone sign reads as zero, as in MXNet's parser."""
+    """A ``double`` parameter. A lone sign or blanks read as zero, as in MXNet's parser."""
     stripped = text.strip()
-    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" else float(stripped)
+    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" or text and not stripped else float(stripped)
     if math.isnan(value):
         raise ValueError(f"not a number: {text!r}")
     if math.isinf(value) and "inf" not in text.lower():  # "1e400": MXNet's parser refuses it as out of range

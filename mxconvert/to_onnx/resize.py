@@ -3,7 +3,7 @@ MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_bins, resiz
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
@@ -117,7 +117,12 @@ def roi_pooling(ctx: EmitContext, node: Node) -> None:
     column = ctx.add("Gather", [rois, ctx.ints([0], "column")], axis=1)  # (R, 1)
     batch = ctx.add("Mul", [ctx.add("Sign", [column]), ctx.add("Floor", [ctx.add("Abs", [column])])])  # truncated
     zero = ctx.const(0.0, "zero")
-    valid = ctx.add("And", [_not_less(ctx, batch, zero), ctx.add("Less", [batch, ctx.const(float(batch_size))])])
+    if ctx.batch_dynamic:
+        batch_size = ctx.add("Cast", [ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([0], "batch_axis")])],
+                             to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    else:
+        batch_size = ctx.const([float(batch_size)], "batch_size")
+    valid = ctx.add("And", [_not_less(ctx, batch, zero), ctx.add("Less", [batch, batch_size])])
     safe = ctx.add("Cast", [ctx.add("Where", [valid, batch, zero])], to=TensorProto.INT64)
     boxes = ctx.add("Mul", [ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"),
                                               ctx.ints([1], "axes")]),

@@ -43,9 +43,10 @@ def sequence_mask(ctx: EmitContext, node: Node) -> None:
 @register("SequenceReverse")
 def sequence_reverse(ctx: EmitContext, node: Node) -> None:
     """Each sequence's first ``length`` steps reversed, the others kept."""
-    steps = ctx.shape(0)[0]
-    if not node.attrs["use_sequence_length"]:
-        ctx.add("Gather", [ctx.input(0), ctx.ints(range(steps - 1, -1, -1), "reversed")], ctx.output(), axis=0)
+    if not node.attrs["use_sequence_length"]:  # a step of -1 from the last step to before the first
+        ends = ctx.ints([np.iinfo(np.int64).min], "ends")
+        ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([0], "axes"), ctx.ints([-1], "steps")],
+                ctx.output())
         return
     positions, lengths, steps = _positions_and_lengths(ctx, node)
     mirrored = ctx.add("Sub", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), positions])
