@@ -578,14 +578,14 @@ def _int16(value: int) -> int:
 
 
 def _scaled(scale: float | None, size: int) -> int:
-    """``int(scale * size)`` in float32, as MXNet computes a scaled output size; a missing scale is refused
-    (MXNet fails on it: 'bad optional access')."""
+    """``int(scale * size)`` in float32, as MXNet computes a scaled output size (a product past int32, infinite
+    included, converts to int32's lowest value on x86); a missing scale is refused (MXNet fails on it: 'bad
+    optional access')."""
     if scale is None:
         raise ShapeError("the mode needs both scale_height and scale_width")
-    product = np.float32(scale) * np.float32(size)
-    if not np.isfinite(product):
-        raise ShapeError(f"scale {scale} gives no finite size")
-    return int(product)
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = np.float32(scale) * np.float32(size)
+    return int(product) if abs(product) < 2**31 else -2**31
 
 
 def resize_output_size(attrs: dict, data: Shape, like: Shape | None) -> tuple[int, int]:
