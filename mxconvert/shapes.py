@@ -582,7 +582,7 @@ def _scaled(scale: float | None, size: int) -> int:
     included, converts to int32's lowest value on x86); a missing scale is refused (MXNet fails on it: 'bad
     optional access')."""
     if scale is None:
-        raise ShapeError("the mode needs both scale_height and scale_width")
+        raise ShapeError("the mode needs both scales, scale_height and scale_width")
     with np.errstate(over="ignore", invalid="ignore"):
         product = np.float32(scale) * np.float32(size)
     return int(product) if abs(product) < 2**31 else -2**31
