@@ -192,3 +192,24 @@ def test_dropout_always_drops_at_inference_like_mxnet(p):
         assert abs(kept.mean() - (1 - p)) < 0.01, kept.mean()
     with pytest.raises(UnsupportedOpsError, match="mode always needs opset 12"):
         export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=11))
+
+
+@pytest.mark.parametrize("case", ["resize_roi_pooling", "resize_bilinear_size_half_pixel",
+                                  "resize_sequence_reverse_no_length", "resize_sequence_mask"])
+def test_resize_family_follows_a_dynamic_batch(case):
+    """Sizes read at run time: ROIPooling's batch count, Resize's batch, the number of steps of a reversal; stored
+    sequence lengths fix the batch, so those ops are refused by name."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    options = ExportOptions(input_shape=shape, dynamic_batch=True)
+    if case == "resize_sequence_mask":
+        with pytest.raises(UnsupportedOpsError, match=r"SequenceMask \[a dynamic batch with lengths stored"):
+            export_onnx(ref.graph, options)
+        return
+    batch = np.concatenate([ref.data, ref.data[::-1] * 0.5, ref.data])
+    executor = sym.simple_bind(mx.cpu(), data=batch.shape, grad_req="null")
+    for name, value in ref.graph.params.items():
+        executor.arg_dict[name][:] = value
+    executor.arg_dict["data"][:] = batch
+    expected = [out.asnumpy() for out in executor.forward(is_train=False)]
+    assert_close(expected, run_onnx(export_onnx(ref.graph, options)[0], batch))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import sequence_axes
 from .context import EmitContext
@@ -19,6 +20,8 @@ def _positions_and_lengths(ctx: EmitContext, node: Node) -> tuple[str, str, int]
     where indexed), shaped to broadcast against the data; and the number of steps."""
     shape = ctx.shape(0)
     axis, batch_axis = sequence_axes(node, [shape, ctx.shape(1)])
+    if ctx.batch_dynamic and (axis == 0 or node.inputs[1].node in ctx.graph.params):
+        raise NotExpressible("a dynamic batch with lengths stored in the model or a time-major sequence")
     along = [1] * len(shape)
     along[axis] = -1
     positions = ctx.const(np.arange(shape[axis]).reshape(along), "positions")
@@ -61,9 +64,10 @@ def sequence_reverse(ctx: EmitContext, node: Node) -> None:
 def sequence_last(ctx: EmitContext, node: Node) -> None:
     """The step at ``length - 1`` of each sequence (the last step without lengths); the axis is dropped. With
     lengths, the selected step is summed with zeros along the axis (exact, and never reads past the data)."""
-    axis, steps = node.attrs["axis"], ctx.shape(0)[node.attrs["axis"]]
-    if not node.attrs["use_sequence_length"]:
-        step = ctx.add("Gather", [ctx.input(0), ctx.ints([steps - 1], "last")], axis=axis)
+    axis = node.attrs["axis"]
+    if not node.attrs["use_sequence_length"]:  # the last step, however many there are
+        ends = ctx.ints([np.iinfo(np.int64).max], "ends")
+        step = ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([axis], "axes")])
         ctx.squeeze(step, [axis], ctx.output())
         return
     positions, lengths, steps = _positions_and_lengths(ctx, node)
