@@ -450,6 +450,7 @@ ALIASES: dict[str, str] = {
 def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
 
+
 # --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
 RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
 _SEQUENCE_AXIS = {"use_sequence_length": (parse_bool, False), "axis": (parse_int, 0)}
