@@ -3,7 +3,7 @@ MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_bins, resiz
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto, helper
+from onnx import helper
 
 from ..ir import Node
 from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
@@ -78,66 +78,22 @@ def upsampling(ctx: EmitContext, node: Node) -> None:
             kernel_shape=[kernel] * 2, strides=[stride] * 2, pads=[pad_size] * 4)
 
 
-def _reduce_max(ctx: EmitContext, x: str, axis: int) -> str:
-    if ctx.opset >= 18:
-        return ctx.add("ReduceMax", [x, ctx.ints([axis], "axes")], keepdims=0)
-    return ctx.add("ReduceMax", [x], axes=[axis], keepdims=0)
-
-
-def _not_less(ctx: EmitContext, a: str, b: str) -> str:
-    return ctx.add("Not", [ctx.add("Less", [a, b])])
-
-
-def _roi_bins(ctx: EmitContext, start: str, end: str, pooled: int, size: int) -> tuple[str, str]:
-    """For boxes spanning ``start``..``end`` (rounded, (R, 1)): which of ``size`` positions each of ``pooled``
-    bins covers, (R, pooled, size), and which bins are empty, (R, pooled). Bin p spans floor(p * bin) to
-    ceil((p + 1) * bin) from the start, bin = max(end - start + 1, 1) / pooled, clipped to the data."""
-    one = ctx.const(1.0, "one")
-    extent = ctx.add("Max", [ctx.add("Add", [ctx.add("Sub", [end, start]), one]), one])
-    step = ctx.add("Div", [extent, ctx.const(float(pooled), "pooled")])
-    bins = ctx.const(np.arange(pooled).reshape(1, -1), "bins")
-    low, high = ctx.const(0.0, "zero"), ctx.const(float(size), "size")
-    lo = ctx.add("Clip", [ctx.add("Add", [ctx.add("Floor", [ctx.add("Mul", [bins, step])]), start]), low, high])
-    hi = ctx.add("Clip", [ctx.add("Add", [ctx.add("Ceil", [ctx.add("Mul", [ctx.add("Add", [bins, one]), step])]),
-                                          start]), low, high])
-    positions = ctx.const(np.arange(size).reshape(1, 1, -1), "positions")
-    lo3, hi3 = ctx.unsqueeze(lo, [2]), ctx.unsqueeze(hi, [2])
-    covers = ctx.add("And", [_not_less(ctx, positions, lo3), ctx.add("Less", [positions, hi3])])
-    return covers, _not_less(ctx, lo, hi)
-
-
 @register("ROIPooling")
 def roi_pooling(ctx: EmitContext, node: Node) -> None:
-    """MXNet's max over each bin of each box (rows [batch, x1, y1, x2, y2] scaled and rounded half away from
-    zero); an empty bin or a batch index outside the data gives 0. The maximum is taken over the width, then
-    over the height, through masks of the bins."""
+    """MaxRoiPool, which rounds, bins and clips boxes as MXNet does (empty bins give 0); a box whose batch index
+    (truncated) is outside the data gives 0 in MXNet: it is pooled from image 0 and zeroed."""
     x, rois = ctx.input(0), ctx.input(1)
-    batch_size, _, height, width = ctx.shape(0)
-    pooled_h, pooled_w = node.attrs["pooled_size"]
     column = ctx.add("Gather", [rois, ctx.ints([0], "column")], axis=1)  # (R, 1)
-    batch = ctx.add("Mul", [ctx.add("Sign", [column]), ctx.add("Floor", [ctx.add("Abs", [column])])])  # truncated
-    zero = ctx.const(0.0, "zero")
+    batch = ctx.add("Mul", [ctx.add("Sign", [column]), ctx.add("Floor", [ctx.add("Abs", [column])])])
     if ctx.batch_dynamic:
         batch_size = ctx.add("Cast", [ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([0], "batch_axis")])],
                              to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
     else:
-        batch_size = ctx.const([float(batch_size)], "batch_size")
-    valid = ctx.add("And", [_not_less(ctx, batch, zero), ctx.add("Less", [batch, batch_size])])
-    safe = ctx.add("Cast", [ctx.add("Where", [valid, batch, zero])], to=TensorProto.INT64)
-    boxes = ctx.add("Mul", [ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"),
-                                              ctx.ints([1], "axes")]),
-                            ctx.const(node.attrs["spatial_scale"], "scale")])
-    rounded = ctx.add("Mul", [ctx.add("Sign", [boxes]),
-                              ctx.add("Floor", [ctx.add("Add", [ctx.add("Abs", [boxes]), ctx.const(0.5, "half")])])])
-    x1, y1, x2, y2 = (ctx.add("Gather", [rounded, ctx.ints([i], "column")], axis=1) for i in range(4))
-    cols, cols_empty = _roi_bins(ctx, x1, x2, pooled_w, width)
-    rows, rows_empty = _roi_bins(ctx, y1, y2, pooled_h, height)
-    data = ctx.add("Gather", [x, ctx.reshape(safe, [-1])], axis=0)  # (R, C, H, W)
-    lowest = ctx.const(np.finfo(ctx.float_type).min, "lowest")
-    over_width = ctx.add("Where", [ctx.unsqueeze(cols, [1, 2]), ctx.unsqueeze(data, [3]), lowest])
-    by_width = _reduce_max(ctx, over_width, 4)  # (R, C, H, PW)
-    over_height = ctx.add("Where", [ctx.unsqueeze(rows, [1, 4]), ctx.unsqueeze(by_width, [2]), lowest])
-    pooled = _reduce_max(ctx, over_height, 3)  # (R, C, PH, PW)
-    empty = ctx.add("Or", [ctx.add("Or", [ctx.unsqueeze(ctx.add("Not", [valid]), [2, 3]),
-                                          ctx.unsqueeze(rows_empty, [1, 3])]), ctx.unsqueeze(cols_empty, [1, 2])])
-    ctx.add("Where", [empty, zero, pooled], ctx.output())
+        batch_size = ctx.const([float(ctx.shape(0)[0])], "batch_size")
+    zero = ctx.const(0.0, "zero")
+    valid = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [batch, zero])]), ctx.add("Less", [batch, batch_size])])
+    boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+    safe = ctx.add("Concat", [ctx.add("Where", [valid, batch, zero]), boxes], axis=1)
+    pooled = ctx.add("MaxRoiPool", [x, safe], pooled_shape=list(node.attrs["pooled_size"]),
+                     spatial_scale=node.attrs["spatial_scale"])
+    ctx.add("Where", [ctx.unsqueeze(valid, [2, 3]), pooled, zero], ctx.output())

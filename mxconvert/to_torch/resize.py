@@ -71,7 +71,7 @@ def mxnet_roi_bins(start: torch.Tensor, end: torch.Tensor, pooled: int, size: in
 HELPERS["mxnet_roi_pool"] = f'''
 def mxnet_roi_pool(x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float) -> torch.Tensor:
     """MXNet's ROIPooling: the max over each bin of each box (rows [batch, x1, y1, x2, y2] scaled and rounded half
-    away from zero), 0 for an empty bin or a batch index outside ``x``; over the width, then the height."""
+    away from zero), 0 for an empty bin or a batch index outside ``x``; over each column of bins, then the rows."""
     batch = rois[:, 0].to(torch.int64)
     valid = (batch >= 0) & (batch < x.shape[0])
     boxes = rois[:, 1:5] * scale
@@ -79,9 +79,10 @@ def mxnet_roi_pool(x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w:
     cols, cols_empty = mxnet_roi_bins(boxes[:, 0], boxes[:, 2], pooled_w, x.shape[3])
     rows, rows_empty = mxnet_roi_bins(boxes[:, 1], boxes[:, 3], pooled_h, x.shape[2])
     data = x[torch.where(valid, batch, torch.zeros_like(batch))]
-    lowest = torch.full_like(data[:1, :1, :1, :1].unsqueeze(3), {LOWEST_FLOAT32!r})
-    by_width = torch.where(cols[:, None, None], data.unsqueeze(3), lowest).amax(4)
-    pooled = torch.where(rows[:, None, :, :, None], by_width.unsqueeze(2), lowest).amax(3)
+    lowest = torch.full_like(data[:1, :1, :1, :1], {LOWEST_FLOAT32!r})
+    by_column = [torch.where(cols[:, None, None, column], data, lowest).amax(3) for column in range(pooled_w)]
+    by_width = torch.stack(by_column, 3)
+    pooled = torch.where(rows[:, None, :, :, None], by_width.unsqueeze(2), lowest.unsqueeze(4)).amax(3)
     empty = ~valid[:, None, None, None] | rows_empty[:, None, :, None] | cols_empty[:, None, None, :]
     return pooled.masked_fill(empty, 0.0)
 '''
