@@ -93,7 +93,9 @@ def roi_pooling(ctx: EmitContext, node: Node) -> None:
     zero = ctx.const(0.0, "zero")
     valid = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [batch, zero])]), ctx.add("Less", [batch, batch_size])])
     boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+    scale = node.attrs["spatial_scale"]
+    if scale == 0:  # every box scales to pixel 0; MaxRoiPool takes positive scales only
+        boxes, scale = ctx.add("Mul", [boxes, zero]), 1.0
     safe = ctx.add("Concat", [ctx.add("Where", [valid, batch, zero]), boxes], axis=1)
-    pooled = ctx.add("MaxRoiPool", [x, safe], pooled_shape=list(node.attrs["pooled_size"]),
-                     spatial_scale=node.attrs["spatial_scale"])
+    pooled = ctx.add("MaxRoiPool", [x, safe], pooled_shape=list(node.attrs["pooled_size"]), spatial_scale=scale)
     ctx.add("Where", [ctx.unsqueeze(valid, [2, 3]), pooled, zero], ctx.output())
