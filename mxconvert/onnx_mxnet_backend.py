@@ -389,3 +389,49 @@ class OnnxMxnetModel:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         check_input(batch, self.shape, self.input.name)
         return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
+
+
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+
+def _resize_linear_or_nearest(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Resize: linear to constant ``sizes`` is MXNet's BilinearResize2D (align_corners, or half_pixel where no
+    output axis has one value: ONNX samples the middle there, MXNet the first row); nearest as before."""
+    if attrs.get("mode", "nearest") != "linear":
+        return _resize(attrs, inputs, proto_obj)
+    transform = attrs.get("coordinate_transformation_mode", "half_pixel")
+    sizes = _ints(inputs, 3, proto_obj) if proto_obj.opset_version >= 11 else None
+    if sizes is None or len(sizes) != 4 or transform not in ("align_corners", "half_pixel") or (
+            transform == "half_pixel" and 1 in sizes[2:]):
+        raise NotImplementedError(f"Resize mode=linear coordinate_transformation_mode={transform} sizes={sizes} "
+                                  "(only 4-D linear resizing to constant sizes is supported)")
+    resized = symbol.contrib.BilinearResize2D(inputs[0], height=sizes[2], width=sizes[3],
+                                              align_corners=transform == "align_corners")
+    return resized, attrs, inputs
+
+
+def _conv_transpose(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """ConvTranspose as MXNet's Deconvolution: output channels are the weight's second axis times ``group``
+    (the stock translation dropped the factor) and ``pads`` crop the output (it padded the input instead)."""
+    pads = list(attrs.get("pads", []))
+    if pads[:len(pads) // 2] != pads[len(pads) // 2:] or "output_padding" in attrs or "output_shape" in attrs:
+        raise NotImplementedError(f"ConvTranspose with pads {pads}, output_padding or output_shape")
+    weight = proto_obj._params[inputs[1].name].shape
+    group = attrs.get("group", 1)
+    kernel = tuple(attrs.get("kernel_shape", weight[2:]))
+    options = {"stride": tuple(attrs.get("strides", (1,) * len(kernel))), "pad": tuple(pads[:len(kernel)]) or None,
+               "dilate": tuple(attrs.get("dilations", (1,) * len(kernel)))}
+    deconv = symbol.Deconvolution(*inputs[:3], kernel=kernel, num_filter=weight[1] * group, num_group=group,
+                                  no_bias=len(inputs) < 3, **{k: v for k, v in options.items() if v})
+    return deconv, attrs, inputs
+
+
+def _slice_or_reverse(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Slice; one that steps by -1 from the last element past the first of each axis is MXNet's reverse."""
+    if proto_obj.opset_version >= 10 and len(inputs) > 4:
+        starts, ends, axes, steps = (_ints(inputs, index, proto_obj) for index in range(1, 5))
+        if steps and set(steps) == {-1} and set(starts) == {-1} and max(ends) <= -_INT64_MAX // 2:
+            return symbol.reverse(inputs[0], axis=tuple(axes or range(len(starts)))), attrs, inputs
+    return _slice(attrs, inputs, proto_obj)
+
+
+FIXES.update({"Resize": _resize_linear_or_nearest, "ConvTranspose": _conv_transpose, "Slice": _slice_or_reverse})

@@ -31,9 +31,9 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """A ``double`` parameter. A lone sign reads as zero, as in MXNet's parser."""
+    """A ``double`` parameter. A lone sign or blanks read as zero, as in MXNet's parser."""
     stripped = text.strip()
-    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" else float(stripped)
+    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" or text and not stripped else float(stripped)
     if math.isnan(value):
         raise ValueError(f"not a number: {text!r}")
     if math.isinf(value) and "inf" not in text.lower():  # "1e400": MXNet's parser refuses it as out of range
@@ -465,3 +465,23 @@ OPS.update({
 })
 LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput", "LogisticRegressionOutput",
               "SVMOutput", "WarpCTC", "MakeLoss")
+
+
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
+_SEQUENCE_AXIS = {"use_sequence_length": (parse_bool, False), "axis": (parse_int, 0)}
+OPS.update({
+    "Pad": OpDef({"mode": (choice("constant", "edge", "reflect"), REQUIRED),
+                  "pad_width": (none_as_unknown(parse_shape), REQUIRED), "constant_value": (parse_float, 0.0)}),
+    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (none_as_unknown(parse_shape), ())}),
+    "_contrib_BilinearResize2D": OpDef({
+        "height": (in_range(parse_int, 1), 1), "width": (in_range(parse_int, 1), 1),
+        "scale_height": (optional(parse_float32), None), "scale_width": (optional(parse_float32), None),
+        "mode": (choice(*RESIZE_MODES), "size"), "align_corners": (parse_bool, True)}),
+    "ROIPooling": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                         "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED)}),
+    "SequenceMask": OpDef({**_SEQUENCE_AXIS, "value": (parse_float32, 0.0)}),
+    "SequenceReverse": OpDef(_SEQUENCE_AXIS),
+    "SequenceLast": OpDef(_SEQUENCE_AXIS),
+})
+ALIASES.update({"pad": "Pad", "_npx_roi_pooling": "ROIPooling", "_npx_sequence_mask": "SequenceMask"})

@@ -371,3 +371,73 @@ HEADS = {
     "head_softmax_output": (S.SoftmaxOutput(_HEAD_DATA, name="head"), (3, 5)),
 }
 CASES.update(HEADS)
+
+
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, prefix ``resize_``) -------------------
+_resize = S.contrib.BilinearResize2D
+_seq_length = S.var("seq_length")
+CASES.update({
+    "resize_pad_constant": (S.Pad(d, mode="constant", pad_width=(0, 0, 0, 0, 1, 2, 0, 3), constant_value=0.5,
+                                  name="pad"), (1, 2, 3, 4)),
+    "resize_pad_edge": (S.Pad(d, mode="edge", pad_width=(0, 0, 0, 0, 2, 1, 1, 2), name="pad"), (1, 2, 3, 4)),
+    "resize_pad_reflect": (S.Pad(d, mode="reflect", pad_width=(0, 0, 0, 0, 2, 1, 1, 3), name="pad"), (2, 1, 3, 4)),
+    "resize_pad_reflect_5d": (S.Pad(d, mode="reflect", pad_width=(0, 0, 0, 0, 1, 2, 2, 1, 0, 4), name="pad"),
+                              (1, 2, 3, 4, 5)),
+    "resize_pad_edge_5d": (S.Pad(d, mode="edge", pad_width=(0, 0, 0, 0, 0, 1, 3, 0, 2, 2), name="pad"),
+                           (1, 1, 2, 3, 4)),
+    "resize_pad_constant_5d": (S.pad(d, mode="constant", pad_width=(0, 0, 0, 0, 1, 1, 0, 2, 1, 0), name="pad"),
+                               (1, 2, 2, 3, 2)),
+    "resize_adaptive_global": (S.contrib.AdaptiveAvgPooling2D(d, name="pool"), (2, 3, 5, 7)),
+    "resize_adaptive_one_value": (S.contrib.AdaptiveAvgPooling2D(d, output_size=3, name="pool"), (1, 2, 7, 5)),
+    "resize_adaptive_two_values": (S.contrib.AdaptiveAvgPooling2D(d, output_size=(2, 4), name="pool"), (1, 2, 5, 9)),
+    "resize_adaptive_larger": (S.contrib.AdaptiveAvgPooling2D(d, output_size=(5, 7), name="pool"), (1, 2, 3, 4)),
+    "resize_bilinear_size": (_resize(d, height=5, width=7, name="resize"), (1, 2, 4, 3)),
+    "resize_bilinear_size_half_pixel": (_resize(d, height=7, width=4, align_corners=False, name="resize"),
+                                        (1, 2, 4, 6)),
+    "resize_bilinear_scales": (_resize(d, scale_height=1.5, scale_width=0.5, name="resize"), (1, 2, 5, 6)),
+    "resize_bilinear_scale_width_only": (_resize(d, scale_width=2.0, height=3, width=2, name="resize"),
+                                         (1, 2, 5, 6)),
+    "resize_bilinear_odd_scale": (_resize(d, mode="odd_scale", scale_height=2.0, scale_width=0.5,
+                                          align_corners=False, name="resize"), (1, 2, 5, 6)),
+    "resize_bilinear_like": (_resize(d, S.UpSampling(d, scale=2, sample_type="nearest", num_args=1), mode="like",
+                                     align_corners=False, name="resize"), (1, 2, 3, 4)),
+    **{f"resize_bilinear_{mode}": (_resize(d, mode=mode, align_corners=mode.endswith("up"), name="resize"),
+                                   (1, 2, 5, 6))
+       for mode in ("to_even_down", "to_even_up", "to_odd_down", "to_odd_up")},
+    "resize_bilinear_one_row_half_pixel": (_resize(d, height=1, width=5, align_corners=False, name="resize"),
+                                           (1, 2, 4, 6)),
+    "resize_bilinear_one_pixel_corners": (_resize(d, height=1, width=1, name="resize"), (1, 2, 4, 6)),
+    "resize_upsampling_bilinear": (S.UpSampling(d, scale=2, sample_type="bilinear", num_filter=3, num_args=2,
+                                                name="up"), (1, 3, 4, 5)),
+    "resize_upsampling_bilinear_odd": (S.UpSampling(d, scale=3, sample_type="bilinear", num_filter=2, num_args=1,
+                                                    name="up"), (2, 2, 3, 2)),
+    "resize_roi_pooling": (S.ROIPooling(d, S.var("rois", shape=(7, 5)), pooled_size=(2, 3), spatial_scale=0.5,
+                                        name="roi"), (2, 3, 8, 9)),
+    "resize_roi_pooling_unit_scale": (S.ROIPooling(d, S.var("rois", shape=(2, 5)), pooled_size=(3, 2),
+                                                   spatial_scale=1.0, name="roi"), (1, 2, 5, 6)),
+    "resize_sequence_mask": (S.SequenceMask(d, _seq_length, use_sequence_length=True, value=-2.0, name="mask"),
+                             (4, 3, 2)),
+    "resize_sequence_mask_axis1": (S.SequenceMask(d, _seq_length, use_sequence_length=True, axis=1, name="mask"),
+                                   (3, 5, 2)),
+    "resize_sequence_mask_no_length": (S.SequenceMask(d, value=3.0, name="mask"), (4, 3)),
+    "resize_sequence_reverse": (S.SequenceReverse(d, _seq_length, use_sequence_length=True, name="rev"),
+                                (4, 3, 2)),
+    "resize_sequence_reverse_no_length": (S.SequenceReverse(d, name="rev"), (4, 3, 2)),
+    "resize_sequence_last": (S.SequenceLast(d, _seq_length, use_sequence_length=True, name="last"), (4, 3, 2)),
+    "resize_sequence_last_axis1": (S.SequenceLast(d, _seq_length, use_sequence_length=True, axis=1, name="last"),
+                                   (3, 5, 2)),
+    "resize_sequence_last_2d": (S.SequenceLast(d, _seq_length, use_sequence_length=True, name="last"), (4, 3)),
+    "resize_sequence_last_no_length_axis1": (S.SequenceLast(d, axis=1, name="last"), (3, 4)),
+})
+CASE_INPUTS.update({  # boxes hanging off the image, malformed (x2 < x1), wholly outside, of a missing image
+    "resize_roi_pooling": {"rois": np.array([[0, 0, 0, 15, 13], [1, 2.4, 3.6, 12.5, 9.1], [1, -5, -3, 20, 30],
+                                             [0, 14, 12, 3, 1], [0, 40, 40, 60, 50], [2, 1, 1, 4, 4],
+                                             [-1, 1, 1, 4, 4]], np.float32)},
+    "resize_roi_pooling_unit_scale": {"rois": np.array([[0, 0.5, 1.5, 4.5, 3.49], [0, 3, 0, 5, 4]], np.float32)},
+    "resize_sequence_mask": {"seq_length": np.array([2, 0, 3.7], np.float32)},  # truncated as MXNet does
+    "resize_sequence_mask_axis1": {"seq_length": np.array([1, 5, 3], np.float32)},
+    "resize_sequence_reverse": {"seq_length": np.array([2, 1, 4.5], np.float32)},
+    "resize_sequence_last": {"seq_length": np.array([2, 4, 1.9], np.float32)},
+    "resize_sequence_last_axis1": {"seq_length": np.array([5, 1, 3], np.float32)},
+    "resize_sequence_last_2d": {"seq_length": np.array([3, 1, 4], np.float32)},
+})

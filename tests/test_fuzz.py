@@ -160,9 +160,11 @@ FUZZ_MAX_ELEMENTS = 1 << 22  # per tensor, for the graphs these tests build and 
 
 
 def fuzz_weights(weights: dict[str, list[int]]) -> dict[str, np.ndarray]:
-    """Seeded weights of the given shapes (variances positive, as a trained BatchNorm's are)."""
+    """Seeded weights of the given shapes (variances positive, as a trained BatchNorm's are; sequence lengths
+    1, which every sequence has: MXNet reads outside the data for a length of 0 or past the sequence)."""
     rng = np.random.default_rng(len(weights))
-    return {name: (rng.uniform(1e-3, 1.5, shape) if name.endswith("_var") else rng.normal(0, 0.5, shape))
+    return {name: (np.ones(shape) if name.endswith("seq_length") else rng.uniform(1e-3, 1.5, shape)
+                   if name.endswith("_var") else rng.normal(0, 0.5, shape))
             .astype(np.float32) for name, shape in weights.items()}
 
 
@@ -207,8 +209,9 @@ def assert_matches_mxnet(reference: list[np.ndarray], actual: list[np.ndarray], 
 
 # Attribute text the reader refuses although some MXNet parsers take it: NaN, which MXNet turns into NaN
 # outputs, numbers past the float range, which MXNet refuses for some ops and wraps for others, and negative
-# window sizes, which MXNet's Pooling turns into a single window or an empty output.
-DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused")
+# window sizes, which MXNet's Pooling turns into a single window or an empty output; and empty outputs, which
+# MXNet returns (AdaptiveAvgPooling2D's output_size 0, BilinearResize2D's scales below 1 / size), never meant.
+DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused", "empty or negative output size")
 
 
 def convert_like_mxnet(symbol: dict, weights: dict[str, list[int]], input_shape: tuple[int, ...],

@@ -169,9 +169,19 @@ def test_patch_applies_to_pristine_mxnet(tmp_path, patch):
     assert "FAILED" not in done.stdout and "offset" not in done.stdout and "fuzz" not in done.stdout
 
 
+# Cases whose ONNX operators MXNet's importer cannot express (case -> reason)
+IMPORTER_SKIPS = {
+    "resize_sequence_reverse": "the importer has neither Expand nor GatherElements (per-sequence reversal)",
+    "resize_bilinear_one_row_half_pixel": "an output axis of one value with half_pixel samples the middle in ONNX "
+                                          "and the first row in MXNet's BilinearResize2D",
+}
+
+
 @pytest.mark.parametrize("opset", [11, 21])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_mxnet_importer_covers_every_exporter_case(tmp_path, case, opset):
+    if case in IMPORTER_SKIPS:
+        pytest.skip(IMPORTER_SKIPS[case])
     if case in ("pool_1d_full", "pool_same_sum", "pool_same_lp2", "pool_same_max_nwc", "pool_same_avg_nwc"):
         pytest.skip("MXNet's Pad runs on 4-D and 5-D data only; exact 1-D full or same pooling pads explicitly")
     if case in ONNX_REFUSES:

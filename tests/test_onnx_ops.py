@@ -117,6 +117,22 @@ REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"
 }
 
 
+REFUSED.update({  # the resize family (issue 13)
+    "resize_pad_3d": (S.Pad(S.var("data"), mode="constant", pad_width=(0, 0, 0, 0, 1, 1), name="node"), (2, 3, 4),
+                      r"Pad\): data has shape \(2, 3, 4\): MXNet's Pad takes 4-D or 5-D data"),
+    "resize_pad_channels": (S.Pad(S.var("data"), mode="edge", pad_width=(0, 0, 1, 0, 1, 1, 0, 0), name="node"),
+                            (1, 2, 3, 4), r"Pad\): pad_width .* pads neither the batch nor the channel axis"),
+    "resize_pad_reflect_wide": (S.Pad(S.var("data"), mode="reflect", pad_width=(0, 0, 0, 0, 3, 0, 0, 0), name="node"),
+                                (1, 2, 3, 4), r"Pad\): pad_width .* reflect pads by less than the size of each axis"),
+    "resize_scale_height_alone": (S.contrib.BilinearResize2D(S.var("data"), scale_height=2.0, name="node"),
+                                  (1, 2, 3, 4), r"_contrib_BilinearResize2D\): the mode needs both scales"),
+    "resize_sequence_reverse_axis1": (S.SequenceReverse(S.var("data"), axis=1, name="node"), (2, 3, 4),
+                                      r"SequenceReverse\): axis 1: MXNet's SequenceReverse takes axis 0"),
+    "resize_sequence_last_1d": (S.SequenceLast(S.var("data"), name="node"), (5,),
+                                r"SequenceLast\): data has shape \(5,\): SequenceLast takes 2-D data or more"),
+})
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_what_mxnet_refuses_is_bad_input(case):
     """Attribute values MXNet refuses to run are rejected by both emitters, naming the node and the reason."""
@@ -226,3 +242,24 @@ def test_warpctc_is_a_softmax_over_the_last_axis():
         with torch.no_grad():
             out = build_model(module_from_source(source), state)(torch.from_numpy(logits.data))
         assert_close([want], [out.numpy()])
+
+
+@pytest.mark.parametrize("case", ["resize_roi_pooling", "resize_bilinear_size_half_pixel",
+                                  "resize_sequence_reverse_no_length", "resize_sequence_mask"])
+def test_resize_family_follows_a_dynamic_batch(case):
+    """Sizes read at run time: ROIPooling's batch count, Resize's batch, the number of steps of a reversal; stored
+    sequence lengths fix the batch, so those ops are refused by name."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    options = ExportOptions(input_shape=shape, dynamic_batch=True)
+    if case == "resize_sequence_mask":
+        with pytest.raises(UnsupportedOpsError, match=r"SequenceMask \[a dynamic batch with lengths stored"):
+            export_onnx(ref.graph, options)
+        return
+    batch = np.concatenate([ref.data, ref.data[::-1] * 0.5, ref.data])
+    executor = sym.simple_bind(mx.cpu(), data=batch.shape, grad_req="null")
+    for name, value in ref.graph.params.items():
+        executor.arg_dict[name][:] = value
+    executor.arg_dict["data"][:] = batch
+    expected = [out.asnumpy() for out in executor.forward(is_train=False)]
+    assert_close(expected, run_onnx(export_onnx(ref.graph, options)[0], batch))

@@ -1,0 +1,101 @@
+"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, bilinear UpSampling and ROIPooling, with
+MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_bins, resize_output_size)."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from ..ir import Node
+from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
+                      pad_constant, pad_widths)
+from .context import EmitContext
+from .ops import upsampling as nearest_upsampling
+from .registry import register
+
+
+@register("Pad", check=lambda n, opset: negative_pad_width(n))
+def pad(ctx: EmitContext, node: Node) -> None:
+    pairs = pad_widths(node.attrs, ctx.shape(0))
+    pads = ctx.ints([before for before, _ in pairs] + [after for _, after in pairs], "pads")
+    mode = node.attrs["mode"]
+    value = [ctx.const(pad_constant(node.attrs), "value")] if mode == "constant" else []
+    ctx.add("Pad", [ctx.input(0), pads, *value], ctx.output(), mode=mode)
+
+
+def _averaging_matrix(size: int, count: int) -> np.ndarray:
+    """(size, count) weights: column i averages MXNet's adaptive bin i."""
+    matrix = np.zeros((size, count))
+    for i, (start, end) in enumerate(adaptive_bins(size, count)):
+        matrix[start:end, i] = 1.0 / (end - start)
+    return matrix
+
+
+@register("_contrib_AdaptiveAvgPooling2D")
+def adaptive_avg_pooling(ctx: EmitContext, node: Node) -> None:
+    """1 x 1: GlobalAveragePool; else the bins' means as two matrix products (width, then height)."""
+    (height, width), (out_h, out_w) = ctx.shape(0)[2:], adaptive_output_size(node.attrs)
+    if (out_h, out_w) == (1, 1):
+        ctx.add("GlobalAveragePool", [ctx.input(0)], ctx.output())
+        return
+    rows = ctx.add("MatMul", [ctx.input(0), ctx.const(_averaging_matrix(width, out_w), "width_bins")])
+    swapped = ctx.add("Transpose", [rows], perm=[0, 1, 3, 2])
+    pooled = ctx.add("MatMul", [swapped, ctx.const(_averaging_matrix(height, out_h), "height_bins")])
+    ctx.add("Transpose", [pooled], ctx.output(), perm=[0, 1, 3, 2])
+
+
+def _resize_sizes(ctx: EmitContext, x: str, size: tuple[int, int]) -> str:
+    """Resize's ``sizes`` input: batch and channels kept (read at run time with a dynamic batch)."""
+    if not ctx.batch_dynamic:
+        return ctx.ints([*ctx.shape(0)[:2], *size], "sizes")
+    leading = ctx.add("Slice", [ctx.add("Shape", [x]), ctx.ints([0], "starts"), ctx.ints([2], "ends")])
+    return ctx.add("Concat", [leading, ctx.ints(size, "sizes")], axis=0)
+
+
+@register("_contrib_BilinearResize2D")
+def bilinear_resize(ctx: EmitContext, node: Node) -> None:
+    """Resize (linear) to the output size. Without align_corners MXNet samples row 0 (column 0) where the
+    output has one row (column), where ONNX's half_pixel samples the middle: that axis is sliced first."""
+    x, size = ctx.input(0), ctx.out_shape()[2:]
+    align = node.attrs["align_corners"]
+    single = [axis for axis, out in zip((2, 3), size) if out == 1 and not align]
+    if single:
+        ones = [1] * len(single)
+        x = ctx.add("Slice", [x, ctx.ints([0] * len(single), "starts"), ctx.ints(ones, "ends"),
+                              ctx.ints(single, "axes")])
+    empty = ctx.const(np.zeros(0, np.float32), "empty", dtype=np.float32)
+    ctx.add("Resize", [x, empty, empty, _resize_sizes(ctx, x, size)], ctx.output(), mode="linear",
+            coordinate_transformation_mode="align_corners" if align else "half_pixel")
+
+
+@register("UpSampling")
+def upsampling(ctx: EmitContext, node: Node) -> None:
+    """Bilinear: MXNet's depthwise deconvolution with the weight input (``shapes.bilinear_upsampling_window``)."""
+    if node.attrs["sample_type"] == "nearest":
+        nearest_upsampling(ctx, node)
+        return
+    kernel, stride, pad_size = bilinear_upsampling_window(node.attrs["scale"])
+    ctx.add("ConvTranspose", [ctx.input(0), ctx.input(1)], ctx.output(), group=ctx.shape(0)[1],
+            kernel_shape=[kernel] * 2, strides=[stride] * 2, pads=[pad_size] * 4)
+
+
+@register("ROIPooling")
+def roi_pooling(ctx: EmitContext, node: Node) -> None:
+    """MaxRoiPool, which rounds, bins and clips boxes as MXNet does (empty bins give 0); a box whose batch index
+    (truncated) is outside the data gives 0 in MXNet: it is pooled from image 0 and zeroed."""
+    x, rois = ctx.input(0), ctx.input(1)
+    column = ctx.add("Gather", [rois, ctx.ints([0], "column")], axis=1)  # (R, 1)
+    batch = ctx.add("Mul", [ctx.add("Sign", [column]), ctx.add("Floor", [ctx.add("Abs", [column])])])
+    if ctx.batch_dynamic:
+        batch_size = ctx.add("Cast", [ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([0], "batch_axis")])],
+                             to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    else:
+        batch_size = ctx.const([float(ctx.shape(0)[0])], "batch_size")
+    zero = ctx.const(0.0, "zero")
+    valid = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [batch, zero])]), ctx.add("Less", [batch, batch_size])])
+    boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+    scale = node.attrs["spatial_scale"]
+    if scale == 0:  # every box scales to pixel 0; MaxRoiPool takes positive scales only
+        boxes, scale = ctx.add("Mul", [boxes, zero]), 1.0
+    safe = ctx.add("Concat", [ctx.add("Where", [valid, batch, zero]), boxes], axis=1)
+    pooled = ctx.add("MaxRoiPool", [x, safe], pooled_shape=list(node.attrs["pooled_size"]), spatial_scale=scale)
+    ctx.add("Where", [ctx.unsqueeze(valid, [2, 3]), pooled, zero], ctx.output())

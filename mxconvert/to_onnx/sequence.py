@@ -1,0 +1,77 @@
+"""Sequence ops: SequenceMask, SequenceReverse and SequenceLast over axis 0 (time, batch, ...) or axis 1
+(batch, time, ...), with per-batch lengths truncated to integers as MXNet reads them (``shapes.sequence_axes``).
+MXNet reads outside the data for a length of 0 (Last, Reverse) or past the sequence (Reverse): lengths are clamped
+to the sequence there."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..errors import NotExpressible
+from ..ir import Node
+from ..shapes import sequence_axes
+from .context import EmitContext
+from .registry import register
+
+
+def _positions_and_lengths(ctx: EmitContext, node: Node) -> tuple[str, str, int]:
+    """Positions along the sequence axis and whole lengths along the batch axis (floats, exact below 2 ** 24;
+    a negative length floors to -1 where MXNet truncates to 0: either masks every step and is clamped to 0
+    where indexed), shaped to broadcast against the data; and the number of steps."""
+    shape = ctx.shape(0)
+    axis, batch_axis = sequence_axes(node, [shape, ctx.shape(1)])
+    if ctx.batch_dynamic and (axis == 0 or node.inputs[1].node in ctx.graph.params):
+        raise NotExpressible("a dynamic batch with lengths stored in the model or a time-major sequence")
+    along = [1] * len(shape)
+    along[axis] = -1
+    positions = ctx.const(np.arange(shape[axis]).reshape(along), "positions")
+    across = [1] * len(shape)
+    across[batch_axis] = -1
+    lengths = ctx.add("Floor", [ctx.add("Cast", [ctx.input(1)], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))])
+    return positions, ctx.reshape(lengths, across), shape[axis]
+
+
+
+
+@register("SequenceMask")
+def sequence_mask(ctx: EmitContext, node: Node) -> None:
+    if not node.attrs["use_sequence_length"]:
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    positions, lengths, _ = _positions_and_lengths(ctx, node)
+    keep = ctx.add("Less", [positions, lengths])
+    ctx.add("Where", [keep, ctx.input(0), ctx.const(node.attrs["value"], "value")], ctx.output())
+
+
+@register("SequenceReverse")
+def sequence_reverse(ctx: EmitContext, node: Node) -> None:
+    """Each sequence's first ``length`` steps reversed, the others kept."""
+    if not node.attrs["use_sequence_length"]:  # a step of -1 from the last step to before the first
+        ends = ctx.ints([np.iinfo(np.int64).min], "ends")
+        ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([0], "axes"), ctx.ints([-1], "steps")],
+                ctx.output())
+        return
+    positions, lengths, steps = _positions_and_lengths(ctx, node)
+    mirrored = ctx.add("Sub", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), positions])
+    index = ctx.add("Where", [ctx.add("Less", [positions, lengths]), mirrored, positions])
+    index = ctx.add("Cast", [ctx.add("Clip", [index, ctx.const(0.0, "low"), ctx.const(float(steps - 1), "high")])],
+                    to=TensorProto.INT64)
+    x = ctx.input(0)
+    ctx.add("GatherElements", [x, ctx.add("Expand", [index, ctx.add("Shape", [x])])], ctx.output(), axis=0)
+
+
+@register("SequenceLast")
+def sequence_last(ctx: EmitContext, node: Node) -> None:
+    """The step at ``length - 1`` of each sequence (the last step without lengths); the axis is dropped. With
+    lengths, the selected step is summed with zeros along the axis (exact, and never reads past the data)."""
+    axis = node.attrs["axis"]
+    if not node.attrs["use_sequence_length"]:  # the last step, however many there are
+        ends = ctx.ints([np.iinfo(np.int64).max], "ends")
+        step = ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([axis], "axes")])
+        ctx.squeeze(step, [axis], ctx.output())
+        return
+    positions, lengths, steps = _positions_and_lengths(ctx, node)
+    last = ctx.add("Clip", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), ctx.const(0.0, "low"),
+                            ctx.const(float(steps - 1), "high")])
+    selected = ctx.add("Where", [ctx.add("Equal", [positions, last]), ctx.input(0), ctx.const(0.0, "zero")])
+    ctx.reduce_sum(selected, [axis], ctx.output(), keepdims=0)

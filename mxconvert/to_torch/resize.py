@@ -1,0 +1,96 @@
+"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, bilinear UpSampling and ROIPooling, with
+MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_output_size, resize_output_size)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ir import Node
+from ..shapes import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
+                      pad_widths)
+from .ops import HELPERS, LOWEST_FLOAT32, num
+from .ops import upsampling as nearest_upsampling
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+_TORCH_PAD_MODE = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}
+
+
+@register("Pad", check=negative_pad_width)
+def pad(ctx: TorchContext, node: Node) -> Lowering:
+    """F.pad over the spatial axes (MXNet pads no others), last axis first."""
+    pairs = pad_widths(node.attrs, ctx.shape(0))[2:]
+    widths = [width for pair in reversed(pairs) for width in pair]
+    mode = node.attrs["mode"]
+    value = f", value={num(pad_constant(node.attrs))}" if mode == "constant" else ""
+    return Lowering(f'F.pad({ctx.input(0)}, {widths}, mode="{_TORCH_PAD_MODE[mode]}"{value})')
+
+
+@register("_contrib_AdaptiveAvgPooling2D")
+def adaptive_avg_pooling(ctx: TorchContext, node: Node) -> Lowering:
+    """PyTorch's adaptive bins are MXNet's: floor(i * size / out) to ceil((i + 1) * size / out)."""
+    return Lowering(f"F.adaptive_avg_pool2d({ctx.input(0)}, {adaptive_output_size(node.attrs)})")
+
+
+@register("_contrib_BilinearResize2D")
+def bilinear_resize(ctx: TorchContext, node: Node) -> Lowering:
+    """F.interpolate samples MXNet's grid, except where the output has one row (column) without align_corners:
+    MXNet samples row 0 (column 0) there, so that row (column) is taken first."""
+    x, (height, width) = ctx.input(0), ctx.out_shape()[2:]
+    align = node.attrs["align_corners"]
+    if not align and (height == 1 or width == 1):
+        x = f"{x}[:, :, {':1' if height == 1 else ':'}, {':1' if width == 1 else ':'}]"
+    return Lowering(f'F.interpolate({x}, size={(height, width)}, mode="bilinear", align_corners={align})')
+
+
+@register("UpSampling")
+def upsampling(ctx: TorchContext, node: Node) -> Lowering:
+    """Bilinear: MXNet's depthwise transposed convolution with the weight input (a trainable parameter)."""
+    if node.attrs["sample_type"] == "nearest":
+        return nearest_upsampling(ctx, node)
+    _, stride, padding = bilinear_upsampling_window(node.attrs["scale"])
+    return Lowering(f"F.conv_transpose2d({ctx.input(0)}, {ctx.input(1)}, stride={stride}, padding={padding}, "
+                    f"groups={ctx.shape(0)[1]})")
+
+
+HELPERS["mxnet_roi_bins"] = '''
+def mxnet_roi_bins(start: torch.Tensor, end: torch.Tensor, pooled: int, size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's ROI pooling bins along one axis for boxes from ``start`` to ``end`` (rounded, one per box): which
+    of ``size`` positions each of ``pooled`` bins covers, (boxes, pooled, size), and which bins are empty. Bin p
+    spans floor(p * step) to ceil((p + 1) * step) from the start, step = max(end - start + 1, 1) / pooled,
+    clipped to the data."""
+    step = torch.clamp(end - start + 1, min=1.0).unsqueeze(1) / pooled
+    bins = torch.arange(pooled, device=start.device, dtype=start.dtype)
+    low = torch.clamp(torch.floor(bins * step) + start.unsqueeze(1), 0.0, float(size))
+    high = torch.clamp(torch.ceil((bins + 1) * step) + start.unsqueeze(1), 0.0, float(size))
+    positions = torch.arange(size, device=start.device, dtype=start.dtype)
+    covers = (positions >= low.unsqueeze(2)) & (positions < high.unsqueeze(2))
+    return covers, high <= low
+'''
+HELPERS["mxnet_roi_pool"] = f'''
+def mxnet_roi_pool(x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float) -> torch.Tensor:
+    """MXNet's ROIPooling: the max over each bin of each box (rows [batch, x1, y1, x2, y2] scaled and rounded half
+    away from zero), 0 for an empty bin or a batch index outside ``x``; over each column of bins, then the rows."""
+    batch = rois[:, 0].to(torch.int64)
+    valid = (batch >= 0) & (batch < x.shape[0])
+    boxes = rois[:, 1:5] * scale
+    boxes = torch.sign(boxes) * torch.floor(torch.abs(boxes) + 0.5)
+    cols, cols_empty = mxnet_roi_bins(boxes[:, 0], boxes[:, 2], pooled_w, x.shape[3])
+    rows, rows_empty = mxnet_roi_bins(boxes[:, 1], boxes[:, 3], pooled_h, x.shape[2])
+    data = x[torch.where(valid, batch, torch.zeros_like(batch))]
+    lowest = torch.full_like(data[:1, :1, :1, :1], {LOWEST_FLOAT32!r})
+    by_column = [torch.where(cols[:, None, None, column], data, lowest).amax(3) for column in range(pooled_w)]
+    by_width = torch.stack(by_column, 3)
+    pooled = torch.where(rows[:, None, :, :, None], by_width.unsqueeze(2), lowest.unsqueeze(4)).amax(3)
+    empty = ~valid[:, None, None, None] | rows_empty[:, None, :, None] | cols_empty[:, None, None, :]
+    return pooled.masked_fill(empty, 0.0)
+'''
+
+
+@register("ROIPooling")
+def roi_pooling(ctx: TorchContext, node: Node) -> Lowering:
+    ctx.helper("mxnet_roi_bins")
+    pooled_h, pooled_w = node.attrs["pooled_size"]
+    return Lowering(f"{ctx.helper('mxnet_roi_pool')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
+                    f"{num(node.attrs['spatial_scale'])})")
