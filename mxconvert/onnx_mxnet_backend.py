@@ -389,3 +389,43 @@ class OnnxMxnetModel:
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         check_input(batch, self.shape, self.input.name)
         return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
+
+
+# --- shape and layout ops (issue 13, prefix shape_): Slice with steps, Expand, Tile, Round -----------------
+
+def _stepped_slice(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Slice with steps as MXNet's ``slice`` (None for the int64 sentinels that run to either end)."""
+    steps = _ints(inputs, 4, proto_obj) if proto_obj.opset_version >= 10 else None
+    if not steps or all(step == 1 for step in steps):
+        return _slice(attrs, inputs, proto_obj)
+    starts, ends, axes = (_ints(inputs, index, proto_obj) for index in (1, 2, 3))
+    axes = axes or list(range(len(starts)))
+    if min(axes) < 0:
+        raise NotImplementedError("Slice with steps on negative axes")
+    begin, end, step = ([None] * (max(axes) + 1) for _ in range(3))
+    for axis, start, stop, stride in zip(axes, starts, ends, steps):
+        begin[axis], step[axis] = start, stride
+        end[axis] = None if abs(stop) >= _INT64_MAX // 2 else stop
+    return symbol.slice(inputs[0], begin=tuple(begin), end=tuple(end), step=tuple(step)), attrs, inputs
+
+
+def _expand(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Expand to a shape of the data's rank: MXNet's broadcast_to, where 0 keeps a size (ONNX's 1)."""
+    shape = tuple(0 if size == 1 else size for size in _ints(inputs, 1, proto_obj))
+    return symbol.broadcast_to(inputs[0], shape=shape), attrs, inputs
+
+
+def _tile(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    return symbol.tile(inputs[0], reps=tuple(_ints(inputs, 1, proto_obj))), attrs, inputs
+
+
+def _round_half_even(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """ONNX's Round takes ties to even; MXNet's round takes them away from zero: step odd ties back."""
+    x = inputs[0]
+    away = symbol.round(x)
+    tie = symbol._internal._equal_scalar(symbol.abs(x - symbol.trunc(x)), scalar=0.5)
+    odd = symbol._internal._not_equal_scalar(symbol._internal._mod_scalar(away, scalar=2.0), scalar=0.0)
+    return away - symbol.sign(x) * tie * odd, attrs, inputs
+
+
+FIXES.update({"Slice": _stepped_slice, "Expand": _expand, "Tile": _tile, "Round": _round_half_even})

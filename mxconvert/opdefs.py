@@ -449,3 +449,43 @@ ALIASES: dict[str, str] = {
 
 def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
+
+
+# --- shape and layout ops (issue 13, prefix shape_) ----------------------------------------------------------
+CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
+_BLOCK_SIZE = (_COUNT, REQUIRED)
+_RESHAPE_LIKE_BOUND = (optional(parse_int), None)
+OPS.update({
+    "expand_dims": OpDef({"axis": (parse_int, REQUIRED)}),
+    "squeeze": OpDef({"axis": (optional(parse_shape), None)}),
+    "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED), "step": _SHAPE_EMPTY}),
+    "slice_axis": OpDef({"axis": (parse_int, REQUIRED), "begin": (parse_int, REQUIRED),
+                         "end": (optional(parse_int), REQUIRED)}),
+    "slice_like": OpDef({"axes": _SHAPE_EMPTY}),
+    "reshape_like": OpDef({"lhs_begin": _RESHAPE_LIKE_BOUND, "lhs_end": _RESHAPE_LIKE_BOUND,
+                           "rhs_begin": _RESHAPE_LIKE_BOUND, "rhs_end": _RESHAPE_LIKE_BOUND}),
+    "broadcast_to": OpDef({"shape": _SHAPE_EMPTY}),
+    "broadcast_axis": OpDef({"axis": _SHAPE_EMPTY, "size": _SHAPE_EMPTY}),
+    "broadcast_like": OpDef({"lhs_axes": (optional(parse_shape), None), "rhs_axes": (optional(parse_shape), None)}),
+    "tile": OpDef({"reps": (parse_shape, REQUIRED)}),
+    "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
+    "stack": OpDef({"axis": (parse_int, 0), "num_args": (_COUNT, REQUIRED)}),
+    "_split_v2": OpDef({"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1),
+                        "squeeze_axis": (parse_bool, False), "sections": (in_range(parse_int, 0), 0)},
+                       outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "SwapAxis": OpDef({"dim1": (parse_int, 0), "dim2": (parse_int, 0)}),
+    "reverse": OpDef({"axis": (parse_shape, REQUIRED)}),
+    "depth_to_space": OpDef({"block_size": _BLOCK_SIZE}),
+    "space_to_depth": OpDef({"block_size": _BLOCK_SIZE}),
+    "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
+    "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
+    "BlockGrad": _UNARY,
+})
+ALIASES.update({
+    "stop_gradient": "BlockGrad",
+    "broadcast_axes": "broadcast_axis",
+    "swapaxes": "SwapAxis",
+    "flip": "reverse",
+    "cast": "Cast",
+    "crop": "slice",
+})
