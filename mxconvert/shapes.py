@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-from .errors import MxConvertError, UnsupportedOpsError
+from .errors import MxConvertError, NotExpressible, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef, VarKind
 from .opdefs import BINARY_FORMS, REDUCTIONS, UNARY_MATH
 
@@ -357,17 +357,32 @@ def reshape_target(data: Shape, attrs: dict) -> Shape:
         if attrs["keep_highest"]:
             target = [data[0], *target[1:]]
         return _resolve(data, target, tuple(target))
-    spec = list(attrs["shape"])
-    source = list(data)
-    if attrs["reverse"]:
-        spec, source = spec[::-1], source[::-1]
-    out = _expand_codes(source, spec, attrs["shape"])
-    out = _resolve(tuple(source), out, attrs["shape"])
+    source, out, inferred = _reshape_codes(data, attrs)
+    out = _resolve(tuple(source), out, attrs["shape"], inferred)
     return tuple(reversed(out)) if attrs["reverse"] else out
 
 
-def _expand_codes(source: list[int], spec: list, original: tuple) -> list[int]:
+def _reshape_codes(data: Shape, attrs: dict) -> tuple[list[int], list[int], int | None]:
+    """The data's sizes and the codes' expansion (``-1`` still to infer) in MXNet's reading order (reversed
+    with ``reverse``), and the position of the ``-1`` among the codes."""
+    spec, source = list(attrs["shape"]), list(data)
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    return source, *_expand_codes(source, spec, attrs["shape"])
+
+
+def reshape_moves_inferred(data: Shape, attrs: dict) -> bool:
+    """Whether MXNet writes the size inferred for ``-1`` at another axis than the -1's own: it indexes its
+    output by the -1's position among the codes, which a -2 or -4 before it shifts."""
+    if not attrs["shape"]:
+        return False
+    _, out, inferred = _reshape_codes(data, attrs)
+    return inferred is not None and out.index(-1) != inferred
+
+
+def _expand_codes(source: list[int], spec: list, original: tuple) -> tuple[list[int], int | None]:
     out: list[int] = []
+    inferred = None
     src = 0
     i = 0
     while i < len(spec):
@@ -377,6 +392,7 @@ def _expand_codes(source: list[int], spec: list, original: tuple) -> list[int]:
             src += 1
         elif code == -1:
             out.append(-1)
+            inferred = i
             src += 1
         elif code == -2:
             out.extend(source[src:])
@@ -404,7 +420,7 @@ def _expand_codes(source: list[int], spec: list, original: tuple) -> list[int]:
         else:
             raise ShapeError(f"shape {original}: invalid code {code}")
         i += 1
-    return out
+    return out, inferred
 
 
 def _dim(source: list[int], index: int, original: tuple) -> int:
@@ -413,18 +429,32 @@ def _dim(source: list[int], index: int, original: tuple) -> int:
     return source[index]
 
 
-def _resolve(data: Shape, out: list[int], original: tuple) -> Shape:
+def _resolve(data: Shape, out: list[int], original: tuple, inferred: int | None = None) -> Shape:
+    """``out`` with its -1 inferred as MXNet does: the -1 counts as 1 and the size, rounded down, goes to axis
+    ``inferred`` (the -1's own by default, see ``reshape_moves_inferred``). MXNet checks no sizes: an output
+    with fewer elements holds the data's leading ones (``reshape_reads_leading``)."""
     total = math.prod(data)
     if out.count(-1) > 1:
         raise ShapeError(f"shape {original} has more than one -1")
     if -1 in out:
-        known = math.prod(d for d in out if d != -1)
-        if known == 0 or total % known:
+        at = out.index(-1)
+        out[at] = 1
+        inferred = at if inferred is None else inferred
+        if inferred >= len(out):
+            raise ShapeError(f"shape {original}: MXNet writes the inferred size past its output's axes")
+        known = math.prod(out)
+        if known == 0:
             raise ShapeError(f"cannot reshape {data} to {original}")
-        out[out.index(-1)] = total // known
-    if math.prod(out) != total:
-        raise ShapeError(f"cannot reshape {data} ({total} elements) to {tuple(out)}")
+        out[inferred] = total // known
     return tuple(out)
+
+
+def reshape_reads_leading(data: Shape, out: Shape) -> bool:
+    """Whether a Reshape output takes only the data's leading elements (MXNet checks no sizes); one with more
+    elements than the data reads past it in MXNet (undefined values): the emitters refuse it."""
+    if math.prod(out) > math.prod(data):
+        raise NotExpressible(f"reshape of {data} to {out} reads past the data in MXNet")
+    return math.prod(out) < math.prod(data)
 
 
 @shape_rule("SliceChannel")

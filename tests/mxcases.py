@@ -410,13 +410,14 @@ class _AmpCastKept(S.Symbol):
         return super().tojson(remove_amp_cast=remove_amp_cast)
 
 
-def _amp_cast(source, dtype: str, name: str = "cast"):
+def amp_cast_kept(source, dtype: str, name: str = "cast"):
+    """``amp_cast`` that stays in the symbol's JSON."""
     cast = S.amp_cast(source, dtype=dtype, name=name)
     cast.__class__ = _AmpCastKept
     return cast
 
 
-def _narrow_float(cast: Callable, dtype: str, scale: float):
+def narrow_float(cast: Callable, dtype: str, scale: float):
     """``cast`` of the scaled data to float16 or bfloat16, read back as float32 and clipped to finite values."""
     clipped = S.clip(S.Cast(cast(d * scale, dtype=dtype), dtype="float32"), a_min=-1e5, a_max=1e5, name="clip")
     clipped.__class__ = _AmpCastKept
@@ -425,13 +426,18 @@ def _narrow_float(cast: Callable, dtype: str, scale: float):
 
 CASES.update({f"shape_cast_{dtype}": (S.Cast(source, dtype=dtype, name="cast"), (2, 3, 4))
               for dtype, source in _CAST_INPUTS.items()})
-CASES.update({f"shape_amp_cast_{dtype}": (_amp_cast(_CAST_INPUTS[dtype], dtype), (2, 3, 4))
+CASES.update({f"shape_amp_cast_{dtype}": (amp_cast_kept(_CAST_INPUTS[dtype], dtype), (2, 3, 4))
               for dtype in ("int8", "uint8", "float32")})
 CASES.update({
-    "shape_cast_float16": (_narrow_float(S.Cast, "float16", 7e4), (2, 3, 4)),
-    "shape_cast_bfloat16": (_narrow_float(S.Cast, "bfloat16", 3.0), (2, 3, 4)),
-    "shape_amp_cast_float16": (_narrow_float(_amp_cast, "float16", 7e4), (2, 3, 4)),
-    "shape_amp_cast_ties": (_amp_cast(S.floor(d * 4.0) + 0.5, "int8"), (2, 3, 4)),
+    "shape_cast_float16": (narrow_float(S.Cast, "float16", 7e4), (2, 3, 4)),
+    "shape_cast_bfloat16": (narrow_float(S.Cast, "bfloat16", 3.0), (2, 3, 4)),
+    "shape_amp_cast_float16": (narrow_float(amp_cast_kept, "float16", 7e4), (2, 3, 4)),
+    "shape_amp_cast_ties": (amp_cast_kept(S.floor(d * 4.0) + 0.5, "int8"), (2, 3, 4)),
     "shape_cast_ties": (S.cast(S.floor(d * 4.0) + 0.5, dtype="int32", name="cast"), (2, 3, 4)),
+})
+CASES.update({  # Reshape codes beyond the reshape_* cases (test_shape_ops has those whose output MXNet shortens)
+    "shape_reshape_reverse_m2_m3": (S.Reshape(d, shape=(-2, -3), reverse=True, name="rs"), (2, 3, 4, 5)),
+    "shape_reshape_reverse_m4": (S.Reshape(d, shape=(0, -1, 2, -4), reverse=True, name="rs"), (6, 4)),
+    "shape_reshape_keep_highest": (S.Reshape(d, target_shape=(5, 0), keep_highest=True, name="rs"), (2, 3, 4)),
 })
 ONNX_REFUSES.update({"shape_cast_bfloat16": r"Cast \[Cast to bfloat16 \(MXNet truncates.*\]"})

@@ -1,0 +1,114 @@
+"""Shape and layout ops where tests/mxcases.py cannot hold the case: casts of edge values compared bit for bit,
+amp_cast to bfloat16 (ONNX opset 13 on), 1-D splits into scalars, and Reshapes whose output MXNet shortens
+(its forward pass may crash the process, so MXNet's shapes are written down here)."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from mxcases import S, amp_cast_kept, narrow_float, assert_close, mx, run_reference
+
+from mxconvert.checkpoint import attach_weights
+from mxconvert.errors import UnsupportedOpsError
+from mxconvert.ir import Graph
+from mxconvert.shapes import reshape_target
+from mxconvert.symbol import parse_symbol
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+
+EDGES = np.array([0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 127.9, 128.5, 255.9, 256.5, -129.5, -300.2, 70000.0, 65519.0,
+                  2.0 ** 31 - 128, 2.0 ** 31, 3e9, -3e9, 1e19, -1e20, 1e-40, -3e-39, 3.4e38, np.inf, -np.inf, np.nan],
+                 np.float32)
+
+
+def _graph(sym) -> Graph:
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {}, "<test>")
+    return graph
+
+
+def _targets(graph: Graph, data: np.ndarray, opset: int = 13) -> list[np.ndarray]:
+    """The ONNX Runtime and PyTorch outputs (eager, TorchScript, torch.export) of ``graph`` on ``data``."""
+    model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=opset))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"data": data})
+    source, state = emit_pytorch(graph, data.shape)
+    module = build_model(module_from_source(source), state)
+    with torch.no_grad():
+        for run in (module, torch.jit.script(module), torch.export.export(module, (torch.from_numpy(data),)).module()):
+            out = run(torch.from_numpy(data))
+            outputs.extend(o.numpy() for o in (out if isinstance(out, (list, tuple)) else [out]))
+    return outputs
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "bool", "float16"])
+def test_cast_edge_values_match_mxnet_exactly(dtype):
+    """Truncation, wrapping, the lowest value outside int32/int64 and for NaN and inf, float16 overflow."""
+    want = mx.nd.Cast(mx.nd.array(EDGES), dtype=dtype).asnumpy().astype(np.float32)
+    for out in _targets(_graph(S.Cast(S.var("data"), dtype=dtype, name="cast")), EDGES):
+        np.testing.assert_array_equal(out, want)
+
+
+def test_cast_to_bfloat16_truncates_in_pytorch_and_onnx_refuses():
+    sym = S.Cast(S.Cast(S.var("data"), dtype="bfloat16", name="cast"), dtype="float32")
+    finite = EDGES[np.isfinite(EDGES) & (np.abs(EDGES) < 1e38)]
+    want = mx.nd.Cast(mx.nd.Cast(mx.nd.array(finite), dtype="bfloat16"), dtype="float32").asnumpy()
+    source, _ = emit_pytorch(_graph(sym), finite.shape)
+    with torch.no_grad():
+        np.testing.assert_array_equal(build_model(module_from_source(source), {})(torch.from_numpy(finite)), want)
+    with pytest.raises(UnsupportedOpsError, match="MXNet truncates to bfloat16"):
+        export_onnx(_graph(sym), ExportOptions(input_shape=finite.shape))
+
+
+def test_amp_cast_to_bfloat16_rounds_from_opset_13():
+    ref = run_reference(narrow_float(amp_cast_kept, "bfloat16", 3.0), (2, 3, 4))
+    for opset in (13, 18, 21):
+        for out in _targets(ref.graph, ref.data, opset):
+            assert_close(ref.outputs, [out])
+    with pytest.raises(UnsupportedOpsError, match="amp_cast to bfloat16 needs opset 13"):
+        export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=11))
+
+
+def test_amp_cast_to_int32_is_refused_by_name():
+    graph = _graph(amp_cast_kept(S.var("data") * 3.0, "int32"))
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, (2, 3))):
+        with pytest.raises(UnsupportedOpsError, match="copies float bits"):
+            emit()
+
+
+def test_split_of_1d_data_with_squeeze_gives_scalars():
+    ref = run_reference(S.split_v2(S.var("data"), 2, axis=0, squeeze_axis=True), (2,))
+    assert [o.shape for o in ref.outputs] == [(), ()]
+    outputs = _targets(ref.graph, ref.data)
+    for index in range(0, len(outputs), 2):
+        np.testing.assert_array_equal(outputs[index:index + 2], ref.outputs)
+
+
+# (shape attribute, data shape, MXNet 1.9.1's output shape): MXNet checks no sizes, rounds an inferred -1
+# down and writes it at the -1's position among the codes; the output holds the data's leading elements
+SHORTENED = {
+    "m1_rounds_down": ((-1, 4), (2, 3, 5), (7, 4)),
+    "m1_after_m2": ((-2, -1), (2, 3), (2, 1, 1)),
+    "m1_after_m4": ((-4, 2, 3, -1, 0), (6, 4, 5), (2, 3, 1, 4)),
+    "fewer": ((0, 2), (2, 3, 4), (2, 2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHORTENED))
+def test_reshape_to_fewer_elements_keeps_the_leading_ones(case):
+    shape, data_shape, mxnet_shape = SHORTENED[case]
+    sym = S.Reshape(S.var("data"), shape=shape, name="rs")
+    assert reshape_target(data_shape, _graph(sym).node("rs").attrs) == mxnet_shape
+    data = np.random.default_rng(0).uniform(-1, 1, data_shape).astype(np.float32)
+    want = data.reshape(-1)[:np.prod(mxnet_shape)].reshape(mxnet_shape)
+    for out in _targets(_graph(sym), data):
+        np.testing.assert_array_equal(out, want)
+
+
+def test_reshape_past_the_data_is_refused_by_name():
+    graph = _graph(S.Reshape(S.var("data"), shape=(0, 4), name="rs"))
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, (2, 3))):
+        with pytest.raises(UnsupportedOpsError, match=r"reads past the data"):
+            emit()
