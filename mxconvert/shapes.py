@@ -843,6 +843,16 @@ def _depth_space(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(n, c * block * block, h // block, w // block)]
 
 
+# amp_cast to int8 and uint8 (MXNet's CPU kernel) rounds half to even, then saturates to these bounds
+AMP_CAST_SATURATION = {"int8": (-128.0, 127.0), "uint8": (0.0, 255.0)}
+
+
+def cast_overflow_bound(dtype: str) -> float:
+    """MXNet's Cast of floats to an integer type converts as C does on x86: values of at least this magnitude,
+    and NaN, become its negative (int32's for int8, uint8 and int32, whose low bits narrower types keep)."""
+    return 2.0 ** 63 if dtype == "int64" else 2.0 ** 31
+
+
 # MXNet's CPU amp_cast to int32 rounds and saturates where it reads the graph's input, and copies the float bits
 # where it reads another op's output: no one semantics to convert
 AMP_CAST_INT32 = "amp_cast to int32 (MXNet's CPU kernel copies float bits after another op)"

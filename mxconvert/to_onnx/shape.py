@@ -7,8 +7,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (AMP_CAST_INT32, expand_dims_axis, reversed_axes, slice_axis_range, slice_like_axes, slice_ranges,
-                      split_bounds, squeezed_axes, swapped_axes, tile_reps, whole_axes_but)
+from ..shapes import (AMP_CAST_INT32, AMP_CAST_SATURATION, cast_overflow_bound, expand_dims_axis, reversed_axes,
+                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
+                      tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
 
@@ -168,8 +169,6 @@ def _cast_check(node: Node, opset: int) -> str | None:
 
 _ONNX_TYPES = {"float16": TensorProto.FLOAT16, "bfloat16": TensorProto.BFLOAT16, "uint8": TensorProto.UINT8,
                "int8": TensorProto.INT8, "int32": TensorProto.INT32, "int64": TensorProto.INT64}
-# amp_cast's saturation bounds (MXNet's CPU kernel rounds half to even, then saturates to float32 values)
-_SATURATION = {"int8": (-128.0, 127.0), "uint8": (0.0, 255.0)}
 
 
 @register("Cast", "amp_cast", check=_cast_check)
@@ -185,11 +184,11 @@ def cast(ctx: EmitContext, node: Node) -> None:
     elif dtype == "bool":
         _back_to_float(ctx, ctx.add("Not", [ctx.add("Equal", [x, ctx.const(0.0, "zero")])]))
     elif node.op == "amp_cast":
-        low, high = _SATURATION[dtype]
+        low, high = AMP_CAST_SATURATION[dtype]
         ctx.add("Clip", [ctx.add("Round", [x]), ctx.const(low, "low"), ctx.const(high, "high")], ctx.output())
     else:
         wide = TensorProto.INT64 if dtype == "int64" else TensorProto.INT32
-        bound = 2.0 ** 63 if dtype == "int64" else 2.0 ** 31
+        bound = cast_overflow_bound(dtype)
         inside = ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(bound, "bound")])
         kept = ctx.add("Where", [inside, x, ctx.const(-bound, "lowest")])
         integer = ctx.add("Cast", [kept], to=wide)

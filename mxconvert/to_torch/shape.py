@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (AMP_CAST_INT32, expand_dims_axis, reversed_axes, slice_axis_range, slice_like_axes, slice_ranges,
-                      split_bounds, squeezed_axes, swapped_axes, tile_reps, whole_axes_but)
+from ..shapes import (AMP_CAST_INT32, AMP_CAST_SATURATION, cast_overflow_bound, expand_dims_axis, reversed_axes,
+                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
+                      tile_reps, whole_axes_but)
 from .ops import HELPERS
 from .registry import Lowering, register
 
@@ -159,8 +160,6 @@ def block_grad(ctx: TorchContext, node: Node) -> Lowering:
 
 
 _TORCH_INTEGERS = {"uint8": "torch.uint8", "int8": "torch.int8", "int32": "torch.int32", "int64": "torch.int64"}
-# amp_cast's saturation bounds (MXNet's CPU kernel rounds half to even, then saturates to float32 values)
-_SATURATION = {"int8": (-128.0, 127.0), "uint8": (0.0, 255.0)}
 
 
 @register("Cast", "amp_cast", check=lambda n: AMP_CAST_INT32 if n.op == "amp_cast" and n.attrs["dtype"] == "int32"
@@ -179,7 +178,7 @@ def cast(ctx: TorchContext, node: Node) -> Lowering:
     if dtype == "bool":
         return Lowering(f"({x} != 0).to({x}.dtype)")
     if node.op == "amp_cast":
-        low, high = _SATURATION[dtype]
+        low, high = AMP_CAST_SATURATION[dtype]
         return Lowering(f"torch.clamp(torch.round({x}), {low!r}, {high!r})")
-    bound = 2.0 ** 63 if dtype == "int64" else 2.0 ** 31
+    bound = cast_overflow_bound(dtype)
     return Lowering(f"{ctx.helper('mxnet_cast_integer')}({x}, {_TORCH_INTEGERS[dtype]}, {bound!r})")
