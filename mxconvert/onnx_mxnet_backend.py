@@ -391,7 +391,7 @@ class OnnxMxnetModel:
         return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
 
 
-# --- shape and layout ops (issue 13, prefix shape_): Slice with steps, Expand, Tile, Round -----------------
+# --- shape and layout ops (issue 13, prefix shape_): Slice with steps, Expand, Tile ------------------------
 
 def _stepped_slice(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     """Slice with steps as MXNet's ``slice`` (None for the int64 sentinels that run to either end)."""
@@ -419,13 +419,4 @@ def _tile(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return symbol.tile(inputs[0], reps=tuple(_ints(inputs, 1, proto_obj))), attrs, inputs
 
 
-def _round_half_even(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
-    """ONNX's Round takes ties to even; MXNet's round takes them away from zero: step odd ties back."""
-    x = inputs[0]
-    away = symbol.round(x)
-    tie = symbol._internal._equal_scalar(symbol.abs(x - symbol.trunc(x)), scalar=0.5)
-    odd = symbol._internal._not_equal_scalar(symbol._internal._mod_scalar(away, scalar=2.0), scalar=0.0)
-    return away - symbol.sign(x) * tie * odd, attrs, inputs
-
-
-FIXES.update({"Slice": _stepped_slice, "Expand": _expand, "Tile": _tile, "Round": _round_half_even})
+FIXES.update({"Slice": _stepped_slice, "Expand": _expand, "Tile": _tile})

@@ -7,7 +7,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (AMP_CAST_INT32, AMP_CAST_SATURATION, cast_overflow_bound, expand_dims_axis, reversed_axes,
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes,
                       slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
                       tile_reps, whole_axes_but)
 from .context import EmitContext
@@ -157,35 +157,26 @@ def _back_to_float(ctx: EmitContext, x: str) -> str:
 
 
 def _cast_check(node: Node, opset: int) -> str | None:
-    dtype = node.attrs["dtype"]
-    if node.op == "Cast" and dtype == "bfloat16":
+    if node.op == "Cast" and node.attrs["dtype"] == "bfloat16":
         return "Cast to bfloat16 (MXNet truncates to bfloat16; ONNX's Cast rounds to nearest)"
-    if node.op == "amp_cast" and dtype == "int32":
-        return AMP_CAST_INT32
-    if dtype == "bfloat16" and opset < 13:
-        return "amp_cast to bfloat16 needs opset 13"
-    return None
+    return amp_cast_refusal(node)
 
 
-_ONNX_TYPES = {"float16": TensorProto.FLOAT16, "bfloat16": TensorProto.BFLOAT16, "uint8": TensorProto.UINT8,
-               "int8": TensorProto.INT8, "int32": TensorProto.INT32, "int64": TensorProto.INT64}
+_ONNX_INTEGERS = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
 
 
 @register("Cast", "amp_cast", check=_cast_check)
 def cast(ctx: EmitContext, node: Node) -> None:
-    """The tensor stays in the model's float type holding the values MXNet's cast gives: float16 and bfloat16
-    rounded; Cast to an integer truncates towards zero (outside the int32 range, int64's for int64, and NaN:
-    the lowest value) and keeps the low bits; amp_cast rounds half to even and saturates; bool is x != 0."""
+    """The tensor stays in the model's float type holding the values MXNet's cast gives: float16 rounded; an
+    integer type truncates towards zero (outside the int32 range, int64's for int64, and NaN: the lowest
+    value) and keeps the low bits; bool is x != 0."""
     x, dtype = ctx.input(0), node.attrs["dtype"]
     if dtype in ("float32", "float64"):
         ctx.add("Identity", [x], ctx.output())
-    elif dtype in ("float16", "bfloat16"):
-        _back_to_float(ctx, ctx.add("Cast", [x], to=_ONNX_TYPES[dtype]))
+    elif dtype == "float16":
+        _back_to_float(ctx, ctx.add("Cast", [x], to=TensorProto.FLOAT16))
     elif dtype == "bool":
         _back_to_float(ctx, ctx.add("Not", [ctx.add("Equal", [x, ctx.const(0.0, "zero")])]))
-    elif node.op == "amp_cast":
-        low, high = AMP_CAST_SATURATION[dtype]
-        ctx.add("Clip", [ctx.add("Round", [x]), ctx.const(low, "low"), ctx.const(high, "high")], ctx.output())
     else:
         wide = TensorProto.INT64 if dtype == "int64" else TensorProto.INT32
         bound = cast_overflow_bound(dtype)
@@ -193,5 +184,5 @@ def cast(ctx: EmitContext, node: Node) -> None:
         kept = ctx.add("Where", [inside, x, ctx.const(-bound, "lowest")])
         integer = ctx.add("Cast", [kept], to=wide)
         if dtype in ("int8", "uint8"):
-            integer = ctx.add("Cast", [integer], to=_ONNX_TYPES[dtype])
+            integer = ctx.add("Cast", [integer], to=_ONNX_INTEGERS[dtype])
         _back_to_float(ctx, integer)

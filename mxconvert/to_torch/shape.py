@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (AMP_CAST_INT32, AMP_CAST_SATURATION, cast_overflow_bound, expand_dims_axis, reversed_axes,
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes,
                       slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
                       tile_reps, whole_axes_but)
 from .ops import HELPERS
@@ -162,23 +162,19 @@ def block_grad(ctx: TorchContext, node: Node) -> Lowering:
 _TORCH_INTEGERS = {"uint8": "torch.uint8", "int8": "torch.int8", "int32": "torch.int32", "int64": "torch.int64"}
 
 
-@register("Cast", "amp_cast", check=lambda n: AMP_CAST_INT32 if n.op == "amp_cast" and n.attrs["dtype"] == "int32"
-          else None)
+@register("Cast", "amp_cast", check=amp_cast_refusal)
 def cast(ctx: TorchContext, node: Node) -> Lowering:
     """The tensor stays in the model's float type holding the values MXNet's cast gives: float16 rounded,
-    bfloat16 truncated by Cast and rounded by amp_cast; Cast to an integer truncates towards zero and keeps the
-    low bits, amp_cast rounds half to even and saturates; bool is x != 0."""
+    bfloat16 truncated; Cast to an integer truncates towards zero and keeps the
+    low bits; bool is x != 0."""
     x, dtype = ctx.input(0), node.attrs["dtype"]
     if dtype in ("float32", "float64"):
         return Lowering(x)
-    if dtype == "bfloat16" and node.op == "Cast":
+    if dtype == "bfloat16":
         return Lowering(f"{ctx.helper('mxnet_truncate_bfloat16')}({x})")
-    if dtype in ("float16", "bfloat16"):
-        return Lowering(f"{x}.to(torch.{dtype}).to({x}.dtype)")
+    if dtype == "float16":
+        return Lowering(f"{x}.to(torch.float16).to({x}.dtype)")
     if dtype == "bool":
         return Lowering(f"({x} != 0).to({x}.dtype)")
-    if node.op == "amp_cast":
-        low, high = AMP_CAST_SATURATION[dtype]
-        return Lowering(f"torch.clamp(torch.round({x}), {low!r}, {high!r})")
     bound = cast_overflow_bound(dtype)
     return Lowering(f"{ctx.helper('mxnet_cast_integer')}({x}, {_TORCH_INTEGERS[dtype]}, {bound!r})")
