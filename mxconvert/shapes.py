@@ -60,7 +60,8 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
                              f"{in_shapes} ({type(exc).__name__}: {exc})") from None
         for index, shape in enumerate(out_shapes):
             if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
-                raise ShapeError(f"node {node.name!r} ({node.op}): empty or negative output size {shape}")
+                what = "empty output refused" if min(shape) == 0 else "negative output size"
+                raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
             if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
                 raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
                                  f"{MAX_ELEMENTS} elements")
@@ -602,8 +603,9 @@ def slice_ranges(data: Shape, begin: tuple, end: tuple, step: tuple) -> list[tup
         b += size if b < 0 else 0
         e += size if e < 0 and end[axis] is not None else 0
         b = 0 if b < 0 and s > 0 else size - 1 if b > size - 1 and s < 0 else b
-        if not 0 <= b < size:
-            raise ShapeError(f"begin {begin} is outside the data of shape {data}")
+        if not 0 <= b < size:  # MXNet's output is empty
+            ranges.append((0, 0, 1))
+            continue
         e = min(max(e, -1), size)
         ranges.append((b, e if e >= 0 else None if s < 0 else 0, s))
     return ranges
@@ -706,7 +708,7 @@ def _broadcast_to(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("broadcast_axis")
 def _broadcast_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
     a, data = node.attrs, shapes[0]
-    if len(a["axis"]) != len(a["size"]) or any(size is None or size < 1 for size in a["size"]):
+    if len(a["axis"]) != len(a["size"]) or any(size is None or size < 0 for size in a["size"]):
         raise ShapeError(f"axis {a['axis']} and size {a['size']} do not pair up")
     target = list(data)
     for axis, size in zip(_axes_within(a["axis"], len(data)), a["size"]):
@@ -750,10 +752,10 @@ def _tile(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("repeat")
 def _repeat(node: Node, shapes: list[Shape]) -> list[Shape]:
     a, data = node.attrs, shapes[0]
-    if a["repeats"] == 0:  # MXNet returns an empty tensor, which no network means
-        raise ShapeError("repeats 0: empty output refused")
     if a["repeats"] < 0:
-        raise ShapeError(f"repeats {a['repeats']} must be at least 1")
+        raise ShapeError(f"repeats {a['repeats']} must be at least 0")
+    if a["repeats"] == 0:  # MXNet returns an empty tensor
+        return [(0,)]
     if a["axis"] is None:
         return [(math.prod(data) * a["repeats"],)]
     out = list(data)
@@ -783,7 +785,7 @@ def split_bounds(attrs: dict, data: Shape) -> tuple[int, list[tuple[int, int]]]:
     else:
         raise ShapeError(f"sections {attrs['sections']} and indices {attrs['indices']} split nothing")
     bounds = list(zip(starts, starts[1:] + [size]))
-    if any(start is None or not 0 <= start < stop <= size for start, stop in bounds):
+    if any(start is None or not 0 <= start <= stop <= size for start, stop in bounds):  # MXNet: empty parts
         raise ShapeError(f"indices {tuple(starts)} do not split an axis of size {size}")
     if attrs["squeeze_axis"] and any(stop - start != 1 for start, stop in bounds):
         raise ShapeError("squeeze_axis needs parts of size 1")
