@@ -488,4 +488,15 @@ ALIASES.update({
     "flip": "reverse",
     "cast": "Cast",
     "crop": "slice",
+    # the NumPy front end's spellings of the same operators
+    "_npi_expand_dims": "expand_dims",
+    "_npi_slice": "slice",
+    "_npx_slice": "slice",
+    "_npx_reshape_like": "reshape_like",
+    "_npi_tile": "tile",
+    "_np_repeat": "repeat",
+    "_npi_split": "_split_v2",
+    "_npi_swapaxes": "SwapAxis",
+    "_npi_cast": "Cast",
+    "_npx_cast": "Cast",
 })

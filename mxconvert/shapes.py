@@ -763,12 +763,21 @@ def _repeat(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(out)]
 
 
+def stack_overrun(node: Node) -> str | None:
+    """Why a stack is not converted: MXNet stacks ``num_args`` inputs, reading past the given ones (undefined
+    values) where there are fewer; of more it takes the first ``num_args``."""
+    if node.attrs["num_args"] <= len(node.inputs):
+        return None
+    return f"num_args={node.attrs['num_args']} with {len(node.inputs)} inputs (MXNet reads past them)"
+
+
 @shape_rule("stack")
 def _stack(node: Node, shapes: list[Shape]) -> list[Shape]:
-    if node.attrs["num_args"] != len(shapes) or any(shape != shapes[0] for shape in shapes):
-        raise ShapeError(f"num_args={node.attrs['num_args']} with inputs of shapes {shapes}")
+    count = node.attrs["num_args"]
+    if any(shape != shapes[0] for shape in shapes[:count]):
+        raise ShapeError(f"inputs of shapes {shapes[:count]} differ")
     out = list(shapes[0])
-    out.insert(expand_dims_axis(node.attrs["axis"], len(out)), len(shapes))
+    out.insert(expand_dims_axis(node.attrs["axis"], len(out)), count)
     return [tuple(out)]
 
 

@@ -7,8 +7,8 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
+                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
                       tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
@@ -102,10 +102,10 @@ def repeat(ctx: EmitContext, node: Node) -> None:
     ctx.reshape(expanded, ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
 
 
-@register("stack")
+@register("stack", check=lambda n, opset: stack_overrun(n))
 def stack(ctx: EmitContext, node: Node) -> None:
     axis = expand_dims_axis(node.attrs["axis"], len(ctx.shape(0)))
-    parts = [ctx.unsqueeze(ctx.input(i), [axis]) for i in range(len(node.inputs))]
+    parts = [ctx.unsqueeze(ctx.input(i), [axis]) for i in range(node.attrs["num_args"])]
     ctx.add("Concat", parts, ctx.output(), axis=axis)
 
 

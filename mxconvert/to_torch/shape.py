@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, swapped_axes,
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
+                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
                       tile_reps, whole_axes_but)
 from .ops import HELPERS
 from .registry import Lowering, register
@@ -109,9 +109,9 @@ def repeat(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.repeat_interleave({x}, {a['repeats']}, {a['axis'] % len(ctx.shape(0))})")
 
 
-@register("stack")
+@register("stack", check=stack_overrun)
 def stack(ctx: TorchContext, node: Node) -> Lowering:
-    parts = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
+    parts = ", ".join(ctx.input(i) for i in range(node.attrs["num_args"]))
     return Lowering(f"torch.stack([{parts}], {expand_dims_axis(node.attrs['axis'], len(ctx.shape(0)))})")
 
 
