@@ -452,6 +452,20 @@ def canonical_op(op: str) -> str:
 
 
 # --- shape and layout ops (issue 13, prefix shape_) ----------------------------------------------------------
+def refusing_negative(parser: Parser) -> Parser:
+    """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
+    and then writes outside its outputs)."""
+
+    def parse(text: str) -> Any:
+        value = parser(text)
+        if value < 0:
+            raise ValueError(f"negative size refused, got {value}")
+        return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
 CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
 _BLOCK_SIZE = (_COUNT, REQUIRED)
 _RESHAPE_LIKE_BOUND = (optional(parse_int), None)
@@ -471,7 +485,7 @@ OPS.update({
     "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
     "stack": OpDef({"axis": (parse_int, 0), "num_args": (_COUNT, REQUIRED)}),
     "_split_v2": OpDef({"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1),
-                        "squeeze_axis": (parse_bool, False), "sections": (in_range(parse_int, 0), 0)},
+                        "squeeze_axis": (parse_bool, False), "sections": (refusing_negative(parse_int), 0)},
                        outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
     "SwapAxis": OpDef({"dim1": (parse_int, 0), "dim2": (parse_int, 0)}),
     "reverse": OpDef({"axis": (parse_shape, REQUIRED)}),

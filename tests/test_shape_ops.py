@@ -7,7 +7,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from mxcases import S, amp_cast_kept, mx, run_reference
+from mxcases import CASES, S, amp_cast_kept, assert_close, mx, run_reference
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import UnsupportedOpsError
@@ -106,3 +106,21 @@ def test_reshape_past_the_data_is_refused_by_name():
     for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, (2, 3))):
         with pytest.raises(UnsupportedOpsError, match=r"reads past the data"):
             emit()
+
+
+@pytest.mark.parametrize("case", ["shape_expand_dims_last_negative", "shape_slice_axis", "shape_repeat_axis",
+                                  "shape_swapaxes_negative", "shape_space_to_depth", "shape_cast_int8",
+                                  "shape_split_v2_indices", "shape_stack", "shape_reshape_like_tail", "shape_reverse"])
+def test_dynamic_batch_runs_other_batch_sizes(case):
+    """Ops that leave the batch axis alone (or reverse it) run any batch size from a dynamic-batch ONNX model."""
+    ref = run_reference(*CASES[case])
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, dynamic_batch=True))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"data": np.concatenate([ref.data] * 3)})
+    assert_close([np.concatenate([o] * 3) for o in ref.outputs], outputs)  # reversed: the same blocks
+
+
+def test_dynamic_batch_refuses_cutting_the_batch_axis():
+    graph = _graph(S.squeeze(S.slice_axis(S.var("data"), axis=0, begin=0, end=1), axis=0))
+    with pytest.raises(UnsupportedOpsError, match="of a dynamic batch"):
+        export_onnx(graph, ExportOptions(input_shape=(2, 3), dynamic_batch=True))

@@ -14,6 +14,7 @@ from .context import EmitContext
 from .registry import register
 
 THROUGH_START = np.iinfo(np.int64).min  # a Slice end that runs a negative step through index 0
+REVERSED = (-1, None, -1)  # a whole axis backwards, at any size
 
 
 def _slice(ctx: EmitContext, x: str, ranges: list[tuple[int, int | None, int]], out: str) -> None:
@@ -23,7 +24,7 @@ def _slice(ctx: EmitContext, x: str, ranges: list[tuple[int, int | None, int]], 
     if not axes:
         ctx.add("Identity", [x], out)
         return
-    if ctx.batch_dynamic and axes[0] == 0:
+    if ctx.batch_dynamic and axes[0] == 0 and ranges[0] != REVERSED:
         raise NotExpressible("slicing the batch axis of a dynamic batch")
     starts = [ranges[i][0] for i in axes]
     ends = [THROUGH_START if ranges[i][1] is None else ranges[i][1] for i in axes]
@@ -42,6 +43,8 @@ def expand_dims(ctx: EmitContext, node: Node) -> None:
 def squeeze(ctx: EmitContext, node: Node) -> None:
     """Squeezing every axis keeps one of size 1, as MXNet does."""
     axes = squeezed_axes(node.attrs["axis"], ctx.shape(0))
+    if ctx.batch_dynamic and 0 in axes:
+        raise NotExpressible("squeezing the batch axis of a dynamic batch")
     if len(axes) == len(ctx.shape(0)):
         ctx.reshape(ctx.input(0), [1], ctx.output())
     elif axes:
@@ -136,7 +139,7 @@ def swap_axis(ctx: EmitContext, node: Node) -> None:
 @register("reverse")
 def reverse(ctx: EmitContext, node: Node) -> None:
     axes = reversed_axes(node.attrs["axis"], len(ctx.shape(0)))
-    ranges = [(-1, None, -1) if i in axes else (0, size, 1) for i, size in enumerate(ctx.shape(0))]
+    ranges = [REVERSED if i in axes else (0, size, 1) for i, size in enumerate(ctx.shape(0))]
     _slice(ctx, ctx.input(0), ranges, ctx.output())
 
 
