@@ -431,7 +431,38 @@ def _slice_or_reverse(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
         starts, ends, axes, steps = (_ints(inputs, index, proto_obj) for index in range(1, 5))
         if steps and set(steps) == {-1} and set(starts) == {-1} and max(ends) <= -_INT64_MAX // 2:
             return symbol.reverse(inputs[0], axis=tuple(axes or range(len(starts)))), attrs, inputs
-    return _slice(attrs, inputs, proto_obj)
+    return _stepped_slice(attrs, inputs, proto_obj)
 
 
 FIXES.update({"Resize": _resize_linear_or_nearest, "ConvTranspose": _conv_transpose, "Slice": _slice_or_reverse})
+
+
+# --- shape and layout ops (issue 13, prefix shape_): Slice with steps, Expand, Tile ------------------------
+
+def _stepped_slice(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Slice with steps as MXNet's ``slice`` (None for the int64 sentinels that run to either end)."""
+    steps = _ints(inputs, 4, proto_obj) if proto_obj.opset_version >= 10 else None
+    if not steps or all(step == 1 for step in steps):
+        return _slice(attrs, inputs, proto_obj)
+    starts, ends, axes = (_ints(inputs, index, proto_obj) for index in (1, 2, 3))
+    axes = axes or list(range(len(starts)))
+    if min(axes) < 0:
+        raise NotImplementedError("Slice with steps on negative axes")
+    begin, end, step = ([None] * (max(axes) + 1) for _ in range(3))
+    for axis, start, stop, stride in zip(axes, starts, ends, steps):
+        begin[axis], step[axis] = start, stride
+        end[axis] = None if abs(stop) >= _INT64_MAX // 2 else stop
+    return symbol.slice(inputs[0], begin=tuple(begin), end=tuple(end), step=tuple(step)), attrs, inputs
+
+
+def _expand(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """Expand to a shape of the data's rank: MXNet's broadcast_to, where 0 keeps a size (ONNX's 1)."""
+    shape = tuple(0 if size == 1 else size for size in _ints(inputs, 1, proto_obj))
+    return symbol.broadcast_to(inputs[0], shape=shape), attrs, inputs
+
+
+def _tile(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    return symbol.tile(inputs[0], reps=tuple(_ints(inputs, 1, proto_obj))), attrs, inputs
+
+
+FIXES.update({"Expand": _expand, "Tile": _tile})  # Slice: _slice_or_reverse, which falls back on _stepped_slice

@@ -485,3 +485,68 @@ OPS.update({
     "SequenceLast": OpDef(_SEQUENCE_AXIS),
 })
 ALIASES.update({"pad": "Pad", "_npx_roi_pooling": "ROIPooling", "_npx_sequence_mask": "SequenceMask"})
+
+
+# --- shape and layout ops (issue 13, prefix shape_) ----------------------------------------------------------
+def refusing_negative(parser: Parser) -> Parser:
+    """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
+    and then writes outside its outputs)."""
+
+    def parse(text: str) -> Any:
+        value = parser(text)
+        if value < 0:
+            raise ValueError(f"negative size refused, got {value}")
+        return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
+CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
+_BLOCK_SIZE = (_COUNT, REQUIRED)
+_RESHAPE_LIKE_BOUND = (optional(parse_int), None)
+OPS.update({
+    "expand_dims": OpDef({"axis": (parse_int, REQUIRED)}),
+    "squeeze": OpDef({"axis": (optional(parse_shape), None)}),
+    "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED), "step": _SHAPE_EMPTY}),
+    "slice_axis": OpDef({"axis": (parse_int, REQUIRED), "begin": (parse_int, REQUIRED),
+                         "end": (optional(parse_int), REQUIRED)}),
+    "slice_like": OpDef({"axes": _SHAPE_EMPTY}),
+    "reshape_like": OpDef({"lhs_begin": _RESHAPE_LIKE_BOUND, "lhs_end": _RESHAPE_LIKE_BOUND,
+                           "rhs_begin": _RESHAPE_LIKE_BOUND, "rhs_end": _RESHAPE_LIKE_BOUND}),
+    "broadcast_to": OpDef({"shape": _SHAPE_EMPTY}),
+    "broadcast_axis": OpDef({"axis": _SHAPE_EMPTY, "size": _SHAPE_EMPTY}),
+    "broadcast_like": OpDef({"lhs_axes": (optional(parse_shape), None), "rhs_axes": (optional(parse_shape), None)}),
+    "tile": OpDef({"reps": (parse_shape, REQUIRED)}),
+    "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
+    "stack": OpDef({"axis": (parse_int, 0), "num_args": (_COUNT, REQUIRED)}),
+    "_split_v2": OpDef({"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1),
+                        "squeeze_axis": (parse_bool, False), "sections": (refusing_negative(parse_int), 0)},
+                       outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "SwapAxis": OpDef({"dim1": (parse_int, 0), "dim2": (parse_int, 0)}),
+    "reverse": OpDef({"axis": (parse_shape, REQUIRED)}),
+    "depth_to_space": OpDef({"block_size": _BLOCK_SIZE}),
+    "space_to_depth": OpDef({"block_size": _BLOCK_SIZE}),
+    "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
+    "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
+    "BlockGrad": _UNARY,
+})
+ALIASES.update({
+    "stop_gradient": "BlockGrad",
+    "broadcast_axes": "broadcast_axis",
+    "swapaxes": "SwapAxis",
+    "flip": "reverse",
+    "cast": "Cast",
+    "crop": "slice",
+    # the NumPy front end's spellings of the same operators
+    "_npi_expand_dims": "expand_dims",
+    "_npi_slice": "slice",
+    "_npx_slice": "slice",
+    "_npx_reshape_like": "reshape_like",
+    "_npi_tile": "tile",
+    "_np_repeat": "repeat",
+    "_npi_split": "_split_v2",
+    "_npi_swapaxes": "SwapAxis",
+    "_npi_cast": "Cast",
+    "_npx_cast": "Cast",
+})

@@ -6,9 +6,10 @@ import math
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
-                      pooling_windows, window_geometry, window_output)
+                      pooling_windows, reshape_reads_leading, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -297,7 +298,14 @@ def softmax(ctx: EmitContext, node: Node) -> None:
 
 @register("Reshape")
 def reshape(ctx: EmitContext, node: Node) -> None:
-    ctx.reshape(ctx.input(0), ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+    target = ctx.out_shape()
+    if reshape_reads_leading(ctx.shape(0), target):  # MXNet's output holds the leading elements
+        if ctx.batch_dynamic:
+            raise NotExpressible(f"reshape to {target} keeps part of the batch")
+        flat = ctx.reshape(ctx.input(0), [-1])
+        ctx.reshape(ctx.add("Slice", [flat, ctx.ints([0]), ctx.ints([math.prod(target)])]), target, ctx.output())
+        return
+    ctx.reshape(ctx.input(0), ctx.batch_shape(target, ctx.shape(0)), ctx.output())
 
 
 @register("SliceChannel")

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
-                      window_geometry)
+                      reshape_moves_inferred, reshape_reads_leading, window_geometry)
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -380,7 +380,11 @@ def softmax(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("Reshape")
 def reshape(ctx: TorchContext, node: Node) -> Lowering:
-    x = ctx.input(0)
+    x, target = ctx.input(0), ctx.out_shape()
+    if reshape_reads_leading(ctx.shape(0), target):  # MXNet's output holds the leading elements
+        return Lowering(f"{x}.reshape(-1)[:{math.prod(target)}].reshape({list(target)})")
+    if reshape_moves_inferred(ctx.shape(0), node.attrs):
+        return Lowering(f"{x}.reshape({list(target)})")
     return Lowering(f"{x}.reshape({', '.join(reshape_dims(x, len(ctx.shape(0)), node.attrs, ctx.out_shape()))})")
 
 

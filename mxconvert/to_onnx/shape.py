@@ -1,0 +1,191 @@
+"""Shape and layout ops: expand_dims, squeeze, slices, reshape_like, broadcasts, tile, repeat, stack, split_v2,
+SwapAxis, reverse, depth/space moves, Cast, amp_cast and BlockGrad (MXNet's semantics from ``shapes``)."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..errors import NotExpressible
+from ..ir import Node
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
+                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
+                      tile_reps, whole_axes_but)
+from .context import EmitContext
+from .registry import register
+
+THROUGH_START = np.iinfo(np.int64).min  # a Slice end that runs a negative step through index 0
+REVERSED = (-1, None, -1)  # a whole axis backwards, at any size
+
+
+def _slice(ctx: EmitContext, x: str, ranges: list[tuple[int, int | None, int]], out: str) -> None:
+    """One ONNX Slice of every axis whose (start, stop, step) is not the whole axis."""
+    shape = ctx.shape(0)
+    axes = [i for i, r in enumerate(ranges) if r != (0, shape[i], 1)]
+    if not axes:
+        ctx.add("Identity", [x], out)
+        return
+    if ctx.batch_dynamic and axes[0] == 0 and ranges[0] != REVERSED:
+        raise NotExpressible("slicing the batch axis of a dynamic batch")
+    starts = [ranges[i][0] for i in axes]
+    ends = [THROUGH_START if ranges[i][1] is None else ranges[i][1] for i in axes]
+    inputs = [x, ctx.ints(starts, "starts"), ctx.ints(ends, "ends"), ctx.ints(axes, "axes")]
+    if any(ranges[i][2] != 1 for i in axes):
+        inputs.append(ctx.ints([ranges[i][2] for i in axes], "steps"))
+    ctx.add("Slice", inputs, out)
+
+
+@register("expand_dims")
+def expand_dims(ctx: EmitContext, node: Node) -> None:
+    ctx.unsqueeze(ctx.input(0), [expand_dims_axis(node.attrs["axis"], len(ctx.shape(0)))], ctx.output())
+
+
+@register("squeeze")
+def squeeze(ctx: EmitContext, node: Node) -> None:
+    """Squeezing every axis keeps one of size 1, as MXNet does."""
+    axes = squeezed_axes(node.attrs["axis"], ctx.shape(0))
+    if ctx.batch_dynamic and 0 in axes:
+        raise NotExpressible("squeezing the batch axis of a dynamic batch")
+    if len(axes) == len(ctx.shape(0)):
+        ctx.reshape(ctx.input(0), [1], ctx.output())
+    elif axes:
+        ctx.squeeze(ctx.input(0), axes, ctx.output())
+    else:
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+
+
+@register("slice")
+def slice_(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    _slice(ctx, ctx.input(0), slice_ranges(ctx.shape(0), a["begin"], a["end"], a["step"]), ctx.output())
+
+
+@register("slice_axis")
+def slice_axis(ctx: EmitContext, node: Node) -> None:
+    axis, begin, end = slice_axis_range(node.attrs, ctx.shape(0))
+    _slice(ctx, ctx.input(0), whole_axes_but(ctx.shape(0), {axis: (begin, end)}), ctx.output())
+
+
+@register("slice_like")
+def slice_like(ctx: EmitContext, node: Node) -> None:
+    data, like = ctx.shape(0), ctx.shape(1)
+    cuts = {axis: (0, like[axis]) for axis in slice_like_axes(node.attrs["axes"], data, like)}
+    _slice(ctx, ctx.input(0), whole_axes_but(data, cuts), ctx.output())
+
+
+@register("reshape_like")
+def reshape_like(ctx: EmitContext, node: Node) -> None:
+    ctx.reshape(ctx.input(0), ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+
+
+@register("broadcast_to", "broadcast_axis", "broadcast_like")
+def broadcast(ctx: EmitContext, node: Node) -> None:
+    """Expand the axes that grow (1 elsewhere keeps the input's size, a dynamic batch included)."""
+    grown = [new if new != old else 1 for old, new in zip(ctx.shape(0), ctx.out_shape())]
+    ctx.add("Expand", [ctx.input(0), ctx.ints(grown)], ctx.output())
+
+
+@register("tile")
+def tile(ctx: EmitContext, node: Node) -> None:
+    """Reps longer than the rank add leading axes; shorter reps repeat the trailing axes."""
+    ones, reps = tile_reps(node.attrs["reps"], len(ctx.shape(0)))
+    x = ctx.unsqueeze(ctx.input(0), list(range(len(ones)))) if ones else ctx.input(0)
+    ctx.add("Tile", [x, ctx.ints(reps, "reps")], ctx.output())
+
+
+@register("repeat")
+def repeat(ctx: EmitContext, node: Node) -> None:
+    """Each element ``repeats`` times along ``axis`` (of the flattened data without one): a new axis after it,
+    expanded, then merged."""
+    a = node.attrs
+    x = ctx.reshape(ctx.input(0), [-1]) if a["axis"] is None else ctx.input(0)
+    rank = 1 if a["axis"] is None else len(ctx.shape(0))
+    axis = 0 if a["axis"] is None else a["axis"] % rank
+    grown = [1] * (axis + 1) + [a["repeats"]] + [1] * (rank - axis - 1)
+    expanded = ctx.add("Expand", [ctx.unsqueeze(x, [axis + 1]), ctx.ints(grown)])
+    ctx.reshape(expanded, ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+
+
+@register("stack", check=lambda n, opset: stack_overrun(n))
+def stack(ctx: EmitContext, node: Node) -> None:
+    axis = expand_dims_axis(node.attrs["axis"], len(ctx.shape(0)))
+    parts = [ctx.unsqueeze(ctx.input(i), [axis]) for i in range(node.attrs["num_args"])]
+    ctx.add("Concat", parts, ctx.output(), axis=axis)
+
+
+@register("_split_v2")
+def split_v2(ctx: EmitContext, node: Node) -> None:
+    axis, bounds = split_bounds(node.attrs, ctx.shape(0))
+    if ctx.batch_dynamic and axis == 0:
+        raise NotExpressible("splitting the batch axis of a dynamic batch")
+    squeeze_axis = node.attrs["squeeze_axis"]
+    outs = [ctx.temp("part") if squeeze_axis else ctx.output(i) for i in range(len(bounds))]
+    sizes = [stop - start for start, stop in bounds]
+    if len(bounds) == 1:
+        ctx.add("Identity", [ctx.input(0)], outs)
+    elif ctx.opset >= 13:
+        ctx.add("Split", [ctx.input(0), ctx.ints(sizes, "split")], outs, axis=axis)
+    else:
+        ctx.add("Split", [ctx.input(0)], outs, axis=axis, split=sizes)
+    if squeeze_axis:  # every part has size 1 there; a 1-D part becomes a scalar, as in MXNet
+        for i, part in enumerate(outs):
+            ctx.squeeze(part, [axis], ctx.output(i))
+
+
+@register("SwapAxis")
+def swap_axis(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=swapped_axes(node.attrs, len(ctx.shape(0))))
+
+
+@register("reverse")
+def reverse(ctx: EmitContext, node: Node) -> None:
+    axes = reversed_axes(node.attrs["axis"], len(ctx.shape(0)))
+    ranges = [REVERSED if i in axes else (0, size, 1) for i, size in enumerate(ctx.shape(0))]
+    _slice(ctx, ctx.input(0), ranges, ctx.output())
+
+
+@register("depth_to_space", "space_to_depth")
+def depth_space(ctx: EmitContext, node: Node) -> None:
+    """ONNX's DCR order is MXNet's."""
+    op_type = "DepthToSpace" if node.op == "depth_to_space" else "SpaceToDepth"
+    ctx.add(op_type, [ctx.input(0)], ctx.output(), blocksize=node.attrs["block_size"])
+
+
+@register("BlockGrad")
+def block_grad(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Identity", [ctx.input(0)], ctx.output())
+
+
+def _back_to_float(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], ctx.output(), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _cast_check(node: Node, opset: int) -> str | None:
+    if node.op == "Cast" and node.attrs["dtype"] == "bfloat16":
+        return "Cast to bfloat16 (MXNet truncates to bfloat16; ONNX's Cast rounds to nearest)"
+    return amp_cast_refusal(node)
+
+
+_ONNX_INTEGERS = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
+
+
+@register("Cast", "amp_cast", check=_cast_check)
+def cast(ctx: EmitContext, node: Node) -> None:
+    """The tensor stays in the model's float type holding the values MXNet's cast gives: float16 rounded; an
+    integer type truncates towards zero (outside the int32 range, int64's for int64, and NaN: the lowest
+    value) and keeps the low bits; bool is x != 0."""
+    x, dtype = ctx.input(0), node.attrs["dtype"]
+    if dtype in ("float32", "float64"):
+        ctx.add("Identity", [x], ctx.output())
+    elif dtype == "float16":
+        _back_to_float(ctx, ctx.add("Cast", [x], to=TensorProto.FLOAT16))
+    elif dtype == "bool":
+        _back_to_float(ctx, ctx.add("Not", [ctx.add("Equal", [x, ctx.const(0.0, "zero")])]))
+    else:
+        wide = TensorProto.INT64 if dtype == "int64" else TensorProto.INT32
+        bound = cast_overflow_bound(dtype)
+        inside = ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(bound, "bound")])
+        kept = ctx.add("Where", [inside, x, ctx.const(-bound, "lowest")])
+        integer = ctx.add("Cast", [kept], to=wide)
+        if dtype in ("int8", "uint8"):
+            integer = ctx.add("Cast", [integer], to=_ONNX_INTEGERS[dtype])
+        _back_to_float(ctx, integer)

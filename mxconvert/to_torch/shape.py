@@ -1,0 +1,180 @@
+"""Shape and layout ops: expand_dims, squeeze, slices, reshape_like, broadcasts, tile, repeat, stack, split_v2,
+SwapAxis, reverse, depth/space moves, Cast, amp_cast and BlockGrad (MXNet's semantics from ``shapes``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ir import Node
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
+                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
+                      tile_reps, whole_axes_but)
+from .ops import HELPERS
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+HELPERS["mxnet_cast_integer"] = '''
+def mxnet_cast_integer(x: torch.Tensor, dtype: torch.dtype, bound: float) -> torch.Tensor:
+    """MXNet's Cast of floats to an integer type, in x's type: truncated towards zero, values outside
+    (-bound, bound) and NaN read as -bound (as C's conversion gives on x86), narrower types keep the low bits."""
+    kept = torch.where(x.abs() < bound, x, torch.full_like(x, -bound))
+    return kept.to(torch.int64).to(dtype).to(x.dtype)
+'''
+
+HELPERS["mxnet_truncate_bfloat16"] = '''
+def mxnet_truncate_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """MXNet's Cast to bfloat16: a float32's low 16 bits dropped, i.e. truncated to 8 significant bits (to a
+    multiple of 2 ** -133 below float32's normal range), computed exactly in float64."""
+    wide = x.double()
+    step = torch.pow(2.0, torch.clamp(torch.frexp(wide)[1] - 8, min=-133).double())
+    return torch.where(torch.isfinite(wide), torch.trunc(wide / step) * step, wide).to(x.dtype)
+'''
+
+
+def _sliced(x: str, ranges: list[tuple[int, int | None, int]], shape: tuple[int, ...]) -> str:
+    """``x`` indexed by per-axis (start, stop, step); axes with a negative step are flipped first."""
+    flipped = [axis for axis, (_, _, step) in enumerate(ranges) if step < 0]
+    parts = []
+    for size, (start, stop, step) in zip(shape, ranges):
+        if step < 0:  # the same elements, counted from the flipped end
+            start, stop, step = size - 1 - start, size if stop is None else size - 1 - stop, -step
+        text = f"{start or ''}:{'' if stop == size else stop}{'' if step == 1 else f':{step}'}"
+        parts.append(text)
+    while parts and parts[-1] == ":":
+        parts.pop()
+    source = f"torch.flip({x}, {flipped})" if flipped else x
+    return f"{source}[{', '.join(parts)}]" if parts else source
+
+
+@register("expand_dims")
+def expand_dims(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.unsqueeze({ctx.input(0)}, {expand_dims_axis(node.attrs['axis'], len(ctx.shape(0)))})")
+
+
+@register("squeeze")
+def squeeze(ctx: TorchContext, node: Node) -> Lowering:
+    """Squeezing every axis keeps one of size 1, as MXNet does."""
+    x, axes = ctx.input(0), squeezed_axes(node.attrs["axis"], ctx.shape(0))
+    if len(axes) == len(ctx.shape(0)):
+        return Lowering(f"{x}.reshape(1)")
+    return Lowering(f"torch.squeeze({x}, {axes})" if axes else x)
+
+
+@register("slice")
+def slice_(ctx: TorchContext, node: Node) -> Lowering:
+    a, shape = node.attrs, ctx.shape(0)
+    return Lowering(_sliced(ctx.input(0), slice_ranges(shape, a["begin"], a["end"], a["step"]), shape))
+
+
+@register("slice_axis")
+def slice_axis(ctx: TorchContext, node: Node) -> Lowering:
+    shape = ctx.shape(0)
+    axis, begin, end = slice_axis_range(node.attrs, shape)
+    return Lowering(_sliced(ctx.input(0), whole_axes_but(shape, {axis: (begin, end)}), shape))
+
+
+@register("slice_like")
+def slice_like(ctx: TorchContext, node: Node) -> Lowering:
+    shape, like = ctx.shape(0), ctx.shape(1)
+    cuts = {axis: (0, like[axis]) for axis in slice_like_axes(node.attrs["axes"], shape, like)}
+    return Lowering(_sliced(ctx.input(0), whole_axes_but(shape, cuts), shape))
+
+
+@register("reshape_like")
+def reshape_like(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.input(0)}.reshape({list(ctx.out_shape())})")
+
+
+@register("broadcast_to", "broadcast_axis", "broadcast_like")
+def broadcast(ctx: TorchContext, node: Node) -> Lowering:
+    """Expand the axes that grow (-1 keeps the others, a different batch size included)."""
+    grown = [new if new != old else -1 for old, new in zip(ctx.shape(0), ctx.out_shape())]
+    return Lowering(f"{ctx.input(0)}.expand({grown})")
+
+
+@register("tile")
+def tile(ctx: TorchContext, node: Node) -> Lowering:
+    """``torch.tile`` pads short reps with leading 1s and adds leading axes for long ones, as MXNet does."""
+    _, reps = tile_reps(node.attrs["reps"], len(ctx.shape(0)))
+    return Lowering(f"torch.tile({ctx.input(0)}, {reps})")
+
+
+@register("repeat")
+def repeat(ctx: TorchContext, node: Node) -> Lowering:
+    """Each element ``repeats`` times along ``axis``; without one, of the flattened data."""
+    a, x = node.attrs, ctx.input(0)
+    if a["axis"] is None:
+        return Lowering(f"torch.repeat_interleave({x}.reshape(-1), {a['repeats']})")
+    return Lowering(f"torch.repeat_interleave({x}, {a['repeats']}, {a['axis'] % len(ctx.shape(0))})")
+
+
+@register("stack", check=stack_overrun)
+def stack(ctx: TorchContext, node: Node) -> Lowering:
+    parts = ", ".join(ctx.input(i) for i in range(node.attrs["num_args"]))
+    return Lowering(f"torch.stack([{parts}], {expand_dims_axis(node.attrs['axis'], len(ctx.shape(0)))})")
+
+
+@register("_split_v2")
+def split_v2(ctx: TorchContext, node: Node) -> Lowering:
+    """With ``squeeze_axis`` every part has size 1: one per index, the axis dropped."""
+    axis, bounds = split_bounds(node.attrs, ctx.shape(0))
+    if node.attrs["squeeze_axis"]:
+        return Lowering(f"torch.unbind({ctx.input(0)}, {axis})")
+    return Lowering(f"torch.split({ctx.input(0)}, {[stop - start for start, stop in bounds]}, {axis})")
+
+
+@register("SwapAxis")
+def swap_axis(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.input(0)}.permute({swapped_axes(node.attrs, len(ctx.shape(0)))})")
+
+
+@register("reverse")
+def reverse(ctx: TorchContext, node: Node) -> Lowering:
+    axes = reversed_axes(node.attrs["axis"], len(ctx.shape(0)))
+    return Lowering(f"torch.flip({ctx.input(0)}, {axes})" if axes else ctx.input(0))
+
+
+@register("depth_to_space")
+def depth_to_space(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet's DCR order: depth is read as (block row, block column, channel), unlike ``nn.PixelShuffle``."""
+    _, channels, height, width = ctx.shape(0)
+    b = node.attrs["block_size"]
+    out = channels // (b * b)
+    return Lowering(f"{ctx.input(0)}.reshape(-1, {b}, {b}, {out}, {height}, {width}).permute(0, 3, 4, 1, 5, 2)"
+                    f".reshape(-1, {out}, {height * b}, {width * b})")
+
+
+@register("space_to_depth")
+def space_to_depth(ctx: TorchContext, node: Node) -> Lowering:
+    """The inverse of depth_to_space: each block x block patch becomes (block row, block column, channel)."""
+    _, channels, height, width = ctx.shape(0)
+    b = node.attrs["block_size"]
+    return Lowering(f"{ctx.input(0)}.reshape(-1, {channels}, {height // b}, {b}, {width // b}, {b})"
+                    f".permute(0, 3, 5, 1, 2, 4).reshape(-1, {channels * b * b}, {height // b}, {width // b})")
+
+
+@register("BlockGrad")
+def block_grad(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.input(0)}.detach()")
+
+
+_TORCH_INTEGERS = {"uint8": "torch.uint8", "int8": "torch.int8", "int32": "torch.int32", "int64": "torch.int64"}
+
+
+@register("Cast", "amp_cast", check=amp_cast_refusal)
+def cast(ctx: TorchContext, node: Node) -> Lowering:
+    """The tensor stays in the model's float type holding the values MXNet's cast gives: float16 rounded,
+    bfloat16 truncated; Cast to an integer truncates towards zero and keeps the
+    low bits; bool is x != 0."""
+    x, dtype = ctx.input(0), node.attrs["dtype"]
+    if dtype in ("float32", "float64"):
+        return Lowering(x)
+    if dtype == "bfloat16":
+        return Lowering(f"{ctx.helper('mxnet_truncate_bfloat16')}({x})")
+    if dtype == "float16":
+        return Lowering(f"{x}.to(torch.float16).to({x}.dtype)")
+    if dtype == "bool":
+        return Lowering(f"({x} != 0).to({x}.dtype)")
+    bound = cast_overflow_bound(dtype)
+    return Lowering(f"{ctx.helper('mxnet_cast_integer')}({x}, {_TORCH_INTEGERS[dtype]}, {bound!r})")
