@@ -1,0 +1,170 @@
+"""Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
+size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like and ones_like.
+
+Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
+carried in the model's float type, as everywhere in the converted graph."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..ir import Node
+from ..shapes import (arange_range, axis_index, dtype_value, pick_axis, range_values, sort_axis, topk_count,
+                      unconvertible_values)
+from .context import EmitContext
+from .registry import register
+
+
+def _float(ctx: EmitContext, x: str, out: str | None = None) -> str:
+    return ctx.add("Cast", [x], out, to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
+    """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
+    indices, which wrapping keeps)."""
+    if mode == "clip":  # clipping before truncating to integer bounds gives the same index, in any opset
+        x = ctx.add("Clip", [x, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
+    index = ctx.add("Cast", [x], to=TensorProto.INT64)
+    return index if mode == "clip" else ctx.add("Mod", [index, ctx.ints([size], "size")])
+
+
+@register("take")
+def take(ctx: EmitContext, node: Node) -> None:
+    data = ctx.shape(0)
+    axis = axis_index(node.attrs["axis"], len(data))
+    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    ctx.add("Gather", [ctx.input(0), index], ctx.output(), axis=axis)
+
+
+@register("pick")
+def pick(ctx: EmitContext, node: Node) -> None:
+    data, rank = ctx.shape(0), len(ctx.shape(0))
+    axis = pick_axis(node.attrs, rank)
+    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    if rank > 1 and len(ctx.shape(1)) < rank:
+        index = ctx.unsqueeze(index, [axis])
+    squeeze = rank > 1 and not node.attrs["keepdims"]
+    picked = ctx.add("GatherElements", [ctx.input(0), index], None if squeeze else ctx.output(), axis=axis)
+    if squeeze:
+        ctx.squeeze(picked, [axis], ctx.output())
+
+
+@register("one_hot", check=unconvertible_values)
+def one_hot(ctx: EmitContext, node: Node) -> None:
+    """Positions equal to the truncated index are on; negative or too large indices leave a row all off."""
+    a = node.attrs
+    index = ctx.unsqueeze(ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64), [len(ctx.shape(0))])
+    hit = ctx.add("Equal", [index, ctx.ints(range(a["depth"]), "positions")])
+    on, off = (ctx.const(dtype_value(a[key], a["dtype"]), key) for key in ("on_value", "off_value"))
+    ctx.add("Where", [hit, on, off], ctx.output())
+
+
+@register("gather_nd")
+def gather_nd(ctx: EmitContext, node: Node) -> None:
+    """``indices[:, j]`` addresses ``data``'s leading axes; a negative index counts from the end (added to the
+    size before truncation, as MXNet does)."""
+    data, indices = ctx.shape(0), ctx.shape(1)
+    sizes = ctx.const(np.reshape(data[:indices[0]], (-1,) + (1,) * (len(indices) - 1)), "sizes")
+    x = ctx.input(1)
+    shifted = ctx.add("Where", [ctx.add("Less", [x, ctx.const(0.0, "zero")]), ctx.add("Add", [x, sizes]), x])
+    index = ctx.add("Cast", [shifted], to=TensorProto.INT64)
+    last = ctx.add("Transpose", [index], perm=[*range(1, len(indices)), 0])
+    ctx.add("GatherND", [ctx.input(0), last], ctx.output())
+
+
+@register("where")
+def where(ctx: EmitContext, node: Node) -> None:
+    """Non-zero conditions take x; a 1-D condition selects whole rows."""
+    condition = ctx.add("Cast", [ctx.input(0)], to=TensorProto.BOOL)
+    rank = len(ctx.shape(1))
+    if len(ctx.shape(0)) < rank:
+        condition = ctx.unsqueeze(condition, list(range(1, rank)))
+    ctx.add("Where", [condition, ctx.input(1), ctx.input(2)], ctx.output())
+
+
+def _top(ctx: EmitContext, node: Node, count: int, largest: bool) -> tuple[str, str, int]:
+    """TopK (ties: the lower index first, as MXNet's sort leaves them) along the axis, or along the flattened
+    data without one; returns the values, the int64 indices and the axis."""
+    shape = ctx.shape(0)
+    axis = sort_axis(node.attrs, shape)
+    x = ctx.input(0) if axis is not None else ctx.reshape(ctx.input(0), [-1])
+    outputs = [ctx.temp("values"), ctx.temp("indices")]
+    ctx.add("TopK", [x, ctx.ints([count], "k")], outputs, axis=axis or 0, largest=int(largest), sorted=1)
+    return outputs[0], outputs[1], axis or 0
+
+
+@register("topk")
+def topk(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    values, indices, axis = _top(ctx, node, topk_count(a, ctx.shape(0)), not a["is_ascend"])
+    kind = a["ret_typ"]
+    if kind == "mask":
+        x = ctx.input(0) if a["axis"] is not None else ctx.reshape(ctx.input(0), [-1])
+        zeros = ctx.add("Expand", [ctx.const(0.0, "zero"), ctx.add("Shape", [x])])
+        ones = ctx.add("Expand", [ctx.const(1.0, "one"), ctx.add("Shape", [indices])])
+        mask = ctx.add("ScatterElements", [zeros, indices, ones], axis=axis)
+        ctx.add("Reshape", [mask, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+        return
+    if kind in ("value", "both"):
+        ctx.add("Identity", [values], ctx.output())
+    if kind in ("indices", "both"):
+        _float(ctx, indices, ctx.output(1 if kind == "both" else 0))
+
+
+@register("sort", "argsort")
+def sort(ctx: EmitContext, node: Node) -> None:
+    shape = ctx.shape(0)
+    values, indices, axis = _top(ctx, node, ctx.out_shape()[sort_axis(node.attrs, shape) or 0],
+                                 not node.attrs["is_ascend"])
+    if node.op == "sort":
+        ctx.add("Identity", [values], ctx.output())
+    else:
+        _float(ctx, indices, ctx.output())
+
+
+@register("shape_array")
+def shape_array(ctx: EmitContext, node: Node) -> None:
+    _float(ctx, ctx.add("Shape", [ctx.input(0)]), ctx.output())
+
+
+@register("size_array")
+def size_array(ctx: EmitContext, node: Node) -> None:
+    _float(ctx, ctx.reshape(ctx.add("Size", [ctx.input(0)]), [1]), ctx.output())
+
+
+@register("_arange", check=unconvertible_values)
+def arange(ctx: EmitContext, node: Node) -> None:
+    start, step, count = arange_range(node.attrs)
+    values = range_values(start, step, node.attrs["repeat"], count, node.attrs["dtype"])
+    ctx.add("Identity", [ctx.const(values, "range")], ctx.output())
+
+
+@register("_contrib_arange_like")
+def arange_like(ctx: EmitContext, node: Node) -> None:
+    """``start + (i / repeat) * step`` (C division) over the live size of the data or of one axis."""
+    a, x = node.attrs, ctx.input(0)
+    if a["axis"] is None:
+        count = ctx.add("Size", [x])
+    else:
+        axis = axis_index(a["axis"], len(ctx.shape(0)))
+        count = ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([axis], "axis")], axis=0)
+        count = ctx.reshape(count, [])
+    positions = ctx.add("Range", [ctx.const(0, "zero", np.int64), count, ctx.const(1, "one", np.int64)])
+    blocks = _float(ctx, ctx.add("Div", [positions, ctx.const(a["repeat"], "repeat", np.int64)]))
+    step, start = (ctx.const(dtype_value(a[key], "float32"), key) for key in ("step", "start"))
+    values = ctx.add("Add", [ctx.add("Mul", [blocks, step]), start])
+    ctx.add("Reshape", [values, ctx.add("Shape", [x])] if a["axis"] is None else [values, ctx.ints([-1])],
+            ctx.output())
+
+
+@register("_zeros", "_ones", "_full", check=unconvertible_values)
+def filled(ctx: EmitContext, node: Node) -> None:
+    value = {"_zeros": 0.0, "_ones": 1.0}.get(node.op, node.attrs.get("value"))
+    array = np.full(node.attrs["shape"], dtype_value(value, node.attrs["dtype"]))
+    ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
+
+
+@register("zeros_like", "ones_like")
+def filled_like(ctx: EmitContext, node: Node) -> None:
+    value = ctx.const(0.0 if node.op == "zeros_like" else 1.0, "value")
+    ctx.add("Expand", [value, ctx.add("Shape", [ctx.input(0)])], ctx.output())
