@@ -487,9 +487,20 @@ OPS.update({
     "_full": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE, "value": (parse_float, REQUIRED)}),
     "zeros_like": _UNARY,
     "ones_like": _UNARY,
+    # random draws: statistics, not values, match MXNet's
+    "_random_normal": OpDef({"loc": (parse_float32, 0.0), "scale": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
+                             "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
+                              "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform_like": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0)}),
+    "_sample_multinomial": OpDef({"shape": _SHAPE_EMPTY, "get_prob": (parse_bool, False),
+                                  "dtype": (choice("float16", "float32", "float64", "int32", "uint8"), "int32")},
+                                 outputs=lambda a: 2 if a["get_prob"] else 1),
 })
 ALIASES.update({
     "_npi_take": "take", "_npx_one_hot": "one_hot", "_npi_gather_nd": "gather_nd", "_npx_gather_nd": "gather_nd",
     "_npx_topk": "topk", "_npi_sort": "sort", "_npi_argsort": "argsort", "_npx_shape_array": "shape_array",
-    "_npi_full": "_full", "_npx_arange_like": "_contrib_arange_like",
+    "_npi_full": "_full", "_npx_arange_like": "_contrib_arange_like", "normal": "_random_normal",
+    "random_normal": "_random_normal", "uniform": "_random_uniform", "random_uniform": "_random_uniform",
+    "sample_multinomial": "_sample_multinomial",
 })

@@ -669,7 +669,7 @@ def _arange_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [data if axis is None else (data[axis_index(axis, len(data))],)]
 
 
-@shape_rule("_zeros", "_ones", "_full")
+@shape_rule("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
 def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
     shape = node.attrs["shape"]
     if not shape or any(size is None for size in shape):
@@ -677,6 +677,17 @@ def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shape]
 
 
-@shape_rule("zeros_like", "ones_like")
+@shape_rule("zeros_like", "ones_like", "_random_uniform_like")
 def _filled_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
+
+
+def multinomial_count(attrs: dict) -> int:
+    """How many draws ``_sample_multinomial`` makes per distribution."""
+    return math.prod(attrs["shape"])
+
+
+@shape_rule("_sample_multinomial")
+def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
+    drawn = (*shapes[0][:-1], *node.attrs["shape"]) or (1,)
+    return [drawn] * node.num_outputs

@@ -440,3 +440,18 @@ INDEX_IMPORTER_SKIPS: dict[str, str] = {
                                                 "pick_wrap_keepdims", "take_computed_wrap", "take_neg_axis_wrap",
                                                 "take_raise_in_range")},
 }
+
+# Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
+_PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
+RANDOM_CASES = {
+    "index_random_normal": (S.broadcast_add(d, S.random.normal(loc=1.0, scale=2.0, shape=(200, 500), name="normal")),
+                            (1, 500), {}),
+    "index_random_uniform": (S.broadcast_add(d, S.random.uniform(low=-1.0, high=3.0, shape=(200, 500),
+                                                                 name="uniform")), (1, 500), {}),
+    "index_random_uniform_like": (S.random.uniform_like(d, low=2.0, high=5.0, name="uniform"),
+                                  (200, 500), {}),
+    **{f"index_sample_multinomial{'_prob' if prob else ''}": (
+        S.sample_multinomial(S.softmax(S.broadcast_add(d, S.var("logits", shape=(1, 4)))), shape=(50,),
+                             get_prob=prob, name="multinomial"), (400, 4), {"logits": _PROBABILITIES})
+       for prob in (False, True)},
+}

@@ -1,5 +1,6 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
-size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like and ones_like.
+size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -9,8 +10,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import (arange_range, axis_index, dtype_value, pick_axis, range_values, sort_axis, topk_count,
-                      unconvertible_values)
+from ..shapes import (arange_range, axis_index, dtype_value, multinomial_count, pick_axis, range_values, sort_axis,
+                      topk_count, unconvertible_values)
 from .context import EmitContext
 from .registry import register
 
@@ -168,3 +169,33 @@ def filled(ctx: EmitContext, node: Node) -> None:
 def filled_like(ctx: EmitContext, node: Node) -> None:
     value = ctx.const(0.0 if node.op == "zeros_like" else 1.0, "value")
     ctx.add("Expand", [value, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+@register("_random_normal", "_random_uniform", check=unconvertible_values)
+def random_draw(ctx: EmitContext, node: Node) -> None:
+    a, dtype = node.attrs, helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    if node.op == "_random_normal":
+        ctx.add("RandomNormal", [], ctx.output(), shape=list(a["shape"]), mean=a["loc"], scale=a["scale"],
+                dtype=dtype)
+    else:
+        ctx.add("RandomUniform", [], ctx.output(), shape=list(a["shape"]), low=a["low"], high=a["high"],
+                dtype=dtype)
+
+
+@register("_random_uniform_like")
+def random_uniform_like(ctx: EmitContext, node: Node) -> None:
+    ctx.add("RandomUniformLike", [ctx.input(0)], ctx.output(), low=node.attrs["low"], high=node.attrs["high"])
+
+
+@register("_sample_multinomial", check=unconvertible_values)
+def sample_multinomial(ctx: EmitContext, node: Node) -> None:
+    """Draws from each distribution along the last axis (Multinomial takes their logs); ``get_prob`` adds the
+    log-probability of each draw."""
+    probabilities = ctx.reshape(ctx.input(0), [-1, ctx.shape(0)[-1]])
+    draws = ctx.add("Multinomial", [ctx.add("Log", [probabilities])], sample_size=multinomial_count(node.attrs),
+                    dtype=TensorProto.INT64)
+    shape = list(ctx.out_shape())
+    _float(ctx, ctx.reshape(draws, shape), ctx.output(0))
+    if node.attrs["get_prob"]:
+        picked = ctx.add("GatherElements", [probabilities, draws], axis=1)
+        ctx.reshape(ctx.add("Log", [picked]), shape, ctx.output(1))

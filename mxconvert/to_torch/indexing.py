@@ -1,5 +1,6 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
-size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like and ones_like.
+size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -8,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..shapes import arange_range, axis_index, dtype_value, pick_axis, sort_axis, topk_count, unconvertible_values
+from ..shapes import (arange_range, axis_index, dtype_value, multinomial_count, pick_axis, sort_axis, topk_count,
+                      unconvertible_values)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -175,3 +177,34 @@ def filled(ctx: TorchContext, node: Node) -> Lowering:
 @register("zeros_like", "ones_like")
 def filled_like(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.{node.op}({ctx.input(0)})")
+
+
+HELPERS["mxnet_sample_multinomial"] = '''
+def mxnet_sample_multinomial(x: torch.Tensor, count: int, shape: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``count`` draws from each distribution along the last axis of ``x``, as floats of the given shape, and
+    the log-probability of each draw."""
+    probabilities = x.reshape(-1, x.shape[-1])
+    draws = torch.multinomial(probabilities, count, replacement=True)
+    return draws.reshape(shape).to(x.dtype), torch.gather(probabilities, 1, draws).log().reshape(shape)
+'''
+
+
+@register("_random_normal", "_random_uniform", check=unconvertible_values)
+def random_draw(ctx: TorchContext, node: Node) -> Lowering:
+    a, shape, device = node.attrs, list(node.attrs["shape"]), _data_device(ctx)
+    if node.op == "_random_normal":
+        return Lowering(f"torch.randn({shape}, device={device}) * {num(a['scale'])} + {num(a['loc'])}")
+    return Lowering(f"torch.rand({shape}, device={device}) * {num(a['high'] - a['low'])} + {num(a['low'])}")
+
+
+@register("_random_uniform_like")
+def random_uniform_like(ctx: TorchContext, node: Node) -> Lowering:
+    low, high = node.attrs["low"], node.attrs["high"]
+    return Lowering(f"torch.rand_like({ctx.input(0)}) * {num(high - low)} + {num(low)}")
+
+
+@register("_sample_multinomial", check=unconvertible_values)
+def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
+    count, shape = multinomial_count(node.attrs), list(ctx.out_shape())
+    drawn = f"{ctx.helper('mxnet_sample_multinomial')}({ctx.input(0)}, {count}, {shape})"
+    return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")
