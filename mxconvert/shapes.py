@@ -545,7 +545,7 @@ def _pick(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("one_hot")
 def _one_hot(node: Node, shapes: list[Shape]) -> list[Shape]:
-    return [(*shapes[0], node.attrs["depth"])]
+    return [refuse_empty((*shapes[0], node.attrs["depth"]), "depth 0")]
 
 
 @shape_rule("gather_nd")
@@ -609,13 +609,15 @@ def _size_array(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 def unconvertible_values(node: Node, *target) -> str | None:
-    """Why a creation op is not converted (either target), or None: bfloat16 values are not reproduced, and a zero
-    size makes an empty output, which no converted graph holds."""
-    if node.attrs.get("dtype") == "bfloat16":
-        return "dtype bfloat16"
-    if node.attrs.get("depth") == 0 or 0 in (node.attrs.get("shape") or ()):
-        return "an empty output"
-    return None
+    """Why an op is not converted (either target), or None: bfloat16 values are not reproduced."""
+    return "dtype bfloat16" if node.attrs.get("dtype") == "bfloat16" else None
+
+
+def refuse_empty(shape: Shape, what: str) -> Shape:
+    """``shape``, unless a zero size makes it empty: MXNet returns an empty tensor, which no converted graph holds."""
+    if 0 in shape:
+        raise ShapeError(f"{what} makes an empty output of shape {shape}: empty output refused")
+    return shape
 
 
 def dtype_value(value: float, dtype: str) -> float:
@@ -674,7 +676,7 @@ def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
     shape = node.attrs["shape"]
     if not shape or any(size is None for size in shape):
         raise ShapeError(f"shape {shape} is not a full shape")
-    return [shape]
+    return [refuse_empty(shape, "a zero size")]
 
 
 @shape_rule("zeros_like", "ones_like", "_random_uniform_like")
@@ -689,5 +691,5 @@ def multinomial_count(attrs: dict) -> int:
 
 @shape_rule("_sample_multinomial")
 def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
-    drawn = (*shapes[0][:-1], *node.attrs["shape"]) or (1,)
+    drawn = refuse_empty((*shapes[0][:-1], *node.attrs["shape"]) or (1,), "a zero size")
     return [drawn] * node.num_outputs
