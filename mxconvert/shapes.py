@@ -545,6 +545,7 @@ def _pick(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("one_hot")
 def _one_hot(node: Node, shapes: list[Shape]) -> list[Shape]:
+    fill_values(node.attrs, ("on_value", "off_value"))
     return [refuse_empty((*shapes[0], node.attrs["depth"]), "depth 0")]
 
 
@@ -632,6 +633,12 @@ def dtype_value(value: float, dtype: str) -> float:
         return float(np.array(value).astype(dtype))
 
 
+def fill_values(attrs: dict, keys: tuple[str, ...]) -> list[float]:
+    """The attributes ``keys`` stored in the op's dtype (bfloat16, which neither target converts, as given)."""
+    dtype = attrs["dtype"]
+    return [attrs[key] if dtype == "bfloat16" else dtype_value(attrs[key], dtype) for key in keys]
+
+
 def arange_range(attrs: dict) -> tuple[float, float, int]:
     """Start, step (each in the op's dtype) and element count of ``_arange``, as MXNet reads them; a missing
     ``stop`` counts from 0 to ``start``. float16 and uint8 ranges start and step at whole numbers, as in MXNet."""
@@ -676,6 +683,8 @@ def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
     shape = node.attrs["shape"]
     if not shape or any(size is None for size in shape):
         raise ShapeError(f"shape {shape} is not a full shape")
+    if node.op == "_full":
+        fill_values(node.attrs, ("value",))
     return [refuse_empty(shape, "a zero size")]
 
 

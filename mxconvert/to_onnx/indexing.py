@@ -10,8 +10,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import (arange_range, axis_index, dtype_value, multinomial_count, pick_axis, range_values, sort_axis,
-                      topk_count, unconvertible_values)
+from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
+                      range_values, sort_axis, topk_count, unconvertible_values)
 from .context import EmitContext
 from .registry import register
 
@@ -56,7 +56,7 @@ def one_hot(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     index = ctx.unsqueeze(ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64), [len(ctx.shape(0))])
     hit = ctx.add("Equal", [index, ctx.ints(range(a["depth"]), "positions")])
-    on, off = (ctx.const(dtype_value(a[key], a["dtype"]), key) for key in ("on_value", "off_value"))
+    on, off = (ctx.const(value, "value") for value in fill_values(a, ("on_value", "off_value")))
     ctx.add("Where", [hit, on, off], ctx.output())
 
 
@@ -160,8 +160,8 @@ def arange_like(ctx: EmitContext, node: Node) -> None:
 
 @register("_zeros", "_ones", "_full", check=unconvertible_values)
 def filled(ctx: EmitContext, node: Node) -> None:
-    value = {"_zeros": 0.0, "_ones": 1.0}.get(node.op, node.attrs.get("value"))
-    array = np.full(node.attrs["shape"], dtype_value(value, node.attrs["dtype"]))
+    value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
+    array = np.full(node.attrs["shape"], value)
     ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..shapes import (arange_range, axis_index, dtype_value, multinomial_count, pick_axis, sort_axis, topk_count,
-                      unconvertible_values)
+from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
+                      topk_count, unconvertible_values)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -81,7 +81,7 @@ def one_hot(ctx: TorchContext, node: Node) -> Lowering:
     """Positions equal to the truncated index are on; negative or too large indices leave a row all off."""
     a, index = node.attrs, ctx.input(0)
     hit = f"{index}.to(torch.int64).unsqueeze(-1) == torch.arange({a['depth']}, device={index}.device)"
-    on, off = (num(dtype_value(a[key], a["dtype"])) for key in ("on_value", "off_value"))
+    on, off = (num(value) for value in fill_values(a, ("on_value", "off_value")))
     return Lowering(f"torch.where({hit}, {on}, {off}).to({index}.dtype)")
 
 
@@ -169,8 +169,8 @@ def arange_like(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_zeros", "_ones", "_full", check=unconvertible_values)
 def filled(ctx: TorchContext, node: Node) -> Lowering:
-    value = {"_zeros": 0.0, "_ones": 1.0}.get(node.op, node.attrs.get("value"))
-    fill = num(dtype_value(value, node.attrs["dtype"]))
+    value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
+    fill = num(value)
     return Lowering(f"torch.full({list(node.attrs['shape'])}, {fill}, device={_data_device(ctx)})")
 
 
