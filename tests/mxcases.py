@@ -368,6 +368,10 @@ CASES.update({
     "index_take_neg_axis_wrap": (S.take(d, _wrap_idx, axis=-1, mode="wrap", name="take"), (2, 3, 5)),
     "index_take_raise_in_range": (S.take(d, _raise_idx, axis=1, mode="raise", name="take"), (2, 3, 4)),
     "index_take_computed_wrap": (S.take(d, S.floor(d * 4.0), axis=1, mode="wrap", name="take"), (2, 3)),
+    # infinite and NaN indices become int64's lowest (x86): clipped to 0, wrapped to its remainder
+    "index_take_infinite_clip": (S.take(d, S.reciprocal(S.floor(d * 2.0)), axis=-1, name="take"), (2, 5)),
+    "index_take_nan_wrap": (S.take(d, S.sqrt(S.floor(d * 2.0)), axis=0, mode="wrap", name="take"), (3, 4)),
+    "index_pick_nan_clip": (S.pick(d, S.sqrt(S.floor(S.sum(d, axis=0) * 2.0)), axis=0, name="pick"), (3, 4)),
     "index_pick_clip": (S.pick(d, _pick_idx, axis=1, name="pick"), (2, 3, 4)),
     "index_pick_wrap_keepdims": (S.pick(d, _pick_kept_idx, axis=-1, keepdims=True, mode="wrap", name="pick"), (3, 4)),
     "index_pick_argmax": (S.pick(d, S.argmax(d, axis=0), axis=0, name="pick"), (3, 4)),
@@ -438,8 +442,8 @@ INDEX_IMPORTER_SKIPS: dict[str, str] = {
     **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
     **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
     **{f"index_{v}": _INT64_CONSTANTS for v in ("one_hot_computed", "one_hot_float16", "one_hot_int32",
-                                                "pick_wrap_keepdims", "take_computed_wrap", "take_neg_axis_wrap",
-                                                "take_raise_in_range")},
+                                                "pick_wrap_keepdims", "take_computed_wrap", "take_nan_wrap",
+                                                "take_neg_axis_wrap", "take_raise_in_range")},
 }
 
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs

@@ -22,11 +22,14 @@ def _float(ctx: EmitContext, x: str, out: str | None = None) -> str:
 
 def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
     """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
-    indices, which wrapping keeps)."""
-    if mode == "clip":  # clipping before truncating to integer bounds gives the same index, in any opset
-        x = ctx.add("Clip", [x, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
-    index = ctx.add("Cast", [x], to=TensorProto.INT64)
-    return index if mode == "clip" else ctx.add("Mod", [index, ctx.ints([size], "size")])
+    indices, which wrapping keeps). NaN and values past int64 truncate to its lowest (x86), which clips to 0."""
+    if mode != "clip":
+        return ctx.add("Mod", [ctx.add("Cast", [x], to=TensorProto.INT64), ctx.ints([size], "size")])
+    # clipping before truncating to whole bounds gives the same index
+    past_int64 = ctx.add("Not", [ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(2.0**63, "int64_range")])])
+    lowest = ctx.add("Where", [past_int64, ctx.const(-1.0, "below"), x])
+    clipped = ctx.add("Clip", [lowest, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
+    return ctx.add("Cast", [clipped], to=TensorProto.INT64)
 
 
 @register("take")
