@@ -391,22 +391,13 @@ class OnnxMxnetModel:
         return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
 
 
-# --- indexing and sorting (issue 13): TopK, integer Mod, GatherElements of one index per row, Cast to bool ------
+# --- indexing and sorting (issue 13): TopK, GatherElements of one index per row, Cast to bool -----------------
 
 def _top_k(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     k = _ints(inputs, 1, proto_obj)[0]
     top = symbol.topk(inputs[0], axis=attrs.get("axis", -1), k=k, ret_typ="both",
                       is_ascend=not attrs.get("largest", 1), dtype="int64")
     return top, attrs, inputs
-
-
-def _integer_mod(original: Translation) -> Translation:
-    """Mod with fmod=0 (the divisor's sign) is MXNet's own mod; fmod=1 keeps the earlier translation."""
-    def translate(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
-        if attrs.get("fmod", 0):
-            return original(attrs, inputs, proto_obj)
-        return symbol.broadcast_mod(*inputs), attrs, inputs
-    return translate
 
 
 def _cast(original: Translation) -> Translation:
@@ -424,5 +415,5 @@ def _gather_elements(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     return symbol.pick(inputs[0], inputs[1], axis=attrs.get("axis", 0), keepdims=True), attrs, inputs
 
 
-FIXES.update({"TopK": _top_k, "Mod": _integer_mod(FIXES["Mod"]), "GatherElements": _gather_elements,
+FIXES.update({"TopK": _top_k, "GatherElements": _gather_elements,
               "Cast": _cast(_import_helper._convert_map["Cast"])})

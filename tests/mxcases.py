@@ -435,15 +435,11 @@ CASE_INPUTS.update({
     "index_where_rows": {"cond": _cond_values},
 })
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
-_INT64_CONSTANTS = "MXNet's importer binds int64 initializers as float32 (integer Mod and Equal then fail)"
 INDEX_IMPORTER_SKIPS: dict[str, str] = {
     **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
     **{f"index_gather_nd_{v}": "MXNet's importer has no GatherND" for v in ("leading", "every_axis")},
     **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
     **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
-    **{f"index_{v}": _INT64_CONSTANTS for v in ("one_hot_computed", "one_hot_float16", "one_hot_int32",
-                                                "pick_wrap_keepdims", "take_computed_wrap", "take_nan_wrap",
-                                                "take_neg_axis_wrap", "take_raise_in_range")},
 }
 
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs

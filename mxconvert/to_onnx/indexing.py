@@ -20,16 +20,23 @@ def _float(ctx: EmitContext, x: str, out: str | None = None) -> str:
     return ctx.add("Cast", [x], out, to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
 
 
+def _truncated(ctx: EmitContext, x: str) -> str:
+    """Float indices truncated as MXNet's cast to int64 does, kept as floats (NaN and values past int64 become
+    its lowest, as on x86)."""
+    return _float(ctx, ctx.add("Cast", [x], to=TensorProto.INT64))
+
+
 def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
     """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
-    indices, which wrapping keeps). NaN and values past int64 truncate to its lowest (x86), which clips to 0."""
-    if mode != "clip":
-        return ctx.add("Mod", [ctx.add("Cast", [x], to=TensorProto.INT64), ctx.ints([size], "size")])
-    # clipping before truncating to whole bounds gives the same index
-    past_int64 = ctx.add("Not", [ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(2.0**63, "int64_range")])])
-    lowest = ctx.add("Where", [past_int64, ctx.const(-1.0, "below"), x])
-    clipped = ctx.add("Clip", [lowest, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
-    return ctx.add("Cast", [clipped], to=TensorProto.INT64)
+    indices, which wrapping keeps). Computed on floats, exactly (MXNet's importer binds int64 constants as floats)."""
+    whole = _truncated(ctx, x)
+    if mode == "clip":
+        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
+    else:  # fmod is exact; a negative remainder moves up by the size, as in MXNet
+        remainder = ctx.add("Mod", [whole, ctx.const(float(size), "size")], fmod=1)
+        raised = ctx.add("Add", [remainder, ctx.const(float(size), "size")])
+        index = ctx.add("Where", [ctx.add("Less", [remainder, ctx.const(0.0, "zero")]), raised, remainder])
+    return ctx.add("Cast", [index], to=TensorProto.INT64)
 
 
 @register("take")
@@ -57,8 +64,8 @@ def pick(ctx: EmitContext, node: Node) -> None:
 def one_hot(ctx: EmitContext, node: Node) -> None:
     """Positions equal to the truncated index are on; negative or too large indices leave a row all off."""
     a = node.attrs
-    index = ctx.unsqueeze(ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64), [len(ctx.shape(0))])
-    hit = ctx.add("Equal", [index, ctx.ints(range(a["depth"]), "positions")])
+    index = ctx.unsqueeze(_truncated(ctx, ctx.input(0)), [len(ctx.shape(0))])
+    hit = ctx.add("Equal", [index, ctx.const(np.arange(a["depth"]), "positions")])
     on, off = (ctx.const(value, "value") for value in fill_values(a, ("on_value", "off_value")))
     ctx.add("Where", [hit, on, off], ctx.output())
 
