@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
-                      range_values, sort_axis, topk_count, unconvertible_values)
+                      range_values, sort_axis, sorted_shape, unconvertible_values)
 from .context import EmitContext
 from .registry import register
 
@@ -74,8 +74,10 @@ def one_hot(ctx: EmitContext, node: Node) -> None:
 def gather_nd(ctx: EmitContext, node: Node) -> None:
     """``indices[:, j]`` addresses ``data``'s leading axes; a negative index counts from the end (added to the
     size before truncation, as MXNet does)."""
-    data, indices = ctx.shape(0), ctx.shape(1)
-    sizes = ctx.const(np.reshape(data[:indices[0]], (-1,) + (1,) * (len(indices) - 1)), "sizes")
+    indices = ctx.shape(1)
+    shape = ctx.add("Shape", [ctx.input(0)])
+    leading = ctx.add("Slice", [shape, ctx.ints([0], "start"), ctx.ints([indices[0]], "end")])
+    sizes = ctx.reshape(_float(ctx, leading), [-1] + [1] * (len(indices) - 1))  # live: the batch may vary
     x = ctx.input(1)
     shifted = ctx.add("Where", [ctx.add("Less", [x, ctx.const(0.0, "zero")]), ctx.add("Add", [x, sizes]), x])
     index = ctx.add("Cast", [shifted], to=TensorProto.INT64)
@@ -93,24 +95,29 @@ def where(ctx: EmitContext, node: Node) -> None:
     ctx.add("Where", [condition, ctx.input(1), ctx.input(2)], ctx.output())
 
 
-def _top(ctx: EmitContext, node: Node, count: int, largest: bool) -> tuple[str, str, int]:
-    """TopK (ties: the lower index first, as MXNet's sort leaves them) along the axis, or along the flattened
-    data without one; returns the values, the int64 indices and the axis."""
-    shape = ctx.shape(0)
-    axis = sort_axis(node.attrs, shape)
+def _top(ctx: EmitContext, node: Node, count: int | None, largest: bool) -> tuple[str, str, str, int]:
+    """TopK (ties: the lower index first, as MXNet's sort leaves them) of ``count`` elements (None: all; read from
+    the live data where the batch varies along the axis) along the axis, or along the flattened data without one;
+    returns the values, the int64 indices, the data sorted and the axis."""
+    axis = sort_axis(node.attrs, ctx.shape(0))
     x = ctx.input(0) if axis is not None else ctx.reshape(ctx.input(0), [-1])
+    if count is None and ctx.batch_dynamic and not axis:
+        k = ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([0], "axis")], axis=0)
+    else:
+        k = ctx.ints([count or sorted_shape(node.attrs, ctx.shape(0))[axis or 0]], "k")
+    axis = axis or 0
     outputs = [ctx.temp("values"), ctx.temp("indices")]
-    ctx.add("TopK", [x, ctx.ints([count], "k")], outputs, axis=axis or 0, largest=int(largest), sorted=1)
-    return outputs[0], outputs[1], axis or 0
+    ctx.add("TopK", [x, k], outputs, axis=axis, largest=int(largest), sorted=1)
+    return outputs[0], outputs[1], x, axis
 
 
 @register("topk")
 def topk(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
-    values, indices, axis = _top(ctx, node, topk_count(a, ctx.shape(0)), not a["is_ascend"])
+    count = a["k"] if a["k"] >= 1 else None
+    values, indices, x, axis = _top(ctx, node, count, not a["is_ascend"])
     kind = a["ret_typ"]
     if kind == "mask":
-        x = ctx.input(0) if a["axis"] is not None else ctx.reshape(ctx.input(0), [-1])
         zeros = ctx.add("Expand", [ctx.const(0.0, "zero"), ctx.add("Shape", [x])])
         ones = ctx.add("Expand", [ctx.const(1.0, "one"), ctx.add("Shape", [indices])])
         mask = ctx.add("ScatterElements", [zeros, indices, ones], axis=axis)
@@ -124,9 +131,7 @@ def topk(ctx: EmitContext, node: Node) -> None:
 
 @register("sort", "argsort")
 def sort(ctx: EmitContext, node: Node) -> None:
-    shape = ctx.shape(0)
-    values, indices, axis = _top(ctx, node, ctx.out_shape()[sort_axis(node.attrs, shape) or 0],
-                                 not node.attrs["is_ascend"])
+    values, indices, _, _ = _top(ctx, node, None, not node.attrs["is_ascend"])
     if node.op == "sort":
         ctx.add("Identity", [values], ctx.output())
     else:
@@ -204,8 +209,14 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
     probabilities = ctx.reshape(ctx.input(0), [-1, ctx.shape(0)[-1]])
     draws = ctx.add("Multinomial", [ctx.add("Log", [probabilities])], sample_size=multinomial_count(node.attrs),
                     dtype=TensorProto.INT64)
-    shape = list(ctx.out_shape())
-    _float(ctx, ctx.reshape(draws, shape), ctx.output(0))
+    drawn = node.attrs["shape"]
+    if len(ctx.shape(0)) > 1:  # the live leading axes (the batch may vary), then the draws
+        shape = ctx.add("Shape", [ctx.input(0)])
+        leading = ctx.add("Slice", [shape, ctx.ints([0], "start"), ctx.ints([-1], "end")])
+        shape = ctx.add("Concat", [leading, ctx.ints(drawn)], axis=0) if drawn else leading
+    else:
+        shape = ctx.ints(ctx.out_shape())
+    _float(ctx, ctx.add("Reshape", [draws, shape]), ctx.output(0))
     if node.attrs["get_prob"]:
         picked = ctx.add("GatherElements", [probabilities, draws], axis=1)
-        ctx.reshape(ctx.add("Log", [picked]), shape, ctx.output(1))
+        ctx.add("Reshape", [ctx.add("Log", [picked]), shape], ctx.output(1))

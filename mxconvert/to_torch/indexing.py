@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
 from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
-                      topk_count, unconvertible_values)
+                      unconvertible_values)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -99,17 +99,20 @@ def where(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.where({condition} != 0, {ctx.input(1)}, {ctx.input(2)})")
 
 
-def _top(ctx: TorchContext, node: Node, count: int, ascending: bool) -> tuple[str, str]:
-    """``mxnet_topk`` along the axis, or along the flattened data without one; returns it and the data it sorts."""
-    axis = sort_axis(node.attrs, ctx.shape(0))
-    x = ctx.input(0) if axis is not None else f"{ctx.input(0)}.reshape(-1)"
-    return f"{ctx.helper('mxnet_topk')}({x}, {axis or 0}, {count}, {ascending})", x
+def _top(ctx: TorchContext, node: Node, every: bool) -> tuple[str, str]:
+    """``mxnet_topk`` along the axis, or along the flattened data without one, of ``k`` elements or (``every``)
+    all the live data has; returns it and the data it sorts."""
+    a = node.attrs
+    axis = sort_axis(a, ctx.shape(0)) or 0
+    x = ctx.input(0) if a["axis"] is not None else f"{ctx.input(0)}.reshape(-1)"
+    count = f"{x}.shape[{axis}]" if every else a["k"]
+    return f"{ctx.helper('mxnet_topk')}({x}, {axis}, {count}, {a['is_ascend']})", x
 
 
 @register("topk")
 def topk(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    top, x = _top(ctx, node, topk_count(a, ctx.shape(0)), a["is_ascend"])
+    top, x = _top(ctx, node, a["k"] < 1)
     if a["ret_typ"] == "mask":
         mask = f"torch.zeros_like({x}).scatter({sort_axis(a, ctx.shape(0)) or 0}, {top}[1].to(torch.int64), 1.0)"
         return Lowering(f"{mask}.reshape({ctx.input(0)}.shape)")
@@ -118,8 +121,7 @@ def topk(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("sort", "argsort")
 def sort(ctx: TorchContext, node: Node) -> Lowering:
-    count = ctx.out_shape()[sort_axis(node.attrs, ctx.shape(0)) or 0]
-    top, _ = _top(ctx, node, count, node.attrs["is_ascend"])
+    top, _ = _top(ctx, node, True)
     return Lowering(top if node.op == "sort" else f"{top}[1]")  # sort: the indices follow, hidden
 
 
@@ -205,6 +207,7 @@ def random_uniform_like(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_sample_multinomial", check=unconvertible_values)
 def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
-    count, shape = multinomial_count(node.attrs), list(ctx.out_shape())
-    drawn = f"{ctx.helper('mxnet_sample_multinomial')}({ctx.input(0)}, {count}, {shape})"
+    x, count, shape = ctx.input(0), multinomial_count(node.attrs), list(node.attrs["shape"])
+    shape = f"list({x}.shape[:-1]) + {shape}" if len(ctx.shape(0)) > 1 else list(ctx.out_shape())  # live leading axes
+    drawn = f"{ctx.helper('mxnet_sample_multinomial')}({x}, {count}, {shape})"
     return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")
