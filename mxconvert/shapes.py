@@ -656,12 +656,11 @@ def arange_range(attrs: dict) -> tuple[float, float, int]:
 
 
 def range_values(start: float, step: float, repeat: int, count: int, dtype: str) -> np.ndarray:
-    """MXNet's range kernel: ``start + (i / repeat) * step`` in ``dtype`` (C division), as float32."""
-    positions = np.arange(count, dtype=np.int64)
-    blocks = np.sign(repeat) * (positions // abs(repeat))
-    kind = "float32" if dtype in ("bfloat16", "bool") else dtype
+    """MXNet's range kernel: ``start + (i / repeat) * step`` computed in ``dtype`` (wrapping for integers), as
+    float32."""
+    blocks = np.arange(count, dtype=np.int64) // repeat
     with np.errstate(all="ignore"):
-        values = np.asarray(start).astype(kind) + blocks.astype(kind) * np.asarray(step).astype(kind)
+        values = np.asarray(start).astype(dtype) + blocks.astype(dtype) * np.asarray(step).astype(dtype)
     return values.astype(np.float32)
 
 
