@@ -466,3 +466,31 @@ def _tile(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
 
 
 FIXES.update({"Expand": _expand, "Tile": _tile})  # Slice: _slice_or_reverse, which falls back on _stepped_slice
+
+
+# --- indexing and sorting (issue 13): TopK, GatherElements of one index per row, Cast to bool -----------------
+
+def _top_k(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    k = _ints(inputs, 1, proto_obj)[0]
+    top = symbol.topk(inputs[0], axis=attrs.get("axis", -1), k=k, ret_typ="both",
+                      is_ascend=not attrs.get("largest", 1), dtype="int64")
+    return top, attrs, inputs
+
+
+def _cast(original: Translation) -> Translation:
+    """Cast to bool as MXNet reads a condition (non-zero: 1, in the data type); other types as before."""
+    def translate(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+        if attrs.get("to") != TensorProto.BOOL:
+            return original(attrs, inputs, proto_obj)
+        return symbol._internal._not_equal_scalar(inputs[0], scalar=0.0), attrs, inputs
+    return translate
+
+
+def _gather_elements(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    """GatherElements whose index has size 1 along the axis (one element per row, as the converters emit it) is
+    MXNet's pick; other index shapes are not translated correctly."""
+    return symbol.pick(inputs[0], inputs[1], axis=attrs.get("axis", 0), keepdims=True), attrs, inputs
+
+
+FIXES.update({"TopK": _top_k, "GatherElements": _gather_elements,
+              "Cast": _cast(_import_helper._convert_map["Cast"])})

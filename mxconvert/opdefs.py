@@ -550,3 +550,58 @@ ALIASES.update({
     "_npi_cast": "Cast",
     "_npx_cast": "Cast",
 })
+
+
+# --- indexing, creation and sorting (issue 13, prefix index_) -------------------------------------------------
+# Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
+# model's float type (the IR has no dtypes): exact for the small integers indices and shapes are.
+INDEX_DTYPES = ("float16", "float32", "float64", "int32", "int64", "int8", "uint8")
+_DTYPE = (choice("bfloat16", *INDEX_DTYPES), "float32")
+_INDEX_DTYPE = (choice("float16", "float32", "float64", "int32", "int64", "uint8"), "float32")
+_CREATION_DTYPE = (choice("bfloat16", "bool", *INDEX_DTYPES), "float32")
+_RANDOM_DTYPE = (choice(None, "float16", "float32", "float64"), None)
+_CTX = (parse_str, "")
+_SORT_AXIS = (optional(parse_int), -1)
+_TOPK_OUTPUTS = {"value": 2, "indices": 1, "mask": 1, "both": 2}  # value: the indices follow, hidden
+OPS.update({
+    "take": OpDef({"axis": (parse_int, 0), "mode": (choice("clip", "raise", "wrap"), "clip")}),
+    "pick": OpDef({"axis": _SORT_AXIS, "keepdims": (parse_bool, False), "mode": (choice("clip", "wrap"), "clip")}),
+    "one_hot": OpDef({"depth": (parse_int, REQUIRED), "on_value": (parse_float, 1.0), "off_value": (parse_float, 0.0),
+                      "dtype": _DTYPE}),
+    "gather_nd": _BINARY,
+    "where": OpDef(),
+    "topk": OpDef({"axis": _SORT_AXIS, "k": (parse_int, 1),
+                   "ret_typ": (choice(*_TOPK_OUTPUTS), "indices"), "is_ascend": (parse_bool, False),
+                   "dtype": _INDEX_DTYPE},
+                  outputs=lambda a: _TOPK_OUTPUTS[a["ret_typ"]]),
+    "sort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True)}, outputs=lambda a: 2),  # indices hidden
+    "argsort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True), "dtype": _INDEX_DTYPE}),
+    "shape_array": _UNARY,
+    "size_array": _UNARY,
+    "_arange": OpDef({"start": (parse_float, REQUIRED), "stop": (optional(parse_float), None),
+                      "step": (parse_float, 1.0), "repeat": (parse_int, 1), "infer_range": (parse_bool, False),
+                      "ctx": _CTX, "dtype": _DTYPE}),
+    "_contrib_arange_like": OpDef({"start": (parse_float, 0.0), "step": (parse_float, 1.0),
+                                   "repeat": (parse_int, 1), "ctx": _CTX, "axis": (optional(parse_int), None)}),
+    "_zeros": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_ones": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_full": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE, "value": (parse_float, REQUIRED)}),
+    "zeros_like": _UNARY,
+    "ones_like": _UNARY,
+    # random draws: statistics, not values, match MXNet's
+    "_random_normal": OpDef({"loc": (parse_float32, 0.0), "scale": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
+                             "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
+                              "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform_like": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0)}),
+    "_sample_multinomial": OpDef({"shape": _SHAPE_EMPTY, "get_prob": (parse_bool, False),
+                                  "dtype": (choice("float16", "float32", "float64", "int32", "uint8"), "int32")},
+                                 outputs=lambda a: 2 if a["get_prob"] else 1),
+})
+ALIASES.update({
+    "_npi_take": "take", "_npx_one_hot": "one_hot", "_npi_gather_nd": "gather_nd", "_npx_gather_nd": "gather_nd",
+    "_npx_topk": "topk", "_npi_sort": "sort", "_npi_argsort": "argsort", "_npx_shape_array": "shape_array",
+    "_npi_full": "_full", "_npx_arange_like": "_contrib_arange_like", "normal": "_random_normal",
+    "random_normal": "_random_normal", "uniform": "_random_uniform", "random_uniform": "_random_uniform",
+    "sample_multinomial": "_sample_multinomial",
+})

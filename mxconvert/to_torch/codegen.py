@@ -15,7 +15,7 @@ from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
-from . import elementwise, ops, reduce, resize, sequence, shape  # noqa: F401  (register their lowerings)
+from . import elementwise, indexing, ops, reduce, resize, sequence, shape  # noqa: F401  (register their lowerings)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119

@@ -1,0 +1,222 @@
+"""Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
+size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+
+Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
+carried in the model's float type, as everywhere in the converted graph."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..ir import Node
+from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
+                      range_values, sort_axis, sorted_shape, unconvertible_values)
+from .context import EmitContext
+from .registry import register
+
+
+def _float(ctx: EmitContext, x: str, out: str | None = None) -> str:
+    return ctx.add("Cast", [x], out, to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _truncated(ctx: EmitContext, x: str) -> str:
+    """Float indices truncated as MXNet's cast to int64 does, kept as floats (NaN and values past int64 become
+    its lowest, as on x86)."""
+    return _float(ctx, ctx.add("Cast", [x], to=TensorProto.INT64))
+
+
+def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
+    """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
+    indices, which wrapping keeps). Computed on floats, exactly (MXNet's importer binds int64 constants as floats)."""
+    whole = _truncated(ctx, x)
+    if mode == "clip":
+        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
+    else:  # fmod is exact; a negative remainder moves up by the size, as in MXNet
+        remainder = ctx.add("Mod", [whole, ctx.const(float(size), "size")], fmod=1)
+        raised = ctx.add("Add", [remainder, ctx.const(float(size), "size")])
+        index = ctx.add("Where", [ctx.add("Less", [remainder, ctx.const(0.0, "zero")]), raised, remainder])
+    return ctx.add("Cast", [index], to=TensorProto.INT64)
+
+
+@register("take")
+def take(ctx: EmitContext, node: Node) -> None:
+    data = ctx.shape(0)
+    axis = axis_index(node.attrs["axis"], len(data))
+    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    ctx.add("Gather", [ctx.input(0), index], ctx.output(), axis=axis)
+
+
+@register("pick")
+def pick(ctx: EmitContext, node: Node) -> None:
+    data, rank = ctx.shape(0), len(ctx.shape(0))
+    axis = pick_axis(node.attrs, rank)
+    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    if rank > 1 and len(ctx.shape(1)) < rank:
+        index = ctx.unsqueeze(index, [axis])
+    squeeze = rank > 1 and not node.attrs["keepdims"]
+    picked = ctx.add("GatherElements", [ctx.input(0), index], None if squeeze else ctx.output(), axis=axis)
+    if squeeze:
+        ctx.squeeze(picked, [axis], ctx.output())
+
+
+@register("one_hot", check=unconvertible_values)
+def one_hot(ctx: EmitContext, node: Node) -> None:
+    """Positions equal to the truncated index are on; negative or too large indices leave a row all off."""
+    a = node.attrs
+    index = ctx.unsqueeze(_truncated(ctx, ctx.input(0)), [len(ctx.shape(0))])
+    hit = ctx.add("Equal", [index, ctx.const(np.arange(a["depth"]), "positions")])
+    on, off = (ctx.const(value, "value") for value in fill_values(a, ("on_value", "off_value")))
+    ctx.add("Where", [hit, on, off], ctx.output())
+
+
+@register("gather_nd")
+def gather_nd(ctx: EmitContext, node: Node) -> None:
+    """``indices[:, j]`` addresses ``data``'s leading axes; a negative index counts from the end (added to the
+    size before truncation, as MXNet does)."""
+    indices = ctx.shape(1)
+    shape = ctx.add("Shape", [ctx.input(0)])
+    leading = ctx.add("Slice", [shape, ctx.ints([0], "start"), ctx.ints([indices[0]], "end")])
+    sizes = ctx.reshape(_float(ctx, leading), [-1] + [1] * (len(indices) - 1))  # live: the batch may vary
+    x = ctx.input(1)
+    shifted = ctx.add("Where", [ctx.add("Less", [x, ctx.const(0.0, "zero")]), ctx.add("Add", [x, sizes]), x])
+    index = ctx.add("Cast", [shifted], to=TensorProto.INT64)
+    last = ctx.add("Transpose", [index], perm=[*range(1, len(indices)), 0])
+    ctx.add("GatherND", [ctx.input(0), last], ctx.output())
+
+
+@register("where")
+def where(ctx: EmitContext, node: Node) -> None:
+    """Non-zero conditions take x; a 1-D condition selects whole rows."""
+    condition = ctx.add("Cast", [ctx.input(0)], to=TensorProto.BOOL)
+    rank = len(ctx.shape(1))
+    if len(ctx.shape(0)) < rank:
+        condition = ctx.unsqueeze(condition, list(range(1, rank)))
+    ctx.add("Where", [condition, ctx.input(1), ctx.input(2)], ctx.output())
+
+
+def _top(ctx: EmitContext, node: Node, count: int | None, largest: bool) -> tuple[str, str, str, int]:
+    """TopK (ties: the lower index first, as MXNet's sort leaves them) of ``count`` elements (None: all; read from
+    the live data where the batch varies along the axis) along the axis, or along the flattened data without one;
+    returns the values, the int64 indices, the data sorted and the axis."""
+    axis = sort_axis(node.attrs, ctx.shape(0))
+    x = ctx.input(0) if axis is not None else ctx.reshape(ctx.input(0), [-1])
+    if count is None and ctx.batch_dynamic and not axis:
+        k = ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([0], "axis")], axis=0)
+    else:
+        k = ctx.ints([count or sorted_shape(node.attrs, ctx.shape(0))[axis or 0]], "k")
+    axis = axis or 0
+    outputs = [ctx.temp("values"), ctx.temp("indices")]
+    ctx.add("TopK", [x, k], outputs, axis=axis, largest=int(largest), sorted=1)
+    return outputs[0], outputs[1], x, axis
+
+
+@register("topk")
+def topk(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    count = a["k"] if a["k"] >= 1 else None
+    values, indices, x, axis = _top(ctx, node, count, not a["is_ascend"])
+    kind = a["ret_typ"]
+    if kind == "mask":
+        zeros = ctx.add("Expand", [ctx.const(0.0, "zero"), ctx.add("Shape", [x])])
+        ones = ctx.add("Expand", [ctx.const(1.0, "one"), ctx.add("Shape", [indices])])
+        mask = ctx.add("ScatterElements", [zeros, indices, ones], axis=axis)
+        ctx.add("Reshape", [mask, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+        return
+    if kind in ("value", "both"):
+        ctx.add("Identity", [values], ctx.output())
+    if kind in ("indices", "both"):
+        _float(ctx, indices, ctx.output(1 if kind == "both" else 0))
+
+
+@register("sort", "argsort")
+def sort(ctx: EmitContext, node: Node) -> None:
+    values, indices, _, _ = _top(ctx, node, None, not node.attrs["is_ascend"])
+    if node.op == "sort":
+        ctx.add("Identity", [values], ctx.output())
+    else:
+        _float(ctx, indices, ctx.output())
+
+
+@register("shape_array")
+def shape_array(ctx: EmitContext, node: Node) -> None:
+    _float(ctx, ctx.add("Shape", [ctx.input(0)]), ctx.output())
+
+
+@register("size_array")
+def size_array(ctx: EmitContext, node: Node) -> None:
+    _float(ctx, ctx.reshape(ctx.add("Size", [ctx.input(0)]), [1]), ctx.output())
+
+
+@register("_arange", check=unconvertible_values)
+def arange(ctx: EmitContext, node: Node) -> None:
+    start, step, count = arange_range(node.attrs)
+    values = range_values(start, step, node.attrs["repeat"], count, node.attrs["dtype"])
+    ctx.add("Identity", [ctx.const(values, "range")], ctx.output())
+
+
+@register("_contrib_arange_like")
+def arange_like(ctx: EmitContext, node: Node) -> None:
+    """``start + (i / repeat) * step`` (C division) over the live size of the data or of one axis."""
+    a, x = node.attrs, ctx.input(0)
+    if a["axis"] is None:
+        count = ctx.add("Size", [x])
+    else:
+        axis = axis_index(a["axis"], len(ctx.shape(0)))
+        count = ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([axis], "axis")], axis=0)
+        count = ctx.reshape(count, [])
+    positions = ctx.add("Range", [ctx.const(0, "zero", np.int64), count, ctx.const(1, "one", np.int64)])
+    blocks = _float(ctx, ctx.add("Div", [positions, ctx.const(a["repeat"], "repeat", np.int64)]))
+    step, start = (ctx.const(dtype_value(a[key], "float32"), key) for key in ("step", "start"))
+    values = ctx.add("Add", [ctx.add("Mul", [blocks, step]), start])
+    ctx.add("Reshape", [values, ctx.add("Shape", [x])] if a["axis"] is None else [values, ctx.ints([-1])],
+            ctx.output())
+
+
+@register("_zeros", "_ones", "_full", check=unconvertible_values)
+def filled(ctx: EmitContext, node: Node) -> None:
+    value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
+    array = np.full(node.attrs["shape"], value)
+    ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
+
+
+@register("zeros_like", "ones_like")
+def filled_like(ctx: EmitContext, node: Node) -> None:
+    value = ctx.const(0.0 if node.op == "zeros_like" else 1.0, "value")
+    ctx.add("Expand", [value, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+@register("_random_normal", "_random_uniform", check=unconvertible_values)
+def random_draw(ctx: EmitContext, node: Node) -> None:
+    a, dtype = node.attrs, helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    if node.op == "_random_normal":
+        ctx.add("RandomNormal", [], ctx.output(), shape=list(a["shape"]), mean=a["loc"], scale=a["scale"],
+                dtype=dtype)
+    else:
+        ctx.add("RandomUniform", [], ctx.output(), shape=list(a["shape"]), low=a["low"], high=a["high"],
+                dtype=dtype)
+
+
+@register("_random_uniform_like")
+def random_uniform_like(ctx: EmitContext, node: Node) -> None:
+    ctx.add("RandomUniformLike", [ctx.input(0)], ctx.output(), low=node.attrs["low"], high=node.attrs["high"])
+
+
+@register("_sample_multinomial", check=unconvertible_values)
+def sample_multinomial(ctx: EmitContext, node: Node) -> None:
+    """Draws from each distribution along the last axis (Multinomial takes their logs); ``get_prob`` adds the
+    log-probability of each draw."""
+    probabilities = ctx.reshape(ctx.input(0), [-1, ctx.shape(0)[-1]])
+    draws = ctx.add("Multinomial", [ctx.add("Log", [probabilities])], sample_size=multinomial_count(node.attrs),
+                    dtype=TensorProto.INT64)
+    drawn = node.attrs["shape"]
+    if len(ctx.shape(0)) > 1:  # the live leading axes (the batch may vary), then the draws
+        shape = ctx.add("Shape", [ctx.input(0)])
+        leading = ctx.add("Slice", [shape, ctx.ints([0], "start"), ctx.ints([-1], "end")])
+        shape = ctx.add("Concat", [leading, ctx.ints(drawn)], axis=0) if drawn else leading
+    else:
+        shape = ctx.ints(ctx.out_shape())
+    _float(ctx, ctx.add("Reshape", [draws, shape]), ctx.output(0))
+    if node.attrs["get_prob"]:
+        picked = ctx.add("GatherElements", [probabilities, draws], axis=1)
+        ctx.add("Reshape", [ctx.add("Log", [picked]), shape], ctx.output(1))

@@ -1,0 +1,213 @@
+"""Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
+size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+
+Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
+carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ir import Node, TensorRef
+from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
+                      unconvertible_values)
+from .ops import HELPERS, num
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+HELPERS.update({
+    "mxnet_index": '''
+def mxnet_index(index: torch.Tensor, size: int, mode: str) -> torch.Tensor:
+    """MXNet's float indices as int64: truncated towards zero, then clipped into [0, size) or wrapped (``raise``
+    runs in-range indices only, which wrapping keeps)."""
+    index = index.to(torch.int64)
+    return index.clamp(0, size - 1) if mode == "clip" else torch.remainder(index, size)
+''',
+    "mxnet_take": '''
+def mxnet_take(x: torch.Tensor, index: torch.Tensor, axis: int, mode: str) -> torch.Tensor:
+    """MXNet's ``take``: the slices of ``x`` along ``axis`` at ``index``, which takes that axis' place."""
+    picked = torch.index_select(x, axis, mxnet_index(index.reshape(-1), x.shape[axis], mode))
+    return picked.reshape(x.shape[:axis] + index.shape + x.shape[axis + 1:])
+''',
+    "mxnet_gather_nd": '''
+def mxnet_gather_nd(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """MXNet's ``gather_nd``: ``index[:, j]`` addresses the leading axes of ``x``; a negative index counts from the
+    end (added to the size before truncation)."""
+    count = index.shape[0]
+    flat = torch.zeros(index.shape[1:], dtype=torch.int64, device=x.device)
+    for axis in range(count):
+        position = torch.where(index[axis] < 0, index[axis] + x.shape[axis], index[axis])
+        flat = flat * x.shape[axis] + position.to(torch.int64)
+    return x.reshape([-1] + list(x.shape[count:]))[flat]
+''',
+    "mxnet_topk": '''
+def mxnet_topk(x: torch.Tensor, axis: int, k: int, ascending: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The first ``k`` values along ``axis`` in MXNet's order (ties: the lower index first) and their indices, as
+    floats."""
+    values, indices = torch.sort(x, dim=axis, descending=not ascending, stable=True)
+    return values.narrow(axis, 0, k), indices.narrow(axis, 0, k).to(x.dtype)
+''',
+})
+
+
+def _data_device(ctx: TorchContext) -> str:
+    """The device of the model's data input, where tensors made from nothing are placed."""
+    return f"{ctx.expr_of(TensorRef(ctx.graph.inputs[0].name))}.device"
+
+
+@register("take")
+def take(ctx: TorchContext, node: Node) -> Lowering:
+    axis = axis_index(node.attrs["axis"], len(ctx.shape(0)))
+    ctx.helper("mxnet_index")
+    return Lowering(f"{ctx.helper('mxnet_take')}({ctx.input(0)}, {ctx.input(1)}, {axis}, {node.attrs['mode']!r})")
+
+
+@register("pick")
+def pick(ctx: TorchContext, node: Node) -> Lowering:
+    x, rank = ctx.input(0), len(ctx.shape(0))
+    axis = pick_axis(node.attrs, rank)
+    ctx.helper("mxnet_index")
+    index = f"mxnet_index({ctx.input(1)}, {x}.shape[{axis}], {node.attrs['mode']!r})"
+    if rank > 1 and len(ctx.shape(1)) < rank:
+        index = f"{index}.unsqueeze({axis})"
+    picked = f"torch.gather({x}, {axis}, {index})"
+    return Lowering(f"{picked}.squeeze({axis})" if rank > 1 and not node.attrs["keepdims"] else picked)
+
+
+@register("one_hot", check=unconvertible_values)
+def one_hot(ctx: TorchContext, node: Node) -> Lowering:
+    """Positions equal to the truncated index are on; negative or too large indices leave a row all off."""
+    a, index = node.attrs, ctx.input(0)
+    hit = f"{index}.to(torch.int64).unsqueeze(-1) == torch.arange({a['depth']}, device={index}.device)"
+    on, off = (num(value) for value in fill_values(a, ("on_value", "off_value")))
+    return Lowering(f"torch.where({hit}, {on}, {off}).to({index}.dtype)")
+
+
+@register("gather_nd")
+def gather_nd(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.helper('mxnet_gather_nd')}({ctx.input(0)}, {ctx.input(1)})")
+
+
+@register("where")
+def where(ctx: TorchContext, node: Node) -> Lowering:
+    """Non-zero conditions take x; a 1-D condition selects whole rows."""
+    condition, rank = ctx.input(0), len(ctx.shape(1))
+    if len(ctx.shape(0)) < rank:
+        condition = f"{condition}.reshape([-1] + [1] * {rank - 1})"
+    return Lowering(f"torch.where({condition} != 0, {ctx.input(1)}, {ctx.input(2)})")
+
+
+def _top(ctx: TorchContext, node: Node, every: bool) -> tuple[str, str]:
+    """``mxnet_topk`` along the axis, or along the flattened data without one, of ``k`` elements or (``every``)
+    all the live data has; returns it and the data it sorts."""
+    a = node.attrs
+    axis = sort_axis(a, ctx.shape(0)) or 0
+    x = ctx.input(0) if a["axis"] is not None else f"{ctx.input(0)}.reshape(-1)"
+    count = f"{x}.shape[{axis}]" if every else a["k"]
+    return f"{ctx.helper('mxnet_topk')}({x}, {axis}, {count}, {a['is_ascend']})", x
+
+
+@register("topk")
+def topk(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    top, x = _top(ctx, node, a["k"] < 1)
+    if a["ret_typ"] == "mask":
+        mask = f"torch.zeros_like({x}).scatter({sort_axis(a, ctx.shape(0)) or 0}, {top}[1].to(torch.int64), 1.0)"
+        return Lowering(f"{mask}.reshape({ctx.input(0)}.shape)")
+    return Lowering(f"{top}[1]" if a["ret_typ"] == "indices" else top)  # value: the indices follow, hidden
+
+
+@register("sort", "argsort")
+def sort(ctx: TorchContext, node: Node) -> Lowering:
+    top, _ = _top(ctx, node, True)
+    return Lowering(top if node.op == "sort" else f"{top}[1]")  # sort: the indices follow, hidden
+
+
+@register("shape_array")
+def shape_array(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"torch.tensor({x}.shape, dtype={x}.dtype, device={x}.device)")
+
+
+@register("size_array")
+def size_array(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"torch.tensor([{x}.numel()], dtype={x}.dtype, device={x}.device)")
+
+
+_TORCH_DTYPES = {"float16": "torch.float16", "float32": "torch.float32", "float64": "torch.float64",
+                 "int32": "torch.int32", "int64": "torch.int64", "int8": "torch.int8", "uint8": "torch.uint8"}
+
+
+def _range(positions: str, repeat: int, start: float, step: float, dtype: str) -> str:
+    """MXNet's range kernel, ``start + (i / repeat) * step`` (C division) computed in ``dtype``, as float32."""
+    blocks = f"torch.div({positions}, {repeat}, rounding_mode='trunc')" if repeat != 1 else positions
+    integral = dtype.startswith(("int", "uint"))
+    start, step = (str(int(v)) if integral else num(v) for v in (start, step))
+    values = f"{blocks}.to({_TORCH_DTYPES[dtype]}) * {step} + {start}"
+    return values if dtype == "float32" else f"({values}).to(torch.float32)"
+
+
+@register("_arange", check=unconvertible_values)
+def arange(ctx: TorchContext, node: Node) -> Lowering:
+    start, step, count = arange_range(node.attrs)
+    positions = f"torch.arange({count}, device={_data_device(ctx)})"
+    return Lowering(_range(positions, node.attrs["repeat"], start, step, node.attrs["dtype"]))
+
+
+@register("_contrib_arange_like")
+def arange_like(ctx: TorchContext, node: Node) -> Lowering:
+    a, x = node.attrs, ctx.input(0)
+    if a["axis"] is None:
+        count, shape = f"{x}.numel()", f"{x}.shape"
+    else:
+        count, shape = f"{x}.shape[{axis_index(a['axis'], len(ctx.shape(0)))}]", None
+    start, step = (dtype_value(a[key], "float32") for key in ("start", "step"))
+    values = _range(f"torch.arange({count}, device={x}.device)", a["repeat"], start, step, "float32")
+    return Lowering(f"({values}).reshape({shape})" if shape else values)
+
+
+@register("_zeros", "_ones", "_full", check=unconvertible_values)
+def filled(ctx: TorchContext, node: Node) -> Lowering:
+    value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
+    fill = num(value)
+    return Lowering(f"torch.full({list(node.attrs['shape'])}, {fill}, device={_data_device(ctx)})")
+
+
+@register("zeros_like", "ones_like")
+def filled_like(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.{node.op}({ctx.input(0)})")
+
+
+HELPERS["mxnet_sample_multinomial"] = '''
+def mxnet_sample_multinomial(x: torch.Tensor, count: int, shape: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``count`` draws from each distribution along the last axis of ``x``, as floats of the given shape, and
+    the log-probability of each draw."""
+    probabilities = x.reshape(-1, x.shape[-1])
+    draws = torch.multinomial(probabilities, count, replacement=True)
+    return draws.reshape(shape).to(x.dtype), torch.gather(probabilities, 1, draws).log().reshape(shape)
+'''
+
+
+@register("_random_normal", "_random_uniform", check=unconvertible_values)
+def random_draw(ctx: TorchContext, node: Node) -> Lowering:
+    a, shape, device = node.attrs, list(node.attrs["shape"]), _data_device(ctx)
+    if node.op == "_random_normal":
+        return Lowering(f"torch.randn({shape}, device={device}) * {num(a['scale'])} + {num(a['loc'])}")
+    return Lowering(f"torch.rand({shape}, device={device}) * {num(a['high'] - a['low'])} + {num(a['low'])}")
+
+
+@register("_random_uniform_like")
+def random_uniform_like(ctx: TorchContext, node: Node) -> Lowering:
+    low, high = node.attrs["low"], node.attrs["high"]
+    return Lowering(f"torch.rand_like({ctx.input(0)}) * {num(high - low)} + {num(low)}")
+
+
+@register("_sample_multinomial", check=unconvertible_values)
+def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
+    x, count, shape = ctx.input(0), multinomial_count(node.attrs), list(node.attrs["shape"])
+    shape = f"list({x}.shape[:-1]) + {shape}" if len(ctx.shape(0)) > 1 else list(ctx.out_shape())  # live leading axes
+    drawn = f"{ctx.helper('mxnet_sample_multinomial')}({x}, {count}, {shape})"
+    return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")

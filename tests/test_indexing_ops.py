@@ -1,0 +1,29 @@
+"""Indexing and sorting on batch sizes other than the converted one: sizes along the batch axis (a sort over it,
+negative gather_nd indices, flattened top-k, multinomial draws' shape) are read from the live input."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+from mxcases import CASE_INPUTS, CASES, assert_close, run_reference
+
+LIVE_BATCH_CASES = ["index_sort_descend_axis0", "index_argsort_flat_int32", "index_topk_every_k0",
+                    "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape"]
+
+
+@pytest.mark.parametrize("case", LIVE_BATCH_CASES)
+def test_other_batch_sizes_follow_mxnet(case):
+    sym, shape = CASES[case]
+    converted = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    other = run_reference(sym, (shape[0] + 2, *shape[1:]), seed=1, inputs=CASE_INPUTS.get(case))
+    model, _ = export_onnx(converted.graph, ExportOptions(input_shape=shape, dynamic_batch=True))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(other.outputs, session.run(None, {session.get_inputs()[0].name: other.data}))
+    source, state = emit_pytorch(converted.graph, shape)
+    module = build_model(module_from_source(source), state)
+    with torch.no_grad():
+        out = module(torch.from_numpy(other.data))
+    assert_close(other.outputs, [np.asarray(o) for o in (out if isinstance(out, tuple) else [out])])
