@@ -14,7 +14,7 @@ from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedO
 from ..fileio import atomic_output
 from ..ir import Graph
 from ..shapes import inferred_shapes
-from . import elementwise, ops, reduce  # noqa: F401  (register the converters)
+from . import elementwise, nn, normalization, ops, reduce  # noqa: F401  (register the converters)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

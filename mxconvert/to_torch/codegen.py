@@ -14,7 +14,7 @@ from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_l
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
-from . import elementwise, ops, reduce  # noqa: F401  (elementwise and reduce register their lowerings)
+from . import elementwise, nn_layers, normalization, ops, reduce  # noqa: F401  (elementwise and reduce register their lowerings)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
