@@ -31,9 +31,12 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """A ``double`` parameter. A lone sign reads as zero, as in MXNet's parser."""
-    stripped = text.strip()
-    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" else float(stripped)
+    """A ``double`` parameter. A lone sign or only whitespace reads as zero and an exponent without digits
+    (``"4E"``, ``"2.5e+"``) as none, as in MXNet's parser; an empty value is refused."""
+    if not text:
+        raise ValueError("empty value")
+    stripped = re.sub(r"(?<=[0-9.])[eE][+-]?$", "", text.strip())
+    value = -0.0 if stripped == "-" else 0.0 if stripped in ("+", "") else float(stripped)
     if math.isnan(value):
         raise ValueError(f"not a number: {text!r}")
     if math.isinf(value) and "inf" not in text.lower():  # "1e400": MXNet's parser refuses it as out of range

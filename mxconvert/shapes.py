@@ -516,16 +516,17 @@ def _l2_normalization(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 # === nn layers, normalisation and matrix products (issue 13) =================================================
 def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], ...]:
-    """Stride, pad, adj and dilation of a Deconvolution on channel-first spatial ``sizes``, as MXNet infers
-    them: a ``target_shape`` with any non-zero size replaces pad and adj (the crop of the full output split
-    evenly, its odd unit as adj)."""
+    """Stride, pad, adj and dilation of a Deconvolution on channel-first spatial ``sizes``, as MXNet's own kernel
+    infers them: a ``target_shape`` with any non-zero size replaces pad and adj (the crop of the full output split
+    evenly, its odd unit as adj; a zero there empties the output)."""
     rank = len(attrs["kernel"])
     stride, pad, dilate = window_geometry(attrs, rank)
     adj = _spatial(attrs["adj"], rank, 0)
     target = attrs["target_shape"]
-    if any(target):
-        if len(target) != rank:
-            raise ShapeError(f"target_shape {target} does not have {rank} values like the kernel")
+    if any(target):  # MXNet reads its first ``rank`` values
+        if len(target) < rank:
+            raise ShapeError(f"target_shape {target} has fewer than {rank} values like the kernel")
+        target = target[:rank]
         full = [s * (size - 1) + d * (k - 1) + 1 for size, k, s, d in zip(sizes, attrs["kernel"], stride, dilate)]
         if any(f < t for f, t in zip(full, target)):
             raise ShapeError(f"target_shape {target} is larger than the full output {tuple(full)}")

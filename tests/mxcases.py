@@ -372,6 +372,9 @@ CASES.update({
     **{f"nn_lrn_{n}": (S.LRN(d * 3.0, nsize=n, alpha=0.3, beta=0.6, knorm=1.5, name="lrn"), (2, 7, 3, 4))
        for n in (1, 3, 5)},
     "nn_lrn_defaults_2d": (S.LRN(d * 30.0, nsize=3, name="lrn"), (2, 5)),
+    # alpha and beta that ONNX Runtime's LRN refuses
+    "nn_lrn_negative_alpha": (S.LRN(d, nsize=3, alpha=-0.5, beta=1.5, knorm=2.0, name="lrn"), (2, 4, 3, 2)),
+    "nn_lrn_zero_beta_2d": (S.LRN(d, nsize=5, alpha=0.5, beta=0.0, name="lrn"), (3, 6)),
     "nn_instance_norm": (S.InstanceNorm(d, eps=0.01, name="in"), (2, 3, 5, 7)),
     "nn_instance_norm_1d": (S.InstanceNorm(d, name="in"), (2, 3, 7)),
     "nn_instance_norm_3d": (S.InstanceNorm(d, name="in"), (1, 3, 3, 4, 5)),

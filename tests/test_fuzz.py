@@ -207,8 +207,9 @@ def assert_matches_mxnet(reference: list[np.ndarray], actual: list[np.ndarray], 
 
 # Attribute text the reader refuses although some MXNet parsers take it: NaN, which MXNet turns into NaN
 # outputs, numbers past the float range, which MXNet refuses for some ops and wraps for others, and negative
-# window sizes, which MXNet's Pooling turns into a single window or an empty output.
-DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused")
+# window sizes, which MXNet's Pooling turns into a single window or an empty output, and empty outputs (a zero
+# in Deconvolution's target_shape), which no network means.
+DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused", "empty or negative output size")
 
 
 def convert_like_mxnet(symbol: dict, weights: dict[str, list[int]], input_shape: tuple[int, ...],

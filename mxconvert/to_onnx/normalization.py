@@ -11,14 +11,18 @@ from .registry import register
 
 @register("LRN", check=lambda n, opset: even_lrn_window(n))
 def lrn(ctx: EmitContext, node: Node) -> None:
-    """MXNet's ``x / (knorm + alpha / nsize * sum of squares over nsize channels) ** beta`` is ONNX's LRN."""
-    a = node.attrs
-    flat = len(ctx.shape(0)) == 2  # (N, C) runs as (N, C, 1, 1), as in MXNet
-    x = ctx.unsqueeze(ctx.input(0), [2, 3]) if flat else ctx.input(0)
-    normalised = ctx.add("LRN", [x], None if flat else ctx.output(), alpha=a["alpha"], beta=a["beta"],
-                         bias=a["knorm"], size=a["nsize"])
-    if flat:
-        ctx.squeeze(normalised, [2, 3], ctx.output())
+    """MXNet's ``x / (knorm + alpha / nsize * sum of squares over nsize channels) ** beta``, spelled out: ONNX
+    Runtime's LRN takes positive alpha and beta only, and its running window sum turns overflowing squares into
+    NaN where MXNet yields 0. The window's mean of squares is an average pool over (N, 1, C, rest)."""
+    a, shape, x = node.attrs, ctx.shape(0), ctx.input(0)
+    squares = ctx.add("Mul", [x, x])
+    columns = ctx.reshape(squares, ctx.batch_shape([shape[0], 1, shape[1], -1], shape))
+    half = a["nsize"] // 2
+    window = ctx.add("AveragePool", [columns], kernel_shape=[a["nsize"], 1], pads=[half, 0, half, 0],
+                     count_include_pad=1)
+    mean = ctx.reshape(window, ctx.batch_shape(shape, shape))
+    scaled = ctx.add("Add", [ctx.add("Mul", [mean, ctx.const(a["alpha"], "alpha")]), ctx.const(a["knorm"], "knorm")])
+    ctx.add("Div", [x, ctx.add("Pow", [scaled, ctx.const(a["beta"], "beta")])], ctx.output())
 
 
 @register("InstanceNorm")
