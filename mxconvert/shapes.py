@@ -722,3 +722,9 @@ def deconvolution_refusal(node: Node) -> str | None:
 def even_lrn_window(node: Node) -> str | None:
     """Why an LRN is not converted: an even nsize, whose window MXNet's MKLDNN kernel places unlike ONNX's LRN."""
     return f"even nsize {node.attrs['nsize']}" if node.attrs["nsize"] % 2 == 0 else None
+
+
+def float16_output(node: Node) -> str | None:
+    """Why a log_softmax or softmin is not converted: ``dtype`` float16 rounds MXNet's output to half precision,
+    which a float32 model does not reproduce within its tolerance."""
+    return "dtype float16" if node.attrs["dtype"] == "float16" else None

@@ -378,6 +378,7 @@ CASES.update({
     "nn_instance_norm": (S.InstanceNorm(d, eps=0.01, name="in"), (2, 3, 5, 7)),
     "nn_instance_norm_1d": (S.InstanceNorm(d, name="in"), (2, 3, 7)),
     "nn_instance_norm_3d": (S.InstanceNorm(d, name="in"), (1, 3, 3, 4, 5)),
+    "nn_instance_norm_4_spatial_axes": (S.InstanceNorm(d, name="in"), (2, 3, 2, 3, 2, 3)),
     "nn_group_norm": (S.GroupNorm(d, num_groups=3, eps=0.01, name="gn"), (2, 6, 3, 5)),
     "nn_group_norm_one_group_3d": (S.GroupNorm(d, name="gn"), (2, 5, 7)),
     "nn_group_norm_output_mean_var": (S.GroupNorm(d, num_groups=2, output_mean_var=True, name="gn"), (3, 4, 5)),
@@ -388,6 +389,8 @@ CASES.update({
     "nn_layer_norm_output_mean_var_axis0": (S.LayerNorm(d, axis=0, output_mean_var=True, name="ln"), (3, 4)),
     # indices from -1 to 7 into 5 rows: MXNet clips them into [0, 4] and truncates fractions
     "nn_embedding": (S.Embedding(d * 4.0 + 3.0, input_dim=5, output_dim=3, name="emb"), (2, 7)),
+    # NaN and values past int64 take row 0 (MXNet's cast to int64 makes them its lowest value)
+    "nn_embedding_nan_past_int64": (S.Embedding(S.log(d) * -1e20, input_dim=4, output_dim=3, name="emb"), (3, 5)),
     "nn_embedding_3d_sparse_grad": (S.Embedding(d * 2.0 + 2.0, input_dim=4, output_dim=2, sparse_grad=True,
                                                 name="emb"), (2, 3, 4)),
     "nn_log_softmax": (S.log_softmax(d, name="ls"), (2, 3, 5)),

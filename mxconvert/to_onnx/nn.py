@@ -7,8 +7,8 @@ from onnx import TensorProto
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, interleaved_heads, matrix_axes,
-                      uneven_heads)
+from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
+                      matrix_axes, uneven_heads)
 from .context import EmitContext
 from .registry import register
 
@@ -25,14 +25,18 @@ def deconvolution(ctx: EmitContext, node: Node) -> None:
 
 @register("Embedding")
 def embedding(ctx: EmitContext, node: Node) -> None:
-    """Rows of the weight; MXNet clips indices into [0, input_dim - 1] and truncates fractions."""
+    """Rows of the weight. MXNet truncates indices to int64, then clips them into [0, input_dim - 1]; NaN and
+    values past int64 (which its cast turns into the lowest int64) take row 0."""
+    x = ctx.input(0)
+    representable = ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(2.0**63, "int64_bound")])
+    safe = ctx.add("Where", [representable, x, ctx.const(0.0, "row0")])
     last = float(node.attrs["input_dim"] - 1)
-    clipped = ctx.add("Clip", [ctx.input(0), ctx.const(0.0, "first"), ctx.const(last, "last")])
+    clipped = ctx.add("Clip", [safe, ctx.const(0.0, "first"), ctx.const(last, "last")])
     indices = ctx.add("Cast", [clipped], to=TensorProto.INT64)
     ctx.add("Gather", [ctx.input(1), indices], ctx.output(), axis=0)
 
 
-@register("log_softmax", "softmin")
+@register("log_softmax", "softmin", check=lambda n, opset: float16_output(n))
 def softmax_variant(ctx: EmitContext, node: Node) -> None:
     """log_softmax(x / temperature), or softmin: softmax(-x / temperature)."""
     x, rank = ctx.input(0), len(ctx.shape(0))

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, interleaved_heads, matrix_axes,
-                      uneven_heads)
+from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
+                      matrix_axes, uneven_heads)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -40,16 +40,25 @@ def deconvolution(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
 
 
+HELPERS["mxnet_embedding_indices"] = '''
+def mxnet_embedding_indices(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """MXNet's Embedding indices: truncated to int64, then clipped into [0, rows - 1]; NaN and values past int64
+    (which its cast turns into the lowest int64) take row 0."""
+    representable = x.abs() < 9.223372036854775808e18
+    return torch.where(representable, x, torch.zeros_like(x)).clamp(0, rows - 1).long()
+'''
+
+
 @register("Embedding")
 def embedding(ctx: TorchContext, node: Node) -> Lowering:
-    """``nn.Embedding``; MXNet clips indices into [0, input_dim - 1] and truncates fractions."""
+    """``nn.Embedding`` on the indices MXNet reads (``mxnet_embedding_indices``)."""
     a = node.attrs
-    indices = f"torch.clamp({ctx.input(0)}, 0, {a['input_dim'] - 1}).long()"
+    indices = f"{ctx.helper('mxnet_embedding_indices')}({ctx.input(0)}, {a['input_dim']})"
     return Lowering(f"{ctx.layer}({indices})", f"nn.Embedding({a['input_dim']}, {a['output_dim']})",
                     {"weight": ctx.weight(1)})
 
 
-@register("log_softmax", "softmin")
+@register("log_softmax", "softmin", check=float16_output)
 def softmax_variant(ctx: TorchContext, node: Node) -> Lowering:
     """log_softmax(x / temperature), or softmin: softmax(-x / temperature)."""
     x, temperature = ctx.input(0), node.attrs["temperature"]
