@@ -77,8 +77,8 @@ def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -
         order = perm[:-2] + perm[-2:][::-1] if transposed else perm
         x = ctx.input(index)
         operands.append(ctx.add("Transpose", [x], perm=order) if order != sorted(order) else x)
-    last = not moved and alpha == 1.0
-    out = ctx.add("MatMul", operands, ctx.output() if last else None)
+    product_is_output = not moved and alpha == 1.0
+    out = ctx.add("MatMul", operands, ctx.output() if product_is_output else None)
     if alpha != 1.0:
         out = ctx.add("Mul", [out, ctx.const(alpha, "alpha")], None if moved else ctx.output())
     if moved:
