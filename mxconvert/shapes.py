@@ -702,11 +702,15 @@ def _selfatt_valatt(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(qkv[0], qkv[1], qkv[2] // 3)]
 
 
-def uneven_heads(node: Node, qkv: Shape) -> str | None:
+def uneven_heads(node: Node, shapes: list[Shape]) -> str | None:
     """Why an interleaved self-attention node is not converted: MXNet strides its rows as ``3 * heads * size``
-    values, which is not the row length unless the projections split evenly into heads."""
-    if qkv[2] % (3 * node.attrs["heads"]):
-        return f"{qkv[2]} projections do not split into 3 x {node.attrs['heads']} heads"
+    values, which is not the row length unless the projections split evenly into heads, and reads
+    ``batch * heads`` attention maps whatever their number."""
+    qkv, heads = shapes[0], node.attrs["heads"]
+    if qkv[2] % (3 * heads):
+        return f"{qkv[2]} projections do not split into 3 x {heads} heads"
+    if len(shapes) > 1 and shapes[1][0] != qkv[1] * heads:
+        return f"{shapes[1][0]} attention maps for {qkv[1]} sequences x {heads} heads"
     return None
 
 

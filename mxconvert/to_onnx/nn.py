@@ -105,7 +105,7 @@ def _interleaved_part(ctx: EmitContext, node: Node, index: int) -> str:
     """Queries (0), keys (1) or values (2) of ``(sequence, batch, heads x 3 x size)`` as
     ``(batch * heads, sequence, size)``."""
     shape = ctx.shape(0)
-    reason = uneven_heads(node, shape)
+    reason = uneven_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
     if reason:
         raise NotExpressible(reason)
     heads, size = interleaved_heads(node, shape)

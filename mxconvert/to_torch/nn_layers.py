@@ -126,7 +126,7 @@ def mxnet_selfatt_valatt(qkv: torch.Tensor, attention: torch.Tensor, heads: int)
 
 
 def _interleaved_heads(ctx: TorchContext, node: Node) -> tuple[int, int]:
-    reason = uneven_heads(node, ctx.shape(0))
+    reason = uneven_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
     if reason:
         raise NotExpressible(reason)
     return interleaved_heads(node, ctx.shape(0))
