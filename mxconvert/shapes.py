@@ -527,7 +527,7 @@ def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], 
         if len(target) < rank:
             raise ShapeError(f"target_shape {target} has fewer than {rank} values like the kernel")
         target = target[:rank]
-        full = [s * (size - 1) + d * (k - 1) + 1 for size, k, s, d in zip(sizes, attrs["kernel"], stride, dilate)]
+        full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
         if any(f < t for f, t in zip(full, target)):
             raise ShapeError(f"target_shape {target} is larger than the full output {tuple(full)}")
         pad = tuple((f - t + 1) // 2 for f, t in zip(full, target))
@@ -537,10 +537,15 @@ def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], 
     return stride, pad, adj, dilate
 
 
+def _uncropped_deconvolution(attrs: dict, sizes: Shape, stride: tuple, dilate: tuple) -> list[int]:
+    """The spatial sizes of a Deconvolution's output before pad crops it and adj extends it."""
+    return [s * (size - 1) + d * (k - 1) + 1 for size, k, s, d in zip(sizes, attrs["kernel"], stride, dilate)]
+
+
 def deconvolution_output(attrs: dict, sizes: Shape) -> tuple[int, ...]:
     stride, pad, adj, dilate = deconvolution_geometry(attrs, sizes)
-    return tuple(s * (size - 1) + d * (k - 1) + 1 - 2 * p + a
-                 for size, k, s, p, a, d in zip(sizes, attrs["kernel"], stride, pad, adj, dilate))
+    full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
+    return tuple(f - 2 * p + a for f, p, a in zip(full, pad, adj))
 
 
 @shape_rule("Deconvolution")
@@ -575,7 +580,7 @@ def _lrn(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-def _affine_per(node: Node, shapes: list[Shape], size: int, what: str) -> None:
+def _affine_per(shapes: list[Shape], size: int, what: str) -> None:
     """gamma and beta of a normalisation: one value per ``what`` (``size`` of them)."""
     for slot, name in ((1, "gamma"), (2, "beta")):
         if shapes[slot] != (size,):
@@ -586,7 +591,7 @@ def _affine_per(node: Node, shapes: list[Shape], size: int, what: str) -> None:
 def _instance_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(shapes[0]) < 3:
         raise ShapeError(f"data of shape {shapes[0]}: InstanceNorm takes 3-D data or more")
-    _affine_per(node, shapes, shapes[0][1], "channel")
+    _affine_per(shapes, shapes[0][1], "channel")
     return [shapes[0]]
 
 
@@ -596,7 +601,7 @@ def _group_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(data) < 3 or data[1] % groups:
         raise ShapeError(f"data of shape {data}: GroupNorm takes 3-D data or more, channels split into {groups} "
                          "groups")
-    _affine_per(node, shapes, groups, "group (MXNet 1.9.1's GroupNorm scales groups, not channels)")
+    _affine_per(shapes, groups, "group (MXNet 1.9.1's GroupNorm scales groups, not channels)")
     return [data] + [(data[0], groups)] * (2 if node.attrs["output_mean_var"] else 0)
 
 
@@ -604,7 +609,7 @@ def _group_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _layer_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axis = axis_index(node.attrs["axis"], len(data))
-    _affine_per(node, shapes, data[axis], f"position along axis {axis}")
+    _affine_per(shapes, data[axis], f"position along axis {axis}")
     stats = tuple(1 if i == axis else size for i, size in enumerate(data))
     return [data] + [stats] * (2 if node.attrs["output_mean_var"] else 0)
 
