@@ -474,7 +474,7 @@ OPS.update({
             "target_shape": _SHAPE_EMPTY,
             "num_filter": (_COUNT, REQUIRED),
             "num_group": (_COUNT, 1),
-            "workspace": (in_range(parse_int, 0), 512),
+            "workspace": (parse_int, 512),  # unsigned in MXNet: "-1" wraps around
             "no_bias": (parse_bool, True),
             "cudnn_tune": (choice(None, "off", "limited_workspace", "fastest"), None),
             "cudnn_off": _CUDNN_OFF,

@@ -363,6 +363,7 @@ CASES.update({
     "nn_deconv2d_target_shape": (_deconv(d, kernel=(4, 4), stride=(2, 2), target_shape=(10, 8), pad=(1, 2),
                                          num_filter=2), (1, 3, 5, 5)),
     "nn_deconv1d": (_deconv(d, kernel=(3,), stride=(2,), pad=(1,), adj=(1,), num_filter=3, no_bias=False), (2, 2, 7)),
+    "nn_deconv1d_layout_ncw": (_deconv(d, kernel=(2,), stride=(3,), num_filter=2, layout="NCW"), (1, 3, 4)),
     "nn_deconv3d": (_deconv(d, kernel=(2, 3, 3), stride=(1, 2, 2), pad=(0, 1, 1), num_filter=2, no_bias=False),
                     (1, 2, 3, 4, 3)),
     "nn_conv1d_stride_dilate": (_conv(d, kernel=(3,), stride=(2,), dilate=(2,), pad=(2,), num_filter=3), (2, 4, 11)),
