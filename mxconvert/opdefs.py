@@ -510,8 +510,8 @@ OPS.update({
     "_linalg_gemm2": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
                             "alpha": (parse_float, 1.0), "axis": (parse_int, -2)}),
     "_contrib_div_sqrt_dim": _UNARY,
-    "_contrib_interleaved_matmul_selfatt_qk": OpDef({"heads": (_COUNT, REQUIRED)}),
-    "_contrib_interleaved_matmul_selfatt_valatt": OpDef({"heads": (_COUNT, REQUIRED)}),
+    "_contrib_interleaved_matmul_selfatt_qk": OpDef({"heads": (parse_int, REQUIRED)}),
+    "_contrib_interleaved_matmul_selfatt_valatt": OpDef({"heads": (parse_int, REQUIRED)}),
 })
 ALIASES.update({
     "_npx_deconvolution": "Deconvolution",

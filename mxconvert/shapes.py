@@ -515,6 +515,9 @@ def _l2_normalization(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 # === nn layers, normalisation and matrix products (issue 13) =================================================
+from .errors import NotExpressible  # noqa: E402  (this section's own import, kept with it)
+
+
 def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], ...]:
     """Stride, pad, adj and dilation of a Deconvolution on channel-first spatial ``sizes``, as MXNet's own kernel
     infers them: a ``target_shape`` with any non-zero size replaces pad and adj (the crop of the full output split
@@ -683,40 +686,39 @@ def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
 
 
-def interleaved_heads(node: Node, qkv: Shape) -> tuple[int, int]:
-    """Heads and size per head of an interleaved ``(sequence, batch, 3 * heads * size)`` projection."""
+def _interleaved_projections(qkv: Shape) -> None:
     if len(qkv) != 3:
         raise ShapeError(f"queries_keys_values of shape {qkv}: expected 3-D (sequence, batch, projections)")
-    heads = node.attrs["heads"]
-    return heads, qkv[2] // 3 // heads
 
 
 @shape_rule("_contrib_interleaved_matmul_selfatt_qk")
 def _selfatt_qk(node: Node, shapes: list[Shape]) -> list[Shape]:
-    heads, _ = interleaved_heads(node, shapes[0])
-    return [(heads * shapes[0][1], shapes[0][0], shapes[0][0])]
+    qkv = shapes[0]
+    _interleaved_projections(qkv)
+    return [(node.attrs["heads"] * qkv[1], qkv[0], qkv[0])]
 
 
 @shape_rule("_contrib_interleaved_matmul_selfatt_valatt")
 def _selfatt_valatt(node: Node, shapes: list[Shape]) -> list[Shape]:
     qkv, attention = shapes
-    interleaved_heads(node, qkv)
+    _interleaved_projections(qkv)
     if qkv[2] % 3 or len(attention) != 3 or attention[1:] != (qkv[0], qkv[0]):
         raise ShapeError(f"queries_keys_values of shape {qkv} and attention of shape {attention}: expected "
                          f"3 * projections and ({qkv[0]}, {qkv[0]}) attention maps")
     return [(qkv[0], qkv[1], qkv[2] // 3)]
 
 
-def uneven_heads(node: Node, shapes: list[Shape]) -> str | None:
-    """Why an interleaved self-attention node is not converted: MXNet strides its rows as ``3 * heads * size``
-    values, which is not the row length unless the projections split evenly into heads, and reads
-    ``batch * heads`` attention maps whatever their number."""
+def interleaved_heads(node: Node, shapes: list[Shape]) -> tuple[int, int]:
+    """Heads and size per head of an interleaved ``(sequence, batch, heads x 3 x size)`` projection. MXNet
+    strides its rows as ``3 * heads * size`` values, which is not the row length unless the projections split
+    evenly into heads, and reads ``batch * heads`` attention maps whatever their number: other values are not
+    converted."""
     qkv, heads = shapes[0], node.attrs["heads"]
-    if qkv[2] % (3 * heads):
-        return f"{qkv[2]} projections do not split into 3 x {heads} heads"
+    if heads < 1 or qkv[2] % (3 * heads):
+        raise NotExpressible(f"{qkv[2]} projections do not split into 3 x {heads} heads")
     if len(shapes) > 1 and shapes[1][0] != qkv[1] * heads:
-        return f"{shapes[1][0]} attention maps for {qkv[1]} sequences x {heads} heads"
-    return None
+        raise NotExpressible(f"{shapes[1][0]} attention maps for {qkv[1]} sequences x {heads} heads")
+    return heads, qkv[2] // 3 // heads
 
 
 def deconvolution_refusal(node: Node) -> str | None:

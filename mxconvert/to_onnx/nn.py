@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
-                      matrix_axes, uneven_heads)
+                      matrix_axes)
 from .context import EmitContext
 from .registry import register
 
@@ -105,10 +104,7 @@ def _interleaved_part(ctx: EmitContext, node: Node, index: int) -> str:
     """Queries (0), keys (1) or values (2) of ``(sequence, batch, heads x 3 x size)`` as
     ``(batch * heads, sequence, size)``."""
     shape = ctx.shape(0)
-    reason = uneven_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
-    if reason:
-        raise NotExpressible(reason)
-    heads, size = interleaved_heads(node, shape)
+    heads, size = interleaved_heads(node, [shape])
     length, batch = shape[:2]
     split = ctx.reshape(ctx.input(0), ctx.batch_shape([length, batch, heads, 3, size], shape))
     part = ctx.add("Slice", [split, ctx.ints([index], "starts"), ctx.ints([index + 1], "ends"), ctx.ints([3], "axes")])
@@ -119,7 +115,7 @@ def _interleaved_part(ctx: EmitContext, node: Node, index: int) -> str:
 @register("_contrib_interleaved_matmul_selfatt_qk")
 def selfatt_qk(ctx: EmitContext, node: Node) -> None:
     """Attention scores ``q @ k^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
-    _, size = interleaved_heads(node, ctx.shape(0))
+    _, size = interleaved_heads(node, [ctx.shape(0)])
     keys = ctx.add("Transpose", [_interleaved_part(ctx, node, 1)], perm=[0, 2, 1])
     scores = ctx.add("MatMul", [_interleaved_part(ctx, node, 0), keys])
     ctx.add("Mul", [scores, ctx.const(np.float32(1.0 / np.sqrt(np.float32(size))), "scale")], ctx.output())
@@ -128,7 +124,7 @@ def selfatt_qk(ctx: EmitContext, node: Node) -> None:
 @register("_contrib_interleaved_matmul_selfatt_valatt")
 def selfatt_valatt(ctx: EmitContext, node: Node) -> None:
     """Attention maps applied to the values, heads concatenated: ``(sequence, batch, heads * size)``."""
-    heads, size = interleaved_heads(node, ctx.shape(0))
+    heads, size = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
     length, batch = ctx.shape(0)[:2]
     weighted = ctx.add("MatMul", [ctx.input(1), _interleaved_part(ctx, node, 2)])
     per_head = ctx.reshape(weighted, ctx.batch_shape([batch, heads, length, size], ctx.shape(0)))

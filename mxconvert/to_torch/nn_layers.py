@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
-                      matrix_axes, uneven_heads)
+                      matrix_axes)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -125,17 +124,10 @@ def mxnet_selfatt_valatt(qkv: torch.Tensor, attention: torch.Tensor, heads: int)
 '''
 
 
-def _interleaved_heads(ctx: TorchContext, node: Node) -> tuple[int, int]:
-    reason = uneven_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
-    if reason:
-        raise NotExpressible(reason)
-    return interleaved_heads(node, ctx.shape(0))
-
-
 @register("_contrib_interleaved_matmul_selfatt_qk")
 def selfatt_qk(ctx: TorchContext, node: Node) -> Lowering:
     """Attention scores ``q @ k^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
-    heads, size = _interleaved_heads(ctx, node)
+    heads, size = interleaved_heads(node, [ctx.shape(0)])
     part = ctx.helper("mxnet_interleaved_part")
     queries, keys = (f"{part}({ctx.input(0)}, {heads}, {index})" for index in (0, 1))
     scale = num(np.float32(1.0 / np.sqrt(np.float32(size))))
@@ -144,6 +136,6 @@ def selfatt_qk(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_contrib_interleaved_matmul_selfatt_valatt")
 def selfatt_valatt(ctx: TorchContext, node: Node) -> Lowering:
-    heads, _ = _interleaved_heads(ctx, node)
+    heads, _ = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
     ctx.helper("mxnet_interleaved_part")
     return Lowering(f"{ctx.helper('mxnet_selfatt_valatt')}({ctx.input(0)}, {ctx.input(1)}, {heads})")
