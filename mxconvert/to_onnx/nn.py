@@ -64,7 +64,10 @@ def dot(ctx: EmitContext, node: Node) -> None:
     left_axis, right_axis = dot_axes(node.attrs, left, right)
     product = ctx.add("MatMul", [_as_matrix(ctx, ctx.input(0), left, left_axis, True),
                                  _as_matrix(ctx, ctx.input(1), right, right_axis, False)])
-    ctx.reshape(product, ctx.batch_shape(ctx.out_shape(), left), ctx.output())
+    target = ctx.batch_shape(ctx.out_shape(), left)
+    if target[0] == 0:  # a dynamic batch: the product's rows hold it with a's other free axes
+        target[0] = -1
+    ctx.reshape(product, target, ctx.output())
 
 
 def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -> None:
