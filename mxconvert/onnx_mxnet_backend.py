@@ -494,3 +494,31 @@ def _gather_elements(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
 
 FIXES.update({"TopK": _top_k, "GatherElements": _gather_elements,
               "Cast": _cast(_import_helper._convert_map["Cast"])})
+
+
+# === nn layers and normalisation (issue 13): ConvTranspose (the importer's pads the input instead of cropping the
+# output and drops output_padding) and LayerNormalization over the last axis ===================================
+
+def _conv_transpose(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    weight = proto_obj._params.get(inputs[1].name)
+    if weight is None:
+        raise NotImplementedError("ConvTranspose with a computed weight")
+    rank = len(weight.shape) - 2
+    pads = tuple(attrs.get("pads", (0,) * 2 * rank))
+    if pads[:rank] != pads[rank:] or attrs.get("auto_pad", "NOTSET") != "NOTSET" or "output_shape" in attrs:
+        raise NotImplementedError("ConvTranspose with asymmetric pads, auto_pad or output_shape")
+    group = attrs.get("group", 1)
+    out = symbol.Deconvolution(*inputs, kernel=tuple(weight.shape[2:]), stride=tuple(attrs.get("strides", (1,) * rank)),
+                               dilate=tuple(attrs.get("dilations", (1,) * rank)), pad=pads[:rank],
+                               adj=tuple(attrs.get("output_padding", (0,) * rank)), num_filter=weight.shape[1] * group,
+                               num_group=group, no_bias=len(inputs) < 3)
+    return out, attrs, inputs
+
+
+def _layer_normalization(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
+    if attrs.get("axis", -1) != -1:
+        raise NotImplementedError(f"LayerNormalization from axis {attrs['axis']} (MXNet normalises one axis)")
+    return symbol.LayerNorm(*inputs, axis=-1, eps=attrs.get("epsilon", 1e-5)), attrs, inputs
+
+
+FIXES.update({"ConvTranspose": _conv_transpose, "LayerNormalization": _layer_normalization})

@@ -31,9 +31,12 @@ def parse_int(text: str) -> int:
 
 
 def parse_float(text: str) -> float:
-    """A ``double`` parameter. A lone sign or blanks read as zero, as in MXNet's parser."""
-    stripped = text.strip()
-    value = -0.0 if stripped == "-" else 0.0 if stripped == "+" or text and not stripped else float(stripped)
+    """A ``double`` parameter. A lone sign or only whitespace reads as zero and an exponent without digits
+    (``"4E"``, ``"2.5e+"``) as none, as in MXNet's parser; an empty value is refused."""
+    if not text:
+        raise ValueError("empty value")
+    stripped = re.sub(r"(?<=[0-9.])[eE][+-]?$", "", text.strip())
+    value = -0.0 if stripped == "-" else 0.0 if stripped in ("+", "") else float(stripped)
     if math.isnan(value):
         raise ValueError(f"not a number: {text!r}")
     if math.isinf(value) and "inf" not in text.lower():  # "1e400": MXNet's parser refuses it as out of range
@@ -604,4 +607,74 @@ ALIASES.update({
     "_npi_full": "_full", "_npx_arange_like": "_contrib_arange_like", "normal": "_random_normal",
     "random_normal": "_random_normal", "uniform": "_random_uniform", "random_uniform": "_random_uniform",
     "sample_multinomial": "_sample_multinomial",
+})
+
+
+# === nn layers, normalisation and matrix products (issue 13) =================================================
+_SOFTMAX_LIKE = OpDef({
+    "axis": (parse_int, -1),
+    "temperature": (optional(parse_float), None),
+    "dtype": (choice(None, "float16", "float32", "float64"), None),
+    "use_length": (optional(parse_bool), False),
+})
+_MATMUL = OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
+                 "forward_stype": (choice(None, "default", "row_sparse", "csr"), None)})
+_NORM_OUTPUTS = (lambda a: 3 if a["output_mean_var"] else 1)
+OPS.update({
+    "Deconvolution": OpDef(
+        {
+            "kernel": (positive_sizes(parse_shape), REQUIRED),
+            "stride": _WINDOW,
+            "dilate": _WINDOW,
+            "pad": _PAD,
+            "adj": _SHAPE_EMPTY,
+            "target_shape": _SHAPE_EMPTY,
+            "num_filter": (_COUNT, REQUIRED),
+            "num_group": (_COUNT, 1),
+            "workspace": (parse_int, 512),  # unsigned in MXNet: "-1" wraps around
+            "no_bias": (parse_bool, True),
+            "cudnn_tune": (choice(None, "off", "limited_workspace", "fastest"), None),
+            "cudnn_off": _CUDNN_OFF,
+            "layout": (choice(None, "NCW", "NCHW", "NCDHW", "NHWC", "NDHWC"), None),
+        },
+        param_inputs=(1, 2),
+        input_names=lambda a: ("data", "weight") + (() if a["no_bias"] else ("bias",)),
+    ),
+    "LRN": OpDef({"alpha": (parse_float32, 1e-4), "beta": (parse_float32, 0.75), "knorm": (parse_float32, 2.0),
+                  "nsize": (_COUNT, REQUIRED)}),
+    "InstanceNorm": OpDef({"eps": (parse_float32, 1e-3)}, param_inputs=(1, 2),
+                          input_names=lambda a: ("data", "gamma", "beta")),
+    "GroupNorm": OpDef({"num_groups": (_COUNT, 1), "eps": (parse_float32, 1e-5),
+                        "output_mean_var": (parse_bool, False)},
+                       param_inputs=(1, 2), outputs=_NORM_OUTPUTS, input_names=lambda a: ("data", "gamma", "beta")),
+    "LayerNorm": OpDef({"axis": (parse_int, -1), "eps": (parse_float32, 1e-5), "output_mean_var": (parse_bool, False)},
+                       param_inputs=(1, 2), outputs=_NORM_OUTPUTS, input_names=lambda a: ("data", "gamma", "beta")),
+    "Embedding": OpDef(
+        {
+            "input_dim": (_COUNT, REQUIRED),
+            "output_dim": (_COUNT, REQUIRED),
+            "dtype": (choice("bfloat16", "float16", "float32", "float64", "int32", "int64", "int8", "uint8"),
+                      "float32"),
+            "sparse_grad": (parse_bool, False),
+        },
+        param_inputs=(1,),
+        input_names=lambda a: ("data", "weight"),
+    ),
+    "log_softmax": _SOFTMAX_LIKE,
+    "softmin": _SOFTMAX_LIKE,
+    "dot": _MATMUL,
+    "batch_dot": _MATMUL,
+    "_linalg_gemm2": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
+                            "alpha": (parse_float, 1.0), "axis": (parse_int, -2)}),
+    "_contrib_div_sqrt_dim": _UNARY,
+    "_contrib_interleaved_matmul_selfatt_qk": OpDef({"heads": (parse_int, REQUIRED)}),
+    "_contrib_interleaved_matmul_selfatt_valatt": OpDef({"heads": (parse_int, REQUIRED)}),
+})
+ALIASES.update({
+    "_npx_deconvolution": "Deconvolution",
+    "_npx_layer_norm": "LayerNorm",
+    "_npx_embedding": "Embedding",
+    "_npx_log_softmax": "log_softmax",
+    "_npx_batch_dot": "batch_dot",
+    "linalg_gemm2": "_linalg_gemm2",
 })

@@ -1233,3 +1233,229 @@ def multinomial_count(attrs: dict) -> int:
 def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
     drawn = refuse_empty((*shapes[0][:-1], *node.attrs["shape"]) or (1,), "a zero size")
     return [drawn] * node.num_outputs
+
+
+# === nn layers, normalisation and matrix products (issue 13) =================================================
+
+
+def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], ...]:
+    """Stride, pad, adj and dilation of a Deconvolution on channel-first spatial ``sizes``, as MXNet's own kernel
+    infers them: a ``target_shape`` with any non-zero size replaces pad and adj (the crop of the full output split
+    evenly, its odd unit as adj; a zero there empties the output)."""
+    rank = len(attrs["kernel"])
+    stride, pad, dilate = window_geometry(attrs, rank)
+    adj = _spatial(attrs["adj"], rank, 0)
+    target = attrs["target_shape"]
+    if any(target):  # MXNet reads its first ``rank`` values
+        if len(target) < rank:
+            raise ShapeError(f"target_shape {target} has fewer than {rank} values like the kernel")
+        target = target[:rank]
+        full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
+        if any(f < t for f, t in zip(full, target)):
+            raise ShapeError(f"target_shape {target} is larger than the full output {tuple(full)}")
+        pad = tuple((f - t + 1) // 2 for f, t in zip(full, target))
+        adj = tuple((f - t) % 2 for f, t in zip(full, target))
+    if len(adj) != rank or any(a < 0 or a >= s for a, s in zip(adj, stride)):
+        raise ShapeError(f"adj {adj} must be at least 0 and smaller than the stride {stride}")
+    return stride, pad, adj, dilate
+
+
+def _uncropped_deconvolution(attrs: dict, sizes: Shape, stride: tuple, dilate: tuple) -> list[int]:
+    """The spatial sizes of a Deconvolution's output before pad crops it and adj extends it."""
+    return [s * (size - 1) + d * (k - 1) + 1 for size, k, s, d in zip(sizes, attrs["kernel"], stride, dilate)]
+
+
+def deconvolution_output(attrs: dict, sizes: Shape) -> tuple[int, ...]:
+    stride, pad, adj, dilate = deconvolution_geometry(attrs, sizes)
+    full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
+    return tuple(f - 2 * p + a for f, p, a in zip(full, pad, adj))
+
+
+@shape_rule("Deconvolution")
+def _deconvolution(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    rank = len(a["kernel"])
+    if len(shapes[0]) != rank + 2 or not 1 <= rank <= 3:
+        raise ShapeError(f"data has shape {shapes[0]}, expected {rank + 2}-D for a {rank}-D kernel (1-D to 3-D)")
+    if a["layout"] and len(a["layout"]) != rank + 2:
+        raise ShapeError(f"layout {a['layout']} does not fit a {rank}-D kernel")
+    data = channels_first(shapes[0], a["layout"])
+    groups = a["num_group"]
+    if data[1] % groups or a["num_filter"] % groups:
+        raise ShapeError(f"{data[1]} input and {a['num_filter']} output channels do not split into {groups} groups")
+    weight = (data[1], a["num_filter"] // groups, *a["kernel"])
+    _expect(shapes[1], channels_last(weight) if is_channels_last(a["layout"]) else weight, "weight")
+    if not a["no_bias"]:
+        _expect(shapes[2], (a["num_filter"],), "bias")
+    out = (data[0], a["num_filter"], *deconvolution_output(a, data[2:]))
+    return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+@shape_rule("_contrib_div_sqrt_dim")
+def _same_shape(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0]]
+
+
+@shape_rule("LRN")
+def _lrn(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) not in (2, 4):
+        raise ShapeError(f"data of shape {shapes[0]}: MXNet's LRN runs on 4-D data (and 2-D, as 4-D)")
+    return [shapes[0]]
+
+
+def _affine_per(shapes: list[Shape], size: int, what: str) -> None:
+    """gamma and beta of a normalisation: one value per ``what`` (``size`` of them)."""
+    for slot, name in ((1, "gamma"), (2, "beta")):
+        if shapes[slot] != (size,):
+            raise ShapeError(f"{name} has shape {shapes[slot]}, expected ({size},): one per {what}")
+
+
+@shape_rule("InstanceNorm")
+def _instance_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) < 3:
+        raise ShapeError(f"data of shape {shapes[0]}: InstanceNorm takes 3-D data or more")
+    _affine_per(shapes, shapes[0][1], "channel")
+    return [shapes[0]]
+
+
+@shape_rule("GroupNorm")
+def _group_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, groups = shapes[0], node.attrs["num_groups"]
+    if len(data) < 3 or data[1] % groups:
+        raise ShapeError(f"data of shape {data}: GroupNorm takes 3-D data or more, channels split into {groups} "
+                         "groups")
+    _affine_per(shapes, groups, "group (MXNet 1.9.1's GroupNorm scales groups, not channels)")
+    return [data] + [(data[0], groups)] * (2 if node.attrs["output_mean_var"] else 0)
+
+
+@shape_rule("LayerNorm")
+def _layer_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axis = axis_index(node.attrs["axis"], len(data))
+    _affine_per(shapes, data[axis], f"position along axis {axis}")
+    stats = tuple(1 if i == axis else size for i, size in enumerate(data))
+    return [data] + [stats] * (2 if node.attrs["output_mean_var"] else 0)
+
+
+@shape_rule("Embedding")
+def _embedding(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    _expect(shapes[1], (a["input_dim"], a["output_dim"]), "weight")
+    return [(*shapes[0], a["output_dim"])]
+
+
+@shape_rule("log_softmax", "softmin")
+def _softmax_without_length(node: Node, shapes: list[Shape]) -> list[Shape]:
+    axis_index(node.attrs["axis"], len(shapes[0]))
+    if node.attrs["use_length"] or len(shapes) != 1:
+        raise ShapeError(f"{node.op} takes one input and no use_length (MXNet 1.9.1 has no length input for it)")
+    return [shapes[0]]
+
+
+def dot_axes(attrs: dict, left: Shape, right: Shape) -> tuple[int, int]:
+    """The axis of each ``dot`` operand that MXNet contracts: the last of ``left`` and the first of ``right``,
+    swapped by ``transpose_a``/``transpose_b`` (a 1-D operand is contracted whole)."""
+    if len(left) == len(right) == 1 and (attrs["transpose_a"] or attrs["transpose_b"]):
+        raise ShapeError("MXNet's dot cannot transpose vectors")
+    left_axis = 0 if len(left) == 1 or attrs["transpose_a"] else len(left) - 1
+    right_axis = len(right) - 1 if len(right) > 1 and attrs["transpose_b"] else 0
+    if left[left_axis] != right[right_axis]:
+        raise ShapeError(f"dot of {left} and {right} contracts sizes {left[left_axis]} and {right[right_axis]}")
+    return left_axis, right_axis
+
+
+@shape_rule("dot")
+def _dot(node: Node, shapes: list[Shape]) -> list[Shape]:
+    left, right = shapes
+    left_axis, right_axis = dot_axes(node.attrs, left, right)
+    free = [s for i, s in enumerate(left) if i != left_axis] + [s for i, s in enumerate(right) if i != right_axis]
+    return [tuple(free) or (1,)]
+
+
+def matrix_axes(rank: int, row_axis: int = -2) -> list[int]:
+    """The permutation that moves a batched matrix's ``row_axis`` next to its last (column) axis, as
+    ``_linalg_gemm2``'s ``axis`` reads it (the identity for the default -2)."""
+    row = row_axis + rank if row_axis < 0 else row_axis
+    if not 0 <= row < rank - 1:
+        raise ShapeError(f"invalid row axis {row_axis} for {rank}-D operands")
+    return [i for i in range(rank - 1) if i != row] + [row, rank - 1]
+
+
+def _matrix_product(node: Node, shapes: list[Shape], row_axis: int, min_rank: int) -> Shape:
+    """The batched matrix product of two operands whose matrices lie on (``row_axis``, last axis)."""
+    left, right = shapes
+    if len(left) != len(right) or len(left) < min_rank:
+        raise ShapeError(f"operands of shapes {left} and {right}: expected equal ranks of at least {min_rank}")
+    perm = matrix_axes(len(left), row_axis)
+    left, right = (tuple(shape[i] for i in perm) for shape in (left, right))
+    (m, k), (k2, n) = (left[-2:][::-1] if node.attrs["transpose_a"] else left[-2:],
+                       right[-2:][::-1] if node.attrs["transpose_b"] else right[-2:])
+    if left[:-2] != right[:-2] or k != k2:
+        raise ShapeError(f"operands of shapes {shapes[0]} and {shapes[1]} do not multiply as matrices")
+    out = (*left[:-2], m, n)
+    return tuple(out[perm.index(i)] for i in range(len(perm)))
+
+
+@shape_rule("batch_dot")
+def _batch_dot(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [_matrix_product(node, shapes, -2, 3)]
+
+
+@shape_rule("_linalg_gemm2")
+def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
+
+
+def _interleaved_projections(qkv: Shape) -> None:
+    if len(qkv) != 3:
+        raise ShapeError(f"queries_keys_values of shape {qkv}: expected 3-D (sequence, batch, projections)")
+
+
+@shape_rule("_contrib_interleaved_matmul_selfatt_qk")
+def _selfatt_qk(node: Node, shapes: list[Shape]) -> list[Shape]:
+    qkv = shapes[0]
+    _interleaved_projections(qkv)
+    return [(node.attrs["heads"] * qkv[1], qkv[0], qkv[0])]
+
+
+@shape_rule("_contrib_interleaved_matmul_selfatt_valatt")
+def _selfatt_valatt(node: Node, shapes: list[Shape]) -> list[Shape]:
+    qkv, attention = shapes
+    _interleaved_projections(qkv)
+    if qkv[2] % 3 or len(attention) != 3 or attention[1:] != (qkv[0], qkv[0]):
+        raise ShapeError(f"queries_keys_values of shape {qkv} and attention of shape {attention}: expected "
+                         f"3 * projections and ({qkv[0]}, {qkv[0]}) attention maps")
+    return [(qkv[0], qkv[1], qkv[2] // 3)]
+
+
+def interleaved_heads(node: Node, shapes: list[Shape]) -> tuple[int, int]:
+    """Heads and size per head of an interleaved ``(sequence, batch, heads x 3 x size)`` projection. MXNet
+    strides its rows as ``3 * heads * size`` values, which is not the row length unless the projections split
+    evenly into heads, and reads ``batch * heads`` attention maps whatever their number: other values are not
+    converted."""
+    qkv, heads = shapes[0], node.attrs["heads"]
+    if heads < 1 or qkv[2] % (3 * heads):
+        raise NotExpressible(f"{qkv[2]} projections do not split into 3 x {heads} heads")
+    if len(shapes) > 1 and shapes[1][0] != qkv[1] * heads:
+        raise NotExpressible(f"{shapes[1][0]} attention maps for {qkv[1]} sequences x {heads} heads")
+    return heads, qkv[2] // 3 // heads
+
+
+def deconvolution_refusal(node: Node) -> str | None:
+    """Why a Deconvolution is not converted: channels-last layouts, or a negative pad (MXNet crops there)
+    where no target_shape replaces it."""
+    layout = node.attrs["layout"]
+    if is_channels_last(layout):
+        return f"layout {layout}"
+    return None if any(node.attrs["target_shape"]) else negative_pad(node)
+
+
+def even_lrn_window(node: Node) -> str | None:
+    """Why an LRN is not converted: an even nsize, whose window MXNet's MKLDNN kernel places unlike ONNX's LRN."""
+    return f"even nsize {node.attrs['nsize']}" if node.attrs["nsize"] % 2 == 0 else None
+
+
+def float16_output(node: Node) -> str | None:
+    """Why a log_softmax or softmin is not converted: ``dtype`` float16 rounds MXNet's output to half precision,
+    which a float32 model does not reproduce within its tolerance."""
+    return "dtype float16" if node.attrs["dtype"] == "float16" else None

@@ -657,3 +657,84 @@ RANDOM_CASES = {
                              get_prob=prob, name="multinomial"), (400, 4), {"logits": _PROBABILITIES})
        for prob in (False, True)},
 }
+
+
+# --- nn layers, normalisation and matrix products (issue 13) --------------------------------------------------
+
+
+def _deconv(x, **kw):
+    return S.Deconvolution(x, name="deconv", **kw)
+
+
+def _w(name: str, shape: tuple):
+    return S.var(name, shape=shape)
+
+
+_QKV = S.FullyConnected(d, num_hidden=24, flatten=False, name="proj")  # (sequence, batch, 2 heads x 3 x 4)
+CASES.update({
+    "nn_deconv2d": (_deconv(d, kernel=(3, 3), num_filter=4, no_bias=False), (2, 3, 4, 5)),
+    "nn_deconv2d_stride_pad_adj": (_deconv(d, kernel=(3, 4), stride=(2, 3), pad=(1, 2), adj=(1, 2), num_filter=3),
+                                   (1, 2, 4, 5)),
+    "nn_deconv2d_groups_dilate": (_deconv(d, kernel=(3, 3), dilate=(2, 1), num_group=2, num_filter=4, pad=(1, 1),
+                                          no_bias=False), (1, 4, 5, 4)),
+    # MXNet's MKLDNN kernel runs target_shape only with the pad it implies given too
+    "nn_deconv2d_target_shape": (_deconv(d, kernel=(4, 4), stride=(2, 2), target_shape=(10, 8), pad=(1, 2),
+                                         num_filter=2), (1, 3, 5, 5)),
+    "nn_deconv1d": (_deconv(d, kernel=(3,), stride=(2,), pad=(1,), adj=(1,), num_filter=3, no_bias=False), (2, 2, 7)),
+    "nn_deconv1d_layout_ncw": (_deconv(d, kernel=(2,), stride=(3,), num_filter=2, layout="NCW"), (1, 3, 4)),
+    "nn_deconv3d": (_deconv(d, kernel=(2, 3, 3), stride=(1, 2, 2), pad=(0, 1, 1), num_filter=2, no_bias=False),
+                    (1, 2, 3, 4, 3)),
+    "nn_conv1d_stride_dilate": (_conv(d, kernel=(3,), stride=(2,), dilate=(2,), pad=(2,), num_filter=3), (2, 4, 11)),
+    "nn_conv3d_groups": (_conv(d, kernel=(3, 1, 3), stride=(2, 1, 1), num_group=2, num_filter=4, no_bias=True),
+                         (1, 4, 5, 3, 5)),
+    "nn_fc_no_flatten_4d": (S.FullyConnected(d, num_hidden=3, flatten=False, name="fc"), (2, 3, 2, 5)),
+    **{f"nn_lrn_{n}": (S.LRN(d * 3.0, nsize=n, alpha=0.3, beta=0.6, knorm=1.5, name="lrn"), (2, 7, 3, 4))
+       for n in (1, 3, 5)},
+    "nn_lrn_defaults_2d": (S.LRN(d * 30.0, nsize=3, name="lrn"), (2, 5)),
+    # alpha and beta that ONNX Runtime's LRN refuses
+    "nn_lrn_negative_alpha": (S.LRN(d, nsize=3, alpha=-0.5, beta=1.5, knorm=2.0, name="lrn"), (2, 4, 3, 2)),
+    "nn_lrn_zero_beta_2d": (S.LRN(d, nsize=5, alpha=0.5, beta=0.0, name="lrn"), (3, 6)),
+    "nn_instance_norm": (S.InstanceNorm(d, eps=0.01, name="in"), (2, 3, 5, 7)),
+    "nn_instance_norm_1d": (S.InstanceNorm(d, name="in"), (2, 3, 7)),
+    "nn_instance_norm_3d": (S.InstanceNorm(d, name="in"), (1, 3, 3, 4, 5)),
+    "nn_instance_norm_4_spatial_axes": (S.InstanceNorm(d, name="in"), (2, 3, 2, 3, 2, 3)),
+    "nn_group_norm": (S.GroupNorm(d, num_groups=3, eps=0.01, name="gn"), (2, 6, 3, 5)),
+    "nn_group_norm_one_group_3d": (S.GroupNorm(d, name="gn"), (2, 5, 7)),
+    "nn_group_norm_output_mean_var": (S.GroupNorm(d, num_groups=2, output_mean_var=True, name="gn"), (3, 4, 5)),
+    "nn_layer_norm": (S.LayerNorm(d, name="ln"), (2, 3, 7)),
+    "nn_layer_norm_axis1": (S.LayerNorm(d, axis=1, eps=0.01, name="ln"), (2, 5, 3, 2)),
+    "nn_layer_norm_axis_m2": (S.LayerNorm(d, axis=-2, name="ln"), (2, 5, 3)),
+    "nn_layer_norm_output_mean_var": (S.LayerNorm(d, output_mean_var=True, name="ln"), (3, 5)),
+    "nn_layer_norm_output_mean_var_axis0": (S.LayerNorm(d, axis=0, output_mean_var=True, name="ln"), (3, 4)),
+    # indices from -1 to 7 into 5 rows: MXNet clips them into [0, 4] and truncates fractions
+    "nn_embedding": (S.Embedding(d * 4.0 + 3.0, input_dim=5, output_dim=3, name="emb"), (2, 7)),
+    # NaN and values past int64 take row 0 (MXNet's cast to int64 makes them its lowest value)
+    "nn_embedding_nan_past_int64": (S.Embedding(S.log(d) * -1e20, input_dim=4, output_dim=3, name="emb"), (3, 5)),
+    "nn_embedding_3d_sparse_grad": (S.Embedding(d * 2.0 + 2.0, input_dim=4, output_dim=2, sparse_grad=True,
+                                                name="emb"), (2, 3, 4)),
+    "nn_log_softmax": (S.log_softmax(d, name="ls"), (2, 3, 5)),
+    "nn_log_softmax_axis_temperature": (S.log_softmax(d * 3.0, axis=0, temperature=0.5, name="ls"), (3, 4, 2)),
+    "nn_softmin": (S.softmin(d * 3.0, axis=1, name="sm"), (2, 5, 3)),
+    "nn_softmin_temperature": (S.softmin(d, axis=-2, temperature=3.0, name="sm"), (2, 4, 3)),
+    "nn_dot_2d": (S.dot(d, _w("w", (5, 3)), name="dot"), (4, 5)),
+    "nn_dot_nd": (S.dot(d, _w("w", (5, 3, 2)), name="dot"), (2, 3, 5)),
+    "nn_dot_transpose_a": (S.dot(d, _w("w", (2, 3)), transpose_a=True, name="dot"), (2, 4, 3)),
+    "nn_dot_transpose_b_nd": (S.dot(d, _w("w", (3, 2, 5)), transpose_b=True, name="dot"), (2, 4, 5)),
+    "nn_dot_transpose_both": (S.dot(d, _w("w", (4, 2)), transpose_a=True, transpose_b=True, name="dot"), (2, 3)),
+    "nn_dot_vectors": (S.dot(d, d * 2.0, name="dot"), (6,)),
+    "nn_dot_vector_matrix": (S.dot(d, _w("w", (3, 4)), name="dot"), (3,)),
+    "nn_batch_dot": (S.batch_dot(d, _w("w", (2, 5, 3)), name="bd"), (2, 4, 5)),
+    "nn_batch_dot_transposed": (S.batch_dot(d, _w("w", (2, 3, 4, 5)), transpose_a=True, transpose_b=True,
+                                            name="bd"), (2, 3, 5, 2)),
+    "nn_gemm2": (S.linalg.gemm2(d, _w("w", (2, 5, 3)), alpha=0.5, name="gemm"), (2, 4, 5)),
+    "nn_gemm2_transposed_2d": (S.linalg.gemm2(d, _w("w", (4, 3)), transpose_a=True, transpose_b=True, name="gemm"),
+                               (3, 5)),
+    "nn_gemm2_axis": (S.linalg.gemm2(d, _w("w", (2, 5, 3, 2)), axis=-3, alpha=-2.0, name="gemm"), (2, 4, 3, 5)),
+    "nn_gemm2_axis0_transpose_b": (S.linalg.gemm2(d, _w("w", (3, 2, 5)), axis=0, transpose_b=True, name="gemm"),
+                                   (4, 2, 5)),
+    "nn_div_sqrt_dim": (S.contrib.div_sqrt_dim(d, name="div"), (2, 3, 5)),
+    "nn_selfatt_qk": (S.contrib.interleaved_matmul_selfatt_qk(_QKV, heads=2, name="qk"), (5, 3, 4)),
+    "nn_selfatt_valatt": (S.contrib.interleaved_matmul_selfatt_valatt(
+        _QKV, S.softmax(S.contrib.interleaved_matmul_selfatt_qk(_QKV, heads=2), axis=-1), heads=2, name="valatt"),
+        (5, 3, 4)),
+})

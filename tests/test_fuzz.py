@@ -209,9 +209,10 @@ def assert_matches_mxnet(reference: list[np.ndarray], actual: list[np.ndarray], 
 
 # Attribute text the reader refuses although some MXNet parsers take it: NaN, which MXNet turns into NaN
 # outputs, numbers past the float range, which MXNet refuses for some ops and wraps for others, and negative
-# window sizes, which MXNet's Pooling turns into a single window or an empty output; and empty outputs (slices,
-# splits, repeats of zero size, one_hot's depth 0, a creation op's zero shape, AdaptiveAvgPooling2D's output_size 0, BilinearResize2D's scales below 1 / size),
-# which MXNet returns but no network means.
+# window sizes, which MXNet's Pooling turns into a single window or an empty output; and empty outputs, which
+# MXNet returns but no network means (slices, splits and repeats of zero size, one_hot's depth 0, a creation op's
+# zero shape, AdaptiveAvgPooling2D's output_size 0, BilinearResize2D's scales below 1 / size, a zero in
+# Deconvolution's target_shape).
 DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused", "empty output refused")
 
 

@@ -67,14 +67,13 @@ def test_weights_are_initializers_not_inputs():
 def test_every_unsupported_op_is_listed_at_once():
     d = S.var("data")
     quadratic = S.contrib.quadratic
-    sym = S.Deconvolution(quadratic(S.erfinv(S.UpSampling(quadratic(d, name="q1"), scale=2, sample_type="nearest",
-                                                           name="up") * 0.1, name="inv")),
-                          kernel=(2, 2), num_filter=2, name="deconv")
+    sym = S.LRN(quadratic(S.erfinv(S.UpSampling(quadratic(d, name="q1"), scale=2, sample_type="nearest",
+                                                 name="up") * 0.1, name="inv")), nsize=4, name="lrn")
     ref = run_reference(sym, (1, 2, 3, 3))
     with pytest.raises(UnsupportedOpsError) as info:
         export_onnx(ref.graph, ExportOptions(input_shape=(1, 2, 3, 3)))
     message = str(info.value)
-    assert "Deconvolution (deconv)" in message and "_contrib_quadratic (" in message and "q1" in message
+    assert "LRN [even nsize 4] (lrn)" in message and "_contrib_quadratic (" in message and "q1" in message
     assert "erfinv (inv)" in message
 
 

@@ -28,6 +28,8 @@ def our_view(graph):
         node = graph.node(ref.node)
         if node.op == "BatchNorm":  # MXNet names its outputs output, mean, var
             outputs.append(f"{ref.node}_{('output', 'mean', 'var')[ref.index]}")
+        elif node.op in ("LayerNorm", "GroupNorm"):  # and these output, mean, std
+            outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs

@@ -110,14 +110,15 @@ class EmitContext:
             return self.add("Unsqueeze", [x, self.ints(axes, "axes")], out)
         return self.add("Unsqueeze", [x], out, axes=list(axes))
 
-    def softmax(self, x: str, axis: int, rank: int, out: str | None = None) -> str:
-        """Softmax along one axis (opsets before 13 flatten from ``axis``, so move it last first)."""
+    def softmax(self, x: str, axis: int, rank: int, out: str | None = None, op_type: str = "Softmax") -> str:
+        """Softmax (or ``op_type`` LogSoftmax) along one axis (opsets before 13 flatten from ``axis``, so move it
+        last first)."""
         axis %= rank
         if self.opset >= 13 or axis == rank - 1:
-            return self.add("Softmax", [x], out, axis=axis)
+            return self.add(op_type, [x], out, axis=axis)
         perm = [d for d in range(rank) if d != axis] + [axis]
         moved = self.add("Transpose", [x], perm=perm)
-        soft = self.add("Softmax", [moved], axis=rank - 1)
+        soft = self.add(op_type, [moved], axis=rank - 1)
         return self.add("Transpose", [soft], out, perm=list(np.argsort(perm)))
 
     def reshape(self, x: str, shape: Sequence[int], out: str | None = None) -> str:

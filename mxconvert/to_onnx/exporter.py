@@ -16,7 +16,8 @@ from ..fileio import atomic_output
 from ..inference_graph import inference_forward
 from ..ir import Graph
 from ..shapes import inferred_shapes
-from . import elementwise, indexing, ops, reduce, resize, sequence, shape  # noqa: F401  (register the converters)
+# the family modules register their converters
+from . import elementwise, indexing, nn, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

@@ -15,7 +15,8 @@ from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
-from . import elementwise, indexing, ops, reduce, resize, sequence, shape  # noqa: F401  (register their lowerings)
+# the family modules register their lowerings
+from . import elementwise, indexing, nn_layers, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
