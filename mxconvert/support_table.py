@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import zoo, zoo_faces
+from . import zoo, zoo_faces, zoo_vision
 from .ir import Node
 from .opdefs import ALIASES, LOSS_HEADS
 from .registry import ConverterRegistry
@@ -64,6 +64,10 @@ def _face_json(name: str) -> str:
     return zoo_faces.face_symbol(name).tojson()
 
 
+def _vision_json(name: str) -> str:
+    return zoo_vision.vision_symbol(name).tojson()
+
+
 def _classic_json(name: str) -> str:
     return zoo.classic_resnet_symbol(int(name.split("-")[1])).tojson()
 
@@ -88,6 +92,11 @@ FAMILIES = (
            _face_json, "UpSampling + Crop, SoftmaxActivation (channel), 9 outputs"),
     Family("MTCNN P-Net / R-Net / O-Net", "MTCNN", ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"),
            _face_json, "`full` pooling, SliceChannel + Concat, several outputs"),
+    Family("Gluon model-zoo vision networks", "Gluon vision",
+           tuple(m for m in zoo_vision.MODELS if m.startswith("vision-")), _vision_json,
+           "AlexNet, DenseNet, Inception v3, MobileNet v1/v2, SqueezeNet, VGG"),
+    Family("GluonCV classifiers", "GluonCV", tuple(m for m in zoo_vision.MODELS if m.startswith("gluoncv-")),
+           _vision_json, "ResNet v1b/c/d, SE-ResNet, SENet, ResNeSt, MobileNetV3, Xception, ResidualAttentionNet"),
 )
 
 
@@ -176,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(ops_table(nodes))
     print()
     print(f"{LIMITED[-1]} Some attribute values are rejected before conversion, with the reason "
-          "(e.g. non-nearest `UpSampling`, `layout` other than NC..).")
+          "(e.g. a `layout` other than NC.., an even `LRN` nsize).")
     return 0
 
 
