@@ -456,10 +456,11 @@ def canonical_op(op: str) -> str:
 # --- loss heads (inference_graph.inference_forward rewrites each into its inference forward) ---------------------
 _GRAD_SCALE = (parse_float32, 1.0)
 _LABELLED = {"label_inputs": (1,), "input_names": lambda a: ("data", "label")}
+_REGRESSION = OpDef({"grad_scale": (parse_str, "1")}, **_LABELLED)  # read by MXNet in backward only: any text
 OPS.update({
-    "LinearRegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
-    "MAERegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
-    "LogisticRegressionOutput": OpDef({"grad_scale": _GRAD_SCALE}, **_LABELLED),
+    "LinearRegressionOutput": _REGRESSION,
+    "MAERegressionOutput": _REGRESSION,
+    "LogisticRegressionOutput": _REGRESSION,
     "SVMOutput": OpDef({"margin": (parse_float32, 1.0), "regularization_coefficient": (parse_float32, 1.0),
                         "use_linear": (parse_bool, False)}, **_LABELLED),
     "WarpCTC": OpDef({"label_length": (parse_int, 0), "input_length": (parse_int, 0)}, **_LABELLED),
