@@ -1,7 +1,8 @@
 """Gluon's vision model zoo and GluonCV's classifiers for the local zoo, built with real MXNet: each network
 from its library with ``pretrained=False``, exported as ``HybridBlock.export`` writes it, then given realistic
 weights by ``zoo.build_checkpoint`` (He-scaled, BatchNorm calibrated, classifier fitted) for ImageNet-normalised
-input. Built by ``python -m mxconvert.zoo --vision NAME ...`` (names ``vision-<model>`` and ``gluoncv-<model>``).
+input. Also a super-resolution network (``sr-espcn``). Built by ``python -m mxconvert.zoo --vision NAME ...``
+(names ``vision-<model>``, ``gluoncv-<model>``, ``sr-espcn``).
 """
 from __future__ import annotations
 
@@ -25,12 +26,17 @@ GLUONCV_CLASSIFIERS = ("resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "se_resne
                        "residualattentionnet56")
 # The input side each network is built and tested at: the smallest its fixed pooling windows take.
 _FIXED_POOL_SIDES = {"densenet": 224, "squeezenet": 224, "inceptionv3": 299, "xception": 299,
-                     "residualattentionnet": 224, "senet_154": 224}
-MODELS = tuple(f"vision-{name}" for name in GLUON_VISION) + tuple(f"gluoncv-{name}" for name in GLUONCV_CLASSIFIERS)
+                     "residualattentionnet": 224, "senet_154": 224, "espcn": 32}
+# A super-resolution network in the style of ESPCN with a transposed-convolution skip: reflect padding,
+# depth_to_space (pixel shuffle) and Deconvolution, as image-restoration checkpoints use them.
+SUPER_RESOLUTION = "sr-espcn"
+SR_SCALE = 3
+MODELS = (tuple(f"vision-{name}" for name in GLUON_VISION) + tuple(f"gluoncv-{name}" for name in GLUONCV_CLASSIFIERS)
+          + (SUPER_RESOLUTION,))
 
 
 def input_side(model: str) -> int:
-    """The side (pixels) of the square input ``model`` (``vision-...``/``gluoncv-...``) is built for."""
+    """The side (pixels) of the square input ``model`` (``vision-...``/``gluoncv-...``/``sr-...``) is built for."""
     name = model.split("-", 1)[1]
     return next((side for prefix, side in _FIXED_POOL_SIDES.items() if name.startswith(prefix)), 64)
 
@@ -59,8 +65,28 @@ def _network(model: str) -> mx.gluon.HybridBlock:
     return gluoncv.model_zoo.get_model(name, pretrained=False)
 
 
+def superres_symbol() -> mx.sym.Symbol:
+    """ESPCN-style x3 super-resolution: reflect-padded convolutions, a pixel shuffle (depth_to_space) of 27
+    channels, plus the input upsampled by a learned 3x3 stride-3 Deconvolution."""
+    data = mx.sym.var("data")
+
+    def conv(x: mx.sym.Symbol, name: str, filters: int, kernel: int) -> mx.sym.Symbol:
+        pad = (kernel - 1) // 2
+        padded = mx.sym.Pad(x, mode="reflect", pad_width=(0, 0, 0, 0, pad, pad, pad, pad), name=f"{name}_pad")
+        return mx.sym.Convolution(padded, kernel=(kernel, kernel), num_filter=filters, name=name)
+
+    body = mx.sym.Activation(conv(data, "conv1", 32, 5), act_type="tanh", name="tanh1")
+    body = mx.sym.Activation(conv(body, "conv2", 16, 3), act_type="tanh", name="tanh2")
+    body = mx.sym.depth_to_space(conv(body, "conv3", 3 * SR_SCALE ** 2, 3), block_size=SR_SCALE, name="shuffle")
+    skip = mx.sym.Deconvolution(data, kernel=(SR_SCALE, SR_SCALE), stride=(SR_SCALE, SR_SCALE), num_filter=3,
+                                name="upsample")
+    return mx.sym.elemwise_add(body, skip, name="residual")
+
+
 def vision_symbol(model: str) -> mx.sym.Symbol:
     """``model``'s graph as ``HybridBlock.export`` writes it (run once at its input size, hybridized)."""
+    if model == SUPER_RESOLUTION:
+        return superres_symbol()
     net = _network(model)
     net.initialize()
     net.hybridize()

@@ -49,7 +49,7 @@ def _build(name: str) -> str:
     model = base.removesuffix(FULL_BRANCH_SUFFIX)
     if model in FACE_MODELS:
         flags = ["--face", model]
-    elif model.startswith(("vision-", "gluoncv-")):
+    elif model.startswith(("vision-", "gluoncv-", "sr-")):
         flags = ["--vision", model]
     elif model.startswith("gluon-"):
         flags = ["--gluon", model.removeprefix("gluon-")]

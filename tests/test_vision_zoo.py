@@ -1,5 +1,5 @@
-"""Whole networks of Gluon's vision model zoo and of GluonCV's classifiers, built locally with real MXNet (random
-weights, BatchNorm calibrated), converted to both targets and run against MXNet at their own input size. Judged
+"""Whole networks of Gluon's vision model zoo, GluonCV's classifiers and a super-resolution net, built locally
+with real MXNet (random weights, BatchNorm calibrated), converted to both targets and run against MXNet at their own input size. Judged
 as ``--tolerance auto`` judges: against MXNet's float64 result, within max(1e-5, 4x MXNet float32's own
 distance from it) (MobileNet 0.25's float32 output is 2.3e-5 of scale from float64 in MXNet itself)."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mxconvert.zoo_vision import MODELS, input_side
 # One network of each family in make test; every other one behind the slow marker.
 QUICK = {"vision-alexnet", "vision-densenet121", "vision-mobilenet0.25", "vision-mobilenetv2_0.25",
          "vision-squeezenet1.1", "vision-vgg11_bn", "gluoncv-resnet50_v1d", "gluoncv-se_resnet18_v1",
-         "gluoncv-resnest14", "gluoncv-mobilenetv3_small"}
+         "gluoncv-resnest14", "gluoncv-mobilenetv3_small", "sr-espcn"}
 
 
 @pytest.mark.parametrize("model", [model if model in QUICK else pytest.param(model, marks=pytest.mark.slow)
