@@ -512,7 +512,9 @@ _RESHAPE_LIKE_BOUND = (optional(parse_int), None)
 OPS.update({
     "expand_dims": OpDef({"axis": (parse_int, REQUIRED)}),
     "squeeze": OpDef({"axis": (optional(parse_shape), None)}),
-    "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED), "step": _SHAPE_EMPTY}),
+    # a bare None is an unset step in MXNet (every step 1); begin and end need values
+    "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                    "step": (optional(parse_shape), ())}),
     "slice_axis": OpDef({"axis": (parse_int, REQUIRED), "begin": (parse_int, REQUIRED),
                          "end": (optional(parse_int), REQUIRED)}),
     "slice_like": OpDef({"axes": _SHAPE_EMPTY}),

@@ -755,7 +755,7 @@ def _squeeze(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(size for i, size in enumerate(data) if i not in dropped) or (1,)]  # MXNet keeps one axis
 
 
-def slice_ranges(data: Shape, begin: tuple, end: tuple, step: tuple) -> list[tuple[int, int, int]]:
+def slice_ranges(data: Shape, begin: tuple, end: tuple, step: tuple | None) -> list[tuple[int, int, int]]:
     """MXNet's ``slice``: per axis of ``data`` ``(start, stop, step)`` as Python slices take them (a stop of
     None runs to the start of a negative step). None entries take the defaults of the step's direction; begin
     and end count from the end when negative and are clipped to the axis."""

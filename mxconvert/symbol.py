@@ -184,7 +184,7 @@ class _SymbolParser:
                 else:
                     problem = "a node that does not exist"
                 raise self.fail(f"{where}: reference to node {source}, {problem}")
-            if out_index < 0 or (entries is not None and out_index >= _output_count(entries[source])):
+            if out_index < 0 or (entries is not None and not _has_output(entries[source], out_index)):
                 raise self.fail(f"{where}: node {names[source]!r} has no output {out_index}")
             refs.append(TensorRef(names[source], out_index))
         return refs
@@ -198,7 +198,7 @@ class _SymbolParser:
         for entry in entries:
             if isinstance(entry, Node):
                 for ref in entry.inputs:
-                    if ref.index >= _output_count(by_name[ref.node]):
+                    if not _has_output(by_name[ref.node], ref.index):
                         raise self.fail(f"inputs of {entry.name!r}: node {ref.node!r} has no output {ref.index}")
         live = _reachable(by_name, heads)
         variables = {e.name: e for e in by_name.values() if isinstance(e, Variable) and e.name in live}
@@ -219,6 +219,19 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _output_count(entry: Node | Variable) -> int:
     return entry.num_outputs if isinstance(entry, Node) else 1
+
+
+def _has_output(entry: Node | Variable, index: int) -> bool:
+    """Whether ``entry`` has output ``index``. A normalisation's mean and variance (or std) are computed whether
+    or not ``output_mean_var`` shows them, and MXNet runs a graph that reads them: such a reference shows them."""
+    if index < _output_count(entry):
+        return True
+    schema = OPS.get(entry.op) if isinstance(entry, Node) else None
+    if schema is None or "output_mean_var" not in schema.attrs or entry.attrs["output_mean_var"]:
+        return False
+    entry.attrs["output_mean_var"] = True
+    entry.num_outputs = schema.outputs(entry.attrs)
+    return index < entry.num_outputs
 
 
 def _shape_hint(text: str | None) -> tuple[int, ...] | None:
