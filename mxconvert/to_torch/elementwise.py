@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..ir import Node
 from ..opdefs import BINARY_FORMS, UNARY_MATH
 from .ops import HELPERS, num
@@ -89,6 +91,13 @@ def _binary(ctx: TorchContext, base: str, a: str, b: str, like: str) -> str:
     return f"{_FUNCTIONS[base]}({a}, {b})"
 
 
+def _as_float32(value: float) -> float:
+    """A scalar as float32 data meets it in MXNet: past float32's range, infinite (torch refuses to fill a
+    float32 tensor with it)."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value)) if math.isinf(np.float32(value)) else value
+
+
 @register(*BINARY_FORMS)
 def binary(ctx: TorchContext, node: Node) -> Lowering:
     """Tensor operands broadcast as MXNet's broadcast_ ops do; a scalar becomes a tensor of the data's type
@@ -97,7 +106,7 @@ def binary(ctx: TorchContext, node: Node) -> Lowering:
     x = ctx.input(0)
     if form.form != "scalar":
         return Lowering(_binary(ctx, form.base, x, ctx.input(1), x))
-    scalar = num(node.attrs["scalar"])
+    scalar = num(_as_float32(node.attrs["scalar"]))
     if form.base in ("mod", "maximum", "minimum", "hypot"):  # functions of two tensors
         scalar = f"torch.full_like({x}, {scalar})"
     a, b = (scalar, x) if form.reverse else (x, scalar)
