@@ -28,7 +28,7 @@ Runner = Callable[[np.ndarray], np.ndarray]
 
 
 class Model:
-    """One ``resnet-N`` checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
+    """One checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
 
     def __init__(self, prefix: str, device: str, threads: int, workdir: str):
         self.prefix, self.device, self.threads, self.workdir = prefix, device, threads, workdir
@@ -292,11 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     reason = _torch_unavailable() if any(name.startswith("torch") for name in args.backends) else None
     skipped = {name: reason for name in args.backends if reason and name.startswith("torch")}
     backends = [name for name in args.backends if name not in skipped]
-    prefixes = ensure_models(args.depths, args.models_dir)
+    prefixes = {f"resnet-{depth}": prefix for depth, prefix in ensure_models(args.depths, args.models_dir).items()}
+    prefixes.update({os.path.basename(prefix): prefix for prefix in args.checkpoints})
 
     rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
-        for depth, prefix in prefixes.items():
+        for label, prefix in prefixes.items():
             results: dict[str, dict[str, list[float]]] = {name: {} for name in backends}
             peak_mb: dict[str, dict[str, float]] = {name: {} for name in backends}
             for round_index in range(args.rounds):  # backends take turns, so slow spells hit them alike
@@ -306,12 +307,12 @@ def main(argv: list[str] | None = None) -> int:
                             for cell, measured in _measure(name, prefix, workdir, batch_size, size, args).items():
                                 results[name].setdefault(cell, []).extend(measured["times"])
                                 peak_mb[name][cell] = max(peak_mb[name].get(cell, 0.0), measured["peak_mb"])
-                    print(f"resnet-{depth} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
+                    print(f"{label} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
                           flush=True)
             for size in args.size:
                 for batch_size in args.batch:
                     cell = f"{batch_size}x{size}"
-                    out = {name: np.load(os.path.join(workdir, f"resnet-{depth}-{name}-{cell}.npy"))
+                    out = {name: np.load(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"))
                            for name in backends}
                     reference = out[backends[0]]
                     for name in backends[1:]:
@@ -319,13 +320,13 @@ def main(argv: list[str] | None = None) -> int:
                         worst[name] = max(worst[name], float(relative))
                     times = [results[name][cell] for name in backends]
                     counts = sorted({len(t) for t in times})
-                    label = [f"resnet-{depth}", f"{batch_size}x3x{size}x{size}"]
-                    rows.append([*label, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
+                    row = [label, f"{batch_size}x3x{size}x{size}"]
+                    rows.append([*row, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
                                  "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))])
-                    peaks.append([*label, *[f"{peak_mb[name][cell]:.0f}" for name in backends]])
+                    peaks.append([*row, *[f"{peak_mb[name][cell]:.0f}" for name in backends]])
                     if args.ratio_to in backends:
                         base = statistics.median(results[args.ratio_to][cell])
-                        ratios.append([*label, *[f"{statistics.median(t) / base:.2f}" for t in times]])
+                        ratios.append([*row, *[f"{statistics.median(t) / base:.2f}" for t in times]])
 
     print(f"Inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); "
@@ -353,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--depths", type=int, nargs="+", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
+    parser.add_argument("--depths", type=int, nargs="*", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
+    parser.add_argument("--checkpoints", nargs="*", default=[], metavar="PREFIX",
+                        help="other checkpoints (PREFIX-symbol.json, PREFIX-0000.params) measured after the ResNets")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
