@@ -261,7 +261,7 @@ class TorchInternals:
                    node_names: set[str]) -> str:
         """The identifier of the node whose line ``stmt`` is (see the class's docstring)."""
         comment = comments.get(stmt.end_lineno, "")
-        if comment.isidentifier():
+        if mxnet_names.get(comment, comment) in node_names:
             return comment
         for node in ast.walk(stmt.value):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"

@@ -52,15 +52,15 @@ class ForwardVariables:
     reassigns it; the inputs stay (the caller holds them anyway).
     """
 
-    def __init__(self, graph: Graph, life: Liveness, trunk: str):
+    def __init__(self, life: Liveness, trunk: str):
         self.life, self.trunk = life, trunk
-        self.positions = {n.name: position for position, n in enumerate(graph.nodes)}
         self.holder: dict[str, str] = {}  # live value -> its variable
         self.chains = {trunk}  # variables a chain passes on
 
     def assign(self, node: Node, ident: str) -> tuple[str, list[str]]:
         """The variable ``node``'s line assigns, and the variables to delete after it."""
-        position, life = self.positions[node.name], self.life
+        life = self.life
+        position = life.born[node.name]
         read = dict.fromkeys(life.value_of[ref.node] for ref in node.inputs if ref.node in life.value_of)
         dying = [value for value in read if life.last_use(value) == position]
         readers = life.readers[node.name]
@@ -105,7 +105,7 @@ class TorchContext:
         for node in graph.nodes:
             if node.name not in self.absorbed:
                 self.ident(node.name)
-        self.variables = ForwardVariables(graph, liveness(graph, self.absorbed), self.namer("x"))
+        self.variables = ForwardVariables(liveness(graph, self.absorbed), self.namer("x"))
 
     # --- what lowerings use -------------------------------------------------------------------------
     @property
