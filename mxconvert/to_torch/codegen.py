@@ -167,10 +167,10 @@ class TorchContext:
                 self.inits.append(f"self.{entry} = self.{owner}")
             self.state[entry] = array
         target, dead = self.variables.assign(node, name)
-        line = _wrap(f"{target} = {lowering.expr}", 8)
+        line = f"{target} = {lowering.expr}"
         if target != name and not re.search(rf"\bself\.{name}\b", lowering.expr):
             line += f"  # {name}"  # the line names its MXNet node
-        self.lines.append(line)
+        self.lines.append(_wrap(line, 8))
         self.exprs[node.name] = target
         if dead:
             self.lines.append(_wrap(f"del {', '.join(dead)}", 8))
