@@ -1,10 +1,11 @@
 """Inference latency and memory of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
 
-Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one zoo ResNet, with the artefacts
+Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one checkpoint, with the artefacts
 the backends share) and an input shape, and returns a callable from a float32 NCHW numpy batch to the first
-output as numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the peak over the
-warm-up and timed runs above what was in use before the first (:class:`PeakMemory`): a model's working set in
-forward, freed blocks that the allocator keeps for reuse included. Each input shape runs in a fresh process.
+output as numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
+peak over the warm-up and timed runs above what was in use before the first (:class:`PeakMemory`): a model's
+working set in forward, freed blocks that the allocator keeps for reuse included. Each input shape runs in a
+fresh process.
 Each backend's output is compared with the first backend's on the same batch (probabilities; the MXNet
 exporter's file outputs logits, see conversion.py, and gets a softmax for the comparison only).
 Run ``python benchmarks/inference.py --help``.
@@ -204,14 +205,15 @@ class PeakMemory:
 
     def __init__(self, device: str):
         torch = sys.modules.get("torch")
-        self.cuda = torch if device.startswith("cuda") and torch is not None and torch.cuda.is_initialized() else None
+        on_gpu = device.startswith("cuda") and torch is not None and torch.cuda.is_initialized()
+        self.cuda = torch.cuda if on_gpu else None
         self.mb = 0.0
 
     def __enter__(self) -> "PeakMemory":
         if self.cuda:
-            self.cuda.cuda.synchronize()
-            self.cuda.cuda.reset_peak_memory_stats()
-            self.before = self.cuda.cuda.memory_allocated()
+            self.cuda.synchronize()
+            self.cuda.reset_peak_memory_stats()
+            self.before = self.cuda.memory_allocated()
         else:
             with open("/proc/self/clear_refs", "w") as clear:
                 clear.write("5")  # VmHWM := VmRSS
@@ -220,8 +222,8 @@ class PeakMemory:
 
     def __exit__(self, *exc) -> None:
         if self.cuda:
-            self.cuda.cuda.synchronize()
-            self.mb = (self.cuda.cuda.max_memory_allocated() - self.before) / 1e6
+            self.cuda.synchronize()
+            self.mb = (self.cuda.max_memory_allocated() - self.before) / 1e6
         else:
             self.mb = (_status_kb("VmHWM") * 1000 - self.before) / 1e6
 
@@ -260,7 +262,8 @@ def _child(args: argparse.Namespace) -> None:
     print(json.dumps(cells))
 
 
-def _measure(name: str, prefix: str, workdir: str, batch: int, size: int, args: argparse.Namespace) -> dict[str, dict]:
+def _measure(name: str, prefix: str, workdir: str, batch: int, size: int,
+             args: argparse.Namespace) -> dict[str, dict]:
     """One backend on one model at one input shape in a fresh interpreter (no other runtime's threads or
     memory beside it)."""
     import json
