@@ -1,8 +1,11 @@
-"""Inference latency of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
+"""Inference latency and memory of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
 
-Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one zoo ResNet, with the artefacts
+Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one checkpoint, with the artefacts
 the backends share) and an input shape, and returns a callable from a float32 NCHW numpy batch to the first
-output as numpy; latency is measured on that callable (host copies included), after warm-up runs.
+output as numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
+peak over the warm-up and timed runs above what was in use before the first (:class:`PeakMemory`): a model's
+working set in forward, freed blocks that the allocator keeps for reuse included. Each input shape runs in a
+fresh process.
 Each backend's output is compared with the first backend's on the same batch (probabilities; the MXNet
 exporter's file outputs logits, see conversion.py, and gets a softmax for the comparison only).
 Run ``python benchmarks/inference.py --help``.
@@ -26,7 +29,7 @@ Runner = Callable[[np.ndarray], np.ndarray]
 
 
 class Model:
-    """One ``resnet-N`` checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
+    """One checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
 
     def __init__(self, prefix: str, device: str, threads: int, workdir: str):
         self.prefix, self.device, self.threads, self.workdir = prefix, device, threads, workdir
@@ -114,10 +117,11 @@ def _ort_mxnet(model: Model, shape: tuple) -> Runner:
 # --- PyTorch (mxconvert.to_torch) ----------------------------------------------------------------------
 
 def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_last: bool = False,
-                  compile_with: str | None = None, half: bool = False) -> Runner:
+                  compile_with: str | None = None, half: bool = False, fx: bool = False) -> Runner:
     """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad. On CUDA, float32
     stays float32 (TF32 off); ``half`` runs weights and compute in float16; ``compile_with`` names the
-    wrapper from ``mxconvert.to_torch.runner`` that compiles the model."""
+    wrapper from ``mxconvert.to_torch.runner`` that compiles the model; ``fx`` runs torch.fx's regenerated
+    ``forward`` (``symbolic_trace``), which drops every value after its last use."""
     import torch
 
     torch.backends.cudnn.allow_tf32 = False
@@ -136,6 +140,8 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
     if compile_with is not None:
         net = getattr(runner, compile_with)(net)
+    if fx:
+        net = torch.fx.symbolic_trace(net)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -162,6 +168,8 @@ backend("torch-fp16", "PyTorch eager, --fuse_bn, weights and compute in float16 
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, half=True))
 backend("torch-compile", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU), inductor (CUDA)")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="CompiledModel"))
+backend("torch-fx", "PyTorch eager, torch.fx.symbolic_trace of the generated KitModel (torch.fx's forward)")(
+    lambda model, shape: _torch_runner(model, shape, fx=True))
 backend("torch-inductor", "torch.compile (inductor, frozen weights, static shapes) of the --fuse_bn model")(
     lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="inductor_compile"))
 
@@ -190,13 +198,49 @@ def time_runner(run: Runner, batch: np.ndarray, warmup: int, repeat: int, budget
     return times, out
 
 
+class PeakMemory:
+    """Peak memory in MB (``.mb``) over a ``with`` block above what was in use when it began: PyTorch's CUDA
+    allocator (``torch.cuda.max_memory_allocated``) when the block runs PyTorch on a GPU, else the resident
+    set's high-water mark (Linux: reset through ``/proc/self/clear_refs``, ``VmHWM``) above ``VmRSS``."""
+
+    def __init__(self, device: str):
+        torch = sys.modules.get("torch")
+        on_gpu = device.startswith("cuda") and torch is not None and torch.cuda.is_initialized()
+        self.cuda = torch.cuda if on_gpu else None
+        self.mb = 0.0
+
+    def __enter__(self) -> "PeakMemory":
+        if self.cuda:
+            self.cuda.synchronize()
+            self.cuda.reset_peak_memory_stats()
+            self.before = self.cuda.memory_allocated()
+        else:
+            with open("/proc/self/clear_refs", "w") as clear:
+                clear.write("5")  # VmHWM := VmRSS
+            self.before = _status_kb("VmRSS") * 1000
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.cuda:
+            self.cuda.synchronize()
+            self.mb = (self.cuda.max_memory_allocated() - self.before) / 1e6
+        else:
+            self.mb = (_status_kb("VmHWM") * 1000 - self.before) / 1e6
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _child(args: argparse.Namespace) -> None:
-    """Time one backend on one model at every input shape; latencies as JSON, outputs as .npy in the workdir."""
+    """Time one backend on one model at every input shape and take its forward peak; latencies and peaks as
+    JSON, outputs as .npy in the workdir."""
     import json
 
     name, prefix, workdir = args.child
@@ -209,16 +253,19 @@ def _child(args: argparse.Namespace) -> None:
         for batch_size in args.batch:
             batch = sample_batch(batch_size, size)
             run = BACKENDS[name].factory(model, batch.shape)
-            times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
+            with PeakMemory(args.device) as peak:
+                times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
             cell = f"{batch_size}x{size}"
             np.save(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"),
                     softmax(out) if BACKENDS[name].logits else out)
-            cells[cell] = times
+            cells[cell] = {"times": times, "peak_mb": peak.mb}
     print(json.dumps(cells))
 
 
-def _measure(name: str, prefix: str, workdir: str, args: argparse.Namespace) -> dict[str, list[float]]:
-    """One backend on one model in a fresh interpreter (no other runtime's threads beside it)."""
+def _measure(name: str, prefix: str, workdir: str, batch: int, size: int,
+             args: argparse.Namespace) -> dict[str, dict]:
+    """One backend on one model at one input shape in a fresh interpreter (no other runtime's threads or
+    memory beside it)."""
     import json
     import subprocess
 
@@ -227,7 +274,7 @@ def _measure(name: str, prefix: str, workdir: str, args: argparse.Namespace) -> 
         env[variable] = str(args.threads)
     if name == "mxnet":  # see README: the threaded engine stalls on 2 cores
         env.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
-    options = ["--batch", *map(str, args.batch), "--size", *map(str, args.size), "--repeat", str(args.repeat),
+    options = ["--batch", str(batch), "--size", str(size), "--repeat", str(args.repeat),
                "--budget", str(args.budget), "--min-runs", str(args.min_runs), "--warmup", str(args.warmup),
                "--threads", str(args.threads), "--device", args.device]
     done = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", name, prefix, workdir, *options],
@@ -248,22 +295,27 @@ def main(argv: list[str] | None = None) -> int:
     reason = _torch_unavailable() if any(name.startswith("torch") for name in args.backends) else None
     skipped = {name: reason for name in args.backends if reason and name.startswith("torch")}
     backends = [name for name in args.backends if name not in skipped]
-    prefixes = ensure_models(args.depths, args.models_dir)
+    prefixes = {f"resnet-{depth}": prefix for depth, prefix in ensure_models(args.depths, args.models_dir).items()}
+    prefixes.update({os.path.basename(prefix): prefix for prefix in args.checkpoints})
 
-    rows, ratios, worst = [], [], {name: 0.0 for name in backends[1:]}
+    rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
-        for depth, prefix in prefixes.items():
+        for label, prefix in prefixes.items():
             results: dict[str, dict[str, list[float]]] = {name: {} for name in backends}
+            peak_mb: dict[str, dict[str, float]] = {name: {} for name in backends}
             for round_index in range(args.rounds):  # backends take turns, so slow spells hit them alike
                 for name in backends:
-                    for cell, times in _measure(name, prefix, workdir, args).items():
-                        results[name].setdefault(cell, []).extend(times)
-                    print(f"resnet-{depth} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
+                    for size in args.size:
+                        for batch_size in args.batch:
+                            for cell, measured in _measure(name, prefix, workdir, batch_size, size, args).items():
+                                results[name].setdefault(cell, []).extend(measured["times"])
+                                peak_mb[name][cell] = max(peak_mb[name].get(cell, 0.0), measured["peak_mb"])
+                    print(f"{label} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
                           flush=True)
             for size in args.size:
                 for batch_size in args.batch:
                     cell = f"{batch_size}x{size}"
-                    out = {name: np.load(os.path.join(workdir, f"resnet-{depth}-{name}-{cell}.npy"))
+                    out = {name: np.load(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"))
                            for name in backends}
                     reference = out[backends[0]]
                     for name in backends[1:]:
@@ -271,12 +323,13 @@ def main(argv: list[str] | None = None) -> int:
                         worst[name] = max(worst[name], float(relative))
                     times = [results[name][cell] for name in backends]
                     counts = sorted({len(t) for t in times})
-                    label = [f"resnet-{depth}", f"{batch_size}x3x{size}x{size}"]
-                    rows.append([*label, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
+                    row = [label, f"{batch_size}x3x{size}x{size}"]
+                    rows.append([*row, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
                                  "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))])
+                    peaks.append([*row, *[f"{peak_mb[name][cell]:.0f}" for name in backends]])
                     if args.ratio_to in backends:
                         base = statistics.median(results[args.ratio_to][cell])
-                        ratios.append([*label, *[f"{statistics.median(t) / base:.2f}" for t in times]])
+                        ratios.append([*row, *[f"{statistics.median(t) / base:.2f}" for t in times]])
 
     print(f"Inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); "
@@ -285,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
           + f"; device {args.device}")
     print(f"machine: {machine_description()}\n")
     print(render(["model", "input", *backends, "runs"], rows, args.format))
+    print()
+    print(f"Forward peak memory in MB over the warm-up and timed runs above what was in use before them "
+          f"({'torch.cuda.max_memory_allocated for PyTorch on the GPU, ' if args.device.startswith('cuda') else ''}"
+          f"resident set{', largest of the rounds' if args.rounds > 1 else ''}):\n")
+    print(render(["model", "input", *backends], peaks, args.format))
     print()
     if ratios:
         print(f"Median latency relative to {args.ratio_to}:\n")
@@ -299,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--depths", type=int, nargs="+", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
+    parser.add_argument("--depths", type=int, nargs="*", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
+    parser.add_argument("--checkpoints", nargs="*", default=[], metavar="PREFIX",
+                        help="other checkpoints (PREFIX-symbol.json, PREFIX-0000.params) measured after the ResNets")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",

@@ -25,6 +25,7 @@ import json
 import math
 import sys
 import textwrap
+import tokenize
 import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -230,7 +231,12 @@ class _Done(Exception):
 
 
 class TorchInternals:
-    """The generated ``KitModel`` with its ``forward`` recompiled to report every assigned local variable."""
+    """The generated ``KitModel`` with its ``forward`` recompiled to report the value of every node's line.
+
+    A line names its MXNet node (through ``MXNET_NAMES`` where the identifier differs) in a trailing comment
+    (``x = F.relu(x)  # relu0``), else as the layer it calls (``x = self.conv0(x)``), else as the variable it
+    assigns (``plus0 = x + sc``).
+    """
 
     TAP = "__mxconvert_tap__"
 
@@ -240,13 +246,19 @@ class TorchInternals:
 
         module = load_kit_module(kit_path)
         self.model = build_model(module, load_state(weights_path), weights_path)
-        tree = ast.parse(textwrap.dedent(inspect.getsource(module.KitModel.forward)))
+        source = textwrap.dedent(inspect.getsource(module.KitModel.forward))
+        tree = ast.parse(source)
         function = tree.body[0]
-        assigned = [stmt.targets[0].id for stmt in function.body
-                    if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)]
-        self.sources = self._node_of(assigned, getattr(module, "MXNET_NAMES", {}), graph)
+        mxnet_names = getattr(module, "MXNET_NAMES", {})
+        node_names = {n.name for n in graph.nodes}
+        comments = {token.start[0]: token.string.lstrip("#").strip()
+                    for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if token.type == tokenize.COMMENT}
+        lines = {stmt: self._node_line(stmt, comments, mxnet_names, node_names) for stmt in function.body
+                 if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)}
+        self.sources = self._node_of(list(lines.values()), mxnet_names, graph)
         self.present = set(self.sources.values())
-        function.body = self._instrumented(function.body)
+        function.body = self._instrumented(function.body, lines)
         namespace = {**vars(module), self.TAP: self._tap}
         exec(compile(ast.fix_missing_locations(tree), inspect.getsourcefile(module.KitModel), "exec"), namespace)
         self.forward = types.MethodType(namespace[function.name], self.model)
@@ -254,10 +266,23 @@ class TorchInternals:
         self.captured: dict[str, np.ndarray] = {}
 
     @staticmethod
-    def _node_of(assigned: list[str], mxnet_names: dict[str, str], graph: Graph) -> dict[str, str]:
-        """Local variable -> the MXNet node whose output it holds.
+    def _node_line(stmt: ast.Assign, comments: dict[int, str], mxnet_names: dict[str, str],
+                   node_names: set[str]) -> str:
+        """The identifier of the node whose line ``stmt`` is (see the class's docstring)."""
+        comment = comments.get(stmt.end_lineno, "")
+        if mxnet_names.get(comment, comment) in node_names:
+            return comment
+        for node in ast.walk(stmt.value):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+                    and mxnet_names.get(node.attr, node.attr) in node_names):
+                return node.attr
+        return stmt.targets[0].id
 
-        With ``--fuse_bn`` a folded BatchNorm has no line: its Convolution's variable holds the BatchNorm's
+    @staticmethod
+    def _node_of(assigned: list[str], mxnet_names: dict[str, str], graph: Graph) -> dict[str, str]:
+        """Identifier of a node's line -> the MXNet node whose output its value is.
+
+        With ``--fuse_bn`` a folded BatchNorm has no line: its Convolution's line makes the BatchNorm's
         output, and the Convolution's own output exists nowhere.
         """
         sources = {ident: mxnet_names.get(ident, ident) for ident in assigned}
@@ -271,23 +296,14 @@ class TorchInternals:
                 sources[by_node[producer.name]] = node.name
         return sources
 
-    def _instrumented(self, body: list[ast.stmt]) -> list[ast.stmt]:
-        """After each assignment a tap call; each local deleted after its last use, so only live tensors stay."""
-        dies_at: dict[str, int] = {}
-        for index, stmt in enumerate(body):
-            for node in ast.walk(stmt):
-                if isinstance(node, ast.Name) and (node.id in dies_at or isinstance(node.ctx, ast.Store)):
-                    dies_at[node.id] = index
+    def _instrumented(self, body: list[ast.stmt], lines: dict[ast.stmt, str]) -> list[ast.stmt]:
+        """After each node's line a tap call with its node's identifier and the value it assigned."""
         out: list[ast.stmt] = []
-        for index, stmt in enumerate(body):
+        for stmt in body:
             out.append(stmt)
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
-                name = stmt.targets[0].id
-                out.append(ast.Expr(ast.Call(ast.Name(self.TAP, ast.Load()),
-                                             [ast.Constant(name), ast.Name(name, ast.Load())], [])))
-            dead = [ast.Name(name, ast.Del()) for name, last in dies_at.items() if last == index]
-            if dead and not isinstance(stmt, ast.Return):
-                out.append(ast.Delete(dead))
+            if stmt in lines:
+                out.append(ast.Expr(ast.Call(ast.Name(self.TAP, ast.Load()), [
+                    ast.Constant(lines[stmt]), ast.Name(stmt.targets[0].id, ast.Load())], [])))
         return out
 
     def _tap(self, ident: str, value: Any) -> None:

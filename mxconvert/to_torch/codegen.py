@@ -13,6 +13,7 @@ from .. import __version__
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
+from ..liveness import Liveness, liveness
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
 # the family modules register their lowerings
@@ -43,6 +44,45 @@ class Namer:
         return name
 
 
+class ForwardVariables:
+    """Which local variable of ``forward`` holds each node's value, and which to ``del`` after each line.
+
+    A value that one later node reads (a link of a chain) takes over the variable of a chain value that
+    dies at its node, else the trunk variable (``x``) when that is free, else a variable named after its
+    node that the rest of its chain reuses. Values the graph branches at, multi-output values and outputs
+    keep their node's name. A variable is deleted after the line that reads it last, unless that line
+    reassigns it; the inputs stay (the caller holds them anyway).
+    """
+
+    def __init__(self, life: Liveness, trunk: str):
+        self.life, self.trunk = life, trunk
+        self.holder: dict[str, str] = {}  # live value -> its variable
+        self.chains = {trunk}  # variables a chain passes on
+
+    def assign(self, node: Node, ident: str) -> tuple[str, list[str]]:
+        """The variable ``node``'s line assigns, and the variables to delete after it."""
+        life = self.life
+        position = life.born[node.name]
+        read = dict.fromkeys(life.value_of[ref.node] for ref in node.inputs if ref.node in life.value_of)
+        dying = [value for value in read if life.last_use(value) == position]
+        readers = life.readers[node.name]
+        target = ident
+        if node.num_outputs == 1 and len(readers) == 1 and not life.is_output(node.name):
+            passed_on = [self.holder[value] for value in dying if self.holder[value] in self.chains]
+            if passed_on:
+                target = self.trunk if self.trunk in passed_on else passed_on[0]
+            elif self.trunk not in self.holder.values():
+                target = self.trunk
+            else:
+                self.chains.add(ident)
+        dead = [variable for variable in (self.holder.pop(value) for value in dying) if variable != target]
+        if readers:
+            self.holder[node.name] = target
+        else:  # nothing reads it
+            dead.append(target)
+        return target, dead
+
+
 class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
@@ -64,6 +104,10 @@ class TorchContext:
         for var in graph.inputs:
             self.exprs[var.name] = self.ident(var.name)
         self._constant_params()
+        for node in graph.nodes:
+            if node.name not in self.absorbed:
+                self.ident(node.name)
+        self.variables = ForwardVariables(liveness(graph, self.absorbed), self.namer("x"))
 
     # --- what lowerings use -------------------------------------------------------------------------
     @property
@@ -124,8 +168,14 @@ class TorchContext:
             if owner != entry:  # an MXNet variable several nodes read: one tensor, so training keeps it shared
                 self.inits.append(f"self.{entry} = self.{owner}")
             self.state[entry] = array
-        self.lines.append(f"{name} = {lowering.expr}")
-        self.exprs[node.name] = name
+        target, dead = self.variables.assign(node, name)
+        line = f"{target} = {lowering.expr}"
+        if target != name and not re.search(rf"\bself\.{name}\b", lowering.expr):
+            line += f"  # {name}"  # the line names its MXNet node
+        self.lines.append(_wrap(line, 8))
+        self.exprs[node.name] = target
+        if dead:
+            self.lines.append(_wrap(f"del {', '.join(dead)}", 8))
 
     def expr_of(self, ref: TensorRef) -> str:
         """The forward expression of one tensor: a local variable, ``self.<param>``, or ``name[i]``."""
@@ -166,7 +216,10 @@ class TorchContext:
                 "        super().__init__()"]
         body += [_wrap(line, 8) for line in self.inits]
         body += ["", _wrap(signature, 4)]
-        body += [_wrap(line, 8) for line in self.lines]
+        lines = list(self.lines)
+        while lines and lines[-1].lstrip().startswith("del "):  # returning frees them as well
+            lines.pop()
+        body += lines
         body.append(_wrap(f"return {', '.join(heads)}", 8))
         parts.append("\n" + "\n".join(body))
         return "\n".join(parts) + "\n"

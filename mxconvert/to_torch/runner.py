@@ -61,7 +61,11 @@ def retain_freed_memory() -> bool:
 
     glibc serves large blocks with mmap and unmaps them on free, so every eager PyTorch op pays page faults
     on its fresh output: ResNet-50 at 16x3x224x224 runs 806 ms that way and 468 ms with the blocks reused,
-    as MXNet's and ONNX Runtime's own memory pools do. Process-wide; True where it took effect."""
+    as MXNet's and ONNX Runtime's own memory pools do. Still worth it now that ``forward`` frees each tensor
+    after its last use: there, 441k page faults and 0.69 s of system time per call without it, none and
+    0.01 s with it (no difference at batch 1), for a heap kept at about one forward's peak (RSS 743 MB
+    after the calls against 531 MB; 2.8 GB when every intermediate stayed alive). Process-wide; True where it
+    took effect."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -1,0 +1,162 @@
+"""The generated ``forward`` frees each value after its last use: live tensors are bounded by the graph's
+liveness width, not its node count, on every path that runs the code, and the layer report still taps every
+node."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mxcases import S, assert_close, mx, run_reference
+
+from mxconvert import layers
+from mxconvert.liveness import liveness
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+
+d = S.var("data")
+SHAPE = (2, 4, 6, 6)
+CHAIN = 12
+
+
+def _branchy_net():
+    """A long chain, a residual join, two parallel chains into a concat, a multi-output split read at two
+    places, one value read twice by one node, a shared weight, and a head that later nodes read too."""
+    shared = S.var("shared_weight")
+    x = S.Convolution(d, weight=shared, kernel=(3, 3), pad=(1, 1), num_filter=4, no_bias=True, name="conv_a")
+    for index in range(CHAIN):
+        x = S.Activation(x, act_type="tanh" if index % 2 else "relu", name=f"chain{index}")
+    branch = x
+    x = S.BatchNorm(S.Convolution(x, kernel=(1, 1), num_filter=4, name="res_conv"), fix_gamma=False, name="res_bn")
+    joined = S.elemwise_add(x, branch, name="join")
+    left = S.Activation(S.Convolution(joined, weight=shared, kernel=(3, 3), pad=(1, 1), num_filter=4, no_bias=True,
+                                      name="conv_b"), act_type="relu", name="left_relu")
+    right = S.sigmoid(S.Pooling(joined, kernel=(3, 3), pad=(1, 1), pool_type="max", name="right_pool"),
+                      name="right_sigmoid")
+    cat = S.Concat(left, right, dim=1, name="cat")
+    parts = S.SliceChannel(cat, num_outputs=2, axis=1, name="split")
+    squared = S.elemwise_mul(parts[0], parts[0], name="square")
+    head = S.tanh(squared + 1, name="head")
+    tail = S.Pooling(S.elemwise_add(head, parts[1], name="mix"), global_pool=True, kernel=(1, 1), pool_type="avg",
+                     name="gap")
+    return S.Group([head, tail])
+
+
+@pytest.fixture(scope="module")
+def symbol():
+    return _branchy_net()  # once: MXNet numbers unnamed nodes across calls
+
+
+@pytest.fixture(scope="module")
+def branchy(symbol):
+    return run_reference(symbol, SHAPE)
+
+
+def _live_locals(model: torch.nn.Module, data: torch.Tensor) -> tuple[int, object]:
+    """Most tensor-holding locals of ``forward`` at any of its lines or its return (the input and ``self``
+    not counted), and its output."""
+    counts: list[int] = []
+
+    def holding(frame) -> int:
+        return sum(isinstance(value, (torch.Tensor, tuple, list)) for name, value in frame.f_locals.items()
+                   if name not in ("self", "data"))
+
+    def trace(frame, event, arg):
+        if frame.f_code is not type(model).forward.__code__:
+            return None
+
+        def local(frame, event, arg):
+            counts.append(holding(frame))
+            return local
+        return local
+
+    sys.settrace(trace)
+    try:
+        with torch.no_grad():
+            out = model(data)
+    finally:
+        sys.settrace(None)
+    return max(counts), out
+
+
+def test_liveness_reads_each_value_once_per_node_and_carries_folded_batch_norms(branchy):
+    graph = branchy.graph
+    position = {n.name: i for i, n in enumerate(graph.nodes)}
+    life = liveness(graph)
+    assert life.readers["chain11"] == (position["res_conv"], position["join"])
+    assert life.readers["split"] == (position["square"], position["mix"])  # square reads split:0 twice
+    assert life.readers["head"] == (position["mix"], life.end) and life.is_output("head")
+    assert life.last_use("right_pool") == position["right_sigmoid"]
+    folded = liveness(graph, {"res_bn": "res_conv"})
+    assert "res_bn" not in folded.born and folded.value_of["res_bn"] == "res_conv"
+    assert folded.readers["res_conv"] == (position["join"],)
+    assert life.width() == folded.width() == 3
+
+
+@pytest.mark.parametrize("fuse_bn", [False, True], ids=["plain", "fuse_bn"])
+def test_live_tensors_bounded_by_liveness_width(branchy, fuse_bn):
+    """Fails on code that binds every node to its own variable for the whole call (node count ~ 25)."""
+    graph = branchy.graph
+    source, state = emit_pytorch(graph, SHAPE, fuse_bn=fuse_bn)
+    model = build_model(module_from_source(source), state)
+    peak, out = _live_locals(model, torch.from_numpy(branchy.data))
+    assert_close(branchy.outputs, [o.numpy() for o in out], rel=1e-4 if fuse_bn else 1e-5)
+    width = liveness(graph).width()
+    assert width <= 5 < len(graph.nodes) - 15
+    assert peak <= width
+
+
+def test_chains_reuse_one_name_and_branches_keep_theirs(branchy):
+    source, _ = emit_pytorch(branchy.graph, SHAPE)
+    forward = source[source.index("def forward"):]
+    assert "        x = self.conv_a(data)\n        x = F.relu(x)  # chain0\n" in forward
+    assert "        chain11 = torch.tanh(x)\n        del x\n" in forward  # read by res_conv and join: named
+    assert "        join = x + chain11\n        del x, chain11\n" in forward
+    assert "        right_pool = self.right_pool(join)\n" in forward  # a second chain beside x: named after its start
+    assert "        right_pool = torch.sigmoid(right_pool)  # right_sigmoid\n" in forward
+    assert "split = " in forward and "head = " in forward and "return head, " in forward
+    assert "self.conv_b.weight = self.conv_a.weight" in source  # the shared weight stays one tensor
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated
+@pytest.mark.parametrize("fuse_bn", [False, True], ids=["plain", "fuse_bn"])
+def test_script_export_trace_and_channels_last_match_eager(branchy, fuse_bn):
+    source, state = emit_pytorch(branchy.graph, SHAPE, fuse_bn=fuse_bn)
+    model = build_model(module_from_source(source), state)
+    data = torch.from_numpy(branchy.data)
+    with torch.no_grad():
+        eager = model(data)
+        runs = [torch.jit.script(model)(data), torch.export.export(model, (data,)).module()(data),
+                torch.jit.freeze(torch.jit.trace(model, data))(data),
+                model.to(memory_format=torch.channels_last)(data.contiguous(memory_format=torch.channels_last))]
+    for out in runs:
+        assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(out, eager, strict=True))
+
+
+def _mxnet_internals(symbol, branchy) -> dict[str, np.ndarray]:
+    internals = symbol.get_internals()
+    executor = internals.simple_bind(mx.cpu(), data=SHAPE, grad_req="null")
+    for name, value in {**branchy.graph.params, **branchy.graph.aux}.items():
+        (executor.aux_dict if name in branchy.graph.aux else executor.arg_dict)[name][:] = value
+    executor.arg_dict["data"][:] = branchy.data
+    return dict(zip(internals.list_outputs(), (o.asnumpy() for o in executor.forward(is_train=False))))
+
+
+@pytest.mark.parametrize("fuse_bn", [False, True], ids=["plain", "fuse_bn"])
+def test_layer_taps_see_every_node_output(symbol, branchy, tmp_path, fuse_bn):
+    graph = branchy.graph
+    source, state = emit_pytorch(graph, SHAPE, fuse_bn=fuse_bn)
+    (tmp_path / "kit_model.py").write_text(source)
+    torch.save(state, tmp_path / "model.pth")
+    taps = layers.TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)
+    probes = [layers.Probe(n.name, i, n.num_outputs, n.op, ()) for n in graph.nodes for i in range(n.num_outputs)]
+    captured = taps.fetch(branchy.data, probes)
+    folded = {"res_conv"} if fuse_bn else set()
+    assert set(captured) == {p.label for p in probes if p.node not in folded}
+    expected = _mxnet_internals(symbol, branchy)
+    for probe in probes:
+        if probe.node not in folded:
+            name = f"{probe.node}_output" if probe.outputs == 1 else f"{probe.node}_output{probe.index}"
+            assert_close([expected[name]], [captured[probe.label]], rel=1e-4)
+
