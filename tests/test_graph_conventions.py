@@ -34,7 +34,7 @@ def _repeated_names():
     x = S.elemwise_add(S.relu(x, name="data"), a, name="_plus0")
     x = S.BatchNorm(x, fix_gamma=False, moving_mean=S.var("bn2_moving_mean"), moving_var=S.var("bn2_moving_var"),
                     gamma=S.var("bn2_gamma"), beta=S.var("bn2_beta"), name="bn")
-    return S.FullyConnected(S.Flatten(x), num_hidden=5, name="fc")
+    return S.FullyConnected(S.Flatten(x, name="flatten"), num_hidden=5, name="fc")
 
 
 def test_repeated_node_names_convert_exactly():
@@ -42,7 +42,7 @@ def test_repeated_node_names_convert_exactly():
     assert [n["name"] for n in json.loads(sym.tojson())["nodes"] if n["op"] != "null"].count("_plus0") == 2
     ref = run_reference(sym, SHAPE)
     names = [n.name for n in ref.graph.nodes]
-    assert names == ["conv", "conv_dup1", "_plus0", "bn", "data_dup1", "_plus0_dup1", "bn_dup1", "flatten0", "fc"]
+    assert names == ["conv", "conv_dup1", "_plus0", "bn", "data_dup1", "_plus0_dup1", "bn_dup1", "flatten", "fc"]
     assert ref.graph.node("_plus0_dup1").source_name == "_plus0"
     model, log = export_onnx(ref.graph, ExportOptions(input_shape=SHAPE))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
