@@ -486,7 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prefix = os.path.join(args.out, name)
         if _needs_build(prefix, args.force):
             seconds = _timed(functools.partial(zoo_vision.build_vision, name, args.out, args.seed, args.calib_images))
-            images = imagenet_normalise(sample_images(args.calib_images, zoo_vision.input_side(name), args.seed + 1))
+            side = zoo_vision.input_side(name)  # health() holds every tensor: few images at 224 and 299 pixels
+            images = imagenet_normalise(sample_images(args.calib_images if side < 224 else 2, side, args.seed + 1))
             largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0), images)
             print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
                   f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
