@@ -1154,13 +1154,14 @@ def refuse_empty(shape: Shape, what: str) -> Shape:
 
 
 def dtype_value(value: float, dtype: str) -> float:
-    """``value`` stored in MXNet's ``dtype`` (integers truncate and wrap, bool is 0 or 1), read back as a float."""
+    """``value`` stored in MXNet's ``dtype``, read back as a float: bool is 0 or 1; integers truncate, convert as
+    C does on x86 past the range (``cast_overflow_bound``) and wrap to narrower types."""
     if dtype == "bool":
         return float(value != 0)
     if np.dtype(dtype).kind in "iu":
-        if not abs(value) < 2**63:
-            raise ShapeError(f"{value} does not fit {dtype}")
-        return float(np.array(math.trunc(value)).astype(dtype))
+        bound = cast_overflow_bound(dtype)
+        whole = math.trunc(value) if abs(value) < bound else -int(bound)
+        return float(np.array(whole, dtype=np.int64).astype(dtype))
     with np.errstate(all="ignore"):
         return float(np.array(value).astype(dtype))
 
