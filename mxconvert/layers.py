@@ -128,7 +128,7 @@ class MxnetInternals:
         return probe.mxnet_slot in self.slots
 
     def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
-        from .mxnet_runner import _native_stderr_silenced, mxnet_message
+        from .mxnet_runner import native_stderr_silenced, mxnet_message
 
         mx, model = self.mx, self.model
         group = mx.sym.Group([self.internals[self.slots[p.mxnet_slot]] for p in probes])
@@ -142,7 +142,7 @@ class MxnetInternals:
                 args[name] = mx.nd.zeros(self.arg_shapes[name], dtype=model.dtype)
         aux = {name: model.aux_params[name] for name in group.list_auxiliary_states()}
         try:
-            with _native_stderr_silenced():  # MXNet logs its subgraph setting at every bind
+            with native_stderr_silenced():  # MXNet logs its subgraph setting at every bind
                 executor = group.bind(model.ctx, args=args, aux_states=aux, grad_req="null")
             outputs = executor.forward(is_train=False)
             return {p.label: out.asnumpy() for p, out in zip(probes, outputs)}

@@ -28,7 +28,7 @@ def mxnet_message(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null (MXNet's C++ logging writes there directly)."""
     sys.stderr.flush()
     saved = os.dup(2)
@@ -120,7 +120,7 @@ class MxnetModel:
                 if unknown:
                     raise MxConvertError(f"{problem}: cannot infer the shapes of {', '.join(unknown)}",
                                          str(self.params_path))
-                with _native_stderr_silenced():
+                with native_stderr_silenced():
                     executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes, type_dict={
                         name: self.dtype for name in self.symbol.list_inputs()})
             except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError

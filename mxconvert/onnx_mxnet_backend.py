@@ -35,7 +35,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from .errors import MxConvertError
-from .mxnet_runner import _native_stderr_silenced, mxnet_message  # importing it turns subgraph fusion off
+from .mxnet_runner import native_stderr_silenced, mxnet_message  # importing it turns subgraph fusion off
 from .mxnet_compat import import_mxnet
 from .onnx_runtime import check_input, data_input, declared_shape, load_onnx, run_fixed_batch
 
@@ -369,7 +369,7 @@ class OnnxMxnetModel:
             shapes = {name: value.shape for name, value in self.arg_params.items()}
             shapes[self.input.name] = shape
             try:
-                with _native_stderr_silenced():
+                with native_stderr_silenced():
                     executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes)
             except (mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
                 raise MxConvertError(f"MXNet cannot run the imported model on input {shape}: "

@@ -76,7 +76,7 @@ def _legacy_json(name: str) -> str:
     """A classic ResNet in MXNet 0.x form (0.x op names, ``param`` keys, implicit BatchNorm aux inputs)."""
     sym = zoo.classic_resnet_symbol(int(name.split("-")[1]))
     graph = json.loads(sym.tojson())
-    return json.dumps(zoo.legacy_graph(graph, zoo._implicit_aux(graph, set(sym.list_auxiliary_states()))))
+    return json.dumps(zoo.legacy_graph(graph, zoo.implicit_aux(graph, set(sym.list_auxiliary_states()))))
 
 
 FAMILIES = (

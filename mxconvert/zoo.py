@@ -365,13 +365,13 @@ def build_checkpoint(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.nda
     if _last_fully_connected(_nodes(sym)):
         arg.update(fit_classifier(sym, arg, aux, classifier_images, rng))
     prefix = os.path.join(out_dir, name)
-    with _atomic_checkpoint(prefix, 0) as tmp_prefix:
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
         mx.model.save_checkpoint(tmp_prefix, 0, sym, arg, aux)
     return prefix
 
 
 @contextlib.contextmanager
-def _atomic_checkpoint(prefix: str, epoch: int) -> Iterator[str]:
+def atomic_checkpoint(prefix: str, epoch: int) -> Iterator[str]:
     """Yield a prefix in a temporary folder beside ``prefix``; move both files into place after the block."""
     folder, name = os.path.split(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
@@ -393,10 +393,10 @@ def save_legacy_checkpoint(src_prefix: str, src_epoch: int, dst_prefix: str) -> 
     re-creates them under the same names) and magic-less params records; return ``dst_prefix``."""
     sym, arg, aux = mx.model.load_checkpoint(src_prefix, src_epoch)
     graph = json.loads(sym.tojson())
-    text = json.dumps(legacy_graph(graph, _implicit_aux(graph, set(sym.list_auxiliary_states()))), indent=2)
+    text = json.dumps(legacy_graph(graph, implicit_aux(graph, set(sym.list_auxiliary_states()))), indent=2)
     arrays = {f"arg:{name}": value.asnumpy() for name, value in arg.items()}
     arrays.update({f"aux:{name}": value.asnumpy() for name, value in aux.items()})
-    with _atomic_checkpoint(dst_prefix, src_epoch) as tmp_prefix:
+    with atomic_checkpoint(dst_prefix, src_epoch) as tmp_prefix:
         symbol_path, params_path = CheckpointPaths.of(tmp_prefix, src_epoch)
         with open(symbol_path, "w") as handle:
             handle.write(text)
@@ -436,7 +436,7 @@ def _is_dunder(key: str) -> bool:
     return key.startswith("__") and key.endswith("__")
 
 
-def _implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
+def implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
     """Aux variables that are trailing inputs of their op and carry the name MXNet 0.9 would re-create."""
     nodes = graph["nodes"]
     implicit = set()

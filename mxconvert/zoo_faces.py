@@ -214,7 +214,7 @@ def build_face(name: str, out_dir: str, seed: int = 0, calib_images: int = 16) -
         # Dropout is active in training mode; calibrating without it gives the inference-mode statistics.
         aux = zoo.calibrate(face_symbol(name, dropout=0.0), arg, aux, images)
     prefix = os.path.join(out_dir, name)
-    with zoo._atomic_checkpoint(prefix, 0) as tmp_prefix:
+    with zoo.atomic_checkpoint(prefix, 0) as tmp_prefix:
         mx.model.save_checkpoint(tmp_prefix, 0, sym, arg, aux)
     return prefix
 
