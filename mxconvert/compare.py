@@ -253,34 +253,32 @@ def image_names(mxnet_path: Path, images: int) -> list[str] | None:
 
 
 def compare_entries(entries: Sequence[ModelEntry], suite: Suite, per_output: bool) -> list[Result]:
-    """Load every listed output and compare each backend with MXNet."""
+    """Load every listed output and compare each backend with MXNet (and, where listed, MXNet float64)."""
     results = []
     for entry in entries:
         ref = load_outputs(entry.mxnet)
         names = image_names(entry.mxnet, _batch_size(ref))
-        exact = None
+        picks = {index: slice(None) if index is None else slice(index, index + 1)
+                 for index in (range(len(ref)) if per_output else [None])}
+        exact, rounding = None, dict.fromkeys(picks)
         if entry.mxnet_fp64 is not None:
             exact = load_outputs(entry.mxnet_fp64)
-            try:
-                compare_outputs(exact, ref)
+            try:  # MXNet float32's own distance from float64, once per output reported
+                rounding = {index: compare_outputs(exact[pick], ref[pick]).max_rel_error
+                            for index, pick in picks.items()}
             except MxConvertError as exc:
                 raise MxConvertError(f"{entry.name} MXNet float64: {exc}", str(entry.mxnet_fp64)) from None
         for key, path in entry.outputs.items():
             backend = suite.backends[key]
             out = load_outputs(path)
-            indices = list(range(len(ref))) if per_output else [None]
-            for index in indices:
-                pick = slice(None) if index is None else slice(index, index + 1)
+            for index, pick in picks.items():
                 try:
                     metrics = compare_outputs(ref[pick], out[pick])
                 except MxConvertError as exc:
                     raise MxConvertError(f"{entry.name} {backend}: {exc} ({entry.mxnet})", str(path)) from None
                 file = names[metrics.worst_image] if names and metrics.worst_image is not None else None
-                rounding = fp64_error = None
-                if exact is not None:
-                    rounding = compare_outputs(exact[pick], ref[pick]).max_rel_error
-                    fp64_error = compare_outputs(exact[pick], out[pick]).max_rel_error
-                results.append(Result(entry.name, backend, index, metrics, file, rounding, fp64_error))
+                fp64_error = None if exact is None else compare_outputs(exact[pick], out[pick]).max_rel_error
+                results.append(Result(entry.name, backend, index, metrics, file, rounding[index], fp64_error))
     return results
 
 
