@@ -115,10 +115,15 @@ def gluon_symbol(name: str) -> mx.sym.Symbol:
         raise ValueError(f"name must be one of {GLUON_MODELS}, not {name!r}")
     version = name.rsplit("_v", 1)[1]
     # An explicit prefix keeps the names the same however many networks this process has built.
-    net = mx.gluon.model_zoo.vision.get_model(name, pretrained=False, prefix=f"resnetv{version}0_")
+    return exported_symbol(mx.gluon.model_zoo.vision.get_model(name, pretrained=False, prefix=f"resnetv{version}0_"),
+                           32)
+
+
+def exported_symbol(net: mx.gluon.HybridBlock, side: int) -> mx.sym.Symbol:
+    """The symbol ``HybridBlock.export`` writes for ``net``, run once (hybridized) on a ``side`` x ``side`` image."""
     net.initialize(mx.init.Xavier(magnitude=2))
     net.hybridize()
-    net(mx.nd.zeros((1, 3, 32, 32)))
+    net(mx.nd.zeros((1, 3, side, side)))
     with tempfile.TemporaryDirectory() as tmp:
         net.export(os.path.join(tmp, "net"))
         return mx.sym.load(os.path.join(tmp, "net-symbol.json"))
@@ -468,10 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _needs_build(prefix, args.force):
             seconds = _timed(build)
             images = sample_images(args.calib_images, args.calib_size, args.seed + 1)
-            largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0),
-                                       imagenet_normalise(images) if normalised else images)
-            print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
-                  f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
+            _print_health(prefix, seconds, imagenet_normalise(images) if normalised else images)
         if args.legacy and _needs_build(f"{prefix}-legacy", args.force):
             seconds = _timed(functools.partial(save_legacy_checkpoint, prefix, 0, f"{prefix}-legacy"))
             print(_size_line(f"{prefix}-legacy", seconds), flush=True)
@@ -488,10 +490,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds = _timed(functools.partial(zoo_vision.build_vision, name, args.out, args.seed, args.calib_images))
             side = zoo_vision.input_side(name)  # health() holds every tensor: few images at 224 and 299 pixels
             images = imagenet_normalise(sample_images(args.calib_images if side < 224 else 2, side, args.seed + 1))
-            largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0), images)
-            print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
-                  f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
+            _print_health(prefix, seconds, images)
     return 0
+
+
+def _print_health(prefix: str, seconds: float, images: np.ndarray) -> None:
+    """The size line of a freshly built classifier with its ``health`` on ``images``."""
+    largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0), images)
+    print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
+          f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
 
 
 def _needs_build(prefix: str, force: bool) -> bool:

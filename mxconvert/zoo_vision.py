@@ -7,9 +7,7 @@ input. Also a super-resolution network (``sr-espcn``). Built by ``python -m mxco
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from typing import Iterator
 
 from . import zoo
@@ -87,15 +85,7 @@ def vision_symbol(model: str) -> mx.sym.Symbol:
     """``model``'s graph as ``HybridBlock.export`` writes it (run once at its input size, hybridized)."""
     if model == SUPER_RESOLUTION:
         return superres_symbol()
-    net = _network(model)
-    net.initialize()
-    net.hybridize()
-    side = input_side(model)
-    net(mx.nd.zeros((1, 3, side, side)))
-    with tempfile.TemporaryDirectory() as folder:
-        prefix = os.path.join(folder, "net")
-        net.export(prefix)
-        return mx.sym.load(f"{prefix}-symbol.json")
+    return zoo.exported_symbol(_network(model), input_side(model))
 
 
 def build_vision(model: str, out_dir: str, seed: int = 0, calib_images: int = 16) -> str:
