@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 HELPERS.update({
     "mxnet_index": '''
 def mxnet_index(index: torch.Tensor, size: int, mode: str) -> torch.Tensor:
-    """MXNet's float indices as int64: truncated towards zero, then clipped into [0, size) or wrapped (``raise``
-    runs in-range indices only, which wrapping keeps)."""
-    index = index.to(torch.int64)
+    """MXNet's float indices as int64: truncated towards zero (NaN and values past int64 become its lowest value,
+    as MXNet's cast gives on x86), then clipped into [0, size) or wrapped (``raise`` runs in-range indices only,
+    which wrapping keeps)."""
+    lowest = torch.full_like(index, -9.223372036854775808e18)
+    index = torch.where(index.abs() < 9.223372036854775808e18, index, lowest).to(torch.int64)
     return index.clamp(0, size - 1) if mode == "clip" else torch.remainder(index, size)
 ''',
     "mxnet_take": '''

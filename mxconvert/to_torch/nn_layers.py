@@ -39,20 +39,11 @@ def deconvolution(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
 
 
-HELPERS["mxnet_embedding_indices"] = '''
-def mxnet_embedding_indices(x: torch.Tensor, rows: int) -> torch.Tensor:
-    """MXNet's Embedding indices: truncated to int64, then clipped into [0, rows - 1]; NaN and values past int64
-    (which its cast turns into the lowest int64) take row 0."""
-    representable = x.abs() < 9.223372036854775808e18
-    return torch.where(representable, x, torch.zeros_like(x)).clamp(0, rows - 1).long()
-'''
-
-
 @register("Embedding")
 def embedding(ctx: TorchContext, node: Node) -> Lowering:
-    """``nn.Embedding`` on the indices MXNet reads (``mxnet_embedding_indices``)."""
+    """``nn.Embedding`` on the indices MXNet reads: truncated, then clipped (as ``take`` reads them)."""
     a = node.attrs
-    indices = f"{ctx.helper('mxnet_embedding_indices')}({ctx.input(0)}, {a['input_dim']})"
+    indices = f"{ctx.helper('mxnet_index')}({ctx.input(0)}, {a['input_dim']}, \"clip\")"
     return Lowering(f"{ctx.layer}({indices})", f"nn.Embedding({a['input_dim']}, {a['output_dim']})",
                     {"weight": ctx.weight(1)})
 
