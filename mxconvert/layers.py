@@ -647,14 +647,14 @@ def float64_reference(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, gra
 
 def checkpoint_report(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, onnx_model: str | None = None,
                       kit_model: str | None = None, pytorch_model: str | None = None, tolerance: float = 1e-5,
-                      noise_factor: float = NOISE_FACTOR, float64: bool = True, source: str = "") -> LayerReport:
-    """The layer report of a checkpoint's converted files on ``batch``: MXNet in float32 and, with ``float64``,
-    in float64 against each target given."""
+                      noise_factor: float = NOISE_FACTOR, source: str = "") -> LayerReport:
+    """The layer report of a checkpoint's converted files on ``batch``: MXNet in float32 and in float64 (where
+    it can run it) against each target given."""
     paths = CheckpointPaths.of(checkpoint, epoch)
     reference = MxnetInternals(paths, epoch, batch.shape)
     graph = read_symbol(paths.symbol)
     probes = probes_of(graph, reference.shapes)
-    exact, float64_note = float64_reference(paths, epoch, batch, graph, probes) if float64 else (None, None)
+    exact, float64_note = float64_reference(paths, epoch, batch, graph, probes)
     targets: dict[str, Backend] = {}
     if onnx_model is not None:
         targets["onnxruntime"] = OrtInternals(onnx_model, probes)

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from mxconvert.checkpoint import attach_weights
+from mxconvert.compare import per_image_rel_error
 from mxconvert.ir import Graph
 from mxconvert.mxnet_compat import import_mxnet
 from mxconvert.symbol import parse_symbol
@@ -83,12 +84,8 @@ def assert_near_exact(reference: list[np.ndarray], exact: list[np.ndarray], actu
     worst = 0.0
     for ref, ex, out in zip(reference, exact, actual, strict=True):
         assert ref.shape == tuple(out.shape), (ref.shape, out.shape)
-        rows = ex.shape[0] if ex.ndim >= 2 else 1
-        ex_rows = ex.astype(np.float64).reshape(rows, -1)
-        scale = np.abs(ex_rows).max(axis=1)
-        rounding = np.abs(ex_rows - ref.astype(np.float64).reshape(rows, -1)).max(axis=1) / scale
-        error = np.abs(ex_rows - np.asarray(out, np.float64).reshape(rows, -1)).max(axis=1) / scale
-        bound = np.maximum(1e-5, factor * rounding)
+        error = per_image_rel_error(ex, np.asarray(out))
+        bound = np.maximum(1e-5, factor * per_image_rel_error(ex, ref))
         assert (error <= bound).all(), f"relative error {error.max():.3g} from float64 > {bound.min():.3g}"
         worst = max(worst, float((error / bound).max()))
     return worst
