@@ -14,21 +14,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
     cli.add_checkpoint_flags(p, config)
     p.add_argument("--onnx_model", default=config.ONNX_MODEL, help="ONNX file to write")
-    p.add_argument("--input_shape", type=cli.int_tuple, default=config.ONNX_INPUT_SHAPE, help="N,C,H,W")
+    cli.add_shape_flags(p, config.ONNX_INPUT_SHAPE)
     p.add_argument("--conversion_log", default=config.CONVERSION_LOG, help="text log of the conversion")
     p.add_argument("--opset", type=int, default=config.OPSET, help="ONNX opset, 11..21")
-    p.add_argument("--dynamic_batch", action="store_true", help="make the batch axis symbolic")
     cli.add_softmax_flags(p)
-    p.add_argument("--fp16", action="store_true", help="float16 weights and compute, float32 interface")
+    p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
+                   help="what the converted model computes in (float16: weights and compute in half precision "
+                        "behind a float32 interface), whatever the params file stores")
+    p.add_argument("--fp16", dest="dtype", action="store_const", const="float16", help="same as --dtype float16")
     return p
 
 
 def main(args: argparse.Namespace) -> None:
     from mxconvert.convert import convert_to_onnx
 
-    convert_to_onnx(cli.checkpoint_of(args), args.epoch, args.onnx_model, args.conversion_log, input_shape=args.input_shape,
-                    opset=args.opset, dynamic_batch=args.dynamic_batch, keep_softmax=args.keep_softmax,
-                    fp16=args.fp16)
+    lines = convert_to_onnx(cli.checkpoint_of(args), args.epoch, args.onnx_model, args.conversion_log,
+                            input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
+                            dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
+                            keep_softmax=args.keep_softmax, fp16=args.dtype == "float16")
+    print("\n".join(lines))
 
 
 def run() -> None:

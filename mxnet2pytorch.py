@@ -15,8 +15,7 @@ from mxconvert import cli  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
     cli.add_checkpoint_flags(p, config)
-    p.add_argument("--input_shape", type=cli.int_tuple, default=config.ONNX_INPUT_SHAPE,
-                   help="N,C,H,W used to check the generated model")
+    cli.add_shape_flags(p, config.ONNX_INPUT_SHAPE)
     p.add_argument("--pytorch_model", default=config.PYTORCH_MODEL, help="state dict (.pth) to write")
     p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")
     p.add_argument("--fuse_bn", action="store_true",
@@ -28,10 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.to_torch.convert import convert_to_pytorch
 
-    model = convert_to_pytorch(cli.checkpoint_of(args), args.epoch, args.pytorch_model, args.kit_model, args.input_shape,
-                               fuse_bn=args.fuse_bn, keep_softmax=args.keep_softmax)
+    model, notices = convert_to_pytorch(
+        cli.checkpoint_of(args), args.epoch, args.pytorch_model, args.kit_model, cli.input_shapes(args.input_shape),
+        fuse_bn=args.fuse_bn, keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
+        dynamic_axes=dict(args.dynamic_axes))
     count = sum(p.numel() for p in model.parameters())
-    print(f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}")
+    print("\n".join([f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}", *notices]))
 
 
 def run() -> None:

@@ -48,6 +48,51 @@ def named_int_tuple(text: str) -> tuple[str, tuple[int, ...]]:
     return name, int_tuple(values)
 
 
+def input_shape_item(text: str) -> tuple[str | None, tuple[int, ...]]:
+    """``"1,3,112,112"`` -> ``(None, (1, 3, 112, 112))``; ``"NAME=1,128"`` -> ``("NAME", (1, 128))``."""
+    name, sep, values = text.rpartition("=")
+    if sep and not name:
+        raise argparse.ArgumentTypeError(f"expected SHAPE or NAME=SHAPE, got {text!r}")
+    return (name if sep else None), int_tuple(values)
+
+
+def dynamic_axes_item(text: str) -> tuple[str, tuple[int, ...]]:
+    """``"data=0,2,3"`` -> ``("data", (0, 2, 3))`` (an argparse ``type``; axes may be negative)."""
+    name, sep, values = text.partition("=")
+    try:
+        axes = tuple(int(part) for part in values.split(",") if part.strip())
+    except ValueError:
+        axes = ()
+    if not sep or not name or not axes:
+        raise argparse.ArgumentTypeError(f"expected NAME=AXES (e.g. data=0,2,3), got {text!r}")
+    return name, axes
+
+
+def add_shape_flags(p: argparse.ArgumentParser, default: tuple[int, ...]) -> None:
+    """``--input_shape`` (one bare shape, or NAME=SHAPE per input), ``--dynamic_batch`` and ``--dynamic_axes``
+    of the converters."""
+    p.add_argument("--input_shape", type=input_shape_item, nargs="+", default=[(None, tuple(default))],
+                   metavar="SHAPE|NAME=SHAPE",
+                   help="the data input's shape (e.g. 1,3,112,112 or 1,4), or NAME=SHAPE per input for a model "
+                        "with several (data=1,30,100 l0_init_c=1,128); begin states left out are inferred")
+    p.add_argument("--dynamic_batch", action="store_true", help="make axis 0 of every data input symbolic")
+    p.add_argument("--dynamic_axes", type=dynamic_axes_item, nargs="+", default=[], metavar="NAME=AXES",
+                   help="make these axes of an input symbolic (e.g. data=0,2,3 for a fully convolutional model)")
+
+
+def input_shapes(items: list[tuple[str | None, tuple[int, ...]]]) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    """The parsed ``--input_shape`` items: a bare shape, or shapes by input name."""
+    if len(items) == 1 and items[0][0] is None:
+        return items[0][1]
+    if any(name is None for name, _ in items):
+        raise MxConvertError("--input_shape: give every shape as NAME=SHAPE when there are several")
+    names = [name for name, _ in items]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise MxConvertError(f"--input_shape names {', '.join(repeated)} more than once")
+    return dict(items)
+
+
 def add_checkpoint_flags(p: argparse.ArgumentParser, config) -> None:
     """``--prefix``/``--epoch`` (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``), or ``--symbol``/``--params``
     naming the two files, whatever they are called."""

@@ -11,20 +11,47 @@ import numpy as np
 
 from . import cli
 from .errors import MxConvertError
+from .feeds import Given
 from .fileio import output_paths, save_outputs, write_text
-from .preprocess import iter_batches, list_images
+from .preprocess import iter_batches, list_images, load_input
 
-Runner = Callable[[np.ndarray], list[np.ndarray]]
+Runner = Callable[[Given], list[np.ndarray]]
 
 
 def add_input_flags(parser: argparse.ArgumentParser, config) -> None:
     """``--input_image``, ``--input_shape`` and ``--batch_size``, defaulting to ``config``."""
-    parser.add_argument("--input_image", default=config.INPUT_IMAGE,
-                        help="an image file, a .npy NCHW tensor, or a folder of images")
+    parser.add_argument("--input_image", nargs="+", default=[config.INPUT_IMAGE], metavar="PATH|NAME=PATH",
+                        help="an image file, a .npy tensor of any rank, or a folder of images; or NAME=PATH per "
+                             "input of a model with several (begin states and labels left out are fed zeros)")
     parser.add_argument("--input_shape", type=cli.int_tuple, default=config.INPUT_SHAPE,
                         help="H,W that images are resized to")
     parser.add_argument("--batch_size", type=int, default=config.BATCH_SIZE,
                         help="images per forward pass (folder input)")
+
+
+def input_sources(items: list[str]) -> str | dict[str, str]:
+    """``--input_image``: one path, or paths by input name (``NAME=PATH``; a path that exists is a path)."""
+    named = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or "/" in name or Path(item).exists():
+            if len(items) > 1:
+                raise MxConvertError(f"--input_image: give NAME=PATH for each of several inputs, got {item!r}")
+            return item
+        if name in named:
+            raise MxConvertError(f"--input_image names {name} more than once")
+        named[name] = path
+    return named
+
+
+def load_named(sources: dict[str, str], input_shape_hw: tuple[int, int]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """One array per named input (an image file or a ``.npy`` of any rank; no folders) and the files read."""
+    arrays = {}
+    for name, path in sources.items():
+        if Path(path).is_dir():
+            raise MxConvertError(f"input {name}: a folder feeds a single-input model only", path)
+        arrays[name] = load_input(path, input_shape_hw).array
+    return arrays, list(sources.values())
 
 
 def files_list_path(output: Path) -> Path:
@@ -41,16 +68,20 @@ def run_and_save(backend: str, run: Runner, args: argparse.Namespace, output: st
         raise MxConvertError(f"--input_shape takes H,W, got {args.input_shape}")
     if args.batch_size <= 0:
         raise MxConvertError(f"--batch_size must be positive, got {args.batch_size}")
-    source = Path(args.input_image)
-    total = len(list_images(source)) if source.is_dir() else None
-    results, rows, files = [], [], []
-    for batch in iter_batches(source, args.input_shape, args.batch_size):
-        results.append([_saved(out) for out in run(batch.array)])
-        rows.append(len(batch.files))
-        files += batch.files
-        if total is not None:
-            print(f"{backend}: {len(files)}/{total} images", file=sys.stderr)
-    outputs = _stack(results, rows)
+    sources = input_sources(args.input_image)
+    total = len(list_images(sources)) if isinstance(sources, str) and Path(sources).is_dir() else None
+    if isinstance(sources, dict):
+        feeds, files = load_named(sources, args.input_shape)
+        outputs = [_saved(out) for out in run(feeds)]
+    else:
+        results, rows, files = [], [], []
+        for batch in iter_batches(sources, args.input_shape, args.batch_size):
+            results.append([_saved(out) for out in run(batch.array)])
+            rows.append(len(batch.files))
+            files += batch.files
+            if total is not None:
+                print(f"{backend}: {len(files)}/{total} images", file=sys.stderr)
+        outputs = _stack(results, rows)
     target = Path(output)
     listing = files_list_path(target)
     before = {path: _identity(path) for path in output_paths(target, len(outputs)) + [listing]}

@@ -115,7 +115,7 @@ class MxnetInternals:
             seen[name] = seen.get(name, -1) + 1
             self.slots[(name, seen[name])] = slot
         known = {name: value.shape for name, value in model.arg_params.items()}
-        known[model.data_name] = tuple(input_shape)
+        known[model.input_names[0]] = tuple(input_shape)
         try:
             args, outs, _ = self.internals.infer_shape_partial(**known)
         except self.mx.base.MXNetError as exc:
@@ -134,7 +134,7 @@ class MxnetInternals:
         group = mx.sym.Group([self.internals[self.slots[p.mxnet_slot]] for p in probes])
         args = {}
         for name in group.list_arguments():
-            if name == model.data_name:
+            if name == model.input_names[0]:
                 args[name] = mx.nd.array(batch, dtype=model.dtype)
             elif name in model.arg_params:  # shared with the loaded checkpoint, not copied
                 args[name] = model.arg_params[name]

@@ -13,10 +13,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import MxConvertError
 from .checkpoint import Checkpoint, CheckpointPaths
+from .errors import MxConvertError
+from .feeds import Given, complete_feeds
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS
+from .shapes import is_begin_state
+from .symbol import parse_symbol
 
 
 
@@ -77,11 +80,12 @@ class MxnetModel:
         arguments = self.symbol.list_arguments()
         labels = _label_names(self.symbol)
         self.label_names = [name for name in arguments if name in labels and name not in self.arg_params]
-        inputs = [name for name in arguments if name not in self.arg_params and name not in labels]
-        if len(inputs) != 1:
-            raise MxConvertError(f"expected exactly one data input (an argument not in the params file), "
-                                 f"found {len(inputs)}: {', '.join(inputs) or 'none'}", str(params_path))
-        self.data_name = inputs[0]
+        self.input_names = [name for name in arguments if name not in self.arg_params and name not in labels]
+        if not self.input_names:
+            raise MxConvertError("the model has no data input (every argument is in the params file)",
+                                 str(params_path))
+        graph = parse_symbol(self.symbol.tojson())
+        self.state_names = [name for name in self.input_names if is_begin_state(graph, name)]
         missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
@@ -107,34 +111,51 @@ class MxnetModel:
             raise MxConvertError(f"unknown MXNet context {ctx!r} (use cpu, gpu or gpu:N)")
         return getattr(self.mx, kind)(int(index or 0))
 
-    def _executor(self, shape: tuple[int, ...]) -> Any:
-        if shape not in self._executors:
+    def _known_shapes(self, inputs: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """MXNet's own shape inference from the weights and the given input shapes: every argument's shape it
+        fixes."""
+        arguments = set(self.symbol.list_arguments())
+        shapes = {name: value.shape for name, value in self.arg_params.items() if name in arguments}
+        shapes.update(inputs)
+        try:
+            known, _, _ = self.symbol.infer_shape_partial(**shapes)
+        except (self.mx.base.MXNetError, RuntimeError) as exc:
+            raise MxConvertError(f"cannot run with {_described(inputs)}: {mxnet_message(exc)}",
+                                 str(self.params_path)) from None
+        return {name: tuple(dims) for name, dims in zip(self.symbol.list_arguments(), known)
+                if dims and 0 not in dims}
+
+    def _executor(self, shapes: dict[str, tuple[int, ...]]) -> Any:
+        key = tuple(shapes.items())
+        if key not in self._executors:
+            problem = f"cannot run with {_described(shapes)}"
+            known = self._known_shapes(shapes)
+            unknown = [name for name in self.symbol.list_arguments() if name not in known]
+            if unknown:
+                raise MxConvertError(f"{problem}: cannot infer the shapes of {', '.join(unknown)}",
+                                     str(self.params_path))
             arguments = set(self.symbol.list_arguments())
-            shapes = {name: value.shape for name, value in self.arg_params.items() if name in arguments}
-            shapes[self.data_name] = shape
-            problem = f"cannot run with input {self.data_name} of shape {shape}"
+            bound = {name: value.shape for name, value in self.arg_params.items() if name in arguments}
             try:
-                known, _, _ = self.symbol.infer_shape_partial(**shapes)
-                unknown = [name for name, dims in zip(self.symbol.list_arguments(), known)
-                           if not dims or 0 in dims]
-                if unknown:
-                    raise MxConvertError(f"{problem}: cannot infer the shapes of {', '.join(unknown)}",
-                                         str(self.params_path))
                 with native_stderr_silenced():
-                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes, type_dict={
+                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **bound, **shapes, type_dict={
                         name: self.dtype for name in self.symbol.list_inputs()})
             except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
                 raise MxConvertError(f"{problem}: {mxnet_message(exc)}", str(self.params_path)) from None
             executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)
             for name in self.label_names:
                 executor.arg_dict[name][:] = 0
-            self._executors[shape] = executor
-        return self._executors[shape]
+            self._executors[key] = executor
+        return self._executors[key]
 
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        """All outputs of the graph for one NCHW batch, as numpy arrays of the model's dtype."""
-        executor = self._executor(tuple(batch.shape))
-        executor.arg_dict[self.data_name][:] = batch
+    def __call__(self, given: Given) -> list[np.ndarray]:
+        """All outputs of the graph for one batch (an array for the data input, or arrays by input name; begin
+        states not given are zeros), as numpy arrays of the model's dtype."""
+        feeds = complete_feeds(given, self.input_names, self.state_names,
+                               lambda name, fed: self._known_shapes(_shapes(fed)).get(name), "mxnet")
+        executor = self._executor(_shapes(feeds))
+        for name, array in feeds.items():
+            executor.arg_dict[name][:] = array
         try:
             outputs = executor.forward(is_train=False)
             return [np.asarray(out.asnumpy(), dtype=self.dtype) for out in outputs]
@@ -143,6 +164,15 @@ class MxnetModel:
                                  str(self.params_path)) from None
 
 
-def run_mxnet(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, ctx: str = "cpu") -> list[np.ndarray]:
+def _shapes(feeds: dict[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(array.shape) for name, array in feeds.items()}
+
+
+def _described(shapes: dict[str, tuple[int, ...]]) -> str:
+    listed = ", ".join(f"{name} of shape {shape}" for name, shape in shapes.items())
+    return f"input{'s' if len(shapes) > 1 else ''} {listed}"
+
+
+def run_mxnet(checkpoint: Checkpoint, epoch: int, batch: Given, ctx: str = "cpu") -> list[np.ndarray]:
     """Load the checkpoint with MXNet and return every output of one inference-mode forward pass."""
     return MxnetModel(checkpoint, epoch, ctx)(batch)

@@ -37,7 +37,8 @@ from onnx import TensorProto, helper
 from .errors import MxConvertError
 from .mxnet_runner import native_stderr_silenced, mxnet_message  # importing it turns subgraph fusion off
 from .mxnet_compat import import_mxnet
-from .onnx_runtime import check_input, data_input, declared_shape, load_onnx, run_fixed_batch
+from .feeds import Given
+from .onnx_runtime import OnnxInputs, load_onnx
 
 mx = import_mxnet()
 from mxnet import symbol  # noqa: E402
@@ -358,37 +359,38 @@ class OnnxMxnetModel:
     def __init__(self, path: str | os.PathLike, ctx: Any = None):
         model = load_onnx(path)
         self.path = str(path)
-        self.input = data_input(model)
-        self.shape = declared_shape(self.input)
+        self.inputs = OnnxInputs(model, self.path)
         self.symbol, self.arg_params, self.aux_params = import_onnx(model, self.path)
         self.ctx = ctx or mx.cpu()
-        self._executors: dict[tuple[int, ...], Any] = {}
+        self._executors: dict[tuple, Any] = {}
 
-    def _executor(self, shape: tuple[int, ...]) -> Any:
-        if shape not in self._executors:
-            shapes = {name: value.shape for name, value in self.arg_params.items()}
-            shapes[self.input.name] = shape
+    def _executor(self, shapes: dict[str, tuple[int, ...]]) -> Any:
+        key = tuple(shapes.items())
+        if key not in self._executors:
+            bound = {name: value.shape for name, value in self.arg_params.items()}
             try:
                 with native_stderr_silenced():
-                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **shapes)
+                    executor = self.symbol.simple_bind(self.ctx, grad_req="null", **bound, **shapes)
             except (mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
-                raise MxConvertError(f"MXNet cannot run the imported model on input {shape}: "
+                described = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+                raise MxConvertError(f"MXNet cannot run the imported model on inputs {described}: "
                                      f"{mxnet_message(exc)}", self.path) from None
             executor.copy_params_from(self.arg_params, self.aux_params)
-            self._executors[shape] = executor
-        return self._executors[shape]
+            self._executors[key] = executor
+        return self._executors[key]
 
-    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
-        executor = self._executor(tuple(batch.shape))
-        executor.arg_dict[self.input.name][:] = batch
+    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        executor = self._executor({name: tuple(array.shape) for name, array in feeds.items()})
+        for name, array in feeds.items():
+            executor.arg_dict[name][:] = array
         try:
             return [np.asarray(out.asnumpy(), dtype=np.float32) for out in executor.forward(is_train=False)]
         except mx.base.MXNetError as exc:
             raise MxConvertError(f"MXNet forward failed: {mxnet_message(exc)}", self.path) from None
 
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        check_input(batch, self.shape, self.input.name)
-        return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
+    def __call__(self, given: Given) -> list[np.ndarray]:
+        """Every output for one batch: an array for the data input, or arrays by input name."""
+        return self.inputs.run(self._run, given, "onnx_mxnet")
 
 
 # --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------

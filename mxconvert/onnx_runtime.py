@@ -6,6 +6,7 @@ dropped from the outputs) and stacks the results.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -14,6 +15,7 @@ import numpy as np
 import onnx
 
 from .errors import MxConvertError, first_line
+from .feeds import BEGIN_STATES_KEY, Feeds, Given, complete_feeds
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]
 
@@ -54,6 +56,48 @@ def check_input(batch: np.ndarray, shape: Sequence[int | None], name: str) -> No
         wanted = "x".join("?" if d is None else str(d) for d in shape)
         raise MxConvertError(f"input of shape {'x'.join(map(str, batch.shape))} does not fit the model's "
                              f"input {name!r} of shape {wanted} (check --input_shape)")
+
+
+class OnnxInputs:
+    """A model's graph inputs (initializers excluded) in order, their declared dims (a size, a symbolic name or
+    None), and the begin states that are fed zeros when not given (listed in the model's metadata)."""
+
+    def __init__(self, model: onnx.ModelProto, path: str):
+        weights = {t.name for t in model.graph.initializer}
+        values = [i for i in model.graph.input if i.name not in weights]
+        if not values:
+            raise MxConvertError("the model has no data input", path)
+        self.names = [value.name for value in values]
+        self.dims = {value.name: [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else d.dim_param or None
+                                  for d in value.type.tensor_type.shape.dim] for value in values}
+        meta = {prop.key: prop.value for prop in model.metadata_props}
+        try:
+            states = json.loads(meta.get(BEGIN_STATES_KEY, "[]"))
+        except json.JSONDecodeError:
+            states = []
+        self.states = [name for name in self.names if name in states]
+
+    def declared(self, name: str) -> tuple[int | None, ...]:
+        return tuple(d if isinstance(d, int) else None for d in self.dims[name])
+
+    def _state_shape(self, name: str, fed: Feeds) -> tuple[int, ...] | None:
+        """A begin state's declared shape, its symbolic dims read off the given inputs that share them."""
+        sizes = {dim: size for given, array in fed.items()
+                 for dim, size in zip(self.dims[given], array.shape) if isinstance(dim, str)}
+        dims = [sizes.get(dim) if isinstance(dim, str) else dim for dim in self.dims[name]]
+        return None if None in dims else tuple(dims)
+
+    def run(self, run: Callable[[Feeds], list[np.ndarray]], given: Given, backend: str) -> list[np.ndarray]:
+        """``run`` on every input fed (checked against the declared dims); a single input is chunked to the
+        model's fixed batch size (see :func:`run_fixed_batch`)."""
+        feeds = complete_feeds(given, self.names, self.states, self._state_shape, backend)
+        for name, array in feeds.items():
+            check_input(array, self.declared(name), name)
+        feeds = {name: np.ascontiguousarray(array, dtype=np.float32) for name, array in feeds.items()}
+        if len(feeds) > 1:
+            return run(feeds)
+        (name, batch), = feeds.items()
+        return run_fixed_batch(lambda chunk: run({name: chunk}), batch, self.declared(name)[0])
 
 
 def run_fixed_batch(run: Runner, batch: np.ndarray, model_batch: int | None) -> list[np.ndarray]:
@@ -104,13 +148,12 @@ class OrtModel:
         model = load_onnx(path)
         self.path = str(path)
         self.session = cpu_session(model, self.path)
-        self.input = data_input(model)
-        self.shape = declared_shape(self.input)
+        self.inputs = OnnxInputs(model, self.path)
 
-    def _run(self, batch: np.ndarray) -> list[np.ndarray]:
-        outputs = run_session(self.session, None, {self.input.name: batch}, self.path)
+    def _run(self, feeds: Feeds) -> list[np.ndarray]:
+        outputs = run_session(self.session, None, feeds, self.path)
         return [np.asarray(out, dtype=np.float32) for out in outputs]
 
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        check_input(batch, self.shape, self.input.name)
-        return run_fixed_batch(self._run, np.ascontiguousarray(batch, dtype=np.float32), self.shape[0])
+    def __call__(self, given: Given) -> list[np.ndarray]:
+        """Every output for one batch: an array for the data input, or arrays by input name."""
+        return self.inputs.run(self._run, given, "onnxruntime")

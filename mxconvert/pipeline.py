@@ -99,14 +99,14 @@ def run_model(ckpt: Checkpoint, args: argparse.Namespace, progress: Progress) ->
     if _fresh([onnx_path], sources):
         progress.step(f"{ckpt.name}: ONNX file is up to date", lambda: None)
     else:
-        progress.step(f"{ckpt.name}: convert to ONNX", lambda: convert_to_onnx(
+        progress.step(f"{ckpt.name}: convert to ONNX", lambda: _print_lines(convert_to_onnx(
             ckpt.prefix, ckpt.epoch, str(onnx_path), str(onnx_path.with_suffix(".log.txt")), input_shape=shape,
-            opset=args.opset, dynamic_batch=True))
+            opset=args.opset, dynamic_batch=True)))
     if _fresh([kit_path, pth_path], sources):
         progress.step(f"{ckpt.name}: PyTorch files are up to date", lambda: None)
     else:
-        progress.step(f"{ckpt.name}: convert to PyTorch", lambda: convert_to_pytorch(
-            ckpt.prefix, ckpt.epoch, pth_path, kit_path, shape))
+        progress.step(f"{ckpt.name}: convert to PyTorch", lambda: _print_lines(convert_to_pytorch(
+            ckpt.prefix, ckpt.epoch, pth_path, kit_path, shape)[1]))
     results = Path(args.result_dir) / ckpt.name
     outputs = {backend: results / f"{backend}.npy" for backend in BACKENDS}
     runners = {
@@ -127,6 +127,11 @@ def run_model(ckpt: Checkpoint, args: argparse.Namespace, progress: Progress) ->
                   file=sys.stderr)
             del outputs[backend]
     return outputs
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line)
 
 
 def _runner(module: str, name: str):

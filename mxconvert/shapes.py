@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 import numpy as np
@@ -13,6 +14,9 @@ from .opdefs import BINARY_FORMS, LOSS_HEADS, REDUCTIONS, UNARY_MATH
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
 _RULES: dict[str, ShapeRule] = {}
+# op -> shapes of its unknown inputs (None where not fixed) from its known input and output shapes
+InputRule = Callable[[Node, list["Shape | None"], list["Shape | None"]], list["Shape | None"]]
+_INPUT_RULES: dict[str, InputRule] = {}
 MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
 
@@ -29,8 +33,18 @@ def shape_rule(*ops: str) -> Callable[[ShapeRule], ShapeRule]:
     return register
 
 
+def input_rule(*ops: str) -> Callable[[InputRule], InputRule]:
+    def register(rule: InputRule) -> InputRule:
+        for op in ops:
+            _INPUT_RULES[op] = rule
+        return rule
+
+    return register
+
+
 def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef, Shape]:
-    """Shape of every tensor for the given data-input shapes; raises ShapeError naming the node."""
+    """Shape of every tensor for the given data-input shapes; raises ShapeError naming the node. Inputs not
+    given (recurrent begin states) take the shape their consumers fix, as MXNet's own inference finds it."""
     missing = {}
     for node in graph.nodes:
         if node.op not in _RULES:
@@ -47,41 +61,113 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             shapes[TensorRef(var.name)] = tuple(shape)
     for label in graph.labels:  # a label's shape follows its loss head; it never affects outputs
         shapes.setdefault(TensorRef(label.name), ())
+    if any(TensorRef(var.name) not in shapes for var in graph.inputs):
+        shapes.update(_inputs_from_consumers(graph, shapes))
     for node in graph.nodes:
         try:
             in_shapes = [shapes[ref] for ref in node.inputs]
         except KeyError as exc:
             raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
                              "give the data input's shape") from None
-        try:
-            out_shapes = _RULES[node.op](node, in_shapes)
-        except ShapeError as exc:
-            raise ShapeError(f"node {node.name!r} ({node.op}): {exc}") from None
-        except (ArithmeticError, IndexError, TypeError, ValueError) as exc:  # attributes no real model has
-            raise ShapeError(f"node {node.name!r} ({node.op}): attributes do not fit inputs of shapes "
-                             f"{in_shapes} ({type(exc).__name__}: {exc})") from None
-        for index, shape in enumerate(out_shapes):
-            if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
-                what = "empty output refused" if min(shape) == 0 else "negative output size"
-                raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
-            if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
-                raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
-                                 f"{MAX_ELEMENTS} elements")
-            shapes[TensorRef(node.name, index)] = tuple(shape)
+        for index, shape in enumerate(_node_shapes(node, in_shapes)):
+            shapes[TensorRef(node.name, index)] = shape
     return shapes
 
 
-def inferred_shapes(graph: Graph, data_shape: tuple[int, ...]) -> dict[TensorRef, Shape]:
-    """``infer_shapes`` for a single-input graph; a mismatch is reported against the params file."""
-    data = graph.inputs
-    if len(data) != 1:
-        names = ", ".join(v.name for v in data)
-        raise MxConvertError(f"the model has {len(data)} data inputs ({names}); exactly one is supported")
+def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:
+    """The output shapes of one node, checked; errors name the node."""
     try:
-        return infer_shapes(graph, {data[0].name: tuple(data_shape)})
+        out_shapes = _RULES[node.op](node, in_shapes)
     except ShapeError as exc:
-        raise ShapeError(f"{exc} (input {data[0].name} of shape {tuple(data_shape)})",
-                         graph.source.params_file or None) from None
+        raise ShapeError(f"node {node.name!r} ({node.op}): {exc}") from None
+    except (ArithmeticError, IndexError, TypeError, ValueError) as exc:  # attributes no real model has
+        raise ShapeError(f"node {node.name!r} ({node.op}): attributes do not fit inputs of shapes "
+                         f"{in_shapes} ({type(exc).__name__}: {exc})") from None
+    for shape in out_shapes:
+        if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
+            what = "empty output refused" if min(shape) == 0 else "negative output size"
+            raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
+        if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
+            raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
+                             f"{MAX_ELEMENTS} elements")
+    return [tuple(shape) for shape in out_shapes]
+
+
+def _inputs_from_consumers(graph: Graph, known: dict[TensorRef, Shape]) -> dict[TensorRef, Shape]:
+    """Shapes of the data inputs not given, from what their consumers fix (an LSTM's begin state from the
+    weights it meets and the tensors it is added to): forward rules where every input is known, input rules
+    (``input_rule``) elsewhere, until nothing changes. Raises ShapeError naming an input still unknown."""
+    shapes = dict(known)
+    pending = list(graph.nodes)
+    changed = True
+    while changed and pending:
+        changed = False
+        waiting = []
+        for node in pending:
+            in_shapes = [shapes.get(ref) for ref in node.inputs]
+            if all(shape is not None for shape in in_shapes):
+                for index, shape in enumerate(_node_shapes(node, in_shapes)):
+                    shapes.setdefault(TensorRef(node.name, index), shape)
+                changed = True
+                continue
+            waiting.append(node)
+            rule = _INPUT_RULES.get(node.op)
+            if rule is None:
+                continue
+            out_shapes = [shapes.get(TensorRef(node.name, i)) for i in range(node.num_outputs)]
+            for ref, shape in zip(node.inputs, rule(node, in_shapes, out_shapes)):
+                if shape is not None and ref not in shapes:
+                    shapes[ref] = tuple(shape)
+                    changed = True
+        pending = waiting
+    consumers = graph.consumers()
+    for var in graph.inputs:
+        ref = TensorRef(var.name)
+        if ref not in shapes:
+            uses = ", ".join(f"{n.name!r} ({n.op}, inputs of shapes "
+                             f"{', '.join(str(shapes.get(r, '?')) for r in n.inputs)})" for n in consumers.get(ref, []))
+            raise ShapeError(f"input {var.name!r}: its shape is neither given nor fixed by the graph (it feeds "
+                             f"{uses or 'no node'}); give it as NAME=SHAPE")
+    return {TensorRef(var.name): shapes[TensorRef(var.name)] for var in graph.inputs}
+
+
+def inferred_shapes(graph: Graph, data_shape: Shape | dict[str, Shape]) -> dict[TensorRef, Shape]:
+    """``infer_shapes`` for the shapes the user gives: one bare shape for the (first) data input, or a shape
+    per input name. A mismatch is reported against the params file."""
+    given = input_shapes_of(graph, data_shape)
+    try:
+        return infer_shapes(graph, given)
+    except ShapeError as exc:
+        described = ", ".join(f"{name} of shape {shape}" for name, shape in given.items())
+        raise ShapeError(f"{exc} (input {described})", graph.source.params_file or None) from None
+
+
+def input_shapes_of(graph: Graph, given: Shape | dict[str, Shape]) -> dict[str, Shape]:
+    """``given`` keyed by input name: a bare shape belongs to the first data input that is no begin state;
+    a name that is no input of the graph is an error listing the graph's inputs."""
+    inputs = [var.name for var in graph.inputs]
+    if not isinstance(given, dict):
+        data = [name for name in inputs if not is_begin_state(graph, name)] or inputs
+        if not data:
+            raise MxConvertError("the model has no data input (every argument is in the params file)")
+        return {data[0]: tuple(given)}
+    unknown = [name for name in given if name not in inputs]
+    if unknown:
+        raise MxConvertError(f"no input named {', '.join(map(repr, unknown))} (the graph's inputs: "
+                             f"{', '.join(inputs) or 'none'})")
+    return {name: tuple(shape) for name, shape in given.items()}
+
+
+def is_begin_state(graph: Graph, name: str) -> bool:
+    """A recurrent begin state: an input that a fused RNN reads as its state, or that MXNet's recurrent
+    examples and Gluon name so (``l0_init_c``, ``begin_state_0``, ``init_h``...). It can be fed zeros."""
+    var = graph.variables.get(name)
+    if var is None or var.kind is not VarKind.INPUT:
+        return False
+    ref = TensorRef(name)
+    if any(n.op == "RNN" and ref in n.inputs[2:4] for n in graph.nodes):
+        return True
+    return re.search(r"(^|_)(init|begin)(_|$)|(^|_)(begin_)?states?(_|\d|$)", name) is not None
 
 
 def _expect(actual: Shape, expected: Shape, what: str) -> None:
@@ -169,6 +255,16 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
             *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
+
+
+@input_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "hard_sigmoid", "BlockGrad", "LeakyReLU",
+            "add_n", *UNARY_MATH, *(op for op, form in BINARY_FORMS.items() if form.form in ("scalar", "elementwise")))
+def _same_shape_inputs(node: Node, inputs: list, outputs: list) -> list:
+    """Operands of a same-shape op share the shape of any operand or output that is known (data only: a
+    PReLU slope keeps its own)."""
+    known = next((shape for shape in [*inputs, *outputs] if shape is not None), None)
+    operands = 1 if node.op == "LeakyReLU" else len(inputs)
+    return [known] * operands
 
 
 @shape_rule("softmax")
@@ -279,6 +375,14 @@ def _fully_connected(node: Node, shapes: list[Shape]) -> list[Shape]:
     if not a["no_bias"]:
         _expect(shapes[2], (a["num_hidden"],), "bias")
     return [(data[0], a["num_hidden"]) if a["flatten"] else (*data[:-1], a["num_hidden"])]
+
+
+@input_rule("FullyConnected")
+def _fully_connected_data(node: Node, inputs: list, outputs: list) -> list:
+    """The data of a FullyConnected from its output and weight (a 2-D data when flattening)."""
+    if inputs[0] is not None or inputs[1] is None or outputs[0] is None:
+        return [None]
+    return [(outputs[0][0], inputs[1][1]) if node.attrs["flatten"] else (*outputs[0][:-1], inputs[1][1])]
 
 
 def reduced_axes(attrs: dict, rank: int) -> tuple[int, ...]:
@@ -475,6 +579,22 @@ def _slice_channel(node: Node, shapes: list[Shape]) -> list[Shape]:
             raise ShapeError("squeeze_axis needs the axis size to equal num_outputs")
         del piece[axis]
     return [tuple(piece)] * parts
+
+
+@input_rule("SliceChannel")
+def _slice_channel_data(node: Node, inputs: list, outputs: list) -> list:
+    """The data of a split from any of its equal parts."""
+    piece = next((shape for shape in outputs if shape is not None), None)
+    if piece is None:
+        return [None]
+    a = node.attrs
+    data = list(piece)
+    if a["squeeze_axis"]:
+        data.insert(axis_index(a["axis"], len(piece) + 1), a["num_outputs"])
+    else:
+        axis = axis_index(a["axis"], len(piece))
+        data[axis] *= a["num_outputs"]
+    return [tuple(data)]
 
 
 @shape_rule("UpSampling")

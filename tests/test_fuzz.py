@@ -184,7 +184,7 @@ def run_pipeline(symbol: dict, weights: dict[str, list[int]], input_shape: tuple
     source, state = emit_pytorch(graph, input_shape)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module = verify(source, serialize_state(state), input_shape)
+        module = verify(source, serialize_state(state), [input_shape])
         if data is None:
             return None
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])

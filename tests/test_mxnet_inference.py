@@ -80,8 +80,13 @@ def test_run_mxnet_errors(models, tmp_path: Path) -> None:
         run_mxnet(prefix, 7, np.zeros((1, 3, *HW), np.float32))
     two_inputs = mx.sym.broadcast_add(mx.sym.var("data"), mx.sym.var("extra"))
     mx.model.save_checkpoint(str(tmp_path / "two"), 0, two_inputs, {}, {})
-    with pytest.raises(MxConvertError, match="exactly one data input.*found 2: data, extra"):
+    with pytest.raises(MxConvertError, match="data input 'extra' not given .*inputs: data, extra"):
         run_mxnet(str(tmp_path / "two"), 0, np.zeros((1, 3, *HW), np.float32))
+    with pytest.raises(MxConvertError, match="no input named 'other' .*inputs: data, extra"):
+        run_mxnet(str(tmp_path / "two"), 0, {"other": np.zeros((1, 3), np.float32)})
+    data, extra = np.arange(6, dtype=np.float32).reshape(2, 3), np.array([[10.0], [20.0]], np.float32)
+    np.testing.assert_array_equal(run_mxnet(str(tmp_path / "two"), 0, {"data": data, "extra": extra})[0],
+                                  data + extra)
 
 
 def _script(*args: str | Path) -> subprocess.CompletedProcess:

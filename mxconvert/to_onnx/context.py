@@ -24,12 +24,18 @@ class EmitContext:
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}
-        self.current: Node | None = None
+        self.current: Node | None = None  # set by ``begin``
         self.emitted: dict[str, list[str]] = {}  # MXNet node -> ONNX node names, for the log
         self.warnings: list[str] = []
         self._graph_names = {n.name for n in graph.nodes} | set(graph.variables)
         self._counter = 0
         self._node_index = {n.name: n for n in graph.nodes}
+
+    def begin(self, node: Node) -> None:
+        """Start converting ``node``: its temporaries are numbered from 1, so a node's emitted form does not
+        depend on what the nodes before it emitted."""
+        self.current = node
+        self._counter = 0
 
     # --- naming -----------------------------------------------------------------------------------
     def input(self, index: int) -> str:

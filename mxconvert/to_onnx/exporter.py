@@ -12,10 +12,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
+from ..feeds import BEGIN_STATES_KEY
 from ..fileio import atomic_output
 from ..inference_graph import inference_forward
-from ..ir import Graph
-from ..shapes import inferred_shapes
+from ..dynamic import InputSizes, digest, emit_checked, input_sizes, probe_shapes
+from ..ir import Graph, TensorRef
+from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their converters
 from . import elementwise, indexing, nn, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
 from .context import EmitContext
@@ -30,11 +32,12 @@ _IR_VERSION = {11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20
 
 @dataclass
 class ExportOptions:
-    input_shape: tuple[int, ...]
+    input_shape: Shape | dict[str, Shape]  # one bare shape for the data input, or a shape per input name
     opset: int = 13
-    dynamic_batch: bool = False
+    dynamic_batch: bool = False  # axis 0 of every data input symbolic
     keep_softmax: bool = True
     fp16: bool = False
+    dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
 
 
 @dataclass
@@ -63,33 +66,21 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     graph = inference_forward(graph, options.keep_softmax)
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
+    target = f"ONNX opset {options.opset}"
     offenders = REGISTRY.unsupported(graph.nodes, options.opset)
     if offenders:
-        raise UnsupportedOpsError(f"ONNX opset {options.opset}", offenders)
-    shapes = inferred_shapes(graph, tuple(options.input_shape))
+        raise UnsupportedOpsError(target, offenders)
+    sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)
+    shapes = inferred_shapes(graph, sizes.given)
+    probe = probe_shapes(graph, sizes) if sizes.dynamic else None
     log.timings["shape inference"] = time.perf_counter() - started
 
-    float_type = np.float16 if options.fp16 else np.float32
-    ctx = EmitContext(graph, shapes, options.opset, float_type, options.dynamic_batch)
-    input_name = graph.inputs[0].name
-    if options.fp16:  # the graph computes in float16 behind a float32 interface
-        ctx.aliases[input_name] = f"{input_name}__fp16"
-        ctx.nodes.append(helper.make_node("Cast", [input_name], [ctx.aliases[input_name]],
-                                          name=f"{input_name}__cast", to=TensorProto.FLOAT16))
     started = time.perf_counter()
-    for node in graph.nodes:
-        ctx.current = node
-        try:
-            CONVERTERS[node.op].convert(ctx, node)
-        except NotExpressible as exc:
-            raise UnsupportedOpsError(f"ONNX opset {options.opset}", {f"{node.op} [{exc}]": [node.name]}) from None
-        except Exception as exc:
-            raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
-                                f"{type(exc).__name__}: {first_line(exc)}") from exc
-        source = f"MXNet node {node.mxnet_name!r}, " if node.mxnet_name else ""
-        log.lines.append(f"{node.name} ({source}{node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
+    ctx = emit_checked(graph, target, shapes, probe, lambda at: _emit(graph, at, options, sizes.batch_dynamic()))
+    log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
+                     f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
-    model = _assemble(ctx, options, input_name)
+    model = _assemble(ctx, options, sizes, probe or shapes)
     started = time.perf_counter()
     _check(model)
     log.timings["shape inference and check_model(full_check=True)"] = time.perf_counter() - started
@@ -102,13 +93,40 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     return model, log
 
 
-def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> StreamedModel:
-    graph = ctx.graph
-    batch = "batch" if options.dynamic_batch else None
+def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions,
+          batch_dynamic: bool) -> tuple[EmitContext, dict[str, str]]:
+    """Run every node's converter; the context and a digest of what each node emitted."""
+    float_type = np.float16 if options.fp16 else np.float32
+    ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic)
+    if options.fp16:  # the graph computes in float16 behind a float32 interface
+        for var in graph.inputs:
+            ctx.aliases[var.name] = f"{var.name}__fp16"
+            ctx.nodes.append(helper.make_node("Cast", [var.name], [ctx.aliases[var.name]],
+                                              name=f"{var.name}__cast", to=TensorProto.FLOAT16))
+    digests = {}
+    for node in graph.nodes:
+        ctx.begin(node)
+        first_node, known = len(ctx.nodes), set(ctx.initializers)
+        try:
+            CONVERTERS[node.op].convert(ctx, node)
+        except NotExpressible as exc:
+            raise UnsupportedOpsError(f"ONNX opset {options.opset}", {f"{node.op} [{exc}]": [node.name]}) from None
+        except Exception as exc:
+            raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
+                                f"{type(exc).__name__}: {first_line(exc)}") from exc
+        added = [f"{name}{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()
+                 for name, a in ctx.initializers.items() if name not in known]
+        digests[node.name] = digest(*(p.SerializeToString() for p in ctx.nodes[first_node:]), *added)
+    return ctx, digests
 
-    def value_info(name: str, shape: tuple) -> onnx.ValueInfoProto:
-        dims = [batch or shape[0], *shape[1:]] if shape else []
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes,
+              probe: dict[TensorRef, Shape]) -> StreamedModel:
+    graph = ctx.graph
+
+    def value_info(name: str, ref: TensorRef) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT,
+                                             sizes.dim_names(name, ctx.shapes[ref], probe[ref]))
 
     outputs = []
     for ref in graph.outputs:
@@ -119,11 +137,11 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> Stre
                 proto.output[:] = [half if o == name else o for o in proto.output]
                 proto.input[:] = [half if i == name else i for i in proto.input]
             ctx.nodes.append(helper.make_node("Cast", [half], [name], name=f"{name}__cast", to=TensorProto.FLOAT))
-        outputs.append(value_info(name, ctx.shapes[ref]))
+        outputs.append(value_info(name, ref))
     small = {name: array for name, array in ctx.initializers.items() if array.size <= SMALL_CONSTANT}
     onnx_graph = helper.make_graph(
         ctx.nodes, os.path.basename(graph.source.symbol_file).removesuffix("-symbol.json") or "mxnet_model",
-        [value_info(input_name, tuple(options.input_shape))], outputs,
+        [value_info(var.name, TensorRef(var.name)) for var in graph.inputs], outputs,
         initializer=[numpy_helper.from_array(np.asarray(a, order="C"), name) for name, a in small.items()])
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", options.opset)],
                               producer_name="mxconvert", producer_version=__version__)
@@ -135,6 +153,9 @@ def _assemble(ctx: EmitContext, options: ExportOptions, input_name: str) -> Stre
     renamed = {n.name: n.mxnet_name for n in graph.nodes if n.mxnet_name}
     if renamed:  # node names the symbol file repeats, made unique here
         meta["mxnet_node_names"] = json.dumps(renamed)
+    states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
+    if states:  # inputs that runners feed zeros when not given
+        meta[BEGIN_STATES_KEY] = json.dumps(states)
     helper.set_model_props(model, meta)
     return StreamedModel(model, {name: a for name, a in ctx.initializers.items() if name not in small})
 

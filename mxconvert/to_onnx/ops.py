@@ -305,6 +305,10 @@ def reshape(ctx: EmitContext, node: Node) -> None:
         flat = ctx.reshape(ctx.input(0), [-1])
         ctx.reshape(ctx.add("Slice", [flat, ctx.ints([0]), ctx.ints([math.prod(target)])]), target, ctx.output())
         return
+    spec = node.attrs["shape"]
+    if spec and not node.attrs["reverse"] and all(code >= -1 for code in spec) and list(spec).count(-1) <= 1:
+        ctx.reshape(ctx.input(0), list(spec), ctx.output())  # 0 copies and -1 infers as in ONNX: sizes stay live
+        return
     ctx.reshape(ctx.input(0), ctx.batch_shape(target, ctx.shape(0)), ctx.output())
 
 

@@ -15,14 +15,15 @@ from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
-from ..shapes import inferred_shapes
+from ..dynamic import digest, emit_checked, input_sizes, probe_shapes
+from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their lowerings
 from . import elementwise, indexing, nn_layers, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
 _MAX_IDENT = 60
-_GENERATED = {"self", "torch", "nn", "F", "List", "Tuple", "KitModel", "MXNET_NAMES", *ops.HELPERS}
+_GENERATED = {"self", "torch", "nn", "F", "List", "Optional", "Tuple", "KitModel", "MXNET_NAMES", *ops.HELPERS}
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
     | frozenset(dir(nn.Module)) | frozenset(vars(nn.Module())) | frozenset(_GENERATED)
 
@@ -86,9 +87,13 @@ class ForwardVariables:
 class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
-    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool):
+    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool,
+                 state_dims: dict[str, list[int | tuple[str, int] | None]] | None = None):
+        """``state_dims``: each begin state's dims, a size or the (input, axis) it follows at run time."""
         self.graph = graph
         self.shapes = shapes
+        self.state_dims = state_dims or {}
+        self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
         self.current: Node | None = None
         self.nodes = {n.name: n for n in graph.nodes}
         self.namer = Namer()
@@ -159,6 +164,8 @@ class TorchContext:
         except Exception as exc:
             raise InternalError(f"converting node {node.name!r} ({node.op}) to PyTorch failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
+        self.digests[node.name] = digest(str(lowering.layer), *lowering.setup, lowering.expr,
+                                         *(f"{key}{array.shape}" for key, array in lowering.state.items()))
         if lowering.layer is not None:
             self.inits.append(f"self.{name} = {lowering.layer}")
         self.inits.extend(lowering.setup)
@@ -201,11 +208,11 @@ class TorchContext:
     # --- assembly -----------------------------------------------------------------------------------
     def source(self) -> str:
         graph = self.graph
-        inputs = [self.idents[v.name] for v in graph.inputs]
         heads = [self.expr_of(ref) for ref in graph.outputs]
         returns = "torch.Tensor" if len(heads) == 1 else f"Tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
-        signature = f"def forward(self, {', '.join(f'{i}: torch.Tensor' for i in inputs)}) -> {returns}:"
-        parts = [_header(graph), "from typing import List, Tuple\n\nimport torch\nimport torch.nn.functional as F"
+        arguments, defaults = self._arguments()
+        signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
+        parts = [_header(graph), "from typing import List, Optional, Tuple\n\nimport torch\nimport torch.nn.functional as F"
                  "\nfrom torch import nn\n"]
         renamed = {ident: raw for raw, ident in self.idents.items() if ident != raw}
         if renamed:
@@ -215,7 +222,7 @@ class TorchContext:
         body = [f"class KitModel(nn.Module):\n    {_CLASS_DOC}\n", "    def __init__(self) -> None:",
                 "        super().__init__()"]
         body += [_wrap(line, 8) for line in self.inits]
-        body += ["", _wrap(signature, 4)]
+        body += ["", _wrap(signature, 4), *defaults]
         lines = list(self.lines)
         while lines and lines[-1].lstrip().startswith("del "):  # returning frees them as well
             lines.pop()
@@ -223,6 +230,24 @@ class TorchContext:
         body.append(_wrap(f"return {', '.join(heads)}", 8))
         parts.append("\n" + "\n".join(body))
         return "\n".join(parts) + "\n"
+
+    def _arguments(self) -> tuple[list[str], list[str]]:
+        """``forward``'s parameters in the graph's input order (begin states default to zeros, made on the
+        first data input's device at its live sizes), and the lines that fill the defaults."""
+        data = [v.name for v in self.graph.inputs if v.name not in self.state_dims]
+        device = f", device={self.idents[data[0]]}.device" if data else ""
+        arguments, defaults = [], []
+        for var in self.graph.inputs:
+            ident = self.idents[var.name]
+            if var.name not in self.state_dims:
+                arguments.append(f"{ident}: torch.Tensor")
+                continue
+            arguments.append(f"{ident}: Optional[torch.Tensor] = None")
+            dims = ", ".join(str(dim) if isinstance(dim, int) else f"{self.idents[dim[0]]}.shape[{dim[1]}]"
+                             for dim in self.state_dims[var.name])
+            defaults += [f"        if {ident} is None:  # a begin state not given starts at zeros",
+                         _wrap(f"{ident} = torch.zeros([{dims}]{device})", 12)]
+        return arguments, defaults
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Plain tensors (floats as float32, as the generated layers are) that ``torch.load`` reads weights-only."""
@@ -267,18 +292,29 @@ def _foldable_batch_norms(graph: Graph, shapes: dict[TensorRef, tuple]) -> dict[
     return folded
 
 
-def emit_pytorch(graph: Graph, input_shape: tuple[int, ...], fuse_bn: bool = False,
-                 keep_softmax: bool = True) -> tuple[str, dict[str, torch.Tensor]]:
+def emit_pytorch(graph: Graph, input_shape: Shape | dict[str, Shape], fuse_bn: bool = False,
+                 keep_softmax: bool = True, dynamic_batch: bool = False,
+                 dynamic_axes: dict[str, tuple[int, ...]] | None = None) -> tuple[str, dict[str, torch.Tensor]]:
     """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here. Loss heads
-    become their forward (``keep_softmax``) or their raw input."""
+    become their forward (``keep_softmax``) or their raw input. With dynamic axes the code must compute every
+    size from live shapes: a node whose code depends on those sizes is refused (``dynamic.emit_checked``)."""
     graph = inference_forward(graph, keep_softmax)
     offenders = REGISTRY.unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
-    shapes = inferred_shapes(graph, tuple(input_shape))
-    ctx = TorchContext(graph, shapes, fuse_bn)
-    for node in graph.nodes:
-        ctx.lower(node)
+    sizes = input_sizes(graph, input_shape, dynamic_batch, dynamic_axes)
+    shapes = inferred_shapes(graph, sizes.given)
+    probe = probe_shapes(graph, sizes) if sizes.dynamic else None
+    state_dims = {var.name: sizes.dim_sources(shapes[TensorRef(var.name)], (probe or shapes)[TensorRef(var.name)])
+                  for var in graph.inputs if is_begin_state(graph, var.name)}
+
+    def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
+        ctx = TorchContext(graph, at, fuse_bn, state_dims)
+        for node in graph.nodes:
+            ctx.lower(node)
+        return ctx, ctx.digests
+
+    ctx = emit_checked(graph, "PyTorch", shapes, probe, lowered)
     return ctx.source(), ctx.state_dict()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import inspect
 import os
 import pickle
 import sys
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import MxConvertError, first_line
+from ..feeds import Given, given_feeds
 from .loader import build_model, load_kit_module
 
 
@@ -148,15 +150,41 @@ class TorchModel:
         self.device = pick_device(device)
         if self.device.type == "cpu":
             retain_freed_memory()
-        model = build_model(load_kit_module(kit_path), load_state(weights_path), weights_path).to(self.device)
+        module = load_kit_module(kit_path)
+        model = build_model(module, load_state(weights_path), weights_path).to(self.device)
+        self.inputs, self.states = forward_inputs(module)
+        if compile_model and len(self.inputs) > 1:
+            raise MxConvertError("--compile takes models with one input only", os.fspath(kit_path))
         self.model = CompiledModel(model) if compile_model else model
 
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+    def __call__(self, given: Given) -> list[np.ndarray]:
+        """Every output for one batch: an array for the data input, or arrays by input name (MXNet's names);
+        begin states not given take ``forward``'s default (zeros)."""
+        data = [name for name in self.inputs if name not in self.states]
+        feeds = given_feeds(given, data, list(self.inputs))
+        missing = [name for name in data if name not in feeds]
+        if missing:
+            raise MxConvertError(f"data input {', '.join(map(repr, missing))} not given (the model's inputs: "
+                                 f"{', '.join(self.inputs)})")
+        shapes = (f"an input of shape {tuple(next(iter(feeds.values())).shape)}" if len(feeds) == 1 else
+                  "inputs " + ", ".join(f"{name} {tuple(array.shape)}" for name, array in feeds.items()))
+        arguments = [None if name not in feeds else
+                     torch.from_numpy(np.ascontiguousarray(feeds[name], dtype=np.float32)).to(self.device)
+                     for name in self.inputs]  # None: the begin state's default
         try:
             with torch.no_grad():
-                out = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device))
+                out = self.model(*arguments)
         except RuntimeError as exc:  # an input the model does not fit (check --input_shape)
-            raise MxConvertError(f"PyTorch forward failed on an input of shape {tuple(batch.shape)}: "
-                                 f"{first_line(exc)}") from None
+            raise MxConvertError(f"PyTorch forward failed on {shapes}: {first_line(exc)}") from None
         outputs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.detach().cpu().numpy() for o in outputs]
+
+
+def forward_inputs(module) -> tuple[dict[str, str], set[str]]:
+    """``KitModel.forward``'s inputs: MXNet name -> Python argument (``MXNET_NAMES`` maps those that differ),
+    and the MXNet names of the begin states (arguments with a default)."""
+    renamed = getattr(module, "MXNET_NAMES", {})
+    parameters = list(inspect.signature(module.KitModel.forward).parameters.values())[1:]
+    inputs = {renamed.get(p.name, p.name): p.name for p in parameters}
+    states = {renamed.get(p.name, p.name) for p in parameters if p.default is not inspect.Parameter.empty}
+    return inputs, states

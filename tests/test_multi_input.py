@@ -1,0 +1,249 @@
+"""Models with several inputs and symbolic sizes (issue 12): inputs named and shaped on the command line, begin
+states inferred from the graph and fed zeros when left out, ONNX inputs in MXNet's order, ``KitModel.forward``
+arguments by name, dynamic axes checked at two sizes, float16 params. MXNet 1.9.1 is the reference."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from conftest import ROOT
+from mxcases import S, assert_close, mx, run_reference
+from mxconvert.checkpoint import attach_weights, load_checkpoint
+from mxconvert.errors import MxConvertError, UnsupportedOpsError
+from mxconvert.mxnet_runner import MxnetModel
+from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
+from mxconvert.onnx_runtime import OrtModel
+from mxconvert.shapes import ShapeError
+from mxconvert.symbol import parse_symbol
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+from mxconvert.to_torch.runner import TorchModel
+
+HIDDEN, FEATURES, STEPS, BATCH = 6, 5, 4, 2
+STATES = ("l0_init_h", "l0_init_c")
+
+
+def unrolled_lstm():
+    """An LSTM unrolled by hand as MXNet's old examples build it: per step FullyConnected + SliceChannel +
+    Activation, begin states ``l0_init_c``/``l0_init_h`` as inputs, a SoftmaxOutput head."""
+    steps = S.SliceChannel(S.var("data"), num_outputs=STEPS, axis=1, squeeze_axis=True, name="steps")
+    c, h = S.var("l0_init_c"), S.var("l0_init_h")
+    i2h_w, i2h_b, h2h_w, h2h_b = (S.var(f"l0_{n}") for n in ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias"))
+    hidden = []
+    for t in range(STEPS):
+        gates = S.FullyConnected(steps[t], weight=i2h_w, bias=i2h_b, num_hidden=4 * HIDDEN, name=f"t{t}_i2h") \
+            + S.FullyConnected(h, weight=h2h_w, bias=h2h_b, num_hidden=4 * HIDDEN, name=f"t{t}_h2h")
+        i, f, g, o = S.SliceChannel(gates, num_outputs=4, name=f"t{t}_slice")
+        c = S.sigmoid(f) * c + S.sigmoid(i) * S.tanh(g)
+        h = S.sigmoid(o) * S.tanh(c)
+        hidden.append(h)
+    logits = S.FullyConnected(S.Concat(*hidden, dim=0), num_hidden=7, name="pred")
+    return S.SoftmaxOutput(logits, name="softmax")
+
+
+def _save(sym, params: dict[str, np.ndarray], prefix: Path, dtype=np.float32) -> str:
+    mx.model.save_checkpoint(str(prefix), 0, sym, {k: mx.nd.array(v, dtype=dtype) for k, v in params.items()}, {})
+    return str(prefix)
+
+
+@pytest.fixture(scope="module")
+def lstm(tmp_path_factory) -> str:
+    sym = unrolled_lstm()
+    shapes, _, _ = sym.infer_shape_partial(data=(BATCH, STEPS, FEATURES))
+    rng = np.random.default_rng(0)
+    params = {name: rng.normal(0, 0.5, shape).astype(np.float32) for name, shape in zip(sym.list_arguments(), shapes)
+              if name.startswith(("l0_i2h", "l0_h2h", "pred"))}
+    return _save(sym, params, tmp_path_factory.mktemp("lstm") / "lstm")
+
+
+def _feeds(batch: int = BATCH, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    feeds = {"data": rng.normal(size=(batch, STEPS, FEATURES)).astype(np.float32)}
+    feeds.update({name: rng.normal(size=(batch, HIDDEN)).astype(np.float32) for name in STATES})
+    return feeds
+
+
+def test_begin_states_are_inferred_named_and_default_to_zeros(lstm):
+    graph = load_checkpoint(lstm, 0)
+    feeds = _feeds()
+    mxnet = MxnetModel(lstm, 0)
+    want = mxnet(feeds)
+    # MXNet's own inference fixes l0_init_c (it meets an elementwise product) but not l0_init_h; ours does both
+    want_zeros = mxnet({"data": feeds["data"], "l0_init_h": np.zeros((BATCH, HIDDEN), np.float32)})
+    model, _ = export_onnx(graph, ExportOptions(input_shape={"data": feeds["data"].shape}))
+    arguments = mx.sym.load(f"{lstm}-symbol.json").list_arguments()
+    assert [i.name for i in model.graph.input] == [n for n in arguments if n in ("data", *STATES)]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(want, session.run(None, feeds))
+    source, state = emit_pytorch(graph, feeds["data"].shape)
+    assert "l0_init_h: Optional[torch.Tensor] = None" in source
+    module = build_model(module_from_source(source), state)
+    tensors = {name: torch.from_numpy(array) for name, array in feeds.items()}
+    with torch.no_grad():
+        assert_close(want, [module(**tensors).numpy()])
+        assert_close(want_zeros, [module(tensors["data"]).numpy()])
+        assert_close(want_zeros, [torch.jit.script(module)(tensors["data"]).numpy()])
+
+
+def test_backends_feed_named_inputs_and_zeros(lstm, tmp_path, capfd):
+    feeds = _feeds()
+    onnx_path, kit, pth = tmp_path / "lstm.onnx", tmp_path / "kit_model.py", tmp_path / "model.pth"
+    for script, flags in (("mxnet2onnx.py", ["--onnx_model", onnx_path]),
+                          ("mxnet2pytorch.py", ["--kit_model", kit, "--pytorch_model", pth])):
+        done = subprocess.run([sys.executable, script, "--prefix", lstm, "--input_shape", f"data={BATCH},{STEPS},"
+                               f"{FEATURES}", *map(str, flags)], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    given = {"data": feeds["data"], "l0_init_h": feeds["l0_init_h"]}
+    want = MxnetModel(lstm, 0)(given)
+    backends = {"onnxruntime": OrtModel(onnx_path), "onnx_mxnet": OnnxMxnetModel(onnx_path),
+                "pytorch": TorchModel(kit, pth)}
+    for name, run in backends.items():
+        assert_close(want, run(given))
+        assert f"note: {name}: input l0_init_c not given, fed zeros of shape ({BATCH}, {HIDDEN})" in \
+            capfd.readouterr().err or name == "pytorch"
+        with pytest.raises(MxConvertError, match="data input 'data' not given"):
+            run({"l0_init_h": feeds["l0_init_h"]})
+    with pytest.raises(MxConvertError, match=r"no input named 'nope' \(the model's inputs: data, l0_init_h"):
+        backends["onnxruntime"]({"data": feeds["data"], "nope": feeds["data"]})
+
+
+def test_inference_scripts_take_name_equals_path(lstm, tmp_path):
+    feeds = _feeds(seed=2)
+    for name, array in feeds.items():
+        np.save(tmp_path / f"{name}.npy", array)
+    onnx_path = tmp_path / "lstm.onnx"
+    subprocess.run([sys.executable, "mxnet2onnx.py", "--prefix", lstm, "--onnx_model", str(onnx_path),
+                    "--input_shape", f"data={BATCH},{STEPS},{FEATURES}", "l0_init_h=2,6", "--dynamic_batch"],
+                   cwd=ROOT, check=True, capture_output=True)
+    inputs = [f"{name}={tmp_path / name}.npy" for name in feeds]
+    for script, flag in (("mxnet_inference.py", "--mxnet_model_output"),
+                         ("onnxruntime_inference.py", "--onnxruntime_model_output")):
+        extra = ["--onnx_model", str(onnx_path)] if "onnx" in script else ["--prefix", lstm]
+        done = subprocess.run([sys.executable, script, *extra, "--input_image", *inputs, flag,
+                               str(tmp_path / f"{script}.npy")], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    want = np.load(tmp_path / "mxnet_inference.py.npy")
+    assert_close([want], [np.load(tmp_path / "onnxruntime_inference.py.npy")])
+    assert_close(MxnetModel(lstm, 0)(feeds), [want])
+
+
+def test_three_inputs_of_different_ranks():
+    """Inputs given by name in any order; ONNX keeps MXNet's argument order; KitModel takes them by name."""
+    fc = S.FullyConnected(S.var("b"), num_hidden=4, flatten=False, name="fc")
+    sym = S.broadcast_add(S.broadcast_mul(S.expand_dims(S.var("a"), axis=2), fc), S.var("c"), name="out")
+    rng = np.random.default_rng(3)
+    values = {"a": rng.normal(size=(2, 3)), "b": rng.normal(size=(2, 3, 5)), "c": rng.normal(size=(4,))}
+    values = {k: v.astype(np.float32) for k, v in values.items()}
+    weights = {"fc_weight": rng.normal(size=(4, 5)).astype(np.float32), "fc_bias": rng.normal(size=4).astype(np.float32)}
+    executor = sym.simple_bind(mx.cpu(), grad_req="null", **{k: v.shape for k, v in values.items()})
+    for name, value in {**values, **weights}.items():
+        executor.arg_dict[name][:] = value
+    want = [executor.forward(is_train=False)[0].asnumpy()]
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {f"arg:{k}": v for k, v in weights.items()}, "<test>")
+    shapes = {"c": (4,), "b": (2, 3, 5), "a": (2, 3)}
+    model, _ = export_onnx(graph, ExportOptions(input_shape=shapes))
+    assert [i.name for i in model.graph.input] == [n for n in sym.list_arguments() if n in values] == ["a", "b", "c"]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(want, session.run(None, values))
+    source, state = emit_pytorch(graph, shapes)
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(**{k: torch.from_numpy(v) for k, v in values.items()})
+    assert_close(want, [out.numpy()])
+
+
+def _fully_convolutional():
+    d = S.var("data")
+    c1 = S.Activation(S.BatchNorm(S.Convolution(d, kernel=(3, 3), pad=(1, 1), num_filter=4, name="c1"), name="bn1"),
+                      act_type="relu")
+    c2 = S.Convolution(S.Pooling(c1, kernel=(2, 2), stride=(2, 2), pool_type="max"), kernel=(3, 3), pad=(1, 1),
+                       num_filter=4, name="c2")
+    merged = S.Concat(c1, S.UpSampling(c2, scale=2, sample_type="nearest"), dim=1)
+    up = S.Deconvolution(merged, kernel=(4, 4), stride=(2, 2), pad=(1, 1), num_filter=3, name="dc")
+    return S.softmax(up + S.UpSampling(d, scale=2, sample_type="nearest"), axis=1, name="prob")
+
+
+def test_dynamic_axes_run_at_other_sizes_in_both_targets():
+    sym = _fully_convolutional()
+    ref = run_reference(sym, (1, 3, 8, 10))
+    dynamic = {"data": (0, 2, 3)}
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=(1, 3, 8, 10), dynamic_axes=dynamic))
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 3, "data_dim2", "data_dim3"]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(ref.graph, (1, 3, 8, 10), dynamic_axes=dynamic)
+    module = build_model(module_from_source(source), state)
+    for shape in ((1, 3, 8, 10), (2, 3, 12, 6)):
+        data = np.random.default_rng(4).uniform(-1, 1, shape).astype(np.float32)
+        executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null")
+        for name, value in {**ref.graph.params, **ref.graph.aux}.items():
+            (executor.aux_dict if name in ref.graph.aux else executor.arg_dict)[name][:] = value
+        executor.arg_dict["data"][:] = data
+        want = [executor.forward(is_train=False)[0].asnumpy()]
+        assert_close(want, session.run(None, {"data": data}))
+        with torch.no_grad():
+            assert_close(want, [module(torch.from_numpy(data)).numpy()])
+
+
+def test_dynamic_axes_refuse_a_size_written_into_the_model():
+    sym = S.Reshape(S.Convolution(S.var("data"), kernel=(1, 1), num_filter=2, name="c"), shape=(1, 2, 80), name="flat")
+    ref = run_reference(sym, (1, 3, 8, 10))
+    with pytest.raises(UnsupportedOpsError, match=r"ONNX opset 13 with dynamic axes.*Reshape \[fixes a size.*\(flat\)"):
+        export_onnx(ref.graph, ExportOptions(input_shape=(1, 3, 8, 10), dynamic_axes={"data": (2, 3)}))
+    with pytest.raises(UnsupportedOpsError, match=r"PyTorch with dynamic axes.*Reshape \[fixes a size.*\(flat\)"):
+        emit_pytorch(ref.graph, (1, 3, 8, 10), dynamic_axes={"data": (2, 3)})
+    flat = run_reference(S.Reshape(S.var("data"), shape=(0, -1), name="flat"), (1, 3, 8, 10))  # sizes from live shapes
+    export_onnx(flat.graph, ExportOptions(input_shape=(1, 3, 8, 10), dynamic_axes={"data": (0, 2, 3)}))
+    emit_pytorch(flat.graph, (1, 3, 8, 10), dynamic_axes={"data": (0, 2, 3)})
+
+
+def test_float16_params_convert_to_float32_with_a_notice(tmp_path):
+    sym = S.FullyConnected(S.Activation(S.FullyConnected(S.var("data"), num_hidden=8, name="fc1"), act_type="tanh"),
+                           num_hidden=3, name="fc2")
+    rng = np.random.default_rng(5)
+    params = {"fc1_weight": rng.normal(size=(8, 4)), "fc1_bias": rng.normal(size=8), "fc2_weight": rng.normal(size=(3, 8)),
+              "fc2_bias": rng.normal(size=3)}
+    prefix = _save(sym, params, tmp_path / "half", dtype=np.float16)
+    done = subprocess.run([sys.executable, "mxnet2onnx.py", "--prefix", prefix, "--input_shape", "2,4",
+                           "--onnx_model", str(tmp_path / "half.onnx")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "note: the params file stores float16 weights; the converted model computes in float32" in done.stdout
+    data = rng.normal(size=(2, 4)).astype(np.float32)
+    want = MxnetModel(prefix, 0)(data)  # MXNet with the float16 weights widened to float32
+    assert_close(want, OrtModel(tmp_path / "half.onnx")(data))
+    source, state = emit_pytorch(load_checkpoint(prefix, 0), (2, 4))
+    with torch.no_grad():
+        assert_close(want, [build_model(module_from_source(source), state)(torch.from_numpy(data)).numpy()])
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--input_shape", "nope=1,2"], "no input named 'nope' (the graph's inputs: data, other)"),
+    (["--input_shape", "data=1,3"], "input 'other': its shape is neither given nor fixed by the graph (it feeds "
+                                    "'out' (broadcast_add, inputs of shapes (1, 3), ?)); give it as NAME=SHAPE"),
+    (["--input_shape", "data=1,3", "--dynamic_axes", "other=0"], "--dynamic_axes names 'other', which is no input "
+                                                                 "with a given shape"),
+])
+def test_bad_input_names_and_shapes(tmp_path, flags, needle):
+    prefix = _save(S.broadcast_add(S.var("data"), S.var("other"), name="out"), {}, tmp_path / "two")
+    output = tmp_path / "two.onnx"
+    done = subprocess.run([sys.executable, "mxnet2onnx.py", "--prefix", prefix, "--onnx_model", str(output), *flags],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert needle in done.stderr, done.stderr
+    assert not output.exists()
+
+
+def test_unknown_begin_state_shape_is_named():
+    sym = S.broadcast_add(S.var("data"), S.FullyConnected(S.var("l0_init_h"), num_hidden=3, name="h2h"), name="out")
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {"arg:h2h_weight": np.ones((3, 4), np.float32), "arg:h2h_bias": np.zeros(3, np.float32)},
+                   "<test>")
+    with pytest.raises(ShapeError, match="input 'l0_init_h': its shape is neither given nor fixed"):
+        export_onnx(graph, ExportOptions(input_shape=(2, 3)))
