@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 from prettytable import PrettyTable
 
+from .api import labels
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
 from .fileio import load_outputs
 
@@ -58,9 +59,9 @@ class Suite:
     models_as_columns: bool
 
 
-ONNX = Suite({"onnx_mxnet": "ONNX (MXNet back)", "onnxruntime": "ONNX Runtime"},
+ONNX = Suite(labels("onnx_mxnet", "onnxruntime"),
              ("MAX Errors to original", "MXNet model output"), models_as_columns=True)
-PYTORCH = Suite({"pytorch": "PyTorch"},
+PYTORCH = Suite(labels("pytorch"),
                 ("MAX Errors PyTorch model to original", "MXNet model output"), models_as_columns=False)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from prettytable import PrettyTable, TableStyle
 
 from . import cli
+from .api import labels
 from .checkpoint import Checkpoint, CheckpointPaths
 from .compare import NOISE_FACTOR, cosine_similarity, max_abs_error, max_rel_error
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
@@ -45,7 +46,7 @@ from .symbol import read_symbol
 
 CHUNK_BYTES = 64 << 20
 PLOT_FLOOR = 1e-10  # exact agreement (0) is drawn here on the log axis
-BACKENDS = {"onnxruntime": "ONNX Runtime", "pytorch": "PyTorch"}
+BACKENDS = labels("onnxruntime", "pytorch")
 
 
 @dataclass(frozen=True)
