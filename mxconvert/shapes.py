@@ -1163,7 +1163,7 @@ def amp_cast_refusal(node: Node) -> str | None:
     return f"amp_cast to {dtype} (MXNet's result depends on its MKLDNN backend)"
 
 
-@shape_rule("Cast", "amp_cast", "BlockGrad")
+@shape_rule("Cast", "amp_cast", "BlockGrad", "_contrib_div_sqrt_dim")
 def _same_shape(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
@@ -1410,11 +1410,6 @@ def _deconvolution(node: Node, shapes: list[Shape]) -> list[Shape]:
         _expect(shapes[2], (a["num_filter"],), "bias")
     out = (data[0], a["num_filter"], *deconvolution_output(a, data[2:]))
     return [channels_last(out) if is_channels_last(a["layout"]) else out]
-
-
-@shape_rule("_contrib_div_sqrt_dim")
-def _same_shape(node: Node, shapes: list[Shape]) -> list[Shape]:
-    return [shapes[0]]
 
 
 @shape_rule("LRN")

@@ -26,15 +26,22 @@ def _truncated(ctx: EmitContext, x: str) -> str:
     return _float(ctx, ctx.add("Cast", [x], to=TensorProto.INT64))
 
 
-def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
+def _axis_size(ctx: EmitContext, data: str, axis: int) -> str:
+    """The size of ``data``'s axis as a float scalar: read at run time on the axis of a dynamic batch."""
+    if not (ctx.batch_dynamic and axis == 0):
+        return ctx.const(float(ctx.shape(0)[axis]), "size")
+    return _float(ctx, ctx.add("Gather", [ctx.add("Shape", [data]), ctx.const(0, "axis", dtype=np.int64)]))
+
+
+def _index(ctx: EmitContext, x: str, size: str, mode: str) -> str:
     """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
     indices, which wrapping keeps). Computed on floats, exactly (MXNet's importer binds int64 constants as floats)."""
     whole = _truncated(ctx, x)
     if mode == "clip":
-        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), ctx.const(float(size - 1), "high")])
+        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), ctx.add("Sub", [size, ctx.const(1.0, "one")])])
     else:  # fmod is exact; a negative remainder moves up by the size, as in MXNet
-        remainder = ctx.add("Mod", [whole, ctx.const(float(size), "size")], fmod=1)
-        raised = ctx.add("Add", [remainder, ctx.const(float(size), "size")])
+        remainder = ctx.add("Mod", [whole, size], fmod=1)
+        raised = ctx.add("Add", [remainder, size])
         index = ctx.add("Where", [ctx.add("Less", [remainder, ctx.const(0.0, "zero")]), raised, remainder])
     return ctx.add("Cast", [index], to=TensorProto.INT64)
 
@@ -43,15 +50,15 @@ def _index(ctx: EmitContext, x: str, size: int, mode: str) -> str:
 def take(ctx: EmitContext, node: Node) -> None:
     data = ctx.shape(0)
     axis = axis_index(node.attrs["axis"], len(data))
-    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    index = _index(ctx, ctx.input(1), _axis_size(ctx, ctx.input(0), axis), node.attrs["mode"])
     ctx.add("Gather", [ctx.input(0), index], ctx.output(), axis=axis)
 
 
 @register("pick")
 def pick(ctx: EmitContext, node: Node) -> None:
-    data, rank = ctx.shape(0), len(ctx.shape(0))
+    rank = len(ctx.shape(0))
     axis = pick_axis(node.attrs, rank)
-    index = _index(ctx, ctx.input(1), data[axis], node.attrs["mode"])
+    index = _index(ctx, ctx.input(1), _axis_size(ctx, ctx.input(0), axis), node.attrs["mode"])
     if rank > 1 and len(ctx.shape(1)) < rank:
         index = ctx.unsqueeze(index, [axis])
     squeeze = rank > 1 and not node.attrs["keepdims"]
