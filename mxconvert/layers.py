@@ -251,7 +251,7 @@ class TorchInternals:
         tree = ast.parse(source)
         function = tree.body[0]
         mxnet_names = getattr(module, "MXNET_NAMES", {})
-        node_names = {n.name for n in graph.nodes}
+        node_names = {n.source_name for n in graph.nodes}
         comments = {token.start[0]: token.string.lstrip("#").strip()
                     for token in tokenize.generate_tokens(io.StringIO(source).readline)
                     if token.type == tokenize.COMMENT}
@@ -281,12 +281,19 @@ class TorchInternals:
 
     @staticmethod
     def _node_of(assigned: list[str], mxnet_names: dict[str, str], graph: Graph) -> dict[str, str]:
-        """Identifier of a node's line -> the MXNet node whose output its value is.
+        """Identifier of a node's line -> the MXNet node whose output its value is. ``MXNET_NAMES`` holds the
+        names of the symbol file, which may repeat: the k-th line of a name is the k-th node of that name.
 
         With ``--fuse_bn`` a folded BatchNorm has no line: its Convolution's line makes the BatchNorm's
         output, and the Convolution's own output exists nowhere.
         """
-        sources = {ident: mxnet_names.get(ident, ident) for ident in assigned}
+        queues: dict[str, list[str]] = {}
+        for node in reversed(graph.nodes):
+            queues.setdefault(node.source_name, []).append(node.name)
+        sources = {}
+        for ident in assigned:
+            waiting = queues.get(mxnet_names.get(ident, ident))
+            sources[ident] = waiting.pop() if waiting else mxnet_names.get(ident, ident)
         present = set(sources.values())
         nodes = {n.name: n for n in graph.nodes}
         by_node = {node: ident for ident, node in sources.items()}

@@ -18,7 +18,8 @@ from .errors import MxConvertError
 from .feeds import Given, complete_feeds
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS
-from .shapes import is_begin_state
+from .ir import TensorRef
+from .shapes import infer_shapes, is_begin_state
 from .symbol import parse_symbol
 
 
@@ -84,8 +85,8 @@ class MxnetModel:
         if not self.input_names:
             raise MxConvertError("the model has no data input (every argument is in the params file)",
                                  str(params_path))
-        graph = parse_symbol(self.symbol.tojson())
-        self.state_names = [name for name in self.input_names if is_begin_state(graph, name)]
+        self.graph = parse_symbol(self.symbol.tojson())
+        self.state_names = [name for name in self.input_names if is_begin_state(self.graph, name)]
         missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
@@ -125,6 +126,16 @@ class MxnetModel:
         return {name: tuple(dims) for name, dims in zip(self.symbol.list_arguments(), known)
                 if dims and 0 not in dims}
 
+    def _state_shape(self, name: str, fed: dict[str, np.ndarray]) -> tuple[int, ...] | None:
+        """A begin state's shape as MXNet infers it from the given inputs, else as mxconvert's inference does
+        (it also reads a state's shape off the FullyConnected it feeds, where MXNet stops)."""
+        shape = self._known_shapes(_shapes(fed)).get(name)
+        if shape is None:
+            weights = {key: value.shape for key, value in {**self.arg_params, **self.aux_params}.items()}
+            with contextlib.suppress(MxConvertError):
+                shape = infer_shapes(self.graph, {**weights, **_shapes(fed)}).get(TensorRef(name))
+        return shape
+
     def _executor(self, shapes: dict[str, tuple[int, ...]]) -> Any:
         key = tuple(shapes.items())
         if key not in self._executors:
@@ -151,8 +162,7 @@ class MxnetModel:
     def __call__(self, given: Given) -> list[np.ndarray]:
         """All outputs of the graph for one batch (an array for the data input, or arrays by input name; begin
         states not given are zeros), as numpy arrays of the model's dtype."""
-        feeds = complete_feeds(given, self.input_names, self.state_names,
-                               lambda name, fed: self._known_shapes(_shapes(fed)).get(name), "mxnet")
+        feeds = complete_feeds(given, self.input_names, self.state_names, self._state_shape, "mxnet")
         executor = self._executor(_shapes(feeds))
         for name, array in feeds.items():
             executor.arg_dict[name][:] = array

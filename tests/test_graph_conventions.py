@@ -51,8 +51,10 @@ def test_repeated_node_names_convert_exactly():
     metadata = {p.key: p.value for p in model.metadata_props}
     assert json.loads(metadata["mxnet_node_names"])["conv_dup1"] == "conv"
     source, state = emit_pytorch(ref.graph, SHAPE)
+    module = module_from_source(source)
+    assert module.MXNET_NAMES["conv_dup1"] == "conv" and module.MXNET_NAMES["plus0_dup1"] == "_plus0"
     with torch.no_grad():
-        out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data))
+        out = build_model(module, state)(torch.from_numpy(ref.data))
     assert_close(ref.outputs, [out.numpy()])
 
 

@@ -247,3 +247,11 @@ def test_unknown_begin_state_shape_is_named():
                    "<test>")
     with pytest.raises(ShapeError, match="input 'l0_init_h': its shape is neither given nor fixed"):
         export_onnx(graph, ExportOptions(input_shape=(2, 3)))
+
+
+def test_mxnet_backend_infers_begin_states_mxnet_cannot(lstm):
+    """MXNet's own inference leaves ``l0_init_h`` unknown; the reference run takes it from mxconvert's."""
+    data = _feeds()["data"]
+    zeros = np.zeros((BATCH, HIDDEN), np.float32)
+    model = MxnetModel(lstm, 0)
+    np.testing.assert_array_equal(model(data)[0], model({"data": data, "l0_init_h": zeros, "l0_init_c": zeros})[0])

@@ -214,7 +214,8 @@ class TorchContext:
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
         parts = [_header(graph), "from typing import List, Optional, Tuple\n\nimport torch\nimport torch.nn.functional as F"
                  "\nfrom torch import nn\n"]
-        renamed = {ident: raw for raw, ident in self.idents.items() if ident != raw}
+        originals = {raw: self.nodes[raw].source_name if raw in self.nodes else raw for raw in self.idents}
+        renamed = {ident: originals[raw] for raw, ident in self.idents.items() if ident != originals[raw]}
         if renamed:
             entries = "".join(f"    {ident!r}: {raw!r},\n" for ident, raw in sorted(renamed.items()))
             parts.append(f"# Python name -> MXNet name, where they differ.\nMXNET_NAMES = {{\n{entries}}}\n")
