@@ -44,6 +44,20 @@ def input_sources(items: list[str]) -> str | dict[str, str]:
     return named
 
 
+def conversion_shapes(items: list[str], input_shape_hw: tuple[int, int]) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    """The input shapes a model is converted for, read off ``--input_image``: a ``.npy`` file's own shape, an
+    image's or a folder's (1, 3, H, W) at ``--input_shape``; by input name for ``NAME=PATH`` pairs."""
+    def shape_of(path: str) -> tuple[int, ...]:
+        if Path(path).suffix.lower() == ".npy" and not Path(path).is_dir():
+            return tuple(load_input(path, input_shape_hw).array.shape)
+        return (1, 3, *input_shape_hw)
+
+    sources = input_sources(items)
+    if isinstance(sources, str):
+        return shape_of(sources)
+    return {name: shape_of(path) for name, path in sources.items()}
+
+
 def load_named(sources: dict[str, str], input_shape_hw: tuple[int, int]) -> tuple[dict[str, np.ndarray], list[str]]:
     """One array per named input (an image file or a ``.npy`` of any rank; no folders) and the files read."""
     arrays = {}

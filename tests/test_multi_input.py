@@ -255,3 +255,23 @@ def test_mxnet_backend_infers_begin_states_mxnet_cannot(lstm):
     zeros = np.zeros((BATCH, HIDDEN), np.float32)
     model = MxnetModel(lstm, 0)
     np.testing.assert_array_equal(model(data)[0], model({"data": data, "l0_init_h": zeros, "l0_init_c": zeros})[0])
+
+
+def test_run_all_takes_a_recurrent_model_and_a_npy_input(lstm, tmp_path):
+    """run_all converts for the .npy's own shape, leaves the begin states to zeros and compares all four."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for suffix in ("-symbol.json", "-0000.params"):
+        (models / f"lstm{suffix}").write_bytes(Path(f"{lstm}{suffix}").read_bytes())
+    np.save(tmp_path / "seq.npy", _feeds(seed=3)["data"])
+    command = [sys.executable, str(ROOT / "run_all.py"), "--models_dir", str(models), "--input_image",
+               str(tmp_path / "seq.npy"), "--format", "json", *(f"--{flag}={tmp_path / flag}" for flag in (
+                   "onnx_dir", "pytorch_dir", "result_dir")), f"--test_mx_onnx={tmp_path / 'onnx.txt'}",
+               f"--test_mx_pytorch={tmp_path / 'torch.txt'}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "input l0_init_c not given, fed zeros" in done.stderr
+    want = MxnetModel(str(models / "lstm"), 0)(_feeds(seed=3)["data"])[0]
+    np.testing.assert_array_equal(np.load(tmp_path / "result_dir" / "lstm" / "mxnet.npy"), want)
+    for backend in ("onnxruntime", "onnx_mxnet", "pytorch"):
+        assert_close([want], [np.load(tmp_path / "result_dir" / "lstm" / f"{backend}.npy")])
