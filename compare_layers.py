@@ -19,8 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx_model", help="the .onnx file converted from the checkpoint (omit: no ONNX Runtime)")
     p.add_argument("--kit_model", help="generated kit_model.py (omit: no PyTorch)")
     p.add_argument("--pytorch_model", help="its state dict (.pth), with --kit_model")
-    p.add_argument("--input_image", default=config.INPUT_IMAGE,
-                   help="an image file, a .npy NCHW tensor, or a folder of images (one batch)")
+    p.add_argument("--input_image", nargs="+", default=[config.INPUT_IMAGE], metavar="PATH|NAME=PATH",
+                   help="an image file, a .npy tensor of any rank, or a folder of images (one batch); or NAME=PATH "
+                        "per input of a model with several (begin states left out are zeros)")
     p.add_argument("--input_shape", type=cli.int_tuple, default=config.INPUT_SHAPE,
                    help="H,W that images are resized to")
     p.add_argument("--tolerance", type=parse_fixed_tolerance, default=1e-5,

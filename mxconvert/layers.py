@@ -39,7 +39,9 @@ from .api import labels
 from .checkpoint import Checkpoint, CheckpointPaths
 from .compare import NOISE_FACTOR, cosine_similarity, max_abs_error, max_rel_error
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
+from .feeds import Feeds, Given
 from .fileio import write_bytes, write_text
+from .inference import input_sources, load_named
 from .ir import Graph
 from .preprocess import load_input
 from .symbol import read_symbol
@@ -92,7 +94,7 @@ class Offender:
 
 
 class Backend(Protocol):
-    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+    def fetch(self, feeds: Feeds, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
         """The tensors of ``probes`` it has, by label, from one forward pass."""
 
     def has(self, probe: Probe) -> bool: ...
@@ -103,7 +105,8 @@ class Backend(Protocol):
 class MxnetInternals:
     """The checkpoint in MXNet; each fetch binds the group of the requested internal outputs."""
 
-    def __init__(self, checkpoint: Checkpoint, epoch: int, input_shape: tuple[int, ...], dtype: str = "float32"):
+    def __init__(self, checkpoint: Checkpoint, epoch: int, given: Given, dtype: str = "float32"):
+        """``given``: the input(s), completed here as the MXNet backend completes them (:attr:`feeds`)."""
         from .mxnet_runner import MxnetModel, mxnet_message
 
         self.model = model = MxnetModel(checkpoint, epoch, dtype=dtype)
@@ -115,12 +118,14 @@ class MxnetInternals:
             name = self.internals[slot].name
             seen[name] = seen.get(name, -1) + 1
             self.slots[(name, seen[name])] = slot
+        self.feeds = model.completed(given)
         known = {name: value.shape for name, value in model.arg_params.items()}
-        known[model.input_names[0]] = tuple(input_shape)
+        known.update({name: array.shape for name, array in self.feeds.items()})
         try:
             args, outs, _ = self.internals.infer_shape_partial(**known)
         except self.mx.base.MXNetError as exc:
-            raise MxConvertError(f"cannot run with input of shape {tuple(input_shape)}: {mxnet_message(exc)}",
+            shapes = ", ".join(f"{name} {array.shape}" for name, array in self.feeds.items())
+            raise MxConvertError(f"cannot run with inputs {shapes}: {mxnet_message(exc)}",
                                  str(model.params_path)) from None
         self.arg_shapes = dict(zip(self.internals.list_arguments(), args))
         self.shapes = {key: tuple(outs[slot]) for key, slot in self.slots.items()}
@@ -128,15 +133,15 @@ class MxnetInternals:
     def has(self, probe: Probe) -> bool:
         return probe.mxnet_slot in self.slots
 
-    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+    def fetch(self, feeds: Feeds, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
         from .mxnet_runner import native_stderr_silenced, mxnet_message
 
         mx, model = self.mx, self.model
         group = mx.sym.Group([self.internals[self.slots[p.mxnet_slot]] for p in probes])
         args = {}
         for name in group.list_arguments():
-            if name == model.input_names[0]:
-                args[name] = mx.nd.array(batch, dtype=model.dtype)
+            if name in feeds:
+                args[name] = mx.nd.array(feeds[name], dtype=model.dtype)
             elif name in model.arg_params:  # shared with the loaded checkpoint, not copied
                 args[name] = model.arg_params[name]
             else:  # a loss head's label
@@ -164,12 +169,12 @@ class OrtInternals:
         import onnxruntime as ort
         from onnx import TensorProto, numpy_helper
 
-        from .onnx_runtime import data_input, declared_shape, load_onnx
+        from .onnx_runtime import OnnxInputs, load_onnx
 
         self.path = path
         model = load_onnx(path)
-        self.input = data_input(model)
-        self.shape = declared_shape(self.input)
+        self.inputs = OnnxInputs(model, path)
+        self.input_info = [value for value in model.graph.input if value.name in self.inputs.names]
         produced = {name for node in model.graph.node for name in node.output}
         self.names = {p.label: p.onnx_name for p in probes if p.onnx_name in produced}
         self.types = {v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)}
@@ -203,28 +208,28 @@ class OrtInternals:
         weights = [name for name in self.weights if name in needed]
         constants = [t for t in graph.initializer if t.name in needed]
         outputs = [helper.make_tensor_value_info(n, self.types.get(n, TensorProto.FLOAT), None) for n in fetches]
-        sub = helper.make_graph(nodes[::-1], graph.name, [self.input, *(self.weight_info[w] for w in weights)],
+        sub = helper.make_graph(nodes[::-1], graph.name, [*self.input_info, *(self.weight_info[w] for w in weights)],
                                 outputs, initializer=constants)
         model = helper.make_model(sub, opset_imports=self.skeleton.opset_import, ir_version=self.skeleton.ir_version)
         from .onnx_runtime import cpu_session
 
         return cpu_session(model, self.path, memory_arena=False), weights  # no arena: chunks give memory back
 
-    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
-        from .onnx_runtime import check_input, run_fixed_batch, run_session
+    def fetch(self, feeds: Feeds, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+        from .onnx_runtime import run_session
 
-        check_input(batch, self.shape, self.input.name)
         wanted = [p.label for p in probes if self.has(p)]
         if not wanted:
             return {}
         fetches = [self.names[label] for label in wanted]
         session, weights = self._session(fetches)
-        feeds = {name: self.weights[name] for name in weights}
+        stored = {name: self.weights[name] for name in weights}
 
-        def run(rows: np.ndarray) -> list[np.ndarray]:
-            return run_session(session, fetches, {self.input.name: rows, **feeds}, self.path)
+        def run(inputs: Feeds) -> list[np.ndarray]:
+            return run_session(session, fetches, {**inputs, **stored}, self.path)
 
-        return dict(zip(wanted, run_fixed_batch(run, batch, self.shape[0])))
+        return dict(zip(wanted, self.inputs.run(run, {n: a for n, a in feeds.items() if n in self.inputs.names},
+                                                "onnxruntime")))
 
 
 class _Done(Exception):
@@ -243,7 +248,7 @@ class TorchInternals:
 
     def __init__(self, kit_path: str, weights_path: str, graph: Graph):
         from .to_torch.loader import build_model, load_kit_module
-        from .to_torch.runner import load_state
+        from .to_torch.runner import forward_inputs, load_state
 
         module = load_kit_module(kit_path)
         self.model = build_model(module, load_state(weights_path), weights_path)
@@ -265,6 +270,7 @@ class TorchInternals:
         self.forward = types.MethodType(namespace[function.name], self.model)
         self.wanted: dict[str, list[Probe]] = {}
         self.captured: dict[str, np.ndarray] = {}
+        self.inputs = list(forward_inputs(module)[0])
 
     @staticmethod
     def _node_line(stmt: ast.Assign, comments: dict[int, str], mxnet_names: dict[str, str],
@@ -324,7 +330,7 @@ class TorchInternals:
     def has(self, probe: Probe) -> bool:
         return probe.node in self.present
 
-    def fetch(self, batch: np.ndarray, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
+    def fetch(self, feeds: Feeds, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
         import torch
 
         self.wanted, self.captured = {}, {}
@@ -335,7 +341,8 @@ class TorchInternals:
             return {}
         try:
             with torch.no_grad():
-                self.forward(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+                self.forward(*(torch.from_numpy(np.ascontiguousarray(feeds[name], dtype=np.float32))
+                               for name in self.inputs))
         except _Done:
             pass
         except Exception as exc:
@@ -440,11 +447,12 @@ def chunks(probes: Sequence[Probe], rows: int, budget: int) -> list[list[Probe]]
     return [chunk for chunk in out if chunk]
 
 
-def compare_layers(reference: MxnetInternals, graph: Graph, targets: dict[str, Backend], batch: np.ndarray,
-                   tolerance: float, chunk_bytes: int = CHUNK_BYTES, model: str = "", source: str = "",
+def compare_layers(reference: MxnetInternals, graph: Graph, targets: dict[str, Backend], tolerance: float, chunk_bytes: int = CHUNK_BYTES, model: str = "", source: str = "",
                    exact: MxnetInternals | None = None, noise_factor: float = NOISE_FACTOR) -> LayerReport:
     """Run MXNet (and with ``exact``, MXNet in float64) and each target chunk by chunk and compare every probe;
-    nothing is kept but the metrics."""
+    nothing is kept but the metrics. The inputs are the reference's (:attr:`MxnetInternals.feeds`)."""
+    feeds = reference.feeds
+    batch = next(iter(feeds.values()))
     probes = probes_of(graph, reference.shapes)
     for key, target in targets.items():
         if not any(target.has(p) for p in probes):
@@ -457,12 +465,12 @@ def compare_layers(reference: MxnetInternals, graph: Graph, targets: dict[str, B
     floors: list[float] | None = None if exact is None else []
     budget = chunk_bytes if exact is None else chunk_bytes // 2  # a float64 tensor counts twice
     for chunk in chunks(probes, batch.shape[0], budget):
-        ref = reference.fetch(batch, chunk)
-        ref64 = {} if exact is None else exact.fetch(batch, chunk)
+        ref = reference.fetch(feeds, chunk)
+        ref64 = {} if exact is None else exact.fetch(feeds, chunk)
         if floors is not None:
             floors += [tensor_diff(ref64[p.label], ref[p.label]).rel_error for p in chunk]
         for key, target in targets.items():
-            out = target.fetch(batch, chunk)
+            out = target.fetch(feeds, chunk)
             diffs[key] += [tensor_diff(ref[p.label], out[p.label], ref64.get(p.label)) if p.label in out else None
                            for p in chunk]
             del out
@@ -641,34 +649,34 @@ def write_report(report: LayerReport, folder: str | Path) -> list[Path]:
 
 # ---------------------------------------------------------------- script
 
-def float64_reference(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, graph: Graph, probes: Sequence[Probe]
+def float64_reference(checkpoint: Checkpoint, epoch: int, feeds: Feeds, graph: Graph, probes: Sequence[Probe]
                       ) -> tuple[MxnetInternals | None, str | None]:
     """MXNet in float64 for the noise floor, tried on the graph's outputs first; else None and why not."""
     heads = {(ref.node, ref.index) for ref in graph.outputs}
     try:
-        exact = MxnetInternals(checkpoint, epoch, batch.shape, dtype="float64")
-        exact.fetch(batch, [p for p in probes if (p.node, p.index) in heads])
+        exact = MxnetInternals(checkpoint, epoch, feeds, dtype="float64")
+        exact.fetch(feeds, [p for p in probes if (p.node, p.index) in heads])
     except MxConvertError as exc:
         return None, str(exc).split(": ", 1)[-1]
     return exact, None
 
 
-def checkpoint_report(checkpoint: Checkpoint, epoch: int, batch: np.ndarray, onnx_model: str | None = None,
+def checkpoint_report(checkpoint: Checkpoint, epoch: int, given: Given, onnx_model: str | None = None,
                       kit_model: str | None = None, pytorch_model: str | None = None, tolerance: float = 1e-5,
                       noise_factor: float = NOISE_FACTOR, source: str = "") -> LayerReport:
-    """The layer report of a checkpoint's converted files on ``batch``: MXNet in float32 and in float64 (where
-    it can run it) against each target given."""
+    """The layer report of a checkpoint's converted files on ``given`` (an array for the data input, or arrays
+    by input name): MXNet in float32 and in float64 (where it can run it) against each target given."""
     paths = CheckpointPaths.of(checkpoint, epoch)
-    reference = MxnetInternals(paths, epoch, batch.shape)
+    reference = MxnetInternals(paths, epoch, given)
     graph = read_symbol(paths.symbol)
     probes = probes_of(graph, reference.shapes)
-    exact, float64_note = float64_reference(paths, epoch, batch, graph, probes)
+    exact, float64_note = float64_reference(paths, epoch, reference.feeds, graph, probes)
     targets: dict[str, Backend] = {}
     if onnx_model is not None:
         targets["onnxruntime"] = OrtInternals(onnx_model, probes)
     if kit_model is not None:
         targets["pytorch"] = TorchInternals(kit_model, pytorch_model, graph)
-    report = compare_layers(reference, graph, targets, batch, tolerance, model=paths.name, source=source,
+    report = compare_layers(reference, graph, targets, tolerance, model=paths.name, source=source,
                             exact=exact, noise_factor=noise_factor)
     report.float64_note = float64_note
     return report
@@ -682,9 +690,11 @@ def main(args: argparse.Namespace) -> int:
         raise MxConvertError("--kit_model and --pytorch_model go together")
     if args.onnx_model is None and args.kit_model is None:
         raise MxConvertError("nothing to compare: give --onnx_model and/or --kit_model with --pytorch_model")
-    batch = load_input(args.input_image, args.input_shape).array
-    report = checkpoint_report(cli.checkpoint_of(args), args.epoch, batch, args.onnx_model, args.kit_model, args.pytorch_model,
-                               args.tolerance, args.noise_factor, source=str(args.input_image))
+    sources = input_sources(args.input_image)
+    given = (load_input(sources, args.input_shape).array if isinstance(sources, str)
+             else load_named(sources, args.input_shape)[0])
+    report = checkpoint_report(cli.checkpoint_of(args), args.epoch, given, args.onnx_model, args.kit_model,
+                               args.pytorch_model, args.tolerance, args.noise_factor, source=" ".join(args.input_image))
     print(table(report))
     for line in summary(report):
         print(line)

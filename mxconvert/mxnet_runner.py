@@ -126,6 +126,10 @@ class MxnetModel:
         return {name: tuple(dims) for name, dims in zip(self.symbol.list_arguments(), known)
                 if dims and 0 not in dims}
 
+    def completed(self, given: Given) -> dict[str, np.ndarray]:
+        """Every data input fed: ``given`` by name, begin states left out as zeros (``feeds.complete_feeds``)."""
+        return complete_feeds(given, self.input_names, self.state_names, self._state_shape, "mxnet")
+
     def _state_shape(self, name: str, fed: dict[str, np.ndarray]) -> tuple[int, ...] | None:
         """A begin state's shape as MXNet infers it from the given inputs, else as mxconvert's inference does
         (it also reads a state's shape off the FullyConnected it feeds, where MXNet stops)."""
@@ -162,7 +166,7 @@ class MxnetModel:
     def __call__(self, given: Given) -> list[np.ndarray]:
         """All outputs of the graph for one batch (an array for the data input, or arrays by input name; begin
         states not given are zeros), as numpy arrays of the model's dtype."""
-        feeds = complete_feeds(given, self.input_names, self.state_names, self._state_shape, "mxnet")
+        feeds = self.completed(given)
         executor = self._executor(_shapes(feeds))
         for name, array in feeds.items():
             executor.arg_dict[name][:] = array

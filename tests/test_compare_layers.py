@@ -72,11 +72,11 @@ def _planted_bugs(monkeypatch) -> None:
 def _report(prefix: str, files: dict[str, str], data: np.ndarray, chunk_bytes: int = layers.CHUNK_BYTES
             ) -> layers.LayerReport:
     graph = read_symbol(f"{prefix}-symbol.json")
-    reference = layers.MxnetInternals(prefix, 0, data.shape)
+    reference = layers.MxnetInternals(prefix, 0, data)
     probes = layers.probes_of(graph, reference.shapes)
     targets = {"onnxruntime": layers.OrtInternals(files["onnx_model"], probes),
                "pytorch": layers.TorchInternals(files["kit_model"], files["pytorch_model"], graph)}
-    return layers.compare_layers(reference, graph, targets, data, 1e-5, chunk_bytes, model=Path(prefix).name)
+    return layers.compare_layers(reference, graph, targets, 1e-5, chunk_bytes, model=Path(prefix).name)
 
 
 @pytest.fixture(scope="module")
