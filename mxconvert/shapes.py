@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .errors import MxConvertError, NotExpressible, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef, VarKind
-from .opdefs import BINARY_FORMS, LOSS_HEADS, REDUCTIONS, UNARY_MATH
+from .opdefs import BINARY_FORMS, LOSS_HEADS, OPS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
+InputRule = Callable[[Node, list[Shape]], dict[int, Shape]]
 _RULES: dict[str, ShapeRule] = {}
+_INPUT_RULES: dict[str, InputRule] = {}
+# Creation ops whose ``shape`` may hold 0, MXNet's unknown size, completed from the op that reads them.
+SIZED_BY_CONSUMER = ("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
 MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
 
@@ -27,6 +32,38 @@ def shape_rule(*ops: str) -> Callable[[ShapeRule], ShapeRule]:
         return rule
 
     return register
+
+
+def input_shape_rule(*ops: str) -> Callable[[InputRule], InputRule]:
+    """Register what an op requires of some of its inputs' shapes, from the shapes of the others (MXNet infers
+    shapes backwards as well: a begin state made by ``_zeros`` of shape (2, 0, 6) takes its batch size there)."""
+
+    def register(rule: InputRule) -> InputRule:
+        for op in ops:
+            _INPUT_RULES[op] = rule
+        return rule
+
+    return register
+
+
+def _complete_inputs(node: Node, in_shapes: list[Shape], partial: dict[TensorRef, str],
+                     shapes: dict[TensorRef, Shape]) -> list[Shape]:
+    """``in_shapes`` with the unknown (0) sizes of creation ops' outputs filled from ``node``'s input rule; an
+    input left incomplete is refused as the empty output it would be in MXNet."""
+    required = _INPUT_RULES[node.op](node, in_shapes) if node.op in _INPUT_RULES else {}
+    completed = list(in_shapes)
+    for slot, ref in enumerate(node.inputs):
+        if ref not in partial:
+            continue
+        shape, want = in_shapes[slot], required.get(slot)
+        if want is None:
+            raise ShapeError(f"node {partial[ref]!r}: empty output refused {shape} (nothing infers its 0 sizes)")
+        if len(shape) != len(want) or any(size not in (0, wanted) for size, wanted in zip(shape, want)):
+            raise ShapeError(f"node {node.name!r} ({node.op}): input {slot} from {partial[ref]!r} has shape {shape}, "
+                             f"expected {want}")
+        completed[slot] = shapes[ref] = tuple(want)
+        del partial[ref]
+    return completed
 
 
 def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef, Shape]:
@@ -47,12 +84,15 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             shapes[TensorRef(var.name)] = tuple(shape)
     for label in graph.labels:  # a label's shape follows its loss head; it never affects outputs
         shapes.setdefault(TensorRef(label.name), ())
+    partial: dict[TensorRef, str] = {}  # outputs of creation ops with unknown (0) sizes -> their node
     for node in graph.nodes:
         try:
             in_shapes = [shapes[ref] for ref in node.inputs]
         except KeyError as exc:
             raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
                              "give the data input's shape") from None
+        if any(ref in partial for ref in node.inputs):
+            in_shapes = _complete_inputs(node, in_shapes, partial, shapes)
         try:
             out_shapes = _RULES[node.op](node, in_shapes)
         except ShapeError as exc:
@@ -61,6 +101,10 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             raise ShapeError(f"node {node.name!r} ({node.op}): attributes do not fit inputs of shapes "
                              f"{in_shapes} ({type(exc).__name__}: {exc})") from None
         for index, shape in enumerate(out_shapes):
+            if node.op in SIZED_BY_CONSUMER and min(shape) == 0:  # completed where it is read
+                partial[TensorRef(node.name, index)] = node.name
+                shapes[TensorRef(node.name, index)] = tuple(shape)
+                continue
             if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
                 what = "empty output refused" if min(shape) == 0 else "negative output size"
                 raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
@@ -68,6 +112,9 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
                 raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
                                  f"{MAX_ELEMENTS} elements")
             shapes[TensorRef(node.name, index)] = tuple(shape)
+    for ref in graph.outputs:
+        if ref in partial:
+            raise ShapeError(f"node {ref.node!r}: empty output refused {shapes[ref]} (nothing infers its 0 sizes)")
     return shapes
 
 
@@ -336,7 +383,7 @@ def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(out)]
 
 
-@shape_rule("Concat")
+@shape_rule("Concat", "_rnn_param_concat")
 def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
     axis = axis_index(node.attrs["dim"], len(shapes[0]), "dim")
     for shape in shapes[1:]:
@@ -1210,14 +1257,15 @@ def _arange_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [data if axis is None else (data[axis_index(axis, len(data))],)]
 
 
-@shape_rule("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
+@shape_rule(*SIZED_BY_CONSUMER)
 def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The ``shape`` attribute; a 0 in it is an unknown size the consumer's ``input_shape_rule`` fills."""
     shape = node.attrs["shape"]
     if not shape or any(size is None for size in shape):
         raise ShapeError(f"shape {shape} is not a full shape")
     if node.op == "_full":
         fill_values(node.attrs, ("value",))
-    return [refuse_empty(shape, "a zero size")]
+    return [shape]
 
 
 @shape_rule("zeros_like", "ones_like", "_random_uniform_like")
@@ -1460,3 +1508,146 @@ def float16_output(node: Node) -> str | None:
     """Why a log_softmax or softmin is not converted: ``dtype`` float16 rounds MXNet's output to half precision,
     which a float32 model does not reproduce within its tolerance."""
     return "dtype float16" if node.attrs["dtype"] == "float16" else None
+
+
+# === the fused RNN op (issue 14) =============================================================================
+RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}  # MXNet's order: LSTM i, f, g, o; GRU r, z, n
+
+
+class RnnWeights(NamedTuple):
+    """One layer and direction of a fused RNN, gates in MXNet's order: input-to-hidden (gates x hidden, inputs),
+    hidden-to-hidden (gates x hidden, recurrent size), the LSTM projection (projection, hidden) or None, and the
+    two biases (gates x hidden)."""
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    w_hr: np.ndarray | None
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+
+@dataclass(frozen=True)
+class RnnLayout:
+    """Sizes of a fused RNN and the layout of its packed parameter vector: every layer's weights by layer and
+    direction (i2h, h2h, then the projection h2r), then every bias in the same order (i2h, h2h)."""
+
+    mode: str
+    layers: int
+    directions: int
+    input_size: int
+    hidden: int
+    projection: int | None
+
+    @property
+    def gates(self) -> int:
+        return RNN_GATES[self.mode]
+
+    @property
+    def state_size(self) -> int:
+        """The size of the recurrent state h (and of each direction's output): the projection, if any."""
+        return self.projection or self.hidden
+
+    def layer_input(self, layer: int) -> int:
+        return self.input_size if layer == 0 else self.directions * self.state_size
+
+    def _weight_shapes(self, layer: int) -> list[tuple[int, int]]:
+        rows = self.gates * self.hidden
+        shapes = [(rows, self.layer_input(layer)), (rows, self.state_size)]
+        return shapes + [(self.projection, self.hidden)] if self.projection else shapes
+
+    @property
+    def param_size(self) -> int:
+        weights = sum(math.prod(shape) for layer in range(self.layers) for shape in self._weight_shapes(layer))
+        return self.directions * weights + 2 * self.layers * self.directions * self.gates * self.hidden
+
+    def describe(self) -> str:
+        extra = f", projection {self.projection}" if self.projection else ""
+        direction = "bidirectional" if self.directions == 2 else "unidirectional"
+        return (f"{self.mode}, {self.layers} layer(s) {direction}, input size {self.input_size}, state size "
+                f"{self.hidden}{extra}")
+
+    def unpack(self, packed: np.ndarray) -> list[list[RnnWeights]]:
+        """The packed vector as weights per layer, then per direction (forward, reverse)."""
+        flat = np.asarray(packed).reshape(-1)
+        if flat.size != self.param_size:
+            raise ShapeError(f"the packed parameters have {flat.size} values, expected {self.param_size} "
+                             f"({self.describe()})")
+        offset = 0
+
+        def take(shape: tuple[int, ...]) -> np.ndarray:
+            nonlocal offset
+            size = math.prod(shape)
+            offset += size
+            return flat[offset - size:offset].reshape(shape)
+
+        weights = [[[take(shape) for shape in self._weight_shapes(layer)] for _ in range(self.directions)]
+                   for layer in range(self.layers)]
+        bias = (self.gates * self.hidden,)
+        return [[RnnWeights(w[0], w[1], w[2] if self.projection else None, take(bias), take(bias))
+                 for w in per_layer] for per_layer in weights]
+
+
+def rnn_layout(attrs: dict, input_size: int) -> RnnLayout:
+    """The layout of an RNN node's parameters for data with ``input_size`` features, checked as MXNet does
+    (a projection is an LSTM's only, and no larger than its state)."""
+    projection = attrs["projection_size"]
+    if projection is not None and (attrs["mode"] != "lstm" or projection > attrs["state_size"]):
+        raise ShapeError(f"projection_size {projection}: MXNet projects only LSTM states, to at most state_size "
+                         f"{attrs['state_size']}")
+    return RnnLayout(attrs["mode"], attrs["num_layers"], 2 if attrs["bidirectional"] else 1, input_size,
+                     attrs["state_size"], projection)
+
+
+def rnn_data_layout(node: Node, data: Shape) -> RnnLayout:
+    if len(data) != 3:
+        raise ShapeError(f"data has shape {data}, expected 3-D (sequence, batch, features)")
+    return rnn_layout(node.attrs, data[2])
+
+
+@input_shape_rule("RNN")
+def _rnn_inputs(node: Node, shapes: list[Shape]) -> dict[int, Shape]:
+    """The begin states (layers x directions, batch, state) and the (batch,) sequence lengths."""
+    layout = rnn_data_layout(node, shapes[0])
+    batch, stacked = shapes[0][1], layout.layers * layout.directions
+    required = {2: (stacked, batch, layout.state_size)}
+    if layout.mode == "lstm":
+        required[3] = (stacked, batch, layout.hidden)
+    if node.attrs["use_sequence_length"]:
+        required[len(required) + 2] = (batch,)
+    return required
+
+
+@shape_rule("RNN")
+def _rnn(node: Node, shapes: list[Shape]) -> list[Shape]:
+    layout = rnn_data_layout(node, shapes[0])
+    if shapes[1] != (layout.param_size,):
+        raise ShapeError(f"the packed parameters have shape {shapes[1]}, expected ({layout.param_size},) "
+                         f"({layout.describe()})")
+    required = _rnn_inputs(node, shapes)
+    if len(shapes) != 2 + len(required):
+        raise ShapeError(f"{len(shapes)} inputs, expected {2 + len(required)}")
+    names = OPS["RNN"].input_names(node.attrs)
+    for slot, shape in required.items():
+        _expect(shapes[slot], shape, names[slot])
+    length, batch = shapes[0][:2]
+    states = [(layout.layers * layout.directions, batch, size) for size in (layout.state_size, layout.hidden)]
+    outputs = [(length, batch, layout.directions * layout.state_size), *states]
+    return outputs[:node.num_outputs]
+
+
+def rnn_refusal(node: Node) -> str | None:
+    """Why an RNN is not converted: state clipping, which MXNet runs only on cuDNN (its CPU kernel refuses it),
+    clamps the LSTM cell state inside the recurrence, which neither ONNX's LSTM (its ``clip`` bounds the gates'
+    inputs) nor nn.LSTM can express."""
+    if node.attrs["lstm_state_clip_min"] is not None or node.attrs["lstm_state_clip_max"] is not None:
+        return "lstm_state_clip_min/max: clipping the cell state inside the recurrence"
+    return None
+
+
+def rnn_packed_parameters(graph: Graph, node: Node) -> np.ndarray:
+    """The stored packed parameter vector of an RNN node; parameters computed at run time are not converted."""
+    source = node.inputs[1].node
+    if source not in graph.params:
+        raise NotExpressible(f"packed parameters computed at run time (by {source!r}); only stored weights, "
+                             "reshaped or concatenated, are converted")
+    return graph.params[source]
