@@ -77,14 +77,15 @@ def fold_stored_weights(graph: Graph) -> Graph:
         return graph
     nodes = [dataclasses.replace(n, inputs=[TensorRef(r.node) if r in folded else r for r in n.inputs])
              for n in graph.nodes]
+    replaced = {ref.node for ref in folded}  # nodes whose name their stored value takes
     live = {ref.node for ref in graph.outputs}
     for node in reversed(nodes):
-        if node.name in live:
+        if node.name in live and node.name not in replaced:
             live.update(ref.node for ref in node.inputs)
     variables = {name: var for name, var in graph.variables.items() if name in live}
     params = dict(graph.params)
     for ref, value in folded.items():
         variables[ref.node] = Variable(ref.node, VarKind.PARAM, tuple(value.shape), value.dtype)
         params[ref.node] = value
-    return dataclasses.replace(graph, variables=variables, nodes=[n for n in nodes if n.name in live],
-                               params=params)
+    return dataclasses.replace(graph, variables=variables, params=params,
+                               nodes=[n for n in nodes if n.name in live and n.name not in replaced])

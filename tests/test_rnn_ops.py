@@ -14,6 +14,7 @@ from test_onnx_ops import run_onnx
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.params import save_params
+from mxconvert.shapes import RnnLayout
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
@@ -187,13 +188,29 @@ def test_gluon_exported_layers(layer, layout, tmp_path):
     assert {"_rnn_param_concat", "_zeros"} <= set(graph.ops())
     onnx_out, model = onnx_outputs(graph, data)
     assert len(recurrent_nodes(model)) == 2
+    assert not [init.name for init in model.graph.initializer if "_weight" in init.name or "_bias" in init.name]
     net = torch_model(graph, data.shape)
     rnn_layer = next(module for module in net.modules() if isinstance(module, torch.nn.RNNBase))
     assert type(rnn_layer) is getattr(torch.nn, layer)
-    assert {"weight_ih_l0", "weight_hh_l1_reverse", "bias_ih_l1", "bias_hh_l0_reverse"} <= set(
-        name for name, _ in rnn_layer.named_parameters())
+    assert {name for name, _ in rnn_layer.named_parameters()} == {
+        f"{kind}_l{layer}{reverse}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for layer in (0, 1)
+        for reverse in ("", "_reverse")}
+    assert len(net.state_dict()) == 16  # Gluon's separate weights are in the layer's, not beside it
     assert_close([expected], onnx_out)
     assert_close([expected], torch_outputs(net, data))
+
+
+def test_parameters_concatenated_from_stored_weights_are_computed_once():
+    """A Concat of stored vectors as the packed parameters: one constant per layer in ONNX, no Concat left."""
+    size = RnnLayout("lstm", 1, 2, I, H, None).param_size
+    parts = S.Concat(S.var("first", shape=(100,)), S.var("second", shape=(size - 100,)), dim=0, name="packed")
+    sym = S.RNN(data=S.var("data"), parameters=parts, state=S.var("rnn_state"), state_cell=S.var("rnn_state_cell"),
+                state_size=H, num_layers=1, bidirectional=True, mode="lstm", name="rnn")
+    ref = run_reference(sym, (T, N, I))
+    onnx_out, model = onnx_outputs(ref.graph, ref.data)
+    assert [node.op_type for node in model.graph.node if node.op_type in ("Concat", "LSTM")] == ["LSTM"]
+    assert_close(ref.outputs, onnx_out)
+    assert_close(ref.outputs, torch_outputs(torch_model(ref.graph, (T, N, I)), ref.data))
 
 
 def test_converted_lstm_trains():
