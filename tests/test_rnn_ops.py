@@ -274,6 +274,23 @@ def test_unsupported_attributes_are_named_with_the_node(case):
             convert(graph)
 
 
+def test_parameters_computed_at_run_time_and_a_dynamic_batch_are_refused():
+    size = RnnLayout("gru", 1, 1, I, H, None).param_size
+    doubled = S._internal._mul_scalar(S.var("rnn_parameters", shape=(size,)), scalar=2.0, name="doubled")
+    sym = S.RNN(data=S.var("data"), parameters=doubled, state=S.var("rnn_state"), state_size=H, num_layers=1,
+                mode="gru", name="rnn")
+    ref = run_reference(sym, (T, N, I))
+    message = r"RNN \[packed parameters computed at run time \(by 'doubled'\); only stored weights, reshaped or " \
+              r"concatenated, are converted\] \(rnn\)"
+    for convert in (lambda: export_onnx(ref.graph, ExportOptions(input_shape=(T, N, I))),
+                    lambda: emit_pytorch(ref.graph, (T, N, I))):
+        with pytest.raises(UnsupportedOpsError, match=message):
+            convert()
+    stored = run_reference(rnn_symbol("gru", 1, False), (T, N, I))
+    with pytest.raises(UnsupportedOpsError, match=r"RNN \[a dynamic batch: the begin states' batch size is fixed"):
+        export_onnx(stored.graph, ExportOptions(input_shape=(T, N, I), dynamic_batch=True))
+
+
 def test_zeros_of_unknown_size_read_by_an_op_without_input_rule_is_refused():
     """A 0 in a creation op's shape is filled only by an op that infers it (the RNN); elsewhere it stays the empty
     output MXNet would make, and is refused."""

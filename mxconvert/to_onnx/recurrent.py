@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
+from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal
 from .context import EmitContext
@@ -50,6 +51,8 @@ def rnn(ctx: EmitContext, node: Node) -> None:
     (``linear_before_reset``); sequence lengths pad each output with zeros past its length, as MXNet's cuDNN
     kernel does, and the reverse direction starts at each sequence's last step."""
     a = node.attrs
+    if ctx.batch_dynamic:
+        raise NotExpressible("a dynamic batch: the begin states' batch size is fixed at conversion")
     layout = rnn_data_layout(node, ctx.shape(0))
     count = layout.directions
     options = {"hidden_size": layout.hidden, "direction": "bidirectional" if count == 2 else "forward"}
