@@ -46,24 +46,31 @@ def input_shape_rule(*ops: str) -> Callable[[InputRule], InputRule]:
     return register
 
 
-def _complete_inputs(node: Node, in_shapes: list[Shape], partial: dict[TensorRef, str],
-                     shapes: dict[TensorRef, Shape]) -> list[Shape]:
-    """``in_shapes`` with the unknown (0) sizes of creation ops' outputs filled from ``node``'s input rule; an
-    input left incomplete is refused as the empty output it would be in MXNet."""
-    required = _INPUT_RULES[node.op](node, in_shapes) if node.op in _INPUT_RULES else {}
-    completed = list(in_shapes)
+def _complete_inputs(node: Node, partial: dict[TensorRef, Node], shapes: dict[TensorRef, Shape]) -> list[Shape]:
+    """The shapes of ``node``'s inputs, the unknown (0) sizes of creation ops' outputs filled from its input rule;
+    an input left incomplete is refused as the empty output it would be in MXNet."""
+    required = _INPUT_RULES[node.op](node, [shapes[ref] for ref in node.inputs]) if node.op in _INPUT_RULES else {}
     for slot, ref in enumerate(node.inputs):
         if ref not in partial:
             continue
-        shape, want = in_shapes[slot], required.get(slot)
+        shape, want, producer = shapes[ref], required.get(slot), partial.pop(ref)
         if want is None:
-            raise ShapeError(f"node {partial[ref]!r}: empty output refused {shape} (nothing infers its 0 sizes)")
+            raise ShapeError(f"node {producer.name!r}: empty output refused {shape} (nothing infers its 0 sizes)")
         if len(shape) != len(want) or any(size not in (0, wanted) for size, wanted in zip(shape, want)):
-            raise ShapeError(f"node {node.name!r} ({node.op}): input {slot} from {partial[ref]!r} has shape {shape}, "
-                             f"expected {want}")
-        completed[slot] = shapes[ref] = tuple(want)
-        del partial[ref]
-    return completed
+            raise ShapeError(f"node {node.name!r} ({node.op}): input {slot} from {producer.name!r} has shape "
+                             f"{shape}, expected {want}")
+        _check_output(producer, want)
+        shapes[ref] = tuple(want)
+    return [shapes[ref] for ref in node.inputs]
+
+
+def _check_output(node: Node, shape: Shape) -> None:
+    if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
+        what = "empty output refused" if min(shape) == 0 else "negative output size"
+        raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
+    if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
+        raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
+                         f"{MAX_ELEMENTS} elements")
 
 
 def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef, Shape]:
@@ -84,7 +91,7 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             shapes[TensorRef(var.name)] = tuple(shape)
     for label in graph.labels:  # a label's shape follows its loss head; it never affects outputs
         shapes.setdefault(TensorRef(label.name), ())
-    partial: dict[TensorRef, str] = {}  # outputs of creation ops with unknown (0) sizes -> their node
+    partial: dict[TensorRef, Node] = {}  # outputs of creation ops with unknown (0) sizes -> their node
     for node in graph.nodes:
         try:
             in_shapes = [shapes[ref] for ref in node.inputs]
@@ -92,7 +99,7 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
                              "give the data input's shape") from None
         if any(ref in partial for ref in node.inputs):
-            in_shapes = _complete_inputs(node, in_shapes, partial, shapes)
+            in_shapes = _complete_inputs(node, partial, shapes)
         try:
             out_shapes = _RULES[node.op](node, in_shapes)
         except ShapeError as exc:
@@ -102,15 +109,10 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
                              f"{in_shapes} ({type(exc).__name__}: {exc})") from None
         for index, shape in enumerate(out_shapes):
             if node.op in SIZED_BY_CONSUMER and min(shape) == 0:  # completed where it is read
-                partial[TensorRef(node.name, index)] = node.name
+                partial[TensorRef(node.name, index)] = node
                 shapes[TensorRef(node.name, index)] = tuple(shape)
                 continue
-            if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
-                what = "empty output refused" if min(shape) == 0 else "negative output size"
-                raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
-            if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
-                raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
-                                 f"{MAX_ELEMENTS} elements")
+            _check_output(node, shape)
             shapes[TensorRef(node.name, index)] = tuple(shape)
     for ref in graph.outputs:
         if ref in partial:
