@@ -164,7 +164,7 @@ def test_sequence_lengths(mode, bidirectional):
 
 def gluon_layer_export(layer: mx.gluon.HybridBlock, layout: str, tmp_path) -> tuple:
     """``layer`` inside a hybridized block (so its begin states are ``_zeros`` of unknown batch size), exported
-    with non-zero biases; MXNet's output and the checkpoint read back."""
+    with non-zero biases: the checkpoint read back, the block, data and MXNet's output."""
     net = mx.gluon.nn.HybridSequential()
     net.add(layer)
     net.initialize(mx.init.Uniform(0.5))
@@ -175,16 +175,17 @@ def gluon_layer_export(layer: mx.gluon.HybridBlock, layout: str, tmp_path) -> tu
     data = rng.uniform(-1, 1, (T, N, I) if layout == "TNC" else (N, T, I)).astype(np.float32)
     expected = net(mx.nd.array(data)).asnumpy()
     net.export(str(tmp_path / "net"))
-    return load_checkpoint(str(tmp_path / "net"), 0), data, expected
+    return load_checkpoint(str(tmp_path / "net"), 0), net, data, expected
 
 
 @pytest.mark.parametrize("layout", ["TNC", "NTC"])
 @pytest.mark.parametrize("layer", ["LSTM", "GRU", "RNN"])
 def test_gluon_exported_layers(layer, layout, tmp_path):
     """Gluon's rnn layers, bidirectional with two layers: weights packed by Reshape and _rnn_param_concat,
-    begin states ``_zeros`` whose batch size MXNet infers from the RNN; NTC swaps axes around it."""
+    begin states ``_zeros`` whose batch size MXNet infers from the RNN; NTC swaps axes around it. Zero begin
+    states follow the live batch: the converted models run another batch size."""
     block = getattr(mx.gluon.rnn, layer)(H, num_layers=2, bidirectional=True, layout=layout, input_size=I)
-    graph, data, expected = gluon_layer_export(block, layout, tmp_path)
+    graph, gluon_net, data, expected = gluon_layer_export(block, layout, tmp_path)
     assert {"_rnn_param_concat", "_zeros"} <= set(graph.ops())
     onnx_out, model = onnx_outputs(graph, data)
     assert len(recurrent_nodes(model)) == 2
@@ -198,6 +199,12 @@ def test_gluon_exported_layers(layer, layout, tmp_path):
     assert len(net.state_dict()) == 16  # Gluon's separate weights are in the layer's, not beside it
     assert_close([expected], onnx_out)
     assert_close([expected], torch_outputs(net, data))
+    other = np.random.default_rng(5).uniform(-1, 1, (T, 5, I) if layout == "TNC" else (5, T, I)).astype(np.float32)
+    other_expected = [gluon_net(mx.nd.array(other)).asnumpy()]
+    assert_close(other_expected, torch_outputs(net, other))
+    if layout == "NTC":  # ONNX's dynamic batch is the input's first axis
+        model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, dynamic_batch=True))
+        assert_close(other_expected, run_onnx(model, other))
 
 
 def test_parameters_concatenated_from_stored_weights_are_computed_once():
@@ -287,7 +294,8 @@ def test_parameters_computed_at_run_time_and_a_dynamic_batch_are_refused():
         with pytest.raises(UnsupportedOpsError, match=message):
             convert()
     stored = run_reference(rnn_symbol("gru", 1, False), (T, N, I))
-    with pytest.raises(UnsupportedOpsError, match=r"RNN \[a dynamic batch: the begin states' batch size is fixed"):
+    fixed = r"RNN \[a dynamic batch with begin states other than _zeros \(their batch size is fixed\)\]"
+    with pytest.raises(UnsupportedOpsError, match=fixed):
         export_onnx(stored.graph, ExportOptions(input_shape=(T, N, I), dynamic_batch=True))
 
 

@@ -8,7 +8,7 @@ from onnx import TensorProto
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal
+from ..shapes import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .context import EmitContext
 from .registry import register
 
@@ -51,8 +51,9 @@ def rnn(ctx: EmitContext, node: Node) -> None:
     (``linear_before_reset``); sequence lengths pad each output with zeros past its length, as MXNet's cuDNN
     kernel does, and the reverse direction starts at each sequence's last step."""
     a = node.attrs
-    if ctx.batch_dynamic:
-        raise NotExpressible("a dynamic batch: the begin states' batch size is fixed at conversion")
+    zeros = zero_begin_states(ctx.graph, node)  # ONNX's default begin states: zeros of the live batch
+    if ctx.batch_dynamic and not zeros:
+        raise NotExpressible("a dynamic batch with begin states other than _zeros (their batch size is fixed)")
     layout = rnn_data_layout(node, ctx.shape(0))
     count = layout.directions
     options = {"hidden_size": layout.hidden, "direction": "bidirectional" if count == 2 else "forward"}
@@ -69,9 +70,9 @@ def rnn(ctx: EmitContext, node: Node) -> None:
     for layer, directions in enumerate(weights):
         w, r, b = (ctx.const(array, f"l{layer}_{key}")
                    for key, array in zip("WRB", _layer_weights(directions, layout.mode)))
-        inputs = [x, w, r, b, lengths, _layer_states(ctx, ctx.input(2), layer, count)]
-        if is_lstm:
-            inputs.append(_layer_states(ctx, ctx.input(3), layer, count))
+        inputs = [x, w, r, b, lengths]
+        if not zeros:
+            inputs += [_layer_states(ctx, ctx.input(slot), layer, count) for slot in ((2, 3) if is_lstm else (2,))]
         outputs = [ctx.temp("y"), ctx.temp("y_h")] + ([ctx.temp("y_c")] if is_lstm else [])
         ctx.add(_ONNX_OPS[layout.mode], inputs, outputs, **options)
         finals.append(outputs[1:])

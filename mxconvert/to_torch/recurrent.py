@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import rnn_data_layout, rnn_packed_parameters, rnn_refusal
+from ..shapes import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -67,15 +67,16 @@ def rnn(ctx: TorchContext, node: Node) -> Lowering:
                 if array is not None:
                     state[f"{key}_{suffix}"] = array
     is_lstm = layout.mode == "lstm"
-    begin = f"({ctx.input(2)}, {ctx.input(3)})" if is_lstm else ctx.input(2)
+    begin = "" if zero_begin_states(ctx.graph, node) else (  # no states: zeros of the live batch
+        f", ({ctx.input(2)}, {ctx.input(3)})" if is_lstm else f", {ctx.input(2)}")
     x = ctx.input(0)
     if a["use_sequence_length"]:
         packed = f"{ctx.helper('mxnet_packed')}({x}, {ctx.input(len(node.inputs) - 1)})"
         padded = ctx.helper("mxnet_padded_lstm" if is_lstm else "mxnet_padded_rnn")
-        expr = f"{padded}({ctx.layer}({packed}, {begin}), {x}.shape[0])"
+        expr = f"{padded}({ctx.layer}({packed}{begin}), {x}.shape[0])"
     elif is_lstm and node.num_outputs > 1:
-        expr = f"{ctx.helper('mxnet_lstm_outputs')}({ctx.layer}({x}, {begin}))"
+        expr = f"{ctx.helper('mxnet_lstm_outputs')}({ctx.layer}({x}{begin}))"
     else:
-        expr = f"{ctx.layer}({x}, {begin})"
+        expr = f"{ctx.layer}({x}{begin})"
     return Lowering(expr if node.num_outputs > 1 else f"{expr}[0]", f"{_MODULES[layout.mode]}({', '.join(options)})",
                     state)
