@@ -1589,21 +1589,17 @@ class RnnLayout:
                  for w in per_layer] for per_layer in weights]
 
 
-def rnn_layout(attrs: dict, input_size: int) -> RnnLayout:
-    """The layout of an RNN node's parameters for data with ``input_size`` features, checked as MXNet does
-    (a projection is an LSTM's only, and no larger than its state)."""
-    projection = attrs["projection_size"]
-    if projection is not None and (attrs["mode"] != "lstm" or projection > attrs["state_size"]):
-        raise ShapeError(f"projection_size {projection}: MXNet projects only LSTM states, to at most state_size "
-                         f"{attrs['state_size']}")
-    return RnnLayout(attrs["mode"], attrs["num_layers"], 2 if attrs["bidirectional"] else 1, input_size,
-                     attrs["state_size"], projection)
-
-
 def rnn_data_layout(node: Node, data: Shape) -> RnnLayout:
+    """The layout of an RNN node's parameters for its (sequence, batch, features) data, checked as MXNet does
+    (a projection is an LSTM's only, and no larger than its state)."""
     if len(data) != 3:
         raise ShapeError(f"data has shape {data}, expected 3-D (sequence, batch, features)")
-    return rnn_layout(node.attrs, data[2])
+    a = node.attrs
+    projection = a["projection_size"]
+    if projection is not None and (a["mode"] != "lstm" or projection > a["state_size"]):
+        raise ShapeError(f"projection_size {projection}: MXNet projects only LSTM states, to at most state_size "
+                         f"{a['state_size']}")
+    return RnnLayout(a["mode"], a["num_layers"], 2 if a["bidirectional"] else 1, data[2], a["state_size"], projection)
 
 
 @input_shape_rule("RNN")
@@ -1625,11 +1621,8 @@ def _rnn(node: Node, shapes: list[Shape]) -> list[Shape]:
     if shapes[1] != (layout.param_size,):
         raise ShapeError(f"the packed parameters have shape {shapes[1]}, expected ({layout.param_size},) "
                          f"({layout.describe()})")
-    required = _rnn_inputs(node, shapes)
-    if len(shapes) != 2 + len(required):
-        raise ShapeError(f"{len(shapes)} inputs, expected {2 + len(required)}")
     names = OPS["RNN"].input_names(node.attrs)
-    for slot, shape in required.items():
+    for slot, shape in _rnn_inputs(node, shapes).items():
         _expect(shapes[slot], shape, names[slot])
     length, batch = shapes[0][:2]
     states = [(layout.layers * layout.directions, batch, size) for size in (layout.state_size, layout.hidden)]
