@@ -190,6 +190,8 @@ def test_gluon_exported_layers(layer, layout, tmp_path):
     onnx_out, model = onnx_outputs(graph, data)
     assert len(recurrent_nodes(model)) == 2
     assert not [init.name for init in model.graph.initializer if "_weight" in init.name or "_bias" in init.name]
+    read = {name for node in model.graph.node for name in node.input} | {out.name for out in model.graph.output}
+    assert all(read.intersection(node.output) for node in model.graph.node)  # neither begin nor final states left
     net = torch_model(graph, data.shape)
     rnn_layer = next(module for module in net.modules() if isinstance(module, torch.nn.RNNBase))
     assert type(rnn_layer) is getattr(torch.nn, layer)

@@ -89,6 +89,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
         source = f"MXNet node {node.mxnet_name!r}, " if node.mxnet_name else ""
         log.lines.append(f"{node.name} ({source}{node.op}) -> {', '.join(ctx.emitted.get(node.name, []))}")
     log.timings["emit nodes"] = time.perf_counter() - started
+    ctx.drop_unread([ctx.name_of(ref) for ref in graph.outputs])
     model = _assemble(ctx, options, input_name)
     started = time.perf_counter()
     _check(model)
