@@ -681,3 +681,40 @@ ALIASES.update({
     "_npx_batch_dot": "batch_dot",
     "linalg_gemm2": "_linalg_gemm2",
 })
+
+
+# --- the fused RNN op (issue 14) -------------------------------------------------------------------------------
+RNN_MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+
+
+def _rnn_inputs(attrs: dict[str, Any]) -> tuple[str, ...]:
+    """The RNN's input slots: data, the packed parameters, the begin state (and cell state of an LSTM), and the
+    sequence lengths with ``use_sequence_length``."""
+    cell = ("state_cell",) if attrs["mode"] == "lstm" else ()
+    lengths = ("sequence_length",) if attrs["use_sequence_length"] else ()
+    return ("data", "parameters", "state", *cell, *lengths)
+
+
+OPS.update({
+    "RNN": OpDef(
+        {
+            "state_size": (_COUNT, REQUIRED),
+            "num_layers": (_COUNT, REQUIRED),
+            "bidirectional": (parse_bool, False),
+            "mode": (choice(*RNN_MODES), REQUIRED),
+            "p": (in_range(parse_float32, 0, 1), 0.0),
+            "state_outputs": (parse_bool, False),
+            "projection_size": (optional(_COUNT), None),
+            "lstm_state_clip_min": (optional(parse_float), None),
+            "lstm_state_clip_max": (optional(parse_float), None),
+            "lstm_state_clip_nan": (parse_bool, False),
+            "use_sequence_length": (parse_bool, False),
+        },
+        param_inputs=(1,),
+        outputs=lambda a: 1 + (1 + (a["mode"] == "lstm")) * a["state_outputs"],
+        input_names=_rnn_inputs,
+    ),
+    # Gluon's rnn layers pack their weights with it: a Concat whose shape inference also fills unknown sizes
+    "_rnn_param_concat": OpDef({"dim": (parse_int, 1), "num_args": (_COUNT, REQUIRED)}),
+})
+ALIASES.update({"_npx_rnn": "RNN", "_npi_rnn_param_concat": "_rnn_param_concat"})

@@ -3,20 +3,24 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .errors import MxConvertError, NotExpressible, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef, VarKind
-from .opdefs import BINARY_FORMS, LOSS_HEADS, REDUCTIONS, UNARY_MATH
+from .opdefs import BINARY_FORMS, LOSS_HEADS, OPS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
-_RULES: dict[str, ShapeRule] = {}
-# op -> shapes of its unknown inputs (None where not fixed) from its known input and output shapes
+# op -> the shapes it fixes for its inputs (None where it fixes none), from its known input and output shapes
+# (None where unknown): MXNet infers shapes backwards as well
 InputRule = Callable[[Node, list["Shape | None"], list["Shape | None"]], list["Shape | None"]]
+_RULES: dict[str, ShapeRule] = {}
 _INPUT_RULES: dict[str, InputRule] = {}
+# Creation ops whose ``shape`` may hold 0, MXNet's unknown size, completed from the op that reads them.
+SIZED_BY_CONSUMER = ("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
 MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
 
@@ -34,12 +38,53 @@ def shape_rule(*ops: str) -> Callable[[ShapeRule], ShapeRule]:
 
 
 def input_rule(*ops: str) -> Callable[[InputRule], InputRule]:
+    """Register the shapes an op fixes for its inputs (an LSTM's begin state from the data it meets, a
+    ``_zeros`` begin state of shape (2, 0, 6) taking its batch size there)."""
+
     def register(rule: InputRule) -> InputRule:
         for op in ops:
             _INPUT_RULES[op] = rule
         return rule
 
     return register
+
+
+def _fixed_inputs(node: Node, inputs: list[Shape | None], outputs: list[Shape | None]) -> list[Shape | None]:
+    rule = _INPUT_RULES.get(node.op)
+    return rule(node, inputs, outputs) if rule is not None else [None] * len(inputs)
+
+
+def _complete_inputs(node: Node, partial: dict[TensorRef, Node], shapes: dict[TensorRef, Shape]) -> list[Shape]:
+    """The shapes of ``node``'s inputs, the unknown (0) sizes of creation ops' outputs filled from its input rule;
+    an input left incomplete is refused as the empty output it would be in MXNet."""
+    known = [None if ref in partial else shapes[ref] for ref in node.inputs]
+    required = _fixed_inputs(node, known, [None] * node.num_outputs)
+    for slot, ref in enumerate(node.inputs):
+        if ref not in partial:
+            continue
+        shape, want, producer = shapes[ref], required[slot], partial.pop(ref)
+        if want is None:
+            raise ShapeError(f"node {producer.name!r}: empty output refused {shape} (nothing infers its 0 sizes)")
+        if len(shape) != len(want) or any(size not in (0, wanted) for size, wanted in zip(shape, want)):
+            raise ShapeError(f"node {node.name!r} ({node.op}): input {slot} from {producer.name!r} has shape "
+                             f"{shape}, expected {want}")
+        _check_output(producer, want)
+        shapes[ref] = tuple(want)
+    return [shapes[ref] for ref in node.inputs]
+
+
+def _check_output(node: Node, shape: Shape) -> None:
+    if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
+        what = "empty output refused" if min(shape) == 0 else "negative output size"
+        raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
+    if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
+        raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
+                         f"{MAX_ELEMENTS} elements")
+
+
+def _sized_later(node: Node, shape: Shape) -> bool:
+    """A creation op's output with an unknown (0) size, completed where it is read."""
+    return node.op in SIZED_BY_CONSUMER and min(shape, default=1) == 0
 
 
 def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef, Shape]:
@@ -63,19 +108,29 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
         shapes.setdefault(TensorRef(label.name), ())
     if any(TensorRef(var.name) not in shapes for var in graph.inputs):
         shapes.update(_inputs_from_consumers(graph, shapes))
+    partial: dict[TensorRef, Node] = {}  # outputs of creation ops with unknown (0) sizes -> their node
     for node in graph.nodes:
         try:
             in_shapes = [shapes[ref] for ref in node.inputs]
         except KeyError as exc:
             raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
                              "give the data input's shape") from None
+        if any(ref in partial for ref in node.inputs):
+            in_shapes = _complete_inputs(node, partial, shapes)
         for index, shape in enumerate(_node_shapes(node, in_shapes)):
+            if _sized_later(node, shape):
+                partial[TensorRef(node.name, index)] = node
+            else:
+                _check_output(node, shape)
             shapes[TensorRef(node.name, index)] = shape
+    for ref in graph.outputs:
+        if ref in partial:
+            raise ShapeError(f"node {ref.node!r}: empty output refused {shapes[ref]} (nothing infers its 0 sizes)")
     return shapes
 
 
 def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:
-    """The output shapes of one node, checked; errors name the node."""
+    """The output shapes of one node (unchecked); errors name the node."""
     try:
         out_shapes = _RULES[node.op](node, in_shapes)
     except ShapeError as exc:
@@ -83,13 +138,6 @@ def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:
     except (ArithmeticError, IndexError, TypeError, ValueError) as exc:  # attributes no real model has
         raise ShapeError(f"node {node.name!r} ({node.op}): attributes do not fit inputs of shapes "
                          f"{in_shapes} ({type(exc).__name__}: {exc})") from None
-    for shape in out_shapes:
-        if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
-            what = "empty output refused" if min(shape) == 0 else "negative output size"
-            raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
-        if math.prod(shape) > MAX_ELEMENTS:  # an UpSampling scale of 10**6 would make checks allocate TBs
-            raise ShapeError(f"node {node.name!r} ({node.op}): output of shape {shape} has more than "
-                             f"{MAX_ELEMENTS} elements")
     return [tuple(shape) for shape in out_shapes]
 
 
@@ -107,15 +155,13 @@ def _inputs_from_consumers(graph: Graph, known: dict[TensorRef, Shape]) -> dict[
             in_shapes = [shapes.get(ref) for ref in node.inputs]
             if all(shape is not None for shape in in_shapes):
                 for index, shape in enumerate(_node_shapes(node, in_shapes)):
-                    shapes.setdefault(TensorRef(node.name, index), shape)
+                    if not _sized_later(node, shape):  # else its reader's input rule sizes it
+                        shapes.setdefault(TensorRef(node.name, index), shape)
                 changed = True
                 continue
             waiting.append(node)
-            rule = _INPUT_RULES.get(node.op)
-            if rule is None:
-                continue
             out_shapes = [shapes.get(TensorRef(node.name, i)) for i in range(node.num_outputs)]
-            for ref, shape in zip(node.inputs, rule(node, in_shapes, out_shapes)):
+            for ref, shape in zip(node.inputs, _fixed_inputs(node, in_shapes, out_shapes)):
                 if shape is not None and ref not in shapes:
                     shapes[ref] = tuple(shape)
                     changed = True
@@ -165,7 +211,7 @@ def is_begin_state(graph: Graph, name: str) -> bool:
     if var is None or var.kind is not VarKind.INPUT:
         return False
     ref = TensorRef(name)
-    if any(n.op == "RNN" and ref in n.inputs[2:4] for n in graph.nodes):
+    if any(n.op == "RNN" and ref in n.inputs[2:4 if n.attrs["mode"] == "lstm" else 3] for n in graph.nodes):
         return True
     return re.search(r"(^|_)(init|begin)(_|$)|(^|_)(begin_)?states?(_|\d|$)", name) is not None
 
@@ -440,7 +486,7 @@ def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(out)]
 
 
-@shape_rule("Concat")
+@shape_rule("Concat", "_rnn_param_concat")
 def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
     axis = axis_index(node.attrs["dim"], len(shapes[0]), "dim")
     for shape in shapes[1:]:
@@ -1330,14 +1376,15 @@ def _arange_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [data if axis is None else (data[axis_index(axis, len(data))],)]
 
 
-@shape_rule("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
+@shape_rule(*SIZED_BY_CONSUMER)
 def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The ``shape`` attribute; a 0 in it is an unknown size the consumer's ``input_rule`` fills."""
     shape = node.attrs["shape"]
     if not shape or any(size is None for size in shape):
         raise ShapeError(f"shape {shape} is not a full shape")
     if node.op == "_full":
         fill_values(node.attrs, ("value",))
-    return [refuse_empty(shape, "a zero size")]
+    return [shape]
 
 
 @shape_rule("zeros_like", "ones_like", "_random_uniform_like")
@@ -1575,3 +1622,151 @@ def float16_output(node: Node) -> str | None:
     """Why a log_softmax or softmin is not converted: ``dtype`` float16 rounds MXNet's output to half precision,
     which a float32 model does not reproduce within its tolerance."""
     return "dtype float16" if node.attrs["dtype"] == "float16" else None
+
+
+# === the fused RNN op (issue 14) =============================================================================
+RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}  # MXNet's order: LSTM i, f, g, o; GRU r, z, n
+
+
+class RnnWeights(NamedTuple):
+    """One layer and direction of a fused RNN, gates in MXNet's order: input-to-hidden (gates x hidden, inputs),
+    hidden-to-hidden (gates x hidden, recurrent size), the LSTM projection (projection, hidden) or None, and the
+    two biases (gates x hidden)."""
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    w_hr: np.ndarray | None
+    b_ih: np.ndarray
+    b_hh: np.ndarray
+
+
+@dataclass(frozen=True)
+class RnnLayout:
+    """Sizes of a fused RNN and the layout of its packed parameter vector: every layer's weights by layer and
+    direction (i2h, h2h, then the projection h2r), then every bias in the same order (i2h, h2h)."""
+
+    mode: str
+    layers: int
+    directions: int
+    input_size: int
+    hidden: int
+    projection: int | None
+
+    @property
+    def gates(self) -> int:
+        return RNN_GATES[self.mode]
+
+    @property
+    def state_size(self) -> int:
+        """The size of the recurrent state h (and of each direction's output): the projection, if any."""
+        return self.projection or self.hidden
+
+    def layer_input(self, layer: int) -> int:
+        return self.input_size if layer == 0 else self.directions * self.state_size
+
+    def _weight_shapes(self, layer: int) -> list[tuple[int, int]]:
+        rows = self.gates * self.hidden
+        shapes = [(rows, self.layer_input(layer)), (rows, self.state_size)]
+        return shapes + [(self.projection, self.hidden)] if self.projection else shapes
+
+    @property
+    def param_size(self) -> int:
+        weights = sum(math.prod(shape) for layer in range(self.layers) for shape in self._weight_shapes(layer))
+        return self.directions * weights + 2 * self.layers * self.directions * self.gates * self.hidden
+
+    def describe(self) -> str:
+        extra = f", projection {self.projection}" if self.projection else ""
+        direction = "bidirectional" if self.directions == 2 else "unidirectional"
+        return (f"{self.mode}, {self.layers} layer(s) {direction}, input size {self.input_size}, state size "
+                f"{self.hidden}{extra}")
+
+    def unpack(self, packed: np.ndarray) -> list[list[RnnWeights]]:
+        """The packed vector as weights per layer, then per direction (forward, reverse)."""
+        flat = np.asarray(packed).reshape(-1)
+        if flat.size != self.param_size:
+            raise ShapeError(f"the packed parameters have {flat.size} values, expected {self.param_size} "
+                             f"({self.describe()})")
+        offset = 0
+
+        def take(shape: tuple[int, ...]) -> np.ndarray:
+            nonlocal offset
+            size = math.prod(shape)
+            offset += size
+            return flat[offset - size:offset].reshape(shape)
+
+        weights = [[[take(shape) for shape in self._weight_shapes(layer)] for _ in range(self.directions)]
+                   for layer in range(self.layers)]
+        bias = (self.gates * self.hidden,)
+        return [[RnnWeights(w[0], w[1], w[2] if self.projection else None, take(bias), take(bias))
+                 for w in per_layer] for per_layer in weights]
+
+
+def rnn_data_layout(node: Node, data: Shape) -> RnnLayout:
+    """The layout of an RNN node's parameters for its (sequence, batch, features) data, checked as MXNet does
+    (a projection is an LSTM's only, and no larger than its state)."""
+    if len(data) != 3:
+        raise ShapeError(f"data has shape {data}, expected 3-D (sequence, batch, features)")
+    a = node.attrs
+    projection = a["projection_size"]
+    if projection is not None and (a["mode"] != "lstm" or projection > a["state_size"]):
+        raise ShapeError(f"projection_size {projection}: MXNet projects only LSTM states, to at most state_size "
+                         f"{a['state_size']}")
+    return RnnLayout(a["mode"], a["num_layers"], 2 if a["bidirectional"] else 1, data[2], a["state_size"], projection)
+
+
+@input_rule("RNN")
+def _rnn_inputs(node: Node, inputs: list, outputs: list) -> list:
+    """The begin states (layers x directions, batch, state) and the (batch,) sequence lengths, from the data."""
+    fixed: list = [None] * len(inputs)
+    if inputs[0] is None:
+        return fixed
+    layout = rnn_data_layout(node, inputs[0])
+    batch, stacked = inputs[0][1], layout.layers * layout.directions
+    fixed[2] = (stacked, batch, layout.state_size)
+    if layout.mode == "lstm":
+        fixed[3] = (stacked, batch, layout.hidden)
+    if node.attrs["use_sequence_length"]:
+        fixed[-1] = (batch,)
+    return fixed
+
+
+@shape_rule("RNN")
+def _rnn(node: Node, shapes: list[Shape]) -> list[Shape]:
+    layout = rnn_data_layout(node, shapes[0])
+    if shapes[1] != (layout.param_size,):
+        raise ShapeError(f"the packed parameters have shape {shapes[1]}, expected ({layout.param_size},) "
+                         f"({layout.describe()})")
+    names = OPS["RNN"].input_names(node.attrs)
+    for slot, shape in enumerate(_rnn_inputs(node, shapes, [])):
+        if shape is not None:
+            _expect(shapes[slot], shape, names[slot])
+    length, batch = shapes[0][:2]
+    states = [(layout.layers * layout.directions, batch, size) for size in (layout.state_size, layout.hidden)]
+    outputs = [(length, batch, layout.directions * layout.state_size), *states]
+    return outputs[:node.num_outputs]
+
+
+def rnn_refusal(node: Node) -> str | None:
+    """Why an RNN is not converted: state clipping, which MXNet runs only on cuDNN (its CPU kernel refuses it),
+    clamps the LSTM cell state inside the recurrence, which neither ONNX's LSTM (its ``clip`` bounds the gates'
+    inputs) nor nn.LSTM can express."""
+    if node.attrs["lstm_state_clip_min"] is not None or node.attrs["lstm_state_clip_max"] is not None:
+        return "lstm_state_clip_min/max: clipping the cell state inside the recurrence"
+    return None
+
+
+def zero_begin_states(graph: Graph, node: Node) -> bool:
+    """Whether every begin state of an RNN is made by ``_zeros`` (as in Gluon's exports): the targets then start
+    from zeros of the live batch size rather than of the size the states were inferred at."""
+    producers = {n.name: n for n in graph.nodes}
+    slots = (2, 3) if node.attrs["mode"] == "lstm" else (2,)
+    return all(getattr(producers.get(node.inputs[slot].node), "op", None) == "_zeros" for slot in slots)
+
+
+def rnn_packed_parameters(graph: Graph, node: Node) -> np.ndarray:
+    """The stored packed parameter vector of an RNN node; parameters computed at run time are not converted."""
+    source = node.inputs[1].node
+    if source not in graph.params:
+        raise NotExpressible(f"packed parameters computed at run time (by {source!r}); only stored weights, "
+                             "reshaped or concatenated, are converted")
+    return graph.params[source]

@@ -735,3 +735,21 @@ CASES.update({
         _QKV, S.softmax(S.contrib.interleaved_matmul_selfatt_qk(_QKV, heads=2), axis=-1), heads=2, name="valatt"),
         (5, 3, 4)),
 })
+
+
+# --- the fused RNN (issue 14; tests/test_rnn_ops.py has every mode, layer count and direction): packed parameters
+# and non-zero begin states stored with the weights, input, hidden and projection sizes all different --------------
+def _rnn(mode: str, **attrs):
+    cell = {"state_cell": S.var("rnn_state_cell")} if mode == "lstm" else {}
+    return S.RNN(data=d, parameters=S.var("rnn_parameters"), state=S.var("rnn_state"), **cell, state_size=6,
+                 mode=mode, name="rnn", **attrs)
+
+
+CASES.update({
+    "rnn_lstm_bidirectional_2layers_states": (_rnn("lstm", num_layers=2, bidirectional=True, state_outputs=True),
+                                              (5, 3, 4)),
+    "rnn_gru_3layers": (_rnn("gru", num_layers=3), (5, 3, 4)),
+    "rnn_relu_bidirectional_states": (_rnn("rnn_relu", num_layers=1, bidirectional=True, state_outputs=True),
+                                      (5, 3, 4)),
+})
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer has no LSTM, GRU or RNN" for case in CASES if case.startswith("rnn_")})

@@ -30,6 +30,8 @@ def our_view(graph):
             outputs.append(f"{ref.node}_{('output', 'mean', 'var')[ref.index]}")
         elif node.op in ("LayerNorm", "GroupNorm"):  # and these output, mean, std
             outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")
+        elif node.op == "RNN":  # and the RNN output, state_output, statecell_output
+            outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs

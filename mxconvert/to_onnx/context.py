@@ -95,6 +95,17 @@ class EmitContext:
     def ints(self, values: Sequence[int], suffix: str = "shape") -> str:
         return self.const(np.asarray(values, dtype=np.int64), suffix, dtype=np.int64)
 
+    def drop_unread(self, outputs: Sequence[str]) -> None:
+        """Drop the nodes and initializers no output depends on: values converters made that nothing reads (an
+        RNN's final states nobody uses, begin states left to ONNX's default zeros)."""
+        needed, kept = set(outputs), []
+        for proto in reversed(self.nodes):
+            if needed.intersection(proto.output):
+                kept.append(proto)
+                needed.update(proto.input)
+        self.nodes = kept[::-1]
+        self.initializers = {name: array for name, array in self.initializers.items() if name in needed}
+
     def _initializer(self, name: str, array: np.ndarray, float_cast: bool) -> None:
         if float_cast and array.dtype.kind == "f":
             array = array.astype(self.float_type, copy=False)

@@ -19,7 +19,7 @@ from ..dynamic import InputSizes, digest, emit_checked, input_sizes, probe_shape
 from ..ir import Graph, TensorRef
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their converters
-from . import elementwise, indexing, nn, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
+from . import elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize, sequence, shape  # noqa: F401
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel
@@ -80,6 +80,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
+    ctx.drop_unread([ctx.name_of(ref) for ref in graph.outputs])
     model = _assemble(ctx, options, sizes, probe or shapes)
     started = time.perf_counter()
     _check(model)

@@ -183,7 +183,7 @@ def arange_like(ctx: EmitContext, node: Node) -> None:
 @register("_zeros", "_ones", "_full", check=unconvertible_values)
 def filled(ctx: EmitContext, node: Node) -> None:
     value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
-    array = np.full(node.attrs["shape"], value)
+    array = np.full(ctx.out_shape(), value)  # the shape attribute with its unknown (0) sizes inferred
     ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
 
 
@@ -197,10 +197,10 @@ def filled_like(ctx: EmitContext, node: Node) -> None:
 def random_draw(ctx: EmitContext, node: Node) -> None:
     a, dtype = node.attrs, helper.np_dtype_to_tensor_dtype(ctx.float_type)
     if node.op == "_random_normal":
-        ctx.add("RandomNormal", [], ctx.output(), shape=list(a["shape"]), mean=a["loc"], scale=a["scale"],
+        ctx.add("RandomNormal", [], ctx.output(), shape=list(ctx.out_shape()), mean=a["loc"], scale=a["scale"],
                 dtype=dtype)
     else:
-        ctx.add("RandomUniform", [], ctx.output(), shape=list(a["shape"]), low=a["low"], high=a["high"],
+        ctx.add("RandomUniform", [], ctx.output(), shape=list(ctx.out_shape()), low=a["low"], high=a["high"],
                 dtype=dtype)
 
 

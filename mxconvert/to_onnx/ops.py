@@ -235,7 +235,7 @@ def dropout(ctx: EmitContext, node: Node) -> None:
     ctx.add("Dropout", [ctx.input(0), ratio, training], ctx.output())
 
 
-@register("Concat")
+@register("Concat", "_rnn_param_concat")
 def concat(ctx: EmitContext, node: Node) -> None:
     ctx.add("Concat", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(), axis=node.attrs["dim"])
 

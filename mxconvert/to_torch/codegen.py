@@ -18,7 +18,8 @@ from ..opdefs import OPS
 from ..dynamic import digest, emit_checked, input_sizes, probe_shapes
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their lowerings
-from . import elementwise, indexing, nn_layers, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
+from . import (elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
+               sequence, shape)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119

@@ -175,7 +175,8 @@ def arange_like(ctx: TorchContext, node: Node) -> Lowering:
 def filled(ctx: TorchContext, node: Node) -> Lowering:
     value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
     fill = num(value)
-    return Lowering(f"torch.full({list(node.attrs['shape'])}, {fill}, device={_data_device(ctx)})")
+    # the shape attribute with its unknown (0) sizes inferred
+    return Lowering(f"torch.full({list(ctx.out_shape())}, {fill}, device={_data_device(ctx)})")
 
 
 @register("zeros_like", "ones_like")
@@ -195,7 +196,7 @@ def mxnet_sample_multinomial(x: torch.Tensor, count: int, shape: List[int]) -> T
 
 @register("_random_normal", "_random_uniform", check=unconvertible_values)
 def random_draw(ctx: TorchContext, node: Node) -> Lowering:
-    a, shape, device = node.attrs, list(node.attrs["shape"]), _data_device(ctx)
+    a, shape, device = node.attrs, list(ctx.out_shape()), _data_device(ctx)
     if node.op == "_random_normal":
         return Lowering(f"torch.randn({shape}, device={device}) * {num(a['scale'])} + {num(a['loc'])}")
     return Lowering(f"torch.rand({shape}, device={device}) * {num(a['high'] - a['low'])} + {num(a['low'])}")

@@ -337,7 +337,7 @@ def flatten(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.flatten({x}, 1)" if len(ctx.shape(0)) > 1 else f"{x}.reshape(-1, 1)")
 
 
-@register("Concat")
+@register("Concat", "_rnn_param_concat")
 def concat(ctx: TorchContext, node: Node) -> Lowering:
     parts = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
     return Lowering(_call("torch.cat", f"[{parts}]", dim=node.attrs["dim"]))
