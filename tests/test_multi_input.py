@@ -300,3 +300,34 @@ def test_layer_report_runs_on_named_inputs(lstm, tmp_path):
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["input_shape"] == [BATCH, STEPS, FEATURES]
     assert {target["first_divergent"] for target in report["targets"].values()} == {None}
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru"])
+def test_fused_rnn_begin_states_as_inputs(mode):
+    """A fused RNN whose begin states are graph inputs: shapes inferred from the data, fed by name or left to
+    zeros, in both targets, against MXNet."""
+    states = {"state": S.var("rnn_state")} | ({"state_cell": S.var("rnn_state_cell")} if mode == "lstm" else {})
+    sym = S.RNN(data=S.var("data"), parameters=S.var("rnn_parameters"), state_size=HIDDEN, num_layers=2,
+                bidirectional=True, mode=mode, name="rnn", **states)
+    shapes, _, _ = sym.infer_shape_partial(data=(STEPS, BATCH, FEATURES))
+    shapes = dict(zip(sym.list_arguments(), shapes))
+    rng = np.random.default_rng(8)
+    weights = {"rnn_parameters": rng.normal(0, 0.4, shapes["rnn_parameters"]).astype(np.float32)}
+    feeds = {"data": rng.normal(size=(STEPS, BATCH, FEATURES)).astype(np.float32)}
+    feeds.update({v.name: rng.normal(size=shapes[v.name]).astype(np.float32) for v in states.values()})
+    executor = sym.simple_bind(mx.cpu(), grad_req="null", **{k: v.shape for k, v in feeds.items()})
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {f"arg:{k}": v for k, v in weights.items()}, "<test>")
+    model, _ = export_onnx(graph, ExportOptions(input_shape=feeds["data"].shape))
+    assert [i.name for i in model.graph.input] == [n for n in sym.list_arguments() if n in feeds]
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(graph, feeds["data"].shape)
+    module = build_model(module_from_source(source), state)
+    for given in (feeds, {"data": feeds["data"]}):
+        full = {name: given.get(name, np.zeros_like(array)) for name, array in feeds.items()}
+        for name, array in {**full, **weights}.items():
+            executor.arg_dict[name][:] = array
+        want = [executor.forward(is_train=False)[0].asnumpy()]
+        assert_close(want, session.run(None, full))
+        with torch.no_grad():
+            assert_close(want, [module(**{k: torch.from_numpy(v) for k, v in given.items()}).numpy()])

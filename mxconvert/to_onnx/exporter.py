@@ -80,7 +80,6 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
-    ctx.drop_unread([ctx.name_of(ref) for ref in graph.outputs])
     model = _assemble(ctx, options, sizes, probe or shapes)
     started = time.perf_counter()
     _check(model)
@@ -96,7 +95,8 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
 
 def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions,
           batch_dynamic: bool) -> tuple[EmitContext, dict[str, str]]:
-    """Run every node's converter; the context and a digest of what each node emitted."""
+    """Run every node's converter and drop what no output reads; the context and a digest of what each node
+    emitted that is kept."""
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic)
     if options.fp16:  # the graph computes in float16 behind a float32 interface
@@ -104,7 +104,7 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions,
             ctx.aliases[var.name] = f"{var.name}__fp16"
             ctx.nodes.append(helper.make_node("Cast", [var.name], [ctx.aliases[var.name]],
                                               name=f"{var.name}__cast", to=TensorProto.FLOAT16))
-    digests = {}
+    made: dict[str, tuple[list[onnx.NodeProto], list[str]]] = {}  # MXNet node -> its ONNX nodes, initializers
     for node in graph.nodes:
         ctx.begin(node)
         first_node, known = len(ctx.nodes), set(ctx.initializers)
@@ -115,9 +115,14 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions,
         except Exception as exc:
             raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
-        added = [f"{name}{a.dtype}{a.shape}".encode() + np.ascontiguousarray(a).tobytes()
-                 for name, a in ctx.initializers.items() if name not in known]
-        digests[node.name] = digest(*(p.SerializeToString() for p in ctx.nodes[first_node:]), *added)
+        made[node.name] = ctx.nodes[first_node:], [name for name in ctx.initializers if name not in known]
+    ctx.drop_unread([ctx.name_of(ref) for ref in graph.outputs])
+    kept = {id(proto) for proto in ctx.nodes}
+    digests = {name: digest(*(p.SerializeToString() for p in protos if id(p) in kept),
+                            *(f"{i}{ctx.initializers[i].dtype}{ctx.initializers[i].shape}".encode()
+                              + np.ascontiguousarray(ctx.initializers[i]).tobytes()
+                              for i in initializers if i in ctx.initializers))
+               for name, (protos, initializers) in made.items()}
     return ctx, digests
 
 
