@@ -17,9 +17,9 @@ from .checkpoint import Checkpoint, CheckpointPaths
 from .errors import MxConvertError
 from .feeds import Given, complete_feeds
 from .mxnet_compat import import_mxnet
-from .opdefs import LOSS_HEADS
-from .ir import TensorRef
-from .shapes import infer_shapes, is_begin_state
+from .opdefs import LOSS_HEADS, OPS, canonical_op
+from .ir import Graph, TensorRef
+from .shapes import infer_shapes, is_begin_state, named_like_begin_state
 from .symbol import parse_symbol
 
 
@@ -51,9 +51,12 @@ def _label_names(symbol: Any) -> set[str]:
     nodes = graph["nodes"]
     labels = {name for name in symbol.list_arguments() if name.endswith("_label")}
     for node in nodes:
-        if node["op"] in LOSS_HEADS and len(node["inputs"]) > 1:  # a label: fed zeros, it changes no output
-            source = nodes[node["inputs"][1][0]]
-            if source["op"] == "null":
+        op = canonical_op(node["op"])
+        if op not in LOSS_HEADS:
+            continue
+        for slot in OPS[op].label_inputs:  # a label: fed zeros, it changes no output
+            source = nodes[node["inputs"][slot][0]] if slot < len(node["inputs"]) else None
+            if source is not None and source["op"] == "null":
                 labels.add(source["name"])
     return labels
 
@@ -85,8 +88,12 @@ class MxnetModel:
         if not self.input_names:
             raise MxConvertError("the model has no data input (every argument is in the params file)",
                                  str(params_path))
-        self.graph = parse_symbol(self.symbol.tojson())
-        self.state_names = [name for name in self.input_names if is_begin_state(self.graph, name)]
+        try:  # mxconvert's reading of the graph, for its begin states and their shapes
+            self.graph: Graph | None = parse_symbol(self.symbol.tojson())
+        except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
+            self.graph = None
+        self.state_names = [name for name in self.input_names if named_like_begin_state(name)
+                            or (self.graph is not None and is_begin_state(self.graph, name))]
         missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
@@ -134,7 +141,7 @@ class MxnetModel:
         """A begin state's shape as MXNet infers it from the given inputs, else as mxconvert's inference does
         (it also reads a state's shape off the FullyConnected it feeds, where MXNet stops)."""
         shape = self._known_shapes(_shapes(fed)).get(name)
-        if shape is None:
+        if shape is None and self.graph is not None:
             weights = {key: value.shape for key, value in {**self.arg_params, **self.aux_params}.items()}
             with contextlib.suppress(MxConvertError):
                 shape = infer_shapes(self.graph, {**weights, **_shapes(fed)}).get(TensorRef(name))

@@ -466,9 +466,15 @@ OPS.update({
     "WarpCTC": OpDef({"label_length": (parse_int, 0), "input_length": (parse_int, 0)}, **_LABELLED),
     "MakeLoss": OpDef({"grad_scale": _GRAD_SCALE, "valid_thresh": (parse_float32, 0.0),
                        "normalization": (choice("batch", "null", "valid"), "null")}),
+    # its forward is the loss; at inference the head yields its data, the per-step class scores
+    "CTCLoss": OpDef({"use_data_lengths": (parse_bool, False), "use_label_lengths": (parse_bool, False),
+                      "blank_label": (choice("first", "last"), "first")}, label_inputs=(1, 2, 3),
+                     input_names=lambda a: ("data", "label") + ("data_lengths",) * a["use_data_lengths"]
+                     + ("label_lengths",) * a["use_label_lengths"]),
 })
+ALIASES.update({"ctc_loss": "CTCLoss", "_contrib_CTCLoss": "CTCLoss", "_contrib_ctc_loss": "CTCLoss"})
 LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput", "LogisticRegressionOutput",
-              "SVMOutput", "WarpCTC", "MakeLoss")
+              "SVMOutput", "WarpCTC", "MakeLoss", "CTCLoss")
 
 
 # --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------

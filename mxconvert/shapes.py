@@ -213,6 +213,11 @@ def is_begin_state(graph: Graph, name: str) -> bool:
     ref = TensorRef(name)
     if any(n.op == "RNN" and ref in n.inputs[2:4 if n.attrs["mode"] == "lstm" else 3] for n in graph.nodes):
         return True
+    return named_like_begin_state(name)
+
+
+def named_like_begin_state(name: str) -> bool:
+    """``l0_init_c``, ``begin_state_0``, ``init_h``, ``rnn_state``...: how recurrent begin states are named."""
     return re.search(r"(^|_)(init|begin)(_|$)|(^|_)(begin_)?states?(_|\d|$)", name) is not None
 
 

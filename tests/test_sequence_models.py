@@ -1,0 +1,150 @@
+"""Whole sequence models as people trained them (issue 14): an OCR LSTM unrolled by hand in MXNet 0.x JSON with
+a WarpCTC head, a CTCLoss head, an Embedding + LSTM language model and a bidirectional GRU encoder from Gluon.
+MXNet 1.9.1 is the reference (for WarpCTC, whose plugin it cannot load, with the head replaced by its forward)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from mxcases import S, assert_close, mx
+from mxconvert.checkpoint import attach_weights, load_checkpoint
+from mxconvert.symbol import parse_symbol
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+from mxconvert.zoo import legacy_graph
+
+STEPS, BATCH, FEATURES, HIDDEN, CLASSES = 6, 2, 5, 7, 11
+
+
+def _targets(graph, feeds: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
+    """ONNX Runtime's and PyTorch's outputs of ``graph`` on ``feeds`` (begin states left to zeros)."""
+    shapes = {name: array.shape for name, array in feeds.items()}
+    model, _ = export_onnx(graph, ExportOptions(input_shape=shapes))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    onnx_out = session.run(None, {n: feeds.get(n, np.zeros([d for d in i.shape], np.float32))
+                                  for n, i in zip(names, session.get_inputs())})
+    source, state = emit_pytorch(graph, shapes)
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+    return [onnx_out, [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]]
+
+
+def _ocr_scores():
+    """Per-step class scores (T, N, C) of a hand-unrolled LSTM over (N, T, F) features, as MXNet's OCR examples
+    build it (begin states ``l0_init_c``/``l0_init_h`` as inputs)."""
+    steps = S.SliceChannel(S.var("data"), num_outputs=STEPS, axis=1, squeeze_axis=True, name="slice")
+    c, h = S.var("l0_init_c"), S.var("l0_init_h")
+    weights = [S.var(f"l0_{n}") for n in ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias")]
+    hidden = []
+    for t in range(STEPS):
+        gates = S.FullyConnected(steps[t], weight=weights[0], bias=weights[1], num_hidden=4 * HIDDEN, name=f"i2h{t}") \
+            + S.FullyConnected(h, weight=weights[2], bias=weights[3], num_hidden=4 * HIDDEN, name=f"h2h{t}")
+        gate = S.SliceChannel(gates, num_outputs=4, name=f"gates{t}")
+        c = S.Activation(gate[1], act_type="sigmoid") * c \
+            + S.Activation(gate[0], act_type="sigmoid") * S.Activation(gate[2], act_type="tanh")
+        h = S.Activation(gate[3], act_type="sigmoid") * S.Activation(c, act_type="tanh")
+        hidden.append(h)
+    logits = S.FullyConnected(S.Concat(*hidden, dim=0), num_hidden=CLASSES, name="pred")
+    return S.Reshape(logits, shape=(STEPS, -1, CLASSES), name="scores")
+
+
+def _random_params(sym, shapes: dict[str, tuple], seed: int) -> dict[str, np.ndarray]:
+    arg_shapes, _, _ = sym.infer_shape_partial(**shapes)
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0, 0.4, shape).astype(np.float32) for name, shape in zip(sym.list_arguments(), arg_shapes)
+            if name not in shapes and shape and not name.endswith("label")}
+
+
+def _mxnet(sym, params: dict[str, np.ndarray], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    executor = sym.simple_bind(mx.cpu(), grad_req="null", **{k: v.shape for k, v in feeds.items()})
+    for name, value in {**params, **feeds}.items():
+        executor.arg_dict[name][:] = value
+    return [out.asnumpy() for out in executor.forward(is_train=False)]
+
+
+def test_ocr_lstm_with_warpctc_head_in_mxnet_0x_json(tmp_path):
+    scores = _ocr_scores()
+    states = {name: (BATCH, HIDDEN) for name in ("l0_init_c", "l0_init_h")}
+    params = _random_params(scores, {"data": (BATCH, STEPS, FEATURES), **states}, seed=1)
+    reference = S.softmax(scores, axis=-1, name="ctc")  # WarpCTC's forward
+    doc = json.loads(reference.tojson())
+    label = {"op": "null", "name": "label", "inputs": []}
+    doc["nodes"].insert(len(doc["nodes"]) - 1, label)
+    head = doc["nodes"][-1]
+    head.update(op="WarpCTC", attrs={"label_length": "4", "input_length": str(STEPS)})
+    head["inputs"] = [head["inputs"][0], [len(doc["nodes"]) - 2, 0, 0]]
+    doc["arg_nodes"].append(len(doc["nodes"]) - 2)
+    doc["heads"] = [[len(doc["nodes"]) - 1, 0, 0]]
+    (tmp_path / "ocr-symbol.json").write_text(json.dumps(legacy_graph(doc)))
+    mx.nd.save(str(tmp_path / "ocr-0000.params"), {f"arg:{k}": mx.nd.array(v) for k, v in params.items()})
+    graph = load_checkpoint(str(tmp_path / "ocr"), 0)
+    assert "WarpCTC" in {node.op for node in graph.nodes} and len(graph.nodes) > 80
+    rng = np.random.default_rng(2)
+    feeds = {"data": rng.normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)}
+    zeros = {name: np.zeros(shape, np.float32) for name, shape in states.items()}
+    want = _mxnet(reference, params, {**feeds, **zeros})
+    for outputs in _targets(graph, feeds):
+        assert_close(want, outputs)
+
+
+def test_ctc_loss_head_yields_the_per_step_scores():
+    scores = _ocr_scores()
+    states = {name: (BATCH, HIDDEN) for name in ("l0_init_c", "l0_init_h")}
+    shapes = {"data": (BATCH, STEPS, FEATURES), **states}
+    params = _random_params(scores, shapes, seed=3)
+    training = S.MakeLoss(S.contrib.CTCLoss(scores, S.var("label"), name="ctc"), name="loss")
+    graph = parse_symbol(training.tojson())
+    attach_weights(graph, {f"arg:{k}": v for k, v in params.items()}, "<test>")
+    rng = np.random.default_rng(4)
+    feeds = {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
+    want = _mxnet(scores, params, feeds)
+    for outputs in _targets(graph, feeds):
+        assert_close(want, outputs)
+
+
+def _gluon_export(net: mx.gluon.HybridBlock, data: np.ndarray, tmp_path, seed: int):
+    net.initialize(mx.init.Uniform(0.4))
+    net(mx.nd.array(data))  # shapes the deferred parameters
+    rng = np.random.default_rng(seed)
+    for param in net.collect_params().values():
+        param.set_data(mx.nd.array(rng.uniform(-0.4, 0.4, param.shape)))
+    net.hybridize()
+    expected = net(mx.nd.array(data)).asnumpy()
+    net.export(str(tmp_path / "net"))
+    return load_checkpoint(str(tmp_path / "net"), 0), [expected]
+
+
+def test_embedding_lstm_language_model(tmp_path):
+    """Token ids (N, T) -> Embedding -> 2-layer LSTM (NTC) -> Dense over the vocabulary at every step."""
+    vocabulary = 23
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Embedding(vocabulary, 9), mx.gluon.rnn.LSTM(HIDDEN, num_layers=2, layout="NTC", input_size=9),
+            mx.gluon.nn.Dense(vocabulary, flatten=False))
+    tokens = np.random.default_rng(5).integers(0, vocabulary, (BATCH, STEPS)).astype(np.float32)
+    graph, want = _gluon_export(net, tokens, tmp_path, seed=6)
+    assert {"Embedding", "RNN"} <= {node.op for node in graph.nodes}
+    for outputs in _targets(graph, {"data": tokens}):
+        assert_close(want, outputs)
+
+
+def test_bidirectional_gru_encoder(tmp_path):
+    """A bidirectional GRU encoder over (T, N, F) features, its last step projected: the classic seq2seq encoder."""
+
+    class Encoder(mx.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.gru = mx.gluon.rnn.GRU(HIDDEN, num_layers=1, bidirectional=True, input_size=FEATURES)
+            self.project = mx.gluon.nn.Dense(4)
+
+        def hybrid_forward(self, F, x):
+            return self.project(F.SequenceLast(self.gru(x)))
+
+    data = np.random.default_rng(7).normal(size=(STEPS, BATCH, FEATURES)).astype(np.float32)
+    graph, want = _gluon_export(Encoder(), data, tmp_path, seed=8)
+    for outputs in _targets(graph, {"data": data}):
+        assert_close(want, outputs)
