@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
+from mxconvert import zoo_sequence
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -99,8 +100,9 @@ def _ort_runner(path: str, device: str, threads: int) -> Runner:
     if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     session = ort.InferenceSession(path, options, providers=providers)
-    name = session.get_inputs()[0].name
-    return lambda batch: session.run(None, {name: batch})[0]
+    first, *others = session.get_inputs()
+    states = {i.name: np.zeros(i.shape, np.float32) for i in others}  # begin states: zeros, as the other backends
+    return lambda batch: session.run(None, {first.name: batch, **states})[0]
 
 
 @backend("onnxruntime", "ONNX Runtime on mxconvert's file (opset 13)")
@@ -175,6 +177,22 @@ backend("torch-inductor", "torch.compile (inductor, frozen weights, static shape
 
 
 # --- measuring ---------------------------------------------------------------------------------------
+
+def sample_input(prefix: str, batch: int, size: int) -> np.ndarray:
+    """The input of one cell: images of ``size`` pixels, or for a recurrent model (``--sequence``) a sequence of
+    ``size`` steps."""
+    name = os.path.basename(prefix)
+    if name in zoo_sequence.MODELS:
+        return zoo_sequence.sample_sequence(name, batch, steps=size)
+    return sample_batch(batch, size)
+
+
+def input_label(prefix: str, batch: int, size: int) -> str:
+    name = os.path.basename(prefix)
+    if name in zoo_sequence.MODELS:
+        return f"{size}x{batch}x{zoo_sequence.MODELS[name].features} (TNC)"
+    return f"{batch}x3x{size}x{size}"
+
 
 def sample_batch(batch: int, size: int) -> np.ndarray:
     """Deterministic float32 NCHW images in 0..255 (smooth gradients plus noise), as the zoo models expect."""
@@ -251,7 +269,7 @@ def _child(args: argparse.Namespace) -> None:
     model, cells = Model(prefix, args.device, args.threads, workdir), {}
     for size in args.size:
         for batch_size in args.batch:
-            batch = sample_batch(batch_size, size)
+            batch = sample_input(prefix, batch_size, size)
             run = BACKENDS[name].factory(model, batch.shape)
             with PeakMemory(args.device) as peak:
                 times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
@@ -297,6 +315,11 @@ def main(argv: list[str] | None = None) -> int:
     backends = [name for name in args.backends if name not in skipped]
     prefixes = {f"resnet-{depth}": prefix for depth, prefix in ensure_models(args.depths, args.models_dir).items()}
     prefixes.update({os.path.basename(prefix): prefix for prefix in args.checkpoints})
+    for name in args.sequence:
+        prefix = os.path.join(args.models_dir, name)
+        if not os.path.exists(f"{prefix}-symbol.json"):
+            zoo_sequence.build_sequence(name, args.models_dir)
+        prefixes[name] = prefix
 
     rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
@@ -323,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                         worst[name] = max(worst[name], float(relative))
                     times = [results[name][cell] for name in backends]
                     counts = sorted({len(t) for t in times})
-                    row = [label, f"{batch_size}x3x{size}x{size}"]
+                    row = [label, input_label(prefix, batch_size, size)]
                     rows.append([*row, *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times],
                                  "-".join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))])
                     peaks.append([*row, *[f"{peak_mb[name][cell]:.0f}" for name in backends]])
@@ -360,6 +383,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--depths", type=int, nargs="*", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
     parser.add_argument("--checkpoints", nargs="*", default=[], metavar="PREFIX",
                         help="other checkpoints (PREFIX-symbol.json, PREFIX-0000.params) measured after the ResNets")
+    parser.add_argument("--sequence", nargs="*", default=[], choices=list(zoo_sequence.MODELS), metavar="NAME",
+                        help=f"recurrent models (built if missing; --size is then the number of steps): "
+                             f"{', '.join(zoo_sequence.MODELS)}")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",

@@ -14,7 +14,7 @@ from test_onnx_ops import run_onnx
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.params import save_params
-from mxconvert.shapes import RnnLayout
+from mxconvert.shapes import RnnLayout, ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
@@ -298,10 +298,12 @@ def test_parameters_computed_at_run_time_and_a_dynamic_batch_are_refused():
                     lambda: emit_pytorch(ref.graph, (T, N, I))):
         with pytest.raises(UnsupportedOpsError, match=message):
             convert()
-    stored = run_reference(rnn_symbol("gru", 1, False), (T, N, I))
-    fixed = r"RNN \[a dynamic batch with begin states other than _zeros \(their batch size is fixed\)\]"
-    with pytest.raises(UnsupportedOpsError, match=fixed):
-        export_onnx(stored.graph, ExportOptions(input_shape=(T, N, I), dynamic_batch=True))
+    stored = run_reference(rnn_symbol("gru", 1, False), (T, N, I))  # begin states stored: their batch is fixed
+    with pytest.raises(ShapeError, match=r"does not take other sizes on the dynamic axes \(data=1\)"):
+        export_onnx(stored.graph, ExportOptions(input_shape=(T, N, I), dynamic_axes={"data": (1,)}))
+    longer = run_reference(rnn_symbol("gru", 1, False), (T + 3, N, I), inputs=dict(stored.graph.params))
+    model, _ = export_onnx(stored.graph, ExportOptions(input_shape=(T, N, I), dynamic_axes={"data": (0,)}))
+    assert_close(longer.outputs, run_onnx(model, longer.data))
 
 
 def test_zeros_of_unknown_size_read_by_an_op_without_input_rule_is_refused():

@@ -16,6 +16,7 @@ from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 from mxconvert.zoo import legacy_graph
+from mxconvert.zoo_sequence import unrolled_lstm
 
 STEPS, BATCH, FEATURES, HIDDEN, CLASSES = 6, 2, 5, 7, 11
 
@@ -35,22 +36,7 @@ def _targets(graph, feeds: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
 
 
 def _ocr_scores():
-    """Per-step class scores (T, N, C) of a hand-unrolled LSTM over (N, T, F) features, as MXNet's OCR examples
-    build it (begin states ``l0_init_c``/``l0_init_h`` as inputs)."""
-    steps = S.SliceChannel(S.var("data"), num_outputs=STEPS, axis=1, squeeze_axis=True, name="slice")
-    c, h = S.var("l0_init_c"), S.var("l0_init_h")
-    weights = [S.var(f"l0_{n}") for n in ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias")]
-    hidden = []
-    for t in range(STEPS):
-        gates = S.FullyConnected(steps[t], weight=weights[0], bias=weights[1], num_hidden=4 * HIDDEN, name=f"i2h{t}") \
-            + S.FullyConnected(h, weight=weights[2], bias=weights[3], num_hidden=4 * HIDDEN, name=f"h2h{t}")
-        gate = S.SliceChannel(gates, num_outputs=4, name=f"gates{t}")
-        c = S.Activation(gate[1], act_type="sigmoid") * c \
-            + S.Activation(gate[0], act_type="sigmoid") * S.Activation(gate[2], act_type="tanh")
-        h = S.Activation(gate[3], act_type="sigmoid") * S.Activation(c, act_type="tanh")
-        hidden.append(h)
-    logits = S.FullyConnected(S.Concat(*hidden, dim=0), num_hidden=CLASSES, name="pred")
-    return S.Reshape(logits, shape=(STEPS, -1, CLASSES), name="scores")
+    return unrolled_lstm(STEPS, HIDDEN, CLASSES)
 
 
 def _random_params(sym, shapes: dict[str, tuple], seed: int) -> dict[str, np.ndarray]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto
 
-from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .context import EmitContext
@@ -52,8 +51,6 @@ def rnn(ctx: EmitContext, node: Node) -> None:
     kernel does, and the reverse direction starts at each sequence's last step."""
     a = node.attrs
     zeros = zero_begin_states(ctx.graph, node)  # ONNX's default begin states: zeros of the live batch
-    if ctx.batch_dynamic and not zeros:
-        raise NotExpressible("a dynamic batch with begin states other than _zeros (their batch size is fixed)")
     layout = rnn_data_layout(node, ctx.shape(0))
     count = layout.directions
     options = {"hidden_size": layout.hidden, "direction": "bidirectional" if count == 2 else "forward"}
