@@ -151,7 +151,7 @@ def test_layer_taps_see_every_node_output(symbol, branchy, tmp_path, fuse_bn):
     torch.save(state, tmp_path / "model.pth")
     taps = layers.TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)
     probes = [layers.Probe(n.name, i, n.num_outputs, n.op, ()) for n in graph.nodes for i in range(n.num_outputs)]
-    captured = taps.fetch(branchy.data, probes)
+    captured = taps.fetch({"data": branchy.data}, probes)
     folded = {"res_conv"} if fuse_bn else set()
     assert set(captured) == {p.label for p in probes if p.node not in folded}
     expected = _mxnet_internals(symbol, branchy)

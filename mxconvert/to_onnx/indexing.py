@@ -26,19 +26,24 @@ def _truncated(ctx: EmitContext, x: str) -> str:
     return _float(ctx, ctx.add("Cast", [x], to=TensorProto.INT64))
 
 
-def _axis_size(ctx: EmitContext, data: str, axis: int) -> str:
-    """The size of ``data``'s axis as a float scalar: read at run time on the axis of a dynamic batch."""
+def _axis_size(ctx: EmitContext, data: str, axis: int) -> tuple[str, str]:
+    """The size of ``data``'s axis and the largest index into it, as float scalars: constants (as MXNet's
+    importer needs Clip's bounds), read at run time on the axis of a dynamic batch."""
     if not (ctx.batch_dynamic and axis == 0):
-        return ctx.const(float(ctx.shape(0)[axis]), "size")
-    return _float(ctx, ctx.add("Gather", [ctx.add("Shape", [data]), ctx.const(0, "axis", dtype=np.int64)]))
+        size = ctx.shape(0)[axis]
+        return ctx.const(float(size), "size"), ctx.const(float(size - 1), "last")
+    size = _float(ctx, ctx.add("Gather", [ctx.add("Shape", [data]), ctx.const(0, "axis", dtype=np.int64)]))
+    return size, ctx.add("Sub", [size, ctx.const(1.0, "one")])
 
 
-def _index(ctx: EmitContext, x: str, size: str, mode: str) -> str:
+def _index(ctx: EmitContext, x: str, bounds: tuple[str, str], mode: str) -> str:
     """MXNet's float indices as int64: truncated, then clipped into [0, size) or wrapped (``raise`` runs in-range
-    indices, which wrapping keeps). Computed on floats, exactly (MXNet's importer binds int64 constants as floats)."""
+    indices, which wrapping keeps). Computed on floats, exactly (MXNet's importer binds int64 constants as floats).
+    ``bounds``: the axis's size and last index (``_axis_size``)."""
     whole = _truncated(ctx, x)
+    size, last = bounds
     if mode == "clip":
-        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), ctx.add("Sub", [size, ctx.const(1.0, "one")])])
+        index = ctx.add("Clip", [whole, ctx.const(0.0, "low"), last])
     else:  # fmod is exact; a negative remainder moves up by the size, as in MXNet
         remainder = ctx.add("Mod", [whole, size], fmod=1)
         raised = ctx.add("Add", [remainder, size])
