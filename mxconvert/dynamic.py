@@ -123,6 +123,17 @@ def refuse_drifting(graph: Graph, target: str, at_given: Mapping[str, str], at_p
         raise UnsupportedOpsError(f"{target} with dynamic axes", drifting)
 
 
+LiveDims = Callable[[TensorRef], "list[int | tuple[str, int] | None]"]
+
+
+def live_dims(sizes: InputSizes, shapes: dict[TensorRef, Shape], probe: dict[TensorRef, Shape] | None) -> LiveDims:
+    """Each tensor's dims as a converted model computes them: a fixed size, the (input, axis) it follows at run
+    time, or None where it varies some other way. The same for both conversions of ``emit_checked``."""
+    if probe is None:
+        return lambda ref: list(shapes[ref])
+    return lambda ref: sizes.dim_sources(shapes[ref], probe[ref])
+
+
 def emit_checked(graph: Graph, target: str, shapes: dict[TensorRef, Shape], probe: dict[TensorRef, Shape] | None,
                  emit: Callable[[dict[TensorRef, Shape]], tuple[Emitted, dict[str, str]]]) -> Emitted:
     """``emit(shapes) -> (result, node digests)`` at the given sizes and, with ``probe`` shapes (some axis is

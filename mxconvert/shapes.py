@@ -54,15 +54,19 @@ def _fixed_inputs(node: Node, inputs: list[Shape | None], outputs: list[Shape | 
     return rule(node, inputs, outputs) if rule is not None else [None] * len(inputs)
 
 
-def _complete_inputs(node: Node, partial: dict[TensorRef, Node], shapes: dict[TensorRef, Shape]) -> list[Shape]:
-    """The shapes of ``node``'s inputs, the unknown (0) sizes of creation ops' outputs filled from its input rule;
-    an input left incomplete is refused as the empty output it would be in MXNet."""
+def _complete_inputs(node: Node, partial: dict[TensorRef, Node], shapes: dict[TensorRef, Shape],
+                     from_consumers: Callable[[TensorRef], Shape | None]) -> list[Shape]:
+    """The shapes of ``node``'s inputs, the unknown (0) sizes of creation ops' outputs filled from its input rule,
+    or from what the graph further on fixes (``from_consumers``: a ``_zeros`` begin state read by a
+    FullyConnected whose output meets another tensor); an input left incomplete is refused as the empty output
+    it would be in MXNet."""
     known = [None if ref in partial else shapes[ref] for ref in node.inputs]
     required = _fixed_inputs(node, known, [None] * node.num_outputs)
     for slot, ref in enumerate(node.inputs):
         if ref not in partial:
             continue
-        shape, want, producer = shapes[ref], required[slot], partial.pop(ref)
+        shape, producer = shapes[ref], partial.pop(ref)
+        want = required[slot] or from_consumers(ref)
         if want is None:
             raise ShapeError(f"node {producer.name!r}: empty output refused {shape} (nothing infers its 0 sizes)")
         if len(shape) != len(want) or any(size not in (0, wanted) for size, wanted in zip(shape, want)):
@@ -109,6 +113,14 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
     if any(TensorRef(var.name) not in shapes for var in graph.inputs):
         shapes.update(_inputs_from_consumers(graph, shapes))
     partial: dict[TensorRef, Node] = {}  # outputs of creation ops with unknown (0) sizes -> their node
+    fixed_further_on: list[dict[TensorRef, Shape]] = []  # computed once, when a creation op needs it
+
+    def from_consumers(ref: TensorRef) -> Shape | None:
+        if not fixed_further_on:
+            fixed_further_on.append(_shapes_from_consumers(graph, {r: shapes[r] for r in shapes
+                                                                   if r.node in graph.variables}))
+        return fixed_further_on[0].get(ref)
+
     for node in graph.nodes:
         try:
             in_shapes = [shapes[ref] for ref in node.inputs]
@@ -116,7 +128,7 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
             raise ShapeError(f"node {node.name!r}: shape of input {exc.args[0]} is unknown; "
                              "give the data input's shape") from None
         if any(ref in partial for ref in node.inputs):
-            in_shapes = _complete_inputs(node, partial, shapes)
+            in_shapes = _complete_inputs(node, partial, shapes, from_consumers)
         for index, shape in enumerate(_node_shapes(node, in_shapes)):
             if _sized_later(node, shape):
                 partial[TensorRef(node.name, index)] = node
@@ -143,8 +155,22 @@ def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:
 
 def _inputs_from_consumers(graph: Graph, known: dict[TensorRef, Shape]) -> dict[TensorRef, Shape]:
     """Shapes of the data inputs not given, from what their consumers fix (an LSTM's begin state from the
-    weights it meets and the tensors it is added to): forward rules where every input is known, input rules
-    (``input_rule``) elsewhere, until nothing changes. Raises ShapeError naming an input still unknown."""
+    weights it meets and the tensors it is added to). Raises ShapeError naming an input still unknown."""
+    shapes = _shapes_from_consumers(graph, known)
+    consumers = graph.consumers()
+    for var in graph.inputs:
+        ref = TensorRef(var.name)
+        if ref not in shapes:
+            uses = ", ".join(f"{n.name!r} ({n.op}, inputs of shapes "
+                             f"{', '.join(str(shapes.get(r, '?')) for r in n.inputs)})" for n in consumers.get(ref, []))
+            raise ShapeError(f"input {var.name!r}: its shape is neither given nor fixed by the graph (it feeds "
+                             f"{uses or 'no node'}); give it as NAME=SHAPE")
+    return {TensorRef(var.name): shapes[TensorRef(var.name)] for var in graph.inputs}
+
+
+def _shapes_from_consumers(graph: Graph, known: dict[TensorRef, Shape]) -> dict[TensorRef, Shape]:
+    """Every shape that ``known`` fixes, read both ways: forward rules where every input is known, input rules
+    (``input_rule``) elsewhere, until nothing changes; creation ops' unknown (0) sizes left to their readers."""
     shapes = dict(known)
     pending = list(graph.nodes)
     changed = True
@@ -166,15 +192,7 @@ def _inputs_from_consumers(graph: Graph, known: dict[TensorRef, Shape]) -> dict[
                     shapes[ref] = tuple(shape)
                     changed = True
         pending = waiting
-    consumers = graph.consumers()
-    for var in graph.inputs:
-        ref = TensorRef(var.name)
-        if ref not in shapes:
-            uses = ", ".join(f"{n.name!r} ({n.op}, inputs of shapes "
-                             f"{', '.join(str(shapes.get(r, '?')) for r in n.inputs)})" for n in consumers.get(ref, []))
-            raise ShapeError(f"input {var.name!r}: its shape is neither given nor fixed by the graph (it feeds "
-                             f"{uses or 'no node'}); give it as NAME=SHAPE")
-    return {TensorRef(var.name): shapes[TensorRef(var.name)] for var in graph.inputs}
+    return shapes
 
 
 def inferred_shapes(graph: Graph, data_shape: Shape | dict[str, Shape]) -> dict[TensorRef, Shape]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import onnxruntime as ort
 import torch
 
@@ -134,3 +135,33 @@ def test_bidirectional_gru_encoder(tmp_path):
     graph, want = _gluon_export(Encoder(), data, tmp_path, seed=8)
     for outputs in _targets(graph, {"data": data}):
         assert_close(want, outputs)
+
+
+@pytest.mark.parametrize("cell", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_gluon_cells_unrolled_run_other_batch_sizes(cell, tmp_path):
+    """``cell.unroll`` hybridized and exported: FullyConnected + SliceChannel per step and ``_zeros`` begin states of
+    unknown batch, which MXNet sizes from the FullyConnected that reads them. With a dynamic batch the zeros follow
+    the live batch in both targets."""
+
+    class Unrolled(mx.gluon.HybridBlock):
+        def __init__(self):
+            super().__init__()
+            self.cell = getattr(mx.gluon.rnn, cell)(HIDDEN, input_size=FEATURES)
+
+        def hybrid_forward(self, F, x):
+            return self.cell.unroll(STEPS, x, layout="NTC", merge_outputs=True)[0]
+
+    data = np.random.default_rng(9).normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
+    net = Unrolled()
+    graph, _ = _gluon_export(net, data, tmp_path, seed=10)
+    assert "_zeros" in {node.op for node in graph.nodes}
+    model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, dynamic_batch=True))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(graph, data.shape, dynamic_batch=True)
+    module = build_model(module_from_source(source), state)
+    for batch in (BATCH, BATCH + 3):
+        other = np.random.default_rng(batch).normal(size=(batch, STEPS, FEATURES)).astype(np.float32)
+        want = [net(mx.nd.array(other)).asnumpy()]
+        assert_close(want, session.run(None, {"data": other}))
+        with torch.no_grad():
+            assert_close(want, [module(torch.from_numpy(other)).numpy()])

@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
+from ..dynamic import LiveDims
 from ..errors import NotExpressible
 from ..ir import Graph, Node, TensorRef, VarKind
 
@@ -15,12 +16,14 @@ class EmitContext:
     """Collects ONNX nodes and initializers; gives converters typed helpers that hide opset differences."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], opset: int, float_type: np.dtype,
-                 batch_dynamic: bool):
+                 batch_dynamic: bool, live: LiveDims | None = None):
+        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``)."""
         self.graph = graph
         self.shapes = shapes
         self.opset = opset
         self.float_type = np.dtype(float_type)
         self.batch_dynamic = batch_dynamic
+        self.live = live or (lambda ref: list(shapes[ref]))
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}
@@ -137,6 +140,17 @@ class EmitContext:
         moved = self.add("Transpose", [x], perm=perm)
         soft = self.add(op_type, [moved], axis=rank - 1)
         return self.add("Transpose", [soft], out, perm=list(np.argsort(perm)))
+
+    def live_shape(self, ref: TensorRef) -> str:
+        """``ref``'s shape as an int64 tensor: fixed sizes, or an input's size read at run time where it follows
+        one."""
+        dims = self.live(ref)
+        if not any(isinstance(dim, tuple) for dim in dims):
+            return self.ints(self.shapes[ref])
+        parts = [self.ints([self.shapes[ref][i]]) if not isinstance(dim, tuple) else
+                 self.add("Gather", [self.add("Shape", [self.name_of(TensorRef(dim[0]))]), self.ints([dim[1]], "axis")])
+                 for i, dim in enumerate(dims)]
+        return self.add("Concat", parts, axis=0)
 
     def reshape(self, x: str, shape: Sequence[int], out: str | None = None) -> str:
         return self.add("Reshape", [x, self.ints(shape)], out)

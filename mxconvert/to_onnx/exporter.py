@@ -15,7 +15,7 @@ from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedO
 from ..feeds import BEGIN_STATES_KEY
 from ..fileio import atomic_output
 from ..inference_graph import inference_forward
-from ..dynamic import InputSizes, digest, emit_checked, input_sizes, probe_shapes
+from ..dynamic import InputSizes, LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..ir import Graph, TensorRef
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their converters
@@ -76,7 +76,9 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.timings["shape inference"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    ctx = emit_checked(graph, target, shapes, probe, lambda at: _emit(graph, at, options, sizes.batch_dynamic()))
+    live = live_dims(sizes, shapes, probe)
+    ctx = emit_checked(graph, target, shapes, probe,
+                       lambda at: _emit(graph, at, options, sizes.batch_dynamic(), live))
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
@@ -93,12 +95,12 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     return model, log
 
 
-def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions,
-          batch_dynamic: bool) -> tuple[EmitContext, dict[str, str]]:
+def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, batch_dynamic: bool,
+          live: LiveDims) -> tuple[EmitContext, dict[str, str]]:
     """Run every node's converter and drop what no output reads; the context and a digest of what each node
     emitted that is kept."""
     float_type = np.float16 if options.fp16 else np.float32
-    ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic)
+    ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic, live)
     if options.fp16:  # the graph computes in float16 behind a float32 interface
         for var in graph.inputs:
             ctx.aliases[var.name] = f"{var.name}__fp16"

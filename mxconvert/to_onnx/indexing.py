@@ -188,8 +188,11 @@ def arange_like(ctx: EmitContext, node: Node) -> None:
 @register("_zeros", "_ones", "_full", check=unconvertible_values)
 def filled(ctx: EmitContext, node: Node) -> None:
     value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
-    array = np.full(ctx.out_shape(), value)  # the shape attribute with its unknown (0) sizes inferred
-    ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
+    if all(isinstance(dim, int) for dim in ctx.live(node.output())):
+        array = np.full(ctx.out_shape(), value)  # the shape attribute with its unknown (0) sizes inferred
+        ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
+    else:  # sizes that follow a dynamic input axis are read at run time
+        ctx.add("Expand", [ctx.const(value, "value"), ctx.live_shape(node.output())], ctx.output())
 
 
 @register("zeros_like", "ones_like")

@@ -15,7 +15,7 @@ from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
-from ..dynamic import digest, emit_checked, input_sizes, probe_shapes
+from ..dynamic import LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their lowerings
 from . import (elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
@@ -89,11 +89,12 @@ class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool,
-                 state_dims: dict[str, list[int | tuple[str, int] | None]] | None = None):
-        """``state_dims``: each begin state's dims, a size or the (input, axis) it follows at run time."""
+                 live: LiveDims | None = None):
+        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``)."""
         self.graph = graph
         self.shapes = shapes
-        self.state_dims = state_dims or {}
+        self.live = live or (lambda ref: list(shapes[ref]))
+        self.states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
         self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
         self.current: Node | None = None
         self.nodes = {n.name: n for n in graph.nodes}
@@ -233,22 +234,28 @@ class TorchContext:
         parts.append("\n" + "\n".join(body))
         return "\n".join(parts) + "\n"
 
+    def live_shape(self, ref: TensorRef) -> str:
+        """``ref``'s shape as a list expression: fixed sizes, or an input's live size where it follows one."""
+        dims = self.live(ref)
+        sizes = ", ".join(str(self.shapes[ref][i]) if not isinstance(dim, tuple) else
+                          f"{self.idents[dim[0]]}.shape[{dim[1]}]" for i, dim in enumerate(dims))
+        return f"[{sizes}]"
+
     def _arguments(self) -> tuple[list[str], list[str]]:
         """``forward``'s parameters in the graph's input order (begin states default to zeros, made on the
         first data input's device at its live sizes), and the lines that fill the defaults."""
-        data = [v.name for v in self.graph.inputs if v.name not in self.state_dims]
+        data = [v.name for v in self.graph.inputs if v.name not in self.states]
         device = f", device={self.idents[data[0]]}.device" if data else ""
         arguments, defaults = [], []
         for var in self.graph.inputs:
             ident = self.idents[var.name]
-            if var.name not in self.state_dims:
+            if var.name not in self.states:
                 arguments.append(f"{ident}: torch.Tensor")
                 continue
             arguments.append(f"{ident}: Optional[torch.Tensor] = None")
-            dims = ", ".join(str(dim) if isinstance(dim, int) else f"{self.idents[dim[0]]}.shape[{dim[1]}]"
-                             for dim in self.state_dims[var.name])
+            dims = self.live_shape(TensorRef(var.name))
             defaults += [f"        if {ident} is None:  # a begin state not given starts at zeros",
-                         _wrap(f"{ident} = torch.zeros([{dims}]{device})", 12)]
+                         _wrap(f"{ident} = torch.zeros({dims}{device})", 12)]
         return arguments, defaults
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -307,11 +314,10 @@ def emit_pytorch(graph: Graph, input_shape: Shape | dict[str, Shape], fuse_bn: b
     sizes = input_sizes(graph, input_shape, dynamic_batch, dynamic_axes)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None
-    state_dims = {var.name: sizes.dim_sources(shapes[TensorRef(var.name)], (probe or shapes)[TensorRef(var.name)])
-                  for var in graph.inputs if is_begin_state(graph, var.name)}
+    live = live_dims(sizes, shapes, probe)
 
     def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
-        ctx = TorchContext(graph, at, fuse_bn, state_dims)
+        ctx = TorchContext(graph, at, fuse_bn, live)
         for node in graph.nodes:
             ctx.lower(node)
         return ctx, ctx.digests

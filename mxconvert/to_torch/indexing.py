@@ -176,7 +176,7 @@ def filled(ctx: TorchContext, node: Node) -> Lowering:
     value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
     fill = num(value)
     # the shape attribute with its unknown (0) sizes inferred
-    return Lowering(f"torch.full({list(ctx.out_shape())}, {fill}, device={_data_device(ctx)})")
+    return Lowering(f"torch.full({ctx.live_shape(node.output())}, {fill}, device={_data_device(ctx)})")
 
 
 @register("zeros_like", "ones_like")
