@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conversion_log", default=config.CONVERSION_LOG, help="text log of the conversion")
     p.add_argument("--opset", type=int, default=config.OPSET, help="ONNX opset, 11..21")
     cli.add_softmax_flags(p)
+    p.add_argument("--fuse_bn", action="store_true",
+                   help="fold each BatchNorm into the Convolution before it (ONNX Runtime fuses them anyway)")
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32",
                    help="what the converted model computes in (float16: weights and compute in half precision "
                         "behind a float32 interface), whatever the params file stores")
@@ -31,7 +33,7 @@ def main(args: argparse.Namespace) -> None:
     lines = convert_to_onnx(cli.checkpoint_of(args), args.epoch, args.onnx_model, args.conversion_log,
                             input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
                             dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
-                            keep_softmax=args.keep_softmax, fp16=args.dtype == "float16")
+                            keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn)
     print("\n".join(lines))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from .errors import MxConvertError
 
 BEGIN_STATES_KEY = "mxconvert_begin_states"  # ONNX metadata: JSON list of the inputs that default to zeros
+FOLDED_INTO_KEY = "mxconvert_folded_into"  # ONNX metadata: JSON {BatchNorm: the Convolution it was folded into}
 Feeds = dict[str, np.ndarray]
 Given = np.ndarray | Mapping[str, np.ndarray]
 _NOTICED: set[tuple[str, str]] = set()  # (backend, input) already announced: a folder runs in many batches

@@ -63,7 +63,7 @@ def _stored_value(graph: Graph, producers: dict[str, Node], ref: TensorRef) -> n
 def fold_stored_weights(graph: Graph) -> Graph:
     """A copy of ``graph`` where a weight slot fed by stored weights through Reshape and Concat reads one stored
     array, named after the node that made it; the nodes only that value needed leave the graph."""
-    producers = {n.name: n for n in graph.nodes}
+    producers = graph.nodes_by_name()
     folded: dict[TensorRef, np.ndarray] = {}
     for node in graph.nodes:
         for slot in OPS[node.op].param_inputs if node.op in OPS else ():

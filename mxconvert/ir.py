@@ -80,9 +80,9 @@ class Graph:
     source: SourceInfo = field(default_factory=SourceInfo)
 
     def node(self, name: str) -> Node:
-        return self._index()[name]
+        return self.nodes_by_name()[name]
 
-    def _index(self) -> dict[str, Node]:
+    def nodes_by_name(self) -> dict[str, Node]:
         return {n.name: n for n in self.nodes}
 
     def vars_of(self, kind: VarKind) -> list[Variable]:

@@ -39,7 +39,7 @@ from .api import labels
 from .checkpoint import Checkpoint, CheckpointPaths
 from .compare import NOISE_FACTOR, cosine_similarity, max_abs_error, max_rel_error
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
-from .feeds import Feeds, Given
+from .feeds import FOLDED_INTO_KEY, Feeds, Given
 from .fileio import write_bytes, write_text
 from .inference import input_sources, load_named
 from .ir import Graph
@@ -68,7 +68,9 @@ class Probe:
 
     @property
     def onnx_name(self) -> str:
-        return f"{self.node}_output" if self.outputs == 1 else f"{self.node}_output{self.index}"
+        from .to_onnx.context import tensor_name
+
+        return tensor_name(self.node, self.index, self.outputs)
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,10 @@ class OrtInternals:
         self.input_info = [value for value in model.graph.input if value.name in self.inputs.names]
         produced = {name for node in model.graph.node for name in node.output}
         self.names = {p.label: p.onnx_name for p in probes if p.onnx_name in produced}
+        meta = {prop.key: prop.value for prop in model.metadata_props}
+        for bn, conv in json.loads(meta.get(FOLDED_INTO_KEY, "{}")).items():  # --fuse_bn: conv's tensor is bn's
+            if conv in self.names:
+                self.names[bn] = self.names.pop(conv)
         self.types = {v.name: v.type.tensor_type.elem_type for v in (*model.graph.value_info, *model.graph.output)}
         if any(name not in self.types for name in self.names.values()):
             inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
@@ -262,7 +268,7 @@ class TorchInternals:
                     if token.type == tokenize.COMMENT}
         lines = {stmt: self._node_line(stmt, comments, mxnet_names, node_names) for stmt in function.body
                  if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name)}
-        self.sources = self._node_of(list(lines.values()), mxnet_names, graph)
+        self.sources = self._node_of(list(lines.values()), mxnet_names, getattr(module, "FOLDED_INTO", {}), graph)
         self.present = set(self.sources.values())
         function.body = self._instrumented(function.body, lines)
         namespace = {**vars(module), self.TAP: self._tap}
@@ -286,12 +292,13 @@ class TorchInternals:
         return stmt.targets[0].id
 
     @staticmethod
-    def _node_of(assigned: list[str], mxnet_names: dict[str, str], graph: Graph) -> dict[str, str]:
+    def _node_of(assigned: list[str], mxnet_names: dict[str, str], folded_into: dict[str, str],
+                 graph: Graph) -> dict[str, str]:
         """Identifier of a node's line -> the MXNet node whose output its value is. ``MXNET_NAMES`` holds the
         names of the symbol file, which may repeat: the k-th line of a name is the k-th node of that name.
 
         With ``--fuse_bn`` a folded BatchNorm has no line: its Convolution's line makes the BatchNorm's
-        output, and the Convolution's own output exists nowhere.
+        output (``FOLDED_INTO`` in the source records it), and the Convolution's own output exists nowhere.
         """
         queues: dict[str, list[str]] = {}
         for node in reversed(graph.nodes):
@@ -300,14 +307,10 @@ class TorchInternals:
         for ident in assigned:
             waiting = queues.get(mxnet_names.get(ident, ident))
             sources[ident] = waiting.pop() if waiting else mxnet_names.get(ident, ident)
-        present = set(sources.values())
-        nodes = {n.name: n for n in graph.nodes}
         by_node = {node: ident for ident, node in sources.items()}
-        for node in graph.nodes:
-            producer = nodes.get(node.inputs[0].node) if node.inputs else None
-            if (node.op == "BatchNorm" and node.name not in present and producer is not None
-                    and producer.op == "Convolution" and producer.name in by_node):
-                sources[by_node[producer.name]] = node.name
+        for bn, conv in folded_into.items():
+            if conv in by_node:
+                sources[by_node[conv]] = bn
         return sources
 
     def _instrumented(self, body: list[ast.stmt], lines: dict[ast.stmt, str]) -> list[ast.stmt]:

@@ -1,22 +1,17 @@
 """Liveness of a graph's node values in node order: who reads each value, its last read, how many live at once.
 
 A value is everything one node produces (the outputs of a multi-output node together). The graph's outputs are
-read once more after the last node, at position ``len(graph.nodes)``. ``carried`` maps a node to the node
-whose value it carries on instead of making its own (a BatchNorm folded into its convolution): its reads of
-that value are no reads, and its readers read the carried value.
+read once more after the last node, at position ``len(graph.nodes)``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
-
 from .ir import Graph
 
 
 @dataclass(frozen=True)
 class Liveness:
     born: dict[str, int]  # value (the node making it) -> its position in the graph's nodes
-    value_of: dict[str, str]  # node -> the value it makes or carries on
     readers: dict[str, tuple[int, ...]]  # value -> positions of the nodes reading it, each once, ascending
     end: int  # the position where the graph's outputs are read
 
@@ -37,23 +32,14 @@ class Liveness:
         return max((len(self.live_at(position)) for position in range(self.end)), default=0)
 
 
-def liveness(graph: Graph, carried: Mapping[str, str] | None = None) -> Liveness:
-    carried = carried or {}
-
-    def value_of(name: str) -> str:
-        while name in carried:
-            name = carried[name]
-        return name
-
-    born = {n.name: position for position, n in enumerate(graph.nodes) if n.name not in carried}
+def liveness(graph: Graph) -> Liveness:
+    born = {n.name: position for position, n in enumerate(graph.nodes)}
     readers: dict[str, set[int]] = {value: set() for value in born}
     for position, node in enumerate(graph.nodes):
         for ref in node.inputs:
-            value = value_of(ref.node)
-            if value in readers and value != value_of(node.name):
-                readers[value].add(position)
+            if ref.node in readers and ref.node != node.name:
+                readers[ref.node].add(position)
     for ref in graph.outputs:
-        if value_of(ref.node) in readers:
-            readers[value_of(ref.node)].add(len(graph.nodes))
-    values = {n.name: value_of(n.name) for n in graph.nodes}
-    return Liveness(born, values, {value: tuple(sorted(at)) for value, at in readers.items()}, len(graph.nodes))
+        if ref.node in readers:
+            readers[ref.node].add(len(graph.nodes))
+    return Liveness(born, {value: tuple(sorted(at)) for value, at in readers.items()}, len(graph.nodes))

@@ -1781,7 +1781,7 @@ def rnn_refusal(node: Node) -> str | None:
 def zero_begin_states(graph: Graph, node: Node) -> bool:
     """Whether every begin state of an RNN is made by ``_zeros`` (as in Gluon's exports): the targets then start
     from zeros of the live batch size rather than of the size the states were inferred at."""
-    producers = {n.name: n for n in graph.nodes}
+    producers = graph.nodes_by_name()
     slots = (2, 3) if node.attrs["mode"] == "lstm" else (2,)
     return all(getattr(producers.get(node.inputs[slot].node), "op", None) == "_zeros" for slot in slots)
 

@@ -18,7 +18,7 @@ from mxconvert.to_onnx.registry import CONVERTERS as ONNX_CONVERTERS
 from mxconvert.to_torch.convert import convert_to_pytorch
 from mxconvert.to_torch.registry import CONVERTERS as TORCH_CONVERTERS
 from conftest import ROOT
-from mxcases import S, mx
+from mxcases import S, mx, run_reference
 
 SHAPE = (1, 3, 16, 16)
 
@@ -279,3 +279,27 @@ def test_no_float64_falls_back_to_the_fixed_tolerance(zoo_model, tmp_path):
     assert "ONNX Runtime: flat: all" in result.stdout and "MXNet f32 vs f64" not in result.stdout
     document = json.loads((tmp_path / "layers" / "report.json").read_text())
     assert document["float64_note"] and document["noise_factor"] is None
+
+
+def test_fused_batch_norms_pair_with_their_mxnet_nodes(tmp_path):
+    """--fuse_bn in both targets: the folding pass records BatchNorm -> Convolution (FOLDED_INTO in the source,
+    metadata in the ONNX file) and the layer report compares each folded line with the BatchNorm's output."""
+    d = S.var("data")
+    x = S.BatchNorm(S.Convolution(d, kernel=(3, 3), pad=(1, 1), num_filter=4, name="conv"), fix_gamma=False, name="bn")
+    x = S.BatchNorm(S.Convolution(S.relu(x), kernel=(1, 1), num_filter=3, no_bias=True, name="conv2"), name="bn2")
+    ref = run_reference(S.Flatten(x, name="flat"), (2, 3, 6, 6))
+    prefix = str(tmp_path / "net")
+    mx.model.save_checkpoint(prefix, 0, S.Flatten(x, name="flat"),
+                             {k: mx.nd.array(v) for k, v in ref.graph.params.items()},
+                             {k: mx.nd.array(v) for k, v in ref.graph.aux.items()})
+    files = {"onnx_model": str(tmp_path / "m.onnx"), "kit_model": str(tmp_path / "kit_model.py"),
+             "pytorch_model": str(tmp_path / "m.pth")}
+    convert_to_onnx(prefix, 0, files["onnx_model"], None, input_shape=ref.data.shape, fuse_bn=True)
+    convert_to_pytorch(prefix, 0, files["pytorch_model"], files["kit_model"], ref.data.shape, fuse_bn=True)
+    source = Path(files["kit_model"]).read_text()
+    assert "FOLDED_INTO = {\n    'bn': 'conv',\n    'bn2': 'conv2',\n}" in source and "self.bn " not in source
+    report = layers.checkpoint_report(prefix, 0, ref.data, **files)
+    for key in ("onnxruntime", "pytorch"):
+        compared = {probe.node for probe, diff in zip(report.probes, report.diffs[key]) if diff is not None}
+        assert {"bn", "bn2", "flat"} <= compared and not {"conv", "conv2"} & compared
+        assert report.first_offender(key) is None

@@ -12,6 +12,11 @@ from ..errors import NotExpressible
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
+def tensor_name(node: str, index: int, outputs: int) -> str:
+    """The ONNX name of output ``index`` of MXNet node ``node`` (of ``outputs`` outputs): ``conv0_output``."""
+    return f"{node}_output" if outputs == 1 else f"{node}_output{index}"
+
+
 class EmitContext:
     """Collects ONNX nodes and initializers; gives converters typed helpers that hide opset differences."""
 
@@ -30,9 +35,8 @@ class EmitContext:
         self.current: Node | None = None  # set by ``begin``
         self.emitted: dict[str, list[str]] = {}  # MXNet node -> ONNX node names, for the log
         self.warnings: list[str] = []
-        self._graph_names = {n.name for n in graph.nodes} | set(graph.variables)
         self._counter = 0
-        self._node_index = {n.name: n for n in graph.nodes}
+        self._node_index = graph.nodes_by_name()
 
     def begin(self, node: Node) -> None:
         """Start converting ``node``: its temporaries are numbered from 1, so a node's emitted form does not
@@ -52,8 +56,7 @@ class EmitContext:
     def name_of(self, ref: TensorRef) -> str:
         if ref.node in self.graph.variables:
             return self.aliases.get(ref.node, ref.node)
-        node = self._node_index[ref.node]
-        return f"{ref.node}_output" if node.num_outputs == 1 else f"{ref.node}_output{ref.index}"
+        return tensor_name(ref.node, ref.index, self._node_index[ref.node].num_outputs)
 
     def output(self, index: int = 0) -> str:
         return self.name_of(self.current.output(index))

@@ -12,11 +12,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
-from ..feeds import BEGIN_STATES_KEY
+from ..feeds import BEGIN_STATES_KEY, FOLDED_INTO_KEY
 from ..fileio import atomic_output
 from ..inference_graph import inference_forward
 from ..dynamic import InputSizes, LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..ir import Graph, TensorRef
+from ..passes import fold_batch_norms
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their converters
 from . import elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize, sequence, shape  # noqa: F401
@@ -37,6 +38,7 @@ class ExportOptions:
     dynamic_batch: bool = False  # axis 0 of every data input symbolic
     keep_softmax: bool = True
     fp16: bool = False
+    fuse_bn: bool = False  # BatchNorms folded into the Convolutions before them (passes.fold_batch_norms)
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
 
 
@@ -67,6 +69,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
     target = f"ONNX opset {options.opset}"
+    graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})
     offenders = REGISTRY.unsupported(graph.nodes, options.opset)
     if offenders:
         raise UnsupportedOpsError(target, offenders)
@@ -82,7 +85,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
-    model = _assemble(ctx, options, sizes, probe or shapes)
+    model = _assemble(ctx, options, sizes, probe or shapes, folded_into)
     started = time.perf_counter()
     _check(model)
     log.timings["shape inference and check_model(full_check=True)"] = time.perf_counter() - started
@@ -128,8 +131,8 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
     return ctx, digests
 
 
-def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes,
-              probe: dict[TensorRef, Shape]) -> StreamedModel:
+def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe: dict[TensorRef, Shape],
+              folded_into: dict[str, str]) -> StreamedModel:
     graph = ctx.graph
 
     def value_info(name: str, ref: TensorRef) -> onnx.ValueInfoProto:
@@ -164,6 +167,8 @@ def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes,
     states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
     if states:  # inputs that runners feed zeros when not given
         meta[BEGIN_STATES_KEY] = json.dumps(states)
+    if folded_into:
+        meta[FOLDED_INTO_KEY] = json.dumps(folded_into)
     helper.set_model_props(model, meta)
     return StreamedModel(model, {name: a for name, a in ctx.initializers.items() if name not in small})
 

@@ -10,12 +10,13 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..dynamic import LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..inference_graph import inference_forward
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
-from ..dynamic import LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
+from ..passes import fold_batch_norms
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their lowerings
 from . import (elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
@@ -24,7 +25,8 @@ from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
 _MAX_IDENT = 60
-_GENERATED = {"self", "torch", "nn", "F", "List", "Optional", "Tuple", "KitModel", "MXNET_NAMES", *ops.HELPERS}
+_GENERATED = {"self", "torch", "nn", "F", "List", "Optional", "Tuple", "KitModel", "MXNET_NAMES", "FOLDED_INTO",
+              *ops.HELPERS}
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
     | frozenset(dir(nn.Module)) | frozenset(vars(nn.Module())) | frozenset(_GENERATED)
 
@@ -65,7 +67,7 @@ class ForwardVariables:
         """The variable ``node``'s line assigns, and the variables to delete after it."""
         life = self.life
         position = life.born[node.name]
-        read = dict.fromkeys(life.value_of[ref.node] for ref in node.inputs if ref.node in life.value_of)
+        read = dict.fromkeys(ref.node for ref in node.inputs if ref.node in life.born)
         dying = [value for value in read if life.last_use(value) == position]
         readers = life.readers[node.name]
         target = ident
@@ -88,22 +90,22 @@ class ForwardVariables:
 class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
-    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool,
-                 live: LiveDims | None = None):
-        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``)."""
+    def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], live: LiveDims | None = None,
+                 folded_into: dict[str, str] | None = None):
+        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``);
+        ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source."""
         self.graph = graph
         self.shapes = shapes
         self.live = live or (lambda ref: list(shapes[ref]))
         self.states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
         self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
         self.current: Node | None = None
-        self.nodes = {n.name: n for n in graph.nodes}
+        self.nodes = graph.nodes_by_name()
         self.namer = Namer()
         self.idents: dict[str, str] = {}  # MXNet node/variable name -> identifier
         self.exprs: dict[str, str] = {}  # MXNet node/variable name -> forward expression of its output(s)
         self.helpers: list[str] = []
-        self.folded = _foldable_batch_norms(graph, shapes) if fuse_bn else {}  # conv name -> BN node
-        self.absorbed = {bn.name: conv for conv, bn in self.folded.items()}
+        self.folded_into = folded_into or {}
         self.inits: list[str] = []
         self.lines: list[str] = []
         self.state: dict[str, np.ndarray] = {}
@@ -112,9 +114,8 @@ class TorchContext:
             self.exprs[var.name] = self.ident(var.name)
         self._constant_params()
         for node in graph.nodes:
-            if node.name not in self.absorbed:
-                self.ident(node.name)
-        self.variables = ForwardVariables(liveness(graph, self.absorbed), self.namer("x"))
+            self.ident(node.name)
+        self.variables = ForwardVariables(liveness(graph), self.namer("x"))
 
     # --- what lowerings use -------------------------------------------------------------------------
     @property
@@ -143,10 +144,6 @@ class TorchContext:
             self.helpers.append(name)
         return name
 
-    def folded_bn(self) -> Node | None:
-        """The BatchNorm folded into the current Convolution (``fuse_bn``), or None."""
-        return self.folded.get(self.current.name)
-
     # --- driving ------------------------------------------------------------------------------------
     def ident(self, mxnet_name: str) -> str:
         if mxnet_name not in self.idents:
@@ -154,9 +151,6 @@ class TorchContext:
         return self.idents[mxnet_name]
 
     def lower(self, node: Node) -> None:
-        if node.name in self.absorbed:  # its arithmetic lives in the convolution's weights now
-            self.exprs[node.name] = self.exprs[self.absorbed[node.name]]
-            return
         self.current = node
         name = self.ident(node.name)
         try:
@@ -221,6 +215,10 @@ class TorchContext:
         if renamed:
             entries = "".join(f"    {ident!r}: {raw!r},\n" for ident, raw in sorted(renamed.items()))
             parts.append(f"# Python name -> MXNet name, where they differ.\nMXNET_NAMES = {{\n{entries}}}\n")
+        if self.folded_into:
+            entries = "".join(f"    {bn!r}: {conv!r},\n" for bn, conv in self.folded_into.items())
+            parts.append("# BatchNorm -> the Convolution it was folded into (--fuse_bn): that line's value is the "
+                         f"BatchNorm's output.\nFOLDED_INTO = {{\n{entries}}}\n")
         parts.extend(f"\n{ops.HELPERS[name].strip()}\n" for name in self.helpers)
         body = [f"class KitModel(nn.Module):\n    {_CLASS_DOC}\n", "    def __init__(self) -> None:",
                 "        super().__init__()"]
@@ -283,24 +281,6 @@ def _header(graph: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _foldable_batch_norms(graph: Graph, shapes: dict[TensorRef, tuple]) -> dict[str, Node]:
-    """Convolutions whose only consumer is a channel-axis BatchNorm (and that are no graph output)."""
-    uses = graph.consumers()
-    heads = set(graph.outputs)
-    nodes = {n.name: n for n in graph.nodes}
-    folded: dict[str, Node] = {}
-    for node in graph.nodes:
-        if node.op != "BatchNorm" or node.attrs["output_mean_var"]:
-            continue
-        source = node.inputs[0]
-        producer = nodes.get(source.node)
-        if producer is None or producer.op != "Convolution" or source in heads:
-            continue
-        if node.attrs["axis"] % len(shapes[source]) == 1 and [n.name for n in uses[source]] == [node.name]:
-            folded[producer.name] = node
-    return folded
-
-
 def emit_pytorch(graph: Graph, input_shape: Shape | dict[str, Shape], fuse_bn: bool = False,
                  keep_softmax: bool = True, dynamic_batch: bool = False,
                  dynamic_axes: dict[str, tuple[int, ...]] | None = None) -> tuple[str, dict[str, torch.Tensor]]:
@@ -311,13 +291,14 @@ def emit_pytorch(graph: Graph, input_shape: Shape | dict[str, Shape], fuse_bn: b
     offenders = REGISTRY.unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
+    graph, folded_into = fold_batch_norms(graph) if fuse_bn else (graph, {})
     sizes = input_sizes(graph, input_shape, dynamic_batch, dynamic_axes)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None
     live = live_dims(sizes, shapes, probe)
 
     def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
-        ctx = TorchContext(graph, at, fuse_bn, live)
+        ctx = TorchContext(graph, at, live, folded_into)
         for node in graph.nodes:
             ctx.lower(node)
         return ctx, ctx.digests

@@ -100,9 +100,6 @@ def convolution(ctx: TorchContext, node: Node) -> Lowering:
     rank = len(a["kernel"])
     weight = ctx.weight(1)
     bias = None if a["no_bias"] else ctx.weight(2)
-    bn = ctx.folded_bn()
-    if bn is not None:
-        weight, bias = _fold_batch_norm(ctx, bn, weight, bias)
     options: dict[str, object] = {"kernel_size": tuple(a["kernel"])}
     geometry = window_geometry(a, rank)
     for key, value, default in zip(("stride", "padding", "dilation"), geometry, (1, 0, 1)):
@@ -115,18 +112,6 @@ def convolution(ctx: TorchContext, node: Node) -> Lowering:
     layer = _call(f"nn.Conv{rank}d", str(weight.shape[1] * a["num_group"]), str(a["num_filter"]), **options)
     state = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
     return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
-
-
-def _fold_batch_norm(ctx: TorchContext, bn: Node, weight: np.ndarray,
-                     bias: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Convolution weights with the following inference-mode BatchNorm folded in (float64, then float32)."""
-    gamma, beta, mean, var = (ctx.graph.weight(ref.node).astype(np.float64) for ref in bn.inputs[1:5])
-    if bn.attrs["fix_gamma"]:
-        gamma = np.ones_like(gamma)
-    scale = gamma / np.sqrt(var + bn.attrs["eps"])
-    folded = weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
-    shift = (0.0 if bias is None else bias.astype(np.float64)) - mean
-    return folded.astype(np.float32), (shift * scale + beta).astype(np.float32)
 
 
 HELPERS["mxnet_batch_norm"] = '''
