@@ -681,3 +681,38 @@ ALIASES.update({
     "_npx_batch_dot": "batch_dot",
     "linalg_gemm2": "_linalg_gemm2",
 })
+
+
+# --- detection post-processing (issue 15, family ``detection``, prefix det_) ----------------------------------
+BOX_FORMATS = ("corner", "center")
+_BOX_FORMAT_CORNER = (choice(*BOX_FORMATS), "corner")
+
+
+def parse_float32_tuple(text: str) -> tuple[float, ...]:
+    """``"(0.2, 0.27)"``, ``"[1]"`` or ``"0.5"`` -> a tuple of float32 values (MXNet's ``Tuple<float>``)."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] in ("()", "[]"):
+        stripped = stripped[1:-1]
+    return tuple(parse_float32(item) for item in stripped.split(",") if item.strip())
+
+
+OPS.update({
+    "_contrib_box_nms": OpDef({
+        "overlap_thresh": (parse_float32, 0.5), "valid_thresh": (parse_float32, 0.0), "topk": (parse_int, -1),
+        "coord_start": (parse_int, 2), "score_index": (parse_int, 1), "id_index": (parse_int, -1),
+        "background_id": (parse_int, -1), "force_suppress": (parse_bool, False),
+        "in_format": _BOX_FORMAT_CORNER, "out_format": _BOX_FORMAT_CORNER}),
+    "_contrib_box_iou": OpDef({"format": _BOX_FORMAT_CORNER}),
+    "_contrib_box_encode": OpDef(outputs=lambda a: 2),
+    "_contrib_box_decode": OpDef({**{f"std{i}": (parse_float32, 1.0) for i in range(4)},
+                                  "clip": (parse_float32, -1.0), "format": (choice(*BOX_FORMATS), "center")}),
+    "_contrib_ROIAlign": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                                "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                "sample_ratio": (parse_int, -1), "position_sensitive": (parse_bool, False),
+                                "aligned": (parse_bool, False)}),
+    "_contrib_MultiBoxPrior": OpDef({"sizes": (parse_float32_tuple, (1.0,)), "ratios": (parse_float32_tuple, (1.0,)),
+                                     "clip": (parse_bool, False), "steps": (parse_float32_tuple, (-1.0, -1.0)),
+                                     "offsets": (parse_float32_tuple, (0.5, 0.5))}),
+})
+ALIASES.update({"_contrib_box_non_maximum_suppression": "_contrib_box_nms",
+                "_npx_multibox_prior": "_contrib_MultiBoxPrior"})

@@ -1460,3 +1460,101 @@ def float16_output(node: Node) -> str | None:
     """Why a log_softmax or softmin is not converted: ``dtype`` float16 rounds MXNet's output to half precision,
     which a float32 model does not reproduce within its tolerance."""
     return "dtype float16" if node.attrs["dtype"] == "float16" else None
+
+
+# --- detection post-processing (issue 15, family ``detection``) -------------------------------------------------
+@shape_rule("_contrib_box_nms")
+def _box_nms(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Boxes ``(..., elements, width)``: the output has their shape. The score, the id and the four
+    coordinates must lie inside a row and apart, as MXNet checks."""
+    (boxes,) = shapes
+    a = node.attrs
+    if len(boxes) < 2:
+        raise ShapeError(f"boxes of shape {boxes}: box_nms takes (..., boxes, width)")
+    width, coords = boxes[-1], range(a["coord_start"], a["coord_start"] + 4)
+    if width < 5 + (a["id_index"] >= 0):
+        raise ShapeError(f"rows of {width} values are too short for a score, an id and 4 coordinates")
+    indices = [a["score_index"]] + ([a["id_index"]] if a["id_index"] >= 0 else [])
+    if not (0 <= a["coord_start"] and coords[-1] < width) or any(not 0 <= i < width or i in coords for i in indices) \
+            or len(set(indices)) < len(indices):
+        raise ShapeError(f"score_index {a['score_index']}, id_index {a['id_index']} and coordinates from "
+                         f"{a['coord_start']} do not fit rows of {width} values apart")
+    return [boxes]
+
+
+def box_nms_topk(node: Node, elements: int) -> int:
+    """How many of the best-scoring valid boxes of each batch entry box_nms considers (0: it copies its input)."""
+    topk = node.attrs["topk"]
+    return elements if topk < 0 else min(elements, topk)
+
+
+@shape_rule("_contrib_box_iou")
+def _box_iou(node: Node, shapes: list[Shape]) -> list[Shape]:
+    lhs, rhs = shapes
+    if len(lhs) < 2 or len(rhs) < 2 or lhs[-1] != 4 or rhs[-1] != 4:
+        raise ShapeError(f"inputs of shapes {shapes}: box_iou takes (..., 4) boxes on both sides")
+    return [lhs[:-1] + rhs[:-1]]
+
+
+@shape_rule("_contrib_box_encode")
+def _box_encode(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """samples (B, N), matches (B, N), anchors (B, N, 4), refs (B, M, 4), means (4,), stds (4,)."""
+    samples, matches, anchors, refs, means, stds = shapes
+    if len(anchors) != 3 or anchors[2] != 4 or len(refs) != 3 or refs[2] != 4 or refs[0] != anchors[0]:
+        raise ShapeError(f"inputs of shapes {shapes}: box_encode takes (B, N, 4) anchors and (B, M, 4) refs")
+    _expect(samples, anchors[:2], "samples")
+    _expect(matches, anchors[:2], "matches")
+    _expect(means, (4,), "means")
+    _expect(stds, (4,), "stds")
+    return [anchors, anchors]
+
+
+@shape_rule("_contrib_box_decode")
+def _box_decode(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Deltas (B, N, 4) and anchors whose last N x 4 values are read for every batch entry."""
+    data, anchors = shapes
+    if len(data) != 3 or data[2] != 4 or len(anchors) < 3 or anchors[-2:] != data[1:] or math.prod(anchors[:-2]) != 1:
+        raise ShapeError(f"inputs of shapes {shapes}: box_decode takes (B, N, 4) deltas and (1, N, 4) anchors")
+    return [data]
+
+
+@shape_rule("_contrib_ROIAlign")
+def _roi_align(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, rois = shapes
+    pooled = node.attrs["pooled_size"]
+    if len(data) != 4 or len(rois) != 2 or rois[1] not in (4, 5) or len(pooled) != 2:
+        raise ShapeError(f"inputs of shapes {shapes}: ROIAlign takes 4-D data, (rois, 5) boxes and a 2-D size")
+    channels = data[1]
+    if node.attrs["position_sensitive"]:
+        if channels % (pooled[0] * pooled[1]):
+            raise ShapeError(f"{channels} channels do not split into {pooled[0]} x {pooled[1]} bins")
+        channels //= pooled[0] * pooled[1]
+    return [(rois[0], channels, *pooled)]
+
+
+@shape_rule("_contrib_MultiBoxPrior")
+def _multibox_prior(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if len(data) < 4:
+        raise ShapeError(f"data of shape {data}: MultiBoxPrior takes (batch, channels, height, width)")
+    return [multibox_prior_anchors(node.attrs, data[2], data[3]).shape]
+
+
+def multibox_prior_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
+    """MultiBoxPrior's (1, height x width x anchors, 4) corner boxes, computed in float32 as MXNet does: per
+    position (row-major), first every size at the first ratio, then every further ratio at the first size."""
+    f32 = np.float32
+    sizes, ratios, steps, offsets = (np.asarray(attrs[k], f32) for k in ("sizes", "ratios", "steps", "offsets"))
+    if len(sizes) < 1 or len(steps) != 2 or len(offsets) != 2 or steps[0] * steps[1] < 0:
+        raise ShapeError(f"sizes {attrs['sizes']}, steps {attrs['steps']}, offsets {attrs['offsets']}")
+    if steps[0] <= 0 or steps[1] <= 0:
+        steps = np.array([f32(1) / f32(height), f32(1) / f32(width)], f32)
+    roots = np.sqrt(ratios) if len(ratios) else np.ones(1, f32)
+    shapes = [(size, roots[0]) for size in sizes] + [(sizes[0], root) for root in roots[1:]]
+    half = np.array([[size * f32(height) / f32(width) * root / f32(2), size / root / f32(2)] for size, root in shapes],
+                    f32)  # (anchors, 2): half width, half height
+    center_y = (np.arange(height, dtype=f32) + offsets[0]) * steps[0]
+    center_x = (np.arange(width, dtype=f32) + offsets[1]) * steps[1]
+    centers = np.stack(np.broadcast_arrays(center_x[None, :], center_y[:, None]), -1).reshape(-1, 1, 2)
+    boxes = np.concatenate([centers - half, centers + half], -1).reshape(1, -1, 4).astype(f32)
+    return np.clip(boxes, 0, 1) if attrs["clip"] else boxes

@@ -17,7 +17,7 @@ from ..inference_graph import inference_forward
 from ..ir import Graph
 from ..shapes import inferred_shapes
 # the family modules register their converters
-from . import elementwise, indexing, nn, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
+from . import detection, elementwise, indexing, nn, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

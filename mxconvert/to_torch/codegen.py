@@ -17,7 +17,8 @@ from ..liveness import Liveness, liveness
 from ..opdefs import OPS
 from ..shapes import inferred_shapes
 # the family modules register their lowerings
-from . import elementwise, indexing, nn_layers, normalization, ops, reduce, resize, sequence, shape  # noqa: F401
+from . import (detection, elementwise, indexing, nn_layers, normalization, ops, reduce, resize,  # noqa: F401
+               sequence, shape)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119

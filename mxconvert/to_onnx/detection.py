@@ -1,0 +1,273 @@
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign and MultiBoxPrior, computed in
+float32 with MXNet's formulas and comparison order (``shapes``: box_nms_topk, multibox_prior_anchors).
+
+box_nms is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
+per call and computes overlaps of degenerate boxes unlike MXNet: the best ``topk`` valid rows per batch entry are
+taken by a stable TopK, their pairwise overlaps compared with the threshold, and a Loop suppresses greedily in
+score order; the kept rows move to the front, the rest are -1."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..ir import Node
+from ..shapes import box_nms_topk, multibox_prior_anchors
+from .context import EmitContext
+from .registry import register
+
+
+def _column(ctx: EmitContext, x: str, index: int) -> str:
+    """Entry ``index`` of the last axis of ``x`` (that axis dropped)."""
+    return ctx.add("Gather", [x, ctx.const(np.int64(index), "column", dtype=np.int64)], axis=-1)
+
+
+def _select(ctx: EmitContext, condition: str, x: str, y: str) -> str:
+    return ctx.add("Where", [condition, x, y])
+
+
+def _box_area(ctx: EmitContext, coords: list[str], box_format: str) -> str:
+    """MXNet's BoxArea: width x height, 0 where either is negative."""
+    if box_format == "corner":
+        width, height = ctx.add("Sub", [coords[2], coords[0]]), ctx.add("Sub", [coords[3], coords[1]])
+    else:
+        width, height = coords[2], coords[3]
+    zero = ctx.const(0.0, "zero")
+    negative = ctx.add("Or", [ctx.add("Less", [width, zero]), ctx.add("Less", [height, zero])])
+    return _select(ctx, negative, zero, ctx.add("Mul", [width, height]))
+
+
+def _overlap_1d(ctx: EmitContext, a: tuple[str, str], b: tuple[str, str], box_format: str) -> str:
+    """MXNet's Intersect along one axis: the overlap of [a0, a1] and [b0, b1] (centre and size for ``center``),
+    0 unless positive."""
+    if box_format == "center":
+        half_a, half_b = (ctx.add("Div", [size, ctx.const(2.0, "two")]) for _, size in (a, b))
+        a = ctx.add("Sub", [a[0], half_a]), ctx.add("Add", [a[0], half_a])
+        b = ctx.add("Sub", [b[0], half_b]), ctx.add("Add", [b[0], half_b])
+        left = _select(ctx, ctx.add("Greater", [b[0], a[0]]), b[0], a[0])
+        right = _select(ctx, ctx.add("Less", [b[1], a[1]]), b[1], a[1])
+    else:
+        left = _select(ctx, ctx.add("Greater", [a[0], b[0]]), a[0], b[0])
+        right = _select(ctx, ctx.add("Less", [a[1], b[1]]), a[1], b[1])
+    width = ctx.add("Sub", [right, left])
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Greater", [width, zero]), width, zero)
+
+
+def _pairwise_iou(ctx: EmitContext, a: list[str], b: list[str], box_format: str, empty_is_zero: bool) -> str:
+    """Intersection over union of boxes ``a`` and ``b`` (coordinate tensors that broadcast against each other):
+    intersect / (area_a + area_b - intersect). box_iou gives 0 where boxes do not intersect; box_nms divides
+    (0 / 0 is NaN there, which suppresses nothing)."""
+    intersect = ctx.add("Mul", [_overlap_1d(ctx, (a[0], a[2]), (b[0], b[2]), box_format),
+                                _overlap_1d(ctx, (a[1], a[3]), (b[1], b[3]), box_format)])
+    union = ctx.add("Sub", [ctx.add("Add", [_box_area(ctx, a, box_format), _box_area(ctx, b, box_format)]),
+                            intersect])
+    iou = ctx.add("Div", [intersect, union])
+    if not empty_is_zero:
+        return iou
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Not", [ctx.add("Greater", [intersect, zero])]), zero, iou)
+
+
+def _gather_rows(ctx: EmitContext, x: str, order: str, width: int) -> str:
+    """Rows ``order`` (batch, k) of ``x`` (batch, n, width)."""
+    index = ctx.add("Expand", [ctx.unsqueeze(order, [2]), ctx.ints([1, 1, width])])
+    return ctx.add("GatherElements", [x, index], axis=1)
+
+
+def _top_indices(ctx: EmitContext, key: str, count: int) -> str:
+    """Indices of the ``count`` largest of each row of ``key``, ties in index order (TopK's rule, and the
+    order of MXNet's stable sort)."""
+    order = ctx.temp("order")
+    ctx.add("TopK", [key, ctx.ints([count], "k")], [ctx.temp("values"), order], axis=1, largest=1, sorted=1)
+    return order
+
+
+def _greedy_keep(ctx: EmitContext, suppresses: str, keep: str, count: int) -> str:
+    """A Loop over the ``count`` candidates in score order: a candidate still kept suppresses every later one
+    its row of ``suppresses`` (batch, count, count) marks."""
+    prefix = ctx.temp("nms")
+    step, cond, carried = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep"
+    unsqueeze = (helper.make_node("Unsqueeze", [f"{prefix}_alive", ctx.ints([1], "axes")], [f"{prefix}_alive2d"])
+                 if ctx.opset >= 13 else
+                 helper.make_node("Unsqueeze", [f"{prefix}_alive"], [f"{prefix}_alive2d"], axes=[1]))
+    nodes = [helper.make_node("Gather", [suppresses, step], [f"{prefix}_row"], axis=1),
+             helper.make_node("Gather", [carried, step], [f"{prefix}_alive"], axis=1),
+             unsqueeze,
+             helper.make_node("And", [f"{prefix}_row", f"{prefix}_alive2d"], [f"{prefix}_hit"]),
+             helper.make_node("Not", [f"{prefix}_hit"], [f"{prefix}_spared"]),
+             helper.make_node("And", [carried, f"{prefix}_spared"], [f"{prefix}_kept"]),
+             helper.make_node("Identity", [cond], [f"{prefix}_cond_out"])]
+    body = helper.make_graph(
+        nodes, f"{prefix}_body",
+        [helper.make_tensor_value_info(step, TensorProto.INT64, []),
+         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
+         helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
+        [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info(f"{prefix}_kept", TensorProto.BOOL, None)])
+    trips = ctx.const(np.int64(count), "trips", dtype=np.int64)
+    return ctx.add("Loop", [trips, "", keep], body=body)
+
+
+def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
+    """MXNet's corner_to_center / center_to_corner on the four coordinates from ``start`` of every row whose
+    first coordinate is not negative (-1 rows and boxes left of 0 stay as they are)."""
+    x = [_column(ctx, rows, start + i) for i in range(4)]
+    two = ctx.const(2.0, "two")
+    if to_center:
+        new = [ctx.add("Div", [ctx.add("Add", [x[0], x[2]]), two]),
+               ctx.add("Div", [ctx.add("Add", [x[1], x[3]]), two]),
+               ctx.add("Sub", [x[2], x[0]]), ctx.add("Sub", [x[3], x[1]])]
+    else:
+        half_w, half_h = ctx.add("Div", [x[2], two]), ctx.add("Div", [x[3], two])
+        new = [ctx.add("Sub", [x[0], half_w]), ctx.add("Sub", [x[1], half_h]),
+               ctx.add("Add", [x[0], half_w]), ctx.add("Add", [x[1], half_h])]
+    skip = ctx.add("Less", [x[0], ctx.const(0.0, "zero")])
+    parts = [ctx.unsqueeze(_select(ctx, skip, old, value), [2]) for old, value in zip(x, new)]
+    before = ctx.add("Slice", [rows, ctx.ints([0], "starts"), ctx.ints([start], "ends"), ctx.ints([2], "axes")])
+    after = ctx.add("Slice", [rows, ctx.ints([start + 4], "starts"), ctx.ints([width], "ends"), ctx.ints([2], "axes")])
+    return ctx.add("Concat", [before, *parts, after], axis=2)
+
+
+@register("_contrib_box_nms")
+def box_nms(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    shape = ctx.shape(0)
+    elements, width = shape[-2:]
+    count = box_nms_topk(node, elements)
+    if count < 1:  # MXNet copies its input
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    boxes = ctx.reshape(ctx.input(0), [-1, elements, width])
+    zero = ctx.const(0.0, "zero")
+    valid = ctx.add("Greater", [_column(ctx, boxes, a["score_index"]), ctx.const(a["valid_thresh"], "valid_thresh")])
+    if a["id_index"] >= 0:
+        background = ctx.add("Equal", [_column(ctx, boxes, a["id_index"]), ctx.const(float(a["background_id"]))])
+        valid = ctx.add("And", [valid, ctx.add("Not", [background])])
+    key = _select(ctx, valid, _column(ctx, boxes, a["score_index"]), ctx.const(-np.inf, "lowest"))
+    order = _top_indices(ctx, key, count)
+    rows = _gather_rows(ctx, boxes, order, width)
+    keep = ctx.add("GatherElements", [valid, order], axis=1)
+    coords = [_column(ctx, rows, a["coord_start"] + i) for i in range(4)]
+    iou = _pairwise_iou(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords],
+                        a["in_format"], empty_is_zero=False)
+    suppresses = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
+    later = ctx.const(np.triu(np.ones((count, count), bool), 1), "later", dtype=bool)
+    suppresses = ctx.add("And", [suppresses, later])
+    if a["id_index"] >= 0 and not a["force_suppress"]:  # ids compared as ints (truncated)
+        ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64)
+        same = ctx.add("Equal", [ctx.unsqueeze(ids, [2]), ctx.unsqueeze(ids, [1])])
+        suppresses = ctx.add("And", [suppresses, same])
+    keep = _greedy_keep(ctx, suppresses, keep, count)
+    rank = _select(ctx, keep, ctx.const(np.arange(count, 0, -1), "rank"), zero)  # kept rows first, in order
+    compacted = _top_indices(ctx, rank, count)
+    kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
+    out = _select(ctx, kept, _gather_rows(ctx, rows, compacted, width), ctx.const(-1.0, "minus_one"))
+    if count < elements:
+        out = ctx.add("Pad", [out, ctx.ints([0, 0, 0, 0, elements - count, 0], "pads"), ctx.const(-1.0, "fill")])
+    if a["in_format"] != a["out_format"]:
+        out = _convert_format(ctx, out, a["coord_start"], width, a["out_format"] == "center")
+    ctx.add("Reshape", [out, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+@register("_contrib_box_iou")
+def box_iou(ctx: EmitContext, node: Node) -> None:
+    lhs, rhs = (ctx.reshape(ctx.input(i), [-1, 4]) for i in (0, 1))
+    a = [ctx.unsqueeze(_column(ctx, lhs, i), [1]) for i in range(4)]
+    b = [ctx.unsqueeze(_column(ctx, rhs, i), [0]) for i in range(4)]
+    iou = _pairwise_iou(ctx, a, b, node.attrs["format"], empty_is_zero=True)
+    ctx.reshape(iou, ctx.out_shape(), ctx.output())
+
+
+def _center_size(ctx: EmitContext, corners: list[str]) -> list[str]:
+    """Corner boxes as centre x, centre y, width and height: xmin + width * 0.5 as MXNet computes them."""
+    half = ctx.const(0.5, "half")
+    width, height = ctx.add("Sub", [corners[2], corners[0]]), ctx.add("Sub", [corners[3], corners[1]])
+    return [ctx.add("Add", [corners[0], ctx.add("Mul", [width, half])]),
+            ctx.add("Add", [corners[1], ctx.add("Mul", [height, half])]), width, height]
+
+
+@register("_contrib_box_decode")
+def box_decode(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    deltas = [_column(ctx, ctx.input(0), i) for i in range(4)]
+    anchors = ctx.reshape(ctx.input(1), [1, -1, 4])
+    anchor = [_column(ctx, anchors, i) for i in range(4)]
+    if a["format"] == "corner":
+        anchor = _center_size(ctx, anchor)
+    scaled = [ctx.add("Mul", [delta, ctx.const(a[f"std{i}"], "std")]) for i, delta in enumerate(deltas)]
+    x, y = (ctx.add("Add", [ctx.add("Mul", [scaled[i], anchor[i + 2]]), anchor[i]]) for i in (0, 1))
+    sizes = scaled[2:]
+    if a["clip"] > 0:
+        clip = ctx.const(a["clip"], "clip")
+        sizes = [_select(ctx, ctx.add("Less", [size, clip]), size, clip) for size in sizes]
+    half = ctx.const(0.5, "half")
+    half_w, half_h = (ctx.add("Mul", [ctx.add("Mul", [ctx.add("Exp", [size]), anchor[i + 2]]), half])
+                      for i, size in enumerate(sizes))
+    corners = [ctx.add("Sub", [x, half_w]), ctx.add("Sub", [y, half_h]), ctx.add("Add", [x, half_w]),
+               ctx.add("Add", [y, half_h])]
+    ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in corners], ctx.output(), axis=2)
+
+
+@register("_contrib_box_encode")
+def box_encode(ctx: EmitContext, node: Node) -> None:
+    """Targets of the anchors whose sample is above 0.5 towards their matched reference box, 0 elsewhere; the mask
+    is 1 there, else 0. MXNet reads reference ``batch x refs + match`` (truncated) of all the batch's references,
+    so a negative match reads the previous entry's; it is clipped into the array here."""
+    samples, matches, anchors, refs, means, stds = (ctx.input(i) for i in range(6))
+    batch, references = ctx.shape(3)[:2]
+    valid = ctx.unsqueeze(ctx.add("Greater", [samples, ctx.const(0.5, "half")]), [2])
+    whole = ctx.add("Cast", [ctx.add("Cast", [matches], to=TensorProto.INT64)],
+                    to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    flat = ctx.add("Add", [whole, ctx.const(np.arange(batch).reshape(batch, 1) * references, "first")])
+    clipped = ctx.add("Clip", [flat, ctx.const(0.0, "low"), ctx.const(batch * references - 1.0, "high")])
+    index = ctx.add("Cast", [clipped], to=TensorProto.INT64)
+    matched = ctx.add("Gather", [ctx.reshape(refs, [-1, 4]), index], axis=0)
+    ref = _center_size(ctx, [_column(ctx, matched, i) for i in range(4)])
+    anchor = _center_size(ctx, [_column(ctx, anchors, i) for i in range(4)])
+    raw = [ctx.add("Div", [ctx.add("Sub", [ref[i], anchor[i]]), anchor[i + 2]]) for i in (0, 1)]
+    raw += [ctx.add("Log", [ctx.add("Div", [ref[i], anchor[i]])]) for i in (2, 3)]
+    targets = [ctx.unsqueeze(ctx.add("Div", [ctx.add("Sub", [value, _column(ctx, means, i)]), _column(ctx, stds, i)]),
+                             [2]) for i, value in enumerate(raw)]
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    ctx.add("Where", [valid, ctx.add("Concat", targets, axis=2), zero], ctx.output(0))
+    ctx.add("Expand", [_select(ctx, valid, one, zero), ctx.ints([1, 1, 4])], ctx.output(1))
+
+
+def roi_align_refusal(node: Node, opset: int) -> str | None:
+    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16)."""
+    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else None
+
+
+@register("_contrib_ROIAlign", check=roi_align_refusal)
+def roi_align(ctx: EmitContext, node: Node) -> None:
+    """RoiAlign, which samples and averages each bin as MXNet does (sample_ratio <= 0: ceil(bin size) points a
+    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the
+    group of its own bin is picked."""
+    a = node.attrs
+    rois = ctx.input(1)
+    pooled_h, pooled_w = a["pooled_size"]
+    if ctx.shape(1)[1] == 5:
+        batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
+        rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+    else:
+        batch = ctx.const(np.zeros(ctx.shape(1)[0], np.int64), "batch", dtype=np.int64)
+    mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
+        if ctx.opset >= 16 else {}
+    out = ctx.output() if not a["position_sensitive"] else None
+    pooled = ctx.add("RoiAlign", [ctx.input(0), rois, batch], out, mode="avg", output_height=pooled_h,
+                     output_width=pooled_w, sampling_ratio=max(0, a["sample_ratio"]),
+                     spatial_scale=a["spatial_scale"], **mode)
+    if a["position_sensitive"]:
+        bins = pooled_h * pooled_w
+        channels = ctx.out_shape()[1]
+        grouped = ctx.reshape(pooled, [-1, channels, bins, bins])
+        own_bin = np.broadcast_to(np.arange(bins), (ctx.out_shape()[0], channels, 1, bins))
+        own = ctx.add("GatherElements", [grouped, ctx.const(own_bin, "own_bin", dtype=np.int64)], axis=2)
+        ctx.reshape(own, [-1, channels, pooled_h, pooled_w], ctx.output())
+
+
+@register("_contrib_MultiBoxPrior")
+def multibox_prior(ctx: EmitContext, node: Node) -> None:
+    """The anchors depend on the data's height and width only: a constant."""
+    height, width = ctx.shape(0)[2:4]
+    ctx.add("Identity", [ctx.const(multibox_prior_anchors(node.attrs, height, width), "anchors")], ctx.output())

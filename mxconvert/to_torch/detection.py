@@ -1,0 +1,279 @@
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign and MultiBoxPrior as plain-torch
+helpers in the generated model, in float32 with MXNet's formulas and comparison order (``shapes``: box_nms_topk)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ir import Node
+from ..shapes import box_nms_topk
+from .ops import HELPERS, num
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+HELPERS["mxnet_box_overlap"] = '''
+def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_zero: bool) -> torch.Tensor:
+    """MXNet's intersection over union of boxes ``a`` and ``b`` (..., 4) that broadcast against each other:
+    intersect / (area a + area b - intersect), each side's overlap and each area 0 unless positive. box_iou gives 0
+    where boxes do not intersect (``empty_is_zero``); box_nms divides there."""
+    sides: List[torch.Tensor] = []
+    for axis in range(2):
+        a0, a1, b0, b1 = a[..., axis], a[..., axis + 2], b[..., axis], b[..., axis + 2]
+        if center:
+            a0, a1 = a0 - a1 / 2, a0 + a1 / 2
+            b0, b1 = b0 - b1 / 2, b0 + b1 / 2
+            left, right = torch.where(b0 > a0, b0, a0), torch.where(b1 < a1, b1, a1)
+        else:
+            left, right = torch.where(a0 > b0, a0, b0), torch.where(a1 < b1, a1, b1)
+        side = right - left
+        sides.append(torch.where(side > 0, side, torch.zeros_like(side)))
+    intersect = sides[0] * sides[1]
+    areas: List[torch.Tensor] = []
+    for box in (a, b):
+        width, height = box[..., 2], box[..., 3]
+        if not center:
+            width, height = width - box[..., 0], height - box[..., 1]
+        areas.append(torch.where((width < 0) | (height < 0), torch.zeros_like(width), width * height))
+    iou = intersect / (areas[0] + areas[1] - intersect)
+    return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
+'''
+HELPERS["mxnet_box_nms"] = '''
+def mxnet_box_nms(
+    x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
+    id_index: int, background_id: float, force_suppress: bool, center: bool
+) -> torch.Tensor:
+    """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` best valid rows (score above
+    ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed where a kept
+    earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``; the kept
+    rows first, the others -1."""
+    elements, width = x.shape[-2], x.shape[-1]
+    boxes = x.reshape(-1, elements, width)
+    scores = boxes[:, :, score_index]
+    valid = scores > valid_thresh
+    if id_index >= 0:
+        valid = valid & (boxes[:, :, id_index] != background_id)
+    key = torch.where(valid, scores, torch.full_like(scores, -float("inf")))
+    order = torch.sort(key, dim=1, descending=True, stable=True)[1][:, :topk]
+    rows = torch.gather(boxes, 1, order.unsqueeze(2).expand(-1, -1, width))
+    keep = torch.gather(valid, 1, order)
+    coords = rows[:, :, coord_start:coord_start + 4]
+    overlap = mxnet_box_overlap(coords.unsqueeze(2), coords.unsqueeze(1), center, False)
+    suppresses = (overlap > overlap_thresh) & torch.ones(topk, topk, dtype=torch.bool, device=x.device).triu(1)
+    if id_index >= 0 and not force_suppress:
+        ids = rows[:, :, id_index].to(torch.int64)
+        suppresses = suppresses & (ids.unsqueeze(2) == ids.unsqueeze(1))
+    for i in range(topk):  # greedy, in score order
+        keep = keep & ~(suppresses[:, i] & keep[:, i:i + 1])
+    rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
+    compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
+    kept = torch.gather(keep, 1, compacted).unsqueeze(2)
+    rows = torch.gather(rows, 1, compacted.unsqueeze(2).expand(-1, -1, width))
+    out = torch.where(kept, rows, torch.full_like(rows, -1.0))
+    out = torch.cat([out, torch.full_like(boxes[:, topk:], -1.0)], 1)
+    return out.reshape(x.shape)
+'''
+HELPERS["mxnet_convert_boxes"] = '''
+def mxnet_convert_boxes(rows: torch.Tensor, start: int, to_center: bool) -> torch.Tensor:
+    """MXNet's corner_to_center / center_to_corner on the 4 coordinates from ``start`` of each row whose first
+    coordinate is not negative (-1 rows and boxes left of 0 are kept as they are)."""
+    x0, x1, x2, x3 = rows[..., start], rows[..., start + 1], rows[..., start + 2], rows[..., start + 3]
+    if to_center:
+        new = torch.stack([(x0 + x2) / 2, (x1 + x3) / 2, x2 - x0, x3 - x1], -1)
+    else:
+        new = torch.stack([x0 - x2 / 2, x1 - x3 / 2, x0 + x2 / 2, x1 + x3 / 2], -1)
+    old = rows[..., start:start + 4]
+    return torch.cat([rows[..., :start], torch.where(x0.unsqueeze(-1) < 0, old, new), rows[..., start + 4:]], -1)
+'''
+HELPERS["mxnet_center_size"] = '''
+def mxnet_center_size(corners: torch.Tensor) -> torch.Tensor:
+    """Corner boxes (..., 4) as centre x, centre y, width, height (xmin + width * 0.5, as MXNet computes them)."""
+    size = corners[..., 2:] - corners[..., :2]
+    return torch.cat([corners[..., :2] + size * 0.5, size], -1)
+'''
+HELPERS["mxnet_box_decode"] = '''
+def mxnet_box_decode(
+    x: torch.Tensor, anchors: torch.Tensor, stds: List[float], clip: float, corner: bool
+) -> torch.Tensor:
+    """MXNet's box_decode: deltas (B, N, 4) scaled by ``stds`` applied to the anchors, log sizes capped at
+    ``clip`` when positive; corner boxes out."""
+    anchors = anchors.reshape(1, -1, 4)
+    if corner:
+        anchors = mxnet_center_size(anchors)
+    scaled = x * torch.tensor(stds, dtype=x.dtype, device=x.device)
+    center = scaled[..., :2] * anchors[..., 2:] + anchors[..., :2]
+    sizes = scaled[..., 2:]
+    if clip > 0:
+        sizes = torch.where(sizes < clip, sizes, torch.full_like(sizes, clip))
+    half = torch.exp(sizes) * anchors[..., 2:] * 0.5
+    return torch.cat([center - half, center + half], -1)
+'''
+HELPERS["mxnet_box_encode"] = '''
+def mxnet_box_encode(
+    samples: torch.Tensor, matches: torch.Tensor, anchors: torch.Tensor, refs: torch.Tensor, means: torch.Tensor,
+    stds: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's box_encode: targets of anchors whose sample is above 0.5 towards their matched reference, 0
+    elsewhere; and the mask, 1 there, else 0. MXNet reads reference ``batch x refs + match`` (truncated) of all
+    the batch's references (a negative match reads the previous entry's), clipped into the array here."""
+    valid = (samples > 0.5).unsqueeze(2)
+    first = torch.arange(refs.shape[0], device=refs.device).unsqueeze(1) * refs.shape[1]
+    index = (matches.to(torch.int64) + first).clamp(0, refs.shape[0] * refs.shape[1] - 1)
+    ref = mxnet_center_size(refs.reshape(-1, 4)[index])
+    anchor = mxnet_center_size(anchors)
+    shifts = (ref[..., :2] - anchor[..., :2]) / anchor[..., 2:]
+    raw = torch.cat([shifts, torch.log(ref[..., 2:] / anchor[..., 2:])], -1)
+    targets = torch.where(valid, (raw - means) / stds, torch.zeros_like(raw))
+    return targets, valid.to(raw.dtype).expand_as(raw).contiguous()
+'''
+HELPERS["mxnet_roi_align_axis"] = '''
+def mxnet_roi_align_axis(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
+    bilinear weights, as MXNet's ROIAlign places and clamps them (weights 0 outside [-1, length])."""
+    bin_size = size / bins
+    steps = torch.arange(bins, device=start.device).unsqueeze(0)
+    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+    outside = (at < -1.0) | (at > length)
+    at = torch.where(at <= 0, torch.zeros_like(at), at)
+    low = at.to(torch.int64)
+    last = low >= length - 1
+    low = torch.where(last, torch.full_like(low, length - 1), low)
+    high = torch.where(last, low, low + 1)
+    at = torch.where(last, low.to(at.dtype), at)
+    high_weight = at - low
+    low_weight = 1.0 - high_weight
+    return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
+'''
+HELPERS["mxnet_roi_align"] = '''
+def mxnet_roi_align(
+    x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float, samples: int, aligned: bool,
+    position_sensitive: bool
+) -> torch.Tensor:
+    """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
+    box's image (boxes [batch, x1, y1, x2, y2] or [x1, y1, x2, y2] of image 0, scaled, less 0.5 when ``aligned``,
+    else at least 1 pixel wide). Position-sensitive: bin (i, j) of channel c reads channel
+    c x bins + i x pooled_w + j."""
+    if rois.shape[1] == 5:
+        data = x[rois[:, 0].to(torch.int64)]
+        boxes = rois[:, 1:5]
+    else:
+        data = x[torch.zeros_like(rois[:, 0], dtype=torch.int64)]
+        boxes = rois
+    offset = 0.5 if aligned else 0.0
+    start = boxes[:, :2] * scale - offset
+    size = boxes[:, 2:] * scale - offset - start
+    if not aligned:
+        size = torch.where(size < 1.0, torch.ones_like(size), size)
+    rois_count, channels, height, width = data.shape[0], data.shape[1], data.shape[2], data.shape[3]
+    total = torch.zeros(rois_count, channels, pooled_h, pooled_w, dtype=x.dtype, device=x.device)
+    for sample_y in range(samples):
+        y_low, y_high, hy, ly = mxnet_roi_align_axis(start[:, 1], size[:, 1], pooled_h, samples, sample_y, height)
+        rows_low = torch.gather(data, 2, y_low[:, None, :, None].expand(-1, channels, -1, width))
+        rows_high = torch.gather(data, 2, y_high[:, None, :, None].expand(-1, channels, -1, width))
+        for sample_x in range(samples):
+            x_low, x_high, hx, lx = mxnet_roi_align_axis(start[:, 0], size[:, 0], pooled_w, samples, sample_x, width)
+            index_low = x_low[:, None, None, :].expand(-1, channels, pooled_h, -1)
+            index_high = x_high[:, None, None, :].expand(-1, channels, pooled_h, -1)
+            hy4, ly4, hx4, lx4 = hy[:, None, :, None], ly[:, None, :, None], hx[:, None, None, :], lx[:, None, None, :]
+            total = total + (hy4 * hx4 * torch.gather(rows_low, 3, index_low)
+                             + hy4 * lx4 * torch.gather(rows_low, 3, index_high)
+                             + ly4 * hx4 * torch.gather(rows_high, 3, index_low)
+                             + ly4 * lx4 * torch.gather(rows_high, 3, index_high))
+    pooled = total / float(samples * samples)
+    if not position_sensitive:
+        return pooled
+    bins = pooled_h * pooled_w
+    own = torch.diagonal(pooled.reshape(rois_count, channels // bins, bins, bins), 0, 2, 3)
+    return own.reshape(rois_count, channels // bins, pooled_h, pooled_w)
+'''
+HELPERS["mxnet_multibox_prior"] = '''
+def mxnet_multibox_prior(
+    x: torch.Tensor, sizes: List[float], ratios: List[float], steps: List[float], offsets: List[float], clip: bool
+) -> torch.Tensor:
+    """MXNet's MultiBoxPrior for the live height and width of ``x``: (1, positions x anchors, 4) corner boxes; per
+    position (row-major) every size at the first ratio, then every further ratio at the first size."""
+    height, width = x.shape[2], x.shape[3]
+    size = torch.tensor(sizes, dtype=torch.float32, device=x.device)
+    root = torch.sqrt(torch.tensor(ratios if len(ratios) > 0 else [1.0], dtype=torch.float32, device=x.device))
+    size = torch.cat([size, size[:1].expand(root.shape[0] - 1)])
+    root = torch.cat([root[:1].expand(len(sizes)), root[1:]])
+    half = torch.stack([size * height / width * root / 2, size / root / 2], -1)
+    step = torch.tensor(steps, dtype=torch.float32, device=x.device)
+    if steps[0] <= 0 or steps[1] <= 0:
+        step = 1.0 / torch.tensor([height, width], dtype=torch.float32, device=x.device)
+    center_y = (torch.arange(height, dtype=torch.float32, device=x.device) + offsets[0]) * step[0]
+    center_x = (torch.arange(width, dtype=torch.float32, device=x.device) + offsets[1]) * step[1]
+    centers = torch.stack([center_x.unsqueeze(0).expand(height, -1), center_y.unsqueeze(1).expand(-1, width)], -1)
+    centers = centers.reshape(-1, 1, 2)
+    boxes = torch.cat([centers - half, centers + half], -1).reshape(1, -1, 4)
+    return boxes.clamp(0.0, 1.0) if clip else boxes
+'''
+
+
+def _float32(value: float) -> str:
+    """A float attribute as MXNet holds it (float32), written exactly."""
+    return num(float(np.float32(value)))
+
+
+@register("_contrib_box_nms")
+def box_nms(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    count = box_nms_topk(node, ctx.shape(0)[-2])
+    if count < 1:  # MXNet copies its input
+        return Lowering(ctx.input(0))
+    ctx.helper("mxnet_box_overlap")
+    out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {count}, {_float32(a['overlap_thresh'])}, "
+           f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
+           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
+    if a["in_format"] != a["out_format"]:
+        out = f"{ctx.helper('mxnet_convert_boxes')}({out}, {a['coord_start']}, {a['out_format'] == 'center'})"
+    return Lowering(out)
+
+
+@register("_contrib_box_iou")
+def box_iou(ctx: TorchContext, node: Node) -> Lowering:
+    lhs, rhs = f"{ctx.input(0)}.reshape(-1, 1, 4)", f"{ctx.input(1)}.reshape(1, -1, 4)"
+    overlap = f"{ctx.helper('mxnet_box_overlap')}({lhs}, {rhs}, {node.attrs['format'] == 'center'}, True)"
+    return Lowering(f"{overlap}.reshape({list(ctx.out_shape())})")
+
+
+@register("_contrib_box_decode")
+def box_decode(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_center_size")
+    stds = ", ".join(_float32(a[f"std{i}"]) for i in range(4))
+    return Lowering(f"{ctx.helper('mxnet_box_decode')}({ctx.input(0)}, {ctx.input(1)}, [{stds}], "
+                    f"{_float32(a['clip'])}, {a['format'] == 'corner'})")
+
+
+@register("_contrib_box_encode")
+def box_encode(ctx: TorchContext, node: Node) -> Lowering:
+    ctx.helper("mxnet_center_size")
+    return Lowering(f"{ctx.helper('mxnet_box_encode')}({', '.join(ctx.input(i) for i in range(6))})")
+
+
+def adaptive_sampling(node: Node) -> str | None:
+    """Why a ROIAlign is not lowered: with sample_ratio <= 0 its sampling grid depends on each box's size."""
+    return f"sample_ratio {node.attrs['sample_ratio']} (a grid sized by the box values)" \
+        if node.attrs["sample_ratio"] <= 0 else None
+
+
+@register("_contrib_ROIAlign", check=adaptive_sampling)
+def roi_align(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_roi_align_axis")
+    pooled_h, pooled_w = a["pooled_size"]
+    return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
+                    f"{_float32(a['spatial_scale'])}, {a['sample_ratio']}, {a['aligned']}, "
+                    f"{a['position_sensitive']})")
+
+
+@register("_contrib_MultiBoxPrior")
+def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    lists = ", ".join(f"[{', '.join(_float32(v) for v in a[key])}]" for key in ("sizes", "ratios", "steps", "offsets"))
+    return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {lists}, {a['clip']})")
