@@ -1522,7 +1522,7 @@ def _box_decode(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _roi_align(node: Node, shapes: list[Shape]) -> list[Shape]:
     data, rois = shapes
     pooled = node.attrs["pooled_size"]
-    if len(data) != 4 or len(rois) != 2 or rois[1] not in (4, 5) or len(pooled) != 2:
+    if len(data) != 4 or len(rois) != 2 or rois[1] != 5 or len(pooled) != 2:
         raise ShapeError(f"inputs of shapes {shapes}: ROIAlign takes 4-D data, (rois, 5) boxes and a 2-D size")
     channels = data[1]
     if node.attrs["position_sensitive"]:

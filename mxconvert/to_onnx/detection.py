@@ -246,11 +246,8 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     rois = ctx.input(1)
     pooled_h, pooled_w = a["pooled_size"]
-    if ctx.shape(1)[1] == 5:
-        batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
-        rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
-    else:
-        batch = ctx.const(np.zeros(ctx.shape(1)[0], np.int64), "batch", dtype=np.int64)
+    batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
+    rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
     mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
         if ctx.opset >= 16 else {}
     out = ctx.output() if not a["position_sensitive"] else None

@@ -154,15 +154,11 @@ def mxnet_roi_align(
     position_sensitive: bool
 ) -> torch.Tensor:
     """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
-    box's image (boxes [batch, x1, y1, x2, y2] or [x1, y1, x2, y2] of image 0, scaled, less 0.5 when ``aligned``,
+    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``,
     else at least 1 pixel wide). Position-sensitive: bin (i, j) of channel c reads channel
     c x bins + i x pooled_w + j."""
-    if rois.shape[1] == 5:
-        data = x[rois[:, 0].to(torch.int64)]
-        boxes = rois[:, 1:5]
-    else:
-        data = x[torch.zeros_like(rois[:, 0], dtype=torch.int64)]
-        boxes = rois
+    data = x[rois[:, 0].to(torch.int64)]
+    boxes = rois[:, 1:5]
     offset = 0.5 if aligned else 0.0
     start = boxes[:, :2] * scale - offset
     size = boxes[:, 2:] * scale - offset - start
