@@ -713,6 +713,12 @@ OPS.update({
     "_contrib_MultiBoxPrior": OpDef({"sizes": (parse_float32_tuple, (1.0,)), "ratios": (parse_float32_tuple, (1.0,)),
                                      "clip": (parse_bool, False), "steps": (parse_float32_tuple, (-1.0, -1.0)),
                                      "offsets": (parse_float32_tuple, (0.5, 0.5))}),
+    "_contrib_MultiBoxDetection": OpDef({"clip": (parse_bool, True), "threshold": (parse_float32, 0.01),
+                                         "background_id": (parse_int, 0), "nms_threshold": (parse_float32, 0.5),
+                                         "force_suppress": (parse_bool, False),
+                                         "variances": (parse_float32_tuple, (0.1, 0.1, 0.2, 0.2)),
+                                         "nms_topk": (parse_int, -1)}),
 })
 ALIASES.update({"_contrib_box_non_maximum_suppression": "_contrib_box_nms",
-                "_npx_multibox_prior": "_contrib_MultiBoxPrior"})
+                "_npx_multibox_prior": "_contrib_MultiBoxPrior",
+                "_npx_multibox_detection": "_contrib_MultiBoxDetection"})

@@ -1540,6 +1540,29 @@ def _multibox_prior(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [multibox_prior_anchors(node.attrs, data[2], data[3]).shape]
 
 
+@shape_rule("_contrib_MultiBoxDetection")
+def _multibox_detection(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Class probabilities (B, classes, anchors), offsets (B, anchors x 4), anchors (1, anchors, 4) -> rows
+    [class, score, xmin, ymin, xmax, ymax] per anchor."""
+    probs, offsets, anchors = shapes
+    if len(probs) != 3 or len(offsets) != 2 or len(anchors) != 3 or anchors[2] != 4 or probs[2] != anchors[1] \
+            or offsets != (probs[0], probs[2] * 4):
+        raise ShapeError(f"inputs of shapes {shapes}: MultiBoxDetection takes (B, classes, anchors) probabilities, "
+                         "(B, anchors x 4) offsets and (1, anchors, 4) anchors")
+    if len(node.attrs["variances"]) != 4:
+        raise ShapeError(f"variances {node.attrs['variances']} are not 4 values")
+    return [(probs[0], probs[2], 6)]
+
+
+def multibox_detection_kept(node: Node, anchors: int) -> int:
+    """How many of the best detections MultiBoxDetection suppresses among (0: it neither sorts nor suppresses,
+    for an nms_threshold outside (0, 1])."""
+    a = node.attrs
+    if not 0 < a["nms_threshold"] <= 1:
+        return 0
+    return anchors if a["nms_topk"] <= 0 else min(anchors, a["nms_topk"])
+
+
 def multibox_prior_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     """MultiBoxPrior's (1, height x width x anchors, 4) corner boxes, computed in float32 as MXNet does: per
     position (row-major), first every size at the first ratio, then every further ratio at the first size."""

@@ -831,3 +831,29 @@ CASE_INPUTS.update({
     "det_roi_align": {"rois": _DET_ROIS},
     "det_roi_align_position_sensitive": {"rois": _DET_ROIS},
 })
+
+
+def _multibox_detection(classes: int = 4, height: int = 4, width: int = 5, **kw):
+    """MultiBoxDetection over (2, (classes + 4) x anchors) data: softmax probabilities, offsets and the anchors of
+    MultiBoxPrior (3 a position) over a (height, width) map; with its input shape."""
+    anchors = height * width * 3
+    flat = S.reshape(d, shape=(2, -1))
+    logits = S.reshape(S.slice_axis(flat, axis=1, begin=0, end=classes * anchors), shape=(2, classes, anchors))
+    offsets = S.slice_axis(flat, axis=1, begin=classes * anchors, end=(classes + 4) * anchors)
+    feature = S.reshape(S.slice_axis(flat, axis=1, begin=0, end=height * width), shape=(2, 1, height, width))
+    priors = S.contrib.MultiBoxPrior(feature, sizes=(0.3, 0.6), ratios=(1, 2), name="prior")
+    sym = S.contrib.MultiBoxDetection(S.softmax(logits * 3.0, axis=1), offsets, priors, name="det", **kw)
+    return sym, (2, (classes + 4) * anchors)
+
+
+CASES.update({
+    "det_multibox_detection": _multibox_detection(),
+    "det_multibox_detection_topk_threshold": _multibox_detection(nms_topk=7, threshold=0.3),
+    "det_multibox_detection_force_no_clip": _multibox_detection(classes=6, force_suppress=True, nms_threshold=0.3,
+                                                                clip=False),
+    # nms_threshold outside (0, 1]: detections in anchor order, neither sorted nor suppressed
+    "det_multibox_detection_no_nms": _multibox_detection(nms_threshold=0.0),
+    "det_multibox_detection_variances": _multibox_detection(variances=(0.2, 0.1, 0.3, 0.25), threshold=0.5,
+                                                            nms_threshold=1.0),
+    "det_multibox_detection_background_only": _multibox_detection(classes=1),
+})

@@ -11,7 +11,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import box_nms_topk, multibox_prior_anchors
+from ..shapes import box_nms_topk, multibox_detection_kept, multibox_prior_anchors
 from .context import EmitContext
 from .registry import register
 
@@ -53,6 +53,10 @@ def _overlap_1d(ctx: EmitContext, a: tuple[str, str], b: tuple[str, str], box_fo
     return _select(ctx, ctx.add("Greater", [width, zero]), width, zero)
 
 
+def _raw_area(ctx: EmitContext, coords: list[str]) -> str:
+    return ctx.add("Mul", [ctx.add("Sub", [coords[2], coords[0]]), ctx.add("Sub", [coords[3], coords[1]])])
+
+
 def _pairwise_iou(ctx: EmitContext, a: list[str], b: list[str], box_format: str, empty_is_zero: bool) -> str:
     """Intersection over union of boxes ``a`` and ``b`` (coordinate tensors that broadcast against each other):
     intersect / (area_a + area_b - intersect). box_iou gives 0 where boxes do not intersect; box_nms divides
@@ -80,6 +84,11 @@ def _top_indices(ctx: EmitContext, key: str, count: int) -> str:
     order = ctx.temp("order")
     ctx.add("TopK", [key, ctx.ints([count], "k")], [ctx.temp("values"), order], axis=1, largest=1, sorted=1)
     return order
+
+
+def _of_later(ctx: EmitContext, suppresses: str, count: int) -> str:
+    """``suppresses`` (batch, count, count) where a candidate may suppress: only those after it in score order."""
+    return ctx.add("And", [suppresses, ctx.const(np.triu(np.ones((count, count), bool), 1), "later", dtype=bool)])
 
 
 def _greedy_keep(ctx: EmitContext, suppresses: str, keep: str, count: int) -> str:
@@ -151,8 +160,7 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     iou = _pairwise_iou(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords],
                         a["in_format"], empty_is_zero=False)
     suppresses = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
-    later = ctx.const(np.triu(np.ones((count, count), bool), 1), "later", dtype=bool)
-    suppresses = ctx.add("And", [suppresses, later])
+    suppresses = _of_later(ctx, suppresses, count)
     if a["id_index"] >= 0 and not a["force_suppress"]:  # ids compared as ints (truncated)
         ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64)
         same = ctx.add("Equal", [ctx.unsqueeze(ids, [2]), ctx.unsqueeze(ids, [1])])
@@ -268,3 +276,103 @@ def multibox_prior(ctx: EmitContext, node: Node) -> None:
     """The anchors depend on the data's height and width only: a constant."""
     height, width = ctx.shape(0)[2:4]
     ctx.add("Identity", [ctx.const(multibox_prior_anchors(node.attrs, height, width), "anchors")], ctx.output())
+
+
+def _clip_unit(ctx: EmitContext, x: str) -> str:
+    """max(0, min(1, x)) in MXNet's order."""
+    one, zero = ctx.const(1.0, "one"), ctx.const(0.0, "zero")
+    low = _select(ctx, ctx.add("Less", [x, one]), x, one)
+    return _select(ctx, ctx.add("Greater", [low, zero]), low, zero)
+
+
+def _multibox_boxes(ctx: EmitContext, node: Node) -> list[str]:
+    """MultiBoxDetection's boxes: offsets (scaled by the variances) applied to the corner anchors, clipped to
+    [0, 1] with ``clip``; four (batch, anchors) coordinates."""
+    a = node.attrs
+    offsets = ctx.reshape(ctx.input(1), [-1, ctx.shape(0)[2], 4])
+    anchors = ctx.reshape(ctx.input(2), [1, -1, 4])
+    p = [_column(ctx, offsets, i) for i in range(4)]
+    left, top, right, bottom = (_column(ctx, anchors, i) for i in range(4))
+    two = ctx.const(2.0, "two")
+    sizes = [ctx.add("Sub", [right, left]), ctx.add("Sub", [bottom, top])]
+    centers = [ctx.add("Div", [ctx.add("Add", [left, right]), two]),
+               ctx.add("Div", [ctx.add("Add", [top, bottom]), two])]
+    variances = [ctx.const(v, "variance") for v in a["variances"]]
+    corners = []
+    for i in (0, 1):
+        center = ctx.add("Add", [ctx.add("Mul", [ctx.add("Mul", [p[i], variances[i]]), sizes[i]]), centers[i]])
+        half = ctx.add("Div", [ctx.add("Mul", [ctx.add("Exp", [ctx.add("Mul", [p[i + 2], variances[i + 2]])]),
+                                               sizes[i]]), two])
+        corners.append((ctx.add("Sub", [center, half]), ctx.add("Add", [center, half])))
+    boxes = [corners[0][0], corners[1][0], corners[0][1], corners[1][1]]
+    return [_clip_unit(ctx, box) for box in boxes] if a["clip"] else boxes
+
+
+@register("_contrib_MultiBoxDetection")
+def multibox_detection(ctx: EmitContext, node: Node) -> None:
+    """Per anchor the first most probable class after the background (-1 for none above -1 or below
+    ``threshold``); the detections moved to the front in anchor order; unless nms_threshold is outside (0, 1],
+    the best ``nms_topk`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold (same class
+    unless ``force_suppress``): suppressed rows stay in place with class -1, and the rows past nms_topk keep their
+    unsorted place with class -1, as MXNet leaves them."""
+    a = node.attrs
+    classes, anchors = ctx.shape(0)[1:]
+    minus_one = ctx.const(-1.0, "minus_one")
+    if classes < 2:  # no foreground class: nothing is detected
+        ctx.add("Expand", [minus_one, ctx.ints(ctx.out_shape())], ctx.output())
+        return
+    foreground = ctx.add("Slice", [ctx.input(0), ctx.ints([1], "starts"), ctx.ints([classes], "ends"),
+                                   ctx.ints([1], "axes")])
+    best = ctx.add("ArgMax", [foreground], axis=1, keepdims=1)
+    score = ctx.squeeze(ctx.add("GatherElements", [foreground, best], axis=1), [1])
+    found = ctx.add("Greater", [score, minus_one])
+    score = _select(ctx, found, score, minus_one)
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    best = ctx.add("Cast", [ctx.squeeze(best, [1])], to=float_type)  # the class less the background
+    below = ctx.add("Less", [score, ctx.const(a["threshold"], "threshold")])
+    valid = ctx.add("And", [found, ctx.add("Not", [below])])
+    label = _select(ctx, valid, best, minus_one)
+    rows = ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in [label, score, *_multibox_boxes(ctx, node)]], axis=2)
+    zero = ctx.const(0.0, "zero")
+    in_place = _top_indices(ctx, _select(ctx, valid, ctx.const(np.arange(anchors, 0, -1), "rank"), zero), anchors)
+    compacted = _select(ctx, ctx.unsqueeze(ctx.add("GatherElements", [valid, in_place], axis=1), [2]),
+                        _gather_rows(ctx, rows, in_place, 6), minus_one)
+    count = multibox_detection_kept(node, anchors)
+    if count == 0:
+        ctx.add("Identity", [compacted], ctx.output())
+        return
+    order = _top_indices(ctx, _select(ctx, valid, score, ctx.const(-np.inf, "lowest")), count)
+    best_rows = _gather_rows(ctx, rows, order, 6)
+    candidates = ctx.add("GatherElements", [valid, order], axis=1)
+    coords = [_column(ctx, best_rows, 2 + i) for i in range(4)]
+    iou = _detection_overlap(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords])
+    threshold = ctx.const(a["nms_threshold"], "nms_threshold")
+    suppresses = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
+    suppresses = _of_later(ctx, suppresses, count)
+    if not a["force_suppress"]:
+        labels = _column(ctx, best_rows, 0)
+        suppresses = ctx.add("And", [suppresses, ctx.add("Equal", [ctx.unsqueeze(labels, [2]),
+                                                                   ctx.unsqueeze(labels, [1])])])
+    keep = _greedy_keep(ctx, suppresses, candidates, count)
+    labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
+    rest = ctx.add("Slice", [best_rows, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
+    head = _select(ctx, ctx.unsqueeze(candidates, [2]), ctx.add("Concat", [labels, rest], axis=2), minus_one)
+    if count == anchors:
+        ctx.add("Identity", [head], ctx.output())
+        return
+    tail = ctx.add("Slice", [compacted, ctx.ints([count], "starts"), ctx.ints([anchors], "ends"),
+                             ctx.ints([1], "axes")])
+    labels_shape = ctx.add("Shape", [_column(ctx, tail, 0)])
+    tail_labels = ctx.unsqueeze(ctx.add("Expand", [minus_one, labels_shape]), [2])
+    rest = ctx.add("Slice", [tail, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
+    ctx.add("Concat", [head, ctx.add("Concat", [tail_labels, rest], axis=2)], ctx.output(), axis=1)
+
+
+def _detection_overlap(ctx: EmitContext, a: list[str], b: list[str]) -> str:
+    """MultiBoxDetection's IoU: intersect / (area a + area b - intersect) with areas as the corners give them,
+    0 where that union is not positive."""
+    intersect = ctx.add("Mul", [_overlap_1d(ctx, (a[0], a[2]), (b[0], b[2]), "corner"),
+                                _overlap_1d(ctx, (a[1], a[3]), (b[1], b[3]), "corner")])
+    union = ctx.add("Sub", [ctx.add("Add", [_raw_area(ctx, a), _raw_area(ctx, b)]), intersect])
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Greater", [union, zero]), ctx.add("Div", [intersect, union]), zero)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import box_nms_topk
+from ..shapes import box_nms_topk, multibox_detection_kept
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -40,6 +40,14 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     iou = intersect / (areas[0] + areas[1] - intersect)
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
+HELPERS["mxnet_greedy_keep"] = '''
+def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Greedy suppression of candidates (batch, count) in score order: each one still kept drops the later ones
+    its row of ``suppresses`` (batch, count, count) marks."""
+    for i in range(keep.shape[1]):
+        keep = keep & ~(suppresses[:, i] & keep[:, i:i + 1])
+    return keep
+'''
 HELPERS["mxnet_box_nms"] = '''
 def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
@@ -65,8 +73,7 @@ def mxnet_box_nms(
     if id_index >= 0 and not force_suppress:
         ids = rows[:, :, id_index].to(torch.int64)
         suppresses = suppresses & (ids.unsqueeze(2) == ids.unsqueeze(1))
-    for i in range(topk):  # greedy, in score order
-        keep = keep & ~(suppresses[:, i] & keep[:, i:i + 1])
+    keep = mxnet_greedy_keep(suppresses, keep)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -208,6 +215,81 @@ def mxnet_multibox_prior(
     boxes = torch.cat([centers - half, centers + half], -1).reshape(1, -1, 4)
     return boxes.clamp(0.0, 1.0) if clip else boxes
 '''
+HELPERS["mxnet_multibox_boxes"] = '''
+def mxnet_multibox_boxes(
+    offsets: torch.Tensor, anchors: torch.Tensor, variances: List[float], clip: bool
+) -> torch.Tensor:
+    """MultiBoxDetection's boxes: offsets (..., 4) scaled by ``variances`` applied to corner anchors, clipped
+    to [0, 1] with ``clip``."""
+    size = anchors[..., 2:] - anchors[..., :2]
+    center = (anchors[..., :2] + anchors[..., 2:]) / 2
+    scaled = offsets * torch.tensor(variances, dtype=offsets.dtype, device=offsets.device)
+    middle = scaled[..., :2] * size + center
+    half = torch.exp(scaled[..., 2:]) * size / 2
+    boxes = torch.cat([middle - half, middle + half], -1)
+    if clip:
+        boxes = torch.where(boxes < 1, boxes, torch.ones_like(boxes))
+        boxes = torch.where(boxes > 0, boxes, torch.zeros_like(boxes))
+    return boxes
+'''
+HELPERS["mxnet_detection_overlap"] = '''
+def mxnet_detection_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """MultiBoxDetection's IoU of corner boxes that broadcast: intersect / (area a + area b - intersect), areas as
+    the corners give them, 0 where that union is not positive."""
+    low = torch.where(a[..., :2] > b[..., :2], a[..., :2], b[..., :2])
+    high = torch.where(a[..., 2:] < b[..., 2:], a[..., 2:], b[..., 2:])
+    sides = high - low
+    sides = torch.where(sides > 0, sides, torch.zeros_like(sides))
+    intersect = sides[..., 0] * sides[..., 1]
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = union - intersect
+    return torch.where(union > 0, intersect / union, torch.zeros_like(union))
+'''
+HELPERS["mxnet_multibox_detection"] = '''
+def mxnet_multibox_detection(
+    probs: torch.Tensor, offsets: torch.Tensor, anchors: torch.Tensor, threshold: float, clip: bool,
+    variances: List[float], count: int, nms_threshold: float, force_suppress: bool
+) -> torch.Tensor:
+    """MXNet's MultiBoxDetection: per anchor the first most probable class after the background (-1 for none
+    above -1 or below ``threshold``), rows [class, score, box]; the detections moved to the front in anchor order.
+    With ``count``, the best ``count`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold
+    (same class unless ``force_suppress``): suppressed rows keep their place with class -1, and so do the rows
+    past ``count``, unsorted."""
+    batch, classes, anchor_count = probs.shape[0], probs.shape[1], probs.shape[2]
+    empty = torch.full((batch, anchor_count, 6), -1.0, dtype=probs.dtype, device=probs.device)
+    if classes < 2:
+        return empty
+    foreground = probs[:, 1:]
+    best = torch.argmax(foreground, 1, keepdim=True)
+    score = torch.gather(foreground, 1, best).squeeze(1)
+    found = score > -1.0
+    score = torch.where(found, score, torch.full_like(score, -1.0))
+    valid = found & ~(score < threshold)
+    label = torch.where(valid, best.squeeze(1).to(probs.dtype), torch.full_like(score, -1.0))
+    boxes = mxnet_multibox_boxes(offsets.reshape(batch, -1, 4), anchors.reshape(1, -1, 4), variances, clip)
+    rows = torch.cat([label.unsqueeze(2), score.unsqueeze(2), boxes], 2)
+    positions = torch.arange(anchor_count, 0, -1, device=probs.device)
+    rank = torch.where(valid, positions, torch.zeros_like(positions))
+    in_place = torch.sort(rank, dim=1, descending=True, stable=True)[1]
+    moved = torch.gather(rows, 1, in_place.unsqueeze(2).expand(-1, -1, 6))
+    compacted = torch.where(torch.gather(valid, 1, in_place).unsqueeze(2), moved, empty)
+    if count == 0:
+        return compacted
+    key = torch.where(valid, score, torch.full_like(score, -float("inf")))
+    order = torch.sort(key, dim=1, descending=True, stable=True)[1][:, :count]
+    best_rows = torch.gather(rows, 1, order.unsqueeze(2).expand(-1, -1, 6))
+    candidates = torch.gather(valid, 1, order)
+    overlap = mxnet_detection_overlap(best_rows[:, :, None, 2:], best_rows[:, None, :, 2:])
+    later = torch.ones(count, count, dtype=torch.bool, device=probs.device).triu(1)
+    suppresses = (overlap >= nms_threshold) & later
+    if not force_suppress:
+        suppresses = suppresses & (best_rows[:, :, None, 0] == best_rows[:, None, :, 0])
+    keep = mxnet_greedy_keep(suppresses, candidates)
+    labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
+    head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
+    tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
+    return torch.cat([head, tail], 1)
+'''
 
 
 def _float32(value: float) -> str:
@@ -222,6 +304,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     if count < 1:  # MXNet copies its input
         return Lowering(ctx.input(0))
     ctx.helper("mxnet_box_overlap")
+    ctx.helper("mxnet_greedy_keep")
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {count}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
            f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
@@ -273,3 +356,15 @@ def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     lists = ", ".join(f"[{', '.join(_float32(v) for v in a[key])}]" for key in ("sizes", "ratios", "steps", "offsets"))
     return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {lists}, {a['clip']})")
+
+
+@register("_contrib_MultiBoxDetection")
+def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_greedy_keep"):
+        ctx.helper(helper)
+    variances = ", ".join(_float32(v) for v in a["variances"])
+    count = multibox_detection_kept(node, ctx.shape(0)[2])
+    return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
+                    f"{_float32(a['threshold'])}, {a['clip']}, [{variances}], {count}, "
+                    f"{_float32(a['nms_threshold'])}, {a['force_suppress']})")
