@@ -719,6 +719,13 @@ OPS.update({
                                          "variances": (parse_float32_tuple, (0.1, 0.1, 0.2, 0.2)),
                                          "nms_topk": (parse_int, -1)}),
 })
+_PROPOSAL = OpDef({"rpn_pre_nms_top_n": (parse_int, 6000), "rpn_post_nms_top_n": (parse_int, 300),
+                   "threshold": (parse_float32, 0.7), "rpn_min_size": (parse_int, 16),
+                   "scales": (parse_float32_tuple, (4.0, 8.0, 16.0, 32.0)),
+                   "ratios": (parse_float32_tuple, (0.5, 1.0, 2.0)), "feature_stride": (parse_int, 16),
+                   "output_score": (parse_bool, False), "iou_loss": (parse_bool, False)},
+                  outputs=lambda a: 2 if a["output_score"] else 1)
+OPS.update({"_contrib_Proposal": _PROPOSAL, "_contrib_MultiProposal": _PROPOSAL})
 ALIASES.update({"_contrib_box_non_maximum_suppression": "_contrib_box_nms",
                 "_npx_multibox_prior": "_contrib_MultiBoxPrior",
                 "_npx_multibox_detection": "_contrib_MultiBoxDetection"})

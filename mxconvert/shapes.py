@@ -1581,3 +1581,49 @@ def multibox_prior_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     centers = np.stack(np.broadcast_arrays(center_x[None, :], center_y[:, None]), -1).reshape(-1, 1, 2)
     boxes = np.concatenate([centers - half, centers + half], -1).reshape(1, -1, 4).astype(f32)
     return np.clip(boxes, 0, 1) if attrs["clip"] else boxes
+
+
+@shape_rule("_contrib_Proposal", "_contrib_MultiProposal")
+def _proposal(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Scores (B, 2 x anchors, H, W) (background, then object), deltas (B, 4 x anchors, H, W), im_info (B, 3) ->
+    ``rpn_post_nms_top_n`` rows [image, x1, y1, x2, y2] per image and their scores. Proposal takes one image."""
+    scores, deltas, info = shapes
+    a = node.attrs
+    anchors = len(a["scales"]) * len(a["ratios"])
+    if len(scores) != 4 or scores[1] != 2 * anchors or deltas != (scores[0], 4 * anchors, *scores[2:]) \
+            or info != (scores[0], 3):
+        raise ShapeError(f"inputs of shapes {shapes}: {node.op} takes (B, 2 x {anchors} anchors, H, W) scores, "
+                         f"(B, 4 x {anchors}, H, W) deltas and (B, 3) image sizes")
+    if node.op == "_contrib_Proposal" and scores[0] != 1:
+        raise ShapeError(f"a batch of {scores[0]}: MXNet's Proposal takes one image (MultiProposal takes more)")
+    rows = scores[0] * a["rpn_post_nms_top_n"]
+    return [(rows, 5), (rows, 1)][:node.num_outputs]
+
+
+def proposal_counts(node: Node, shape: Shape) -> tuple[int, int]:
+    """How many of the best-scoring proposals of an image (Multi)Proposal suppresses among, and at most keeps."""
+    total = shape[1] // 2 * shape[2] * shape[3]
+    first = node.attrs["rpn_pre_nms_top_n"]
+    first = min(first if first > 0 else total, total)
+    return first, min(node.attrs["rpn_post_nms_top_n"], first)
+
+
+def proposal_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
+    """(Multi)Proposal's (height x width x anchors, 4) corner anchors in float32 as MXNet builds them: per ratio
+    and scale a box about the centre of a feature_stride square (sizes rounded as MXNet rounds them), shifted by
+    the stride to every position (row-major, anchors fastest). Where MXNet mixes in doubles, so does this."""
+    f32 = np.float32
+    stride = attrs["feature_stride"]
+    side = f32(stride - 1.0) - f32(0) + f32(1)  # the base box [0, 0, stride - 1, stride - 1]
+    center = f32(0.5 * float(side - f32(1)))
+    base = []
+    for ratio in map(f32, attrs["ratios"]):
+        for scale in map(f32, attrs["scales"]):
+            new_w = f32(np.floor(np.sqrt(f32(np.floor(side * side / ratio))) + f32(0.5))) * scale
+            new_h = f32(np.floor(new_w / scale * ratio + f32(0.5))) * scale
+            half_w, half_h = f32(0.5) * (new_w - f32(1)), f32(0.5) * (new_h - f32(1))
+            base.append([center - half_w, center - half_h, center + half_w, center + half_h])
+    shift_x = (np.arange(width) * stride).astype(f32)
+    shift_y = (np.arange(height) * stride).astype(f32)
+    shifts = np.stack(np.broadcast_arrays(shift_x[None, :], shift_y[:, None], shift_x[None, :], shift_y[:, None]), -1)
+    return (np.asarray(base, f32)[None, None] + shifts[:, :, None]).reshape(-1, 4).astype(f32)

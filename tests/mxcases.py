@@ -857,3 +857,34 @@ CASES.update({
                                                             nms_threshold=1.0),
     "det_multibox_detection_background_only": _multibox_detection(classes=1),
 })
+
+
+def _proposal(batch: int = 1, height: int = 5, width: int = 6, **kw):
+    """(Multi)Proposal over data (batch, 6 x anchors, height, width): softmax object scores and deltas, 6 anchors
+    (scales 2 and 4 by 3 ratios) every 4 pixels; with its input shape."""
+    anchors = 6
+    scores = S.reshape(S.slice_axis(d, axis=1, begin=0, end=2 * anchors), shape=(batch, 2, anchors, height, width))
+    scores = S.reshape(S.softmax(scores * 3.0, axis=1), shape=(batch, 2 * anchors, height, width))
+    deltas = S.slice_axis(d, axis=1, begin=2 * anchors, end=6 * anchors) * 0.5
+    op = S.contrib.MultiProposal if batch > 1 else S.contrib.Proposal
+    sym = op(scores, deltas, S.var("im_info", shape=(batch, 3)), scales=(2, 4), ratios=(0.5, 1, 2), feature_stride=4,
+             name="prop", **kw)
+    return sym, (batch, 6 * anchors, height, width)
+
+
+CASES.update({
+    "det_proposal": _proposal(rpn_pre_nms_top_n=50, rpn_post_nms_top_n=20, rpn_min_size=2, threshold=0.5),
+    # fewer proposals kept than rows: repeated from the first; small boxes widened and scored -1
+    "det_proposal_repeats_min_size_scores": _proposal(rpn_pre_nms_top_n=50, rpn_post_nms_top_n=60, rpn_min_size=6,
+                                                      threshold=0.3, output_score=True),
+    "det_multi_proposal": _proposal(batch=2, rpn_pre_nms_top_n=-1, rpn_post_nms_top_n=30, rpn_min_size=3,
+                                    threshold=0.6, output_score=True),
+    "det_multi_proposal_iou_loss": _proposal(batch=2, height=4, width=4, rpn_pre_nms_top_n=40, rpn_post_nms_top_n=10,
+                                             threshold=0.6, iou_loss=True),
+})
+CASE_INPUTS.update({  # image height, width and scale; the image smaller than the feature map in some
+    "det_proposal": {"im_info": np.array([[20, 24, 1.0]], np.float32)},
+    "det_proposal_repeats_min_size_scores": {"im_info": np.array([[15, 18, 0.5]], np.float32)},
+    "det_multi_proposal": {"im_info": np.array([[20, 24, 1.0], [13, 21, 1.5]], np.float32)},
+    "det_multi_proposal_iou_loss": {"im_info": np.array([[16, 16, 1.0], [13, 11, 1.0]], np.float32)},
+})

@@ -11,7 +11,8 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import box_nms_topk, multibox_detection_kept, multibox_prior_anchors
+from ..shapes import (box_nms_topk, multibox_detection_kept, multibox_prior_anchors, proposal_anchors,
+                      proposal_counts)
 from .context import EmitContext
 from .registry import register
 
@@ -376,3 +377,117 @@ def _detection_overlap(ctx: EmitContext, a: list[str], b: list[str]) -> str:
     union = ctx.add("Sub", [ctx.add("Add", [_raw_area(ctx, a), _raw_area(ctx, b)]), intersect])
     zero = ctx.const(0.0, "zero")
     return _select(ctx, ctx.add("Greater", [union, zero]), ctx.add("Div", [intersect, union]), zero)
+
+
+def _in_double(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+
+
+def _half_extent(ctx: EmitContext, size: str) -> str:
+    """0.5 x (size - 1.0) in double, as MXNet's proposal code computes it."""
+    return ctx.add("Mul", [ctx.add("Sub", [_in_double(ctx, size), ctx.const(1.0, "one", dtype=np.float64)]),
+                           ctx.const(0.5, "half", dtype=np.float64)])
+
+
+def _from_double(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _min_max(ctx: EmitContext, x: str, high: str) -> str:
+    """std::max(std::min(x, high), 0)."""
+    low = _select(ctx, ctx.add("Less", [high, x]), high, x)
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Less", [low, zero]), zero, low)
+
+
+def _proposal_boxes(ctx: EmitContext, node: Node, anchors: str, deltas: list[str], image: list[str]) -> list[str]:
+    """Proposals (x1, y1, x2, y2), each (batch, count): the anchors moved by the deltas (centre and log size, or
+    corner offsets with ``iou_loss``), clipped into the image."""
+    one = ctx.const(1.0, "one")
+    corners = [_column(ctx, anchors, i) for i in range(4)]
+    if node.attrs["iou_loss"]:
+        boxes = [ctx.add("Add", [corner, delta]) for corner, delta in zip(corners, deltas)]
+    else:
+        boxes = [None] * 4
+        for axis in (0, 1):
+            size = ctx.add("Add", [ctx.add("Sub", [corners[axis + 2], corners[axis]]), one])
+            center = _from_double(ctx, ctx.add("Add", [_in_double(ctx, corners[axis]), _half_extent(ctx, size)]))
+            center = ctx.add("Add", [ctx.add("Mul", [deltas[axis], size]), center])
+            extent = _half_extent(ctx, ctx.add("Mul", [ctx.add("Exp", [deltas[axis + 2]]), size]))
+            boxes[axis] = _from_double(ctx, ctx.add("Sub", [_in_double(ctx, center), extent]))
+            boxes[axis + 2] = _from_double(ctx, ctx.add("Add", [_in_double(ctx, center), extent]))
+    limits = [ctx.add("Sub", [image[1 - axis % 2], one]) for axis in range(4)]  # width - 1, height - 1, ...
+    return [_min_max(ctx, box, limit) for box, limit in zip(boxes, limits)]
+
+
+def _proposal_overlap(ctx: EmitContext, a: list[str], b: list[str]) -> str:
+    """The proposals' IoU, pixels inclusive: inter / (area a + area b - inter), sides max(0, x2 - x1 + 1)."""
+    one, zero = ctx.const(1.0, "one"), ctx.const(0.0, "zero")
+    sides = []
+    for axis in (0, 1):
+        low = _select(ctx, ctx.add("Less", [a[axis], b[axis]]), b[axis], a[axis])
+        high = _select(ctx, ctx.add("Less", [b[axis + 2], a[axis + 2]]), b[axis + 2], a[axis + 2])
+        side = ctx.add("Add", [ctx.add("Sub", [high, low]), one])
+        sides.append(_select(ctx, ctx.add("Less", [zero, side]), side, zero))
+    inter = ctx.add("Mul", sides)
+    areas = [ctx.add("Mul", [ctx.add("Add", [ctx.add("Sub", [box[2], box[0]]), one]),
+                             ctx.add("Add", [ctx.add("Sub", [box[3], box[1]]), one])]) for box in (a, b)]
+    return ctx.add("Div", [inter, ctx.add("Sub", [ctx.add("Add", areas), inter])])
+
+
+@register("_contrib_Proposal", "_contrib_MultiProposal")
+def proposal(ctx: EmitContext, node: Node) -> None:
+    """Per image: the object scores and the anchors moved by the deltas (clipped to the image; scores -1 past the
+    image's feature size; boxes below rpn_min_size x scale widened by half of it, scores -1), the best
+    ``rpn_pre_nms_top_n`` by score (stable), greedy suppression where IoU > threshold; the kept proposals in
+    order, repeated from the first to fill ``rpn_post_nms_top_n`` rows [image, x1, y1, x2, y2]."""
+    a = node.attrs
+    batch, channels, height, width = ctx.shape(0)
+    anchor_count = channels // 2
+    count = anchor_count * height * width
+    first, kept_at_most = proposal_counts(node, ctx.shape(0))
+    rows = a["rpn_post_nms_top_n"]
+    scores = ctx.add("Slice", [ctx.input(0), ctx.ints([anchor_count], "starts"), ctx.ints([channels], "ends"),
+                               ctx.ints([1], "axes")])
+    scores = ctx.reshape(ctx.add("Transpose", [scores], perm=[0, 2, 3, 1]), [batch, count])
+    deltas = ctx.reshape(ctx.input(1), [batch, anchor_count, 4, height, width])
+    deltas = ctx.reshape(ctx.add("Transpose", [deltas], perm=[0, 3, 4, 1, 2]), [batch, count, 4])
+    image = [ctx.unsqueeze(_column(ctx, ctx.input(2), i), [1]) for i in range(3)]  # height, width, scale
+    anchors = ctx.const(proposal_anchors(a, height, width)[None], "anchors")
+    boxes = _proposal_boxes(ctx, node, anchors, [_column(ctx, deltas, i) for i in range(4)], image)
+    stride = ctx.const(float(a["feature_stride"]), "stride")
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    outside = []
+    for axis, size in ((0, height), (1, width)):  # feature rows (columns) past the image's, truncated
+        real = ctx.add("Cast", [ctx.add("Cast", [ctx.add("Div", [image[axis], stride])], to=TensorProto.INT64)],
+                       to=float_type)
+        index = np.arange(count)
+        position = index // (width * anchor_count) if axis == 0 else index // anchor_count % width
+        outside.append(ctx.add("Not", [ctx.add("Less", [ctx.const(position[None], "position"), real])]))
+    minus_one, one = ctx.const(-1.0, "minus_one"), ctx.const(1.0, "one")
+    scores = _select(ctx, ctx.add("Or", outside), minus_one, scores)
+    min_size = ctx.add("Mul", [ctx.const(float(a["rpn_min_size"]), "min_size"), image[2]])
+    small = ctx.add("Or", [ctx.add("Less", [ctx.add("Add", [ctx.add("Sub", [boxes[2 + i], boxes[i]]), one]), min_size])
+                           for i in (0, 1)])
+    half = ctx.add("Div", [min_size, ctx.const(2.0, "two")])
+    boxes = [_select(ctx, small, ctx.add("Sub" if i < 2 else "Add", [box, half]), box) for i, box in enumerate(boxes)]
+    scores = _select(ctx, small, minus_one, scores)
+    proposals = ctx.add("Concat", [ctx.unsqueeze(x, [2]) for x in [*boxes, scores]], axis=2)  # (batch, count, 5)
+    order = _top_indices(ctx, scores, first)
+    best = _gather_rows(ctx, proposals, order, 5)
+    coords = [_column(ctx, best, i) for i in range(4)]
+    iou = _proposal_overlap(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords])
+    suppresses = _of_later(ctx, ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")]), first)
+    keep = _greedy_keep(ctx, suppresses, ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool), first)
+    rank = _select(ctx, keep, ctx.const(np.arange(first, 0, -1), "rank"), ctx.const(0.0, "zero"))
+    in_order = _top_indices(ctx, rank, first)
+    kept = ctx.add("Min", [ctx.reduce_sum(ctx.add("Cast", [keep], to=float_type), [1]),
+                           ctx.const([float(kept_at_most)], "at_most")])
+    kept = ctx.add("Cast", [kept], to=TensorProto.INT64)
+    slots = ctx.add("Mod", [ctx.const(np.arange(rows)[None], "slots", dtype=np.int64), kept])
+    chosen = _gather_rows(ctx, best, ctx.add("GatherElements", [in_order, slots], axis=1), 5)  # (batch, rows, 5)
+    images = ctx.const(np.repeat(np.arange(batch, dtype=np.float32), rows).reshape(batch, rows, 1), "images")
+    box_part = ctx.add("Slice", [chosen, ctx.ints([0], "starts"), ctx.ints([4], "ends"), ctx.ints([2], "axes")])
+    ctx.reshape(ctx.add("Concat", [images, box_part], axis=2), [batch * rows, 5], ctx.output(0))
+    if node.num_outputs > 1:
+        ctx.reshape(_column(ctx, chosen, 4), [batch * rows, 1], ctx.output(1))

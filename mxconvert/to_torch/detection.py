@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import box_nms_topk, multibox_detection_kept
+from ..shapes import box_nms_topk, multibox_detection_kept, proposal_anchors, proposal_counts
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -290,6 +290,71 @@ def mxnet_multibox_detection(
     tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
     return torch.cat([head, tail], 1)
 '''
+HELPERS["mxnet_proposal_overlap"] = '''
+def mxnet_proposal_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(Multi)Proposal's IoU of corner boxes that broadcast, pixels inclusive: inter / (area a + area b - inter),
+    each side max(0, x2 - x1 + 1)."""
+    low = torch.where(a[..., :2] < b[..., :2], b[..., :2], a[..., :2])
+    high = torch.where(b[..., 2:] < a[..., 2:], b[..., 2:], a[..., 2:])
+    sides = high - low + 1
+    sides = torch.where(0 < sides, sides, torch.zeros_like(sides))
+    inter = sides[..., 0] * sides[..., 1]
+    areas = [(box[..., 2] - box[..., 0] + 1) * (box[..., 3] - box[..., 1] + 1) for box in (a, b)]
+    return inter / (areas[0] + areas[1] - inter)
+'''
+HELPERS["mxnet_proposal"] = '''
+def mxnet_proposal(
+    probs: torch.Tensor, deltas: torch.Tensor, image: torch.Tensor, anchors: torch.Tensor, stride: int, first: int,
+    at_most: int, rows: int, threshold: float, min_size: float, iou_loss: bool
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's (Multi)Proposal: per image the object scores and the ``anchors`` (H x W x anchors, 4) moved by
+    the deltas (centre and log size, in MXNet's mix of float and double, or corner offsets with ``iou_loss``),
+    clipped to the image; scores -1 past the image's feature size (``image``: height, width, scale), and for
+    boxes below ``min_size`` x scale, which widen by half of it; the best ``first`` by score (stable), greedy
+    suppression where IoU > ``threshold``; at most ``at_most`` kept, in order, repeated from the first to fill
+    ``rows`` rows [image, x1, y1, x2, y2]; and their scores."""
+    batch, anchor_count, height, width = probs.shape[0], probs.shape[1] // 2, probs.shape[2], probs.shape[3]
+    scores = probs[:, anchor_count:].permute(0, 2, 3, 1).reshape(batch, -1)
+    deltas = deltas.reshape(batch, anchor_count, 4, height, width).permute(0, 3, 4, 1, 2).reshape(batch, -1, 4)
+    anchors = anchors.unsqueeze(0)
+    if iou_loss:
+        boxes = anchors + deltas
+    else:
+        size = anchors[..., 2:] - anchors[..., :2] + 1.0
+        center = (anchors[..., :2].double() + 0.5 * (size.double() - 1.0)).float()
+        center = deltas[..., :2] * size + center
+        extent = 0.5 * ((torch.exp(deltas[..., 2:]) * size).double() - 1.0)
+        boxes = torch.cat([(center.double() - extent).float(), (center.double() + extent).float()], -1)
+    limits = (image[:, [1, 0, 1, 0]] - 1.0).unsqueeze(1)
+    boxes = torch.where(limits < boxes, limits, boxes)
+    boxes = torch.where(boxes < 0, torch.zeros_like(boxes), boxes)
+    index = torch.arange(scores.shape[1], device=probs.device)
+    real_height = (image[:, :1] / stride).to(torch.int64)
+    real_width = (image[:, 1:2] / stride).to(torch.int64)
+    outside = (index // (width * anchor_count) >= real_height) | (index // anchor_count % width >= real_width)
+    scores = torch.where(outside, torch.full_like(scores, -1.0), scores)
+    smallest = min_size * image[:, 2:3]
+    sizes = boxes[..., 2:] - boxes[..., :2] + 1.0
+    small = (sizes[..., 0] < smallest) | (sizes[..., 1] < smallest)
+    half = (smallest / 2).unsqueeze(2)
+    widened = torch.cat([boxes[..., :2] - half, boxes[..., 2:] + half], -1)
+    boxes = torch.where(small.unsqueeze(2), widened, boxes)
+    scores = torch.where(small, torch.full_like(scores, -1.0), scores)
+    proposals = torch.cat([boxes, scores.unsqueeze(2)], 2)
+    order = torch.sort(scores, dim=1, descending=True, stable=True)[1][:, :first]
+    best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
+    overlap = mxnet_proposal_overlap(best[:, :, None, :4], best[:, None, :, :4])
+    later = torch.ones(first, first, dtype=torch.bool, device=probs.device).triu(1)
+    keep = mxnet_greedy_keep((overlap > threshold) & later, torch.ones_like(order, dtype=torch.bool))
+    positions = torch.arange(first, 0, -1, device=probs.device)
+    in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
+                          stable=True)[1]
+    kept = torch.clamp(keep.sum(1, keepdim=True), max=at_most)
+    slots = torch.remainder(torch.arange(rows, device=probs.device).unsqueeze(0), kept)
+    chosen = torch.gather(best, 1, torch.gather(in_order, 1, slots).unsqueeze(2).expand(-1, -1, 5))
+    images = torch.arange(batch, dtype=probs.dtype, device=probs.device)[:, None, None].expand(-1, rows, 1)
+    return torch.cat([images, chosen[..., :4]], 2).reshape(-1, 5), chosen[..., 4].reshape(-1, 1)
+'''
 
 
 def _float32(value: float) -> str:
@@ -368,3 +433,19 @@ def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
                     f"{_float32(a['threshold'])}, {a['clip']}, [{variances}], {count}, "
                     f"{_float32(a['nms_threshold'])}, {a['force_suppress']})")
+
+
+@register("_contrib_Proposal", "_contrib_MultiProposal")
+def proposal(ctx: TorchContext, node: Node) -> Lowering:
+    """The anchors are constants of the feature map's size (``shapes.proposal_anchors``)."""
+    a = node.attrs
+    ctx.helper("mxnet_proposal_overlap")
+    ctx.helper("mxnet_greedy_keep")
+    height, width = ctx.shape(0)[2:]
+    first, at_most = proposal_counts(node, ctx.shape(0))
+    anchors = proposal_anchors(a, height, width)
+    call = (f"{ctx.helper('mxnet_proposal')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, self.{ctx.name}.anchors, "
+            f"{a['feature_stride']}, {first}, {at_most}, {a['rpn_post_nms_top_n']}, {_float32(a['threshold'])}, "
+            f"{_float32(a['rpn_min_size'])}, {a['iou_loss']})")
+    return Lowering(call if node.num_outputs > 1 else f"{call}[0]", "nn.Module()", {"anchors": anchors},
+                    [f"self.{ctx.name}.register_buffer('anchors', torch.empty({list(anchors.shape)}))"])
