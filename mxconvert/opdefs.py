@@ -592,8 +592,10 @@ OPS.update({
     "_zeros": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
     "_ones": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
     "_full": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE, "value": (parse_float, REQUIRED)}),
-    "zeros_like": _UNARY,
-    "ones_like": _UNARY,
+    # no parameters in MXNet 1.9, which ignores the ``dtype`` GluonCV's symbols carry (the output has the input's
+    # type): read as any text and ignored
+    "zeros_like": OpDef({"dtype": (parse_str, "")}),
+    "ones_like": OpDef({"dtype": (parse_str, "")}),
     # random draws: statistics, not values, match MXNet's
     "_random_normal": OpDef({"loc": (parse_float32, 0.0), "scale": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
                              "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
@@ -701,7 +703,8 @@ OPS.update({
         "overlap_thresh": (parse_float32, 0.5), "valid_thresh": (parse_float32, 0.0), "topk": (parse_int, -1),
         "coord_start": (parse_int, 2), "score_index": (parse_int, 1), "id_index": (parse_int, -1),
         "background_id": (parse_int, -1), "force_suppress": (parse_bool, False),
-        "in_format": _BOX_FORMAT_CORNER, "out_format": _BOX_FORMAT_CORNER}),
+        "in_format": _BOX_FORMAT_CORNER, "out_format": _BOX_FORMAT_CORNER},
+        outputs=lambda a: 2),  # the kept rows' input positions follow, hidden (MXNet keeps them for backward)
     "_contrib_box_iou": OpDef({"format": _BOX_FORMAT_CORNER}),
     "_contrib_box_encode": OpDef(outputs=lambda a: 2),
     "_contrib_box_decode": OpDef({**{f"std{i}": (parse_float32, 1.0) for i in range(4)},

@@ -1479,7 +1479,7 @@ def _box_nms(node: Node, shapes: list[Shape]) -> list[Shape]:
             or len(set(indices)) < len(indices):
         raise ShapeError(f"score_index {a['score_index']}, id_index {a['id_index']} and coordinates from "
                          f"{a['coord_start']} do not fit rows of {width} values apart")
-    return [boxes]
+    return [boxes, (*boxes[:-1], 1)]
 
 
 def box_nms_topk(node: Node, elements: int) -> int:

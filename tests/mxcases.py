@@ -888,3 +888,22 @@ CASE_INPUTS.update({  # image height, width and scale; the image smaller than th
     "det_multi_proposal": {"im_info": np.array([[20, 24, 1.0], [13, 21, 1.5]], np.float32)},
     "det_multi_proposal_iou_loss": {"im_info": np.array([[16, 16, 1.0], [13, 11, 1.0]], np.float32)},
 })
+
+# Integer arithmetic as CenterNet's decoder does it: division of integer tensors truncates, scalars are truncated
+_int64 = S.Cast(d * 9.0, dtype="int64")
+_positive = S.Cast(S.abs(d) * 4.0 + 1.0, dtype="int64")
+_top_indices = S.Cast(S.topk(S.reshape(d, shape=(0, -1)), k=6), dtype="int64")
+_width = S.slice_axis(S.shape_array(d), axis=0, begin=3, end=4)
+CASES.update({
+    "det_integer_division": (S.Cast(S.broadcast_div(_int64, _positive), dtype="float32", name="out"), (2, 3, 4)),
+    "det_integer_scalars": (S.Cast(S.Cast(d * 9.0, dtype="int32") / 2.7 + 1.9 + 20.5 / S.Cast(_positive, dtype="int32"),
+                                   dtype="float32", name="out"), (2, 3, 4)),
+    "det_integer_index_arithmetic": (S.Group([S.Cast(S.broadcast_div(_top_indices, _width), dtype="float32"),
+                                              S.Cast(S.broadcast_mod(_top_indices, _width), dtype="float32")]),
+                                     (2, 1, 3, 5)),
+})
+CASES.update({  # a split into one part, as Faster R-CNN splits its batch of one image
+    "det_split_one_part": (S.SliceChannel(d, num_outputs=1, axis=0, name="split") * 2.0, (1, 3, 4)),
+    "det_split_one_part_squeezed": (S.SliceChannel(d, num_outputs=1, axis=1, squeeze_axis=True, name="split") * 2.0,
+                                    (2, 1, 4)),
+})

@@ -30,6 +30,8 @@ def our_view(graph):
             outputs.append(f"{ref.node}_{('output', 'mean', 'var')[ref.index]}")
         elif node.op in ("LayerNorm", "GroupNorm"):  # and these output, mean, std
             outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")
+        elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
+            outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs

@@ -8,6 +8,7 @@ import onnx
 from onnx import helper
 
 from ..errors import NotExpressible
+from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
@@ -21,6 +22,7 @@ class EmitContext:
         self.opset = opset
         self.float_type = np.dtype(float_type)
         self.batch_dynamic = batch_dynamic
+        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}

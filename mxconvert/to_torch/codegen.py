@@ -12,6 +12,7 @@ from torch import nn
 from .. import __version__
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..inference_graph import inference_forward
+from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
@@ -90,6 +91,7 @@ class TorchContext:
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], fuse_bn: bool):
         self.graph = graph
         self.shapes = shapes
+        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.current: Node | None = None
         self.nodes = {n.name: n for n in graph.nodes}
         self.namer = Namer()

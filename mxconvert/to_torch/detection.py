@@ -367,7 +367,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     count = box_nms_topk(node, ctx.shape(0)[-2])
     if count < 1:  # MXNet copies its input
-        return Lowering(ctx.input(0))
+        return Lowering(f"({ctx.input(0)},)")
     ctx.helper("mxnet_box_overlap")
     ctx.helper("mxnet_greedy_keep")
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {count}, {_float32(a['overlap_thresh'])}, "
@@ -375,7 +375,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
            f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
     if a["in_format"] != a["out_format"]:
         out = f"{ctx.helper('mxnet_convert_boxes')}({out}, {a['coord_start']}, {a['out_format'] == 'center'})"
-    return Lowering(out)
+    return Lowering(f"({out},)")  # the second output, hidden, is not computed
 
 
 @register("_contrib_box_iou")
