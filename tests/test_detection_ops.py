@@ -92,3 +92,36 @@ def test_multibox_prior_follows_other_input_sizes():
         expected = run_reference(sym, shape).outputs
         with torch.no_grad():
             assert_close(expected, [module(torch.zeros(shape)).numpy()])
+
+
+def legacy_ssd(classes: int = 3):
+    """The legacy SSD of MXNet's examples, built with the symbol API on two small feature maps: anchors from
+    MultiBoxPrior, per-anchor class scores (SoftmaxActivation over the classes) and box offsets from
+    convolutions, decoded and suppressed by MultiBoxDetection."""
+    body = S.Activation(S.Convolution(d, kernel=(3, 3), stride=(2, 2), pad=(1, 1), num_filter=8, name="conv1"),
+                        act_type="relu")
+    maps = [body, S.Activation(S.Convolution(body, kernel=(3, 3), stride=(2, 2), pad=(1, 1), num_filter=8,
+                                             name="conv2"), act_type="relu")]
+    anchors, scores, offsets = [], [], []
+    for index, (feature, sizes) in enumerate(zip(maps, [(0.2, 0.35), (0.5, 0.7)])):
+        per_position = len(sizes) + 2  # ratios 1, 2, 0.5
+        anchors.append(S.Flatten(S.contrib.MultiBoxPrior(feature, sizes=sizes, ratios=(1, 2, 0.5), clip=True)))
+        score = S.Convolution(feature, kernel=(3, 3), pad=(1, 1), num_filter=per_position * (classes + 1),
+                              name=f"cls{index}")
+        scores.append(S.Flatten(S.transpose(score, axes=(0, 2, 3, 1))))
+        offset = S.Convolution(feature, kernel=(3, 3), pad=(1, 1), num_filter=per_position * 4, name=f"loc{index}")
+        offsets.append(S.Flatten(S.transpose(offset, axes=(0, 2, 3, 1))))
+    score = S.transpose(S.Reshape(S.concat(*scores, dim=1), shape=(0, -1, classes + 1)), axes=(0, 2, 1))
+    probabilities = S.SoftmaxActivation(score * 0.1, mode="channel")
+    return S.contrib.MultiBoxDetection(probabilities, S.concat(*offsets, dim=1),
+                                       S.Reshape(S.concat(*anchors, dim=1), shape=(0, -1, 4)), nms_threshold=0.45,
+                                       nms_topk=60, name="detection")
+
+
+def test_legacy_ssd_matches_mxnet():
+    ref = run_reference(legacy_ssd(), (2, 3, 32, 32))
+    for opset in (11, 13):
+        assert_close(ref.outputs, onnx_outputs(ref, opset))
+    with torch.no_grad():
+        assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+    assert (ref.outputs[0][..., 0] >= 0).sum() > 20
