@@ -1,5 +1,5 @@
 """GluonCV's detectors (``zoo_detection``: random He weights, BatchNorm calibrated) converted to both targets and
-run against MXNet at 128 pixels. Their post-processing ops are exact (the ``det_`` cases); the networks before
+run against MXNet at 128 pixels, SSD and YOLOv3 at another size too. Their post-processing ops are exact (the ``det_`` cases); the networks before
 them round in float32 as MXNet's own float32 run does: the heads' outputs are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3)
 of scale from float64 in MXNet itself, 4.7e-5 and 4.5e-5 in ONNX Runtime, and random weights amplify that into
 scores and boxes (YOLOv3's box sizes are exponentials). So detections are compared as a set: every MXNet detection
@@ -70,10 +70,15 @@ def _outputs(out) -> list[np.ndarray]:
     return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
 
 
-@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW else m for m in MODELS])
-def test_detector_matches_mxnet_in_both_targets(zoo_model, model):
+OTHER_SIDES = {"det-ssd_512_mobilenet1.0_voc": 160, "det-yolo3_mobilenet1.0_voc": 96}  # anchors follow the maps
+CASES = [pytest.param(model, SIDE, marks=[pytest.mark.slow] if model in SLOW else []) for model in MODELS] \
+    + [(model, side) for model, side in OTHER_SIDES.items()]
+
+
+@pytest.mark.parametrize("model, side", CASES)
+def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
     prefix = zoo_model(model)
-    data = imagenet_normalise(sample_images(batch_size(model) or 2, SIDE, seed=3))
+    data = imagenet_normalise(sample_images(batch_size(model) or 2, side, seed=3))
     expected = MxnetModel(prefix, 0)(data)
     graph = load_checkpoint(prefix, 0)
     onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=13))
