@@ -34,7 +34,8 @@ def detections(ids: np.ndarray, scores: np.ndarray, boxes: np.ndarray) -> list[t
 def match_detections(reference: list[np.ndarray], actual: list[np.ndarray]) -> dict[str, float]:
     """Per image, each MXNet detection paired with a distinct one of ``actual`` of its class, score and box
     within tolerance (the nearest score first); raises unless every one is paired or ties the lowest score
-    ``actual`` keeps. Returns the share matched, the largest score and box differences and the smallest IoU."""
+    ``actual`` keeps. Returns the share matched, the largest score and box differences and the smallest IoU of
+    a matched pair."""
     matched = total = 0
     worst = {"score": 0.0, "box": 0.0, "iou": 1.0}
     for image in range(reference[0].shape[0]):
@@ -60,10 +61,13 @@ def match_detections(reference: list[np.ndarray], actual: list[np.ndarray]) -> d
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two corner boxes; 1 unless both have a positive size (random weights give
+    CenterNet negative sizes)."""
+    if (a[2:] <= a[:2]).any() or (b[2:] <= b[:2]).any():
+        return 1.0
     low, high = np.maximum(a[:2], b[:2]), np.minimum(a[2:], b[2:])
     inter = float(np.prod(np.clip(high - low, 0, None)))
-    union = float(np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2])) - inter
-    return inter / union if union > 0 else 1.0
+    return inter / (float(np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2])) - inter)
 
 
 def _outputs(out) -> list[np.ndarray]:
