@@ -1,13 +1,14 @@
 """Detection ops against real MXNet where the shared case table cannot hold them: ROIAlign's ``aligned`` (ONNX's
 half_pixel RoiAlign, opset 16) and its adaptive sampling grid (ONNX only), a dynamic batch, other input sizes in
-the generated module, and box_nms on many boxes with many tied scores."""
+the generated module, box_nms on many boxes with many tied scores, the legacy SSD of MXNet's examples, and
+MultiProposal's refusal of a dynamic batch."""
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from mxcases import S, assert_close, run_reference
+from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.to_onnx import ExportOptions, export_onnx
@@ -125,3 +126,10 @@ def test_legacy_ssd_matches_mxnet():
     with torch.no_grad():
         assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
     assert (ref.outputs[0][..., 0] >= 0).sum() > 20
+
+
+def test_proposal_refuses_a_dynamic_batch():
+    sym, shape = CASES["det_multi_proposal"]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS["det_multi_proposal"])
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_MultiProposal \[a dynamic batch"):
+        onnx_outputs(ref, 13, dynamic_batch=True)

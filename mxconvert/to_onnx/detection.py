@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (box_nms_topk, multibox_detection_kept, multibox_prior_anchors, proposal_anchors,
                       proposal_counts)
@@ -441,6 +442,8 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     image's feature size; boxes below rpn_min_size x scale widened by half of it, scores -1), the best
     ``rpn_pre_nms_top_n`` by score (stable), greedy suppression where IoU > threshold; the kept proposals in
     order, repeated from the first to fill ``rpn_post_nms_top_n`` rows [image, x1, y1, x2, y2]."""
+    if ctx.batch_dynamic:
+        raise NotExpressible("a dynamic batch: each proposal carries its image's index")
     a = node.attrs
     batch, channels, height, width = ctx.shape(0)
     anchor_count = channels // 2
