@@ -23,9 +23,9 @@ _LEARNED = ("weight", "bias", "gamma", "beta")  # what realistic_params draws; o
 
 
 def batch_size(model: str) -> int | None:
-    """The batch size ``model``'s exported graph is fixed to (Faster R-CNN reshapes its proposals per image), or
-    None where it takes any."""
-    return 1 if "faster_rcnn" in model else None
+    """The batch size ``model``'s exported graph is fixed to (Faster and Mask R-CNN reshape their proposals per
+    image), or None where it takes any."""
+    return 1 if "rcnn" in model else None
 
 
 def detector_checkpoint(model: str, side: int = SIDE) -> tuple[mx.sym.Symbol, zoo.Params, zoo.Params]:
