@@ -1,10 +1,11 @@
-"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign and MultiBoxPrior, computed in
-float32 with MXNet's formulas and comparison order (``shapes``: box_nms_topk, multibox_prior_anchors).
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
+MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
+arithmetic and comparison order (``shapes``: box_nms_topk, multibox_prior_anchors, proposal_anchors, ...).
 
-box_nms is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
-per call and computes overlaps of degenerate boxes unlike MXNet: the best ``topk`` valid rows per batch entry are
-taken by a stable TopK, their pairwise overlaps compared with the threshold, and a Loop suppresses greedily in
-score order; the kept rows move to the front, the rest are -1."""
+Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
+per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
+TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a
+Loop suppresses greedily in score order; the rows are then laid out as each op lays them out."""
 from __future__ import annotations
 
 import numpy as np

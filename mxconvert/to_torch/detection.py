@@ -1,5 +1,7 @@
-"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign and MultiBoxPrior as plain-torch
-helpers in the generated model, in float32 with MXNet's formulas and comparison order (``shapes``: box_nms_topk)."""
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
+MultiBoxDetection and (Multi)Proposal as plain-torch helpers in the generated model (scriptable and exportable),
+with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order; stable sorts give
+MXNet's order among tied scores, and greedy suppression loops over the candidates in score order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
