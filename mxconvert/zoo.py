@@ -259,7 +259,11 @@ def calibrate(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, imag
     if not batchnorms:
         return dict(aux_params)
     internals = sym.get_internals()
-    taps = mx.sym.Group([internals[f"{node['name']}_output"].get_children()[0] for node in batchnorms])
+    positions: dict[str, list[int]] = {}  # output name -> its positions (a block applied twice repeats names)
+    for position, name in enumerate(internals.list_outputs()):
+        positions.setdefault(name, []).append(position)
+    taps = mx.sym.Group([internals[positions[f"{node['name']}_output"].pop(0)].get_children()[0]
+                         for node in batchnorms])
     aux = dict(aux_params)
     inputs = forward(taps, arg_params, aux_params, {data_name: images}, is_train=True)
     for node, value in zip(batchnorms, inputs):
