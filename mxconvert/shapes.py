@@ -1572,7 +1572,8 @@ def multibox_prior_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
         raise ShapeError(f"sizes {attrs['sizes']}, steps {attrs['steps']}, offsets {attrs['offsets']}")
     if steps[0] <= 0 or steps[1] <= 0:
         steps = np.array([f32(1) / f32(height), f32(1) / f32(width)], f32)
-    roots = np.sqrt(ratios) if len(ratios) else np.ones(1, f32)
+    with np.errstate(invalid="ignore"):  # a negative ratio gives NaN anchors, as MXNet's sqrtf does
+        roots = np.sqrt(ratios) if len(ratios) else np.ones(1, f32)
     shapes = [(size, roots[0]) for size in sizes] + [(sizes[0], root) for root in roots[1:]]
     half = np.array([[size * f32(height) / f32(width) * root / f32(2), size / root / f32(2)] for size, root in shapes],
                     f32)  # (anchors, 2): half width, half height
@@ -1617,12 +1618,13 @@ def proposal_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     side = f32(stride - 1.0) - f32(0) + f32(1)  # the base box [0, 0, stride - 1, stride - 1]
     center = f32(0.5 * float(side - f32(1)))
     base = []
-    for ratio in map(f32, attrs["ratios"]):
-        for scale in map(f32, attrs["scales"]):
-            new_w = f32(np.floor(np.sqrt(f32(np.floor(side * side / ratio))) + f32(0.5))) * scale
-            new_h = f32(np.floor(new_w / scale * ratio + f32(0.5))) * scale
-            half_w, half_h = f32(0.5) * (new_w - f32(1)), f32(0.5) * (new_h - f32(1))
-            base.append([center - half_w, center - half_h, center + half_w, center + half_h])
+    with np.errstate(all="ignore"):  # a ratio or scale <= 0 gives NaN or infinite anchors, as in MXNet
+        for ratio in map(f32, attrs["ratios"]):
+            for scale in map(f32, attrs["scales"]):
+                new_w = f32(np.floor(np.sqrt(f32(np.floor(side * side / ratio))) + f32(0.5))) * scale
+                new_h = f32(np.floor(new_w / scale * ratio + f32(0.5))) * scale
+                half_w, half_h = f32(0.5) * (new_w - f32(1)), f32(0.5) * (new_h - f32(1))
+                base.append([center - half_w, center - half_h, center + half_w, center + half_h])
     shift_x = (np.arange(width) * stride).astype(f32)
     shift_y = (np.arange(height) * stride).astype(f32)
     shifts = np.stack(np.broadcast_arrays(shift_x[None, :], shift_y[:, None], shift_x[None, :], shift_y[:, None]), -1)
