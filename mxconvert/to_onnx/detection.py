@@ -8,6 +8,8 @@ TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps comp
 Loop suppresses greedily in score order; the rows are then laid out as each op lays them out."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from onnx import TensorProto, helper
 
@@ -89,35 +91,33 @@ def _top_indices(ctx: EmitContext, key: str, count: int) -> str:
     return order
 
 
-def _of_later(ctx: EmitContext, suppresses: str, count: int) -> str:
-    """``suppresses`` (batch, count, count) where a candidate may suppress: only those after it in score order."""
-    return ctx.add("And", [suppresses, ctx.const(np.triu(np.ones((count, count), bool), 1), "later", dtype=bool)])
-
-
-def _greedy_keep(ctx: EmitContext, suppresses: str, keep: str, count: int) -> str:
-    """A Loop over the ``count`` candidates in score order: a candidate still kept suppresses every later one
-    its row of ``suppresses`` (batch, count, count) marks."""
+def _greedy_keep(ctx: EmitContext, keep: str, count: int,
+                 suppressed_by: Callable[[Callable[[str], str]], str]) -> str:
+    """A Loop over the ``count`` candidates (``keep``: batch, count) in score order: a candidate still kept drops
+    every later one of ``suppressed_by(at)`` (batch, count), which the body computes for the current candidate,
+    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only."""
     prefix = ctx.temp("nms")
-    step, cond, carried = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep"
-    unsqueeze = (helper.make_node("Unsqueeze", [f"{prefix}_alive", ctx.ints([1], "axes")], [f"{prefix}_alive2d"])
-                 if ctx.opset >= 13 else
-                 helper.make_node("Unsqueeze", [f"{prefix}_alive"], [f"{prefix}_alive2d"], axes=[1]))
-    nodes = [helper.make_node("Gather", [suppresses, step], [f"{prefix}_row"], axis=1),
-             helper.make_node("Gather", [carried, step], [f"{prefix}_alive"], axis=1),
-             unsqueeze,
-             helper.make_node("And", [f"{prefix}_row", f"{prefix}_alive2d"], [f"{prefix}_hit"]),
-             helper.make_node("Not", [f"{prefix}_hit"], [f"{prefix}_spared"]),
-             helper.make_node("And", [carried, f"{prefix}_spared"], [f"{prefix}_kept"]),
-             helper.make_node("Identity", [cond], [f"{prefix}_cond_out"])]
+    step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
+    outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
+    try:
+        def at(x: str) -> str:
+            return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
+
+        later = ctx.add("Greater", [ctx.const(np.arange(count), "positions", dtype=np.int64), step])
+        hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
+        ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
+        ctx.add("Identity", [cond], f"{prefix}_cond_out")
+        nodes = ctx.nodes
+    finally:
+        ctx.nodes = outer
     body = helper.make_graph(
         nodes, f"{prefix}_body",
         [helper.make_tensor_value_info(step, TensorProto.INT64, []),
          helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
          helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
         [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(f"{prefix}_kept", TensorProto.BOOL, None)])
-    trips = ctx.const(np.int64(count), "trips", dtype=np.int64)
-    return ctx.add("Loop", [trips, "", keep], body=body)
+         helper.make_tensor_value_info(kept, TensorProto.BOOL, None)])
+    return ctx.add("Loop", [ctx.const(np.int64(count), "trips", dtype=np.int64), "", keep], body=body)
 
 
 def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
@@ -160,15 +160,15 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     rows = _gather_rows(ctx, boxes, order, width)
     keep = ctx.add("GatherElements", [valid, order], axis=1)
     coords = [_column(ctx, rows, a["coord_start"] + i) for i in range(4)]
-    iou = _pairwise_iou(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords],
-                        a["in_format"], empty_is_zero=False)
-    suppresses = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
-    suppresses = _of_later(ctx, suppresses, count)
-    if a["id_index"] >= 0 and not a["force_suppress"]:  # ids compared as ints (truncated)
-        ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64)
-        same = ctx.add("Equal", [ctx.unsqueeze(ids, [2]), ctx.unsqueeze(ids, [1])])
-        suppresses = ctx.add("And", [suppresses, same])
-    keep = _greedy_keep(ctx, suppresses, keep, count)
+    by_class = a["id_index"] >= 0 and not a["force_suppress"]
+    ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64) if by_class else None
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _pairwise_iou(ctx, [at(c) for c in coords], coords, a["in_format"], empty_is_zero=False)
+        over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
+        return ctx.add("And", [over, ctx.add("Equal", [at(ids), ids])]) if by_class else over  # ids as ints
+
+    keep = _greedy_keep(ctx, keep, count, suppressed_by)
     rank = _select(ctx, keep, ctx.const(np.arange(count, 0, -1), "rank"), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
@@ -348,15 +348,15 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     best_rows = _gather_rows(ctx, rows, order, 6)
     candidates = ctx.add("GatherElements", [valid, order], axis=1)
     coords = [_column(ctx, best_rows, 2 + i) for i in range(4)]
-    iou = _detection_overlap(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords])
-    threshold = ctx.const(a["nms_threshold"], "nms_threshold")
-    suppresses = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
-    suppresses = _of_later(ctx, suppresses, count)
-    if not a["force_suppress"]:
-        labels = _column(ctx, best_rows, 0)
-        suppresses = ctx.add("And", [suppresses, ctx.add("Equal", [ctx.unsqueeze(labels, [2]),
-                                                                   ctx.unsqueeze(labels, [1])])])
-    keep = _greedy_keep(ctx, suppresses, candidates, count)
+    labels = _column(ctx, best_rows, 0)
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _detection_overlap(ctx, [at(c) for c in coords], coords)
+        threshold = ctx.const(a["nms_threshold"], "nms_threshold")
+        over = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
+        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [at(labels), labels])])
+
+    keep = _greedy_keep(ctx, candidates, count, suppressed_by)
     labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
     rest = ctx.add("Slice", [best_rows, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
     head = _select(ctx, ctx.unsqueeze(candidates, [2]), ctx.add("Concat", [labels, rest], axis=2), minus_one)
@@ -480,9 +480,13 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     order = _top_indices(ctx, scores, first)
     best = _gather_rows(ctx, proposals, order, 5)
     coords = [_column(ctx, best, i) for i in range(4)]
-    iou = _proposal_overlap(ctx, [ctx.unsqueeze(c, [2]) for c in coords], [ctx.unsqueeze(c, [1]) for c in coords])
-    suppresses = _of_later(ctx, ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")]), first)
-    keep = _greedy_keep(ctx, suppresses, ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool), first)
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _proposal_overlap(ctx, [at(c) for c in coords], coords)
+        return ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")])
+
+    candidates = ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool)
+    keep = _greedy_keep(ctx, candidates, first, suppressed_by)
     rank = _select(ctx, keep, ctx.const(np.arange(first, 0, -1), "rank"), ctx.const(0.0, "zero"))
     in_order = _top_indices(ctx, rank, first)
     kept = ctx.add("Min", [ctx.reduce_sum(ctx.add("Cast", [keep], to=float_type), [1]),
