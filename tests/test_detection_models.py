@@ -1,6 +1,6 @@
 """GluonCV's detectors (``zoo_detection``: random He weights, BatchNorm calibrated) converted to both targets and
-run against MXNet at 128 pixels, SSD and YOLOv3 at another size too. Their post-processing ops are exact (the ``det_`` cases); the networks before
-them round in float32 as MXNet's own float32 run does: the heads' outputs are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3)
+run against MXNet at 128 pixels, SSD and YOLOv3 at another size too. Their post-processing ops are exact (the
+``det_`` cases); the networks before them round in float32 as MXNet's own float32 run does: the heads' outputs are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3)
 of scale from float64 in MXNet itself, 4.7e-5 and 4.5e-5 in ONNX Runtime, and random weights amplify that into
 scores and boxes (YOLOv3's box sizes are exponentials). So detections are compared as a set: every MXNet detection
 is reproduced (class equal, score within 5e-4, box within 5e-4 of the image's box scale), whatever the order
@@ -22,7 +22,7 @@ from mxconvert.zoo_detection import MODELS, SIDE, batch_size
 
 SCORE_TOLERANCE = 5e-4
 BOX_TOLERANCE = 5e-4  # of the largest box coordinate MXNet gives the image
-SLOW = {"det-faster_rcnn_resnet50_v1b_voc"}  # 6000 proposals through two box_nms: over a minute in each target
+SLOW = {"det-faster_rcnn_resnet50_v1b_voc"}  # ResNet-50's last stage on 300 proposals: about 90 s in all
 
 
 def detections(ids: np.ndarray, scores: np.ndarray, boxes: np.ndarray) -> list[tuple[int, float, np.ndarray]]:
@@ -75,11 +75,11 @@ def _outputs(out) -> list[np.ndarray]:
 
 
 OTHER_SIDES = {"det-ssd_512_mobilenet1.0_voc": 160, "det-yolo3_mobilenet1.0_voc": 96}  # anchors follow the maps
-CASES = [pytest.param(model, SIDE, marks=[pytest.mark.slow] if model in SLOW else []) for model in MODELS] \
+DETECTOR_RUNS = [pytest.param(model, SIDE, marks=[pytest.mark.slow] if model in SLOW else []) for model in MODELS] \
     + [(model, side) for model, side in OTHER_SIDES.items()]
 
 
-@pytest.mark.parametrize("model, side", CASES)
+@pytest.mark.parametrize("model, side", DETECTOR_RUNS)
 def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
     prefix = zoo_model(model)
     data = imagenet_normalise(sample_images(batch_size(model) or 2, side, seed=3))
