@@ -1,10 +1,11 @@
 """GluonCV's detectors (``zoo_detection``: random He weights, BatchNorm calibrated) converted to both targets and
 run against MXNet at 128 pixels, SSD and YOLOv3 at another size too. Their post-processing ops are exact (the
-``det_`` cases); the networks before them round in float32 as MXNet's own float32 run does: the heads' outputs are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3)
-of scale from float64 in MXNet itself, 4.7e-5 and 4.5e-5 in ONNX Runtime, and random weights amplify that into
-scores and boxes (YOLOv3's box sizes are exponentials). So detections are compared as a set: every MXNet detection
-is reproduced (class equal, score within 5e-4, box within 5e-4 of the image's box scale), whatever the order
-among scores that tie within that tolerance; only a detection whose score ties the last one kept may change."""
+``det_`` cases); the networks before them round in float32 as MXNet's own float32 run does: the heads' outputs
+are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3) of scale from float64 in MXNet itself, 4.7e-5 and 4.5e-5 in ONNX Runtime,
+and random weights amplify that into scores and boxes (YOLOv3's box sizes are exponentials). So detections are
+compared as a set: every MXNet detection is reproduced (class equal, score within 5e-4, box within 5e-4 of the
+image's box scale), whatever the order among scores that tie within that tolerance; only a detection whose score
+ties the last one kept may change."""
 from __future__ import annotations
 
 import numpy as np
