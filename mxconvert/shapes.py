@@ -1532,6 +1532,16 @@ def _roi_align(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(rois[0], channels, *pooled)]
 
 
+ROI_ALIGN_MAX_GRID = 64  # sample_ratio: real models take 0 to 4; MXNet allocates the whole grid of every bin
+
+
+def roi_align_grid_refusal(node: Node) -> str | None:
+    """Why a ROIAlign is not converted: a sample_ratio past ``ROI_ALIGN_MAX_GRID`` (both targets visit each of its
+    sample_ratio x sample_ratio points a bin; MXNet runs out of memory for the largest)."""
+    ratio = node.attrs["sample_ratio"]
+    return f"sample_ratio {ratio} above {ROI_ALIGN_MAX_GRID}" if ratio > ROI_ALIGN_MAX_GRID else None
+
+
 @shape_rule("_contrib_MultiBoxPrior")
 def _multibox_prior(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]

@@ -133,3 +133,14 @@ def test_proposal_refuses_a_dynamic_batch():
     ref = run_reference(sym, shape, inputs=CASE_INPUTS["det_multi_proposal"])
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_MultiProposal \[a dynamic batch"):
         onnx_outputs(ref, 13, dynamic_batch=True)
+
+
+def test_roi_align_refuses_a_huge_sampling_grid():
+    """sample_ratio 10**7: 10**14 points a bin, which MXNet cannot allocate (the graph is read, not run); both
+    targets refuse it by name."""
+    graph = run_reference(roi_align(sample_ratio=2), (2, 3, 8, 9), inputs={"rois": ROIS}).graph
+    graph.node("roi").attrs["sample_ratio"] = 10**7
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
+        export_onnx(graph, ExportOptions(input_shape=(2, 3, 8, 9)))
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
+        emit_pytorch(graph, (2, 3, 8, 9))

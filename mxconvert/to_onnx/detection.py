@@ -16,7 +16,7 @@ from onnx import TensorProto, helper
 from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (box_nms_topk, multibox_detection_kept, multibox_prior_anchors, proposal_anchors,
-                      proposal_counts)
+                      proposal_counts, roi_align_grid_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -245,8 +245,8 @@ def box_encode(ctx: EmitContext, node: Node) -> None:
 
 
 def roi_align_refusal(node: Node, opset: int) -> str | None:
-    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16)."""
-    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else None
+    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16); a huge grid."""
+    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else roi_align_grid_refusal(node)
 
 
 @register("_contrib_ROIAlign", check=roi_align_refusal)

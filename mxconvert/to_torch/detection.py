@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import box_nms_topk, multibox_detection_kept, proposal_anchors, proposal_counts
+from ..shapes import (box_nms_topk, multibox_detection_kept, proposal_anchors, proposal_counts,
+                      roi_align_grid_refusal)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -402,13 +403,15 @@ def box_encode(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_box_encode')}({', '.join(ctx.input(i) for i in range(6))})")
 
 
-def adaptive_sampling(node: Node) -> str | None:
-    """Why a ROIAlign is not lowered: with sample_ratio <= 0 its sampling grid depends on each box's size."""
-    return f"sample_ratio {node.attrs['sample_ratio']} (a grid sized by the box values)" \
-        if node.attrs["sample_ratio"] <= 0 else None
+def roi_align_refusal(node: Node) -> str | None:
+    """Why a ROIAlign is not lowered: with sample_ratio <= 0 its sampling grid depends on each box's size; a huge
+    grid."""
+    if node.attrs["sample_ratio"] <= 0:
+        return f"sample_ratio {node.attrs['sample_ratio']} (a grid sized by the box values)"
+    return roi_align_grid_refusal(node)
 
 
-@register("_contrib_ROIAlign", check=adaptive_sampling)
+@register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     ctx.helper("mxnet_roi_align_axis")
