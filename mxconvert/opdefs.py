@@ -598,8 +598,10 @@ OPS.update({
     "_zeros": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
     "_ones": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
     "_full": OpDef({"shape": _SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE, "value": (parse_float, REQUIRED)}),
-    "zeros_like": _UNARY,
-    "ones_like": _UNARY,
+    # no parameters in MXNet 1.9, which ignores the ``dtype`` GluonCV's symbols carry (the output has the input's
+    # type): read as any text and ignored
+    "zeros_like": OpDef({"dtype": (parse_str, "")}),
+    "ones_like": OpDef({"dtype": (parse_str, "")}),
     # random draws: statistics, not values, match MXNet's
     "_random_normal": OpDef({"loc": (parse_float32, 0.0), "scale": (parse_float32, 1.0), "shape": _SHAPE_EMPTY,
                              "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
@@ -724,3 +726,52 @@ OPS.update({
     "_rnn_param_concat": OpDef({"dim": (parse_int, 1), "num_args": (_COUNT, REQUIRED)}),
 })
 ALIASES.update({"_npx_rnn": "RNN", "_npi_rnn_param_concat": "_rnn_param_concat"})
+
+
+# --- detection post-processing (issue 15, family ``detection``, prefix det_) ----------------------------------
+BOX_FORMATS = ("corner", "center")
+_BOX_FORMAT_CORNER = (choice(*BOX_FORMATS), "corner")
+
+
+def parse_float32_tuple(text: str) -> tuple[float, ...]:
+    """``"(0.2, 0.27)"``, ``"[1]"`` or ``"0.5"`` -> a tuple of float32 values (MXNet's ``Tuple<float>``)."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] in ("()", "[]"):
+        stripped = stripped[1:-1]
+    return tuple(parse_float32(item) for item in stripped.split(",") if item.strip())
+
+
+OPS.update({
+    "_contrib_box_nms": OpDef({
+        "overlap_thresh": (parse_float32, 0.5), "valid_thresh": (parse_float32, 0.0), "topk": (parse_int, -1),
+        "coord_start": (parse_int, 2), "score_index": (parse_int, 1), "id_index": (parse_int, -1),
+        "background_id": (parse_int, -1), "force_suppress": (parse_bool, False),
+        "in_format": _BOX_FORMAT_CORNER, "out_format": _BOX_FORMAT_CORNER},
+        outputs=lambda a: 2),  # the kept rows' input positions follow, hidden (MXNet keeps them for backward)
+    "_contrib_box_iou": OpDef({"format": _BOX_FORMAT_CORNER}),
+    "_contrib_box_encode": OpDef(outputs=lambda a: 2),
+    "_contrib_box_decode": OpDef({**{f"std{i}": (parse_float32, 1.0) for i in range(4)},
+                                  "clip": (parse_float32, -1.0), "format": (choice(*BOX_FORMATS), "center")}),
+    "_contrib_ROIAlign": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                                "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                "sample_ratio": (parse_int, -1), "position_sensitive": (parse_bool, False),
+                                "aligned": (parse_bool, False)}),
+    "_contrib_MultiBoxPrior": OpDef({"sizes": (parse_float32_tuple, (1.0,)), "ratios": (parse_float32_tuple, (1.0,)),
+                                     "clip": (parse_bool, False), "steps": (parse_float32_tuple, (-1.0, -1.0)),
+                                     "offsets": (parse_float32_tuple, (0.5, 0.5))}),
+    "_contrib_MultiBoxDetection": OpDef({"clip": (parse_bool, True), "threshold": (parse_float32, 0.01),
+                                         "background_id": (parse_int, 0), "nms_threshold": (parse_float32, 0.5),
+                                         "force_suppress": (parse_bool, False),
+                                         "variances": (parse_float32_tuple, (0.1, 0.1, 0.2, 0.2)),
+                                         "nms_topk": (parse_int, -1)}),
+})
+_PROPOSAL = OpDef({"rpn_pre_nms_top_n": (parse_int, 6000), "rpn_post_nms_top_n": (parse_int, 300),
+                   "threshold": (parse_float32, 0.7), "rpn_min_size": (parse_int, 16),
+                   "scales": (parse_float32_tuple, (4.0, 8.0, 16.0, 32.0)),
+                   "ratios": (parse_float32_tuple, (0.5, 1.0, 2.0)), "feature_stride": (parse_int, 16),
+                   "output_score": (parse_bool, False), "iou_loss": (parse_bool, False)},
+                  outputs=lambda a: 2 if a["output_score"] else 1)
+OPS.update({"_contrib_Proposal": _PROPOSAL, "_contrib_MultiProposal": _PROPOSAL})
+ALIASES.update({"_contrib_box_non_maximum_suppression": "_contrib_box_nms",
+                "_npx_multibox_prior": "_contrib_MultiBoxPrior",
+                "_npx_multibox_detection": "_contrib_MultiBoxDetection"})

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import zoo, zoo_faces, zoo_vision
+from . import zoo, zoo_detection, zoo_faces, zoo_vision
 from .ir import Node
 from .opdefs import ALIASES, LOSS_HEADS
 from .registry import ConverterRegistry
@@ -97,6 +97,9 @@ FAMILIES = (
            "AlexNet, DenseNet, Inception v3, MobileNet v1/v2, SqueezeNet, VGG"),
     Family("GluonCV classifiers", "GluonCV", tuple(m for m in zoo_vision.MODELS if m.startswith("gluoncv-")),
            _vision_json, "ResNet v1b/c/d, SE-ResNet, SENet, ResNeSt, MobileNetV3, Xception, ResidualAttentionNet"),
+    Family("GluonCV detectors", "GluonCV detection", zoo_detection.MODELS,
+           lambda name: zoo_detection.detector_checkpoint(name)[0].tojson(),
+           "SSD, YOLOv3, CenterNet, Faster R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
 )
 
 

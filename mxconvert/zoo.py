@@ -121,12 +121,19 @@ def gluon_symbol(name: str) -> mx.sym.Symbol:
 
 def exported_symbol(net: mx.gluon.HybridBlock, side: int) -> mx.sym.Symbol:
     """The symbol ``HybridBlock.export`` writes for ``net``, run once (hybridized) on a ``side`` x ``side`` image."""
-    net.initialize(mx.init.Xavier(magnitude=2))
+    return exported_checkpoint(net, side, mx.init.Xavier(magnitude=2))[0]
+
+
+def exported_checkpoint(net: mx.gluon.HybridBlock, side: int, initializer: mx.init.Initializer
+                        ) -> tuple[mx.sym.Symbol, Params, Params]:
+    """The symbol and the arg and aux params ``HybridBlock.export`` writes for ``net``, initialised with
+    ``initializer`` and run once (hybridized) on a ``side`` x ``side`` image."""
+    net.initialize(initializer)
     net.hybridize()
     net(mx.nd.zeros((1, 3, side, side)))
     with tempfile.TemporaryDirectory() as tmp:
         net.export(os.path.join(tmp, "net"))
-        return mx.sym.load(os.path.join(tmp, "net-symbol.json"))
+        return mx.model.load_checkpoint(os.path.join(tmp, "net"), 0)
 
 
 # ---------------------------------------------------------------- images
@@ -170,12 +177,15 @@ def _pink_noise(count: int, size: int, rng: np.random.Generator) -> np.ndarray:
 # ---------------------------------------------------------------- weights
 
 def realistic_params(sym: mx.sym.Symbol, data_shape: Sequence[int], rng: np.random.Generator,
-                     data_name: str = "data", branch_scale: float = RESIDUAL_BRANCH_SCALE) -> tuple[Params, Params]:
+                     data_name: str = "data", branch_scale: float = RESIDUAL_BRANCH_SCALE,
+                     constants: Mapping[str, mx.nd.NDArray] | None = None) -> tuple[Params, Params]:
     """Random arg and aux params for ``sym``; moving statistics start at 0 and 1 (see ``calibrate``); the last
-    layer of each residual branch is scaled by ``branch_scale`` (1: plain He weights)."""
+    layer of each residual branch is scaled by ``branch_scale`` (1: plain He weights). ``constants``: args kept as
+    given (a detector's anchors)."""
     arg_shapes, _, aux_shapes = sym.infer_shape(**{data_name: tuple(data_shape)})
     fixed = _fixed_gammas(sym)
-    arg = {name: mx.nd.array(_random_arg(name, shape, name in fixed, rng))
+    constants = constants or {}
+    arg = {name: constants[name] if name in constants else mx.nd.array(_random_arg(name, shape, name in fixed, rng))
            for name, shape in zip(sym.list_arguments(), arg_shapes) if name != data_name and not _is_label(name)}
     aux = {name: mx.nd.zeros(shape) if name.endswith("mean") else mx.nd.ones(shape)
            for name, shape in zip(sym.list_auxiliary_states(), aux_shapes)}
@@ -249,7 +259,11 @@ def calibrate(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, imag
     if not batchnorms:
         return dict(aux_params)
     internals = sym.get_internals()
-    taps = mx.sym.Group([internals[f"{node['name']}_output"].get_children()[0] for node in batchnorms])
+    positions: dict[str, list[int]] = {}  # output name -> its positions (a block applied twice repeats names)
+    for position, name in enumerate(internals.list_outputs()):
+        positions.setdefault(name, []).append(position)
+    taps = mx.sym.Group([internals[positions[f"{node['name']}_output"].pop(0)].get_children()[0]
+                         for node in batchnorms])
     aux = dict(aux_params)
     inputs = forward(taps, arg_params, aux_params, {data_name: images}, is_train=True)
     for node, value in zip(batchnorms, inputs):
@@ -458,7 +472,7 @@ def implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
 # ---------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import zoo_faces, zoo_vision  # they build on this module
+    from . import zoo_detection, zoo_faces, zoo_vision  # they build on this module
 
     args = _parser().parse_args(argv)
     options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images,
@@ -491,6 +505,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             side = zoo_vision.input_side(name)  # health() holds every tensor: few images at 224 and 299 pixels
             images = imagenet_normalise(sample_images(args.calib_images if side < 224 else 2, side, args.seed + 1))
             _print_health(prefix, seconds, images)
+    for name in args.detection:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            seconds = _timed(functools.partial(zoo_detection.build_detector, name, args.out, args.seed,
+                                               args.calib_images))
+            print(_size_line(prefix, seconds), flush=True)
     return 0
 
 
@@ -521,7 +541,7 @@ def _size_line(prefix: str, seconds: float) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import zoo_faces, zoo_vision
+    from . import zoo_detection, zoo_faces, zoo_vision
 
     parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo", description=__doc__.split("\n")[0])
     parser.add_argument("--depth", type=int, nargs="*", default=[], choices=sorted(CLASSIC_UNITS),
@@ -534,6 +554,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--vision", nargs="*", default=[], choices=zoo_vision.MODELS, metavar="NAME",
                         help="Gluon model-zoo networks (vision-NAME) and GluonCV classifiers (gluoncv-NAME) to build, "
                              f"at their own input size; one of {', '.join(zoo_vision.MODELS)}")
+    parser.add_argument("--detection", nargs="*", default=[], choices=zoo_detection.MODELS, metavar="NAME",
+                        help=f"GluonCV detectors to build (at {zoo_detection.SIDE} pixels); one of "
+                             f"{', '.join(zoo_detection.MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--full-branches", action="store_true",
                         help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "

@@ -40,7 +40,7 @@ def input_side(model: str) -> int:
 
 
 @contextlib.contextmanager
-def _torch_hidden() -> Iterator[None]:
+def torch_hidden() -> Iterator[None]:
     """GluonCV 0.10.5 refuses to import beside torch 2 (a version check on import; its MXNet models never use
     torch): import it while ``import torch`` fails."""
     saved = sys.modules.get("torch")
@@ -58,7 +58,7 @@ def _network(model: str) -> mx.gluon.HybridBlock:
     family, name = model.split("-", 1)
     if family == "vision":
         return mx.gluon.model_zoo.vision.get_model(name, pretrained=False)
-    with _torch_hidden():
+    with torch_hidden():
         import gluoncv
     return gluoncv.model_zoo.get_model(name, pretrained=False)
 

@@ -17,7 +17,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from mxcases import CASE_INPUTS, CASES, INDEX_IMPORTER_SKIPS, ONNX_REFUSES, S, assert_close, mx, run_reference
+from mxcases import (CASE_INPUTS, CASES, DETECTION_IMPORTER_SKIPS, INDEX_IMPORTER_SKIPS, ONNX_REFUSES, S, assert_close,
+                     mx, run_reference)
 from mxconvert.errors import MxConvertError
 from mxconvert.fileio import load_outputs
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
@@ -188,6 +189,8 @@ def test_mxnet_importer_covers_every_exporter_case(tmp_path, case, opset):
         pytest.skip("no ONNX operator computes it (test_onnx_ops asserts that it is refused)")
     if case in INDEX_IMPORTER_SKIPS:
         pytest.skip(INDEX_IMPORTER_SKIPS[case])
+    if case in DETECTION_IMPORTER_SKIPS:
+        pytest.skip(DETECTION_IMPORTER_SKIPS[case])
     sym, shape = CASES[case]
     reference = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
     model = OnnxMxnetModel(_export(reference, tmp_path / "m.onnx", opset))

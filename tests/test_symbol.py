@@ -32,6 +32,8 @@ def our_view(graph):
             outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")
         elif node.op == "RNN":  # and the RNN output, state_output, statecell_output
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
+        elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
+            outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs

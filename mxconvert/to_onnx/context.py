@@ -9,6 +9,7 @@ from onnx import helper
 
 from ..dynamic import LiveDims
 from ..errors import NotExpressible
+from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
@@ -29,6 +30,7 @@ class EmitContext:
         self.float_type = np.dtype(float_type)
         self.batch_dynamic = batch_dynamic
         self.live = live or (lambda ref: list(shapes[ref]))
+        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}

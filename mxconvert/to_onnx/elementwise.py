@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from onnx import helper
+from onnx import TensorProto, helper
 
+from ..integers import integer_scalar
 from ..ir import Node
 from ..opdefs import BINARY_FORMS, UNARY_MATH
 from .context import EmitContext
@@ -161,13 +162,19 @@ def _binary(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
 @register(*BINARY_FORMS)
 def binary(ctx: EmitContext, node: Node) -> None:
     """ONNX broadcasts as MXNet's broadcast_ ops do; a scalar is stored in the model's float type, as MXNet
-    casts it to the data's type."""
+    casts it to the data's type (truncated for integer data). Integer division truncates towards zero."""
     form = BINARY_FORMS[node.op]
+    integer = node.output() in ctx.integers
     if form.form == "scalar":
-        operands = [ctx.input(0), ctx.const(node.attrs["scalar"], "scalar")]
+        scalar = integer_scalar(node.attrs["scalar"]) if integer else node.attrs["scalar"]
+        operands = [ctx.input(0), ctx.const(scalar, "scalar")]
         a, b = operands[::-1] if form.reverse else operands
     else:
         a, b = ctx.input(0), ctx.input(1)
+    if form.base == "div" and integer:
+        quotient = ctx.add("Cast", [ctx.add("Div", [a, b])], to=TensorProto.INT64)
+        ctx.add("Cast", [quotient], ctx.output(), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+        return
     _binary(ctx, form.base, a, b, ctx.output())
 
 

@@ -20,7 +20,8 @@ from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their converters
-from . import elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize, sequence, shape  # noqa: F401
+from . import (detection, elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize,  # noqa: F401
+               sequence, shape)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

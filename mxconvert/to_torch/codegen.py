@@ -13,13 +13,14 @@ from .. import __version__
 from ..dynamic import LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..inference_graph import inference_forward
+from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
 from ..passes import fold_batch_norms
 from ..shapes import Shape, inferred_shapes, is_begin_state
 # the family modules register their lowerings
-from . import (elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
+from . import (detection, elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
                sequence, shape)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
@@ -99,6 +100,7 @@ class TorchContext:
         self.live = live or (lambda ref: list(shapes[ref]))
         self.states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
         self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
+        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.current: Node | None = None
         self.nodes = graph.nodes_by_name()
         self.namer = Namer()

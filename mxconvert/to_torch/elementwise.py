@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..integers import integer_scalar
 from ..ir import Node
 from ..opdefs import BINARY_FORMS, UNARY_MATH
 from .ops import HELPERS, num
@@ -101,15 +102,20 @@ def _as_float32(value: float) -> float:
 @register(*BINARY_FORMS)
 def binary(ctx: TorchContext, node: Node) -> Lowering:
     """Tensor operands broadcast as MXNet's broadcast_ ops do; a scalar becomes a tensor of the data's type
-    where the function needs one (a Python number otherwise, which torch casts to the data's type as MXNet does)."""
+    where the function needs one (a Python number otherwise, which torch casts to the data's type as MXNet does;
+    truncated for integer data). Integer division truncates towards zero."""
     form = BINARY_FORMS[node.op]
     x = ctx.input(0)
+    integer = node.output() in ctx.integers
     if form.form != "scalar":
-        return Lowering(_binary(ctx, form.base, x, ctx.input(1), x))
-    scalar = num(_as_float32(node.attrs["scalar"]))
-    if form.base in ("mod", "maximum", "minimum", "hypot"):  # functions of two tensors
-        scalar = f"torch.full_like({x}, {scalar})"
-    a, b = (scalar, x) if form.reverse else (x, scalar)
+        a, b = x, ctx.input(1)
+    else:
+        scalar = num(_as_float32(integer_scalar(node.attrs["scalar"]) if integer else node.attrs["scalar"]))
+        if form.base in ("mod", "maximum", "minimum", "hypot"):  # functions of two tensors
+            scalar = f"torch.full_like({x}, {scalar})"
+        a, b = (scalar, x) if form.reverse else (x, scalar)
+    if form.base == "div" and integer:  # integer division truncates
+        return Lowering(f"torch.trunc({a} / {b})")
     return Lowering(_binary(ctx, form.base, a, b, x))
 
 

@@ -406,6 +406,8 @@ def reshape_dims(x: str, rank: int, attrs: dict, static: tuple[int, ...]) -> lis
 def slice_channel(ctx: TorchContext, node: Node) -> Lowering:
     a, x = node.attrs, ctx.input(0)
     axis = a["axis"] % len(ctx.shape(0))
+    if a["num_outputs"] == 1:  # the one part is the tensor itself (read without an index)
+        return Lowering(f"{x}.squeeze({axis})" if a["squeeze_axis"] else x)
     if a["squeeze_axis"]:  # each part has size 1 along ``axis``
         return Lowering(f"torch.unbind({x}, dim={axis})")
     return Lowering(f"torch.chunk({x}, {a['num_outputs']}, dim={axis})")

@@ -1,0 +1,501 @@
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
+MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
+arithmetic and comparison order (``shapes``: box_nms_topk, multibox_prior_anchors, proposal_anchors, ...).
+
+Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
+per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
+TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a
+Loop suppresses greedily in score order; the rows are then laid out as each op lays them out."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from onnx import TensorProto, helper
+
+from ..errors import NotExpressible
+from ..ir import Node
+from ..shapes import (box_nms_topk, multibox_detection_kept, multibox_prior_anchors, proposal_anchors,
+                      proposal_counts, roi_align_grid_refusal)
+from .context import EmitContext
+from .registry import register
+
+
+def _column(ctx: EmitContext, x: str, index: int) -> str:
+    """Entry ``index`` of the last axis of ``x`` (that axis dropped)."""
+    return ctx.add("Gather", [x, ctx.const(np.int64(index), "column", dtype=np.int64)], axis=-1)
+
+
+def _select(ctx: EmitContext, condition: str, x: str, y: str) -> str:
+    return ctx.add("Where", [condition, x, y])
+
+
+def _box_area(ctx: EmitContext, coords: list[str], box_format: str) -> str:
+    """MXNet's BoxArea: width x height, 0 where either is negative."""
+    if box_format == "corner":
+        width, height = ctx.add("Sub", [coords[2], coords[0]]), ctx.add("Sub", [coords[3], coords[1]])
+    else:
+        width, height = coords[2], coords[3]
+    zero = ctx.const(0.0, "zero")
+    negative = ctx.add("Or", [ctx.add("Less", [width, zero]), ctx.add("Less", [height, zero])])
+    return _select(ctx, negative, zero, ctx.add("Mul", [width, height]))
+
+
+def _overlap_1d(ctx: EmitContext, a: tuple[str, str], b: tuple[str, str], box_format: str) -> str:
+    """MXNet's Intersect along one axis: the overlap of [a0, a1] and [b0, b1] (centre and size for ``center``),
+    0 unless positive."""
+    if box_format == "center":
+        half_a, half_b = (ctx.add("Div", [size, ctx.const(2.0, "two")]) for _, size in (a, b))
+        a = ctx.add("Sub", [a[0], half_a]), ctx.add("Add", [a[0], half_a])
+        b = ctx.add("Sub", [b[0], half_b]), ctx.add("Add", [b[0], half_b])
+        left = _select(ctx, ctx.add("Greater", [b[0], a[0]]), b[0], a[0])
+        right = _select(ctx, ctx.add("Less", [b[1], a[1]]), b[1], a[1])
+    else:
+        left = _select(ctx, ctx.add("Greater", [a[0], b[0]]), a[0], b[0])
+        right = _select(ctx, ctx.add("Less", [a[1], b[1]]), a[1], b[1])
+    width = ctx.add("Sub", [right, left])
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Greater", [width, zero]), width, zero)
+
+
+def _raw_area(ctx: EmitContext, coords: list[str]) -> str:
+    return ctx.add("Mul", [ctx.add("Sub", [coords[2], coords[0]]), ctx.add("Sub", [coords[3], coords[1]])])
+
+
+def _pairwise_iou(ctx: EmitContext, a: list[str], b: list[str], box_format: str, empty_is_zero: bool) -> str:
+    """Intersection over union of boxes ``a`` and ``b`` (coordinate tensors that broadcast against each other):
+    intersect / (area_a + area_b - intersect). box_iou gives 0 where boxes do not intersect; box_nms divides
+    (0 / 0 is NaN there, which suppresses nothing)."""
+    intersect = ctx.add("Mul", [_overlap_1d(ctx, (a[0], a[2]), (b[0], b[2]), box_format),
+                                _overlap_1d(ctx, (a[1], a[3]), (b[1], b[3]), box_format)])
+    union = ctx.add("Sub", [ctx.add("Add", [_box_area(ctx, a, box_format), _box_area(ctx, b, box_format)]),
+                            intersect])
+    iou = ctx.add("Div", [intersect, union])
+    if not empty_is_zero:
+        return iou
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Not", [ctx.add("Greater", [intersect, zero])]), zero, iou)
+
+
+def _gather_rows(ctx: EmitContext, x: str, order: str, width: int) -> str:
+    """Rows ``order`` (batch, k) of ``x`` (batch, n, width)."""
+    index = ctx.add("Expand", [ctx.unsqueeze(order, [2]), ctx.ints([1, 1, width])])
+    return ctx.add("GatherElements", [x, index], axis=1)
+
+
+def _top_indices(ctx: EmitContext, key: str, count: int) -> str:
+    """Indices of the ``count`` largest of each row of ``key``, ties in index order (TopK's rule, and the
+    order of MXNet's stable sort)."""
+    order = ctx.temp("order")
+    ctx.add("TopK", [key, ctx.ints([count], "k")], [ctx.temp("values"), order], axis=1, largest=1, sorted=1)
+    return order
+
+
+def _greedy_keep(ctx: EmitContext, keep: str, count: int,
+                 suppressed_by: Callable[[Callable[[str], str]], str]) -> str:
+    """A Loop over the ``count`` candidates (``keep``: batch, count) in score order: a candidate still kept drops
+    every later one of ``suppressed_by(at)`` (batch, count), which the body computes for the current candidate,
+    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only."""
+    prefix = ctx.temp("nms")
+    step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
+    outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
+    try:
+        def at(x: str) -> str:
+            return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
+
+        later = ctx.add("Greater", [ctx.const(np.arange(count), "positions", dtype=np.int64), step])
+        hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
+        ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
+        ctx.add("Identity", [cond], f"{prefix}_cond_out")
+        nodes = ctx.nodes
+    finally:
+        ctx.nodes = outer
+    body = helper.make_graph(
+        nodes, f"{prefix}_body",
+        [helper.make_tensor_value_info(step, TensorProto.INT64, []),
+         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
+         helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
+        [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info(kept, TensorProto.BOOL, None)])
+    return ctx.add("Loop", [ctx.const(np.int64(count), "trips", dtype=np.int64), "", keep], body=body)
+
+
+def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
+    """MXNet's corner_to_center / center_to_corner on the four coordinates from ``start`` of every row whose
+    first coordinate is not negative (-1 rows and boxes left of 0 stay as they are)."""
+    x = [_column(ctx, rows, start + i) for i in range(4)]
+    two = ctx.const(2.0, "two")
+    if to_center:
+        new = [ctx.add("Div", [ctx.add("Add", [x[0], x[2]]), two]),
+               ctx.add("Div", [ctx.add("Add", [x[1], x[3]]), two]),
+               ctx.add("Sub", [x[2], x[0]]), ctx.add("Sub", [x[3], x[1]])]
+    else:
+        half_w, half_h = ctx.add("Div", [x[2], two]), ctx.add("Div", [x[3], two])
+        new = [ctx.add("Sub", [x[0], half_w]), ctx.add("Sub", [x[1], half_h]),
+               ctx.add("Add", [x[0], half_w]), ctx.add("Add", [x[1], half_h])]
+    skip = ctx.add("Less", [x[0], ctx.const(0.0, "zero")])
+    parts = [ctx.unsqueeze(_select(ctx, skip, old, value), [2]) for old, value in zip(x, new)]
+    before = ctx.add("Slice", [rows, ctx.ints([0], "starts"), ctx.ints([start], "ends"), ctx.ints([2], "axes")])
+    after = ctx.add("Slice", [rows, ctx.ints([start + 4], "starts"), ctx.ints([width], "ends"), ctx.ints([2], "axes")])
+    return ctx.add("Concat", [before, *parts, after], axis=2)
+
+
+@register("_contrib_box_nms")
+def box_nms(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    shape = ctx.shape(0)
+    elements, width = shape[-2:]
+    count = box_nms_topk(node, elements)
+    if count < 1:  # MXNet copies its input
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    boxes = ctx.reshape(ctx.input(0), [-1, elements, width])
+    zero = ctx.const(0.0, "zero")
+    valid = ctx.add("Greater", [_column(ctx, boxes, a["score_index"]), ctx.const(a["valid_thresh"], "valid_thresh")])
+    if a["id_index"] >= 0:
+        background = ctx.add("Equal", [_column(ctx, boxes, a["id_index"]), ctx.const(float(a["background_id"]))])
+        valid = ctx.add("And", [valid, ctx.add("Not", [background])])
+    key = _select(ctx, valid, _column(ctx, boxes, a["score_index"]), ctx.const(-np.inf, "lowest"))
+    order = _top_indices(ctx, key, count)
+    rows = _gather_rows(ctx, boxes, order, width)
+    keep = ctx.add("GatherElements", [valid, order], axis=1)
+    coords = [_column(ctx, rows, a["coord_start"] + i) for i in range(4)]
+    by_class = a["id_index"] >= 0 and not a["force_suppress"]
+    ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64) if by_class else None
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _pairwise_iou(ctx, [at(c) for c in coords], coords, a["in_format"], empty_is_zero=False)
+        over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
+        return ctx.add("And", [over, ctx.add("Equal", [at(ids), ids])]) if by_class else over  # ids as ints
+
+    keep = _greedy_keep(ctx, keep, count, suppressed_by)
+    rank = _select(ctx, keep, ctx.const(np.arange(count, 0, -1), "rank"), zero)  # kept rows first, in order
+    compacted = _top_indices(ctx, rank, count)
+    kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
+    out = _select(ctx, kept, _gather_rows(ctx, rows, compacted, width), ctx.const(-1.0, "minus_one"))
+    if count < elements:
+        out = ctx.add("Pad", [out, ctx.ints([0, 0, 0, 0, elements - count, 0], "pads"), ctx.const(-1.0, "fill")])
+    if a["in_format"] != a["out_format"]:
+        out = _convert_format(ctx, out, a["coord_start"], width, a["out_format"] == "center")
+    ctx.add("Reshape", [out, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+@register("_contrib_box_iou")
+def box_iou(ctx: EmitContext, node: Node) -> None:
+    lhs, rhs = (ctx.reshape(ctx.input(i), [-1, 4]) for i in (0, 1))
+    a = [ctx.unsqueeze(_column(ctx, lhs, i), [1]) for i in range(4)]
+    b = [ctx.unsqueeze(_column(ctx, rhs, i), [0]) for i in range(4)]
+    iou = _pairwise_iou(ctx, a, b, node.attrs["format"], empty_is_zero=True)
+    ctx.reshape(iou, ctx.out_shape(), ctx.output())
+
+
+def _center_size(ctx: EmitContext, corners: list[str]) -> list[str]:
+    """Corner boxes as centre x, centre y, width and height: xmin + width * 0.5 as MXNet computes them."""
+    half = ctx.const(0.5, "half")
+    width, height = ctx.add("Sub", [corners[2], corners[0]]), ctx.add("Sub", [corners[3], corners[1]])
+    return [ctx.add("Add", [corners[0], ctx.add("Mul", [width, half])]),
+            ctx.add("Add", [corners[1], ctx.add("Mul", [height, half])]), width, height]
+
+
+@register("_contrib_box_decode")
+def box_decode(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    deltas = [_column(ctx, ctx.input(0), i) for i in range(4)]
+    anchors = ctx.reshape(ctx.input(1), [1, -1, 4])
+    anchor = [_column(ctx, anchors, i) for i in range(4)]
+    if a["format"] == "corner":
+        anchor = _center_size(ctx, anchor)
+    scaled = [ctx.add("Mul", [delta, ctx.const(a[f"std{i}"], "std")]) for i, delta in enumerate(deltas)]
+    x, y = (ctx.add("Add", [ctx.add("Mul", [scaled[i], anchor[i + 2]]), anchor[i]]) for i in (0, 1))
+    sizes = scaled[2:]
+    if a["clip"] > 0:
+        clip = ctx.const(a["clip"], "clip")
+        sizes = [_select(ctx, ctx.add("Less", [size, clip]), size, clip) for size in sizes]
+    half = ctx.const(0.5, "half")
+    half_w, half_h = (ctx.add("Mul", [ctx.add("Mul", [ctx.add("Exp", [size]), anchor[i + 2]]), half])
+                      for i, size in enumerate(sizes))
+    corners = [ctx.add("Sub", [x, half_w]), ctx.add("Sub", [y, half_h]), ctx.add("Add", [x, half_w]),
+               ctx.add("Add", [y, half_h])]
+    ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in corners], ctx.output(), axis=2)
+
+
+@register("_contrib_box_encode")
+def box_encode(ctx: EmitContext, node: Node) -> None:
+    """Targets of the anchors whose sample is above 0.5 towards their matched reference box, 0 elsewhere; the mask
+    is 1 there, else 0. MXNet reads reference ``batch x refs + match`` (truncated) of all the batch's references,
+    so a negative match reads the previous entry's; it is clipped into the array here."""
+    samples, matches, anchors, refs, means, stds = (ctx.input(i) for i in range(6))
+    batch, references = ctx.shape(3)[:2]
+    valid = ctx.unsqueeze(ctx.add("Greater", [samples, ctx.const(0.5, "half")]), [2])
+    whole = ctx.add("Cast", [ctx.add("Cast", [matches], to=TensorProto.INT64)],
+                    to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    flat = ctx.add("Add", [whole, ctx.const(np.arange(batch).reshape(batch, 1) * references, "first")])
+    clipped = ctx.add("Clip", [flat, ctx.const(0.0, "low"), ctx.const(batch * references - 1.0, "high")])
+    index = ctx.add("Cast", [clipped], to=TensorProto.INT64)
+    matched = ctx.add("Gather", [ctx.reshape(refs, [-1, 4]), index], axis=0)
+    ref = _center_size(ctx, [_column(ctx, matched, i) for i in range(4)])
+    anchor = _center_size(ctx, [_column(ctx, anchors, i) for i in range(4)])
+    raw = [ctx.add("Div", [ctx.add("Sub", [ref[i], anchor[i]]), anchor[i + 2]]) for i in (0, 1)]
+    raw += [ctx.add("Log", [ctx.add("Div", [ref[i], anchor[i]])]) for i in (2, 3)]
+    targets = [ctx.unsqueeze(ctx.add("Div", [ctx.add("Sub", [value, _column(ctx, means, i)]), _column(ctx, stds, i)]),
+                             [2]) for i, value in enumerate(raw)]
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    ctx.add("Where", [valid, ctx.add("Concat", targets, axis=2), zero], ctx.output(0))
+    ctx.add("Expand", [_select(ctx, valid, one, zero), ctx.ints([1, 1, 4])], ctx.output(1))
+
+
+def roi_align_refusal(node: Node, opset: int) -> str | None:
+    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16); a huge grid."""
+    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else roi_align_grid_refusal(node)
+
+
+@register("_contrib_ROIAlign", check=roi_align_refusal)
+def roi_align(ctx: EmitContext, node: Node) -> None:
+    """RoiAlign, which samples and averages each bin as MXNet does (sample_ratio <= 0: ceil(bin size) points a
+    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the
+    group of its own bin is picked."""
+    a = node.attrs
+    rois = ctx.input(1)
+    pooled_h, pooled_w = a["pooled_size"]
+    batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
+    rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+    mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
+        if ctx.opset >= 16 else {}
+    out = ctx.output() if not a["position_sensitive"] else None
+    pooled = ctx.add("RoiAlign", [ctx.input(0), rois, batch], out, mode="avg", output_height=pooled_h,
+                     output_width=pooled_w, sampling_ratio=max(0, a["sample_ratio"]),
+                     spatial_scale=a["spatial_scale"], **mode)
+    if a["position_sensitive"]:
+        bins = pooled_h * pooled_w
+        channels = ctx.out_shape()[1]
+        grouped = ctx.reshape(pooled, [-1, channels, bins, bins])
+        own_bin = np.broadcast_to(np.arange(bins), (ctx.out_shape()[0], channels, 1, bins))
+        own = ctx.add("GatherElements", [grouped, ctx.const(own_bin, "own_bin", dtype=np.int64)], axis=2)
+        ctx.reshape(own, [-1, channels, pooled_h, pooled_w], ctx.output())
+
+
+@register("_contrib_MultiBoxPrior")
+def multibox_prior(ctx: EmitContext, node: Node) -> None:
+    """The anchors depend on the data's height and width only: a constant."""
+    height, width = ctx.shape(0)[2:4]
+    ctx.add("Identity", [ctx.const(multibox_prior_anchors(node.attrs, height, width), "anchors")], ctx.output())
+
+
+def _clip_unit(ctx: EmitContext, x: str) -> str:
+    """max(0, min(1, x)) in MXNet's order."""
+    one, zero = ctx.const(1.0, "one"), ctx.const(0.0, "zero")
+    low = _select(ctx, ctx.add("Less", [x, one]), x, one)
+    return _select(ctx, ctx.add("Greater", [low, zero]), low, zero)
+
+
+def _multibox_boxes(ctx: EmitContext, node: Node) -> list[str]:
+    """MultiBoxDetection's boxes: offsets (scaled by the variances) applied to the corner anchors, clipped to
+    [0, 1] with ``clip``; four (batch, anchors) coordinates."""
+    a = node.attrs
+    offsets = ctx.reshape(ctx.input(1), [-1, ctx.shape(0)[2], 4])
+    anchors = ctx.reshape(ctx.input(2), [1, -1, 4])
+    p = [_column(ctx, offsets, i) for i in range(4)]
+    left, top, right, bottom = (_column(ctx, anchors, i) for i in range(4))
+    two = ctx.const(2.0, "two")
+    sizes = [ctx.add("Sub", [right, left]), ctx.add("Sub", [bottom, top])]
+    centers = [ctx.add("Div", [ctx.add("Add", [left, right]), two]),
+               ctx.add("Div", [ctx.add("Add", [top, bottom]), two])]
+    variances = [ctx.const(v, "variance") for v in a["variances"]]
+    corners = []
+    for i in (0, 1):
+        center = ctx.add("Add", [ctx.add("Mul", [ctx.add("Mul", [p[i], variances[i]]), sizes[i]]), centers[i]])
+        half = ctx.add("Div", [ctx.add("Mul", [ctx.add("Exp", [ctx.add("Mul", [p[i + 2], variances[i + 2]])]),
+                                               sizes[i]]), two])
+        corners.append((ctx.add("Sub", [center, half]), ctx.add("Add", [center, half])))
+    boxes = [corners[0][0], corners[1][0], corners[0][1], corners[1][1]]
+    return [_clip_unit(ctx, box) for box in boxes] if a["clip"] else boxes
+
+
+@register("_contrib_MultiBoxDetection")
+def multibox_detection(ctx: EmitContext, node: Node) -> None:
+    """Per anchor the first most probable class after the background (-1 for none above -1 or below
+    ``threshold``); the detections moved to the front in anchor order; unless nms_threshold is outside (0, 1],
+    the best ``nms_topk`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold (same class
+    unless ``force_suppress``): suppressed rows stay in place with class -1, and the rows past nms_topk keep their
+    unsorted place with class -1, as MXNet leaves them."""
+    a = node.attrs
+    classes, anchors = ctx.shape(0)[1:]
+    minus_one = ctx.const(-1.0, "minus_one")
+    if classes < 2:  # no foreground class: nothing is detected
+        ctx.add("Expand", [minus_one, ctx.ints(ctx.out_shape())], ctx.output())
+        return
+    foreground = ctx.add("Slice", [ctx.input(0), ctx.ints([1], "starts"), ctx.ints([classes], "ends"),
+                                   ctx.ints([1], "axes")])
+    best = ctx.add("ArgMax", [foreground], axis=1, keepdims=1)
+    score = ctx.squeeze(ctx.add("GatherElements", [foreground, best], axis=1), [1])
+    found = ctx.add("Greater", [score, minus_one])
+    score = _select(ctx, found, score, minus_one)
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    best = ctx.add("Cast", [ctx.squeeze(best, [1])], to=float_type)  # the class less the background
+    below = ctx.add("Less", [score, ctx.const(a["threshold"], "threshold")])
+    valid = ctx.add("And", [found, ctx.add("Not", [below])])
+    label = _select(ctx, valid, best, minus_one)
+    rows = ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in [label, score, *_multibox_boxes(ctx, node)]], axis=2)
+    zero = ctx.const(0.0, "zero")
+    in_place = _top_indices(ctx, _select(ctx, valid, ctx.const(np.arange(anchors, 0, -1), "rank"), zero), anchors)
+    compacted = _select(ctx, ctx.unsqueeze(ctx.add("GatherElements", [valid, in_place], axis=1), [2]),
+                        _gather_rows(ctx, rows, in_place, 6), minus_one)
+    count = multibox_detection_kept(node, anchors)
+    if count == 0:
+        ctx.add("Identity", [compacted], ctx.output())
+        return
+    order = _top_indices(ctx, _select(ctx, valid, score, ctx.const(-np.inf, "lowest")), count)
+    best_rows = _gather_rows(ctx, rows, order, 6)
+    candidates = ctx.add("GatherElements", [valid, order], axis=1)
+    coords = [_column(ctx, best_rows, 2 + i) for i in range(4)]
+    labels = _column(ctx, best_rows, 0)
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _detection_overlap(ctx, [at(c) for c in coords], coords)
+        threshold = ctx.const(a["nms_threshold"], "nms_threshold")
+        over = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
+        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [at(labels), labels])])
+
+    keep = _greedy_keep(ctx, candidates, count, suppressed_by)
+    labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
+    rest = ctx.add("Slice", [best_rows, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
+    head = _select(ctx, ctx.unsqueeze(candidates, [2]), ctx.add("Concat", [labels, rest], axis=2), minus_one)
+    if count == anchors:
+        ctx.add("Identity", [head], ctx.output())
+        return
+    tail = ctx.add("Slice", [compacted, ctx.ints([count], "starts"), ctx.ints([anchors], "ends"),
+                             ctx.ints([1], "axes")])
+    labels_shape = ctx.add("Shape", [_column(ctx, tail, 0)])
+    tail_labels = ctx.unsqueeze(ctx.add("Expand", [minus_one, labels_shape]), [2])
+    rest = ctx.add("Slice", [tail, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
+    ctx.add("Concat", [head, ctx.add("Concat", [tail_labels, rest], axis=2)], ctx.output(), axis=1)
+
+
+def _detection_overlap(ctx: EmitContext, a: list[str], b: list[str]) -> str:
+    """MultiBoxDetection's IoU: intersect / (area a + area b - intersect) with areas as the corners give them,
+    0 where that union is not positive."""
+    intersect = ctx.add("Mul", [_overlap_1d(ctx, (a[0], a[2]), (b[0], b[2]), "corner"),
+                                _overlap_1d(ctx, (a[1], a[3]), (b[1], b[3]), "corner")])
+    union = ctx.add("Sub", [ctx.add("Add", [_raw_area(ctx, a), _raw_area(ctx, b)]), intersect])
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Greater", [union, zero]), ctx.add("Div", [intersect, union]), zero)
+
+
+def _in_double(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+
+
+def _half_extent(ctx: EmitContext, size: str) -> str:
+    """0.5 x (size - 1.0) in double, as MXNet's proposal code computes it."""
+    return ctx.add("Mul", [ctx.add("Sub", [_in_double(ctx, size), ctx.const(1.0, "one", dtype=np.float64)]),
+                           ctx.const(0.5, "half", dtype=np.float64)])
+
+
+def _from_double(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _min_max(ctx: EmitContext, x: str, high: str) -> str:
+    """std::max(std::min(x, high), 0)."""
+    low = _select(ctx, ctx.add("Less", [high, x]), high, x)
+    zero = ctx.const(0.0, "zero")
+    return _select(ctx, ctx.add("Less", [low, zero]), zero, low)
+
+
+def _proposal_boxes(ctx: EmitContext, node: Node, anchors: str, deltas: list[str], image: list[str]) -> list[str]:
+    """Proposals (x1, y1, x2, y2), each (batch, count): the anchors moved by the deltas (centre and log size, or
+    corner offsets with ``iou_loss``), clipped into the image."""
+    one = ctx.const(1.0, "one")
+    corners = [_column(ctx, anchors, i) for i in range(4)]
+    if node.attrs["iou_loss"]:
+        boxes = [ctx.add("Add", [corner, delta]) for corner, delta in zip(corners, deltas)]
+    else:
+        boxes = [None] * 4
+        for axis in (0, 1):
+            size = ctx.add("Add", [ctx.add("Sub", [corners[axis + 2], corners[axis]]), one])
+            center = _from_double(ctx, ctx.add("Add", [_in_double(ctx, corners[axis]), _half_extent(ctx, size)]))
+            center = ctx.add("Add", [ctx.add("Mul", [deltas[axis], size]), center])
+            extent = _half_extent(ctx, ctx.add("Mul", [ctx.add("Exp", [deltas[axis + 2]]), size]))
+            boxes[axis] = _from_double(ctx, ctx.add("Sub", [_in_double(ctx, center), extent]))
+            boxes[axis + 2] = _from_double(ctx, ctx.add("Add", [_in_double(ctx, center), extent]))
+    limits = [ctx.add("Sub", [image[1 - axis % 2], one]) for axis in range(4)]  # width - 1, height - 1, ...
+    return [_min_max(ctx, box, limit) for box, limit in zip(boxes, limits)]
+
+
+def _proposal_overlap(ctx: EmitContext, a: list[str], b: list[str]) -> str:
+    """The proposals' IoU, pixels inclusive: inter / (area a + area b - inter), sides max(0, x2 - x1 + 1)."""
+    one, zero = ctx.const(1.0, "one"), ctx.const(0.0, "zero")
+    sides = []
+    for axis in (0, 1):
+        low = _select(ctx, ctx.add("Less", [a[axis], b[axis]]), b[axis], a[axis])
+        high = _select(ctx, ctx.add("Less", [b[axis + 2], a[axis + 2]]), b[axis + 2], a[axis + 2])
+        side = ctx.add("Add", [ctx.add("Sub", [high, low]), one])
+        sides.append(_select(ctx, ctx.add("Less", [zero, side]), side, zero))
+    inter = ctx.add("Mul", sides)
+    areas = [ctx.add("Mul", [ctx.add("Add", [ctx.add("Sub", [box[2], box[0]]), one]),
+                             ctx.add("Add", [ctx.add("Sub", [box[3], box[1]]), one])]) for box in (a, b)]
+    return ctx.add("Div", [inter, ctx.add("Sub", [ctx.add("Add", areas), inter])])
+
+
+@register("_contrib_Proposal", "_contrib_MultiProposal")
+def proposal(ctx: EmitContext, node: Node) -> None:
+    """Per image: the object scores and the anchors moved by the deltas (clipped to the image; scores -1 past the
+    image's feature size; boxes below rpn_min_size x scale widened by half of it, scores -1), the best
+    ``rpn_pre_nms_top_n`` by score (stable), greedy suppression where IoU > threshold; the kept proposals in
+    order, repeated from the first to fill ``rpn_post_nms_top_n`` rows [image, x1, y1, x2, y2]."""
+    if ctx.batch_dynamic:
+        raise NotExpressible("a dynamic batch: each proposal carries its image's index")
+    a = node.attrs
+    batch, channels, height, width = ctx.shape(0)
+    anchor_count = channels // 2
+    count = anchor_count * height * width
+    first, kept_at_most = proposal_counts(node, ctx.shape(0))
+    rows = a["rpn_post_nms_top_n"]
+    scores = ctx.add("Slice", [ctx.input(0), ctx.ints([anchor_count], "starts"), ctx.ints([channels], "ends"),
+                               ctx.ints([1], "axes")])
+    scores = ctx.reshape(ctx.add("Transpose", [scores], perm=[0, 2, 3, 1]), [batch, count])
+    deltas = ctx.reshape(ctx.input(1), [batch, anchor_count, 4, height, width])
+    deltas = ctx.reshape(ctx.add("Transpose", [deltas], perm=[0, 3, 4, 1, 2]), [batch, count, 4])
+    image = [ctx.unsqueeze(_column(ctx, ctx.input(2), i), [1]) for i in range(3)]  # height, width, scale
+    anchors = ctx.const(proposal_anchors(a, height, width)[None], "anchors")
+    boxes = _proposal_boxes(ctx, node, anchors, [_column(ctx, deltas, i) for i in range(4)], image)
+    stride = ctx.const(float(a["feature_stride"]), "stride")
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    outside = []
+    for axis, size in ((0, height), (1, width)):  # feature rows (columns) past the image's, truncated
+        real = ctx.add("Cast", [ctx.add("Cast", [ctx.add("Div", [image[axis], stride])], to=TensorProto.INT64)],
+                       to=float_type)
+        index = np.arange(count)
+        position = index // (width * anchor_count) if axis == 0 else index // anchor_count % width
+        outside.append(ctx.add("Not", [ctx.add("Less", [ctx.const(position[None], "position"), real])]))
+    minus_one, one = ctx.const(-1.0, "minus_one"), ctx.const(1.0, "one")
+    scores = _select(ctx, ctx.add("Or", outside), minus_one, scores)
+    min_size = ctx.add("Mul", [ctx.const(float(a["rpn_min_size"]), "min_size"), image[2]])
+    small = ctx.add("Or", [ctx.add("Less", [ctx.add("Add", [ctx.add("Sub", [boxes[2 + i], boxes[i]]), one]), min_size])
+                           for i in (0, 1)])
+    half = ctx.add("Div", [min_size, ctx.const(2.0, "two")])
+    boxes = [_select(ctx, small, ctx.add("Sub" if i < 2 else "Add", [box, half]), box) for i, box in enumerate(boxes)]
+    scores = _select(ctx, small, minus_one, scores)
+    proposals = ctx.add("Concat", [ctx.unsqueeze(x, [2]) for x in [*boxes, scores]], axis=2)  # (batch, count, 5)
+    order = _top_indices(ctx, scores, first)
+    best = _gather_rows(ctx, proposals, order, 5)
+    coords = [_column(ctx, best, i) for i in range(4)]
+
+    def suppressed_by(at: Callable[[str], str]) -> str:
+        iou = _proposal_overlap(ctx, [at(c) for c in coords], coords)
+        return ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")])
+
+    candidates = ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool)
+    keep = _greedy_keep(ctx, candidates, first, suppressed_by)
+    rank = _select(ctx, keep, ctx.const(np.arange(first, 0, -1), "rank"), ctx.const(0.0, "zero"))
+    in_order = _top_indices(ctx, rank, first)
+    kept = ctx.add("Min", [ctx.reduce_sum(ctx.add("Cast", [keep], to=float_type), [1]),
+                           ctx.const([float(kept_at_most)], "at_most")])
+    kept = ctx.add("Cast", [kept], to=TensorProto.INT64)
+    slots = ctx.add("Mod", [ctx.const(np.arange(rows)[None], "slots", dtype=np.int64), kept])
+    chosen = _gather_rows(ctx, best, ctx.add("GatherElements", [in_order, slots], axis=1), 5)  # (batch, rows, 5)
+    images = ctx.const(np.repeat(np.arange(batch, dtype=np.float32), rows).reshape(batch, rows, 1), "images")
+    box_part = ctx.add("Slice", [chosen, ctx.ints([0], "starts"), ctx.ints([4], "ends"), ctx.ints([2], "axes")])
+    ctx.reshape(ctx.add("Concat", [images, box_part], axis=2), [batch * rows, 5], ctx.output(0))
+    if node.num_outputs > 1:
+        ctx.reshape(_column(ctx, chosen, 4), [batch * rows, 1], ctx.output(1))

@@ -1,0 +1,456 @@
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
+MultiBoxDetection and (Multi)Proposal as plain-torch helpers in the generated model (scriptable and exportable),
+with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order; stable sorts give
+MXNet's order among tied scores, and greedy suppression loops over the candidates in score order."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ir import Node
+from ..shapes import (box_nms_topk, multibox_detection_kept, proposal_anchors, proposal_counts,
+                      roi_align_grid_refusal)
+from .ops import HELPERS, num
+from .registry import Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+HELPERS["mxnet_box_overlap"] = '''
+def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_zero: bool) -> torch.Tensor:
+    """MXNet's intersection over union of boxes ``a`` and ``b`` (..., 4) that broadcast against each other:
+    intersect / (area a + area b - intersect), each side's overlap and each area 0 unless positive. box_iou gives 0
+    where boxes do not intersect (``empty_is_zero``); box_nms divides there."""
+    sides: List[torch.Tensor] = []
+    for axis in range(2):
+        a0, a1, b0, b1 = a[..., axis], a[..., axis + 2], b[..., axis], b[..., axis + 2]
+        if center:
+            a0, a1 = a0 - a1 / 2, a0 + a1 / 2
+            b0, b1 = b0 - b1 / 2, b0 + b1 / 2
+            left, right = torch.where(b0 > a0, b0, a0), torch.where(b1 < a1, b1, a1)
+        else:
+            left, right = torch.where(a0 > b0, a0, b0), torch.where(a1 < b1, a1, b1)
+        side = right - left
+        sides.append(torch.where(side > 0, side, torch.zeros_like(side)))
+    intersect = sides[0] * sides[1]
+    areas: List[torch.Tensor] = []
+    for box in (a, b):
+        width, height = box[..., 2], box[..., 3]
+        if not center:
+            width, height = width - box[..., 0], height - box[..., 1]
+        areas.append(torch.where((width < 0) | (height < 0), torch.zeros_like(width), width * height))
+    iou = intersect / (areas[0] + areas[1] - intersect)
+    return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
+'''
+HELPERS["mxnet_greedy_keep"] = '''
+def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Greedy suppression of candidates (batch, count) in score order: each one still kept drops the later ones
+    its row of ``suppresses`` (batch, count, count) marks."""
+    for i in range(keep.shape[1]):
+        keep = keep & ~(suppresses[:, i] & keep[:, i:i + 1])
+    return keep
+'''
+HELPERS["mxnet_box_nms"] = '''
+def mxnet_box_nms(
+    x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
+    id_index: int, background_id: float, force_suppress: bool, center: bool
+) -> torch.Tensor:
+    """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` best valid rows (score above
+    ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed where a kept
+    earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``; the kept
+    rows first, the others -1."""
+    elements, width = x.shape[-2], x.shape[-1]
+    boxes = x.reshape(-1, elements, width)
+    scores = boxes[:, :, score_index]
+    valid = scores > valid_thresh
+    if id_index >= 0:
+        valid = valid & (boxes[:, :, id_index] != background_id)
+    key = torch.where(valid, scores, torch.full_like(scores, -float("inf")))
+    order = torch.sort(key, dim=1, descending=True, stable=True)[1][:, :topk]
+    rows = torch.gather(boxes, 1, order.unsqueeze(2).expand(-1, -1, width))
+    keep = torch.gather(valid, 1, order)
+    coords = rows[:, :, coord_start:coord_start + 4]
+    overlap = mxnet_box_overlap(coords.unsqueeze(2), coords.unsqueeze(1), center, False)
+    suppresses = (overlap > overlap_thresh) & torch.ones(topk, topk, dtype=torch.bool, device=x.device).triu(1)
+    if id_index >= 0 and not force_suppress:
+        ids = rows[:, :, id_index].to(torch.int64)
+        suppresses = suppresses & (ids.unsqueeze(2) == ids.unsqueeze(1))
+    keep = mxnet_greedy_keep(suppresses, keep)
+    rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
+    compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
+    kept = torch.gather(keep, 1, compacted).unsqueeze(2)
+    rows = torch.gather(rows, 1, compacted.unsqueeze(2).expand(-1, -1, width))
+    out = torch.where(kept, rows, torch.full_like(rows, -1.0))
+    out = torch.cat([out, torch.full_like(boxes[:, topk:], -1.0)], 1)
+    return out.reshape(x.shape)
+'''
+HELPERS["mxnet_convert_boxes"] = '''
+def mxnet_convert_boxes(rows: torch.Tensor, start: int, to_center: bool) -> torch.Tensor:
+    """MXNet's corner_to_center / center_to_corner on the 4 coordinates from ``start`` of each row whose first
+    coordinate is not negative (-1 rows and boxes left of 0 are kept as they are)."""
+    x0, x1, x2, x3 = rows[..., start], rows[..., start + 1], rows[..., start + 2], rows[..., start + 3]
+    if to_center:
+        new = torch.stack([(x0 + x2) / 2, (x1 + x3) / 2, x2 - x0, x3 - x1], -1)
+    else:
+        new = torch.stack([x0 - x2 / 2, x1 - x3 / 2, x0 + x2 / 2, x1 + x3 / 2], -1)
+    old = rows[..., start:start + 4]
+    return torch.cat([rows[..., :start], torch.where(x0.unsqueeze(-1) < 0, old, new), rows[..., start + 4:]], -1)
+'''
+HELPERS["mxnet_center_size"] = '''
+def mxnet_center_size(corners: torch.Tensor) -> torch.Tensor:
+    """Corner boxes (..., 4) as centre x, centre y, width, height (xmin + width * 0.5, as MXNet computes them)."""
+    size = corners[..., 2:] - corners[..., :2]
+    return torch.cat([corners[..., :2] + size * 0.5, size], -1)
+'''
+HELPERS["mxnet_box_decode"] = '''
+def mxnet_box_decode(
+    x: torch.Tensor, anchors: torch.Tensor, stds: List[float], clip: float, corner: bool
+) -> torch.Tensor:
+    """MXNet's box_decode: deltas (B, N, 4) scaled by ``stds`` applied to the anchors, log sizes capped at
+    ``clip`` when positive; corner boxes out."""
+    anchors = anchors.reshape(1, -1, 4)
+    if corner:
+        anchors = mxnet_center_size(anchors)
+    scaled = x * torch.tensor(stds, dtype=x.dtype, device=x.device)
+    center = scaled[..., :2] * anchors[..., 2:] + anchors[..., :2]
+    sizes = scaled[..., 2:]
+    if clip > 0:
+        sizes = torch.where(sizes < clip, sizes, torch.full_like(sizes, clip))
+    half = torch.exp(sizes) * anchors[..., 2:] * 0.5
+    return torch.cat([center - half, center + half], -1)
+'''
+HELPERS["mxnet_box_encode"] = '''
+def mxnet_box_encode(
+    samples: torch.Tensor, matches: torch.Tensor, anchors: torch.Tensor, refs: torch.Tensor, means: torch.Tensor,
+    stds: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's box_encode: targets of anchors whose sample is above 0.5 towards their matched reference, 0
+    elsewhere; and the mask, 1 there, else 0. MXNet reads reference ``batch x refs + match`` (truncated) of all
+    the batch's references (a negative match reads the previous entry's), clipped into the array here."""
+    valid = (samples > 0.5).unsqueeze(2)
+    first = torch.arange(refs.shape[0], device=refs.device).unsqueeze(1) * refs.shape[1]
+    index = (matches.to(torch.int64) + first).clamp(0, refs.shape[0] * refs.shape[1] - 1)
+    ref = mxnet_center_size(refs.reshape(-1, 4)[index])
+    anchor = mxnet_center_size(anchors)
+    shifts = (ref[..., :2] - anchor[..., :2]) / anchor[..., 2:]
+    raw = torch.cat([shifts, torch.log(ref[..., 2:] / anchor[..., 2:])], -1)
+    targets = torch.where(valid, (raw - means) / stds, torch.zeros_like(raw))
+    return targets, valid.to(raw.dtype).expand_as(raw).contiguous()
+'''
+HELPERS["mxnet_roi_align_axis"] = '''
+def mxnet_roi_align_axis(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
+    bilinear weights, as MXNet's ROIAlign places and clamps them (weights 0 outside [-1, length])."""
+    bin_size = size / bins
+    steps = torch.arange(bins, device=start.device).unsqueeze(0)
+    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+    outside = (at < -1.0) | (at > length)
+    at = torch.where(at <= 0, torch.zeros_like(at), at)
+    low = at.to(torch.int64)
+    last = low >= length - 1
+    low = torch.where(last, torch.full_like(low, length - 1), low)
+    high = torch.where(last, low, low + 1)
+    at = torch.where(last, low.to(at.dtype), at)
+    high_weight = at - low
+    low_weight = 1.0 - high_weight
+    return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
+'''
+HELPERS["mxnet_roi_align"] = '''
+def mxnet_roi_align(
+    x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float, samples: int, aligned: bool,
+    position_sensitive: bool
+) -> torch.Tensor:
+    """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
+    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``,
+    else at least 1 pixel wide). Position-sensitive: bin (i, j) of channel c reads channel
+    c x bins + i x pooled_w + j."""
+    data = x[rois[:, 0].to(torch.int64)]
+    boxes = rois[:, 1:5]
+    offset = 0.5 if aligned else 0.0
+    start = boxes[:, :2] * scale - offset
+    size = boxes[:, 2:] * scale - offset - start
+    if not aligned:
+        size = torch.where(size < 1.0, torch.ones_like(size), size)
+    rois_count, channels, height, width = data.shape[0], data.shape[1], data.shape[2], data.shape[3]
+    total = torch.zeros(rois_count, channels, pooled_h, pooled_w, dtype=x.dtype, device=x.device)
+    for sample_y in range(samples):
+        y_low, y_high, hy, ly = mxnet_roi_align_axis(start[:, 1], size[:, 1], pooled_h, samples, sample_y, height)
+        rows_low = torch.gather(data, 2, y_low[:, None, :, None].expand(-1, channels, -1, width))
+        rows_high = torch.gather(data, 2, y_high[:, None, :, None].expand(-1, channels, -1, width))
+        for sample_x in range(samples):
+            x_low, x_high, hx, lx = mxnet_roi_align_axis(start[:, 0], size[:, 0], pooled_w, samples, sample_x, width)
+            index_low = x_low[:, None, None, :].expand(-1, channels, pooled_h, -1)
+            index_high = x_high[:, None, None, :].expand(-1, channels, pooled_h, -1)
+            hy4, ly4, hx4, lx4 = hy[:, None, :, None], ly[:, None, :, None], hx[:, None, None, :], lx[:, None, None, :]
+            total = total + (hy4 * hx4 * torch.gather(rows_low, 3, index_low)
+                             + hy4 * lx4 * torch.gather(rows_low, 3, index_high)
+                             + ly4 * hx4 * torch.gather(rows_high, 3, index_low)
+                             + ly4 * lx4 * torch.gather(rows_high, 3, index_high))
+    pooled = total / float(samples * samples)
+    if not position_sensitive:
+        return pooled
+    bins = pooled_h * pooled_w
+    own = torch.diagonal(pooled.reshape(rois_count, channels // bins, bins, bins), 0, 2, 3)
+    return own.reshape(rois_count, channels // bins, pooled_h, pooled_w)
+'''
+HELPERS["mxnet_multibox_prior"] = '''
+def mxnet_multibox_prior(
+    x: torch.Tensor, sizes: List[float], ratios: List[float], steps: List[float], offsets: List[float], clip: bool
+) -> torch.Tensor:
+    """MXNet's MultiBoxPrior for the live height and width of ``x``: (1, positions x anchors, 4) corner boxes; per
+    position (row-major) every size at the first ratio, then every further ratio at the first size."""
+    height, width = x.shape[2], x.shape[3]
+    size = torch.tensor(sizes, dtype=torch.float32, device=x.device)
+    root = torch.sqrt(torch.tensor(ratios if len(ratios) > 0 else [1.0], dtype=torch.float32, device=x.device))
+    size = torch.cat([size, size[:1].expand(root.shape[0] - 1)])
+    root = torch.cat([root[:1].expand(len(sizes)), root[1:]])
+    half = torch.stack([size * height / width * root / 2, size / root / 2], -1)
+    step = torch.tensor(steps, dtype=torch.float32, device=x.device)
+    if steps[0] <= 0 or steps[1] <= 0:
+        step = 1.0 / torch.tensor([height, width], dtype=torch.float32, device=x.device)
+    center_y = (torch.arange(height, dtype=torch.float32, device=x.device) + offsets[0]) * step[0]
+    center_x = (torch.arange(width, dtype=torch.float32, device=x.device) + offsets[1]) * step[1]
+    centers = torch.stack([center_x.unsqueeze(0).expand(height, -1), center_y.unsqueeze(1).expand(-1, width)], -1)
+    centers = centers.reshape(-1, 1, 2)
+    boxes = torch.cat([centers - half, centers + half], -1).reshape(1, -1, 4)
+    return boxes.clamp(0.0, 1.0) if clip else boxes
+'''
+HELPERS["mxnet_multibox_boxes"] = '''
+def mxnet_multibox_boxes(
+    offsets: torch.Tensor, anchors: torch.Tensor, variances: List[float], clip: bool
+) -> torch.Tensor:
+    """MultiBoxDetection's boxes: offsets (..., 4) scaled by ``variances`` applied to corner anchors, clipped
+    to [0, 1] with ``clip``."""
+    size = anchors[..., 2:] - anchors[..., :2]
+    center = (anchors[..., :2] + anchors[..., 2:]) / 2
+    scaled = offsets * torch.tensor(variances, dtype=offsets.dtype, device=offsets.device)
+    middle = scaled[..., :2] * size + center
+    half = torch.exp(scaled[..., 2:]) * size / 2
+    boxes = torch.cat([middle - half, middle + half], -1)
+    if clip:
+        boxes = torch.where(boxes < 1, boxes, torch.ones_like(boxes))
+        boxes = torch.where(boxes > 0, boxes, torch.zeros_like(boxes))
+    return boxes
+'''
+HELPERS["mxnet_detection_overlap"] = '''
+def mxnet_detection_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """MultiBoxDetection's IoU of corner boxes that broadcast: intersect / (area a + area b - intersect), areas as
+    the corners give them, 0 where that union is not positive."""
+    low = torch.where(a[..., :2] > b[..., :2], a[..., :2], b[..., :2])
+    high = torch.where(a[..., 2:] < b[..., 2:], a[..., 2:], b[..., 2:])
+    sides = high - low
+    sides = torch.where(sides > 0, sides, torch.zeros_like(sides))
+    intersect = sides[..., 0] * sides[..., 1]
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = union - intersect
+    return torch.where(union > 0, intersect / union, torch.zeros_like(union))
+'''
+HELPERS["mxnet_multibox_detection"] = '''
+def mxnet_multibox_detection(
+    probs: torch.Tensor, offsets: torch.Tensor, anchors: torch.Tensor, threshold: float, clip: bool,
+    variances: List[float], count: int, nms_threshold: float, force_suppress: bool
+) -> torch.Tensor:
+    """MXNet's MultiBoxDetection: per anchor the first most probable class after the background (-1 for none
+    above -1 or below ``threshold``), rows [class, score, box]; the detections moved to the front in anchor order.
+    With ``count``, the best ``count`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold
+    (same class unless ``force_suppress``): suppressed rows keep their place with class -1, and so do the rows
+    past ``count``, unsorted."""
+    batch, classes, anchor_count = probs.shape[0], probs.shape[1], probs.shape[2]
+    empty = torch.full((batch, anchor_count, 6), -1.0, dtype=probs.dtype, device=probs.device)
+    if classes < 2:
+        return empty
+    foreground = probs[:, 1:]
+    best = torch.argmax(foreground, 1, keepdim=True)
+    score = torch.gather(foreground, 1, best).squeeze(1)
+    found = score > -1.0
+    score = torch.where(found, score, torch.full_like(score, -1.0))
+    valid = found & ~(score < threshold)
+    label = torch.where(valid, best.squeeze(1).to(probs.dtype), torch.full_like(score, -1.0))
+    boxes = mxnet_multibox_boxes(offsets.reshape(batch, -1, 4), anchors.reshape(1, -1, 4), variances, clip)
+    rows = torch.cat([label.unsqueeze(2), score.unsqueeze(2), boxes], 2)
+    positions = torch.arange(anchor_count, 0, -1, device=probs.device)
+    rank = torch.where(valid, positions, torch.zeros_like(positions))
+    in_place = torch.sort(rank, dim=1, descending=True, stable=True)[1]
+    moved = torch.gather(rows, 1, in_place.unsqueeze(2).expand(-1, -1, 6))
+    compacted = torch.where(torch.gather(valid, 1, in_place).unsqueeze(2), moved, empty)
+    if count == 0:
+        return compacted
+    key = torch.where(valid, score, torch.full_like(score, -float("inf")))
+    order = torch.sort(key, dim=1, descending=True, stable=True)[1][:, :count]
+    best_rows = torch.gather(rows, 1, order.unsqueeze(2).expand(-1, -1, 6))
+    candidates = torch.gather(valid, 1, order)
+    overlap = mxnet_detection_overlap(best_rows[:, :, None, 2:], best_rows[:, None, :, 2:])
+    later = torch.ones(count, count, dtype=torch.bool, device=probs.device).triu(1)
+    suppresses = (overlap >= nms_threshold) & later
+    if not force_suppress:
+        suppresses = suppresses & (best_rows[:, :, None, 0] == best_rows[:, None, :, 0])
+    keep = mxnet_greedy_keep(suppresses, candidates)
+    labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
+    head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
+    tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
+    return torch.cat([head, tail], 1)
+'''
+HELPERS["mxnet_proposal_overlap"] = '''
+def mxnet_proposal_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(Multi)Proposal's IoU of corner boxes that broadcast, pixels inclusive: inter / (area a + area b - inter),
+    each side max(0, x2 - x1 + 1)."""
+    low = torch.where(a[..., :2] < b[..., :2], b[..., :2], a[..., :2])
+    high = torch.where(b[..., 2:] < a[..., 2:], b[..., 2:], a[..., 2:])
+    sides = high - low + 1
+    sides = torch.where(0 < sides, sides, torch.zeros_like(sides))
+    inter = sides[..., 0] * sides[..., 1]
+    areas = [(box[..., 2] - box[..., 0] + 1) * (box[..., 3] - box[..., 1] + 1) for box in (a, b)]
+    return inter / (areas[0] + areas[1] - inter)
+'''
+HELPERS["mxnet_proposal"] = '''
+def mxnet_proposal(
+    probs: torch.Tensor, deltas: torch.Tensor, image: torch.Tensor, anchors: torch.Tensor, stride: int, first: int,
+    at_most: int, rows: int, threshold: float, min_size: float, iou_loss: bool
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's (Multi)Proposal: per image the object scores and the ``anchors`` (H x W x anchors, 4) moved by
+    the deltas (centre and log size, in MXNet's mix of float and double, or corner offsets with ``iou_loss``),
+    clipped to the image; scores -1 past the image's feature size (``image``: height, width, scale), and for
+    boxes below ``min_size`` x scale, which widen by half of it; the best ``first`` by score (stable), greedy
+    suppression where IoU > ``threshold``; at most ``at_most`` kept, in order, repeated from the first to fill
+    ``rows`` rows [image, x1, y1, x2, y2]; and their scores."""
+    batch, anchor_count, height, width = probs.shape[0], probs.shape[1] // 2, probs.shape[2], probs.shape[3]
+    scores = probs[:, anchor_count:].permute(0, 2, 3, 1).reshape(batch, -1)
+    deltas = deltas.reshape(batch, anchor_count, 4, height, width).permute(0, 3, 4, 1, 2).reshape(batch, -1, 4)
+    anchors = anchors.unsqueeze(0)
+    if iou_loss:
+        boxes = anchors + deltas
+    else:
+        size = anchors[..., 2:] - anchors[..., :2] + 1.0
+        center = (anchors[..., :2].double() + 0.5 * (size.double() - 1.0)).float()
+        center = deltas[..., :2] * size + center
+        extent = 0.5 * ((torch.exp(deltas[..., 2:]) * size).double() - 1.0)
+        boxes = torch.cat([(center.double() - extent).float(), (center.double() + extent).float()], -1)
+    limits = (image[:, [1, 0, 1, 0]] - 1.0).unsqueeze(1)
+    boxes = torch.where(limits < boxes, limits, boxes)
+    boxes = torch.where(boxes < 0, torch.zeros_like(boxes), boxes)
+    index = torch.arange(scores.shape[1], device=probs.device)
+    real_height = (image[:, :1] / stride).to(torch.int64)
+    real_width = (image[:, 1:2] / stride).to(torch.int64)
+    outside = (index // (width * anchor_count) >= real_height) | (index // anchor_count % width >= real_width)
+    scores = torch.where(outside, torch.full_like(scores, -1.0), scores)
+    smallest = min_size * image[:, 2:3]
+    sizes = boxes[..., 2:] - boxes[..., :2] + 1.0
+    small = (sizes[..., 0] < smallest) | (sizes[..., 1] < smallest)
+    half = (smallest / 2).unsqueeze(2)
+    widened = torch.cat([boxes[..., :2] - half, boxes[..., 2:] + half], -1)
+    boxes = torch.where(small.unsqueeze(2), widened, boxes)
+    scores = torch.where(small, torch.full_like(scores, -1.0), scores)
+    proposals = torch.cat([boxes, scores.unsqueeze(2)], 2)
+    order = torch.sort(scores, dim=1, descending=True, stable=True)[1][:, :first]
+    best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
+    overlap = mxnet_proposal_overlap(best[:, :, None, :4], best[:, None, :, :4])
+    later = torch.ones(first, first, dtype=torch.bool, device=probs.device).triu(1)
+    keep = mxnet_greedy_keep((overlap > threshold) & later, torch.ones_like(order, dtype=torch.bool))
+    positions = torch.arange(first, 0, -1, device=probs.device)
+    in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
+                          stable=True)[1]
+    kept = torch.clamp(keep.sum(1, keepdim=True), max=at_most)
+    slots = torch.remainder(torch.arange(rows, device=probs.device).unsqueeze(0), kept)
+    chosen = torch.gather(best, 1, torch.gather(in_order, 1, slots).unsqueeze(2).expand(-1, -1, 5))
+    images = torch.arange(batch, dtype=probs.dtype, device=probs.device)[:, None, None].expand(-1, rows, 1)
+    return torch.cat([images, chosen[..., :4]], 2).reshape(-1, 5), chosen[..., 4].reshape(-1, 1)
+'''
+
+
+def _float32(value: float) -> str:
+    """A float attribute as MXNet holds it (float32), written exactly."""
+    return num(float(np.float32(value)))
+
+
+@register("_contrib_box_nms")
+def box_nms(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    count = box_nms_topk(node, ctx.shape(0)[-2])
+    if count < 1:  # MXNet copies its input
+        return Lowering(f"({ctx.input(0)},)")
+    ctx.helper("mxnet_box_overlap")
+    ctx.helper("mxnet_greedy_keep")
+    out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {count}, {_float32(a['overlap_thresh'])}, "
+           f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
+           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
+    if a["in_format"] != a["out_format"]:
+        out = f"{ctx.helper('mxnet_convert_boxes')}({out}, {a['coord_start']}, {a['out_format'] == 'center'})"
+    return Lowering(f"({out},)")  # the second output, hidden, is not computed
+
+
+@register("_contrib_box_iou")
+def box_iou(ctx: TorchContext, node: Node) -> Lowering:
+    lhs, rhs = f"{ctx.input(0)}.reshape(-1, 1, 4)", f"{ctx.input(1)}.reshape(1, -1, 4)"
+    overlap = f"{ctx.helper('mxnet_box_overlap')}({lhs}, {rhs}, {node.attrs['format'] == 'center'}, True)"
+    return Lowering(f"{overlap}.reshape({list(ctx.out_shape())})")
+
+
+@register("_contrib_box_decode")
+def box_decode(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_center_size")
+    stds = ", ".join(_float32(a[f"std{i}"]) for i in range(4))
+    return Lowering(f"{ctx.helper('mxnet_box_decode')}({ctx.input(0)}, {ctx.input(1)}, [{stds}], "
+                    f"{_float32(a['clip'])}, {a['format'] == 'corner'})")
+
+
+@register("_contrib_box_encode")
+def box_encode(ctx: TorchContext, node: Node) -> Lowering:
+    ctx.helper("mxnet_center_size")
+    return Lowering(f"{ctx.helper('mxnet_box_encode')}({', '.join(ctx.input(i) for i in range(6))})")
+
+
+def roi_align_refusal(node: Node) -> str | None:
+    """Why a ROIAlign is not lowered: with sample_ratio <= 0 its sampling grid depends on each box's size; a huge
+    grid."""
+    if node.attrs["sample_ratio"] <= 0:
+        return f"sample_ratio {node.attrs['sample_ratio']} (a grid sized by the box values)"
+    return roi_align_grid_refusal(node)
+
+
+@register("_contrib_ROIAlign", check=roi_align_refusal)
+def roi_align(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_roi_align_axis")
+    pooled_h, pooled_w = a["pooled_size"]
+    return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
+                    f"{_float32(a['spatial_scale'])}, {a['sample_ratio']}, {a['aligned']}, "
+                    f"{a['position_sensitive']})")
+
+
+@register("_contrib_MultiBoxPrior")
+def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    lists = ", ".join(f"[{', '.join(_float32(v) for v in a[key])}]" for key in ("sizes", "ratios", "steps", "offsets"))
+    return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {lists}, {a['clip']})")
+
+
+@register("_contrib_MultiBoxDetection")
+def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_greedy_keep"):
+        ctx.helper(helper)
+    variances = ", ".join(_float32(v) for v in a["variances"])
+    count = multibox_detection_kept(node, ctx.shape(0)[2])
+    return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
+                    f"{_float32(a['threshold'])}, {a['clip']}, [{variances}], {count}, "
+                    f"{_float32(a['nms_threshold'])}, {a['force_suppress']})")
+
+
+@register("_contrib_Proposal", "_contrib_MultiProposal")
+def proposal(ctx: TorchContext, node: Node) -> Lowering:
+    """The anchors are constants of the feature map's size (``shapes.proposal_anchors``)."""
+    a = node.attrs
+    ctx.helper("mxnet_proposal_overlap")
+    ctx.helper("mxnet_greedy_keep")
+    height, width = ctx.shape(0)[2:]
+    first, at_most = proposal_counts(node, ctx.shape(0))
+    anchors = proposal_anchors(a, height, width)
+    call = (f"{ctx.helper('mxnet_proposal')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, self.{ctx.name}.anchors, "
+            f"{a['feature_stride']}, {first}, {at_most}, {a['rpn_post_nms_top_n']}, {_float32(a['threshold'])}, "
+            f"{_float32(a['rpn_min_size'])}, {a['iou_loss']})")
+    return Lowering(call if node.num_outputs > 1 else f"{call}[0]", "nn.Module()", {"anchors": anchors},
+                    [f"self.{ctx.name}.register_buffer('anchors', torch.empty({list(anchors.shape)}))"])

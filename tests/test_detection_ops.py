@@ -1,0 +1,146 @@
+"""Detection ops against real MXNet where the shared case table cannot hold them: ROIAlign's ``aligned`` (ONNX's
+half_pixel RoiAlign, opset 16) and its adaptive sampling grid (ONNX only), a dynamic batch, other input sizes in
+the generated module, box_nms on many boxes with many tied scores, the legacy SSD of MXNet's examples, and
+MultiProposal's refusal of a dynamic batch."""
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
+
+from mxconvert.errors import UnsupportedOpsError
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+
+d = S.var("data")
+# boxes inside, hanging off the image, smaller than a pixel, of image 1 (aligned boxes must have a positive size)
+ROIS = np.array([[0, 0, 0, 15, 13], [1, 2.4, 3.6, 12.5, 9.1], [0, -5, -3, 20, 30], [1, 3, 1, 9, 17],
+                 [0, 1, 1, 1.5, 1.2]], np.float32)
+
+
+def roi_align(**kw):
+    return S.contrib.ROIAlign(d, S.var("rois", shape=ROIS.shape), pooled_size=(2, 3), spatial_scale=0.5,
+                              name="roi", **kw)
+
+
+def onnx_outputs(reference, opset: int, data: np.ndarray | None = None, dynamic_batch: bool = False):
+    model, _ = export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset,
+                                                          dynamic_batch=dynamic_batch))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"data": reference.data if data is None else data})
+
+
+def torch_module(reference):
+    source, state = emit_pytorch(reference.graph, reference.data.shape)
+    return build_model(module_from_source(source), state)
+
+
+@pytest.mark.parametrize("position_sensitive", [False, True])
+def test_roi_align_aligned_matches_mxnet(position_sensitive):
+    ref = run_reference(roi_align(sample_ratio=2, aligned=True, position_sensitive=position_sensitive),
+                        (2, 12 if position_sensitive else 3, 8, 9), inputs={"rois": ROIS})
+    for opset in (16, 21):
+        assert_close(ref.outputs, onnx_outputs(ref, opset))
+    with torch.no_grad():
+        assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[aligned needs opset 16\]"):
+        onnx_outputs(ref, 13)
+
+
+def test_roi_align_adaptive_grid_in_onnx_only():
+    """sample_ratio <= 0: ceil(bin size) points a side, per box; the generated module would need a grid sized by
+    the box values, so it refuses the node by name."""
+    ref = run_reference(roi_align(), (2, 3, 8, 9), inputs={"rois": ROIS})
+    for opset in (11, 13, 21):
+        assert_close(ref.outputs, onnx_outputs(ref, opset))
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio -1 \(a grid sized by"):
+        emit_pytorch(ref.graph, ref.data.shape)
+
+
+def _rows(x, classes: int, tied: bool):
+    """Rows [id, score, x1, y1, x2, y2] from data in [-1, 1): overlapping boxes, scores in tenths when ``tied``."""
+    u = (x + 1.0) * 0.5
+    column = [S.slice_axis(u, axis=-1, begin=i, end=i + 1) for i in range(6)]
+    score = S.floor(column[1] * 10.0) * 0.1 if tied else column[1]
+    low = S.concat(column[2], column[3], dim=-1) * 20.0
+    return S.concat(S.floor(column[0] * float(classes)), score, low, low + S.concat(column[4], column[5], dim=-1)
+                    * 10.0, dim=-1)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_box_nms_many_boxes_dynamic_batch(tied):
+    """400 boxes of 20 classes (SSD's shape of the problem), the best 100 suppressed; a model converted for one
+    batch size runs on three. MXNet's CPU sort is stable, so even tied scores keep one order: compared exactly."""
+    sym = S.contrib.box_nms(_rows(d, 20, tied), overlap_thresh=0.45, valid_thresh=0.01, topk=100, id_index=0,
+                            name="nms")
+    ref = run_reference(sym, (1, 400, 6), seed=4)
+    batch = run_reference(sym, (3, 400, 6), seed=5)
+    assert_close(ref.outputs, onnx_outputs(ref, 13))
+    assert_close(batch.outputs, onnx_outputs(ref, 13, batch.data, dynamic_batch=True))
+    with torch.no_grad():
+        assert_close(batch.outputs, [torch_module(ref)(torch.from_numpy(batch.data)).numpy()])
+    assert (batch.outputs[0][..., 0] >= 0).sum() > 150
+
+
+def test_multibox_prior_follows_other_input_sizes():
+    """The generated module computes the anchors from the live feature map."""
+    sym = S.contrib.MultiBoxPrior(d, sizes=(0.3, 0.6), ratios=(1, 2, 0.5), name="prior")
+    module = torch_module(run_reference(sym, (1, 2, 4, 5)))
+    for shape in [(1, 2, 7, 3), (2, 2, 5, 9)]:
+        expected = run_reference(sym, shape).outputs
+        with torch.no_grad():
+            assert_close(expected, [module(torch.zeros(shape)).numpy()])
+
+
+def legacy_ssd(classes: int = 3):
+    """The legacy SSD of MXNet's examples, built with the symbol API on two small feature maps: anchors from
+    MultiBoxPrior, per-anchor class scores (SoftmaxActivation over the classes) and box offsets from
+    convolutions, decoded and suppressed by MultiBoxDetection."""
+    body = S.Activation(S.Convolution(d, kernel=(3, 3), stride=(2, 2), pad=(1, 1), num_filter=8, name="conv1"),
+                        act_type="relu")
+    maps = [body, S.Activation(S.Convolution(body, kernel=(3, 3), stride=(2, 2), pad=(1, 1), num_filter=8,
+                                             name="conv2"), act_type="relu")]
+    anchors, scores, offsets = [], [], []
+    for index, (feature, sizes) in enumerate(zip(maps, [(0.2, 0.35), (0.5, 0.7)])):
+        per_position = len(sizes) + 2  # ratios 1, 2, 0.5
+        anchors.append(S.Flatten(S.contrib.MultiBoxPrior(feature, sizes=sizes, ratios=(1, 2, 0.5), clip=True)))
+        score = S.Convolution(feature, kernel=(3, 3), pad=(1, 1), num_filter=per_position * (classes + 1),
+                              name=f"cls{index}")
+        scores.append(S.Flatten(S.transpose(score, axes=(0, 2, 3, 1))))
+        offset = S.Convolution(feature, kernel=(3, 3), pad=(1, 1), num_filter=per_position * 4, name=f"loc{index}")
+        offsets.append(S.Flatten(S.transpose(offset, axes=(0, 2, 3, 1))))
+    score = S.transpose(S.Reshape(S.concat(*scores, dim=1), shape=(0, -1, classes + 1)), axes=(0, 2, 1))
+    probabilities = S.SoftmaxActivation(score * 0.1, mode="channel")
+    return S.contrib.MultiBoxDetection(probabilities, S.concat(*offsets, dim=1),
+                                       S.Reshape(S.concat(*anchors, dim=1), shape=(0, -1, 4)), nms_threshold=0.45,
+                                       nms_topk=60, name="detection")
+
+
+def test_legacy_ssd_matches_mxnet():
+    ref = run_reference(legacy_ssd(), (2, 3, 32, 32))
+    for opset in (11, 13):
+        assert_close(ref.outputs, onnx_outputs(ref, opset))
+    with torch.no_grad():
+        assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+    assert (ref.outputs[0][..., 0] >= 0).sum() > 20
+
+
+def test_proposal_refuses_a_dynamic_batch():
+    sym, shape = CASES["det_multi_proposal"]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS["det_multi_proposal"])
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_MultiProposal \[a dynamic batch"):
+        onnx_outputs(ref, 13, dynamic_batch=True)
+
+
+def test_roi_align_refuses_a_huge_sampling_grid():
+    """sample_ratio 10**7: 10**14 points a bin, which MXNet cannot allocate (the graph is read, not run); both
+    targets refuse it by name."""
+    graph = run_reference(roi_align(sample_ratio=2), (2, 3, 8, 9), inputs={"rois": ROIS}).graph
+    graph.node("roi").attrs["sample_ratio"] = 10**7
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
+        export_onnx(graph, ExportOptions(input_shape=(2, 3, 8, 9)))
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
+        emit_pytorch(graph, (2, 3, 8, 9))
