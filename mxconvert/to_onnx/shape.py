@@ -68,7 +68,13 @@ def slice_axis(ctx: EmitContext, node: Node) -> None:
 @register("slice_like")
 def slice_like(ctx: EmitContext, node: Node) -> None:
     data, like = ctx.shape(0), ctx.shape(1)
-    cuts = {axis: (0, like[axis]) for axis in slice_like_axes(node.attrs["axes"], data, like)}
+    axes = slice_like_axes(node.attrs["axes"], data, like)
+    if any(not isinstance(ctx.live(node.inputs[1])[axis], int) for axis in axes):  # sizes read at run time
+        ends = ctx.add("Gather", [ctx.add("Shape", [ctx.input(1)]), ctx.ints(axes, "axes")])
+        ctx.add("Slice", [ctx.input(0), ctx.ints([0] * len(axes), "starts"), ends, ctx.ints(axes, "axes")],
+                ctx.output())
+        return
+    cuts = {axis: (0, like[axis]) for axis in axes}
     _slice(ctx, ctx.input(0), whole_axes_but(data, cuts), ctx.output())
 
 
@@ -102,7 +108,16 @@ def repeat(ctx: EmitContext, node: Node) -> None:
     axis = 0 if a["axis"] is None else a["axis"] % rank
     grown = [1] * (axis + 1) + [a["repeats"]] + [1] * (rank - axis - 1)
     expanded = ctx.add("Expand", [ctx.unsqueeze(x, [axis + 1]), ctx.ints(grown)])
-    ctx.reshape(expanded, ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+    if a["axis"] is None:
+        ctx.reshape(expanded, [-1], ctx.output())
+    elif all(isinstance(dim, int) for dim in ctx.live(node.inputs[0])):
+        ctx.reshape(expanded, ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+    else:  # the other axes' sizes read at run time
+        shape = ctx.add("Shape", [x])
+        parts = [ctx.add("Slice", [shape, ctx.ints([start]), ctx.ints([stop])]) for start, stop in
+                 ((0, axis), (axis + 1, rank)) if stop > start]
+        parts.insert(1 if axis else 0, ctx.ints([-1]))
+        ctx.add("Reshape", [expanded, ctx.add("Concat", parts, axis=0)], ctx.output())
 
 
 @register("stack", check=lambda n, opset: stack_overrun(n))

@@ -77,7 +77,11 @@ def slice_axis(ctx: TorchContext, node: Node) -> Lowering:
 @register("slice_like")
 def slice_like(ctx: TorchContext, node: Node) -> Lowering:
     shape, like = ctx.shape(0), ctx.shape(1)
-    cuts = {axis: (0, like[axis]) for axis in slice_like_axes(node.attrs["axes"], shape, like)}
+    axes = slice_like_axes(node.attrs["axes"], shape, like)
+    if any(not isinstance(ctx.live(node.inputs[1])[axis], int) for axis in axes):  # sizes read at run time
+        parts = [f":{ctx.input(1)}.shape[{axis}]" if axis in axes else ":" for axis in range(max(axes) + 1)]
+        return Lowering(f"{ctx.input(0)}[{', '.join(parts)}]")
+    cuts = {axis: (0, like[axis]) for axis in axes}
     return Lowering(_sliced(ctx.input(0), whole_axes_but(shape, cuts), shape))
 
 
