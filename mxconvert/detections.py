@@ -21,7 +21,8 @@ Detection = tuple[int, float, np.ndarray]
 
 def per_image(outputs: Sequence[np.ndarray]) -> list[list[Detection]]:
     """Each image's detections (class, score, corner box), padding rows dropped."""
-    if len(outputs) >= 3 and outputs[0].shape[-1:] == (1,) and outputs[2].shape[-1:] == (4,):
+    if (len(outputs) >= 3 and outputs[2].shape[-1:] == (4,)
+            and outputs[0].size == outputs[1].size == outputs[2].size // 4):  # (N, K[, 1]) ids and scores
         ids, scores, boxes = outputs[:3]
     elif outputs and outputs[0].shape[-1:] == (6,):
         ids, scores, boxes = outputs[0][..., :1], outputs[0][..., 1:2], outputs[0][..., 2:]
