@@ -82,7 +82,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     started = time.perf_counter()
     live = live_dims(sizes, shapes, probe)
     ctx = emit_checked(graph, target, shapes, probe,
-                       lambda at: _emit(graph, at, options, sizes.batch_dynamic(), live))
+                       lambda at: _emit(graph, at, options, sizes.batch_dynamic(), live, probe is not None))
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
@@ -100,9 +100,9 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
 
 
 def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, batch_dynamic: bool,
-          live: LiveDims) -> tuple[EmitContext, dict[str, str]]:
-    """Run every node's converter and drop what no output reads; the context and a digest of what each node
-    emitted that is kept."""
+          live: LiveDims, fingerprint: bool) -> tuple[EmitContext, dict[str, str]]:
+    """Run every node's converter and drop what no output reads; the context and (``fingerprint``: with dynamic
+    axes) a digest of what each node emitted that is kept."""
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic, live)
     if options.fp16:  # the graph computes in float16 behind a float32 interface
@@ -113,7 +113,7 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
     made: dict[str, tuple[list[onnx.NodeProto], list[str]]] = {}  # MXNet node -> its ONNX nodes, initializers
     for node in graph.nodes:
         ctx.begin(node)
-        first_node, known = len(ctx.nodes), set(ctx.initializers)
+        first_node, known = len(ctx.nodes), set(ctx.initializers) if fingerprint else set()
         try:
             CONVERTERS[node.op].convert(ctx, node)
         except NotExpressible as exc:
@@ -121,15 +121,22 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
         except Exception as exc:
             raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
-        made[node.name] = ctx.nodes[first_node:], [name for name in ctx.initializers if name not in known]
+        if fingerprint:
+            made[node.name] = ctx.nodes[first_node:], [name for name in ctx.initializers if name not in known]
     ctx.drop_unread([ctx.name_of(ref) for ref in graph.outputs])
     kept = {id(proto) for proto in ctx.nodes}
     digests = {name: digest(*(p.SerializeToString() for p in protos if id(p) in kept),
-                            *(f"{i}{ctx.initializers[i].dtype}{ctx.initializers[i].shape}".encode()
-                              + np.ascontiguousarray(ctx.initializers[i]).tobytes()
-                              for i in initializers if i in ctx.initializers))
+                            *(_fingerprint(name, ctx.initializers[name]) for name in initializers
+                              if name in ctx.initializers))
                for name, (protos, initializers) in made.items()}
     return ctx, digests
+
+
+def _fingerprint(name: str, array: np.ndarray) -> bytes:
+    """An initializer's name, type and shape, and its values where small (sizes live in small constants; a
+    weight's values do not depend on the input's size)."""
+    head = f"{name}{array.dtype}{array.shape}".encode()
+    return head + np.ascontiguousarray(array).tobytes() if array.size <= SMALL_CONSTANT else head
 
 
 def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe: dict[TensorRef, Shape],
