@@ -35,6 +35,9 @@ def parse_float(text: str) -> float:
     (``"4E"``, ``"2.5e+"``) as none, as in MXNet's parser; an empty value is refused."""
     if not text:
         raise ValueError("empty value")
+    bare = re.fullmatch(r"\s*([+-]?)\.?([eE][+-]?\d*)?\s*", text)
+    if bare:  # a mantissa without digits ("E", ".", "-.e5") reads as a zero of its sign, as in MXNet's parser
+        return -0.0 if bare.group(1) == "-" else 0.0
     stripped = re.sub(r"(?<=[0-9.])[eE][+-]?$", "", text.strip())
     value = -0.0 if stripped == "-" else 0.0 if stripped in ("+", "") else float(stripped)
     if math.isnan(value):

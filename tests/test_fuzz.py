@@ -102,6 +102,19 @@ def test_attribute_parsers_round_trip(value: Any) -> None:
         assert parse_float(repr(value)) == value
 
 
+def test_float_texts_without_digits_read_as_mxnet_reads_them():
+    """MXNet's parser reads a mantissa without digits as zero, whatever follows (fuzz seed 31 found ``E``)."""
+    from mxcases import mx
+
+    texts = ["E", "-E", ".E", "E5", "e", "-.e", ".", "-.", "+.5e", "5.e3", "1E"]
+    for text in texts:
+        want = mx.sym._internal._plus_scalar(mx.sym.var("data"), scalar=text).eval(data=mx.nd.zeros((1,)))[0]
+        assert parse_float(text) == float(want.asnumpy()[0]), text
+    for text in ("..5", "1.2.3", "1e5x"):  # MXNet refuses these too
+        with pytest.raises(ValueError):
+            parse_float(text)
+
+
 # --- symbol reader ----------------------------------------------------------------------------------------
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
