@@ -1,13 +1,14 @@
 """Inference latency and memory of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
 
 Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one checkpoint, with the artefacts
-the backends share) and an input shape, and returns a callable from a float32 NCHW numpy batch to the first
-output as numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
+the backends share) and an input shape, and returns a callable from a float32 numpy batch to every output as
+numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
 peak over the warm-up and timed runs above what was in use before the first (:class:`PeakMemory`): a model's
 working set in forward, freed blocks that the allocator keeps for reuse included. Each input shape runs in a
 fresh process.
 Each backend's output is compared with the first backend's on the same batch (probabilities; the MXNet
-exporter's file outputs logits, see conversion.py, and gets a softmax for the comparison only).
+exporter's file outputs logits, see conversion.py, and gets a softmax for the comparison only); detectors'
+outputs as sets of detections (``mxconvert.detections``).
 Run ``python benchmarks/inference.py --help``.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
 from mxconvert import zoo_sequence
 
-Runner = Callable[[np.ndarray], np.ndarray]
+Runner = Callable[[np.ndarray], list[np.ndarray]]  # every output
 
 
 class Model:
@@ -86,8 +87,7 @@ def backend(name: str, description: str, logits: bool = False):
 
 @backend("mxnet", "MXNet 1.9.1 executor (MxnetModel), always on the CPU")
 def _mxnet(model: Model, shape: tuple) -> Runner:
-    net = model.mxnet()
-    return lambda batch: net(batch)[0]
+    return model.mxnet()
 
 
 def _ort_runner(path: str, device: str, threads: int) -> Runner:
@@ -102,7 +102,7 @@ def _ort_runner(path: str, device: str, threads: int) -> Runner:
     session = ort.InferenceSession(path, options, providers=providers)
     first, *others = session.get_inputs()
     states = {i.name: np.zeros(i.shape, np.float32) for i in others}  # begin states: zeros, as the other backends
-    return lambda batch: session.run(None, {first.name: batch, **states})[0]
+    return lambda batch: session.run(None, {first.name: batch, **states})
 
 
 @backend("onnxruntime", "ONNX Runtime on mxconvert's file (opset 13)")
@@ -145,10 +145,10 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
     if fx:
         net = torch.fx.symbolic_trace(net)
 
-    def run(batch: np.ndarray) -> np.ndarray:
+    def run(batch: np.ndarray) -> list[np.ndarray]:
         with torch.no_grad():
             out = net(torch.from_numpy(batch).to(model.device, dtype).contiguous(memory_format=layout))
-            return (out[0] if isinstance(out, (tuple, list)) else out).float().cpu().numpy()
+            return [o.float().cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
     return run
 
 
@@ -203,7 +203,7 @@ def sample_batch(batch: int, size: int) -> np.ndarray:
 
 
 def time_runner(run: Runner, batch: np.ndarray, warmup: int, repeat: int, budget_s: float,
-                min_runs: int) -> tuple[list[float], np.ndarray]:
+                min_runs: int) -> tuple[list[float], list[np.ndarray]]:
     """Latencies in ms: ``repeat`` runs, or fewer (not under ``min_runs``) once ``budget_s`` is spent."""
     for _ in range(warmup):
         out = run(batch)
@@ -251,6 +251,23 @@ def _status_kb(field: str) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:"))
 
 
+def _saved_outputs(path: str) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"arr_{index}"] for index in range(len(saved.files))]
+
+
+def _distance(label: str, reference: list[np.ndarray], out: list[np.ndarray]) -> float:
+    """Max relative difference of the first output; for a detector (``det-``) the largest score difference
+    of matched detections, infinite when an MXNet detection is missing (``mxconvert.detections``)."""
+    if label.startswith("det-"):
+        from mxconvert import detections
+
+        scale = max(float(np.abs(reference[2]).max()), 1.0)
+        result = detections.match(reference, out, score_tolerance=5e-4, box_tolerance=5e-4 * scale)
+        return float("inf") if result.missing else result.max_score_diff
+    return float(np.abs(out[0] - reference[0]).max() / np.abs(reference[0]).max())
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -274,8 +291,8 @@ def _child(args: argparse.Namespace) -> None:
             with PeakMemory(args.device) as peak:
                 times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
             cell = f"{batch_size}x{size}"
-            np.save(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"),
-                    softmax(out) if BACKENDS[name].logits else out)
+            first = softmax(out[0]) if BACKENDS[name].logits else out[0]
+            np.savez(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npz"), first, *out[1:])
             cells[cell] = {"times": times, "peak_mb": peak.mb}
     print(json.dumps(cells))
 
@@ -315,8 +332,15 @@ def main(argv: list[str] | None = None) -> int:
     backends = [name for name in args.backends if name not in skipped]
     prefixes = {f"resnet-{depth}": prefix for depth, prefix in ensure_models(args.depths, args.models_dir).items()}
     prefixes.update({os.path.basename(prefix): prefix for prefix in args.checkpoints})
+    for name in args.detection:
+        prefix = os.path.abspath(os.path.join(args.models_dir, name))
+        if not os.path.exists(f"{prefix}-symbol.json"):
+            from mxconvert.zoo_detection import build_detector
+
+            build_detector(name, args.models_dir)
+        prefixes[name] = prefix
     for name in args.sequence:
-        prefix = os.path.join(args.models_dir, name)
+        prefix = os.path.abspath(os.path.join(args.models_dir, name))
         if not os.path.exists(f"{prefix}-symbol.json"):
             zoo_sequence.build_sequence(name, args.models_dir)
         prefixes[name] = prefix
@@ -338,12 +362,11 @@ def main(argv: list[str] | None = None) -> int:
             for size in args.size:
                 for batch_size in args.batch:
                     cell = f"{batch_size}x{size}"
-                    out = {name: np.load(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npy"))
+                    out = {name: _saved_outputs(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npz"))
                            for name in backends}
                     reference = out[backends[0]]
                     for name in backends[1:]:
-                        relative = np.abs(out[name] - reference).max() / np.abs(reference).max()
-                        worst[name] = max(worst[name], float(relative))
+                        worst[name] = max(worst[name], _distance(label, reference, out[name]))
                     times = [results[name][cell] for name in backends]
                     counts = sorted({len(t) for t in times})
                     row = [label, input_label(prefix, batch_size, size)]
@@ -374,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     legend = [[name, BACKENDS[name].description,
                "reference" if i == 0 else f"{worst[name]:.1e}"] for i, name in enumerate(backends)]
     legend += [[name, BACKENDS[name].description, f"skipped: {why}"] for name, why in skipped.items()]
-    print(render(["backend", "what", f"max abs(p - p_ref) / max p_ref (ref: {backends[0]})"], legend, args.format))
+    print(render(["backend", "what", f"difference from {backends[0]}: max abs(p - p_ref) / max p_ref; detectors: "
+                  "largest score difference of matched detections (inf: one missing)"], legend, args.format))
     return 0
 
 
@@ -383,6 +407,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--depths", type=int, nargs="*", default=[18, 50, 152], choices=[18, 34, 50, 101, 152])
     parser.add_argument("--checkpoints", nargs="*", default=[], metavar="PREFIX",
                         help="other checkpoints (PREFIX-symbol.json, PREFIX-0000.params) measured after the ResNets")
+    parser.add_argument("--detection", nargs="*", default=[], metavar="NAME",
+                        help="GluonCV detectors (built if missing), e.g. det-ssd_512_mobilenet1.0_voc "
+                             "det-yolo3_mobilenet1.0_voc; outputs compared as sets of detections")
     parser.add_argument("--sequence", nargs="*", default=[], choices=list(zoo_sequence.MODELS), metavar="NAME",
                         help=f"recurrent models (built if missing; --size is then the number of steps): "
                              f"{', '.join(zoo_sequence.MODELS)}")
