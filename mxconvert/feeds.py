@@ -3,7 +3,7 @@ labels left out are zeros (with a one-line notice), a data input left out is an 
 from __future__ import annotations
 
 import sys
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -16,30 +16,30 @@ Given = np.ndarray | Mapping[str, np.ndarray]
 _NOTICED: set[tuple[str, str]] = set()  # (backend, input) already announced: a folder runs in many batches
 
 
-def given_feeds(given: Given, data_inputs: Sequence[str], inputs: Sequence[str]) -> Feeds:
-    """``given`` by input name: a bare array is the first data input's; a name that is no input is an error
-    listing the model's inputs."""
+def given_feeds(given: Given, inputs: Sequence[str], optional: Collection[str]) -> Feeds:
+    """``given`` by input name: a bare array is the first data input's (an input not ``optional``); a name that
+    is no input, or a data input not given, is an error naming it with the model's inputs."""
+    data = [name for name in inputs if name not in optional]
     if not isinstance(given, Mapping):
-        if not data_inputs:
+        if not data:
             raise MxConvertError("the model has no data input to feed")
-        return {data_inputs[0]: given}
+        given = {data[0]: given}
     unknown = [name for name in given if name not in inputs]
     if unknown:
         raise MxConvertError(f"no input named {', '.join(map(repr, unknown))} (the model's inputs: "
                              f"{', '.join(inputs)})")
-    return dict(given)
-
-
-def complete_feeds(given: Given, inputs: Sequence[str], optional: Sequence[str],
-                   shape_of: Callable[[str, Feeds], tuple[int, ...] | None], backend: str) -> Feeds:
-    """Every input of ``inputs`` (in order) fed: ``optional`` ones not given are zeros of ``shape_of(name,
-    given feeds)`` with a notice on stderr; a data input not given, or an optional one of unknown shape, is an
-    error naming it."""
-    feeds = given_feeds(given, [name for name in inputs if name not in optional], inputs)
-    missing = [name for name in inputs if name not in feeds and name not in optional]
+    missing = [name for name in data if name not in given]
     if missing:
         raise MxConvertError(f"data input {', '.join(map(repr, missing))} not given (give NAME=PATH for each "
                              f"of the model's inputs: {', '.join(inputs)})")
+    return dict(given)
+
+
+def complete_feeds(given: Given, inputs: Sequence[str], optional: Collection[str],
+                   shape_of: Callable[[str, Feeds], tuple[int, ...] | None], backend: str) -> Feeds:
+    """Every input of ``inputs`` (in order) fed (:func:`given_feeds`): ``optional`` ones not given are zeros of
+    ``shape_of(name, given feeds)`` with a notice on stderr; one of unknown shape is an error naming it."""
+    feeds = given_feeds(given, inputs, optional)
     for name in inputs:
         if name in feeds:
             continue

@@ -16,9 +16,9 @@ import numpy as np
 from .checkpoint import Checkpoint, CheckpointPaths
 from .errors import MxConvertError
 from .feeds import Given, complete_feeds
+from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS, OPS, canonical_op
-from .ir import Graph, TensorRef
 from .shapes import infer_shapes, is_begin_state, named_like_begin_state
 from .symbol import parse_symbol
 
@@ -98,7 +98,8 @@ class MxnetModel:
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
                                  str(params_path))
-        self._executors: dict[tuple[int, ...], Any] = {}
+        self._executors: dict[tuple, Any] = {}  # input shapes -> executor
+        self._state_shapes: dict[tuple, tuple[int, ...] | None] = {}  # (state, given shapes) -> its shape
 
     def _load_params(self, path: Path) -> tuple[dict, dict]:
         try:
@@ -139,13 +140,18 @@ class MxnetModel:
 
     def _state_shape(self, name: str, fed: dict[str, np.ndarray]) -> tuple[int, ...] | None:
         """A begin state's shape as MXNet infers it from the given inputs, else as mxconvert's inference does
-        (it also reads a state's shape off the FullyConnected it feeds, where MXNet stops)."""
-        shape = self._known_shapes(_shapes(fed)).get(name)
-        if shape is None and self.graph is not None:
-            weights = {key: value.shape for key, value in {**self.arg_params, **self.aux_params}.items()}
-            with contextlib.suppress(MxConvertError):
-                shape = infer_shapes(self.graph, {**weights, **_shapes(fed)}).get(TensorRef(name))
-        return shape
+        (it also reads a state's shape off the FullyConnected it feeds, where MXNet stops); worked out once per
+        set of given shapes (a folder runs in many batches)."""
+        given = _shapes(fed)
+        key = (name, tuple(given.items()))
+        if key not in self._state_shapes:
+            shape = self._known_shapes(given).get(name)
+            if shape is None and self.graph is not None:
+                weights = {weight: value.shape for weight, value in {**self.arg_params, **self.aux_params}.items()}
+                with contextlib.suppress(MxConvertError):
+                    shape = infer_shapes(self.graph, {**weights, **given}).get(TensorRef(name))
+            self._state_shapes[key] = shape
+        return self._state_shapes[key]
 
     def _executor(self, shapes: dict[str, tuple[int, ...]]) -> Any:
         key = tuple(shapes.items())

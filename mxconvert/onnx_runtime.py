@@ -34,22 +34,6 @@ def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     return model
 
 
-def data_input(model: onnx.ModelProto) -> onnx.ValueInfoProto:
-    """The one graph input that is not an initializer."""
-    weights = {t.name for t in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in weights]
-    if len(inputs) != 1:
-        raise MxConvertError(f"expected exactly one data input, found {len(inputs)}: "
-                             f"{', '.join(i.name for i in inputs) or 'none'}")
-    return inputs[0]
-
-
-def declared_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...]:
-    """Dimensions of a graph input; ``None`` where symbolic or unknown."""
-    return tuple(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-                 for d in value.type.tensor_type.shape.dim)
-
-
 def check_input(batch: np.ndarray, shape: Sequence[int | None], name: str) -> None:
     """The batch must match the model's fixed dimensions, except the batch axis (see run_fixed_batch)."""
     if batch.ndim != len(shape) or any(want not in (None, got) for want, got in zip(shape[1:], batch.shape[1:])):

@@ -15,6 +15,7 @@ import torch
 
 from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
+from mxconvert import zoo_sequence
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
@@ -32,21 +33,10 @@ STATES = ("l0_init_h", "l0_init_c")
 
 
 def unrolled_lstm():
-    """An LSTM unrolled by hand as MXNet's old examples build it: per step FullyConnected + SliceChannel +
-    Activation, begin states ``l0_init_c``/``l0_init_h`` as inputs, a SoftmaxOutput head."""
-    steps = S.SliceChannel(S.var("data"), num_outputs=STEPS, axis=1, squeeze_axis=True, name="steps")
-    c, h = S.var("l0_init_c"), S.var("l0_init_h")
-    i2h_w, i2h_b, h2h_w, h2h_b = (S.var(f"l0_{n}") for n in ("i2h_weight", "i2h_bias", "h2h_weight", "h2h_bias"))
-    hidden = []
-    for t in range(STEPS):
-        gates = S.FullyConnected(steps[t], weight=i2h_w, bias=i2h_b, num_hidden=4 * HIDDEN, name=f"t{t}_i2h") \
-            + S.FullyConnected(h, weight=h2h_w, bias=h2h_b, num_hidden=4 * HIDDEN, name=f"t{t}_h2h")
-        i, f, g, o = S.SliceChannel(gates, num_outputs=4, name=f"t{t}_slice")
-        c = S.sigmoid(f) * c + S.sigmoid(i) * S.tanh(g)
-        h = S.sigmoid(o) * S.tanh(c)
-        hidden.append(h)
-    logits = S.FullyConnected(S.Concat(*hidden, dim=0), num_hidden=7, name="pred")
-    return S.SoftmaxOutput(logits, name="softmax")
+    """An LSTM unrolled by hand as MXNet's old examples build it (``zoo_sequence.unrolled_lstm``: begin states
+    ``l0_init_c``/``l0_init_h`` as inputs), its (steps x batch, 7) scores under a SoftmaxOutput head."""
+    scores = zoo_sequence.unrolled_lstm(STEPS, HIDDEN, 7)
+    return S.SoftmaxOutput(S.Reshape(scores, shape=(-1, 7)), name="softmax")
 
 
 def _save(sym, params: dict[str, np.ndarray], prefix: Path, dtype=np.float32) -> str:

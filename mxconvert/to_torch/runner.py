@@ -160,12 +160,7 @@ class TorchModel:
     def __call__(self, given: Given) -> list[np.ndarray]:
         """Every output for one batch: an array for the data input, or arrays by input name (MXNet's names);
         begin states not given take ``forward``'s default (zeros)."""
-        data = [name for name in self.inputs if name not in self.states]
-        feeds = given_feeds(given, data, list(self.inputs))
-        missing = [name for name in data if name not in feeds]
-        if missing:
-            raise MxConvertError(f"data input {', '.join(map(repr, missing))} not given (the model's inputs: "
-                                 f"{', '.join(self.inputs)})")
+        feeds = given_feeds(given, list(self.inputs), self.states)
         shapes = (f"an input of shape {tuple(next(iter(feeds.values())).shape)}" if len(feeds) == 1 else
                   "inputs " + ", ".join(f"{name} {tuple(array.shape)}" for name, array in feeds.items()))
         arguments = [None if name not in feeds else
