@@ -19,7 +19,7 @@ from .feeds import Given, complete_feeds
 from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS, OPS, canonical_op
-from .shapes import infer_shapes, is_begin_state, named_like_begin_state
+from .shapes import begin_states, infer_shapes, named_like_begin_state
 from .symbol import parse_symbol
 
 
@@ -92,8 +92,9 @@ class MxnetModel:
             self.graph: Graph | None = parse_symbol(self.symbol.tojson())
         except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
             self.graph = None
-        self.state_names = [name for name in self.input_names if named_like_begin_state(name)
-                            or (self.graph is not None and is_begin_state(self.graph, name))]
+        states = begin_states(self.graph) if self.graph is not None else list(filter(named_like_begin_state,
+                                                                                     self.input_names))
+        self.state_names = [name for name in self.input_names if name in states]
         missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",

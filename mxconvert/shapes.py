@@ -211,7 +211,8 @@ def input_shapes_of(graph: Graph, given: Shape | dict[str, Shape]) -> dict[str, 
     a name that is no input of the graph is an error listing the graph's inputs."""
     inputs = [var.name for var in graph.inputs]
     if not isinstance(given, dict):
-        data = [name for name in inputs if not is_begin_state(graph, name)] or inputs
+        states = begin_states(graph)
+        data = [name for name in inputs if name not in states] or inputs
         if not data:
             raise MxConvertError("the model has no data input (every argument is in the params file)")
         return {data[0]: tuple(given)}
@@ -220,6 +221,11 @@ def input_shapes_of(graph: Graph, given: Shape | dict[str, Shape]) -> dict[str, 
         raise MxConvertError(f"no input named {', '.join(map(repr, unknown))} (the graph's inputs: "
                              f"{', '.join(inputs) or 'none'})")
     return {name: tuple(shape) for name, shape in given.items()}
+
+
+def begin_states(graph: Graph) -> list[str]:
+    """The graph's inputs that are recurrent begin states (:func:`is_begin_state`), in input order."""
+    return [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
 
 
 def is_begin_state(graph: Graph, name: str) -> bool:

@@ -18,7 +18,7 @@ from ..inference_graph import inference_forward
 from ..dynamic import InputSizes, LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
 from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
-from ..shapes import Shape, inferred_shapes, is_begin_state
+from ..shapes import Shape, begin_states, inferred_shapes
 # the family modules register their converters
 from . import (detection, elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize,  # noqa: F401
                sequence, shape)
@@ -172,7 +172,7 @@ def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe
     renamed = {n.name: n.mxnet_name for n in graph.nodes if n.mxnet_name}
     if renamed:  # node names the symbol file repeats, made unique here
         meta["mxnet_node_names"] = json.dumps(renamed)
-    states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
+    states = begin_states(graph)
     if states:  # inputs that runners feed zeros when not given
         meta[BEGIN_STATES_KEY] = json.dumps(states)
     if folded_into:

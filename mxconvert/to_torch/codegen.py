@@ -18,7 +18,7 @@ from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
 from ..passes import fold_batch_norms
-from ..shapes import Shape, inferred_shapes, is_begin_state
+from ..shapes import Shape, begin_states, inferred_shapes
 # the family modules register their lowerings
 from . import (detection, elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
                sequence, shape)
@@ -98,7 +98,7 @@ class TorchContext:
         self.graph = graph
         self.shapes = shapes
         self.live = live or (lambda ref: list(shapes[ref]))
-        self.states = [var.name for var in graph.inputs if is_begin_state(graph, var.name)]
+        self.states = begin_states(graph)
         self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
         self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.current: Node | None = None
