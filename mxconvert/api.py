@@ -17,14 +17,11 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from .checkpoint import CheckpointPaths, load_checkpoint
-from .feeds import Given
+from .feeds import Runner
 from .ir import Graph
 from .shapes import Shape
 
-Runner = Callable[[Given], list[np.ndarray]]
 InputShape = Shape | dict[str, Shape]
 
 

@@ -13,6 +13,7 @@ BEGIN_STATES_KEY = "mxconvert_begin_states"  # ONNX metadata: JSON list of the i
 FOLDED_INTO_KEY = "mxconvert_folded_into"  # ONNX metadata: JSON {BatchNorm: the Convolution it was folded into}
 Feeds = dict[str, np.ndarray]
 Given = np.ndarray | Mapping[str, np.ndarray]
+Runner = Callable[[Given], list[np.ndarray]]  # a loaded model of any backend: its inputs -> every output
 _NOTICED: set[tuple[str, str]] = set()  # (backend, input) already announced: a folder runs in many batches
 
 

@@ -5,18 +5,14 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from . import cli
 from .errors import MxConvertError
-from .feeds import Given
+from .feeds import Runner
 from .fileio import output_paths, save_outputs, write_text
 from .preprocess import iter_batches, list_images, load_input
-
-Runner = Callable[[Given], list[np.ndarray]]
-
 
 def add_input_flags(parser: argparse.ArgumentParser, config) -> None:
     """``--input_image``, ``--input_shape`` and ``--batch_size``, defaulting to ``config``."""
