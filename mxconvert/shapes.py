@@ -326,14 +326,18 @@ def _leaky_relu(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "hard_sigmoid", *UNARY_MATH,
-            *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
+# ops whose output has their (first) input's shape, and same-shape binary ops
+ONE_TO_ONE = ("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "hard_sigmoid", *UNARY_MATH,
+              *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
+ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
+
+
+@shape_rule(*ONE_TO_ONE)
 def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@input_rule("Activation", "Dropout", "_copy", "clip", "SoftmaxActivation", "hard_sigmoid", "BlockGrad", "LeakyReLU",
-            "add_n", *UNARY_MATH, *(op for op, form in BINARY_FORMS.items() if form.form in ("scalar", "elementwise")))
+@input_rule(*ONE_TO_ONE, *ELEMENTWISE, "BlockGrad", "LeakyReLU")
 def _same_shape_inputs(node: Node, inputs: list, outputs: list) -> list:
     """Operands of a same-shape op share the shape of any operand or output that is known (data only: a
     PReLU slope keeps its own)."""
@@ -495,7 +499,7 @@ def _flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(shapes[0][0], math.prod(shapes[0][1:]))]
 
 
-@shape_rule("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
+@shape_rule(*ELEMENTWISE)
 def _elementwise(node: Node, shapes: list[Shape]) -> list[Shape]:
     if any(shape != shapes[0] for shape in shapes):
         raise ShapeError(f"operands have shapes {' and '.join(map(str, shapes))}")
