@@ -536,6 +536,39 @@ def _reshape(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [reshape_target(shapes[0], node.attrs)]
 
 
+ReshapeTerm = int | tuple[tuple[int, ...], int]
+
+
+def reshape_terms(rank: int, attrs: dict) -> list[ReshapeTerm]:
+    """MXNet's Reshape ``shape`` codes (``attrs["shape"]`` given) as one term per output axis, for targets that
+    compute the target from the input's live shape: an int is kept (-1: inferred), ``(axes, divisor)`` is the
+    product of those input axes' sizes floor-divided by ``divisor`` (0 copies, -2 copies the rest, -3 merges two
+    axes, -4 splits one)."""
+    spec, source = list(attrs["shape"]), list(range(rank))
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    out: list[ReshapeTerm] = []
+    src = i = 0
+    while i < len(spec):
+        code = spec[i]
+        if code == -2:
+            out.extend(((axis,), 1) for axis in source[src:])
+            src = len(source)
+        elif code == -3:
+            out.append(((source[src], source[src + 1]), 1))
+            src += 2
+        elif code == -4:
+            first, second = spec[i + 1], spec[i + 2]
+            out += [((source[src],), second) if first == -1 else first,
+                    ((source[src],), first) if second == -1 else second]
+            src, i = src + 1, i + 2
+        else:  # 0 copies, -1 is inferred, a positive size is kept
+            out.append(((source[src],), 1) if code == 0 else code)
+            src += 1
+        i += 1
+    return out[::-1] if attrs["reverse"] else out
+
+
 def reshape_target(data: Shape, attrs: dict) -> Shape:
     """The output shape of MXNet's Reshape, special codes 0, -1, -2, -3, -4 and ``reverse`` included."""
     if not attrs["shape"] and attrs["target_shape"]:  # deprecated form: 0 means "infer"

@@ -321,3 +321,20 @@ def test_fused_rnn_begin_states_as_inputs(mode):
         assert_close(want, session.run(None, full))
         with torch.no_grad():
             assert_close(want, [module(**{k: torch.from_numpy(v) for k, v in given.items()}).numpy()])
+
+
+@pytest.mark.parametrize("spec", [(-3, 0), (0, -4, -1, 2, 0), (-2,), (0, -3)])
+def test_reshape_codes_follow_live_sizes(spec):
+    """Reshape's merge and split codes on dynamic axes: the target is computed from the input's live shape in
+    both targets (ONNX had refused them), checked against MXNet at a second size."""
+    sym = S.Reshape(S.relu(S.var("data")), shape=spec, name="reshaped")
+    ref = run_reference(sym, (6, 4, 3))
+    dynamic = {"data": (0, 1)}
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=(6, 4, 3), dynamic_axes=dynamic))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(ref.graph, (6, 4, 3), dynamic_axes=dynamic)
+    module = build_model(module_from_source(source), state)
+    other = run_reference(sym, (10, 8, 3), seed=1)
+    assert_close(other.outputs, session.run(None, {"data": other.data}))
+    with torch.no_grad():
+        assert_close(other.outputs, [module(torch.from_numpy(other.data)).numpy()])

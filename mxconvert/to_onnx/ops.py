@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
-                      pooling_windows, reshape_reads_leading, window_geometry, window_output)
+                      pooling_windows, reshape_reads_leading, reshape_terms, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -309,7 +309,27 @@ def reshape(ctx: EmitContext, node: Node) -> None:
     if spec and not node.attrs["reverse"] and all(code >= -1 for code in spec) and list(spec).count(-1) <= 1:
         ctx.reshape(ctx.input(0), list(spec), ctx.output())  # 0 copies and -1 infers as in ONNX: sizes stay live
         return
+    if spec and (ctx.batch_dynamic or not all(isinstance(dim, int) for dim in ctx.live(node.inputs[0]))):
+        ctx.add("Reshape", [ctx.input(0), _live_target(ctx, reshape_terms(len(ctx.shape(0)), node.attrs))],
+                ctx.output())
+        return
     ctx.reshape(ctx.input(0), ctx.batch_shape(target, ctx.shape(0)), ctx.output())
+
+
+def _live_target(ctx: EmitContext, terms: list) -> str:
+    """A Reshape target computed from the input's shape at run time (``shapes.reshape_terms``)."""
+    shape = ctx.add("Shape", [ctx.input(0)])
+    parts = []
+    for term in terms:
+        if isinstance(term, int):
+            parts.append(ctx.ints([term]))
+            continue
+        axes, divisor = term
+        size = ctx.add("Gather", [shape, ctx.ints([axes[0]], "axis")])
+        for axis in axes[1:]:
+            size = ctx.add("Mul", [size, ctx.add("Gather", [shape, ctx.ints([axis], "axis")])])
+        parts.append(size if divisor == 1 else ctx.add("Div", [size, ctx.ints([divisor], "divisor")]))
+    return ctx.add("Concat", parts, axis=0)
 
 
 @register("SliceChannel")

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import NotExpressible
 from ..ir import Node
 from ..shapes import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
-                      reshape_moves_inferred, reshape_reads_leading, window_geometry)
+                      reshape_moves_inferred, reshape_reads_leading, reshape_terms, window_geometry)
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -377,29 +377,9 @@ def reshape_dims(x: str, rank: int, attrs: dict, static: tuple[int, ...]) -> lis
     """MXNet's Reshape target as expressions over ``x.shape``, so other input sizes reshape as MXNet would."""
     if not attrs["shape"]:  # deprecated ``target_shape``: the size found at conversion
         return [str(d) for d in static]
-    spec, source = list(attrs["shape"]), [f"{x}.shape[{i}]" for i in range(rank)]
-    if attrs["reverse"]:
-        spec, source = spec[::-1], source[::-1]
-    out: list[str] = []
-    src = i = 0
-    while i < len(spec):
-        code = spec[i]
-        if code == -2:
-            out.extend(source[src:])
-            src = len(source)
-        elif code == -3:
-            out.append(f"{source[src]} * {source[src + 1]}")
-            src += 2
-        elif code == -4:
-            first, second = spec[i + 1], spec[i + 2]
-            out += [f"{source[src]} // {second}" if first == -1 else str(first),
-                    f"{source[src]} // {first}" if second == -1 else str(second)]
-            src, i = src + 1, i + 2
-        else:  # 0 copies, -1 is inferred, a positive size is kept
-            out.append(source[src] if code == 0 else str(code))
-            src += 1
-        i += 1
-    return out[::-1] if attrs["reverse"] else out
+    return [str(term) if isinstance(term, int) else
+            " * ".join(f"{x}.shape[{axis}]" for axis in term[0]) + (f" // {term[1]}" if term[1] != 1 else "")
+            for term in reshape_terms(rank, attrs)]
 
 
 @register("SliceChannel")
