@@ -1858,12 +1858,6 @@ def _box_nms(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [boxes, (*boxes[:-1], 1)]
 
 
-def box_nms_topk(node: Node, elements: int) -> int:
-    """How many of the best-scoring valid boxes of each batch entry box_nms considers (0: it copies its input)."""
-    topk = node.attrs["topk"]
-    return elements if topk < 0 else min(elements, topk)
-
-
 @shape_rule("_contrib_box_iou")
 def _box_iou(node: Node, shapes: list[Shape]) -> list[Shape]:
     lhs, rhs = shapes
@@ -1923,7 +1917,7 @@ def _multibox_prior(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     if len(data) < 4:
         raise ShapeError(f"data of shape {data}: MultiBoxPrior takes (batch, channels, height, width)")
-    return [multibox_prior_anchors(node.attrs, data[2], data[3]).shape]
+    return [(1, data[2] * data[3] * len(multibox_prior_shapes(node.attrs)[0]), 4)]
 
 
 @shape_rule("_contrib_MultiBoxDetection")
@@ -1940,34 +1934,28 @@ def _multibox_detection(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(probs[0], probs[2], 6)]
 
 
-def multibox_detection_kept(node: Node, anchors: int) -> int:
-    """How many of the best detections MultiBoxDetection suppresses among (0: it neither sorts nor suppresses,
-    for an nms_threshold outside (0, 1])."""
+def multibox_detection_limit(node: Node) -> int:
+    """How many of the best detections MultiBoxDetection suppresses among, given its anchor count ``n`` only at run
+    time: ``min(n, limit)``, every one for a negative limit, none (it neither sorts nor suppresses) for 0, which
+    an nms_threshold outside (0, 1] gives."""
     a = node.attrs
     if not 0 < a["nms_threshold"] <= 1:
         return 0
-    return anchors if a["nms_topk"] <= 0 else min(anchors, a["nms_topk"])
+    return -1 if a["nms_topk"] <= 0 else a["nms_topk"]
 
 
-def multibox_prior_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
-    """MultiBoxPrior's (1, height x width x anchors, 4) corner boxes, computed in float32 as MXNet does: per
-    position (row-major), first every size at the first ratio, then every further ratio at the first size."""
+def multibox_prior_shapes(attrs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """MultiBoxPrior's anchors at each position, as float32 sizes and square roots of ratios (anchors,): every size
+    at the first ratio, then every further ratio at the first size. An anchor is ``size x height / width x root``
+    wide and ``size / root`` high (fractions of the image), in MXNet's float32 order of operations."""
     f32 = np.float32
     sizes, ratios, steps, offsets = (np.asarray(attrs[k], f32) for k in ("sizes", "ratios", "steps", "offsets"))
     if len(sizes) < 1 or len(steps) != 2 or len(offsets) != 2 or steps[0] * steps[1] < 0:
         raise ShapeError(f"sizes {attrs['sizes']}, steps {attrs['steps']}, offsets {attrs['offsets']}")
-    if steps[0] <= 0 or steps[1] <= 0:
-        steps = np.array([f32(1) / f32(height), f32(1) / f32(width)], f32)
     with np.errstate(invalid="ignore"):  # a negative ratio gives NaN anchors, as MXNet's sqrtf does
         roots = np.sqrt(ratios) if len(ratios) else np.ones(1, f32)
-    shapes = [(size, roots[0]) for size in sizes] + [(sizes[0], root) for root in roots[1:]]
-    half = np.array([[size * f32(height) / f32(width) * root / f32(2), size / root / f32(2)] for size, root in shapes],
-                    f32)  # (anchors, 2): half width, half height
-    center_y = (np.arange(height, dtype=f32) + offsets[0]) * steps[0]
-    center_x = (np.arange(width, dtype=f32) + offsets[1]) * steps[1]
-    centers = np.stack(np.broadcast_arrays(center_x[None, :], center_y[:, None]), -1).reshape(-1, 1, 2)
-    boxes = np.concatenate([centers - half, centers + half], -1).reshape(1, -1, 4).astype(f32)
-    return np.clip(boxes, 0, 1) if attrs["clip"] else boxes
+    return (np.concatenate([sizes, np.repeat(sizes[:1], len(roots) - 1)]),
+            np.concatenate([np.repeat(roots[:1], len(sizes)), roots[1:]]))
 
 
 @shape_rule("_contrib_Proposal", "_contrib_MultiProposal")

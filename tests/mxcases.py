@@ -935,6 +935,6 @@ DETECTION_IMPORTER_SKIPS: dict[str, str] = {
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
     **{case: _ZERO_D_GATHER for case in ("det_box_decode_center", "det_box_decode_corner_clip", "det_box_encode")},
     **{case: "MXNet's importer has no RoiAlign" for case in ("det_roi_align", "det_roi_align_position_sensitive")},
-    **{case: "the anchors are a constant: MXNet's importer drops the unused data input"
+    **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 }

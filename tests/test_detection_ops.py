@@ -86,6 +86,25 @@ def test_box_nms_many_boxes_dynamic_batch(tied):
     assert (batch.outputs[0][..., 0] >= 0).sum() > 150
 
 
+@pytest.mark.parametrize("opset", [11, 13])
+def test_box_nms_box_count_is_read_at_run_time(opset):
+    """Converted for 400 boxes with the box axis dynamic, run on fewer boxes than ``topk`` and on more: both
+    targets read the count, the candidates (``min(topk, count)``) and the padding from the live input."""
+    sym = S.contrib.box_nms(_rows(d, 20, tied=True), overlap_thresh=0.45, valid_thresh=0.01, topk=100, id_index=0,
+                            out_format="center", name="nms")
+    ref = run_reference(sym, (2, 400, 6), seed=4)
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=opset,
+                                                    dynamic_axes={"data": (0, 1)}))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(ref.graph, ref.data.shape, dynamic_axes={"data": (0, 1)})
+    module = build_model(module_from_source(source), state)
+    for shape in [(2, 400, 6), (1, 60, 6), (3, 250, 6)]:
+        other = run_reference(sym, shape, seed=shape[1])
+        assert_close(other.outputs, session.run(None, {"data": other.data}))
+        with torch.no_grad():
+            assert_close(other.outputs, [module(torch.from_numpy(other.data)).numpy()])
+
+
 def test_multibox_prior_follows_other_input_sizes():
     """The generated module computes the anchors from the live feature map."""
     sym = S.contrib.MultiBoxPrior(d, sizes=(0.3, 0.6), ratios=(1, 2, 0.5), name="prior")
@@ -127,6 +146,23 @@ def test_legacy_ssd_matches_mxnet():
     with torch.no_grad():
         assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
     assert (ref.outputs[0][..., 0] >= 0).sum() > 20
+
+
+def test_legacy_ssd_at_other_sizes_in_both_targets():
+    """Converted once with batch, height and width dynamic: the anchors, their count and MultiBoxDetection's
+    candidates (fewer anchors than nms_topk at 4 x 6 pixels) follow the live input in both targets."""
+    sym = legacy_ssd()
+    ref = run_reference(sym, (2, 3, 32, 32))
+    dynamic = {"data": (0, 2, 3)}
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, dynamic_axes=dynamic))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(ref.graph, ref.data.shape, dynamic_axes=dynamic)
+    module = build_model(module_from_source(source), state)
+    for shape in [(1, 3, 24, 40), (3, 3, 4, 6)]:  # 32 anchors at 4 x 6
+        other = run_reference(sym, shape)  # the same weights (drawn first), other data
+        assert_close(other.outputs, session.run(None, {"data": other.data}))
+        with torch.no_grad():
+            assert_close(other.outputs, [module(torch.from_numpy(other.data)).numpy()])
 
 
 def test_proposal_refuses_a_dynamic_batch():

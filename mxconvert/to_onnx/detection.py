@@ -1,6 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
 MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
-arithmetic and comparison order (``shapes``: box_nms_topk, multibox_prior_anchors, proposal_anchors, ...).
+arithmetic and comparison order (``shapes``: multibox_prior_shapes, proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
 per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (box_nms_topk, multibox_detection_kept, multibox_prior_anchors, proposal_anchors,
+from ..shapes import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors,
                       proposal_counts, roi_align_grid_refusal)
 from .context import EmitContext
 from .registry import register
@@ -83,19 +83,42 @@ def _gather_rows(ctx: EmitContext, x: str, order: str, width: int) -> str:
     return ctx.add("GatherElements", [x, index], axis=1)
 
 
-def _top_indices(ctx: EmitContext, key: str, count: int) -> str:
-    """Indices of the ``count`` largest of each row of ``key``, ties in index order (TopK's rule, and the
-    order of MXNet's stable sort)."""
+def _top_indices(ctx: EmitContext, key: str, count: int | str) -> str:
+    """Indices of the ``count`` (a size, or a one-element int64 tensor) largest of each row of ``key``, ties in
+    index order (TopK's rule, and the order of MXNet's stable sort)."""
+    k = ctx.ints([count], "k") if isinstance(count, int) else count
     order = ctx.temp("order")
-    ctx.add("TopK", [key, ctx.ints([count], "k")], [ctx.temp("values"), order], axis=1, largest=1, sorted=1)
+    ctx.add("TopK", [key, k], [ctx.temp("values"), order], axis=1, largest=1, sorted=1)
     return order
 
 
-def _greedy_keep(ctx: EmitContext, keep: str, count: int,
+def _float_of(ctx: EmitContext, x: str) -> str:
+    return ctx.add("Cast", [x], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+def _countdown(ctx: EmitContext, count: int | str) -> str:
+    """count, count - 1, ..., 1 in the float type: a rank that puts earlier rows first."""
+    if isinstance(count, int):
+        return ctx.const(np.arange(count, 0, -1), "rank")
+    scalar = ctx.squeeze(count, [0])
+    steps = ctx.add("Range", [scalar, ctx.const(np.int64(0), "end", dtype=np.int64),
+                              ctx.const(np.int64(-1), "delta", dtype=np.int64)])
+    return _float_of(ctx, steps)
+
+
+def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
                  suppressed_by: Callable[[Callable[[str], str]], str]) -> str:
     """A Loop over the ``count`` candidates (``keep``: batch, count) in score order: a candidate still kept drops
     every later one of ``suppressed_by(at)`` (batch, count), which the body computes for the current candidate,
-    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only."""
+    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only.
+    ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
+    if isinstance(count, int):
+        trips, positions = ctx.const(np.int64(count), "trips", dtype=np.int64), \
+            ctx.const(np.arange(count), "positions", dtype=np.int64)
+    else:
+        trips = ctx.squeeze(count, [0])
+        positions = ctx.add("Range", [ctx.const(np.int64(0), "start", dtype=np.int64), trips,
+                                      ctx.const(np.int64(1), "delta", dtype=np.int64)])
     prefix = ctx.temp("nms")
     step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
     outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
@@ -103,7 +126,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int,
         def at(x: str) -> str:
             return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
 
-        later = ctx.add("Greater", [ctx.const(np.arange(count), "positions", dtype=np.int64), step])
+        later = ctx.add("Greater", [positions, step])
         hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
         ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
         ctx.add("Identity", [cond], f"{prefix}_cond_out")
@@ -117,7 +140,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int,
          helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
         [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
          helper.make_tensor_value_info(kept, TensorProto.BOOL, None)])
-    return ctx.add("Loop", [ctx.const(np.int64(count), "trips", dtype=np.int64), "", keep], body=body)
+    return ctx.add("Loop", [trips, "", keep], body=body)
 
 
 def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
@@ -142,14 +165,20 @@ def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_cent
 
 @register("_contrib_box_nms")
 def box_nms(ctx: EmitContext, node: Node) -> None:
+    """The box count is read from the input at run time (it follows the image size in SSD and YOLOv3), and with
+    it the number of candidates, ``min(topk, count)``."""
     a = node.attrs
-    shape = ctx.shape(0)
-    elements, width = shape[-2:]
-    count = box_nms_topk(node, elements)
-    if count < 1:  # MXNet copies its input
+    width = ctx.shape(0)[-1]
+    if a["topk"] == 0:  # MXNet copies its input
         ctx.add("Identity", [ctx.input(0)], ctx.output())
         return
-    boxes = ctx.reshape(ctx.input(0), [-1, elements, width])
+    shape = ctx.add("Shape", [ctx.input(0)])
+    elements = ctx.add("Slice", [shape, ctx.ints([-2], "starts"), ctx.ints([-1], "ends"), ctx.ints([0], "axes")])
+    boxes = ctx.add("Reshape", [ctx.input(0), ctx.add("Concat", [ctx.ints([-1]), elements, ctx.ints([width])], axis=0)])
+    count = elements
+    if a["topk"] > 0:
+        topk = ctx.ints([a["topk"]], "topk")
+        count = _select(ctx, ctx.add("Less", [elements, topk]), elements, topk)
     zero = ctx.const(0.0, "zero")
     valid = ctx.add("Greater", [_column(ctx, boxes, a["score_index"]), ctx.const(a["valid_thresh"], "valid_thresh")])
     if a["id_index"] >= 0:
@@ -169,15 +198,16 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
         return ctx.add("And", [over, ctx.add("Equal", [at(ids), ids])]) if by_class else over  # ids as ints
 
     keep = _greedy_keep(ctx, keep, count, suppressed_by)
-    rank = _select(ctx, keep, ctx.const(np.arange(count, 0, -1), "rank"), zero)  # kept rows first, in order
+    rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
     out = _select(ctx, kept, _gather_rows(ctx, rows, compacted, width), ctx.const(-1.0, "minus_one"))
-    if count < elements:
-        out = ctx.add("Pad", [out, ctx.ints([0, 0, 0, 0, elements - count, 0], "pads"), ctx.const(-1.0, "fill")])
+    if a["topk"] > 0:  # the rows past the candidates
+        pads = ctx.add("Concat", [ctx.ints([0, 0, 0, 0]), ctx.add("Sub", [elements, count]), ctx.ints([0])], axis=0)
+        out = ctx.add("Pad", [out, pads, ctx.const(-1.0, "fill")])
     if a["in_format"] != a["out_format"]:
         out = _convert_format(ctx, out, a["coord_start"], width, a["out_format"] == "center")
-    ctx.add("Reshape", [out, ctx.add("Shape", [ctx.input(0)])], ctx.output())
+    ctx.add("Reshape", [out, shape], ctx.output())
 
 
 @register("_contrib_box_iou")
@@ -274,11 +304,44 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
         ctx.reshape(own, [-1, channels, pooled_h, pooled_w], ctx.output())
 
 
+def _dims(ctx: EmitContext, x: str, start: int, end: int) -> str:
+    """Dims ``start:end`` of ``x``'s live shape (int64)."""
+    return ctx.add("Slice", [ctx.add("Shape", [x]), ctx.ints([start], "starts"), ctx.ints([end], "ends"),
+                             ctx.ints([0], "axes")])
+
+
 @register("_contrib_MultiBoxPrior")
 def multibox_prior(ctx: EmitContext, node: Node) -> None:
-    """The anchors depend on the data's height and width only: a constant."""
-    height, width = ctx.shape(0)[2:4]
-    ctx.add("Identity", [ctx.const(multibox_prior_anchors(node.attrs, height, width), "anchors")], ctx.output())
+    """The anchors of the data's live height and width (``shapes.multibox_prior_shapes``), in MXNet's float32
+    order of operations."""
+    a = node.attrs
+    sizes, roots = (ctx.const(values, "anchor") for values in multibox_prior_shapes(a))
+    height, width = _dims(ctx, ctx.input(0), 2, 3), _dims(ctx, ctx.input(0), 3, 4)
+    extents = [_float_of(ctx, height), _float_of(ctx, width)]
+    two = ctx.const(2.0, "two")
+    half_width = ctx.add("Div", [ctx.add("Mul", [ctx.add("Div", [ctx.add("Mul", [sizes, extents[0]]), extents[1]]),
+                                                 roots]), two])
+    half_height = ctx.add("Div", [ctx.add("Div", [sizes, roots]), two])
+    half = ctx.add("Concat", [ctx.unsqueeze(half_width, [1]), ctx.unsqueeze(half_height, [1])], axis=1)
+    centers = []
+    for axis, extent in enumerate([height, width]):  # y, then x
+        if a["steps"][0] > 0 and a["steps"][1] > 0:
+            step = ctx.const(a["steps"][axis], "step")
+        else:
+            step = ctx.add("Div", [ctx.const(1.0, "one"), extents[axis]])
+        positions = ctx.add("Range", [ctx.const(np.int64(0), "start", dtype=np.int64), ctx.squeeze(extent, [0]),
+                                      ctx.const(np.int64(1), "delta", dtype=np.int64)])
+        centers.append(ctx.add("Mul", [ctx.add("Add", [_float_of(ctx, positions), ctx.const(a["offsets"][axis])]),
+                                       step]))
+    grid = ctx.add("Concat", [height, width], axis=0)
+    center_x = ctx.add("Expand", [ctx.unsqueeze(centers[1], [0]), grid])
+    center_y = ctx.add("Expand", [ctx.unsqueeze(centers[0], [1]), grid])
+    center = ctx.reshape(ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in (center_x, center_y)], axis=2), [-1, 1, 2])
+    boxes = ctx.reshape(ctx.add("Concat", [ctx.add("Sub", [center, half]), ctx.add("Add", [center, half])], axis=2),
+                        [1, -1, 4])
+    if a["clip"]:
+        boxes = ctx.add("Clip", [boxes, ctx.const(0.0, "zero"), ctx.const(1.0, "one")])
+    ctx.add("Identity", [boxes], ctx.output())
 
 
 def _clip_unit(ctx: EmitContext, x: str) -> str:
@@ -292,7 +355,7 @@ def _multibox_boxes(ctx: EmitContext, node: Node) -> list[str]:
     """MultiBoxDetection's boxes: offsets (scaled by the variances) applied to the corner anchors, clipped to
     [0, 1] with ``clip``; four (batch, anchors) coordinates."""
     a = node.attrs
-    offsets = ctx.reshape(ctx.input(1), [-1, ctx.shape(0)[2], 4])
+    offsets = ctx.reshape(ctx.input(1), [0, -1, 4])
     anchors = ctx.reshape(ctx.input(2), [1, -1, 4])
     p = [_column(ctx, offsets, i) for i in range(4)]
     left, top, right, bottom = (_column(ctx, anchors, i) for i in range(4))
@@ -317,12 +380,14 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     ``threshold``); the detections moved to the front in anchor order; unless nms_threshold is outside (0, 1],
     the best ``nms_topk`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold (same class
     unless ``force_suppress``): suppressed rows stay in place with class -1, and the rows past nms_topk keep their
-    unsorted place with class -1, as MXNet leaves them."""
+    unsorted place with class -1, as MXNet leaves them. The anchor count is read at run time."""
     a = node.attrs
-    classes, anchors = ctx.shape(0)[1:]
+    classes = ctx.shape(0)[1]
+    anchors = _dims(ctx, ctx.input(0), 2, 3)
     minus_one = ctx.const(-1.0, "minus_one")
     if classes < 2:  # no foreground class: nothing is detected
-        ctx.add("Expand", [minus_one, ctx.ints(ctx.out_shape())], ctx.output())
+        shape = ctx.add("Concat", [_dims(ctx, ctx.input(0), 0, 1), anchors, ctx.ints([6])], axis=0)
+        ctx.add("Expand", [minus_one, shape], ctx.output())
         return
     foreground = ctx.add("Slice", [ctx.input(0), ctx.ints([1], "starts"), ctx.ints([classes], "ends"),
                                    ctx.ints([1], "axes")])
@@ -330,20 +395,22 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     score = ctx.squeeze(ctx.add("GatherElements", [foreground, best], axis=1), [1])
     found = ctx.add("Greater", [score, minus_one])
     score = _select(ctx, found, score, minus_one)
-    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
-    best = ctx.add("Cast", [ctx.squeeze(best, [1])], to=float_type)  # the class less the background
+    best = _float_of(ctx, ctx.squeeze(best, [1]))  # the class less the background
     below = ctx.add("Less", [score, ctx.const(a["threshold"], "threshold")])
     valid = ctx.add("And", [found, ctx.add("Not", [below])])
     label = _select(ctx, valid, best, minus_one)
     rows = ctx.add("Concat", [ctx.unsqueeze(c, [2]) for c in [label, score, *_multibox_boxes(ctx, node)]], axis=2)
     zero = ctx.const(0.0, "zero")
-    in_place = _top_indices(ctx, _select(ctx, valid, ctx.const(np.arange(anchors, 0, -1), "rank"), zero), anchors)
+    in_place = _top_indices(ctx, _select(ctx, valid, _countdown(ctx, anchors), zero), anchors)
     compacted = _select(ctx, ctx.unsqueeze(ctx.add("GatherElements", [valid, in_place], axis=1), [2]),
                         _gather_rows(ctx, rows, in_place, 6), minus_one)
-    count = multibox_detection_kept(node, anchors)
-    if count == 0:
+    limit = multibox_detection_limit(node)
+    if limit == 0:
         ctx.add("Identity", [compacted], ctx.output())
         return
+    count = anchors
+    if limit > 0:
+        count = _select(ctx, ctx.add("Less", [anchors, ctx.ints([limit], "limit")]), anchors, ctx.ints([limit], "limit"))
     order = _top_indices(ctx, _select(ctx, valid, score, ctx.const(-np.inf, "lowest")), count)
     best_rows = _gather_rows(ctx, rows, order, 6)
     candidates = ctx.add("GatherElements", [valid, order], axis=1)
@@ -360,11 +427,10 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
     rest = ctx.add("Slice", [best_rows, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
     head = _select(ctx, ctx.unsqueeze(candidates, [2]), ctx.add("Concat", [labels, rest], axis=2), minus_one)
-    if count == anchors:
+    if limit < 0:  # every anchor was a candidate
         ctx.add("Identity", [head], ctx.output())
         return
-    tail = ctx.add("Slice", [compacted, ctx.ints([count], "starts"), ctx.ints([anchors], "ends"),
-                             ctx.ints([1], "axes")])
+    tail = ctx.add("Slice", [compacted, count, anchors, ctx.ints([1], "axes")])
     labels_shape = ctx.add("Shape", [_column(ctx, tail, 0)])
     tail_labels = ctx.unsqueeze(ctx.add("Expand", [minus_one, labels_shape]), [2])
     rest = ctx.add("Slice", [tail, ctx.ints([1], "starts"), ctx.ints([6], "ends"), ctx.ints([2], "axes")])
@@ -391,10 +457,6 @@ def _half_extent(ctx: EmitContext, size: str) -> str:
                            ctx.const(0.5, "half", dtype=np.float64)])
 
 
-def _from_double(ctx: EmitContext, x: str) -> str:
-    return ctx.add("Cast", [x], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
-
-
 def _min_max(ctx: EmitContext, x: str, high: str) -> str:
     """std::max(std::min(x, high), 0)."""
     low = _select(ctx, ctx.add("Less", [high, x]), high, x)
@@ -413,11 +475,11 @@ def _proposal_boxes(ctx: EmitContext, node: Node, anchors: str, deltas: list[str
         boxes = [None] * 4
         for axis in (0, 1):
             size = ctx.add("Add", [ctx.add("Sub", [corners[axis + 2], corners[axis]]), one])
-            center = _from_double(ctx, ctx.add("Add", [_in_double(ctx, corners[axis]), _half_extent(ctx, size)]))
+            center = _float_of(ctx, ctx.add("Add", [_in_double(ctx, corners[axis]), _half_extent(ctx, size)]))
             center = ctx.add("Add", [ctx.add("Mul", [deltas[axis], size]), center])
             extent = _half_extent(ctx, ctx.add("Mul", [ctx.add("Exp", [deltas[axis + 2]]), size]))
-            boxes[axis] = _from_double(ctx, ctx.add("Sub", [_in_double(ctx, center), extent]))
-            boxes[axis + 2] = _from_double(ctx, ctx.add("Add", [_in_double(ctx, center), extent]))
+            boxes[axis] = _float_of(ctx, ctx.add("Sub", [_in_double(ctx, center), extent]))
+            boxes[axis + 2] = _float_of(ctx, ctx.add("Add", [_in_double(ctx, center), extent]))
     limits = [ctx.add("Sub", [image[1 - axis % 2], one]) for axis in range(4)]  # width - 1, height - 1, ...
     return [_min_max(ctx, box, limit) for box, limit in zip(boxes, limits)]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (box_nms_topk, multibox_detection_kept, proposal_anchors, proposal_counts,
+from ..shapes import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
                       roi_align_grid_refusal)
 from .ops import HELPERS, num
 from .registry import Lowering, register
@@ -56,11 +56,12 @@ def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
     id_index: int, background_id: float, force_suppress: bool, center: bool
 ) -> torch.Tensor:
-    """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` best valid rows (score above
-    ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed where a kept
-    earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``; the kept
-    rows first, the others -1."""
+    """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` (all if negative) best valid
+    rows (score above ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed
+    where a kept earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``;
+    the kept rows first, the others -1."""
     elements, width = x.shape[-2], x.shape[-1]
+    topk = elements if topk < 0 else min(elements, topk)
     boxes = x.reshape(-1, elements, width)
     scores = boxes[:, :, score_index]
     valid = scores > valid_thresh
@@ -198,15 +199,14 @@ def mxnet_roi_align(
 '''
 HELPERS["mxnet_multibox_prior"] = '''
 def mxnet_multibox_prior(
-    x: torch.Tensor, sizes: List[float], ratios: List[float], steps: List[float], offsets: List[float], clip: bool
+    x: torch.Tensor, sizes: List[float], roots: List[float], steps: List[float], offsets: List[float], clip: bool
 ) -> torch.Tensor:
-    """MXNet's MultiBoxPrior for the live height and width of ``x``: (1, positions x anchors, 4) corner boxes; per
-    position (row-major) every size at the first ratio, then every further ratio at the first size."""
+    """MXNet's MultiBoxPrior for the live height and width of ``x``: (1, positions x anchors, 4) corner boxes, per
+    position (row-major) one box an anchor, ``sizes[a] x height / width x roots[a]`` wide, ``sizes[a] / roots[a]``
+    high."""
     height, width = x.shape[2], x.shape[3]
     size = torch.tensor(sizes, dtype=torch.float32, device=x.device)
-    root = torch.sqrt(torch.tensor(ratios if len(ratios) > 0 else [1.0], dtype=torch.float32, device=x.device))
-    size = torch.cat([size, size[:1].expand(root.shape[0] - 1)])
-    root = torch.cat([root[:1].expand(len(sizes)), root[1:]])
+    root = torch.tensor(roots, dtype=torch.float32, device=x.device)
     half = torch.stack([size * height / width * root / 2, size / root / 2], -1)
     step = torch.tensor(steps, dtype=torch.float32, device=x.device)
     if steps[0] <= 0 or steps[1] <= 0:
@@ -251,14 +251,15 @@ def mxnet_detection_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 HELPERS["mxnet_multibox_detection"] = '''
 def mxnet_multibox_detection(
     probs: torch.Tensor, offsets: torch.Tensor, anchors: torch.Tensor, threshold: float, clip: bool,
-    variances: List[float], count: int, nms_threshold: float, force_suppress: bool
+    variances: List[float], limit: int, nms_threshold: float, force_suppress: bool
 ) -> torch.Tensor:
     """MXNet's MultiBoxDetection: per anchor the first most probable class after the background (-1 for none
     above -1 or below ``threshold``), rows [class, score, box]; the detections moved to the front in anchor order.
-    With ``count``, the best ``count`` sorted by score (stable) and suppressed greedily where IoU >= nms_threshold
-    (same class unless ``force_suppress``): suppressed rows keep their place with class -1, and so do the rows
-    past ``count``, unsorted."""
+    Unless ``limit`` is 0, the best ``limit`` (all if negative) sorted by score (stable) and suppressed greedily
+    where IoU >= nms_threshold (same class unless ``force_suppress``): suppressed rows keep their place with class
+    -1, and so do the rows past the limit, unsorted."""
     batch, classes, anchor_count = probs.shape[0], probs.shape[1], probs.shape[2]
+    count = anchor_count if limit < 0 else min(anchor_count, limit)
     empty = torch.full((batch, anchor_count, 6), -1.0, dtype=probs.dtype, device=probs.device)
     if classes < 2:
         return empty
@@ -368,12 +369,11 @@ def _float32(value: float) -> str:
 @register("_contrib_box_nms")
 def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    count = box_nms_topk(node, ctx.shape(0)[-2])
-    if count < 1:  # MXNet copies its input
+    if a["topk"] == 0:  # MXNet copies its input
         return Lowering(f"({ctx.input(0)},)")
     ctx.helper("mxnet_box_overlap")
     ctx.helper("mxnet_greedy_keep")
-    out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {count}, {_float32(a['overlap_thresh'])}, "
+    out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
            f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
     if a["in_format"] != a["out_format"]:
@@ -424,8 +424,9 @@ def roi_align(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxPrior")
 def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    lists = ", ".join(f"[{', '.join(_float32(v) for v in a[key])}]" for key in ("sizes", "ratios", "steps", "offsets"))
-    return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {lists}, {a['clip']})")
+    sizes, roots = multibox_prior_shapes(a)
+    text = ", ".join(f"[{', '.join(_float32(v) for v in values)}]" for values in (sizes, roots, a["steps"], a["offsets"]))
+    return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {text}, {a['clip']})")
 
 
 @register("_contrib_MultiBoxDetection")
@@ -434,9 +435,8 @@ def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_greedy_keep"):
         ctx.helper(helper)
     variances = ", ".join(_float32(v) for v in a["variances"])
-    count = multibox_detection_kept(node, ctx.shape(0)[2])
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
-                    f"{_float32(a['threshold'])}, {a['clip']}, [{variances}], {count}, "
+                    f"{_float32(a['threshold'])}, {a['clip']}, [{variances}], {multibox_detection_limit(node)}, "
                     f"{_float32(a['nms_threshold'])}, {a['force_suppress']})")
 
 

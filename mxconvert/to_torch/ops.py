@@ -75,8 +75,10 @@ LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
 
 
 def num(value: float) -> str:
-    """A float as Python source (``float("inf")`` for infinities)."""
+    """A float as Python source (``float("inf")`` for infinities, ``float("nan")``)."""
     value = float(value)
+    if math.isnan(value):
+        return 'float("nan")'
     if math.isinf(value):
         return 'float("inf")' if value > 0 else '-float("inf")'
     return repr(value)
