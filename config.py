@@ -1,4 +1,5 @@
 """Defaults for every script's flags; a flag on the command line overrides them."""
+from mxconvert import DEFAULT_OPSET
 
 # MXNet checkpoint: PREFIX-symbol.json and PREFIX-%04d.params (EPOCH)
 PREFIX = "model_mxnet/resnet-18"
@@ -12,7 +13,7 @@ BATCH_SIZE = 16
 # Conversion
 ONNX_MODEL = "model_onnx/converted_model.onnx"
 ONNX_INPUT_SHAPE = (1, 3, 112, 112)
-OPSET = 13
+OPSET = DEFAULT_OPSET
 CONVERSION_LOG = "result/mxnet2onnx_log.txt"
 PYTORCH_MODEL = "model_pytorch/model.pth"
 KIT_MODEL = "model_pytorch/kit_model.py"

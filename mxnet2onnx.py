@@ -28,13 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
+    from mxconvert.checkpoint import load_checkpoint
     from mxconvert.convert import convert_to_onnx
+    from mxconvert.to_onnx import ExportOptions
 
-    lines = convert_to_onnx(cli.checkpoint_of(args), args.epoch, args.onnx_model, args.conversion_log,
-                            input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
+    options = ExportOptions(input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
                             dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
                             keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn)
-    print("\n".join(lines))
+    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
+    print("\n".join(convert_to_onnx(graph, options, args.onnx_model, args.conversion_log)))
 
 
 def run() -> None:

@@ -25,14 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from mxconvert.to_torch.convert import convert_to_pytorch
+    from mxconvert.checkpoint import load_checkpoint
+    from mxconvert.convert import convert_to_pytorch
+    from mxconvert.to_torch import TorchOptions
 
-    model, notices = convert_to_pytorch(
-        cli.checkpoint_of(args), args.epoch, args.pytorch_model, args.kit_model, cli.input_shapes(args.input_shape),
-        fuse_bn=args.fuse_bn, keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
-        dynamic_axes=dict(args.dynamic_axes))
-    count = sum(p.numel() for p in model.parameters())
-    print("\n".join([f"pytorch: {count} parameters -> {args.kit_model}, {args.pytorch_model}", *notices]))
+    options = TorchOptions(input_shape=cli.input_shapes(args.input_shape), fuse_bn=args.fuse_bn,
+                           keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
+                           dynamic_axes=dict(args.dynamic_axes))
+    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
+    print("\n".join(convert_to_pytorch(graph, options, args.kit_model, args.pytorch_model)[1]))
 
 
 def run() -> None:

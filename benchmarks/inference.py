@@ -128,11 +128,11 @@ def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_la
 
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
-    from mxconvert.to_torch import emit_pytorch, runner
+    from mxconvert.to_torch import TorchOptions, emit_pytorch, runner
 
     if model.device == "cpu":
         runner.retain_freed_memory()  # as TorchModel (pytorch_inference.py) does
-    source, state = emit_pytorch(model.graph(), shape, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(model.graph(), TorchOptions(shape, fuse_bn=fuse_bn))
     namespace = {"__name__": "kit_model"}
     exec(compile(source, "<kit_model.py>", "exec"), namespace)  # noqa: S102  (our own generated code)
     net = namespace["KitModel"]()

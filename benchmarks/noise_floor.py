@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mxconvert import layers, zoo  # noqa: E402
-from mxconvert.convert import convert_to_onnx  # noqa: E402
-from mxconvert.to_torch.convert import convert_to_pytorch  # noqa: E402
+from mxconvert.checkpoint import load_checkpoint  # noqa: E402
+from mxconvert.convert import convert_to_onnx, convert_to_pytorch  # noqa: E402
+from mxconvert.to_onnx import ExportOptions  # noqa: E402
+from mxconvert.to_torch import TorchOptions  # noqa: E402
 
 MODELS = ("resnet-50", "resnet-152", "gluon-resnet50_v1")
 
@@ -49,8 +51,9 @@ def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
         data = zoo.imagenet_normalise(data)
     shape = data.shape
     onnx_path, kit, pth = work / "m.onnx", work / "kit_model.py", work / "m.pth"
-    convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)
-    convert_to_pytorch(prefix, 0, pth, kit, shape)
+    graph = load_checkpoint(prefix, 0)
+    convert_to_onnx(graph, ExportOptions(input_shape=shape), onnx_path)
+    convert_to_pytorch(graph, TorchOptions(input_shape=shape), kit, pth)
     report = layers.checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
     rows = []
     for key, diffs in report.diffs.items():

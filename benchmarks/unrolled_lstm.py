@@ -11,7 +11,7 @@ from conversion import machine_description, render
 from mxconvert.checkpoint import attach_weights
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, build_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.zoo_sequence import unrolled_lstm
 
 FEATURES, HIDDEN, CLASSES, BATCH = 32, 128, 40, 1
@@ -42,7 +42,7 @@ def main() -> None:
             build_onnx(graph, ExportOptions(input_shape=shape))
             best["onnx"].append(time.perf_counter() - started)
             started = time.perf_counter()
-            emit_pytorch(graph, shape)
+            emit_pytorch(graph, TorchOptions(shape))
             best["pytorch"].append(time.perf_counter() - started)
         rows.append([str(steps), str(len(graph.nodes)), *(f"{min(times) * 1000:.0f}" for times in best.values())])
     print(f"Conversion of hand-unrolled LSTMs (best of {args.repeat}; ONNX includes check_model(full_check=True))")

@@ -46,17 +46,18 @@ def to_onnx(graph: Graph, input_shape: InputShape, path: str | os.PathLike | Non
 
 def pytorch_source(graph: Graph, input_shape: InputShape, **options) -> tuple[str, dict]:
     """``kit_model.py`` source and its state dict. ``options``: fuse_bn, keep_softmax, dynamic_batch,
-    dynamic_axes."""
-    from .to_torch import emit_pytorch
+    dynamic_axes (see ``to_torch.TorchOptions``)."""
+    from .to_torch import TorchOptions, emit_pytorch
 
-    return emit_pytorch(graph, input_shape, **options)
+    return emit_pytorch(graph, TorchOptions(input_shape=input_shape, **options))
 
 
 def to_pytorch(graph: Graph, input_shape: InputShape, **options):
     """The generated ``KitModel`` as a ready ``nn.Module`` (weights loaded, checked on zeros, eval mode)."""
+    from .to_torch import TorchOptions
     from .to_torch.convert import to_module
 
-    return to_module(graph, input_shape, **options)[0]
+    return to_module(graph, TorchOptions(input_shape=input_shape, **options))[0]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import NamedTuple, Union
 
 import numpy as np
@@ -38,12 +39,14 @@ Checkpoint = Union[str, CheckpointPaths]  # a prefix (with an epoch beside it), 
 
 def load_checkpoint(checkpoint: Checkpoint, epoch: int = 0) -> Graph:
     """Read and cross-check symbol and weights; the graph's variables carry the weights' shapes."""
+    started = time.perf_counter()
     paths = CheckpointPaths.of(checkpoint, epoch)
     graph = read_symbol(paths.symbol)
     attach_weights(graph, load_params(paths.params), paths.params)
     graph.source.params_file = paths.params
     graph.source.symbol_sha256 = sha256_of(paths.symbol)
     graph.source.params_sha256 = sha256_of(paths.params)
+    graph.source.read_seconds = time.perf_counter() - started
     return graph
 
 

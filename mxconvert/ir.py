@@ -66,6 +66,7 @@ class SourceInfo:
     params_file: str = ""
     params_sha256: str = ""
     mxnet_version: str | None = None  # ``attrs.mxnet_version`` of the symbol JSON, when present
+    read_seconds: float = 0.0  # reading and checking both files
 
 
 @dataclass

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from mxconvert import layers
-from mxconvert.convert import convert_to_onnx
+from mxconvert.checkpoint import load_checkpoint
+from mxconvert.convert import convert_to_onnx, convert_to_pytorch
 from mxconvert.preprocess import load_input
 from mxconvert.symbol import read_symbol
+from mxconvert.to_onnx import ExportOptions
 from mxconvert.to_onnx.registry import CONVERTERS as ONNX_CONVERTERS
-from mxconvert.to_torch.convert import convert_to_pytorch
+from mxconvert.to_torch import TorchOptions
 from mxconvert.to_torch.registry import CONVERTERS as TORCH_CONVERTERS
 from conftest import ROOT
 from mxcases import S, mx, run_reference
@@ -47,8 +49,9 @@ def _checkpoint(folder: Path) -> str:
 
 def _convert(prefix: str, folder: Path, shape: tuple[int, ...] = SHAPE) -> dict[str, str]:
     onnx_path, kit, weights = folder / "model.onnx", folder / "kit_model.py", folder / "model.pth"
-    convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)
-    convert_to_pytorch(prefix, 0, weights, kit, shape)
+    graph = load_checkpoint(prefix, 0)
+    convert_to_onnx(graph, ExportOptions(input_shape=shape), onnx_path)
+    convert_to_pytorch(graph, TorchOptions(input_shape=shape), kit, weights)
     return {"onnx_model": str(onnx_path), "kit_model": str(kit), "pytorch_model": str(weights)}
 
 
@@ -294,8 +297,10 @@ def test_fused_batch_norms_pair_with_their_mxnet_nodes(tmp_path):
                              {k: mx.nd.array(v) for k, v in ref.graph.aux.items()})
     files = {"onnx_model": str(tmp_path / "m.onnx"), "kit_model": str(tmp_path / "kit_model.py"),
              "pytorch_model": str(tmp_path / "m.pth")}
-    convert_to_onnx(prefix, 0, files["onnx_model"], None, input_shape=ref.data.shape, fuse_bn=True)
-    convert_to_pytorch(prefix, 0, files["pytorch_model"], files["kit_model"], ref.data.shape, fuse_bn=True)
+    graph = load_checkpoint(prefix, 0)
+    convert_to_onnx(graph, ExportOptions(input_shape=ref.data.shape, fuse_bn=True), files["onnx_model"])
+    convert_to_pytorch(graph, TorchOptions(input_shape=ref.data.shape, fuse_bn=True), files["kit_model"],
+                       files["pytorch_model"])
     source = Path(files["kit_model"]).read_text()
     assert "FOLDED_INTO = {\n    'bn': 'conv',\n    'bn2': 'conv2',\n}" in source and "self.bn " not in source
     report = layers.checkpoint_report(prefix, 0, ref.data, **files)

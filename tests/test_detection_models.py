@@ -17,7 +17,7 @@ from mxconvert import detections
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import build_model, emit_pytorch
+from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
 from mxconvert.zoo import imagenet_normalise, sample_images
 from mxconvert.zoo_detection import MODELS, SIDE, batch_size
@@ -52,7 +52,7 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
     graph = load_checkpoint(prefix, 0)
     onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=13))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(graph, data.shape)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape))
     with torch.no_grad():
         generated = _outputs(build_model(module_from_source(source), state)(torch.from_numpy(data)))
     for actual in (session.run(None, {"data": data}), generated):
@@ -67,7 +67,7 @@ def test_detectors_with_dynamic_height_and_width(zoo_model, model):
     prefix = zoo_model(model)
     graph = load_checkpoint(prefix, 0)
     shape, dynamic = (batch_size(model) or 1, 3, SIDE, SIDE), {"data": (2, 3)}
-    source, state = emit_pytorch(graph, shape, dynamic_axes=dynamic)
+    source, state = emit_pytorch(graph, TorchOptions(shape, dynamic_axes=dynamic))
     module = build_model(module_from_source(source), state)
     onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=shape, dynamic_axes=dynamic))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])

@@ -13,7 +13,7 @@ from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.shapes import ShapeError
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 d = S.var("data")
@@ -35,7 +35,7 @@ def onnx_outputs(reference, opset: int, data: np.ndarray | None = None, dynamic_
 
 
 def torch_module(reference):
-    source, state = emit_pytorch(reference.graph, reference.data.shape)
+    source, state = emit_pytorch(reference.graph, TorchOptions(reference.data.shape))
     return build_model(module_from_source(source), state)
 
 
@@ -58,7 +58,7 @@ def test_roi_align_adaptive_grid_in_onnx_only():
     for opset in (11, 13, 21):
         assert_close(ref.outputs, onnx_outputs(ref, opset))
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio -1 \(a grid sized by"):
-        emit_pytorch(ref.graph, ref.data.shape)
+        emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
 
 
 def _rows(x, classes: int, tied: bool):
@@ -96,7 +96,7 @@ def test_box_nms_box_count_is_read_at_run_time(opset):
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=opset,
                                                     dynamic_axes={"data": (0, 1)}))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(ref.graph, ref.data.shape, dynamic_axes={"data": (0, 1)})
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape, dynamic_axes={"data": (0, 1)}))
     module = build_model(module_from_source(source), state)
     for shape in [(2, 400, 6), (1, 60, 6), (3, 250, 6)]:
         other = run_reference(sym, shape, seed=shape[1])
@@ -156,7 +156,7 @@ def test_legacy_ssd_at_other_sizes_in_both_targets():
     dynamic = {"data": (0, 2, 3)}
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, dynamic_axes=dynamic))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(ref.graph, ref.data.shape, dynamic_axes=dynamic)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape, dynamic_axes=dynamic))
     module = build_model(module_from_source(source), state)
     for shape in [(1, 3, 24, 40), (3, 3, 4, 6)]:  # 32 anchors at 4 x 6
         other = run_reference(sym, shape)  # the same weights (drawn first), other data
@@ -180,4 +180,4 @@ def test_roi_align_refuses_a_huge_sampling_grid():
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
         export_onnx(graph, ExportOptions(input_shape=(2, 3, 8, 9)))
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
-        emit_pytorch(graph, (2, 3, 8, 9))
+        emit_pytorch(graph, TorchOptions((2, 3, 8, 9)))

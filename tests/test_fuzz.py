@@ -37,7 +37,7 @@ from mxconvert.params import LIST_MAGIC, MAGICS, load_params
 from mxconvert.shapes import inferred_shapes
 from mxconvert.symbol import parse_symbol, read_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.convert import serialize_state, verify
 from mxconvert.to_torch.loader import module_from_source
 
@@ -194,7 +194,7 @@ def run_pipeline(symbol: dict, weights: dict[str, list[int]], input_shape: tuple
     if max(math.prod(shape) for shape in shapes.values()) > FUZZ_MAX_ELEMENTS:
         return None  # valid but huge (e.g. UpSampling by 5000): running it would only test this machine's memory
     model, _ = export_onnx(graph, ExportOptions(input_shape=input_shape, opset=opset))
-    source, state = emit_pytorch(graph, input_shape)
+    source, state = emit_pytorch(graph, TorchOptions(input_shape))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = verify(source, serialize_state(state), [input_shape])
@@ -334,7 +334,7 @@ hostile_names = st.text(min_size=1, max_size=30) | st.sampled_from(
 def test_any_name_becomes_an_identifier_and_an_escaped_string(raw_names: list[str]) -> None:
     graph = parse_symbol(_named_net(*raw_names))
     attach_weights(graph, {raw_names[1]: np.ones((2, 3, 1, 1), np.float32)}, "<fuzz>")
-    source, _ = emit_pytorch(graph, (1, 3, 2, 2))
+    source, _ = emit_pytorch(graph, TorchOptions((1, 3, 2, 2)))
     assert_plain_identifiers(source)
     renamed = getattr(module_from_source(source), "MXNET_NAMES", {})  # executing it runs no payload either
     assert set(renamed.values()) <= set(raw_names)

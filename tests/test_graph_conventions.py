@@ -12,11 +12,11 @@ import torch
 from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
 from mxconvert import layers
-from mxconvert.convert import convert_to_onnx
+from mxconvert.checkpoint import load_checkpoint
+from mxconvert.convert import convert_to_onnx, convert_to_pytorch
 from mxconvert.symbol import read_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
-from mxconvert.to_torch.convert import convert_to_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 SHAPE = (2, 3, 6, 6)
@@ -50,7 +50,7 @@ def test_repeated_node_names_convert_exactly():
     assert "_plus0_dup1 (MXNet node '_plus0', elemwise_add) -> Add:_plus0_dup1" in log.lines
     metadata = {p.key: p.value for p in model.metadata_props}
     assert json.loads(metadata["mxnet_node_names"])["conv_dup1"] == "conv"
-    source, state = emit_pytorch(ref.graph, SHAPE)
+    source, state = emit_pytorch(ref.graph, TorchOptions(SHAPE))
     module = module_from_source(source)
     assert module.MXNET_NAMES["conv_dup1"] == "conv" and module.MXNET_NAMES["plus0_dup1"] == "_plus0"
     with torch.no_grad():
@@ -67,8 +67,9 @@ def test_layer_report_pairs_repeated_names_by_position(tmp_path):
     aux = {k.removeprefix("aux:"): mx.nd.array(v) for k, v in ref.graph.aux.items()}
     mx.model.save_checkpoint(prefix, 0, sym, arg, aux)
     onnx_path, kit, pth = tmp_path / "m.onnx", tmp_path / "kit_model.py", tmp_path / "m.pth"
-    convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=SHAPE)
-    convert_to_pytorch(prefix, 0, pth, kit, SHAPE)
+    graph = load_checkpoint(prefix, 0)
+    convert_to_onnx(graph, ExportOptions(input_shape=SHAPE), onnx_path)
+    convert_to_pytorch(graph, TorchOptions(input_shape=SHAPE), kit, pth)
     report = layers.checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
     assert [p.label for p in report.probes] == [n.name for n in read_symbol(f"{prefix}-symbol.json").nodes]
     assert report.probes[5].mxnet_slot == ("_plus0", 1) and report.probes[4].mxnet_slot == ("data", 1)

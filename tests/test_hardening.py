@@ -27,11 +27,13 @@ import pytest
 import torch
 
 from conftest import ROOT
-from mxconvert.convert import convert_to_onnx
+from mxconvert.checkpoint import load_checkpoint
+from mxconvert.convert import convert_to_onnx, convert_to_pytorch
 from mxconvert.errors import EXIT_INTERNAL, MxConvertError
 from mxconvert.params import save_params
 from mxconvert.symbol import MAX_ATTR_CHARS, parse_symbol
-from mxconvert.to_torch.convert import convert_to_pytorch
+from mxconvert.to_onnx import ExportOptions
+from mxconvert.to_torch import TorchOptions
 
 SHAPE = "1,3,8,8"
 PAYLOAD = "x\"); import os; os.system('touch PWNED')#\n名前\u2028"
@@ -89,8 +91,9 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The tiny network as a checkpoint, an ONNX file, kit_model.py + model.pth and an input tensor."""
     folder = tmp_path_factory.mktemp("converted")
     prefix = write_checkpoint(folder)
-    convert_to_onnx(str(prefix), 0, str(folder / "net.onnx"), None, input_shape=(1, 3, 8, 8))
-    convert_to_pytorch(str(prefix), 0, folder / "model.pth", folder / "kit_model.py", (1, 3, 8, 8))
+    graph = load_checkpoint(str(prefix), 0)
+    convert_to_onnx(graph, ExportOptions(input_shape=(1, 3, 8, 8)), folder / "net.onnx")
+    convert_to_pytorch(graph, TorchOptions(input_shape=(1, 3, 8, 8)), folder / "kit_model.py", folder / "model.pth")
     np.save(folder / "input.npy", np.ones((1, 3, 8, 8), np.float32))
     return {"prefix": prefix, "onnx": folder / "net.onnx", "kit": folder / "kit_model.py",
             "pth": folder / "model.pth", "input": folder / "input.npy", "folder": folder}

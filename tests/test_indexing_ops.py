@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 from mxcases import CASE_INPUTS, CASES, assert_close, run_reference
 
@@ -22,7 +22,7 @@ def test_other_batch_sizes_follow_mxnet(case):
     model, _ = export_onnx(converted.graph, ExportOptions(input_shape=shape, dynamic_batch=True))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_close(other.outputs, session.run(None, {session.get_inputs()[0].name: other.data}))
-    source, state = emit_pytorch(converted.graph, shape)
+    source, state = emit_pytorch(converted.graph, TorchOptions(shape))
     module = build_model(module_from_source(source), state)
     with torch.no_grad():
         out = module(torch.from_numpy(other.data))

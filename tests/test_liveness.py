@@ -12,7 +12,7 @@ from mxcases import S, assert_close, mx, run_reference
 
 from mxconvert import layers
 from mxconvert.liveness import liveness
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 d = S.var("data")
@@ -95,7 +95,7 @@ def test_liveness_reads_each_value_once_per_node(branchy):
 def test_live_tensors_bounded_by_liveness_width(branchy, fuse_bn):
     """Fails on code that binds every node to its own variable for the whole call (node count ~ 25)."""
     graph = branchy.graph
-    source, state = emit_pytorch(graph, SHAPE, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(graph, TorchOptions(SHAPE, fuse_bn=fuse_bn))
     model = build_model(module_from_source(source), state)
     peak, out = _live_locals(model, torch.from_numpy(branchy.data))
     assert_close(branchy.outputs, [o.numpy() for o in out], rel=1e-4 if fuse_bn else 1e-5)
@@ -105,7 +105,7 @@ def test_live_tensors_bounded_by_liveness_width(branchy, fuse_bn):
 
 
 def test_chains_reuse_one_name_and_branches_keep_theirs(branchy):
-    source, _ = emit_pytorch(branchy.graph, SHAPE)
+    source, _ = emit_pytorch(branchy.graph, TorchOptions(SHAPE))
     forward = source[source.index("def forward"):]
     assert "        x = self.conv_a(data)\n        x = F.relu(x)  # chain0\n" in forward
     assert "        chain11 = torch.tanh(x)\n        del x\n" in forward  # read by res_conv and join: named
@@ -119,7 +119,7 @@ def test_chains_reuse_one_name_and_branches_keep_theirs(branchy):
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated
 @pytest.mark.parametrize("fuse_bn", [False, True], ids=["plain", "fuse_bn"])
 def test_script_export_trace_and_channels_last_match_eager(branchy, fuse_bn):
-    source, state = emit_pytorch(branchy.graph, SHAPE, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(branchy.graph, TorchOptions(SHAPE, fuse_bn=fuse_bn))
     model = build_model(module_from_source(source), state)
     data = torch.from_numpy(branchy.data)
     with torch.no_grad():
@@ -143,7 +143,7 @@ def _mxnet_internals(symbol, branchy) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("fuse_bn", [False, True], ids=["plain", "fuse_bn"])
 def test_layer_taps_see_every_node_output(symbol, branchy, tmp_path, fuse_bn):
     graph = branchy.graph
-    source, state = emit_pytorch(graph, SHAPE, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(graph, TorchOptions(SHAPE, fuse_bn=fuse_bn))
     (tmp_path / "kit_model.py").write_text(source)
     torch.save(state, tmp_path / "model.pth")
     taps = layers.TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)

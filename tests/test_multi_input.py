@@ -24,7 +24,7 @@ from mxconvert.onnx_runtime import OrtModel
 from mxconvert.shapes import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 from mxconvert.to_torch.runner import TorchModel
 
@@ -73,7 +73,7 @@ def test_begin_states_are_inferred_named_and_default_to_zeros(lstm):
     assert [i.name for i in model.graph.input] == [n for n in arguments if n in ("data", *STATES)]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_close(want, session.run(None, feeds))
-    source, state = emit_pytorch(graph, feeds["data"].shape)
+    source, state = emit_pytorch(graph, TorchOptions(feeds["data"].shape))
     assert "l0_init_h: Optional[torch.Tensor] = None" in source
     module = build_model(module_from_source(source), state)
     tensors = {name: torch.from_numpy(array) for name, array in feeds.items()}
@@ -144,7 +144,7 @@ def test_three_inputs_of_different_ranks():
     assert [i.name for i in model.graph.input] == [n for n in sym.list_arguments() if n in values] == ["a", "b", "c"]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_close(want, session.run(None, values))
-    source, state = emit_pytorch(graph, shapes)
+    source, state = emit_pytorch(graph, TorchOptions(shapes))
     with torch.no_grad():
         out = build_model(module_from_source(source), state)(**{k: torch.from_numpy(v) for k, v in values.items()})
     assert_close(want, [out.numpy()])
@@ -169,7 +169,7 @@ def test_dynamic_axes_run_at_other_sizes_in_both_targets():
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 3, "data_dim2", "data_dim3"]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(ref.graph, (1, 3, 8, 10), dynamic_axes=dynamic)
+    source, state = emit_pytorch(ref.graph, TorchOptions((1, 3, 8, 10), dynamic_axes=dynamic))
     module = build_model(module_from_source(source), state)
     for shape in ((1, 3, 8, 10), (2, 3, 12, 6)):
         data = np.random.default_rng(4).uniform(-1, 1, shape).astype(np.float32)
@@ -189,10 +189,10 @@ def test_dynamic_axes_refuse_a_size_written_into_the_model():
     with pytest.raises(UnsupportedOpsError, match=r"ONNX opset 13 with dynamic axes.*Reshape \[fixes a size.*\(flat\)"):
         export_onnx(ref.graph, ExportOptions(input_shape=(1, 3, 8, 10), dynamic_axes={"data": (2, 3)}))
     with pytest.raises(UnsupportedOpsError, match=r"PyTorch with dynamic axes.*Reshape \[fixes a size.*\(flat\)"):
-        emit_pytorch(ref.graph, (1, 3, 8, 10), dynamic_axes={"data": (2, 3)})
+        emit_pytorch(ref.graph, TorchOptions((1, 3, 8, 10), dynamic_axes={"data": (2, 3)}))
     flat = run_reference(S.Reshape(S.var("data"), shape=(0, -1), name="flat"), (1, 3, 8, 10))  # sizes from live shapes
     export_onnx(flat.graph, ExportOptions(input_shape=(1, 3, 8, 10), dynamic_axes={"data": (0, 2, 3)}))
-    emit_pytorch(flat.graph, (1, 3, 8, 10), dynamic_axes={"data": (0, 2, 3)})
+    emit_pytorch(flat.graph, TorchOptions((1, 3, 8, 10), dynamic_axes={"data": (0, 2, 3)}))
 
 
 def test_float16_params_convert_to_float32_with_a_notice(tmp_path):
@@ -209,7 +209,7 @@ def test_float16_params_convert_to_float32_with_a_notice(tmp_path):
     data = rng.normal(size=(2, 4)).astype(np.float32)
     want = MxnetModel(prefix, 0)(data)  # MXNet with the float16 weights widened to float32
     assert_close(want, OrtModel(tmp_path / "half.onnx")(data))
-    source, state = emit_pytorch(load_checkpoint(prefix, 0), (2, 4))
+    source, state = emit_pytorch(load_checkpoint(prefix, 0), TorchOptions((2, 4)))
     with torch.no_grad():
         assert_close(want, [build_model(module_from_source(source), state)(torch.from_numpy(data)).numpy()])
 
@@ -311,7 +311,7 @@ def test_fused_rnn_begin_states_as_inputs(mode):
     model, _ = export_onnx(graph, ExportOptions(input_shape=feeds["data"].shape))
     assert [i.name for i in model.graph.input] == [n for n in sym.list_arguments() if n in feeds]
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(graph, feeds["data"].shape)
+    source, state = emit_pytorch(graph, TorchOptions(feeds["data"].shape))
     module = build_model(module_from_source(source), state)
     for given in (feeds, {"data": feeds["data"]}):
         full = {name: given.get(name, np.zeros_like(array)) for name, array in feeds.items()}
@@ -332,7 +332,7 @@ def test_reshape_codes_follow_live_sizes(spec):
     dynamic = {"data": (0, 1)}
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=(6, 4, 3), dynamic_axes=dynamic))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(ref.graph, (6, 4, 3), dynamic_axes=dynamic)
+    source, state = emit_pytorch(ref.graph, TorchOptions((6, 4, 3), dynamic_axes=dynamic))
     module = build_model(module_from_source(source), state)
     other = run_reference(sym, (10, 8, 3), seed=1)
     assert_close(other.outputs, session.run(None, {"data": other.data}))

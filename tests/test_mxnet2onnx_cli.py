@@ -133,10 +133,13 @@ def test_conversion_never_imports_mxnet(tmp_path):
     """Conversion runs on our own readers: neither MXNet nor a runtime is imported."""
     prefix = _checkpoint(tmp_path, _net())
     code = ("import sys; sys.path.insert(0, sys.argv[1]);"
-            "from mxconvert.convert import convert_to_onnx;"
-            "convert_to_onnx(sys.argv[2], 0, sys.argv[3], None, input_shape=(1, 3, 8, 8));"
-            "from mxconvert.to_torch.convert import convert_to_pytorch;"
-            "convert_to_pytorch(sys.argv[2], 0, sys.argv[3] + '.pth', sys.argv[3] + '.py', (1, 3, 8, 8));"
+            "from mxconvert.checkpoint import load_checkpoint;"
+            "from mxconvert.convert import convert_to_onnx, convert_to_pytorch;"
+            "from mxconvert.to_onnx import ExportOptions; from mxconvert.to_torch import TorchOptions;"
+            "graph = load_checkpoint(sys.argv[2], 0);"
+            "convert_to_onnx(graph, ExportOptions(input_shape=(1, 3, 8, 8)), sys.argv[3]);"
+            "convert_to_pytorch(graph, TorchOptions(input_shape=(1, 3, 8, 8)), sys.argv[3] + '.py',"
+            "                   sys.argv[3] + '.pth');"
             "loaded = [m for m in ('mxnet', 'onnxruntime') if m in sys.modules];"
             "assert not loaded, loaded")
     result = subprocess.run([sys.executable, "-c", code, str(ROOT), prefix, str(tmp_path / "m.onnx")],

@@ -13,7 +13,7 @@ from mxconvert.errors import UnsupportedOpsError
 from mxconvert.shapes import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 d = S.var("data")
@@ -33,7 +33,7 @@ def test_other_batch_sizes_follow_mxnet(case):
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape, dynamic_batch=True))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_close(expected, session.run(None, {session.get_inputs()[0].name: data}))
-    source, state = emit_pytorch(ref.graph, shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape))
     module = build_model(module_from_source(source), state)
     with torch.no_grad():
         out = module(torch.from_numpy(data))
@@ -48,7 +48,7 @@ def test_layers_are_torch_modules_with_their_weights(case, layer):
     and beta repeated per channel)."""
     sym, shape = CASES[case]
     ref = run_reference(sym, shape)
-    source, state = emit_pytorch(ref.graph, shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape))
     assert f"= {layer}(" in source
     module = build_model(module_from_source(source), state)
     parameters = dict(module.named_parameters())
@@ -79,7 +79,7 @@ def test_what_mxnet_refuses_is_bad_input(case):
     graph = parse_symbol(sym.tojson())
     weights = {f"arg:{name}": np.ones(size, np.float32) for name, size in ONES.items() if name in graph.variables}
     attach_weights(graph, weights, "<test>")
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, TorchOptions(shape))):
         with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
             emit()
 
@@ -98,6 +98,6 @@ def test_what_a_target_cannot_express_is_refused_by_name(case):
     sym, shape, reason = NOT_EXPRESSIBLE[case]
     run_reference(sym, shape)  # MXNet runs it
     graph = parse_symbol(sym.tojson())
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, TorchOptions(shape))):
         with pytest.raises(UnsupportedOpsError, match=reason):
             emit()

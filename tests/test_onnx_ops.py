@@ -8,7 +8,7 @@ from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.shapes import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxcases import CASE_INPUTS, CASES, HEADS, ONNX_REFUSES, S, assert_close, mx, run_reference
 
 
@@ -140,7 +140,7 @@ def test_what_mxnet_refuses_is_bad_input(case):
         run_reference(sym, shape)
     graph = parse_symbol(sym.tojson())
     attach_weights(graph, {"arg:length": np.ones(3, np.int32)} if "length" in graph.variables else {}, "<test>")
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, shape)):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)), lambda: emit_pytorch(graph, TorchOptions(shape))):
         with pytest.raises(ShapeError, match=rf"node 'node' \({reason}"):
             emit()
 
@@ -164,7 +164,7 @@ def test_softmax_output_on_4d_data_follows_mxnets_own_kernel_and_warns():
     model, log = export_onnx(with_mkldnn.graph, ExportOptions(input_shape=with_mkldnn.data.shape))
     assert_close(own_kernel, run_onnx(model, with_mkldnn.data))
     assert any("SoftmaxOutput 'softmax' on 4-D data without multi_output" in w for w in log.warnings)
-    source, state = emit_pytorch(with_mkldnn.graph, with_mkldnn.data.shape)
+    source, state = emit_pytorch(with_mkldnn.graph, TorchOptions(with_mkldnn.data.shape))
     with torch.no_grad():
         out = build_model(module_from_source(source), state)(torch.from_numpy(with_mkldnn.data))
     assert_close(own_kernel, [out.numpy()])
@@ -182,7 +182,7 @@ def test_dropout_always_drops_at_inference_like_mxnet(p):
     sym = S.Dropout(S.var("data"), p=p, mode="always", name="drop")
     ref = run_reference(sym, (4, 50000), low=1.0, high=1.0)
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=13))
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     with torch.no_grad():
         torch_out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data)).numpy()
     for out in (ref.outputs[0], run_onnx(model, ref.data)[0], torch_out):
@@ -207,7 +207,7 @@ def test_no_softmax_gives_every_heads_raw_input(case):
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape, keep_softmax=False))
     assert [i.name for i in model.graph.input] == ["data"]
     assert_close(raw.outputs, run_onnx(model, ref.data))
-    source, state = emit_pytorch(ref.graph, shape, keep_softmax=False)
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape, keep_softmax=False))
     with torch.no_grad():
         out = build_model(module_from_source(source), state)(torch.from_numpy(ref.data))
     assert_close(raw.outputs, [out.numpy()])
@@ -237,7 +237,7 @@ def test_warpctc_is_a_softmax_over_the_last_axis():
         model, _ = export_onnx(graph, ExportOptions(input_shape=(4, 2, 6), keep_softmax=keep))
         assert [i.name for i in model.graph.input] == ["data"]
         assert_close([want], run_onnx(model, logits.data))
-        source, state = emit_pytorch(graph, (4, 2, 6), keep_softmax=keep)
+        source, state = emit_pytorch(graph, TorchOptions((4, 2, 6), keep_softmax=keep))
         with torch.no_grad():
             out = build_model(module_from_source(source), state)(torch.from_numpy(logits.data))
         assert_close([want], [out.numpy()])

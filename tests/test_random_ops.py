@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 from mxcases import RANDOM_CASES, run_reference
 
@@ -33,7 +33,7 @@ def test_random_draws_follow_mxnets_distribution(case):
         model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape, opset=opset))
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         outputs[f"ONNX opset {opset}"] = session.run(None, {session.get_inputs()[0].name: ref.data})
-    source, state = emit_pytorch(ref.graph, shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape))
     module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     data = torch.from_numpy(ref.data)
     with torch.no_grad():

@@ -17,7 +17,7 @@ from mxconvert.params import save_params
 from mxconvert.shapes import RnnLayout, ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 # torch.export notes that nn.RNNBase keeps its weights in a list; nn.LSTM with proj_size skips oneDNN
@@ -44,7 +44,7 @@ def onnx_outputs(graph, data: np.ndarray, opset: int = 13) -> tuple[list[np.ndar
 
 
 def torch_model(graph, shape: tuple[int, ...]) -> torch.nn.Module:
-    source, state = emit_pytorch(graph, shape)
+    source, state = emit_pytorch(graph, TorchOptions(shape))
     return build_model(module_from_source(source), state)
 
 
@@ -251,7 +251,7 @@ def test_wrong_packed_parameter_size_names_the_params_file_and_the_size(tmp_path
     save_params(tmp_path / "net-0000.params", weights)
     graph = load_checkpoint(str(tmp_path / "net"), 0)
     for convert in (lambda: export_onnx(graph, ExportOptions(input_shape=(T, N, I))),
-                    lambda: emit_pytorch(graph, (T, N, I))):
+                    lambda: emit_pytorch(graph, TorchOptions((T, N, I)))):
         with pytest.raises(MxConvertError, match=rf"net-0000.params: node 'rnn' \(RNN\): the packed parameters have "
                                                  rf"shape \({expected - 5},\), expected \({expected},\)"):
             convert()
@@ -276,7 +276,7 @@ def test_unsupported_attributes_are_named_with_the_node(case):
     ref = run_reference(rnn_symbol(mode, 1, False), (T, N, I))
     doc = json.loads(rnn_symbol(mode, 1, False).tojson())
     next(node for node in doc["nodes"] if node["op"] == "RNN")["attrs"].update(attrs)
-    targets = [lambda graph: emit_pytorch(graph, (T, N, I))]
+    targets = [lambda graph: emit_pytorch(graph, TorchOptions((T, N, I)))]
     if case in ("clipping", "unknown_mode"):  # ONNX refuses any projection before reading its size
         targets.append(lambda graph: export_onnx(graph, ExportOptions(input_shape=(T, N, I))))
     for convert in targets:
@@ -295,7 +295,7 @@ def test_parameters_computed_at_run_time_and_a_dynamic_batch_are_refused():
     message = r"RNN \[packed parameters computed at run time \(by 'doubled'\); only stored weights, reshaped or " \
               r"concatenated, are converted\] \(rnn\)"
     for convert in (lambda: export_onnx(ref.graph, ExportOptions(input_shape=(T, N, I))),
-                    lambda: emit_pytorch(ref.graph, (T, N, I))):
+                    lambda: emit_pytorch(ref.graph, TorchOptions((T, N, I)))):
         with pytest.raises(UnsupportedOpsError, match=message):
             convert()
     stored = run_reference(rnn_symbol("gru", 1, False), (T, N, I))  # begin states stored: their batch is fixed
@@ -312,4 +312,4 @@ def test_zeros_of_unknown_size_read_by_an_op_without_input_rule_is_refused():
     graph = parse_symbol(S.broadcast_add(S.var("data"), S.zeros(shape=(0, 3), name="zeros")).tojson())
     attach_weights(graph, {}, "<test weights>")
     with pytest.raises(MxConvertError, match=r"node 'zeros': empty output refused \(0, 3\)"):
-        emit_pytorch(graph, (2, 3))
+        emit_pytorch(graph, TorchOptions((2, 3)))

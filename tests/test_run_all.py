@@ -59,11 +59,12 @@ def test_folder_through_every_backend(zoo_model, tmp_path):
     listing = (tmp_path / "result" / "resnet-18" / "mxnet.files.txt").read_text().split()
     assert listing == ["img0.png", "img1.png", "img2.png"]
     assert "resnet-18" in (tmp_path / "lists" / "onnx.txt").read_text()
-    assert "[  7/7]" in result.stderr
+    assert "[  8/8]" in result.stderr and result.stderr.count("read the checkpoint") == 1  # once for both targets
 
     again = _run(tmp_path, "--input_image", str(images), "--input_shape", "64,64", "--tolerance", "0")
     assert again.returncode == 1 and "over tolerance" in again.stderr
     assert "ONNX file is up to date" in again.stderr and "PyTorch files are up to date" in again.stderr
+    assert "checkpoint not read" in again.stderr
 
 
 def test_auto_tolerance_is_the_default_and_judges_against_float64(zoo_model, tmp_path):

@@ -14,7 +14,7 @@ from mxcases import S, assert_close, mx
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 from mxconvert.zoo import legacy_graph
 from mxconvert.zoo_sequence import unrolled_lstm
@@ -30,7 +30,7 @@ def _targets(graph, feeds: dict[str, np.ndarray]) -> list[list[np.ndarray]]:
     names = [i.name for i in session.get_inputs()]
     onnx_out = session.run(None, {n: feeds.get(n, np.zeros([d for d in i.shape], np.float32))
                                   for n, i in zip(names, session.get_inputs())})
-    source, state = emit_pytorch(graph, shapes)
+    source, state = emit_pytorch(graph, TorchOptions(shapes))
     with torch.no_grad():
         out = build_model(module_from_source(source), state)(**{k: torch.from_numpy(v) for k, v in feeds.items()})
     return [onnx_out, [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]]
@@ -157,7 +157,7 @@ def test_gluon_cells_unrolled_run_other_batch_sizes(cell, tmp_path):
     assert "_zeros" in {node.op for node in graph.nodes}
     model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, dynamic_batch=True))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    source, state = emit_pytorch(graph, data.shape, dynamic_batch=True)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape, dynamic_batch=True))
     module = build_model(module_from_source(source), state)
     for batch in (BATCH, BATCH + 3):
         other = np.random.default_rng(batch).normal(size=(batch, STEPS, FEATURES)).astype(np.float32)

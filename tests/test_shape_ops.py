@@ -15,7 +15,7 @@ from mxconvert.ir import Graph
 from mxconvert.shapes import reshape_target
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 EDGES = np.array([0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 127.9, 128.5, 255.9, 256.5, -129.5, -300.2, 70000.0, 65519.0,
@@ -34,7 +34,7 @@ def _targets(graph: Graph, data: np.ndarray, opset: int = 13) -> list[np.ndarray
     model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=opset))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"data": data})
-    source, state = emit_pytorch(graph, data.shape)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape))
     module = build_model(module_from_source(source), state)
     with torch.no_grad():
         for run in (module, torch.jit.script(module), torch.export.export(module, (torch.from_numpy(data),)).module()):
@@ -55,7 +55,7 @@ def test_cast_to_bfloat16_truncates_in_pytorch_and_onnx_refuses():
     sym = S.Cast(S.Cast(S.var("data"), dtype="bfloat16", name="cast"), dtype="float32")
     finite = EDGES[np.isfinite(EDGES) & (np.abs(EDGES) < 1e38)]
     want = mx.nd.Cast(mx.nd.Cast(mx.nd.array(finite), dtype="bfloat16"), dtype="float32").asnumpy()
-    source, _ = emit_pytorch(_graph(sym), finite.shape)
+    source, _ = emit_pytorch(_graph(sym), TorchOptions(finite.shape))
     with torch.no_grad():
         np.testing.assert_array_equal(build_model(module_from_source(source), {})(torch.from_numpy(finite)), want)
     with pytest.raises(UnsupportedOpsError, match="MXNet truncates to bfloat16"):
@@ -67,7 +67,7 @@ def test_amp_cast_whose_result_follows_mxnets_backend_is_refused_by_name(dtype):
     """With MKLDNN MXNet rounds to bfloat16 and int8 (saturating), copies float bits for int32; without, it
     truncates like Cast."""
     graph = _graph(amp_cast_kept(S.var("data") * 3.0, dtype))
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, (2, 3))):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
         with pytest.raises(UnsupportedOpsError, match=f"amp_cast to {dtype} \\(MXNet's result depends on its MKLDNN"):
             emit()
 
@@ -103,7 +103,7 @@ def test_reshape_to_fewer_elements_keeps_the_leading_ones(case):
 
 def test_reshape_past_the_data_is_refused_by_name():
     graph = _graph(S.Reshape(S.var("data"), shape=(0, 4), name="rs"))
-    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, (2, 3))):
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))), lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
         with pytest.raises(UnsupportedOpsError, match=r"reads past the data"):
             emit()
 

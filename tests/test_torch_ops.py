@@ -15,7 +15,7 @@ from mxcases import CASE_INPUTS, CASES, Reference, S, assert_close, mx, run_refe
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.params import save_params
-from mxconvert.to_torch import emit_pytorch
+from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, load_kit_module, module_from_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def _outputs(out) -> list[torch.Tensor]:
 def test_op_matches_mxnet_and_scripts(case):
     sym, shape = CASES[case]
     ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     model = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     data = torch.from_numpy(ref.data)
     with torch.no_grad():
@@ -60,7 +60,7 @@ def test_other_input_sizes_follow_mxnet():
     cropped = S.Crop(S.UpSampling(pooled, scale=2, sample_type="nearest"), conv, num_args=2, name="crop")
     sym = S.softmax(S.Reshape(cropped + conv, shape=(0, 0, -1), name="rs"), axis=-1)
     ref = run_reference(sym, (1, 2, 7, 9))
-    source, state = emit_pytorch(ref.graph, (1, 2, 7, 9))
+    source, state = emit_pytorch(ref.graph, TorchOptions((1, 2, 7, 9)))
     model = build_model(module_from_source(source), state)
     weights = {f"arg:{k}": v for k, v in ref.graph.params.items()}
     for shape in [(2, 2, 10, 6), (3, 2, 5, 5)]:
@@ -76,7 +76,7 @@ def test_1d_pooling_follows_other_input_sizes(case):
     sym = (S.Pooling(d, kernel=(2,), stride=(2,), pad=(1,), pool_type="sum", pooling_convention="full", name="pool")
            if case == "pool_1d_full_sum" else CASES[case][0])
     ref = run_reference(sym, (2, 3, 10))
-    model = build_model(module_from_source(emit_pytorch(ref.graph, (2, 3, 10))[0]), {})
+    model = build_model(module_from_source(emit_pytorch(ref.graph, TorchOptions((2, 3, 10)))[0]), {})
     for width in (8, 12, 14):  # even: MXNet runs avg same only where (width - kernel) % stride != 0
         data = np.random.default_rng(width).uniform(-1, 1, (1, 3, width)).astype(np.float32)
         with torch.no_grad():
@@ -97,7 +97,7 @@ def _hostile_net():
 def test_hostile_names_stay_inside_string_literals(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ref = run_reference(_hostile_net(), (1, 3, 4, 4))
-    source, state = emit_pytorch(ref.graph, (1, 3, 4, 4))
+    source, state = emit_pytorch(ref.graph, TorchOptions((1, 3, 4, 4)))
     assert_plain_identifiers(source)
     code = "".join(t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
                    if t.type not in (tokenize.STRING, tokenize.COMMENT))
@@ -126,7 +126,7 @@ def _small_net():
 @pytest.fixture(scope="module")
 def small():
     ref = run_reference(_small_net(), (4, 3, 6, 6))
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     return ref, source, state
 
 
@@ -182,7 +182,7 @@ def test_training_step_matches_mxnet(fix_gamma, use_global_stats):
     expected = executor.forward(is_train=True)[0].asnumpy()
     executor.backward(mx.nd.array(head))  # MXNet updates the moving statistics here
 
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     model = build_model(module_from_source(source), state).train()
     data = torch.from_numpy(ref.data).requires_grad_()
     out = model(data)
@@ -215,7 +215,7 @@ def test_batch_norm_mean_var_outputs_in_training_match_mxnet(use_global_stats):
         (executor.aux_dict if name in ref.graph.aux else executor.arg_dict)[name][:] = value
     executor.arg_dict["data"][:] = ref.data
     expected = [out.asnumpy() for out in executor.forward(is_train=True)]
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     model = build_model(module_from_source(source), state).train()
     with torch.no_grad():
         outputs = [out.numpy() for out in model(torch.from_numpy(ref.data))]
@@ -232,7 +232,7 @@ def test_shared_variable_stays_one_parameter():
     act = S.Activation(left, act_type="relu", name="act")
     sym = S.Convolution(act, weight=weight, bias=bias, kernel=(3, 3), num_filter=3, pad=(1, 1), name="right")
     ref = run_reference(sym, (2, 3, 5, 5))
-    source, state = emit_pytorch(ref.graph, ref.data.shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     model = build_model(module_from_source(source), state)
     assert model.right.weight is model.left.weight and model.right.bias is model.left.bias
     assert len(list(model.parameters())) == 2
@@ -264,7 +264,7 @@ def test_state_dict_round_trips_weights_only(small, tmp_path):
 
 def test_fuse_bn_folds_into_convolution(small):
     ref = small[0]
-    source, state = emit_pytorch(ref.graph, ref.data.shape, fuse_bn=True)
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape, fuse_bn=True))
     assert "self.bn0 " not in source and "bn0.running_mean" not in state
     assert "self.fc0_bn " in source  # after a FullyConnected, not a Convolution: kept
     model = build_model(module_from_source(source), state)
@@ -294,7 +294,7 @@ def test_every_unsupported_op_is_listed_at_once():
                   pool_type="avg", name="pool")
     ref = run_reference(x, (1, 2, 3, 3))
     with pytest.raises(UnsupportedOpsError) as info:
-        emit_pytorch(ref.graph, (1, 2, 3, 3))
+        emit_pytorch(ref.graph, TorchOptions((1, 2, 3, 3)))
     message = str(info.value)
     for part in ("LRN [even nsize 4] (lrn)", "_contrib_quadratic (e1, e2)",
                  "Pooling [pad larger than half the kernel] (pool)", "PyTorch"):

@@ -13,7 +13,7 @@ from mxcases import assert_near_exact
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_torch import build_model, emit_pytorch
+from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
 from mxconvert.zoo import imagenet_normalise, sample_images
 from mxconvert.zoo_vision import MODELS, input_side
@@ -36,7 +36,7 @@ def test_network_matches_mxnet_in_both_targets(zoo_model, model):
     onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=13))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_near_exact(expected, exact, session.run(None, {"data": data}))
-    source, state = emit_pytorch(graph, data.shape)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape))
     with torch.no_grad():
         out = build_model(module_from_source(source), state)(torch.from_numpy(data))
     assert_near_exact(expected, exact, [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])])

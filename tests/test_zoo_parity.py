@@ -115,10 +115,10 @@ def test_fp16_error(zoo_model):
 def torch_model(prefix: str, shape: tuple[int, ...], fuse_bn: bool = False):
     import torch  # noqa: F401  (imported lazily: the ONNX tests above do not need it)
 
-    from mxconvert.to_torch import build_model, emit_pytorch
+    from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
     from mxconvert.to_torch.loader import module_from_source
 
-    source, state = emit_pytorch(load_checkpoint(prefix, 0), shape, fuse_bn=fuse_bn)
+    source, state = emit_pytorch(load_checkpoint(prefix, 0), TorchOptions(shape, fuse_bn=fuse_bn))
     return build_model(module_from_source(source), state).eval()
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .. import __version__
+from .. import DEFAULT_OPSET, __version__
 from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
 from ..feeds import BEGIN_STATES_KEY, FOLDED_INTO_KEY
 from ..fileio import atomic_output
@@ -35,7 +35,7 @@ _IR_VERSION = {11: 6, 12: 7, 13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20
 @dataclass
 class ExportOptions:
     input_shape: Shape | dict[str, Shape]  # one bare shape for the data input, or a shape per input name
-    opset: int = 13
+    opset: int = DEFAULT_OPSET
     dynamic_batch: bool = False  # axis 0 of every data input symbolic
     keep_softmax: bool = True
     fp16: bool = False

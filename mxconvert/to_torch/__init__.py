@@ -1,5 +1,5 @@
 """MXNet IR -> PyTorch: a ``kit_model.py`` source (``KitModel``) and its state dict."""
-from .codegen import emit_pytorch
+from .codegen import TorchOptions, emit_pytorch
 from .loader import build_model, load_kit_module
 
-__all__ = ["build_model", "emit_pytorch", "load_kit_module"]
+__all__ = ["TorchOptions", "build_model", "emit_pytorch", "load_kit_module"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -283,18 +284,27 @@ def _header(graph: Graph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def emit_pytorch(graph: Graph, input_shape: Shape | dict[str, Shape], fuse_bn: bool = False,
-                 keep_softmax: bool = True, dynamic_batch: bool = False,
-                 dynamic_axes: dict[str, tuple[int, ...]] | None = None) -> tuple[str, dict[str, torch.Tensor]]:
-    """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here. Loss heads
-    become their forward (``keep_softmax``) or their raw input. With dynamic axes the code must compute every
-    size from live shapes: a node whose code depends on those sizes is refused (``dynamic.emit_checked``)."""
-    graph = inference_forward(graph, keep_softmax)
+@dataclass(frozen=True)
+class TorchOptions:
+    """What the generated ``KitModel`` is made for (the PyTorch twin of ``to_onnx.ExportOptions``)."""
+
+    input_shape: Shape | dict[str, Shape]  # one bare shape for the data input, or a shape per input name
+    fuse_bn: bool = False  # BatchNorms folded into the Convolutions before them (passes.fold_batch_norms)
+    keep_softmax: bool = True  # loss heads become their forward, else their raw input
+    dynamic_batch: bool = False  # axis 0 of every data input symbolic
+    dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
+
+
+def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, torch.Tensor]]:
+    """``kit_model.py`` source and the state dict of its ``KitModel``; nothing is written here. With dynamic axes
+    the code must compute every size from live shapes: a node whose code depends on those sizes is refused
+    (``dynamic.emit_checked``)."""
+    graph = inference_forward(graph, options.keep_softmax)
     offenders = REGISTRY.unsupported(graph.nodes)
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
-    graph, folded_into = fold_batch_norms(graph) if fuse_bn else (graph, {})
-    sizes = input_sizes(graph, input_shape, dynamic_batch, dynamic_axes)
+    graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})
+    sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None
     live = live_dims(sizes, shapes, probe)

@@ -1,18 +1,14 @@
-"""Checkpoint -> ``kit_model.py`` + ``model.pth``: emit, verify in memory, then write both files atomically."""
+"""A graph -> a verified ``KitModel``: emit the source, load the state dict strictly, run it on zeros."""
 from __future__ import annotations
 
 import io
-import os
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint
-from ..convert import precision_notice
 from ..errors import InternalError, MxConvertError, first_line
-from ..fileio import atomic_output
 from ..ir import Graph
 from ..shapes import Shape, input_shapes_of
-from .codegen import emit_pytorch
+from .codegen import TorchOptions, emit_pytorch
 from .loader import build_model, module_from_source
 
 
@@ -39,22 +35,10 @@ def verify(source: str, state_bytes: bytes, inputs: list[Shape | None]) -> torch
     return model
 
 
-def to_module(graph: Graph, input_shape: Shape | dict[str, Shape], **options) -> tuple[torch.nn.Module, str, bytes]:
-    """The ready ``KitModel`` (weights loaded, verified on zeros), its source and its serialised state dict.
-    ``options``: those of :func:`emit_pytorch`."""
-    source, state = emit_pytorch(graph, input_shape, **options)
+def to_module(graph: Graph, options: TorchOptions) -> tuple[torch.nn.Module, str, bytes]:
+    """The ready ``KitModel`` (weights loaded, verified on zeros), its source and its serialised state dict."""
+    source, state = emit_pytorch(graph, options)
     state_bytes = serialize_state(state)
-    given = input_shapes_of(graph, input_shape if isinstance(input_shape, dict) else tuple(input_shape))
+    shape = options.input_shape
+    given = input_shapes_of(graph, shape if isinstance(shape, dict) else tuple(shape))
     return verify(source, state_bytes, [given.get(var.name) for var in graph.inputs]), source, state_bytes
-
-
-def convert_to_pytorch(checkpoint: Checkpoint, epoch: int, model_path: str | os.PathLike, kit_path: str | os.PathLike,
-                       input_shape: Shape | dict[str, Shape], **options) -> tuple[torch.nn.Module, list[str]]:
-    """Write ``kit_path`` and ``model_path`` only after the generated model has loaded and run; returns the
-    model and the notices to print. ``options``: those of :func:`emit_pytorch`."""
-    graph = load_checkpoint(checkpoint, epoch)
-    model, source, state_bytes = to_module(graph, input_shape, **options)
-    with atomic_output(kit_path, "w") as kit, atomic_output(model_path) as weights:
-        kit.write(source)
-        weights.write(state_bytes)
-    return model, precision_notice(graph)
