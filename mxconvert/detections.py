@@ -11,11 +11,13 @@ from typing import Sequence
 import numpy as np
 from prettytable import PrettyTable, TableStyle
 
+from .compare import NOISE_FACTOR, ONNX, PYTORCH, parse_list_file
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
 from .fileio import load_outputs
 
 SCORE_TOLERANCE = 1e-4
 BOX_TOLERANCE = 1e-3  # pixels (or the boxes' own unit)
+ROUNDING_SEARCH = 1e-2  # score, and share of the box scale, within which float32 and float64 detections pair up
 Detection = tuple[int, float, np.ndarray]
 
 
@@ -57,6 +59,8 @@ class DetectionMatch:
     max_score_diff: float
     max_box_diff: float
     min_iou: float
+    score_tolerance: float
+    box_tolerance: float
 
     @property
     def missing(self) -> int:
@@ -89,17 +93,29 @@ def match(reference: Sequence[np.ndarray], actual: Sequence[np.ndarray], model: 
             worst_score = max(worst_score, abs(ours[best][1] - score))
             worst_box = max(worst_box, float(np.abs(ours[best][2] - box).max()))
             worst_iou = min(worst_iou, iou(ours[best][2], box))
-    return DetectionMatch(model, backend, total, matched, tied, worst_score, worst_box, worst_iou)
+    return DetectionMatch(model, backend, total, matched, tied, worst_score, worst_box, worst_iou, score_tolerance,
+                          box_tolerance)
+
+
+def rounding_tolerances(float32: Sequence[np.ndarray], float64: Sequence[np.ndarray], noise_factor: float,
+                        score_floor: float = SCORE_TOLERANCE, box_floor: float = BOX_TOLERANCE) -> tuple[float, float]:
+    """Score and box tolerances for comparisons with MXNet float32: the floors, widened to ``noise_factor`` times
+    MXNet float32's own largest distance from its float64 detections (exponentiated box offsets round to a few
+    1e-5 of the box scale in MXNet itself)."""
+    scale = max((float(np.abs(box).max()) for image in per_image(float64) for _, _, box in image), default=1.0)
+    own = match(float64, float32, score_tolerance=ROUNDING_SEARCH, box_tolerance=ROUNDING_SEARCH * max(scale, 1.0))
+    return max(score_floor, noise_factor * own.max_score_diff), max(box_floor, noise_factor * own.max_box_diff)
 
 
 def render(results: Sequence[DetectionMatch]) -> str:
     table = PrettyTable(["Model", "Backend", "MXNet detections", "Matched", "Tied at the cut", "Max score diff",
-                         "Max box diff", "Min IoU"])
+                         "Max box diff", "Min IoU", "Tolerances (score, box)"])
     table.set_style(TableStyle.SINGLE_BORDER)
     for r in results:
         share = f"{r.matched / r.detections:.1%}" if r.detections else "n/a"
         table.add_row([r.model, r.backend, r.detections, f"{r.matched} ({share})", r.tied_at_cut,
-                       f"{r.max_score_diff:.2e}", f"{r.max_box_diff:.2e}", f"{r.min_iou:.6f}"])
+                       f"{r.max_score_diff:.2e}", f"{r.max_box_diff:.2e}", f"{r.min_iou:.6f}",
+                       f"{r.score_tolerance:.1e}, {r.box_tolerance:.1e}"])
     return table.get_string()
 
 
@@ -108,21 +124,26 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                    help=f"largest score difference of a matched detection (default {SCORE_TOLERANCE:g})")
     p.add_argument("--box_tolerance", type=float, default=BOX_TOLERANCE,
                    help=f"largest box coordinate difference of a matched detection (default {BOX_TOLERANCE:g})")
+    p.add_argument("--noise_factor", type=float, default=NOISE_FACTOR,
+                   help="where the list names MXNet's float64 outputs, both tolerances widen to this many times "
+                        f"MXNet float32's own distance from them (default {NOISE_FACTOR:g})")
 
 
 def report(list_files: Sequence[str], args: argparse.Namespace) -> int:
     """The detection table of every model and backend the list files name; exit 1 when an MXNet detection is
     missing (not merely a tie at the cut decided otherwise)."""
-    from .compare import ONNX, PYTORCH, parse_list_file
-
     results = []
     for listing, suite in zip(list_files, (ONNX, PYTORCH)):
         for entry in parse_list_file(listing, suite):
             reference = load_outputs(entry.mxnet)
+            tolerances = (args.score_tolerance, args.box_tolerance)
+            if entry.mxnet_fp64 is not None:
+                tolerances = rounding_tolerances(reference, load_outputs(entry.mxnet_fp64), args.noise_factor,
+                                                 *tolerances)
             for key, path in entry.outputs.items():
                 try:
                     results.append(match(reference, load_outputs(path), entry.name, suite.backends[key],
-                                         args.score_tolerance, args.box_tolerance))
+                                         *tolerances))
                 except MxConvertError as exc:
                     raise MxConvertError(f"{entry.name} {suite.backends[key]}: {exc}", str(path)) from None
     print(render(results))

@@ -99,7 +99,9 @@ def probe_shapes(graph: Graph, sizes: InputSizes) -> dict[TensorRef, Shape]:
         return infer_shapes(graph, probe)
     except ShapeError as exc:
         axes = " ".join(f"{name}={','.join(map(str, axes))}" for name, axes in sizes.axes.items())
-        raise ShapeError(f"the graph does not take other sizes on the dynamic axes ({axes}): {exc}",
+        checked = " ".join(f"{name}={'x'.join(map(str, probe[name]))}" for name in sizes.axes)
+        raise ShapeError(f"the graph does not take other sizes on the dynamic axes ({axes}; checked at {checked}): "
+                         f"{exc}",
                          graph.source.params_file or None) from None
 
 

@@ -61,6 +61,21 @@ def _label_names(symbol: Any) -> set[str]:
     return labels
 
 
+def float32_made_double(symbol_json: str) -> str:
+    """The graph with every float32 ``dtype`` attribute made float64, given or left to its float32 default
+    (``_arange``, ``Cast``, ``argsort``'s indices...), so that a float64 run computes in double throughout: the
+    exact reference (GluonCV creates its anchor grids and sort indices in float32, and MXNet refuses to mix them
+    with float64 data)."""
+    graph = json.loads(symbol_json)
+    for node in graph["nodes"]:
+        attrs = node.setdefault("attrs", node.pop("attr", node.pop("param", {})))
+        schema = OPS.get(canonical_op(node["op"]))
+        default = schema.attrs.get("dtype", (None, None))[1] if schema is not None else None
+        if str(attrs.get("dtype", default)).strip("'\"") == "float32":
+            attrs["dtype"] = "float64"
+    return json.dumps(graph)
+
+
 class MxnetModel:
     """A loaded checkpoint; calling it runs an inference-mode forward pass (one executor per input shape)."""
 
@@ -75,6 +90,8 @@ class MxnetModel:
                 raise MxConvertError("no such file", str(path))
         try:
             self.symbol = self.mx.sym.load(str(symbol_path))
+            if self.dtype == np.float64:
+                self.symbol = self.mx.sym.load_json(float32_made_double(self.symbol.tojson()))
         except self.mx.base.MXNetError as exc:
             raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})",
                                  str(symbol_path)) from None

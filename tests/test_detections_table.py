@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import ROOT
 from mxconvert import detections
@@ -48,3 +49,26 @@ def test_multibox_layout_and_the_script(tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 1, done.stderr
     assert "3 (75.0%)" in done.stdout and "4 (100.0%)" in done.stdout
+
+
+def test_tolerances_widen_to_mxnet_own_rounding(tmp_path):
+    """With MXNet's float64 outputs in the list, the tolerances widen to NOISE_FACTOR times MXNet float32's own
+    distance from them: a box 5e-3 off passes where MXNet itself is 2e-3 off, and 1e-2 off does not."""
+    exact = _gluoncv(MXNET)
+    own = [exact[0], exact[1], exact[2] + np.float32(2e-3)]
+    assert detections.rounding_tolerances(own, exact, 4.0) == pytest.approx((1e-4, 8e-3), rel=1e-3)
+    for name, arrays in (("fp64.npy", exact), ("mx.npy", own)):
+        np.save(tmp_path / name, np.concatenate(arrays, -1))
+    rows = np.concatenate(own, -1)
+    for name, shift in (("near.npy", 5e-3), ("far.npy", 1e-2)):
+        moved = rows.copy()
+        moved[0, :len(MXNET), 2:] += np.float32(shift)
+        np.save(tmp_path / name, moved)
+    for converted, code in (("near.npy", 0), ("far.npy", 1)):
+        (tmp_path / "onnx.txt").write_text(f"det mxnet=mx.npy mxnet_fp64=fp64.npy onnxruntime={converted}\n")
+        (tmp_path / "torch.txt").write_text("det mxnet=mx.npy pytorch=mx.npy\n")
+        done = subprocess.run([sys.executable, "outputs_comparison/test_mxnet_detections.py", "--test_mx_onnx",
+                               str(tmp_path / "onnx.txt"), "--test_mx_pytorch", str(tmp_path / "torch.txt")],
+                              cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == code, done.stdout + done.stderr
+        assert "1.0e-04, 8.0e-03" in done.stdout

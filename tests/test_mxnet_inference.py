@@ -10,7 +10,7 @@ import pytest
 
 from mxconvert.errors import MxConvertError
 from mxconvert.mxnet_compat import import_mxnet
-from mxconvert.mxnet_runner import run_mxnet
+from mxconvert.mxnet_runner import MxnetModel, run_mxnet
 from mxconvert.preprocess import load_input
 
 mx = import_mxnet()
@@ -154,3 +154,19 @@ def test_script_bad_input(models, tmp_path: Path, case: str) -> None:
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("mxnet_inference.py: error: ")
     assert not output.exists()
+
+
+def test_mxnet_float64_reference_computes_float32_creations_in_double(tmp_path):
+    """A graph that creates float32 values (``_arange``, ``Cast`` to float32, as GluonCV's anchor grids do) runs
+    in float64 with them in double: the result is numpy's float64 one, not one rounded to float32."""
+    mx = import_mxnet()
+    data = mx.sym.var("data")
+    sym = mx.sym.broadcast_add(mx.sym.Cast(data / 3.0, dtype="float32"),
+                               mx.sym.arange(start=0, stop=5, dtype="float32") / 7.0)
+    mx.model.save_checkpoint(str(tmp_path / "grid"), 0, sym, {}, {})
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 5))
+    exact = MxnetModel(str(tmp_path / "grid"), 0, dtype="float64")(x)[0]
+    assert exact.dtype == np.float64
+    assert np.abs(exact - (x / 3.0 + np.arange(5) / 7.0)).max() < 1e-15
+    rounded = MxnetModel(str(tmp_path / "grid"), 0)(x.astype(np.float32))[0]
+    assert np.abs(rounded - exact).max() > 1e-9  # float32 does round here
