@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
-from mxconvert import zoo_sequence
+from mxconvert.zoo import sequence
 
 Runner = Callable[[np.ndarray], list[np.ndarray]]  # every output
 
@@ -182,15 +182,15 @@ def sample_input(prefix: str, batch: int, size: int) -> np.ndarray:
     """The input of one cell: images of ``size`` pixels, or for a recurrent model (``--sequence``) a sequence of
     ``size`` steps."""
     name = os.path.basename(prefix)
-    if name in zoo_sequence.MODELS:
-        return zoo_sequence.sample_sequence(name, batch, steps=size)
+    if name in sequence.MODELS:
+        return sequence.sample_sequence(name, batch, steps=size)
     return sample_batch(batch, size)
 
 
 def input_label(prefix: str, batch: int, size: int) -> str:
     name = os.path.basename(prefix)
-    if name in zoo_sequence.MODELS:
-        return f"{size}x{batch}x{zoo_sequence.MODELS[name].features} (TNC)"
+    if name in sequence.MODELS:
+        return f"{size}x{batch}x{sequence.MODELS[name].features} (TNC)"
     return f"{batch}x3x{size}x{size}"
 
 
@@ -335,14 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.detection:
         prefix = os.path.abspath(os.path.join(args.models_dir, name))
         if not os.path.exists(f"{prefix}-symbol.json"):
-            from mxconvert.zoo_detection import build_detector
+            from mxconvert.zoo.detection import build_detector
 
             build_detector(name, args.models_dir)
         prefixes[name] = prefix
     for name in args.sequence:
         prefix = os.path.abspath(os.path.join(args.models_dir, name))
         if not os.path.exists(f"{prefix}-symbol.json"):
-            zoo_sequence.build_sequence(name, args.models_dir)
+            sequence.build_sequence(name, args.models_dir)
         prefixes[name] = prefix
 
     rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
@@ -410,9 +410,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detection", nargs="*", default=[], metavar="NAME",
                         help="GluonCV detectors (built if missing), e.g. det-ssd_512_mobilenet1.0_voc "
                              "det-yolo3_mobilenet1.0_voc; outputs compared as sets of detections")
-    parser.add_argument("--sequence", nargs="*", default=[], choices=list(zoo_sequence.MODELS), metavar="NAME",
+    parser.add_argument("--sequence", nargs="*", default=[], choices=list(sequence.MODELS), metavar="NAME",
                         help=f"recurrent models (built if missing; --size is then the number of steps): "
-                             f"{', '.join(zoo_sequence.MODELS)}")
+                             f"{', '.join(sequence.MODELS)}")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",

@@ -24,7 +24,8 @@ from prettytable import PrettyTable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mxconvert import layers, zoo  # noqa: E402
+from mxconvert import layers  # noqa: E402
+from mxconvert.zoo import common, resnet  # noqa: E402
 from mxconvert.convert import convert_to_onnx  # noqa: E402
 from mxconvert.to_torch.convert import convert_to_pytorch  # noqa: E402
 
@@ -33,20 +34,20 @@ MODELS = ("resnet-50", "resnet-152", "gluon-resnet50_v1")
 
 def build(model: str, folder: Path) -> str:
     """The ``-he`` checkpoint of ``model`` in ``folder`` (built on first use)."""
-    prefix = folder / f"{model}{zoo.FULL_BRANCH_SUFFIX}"
+    prefix = folder / f"{model}{common.FULL_BRANCH_SUFFIX}"
     if not Path(f"{prefix}-0000.params").exists():
         if model.startswith("gluon-"):
-            zoo.build_gluon(model.removeprefix("gluon-"), str(folder), full_branches=True)
+            resnet.build_gluon(model.removeprefix("gluon-"), str(folder), full_branches=True)
         else:
-            zoo.build_classic(int(model.split("-")[1]), str(folder), full_branches=True)
+            resnet.build_classic(int(model.split("-")[1]), str(folder), full_branches=True)
     return str(prefix)
 
 
 def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
     """One row per target for ``prefix`` at ``size``."""
-    data = zoo.sample_images(images, size, seed=7)
+    data = common.sample_images(images, size, seed=7)
     if "gluon" in prefix:
-        data = zoo.imagenet_normalise(data)
+        data = common.imagenet_normalise(data)
     shape = data.shape
     onnx_path, kit, pth = work / "m.onnx", work / "kit_model.py", work / "m.pth"
     convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)

@@ -20,8 +20,8 @@ from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
-from mxconvert.zoo import imagenet_normalise, sample_images
-from mxconvert.zoo_detection import MODELS, SIDE, batch_size
+from mxconvert.zoo.common import imagenet_normalise, sample_images
+from mxconvert.zoo.detection import MODELS, SIDE, batch_size
 
 SCORE_TOLERANCE = 5e-4
 BOX_TOLERANCE = 5e-4  # of the largest box coordinate MXNet gives the image
