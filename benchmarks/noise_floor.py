@@ -24,10 +24,10 @@ from prettytable import PrettyTable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mxconvert import layers  # noqa: E402
-from mxconvert.zoo import common, resnet  # noqa: E402
 from mxconvert.convert import convert_to_onnx  # noqa: E402
+from mxconvert.layers.divergence import BACKENDS, checkpoint_report  # noqa: E402
 from mxconvert.to_torch.convert import convert_to_pytorch  # noqa: E402
+from mxconvert.zoo import common, resnet  # noqa: E402
 
 MODELS = ("resnet-50", "resnet-152", "gluon-resnet50_v1")
 
@@ -52,7 +52,7 @@ def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
     onnx_path, kit, pth = work / "m.onnx", work / "kit_model.py", work / "m.pth"
     convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=shape)
     convert_to_pytorch(prefix, 0, pth, kit, shape)
-    report = layers.checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
+    report = checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
     rows = []
     for key, diffs in report.diffs.items():
         last = len(report.probes) - 1
@@ -60,7 +60,7 @@ def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
         past = [(report.floor_ratio(i, d), i) for i, d in enumerate(diffs) if d is not None and d.rel_error > 1e-5]
         worst_ratio = max(past, default=(0.0, None))
         fixed_first = next((report.probes[i].label for _, i in sorted(past, key=lambda item: item[1])), "none")
-        rows.append([Path(prefix).name, str(size), layers.BACKENDS[key], f"{out.rel_error:.2e}",
+        rows.append([Path(prefix).name, str(size), BACKENDS[key], f"{out.rel_error:.2e}",
                      f"{out.fp64_rel_error:.2e}", f"{floor:.2e}", f"{out.fp64_rel_error / floor:.2f}",
                      f"{worst_ratio[0]:.2f}", fixed_first])
     return rows

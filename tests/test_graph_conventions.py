@@ -11,8 +11,8 @@ import torch
 
 from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
-from mxconvert import layers
 from mxconvert.convert import convert_to_onnx
+from mxconvert.layers.divergence import checkpoint_report
 from mxconvert.symbol import read_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import emit_pytorch
@@ -69,7 +69,7 @@ def test_layer_report_pairs_repeated_names_by_position(tmp_path):
     onnx_path, kit, pth = tmp_path / "m.onnx", tmp_path / "kit_model.py", tmp_path / "m.pth"
     convert_to_onnx(prefix, 0, str(onnx_path), None, input_shape=SHAPE)
     convert_to_pytorch(prefix, 0, pth, kit, SHAPE)
-    report = layers.checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
+    report = checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
     assert [p.label for p in report.probes] == [n.name for n in read_symbol(f"{prefix}-symbol.json").nodes]
     assert report.probes[5].mxnet_slot == ("_plus0", 1) and report.probes[4].mxnet_slot == ("data", 1)
     for key in ("onnxruntime", "pytorch"):
