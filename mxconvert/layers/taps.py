@@ -142,9 +142,9 @@ class OrtInternals:
         sub = helper.make_graph(nodes[::-1], graph.name, [*self.input_info, *(self.weight_info[w] for w in weights)],
                                 outputs, initializer=constants)
         model = helper.make_model(sub, opset_imports=self.skeleton.opset_import, ir_version=self.skeleton.ir_version)
-        from ..onnx_runtime import cpu_session
+        from ..onnx_runtime import inference_session
 
-        return cpu_session(model, self.path, memory_arena=False), weights  # no arena: chunks give memory back
+        return inference_session(model, self.path, memory_arena=False), weights  # no arena: chunks give memory back
 
     def fetch(self, feeds: Feeds, probes: Sequence[Probe]) -> dict[str, np.ndarray]:
         from ..onnx_runtime import run_session
