@@ -1,4 +1,4 @@
-"""GluonCV's detectors (``zoo_detection``: random He weights, BatchNorm calibrated) converted to both targets and
+"""GluonCV's detectors (``zoo.detection``: random He weights, BatchNorm calibrated) converted to both targets and
 run against MXNet at 128 pixels, SSD and YOLOv3 at another size too. Their post-processing ops are exact (the
 ``det_`` cases); the networks before them round in float32 as MXNet's own float32 run does: the heads' outputs
 are 4.2e-5 (SSD) and 6.6e-5 (YOLOv3) of scale from float64 in MXNet itself, 4.7e-5 and 4.5e-5 in ONNX Runtime,
