@@ -36,11 +36,11 @@ def ensure_models(depths: list[int], models_dir: str) -> dict[int, str]:
     prefixes = {depth: os.path.join(os.path.abspath(models_dir), f"resnet-{depth}") for depth in depths}
     missing = [d for d, p in prefixes.items() if not all(map(os.path.exists, CheckpointPaths.of(p, 0)))]
     if missing:
-        from mxconvert import zoo
+        from mxconvert.zoo.resnet import build_classic
 
         for depth in missing:
             print(f"building resnet-{depth} in {models_dir} ...", file=sys.stderr, flush=True)
-            zoo.build_classic(depth, models_dir)
+            build_classic(depth, models_dir)
     return prefixes
 
 

@@ -1,8 +1,8 @@
 """Inference latency and memory of one checkpoint through several runtimes: MXNet, ONNX Runtime and PyTorch.
 
-Every backend is a factory in :data:`BACKENDS` that gets a :class:`Model` (one checkpoint, with the artefacts
-the backends share) and an input shape, and returns a callable from a float32 numpy batch to every output as
-numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
+Every backend of :data:`BACKENDS` is an entry of ``mxconvert.api.BACKENDS`` (or a timing variant of one) loaded
+from the files a :class:`Model` (one checkpoint) makes for an input shape: a callable from a float32 numpy batch
+to every output as numpy; latency is measured on that callable (host copies included), after warm-up runs; memory as the
 peak over the warm-up and timed runs above what was in use before the first (:class:`PeakMemory`): a model's
 working set in forward, freed blocks that the allocator keeps for reuse included. Each input shape runs in a
 fresh process.
@@ -20,42 +20,29 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib.util import find_spec
 from typing import Callable
 
 import numpy as np
 
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
-from mxconvert import zoo_sequence
-
-Runner = Callable[[np.ndarray], list[np.ndarray]]  # every output
+from mxconvert import api
+from mxconvert.feeds import Runner
+from mxconvert.zoo import sequence
 
 
 class Model:
-    """One checkpoint; the parsed graph, the MXNet model and the ONNX files are made once."""
+    """One checkpoint; the files the backends load (ONNX exports, generated PyTorch) are made once per shape."""
 
     def __init__(self, prefix: str, device: str, threads: int, workdir: str):
         self.prefix, self.device, self.threads, self.workdir = prefix, device, threads, workdir
-        self._cache: dict = {}
 
-    def _once(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    def graph(self):
-        from mxconvert.checkpoint import load_checkpoint
-
-        return self._once("graph", lambda: load_checkpoint(self.prefix, 0))
-
-    def mxnet(self):
-        from mxconvert.mxnet_runner import MxnetModel
-
-        return self._once("mxnet", lambda: MxnetModel(self.prefix, 0))
+    def _path(self, kind: str, shape: tuple[int, ...], suffix: str) -> str:
+        return os.path.join(self.workdir, f"{os.path.basename(self.prefix)}-{kind}-{'x'.join(map(str, shape))}{suffix}")
 
     def onnx_file(self, exporter: str, shape: tuple[int, ...]) -> str:
         """Our or MXNet's (``exporter`` = ours | mxnet) ONNX export for exactly ``shape``."""
-        name = f"{os.path.basename(self.prefix)}-{exporter}-{'x'.join(map(str, shape))}.onnx"
-        path = os.path.join(self.workdir, name)
+        path = self._path(exporter, shape, ".onnx")
         if not os.path.exists(path):
             if exporter == "mxnet":
                 from conversion import prepare_mxnet_exporter
@@ -65,115 +52,106 @@ class Model:
                 ours_export(self.prefix, path, shape)
         return path
 
+    def pytorch_files(self, shape: tuple[int, ...], fuse_bn: bool) -> tuple[str, str]:
+        """``kit_model.py`` and ``model.pth`` generated for ``shape`` (with ``fuse_bn``: BatchNorm folded)."""
+        kind = "torch-fuse-bn" if fuse_bn else "torch"
+        kit, weights = self._path(kind, shape, ".py"), self._path(kind, shape, ".pth")
+        if not os.path.exists(kit):  # not run here (as convert_to_pytorch would): the heap stays as it was
+            import torch
+
+            source, state = api.pytorch_source(api.load(self.prefix, epoch=0), shape, fuse_bn=fuse_bn)
+            torch.save(state, weights)
+            with open(kit, "w") as handle:
+                handle.write(source)
+        return kit, weights
+
 
 @dataclass(frozen=True)
 class Backend:
-    factory: Callable[[Model, tuple], Runner]
-    description: str
+    """A column of the tables: the ``api.BACKENDS`` entry ``key`` (its label, factory and what it needs) on the
+    files :class:`Model` makes, or a timing variant of it: MXNet's exporter's file, BatchNorm folded, the loaded
+    PyTorch module ``transform``-ed."""
+
+    key: str
+    note: str
+    exporter: str = "ours"  # whose ONNX file the ONNX backends load
+    fuse_bn: bool = False
+    transform: Callable | None = None  # PyTorch: loaded module -> what TorchModel calls instead
     logits: bool = False  # outputs logits instead of probabilities
 
+    @property
+    def description(self) -> str:
+        return f"{api.BACKENDS[self.key].label}: {self.note}"
 
-BACKENDS: dict[str, Backend] = {}
+    def missing(self) -> list[str]:
+        """What the api entry needs that is not installed here."""
+        return [package for package in api.BACKENDS[self.key].needs.split(", ") if find_spec(package) is None]
 
-
-def backend(name: str, description: str, logits: bool = False):
-    def register(factory):
-        BACKENDS[name] = Backend(factory, description, logits)
-        return factory
-    return register
-
-
-# --- MXNet and ONNX Runtime ---------------------------------------------------------------------------
-
-@backend("mxnet", "MXNet 1.9.1 executor (MxnetModel), always on the CPU")
-def _mxnet(model: Model, shape: tuple) -> Runner:
-    return model.mxnet()
-
-
-def _ort_runner(path: str, device: str, threads: int) -> Runner:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.log_severity_level = 3  # MXNet's file lists its weights as inputs: one warning per weight
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    session = ort.InferenceSession(path, options, providers=providers)
-    first, *others = session.get_inputs()
-    states = {i.name: np.zeros(i.shape, np.float32) for i in others}  # begin states: zeros, as the other backends
-    return lambda batch: session.run(None, {first.name: batch, **states})
+    def load(self, model: Model, shape: tuple[int, ...]) -> Runner:
+        """The entry's factory on this model's files for ``shape``, transformed."""
+        factory = api.BACKENDS[self.key].factory
+        if self.key == "mxnet":
+            return factory(model.prefix, 0)
+        if self.key == "onnx_mxnet":
+            return factory(model.onnx_file(self.exporter, shape))
+        if self.key == "onnxruntime":
+            return factory(model.onnx_file(self.exporter, shape), model.device, model.threads)
+        runner = factory(*model.pytorch_files(shape, self.fuse_bn), model.device)
+        if self.transform is not None:
+            runner.model = self.transform(runner.model)
+        return runner
 
 
-@backend("onnxruntime", "ONNX Runtime on mxconvert's file (opset 13)")
-def _ort_ours(model: Model, shape: tuple) -> Runner:
-    return _ort_runner(model.onnx_file("ours", shape), model.device, model.threads)
-
-
-@backend("onnxruntime-mxnet-exporter", "ONNX Runtime on mx.onnx.export_model's file (workarounds: conversion.py)",
-         logits=True)
-def _ort_mxnet(model: Model, shape: tuple) -> Runner:
-    return _ort_runner(model.onnx_file("mxnet", shape), model.device, model.threads)
-
-
-# --- PyTorch (mxconvert.to_torch) ----------------------------------------------------------------------
-
-def _torch_runner(model: Model, shape: tuple, fuse_bn: bool = False, channels_last: bool = False,
-                  compile_with: str | None = None, half: bool = False, fx: bool = False) -> Runner:
-    """Generated ``KitModel``: source exec'd, state dict loaded strictly, eval mode, no_grad. On CUDA, float32
-    stays float32 (TF32 off); ``half`` runs weights and compute in float16; ``compile_with`` names the
-    wrapper from ``mxconvert.to_torch.runner`` that compiles the model; ``fx`` runs torch.fx's regenerated
-    ``forward`` (``symbolic_trace``), which drops every value after its last use."""
+def _channels_last(net):
     import torch
 
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    from mxconvert.to_torch import TorchOptions, emit_pytorch, runner
-
-    if model.device == "cpu":
-        runner.retain_freed_memory()  # as TorchModel (pytorch_inference.py) does
-    source, state = emit_pytorch(model.graph(), TorchOptions(shape, fuse_bn=fuse_bn))
-    namespace = {"__name__": "kit_model"}
-    exec(compile(source, "<kit_model.py>", "exec"), namespace)  # noqa: S102  (our own generated code)
-    net = namespace["KitModel"]()
-    net.load_state_dict(state, strict=True)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    dtype = torch.float16 if half else torch.float32
-    net = net.eval().to(model.device, dtype=dtype, memory_format=layout)
-    if compile_with is not None:
-        net = getattr(runner, compile_with)(net)
-    if fx:
-        net = torch.fx.symbolic_trace(net)
-
-    def run(batch: np.ndarray) -> list[np.ndarray]:
-        with torch.no_grad():
-            out = net(torch.from_numpy(batch).to(model.device, dtype).contiguous(memory_format=layout))
-            return [o.float().cpu().numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-    return run
+    return net.to(memory_format=torch.channels_last)
 
 
-def _torch_unavailable() -> str | None:
-    """Why the PyTorch backends cannot run here, or None."""
-    try:
-        from mxconvert.to_torch import emit_pytorch  # noqa: F401
-    except ImportError as exc:
-        return f"mxconvert.to_torch.emit_pytorch not importable ({exc})"
-    return None
+def _half(net):
+    """The module in float16, its inputs cast on the way in."""
+    net = net.half()
+    return lambda *inputs: net(*(None if x is None else x.half() for x in inputs))
 
 
-backend("torch", "PyTorch eager, generated KitModel")(_torch_runner)
-backend("torch-fuse-bn", "PyTorch eager, BatchNorm folded into the convolutions (--fuse_bn)")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True))
-backend("torch-channels-last", "PyTorch eager, --fuse_bn, model and input in channels_last")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, channels_last=True))
-backend("torch-fp16", "PyTorch eager, --fuse_bn, weights and compute in float16 (GPU)")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, half=True))
-backend("torch-compile", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU), inductor (CUDA)")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="CompiledModel"))
-backend("torch-fx", "PyTorch eager, torch.fx.symbolic_trace of the generated KitModel (torch.fx's forward)")(
-    lambda model, shape: _torch_runner(model, shape, fx=True))
-backend("torch-inductor", "torch.compile (inductor, frozen weights, static shapes) of the --fuse_bn model")(
-    lambda model, shape: _torch_runner(model, shape, fuse_bn=True, compile_with="inductor_compile"))
+def _compiled(net):
+    from mxconvert.to_torch.runner import CompiledModel
+
+    return CompiledModel(net)
+
+
+def _inductor(net):
+    from mxconvert.to_torch.runner import inductor_compile
+
+    return inductor_compile(net)
+
+
+def _fx(net):
+    import torch
+
+    return torch.fx.symbolic_trace(net)
+
+
+BACKENDS: dict[str, Backend] = {
+    "mxnet": Backend("mxnet", "MXNet 1.9.1 executor (MxnetModel), always on the CPU"),
+    "onnxruntime": Backend("onnxruntime", "mxconvert's file (opset 13)"),
+    "onnx_mxnet": Backend("onnx_mxnet", "mxconvert's file (opset 13) through MXNet's ONNX importer"),
+    "pytorch": Backend("pytorch", "eager, generated KitModel (TorchModel)"),
+    # timing variants of the entries above
+    "onnxruntime-mxnet-exporter": Backend("onnxruntime", "mx.onnx.export_model's file (workarounds: conversion.py)",
+                                          exporter="mxnet", logits=True),
+    "torch-fuse-bn": Backend("pytorch", "eager, BatchNorm folded into the convolutions (--fuse_bn)", fuse_bn=True),
+    "torch-channels-last": Backend("pytorch", "eager, --fuse_bn, model in channels_last", fuse_bn=True,
+                                   transform=_channels_last),
+    "torch-fp16": Backend("pytorch", "eager, --fuse_bn, weights and compute in float16 (GPU)", fuse_bn=True,
+                          transform=_half),
+    "torch-compile": Backend("pytorch", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU), "
+                             "inductor (CUDA)", fuse_bn=True, transform=_compiled),
+    "torch-fx": Backend("pytorch", "eager, torch.fx.symbolic_trace of the generated KitModel (torch.fx's forward)",
+                        transform=_fx),
+    "torch-inductor": Backend("pytorch", "torch.compile (inductor, frozen weights, static shapes) of the --fuse_bn "
+                              "model", fuse_bn=True, transform=_inductor),
+}
 
 
 # --- measuring ---------------------------------------------------------------------------------------
@@ -182,15 +160,15 @@ def sample_input(prefix: str, batch: int, size: int) -> np.ndarray:
     """The input of one cell: images of ``size`` pixels, or for a recurrent model (``--sequence``) a sequence of
     ``size`` steps."""
     name = os.path.basename(prefix)
-    if name in zoo_sequence.MODELS:
-        return zoo_sequence.sample_sequence(name, batch, steps=size)
+    if name in sequence.MODELS:
+        return sequence.sample_sequence(name, batch, steps=size)
     return sample_batch(batch, size)
 
 
 def input_label(prefix: str, batch: int, size: int) -> str:
     name = os.path.basename(prefix)
-    if name in zoo_sequence.MODELS:
-        return f"{size}x{batch}x{zoo_sequence.MODELS[name].features} (TNC)"
+    if name in sequence.MODELS:
+        return f"{size}x{batch}x{sequence.MODELS[name].features} (TNC)"
     return f"{batch}x3x{size}x{size}"
 
 
@@ -279,7 +257,7 @@ def _child(args: argparse.Namespace) -> None:
     import json
 
     name, prefix, workdir = args.child
-    if name.startswith("torch"):
+    if BACKENDS[name].key == "pytorch":
         import torch
 
         torch.set_num_threads(args.threads)
@@ -287,7 +265,7 @@ def _child(args: argparse.Namespace) -> None:
     for size in args.size:
         for batch_size in args.batch:
             batch = sample_input(prefix, batch_size, size)
-            run = BACKENDS[name].factory(model, batch.shape)
+            run = BACKENDS[name].load(model, batch.shape)
             with PeakMemory(args.device) as peak:
                 times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
             cell = f"{batch_size}x{size}"
@@ -307,7 +285,7 @@ def _measure(name: str, prefix: str, workdir: str, batch: int, size: int,
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[variable] = str(args.threads)
-    if name == "mxnet":  # see README: the threaded engine stalls on 2 cores
+    if "mxnet" in api.BACKENDS[BACKENDS[name].key].needs:  # see README: the threaded engine stalls on 2 cores
         env.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
     options = ["--batch", str(batch), "--size", str(size), "--repeat", str(args.repeat),
                "--budget", str(args.budget), "--min-runs", str(args.min_runs), "--warmup", str(args.warmup),
@@ -327,22 +305,21 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.backends if name not in BACKENDS]
     if unknown:
         sys.exit(f"unknown backends: {', '.join(unknown)} (choose from {', '.join(BACKENDS)})")
-    reason = _torch_unavailable() if any(name.startswith("torch") for name in args.backends) else None
-    skipped = {name: reason for name in args.backends if reason and name.startswith("torch")}
+    skipped = {name: f"needs {', '.join(missing)}" for name in args.backends if (missing := BACKENDS[name].missing())}
     backends = [name for name in args.backends if name not in skipped]
     prefixes = {f"resnet-{depth}": prefix for depth, prefix in ensure_models(args.depths, args.models_dir).items()}
     prefixes.update({os.path.basename(prefix): prefix for prefix in args.checkpoints})
     for name in args.detection:
         prefix = os.path.abspath(os.path.join(args.models_dir, name))
         if not os.path.exists(f"{prefix}-symbol.json"):
-            from mxconvert.zoo_detection import build_detector
+            from mxconvert.zoo.detection import build_detector
 
             build_detector(name, args.models_dir)
         prefixes[name] = prefix
     for name in args.sequence:
         prefix = os.path.abspath(os.path.join(args.models_dir, name))
         if not os.path.exists(f"{prefix}-symbol.json"):
-            zoo_sequence.build_sequence(name, args.models_dir)
+            sequence.build_sequence(name, args.models_dir)
         prefixes[name] = prefix
 
     rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
@@ -410,13 +387,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detection", nargs="*", default=[], metavar="NAME",
                         help="GluonCV detectors (built if missing), e.g. det-ssd_512_mobilenet1.0_voc "
                              "det-yolo3_mobilenet1.0_voc; outputs compared as sets of detections")
-    parser.add_argument("--sequence", nargs="*", default=[], choices=list(zoo_sequence.MODELS), metavar="NAME",
+    parser.add_argument("--sequence", nargs="*", default=[], choices=list(sequence.MODELS), metavar="NAME",
                         help=f"recurrent models (built if missing; --size is then the number of steps): "
-                             f"{', '.join(zoo_sequence.MODELS)}")
+                             f"{', '.join(sequence.MODELS)}")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
-                        default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "torch", "torch-fuse-bn",
+                        default=["mxnet", "onnxruntime", "onnxruntime-mxnet-exporter", "pytorch", "torch-fuse-bn",
                                  "torch-channels-last", "torch-inductor", "torch-compile"],
                         help=f"first one is the reference for the output check; any of: {', '.join(BACKENDS)}")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs per cell at most")

@@ -24,37 +24,38 @@ from prettytable import PrettyTable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mxconvert import layers, zoo  # noqa: E402
 from mxconvert.checkpoint import load_checkpoint  # noqa: E402
 from mxconvert.convert import convert_to_onnx, convert_to_pytorch  # noqa: E402
+from mxconvert.layers.divergence import BACKENDS, checkpoint_report  # noqa: E402
 from mxconvert.to_onnx import ExportOptions  # noqa: E402
 from mxconvert.to_torch import TorchOptions  # noqa: E402
+from mxconvert.zoo import common, resnet  # noqa: E402
 
 MODELS = ("resnet-50", "resnet-152", "gluon-resnet50_v1")
 
 
 def build(model: str, folder: Path) -> str:
     """The ``-he`` checkpoint of ``model`` in ``folder`` (built on first use)."""
-    prefix = folder / f"{model}{zoo.FULL_BRANCH_SUFFIX}"
+    prefix = folder / f"{model}{common.FULL_BRANCH_SUFFIX}"
     if not Path(f"{prefix}-0000.params").exists():
         if model.startswith("gluon-"):
-            zoo.build_gluon(model.removeprefix("gluon-"), str(folder), full_branches=True)
+            resnet.build_gluon(model.removeprefix("gluon-"), str(folder), full_branches=True)
         else:
-            zoo.build_classic(int(model.split("-")[1]), str(folder), full_branches=True)
+            resnet.build_classic(int(model.split("-")[1]), str(folder), full_branches=True)
     return str(prefix)
 
 
 def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
     """One row per target for ``prefix`` at ``size``."""
-    data = zoo.sample_images(images, size, seed=7)
+    data = common.sample_images(images, size, seed=7)
     if "gluon" in prefix:
-        data = zoo.imagenet_normalise(data)
+        data = common.imagenet_normalise(data)
     shape = data.shape
     onnx_path, kit, pth = work / "m.onnx", work / "kit_model.py", work / "m.pth"
     graph = load_checkpoint(prefix, 0)
     convert_to_onnx(graph, ExportOptions(input_shape=shape), onnx_path)
     convert_to_pytorch(graph, TorchOptions(input_shape=shape), kit, pth)
-    report = layers.checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
+    report = checkpoint_report(prefix, 0, data, str(onnx_path), str(kit), str(pth))
     rows = []
     for key, diffs in report.diffs.items():
         last = len(report.probes) - 1
@@ -62,7 +63,7 @@ def measure(prefix: str, size: int, images: int, work: Path) -> list[list[str]]:
         past = [(report.floor_ratio(i, d), i) for i, d in enumerate(diffs) if d is not None and d.rel_error > 1e-5]
         worst_ratio = max(past, default=(0.0, None))
         fixed_first = next((report.probes[i].label for _, i in sorted(past, key=lambda item: item[1])), "none")
-        rows.append([Path(prefix).name, str(size), layers.BACKENDS[key], f"{out.rel_error:.2e}",
+        rows.append([Path(prefix).name, str(size), BACKENDS[key], f"{out.rel_error:.2e}",
                      f"{out.fp64_rel_error:.2e}", f"{floor:.2e}", f"{out.fp64_rel_error / floor:.2f}",
                      f"{worst_ratio[0]:.2f}", fixed_first])
     return rows

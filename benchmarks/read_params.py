@@ -34,14 +34,14 @@ def main() -> None:
     parser.add_argument("--depths", type=int, nargs="*", default=[18, 50, 152])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    from mxconvert import zoo
+    from mxconvert.zoo.common import mx
+    from mxconvert.zoo.resnet import build_classic
 
-    mx = zoo.mx
     print(f"{'model':<12} {'MB':>7} {'read bytes s':>13} {'ours s':>8} {'ours/read':>10} {'mx.nd.load s':>13}")
     for depth in args.depths:
         prefix = os.path.join(args.models_dir, f"resnet-{depth}")
         if not os.path.exists(f"{prefix}-0000.params"):
-            zoo.build_classic(depth, args.models_dir)
+            build_classic(depth, args.models_dir)
         path = f"{prefix}-0000.params"
         raw = median_seconds(lambda: read_bytes(path), args.repeat)
         ours = median_seconds(lambda: load_params(path), args.repeat)

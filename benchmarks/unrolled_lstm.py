@@ -12,7 +12,7 @@ from mxconvert.checkpoint import attach_weights
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, build_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
-from mxconvert.zoo_sequence import unrolled_lstm
+from mxconvert.zoo.sequence import unrolled_lstm
 
 FEATURES, HIDDEN, CLASSES, BATCH = 32, 128, 40, 1
 

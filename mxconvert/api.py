@@ -82,10 +82,10 @@ def _onnx_mxnet(path) -> Runner:
     return OnnxMxnetModel(path)
 
 
-def _onnxruntime(path) -> Runner:
+def _onnxruntime(path, device: str = "cpu", threads: int | None = None) -> Runner:
     from .onnx_runtime import OrtModel
 
-    return OrtModel(path)
+    return OrtModel(path, device, threads)
 
 
 def _pytorch(kit_path, weights_path, device: str = "cpu") -> Runner:

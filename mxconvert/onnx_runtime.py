@@ -1,4 +1,4 @@
-"""Run an ONNX model with onnxruntime (CPU), plus what both ONNX inference scripts share.
+"""Run an ONNX model with onnxruntime, plus what both ONNX inference scripts share.
 
 A model exported with a fixed batch size only accepts that many rows; :func:`run_fixed_batch` feeds a larger
 or smaller batch in chunks of the model's size (the last chunk padded by repeating its last row, the padding
@@ -105,15 +105,23 @@ def run_fixed_batch(run: Runner, batch: np.ndarray, model_batch: int | None) -> 
     return [np.concatenate(chunks) for chunks in zip(*parts)]
 
 
-def cpu_session(model: onnx.ModelProto, path: str, memory_arena: bool = True):
-    """An onnxruntime CPU session; a model it rejects is a one-line error naming ``path``."""
+def inference_session(model: onnx.ModelProto, path: str, memory_arena: bool = True, device: str = "cpu",
+                      threads: int | None = None):
+    """An onnxruntime session on the CPU, with the CUDA provider first for a ``cuda[:N]`` ``device`` where the
+    installed onnxruntime has it; ``threads``: intra-op threads (default onnxruntime's). A model it rejects is a
+    one-line error naming ``path``."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.enable_cpu_mem_arena = memory_arena
+    if threads is not None:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
     try:
-        return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model.SerializeToString(), options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph/NotImplemented types
         raise MxConvertError(f"onnxruntime cannot load the model: {first_line(exc)}", path) from None
 
@@ -126,12 +134,13 @@ def run_session(session, fetches: list[str] | None, feeds: dict[str, np.ndarray]
 
 
 class OrtModel:
-    """An ONNX model in an onnxruntime CPU session; calling it returns every output as float32 numpy."""
+    """An ONNX model in an onnxruntime session (see :func:`inference_session` for ``device`` and ``threads``);
+    calling it returns every output as float32 numpy."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None):
         model = load_onnx(path)
         self.path = str(path)
-        self.session = cpu_session(model, self.path)
+        self.session = inference_session(model, self.path, device=device, threads=threads)
         self.inputs = OnnxInputs(model, self.path)
 
     def _run(self, feeds: Feeds) -> list[np.ndarray]:

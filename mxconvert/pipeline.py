@@ -174,7 +174,7 @@ def ensure_models(models_dir: Path, depths: list[int]) -> list[Checkpoint]:
     wanted = depths or ([] if present else [18])
     for depth in wanted:
         if f"resnet-{depth}" not in present:
-            from .zoo import build_classic
+            from .zoo.resnet import build_classic
 
             print(f"building resnet-{depth} in {models_dir} (python -m mxconvert.zoo)", file=sys.stderr)
             build_classic(depth, str(models_dir))

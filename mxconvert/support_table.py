@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from . import zoo, zoo_detection, zoo_faces, zoo_vision
+from .zoo import detection, faces, resnet, vision
+from .zoo.common import implicit_aux, legacy_graph
 from .ir import Node
 from .opdefs import ALIASES, LOSS_HEADS
 from .registry import ConverterRegistry
@@ -61,44 +62,44 @@ class Family:
 
 
 def _face_json(name: str) -> str:
-    return zoo_faces.face_symbol(name).tojson()
+    return faces.face_symbol(name).tojson()
 
 
 def _vision_json(name: str) -> str:
-    return zoo_vision.vision_symbol(name).tojson()
+    return vision.vision_symbol(name).tojson()
 
 
 def _classic_json(name: str) -> str:
-    return zoo.classic_resnet_symbol(int(name.split("-")[1])).tojson()
+    return resnet.classic_resnet_symbol(int(name.split("-")[1])).tojson()
 
 
 def _legacy_json(name: str) -> str:
     """A classic ResNet in MXNet 0.x form (0.x op names, ``param`` keys, implicit BatchNorm aux inputs)."""
-    sym = zoo.classic_resnet_symbol(int(name.split("-")[1]))
+    sym = resnet.classic_resnet_symbol(int(name.split("-")[1]))
     graph = json.loads(sym.tojson())
-    return json.dumps(zoo.legacy_graph(graph, zoo.implicit_aux(graph, set(sym.list_auxiliary_states()))))
+    return json.dumps(legacy_graph(graph, implicit_aux(graph, set(sym.list_auxiliary_states()))))
 
 
 FAMILIES = (
     Family("Classic MXNet model-zoo ResNet (v2, pre-activation)", "Classic ResNet",
-           tuple(f"resnet-{d}" for d in zoo.CLASSIC_UNITS), _classic_json, "SoftmaxOutput head"),
-    Family("Classic ResNet saved by MXNet 0.x", "MXNet 0.x", tuple(f"resnet-{d}-legacy" for d in zoo.CLASSIC_UNITS),
+           tuple(f"resnet-{d}" for d in resnet.CLASSIC_UNITS), _classic_json, "SoftmaxOutput head"),
+    Family("Classic ResNet saved by MXNet 0.x", "MXNet 0.x", tuple(f"resnet-{d}-legacy" for d in resnet.CLASSIC_UNITS),
            _legacy_json, "`param` keys, `_Plus`, implicit aux inputs, magic-less params"),
-    Family("Gluon model-zoo ResNet v1 / v2 exports", "Gluon ResNet", tuple(f"gluon-{m}" for m in zoo.GLUON_MODELS),
-           lambda name: zoo.gluon_symbol(name.removeprefix("gluon-")).tojson(), "`HybridBlock.export`"),
-    Family("InsightFace ArcFace LResNet-IR", "ArcFace", tuple(f"arcface-r{d}" for d in zoo_faces.ARCFACE_UNITS),
+    Family("Gluon model-zoo ResNet v1 / v2 exports", "Gluon ResNet", tuple(f"gluon-{m}" for m in resnet.GLUON_MODELS),
+           lambda name: resnet.gluon_symbol(name.removeprefix("gluon-")).tojson(), "`HybridBlock.export`"),
+    Family("InsightFace ArcFace LResNet-IR", "ArcFace", tuple(f"arcface-r{d}" for d in faces.ARCFACE_UNITS),
            _face_json, "PReLU, fix_gamma BatchNorm on the 512-d embedding"),
     Family("RetinaFace (ResNet-50 v2 backbone, FPN, SSH)", "RetinaFace", ("retinaface-r50",),
            _face_json, "UpSampling + Crop, SoftmaxActivation (channel), 9 outputs"),
     Family("MTCNN P-Net / R-Net / O-Net", "MTCNN", ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"),
            _face_json, "`full` pooling, SliceChannel + Concat, several outputs"),
     Family("Gluon model-zoo vision networks", "Gluon vision",
-           tuple(m for m in zoo_vision.MODELS if m.startswith("vision-")), _vision_json,
+           tuple(m for m in vision.MODELS if m.startswith("vision-")), _vision_json,
            "AlexNet, DenseNet, Inception v3, MobileNet v1/v2, SqueezeNet, VGG"),
-    Family("GluonCV classifiers", "GluonCV", tuple(m for m in zoo_vision.MODELS if m.startswith("gluoncv-")),
+    Family("GluonCV classifiers", "GluonCV", tuple(m for m in vision.MODELS if m.startswith("gluoncv-")),
            _vision_json, "ResNet v1b/c/d, SE-ResNet, SENet, ResNeSt, MobileNetV3, Xception, ResidualAttentionNet"),
-    Family("GluonCV detectors", "GluonCV detection", zoo_detection.MODELS,
-           lambda name: zoo_detection.detector_checkpoint(name)[0].tojson(),
+    Family("GluonCV detectors", "GluonCV detection", detection.MODELS,
+           lambda name: detection.detector_checkpoint(name)[0].tojson(),
            "SSD, YOLOv3, CenterNet, Faster R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
 )
 

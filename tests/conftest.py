@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 FIXTURES = Path(os.environ.get("MXCONVERT_FIXTURES", ROOT / "build" / "fixtures"))
 CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
-ZOO_BUILDERS = (ROOT / "mxconvert" / "zoo.py", ROOT / "mxconvert" / "zoo_faces.py", ROOT / "mxconvert" / "zoo_vision.py",
-               ROOT / "mxconvert" / "zoo_detection.py")
+ZOO_BUILDERS = tuple(ROOT / "mxconvert" / "zoo" / f"{name}.py"
+                     for name in ("common", "resnet", "faces", "vision", "detection", "cli"))
 
 
 def build_once(name: str) -> str:
@@ -42,8 +42,8 @@ def builder_stamp(flags: list[str]) -> str:
 def _build(name: str) -> str:
     """Build in a child process: calibration's memory (GBs for ResNet-152) is never held by a test worker.
     A checkpoint is reused only while ``<prefix>.stamp`` holds the :func:`builder_stamp` it was built with."""
-    from mxconvert.zoo import FULL_BRANCH_SUFFIX
-    from mxconvert.zoo_faces import FACE_MODELS
+    from mxconvert.zoo.common import FULL_BRANCH_SUFFIX
+    from mxconvert.zoo.faces import FACE_MODELS
 
     prefix = FIXTURES / name
     base = name.removesuffix("-legacy")

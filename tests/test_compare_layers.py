@@ -10,9 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mxconvert import layers
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.convert import convert_to_onnx, convert_to_pytorch
+from mxconvert.layers.divergence import LayerReport, checkpoint_report, compare_layers
+from mxconvert.layers.probes import CHUNK_BYTES, probes_of
+from mxconvert.layers.report import summary
+from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
 from mxconvert.preprocess import load_input
 from mxconvert.symbol import read_symbol
 from mxconvert.to_onnx import ExportOptions
@@ -72,14 +75,14 @@ def _planted_bugs(monkeypatch) -> None:
     monkeypatch.setitem(TORCH_CONVERTERS, "LeakyReLU", dataclasses.replace(leaky, convert=slope_rolled))
 
 
-def _report(prefix: str, files: dict[str, str], data: np.ndarray, chunk_bytes: int = layers.CHUNK_BYTES
-            ) -> layers.LayerReport:
+def _report(prefix: str, files: dict[str, str], data: np.ndarray, chunk_bytes: int = CHUNK_BYTES
+            ) -> LayerReport:
     graph = read_symbol(f"{prefix}-symbol.json")
-    reference = layers.MxnetInternals(prefix, 0, data)
-    probes = layers.probes_of(graph, reference.shapes)
-    targets = {"onnxruntime": layers.OrtInternals(files["onnx_model"], probes),
-               "pytorch": layers.TorchInternals(files["kit_model"], files["pytorch_model"], graph)}
-    return layers.compare_layers(reference, graph, targets, 1e-5, chunk_bytes, model=Path(prefix).name)
+    reference = MxnetInternals(prefix, 0, data)
+    probes = probes_of(graph, reference.shapes)
+    targets = {"onnxruntime": OrtInternals(files["onnx_model"], probes),
+               "pytorch": TorchInternals(files["kit_model"], files["pytorch_model"], graph)}
+    return compare_layers(reference, graph, targets, 1e-5, chunk_bytes, model=Path(prefix).name)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,7 @@ def test_planted_bugs_are_named_at_their_node(planted):
     for key, first in (("onnxruntime", "bn_fixed"), ("pytorch", "prelu0")):
         before = report.diffs[key][:labels.index(first)]
         assert all(d.rel_error <= 1e-5 for d in before)
-    lines = layers.summary(report)
+    lines = summary(report)
     assert "node bn_fixed (BatchNorm)" in lines[0] and "node prelu0 (LeakyReLU)" in lines[1]
 
 
@@ -177,7 +180,7 @@ def test_script_bad_input(planted, tmp_path, flags, needle):
 # ---------------------------------------------------------------- deep nets against MXNet float64
 
 def _he_report(reference_prefix: str, converted_prefix: str, folder: Path, size: int,
-               edit_onnx=None) -> layers.LayerReport:
+               edit_onnx=None) -> LayerReport:
     """Layer report of ``converted_prefix``'s conversions (a copy with a planted bug, or the checkpoint itself)
     against MXNet running ``reference_prefix``, with the float64 noise floor."""
     data = load_input(ROOT / "photo.bmp", (size, size)).array
@@ -190,7 +193,7 @@ def _he_report(reference_prefix: str, converted_prefix: str, folder: Path, size:
         model = onnx.load(files["onnx_model"])
         edit_onnx(model)
         onnx.save(model, files["onnx_model"])
-    report = layers.checkpoint_report(reference_prefix, 0, data, **files)
+    report = checkpoint_report(reference_prefix, 0, data, **files)
     assert report.float64_note is None
     return report
 
@@ -229,7 +232,7 @@ def test_clean_deep_conversion_is_flat_against_float64(zoo_model, tmp_path, mode
     assert max(report.floors) > 1e-5  # MXNet's own float32 rounding is past the fixed tolerance
     for key in ("onnxruntime", "pytorch"):
         assert any(d.rel_error > 1e-5 for d in report.diffs[key])  # a fixed tolerance would blame a node
-        assert report.first_offender(key) is None, layers.summary(report)
+        assert report.first_offender(key) is None, summary(report)
 
 
 PLANTED = {  # a bug at a mid-network node: (fixture, node, the copy's changes, targets that carry it)
@@ -250,7 +253,7 @@ def test_planted_bug_is_named_at_its_node_against_float64(zoo_model, tmp_path, c
     report = _he_report(prefix, _planted_copy(prefix, tmp_path, **changes), tmp_path, 112)
     for key in keys:
         offender = report.first_offender(key)
-        assert offender is not None and offender.node == node, layers.summary(report)
+        assert offender is not None and offender.node == node, summary(report)
         assert offender.floor_ratio > report.noise_factor
 
 
@@ -264,7 +267,7 @@ def test_planted_pad_off_by_one_is_named_at_its_node(zoo_model, tmp_path):
 
     prefix = zoo_model("resnet-50-he")
     report = _he_report(prefix, prefix, tmp_path, 112, edit_onnx=shifted)
-    assert report.first_offender("onnxruntime").node == "stage3_unit4_conv2", layers.summary(report)
+    assert report.first_offender("onnxruntime").node == "stage3_unit4_conv2", summary(report)
     assert report.first_offender("pytorch") is None
 
 
@@ -303,7 +306,7 @@ def test_fused_batch_norms_pair_with_their_mxnet_nodes(tmp_path):
                        files["pytorch_model"])
     source = Path(files["kit_model"]).read_text()
     assert "FOLDED_INTO = {\n    'bn': 'conv',\n    'bn2': 'conv2',\n}" in source and "self.bn " not in source
-    report = layers.checkpoint_report(prefix, 0, ref.data, **files)
+    report = checkpoint_report(prefix, 0, ref.data, **files)
     for key in ("onnxruntime", "pytorch"):
         compared = {probe.node for probe, diff in zip(report.probes, report.diffs[key]) if diff is not None}
         assert {"bn", "bn2", "flat"} <= compared and not {"conv", "conv2"} & compared

@@ -1,4 +1,4 @@
-"""GluonCV's detectors (``zoo_detection``: random He weights, BatchNorm calibrated, prediction layers scaled to
+"""GluonCV's detectors (``zoo.detection``: random He weights, BatchNorm calibrated, prediction layers scaled to
 small outputs) converted to both targets and run against MXNet, SSD and YOLOv3 at another size too. Their
 post-processing ops are exact (the ``det_`` cases); the networks before them round in float32 as MXNet's own
 float32 run does, and exponentiated box offsets carry that rounding into the boxes: MXNet float32's own boxes lie
@@ -20,8 +20,8 @@ from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
-from mxconvert.zoo import imagenet_normalise, sample_images
-from mxconvert.zoo_detection import MODELS, batch_size, input_side
+from mxconvert.zoo.common import imagenet_normalise, sample_images
+from mxconvert.zoo.detection import MODELS, batch_size, input_side
 
 SLOW = {"det-faster_rcnn_resnet50_v1b_voc",  # ResNet-50's last stage on 300 proposals: about 90 s in all
         "det-mask_rcnn_resnet18_v1b_coco"}

@@ -14,7 +14,7 @@ import pytest
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import run_mxnet
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
-from mxconvert.zoo import sample_images
+from mxconvert.zoo.common import sample_images
 from conftest import ROOT
 from mxcases import assert_close
 from test_zoo_parity import onnx_model, onnx_outputs, torch_model, torch_outputs

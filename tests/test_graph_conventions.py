@@ -11,9 +11,9 @@ import torch
 
 from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
-from mxconvert import layers
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.convert import convert_to_onnx, convert_to_pytorch
+from mxconvert.layers.divergence import checkpoint_report
 from mxconvert.symbol import read_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
@@ -70,7 +70,7 @@ def test_layer_report_pairs_repeated_names_by_position(tmp_path):
     graph = load_checkpoint(prefix, 0)
     convert_to_onnx(graph, ExportOptions(input_shape=SHAPE), onnx_path)
     convert_to_pytorch(graph, TorchOptions(input_shape=SHAPE), kit, pth)
-    report = layers.checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
+    report = checkpoint_report(prefix, 0, ref.data, str(onnx_path), str(kit), str(pth))
     assert [p.label for p in report.probes] == [n.name for n in read_symbol(f"{prefix}-symbol.json").nodes]
     assert report.probes[5].mxnet_slot == ("_plus0", 1) and report.probes[4].mxnet_slot == ("data", 1)
     for key in ("onnxruntime", "pytorch"):

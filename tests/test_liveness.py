@@ -10,7 +10,8 @@ import pytest
 import torch
 from mxcases import S, assert_close, mx, run_reference
 
-from mxconvert import layers
+from mxconvert.layers.probes import Probe
+from mxconvert.layers.taps import TorchInternals
 from mxconvert.liveness import liveness
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
@@ -146,8 +147,8 @@ def test_layer_taps_see_every_node_output(symbol, branchy, tmp_path, fuse_bn):
     source, state = emit_pytorch(graph, TorchOptions(SHAPE, fuse_bn=fuse_bn))
     (tmp_path / "kit_model.py").write_text(source)
     torch.save(state, tmp_path / "model.pth")
-    taps = layers.TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)
-    probes = [layers.Probe(n.name, i, n.num_outputs, n.op, ()) for n in graph.nodes for i in range(n.num_outputs)]
+    taps = TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)
+    probes = [Probe(n.name, i, n.num_outputs, n.op, ()) for n in graph.nodes for i in range(n.num_outputs)]
     captured = taps.fetch({"data": branchy.data}, probes)
     folded = {"res_conv"} if fuse_bn else set()
     assert set(captured) == {p.label for p in probes if p.node not in folded}

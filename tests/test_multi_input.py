@@ -15,7 +15,7 @@ import torch
 
 from conftest import ROOT
 from mxcases import S, assert_close, mx, run_reference
-from mxconvert import zoo_sequence
+from mxconvert.zoo import sequence
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
@@ -33,9 +33,9 @@ STATES = ("l0_init_h", "l0_init_c")
 
 
 def unrolled_lstm():
-    """An LSTM unrolled by hand as MXNet's old examples build it (``zoo_sequence.unrolled_lstm``: begin states
+    """An LSTM unrolled by hand as MXNet's old examples build it (``zoo.sequence.unrolled_lstm``: begin states
     ``l0_init_c``/``l0_init_h`` as inputs), its (steps x batch, 7) scores under a SoftmaxOutput head."""
-    scores = zoo_sequence.unrolled_lstm(STEPS, HIDDEN, 7)
+    scores = sequence.unrolled_lstm(STEPS, HIDDEN, 7)
     return S.SoftmaxOutput(S.Reshape(scores, shape=(-1, 7)), name="softmax")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import ROOT
-from mxconvert.zoo import sample_images
+from mxconvert.zoo.common import sample_images
 
 
 def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:

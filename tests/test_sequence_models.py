@@ -16,8 +16,8 @@ from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
-from mxconvert.zoo import legacy_graph
-from mxconvert.zoo_sequence import unrolled_lstm
+from mxconvert.zoo.common import legacy_graph
+from mxconvert.zoo.sequence import unrolled_lstm
 
 STEPS, BATCH, FEATURES, HIDDEN, CLASSES = 6, 2, 5, 7, 11
 

@@ -15,8 +15,8 @@ from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
-from mxconvert.zoo import imagenet_normalise, sample_images
-from mxconvert.zoo_vision import MODELS, input_side
+from mxconvert.zoo.common import imagenet_normalise, sample_images
+from mxconvert.zoo.vision import MODELS, input_side
 
 # One network of each family in make test; every other one behind the slow marker.
 QUICK = {"vision-alexnet", "vision-densenet121", "vision-mobilenet0.25", "vision-mobilenetv2_0.25",

@@ -11,7 +11,7 @@ from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import run_mxnet
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.zoo import imagenet_normalise, sample_images
+from mxconvert.zoo.common import imagenet_normalise, sample_images
 from mxcases import assert_close
 
 CLASSIC = [f"resnet-{d}" for d in (18, 34, 50, 101, 152)]

@@ -2,8 +2,8 @@
 RetinaFace-style detector on a ResNet-50 v2 backbone and an MTCNN-style cascade (P-Net, R-Net, O-Net).
 
 The graphs follow the layouts (node names, ops, attributes) of the released MXNet models; weights come from
-``zoo.realistic_params`` with PReLU slopes like trained ones, BatchNorm statistics calibrated with
-``zoo.calibrate``. Built by ``python -m mxconvert.zoo --face NAME ...``.
+``common.realistic_params`` with PReLU slopes like trained ones, BatchNorm statistics calibrated with
+``common.calibrate``. Built by ``python -m mxconvert.zoo --face NAME ...``.
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import zoo
-from .zoo import BN_EPS, BN_MOMENTUM, CONV_WORKSPACE, Params, mx
+from .common import (BN_EPS, BN_MOMENTUM, CONV_WORKSPACE, Params, atomic_checkpoint, calibrate, forward, mx,
+                     realistic_params, sample_images)
+from .resnet import classic_resnet_symbol
 
 ARCFACE_UNITS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3)}
 ARCFACE_FILTERS = (64, 64, 128, 256, 512)
@@ -68,7 +69,7 @@ def retinaface_symbol() -> mx.sym.Symbol:
     """RetinaFace-R50 as released: MXNet's ResNet-50 v2, an FPN (nearest 2x upsampling cropped to the lateral
     feature), SSH context modules and per-stride heads; outputs (class probabilities, boxes, landmarks) for
     strides 32, 16 and 8."""
-    backbone = zoo.classic_resnet_symbol(50).get_internals()
+    backbone = classic_resnet_symbol(50).get_internals()
     with mx.name.NameManager():
         lateral = {stride: _conv_bn(backbone[f"{tap}_output"], f"ssh_c{level}_lateral", FPN_FILTERS, 1, "relu")
                    for level, (stride, tap) in zip((3, 2, 1), RETINAFACE_TAPS.items())}
@@ -206,15 +207,15 @@ def build_face(name: str, out_dir: str, seed: int = 0, calib_images: int = 16) -
     """Write face model ``name`` (epoch 0) into ``out_dir``, calibrated for raw 0..255 input at its
     canonical size; return its prefix."""
     sym = face_symbol(name)
-    images = zoo.sample_images(calib_images, INPUT_SIZES[name], seed)
+    images = sample_images(calib_images, INPUT_SIZES[name], seed)
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    arg, aux = zoo.realistic_params(sym, images.shape, rng)
+    arg, aux = realistic_params(sym, images.shape, rng)
     arg.update(_prelu_slopes(sym, arg, rng))
     if any(node["op"] == "BatchNorm" for node in json.loads(sym.tojson())["nodes"]):
         # Dropout is active in training mode; calibrating without it gives the inference-mode statistics.
-        aux = zoo.calibrate(face_symbol(name, dropout=0.0), arg, aux, images)
+        aux = calibrate(face_symbol(name, dropout=0.0), arg, aux, images)
     prefix = os.path.join(out_dir, name)
-    with zoo.atomic_checkpoint(prefix, 0) as tmp_prefix:
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
         mx.model.save_checkpoint(tmp_prefix, 0, sym, arg, aux)
     return prefix
 
@@ -233,4 +234,4 @@ def largest_activation_std(prefix: str, images: np.ndarray) -> float:
     sym, arg, aux = mx.model.load_checkpoint(prefix, 0)
     layers = [f"{node['name']}_output" for node in json.loads(sym.tojson())["nodes"] if node["op"] in LAYER_OPS]
     taps = mx.sym.Group([sym.get_internals()[name] for name in layers])
-    return max(float(value.std()) for value in zoo.forward(taps, arg, aux, {"data": images}))
+    return max(float(value.std()) for value in forward(taps, arg, aux, {"data": images}))

@@ -1,5 +1,5 @@
 """Recurrent checkpoints built locally: Gluon's fused LSTM exported as people export it (``HybridBlock.export``:
-packed weights behind ``_rnn_param_concat``, ``_zeros`` begin states). ``python -m mxconvert.zoo_sequence``."""
+packed weights behind ``_rnn_param_concat``, ``_zeros`` begin states). ``python -m mxconvert.zoo.sequence``."""
 from __future__ import annotations
 
 import argparse
@@ -24,10 +24,9 @@ MODELS = {"lstm-2x256-bi": SequenceModel(hidden=256, layers=2, bidirectional=Tru
 def build_sequence(name: str, out_dir: str, seed: int = 0) -> str:
     """Export ``MODELS[name]`` with weights uniform in +-1/sqrt(hidden) (Gluon's own initialisation scale)
     to ``out_dir/NAME``; returns the prefix."""
-    from . import zoo  # MXNet only where a model is built: the benchmarks import this module beside other runtimes
-    from .mxnet_compat import import_mxnet
+    # MXNet only where a model is built: the benchmarks import this module beside other runtimes
+    from .common import atomic_checkpoint, mx
 
-    mx = import_mxnet()
     spec = MODELS[name]
     net = mx.gluon.rnn.LSTM(spec.hidden, num_layers=spec.layers, bidirectional=spec.bidirectional,
                             input_size=spec.features)
@@ -39,7 +38,7 @@ def build_sequence(name: str, out_dir: str, seed: int = 0) -> str:
     net.hybridize()
     net(mx.nd.zeros((4, 1, spec.features)))
     prefix = os.path.join(out_dir, name)
-    with zoo.atomic_checkpoint(prefix, 0) as tmp_prefix:
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
         net.export(tmp_prefix)
     return prefix
 
@@ -48,7 +47,7 @@ def unrolled_lstm(steps: int, hidden: int, classes: int):
     """Per-step class scores (steps, N, classes) of an LSTM unrolled by hand over (N, steps, F) features, as
     MXNet's OCR and captcha examples build it: per step FullyConnected + SliceChannel + Activation, begin states
     ``l0_init_c``/``l0_init_h`` as inputs; about 13 nodes per step."""
-    from .mxnet_compat import import_mxnet
+    from ..mxnet_compat import import_mxnet
 
     S = import_mxnet().sym
     steps_in = S.SliceChannel(S.var("data"), num_outputs=steps, axis=1, squeeze_axis=True, name="slice")
@@ -74,7 +73,7 @@ def sample_sequence(name: str, batch: int, steps: int, seed: int = 0) -> np.ndar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo_sequence", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo.sequence", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(MODELS)} (default: all)")
     parser.add_argument("--out", default="model_mxnet", help="output folder")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,34 +1,30 @@
-"""Build realistic MXNet test checkpoints offline: classic model-zoo ResNets, Gluon exports, 0.x-format copies.
+"""What every family of the local zoo builds with: realistic weights, BatchNorm calibration, atomic and MXNet
+0.x-format checkpoint writing, the shared constants.
 
 Weights are random but shaped like trained ones: He-scaled convolutions, BatchNorm gamma near 1 and small
 beta, moving statistics calibrated on synthetic natural-looking images, and a classifier scaled so the
 softmax is spread. A fix_gamma BatchNorm stores a gamma far from 1, which MXNet ignores, so a converter
-that reads it is caught. Run ``python -m mxconvert.zoo --help``.
+that reads it is caught.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import functools
 import json
 import os
 import shutil
 import sys
 import tempfile
-import time
 import zlib
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .checkpoint import CheckpointPaths
-from .mxnet_compat import import_mxnet
-from .params import save_params
+from ..checkpoint import CheckpointPaths
+from ..mxnet_compat import import_mxnet
+from ..params import save_params
 
 mx = import_mxnet()
 
-CLASSIC_UNITS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
-GLUON_MODELS = tuple(f"resnet{depth}_v{version}" for depth in CLASSIC_UNITS for version in (1, 2))
 BN_EPS = 2e-5
 BN_MOMENTUM = 0.9
 CONV_WORKSPACE = 256
@@ -46,78 +42,12 @@ IMAGENET_STD = np.array([58.395, 57.12, 57.375], dtype=np.float32).reshape(1, 3,
 IMPLICIT_AUX_INPUTS = ("moving_mean", "moving_var")
 LEGACY_OP_NAMES = {"elemwise_add": "_Plus"}
 SUBGRAPH_BACKEND_VARIABLE = "MXNET_SUBGRAPH_BACKEND"
+FULL_BRANCH_SUFFIX = "-he"  # names a model built with full-scale residual branches (plain He weights)
 
 Params = dict[str, "mx.nd.NDArray"]
 
 
-# ---------------------------------------------------------------- classic symbol
-
-def classic_resnet_symbol(depth: int, num_classes: int = 1000) -> mx.sym.Symbol:
-    """The pre-activation ResNet of MXNet's example/image-classification/symbols/resnet.py (ImageNet layout)."""
-    if depth not in CLASSIC_UNITS:
-        raise ValueError(f"depth must be one of {sorted(CLASSIC_UNITS)}, not {depth}")
-    bottleneck = depth >= 50
-    filters = [64, 256, 512, 1024, 2048] if bottleneck else [64, 64, 128, 256, 512]
-    with mx.name.NameManager():
-        body = _bn(mx.sym.Variable("data"), "bn_data", fix_gamma=True)
-        body = _conv(body, "conv0", filters[0], kernel=7, stride=2, pad=3)
-        body = _bn_relu(body, "bn0", "relu0")
-        body = mx.sym.Pooling(data=body, kernel=(3, 3), stride=(2, 2), pad=(1, 1), pool_type="max")
-        for stage, (units, width) in enumerate(zip(CLASSIC_UNITS[depth], filters[1:]), start=1):
-            for unit in range(1, units + 1):
-                stride = 2 if stage > 1 and unit == 1 else 1
-                body = _residual_unit(body, f"stage{stage}_unit{unit}", width, stride, unit > 1, bottleneck)
-        body = _bn_relu(body, "bn1", "relu1")
-        body = mx.sym.Pooling(data=body, global_pool=True, kernel=(7, 7), pool_type="avg", name="pool1")
-        body = mx.sym.FullyConnected(data=mx.sym.Flatten(data=body), num_hidden=num_classes, name="fc1")
-        return mx.sym.SoftmaxOutput(data=body, name="softmax")
-
-
-def _residual_unit(data: mx.sym.Symbol, name: str, num_filter: int, stride: int, dim_match: bool,
-                   bottleneck: bool) -> mx.sym.Symbol:
-    """One pre-activation unit; the projection shortcut, if any, starts from the first ReLU."""
-    act1 = _bn_relu(data, f"{name}_bn1", f"{name}_relu1")
-    if bottleneck:
-        body = _conv(act1, f"{name}_conv1", num_filter // 4, kernel=1, stride=1, pad=0)
-        body = _conv(_bn_relu(body, f"{name}_bn2", f"{name}_relu2"), f"{name}_conv2", num_filter // 4,
-                     kernel=3, stride=stride, pad=1)
-        body = _conv(_bn_relu(body, f"{name}_bn3", f"{name}_relu3"), f"{name}_conv3", num_filter,
-                     kernel=1, stride=1, pad=0)
-    else:
-        body = _conv(act1, f"{name}_conv1", num_filter, kernel=3, stride=stride, pad=1)
-        body = _conv(_bn_relu(body, f"{name}_bn2", f"{name}_relu2"), f"{name}_conv2", num_filter,
-                     kernel=3, stride=1, pad=1)
-    shortcut = data if dim_match else _conv(act1, f"{name}_sc", num_filter, kernel=1, stride=stride)
-    return body + shortcut
-
-
-def _bn(data: mx.sym.Symbol, name: str, fix_gamma: bool = False) -> mx.sym.Symbol:
-    return mx.sym.BatchNorm(data=data, fix_gamma=fix_gamma, eps=BN_EPS, momentum=BN_MOMENTUM, name=name)
-
-
-def _bn_relu(data: mx.sym.Symbol, bn_name: str, relu_name: str) -> mx.sym.Symbol:
-    return mx.sym.Activation(data=_bn(data, bn_name), act_type="relu", name=relu_name)
-
-
-def _conv(data: mx.sym.Symbol, name: str, num_filter: int, kernel: int, stride: int,
-          pad: int | None = None) -> mx.sym.Symbol:
-    """A bias-free square convolution; ``pad=None`` leaves the attribute out, as the zoo's shortcuts did."""
-    padding = {} if pad is None else {"pad": (pad, pad)}
-    return mx.sym.Convolution(data=data, num_filter=num_filter, kernel=(kernel, kernel), stride=(stride, stride),
-                              no_bias=True, workspace=CONV_WORKSPACE, name=name, **padding)
-
-
-# ---------------------------------------------------------------- gluon symbol
-
-def gluon_symbol(name: str) -> mx.sym.Symbol:
-    """The symbol ``HybridBlock.export`` writes for Gluon model-zoo network ``name`` (e.g. ``resnet50_v2``)."""
-    if name not in GLUON_MODELS:
-        raise ValueError(f"name must be one of {GLUON_MODELS}, not {name!r}")
-    version = name.rsplit("_v", 1)[1]
-    # An explicit prefix keeps the names the same however many networks this process has built.
-    return exported_symbol(mx.gluon.model_zoo.vision.get_model(name, pretrained=False, prefix=f"resnetv{version}0_"),
-                           32)
-
+# ---------------------------------------------------------------- Gluon exports
 
 def exported_symbol(net: mx.gluon.HybridBlock, side: int) -> mx.sym.Symbol:
     """The symbol ``HybridBlock.export`` writes for ``net``, run once (hybridized) on a ``side`` x ``side`` image."""
@@ -134,6 +64,28 @@ def exported_checkpoint(net: mx.gluon.HybridBlock, side: int, initializer: mx.in
     with tempfile.TemporaryDirectory() as tmp:
         net.export(os.path.join(tmp, "net"))
         return mx.model.load_checkpoint(os.path.join(tmp, "net"), 0)
+
+
+@contextlib.contextmanager
+def _torch_hidden() -> Iterator[None]:
+    """While ``import torch`` fails."""
+    saved = sys.modules.get("torch")
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if saved is None:
+            del sys.modules["torch"]
+        else:
+            sys.modules["torch"] = saved
+
+
+def import_gluoncv():
+    """GluonCV 0.10.5, which refuses to import beside torch 2 (a version check on import; its MXNet models never
+    use torch): imported while ``import torch`` fails."""
+    with _torch_hidden():
+        import gluoncv
+    return gluoncv
 
 
 # ---------------------------------------------------------------- images
@@ -352,25 +304,6 @@ def health(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, images:
 
 # ---------------------------------------------------------------- builders
 
-FULL_BRANCH_SUFFIX = "-he"  # names a model built with full-scale residual branches (plain He weights)
-
-
-def build_classic(depth: int, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16,
-                  full_branches: bool = False) -> str:
-    """Write ``resnet-<depth>`` (epoch 0; ``resnet-<depth>-he`` with ``full_branches``) into ``out_dir``,
-    calibrated for raw 0..255 input; return its prefix."""
-    images = sample_images(2 * calib_images, calib_size, seed)
-    return build_checkpoint(classic_resnet_symbol(depth), f"resnet-{depth}", out_dir, images, seed, full_branches)
-
-
-def build_gluon(name: str, out_dir: str, seed: int = 0, calib_size: int = 112, calib_images: int = 16,
-                full_branches: bool = False) -> str:
-    """Write ``gluon-<name>`` (``-he`` with ``full_branches``) into ``out_dir``, calibrated for
-    ImageNet-normalised input."""
-    images = imagenet_normalise(sample_images(2 * calib_images, calib_size, seed))
-    return build_checkpoint(gluon_symbol(name), f"gluon-{name}", out_dir, images, seed, full_branches)
-
-
 def build_checkpoint(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int,
                      full_branches: bool = False) -> str:
     """Write ``sym`` as checkpoint ``name`` with realistic weights: BatchNorm calibrated on the first half of
@@ -469,105 +402,3 @@ def implicit_aux(graph: Mapping, aux_names: set[str]) -> set[str]:
     return implicit
 
 
-# ---------------------------------------------------------------- command line
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from . import zoo_detection, zoo_faces, zoo_vision  # they build on this module
-
-    args = _parser().parse_args(argv)
-    options = {"seed": args.seed, "calib_size": args.calib_size, "calib_images": args.calib_images,
-               "full_branches": args.full_branches}
-    suffix = FULL_BRANCH_SUFFIX if args.full_branches else ""
-    jobs = [(f"resnet-{depth}{suffix}", False, functools.partial(build_classic, depth, args.out, **options))
-            for depth in args.depth]
-    jobs += [(f"gluon-{name}{suffix}", True, functools.partial(build_gluon, name, args.out, **options))
-             for name in args.gluon]
-    for name, normalised, build in jobs:
-        prefix = os.path.join(args.out, name)
-        if _needs_build(prefix, args.force):
-            seconds = _timed(build)
-            images = sample_images(args.calib_images, args.calib_size, args.seed + 1)
-            _print_health(prefix, seconds, imagenet_normalise(images) if normalised else images)
-        if args.legacy and _needs_build(f"{prefix}-legacy", args.force):
-            seconds = _timed(functools.partial(save_legacy_checkpoint, prefix, 0, f"{prefix}-legacy"))
-            print(_size_line(f"{prefix}-legacy", seconds), flush=True)
-    for name in args.face:
-        prefix = os.path.join(args.out, name)
-        if _needs_build(prefix, args.force):
-            seconds = _timed(functools.partial(zoo_faces.build_face, name, args.out, args.seed, args.calib_images))
-            images = sample_images(args.calib_images, zoo_faces.INPUT_SIZES[name], args.seed + 1)
-            print(f"{_size_line(prefix, seconds)}   max activation std "
-                  f"{zoo_faces.largest_activation_std(prefix, images):6.2f} (fresh images)", flush=True)
-    for name in args.vision:
-        prefix = os.path.join(args.out, name)
-        if _needs_build(prefix, args.force):
-            seconds = _timed(functools.partial(zoo_vision.build_vision, name, args.out, args.seed, args.calib_images))
-            side = zoo_vision.input_side(name)  # health() holds every tensor: few images at 224 and 299 pixels
-            images = imagenet_normalise(sample_images(args.calib_images if side < 224 else 2, side, args.seed + 1))
-            _print_health(prefix, seconds, images)
-    for name in args.detection:
-        prefix = os.path.join(args.out, name)
-        if _needs_build(prefix, args.force):
-            seconds = _timed(functools.partial(zoo_detection.build_detector, name, args.out, args.seed,
-                                               args.calib_images))
-            print(_size_line(prefix, seconds), flush=True)
-    return 0
-
-
-def _print_health(prefix: str, seconds: float, images: np.ndarray) -> None:
-    """The size line of a freshly built classifier with its ``health`` on ``images``."""
-    largest_std, top1 = health(*mx.model.load_checkpoint(prefix, 0), images)
-    print(f"{_size_line(prefix, seconds)}   max activation std {largest_std:6.2f}"
-          f"   mean top-1 prob {top1:.3f} (fresh images)", flush=True)
-
-
-def _needs_build(prefix: str, force: bool) -> bool:
-    """True unless both files of ``prefix`` exist and ``force`` is off (then says it skips it)."""
-    if force or not all(os.path.exists(path) for path in CheckpointPaths.of(prefix, 0)):
-        return True
-    print(f"{os.path.basename(prefix):<24} exists, skipped (--force rebuilds)", flush=True)
-    return False
-
-
-def _timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
-def _size_line(prefix: str, seconds: float) -> str:
-    size = os.path.getsize(CheckpointPaths.of(prefix, 0).params) / 2 ** 20
-    return f"{os.path.basename(prefix):<24} {size:8.1f} MB {seconds:7.1f} s"
-
-
-def _parser() -> argparse.ArgumentParser:
-    from . import zoo_detection, zoo_faces, zoo_vision
-
-    parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo", description=__doc__.split("\n")[0])
-    parser.add_argument("--depth", type=int, nargs="*", default=[], choices=sorted(CLASSIC_UNITS),
-                        help="classic model-zoo ResNets to build (resnet-N)")
-    parser.add_argument("--gluon", nargs="*", default=[], choices=GLUON_MODELS, metavar="NAME",
-                        help=f"Gluon model-zoo exports to build (gluon-NAME); one of {', '.join(GLUON_MODELS)}")
-    parser.add_argument("--face", nargs="*", default=[], choices=zoo_faces.FACE_MODELS, metavar="NAME",
-                        help=f"face models to build (at their own input size); one of "
-                             f"{', '.join(zoo_faces.FACE_MODELS)}")
-    parser.add_argument("--vision", nargs="*", default=[], choices=zoo_vision.MODELS, metavar="NAME",
-                        help="Gluon model-zoo networks (vision-NAME) and GluonCV classifiers (gluoncv-NAME) to build, "
-                             f"at their own input size; one of {', '.join(zoo_vision.MODELS)}")
-    parser.add_argument("--detection", nargs="*", default=[], choices=zoo_detection.MODELS, metavar="NAME",
-                        help=f"GluonCV detectors to build (at {zoo_detection.SIDE} pixels); one of "
-                             f"{', '.join(zoo_detection.MODELS)}")
-    parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
-    parser.add_argument("--full-branches", action="store_true",
-                        help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "
-                             "rounding then grows with depth as in the deep-net float64 tests")
-    parser.add_argument("--out", default="model_mxnet", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--calib-size", type=int, default=112, help="calibration image side in pixels")
-    parser.add_argument("--calib-images", type=int, default=16, help="images calibrating BatchNorm (as many again fit the classifier)")
-    parser.add_argument("--force", action="store_true", help="rebuild models whose files already exist")
-    return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main())

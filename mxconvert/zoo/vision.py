@@ -1,17 +1,12 @@
 """Gluon's vision model zoo and GluonCV's classifiers for the local zoo, built with real MXNet: each network
 from its library with ``pretrained=False``, exported as ``HybridBlock.export`` writes it, then given realistic
-weights by ``zoo.build_checkpoint`` (He-scaled, BatchNorm calibrated, classifier fitted) for ImageNet-normalised
+weights by ``common.build_checkpoint`` (He-scaled, BatchNorm calibrated, classifier fitted) for ImageNet-normalised
 input. Also a super-resolution network (``sr-espcn``). Built by ``python -m mxconvert.zoo --vision NAME ...``
 (names ``vision-<model>``, ``gluoncv-<model>``, ``sr-espcn``).
 """
 from __future__ import annotations
 
-import contextlib
-import sys
-from typing import Iterator
-
-from . import zoo
-from .zoo import mx
+from .common import build_checkpoint, exported_symbol, imagenet_normalise, import_gluoncv, mx, sample_images
 
 # Gluon's model zoo (mxnet.gluon.model_zoo.vision); ResNets are the zoo's own ``gluon-`` family.
 GLUON_VISION = ("alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "inceptionv3",
@@ -39,28 +34,11 @@ def input_side(model: str) -> int:
     return next((side for prefix, side in _FIXED_POOL_SIDES.items() if name.startswith(prefix)), 64)
 
 
-@contextlib.contextmanager
-def torch_hidden() -> Iterator[None]:
-    """GluonCV 0.10.5 refuses to import beside torch 2 (a version check on import; its MXNet models never use
-    torch): import it while ``import torch`` fails."""
-    saved = sys.modules.get("torch")
-    sys.modules["torch"] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if saved is None:
-            del sys.modules["torch"]
-        else:
-            sys.modules["torch"] = saved
-
-
 def _network(model: str) -> mx.gluon.HybridBlock:
     family, name = model.split("-", 1)
     if family == "vision":
         return mx.gluon.model_zoo.vision.get_model(name, pretrained=False)
-    with torch_hidden():
-        import gluoncv
-    return gluoncv.model_zoo.get_model(name, pretrained=False)
+    return import_gluoncv().model_zoo.get_model(name, pretrained=False)
 
 
 def superres_symbol() -> mx.sym.Symbol:
@@ -85,10 +63,10 @@ def vision_symbol(model: str) -> mx.sym.Symbol:
     """``model``'s graph as ``HybridBlock.export`` writes it (run once at its input size, hybridized)."""
     if model == SUPER_RESOLUTION:
         return superres_symbol()
-    return zoo.exported_symbol(_network(model), input_side(model))
+    return exported_symbol(_network(model), input_side(model))
 
 
 def build_vision(model: str, out_dir: str, seed: int = 0, calib_images: int = 16) -> str:
     """Write ``model`` (epoch 0) into ``out_dir`` with realistic weights at its input size; return its prefix."""
-    images = zoo.imagenet_normalise(zoo.sample_images(2 * calib_images, input_side(model), seed))
-    return zoo.build_checkpoint(vision_symbol(model), model, out_dir, images, seed)
+    images = imagenet_normalise(sample_images(2 * calib_images, input_side(model), seed))
+    return build_checkpoint(vision_symbol(model), model, out_dir, images, seed)

@@ -1,8 +1,9 @@
 """GluonCV's detectors for the local zoo, built with real MXNet: SSD, YOLOv3, CenterNet, Faster and Mask R-CNN
 from ``gluoncv.model_zoo`` (``pretrained=False, pretrained_base=False``), exported as ``HybridBlock.export``
 writes them at a small input side, with realistic weights (He-scaled, BatchNorm calibrated on natural-looking
-images by ``zoo.realistic_params`` and ``zoo.calibrate``, prediction layers scaled to small outputs by
-``calibrate_heads``; anchors and other constants kept as exported) for ImageNet-normalised input. Built by ``python -m mxconvert.zoo --detection NAME ...`` (names ``det-<model>``).
+images by ``common.realistic_params`` and ``common.calibrate``, prediction layers scaled to small outputs by
+``calibrate_heads``; anchors and other constants kept as exported) for ImageNet-normalised input. Built by
+``python -m mxconvert.zoo --detection NAME ...`` (names ``det-<model>``).
 """
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import zlib
 
 import numpy as np
 
-from . import zoo
-from .zoo import mx
-from .zoo_vision import torch_hidden
+from .common import (Params, atomic_checkpoint, calibrate, exported_checkpoint, forward, imagenet_normalise,
+                     import_gluoncv, mx, realistic_params, sample_images)
 
 DETECTORS = ("ssd_512_mobilenet1.0_voc", "ssd_300_vgg16_atrous_voc", "yolo3_mobilenet1.0_voc", "yolo3_darknet53_voc",
              "center_net_resnet18_v1b_voc", "faster_rcnn_resnet50_v1b_voc", "mask_rcnn_resnet18_v1b_coco")
@@ -39,13 +39,11 @@ def input_side(model: str) -> int:
     return SIDES.get(model, SIDE)
 
 
-def detector_checkpoint(model: str, side: int | None = None) -> tuple[mx.sym.Symbol, zoo.Params, zoo.Params]:
+def detector_checkpoint(model: str, side: int | None = None) -> tuple[mx.sym.Symbol, Params, Params]:
     """``model``'s (``det-<name>``) symbol and params as ``HybridBlock.export`` writes them, run once at ``side``
     (``input_side``). Initialised uniformly: some GluonCV blocks give vectors initialisers that Xavier refuses."""
-    with torch_hidden():
-        import gluoncv
-    net = gluoncv.model_zoo.get_model(model.removeprefix("det-"), pretrained=False, pretrained_base=False)
-    return zoo.exported_checkpoint(net, side or input_side(model), mx.init.Uniform(0.07))
+    net = import_gluoncv().model_zoo.get_model(model.removeprefix("det-"), pretrained=False, pretrained_base=False)
+    return exported_checkpoint(net, side or input_side(model), mx.init.Uniform(0.07))
 
 
 def build_detector(model: str, out_dir: str, seed: int = 0, calib_images: int = 8, side: int | None = None) -> str:
@@ -55,19 +53,19 @@ def build_detector(model: str, out_dir: str, seed: int = 0, calib_images: int = 
     side = side or input_side(model)
     sym, exported, _ = detector_checkpoint(model, side)
     rng = np.random.default_rng([seed, zlib.crc32(model.encode())])
-    images = zoo.imagenet_normalise(zoo.sample_images(batch_size(model) or calib_images, side, seed))
+    images = imagenet_normalise(sample_images(batch_size(model) or calib_images, side, seed))
     constants = {name: value for name, value in exported.items() if not name.endswith(_LEARNED)}
-    arg, aux = zoo.realistic_params(sym, images.shape, rng, constants=constants)
-    aux = zoo.calibrate(sym, arg, aux, images)
+    arg, aux = realistic_params(sym, images.shape, rng, constants=constants)
+    aux = calibrate(sym, arg, aux, images)
     arg.update(calibrate_heads(sym, arg, aux, images))
     prefix = os.path.join(out_dir, model)
-    with zoo.atomic_checkpoint(prefix, 0) as tmp_prefix:
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
         mx.model.save_checkpoint(tmp_prefix, 0, sym, arg, aux)
     return prefix
 
 
-def calibrate_heads(sym: mx.sym.Symbol, arg_params: zoo.Params, aux_params: zoo.Params, images: np.ndarray,
-                    target_std: float = HEAD_STD) -> zoo.Params:
+def calibrate_heads(sym: mx.sym.Symbol, arg_params: Params, aux_params: Params, images: np.ndarray,
+                    target_std: float = HEAD_STD) -> Params:
     """New weights and biases for the prediction layers (convolutions and fully connected layers whose outputs
     reach no learned layer, other than as the regions a ROIAlign pools: R-CNN's proposals and boxes), scaled so that their outputs on ``images`` have a standard deviation of ``target_std``.
     Random weights elsewhere give these layers outputs of any scale: without BatchNorm (SSD's VGG) every score
@@ -84,7 +82,7 @@ def calibrate_heads(sym: mx.sym.Symbol, arg_params: zoo.Params, aux_params: zoo.
     internals = sym.get_internals()
     names = internals.list_outputs()
     taps = mx.sym.Group([internals[names.index(f"{node['name']}_output")] for node in heads])
-    outputs = zoo.forward(taps, arg_params, aux_params, {"data": images})
+    outputs = forward(taps, arg_params, aux_params, {"data": images})
     scaled = {}
     for node, output in zip(heads, outputs):
         factor = target_std / max(float(output.astype(np.float64).std()), 1e-12)
