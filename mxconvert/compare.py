@@ -465,6 +465,13 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
                    help="report every output of multi-output models instead of the worst")
 
 
+def add_list_flag(p: argparse.ArgumentParser, flag: str, default: str, suite: Suite) -> None:
+    """The list-file flag of ``suite``'s comparison script."""
+    keys = " ".join(f"{key}=PATH" for key in suite.backends)
+    p.add_argument(flag, default=default, help=f"list file: one model a line, NAME mxnet=PATH {keys} "
+                                               "(see outputs_comparison/README.md)")
+
+
 def report(list_file: str | Path, suite: Suite, args: argparse.Namespace) -> int:
     """Compare, print the report to stdout and offenders to stderr; the exit code."""
     results = compare_entries(parse_list_file(list_file, suite), suite, args.per_output)

@@ -730,6 +730,12 @@ def _upsampling(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(first[0], sum(s[1] for s in shapes), height, width)]
 
 
+def upsampling_factors(shapes: list[Shape], out: Shape) -> list[tuple[int, int]]:
+    """Nearest UpSampling's integer height and width factors for each input: each is scaled to the output's
+    size."""
+    return [(out[2] // shape[2], out[3] // shape[3]) for shape in shapes]
+
+
 @shape_rule("Crop")
 def _crop(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]

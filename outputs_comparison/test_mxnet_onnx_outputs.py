@@ -10,9 +10,7 @@ from mxconvert import cli, compare  # noqa: E402
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--test_mx_onnx", default=config.TEST_MX_ONNX,
-                   help="list file: one model a line, NAME mxnet=PATH onnx_mxnet=PATH onnxruntime=PATH "
-                        "(see outputs_comparison/README.md)")
+    compare.add_list_flag(p, "--test_mx_onnx", config.TEST_MX_ONNX, compare.ONNX)
     compare.add_report_flags(p)
     cli.run(lambda args: compare.report(args.test_mx_onnx, compare.ONNX, args), p)
 

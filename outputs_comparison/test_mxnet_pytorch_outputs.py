@@ -10,9 +10,7 @@ from mxconvert import cli, compare  # noqa: E402
 
 def main() -> None:
     p = cli.parser(__doc__)
-    p.add_argument("--test_mx_pytorch", default=config.TEST_MX_PYTORCH,
-                   help="list file: one model a line, NAME mxnet=PATH pytorch=PATH "
-                        "(see outputs_comparison/README.md)")
+    compare.add_list_flag(p, "--test_mx_pytorch", config.TEST_MX_PYTORCH, compare.PYTORCH)
     compare.add_report_flags(p)
     cli.run(lambda args: compare.report(args.test_mx_pytorch, compare.PYTORCH, args), p)
 

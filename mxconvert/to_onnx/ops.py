@@ -345,27 +345,6 @@ def slice_channel(ctx: EmitContext, node: Node) -> None:
             ctx.squeeze(part, [axis], ctx.output(i))
 
 
-@register("UpSampling", check=lambda n, opset: None if n.attrs["sample_type"] == "nearest"
-          else f"sample_type {n.attrs['sample_type']}")
-def upsampling(ctx: EmitContext, node: Node) -> None:
-    out_shape = ctx.out_shape()
-    scaled = []
-    for index in range(len(node.inputs)):
-        in_shape = ctx.shape(index)
-        factor = [1.0, 1.0, out_shape[2] / in_shape[2], out_shape[3] / in_shape[3]]
-        single = len(node.inputs) == 1
-        roi = ctx.const(np.zeros(0, np.float32), "roi", dtype=np.float32)
-        scales = ctx.const(np.asarray(factor, np.float32), "scales", dtype=np.float32)
-        scaled.append(ctx.add("Resize", [ctx.input(index), roi, scales], ctx.output() if single else None,
-                              mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"))
-    if len(scaled) == 1:
-        return
-    if node.attrs["multi_input_mode"] == "sum":
-        ctx.add("Sum", scaled, ctx.output())
-    else:
-        ctx.add("Concat", scaled, ctx.output(), axis=1)
-
-
 @register("Crop")
 def crop(ctx: EmitContext, node: Node) -> None:
     in_shape, out_shape = ctx.shape(0), ctx.out_shape()

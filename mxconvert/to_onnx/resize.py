@@ -1,4 +1,4 @@
-"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, bilinear UpSampling and ROIPooling, with
+"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling, with
 MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_bins, resize_output_size)."""
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from onnx import helper
 
 from ..ir import Node
 from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
-                      pad_constant, pad_widths)
+                      pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
-from .ops import upsampling as nearest_upsampling
 from .registry import register
 
 
@@ -69,9 +68,21 @@ def bilinear_resize(ctx: EmitContext, node: Node) -> None:
 
 @register("UpSampling")
 def upsampling(ctx: EmitContext, node: Node) -> None:
-    """Bilinear: MXNet's depthwise deconvolution with the weight input (``shapes.bilinear_upsampling_window``)."""
+    """Nearest: each input resized by its integer factors, then summed or concatenated. Bilinear: MXNet's
+    depthwise deconvolution with the weight input (``shapes.bilinear_upsampling_window``)."""
     if node.attrs["sample_type"] == "nearest":
-        nearest_upsampling(ctx, node)
+        factors = upsampling_factors([ctx.shape(i) for i in range(len(node.inputs))], ctx.out_shape())
+        roi = ctx.const(np.zeros(0, np.float32), "roi", dtype=np.float32)
+        outputs = [ctx.output()] if len(factors) == 1 else [None] * len(factors)
+        scaled = [ctx.add("Resize", [ctx.input(i), roi, ctx.const(np.array([1, 1, *f], np.float32), "scales",
+                                                                  dtype=np.float32)],
+                          out, mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+                  for i, (f, out) in enumerate(zip(factors, outputs))]
+        if len(scaled) > 1:
+            if node.attrs["multi_input_mode"] == "sum":
+                ctx.add("Sum", scaled, ctx.output())
+            else:
+                ctx.add("Concat", scaled, ctx.output(), axis=1)
         return
     kernel, stride, pad_size = bilinear_upsampling_window(node.attrs["scale"])
     ctx.add("ConvTranspose", [ctx.input(0), ctx.input(1)], ctx.output(), group=ctx.shape(0)[1],

@@ -395,24 +395,6 @@ def slice_channel(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.chunk({x}, {a['num_outputs']}, dim={axis})")
 
 
-@register("UpSampling", check=lambda n: None if n.attrs["sample_type"] == "nearest"
-          else f"sample_type {n.attrs['sample_type']}")
-def upsampling(ctx: TorchContext, node: Node) -> Lowering:
-    out = ctx.out_shape()
-    scaled = []
-    for index in range(len(node.inputs)):
-        shape = ctx.shape(index)
-        factors = (out[2] // shape[2], out[3] // shape[3])
-        factor = f"{float(factors[0])}" if factors[0] == factors[1] else str(tuple(map(float, factors)))
-        scaled.append(ctx.input(index) if factors == (1, 1) else
-                      f'F.interpolate({ctx.input(index)}, scale_factor={factor}, mode="nearest")')
-    if len(scaled) == 1:
-        return Lowering(scaled[0])
-    if node.attrs["multi_input_mode"] == "sum":
-        return Lowering(" + ".join(scaled))
-    return Lowering(_call("torch.cat", f"[{', '.join(scaled)}]", dim=1))
-
-
 @register("Crop")
 def crop(ctx: TorchContext, node: Node) -> Lowering:
     x = ctx.input(0)

@@ -1,4 +1,4 @@
-"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, bilinear UpSampling and ROIPooling, with
+"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling, with
 MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_output_size, resize_output_size)."""
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..shapes import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
-                      pad_widths)
+                      pad_widths, upsampling_factors)
 from .ops import HELPERS, LOWEST_FLOAT32, num
-from .ops import upsampling as nearest_upsampling
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -46,9 +45,18 @@ def bilinear_resize(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("UpSampling")
 def upsampling(ctx: TorchContext, node: Node) -> Lowering:
-    """Bilinear: MXNet's depthwise transposed convolution with the weight input (a trainable parameter)."""
+    """Nearest: each input interpolated by its integer factors, then summed or concatenated. Bilinear: MXNet's
+    depthwise transposed convolution with the weight input (a trainable parameter)."""
     if node.attrs["sample_type"] == "nearest":
-        return nearest_upsampling(ctx, node)
+        factors = upsampling_factors([ctx.shape(i) for i in range(len(node.inputs))], ctx.out_shape())
+        scales = [float(f[0]) if f[0] == f[1] else tuple(map(float, f)) for f in factors]
+        scaled = [x if f == (1, 1) else f'F.interpolate({x}, scale_factor={scale}, mode="nearest")'
+                  for x, f, scale in zip(map(ctx.input, range(len(factors))), factors, scales)]
+        if len(scaled) == 1:
+            return Lowering(scaled[0])
+        if node.attrs["multi_input_mode"] == "sum":
+            return Lowering(" + ".join(scaled))
+        return Lowering(f"torch.cat([{', '.join(scaled)}], dim=1)")
     _, stride, padding = bilinear_upsampling_window(node.attrs["scale"])
     return Lowering(f"F.conv_transpose2d({ctx.input(0)}, {ctx.input(1)}, stride={stride}, padding={padding}, "
                     f"groups={ctx.shape(0)[1]})")
