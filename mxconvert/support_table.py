@@ -100,7 +100,7 @@ FAMILIES = (
            _vision_json, "ResNet v1b/c/d, SE-ResNet, SENet, ResNeSt, MobileNetV3, Xception, ResidualAttentionNet"),
     Family("GluonCV detectors", "GluonCV detection", detection.MODELS,
            lambda name: detection.detector_checkpoint(name)[0].tojson(),
-           "SSD, YOLOv3, CenterNet, Faster R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
+           "SSD, YOLOv3, CenterNet, Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
 )
 
 
