@@ -18,7 +18,7 @@ from .ir import Graph, TensorRef
 from .shapes import Shape, ShapeError, infer_shapes, input_shapes_of, is_begin_state
 
 BATCH = "batch"
-_FACTORS = (2, 3, 5, 7, 11, 13, 17, 19, 23)  # batch first; one per other dynamic axis
+_FACTORS = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)  # batch first, if dynamic; one per other dynamic axis
 DRIFTS = "fixes a size that the dynamic axes leave free"
 Emitted = TypeVar("Emitted")
 
@@ -39,8 +39,9 @@ class InputSizes:
         return any(0 in axes for axes in self.axes.values())
 
     def factors(self) -> dict[tuple[str, int], int]:
-        """(input, axis) -> its probe factor; every batch axis shares the first one."""
-        others = iter(_FACTORS[1:])
+        """(input, axis) -> its probe factor: every batch axis shares the first one, each other axis gets the next
+        prime (small probes: a graph may cap its sizes, as SSD's anchor table does)."""
+        others = iter(_FACTORS[1:] if self.batch_dynamic() else _FACTORS)
         return {(name, axis): _FACTORS[0] if axis == 0 else next(others)
                 for name, axes in self.axes.items() for axis in axes}
 

@@ -99,21 +99,21 @@ def pooling(ctx: EmitContext, node: Node) -> None:
         x = ctx.add("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])
         out = ctx.temp("pooled")
     windows = pooling_windows(a, channels_first(shape, a["layout"]))
-    kind = a["pool_type"]
+    kind, full = a["pool_type"], a["pooling_convention"] == "full"
     if kind == "lp":
-        _lp_pooling(ctx, x, windows, a["global_pool"], a["p_value"], out)
+        _lp_pooling(ctx, x, windows, a["global_pool"], a["p_value"], out, full)
     elif a["global_pool"]:
         if kind == "sum":
             ctx.reduce_sum(x, list(range(2, rank)), out)
         else:
             ctx.add("GlobalMaxPool" if kind == "max" else "GlobalAveragePool", [x], out)
     else:
-        _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out)
+        _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out, full)
     if last:
         ctx.add("Transpose", [out], ctx.output(), perm=[0, *range(2, rank), 1])
 
 
-def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str) -> None:
+def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str, full: bool) -> None:
     """MXNet's lp pooling: the p-th root of the window sum of ``x ** p`` (signed for odd p: p=1 is a plain sum)."""
     powered = x
     for _ in range(p - 1):
@@ -122,7 +122,7 @@ def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: i
     if global_pool:
         summed = ctx.reduce_sum(powered, list(range(2, 2 + len(windows))), sum_out)
     else:
-        summed = _window_pooling(ctx, "sum", True, powered, windows, sum_out)
+        summed = _window_pooling(ctx, "sum", True, powered, windows, sum_out, full)
     if p == 2:
         ctx.add("Sqrt", [summed], out)
     elif p == 3:  # the real cube root: max(s, 0) ** (1/3) - max(-s, 0) ** (1/3)
@@ -132,10 +132,14 @@ def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: i
         ctx.add("Sub", [positive, negative], out)
 
 
-def _window_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None) -> str:
-    """max, avg (its divisor counting the padding when ``counted``) or sum over MXNet's windows."""
+def _window_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None,
+                    full: bool) -> str:
+    """max, avg (its divisor counting the padding when ``counted``) or sum over MXNet's windows. ONNX's ceil mode
+    is tried first for MXNet's ``full`` convention: where floor and ceil both fit one size, the choice then does
+    not change with the size (a dynamic axis)."""
     kernel, strides, pads = ([w[i] for w in windows] for i in (1, 2, 3))
-    ceil = next((c for c in (False, True) if all(_onnx_pool_is_exact(kind, c, *w) for w in windows)), None)
+    modes = (True, False) if full else (False, True)
+    ceil = next((c for c in modes if all(_onnx_pool_is_exact(kind, c, *w) for w in windows)), None)
     if ceil is None:
         return _explicit_pooling(ctx, kind, counted, x, windows, out)
     attrs = dict(kernel_shape=kernel, strides=strides, pads=pads + pads, ceil_mode=int(ceil))
