@@ -780,6 +780,8 @@ CASES.update({
     "det_box_nms_topk_valid_thresh": (_nms(_detections(d, classes=2), overlap_thresh=0.4, valid_thresh=0.4, topk=7,
                                            id_index=0, name="nms"), (2, 30, 6)),
     "det_box_nms_background": (_nms(_detections(d, classes=3), id_index=0, background_id=0, name="nms"), (2, 20, 6)),
+    # more candidates than the generated module's 256 suppression rows a block
+    "det_box_nms_blocks": (_nms(_detections(d, classes=3), overlap_thresh=0.3, id_index=0, name="nms"), (2, 600, 6)),
     # ties in score: MXNet's CPU sort is stable, so tied rows keep their order
     "det_box_nms_tied_scores": (_nms(_detections(d, classes=2, tied=True), overlap_thresh=0.2, id_index=0,
                                      name="nms"), (2, 30, 6)),
@@ -874,6 +876,7 @@ CASES.update({
     "det_multibox_detection_variances": _multibox_detection(variances=(0.2, 0.1, 0.3, 0.25), threshold=0.5,
                                                             nms_threshold=1.0),
     "det_multibox_detection_background_only": _multibox_detection(classes=1),
+    "det_multibox_detection_blocks": _multibox_detection(height=12, width=12),  # 432 anchors
 })
 
 
@@ -897,6 +900,8 @@ CASES.update({
                                                       threshold=0.3, output_score=True),
     "det_multi_proposal": _proposal(batch=2, rpn_pre_nms_top_n=-1, rpn_post_nms_top_n=30, rpn_min_size=3,
                                     threshold=0.6, output_score=True),
+    "det_multi_proposal_blocks": _proposal(batch=2, height=10, width=8, rpn_pre_nms_top_n=-1, rpn_post_nms_top_n=50,
+                                           rpn_min_size=2, threshold=0.6),  # 480 anchors
     "det_multi_proposal_iou_loss": _proposal(batch=2, height=4, width=4, rpn_pre_nms_top_n=40, rpn_post_nms_top_n=10,
                                              threshold=0.6, iou_loss=True),
 })
@@ -904,6 +909,7 @@ CASE_INPUTS.update({  # image height, width and scale; the image smaller than th
     "det_proposal": {"im_info": np.array([[20, 24, 1.0]], np.float32)},
     "det_proposal_repeats_min_size_scores": {"im_info": np.array([[15, 18, 0.5]], np.float32)},
     "det_multi_proposal": {"im_info": np.array([[20, 24, 1.0], [13, 21, 1.5]], np.float32)},
+    "det_multi_proposal_blocks": {"im_info": np.array([[40, 32, 1.0], [29, 25, 1.0]], np.float32)},
     "det_multi_proposal_iou_loss": {"im_info": np.array([[16, 16, 1.0], [13, 11, 1.0]], np.float32)},
 })
 

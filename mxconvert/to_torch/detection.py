@@ -44,11 +44,16 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
 HELPERS["mxnet_greedy_keep"] = '''
-def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Greedy suppression of candidates (batch, count) in score order: each one still kept drops the later ones
-    its row of ``suppresses`` (batch, count, count) marks."""
-    for i in range(keep.shape[1]):
-        keep = keep & ~(suppresses[:, i] & keep[:, i:i + 1])
+def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
+    """Greedy suppression of candidates (batch, count) in score order, for the rows ``start`` onwards of
+    ``suppresses`` (batch, rows, count): each candidate still kept drops the later ones its row marks. The callers
+    pass 256 rows at a time, so memory grows with the candidate count, not with its square."""
+    rows, count = suppresses.shape[1], suppresses.shape[2]
+    later = torch.arange(count, device=keep.device).unsqueeze(0) > torch.arange(start, start + rows,
+                                                                                 device=keep.device).unsqueeze(1)
+    suppresses = suppresses & later
+    for i in range(rows):
+        keep = keep & ~(suppresses[:, i] & keep[:, start + i:start + i + 1])
     return keep
 '''
 HELPERS["mxnet_box_nms"] = '''
@@ -72,12 +77,13 @@ def mxnet_box_nms(
     rows = torch.gather(boxes, 1, order.unsqueeze(2).expand(-1, -1, width))
     keep = torch.gather(valid, 1, order)
     coords = rows[:, :, coord_start:coord_start + 4]
-    overlap = mxnet_box_overlap(coords.unsqueeze(2), coords.unsqueeze(1), center, False)
-    suppresses = (overlap > overlap_thresh) & torch.ones(topk, topk, dtype=torch.bool, device=x.device).triu(1)
-    if id_index >= 0 and not force_suppress:
-        ids = rows[:, :, id_index].to(torch.int64)
-        suppresses = suppresses & (ids.unsqueeze(2) == ids.unsqueeze(1))
-    keep = mxnet_greedy_keep(suppresses, keep)
+    for start in range(0, topk, 256):
+        block = coords[:, start:start + 256]
+        suppresses = mxnet_box_overlap(block.unsqueeze(2), coords.unsqueeze(1), center, False) > overlap_thresh
+        if id_index >= 0 and not force_suppress:
+            ids = rows[:, :, id_index].to(torch.int64)
+            suppresses = suppresses & (ids[:, start:start + 256].unsqueeze(2) == ids.unsqueeze(1))
+        keep = mxnet_greedy_keep(suppresses, keep, start)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -283,12 +289,13 @@ def mxnet_multibox_detection(
     order = torch.sort(key, dim=1, descending=True, stable=True)[1][:, :count]
     best_rows = torch.gather(rows, 1, order.unsqueeze(2).expand(-1, -1, 6))
     candidates = torch.gather(valid, 1, order)
-    overlap = mxnet_detection_overlap(best_rows[:, :, None, 2:], best_rows[:, None, :, 2:])
-    later = torch.ones(count, count, dtype=torch.bool, device=probs.device).triu(1)
-    suppresses = (overlap >= nms_threshold) & later
-    if not force_suppress:
-        suppresses = suppresses & (best_rows[:, :, None, 0] == best_rows[:, None, :, 0])
-    keep = mxnet_greedy_keep(suppresses, candidates)
+    keep = candidates
+    for start in range(0, count, 256):
+        block = best_rows[:, start:start + 256]
+        suppresses = mxnet_detection_overlap(block[:, :, None, 2:], best_rows[:, None, :, 2:]) >= nms_threshold
+        if not force_suppress:
+            suppresses = suppresses & (block[:, :, None, 0] == best_rows[:, None, :, 0])
+        keep = mxnet_greedy_keep(suppresses, keep, start)
     labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
     head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
     tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
@@ -347,9 +354,10 @@ def mxnet_proposal(
     proposals = torch.cat([boxes, scores.unsqueeze(2)], 2)
     order = torch.sort(scores, dim=1, descending=True, stable=True)[1][:, :first]
     best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
-    overlap = mxnet_proposal_overlap(best[:, :, None, :4], best[:, None, :, :4])
-    later = torch.ones(first, first, dtype=torch.bool, device=probs.device).triu(1)
-    keep = mxnet_greedy_keep((overlap > threshold) & later, torch.ones_like(order, dtype=torch.bool))
+    keep = torch.ones_like(order, dtype=torch.bool)
+    for start in range(0, first, 256):
+        overlap = mxnet_proposal_overlap(best[:, start:start + 256, None, :4], best[:, None, :, :4])
+        keep = mxnet_greedy_keep(overlap > threshold, keep, start)
     positions = torch.arange(first, 0, -1, device=probs.device)
     in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
                           stable=True)[1]
