@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -109,6 +109,3 @@ class Graph:
             for ref in n.inputs:
                 uses.setdefault(ref, []).append(n)
         return uses
-
-    def ops(self) -> Iterator[str]:
-        return iter(sorted({n.op for n in self.nodes}))

@@ -17,8 +17,6 @@ import onnx
 from .errors import MxConvertError, first_line
 from .feeds import BEGIN_STATES_KEY, Feeds, Given, complete_feeds
 
-Runner = Callable[[np.ndarray], list[np.ndarray]]
-
 
 def load_onnx(path: str | os.PathLike) -> onnx.ModelProto:
     """Read an ``.onnx`` file (external data beside it is loaded too); bad files are a one-line error."""
@@ -84,7 +82,8 @@ class OnnxInputs:
         return run_fixed_batch(lambda chunk: run({name: chunk}), batch, self.declared(name)[0])
 
 
-def run_fixed_batch(run: Runner, batch: np.ndarray, model_batch: int | None) -> list[np.ndarray]:
+def run_fixed_batch(run: Callable[[np.ndarray], list[np.ndarray]], batch: np.ndarray,
+                    model_batch: int | None) -> list[np.ndarray]:
     """``run`` on ``batch``, chunked to ``model_batch`` rows when the model fixes its batch size."""
     rows = batch.shape[0]
     if model_batch is None or rows == model_batch:

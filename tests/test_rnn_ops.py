@@ -189,7 +189,7 @@ def test_gluon_exported_layers(layer, layout, tmp_path):
     states follow the live batch: the converted models run another batch size."""
     block = getattr(mx.gluon.rnn, layer)(H, num_layers=2, bidirectional=True, layout=layout, input_size=I)
     graph, gluon_net, data, expected = gluon_layer_export(block, layout, tmp_path)
-    assert {"_rnn_param_concat", "_zeros"} <= set(graph.ops())
+    assert {"_rnn_param_concat", "_zeros"} <= {node.op for node in graph.nodes}
     onnx_out, model = onnx_outputs(graph, data)
     assert len(recurrent_nodes(model)) == 2
     assert not [init.name for init in model.graph.initializer if "_weight" in init.name or "_bias" in init.name]
