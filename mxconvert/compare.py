@@ -21,7 +21,7 @@ import json
 import math
 import shlex
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -74,6 +74,7 @@ class ModelEntry:
     mxnet: Path
     outputs: dict[str, Path]
     mxnet_fp64: Path | None = None  # MXNet run in float64: the exact result, to show MXNet's own rounding
+    not_run: dict[str, str] = field(default_factory=dict)  # backend key -> why it gave no output (run_all)
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,12 @@ def compare_entries(entries: Sequence[ModelEntry], suite: Suite, per_output: boo
 
 
 # ---------------------------------------------------------------- reports
+
+def not_run_lines(entries: Sequence[ModelEntry], suite: Suite) -> list[str]:
+    """One line per model and backend of ``suite`` that has no column because it could not run the model."""
+    return [f"{suite.backends[key]} did not run {entry.name}: {reason}"
+            for entry in entries for key, reason in entry.not_run.items() if key in suite.backends]
+
 
 def fmt_number(value: float | None) -> str:
     """8 significant digits like ``3.1292439e-07``; None is "n/a"."""

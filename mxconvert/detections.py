@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from prettytable import PrettyTable, TableStyle
 
-from .compare import NOISE_FACTOR, ONNX, PYTORCH, parse_list_file
+from .compare import NOISE_FACTOR, ONNX, PYTORCH, ModelEntry, Suite, parse_list_file
 from .errors import EXIT_OK, EXIT_TOLERANCE, MxConvertError
 from .fileio import load_outputs
 
@@ -129,22 +129,37 @@ def add_flags(p: argparse.ArgumentParser) -> None:
                         f"MXNet float32's own distance from them (default {NOISE_FACTOR:g})")
 
 
+def looks_like_detections(outputs: Sequence[np.ndarray]) -> bool:
+    """Whether a model's outputs are a detector's: GluonCV's ids, scores and boxes, each (N, K, .), or one
+    (N, K, 6) MultiBoxDetection array."""
+    if len(outputs) >= 3 and all(o.ndim == 3 for o in outputs[:3]):
+        return outputs[0].shape[-1] == outputs[1].shape[-1] == 1 and outputs[2].shape[-1] == 4
+    return len(outputs) == 1 and outputs[0].ndim == 3 and outputs[0].shape[-1] == 6
+
+
+def match_entries(entries: Sequence[ModelEntry], suite: Suite, score_floor: float, box_floor: float,
+                  noise_factor: float) -> list[DetectionMatch]:
+    """Every backend's detections of every entry against MXNet's (tolerances widened by MXNet's own rounding
+    where its float64 outputs are listed)."""
+    results = []
+    for entry in entries:
+        reference = load_outputs(entry.mxnet)
+        tolerances = (score_floor, box_floor)
+        if entry.mxnet_fp64 is not None:
+            tolerances = rounding_tolerances(reference, load_outputs(entry.mxnet_fp64), noise_factor, *tolerances)
+        for key, path in entry.outputs.items():
+            try:
+                results.append(match(reference, load_outputs(path), entry.name, suite.backends[key], *tolerances))
+            except MxConvertError as exc:
+                raise MxConvertError(f"{entry.name} {suite.backends[key]}: {exc}", str(path)) from None
+    return results
+
+
 def report(list_files: Sequence[str], args: argparse.Namespace) -> int:
     """The detection table of every model and backend the list files name; exit 1 when an MXNet detection is
     missing (not merely a tie at the cut decided otherwise)."""
-    results = []
-    for listing, suite in zip(list_files, (ONNX, PYTORCH)):
-        for entry in parse_list_file(listing, suite):
-            reference = load_outputs(entry.mxnet)
-            tolerances = (args.score_tolerance, args.box_tolerance)
-            if entry.mxnet_fp64 is not None:
-                tolerances = rounding_tolerances(reference, load_outputs(entry.mxnet_fp64), args.noise_factor,
-                                                 *tolerances)
-            for key, path in entry.outputs.items():
-                try:
-                    results.append(match(reference, load_outputs(path), entry.name, suite.backends[key],
-                                         *tolerances))
-                except MxConvertError as exc:
-                    raise MxConvertError(f"{entry.name} {suite.backends[key]}: {exc}", str(path)) from None
+    results = [result for listing, suite in zip(list_files, (ONNX, PYTORCH))
+               for result in match_entries(parse_list_file(listing, suite), suite, args.score_tolerance,
+                                           args.box_tolerance, args.noise_factor)]
     print(render(results))
     return EXIT_TOLERANCE if any(r.missing for r in results) else EXIT_OK

@@ -88,3 +88,25 @@ def test_auto_tolerance_is_the_default_and_judges_against_float64(zoo_model, tmp
                             "--test_mx_onnx", str(tmp_path / "lists" / "onnx.txt"), "--tolerance", "1e-5"],
                            capture_output=True, text=True, timeout=120)
     assert fixed.returncode == 1 and "over tolerance 1e-05: resnet-50-he ONNX Runtime" in fixed.stderr
+
+
+def test_detector_is_judged_as_detections_and_importer_refusal_is_reported(zoo_model, tmp_path):
+    """A GluonCV detector: its tensors are tabulated, but it is judged by the detection table (every MXNet
+    detection matched); MXNet's ONNX importer cannot take its file, which the run and the table say per model
+    instead of stopping."""
+    from mxconvert.zoo.common import imagenet_normalise
+
+    models = tmp_path / "models"
+    models.mkdir()
+    prefix = Path(zoo_model("det-yolo3_mobilenet1.0_voc"))
+    for suffix in ("-symbol.json", "-0000.params"):
+        (models / f"yolo{suffix}").symlink_to(f"{prefix}{suffix}")
+    np.save(tmp_path / "images.npy", imagenet_normalise(sample_images(2, 128, seed=3)))
+    result = _run(tmp_path, "--input_image", str(tmp_path / "images.npy"))
+    assert result.returncode == 0, result.stderr
+    assert "ONNX (MXNet back) did not run yolo: " in result.stdout and "importer" in result.stdout
+    assert "# yolo: onnx_mxnet did not run:" in (tmp_path / "lists" / "onnx.txt").read_text()
+    rows = [line.split("│") for line in result.stdout.splitlines() if line.startswith("│")]
+    detected = [[cell.strip() for cell in row] for row in rows if row[1].strip() == "yolo"]
+    assert [row[2] for row in detected] == ["ONNX Runtime", "PyTorch"], result.stdout
+    assert all(row[3] == "200" and row[4] == "200 (100.0%)" for row in detected), result.stdout
