@@ -96,14 +96,32 @@ def _float_of(ctx: EmitContext, x: str) -> str:
     return ctx.add("Cast", [x], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
 
 
+def _range(ctx: EmitContext, start: int | str, limit: int | str, delta: int) -> str:
+    """ONNX Range over int64 scalars: ``start`` and ``limit`` a number or a scalar tensor."""
+    start, limit = (ctx.const(np.int64(v), "bound", dtype=np.int64) if isinstance(v, int) else v
+                    for v in (start, limit))
+    return ctx.add("Range", [start, limit, ctx.const(np.int64(delta), "delta", dtype=np.int64)])
+
+
 def _countdown(ctx: EmitContext, count: int | str) -> str:
     """count, count - 1, ..., 1 in the float type: a rank that puts earlier rows first."""
     if isinstance(count, int):
         return ctx.const(np.arange(count, 0, -1), "rank")
-    scalar = ctx.squeeze(count, [0])
-    steps = ctx.add("Range", [scalar, ctx.const(np.int64(0), "end", dtype=np.int64),
-                              ctx.const(np.int64(-1), "delta", dtype=np.int64)])
-    return _float_of(ctx, steps)
+    return _float_of(ctx, _range(ctx, ctx.squeeze(count, [0]), 0, -1))
+
+
+def _at_most(ctx: EmitContext, count: str, limit: int) -> str:
+    """min(``count``, ``limit``) of a one-element int64 tensor, ``count`` itself for a negative limit (Min takes
+    no integers before opset 12)."""
+    if limit < 0:
+        return count
+    bound = ctx.ints([limit], "limit")
+    return _select(ctx, ctx.add("Less", [count, bound]), count, bound)
+
+
+def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
+    """Dims ``start:end`` of a live ``shape`` (int64)."""
+    return ctx.add("Slice", [shape, ctx.ints([start], "starts"), ctx.ints([end], "ends"), ctx.ints([0], "axes")])
 
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
@@ -117,8 +135,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
             ctx.const(np.arange(count), "positions", dtype=np.int64)
     else:
         trips = ctx.squeeze(count, [0])
-        positions = ctx.add("Range", [ctx.const(np.int64(0), "start", dtype=np.int64), trips,
-                                      ctx.const(np.int64(1), "delta", dtype=np.int64)])
+        positions = _range(ctx, 0, trips, 1)
     prefix = ctx.temp("nms")
     step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
     outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
@@ -173,12 +190,9 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
         ctx.add("Identity", [ctx.input(0)], ctx.output())
         return
     shape = ctx.add("Shape", [ctx.input(0)])
-    elements = ctx.add("Slice", [shape, ctx.ints([-2], "starts"), ctx.ints([-1], "ends"), ctx.ints([0], "axes")])
+    elements = _dims(ctx, shape, -2, -1)
     boxes = ctx.add("Reshape", [ctx.input(0), ctx.add("Concat", [ctx.ints([-1]), elements, ctx.ints([width])], axis=0)])
-    count = elements
-    if a["topk"] > 0:
-        topk = ctx.ints([a["topk"]], "topk")
-        count = _select(ctx, ctx.add("Less", [elements, topk]), elements, topk)
+    count = _at_most(ctx, elements, a["topk"])
     zero = ctx.const(0.0, "zero")
     valid = ctx.add("Greater", [_column(ctx, boxes, a["score_index"]), ctx.const(a["valid_thresh"], "valid_thresh")])
     if a["id_index"] >= 0:
@@ -304,19 +318,14 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
         ctx.reshape(own, [-1, channels, pooled_h, pooled_w], ctx.output())
 
 
-def _dims(ctx: EmitContext, x: str, start: int, end: int) -> str:
-    """Dims ``start:end`` of ``x``'s live shape (int64)."""
-    return ctx.add("Slice", [ctx.add("Shape", [x]), ctx.ints([start], "starts"), ctx.ints([end], "ends"),
-                             ctx.ints([0], "axes")])
-
-
 @register("_contrib_MultiBoxPrior")
 def multibox_prior(ctx: EmitContext, node: Node) -> None:
     """The anchors of the data's live height and width (``shapes.multibox_prior_shapes``), in MXNet's float32
     order of operations."""
     a = node.attrs
     sizes, roots = (ctx.const(values, "anchor") for values in multibox_prior_shapes(a))
-    height, width = _dims(ctx, ctx.input(0), 2, 3), _dims(ctx, ctx.input(0), 3, 4)
+    shape = ctx.add("Shape", [ctx.input(0)])
+    height, width = _dims(ctx, shape, 2, 3), _dims(ctx, shape, 3, 4)
     extents = [_float_of(ctx, height), _float_of(ctx, width)]
     two = ctx.const(2.0, "two")
     half_width = ctx.add("Div", [ctx.add("Mul", [ctx.add("Div", [ctx.add("Mul", [sizes, extents[0]]), extents[1]]),
@@ -329,8 +338,7 @@ def multibox_prior(ctx: EmitContext, node: Node) -> None:
             step = ctx.const(a["steps"][axis], "step")
         else:
             step = ctx.add("Div", [ctx.const(1.0, "one"), extents[axis]])
-        positions = ctx.add("Range", [ctx.const(np.int64(0), "start", dtype=np.int64), ctx.squeeze(extent, [0]),
-                                      ctx.const(np.int64(1), "delta", dtype=np.int64)])
+        positions = _range(ctx, 0, ctx.squeeze(extent, [0]), 1)
         centers.append(ctx.add("Mul", [ctx.add("Add", [_float_of(ctx, positions), ctx.const(a["offsets"][axis])]),
                                        step]))
     grid = ctx.add("Concat", [height, width], axis=0)
@@ -383,11 +391,12 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     unsorted place with class -1, as MXNet leaves them. The anchor count is read at run time."""
     a = node.attrs
     classes = ctx.shape(0)[1]
-    anchors = _dims(ctx, ctx.input(0), 2, 3)
+    shape = ctx.add("Shape", [ctx.input(0)])
+    anchors = _dims(ctx, shape, 2, 3)
     minus_one = ctx.const(-1.0, "minus_one")
     if classes < 2:  # no foreground class: nothing is detected
-        shape = ctx.add("Concat", [_dims(ctx, ctx.input(0), 0, 1), anchors, ctx.ints([6])], axis=0)
-        ctx.add("Expand", [minus_one, shape], ctx.output())
+        out_shape = ctx.add("Concat", [_dims(ctx, shape, 0, 1), anchors, ctx.ints([6])], axis=0)
+        ctx.add("Expand", [minus_one, out_shape], ctx.output())
         return
     foreground = ctx.add("Slice", [ctx.input(0), ctx.ints([1], "starts"), ctx.ints([classes], "ends"),
                                    ctx.ints([1], "axes")])
@@ -408,9 +417,7 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     if limit == 0:
         ctx.add("Identity", [compacted], ctx.output())
         return
-    count = anchors
-    if limit > 0:
-        count = _select(ctx, ctx.add("Less", [anchors, ctx.ints([limit], "limit")]), anchors, ctx.ints([limit], "limit"))
+    count = _at_most(ctx, anchors, limit)
     order = _top_indices(ctx, _select(ctx, valid, score, ctx.const(-np.inf, "lowest")), count)
     best_rows = _gather_rows(ctx, rows, order, 6)
     candidates = ctx.add("GatherElements", [valid, order], axis=1)
@@ -549,7 +556,7 @@ def proposal(ctx: EmitContext, node: Node) -> None:
 
     candidates = ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool)
     keep = _greedy_keep(ctx, candidates, first, suppressed_by)
-    rank = _select(ctx, keep, ctx.const(np.arange(first, 0, -1), "rank"), ctx.const(0.0, "zero"))
+    rank = _select(ctx, keep, _countdown(ctx, first), ctx.const(0.0, "zero"))
     in_order = _top_indices(ctx, rank, first)
     kept = ctx.add("Min", [ctx.reduce_sum(ctx.add("Cast", [keep], to=float_type), [1]),
                            ctx.const([float(kept_at_most)], "at_most")])

@@ -43,11 +43,12 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     iou = intersect / (areas[0] + areas[1] - intersect)
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
-HELPERS["mxnet_greedy_keep"] = '''
+NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
+HELPERS["mxnet_greedy_keep"] = f'''
 def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
     """Greedy suppression of candidates (batch, count) in score order, for the rows ``start`` onwards of
     ``suppresses`` (batch, rows, count): each candidate still kept drops the later ones its row marks. The callers
-    pass 256 rows at a time, so memory grows with the candidate count, not with its square."""
+    pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
     rows, count = suppresses.shape[1], suppresses.shape[2]
     later = torch.arange(count, device=keep.device).unsqueeze(0) > torch.arange(start, start + rows,
                                                                                  device=keep.device).unsqueeze(1)
@@ -56,7 +57,7 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
         keep = keep & ~(suppresses[:, i] & keep[:, start + i:start + i + 1])
     return keep
 '''
-HELPERS["mxnet_box_nms"] = '''
+HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
     id_index: int, background_id: float, force_suppress: bool, center: bool
@@ -77,12 +78,12 @@ def mxnet_box_nms(
     rows = torch.gather(boxes, 1, order.unsqueeze(2).expand(-1, -1, width))
     keep = torch.gather(valid, 1, order)
     coords = rows[:, :, coord_start:coord_start + 4]
-    for start in range(0, topk, 256):
-        block = coords[:, start:start + 256]
+    for start in range(0, topk, {NMS_ROWS}):
+        block = coords[:, start:start + {NMS_ROWS}]
         suppresses = mxnet_box_overlap(block.unsqueeze(2), coords.unsqueeze(1), center, False) > overlap_thresh
         if id_index >= 0 and not force_suppress:
             ids = rows[:, :, id_index].to(torch.int64)
-            suppresses = suppresses & (ids[:, start:start + 256].unsqueeze(2) == ids.unsqueeze(1))
+            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids.unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
@@ -254,7 +255,7 @@ def mxnet_detection_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     union = union - intersect
     return torch.where(union > 0, intersect / union, torch.zeros_like(union))
 '''
-HELPERS["mxnet_multibox_detection"] = '''
+HELPERS["mxnet_multibox_detection"] = f'''
 def mxnet_multibox_detection(
     probs: torch.Tensor, offsets: torch.Tensor, anchors: torch.Tensor, threshold: float, clip: bool,
     variances: List[float], limit: int, nms_threshold: float, force_suppress: bool
@@ -290,8 +291,8 @@ def mxnet_multibox_detection(
     best_rows = torch.gather(rows, 1, order.unsqueeze(2).expand(-1, -1, 6))
     candidates = torch.gather(valid, 1, order)
     keep = candidates
-    for start in range(0, count, 256):
-        block = best_rows[:, start:start + 256]
+    for start in range(0, count, {NMS_ROWS}):
+        block = best_rows[:, start:start + {NMS_ROWS}]
         suppresses = mxnet_detection_overlap(block[:, :, None, 2:], best_rows[:, None, :, 2:]) >= nms_threshold
         if not force_suppress:
             suppresses = suppresses & (block[:, :, None, 0] == best_rows[:, None, :, 0])
@@ -313,7 +314,7 @@ def mxnet_proposal_overlap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     areas = [(box[..., 2] - box[..., 0] + 1) * (box[..., 3] - box[..., 1] + 1) for box in (a, b)]
     return inter / (areas[0] + areas[1] - inter)
 '''
-HELPERS["mxnet_proposal"] = '''
+HELPERS["mxnet_proposal"] = f'''
 def mxnet_proposal(
     probs: torch.Tensor, deltas: torch.Tensor, image: torch.Tensor, anchors: torch.Tensor, stride: int, first: int,
     at_most: int, rows: int, threshold: float, min_size: float, iou_loss: bool
@@ -355,8 +356,8 @@ def mxnet_proposal(
     order = torch.sort(scores, dim=1, descending=True, stable=True)[1][:, :first]
     best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
     keep = torch.ones_like(order, dtype=torch.bool)
-    for start in range(0, first, 256):
-        overlap = mxnet_proposal_overlap(best[:, start:start + 256, None, :4], best[:, None, :, :4])
+    for start in range(0, first, {NMS_ROWS}):
+        overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, :, :4])
         keep = mxnet_greedy_keep(overlap > threshold, keep, start)
     positions = torch.arange(first, 0, -1, device=probs.device)
     in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
@@ -432,8 +433,8 @@ def roi_align(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxPrior")
 def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    sizes, roots = multibox_prior_shapes(a)
-    text = ", ".join(f"[{', '.join(_float32(v) for v in values)}]" for values in (sizes, roots, a["steps"], a["offsets"]))
+    lists = (*multibox_prior_shapes(a), a["steps"], a["offsets"])
+    text = ", ".join(f"[{', '.join(_float32(v) for v in values)}]" for values in lists)
     return Lowering(f"{ctx.helper('mxnet_multibox_prior')}({ctx.input(0)}, {text}, {a['clip']})")
 
 
