@@ -21,16 +21,25 @@ ROUNDING_SEARCH = 1e-2  # score, and share of the box scale, within which float3
 Detection = tuple[int, float, np.ndarray]
 
 
+def detection_columns(outputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A detector's class ids, scores and boxes, each image's in one row: GluonCV's three outputs ((N, K) or
+    (N, K, 1) ids and scores, (N, K, 4) boxes) or one (N, K, 6) MultiBoxDetection array; None for other outputs."""
+    if len(outputs) >= 3 and outputs[2].ndim == 3 and outputs[2].shape[-1] == 4:
+        ids, scores, boxes = outputs[:3]
+        if all(o.shape in (boxes.shape[:2], (*boxes.shape[:2], 1)) for o in (ids, scores)):
+            return ids, scores, boxes
+    if len(outputs) == 1 and outputs[0].ndim == 3 and outputs[0].shape[-1] == 6:
+        return outputs[0][..., :1], outputs[0][..., 1:2], outputs[0][..., 2:]
+    return None
+
+
 def per_image(outputs: Sequence[np.ndarray]) -> list[list[Detection]]:
     """Each image's detections (class, score, corner box), padding rows dropped."""
-    if (len(outputs) >= 3 and outputs[2].shape[-1:] == (4,)
-            and outputs[0].size == outputs[1].size == outputs[2].size // 4):  # (N, K[, 1]) ids and scores
-        ids, scores, boxes = outputs[:3]
-    elif outputs and outputs[0].shape[-1:] == (6,):
-        ids, scores, boxes = outputs[0][..., :1], outputs[0][..., 1:2], outputs[0][..., 2:]
-    else:
+    columns = detection_columns(outputs)
+    if columns is None:
         shapes = ", ".join(str(o.shape) for o in outputs)
         raise MxConvertError(f"not detector outputs (want ids, scores, boxes or one (N, K, 6) array; got {shapes})")
+    ids, scores, boxes = columns
     images = []
     for image in range(ids.shape[0]):
         rows = zip(ids[image].reshape(-1), scores[image].reshape(-1), boxes[image].reshape(-1, 4))
@@ -127,14 +136,6 @@ def add_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--noise_factor", type=float, default=NOISE_FACTOR,
                    help="where the list names MXNet's float64 outputs, both tolerances widen to this many times "
                         f"MXNet float32's own distance from them (default {NOISE_FACTOR:g})")
-
-
-def looks_like_detections(outputs: Sequence[np.ndarray]) -> bool:
-    """Whether a model's outputs are a detector's: GluonCV's ids, scores and boxes, each (N, K, .), or one
-    (N, K, 6) MultiBoxDetection array."""
-    if len(outputs) >= 3 and all(o.ndim == 3 for o in outputs[:3]):
-        return outputs[0].shape[-1] == outputs[1].shape[-1] == 1 and outputs[2].shape[-1] == 4
-    return len(outputs) == 1 and outputs[0].ndim == 3 and outputs[0].shape[-1] == 6
 
 
 def match_entries(entries: Sequence[ModelEntry], suite: Suite, score_floor: float, box_floor: float,

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from . import api, compare, detections
 from .checkpoint import CheckpointPaths
@@ -203,16 +203,15 @@ def ensure_models(models_dir: Path, depths: list[int]) -> list[Checkpoint]:
 
 
 def judge_suite(entries: list[compare.ModelEntry], results: list[compare.Result], suite: compare.Suite,
-                args: argparse.Namespace) -> int:
-    """The tolerance gate, except for detectors: their outputs are compared as sets of detections (tied scores
-    may come in another order), in a table of their own, and fail only where an MXNet detection is missing."""
-    detectors = [entry for entry in entries if detections.looks_like_detections(load_outputs(entry.mxnet))]
-    names = {entry.name for entry in detectors}
-    code = compare.gate([r for r in results if r.model not in names], args.tolerance, args.noise_factor)
-    found = detections.match_entries(detectors, suite, detections.SCORE_TOLERANCE, detections.BOX_TOLERANCE,
-                                     args.noise_factor)
+                detectors: set[str], args: argparse.Namespace, report: TextIO) -> int:
+    """The tolerance gate, except for the ``detectors``: their outputs are compared as sets of detections (tied
+    scores may come in another order), in a table of their own, and fail only where an MXNet detection is
+    missing."""
+    code = compare.gate([r for r in results if r.model not in detectors], args.tolerance, args.noise_factor)
+    found = detections.match_entries([entry for entry in entries if entry.name in detectors], suite,
+                                     detections.SCORE_TOLERANCE, detections.BOX_TOLERANCE, args.noise_factor)
     if found:
-        print(detections.render(found), file=sys.stdout if args.format in ("table", "markdown") else sys.stderr)
+        print(detections.render(found), file=report)
     for result in found:
         if result.missing and args.tolerance is not None:
             print(f"missing detections: {result.backend} on {result.model}: {result.missing} of MXNet's "
@@ -225,6 +224,9 @@ def run_all(args: argparse.Namespace) -> int:
     checkpoints = ensure_models(Path(args.models_dir), args.depths)
     progress = Progress(total=len(checkpoints) * (3 + len(BACKENDS)))
     runs = {ckpt: run_model(ckpt, args, progress) for ckpt in checkpoints}
+    detectors = {ckpt.display_name for ckpt, run in runs.items()
+                 if detections.detection_columns(load_outputs(run.outputs["mxnet"])) is not None}
+    report = sys.stdout if args.format in ("table", "markdown") else sys.stderr  # JSON and CSV keep stdout alone
     code = EXIT_OK
     tables = []
     for suite, listing in ((compare.ONNX, args.test_mx_onnx), (compare.PYTORCH, args.test_mx_pytorch)):
@@ -234,9 +236,9 @@ def run_all(args: argparse.Namespace) -> int:
         notes = compare.not_run_lines(entries, suite)
         print(compare.render(results, suite, args.format))
         for note in notes:
-            print(note, file=sys.stdout if args.format in ("table", "markdown") else sys.stderr)
+            print(note, file=report)
         tables.append("\n\n".join([compare.render(results, suite, "markdown"), *notes]))
-        if judge_suite(entries, results, suite, args) != EXIT_OK:
+        if judge_suite(entries, results, suite, detectors, args, report) != EXIT_OK:
             code = EXIT_TOLERANCE
     if args.update_readme:
         command = "python run_all.py" + (f" --depths {' '.join(map(str, args.depths))}" if args.depths else "")
