@@ -66,9 +66,9 @@ def float32_made_double(symbol_json: str) -> str:
     (``_arange``, ``Cast``, ``argsort``'s indices...), so that a float64 run computes in double throughout: the
     exact reference (GluonCV creates its anchor grids and sort indices in float32, and MXNet refuses to mix them
     with float64 data)."""
-    graph = json.loads(symbol_json)
+    graph = json.loads(symbol_json)  # as MXNet's own ``tojson`` writes it: attributes under "attrs"
     for node in graph["nodes"]:
-        attrs = node.setdefault("attrs", node.pop("attr", node.pop("param", {})))
+        attrs = node.setdefault("attrs", {})
         schema = OPS.get(canonical_op(node["op"]))
         default = schema.attrs.get("dtype", (None, None))[1] if schema is not None else None
         if str(attrs.get("dtype", default)).strip("'\"") == "float32":
