@@ -30,6 +30,7 @@ class InputSizes:
     given: dict[str, Shape]
     axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> dynamic axes
     states: tuple[str, ...] = ()  # given begin states: at probe sizes their shapes follow the graph
+    linked: bool = False  # dynamic axes of equal given size share one probe factor (a sequence axis of each input)
 
     @property
     def dynamic(self) -> bool:
@@ -40,10 +41,21 @@ class InputSizes:
 
     def factors(self) -> dict[tuple[str, int], int]:
         """(input, axis) -> its probe factor: every batch axis shares the first one, each other axis gets the next
-        prime (small probes: a graph may cap its sizes, as SSD's anchor table does)."""
+        prime (small probes: a graph may cap its sizes, as SSD's anchor table does); ``linked`` axes of one
+        given size share theirs."""
         others = iter(_FACTORS[1:] if self.batch_dynamic() else _FACTORS)
-        return {(name, axis): _FACTORS[0] if axis == 0 else next(others)
-                for name, axes in self.axes.items() for axis in axes}
+        by_size: dict[int, int] = {}
+        factors = {}
+        for name, axes in self.axes.items():
+            for axis in axes:
+                size = self.given[name][axis]
+                if axis == 0:
+                    factors[(name, axis)] = _FACTORS[0]
+                elif self.linked:
+                    factors[(name, axis)] = by_size.setdefault(size, next(others))
+                else:
+                    factors[(name, axis)] = next(others)
+        return factors
 
     def probe(self) -> dict[str, Shape]:
         """The given shapes with each dynamic axis scaled by its factor."""
@@ -91,7 +103,9 @@ def input_sizes(graph: Graph, input_shape: Shape | Mapping[str, Shape], dynamic_
 
 def probe_shapes(graph: Graph, sizes: InputSizes) -> dict[TensorRef, Shape]:
     """Every tensor's shape at the probe sizes (given begin states re-inferred where the graph fixes them: their
-    batch axis follows the data's); a graph that cannot take them is refused with the reason."""
+    batch axis follows the data's); a graph that cannot take them is refused with the reason. Where the inputs'
+    dynamic axes must agree (BERT's tokens and token types share the sequence axis), axes of one given size are
+    probed together: ``sizes.linked`` is set then."""
     probe = sizes.probe()
     if sizes.states:
         with contextlib.suppress(ShapeError):
@@ -99,6 +113,12 @@ def probe_shapes(graph: Graph, sizes: InputSizes) -> dict[TensorRef, Shape]:
     try:
         return infer_shapes(graph, probe)
     except ShapeError as exc:
+        if not sizes.linked:
+            with contextlib.suppress(ShapeError):
+                sizes.linked = True
+                return infer_shapes(graph, sizes.probe())
+            sizes.linked = False
+            probe = sizes.probe()
         axes = " ".join(f"{name}={','.join(map(str, axes))}" for name, axes in sizes.axes.items())
         checked = " ".join(f"{name}={'x'.join(map(str, probe[name]))}" for name in sizes.axes)
         raise ShapeError(f"the graph does not take other sizes on the dynamic axes ({axes}; checked at {checked}): "

@@ -10,8 +10,8 @@ from .shapes import is_channels_last
 
 
 def foldable_batch_norms(graph: Graph) -> dict[str, Node]:
-    """Convolution name -> the inference BatchNorm over its channels that is its only reader (and the
-    convolution's output is no graph output)."""
+    """Convolution name -> the inference BatchNorm over its channels that is its only reader (the convolution's
+    output no graph output, the weights of both stored)."""
     uses = graph.consumers()
     heads = set(graph.outputs)
     nodes = graph.nodes_by_name()
@@ -25,7 +25,9 @@ def foldable_batch_norms(graph: Graph) -> dict[str, Node]:
                 or is_channels_last(producer.attrs["layout"])):
             continue
         rank = len(producer.attrs["kernel"]) + 2
-        if node.attrs["axis"] % rank == 1 and [n.name for n in uses[source]] == [node.name]:
+        stored = all(ref.node in graph.params for ref in producer.inputs[1:]) and all(
+            ref.node in graph.params or ref.node in graph.aux for ref in node.inputs[1:5])
+        if stored and node.attrs["axis"] % rank == 1 and [n.name for n in uses[source]] == [node.name]:
             folded[producer.name] = node
     return folded
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Collection, Iterable
 
 from .ir import Node
+from .opdefs import OPS
 
 Check = Callable[..., "str | None"]  # (node, *target context) -> why it cannot be converted, or None
 
@@ -13,6 +14,14 @@ Check = Callable[..., "str | None"]  # (node, *target context) -> why it cannot 
 class Entry:
     convert: Callable[..., Any]
     check: Check | None = None
+    computed_weights: bool = False  # the converter takes any tensor in the op's weight slots, not only stored ones
+
+
+def computed_weight_slots(node: Node, stored: Collection[str]) -> list[int]:
+    """The node's weight and auxiliary-state slots fed by a tensor computed in the graph (not a stored weight)."""
+    schema = OPS.get(node.op)
+    slots = (*schema.param_inputs, *schema.aux_inputs) if schema is not None else ()
+    return [slot for slot in slots if slot < len(node.inputs) and node.inputs[slot].node not in stored]
 
 
 class ConverterRegistry:
@@ -21,22 +30,29 @@ class ConverterRegistry:
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
 
-    def register(self, *ops: str, check: Check | None = None) -> Callable:
-        """Register the decorated converter for each op; ``check`` rejects attributes it cannot handle."""
+    def register(self, *ops: str, check: Check | None = None, computed_weights: bool = False) -> Callable:
+        """Register the decorated converter for each op; ``check`` rejects attributes it cannot handle;
+        ``computed_weights``: it also takes weights computed in the graph (from the data)."""
 
         def decorate(convert: Callable) -> Callable:
             for op in ops:
-                self.entries[op] = Entry(convert, check)
+                self.entries[op] = Entry(convert, check, computed_weights)
             return convert
 
         return decorate
 
-    def unsupported(self, nodes: Iterable[Node], *context: Any) -> dict[str, list[str]]:
-        """Every node that cannot be converted, grouped by op (with the reason), for one report."""
+    def unsupported(self, nodes: Iterable[Node], *context: Any,
+                    stored: Collection[str] | None = None) -> dict[str, list[str]]:
+        """Every node that cannot be converted, grouped by op (with the reason), for one report. ``stored``: the
+        names of the stored weights, where a node's weight slots must be checked against them."""
         offenders: dict[str, list[str]] = {}
         for node in nodes:
             entry = self.entries.get(node.op)
             reason = "no converter" if entry is None else entry.check(node, *context) if entry.check else None
+            if not reason and stored is not None and not entry.computed_weights:
+                computed = computed_weight_slots(node, stored)
+                if computed:
+                    reason = f"weight input {', '.join(map(str, computed))} computed in the graph, not stored"
             if reason:
                 key = node.op if entry is None else f"{node.op} [{reason}]"
                 offenders.setdefault(key, []).append(node.name)

@@ -1087,12 +1087,17 @@ def _reshape_like_range(begin: int | None, end: int | None, rank: int, side: str
     return start, stop
 
 
+def reshape_like_ranges(attrs: dict, lhs: Shape, rhs: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``reshape_like``'s (begin, end) of the lhs axes replaced and of the rhs axes whose sizes they take."""
+    return (_reshape_like_range(attrs["lhs_begin"], attrs["lhs_end"], len(lhs), "lhs"),
+            _reshape_like_range(attrs["rhs_begin"], attrs["rhs_end"], len(rhs), "rhs"))
+
+
 @shape_rule("reshape_like")
 def _reshape_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     """The lhs axes lhs_begin..lhs_end take the sizes of the rhs axes rhs_begin..rhs_end."""
-    a, (lhs, rhs) = node.attrs, shapes
-    lb, le = _reshape_like_range(a["lhs_begin"], a["lhs_end"], len(lhs), "lhs")
-    rb, re = _reshape_like_range(a["rhs_begin"], a["rhs_end"], len(rhs), "rhs")
+    lhs, rhs = shapes
+    (lb, le), (rb, re) = reshape_like_ranges(node.attrs, lhs, rhs)
     out = (*lhs[:lb], *rhs[rb:re], *lhs[le:])
     if math.prod(out) != math.prod(lhs):
         raise ShapeError(f"cannot reshape {lhs} to {out}")
@@ -1838,12 +1843,9 @@ def zero_begin_states(graph: Graph, node: Node) -> bool:
 
 
 def rnn_packed_parameters(graph: Graph, node: Node) -> np.ndarray:
-    """The stored packed parameter vector of an RNN node; parameters computed at run time are not converted."""
-    source = node.inputs[1].node
-    if source not in graph.params:
-        raise NotExpressible(f"packed parameters computed at run time (by {source!r}); only stored weights, "
-                             "reshaped or concatenated, are converted")
-    return graph.params[source]
+    """The stored packed parameter vector of an RNN node (the registries refuse one computed from the data)."""
+    return graph.params[node.inputs[1].node]
+
 # --- detection post-processing (issue 15, family ``detection``) -------------------------------------------------
 @shape_rule("_contrib_box_nms")
 def _box_nms(node: Node, shapes: list[Shape]) -> list[Shape]:

@@ -286,14 +286,20 @@ def test_unsupported_attributes_are_named_with_the_node(case):
             convert(graph)
 
 
-def test_parameters_computed_at_run_time_and_a_dynamic_batch_are_refused():
+def test_parameters_computed_from_weights_fold_and_from_the_data_are_refused():
     size = RnnLayout("gru", 1, 1, I, H, None).param_size
     doubled = S._internal._mul_scalar(S.var("rnn_parameters", shape=(size,)), scalar=2.0, name="doubled")
     sym = S.RNN(data=S.var("data"), parameters=doubled, state=S.var("rnn_state"), state_size=H, num_layers=1,
                 mode="gru", name="rnn")
     ref = run_reference(sym, (T, N, I))
-    message = r"RNN \[packed parameters computed at run time \(by 'doubled'\); only stored weights, reshaped or " \
-              r"concatenated, are converted\] \(rnn\)"
+    assert_close(ref.outputs, run_onnx(export_onnx(ref.graph, ExportOptions(input_shape=(T, N, I)))[0], ref.data))
+    data = S.var("data")
+    scaled = S.broadcast_mul(S.var("rnn_parameters", shape=(size,)), S.reshape(S.mean(data), shape=(1,)),
+                             name="scaled")
+    sym = S.RNN(data=data, parameters=scaled, state=S.var("rnn_state"), state_size=H, num_layers=1,
+                mode="gru", name="rnn")
+    ref = run_reference(sym, (T, N, I))
+    message = r"RNN \[weight input 1 computed in the graph, not stored\] \(rnn\)"
     for convert in (lambda: export_onnx(ref.graph, ExportOptions(input_shape=(T, N, I))),
                     lambda: emit_pytorch(ref.graph, TorchOptions((T, N, I)))):
         with pytest.raises(UnsupportedOpsError, match=message):

@@ -65,6 +65,11 @@ class EmitContext:
             return self.weight(var.name)
         return self.name_of(ref)
 
+    def stored(self, index: int) -> bool:
+        """Whether input ``index`` is a stored weight (not a tensor computed in the graph)."""
+        var = self.graph.variables.get(self.current.inputs[index].node)
+        return var is not None and var.kind in (VarKind.PARAM, VarKind.AUX)
+
     def name_of(self, ref: TensorRef) -> str:
         if ref.node in self.graph.variables:
             return self.aliases.get(ref.node, ref.node)
@@ -166,6 +171,25 @@ class EmitContext:
                  self.add("Gather", [self.add("Shape", [self.name_of(TensorRef(dim[0]))]), self.ints([dim[1]], "axis")])
                  for i, dim in enumerate(dims)]
         return self.add("Concat", parts, axis=0)
+
+    def axis_size(self, index: int, axis: int, dtype: np.dtype) -> str | int:
+        """The size of ``axis`` of input ``index``: fixed, or a scalar of ``dtype`` read at run time where the axis
+        is dynamic."""
+        size = self.live(self.current.inputs[index])[axis]
+        if isinstance(size, int):
+            return size
+        dims = self.add("Shape", [self.input(index)])
+        scalar = self.squeeze(self.add("Gather", [dims, self.ints([axis], "axis")]), [0])
+        return self.add("Cast", [scalar], to=helper.np_dtype_to_tensor_dtype(np.dtype(dtype)))
+
+    def positions(self, index: int, axis: int, along: Sequence[int], dtype: np.dtype) -> str:
+        """0, 1, ... over ``axis`` of input ``index`` in ``dtype``, shaped ``along`` (its -1 holds them); as many as
+        the axis has at run time where it is dynamic."""
+        size = self.axis_size(index, axis, dtype)
+        if isinstance(size, int):
+            return self.const(np.arange(size).reshape(along), "positions", dtype=dtype)
+        zero, one = (self.const(value, "range", dtype=dtype) for value in (0, 1))
+        return self.reshape(self.add("Range", [zero, size, one]), along)
 
     def reshape(self, x: str, shape: Sequence[int], out: str | None = None) -> str:
         return self.add("Reshape", [x, self.ints(shape)], out)

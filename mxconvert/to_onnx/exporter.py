@@ -71,7 +71,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
     target = f"ONNX opset {options.opset}"
     graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})
-    offenders = REGISTRY.unsupported(graph.nodes, options.opset)
+    offenders = REGISTRY.unsupported(graph.nodes, options.opset, stored=graph.params.keys() | graph.aux.keys())
     if offenders:
         raise UnsupportedOpsError(target, offenders)
     sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)

@@ -103,16 +103,45 @@ def div_sqrt_dim(ctx: EmitContext, node: Node) -> None:
     ctx.add("Div", [ctx.input(0), ctx.const(root, "sqrt_dim")], ctx.output())
 
 
+def _projection_sizes(ctx: EmitContext) -> tuple:
+    """Sequence length and batch of the ``(sequence, batch, heads x 3 x size)`` projection: fixed sizes, or
+    ``[1]``-shaped tensors read from it at run time where an axis is dynamic."""
+    shape = ctx.shape(0)
+    if all(isinstance(dim, int) for dim in ctx.live(ctx.current.inputs[0])[:2]):
+        return shape[0], shape[1]
+    dims = ctx.add("Shape", [ctx.input(0)])
+    return tuple(ctx.add("Gather", [dims, ctx.ints([axis], "axis")]) for axis in (0, 1))
+
+
+def _target(ctx: EmitContext, *parts) -> str:
+    """A Reshape target of fixed sizes and run-time sizes (a tuple of parts is their product)."""
+    def part(item) -> str | int:
+        if not isinstance(item, tuple):
+            return item
+        fixed = int(np.prod([p for p in item if isinstance(p, int)]))
+        live = [p for p in item if not isinstance(p, int)]
+        if not live:
+            return fixed
+        product = live[0]
+        for other in live[1:]:
+            product = ctx.add("Mul", [product, other])
+        return product if fixed == 1 else ctx.add("Mul", [product, ctx.ints([fixed], "size")])
+
+    items = [part(item) for item in parts]
+    if all(isinstance(item, int) for item in items):
+        return ctx.ints(items)
+    return ctx.add("Concat", [item if isinstance(item, str) else ctx.ints([item]) for item in items], axis=0)
+
+
 def _interleaved_part(ctx: EmitContext, node: Node, index: int) -> str:
     """Queries (0), keys (1) or values (2) of ``(sequence, batch, heads x 3 x size)`` as
     ``(batch * heads, sequence, size)``."""
-    shape = ctx.shape(0)
-    heads, size = interleaved_heads(node, [shape])
-    length, batch = shape[:2]
-    split = ctx.reshape(ctx.input(0), ctx.batch_shape([length, batch, heads, 3, size], shape))
+    heads, size = interleaved_heads(node, [ctx.shape(0)])
+    length, batch = _projection_sizes(ctx)
+    split = ctx.add("Reshape", [ctx.input(0), _target(ctx, length, batch, heads, 3, size)])
     part = ctx.add("Slice", [split, ctx.ints([index], "starts"), ctx.ints([index + 1], "ends"), ctx.ints([3], "axes")])
     per_head = ctx.add("Transpose", [part], perm=[1, 2, 0, 3, 4])
-    return ctx.reshape(per_head, ctx.batch_shape([batch * heads, length, size], shape))
+    return ctx.add("Reshape", [per_head, _target(ctx, (batch, heads), length, size)])
 
 
 @register("_contrib_interleaved_matmul_selfatt_qk")
@@ -128,8 +157,8 @@ def selfatt_qk(ctx: EmitContext, node: Node) -> None:
 def selfatt_valatt(ctx: EmitContext, node: Node) -> None:
     """Attention maps applied to the values, heads concatenated: ``(sequence, batch, heads * size)``."""
     heads, size = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
-    length, batch = ctx.shape(0)[:2]
+    length, batch = _projection_sizes(ctx)
     weighted = ctx.add("MatMul", [ctx.input(1), _interleaved_part(ctx, node, 2)])
-    per_head = ctx.reshape(weighted, ctx.batch_shape([batch, heads, length, size], ctx.shape(0)))
-    ctx.reshape(ctx.add("Transpose", [per_head], perm=[2, 0, 1, 3]),
-                ctx.batch_shape([length, batch, heads * size], ctx.shape(0)), ctx.output())
+    per_head = ctx.add("Reshape", [weighted, _target(ctx, batch, heads, length, size)])
+    ctx.add("Reshape", [ctx.add("Transpose", [per_head], perm=[2, 0, 1, 3]), _target(ctx, length, batch, heads * size)],
+            ctx.output())

@@ -15,13 +15,13 @@ from .registry import register
 
 
 @register("Convolution", check=lambda n, opset: negative_pad(n) or (
-    None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC") else f"layout {n.attrs['layout']}"))
+    None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC") else f"layout {n.attrs['layout']}"),
+    computed_weights=True)
 def convolution(ctx: EmitContext, node: Node) -> None:
+    """``Conv``; a weight computed in the graph (a cross-correlation with another branch) is an input like any."""
     a = node.attrs
     stride, pad, dilate = window_geometry(a, len(a["kernel"]))
-    inputs = [ctx.input(0), ctx.weight(node.inputs[1].node)]
-    if not a["no_bias"]:
-        inputs.append(ctx.weight(node.inputs[2].node))
+    inputs = [ctx.input(0), ctx.input(1)] + ([] if a["no_bias"] else [ctx.input(2)])
     ctx.add("Conv", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
             dilations=list(dilate), pads=list(pad + pad), group=a["num_group"])
 
@@ -194,17 +194,22 @@ def _mxnet_divisors(size: int, kernel: int, stride: int, pad: int, count: int, c
     return divisors
 
 
-@register("FullyConnected")
+@register("FullyConnected", computed_weights=True)
 def fully_connected(ctx: EmitContext, node: Node) -> None:
+    """``Gemm``, or ``MatMul`` on the last axis without ``flatten``; a stored weight is stored transposed there,
+    a computed one transposed in the graph."""
     a = node.attrs
     weight = node.inputs[1].node
-    bias = None if a["no_bias"] else ctx.weight(node.inputs[2].node)
+    bias = None if a["no_bias"] else ctx.input(2)
     x = ctx.input(0)
     if a["flatten"]:
         flat = ctx.add("Flatten", [x], axis=1) if len(ctx.shape(0)) != 2 else x
-        ctx.add("Gemm", [flat, ctx.weight(weight)] + ([bias] if bias else []), ctx.output(), transB=1)
+        ctx.add("Gemm", [flat, ctx.input(1)] + ([bias] if bias else []), ctx.output(), transB=1)
         return
-    transposed = ctx.weight(f"{weight}_transposed", np.ascontiguousarray(ctx.graph.weight(weight).T))
+    if ctx.stored(1):
+        transposed = ctx.weight(f"{weight}_transposed", np.ascontiguousarray(ctx.graph.weight(weight).T))
+    else:
+        transposed = ctx.add("Transpose", [ctx.input(1)], perm=[1, 0])
     product = ctx.add("MatMul", [x, transposed], None if bias else ctx.output())
     if bias:
         ctx.add("Add", [product, bias], ctx.output())
@@ -289,8 +294,7 @@ def softmax(ctx: EmitContext, node: Node) -> None:
         return
     # use_length: softmax over the first length[row] positions along the axis, 0 beyond them; positions and
     # lengths compare as float32 (exact below 2 ** 24), which MXNet's own ONNX importer also runs
-    positions = ctx.const(np.arange(shape[axis]).reshape([-1] + [1] * (rank - 1 - axis)), "positions",
-                          dtype=np.float32)
+    positions = ctx.positions(0, axis, [-1] + [1] * (rank - 1 - axis), np.float32)
     length = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.FLOAT), [axis])
     mask = ctx.add("Cast", [ctx.add("Less", [positions, length])], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
     # masked positions become the lowest float, whose exp is 0 (x * 1 + 0 keeps the others exact)

@@ -14,23 +14,25 @@ from .context import EmitContext
 from .registry import register
 
 
-def _positions_and_lengths(ctx: EmitContext, node: Node) -> tuple[str, str, int]:
+def _positions_and_lengths(ctx: EmitContext, node: Node) -> tuple[str, str, str]:
     """Positions along the sequence axis and whole lengths along the batch axis (floats, exact below 2 ** 24;
     a negative length floors to -1 where MXNet truncates to 0: either masks every step and is clamped to 0
-    where indexed), shaped to broadcast against the data; and the number of steps."""
+    where indexed), shaped to broadcast against the data; and the last step's position. A dynamic sequence axis
+    is read from the data at run time."""
     shape = ctx.shape(0)
     axis, batch_axis = sequence_axes(node, [shape, ctx.shape(1)])
-    if ctx.batch_dynamic and (axis == 0 or node.inputs[1].node in ctx.graph.params):
-        raise NotExpressible("a dynamic batch with lengths stored in the model or a time-major sequence")
+    if ctx.batch_dynamic and node.inputs[1].node in ctx.graph.params:
+        raise NotExpressible("a dynamic batch with lengths stored in the model")
     along = [1] * len(shape)
     along[axis] = -1
-    positions = ctx.const(np.arange(shape[axis]).reshape(along), "positions")
+    positions = ctx.positions(0, axis, along, ctx.float_type)
+    steps = ctx.axis_size(0, axis, ctx.float_type)
+    last = ctx.const(float(steps - 1), "last") if isinstance(steps, int) else \
+        ctx.add("Sub", [steps, ctx.const(1.0, "one")])
     across = [1] * len(shape)
     across[batch_axis] = -1
     lengths = ctx.add("Floor", [ctx.add("Cast", [ctx.input(1)], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))])
-    return positions, ctx.reshape(lengths, across), shape[axis]
-
-
+    return positions, ctx.reshape(lengths, across), last
 
 
 @register("SequenceMask")
@@ -51,10 +53,10 @@ def sequence_reverse(ctx: EmitContext, node: Node) -> None:
         ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([0], "axes"), ctx.ints([-1], "steps")],
                 ctx.output())
         return
-    positions, lengths, steps = _positions_and_lengths(ctx, node)
+    positions, lengths, last = _positions_and_lengths(ctx, node)
     mirrored = ctx.add("Sub", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), positions])
     index = ctx.add("Where", [ctx.add("Less", [positions, lengths]), mirrored, positions])
-    index = ctx.add("Cast", [ctx.add("Clip", [index, ctx.const(0.0, "low"), ctx.const(float(steps - 1), "high")])],
+    index = ctx.add("Cast", [ctx.add("Clip", [index, ctx.const(0.0, "low"), last])],
                     to=TensorProto.INT64)
     x = ctx.input(0)
     ctx.add("GatherElements", [x, ctx.add("Expand", [index, ctx.add("Shape", [x])])], ctx.output(), axis=0)
@@ -70,8 +72,7 @@ def sequence_last(ctx: EmitContext, node: Node) -> None:
         step = ctx.add("Slice", [ctx.input(0), ctx.ints([-1], "starts"), ends, ctx.ints([axis], "axes")])
         ctx.squeeze(step, [axis], ctx.output())
         return
-    positions, lengths, steps = _positions_and_lengths(ctx, node)
-    last = ctx.add("Clip", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), ctx.const(0.0, "low"),
-                            ctx.const(float(steps - 1), "high")])
+    positions, lengths, final = _positions_and_lengths(ctx, node)
+    last = ctx.add("Clip", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), ctx.const(0.0, "low"), final])
     selected = ctx.add("Where", [ctx.add("Equal", [positions, last]), ctx.input(0), ctx.const(0.0, "zero")])
     ctx.reduce_sum(selected, [axis], ctx.output(), keepdims=0)

@@ -7,9 +7,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
-                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
-                      tile_reps, whole_axes_but)
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
+                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
+                      swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
 
@@ -24,7 +24,7 @@ def _slice(ctx: EmitContext, x: str, ranges: list[tuple[int, int | None, int]], 
     if not axes:
         ctx.add("Identity", [x], out)
         return
-    if ctx.batch_dynamic and axes[0] == 0 and ranges[0] != REVERSED:
+    if axes[0] == 0 and not isinstance(ctx.live(ctx.current.inputs[0])[0], int) and ranges[0] != REVERSED:
         raise NotExpressible("slicing the batch axis of a dynamic batch")
     starts = [ranges[i][0] for i in axes]
     ends = [THROUGH_START if ranges[i][1] is None else ranges[i][1] for i in axes]
@@ -80,7 +80,16 @@ def slice_like(ctx: EmitContext, node: Node) -> None:
 
 @register("reshape_like")
 def reshape_like(ctx: EmitContext, node: Node) -> None:
-    ctx.reshape(ctx.input(0), ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
+    """A fixed target, or one read from both inputs' shapes at run time where an axis is dynamic."""
+    if all(isinstance(dim, int) for ref in node.inputs for dim in ctx.live(ref)):
+        ctx.reshape(ctx.input(0), ctx.out_shape(), ctx.output())
+        return
+    (lb, le), (rb, re) = reshape_like_ranges(node.attrs, ctx.shape(0), ctx.shape(1))
+    lhs, rhs = (ctx.add("Shape", [ctx.input(i)]) for i in (0, 1))
+    pieces = [(lhs, 0, lb), (rhs, rb, re), (lhs, le, len(ctx.shape(0)))]
+    parts = [ctx.add("Slice", [dims, ctx.ints([start], "starts"), ctx.ints([stop], "ends")])
+             for dims, start, stop in pieces if stop > start]
+    ctx.add("Reshape", [ctx.input(0), ctx.add("Concat", parts, axis=0)], ctx.output())
 
 
 @register("broadcast_to", "broadcast_axis", "broadcast_like")

@@ -19,6 +19,7 @@ from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..opdefs import OPS
 from ..passes import fold_batch_norms
+from ..registry import computed_weight_slots
 from ..shapes import Shape, begin_states, inferred_shapes
 # the family modules register their lowerings
 from . import (detection, elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
@@ -141,6 +142,11 @@ class TorchContext:
     def weight(self, index: int) -> np.ndarray:
         return self.graph.weight(self.current.inputs[index].node)
 
+    def all_weights_stored(self) -> bool:
+        """Whether every weight slot of the current node reads a stored weight (else the lowering takes them as
+        tensors: ``input`` gives each)."""
+        return not computed_weight_slots(self.current, self.graph.params.keys() | self.graph.aux.keys())
+
     def helper(self, name: str) -> str:
         """Include a module-level helper function of :data:`ops.HELPERS`; returns its name."""
         if name not in self.helpers:
@@ -191,9 +197,12 @@ class TorchContext:
 
     def _constant_params(self) -> None:
         """Stored weights that ops read as data (not through a weight slot) become ``nn.Parameter`` s."""
+        stored = self.graph.params.keys() | self.graph.aux.keys()
         for node in self.graph.nodes:
             schema = OPS[node.op]
-            weight_slots = set(schema.param_inputs) | set(schema.aux_inputs) | set(schema.label_inputs)
+            weight_slots = set(schema.label_inputs)
+            if not computed_weight_slots(node, stored):  # else its lowering reads every weight as a tensor
+                weight_slots |= set(schema.param_inputs) | set(schema.aux_inputs)
             for slot, ref in enumerate(node.inputs):
                 var = self.graph.variables.get(ref.node)
                 if slot in weight_slots or var is None or var.kind is not VarKind.PARAM or ref.node in self.exprs:
@@ -300,7 +309,7 @@ def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, to
     the code must compute every size from live shapes: a node whose code depends on those sizes is refused
     (``dynamic.emit_checked``)."""
     graph = inference_forward(graph, options.keep_softmax)
-    offenders = REGISTRY.unsupported(graph.nodes)
+    offenders = REGISTRY.unsupported(graph.nodes, stored=graph.params.keys() | graph.aux.keys())
     if offenders:
         raise UnsupportedOpsError("PyTorch", offenders)
     graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})

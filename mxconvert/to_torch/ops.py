@@ -96,19 +96,25 @@ def _layout_check(node: Node) -> str | None:
 
 # --- layers with weights ------------------------------------------------------------------------------------
 @register("Convolution", check=lambda n: negative_pad(n) or _layout_check(n) or (None if 1 <= len(n.attrs["kernel"]) <= 3
-                                                               else f"{len(n.attrs['kernel'])}-D kernel"))
+                                                               else f"{len(n.attrs['kernel'])}-D kernel"),
+          computed_weights=True)
 def convolution(ctx: TorchContext, node: Node) -> Lowering:
+    """``nn.Conv{1,2,3}d``; ``F.conv{1,2,3}d`` where a weight is computed in the graph."""
     a = node.attrs
     rank = len(a["kernel"])
-    weight = ctx.weight(1)
-    bias = None if a["no_bias"] else ctx.weight(2)
-    options: dict[str, object] = {"kernel_size": tuple(a["kernel"])}
+    options: dict[str, object] = {}
     geometry = window_geometry(a, rank)
     for key, value, default in zip(("stride", "padding", "dilation"), geometry, (1, 0, 1)):
         if any(v != default for v in value):
             options[key] = value
     if a["num_group"] != 1:
         options["groups"] = a["num_group"]
+    if not ctx.all_weights_stored():
+        bias = "None" if a["no_bias"] else ctx.input(2)
+        return Lowering(_call(f"F.conv{rank}d", ctx.input(0), ctx.input(1), bias, **options))
+    weight = ctx.weight(1)
+    bias = None if a["no_bias"] else ctx.weight(2)
+    options = {"kernel_size": tuple(a["kernel"]), **options}
     if bias is None:
         options["bias"] = False
     layer = _call(f"nn.Conv{rank}d", str(weight.shape[1] * a["num_group"]), str(a["num_filter"]), **options)
@@ -179,15 +185,18 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(expr, layer, state, setup)
 
 
-@register("FullyConnected")
+@register("FullyConnected", computed_weights=True)
 def fully_connected(ctx: TorchContext, node: Node) -> Lowering:
+    """``nn.Linear``; ``F.linear`` where a weight is computed in the graph."""
     a = node.attrs
-    weight = ctx.weight(1)
-    options = {"bias": False} if a["no_bias"] else {}
-    layer = _call("nn.Linear", str(weight.shape[1]), str(weight.shape[0]), **options)
     x = ctx.input(0)
     if a["flatten"] and len(ctx.shape(0)) > 2:
         x = f"torch.flatten({x}, 1)"
+    if not ctx.all_weights_stored():
+        return Lowering(_call("F.linear", x, ctx.input(1), *([] if a["no_bias"] else [ctx.input(2)])))
+    weight = ctx.weight(1)
+    options = {"bias": False} if a["no_bias"] else {}
+    layer = _call("nn.Linear", str(weight.shape[1]), str(weight.shape[0]), **options)
     state = {"weight": weight} if a["no_bias"] else {"weight": weight, "bias": ctx.weight(2)}
     return Lowering(f"{ctx.layer}({x})", layer, state)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reversed_axes, slice_axis_range,
-                      slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun, swapped_axes,
-                      tile_reps, whole_axes_but)
+from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
+                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
+                      swapped_axes, tile_reps, whole_axes_but)
 from .ops import HELPERS
 from .registry import Lowering, register
 
@@ -87,7 +87,14 @@ def slice_like(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("reshape_like")
 def reshape_like(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"{ctx.input(0)}.reshape({list(ctx.out_shape())})")
+    """A fixed shape, or one read from both inputs' shapes where an axis is dynamic."""
+    if all(isinstance(dim, int) for ref in node.inputs for dim in ctx.live(ref)):
+        return Lowering(f"{ctx.input(0)}.reshape({list(ctx.out_shape())})")
+    (lb, le), (rb, re) = reshape_like_ranges(node.attrs, ctx.shape(0), ctx.shape(1))
+    lhs, rhs = ctx.input(0), ctx.input(1)
+    dims = [f"{lhs}.shape[{i}]" for i in range(lb)] + [f"{rhs}.shape[{i}]" for i in range(rb, re)] + \
+        [f"{lhs}.shape[{i}]" for i in range(le, len(ctx.shape(0)))]
+    return Lowering(f"{lhs}.reshape([{', '.join(dims)}])")
 
 
 @register("broadcast_to", "broadcast_axis", "broadcast_like")

@@ -2,12 +2,13 @@
 packed weights behind ``_rnn_param_concat``, ``_zeros`` begin states). ``python -m mxconvert.zoo.sequence``."""
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from .named import build_by_name
 
 
 @dataclass(frozen=True)
@@ -73,17 +74,7 @@ def sample_sequence(name: str, batch: int, steps: int, seed: int = 0) -> np.ndar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mxconvert.zoo.sequence", description=__doc__.split("\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(MODELS)} (default: all)")
-    parser.add_argument("--out", default="model_mxnet", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    unknown = [name for name in args.names if name not in MODELS]
-    if unknown:
-        parser.error(f"unknown models {', '.join(unknown)} (choose from {', '.join(MODELS)})")
-    for name in args.names or MODELS:
-        print(build_sequence(name, args.out, args.seed))
-    return 0
+    return build_by_name("python -m mxconvert.zoo.sequence", __doc__.split("\n")[0], MODELS, build_sequence, argv)
 
 
 if __name__ == "__main__":
