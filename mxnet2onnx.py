@@ -34,7 +34,7 @@ def main(args: argparse.Namespace) -> None:
 
     options = ExportOptions(input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
                             dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
-                            keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn)
+                            input_dtypes=dict(args.input_dtype), keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn)
     graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
     print("\n".join(convert_to_onnx(graph, options, args.onnx_model, args.conversion_log)))
 

@@ -31,7 +31,7 @@ def main(args: argparse.Namespace) -> None:
 
     options = TorchOptions(input_shape=cli.input_shapes(args.input_shape), fuse_bn=args.fuse_bn,
                            keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
-                           dynamic_axes=dict(args.dynamic_axes))
+                           dynamic_axes=dict(args.dynamic_axes), input_dtypes=dict(args.input_dtype))
     graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
     print("\n".join(convert_to_pytorch(graph, options, args.kit_model, args.pytorch_model)[1]))
 

@@ -68,14 +68,25 @@ def dynamic_axes_item(text: str) -> tuple[str, tuple[int, ...]]:
     return name, axes
 
 
+def input_dtype_item(text: str) -> tuple[str, str]:
+    """``"data0=int64"`` -> ``("data0", "int64")`` (an argparse ``type``; the type is checked at conversion)."""
+    name, sep, dtype = text.partition("=")
+    if not sep or not name or not dtype:
+        raise argparse.ArgumentTypeError(f"expected NAME=DTYPE (e.g. data0=int64), got {text!r}")
+    return name, dtype.strip()
+
+
 def add_shape_flags(p: argparse.ArgumentParser, default: tuple[int, ...]) -> None:
-    """``--input_shape`` (one bare shape, or NAME=SHAPE per input), ``--dynamic_batch`` and ``--dynamic_axes``
-    of the converters."""
+    """``--input_shape`` (one bare shape, or NAME=SHAPE per input), ``--dynamic_batch``, ``--input_dtype`` and
+    ``--dynamic_axes`` of the converters."""
     p.add_argument("--input_shape", type=input_shape_item, nargs="+", default=[(None, tuple(default))],
                    metavar="SHAPE|NAME=SHAPE",
                    help="the data input's shape (e.g. 1,3,112,112 or 1,4), or NAME=SHAPE per input for a model "
                         "with several (data=1,30,100 l0_init_c=1,128); begin states left out are inferred")
     p.add_argument("--dynamic_batch", action="store_true", help="make axis 0 of every data input symbolic")
+    p.add_argument("--input_dtype", type=input_dtype_item, nargs="+", default=[], metavar="NAME=DTYPE",
+                   help="the element type an input takes (e.g. data0=int64 for token ids): the converted model casts "
+                        "it to float inside, as MXNet computes (default float32)")
     p.add_argument("--dynamic_axes", type=dynamic_axes_item, nargs="+", default=[], metavar="NAME=AXES",
                    help="make these axes of an input symbolic (e.g. data=0,2,3 for a fully convolutional model)")
 

@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, TypeVar
 
+import numpy as np
+
 from .errors import MxConvertError, UnsupportedOpsError
 from .ir import Graph, TensorRef
 from .shapes import Shape, ShapeError, infer_shapes, input_shapes_of, is_begin_state
@@ -99,6 +101,24 @@ def input_sizes(graph: Graph, input_shape: Shape | Mapping[str, Shape], dynamic_
                                      f"{given[name]}")
             axes.setdefault(name, set()).add(axis % rank)
     return InputSizes(given, {name: tuple(sorted(values)) for name, values in axes.items()}, states)
+
+
+INPUT_DTYPES = ("float16", "float64", "int8", "uint8", "int32", "int64")
+
+
+def input_dtypes_of(graph: Graph, dtypes: Mapping[str, str] | None) -> dict[str, np.dtype]:
+    """The element types the user chose for data inputs (``--input_dtype``), checked against the graph: the
+    converted model takes them and casts to its float type inside, as MXNet computes on floats."""
+    data = [var.name for var in graph.inputs if not is_begin_state(graph, var.name)]
+    resolved = {}
+    for name, dtype in (dtypes or {}).items():
+        if name not in data:
+            raise MxConvertError(f"--input_dtype names {name!r}, which is no data input (the graph's data inputs: "
+                                 f"{', '.join(data)})")
+        if dtype not in INPUT_DTYPES:
+            raise MxConvertError(f"--input_dtype {name}: {dtype!r} is not one of {', '.join(INPUT_DTYPES)}")
+        resolved[name] = np.dtype(dtype)
+    return resolved
 
 
 def probe_shapes(graph: Graph, sizes: InputSizes) -> dict[TensorRef, Shape]:

@@ -52,6 +52,8 @@ class OnnxInputs:
         self.names = [value.name for value in values]
         self.dims = {value.name: [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else d.dim_param or None
                                   for d in value.type.tensor_type.shape.dim] for value in values}
+        self.dtypes = {value.name: onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+                       for value in values}  # what each input takes (token ids may be int64)
         meta = {prop.key: prop.value for prop in model.metadata_props}
         try:
             states = json.loads(meta.get(BEGIN_STATES_KEY, "[]"))
@@ -75,7 +77,7 @@ class OnnxInputs:
         feeds = complete_feeds(given, self.names, self.states, self._state_shape, backend)
         for name, array in feeds.items():
             check_input(array, self.declared(name), name)
-        feeds = {name: np.ascontiguousarray(array, dtype=np.float32) for name, array in feeds.items()}
+        feeds = {name: np.ascontiguousarray(array, dtype=self.dtypes[name]) for name, array in feeds.items()}
         if len(feeds) > 1:
             return run(feeds)
         (name, batch), = feeds.items()

@@ -2,13 +2,19 @@
 and sequence length dynamic on every input, run at two sizes against MXNet 1.9.1."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
+from conftest import ROOT
 from mxcases import assert_close
 from mxconvert import api
+from mxconvert.errors import MxConvertError
+from mxconvert.to_torch import build_model, load_kit_module
 from mxconvert.zoo import nlp
 
 FAMILIES = ("bert", "bert-classifier", "roberta", "distilbert", "ernie")
@@ -51,3 +57,28 @@ def test_interleaved_weights_are_stored_folded(exported):
     assert len(weights) == len(biases) == 2
     assert {shapes[name] for name in weights} == {(64, 3 * 64)} and {shapes[name] for name in biases} == {(3 * 64,)}
     assert not [name for name in shapes if any(part in name for part in ("query", "key_", "value_"))]
+
+
+def test_bert_classifier_for_serving_takes_int64_token_ids(exported, tmp_path):
+    """The README's recipe: token ids and types as int64, batch and sequence dynamic, from the command line."""
+    prefix = exported["bert-classifier"]
+    onnx_path, kit_path, pth_path = tmp_path / "bert.onnx", tmp_path / "kit_model.py", tmp_path / "model.pth"
+    flags = ["--prefix", prefix, "--epoch", "0", "--input_shape", "data0=1,16", "data1=1,16", "data2=1",
+             "--input_dtype", "data0=int64", "data1=int64", "--dynamic_axes", "data0=0,1", "data1=0,1", "data2=0"]
+    for script, outputs in (("mxnet2onnx.py", ["--onnx_model", str(onnx_path)]),
+                            ("mxnet2pytorch.py", ["--kit_model", str(kit_path), "--pytorch_model", str(pth_path)])):
+        done = subprocess.run([sys.executable, str(ROOT / script), *flags, *outputs], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    assert [i.type for i in session.get_inputs()] == ["tensor(int64)", "tensor(int64)", "tensor(float)"]
+    feeds = nlp.sample_inputs("bert-classifier", 4, 11, seed=3)
+    typed = {name: value.astype(np.int64) if name != "data2" else value for name, value in feeds.items()}
+    expected = api.backend("mxnet", prefix)(feeds)
+    assert_close(expected, session.run(None, typed))
+    assert_close(expected, api.backend("onnxruntime", onnx_path)(feeds))  # the runner casts float ids
+    module = build_model(load_kit_module(str(kit_path)), torch.load(pth_path, weights_only=True))
+    with torch.no_grad():
+        assert_close(expected, [module(*(torch.from_numpy(typed[k]) for k in sorted(typed))).numpy()])
+    with pytest.raises(MxConvertError, match="--input_dtype names 'tokens', which is no data input"):
+        api.to_onnx(api.load(prefix), {"data0": (1, 4), "data1": (1, 4), "data2": (1,)},
+                    input_dtypes={"tokens": "int64"})

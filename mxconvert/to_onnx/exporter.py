@@ -15,7 +15,8 @@ from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedO
 from ..feeds import BEGIN_STATES_KEY, FOLDED_INTO_KEY
 from ..fileio import atomic_output
 from ..inference_graph import inference_forward
-from ..dynamic import InputSizes, LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
+from ..dynamic import (InputSizes, LiveDims, digest, emit_checked, input_dtypes_of, input_sizes, live_dims,
+                       probe_shapes)
 from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
 from ..shapes import Shape, begin_states, inferred_shapes
@@ -41,6 +42,7 @@ class ExportOptions:
     fp16: bool = False
     fuse_bn: bool = False  # BatchNorms folded into the Convolutions before them (passes.fold_batch_norms)
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
+    input_dtypes: dict[str, str] = field(default_factory=dict)  # input -> element type it takes (float32 if absent)
 
 
 @dataclass
@@ -75,6 +77,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     if offenders:
         raise UnsupportedOpsError(target, offenders)
     sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)
+    dtypes = input_dtypes_of(graph, options.input_dtypes)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None
     log.timings["shape inference"] = time.perf_counter() - started
@@ -82,11 +85,11 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     started = time.perf_counter()
     live = live_dims(sizes, shapes, probe)
     ctx = emit_checked(graph, target, shapes, probe,
-                       lambda at: _emit(graph, at, options, sizes.batch_dynamic(), live, probe is not None))
+                       lambda at: _emit(graph, at, options, sizes.batch_dynamic(), live, probe is not None, dtypes))
     log.lines.extend(f"{node.name} ({f'MXNet node {node.mxnet_name!r}, ' if node.mxnet_name else ''}{node.op}) -> "
                      f"{', '.join(ctx.emitted.get(node.name, []))}" for node in graph.nodes)
     log.timings["emit nodes"] = time.perf_counter() - started
-    model = _assemble(ctx, options, sizes, probe or shapes, folded_into)
+    model = _assemble(ctx, options, sizes, probe or shapes, folded_into, dtypes)
     started = time.perf_counter()
     _check(model)
     log.timings["shape inference and check_model(full_check=True)"] = time.perf_counter() - started
@@ -100,16 +103,17 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
 
 
 def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, batch_dynamic: bool,
-          live: LiveDims, fingerprint: bool) -> tuple[EmitContext, dict[str, str]]:
+          live: LiveDims, fingerprint: bool, dtypes: dict[str, np.dtype]) -> tuple[EmitContext, dict[str, str]]:
     """Run every node's converter and drop what no output reads; the context and (``fingerprint``: with dynamic
-    axes) a digest of what each node emitted that is kept."""
+    axes) a digest of what each node emitted that is kept. An input of another type than the graph's float type
+    (``dtypes``, or float32 under ``fp16``) is cast to it first."""
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic, live)
-    if options.fp16:  # the graph computes in float16 behind a float32 interface
-        for var in graph.inputs:
-            ctx.aliases[var.name] = f"{var.name}__fp16"
-            ctx.nodes.append(helper.make_node("Cast", [var.name], [ctx.aliases[var.name]],
-                                              name=f"{var.name}__cast", to=TensorProto.FLOAT16))
+    for var in graph.inputs:
+        if dtypes.get(var.name, np.float32) != float_type:
+            ctx.aliases[var.name] = f"{var.name}__fp16" if options.fp16 else f"{var.name}__float"
+            ctx.nodes.append(helper.make_node("Cast", [var.name], [ctx.aliases[var.name]], name=f"{var.name}__cast",
+                                              to=helper.np_dtype_to_tensor_dtype(np.dtype(float_type))))
     made: dict[str, tuple[list[onnx.NodeProto], list[str]]] = {}  # MXNet node -> its ONNX nodes, initializers
     for node in graph.nodes:
         ctx.begin(node)
@@ -140,12 +144,12 @@ def _fingerprint(name: str, array: np.ndarray) -> bytes:
 
 
 def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe: dict[TensorRef, Shape],
-              folded_into: dict[str, str]) -> StreamedModel:
+              folded_into: dict[str, str], dtypes: dict[str, np.dtype]) -> StreamedModel:
     graph = ctx.graph
 
     def value_info(name: str, ref: TensorRef) -> onnx.ValueInfoProto:
-        return helper.make_tensor_value_info(name, TensorProto.FLOAT,
-                                             sizes.dim_names(name, ctx.shapes[ref], probe[ref]))
+        element = helper.np_dtype_to_tensor_dtype(dtypes.get(name, np.dtype(np.float32)))
+        return helper.make_tensor_value_info(name, element, sizes.dim_names(name, ctx.shapes[ref], probe[ref]))
 
     outputs = []
     for ref in graph.outputs:

@@ -5,13 +5,14 @@ import builtins
 import keyword
 import re
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 import torch
 from torch import nn
 
 from .. import __version__
-from ..dynamic import LiveDims, digest, emit_checked, input_sizes, live_dims, probe_shapes
+from ..dynamic import LiveDims, digest, emit_checked, input_dtypes_of, input_sizes, live_dims, probe_shapes
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..inference_graph import inference_forward
 from ..integers import integer_tensors
@@ -94,9 +95,11 @@ class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], live: LiveDims | None = None,
-                 folded_into: dict[str, str] | None = None):
+                 folded_into: dict[str, str] | None = None, cast_inputs: Iterable[str] = ()):
         """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``);
-        ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source."""
+        ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source;
+        ``cast_inputs``: inputs given in another type (token ids as int64), cast to float32 first."""
+        self.cast_inputs = tuple(cast_inputs)
         self.graph = graph
         self.shapes = shapes
         self.live = live or (lambda ref: list(shapes[ref]))
@@ -261,6 +264,8 @@ class TorchContext:
             ident = self.idents[var.name]
             if var.name not in self.states:
                 arguments.append(f"{ident}: torch.Tensor")
+                if var.name in self.cast_inputs:
+                    defaults.append(f"        {ident} = {ident}.to(torch.float32)  # taken as given, computed on floats")
                 continue
             arguments.append(f"{ident}: Optional[torch.Tensor] = None")
             dims = self.live_shape(TensorRef(var.name))
@@ -302,6 +307,7 @@ class TorchOptions:
     keep_softmax: bool = True  # loss heads become their forward, else their raw input
     dynamic_batch: bool = False  # axis 0 of every data input symbolic
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
+    input_dtypes: dict[str, str] = field(default_factory=dict)  # input -> element type it takes (float32 if absent)
 
 
 def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, torch.Tensor]]:
@@ -319,7 +325,7 @@ def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, to
     live = live_dims(sizes, shapes, probe)
 
     def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
-        ctx = TorchContext(graph, at, live, folded_into)
+        ctx = TorchContext(graph, at, live, folded_into, input_dtypes_of(graph, options.input_dtypes))
         for node in graph.nodes:
             ctx.lower(node)
         return ctx, ctx.digests
