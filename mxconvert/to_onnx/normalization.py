@@ -37,13 +37,16 @@ def _mean(ctx: EmitContext, x: str, axes: list[int], keepdims: int = 1) -> str:
     return ctx.add("ReduceMean", [x], axes=axes, keepdims=keepdims)
 
 
-def _mean_and_std(ctx: EmitContext, x: str, axis: int, eps: float, outputs: tuple[str, str]) -> None:
-    """MXNet's ``output_mean_var`` statistics along ``axis`` (kept): the mean and sqrt(biased variance + eps)."""
+def _mean_and_std(ctx: EmitContext, x: str, axis: int, eps: float, outputs: tuple[str, str]) -> str:
+    """MXNet's ``output_mean_var`` statistics along ``axis`` (kept): the mean and sqrt(biased variance + eps);
+    returns the centred data. Spelled as exporters of layer normalisation spell it (ReduceMean, Sub, Pow 2,
+    ReduceMean, Add, Sqrt), which runtimes' fusions recognise."""
     mean = _mean(ctx, x, [axis])
     centred = ctx.add("Sub", [x, mean])
-    variance = _mean(ctx, ctx.add("Mul", [centred, centred]), [axis])
+    variance = _mean(ctx, ctx.add("Pow", [centred, ctx.const(2.0, "two")]), [axis])
     ctx.add("Identity", [mean], outputs[0])
     ctx.add("Sqrt", [ctx.add("Add", [variance, ctx.const(eps, "eps")])], outputs[1])
+    return centred
 
 
 def _per_axis(ctx: EmitContext, values: np.ndarray, axis: int, rank: int, suffix: str) -> str:
@@ -83,8 +86,11 @@ def layer_norm(ctx: EmitContext, node: Node) -> None:
         ctx.add("LayerNormalization", [x, ctx.input(1), ctx.input(2)], ctx.output(), axis=-1, epsilon=a["eps"])
         return
     statistics = (ctx.output(1), ctx.output(2)) if a["output_mean_var"] else (ctx.temp("mean"), ctx.temp("std"))
-    _mean_and_std(ctx, x, axis, a["eps"], statistics)
-    normalised = ctx.add("Div", [ctx.add("Sub", [x, statistics[0]]), statistics[1]])
-    weights = (ctx.graph.weight(ref.node) for ref in node.inputs[1:3])
-    gamma, beta = (_per_axis(ctx, w, axis, rank, name) for w, name in zip(weights, ("gamma", "beta")))
+    last = -1 if axis == rank - 1 else axis  # the last axis as -1: runtimes' layer-norm fusions match only that
+    normalised = ctx.add("Div", [_mean_and_std(ctx, x, last, a["eps"], statistics), statistics[1]])
+    if last == -1:  # 1-D gamma and beta broadcast along the last axis as they are
+        gamma, beta = ctx.input(1), ctx.input(2)
+    else:
+        weights = (ctx.graph.weight(ref.node) for ref in node.inputs[1:3])
+        gamma, beta = (_per_axis(ctx, w, axis, rank, name) for w, name in zip(weights, ("gamma", "beta")))
     ctx.add("Add", [ctx.add("Mul", [normalised, gamma]), beta], ctx.output())

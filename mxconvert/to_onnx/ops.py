@@ -82,8 +82,8 @@ def leaky_relu(ctx: EmitContext, node: Node) -> None:
         ctx.add("Selu", [x], out)
     elif ctx.opset >= 20:
         ctx.add("Gelu", [x], out)
-    else:  # gelu = x * (1 + erf(x / sqrt(2))) / 2
-        erf = ctx.add("Erf", [ctx.add("Mul", [x, ctx.const(1 / math.sqrt(2))])])
+    else:  # MXNet's order: (x / 2) * (1 + erf(x / sqrt(2))), the form runtimes' Gelu fusions match
+        erf = ctx.add("Erf", [ctx.add("Div", [x, ctx.const(math.sqrt(2))])])
         half = ctx.add("Mul", [x, ctx.const(0.5)])
         ctx.add("Mul", [half, ctx.add("Add", [erf, ctx.const(1.0)])], out)
 
