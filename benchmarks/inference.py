@@ -28,7 +28,9 @@ import numpy as np
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
 from mxconvert import api
 from mxconvert.feeds import Runner
-from mxconvert.zoo import sequence
+from mxconvert.zoo import nlp, sequence
+
+Batch = "np.ndarray | dict[str, np.ndarray]"  # one input, or inputs by name (the NLP models)
 
 
 class Model:
@@ -37,22 +39,28 @@ class Model:
     def __init__(self, prefix: str, device: str, threads: int, workdir: str):
         self.prefix, self.device, self.threads, self.workdir = prefix, device, threads, workdir
 
-    def _path(self, kind: str, shape: tuple[int, ...], suffix: str) -> str:
-        return os.path.join(self.workdir, f"{os.path.basename(self.prefix)}-{kind}-{'x'.join(map(str, shape))}{suffix}")
+    def _path(self, kind: str, shape: tuple[int, ...] | dict, suffix: str) -> str:
+        shapes = shape.values() if isinstance(shape, dict) else [shape]
+        cell = "-".join("x".join(map(str, dims)) for dims in shapes)
+        return os.path.join(self.workdir, f"{os.path.basename(self.prefix)}-{kind}-{cell}{suffix}")
 
-    def onnx_file(self, exporter: str, shape: tuple[int, ...]) -> str:
-        """Our or MXNet's (``exporter`` = ours | mxnet) ONNX export for exactly ``shape``."""
+    def onnx_file(self, exporter: str, shape: tuple[int, ...] | dict) -> str:
+        """Our or MXNet's (``exporter`` = ours | mxnet) ONNX export for exactly ``shape`` (a shape per input
+        name for several); ``ours-ort-transformers``: ours after ONNX Runtime's transformer optimizer, its
+        fusion counts written beside it (:func:`fusions_of`)."""
         path = self._path(exporter, shape, ".onnx")
         if not os.path.exists(path):
             if exporter == "mxnet":
                 from conversion import prepare_mxnet_exporter
 
                 mxnet_export(prepare_mxnet_exporter(), self.prefix, path, shape)
+            elif exporter == "ours-ort-transformers":
+                transformer_optimized(self.prefix, self.onnx_file("ours", shape), path)
             else:
                 ours_export(self.prefix, path, shape)
         return path
 
-    def pytorch_files(self, shape: tuple[int, ...], fuse_bn: bool) -> tuple[str, str]:
+    def pytorch_files(self, shape: tuple[int, ...] | dict, fuse_bn: bool) -> tuple[str, str]:
         """``kit_model.py`` and ``model.pth`` generated for ``shape`` (with ``fuse_bn``: BatchNorm folded)."""
         kind = "torch-fuse-bn" if fuse_bn else "torch"
         kit, weights = self._path(kind, shape, ".py"), self._path(kind, shape, ".pth")
@@ -102,6 +110,32 @@ class Backend:
         return runner
 
 
+def transformer_optimized(prefix: str, onnx_path: str, out_path: str) -> None:
+    """``onnx_path`` through ``onnxruntime.transformers.optimizer`` (model type bert, the heads and hidden size
+    of the zoo model), saved to ``out_path`` with its fusion counts in ``out_path.fusions.json``."""
+    import json
+
+    from onnxruntime.transformers import optimizer
+
+    spec = nlp.MODELS[os.path.basename(prefix)]
+    optimized = optimizer.optimize_model(onnx_path, model_type="bert", num_heads=spec.heads, hidden_size=spec.units)
+    optimized.save_model_to_file(out_path)
+    with open(f"{out_path}.fusions.json", "w") as handle:
+        json.dump({op: count for op, count in optimized.get_fused_operator_statistics().items() if count}, handle)
+
+
+def fusions_of(workdir: str) -> dict[str, dict[str, int]]:
+    """The fusion counts ONNX Runtime's transformer optimizer reported, by optimized file name."""
+    import glob
+    import json
+
+    found = {}
+    for path in sorted(glob.glob(os.path.join(workdir, "*.fusions.json"))):
+        with open(path) as handle:
+            found[os.path.basename(path).removesuffix(".onnx.fusions.json")] = json.load(handle)
+    return found
+
+
 def _channels_last(net):
     import torch
 
@@ -138,6 +172,8 @@ BACKENDS: dict[str, Backend] = {
     "onnx_mxnet": Backend("onnx_mxnet", "mxconvert's file (opset 13) through MXNet's ONNX importer"),
     "pytorch": Backend("pytorch", "eager, generated KitModel (TorchModel)"),
     # timing variants of the entries above
+    "onnxruntime-transformers": Backend("onnxruntime", "mxconvert's file after onnxruntime.transformers.optimizer "
+                                        "(model type bert; NLP models)", exporter="ours-ort-transformers"),
     "onnxruntime-mxnet-exporter": Backend("onnxruntime", "mx.onnx.export_model's file (workarounds: conversion.py)",
                                           exporter="mxnet", logits=True),
     "torch-fuse-bn": Backend("pytorch", "eager, BatchNorm folded into the convolutions (--fuse_bn)", fuse_bn=True),
@@ -156,19 +192,27 @@ BACKENDS: dict[str, Backend] = {
 
 # --- measuring ---------------------------------------------------------------------------------------
 
-def sample_input(prefix: str, batch: int, size: int) -> np.ndarray:
-    """The input of one cell: images of ``size`` pixels, or for a recurrent model (``--sequence``) a sequence of
-    ``size`` steps."""
+def sample_input(prefix: str, batch: int, size: int) -> Batch:
+    """The input of one cell: images of ``size`` pixels, for a recurrent model (``--sequence``) a sequence of
+    ``size`` steps, for an NLP model (``--nlp``) its inputs by name for sequences of ``size`` tokens."""
     name = os.path.basename(prefix)
     if name in sequence.MODELS:
         return sequence.sample_sequence(name, batch, steps=size)
+    if name in nlp.MODELS:
+        return nlp.sample_inputs(name, batch, steps=size)
     return sample_batch(batch, size)
+
+
+def input_shape(batch: Batch) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    return {name: array.shape for name, array in batch.items()} if isinstance(batch, dict) else batch.shape
 
 
 def input_label(prefix: str, batch: int, size: int) -> str:
     name = os.path.basename(prefix)
     if name in sequence.MODELS:
         return f"{size}x{batch}x{sequence.MODELS[name].features} (TNC)"
+    if name in nlp.MODELS:
+        return f"{batch}x{size} tokens"
     return f"{batch}x3x{size}x{size}"
 
 
@@ -180,7 +224,7 @@ def sample_batch(batch: int, size: int) -> np.ndarray:
     return np.clip(base + rng.normal(0, 40, (batch, 3, size, size)), 0, 255).astype(np.float32)
 
 
-def time_runner(run: Runner, batch: np.ndarray, warmup: int, repeat: int, budget_s: float,
+def time_runner(run: Runner, batch: Batch, warmup: int, repeat: int, budget_s: float,
                 min_runs: int) -> tuple[list[float], list[np.ndarray]]:
     """Latencies in ms: ``repeat`` runs, or fewer (not under ``min_runs``) once ``budget_s`` is spent."""
     for _ in range(warmup):
@@ -265,7 +309,7 @@ def _child(args: argparse.Namespace) -> None:
     for size in args.size:
         for batch_size in args.batch:
             batch = sample_input(prefix, batch_size, size)
-            run = BACKENDS[name].load(model, batch.shape)
+            run = BACKENDS[name].load(model, input_shape(batch))
             with PeakMemory(args.device) as peak:
                 times, out = time_runner(run, batch, args.warmup, args.repeat, args.budget, args.min_runs)
             cell = f"{batch_size}x{size}"
@@ -316,11 +360,12 @@ def main(argv: list[str] | None = None) -> int:
 
             build_detector(name, args.models_dir)
         prefixes[name] = prefix
-    for name in args.sequence:
-        prefix = os.path.abspath(os.path.join(args.models_dir, name))
-        if not os.path.exists(f"{prefix}-symbol.json"):
-            sequence.build_sequence(name, args.models_dir)
-        prefixes[name] = prefix
+    for names, family in ((args.sequence, sequence.build_sequence), (args.nlp, nlp.build_nlp)):
+        for name in names:
+            prefix = os.path.abspath(os.path.join(args.models_dir, name))
+            if not os.path.exists(f"{prefix}-symbol.json"):
+                family(name, args.models_dir)
+            prefixes[name] = prefix
 
     rows, ratios, peaks, worst = [], [], [], {name: 0.0 for name in backends[1:]}
     with tempfile.TemporaryDirectory(prefix="mxconvert-bench-") as workdir:
@@ -353,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                     if args.ratio_to in backends:
                         base = statistics.median(results[args.ratio_to][cell])
                         ratios.append([*row, *[f"{statistics.median(t) / base:.2f}" for t in times]])
+        fusions = fusions_of(workdir)
 
     print(f"Inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); "
@@ -370,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     if ratios:
         print(f"Median latency relative to {args.ratio_to}:\n")
         print(render(["model", "input", *backends], ratios, args.format))
+        print()
+    for file, counts in fusions.items():
+        found = ", ".join(f"{op} {count}" for op, count in counts.items()) or "none"
+        print(f"onnxruntime.transformers.optimizer fused in {file}: {found}")
+    if fusions:
         print()
     legend = [[name, BACKENDS[name].description,
                "reference" if i == 0 else f"{worst[name]:.1e}"] for i, name in enumerate(backends)]
@@ -390,6 +441,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sequence", nargs="*", default=[], choices=list(sequence.MODELS), metavar="NAME",
                         help=f"recurrent models (built if missing; --size is then the number of steps): "
                              f"{', '.join(sequence.MODELS)}")
+    parser.add_argument("--nlp", nargs="*", default=[], choices=list(nlp.MODELS), metavar="NAME",
+                        help=f"GluonNLP models (built if missing; --size is then the sequence length): "
+                             f"{', '.join(nlp.MODELS)}")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--size", type=int, nargs="+", default=[112, 224], help="input height and width")
     parser.add_argument("--backends", nargs="+", metavar="NAME",
