@@ -16,6 +16,7 @@ import numpy as np
 from .checkpoint import Checkpoint, CheckpointPaths
 from .errors import MxConvertError
 from .feeds import Given, complete_feeds
+from .float64_graph import float32_made_double
 from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
 from .opdefs import LOSS_HEADS, OPS, canonical_op
@@ -61,21 +62,6 @@ def _label_names(symbol: Any) -> set[str]:
     return labels
 
 
-def float32_made_double(symbol_json: str) -> str:
-    """The graph with every float32 ``dtype`` attribute made float64, given or left to its float32 default
-    (``_arange``, ``Cast``, ``argsort``'s indices...), so that a float64 run computes in double throughout: the
-    exact reference (GluonCV creates its anchor grids and sort indices in float32, and MXNet refuses to mix them
-    with float64 data)."""
-    graph = json.loads(symbol_json)  # as MXNet's own ``tojson`` writes it: attributes under "attrs"
-    for node in graph["nodes"]:
-        attrs = node.setdefault("attrs", {})
-        schema = OPS.get(canonical_op(node["op"]))
-        default = schema.attrs.get("dtype", (None, None))[1] if schema is not None else None
-        if str(attrs.get("dtype", default)).strip("'\"") == "float32":
-            attrs["dtype"] = "float64"
-    return json.dumps(graph)
-
-
 class MxnetModel:
     """A loaded checkpoint; calling it runs an inference-mode forward pass (one executor per input shape)."""
 
@@ -90,8 +76,9 @@ class MxnetModel:
                 raise MxConvertError("no such file", str(path))
         try:
             self.symbol = self.mx.sym.load(str(symbol_path))
+            symbol_json = self.symbol.tojson()
             if self.dtype == np.float64:
-                self.symbol = self.mx.sym.load_json(float32_made_double(self.symbol.tojson()))
+                self.symbol = self.mx.sym.load_json(float32_made_double(symbol_json))
         except self.mx.base.MXNetError as exc:
             raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})",
                                  str(symbol_path)) from None
@@ -106,7 +93,7 @@ class MxnetModel:
             raise MxConvertError("the model has no data input (every argument is in the params file)",
                                  str(params_path))
         try:  # mxconvert's reading of the graph, for its begin states and their shapes
-            self.graph: Graph | None = parse_symbol(self.symbol.tojson())
+            self.graph: Graph | None = parse_symbol(symbol_json)
         except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
             self.graph = None
         states = begin_states(self.graph) if self.graph is not None else list(filter(named_like_begin_state,
@@ -128,8 +115,10 @@ class MxnetModel:
         if not isinstance(saved, dict) or not all(k.startswith(("arg:", "aux:")) for k in saved):
             raise MxConvertError("not a Module checkpoint: parameter names lack the arg:/aux: prefixes "
                                  "(export Gluon models with HybridBlock.export)", str(path))
-        arg = {k[4:]: v.astype(self.dtype, copy=False) for k, v in saved.items() if k.startswith("arg:")}
-        aux = {k[4:]: v.astype(self.dtype, copy=False) for k, v in saved.items() if k.startswith("aux:")}
+        saved = {k: v.astype(self.dtype, copy=False) if np.issubdtype(v.dtype, np.floating) else v
+                 for k, v in saved.items()}  # integer arrays (softmax's lengths) keep their type
+        arg = {k[4:]: v for k, v in saved.items() if k.startswith("arg:")}
+        aux = {k[4:]: v for k, v in saved.items() if k.startswith("aux:")}
         return arg, aux
 
     def _context(self, ctx: str) -> Any:
@@ -182,10 +171,12 @@ class MxnetModel:
                                      str(self.params_path))
             arguments = set(self.symbol.list_arguments())
             bound = {name: value.shape for name, value in self.arg_params.items() if name in arguments}
+            stored = {**self.arg_params, **self.aux_params}
             try:
                 with native_stderr_silenced():
                     executor = self.symbol.simple_bind(self.ctx, grad_req="null", **bound, **shapes, type_dict={
-                        name: self.dtype for name in self.symbol.list_inputs()})
+                        name: stored[name].dtype if name in stored else self.dtype
+                        for name in self.symbol.list_inputs()})
             except (self.mx.base.MXNetError, RuntimeError) as exc:  # simple_bind wraps MXNetError
                 raise MxConvertError(f"{problem}: {mxnet_message(exc)}", str(self.params_path)) from None
             executor.copy_params_from(self.arg_params, self.aux_params, allow_extra_params=True)

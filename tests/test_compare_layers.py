@@ -12,6 +12,8 @@ import pytest
 
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.convert import convert_to_onnx, convert_to_pytorch
+from mxconvert.errors import MxConvertError
+from mxconvert.layers import divergence
 from mxconvert.layers.divergence import LayerReport, checkpoint_report, compare_layers
 from mxconvert.layers.probes import CHUNK_BYTES, probes_of
 from mxconvert.layers.report import summary
@@ -271,20 +273,36 @@ def test_planted_pad_off_by_one_is_named_at_its_node(zoo_model, tmp_path):
     assert report.first_offender("pytorch") is None
 
 
-def test_no_float64_falls_back_to_the_fixed_tolerance(zoo_model, tmp_path):
-    """MXNet cannot run MTCNN's P-Net in float64 (SoftmaxActivation's kernel is float32 only): the report says
-    so in one line and judges by the fixed tolerance."""
+def test_mtcnn_has_a_float64_floor(zoo_model, tmp_path):
+    """MTCNN's P-Net holds SoftmaxActivation, whose MXNet kernel is float32 only: the float64 run computes it as
+    softmax (mxconvert.float64_graph), so every node has MXNet's float32 rounding as its floor."""
     prefix = zoo_model("mtcnn-pnet")
     files = _convert(prefix, tmp_path, (1, 3, 12, 12))
     result = _script("--prefix", prefix, "--onnx_model", files["onnx_model"], "--input_image", str(ROOT / "photo.bmp"),
                      "--input_shape", "12,12", "--report", str(tmp_path / "layers"))
     assert result.returncode == 0, result.stderr
-    notes = [line for line in result.stdout.splitlines() if line.startswith("note:")]
-    assert len(notes) == 1 and "MXNet cannot run this graph in float64" in notes[0]
-    assert "judged by the fixed tolerance 1e-05 alone" in notes[0]
-    assert "ONNX Runtime: flat: all" in result.stdout and "MXNet f32 vs f64" not in result.stdout
+    assert "note:" not in result.stdout and "MXNet f32 vs f64" in result.stdout
     document = json.loads((tmp_path / "layers" / "report.json").read_text())
-    assert document["float64_note"] and document["noise_factor"] is None
+    assert document["float64_note"] is None and document["noise_factor"] == 4
+
+
+def test_no_float64_falls_back_to_the_fixed_tolerance(zoo_model, tmp_path, monkeypatch):
+    """Where MXNet cannot run the graph in float64, the report says so in one line and judges by the fixed
+    tolerance."""
+    def float32_only(checkpoint, epoch, given, dtype="float32"):
+        if dtype == "float64":
+            raise MxConvertError("MXNet forward failed: float32 only", "model.params")
+        return MxnetInternals(checkpoint, epoch, given, dtype)
+
+    monkeypatch.setattr(divergence, "MxnetInternals", float32_only)
+    prefix = zoo_model("mtcnn-pnet")
+    files = _convert(prefix, tmp_path, (1, 3, 12, 12))
+    report = checkpoint_report(prefix, 0, load_input(str(ROOT / "photo.bmp"), (12, 12)).array,
+                               onnx_model=files["onnx_model"])
+    notes = [line for line in summary(report) if line.startswith("note:")]
+    assert len(notes) == 1 and "MXNet cannot run this graph in float64 (MXNet forward failed: float32 only)" in notes[0]
+    assert "judged by the fixed tolerance 1e-05 alone" in notes[0]
+    assert report.floors is None and report.first_offender("onnxruntime") is None
 
 
 def test_fused_batch_norms_pair_with_their_mxnet_nodes(tmp_path):
