@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from .zoo import detection, faces, resnet, vision
+from .zoo import detection, faces, nlp, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .ir import Node
 from .opdefs import ALIASES, LOSS_HEADS
@@ -101,6 +101,9 @@ FAMILIES = (
     Family("GluonCV detectors", "GluonCV detection", detection.MODELS,
            lambda name: detection.detector_checkpoint(name)[0].tojson(),
            "SSD, YOLOv3, CenterNet, Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
+    Family("GluonNLP BERT family", "GluonNLP", tuple(name for name in nlp.MODELS if name != "bert-base"),
+           nlp.nlp_symbol_json, "BERT (pooler, classifier, masked-position decoder), RoBERTa, DistilBERT, ERNIE: "
+           "attention weights interleaved in the graph (folded), dynamic batch and sequence"),
 )
 
 

@@ -99,9 +99,9 @@ def dynamic_axes(name: str) -> dict[str, tuple[int, ...]]:
     return {f"data{i}": axes[role] for i, role in enumerate(MODELS[name].inputs)}
 
 
-def build_nlp(name: str, out_dir: str, seed: int = 0) -> str:
-    """Export ``MODELS[name]`` with realistic weights to ``out_dir/NAME``; returns the prefix."""
-    from .common import atomic_checkpoint, mx
+def _hybridized(name: str, seed: int):
+    """``MODELS[name]`` with realistic weights, hybridized and run once (as ``export`` needs)."""
+    from .common import mx
 
     net = _network(MODELS[name])
     net.initialize()
@@ -110,10 +110,27 @@ def build_nlp(name: str, out_dir: str, seed: int = 0) -> str:
     _realistic(net, np.random.default_rng(seed))
     net.hybridize()
     net(*(mx.nd.array(feeds[key]) for key in sorted(feeds)))
+    return net
+
+
+def build_nlp(name: str, out_dir: str, seed: int = 0) -> str:
+    """Export ``MODELS[name]`` with realistic weights to ``out_dir/NAME``; returns the prefix."""
+    from .common import atomic_checkpoint
+
+    net = _hybridized(name, seed)
     prefix = os.path.join(out_dir, name)
     with atomic_checkpoint(prefix, 0) as tmp_prefix:
         net.export(tmp_prefix)
     return prefix
+
+
+def nlp_symbol_json(name: str) -> str:
+    """The symbol JSON ``build_nlp`` exports for ``name`` (nothing kept on disk)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        with open(f"{build_nlp(name, folder)}-symbol.json") as handle:
+            return handle.read()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
