@@ -31,13 +31,17 @@ class ConverterRegistry:
 
         return decorate
 
-    def unsupported(self, nodes: Iterable[Node], *context: Any) -> dict[str, list[str]]:
-        """Every node that cannot be converted, grouped by op (with the reason), for one report."""
+    def unsupported(self, nodes: Iterable[Node], *context: Any, within: str = "") -> dict[str, list[str]]:
+        """Every node that cannot be converted, grouped by op (with the reason), for one report; a node inside
+        a control-flow body is named ``outer/inner`` (``within``: the path of the body ``nodes`` are in)."""
         offenders: dict[str, list[str]] = {}
         for node in nodes:
             entry = self.entries.get(node.op)
             reason = "no converter" if entry is None else entry.check(node, *context) if entry.check else None
             if reason:
                 key = node.op if entry is None else f"{node.op} [{reason}]"
-                offenders.setdefault(key, []).append(node.name)
+                offenders.setdefault(key, []).append(within + node.name)
+            for body in node.subgraphs:
+                for key, names in self.unsupported(body.nodes, *context, within=f"{within}{node.name}/").items():
+                    offenders.setdefault(key, []).extend(names)
         return offenders
