@@ -217,3 +217,48 @@ def test_reader_keeps_bodies_and_checks_their_locations():
     text = _rnn_cell_foreach().tojson().replace('"remain_locs": "[1, 2, 4]"', '"remain_locs": "[1, 2]"')
     with pytest.raises(MxConvertError, match="in_data_locs|num_args|locations"):
         parse_symbol(text)
+
+
+def test_foreach_inside_foreach(tmp_path):
+    """A body holding a loop of its own, over the rows of its step, closing over a weight from two levels out."""
+    w = S.var("w")
+
+    def outer(x, states):
+        def inner(row, inner_states):
+            h = S.tanh(row * w + inner_states[0])
+            return h, [h]
+
+        rows, last = S.contrib.foreach(inner, x, [states[0]])
+        return rows, [S.sigmoid(last[0])]
+
+    outs, states = S.contrib.foreach(outer, S.var("data"), [S.var("h0")])
+    prefix = _save(S.Group([outs, states[0]]), _weights(12, w=(FEATURES,)), tmp_path / "nested")
+    converted = Converted(prefix, {"data": (4, 5, FEATURES), "h0": (FEATURES,)}, {"data": (0,)})
+    for seed, steps in ((13, 4), (14, 6)):
+        converted.check(prefix, _feeds(seed, data=(steps, 5, FEATURES), h0=(FEATURES,)))
+
+
+def test_tiny_elmo(tmp_path):
+    """GluonNLP's ELMo (character CNN, highway, two bidirectional LSTMP layers stepped by ``_foreach``), tiny and
+    untrained, exported by Gluon; with its sequence axis dynamic the character encoder's reshape_like is refused."""
+    from gluonnlp.model.elmo import ELMoBiLM
+
+    net = ELMoBiLM(rnn_type="lstmpc", output_size=16, filters=[[1, 4], [2, 8]], char_embed_size=4,
+                   char_vocab_size=262, num_highway=1, conv_layer_activation="relu", max_chars_per_token=6,
+                   input_size=16, hidden_size=12, proj_size=8, num_layers=2, cell_clip=3, proj_clip=3)
+    net.initialize(mx.init.Normal(0.3))
+    net.hybridize()
+    rng = np.random.default_rng(15)
+    chars = rng.integers(1, 262, size=(BATCH, 5, 6)).astype(np.float32)
+    begin = net.begin_state(mx.nd.zeros, batch_size=BATCH)
+    net(mx.nd.array(chars), begin)  # ELMo's mask multiplies unlike shapes once hybridized: left out
+    states = [state for direction in begin for layer in direction for state in layer]
+    net.export(str(tmp_path / "elmo"))
+    prefix = str(tmp_path / "elmo")
+    feeds = {"data0": chars, **{f"data{index + 1}": rng.normal(0, 0.3, size=s.shape).astype(np.float32)
+                                for index, s in enumerate(states)}}
+    shapes = {name: value.shape for name, value in feeds.items()}
+    assert sum(n.op == "_foreach" for n in load_checkpoint(prefix, 0).nodes) == 4
+    Converted(prefix, shapes).check(prefix, feeds)
+    with pytest.raises(UnsupportedOpsError, match=r"unsupported ops: reshape_like \[[^]]*\] \([^;)]*reshape_like0\)$"):
+        export_onnx(load_checkpoint(prefix, 0), ExportOptions(shapes, dynamic_axes={"data0": (1,)}))
