@@ -98,6 +98,11 @@ def test_foreach_one_state_two_lengths_from_one_conversion(tmp_path):
     assert [n.op_type for n in converted.onnx.graph.node if n.op_type == "Loop"] == ["Loop"]
     for seed, steps in ((1, 5), (2, 9)):  # the length the model was converted at, and another
         converted.check(prefix, _feeds(seed, data=(steps, BATCH, FEATURES), begin_state=(BATCH, HIDDEN)))
+    half, _ = export_onnx(load_checkpoint(prefix, 0), ExportOptions({"data": (5, BATCH, FEATURES),
+                                                                     "begin_state": (BATCH, HIDDEN)}, fp16=True))
+    feeds = _feeds(3, data=(5, BATCH, FEATURES), begin_state=(BATCH, HIDDEN))
+    session = ort.InferenceSession(half.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(_mxnet(prefix, feeds), session.run(None, feeds), rel=3e-3)  # the body computes in float16
 
 
 def test_foreach_two_states_two_data_inputs_and_outer_values(tmp_path):
