@@ -118,6 +118,9 @@ class TorchContext:
         self.state: dict[str, np.ndarray] = parent.state if parent else {}
         # id of a stored array (kept alive in state) -> first entry holding it
         self.owners: dict[int, str] = parent.owners if parent else {}
+        self.bodies: list[TorchContext] = parent.bodies if parent else []  # every body's context, for MXNET_NAMES
+        if parent:
+            self.bodies.append(self)
         for var in graph.inputs:
             if var.name not in self.exprs:
                 self.exprs[var.name] = self.ident(var.name)
@@ -232,8 +235,8 @@ class TorchContext:
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
         parts = [_header(graph), "from typing import List, Optional, Tuple\n\nimport torch\nimport torch.nn.functional as F"
                  "\nfrom torch import nn\n"]
-        originals = {raw: self.nodes[raw].source_name if raw in self.nodes else raw for raw in self.idents}
-        renamed = {ident: originals[raw] for raw, ident in self.idents.items() if ident != originals[raw]}
+        renamed = {ident: original for ctx in (self, *self.bodies) for raw, ident in ctx.idents.items()
+                   if ident != (original := ctx.nodes[raw].source_name if raw in ctx.nodes else raw)}
         if renamed:
             entries = "".join(f"    {ident!r}: {raw!r},\n" for ident, raw in sorted(renamed.items()))
             parts.append(f"# Python name -> MXNet name, where they differ.\nMXNET_NAMES = {{\n{entries}}}\n")
