@@ -778,3 +778,30 @@ OPS.update({"_contrib_Proposal": _PROPOSAL, "_contrib_MultiProposal": _PROPOSAL}
 ALIASES.update({"_contrib_box_non_maximum_suppression": "_contrib_box_nms",
                 "_npx_multibox_prior": "_contrib_MultiBoxPrior",
                 "_npx_multibox_detection": "_contrib_MultiBoxDetection"})
+
+
+# --- control flow: ops holding subgraphs (``Node.subgraphs``), their inputs mapped by position ------------------
+def parse_locs(text: str) -> tuple[int, ...]:
+    """A tuple of input positions (``"[0, 2]"``); every position at least 0."""
+    locs = parse_shape(text)
+    if any(loc is None or loc < 0 for loc in locs):
+        raise ValueError(f"not a list of positions: {text[:80]!r}")
+    return locs
+
+
+_LOCS = (parse_locs, REQUIRED)
+_NUM_OUTPUTS = (_COUNT, REQUIRED)
+_CONTROL_FLOW_OUTPUTS = (lambda a: a["num_outputs"])
+OPS.update({
+    "_foreach": OpDef({"num_args": (_COUNT, REQUIRED), "num_outputs": _NUM_OUTPUTS,
+                       "num_out_data": (in_range(parse_int, 0), REQUIRED), "in_state_locs": _LOCS,
+                       "in_data_locs": _LOCS, "remain_locs": _LOCS}, outputs=_CONTROL_FLOW_OUTPUTS),
+    "_while_loop": OpDef({"num_args": (in_range(parse_int, 2), REQUIRED), "num_outputs": _NUM_OUTPUTS,
+                          "num_out_data": (in_range(parse_int, 0), REQUIRED),
+                          "max_iterations": (_COUNT, REQUIRED), "cond_input_locs": _LOCS,
+                          "func_input_locs": _LOCS, "func_var_locs": _LOCS}, outputs=_CONTROL_FLOW_OUTPUTS),
+    "_cond": OpDef({"num_args": (in_range(parse_int, 3), REQUIRED), "num_outputs": _NUM_OUTPUTS,
+                    "cond_input_locs": _LOCS, "then_input_locs": _LOCS, "else_input_locs": _LOCS},
+                   outputs=_CONTROL_FLOW_OUTPUTS),
+})
+SUBGRAPH_COUNTS = {"_foreach": 1, "_while_loop": 2, "_cond": 3}  # op -> how many subgraphs it holds

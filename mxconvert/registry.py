@@ -41,10 +41,11 @@ class ConverterRegistry:
 
         return decorate
 
-    def unsupported(self, nodes: Iterable[Node], *context: Any,
-                    stored: Collection[str] | None = None) -> dict[str, list[str]]:
+    def unsupported(self, nodes: Iterable[Node], *context: Any, stored: Collection[str] | None = None,
+                    within: str = "") -> dict[str, list[str]]:
         """Every node that cannot be converted, grouped by op (with the reason), for one report. ``stored``: the
-        names of the stored weights, where a node's weight slots must be checked against them."""
+        names of the stored weights, where a node's weight slots must be checked against them; a node inside
+        a control-flow body is named ``outer/inner`` (``within``: the path of the body ``nodes`` are in)."""
         offenders: dict[str, list[str]] = {}
         for node in nodes:
             entry = self.entries.get(node.op)
@@ -55,5 +56,8 @@ class ConverterRegistry:
                     reason = f"weight input {', '.join(map(str, computed))} computed in the graph, not stored"
             if reason:
                 key = node.op if entry is None else f"{node.op} [{reason}]"
-                offenders.setdefault(key, []).append(node.name)
+                offenders.setdefault(key, []).append(within + node.name)
+            for body in node.subgraphs:
+                for key, names in self.unsupported(body.nodes, *context, within=f"{within}{node.name}/").items():
+                    offenders.setdefault(key, []).extend(names)
         return offenders

@@ -8,6 +8,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .control_flow import body_slots, loop_var_slots, state_count
 from .errors import MxConvertError, NotExpressible, UnsupportedOpsError
 from .ir import Graph, Node, TensorRef, VarKind
 from .opdefs import BINARY_FORMS, LOSS_HEADS, OPS, REDUCTIONS, UNARY_MATH
@@ -2011,3 +2012,68 @@ def proposal_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     shift_y = (np.arange(height) * stride).astype(f32)
     shifts = np.stack(np.broadcast_arrays(shift_x[None, :], shift_y[:, None], shift_x[None, :], shift_y[:, None]), -1)
     return (np.asarray(base, f32)[None, None] + shifts[:, :, None]).reshape(-1, 4).astype(f32)
+
+
+# --- control flow: a body's shapes, inferred from the op's inputs ---------------------------------------------------
+def body_shapes(node: Node, in_shapes: list[Shape]) -> list[dict[TensorRef, Shape]]:
+    """Every tensor's shape in each subgraph of a control-flow node, one step of a loop (a ``_foreach`` data
+    input without its axis 0, the step axis)."""
+    stepped = range(len(node.attrs["in_data_locs"])) if node.op == "_foreach" else ()
+    found = []
+    for body, slots in zip(node.subgraphs, body_slots(node)):
+        given = {var: in_shapes[slot][1:] if slot in stepped else in_shapes[slot]
+                 for var, slot in zip(body.variables, slots)}
+        try:
+            found.append(infer_shapes(body, given))
+        except ShapeError as exc:
+            raise ShapeError(f"in the subgraph of {node.name!r}: {exc}") from None
+    return found
+
+
+def _body_outputs(body_index: int, node: Node, shapes: list[dict[TensorRef, Shape]]) -> list[Shape]:
+    return [shapes[body_index][ref] for ref in node.subgraphs[body_index].outputs]
+
+
+def _loop_states(states: list[Shape], returned: list[Shape]) -> None:
+    for index, (state, new) in enumerate(zip(states, returned)):
+        _expect(new, state, f"the body's new value of loop state {index}")
+
+
+@shape_rule("_foreach")
+def _foreach(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = len(node.attrs["in_data_locs"])
+    steps = {shape[0] if shape else 0 for shape in shapes[:data]}
+    if len(steps) != 1 or 0 in steps:
+        raise ShapeError(f"its data inputs of shapes {shapes[:data]} have no common step axis 0")
+    (length,) = steps
+    returned = _body_outputs(0, node, body_shapes(node, shapes))
+    outputs = node.attrs["num_out_data"]
+    _loop_states(shapes[data:data + state_count(node)], returned[outputs:])
+    return [(length, *shape) for shape in returned[:outputs]] + returned[outputs:]
+
+
+def _condition(node: Node, shapes: list[dict[TensorRef, Shape]]) -> None:
+    condition = _body_outputs(0, node, shapes)[0]
+    if math.prod(condition) != 1:
+        raise ShapeError(f"its condition has shape {condition}, expected one value")
+
+
+@shape_rule("_while_loop")
+def _while_loop(node: Node, shapes: list[Shape]) -> list[Shape]:
+    bodies = body_shapes(node, shapes)
+    _condition(node, bodies)
+    returned = _body_outputs(1, node, bodies)
+    outputs = node.attrs["num_out_data"]
+    func_slots = body_slots(node)[1]
+    _loop_states([shapes[func_slots[loc]] for loc in loop_var_slots(node)], returned[outputs:])
+    return [(node.attrs["max_iterations"], *shape) for shape in returned[:outputs]] + returned[outputs:]
+
+
+@shape_rule("_cond")
+def _cond(node: Node, shapes: list[Shape]) -> list[Shape]:
+    bodies = body_shapes(node, shapes)
+    _condition(node, bodies)
+    then, otherwise = _body_outputs(1, node, bodies), _body_outputs(2, node, bodies)
+    for index, (a, b) in enumerate(zip(then, otherwise)):
+        _expect(b, a, f"output {index} of the else branch")
+    return then

@@ -5,13 +5,15 @@ import json
 import os
 from typing import Any
 
+from .control_flow import check_control_flow
 from .errors import MxConvertError
 from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind
-from .opdefs import OPS, REQUIRED, canonical_op
+from .opdefs import OPS, REQUIRED, SUBGRAPH_COUNTS, canonical_op
 
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
               "subgraphs"}
 _TOP_KEYS = {"nodes", "arg_nodes", "node_row_ptr", "heads", "attrs"}
+MAX_NESTING = 8  # subgraphs inside subgraphs
 # Annotations that MXNet 0.x stored without underscores; they never change inference.
 _ANNOTATIONS = {"ctx_group", "lr_mult", "wd_mult", "force_mirroring", "mirror_stage"}
 MAX_SYMBOL_BYTES = 256 << 20
@@ -48,12 +50,15 @@ def parse_symbol(text: str, path: str = "<symbol>") -> Graph:
 
 
 class _SymbolParser:
-    def __init__(self, doc: Any, path: str):
+    def __init__(self, doc: Any, path: str, within: str = ""):
+        """``within``: the control-flow node whose subgraph ``doc`` is ("" for the whole symbol)."""
         self.doc = doc
         self.path = path
+        self.within = within
 
     def fail(self, message: str) -> MxConvertError:
-        return MxConvertError(message, self.path)
+        where = f"in the subgraph of {self.within!r}: " if self.within else ""
+        return MxConvertError(where + message, self.path)
 
     def parse(self) -> Graph:
         doc = self.doc
@@ -86,6 +91,8 @@ class _SymbolParser:
         if not heads:
             raise self.fail("symbol has no outputs ('heads' is empty)")
         graph = self.build_graph(entries, heads)
+        if self.within:
+            return graph
         graph.source = SourceInfo(symbol_file=self.path, mxnet_version=self.version())
         return graph
 
@@ -122,12 +129,29 @@ class _SymbolParser:
         attrs = self.typed_attrs(op, name, op_attrs)
         schema = OPS.get(op)
         num_outputs = schema.outputs(attrs) if schema else 1
+        subgraphs = self.parse_subgraphs(raw.get("subgraphs", []), name, op)
         if schema and schema.input_names:
             slots = schema.input_names(attrs)
             if len(inputs) > len(slots):
                 raise self.fail(f"node {name!r} ({op}) has {len(inputs)} inputs, expected {len(slots)}")
             inputs += [TensorRef(f"{name}_{slot}") for slot in slots[len(inputs):]]
-        return Node(name, op, attrs, inputs, num_outputs, hints)
+        node = Node(name, op, attrs, inputs, num_outputs, hints, subgraphs=subgraphs)
+        if op in SUBGRAPH_COUNTS:
+            reason = check_control_flow(node)
+            if reason:
+                raise self.fail(f"node {name!r} ({op}): {reason}")
+        return node
+
+    def parse_subgraphs(self, raw: Any, name: str, op: str) -> list[Graph]:
+        """The bodies of a control-flow node, each parsed as a symbol of its own."""
+        if not isinstance(raw, list):
+            raise self.fail(f"node {name!r}: 'subgraphs' is not a list")
+        if raw and op not in SUBGRAPH_COUNTS:
+            raise self.fail(f"node {name!r} ({op}) holds subgraphs, which only control-flow ops have")
+        if raw and self.within.count("/") + 1 >= MAX_NESTING:
+            raise self.fail(f"node {name!r}: subgraphs nested more than {MAX_NESTING} deep")
+        within = f"{self.within}/{name}" if self.within else name
+        return [_SymbolParser(doc, self.path, within).parse() for doc in raw]
 
     def merged_attrs(self, raw: dict, name: str) -> dict[str, str]:
         merged: dict[str, str] = {}
@@ -201,7 +225,9 @@ class _SymbolParser:
                     if not _has_output(by_name[ref.node], ref.index):
                         raise self.fail(f"inputs of {entry.name!r}: node {ref.node!r} has no output {ref.index}")
         live = _reachable(by_name, heads)
-        variables = {e.name: e for e in by_name.values() if isinstance(e, Variable) and e.name in live}
+        # a subgraph's variables are its inputs, by position: every one is kept
+        variables = {e.name: e for e in by_name.values()
+                     if isinstance(e, Variable) and (self.within or e.name in live)}
         nodes = [e for e in entries if isinstance(e, Node) and e.name in live]
         _classify(variables, nodes)
         return Graph(variables, nodes, heads)

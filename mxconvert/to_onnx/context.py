@@ -32,8 +32,9 @@ class EmitContext:
     """Collects ONNX nodes and initializers; gives converters typed helpers that hide opset differences."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], opset: int, float_type: np.dtype,
-                 batch_dynamic: bool, live: LiveDims | None = None):
-        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``)."""
+                 batch_dynamic: bool, live: LiveDims | None = None, scope: str = ""):
+        """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``);
+        ``scope``: what every name this context makes starts with (a control-flow body's, kept apart)."""
         self.graph = graph
         self.shapes = shapes
         self.opset = opset
@@ -49,6 +50,14 @@ class EmitContext:
         self.warnings: list[str] = []
         self._counter = 0
         self._node_index = graph.nodes_by_name()
+        self.scope = scope
+
+    def body(self, graph: Graph, shapes: dict[TensorRef, tuple], scope: str, names: dict[str, str]) -> EmitContext:
+        """A context for a control-flow body: nodes of its own, this context's initializers and warnings;
+        ``names``: each body input -> the tensor it reads (a weight's initializer, for a stored weight)."""
+        child = EmitContext(graph, shapes, self.opset, self.float_type, False, scope=scope)
+        child.initializers, child.warnings, child.aliases = self.initializers, self.warnings, dict(names)
+        return child
 
     def begin(self, node: Node) -> None:
         """Start converting ``node``: its temporaries are numbered from 1, so a node's emitted form does not
@@ -73,7 +82,7 @@ class EmitContext:
     def name_of(self, ref: TensorRef) -> str:
         if ref.node in self.graph.variables:
             return self.aliases.get(ref.node, ref.node)
-        return tensor_name(ref.node, ref.index, self._node_index[ref.node].num_outputs)
+        return self.scope + tensor_name(ref.node, ref.index, self._node_index[ref.node].num_outputs)
 
     def output(self, index: int = 0) -> str:
         return self.name_of(self.current.output(index))
@@ -87,7 +96,7 @@ class EmitContext:
 
     def temp(self, suffix: str) -> str:
         self._counter += 1
-        return f"{self.current.name}__{suffix}{self._counter}"
+        return f"{self.scope}{self.current.name}__{suffix}{self._counter}"
 
     # --- emission ---------------------------------------------------------------------------------
     def add(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | str | None = None,
@@ -97,16 +106,19 @@ class EmitContext:
             outputs = [self.temp(op_type.lower())]
         elif isinstance(outputs, str):
             outputs = [outputs]
-        name = self.current.name if not self.emitted.get(self.current.name) else self.temp(op_type)
+        name = self.scope + self.current.name if not self.emitted.get(self.current.name) else self.temp(op_type)
         self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=name, **attrs))
         self.emitted.setdefault(self.current.name, []).append(f"{op_type}:{name}")
         return outputs[0]
 
     def weight(self, var_name: str, array: np.ndarray | None = None, float_cast: bool = True) -> str:
-        """Initializer for an MXNet parameter (the stored array, or ``array`` in its place)."""
+        """Initializer for an MXNet parameter (the stored array, or ``array`` in its place); a body's weight read
+        from outside it is the graph's initializer."""
+        if array is None and var_name in self.aliases:
+            return self.aliases[var_name]
         value = self.graph.weight(var_name) if array is None else array
-        self._initializer(var_name, value, float_cast)
-        return var_name
+        self._initializer(self.scope + var_name, value, float_cast)
+        return self.scope + var_name
 
     def const(self, value, suffix: str = "const", dtype=None) -> str:
         """A fresh initializer holding ``value`` (floats in the model's float type unless ``dtype``)."""

@@ -21,8 +21,8 @@ from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
 from ..shapes import Shape, begin_states, inferred_shapes
 # the family modules register their converters
-from . import (detection, elementwise, indexing, nn, normalization, ops, recurrent, reduce, resize,  # noqa: F401
-               sequence, shape)
+from . import (control_flow, detection, elementwise, indexing, nn, normalization, ops, recurrent,  # noqa: F401
+               reduce, resize, sequence, shape)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel
@@ -122,6 +122,8 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
             CONVERTERS[node.op].convert(ctx, node)
         except NotExpressible as exc:
             raise UnsupportedOpsError(f"ONNX opset {options.opset}", {f"{node.op} [{exc}]": [node.name]}) from None
+        except (UnsupportedOpsError, InternalError):  # from a control-flow body, naming its node
+            raise
         except Exception as exc:
             raise InternalError(f"converting node {node.name!r} ({node.op}) to ONNX failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc

@@ -23,8 +23,8 @@ from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
 from ..shapes import Shape, begin_states, inferred_shapes
 # the family modules register their lowerings
-from . import (detection, elementwise, indexing, nn_layers, normalization, ops, recurrent, reduce, resize,  # noqa: F401
-               sequence, shape)
+from . import (control_flow, detection, elementwise, indexing, nn_layers, normalization, ops,  # noqa: F401
+               recurrent, reduce, resize, sequence, shape)
 from .registry import CONVERTERS, REGISTRY, Lowering
 
 WIDTH = 119
@@ -95,9 +95,13 @@ class TorchContext:
     """Per-graph state the lowerings read: shapes, identifiers, weights, helpers and folded BatchNorms."""
 
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], live: LiveDims | None = None,
-                 folded_into: dict[str, str] | None = None, cast_inputs: Iterable[str] = ()):
+                 folded_into: dict[str, str] | None = None, parent: TorchContext | None = None,
+                 bound: dict[str, str] | None = None, indent: int = 8, within: str = "",
+                 cast_inputs: Iterable[str] = ()):
         """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``);
-        ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source;
+        ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source. A control-flow
+        body's context (``body``) shares its ``parent``'s identifiers, layers and weights; ``bound``: each body
+        input -> the expression it reads; ``indent``: of its lines; ``within``: its path, for errors;
         ``cast_inputs``: inputs given in another type (token ids as int64), cast to float32 first."""
         self.cast_inputs = tuple(cast_inputs)
         self.graph = graph
@@ -108,21 +112,37 @@ class TorchContext:
         self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
         self.current: Node | None = None
         self.nodes = graph.nodes_by_name()
-        self.namer = Namer()
+        self.parent, self.indent, self.within = parent, indent, within
+        self.namer = parent.namer if parent else Namer()
         self.idents: dict[str, str] = {}  # MXNet node/variable name -> identifier
-        self.exprs: dict[str, str] = {}  # MXNet node/variable name -> forward expression of its output(s)
-        self.helpers: list[str] = []
+        self.exprs: dict[str, str] = dict(bound or {})  # MXNet node/variable name -> expression of its output(s)
+        self.helpers: list[str] = parent.helpers if parent else []
         self.folded_into = folded_into or {}
-        self.inits: list[str] = []
+        self.inits: list[str] = parent.inits if parent else []
         self.lines: list[str] = []
-        self.state: dict[str, np.ndarray] = {}
-        self.owners: dict[int, str] = {}  # id of a stored array (kept alive in state) -> first entry holding it
+        self.state: dict[str, np.ndarray] = parent.state if parent else {}
+        # id of a stored array (kept alive in state) -> first entry holding it
+        self.owners: dict[int, str] = parent.owners if parent else {}
+        self.bodies: list[TorchContext] = parent.bodies if parent else []  # every body's context, for MXNET_NAMES
+        if parent:
+            self.bodies.append(self)
         for var in graph.inputs:
-            self.exprs[var.name] = self.ident(var.name)
+            if var.name not in self.exprs:
+                self.exprs[var.name] = self.ident(var.name)
         self._constant_params()
         for node in graph.nodes:
             self.ident(node.name)
         self.variables = ForwardVariables(liveness(graph), self.namer("x"))
+
+    def body(self, graph: Graph, shapes: dict[TensorRef, tuple], bound: dict[str, str], depth: int,
+             within: str) -> TorchContext:
+        """The context of a control-flow body whose lines sit ``depth`` levels inside this context's."""
+        return TorchContext(graph, shapes, parent=self, bound=bound, indent=self.indent + 4 * depth,
+                            within=f"{self.within}{within}/")
+
+    def statement(self, line: str, depth: int = 0) -> str:
+        """``line`` indented ``depth`` levels inside this context's lines, wrapped."""
+        return _wrap(line, self.indent + 4 * depth)
 
     # --- what lowerings use -------------------------------------------------------------------------
     @property
@@ -168,11 +188,13 @@ class TorchContext:
         try:
             lowering: Lowering = CONVERTERS[node.op].convert(self, node)
         except NotExpressible as exc:
-            raise UnsupportedOpsError("PyTorch", {f"{node.op} [{exc}]": [node.name]}) from None
+            raise UnsupportedOpsError("PyTorch", {f"{node.op} [{exc}]": [self.within + node.name]}) from None
+        except (UnsupportedOpsError, InternalError):  # from a body
+            raise
         except Exception as exc:
-            raise InternalError(f"converting node {node.name!r} ({node.op}) to PyTorch failed: "
+            raise InternalError(f"converting node {self.within + node.name!r} ({node.op}) to PyTorch failed: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
-        self.digests[node.name] = digest(str(lowering.layer), *lowering.setup, lowering.expr,
+        self.digests[node.name] = digest(str(lowering.layer), *lowering.setup, *lowering.statements, lowering.expr,
                                          *(f"{key}{array.shape}" for key, array in lowering.state.items()))
         if lowering.layer is not None:
             self.inits.append(f"self.{name} = {lowering.layer}")
@@ -187,10 +209,11 @@ class TorchContext:
         line = f"{target} = {lowering.expr}"
         if target != name and not re.search(rf"\bself\.{name}\b", lowering.expr):
             line += f"  # {name}"  # the line names its MXNet node
-        self.lines.append(_wrap(line, 8))
+        self.lines.extend(lowering.statements)
+        self.lines.append(self.statement(line))
         self.exprs[node.name] = target
-        if dead:
-            self.lines.append(_wrap(f"del {', '.join(dead)}", 8))
+        if dead and self.parent is None:  # a body's values live one step
+            self.lines.append(self.statement(f"del {', '.join(dead)}"))
 
     def expr_of(self, ref: TensorRef) -> str:
         """The forward expression of one tensor: a local variable, ``self.<param>``, or ``name[i]``."""
@@ -225,8 +248,8 @@ class TorchContext:
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
         parts = [_header(graph), "from typing import List, Optional, Tuple\n\nimport torch\nimport torch.nn.functional as F"
                  "\nfrom torch import nn\n"]
-        originals = {raw: self.nodes[raw].source_name if raw in self.nodes else raw for raw in self.idents}
-        renamed = {ident: originals[raw] for raw, ident in self.idents.items() if ident != originals[raw]}
+        renamed = {ident: original for ctx in (self, *self.bodies) for raw, ident in ctx.idents.items()
+                   if ident != (original := ctx.nodes[raw].source_name if raw in ctx.nodes else raw)}
         if renamed:
             entries = "".join(f"    {ident!r}: {raw!r},\n" for ident, raw in sorted(renamed.items()))
             parts.append(f"# Python name -> MXNet name, where they differ.\nMXNET_NAMES = {{\n{entries}}}\n")
@@ -325,7 +348,7 @@ def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, to
     live = live_dims(sizes, shapes, probe)
 
     def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
-        ctx = TorchContext(graph, at, live, folded_into, input_dtypes_of(graph, options.input_dtypes))
+        ctx = TorchContext(graph, at, live, folded_into, cast_inputs=input_dtypes_of(graph, options.input_dtypes))
         for node in graph.nodes:
             ctx.lower(node)
         return ctx, ctx.digests

@@ -15,13 +15,15 @@ class Lowering:
     ``layer``: constructor expression assigned to ``self.<name>`` in ``__init__`` (None: no layer);
     ``expr``: the forward expression (a tensor, or a sequence of tensors for a multi-output node);
     ``state``: state-dict entries of the layer, keyed relative to it (``"weight"`` -> ``"<name>.weight"``);
-    ``setup``: extra ``__init__`` statements run after the layer is created.
+    ``setup``: extra ``__init__`` statements run after the layer is created;
+    ``statements``: ``forward`` lines (indented, wrapped) run before the expression (a control-flow op's loop).
     """
 
     expr: str
     layer: str | None = None
     state: dict[str, np.ndarray] = field(default_factory=dict)
     setup: list[str] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
 
 
 REGISTRY = ConverterRegistry()  # convert(ctx, node) -> Lowering; check(node)
