@@ -683,6 +683,8 @@ OPS.update({
     "_contrib_div_sqrt_dim": _UNARY,
     "_contrib_interleaved_matmul_selfatt_qk": OpDef({"heads": (parse_int, REQUIRED)}),
     "_contrib_interleaved_matmul_selfatt_valatt": OpDef({"heads": (parse_int, REQUIRED)}),
+    "_contrib_interleaved_matmul_encdec_qk": OpDef({"heads": (parse_int, REQUIRED)}),
+    "_contrib_interleaved_matmul_encdec_valatt": OpDef({"heads": (parse_int, REQUIRED)}),
 })
 ALIASES.update({
     "_npx_deconvolution": "Deconvolution",

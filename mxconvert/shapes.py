@@ -1647,9 +1647,10 @@ def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
 
 
-def _interleaved_projections(qkv: Shape) -> None:
-    if len(qkv) != 3:
-        raise ShapeError(f"queries_keys_values of shape {qkv}: expected 3-D (sequence, batch, projections)")
+def _interleaved_projections(*projections: Shape) -> None:
+    for shape in projections:
+        if len(shape) != 3:
+            raise ShapeError(f"projections of shape {shape}: expected 3-D (sequence, batch, projections)")
 
 
 @shape_rule("_contrib_interleaved_matmul_selfatt_qk")
@@ -1669,17 +1670,47 @@ def _selfatt_valatt(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(qkv[0], qkv[1], qkv[2] // 3)]
 
 
+@shape_rule("_contrib_interleaved_matmul_encdec_qk")
+def _encdec_qk(node: Node, shapes: list[Shape]) -> list[Shape]:
+    queries, keys_values = shapes
+    _interleaved_projections(queries, keys_values)
+    if keys_values[2] != 2 * queries[2] or keys_values[1] != queries[1]:
+        raise ShapeError(f"queries of shape {queries} and keys_values of shape {keys_values}: expected the same "
+                         "batch and twice the projections")
+    return [(node.attrs["heads"] * queries[1], queries[0], keys_values[0])]
+
+
+@shape_rule("_contrib_interleaved_matmul_encdec_valatt")
+def _encdec_valatt(node: Node, shapes: list[Shape]) -> list[Shape]:
+    keys_values, attention = shapes
+    _interleaved_projections(keys_values)
+    if len(attention) != 3 or attention[2] != keys_values[0] or attention[0] != keys_values[1] * node.attrs["heads"]:
+        raise ShapeError(f"keys_values of shape {keys_values} and attention of shape {attention}: expected "
+                         f"(batch * heads, queries, {keys_values[0]}) attention maps")
+    return [(attention[1], keys_values[1], keys_values[2] // 2)]
+
+
+# how many projections each input interleaves per head: queries, keys and values (3), keys and values (2), queries
+INTERLEAVED_PARTS = {"_contrib_interleaved_matmul_selfatt_qk": (3,),
+                     "_contrib_interleaved_matmul_selfatt_valatt": (3,),
+                     "_contrib_interleaved_matmul_encdec_qk": (1, 2),
+                     "_contrib_interleaved_matmul_encdec_valatt": (2,)}
+
+
 def interleaved_heads(node: Node, shapes: list[Shape]) -> tuple[int, int]:
-    """Heads and size per head of an interleaved ``(sequence, batch, heads x 3 x size)`` projection. MXNet
-    strides its rows as ``3 * heads * size`` values, which is not the row length unless the projections split
-    evenly into heads, and reads ``batch * heads`` attention maps whatever their number: other values are not
-    converted."""
-    qkv, heads = shapes[0], node.attrs["heads"]
-    if heads < 1 or qkv[2] % (3 * heads):
-        raise NotExpressible(f"{qkv[2]} projections do not split into 3 x {heads} heads")
-    if len(shapes) > 1 and shapes[1][0] != qkv[1] * heads:
-        raise NotExpressible(f"{shapes[1][0]} attention maps for {qkv[1]} sequences x {heads} heads")
-    return heads, qkv[2] // 3 // heads
+    """Heads and size per head of interleaved ``(sequence, batch, heads x parts x size)`` projections
+    (:data:`INTERLEAVED_PARTS`). MXNet strides its rows as ``parts * heads * size`` values, which is not the row
+    length unless the projections split evenly into heads, and reads ``batch * heads`` attention maps whatever
+    their number: other values are not converted."""
+    heads, parts = node.attrs["heads"], INTERLEAVED_PARTS[node.op]
+    sizes = {shape[2] // part // heads for shape, part in zip(shapes, parts)} if heads >= 1 else set()
+    if heads < 1 or any(shape[2] % (part * heads) for shape, part in zip(shapes, parts)) or len(sizes) != 1:
+        raise NotExpressible(f"projections {[shape[2] for shape in shapes[:len(parts)]]} do not split into "
+                             f"{' and '.join(map(str, parts))} x {heads} heads")
+    batch = shapes[0][1]
+    if node.op.endswith("valatt") and shapes[1][0] != batch * heads:
+        raise NotExpressible(f"{shapes[1][0]} attention maps for {batch} sequences x {heads} heads")
+    return heads, sizes.pop()
 
 
 def deconvolution_refusal(node: Node) -> str | None:

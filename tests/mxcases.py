@@ -668,6 +668,9 @@ def _w(name: str, shape: tuple):
 
 
 _QKV = S.FullyConnected(d, num_hidden=24, flatten=False, name="proj")  # (sequence, batch, 2 heads x 3 x 4)
+# 4 queries and 7 keys and values of 3 heads x 2: the decoder's queries, the encoder's keys and values interleaved
+_QUERIES = S.FullyConnected(S.slice_axis(d, axis=0, begin=0, end=4), num_hidden=6, flatten=False, name="q_proj")
+_KEYS_VALUES = S.FullyConnected(d, num_hidden=12, flatten=False, name="kv_proj")
 CASES.update({
     "nn_deconv2d": (_deconv(d, kernel=(3, 3), num_filter=4, no_bias=False), (2, 3, 4, 5)),
     "nn_deconv2d_stride_pad_adj": (_deconv(d, kernel=(3, 4), stride=(2, 3), pad=(1, 2), adj=(1, 2), num_filter=3),
@@ -734,6 +737,10 @@ CASES.update({
     "nn_selfatt_valatt": (S.contrib.interleaved_matmul_selfatt_valatt(
         _QKV, S.softmax(S.contrib.interleaved_matmul_selfatt_qk(_QKV, heads=2), axis=-1), heads=2, name="valatt"),
         (5, 3, 4)),
+    "nn_encdec_qk": (S.contrib.interleaved_matmul_encdec_qk(_QUERIES, _KEYS_VALUES, heads=3, name="qk"), (7, 2, 6)),
+    "nn_encdec_attention": (S.contrib.interleaved_matmul_encdec_valatt(_KEYS_VALUES, S.softmax(
+        S.contrib.interleaved_matmul_encdec_qk(_QUERIES, _KEYS_VALUES, heads=3), axis=-1), heads=3, name="valatt"),
+        (7, 2, 6)),
 })
 
 

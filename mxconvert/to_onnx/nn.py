@@ -1,13 +1,14 @@
 """nn layers and matrix products: Deconvolution, Embedding, log_softmax, softmin, dot, batch_dot, _linalg_gemm2,
-_contrib_div_sqrt_dim and the interleaved self-attention products (MXNet's semantics from ``shapes``)."""
+_contrib_div_sqrt_dim and the interleaved attention products, self and encoder-decoder (MXNet's semantics from
+``shapes``)."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
-                      matrix_axes)
+from ..shapes import (INTERLEAVED_PARTS, deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output,
+                      interleaved_heads, matrix_axes)
 from .context import EmitContext
 from .registry import register
 
@@ -103,13 +104,13 @@ def div_sqrt_dim(ctx: EmitContext, node: Node) -> None:
     ctx.add("Div", [ctx.input(0), ctx.const(root, "sqrt_dim")], ctx.output())
 
 
-def _projection_sizes(ctx: EmitContext) -> tuple:
-    """Sequence length and batch of the ``(sequence, batch, heads x 3 x size)`` projection: fixed sizes, or
+def _projection_sizes(ctx: EmitContext, index: int) -> tuple:
+    """Sequence length and batch of the ``(sequence, batch, projections)`` input ``index``: fixed sizes, or
     ``[1]``-shaped tensors read from it at run time where an axis is dynamic."""
-    shape = ctx.shape(0)
-    if all(isinstance(dim, int) for dim in ctx.live(ctx.current.inputs[0])[:2]):
+    shape = ctx.shape(index)
+    if all(isinstance(dim, int) for dim in ctx.live(ctx.current.inputs[index])[:2]):
         return shape[0], shape[1]
-    dims = ctx.add("Shape", [ctx.input(0)])
+    dims = ctx.add("Shape", [ctx.input(index)])
     return tuple(ctx.add("Gather", [dims, ctx.ints([axis], "axis")]) for axis in (0, 1))
 
 
@@ -133,32 +134,54 @@ def _target(ctx: EmitContext, *parts) -> str:
     return ctx.add("Concat", [item if isinstance(item, str) else ctx.ints([item]) for item in items], axis=0)
 
 
-def _interleaved_part(ctx: EmitContext, node: Node, index: int) -> str:
-    """Queries (0), keys (1) or values (2) of ``(sequence, batch, heads x 3 x size)`` as
-    ``(batch * heads, sequence, size)``."""
-    heads, size = interleaved_heads(node, [ctx.shape(0)])
-    length, batch = _projection_sizes(ctx)
-    split = ctx.add("Reshape", [ctx.input(0), _target(ctx, length, batch, heads, 3, size)])
-    part = ctx.add("Slice", [split, ctx.ints([index], "starts"), ctx.ints([index + 1], "ends"), ctx.ints([3], "axes")])
-    per_head = ctx.add("Transpose", [part], perm=[1, 2, 0, 3, 4])
+def _interleaved_part(ctx: EmitContext, node: Node, index: int, part: int) -> str:
+    """Projection ``part`` (queries, keys, values as they are interleaved per head) of input ``index``,
+    ``(sequence, batch, heads x parts x size)``, as ``(batch * heads, sequence, size)``."""
+    heads, size = interleaved_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
+    parts = INTERLEAVED_PARTS[node.op][index]
+    length, batch = _projection_sizes(ctx, index)
+    split = ctx.add("Reshape", [ctx.input(index), _target(ctx, length, batch, heads, parts, size)])
+    if parts > 1:
+        bounds = [ctx.ints([part], "starts"), ctx.ints([part + 1], "ends"), ctx.ints([3], "axes")]
+        split = ctx.add("Slice", [split, *bounds])
+    per_head = ctx.add("Transpose", [split], perm=[1, 2, 0, 3, 4])
     return ctx.add("Reshape", [per_head, _target(ctx, (batch, heads), length, size)])
+
+
+def _scores(ctx: EmitContext, node: Node, queries: str, keys: str) -> None:
+    """``queries @ keys^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
+    _, size = interleaved_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
+    scores = ctx.add("MatMul", [queries, ctx.add("Transpose", [keys], perm=[0, 2, 1])])
+    ctx.add("Mul", [scores, ctx.const(np.float32(1.0 / np.sqrt(np.float32(size))), "scale")], ctx.output())
+
+
+def _values_attended(ctx: EmitContext, node: Node, values: str) -> None:
+    """The attention maps (input 1) applied to ``values``, heads concatenated: ``(queries, batch, heads * size)``."""
+    heads, size = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
+    _, batch = _projection_sizes(ctx, 0)
+    length = ctx.out_shape()[0] if isinstance(ctx.live(node.output())[0], int) else \
+        ctx.add("Gather", [ctx.add("Shape", [ctx.input(1)]), ctx.ints([1], "axis")])
+    weighted = ctx.add("MatMul", [ctx.input(1), values])
+    per_head = ctx.add("Reshape", [weighted, _target(ctx, batch, heads, length, size)])
+    heads_last = ctx.add("Transpose", [per_head], perm=[2, 0, 1, 3])
+    ctx.add("Reshape", [heads_last, _target(ctx, length, batch, heads * size)], ctx.output())
 
 
 @register("_contrib_interleaved_matmul_selfatt_qk")
 def selfatt_qk(ctx: EmitContext, node: Node) -> None:
-    """Attention scores ``q @ k^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
-    _, size = interleaved_heads(node, [ctx.shape(0)])
-    keys = ctx.add("Transpose", [_interleaved_part(ctx, node, 1)], perm=[0, 2, 1])
-    scores = ctx.add("MatMul", [_interleaved_part(ctx, node, 0), keys])
-    ctx.add("Mul", [scores, ctx.const(np.float32(1.0 / np.sqrt(np.float32(size))), "scale")], ctx.output())
+    _scores(ctx, node, _interleaved_part(ctx, node, 0, 0), _interleaved_part(ctx, node, 0, 1))
 
 
 @register("_contrib_interleaved_matmul_selfatt_valatt")
 def selfatt_valatt(ctx: EmitContext, node: Node) -> None:
-    """Attention maps applied to the values, heads concatenated: ``(sequence, batch, heads * size)``."""
-    heads, size = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
-    length, batch = _projection_sizes(ctx)
-    weighted = ctx.add("MatMul", [ctx.input(1), _interleaved_part(ctx, node, 2)])
-    per_head = ctx.add("Reshape", [weighted, _target(ctx, batch, heads, length, size)])
-    ctx.add("Reshape", [ctx.add("Transpose", [per_head], perm=[2, 0, 1, 3]), _target(ctx, length, batch, heads * size)],
-            ctx.output())
+    _values_attended(ctx, node, _interleaved_part(ctx, node, 0, 2))
+
+
+@register("_contrib_interleaved_matmul_encdec_qk")
+def encdec_qk(ctx: EmitContext, node: Node) -> None:
+    _scores(ctx, node, _interleaved_part(ctx, node, 0, 0), _interleaved_part(ctx, node, 1, 0))
+
+
+@register("_contrib_interleaved_matmul_encdec_valatt")
+def encdec_valatt(ctx: EmitContext, node: Node) -> None:
+    _values_attended(ctx, node, _interleaved_part(ctx, node, 0, 1))

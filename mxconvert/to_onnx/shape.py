@@ -18,16 +18,17 @@ REVERSED = (-1, None, -1)  # a whole axis backwards, at any size
 
 
 def _slice(ctx: EmitContext, x: str, ranges: list[tuple[int, int | None, int]], out: str) -> None:
-    """One ONNX Slice of every axis whose (start, stop, step) is not the whole axis."""
-    shape = ctx.shape(0)
+    """One ONNX Slice of every axis whose (start, stop, step) is not the whole axis. On a dynamic axis a stop at
+    its end stays open (any other bound written here is checked at the probe sizes like every size)."""
+    shape, live = ctx.shape(0), ctx.live(ctx.current.inputs[0])
     axes = [i for i, r in enumerate(ranges) if r != (0, shape[i], 1)]
     if not axes:
         ctx.add("Identity", [x], out)
         return
-    if axes[0] == 0 and not isinstance(ctx.live(ctx.current.inputs[0])[0], int) and ranges[0] != REVERSED:
-        raise NotExpressible("slicing the batch axis of a dynamic batch")
     starts = [ranges[i][0] for i in axes]
-    ends = [THROUGH_START if ranges[i][1] is None else ranges[i][1] for i in axes]
+    ends = [THROUGH_START if ranges[i][1] is None else
+            np.iinfo(np.int64).max if ranges[i][1] == shape[i] and not isinstance(live[i], int) else ranges[i][1]
+            for i in axes]
     inputs = [x, ctx.ints(starts, "starts"), ctx.ints(ends, "ends"), ctx.ints(axes, "axes")]
     if any(ranges[i][2] != 1 for i in axes):
         inputs.append(ctx.ints([ranges[i][2] for i in axes], "steps"))

@@ -1,5 +1,6 @@
 """nn layers and matrix products: Deconvolution, Embedding, log_softmax, softmin, dot, batch_dot, _linalg_gemm2,
-_contrib_div_sqrt_dim and the interleaved self-attention products (MXNet's semantics from ``shapes``)."""
+_contrib_div_sqrt_dim and the interleaved attention products, self and encoder-decoder (MXNet's semantics from
+``shapes``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output, interleaved_heads,
-                      matrix_axes)
+from ..shapes import (INTERLEAVED_PARTS, deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output,
+                      interleaved_heads, matrix_axes)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -97,36 +98,58 @@ def div_sqrt_dim(ctx: TorchContext, node: Node) -> Lowering:
 
 
 HELPERS["mxnet_interleaved_part"] = '''
-def mxnet_interleaved_part(qkv: torch.Tensor, heads: int, index: int) -> torch.Tensor:
-    """Queries (0), keys (1) or values (2) of MXNet's interleaved (sequence, batch, heads x 3 x size) projection,
-    as (batch * heads, sequence, size)."""
-    length, batch = qkv.shape[0], qkv.shape[1]
-    size = qkv.shape[2] // 3 // heads
-    part = qkv.reshape(length, batch, heads, 3, size)[:, :, :, index]
+def mxnet_interleaved_part(projections: torch.Tensor, heads: int, parts: int, index: int) -> torch.Tensor:
+    """Projection ``index`` of MXNet's (sequence, batch, heads x parts x size) interleaving (queries, keys and
+    values; keys and values; queries alone), as (batch * heads, sequence, size)."""
+    length, batch = projections.shape[0], projections.shape[1]
+    size = projections.shape[2] // parts // heads
+    part = projections.reshape(length, batch, heads, parts, size)[:, :, :, index]
     return part.permute(1, 2, 0, 3).reshape(batch * heads, length, size)
 '''
 
-HELPERS["mxnet_selfatt_valatt"] = '''
-def mxnet_selfatt_valatt(qkv: torch.Tensor, attention: torch.Tensor, heads: int) -> torch.Tensor:
-    """MXNet's interleaved_matmul_selfatt_valatt: attention maps applied to the values, heads concatenated."""
-    length, batch = qkv.shape[0], qkv.shape[1]
-    weighted = torch.matmul(attention, mxnet_interleaved_part(qkv, heads, 2))
-    return weighted.reshape(batch, heads, length, -1).permute(2, 0, 1, 3).reshape(length, batch, -1)
+HELPERS["mxnet_attended_values"] = '''
+def mxnet_attended_values(attention: torch.Tensor, values: torch.Tensor, heads: int) -> torch.Tensor:
+    """Attention maps (batch * heads, queries, keys) applied to per-head values, heads concatenated as MXNet's
+    interleaved valatt products return them: (queries, batch, heads * size)."""
+    weighted = torch.matmul(attention, values)
+    length, size = weighted.shape[1], weighted.shape[2]
+    return weighted.reshape(-1, heads, length, size).permute(2, 0, 1, 3).reshape(length, -1, heads * size)
 '''
 
 
-@register("_contrib_interleaved_matmul_selfatt_qk")
-def selfatt_qk(ctx: TorchContext, node: Node) -> Lowering:
-    """Attention scores ``q @ k^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
-    heads, size = interleaved_heads(node, [ctx.shape(0)])
-    part = ctx.helper("mxnet_interleaved_part")
-    queries, keys = (f"{part}({ctx.input(0)}, {heads}, {index})" for index in (0, 1))
+def _part(ctx: TorchContext, node: Node, input_index: int, index: int) -> str:
+    heads, _ = interleaved_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
+    parts = INTERLEAVED_PARTS[node.op][input_index]
+    return f"{ctx.helper('mxnet_interleaved_part')}({ctx.input(input_index)}, {heads}, {parts}, {index})"
+
+
+def _scores(ctx: TorchContext, node: Node, queries: str, keys: str) -> Lowering:
+    """``queries @ keys^T / sqrt(size)`` per batch and head (index ``batch * heads + head``)."""
+    _, size = interleaved_heads(node, [ctx.shape(i) for i in range(len(node.inputs))])
     scale = num(np.float32(1.0 / np.sqrt(np.float32(size))))
     return Lowering(f"torch.matmul({queries}, {keys}.transpose(1, 2)) * {scale}")
 
 
+def _values_attended(ctx: TorchContext, node: Node, values: str) -> Lowering:
+    heads, _ = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
+    return Lowering(f"{ctx.helper('mxnet_attended_values')}({ctx.input(1)}, {values}, {heads})")
+
+
+@register("_contrib_interleaved_matmul_selfatt_qk")
+def selfatt_qk(ctx: TorchContext, node: Node) -> Lowering:
+    return _scores(ctx, node, _part(ctx, node, 0, 0), _part(ctx, node, 0, 1))
+
+
 @register("_contrib_interleaved_matmul_selfatt_valatt")
 def selfatt_valatt(ctx: TorchContext, node: Node) -> Lowering:
-    heads, _ = interleaved_heads(node, [ctx.shape(0), ctx.shape(1)])
-    ctx.helper("mxnet_interleaved_part")
-    return Lowering(f"{ctx.helper('mxnet_selfatt_valatt')}({ctx.input(0)}, {ctx.input(1)}, {heads})")
+    return _values_attended(ctx, node, _part(ctx, node, 0, 2))
+
+
+@register("_contrib_interleaved_matmul_encdec_qk")
+def encdec_qk(ctx: TorchContext, node: Node) -> Lowering:
+    return _scores(ctx, node, _part(ctx, node, 0, 0), _part(ctx, node, 1, 0))
+
+
+@register("_contrib_interleaved_matmul_encdec_valatt")
+def encdec_valatt(ctx: TorchContext, node: Node) -> Lowering:
+    return _values_attended(ctx, node, _part(ctx, node, 0, 1))
