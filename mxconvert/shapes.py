@@ -1695,6 +1695,11 @@ INTERLEAVED_PARTS = {"_contrib_interleaved_matmul_selfatt_qk": (3,),
                      "_contrib_interleaved_matmul_selfatt_valatt": (3,),
                      "_contrib_interleaved_matmul_encdec_qk": (1, 2),
                      "_contrib_interleaved_matmul_encdec_valatt": (2,)}
+# the (input, part) projections each reads: queries and keys for the scores, the values for the attended values
+INTERLEAVED_READS = {"_contrib_interleaved_matmul_selfatt_qk": ((0, 0), (0, 1)),
+                     "_contrib_interleaved_matmul_selfatt_valatt": ((0, 2),),
+                     "_contrib_interleaved_matmul_encdec_qk": ((0, 0), (1, 0)),
+                     "_contrib_interleaved_matmul_encdec_valatt": ((0, 1),)}
 
 
 def interleaved_heads(node: Node, shapes: list[Shape]) -> tuple[int, int]:

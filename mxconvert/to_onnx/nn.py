@@ -7,8 +7,8 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..shapes import (INTERLEAVED_PARTS, deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output,
-                      interleaved_heads, matrix_axes)
+from ..shapes import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
+                      float16_output, interleaved_heads, matrix_axes)
 from .context import EmitContext
 from .registry import register
 
@@ -167,21 +167,11 @@ def _values_attended(ctx: EmitContext, node: Node, values: str) -> None:
     ctx.add("Reshape", [heads_last, _target(ctx, length, batch, heads * size)], ctx.output())
 
 
-@register("_contrib_interleaved_matmul_selfatt_qk")
-def selfatt_qk(ctx: EmitContext, node: Node) -> None:
-    _scores(ctx, node, _interleaved_part(ctx, node, 0, 0), _interleaved_part(ctx, node, 0, 1))
-
-
-@register("_contrib_interleaved_matmul_selfatt_valatt")
-def selfatt_valatt(ctx: EmitContext, node: Node) -> None:
-    _values_attended(ctx, node, _interleaved_part(ctx, node, 0, 2))
-
-
-@register("_contrib_interleaved_matmul_encdec_qk")
-def encdec_qk(ctx: EmitContext, node: Node) -> None:
-    _scores(ctx, node, _interleaved_part(ctx, node, 0, 0), _interleaved_part(ctx, node, 1, 0))
-
-
-@register("_contrib_interleaved_matmul_encdec_valatt")
-def encdec_valatt(ctx: EmitContext, node: Node) -> None:
-    _values_attended(ctx, node, _interleaved_part(ctx, node, 0, 1))
+@register(*INTERLEAVED_READS)
+def interleaved_attention(ctx: EmitContext, node: Node) -> None:
+    """Scores from queries and keys, or attended values, of the interleaved projections."""
+    parts = [_interleaved_part(ctx, node, index, part) for index, part in INTERLEAVED_READS[node.op]]
+    if len(parts) == 2:
+        _scores(ctx, node, *parts)
+    else:
+        _values_attended(ctx, node, *parts)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (INTERLEAVED_PARTS, deconvolution_geometry, deconvolution_refusal, dot_axes, float16_output,
-                      interleaved_heads, matrix_axes)
+from ..shapes import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
+                      float16_output, interleaved_heads, matrix_axes)
 from .ops import HELPERS, num
 from .registry import Lowering, register
 
@@ -135,21 +135,8 @@ def _values_attended(ctx: TorchContext, node: Node, values: str) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_attended_values')}({ctx.input(1)}, {values}, {heads})")
 
 
-@register("_contrib_interleaved_matmul_selfatt_qk")
-def selfatt_qk(ctx: TorchContext, node: Node) -> Lowering:
-    return _scores(ctx, node, _part(ctx, node, 0, 0), _part(ctx, node, 0, 1))
-
-
-@register("_contrib_interleaved_matmul_selfatt_valatt")
-def selfatt_valatt(ctx: TorchContext, node: Node) -> Lowering:
-    return _values_attended(ctx, node, _part(ctx, node, 0, 2))
-
-
-@register("_contrib_interleaved_matmul_encdec_qk")
-def encdec_qk(ctx: TorchContext, node: Node) -> Lowering:
-    return _scores(ctx, node, _part(ctx, node, 0, 0), _part(ctx, node, 1, 0))
-
-
-@register("_contrib_interleaved_matmul_encdec_valatt")
-def encdec_valatt(ctx: TorchContext, node: Node) -> Lowering:
-    return _values_attended(ctx, node, _part(ctx, node, 0, 1))
+@register(*INTERLEAVED_READS)
+def interleaved_attention(ctx: TorchContext, node: Node) -> Lowering:
+    """Scores from queries and keys, or attended values, of the interleaved projections."""
+    parts = [_part(ctx, node, index, part) for index, part in INTERLEAVED_READS[node.op]]
+    return _scores(ctx, node, *parts) if len(parts) == 2 else _values_attended(ctx, node, *parts)
