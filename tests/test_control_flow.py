@@ -273,3 +273,27 @@ def test_tiny_elmo(tmp_path):
     converted = Converted(prefix, shapes, {"data0": (1,)})
     for steps in (5, 8):
         assert len(converted.check(prefix, feeds(steps))) == 11
+
+
+def test_layer_report_takes_a_loop_as_one_layer(tmp_path):
+    """compare_layers on a graph with a ``_foreach``: ONNX Runtime's chunk sessions keep the weights its body
+    reads from outside, and both targets' loop outputs are flat against MXNet's float64 result."""
+    from mxconvert.layers.divergence import checkpoint_report
+    from mxconvert.to_onnx import save_onnx
+    from mxconvert.to_onnx.exporter import build_onnx
+
+    prefix = _save(_rnn_cell_foreach(), _weights(3, i2h_weight=(HIDDEN, FEATURES), i2h_bias=(HIDDEN,),
+                                                 h2h_weight=(HIDDEN, HIDDEN)), tmp_path / "cell")
+    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
+    shapes = {name: value.shape for name, value in feeds.items()}
+    graph = load_checkpoint(prefix, 0)
+    save_onnx(build_onnx(graph, ExportOptions(shapes))[0], str(tmp_path / "cell.onnx"))
+    source, state = emit_pytorch(graph, TorchOptions(shapes))
+    (tmp_path / "kit_model.py").write_text(source)
+    torch.save(state, tmp_path / "model.pth")
+    report = checkpoint_report(prefix, 0, feeds, onnx_model=str(tmp_path / "cell.onnx"),
+                               kit_model=str(tmp_path / "kit_model.py"), pytorch_model=str(tmp_path / "model.pth"))
+    assert [probe.label for probe in report.probes] == ["_foreach0:0", "_foreach0:1"]
+    assert report.floors is not None
+    for target in ("onnxruntime", "pytorch"):
+        assert all(diff is not None and not report.diverges(i, diff) for i, diff in enumerate(report.diffs[target]))

@@ -130,12 +130,14 @@ class OrtInternals:
         """A session computing ``fetches`` from the data input and the weights it names as inputs."""
         from onnx import TensorProto, helper
 
+        from ..to_onnx.context import tensors_read
+
         graph = self.skeleton.graph
         needed, nodes = set(fetches), []
         for node in reversed(graph.node):
             if needed.intersection(node.output):
                 nodes.append(node)
-                needed.update(node.input)
+                needed.update(tensors_read(node))  # a Loop's or If's body reads outer tensors too
         weights = [name for name in self.weights if name in needed]
         constants = [t for t in graph.initializer if t.name in needed]
         outputs = [helper.make_tensor_value_info(n, self.types.get(n, TensorProto.FLOAT), None) for n in fetches]

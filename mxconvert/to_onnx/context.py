@@ -18,13 +18,13 @@ def tensor_name(node: str, index: int, outputs: int) -> str:
     return f"{node}_output" if outputs == 1 else f"{node}_output{index}"
 
 
-def _reads(proto: onnx.NodeProto) -> set[str]:
+def tensors_read(proto: onnx.NodeProto) -> set[str]:
     """The tensors a node reads: its inputs and what the subgraphs of a Loop or If take from outside."""
     names = set(proto.input)
     for attribute in proto.attribute:
         for graph in [attribute.g, *attribute.graphs]:
             for inner in graph.node:
-                names |= _reads(inner)
+                names |= tensors_read(inner)
     return names
 
 
@@ -137,7 +137,7 @@ class EmitContext:
         for proto in reversed(self.nodes):
             if needed.intersection(proto.output):
                 kept.append(proto)
-                needed.update(_reads(proto))
+                needed.update(tensors_read(proto))
         self.nodes = kept[::-1]
         self.initializers = {name: array for name, array in self.initializers.items() if name in needed}
 
