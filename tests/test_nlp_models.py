@@ -1,5 +1,6 @@
-"""GluonNLP's BERT family as its users export it (``mxconvert.zoo.nlp``): one conversion per target with batch
-and sequence length dynamic on every input, run at two sizes and judged as ``--tolerance auto`` judges: within
+"""GluonNLP's models as their users export them (``mxconvert.zoo.nlp``: the BERT family, the Transformer encoder
+and NMT model, the LSTM language models, a text CNN): one conversion per target with batch and sequence length
+dynamic on every input that has them, run at two sizes and judged as ``--tolerance auto`` judges: within
 max(1e-5, 4 x MXNet float32's own distance) of MXNet 1.9.1's float64 result (its float32-only interleaved
 attention kernels rewritten for that run)."""
 from __future__ import annotations
