@@ -1131,22 +1131,29 @@ def _broadcast_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_broadcast_sizes(data, target, f"axis {a['axis']}")]
 
 
-@shape_rule("broadcast_like")
-def _broadcast_like(node: Node, shapes: list[Shape]) -> list[Shape]:
-    a, (lhs, rhs) = node.attrs, shapes
-    if a["lhs_axes"] is None or a["rhs_axes"] is None:
+def broadcast_like_sources(attrs: dict, lhs: Shape, rhs: Shape) -> dict[int, int]:
+    """``broadcast_like``'s lhs axes -> the rhs axes whose sizes they take (every axis without ``lhs_axes``)."""
+    if attrs["lhs_axes"] is None or attrs["rhs_axes"] is None:
         if len(lhs) != len(rhs):
             raise ShapeError(f"inputs of shapes {lhs} and {rhs}: broadcast_like needs equal ranks")
-        return [_broadcast_sizes(lhs, list(rhs), f"like {rhs}")]
-    if len(a["lhs_axes"]) != len(a["rhs_axes"]) or not a["lhs_axes"]:
-        raise ShapeError(f"lhs_axes {a['lhs_axes']} and rhs_axes {a['rhs_axes']} do not pair up")
-    target = list(lhs)
-    for to, source in zip([axis_index(i, len(lhs), "lhs_axes") for i in a["lhs_axes"]],
-                          [axis_index(i, len(rhs), "rhs_axes") for i in a["rhs_axes"]]):
+        return {axis: axis for axis in range(len(lhs))}
+    if len(attrs["lhs_axes"]) != len(attrs["rhs_axes"]) or not attrs["lhs_axes"]:
+        raise ShapeError(f"lhs_axes {attrs['lhs_axes']} and rhs_axes {attrs['rhs_axes']} do not pair up")
+    sources = dict(zip([axis_index(i, len(lhs), "lhs_axes") for i in attrs["lhs_axes"]],
+                       [axis_index(i, len(rhs), "rhs_axes") for i in attrs["rhs_axes"]]))
+    for to in sources:
         if lhs[to] != 1:
             raise ShapeError(f"lhs axis {to} of size {lhs[to]} cannot broadcast")
+    return sources
+
+
+@shape_rule("broadcast_like")
+def _broadcast_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    lhs, rhs = shapes
+    target = list(lhs)
+    for to, source in broadcast_like_sources(node.attrs, lhs, rhs).items():
         target[to] = rhs[source]
-    return [tuple(target)]
+    return [_broadcast_sizes(lhs, target, f"like {rhs}")]
 
 
 def tile_reps(reps: tuple, rank: int) -> tuple[list[int], list[int]]:

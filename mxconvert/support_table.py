@@ -101,9 +101,10 @@ FAMILIES = (
     Family("GluonCV detectors", "GluonCV detection", detection.MODELS,
            lambda name: detection.detector_checkpoint(name)[0].tojson(),
            "SSD, YOLOv3, CenterNet, Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
-    Family("GluonNLP BERT family", "GluonNLP", tuple(name for name in nlp.MODELS if name != "bert-base"),
-           nlp.nlp_symbol_json, "BERT (pooler, classifier, masked-position decoder), RoBERTa, DistilBERT, ERNIE: "
-           "attention weights interleaved in the graph (folded), dynamic batch and sequence"),
+    Family("GluonNLP models", "GluonNLP", tuple(name for name in nlp.MODELS if name != "bert-base"),
+           nlp.nlp_symbol_json, "BERT (pooler, classifier, masked-position decoder), RoBERTa, DistilBERT, ERNIE "
+           "(attention weights interleaved in the graph, folded), Transformer encoder and NMT, LSTM and AWD-LSTM "
+           "language models (begin states as inputs), text CNN: dynamic batch and sequence"),
 )
 
 

@@ -159,6 +159,7 @@ CASES: dict[str, tuple] = {
     "rscalars": ((3.0 - d) + 2.0 / (d * d + 1.0), (2, 3)),
     "copy": (S.identity(d) * S._internal._copy(d), (2, 3)),
     "dropout": (S.Dropout(d * 2.0, p=0.3), (2, 3)),
+    "dropout_axes": (S.Dropout(d * 2.0, p=0.3, axes=(0,)), (2, 3, 4)),
     "concat": (S.Concat(d, d * 2, dim=1, name="cat"), (2, 3, 4, 4)),
     "concat_axis3": (S.Concat(d, d + 1, d * 3, dim=3, name="cat"), (2, 3, 4, 2)),
     "softmax_output": (S.SoftmaxOutput(d, name="softmax"), (3, 10)),

@@ -1,5 +1,6 @@
-"""GluonNLP's BERT family as its users export it (``mxconvert.zoo.nlp``): one conversion per target with batch
-and sequence length dynamic on every input, run at two sizes and judged as ``--tolerance auto`` judges: within
+"""GluonNLP's models as their users export them (``mxconvert.zoo.nlp``: the BERT family, the Transformer encoder
+and NMT model, the LSTM language models, a text CNN): one conversion per target with batch and sequence length
+dynamic on every input that has them, run at two sizes and judged as ``--tolerance auto`` judges: within
 max(1e-5, 4 x MXNet float32's own distance) of MXNet 1.9.1's float64 result (its float32-only interleaved
 attention kernels rewritten for that run)."""
 from __future__ import annotations
@@ -19,7 +20,8 @@ from mxconvert.errors import MxConvertError
 from mxconvert.to_torch import build_model, load_kit_module
 from mxconvert.zoo import nlp
 
-FAMILIES = ("bert", "bert-classifier", "roberta", "distilbert", "ernie")
+FAMILIES = ("bert", "bert-classifier", "roberta", "distilbert", "ernie", "transformer-encoder", "transformer-nmt",
+            "standard-lstm", "awd-lstm", "text-cnn")
 SIZES = ((2, 8), (3, 13))  # (batch, sequence length); the conversion is made at the first
 
 
@@ -38,7 +40,8 @@ def test_family_matches_mxnet_at_two_sequence_lengths_from_one_conversion(export
     model = api.to_onnx(graph, shapes, onnx_path, dynamic_axes=nlp.dynamic_axes(name))
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     module = api.to_pytorch(graph, shapes, dynamic_axes=nlp.dynamic_axes(name))
-    assert all(not dim.dim_value for i in model.graph.input for dim in i.type.tensor_type.shape.dim[:1])
+    axes = nlp.dynamic_axes(name)
+    assert all(not i.type.tensor_type.shape.dim[axis].dim_value for i in model.graph.input for axis in axes[i.name])
     mxnet, exact = api.backend("mxnet", prefix), api.backend("mxnet_fp64", prefix)
     for batch, steps in SIZES:
         feeds = nlp.sample_inputs(name, batch, steps, seed=steps)

@@ -124,3 +124,23 @@ def test_dynamic_batch_refuses_cutting_the_batch_axis():
     graph = _graph(S.squeeze(S.slice_axis(S.var("data"), axis=0, begin=0, end=1), axis=0))
     with pytest.raises(UnsupportedOpsError, match="of a dynamic batch"):
         export_onnx(graph, ExportOptions(input_shape=(2, 3), dynamic_batch=True))
+
+
+@pytest.mark.parametrize("axes", [{}, {"lhs_axes": (0, 1), "rhs_axes": (1, 0)}])
+def test_broadcast_like_takes_dynamic_sizes_of_like_at_run_time(axes):
+    """One conversion with ``like``'s first two axes dynamic runs at other sizes in both targets."""
+    from mxconvert import api
+
+    graph = _graph(S.broadcast_like(S.var("data"), S.var("like"), name="bl", **axes))
+    shapes, dynamic = {"data": (1, 1, 4), "like": (2, 3, 4)}, {"like": (0, 1)}
+    session = ort.InferenceSession(api.to_onnx(graph, shapes, dynamic_axes=dynamic).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    module = api.to_pytorch(graph, shapes, dynamic_axes=dynamic)
+    rng = np.random.default_rng(0)
+    data = rng.uniform(-1, 1, (1, 1, 4)).astype(np.float32)
+    for like in (np.zeros((2, 3, 4), np.float32), np.zeros((5, 7, 4), np.float32)):
+        want = mx.nd.broadcast_like(mx.nd.array(data), mx.nd.array(like), **axes).asnumpy()
+        with torch.no_grad():
+            out = module(*(torch.from_numpy({"data": data, "like": like}[v.name]) for v in graph.inputs)).numpy()
+        for result in (session.run(None, {"data": data, "like": like})[0], out):
+            np.testing.assert_array_equal(result, want)

@@ -287,6 +287,26 @@ def test_script_export_compile_channels_last(small, tmp_path):
     assert torch.allclose(last, expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("axes", [(0,), (0, 2)])
+def test_dropout_with_axes_shares_one_mask_along_them_in_training(axes):
+    """In ``train()`` the generated module draws one mask with size 1 along ``axes`` and scales the kept values by
+    1 / (1 - p), as MXNet's training forward does; in ``eval()`` it is the identity."""
+    p, shape = 0.3, (4, 2000, 3)
+    ref = run_reference(S.Dropout(d, p=p, axes=axes, name="drop"), shape, low=1.0, high=1.0)
+    model = build_model(module_from_source(emit_pytorch(ref.graph, TorchOptions(shape))[0]), {})
+    data = torch.from_numpy(ref.data)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(data), data)
+        out = model.train()(data).numpy()
+    with mx.autograd.train_mode():
+        mxnet_out = mx.nd.Dropout(mx.nd.array(ref.data), p=p, axes=axes).asnumpy()
+    for result in (mxnet_out, out):
+        kept = result != 0
+        assert np.allclose(result[kept], 1 / (1 - p), rtol=1e-6)
+        assert (kept == kept[tuple(slice(0, 1) if i in axes else slice(None) for i in range(3))]).all()
+        assert abs(kept.mean() - (1 - p)) < 0.05, kept.mean()
+
+
 def test_every_unsupported_op_is_listed_at_once():
     quadratic = S.contrib.quadratic
     x = quadratic(quadratic(d, name="e1"), name="e2")

@@ -7,7 +7,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
+from ..shapes import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
                       slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
                       swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
@@ -93,11 +93,23 @@ def reshape_like(ctx: EmitContext, node: Node) -> None:
     ctx.add("Reshape", [ctx.input(0), ctx.add("Concat", parts, axis=0)], ctx.output())
 
 
-@register("broadcast_to", "broadcast_axis", "broadcast_like")
+@register("broadcast_to", "broadcast_axis")
 def broadcast(ctx: EmitContext, node: Node) -> None:
     """Expand the axes that grow (1 elsewhere keeps the input's size, a dynamic batch included)."""
     grown = [new if new != old else 1 for old, new in zip(ctx.shape(0), ctx.out_shape())]
     ctx.add("Expand", [ctx.input(0), ctx.ints(grown)], ctx.output())
+
+
+@register("broadcast_like")
+def broadcast_like(ctx: EmitContext, node: Node) -> None:
+    """Fixed sizes, or the sizes of ``like``'s axes read at run time where one is dynamic."""
+    sources = broadcast_like_sources(node.attrs, ctx.shape(0), ctx.shape(1))
+    if all(isinstance(ctx.live(node.inputs[1])[axis], int) for axis in sources.values()):
+        broadcast(ctx, node)
+        return
+    dims = ctx.add("Concat", [ctx.add("Shape", [ctx.input(1)]), ctx.ints([1])], axis=0)  # 1 keeps an lhs size
+    index = [sources.get(axis, len(ctx.shape(1))) for axis in range(len(ctx.shape(0)))]
+    ctx.add("Expand", [ctx.input(0), ctx.add("Gather", [dims, ctx.ints(index, "axes")])], ctx.output())
 
 
 @register("tile")

@@ -62,6 +62,18 @@ def mxnet_length_softmax(x: torch.Tensor, length: torch.Tensor, axis: int) -> to
     mask = positions < length.unsqueeze(axis)
     return torch.softmax(x.masked_fill(~mask, -3.4028234663852886e38), dim=axis) * mask
 ''',
+    "mxnet_shared_dropout": '''
+def mxnet_shared_dropout(x: torch.Tensor, p: float, axes: List[int], training: bool) -> torch.Tensor:
+    """MXNet's ``Dropout`` with ``axes``: one keep mask (probability 1 - p, kept values scaled by 1 / (1 - p)) of
+    ``x``'s shape with size 1 along ``axes``, broadcast over them; the identity unless ``training``."""
+    if not training or p == 0.0:
+        return x
+    shape = list(x.shape)
+    for axis in axes:
+        shape[axis] = 1
+    keep = torch.rand(shape, dtype=x.dtype, device=x.device) < 1.0 - p
+    return x * keep.to(x.dtype) / (1.0 - p)
+''',
     "mxnet_center_crop": '''
 def mxnet_center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """MXNet's ``Crop(center_crop=True)``: the centred ``height`` x ``width`` window of NCHW ``x``."""
@@ -319,11 +331,17 @@ def copy(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(ctx.input(0))
 
 
-@register("Dropout", check=lambda n: f"axes {n.attrs['axes']}" if n.attrs["axes"] else None)
+@register("Dropout")
 def dropout(ctx: TorchContext, node: Node) -> Lowering:
+    """Drops in ``train()`` (and always with ``mode="always"``, as MXNet does at inference); ``axes`` share one
+    mask along them."""
     p = num(node.attrs["p"])
-    if node.attrs["mode"] == "always":  # MXNet drops at inference too
-        return Lowering(_call("F.dropout", ctx.input(0), p=p, training="True"))
+    training = "True" if node.attrs["mode"] == "always" else "self.training"
+    if node.attrs["axes"]:
+        axes = str(list(node.attrs["axes"]))
+        return Lowering(_call(ctx.helper("mxnet_shared_dropout"), ctx.input(0), p, axes, training))
+    if node.attrs["mode"] == "always":
+        return Lowering(_call("F.dropout", ctx.input(0), p=p, training=training))
     return Lowering(f"{ctx.layer}({ctx.input(0)})", _call("nn.Dropout", p=p))
 
 

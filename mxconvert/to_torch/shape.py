@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
+from ..shapes import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
                       slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
                       swapped_axes, tile_reps, whole_axes_but)
 from .ops import HELPERS
@@ -97,11 +97,22 @@ def reshape_like(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{lhs}.reshape([{', '.join(dims)}])")
 
 
-@register("broadcast_to", "broadcast_axis", "broadcast_like")
+@register("broadcast_to", "broadcast_axis")
 def broadcast(ctx: TorchContext, node: Node) -> Lowering:
     """Expand the axes that grow (-1 keeps the others, a different batch size included)."""
     grown = [new if new != old else -1 for old, new in zip(ctx.shape(0), ctx.out_shape())]
     return Lowering(f"{ctx.input(0)}.expand({grown})")
+
+
+@register("broadcast_like")
+def broadcast_like(ctx: TorchContext, node: Node) -> Lowering:
+    """Fixed sizes, or the sizes of ``like``'s axes read at run time where one is dynamic."""
+    sources = broadcast_like_sources(node.attrs, ctx.shape(0), ctx.shape(1))
+    if all(isinstance(ctx.live(node.inputs[1])[axis], int) for axis in sources.values()):
+        return broadcast(ctx, node)
+    like = ctx.input(1)
+    sizes = [f"{like}.shape[{sources[axis]}]" if axis in sources else "-1" for axis in range(len(ctx.shape(0)))]
+    return Lowering(f"{ctx.input(0)}.expand([{', '.join(sizes)}])")
 
 
 @register("tile")
