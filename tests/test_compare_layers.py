@@ -232,8 +232,10 @@ def test_clean_deep_conversion_is_flat_against_float64(zoo_model, tmp_path, mode
     prefix = zoo_model(model)
     report = _he_report(prefix, prefix, tmp_path, size)
     assert max(report.floors) > 1e-5  # MXNet's own float32 rounding is past the fixed tolerance
-    for key in ("onnxruntime", "pytorch"):
-        assert any(d.rel_error > 1e-5 for d in report.diffs[key])  # a fixed tolerance would blame a node
+    keys = ("onnxruntime", "pytorch")
+    # a fixed tolerance would blame a node of one target at least (which one depends on the CPU's kernels)
+    assert any(d.rel_error > 1e-5 for key in keys for d in report.diffs[key])
+    for key in keys:
         assert report.first_offender(key) is None, summary(report)
 
 

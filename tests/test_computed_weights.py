@@ -184,7 +184,7 @@ def test_weights_computed_from_the_data_use_the_functional_forms():
 
 def test_fully_connected_without_flatten_takes_a_computed_weight_and_bias():
     weight = S.Reshape(S.slice_axis(other, axis=0, begin=0, end=1), shape=(-1, 4))
-    bias = S.Reshape(S.slice_axis(other, axis=0, begin=1, end=2), shape=(-1,)) * S.var("scale")
+    bias = S.Reshape(S.slice(other, begin=(1, 0), end=(2, 3)), shape=(-1,)) * S.var("scale")
     sym = S.FullyConnected(data, weight=weight, bias=bias, num_hidden=3, flatten=False, name="fc")
     _both(sym, {"data": (2, 5, 4), "other": (2, 12)}, {"scale": (3,)})
 
