@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 from .zoo import detection, faces, nlp, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
+from .folding import EVALUATORS
 from .ir import Node
 from .opdefs import ALIASES, LOSS_HEADS
 from .registry import ConverterRegistry
@@ -194,7 +195,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(f"{LIMITED[-1]} Some attribute values are rejected before conversion, with the reason "
           "(e.g. a `layout` other than NC.., an even `LRN` nsize).")
+    print()
+    print(folding_line())
     return 0
+
+
+def folding_line() -> str:
+    """What the folding pass computes at conversion, for the README."""
+    ops = ", ".join(f"`{op}`" for op in sorted(EVALUATORS))
+    return ("Weights computed from stored weights alone are folded into stored weights before either target "
+            f"converts (`mxconvert/folding.py`), through these ops: {ops}. "
+            "A weight computed from the data is taken as a tensor by `Convolution` and `FullyConnected` and refused "
+            "by name elsewhere.")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from mxcases import assert_close, assert_near_exact
 from mxconvert import api
 from mxconvert.errors import MxConvertError
 from mxconvert.to_torch import build_model, load_kit_module
+from mxconvert.to_torch.runner import CompiledModel
 from mxconvert.zoo import nlp
 
 FAMILIES = ("bert", "bert-classifier", "roberta", "distilbert", "ernie", "transformer-encoder", "transformer-nmt",
@@ -82,8 +83,10 @@ def test_bert_classifier_for_serving_takes_int64_token_ids(exported, tmp_path):
     assert_close(expected, session.run(None, typed))
     assert_close(expected, api.backend("onnxruntime", onnx_path)(feeds))  # the runner casts float ids
     module = build_model(load_kit_module(str(kit_path)), torch.load(pth_path, weights_only=True))
+    arguments = [torch.from_numpy(typed[k]) for k in sorted(typed)]
     with torch.no_grad():
-        assert_close(expected, [module(*(torch.from_numpy(typed[k]) for k in sorted(typed))).numpy()])
+        assert_close(expected, [module(*arguments).numpy()])
+        assert_close(expected, [CompiledModel(module)(*arguments).numpy()])  # --compile takes several inputs
     with pytest.raises(MxConvertError, match="--input_dtype names 'tokens', which is no data input"):
         api.to_onnx(api.load(prefix), {"data0": (1, 4), "data1": (1, 4), "data2": (1,)},
                     input_dtypes={"tokens": "int64"})

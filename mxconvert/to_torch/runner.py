@@ -102,29 +102,34 @@ class CompiledModel:
         self.traced: dict[tuple, torch.jit.ScriptModule] = {}
         self.inductor = None
 
-    def __call__(self, batch: torch.Tensor):
-        if batch.device.type != "cpu":
-            return self._inductor()(batch)
-        key = (tuple(batch.shape), batch.dtype)
+    def __call__(self, *inputs: torch.Tensor | None):
+        """The model on its inputs, in ``forward``'s order (a begin state left to its default: None)."""
+        given = tuple(x for x in inputs if x is not None)
+        if given[0].device.type != "cpu":
+            return self._inductor()(*inputs)
+        key = tuple((None if x is None else (tuple(x.shape), x.dtype)) for x in inputs)
         if key not in self.traced:
-            self.traced[key] = self._trace(batch)
+            self.traced[key] = self._trace(inputs)
         with onednn_graph_fusion():
-            return self.traced[key](batch)
+            return self.traced[key](*given)
 
-    def _trace(self, example: torch.Tensor) -> torch.jit.ScriptModule:
-        """Trace for ``example``'s shape (live shape arithmetic becomes constants), freeze, and run twice so
-        the profiling executor has fused the graph before the first real call."""
+    def _trace(self, example: tuple[torch.Tensor | None, ...]) -> torch.jit.ScriptModule:
+        """Trace for ``example``'s shapes (live shape arithmetic becomes constants), freeze, and run twice so
+        the profiling executor has fused the graph before the first real call. Inputs given as None keep their
+        defaults (traced as they are)."""
+        given = tuple(x for x in example if x is not None)
+        names = [name for name, x in zip(inspect.signature(self.model.forward).parameters, example) if x is not None]
+        shapes = ", ".join(str(tuple(x.shape)) for x in given)
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes fixed on purpose
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's; see the README's benchmarks
-                traced = torch.jit.freeze(torch.jit.trace(self.model, example))
+                traced = torch.jit.freeze(torch.jit.trace(self.model, example_kwarg_inputs=dict(zip(names, given))))
                 with onednn_graph_fusion():
                     for _ in range(2):
-                        traced(example)
+                        traced(*given)
         except RuntimeError as exc:
-            raise MxConvertError(f"--compile: tracing failed on an input of shape {tuple(example.shape)}: "
-                                 f"{first_line(exc)}") from None
+            raise MxConvertError(f"--compile: tracing failed on inputs of shapes {shapes}: {first_line(exc)}") from None
         return traced
 
     def _inductor(self):
