@@ -42,4 +42,3 @@ def inference_forward(graph: Graph, keep_softmax: bool = True) -> Graph:
     params = {name: array for name, array in graph.params.items() if name in variables}
     aux = {name: array for name, array in graph.aux.items() if name in variables}
     return fold_constants(dataclasses.replace(graph, variables=variables, nodes=nodes, params=params, aux=aux))
-
