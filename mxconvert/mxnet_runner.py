@@ -46,20 +46,46 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _label_names(symbol: Any) -> set[str]:
-    """Arguments named ``*_label`` and the label inputs of loss heads."""
-    graph = json.loads(symbol.tojson())
-    nodes = graph["nodes"]
-    labels = {name for name in symbol.list_arguments() if name.endswith("_label")}
-    for node in nodes:
-        op = canonical_op(node["op"])
-        if op not in LOSS_HEADS:
-            continue
-        for slot in OPS[op].label_inputs:  # a label: fed zeros, it changes no output
-            source = nodes[node["inputs"][slot][0]] if slot < len(node["inputs"]) else None
-            if source is not None and source["op"] == "null":
-                labels.add(source["name"])
-    return labels
+def _labels_cut(symbol_json: str) -> tuple[str, set[str]]:
+    """The symbol with each loss head's label slot that reads a chain of ops (an OCR model's Reshape and Cast
+    before WarpCTC) reading a variable of its own instead, and the labels (fed zeros, they change no output):
+    those variables, arguments named ``*_label`` and every variable only loss heads' labels read. What fed only
+    the labels leaves the symbol, and MXNet infers the new variables' shapes from their heads."""
+    doc = json.loads(symbol_json)
+    nodes = doc["nodes"]
+    uses: list[list[tuple[int, int]]] = [[] for _ in nodes]
+    for consumer, node in enumerate(nodes):
+        for slot, (source, *_) in enumerate(node.get("inputs", [])):
+            uses[source].append((consumer, slot))
+    outputs = {source for source, *_ in doc["heads"]}
+    only_labels = [False] * len(nodes)
+    for index in reversed(range(len(nodes))):
+        only_labels[index] = index not in outputs and bool(uses[index]) and all(
+            only_labels[consumer] or slot in _label_slots(nodes[consumer]) for consumer, slot in uses[index])
+    labels = {node["name"] for node in nodes if node["op"] == "null" and node["name"].endswith("_label")}
+    taken = {node["name"] for node in nodes}
+    for node in list(nodes):
+        for slot in _label_slots(node):
+            source = node["inputs"][slot][0] if slot < len(node["inputs"]) else None
+            if source is None or not only_labels[source]:
+                continue
+            if nodes[source]["op"] == "null":
+                labels.add(nodes[source]["name"])
+                continue
+            name = f"{node['name']}_label"
+            while name in taken:
+                name = f"_{name}"
+            taken.add(name)
+            labels.add(name)
+            doc["arg_nodes"].append(len(nodes))
+            node["inputs"][slot] = [len(nodes), 0, 0]
+            nodes.append({"op": "null", "name": name, "inputs": []})
+    return json.dumps(doc), labels
+
+
+def _label_slots(node: dict) -> tuple[int, ...]:
+    op = canonical_op(node["op"])
+    return OPS[op].label_inputs if op in LOSS_HEADS else ()
 
 
 class MxnetModel:
@@ -75,10 +101,9 @@ class MxnetModel:
             if not path.is_file():
                 raise MxConvertError("no such file", str(path))
         try:
-            self.symbol = self.mx.sym.load(str(symbol_path))
-            symbol_json = self.symbol.tojson()
-            if self.dtype == np.float64:
-                self.symbol = self.mx.sym.load_json(float32_made_double(symbol_json))
+            symbol_json, labels = _labels_cut(self.mx.sym.load(str(symbol_path)).tojson())
+            self.symbol = self.mx.sym.load_json(float32_made_double(symbol_json) if self.dtype == np.float64
+                                                else symbol_json)
         except self.mx.base.MXNetError as exc:
             raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})",
                                  str(symbol_path)) from None
@@ -86,7 +111,6 @@ class MxnetModel:
         self.params_path = params_path
         self.ctx = self._context(ctx)
         arguments = self.symbol.list_arguments()
-        labels = _label_names(self.symbol)
         self.label_names = [name for name in arguments if name in labels and name not in self.arg_params]
         self.input_names = [name for name in arguments if name not in self.arg_params and name not in labels]
         if not self.input_names:

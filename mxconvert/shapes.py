@@ -338,7 +338,7 @@ def _same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@input_rule(*ONE_TO_ONE, *ELEMENTWISE, "BlockGrad", "LeakyReLU")
+@input_rule(*ONE_TO_ONE, *ELEMENTWISE, "BlockGrad", "LeakyReLU", "Cast", "amp_cast", "zeros_like", "ones_like")
 def _same_shape_inputs(node: Node, inputs: list, outputs: list) -> list:
     """Operands of a same-shape op share the shape of any operand or output that is known (data only: a
     PReLU slope keeps its own)."""
@@ -977,6 +977,15 @@ def _expand_dims(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(data)]
 
 
+@input_rule("expand_dims")
+def _expand_dims_data(node: Node, inputs: list, outputs: list) -> list:
+    """The data of an expand_dims: its output without the inserted axis."""
+    if outputs[0] is None:
+        return [None]
+    axis = expand_dims_axis(node.attrs["axis"], len(outputs[0]) - 1)
+    return [tuple(size for i, size in enumerate(outputs[0]) if i != axis)]
+
+
 def squeezed_axes(axis: tuple | None, data: Shape) -> list[int]:
     """The axes ``squeeze`` drops: the listed ones (each of size 1) or, for None, every axis of size 1."""
     if axis is None:
@@ -1347,6 +1356,14 @@ def _where(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError(f"condition {condition}, x {x} and y {y}: x and y need one shape, the condition that "
                          "shape or the length of their first axis")
     return [x]
+
+
+@input_rule("where")
+def _where_inputs(node: Node, inputs: list, outputs: list) -> list:
+    """x and y share the shape of whichever of them or the output is known; as in MXNet, the condition fixes
+    neither (``where(mask, zeros, zeros)`` takes its size from its reader)."""
+    known = next((shape for shape in [*inputs[1:], *outputs] if shape is not None), None)
+    return [None, known, known]
 
 
 def sort_axis(attrs: dict, shape: Shape) -> int | None:

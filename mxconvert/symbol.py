@@ -224,7 +224,7 @@ class _SymbolParser:
                 for ref in entry.inputs:
                     if not _has_output(by_name[ref.node], ref.index):
                         raise self.fail(f"inputs of {entry.name!r}: node {ref.node!r} has no output {ref.index}")
-        live = _reachable(by_name, heads)
+        live = reachable(by_name, heads)
         # a subgraph's variables are its inputs, by position: every one is kept
         variables = {e.name: e for e in by_name.values()
                      if isinstance(e, Variable) and (self.within or e.name in live)}
@@ -270,7 +270,8 @@ def _shape_hint(text: str | None) -> tuple[int, ...] | None:
     return dims if dims and all(d > 0 for d in dims) else None
 
 
-def _reachable(by_name: dict[str, Node | Variable], heads: list[TensorRef]) -> set[str]:
+def reachable(by_name: dict[str, Node | Variable], heads: list[TensorRef]) -> set[str]:
+    """The names of the nodes and variables of ``by_name`` that ``heads`` depend on."""
     live: set[str] = set()
     stack = [ref.node for ref in heads]
     while stack:
