@@ -1734,8 +1734,9 @@ def interleaved_heads(node: Node, shapes: list[Shape]) -> tuple[int, int]:
     heads, parts = node.attrs["heads"], INTERLEAVED_PARTS[node.op]
     sizes = {shape[2] // part // heads for shape, part in zip(shapes, parts)} if heads >= 1 else set()
     if heads < 1 or any(shape[2] % (part * heads) for shape, part in zip(shapes, parts)) or len(sizes) != 1:
-        raise NotExpressible(f"projections {[shape[2] for shape in shapes[:len(parts)]]} do not split into "
-                             f"{' and '.join(map(str, parts))} x {heads} heads")
+        sizes_read = " and ".join(str(shape[2]) for shape in shapes[:len(parts)])
+        raise NotExpressible(f"{sizes_read} projections do not split into {' and '.join(map(str, parts))} x {heads} "
+                             "heads")
     batch = shapes[0][1]
     if node.op.endswith("valatt") and shapes[1][0] != batch * heads:
         raise NotExpressible(f"{shapes[1][0]} attention maps for {batch} sequences x {heads} heads")
