@@ -393,7 +393,7 @@ class OnnxMxnetModel:
         return self.inputs.run(self._run, given, "onnx_mxnet")
 
 
-# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (family ``resize``) -----------------------------------
 
 def _resize_linear_or_nearest(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     """Resize: linear to constant ``sizes`` is MXNet's BilinearResize2D (align_corners, or half_pixel where no
@@ -439,7 +439,7 @@ def _slice_or_reverse(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
 FIXES.update({"Resize": _resize_linear_or_nearest, "ConvTranspose": _conv_transpose, "Slice": _slice_or_reverse})
 
 
-# --- shape and layout ops (issue 13, prefix shape_): Slice with steps, Expand, Tile ------------------------
+# --- shape and layout ops (prefix shape_): Slice with steps, Expand, Tile -------------------------------------------
 
 def _stepped_slice(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     """Slice with steps as MXNet's ``slice`` (None for the int64 sentinels that run to either end)."""
@@ -470,7 +470,7 @@ def _tile(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
 FIXES.update({"Expand": _expand, "Tile": _tile})  # Slice: _slice_or_reverse, which falls back on _stepped_slice
 
 
-# --- indexing and sorting (issue 13): TopK, GatherElements of one index per row, Cast to bool -----------------
+# --- indexing and sorting: TopK, GatherElements of one index per row, Cast to bool ----------------------------------
 
 def _top_k(attrs: dict, inputs: list, proto_obj: Any) -> tuple:
     k = _ints(inputs, 1, proto_obj)[0]
@@ -498,7 +498,7 @@ FIXES.update({"TopK": _top_k, "GatherElements": _gather_elements,
               "Cast": _cast(_import_helper._convert_map["Cast"])})
 
 
-# === nn layers and normalisation (issue 13): ConvTranspose (the importer's pads the input instead of cropping the
+# === nn layers and normalisation: ConvTranspose (the importer's pads the input instead of cropping the
 # output and drops output_padding) and LayerNormalization over the last axis ===================================
 
 def _conv_transpose(attrs: dict, inputs: list, proto_obj: Any) -> tuple:

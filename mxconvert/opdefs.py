@@ -480,7 +480,7 @@ LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput", 
               "SVMOutput", "WarpCTC", "MakeLoss", "CTCLoss")
 
 
-# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (family ``resize``) -----------------------------------
 RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
 _SEQUENCE_AXIS = {"use_sequence_length": (parse_bool, False), "axis": (parse_int, 0)}
 OPS.update({
@@ -500,7 +500,7 @@ OPS.update({
 ALIASES.update({"pad": "Pad", "_npx_roi_pooling": "ROIPooling", "_npx_sequence_mask": "SequenceMask"})
 
 
-# --- shape and layout ops (issue 13, prefix shape_) ----------------------------------------------------------
+# --- shape and layout ops (prefix shape_) ---------------------------------------------------------------------------
 def refusing_negative(parser: Parser) -> Parser:
     """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
     and then writes outside its outputs)."""
@@ -567,7 +567,7 @@ ALIASES.update({
 })
 
 
-# --- indexing, creation and sorting (issue 13, prefix index_) -------------------------------------------------
+# --- indexing, creation and sorting (prefix index_) -----------------------------------------------------------------
 # Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 # model's float type (the IR has no dtypes): exact for the small integers indices and shapes are.
 INDEX_DTYPES = ("float16", "float32", "float64", "int32", "int64", "int8", "uint8")
@@ -624,7 +624,7 @@ ALIASES.update({
 })
 
 
-# === nn layers, normalisation and matrix products (issue 13) =================================================
+# === nn layers, normalisation and matrix products ===================================================================
 _SOFTMAX_LIKE = OpDef({
     "axis": (parse_int, -1),
     "temperature": (optional(parse_float), None),
@@ -696,7 +696,7 @@ ALIASES.update({
 })
 
 
-# --- the fused RNN op (issue 14) -------------------------------------------------------------------------------
+# --- the fused RNN op -----------------------------------------------------------------------------------------------
 RNN_MODES = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 
 
@@ -733,7 +733,7 @@ OPS.update({
 ALIASES.update({"_npx_rnn": "RNN", "_npi_rnn_param_concat": "_rnn_param_concat"})
 
 
-# --- detection post-processing (issue 15, family ``detection``, prefix det_) ----------------------------------
+# --- detection post-processing (family ``detection``, prefix det_) --------------------------------------------------
 BOX_FORMATS = ("corner", "center")
 _BOX_FORMAT_CORNER = (choice(*BOX_FORMATS), "corner")
 

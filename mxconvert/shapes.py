@@ -792,7 +792,7 @@ def _loss_head(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, family ``resize``) -------------------
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (family ``resize``) -----------------------------------
 
 
 def pad_widths(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
@@ -955,7 +955,7 @@ def _sequence_last(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(size for i, size in enumerate(shapes[0]) if i != axis)]
 
 
-# --- shape and layout ops (issue 13, prefix shape_): MXNet's attribute normalisation, read by both emitters ----
+# --- shape and layout ops (prefix shape_): MXNet's attribute normalisation, read by both emitters -------------------
 
 def _axes_within(axes, rank: int, what: str = "axis") -> list[int]:
     """``axes`` as indices into ``rank`` dimensions, without duplicates."""
@@ -1308,7 +1308,7 @@ def _same_shape(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-# --- indexing, creation and sorting (issue 13, prefix index_) -------------------------------------------------
+# --- indexing, creation and sorting (prefix index_) -----------------------------------------------------------------
 
 @shape_rule("take")
 def _take(node: Node, shapes: list[Shape]) -> list[Shape]:
@@ -1505,7 +1505,7 @@ def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [drawn] * node.num_outputs
 
 
-# === nn layers, normalisation and matrix products (issue 13) =================================================
+# === nn layers, normalisation and matrix products ===================================================================
 
 
 def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], ...]:
@@ -1763,7 +1763,7 @@ def float16_output(node: Node) -> str | None:
     return "dtype float16" if node.attrs["dtype"] == "float16" else None
 
 
-# === the fused RNN op (issue 14) ======================================================================
+# === the fused RNN op ===============================================================================================
 
 
 RNN_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}  # MXNet's order: LSTM i, f, g, o; GRU r, z, n
@@ -1908,7 +1908,7 @@ def rnn_packed_parameters(graph: Graph, node: Node) -> np.ndarray:
     """The stored packed parameter vector of an RNN node (the registries refuse one computed from the data)."""
     return graph.params[node.inputs[1].node]
 
-# --- detection post-processing (issue 15, family ``detection``) -------------------------------------------------
+# --- detection post-processing (family ``detection``) ---------------------------------------------------------------
 @shape_rule("_contrib_box_nms")
 def _box_nms(node: Node, shapes: list[Shape]) -> list[Shape]:
     """Boxes ``(..., elements, width)``: the output has their shape. The score, the id and the four
