@@ -532,9 +532,12 @@ def test_matrix_size(capsys: pytest.CaptureFixture[str]) -> None:
 
 # --- interrupted and failing writes -------------------------------------------------------------------------
 
-# Runs a script with os.fsync stalled: the output is complete in its temporary file but not yet renamed.
+# Runs a script with os.fsync stalled: the output is complete in its temporary file but not yet renamed. Ctrl-C
+# raises KeyboardInterrupt as in a terminal, even where the test runner was started with SIGINT ignored (a
+# background job of a non-interactive shell), which the child would otherwise inherit.
 STALLED = """
-import os, runpy, sys, time
+import os, runpy, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
 def stalled_fsync(fd):
     open(os.environ["MXCONVERT_READY"], "w").close()
     time.sleep(60)
