@@ -5,10 +5,10 @@ import json
 import os
 from typing import Any
 
-from .control_flow import check_control_flow
+from .semantics.control_flow import check_control_flow
 from .errors import MxConvertError
 from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind
-from .opdefs import OPS, REQUIRED, SUBGRAPH_COUNTS, canonical_op
+from .semantics.schema import OPS, REQUIRED, SUBGRAPH_COUNTS, canonical_op
 
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
               "subgraphs"}

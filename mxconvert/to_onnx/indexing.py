@@ -10,7 +10,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
+from ..semantics.inference import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
                       range_values, sort_axis, sorted_shape, unconvertible_values)
 from .context import EmitContext
 from .registry import register

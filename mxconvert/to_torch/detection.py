@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+from ..semantics.inference import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
                       roi_align_grid_refusal)
-from .ops import HELPERS, num
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

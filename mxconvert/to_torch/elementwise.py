@@ -9,8 +9,8 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..opdefs import BINARY_FORMS, UNARY_MATH
-from .ops import HELPERS, num
+from ..semantics.schema import BINARY_FORMS, UNARY_MATH
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

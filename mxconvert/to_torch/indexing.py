@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
+from ..semantics.inference import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
                       unconvertible_values)
-from .ops import HELPERS, num
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import even_lrn_window
-from .ops import HELPERS, num
+from ..semantics.inference import even_lrn_window
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
-from .ops import HELPERS, num
+from ..semantics.inference import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..opdefs import REDUCTIONS
-from ..shapes import axis_index, reduced_axes
+from ..semantics.schema import REDUCTIONS
+from ..semantics.inference import axis_index, reduced_axes
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

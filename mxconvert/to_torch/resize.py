@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
+from ..semantics.inference import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
                       pad_widths, upsampling_factors)
-from .ops import HELPERS, LOWEST_FLOAT32, num
+from .convolution import HELPERS, LOWEST_FLOAT32, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

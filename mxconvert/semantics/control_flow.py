@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .ir import Graph, Node, VarKind
-from .opdefs import SUBGRAPH_COUNTS
+from ..ir import Graph, Node, VarKind
+from .schema import SUBGRAPH_COUNTS
 
 # op -> the attribute that lists, for each input of each subgraph, the op input feeding it
 _LOCS = {"_while_loop": ("cond_input_locs", "func_input_locs"),

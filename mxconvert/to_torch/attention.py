@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
+from ..semantics.inference import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
                       float16_output, interleaved_heads, matrix_axes)
-from .ops import HELPERS, num
+from .convolution import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

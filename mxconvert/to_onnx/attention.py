@@ -7,7 +7,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..shapes import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
+from ..semantics.inference import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
                       float16_output, interleaved_heads, matrix_axes)
 from .context import EmitContext
 from .registry import register

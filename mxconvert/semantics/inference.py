@@ -9,9 +9,9 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .control_flow import body_slots, loop_var_slots, state_count
-from .errors import MxConvertError, NotExpressible, UnsupportedOpsError
-from .ir import Graph, Node, TensorRef, VarKind
-from .opdefs import BINARY_FORMS, LOSS_HEADS, OPS, REDUCTIONS, UNARY_MATH
+from ..errors import MxConvertError, NotExpressible, UnsupportedOpsError
+from ..ir import Graph, Node, TensorRef, VarKind
+from .schema import BINARY_FORMS, LOSS_HEADS, OPS, REDUCTIONS, UNARY_MATH
 
 Shape = tuple[int, ...]
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]

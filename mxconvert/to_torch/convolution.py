@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
+from ..semantics.inference import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
                       reshape_moves_inferred, reshape_reads_leading, reshape_terms, window_geometry)
 from .registry import Lowering, register
 

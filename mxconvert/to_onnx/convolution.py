@@ -8,7 +8,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
+from ..semantics.inference import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
                       pooling_windows, reshape_reads_leading, reshape_terms, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register

@@ -1,0 +1,1 @@
+"""MXNet's op semantics, one module per op family."""
