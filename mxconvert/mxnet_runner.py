@@ -19,7 +19,8 @@ from .feeds import Given, complete_feeds
 from .float64_graph import float32_made_double
 from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
-from .semantics.schema import LOSS_HEADS, OPS, canonical_op
+from .semantics.loss import LOSS_HEADS
+from .semantics.schema import OPS, canonical_op
 from .semantics.inference import begin_states, infer_shapes, named_like_begin_state
 from .symbol import parse_symbol
 

@@ -21,7 +21,7 @@ from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
 from mxconvert.onnx_runtime import OrtModel
-from mxconvert.semantics.inference import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

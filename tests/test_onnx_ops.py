@@ -5,7 +5,7 @@ import pytest
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
-from mxconvert.semantics.inference import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

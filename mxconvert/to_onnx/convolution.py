@@ -8,8 +8,11 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.inference import (channels_first, crop_offsets, is_channels_last, l2_normalization_axes, negative_pad,
-                      pooling_windows, reshape_reads_leading, reshape_terms, window_geometry, window_output)
+from ..semantics.convolution import (channels_first, is_channels_last, negative_pad, pooling_windows, window_geometry,
+                                     window_output)
+from ..semantics.normalization import l2_normalization_axes
+from ..semantics.resize import crop_offsets
+from ..semantics.shape import reshape_reads_leading, reshape_terms
 from .context import EmitContext
 from .registry import register
 

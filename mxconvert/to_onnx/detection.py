@@ -15,8 +15,8 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.inference import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors,
-                      proposal_counts, roi_align_grid_refusal)
+from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal)
 from .context import EmitContext
 from .registry import register
 

@@ -8,7 +8,7 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.schema import BINARY_FORMS, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
 from .context import EmitContext
 from .registry import register
 

@@ -19,7 +19,8 @@ from ..dynamic import (InputSizes, LiveDims, digest, emit_checked, input_dtypes_
                        probe_shapes)
 from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
-from ..semantics.inference import Shape, begin_states, inferred_shapes
+from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.rules import Shape
 # the family modules register their converters
 from . import (attention, control_flow, convolution, detection, elementwise, indexing, normalization,  # noqa: F401
                recurrent, reduce, resize, sequence, shape)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node
-from ..semantics.inference import even_lrn_window
+from ..semantics.normalization import even_lrn_window
 from .context import EmitContext
 from .registry import register
 

@@ -7,7 +7,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.inference import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
+from ..semantics.recurrent import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .context import EmitContext
 from .registry import register
 

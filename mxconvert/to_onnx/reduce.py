@@ -4,8 +4,9 @@ from __future__ import annotations
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.schema import REDUCTIONS
-from ..semantics.inference import axis_index, reduced_axes
+from ..semantics.reduce import REDUCTIONS
+from ..semantics.reduce import reduced_axes
+from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
 

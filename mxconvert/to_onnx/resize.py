@@ -6,8 +6,8 @@ import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.inference import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
-                      pad_constant, pad_widths, upsampling_factors)
+from ..semantics.resize import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
+                                pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 

@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.inference import sequence_axes
+from ..semantics.sequence import sequence_axes
 from .context import EmitContext
 from .registry import register
 

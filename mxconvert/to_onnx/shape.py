@@ -7,9 +7,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.inference import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
-                      swapped_axes, tile_reps, whole_axes_but)
+from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               reshape_like_ranges, reversed_axes, slice_axis_range, slice_like_axes, slice_ranges,
+                               split_bounds, squeezed_axes, stack_overrun, swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
 

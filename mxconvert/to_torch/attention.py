@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.inference import (INTERLEAVED_PARTS, INTERLEAVED_READS, deconvolution_geometry, deconvolution_refusal, dot_axes,
-                      float16_output, interleaved_heads, matrix_axes)
+from ..semantics.activation import float16_output
+from ..semantics.attention import INTERLEAVED_PARTS, INTERLEAVED_READS, interleaved_heads
+from ..semantics.convolution import deconvolution_geometry, deconvolution_refusal
+from ..semantics.linear import dot_axes, matrix_axes
 from .convolution import HELPERS, num
 from .registry import Lowering, register
 

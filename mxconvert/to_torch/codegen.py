@@ -21,7 +21,8 @@ from ..liveness import Liveness, liveness
 from ..semantics.schema import OPS
 from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
-from ..semantics.inference import Shape, begin_states, inferred_shapes
+from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.rules import Shape
 # the family modules register their lowerings
 from . import (attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
                normalization, recurrent, reduce, resize, sequence, shape)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..semantics.control_flow import body_slots, bound_body, loop_var_slots, state_count
 from ..ir import Node
-from ..semantics.inference import body_shapes
+from ..semantics.control_flow import body_shapes
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

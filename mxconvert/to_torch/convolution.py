@@ -8,8 +8,10 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.inference import (ShapeError, is_channels_last, l2_normalization_axes, negative_pad, pooling_params,
-                      reshape_moves_inferred, reshape_reads_leading, reshape_terms, window_geometry)
+from ..semantics.convolution import is_channels_last, negative_pad, pooling_params, window_geometry
+from ..semantics.normalization import l2_normalization_axes
+from ..semantics.rules import ShapeError
+from ..semantics.shape import reshape_moves_inferred, reshape_reads_leading, reshape_terms
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

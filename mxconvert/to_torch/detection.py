@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.inference import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                      roi_align_grid_refusal)
+from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal)
 from .convolution import HELPERS, num
 from .registry import Lowering, register
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.schema import BINARY_FORMS, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
 from .convolution import HELPERS, num
 from .registry import Lowering, register
 

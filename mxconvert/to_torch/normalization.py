@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.inference import even_lrn_window
+from ..semantics.normalization import even_lrn_window
 from .convolution import HELPERS, num
 from .registry import Lowering, register
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.inference import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
+from ..semantics.recurrent import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .convolution import HELPERS, num
 from .registry import Lowering, register
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.schema import REDUCTIONS
-from ..semantics.inference import axis_index, reduced_axes
+from ..semantics.reduce import REDUCTIONS
+from ..semantics.reduce import reduced_axes
+from ..semantics.rules import axis_index
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

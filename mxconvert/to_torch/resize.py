@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.inference import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
-                      pad_widths, upsampling_factors)
+from ..semantics.resize import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
+                                pad_widths, upsampling_factors)
 from .convolution import HELPERS, LOWEST_FLOAT32, num
 from .registry import Lowering, register
 

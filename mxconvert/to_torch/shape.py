@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.inference import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
-                      swapped_axes, tile_reps, whole_axes_but)
+from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               reshape_like_ranges, reversed_axes, slice_axis_range, slice_like_axes, slice_ranges,
+                               split_bounds, squeezed_axes, stack_overrun, swapped_axes, tile_reps, whole_axes_but)
 from .convolution import HELPERS
 from .registry import Lowering, register
 
