@@ -1,103 +1,13 @@
-"""nn layers and matrix products: Deconvolution, Embedding, log_softmax, softmin, dot, batch_dot, _linalg_gemm2,
-_contrib_div_sqrt_dim and the interleaved attention products, self and encoder-decoder (MXNet's semantics from
-``shapes``)."""
+"""Attention products: ``_contrib_div_sqrt_dim`` and the interleaved attention products, self and
+encoder-decoder (MXNet's semantics from ``semantics.attention``)."""
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.activation import float16_output
 from ..semantics.attention import INTERLEAVED_PARTS, INTERLEAVED_READS, interleaved_heads
-from ..semantics.convolution import deconvolution_geometry, deconvolution_refusal
-from ..semantics.linear import dot_axes, matrix_axes
 from .context import EmitContext
 from .registry import register
-
-
-@register("Deconvolution", check=lambda n, opset: deconvolution_refusal(n))
-def deconvolution(ctx: EmitContext, node: Node) -> None:
-    """ConvTranspose: MXNet's pad crops both ends of the full output, adj extends its end (ONNX output_padding)."""
-    a = node.attrs
-    stride, pad, adj, dilate = deconvolution_geometry(a, ctx.shape(0)[2:])
-    inputs = [ctx.input(0), ctx.input(1)] + ([] if a["no_bias"] else [ctx.input(2)])
-    ctx.add("ConvTranspose", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
-            dilations=list(dilate), pads=list(pad + pad), output_padding=list(adj), group=a["num_group"])
-
-
-@register("Embedding")
-def embedding(ctx: EmitContext, node: Node) -> None:
-    """Rows of the weight. MXNet truncates indices to int64, then clips them into [0, input_dim - 1]; NaN and
-    values past int64 (which its cast turns into the lowest int64) take row 0."""
-    x = ctx.input(0)
-    representable = ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(2.0**63, "int64_bound")])
-    safe = ctx.add("Where", [representable, x, ctx.const(0.0, "row0")])
-    last = float(node.attrs["input_dim"] - 1)
-    clipped = ctx.add("Clip", [safe, ctx.const(0.0, "first"), ctx.const(last, "last")])
-    indices = ctx.add("Cast", [clipped], to=TensorProto.INT64)
-    ctx.add("Gather", [ctx.input(1), indices], ctx.output(), axis=0)
-
-
-@register("log_softmax", "softmin", check=lambda n, opset: float16_output(n))
-def softmax_variant(ctx: EmitContext, node: Node) -> None:
-    """log_softmax(x / temperature), or softmin: softmax(-x / temperature)."""
-    x, rank = ctx.input(0), len(ctx.shape(0))
-    if node.op == "softmin":
-        x = ctx.add("Neg", [x])
-    temperature = node.attrs["temperature"]
-    if temperature not in (None, 1.0):
-        x = ctx.add("Div", [x, ctx.const(temperature, "temperature")])
-    op_type = "LogSoftmax" if node.op == "log_softmax" else "Softmax"
-    ctx.softmax(x, node.attrs["axis"], rank, ctx.output(), op_type)
-
-
-def _as_matrix(ctx: EmitContext, x: str, shape: tuple, axis: int, last: bool) -> str:
-    """``x`` as a matrix whose last (``last``) or first axis is ``axis``, the others flattened in order."""
-    others = [i for i in range(len(shape)) if i != axis]
-    perm = others + [axis] if last else [axis] + others
-    if perm != sorted(perm):
-        x = ctx.add("Transpose", [x], perm=perm)
-    return ctx.reshape(x, [-1, shape[axis]] if last else [shape[axis], -1])
-
-
-@register("dot")
-def dot(ctx: EmitContext, node: Node) -> None:
-    """Contract ``shapes.dot_axes``: both operands as matrices, one MatMul, the free axes restored."""
-    left, right = ctx.shape(0), ctx.shape(1)
-    left_axis, right_axis = dot_axes(node.attrs, left, right)
-    product = ctx.add("MatMul", [_as_matrix(ctx, ctx.input(0), left, left_axis, True),
-                                 _as_matrix(ctx, ctx.input(1), right, right_axis, False)])
-    target = ctx.batch_shape(ctx.out_shape(), left)
-    if target[0] == 0:  # a dynamic batch: the product's rows hold it with a's other free axes
-        target[0] = -1
-    ctx.reshape(product, target, ctx.output())
-
-
-def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -> None:
-    """``alpha * op(A) @ op(B)`` of matrices on (``row_axis``, last axis), batched over the other axes."""
-    perm = matrix_axes(len(ctx.shape(0)), row_axis)
-    moved = perm != sorted(perm)
-    operands = []
-    for index, transposed in ((0, node.attrs["transpose_a"]), (1, node.attrs["transpose_b"])):
-        order = perm[:-2] + perm[-2:][::-1] if transposed else perm
-        x = ctx.input(index)
-        operands.append(ctx.add("Transpose", [x], perm=order) if order != sorted(order) else x)
-    product_is_output = not moved and alpha == 1.0
-    out = ctx.add("MatMul", operands, ctx.output() if product_is_output else None)
-    if alpha != 1.0:
-        out = ctx.add("Mul", [out, ctx.const(alpha, "alpha")], None if moved else ctx.output())
-    if moved:
-        ctx.add("Transpose", [out], ctx.output(), perm=[perm.index(i) for i in range(len(perm))])
-
-
-@register("batch_dot")
-def batch_dot(ctx: EmitContext, node: Node) -> None:
-    _matrix_product(ctx, node, -2, 1.0)
-
-
-@register("_linalg_gemm2")
-def gemm2(ctx: EmitContext, node: Node) -> None:
-    _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
 
 
 @register("_contrib_div_sqrt_dim")

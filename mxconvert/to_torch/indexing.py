@@ -12,7 +12,7 @@ from ..ir import Node, TensorRef
 from ..semantics.indexing import (arange_range, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
                                   unconvertible_values)
 from ..semantics.rules import axis_index
-from .convolution import HELPERS, num
+from .registry import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``shapes.reduced_axes``), argmax and argmin."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.reduced_axes``), argmax and argmin."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
