@@ -1,4 +1,4 @@
-"""Models with several inputs and symbolic sizes (issue 12): inputs named and shaped on the command line, begin
+"""Models with several inputs and symbolic sizes: inputs named and shaped on the command line, begin
 states inferred from the graph and fed zeros when left out, ONNX inputs in MXNet's order, ``KitModel.forward``
 arguments by name, dynamic axes checked at two sizes, float16 params. MXNet 1.9.1 is the reference."""
 from __future__ import annotations
