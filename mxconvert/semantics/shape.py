@@ -8,7 +8,6 @@ semantics would be scattered or imported across families."""
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from ..errors import NotExpressible

@@ -12,7 +12,6 @@ from ..semantics.convolution import (channels_first, deconvolution_geometry, dec
                                      negative_pad, pooling_windows, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
-from .resize import pad
 
 
 @register("Convolution", check=lambda n, opset: negative_pad(n) or (

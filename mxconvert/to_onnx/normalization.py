@@ -7,7 +7,6 @@ import numpy as np
 from ..ir import Node
 from ..semantics.normalization import even_lrn_window, l2_normalization_axes
 from .context import EmitContext
-from .reduce import norm
 from .registry import register
 
 

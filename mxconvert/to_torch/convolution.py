@@ -9,7 +9,6 @@ from ..semantics.convolution import (deconvolution_geometry, deconvolution_refus
                                      pooling_params, window_geometry)
 from ..semantics.rules import ShapeError
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
-from .resize import pad
 
 if TYPE_CHECKING:
     from .codegen import TorchContext

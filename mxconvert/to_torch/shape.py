@@ -4,7 +4,6 @@ BlockGrad (MXNet's semantics from ``semantics.shape``)."""
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING
 
 from ..ir import Node
