@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .opdefs import OPS, canonical_op
+from .semantics.schema import OPS, canonical_op
 
 Ref = list  # [node index, output index, version], as the symbol JSON refers to an output
 

@@ -8,7 +8,7 @@ import dataclasses
 
 from .folding import fold_constants
 from .ir import Graph, Node, VarKind
-from .opdefs import LOSS_HEADS
+from .semantics.loss import LOSS_HEADS
 from .symbol import reachable
 
 # head -> (op, typed attributes) of its inference forward; the others forward their data unchanged

@@ -17,7 +17,8 @@ from .zoo import detection, faces, nlp, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
-from .opdefs import ALIASES, LOSS_HEADS
+from .semantics.loss import LOSS_HEADS
+from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
 from .symbol import parse_symbol
 from .to_onnx.exporter import MAX_OPSET, MIN_OPSET  # the exporter and the code generator import every family

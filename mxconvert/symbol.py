@@ -5,10 +5,11 @@ import json
 import os
 from typing import Any
 
-from .control_flow import check_control_flow
+from .semantics.control_flow import check_control_flow
 from .errors import MxConvertError
 from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind
-from .opdefs import OPS, REQUIRED, SUBGRAPH_COUNTS, canonical_op
+from .semantics.control_flow import SUBGRAPH_COUNTS
+from .semantics.schema import OPS, REQUIRED, normalised
 
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
               "subgraphs"}
@@ -123,8 +124,10 @@ class _SymbolParser:
         hints = {k: v for k, v in raw_attrs.items() if k.startswith("__") or k in _ANNOTATIONS}
         if op == "null":
             return Variable(name, VarKind.INPUT, shape=_shape_hint(hints.get("__shape__")))
-        op = canonical_op(op)
-        op_attrs = {k: v for k, v in raw_attrs.items() if k not in hints}
+        try:
+            op, op_attrs = normalised(op, {k: v for k, v in raw_attrs.items() if k not in hints})
+        except (ValueError, KeyError) as exc:
+            raise self.fail(f"node {name!r} ({op}): attributes its canonical op cannot take: {exc}")
         inputs = self.parse_refs(raw.get("inputs", []), f"inputs of {name!r}", index, None, names)
         attrs = self.typed_attrs(op, name, op_attrs)
         schema = OPS.get(op)
