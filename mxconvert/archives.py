@@ -147,7 +147,7 @@ def _read_zip(path: str, limit: int) -> Archive:
                 raise MxConvertError(f"member {name!r} is a link; a checkpoint archive holds plain files", path)
             if info.is_dir():
                 continue
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                 raise MxConvertError(f"member {name!r} is a device, pipe or other special file", path)
             names.append(name)
             if name.lower().endswith(_READ):

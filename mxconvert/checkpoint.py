@@ -20,7 +20,8 @@ from .fileio import sha256_of
 from .ir import Graph, VarKind
 from .params import load_params, parse_params
 from .symbol import parse_symbol, read_symbol, symbol_text
-from .weight_names import canonical_names
+from .inputs import ShapesDoNotFit, resolve_input_shape
+from .weight_names import EXPORT_HINT, canonical_names
 
 MANIFESTS = ("MAR-INF/MANIFEST.json", "MANIFEST.json")  # MXNet Model Server 1.x, 0.x
 GLUONTS_NETWORK = "-network.json"
@@ -242,8 +243,21 @@ def load_checkpoint(checkpoint: Checkpoint, epoch: int = 0) -> Graph:
     graph.source.params_sha256 = _sha256(files.params, files.params_data)
     graph.source.declared_shapes, graph.source.shapes_file = files.shapes, files.shapes_file
     graph.source.notes = notes
+    if notes and "by order" in notes[0]:
+        _check_order_match(graph, files.params)
     graph.source.read_seconds = time.perf_counter() - started
     return graph
+
+
+def _check_order_match(graph: Graph, params: str) -> None:
+    """Weights matched by order must fit the graph at the input shape its first layer fixes."""
+    try:
+        resolve_input_shape(graph, None)
+    except ShapesDoNotFit as exc:
+        raise MxConvertError(f"Gluon save_parameters names matched to the symbol by order give weights that do not "
+                             f"fit it ({exc.problem}); {EXPORT_HINT}", params) from None
+    except MxConvertError:
+        pass  # nothing fixes the input: the conversion's own shapes check the weights
 
 
 def _sha256(path: str, data: bytes | None) -> str:

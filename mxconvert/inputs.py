@@ -27,6 +27,14 @@ _KEEPS_LAYOUT = {*ONE_TO_ONE, *ELEMENTWISE, "BatchNorm", "LeakyReLU", "Cast", "a
 _PERMUTES = {"SwapAxis", "transpose"}
 
 
+class ShapesDoNotFit(MxConvertError):
+    """The shapes the checkpoint suggests do not fit its graph (a weight of another shape than the graph needs)."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
+
+
 @dataclass(frozen=True)
 class Template:
     """An input's shape with ``None`` where nothing fixes the size, and why."""
@@ -198,8 +206,8 @@ def _fitting_size(graph: Graph, templates: dict[str, Template], image_size: tupl
                 return size, "fixed by the graph: the smallest that fits (the default does not)"
     chosen = ", ".join(f"{name} {template.at(None, image_size)} from {template.why}"
                        for name, template in templates.items())
-    raise MxConvertError(f"no --input_shape given, and the shapes the checkpoint suggests do not fit the graph "
-                         f"({chosen}: {problem}); give them with --input_shape")
+    raise ShapesDoNotFit(f"no --input_shape given, and the shapes the checkpoint suggests do not fit the graph "
+                         f"({chosen}: {problem}); give them with --input_shape", problem)
 
 
 def _problem(graph: Graph, templates: dict[str, Template], size: int | None, image_size: tuple[int, int]

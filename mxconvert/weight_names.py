@@ -13,7 +13,7 @@ from __future__ import annotations
 from .errors import MxConvertError
 from .ir import Graph, TensorRef, VarKind
 
-_EXPORT_HINT = "save the network with HybridBlock.export() (or collect_params().save()) instead"
+EXPORT_HINT = "save the network with HybridBlock.export() (or collect_params().save()) instead"
 
 
 def canonical_names(graph: Graph, names: list[str], path: str) -> tuple[dict[str, str], list[str]]:
@@ -41,7 +41,7 @@ def _common_prefix(names: list[str], weights: list[str], variables: dict, path: 
     fitting = sorted(prefix for prefix in candidates if all(prefix + name in variables for name in unmatched))
     if len(fitting) > 1:
         raise MxConvertError(f"names without the block's prefix (Gluon's save_params) fit the symbol with several "
-                             f"prefixes ({', '.join(map(repr, fitting))}); {_EXPORT_HINT}", path)
+                             f"prefixes ({', '.join(map(repr, fitting))}); {EXPORT_HINT}", path)
     return fitting[0] if fitting else None
 
 
@@ -49,18 +49,18 @@ def _by_order(graph: Graph, names: list[str], weights: list[str], path: str) -> 
     if len(names) != len(weights):
         raise MxConvertError(f"Gluon save_parameters names ({names[0]!r}, ...) cannot be matched to the symbol: the "
                              f"file holds {len(names)} arrays, the symbol has {len(weights)} parameters; "
-                             f"{_EXPORT_HINT}", path)
+                             f"{EXPORT_HINT}", path)
     for name, weight in zip(names, weights):
         kind = name.rsplit(".", 1)[1]
         if weight != kind and not weight.endswith(f"_{kind}"):
             raise MxConvertError(f"Gluon save_parameters names cannot be matched to the symbol by order: {name!r} "
-                                 f"would be {weight!r}; {_EXPORT_HINT}", path)
+                                 f"would be {weight!r}; {EXPORT_HINT}", path)
     block_of = {weight: name.rsplit(".", 1)[0] for name, weight in zip(names, weights)}
     for node in graph.nodes:
         blocks = {block_of[ref.node] for ref in node.inputs if ref.node in block_of and ref == TensorRef(ref.node)}
         if len(blocks) > 1:
             raise MxConvertError(f"Gluon save_parameters names cannot be matched to the symbol by order: node "
                                  f"{node.source_name!r} would read weights of blocks {', '.join(sorted(blocks))}; "
-                                 f"{_EXPORT_HINT}", path)
+                                 f"{EXPORT_HINT}", path)
     kinds = {VarKind.AUX: "aux"}
     return {name: f"{kinds.get(graph.variables[weight].kind, 'arg')}:{weight}" for name, weight in zip(names, weights)}
