@@ -3,8 +3,9 @@
 In order, per data input: the symbol's ``__shape__`` attribute, a shapes file beside the checkpoint
 (SageMaker's ``model-shapes.json``, MXNet Model Server's ``signature.json``), and the first layer that reads it
 (the features of a FullyConnected, the channels of a Convolution, an Embedding's token ids, a fused RNN's input
-size), found through the ops that keep a tensor's layout. Sizes nothing fixes (height and width, a sequence's
-length) take a stated default; where the graph does not take it, the smallest size it takes.
+size), found through the ops that keep a tensor's layout (a split put back together on its axis included). Sizes nothing fixes (height and width, a sequence's
+length) take a stated default; where the graph does not take it, a size it takes (a multiple of 8 where
+one fits, else the smallest).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .shapes import (ELEMENTWISE, ONE_TO_ONE, RnnLayout, Shape, ShapeError, infe
 IMAGE_SIZE = (224, 224)  # height and width where nothing fixes them
 SEQUENCE_LENGTH = 32  # token ids, time steps, 1-D convolution lengths
 MAX_SEARCHED = 1024  # the largest free size tried where the default does not fit
+ROUND = 8  # of the sizes that fit, one a multiple of this is chosen (networks are designed at such sizes: 24, 48)
 # ops whose data keeps its layout (a BatchNorm's, a mean subtraction's...): the first layer is further on
 _KEEPS_LAYOUT = {*ONE_TO_ONE, *ELEMENTWISE, "BatchNorm", "LeakyReLU", "Cast", "amp_cast", "BlockGrad", "LRN",
                  "InstanceNorm", "LayerNorm", "GroupNorm", "L2Normalization", "Pad", "Flatten",
@@ -107,12 +109,26 @@ def first_layer(graph: Graph, name: str) -> Template | None:
                 return _permuted(template, axes)
             if node.op in _KEEPS_LAYOUT:
                 queue.append((node.output(0), axes))
+            elif node.op == "SliceChannel" and slot == 0:
+                queue += [(joined.output(0), axes) for joined in _rejoined(node, consumers)]
             elif node.op in _PERMUTES and slot == 0:
                 moved = _moved_axes(node)
                 if moved is not None:
                     queue.append((node.output(0), {axis: axes.get(src, src) for axis, src in moved.items()}
                                   | {a: s for a, s in axes.items() if a not in moved}))
     return None
+
+
+def _rejoined(split: Node, consumers: dict[TensorRef, list[Node]]) -> list[Node]:
+    """The Concats that put every part of ``split`` back together on its axis, in any order (a BGR to RGB swap):
+    their outputs keep the split input's layout."""
+    a = split.attrs
+    parts = {split.output(i) for i in range(a["num_outputs"])}
+    if a["squeeze_axis"] or a["axis"] < 0:
+        return []
+    return [node for node in consumers.get(split.output(0), [])
+            if node.op == "Concat" and node.attrs["dim"] == a["axis"] and len(node.inputs) == len(parts)
+            and set(node.inputs) == parts]
 
 
 def _fixed_by(graph: Graph, node: Node, slot: int) -> Template | None:
@@ -192,8 +208,9 @@ def _permuted(template: Template, axes: dict[int, int]) -> Template:
 
 def _fitting_size(graph: Graph, templates: dict[str, Template], image_size: tuple[int, int]
                   ) -> tuple[int | None, str]:
-    """The size of every free dim: None (the defaults) where the graph takes them, else the smallest size it
-    takes; and how it was chosen. Raises MxConvertError when nothing fits."""
+    """The size of every free dim: None (the defaults) where the graph takes them, else, of the first run of
+    sizes it takes, the first multiple of ``ROUND`` or the smallest; and how it was chosen. Raises
+    MxConvertError when nothing fits."""
     problem = _problem(graph, templates, None, image_size)
     if problem is None:
         if not any(template.free for template in templates.values()):
@@ -201,9 +218,18 @@ def _fitting_size(graph: Graph, templates: dict[str, Template], image_size: tupl
         free = _problem(graph, templates, 2 * max(image_size) + 1, image_size) is None
         return None, "free: the default chosen (give --input_shape for another)" if free else "fixed by the graph"
     if any(template.free for template in templates.values()):
-        for size in range(1, MAX_SEARCHED + 1):
-            if _problem(graph, templates, size, image_size) is None:
-                return size, "fixed by the graph: the smallest that fits (the default does not)"
+        fits = (size for size in range(1, MAX_SEARCHED + 1) if _problem(graph, templates, size, image_size) is None)
+        low = next(fits, None)
+        if low is not None:
+            high = low
+            while high < MAX_SEARCHED and _problem(graph, templates, high + 1, image_size) is None:
+                high += 1
+            if low == high:
+                return low, f"fixed by the graph: only {low} fits (the default does not)"
+            round_sizes = [size for size in range(low, high + 1) if size % ROUND == 0]
+            size = round_sizes[0] if round_sizes else low
+            return size, (f"fixed by the graph: {low} to {high} fit (the default does not), {size} chosen, "
+                          + (f"a multiple of {ROUND}" if round_sizes else "the smallest"))
     chosen = ", ".join(f"{name} {template.at(None, image_size)} from {template.why}"
                        for name, template in templates.items())
     raise ShapesDoNotFit(f"no --input_shape given, and the shapes the checkpoint suggests do not fit the graph "

@@ -126,13 +126,15 @@ def test_shape_attribute_of_mxnet_0x_json(conv_prefix, folder):
 
 
 def test_fixed_size_is_searched(folder):
-    """Flatten into a FullyConnected fixes height and width: the smallest size that fits, said so."""
+    """Flatten into a FullyConnected fixes height and width: 12 and 13 fit, no multiple of 8 among them, so the
+    smallest, said so."""
     x = S.Pooling(S.Convolution(S.var("data"), kernel=(3, 3), num_filter=2, name="conv0"), kernel=(2, 2),
                   stride=(2, 2), pool_type="max")
     prefix = save_module(folder / "fixed", S.FullyConnected(S.Flatten(x), num_hidden=3, name="fc"),
                          {"data": (1, 1, 12, 12)})
     graph = api.load(str(prefix))
-    shapes = onnx_matches_mxnet(str(prefix), graph, "fixed by the graph: the smallest that fits")
+    shapes = onnx_matches_mxnet(str(prefix), graph, "fixed by the graph: 12 to 13 fit (the default does not), "
+                                                         "12 chosen, the smallest")
     assert shapes == {"data": (1, 1, 12, 12)}
 
 
