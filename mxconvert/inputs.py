@@ -4,13 +4,13 @@ In order, per data input: the symbol's ``__shape__`` attribute, a shapes file be
 (SageMaker's ``model-shapes.json``, MXNet Model Server's ``signature.json``), and the first layer that reads it
 (the features of a FullyConnected, the channels of a Convolution, an Embedding's token ids, a fused RNN's input
 size), found through the ops that keep a tensor's layout (a split put back together on its axis included). Sizes nothing fixes (height and width, a sequence's
-length) take a stated default; where the graph does not take it, a size it takes (a multiple of 8 where
-one fits, else the smallest).
+length) take a stated default; where the graph does not take it, a size it takes (the largest multiple of 8
+that fits, else the smallest).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from .errors import MxConvertError
@@ -21,7 +21,7 @@ from .shapes import (ELEMENTWISE, ONE_TO_ONE, RnnLayout, Shape, ShapeError, infe
 IMAGE_SIZE = (224, 224)  # height and width where nothing fixes them
 SEQUENCE_LENGTH = 32  # token ids, time steps, 1-D convolution lengths
 MAX_SEARCHED = 1024  # the largest free size tried where the default does not fit
-ROUND = 8  # of the sizes that fit, one a multiple of this is chosen (networks are designed at such sizes: 24, 48)
+ROUND = 8  # of the sizes that fit, the largest multiple of this is chosen (sizes networks are designed at: 24, 112)
 # ops whose data keeps its layout (a BatchNorm's, a mean subtraction's...): the first layer is further on
 _KEEPS_LAYOUT = {*ONE_TO_ONE, *ELEMENTWISE, "BatchNorm", "LeakyReLU", "Cast", "amp_cast", "BlockGrad", "LRN",
                  "InstanceNorm", "LayerNorm", "GroupNorm", "L2Normalization", "Pad", "Flatten",
@@ -44,6 +44,7 @@ class Template:
     dims: tuple[int | None, ...]
     why: str
     free: str = ""  # what the free sizes are ("height and width", "length"), "" when none
+    other: Template | None = None  # the other reading of a layout the weights leave open (token ids' batch axis)
 
     def at(self, size: int | None, image_size: tuple[int, int]) -> Shape:
         """The shape with every free size at ``size``, or (None) at its default: ``image_size`` for height and
@@ -70,7 +71,17 @@ def resolve_input_shape(graph: Graph, given: Shape | Mapping[str, Shape] | None,
             raise MxConvertError(f"input {name!r}: no --input_shape given and the checkpoint does not fix its shape "
                                  f"({_known(graph, name)}); give it with --input_shape {name}=SHAPE")
         templates[name] = template
-    size, note = _fitting_size(graph, templates, image_size)
+    try:
+        size, note = _fitting_size(graph, templates, image_size)
+    except ShapesDoNotFit as first:
+        others = {name: template.other or template for name, template in templates.items()}
+        if others == templates:
+            raise
+        try:
+            size, note = _fitting_size(graph, others, image_size)
+        except ShapesDoNotFit:
+            raise first from None
+        templates = others
     shapes = {name: template.at(size, image_size) for name, template in templates.items()}
     lines = [f"input {name!r}: shape {shapes[name]} from {template.why}"
              + (f"; {template.free} {note}" if template.free else "") for name, template in templates.items()]
@@ -147,7 +158,9 @@ def _fixed_by(graph: Graph, node: Node, slot: int) -> Template | None:
         return Template((1, channels, *(None,) * spatial),
                         f"the first layer's weight ({what} takes {channels} channels)", free)
     if node.op == "Embedding" and slot == 0:
-        return Template((1, None), f"the first layer ({what} takes token ids)", "length")
+        batch = Template((1, None), f"the first layer ({what} takes token ids)", "length")
+        time = Template((None, 1), f"the first layer ({what} takes token ids, time-major)", "length")
+        return replace(time, other=batch) if _feeds_rnn(graph, node) else replace(batch, other=time)
     if node.op == "RNN" and slot == 0 and node.attrs["projection_size"] is None:
         size = _stored_size(graph, node.inputs[1])
         a = node.attrs
@@ -161,6 +174,23 @@ def _fixed_by(graph: Graph, node: Node, slot: int) -> Template | None:
         return Template((None, 1, features), f"the first layer's weights ({what} takes {features} input features, "
                                              "time-major)", "length")
     return None
+
+
+def _feeds_rnn(graph: Graph, node: Node) -> bool:
+    """Whether ``node``'s output reaches a fused RNN's data (time-major) through ops that keep its layout."""
+    consumers = graph.consumers()
+    queue, seen = [node.output(0)], set()
+    while queue:
+        ref = queue.pop(0)
+        for reader in consumers.get(ref, []):
+            if reader.name in seen:
+                continue
+            seen.add(reader.name)
+            if reader.op == "RNN" and reader.inputs[0] == ref:
+                return True
+            if reader.op in _KEEPS_LAYOUT:
+                queue.append(reader.output(0))
+    return False
 
 
 def _stored_shape(graph: Graph, ref: TensorRef) -> Shape | None:
@@ -209,7 +239,7 @@ def _permuted(template: Template, axes: dict[int, int]) -> Template:
 def _fitting_size(graph: Graph, templates: dict[str, Template], image_size: tuple[int, int]
                   ) -> tuple[int | None, str]:
     """The size of every free dim: None (the defaults) where the graph takes them, else, of the first run of
-    sizes it takes, the first multiple of ``ROUND`` or the smallest; and how it was chosen. Raises
+    sizes it takes, the largest multiple of ``ROUND`` or the smallest; and how it was chosen. Raises
     MxConvertError when nothing fits."""
     problem = _problem(graph, templates, None, image_size)
     if problem is None:
@@ -227,9 +257,9 @@ def _fitting_size(graph: Graph, templates: dict[str, Template], image_size: tupl
             if low == high:
                 return low, f"fixed by the graph: only {low} fits (the default does not)"
             round_sizes = [size for size in range(low, high + 1) if size % ROUND == 0]
-            size = round_sizes[0] if round_sizes else low
+            size = round_sizes[-1] if round_sizes else low
             return size, (f"fixed by the graph: {low} to {high} fit (the default does not), {size} chosen, "
-                          + (f"a multiple of {ROUND}" if round_sizes else "the smallest"))
+                          + (f"the largest multiple of {ROUND}" if round_sizes else "the smallest"))
     chosen = ", ".join(f"{name} {template.at(None, image_size)} from {template.why}"
                        for name, template in templates.items())
     raise ShapesDoNotFit(f"no --input_shape given, and the shapes the checkpoint suggests do not fit the graph "

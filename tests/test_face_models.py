@@ -161,7 +161,7 @@ def test_run_all_with_no_size_flags_takes_each_size_from_the_checkpoint(zoo_mode
         "mtcnn-onet: input 'data': shape (1, 3, 48, 48)", "mtcnn-pnet: input 'data': shape (1, 3, 112, 112)",
         "mtcnn-rnet: input 'data': shape (1, 3, 24, 24)"]
     assert lines[2].endswith("height and width fixed by the graph: 22 to 25 fit (the default does not), 24 chosen, "
-                             "a multiple of 8")
+                             "the largest multiple of 8")
     results = tmp_path / "result_dir"
     assert np.load(results / "mtcnn-pnet" / "mxnet.npy").shape == (1, 2, 51, 51)
     for name in ("mtcnn-rnet", "mtcnn-onet"):
