@@ -15,8 +15,10 @@ from typing import Mapping
 
 from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef
-from .shapes import (ELEMENTWISE, ONE_TO_ONE, RnnLayout, Shape, ShapeError, infer_shapes, input_shapes_of,
-                     is_begin_state)
+from .semantics.elementwise import ELEMENTWISE, ONE_TO_ONE
+from .semantics.inference import infer_shapes, input_shapes_of, is_begin_state
+from .semantics.recurrent import RnnLayout
+from .semantics.rules import Shape, ShapeError
 
 IMAGE_SIZE = (224, 224)  # height and width where nothing fixes them
 SEQUENCE_LENGTH = 32  # token ids, time steps, 1-D convolution lengths
