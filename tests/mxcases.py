@@ -495,6 +495,55 @@ CASES.update({
                                                       name="d2s"), (1, 2, 3, 6)),
     "shape_block_grad": (S.BlockGrad(d * 2.0, name="bg") + S.stop_gradient(d, name="sg"), (2, 3)),
 })
+# MXNet's NumPy interface (prefix np_): the spellings ``mx.sym.np``/``mx.sym.npx`` write, with NumPy's axes
+_N, _NX = mx.sym.np, mx.sym.npx
+_dn = d.as_np_ndarray()
+
+
+def _nd(sym):
+    """A NumPy-interface symbol (or the first of a list) as a legacy one, for grouping and binding."""
+    return (sym[0] if isinstance(sym, (list, tuple)) else sym).as_nd_ndarray()
+
+
+def _nd_all(parts):
+    return S.Group([part.as_nd_ndarray() for part in parts])
+
+
+def _twice(sym):
+    """``sym`` times two through MXNet's own op (the NumPy arithmetic is another family's)."""
+    return (sym.as_nd_ndarray() * 2.0).as_np_ndarray()
+
+
+CASES.update({
+    "np_reshape": (_nd(_N.reshape(_dn, (3, -1, 2))), (2, 3, 4)),
+    "np_reshape_flat": (_nd(_N.reshape(_dn, -1)), (2, 3, 4)),
+    "npx_reshape_codes": (_nd(_NX.reshape(_dn, (-2, -5, -1))), (2, 3, 4, 5)),
+    "npx_reshape_copy_rest_split": (_nd(_NX.reshape(_dn, (-6, 2, -1, -4))), (4, 3, 5)),
+    "npx_reshape_reverse": (_nd(_NX.reshape(_dn, (-1, -2), reverse=True)), (2, 3, 4)),
+    "np_transpose_default": (_nd(_N.transpose(_dn)), (2, 3, 4)),
+    "np_transpose_negative": (_nd(_N.transpose(_dn, (-1, 0, -2))), (2, 3, 4)),
+    "np_moveaxis": (_nd(_N.moveaxis(_dn, [0, 1], [-1, 0])), (2, 3, 4, 5)),
+    "np_squeeze_axis": (_nd(_N.squeeze(_dn, axis=-1)), (2, 3, 1)),
+    "np_squeeze_to_0d": (_nd(_N.squeeze(_dn)), (1, 1)),
+    "np_atleast_3d": (_nd_all(_N.atleast_3d(_dn, _N.reshape(_dn, -1), S.sum(d, axis=(0, 1)).as_np_ndarray())), (2, 3)),
+    "np_atleast_2d_1d": (_nd_all(_N.atleast_2d(_N.reshape(_dn, -1), _dn)), (2, 3)),
+    "np_atleast_1d": (_nd(_N.atleast_1d(_dn)), (4,)),
+    "np_concatenate_negative": (_nd(_N.concatenate([_dn, _twice(_dn)], axis=-1)), (2, 3)),
+    "np_stack": (_nd(_N.stack([_dn, _twice(_dn)], axis=-1)), (2, 3)),
+    "np_vstack_1d_2d": (_nd(_N.vstack([_N.reshape(_dn, -1), _N.reshape(_dn, (1, 6))])), (2, 3)),
+    "np_hsplit_2d": (_nd_all(_N.hsplit(_dn, [1, 3])), (2, 5)),
+    "np_hsplit_1d": (_nd_all(_N.hsplit(_dn, 2)), (4,)),
+    "np_dsplit": (_nd_all(_N.dsplit(_dn, 2)), (2, 3, 4)),
+    "np_flip_axis": (_nd(_N.flip(_dn, 2)), (2, 3, 4)),
+    "np_flip_every_axis": (_nd(_N.flip(_dn)), (2, 3)),
+    "np_roll_flat": (_nd(_N.roll(_dn, 4)), (2, 3)),
+    "np_roll_axes": (_nd(_N.roll(_dn, (7, -2), axis=(0, -1))), (3, 4, 5)),
+    "np_rot90": (_nd(_N.rot90(_dn)), (2, 3, 4)),
+    "np_rot90_k3_axes": (_nd(_N.rot90(_dn, 3, axes=(-1, 0))), (2, 3, 4)),
+    "np_rot90_k2": (_nd(_N.rot90(_dn, -2, axes=(1, 2))), (2, 3, 4)),
+    "np_broadcast_to": (_nd(_N.broadcast_to(_dn, (2, 3, 4))), (3, 1)),
+    "np_copy": (_nd(_N.copy(_dn)), (2, 3)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),

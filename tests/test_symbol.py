@@ -6,7 +6,7 @@ import pytest
 
 from mxconvert.errors import MxConvertError
 from mxconvert.ir import VarKind
-from mxconvert.semantics.schema import OPS
+from mxconvert.semantics.schema import OPS, normalised
 from mxconvert.symbol import parse_symbol, read_symbol
 from mxcases import CASES, S, mx
 
@@ -18,7 +18,9 @@ def mxnet_view(sym):
     return ops, sym.list_arguments(), sym.list_auxiliary_states(), sym.list_outputs()
 
 
-def our_view(graph):
+def our_view(graph, spellings: dict[str, str] | None = None):
+    """What the reader reports, named as MXNet names it; ``spellings``: each node's op as the file spells it."""
+    spellings = spellings or {}
     variables = graph.variables
     ops = [(n.name, n.op) for n in graph.nodes]
     args = [name for name, var in variables.items() if var.kind is not VarKind.AUX]
@@ -34,6 +36,8 @@ def our_view(graph):
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
+        elif spellings.get(ref.node) == "_npi_concatenate":  # its NumPy spelling names its output out
+            outputs.append(f"{ref.node}_out")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs
@@ -41,16 +45,16 @@ def our_view(graph):
 
 def assert_same_as_mxnet(sym, graph):
     mx_ops, mx_args, mx_aux, mx_outputs = mxnet_view(sym)
-    ops, args, aux, outputs = our_view(graph)
+    ops, args, aux, outputs = our_view(graph, dict(mx_ops))
     canonical = {name: graph.node(name).op for name, _ in ops}
     assert [name for name, _ in ops] == [name for name, _ in mx_ops]
     for name, op in mx_ops:
         assert canonical[name] in OPS, op
     assert sorted(args) == sorted(mx_args) and sorted(aux) == sorted(mx_aux)
     assert outputs == mx_outputs
-    for name, op in mx_ops:  # every attribute MXNet stored, parsed by the schema, equals ours
+    for name, op in mx_ops:  # every attribute MXNet stored, normalised and parsed by the schema, equals ours
         stored = json.loads(sym.tojson())
-        raw = next(n for n in stored["nodes"] if n["name"] == name).get("attrs", {})
+        _, raw = normalised(op, next(n for n in stored["nodes"] if n["name"] == name).get("attrs", {}))
         node = graph.node(name)
         for key, text in raw.items():
             parse = OPS[node.op].attrs[key][0]

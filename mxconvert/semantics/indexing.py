@@ -97,6 +97,22 @@ alias("random_normal", "_random_normal")
 alias("uniform", "_random_uniform")
 alias("random_uniform", "_random_uniform")
 alias("sample_multinomial", "_sample_multinomial")
+alias("_npi_zeros", "_zeros")
+alias("_npi_ones", "_ones")
+alias("_npi_arange", "_arange")
+
+# MXNet's NumPy-interface draws (and its random image augmentations): refused by name in both targets
+NUMPY_RANDOM_OPS = (
+    "_npi_bernoulli", "_npi_choice", "_npi_exponential", "_npi_gamma", "_npi_gumbel", "_npi_logistic",
+    "_npi_multinomial", "_npi_normal", "_npi_normal_n", "_npi_pareto", "_npi_powerd", "_npi_random_randint",
+    "_npi_rayleigh", "_npi_shuffle", "_npi_uniform", "_npi_uniform_n", "_npi_weibull",
+    *(f"_npx__image_random_{kind}" for kind in ("brightness", "color_jitter", "contrast", "flip_left_right",
+                                                "flip_top_bottom", "hue", "lighting", "saturation")))
+
+
+def random_refusal(node: Node, *context: object) -> str:
+    """Why a NumPy-interface draw is not converted (a registry ``check``)."""
+    return "random sampling: no deterministic conversion"
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

@@ -37,6 +37,10 @@ CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "in
 _BLOCK_SIZE = (COUNT, REQUIRED)
 
 
+OPS_SPLIT_ATTRS = {"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1), "squeeze_axis": (parse_bool, False),
+                   "sections": (refusing_negative(parse_int), 0)}
+
+
 _RESHAPE_LIKE_BOUND = (optional(parse_int), None)
 
 
@@ -61,7 +65,8 @@ define({
     ),
     "transpose": OpDef({"axes": SHAPE_EMPTY}),
     "expand_dims": OpDef({"axis": (parse_int, REQUIRED)}),
-    "squeeze": OpDef({"axis": (optional(parse_shape), None)}),
+    # keep_one: MXNet's squeeze keeps one axis of size 1 where it drops all (its NumPy spelling does not)
+    "squeeze": OpDef({"axis": (optional(parse_shape), None), "keep_one": (parse_bool, True)}),
     # a bare None is an unset step in MXNet (every step 1); begin and end need values
     "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
                     "step": (optional(parse_shape), ())}),
@@ -76,9 +81,7 @@ define({
     "tile": OpDef({"reps": (parse_shape, REQUIRED)}),
     "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
     "stack": OpDef({"axis": (parse_int, 0), "num_args": (COUNT, REQUIRED)}),
-    "_split_v2": OpDef({"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1),
-                        "squeeze_axis": (parse_bool, False), "sections": (refusing_negative(parse_int), 0)},
-                       outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "_split_v2": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
     "SwapAxis": OpDef({"dim1": (parse_int, 0), "dim2": (parse_int, 0)}),
     "reverse": OpDef({"axis": (parse_shape, REQUIRED)}),
     "depth_to_space": OpDef({"block_size": _BLOCK_SIZE}),
@@ -366,7 +369,8 @@ def squeezed_axes(axis: tuple | None, data: Shape) -> list[int]:
 def _squeeze(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     dropped = squeezed_axes(node.attrs["axis"], data)
-    return [tuple(size for i, size in enumerate(data) if i not in dropped) or (1,)]  # MXNet keeps one axis
+    kept = tuple(size for i, size in enumerate(data) if i not in dropped)
+    return [kept or (1,) if node.attrs["keep_one"] else kept]
 
 
 def slice_ranges(data: Shape, begin: tuple, end: tuple, step: tuple | None) -> list[tuple[int, int, int]]:
@@ -667,3 +671,243 @@ def amp_cast_refusal(node: Node) -> str | None:
     if node.op != "amp_cast" or dtype in ("float16", "float32", "float64"):
         return None
     return f"amp_cast to {dtype} (MXNet's result depends on its MKLDNN backend)"
+
+
+# --- MXNet's NumPy interface (``mx.np``/``mx.npx``): spellings of the ops above, and the NumPy moves they lack --
+def _numpy_axes(text: str) -> str:
+    """A NumPy ``axis`` string (``"1"``, ``"(0, -1)"``, ``"None"``) as a shape string; None stays ``"None"``."""
+    text = text.strip()
+    return text if text == "None" or text[:1] in "([" else f"({text},)"
+
+
+def numpy_reshape(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.reshape``'s ``newshape`` onto Reshape's ``shape``: sizes and one -1 (a 0 is a zero-size axis in
+    NumPy, a copied one in Reshape: refused)."""
+    if attrs.pop("order", "C") != "C":
+        raise ValueError("order other than 'C'")
+    shape = parse_shape(attrs.pop("newshape"))
+    if any(size is None or size == 0 or size < -1 for size in shape):
+        raise ValueError(f"newshape {shape}: only sizes above 0 and -1 are converted")
+    return {**attrs, "shape": str(shape)}
+
+
+_NPX_CODES = {-2: 0, -4: -2, -5: -3, -6: -4}  # npx.reshape's special codes -> Reshape's
+
+
+def numpyx_reshape(attrs: dict[str, str]) -> dict[str, str]:
+    """``npx.reshape``'s codes onto Reshape's (-2 copies, -4 copies the rest, -5 merges two axes, -6 splits one,
+    -1 infers); -3 (drop an axis of size 1) and a -1 after a -6 (MXNet places the inferred size by output
+    axis, Reshape by code) are refused."""
+    if attrs.pop("order", "C") != "C":
+        raise ValueError("order other than 'C'")
+    shape = parse_shape(attrs.pop("newshape"))
+    reading = shape[::-1] if parse_bool(attrs.get("reverse", "False")) else shape
+    codes, i = [], 0
+    while i < len(reading):
+        code = reading[i]
+        if code is None or code == -3 or code < -6 or code == 0:
+            raise ValueError(f"newshape {shape}: code {code} is not converted")
+        if code == -6:
+            if -1 in reading[i + 3:]:
+                raise ValueError(f"newshape {shape}: a -1 after a -6 is not converted")
+            codes += [-4, *reading[i + 1:i + 3]]
+            i += 3
+            continue
+        codes.append(_NPX_CODES.get(code, code))
+        i += 1
+    if parse_bool(attrs.get("reverse", "False")):
+        codes = codes[::-1]
+    return {**attrs, "shape": str(tuple(codes))}
+
+
+def numpy_transpose(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.transpose``'s ``axes`` (None: reversed; negative axes count from the end of the full permutation)."""
+    axes = attrs.pop("axes", "None")
+    if axes.strip() == "None":
+        return attrs
+    values = parse_shape(axes)
+    if any(axis is None for axis in values):
+        raise ValueError(f"axes {values}")
+    return {**attrs, "axes": str(tuple(axis % len(values) if axis < 0 else axis for axis in values))}
+
+
+def numpy_squeeze(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.squeeze``'s int or tuple ``axis``; every axis squeezed gives a 0-d tensor (``keep_one`` False)."""
+    return {**attrs, "axis": _numpy_axes(attrs.get("axis", "None")), "keep_one": "False"}
+
+
+def numpy_concatenate(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.concatenate``'s ``axis`` onto Concat's ``dim``; None (every input flattened first) is refused."""
+    if attrs.get("axis", "0").strip() == "None":
+        raise ValueError("axis None is not converted")
+    return {"num_args": attrs["num_args"], "dim": attrs.get("axis", "0")}
+
+
+alias("_np_reshape", "Reshape", normalise=numpy_reshape)
+alias("_npx_reshape", "Reshape", normalise=numpyx_reshape)
+alias("_np_transpose", "transpose", normalise=numpy_transpose)
+alias("_np_squeeze", "squeeze", normalise=numpy_squeeze)
+alias("_npi_stack", "stack")
+alias("_np_copy", "BlockGrad")
+alias("_npi_dsplit", "_split_v2")
+alias("_npi_concatenate", "Concat", normalise=numpy_concatenate)
+
+_AXES = (optional(parse_shape), None)
+_NUM_ARGS = (COUNT, REQUIRED)
+define({
+    "_npi_flip": OpDef({"axis": _AXES}),
+    "_np_moveaxis": OpDef({"source": (parse_shape, REQUIRED), "destination": (parse_shape, REQUIRED)}),
+    "_npi_broadcast_to": OpDef({"shape": SHAPE_EMPTY}),
+    "_np_roll": OpDef({"shift": _AXES, "axis": _AXES}),
+    "_npi_rot90": OpDef({"k": (parse_int, 1), "axes": (parse_shape, (0, 1))}),
+    **{f"_np_atleast_{n}d": OpDef({"num_args": _NUM_ARGS}, outputs=lambda a: a["num_args"]) for n in (1, 2, 3)},
+    # hstack, dstack and column_stack: MXNet 1.9.1 fails to run them in a graph (its shape inference or forward)
+    "_npi_vstack": OpDef({"num_args": _NUM_ARGS}),
+    "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+})
+
+
+def flipped_axes(node: Node, rank: int) -> list[int]:
+    """The axes a NumPy ``flip`` reverses (every axis for None); ``reverse``'s for MXNet's own op."""
+    if node.op == "reverse":
+        return reversed_axes(node.attrs["axis"], rank)
+    axis = node.attrs["axis"]
+    return list(range(rank)) if axis is None else reversed_axes(axis, rank)  # no negative axes, as in MXNet
+
+
+def moveaxis_permutation(attrs: dict, rank: int) -> list[int]:
+    """``np.moveaxis``: the permutation that puts each ``source`` axis at its ``destination``."""
+    source, destination = _axes_within(attrs["source"], rank, "source"), \
+        _axes_within(attrs["destination"], rank, "destination")
+    if len(source) != len(destination):
+        raise ShapeError(f"source {attrs['source']} and destination {attrs['destination']} differ in length")
+    order = [axis for axis in range(rank) if axis not in source]
+    for dest, src in sorted(zip(destination, source)):
+        order.insert(dest, src)
+    return order
+
+
+def numpy_broadcast_shape(data: Shape, shape: tuple) -> Shape:
+    """``np.broadcast_to``: ``data`` aligned on the trailing axes of ``shape`` (leading axes added), sizes 1
+    stretched; a -1 keeps the data's size (MXNet's NumPy reading of an unknown size)."""
+    if len(shape) < len(data) or any(size is None or size < -1 for size in shape):
+        raise ShapeError(f"data of shape {data} does not broadcast to {shape}")
+    lead = len(shape) - len(data)
+    target = [old if size == -1 and i >= lead else size for i, (size, old) in
+              enumerate(zip(shape, (None,) * lead + tuple(data)))]
+    if any(size < 0 for size in target) or any(old not in (1, new) for old, new in zip(data, target[lead:])):
+        raise ShapeError(f"data of shape {data} does not broadcast to {shape}")
+    return tuple(target)
+
+
+def roll_shifts(attrs: dict, data: Shape) -> list[tuple[int, int]]:
+    """``np.roll``: (axis, shift in 0..size-1) per rolled axis; without ``axis`` the flattened data's (axis -1)."""
+    shift, axis = attrs["shift"], attrs["axis"]
+    if shift is None or any(value is None for value in shift):
+        raise ShapeError("roll needs a shift")
+    if axis is None:
+        if len(shift) != 1:
+            raise ShapeError(f"shift {shift} without axis: one shift rolls the flattened data")
+        return [(-1, shift[0] % max(math.prod(data), 1))]
+    if len(shift) not in (1, len(axis)):
+        raise ShapeError(f"shift {shift} and axis {axis} differ in length")
+    shifts = shift * len(axis) if len(shift) == 1 else shift
+    return [(index, value % data[index]) for index, value in zip(_axes_within(axis, len(data)), shifts)
+            if value % data[index]]
+
+
+def rot90_steps(attrs: dict, rank: int) -> tuple[list[int], list[int] | None]:
+    """``np.rot90`` as the axes flipped first and the permutation applied after (None: none): k = 1 flips the
+    second axis and swaps the two, k = 3 flips the first and swaps, k = 2 flips both."""
+    axes = attrs["axes"]
+    if len(axes) != 2:
+        raise ShapeError(f"axes {axes} must name two axes")
+    first, second = (axis_index(axis, rank, "axes") for axis in axes)
+    if first == second:
+        raise ShapeError(f"axes {axes} name one axis twice")
+    k = attrs["k"] % 4
+    swap = list(range(rank))
+    swap[first], swap[second] = second, first
+    if k == 0:
+        return [], None
+    if k == 2:
+        return [first, second], None
+    return [second if k == 1 else first], swap
+
+
+def atleast_axes(op: str, rank: int) -> list[int]:
+    """The axes ``np.atleast_<n>d`` inserts into data of ``rank`` axes: 0-d gains every axis, 1-D data a leading
+    one (and a trailing one for 3-D), 2-D a trailing one."""
+    ndim = int(op[len("_np_atleast_")])
+    inserted = {0: list(range(ndim)), 1: [0, 2][:ndim - 1], 2: [2][:ndim - 2]}
+    return inserted.get(rank, [])
+
+
+def stacked_parts(op: str, shapes: list[Shape]) -> tuple[list[list[int]], int]:
+    """``vstack``: the axes each input gains (``atleast_2d``'s) and the axis they are concatenated on."""
+    return [atleast_axes("_np_atleast_2d", len(shape)) for shape in shapes], 0
+
+
+def hsplit_attrs(attrs: dict, rank: int) -> dict:
+    """``np.hsplit`` splits axis 1, or axis 0 of 1-D data: ``_split_v2``'s attributes for that."""
+    return {**attrs, "axis": 1 if rank > 1 else 0}
+
+
+def _inserted(shape: Shape, axes: list[int]) -> Shape:
+    out = list(shape)
+    for axis in axes:
+        out.insert(axis, 1)
+    return tuple(out)
+
+
+@shape_rule("_npi_flip")
+def _flip(node: Node, shapes: list[Shape]) -> list[Shape]:
+    flipped_axes(node, len(shapes[0]))
+    return [shapes[0]]
+
+
+@shape_rule("_np_moveaxis")
+def _moveaxis(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [tuple(shapes[0][i] for i in moveaxis_permutation(node.attrs, len(shapes[0])))]
+
+
+@shape_rule("_npi_broadcast_to")
+def _numpy_broadcast_to(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [numpy_broadcast_shape(shapes[0], node.attrs["shape"])]
+
+
+@shape_rule("_np_roll")
+def _roll(node: Node, shapes: list[Shape]) -> list[Shape]:
+    roll_shifts(node.attrs, shapes[0])
+    return [shapes[0]]
+
+
+@shape_rule("_npi_rot90")
+def _rot90(node: Node, shapes: list[Shape]) -> list[Shape]:
+    _, swap = rot90_steps(node.attrs, len(shapes[0]))
+    return [tuple(shapes[0][i] for i in swap) if swap else shapes[0]]
+
+
+@shape_rule("_np_atleast_1d", "_np_atleast_2d", "_np_atleast_3d")
+def _atleast(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [_inserted(shape, atleast_axes(node.op, len(shape))) for shape in shapes]
+
+
+@shape_rule("_npi_vstack")
+def _numpy_stack(node: Node, shapes: list[Shape]) -> list[Shape]:
+    inserted, axis = stacked_parts(node.op, shapes)
+    parts = [_inserted(shape, axes) for shape, axes in zip(shapes, inserted)]
+    if any(len(part) != len(parts[0]) or any(s != t for i, (s, t) in enumerate(zip(part, parts[0])) if i != axis)
+           for part in parts):
+        raise ShapeError(f"inputs of shapes {shapes} do not concatenate on axis {axis}")
+    out = list(parts[0])
+    out[axis] = sum(part[axis] for part in parts)
+    return [tuple(out)]
+
+
+@shape_rule("_npi_hsplit")
+def _hsplit(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if not shapes[0]:
+        raise ShapeError("hsplit takes data of 1 or more axes")
+    return _split_v2(Node(node.name, "_split_v2", hsplit_attrs(node.attrs, len(shapes[0])), node.inputs,
+                          node.num_outputs), shapes)

@@ -10,8 +10,9 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (arange_range, dtype_value, fill_values, multinomial_count, pick_axis, range_values,
-                                  sort_axis, sorted_shape, unconvertible_values)
+from ..semantics.indexing import (NUMPY_RANDOM_OPS, arange_range, dtype_value, fill_values, multinomial_count,
+                                  pick_axis, random_refusal, range_values, sort_axis, sorted_shape,
+                                  unconvertible_values)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -236,3 +237,9 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
     if node.attrs["get_prob"]:
         picked = ctx.add("GatherElements", [probabilities, draws], axis=1)
         ctx.add("Reshape", [ctx.add("Log", [picked]), shape], ctx.output(1))
+
+
+@register(*NUMPY_RANDOM_OPS, check=random_refusal)
+def numpy_random(ctx: EmitContext, node: Node) -> None:
+    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

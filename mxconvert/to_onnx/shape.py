@@ -10,10 +10,11 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
-                               reshape_like_ranges, reshape_reads_leading, reshape_terms, reversed_axes,
+from ..semantics.shape import (amp_cast_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+                               expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
+                               reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
-                               stack_overrun, swapped_axes, tile_reps, whole_axes_but)
+                               stack_overrun, stacked_parts, swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
 
@@ -52,7 +53,7 @@ def squeeze(ctx: EmitContext, node: Node) -> None:
     if ctx.batch_dynamic and 0 in axes:
         raise NotExpressible("squeezing the batch axis of a dynamic batch")
     if len(axes) == len(ctx.shape(0)):
-        ctx.reshape(ctx.input(0), [1], ctx.output())
+        ctx.reshape(ctx.input(0), [1] if node.attrs["keep_one"] else [], ctx.output())
     elif axes:
         ctx.squeeze(ctx.input(0), axes, ctx.output())
     else:
@@ -154,9 +155,10 @@ def stack(ctx: EmitContext, node: Node) -> None:
     ctx.add("Concat", parts, ctx.output(), axis=axis)
 
 
-@register("_split_v2")
+@register("_split_v2", "_npi_hsplit")
 def split_v2(ctx: EmitContext, node: Node) -> None:
-    axis, bounds = split_bounds(node.attrs, ctx.shape(0))
+    attrs = hsplit_attrs(node.attrs, len(ctx.shape(0))) if node.op == "_npi_hsplit" else node.attrs
+    axis, bounds = split_bounds(attrs, ctx.shape(0))
     if ctx.batch_dynamic and axis == 0:
         raise NotExpressible("splitting the batch axis of a dynamic batch")
     squeeze_axis = node.attrs["squeeze_axis"]
@@ -178,11 +180,74 @@ def swap_axis(ctx: EmitContext, node: Node) -> None:
     ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=swapped_axes(node.attrs, len(ctx.shape(0))))
 
 
-@register("reverse")
+@register("reverse", "_npi_flip")
 def reverse(ctx: EmitContext, node: Node) -> None:
-    axes = reversed_axes(node.attrs["axis"], len(ctx.shape(0)))
-    ranges = [REVERSED if i in axes else (0, size, 1) for i, size in enumerate(ctx.shape(0))]
-    _slice(ctx, ctx.input(0), ranges, ctx.output())
+    _flip(ctx, ctx.input(0), flipped_axes(node, len(ctx.shape(0))), ctx.output())
+
+
+def _flip(ctx: EmitContext, x: str, axes: list[int], out: str | None = None) -> str:
+    out = out or ctx.temp("flip")
+    _slice(ctx, x, [REVERSED if i in axes else (0, size, 1) for i, size in enumerate(ctx.shape(0))], out)
+    return out
+
+
+@register("_np_moveaxis")
+def moveaxis(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=moveaxis_permutation(node.attrs, len(ctx.shape(0))))
+
+
+@register("_npi_broadcast_to")
+def numpy_broadcast_to(ctx: EmitContext, node: Node) -> None:
+    """ONNX's Expand broadcasts as NumPy does (leading axes added)."""
+    lead = len(ctx.out_shape()) - len(ctx.shape(0))
+    grown = [new if i < lead or ctx.shape(0)[i - lead] != new else 1 for i, new in enumerate(ctx.out_shape())]
+    ctx.add("Expand", [ctx.input(0), ctx.ints(grown)], ctx.output())
+
+
+@register("_np_roll")
+def roll(ctx: EmitContext, node: Node) -> None:
+    """Each rolled axis as its last ``shift`` elements followed by the others (the flattened data without
+    ``axis``)."""
+    shape = ctx.shape(0)
+    flat = node.attrs["axis"] is None
+    x = ctx.reshape(ctx.input(0), [-1]) if flat else ctx.input(0)
+    for axis, shift in roll_shifts(node.attrs, shape):
+        axis = axis % (1 if flat else len(shape))
+        size = math.prod(shape) if flat else shape[axis]
+        tail = ctx.add("Slice", [x, ctx.ints([size - shift]), ctx.ints([size]), ctx.ints([axis], "axes")])
+        head = ctx.add("Slice", [x, ctx.ints([0]), ctx.ints([size - shift]), ctx.ints([axis], "axes")])
+        x = ctx.add("Concat", [tail, head], axis=axis)
+    if flat:
+        ctx.reshape(x, list(shape), ctx.output())
+    else:
+        ctx.add("Identity", [x], ctx.output())
+
+
+@register("_npi_rot90")
+def rot90(ctx: EmitContext, node: Node) -> None:
+    flips, swap = rot90_steps(node.attrs, len(ctx.shape(0)))
+    x = _flip(ctx, ctx.input(0), flips) if flips else ctx.input(0)
+    if swap:
+        ctx.add("Transpose", [x], ctx.output(), perm=swap)
+    else:
+        ctx.add("Identity", [x], ctx.output())
+
+
+@register("_np_atleast_1d", "_np_atleast_2d", "_np_atleast_3d")
+def atleast(ctx: EmitContext, node: Node) -> None:
+    for i in range(len(node.inputs)):
+        axes = atleast_axes(node.op, len(ctx.shape(i)))
+        if axes:
+            ctx.unsqueeze(ctx.input(i), axes, ctx.output(i))
+        else:
+            ctx.add("Identity", [ctx.input(i)], ctx.output(i))
+
+
+@register("_npi_vstack")
+def numpy_stack(ctx: EmitContext, node: Node) -> None:
+    inserted, axis = stacked_parts(node.op, [ctx.shape(i) for i in range(len(node.inputs))])
+    parts = [ctx.unsqueeze(ctx.input(i), axes) if axes else ctx.input(i) for i, axes in enumerate(inserted)]
+    ctx.add("Concat", parts, ctx.output(), axis=axis)
 
 
 @register("depth_to_space", "space_to_depth")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (arange_range, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
-                                  unconvertible_values)
+from ..semantics.indexing import (NUMPY_RANDOM_OPS, arange_range, dtype_value, fill_values, multinomial_count,
+                                  pick_axis, random_refusal, sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -215,3 +215,9 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
     shape = f"list({x}.shape[:-1]) + {shape}" if len(ctx.shape(0)) > 1 else list(ctx.out_shape())  # live leading axes
     drawn = f"{ctx.helper('mxnet_sample_multinomial')}({x}, {count}, {shape})"
     return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")
+
+
+@register(*NUMPY_RANDOM_OPS, check=random_refusal)
+def numpy_random(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

@@ -7,10 +7,12 @@ import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+from ..semantics.shape import (amp_cast_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+                               expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
-                               reversed_axes, slice_axis_range, slice_like_axes, slice_ranges, split_bounds,
-                               squeezed_axes, stack_overrun, swapped_axes, tile_reps, whole_axes_but)
+                               roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges,
+                               split_bounds, squeezed_axes, stack_overrun, stacked_parts, swapped_axes, tile_reps,
+                               whole_axes_but)
 from .registry import HELPERS, Lowering, call_source, register
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def squeeze(ctx: TorchContext, node: Node) -> Lowering:
     """Squeezing every axis keeps one of size 1, as MXNet does."""
     x, axes = ctx.input(0), squeezed_axes(node.attrs["axis"], ctx.shape(0))
     if len(axes) == len(ctx.shape(0)):
-        return Lowering(f"{x}.reshape(1)")
+        return Lowering(f"{x}.reshape({'1' if node.attrs['keep_one'] else '()'})")
     return Lowering(f"torch.squeeze({x}, {axes})" if axes else x)
 
 
@@ -140,10 +142,11 @@ def stack(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.stack([{parts}], {expand_dims_axis(node.attrs['axis'], len(ctx.shape(0)))})")
 
 
-@register("_split_v2")
+@register("_split_v2", "_npi_hsplit")
 def split_v2(ctx: TorchContext, node: Node) -> Lowering:
     """With ``squeeze_axis`` every part has size 1: one per index, the axis dropped."""
-    axis, bounds = split_bounds(node.attrs, ctx.shape(0))
+    attrs = hsplit_attrs(node.attrs, len(ctx.shape(0))) if node.op == "_npi_hsplit" else node.attrs
+    axis, bounds = split_bounds(attrs, ctx.shape(0))
     if node.attrs["squeeze_axis"]:
         return Lowering(f"torch.unbind({ctx.input(0)}, {axis})")
     return Lowering(f"torch.split({ctx.input(0)}, {[stop - start for start, stop in bounds]}, {axis})")
@@ -154,10 +157,61 @@ def swap_axis(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.input(0)}.permute({swapped_axes(node.attrs, len(ctx.shape(0)))})")
 
 
-@register("reverse")
+@register("reverse", "_npi_flip")
 def reverse(ctx: TorchContext, node: Node) -> Lowering:
-    axes = reversed_axes(node.attrs["axis"], len(ctx.shape(0)))
+    axes = flipped_axes(node, len(ctx.shape(0)))
     return Lowering(f"torch.flip({ctx.input(0)}, {axes})" if axes else ctx.input(0))
+
+
+@register("_np_moveaxis")
+def moveaxis(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.input(0)}.permute({moveaxis_permutation(node.attrs, len(ctx.shape(0)))})")
+
+
+@register("_npi_broadcast_to")
+def numpy_broadcast_to(ctx: TorchContext, node: Node) -> Lowering:
+    """``expand`` adds leading axes as NumPy does; -1 keeps an axis' own size."""
+    lead = len(ctx.out_shape()) - len(ctx.shape(0))
+    grown = [new if i < lead or ctx.shape(0)[i - lead] != new else -1 for i, new in enumerate(ctx.out_shape())]
+    return Lowering(f"{ctx.input(0)}.expand({grown})")
+
+
+@register("_np_roll")
+def roll(ctx: TorchContext, node: Node) -> Lowering:
+    shifts = roll_shifts(node.attrs, ctx.shape(0))
+    x = ctx.input(0)
+    if node.attrs["axis"] is None:
+        shift = shifts[0][1] if shifts else 0
+        return Lowering(f"torch.roll({x}.reshape(-1), {shift}).reshape({list(ctx.shape(0))})")
+    if not shifts:
+        return Lowering(x)
+    return Lowering(f"torch.roll({x}, {[s for _, s in shifts]}, {[a for a, _ in shifts]})")
+
+
+@register("_npi_rot90")
+def rot90(ctx: TorchContext, node: Node) -> Lowering:
+    flips, swap = rot90_steps(node.attrs, len(ctx.shape(0)))
+    x = f"torch.flip({ctx.input(0)}, {flips})" if flips else ctx.input(0)
+    return Lowering(f"{x}.permute({swap})" if swap else x)
+
+
+@register("_np_atleast_1d", "_np_atleast_2d", "_np_atleast_3d")
+def atleast(ctx: TorchContext, node: Node) -> Lowering:
+    parts = [_unsqueezed(ctx.input(i), atleast_axes(node.op, len(ctx.shape(i)))) for i in range(len(node.inputs))]
+    return Lowering(parts[0] if len(parts) == 1 else f"({', '.join(parts)},)")
+
+
+def _unsqueezed(x: str, axes: list[int]) -> str:
+    for axis in axes:
+        x = f"{x}.unsqueeze({axis})"
+    return x
+
+
+@register("_npi_vstack")
+def numpy_stack(ctx: TorchContext, node: Node) -> Lowering:
+    inserted, axis = stacked_parts(node.op, [ctx.shape(i) for i in range(len(node.inputs))])
+    parts = ", ".join(_unsqueezed(ctx.input(i), axes) for i, axes in enumerate(inserted))
+    return Lowering(f"torch.cat([{parts}], {axis})")
 
 
 @register("depth_to_space")
