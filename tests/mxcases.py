@@ -544,6 +544,24 @@ CASES.update({
     "np_broadcast_to": (_nd(_N.broadcast_to(_dn, (2, 3, 4))), (3, 1)),
     "np_copy": (_nd(_N.copy(_dn)), (2, 3)),
 })
+_NW = S.var("w", shape=(4, 3, 5)).as_np_ndarray()
+# cases ONNX expresses from an opset on (earlier ones are refused with the reason): Einsum
+EINSUM_CASES = ("np_dot_nd", "np_dot_vector", "np_tensordot_axes", "np_tensordot_int", "np_einsum",
+                "np_einsum_ellipsis_implicit")
+ONNX_OPSET_FLOOR = {case: (12, "ONNX has Einsum from opset 12") for case in EINSUM_CASES}
+CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to last axis, tensordot, einsum
+    "np_matmul_broadcast": (_nd(_N.matmul(_dn, _NW)), (2, 1, 3, 3)),
+    "np_matmul_vector": (_nd(_N.matmul(_N.reshape(_dn, -1), _N.reshape(_NW, (3, 20)))), (1, 3)),
+    "np_dot_nd": (_nd(_N.dot(_dn, _NW)), (2, 3)),
+    "np_dot_vector": (_nd(_N.dot(_dn, _N.reshape(_NW, (-1,)))), (3, 60)),
+    "np_tensordot_axes": (_nd(_N.tensordot(_dn, _NW, axes=([0, -1], [1, 0]))), (3, 2, 4)),
+    "np_tensordot_int": (_nd(_N.tensordot(_dn, _NW, axes=2)), (2, 4, 3)),
+    "np_einsum": (_nd(_N.einsum("bij,jkl->bkil", _dn, _NW)), (2, 3, 4)),
+    "np_einsum_ellipsis_implicit": (_nd(_N.einsum("...j,kjl", _dn, _NW)), (2, 3)),
+    "np_zeros_ones": (S.broadcast_add(S.broadcast_add(d, _N.zeros((1, 3)).as_nd_ndarray()),
+                                      _N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
+    "np_arange": (S.broadcast_add(d, _N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),

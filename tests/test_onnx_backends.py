@@ -17,7 +17,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from mxcases import (CASE_INPUTS, CASES, DETECTION_IMPORTER_SKIPS, INDEX_IMPORTER_SKIPS, ONNX_REFUSES, S, assert_close,
+from mxcases import (CASE_INPUTS, CASES, DETECTION_IMPORTER_SKIPS, EINSUM_CASES, INDEX_IMPORTER_SKIPS, ONNX_REFUSES, S, assert_close,
                      mx, run_reference)
 from mxconvert.errors import MxConvertError
 from mxconvert.fileio import load_outputs
@@ -173,6 +173,8 @@ def test_patch_applies_to_pristine_mxnet(tmp_path, patch):
 # Cases whose ONNX operators MXNet's importer cannot express (case -> reason)
 IMPORTER_SKIPS = {
     "resize_sequence_reverse": "the importer has neither Expand nor GatherElements (per-sequence reversal)",
+    **{case: "MXNet's importer has no Einsum" for case in EINSUM_CASES},
+    "np_matmul_broadcast": "the importer's MatMul does not broadcast batch axes",
     "np_broadcast_to": "the importer's broadcast_to keeps the rank (NumPy's adds leading axes)",
     "np_squeeze_to_0d": "MXNet's MKLDNN kernels refuse the imported 0-d tensor",
     "resize_bilinear_one_row_half_pixel": "an output axis of one value with half_pixel samples the middle in ONNX "

@@ -9,7 +9,8 @@ from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
-from mxcases import CASE_INPUTS, CASES, HEADS, ONNX_REFUSES, S, assert_close, mx, run_reference
+from mxcases import (CASE_INPUTS, CASES, HEADS, ONNX_OPSET_FLOOR, ONNX_REFUSES, S, assert_close, mx,
+                     run_reference)
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -28,6 +29,11 @@ def test_op_matches_mxnet(request, reference, opset):
     case = request.node.callspec.params["reference"]
     if case in ONNX_REFUSES:
         with pytest.raises(UnsupportedOpsError, match=rf"unsupported ops: {ONNX_REFUSES[case]} \("):
+            export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))
+        return
+    floor, reason = ONNX_OPSET_FLOOR.get(case, (0, ""))
+    if opset < floor:
+        with pytest.raises(UnsupportedOpsError, match=rf"\[{reason}\]"):
             export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))
         return
     model, _ = export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))

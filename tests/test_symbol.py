@@ -36,7 +36,7 @@ def our_view(graph, spellings: dict[str, str] | None = None):
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
-        elif spellings.get(ref.node) == "_npi_concatenate":  # its NumPy spelling names its output out
+        elif spellings.get(ref.node) in ("_npi_concatenate", "_npi_matmul"):  # NumPy spellings naming it out
             outputs.append(f"{ref.node}_out")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))

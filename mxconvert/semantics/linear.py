@@ -1,11 +1,15 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2``."""
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot, ``_linalg_gemm2`` and
+the NumPy interface's matmul, dot, tensordot and einsum."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ir import Node
-from .rules import Shape, ShapeError, expect, input_rule, shape_rule
-from .schema import COUNT, OpDef, REQUIRED, alias, choice, define, parse_bool, parse_float, parse_int
+from .rules import Shape, ShapeError, axis_index, expect, input_rule, shape_rule
+from .schema import (COUNT, OpDef, REQUIRED, alias, choice, define, parse_bool, parse_float, parse_int, parse_shape,
+                     parse_str)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 _MATMUL = OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
@@ -124,3 +128,92 @@ def _batch_dot(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("_linalg_gemm2")
 def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
+
+
+# --- MXNet's NumPy interface: matmul, dot, tensordot and einsum, each an einsum equation ----------------------
+define({
+    "_npi_matmul": OpDef(),
+    "_np_dot": OpDef(),
+    "_npi_tensordot": OpDef({"a_axes_summed": (parse_shape, REQUIRED), "b_axes_summed": (parse_shape, REQUIRED)}),
+    "_npi_tensordot_int_axes": OpDef({"axes": (parse_int, REQUIRED)}),
+    "_npi_einsum": OpDef({"subscripts": (parse_str, REQUIRED), "num_args": (COUNT, REQUIRED),
+                          "optimize": (parse_int, 0)}),
+})
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _axes_of(axes: tuple, rank: int, what: str) -> list[int]:
+    indices = [axis_index(axis, rank, what) for axis in axes]
+    if len(set(indices)) != len(indices):
+        raise ShapeError(f"{what} {axes} has duplicates")
+    return indices
+
+
+def product_equation(node: Node, shapes: list[Shape]) -> str:
+    """The einsum equation of a NumPy product: ``np.dot`` (a's last axis with b's second to last, or its only
+    one), ``np.tensordot`` (listed axes, or a's last ``axes`` with b's first), ``np.matmul`` (batched, broadcast)
+    and ``np.einsum``'s own subscripts."""
+    if node.op == "_npi_einsum":
+        return node.attrs["subscripts"].replace(" ", "")
+    if len(shapes) != 2:
+        raise ShapeError(f"{node.op} takes two operands, got {len(shapes)}")
+    left, right = shapes
+    a = list(_LETTERS[:len(left)])
+    b = list(_LETTERS[len(left):len(left) + len(right)])
+    if len(left) + len(right) > len(_LETTERS):
+        raise ShapeError(f"operands of ranks {len(left)} and {len(right)} have too many axes")
+    if node.op == "_npi_matmul":
+        if not left or not right:
+            raise ShapeError("matmul takes operands of 1 or more axes")
+        return _matmul_equation(left, right)
+    if node.op == "_np_dot":
+        summed = ([len(left) - 1], [max(len(right) - 2, 0)]) if left and right else ([], [])
+    elif node.op == "_npi_tensordot_int_axes":
+        count = node.attrs["axes"]
+        if not 0 <= count <= min(len(left), len(right)):
+            raise ShapeError(f"axes {count} does not fit operands of shapes {left} and {right}")
+        summed = (list(range(len(left) - count, len(left))), list(range(count)))
+    else:
+        summed = (_axes_of(node.attrs["a_axes_summed"], len(left), "a_axes_summed"),
+                  _axes_of(node.attrs["b_axes_summed"], len(right), "b_axes_summed"))
+        if len(summed[0]) != len(summed[1]):
+            raise ShapeError(f"a_axes_summed and b_axes_summed differ in length")
+    for i, j in zip(*summed):
+        if left[i] != right[j]:
+            raise ShapeError(f"operands of shapes {left} and {right}: axis {i} and axis {j} differ in size")
+        b[j] = a[i]
+    out = [x for i, x in enumerate(a) if i not in summed[0]] + [x for j, x in enumerate(b) if j not in summed[1]]
+    return f"{''.join(a)},{''.join(b)}->{''.join(out)}"
+
+
+def _matmul_equation(left: Shape, right: Shape) -> str:
+    """``np.matmul``: a 1-D operand is a row (left) or column (right), leading axes broadcast."""
+    batch = max(len(left), len(right)) - 2
+    if batch > len(_LETTERS) - 3:
+        raise ShapeError("matmul operands have too many axes")
+    lead = _LETTERS[3:3 + max(batch, 0)]
+    a = (lead[len(lead) - (len(left) - 2):] if len(left) > 2 else "") + ("ik" if len(left) >= 2 else "k")
+    b = (lead[len(lead) - (len(right) - 2):] if len(right) > 2 else "") + ("kj" if len(right) >= 2 else "k")
+    out = lead + ("i" if len(left) >= 2 else "") + ("j" if len(right) >= 2 else "")
+    return f"{a},{b}->{out}"
+
+
+def einsum_shape(equation: str, shapes: list[Shape]) -> Shape:
+    """The output shape of ``equation`` on operands of ``shapes`` (NumPy's rules), computed on zeros that take
+    no memory."""
+    operands = [np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape, [0] * len(shape))
+                for shape in shapes]
+    try:
+        return tuple(np.einsum(equation, *operands).shape)
+    except ValueError as exc:
+        raise ShapeError(f"einsum {equation!r} on operands of shapes {shapes}: {exc}") from None
+
+
+@shape_rule("_npi_matmul", "_np_dot", "_npi_tensordot", "_npi_tensordot_int_axes", "_npi_einsum")
+def _numpy_product(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if node.op == "_npi_matmul":  # the broadcast batch axes
+        left, right = shapes
+        if not left or not right or left[-1] != right[-2 if len(right) > 1 else 0]:
+            raise ShapeError(f"operands of shapes {left} and {right} do not multiply")
+    return [einsum_shape(product_equation(node, shapes), shapes)]

@@ -6,7 +6,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.linear import dot_axes, matrix_axes
+from ..semantics.linear import dot_axes, matrix_axes, product_equation
 from .context import EmitContext
 from .registry import register
 
@@ -92,3 +92,20 @@ def batch_dot(ctx: EmitContext, node: Node) -> None:
 @register("_linalg_gemm2")
 def gemm2(ctx: EmitContext, node: Node) -> None:
     _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
+
+
+@register("_npi_matmul")
+def numpy_matmul(ctx: EmitContext, node: Node) -> None:
+    """ONNX's MatMul is NumPy's."""
+    ctx.add("MatMul", [ctx.input(0), ctx.input(1)], ctx.output())
+
+
+def _einsum_check(node: Node, opset: int) -> str | None:
+    return "ONNX has Einsum from opset 12" if opset < 12 else None
+
+
+@register("_np_dot", "_npi_tensordot", "_npi_tensordot_int_axes", "_npi_einsum", check=_einsum_check)
+def numpy_product(ctx: EmitContext, node: Node) -> None:
+    shapes = [ctx.shape(i) for i in range(len(node.inputs))]
+    ctx.add("Einsum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(),
+            equation=product_equation(node, shapes))

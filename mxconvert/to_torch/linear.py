@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.linear import dot_axes, matrix_axes
+from ..semantics.linear import dot_axes, matrix_axes, product_equation
 from .registry import Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -68,3 +68,15 @@ def batch_dot(ctx: TorchContext, node: Node) -> Lowering:
 @register("_linalg_gemm2")
 def gemm2(ctx: TorchContext, node: Node) -> Lowering:
     return _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
+
+
+@register("_npi_matmul")
+def numpy_matmul(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.matmul({ctx.input(0)}, {ctx.input(1)})")
+
+
+@register("_np_dot", "_npi_tensordot", "_npi_tensordot_int_axes", "_npi_einsum")
+def numpy_product(ctx: TorchContext, node: Node) -> Lowering:
+    shapes = [ctx.shape(i) for i in range(len(node.inputs))]
+    operands = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
+    return Lowering(f"torch.einsum({product_equation(node, shapes)!r}, [{operands}])")
