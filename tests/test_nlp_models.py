@@ -53,16 +53,62 @@ def test_family_matches_mxnet_at_two_sequence_lengths_from_one_conversion(export
         assert_near_exact(expected, reference, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
 
 
-def test_interleaved_weights_are_stored_folded(exported):
-    """The attention cells' query, key and value weights and biases, interleaved in the graph, are stored as one
-    projection weight and one bias per layer; the separate ones are gone."""
+def test_interleaved_weights_are_stored_apart_per_projection(exported):
+    """The attention cells' query, key and value weights, interleaved per head in the graph, are stored as three
+    de-interleaved projections per layer (computed batch-major); GluonNLP's separate ones are gone."""
     model = api.to_onnx(api.load(exported["distilbert"]), {"data0": (1, 5), "data1": (1,)})
     shapes = {init.name: tuple(init.dims) for init in model.graph.initializer}
-    weights = [name for name in shapes if name.endswith("selfattentioncell0_reshape3_transposed")]
-    biases = [name for name in shapes if name.endswith("selfattentioncell0_reshape7")]
-    assert len(weights) == len(biases) == 2
-    assert {shapes[name] for name in weights} == {(64, 3 * 64)} and {shapes[name] for name in biases} == {(3 * 64,)}
-    assert not [name for name in shapes if any(part in name for part in ("query", "key_", "value_"))]
+    for role in ("query", "key", "value"):
+        projection = f"selfattentioncell0_fullyconnected0_{role}"
+        weights = [name for name in shapes if name.endswith(f"{projection}_weight_transposed")]
+        biases = [name for name in shapes if name.endswith(f"{projection}_bias")]
+        assert len(weights) == len(biases) == 2
+        assert {shapes[name] for name in weights} == {(64, 64)} and {shapes[name] for name in biases} == {(64,)}
+    assert not [name for name in shapes if "reshape3" in name or "reshape7" in name]
+
+
+def test_graphs_without_time_major_attention_are_unchanged(exported, tmp_path):
+    """The batch-major rewrite leaves a Transformer NMT (batch-major attention of its own) and an image model
+    as they are: the very same graph object."""
+    from mxconvert.batch_major import batch_major_attention
+    from mxconvert.inference_graph import inference_forward
+    from mxconvert.zoo.common import mx
+
+    for name in ("transformer-nmt", "awd-lstm"):
+        graph = inference_forward(api.load(exported[name]))
+        shapes = {key: value.shape for key, value in nlp.sample_inputs(name, *SIZES[0]).items()}
+        assert batch_major_attention(graph, shapes) == (graph, {})
+    net = mx.gluon.model_zoo.vision.get_model("resnet18_v1", classes=4)
+    net.initialize()
+    net.hybridize()
+    net(mx.nd.zeros((1, 3, 32, 32)))
+    net.export(str(tmp_path / "resnet"))
+    graph = inference_forward(api.load(str(tmp_path / "resnet")))
+    assert batch_major_attention(graph, (1, 3, 32, 32)) == (graph, {})
+
+
+def test_bert_onnx_after_ort_transformer_optimizer_fuses_attention_per_layer(exported, tmp_path):
+    """ONNX Runtime's transformer optimizer (model type bert) finds one Attention per layer, the
+    SkipLayerNormalizations and the Gelus in our dynamic-axes BERT, and the optimized model still matches MXNet
+    at two sizes; MXNet's valid length 0 (zero attention weights) comes out as MXNet's, zeros."""
+    from onnxruntime.transformers import optimizer
+
+    name, spec = "bert", nlp.MODELS["bert"]
+    prefix, path = exported[name], tmp_path / "bert.onnx"
+    shapes = {key: value.shape for key, value in nlp.sample_inputs(name, *SIZES[0]).items()}
+    api.to_onnx(api.load(prefix), shapes, path, dynamic_axes=nlp.dynamic_axes(name))
+    optimized = optimizer.optimize_model(str(path), model_type="bert", num_heads=spec.heads, hidden_size=spec.units)
+    counts = optimized.get_fused_operator_statistics()
+    assert counts["Attention"] == spec.layers
+    assert counts["SkipLayerNormalization"] == 2 * spec.layers + 1  # and the pretraining head's
+    assert counts["Gelu"] + counts["BiasGelu"] == spec.layers + 1
+    optimized.save_model_to_file(str(tmp_path / "optimized.onnx"))
+    session = ort.InferenceSession(str(tmp_path / "optimized.onnx"), providers=["CPUExecutionProvider"])
+    mxnet, exact = api.backend("mxnet", prefix), api.backend("mxnet_fp64", prefix)
+    for batch, steps in SIZES:
+        feeds = nlp.sample_inputs(name, batch, steps, seed=steps)
+        feeds["data2"][-1] = 0.0
+        assert_near_exact(mxnet(feeds), exact(feeds), session.run(None, feeds))
 
 
 def test_bert_classifier_for_serving_takes_int64_token_ids(exported, tmp_path):

@@ -15,6 +15,7 @@ from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedO
 from ..feeds import BEGIN_STATES_KEY, FOLDED_INTO_KEY
 from ..fileio import atomic_output
 from ..inference_graph import inference_forward
+from ..batch_major import batch_major_attention
 from ..dynamic import (InputSizes, LiveDims, digest, emit_checked, input_dtypes_of, input_sizes, live_dims,
                        probe_shapes)
 from ..ir import Graph, TensorRef
@@ -42,6 +43,7 @@ class ExportOptions:
     keep_softmax: bool = True
     fp16: bool = False
     fuse_bn: bool = False  # BatchNorms folded into the Convolutions before them (passes.fold_batch_norms)
+    batch_major: bool = True  # GluonNLP's time-major encoders run batch-major (batch_major.batch_major_attention)
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
     input_dtypes: dict[str, str] = field(default_factory=dict)  # input -> element type it takes (float32 if absent)
 
@@ -78,6 +80,9 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     if offenders:
         raise UnsupportedOpsError(target, offenders)
     sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)
+    if options.batch_major:
+        lowest = float(np.finfo(np.float16 if options.fp16 else np.float32).min)
+        graph, _ = batch_major_attention(graph, sizes.given, lowest)
     dtypes = input_dtypes_of(graph, options.input_dtypes)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None

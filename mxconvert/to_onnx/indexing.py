@@ -177,8 +177,8 @@ def arange_like(ctx: EmitContext, node: Node) -> None:
         count = ctx.add("Size", [x])
     else:
         axis = axis_index(a["axis"], len(ctx.shape(0)))
-        count = ctx.add("Gather", [ctx.add("Shape", [x]), ctx.ints([axis], "axis")], axis=0)
-        count = ctx.reshape(count, [])
+        index = ctx.const(np.int64(axis), "axis", dtype=np.int64)  # a scalar: ORT's shape inference reads it
+        count = ctx.add("Gather", [ctx.add("Shape", [x]), index], axis=0)
     positions = ctx.add("Range", [ctx.const(0, "zero", np.int64), count, ctx.const(1, "one", np.int64)])
     blocks = _float(ctx, ctx.add("Div", [positions, ctx.const(a["repeat"], "repeat", np.int64)]))
     step, start = (ctx.const(dtype_value(a[key], "float32"), key) for key in ("step", "start"))

@@ -14,6 +14,7 @@ from torch import nn
 from .. import __version__
 from ..dynamic import LiveDims, digest, emit_checked, input_dtypes_of, input_sizes, live_dims, probe_shapes
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
+from ..batch_major import batch_major_attention
 from ..inference_graph import inference_forward
 from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
@@ -328,6 +329,7 @@ class TorchOptions:
 
     input_shape: Shape | dict[str, Shape]  # one bare shape for the data input, or a shape per input name
     fuse_bn: bool = False  # BatchNorms folded into the Convolutions before them (passes.fold_batch_norms)
+    batch_major: bool = True  # GluonNLP's time-major encoders run batch-major (batch_major.batch_major_attention)
     keep_softmax: bool = True  # loss heads become their forward, else their raw input
     dynamic_batch: bool = False  # axis 0 of every data input symbolic
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
@@ -344,6 +346,8 @@ def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, to
         raise UnsupportedOpsError("PyTorch", offenders)
     graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})
     sizes = input_sizes(graph, options.input_shape, options.dynamic_batch, options.dynamic_axes)
+    if options.batch_major:
+        graph, _ = batch_major_attention(graph, sizes.given)
     shapes = inferred_shapes(graph, sizes.given)
     probe = probe_shapes(graph, sizes) if sizes.dynamic else None
     live = live_dims(sizes, shapes, probe)
