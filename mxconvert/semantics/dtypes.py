@@ -10,7 +10,7 @@ scalar as ``scalar_result`` says."""
 from __future__ import annotations
 
 from ..ir import Graph, Node, TensorRef
-from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES
+from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
 from .indexing import INDEX_DTYPES
 from .shape import CAST_DTYPES
 
@@ -27,6 +27,9 @@ _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot
 _NUMPY_BOOL = frozenset({"logical_not", "all", "any", *NUMPY_PREDICATES})
 _NUMPY_WIDENED = frozenset({"sum", "prod", "cumsum"})  # bool data sums to int64
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
+# NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
+_NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
+                                 "std", "var", "average", "around", "nan_to_num"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
 
@@ -70,7 +73,7 @@ def true_division(left: str, right: str) -> str:
     return promoted(*floats) if len(floats) == 2 else floats[0] if floats else FLOAT
 
 
-def _numpy_dtype(node: Node, types: list[str]) -> str:
+def _numpy_dtype(node: Node, types: list[str]) -> str | None:
     op, data = node.op, types[0] if types else FLOAT
     form = BINARY_FORMS.get(op)
     if form is not None:
@@ -92,14 +95,14 @@ def _numpy_dtype(node: Node, types: list[str]) -> str:
         return "int64"
     if op in _NUMPY_FLOAT_OF_INTEGERS and not is_float(data):
         return FLOAT
-    return data
+    return data if op in (*_NUMPY_SAME_AS_DATA, *_NUMPY_WIDENED, *_NUMPY_FLOAT_OF_INTEGERS) else None
 
 
 def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
     """MXNet's element type (a NumPy type name) of every node output of ``graph``, its variables float32.
 
-    An op of a family another module converts joins by being named here: a NumPy-interface op whose output type is
-    its first input's needs nothing; one with other rules gets a case in ``_numpy_dtype``."""
+    A NumPy-interface op follows the legacy rules (its data's type for the moves and arithmetic, float32 for the
+    rest) unless ``_numpy_dtype`` names it: an op with other rules joins by a case there."""
     dtypes: dict[TensorRef, str] = {}
     for node in graph.nodes:
         types = [dtypes.get(ref, FLOAT) for ref in node.inputs]
@@ -112,7 +115,7 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = [types[0]] * node.num_outputs
             if node.attrs["ret_typ"] in ("indices", "both"):
                 outputs[-1] = dtype
-        elif numpy_spelled(node):
+        elif numpy_spelled(node) and _numpy_dtype(node, types) is not None:
             outputs = [_numpy_dtype(node, types)] * node.num_outputs
         elif node.op in _SAME_AS_DATA and types:
             outputs = [types[1] if node.op == "where" else types[0]] * node.num_outputs
