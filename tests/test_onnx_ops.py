@@ -9,7 +9,7 @@ from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
-from mxcases import CASE_INPUTS, CASES, HEADS, ONNX_REFUSES, S, assert_close, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, HEADS, ONNX_OPSET_NEEDED, ONNX_REFUSES, S, assert_close, mx, run_reference
 
 
 def run_onnx(model, data: np.ndarray) -> list[np.ndarray]:
@@ -30,8 +30,15 @@ def test_op_matches_mxnet(request, reference, opset):
         with pytest.raises(UnsupportedOpsError, match=rf"unsupported ops: {ONNX_REFUSES[case]} \("):
             export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))
         return
+    needed, refused = ONNX_OPSET_NEEDED.get(case, (0, ""))
+    if opset < needed:
+        with pytest.raises(UnsupportedOpsError, match=rf"unsupported ops: {refused}"):
+            export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))
+        return
     model, _ = export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=opset))
-    assert_close(reference.outputs, run_onnx(model, reference.data))
+    outputs = run_onnx(model, reference.data)
+    assert_close(reference.outputs, outputs)
+    assert [o.dtype for o in outputs] == [o.dtype for o in reference.outputs]
 
 
 def test_dynamic_batch_reshape_and_softmax():

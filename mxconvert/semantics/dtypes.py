@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
 from .indexing import INDEX_DTYPES
+from .schema import numpy_spelled
 from .shape import CAST_DTYPES
 
 FLOAT = "float32"
@@ -24,19 +25,14 @@ _SAME_AS_DATA = frozenset({
     "clip", "_copy", "BlockGrad", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc",
     *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
-_NUMPY_BOOL = frozenset({"logical_not", "all", "any", *NUMPY_PREDICATES})
-_NUMPY_WIDENED = frozenset({"sum", "prod", "cumsum"})  # bool data sums to int64
+_NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
+_NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to int64
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
-                                 "std", "var", "average", "around", "nan_to_num"})
+                                 "_npi_std", "_npi_var", "around", "nan_to_num"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
-
-
-def numpy_spelled(node: Node) -> bool:
-    """Whether the symbol file spells ``node``'s op in MXNet's NumPy interface (``_np_*``, ``_npi_*``, ``_npx_*``)."""
-    return (node.spelling or node.op).startswith(("_np_", "_npi_", "_npx_"))
 
 
 def is_float(dtype: str) -> bool:
@@ -93,7 +89,7 @@ def _numpy_dtype(node: Node, types: list[str]) -> str | None:
         return dtype
     if op in _NUMPY_WIDENED and data == "bool":
         return "int64"
-    if op in _NUMPY_FLOAT_OF_INTEGERS and not is_float(data):
+    if op in _NUMPY_FLOAT_OF_INTEGERS and not is_float(data) and node.spelling != "_npi_average":
         return FLOAT
     return data if op in (*_NUMPY_SAME_AS_DATA, *_NUMPY_WIDENED, *_NUMPY_FLOAT_OF_INTEGERS) else None
 
