@@ -426,6 +426,9 @@ CASES.update({
     "np_average_cumsum": (S.Group([N.average(_nd, axis=1), N.average(_nd), N.cumsum(_nd), N.cumsum(_nd, axis=1),
                                    N.cumsum(_nd > 0, axis=2)]), _NP_SHAPE),
     "np_zero_d_chain": (N.sqrt(N.abs(N.mean(_nd) * 2.0 - N.max(_nd))) + N.sum(_nd, axis=(0, 1, 2)), _NP_SHAPE),
+    "np_around_where": (S.Group([N.around(_nd * 3.0), N.around(_nd, 2), N.around(N.floor(_nd * 8.0) / 4.0, 1),
+                                 N.around(_nd * 300.0, -1), N.where(_steps, _nd, _w31), N.where(_steps > 0, _nd, 1.5),
+                                 N.where(_steps > 0, 0.5, _nd), N.where(_steps, 1.0, -2.0)]), _NP_SHAPE),
     "np_npx_activations": (S.Group([NX.relu(_nd), NX.sigmoid(_nd), N.copy(_nd), N.clip(_nd, -0.3, 0.5)]),
                            _NP_SHAPE),
     "np_npx_layers": (_respelled(S.softmax(S.Dropout(S.FullyConnected(S.Flatten(S.LeakyReLU(S.Activation(S.Pooling(

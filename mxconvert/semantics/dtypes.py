@@ -30,7 +30,7 @@ _NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to i
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
-                                 "_npi_std", "_npi_var", "around", "nan_to_num"})
+                                 "_npi_std", "_npi_var", "_npi_around"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
 
@@ -82,8 +82,10 @@ def _numpy_dtype(node: Node, types: list[str]) -> str | None:
         return "bool"
     if op in ("argmax", "argmin"):
         return "int64"
-    if op == "where":
+    if op == "_npi_where":
         return promoted(types[1], types[2])
+    if op in ("_npi_where_lscalar", "_npi_where_rscalar"):
+        return types[1]
     dtype = node.attrs.get("dtype")
     if isinstance(dtype, str) and op in (*_NUMPY_WIDENED, *_NUMPY_FLOAT_OF_INTEGERS):
         return dtype

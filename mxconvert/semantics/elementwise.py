@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..ir import Node
 from .rules import Shape, ShapeError, input_rule, same_shape, same_shape_inputs, shape_rule
 from .schema import (BINARY, COUNT, OpDef, REQUIRED, SCALAR, SHAPE_EMPTY, UNARY, alias, choice, define, in_range,
-                     optional, parse_bool, parse_float, parse_float32)
+                     optional, parse_bool, parse_float, parse_float32, parse_int)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 # Unary math ops without attributes (MXNet's elemwise_unary_op_*.cc), computed as their C math namesakes;
@@ -87,6 +87,18 @@ define({
 
 
 define({name: UNARY for name in (*UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not")})
+
+
+# NumPy's around (``decimals``: scaled by 10 that often, rounded half to even, scaled back) and where: condition,
+# x and y broadcast together; a scalar x (``lscalar``), y (``rscalar``) or both (``scalar2``) in place of tensors
+NUMPY_WHERE = ("_npi_where", "_npi_where_lscalar", "_npi_where_rscalar", "_npi_where_scalar2")
+define({
+    "_npi_around": OpDef({"decimals": (parse_int, 0)}),
+    "_npi_where": BINARY,
+    "_npi_where_lscalar": OpDef({"scalar": (parse_float, 0.0)}),
+    "_npi_where_rscalar": OpDef({"scalar": (parse_float, 0.0)}),
+    "_npi_where_scalar2": OpDef({"x": (parse_float, 0.0), "y": (parse_float, 0.0)}),
+})
 
 
 define({name: SCALAR if form.form == "scalar" else BINARY for name, form in BINARY_FORMS.items()})
@@ -174,6 +186,7 @@ alias("_npi_clip", "clip")
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 # ops whose output has their (first) input's shape, and same-shape binary ops
 ONE_TO_ONE = ("Dropout", "_copy", "clip", "hard_sigmoid", *UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not",
+              "_npi_around", "_npi_where_scalar2",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
@@ -187,14 +200,12 @@ def _elementwise(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule(*(op for op, form in BINARY_FORMS.items() if form.form == "broadcast"))
+@shape_rule(*(op for op, form in BINARY_FORMS.items() if form.form == "broadcast"), *NUMPY_WHERE[:3])
 def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
-    left, right = shapes
-    rank = max(len(left), len(right))
-    left, right = (1,) * (rank - len(left)) + left, (1,) * (rank - len(right)) + right
+    rank = max(len(shape) for shape in shapes)
     out = []
-    for a, b in zip(left, right):
-        if a != b and 1 not in (a, b):
-            raise ShapeError(f"operands of shapes {shapes[0]} and {shapes[1]} do not broadcast")
-        out.append(max(a, b) if 0 not in (a, b) else 0)
+    for sizes in zip(*((1,) * (rank - len(shape)) + shape for shape in shapes)):
+        if len(set(sizes) - {1}) > 1:
+            raise ShapeError(f"operands of shapes {' and '.join(map(str, shapes))} do not broadcast")
+        out.append(0 if 0 in sizes else max(sizes))
     return [tuple(out)]

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
 from .context import EmitContext
 from .registry import register
 
@@ -250,6 +250,33 @@ def predicate(ctx: EmitContext, node: Node) -> None:
         return
     signs = {"_npi_isinf": (1, 1), "_npi_isposinf": (1, 0), "_npi_isneginf": (0, 1)}[node.op]
     _as_float(ctx, ctx.add("IsInf", [x], detect_positive=signs[0], detect_negative=signs[1]), ctx.output())
+
+
+@register("_npi_around")
+def around(ctx: EmitContext, node: Node) -> None:
+    """MXNet's around: times 10 ``decimals`` times (or divided), rounded half to even, scaled back step by step."""
+    decimals, x = node.attrs["decimals"], ctx.input(0)
+    ten = ctx.const(10.0)
+    for _ in range(abs(decimals)):
+        x = ctx.add("Mul" if decimals > 0 else "Div", [x, ten])
+    x = ctx.add("Round", [x])
+    for _ in range(abs(decimals)):
+        x = ctx.add("Div" if decimals > 0 else "Mul", [x, ten])
+    ctx.add("Identity", [x], ctx.output())
+
+
+@register(*NUMPY_WHERE)
+def where(ctx: EmitContext, node: Node) -> None:
+    """x where the condition is non-zero, else y, all three broadcast; scalars in the model's float type."""
+    condition = ctx.add("Not", [ctx.add("Equal", [ctx.input(0), ctx.const(0.0)])])
+    a = node.attrs
+    x, y = {"_npi_where": lambda: (ctx.input(1), ctx.input(2)),
+            "_npi_where_lscalar": lambda: (ctx.const(a.get("scalar"), "x"), ctx.input(1)),
+            "_npi_where_rscalar": lambda: (ctx.input(1), ctx.const(a.get("scalar"), "y")),
+            "_npi_where_scalar2": lambda: (ctx.const(a.get("x"), "x"), ctx.const(a.get("y"), "y"))}[node.op]()
+    if node.op == "_npi_where_scalar2":  # the condition's shape
+        y = ctx.add("Add", [ctx.add("Mul", [ctx.input(0), ctx.const(0.0)]), y])
+    ctx.add("Where", [condition, x, y], ctx.output())
 
 
 @register("hard_sigmoid")

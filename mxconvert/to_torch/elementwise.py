@@ -10,7 +10,7 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -142,6 +142,33 @@ def predicate(ctx: TorchContext, node: Node) -> Lowering:
             return Lowering(f"({x} == 0).to({x}.dtype)")
         return Lowering(f"torch.bitwise_not({x}.to(torch.int64)).to({x}.dtype)")
     return Lowering(f"{_PREDICATES[node.op].format(x)}.to({x}.dtype)")
+
+
+@register("_npi_around")
+def around(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet's around: times 10 ``decimals`` times (or divided), rounded half to even, scaled back step by step."""
+    decimals, expr = node.attrs["decimals"], ctx.input(0)
+    for _ in range(abs(decimals)):
+        expr = f"({expr} {'*' if decimals > 0 else '/'} 10.0)"
+    expr = f"torch.round({expr})"
+    for _ in range(abs(decimals)):
+        expr = f"({expr} {'/' if decimals > 0 else '*'} 10.0)"
+    return Lowering(expr)
+
+
+@register(*NUMPY_WHERE)
+def where(ctx: TorchContext, node: Node) -> Lowering:
+    """x where the condition is non-zero, else y, all three broadcast."""
+    condition, a = ctx.input(0), node.attrs
+    if node.op == "_npi_where":
+        x, y = ctx.input(1), ctx.input(2)
+    elif node.op == "_npi_where_lscalar":
+        x, y = f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})", ctx.input(1)
+    elif node.op == "_npi_where_rscalar":
+        x, y = ctx.input(1), f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})"
+    else:
+        x, y = (f"torch.full_like({condition}, {num(a[key])})" for key in ("x", "y"))
+    return Lowering(f"torch.where({condition} != 0, {x}, {y})")
 
 
 @register("hard_sigmoid")
