@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef, Variable, VarKind
-from .semantics.reduce import reduced_axes
+from .semantics.reduce import node_axes
 from .semantics.rules import axis_index
 from .semantics.shape import (expand_dims_axis, reshape_target, reversed_axes, slice_axis_range, slice_ranges,
                               split_bounds, squeezed_axes, swapped_axes, tile_reps)
@@ -170,7 +170,7 @@ def _cast(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
 @evaluator("sum", "mean")
 def _reduce(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
     reduce = np.sum if node.op == "sum" else np.mean
-    axes = reduced_axes(node.attrs, values[0].ndim)
+    axes = node_axes(node, values[0].ndim)
     return [reduce(values[0], axis=axes, keepdims=node.attrs["keepdims"], dtype=values[0].dtype)]
 
 

@@ -47,6 +47,7 @@ class Node:
     num_outputs: int = 1
     hints: dict[str, str] = field(default_factory=dict)  # ``__dunder__`` annotations, kept verbatim
     mxnet_name: str = ""  # the name in the symbol file, where ``name`` had to be made unique ("" if the same)
+    spelling: str = ""  # the op's name in the symbol file, where it is an alias of ``op`` ("" if the same)
     # the bodies of a control-flow op (``_foreach``, ``_while_loop``, ``_cond``), each a graph of its own whose
     # variables, in order, are the body's inputs (``control_flow.body_slots`` maps them onto ``inputs``)
     subgraphs: list[Graph] = field(default_factory=list)

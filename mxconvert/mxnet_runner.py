@@ -20,7 +20,7 @@ from .float64_graph import float32_made_double
 from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
 from .semantics.loss import LOSS_HEADS
-from .semantics.schema import OPS, canonical_op
+from .semantics.schema import OPS, canonical_op, numpy_spelled
 from .semantics.inference import begin_states, infer_shapes, named_like_begin_state
 from .symbol import parse_symbol
 from .weight_names import canonical_names
@@ -114,7 +114,10 @@ class MxnetModel:
             self.graph: Graph | None = parse_symbol(symbol_json)
         except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
             self.graph = None
-        self.arg_params, self.aux_params = self._load_params(files)
+        # a graph of MXNet's NumPy interface runs (and its params load) in NumPy's shape semantics (0-d tensors)
+        self.numpy = self.graph is not None and any(numpy_spelled(node) for node in self.graph.nodes)
+        with self._semantics():
+            self.arg_params, self.aux_params = self._load_params(files)
         self.params_path = files.params
         self.ctx = self._context(ctx)
         arguments = self.symbol.list_arguments()
@@ -131,6 +134,15 @@ class MxnetModel:
                                  files.params)
         self._executors: dict[tuple, Any] = {}  # input shapes -> executor
         self._state_shapes: dict[tuple, tuple[int, ...] | None] = {}  # (state, given shapes) -> its shape
+
+    def _semantics(self) -> contextlib.AbstractContextManager:
+        """MXNet's NumPy shapes and arrays for a NumPy-interface graph, else nothing."""
+        if not self.numpy:
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.mx.util.np_shape(True))
+        stack.enter_context(self.mx.util.np_array(True))
+        return stack
 
     def _load_params(self, files: CheckpointFiles) -> tuple[dict, dict]:
         """The stored arrays by argument and auxiliary state, Gluon's names matched as the conversion matches
@@ -223,14 +235,19 @@ class MxnetModel:
 
     def __call__(self, given: Given) -> list[np.ndarray]:
         """All outputs of the graph for one batch (an array for the data input, or arrays by input name; begin
-        states not given are zeros), as numpy arrays of the model's dtype."""
+        states not given are zeros), as numpy arrays of the model's dtype (integer and bool outputs keep theirs)."""
+        with self._semantics():
+            return self._run(given)
+
+    def _run(self, given: Given) -> list[np.ndarray]:
         feeds = self.completed(given)
         executor = self._executor(_shapes(feeds))
         for name, array in feeds.items():
             executor.arg_dict[name][:] = array
         try:
             outputs = executor.forward(is_train=False)
-            return [np.asarray(out.asnumpy(), dtype=self.dtype) for out in outputs]
+            arrays = [out.asnumpy() for out in outputs]
+            return [np.asarray(a, dtype=self.dtype) if a.dtype.kind == "f" else a for a in arrays]
         except self.mx.base.MXNetError as exc:
             raise MxConvertError(f"MXNet forward failed: {mxnet_message(exc)}",
                                  str(self.params_path)) from None

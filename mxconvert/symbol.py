@@ -132,6 +132,7 @@ class _SymbolParser:
         hints = {k: v for k, v in raw_attrs.items() if k.startswith("__") or k in _ANNOTATIONS}
         if op == "null":
             return Variable(name, VarKind.INPUT, shape=_shape_hint(hints.get("__shape__")))
+        spelling = op
         try:
             op, op_attrs = normalised(op, {k: v for k, v in raw_attrs.items() if k not in hints})
         except (ValueError, KeyError) as exc:
@@ -146,7 +147,8 @@ class _SymbolParser:
             if len(inputs) > len(slots):
                 raise self.fail(f"node {name!r} ({op}) has {len(inputs)} inputs, expected {len(slots)}")
             inputs += [TensorRef(f"{name}_{slot}") for slot in slots[len(inputs):]]
-        node = Node(name, op, attrs, inputs, num_outputs, hints, subgraphs=subgraphs)
+        node = Node(name, op, attrs, inputs, num_outputs, hints, subgraphs=subgraphs,
+                    spelling=spelling if spelling != op else "")
         if op in SUBGRAPH_COUNTS:
             reason = check_control_flow(node)
             if reason:

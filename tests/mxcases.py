@@ -1,6 +1,7 @@
 """Tiny MXNet graphs, one per op and attribute combination, run in real MXNet as the reference."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -10,6 +11,7 @@ from mxconvert.checkpoint import attach_weights
 from mxconvert.compare import per_image_rel_error
 from mxconvert.ir import Graph
 from mxconvert.mxnet_compat import import_mxnet
+from mxconvert.semantics.schema import numpy_spelled
 from mxconvert.symbol import parse_symbol
 
 mx = import_mxnet()
@@ -29,6 +31,15 @@ def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0,
     [1e-3, 1.5]: with variances near ``eps`` (MXNet's default 1e-3, the zoo's 2e-5), an ``eps`` off by 1e-5
     moves the output far past the tolerance. ``inputs``: given values of other variables (softmax's
     ``length``), stored with the weights."""
+    graph = parse_symbol(sym.tojson())
+    if any(numpy_spelled(node) for node in graph.nodes):  # NumPy's shapes (0-d tensors) and arrays
+        with mx.util.np_shape(True), mx.util.np_array(True):
+            return _run_reference(sym, graph, shape, seed, low, high, inputs)
+    return _run_reference(sym, graph, shape, seed, low, high, inputs)
+
+
+def _run_reference(sym, graph: Graph, shape: tuple[int, ...], seed: int, low: float, high: float,
+                   inputs: dict[str, np.ndarray] | None) -> Reference:
     rng = np.random.default_rng(seed)
     inputs = inputs or {}
     types = {name: inputs[name].dtype if name in inputs else np.float32 for name in sym.list_arguments()}
@@ -53,7 +64,6 @@ def run_reference(sym, shape: tuple[int, ...], seed: int = 0, low: float = -1.0,
     data = rng.uniform(low, high, size=shape).astype(np.float32)
     executor.arg_dict["data"][:] = data
     outputs = [o.asnumpy() for o in executor.forward(is_train=False)]
-    graph = parse_symbol(sym.tojson())
     attach_weights(graph, weights, "<test weights>")
     return Reference(graph, data, outputs)
 
@@ -348,8 +358,93 @@ CASES.update({
     "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
 })
 
+# --- MXNet's NumPy interface (prefix np_): broadcasting, 0-d results, NumPy's types (bool, int64, promotion) ------
+N, NX = mx.sym.np, mx.sym.npx
+_nd = d.as_np_ndarray()
+_steps = N.floor(_nd * 2.0)  # -2, -1, 0 or 1: ties and zeros
+_ints = N.floor(_nd * 5.0).astype("int32")
+_positive_ints = (_ints * _ints + 1).astype("int32")
+
+
+def _nw(shape: tuple, name: str = "w"):
+    return S.var(name, shape=shape).as_np_ndarray()
+
+
+def _respelled(sym, spellings: dict[str, str]):
+    """``sym`` with its ops renamed to other spellings MXNet registers for them (``_npx_convolution``...)."""
+    graph = json.loads(sym.tojson())
+    for node in graph["nodes"]:
+        node["op"] = spellings.get(node["op"], node["op"])
+    return mx.sym.load_json(json.dumps(graph))
+
+
+_NP_SHAPE = (2, 3, 4)
+_w31, _w4, _w14 = _nw((3, 1), "w31"), _nw((4,), "w4"), N.floor(_nw((1, 4), "w14"))
+_NP_REDUCE = {op: getattr(N, op) for op in ("sum", "mean", "max", "min", "prod", "amax", "amin")}
+CASES.update({
+    "np_arithmetic_broadcast": (S.Group([_nd + _w31, _nd - _w31, _nd * _w31, _nd / _w31, N.mod(_nd * 5.0, _w31),
+                                         N.power(_nd + 2.0, _w31), N.maximum(_nd, _w31), N.minimum(_nd, _w31)]),
+                                _NP_SHAPE),
+    "np_math_binary": (S.Group([N.hypot(_nd, _w4), N.arctan2(_nd, _w4), N.copysign(_nd, _w4),
+                                N.ldexp(_nd, N.floor(_w4 * 3.0)), N.arctan2(_steps, N.floor(_w4 * 2.0))]), _NP_SHAPE),
+    "np_compare": (S.Group([_steps == _w14, _steps != _w14, _steps > _w14, _steps >= _w14, _steps < _w14,
+                            _steps <= _w14]), _NP_SHAPE),
+    "np_scalars": (S.Group([_nd + 1, _nd + 1.5, 1 - _nd, _nd * 2, _nd / 4, 2 / _nd, _nd % 0.7, 1.5 % _nd, _nd ** 2,
+                            2 ** _nd, N.maximum(_nd, 0.2), N.minimum(_nd, 0.2), N.hypot(_nd, 0.5),
+                            N.arctan2(_nd, 0.5), N.copysign(_nd, -1.0), N.ldexp(_nd, 2.0)]), _NP_SHAPE),
+    "np_compare_scalar": (S.Group([_steps == 0, _steps != 0, _steps > 0.5, _steps >= 0, _steps < -0.5,
+                                   _steps <= 0]), _NP_SHAPE),
+    "np_integer_types": (S.Group([_ints + 1, _ints + 1.5, _ints / 2, _ints * 3, _ints % 3, _ints + _positive_ints,
+                                  _ints / _positive_ints, _ints % _positive_ints, _ints ** 2, N.abs(_ints), -_ints,
+                                  _ints + _nd, (_nd > 0) + _ints, (_nd > 0) + 1, N.sum(_nd > 0), N.mean(_ints),
+                                  N.max(_ints, axis=1), N.sum(_ints, axis=0)]), _NP_SHAPE),
+    "np_bitwise": (S.Group([N.bitwise_and(_ints, _positive_ints), N.bitwise_or(_ints, 3), N.bitwise_xor(_ints, -2),
+                            N.bitwise_xor(_nd > 0, _nd > 0.5)]), _NP_SHAPE),
+    "np_lcm": (N.lcm(_ints, _positive_ints), _NP_SHAPE),
+    "np_unary_rounding": (S.Group([N.rint(N.floor(_nd * 4.0) + 0.5), N.fix(_nd * 3.0), N.trunc(_nd * 3.0),
+                                   N.ceil(_nd * 3.0), N.floor(_nd * 3.0), N.sign(_steps), N.abs(_nd), N.absolute(_nd),
+                                   N.negative(_nd), N.square(_nd), N.reciprocal(_nd), N.cbrt(_nd * 3.0)]), _NP_SHAPE),
+    "np_unary_exp_log": (S.Group([N.exp(_nd), N.expm1(_nd * 1e-3), N.log(_nd + 1.5), N.log10(_nd + 1.5),
+                                  N.log2(_nd + 1.5), N.log1p(_nd * 0.9), N.sqrt(_nd + 1.5),
+                                  N.degrees(_nd), N.radians(_nd)]), _NP_SHAPE),
+    "np_unary_trigonometry": (S.Group([N.sin(_nd), N.cos(_nd), N.tan(_nd), N.arcsin(_nd * 0.99),
+                                       N.arccos(_nd * 0.99), N.arctan(_nd * 3.0), N.sinh(_nd), N.cosh(_nd),
+                                       N.tanh(_nd), N.arcsinh(_nd * 3.0), N.arccosh(_nd + 2.5),
+                                       N.arctanh(_nd * 0.99)]), _NP_SHAPE),
+    "np_predicates": (S.Group([N.isnan(N.log(_steps + 1.0)), N.isinf(N.log(_steps + 1.0)),
+                               N.isfinite(N.log(_steps + 1.0)), N.isposinf(1.0 / _steps), N.isneginf(1.0 / _steps),
+                               N.logical_not(_steps)]), _NP_SHAPE),
+    **{f"np_reduce_{name}": (S.Group([op(_nd), op(_nd, axis=1), op(_nd, axis=(0, -1), keepdims=True),
+                                      op(_nd, axis=-2, keepdims=True)]), _NP_SHAPE)
+       for name, op in _NP_REDUCE.items()},
+    "np_all_any": (S.Group([N.all(_steps), N.any(_steps, axis=1), N.all(_steps, axis=(0, 2), keepdims=True),
+                            N.any(_steps + 2.0)]), _NP_SHAPE),
+    "np_argmax_argmin": (S.Group([N.argmax(_steps), N.argmax(_nd, axis=1), N.argmin(_steps, axis=-1),
+                                  N.argmin(_nd)]), _NP_SHAPE),
+    "np_std_var": (S.Group([N.std(_nd), N.var(_nd, axis=1), N.std(_nd, axis=(0, 2), ddof=1, keepdims=True),
+                            N.var(_nd, axis=-1, ddof=2)]), _NP_SHAPE),
+    "np_average_cumsum": (S.Group([N.average(_nd, axis=1), N.average(_nd), N.cumsum(_nd), N.cumsum(_nd, axis=1),
+                                   N.cumsum(_nd > 0, axis=2)]), _NP_SHAPE),
+    "np_zero_d_chain": (N.sqrt(N.abs(N.mean(_nd) * 2.0 - N.max(_nd))) + N.sum(_nd, axis=(0, 1, 2)), _NP_SHAPE),
+    "np_around_where": (S.Group([N.around(_nd * 3.0), N.around(_nd, 2), N.around(N.floor(_nd * 8.0) / 4.0, 1),
+                                 N.around(_nd * 300.0, -1), N.where(_steps, _nd, _w31), N.where(_steps > 0, _nd, 1.5),
+                                 N.where(_steps > 0, 0.5, _nd), N.where(_steps, 1.0, -2.0)]), _NP_SHAPE),
+    "np_npx_activations": (S.Group([NX.relu(_nd), NX.sigmoid(_nd), N.copy(_nd), N.clip(_nd, -0.3, 0.5)]),
+                           _NP_SHAPE),
+    "np_npx_layers": (_respelled(S.softmax(S.Dropout(S.FullyConnected(S.Flatten(S.LeakyReLU(S.Activation(S.Pooling(
+        S.BatchNorm(S.Convolution(d, kernel=(3, 3), num_filter=4, name="conv"), fix_gamma=False, name="bn"),
+        kernel=(2, 2), stride=(2, 2), name="pool"), act_type="relu"), act_type="leaky", slope=0.1)), num_hidden=5,
+        name="fc"), p=0.2), axis=-1), {"Convolution": "_npx_convolution", "BatchNorm": "_npx_batch_norm",
+                                       "Pooling": "_npx_pooling", "Activation": "_npx_activation",
+                                       "LeakyReLU": "_npx_leaky_relu", "Flatten": "_npx_batch_flatten",
+                                       "FullyConnected": "_npx_fully_connected", "Dropout": "_npx_dropout",
+                                       "softmax": "_npx_softmax"}), (2, 3, 8, 8)),
+})
+# the opset a case's ops need in ONNX (refused by name below it)
+
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
-ONNX_REFUSES = {"unary_erfinv": "erfinv", "unary_gamma": "gamma", "unary_gammaln": "gammaln"}
+ONNX_REFUSES = {"unary_erfinv": "erfinv", "unary_gamma": "gamma", "unary_gammaln": "gammaln",
+                "np_lcm": r"_npi_lcm \[no ONNX operator computes a least common multiple\]"}
 
 # Values of inputs beyond ``data`` (run_reference's ``inputs``), per case
 CASE_INPUTS: dict[str, dict[str, np.ndarray]] = {
@@ -548,7 +643,9 @@ _NW = S.var("w", shape=(4, 3, 5)).as_np_ndarray()
 # cases ONNX expresses from an opset on (earlier ones are refused with the reason): Einsum
 EINSUM_CASES = ("np_dot_nd", "np_dot_vector", "np_tensordot_axes", "np_tensordot_int", "np_einsum",
                 "np_einsum_ellipsis_implicit")
-ONNX_OPSET_FLOOR = {case: (12, "ONNX has Einsum from opset 12") for case in EINSUM_CASES}
+# Cases ONNX takes from an opset on, refused below it: (that opset, what the refusal says)
+ONNX_OPSET_FLOOR = {case: (12, r"\[ONNX has Einsum from opset 12\]") for case in EINSUM_CASES}
+ONNX_OPSET_FLOOR["np_bitwise"] = (18, "unsupported ops: _npi_bitwise")
 CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to last axis, tensordot, einsum
     "np_matmul_broadcast": (_nd(_N.matmul(_dn, _NW)), (2, 1, 3, 3)),
     "np_matmul_vector": (_nd(_N.matmul(_N.reshape(_dn, -1), _N.reshape(_NW, (3, 20)))), (1, 3)),

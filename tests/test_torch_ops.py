@@ -39,10 +39,12 @@ def test_op_matches_mxnet_and_scripts(case):
     with torch.no_grad():
         eager = _outputs(model(data))
         assert_close(ref.outputs, [o.numpy() for o in eager])
+        assert [o.numpy().dtype for o in eager] == [o.dtype for o in ref.outputs]
         scripted = _outputs(torch.jit.script(model)(data))
         exported = _outputs(torch.export.export(model, (data,)).module()(data))
     for out in (scripted, exported):
-        assert all(torch.allclose(a, b, rtol=1e-6, atol=1e-7, equal_nan=True) for a, b in zip(out, eager, strict=True))
+        assert all(torch.allclose(a.double(), b.double(), rtol=1e-6, atol=1e-7, equal_nan=True)
+                   for a, b in zip(out, eager, strict=True))
 
 
 def _mxnet_forward(sym, weights: dict[str, np.ndarray], data: np.ndarray) -> np.ndarray:

@@ -60,6 +60,9 @@ define({
 
 alias("Softmax", "SoftmaxOutput")
 alias("_npx_log_softmax", "log_softmax")
+alias("_npx_softmax", "softmax")
+alias("_npx_activation", "Activation")
+alias("_npx_leaky_relu", "LeakyReLU")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

@@ -65,6 +65,8 @@ define({
 
 
 alias("_npx_deconvolution", "Deconvolution")
+alias("_npx_convolution", "Convolution")
+alias("_npx_pooling", "Pooling")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..ir import Node
 from .rules import Shape, ShapeError, input_rule, same_shape, same_shape_inputs, shape_rule
 from .schema import (BINARY, COUNT, OpDef, REQUIRED, SCALAR, SHAPE_EMPTY, UNARY, alias, choice, define, in_range,
-                     optional, parse_bool, parse_float, parse_float32)
+                     optional, parse_bool, parse_float, parse_float32, parse_int)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 # Unary math ops without attributes (MXNet's elemwise_unary_op_*.cc), computed as their C math namesakes;
@@ -55,6 +55,21 @@ for _base, _scalar_name in (("sub", "minus"), ("div", "div"), ("power", "power")
     BINARY_FORMS[f"_r{_scalar_name}_scalar"] = BinaryForm(_base, "scalar", reverse=True)
 
 
+# NumPy-interface binary ops without a legacy spelling (MXNet's np_elemwise_broadcast_op*.cc), canonical here
+NUMPY_BINARY = ("arctan2", "copysign", "ldexp", "lcm", "bitwise_and", "bitwise_or", "bitwise_xor")
+REVERSIBLE = ("arctan2", "copysign", "ldexp")  # with a ``_npi_r<base>_scalar`` form
+BITWISE = ("lcm", "bitwise_and", "bitwise_or", "bitwise_xor")  # defined on integer and bool types only
+
+
+for _base in NUMPY_BINARY:
+    BINARY_FORMS[f"_npi_{_base}"] = BinaryForm(_base, "broadcast")
+    BINARY_FORMS[f"_npi_{_base}_scalar"] = BinaryForm(_base, "scalar")
+    if _base in REVERSIBLE:
+        BINARY_FORMS[f"_npi_r{_base}_scalar"] = BinaryForm(_base, "scalar", reverse=True)
+# NumPy predicates: bool of each element
+NUMPY_PREDICATES = ("_npi_isnan", "_npi_isinf", "_npi_isfinite", "_npi_isposinf", "_npi_isneginf")
+
+
 define({
     "Dropout": OpDef(
         {
@@ -71,7 +86,19 @@ define({
 })
 
 
-define({name: UNARY for name in UNARY_MATH})
+define({name: UNARY for name in (*UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not")})
+
+
+# NumPy's around (``decimals``: scaled by 10 that often, rounded half to even, scaled back) and where: condition,
+# x and y broadcast together; a scalar x (``lscalar``), y (``rscalar``) or both (``scalar2``) in place of tensors
+NUMPY_WHERE = ("_npi_where", "_npi_where_lscalar", "_npi_where_rscalar", "_npi_where_scalar2")
+define({
+    "_npi_around": OpDef({"decimals": (parse_int, 0)}),
+    "_npi_where": BINARY,
+    "_npi_where_lscalar": OpDef({"scalar": (parse_float, 0.0)}),
+    "_npi_where_rscalar": OpDef({"scalar": (parse_float, 0.0)}),
+    "_npi_where_scalar2": OpDef({"x": (parse_float, 0.0), "y": (parse_float, 0.0)}),
+})
 
 
 define({name: SCALAR if form.form == "scalar" else BINARY for name, form in BINARY_FORMS.items()})
@@ -127,11 +154,39 @@ alias("broadcast_plus", "broadcast_add")
 alias("broadcast_minus", "broadcast_sub")
 alias("ElementWiseSum", "add_n")
 alias("identity", "_copy")
+# MXNet's NumPy interface: arithmetic and comparisons broadcast; scalar forms as the legacy ones (``is_int`` says
+# whether the scalar was a Python int, which ``semantics.dtypes`` reads); results typed by ``semantics.dtypes``
+for _name, _base in (("add", "add"), ("subtract", "sub"), ("multiply", "mul"), ("true_divide", "div"),
+                     ("mod", "mod"), ("power", "power"), ("maximum", "maximum"), ("minimum", "minimum"),
+                     ("hypot", "hypot"), ("equal", "equal"), ("not_equal", "not_equal"), ("greater", "greater"),
+                     ("greater_equal", "greater_equal"), ("less", "lesser"), ("less_equal", "lesser_equal")):
+    alias(f"_npi_{_name}", f"broadcast_{_base}")
+for _name, _canonical in (("add", "_plus_scalar"), ("subtract", "_minus_scalar"), ("rsubtract", "_rminus_scalar"),
+                          ("multiply", "_mul_scalar"), ("true_divide", "_div_scalar"),
+                          ("rtrue_divide", "_rdiv_scalar"), ("mod", "_mod_scalar"), ("rmod", "_rmod_scalar"),
+                          ("power", "_power_scalar"), ("rpower", "_rpower_scalar"),
+                          ("maximum", "_maximum_scalar"), ("minimum", "_minimum_scalar"), ("hypot", "_hypot_scalar"),
+                          ("equal", "_equal_scalar"), ("not_equal", "_not_equal_scalar"),
+                          ("greater", "_greater_scalar"), ("greater_equal", "_greater_equal_scalar"),
+                          ("less", "_lesser_scalar"), ("less_equal", "_lesser_equal_scalar")):
+    alias(f"_npi_{_name}_scalar", _canonical)
+for _name in ("negative", "reciprocal", "sign", "rint", "ceil", "floor", "trunc", "fix", "sqrt", "cbrt", "square",
+              "exp", "expm1", "log", "log10", "log2", "log1p", "sin", "cos", "tan", "arcsin", "arccos", "arctan",
+              "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "degrees", "radians", "logical_not"):
+    alias(f"_npi_{_name}", _name)
+alias("_npi_absolute", "abs")
+alias("_npi_abs", "abs")
+for _name in ("relu", "sigmoid", "erf", "erfinv", "gamma", "gammaln"):
+    alias(f"_npx_{_name}", _name)
+alias("_np_copy", "_copy")
+alias("_npx_dropout", "Dropout")
+alias("_npi_clip", "clip")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 # ops whose output has their (first) input's shape, and same-shape binary ops
-ONE_TO_ONE = ("Dropout", "_copy", "clip", "hard_sigmoid", *UNARY_MATH,
+ONE_TO_ONE = ("Dropout", "_copy", "clip", "hard_sigmoid", *UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not",
+              "_npi_around", "_npi_where_scalar2",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
@@ -145,14 +200,12 @@ def _elementwise(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0]]
 
 
-@shape_rule(*(op for op, form in BINARY_FORMS.items() if form.form == "broadcast"))
+@shape_rule(*(op for op, form in BINARY_FORMS.items() if form.form == "broadcast"), *NUMPY_WHERE[:3])
 def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
-    left, right = shapes
-    rank = max(len(left), len(right))
-    left, right = (1,) * (rank - len(left)) + left, (1,) * (rank - len(right)) + right
+    rank = max(len(shape) for shape in shapes)
     out = []
-    for a, b in zip(left, right):
-        if a != b and 1 not in (a, b):
-            raise ShapeError(f"operands of shapes {shapes[0]} and {shapes[1]} do not broadcast")
-        out.append(max(a, b) if 0 not in (a, b) else 0)
+    for sizes in zip(*((1,) * (rank - len(shape)) + shape for shape in shapes)):
+        if len(set(sizes) - {1}) > 1:
+            raise ShapeError(f"operands of shapes {' and '.join(map(str, shapes))} do not broadcast")
+        out.append(0 if 0 in sizes else max(sizes))
     return [tuple(out)]

@@ -84,6 +84,7 @@ define({
 
 alias("_npi_take", "take")
 alias("_npx_one_hot", "one_hot")
+alias("_npx_pick", "pick")
 alias("_npi_gather_nd", "gather_nd")
 alias("_npx_gather_nd", "gather_nd")
 alias("_npx_topk", "topk")

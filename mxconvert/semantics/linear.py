@@ -46,6 +46,7 @@ define({
 
 alias("_npx_embedding", "Embedding")
 alias("_npx_batch_dot", "batch_dot")
+alias("_npx_fully_connected", "FullyConnected")
 alias("linalg_gemm2", "_linalg_gemm2")
 
 

@@ -47,6 +47,7 @@ define({
 
 
 alias("_npx_layer_norm", "LayerNorm")
+alias("_npx_batch_norm", "BatchNorm")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

@@ -1,10 +1,15 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm, argmax and argmin. ``axis`` None or ()
-reduces every axis; ``exclude`` reduces the axes not listed."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm, argmax and argmin, and NumPy's all, any, std,
+var and cumsum. ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's
+NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d
+tensor."""
 from __future__ import annotations
+
+import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
-from .schema import OpDef, alias, choice, define, in_range, optional, parse_bool, parse_int, parse_shape
+from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_int,
+                     parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod")
@@ -29,15 +34,67 @@ define({
 define({name: _REDUCE for name in REDUCTIONS})
 
 
+# NumPy's reductions without a legacy op: all/any (bool), std/var (with ``ddof``), cumsum (a running sum)
+NUMPY_REDUCTIONS = ("_np_all", "_np_any", "_npi_std", "_npi_var")
+define({
+    "_np_all": _REDUCE,
+    "_np_any": _REDUCE,
+    "_npi_std": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
+    "_npi_var": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
+    "_np_cumsum": OpDef({"axis": (optional(parse_int), None)}),
+})
+
+
 alias("sum_axis", "sum")
 alias("max_axis", "max")
 alias("min_axis", "min")
 
 
+def numpy_reduction(attrs: dict[str, str]) -> dict[str, str]:
+    """NumPy's reduction attributes onto MXNet's: an int or tuple ``axis`` (None: every axis), ``keepdims``;
+    ``initial`` only None and ``dtype`` only None or float32 (a start value or another accumulation type has no
+    counterpart)."""
+    attrs = dict(attrs)
+    if attrs.pop("initial", "None") != "None":
+        raise ValueError("initial other than None")
+    if attrs.pop("dtype", "None") not in ("None", "float32"):
+        raise ValueError("dtype other than None or float32")
+    axis = attrs.pop("axis", "None").strip()
+    if axis != "None":
+        attrs["axis"] = axis if axis.startswith(("(", "[")) else f"({axis},)"
+    return attrs
+
+
+def numpy_average(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.average`` without weights is ``mean``; weights or ``returned`` are refused."""
+    attrs = dict(attrs)
+    for name in ("weighted", "returned"):
+        if attrs.pop(name, "False") not in ("False", "0"):
+            raise ValueError(f"{name} other than False")
+    return numpy_reduction(attrs)
+
+
+def numpy_cumsum(attrs: dict[str, str]) -> dict[str, str]:
+    attrs = dict(attrs)
+    if attrs.pop("dtype", "None") not in ("None", "float32"):
+        raise ValueError("dtype other than None or float32")
+    return attrs
+
+
+for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max"), ("_np_amax", "max"),
+                   ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
+    alias(_name, _op, normalise=numpy_reduction)
+alias("_np_sometrue", "_np_any")
+alias("_npi_average", "mean", normalise=numpy_average)
+alias("_npi_argmax", "argmax")
+alias("_npi_argmin", "argmin")
+
+
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
-def reduced_axes(attrs: dict, rank: int) -> tuple[int, ...]:
-    """The axes a sum/mean/max/... reduces, as MXNet reads ``axis`` and ``exclude`` (None or (): all)."""
-    if not attrs["axis"]:
+def reduced_axes(attrs: dict, rank: int, numpy: bool = False) -> tuple[int, ...]:
+    """The axes a sum/mean/max/... reduces, as MXNet reads ``axis`` and ``exclude`` (None or (): all; with
+    ``numpy``, () is none)."""
+    if attrs["axis"] is None or not attrs["axis"] and not numpy:
         return tuple(range(rank))
     axes = sorted(axis_index(axis, rank) for axis in attrs["axis"])
     if len(set(axes)) != len(axes):
@@ -45,21 +102,38 @@ def reduced_axes(attrs: dict, rank: int) -> tuple[int, ...]:
     return tuple(i for i in range(rank) if i not in axes) if attrs.get("exclude") else tuple(axes)
 
 
-def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool) -> Shape:
-    """The output of reducing ``axes``: size 1 there with ``keepdims``, else dropped (MXNet keeps one axis)."""
+def reduced_shape(shape: Shape, axes: tuple[int, ...], keepdims: bool, numpy: bool = False) -> Shape:
+    """The output of reducing ``axes``: size 1 there with ``keepdims``, else dropped (MXNet keeps one axis,
+    NumPy none)."""
     if keepdims:
         return tuple(1 if i in axes else size for i, size in enumerate(shape))
-    return tuple(size for i, size in enumerate(shape) if i not in axes) or (1,)
+    kept = tuple(size for i, size in enumerate(shape) if i not in axes)
+    return kept if numpy else kept or (1,)
 
 
-@shape_rule(*REDUCTIONS, "norm")
+def node_axes(node: Node, rank: int) -> tuple[int, ...]:
+    """The axes ``node`` (a reduction of ``REDUCTIONS``, ``norm`` or ``NUMPY_REDUCTIONS``) reduces."""
+    return reduced_axes(node.attrs, rank, numpy_spelled(node))
+
+
+@shape_rule(*REDUCTIONS, *NUMPY_REDUCTIONS, "norm")
 def _reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
-    return [reduced_shape(data, reduced_axes(node.attrs, len(data)), node.attrs["keepdims"])]
+    return [reduced_shape(data, node_axes(node, len(data)), node.attrs["keepdims"], numpy_spelled(node))]
 
 
 @shape_rule("argmax", "argmin")
 def _arg_reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     data, axis = shapes[0], node.attrs["axis"]
     axes = tuple(range(len(data))) if axis is None else (axis_index(axis, len(data)),)
-    return [reduced_shape(data, axes, node.attrs["keepdims"])]
+    return [reduced_shape(data, axes, node.attrs["keepdims"], numpy_spelled(node))]
+
+
+@shape_rule("_np_cumsum")
+def _cumsum(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The data's shape, flattened where no axis is given."""
+    data = shapes[0]
+    if node.attrs["axis"] is None:
+        return [(int(np.prod(data)),)]
+    axis_index(node.attrs["axis"], len(data))
+    return [data]

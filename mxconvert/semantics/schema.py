@@ -238,6 +238,12 @@ def alias(name: str, op: str, normalise: Normaliser | None = None) -> None:
         NORMALISERS[name] = normalise
 
 
+def numpy_spelled(node) -> bool:
+    """Whether the symbol file spells ``node``'s op in MXNet's NumPy interface (``_np_*``, ``_npi_*``, ``_npx_*``):
+    NumPy's shapes (a reduction over every axis is 0-d) and types (``semantics.dtypes``) apply."""
+    return (node.spelling or node.op).startswith(("_np_", "_npi_", "_npx_"))
+
+
 def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
 

@@ -114,6 +114,7 @@ alias("_npi_split", "_split_v2")
 alias("_npi_swapaxes", "SwapAxis")
 alias("_npi_cast", "Cast")
 alias("_npx_cast", "Cast")
+alias("_npx_batch_flatten", "Flatten")
 alias("_npi_rnn_param_concat", "_rnn_param_concat")
 
 

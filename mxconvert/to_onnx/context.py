@@ -9,7 +9,7 @@ from onnx import helper
 
 from ..dynamic import LiveDims
 from ..errors import NotExpressible
-from ..integers import integer_tensors
+from ..semantics.dtypes import INTEGER_DTYPES, tensor_dtypes
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
@@ -41,7 +41,8 @@ class EmitContext:
         self.float_type = np.dtype(float_type)
         self.batch_dynamic = batch_dynamic
         self.live = live or (lambda ref: list(shapes[ref]))
-        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
+        self.dtypes = tensor_dtypes(graph)  # MXNet's element type of each node output
+        self.integers = {ref for ref, dtype in self.dtypes.items() if dtype in INTEGER_DTYPES}
         self.aliases: dict[str, str] = {}  # graph input -> the tensor converters read (fp16 cast)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, np.ndarray] = {}

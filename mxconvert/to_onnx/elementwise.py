@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
 from .context import EmitContext
 from .registry import register
 
@@ -149,8 +149,34 @@ _ARITHMETIC = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum"
                "power": "Pow"}
 
 
+def _arctan2(ctx: EmitContext, a: str, b: str, out: str) -> None:
+    """atan(a / b), moved by pi into the half plane of a negative b; 0 where both are 0."""
+    zero, pi = ctx.const(0.0), ctx.const(math.pi)
+    base = ctx.add("Atan", [ctx.add("Div", [a, b])])
+    turned = ctx.add("Where", [_compare(ctx, "greater_equal", a, zero), ctx.add("Add", [base, pi]),
+                               ctx.add("Sub", [base, pi])])
+    angle = ctx.add("Where", [ctx.add("Less", [b, zero]), turned, base])
+    both_zero = ctx.add("And", [ctx.add("Equal", [a, zero]), ctx.add("Equal", [b, zero])])
+    ctx.add("Where", [both_zero, ctx.add("Mul", [a, zero]), angle], out)
+
+
+def _copysign(ctx: EmitContext, a: str, b: str, out: str) -> None:
+    """MXNet's copysign: ``a`` where a and b are both >= 0 or both < 0, else ``-a``."""
+    zero = ctx.const(0.0)
+    same = ctx.add("Equal", [_compare(ctx, "greater_equal", a, zero), _compare(ctx, "greater_equal", b, zero)])
+    either_nan = ctx.add("Or", [ctx.add("IsNaN", [a]), ctx.add("IsNaN", [b])])
+    keep = ctx.add("And", [same, ctx.add("Not", [either_nan])])
+    ctx.add("Where", [keep, a, ctx.add("Neg", [a])], out)
+
+
 def _binary(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
-    if base in _ARITHMETIC:
+    if base == "arctan2":
+        _arctan2(ctx, a, b, out)
+    elif base == "copysign":
+        _copysign(ctx, a, b, out)
+    elif base == "ldexp":
+        ctx.add("Mul", [a, ctx.add("Pow", [ctx.const(2.0), b])], out)
+    elif base in _ARITHMETIC:
         ctx.add(_ARITHMETIC[base], [a, b], out)
     elif base == "hypot":
         ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [a, a]), ctx.add("Mul", [b, b])])], out)
@@ -162,7 +188,27 @@ def _binary(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
         _as_float(ctx, _compare(ctx, base, a, b), out)
 
 
-@register(*BINARY_FORMS)
+def _bitwise(ctx: EmitContext, base: str, a: str, b: str, boolean: bool) -> None:
+    """Bitwise and/or/xor on int64 (And/Or/Xor on bools), back in the float type."""
+    if boolean:
+        truths = [ctx.add("Not", [ctx.add("Equal", [v, ctx.const(0.0)])]) for v in (a, b)]
+        _as_float(ctx, ctx.add(base.removeprefix("bitwise_").capitalize(), truths), ctx.output())
+        return
+    operands = [ctx.add("Cast", [v], to=TensorProto.INT64) for v in (a, b)]
+    op_type = {"bitwise_and": "BitwiseAnd", "bitwise_or": "BitwiseOr", "bitwise_xor": "BitwiseXor"}[base]
+    _as_float(ctx, ctx.add(op_type, operands), ctx.output())
+
+
+def _binary_check(node: Node, opset: int) -> str | None:
+    base = BINARY_FORMS[node.op].base
+    if base == "lcm":
+        return "no ONNX operator computes a least common multiple"
+    if base.startswith("bitwise_") and opset < 18:
+        return "bitwise operators need opset 18"
+    return None
+
+
+@register(*BINARY_FORMS, check=_binary_check)
 def binary(ctx: EmitContext, node: Node) -> None:
     """ONNX broadcasts as MXNet's broadcast_ ops do; a scalar is stored in the model's float type, as MXNet
     casts it to the data's type (truncated for integer data). Integer division truncates towards zero."""
@@ -178,7 +224,59 @@ def binary(ctx: EmitContext, node: Node) -> None:
         quotient = ctx.add("Cast", [ctx.add("Div", [a, b])], to=TensorProto.INT64)
         ctx.add("Cast", [quotient], ctx.output(), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
         return
+    if form.base in BITWISE:
+        _bitwise(ctx, form.base, a, b, ctx.dtypes[node.output()] == "bool")
+        return
     _binary(ctx, form.base, a, b, ctx.output())
+
+
+@register(*NUMPY_PREDICATES, "_npi_bitwise_not")
+def predicate(ctx: EmitContext, node: Node) -> None:
+    """NumPy's isnan/isinf/isfinite/isposinf/isneginf as 1 or 0; bitwise_not of integers (~x is -x - 1) and of
+    bools."""
+    x = ctx.input(0)
+    if node.op == "_npi_bitwise_not":
+        if ctx.dtypes[node.output()] == "bool":
+            _as_float(ctx, ctx.add("Equal", [x, ctx.const(0.0)]), ctx.output())
+        else:
+            ctx.add("Sub", [ctx.add("Neg", [x]), ctx.const(1.0)], ctx.output())
+        return
+    if node.op == "_npi_isfinite":
+        infinite = ctx.add("Or", [ctx.add("IsNaN", [x]), ctx.add("IsInf", [x])])
+        _as_float(ctx, ctx.add("Not", [infinite]), ctx.output())
+        return
+    if node.op == "_npi_isnan":
+        _as_float(ctx, ctx.add("IsNaN", [x]), ctx.output())
+        return
+    signs = {"_npi_isinf": (1, 1), "_npi_isposinf": (1, 0), "_npi_isneginf": (0, 1)}[node.op]
+    _as_float(ctx, ctx.add("IsInf", [x], detect_positive=signs[0], detect_negative=signs[1]), ctx.output())
+
+
+@register("_npi_around")
+def around(ctx: EmitContext, node: Node) -> None:
+    """MXNet's around: times 10 ``decimals`` times (or divided), rounded half to even, scaled back step by step."""
+    decimals, x = node.attrs["decimals"], ctx.input(0)
+    ten = ctx.const(10.0)
+    for _ in range(abs(decimals)):
+        x = ctx.add("Mul" if decimals > 0 else "Div", [x, ten])
+    x = ctx.add("Round", [x])
+    for _ in range(abs(decimals)):
+        x = ctx.add("Div" if decimals > 0 else "Mul", [x, ten])
+    ctx.add("Identity", [x], ctx.output())
+
+
+@register(*NUMPY_WHERE)
+def where(ctx: EmitContext, node: Node) -> None:
+    """x where the condition is non-zero, else y, all three broadcast; scalars in the model's float type."""
+    condition = ctx.add("Not", [ctx.add("Equal", [ctx.input(0), ctx.const(0.0)])])
+    a = node.attrs
+    x, y = {"_npi_where": lambda: (ctx.input(1), ctx.input(2)),
+            "_npi_where_lscalar": lambda: (ctx.const(a.get("scalar"), "x"), ctx.input(1)),
+            "_npi_where_rscalar": lambda: (ctx.input(1), ctx.const(a.get("scalar"), "y")),
+            "_npi_where_scalar2": lambda: (ctx.const(a.get("x"), "x"), ctx.const(a.get("y"), "y"))}[node.op]()
+    if node.op == "_npi_where_scalar2":  # the condition's shape
+        y = ctx.add("Add", [ctx.add("Mul", [ctx.input(0), ctx.const(0.0)]), y])
+    ctx.add("Where", [condition, x, y], ctx.output())
 
 
 @register("hard_sigmoid")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from .. import DEFAULT_OPSET, __version__
 from ..errors import InternalError, MxConvertError, NotExpressible, UnsupportedOpsError, first_line
@@ -155,20 +155,22 @@ def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe
               folded_into: dict[str, str], dtypes: dict[str, np.dtype]) -> StreamedModel:
     graph = ctx.graph
 
-    def value_info(name: str, ref: TensorRef) -> onnx.ValueInfoProto:
-        element = helper.np_dtype_to_tensor_dtype(dtypes.get(name, np.dtype(np.float32)))
+    def value_info(name: str, ref: TensorRef, dtype: np.dtype | None = None) -> onnx.ValueInfoProto:
+        element = helper.np_dtype_to_tensor_dtype(dtype or dtypes.get(name, np.dtype(np.float32)))
         return helper.make_tensor_value_info(name, element, sizes.dim_names(name, ctx.shapes[ref], probe[ref]))
 
     outputs = []
     for ref in graph.outputs:
         name = ctx.name_of(ref)
-        if options.fp16:
-            half = f"{name}__fp16"
+        dtype = _numpy_type(ctx.dtypes.get(ref, "float32"))  # MXNet's type of the output; computed in float
+        if options.fp16 or dtype != np.float32:
+            computed = f"{name}__fp16" if options.fp16 else f"{name}__computed"
             for proto in ctx.nodes:
-                proto.output[:] = [half if o == name else o for o in proto.output]
-                proto.input[:] = [half if i == name else i for i in proto.input]
-            ctx.nodes.append(helper.make_node("Cast", [half], [name], name=f"{name}__cast", to=TensorProto.FLOAT))
-        outputs.append(value_info(name, ref))
+                proto.output[:] = [computed if o == name else o for o in proto.output]
+                proto.input[:] = [computed if i == name else i for i in proto.input]
+            ctx.nodes.append(helper.make_node("Cast", [computed], [name], name=f"{name}__cast",
+                                              to=helper.np_dtype_to_tensor_dtype(dtype)))
+        outputs.append(value_info(name, ref, dtype))
     small = {name: array for name, array in ctx.initializers.items() if array.size <= SMALL_CONSTANT}
     onnx_graph = helper.make_graph(
         ctx.nodes, os.path.basename(graph.source.symbol_file).removesuffix("-symbol.json") or "mxnet_model",
@@ -191,6 +193,11 @@ def _assemble(ctx: EmitContext, options: ExportOptions, sizes: InputSizes, probe
         meta[FOLDED_INTO_KEY] = json.dumps(folded_into)
     helper.set_model_props(model, meta)
     return StreamedModel(model, {name: a for name, a in ctx.initializers.items() if name not in small})
+
+
+def _numpy_type(name: str) -> np.dtype:
+    """MXNet's type ``name`` as NumPy's (bfloat16, which NumPy lacks, as float32)."""
+    return np.dtype(np.float32) if name == "bfloat16" else np.dtype(name)
 
 
 def _check(model: StreamedModel) -> None:

@@ -1,11 +1,13 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.reduced_axes``), argmax and argmin."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.node_axes``), argmax and argmin,
+NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
+import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.reduce import REDUCTIONS
-from ..semantics.reduce import reduced_axes
+from ..semantics.reduce import REDUCTIONS, node_axes
+from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -14,14 +16,15 @@ _ONNX_REDUCE = {"sum": "ReduceSum", "nansum": "ReduceSum", "mean": "ReduceMean",
                 "min": "ReduceMin", "prod": "ReduceProd", "nanprod": "ReduceProd", 1: "ReduceL1", 2: "ReduceL2"}
 
 
-def _reduce(ctx: EmitContext, op_type: str, x: str, axes: tuple[int, ...], keepdims: bool) -> None:
-    """``op_type`` over ``axes`` into the node's output; MXNet keeps one axis where every axis goes."""
+def _reduce(ctx: EmitContext, op_type: str, x: str, axes: tuple[int, ...], keepdims: bool,
+            out: str | None = None) -> str:
+    """``op_type`` over ``axes`` into ``out`` (the node's output); MXNet keeps one axis where every axis goes
+    (NumPy's spellings none)."""
     rank = len(ctx.shape(0))
-    out = ctx.output()
+    out = out or ctx.output()
     if not axes:  # exclude listed every axis: nothing is reduced
-        ctx.add("Identity", [x], out)
-        return
-    every = len(axes) == rank and not keepdims
+        return ctx.add("Identity", [x], out)
+    every = len(axes) == rank and not keepdims and not numpy_spelled(ctx.current)
     target = ctx.temp("reduced") if every else out
     if op_type == "ReduceSum" and ctx.opset >= 13 or ctx.opset >= 18:
         ctx.add(op_type, [x, ctx.ints(axes, "axes")], target, keepdims=int(keepdims))
@@ -29,6 +32,7 @@ def _reduce(ctx: EmitContext, op_type: str, x: str, axes: tuple[int, ...], keepd
         ctx.add(op_type, [x], target, axes=list(axes), keepdims=int(keepdims))
     if every:
         ctx.reshape(target, [1], out)
+    return out
 
 
 @register(*REDUCTIONS)
@@ -37,12 +41,48 @@ def reduction(ctx: EmitContext, node: Node) -> None:
     if node.op in ("nansum", "nanprod"):  # NaN counts as the identity of the reduction
         identity = ctx.const(0.0 if node.op == "nansum" else 1.0, "identity")
         x = ctx.add("Where", [ctx.add("IsNaN", [x]), identity, x])
-    _reduce(ctx, _ONNX_REDUCE[node.op], x, reduced_axes(node.attrs, len(ctx.shape(0))), node.attrs["keepdims"])
+    _reduce(ctx, _ONNX_REDUCE[node.op], x, node_axes(node, len(ctx.shape(0))), node.attrs["keepdims"])
+
+
+@register("_np_all", "_np_any")
+def truth(ctx: EmitContext, node: Node) -> None:
+    """Whether every (any) element is non-zero: the minimum (maximum) of 1 or 0 per element."""
+    truths = ctx.add("Cast", [ctx.add("Not", [ctx.add("Equal", [ctx.input(0), ctx.const(0.0)])])],
+                     to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    op_type = "ReduceMin" if node.op == "_np_all" else "ReduceMax"
+    _reduce(ctx, op_type, truths, node_axes(node, len(ctx.shape(0))), node.attrs["keepdims"])
+
+
+@register("_npi_std", "_npi_var")
+def spread(ctx: EmitContext, node: Node) -> None:
+    """The mean squared deviation from the mean over ``n - ddof`` elements; std its square root."""
+    x, shape = ctx.input(0), ctx.shape(0)
+    axes = node_axes(node, len(shape))
+    count = int(np.prod([shape[axis] for axis in axes])) - node.attrs["ddof"]
+    mean = ctx.add("ReduceMean", [x], axes=list(axes), keepdims=1) if ctx.opset < 18 else \
+        ctx.add("ReduceMean", [x, ctx.ints(axes, "axes")], keepdims=1)
+    deviation = ctx.add("Sub", [x, mean])
+    squares = _reduce(ctx, "ReduceSum", ctx.add("Mul", [deviation, deviation]), axes, node.attrs["keepdims"],
+                      ctx.temp("squares"))
+    if node.op == "_npi_var":
+        ctx.add("Div", [squares, ctx.const(float(count))], ctx.output())
+    else:
+        ctx.add("Sqrt", [ctx.add("Div", [squares, ctx.const(float(count))])], ctx.output())
+
+
+@register("_np_cumsum")
+def cumsum(ctx: EmitContext, node: Node) -> None:
+    """A running sum along ``axis`` (no axis: of the flattened data)."""
+    x, axis = ctx.input(0), node.attrs["axis"]
+    if axis is None:
+        x, axis = ctx.reshape(x, [-1]), 0
+    ctx.add("CumSum", [x, ctx.const(np.array(axis_index(axis, max(len(ctx.shape(0)), 1))), "axis", dtype=np.int64)],
+            ctx.output())
 
 
 @register("norm")
 def norm(ctx: EmitContext, node: Node) -> None:
-    axes = reduced_axes(node.attrs, len(ctx.shape(0)))
+    axes = node_axes(node, len(ctx.shape(0)))
     _reduce(ctx, _ONNX_REDUCE[node.attrs["ord"]], ctx.input(0), axes, node.attrs["keepdims"])
 
 
@@ -51,12 +91,13 @@ def arg_reduction(ctx: EmitContext, node: Node) -> None:
     """The first index of the extreme value, as a float (MXNet's output type); no axis: of the flattened data."""
     a, x, rank = node.attrs, ctx.input(0), len(ctx.shape(0))
     op_type = "ArgMax" if node.op == "argmax" else "ArgMin"
+    numpy = numpy_spelled(node)
     if a["axis"] is None:
         index = ctx.add(op_type, [ctx.reshape(x, [-1])], axis=0, keepdims=1)
-        if a["keepdims"]:
-            index = ctx.reshape(index, [1] * rank)
+        if a["keepdims"] or numpy:
+            index = ctx.reshape(index, [1] * rank if a["keepdims"] else [])
     else:
         index = ctx.add(op_type, [x], axis=axis_index(a["axis"], rank), keepdims=int(a["keepdims"]))
-        if not a["keepdims"] and rank == 1:
+        if not a["keepdims"] and rank == 1 and not numpy:
             index = ctx.reshape(index, [1])
     ctx.add("Cast", [index], ctx.output(), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))

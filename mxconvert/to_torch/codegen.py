@@ -16,7 +16,7 @@ from ..dynamic import LiveDims, digest, emit_checked, input_dtypes_of, input_siz
 from ..errors import InternalError, NotExpressible, UnsupportedOpsError, first_line
 from ..batch_major import batch_major_attention
 from ..inference_graph import inference_forward
-from ..integers import integer_tensors
+from ..semantics.dtypes import INTEGER_DTYPES, tensor_dtypes
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
 from ..semantics.schema import OPS
@@ -111,7 +111,8 @@ class TorchContext:
         self.live = live or (lambda ref: list(shapes[ref]))
         self.states = begin_states(graph)
         self.digests: dict[str, str] = {}  # node -> fingerprint of its lowering (``dynamic.emit_checked``)
-        self.integers = integer_tensors(graph)  # outputs MXNet holds in an integer type
+        self.dtypes = tensor_dtypes(graph)  # MXNet's element type of each node output
+        self.integers = {ref for ref, dtype in self.dtypes.items() if dtype in INTEGER_DTYPES}
         self.current: Node | None = None
         self.nodes = graph.nodes_by_name()
         self.parent, self.indent, self.within = parent, indent, within
@@ -244,7 +245,7 @@ class TorchContext:
     # --- assembly -----------------------------------------------------------------------------------
     def source(self) -> str:
         graph = self.graph
-        heads = [self.expr_of(ref) for ref in graph.outputs]
+        heads = [self._typed(ref) for ref in graph.outputs]
         returns = "torch.Tensor" if len(heads) == 1 else f"Tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
         arguments, defaults = self._arguments()
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
@@ -271,6 +272,12 @@ class TorchContext:
         body.append(_wrap(f"return {', '.join(heads)}", 8))
         parts.append("\n" + "\n".join(body))
         return "\n".join(parts) + "\n"
+
+    def _typed(self, ref: TensorRef) -> str:
+        """An output's expression in MXNet's type of it (the graph computes in float32)."""
+        dtype = self.dtypes.get(ref, "float32")
+        expr = self.expr_of(ref)
+        return expr if dtype == "float32" else f"{expr}.to(torch.{dtype})"
 
     def live_shape(self, ref: TensorRef) -> str:
         """``ref``'s shape as a list expression: fixed sizes, or an input's live size where it follows one."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -77,7 +77,10 @@ def unary(ctx: TorchContext, node: Node) -> Lowering:
 _OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "equal": "==", "not_equal": "!=", "greater": ">",
               "greater_equal": ">=", "lesser": "<", "lesser_equal": "<="}
 _LOGICAL = {"logical_and": "&", "logical_or": "|", "logical_xor": "^"}
-_FUNCTIONS = {"maximum": "torch.maximum", "minimum": "torch.minimum", "power": "torch.pow", "hypot": "torch.hypot"}
+_FUNCTIONS = {"maximum": "torch.maximum", "minimum": "torch.minimum", "power": "torch.pow", "hypot": "torch.hypot",
+              "arctan2": "torch.atan2"}
+_BITWISE = {"lcm": "torch.lcm", "bitwise_and": "torch.bitwise_and", "bitwise_or": "torch.bitwise_or",
+            "bitwise_xor": "torch.bitwise_xor"}
 
 
 def _binary(ctx: TorchContext, base: str, a: str, b: str, like: str) -> str:
@@ -90,6 +93,12 @@ def _binary(ctx: TorchContext, base: str, a: str, b: str, like: str) -> str:
         return f"(({a} != 0) {_LOGICAL[base]} ({b} != 0)).to({like}.dtype)"
     if base == "mod":
         return f"{ctx.helper('mxnet_mod')}({a}, {b})"
+    if base == "copysign":
+        return f"torch.where(((({a}) >= 0) & (({b}) >= 0)) | ((({a}) < 0) & (({b}) < 0)), {a}, -({a}))"
+    if base == "ldexp":
+        return f"{a} * torch.pow(torch.full_like({like}, 2.0), {b})"
+    if base in _BITWISE:  # on int64 (bools: their 0 or 1), back in the data's type
+        return f"{_BITWISE[base]}(({a}).to(torch.int64), ({b}).to(torch.int64)).to({like}.dtype)"
     return f"{_FUNCTIONS[base]}({a}, {b})"
 
 
@@ -112,12 +121,54 @@ def binary(ctx: TorchContext, node: Node) -> Lowering:
         a, b = x, ctx.input(1)
     else:
         scalar = num(_as_float32(integer_scalar(node.attrs["scalar"]) if integer else node.attrs["scalar"]))
-        if form.base in ("mod", "maximum", "minimum", "hypot"):  # functions of two tensors
+        if form.base in ("mod", "maximum", "minimum", "hypot", "arctan2", "copysign", *BITWISE):  # of two tensors
             scalar = f"torch.full_like({x}, {scalar})"
         a, b = (scalar, x) if form.reverse else (x, scalar)
     if form.base == "div" and integer:  # integer division truncates
         return Lowering(f"torch.trunc({a} / {b})")
     return Lowering(_binary(ctx, form.base, a, b, x))
+
+
+_PREDICATES = {"_npi_isnan": "torch.isnan({})", "_npi_isinf": "torch.isinf({})", "_npi_isfinite": "torch.isfinite({})",
+               "_npi_isposinf": "torch.isposinf({})", "_npi_isneginf": "torch.isneginf({})"}
+
+
+@register(*NUMPY_PREDICATES, "_npi_bitwise_not")
+def predicate(ctx: TorchContext, node: Node) -> Lowering:
+    """NumPy's isnan/isinf/isfinite/isposinf/isneginf as 1 or 0; bitwise_not of integers (~x) and of bools."""
+    x = ctx.input(0)
+    if node.op == "_npi_bitwise_not":
+        if ctx.dtypes[node.output()] == "bool":
+            return Lowering(f"({x} == 0).to({x}.dtype)")
+        return Lowering(f"torch.bitwise_not({x}.to(torch.int64)).to({x}.dtype)")
+    return Lowering(f"{_PREDICATES[node.op].format(x)}.to({x}.dtype)")
+
+
+@register("_npi_around")
+def around(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet's around: times 10 ``decimals`` times (or divided), rounded half to even, scaled back step by step."""
+    decimals, expr = node.attrs["decimals"], ctx.input(0)
+    for _ in range(abs(decimals)):
+        expr = f"({expr} {'*' if decimals > 0 else '/'} 10.0)"
+    expr = f"torch.round({expr})"
+    for _ in range(abs(decimals)):
+        expr = f"({expr} {'/' if decimals > 0 else '*'} 10.0)"
+    return Lowering(expr)
+
+
+@register(*NUMPY_WHERE)
+def where(ctx: TorchContext, node: Node) -> Lowering:
+    """x where the condition is non-zero, else y, all three broadcast."""
+    condition, a = ctx.input(0), node.attrs
+    if node.op == "_npi_where":
+        x, y = ctx.input(1), ctx.input(2)
+    elif node.op == "_npi_where_lscalar":
+        x, y = f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})", ctx.input(1)
+    elif node.op == "_npi_where_rscalar":
+        x, y = ctx.input(1), f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})"
+    else:
+        x, y = (f"torch.full_like({condition}, {num(a[key])})" for key in ("x", "y"))
+    return Lowering(f"torch.where({condition} != 0, {x}, {y})")
 
 
 @register("hard_sigmoid")

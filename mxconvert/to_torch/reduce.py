@@ -1,11 +1,14 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.reduced_axes``), argmax and argmin."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.node_axes``), argmax and argmin,
+NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.reduce import REDUCTIONS
-from ..semantics.reduce import reduced_axes
+import numpy as np
+
+from ..semantics.reduce import REDUCTIONS, node_axes
+from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .registry import Lowering, register
 
@@ -16,9 +19,9 @@ _TORCH_REDUCE = {"sum": "torch.sum", "nansum": "torch.nansum", "mean": "torch.me
                  "min": "torch.amin"}
 
 
-def _every_axis_kept_one(expr: str, axes: tuple[int, ...], rank: int, keepdims: bool) -> str:
-    """MXNet keeps one axis of size 1 where a reduction takes every axis."""
-    return f"{expr}.reshape(1)" if len(axes) == rank and not keepdims else expr
+def _every_axis_kept_one(expr: str, axes: tuple[int, ...], rank: int, keepdims: bool, numpy: bool = False) -> str:
+    """MXNet keeps one axis of size 1 where a reduction takes every axis (NumPy's spellings none)."""
+    return f"{expr}.reshape(1)" if len(axes) == rank and not keepdims and not numpy else expr
 
 
 def _product(x: str, axes: tuple[int, ...], keepdims: bool) -> str:
@@ -32,7 +35,7 @@ def _product(x: str, axes: tuple[int, ...], keepdims: bool) -> str:
 @register(*REDUCTIONS)
 def reduction(ctx: TorchContext, node: Node) -> Lowering:
     x, rank, keepdims = ctx.input(0), len(ctx.shape(0)), node.attrs["keepdims"]
-    axes = reduced_axes(node.attrs, rank)
+    axes = node_axes(node, rank)
     if not axes:  # exclude listed every axis: nothing is reduced
         return Lowering(x)
     if node.op in ("prod", "nanprod"):
@@ -40,28 +43,62 @@ def reduction(ctx: TorchContext, node: Node) -> Lowering:
         expr = _product(source, axes, keepdims)
     else:
         expr = f"{_TORCH_REDUCE[node.op]}({x}, {list(axes)}, keepdim={keepdims})"
-    return Lowering(_every_axis_kept_one(expr, axes, rank, keepdims))
+    return Lowering(_every_axis_kept_one(expr, axes, rank, keepdims, numpy_spelled(node)))
+
+
+@register("_np_all", "_np_any")
+def truth(ctx: TorchContext, node: Node) -> Lowering:
+    """Whether every (any) element is non-zero, as 1 or 0 in the data's type."""
+    x, keepdims = ctx.input(0), node.attrs["keepdims"]
+    axes = node_axes(node, len(ctx.shape(0)))
+    if not axes:
+        return Lowering(f"({x} != 0).to({x}.dtype)")
+    func = "torch.all" if node.op == "_np_all" else "torch.any"
+    expr = f"{x} != 0"
+    for axis in sorted(axes, reverse=True):
+        expr = f"{func}({expr}, {axis}, keepdim={keepdims})"
+    return Lowering(f"({expr}).to({x}.dtype)")
+
+
+@register("_npi_std", "_npi_var")
+def spread(ctx: TorchContext, node: Node) -> Lowering:
+    """The mean squared deviation from the mean over ``n - ddof`` elements; std its square root."""
+    x, shape, keepdims = ctx.input(0), ctx.shape(0), node.attrs["keepdims"]
+    axes = node_axes(node, len(shape))
+    count = int(np.prod([shape[axis] for axis in axes])) - node.attrs["ddof"]
+    deviation = f"({x} - torch.mean({x}, {list(axes)}, keepdim=True))"
+    expr = f"torch.sum({deviation} * {deviation}, {list(axes)}, keepdim={keepdims}) / {float(count)!r}"
+    return Lowering(expr if node.op == "_npi_var" else f"torch.sqrt({expr})")
+
+
+@register("_np_cumsum")
+def cumsum(ctx: TorchContext, node: Node) -> Lowering:
+    """A running sum along ``axis`` (no axis: of the flattened data)."""
+    x, axis = ctx.input(0), node.attrs["axis"]
+    if axis is None:
+        return Lowering(f"torch.cumsum({x}.reshape(-1), 0)")
+    return Lowering(f"torch.cumsum({x}, {axis_index(axis, len(ctx.shape(0)))})")
 
 
 @register("norm")
 def norm(ctx: TorchContext, node: Node) -> Lowering:
     x, rank, a = ctx.input(0), len(ctx.shape(0)), node.attrs
-    axes = reduced_axes(a, rank)
+    axes = node_axes(node, rank)
     expr = f"torch.linalg.vector_norm({x}, {a['ord']}, {list(axes)}, keepdim={a['keepdims']})"
-    return Lowering(_every_axis_kept_one(expr, axes, rank, a["keepdims"]))
+    return Lowering(_every_axis_kept_one(expr, axes, rank, a["keepdims"], numpy_spelled(node)))
 
 
 @register("argmax", "argmin")
 def arg_reduction(ctx: TorchContext, node: Node) -> Lowering:
     """The first index of the extreme value, as a float (MXNet's output type); no axis: of the flattened data."""
     a, x, rank = node.attrs, ctx.input(0), len(ctx.shape(0))
-    func = f"torch.{node.op}"
+    func, numpy = f"torch.{node.op}", numpy_spelled(node)
     if a["axis"] is None:
         expr = f"{func}({x}.reshape(-1), 0, keepdim=True)"
-        if a["keepdims"]:
-            expr = f"{expr}.reshape({[1] * rank})"
+        if a["keepdims"] or numpy:
+            expr = f"{expr}.reshape({[1] * rank if a['keepdims'] else []})"
     else:
         expr = f"{func}({x}, {axis_index(a['axis'], rank)}, keepdim={a['keepdims']})"
-        if rank == 1 and not a["keepdims"]:
+        if rank == 1 and not a["keepdims"] and not numpy:
             expr = f"{expr}.reshape(1)"
     return Lowering(f"{expr}.to({x}.dtype)")
