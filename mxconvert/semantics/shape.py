@@ -749,7 +749,6 @@ alias("_npx_reshape", "Reshape", normalise=numpyx_reshape)
 alias("_np_transpose", "transpose", normalise=numpy_transpose)
 alias("_np_squeeze", "squeeze", normalise=numpy_squeeze)
 alias("_npi_stack", "stack")
-alias("_np_copy", "BlockGrad")
 alias("_npi_dsplit", "_split_v2")
 alias("_npi_concatenate", "Concat", normalise=numpy_concatenate)
 
