@@ -18,6 +18,11 @@ def mxnet_view(sym):
     return ops, sym.list_arguments(), sym.list_auxiliary_states(), sym.list_outputs()
 
 
+# NumPy-interface ops whose output MXNet names otherwise (``_npi_average`` has a second, hidden output)
+_NUMPY_OUTPUT_NAMES = {"_npi_concatenate": "out", "_npi_matmul": "out", "_npi_std": "std", "_npi_var": "var",
+                       "_npi_average": "output0"}
+
+
 def our_view(graph, spellings: dict[str, str] | None = None):
     """What the reader reports, named as MXNet names it; ``spellings``: each node's op as the file spells it."""
     spellings = spellings or {}
@@ -36,8 +41,8 @@ def our_view(graph, spellings: dict[str, str] | None = None):
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
-        elif spellings.get(ref.node) in ("_npi_concatenate", "_npi_matmul"):  # NumPy spellings naming it out
-            outputs.append(f"{ref.node}_out")
+        elif spellings.get(ref.node) in _NUMPY_OUTPUT_NAMES:  # NumPy spellings that name their output
+            outputs.append(f"{ref.node}_{_NUMPY_OUTPUT_NAMES[spellings[ref.node]]}")
         else:
             outputs.append(f"{ref.node}_output" + (str(ref.index) if node.num_outputs > 1 else ""))
     return ops, args, aux, outputs
