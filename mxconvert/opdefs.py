@@ -806,4 +806,33 @@ OPS.update({
                     "cond_input_locs": _LOCS, "then_input_locs": _LOCS, "else_input_locs": _LOCS},
                    outputs=_CONTROL_FLOW_OUTPUTS),
 })
-SUBGRAPH_COUNTS = {"_foreach": 1, "_while_loop": 2, "_cond": 3}  # op -> how many subgraphs it holds
+CONTROL_FLOW = ("_foreach", "_while_loop", "_cond")
+
+
+# --- fused subgraph ops: what ``optimize_for(backend='MKLDNN')`` and MXNet's quantization flow export, one ------
+# subgraph holding the original ops (``fused.inline_fused`` puts a float one's ops back in the graph) -----------
+_CALIBRATED = (optional(parse_float32), None)
+_QUANTIZED = {"quantized": (parse_bool, False), "min_calib_range": _CALIBRATED, "max_calib_range": _CALIBRATED}
+_FLOAT_OUTPUT = {"enable_float_output": (parse_bool, False)}
+
+
+def _quantized_outputs(attrs: dict[str, Any]) -> int:
+    """A quantized op gives its data and the data's min and max, unless it outputs float32."""
+    return 3 if attrs["quantized"] and not attrs.get("enable_float_output", False) else 1
+
+
+OPS.update({
+    "_sg_mkldnn_conv": OpDef({"with_bn": (parse_bool, False), "with_act": (parse_bool, False),
+                              "with_sum": (parse_bool, False), "with_postsum_act": (parse_bool, False),
+                              **_QUANTIZED}, outputs=_quantized_outputs),
+    "_sg_mkldnn_fully_connected": OpDef({"with_eltwise": (parse_bool, False),
+                                         "channel_wise_quantize": (optional(parse_bool), None),
+                                         **_QUANTIZED, **_FLOAT_OUTPUT}, outputs=_quantized_outputs),
+    "_sg_mkldnn_selfatt_qk": OpDef({"heads": (_COUNT, REQUIRED), **_QUANTIZED, **_FLOAT_OUTPUT},
+                                   outputs=_quantized_outputs),
+    "_sg_mkldnn_selfatt_valatt": OpDef({"heads": (_COUNT, REQUIRED), **_QUANTIZED, **_FLOAT_OUTPUT},
+                                       outputs=_quantized_outputs),
+})
+FUSED = ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected", "_sg_mkldnn_selfatt_qk", "_sg_mkldnn_selfatt_valatt")
+# op -> how many subgraphs it holds
+SUBGRAPH_COUNTS = {"_foreach": 1, "_while_loop": 2, "_cond": 3, **{op: 1 for op in FUSED}}
