@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 Parser = Callable[[str], Any]
@@ -834,5 +834,20 @@ OPS.update({
                                        outputs=_quantized_outputs),
 })
 FUSED = ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected", "_sg_mkldnn_selfatt_qk", "_sg_mkldnn_selfatt_valatt")
+
+
+# --- INT8 ops of MXNet's quantization flow (``quantization``): a quantized tensor, then its min and max ----------
+def _three(attrs: dict[str, Any]) -> int:
+    return 3
+
+
+OPS.update({
+    "_contrib_quantize_v2": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
+                                   "min_calib_range": _CALIBRATED, "max_calib_range": _CALIBRATED}, outputs=_three),
+    "_contrib_dequantize": OpDef({"out_type": (choice("float32"), "float32")}),
+    "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
+    "_contrib_quantized_flatten": OpDef(outputs=_three),
+    "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
+})
 # op -> how many subgraphs it holds
 SUBGRAPH_COUNTS = {"_foreach": 1, "_while_loop": 2, "_cond": 3, **{op: 1 for op in FUSED}}

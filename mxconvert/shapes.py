@@ -2138,3 +2138,44 @@ def _cond(node: Node, shapes: list[Shape]) -> list[Shape]:
     for index, (a, b) in enumerate(zip(then, otherwise)):
         _expect(b, a, f"output {index} of the else branch")
     return then
+
+
+# --- fused subgraph ops (quantized: their subgraph's shapes) and the INT8 ops, whose min and max are scalars --
+def _with_range(shapes: list[Shape]) -> list[Shape]:
+    return [*shapes, (1,), (1,)]
+
+
+@shape_rule("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected", "_sg_mkldnn_selfatt_qk", "_sg_mkldnn_selfatt_valatt")
+def _fused_subgraph(node: Node, shapes: list[Shape]) -> list[Shape]:
+    body = node.subgraphs[0]
+    try:
+        found = infer_shapes(body, dict(zip(body.variables, shapes)))
+    except ShapeError as exc:
+        raise ShapeError(f"in the subgraph of {node.name!r}: {exc}") from None
+    outputs = [found[ref] for ref in body.outputs]
+    return _with_range(outputs) if node.num_outputs == 3 else outputs
+
+
+@shape_rule("_contrib_quantize_v2")
+def _quantize(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return _with_range(shapes[:1])
+
+
+@shape_rule("_contrib_dequantize")
+def _dequantize(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return shapes[:1]
+
+
+@shape_rule("_contrib_quantized_pooling")
+def _quantized_pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return _with_range(_pooling(node, shapes[:1]))
+
+
+@shape_rule("_contrib_quantized_flatten")
+def _quantized_flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return _with_range(_flatten(node, shapes[:1]))
+
+
+@shape_rule("_contrib_quantized_act")
+def _quantized_act(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return _with_range(shapes[:1])
