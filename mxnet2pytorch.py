@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import config  # noqa: E402
 from mxconvert import cli  # noqa: E402
-from mxconvert.quantization import INT8_CPUS  # noqa: E402
+from mxconvert.semantics.quantization import INT8_CPUS  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:

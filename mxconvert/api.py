@@ -20,7 +20,7 @@ from typing import Callable
 from .checkpoint import CheckpointPaths, load_checkpoint
 from .feeds import Runner
 from .ir import Graph
-from .shapes import Shape
+from .semantics.rules import Shape
 
 InputShape = Shape | dict[str, Shape]
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import MxConvertError, UnsupportedOpsError
 from .ir import Graph, TensorRef
-from .shapes import Shape, ShapeError, infer_shapes, input_shapes_of, is_begin_state
+from .semantics.inference import infer_shapes, input_shapes_of, is_begin_state
+from .semantics.rules import Shape, ShapeError
 
 BATCH = "batch"
 _FACTORS = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29)  # batch first, if dynamic; one per other dynamic axis

@@ -1,8 +1,8 @@
 """MXNet's symbol JSON made to run in float64, the exact reference, on MXNet 1.9.1's CPU kernels.
 
 Every float32 ``dtype`` becomes float64, and the ops whose CPU kernels have no float64 form are rewritten into
-float64-capable MXNet ops computing the same values in double (the rewrite's last node keeps the node's name,
-so the layer report finds it):
+float64-capable MXNet ops computing the same values in double, in control-flow bodies as in the graph (the
+rewrite's last node keeps the node's name, so the layer report finds it):
 
 * ``Crop``: ``slice`` (``slice_like`` for a second input's size); ``center_crop`` as ``take`` at
   floor((size - cropped size) / 2), the offset MXNet computes, read off the live shapes;
@@ -27,7 +27,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .opdefs import FUSED, OPS, canonical_op
+from .semantics.fused import FUSED
+from .semantics.schema import OPS, canonical_op
 
 Ref = list  # [node index, output index, version], as the symbol JSON refers to an output
 
@@ -36,21 +37,20 @@ def float32_made_double(symbol_json: str) -> str:
     (``_arange``, ``Cast``, ``argsort``'s indices...), and every float32-only op rewritten (see the module), so
     that a float64 run computes in double throughout: the exact reference (GluonCV creates its anchor grids and
     sort indices in float32, and MXNet refuses to mix them with float64 data)."""
-    graph = json.loads(symbol_json)  # as MXNet's own ``tojson`` writes it: attributes under "attrs"
-    _made_double(graph)
-    return json.dumps(_rewritten(graph))
+    return json.dumps(_made_double(json.loads(symbol_json)))  # as MXNet's ``tojson`` writes it: "attrs"
 
 
-def _made_double(graph: dict) -> None:
-    """Every float32 ``dtype`` attribute of ``graph`` and of its nodes' subgraphs made float64."""
+def _made_double(graph: dict) -> dict:
+    """:func:`float32_made_double` on a parsed graph, control-flow bodies (``subgraphs``) included."""
     for node in graph["nodes"]:
         attrs = node.setdefault("attrs", {})
         schema = OPS.get(canonical_op(node["op"]))
         default = schema.attrs.get("dtype", (None, None))[1] if schema is not None else None
         if str(attrs.get("dtype", default)).strip("'\"") == "float32":
             attrs["dtype"] = "float64"
-        for body in node.get("subgraphs", []):
-            _made_double(body)
+        if node.get("subgraphs"):
+            node["subgraphs"] = [_made_double(body) for body in node["subgraphs"]]
+    return _rewritten(graph)
 
 
 class _Builder:

@@ -15,8 +15,10 @@ import numpy as np
 
 from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef, Variable, VarKind
-from .shapes import (axis_index, expand_dims_axis, reduced_axes, reshape_target, reversed_axes, slice_axis_range,
-                     slice_ranges, split_bounds, squeezed_axes, swapped_axes, tile_reps)
+from .semantics.reduce import reduced_axes
+from .semantics.rules import axis_index
+from .semantics.shape import (expand_dims_axis, reshape_target, reversed_axes, slice_axis_range, slice_ranges,
+                              split_bounds, squeezed_axes, swapped_axes, tile_reps)
 
 Evaluator = Callable[[Node, list[np.ndarray]], list[np.ndarray]]
 EVALUATORS: dict[str, Evaluator] = {}

@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 
 from .folding import fold_constants
-from .fused import inline_fused
 from .ir import Graph, Node, VarKind
-from .opdefs import LOSS_HEADS
+from .semantics.fused import inline_fused
+from .semantics.loss import LOSS_HEADS
 from .symbol import reachable
 
 # head -> (op, typed attributes) of its inference forward; the others forward their data unchanged

@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 
 from .ir import Graph, TensorRef
-from .opdefs import BINARY_FORMS, CAST_DTYPES, INDEX_DTYPES
+from .semantics.elementwise import BINARY_FORMS
+from .semantics.indexing import INDEX_DTYPES
+from .semantics.shape import CAST_DTYPES
 
 INTEGER_DTYPES = frozenset(dtype for dtype in (*CAST_DTYPES, *INDEX_DTYPES) if "int" in dtype)
 # ops whose outputs take the type of their data (the first input; where's second): moves, elementwise arithmetic

@@ -19,8 +19,9 @@ from .feeds import Given, complete_feeds
 from .float64_graph import float32_made_double
 from .ir import Graph, TensorRef
 from .mxnet_compat import import_mxnet
-from .opdefs import LOSS_HEADS, OPS, canonical_op
-from .shapes import begin_states, infer_shapes, named_like_begin_state
+from .semantics.loss import LOSS_HEADS
+from .semantics.schema import OPS, canonical_op
+from .semantics.inference import begin_states, infer_shapes, named_like_begin_state
 from .symbol import parse_symbol
 
 

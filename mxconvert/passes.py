@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 
 from .ir import Graph, Node, TensorRef, Variable, VarKind
-from .shapes import is_channels_last
+from .semantics.convolution import is_channels_last
 
 
 def foldable_batch_norms(graph: Graph) -> dict[str, Node]:

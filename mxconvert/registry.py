@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Collection, Iterable
 
 from .ir import Node
-from .opdefs import OPS
+from .semantics.schema import OPS
 
 Check = Callable[..., "str | None"]  # (node, *target context) -> why it cannot be converted, or None
 

@@ -17,9 +17,10 @@ from typing import Callable, Iterable, Sequence
 from .zoo import detection, faces, fused, nlp, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
-from .fused import inline_fused
 from .ir import Node
-from .opdefs import ALIASES, FUSED, LOSS_HEADS
+from .semantics.fused import FUSED, inline_fused
+from .semantics.loss import LOSS_HEADS
+from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
 from .symbol import parse_symbol
 from .to_onnx.exporter import MAX_OPSET, MIN_OPSET  # the exporter and the code generator import every family

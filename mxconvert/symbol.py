@@ -5,11 +5,11 @@ import json
 import os
 from typing import Any
 
-from .control_flow import check_control_flow
-from .fused import check_fused
 from .errors import MxConvertError
 from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind, unique_name
-from .opdefs import FUSED, OPS, REQUIRED, SUBGRAPH_COUNTS, canonical_op
+from .semantics.control_flow import SUBGRAPH_COUNTS, check_control_flow
+from .semantics.fused import FUSED, check_fused
+from .semantics.schema import OPS, REQUIRED, normalised
 
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
               "subgraphs"}
@@ -124,8 +124,10 @@ class _SymbolParser:
         hints = {k: v for k, v in raw_attrs.items() if k.startswith("__") or k in _ANNOTATIONS}
         if op == "null":
             return Variable(name, VarKind.INPUT, shape=_shape_hint(hints.get("__shape__")))
-        op = canonical_op(op)
-        op_attrs = {k: v for k, v in raw_attrs.items() if k not in hints}
+        try:
+            op, op_attrs = normalised(op, {k: v for k, v in raw_attrs.items() if k not in hints})
+        except (ValueError, KeyError) as exc:
+            raise self.fail(f"node {name!r} ({op}): attributes its canonical op cannot take: {exc}")
         inputs = self.parse_refs(raw.get("inputs", []), f"inputs of {name!r}", index, None, names)
         attrs = self.typed_attrs(op, name, op_attrs)
         schema = OPS.get(op)
@@ -137,7 +139,7 @@ class _SymbolParser:
                 raise self.fail(f"node {name!r} ({op}) has {len(inputs)} inputs, expected {len(slots)}")
             inputs += [TensorRef(f"{name}_{slot}") for slot in slots[len(inputs):]]
         node = Node(name, op, attrs, inputs, num_outputs, hints, subgraphs=subgraphs)
-        if op in SUBGRAPH_COUNTS:
+        if op in SUBGRAPH_COUNTS or op in FUSED:
             reason = check_fused(node) if op in FUSED else check_control_flow(node)
             if reason:
                 raise self.fail(f"node {name!r} ({op}): {reason}")
@@ -147,7 +149,7 @@ class _SymbolParser:
         """The bodies of a control-flow node, each parsed as a symbol of its own."""
         if not isinstance(raw, list):
             raise self.fail(f"node {name!r}: 'subgraphs' is not a list")
-        if raw and op not in SUBGRAPH_COUNTS:
+        if raw and op not in SUBGRAPH_COUNTS and op not in FUSED:
             raise self.fail(f"node {name!r} ({op}) holds subgraphs, which only control-flow and fused ops have")
         if raw and self.within.count("/") + 1 >= MAX_NESTING:
             raise self.fail(f"node {name!r}: subgraphs nested more than {MAX_NESTING} deep")

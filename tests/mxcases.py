@@ -371,7 +371,7 @@ HEADS = {
 CASES.update(HEADS)
 
 
-# --- padding, resizing, adaptive/ROI pooling and sequence ops (issue 13, prefix ``resize_``) -------------------
+# --- padding, resizing, adaptive/ROI pooling and sequence ops (prefix ``resize_``) -------------------
 _resize = S.contrib.BilinearResize2D
 _seq_length = S.var("seq_length")
 CASES.update({
@@ -541,7 +541,7 @@ CASES.update({  # Reshape codes beyond the reshape_* cases (test_shape_ops has t
 ONNX_REFUSES.update({"shape_cast_bfloat16": r"Cast \[Cast to bfloat16 \(MXNet truncates.*\]"})
 
 
-# --- indexing, creation and sorting (issue 13): float indices truncated, clipped or wrapped; ties; dtypes --------
+# --- indexing, creation and sorting: float indices truncated, clipped or wrapped; ties; dtypes --------
 def _index_var(name: str, values: list) -> tuple:
     """A variable holding exact index values (stored with the weights) and its CASE_INPUTS entry."""
     array = np.array(values, np.float32)
@@ -657,7 +657,7 @@ RANDOM_CASES = {
 }
 
 
-# --- nn layers, normalisation and matrix products (issue 13) --------------------------------------------------
+# --- nn layers, normalisation and matrix products --------------------------------------------------
 
 
 def _deconv(x, **kw):
@@ -745,7 +745,7 @@ CASES.update({
 })
 
 
-# --- the fused RNN (issue 14; tests/test_rnn_ops.py has every mode, layer count and direction): packed parameters
+# --- the fused RNN (tests/test_rnn_ops.py has every mode, layer count and direction): packed parameters
 # and non-zero begin states stored with the weights, input, hidden and projection sizes all different --------------
 def _rnn(mode: str, **attrs):
     cell = {"state_cell": S.var("rnn_state_cell")} if mode == "lstm" else {}
@@ -763,7 +763,7 @@ CASES.update({
 INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer has no LSTM, GRU or RNN" for case in CASES if case.startswith("rnn_")})
 
 
-# --- detection post-processing (issue 15, prefix ``det_``): boxes built from the data so that they overlap -------
+# --- detection post-processing (prefix ``det_``): boxes built from the data so that they overlap -------
 def _detections(x, classes: int = 4, tied: bool = False, malformed: bool = False, shift: float = 0.0):
     """Rows [id, score, x1, y1, x2, y2] from data in [-1, 1): ``classes`` ids, scores in [0, 1) (quarters when
     ``tied``), corners in [shift, 8 + shift) and sizes up to 6 (some negative when ``malformed``)."""

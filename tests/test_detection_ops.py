@@ -11,7 +11,7 @@ import torch
 from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
-from mxconvert.shapes import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source

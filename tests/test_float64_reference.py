@@ -242,6 +242,27 @@ def test_float64_run_is_exact(case: str, tmp_path: Path) -> None:
     assert error32 > 1e-10, f"float32 {error32:.3g}: the case cannot tell float32 from float64"
 
 
+def test_float64_run_rewrites_control_flow_bodies(tmp_path: Path) -> None:
+    """A ``_foreach`` body holding ``SoftmaxActivation`` and an ``_arange`` of float32 default dtype runs in
+    double as the outer graph does."""
+    def step(x, states):
+        h = S.broadcast_add(S.SoftmaxActivation(x + states[0], name="sm"), S.arange(start=0, stop=4, name="offsets"))
+        return h, [h]
+
+    out, _ = S.contrib.foreach(step, d * 4.0, [S.sum(d, axis=0) * 0.1])
+    _, data = _save(tmp_path / "m", out, (3, 2, 4))
+    (f32,), (f64,) = _both(tmp_path / "m", data)
+    x, exact = data.astype(np.float64), []
+    h = 0.1 * x.sum(axis=0)
+    for row in 4 * x:
+        h = _softmax(row + h, -1) + np.arange(4)
+        exact.append(h)
+    exact = np.stack(exact)
+    assert f64.dtype == np.float64 and f64.shape == exact.shape
+    error64, error32 = (np.abs(out - exact).max() / np.abs(exact).max() for out in (f64, f32))
+    assert error64 <= 1e-12 and error32 > 1e-10, (error64, error32)
+
+
 # --- ops still run in float32 inside the float64 run, and integer inputs ---------------------------------------
 @pytest.mark.parametrize("case", ["det_multibox_detection", "det_proposal_repeats_min_size_scores",
                                   "det_multi_proposal", "nn_deconv3d", "shape_amp_cast_float32",

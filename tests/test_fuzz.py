@@ -32,9 +32,9 @@ from mxnet_oracle import MxnetOracle
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
-from mxconvert.opdefs import ALIASES, OPS, parse_bool, parse_float, parse_int, parse_shape
+from mxconvert.semantics.schema import ALIASES, OPS, parse_bool, parse_float, parse_int, parse_shape
 from mxconvert.params import LIST_MAGIC, MAGICS, load_params
-from mxconvert.shapes import inferred_shapes
+from mxconvert.semantics.inference import inferred_shapes
 from mxconvert.symbol import parse_symbol, read_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

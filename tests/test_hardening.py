@@ -514,7 +514,7 @@ def test_unexpected_exception_is_an_internal_error(script: str, kind: str, tmp_p
     args = conv()(tmp_path / "in", {})
     path, outputs = SCRIPTS[script]
     before = files_under(tmp_path)
-    done = subprocess.run([sys.executable, "-c", BROKEN, "mxconvert.shapes.inferred_shapes", kind, "deliberate",
+    done = subprocess.run([sys.executable, "-c", BROKEN, "mxconvert.semantics.inference.inferred_shapes", kind, "deliberate",
                            str(ROOT / path), *outputs, *args], cwd=tmp_path, capture_output=True, text=True,
                           timeout=180, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(ROOT)})
     assert_one_line(done, script, f"internal error: {kind}: ", code=EXIT_INTERNAL)

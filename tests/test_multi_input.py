@@ -1,4 +1,4 @@
-"""Models with several inputs and symbolic sizes (issue 12): inputs named and shaped on the command line, begin
+"""Models with several inputs and symbolic sizes: inputs named and shaped on the command line, begin
 states inferred from the graph and fed zeros when left out, ONNX inputs in MXNet's order, ``KitModel.forward``
 arguments by name, dynamic axes checked at two sizes, float16 params. MXNet 1.9.1 is the reference."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.onnx_mxnet_backend import OnnxMxnetModel
 from mxconvert.onnx_runtime import OrtModel
-from mxconvert.shapes import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

@@ -10,7 +10,7 @@ from mxcases import CASES, S, assert_close, mx, run_reference
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import UnsupportedOpsError
-from mxconvert.shapes import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

@@ -5,7 +5,7 @@ import pytest
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
-from mxconvert.shapes import ShapeError
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
@@ -116,7 +116,7 @@ REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"
 }
 
 
-REFUSED.update({  # the resize family (issue 13)
+REFUSED.update({  # the resize family
     "resize_pad_3d": (S.Pad(S.var("data"), mode="constant", pad_width=(0, 0, 0, 0, 1, 1), name="node"), (2, 3, 4),
                       r"Pad\): data has shape \(2, 3, 4\): MXNet's Pad takes 4-D or 5-D data"),
     "resize_pad_channels": (S.Pad(S.var("data"), mode="edge", pad_width=(0, 0, 1, 0, 1, 1, 0, 0), name="node"),

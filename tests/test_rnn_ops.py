@@ -14,7 +14,8 @@ from test_onnx_ops import run_onnx
 from mxconvert.checkpoint import attach_weights, load_checkpoint
 from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.params import save_params
-from mxconvert.shapes import RnnLayout, ShapeError
+from mxconvert.semantics.recurrent import RnnLayout
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

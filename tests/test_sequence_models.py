@@ -1,4 +1,4 @@
-"""Whole sequence models as people trained them (issue 14): an OCR LSTM unrolled by hand in MXNet 0.x JSON with
+"""Whole sequence models as people trained them: an OCR LSTM unrolled by hand in MXNet 0.x JSON with
 a WarpCTC head, a CTCLoss head, an Embedding + LSTM language model and a bidirectional GRU encoder from Gluon.
 MXNet 1.9.1 is the reference (for WarpCTC, whose plugin it cannot load, with the head replaced by its forward)."""
 from __future__ import annotations

@@ -12,7 +12,7 @@ from mxcases import CASES, S, amp_cast_kept, assert_close, mx, run_reference
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.ir import Graph
-from mxconvert.shapes import reshape_target
+from mxconvert.semantics.shape import reshape_target
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

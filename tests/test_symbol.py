@@ -6,7 +6,7 @@ import pytest
 
 from mxconvert.errors import MxConvertError
 from mxconvert.ir import VarKind
-from mxconvert.opdefs import OPS
+from mxconvert.semantics.schema import OPS
 from mxconvert.symbol import parse_symbol, read_symbol
 from mxcases import CASES, S, mx
 

@@ -11,7 +11,8 @@ import torch
 
 from mxcases import S, assert_close, mx
 from mxconvert.checkpoint import attach_weights
-from mxconvert.shapes import ShapeError, infer_shapes
+from mxconvert.semantics.inference import infer_shapes
+from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch

@@ -6,10 +6,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from ..control_flow import body_name, body_slots, bound_body, loop_var_slots, state_count
+from ..semantics.control_flow import body_name, body_slots, bound_body, loop_var_slots, state_count
 from ..errors import NotExpressible, UnsupportedOpsError
 from ..ir import Node
-from ..shapes import body_shapes
+from ..semantics.control_flow import body_shapes
 from .context import EmitContext
 from .registry import CONVERTERS, register
 

@@ -1,6 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
 MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
-arithmetic and comparison order (``shapes``: multibox_prior_shapes, proposal_anchors, ...).
+arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
 per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
@@ -15,8 +15,8 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors,
-                      proposal_counts, roi_align_grid_refusal)
+from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -320,7 +320,7 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_MultiBoxPrior")
 def multibox_prior(ctx: EmitContext, node: Node) -> None:
-    """The anchors of the data's live height and width (``shapes.multibox_prior_shapes``), in MXNet's float32
+    """The anchors of the data's live height and width (``semantics.detection.multibox_prior_shapes``), in MXNet's float32
     order of operations."""
     a = node.attrs
     sizes, roots = (ctx.const(values, "anchor") for values in multibox_prior_shapes(a))

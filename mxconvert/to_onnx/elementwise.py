@@ -1,16 +1,19 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
-scalar spellings (``opdefs.BINARY_FORMS``), ``hard_sigmoid`` and ``add_n``."""
+scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and
+``Dropout``."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..opdefs import BINARY_FORMS, UNARY_MATH
+from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
 from .context import EmitContext
 from .registry import register
+
 
 _DIRECT = {"abs": "Abs", "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
            "arctan": "Atan", "arctanh": "Atanh", "ceil": "Ceil", "cos": "Cos", "cosh": "Cosh", "erf": "Erf",
@@ -186,3 +189,38 @@ def hard_sigmoid(ctx: EmitContext, node: Node) -> None:
 @register("add_n")
 def add_n(ctx: EmitContext, node: Node) -> None:
     ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
+
+
+@register("_copy")
+def identity(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Identity", [ctx.input(0)], ctx.output())
+
+
+def _dropout_check(node: Node, opset: int) -> str | None:
+    if node.attrs["mode"] != "always":
+        return None
+    if node.attrs["axes"]:
+        return f"mode always with axes {node.attrs['axes']}"
+    return "mode always needs opset 12 (Dropout's training_mode)" if opset < 12 else None
+
+
+@register("Dropout", check=_dropout_check)
+def dropout(ctx: EmitContext, node: Node) -> None:
+    """An identity at inference; ``mode="always"`` drops at inference too, as MXNet does."""
+    if node.attrs["mode"] != "always":
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    ratio = ctx.const(node.attrs["p"], "ratio")
+    training = ctx.const(np.array(True), "training_mode", dtype=np.bool_)
+    ctx.add("Dropout", [ctx.input(0), ratio, training], ctx.output())
+
+
+@register("clip")
+def clip(ctx: EmitContext, node: Node) -> None:
+    """MXNet tests ``x > a_max`` first, then ``x < a_min``: with ``a_min > a_max`` that is not ONNX's Clip."""
+    low, high = ctx.const(node.attrs["a_min"], "min"), ctx.const(node.attrs["a_max"], "max")
+    if node.attrs["a_min"] <= node.attrs["a_max"]:
+        ctx.add("Clip", [ctx.input(0), low, high], ctx.output())
+        return
+    x = ctx.input(0)
+    ctx.add("Where", [ctx.add("Greater", [x, high]), high, ctx.add("Max", [x, low])], ctx.output())

@@ -19,10 +19,11 @@ from ..dynamic import (InputSizes, LiveDims, digest, emit_checked, input_dtypes_
                        probe_shapes)
 from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
-from ..shapes import Shape, begin_states, inferred_shapes
+from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.rules import Shape
 # the family modules register their converters
-from . import (control_flow, detection, elementwise, indexing, nn, normalization, ops, recurrent,  # noqa: F401
-               reduce, resize, sequence, shape)
+from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
+               linear, normalization, recurrent, reduce, resize, sequence, shape)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

@@ -10,8 +10,9 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis,
-                      range_values, sort_axis, sorted_shape, unconvertible_values)
+from ..semantics.indexing import (arange_range, dtype_value, fill_values, multinomial_count, pick_axis, range_values,
+                                  sort_axis, sorted_shape, unconvertible_values)
+from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
 

@@ -1,10 +1,11 @@
-"""Normalisation layers: LRN, InstanceNorm, GroupNorm (gamma and beta per group) and LayerNorm on any axis."""
+"""Normalisation layers: BatchNorm, LRN, InstanceNorm, GroupNorm (gamma and beta per group), LayerNorm on any axis
+and L2Normalization."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Node
-from ..shapes import even_lrn_window
+from ..semantics.normalization import even_lrn_window, l2_normalization_axes
 from .context import EmitContext
 from .registry import register
 
@@ -94,3 +95,42 @@ def layer_norm(ctx: EmitContext, node: Node) -> None:
         weights = (ctx.graph.weight(ref.node) for ref in node.inputs[1:3])
         gamma, beta = (_per_axis(ctx, w, axis, rank, name) for w, name in zip(weights, ("gamma", "beta")))
     ctx.add("Add", [ctx.add("Mul", [normalised, gamma]), beta], ctx.output())
+
+
+@register("BatchNorm")
+def batch_norm(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    gamma_name, beta_name, mean_name, var_name = (ref.node for ref in node.inputs[1:5])
+    gamma = ctx.graph.weight(gamma_name)
+    if a["fix_gamma"]:  # MXNet multiplies by 1 whatever gamma is stored
+        gamma = np.ones_like(gamma)
+    rank = len(ctx.shape(0))
+    axis = a["axis"] % rank
+    if a["output_mean_var"]:  # at inference MXNet outputs the moving mean and 1 / sqrt(moving_var + eps)
+        mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
+        ctx.add("Identity", [ctx.const(mean, "mean")], ctx.output(1))
+        ctx.add("Identity", [ctx.const(1.0 / np.sqrt(var + a["eps"]), "invstd")], ctx.output(2))
+    if axis == 1:
+        inputs = [ctx.input(0), ctx.weight(gamma_name, gamma), ctx.weight(beta_name), ctx.weight(mean_name),
+                  ctx.weight(var_name)]
+        ctx.add("BatchNormalization", inputs, ctx.output(), epsilon=a["eps"])
+        return
+    # Other axes: the same arithmetic with statistics shaped to broadcast along ``axis``.
+    bshape = [1] * rank
+    bshape[axis] = -1
+    mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
+    scale = gamma.astype(np.float64) / np.sqrt(var + a["eps"])
+    shift = ctx.graph.weight(beta_name).astype(np.float64) - mean * scale
+    scaled = ctx.add("Mul", [ctx.input(0), ctx.const(scale.reshape(bshape), "scale")])
+    ctx.add("Add", [scaled, ctx.const(shift.reshape(bshape), "shift")], ctx.output())
+
+
+@register("L2Normalization")
+def l2_normalization(ctx: EmitContext, node: Node) -> None:
+    axes = l2_normalization_axes(node.attrs["mode"], len(ctx.shape(0)))
+    x = ctx.input(0)
+    squares = ctx.add("Mul", [x, x])
+    if axes:
+        squares = ctx.reduce_sum(squares, axes)
+    norm = ctx.add("Sqrt", [ctx.add("Add", [squares, ctx.const(node.attrs["eps"], "eps")])])
+    ctx.add("Div", [x, norm], ctx.output())

@@ -1,5 +1,5 @@
 """The fused RNN: one ONNX LSTM, GRU or RNN node per layer, both directions in one, its weights unpacked from
-MXNet's packed vector (``shapes.RnnLayout``) with the gates reordered to ONNX's. The sequence axis stays
+MXNet's packed vector (``semantics.recurrent.RnnLayout``) with the gates reordered to ONNX's. The sequence axis stays
 symbolic: layers hand their outputs on through Transpose and a Reshape that copies the time and batch sizes."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..shapes import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
+from ..semantics.recurrent import RnnWeights, rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
 from .context import EmitContext
 from .registry import register
 

@@ -1,11 +1,12 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``shapes.reduced_axes``), argmax and argmin."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.reduced_axes``), argmax and argmin."""
 from __future__ import annotations
 
 from onnx import helper
 
 from ..ir import Node
-from ..opdefs import REDUCTIONS
-from ..shapes import axis_index, reduced_axes
+from ..semantics.reduce import REDUCTIONS
+from ..semantics.reduce import reduced_axes
+from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
 

@@ -1,13 +1,13 @@
-"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling, with
-MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_bins, resize_output_size)."""
+"""Padding, cropping and resizing: Pad, Crop, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling,
+with MXNet's windows and sampling grids (``semantics.resize``: pad_widths, adaptive_bins, resize_output_size)."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..shapes import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, negative_pad_width,
-                      pad_constant, pad_widths, upsampling_factors)
+from ..semantics.resize import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, crop_offsets,
+                                negative_pad_width, pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -69,7 +69,7 @@ def bilinear_resize(ctx: EmitContext, node: Node) -> None:
 @register("UpSampling")
 def upsampling(ctx: EmitContext, node: Node) -> None:
     """Nearest: each input resized by its integer factors, then summed or concatenated. Bilinear: MXNet's
-    depthwise deconvolution with the weight input (``shapes.bilinear_upsampling_window``)."""
+    depthwise deconvolution with the weight input (``semantics.resize.bilinear_upsampling_window``)."""
     if node.attrs["sample_type"] == "nearest":
         factors = upsampling_factors([ctx.shape(i) for i in range(len(node.inputs))], ctx.out_shape())
         roi = ctx.const(np.zeros(0, np.float32), "roi", dtype=np.float32)
@@ -110,3 +110,12 @@ def roi_pooling(ctx: EmitContext, node: Node) -> None:
     safe = ctx.add("Concat", [ctx.add("Where", [valid, batch, zero]), boxes], axis=1)
     pooled = ctx.add("MaxRoiPool", [x, safe], pooled_shape=list(node.attrs["pooled_size"]), spatial_scale=scale)
     ctx.add("Where", [ctx.unsqueeze(valid, [2, 3]), pooled, zero], ctx.output())
+
+
+@register("Crop")
+def crop(ctx: EmitContext, node: Node) -> None:
+    in_shape, out_shape = ctx.shape(0), ctx.out_shape()
+    top, left = crop_offsets(node, in_shape, out_shape[2:4])
+    starts = ctx.ints([top, left], "starts")
+    ends = ctx.ints([top + out_shape[2], left + out_shape[3]], "ends")
+    ctx.add("Slice", [ctx.input(0), starts, ends, ctx.ints([2, 3], "axes")], ctx.output())

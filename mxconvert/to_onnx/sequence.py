@@ -1,5 +1,5 @@
 """Sequence ops: SequenceMask, SequenceReverse and SequenceLast over axis 0 (time, batch, ...) or axis 1
-(batch, time, ...), with per-batch lengths truncated to integers as MXNet reads them (``shapes.sequence_axes``).
+(batch, time, ...), with per-batch lengths truncated to integers as MXNet reads them (``semantics.sequence.sequence_axes``).
 MXNet reads outside the data for a length of 0 (Last, Reverse) or past the sequence (Reverse): lengths are clamped
 to the sequence there."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import sequence_axes
+from ..semantics.sequence import sequence_axes
 from .context import EmitContext
 from .registry import register
 

@@ -1,17 +1,22 @@
-"""Shape and layout ops: expand_dims, squeeze, slices, reshape_like, broadcasts, tile, repeat, stack, split_v2,
-SwapAxis, reverse, depth/space moves, Cast, amp_cast and BlockGrad (MXNet's semantics from ``shapes``)."""
+"""Shape and layout ops: Reshape, Flatten, transpose, Concat, SliceChannel, expand_dims, squeeze, slices,
+reshape_like, broadcasts, tile, repeat, stack, split_v2, SwapAxis, reverse, depth/space moves, Cast, amp_cast and
+BlockGrad (MXNet's semantics from ``semantics.shape``)."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
-                      swapped_axes, tile_reps, whole_axes_but)
+from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               reshape_like_ranges, reshape_reads_leading, reshape_terms, reversed_axes,
+                               slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
+                               stack_overrun, swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
 from .registry import register
+
 
 THROUGH_START = np.iinfo(np.int64).min  # a Slice end that runs a negative step through index 0
 REVERSED = (-1, None, -1)  # a whole axis backwards, at any size
@@ -226,3 +231,69 @@ def cast(ctx: EmitContext, node: Node) -> None:
         if dtype in ("int8", "uint8"):
             integer = ctx.add("Cast", [integer], to=_ONNX_INTEGERS[dtype])
         _back_to_float(ctx, integer)
+
+
+@register("Flatten")
+def flatten(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Flatten", [ctx.input(0)], ctx.output(), axis=1)
+
+
+@register("Concat", "_rnn_param_concat")
+def concat(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Concat", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(), axis=node.attrs["dim"])
+
+
+@register("Reshape")
+def reshape(ctx: EmitContext, node: Node) -> None:
+    target = ctx.out_shape()
+    if reshape_reads_leading(ctx.shape(0), target):  # MXNet's output holds the leading elements
+        if ctx.batch_dynamic:
+            raise NotExpressible(f"reshape to {target} keeps part of the batch")
+        flat = ctx.reshape(ctx.input(0), [-1])
+        ctx.reshape(ctx.add("Slice", [flat, ctx.ints([0]), ctx.ints([math.prod(target)])]), target, ctx.output())
+        return
+    spec = node.attrs["shape"]
+    if spec and not node.attrs["reverse"] and all(code >= -1 for code in spec) and list(spec).count(-1) <= 1:
+        ctx.reshape(ctx.input(0), list(spec), ctx.output())  # 0 copies and -1 infers as in ONNX: sizes stay live
+        return
+    if spec and (ctx.batch_dynamic or not all(isinstance(dim, int) for dim in ctx.live(node.inputs[0]))):
+        ctx.add("Reshape", [ctx.input(0), _live_target(ctx, reshape_terms(len(ctx.shape(0)), node.attrs))],
+                ctx.output())
+        return
+    ctx.reshape(ctx.input(0), ctx.batch_shape(target, ctx.shape(0)), ctx.output())
+
+
+def _live_target(ctx: EmitContext, terms: list) -> str:
+    """A Reshape target computed from the input's shape at run time (``semantics.shape.reshape_terms``)."""
+    shape = ctx.add("Shape", [ctx.input(0)])
+    parts = []
+    for term in terms:
+        if isinstance(term, int):
+            parts.append(ctx.ints([term]))
+            continue
+        axes, divisor = term
+        size = ctx.add("Gather", [shape, ctx.ints([axes[0]], "axis")])
+        for axis in axes[1:]:
+            size = ctx.add("Mul", [size, ctx.add("Gather", [shape, ctx.ints([axis], "axis")])])
+        parts.append(size if divisor == 1 else ctx.add("Div", [size, ctx.ints([divisor], "divisor")]))
+    return ctx.add("Concat", parts, axis=0)
+
+
+@register("SliceChannel")
+def slice_channel(ctx: EmitContext, node: Node) -> None:
+    a = node.attrs
+    axis = a["axis"] % len(ctx.shape(0))
+    parts = a["num_outputs"]
+    outs = [ctx.output(i) if not a["squeeze_axis"] else ctx.temp("part") for i in range(parts)]
+    extra = {"num_outputs": parts} if ctx.opset >= 18 else {}
+    ctx.add("Split", [ctx.input(0)], outs, axis=axis, **extra)
+    if a["squeeze_axis"]:
+        for i, part in enumerate(outs):
+            ctx.squeeze(part, [axis], ctx.output(i))
+
+
+@register("transpose")
+def transpose(ctx: EmitContext, node: Node) -> None:
+    rank = len(ctx.shape(0))
+    axes = node.attrs["axes"] or tuple(reversed(range(rank)))
+    ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=list(axes))

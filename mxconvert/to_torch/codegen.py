@@ -18,19 +18,20 @@ from ..inference_graph import inference_forward
 from ..integers import integer_tensors
 from ..ir import Graph, Node, TensorRef, VarKind
 from ..liveness import Liveness, liveness
-from ..opdefs import OPS
+from ..semantics.schema import OPS
 from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
-from ..shapes import Shape, begin_states, inferred_shapes
+from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.rules import Shape
 # the family modules register their lowerings
-from . import (control_flow, detection, elementwise, indexing, nn_layers, normalization, ops, quantization,  # noqa: F401
-               recurrent, reduce, resize, sequence, shape)
-from .registry import CONVERTERS, REGISTRY, Lowering
+from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
+               linear, normalization, quantization, recurrent, reduce, resize, sequence, shape)
+from .registry import CONVERTERS, HELPERS, REGISTRY, Lowering
 
 WIDTH = 119
 _MAX_IDENT = 60
 _GENERATED = {"self", "torch", "nn", "F", "List", "Optional", "Tuple", "KitModel", "MXNET_NAMES", "FOLDED_INTO",
-              *ops.HELPERS}
+              *HELPERS}
 RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
     | frozenset(dir(nn.Module)) | frozenset(vars(nn.Module())) | frozenset(_GENERATED)
 
@@ -173,7 +174,7 @@ class TorchContext:
         return not computed_weight_slots(self.current, self.graph.params.keys() | self.graph.aux.keys())
 
     def helper(self, name: str) -> str:
-        """Include a module-level helper function of :data:`ops.HELPERS`; returns its name."""
+        """Include a module-level helper function of :data:`registry.HELPERS`; returns its name."""
         if name not in self.helpers:
             self.helpers.append(name)
         return name
@@ -259,7 +260,7 @@ class TorchContext:
             entries = "".join(f"    {bn!r}: {conv!r},\n" for bn, conv in self.folded_into.items())
             parts.append("# BatchNorm -> the Convolution it was folded into (--fuse_bn): that line's value is the "
                          f"BatchNorm's output.\nFOLDED_INTO = {{\n{entries}}}\n")
-        parts.extend(f"\n{ops.HELPERS[name].strip()}\n" for name in self.helpers)
+        parts.extend(f"\n{HELPERS[name].strip()}\n" for name in self.helpers)
         body = [f"class KitModel(nn.Module):\n    {_CLASS_DOC}\n", "    def __init__(self) -> None:",
                 "        super().__init__()"]
         body += [_wrap(line, 8) for line in self.inits]

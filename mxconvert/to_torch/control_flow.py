@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..control_flow import body_slots, bound_body, loop_var_slots, state_count
+from ..semantics.control_flow import body_slots, bound_body, loop_var_slots, state_count
 from ..ir import Node
-from ..shapes import body_shapes
+from ..semantics.control_flow import body_shapes
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ import torch
 
 from ..errors import InternalError, MxConvertError, first_line
 from ..ir import Graph
-from ..shapes import Shape, input_shapes_of
+from ..semantics.inference import input_shapes_of
+from ..semantics.rules import Shape
 from .codegen import TorchOptions, emit_pytorch
 from .loader import build_model, module_from_source
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..shapes import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                      roi_align_grid_refusal)
-from .ops import HELPERS, num
+from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal)
+from .registry import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -451,7 +451,7 @@ def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_contrib_Proposal", "_contrib_MultiProposal")
 def proposal(ctx: TorchContext, node: Node) -> Lowering:
-    """The anchors are constants of the feature map's size (``shapes.proposal_anchors``)."""
+    """The anchors are constants of the feature map's size (``semantics.detection.proposal_anchors``)."""
     a = node.attrs
     ctx.helper("mxnet_proposal_overlap")
     ctx.helper("mxnet_greedy_keep")

@@ -1,5 +1,6 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
-scalar spellings (``opdefs.BINARY_FORMS``), ``hard_sigmoid`` and ``add_n``."""
+scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and
+``Dropout``."""
 from __future__ import annotations
 
 import math
@@ -9,12 +10,12 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..opdefs import BINARY_FORMS, UNARY_MATH
-from .ops import HELPERS, num
-from .registry import Lowering, register
+from ..semantics.elementwise import BINARY_FORMS, UNARY_MATH
+from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
+
 
 HELPERS["mxnet_round"] = '''
 def mxnet_round(x: torch.Tensor) -> torch.Tensor:
@@ -128,3 +129,45 @@ def hard_sigmoid(ctx: TorchContext, node: Node) -> Lowering:
 @register("add_n")
 def add_n(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(" + ".join(ctx.input(i) for i in range(len(node.inputs))))
+
+
+HELPERS["mxnet_shared_dropout"] = '''
+def mxnet_shared_dropout(x: torch.Tensor, p: float, axes: List[int], training: bool) -> torch.Tensor:
+    """MXNet's ``Dropout`` with ``axes``: one keep mask (probability 1 - p, kept values scaled by 1 / (1 - p)) of
+    ``x``'s shape with size 1 along ``axes``, broadcast over them; the identity unless ``training``."""
+    if not training or p == 0.0:
+        return x
+    shape = list(x.shape)
+    for axis in axes:
+        shape[axis] = 1
+    keep = torch.rand(shape, dtype=x.dtype, device=x.device) < 1.0 - p
+    return x * keep.to(x.dtype) / (1.0 - p)
+'''
+
+
+@register("_copy")
+def copy(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(ctx.input(0))
+
+
+@register("Dropout")
+def dropout(ctx: TorchContext, node: Node) -> Lowering:
+    """Drops in ``train()`` (and always with ``mode="always"``, as MXNet does at inference); ``axes`` share one
+    mask along them."""
+    p = num(node.attrs["p"])
+    training = "True" if node.attrs["mode"] == "always" else "self.training"
+    if node.attrs["axes"]:
+        axes = str(list(node.attrs["axes"]))
+        return Lowering(call_source(ctx.helper("mxnet_shared_dropout"), ctx.input(0), p, axes, training))
+    if node.attrs["mode"] == "always":
+        return Lowering(call_source("F.dropout", ctx.input(0), p=p, training=training))
+    return Lowering(f"{ctx.layer}({ctx.input(0)})", call_source("nn.Dropout", p=p))
+
+
+@register("clip")
+def clip(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet tests ``x > a_max`` first, then ``x < a_min``: with ``a_min > a_max`` that is not ``clamp``."""
+    x, low, high = ctx.input(0), num(node.attrs["a_min"]), num(node.attrs["a_max"])
+    if node.attrs["a_min"] <= node.attrs["a_max"]:
+        return Lowering(call_source("torch.clamp", x, min=low, max=high))
+    return Lowering(f"torch.where({x} > {high}, {high}, torch.clamp({x}, min={low}))")

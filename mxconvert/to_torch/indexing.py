@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..shapes import (arange_range, axis_index, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
-                      unconvertible_values)
-from .ops import HELPERS, num
+from ..semantics.indexing import (arange_range, dtype_value, fill_values, multinomial_count, pick_axis, sort_axis,
+                                  unconvertible_values)
+from ..semantics.rules import axis_index
+from .registry import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

@@ -1,18 +1,19 @@
-"""Normalisation layers as PyTorch modules with their weights: LRN, InstanceNorm, GroupNorm (MXNet's gamma and
-beta per group, repeated per channel) and LayerNorm on any axis."""
+"""Normalisation layers as PyTorch modules with their weights: BatchNorm, LRN, InstanceNorm, GroupNorm (MXNet's
+gamma and beta per group, repeated per channel), LayerNorm on any axis and L2Normalization."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Node
-from ..shapes import even_lrn_window
-from .ops import HELPERS, num
-from .registry import Lowering, register
+from ..semantics.normalization import even_lrn_window, l2_normalization_axes
+from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
+
 
 HELPERS["mxnet_mean_std"] = '''
 def mxnet_mean_std(
@@ -70,3 +71,75 @@ def layer_norm(ctx: TorchContext, node: Node) -> Lowering:
         expr = f"{ctx.helper('mxnet_mean_std')}({expr}, {x}, {axis}, True, {ctx.layer}.eps)"
     layer = f"nn.LayerNorm({shape[axis]}, eps={num(a['eps'])})"
     return Lowering(expr, layer, {"weight": ctx.weight(1), "bias": ctx.weight(2)})
+
+
+HELPERS["mxnet_batch_norm"] = '''
+def mxnet_batch_norm(
+    x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batches: torch.Tensor,
+    weight: torch.Tensor, bias: torch.Tensor, training: bool, momentum: float, eps: float
+) -> torch.Tensor:
+    """MXNet's BatchNorm over axis 1. In training it normalises with the batch statistics and moves the running
+    ones by ``momentum`` (PyTorch's convention, 1 - MXNet's) towards the batch mean and the biased batch variance,
+    as MXNet does; PyTorch's layers would move towards the unbiased one."""
+    if not training:
+        return F.batch_norm(x, running_mean, running_var, weight, bias, False, 0.0, eps)
+    with torch.no_grad():
+        batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+        running_mean.lerp_(batch_mean, momentum)
+        running_var.lerp_(batch_var, momentum)
+        batches.add_(1)
+    return F.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+'''
+
+
+HELPERS["mxnet_batch_norm_outputs"] = '''
+def mxnet_batch_norm_outputs(
+    y: torch.Tensor, x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batch_stats: bool,
+    eps: float
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BatchNorm's output ``y`` with the mean and the inverse standard deviation 1 / sqrt(var + eps) that MXNet
+    adds with ``output_mean_var``: of the batch ``x`` (biased variance) in training, else the running ones."""
+    if not batch_stats:
+        return y, running_mean, torch.rsqrt(running_var + eps)
+    batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+    return y, batch_mean, torch.rsqrt(batch_var + eps)
+'''
+
+
+@register("BatchNorm")
+def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    shape = ctx.shape(0)
+    if not 2 <= len(shape) <= 5:
+        raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
+    axis = a["axis"] % len(shape)
+    momentum = num(round(1.0 - a["momentum"], 12))
+    layer = call_source(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]), momentum=momentum)
+    gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
+    state = {"weight": gamma, "bias": ctx.weight(2), "running_mean": ctx.weight(3), "running_var": ctx.weight(4),
+             "num_batches_tracked": np.array(0, dtype=np.int64)}
+    setup = [f"{ctx.layer}.weight.requires_grad_(False)"] if a["fix_gamma"] else []
+    x = ctx.input(0) if axis == 1 else f"{ctx.input(0)}.movedim({axis}, 1)"
+    bn = ctx.layer
+    if a["use_global_stats"]:  # moving statistics in training too
+        expr = call_source("F.batch_norm", x, f"{bn}.running_mean", f"{bn}.running_var", f"{bn}.weight", f"{bn}.bias",
+                     "False", "0.0", f"{bn}.eps")
+    else:
+        expr = call_source(ctx.helper("mxnet_batch_norm"), x, f"{bn}.running_mean", f"{bn}.running_var",
+                     f"{bn}.num_batches_tracked", f"{bn}.weight", f"{bn}.bias", "self.training", momentum, f"{bn}.eps")
+    if axis != 1:
+        expr = f"{expr}.movedim(1, {axis})"
+    if a["output_mean_var"]:
+        batch_stats = "False" if a["use_global_stats"] else "self.training"
+        expr = call_source(ctx.helper("mxnet_batch_norm_outputs"), expr, x, f"{bn}.running_mean", f"{bn}.running_var",
+                     batch_stats, f"{bn}.eps")
+    return Lowering(expr, layer, state, setup)
+
+
+@register("L2Normalization")
+def l2_normalization(ctx: TorchContext, node: Node) -> Lowering:
+    """``x / sqrt(sum(x^2) + eps)`` over all but the batch axis, the channel axis, or the spatial axes."""
+    x = ctx.input(0)
+    dims = l2_normalization_axes(node.attrs["mode"], len(ctx.shape(0)))
+    total = call_source("torch.sum", f"{x} * {x}", dim=dims, keepdim=True) if dims else f"{x} * {x}"
+    return Lowering(f"{x} / torch.sqrt({total} + {num(node.attrs['eps'])})")

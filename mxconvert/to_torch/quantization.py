@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
-from ..shapes import window_geometry
-from .ops import HELPERS, pooling
-from .registry import Lowering, register
+from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
+from ..semantics.convolution import window_geometry
+from .convolution import pooling
+from .registry import HELPERS, Lowering, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext

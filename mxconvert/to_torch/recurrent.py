@@ -1,14 +1,14 @@
 """The fused RNN as one ``nn.LSTM``/``nn.GRU``/``nn.RNN`` layer with PyTorch's named weights (``weight_ih_l0``,
 ``weight_hh_l0_reverse``, ``weight_hr_l0`` for a projection, ...), unpacked from MXNet's packed vector
-(``shapes.RnnLayout``); both share the gate order (LSTM i, f, g, o; GRU r, z, n) and GRU's reset gate applied
+(``semantics.recurrent.RnnLayout``); both share the gate order (LSTM i, f, g, o; GRU r, z, n) and GRU's reset gate applied
 after the recurrent product, so the weights load unchanged and the model trains."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
-from .ops import HELPERS, num
+from ..semantics.recurrent import rnn_data_layout, rnn_packed_parameters, rnn_refusal, zero_begin_states
+from .registry import HELPERS, num
 from .registry import Lowering, register
 
 if TYPE_CHECKING:

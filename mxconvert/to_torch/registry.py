@@ -1,6 +1,7 @@
 """The registry of MXNet-op -> PyTorch lowerings."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,3 +30,26 @@ class Lowering:
 REGISTRY = ConverterRegistry()  # convert(ctx, node) -> Lowering; check(node)
 CONVERTERS = REGISTRY.entries
 register = REGISTRY.register
+
+
+# Module-level functions a generated file includes when a lowering asks for them (TorchScript-compatible),
+# filled by the family modules.
+HELPERS: dict[str, str] = {}
+
+
+LOWEST_FLOAT32 = float(np.finfo(np.float32).min)
+
+
+def num(value: float) -> str:
+    """A float as Python source (``float("inf")`` for infinities, ``float("nan")``)."""
+    value = float(value)
+    if math.isnan(value):
+        return 'float("nan")'
+    if math.isinf(value):
+        return 'float("inf")' if value > 0 else '-float("inf")'
+    return repr(value)
+
+
+def call_source(func: str, *args: str, **kwargs: object) -> str:
+    parts = list(args) + [f"{key}={value}" for key, value in kwargs.items()]
+    return f"{func}({', '.join(parts)})"

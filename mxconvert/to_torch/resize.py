@@ -1,17 +1,18 @@
-"""Padding and resizing: Pad, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling, with
-MXNet's windows and sampling grids (``shapes``: pad_widths, adaptive_output_size, resize_output_size)."""
+"""Padding, cropping and resizing: Pad, Crop, AdaptiveAvgPooling2D, BilinearResize2D, UpSampling and ROIPooling,
+with MXNet's windows and sampling grids (``semantics.resize``: pad_widths, adaptive_output_size,
+resize_output_size)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
-                      pad_widths, upsampling_factors)
-from .ops import HELPERS, LOWEST_FLOAT32, num
-from .registry import Lowering, register
+from ..semantics.resize import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
+                                pad_widths, upsampling_factors)
+from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
+
 
 _TORCH_PAD_MODE = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}
 
@@ -102,3 +103,28 @@ def roi_pooling(ctx: TorchContext, node: Node) -> Lowering:
     pooled_h, pooled_w = node.attrs["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_pool')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
                     f"{num(node.attrs['spatial_scale'])})")
+
+
+HELPERS["mxnet_center_crop"] = '''
+def mxnet_center_crop(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """MXNet's ``Crop(center_crop=True)``: the centred ``height`` x ``width`` window of NCHW ``x``."""
+    top = (x.shape[2] - height) // 2
+    left = (x.shape[3] - width) // 2
+    return x[:, :, top : top + height, left : left + width]
+'''
+
+
+@register("Crop")
+def crop(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    if len(node.inputs) > 1:  # the size of the reference input, read at run time
+        ref = ctx.input(1)
+        height, width = f"{ref}.shape[2]", f"{ref}.shape[3]"
+    else:
+        height, width = map(str, node.attrs["h_w"])
+    if node.attrs["center_crop"]:
+        return Lowering(call_source(ctx.helper("mxnet_center_crop"), x, height, width))
+    top, left = node.attrs["offset"]
+    rows = f"{top}:{top} + {height}" if top else f":{height}"
+    cols = f"{left}:{left} + {width}" if left else f":{width}"
+    return Lowering(f"{x}[:, :, {rows}, {cols}]")

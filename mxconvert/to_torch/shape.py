@@ -1,18 +1,21 @@
-"""Shape and layout ops: expand_dims, squeeze, slices, reshape_like, broadcasts, tile, repeat, stack, split_v2,
-SwapAxis, reverse, depth/space moves, Cast, amp_cast and BlockGrad (MXNet's semantics from ``shapes``)."""
+"""Shape and layout ops: Reshape, Flatten, transpose, Concat, SliceChannel, expand_dims, squeeze, slices,
+reshape_like, broadcasts, tile, repeat, stack, split_v2, SwapAxis, reverse, depth/space moves, Cast, amp_cast and
+BlockGrad (MXNet's semantics from ``semantics.shape``)."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..shapes import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis, reshape_like_ranges, reversed_axes,
-                      slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes, stack_overrun,
-                      swapped_axes, tile_reps, whole_axes_but)
-from .ops import HELPERS
-from .registry import Lowering, register
+from ..semantics.shape import (amp_cast_refusal, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
+                               reversed_axes, slice_axis_range, slice_like_axes, slice_ranges, split_bounds,
+                               squeezed_axes, stack_overrun, swapped_axes, tile_reps, whole_axes_but)
+from .registry import HELPERS, Lowering, call_source, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
+
 
 HELPERS["mxnet_cast_integer"] = '''
 def mxnet_cast_integer(x: torch.Tensor, dtype: torch.dtype, bound: float) -> torch.Tensor:
@@ -200,3 +203,52 @@ def cast(ctx: TorchContext, node: Node) -> Lowering:
         return Lowering(f"({x} != 0).to({x}.dtype)")
     bound = cast_overflow_bound(dtype)
     return Lowering(f"{ctx.helper('mxnet_cast_integer')}({x}, {_TORCH_INTEGERS[dtype]}, {bound!r})")
+
+
+@register("Flatten")
+def flatten(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"torch.flatten({x}, 1)" if len(ctx.shape(0)) > 1 else f"{x}.reshape(-1, 1)")
+
+
+@register("Concat", "_rnn_param_concat")
+def concat(ctx: TorchContext, node: Node) -> Lowering:
+    parts = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
+    return Lowering(call_source("torch.cat", f"[{parts}]", dim=node.attrs["dim"]))
+
+
+@register("Reshape")
+def reshape(ctx: TorchContext, node: Node) -> Lowering:
+    x, target = ctx.input(0), ctx.out_shape()
+    if reshape_reads_leading(ctx.shape(0), target):  # MXNet's output holds the leading elements
+        return Lowering(f"{x}.reshape(-1)[:{math.prod(target)}].reshape({list(target)})")
+    if reshape_moves_inferred(ctx.shape(0), node.attrs):
+        return Lowering(f"{x}.reshape({list(target)})")
+    return Lowering(f"{x}.reshape({', '.join(reshape_dims(x, len(ctx.shape(0)), node.attrs, ctx.out_shape()))})")
+
+
+def reshape_dims(x: str, rank: int, attrs: dict, static: tuple[int, ...]) -> list[str]:
+    """MXNet's Reshape target as expressions over ``x.shape``, so other input sizes reshape as MXNet would."""
+    if not attrs["shape"]:  # deprecated ``target_shape``: the size found at conversion
+        return [str(d) for d in static]
+    return [str(term) if isinstance(term, int) else
+            " * ".join(f"{x}.shape[{axis}]" for axis in term[0]) + (f" // {term[1]}" if term[1] != 1 else "")
+            for term in reshape_terms(rank, attrs)]
+
+
+@register("SliceChannel")
+def slice_channel(ctx: TorchContext, node: Node) -> Lowering:
+    a, x = node.attrs, ctx.input(0)
+    axis = a["axis"] % len(ctx.shape(0))
+    if a["num_outputs"] == 1:  # the one part is the tensor itself (read without an index)
+        return Lowering(f"{x}.squeeze({axis})" if a["squeeze_axis"] else x)
+    if a["squeeze_axis"]:  # each part has size 1 along ``axis``
+        return Lowering(f"torch.unbind({x}, dim={axis})")
+    return Lowering(f"torch.chunk({x}, {a['num_outputs']}, dim={axis})")
+
+
+@register("transpose")
+def transpose(ctx: TorchContext, node: Node) -> Lowering:
+    rank = len(ctx.shape(0))
+    axes = node.attrs["axes"] or tuple(reversed(range(rank)))
+    return Lowering(f"{ctx.input(0)}.permute({', '.join(map(str, axes))})")

@@ -79,8 +79,37 @@ def build_fused(name: str, out_dir: str, seed: int = 0) -> str:
     return prefix
 
 
+QUANTIZED = tuple(f"int8-{name}-{calib}" for name in MODELS if name != "bert-classifier"
+                  for calib in ("naive", "entropy"))
+CALIBRATION_BATCHES = 4  # of 8 samples
+
+
+def build_quantized(name: str, out_dir: str, seed: int = 0) -> str:
+    """``int8-MODEL-CALIB``: ``MODELS[MODEL]`` quantized by ``quantize_net`` (uint8/int8 chosen by MXNet,
+    ``calib_mode`` naive or entropy on 32 samples), exported to ``out_dir/NAME``; the prefix."""
+    from mxnet.contrib.quantization import quantize_net
+
+    model, calib_mode = name.removeprefix("int8-").rsplit("-", 1)
+    net = MODELS[model](seed)
+    data = sample_inputs(model, 8 * CALIBRATION_BATCHES, seed + 1)["data"]
+    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data, np.zeros(len(data), np.float32)),
+                                     batch_size=8)
+    quantized = quantize_net(net, quantized_dtype="auto", calib_mode=calib_mode, calib_data=calib,
+                             num_calib_examples=len(data), ctx=mx.cpu(), logger=None)
+    quantized(mx.nd.array(data[:2]))
+    prefix = os.path.join(out_dir, name)
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
+        quantized.export(tmp_prefix)
+    return prefix
+
+
+def _build(name: str, out_dir: str, seed: int = 0) -> str:
+    return build_quantized(name, out_dir, seed) if name.startswith("int8-") else build_fused(name, out_dir, seed)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return build_by_name("python -m mxconvert.zoo.fused", __doc__.split("\n")[0], MODELS, build_fused, argv)
+    return build_by_name("python -m mxconvert.zoo.fused", __doc__.split("\n")[0], (*MODELS, *QUANTIZED), _build,
+                         argv)
 
 
 if __name__ == "__main__":

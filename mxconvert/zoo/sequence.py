@@ -1,5 +1,6 @@
 """Recurrent checkpoints built locally: Gluon's fused LSTM exported as people export it (``HybridBlock.export``:
-packed weights behind ``_rnn_param_concat``, ``_zeros`` begin states). ``python -m mxconvert.zoo.sequence``."""
+packed weights behind ``_rnn_param_concat``; the layer called on its own, so its begin states are the inputs
+``data1`` and ``data2``, where inside another block they would be ``_zeros``). ``python -m mxconvert.zoo.sequence``."""
 from __future__ import annotations
 
 import os

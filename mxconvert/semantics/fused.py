@@ -9,9 +9,49 @@ float32 rounding apart), so :func:`inline_fused` puts the subgraph's ops back in
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from .ir import Graph, Node, TensorRef, unique_name
-from .opdefs import FUSED
+from ..ir import Graph, Node, TensorRef, unique_name
+from .inference import infer_shapes
+from .rules import Shape, ShapeError, shape_rule
+from .schema import COUNT, OpDef, REQUIRED, define, optional, parse_bool, parse_float32
+
+# --- schemas: attributes (types, defaults), outputs -------------------------------------------------
+CALIBRATED = (optional(parse_float32), None)  # a range calibrated for INT8 (unset: computed at run time)
+_QUANTIZED = {"quantized": (parse_bool, False), "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}
+_FLOAT_OUTPUT = {"enable_float_output": (parse_bool, False)}
+
+
+def quantized_outputs(attrs: dict[str, Any]) -> int:
+    """A quantized op gives its data and the data's min and max, unless it outputs float32."""
+    return 3 if attrs["quantized"] and not attrs.get("enable_float_output", False) else 1
+
+
+define({
+    "_sg_mkldnn_conv": OpDef({"with_bn": (parse_bool, False), "with_act": (parse_bool, False),
+                              "with_sum": (parse_bool, False), "with_postsum_act": (parse_bool, False),
+                              **_QUANTIZED}, outputs=quantized_outputs),
+    "_sg_mkldnn_fully_connected": OpDef({"with_eltwise": (parse_bool, False),
+                                         "channel_wise_quantize": (optional(parse_bool), None),
+                                         **_QUANTIZED, **_FLOAT_OUTPUT}, outputs=quantized_outputs),
+    "_sg_mkldnn_selfatt_qk": OpDef({"heads": (COUNT, REQUIRED), **_QUANTIZED, **_FLOAT_OUTPUT},
+                                   outputs=quantized_outputs),
+    "_sg_mkldnn_selfatt_valatt": OpDef({"heads": (COUNT, REQUIRED), **_QUANTIZED, **_FLOAT_OUTPUT},
+                                       outputs=quantized_outputs),
+})
+FUSED = ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected", "_sg_mkldnn_selfatt_qk", "_sg_mkldnn_selfatt_valatt")
+
+
+# --- shape rules (a quantized one's: its subgraph's, then the min and max), and the inlining pass ---------
+@shape_rule(*FUSED)
+def _fused_subgraph(node: Node, shapes: list[Shape]) -> list[Shape]:
+    body = node.subgraphs[0]
+    try:
+        found = infer_shapes(body, dict(zip(body.variables, shapes)))
+    except ShapeError as exc:
+        raise ShapeError(f"in the subgraph of {node.name!r}: {exc}") from None
+    outputs = [found[ref] for ref in body.outputs]
+    return [*outputs, (1,), (1,)] if node.num_outputs == 3 else outputs
 
 
 def check_fused(node: Node) -> str | None:

@@ -15,23 +15,58 @@ them there: :data:`INT8_CPUS` names both arithmetics.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from .ir import Graph, Node, TensorRef
+from ..ir import Graph, Node, TensorRef
+from .fused import CALIBRATED
+from .rules import RULES, Shape, shape_rule
+from .schema import OPS, OpDef, choice, define
 
 f32 = np.float32
 INT32_MAX = 2147483647
 # which MXNet CPU's INT8 results the PyTorch code reproduces: exact int32 sums (VNNI, AMX; also what ONNX Runtime
 # and TensorRT compute) or oneDNN's 16-bit saturated sums of u8 x s8 product pairs (CPUs without VNNI)
 INT8_CPUS = ("vnni", "avx2")
-QUANTIZED_OPS = ("_contrib_quantize_v2", "_contrib_dequantize", "_sg_mkldnn_conv", "_sg_mkldnn_fully_connected",
-                 "_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
 _PASS_RANGE = ("_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
 _BOUNDS = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
 
+# --- schemas: a quantized op gives its integers, then their range's min and max ---------------------------
+def _three(attrs: dict[str, Any]) -> int:
+    return 3
+
+
+define({
+    "_contrib_quantize_v2": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
+                                   "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}, outputs=_three),
+    "_contrib_dequantize": OpDef({"out_type": (choice("float32"), "float32")}),
+    "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
+    "_contrib_quantized_flatten": OpDef(outputs=_three),
+    "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
+})
+
+
+# --- shape rules: the float op's, then two scalars ----------------------------------------------------------
+@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act")
+def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0], (1,), (1,)]
+
+
+@shape_rule("_contrib_dequantize")
+def _dequantize(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return shapes[:1]
+
+
+@shape_rule("_contrib_quantized_pooling", "_contrib_quantized_flatten")
+def _quantized_float_twin(node: Node, shapes: list[Shape]) -> list[Shape]:
+    twin = "Pooling" if node.op == "_contrib_quantized_pooling" else "Flatten"
+    return [*RULES[twin](node, shapes[:1]), (1,), (1,)]
+
+
+# --- the arithmetic ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QRange:
     """A quantized tensor's type and calibrated range."""

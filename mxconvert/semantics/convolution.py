@@ -1,0 +1,251 @@
+"""Convolution, Deconvolution and Pooling: the windowed ops, with MXNet's window arithmetic (stride, pad,
+dilation, pooling conventions, channels-last layouts) that both emitters share."""
+from __future__ import annotations
+
+import math
+
+from ..ir import Node
+from .rules import Shape, ShapeError, expect, shape_rule
+from .schema import (COUNT, CUDNN_OFF, LAYOUT, OpDef, PAD, REQUIRED, SHAPE_EMPTY, WINDOW, alias, choice, define,
+                     optional, parse_bool, parse_int, parse_shape, parse_str, positive_sizes)
+
+# --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
+define({
+    "Convolution": OpDef(
+        {
+            "kernel": (positive_sizes(parse_shape), REQUIRED),
+            "stride": WINDOW,
+            "dilate": WINDOW,
+            "pad": PAD,
+            "num_filter": (COUNT, REQUIRED),
+            "num_group": (COUNT, 1),  # unbounded in MXNet, whose shape inference then divides by zero
+            "workspace": (parse_int, 1024),
+            "no_bias": (parse_bool, False),
+            "cudnn_tune": (optional(parse_str), None),
+            "cudnn_off": CUDNN_OFF,
+            "layout": LAYOUT,
+        },
+        param_inputs=(1, 2),
+        input_names=lambda a: ("data", "weight") + (() if a["no_bias"] else ("bias",)),
+    ),
+    "Pooling": OpDef(
+        {
+            "kernel": WINDOW,
+            "pool_type": (choice("avg", "lp", "max", "sum"), "max"),
+            "global_pool": (parse_bool, False),
+            "cudnn_off": CUDNN_OFF,
+            "pooling_convention": (choice("full", "same", "valid"), "valid"),
+            "stride": WINDOW,
+            "pad": PAD,
+            "p_value": (optional(parse_int), None),
+            "count_include_pad": (optional(parse_bool), None),
+            "layout": LAYOUT,
+        }
+    ),
+    "Deconvolution": OpDef(
+        {
+            "kernel": (positive_sizes(parse_shape), REQUIRED),
+            "stride": WINDOW,
+            "dilate": WINDOW,
+            "pad": PAD,
+            "adj": SHAPE_EMPTY,
+            "target_shape": SHAPE_EMPTY,
+            "num_filter": (COUNT, REQUIRED),
+            "num_group": (COUNT, 1),
+            "workspace": (parse_int, 512),  # unsigned in MXNet: "-1" wraps around
+            "no_bias": (parse_bool, True),
+            "cudnn_tune": (choice(None, "off", "limited_workspace", "fastest"), None),
+            "cudnn_off": CUDNN_OFF,
+            "layout": (choice(None, "NCW", "NCHW", "NCDHW", "NHWC", "NDHWC"), None),
+        },
+        param_inputs=(1, 2),
+        input_names=lambda a: ("data", "weight") + (() if a["no_bias"] else ("bias",)),
+    ),
+})
+
+
+alias("_npx_deconvolution", "Deconvolution")
+
+
+# --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
+def _spatial(attr: tuple, rank: int, default: int) -> tuple[int, ...]:
+    return tuple(attr) if attr else (default,) * rank
+
+
+def window_geometry(attrs: dict, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Stride, pad and dilation of a ``rank``-D window op, with MXNet's defaults and checks (one value per
+    spatial axis; stride and dilation at least 1)."""
+    values = []
+    for key, default in (("stride", 1), ("pad", 0), ("dilate", 1)):
+        given = attrs.get(key, ())
+        if given and len(given) != rank:
+            raise ShapeError(f"{key} {given} does not have {rank} values like the kernel")
+        value = _spatial(given, rank, default)
+        if key != "pad" and min(value) < 1:
+            raise ShapeError(f"{key} {value} must be at least 1")
+        values.append(value)
+    return tuple(values)
+
+
+def negative_pad(node: Node) -> str | None:
+    """The reason a window op with a negative pad (MXNet crops there) is not converted, or None (global pooling
+    ignores its pad)."""
+    if node.attrs.get("global_pool") or not any(p < 0 for p in node.attrs["pad"]):
+        return None
+    return f"negative pad {node.attrs['pad']}"
+
+
+def window_output(size: int, kernel: int, stride: int, pad: int, dilate: int = 1, ceil: bool = False) -> int:
+    span = size + 2 * pad - dilate * (kernel - 1) - 1
+    return (math.ceil(span / stride) if ceil else span // stride) + 1
+
+
+@shape_rule("Convolution")
+def _convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    rank = len(a["kernel"])
+    if len(data) != rank + 2:
+        raise ShapeError(f"data has shape {data}, expected {rank + 2}-D for a {rank}-D kernel")
+    groups = a["num_group"]
+    if data[1] % groups or a["num_filter"] % groups:
+        raise ShapeError(f"{data[1]} input channels do not split into {groups} groups")
+    expect(shapes[1], (a["num_filter"], data[1] // groups, *a["kernel"]), "weight")
+    if not a["no_bias"]:
+        expect(shapes[2], (a["num_filter"],), "bias")
+    stride, pad, dilate = window_geometry(a, rank)
+    out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(rank)]
+    return [(data[0], a["num_filter"], *out)]
+
+
+@shape_rule("Pooling")
+def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    if not 3 <= len(data) <= 5:
+        raise ShapeError(f"data has shape {data}, expected 3-D to 5-D")
+    if a["layout"] and len(a["layout"]) != len(data):
+        raise ShapeError(f"layout {a['layout']} does not fit {len(data)}-D data")
+    if a["pool_type"] == "lp" and a["p_value"] not in LP_P_VALUES:
+        raise ShapeError(f"lp pooling needs p_value 1, 2 or 3, not {a['p_value']}")
+    first = channels_first(data, a["layout"])
+    out = (*first[:2], *(count for *_, count in pooling_windows(a, first)))
+    return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+LP_P_VALUES = (1, 2, 3)  # the p of lp pooling MXNet runs
+
+
+def is_channels_last(layout: str | None) -> bool:
+    """Whether an op's ``layout`` (NWC, NHWC, NDHWC) puts channels last; unset means channels first."""
+    return bool(layout) and layout.endswith("C")
+
+
+def channels_first(shape: Shape, layout: str | None) -> Shape:
+    """``shape`` in the channel-first order (NCW, NCHW, NCDHW) the window arithmetic is written in."""
+    return (shape[0], shape[-1], *shape[1:-1]) if is_channels_last(layout) else tuple(shape)
+
+
+def channels_last(shape: Shape) -> Shape:
+    return (shape[0], *shape[2:], shape[1])
+
+
+def pooling_params(attrs: dict, rank: int) -> tuple[list[int], list[int], list[int]]:
+    """Kernel, stride and pad of a non-global Pooling per spatial axis (MXNet reads the first ``rank`` entries)."""
+    if len(attrs["kernel"]) != rank:
+        raise ShapeError(f"kernel {attrs['kernel']} does not fit {rank}-D pooling")
+    stride, pad = (list(attrs[key][:rank]) if attrs[key] else [default] * rank
+                   for key, default in (("stride", 1), ("pad", 0)))
+    if len(stride) != rank or len(pad) != rank:
+        raise ShapeError(f"stride {attrs['stride']} and pad {attrs['pad']} do not fit {rank}-D pooling")
+    if min(stride) < 1 or min(attrs["kernel"]) < 1:
+        raise ShapeError(f"kernel {attrs['kernel']} and stride {attrs['stride']} must be at least 1")
+    return list(attrs["kernel"]), stride, pad
+
+
+def pooling_windows(attrs: dict, data: Shape) -> list[tuple[int, int, int, int, int]]:
+    """MXNet's pooling windows on channel-first ``data``: per spatial axis ``(size, kernel, stride, pad, count)``.
+
+    Window ``i`` starts at ``i * stride - pad`` and is clipped to the data (max, sum, lp) or, for the divisor
+    of avg, to the padded extent ``size + pad``. ``valid`` keeps windows inside the padded data, ``full``
+    adds a last one that may overhang, ``same`` (1-D only, no padding) has ``ceil(size / stride)`` windows.
+    """
+    sizes = data[2:]
+    convention = attrs["pooling_convention"]
+    if convention == "same" and len(sizes) != 1:
+        raise ShapeError("MXNet runs pooling_convention same only on 1-D data")
+    if attrs["global_pool"]:
+        return [(size, size, 1, 0, 1) for size in sizes]
+    kernel, stride, pad = pooling_params(attrs, len(sizes))
+    if convention == "same" and any(pad):
+        raise ShapeError("pooling_convention same takes no padding")
+    windows = []
+    for size, k, s, p in zip(sizes, kernel, stride, pad):
+        if k > size + 2 * p:
+            raise ShapeError(f"kernel {k} exceeds the input size {size} padded by {p}")
+        count = math.ceil(size / s) if convention == "same" else window_output(size, k, s, p,
+                                                                                ceil=convention == "full")
+        windows.append((size, k, s, p, count))
+    return windows
+
+
+def deconvolution_geometry(attrs: dict, sizes: Shape) -> tuple[tuple[int, ...], ...]:
+    """Stride, pad, adj and dilation of a Deconvolution on channel-first spatial ``sizes``, as MXNet's own kernel
+    infers them: a ``target_shape`` with any non-zero size replaces pad and adj (the crop of the full output split
+    evenly, its odd unit as adj; a zero there empties the output)."""
+    rank = len(attrs["kernel"])
+    stride, pad, dilate = window_geometry(attrs, rank)
+    adj = _spatial(attrs["adj"], rank, 0)
+    target = attrs["target_shape"]
+    if any(target):  # MXNet reads its first ``rank`` values
+        if len(target) < rank:
+            raise ShapeError(f"target_shape {target} has fewer than {rank} values like the kernel")
+        target = target[:rank]
+        full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
+        if any(f < t for f, t in zip(full, target)):
+            raise ShapeError(f"target_shape {target} is larger than the full output {tuple(full)}")
+        pad = tuple((f - t + 1) // 2 for f, t in zip(full, target))
+        adj = tuple((f - t) % 2 for f, t in zip(full, target))
+    if len(adj) != rank or any(a < 0 or a >= s for a, s in zip(adj, stride)):
+        raise ShapeError(f"adj {adj} must be at least 0 and smaller than the stride {stride}")
+    return stride, pad, adj, dilate
+
+
+def _uncropped_deconvolution(attrs: dict, sizes: Shape, stride: tuple, dilate: tuple) -> list[int]:
+    """The spatial sizes of a Deconvolution's output before pad crops it and adj extends it."""
+    return [s * (size - 1) + d * (k - 1) + 1 for size, k, s, d in zip(sizes, attrs["kernel"], stride, dilate)]
+
+
+def deconvolution_output(attrs: dict, sizes: Shape) -> tuple[int, ...]:
+    stride, pad, adj, dilate = deconvolution_geometry(attrs, sizes)
+    full = _uncropped_deconvolution(attrs, sizes, stride, dilate)
+    return tuple(f - 2 * p + a for f, p, a in zip(full, pad, adj))
+
+
+@shape_rule("Deconvolution")
+def _deconvolution(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    rank = len(a["kernel"])
+    if len(shapes[0]) != rank + 2 or not 1 <= rank <= 3:
+        raise ShapeError(f"data has shape {shapes[0]}, expected {rank + 2}-D for a {rank}-D kernel (1-D to 3-D)")
+    if a["layout"] and len(a["layout"]) != rank + 2:
+        raise ShapeError(f"layout {a['layout']} does not fit a {rank}-D kernel")
+    data = channels_first(shapes[0], a["layout"])
+    groups = a["num_group"]
+    if data[1] % groups or a["num_filter"] % groups:
+        raise ShapeError(f"{data[1]} input and {a['num_filter']} output channels do not split into {groups} groups")
+    weight = (data[1], a["num_filter"] // groups, *a["kernel"])
+    expect(shapes[1], channels_last(weight) if is_channels_last(a["layout"]) else weight, "weight")
+    if not a["no_bias"]:
+        expect(shapes[2], (a["num_filter"],), "bias")
+    out = (data[0], a["num_filter"], *deconvolution_output(a, data[2:]))
+    return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+def deconvolution_refusal(node: Node) -> str | None:
+    """Why a Deconvolution is not converted: channels-last layouts, or a negative pad (MXNet crops there)
+    where no target_shape replaces it."""
+    layout = node.attrs["layout"]
+    if is_channels_last(layout):
+        return f"layout {layout}"
+    return None if any(node.attrs["target_shape"]) else negative_pad(node)

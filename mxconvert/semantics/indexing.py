@@ -1,0 +1,302 @@
+"""Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
+size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like and the
+random draws.
+
+Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
+model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Node
+from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
+from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
+                     parse_float, parse_float32, parse_int, parse_str)
+from .shape import cast_overflow_bound
+
+# --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
+# Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
+# model's float type (the IR has no dtypes): exact for the small integers indices and shapes are.
+INDEX_DTYPES = ("float16", "float32", "float64", "int32", "int64", "int8", "uint8")
+
+
+_DTYPE = (choice("bfloat16", *INDEX_DTYPES), "float32")
+
+
+_INDEX_DTYPE = (choice("float16", "float32", "float64", "int32", "int64", "uint8"), "float32")
+
+
+_CREATION_DTYPE = (choice("bfloat16", "bool", *INDEX_DTYPES), "float32")
+
+
+_RANDOM_DTYPE = (choice(None, "float16", "float32", "float64"), None)
+
+
+_CTX = (parse_str, "")
+
+
+_SORT_AXIS = (optional(parse_int), -1)
+
+
+_TOPK_OUTPUTS = {"value": 2, "indices": 1, "mask": 1, "both": 2}  # value: the indices follow, hidden
+
+
+define({
+    "take": OpDef({"axis": (parse_int, 0), "mode": (choice("clip", "raise", "wrap"), "clip")}),
+    "pick": OpDef({"axis": _SORT_AXIS, "keepdims": (parse_bool, False), "mode": (choice("clip", "wrap"), "clip")}),
+    "one_hot": OpDef({"depth": (parse_int, REQUIRED), "on_value": (parse_float, 1.0), "off_value": (parse_float, 0.0),
+                      "dtype": _DTYPE}),
+    "gather_nd": BINARY,
+    "where": OpDef(),
+    "topk": OpDef({"axis": _SORT_AXIS, "k": (parse_int, 1),
+                   "ret_typ": (choice(*_TOPK_OUTPUTS), "indices"), "is_ascend": (parse_bool, False),
+                   "dtype": _INDEX_DTYPE},
+                  outputs=lambda a: _TOPK_OUTPUTS[a["ret_typ"]]),
+    "sort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True)}, outputs=lambda a: 2),  # indices hidden
+    "argsort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True), "dtype": _INDEX_DTYPE}),
+    "shape_array": UNARY,
+    "size_array": UNARY,
+    "_arange": OpDef({"start": (parse_float, REQUIRED), "stop": (optional(parse_float), None),
+                      "step": (parse_float, 1.0), "repeat": (parse_int, 1), "infer_range": (parse_bool, False),
+                      "ctx": _CTX, "dtype": _DTYPE}),
+    "_contrib_arange_like": OpDef({"start": (parse_float, 0.0), "step": (parse_float, 1.0),
+                                   "repeat": (parse_int, 1), "ctx": _CTX, "axis": (optional(parse_int), None)}),
+    "_zeros": OpDef({"shape": SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_ones": OpDef({"shape": SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_full": OpDef({"shape": SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE, "value": (parse_float, REQUIRED)}),
+    # no parameters in MXNet 1.9, which ignores the ``dtype`` GluonCV's symbols carry (the output has the input's
+    # type): read as any text and ignored
+    "zeros_like": OpDef({"dtype": (parse_str, "")}),
+    "ones_like": OpDef({"dtype": (parse_str, "")}),
+    # random draws: statistics, not values, match MXNet's
+    "_random_normal": OpDef({"loc": (parse_float32, 0.0), "scale": (parse_float32, 1.0), "shape": SHAPE_EMPTY,
+                             "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0), "shape": SHAPE_EMPTY,
+                              "ctx": _CTX, "dtype": _RANDOM_DTYPE}),
+    "_random_uniform_like": OpDef({"low": (parse_float32, 0.0), "high": (parse_float32, 1.0)}),
+    "_sample_multinomial": OpDef({"shape": SHAPE_EMPTY, "get_prob": (parse_bool, False),
+                                  "dtype": (choice("float16", "float32", "float64", "int32", "uint8"), "int32")},
+                                 outputs=lambda a: 2 if a["get_prob"] else 1),
+})
+
+
+alias("_npi_take", "take")
+alias("_npx_one_hot", "one_hot")
+alias("_npi_gather_nd", "gather_nd")
+alias("_npx_gather_nd", "gather_nd")
+alias("_npx_topk", "topk")
+alias("_npi_sort", "sort")
+alias("_npi_argsort", "argsort")
+alias("_npx_shape_array", "shape_array")
+alias("_npi_full", "_full")
+alias("_npx_arange_like", "_contrib_arange_like")
+alias("normal", "_random_normal")
+alias("random_normal", "_random_normal")
+alias("uniform", "_random_uniform")
+alias("random_uniform", "_random_uniform")
+alias("sample_multinomial", "_sample_multinomial")
+
+
+# --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
+input_rule("zeros_like", "ones_like")(same_shape_inputs)
+
+
+# Creation ops whose ``shape`` may hold 0, MXNet's unknown size, completed from the op that reads them.
+SIZED_BY_CONSUMER = ("_zeros", "_ones", "_full", "_random_normal", "_random_uniform")
+
+
+@shape_rule("take")
+def _take(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, indices = shapes
+    axis = axis_index(node.attrs["axis"], len(data))
+    return [(*data[:axis], *indices, *data[axis + 1:])]
+
+
+def pick_axis(attrs: dict, rank: int) -> int:
+    """pick's axis as an index; MXNet 1.9.1 refuses ``axis=None``."""
+    if attrs["axis"] is None:
+        raise ShapeError("pick needs an axis (MXNet does not support axis=None)")
+    return axis_index(attrs["axis"], rank)
+
+
+@shape_rule("pick")
+def _pick(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, index = shapes
+    axis = pick_axis(node.attrs, len(data))
+    kept = (*data[:axis], 1, *data[axis + 1:])
+    dropped = tuple(size for i, size in enumerate(data) if i != axis) or (1,)
+    if index not in (kept, dropped):
+        raise ShapeError(f"index has shape {index}, expected {dropped}")
+    return [kept if node.attrs["keepdims"] else dropped]
+
+
+@shape_rule("one_hot")
+def _one_hot(node: Node, shapes: list[Shape]) -> list[Shape]:
+    fill_values(node.attrs, ("on_value", "off_value"))
+    return [refuse_empty((*shapes[0], node.attrs["depth"]), "depth 0")]
+
+
+@shape_rule("gather_nd")
+def _gather_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, indices = shapes
+    if len(indices) < 2 or indices[0] > len(data):
+        raise ShapeError(f"indices of shape {indices} do not index {len(data)}-D data (M x ..., M <= {len(data)})")
+    return [(*indices[1:], *data[indices[0]:])]
+
+
+@shape_rule("where")
+def _where(node: Node, shapes: list[Shape]) -> list[Shape]:
+    condition, x, y = shapes
+    if x != y or condition != x and condition != (x[0],):
+        raise ShapeError(f"condition {condition}, x {x} and y {y}: x and y need one shape, the condition that "
+                         "shape or the length of their first axis")
+    return [x]
+
+
+@input_rule("where")
+def _where_inputs(node: Node, inputs: list, outputs: list) -> list:
+    """x and y share the shape of whichever of them or the output is known; as in MXNet, the condition fixes
+    neither (``where(mask, zeros, zeros)`` takes its size from its reader)."""
+    known = next((shape for shape in [*inputs[1:], *outputs] if shape is not None), None)
+    return [None, known, known]
+
+
+def sort_axis(attrs: dict, shape: Shape) -> int | None:
+    """The axis topk/sort/argsort work along, or None: along the flattened data."""
+    return None if attrs["axis"] is None else axis_index(attrs["axis"], len(shape))
+
+
+def sorted_shape(attrs: dict, shape: Shape) -> Shape:
+    """The data's shape as a sort sees it: flattened without an axis."""
+    return shape if attrs["axis"] is not None else (math.prod(shape),)
+
+
+def topk_count(attrs: dict, shape: Shape) -> int:
+    """How many elements topk keeps: ``k``, or all along the axis where ``k < 1``, as MXNet checks it."""
+    size = sorted_shape(attrs, shape)[sort_axis(attrs, shape) or 0]
+    if attrs["k"] > size:
+        raise ShapeError(f"k {attrs['k']} is more than the {size} elements along the axis")
+    return size if attrs["k"] < 1 else attrs["k"]
+
+
+@shape_rule("topk")
+def _topk(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a, data = node.attrs, shapes[0]
+    flat = sorted_shape(a, data)
+    axis = sort_axis(a, data) or 0
+    picked = (*flat[:axis], topk_count(a, data), *flat[axis + 1:])
+    return {"value": [picked, picked], "indices": [picked], "both": [picked, picked], "mask": [data]}[a["ret_typ"]]
+
+
+@shape_rule("sort", "argsort")
+def _sort(node: Node, shapes: list[Shape]) -> list[Shape]:
+    sort_axis(node.attrs, shapes[0])
+    return [sorted_shape(node.attrs, shapes[0])] * node.num_outputs  # sort's indices follow, hidden
+
+
+@shape_rule("shape_array")
+def _shape_array(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [(len(shapes[0]),)]
+
+
+@shape_rule("size_array")
+def _size_array(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [(1,)]
+
+
+def unconvertible_values(node: Node, *target) -> str | None:
+    """Why an op is not converted (either target), or None: bfloat16 values are not reproduced."""
+    return "dtype bfloat16" if node.attrs.get("dtype") == "bfloat16" else None
+
+
+def refuse_empty(shape: Shape, what: str) -> Shape:
+    """``shape``, unless a zero size makes it empty: MXNet returns an empty tensor, which no converted graph holds."""
+    if 0 in shape:
+        raise ShapeError(f"{what} makes an empty output of shape {shape}: empty output refused")
+    return shape
+
+
+def dtype_value(value: float, dtype: str) -> float:
+    """``value`` stored in MXNet's ``dtype``, read back as a float: bool is 0 or 1; integers truncate, convert as
+    C does on x86 past the range (``cast_overflow_bound``) and wrap to narrower types."""
+    if dtype == "bool":
+        return float(value != 0)
+    if np.dtype(dtype).kind in "iu":
+        bound = cast_overflow_bound(dtype)
+        whole = math.trunc(value) if abs(value) < bound else -int(bound)
+        return float(np.array(whole, dtype=np.int64).astype(dtype))
+    with np.errstate(all="ignore"):
+        return float(np.array(value).astype(dtype))
+
+
+def fill_values(attrs: dict, keys: tuple[str, ...]) -> list[float]:
+    """The attributes ``keys`` stored in the op's dtype (bfloat16, which neither target converts, as given)."""
+    dtype = attrs["dtype"]
+    return [attrs[key] if dtype == "bfloat16" else dtype_value(attrs[key], dtype) for key in keys]
+
+
+def arange_range(attrs: dict) -> tuple[float, float, int]:
+    """Start, step (each in the op's dtype) and element count of ``_arange``, as MXNet reads them; a missing
+    ``stop`` counts from 0 to ``start``. float16 and uint8 ranges start and step at whole numbers, as in MXNet."""
+    a = attrs
+    start, stop = (0.0, a["start"]) if a["stop"] is None else (a["start"], a["stop"])
+    if a["step"] == 0 or a["repeat"] < 1:
+        raise ShapeError(f"step {a['step']} and repeat {a['repeat']}: MXNet needs a non-zero step, repeat >= 1")
+    if not (start < stop if a["step"] > 0 else start > stop):
+        raise ShapeError(f"empty range from {start} to {stop} by {a['step']}")
+    steps = math.ceil((stop - start) / a["step"])
+    step = a["step"]
+    if a["dtype"] in ("float16", "uint8"):  # MXNet truncates both for types std::is_signed does not call signed
+        start, step = math.trunc(start), math.trunc(step)
+    return dtype_value(start, a["dtype"]), dtype_value(step, a["dtype"]), steps * a["repeat"]
+
+
+def range_values(start: float, step: float, repeat: int, count: int, dtype: str) -> np.ndarray:
+    """MXNet's range kernel: ``start + (i / repeat) * step`` computed in ``dtype`` (wrapping for integers), as
+    float32."""
+    blocks = np.arange(count, dtype=np.int64) // repeat
+    with np.errstate(all="ignore"):
+        values = np.asarray(start).astype(dtype) + blocks.astype(dtype) * np.asarray(step).astype(dtype)
+    return values.astype(np.float32)
+
+
+@shape_rule("_arange")
+def _arange(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [(arange_range(node.attrs)[2],)]
+
+
+@shape_rule("_contrib_arange_like")
+def _arange_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, axis = shapes[0], node.attrs["axis"]
+    if node.attrs["repeat"] == 0:
+        raise ShapeError("repeat 0 divides by zero")
+    return [data if axis is None else (data[axis_index(axis, len(data))],)]
+
+
+@shape_rule(*SIZED_BY_CONSUMER)
+def _filled(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The ``shape`` attribute; a 0 in it is an unknown size the consumer's ``input_rule`` fills."""
+    shape = node.attrs["shape"]
+    if not shape or any(size is None for size in shape):
+        raise ShapeError(f"shape {shape} is not a full shape")
+    if node.op == "_full":
+        fill_values(node.attrs, ("value",))
+    return [shape]
+
+
+@shape_rule("zeros_like", "ones_like", "_random_uniform_like")
+def _filled_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0]]
+
+
+def multinomial_count(attrs: dict) -> int:
+    """How many draws ``_sample_multinomial`` makes per distribution."""
+    return math.prod(attrs["shape"])
+
+
+@shape_rule("_sample_multinomial")
+def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
+    drawn = refuse_empty((*shapes[0][:-1], *node.attrs["shape"]) or (1,), "a zero size")
+    return [drawn] * node.num_outputs

@@ -1,0 +1,669 @@
+"""Shape and layout ops: Reshape, Flatten, transpose, Concat, SliceChannel, expand_dims, squeeze, slices,
+reshape_like, broadcasts, tile, repeat, stack, ``_split_v2``, SwapAxis, reverse, depth/space moves, Cast,
+amp_cast and BlockGrad: their schemas, shape rules and MXNet's attribute normalisation, read by both emitters.
+
+Longer than the 600 lines the other modules keep to: its 26 ops share one body of MXNet semantics (axes,
+negative and None bounds, Reshape's special codes) that both emitters and ``folding`` read; split by op, that
+semantics would be scattered or imported across families."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import NotExpressible
+from ..ir import Node
+from .rules import Shape, ShapeError, axis_index, input_rule, same_shape, same_shape_inputs, shape_rule
+from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
+                     parse_int, parse_shape)
+
+# --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
+def refusing_negative(parser: Parser) -> Parser:
+    """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
+    and then writes outside its outputs)."""
+
+    def parse(text: str) -> Any:
+        value = parser(text)
+        if value < 0:
+            raise ValueError(f"negative size refused, got {value}")
+        return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
+CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
+
+
+_BLOCK_SIZE = (COUNT, REQUIRED)
+
+
+_RESHAPE_LIKE_BOUND = (optional(parse_int), None)
+
+
+define({
+    "Flatten": UNARY,
+    "Concat": OpDef({"dim": (parse_int, 1), "num_args": (optional(COUNT), None)}),
+    "Reshape": OpDef(
+        {
+            "shape": SHAPE_EMPTY,
+            "reverse": (parse_bool, False),
+            "target_shape": SHAPE_EMPTY,
+            "keep_highest": (parse_bool, False),
+        }
+    ),
+    "SliceChannel": OpDef(
+        {
+            "num_outputs": (COUNT, REQUIRED),
+            "axis": (parse_int, 1),
+            "squeeze_axis": (parse_bool, False),
+        },
+        outputs=lambda a: a["num_outputs"],
+    ),
+    "transpose": OpDef({"axes": SHAPE_EMPTY}),
+    "expand_dims": OpDef({"axis": (parse_int, REQUIRED)}),
+    "squeeze": OpDef({"axis": (optional(parse_shape), None)}),
+    # a bare None is an unset step in MXNet (every step 1); begin and end need values
+    "slice": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                    "step": (optional(parse_shape), ())}),
+    "slice_axis": OpDef({"axis": (parse_int, REQUIRED), "begin": (parse_int, REQUIRED),
+                         "end": (optional(parse_int), REQUIRED)}),
+    "slice_like": OpDef({"axes": SHAPE_EMPTY}),
+    "reshape_like": OpDef({"lhs_begin": _RESHAPE_LIKE_BOUND, "lhs_end": _RESHAPE_LIKE_BOUND,
+                           "rhs_begin": _RESHAPE_LIKE_BOUND, "rhs_end": _RESHAPE_LIKE_BOUND}),
+    "broadcast_to": OpDef({"shape": SHAPE_EMPTY}),
+    "broadcast_axis": OpDef({"axis": SHAPE_EMPTY, "size": SHAPE_EMPTY}),
+    "broadcast_like": OpDef({"lhs_axes": (optional(parse_shape), None), "rhs_axes": (optional(parse_shape), None)}),
+    "tile": OpDef({"reps": (parse_shape, REQUIRED)}),
+    "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
+    "stack": OpDef({"axis": (parse_int, 0), "num_args": (COUNT, REQUIRED)}),
+    "_split_v2": OpDef({"indices": (parse_shape, REQUIRED), "axis": (parse_int, 1),
+                        "squeeze_axis": (parse_bool, False), "sections": (refusing_negative(parse_int), 0)},
+                       outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "SwapAxis": OpDef({"dim1": (parse_int, 0), "dim2": (parse_int, 0)}),
+    "reverse": OpDef({"axis": (parse_shape, REQUIRED)}),
+    "depth_to_space": OpDef({"block_size": _BLOCK_SIZE}),
+    "space_to_depth": OpDef({"block_size": _BLOCK_SIZE}),
+    "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
+    "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
+    "BlockGrad": UNARY,
+    # Gluon's rnn layers pack their weights with it: a Concat whose shape inference also fills unknown sizes
+    "_rnn_param_concat": OpDef({"dim": (parse_int, 1), "num_args": (COUNT, REQUIRED)}),
+})
+
+
+alias("flatten", "Flatten")
+alias("split", "SliceChannel")
+alias("concat", "Concat")
+alias("reshape", "Reshape")
+alias("stop_gradient", "BlockGrad")
+alias("broadcast_axes", "broadcast_axis")
+alias("swapaxes", "SwapAxis")
+alias("flip", "reverse")
+alias("cast", "Cast")
+alias("crop", "slice")
+alias("_npi_expand_dims", "expand_dims")
+alias("_npi_slice", "slice")
+alias("_npx_slice", "slice")
+alias("_npx_reshape_like", "reshape_like")
+alias("_npi_tile", "tile")
+alias("_np_repeat", "repeat")
+alias("_npi_split", "_split_v2")
+alias("_npi_swapaxes", "SwapAxis")
+alias("_npi_cast", "Cast")
+alias("_npx_cast", "Cast")
+alias("_npi_rnn_param_concat", "_rnn_param_concat")
+
+
+# --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
+shape_rule("Cast", "amp_cast", "BlockGrad")(same_shape)
+input_rule("BlockGrad", "Cast", "amp_cast")(same_shape_inputs)
+
+
+@shape_rule("Flatten")
+def _flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [(shapes[0][0], math.prod(shapes[0][1:]))]
+
+
+@shape_rule("Concat", "_rnn_param_concat")
+def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
+    axis = axis_index(node.attrs["dim"], len(shapes[0]), "dim")
+    for shape in shapes[1:]:
+        if len(shape) != len(shapes[0]) or any(s != t for i, (s, t) in enumerate(zip(shape, shapes[0]))
+                                               if i != axis):
+            raise ShapeError(f"inputs of shapes {shapes} do not concatenate on axis {axis}")
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return [tuple(out)]
+
+
+@shape_rule("Reshape")
+def _reshape(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [reshape_target(shapes[0], node.attrs)]
+
+
+ReshapeTerm = int | tuple[tuple[int, ...], int]
+
+
+def reshape_terms(rank: int, attrs: dict) -> list[ReshapeTerm]:
+    """MXNet's Reshape ``shape`` codes (``attrs["shape"]`` given) as one term per output axis, for targets that
+    compute the target from the input's live shape: an int is kept (-1: inferred), ``(axes, divisor)`` is the
+    product of those input axes' sizes floor-divided by ``divisor`` (0 copies, -2 copies the rest, -3 merges two
+    axes, -4 splits one)."""
+    spec, source = list(attrs["shape"]), list(range(rank))
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    out: list[ReshapeTerm] = []
+    src = i = 0
+    while i < len(spec):
+        code = spec[i]
+        if code == -2:
+            out.extend(((axis,), 1) for axis in source[src:])
+            src = len(source)
+        elif code == -3:
+            out.append(((source[src], source[src + 1]), 1))
+            src += 2
+        elif code == -4:
+            first, second = spec[i + 1], spec[i + 2]
+            out += [((source[src],), second) if first == -1 else first,
+                    ((source[src],), first) if second == -1 else second]
+            src, i = src + 1, i + 2
+        else:  # 0 copies, -1 is inferred, a positive size is kept
+            out.append(((source[src],), 1) if code == 0 else code)
+            src += 1
+        i += 1
+    return out[::-1] if attrs["reverse"] else out
+
+
+def reshape_target(data: Shape, attrs: dict) -> Shape:
+    """The output shape of MXNet's Reshape, special codes 0, -1, -2, -3, -4 and ``reverse`` included."""
+    if not attrs["shape"] and attrs["target_shape"]:  # deprecated form: 0 means "infer"
+        target = [d if d else -1 for d in attrs["target_shape"]]
+        if attrs["keep_highest"]:
+            target = [data[0], *target[1:]]
+        return _resolve(data, target, tuple(target))
+    source, out, inferred = _reshape_codes(data, attrs)
+    out = _resolve(tuple(source), out, attrs["shape"], inferred)
+    return tuple(reversed(out)) if attrs["reverse"] else out
+
+
+def _reshape_codes(data: Shape, attrs: dict) -> tuple[list[int], list[int], int | None]:
+    """The data's sizes and the codes' expansion (``-1`` still to infer) in MXNet's reading order (reversed
+    with ``reverse``), and the position of the ``-1`` among the codes."""
+    spec, source = list(attrs["shape"]), list(data)
+    if attrs["reverse"]:
+        spec, source = spec[::-1], source[::-1]
+    return source, *_expand_codes(source, spec, attrs["shape"])
+
+
+def reshape_moves_inferred(data: Shape, attrs: dict) -> bool:
+    """Whether MXNet writes the size inferred for ``-1`` at another axis than the -1's own: it indexes its
+    output by the -1's position among the codes, which a -2 or -4 before it shifts."""
+    if not attrs["shape"]:
+        return False
+    _, out, inferred = _reshape_codes(data, attrs)
+    return inferred is not None and out.index(-1) != inferred
+
+
+def _expand_codes(source: list[int], spec: list, original: tuple) -> tuple[list[int], int | None]:
+    out: list[int] = []
+    inferred = None
+    src = 0
+    i = 0
+    while i < len(spec):
+        code = spec[i]
+        if code == 0:
+            out.append(_dim(source, src, original))
+            src += 1
+        elif code == -1:
+            out.append(-1)
+            inferred = i
+            src += 1
+        elif code == -2:
+            out.extend(source[src:])
+            src = len(source)
+        elif code == -3:
+            out.append(_dim(source, src, original) * _dim(source, src + 1, original))
+            src += 2
+        elif code == -4:
+            if i + 2 >= len(spec):
+                raise ShapeError(f"shape {original}: -4 must be followed by two sizes")
+            whole = _dim(source, src, original)
+            first, second = spec[i + 1], spec[i + 2]
+            if first == -1:
+                first = whole // second if second else 0
+            if second == -1:
+                second = whole // first if first else 0
+            if first * second != whole:
+                raise ShapeError(f"shape {original}: cannot split {whole} into {spec[i + 1]} x {spec[i + 2]}")
+            out.extend((first, second))
+            src += 1
+            i += 2
+        elif code is not None and code > 0:
+            out.append(code)
+            src += 1
+        else:
+            raise ShapeError(f"shape {original}: invalid code {code}")
+        i += 1
+    return out, inferred
+
+
+def _dim(source: list[int], index: int, original: tuple) -> int:
+    if index >= len(source):
+        raise ShapeError(f"shape {original} refers past the input's {len(source)} dimensions")
+    return source[index]
+
+
+def _resolve(data: Shape, out: list[int], original: tuple, inferred: int | None = None) -> Shape:
+    """``out`` with its -1 inferred as MXNet does: the -1 counts as 1 and the size, rounded down, goes to axis
+    ``inferred`` (the -1's own by default, see ``reshape_moves_inferred``). MXNet checks no sizes: an output
+    with fewer elements holds the data's leading ones (``reshape_reads_leading``)."""
+    total = math.prod(data)
+    if out.count(-1) > 1:
+        raise ShapeError(f"shape {original} has more than one -1")
+    if -1 in out:
+        at = out.index(-1)
+        out[at] = 1
+        inferred = at if inferred is None else inferred
+        if inferred >= len(out):
+            raise ShapeError(f"shape {original}: MXNet writes the inferred size past its output's axes")
+        known = math.prod(out)
+        if known == 0:
+            raise ShapeError(f"cannot reshape {data} to {original}")
+        out[inferred] = total // known
+    return tuple(out)
+
+
+def reshape_reads_leading(data: Shape, out: Shape) -> bool:
+    """Whether a Reshape output takes only the data's leading elements (MXNet checks no sizes); one with more
+    elements than the data reads past it in MXNet (undefined values): the emitters refuse it."""
+    if math.prod(out) > math.prod(data):
+        raise NotExpressible(f"reshape of {data} to {out} reads past the data in MXNet")
+    return math.prod(out) < math.prod(data)
+
+
+@shape_rule("SliceChannel")
+def _slice_channel(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    axis = axis_index(a["axis"], len(data))
+    parts = a["num_outputs"]
+    if parts <= 0 or data[axis] % parts:
+        raise ShapeError(f"axis {axis} of size {data[axis]} does not split into {parts} parts")
+    piece = list(data)
+    piece[axis] //= parts
+    if a["squeeze_axis"]:
+        if piece[axis] != 1:
+            raise ShapeError("squeeze_axis needs the axis size to equal num_outputs")
+        del piece[axis]
+    return [tuple(piece)] * parts
+
+
+@input_rule("SliceChannel")
+def _slice_channel_data(node: Node, inputs: list, outputs: list) -> list:
+    """The data of a split from any of its equal parts."""
+    piece = next((shape for shape in outputs if shape is not None), None)
+    if piece is None:
+        return [None]
+    a = node.attrs
+    data = list(piece)
+    if a["squeeze_axis"]:
+        data.insert(axis_index(a["axis"], len(piece) + 1), a["num_outputs"])
+    else:
+        axis = axis_index(a["axis"], len(piece))
+        data[axis] *= a["num_outputs"]
+    return [tuple(data)]
+
+
+@shape_rule("transpose")
+def _transpose(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axes = node.attrs["axes"] or tuple(reversed(range(len(data))))
+    if sorted(axes) != list(range(len(data))):  # MXNet 1.9.1 indexes the shape with each axis: none negative
+        raise ShapeError(f"axes {axes} are not a permutation of 0..{len(data) - 1}")
+    return [tuple(data[a] for a in axes)]
+
+
+def _axes_within(axes, rank: int, what: str = "axis") -> list[int]:
+    """``axes`` as indices into ``rank`` dimensions, without duplicates."""
+    indices = [axis_index(axis, rank, what) for axis in axes]
+    if len(set(indices)) != len(indices):
+        raise ShapeError(f"{what} {tuple(axes)} has duplicates")
+    return indices
+
+
+def expand_dims_axis(axis: int, rank: int) -> int:
+    """Where ``expand_dims`` inserts the new axis: -rank-1..rank, negative counting from the end."""
+    return axis_index(axis, rank + 1)
+
+
+@shape_rule("expand_dims")
+def _expand_dims(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = list(shapes[0])
+    data.insert(expand_dims_axis(node.attrs["axis"], len(data)), 1)
+    return [tuple(data)]
+
+
+@input_rule("expand_dims")
+def _expand_dims_data(node: Node, inputs: list, outputs: list) -> list:
+    """The data of an expand_dims: its output without the inserted axis."""
+    if outputs[0] is None:
+        return [None]
+    axis = expand_dims_axis(node.attrs["axis"], len(outputs[0]) - 1)
+    return [tuple(size for i, size in enumerate(outputs[0]) if i != axis)]
+
+
+def squeezed_axes(axis: tuple | None, data: Shape) -> list[int]:
+    """The axes ``squeeze`` drops: the listed ones (each of size 1) or, for None, every axis of size 1."""
+    if axis is None:
+        return [i for i, size in enumerate(data) if size == 1]
+    axes = _axes_within(axis, len(data))
+    if any(data[i] != 1 for i in axes):
+        raise ShapeError(f"axis {axis}: squeeze takes axes of size 1 only, data has shape {data}")
+    return sorted(axes)
+
+
+@shape_rule("squeeze")
+def _squeeze(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    dropped = squeezed_axes(node.attrs["axis"], data)
+    return [tuple(size for i, size in enumerate(data) if i not in dropped) or (1,)]  # MXNet keeps one axis
+
+
+def slice_ranges(data: Shape, begin: tuple, end: tuple, step: tuple | None) -> list[tuple[int, int, int]]:
+    """MXNet's ``slice``: per axis of ``data`` ``(start, stop, step)`` as Python slices take them (a stop of
+    None runs to the start of a negative step). None entries take the defaults of the step's direction; begin
+    and end count from the end when negative and are clipped to the axis."""
+    if len(begin) != len(end) or len(begin) > len(data) or step and len(step) != len(begin):
+        raise ShapeError(f"begin {begin}, end {end} and step {step} do not fit {len(data)}-D data")
+    ranges = []
+    for axis, size in enumerate(data):
+        if axis >= len(begin):
+            ranges.append((0, size, 1))
+            continue
+        s = step[axis] if step and step[axis] is not None else 1
+        if s == 0:
+            raise ShapeError(f"step {step} has a zero")
+        b = begin[axis] if begin[axis] is not None else (size - 1 if s < 0 else 0)
+        e = end[axis] if end[axis] is not None else (-1 if s < 0 else size)
+        b += size if b < 0 else 0
+        e += size if e < 0 and end[axis] is not None else 0
+        b = 0 if b < 0 and s > 0 else size - 1 if b > size - 1 and s < 0 else b
+        if not 0 <= b < size:  # MXNet's output is empty
+            ranges.append((0, 0, 1))
+            continue
+        e = min(max(e, -1), size)
+        ranges.append((b, e if e >= 0 else None if s < 0 else 0, s))
+    return ranges
+
+
+def slice_length(size: int, start: int, stop: int | None, step: int) -> int:
+    return len(range(size)[start:stop:step])
+
+
+@shape_rule("slice")
+def _slice(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a, data = node.attrs, shapes[0]
+    ranges = slice_ranges(data, a["begin"], a["end"], a["step"])
+    return [tuple(slice_length(size, *r) for size, r in zip(data, ranges))]
+
+
+def slice_axis_range(attrs: dict, data: Shape) -> tuple[int, int, int]:
+    """``slice_axis``: (axis, begin, end) with negative values counted from the end, end None the axis size."""
+    axis = axis_index(attrs["axis"], len(data))
+    size = data[axis]
+    begin = attrs["begin"] + size if attrs["begin"] < 0 else attrs["begin"]
+    end = size if attrs["end"] is None else attrs["end"] + size if attrs["end"] < 0 else attrs["end"]
+    if not 0 <= begin < end <= size:
+        raise ShapeError(f"begin {attrs['begin']} and end {attrs['end']} do not fit an axis of size {size}")
+    return axis, begin, end
+
+
+def whole_axes_but(data: Shape, cuts: dict[int, tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """``slice_ranges``-style (start, stop, step) per axis: ``cuts`` maps an axis to its (start, stop)."""
+    return [(*cuts[axis], 1) if axis in cuts else (0, size, 1) for axis, size in enumerate(data)]
+
+
+@shape_rule("slice_axis")
+def _slice_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
+    axis, begin, end = slice_axis_range(node.attrs, shapes[0])
+    out = list(shapes[0])
+    out[axis] = end - begin
+    return [tuple(out)]
+
+
+def slice_like_axes(axes: tuple, data: Shape, like: Shape) -> list[int]:
+    """The axes ``slice_like`` cuts to the second input's size (every axis when ``axes`` is empty)."""
+    if not axes:
+        if len(data) != len(like):
+            raise ShapeError(f"inputs of shapes {data} and {like}: slice_like on every axis needs equal ranks")
+        indices = list(range(len(data)))
+    else:
+        indices = [axis_index(axis, len(data)) for axis in axes]
+        if any(i >= len(like) for i in indices):
+            raise ShapeError(f"axes {axes} exceed the second input's shape {like}")
+    if any(like[i] > data[i] for i in indices):
+        raise ShapeError(f"shape {like} exceeds the data's {data} on axes {axes}")
+    return indices
+
+
+@shape_rule("slice_like")
+def _slice_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, like = shapes
+    out = list(data)
+    for i in slice_like_axes(node.attrs["axes"], data, like):
+        out[i] = like[i]
+    return [tuple(out)]
+
+
+def _reshape_like_range(begin: int | None, end: int | None, rank: int, side: str) -> tuple[int, int]:
+    start = 0 if begin is None else begin + rank if begin < 0 else begin
+    stop = rank if end is None else end + rank if end < 0 else end
+    if not 0 <= start < stop <= rank:
+        raise ShapeError(f"{side}_begin {begin} and {side}_end {end} do not fit {rank}-D input")
+    return start, stop
+
+
+def reshape_like_ranges(attrs: dict, lhs: Shape, rhs: Shape) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``reshape_like``'s (begin, end) of the lhs axes replaced and of the rhs axes whose sizes they take."""
+    return (_reshape_like_range(attrs["lhs_begin"], attrs["lhs_end"], len(lhs), "lhs"),
+            _reshape_like_range(attrs["rhs_begin"], attrs["rhs_end"], len(rhs), "rhs"))
+
+
+@shape_rule("reshape_like")
+def _reshape_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The lhs axes lhs_begin..lhs_end take the sizes of the rhs axes rhs_begin..rhs_end."""
+    lhs, rhs = shapes
+    (lb, le), (rb, re) = reshape_like_ranges(node.attrs, lhs, rhs)
+    out = (*lhs[:lb], *rhs[rb:re], *lhs[le:])
+    if math.prod(out) != math.prod(lhs):
+        raise ShapeError(f"cannot reshape {lhs} to {out}")
+    return [out]
+
+
+def _broadcast_sizes(data: Shape, target: list[int], what: str) -> Shape:
+    """``data`` broadcast to ``target`` of equal rank (only axes of size 1 change)."""
+    if any(size != want and size != 1 for size, want in zip(data, target)):
+        raise ShapeError(f"data of shape {data} does not broadcast to {tuple(target)} ({what})")
+    return tuple(target)
+
+
+@shape_rule("broadcast_to")
+def _broadcast_to(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, shape = shapes[0], node.attrs["shape"]
+    if len(shape) != len(data) or any(size is None or size < 0 for size in shape):
+        raise ShapeError(f"shape {shape} does not fit {len(data)}-D data")
+    return [_broadcast_sizes(data, [size or old for size, old in zip(shape, data)], f"shape {shape}")]
+
+
+@shape_rule("broadcast_axis")
+def _broadcast_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a, data = node.attrs, shapes[0]
+    if len(a["axis"]) != len(a["size"]) or any(size is None or size < 0 for size in a["size"]):
+        raise ShapeError(f"axis {a['axis']} and size {a['size']} do not pair up")
+    target = list(data)
+    for axis, size in zip(_axes_within(a["axis"], len(data)), a["size"]):
+        target[axis] = size
+    return [_broadcast_sizes(data, target, f"axis {a['axis']}")]
+
+
+def broadcast_like_sources(attrs: dict, lhs: Shape, rhs: Shape) -> dict[int, int]:
+    """``broadcast_like``'s lhs axes -> the rhs axes whose sizes they take (every axis without ``lhs_axes``)."""
+    if attrs["lhs_axes"] is None or attrs["rhs_axes"] is None:
+        if len(lhs) != len(rhs):
+            raise ShapeError(f"inputs of shapes {lhs} and {rhs}: broadcast_like needs equal ranks")
+        return {axis: axis for axis in range(len(lhs))}
+    if len(attrs["lhs_axes"]) != len(attrs["rhs_axes"]) or not attrs["lhs_axes"]:
+        raise ShapeError(f"lhs_axes {attrs['lhs_axes']} and rhs_axes {attrs['rhs_axes']} do not pair up")
+    sources = dict(zip([axis_index(i, len(lhs), "lhs_axes") for i in attrs["lhs_axes"]],
+                       [axis_index(i, len(rhs), "rhs_axes") for i in attrs["rhs_axes"]]))
+    for to in sources:
+        if lhs[to] != 1:
+            raise ShapeError(f"lhs axis {to} of size {lhs[to]} cannot broadcast")
+    return sources
+
+
+@shape_rule("broadcast_like")
+def _broadcast_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    lhs, rhs = shapes
+    target = list(lhs)
+    for to, source in broadcast_like_sources(node.attrs, lhs, rhs).items():
+        target[to] = rhs[source]
+    return [_broadcast_sizes(lhs, target, f"like {rhs}")]
+
+
+def tile_reps(reps: tuple, rank: int) -> tuple[list[int], list[int]]:
+    """``tile``'s data shape prefix and repetitions of one length: the shorter is padded with leading 1s."""
+    if any(r is None or r < 0 for r in reps):
+        raise ShapeError(f"reps {reps} must be sizes")
+    length = max(len(reps), rank)
+    return [1] * (length - rank), [1] * (length - len(reps)) + list(reps)
+
+
+@shape_rule("tile")
+def _tile(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    ones, reps = tile_reps(node.attrs["reps"], len(data))
+    return [tuple(size * r for size, r in zip((*ones, *data), reps))]
+
+
+@shape_rule("repeat")
+def _repeat(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a, data = node.attrs, shapes[0]
+    if a["repeats"] < 0:
+        raise ShapeError(f"repeats {a['repeats']} must be at least 0")
+    if a["repeats"] == 0:  # MXNet returns an empty tensor
+        return [(0,)]
+    if a["axis"] is None:
+        return [(math.prod(data) * a["repeats"],)]
+    out = list(data)
+    out[axis_index(a["axis"], len(data))] *= a["repeats"]
+    return [tuple(out)]
+
+
+def stack_overrun(node: Node) -> str | None:
+    """Why a stack is not converted: MXNet stacks ``num_args`` inputs, reading past the given ones (undefined
+    values) where there are fewer; of more it takes the first ``num_args``."""
+    if node.attrs["num_args"] <= len(node.inputs):
+        return None
+    return f"num_args={node.attrs['num_args']} with {len(node.inputs)} inputs (MXNet reads past them)"
+
+
+@shape_rule("stack")
+def _stack(node: Node, shapes: list[Shape]) -> list[Shape]:
+    count = node.attrs["num_args"]
+    if any(shape != shapes[0] for shape in shapes[:count]):
+        raise ShapeError(f"inputs of shapes {shapes[:count]} differ")
+    out = list(shapes[0])
+    out.insert(expand_dims_axis(node.attrs["axis"], len(out)), count)
+    return [tuple(out)]
+
+
+def split_bounds(attrs: dict, data: Shape) -> tuple[int, list[tuple[int, int]]]:
+    """``_split_v2``: the axis and each output's (start, stop) on it; ``sections`` makes the first
+    ``size % sections`` parts one longer, ``indices`` start each part (what lies before the first is dropped)."""
+    axis = axis_index(attrs["axis"], len(data))
+    size = data[axis]
+    if attrs["sections"] > 0:
+        small, extra = divmod(size, attrs["sections"])
+        starts = [i * small + min(i, extra) for i in range(attrs["sections"])]
+    elif attrs["indices"] and attrs["indices"][0] == 0:  # MXNet's shape inference refuses another start
+        starts = list(attrs["indices"])
+    else:
+        raise ShapeError(f"sections {attrs['sections']} and indices {attrs['indices']} split nothing")
+    bounds = list(zip(starts, starts[1:] + [size]))
+    if any(start is None or not 0 <= start <= stop <= size for start, stop in bounds):  # MXNet: empty parts
+        raise ShapeError(f"indices {tuple(starts)} do not split an axis of size {size}")
+    if attrs["squeeze_axis"] and any(stop - start != 1 for start, stop in bounds):
+        raise ShapeError("squeeze_axis needs parts of size 1")
+    return axis, bounds
+
+
+@shape_rule("_split_v2")
+def _split_v2(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axis, bounds = split_bounds(node.attrs, data)
+    outs = []
+    for start, stop in bounds:
+        part = [*data[:axis], stop - start, *data[axis + 1:]]
+        if node.attrs["squeeze_axis"]:  # 1-D data splits into scalars
+            del part[axis]
+        outs.append(tuple(part))
+    return outs
+
+
+def swapped_axes(attrs: dict, rank: int) -> list[int]:
+    """``SwapAxis``' permutation of ``rank`` axes."""
+    perm = list(range(rank))
+    first, second = axis_index(attrs["dim1"], rank, "dim1"), axis_index(attrs["dim2"], rank, "dim2")
+    perm[first], perm[second] = second, first
+    return perm
+
+
+@shape_rule("SwapAxis")
+def _swap_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [tuple(shapes[0][i] for i in swapped_axes(node.attrs, len(shapes[0])))]
+
+
+def reversed_axes(axis: tuple, rank: int) -> list[int]:
+    """The axes ``reverse`` flips: an axis listed twice flips back (MXNet refuses negative axes)."""
+    if any(i is None or not 0 <= i < rank for i in axis):
+        raise ShapeError(f"axis {axis} is out of range for {rank}-D data")
+    return [i for i in range(rank) if axis.count(i) % 2]
+
+
+@shape_rule("reverse")
+def _reverse(node: Node, shapes: list[Shape]) -> list[Shape]:
+    reversed_axes(node.attrs["axis"], len(shapes[0]))
+    return [shapes[0]]
+
+
+@shape_rule("depth_to_space", "space_to_depth")
+def _depth_space(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """NCHW data; depth_to_space moves channel blocks into block x block patches (MXNet's DCR order)."""
+    data, block = shapes[0], node.attrs["block_size"]
+    if len(data) != 4:
+        raise ShapeError(f"data of shape {data}: {node.op} takes 4-D NCHW data")
+    n, c, h, w = data
+    if node.op == "depth_to_space":
+        if c % (block * block):
+            raise ShapeError(f"{c} channels do not split into blocks of {block}x{block}")
+        return [(n, c // (block * block), h * block, w * block)]
+    if h % block or w % block:
+        raise ShapeError(f"height {h} and width {w} are not multiples of block_size {block}")
+    return [(n, c * block * block, h // block, w // block)]
+
+
+def cast_overflow_bound(dtype: str) -> float:
+    """MXNet's Cast of floats to an integer type converts as C does on x86: values of at least this magnitude,
+    and NaN, become its negative (int32's for int8, uint8 and int32, whose low bits narrower types keep)."""
+    return 2.0 ** 63 if dtype == "int64" else 2.0 ** 31
+
+
+def amp_cast_refusal(node: Node) -> str | None:
+    """Why an amp_cast is not converted: MXNet's result for bfloat16 and integer types follows its backend (with
+    MKLDNN, the CPU default, it rounds to nearest and saturates, copies the float bits for int32 after another op
+    or fails; without, it truncates like Cast). None for float16, float32 and float64."""
+    dtype = node.attrs["dtype"]
+    if node.op != "amp_cast" or dtype in ("float16", "float32", "float64"):
+        return None
+    return f"amp_cast to {dtype} (MXNet's result depends on its MKLDNN backend)"

@@ -1,0 +1,142 @@
+"""Convolution, Deconvolution and Pooling: the windowed ops, with MXNet's window arithmetic from
+``semantics.convolution`` (explicit pads, ``full`` and ``same`` conventions, lp pooling, the divisors
+of avg pooling)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir import Node
+from ..semantics.convolution import (channels_first, deconvolution_geometry, deconvolution_refusal, is_channels_last,
+                                     negative_pad, pooling_windows, window_geometry, window_output)
+from .context import EmitContext
+from .registry import register
+
+
+@register("Convolution", check=lambda n, opset: negative_pad(n) or (
+    None if not n.attrs["layout"] or n.attrs["layout"].startswith("NC") else f"layout {n.attrs['layout']}"),
+    computed_weights=True)
+def convolution(ctx: EmitContext, node: Node) -> None:
+    """``Conv``; a weight computed in the graph (a cross-correlation with another branch) is an input like any."""
+    a = node.attrs
+    stride, pad, dilate = window_geometry(a, len(a["kernel"]))
+    inputs = [ctx.input(0), ctx.input(1)] + ([] if a["no_bias"] else [ctx.input(2)])
+    ctx.add("Conv", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
+            dilations=list(dilate), pads=list(pad + pad), group=a["num_group"])
+
+
+@register("Pooling", check=lambda n, opset: negative_pad(n))
+def pooling(ctx: EmitContext, node: Node) -> None:
+    """MXNet's windows (``pooling_windows``) on channel-first data; channels-last layouts are transposed."""
+    a = node.attrs
+    x, out, shape = ctx.input(0), ctx.output(), ctx.shape(0)
+    rank = len(shape)
+    last = is_channels_last(a["layout"])
+    if last:
+        x = ctx.add("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])
+        out = ctx.temp("pooled")
+    windows = pooling_windows(a, channels_first(shape, a["layout"]))
+    kind, full = a["pool_type"], a["pooling_convention"] == "full"
+    if kind == "lp":
+        _lp_pooling(ctx, x, windows, a["global_pool"], a["p_value"], out, full)
+    elif a["global_pool"]:
+        if kind == "sum":
+            ctx.reduce_sum(x, list(range(2, rank)), out)
+        else:
+            ctx.add("GlobalMaxPool" if kind == "max" else "GlobalAveragePool", [x], out)
+    else:
+        _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out, full)
+    if last:
+        ctx.add("Transpose", [out], ctx.output(), perm=[0, *range(2, rank), 1])
+
+
+def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str, full: bool) -> None:
+    """MXNet's lp pooling: the p-th root of the window sum of ``x ** p`` (signed for odd p: p=1 is a plain sum)."""
+    powered = x
+    for _ in range(p - 1):
+        powered = ctx.add("Mul", [powered, x])
+    sum_out = out if p == 1 else None
+    if global_pool:
+        summed = ctx.reduce_sum(powered, list(range(2, 2 + len(windows))), sum_out)
+    else:
+        summed = _window_pooling(ctx, "sum", True, powered, windows, sum_out, full)
+    if p == 2:
+        ctx.add("Sqrt", [summed], out)
+    elif p == 3:  # the real cube root: max(s, 0) ** (1/3) - max(-s, 0) ** (1/3)
+        third = ctx.const(1.0 / 3.0, "third")
+        positive = ctx.add("Pow", [ctx.add("Relu", [summed]), third])
+        negative = ctx.add("Pow", [ctx.add("Relu", [ctx.add("Neg", [summed])]), third])
+        ctx.add("Sub", [positive, negative], out)
+
+
+def _window_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None,
+                    full: bool) -> str:
+    """max, avg (its divisor counting the padding when ``counted``) or sum over MXNet's windows. ONNX's ceil mode
+    is tried first for MXNet's ``full`` convention: where floor and ceil both fit one size, the choice then does
+    not change with the size (a dynamic axis)."""
+    kernel, strides, pads = ([w[i] for w in windows] for i in (1, 2, 3))
+    modes = (True, False) if full else (False, True)
+    ceil = next((c for c in modes if all(_onnx_pool_is_exact(kind, c, *w) for w in windows)), None)
+    if ceil is None:
+        return _explicit_pooling(ctx, kind, counted, x, windows, out)
+    attrs = dict(kernel_shape=kernel, strides=strides, pads=pads + pads, ceil_mode=int(ceil))
+    if kind == "max":
+        return ctx.add("MaxPool", [x], out, **attrs)
+    averaged = ctx.add("AveragePool", [x], out if kind == "avg" else None,
+                       count_include_pad=int(counted or kind == "sum"), **attrs)
+    if kind == "avg":
+        return averaged
+    return ctx.add("Mul", [averaged, ctx.const(float(math.prod(kernel)))], out)
+
+
+def _onnx_pool_is_exact(kind: str, ceil: bool, size: int, kernel: int, stride: int, pad: int, count: int) -> bool:
+    """Whether ONNX's own padding and ``ceil`` mode give MXNet's windows along one axis (ONNX takes pads smaller
+    than the kernel only)."""
+    if pad >= kernel:
+        return False
+    onnx_count = window_output(size, kernel, stride, pad, ceil=ceil)
+    if ceil and (onnx_count - 1) * stride >= size + pad:  # ONNX drops a last window starting in the padding
+        onnx_count -= 1
+    # sum is computed as average x kernel size: wrong where a window overhangs the padding (smaller divisor)
+    return onnx_count == count and not (kind == "sum" and (count - 1) * stride + kernel > size + 2 * pad)
+
+
+def _explicit_pooling(ctx: EmitContext, kind: str, counted: bool, x: str, windows: list, out: str | None) -> str:
+    """MXNet's windows exactly: pad explicitly, pool without padding, rescale each output by MXNet's divisor."""
+    # padding at the end to hold the last window (none where the windows stop short of the data's end)
+    pad_end = [max((count - 1) * stride + kernel - size - pad, 0) for size, kernel, stride, pad, count in windows]
+    pad_value = np.finfo(ctx.float_type).min if kind == "max" else 0.0
+    pads = ctx.ints([0, 0, *(w[3] for w in windows), 0, 0, *pad_end], "pads")
+    padded = ctx.add("Pad", [x, pads, ctx.const(pad_value, "pad_value")], mode="constant")
+    attrs = dict(kernel_shape=[w[1] for w in windows], strides=[w[2] for w in windows])
+    if kind == "max":
+        return ctx.add("MaxPool", [padded], out, **attrs)
+    averaged = ctx.add("AveragePool", [padded], **attrs)
+    divisors = [np.asarray(_mxnet_divisors(*w, kind == "avg" and counted)) for w in windows]
+    divisor = divisors[0]
+    for extra in divisors[1:]:
+        divisor = np.multiply.outer(divisor, extra)
+    window = math.prod(w[1] for w in windows)
+    scale = window / np.where(divisor > 0, divisor, np.inf) if kind == "avg" else np.full(divisor.shape, window)
+    return ctx.add("Mul", [averaged, ctx.const(scale.reshape(1, 1, *divisor.shape), "divisor")], out)
+
+
+def _mxnet_divisors(size: int, kernel: int, stride: int, pad: int, count: int, counted: bool) -> list[int]:
+    """MXNet's average divisor per window: clipped to the padded extent, or to the data without padding."""
+    divisors = []
+    for index in range(count):
+        start = index * stride - pad
+        end = min(start + kernel, size + pad)
+        divisors.append(end - start if counted else max(min(end, size) - max(start, 0), 0))
+    return divisors
+
+
+@register("Deconvolution", check=lambda n, opset: deconvolution_refusal(n))
+def deconvolution(ctx: EmitContext, node: Node) -> None:
+    """ConvTranspose: MXNet's pad crops both ends of the full output, adj extends its end (ONNX output_padding)."""
+    a = node.attrs
+    stride, pad, adj, dilate = deconvolution_geometry(a, ctx.shape(0)[2:])
+    inputs = [ctx.input(0), ctx.input(1)] + ([] if a["no_bias"] else [ctx.input(2)])
+    ctx.add("ConvTranspose", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
+            dilations=list(dilate), pads=list(pad + pad), output_padding=list(adj), group=a["num_group"])

@@ -1,0 +1,94 @@
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2`` (MXNet's
+semantics from ``semantics.linear``)."""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+
+from ..ir import Node
+from ..semantics.linear import dot_axes, matrix_axes
+from .context import EmitContext
+from .registry import register
+
+
+@register("FullyConnected", computed_weights=True)
+def fully_connected(ctx: EmitContext, node: Node) -> None:
+    """``Gemm``, or ``MatMul`` on the last axis without ``flatten``; a stored weight is stored transposed there,
+    a computed one transposed in the graph."""
+    a = node.attrs
+    weight = node.inputs[1].node
+    bias = None if a["no_bias"] else ctx.input(2)
+    x = ctx.input(0)
+    if a["flatten"]:
+        flat = ctx.add("Flatten", [x], axis=1) if len(ctx.shape(0)) != 2 else x
+        ctx.add("Gemm", [flat, ctx.input(1)] + ([bias] if bias else []), ctx.output(), transB=1)
+        return
+    if ctx.stored(1):
+        transposed = ctx.weight(f"{weight}_transposed", np.ascontiguousarray(ctx.graph.weight(weight).T))
+    else:
+        transposed = ctx.add("Transpose", [ctx.input(1)], perm=[1, 0])
+    product = ctx.add("MatMul", [x, transposed], None if bias else ctx.output())
+    if bias:
+        ctx.add("Add", [product, bias], ctx.output())
+
+
+@register("Embedding")
+def embedding(ctx: EmitContext, node: Node) -> None:
+    """Rows of the weight. MXNet truncates indices to int64, then clips them into [0, input_dim - 1]; NaN and
+    values past int64 (which its cast turns into the lowest int64) take row 0."""
+    x = ctx.input(0)
+    representable = ctx.add("Less", [ctx.add("Abs", [x]), ctx.const(2.0**63, "int64_bound")])
+    safe = ctx.add("Where", [representable, x, ctx.const(0.0, "row0")])
+    last = float(node.attrs["input_dim"] - 1)
+    clipped = ctx.add("Clip", [safe, ctx.const(0.0, "first"), ctx.const(last, "last")])
+    indices = ctx.add("Cast", [clipped], to=TensorProto.INT64)
+    ctx.add("Gather", [ctx.input(1), indices], ctx.output(), axis=0)
+
+
+def _as_matrix(ctx: EmitContext, x: str, shape: tuple, axis: int, last: bool) -> str:
+    """``x`` as a matrix whose last (``last``) or first axis is ``axis``, the others flattened in order."""
+    others = [i for i in range(len(shape)) if i != axis]
+    perm = others + [axis] if last else [axis] + others
+    if perm != sorted(perm):
+        x = ctx.add("Transpose", [x], perm=perm)
+    return ctx.reshape(x, [-1, shape[axis]] if last else [shape[axis], -1])
+
+
+@register("dot")
+def dot(ctx: EmitContext, node: Node) -> None:
+    """Contract ``semantics.linear.dot_axes``: both operands as matrices, one MatMul, the free axes restored."""
+    left, right = ctx.shape(0), ctx.shape(1)
+    left_axis, right_axis = dot_axes(node.attrs, left, right)
+    product = ctx.add("MatMul", [_as_matrix(ctx, ctx.input(0), left, left_axis, True),
+                                 _as_matrix(ctx, ctx.input(1), right, right_axis, False)])
+    target = ctx.batch_shape(ctx.out_shape(), left)
+    if target[0] == 0:  # a dynamic batch: the product's rows hold it with a's other free axes
+        target[0] = -1
+    ctx.reshape(product, target, ctx.output())
+
+
+def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -> None:
+    """``alpha * op(A) @ op(B)`` of matrices on (``row_axis``, last axis), batched over the other axes."""
+    perm = matrix_axes(len(ctx.shape(0)), row_axis)
+    moved = perm != sorted(perm)
+    operands = []
+    for index, transposed in ((0, node.attrs["transpose_a"]), (1, node.attrs["transpose_b"])):
+        order = perm[:-2] + perm[-2:][::-1] if transposed else perm
+        x = ctx.input(index)
+        operands.append(ctx.add("Transpose", [x], perm=order) if order != sorted(order) else x)
+    product_is_output = not moved and alpha == 1.0
+    out = ctx.add("MatMul", operands, ctx.output() if product_is_output else None)
+    if alpha != 1.0:
+        out = ctx.add("Mul", [out, ctx.const(alpha, "alpha")], None if moved else ctx.output())
+    if moved:
+        ctx.add("Transpose", [out], ctx.output(), perm=[perm.index(i) for i in range(len(perm))])
+
+
+@register("batch_dot")
+def batch_dot(ctx: EmitContext, node: Node) -> None:
+    _matrix_product(ctx, node, -2, 1.0)
+
+
+@register("_linalg_gemm2")
+def gemm2(ctx: EmitContext, node: Node) -> None:
+    _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])

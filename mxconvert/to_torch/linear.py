@@ -1,0 +1,70 @@
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2``
+as PyTorch layers and expressions (MXNet's semantics from ``semantics.linear``)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ir import Node
+from ..semantics.linear import dot_axes, matrix_axes
+from .registry import Lowering, call_source, num, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+
+@register("FullyConnected", computed_weights=True)
+def fully_connected(ctx: TorchContext, node: Node) -> Lowering:
+    """``nn.Linear``; ``F.linear`` where a weight is computed in the graph."""
+    a = node.attrs
+    x = ctx.input(0)
+    if a["flatten"] and len(ctx.shape(0)) > 2:
+        x = f"torch.flatten({x}, 1)"
+    if not ctx.all_weights_stored():
+        return Lowering(call_source("F.linear", x, ctx.input(1), *([] if a["no_bias"] else [ctx.input(2)])))
+    weight = ctx.weight(1)
+    options = {"bias": False} if a["no_bias"] else {}
+    layer = call_source("nn.Linear", str(weight.shape[1]), str(weight.shape[0]), **options)
+    state = {"weight": weight} if a["no_bias"] else {"weight": weight, "bias": ctx.weight(2)}
+    return Lowering(f"{ctx.layer}({x})", layer, state)
+
+
+@register("Embedding")
+def embedding(ctx: TorchContext, node: Node) -> Lowering:
+    """``nn.Embedding`` on the indices MXNet reads: truncated, then clipped (as ``take`` reads them)."""
+    a = node.attrs
+    indices = f"{ctx.helper('mxnet_index')}({ctx.input(0)}, {a['input_dim']}, \"clip\")"
+    return Lowering(f"{ctx.layer}({indices})", f"nn.Embedding({a['input_dim']}, {a['output_dim']})",
+                    {"weight": ctx.weight(1)})
+
+
+@register("dot")
+def dot(ctx: TorchContext, node: Node) -> Lowering:
+    """``torch.tensordot`` over ``semantics.linear.dot_axes``: a's free axes, then b's (two vectors give shape (1,))."""
+    left_axis, right_axis = dot_axes(node.attrs, ctx.shape(0), ctx.shape(1))
+    expr = f"torch.tensordot({ctx.input(0)}, {ctx.input(1)}, [[{left_axis}], [{right_axis}]])"
+    vectors = len(ctx.shape(0)) == len(ctx.shape(1)) == 1
+    return Lowering(f"{expr}.reshape(1)" if vectors else expr)
+
+
+def _matrix_product(ctx: TorchContext, node: Node, row_axis: int, alpha: float) -> Lowering:
+    """``alpha * op(A) @ op(B)`` of matrices on (``row_axis``, last axis), batched over the other axes."""
+    rank = len(ctx.shape(0))
+    row = matrix_axes(rank, row_axis)[-2]
+    operands = []
+    for index, transposed in ((0, node.attrs["transpose_a"]), (1, node.attrs["transpose_b"])):
+        x = ctx.input(index) if row == rank - 2 else f"{ctx.input(index)}.movedim({row}, -2)"
+        operands.append(f"{x}.transpose(-1, -2)" if transposed else x)
+    expr = f"torch.matmul({operands[0]}, {operands[1]})"
+    if alpha != 1.0:
+        expr = f"{num(alpha)} * {expr}"
+    return Lowering(expr if row == rank - 2 else f"({expr}).movedim(-2, {row})")
+
+
+@register("batch_dot")
+def batch_dot(ctx: TorchContext, node: Node) -> Lowering:
+    return _matrix_product(ctx, node, -2, 1.0)
+
+
+@register("_linalg_gemm2")
+def gemm2(ctx: TorchContext, node: Node) -> Lowering:
+    return _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
