@@ -185,6 +185,12 @@ class AffinePlan:
     post_scale: np.float32 = f32(1.0)  # multiplies after the ReLU (a fully connected layer's fused activation)
     sum_scale: np.float32 | None = None
     sum_range: QRange | None = None
+    # oneDNN on CPUs without VNNI: a convolution shifts int8 data to uint8 and halves the weights (their scales
+    # doubled, the bias halved where it is added) so that no 16-bit pair sum saturates, uint8 data keeps them and
+    # the pair sums saturate; a fully connected layer (a GEMM) shifts int8 data by 128 and saturates the pairs
+    weight_adjust: float = 1.0
+    saturating_pairs: bool = False
+    data_shift: float = 0.0  # a fully connected layer's int8 data, shifted to uint8 before its saturating pairs
 
     @property
     def written(self) -> str | None:
@@ -205,9 +211,10 @@ class AffinePlan:
         return 256.0 if self.out.dtype == "uint8" else -256.0
 
 
-def conv_plan(graph: Graph, node: Node, data: QRange, summed: QRange | None) -> AffinePlan:
+def conv_plan(graph: Graph, node: Node, data: QRange, summed: QRange | None, cpu: str = "vnni") -> AffinePlan:
     """``_sg_mkldnn_conv`` (quantized): BatchNorm folded into the float weights, channel-wise int8 weights (a
-    channel's scale lowered where its int32 bias would pass INT32_MAX / 2), int32 bias, requantization scales."""
+    channel's scale lowered where its int32 bias would pass INT32_MAX / 2), int32 bias, requantization scales;
+    ``cpu``: whose arithmetic (:data:`INT8_CPUS`)."""
     a = node.attrs
     conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
     weight = graph.weight(node.inputs[1].node).astype(f32)
@@ -222,13 +229,15 @@ def conv_plan(graph: Graph, node: Node, data: QRange, summed: QRange | None) -> 
     out = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
     out_scale = out.scale
     shape = (-1,) + (1,) * (weight.ndim - 1)
-    weight_q = np.clip(np.rint(weight * weight_scales.reshape(shape)), -128, 127).astype(f32)
+    adjust = f32(0.5) if cpu == "avx2" and data.dtype == "int8" else f32(1.0)
+    weight_q = np.clip(np.rint((weight * weight_scales.reshape(shape)).astype(f32) * adjust), -128, 127).astype(f32)
     bias_q = None if bias is None else _round_int32(bias * (weight_scales * data_scale).astype(f32))
-    scales = (out_scale / data_scale / weight_scales).astype(f32)
+    scales = (out_scale / data_scale / weight_scales / adjust).astype(f32)
     relu = bool(a["with_act"])  # ReLU6 without a sum: the output range cuts it off, as MXNet leaves it
     post_relu = bool(a["with_sum"] and a["with_postsum_act"])
     sum_scale = f32(out_scale / summed.scale) if summed is not None else None
-    return AffinePlan(weight_q, bias_q, scales, out, relu, post_relu, sum_scale=sum_scale, sum_range=summed)
+    return AffinePlan(weight_q, bias_q, scales, out, relu, post_relu, sum_scale=sum_scale, sum_range=summed,
+                      weight_adjust=float(adjust), saturating_pairs=cpu == "avx2" and data.dtype == "uint8")
 
 
 def fold_batch_norm(weight: np.ndarray, bias: np.ndarray | None, gamma: np.ndarray, beta: np.ndarray,
@@ -255,9 +264,9 @@ def channel_weight_scales(weight: np.ndarray, bias: np.ndarray | None, data_scal
     return scales
 
 
-def fc_plan(graph: Graph, node: Node, data: QRange) -> AffinePlan:
+def fc_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> AffinePlan:
     """``_sg_mkldnn_fully_connected`` (quantized) with its weight quantized offline (int8 with its range, the
-    bias int8 with its own), tensor-wise scales, requantized or float output."""
+    bias int8 with its own), tensor-wise scales, requantized or float output; ``cpu``: whose arithmetic."""
     a = node.attrs
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
     has_bias = not fc.attrs["no_bias"]
@@ -288,7 +297,8 @@ def fc_plan(graph: Graph, node: Node, data: QRange) -> AffinePlan:
         else:
             tmp = f32(out.scale / data_scale)
     scales = np.full(len(weight), f32(tmp / weight_scale), dtype=f32)
-    return AffinePlan(weight, bias_q, scales, out, bool(a["with_eltwise"]), post_scale=post_scale)
+    return AffinePlan(weight, bias_q, scales, out, bool(a["with_eltwise"]), post_scale=post_scale,
+                      saturating_pairs=cpu == "avx2", data_shift=128.0 if cpu == "avx2" and data.dtype == "int8" else 0.0)
 
 
 def _round_int32(x: np.ndarray) -> np.ndarray:

@@ -50,17 +50,18 @@ def mxnet_int8_conv2d(
     return mxnet_int8_pairs(cols, taps).reshape(n, weight.shape[0], out_h, out_w)
 '''
 HELPERS["mxnet_int8_linear"] = '''
-def mxnet_int8_linear(x: torch.Tensor, weight: torch.Tensor, saturate: bool) -> torch.Tensor:
+def mxnet_int8_linear(x: torch.Tensor, weight: torch.Tensor, saturate: bool, shift: float) -> torch.Tensor:
     """The int32 sums of a quantized fully connected layer (exact in float64); ``saturate``: oneDNN's 16-bit
-    pairs of neighbouring features (``mxnet_int8_pairs``)."""
+    pairs of neighbouring features (``mxnet_int8_pairs``), of the data shifted by ``shift`` (int8 data made
+    uint8), the shift's share taken off after."""
     if not saturate:
         return x.double() @ weight.double().t()
-    cols, taps = x.double(), weight.double()
+    cols, taps = x.double() + shift, weight.double()
     if cols.shape[1] % 2 == 1:
         cols, taps = F.pad(cols, [0, 1]), F.pad(taps, [0, 1])
     pairs = mxnet_int8_pairs(cols.reshape(cols.shape[0], 1, cols.shape[1], 1, 1),
                              taps.reshape(1, taps.shape[0], taps.shape[1], 1))
-    return pairs.reshape(cols.shape[0], taps.shape[0])
+    return pairs.reshape(cols.shape[0], taps.shape[0]) - shift * taps.sum(1)
 '''
 HELPERS["mxnet_int8_requantize"] = '''
 def mxnet_int8_requantize(
@@ -147,7 +148,7 @@ def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -
     """The layer holding the plan's integers and scales, and the requantized (or float) output."""
     state = {"weight": plan.weight.astype(np.float32), "scales": plan.scales}
     if plan.bias is not None:
-        state["bias"] = plan.bias.astype(np.float32)
+        state["bias"] = plan.bias.astype(np.float32) * np.float32(plan.weight_adjust)
     setup = [f"{ctx.layer}.register_buffer({key!r}, torch.empty({list(value.shape)}))" for key, value in state.items()]
     bias = f"{ctx.layer}.bias" if plan.bias is not None else "None"
     bounds = list(plan.bounds) if plan.bounds else None
@@ -165,11 +166,11 @@ def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
     conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
     sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
     summed = node.inputs[sum_slot] if a["with_sum"] else None
-    plan = conv_plan(ctx.graph, node, ranges[node.inputs[0]], ranges[summed] if summed else None)
+    plan = conv_plan(ctx.graph, node, ranges[node.inputs[0]], ranges[summed] if summed else None, ctx.int8_cpu)
     stride, pad, dilate = window_geometry(conv.attrs, 2)
     ctx.helper("mxnet_int8_pairs")
     acc = (f"{ctx.helper('mxnet_int8_conv2d')}({ctx.input(0)}, {ctx.layer}.weight, {list(stride)}, {list(pad)}, "
-           f"{list(dilate)}, {conv.attrs['num_group']}, {ctx.int8_cpu == 'avx2'})")
+           f"{list(dilate)}, {conv.attrs['num_group']}, {plan.saturating_pairs})")
     return _affine(ctx, plan, acc, ctx.input(sum_slot) if summed else None)
 
 
@@ -177,10 +178,10 @@ def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
 def quantized_fully_connected(ctx: TorchContext, node: Node) -> Lowering:
     """FullyConnected (and its ReLU) on int8 data: MXNet's requantized or float32 output."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
-    plan = fc_plan(ctx.graph, node, _ranges(ctx)[node.inputs[0]])
+    plan = fc_plan(ctx.graph, node, _ranges(ctx)[node.inputs[0]], ctx.int8_cpu)
     x = ctx.input(0)
     if fc.attrs["flatten"] and len(ctx.shape(0)) > 2:
         x = f"torch.flatten({x}, 1)"
     ctx.helper("mxnet_int8_pairs")
-    acc = f"{ctx.helper('mxnet_int8_linear')}({x}, {ctx.layer}.weight, {ctx.int8_cpu == 'avx2'})"
+    acc = f"{ctx.helper('mxnet_int8_linear')}({x}, {ctx.layer}.weight, {plan.saturating_pairs}, {plan.data_shift})"
     return _affine(ctx, plan, acc, None)
