@@ -12,7 +12,7 @@ BATCH_SIZE = 16
 
 # Conversion
 ONNX_MODEL = "model_onnx/converted_model.onnx"
-ONNX_INPUT_SHAPE = (1, 3, 112, 112)
+ONNX_INPUT_SHAPE = None  # None: from the checkpoint (free image sizes take INPUT_SHAPE), said on one line
 OPSET = DEFAULT_OPSET
 CONVERSION_LOG = "result/mxnet2onnx_log.txt"
 PYTORCH_MODEL = "model_pytorch/model.pth"

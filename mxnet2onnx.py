@@ -30,13 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.checkpoint import load_checkpoint
     from mxconvert.convert import convert_to_onnx
+    from mxconvert.inputs import resolve_input_shape
     from mxconvert.to_onnx import ExportOptions
 
-    options = ExportOptions(input_shape=cli.input_shapes(args.input_shape), opset=args.opset,
+    given = cli.input_shapes(args.input_shape)
+    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
+    shape, lines = resolve_input_shape(graph, given, config.INPUT_SHAPE)
+    options = ExportOptions(input_shape=shape, opset=args.opset,
                             dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
                             input_dtypes=dict(args.input_dtype), keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn)
-    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
-    print("\n".join(convert_to_onnx(graph, options, args.onnx_model, args.conversion_log)))
+    print("\n".join([*lines, *convert_to_onnx(graph, options, args.onnx_model, args.conversion_log)]))
 
 
 def run() -> None:

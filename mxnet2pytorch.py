@@ -32,14 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from mxconvert.checkpoint import load_checkpoint
     from mxconvert.convert import convert_to_pytorch
+    from mxconvert.inputs import resolve_input_shape
     from mxconvert.to_torch import TorchOptions
 
-    options = TorchOptions(input_shape=cli.input_shapes(args.input_shape), fuse_bn=args.fuse_bn,
+    given = cli.input_shapes(args.input_shape)
+    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
+    shape, lines = resolve_input_shape(graph, given, config.INPUT_SHAPE)
+    options = TorchOptions(input_shape=shape, fuse_bn=args.fuse_bn,
                            keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
                            dynamic_axes=dict(args.dynamic_axes), input_dtypes=dict(args.input_dtype),
                            int8_cpu=args.int8_cpu)
-    graph = load_checkpoint(cli.checkpoint_of(args), args.epoch)
-    print("\n".join(convert_to_pytorch(graph, options, args.kit_model, args.pytorch_model)[1]))
+    print("\n".join([*lines, *convert_to_pytorch(graph, options, args.kit_model, args.pytorch_model)[1]]))
 
 
 def run() -> None:

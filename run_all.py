@@ -21,8 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depths", type=int, nargs="*", default=[], choices=[18, 34, 50, 101, 152],
                    help="run (and build, if missing) these classic ResNets; default: every checkpoint there")
     add_input_flags(p, config)
+    # no --input_shape: each model's own size, from its checkpoint (free sizes at config.INPUT_SHAPE)
+    p.set_defaults(input_shape=None, image_size=config.INPUT_SHAPE)
     p.add_argument("--model_input_shape", type=cli.named_int_tuple, nargs="*", default=[], metavar="NAME=H,W",
-                   help="input size for one checkpoint, overriding --input_shape (e.g. mtcnn-rnet=24,24)")
+                   help="input size for one checkpoint, overriding --input_shape (e.g. mtcnn-rnet=24,24); with "
+                        "neither, each model's size comes from its checkpoint (free sizes "
+                        f"{config.INPUT_SHAPE[0]}x{config.INPUT_SHAPE[1]}), said on one line")
     p.add_argument("--opset", type=int, default=config.OPSET, help="ONNX opset")
     p.add_argument("--onnx_dir", default="model_onnx", help="where converted ONNX files go")
     p.add_argument("--pytorch_dir", default="model_pytorch", help="where kit_model.py and model.pth go")

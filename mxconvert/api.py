@@ -8,7 +8,8 @@
     source, state = api.pytorch_source(graph, (1, 3, 224, 224))  # kit_model.py text and its state dict
     outputs = api.backend("onnxruntime", "model.onnx")(array)  # or {"data": array, "l0_init_c": ...}
 
-Input shapes are one bare shape for a single data input, or a dict by input name. The scripts and
+Input shapes are one bare shape for a single data input, a dict by input name, or left out: then the checkpoint
+fixes them (``input_shape_of``). The scripts and
 ``run_all.py`` run the backends through :data:`BACKENDS`.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Callable
 
 from .checkpoint import CheckpointPaths, load_checkpoint
 from .feeds import Runner
+from .inputs import resolve_input_shape
 from .ir import Graph
 from .semantics.rules import Shape
 
@@ -27,37 +29,44 @@ InputShape = Shape | dict[str, Shape]
 
 def load(symbol_or_prefix: str | os.PathLike, params: str | os.PathLike | None = None, epoch: int = 0) -> Graph:
     """A checkpoint as the typed IR, weights attached: ``load(symbol, params)`` names the two files,
-    ``load(prefix, epoch=N)`` reads ``PREFIX-symbol.json`` + ``PREFIX-NNNN.params``."""
+    ``load(prefix, epoch=N)`` reads ``PREFIX-symbol.json`` + ``PREFIX-NNNN.params``, ``load("model.tar.gz")`` an
+    archive's (a SageMaker ``model.tar.gz``, a Model Server ``.mar``) or a folder's one checkpoint."""
     if params is not None:
         return load_checkpoint(CheckpointPaths(os.fspath(symbol_or_prefix), os.fspath(params)))
     return load_checkpoint(os.fspath(symbol_or_prefix), epoch)
 
 
-def to_onnx(graph: Graph, input_shape: InputShape, path: str | os.PathLike | None = None, **options):
+def input_shape_of(graph: Graph, input_shape: InputShape | None = None) -> InputShape:
+    """``input_shape``, or (None) the one the checkpoint fixes (``inputs.resolve_input_shape``: a ``__shape__``
+    attribute, a shapes file beside the files, the first layer's weight; free image sizes 224 x 224)."""
+    return resolve_input_shape(graph, input_shape)[0]
+
+
+def to_onnx(graph: Graph, input_shape: InputShape | None = None, path: str | os.PathLike | None = None, **options):
     """The checked ``onnx.ModelProto`` (written atomically to ``path`` when given, large weights streamed).
     ``options``: opset, dynamic_batch, dynamic_axes, keep_softmax, fp16 (see ``to_onnx.ExportOptions``)."""
     from .to_onnx import ExportOptions, build_onnx, save_onnx
 
-    model, _ = build_onnx(graph, ExportOptions(input_shape=input_shape, **options))
+    model, _ = build_onnx(graph, ExportOptions(input_shape=input_shape_of(graph, input_shape), **options))
     if path is not None:
         save_onnx(model, os.fspath(path))
     return model.to_model()
 
 
-def pytorch_source(graph: Graph, input_shape: InputShape, **options) -> tuple[str, dict]:
+def pytorch_source(graph: Graph, input_shape: InputShape | None = None, **options) -> tuple[str, dict]:
     """``kit_model.py`` source and its state dict. ``options``: fuse_bn, keep_softmax, dynamic_batch,
     dynamic_axes (see ``to_torch.TorchOptions``)."""
     from .to_torch import TorchOptions, emit_pytorch
 
-    return emit_pytorch(graph, TorchOptions(input_shape=input_shape, **options))
+    return emit_pytorch(graph, TorchOptions(input_shape=input_shape_of(graph, input_shape), **options))
 
 
-def to_pytorch(graph: Graph, input_shape: InputShape, **options):
+def to_pytorch(graph: Graph, input_shape: InputShape | None = None, **options):
     """The generated ``KitModel`` as a ready ``nn.Module`` (weights loaded, checked on zeros, eval mode)."""
     from .to_torch import TorchOptions
     from .to_torch.convert import to_module
 
-    return to_module(graph, TorchOptions(input_shape=input_shape, **options))[0]
+    return to_module(graph, TorchOptions(input_shape=input_shape_of(graph, input_shape), **options))[0]
 
 
 @dataclass(frozen=True)

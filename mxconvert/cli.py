@@ -7,7 +7,8 @@ import sys
 import traceback
 from typing import Callable, NoReturn
 
-from .checkpoint import CheckpointPaths
+from .archives import is_archive
+from .checkpoint import Checkpoint, CheckpointPaths
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, MxConvertError
 
 
@@ -76,13 +77,15 @@ def input_dtype_item(text: str) -> tuple[str, str]:
     return name, dtype.strip()
 
 
-def add_shape_flags(p: argparse.ArgumentParser, default: tuple[int, ...]) -> None:
-    """``--input_shape`` (one bare shape, or NAME=SHAPE per input), ``--dynamic_batch``, ``--input_dtype`` and
-    ``--dynamic_axes`` of the converters."""
-    p.add_argument("--input_shape", type=input_shape_item, nargs="+", default=[(None, tuple(default))],
-                   metavar="SHAPE|NAME=SHAPE",
+def add_shape_flags(p: argparse.ArgumentParser, default: tuple[int, ...] | None) -> None:
+    """``--input_shape`` (one bare shape, or NAME=SHAPE per input; ``default`` None: from the checkpoint),
+    ``--dynamic_batch``, ``--input_dtype`` and ``--dynamic_axes`` of the converters."""
+    p.add_argument("--input_shape", type=input_shape_item, nargs="+",
+                   default=None if default is None else [(None, tuple(default))], metavar="SHAPE|NAME=SHAPE",
                    help="the data input's shape (e.g. 1,3,112,112 or 1,4), or NAME=SHAPE per input for a model "
-                        "with several (data=1,30,100 l0_init_c=1,128); begin states left out are inferred")
+                        "with several (data=1,30,100 l0_init_c=1,128); begin states left out are inferred; "
+                        "default: from the checkpoint (a __shape__ attribute, a shapes file beside it, the first "
+                        "layer's weight), said on one line")
     p.add_argument("--dynamic_batch", action="store_true", help="make axis 0 of every data input symbolic")
     p.add_argument("--input_dtype", type=input_dtype_item, nargs="+", default=[], metavar="NAME=DTYPE",
                    help="the element type an input takes (e.g. data0=int64 for token ids): the converted model casts "
@@ -91,8 +94,11 @@ def add_shape_flags(p: argparse.ArgumentParser, default: tuple[int, ...]) -> Non
                    help="make these axes of an input symbolic (e.g. data=0,2,3 for a fully convolutional model)")
 
 
-def input_shapes(items: list[tuple[str | None, tuple[int, ...]]]) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
-    """The parsed ``--input_shape`` items: a bare shape, or shapes by input name."""
+def input_shapes(items: list[tuple[str | None, tuple[int, ...]]] | None
+                 ) -> tuple[int, ...] | dict[str, tuple[int, ...]] | None:
+    """The parsed ``--input_shape`` items: a bare shape, shapes by input name, or None when not given."""
+    if items is None:
+        return None
     if len(items) == 1 and items[0][0] is None:
         return items[0][1]
     if any(name is None for name, _ in items):
@@ -107,19 +113,24 @@ def input_shapes(items: list[tuple[str | None, tuple[int, ...]]]) -> tuple[int, 
 def add_checkpoint_flags(p: argparse.ArgumentParser, config) -> None:
     """``--prefix``/``--epoch`` (``PREFIX-symbol.json`` + ``PREFIX-EPOCH.params``), or ``--symbol``/``--params``
     naming the two files, whatever they are called."""
-    p.add_argument("--prefix", default=config.PREFIX, help="checkpoint prefix (PREFIX-symbol.json)")
+    p.add_argument("--prefix", default=config.PREFIX,
+                   help="checkpoint prefix (PREFIX-symbol.json), a folder holding one checkpoint, or an archive "
+                        "(SageMaker model.tar.gz, Model Server .mar)")
     p.add_argument("--epoch", type=int, default=config.EPOCH, help="checkpoint epoch (PREFIX-EPOCH.params)")
-    p.add_argument("--symbol", help="the symbol JSON file, whatever its name (with --params, instead of --prefix)")
+    p.add_argument("--symbol", help="the symbol JSON file, whatever its name (with --params, instead of --prefix), "
+                                    "or an archive (alone)")
     p.add_argument("--params", help="the params file, whatever its name (with --symbol, instead of --epoch)")
 
 
-def checkpoint_of(args: argparse.Namespace) -> CheckpointPaths:
-    """The checkpoint files the flags of :func:`add_checkpoint_flags` name."""
+def checkpoint_of(args: argparse.Namespace) -> Checkpoint:
+    """The checkpoint the flags of :func:`add_checkpoint_flags` name: two files, an archive, or a prefix."""
+    if args.symbol is not None and args.params is None and is_archive(args.symbol):
+        return args.symbol
     if (args.symbol is None) != (args.params is None):
         raise MxConvertError("--symbol and --params go together")
     if args.symbol is not None:
         return CheckpointPaths(args.symbol, args.params)
-    return CheckpointPaths.of(args.prefix, args.epoch)
+    return args.prefix
 
 
 def add_softmax_flags(p: argparse.ArgumentParser) -> None:

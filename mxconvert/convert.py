@@ -39,7 +39,7 @@ def convert_to_onnx(graph: Graph, options: ExportOptions, onnx_path: str | os.Pa
                              f"{log.text()}")
     summary = (f"{onnx_path}: {len(model.skeleton.graph.node)} ONNX nodes from {len(graph.nodes)} MXNet nodes, "
                f"opset {options.opset}, {log.timings['total']:.2f} s")
-    notices = precision_notice(graph, "float16" if options.fp16 else "float32")
+    notices = [*graph.source.notes, *precision_notice(graph, "float16" if options.fp16 else "float32")]
     return [summary, *notices, *(f"warning: {warning}" for warning in log.warnings)]
 
 
@@ -54,4 +54,5 @@ def convert_to_pytorch(graph: Graph, options: TorchOptions, kit_path: str | os.P
         kit.write(source)
         weights.write(state_bytes)
     count = sum(p.numel() for p in model.parameters())
-    return model, [f"pytorch: {count} parameters -> {kit_path}, {model_path}", *precision_notice(graph)]
+    return model, [f"pytorch: {count} parameters -> {kit_path}, {model_path}", *graph.source.notes,
+                   *precision_notice(graph)]

@@ -70,6 +70,9 @@ class SourceInfo:
     params_sha256: str = ""
     mxnet_version: str | None = None  # ``attrs.mxnet_version`` of the symbol JSON, when present
     read_seconds: float = 0.0  # reading and checking both files
+    declared_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a shapes file's, 0 where free
+    shapes_file: str = ""  # the file they come from
+    notes: list[str] = field(default_factory=list)  # what reading decided that the user should know
 
 
 @dataclass

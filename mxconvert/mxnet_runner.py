@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .checkpoint import Checkpoint, CheckpointPaths
+from .checkpoint import Checkpoint, CheckpointFiles, open_checkpoint
 from .errors import MxConvertError
 from .feeds import Given, complete_feeds
 from .float64_graph import float32_made_double
@@ -23,6 +23,7 @@ from .semantics.loss import LOSS_HEADS
 from .semantics.schema import OPS, canonical_op
 from .semantics.inference import begin_states, infer_shapes, named_like_begin_state
 from .symbol import parse_symbol
+from .weight_names import canonical_names
 
 
 
@@ -97,49 +98,59 @@ class MxnetModel:
         runs (MXNet's own included) are measured against."""
         self.mx = import_mxnet()
         self.dtype = np.dtype(dtype)
-        symbol_path, params_path = map(Path, CheckpointPaths.of(checkpoint, epoch))
-        for path in (symbol_path, params_path):
-            if not path.is_file():
-                raise MxConvertError("no such file", str(path))
+        files = open_checkpoint(checkpoint, epoch)
+        for path, data in ((files.symbol, files.symbol_data), (files.params, files.params_data)):
+            if data is None and not Path(path).is_file():
+                raise MxConvertError("no such file", path)
         try:
-            symbol_json, labels = _labels_cut(self.mx.sym.load(str(symbol_path)).tojson())
+            loaded = (self.mx.sym.load(files.symbol) if files.symbol_data is None
+                      else self.mx.sym.load_json(files.symbol_json()))
+            symbol_json, labels = _labels_cut(loaded.tojson())
             self.symbol = self.mx.sym.load_json(float32_made_double(symbol_json) if self.dtype == np.float64
                                                 else symbol_json)
         except self.mx.base.MXNetError as exc:
-            raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})",
-                                 str(symbol_path)) from None
-        self.arg_params, self.aux_params = self._load_params(params_path)
-        self.params_path = params_path
+            raise MxConvertError(f"not a readable MXNet symbol file ({mxnet_message(exc)})", files.symbol) from None
+        try:  # mxconvert's reading of the graph, for its begin states and their shapes
+            self.graph: Graph | None = parse_symbol(symbol_json)
+        except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
+            self.graph = None
+        self.arg_params, self.aux_params = self._load_params(files)
+        self.params_path = files.params
         self.ctx = self._context(ctx)
         arguments = self.symbol.list_arguments()
         self.label_names = [name for name in arguments if name in labels and name not in self.arg_params]
         self.input_names = [name for name in arguments if name not in self.arg_params and name not in labels]
         if not self.input_names:
-            raise MxConvertError("the model has no data input (every argument is in the params file)",
-                                 str(params_path))
-        try:  # mxconvert's reading of the graph, for its begin states and their shapes
-            self.graph: Graph | None = parse_symbol(symbol_json)
-        except MxConvertError:  # an attribute mxconvert does not know: MXNet still runs the graph
-            self.graph = None
+            raise MxConvertError("the model has no data input (every argument is in the params file)", files.params)
         states = begin_states(self.graph) if self.graph is not None else list(filter(named_like_begin_state,
                                                                                      self.input_names))
         self.state_names = [name for name in self.input_names if name in states]
         missing_aux = [name for name in self.symbol.list_auxiliary_states() if name not in self.aux_params]
         if missing_aux:
             raise MxConvertError(f"params file lacks auxiliary states: {', '.join(missing_aux)}",
-                                 str(params_path))
+                                 files.params)
         self._executors: dict[tuple, Any] = {}  # input shapes -> executor
         self._state_shapes: dict[tuple, tuple[int, ...] | None] = {}  # (state, given shapes) -> its shape
 
-    def _load_params(self, path: Path) -> tuple[dict, dict]:
+    def _load_params(self, files: CheckpointFiles) -> tuple[dict, dict]:
+        """The stored arrays by argument and auxiliary state, Gluon's names matched as the conversion matches
+        them (``weight_names``)."""
         try:
-            saved = self.mx.nd.load(str(path)) or {}  # a file without parameters loads as []
+            saved = (self.mx.nd.load(files.params) if files.params_data is None
+                     else self.mx.nd.load_frombuffer(files.params_data)) or {}  # no parameters loads as []
         except self.mx.base.MXNetError as exc:
-            raise MxConvertError(f"not a readable MXNet params file ({mxnet_message(exc)})",
-                                 str(path)) from None
-        if not isinstance(saved, dict) or not all(k.startswith(("arg:", "aux:")) for k in saved):
+            raise MxConvertError(f"not a readable MXNet params file ({mxnet_message(exc)})", files.params) from None
+        if not isinstance(saved, dict):
+            raise MxConvertError("not a checkpoint: its arrays have no names", files.params)
+        if self.graph is not None:
+            names, _ = canonical_names(self.graph, list(saved), files.params)
+            arguments = set(self.symbol.list_arguments())
+            saved = {(name if name.startswith(("arg:", "aux:")) else
+                      f"{'arg' if name in arguments else 'aux'}:{name}"): value
+                     for name, value in ((names[key], value) for key, value in saved.items())}
+        if not all(k.startswith(("arg:", "aux:")) for k in saved):
             raise MxConvertError("not a Module checkpoint: parameter names lack the arg:/aux: prefixes "
-                                 "(export Gluon models with HybridBlock.export)", str(path))
+                                 "(export Gluon models with HybridBlock.export)", files.params)
         saved = {k: v.astype(self.dtype, copy=False) if np.issubdtype(v.dtype, np.floating) else v
                  for k, v in saved.items()}  # integer arrays (softmax's lengths) keep their type
         arg = {k[4:]: v for k, v in saved.items() if k.startswith("arg:")}

@@ -27,7 +27,7 @@ import numpy as np
 from .errors import MxConvertError
 from .fileio import atomic_output
 
-__all__ = ["LAYOUTS", "load_params", "save_params", "detect_layout"]
+__all__ = ["LAYOUTS", "load_params", "parse_params", "save_params", "detect_layout"]
 
 LAYOUTS = ("legacy", "v1", "v2", "v3")
 LIST_MAGIC = 0x112
@@ -84,7 +84,12 @@ def load_params(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
     Arrays are views of one buffer holding the whole file (copies only where unaligned).
     """
-    reader = _Reader(_read_file(path), str(path))
+    return parse_params(_read_file(path), str(path))
+
+
+def parse_params(data: memoryview, path: str) -> dict[str, np.ndarray]:
+    """:func:`load_params` of a file's bytes (``path`` names it in errors); arrays are views of ``data``."""
+    reader = _Reader(memoryview(data), path)
     count = _read_list_header(reader)
     if count > reader.remaining // _U32.size:
         raise reader.fail(f"claims {count} arrays but only {reader.remaining} bytes remain")

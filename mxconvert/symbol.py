@@ -30,16 +30,24 @@ def read_symbol(path: str | os.PathLike) -> Graph:
         if size > MAX_SYMBOL_BYTES:
             raise MxConvertError(f"symbol file is {size} bytes, more than any real network", path)
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8")
+            data = handle.read()
     except FileNotFoundError:
         raise MxConvertError("no such file", path) from None
     except IsADirectoryError:
         raise MxConvertError("is a directory, expected a symbol JSON file", path) from None
-    except UnicodeDecodeError:
-        raise MxConvertError("not a symbol JSON file (not UTF-8 text)", path) from None
     except OSError as exc:
         raise MxConvertError(f"cannot read: {exc.strerror}", path) from None
-    return parse_symbol(text, path)
+    return parse_symbol(symbol_text(data, path), path)
+
+
+def symbol_text(data: bytes, path: str) -> str:
+    """A symbol file's bytes as text, refused when larger than any real network's or not UTF-8."""
+    if len(data) > MAX_SYMBOL_BYTES:
+        raise MxConvertError(f"symbol file is {len(data)} bytes, more than any real network", path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MxConvertError("not a symbol JSON file (not UTF-8 text)", path) from None
 
 
 def parse_symbol(text: str, path: str = "<symbol>") -> Graph:

@@ -140,3 +140,33 @@ def test_run_all_takes_each_model_at_its_own_size(zoo_model, tmp_path):
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "result_dir" / "mtcnn-rnet" / "pytorch_1.npy").shape == (1, 4)
     assert np.load(tmp_path / "result_dir" / "mtcnn-pnet" / "onnxruntime.npy").shape == (1, 2, 26, 19)
+    assert "from the first layer" not in result.stderr  # the flags win over the checkpoint
+
+
+def test_run_all_with_no_size_flags_takes_each_size_from_the_checkpoint(zoo_model, tmp_path):
+    """No --input_shape, no --model_input_shape: R-Net and O-Net at 24 and 48 (their fully connected layers fix
+    them), P-Net at the default, each said on one line; every backend agrees with MXNet."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("mtcnn-pnet", "mtcnn-rnet", "mtcnn-onet"):
+        for suffix in ("-symbol.json", "-0000.params"):
+            (models / f"{name}{suffix}").symlink_to(f"{zoo_model(name)}{suffix}")
+    command = [sys.executable, str(ROOT / "run_all.py"), "--models_dir", str(models), "--format", "json",
+               *(f"--{flag}={tmp_path / flag}" for flag in ("onnx_dir", "pytorch_dir", "result_dir")),
+               f"--test_mx_onnx={tmp_path / 'onnx.txt'}", f"--test_mx_pytorch={tmp_path / 'torch.txt'}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "from the first layer's weight" in line]
+    assert [line.split(" from ")[0] for line in lines] == [
+        "mtcnn-onet: input 'data': shape (1, 3, 48, 48)", "mtcnn-pnet: input 'data': shape (1, 3, 112, 112)",
+        "mtcnn-rnet: input 'data': shape (1, 3, 24, 24)"]
+    assert lines[2].endswith("height and width fixed by the graph: 22 to 25 fit (the default does not), 24 chosen, "
+                             "the largest multiple of 8")
+    results = tmp_path / "result_dir"
+    assert np.load(results / "mtcnn-pnet" / "mxnet.npy").shape == (1, 2, 51, 51)
+    for name in ("mtcnn-rnet", "mtcnn-onet"):
+        expected = np.load(results / name / "mxnet_1.npy")
+        assert expected.shape == (1, 4)
+        for backend in ("onnxruntime", "pytorch"):
+            np.testing.assert_allclose(np.load(results / name / f"{backend}_1.npy"), expected, rtol=1e-4,
+                                       atol=1e-5 * np.abs(expected).max())

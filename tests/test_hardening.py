@@ -8,6 +8,7 @@ interrupted and failing writes, injection through names, pickles, and inputs bui
 from __future__ import annotations
 
 import ast
+import io
 import json
 import os
 import pickle
@@ -16,8 +17,10 @@ import signal
 import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -263,6 +266,52 @@ def _truncated_params() -> bytes:
     return data[: len(data) // 2]
 
 
+def archive(kind: str, members: dict[str, bytes | tuple[str, str]], name: str = "model") -> Callable[[Path, dict], Path]:
+    """A tar.gz or zip (.mar) of ``members``: bytes, or ``("symlink"|"hardlink"|"fifo", target)``."""
+    def make(folder: Path, _: dict[str, Path]) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.{'tar.gz' if kind == 'tar' else 'mar'}"
+        if kind == "tar":
+            with tarfile.open(path, "w:gz") as tar:
+                for member, data in members.items():
+                    info = tarfile.TarInfo(member)
+                    if isinstance(data, tuple):
+                        info.type = {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE,
+                                     "fifo": tarfile.FIFOTYPE}[data[0]]
+                        info.linkname = data[1]
+                        tar.addfile(info)
+                    else:
+                        info.size = len(data)
+                        tar.addfile(info, io.BytesIO(data))
+        else:
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
+                for member, data in members.items():
+                    if isinstance(data, tuple):
+                        info = zipfile.ZipInfo(member)
+                        info.external_attr = (0o120777 << 16)
+                        zipped.writestr(info, data[1])
+                    else:
+                        zipped.writestr(member, data)
+        return path
+    return make
+
+
+def checkpoint_members() -> dict[str, bytes]:
+    """The tiny net's two files as archive members."""
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = write_checkpoint(Path(folder))
+        return {"model-symbol.json": Path(f"{prefix}-symbol.json").read_bytes(),
+                "model-0000.params": Path(f"{prefix}-0000.params").read_bytes()}
+
+
+def archived(kind: str, members: dict, *extra: str) -> Setup:
+    return lambda folder, ok: ["--prefix", str(archive(kind, members)(folder, ok)), "--input_shape", SHAPE, *extra]
+
+
+MEMBERS = checkpoint_members()
+BOMB = {**MEMBERS, "model-shapes.json": b" " * (80 << 20)}  # 80 MiB of spaces: a few dozen KiB compressed
+
+
 TRUNCATED = _truncated_params()
 BIG = "1" * (MAX_ATTR_CHARS + 1)
 HOSTILE = 'x"); import os; os.system(\'touch PWNED\')#\\n名前\\u2028'  # PAYLOAD as one_line escapes it
@@ -437,6 +486,38 @@ BAD_INPUTS: dict[str, Bad] = {
         "inconsistent, Provided = [-1,-1,-1], inferred shape=(2,3,3,3)"),
     "mxinf/symbol not json": Bad("mxnet_inference", infer("mxnet", prefix=lambda f, ok: write_checkpoint(
         f, symbol="{nodes")), "net-symbol.json: not a readable MXNet symbol file ("),
+    # archives (SageMaker model.tar.gz, Model Server .mar) and folders where --prefix goes
+    "archive/path traversal": Bad("mxnet2onnx", archived("tar", {**MEMBERS, "../evil.json": b"{}"}),
+                                  "model.tar.gz: member '../evil.json' points outside the archive (absolute path or "
+                                  "'..')"),
+    "archive/absolute path": Bad("mxnet2pytorch", archived("zip", {**MEMBERS, "/etc/evil.json": b"{}"}),
+                                 "model.mar: member '/etc/evil.json' points outside the archive"),
+    "archive/symlink": Bad("mxnet2onnx", archived("tar", {"model-symbol.json": ("symlink", "/etc/passwd"),
+                                                          "model-0000.params": MEMBERS["model-0000.params"]}),
+                           "model.tar.gz: member 'model-symbol.json' is a link (to '/etc/passwd')"),
+    "archive/hardlink": Bad("mxnet2onnx", archived("tar", {**MEMBERS, "x.params": ("hardlink", "/etc/shadow")}),
+                            "model.tar.gz: member 'x.params' is a link (to '/etc/shadow')"),
+    "archive/zip symlink": Bad("mxnet2onnx", archived("zip", {**MEMBERS, "link.json": ("symlink", "/etc/passwd")}),
+                               "model.mar: member 'link.json' is a link"),
+    "archive/device": Bad("mxnet2onnx", archived("tar", {**MEMBERS, "pipe": ("fifo", "")}),
+                          "model.tar.gz: member 'pipe' is a device, pipe or other special file"),
+    "archive/tar bomb": Bad("mxnet2onnx", archived("tar", BOMB), "model.tar.gz: decompresses to more than "),
+    "archive/zip bomb": Bad("mxnet2onnx", archived("zip", BOMB), "model.mar: decompresses to 83888126 bytes, more than 67108864: refused as a possible archive bomb"),
+    "archive/no params": Bad("mxnet2onnx", archived("tar", {"model-symbol.json": MEMBERS["model-symbol.json"]}),
+                             "model.tar.gz: holds no params files for model-symbol.json (none); name them with "
+                             "--symbol and --params"),
+    "archive/no symbol": Bad("mxnet2pytorch", archived("zip", {"model-0000.params": MEMBERS["model-0000.params"]}),
+                             "model.mar: holds no MXNet symbol (*-symbol.json) among model-0000.params"),
+    "archive/truncated": Bad("mxnet2onnx", lambda f, ok: ["--prefix", str(file("model.tar.gz", b"\x1f\x8b\x08\x00")(
+        f, ok))], "model.tar.gz: not a readable archive"),
+    "archive/bad shapes file": Bad("mxnet2onnx", archived("tar", {**MEMBERS, "model-shapes.json": b'[{"name": 1}]'}),
+                                   "model.tar.gz:model-shapes.json: not a shapes file: entry {\"name\": 1} is not a "
+                                   "name with a shape"),
+    "archive/mxnet run": Bad("mxnet_inference", lambda f, ok: ["--prefix", str(archive(
+        "tar", {**MEMBERS, "../evil.json": b"{}"})(f, ok)), "--input_image", str(ok["input"])],
+        "model.tar.gz: member '../evil.json' points outside the archive"),
+    "archive/params broken": Bad("mxnet2onnx", archived("zip", {**MEMBERS, "model-0000.params": TRUNCATED}),
+                                         "model.mar:model-0000.params: truncated at byte"),
     # the comparison scripts
     "cmp/list missing": Bad("compare_onnx", lambda f, ok: ["--test_mx_onnx", str(f / "absent.txt")],
                             "absent.txt: no such file"),
