@@ -1,20 +1,17 @@
 """Models fused by ``optimize_for(backend='MKLDNN')`` (``mxconvert.zoo.fused``): the reader keeps each
 ``_sg_mkldnn_*`` node's subgraph and typed attributes, both targets compute what the fused graph computes, judged
 as ``--tolerance auto`` judges against MXNet 1.9.1 (float32: MXNet's own fused kernels; float64: the ops of the
-subgraphs, which MXNet's float32-only fused kernels cannot run). A quantized export is refused by node name."""
+subgraphs, which MXNet's float32-only fused kernels cannot run). INT8 exports: ``test_quantized_models.py``."""
 from __future__ import annotations
 
-import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
 from mxcases import assert_near_exact
 from mxconvert import api
-from mxconvert.errors import UnsupportedOpsError
 from mxconvert.ir import VarKind
 from mxconvert.zoo import fused, nlp
-from mxconvert.zoo.common import mx
 
 
 @pytest.fixture(scope="module")
@@ -65,20 +62,3 @@ def test_fused_bert_at_two_sequence_lengths(exported, tmp_path):
         with torch.no_grad():
             out = module(*(torch.from_numpy(feeds[var.name]) for var in graph.inputs))
         assert_near_exact(expected, reference, [out.numpy()])
-
-
-def test_quantized_export_is_refused_by_node_name(tmp_path):
-    from mxnet.contrib.quantization import quantize_net
-
-    net = fused.MODELS["mlp"](0)
-    data = fused.sample_inputs("mlp", 8, seed=1)["data"]
-    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data, np.zeros(len(data))), batch_size=4)
-    quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
-                             num_calib_examples=8, ctx=mx.cpu())
-    quantized(mx.nd.array(data))
-    quantized.export(str(tmp_path / "mlp-int8"))
-    with pytest.raises(UnsupportedOpsError) as raised:
-        api.to_onnx(api.load(str(tmp_path / "mlp-int8")), {"data": data.shape})
-    message = str(raised.value)
-    assert "_contrib_quantize_v2 (data_quantize, " in message
-    assert "_sg_mkldnn_fully_connected (quantized_sg_mkldnn_fully_connected_eltwise_0, " in message

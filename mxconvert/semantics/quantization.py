@@ -30,6 +30,19 @@ INT32_MAX = 2147483647
 # which MXNet CPU's INT8 results the PyTorch code reproduces: exact int32 sums (VNNI, AMX; also what ONNX Runtime
 # and TensorRT compute) or oneDNN's 16-bit saturated sums of u8 x s8 product pairs (CPUs without VNNI)
 INT8_CPUS = ("vnni", "avx2")
+
+
+def host_int8_cpu(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """Which of :data:`INT8_CPUS` MXNet's oneDNN computes on this machine: vnni where the CPU has AVX-512 VNNI or
+    AMX, else avx2 (an unreadable ``cpuinfo`` counts as avx2)."""
+    try:
+        with open(cpuinfo) as handle:
+            flags = set(handle.read().split())
+    except OSError:
+        return "avx2"
+    return "vnni" if flags & {"avx512_vnni", "amx_int8"} else "avx2"
+
+
 _PASS_RANGE = ("_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
 _BOUNDS = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
@@ -180,6 +193,7 @@ class AffinePlan:
     bias: np.ndarray | None
     scales: np.ndarray
     out: QRange | None
+    weight_scales: np.ndarray  # per output channel: 127.5 / max |w| (what one int8 weight step stands for)
     relu: bool = False  # applied to the scaled sum of products (before a residual sum)
     post_relu: bool = False  # applied after the residual sum
     post_scale: np.float32 = f32(1.0)  # multiplies after the ReLU (a fully connected layer's fused activation)
@@ -236,7 +250,7 @@ def conv_plan(graph: Graph, node: Node, data: QRange, summed: QRange | None, cpu
     relu = bool(a["with_act"])  # ReLU6 without a sum: the output range cuts it off, as MXNet leaves it
     post_relu = bool(a["with_sum"] and a["with_postsum_act"])
     sum_scale = f32(out_scale / summed.scale) if summed is not None else None
-    return AffinePlan(weight_q, bias_q, scales, out, relu, post_relu, sum_scale=sum_scale, sum_range=summed,
+    return AffinePlan(weight_q, bias_q, scales, out, weight_scales, relu, post_relu, sum_scale=sum_scale, sum_range=summed,
                       weight_adjust=float(adjust), saturating_pairs=cpu == "avx2" and data.dtype == "uint8")
 
 
@@ -297,7 +311,8 @@ def fc_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> Affine
         else:
             tmp = f32(out.scale / data_scale)
     scales = np.full(len(weight), f32(tmp / weight_scale), dtype=f32)
-    return AffinePlan(weight, bias_q, scales, out, bool(a["with_eltwise"]), post_scale=post_scale,
+    return AffinePlan(weight, bias_q, scales, out, np.full(len(weight), weight_scale, dtype=f32),
+                      bool(a["with_eltwise"]), post_scale=post_scale,
                       saturating_pairs=cpu == "avx2", data_shift=128.0 if cpu == "avx2" and data.dtype == "int8" else 0.0)
 
 

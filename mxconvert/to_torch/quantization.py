@@ -104,11 +104,7 @@ def _range_outputs(q: str, r: QRange) -> str:
     return f"({q}, torch.full([1], {float(r.lo)!r}), torch.full([1], {float(r.hi)!r}))"
 
 
-def _check(node: Node) -> str | None:
-    return refusal(node)
-
-
-@register("_contrib_quantize_v2", check=_check)
+@register("_contrib_quantize_v2", check=refusal)
 def quantize_v2(ctx: TorchContext, node: Node) -> Lowering:
     """round(x * scale), saturated to uint8 or int8."""
     r = _ranges(ctx)[node.output()]
@@ -129,7 +125,7 @@ def quantized_flatten(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(_range_outputs(f"torch.flatten({ctx.input(0)}, 1)", _ranges(ctx)[node.output()]))
 
 
-@register("_contrib_quantized_act", check=_check)
+@register("_contrib_quantized_act", check=refusal)
 def quantized_act(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(_range_outputs(f"torch.relu({ctx.input(0)})", _ranges(ctx)[node.output()]))
 
@@ -157,7 +153,7 @@ def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -
     return Lowering(_range_outputs(call, plan.out) if plan.out else call, "nn.Module()", state, setup)
 
 
-@register("_sg_mkldnn_conv", check=lambda n: _check(n) or (None if len(n.subgraphs[0].nodes) and len(
+@register("_sg_mkldnn_conv", check=lambda n: refusal(n) or (None if len(n.subgraphs[0].nodes) and len(
     next(i for i in n.subgraphs[0].nodes if i.op == "Convolution").attrs["kernel"]) == 2 else "not a 2-D kernel"))
 def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
     """Convolution (BatchNorm folded), ReLU and residual sum on int8 data: MXNet's requantized output."""
@@ -174,7 +170,7 @@ def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
     return _affine(ctx, plan, acc, ctx.input(sum_slot) if summed else None)
 
 
-@register("_sg_mkldnn_fully_connected", check=_check)
+@register("_sg_mkldnn_fully_connected", check=refusal)
 def quantized_fully_connected(ctx: TorchContext, node: Node) -> Lowering:
     """FullyConnected (and its ReLU) on int8 data: MXNet's requantized or float32 output."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
