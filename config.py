@@ -17,6 +17,7 @@ OPSET = DEFAULT_OPSET
 CONVERSION_LOG = "result/mxnet2onnx_log.txt"
 PYTORCH_MODEL = "model_pytorch/model.pth"
 KIT_MODEL = "model_pytorch/kit_model.py"
+INT8_CPU = "vnni"  # INT8 models: whose MXNet arithmetic the PyTorch code reproduces (vnni or avx2)
 
 # Inference outputs (output i >= 1 of a multi-output model goes to <stem>_<i>.npy)
 MXNET_MODEL_OUTPUT = "result/mxnet_inference.npy"

@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import config  # noqa: E402
 from mxconvert import cli  # noqa: E402
+from mxconvert.semantics.quantization import INT8_CPUS  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")
     p.add_argument("--fuse_bn", action="store_true",
                    help="deployment variant: fold each BatchNorm into the Convolution before it")
+    p.add_argument("--int8_cpu", choices=INT8_CPUS, default=config.INT8_CPU,
+                   help="INT8 models: whose MXNet arithmetic to reproduce: vnni (exact int32 sums, as on CPUs with "
+                        "VNNI or AMX and in ONNX Runtime) or avx2 (CPUs without VNNI, where oneDNN saturates the sum "
+                        "of each pair of u8 x s8 products at 16 bits)")
     cli.add_softmax_flags(p)
     return p
 
@@ -35,7 +40,8 @@ def main(args: argparse.Namespace) -> None:
     shape, lines = resolve_input_shape(graph, given, config.INPUT_SHAPE)
     options = TorchOptions(input_shape=shape, fuse_bn=args.fuse_bn,
                            keep_softmax=args.keep_softmax, dynamic_batch=args.dynamic_batch,
-                           dynamic_axes=dict(args.dynamic_axes), input_dtypes=dict(args.input_dtype))
+                           dynamic_axes=dict(args.dynamic_axes), input_dtypes=dict(args.input_dtype),
+                           int8_cpu=args.int8_cpu)
     print("\n".join([*lines, *convert_to_pytorch(graph, options, args.kit_model, args.pytorch_model)[1]]))
 
 

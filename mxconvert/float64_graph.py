@@ -15,6 +15,7 @@ rewrite's last node keeps the node's name, so the layer report finds it):
 * the interleaved attention products of GluonNLP (``_contrib_interleaved_matmul_{selfatt,encdec}_{qk,valatt}``):
   reshape, transpose and ``batch_dot``, the queries scaled by 1 / sqrt(head size) in the ``qk`` forms;
 * ``amp_cast`` to float64: ``Cast`` (MKLDNN's amp_cast knows no float64).
+* the float fused subgraph ops of ``optimize_for(backend='MKLDNN')`` (``_sg_mkldnn_*``): the ops of their subgraph.
 
 ``MultiBoxPrior``, ``MultiBoxDetection``, ``Proposal``, ``MultiProposal``, 3-D ``Deconvolution`` and ``LRN`` of an
 even window run on float32 copies of their inputs, their outputs cast back to float64.
@@ -26,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .semantics.fused import FUSED
 from .semantics.schema import OPS, canonical_op
 
 Ref = list  # [node index, output index, version], as the symbol JSON refers to an output
@@ -73,8 +75,22 @@ Rewrite = Callable[[_Builder, dict, list[Ref]], Callable[[int], Ref]]
 def _rewritten(graph: dict) -> dict:
     """The graph with each float32-only node replaced by its rewrite (:func:`_rewrite_of`)."""
     built = _Builder()
+    heads = _added(built, graph, {})
+    graph = {key: value for key, value in graph.items() if key != "node_row_ptr"}  # MXNet recomputes it
+    graph["heads"] = heads
+    graph["nodes"] = built.nodes
+    graph["arg_nodes"] = [i for i, node in enumerate(built.nodes) if node["op"] == "null"]
+    return graph
+
+
+def _added(built: _Builder, graph: dict, bound: dict[int, Ref]) -> list[Ref]:
+    """Add ``graph``'s nodes to ``built``, each float32-only one rewritten, its variables at ``bound`` (by node
+    index) taken from there; its heads in the new graph."""
     outputs: list[Callable[[int], Ref]] = []  # old node index -> its outputs in the new graph
-    for node in graph["nodes"]:
+    for index, node in enumerate(graph["nodes"]):
+        if index in bound:
+            outputs.append(_single(bound[index]))
+            continue
         inputs = [outputs[ref[0]](ref[1]) for ref in node.get("inputs", [])]
         rewrite = _rewrite_of(node)
         if rewrite is None:
@@ -82,11 +98,15 @@ def _rewritten(graph: dict) -> dict:
             outputs.append(lambda index, at=at: [at, index, 0])
         else:
             outputs.append(rewrite(built, node, inputs))
-    graph = {key: value for key, value in graph.items() if key != "node_row_ptr"}  # MXNet recomputes it
-    graph["heads"] = [outputs[ref[0]](ref[1]) for ref in graph["heads"]]
-    graph["nodes"] = built.nodes
-    graph["arg_nodes"] = [i for i, node in enumerate(built.nodes) if node["op"] == "null"]
-    return graph
+    return [outputs[ref[0]](ref[1]) for ref in graph["heads"]]
+
+
+def _fused(built: _Builder, node: dict, inputs: list[Ref]) -> Callable[[int], Ref]:
+    """A float fused subgraph op (``_sg_mkldnn_*``, MKLDNN's float32 only): the ops of its subgraph."""
+    body = node["subgraphs"][0]
+    variables = [i for i, inner in enumerate(body["nodes"]) if inner["op"] == "null"]
+    heads = _added(built, body, dict(zip(variables, inputs)))
+    return lambda index: heads[index]
 
 
 def _attrs(node: dict) -> dict[str, Any]:
@@ -258,6 +278,8 @@ REWRITES: dict[str, Rewrite] = {
 def _rewrite_of(node: dict) -> Rewrite | None:
     """How ``node`` runs in float64 where MXNet's CPU kernel cannot; None where it can."""
     op = canonical_op(node["op"])
+    if op in FUSED and node.get("subgraphs") and not _attrs(node)["quantized"]:
+        return _fused
     if op == "amp_cast" and node["attrs"].get("dtype") == "float64":
         return lambda built, node, inputs: _single(built.copy({**node, "op": "Cast"}, inputs))
     if op == "Deconvolution":

@@ -1,13 +1,15 @@
 """The read graph rewritten into what runs at inference, for every target: each loss head becomes its forward
 pass (or, without ``keep_softmax``, its raw input) and what fed only its labels leaves the graph (the label and
 any ops between, such as the Reshape and Cast before an OCR model's WarpCTC); values computed from stored weights
-alone are computed once (``folding.fold_constants``)."""
+alone are computed once (``folding.fold_constants``); float fused subgraph ops are replaced by the ops they fuse
+(``fused.inline_fused``)."""
 from __future__ import annotations
 
 import dataclasses
 
 from .folding import fold_constants
 from .ir import Graph, Node, VarKind
+from .semantics.fused import inline_fused
 from .semantics.loss import LOSS_HEADS
 from .symbol import reachable
 
@@ -33,6 +35,7 @@ def _forward(node: Node, keep_softmax: bool) -> Node:
 def inference_forward(graph: Graph, keep_softmax: bool = True) -> Graph:
     """A copy of ``graph`` whose loss heads compute their inference forward; the variables and nodes that only
     their labels read (directly or through other ops) are dropped."""
+    graph = inline_fused(graph)
     forwards = [_forward(n, keep_softmax) if n.op in LOSS_HEADS else n for n in graph.nodes]
     read_before = reachable({**graph.variables, **graph.nodes_by_name()}, graph.outputs)
     read = reachable({**graph.variables, **{n.name: n for n in forwards}}, graph.outputs)

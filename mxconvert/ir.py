@@ -116,3 +116,13 @@ class Graph:
             for ref in n.inputs:
                 uses.setdefault(ref, []).append(n)
         return uses
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name_dupN`` for the smallest N not ``taken`` (which it joins): a repeated node name made unique."""
+    number = 1
+    while f"{name}_dup{number}" in taken:
+        number += 1
+    unique = f"{name}_dup{number}"
+    taken.add(unique)
+    return unique

@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from .zoo import detection, faces, nlp, resnet, vision
+from .zoo import detection, faces, fused, nlp, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
+from .semantics.fused import FUSED, inline_fused
 from .semantics.loss import LOSS_HEADS
 from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
@@ -71,6 +73,12 @@ def _vision_json(name: str) -> str:
     return vision.vision_symbol(name).tojson()
 
 
+def _fused_json(name: str) -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        with open(f"{fused.build_fused(name.removeprefix('fused-'), folder)}-symbol.json") as handle:
+            return handle.read()
+
+
 def _classic_json(name: str) -> str:
     return resnet.classic_resnet_symbol(int(name.split("-")[1])).tojson()
 
@@ -107,12 +115,17 @@ FAMILIES = (
            nlp.nlp_symbol_json, "BERT (pooler, classifier, masked-position decoder), RoBERTa, DistilBERT, ERNIE "
            "(attention weights interleaved in the graph, folded), Transformer encoder and NMT, LSTM and AWD-LSTM "
            "language models (begin states as inputs), text CNN: dynamic batch and sequence"),
+    Family("Gluon exports fused by `optimize_for(backend='MKLDNN')`", "MKLDNN-fused",
+           tuple(f"fused-{name}" for name in fused.MODELS), _fused_json,
+           "`_sg_mkldnn_conv` (BatchNorm, ReLU/ReLU6, residual sum), `_sg_mkldnn_fully_connected`, "
+           "`_sg_mkldnn_selfatt_*` (BERT)"),
 )
 
 
 def family_nodes(family: Family) -> list[Node]:
-    """Every node of every model of ``family``, as mxconvert's symbol reader sees it."""
-    return [node for model in family.models for node in parse_symbol(family.symbol_json(model), model).nodes]
+    """Every node of every model of ``family``, as the converters see it (float fused subgraphs inlined)."""
+    return [node for model in family.models
+            for node in inline_fused(parse_symbol(family.symbol_json(model), model)).nodes]
 
 
 def _onnx_support(nodes: list[Node]) -> str:
@@ -145,6 +158,8 @@ def _cell(op: str, registry: ConverterRegistry) -> str:
     """Whether ``registry`` converts ``op``: loss heads through ``inference_graph`` (their forward)."""
     if op in LOSS_HEADS and op not in registry.entries:
         return YES
+    if op in FUSED:
+        return LIMITED
     entry = registry.entries.get(op)
     return NO if entry is None else LIMITED if entry.check else YES
 
@@ -152,7 +167,7 @@ def _cell(op: str, registry: ConverterRegistry) -> str:
 def _spellings() -> dict[str, list[str]]:
     """Canonical op -> its other names (``ALIASES``), and every name MXNet's exporter knows or a target converts."""
     names: dict[str, list[str]] = {}
-    for op in sorted(ONNX.entries.keys() | TORCH.entries.keys() | set(LOSS_HEADS)
+    for op in sorted(ONNX.entries.keys() | TORCH.entries.keys() | set(LOSS_HEADS) | set(FUSED)
                      | {ALIASES.get(op, op) for op in MXNET_EXPORTER_OPS} - {"null"}):
         names[op] = sorted(alias for alias, target in ALIASES.items() if target == op)
     return names
@@ -198,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           "(e.g. a `layout` other than NC.., an even `LRN` nsize).")
     print()
     print(folding_line())
+    print()
+    print(fused_line())
     return 0
 
 
@@ -208,6 +225,13 @@ def folding_line() -> str:
             f"converts (`mxconvert/folding.py`), through these ops: {ops}. "
             "A weight computed from the data is taken as a tensor by `Convolution` and `FullyConnected` and refused "
             "by name elsewhere.")
+
+
+def fused_line() -> str:
+    """What becomes of MXNet's fused subgraph ops, for the README."""
+    ops = ", ".join(f"`{op}`" for op in FUSED)
+    return (f"Fused subgraph ops ({ops}) in float are replaced by the ops of their subgraph before either target "
+            "converts (`mxconvert/fused.py`); quantized ones (INT8) are refused by name.")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ import json
 import os
 from typing import Any
 
-from .semantics.control_flow import check_control_flow
 from .errors import MxConvertError
-from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind
-from .semantics.control_flow import SUBGRAPH_COUNTS
+from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind, unique_name
+from .semantics.control_flow import SUBGRAPH_COUNTS, check_control_flow
+from .semantics.fused import FUSED, check_fused
 from .semantics.schema import OPS, REQUIRED, normalised
 
 _NODE_KEYS = {"op", "name", "inputs", "attrs", "attr", "param", "backward_source_id", "control_deps",
@@ -92,7 +92,7 @@ class _SymbolParser:
             if isinstance(entry, Node):
                 if entry.name in variables or entry.name in ops:
                     entry.mxnet_name = entry.name
-                    entry.name = _unique(entry.name, taken)
+                    entry.name = unique_name(entry.name, taken)
                 ops.add(entry.name)
             entries.append(entry)
             names.append(entry.name)
@@ -149,8 +149,8 @@ class _SymbolParser:
             inputs += [TensorRef(f"{name}_{slot}") for slot in slots[len(inputs):]]
         node = Node(name, op, attrs, inputs, num_outputs, hints, subgraphs=subgraphs,
                     spelling=spelling if spelling != op else "")
-        if op in SUBGRAPH_COUNTS:
-            reason = check_control_flow(node)
+        if op in SUBGRAPH_COUNTS or op in FUSED:
+            reason = check_fused(node) if op in FUSED else check_control_flow(node)
             if reason:
                 raise self.fail(f"node {name!r} ({op}): {reason}")
         return node
@@ -159,8 +159,8 @@ class _SymbolParser:
         """The bodies of a control-flow node, each parsed as a symbol of its own."""
         if not isinstance(raw, list):
             raise self.fail(f"node {name!r}: 'subgraphs' is not a list")
-        if raw and op not in SUBGRAPH_COUNTS:
-            raise self.fail(f"node {name!r} ({op}) holds subgraphs, which only control-flow ops have")
+        if raw and op not in SUBGRAPH_COUNTS and op not in FUSED:
+            raise self.fail(f"node {name!r} ({op}) holds subgraphs, which only control-flow and fused ops have")
         if raw and self.within.count("/") + 1 >= MAX_NESTING:
             raise self.fail(f"node {name!r}: subgraphs nested more than {MAX_NESTING} deep")
         within = f"{self.within}/{name}" if self.within else name
@@ -246,26 +246,20 @@ class _SymbolParser:
         return Graph(variables, nodes, heads)
 
 
-def _unique(name: str, taken: set[str]) -> str:
-    """``name_dupN`` for the smallest N not ``taken`` (which it joins): a repeated node name made unique."""
-    number = 1
-    while f"{name}_dup{number}" in taken:
-        number += 1
-    unique = f"{name}_dup{number}"
-    taken.add(unique)
-    return unique
-
-
 def _output_count(entry: Node | Variable) -> int:
     return entry.num_outputs if isinstance(entry, Node) else 1
 
 
 def _has_output(entry: Node | Variable, index: int) -> bool:
     """Whether ``entry`` has output ``index``. A normalisation's mean and variance (or std) are computed whether
-    or not ``output_mean_var`` shows them, and MXNet runs a graph that reads them: such a reference shows them."""
+    or not ``output_mean_var`` shows them, and MXNet runs a graph that reads them: such a reference shows them.
+    An op without a schema has the outputs its readers read (it is refused later with the other unsupported ops)."""
     if index < _output_count(entry):
         return True
     schema = OPS.get(entry.op) if isinstance(entry, Node) else None
+    if schema is None and isinstance(entry, Node):
+        entry.num_outputs = index + 1
+        return True
     if schema is None or "output_mean_var" not in schema.attrs or entry.attrs["output_mean_var"]:
         return False
     entry.attrs["output_mean_var"] = True
@@ -301,6 +295,8 @@ def reachable(by_name: dict[str, Node | Variable], heads: list[TensorRef]) -> se
 def _classify(variables: dict[str, Variable], nodes: list[Node]) -> None:
     """Set each variable's role from the input slots it feeds (aux, label, or weight slot)."""
     for node in nodes:
+        if node.op in FUSED:
+            _classify_by_body(variables, node)
         schema = OPS.get(node.op)
         if schema is None:
             continue
@@ -314,3 +310,12 @@ def _classify(variables: dict[str, Variable], nodes: list[Node]) -> None:
                 var.kind = VarKind.LABEL
             elif slot in schema.param_inputs and var.kind is VarKind.INPUT:
                 var.kind = VarKind.PARAM
+
+
+def _classify_by_body(variables: dict[str, Variable], node: Node) -> None:
+    """A fused node's leading inputs feed its subgraph's variables in order: each takes the role its subgraph
+    variable has there (a BatchNorm's moving statistics are auxiliary states)."""
+    for ref, inner in zip(node.inputs, node.subgraphs[0].variables.values() if node.subgraphs else ()):
+        var = variables.get(ref.node)
+        if var is not None and var.kind is VarKind.INPUT:
+            var.kind = inner.kind

@@ -1,7 +1,8 @@
 """State shared by the ONNX converters while one graph is emitted."""
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+from typing import Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -52,6 +53,7 @@ class EmitContext:
         self._counter = 0
         self._node_index = graph.nodes_by_name()
         self.scope = scope
+        self.redirects: dict[TensorRef, str] = {}  # tensors another converter reads or writes under other names
 
     def body(self, graph: Graph, shapes: dict[TensorRef, tuple], scope: str, names: dict[str, str]) -> EmitContext:
         """A context for a control-flow body: nodes of its own, this context's initializers and warnings;
@@ -59,6 +61,19 @@ class EmitContext:
         child = EmitContext(graph, shapes, self.opset, self.float_type, False, scope=scope)
         child.initializers, child.warnings, child.aliases = self.initializers, self.warnings, dict(names)
         return child
+
+    @contextlib.contextmanager
+    def as_node(self, node: Node, names: dict[TensorRef, str]) -> Iterator[None]:
+        """Convert as ``node`` (a float twin of the current node) with ``names`` in place of some of its tensors:
+        a quantized op runs its float op's converter between dequantize and quantize."""
+        current, self.current = self.current, node
+        self.redirects.update(names)
+        try:
+            yield
+        finally:
+            self.current = current
+            for ref in names:
+                del self.redirects[ref]
 
     def begin(self, node: Node) -> None:
         """Start converting ``node``: its temporaries are numbered from 1, so a node's emitted form does not
@@ -81,6 +96,8 @@ class EmitContext:
         return var is not None and var.kind in (VarKind.PARAM, VarKind.AUX)
 
     def name_of(self, ref: TensorRef) -> str:
+        if ref in self.redirects:
+            return self.redirects[ref]
         if ref.node in self.graph.variables:
             return self.aliases.get(ref.node, ref.node)
         return self.scope + tensor_name(ref.node, ref.index, self._node_index[ref.node].num_outputs)

@@ -24,7 +24,7 @@ from ..semantics.inference import begin_states, inferred_shapes
 from ..semantics.rules import Shape
 # the family modules register their converters
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
-               linear, normalization, recurrent, reduce, resize, sequence, shape)
+               linear, normalization, quantization, recurrent, reduce, resize, sequence, shape)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

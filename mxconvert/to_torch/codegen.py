@@ -26,7 +26,7 @@ from ..semantics.inference import begin_states, inferred_shapes
 from ..semantics.rules import Shape
 # the family modules register their lowerings
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
-               linear, normalization, recurrent, reduce, resize, sequence, shape)
+               linear, normalization, quantization, recurrent, reduce, resize, sequence, shape)
 from .registry import CONVERTERS, HELPERS, REGISTRY, Lowering
 
 WIDTH = 119
@@ -99,13 +99,15 @@ class TorchContext:
     def __init__(self, graph: Graph, shapes: dict[TensorRef, tuple], live: LiveDims | None = None,
                  folded_into: dict[str, str] | None = None, parent: TorchContext | None = None,
                  bound: dict[str, str] | None = None, indent: int = 8, within: str = "",
-                 cast_inputs: Iterable[str] = ()):
+                 cast_inputs: Iterable[str] = (), int8_cpu: str = "vnni"):
         """``live``: a tensor's dims, a size or the (input, axis) it follows at run time (``dynamic.live_dims``);
         ``folded_into``: the BatchNorms ``passes.fold_batch_norms`` folded, recorded in the source. A control-flow
         body's context (``body``) shares its ``parent``'s identifiers, layers and weights; ``bound``: each body
         input -> the expression it reads; ``indent``: of its lines; ``within``: its path, for errors;
-        ``cast_inputs``: inputs given in another type (token ids as int64), cast to float32 first."""
+        ``cast_inputs``: inputs given in another type (token ids as int64), cast to float32 first; ``int8_cpu``:
+        whose INT8 arithmetic quantized ops reproduce (``quantization.INT8_CPUS``)."""
         self.cast_inputs = tuple(cast_inputs)
+        self.int8_cpu = parent.int8_cpu if parent else int8_cpu
         self.graph = graph
         self.shapes = shapes
         self.live = live or (lambda ref: list(shapes[ref]))
@@ -341,6 +343,7 @@ class TorchOptions:
     dynamic_batch: bool = False  # axis 0 of every data input symbolic
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
     input_dtypes: dict[str, str] = field(default_factory=dict)  # input -> element type it takes (float32 if absent)
+    int8_cpu: str = "vnni"  # whose INT8 arithmetic quantized ops reproduce (quantization.INT8_CPUS)
 
 
 def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, torch.Tensor]]:
@@ -360,7 +363,8 @@ def emit_pytorch(graph: Graph, options: TorchOptions) -> tuple[str, dict[str, to
     live = live_dims(sizes, shapes, probe)
 
     def lowered(at: dict[TensorRef, Shape]) -> tuple[TorchContext, dict[str, str]]:
-        ctx = TorchContext(graph, at, live, folded_into, cast_inputs=input_dtypes_of(graph, options.input_dtypes))
+        ctx = TorchContext(graph, at, live, folded_into, cast_inputs=input_dtypes_of(graph, options.input_dtypes),
+                           int8_cpu=options.int8_cpu)
         for node in graph.nodes:
             ctx.lower(node)
         return ctx, ctx.digests

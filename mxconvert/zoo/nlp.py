@@ -257,7 +257,7 @@ def _forward(net, spec: NlpModel, feeds: dict[str, np.ndarray]):
         return net(*args)
 
 
-def _hybridized(name: str, seed: int):
+def hybridized(name: str, seed: int):
     """``MODELS[name]`` with realistic weights, hybridized and run once (as ``export`` needs)."""
     spec = MODELS[name]
     net = _network(spec)
@@ -274,7 +274,7 @@ def build_nlp(name: str, out_dir: str, seed: int = 0) -> str:
     """Export ``MODELS[name]`` with realistic weights to ``out_dir/NAME``; returns the prefix."""
     from .common import atomic_checkpoint
 
-    net = _hybridized(name, seed)
+    net = hybridized(name, seed)
     prefix = os.path.join(out_dir, name)
     with atomic_checkpoint(prefix, 0) as tmp_prefix:
         net.export(tmp_prefix)

@@ -1,0 +1,326 @@
+"""MXNet's INT8 arithmetic, as ``quantize_net`` exports it for the CPU (oneDNN kernels, MXNet 1.9.1).
+
+A quantized tensor holds integers ``q`` (uint8 or int8) that stand for ``q / scale``, where the scale of a range
+[lo, hi] is ``255.5 / max(|lo|, |hi|)`` for uint8 and ``127.5 / max(|lo|, |hi|)`` for int8 (float32, as MXNet
+computes it); a value is quantized as ``round(x * scale)`` (to nearest, ties to even) saturated to the type.
+Every range in a calibrated export is a constant (the ``min_calib_range``/``max_calib_range`` attributes), so the
+emitters learn each tensor's range and type here, at conversion (:func:`quantized_ranges`).
+
+A fused convolution (``_sg_mkldnn_conv``) folds its BatchNorm into the float weights, quantizes them per output
+channel, adds the bias quantized to int32, and requantizes the int32 sum: ``round(sat((float(acc) + float(bias))
+* scale_c [+ sum_scale * sum]))`` with ReLU where it applies (:class:`AffinePlan`); with a residual sum it
+writes into the summed tensor, saturating to that tensor's type, and MXNet reads the bytes as the output's type. oneDNN sums the u8 x s8 products
+of two neighbouring input channels in 16 bits on CPUs without VNNI (AVX2, AVX-512 before Cascade Lake), saturating
+them there: :data:`INT8_CPUS` names both arithmetics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from ..ir import Graph, Node, TensorRef
+from .fused import CALIBRATED
+from .rules import RULES, Shape, shape_rule
+from .schema import OPS, OpDef, choice, define
+
+f32 = np.float32
+INT32_MAX = 2147483647
+# which MXNet CPU's INT8 results the PyTorch code reproduces: exact int32 sums (VNNI, AMX; also what ONNX Runtime
+# and TensorRT compute) or oneDNN's 16-bit saturated sums of u8 x s8 product pairs (CPUs without VNNI)
+INT8_CPUS = ("vnni", "avx2")
+
+
+def host_int8_cpu(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """Which of :data:`INT8_CPUS` MXNet's oneDNN computes on this machine: vnni where the CPU has AVX-512 VNNI or
+    AMX, else avx2 (an unreadable ``cpuinfo`` counts as avx2)."""
+    try:
+        with open(cpuinfo) as handle:
+            flags = set(handle.read().split())
+    except OSError:
+        return "avx2"
+    return "vnni" if flags & {"avx512_vnni", "amx_int8"} else "avx2"
+
+
+_PASS_RANGE = ("_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
+_BOUNDS = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
+
+
+# --- schemas: a quantized op gives its integers, then their range's min and max ---------------------------
+def _three(attrs: dict[str, Any]) -> int:
+    return 3
+
+
+define({
+    "_contrib_quantize_v2": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
+                                   "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}, outputs=_three),
+    "_contrib_dequantize": OpDef({"out_type": (choice("float32"), "float32")}),
+    "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
+    "_contrib_quantized_flatten": OpDef(outputs=_three),
+    "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
+})
+
+
+# --- shape rules: the float op's, then two scalars ----------------------------------------------------------
+@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act")
+def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0], (1,), (1,)]
+
+
+@shape_rule("_contrib_dequantize")
+def _dequantize(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return shapes[:1]
+
+
+@shape_rule("_contrib_quantized_pooling", "_contrib_quantized_flatten")
+def _quantized_float_twin(node: Node, shapes: list[Shape]) -> list[Shape]:
+    twin = "Pooling" if node.op == "_contrib_quantized_pooling" else "Flatten"
+    return [*RULES[twin](node, shapes[:1]), (1,), (1,)]
+
+
+# --- the arithmetic ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QRange:
+    """A quantized tensor's type and calibrated range."""
+
+    dtype: str  # "uint8" or "int8"
+    lo: float
+    hi: float
+
+    @property
+    def scale(self) -> np.float32:
+        return quantize_scale(self.dtype, self.lo, self.hi)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return _BOUNDS[self.dtype]
+
+    @property
+    def step(self) -> np.float32:
+        """The real value of one integer step, as MXNet's dequantize multiplies: range / 255.5 (or 127.5)."""
+        return f32(_max_abs(self.lo, self.hi) / (f32(255.5) if self.dtype == "uint8" else f32(127.5)))
+
+
+def _max_abs(lo: float, hi: float) -> np.float32:
+    return max(abs(f32(lo)), abs(f32(hi)))
+
+
+def quantize_scale(dtype: str, lo: float, hi: float) -> np.float32:
+    """MXNet's ``GetQuantizeScale``: quantized range over real range (INT32_MAX for an empty range)."""
+    real = _max_abs(lo, hi)
+    quantized = f32(127.5) if dtype == "int8" else f32(255.5)
+    return f32(quantized / real) if real else f32(INT32_MAX)
+
+
+def quantize(x: np.ndarray, scale: float, dtype: str) -> np.ndarray:
+    """``round(x * scale)`` saturated to ``dtype``'s integers (float32 arithmetic, ties to even)."""
+    lo, hi = _BOUNDS[dtype]
+    return np.clip(np.rint(x.astype(f32) * f32(scale)), lo, hi).astype(f32)
+
+
+def output_dtype(node: Node) -> str:
+    """uint8 where what the op computes last cannot be negative (MXNet's ``IsOutputUInt8``), else int8."""
+    a = node.attrs
+    if node.op == "_contrib_quantize_v2":
+        if a["out_type"] == "auto":
+            return "uint8" if a["min_calib_range"] >= 0 else "int8"
+        return a["out_type"]
+    last_act = _activation(node, after_sum=True) if a.get("with_postsum_act") else \
+        _activation(node) if a.get("with_act") or a.get("with_eltwise") and not a.get("with_sum") else None
+    return "uint8" if last_act in ("relu", "relu6", "sigmoid", "softrelu") else "int8"
+
+
+def _activation(node: Node, after_sum: bool = False) -> str | None:
+    """The activation a fused node applies (before or after its residual sum): relu, relu6, sigmoid, tanh..."""
+    body = node.subgraphs[0].nodes if node.subgraphs else []
+    adds = [i for i, inner in enumerate(body) if inner.op in ("elemwise_add", "_Plus", "broadcast_add")]
+    pick = body[adds[0] + 1:] if after_sum and adds else body[:adds[0]] if adds else body
+    for inner in pick:
+        if inner.op == "Activation":
+            return inner.attrs["act_type"]
+        if inner.op == "clip" and inner.attrs["a_min"] == 0:
+            return "relu6" if inner.attrs["a_max"] == 6 else "clip"
+        if inner.op == "LeakyReLU":
+            return inner.attrs["act_type"]
+    return None
+
+
+def refusal(node: Node) -> str | None:
+    """Why a quantized node cannot be converted (the reason the unsupported-ops report shows), or None."""
+    a = node.attrs
+    if node.op in ("_contrib_quantize_v2", "_sg_mkldnn_conv", "_sg_mkldnn_fully_connected") and (
+            a["min_calib_range"] is None or a["max_calib_range"] is None) and not a.get("enable_float_output"):
+        return "not calibrated (ranges computed at run time)"
+    if node.op == "_sg_mkldnn_conv":
+        before = _activation(node) if a["with_act"] else None
+        after = _activation(node, True) if a["with_postsum_act"] else None
+        if before not in (None, "relu", "relu6") or after not in (None, "relu") or a["with_sum"] and before == "relu6":
+            return f"fused activation {before or ''}{'+' if before and after else ''}{after or ''}"
+    if node.op == "_sg_mkldnn_fully_connected" and a["with_eltwise"] and _activation(node) != "relu":
+        return f"fused activation {_activation(node)}"
+    if node.op == "_contrib_quantized_act" and a["act_type"] != "relu":
+        return f"act_type={a['act_type']}"
+    return None
+
+
+def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
+    """The type and range of every quantized tensor (output 0 of a quantized op), from the calibrated constants."""
+    ranges: dict[TensorRef, QRange] = {}
+    for node in graph.nodes:
+        a = node.attrs
+        if node.op == "_contrib_quantize_v2" and a["min_calib_range"] is not None:
+            dtype = output_dtype(node)
+            lo, hi = a["min_calib_range"], a["max_calib_range"]
+            if dtype == "int8":
+                lo, hi = -float(_max_abs(lo, hi)), float(_max_abs(lo, hi))
+            ranges[node.output()] = QRange(dtype, lo, hi)
+        elif node.op in ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected") and a["quantized"] \
+                and not a.get("enable_float_output") and a["min_calib_range"] is not None:
+            ranges[node.output()] = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
+        elif node.op in _PASS_RANGE and node.inputs[0] in ranges:
+            ranges[node.output()] = ranges[node.inputs[0]]
+    return ranges
+
+
+@dataclass
+class AffinePlan:
+    """A quantized convolution or fully connected layer as integers and float32 scales: the int8 weights and
+    int32 bias (as float32 arrays of integers), the per-channel requantization scale, the residual sum's scale and
+    range, the ReLU before the sum, and the output type (None: float32 output)."""
+
+    weight: np.ndarray
+    bias: np.ndarray | None
+    scales: np.ndarray
+    out: QRange | None
+    weight_scales: np.ndarray  # per output channel: 127.5 / max |w| (what one int8 weight step stands for)
+    relu: bool = False  # applied to the scaled sum of products (before a residual sum)
+    post_relu: bool = False  # applied after the residual sum
+    post_scale: np.float32 = f32(1.0)  # multiplies after the ReLU (a fully connected layer's fused activation)
+    sum_scale: np.float32 | None = None
+    sum_range: QRange | None = None
+    # oneDNN on CPUs without VNNI: a convolution shifts int8 data to uint8 and halves the weights (their scales
+    # doubled, the bias halved where it is added) so that no 16-bit pair sum saturates, uint8 data keeps them and
+    # the pair sums saturate; a fully connected layer (a GEMM) shifts int8 data by 128 and saturates the pairs
+    weight_adjust: float = 1.0
+    saturating_pairs: bool = False
+    data_shift: float = 0.0  # a fully connected layer's int8 data, shifted to uint8 before its saturating pairs
+
+    @property
+    def written(self) -> str | None:
+        """The type the integers are saturated to: a residual sum's, where oneDNN writes into the summed tensor
+        (MXNet then reads those bytes as the output's type), else the output's."""
+        return self.sum_range.dtype if self.sum_range else self.out.dtype if self.out else None
+
+    @property
+    def bounds(self) -> tuple[float, float] | None:
+        return _BOUNDS[self.written] if self.written else None
+
+    @property
+    def wrap(self) -> float:
+        """What reading the written bytes as the output's type adds to the values that change: 256 to negative
+        int8 read as uint8, -256 to uint8 above 127 read as int8, else 0."""
+        if not self.out or self.written == self.out.dtype:
+            return 0.0
+        return 256.0 if self.out.dtype == "uint8" else -256.0
+
+
+def conv_plan(graph: Graph, node: Node, data: QRange, summed: QRange | None, cpu: str = "vnni") -> AffinePlan:
+    """``_sg_mkldnn_conv`` (quantized): BatchNorm folded into the float weights, channel-wise int8 weights (a
+    channel's scale lowered where its int32 bias would pass INT32_MAX / 2), int32 bias, requantization scales;
+    ``cpu``: whose arithmetic (:data:`INT8_CPUS`)."""
+    a = node.attrs
+    conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
+    weight = graph.weight(node.inputs[1].node).astype(f32)
+    bias = None if conv.attrs["no_bias"] else graph.weight(node.inputs[2].node).astype(f32)
+    if a["with_bn"]:
+        bn = next(inner for inner in node.subgraphs[0].nodes if inner.op == "BatchNorm")
+        first = 2 + (bias is not None)
+        gamma, beta, mean, var = (graph.weight(ref.node).astype(f32) for ref in node.inputs[first:first + 4])
+        weight, bias = fold_batch_norm(weight, bias, gamma, beta, mean, var, bn.attrs["eps"], bn.attrs["fix_gamma"])
+    data_scale = data.scale
+    weight_scales = channel_weight_scales(weight, bias, data_scale)
+    out = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
+    out_scale = out.scale
+    shape = (-1,) + (1,) * (weight.ndim - 1)
+    adjust = f32(0.5) if cpu == "avx2" and data.dtype == "int8" else f32(1.0)
+    weight_q = np.clip(np.rint((weight * weight_scales.reshape(shape)).astype(f32) * adjust), -128, 127).astype(f32)
+    bias_q = None if bias is None else _round_int32(bias * (weight_scales * data_scale).astype(f32))
+    scales = (out_scale / data_scale / weight_scales / adjust).astype(f32)
+    relu = bool(a["with_act"])  # ReLU6 without a sum: the output range cuts it off, as MXNet leaves it
+    post_relu = bool(a["with_sum"] and a["with_postsum_act"])
+    sum_scale = f32(out_scale / summed.scale) if summed is not None else None
+    return AffinePlan(weight_q, bias_q, scales, out, weight_scales, relu, post_relu, sum_scale=sum_scale, sum_range=summed,
+                      weight_adjust=float(adjust), saturating_pairs=cpu == "avx2" and data.dtype == "uint8")
+
+
+def fold_batch_norm(weight: np.ndarray, bias: np.ndarray | None, gamma: np.ndarray, beta: np.ndarray,
+                    mean: np.ndarray, var: np.ndarray, eps: float, fix_gamma: bool) -> tuple[np.ndarray, np.ndarray]:
+    """oneDNN's BatchNorm folding in float32: alpha = gamma / sqrt(var + eps) (computed in double)."""
+    gamma = np.ones_like(gamma) if fix_gamma else gamma
+    alpha = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)).astype(f32)
+    folded = (weight * alpha.reshape((-1,) + (1,) * (weight.ndim - 1))).astype(f32)
+    new_bias = beta + alpha * (bias - mean) if bias is not None else beta - alpha * mean
+    return folded, new_bias.astype(f32)
+
+
+def channel_weight_scales(weight: np.ndarray, bias: np.ndarray | None, data_scale: np.float32) -> np.ndarray:
+    """MXNet's ``GetWeightScales`` (channel-wise): 127.5 / max |w_c|, lowered so the int32 bias stays within
+    INT32_MAX / 2."""
+    flat = weight.reshape(len(weight), -1)
+    real = np.maximum(np.abs(flat.min(axis=1)), np.abs(flat.max(axis=1))).astype(f32)
+    with np.errstate(divide="ignore"):
+        scales = np.where(real != 0, f32(127.5) / real, f32(INT32_MAX)).astype(f32)
+        if bias is not None:
+            limit = np.where(bias > 0, f32(INT32_MAX), f32(-2147483648.0)).astype(f32)
+            bound = (limit / f32(2) / bias / data_scale).astype(f32)
+            scales = np.where(bias != 0, np.minimum(scales, bound), scales).astype(f32)
+    return scales
+
+
+def fc_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> AffinePlan:
+    """``_sg_mkldnn_fully_connected`` (quantized) with its weight quantized offline (int8 with its range, the
+    bias int8 with its own), tensor-wise scales, requantized or float output; ``cpu``: whose arithmetic."""
+    a = node.attrs
+    fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
+    has_bias = not fc.attrs["no_bias"]
+    # the inputs: data, weight, [bias], the data's min and max, the weight's, [the bias's]
+    ranges = [float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[4 + has_bias:]]
+    weight = graph.weight(node.inputs[1].node).astype(f32)
+    data_scale = data.scale
+    weight_scale = quantize_scale("int8", ranges[0], ranges[1])
+    bias_q = None
+    if has_bias:
+        bias_lo, bias_hi = ranges[2], ranges[3]
+        bias_scale = quantize_scale("int8", bias_lo, bias_hi)
+        rescale = f32(data_scale * weight_scale / bias_scale)
+        with np.errstate(divide="ignore"):
+            limit = f32(f32(INT32_MAX // 2) / _max_abs(bias_lo, bias_hi) / bias_scale)
+        if rescale > limit:
+            rescale = limit
+            weight_rescale = f32(rescale * bias_scale / data_scale / weight_scale)
+            weight = _round_half_away(weight * weight_rescale)
+            weight_scale = f32(weight_scale * weight_rescale)
+        bias_q = _round_half_away(graph.weight(node.inputs[2].node).astype(f32) * rescale)
+    out, post_scale = None, f32(1.0)
+    tmp = f32(1.0 / np.float64(data_scale))
+    if not a["enable_float_output"]:
+        out = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
+        if a["with_eltwise"]:
+            post_scale = out.scale  # the activation's scale: applied after it
+        else:
+            tmp = f32(out.scale / data_scale)
+    scales = np.full(len(weight), f32(tmp / weight_scale), dtype=f32)
+    return AffinePlan(weight, bias_q, scales, out, np.full(len(weight), weight_scale, dtype=f32),
+                      bool(a["with_eltwise"]), post_scale=post_scale,
+                      saturating_pairs=cpu == "avx2", data_shift=128.0 if cpu == "avx2" and data.dtype == "int8" else 0.0)
+
+
+def _round_int32(x: np.ndarray) -> np.ndarray:
+    """float32 -> int32 as oneDNN's reorder converts: to nearest, ties to even, saturated (int64 values)."""
+    return np.clip(np.rint(x.astype(np.float64)), -2147483648.0, INT32_MAX).astype(np.int64)
+
+
+def _round_half_away(x: np.ndarray) -> np.ndarray:
+    """``std::round``: to nearest, ties away from zero."""
+    return (np.sign(x) * np.floor(np.abs(x.astype(np.float64)) + 0.5)).astype(np.int64)

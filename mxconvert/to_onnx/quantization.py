@@ -1,0 +1,157 @@
+"""MXNet's INT8 ops in QDQ form (``QuantizeLinear``/``DequantizeLinear`` around float ops), which ONNX Runtime,
+OpenVINO and TensorRT run as integer kernels: a quantized tensor is the uint8 or int8 tensor MXNet holds, with the
+step of its calibrated range (1 / MXNet's scale, ``semantics.quantization``); weights are stored as MXNet
+quantizes them (int8, per output channel for a convolution) and the bias as int32."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from onnx import TensorProto
+
+from ..ir import Node
+from ..semantics.convolution import window_geometry
+from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
+from .context import EmitContext
+from .convolution import pooling
+from .registry import register
+
+_TYPES = {"uint8": np.uint8, "int8": np.int8}
+_ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
+
+
+def _check(node: Node, opset: int) -> str | None:
+    return refusal(node) or (f"opset {opset} (per-channel QDQ needs 13)" if opset < 13 else None)
+
+
+def _ranges(ctx: EmitContext) -> dict:
+    return quantized_ranges(ctx.graph)
+
+
+def _step(scale) -> np.ndarray:
+    """What one integer step stands for: 1 / MXNet's scale (float32)."""
+    return (1.0 / np.asarray(scale, np.float32).astype(np.float64)).astype(np.float32)
+
+
+def _dequantize(ctx: EmitContext, q: str, r: QRange) -> str:
+    return ctx.add("DequantizeLinear", [q, ctx.const(_step(r.scale), "step"), ctx.const(0, "zero", _TYPES[r.dtype])])
+
+
+def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | None = None) -> None:
+    """``x`` quantized into ``node``'s output 0 (saturated to ``written``'s type, then read as the range's), its
+    min and max as constants; a graph output is given as float32."""
+    dtype = written or r.dtype
+    out, is_output = ctx.output(0), node.output(0) in ctx.graph.outputs
+    q = ctx.add("QuantizeLinear", [x, ctx.const(_step(r.scale), "step"), ctx.const(0, "zero", _TYPES[dtype])],
+                ctx.temp("quantized") if dtype != r.dtype or is_output else out)
+    if dtype != r.dtype:
+        q = ctx.add("Cast", [q], ctx.temp("cast") if is_output else out, to=_ONNX_TYPES[r.dtype])
+    if is_output:
+        ctx.add("Cast", [q], out, to=TensorProto.FLOAT)
+    for index, value in ((1, r.lo), (2, r.hi)):
+        ctx.add("Identity", [ctx.const(np.array([value], np.float32), "range")], ctx.output(index))
+
+
+@register("_contrib_quantize_v2", check=_check)
+def quantize_v2(ctx: EmitContext, node: Node) -> None:
+    """QuantizeLinear by the calibrated range."""
+    _quantize(ctx, node, ctx.input(0), _ranges(ctx)[node.output()])
+
+
+@register("_contrib_dequantize", check=_check)
+def dequantize(ctx: EmitContext, node: Node) -> None:
+    """DequantizeLinear by the range's step as MXNet computes it (range / 255.5 or 127.5)."""
+    r = _ranges(ctx)[node.inputs[0]]
+    ctx.add("DequantizeLinear", [ctx.input(0), ctx.const(r.step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])],
+            ctx.output())
+
+
+@register("_contrib_quantized_flatten", check=_check)
+def quantized_flatten(ctx: EmitContext, node: Node) -> None:
+    r = _ranges(ctx)[node.output()]
+    _quantize(ctx, node, ctx.add("Flatten", [_dequantize(ctx, ctx.input(0), r)], axis=1), r)
+
+
+@register("_contrib_quantized_act", check=_check)
+def quantized_act(ctx: EmitContext, node: Node) -> None:
+    r = _ranges(ctx)[node.output()]
+    _quantize(ctx, node, ctx.add("Relu", [_dequantize(ctx, ctx.input(0), r)]), r)
+
+
+@register("_contrib_quantized_pooling", check=_check)
+def quantized_pooling(ctx: EmitContext, node: Node) -> None:
+    """The float Pooling between DequantizeLinear and QuantizeLinear of the same range."""
+    r = _ranges(ctx)[node.output()]
+    data, pooled = _dequantize(ctx, ctx.input(0), r), ctx.temp("pooled")
+    twin = dataclasses.replace(node, op="Pooling", inputs=node.inputs[:1], num_outputs=1)
+    with ctx.as_node(twin, {node.inputs[0]: data, node.output(0): pooled}):
+        pooling(ctx, twin)
+    _quantize(ctx, node, pooled, r)
+
+
+def _weights(ctx: EmitContext, plan: AffinePlan, data: QRange, axis: int) -> tuple[str, str | None]:
+    """The int8 weight and the int32 bias, dequantized by their steps (the bias's: data step x weight step)."""
+    steps = _step(plan.weight_scales)
+    per_channel = len(set(steps.tolist())) > 1
+    step = ctx.const(steps if per_channel else steps[0], "weight_step")
+    zero = ctx.const(np.zeros(len(steps), np.int8) if per_channel else 0, "zero", np.int8)
+    attrs = {"axis": axis} if per_channel else {}
+    weight = ctx.add("DequantizeLinear", [ctx.const(plan.weight.astype(np.int8), "weight", np.int8), step, zero],
+                     **attrs)
+    if plan.bias is None:
+        return weight, None
+    bias_steps = (_step(data.scale) * steps).astype(np.float32)
+    bias_zero = ctx.const(np.zeros(len(steps), np.int32) if per_channel else 0, "zero", np.int32)
+    bias = ctx.add("DequantizeLinear", [ctx.const(plan.bias.astype(np.int32), "bias", np.int32),
+                                        ctx.const(bias_steps if per_channel else bias_steps[0], "bias_step"),
+                                        bias_zero], **({"axis": 0} if per_channel else {}))
+    return weight, bias
+
+
+def _epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, y: str, summed: str | None) -> None:
+    """ReLU, the residual sum, ReLU; quantized to the output's range (or float32 out)."""
+    if plan.relu:
+        y = ctx.add("Relu", [y])
+    if summed is not None:
+        y = ctx.add("Add", [y, _dequantize(ctx, summed, plan.sum_range)])
+    if plan.post_relu:
+        y = ctx.add("Relu", [y])
+    if plan.out is None:
+        ctx.add("Identity", [y], ctx.output())
+    else:
+        _quantize(ctx, node, y, plan.out, plan.written)
+
+
+@register("_sg_mkldnn_conv", check=lambda n, opset: _check(n, opset) or (
+    None if len(next(i for i in n.subgraphs[0].nodes if i.op == "Convolution").attrs["kernel"]) == 2
+    else "not a 2-D kernel"))
+def quantized_conv(ctx: EmitContext, node: Node) -> None:
+    """Conv on the dequantized data, int8 weights (per output channel) and int32 bias; the residual sum and
+    ReLUs; QuantizeLinear."""
+    ranges = _ranges(ctx)
+    a = node.attrs
+    conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
+    sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
+    summed = node.inputs[sum_slot] if a["with_sum"] else None
+    data = ranges[node.inputs[0]]
+    plan = conv_plan(ctx.graph, node, data, ranges[summed] if summed else None)
+    weight, bias = _weights(ctx, plan, data, axis=0)
+    stride, pad, dilate = window_geometry(conv.attrs, 2)
+    y = ctx.add("Conv", [_dequantize(ctx, ctx.input(0), data), weight, *([bias] if bias else [])],
+                kernel_shape=list(conv.attrs["kernel"]), strides=list(stride), dilations=list(dilate),
+                pads=list(pad + pad), group=conv.attrs["num_group"])
+    _epilogue(ctx, node, plan, y, ctx.input(sum_slot) if summed else None)
+
+
+@register("_sg_mkldnn_fully_connected", check=_check)
+def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
+    """Gemm on the dequantized data, int8 weight and int32 bias; ReLU; QuantizeLinear or float32 out."""
+    fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
+    data = _ranges(ctx)[node.inputs[0]]
+    plan = fc_plan(ctx.graph, node, data)
+    weight, bias = _weights(ctx, plan, data, axis=0)
+    x = _dequantize(ctx, ctx.input(0), data)
+    if fc.attrs["flatten"] and len(ctx.shape(0)) != 2:
+        x = ctx.add("Flatten", [x], axis=1)
+    y = ctx.add("Gemm", [x, weight, *([bias] if bias else [])], transB=1)
+    _epilogue(ctx, node, plan, y, None)

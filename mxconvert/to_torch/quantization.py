@@ -1,0 +1,183 @@
+"""MXNet's INT8 ops as float code that computes MXNet's integer arithmetic (``quantization``): a quantized tensor
+is a float32 tensor of integers; sums of products run in float64, where they are exact."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..ir import Node
+from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
+from ..semantics.convolution import window_geometry
+from .convolution import pooling
+from .registry import HELPERS, Lowering, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+HELPERS["mxnet_int8_pairs"] = '''
+def mxnet_int8_pairs(cols: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Sums of u8 x s8 products as oneDNN makes them on CPUs without VNNI: the products of two neighbouring
+    input channels (or features) added in 16 bits, saturated, then summed. ``cols``: (N, G, C, K, L),
+    ``weight``: (G, O, C, K) with C even; returns (N, G, O, L)."""
+    n, g, c, k, l = cols.shape
+    pairs = cols.reshape(n, g, c // 2, 2, k, l)
+    taps = weight.reshape(g, weight.shape[1], c // 2, 2, k)
+    total = torch.zeros(n, g, weight.shape[1], l, dtype=cols.dtype)
+    for p in range(c // 2):
+        summed = torch.einsum("ngikl,goik->ngokl", pairs[:, :, p], taps[:, :, p])
+        total = total + summed.clamp(-32768.0, 32767.0).sum(3)
+    return total
+'''
+HELPERS["mxnet_int8_conv2d"] = '''
+def mxnet_int8_conv2d(
+    x: torch.Tensor, weight: torch.Tensor, stride: List[int], padding: List[int], dilation: List[int], groups: int,
+    saturate: bool
+) -> torch.Tensor:
+    """The int32 sums of a quantized 2-D convolution (exact in float64); ``saturate``: oneDNN's 16-bit pairs
+    (``mxnet_int8_pairs``) where a group has more than one input channel."""
+    if not saturate or weight.shape[1] == 1:
+        return F.conv2d(x.double(), weight.double(), None, stride, padding, dilation, groups)
+    n, c, h, w = x.shape
+    kh, kw = weight.shape[2], weight.shape[3]
+    out_h = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    out_w = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    cols = F.unfold(x.double(), [kh, kw], dilation, padding, stride).reshape(n, groups, c // groups, kh * kw, -1)
+    taps = weight.double().reshape(groups, weight.shape[0] // groups, weight.shape[1], kh * kw)
+    if taps.shape[2] % 2 == 1:
+        cols = F.pad(cols, [0, 0, 0, 0, 0, 1])
+        taps = F.pad(taps, [0, 0, 0, 1])
+    return mxnet_int8_pairs(cols, taps).reshape(n, weight.shape[0], out_h, out_w)
+'''
+HELPERS["mxnet_int8_linear"] = '''
+def mxnet_int8_linear(x: torch.Tensor, weight: torch.Tensor, saturate: bool, shift: float) -> torch.Tensor:
+    """The int32 sums of a quantized fully connected layer (exact in float64); ``saturate``: oneDNN's 16-bit
+    pairs of neighbouring features (``mxnet_int8_pairs``), of the data shifted by ``shift`` (int8 data made
+    uint8), the shift's share taken off after."""
+    if not saturate:
+        return x.double() @ weight.double().t()
+    cols, taps = x.double() + shift, weight.double()
+    if cols.shape[1] % 2 == 1:
+        cols, taps = F.pad(cols, [0, 1]), F.pad(taps, [0, 1])
+    pairs = mxnet_int8_pairs(cols.reshape(cols.shape[0], 1, cols.shape[1], 1, 1),
+                             taps.reshape(1, taps.shape[0], taps.shape[1], 1))
+    return pairs.reshape(cols.shape[0], taps.shape[0]) - shift * taps.sum(1)
+'''
+HELPERS["mxnet_int8_requantize"] = '''
+def mxnet_int8_requantize(
+    acc: torch.Tensor, bias: Optional[torch.Tensor], scales: torch.Tensor, summed: Optional[torch.Tensor],
+    sum_scale: float, relu: bool, post_scale: float, post_relu: bool, bounds: Optional[List[float]], wrap: float
+) -> torch.Tensor:
+    """oneDNN's int8 epilogue in float32: (float(sums) + float(bias)) * scale per channel, ReLU (and its scale),
+    the residual sum (one rounding, as its fused multiply-add), ReLU, then to nearest (ties to even) and saturated;
+    float32 out without ``bounds``; ``wrap``: the written int8 bytes read as uint8 (256) or uint8 as int8 (-256)."""
+    shape = [1, -1] + [1] * (acc.dim() - 2)
+    y = acc.float()
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    y = y * scales.reshape(shape)
+    if relu:
+        y = torch.relu(y)
+    if post_scale != 1.0:
+        y = y * post_scale
+    if summed is not None:
+        y = (y.double() + summed.double() * sum_scale).float()
+    if post_relu:
+        y = torch.relu(y)
+    if bounds is None:
+        return y
+    y = torch.round(y).clamp(bounds[0], bounds[1])
+    if wrap > 0.0:
+        y = torch.where(y < 0.0, y + wrap, y)
+    elif wrap < 0.0:
+        y = torch.where(y > 127.0, y + wrap, y)
+    return y
+'''
+
+
+def _ranges(ctx: TorchContext) -> dict:
+    return quantized_ranges(ctx.graph)
+
+
+def _range_outputs(q: str, r: QRange) -> str:
+    """The quantized tensor with its range, as MXNet's three outputs."""
+    return f"({q}, torch.full([1], {float(r.lo)!r}), torch.full([1], {float(r.hi)!r}))"
+
+
+@register("_contrib_quantize_v2", check=refusal)
+def quantize_v2(ctx: TorchContext, node: Node) -> Lowering:
+    """round(x * scale), saturated to uint8 or int8."""
+    r = _ranges(ctx)[node.output()]
+    lo, hi = r.bounds
+    q = f"torch.round({ctx.input(0)} * {float(r.scale)!r}).clamp({lo}, {hi})"
+    return Lowering(_range_outputs(q, r))
+
+
+@register("_contrib_dequantize")
+def dequantize(ctx: TorchContext, node: Node) -> Lowering:
+    """q * (range / 255.5 or 127.5)."""
+    r = _ranges(ctx)[node.inputs[0]]
+    return Lowering(f"{ctx.input(0)} * {float(r.step)!r}")
+
+
+@register("_contrib_quantized_flatten")
+def quantized_flatten(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(_range_outputs(f"torch.flatten({ctx.input(0)}, 1)", _ranges(ctx)[node.output()]))
+
+
+@register("_contrib_quantized_act", check=refusal)
+def quantized_act(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(_range_outputs(f"torch.relu({ctx.input(0)})", _ranges(ctx)[node.output()]))
+
+
+@register("_contrib_quantized_pooling")
+def quantized_pooling(ctx: TorchContext, node: Node) -> Lowering:
+    """Max pooling of the integers; average pooling rounded to the nearest integer (ties to even)."""
+    lowering = pooling(ctx, node)
+    if node.attrs["pool_type"] != "max":
+        lowering.expr = f"torch.round({lowering.expr})"
+    lowering.expr = _range_outputs(lowering.expr, _ranges(ctx)[node.output()])
+    return lowering
+
+
+def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -> Lowering:
+    """The layer holding the plan's integers and scales, and the requantized (or float) output."""
+    state = {"weight": plan.weight.astype(np.float32), "scales": plan.scales}
+    if plan.bias is not None:
+        state["bias"] = plan.bias.astype(np.float32) * np.float32(plan.weight_adjust)
+    setup = [f"{ctx.layer}.register_buffer({key!r}, torch.empty({list(value.shape)}))" for key, value in state.items()]
+    bias = f"{ctx.layer}.bias" if plan.bias is not None else "None"
+    bounds = list(plan.bounds) if plan.bounds else None
+    call = (f"{ctx.helper('mxnet_int8_requantize')}({acc}, {bias}, {ctx.layer}.scales, {summed or 'None'}, "
+            f"{float(plan.sum_scale or 0.0)!r}, {plan.relu}, {float(plan.post_scale)!r}, {plan.post_relu}, {bounds}, {plan.wrap})")
+    return Lowering(_range_outputs(call, plan.out) if plan.out else call, "nn.Module()", state, setup)
+
+
+@register("_sg_mkldnn_conv", check=lambda n: refusal(n) or (None if len(n.subgraphs[0].nodes) and len(
+    next(i for i in n.subgraphs[0].nodes if i.op == "Convolution").attrs["kernel"]) == 2 else "not a 2-D kernel"))
+def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
+    """Convolution (BatchNorm folded), ReLU and residual sum on int8 data: MXNet's requantized output."""
+    ranges = _ranges(ctx)
+    a = node.attrs
+    conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
+    sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
+    summed = node.inputs[sum_slot] if a["with_sum"] else None
+    plan = conv_plan(ctx.graph, node, ranges[node.inputs[0]], ranges[summed] if summed else None, ctx.int8_cpu)
+    stride, pad, dilate = window_geometry(conv.attrs, 2)
+    ctx.helper("mxnet_int8_pairs")
+    acc = (f"{ctx.helper('mxnet_int8_conv2d')}({ctx.input(0)}, {ctx.layer}.weight, {list(stride)}, {list(pad)}, "
+           f"{list(dilate)}, {conv.attrs['num_group']}, {plan.saturating_pairs})")
+    return _affine(ctx, plan, acc, ctx.input(sum_slot) if summed else None)
+
+
+@register("_sg_mkldnn_fully_connected", check=refusal)
+def quantized_fully_connected(ctx: TorchContext, node: Node) -> Lowering:
+    """FullyConnected (and its ReLU) on int8 data: MXNet's requantized or float32 output."""
+    fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
+    plan = fc_plan(ctx.graph, node, _ranges(ctx)[node.inputs[0]], ctx.int8_cpu)
+    x = ctx.input(0)
+    if fc.attrs["flatten"] and len(ctx.shape(0)) > 2:
+        x = f"torch.flatten({x}, 1)"
+    ctx.helper("mxnet_int8_pairs")
+    acc = f"{ctx.helper('mxnet_int8_linear')}({x}, {ctx.layer}.weight, {plan.saturating_pairs}, {plan.data_shift})"
+    return _affine(ctx, plan, acc, None)

@@ -1,0 +1,116 @@
+"""Models fused for MXNet's CPU backend the way its users deployed them: a Gluon network with realistic weights,
+``net.optimize_for(x, backend='MKLDNN')``, ``export``. The export holds ``_sg_mkldnn_conv`` (Convolution with its
+BatchNorm, activation and residual sum), ``_sg_mkldnn_fully_connected`` and, for BERT,
+``_sg_mkldnn_selfatt_qk``/``_sg_mkldnn_selfatt_valatt``, each with its subgraph.
+
+``python -m mxconvert.zoo.fused [NAME ...] --out DIR``.
+"""
+from __future__ import annotations
+
+import os
+import zlib
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import nlp
+from .common import (atomic_checkpoint, calibrate, exported_checkpoint, imagenet_normalise, mx, realistic_params,
+                     sample_images)
+from .named import build_by_name
+
+SIDE = 32  # image side of the vision models (small: the fusion does not depend on it)
+MLP_FEATURES = 20
+
+
+def _vision(name: str) -> Callable[[int], "mx.gluon.HybridBlock"]:
+    def build(seed: int) -> "mx.gluon.HybridBlock":
+        from mxnet.gluon.model_zoo import vision
+
+        net = vision.get_model(name, classes=10)
+        sym, _, _ = exported_checkpoint(net, SIDE, mx.init.Xavier(magnitude=2))
+        images = imagenet_normalise(sample_images(8, SIDE, seed))
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        arg, aux = realistic_params(sym, images.shape, rng)
+        aux = calibrate(sym, arg, aux, images)
+        params = net.collect_params()
+        for key, value in {**arg, **aux}.items():
+            params[key].set_data(value)
+        return net
+    return build
+
+
+def _mlp(seed: int) -> "mx.gluon.HybridBlock":
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Dense(64, activation="relu"), mx.gluon.nn.Dense(32, activation="tanh"),
+            mx.gluon.nn.Dense(10))
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net.hybridize()
+    net(mx.nd.zeros((1, MLP_FEATURES)))
+    return net
+
+
+MODELS: dict[str, Callable[[int], "mx.gluon.HybridBlock"]] = {  # name -> seed -> network with its weights
+    "resnet18_v1": _vision("resnet18_v1"),
+    "mobilenetv2_0.25": _vision("mobilenetv2_0.25"),
+    "mlp": _mlp,
+    "bert-classifier": lambda seed: nlp.hybridized("bert-classifier", seed),
+}
+
+
+def sample_inputs(name: str, batch: int, seed: int) -> dict[str, np.ndarray]:
+    """Inputs of model ``name`` by input name: images of ``SIDE`` pixels, MLP features, BERT tokens of 8 steps."""
+    if name == "bert-classifier":
+        return nlp.sample_inputs(name, batch, 8, seed)
+    if name == "mlp":
+        return {"data": np.random.default_rng(seed).standard_normal((batch, MLP_FEATURES)).astype(np.float32)}
+    return {"data": imagenet_normalise(sample_images(batch, SIDE, seed + 1))}
+
+
+def build_fused(name: str, out_dir: str, seed: int = 0) -> str:
+    """Export ``MODELS[name]`` fused by ``optimize_for(backend='MKLDNN')`` to ``out_dir/fused-NAME``; the
+    prefix."""
+    net = MODELS[name](seed)
+    arrays = [mx.nd.array(value) for value in sample_inputs(name, 2, seed).values()]
+    net.optimize_for(*arrays, backend="MKLDNN")
+    net(*arrays)
+    prefix = os.path.join(out_dir, f"fused-{name}")
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
+        net.export(tmp_prefix)
+    return prefix
+
+
+QUANTIZED = tuple(f"int8-{name}-{calib}" for name in MODELS if name != "bert-classifier"
+                  for calib in ("naive", "entropy"))
+CALIBRATION_BATCHES = 4  # of 8 samples
+
+
+def build_quantized(name: str, out_dir: str, seed: int = 0) -> str:
+    """``int8-MODEL-CALIB``: ``MODELS[MODEL]`` quantized by ``quantize_net`` (uint8/int8 chosen by MXNet,
+    ``calib_mode`` naive or entropy on 32 samples), exported to ``out_dir/NAME``; the prefix."""
+    from mxnet.contrib.quantization import quantize_net
+
+    model, calib_mode = name.removeprefix("int8-").rsplit("-", 1)
+    net = MODELS[model](seed)
+    data = sample_inputs(model, 8 * CALIBRATION_BATCHES, seed + 1)["data"]
+    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data, np.zeros(len(data), np.float32)),
+                                     batch_size=8)
+    quantized = quantize_net(net, quantized_dtype="auto", calib_mode=calib_mode, calib_data=calib,
+                             num_calib_examples=len(data), ctx=mx.cpu(), logger=None)
+    quantized(mx.nd.array(data[:2]))
+    prefix = os.path.join(out_dir, name)
+    with atomic_checkpoint(prefix, 0) as tmp_prefix:
+        quantized.export(tmp_prefix)
+    return prefix
+
+
+def _build(name: str, out_dir: str, seed: int = 0) -> str:
+    return build_quantized(name, out_dir, seed) if name.startswith("int8-") else build_fused(name, out_dir, seed)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return build_by_name("python -m mxconvert.zoo.fused", __doc__.split("\n")[0], (*MODELS, *QUANTIZED), _build,
+                         argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
