@@ -562,6 +562,31 @@ CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to la
                                       _N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
     "np_arange": (S.broadcast_add(d, _N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
 })
+def _plus(sym):
+    """A NumPy-interface creation op's values added to the data (through MXNet's own op)."""
+    return S.broadcast_add(d, sym.as_nd_ndarray())
+
+
+def _beside(sym):
+    """A creation op's values (of any type) as an output beside the data's."""
+    return S.Group([sym.as_nd_ndarray(), d * 1.0])
+
+
+CASES.update({  # NumPy's creation ops: values from the attributes alone, in their dtype
+    "np_eye": (_plus(_N.eye(3, 4, k=1)), (3, 4)),
+    "np_eye_square_lower": (_plus(_N.eye(4, k=-2)), (2, 4, 4)),
+    "np_identity": (_plus(_N.identity(3)), (3, 3)),
+    "np_linspace": (_plus(_N.linspace(-1.0, 2.5, 7)), (2, 7)),
+    "np_linspace_open_int": (_beside(_N.linspace(0, 10, 4, endpoint=False, dtype="int32")), (2,)),
+    "np_logspace": (_plus(_N.logspace(0.5, 2.0, 5, base=2.0, endpoint=False)), (2, 5)),
+    "np_indices": (_beside(_N.indices((2, 3, 4))), (2,)),
+    "np_hanning": (_plus(_N.hanning(9)), (9,)),
+    "np_hamming": (_plus(_N.hamming(8)), (2, 8)),
+    "np_blackman": (_plus(_N.blackman(7)), (7,)),
+    "np_blackman_one": (_plus(_N.blackman(1)), (3,)),
+    "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
+    "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
