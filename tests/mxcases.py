@@ -587,6 +587,25 @@ CASES.update({  # NumPy's creation ops: values from the attributes alone, in the
     "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
     "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
 })
+_SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
+_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
+_L = _N.linalg
+_NI = mx.symbol.numpy._internal  # the spellings the NumPy interface does not export (cholesky's lower)
+CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
+    "np_linalg_det": (_nd(_L.det(_dn)), (2, 3, 3)),
+    "np_linalg_det_2d": (_nd(_L.det(_dn)), (4, 4)),
+    "np_linalg_slogdet": (_nd_all(_L.slogdet(_dn)), (2, 3, 3)),
+    "np_linalg_inv": (_nd(_L.inv(_SQUARE)), (2, 3, 3)),
+    "np_linalg_cholesky": (_nd(_L.cholesky(_GRAM)), (2, 3, 3)),
+    "np_linalg_cholesky_upper": (_nd(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
+    "np_linalg_solve_vectors": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_solve_matrices": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
+})
+ONNX_REFUSES.update({"np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
+                     **{case: r"_npi_cholesky \[ONNX has no Cholesky decomposition operator\]"
+                        for case in ("np_linalg_cholesky", "np_linalg_cholesky_upper")},
+                     **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
+                        for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")}})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),

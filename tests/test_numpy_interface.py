@@ -55,3 +55,22 @@ def test_npx_reshape_codes_match_mxnet_on_the_reversed_reading():
     out = session.run(None, {"data": ref.data})[0]
     assert out.shape == ref.outputs[0].shape == (2, 2, 15)
     np.testing.assert_array_equal(out, ref.outputs[0])
+
+
+def test_decompositions_are_refused_by_name_with_the_reason_all_at_once():
+    """eigh and svd in both targets; inverse and Cholesky in ONNX alone, in the same message."""
+    square = DATA.as_np_ndarray()
+    eigenvalues = N.linalg.eigh(square)[0].as_nd_ndarray()
+    singular = N.linalg.svd(square)[1].as_nd_ndarray()
+    inverse = N.linalg.inv(square).as_nd_ndarray()
+    graph = _graph(S.Group([eigenvalues, singular, inverse]))
+    with pytest.raises(UnsupportedOpsError) as info:
+        export_onnx(graph, ExportOptions(input_shape=(3, 3)))
+    message = str(info.value)
+    for op, reason in (("_npi_eigh", "eigenvectors' signs are LAPACK's"), ("_npi_svd", "singular vectors' signs"),
+                       ("_linalg_inverse", "ONNX has no matrix inverse operator")):
+        assert f"{op} [{reason}" in message
+    with pytest.raises(UnsupportedOpsError) as info:
+        emit_pytorch(graph, TorchOptions((3, 3)))
+    assert "_npi_eigh [" in str(info.value) and "_npi_svd [" in str(info.value)
+    assert "_linalg_inverse" not in str(info.value)
