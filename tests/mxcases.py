@@ -587,6 +587,17 @@ CASES.update({  # NumPy's creation ops: values from the attributes alone, in the
     "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
     "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
 })
+CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on axis 1)
+    "np_tril": (_nd(_N.tril(_dn, -1)), (2, 3, 4)),
+    "np_tril_1d": (_nd(_N.tril(_dn, 1)), (4,)),
+    "np_diag_extract": (_nd(_N.diag(_dn, 1)), (3, 4)),
+    "np_diag_make": (_nd(_N.diag(_dn, -2)), (3,)),
+    "np_diagflat": (_nd(_N.diagflat(_dn, 1)), (2, 2)),
+    "np_diagonal": (_nd(_N.diagonal(_dn, offset=-1, axis1=2, axis2=0)), (3, 4, 5)),
+    "np_trace": (_nd(_N.trace(_dn, offset=1, axis1=1, axis2=-1)), (2, 3, 4)),
+    "np_trace_2d": (_nd(_N.trace(_dn)), (3, 3)),
+    "np_column_stack": (_nd(_N.column_stack([_dn, _twice(_dn)])), (2, 3)),
+})
 _SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
 _GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
 _L = _N.linalg
