@@ -598,6 +598,17 @@ CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on a
     "np_trace_2d": (_nd(_N.trace(_dn)), (3, 3)),
     "np_column_stack": (_nd(_N.column_stack([_dn, _twice(_dn)])), (2, 3)),
 })
+_IMAGE = mx.sym.image
+CASES.update({  # MXNet's image ops on HWC images (NHWC batches but for the flips), as npx spells them
+    "np_image_to_tensor": (_nd(_NX.image.to_tensor(_dn)), (4, 5, 3)),
+    "np_image_to_tensor_batch": (_nd(_NX.image.to_tensor(_dn)), (2, 4, 5, 1)),
+    "np_image_normalize": (_nd(_NX.image.normalize(_dn, mean=(0.1, -0.2, 0.3), std=(0.5, 2.0, 3.0))), (3, 4, 5)),
+    "np_image_normalize_one_value": (_nd(_NX.image.normalize(_dn, mean=0.25, std=0.5)), (2, 3, 4, 5)),
+    "np_image_flip_left_right": (_nd(_NX.image.flip_left_right(_dn)), (3, 4, 3)),
+    "np_image_flip_top_bottom": (_nd(_NX.image.flip_top_bottom(_dn)), (4, 5, 3)),
+    "np_image_crop": (_nd(_NX.image.crop(_dn, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
+    "image_crop_legacy": (_IMAGE.crop(d, x=0, y=1, width=4, height=3), (4, 5, 1)),
+})
 _SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
 _GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
 _L = _N.linalg

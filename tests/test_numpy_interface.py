@@ -88,3 +88,10 @@ def test_hstack_and_dstack_are_refused_because_mxnet_cannot_run_them_in_a_graph(
             emit()
         for op in ("_npi_hstack", "_npi_dstack"):
             assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
+
+
+def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_unwritten():
+    sym = mx.sym.npx.image.flip_left_right(DATA.as_np_ndarray()).as_nd_ndarray()
+    graph = _graph(sym)
+    with pytest.raises(MxConvertError, match="middle row or column of its output unwritten"):
+        export_onnx(graph, ExportOptions(input_shape=(4, 5, 3)))
