@@ -659,6 +659,72 @@ CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to la
                                       _N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
     "np_arange": (S.broadcast_add(d, _N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
 })
+def _plus(sym):
+    """A NumPy-interface creation op's values added to the data (through MXNet's own op)."""
+    return S.broadcast_add(d, sym.as_nd_ndarray())
+
+
+def _beside(sym):
+    """A creation op's values (of any type) as an output beside the data's."""
+    return S.Group([sym.as_nd_ndarray(), d * 1.0])
+
+
+CASES.update({  # NumPy's creation ops: values from the attributes alone, in their dtype
+    "np_eye": (_plus(_N.eye(3, 4, k=1)), (3, 4)),
+    "np_eye_square_lower": (_plus(_N.eye(4, k=-2)), (2, 4, 4)),
+    "np_identity": (_plus(_N.identity(3)), (3, 3)),
+    "np_linspace": (_plus(_N.linspace(-1.0, 2.5, 7)), (2, 7)),
+    "np_linspace_open_int": (_beside(_N.linspace(0, 10, 4, endpoint=False, dtype="int32")), (2,)),
+    "np_logspace": (_plus(_N.logspace(0.5, 2.0, 5, base=2.0, endpoint=False)), (2, 5)),
+    "np_indices": (_beside(_N.indices((2, 3, 4))), (2,)),
+    "np_hanning": (_plus(_N.hanning(9)), (9,)),
+    "np_hamming": (_plus(_N.hamming(8)), (2, 8)),
+    "np_blackman": (_plus(_N.blackman(7)), (7,)),
+    "np_blackman_one": (_plus(_N.blackman(1)), (3,)),
+    "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
+    "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
+})
+CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on axis 1)
+    "np_tril": (_nd(_N.tril(_dn, -1)), (2, 3, 4)),
+    "np_tril_1d": (_nd(_N.tril(_dn, 1)), (4,)),
+    "np_diag_extract": (_nd(_N.diag(_dn, 1)), (3, 4)),
+    "np_diag_make": (_nd(_N.diag(_dn, -2)), (3,)),
+    "np_diagflat": (_nd(_N.diagflat(_dn, 1)), (2, 2)),
+    "np_diagonal": (_nd(_N.diagonal(_dn, offset=-1, axis1=2, axis2=0)), (3, 4, 5)),
+    "np_trace": (_nd(_N.trace(_dn, offset=1, axis1=1, axis2=-1)), (2, 3, 4)),
+    "np_trace_2d": (_nd(_N.trace(_dn)), (3, 3)),
+    "np_column_stack": (_nd(_N.column_stack([_dn, _twice(_dn)])), (2, 3)),
+})
+_IMAGE = mx.sym.image
+CASES.update({  # MXNet's image ops on HWC images (NHWC batches but for the flips), as npx spells them
+    "np_image_to_tensor": (_nd(_NX.image.to_tensor(_dn)), (4, 5, 3)),
+    "np_image_to_tensor_batch": (_nd(_NX.image.to_tensor(_dn)), (2, 4, 5, 1)),
+    "np_image_normalize": (_nd(_NX.image.normalize(_dn, mean=(0.1, -0.2, 0.3), std=(0.5, 2.0, 3.0))), (3, 4, 5)),
+    "np_image_normalize_one_value": (_nd(_NX.image.normalize(_dn, mean=0.25, std=0.5)), (2, 3, 4, 5)),
+    "np_image_flip_left_right": (_nd(_NX.image.flip_left_right(_dn)), (3, 4, 3)),
+    "np_image_flip_top_bottom": (_nd(_NX.image.flip_top_bottom(_dn)), (4, 5, 3)),
+    "np_image_crop": (_nd(_NX.image.crop(_dn, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
+    "image_crop_legacy": (_IMAGE.crop(d, x=0, y=1, width=4, height=3), (4, 5, 1)),
+})
+_SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
+_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
+_L = _N.linalg
+_NI = mx.symbol.numpy._internal  # the spellings the NumPy interface does not export (cholesky's lower)
+CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
+    "np_linalg_det": (_nd(_L.det(_dn)), (2, 3, 3)),
+    "np_linalg_det_2d": (_nd(_L.det(_dn)), (4, 4)),
+    "np_linalg_slogdet": (_nd_all(_L.slogdet(_dn)), (2, 3, 3)),
+    "np_linalg_inv": (_nd(_L.inv(_SQUARE)), (2, 3, 3)),
+    "np_linalg_cholesky": (_nd(_L.cholesky(_GRAM)), (2, 3, 3)),
+    "np_linalg_cholesky_upper": (_nd(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
+    "np_linalg_solve_vectors": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_solve_matrices": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
+})
+ONNX_REFUSES.update({"np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
+                     **{case: r"_npi_cholesky \[ONNX has no Cholesky decomposition operator\]"
+                        for case in ("np_linalg_cholesky", "np_linalg_cholesky_upper")},
+                     **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
+                        for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")}})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),

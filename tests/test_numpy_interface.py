@@ -39,7 +39,7 @@ def test_random_draws_are_refused_by_name_all_at_once_in_both_targets():
     (mx.sym.npx.reshape(DATA.as_np_ndarray(), (-3, -1)), r"code -3 is not converted"),
     (mx.sym.npx.reshape(DATA.as_np_ndarray(), (-6, 2, -1, -1)), r"a -1 after a -6 is not converted"),
     (N.reshape(DATA.as_np_ndarray(), (0, -1)), r"only sizes above 0 and -1 are converted"),
-    (N.concatenate([DATA.as_np_ndarray()] * 2, axis=None), r"axis None is not converted"),
+    (N.concatenate([DATA.as_np_ndarray()] * 2, axis=None), r"axis None: MXNet 1.9.1 infers its inputs as 1-D"),
 ])
 def test_numpy_spellings_their_canonical_op_cannot_take_are_refused_naming_the_node(sym, reason):
     with pytest.raises(MxConvertError, match=rf"node '\w+' \(_np[ix]?_\w+\): attributes .*{reason}"):
@@ -55,3 +55,43 @@ def test_npx_reshape_codes_match_mxnet_on_the_reversed_reading():
     out = session.run(None, {"data": ref.data})[0]
     assert out.shape == ref.outputs[0].shape == (2, 2, 15)
     np.testing.assert_array_equal(out, ref.outputs[0])
+
+
+def test_decompositions_are_refused_by_name_with_the_reason_all_at_once():
+    """eigh and svd in both targets; inverse and Cholesky in ONNX alone, in the same message."""
+    square = DATA.as_np_ndarray()
+    eigenvalues = N.linalg.eigh(square)[0].as_nd_ndarray()
+    singular = N.linalg.svd(square)[1].as_nd_ndarray()
+    inverse = N.linalg.inv(square).as_nd_ndarray()
+    graph = _graph(S.Group([eigenvalues, singular, inverse]))
+    with pytest.raises(UnsupportedOpsError) as info:
+        export_onnx(graph, ExportOptions(input_shape=(3, 3)))
+    message = str(info.value)
+    for op, reason in (("_npi_eigh", "eigenvectors' signs are LAPACK's"), ("_npi_svd", "singular vectors' signs"),
+                       ("_linalg_inverse", "ONNX has no matrix inverse operator")):
+        assert f"{op} [{reason}" in message
+    with pytest.raises(UnsupportedOpsError) as info:
+        emit_pytorch(graph, TorchOptions((3, 3)))
+    assert "_npi_eigh [" in str(info.value) and "_npi_svd [" in str(info.value)
+    assert "_linalg_inverse" not in str(info.value)
+
+
+def test_hstack_and_dstack_are_refused_because_mxnet_cannot_run_them_in_a_graph():
+    x = DATA.as_np_ndarray()
+    sym = S.Group([N.hstack([x, x]).as_nd_ndarray(), N.dstack([x, x]).as_nd_ndarray()])
+    with pytest.raises(RuntimeError, match=r"InferShape pass cannot decide shapes|Incompatible output shape"):
+        sym.simple_bind(mx.cpu(), data=(2, 3), grad_req="null")
+    graph = _graph(sym)
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
+                 lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
+        with pytest.raises(UnsupportedOpsError) as info:
+            emit()
+        for op in ("_npi_hstack", "_npi_dstack"):
+            assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
+
+
+def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_unwritten():
+    sym = mx.sym.npx.image.flip_left_right(DATA.as_np_ndarray()).as_nd_ndarray()
+    graph = _graph(sym)
+    with pytest.raises(MxConvertError, match="middle row or column of its output unwritten"):
+        export_onnx(graph, ExportOptions(input_shape=(4, 5, 3)))

@@ -175,8 +175,10 @@ IMPORTER_SKIPS = {
     "resize_sequence_reverse": "the importer has neither Expand nor GatherElements (per-sequence reversal)",
     **{case: "MXNet's importer has no Einsum" for case in EINSUM_CASES},
     "np_matmul_broadcast": "the importer's MatMul does not broadcast batch axes",
+    **{case: "MXNet's importer has no Det" for case in ("np_linalg_det", "np_linalg_det_2d", "np_linalg_slogdet")},
     "np_broadcast_to": "the importer's broadcast_to keeps the rank (NumPy's adds leading axes)",
     "np_squeeze_to_0d": "MXNet's MKLDNN kernels refuse the imported 0-d tensor",
+    "np_trace_2d": "the importer's ReduceSum to 0-d gives shape (1,)",
     "resize_bilinear_one_row_half_pixel": "an output axis of one value with half_pixel samples the middle in ONNX "
                                           "and the first row in MXNet's BilinearResize2D",
 }

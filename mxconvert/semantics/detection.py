@@ -8,22 +8,14 @@ import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
-from .schema import (OpDef, REQUIRED, alias, choice, define, in_range, parse_bool, parse_float32, parse_int,
-                     parse_shape, positive_sizes)
+from .schema import (OpDef, REQUIRED, alias, choice, define, in_range, parse_bool, parse_float32, parse_float32_tuple,
+                     parse_int, parse_shape, positive_sizes)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 BOX_FORMATS = ("corner", "center")
 
 
 _BOX_FORMAT_CORNER = (choice(*BOX_FORMATS), "corner")
-
-
-def parse_float32_tuple(text: str) -> tuple[float, ...]:
-    """``"(0.2, 0.27)"``, ``"[1]"`` or ``"0.5"`` -> a tuple of float32 values (MXNet's ``Tuple<float>``)."""
-    stripped = text.strip()
-    if stripped[:1] + stripped[-1:] in ("()", "[]"):
-        stripped = stripped[1:-1]
-    return tuple(parse_float32(item) for item in stripped.split(",") if item.strip())
 
 
 _PROPOSAL = OpDef({"rpn_pre_nms_top_n": (parse_int, 6000), "rpn_post_nms_top_n": (parse_int, 300),

@@ -13,7 +13,7 @@ import numpy as np
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
 from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
-                     parse_float, parse_float32, parse_int, parse_str)
+                     parse_float, parse_float32, parse_int, parse_shape, parse_str)
 from .shape import cast_overflow_bound
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
@@ -317,3 +317,110 @@ def multinomial_count(attrs: dict) -> int:
 def _sample_multinomial(node: Node, shapes: list[Shape]) -> list[Shape]:
     drawn = refuse_empty((*shapes[0][:-1], *node.attrs["shape"]) or (1,), "a zero size")
     return [drawn] * node.num_outputs
+
+
+# --- MXNet's NumPy-interface creation ops: values fixed by the attributes alone (``full_like`` reads a shape) --
+_OPTIONAL_DTYPE = (optional(choice("bfloat16", "bool", *INDEX_DTYPES)), None)
+_WINDOW_OPS = ("_npi_hanning", "_npi_hamming", "_npi_blackman")
+define({
+    "_npi_eye": OpDef({"N": (parse_int, REQUIRED), "M": (optional(parse_int), None), "k": (parse_int, 0),
+                       "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_eye": OpDef({"N": (parse_int, REQUIRED), "M": (parse_int, 0), "k": (parse_int, 0), "ctx": _CTX,
+                   "dtype": _CREATION_DTYPE}),
+    "_npi_identity": OpDef({"shape": SHAPE_EMPTY, "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_linspace": OpDef({"start": (parse_float, REQUIRED), "stop": (parse_float, REQUIRED),
+                        "num": (parse_int, REQUIRED), "endpoint": (parse_bool, True), "ctx": _CTX,
+                        "dtype": _CREATION_DTYPE}),
+    "_npi_logspace": OpDef({"start": (parse_float, REQUIRED), "stop": (parse_float, REQUIRED),
+                            "num": (parse_int, REQUIRED), "endpoint": (parse_bool, True),
+                            "base": (parse_float, 10.0), "ctx": _CTX, "dtype": _CREATION_DTYPE}),
+    "_npi_indices": OpDef({"dimensions": (parse_shape, REQUIRED), "dtype": (_CREATION_DTYPE[0], "int32"),
+                           "ctx": _CTX}),
+    **{op: OpDef({"M": (optional(parse_int), None), "ctx": _CTX, "dtype": _CREATION_DTYPE}) for op in _WINDOW_OPS},
+    "_npi_full_like": OpDef({"fill_value": (parse_float, REQUIRED), "ctx": _CTX, "dtype": _OPTIONAL_DTYPE}),
+})
+alias("_npi_linspace", "_linspace")
+CREATED_OPS = ("_npi_eye", "_eye", "_npi_identity", "_linspace", "_npi_logspace", "_npi_indices", *_WINDOW_OPS)
+
+_WINDOW_TERMS = {"_npi_hanning": ((0.5, 1), (-0.5, 2)), "_npi_hamming": ((0.54, 1), (-0.46, 2)),
+                 "_npi_blackman": ((0.42, 1), (-0.5, 2), (0.08, 4))}  # (weight, multiple of pi) per term
+
+
+def _window(op: str, count: int, dtype: str) -> np.ndarray:
+    """MXNet's window kernel: the angle ``k * PI * i / (M - 1)`` in float32 (its PI is a float), then
+    ``a - b cos(...) [+ c cos(...)]`` in ``dtype``; M = 1 gives one 1."""
+    if count == 1:
+        return np.ones(1, dtype)
+    i = np.arange(count, dtype=np.float32)
+    terms = []
+    for weight, multiple in _WINDOW_TERMS[op]:
+        if multiple == 1:
+            terms.append(np.asarray(weight, dtype))
+            continue
+        angle = np.float32(multiple) * np.float32(np.pi) * i / np.float32(count - 1)
+        terms.append(np.asarray(weight, dtype) * np.cos(angle.astype(dtype)))
+    out = terms[0] + terms[1]
+    return out + terms[2] if len(terms) > 2 else out
+
+
+def _eye(rows: int, columns: int, k: int) -> np.ndarray:
+    return np.eye(rows, columns, k, dtype=np.float64)
+
+
+def _spaced(attrs: dict) -> np.ndarray:
+    """``start + step * i`` in double (``linspace``; ``base`` to that power for ``logspace``)."""
+    steps = attrs["num"] - 1 if attrs["endpoint"] else attrs["num"]
+    step = (attrs["stop"] - attrs["start"]) / steps if steps > 0 else 0.0
+    exponents = attrs["start"] + step * np.arange(attrs["num"], dtype=np.float64)
+    return np.power(attrs["base"], exponents) if "base" in attrs else exponents
+
+
+def created_values(node: Node) -> np.ndarray:
+    """The values a creation op of ``CREATED_OPS`` makes, as MXNet computes them in its ``dtype``, as float32
+    (integer and bool values are exact; bfloat16, which ``unconvertible_values`` refuses, as float32)."""
+    a, dtype = node.attrs, node.attrs["dtype"].replace("bfloat16", "float32")
+    if node.op in _WINDOW_OPS:
+        if a["M"] is None:
+            raise ShapeError("a window needs M")
+        if np.dtype(dtype).kind not in "f":
+            raise ShapeError(f"dtype {dtype}: windows are computed in floating point only")
+        values = _window(node.op, refuse_empty((max(a["M"], 0),), "M")[0], dtype)
+    elif node.op in ("_npi_eye", "_eye"):
+        columns = a["M"] if a["M"] else a["N"]  # None (NumPy) or 0 (MXNet's own op): square
+        values = _eye(*refuse_empty((a["N"], columns), "N or M"), a["k"])
+    elif node.op == "_npi_identity":
+        shape = a["shape"]
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ShapeError(f"identity of shape {shape}: a square matrix is needed")
+        values = _eye(*refuse_empty(shape, "shape"), 0)
+    elif node.op == "_npi_indices":
+        dimensions = refuse_empty(tuple(a["dimensions"]), "dimensions")
+        values = np.indices(dimensions, dtype=np.float64) if dimensions else np.zeros((0,))
+        refuse_empty(values.shape, "dimensions ()")
+    else:
+        values = _spaced(a)
+        refuse_empty(values.shape, "num 0")
+    if dtype == "bool":
+        return (values != 0).astype(np.float32)
+    if np.dtype(dtype).kind in "iu":
+        return np.vectorize(lambda v: dtype_value(v, dtype), otypes=[np.float32])(values).reshape(values.shape)
+    with np.errstate(all="ignore"):
+        return np.asarray(values).astype(dtype).astype(np.float32)
+
+
+@shape_rule(*CREATED_OPS)
+def _created(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [created_values(node).shape]
+
+
+def full_like_value(attrs: dict) -> float:
+    """``full_like``'s value in its ``dtype`` (the input's type, float32 here, where it has none)."""
+    return dtype_value(attrs["fill_value"], attrs["dtype"] or "float32")
+
+
+@shape_rule("_npi_full_like")
+def _full_like(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [shapes[0]]
+
+
+input_rule("_npi_full_like")(same_shape_inputs)

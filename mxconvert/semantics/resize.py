@@ -9,7 +9,8 @@ import numpy as np
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
 from .schema import (COUNT, OpDef, REQUIRED, alias, choice, define, in_range, leading, none_as_unknown, optional,
-                     parse_bool, parse_float, parse_float32, parse_int, parse_shape, positive_sizes)
+                     parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape,
+                     positive_sizes)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
@@ -233,3 +234,78 @@ def _roi_pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(node.attrs["pooled_size"]) != 2:
         raise ShapeError(f"pooled_size {node.attrs['pooled_size']} needs a height and a width")
     return [(rois[0], data[1], *node.attrs["pooled_size"])]
+
+
+# --- MXNet's image ops (``mx.image``/``npx.image``): HWC images, alone or in a batch (NHWC) ----------------
+define({
+    "_image_to_tensor": OpDef(),
+    "_image_normalize": OpDef({"mean": (parse_float32_tuple, (0.0, 0.0, 0.0, 0.0)),
+                               "std": (parse_float32_tuple, (1.0, 1.0, 1.0, 1.0))}),
+    "_image_flip_left_right": OpDef(),
+    "_image_flip_top_bottom": OpDef(),
+    "_image_crop": OpDef({"x": (parse_int, REQUIRED), "y": (parse_int, REQUIRED), "width": (parse_int, REQUIRED),
+                          "height": (parse_int, REQUIRED)}),
+})
+for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop"):
+    alias(f"_npx__image_{_kind}", f"_image_{_kind}")
+
+# the axis each flip reverses in the one HWC image it takes
+IMAGE_FLIP_AXIS = {"_image_flip_left_right": 1, "_image_flip_top_bottom": 0}
+
+
+def _image_rank(shape: Shape, what: str, channels_axis: int) -> None:
+    if len(shape) not in (3, 4) or shape[channels_axis] not in (1, 3):
+        raise ShapeError(f"{what} takes (N,) H, W, C images of 1 or 3 channels, not of shape {shape}")
+
+
+def normalize_terms(attrs: dict, shape: Shape) -> tuple[list[float], list[float]]:
+    """Per channel (axis -3) mean and std, one value repeated for every channel."""
+    if len(shape) not in (3, 4) or shape[-3] not in (1, 3):
+        raise ShapeError(f"normalize takes (N,) C, H, W tensors of 1 or 3 channels, not of shape {shape}")
+    channels = shape[-3]
+    terms = []
+    for key in ("mean", "std"):
+        values = attrs[key]
+        if len(values) not in (1, channels):
+            raise ShapeError(f"{key} {values}: one value or one per channel ({channels})")
+        terms.append(list(values) * channels if len(values) == 1 else list(values))
+    return terms[0], terms[1]
+
+
+def image_crop_ranges(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
+    """(begin, end) on every axis of the cropped HWC or NHWC images."""
+    _image_rank(shape, "crop", -1)
+    a = attrs
+    if a["width"] <= 0 or a["height"] <= 0 or a["x"] < 0 or a["y"] < 0 or a["x"] + a["width"] > shape[-2] \
+            or a["y"] + a["height"] > shape[-3]:
+        raise ShapeError(f"crop x {a['x']}, y {a['y']}, {a['width']} x {a['height']} is not within {shape}")
+    lead = [(0, size) for size in shape[:-3]]
+    return [*lead, (a["y"], a["y"] + a["height"]), (a["x"], a["x"] + a["width"]), (0, shape[-1])]
+
+
+@shape_rule("_image_to_tensor")
+def _to_tensor(node: Node, shapes: list[Shape]) -> list[Shape]:
+    shape = shapes[0]
+    _image_rank(shape, "to_tensor", -1)
+    return [(*shape[:-3], shape[-1], shape[-3], shape[-2])]
+
+
+@shape_rule("_image_normalize")
+def _normalize(node: Node, shapes: list[Shape]) -> list[Shape]:
+    normalize_terms(node.attrs, shapes[0])
+    return [shapes[0]]
+
+
+@shape_rule("_image_flip_left_right", "_image_flip_top_bottom")
+def _image_flip(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) != 3:
+        raise ShapeError(f"{node.op} takes one H, W, C image, not data of shape {shapes[0]}")
+    if shapes[0][IMAGE_FLIP_AXIS[node.op]] % 2:
+        raise ShapeError(f"{node.op} of an odd size (shape {shapes[0]}): MXNet 1.9.1 swaps pairs and leaves the "
+                         "middle row or column of its output unwritten")
+    return [shapes[0]]
+
+
+@shape_rule("_image_crop")
+def _image_crop(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [tuple(end - begin for begin, end in image_crop_ranges(node.attrs, shapes[0]))]

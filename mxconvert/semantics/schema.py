@@ -66,6 +66,14 @@ def parse_float32(text: str) -> float:
 INT64_MAX = 2**63 - 1
 
 
+def parse_float32_tuple(text: str) -> tuple[float, ...]:
+    """``"(0.2, 0.27)"``, ``"[1]"`` or ``"0.5"`` -> a tuple of float32 values (MXNet's ``Tuple<float>``)."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] in ("()", "[]"):
+        stripped = stripped[1:-1]
+    return tuple(parse_float32(item) for item in stripped.split(",") if item.strip())
+
+
 def parse_shape(text: str) -> tuple:
     """``"(3, 3)"``, ``"[3,3]"``, ``"(3,)"``, ``"3"``, ``"(None, 2)"`` -> tuple of ints (``None`` kept), read
     element by element at any length; a size past int64 is refused as MXNet's stream parser refuses it."""

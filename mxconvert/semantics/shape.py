@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..errors import NotExpressible
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape, same_shape_inputs, shape_rule
@@ -740,7 +742,7 @@ def numpy_squeeze(attrs: dict[str, str]) -> dict[str, str]:
 def numpy_concatenate(attrs: dict[str, str]) -> dict[str, str]:
     """``np.concatenate``'s ``axis`` onto Concat's ``dim``; None (every input flattened first) is refused."""
     if attrs.get("axis", "0").strip() == "None":
-        raise ValueError("axis None is not converted")
+        raise ValueError("axis None: MXNet 1.9.1 infers its inputs as 1-D in a graph and runs no other")
     return {"num_args": attrs["num_args"], "dim": attrs.get("axis", "0")}
 
 
@@ -751,6 +753,8 @@ alias("_np_squeeze", "squeeze", normalise=numpy_squeeze)
 alias("_npi_stack", "stack")
 alias("_npi_dsplit", "_split_v2")
 alias("_npi_concatenate", "Concat", normalise=numpy_concatenate)
+# column_stack: axis 1; MXNet 1.9.1 fails on the 1-D inputs it would make columns of, as Concat does
+alias("_npi_column_stack", "Concat", normalise=lambda attrs: {"num_args": attrs["num_args"], "dim": "1"})
 
 _AXES = (optional(parse_shape), None)
 _NUM_ARGS = (COUNT, REQUIRED)
@@ -761,10 +765,20 @@ define({
     "_np_roll": OpDef({"shift": _AXES, "axis": _AXES}),
     "_npi_rot90": OpDef({"k": (parse_int, 1), "axes": (parse_shape, (0, 1))}),
     **{f"_np_atleast_{n}d": OpDef({"num_args": _NUM_ARGS}, outputs=lambda a: a["num_args"]) for n in (1, 2, 3)},
-    # hstack, dstack and column_stack: MXNet 1.9.1 fails to run them in a graph (its shape inference or forward)
     "_npi_vstack": OpDef({"num_args": _NUM_ARGS}),
+    # read, and refused in both targets: MXNet 1.9.1 cannot infer their shapes in a graph
+    "_npi_hstack": OpDef({"num_args": _NUM_ARGS}),
+    "_npi_dstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
 })
+
+
+UNRUNNABLE_STACKS = ("_npi_hstack", "_npi_dstack")
+
+
+def unrunnable_refusal(node: Node, *context: object) -> str:
+    """Why ``hstack`` and ``dstack`` are not converted (a registry ``check``)."""
+    return "MXNet 1.9.1 cannot infer its shapes in a graph (no reference to convert)"
 
 
 def flipped_axes(node: Node, rank: int) -> list[int]:
@@ -911,3 +925,49 @@ def _hsplit(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError("hsplit takes data of 1 or more axes")
     return _split_v2(Node(node.name, "_split_v2", hsplit_attrs(node.attrs, len(shapes[0])), node.inputs,
                           node.num_outputs), shapes)
+
+
+# NumPy's triangles and diagonals: values moved, or zeros
+_DIAGONAL_AXES = {"offset": (parse_int, 0), "axis1": (parse_int, 0), "axis2": (parse_int, 1)}
+define({
+    "_npi_tril": OpDef({"k": (parse_int, 0)}),
+    "_np_diag": OpDef({"k": (parse_int, 0)}),
+    "_np_diagflat": OpDef({"k": (parse_int, 0)}),
+    "_np_diagonal": OpDef(_DIAGONAL_AXES),
+    "_np_trace": OpDef(_DIAGONAL_AXES),
+})
+DIAGONAL_OPS = ("_npi_tril", "_np_diag", "_np_diagflat", "_np_diagonal", "_np_trace")
+
+
+def diagonal_positions(node: Node, data: Shape) -> np.ndarray:
+    """Where each output value of a triangle or diagonal op is read in the flattened data; the data's size
+    marks a zero. ``trace`` sums the last axis of its positions (the diagonal's)."""
+    a = node.attrs
+    size = math.prod(data)
+    source = np.arange(1, size + 1, dtype=np.int64).reshape(data)
+    if node.op == "_npi_tril":
+        if not data:
+            raise ShapeError("tril takes data of 1 or more axes")
+        picked = np.tril(source, a["k"])
+    elif node.op == "_np_diag":
+        if len(data) not in (1, 2):
+            raise ShapeError(f"diag takes 1-D or 2-D data, not of shape {data}")
+        picked = np.diag(source, a["k"])
+    elif node.op == "_np_diagflat":
+        picked = np.diagflat(source, a["k"])
+    else:
+        if len(data) < 2:
+            raise ShapeError(f"{node.op} takes data of 2 or more axes, not of shape {data}")
+        axes = [axis_index(a[key], len(data), key) for key in ("axis1", "axis2")]
+        if axes[0] == axes[1]:
+            raise ShapeError(f"axis1 and axis2 name one axis ({axes[0]})")
+        picked = np.diagonal(source, a["offset"], *axes)
+    if 0 in picked.shape:
+        raise ShapeError(f"{node.op} of data of shape {data} is empty: empty output refused")
+    return np.where(picked == 0, size, picked - 1)
+
+
+@shape_rule(*DIAGONAL_OPS)
+def _diagonal(node: Node, shapes: list[Shape]) -> list[Shape]:
+    positions = diagonal_positions(node, shapes[0])
+    return [positions.shape[:-1] if node.op == "_np_trace" else positions.shape]

@@ -10,9 +10,9 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (NUMPY_RANDOM_OPS, arange_range, dtype_value, fill_values, multinomial_count,
-                                  pick_axis, random_refusal, range_values, sort_axis, sorted_shape,
-                                  unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, NUMPY_RANDOM_OPS, arange_range, created_values, dtype_value,
+                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
+                                  range_values, sort_axis, sorted_shape, unconvertible_values)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -243,3 +243,18 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
 def numpy_random(ctx: EmitContext, node: Node) -> None:
     """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register(*CREATED_OPS, check=unconvertible_values)
+def created(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Identity", [ctx.const(created_values(node), "values")], ctx.output())
+
+
+@register("_npi_full_like", check=unconvertible_values)
+def full_like(ctx: EmitContext, node: Node) -> None:
+    """A constant where the input's sizes are fixed, else the value expanded to its live shape."""
+    value = full_like_value(node.attrs)
+    if all(isinstance(dim, int) for dim in ctx.live(node.output())):
+        ctx.add("Identity", [ctx.const(np.full(ctx.out_shape(), value), "filled")], ctx.output())
+    else:
+        ctx.add("Expand", [ctx.const(value, "value"), ctx.add("Shape", [ctx.input(0)])], ctx.output())

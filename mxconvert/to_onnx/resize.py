@@ -6,8 +6,9 @@ import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.resize import (adaptive_bins, adaptive_output_size, bilinear_upsampling_window, crop_offsets,
-                                negative_pad_width, pad_constant, pad_widths, upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_bins, adaptive_output_size, bilinear_upsampling_window,
+                                crop_offsets, image_crop_ranges, negative_pad_width, normalize_terms, pad_constant,
+                                pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -119,3 +120,34 @@ def crop(ctx: EmitContext, node: Node) -> None:
     starts = ctx.ints([top, left], "starts")
     ends = ctx.ints([top + out_shape[2], left + out_shape[3]], "ends")
     ctx.add("Slice", [ctx.input(0), starts, ends, ctx.ints([2, 3], "axes")], ctx.output())
+
+
+@register("_image_to_tensor")
+def image_to_tensor(ctx: EmitContext, node: Node) -> None:
+    """HWC to CHW (each image of a batch), divided by 255 as MXNet divides."""
+    lead = list(range(len(ctx.shape(0)) - 3))
+    moved = ctx.add("Transpose", [ctx.input(0)], perm=[*lead, len(lead) + 2, len(lead), len(lead) + 1])
+    ctx.add("Div", [moved, ctx.const(255.0, "scale")], ctx.output())
+
+
+@register("_image_normalize")
+def image_normalize(ctx: EmitContext, node: Node) -> None:
+    mean, std = normalize_terms(node.attrs, ctx.shape(0))
+    column = (len(mean), 1, 1)
+    centred = ctx.add("Sub", [ctx.input(0), ctx.const(np.reshape(mean, column), "mean")])
+    ctx.add("Div", [centred, ctx.const(np.reshape(std, column), "std")], ctx.output())
+
+
+@register("_image_flip_left_right", "_image_flip_top_bottom")
+def image_flip(ctx: EmitContext, node: Node) -> None:
+    axis = IMAGE_FLIP_AXIS[node.op]
+    size = ctx.shape(0)[axis]
+    ctx.add("Slice", [ctx.input(0), ctx.ints([size - 1]), ctx.ints([-size - 1]), ctx.ints([axis], "axes"),
+                      ctx.ints([-1], "steps")], ctx.output())
+
+
+@register("_image_crop")
+def image_crop(ctx: EmitContext, node: Node) -> None:
+    ranges = image_crop_ranges(node.attrs, ctx.shape(0))
+    ctx.add("Slice", [ctx.input(0), ctx.ints([begin for begin, _ in ranges]), ctx.ints([end for _, end in ranges])],
+            ctx.output())

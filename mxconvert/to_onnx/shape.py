@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (amp_cast_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
+                               unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
@@ -362,3 +363,21 @@ def transpose(ctx: EmitContext, node: Node) -> None:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
     ctx.add("Transpose", [ctx.input(0)], ctx.output(), perm=list(axes))
+
+
+@register(*DIAGONAL_OPS)
+def diagonal(ctx: EmitContext, node: Node) -> None:
+    """Each output value gathered from the flattened data with a zero appended (the positions past it)."""
+    positions = diagonal_positions(node, ctx.shape(0))
+    flat = ctx.add("Concat", [ctx.reshape(ctx.input(0), [-1]), ctx.const(np.zeros(1), "zero")], axis=0)
+    if node.op != "_np_trace":
+        ctx.add("Gather", [flat, ctx.const(positions, "positions", np.int64)], ctx.output(), axis=0)
+        return
+    picked = ctx.add("Gather", [flat, ctx.const(positions, "positions", np.int64)], axis=0)
+    ctx.reduce_sum(picked, [-1], ctx.output(), keepdims=0)
+
+
+@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+def unrunnable(ctx: EmitContext, node: Node) -> None:
+    """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (NUMPY_RANDOM_OPS, arange_range, dtype_value, fill_values, multinomial_count,
-                                  pick_axis, random_refusal, sort_axis, unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, NUMPY_RANDOM_OPS, arange_range, created_values, dtype_value,
+                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
+                                  sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -221,3 +222,16 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
 def numpy_random(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register(*CREATED_OPS, check=unconvertible_values)
+def created(ctx: TorchContext, node: Node) -> Lowering:
+    """The values, computed once, as a buffer."""
+    values = created_values(node)
+    return Lowering(f"self.{ctx.name}.values", "nn.Module()", {"values": values},
+                    [f"self.{ctx.name}.register_buffer('values', torch.empty({list(values.shape)}))"])
+
+
+@register("_npi_full_like", check=unconvertible_values)
+def full_like(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.full_like({ctx.input(0)}, {num(full_like_value(node.attrs))})")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.resize import (adaptive_output_size, bilinear_upsampling_window, negative_pad_width, pad_constant,
-                                pad_widths, upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_output_size, bilinear_upsampling_window, image_crop_ranges,
+                                negative_pad_width, normalize_terms, pad_constant, pad_widths, upsampling_factors)
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -128,3 +128,29 @@ def crop(ctx: TorchContext, node: Node) -> Lowering:
     rows = f"{top}:{top} + {height}" if top else f":{height}"
     cols = f"{left}:{left} + {width}" if left else f":{width}"
     return Lowering(f"{x}[:, :, {rows}, {cols}]")
+
+
+@register("_image_to_tensor")
+def image_to_tensor(ctx: TorchContext, node: Node) -> Lowering:
+    """HWC to CHW (each image of a batch), divided by 255 as MXNet divides."""
+    lead = list(range(len(ctx.shape(0)) - 3))
+    return Lowering(f"{ctx.input(0)}.permute({[*lead, len(lead) + 2, len(lead), len(lead) + 1]}) / 255.0")
+
+
+@register("_image_normalize")
+def image_normalize(ctx: TorchContext, node: Node) -> Lowering:
+    mean, std = normalize_terms(node.attrs, ctx.shape(0))
+    x = ctx.input(0)
+    terms = [f"torch.tensor({values}, dtype={x}.dtype, device={x}.device).reshape(-1, 1, 1)" for values in (mean, std)]
+    return Lowering(f"({x} - {terms[0]}) / {terms[1]}")
+
+
+@register("_image_flip_left_right", "_image_flip_top_bottom")
+def image_flip(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.flip({ctx.input(0)}, [{IMAGE_FLIP_AXIS[node.op]}])")
+
+
+@register("_image_crop")
+def image_crop(ctx: TorchContext, node: Node) -> Lowering:
+    ranges = image_crop_ranges(node.attrs, ctx.shape(0))
+    return Lowering(f"{ctx.input(0)}[{', '.join(f'{begin}:{end}' for begin, end in ranges)}]")

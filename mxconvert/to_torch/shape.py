@@ -7,7 +7,9 @@ import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.shape import (amp_cast_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+from ..semantics.rules import axis_index
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
+                               unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
                                roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges,
@@ -306,3 +308,25 @@ def transpose(ctx: TorchContext, node: Node) -> Lowering:
     rank = len(ctx.shape(0))
     axes = node.attrs["axes"] or tuple(reversed(range(rank)))
     return Lowering(f"{ctx.input(0)}.permute({', '.join(map(str, axes))})")
+
+
+@register(*DIAGONAL_OPS)
+def diagonal(ctx: TorchContext, node: Node) -> Lowering:
+    """PyTorch's tril, diag, diagflat and diagonal take NumPy's arguments."""
+    a, x = node.attrs, ctx.input(0)
+    diagonal_positions(node, ctx.shape(0))
+    if node.op == "_npi_tril":
+        square = f"{x}.unsqueeze(0).expand({ctx.shape(0)[0]}, -1)" if len(ctx.shape(0)) == 1 else x
+        return Lowering(f"torch.tril({square}, {a['k']})")
+    if node.op in ("_np_diag", "_np_diagflat"):
+        return Lowering(f"torch.{node.op[4:]}({x}, {a['k']})")
+    rank = len(ctx.shape(0))
+    axes = [axis_index(a[key], rank) for key in ("axis1", "axis2")]
+    picked = f"torch.diagonal({x}, {a['offset']}, {axes[0]}, {axes[1]})"
+    return Lowering(f"{picked}.sum(-1)" if node.op == "_np_trace" else picked)
+
+
+@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+def unrunnable(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")
