@@ -9,7 +9,7 @@ from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
-from mxcases import (CASE_INPUTS, CASES, HEADS, ONNX_OPSET_FLOOR, ONNX_REFUSES, S, assert_close, mx,
+from mxcases import (BOTH_REFUSE, CASE_INPUTS, CASES, HEADS, ONNX_OPSET_FLOOR, ONNX_REFUSES, S, assert_close, mx,
                      run_reference)
 
 
@@ -83,6 +83,14 @@ def test_every_unsupported_op_is_listed_at_once():
     message = str(info.value)
     assert "LRN [even nsize 4] (lrn)" in message and "_contrib_quadratic (" in message and "q1" in message
     assert "erfinv (inv)" in message
+
+
+@pytest.mark.parametrize("case", sorted(BOTH_REFUSE))
+def test_refused_by_name_with_the_reason(case):
+    sym, shape, reason = BOTH_REFUSE[case]
+    ref = run_reference(sym, shape)
+    with pytest.raises(UnsupportedOpsError, match=reason):
+        export_onnx(ref.graph, ExportOptions(input_shape=shape))
 
 
 @pytest.mark.parametrize("opset", [10, 22])

@@ -1,7 +1,8 @@
-"""Convolution, Deconvolution and Pooling: the windowed ops, with MXNet's window arithmetic (stride, pad,
+"""Convolution, Deconvolution and Pooling (and MXNet 0.x's Convolution_v1 and Pooling_v1): the windowed ops, with MXNet's window arithmetic (stride, pad,
 dilation, pooling conventions, channels-last layouts) that both emitters share."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ..ir import Node
@@ -64,6 +65,20 @@ define({
 })
 
 
+define({
+    # MXNet 0.x's pooling: 2-D, max and sum over zero-padded data, avg divided by the whole kernel
+    "Pooling_v1": OpDef({
+        "kernel": WINDOW,
+        "pool_type": (choice("avg", "max", "sum"), "max"),
+        "global_pool": (parse_bool, False),
+        "pooling_convention": (choice("full", "valid"), "valid"),
+        "stride": WINDOW,
+        "pad": PAD,
+    }),
+})
+
+
+alias("Convolution_v1", "Convolution")  # the same attributes and arithmetic (im2col) as Convolution
 alias("_npx_deconvolution", "Deconvolution")
 alias("_npx_convolution", "Convolution")
 alias("_npx_pooling", "Pooling")
@@ -133,6 +148,37 @@ def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     first = channels_first(data, a["layout"])
     out = (*first[:2], *(count for *_, count in pooling_windows(a, first)))
     return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+def pooling_v1_as_pooling(node: Node) -> Node:
+    """The Pooling a ``Pooling_v1`` node's windows are: its avg windows as sum ones (MXNet's legacy avg pooling
+    divides every window's sum by the whole kernel, :func:`pooling_v1_divisor`)."""
+    attrs = {**node.attrs, "cudnn_off": False, "p_value": None, "count_include_pad": True, "layout": None}
+    if attrs["pool_type"] == "avg" and not attrs["global_pool"]:
+        attrs["pool_type"] = "sum"
+    return dataclasses.replace(node, op="Pooling", attrs=attrs)
+
+
+def pooling_v1_divisor(node: Node) -> int:
+    """What a ``Pooling_v1``'s sums are divided by: the kernel's size for non-global avg pooling, else 1."""
+    a = node.attrs
+    return math.prod(a["kernel"]) if a["pool_type"] == "avg" and not a["global_pool"] else 1
+
+
+def pooling_v1_refusal(node: Node) -> str | None:
+    """Why a ``Pooling_v1`` is not converted: max pooling over its padding, which MXNet's legacy pooling fills
+    with zeros."""
+    a = node.attrs
+    if a["pool_type"] == "max" and not a["global_pool"] and any(a["pad"]):
+        return f"max pooling over zero padding {a['pad']}"
+    return negative_pad(node)
+
+
+@shape_rule("Pooling_v1")
+def _pooling_v1(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) != 4:
+        raise ShapeError(f"data has shape {shapes[0]}: MXNet's Pooling_v1 runs on 4-D data")
+    return _pooling(pooling_v1_as_pooling(node), shapes)
 
 
 LP_P_VALUES = (1, 2, 3)  # the p of lp pooling MXNet runs

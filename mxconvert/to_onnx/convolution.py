@@ -9,7 +9,8 @@ import numpy as np
 
 from ..ir import Node
 from ..semantics.convolution import (channels_first, deconvolution_geometry, deconvolution_refusal, is_channels_last,
-                                     negative_pad, pooling_windows, window_geometry, window_output)
+                                     negative_pad, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
+                                     pooling_windows, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -49,6 +50,19 @@ def pooling(ctx: EmitContext, node: Node) -> None:
         _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out, full)
     if last:
         ctx.add("Transpose", [out], ctx.output(), perm=[0, *range(2, rank), 1])
+
+
+@register("Pooling_v1", check=lambda n, opset: pooling_v1_refusal(n))
+def pooling_v1(ctx: EmitContext, node: Node) -> None:
+    """MXNet 0.x's pooling: its windows' pooling, avg sums divided by the whole kernel."""
+    divisor = pooling_v1_divisor(node)
+    if divisor == 1:
+        pooling(ctx, pooling_v1_as_pooling(node))
+        return
+    windows = pooling_windows(pooling_v1_as_pooling(node).attrs, ctx.shape(0))
+    summed = _window_pooling(ctx, "sum", True, ctx.input(0), windows, None,
+                             node.attrs["pooling_convention"] == "full")
+    ctx.add("Mul", [summed, ctx.const(1.0 / divisor, "inverse_area")], ctx.output())
 
 
 def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str, full: bool) -> None:

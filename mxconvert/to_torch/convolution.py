@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.convolution import (deconvolution_geometry, deconvolution_refusal, is_channels_last, negative_pad,
-                                     pooling_params, window_geometry)
+                                     pooling_params, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
+                                     window_geometry)
 from ..semantics.rules import ShapeError
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
@@ -143,6 +144,16 @@ def pooling(ctx: TorchContext, node: Node) -> Lowering:
         lowering.expr = root.format(lowering.expr)
     if last:
         lowering.expr = f"{lowering.expr}.movedim(1, -1)"
+    return lowering
+
+
+@register("Pooling_v1", check=lambda n: pooling_v1_refusal(n) or _pooling_check(pooling_v1_as_pooling(n)))
+def pooling_v1(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet 0.x's pooling: its windows' pooling, avg sums divided by the whole kernel."""
+    lowering = pooling(ctx, pooling_v1_as_pooling(node))
+    divisor = pooling_v1_divisor(node)
+    if divisor != 1:
+        lowering.expr = f"{lowering.expr} * {num(1.0 / divisor)}"
     return lowering
 
 
