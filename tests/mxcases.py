@@ -464,6 +464,33 @@ CASES.update({
 })
 # the opset a case's ops need in ONNX (refused by name below it)
 
+def _deformable(modulated: bool, kernel=(3, 3), groups: int = 1, deformable: int = 1, reach: float = 3.0, **kw):
+    """A deformable convolution whose offsets (and mask) a convolution of the data computes, scaled by ``reach``
+    so that many samples fall between pixels, past the last row and column, or outside the image."""
+    taps = kernel[0] * kernel[1]
+    out = dict(kernel=kernel, stride=kw.get("stride", (1, 1)), pad=kw.get("pad", (0, 0)),
+               dilate=kw.get("dilate", (1, 1)))
+    offset = S.Convolution(d, num_filter=2 * deformable * taps, name="offset_conv", **out) * reach
+    if not modulated:
+        return S.contrib.DeformableConvolution(d, offset, num_filter=4, num_group=groups,
+                                               num_deformable_group=deformable, name="dcn", **kw, kernel=kernel)
+    mask = S.sigmoid(S.Convolution(d, num_filter=deformable * taps, name="mask_conv", **out) * 2.0)
+    return S.contrib.ModulatedDeformableConvolution(d, offset, mask, num_filter=4, num_group=groups,
+                                                    num_deformable_group=deformable, name="dcn", **kw, kernel=kernel)
+
+
+CASES.update({
+    "dcn_v1_pad": (_deformable(False, pad=(1, 1)), (2, 4, 7, 6)),
+    "dcn_v1_groups_stride_dilate_no_bias": (_deformable(False, groups=2, deformable=2, stride=(2, 2), dilate=(2, 1),
+                                                        pad=(2, 1), no_bias=True), (1, 4, 9, 8)),
+    "dcn_v1_rect_far": (_deformable(False, kernel=(2, 3), deformable=4, reach=8.0), (2, 4, 5, 6)),
+    "dcn_v2_pad": (_deformable(True, pad=(1, 1)), (2, 4, 7, 6)),
+    "dcn_v2_groups_stride_no_bias": (_deformable(True, groups=2, deformable=2, stride=(2, 2), pad=(1, 1),
+                                                 no_bias=True), (1, 4, 9, 8)),
+    "dcn_v2_rect_far": (_deformable(True, kernel=(3, 1), deformable=4, dilate=(2, 1), reach=8.0), (2, 4, 8, 5)),
+})
+
+
 # Graphs MXNet runs that neither target converts: symbol, input shape, the refusal (both targets say the same)
 BOTH_REFUSE = {
     "pool_v1_max_zero_padding": (S.Pooling_v1(d, kernel=(3, 3), pad=(1, 1), pool_type="max", name="pool"),
@@ -1147,3 +1174,5 @@ DETECTION_IMPORTER_SKIPS: dict[str, str] = {
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 }
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer cannot run the decomposed deformable sampling (shape "
+                                   "inference or Transpose fails there)" for case in CASES if case.startswith("dcn_")})
