@@ -1,5 +1,6 @@
-"""Convolution, Deconvolution and Pooling (and MXNet 0.x's Convolution_v1 and Pooling_v1): the windowed ops, with MXNet's window arithmetic (stride, pad,
-dilation, pooling conventions, channels-last layouts) that both emitters share."""
+"""Convolution, Deconvolution and Pooling (MXNet 0.x's Pooling_v1 too) and the deformable convolutions: the
+windowed ops, with MXNet's window arithmetic (stride, pad, dilation, pooling conventions, channels-last layouts,
+deformable sampling) that both emitters share."""
 from __future__ import annotations
 
 import dataclasses

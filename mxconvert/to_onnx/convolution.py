@@ -8,7 +8,8 @@ import math
 import numpy as np
 
 from ..ir import Node
-from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, channels_first, deformable_sampling, is_modulated, deconvolution_geometry, deconvolution_refusal, is_channels_last,
+from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, channels_first, deconvolution_geometry,
+                                     deconvolution_refusal, deformable_sampling, is_channels_last,
                                      negative_pad, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
                                      pooling_windows, window_geometry, window_output)
 from .context import EmitContext
@@ -158,12 +159,21 @@ def deconvolution(ctx: EmitContext, node: Node) -> None:
 
 @register(*DEFORMABLE_CONVOLUTIONS)
 def deformable_convolution(ctx: EmitContext, node: Node) -> None:
-    """MXNet's sampling (``deformable_sampling``) spelled out for every opset: the four corners of each sample
-    gathered from the data padded by one zero row and column on each side, weighted, then one MatMul per group.
-    (ONNX's DeformConv, opset 19, reads no zeros past the edges where DCNv1 samples its last row alone.)"""
+    """DCNv2 from opset 19: ``DeformConv``, whose sampling is MXNet's (zeros past the edges). Else MXNet's sampling
+    (``deformable_sampling``) spelled out: the four corners of each sample gathered from the data padded by one
+    zero row and column on each side, weighted, then one MatMul per group (DCNv1 reads its last row alone, where
+    DeformConv reads zeros past it)."""
     a = node.attrs
     n, c, h, w = ctx.shape(0)
     (out_h, out_w), rows, cols, modulated = deformable_sampling(node, ctx.shape(0))
+    slot = 3 if modulated else 2
+    if modulated and ctx.opset >= 19:
+        stride, pad, dilate = window_geometry(a, 2)
+        bias = "" if a["no_bias"] else ctx.input(slot + 1)
+        ctx.add("DeformConv", [ctx.input(0), ctx.input(slot), ctx.input(1), bias, ctx.input(2)], ctx.output(),
+                kernel_shape=list(a["kernel"]), strides=list(stride), pads=list(pad + pad), dilations=list(dilate),
+                group=a["num_group"], offset_group=a["num_deformable_group"])
+        return
     groups, deformable = a["num_group"], a["num_deformable_group"]
     taps, positions, grouped, span = rows.shape[0], rows.shape[1], c // deformable, w + 2
     moved = ctx.reshape(ctx.input(1), [n, deformable, taps, 2, positions])
@@ -205,7 +215,6 @@ def deformable_convolution(ctx: EmitContext, node: Node) -> None:
         value = ctx.add("Mul", [value, ctx.reshape(ctx.input(2), [n, deformable, taps, positions, 1])])
     columns = ctx.add("Transpose", [value], perm=[0, 1, 4, 2, 3])  # (N, G, channels, taps, positions)
     columns = ctx.reshape(columns, [n, groups, c // groups * taps, positions])
-    slot = 3 if modulated else 2
     weight = ctx.graph.weight(node.inputs[slot].node)
     product = ctx.add("MatMul", [ctx.const(weight.reshape(groups, -1, c // groups * taps), "weight"), columns])
     if a["no_bias"]:

@@ -1,5 +1,5 @@
-"""Normalisation layers: BatchNorm (legacy, synchronised and ReLU-fused forms too), LRN, InstanceNorm, GroupNorm (gamma and beta per group), LayerNorm on any axis
-and L2Normalization."""
+"""Normalisation layers: BatchNorm (legacy, synchronised and ReLU-fused forms too), LRN, InstanceNorm, GroupNorm
+(gamma and beta per group), LayerNorm on any axis and L2Normalization."""
 from __future__ import annotations
 
 import numpy as np

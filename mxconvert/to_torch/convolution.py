@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, deconvolution_geometry, deconvolution_refusal,
-                                     deformable_sampling, is_channels_last, is_modulated, negative_pad, pooling_params, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
-                                     window_geometry)
+                                     deformable_sampling, is_channels_last, is_modulated, negative_pad, pooling_params,
+                                     pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal, window_geometry)
 from ..semantics.rules import ShapeError
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
