@@ -19,6 +19,7 @@ from .errors import MxConvertError
 from .fileio import sha256_of
 from .ir import Graph, VarKind
 from .params import load_params, parse_params
+from .semantics.schema import OPS
 from .symbol import parse_symbol, read_symbol, symbol_text
 from .inputs import ShapesDoNotFit, resolve_input_shape
 from .weight_names import EXPORT_HINT, canonical_names
@@ -264,6 +265,15 @@ def _sha256(path: str, data: bytes | None) -> str:
     return sha256_of(path) if data is None else hashlib.sha256(data).hexdigest()
 
 
+def _read_by_unknown_ops_only(graph: Graph) -> set[str]:
+    """The variables that only ops without a schema read (ops refused later, by name, with the others)."""
+    known: set[str] = set()
+    unknown: set[str] = set()
+    for node in graph.nodes:
+        (known if node.op in OPS else unknown).update(ref.node for ref in node.inputs)
+    return unknown - known
+
+
 def attach_weights(graph: Graph, arrays: dict[str, np.ndarray], params_path: str) -> None:
     """Split stored arrays into params and aux states by the graph's variables; report every missing one."""
     stored: dict[str, tuple[str, np.ndarray]] = {}
@@ -271,7 +281,10 @@ def attach_weights(graph: Graph, arrays: dict[str, np.ndarray], params_path: str
         kind, _, name = key.partition(":") if key.startswith(("arg:", "aux:")) else ("", "", key)
         stored[name] = (kind, array)
     missing = []
+    unknown_roles = _read_by_unknown_ops_only(graph)
     for var in graph.variables.values():
+        if var.name in unknown_roles and stored.get(var.name, ("",))[0] == "aux":
+            var.kind = VarKind.AUX  # no schema says which inputs an unknown op mutates: the file does
         if var.name not in stored:
             if var.kind in (VarKind.PARAM, VarKind.AUX):
                 missing.append(var.name)

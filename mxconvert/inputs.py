@@ -16,6 +16,7 @@ from typing import Mapping
 from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef
 from .semantics.elementwise import ELEMENTWISE, ONE_TO_ONE
+from .semantics.normalization import BATCH_NORMS
 from .semantics.inference import infer_shapes, input_shapes_of, is_begin_state
 from .semantics.recurrent import RnnLayout
 from .semantics.rules import Shape, ShapeError
@@ -25,7 +26,7 @@ SEQUENCE_LENGTH = 32  # token ids, time steps, 1-D convolution lengths
 MAX_SEARCHED = 1024  # the largest free size tried where the default does not fit
 ROUND = 8  # of the sizes that fit, the largest multiple of this is chosen (sizes networks are designed at: 24, 112)
 # ops whose data keeps its layout (a BatchNorm's, a mean subtraction's...): the first layer is further on
-_KEEPS_LAYOUT = {*ONE_TO_ONE, *ELEMENTWISE, "BatchNorm", "LeakyReLU", "Cast", "amp_cast", "BlockGrad", "LRN",
+_KEEPS_LAYOUT = {*ONE_TO_ONE, *ELEMENTWISE, *BATCH_NORMS, "LeakyReLU", "Cast", "amp_cast", "BlockGrad", "LRN",
                  "InstanceNorm", "LayerNorm", "GroupNorm", "L2Normalization", "Pad", "Flatten",
                  "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div"}
 _PERMUTES = {"SwapAxis", "transpose"}

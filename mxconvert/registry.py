@@ -55,9 +55,16 @@ class ConverterRegistry:
                 if computed:
                     reason = f"weight input {', '.join(map(str, computed))} computed in the graph, not stored"
             if reason:
-                key = node.op if entry is None else f"{node.op} [{reason}]"
+                key = _unknown_op(node) if entry is None else f"{node.op} [{reason}]"
                 offenders.setdefault(key, []).append(within + node.name)
             for body in node.subgraphs:
                 for key, names in self.unsupported(body.nodes, *context, within=f"{within}{node.name}/").items():
                     offenders.setdefault(key, []).extend(names)
         return offenders
+
+
+def _unknown_op(node: Node) -> str:
+    """An op without a converter as the report names it: a ``Custom`` op (Python code MXNet calls back) with its
+    ``op_type``."""
+    op_type = node.attrs.get("op_type") if node.op == "Custom" else None
+    return f"Custom [op_type {op_type}]" if isinstance(op_type, str) else node.op

@@ -219,6 +219,28 @@ CASES.update({
     "pool_3d_avg": (_pool(kernel=(2, 2, 2), stride=(2, 2, 2), pool_type="avg")(d), (1, 2, 4, 5, 6)),
     "conv3d": (S.Convolution(d, kernel=(2, 3, 3), num_filter=3, pad=(0, 1, 1), name="conv"), (1, 2, 4, 5, 5)),
     "bn_3d_input": (S.BatchNorm(d, fix_gamma=False, name="bn"), (2, 4, 6)),
+    # the legacy, synchronised and ReLU-fused BatchNorms (their moving statistics auxiliary states as BatchNorm's)
+    "bn_v1_mean_var": (S.BatchNorm_v1(d, fix_gamma=False, output_mean_var=True, name="bn"), (2, 3, 4, 5)),
+    "bn_v1_2d_fix_gamma": (S.BatchNorm_v1(d, fix_gamma=True, eps=2e-5, name="bn"), (3, 6)),
+    "bn_sync_3d": (S.contrib.SyncBatchNorm(d, key="bn_key", ndev=2, fix_gamma=False, eps=1e-5, name="bn"), (2, 3, 4)),
+    "bn_sync_global_stats": (S.contrib.SyncBatchNorm(d, key="k", fix_gamma=True, use_global_stats=True, name="bn"),
+                             (2, 4, 3, 3)),
+    "bn_relu": (S.contrib.BatchNormWithReLU(d, fix_gamma=False, name="bn"), (2, 3, 4, 5)),
+    "bn_relu_mean_var": (S.contrib.BatchNormWithReLU(d, fix_gamma=True, output_mean_var=True, eps=2e-5, name="bn"),
+                         (2, 4, 3, 3)),
+    # MXNet 0.x's convolution and pooling: avg divides every window by the whole kernel, even one overhanging
+    "conv_v1_stride_pad": (S.Convolution_v1(d, kernel=(3, 3), num_filter=4, pad=(1, 1), stride=(2, 2), name="conv"),
+                           (1, 3, 7, 8)),
+    "conv_v1_groups_nobias": (S.Convolution_v1(d, kernel=(3, 2), num_filter=4, num_group=2, dilate=(2, 1),
+                                               no_bias=True, name="conv"), (2, 4, 8, 6)),
+    **{f"pool_v1_{kind}_{convention}": (S.Pooling_v1(d, kernel=(3, 3), stride=(2, 2), pad=pad, pool_type=kind,
+                                                     pooling_convention=convention, name="pool"), (1, 2, 8, 7))
+       for kind, pad in (("max", (0, 0)), ("avg", (1, 1)), ("sum", (1, 1))) for convention in ("valid", "full")},
+    "pool_v1_avg_rect": (S.Pooling_v1(d, kernel=(2, 3), stride=(1, 2), pad=(1, 1), pool_type="avg", name="pool"),
+                         (2, 3, 6, 7)),
+    "pool_v1_global_avg": (S.Pooling_v1(d, kernel=(3, 3), global_pool=True, pool_type="avg", name="pool"),
+                           (2, 3, 5, 7)),
+    "pool_v1_global_max": (S.Pooling_v1(d, kernel=(1, 1), pad=(1, 1), global_pool=True, name="pool"), (1, 3, 5, 4)),
     # over all but the batch axis (MXNet's MKLDNN kernel alone takes the last axis of 4-D data instead)
     "softmax_output_3d": (S.SoftmaxOutput(d, name="softmax"), (2, 3, 4)),
     "softmax_output_preserve": (S.SoftmaxOutput(d, preserve_shape=True, name="softmax"), (2, 3, 4)),
@@ -441,6 +463,42 @@ CASES.update({
                                        "softmax": "_npx_softmax"}), (2, 3, 8, 8)),
 })
 # the opset a case's ops need in ONNX (refused by name below it)
+
+def _deformable(modulated: bool, kernel=(3, 3), groups: int = 1, deformable: int = 1, reach: float = 3.0, **kw):
+    """A deformable convolution whose offsets (and mask) a convolution of the data computes, scaled by ``reach``
+    so that many samples fall between pixels, past the last row and column, or outside the image."""
+    taps = kernel[0] * kernel[1]
+    out = dict(kernel=kernel, stride=kw.get("stride", (1, 1)), pad=kw.get("pad", (0, 0)),
+               dilate=kw.get("dilate", (1, 1)))
+    offset = S.Convolution(d, num_filter=2 * deformable * taps, name="offset_conv", **out) * reach
+    if not modulated:
+        return S.contrib.DeformableConvolution(d, offset, num_filter=4, num_group=groups,
+                                               num_deformable_group=deformable, name="dcn", **kw, kernel=kernel)
+    mask = S.sigmoid(S.Convolution(d, num_filter=deformable * taps, name="mask_conv", **out) * 2.0)
+    return S.contrib.ModulatedDeformableConvolution(d, offset, mask, num_filter=4, num_group=groups,
+                                                    num_deformable_group=deformable, name="dcn", **kw, kernel=kernel)
+
+
+CASES.update({
+    "dcn_v1_pad": (_deformable(False, pad=(1, 1)), (2, 4, 7, 6)),
+    "dcn_v1_groups_stride_dilate_no_bias": (_deformable(False, groups=2, deformable=2, stride=(2, 2), dilate=(2, 1),
+                                                        pad=(2, 1), no_bias=True), (1, 4, 9, 8)),
+    "dcn_v1_rect_far": (_deformable(False, kernel=(2, 3), deformable=4, reach=8.0), (2, 4, 5, 6)),
+    "dcn_v2_pad": (_deformable(True, pad=(1, 1)), (2, 4, 7, 6)),
+    "dcn_v2_groups_stride_no_bias": (_deformable(True, groups=2, deformable=2, stride=(2, 2), pad=(1, 1),
+                                                 no_bias=True), (1, 4, 9, 8)),
+    "dcn_v2_rect_far": (_deformable(True, kernel=(3, 1), deformable=4, dilate=(2, 1), reach=8.0), (2, 4, 8, 5)),
+})
+
+
+# Graphs MXNet runs that neither target converts: symbol, input shape, the refusal (both targets say the same)
+BOTH_REFUSE = {
+    "pool_v1_max_zero_padding": (S.Pooling_v1(d, kernel=(3, 3), pad=(1, 1), pool_type="max", name="pool"),
+                                 (1, 2, 6, 7), r"Pooling_v1 \[max pooling over zero padding \(1, 1\)\] \(pool\)"),
+    "bn_sync_mean_var": (S.contrib.SyncBatchNorm(d, key="k", output_mean_var=True, name="bn"), (2, 3, 4, 4),
+                         r"_contrib_SyncBatchNorm \[output_mean_var: MXNet leaves the mean and var outputs unwritten "
+                         r"at inference\] \(bn\)"),
+}
 
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES = {"unary_erfinv": "erfinv", "unary_gamma": "gamma", "unary_gammaln": "gammaln",
@@ -1182,3 +1240,5 @@ DETECTION_IMPORTER_SKIPS: dict[str, str] = {
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 }
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer cannot run the decomposed deformable sampling (shape "
+                                   "inference or Transpose fails there)" for case in CASES if case.startswith("dcn_")})

@@ -9,7 +9,7 @@ from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
-from mxcases import (CASE_INPUTS, CASES, HEADS, ONNX_OPSET_FLOOR, ONNX_REFUSES, S, assert_close, mx,
+from mxcases import (BOTH_REFUSE, CASE_INPUTS, CASES, HEADS, ONNX_OPSET_FLOOR, ONNX_REFUSES, S, assert_close, mx,
                      run_reference)
 
 
@@ -83,6 +83,26 @@ def test_every_unsupported_op_is_listed_at_once():
     message = str(info.value)
     assert "LRN [even nsize 4] (lrn)" in message and "_contrib_quadratic (" in message and "q1" in message
     assert "erfinv (inv)" in message
+
+
+@pytest.mark.parametrize("case", ["dcn_v1_pad", "dcn_v2_pad"])
+def test_deform_conv_from_opset_19_for_dcnv2_only(case):
+    """ONNX's DeformConv samples as DCNv2 does (zeros past the edges), not as DCNv1 (its last row read alone)."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape)
+    for opset in (18, 19):
+        model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape, opset=opset))
+        assert_close(ref.outputs, run_onnx(model, ref.data))
+        uses = any(node.op_type == "DeformConv" for node in model.graph.node)
+        assert uses == (opset == 19 and case == "dcn_v2_pad")
+
+
+@pytest.mark.parametrize("case", sorted(BOTH_REFUSE))
+def test_refused_by_name_with_the_reason(case):
+    sym, shape, reason = BOTH_REFUSE[case]
+    ref = run_reference(sym, shape)
+    with pytest.raises(UnsupportedOpsError, match=reason):
+        export_onnx(ref.graph, ExportOptions(input_shape=shape))
 
 
 @pytest.mark.parametrize("opset", [10, 22])

@@ -6,6 +6,7 @@ import pytest
 
 from mxconvert.errors import MxConvertError
 from mxconvert.ir import VarKind
+from mxconvert.semantics.normalization import BATCH_NORMS
 from mxconvert.semantics.schema import OPS, normalised
 from mxconvert.symbol import parse_symbol, read_symbol
 from mxcases import CASES, S, mx
@@ -33,7 +34,7 @@ def our_view(graph, spellings: dict[str, str] | None = None):
     outputs = []
     for ref in graph.outputs:
         node = graph.node(ref.node)
-        if node.op == "BatchNorm":  # MXNet names its outputs output, mean, var
+        if node.op in BATCH_NORMS:  # MXNet names its outputs output, mean, var
             outputs.append(f"{ref.node}_{('output', 'mean', 'var')[ref.index]}")
         elif node.op in ("LayerNorm", "GroupNorm"):  # and these output, mean, std
             outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from generated_code import assert_plain_identifiers
-from mxcases import CASE_INPUTS, CASES, Reference, S, assert_close, mx, run_reference
+from mxcases import BOTH_REFUSE, CASE_INPUTS, CASES, Reference, S, assert_close, mx, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.params import save_params
@@ -205,12 +205,14 @@ def test_training_step_matches_mxnet(fix_gamma, use_global_stats):
         assert_close([moving], [buffers[_torch_key(name)].numpy()])
 
 
+@pytest.mark.parametrize("op", ["BatchNorm", "BatchNorm_v1"])
 @pytest.mark.parametrize("use_global_stats", [False, True], ids=["batch_stats", "global_stats"])
-def test_batch_norm_mean_var_outputs_in_training_match_mxnet(use_global_stats):
-    """``output_mean_var`` in training: MXNet outputs the batch mean and 1 / sqrt(biased batch var + eps), or
-    the moving ones with use_global_stats; the generated model in train() mode outputs the same."""
-    sym = S.BatchNorm(d, fix_gamma=False, output_mean_var=True, eps=1e-3, use_global_stats=use_global_stats,
-                      name="bn")
+def test_batch_norm_mean_var_outputs_in_training_match_mxnet(use_global_stats, op):
+    """``output_mean_var`` in training: MXNet outputs the batch mean and 1 / sqrt(biased batch var + eps) (the
+    biased batch variance itself for BatchNorm_v1), or the moving ones with use_global_stats; the generated model
+    in train() mode outputs the same."""
+    sym = getattr(S, op)(d, fix_gamma=False, output_mean_var=True, eps=1e-3, use_global_stats=use_global_stats,
+                         name="bn")
     ref = run_reference(sym, (3, 4, 5, 5))
     executor = sym.simple_bind(mx.cpu(), data=ref.data.shape, grad_req="null")
     for name, value in {**ref.graph.params, **ref.graph.aux}.items():
@@ -321,6 +323,14 @@ def test_every_unsupported_op_is_listed_at_once():
     for part in ("LRN [even nsize 4] (lrn)", "_contrib_quadratic (e1, e2)",
                  "Pooling [pad larger than half the kernel] (pool)", "PyTorch"):
         assert part in message
+
+
+@pytest.mark.parametrize("case", sorted(BOTH_REFUSE))
+def test_refused_by_name_with_the_reason(case):
+    sym, shape, reason = BOTH_REFUSE[case]
+    ref = run_reference(sym, shape)
+    with pytest.raises(UnsupportedOpsError, match=reason):
+        emit_pytorch(ref.graph, TorchOptions(shape))
 
 
 def _save_checkpoint(sym, ref: Reference, prefix: Path) -> None:

@@ -1,8 +1,12 @@
-"""Convolution, Deconvolution and Pooling: the windowed ops, with MXNet's window arithmetic (stride, pad,
-dilation, pooling conventions, channels-last layouts) that both emitters share."""
+"""Convolution, Deconvolution and Pooling (MXNet 0.x's Pooling_v1 too) and the deformable convolutions: the
+windowed ops, with MXNet's window arithmetic (stride, pad, dilation, pooling conventions, channels-last layouts,
+deformable sampling) that both emitters share."""
 from __future__ import annotations
 
+import dataclasses
 import math
+
+import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
@@ -64,6 +68,45 @@ define({
 })
 
 
+define({
+    # MXNet 0.x's pooling: 2-D, max and sum over zero-padded data, avg divided by the whole kernel
+    "Pooling_v1": OpDef({
+        "kernel": WINDOW,
+        "pool_type": (choice("avg", "max", "sum"), "max"),
+        "global_pool": (parse_bool, False),
+        "pooling_convention": (choice("full", "valid"), "valid"),
+        "stride": WINDOW,
+        "pad": PAD,
+    }),
+})
+
+
+_DEFORMABLE_ATTRS = {
+    "kernel": (positive_sizes(parse_shape), REQUIRED),
+    "stride": WINDOW,
+    "dilate": WINDOW,
+    "pad": PAD,
+    "num_filter": (COUNT, REQUIRED),
+    "num_group": (COUNT, 1),
+    "num_deformable_group": (COUNT, 1),
+    "workspace": (parse_int, 1024),
+    "no_bias": (parse_bool, False),
+    "layout": (choice(None, "NCW", "NCHW", "NCDHW"), None),
+}
+define({
+    # Deformable ConvNets (v1): every kernel tap sampled bilinearly at its position moved by the offset input
+    "_contrib_DeformableConvolution": OpDef(
+        _DEFORMABLE_ATTRS, param_inputs=(2, 3),
+        input_names=lambda a: ("data", "offset", "weight") + (() if a["no_bias"] else ("bias",))),
+    # DCNv2: the samples also scaled by the mask input
+    "_contrib_ModulatedDeformableConvolution": OpDef(
+        {**_DEFORMABLE_ATTRS, "im2col_step": (parse_int, 64)}, param_inputs=(3, 4),
+        input_names=lambda a: ("data", "offset", "mask", "weight") + (() if a["no_bias"] else ("bias",))),
+})
+DEFORMABLE_CONVOLUTIONS = ("_contrib_DeformableConvolution", "_contrib_ModulatedDeformableConvolution")
+
+
+alias("Convolution_v1", "Convolution")  # the same attributes and arithmetic (im2col) as Convolution
 alias("_npx_deconvolution", "Deconvolution")
 alias("_npx_convolution", "Convolution")
 alias("_npx_pooling", "Pooling")
@@ -120,6 +163,51 @@ def _convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(data[0], a["num_filter"], *out)]
 
 
+def is_modulated(node: Node) -> bool:
+    """Whether a deformable convolution scales its samples by a mask (DCNv2): its weight is input 3, else 2."""
+    return node.op == "_contrib_ModulatedDeformableConvolution"
+
+
+def deformable_sampling(node: Node, data: Shape) -> tuple[tuple[int, int], np.ndarray, np.ndarray, bool]:
+    """MXNet's sampling grid of a 2-D deformable convolution over ``data`` (N, C, H, W): the output size, the
+    undeformed row and column of each kernel tap (axis 0, ``kh * kw`` taps) at each output position (axis 1,
+    row-major), and the sampling rule. DCNv1 (``modulated`` False) samples where 0 <= y < H and 0 <= x < W,
+    its last row and column read alone (y clamped to H - 1); DCNv2 samples where -1 < y < H and -1 < x < W,
+    reading zeros past the edges. Elsewhere both read 0."""
+    a = node.attrs
+    stride, pad, dilate = window_geometry(a, 2)
+    out = tuple(window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(2))
+    taps_y, taps_x = np.meshgrid(np.arange(a["kernel"][0]) * dilate[0], np.arange(a["kernel"][1]) * dilate[1],
+                                 indexing="ij")
+    out_y, out_x = np.meshgrid(np.arange(out[0]) * stride[0] - pad[0], np.arange(out[1]) * stride[1] - pad[1],
+                               indexing="ij")
+    rows = taps_y.reshape(-1, 1) + out_y.reshape(1, -1)
+    cols = taps_x.reshape(-1, 1) + out_x.reshape(1, -1)
+    return out, rows.astype(np.float32), cols.astype(np.float32), is_modulated(node)
+
+
+@shape_rule(*DEFORMABLE_CONVOLUTIONS)
+def _deformable_convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    data = shapes[0]
+    if len(a["kernel"]) != 2 or len(data) != 4:
+        raise ShapeError(f"data of shape {data}, kernel {a['kernel']}: MXNet runs deformable convolutions in 2-D only")
+    groups, deformable = a["num_group"], a["num_deformable_group"]
+    if data[1] % groups or a["num_filter"] % groups or data[1] % deformable:
+        raise ShapeError(f"{data[1]} input channels do not split into {groups} groups and {deformable} "
+                         "deformable groups")
+    out, *_ = deformable_sampling(node, data)
+    taps = a["kernel"][0] * a["kernel"][1]
+    expect(shapes[1], (data[0], 2 * deformable * taps, *out), "offset")
+    weight_slot = 3 if is_modulated(node) else 2
+    if is_modulated(node):
+        expect(shapes[2], (data[0], deformable * taps, *out), "mask")
+    expect(shapes[weight_slot], (a["num_filter"], data[1] // groups, *a["kernel"]), "weight")
+    if not a["no_bias"]:
+        expect(shapes[weight_slot + 1], (a["num_filter"],), "bias")
+    return [(data[0], a["num_filter"], *out)]
+
+
 @shape_rule("Pooling")
 def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     a = node.attrs
@@ -133,6 +221,37 @@ def _pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     first = channels_first(data, a["layout"])
     out = (*first[:2], *(count for *_, count in pooling_windows(a, first)))
     return [channels_last(out) if is_channels_last(a["layout"]) else out]
+
+
+def pooling_v1_as_pooling(node: Node) -> Node:
+    """The Pooling a ``Pooling_v1`` node's windows are: its avg windows as sum ones (MXNet's legacy avg pooling
+    divides every window's sum by the whole kernel, :func:`pooling_v1_divisor`)."""
+    attrs = {**node.attrs, "cudnn_off": False, "p_value": None, "count_include_pad": True, "layout": None}
+    if attrs["pool_type"] == "avg" and not attrs["global_pool"]:
+        attrs["pool_type"] = "sum"
+    return dataclasses.replace(node, op="Pooling", attrs=attrs)
+
+
+def pooling_v1_divisor(node: Node) -> int:
+    """What a ``Pooling_v1``'s sums are divided by: the kernel's size for non-global avg pooling, else 1."""
+    a = node.attrs
+    return math.prod(a["kernel"]) if a["pool_type"] == "avg" and not a["global_pool"] else 1
+
+
+def pooling_v1_refusal(node: Node) -> str | None:
+    """Why a ``Pooling_v1`` is not converted: max pooling over its padding, which MXNet's legacy pooling fills
+    with zeros."""
+    a = node.attrs
+    if a["pool_type"] == "max" and not a["global_pool"] and any(a["pad"]):
+        return f"max pooling over zero padding {a['pad']}"
+    return negative_pad(node)
+
+
+@shape_rule("Pooling_v1")
+def _pooling_v1(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) != 4:
+        raise ShapeError(f"data has shape {shapes[0]}: MXNet's Pooling_v1 runs on 4-D data")
+    return _pooling(pooling_v1_as_pooling(node), shapes)
 
 
 LP_P_VALUES = (1, 2, 3)  # the p of lp pooling MXNet runs

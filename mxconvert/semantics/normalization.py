@@ -1,33 +1,44 @@
-"""Normalisation layers: BatchNorm, LRN, InstanceNorm, GroupNorm, LayerNorm and L2Normalization."""
+"""Normalisation layers: BatchNorm (and its legacy, synchronised and ReLU-fused forms), LRN, InstanceNorm, GroupNorm,
+LayerNorm and L2Normalization."""
 from __future__ import annotations
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, expect, shape_rule
 from .schema import (COUNT, CUDNN_OFF, OpDef, REQUIRED, alias, choice, define, optional, parse_bool, parse_float,
-                     parse_float32, parse_int)
+                     parse_float32, parse_int, parse_str)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 _NORM_OUTPUTS = (lambda a: 3 if a["output_mean_var"] else 1)
 
 
+_BATCH_NORM_ATTRS = {
+    "eps": (parse_float, 1e-3),
+    "momentum": (parse_float32, 0.9),
+    "fix_gamma": (parse_bool, True),
+    "use_global_stats": (parse_bool, False),
+    "output_mean_var": (parse_bool, False),
+}
+# gamma and beta are weights, the moving mean and variance auxiliary states the op updates in training
+_BATCH_NORM_SLOTS = {"param_inputs": (1, 2), "aux_inputs": (3, 4), "outputs": _NORM_OUTPUTS,
+                     "input_names": lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var")}
+_BATCH_NORM_1X = {
+    **_BATCH_NORM_ATTRS,
+    "axis": (parse_int, 1),
+    "cudnn_off": CUDNN_OFF,
+    "min_calib_range": (optional(parse_float32), None),
+    "max_calib_range": (optional(parse_float32), None),
+}
+
+
 define({
-    "BatchNorm": OpDef(
-        {
-            "eps": (parse_float, 1e-3),
-            "momentum": (parse_float32, 0.9),
-            "fix_gamma": (parse_bool, True),
-            "use_global_stats": (parse_bool, False),
-            "output_mean_var": (parse_bool, False),
-            "axis": (parse_int, 1),
-            "cudnn_off": CUDNN_OFF,
-            "min_calib_range": (optional(parse_float32), None),
-            "max_calib_range": (optional(parse_float32), None),
-        },
-        param_inputs=(1, 2),
-        aux_inputs=(3, 4),
-        outputs=lambda a: 3 if a["output_mean_var"] else 1,
-        input_names=lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var"),
-    ),
+    "BatchNorm": OpDef(_BATCH_NORM_1X, **_BATCH_NORM_SLOTS),
+    # MXNet 0.x's BatchNorm: channels on axis 1 of 4-D (or 2-D) data, float eps; outputs the moving variance
+    "BatchNorm_v1": OpDef({**_BATCH_NORM_ATTRS, "eps": (parse_float32, 1e-3)}, **_BATCH_NORM_SLOTS),
+    # Gluon's SyncBatchNorm: at inference the BatchNorm of its moving statistics over axis 1
+    "_contrib_SyncBatchNorm": OpDef({**_BATCH_NORM_ATTRS, "eps": (parse_float32, 1e-3), "ndev": (parse_int, 1),
+                                     "key": (parse_str, REQUIRED)}, **_BATCH_NORM_SLOTS),
+    # BatchNorm then ReLU (MXNet runs it with MKLDNN only: 4-D data, axis 1)
+    "_contrib_BatchNormWithReLU": OpDef(_BATCH_NORM_1X, **_BATCH_NORM_SLOTS),
     "L2Normalization": OpDef(
         {
             "eps": (parse_float32, 1e-10),
@@ -51,10 +62,42 @@ alias("_npx_batch_norm", "BatchNorm")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
-@shape_rule("BatchNorm")
+BATCH_NORMS = ("BatchNorm", "BatchNorm_v1", "_contrib_SyncBatchNorm", "_contrib_BatchNormWithReLU")
+
+
+def batch_norm_axis(node: Node, rank: int) -> int:
+    """The channel axis of a BatchNorm of any form (the legacy and synchronised forms normalise axis 1)."""
+    return node.attrs.get("axis", 1) % rank
+
+
+def batch_norm_relu(node: Node) -> bool:
+    """Whether the BatchNorm's output passes through a ReLU (``_contrib_BatchNormWithReLU``)."""
+    return node.op == "_contrib_BatchNormWithReLU"
+
+
+def batch_norm_statistics(node: Node) -> str:
+    """What a BatchNorm's ``output_mean_var`` adds beside the moving mean at inference: ``"invstd"``,
+    1 / sqrt(moving_var + eps), or ``"var"``, the moving variance itself (``BatchNorm_v1``)."""
+    return "var" if node.op == "BatchNorm_v1" else "invstd"
+
+
+def batch_norm_refusal(node: Node) -> str | None:
+    """Why a BatchNorm form is not converted: a synchronised one's ``output_mean_var`` outputs, which MXNet
+    leaves unwritten at inference."""
+    if node.op == "_contrib_SyncBatchNorm" and node.attrs["output_mean_var"]:
+        return "output_mean_var: MXNet leaves the mean and var outputs unwritten at inference"
+    return None
+
+
+@shape_rule(*BATCH_NORMS)
 def _batch_norm(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
-    axis = axis_index(node.attrs["axis"], len(data))
+    if node.op == "BatchNorm_v1" and len(data) not in (2, 4):
+        raise ShapeError(f"data of shape {data}: MXNet's BatchNorm_v1 runs on 4-D data (and 2-D, as 4-D)")
+    if batch_norm_relu(node) and (len(data) != 4 or node.attrs["axis"] % 4 != 1):
+        raise ShapeError(f"data of shape {data}, axis {node.attrs['axis']}: MXNet runs BatchNormWithReLU with MKLDNN "
+                         "only, on 4-D data over axis 1")
+    axis = axis_index(node.attrs.get("axis", 1), len(data))
     for slot, what in enumerate(("gamma", "beta", "moving_mean", "moving_var"), start=1):
         expect(shapes[slot], (data[axis],), what)
     extra = [(data[axis],)] * 2 if node.attrs["output_mean_var"] else []

@@ -8,8 +8,10 @@ import math
 import numpy as np
 
 from ..ir import Node
-from ..semantics.convolution import (channels_first, deconvolution_geometry, deconvolution_refusal, is_channels_last,
-                                     negative_pad, pooling_windows, window_geometry, window_output)
+from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, channels_first, deconvolution_geometry,
+                                     deconvolution_refusal, deformable_sampling, is_channels_last,
+                                     negative_pad, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
+                                     pooling_windows, window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -49,6 +51,19 @@ def pooling(ctx: EmitContext, node: Node) -> None:
         _window_pooling(ctx, kind, a["count_include_pad"] is not False, x, windows, out, full)
     if last:
         ctx.add("Transpose", [out], ctx.output(), perm=[0, *range(2, rank), 1])
+
+
+@register("Pooling_v1", check=lambda n, opset: pooling_v1_refusal(n))
+def pooling_v1(ctx: EmitContext, node: Node) -> None:
+    """MXNet 0.x's pooling: its windows' pooling, avg sums divided by the whole kernel."""
+    divisor = pooling_v1_divisor(node)
+    if divisor == 1:
+        pooling(ctx, pooling_v1_as_pooling(node))
+        return
+    windows = pooling_windows(pooling_v1_as_pooling(node).attrs, ctx.shape(0))
+    summed = _window_pooling(ctx, "sum", True, ctx.input(0), windows, None,
+                             node.attrs["pooling_convention"] == "full")
+    ctx.add("Mul", [summed, ctx.const(1.0 / divisor, "inverse_area")], ctx.output())
 
 
 def _lp_pooling(ctx: EmitContext, x: str, windows: list, global_pool: bool, p: int, out: str, full: bool) -> None:
@@ -140,3 +155,70 @@ def deconvolution(ctx: EmitContext, node: Node) -> None:
     inputs = [ctx.input(0), ctx.input(1)] + ([] if a["no_bias"] else [ctx.input(2)])
     ctx.add("ConvTranspose", inputs, ctx.output(), kernel_shape=list(a["kernel"]), strides=list(stride),
             dilations=list(dilate), pads=list(pad + pad), output_padding=list(adj), group=a["num_group"])
+
+
+@register(*DEFORMABLE_CONVOLUTIONS)
+def deformable_convolution(ctx: EmitContext, node: Node) -> None:
+    """DCNv2 from opset 19: ``DeformConv``, whose sampling is MXNet's (zeros past the edges). Else MXNet's sampling
+    (``deformable_sampling``) spelled out: the four corners of each sample gathered from the data padded by one
+    zero row and column on each side, weighted, then one MatMul per group (DCNv1 reads its last row alone, where
+    DeformConv reads zeros past it)."""
+    a = node.attrs
+    n, c, h, w = ctx.shape(0)
+    (out_h, out_w), rows, cols, modulated = deformable_sampling(node, ctx.shape(0))
+    slot = 3 if modulated else 2
+    if modulated and ctx.opset >= 19:
+        stride, pad, dilate = window_geometry(a, 2)
+        bias = "" if a["no_bias"] else ctx.input(slot + 1)
+        ctx.add("DeformConv", [ctx.input(0), ctx.input(slot), ctx.input(1), bias, ctx.input(2)], ctx.output(),
+                kernel_shape=list(a["kernel"]), strides=list(stride), pads=list(pad + pad), dilations=list(dilate),
+                group=a["num_group"], offset_group=a["num_deformable_group"])
+        return
+    groups, deformable = a["num_group"], a["num_deformable_group"]
+    taps, positions, grouped, span = rows.shape[0], rows.shape[1], c // deformable, w + 2
+    moved = ctx.reshape(ctx.input(1), [n, deformable, taps, 2, positions])
+    y, x = (ctx.add("Add", [ctx.const(grid, name), ctx.reshape(
+        ctx.add("Slice", [moved, ctx.ints([i]), ctx.ints([i + 1]), ctx.ints([3])]), [n, deformable, taps, positions])])
+        for i, (grid, name) in enumerate(((rows, "rows"), (cols, "cols"))))
+    low, zero = ctx.const(-1.0 if modulated else 0.0, "low"), ctx.const(0.0, "zero")
+    if modulated:  # -1 < y < H, -1 < x < W
+        above = [ctx.add("Greater", [y, low]), ctx.add("Greater", [x, low])]
+    else:  # 0 <= y < H, 0 <= x < W
+        above = [ctx.add("Not", [ctx.add("Less", [y, low])]), ctx.add("Not", [ctx.add("Less", [x, low])])]
+    below = [ctx.add("Less", [y, ctx.const(float(h), "height")]), ctx.add("Less", [x, ctx.const(float(w), "width")])]
+    inside = ctx.add("And", [ctx.add("And", above), ctx.add("And", below)])
+    if not modulated:  # the last row and column are read alone
+        y = ctx.add("Min", [y, ctx.const(float(h - 1), "last_row")])
+        x = ctx.add("Min", [x, ctx.const(float(w - 1), "last_col")])
+    y, x = (ctx.add("Where", [inside, v, zero]) for v in (y, x))
+    y0, x0 = ctx.add("Floor", [y]), ctx.add("Floor", [x])
+    ly, lx = ctx.add("Sub", [y, y0]), ctx.add("Sub", [x, x0])
+    one = ctx.const(1.0, "one")
+    hy, hx = ctx.add("Sub", [one, ly]), ctx.add("Sub", [one, lx])
+    # row-major positions in the padded data, offset to each (image, deformable group)'s block of rows
+    blocks = (np.arange(n * deformable).reshape(n, deformable, 1, 1) * (h + 2) * span + span + 1).astype(np.float32)
+    flat = ctx.add("Add", [ctx.add("Add", [ctx.add("Mul", [y0, ctx.const(float(span), "span")]), x0]),
+                           ctx.const(blocks, "blocks")])
+    corner = ctx.add("Cast", [flat], to=7)  # int64
+    padded = ctx.add("Pad", [ctx.input(0), ctx.ints([0, 0, 1, 1, 0, 0, 1, 1], "pads")], mode="constant")
+    table = ctx.add("Transpose", [ctx.reshape(padded, [n, deformable, grouped, (h + 2) * span])], perm=[0, 1, 3, 2])
+    table = ctx.reshape(table, [n * deformable * (h + 2) * span, grouped])
+    value = None
+    for factor, step in ((("hy", "hx"), 0), (("hy", "lx"), 1), (("ly", "hx"), span), (("ly", "lx"), span + 1)):
+        index = corner if step == 0 else ctx.add("Add", [corner, ctx.ints(step, "step")])
+        sampled = ctx.add("Gather", [table, index], axis=0)  # (N, G, taps, positions, channels of the group)
+        scale = ctx.add("Mul", [{"hy": hy, "ly": ly}[factor[0]], {"hx": hx, "lx": lx}[factor[1]]])
+        term = ctx.add("Mul", [ctx.reshape(scale, [n, deformable, taps, positions, 1]), sampled])
+        value = term if value is None else ctx.add("Add", [value, term])
+    value = ctx.add("Where", [ctx.reshape(inside, [n, deformable, taps, positions, 1]), value, zero])
+    if modulated:
+        value = ctx.add("Mul", [value, ctx.reshape(ctx.input(2), [n, deformable, taps, positions, 1])])
+    columns = ctx.add("Transpose", [value], perm=[0, 1, 4, 2, 3])  # (N, G, channels, taps, positions)
+    columns = ctx.reshape(columns, [n, groups, c // groups * taps, positions])
+    weight = ctx.graph.weight(node.inputs[slot].node)
+    product = ctx.add("MatMul", [ctx.const(weight.reshape(groups, -1, c // groups * taps), "weight"), columns])
+    if a["no_bias"]:
+        ctx.reshape(product, [n, a["num_filter"], out_h, out_w], ctx.output())
+        return
+    bias = ctx.const(ctx.graph.weight(node.inputs[slot + 1].node).reshape(-1, 1, 1), "bias")
+    ctx.add("Add", [ctx.reshape(product, [n, a["num_filter"], out_h, out_w]), bias], ctx.output())

@@ -21,6 +21,7 @@ from ..dynamic import (InputSizes, LiveDims, digest, emit_checked, input_dtypes_
 from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
 from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.normalization import BATCH_NORMS
 from ..semantics.rules import Shape
 # the family modules register their converters
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
@@ -102,7 +103,7 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     log.warnings.extend(ctx.warnings)
     if options.fp16:
         log.warnings.append("fp16: weights and compute in float16; expect errors near 1e-3 of the output scale")
-    fixed = [n.name for n in graph.nodes if n.op == "BatchNorm" and n.attrs["fix_gamma"]]
+    fixed = [n.name for n in graph.nodes if n.op in BATCH_NORMS and n.attrs["fix_gamma"]]
     if fixed:
         log.warnings.append(f"fix_gamma=True: stored gamma replaced by 1 (as MXNet does) in {', '.join(fixed)}")
     return model, log

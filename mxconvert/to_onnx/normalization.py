@@ -1,11 +1,12 @@
-"""Normalisation layers: BatchNorm, LRN, InstanceNorm, GroupNorm (gamma and beta per group), LayerNorm on any axis
-and L2Normalization."""
+"""Normalisation layers: BatchNorm (legacy, synchronised and ReLU-fused forms too), LRN, InstanceNorm, GroupNorm
+(gamma and beta per group), LayerNorm on any axis and L2Normalization."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import Node
-from ..semantics.normalization import even_lrn_window, l2_normalization_axes
+from ..semantics.normalization import (BATCH_NORMS, batch_norm_axis, batch_norm_refusal, batch_norm_relu,
+                                       batch_norm_statistics, even_lrn_window, l2_normalization_axes)
 from .context import EmitContext
 from .registry import register
 
@@ -97,32 +98,39 @@ def layer_norm(ctx: EmitContext, node: Node) -> None:
     ctx.add("Add", [ctx.add("Mul", [normalised, gamma]), beta], ctx.output())
 
 
-@register("BatchNorm")
+@register(*BATCH_NORMS, check=lambda n, opset: batch_norm_refusal(n))
 def batch_norm(ctx: EmitContext, node: Node) -> None:
+    """BatchNormalization of the moving statistics (then Relu for ``_contrib_BatchNormWithReLU``)."""
     a = node.attrs
     gamma_name, beta_name, mean_name, var_name = (ref.node for ref in node.inputs[1:5])
     gamma = ctx.graph.weight(gamma_name)
     if a["fix_gamma"]:  # MXNet multiplies by 1 whatever gamma is stored
         gamma = np.ones_like(gamma)
     rank = len(ctx.shape(0))
-    axis = a["axis"] % rank
-    if a["output_mean_var"]:  # at inference MXNet outputs the moving mean and 1 / sqrt(moving_var + eps)
+    axis = batch_norm_axis(node, rank)
+    if a["output_mean_var"]:  # at inference MXNet outputs the moving mean and 1 / sqrt(moving_var + eps) or var
         mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
         ctx.add("Identity", [ctx.const(mean, "mean")], ctx.output(1))
-        ctx.add("Identity", [ctx.const(1.0 / np.sqrt(var + a["eps"]), "invstd")], ctx.output(2))
+        if batch_norm_statistics(node) == "var":
+            ctx.add("Identity", [ctx.const(var, "var")], ctx.output(2))
+        else:
+            ctx.add("Identity", [ctx.const(1.0 / np.sqrt(var + a["eps"]), "invstd")], ctx.output(2))
+    relu = batch_norm_relu(node)
+    out = ctx.temp("normalised") if relu else ctx.output()
     if axis == 1:
         inputs = [ctx.input(0), ctx.weight(gamma_name, gamma), ctx.weight(beta_name), ctx.weight(mean_name),
                   ctx.weight(var_name)]
-        ctx.add("BatchNormalization", inputs, ctx.output(), epsilon=a["eps"])
-        return
-    # Other axes: the same arithmetic with statistics shaped to broadcast along ``axis``.
-    bshape = [1] * rank
-    bshape[axis] = -1
-    mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
-    scale = gamma.astype(np.float64) / np.sqrt(var + a["eps"])
-    shift = ctx.graph.weight(beta_name).astype(np.float64) - mean * scale
-    scaled = ctx.add("Mul", [ctx.input(0), ctx.const(scale.reshape(bshape), "scale")])
-    ctx.add("Add", [scaled, ctx.const(shift.reshape(bshape), "shift")], ctx.output())
+        ctx.add("BatchNormalization", inputs, out, epsilon=a["eps"])
+    else:  # the same arithmetic with statistics shaped to broadcast along ``axis``
+        bshape = [1] * rank
+        bshape[axis] = -1
+        mean, var = (ctx.graph.weight(n).astype(np.float64) for n in (mean_name, var_name))
+        scale = gamma.astype(np.float64) / np.sqrt(var + a["eps"])
+        shift = ctx.graph.weight(beta_name).astype(np.float64) - mean * scale
+        scaled = ctx.add("Mul", [ctx.input(0), ctx.const(scale.reshape(bshape), "scale")])
+        ctx.add("Add", [scaled, ctx.const(shift.reshape(bshape), "shift")], out)
+    if relu:
+        ctx.add("Relu", [out], ctx.output())
 
 
 @register("L2Normalization")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.convolution import (deconvolution_geometry, deconvolution_refusal, is_channels_last, negative_pad,
-                                     pooling_params, window_geometry)
+from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, deconvolution_geometry, deconvolution_refusal,
+                                     deformable_sampling, is_channels_last, is_modulated, negative_pad, pooling_params,
+                                     pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal, window_geometry)
 from ..semantics.rules import ShapeError
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
@@ -146,6 +147,16 @@ def pooling(ctx: TorchContext, node: Node) -> Lowering:
     return lowering
 
 
+@register("Pooling_v1", check=lambda n: pooling_v1_refusal(n) or _pooling_check(pooling_v1_as_pooling(n)))
+def pooling_v1(ctx: TorchContext, node: Node) -> Lowering:
+    """MXNet 0.x's pooling: its windows' pooling, avg sums divided by the whole kernel."""
+    lowering = pooling(ctx, pooling_v1_as_pooling(node))
+    divisor = pooling_v1_divisor(node)
+    if divisor != 1:
+        lowering.expr = f"{lowering.expr} * {num(1.0 / divisor)}"
+    return lowering
+
+
 def _global_pooling(x: str, kind: str, rank: int) -> Lowering:
     reduce = {"max": "torch.amax", "avg": "torch.mean"}.get(kind, "torch.sum")
     return Lowering(call_source(reduce, x, dim=list(range(2, rank)), keepdim=True))
@@ -200,3 +211,75 @@ def deconvolution(ctx: TorchContext, node: Node) -> Lowering:
         state["bias"] = ctx.weight(2)
     layer = f"nn.ConvTranspose{rank}d({ctx.shape(0)[1]}, {a['num_filter']}, {', '.join(options)})"
     return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
+
+
+HELPERS["mxnet_deformable_conv"] = '''
+def mxnet_deformable_conv(
+    x: torch.Tensor, offset: torch.Tensor, mask: Optional[torch.Tensor], weight: torch.Tensor,
+    bias: Optional[torch.Tensor], stride: List[int], pad: List[int], dilate: List[int], out_h: int, out_w: int,
+    groups: int, deformable_groups: int
+) -> torch.Tensor:
+    """MXNet's 2-D deformable convolution: each kernel tap sampled bilinearly at its position moved by ``offset``
+    (and scaled by ``mask``, DCNv2), then one matrix product per group. DCNv1 samples where 0 <= y < H and
+    0 <= x < W, its last row and column read alone; DCNv2 where -1 < y < H and -1 < x < W, zeros past the edges;
+    elsewhere both read 0."""
+    n, c, h, w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    kh, kw = weight.shape[2], weight.shape[3]
+    taps, positions = kh * kw, out_h * out_w
+    ky = torch.arange(kh, device=x.device) * dilate[0]
+    kx = torch.arange(kw, device=x.device) * dilate[1]
+    oy = torch.arange(out_h, device=x.device) * stride[0] - pad[0]
+    ox = torch.arange(out_w, device=x.device) * stride[1] - pad[1]
+    rows = (ky.view(kh, 1, 1, 1) + oy.view(1, 1, out_h, 1)).expand(kh, kw, out_h, out_w).reshape(taps, positions)
+    cols = (kx.view(1, kw, 1, 1) + ox.view(1, 1, 1, out_w)).expand(kh, kw, out_h, out_w).reshape(taps, positions)
+    moved = offset.reshape(n, deformable_groups, taps, 2, positions)
+    y = rows.to(x.dtype) + moved[:, :, :, 0]
+    x_ = cols.to(x.dtype) + moved[:, :, :, 1]
+    if mask is None:
+        inside = (y >= 0) & (x_ >= 0) & (y < h) & (x_ < w)
+        y = torch.clamp(y, max=float(h - 1))
+        x_ = torch.clamp(x_, max=float(w - 1))
+    else:
+        inside = (y > -1) & (x_ > -1) & (y < h) & (x_ < w)
+    y = torch.where(inside, y, torch.zeros_like(y))
+    x_ = torch.where(inside, x_, torch.zeros_like(x_))
+    y0, x0 = torch.floor(y), torch.floor(x_)
+    ly, lx = y - y0, x_ - x0
+    hy, hx = 1 - ly, 1 - lx
+    span = w + 2
+    corner = ((y0.long() + 1) * span + x0.long() + 1).reshape(n, deformable_groups, 1, taps * positions)
+    grouped = c // deformable_groups
+    corner = corner.expand(n, deformable_groups, grouped, taps * positions)
+    padded = F.pad(x, [1, 1, 1, 1]).reshape(n, deformable_groups, grouped, (h + 2) * span)
+    shape = [n, deformable_groups, 1, taps * positions]
+    value = (torch.reshape(hy * hx, shape) * torch.gather(padded, 3, corner)
+             + torch.reshape(hy * lx, shape) * torch.gather(padded, 3, corner + 1)
+             + torch.reshape(ly * hx, shape) * torch.gather(padded, 3, corner + span)
+             + torch.reshape(ly * lx, shape) * torch.gather(padded, 3, corner + span + 1))
+    value = torch.where(inside.reshape(shape), value, torch.zeros_like(value))
+    if mask is not None:
+        value = value * mask.reshape(shape)
+    columns = value.reshape(n, groups, c // groups * taps, positions)
+    out = torch.matmul(weight.reshape(groups, -1, c // groups * taps), columns).reshape(n, -1, out_h, out_w)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+'''
+
+
+@register(*DEFORMABLE_CONVOLUTIONS)
+def deformable_convolution(ctx: TorchContext, node: Node) -> Lowering:
+    """The ``mxnet_deformable_conv`` helper, its weight and bias parameters of an ``nn.Module``."""
+    a = node.attrs
+    (out_h, out_w), *_ = deformable_sampling(node, ctx.shape(0))
+    stride, pad, dilate = window_geometry(a, 2)
+    slot = 3 if is_modulated(node) else 2
+    state = {"weight": ctx.weight(slot)}
+    setup = [f"{ctx.layer}.weight = nn.Parameter(torch.empty({list(state['weight'].shape)}))"]
+    if not a["no_bias"]:
+        state["bias"] = ctx.weight(slot + 1)
+        setup.append(f"{ctx.layer}.bias = nn.Parameter(torch.empty({list(state['bias'].shape)}))")
+    mask = ctx.input(2) if is_modulated(node) else "None"
+    bias = "None" if a["no_bias"] else f"{ctx.layer}.bias"
+    expr = call_source(ctx.helper("mxnet_deformable_conv"), ctx.input(0), ctx.input(1), mask, f"{ctx.layer}.weight",
+                       bias, str(list(stride)), str(list(pad)), str(list(dilate)), str(out_h), str(out_w),
+                       str(a["num_group"]), str(a["num_deformable_group"]))
+    return Lowering(expr, "nn.Module()", state, setup)

@@ -1,4 +1,5 @@
-"""Normalisation layers as PyTorch modules with their weights: BatchNorm, LRN, InstanceNorm, GroupNorm (MXNet's
+"""Normalisation layers as PyTorch modules with their weights: BatchNorm (legacy, synchronised and ReLU-fused forms
+too), LRN, InstanceNorm, GroupNorm (MXNet's
 gamma and beta per group, repeated per channel), LayerNorm on any axis and L2Normalization."""
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.normalization import even_lrn_window, l2_normalization_axes
+from ..semantics.normalization import (BATCH_NORMS, batch_norm_axis, batch_norm_refusal, batch_norm_relu,
+                                       batch_norm_statistics, even_lrn_window, l2_normalization_axes)
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -95,24 +97,25 @@ def mxnet_batch_norm(
 HELPERS["mxnet_batch_norm_outputs"] = '''
 def mxnet_batch_norm_outputs(
     y: torch.Tensor, x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batch_stats: bool,
-    eps: float
+    eps: float, variance: bool = False
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """BatchNorm's output ``y`` with the mean and the inverse standard deviation 1 / sqrt(var + eps) that MXNet
-    adds with ``output_mean_var``: of the batch ``x`` (biased variance) in training, else the running ones."""
-    if not batch_stats:
-        return y, running_mean, torch.rsqrt(running_var + eps)
-    batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
-    return y, batch_mean, torch.rsqrt(batch_var + eps)
+    """BatchNorm's output ``y`` with the mean and the inverse standard deviation 1 / sqrt(var + eps) (``variance``:
+    the variance itself, as BatchNorm_v1) that MXNet adds with ``output_mean_var``: of the batch ``x`` (biased
+    variance) in training, else the running ones."""
+    if batch_stats:
+        running_var, running_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+    return y, running_mean, running_var if variance else torch.rsqrt(running_var + eps)
 '''
 
 
-@register("BatchNorm")
+@register(*BATCH_NORMS, check=lambda n, *_: batch_norm_refusal(n))
 def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
+    """``nn.BatchNorm`` moving its statistics as MXNet does in training (then ReLU for BatchNormWithReLU)."""
     a = node.attrs
     shape = ctx.shape(0)
     if not 2 <= len(shape) <= 5:
         raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
-    axis = a["axis"] % len(shape)
+    axis = batch_norm_axis(node, len(shape))
     momentum = num(round(1.0 - a["momentum"], 12))
     layer = call_source(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]), momentum=momentum)
     gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
@@ -129,10 +132,13 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
                      f"{bn}.num_batches_tracked", f"{bn}.weight", f"{bn}.bias", "self.training", momentum, f"{bn}.eps")
     if axis != 1:
         expr = f"{expr}.movedim(1, {axis})"
+    if batch_norm_relu(node):
+        expr = f"F.relu({expr})"
     if a["output_mean_var"]:
         batch_stats = "False" if a["use_global_stats"] else "self.training"
+        variance = ("True",) if batch_norm_statistics(node) == "var" else ()
         expr = call_source(ctx.helper("mxnet_batch_norm_outputs"), expr, x, f"{bn}.running_mean", f"{bn}.running_var",
-                     batch_stats, f"{bn}.eps")
+                     batch_stats, f"{bn}.eps", *variance)
     return Lowering(expr, layer, state, setup)
 
 
