@@ -118,7 +118,7 @@ def test_support_table_is_generated_from_the_registries():
     assert len(families) == 4 and all(row.endswith("| yes (opsets 11–21) | yes |") for row in families[2:])
     ops = table.ops_table(faces)
     assert all(f"| `{op}`" in ops for op in table.ONNX.entries.keys() | table.TORCH.entries.keys())
-    assert "| `LeakyReLU` | yes | yes¹ | yes | ArcFace; MTCNN |" in ops  # PyTorch's rrelu takes finite bounds only
+    assert "| `LeakyReLU` (`_npx_leaky_relu`) | yes | yes¹ | yes | ArcFace; MTCNN |" in ops  # PyTorch's rrelu takes finite bounds only
     assert "| `SliceChannel` (`split`) | yes | yes | yes | MTCNN |" in ops  # the exporter knows it as split
     assert "| `WarpCTC` | yes | yes | no |  |" in ops  # a loss head, converted to its forward
     coverage = table.coverage()

@@ -60,7 +60,7 @@ def test_image_family_shape_from_the_first_convolution(zoo_model, name):
 @pytest.mark.parametrize("name, expected, why", [
     ("nlp-standard-lstm", {"data0": (32, 1)}, "takes token ids, time-major); length free"),
     ("nlp-text-cnn", {"data": (32, 1)}, "takes token ids, time-major); length free"),
-    ("sequence", {"data0": (32, 1, 128)}, "(RNN 'lstm0_rnn0' takes 128 input features, time-major); length free"),
+    ("sequence", {"data0": (32, 1, 128)}, "_rnn0' takes 128 input features, time-major); length free"),
     ("tracking", {"data0": (1, 3, 224, 224), "data1": (1, 3, 224, 224)}, "takes 3 channels); height and width free"),
 ])
 def test_sequence_and_tracking_families(built, name, expected, why):
