@@ -315,9 +315,8 @@ class TorchContext:
 
 _CLASS_DOC = '''"""The MXNet network as a PyTorch module: ``eval()`` reproduces MXNet inference, ``train()`` trains.
 
-    BatchNorm layers converted from ``fix_gamma=True`` keep ``weight == 1`` as MXNet does: the weight is frozen
-    (``requires_grad=False``), so optimizers leave it alone. Momentum follows PyTorch (1 - MXNet momentum);
-    training moves the running variance towards the biased batch variance, as MXNet does.
+    Layers that MXNet trains otherwise than PyTorch (``Mxnet*`` classes above: BatchNorm's statistics and
+    ``fix_gamma``, Dropout's shared axes) keep PyTorch's state dict keys and say how they differ.
     """'''
 
 
