@@ -10,6 +10,9 @@ import pytest
 import torch
 from mxcases import S, assert_close, mx, run_reference
 
+from generated_code import forward_variables
+
+from mxconvert import api
 from mxconvert.layers.probes import Probe
 from mxconvert.layers.taps import TorchInternals
 from mxconvert.liveness import liveness
@@ -105,16 +108,32 @@ def test_live_tensors_bounded_by_liveness_width(branchy, fuse_bn):
     assert peak <= width
 
 
-def test_chains_reuse_one_name_and_branches_keep_theirs(branchy):
+def test_variables_name_what_they_hold(branchy):
+    """``x`` runs through the graph, a side chain is ``branch``, a node's name holds that node's value only."""
     source, _ = emit_pytorch(branchy.graph, TorchOptions(SHAPE))
     forward = source[source.index("def forward"):]
     assert "        x = self.conv_a(data)\n        x = F.relu(x)  # chain0\n" in forward
-    assert "        chain11 = torch.tanh(x)\n        del x\n" in forward  # read by res_conv and join: named
-    assert "        join = x + chain11\n        del x, chain11\n" in forward
-    assert "        right_pool = self.right_pool(join)\n" in forward  # a second chain beside x: named after its start
-    assert "        right_pool = torch.sigmoid(right_pool)  # right_sigmoid\n" in forward
-    assert "split = " in forward and "head = " in forward and "return head, " in forward
+    assert "        x = torch.tanh(x)  # chain11\n        branch = self.res_conv(x)\n" in forward  # kept in x
+    assert "        x = branch + x  # join\n        del branch\n" in forward
+    assert "        x = self.right_pool(x)\n        x = torch.sigmoid(x)  # right_sigmoid\n" in forward
+    assert "        x = torch.cat([branch, x], dim=1)  # cat\n        del branch\n" in forward
+    assert "        split = torch.chunk(x, 2, dim=1)\n        del x\n" in forward  # multi-output: named
+    assert "        head = torch.tanh(x)\n        del x\n" in forward and "return head, gap" in forward
     assert "self.conv_b.weight = self.conv_a.weight" in source  # the shared weight stays one tensor
+    # del only where the line reading a value last assigns another variable: join, cat, split, head, mix
+    assert forward_variables(source) == (len(branchy.graph.nodes) + 5 + 2, 5)
+
+
+def test_resnet_block_reads_like_a_residual_block(zoo_model):
+    """Gluon's ResNet-18: one line per node, the skip tensor in ``x``, each residual body or shortcut in
+    ``branch``, one ``del`` per residual join."""
+    graph = api.load(zoo_model("gluon-resnet18_v1"))
+    source, _ = emit_pytorch(graph, TorchOptions((1, 3, 224, 224)))
+    assert forward_variables(source) == (len(graph.nodes) + 8 + 2, 8)  # + the dels, the signature and return
+    assert len(source.splitlines()) == 184
+    assert "        x = self.resnetv10_stage2_batchnorm1_fwd(x)\n        x = branch + x  # resnetv10_stage2_plus0\n" \
+        in source
+    assert source.count("MxnetBatchNorm2d(") == 20 + 1 and "mxnet_batch_norm" not in source
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated

@@ -57,17 +57,19 @@ class Namer:
 class ForwardVariables:
     """Which local variable of ``forward`` holds each node's value, and which to ``del`` after each line.
 
-    A value that one later node reads (a link of a chain) takes over the variable of a chain value that
-    dies at its node, else the trunk variable (``x``) when that is free, else a variable named after its
-    node that the rest of its chain reuses. Values the graph branches at, multi-output values and outputs
-    keep their node's name. A variable is deleted after the line that reads it last, unless that line
-    reassigns it; the inputs stay (the caller holds them anyway).
+    Names say what they hold: ``x`` the running value, ``branch`` (``branch_1``...) the running value of a side
+    branch beside it, a node's identifier that node's value alone. A value takes over a running variable whose
+    value dies at its node (``x`` first), else ``x`` when free; else a value one node reads starts a branch (a free
+    branch variable or a new one), and a value kept for several keeps its node's name. Multi-output values and the
+    graph's outputs keep their node's name. A variable is deleted after the line that reads it last unless that
+    line reassigns it, so each value lives no longer than the liveness says; the inputs stay (the caller holds them).
     """
 
-    def __init__(self, life: Liveness, trunk: str):
-        self.life, self.trunk = life, trunk
+    def __init__(self, life: Liveness, namer: Namer):
+        self.life, self.namer = life, namer
+        self.trunk = namer("x")
+        self.branches: list[str] = []  # branch variables made so far
         self.holder: dict[str, str] = {}  # live value -> its variable
-        self.chains = {trunk}  # variables a chain passes on
 
     def assign(self, node: Node, ident: str) -> tuple[str, list[str]]:
         """The variable ``node``'s line assigns, and the variables to delete after it."""
@@ -77,20 +79,26 @@ class ForwardVariables:
         dying = [value for value in read if life.last_use(value) == position]
         readers = life.readers[node.name]
         target = ident
-        if node.num_outputs == 1 and len(readers) == 1 and not life.is_output(node.name):
-            passed_on = [self.holder[value] for value in dying if self.holder[value] in self.chains]
+        if node.num_outputs == 1 and readers and not life.is_output(node.name):
+            running = [self.trunk, *self.branches]
+            busy = {variable for value, variable in self.holder.items() if value not in dying}
+            passed_on = [self.holder[value] for value in dying if self.holder[value] in running]
             if passed_on:
                 target = self.trunk if self.trunk in passed_on else passed_on[0]
-            elif self.trunk not in self.holder.values():
+            elif self.trunk not in busy:
                 target = self.trunk
-            else:
-                self.chains.add(ident)
+            elif len(readers) == 1:
+                target = next((b for b in self.branches if b not in busy), None) or self._new_branch()
         dead = [variable for variable in (self.holder.pop(value) for value in dying) if variable != target]
         if readers:
             self.holder[node.name] = target
         else:  # nothing reads it
             dead.append(target)
         return target, dead
+
+    def _new_branch(self) -> str:
+        self.branches.append(self.namer("branch"))
+        return self.branches[-1]
 
 
 class TorchContext:
@@ -137,7 +145,7 @@ class TorchContext:
         self._constant_params()
         for node in graph.nodes:
             self.ident(node.name)
-        self.variables = ForwardVariables(liveness(graph), self.namer("x"))
+        self.variables = ForwardVariables(liveness(graph), self.namer)
 
     def body(self, graph: Graph, shapes: dict[TensorRef, tuple], bound: dict[str, str], depth: int,
              within: str) -> TorchContext:
@@ -315,9 +323,8 @@ class TorchContext:
 
 _CLASS_DOC = '''"""The MXNet network as a PyTorch module: ``eval()`` reproduces MXNet inference, ``train()`` trains.
 
-    BatchNorm layers converted from ``fix_gamma=True`` keep ``weight == 1`` as MXNet does: the weight is frozen
-    (``requires_grad=False``), so optimizers leave it alone. Momentum follows PyTorch (1 - MXNet momentum);
-    training moves the running variance towards the biased batch variance, as MXNet does.
+    Layers that MXNet trains otherwise than PyTorch (``Mxnet*`` classes above: BatchNorm's statistics and
+    ``fix_gamma``, Dropout's shared axes) keep PyTorch's state dict keys and say how they differ.
     """'''
 
 

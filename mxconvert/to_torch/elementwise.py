@@ -182,17 +182,29 @@ def add_n(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(" + ".join(ctx.input(i) for i in range(len(node.inputs))))
 
 
-HELPERS["mxnet_shared_dropout"] = '''
-def mxnet_shared_dropout(x: torch.Tensor, p: float, axes: List[int], training: bool) -> torch.Tensor:
-    """MXNet's ``Dropout`` with ``axes``: one keep mask (probability 1 - p, kept values scaled by 1 / (1 - p)) of
-    ``x``'s shape with size 1 along ``axes``, broadcast over them; the identity unless ``training``."""
-    if not training or p == 0.0:
-        return x
-    shape = list(x.shape)
-    for axis in axes:
-        shape[axis] = 1
-    keep = torch.rand(shape, dtype=x.dtype, device=x.device) < 1.0 - p
-    return x * keep.to(x.dtype) / (1.0 - p)
+HELPERS["MxnetDropout"] = '''
+class MxnetDropout(nn.Dropout):
+    """``nn.Dropout`` as MXNet's: ``axes`` share one keep mask (kept values scaled by 1 / (1 - p)) along them;
+    ``always`` drops at inference too."""
+
+    axes: List[int]
+
+    def __init__(self, p: float, axes: List[int], always: bool = False) -> None:
+        super().__init__(p)
+        self.axes = axes
+        self.always = always
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        training = self.training or self.always
+        if not self.axes:
+            return F.dropout(x, p=self.p, training=training)
+        if not training or self.p == 0.0:
+            return x
+        shape = list(x.shape)
+        for axis in self.axes:
+            shape[axis] = 1
+        keep = torch.rand(shape, dtype=x.dtype, device=x.device) < 1.0 - self.p
+        return x * keep.to(x.dtype) / (1.0 - self.p)
 '''
 
 
@@ -205,13 +217,11 @@ def copy(ctx: TorchContext, node: Node) -> Lowering:
 def dropout(ctx: TorchContext, node: Node) -> Lowering:
     """Drops in ``train()`` (and always with ``mode="always"``, as MXNet does at inference); ``axes`` share one
     mask along them."""
-    p = num(node.attrs["p"])
-    training = "True" if node.attrs["mode"] == "always" else "self.training"
-    if node.attrs["axes"]:
-        axes = str(list(node.attrs["axes"]))
-        return Lowering(call_source(ctx.helper("mxnet_shared_dropout"), ctx.input(0), p, axes, training))
-    if node.attrs["mode"] == "always":
-        return Lowering(call_source("F.dropout", ctx.input(0), p=p, training=training))
+    p, axes, always = num(node.attrs["p"]), list(node.attrs["axes"]), node.attrs["mode"] == "always"
+    if axes or always:
+        flags = {"always": "True"} if always else {}
+        return Lowering(f"{ctx.layer}({ctx.input(0)})", call_source(ctx.helper("MxnetDropout"), p=p, axes=axes,
+                                                                       **flags))
     return Lowering(f"{ctx.layer}({ctx.input(0)})", call_source("nn.Dropout", p=p))
 
 

@@ -34,11 +34,13 @@ def load_kit_module(path: str | os.PathLike) -> types.ModuleType:
 
 
 def module_from_source(source: str, filename: str = "<kit_model.py>") -> types.ModuleType:
-    """Execute generated source as a module; the text is registered with ``linecache`` for tracebacks."""
+    """Execute generated source as a module, as Python imports the file (this module's ``__future__`` imports
+    not inherited: TorchScript reads the class attributes' annotations); the text is registered with
+    ``linecache`` for tracebacks."""
     module = types.ModuleType("kit_model")
     module.__file__ = filename
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102  (our own generated code)
+    exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)  # noqa: S102  (our own generated code)
     return module
 
 

@@ -75,23 +75,36 @@ def layer_norm(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(expr, layer, {"weight": ctx.weight(1), "bias": ctx.weight(2)})
 
 
-HELPERS["mxnet_batch_norm"] = '''
-def mxnet_batch_norm(
-    x: torch.Tensor, running_mean: torch.Tensor, running_var: torch.Tensor, batches: torch.Tensor,
-    weight: torch.Tensor, bias: torch.Tensor, training: bool, momentum: float, eps: float
-) -> torch.Tensor:
-    """MXNet's BatchNorm over axis 1. In training it normalises with the batch statistics and moves the running
-    ones by ``momentum`` (PyTorch's convention, 1 - MXNet's) towards the batch mean and the biased batch variance,
-    as MXNet does; PyTorch's layers would move towards the unbiased one."""
-    if not training:
-        return F.batch_norm(x, running_mean, running_var, weight, bias, False, 0.0, eps)
-    with torch.no_grad():
-        batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
-        running_mean.lerp_(batch_mean, momentum)
-        running_var.lerp_(batch_var, momentum)
-        batches.add_(1)
-    return F.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+def _batch_norm_class(dims: int) -> str:
+    return f'''
+class MxnetBatchNorm{dims}d(nn.BatchNorm{dims}d):
+    """``nn.BatchNorm{dims}d`` trained as MXNet trains its BatchNorm: the batch statistics move the running ones by
+    ``momentum`` (PyTorch's convention, 1 - MXNet's) towards the batch mean and the biased batch variance (PyTorch's
+    layer takes the unbiased one). ``fix_gamma``: the weight stays 1 (frozen); ``use_global_stats``: the running
+    statistics normalise in training too."""
+
+    def __init__(self, num_features: int, eps: float, momentum: float, fix_gamma: bool = False,
+                 use_global_stats: bool = False) -> None:
+        super().__init__(num_features, eps=eps, momentum=momentum)
+        self.weight.requires_grad_(not fix_gamma)
+        self.use_global_stats = use_global_stats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.use_global_stats:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        momentum = self.momentum
+        assert momentum is not None
+        with torch.no_grad():
+            batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+            self.running_mean.lerp_(batch_mean, momentum)
+            self.running_var.lerp_(batch_var, momentum)
+            self.num_batches_tracked.add_(1)
+        return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
 '''
+
+
+for _dims in (1, 2, 3):
+    HELPERS[f"MxnetBatchNorm{_dims}d"] = _batch_norm_class(_dims)
 
 
 HELPERS["mxnet_batch_norm_outputs"] = '''
@@ -110,36 +123,30 @@ def mxnet_batch_norm_outputs(
 
 @register(*BATCH_NORMS, check=lambda n, *_: batch_norm_refusal(n))
 def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
-    """``nn.BatchNorm`` moving its statistics as MXNet does in training (then ReLU for BatchNormWithReLU)."""
+    """An ``MxnetBatchNorm*d`` layer (MXNet's training statistics, ``fix_gamma``, ``use_global_stats``), over axis
+    1 (another axis moved there and back); then ReLU for BatchNormWithReLU."""
     a = node.attrs
     shape = ctx.shape(0)
     if not 2 <= len(shape) <= 5:
         raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
     axis = batch_norm_axis(node, len(shape))
-    momentum = num(round(1.0 - a["momentum"], 12))
-    layer = call_source(f"nn.BatchNorm{max(len(shape) - 2, 1)}d", str(shape[axis]), eps=num(a["eps"]), momentum=momentum)
+    flags = {key: "True" for key in ("fix_gamma", "use_global_stats") if a[key]}
+    layer = call_source(ctx.helper(f"MxnetBatchNorm{max(len(shape) - 2, 1)}d"), str(shape[axis]),
+                        eps=num(a["eps"]), momentum=num(round(1.0 - a["momentum"], 12)), **flags)
     gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
     state = {"weight": gamma, "bias": ctx.weight(2), "running_mean": ctx.weight(3), "running_var": ctx.weight(4),
              "num_batches_tracked": np.array(0, dtype=np.int64)}
-    setup = [f"{ctx.layer}.weight.requires_grad_(False)"] if a["fix_gamma"] else []
     x = ctx.input(0) if axis == 1 else f"{ctx.input(0)}.movedim({axis}, 1)"
     bn = ctx.layer
-    if a["use_global_stats"]:  # moving statistics in training too
-        expr = call_source("F.batch_norm", x, f"{bn}.running_mean", f"{bn}.running_var", f"{bn}.weight", f"{bn}.bias",
-                     "False", "0.0", f"{bn}.eps")
-    else:
-        expr = call_source(ctx.helper("mxnet_batch_norm"), x, f"{bn}.running_mean", f"{bn}.running_var",
-                     f"{bn}.num_batches_tracked", f"{bn}.weight", f"{bn}.bias", "self.training", momentum, f"{bn}.eps")
-    if axis != 1:
-        expr = f"{expr}.movedim(1, {axis})"
+    expr = f"{bn}({x})" if axis == 1 else f"{bn}({x}).movedim(1, {axis})"
     if batch_norm_relu(node):
         expr = f"F.relu({expr})"
     if a["output_mean_var"]:
         batch_stats = "False" if a["use_global_stats"] else "self.training"
         variance = ("True",) if batch_norm_statistics(node) == "var" else ()
         expr = call_source(ctx.helper("mxnet_batch_norm_outputs"), expr, x, f"{bn}.running_mean", f"{bn}.running_var",
-                     batch_stats, f"{bn}.eps", *variance)
-    return Lowering(expr, layer, state, setup)
+                           batch_stats, f"{bn}.eps", *variance)
+    return Lowering(expr, layer, state)
 
 
 @register("L2Normalization")
