@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
-from .indexing import INDEX_DTYPES
+from .indexing import CREATED_OPS, INDEX_DTYPES
 from .schema import numpy_spelled
 from .shape import CAST_DTYPES
 
@@ -107,8 +107,10 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
         dtype = node.attrs.get("dtype")
         if node.op in ("shape_array", "size_array"):  # int64 in MXNet 1.9
             outputs = ["int64"] * node.num_outputs
-        elif node.op in _CREATION and isinstance(dtype, str):
+        elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs
+        elif node.op == "_npi_full_like":  # its data's type unless dtype names one
+            outputs = [dtype if isinstance(dtype, str) else types[0]] * node.num_outputs
         elif node.op == "topk" and isinstance(dtype, str):  # the indices, after the values where both are given
             outputs = [types[0]] * node.num_outputs
             if node.attrs["ret_typ"] in ("indices", "both"):
