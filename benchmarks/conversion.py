@@ -91,12 +91,14 @@ def mxnet_export(mx, prefix: str, onnx_path: str, input_shape: tuple[int, ...], 
     mx.onnx.export_model(sym, params, in_shapes=[input_shape], in_types=[np.float32], onnx_file_path=onnx_path)
 
 
-def ours_export(prefix: str, onnx_path: str, input_shape: tuple[int, ...], epoch: int = 0) -> None:
-    """mxconvert: read the checkpoint, convert (opset 13, checked), write."""
+def ours_export(prefix: str, onnx_path: str, input_shape: tuple[int, ...], epoch: int = 0,
+                dynamic_axes: dict[str, tuple[int, ...]] | None = None) -> None:
+    """mxconvert: read the checkpoint, convert (opset 13, checked; ``dynamic_axes`` symbolic), write."""
     from mxconvert.checkpoint import load_checkpoint
     from mxconvert.to_onnx import ExportOptions, build_onnx, save_onnx
 
-    model, _ = build_onnx(load_checkpoint(prefix, epoch), ExportOptions(input_shape=input_shape, opset=13))
+    options = ExportOptions(input_shape=input_shape, opset=13, dynamic_axes=dynamic_axes or {})
+    model, _ = build_onnx(load_checkpoint(prefix, epoch), options)
     save_onnx(model, onnx_path)
 
 

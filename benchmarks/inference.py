@@ -46,16 +46,19 @@ class Model:
 
     def onnx_file(self, exporter: str, shape: tuple[int, ...] | dict) -> str:
         """Our or MXNet's (``exporter`` = ours | mxnet) ONNX export for exactly ``shape`` (a shape per input
-        name for several); ``ours-ort-transformers``: ours after ONNX Runtime's transformer optimizer, its
-        fusion counts written beside it (:func:`fusions_of`)."""
+        name for several); ``ours-ort-transformers``: ours with the NLP model's batch and sequence dynamic (as
+        served) after ONNX Runtime's transformer optimizer, its fusion counts written beside it
+        (:func:`fusions_of`)."""
         path = self._path(exporter, shape, ".onnx")
         if not os.path.exists(path):
             if exporter == "mxnet":
                 from conversion import prepare_mxnet_exporter
 
                 mxnet_export(prepare_mxnet_exporter(), self.prefix, path, shape)
-            elif exporter == "ours-ort-transformers":
-                transformer_optimized(self.prefix, self.onnx_file("ours", shape), path)
+            elif exporter == "ours-ort-transformers":  # dynamic axes, as served: the optimizer fuses attention
+                dynamic = self._path("ours-dynamic", shape, ".onnx")
+                ours_export(self.prefix, dynamic, shape, dynamic_axes=nlp.dynamic_axes(os.path.basename(self.prefix)))
+                transformer_optimized(self.prefix, dynamic, path)
             else:
                 ours_export(self.prefix, path, shape)
         return path
