@@ -19,8 +19,10 @@ RUNNING = re.compile(r"(x|branch)(_\d+)?")  # the running value, a side branch's
 def forward_variables(source: str) -> tuple[int, int]:
     """Check the naming rules of ``KitModel.forward``: a variable named for a node holds that node's value only
     (assigned once, by a line with no comment naming another node that calls no layer of another name;
-    ``x``/``branch`` name running values), and each ``del`` frees variables that the line before it read and did not reassign.
-    Returns (forward's lines, its ``del`` statements)."""
+    ``x``/``branch`` name running values), each ``del`` frees variables that the line before it read and did not
+    reassign, and no statement that uses one node's layer (``self.NAME``, called or its tensors read) spans several
+    lines (the old ``mxnet_batch_norm(x, self.bn.running_mean, ...)`` call took 11). Returns (forward's lines, its
+    ``del`` statements)."""
     tree = ast.parse(source)
     forward = next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "forward"
                    and any(isinstance(c, ast.ClassDef) and c.name == "KitModel" and node in c.body
@@ -30,6 +32,10 @@ def forward_variables(source: str) -> tuple[int, int]:
               for target in node.targets if isinstance(target, ast.Attribute)}
     deletes, named = 0, set()
     for previous, stmt in zip([None, *forward.body], forward.body):
+        used = {n.attr for n in ast.walk(stmt) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+                and n.value.id == "self" and n.attr in layers}
+        assert len(used) != 1 or stmt.end_lineno == stmt.lineno, \
+            "a multi-line statement for one layer:\n" + "\n".join(lines[stmt.lineno - 1:stmt.end_lineno])
         if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
             name = stmt.targets[0].id
             if not RUNNING.fullmatch(name):
