@@ -1,6 +1,6 @@
-"""Shape and layout ops where tests/mxcases.py cannot hold the case: casts of edge values compared bit for bit,
-amp_casts refused, 1-D splits into scalars, and Reshapes whose output MXNet shortens (its forward pass may
-crash the process, so MXNet's shapes are written down here)."""
+"""Shape and layout ops where a per-op case (tests/ops/shape.py) cannot hold them: casts of edge values compared
+bit for bit, amp_casts refused, 1-D splits into scalars, and Reshapes whose output MXNet shortens (its forward
+pass may crash the process, so MXNet's shapes are written down here)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,0 +1,163 @@
+"""The indexing family's per-op cases (``mxconvert/semantics/indexing.py``): indexing, creation and sorting: float
+indices truncated, clipped or wrapped; ties; dtypes; random draws.
+
+Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every family's tables (the cases
+of an op go in the module of the family that defines it)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .common import S, d
+from .np_helpers import _N, _dn, _nd
+
+CASES: dict[str, tuple] = {}
+CASE_INPUTS: dict[str, dict] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
+RANDOM_CASES: dict[str, tuple] = {}
+
+CASES.update({  # NumPy's zeros, ones and arange (added to the data through MXNet's own op)
+    "np_zeros_ones": (S.broadcast_add(S.broadcast_add(d, _N.zeros((1, 3)).as_nd_ndarray()),
+                                      _N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
+    "np_arange": (S.broadcast_add(d, _N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
+})
+
+
+def _plus(sym):
+    """A NumPy-interface creation op's values added to the data (through MXNet's own op)."""
+    return S.broadcast_add(d, sym.as_nd_ndarray())
+
+
+def _beside(sym):
+    """A creation op's values (of any type) as an output beside the data's."""
+    return S.Group([sym.as_nd_ndarray(), d * 1.0])
+
+
+CASES.update({  # NumPy's creation ops: values from the attributes alone, in their dtype
+    "np_eye": (_plus(_N.eye(3, 4, k=1)), (3, 4)),
+    "np_eye_square_lower": (_plus(_N.eye(4, k=-2)), (2, 4, 4)),
+    "np_identity": (_plus(_N.identity(3)), (3, 3)),
+    "np_linspace": (_plus(_N.linspace(-1.0, 2.5, 7)), (2, 7)),
+    "np_linspace_open_int": (_beside(_N.linspace(0, 10, 4, endpoint=False, dtype="int32")), (2,)),
+    "np_logspace": (_plus(_N.logspace(0.5, 2.0, 5, base=2.0, endpoint=False)), (2, 5)),
+    "np_indices": (_beside(_N.indices((2, 3, 4))), (2,)),
+    "np_hanning": (_plus(_N.hanning(9)), (9,)),
+    "np_hamming": (_plus(_N.hamming(8)), (2, 8)),
+    "np_blackman": (_plus(_N.blackman(7)), (7,)),
+    "np_blackman_one": (_plus(_N.blackman(1)), (3,)),
+    "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
+    "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
+})
+
+
+def _index_var(name: str, values: list) -> tuple:
+    """A variable holding exact index values (stored with the weights) and its CASE_INPUTS entry."""
+    array = np.array(values, np.float32)
+    return S.var(name, shape=array.shape), array
+
+
+def _with_data(sym):
+    """``sym`` grouped with an output of the data, for creation ops whose output type is no float32."""
+    return S.Group([sym, d * 1.0])
+
+
+_take_idx, _take_values = _index_var("idx", [[-1.5, 0.3], [2.9, 7.0]])
+_wrap_idx, _wrap_values = _index_var("idx", [-7.5, -1.0, 4.2, 12.0])
+_raise_idx, _raise_values = _index_var("idx", [0.0, 2.0, 1.5])
+_pick_idx, _pick_values = _index_var("idx", [[-1.0, 5.0, 1.7, 0.2], [2.0, 2.9, -0.5, 1.0]])
+_pick_kept_idx, _pick_kept_values = _index_var("idx", [[-1.0], [-5.5], [6.0]])
+_onehot_idx, _onehot_values = _index_var("idx", [[-1.0, 0.0, 2.7], [3.0, 4.0, -0.5]])
+_gather_idx, _gather_values = _index_var("idx", [[-1.0, 0.5, 2.0], [3.0, -4.0, -0.5]])
+_gather_all_idx, _gather_all_values = _index_var("idx", [[1.0, -2.0], [2.0, 0.0], [-1.0, 2.5]])
+_cond, _cond_values = _index_var("cond", [1.0, 0.0, -0.5])
+CASES.update({
+    "index_take_axis0_clip": (S.take(d, _take_idx, name="take"), (4, 3)),
+    "index_take_neg_axis_wrap": (S.take(d, _wrap_idx, axis=-1, mode="wrap", name="take"), (2, 3, 5)),
+    "index_take_raise_in_range": (S.take(d, _raise_idx, axis=1, mode="raise", name="take"), (2, 3, 4)),
+    "index_take_computed_wrap": (S.take(d, S.floor(d * 4.0), axis=1, mode="wrap", name="take"), (2, 3)),
+    # infinite and NaN indices become int64's lowest (x86): clipped to 0, wrapped to its remainder
+    "index_take_infinite_clip": (S.take(d, S.reciprocal(S.floor(d * 2.0)), axis=-1, name="take"), (2, 5)),
+    "index_take_nan_wrap": (S.take(d, S.sqrt(S.floor(d * 2.0)), axis=0, mode="wrap", name="take"), (3, 4)),
+    "index_pick_nan_clip": (S.pick(d, S.sqrt(S.floor(S.sum(d, axis=0) * 2.0)), axis=0, name="pick"), (3, 4)),
+    "index_pick_clip": (S.pick(d, _pick_idx, axis=1, name="pick"), (2, 3, 4)),
+    "index_pick_wrap_keepdims": (S.pick(d, _pick_kept_idx, axis=-1, keepdims=True, mode="wrap", name="pick"), (3, 4)),
+    "index_pick_argmax": (S.pick(d, S.argmax(d, axis=0), axis=0, name="pick"), (3, 4)),
+    "index_one_hot_computed": (S.one_hot(S.floor(d * 3.0), depth=4, name="one_hot"), (2, 3)),
+    "index_one_hot_int32": (S.one_hot(_onehot_idx + d * 0.0, depth=4, on_value=2.7, off_value=-1.0, dtype="int32",
+                                      name="one_hot"), (2, 3)),
+    "index_one_hot_float16": (S.one_hot(_onehot_idx + d * 0.0, depth=3, on_value=0.1, dtype="float16",
+                                        name="one_hot"), (2, 3)),
+    "index_gather_nd_leading": (S.gather_nd(d, _gather_idx, name="gather_nd"), (3, 4, 2)),
+    "index_gather_nd_every_axis": (S.gather_nd(d, _gather_all_idx, name="gather_nd"), (2, 3, 4)),
+    "index_where_same_shape": (S.where(S.floor(d * 2.0), d, d * 3.0, name="where"), (2, 3, 4)),
+    "index_where_rows": (S.where(_cond, d, -d, name="where"), (3, 4)),
+    "index_topk_indices": (S.topk(d, k=2, name="topk"), (2, 3, 5)),
+    "index_topk_value_axis1_ascend": (S.topk(d, axis=1, k=2, ret_typ="value", is_ascend=True, name="topk"), (2, 4, 3)),
+    # ties: MXNet's std::sort keeps the lower index first on up to 16 elements (beyond, its order is libstdc++'s)
+    "index_topk_both_ties": (S.topk(S.floor(d * 2.0), k=3, ret_typ="both", name="topk"), (2, 6)),
+    "index_topk_both_ties_ascend": (S.topk(S.floor(d * 2.0), k=4, ret_typ="both", is_ascend=True, name="topk"),
+                                    (2, 6)),
+    "index_topk_mask_axis0": (S.topk(d, axis=0, k=2, ret_typ="mask", name="topk"), (3, 4)),
+    "index_topk_flat": (S.topk(d, axis=None, k=3, ret_typ="both", name="topk"), (2, 3, 2)),
+    "index_topk_flat_mask": (S.topk(d, axis=None, k=4, ret_typ="mask", name="topk"), (2, 3)),
+    "index_topk_every_k0": (S.topk(d, axis=-2, k=0, ret_typ="value", name="topk"), (2, 3, 2)),
+    "index_topk_int32": (S.topk(d, k=2, dtype="int32", name="topk"), (3, 4)),
+    "index_sort": (S.sort(d, name="sort"), (2, 3, 5)),
+    "index_sort_descend_axis0": (S.sort(d, axis=0, is_ascend=False, name="sort"), (3, 4)),
+    "index_sort_flat": (S.sort(d, axis=None, name="sort"), (2, 3)),
+    "index_argsort_ties": (S.argsort(S.floor(d * 2.0), name="argsort"), (3, 5)),
+    "index_argsort_ties_descend": (S.argsort(S.floor(d * 2.0), axis=1, is_ascend=False, name="argsort"), (2, 4, 2)),
+    "index_argsort_flat_int32": (S.argsort(d, axis=None, dtype="int32", name="argsort"), (2, 3)),
+    "index_shape_array": (S.shape_array(d, name="shape"), (2, 3, 4)),
+    "index_size_array": (S.size_array(d, name="size"), (2, 3, 4)),
+    "index_arange_repeat": (S.broadcast_add(d, S.arange(2, 7.5, 1.5, repeat=2, name="arange")), (3, 8)),
+    "index_arange_no_stop": (S.broadcast_add(d, S.arange(5, name="arange")), (2, 5)),
+    "index_arange_negative_step": (S.broadcast_add(d, S.arange(3, -1, -0.7, name="arange")), (1, 6)),
+    "index_arange_int32": (_with_data(S.arange(-1.5, 4, 1.2, dtype="int32", name="arange")), (2, 3)),
+    "index_arange_uint8_wraps": (_with_data(S.arange(-3.5, 5, 1.5, dtype="uint8", name="arange")), (2, 3)),
+    "index_arange_float16": (_with_data(S.arange(0.1, 2, 0.3, dtype="float16", name="arange")), (2, 3)),  # zeros
+    "index_arange_float16_whole": (_with_data(S.arange(-2.5, 9, 1.7, repeat=3, dtype="float16", name="arange")),
+                                   (2, 3)),
+    "index_arange_like": (S.contrib.arange_like(d, start=1, step=0.5, repeat=2, name="arange") + d, (3, 3)),
+    "index_arange_like_axis": (S.broadcast_add(d, S.contrib.arange_like(d, axis=-1, start=-2, step=1.5,
+                                                                        name="arange")), (2, 4)),
+    "index_arange_like_negative_repeat": (S.contrib.arange_like(d, repeat=-2, step=0.7, name="arange"), (2, 3)),
+    "index_zeros": (S.broadcast_add(d, S.zeros(shape=(1, 3), name="zeros")), (2, 3)),
+    "index_ones": (S.broadcast_add(d, S.ones(shape=(2, 3), name="ones")), (2, 3)),
+    "index_full": (S.broadcast_add(d, S.full(shape=(2, 1), val=2.5, name="full")), (2, 3)),
+    "index_full_int32": (_with_data(S.full(shape=(2, 2), val=2.7, dtype="int32", name="full")), (2, 3)),
+    "index_zeros_like": (S.zeros_like(d, name="zeros"), (2, 3)),
+    "index_ones_like": (S.ones_like(d, name="ones") * 2.0 + d, (2, 3)),
+})
+CASE_INPUTS.update({
+    "index_take_axis0_clip": {"idx": _take_values},
+    "index_take_neg_axis_wrap": {"idx": _wrap_values},
+    "index_take_raise_in_range": {"idx": _raise_values},
+    "index_pick_clip": {"idx": _pick_values},
+    "index_pick_wrap_keepdims": {"idx": _pick_kept_values},
+    "index_one_hot_int32": {"idx": _onehot_values},
+    "index_one_hot_float16": {"idx": _onehot_values},
+    "index_gather_nd_leading": {"idx": _gather_values},
+    "index_gather_nd_every_axis": {"idx": _gather_all_values},
+    "index_where_rows": {"cond": _cond_values},
+})
+# ONNX operators MXNet's importer lacks, per case: the importer test skips these
+INDEX_IMPORTER_SKIPS.update({
+    **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
+    **{f"index_gather_nd_{v}": "MXNet's importer has no GatherND" for v in ("leading", "every_axis")},
+    **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
+    **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
+})
+# Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
+_PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
+RANDOM_CASES.update({
+    "index_random_normal": (S.broadcast_add(d, S.random.normal(loc=1.0, scale=2.0, shape=(200, 500), name="normal")),
+                            (1, 500), {}),
+    "index_random_uniform": (S.broadcast_add(d, S.random.uniform(low=-1.0, high=3.0, shape=(200, 500),
+                                                                 name="uniform")), (1, 500), {}),
+    "index_random_uniform_like": (S.random.uniform_like(d, low=2.0, high=5.0, name="uniform"),
+                                  (200, 500), {}),
+    **{f"index_sample_multinomial{'_prob' if prob else ''}": (
+        S.sample_multinomial(S.softmax(S.broadcast_add(d, S.var("logits", shape=(1, 4)))), shape=(50,),
+                             get_prob=prob, name="multinomial"), (400, 4), {"logits": _PROBABILITIES})
+       for prob in (False, True)},
+})

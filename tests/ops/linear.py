@@ -1,0 +1,88 @@
+"""The linear family's per-op cases (``mxconvert/semantics/linear.py``): fully connected layers, embeddings, matrix
+products (dot, batch_dot, gemm2, NumPy's matmul, tensordot, einsum) and linear algebra.
+
+Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every family's tables (the cases
+of an op go in the module of the family that defines it)."""
+from __future__ import annotations
+
+from .common import S, d, mx
+from .np_helpers import _N, _dn, _nd, _nd_all
+
+CASES: dict[str, tuple] = {}
+ONNX_REFUSES: dict[str, str] = {}
+ONNX_OPSET_FLOOR: dict[str, tuple] = {}
+
+# id -> (symbol, input shape)
+CASES.update({
+    "fc_flatten": (S.FullyConnected(d, num_hidden=7, name="fc"), (2, 3, 4, 4)),
+    "fc_no_bias": (S.FullyConnected(d, num_hidden=7, no_bias=True, name="fc"), (2, 12)),
+    "fc_no_flatten": (S.FullyConnected(d, num_hidden=7, flatten=False, name="fc"), (2, 3, 5)),
+})
+_NW = S.var("w", shape=(4, 3, 5)).as_np_ndarray()
+# cases ONNX expresses from an opset on (earlier ones are refused with the reason): Einsum
+EINSUM_CASES = ("np_dot_nd", "np_dot_vector", "np_tensordot_axes", "np_tensordot_int", "np_einsum",
+                "np_einsum_ellipsis_implicit")
+# Cases ONNX takes from an opset on, refused below it: (that opset, what the refusal says)
+ONNX_OPSET_FLOOR.update({case: (12, r"\[ONNX has Einsum from opset 12\]") for case in EINSUM_CASES})
+CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to last axis, tensordot, einsum
+    "np_matmul_broadcast": (_nd(_N.matmul(_dn, _NW)), (2, 1, 3, 3)),
+    "np_matmul_vector": (_nd(_N.matmul(_N.reshape(_dn, -1), _N.reshape(_NW, (3, 20)))), (1, 3)),
+    "np_dot_nd": (_nd(_N.dot(_dn, _NW)), (2, 3)),
+    "np_dot_vector": (_nd(_N.dot(_dn, _N.reshape(_NW, (-1,)))), (3, 60)),
+    "np_tensordot_axes": (_nd(_N.tensordot(_dn, _NW, axes=([0, -1], [1, 0]))), (3, 2, 4)),
+    "np_tensordot_int": (_nd(_N.tensordot(_dn, _NW, axes=2)), (2, 4, 3)),
+    "np_einsum": (_nd(_N.einsum("bij,jkl->bkil", _dn, _NW)), (2, 3, 4)),
+    "np_einsum_ellipsis_implicit": (_nd(_N.einsum("...j,kjl", _dn, _NW)), (2, 3)),
+})
+_SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
+_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
+_L = _N.linalg
+_NI = mx.symbol.numpy._internal  # the spellings the NumPy interface does not export (cholesky's lower)
+CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
+    "np_linalg_det": (_nd(_L.det(_dn)), (2, 3, 3)),
+    "np_linalg_det_2d": (_nd(_L.det(_dn)), (4, 4)),
+    "np_linalg_slogdet": (_nd_all(_L.slogdet(_dn)), (2, 3, 3)),
+    "np_linalg_inv": (_nd(_L.inv(_SQUARE)), (2, 3, 3)),
+    "np_linalg_cholesky": (_nd(_L.cholesky(_GRAM)), (2, 3, 3)),
+    "np_linalg_cholesky_upper": (_nd(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
+    "np_linalg_solve_vectors": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_solve_matrices": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
+})
+ONNX_REFUSES.update({
+    "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
+                     **{case: r"_npi_cholesky \[ONNX has no Cholesky decomposition operator\]"
+                        for case in ("np_linalg_cholesky", "np_linalg_cholesky_upper")},
+    **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
+                        for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")},
+})
+
+
+def _w(name: str, shape: tuple):
+    return S.var(name, shape=shape)
+
+
+CASES.update({
+    "nn_fc_no_flatten_4d": (S.FullyConnected(d, num_hidden=3, flatten=False, name="fc"), (2, 3, 2, 5)),
+    # indices from -1 to 7 into 5 rows: MXNet clips them into [0, 4] and truncates fractions
+    "nn_embedding": (S.Embedding(d * 4.0 + 3.0, input_dim=5, output_dim=3, name="emb"), (2, 7)),
+    # NaN and values past int64 take row 0 (MXNet's cast to int64 makes them its lowest value)
+    "nn_embedding_nan_past_int64": (S.Embedding(S.log(d) * -1e20, input_dim=4, output_dim=3, name="emb"), (3, 5)),
+    "nn_embedding_3d_sparse_grad": (S.Embedding(d * 2.0 + 2.0, input_dim=4, output_dim=2, sparse_grad=True,
+                                                name="emb"), (2, 3, 4)),
+    "nn_dot_2d": (S.dot(d, _w("w", (5, 3)), name="dot"), (4, 5)),
+    "nn_dot_nd": (S.dot(d, _w("w", (5, 3, 2)), name="dot"), (2, 3, 5)),
+    "nn_dot_transpose_a": (S.dot(d, _w("w", (2, 3)), transpose_a=True, name="dot"), (2, 4, 3)),
+    "nn_dot_transpose_b_nd": (S.dot(d, _w("w", (3, 2, 5)), transpose_b=True, name="dot"), (2, 4, 5)),
+    "nn_dot_transpose_both": (S.dot(d, _w("w", (4, 2)), transpose_a=True, transpose_b=True, name="dot"), (2, 3)),
+    "nn_dot_vectors": (S.dot(d, d * 2.0, name="dot"), (6,)),
+    "nn_dot_vector_matrix": (S.dot(d, _w("w", (3, 4)), name="dot"), (3,)),
+    "nn_batch_dot": (S.batch_dot(d, _w("w", (2, 5, 3)), name="bd"), (2, 4, 5)),
+    "nn_batch_dot_transposed": (S.batch_dot(d, _w("w", (2, 3, 4, 5)), transpose_a=True, transpose_b=True,
+                                            name="bd"), (2, 3, 5, 2)),
+    "nn_gemm2": (S.linalg.gemm2(d, _w("w", (2, 5, 3)), alpha=0.5, name="gemm"), (2, 4, 5)),
+    "nn_gemm2_transposed_2d": (S.linalg.gemm2(d, _w("w", (4, 3)), transpose_a=True, transpose_b=True, name="gemm"),
+                               (3, 5)),
+    "nn_gemm2_axis": (S.linalg.gemm2(d, _w("w", (2, 5, 3, 2)), axis=-3, alpha=-2.0, name="gemm"), (2, 4, 3, 5)),
+    "nn_gemm2_axis0_transpose_b": (S.linalg.gemm2(d, _w("w", (3, 2, 5)), axis=0, transpose_b=True, name="gemm"),
+                                   (4, 2, 5)),
+})

@@ -1,0 +1,189 @@
+"""The shape family's per-op cases (``mxconvert/semantics/shape.py``): shape and layout ops (prefix shape_): ranks 1
+to 5, negative axes, None bounds, each mode; casts; NumPy's shape ops.
+
+Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every family's tables (the cases
+of an op go in the module of the family that defines it)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from .common import S, d
+from .np_helpers import _N, _NX, _dn, _nd, _nd_all
+
+CASES: dict[str, tuple] = {}
+ONNX_REFUSES: dict[str, str] = {}
+
+# id -> (symbol, input shape)
+CASES.update({
+    "flatten": (S.Flatten(d, name="flat"), (2, 3, 4, 4)),
+    "concat": (S.Concat(d, d * 2, dim=1, name="cat"), (2, 3, 4, 4)),
+    "concat_axis3": (S.Concat(d, d + 1, d * 3, dim=3, name="cat"), (2, 3, 4, 2)),
+    "reshape_codes_0_m1": (S.Reshape(d, shape=(0, 2, -1, 0), name="rs"), (2, 4, 3, 5)),
+    "reshape_m2": (S.Reshape(d, shape=(0, -2), name="rs"), (2, 4, 3)),
+    "reshape_m3": (S.Reshape(d, shape=(-3, -2), name="rs"), (2, 4, 3, 5)),
+    "reshape_m4": (S.Reshape(d, shape=(0, -4, 2, -1, -2), name="rs"), (2, 6, 3)),
+    "reshape_reverse": (S.Reshape(d, shape=(-1, 0), reverse=True, name="rs"), (2, 3, 4)),
+    "slice_channel": (S.SliceChannel(d, num_outputs=3, axis=1), (2, 6, 3)),
+    "slice_squeeze": (S.SliceChannel(d, num_outputs=3, axis=2, squeeze_axis=True), (2, 2, 3)),
+    "transpose": (S.transpose(d, axes=(0, 2, 3, 1)), (2, 3, 4, 5)),
+    "transpose_default": (S.transpose(d), (2, 3, 4)),
+})
+CASES.update({
+    "reshape_m4_first_m1": (S.Reshape(d, shape=(0, -4, -1, 2, -2), name="rs"), (2, 6, 3)),
+    "reshape_target_shape": (S.Reshape(d, target_shape=(0, 12), name="rs"), (2, 3, 4)),
+    "multi_head_split": (S.Group([S.SliceChannel(d, num_outputs=2, name="split")[1], d * 2.0]), (2, 4, 3)),
+    "concat_neg_dim": (S.Concat(d, d * 2, dim=-1, name="cat"), (2, 3, 4)),
+    "slice_neg_axis": (S.SliceChannel(d, num_outputs=2, axis=-1), (2, 3, 4)),
+    "slice_neg_axis_squeeze": (S.SliceChannel(d, num_outputs=3, axis=-2, squeeze_axis=True), (2, 3, 2)),
+})
+_W = S.var("w", shape=(2, 1, 4))  # a weight as the second input of the *_like ops
+CASES.update({
+    "shape_expand_dims_first": (S.expand_dims(d, axis=0, name="ed"), (3,)),
+    "shape_expand_dims_last_negative": (S.expand_dims(d, axis=-1, name="ed"), (2, 3, 4)),
+    "shape_expand_dims_middle": (S.expand_dims(d, axis=2, name="ed"), (2, 1, 3, 2, 2)),
+    "shape_squeeze_all": (S.squeeze(d, name="sq"), (1, 3, 1, 2)),
+    "shape_squeeze_axes": (S.squeeze(d, axis=(0, -1), name="sq"), (1, 3, 1, 1)),
+    "shape_squeeze_every_axis": (S.squeeze(d, name="sq"), (1, 1, 1)),
+    "shape_slice_basic": (S.slice(d, begin=(0, 1), end=(2, 3), name="sl"), (3, 4, 5)),
+    "shape_slice_none_negative": (S.slice(d, begin=(None, -3, 1), end=(-1, None, None), name="sl"), (3, 4, 5)),
+    "shape_slice_steps": (S.slice(d, begin=(1, None, None), end=(None, None, 0), step=(2, -1, -2), name="sl"),
+                          (5, 3, 6)),
+    "shape_slice_clipped": (S.slice(d, begin=(-9, 7), end=(20, -9), step=(1, -3), name="sl"), (3, 8)),
+    "shape_slice_1d_5d": (S.slice(S.slice(d, begin=(1,), end=(None,), name="a").reshape((2, 1, 3, 1, 2)),
+                                  begin=(None, None, 2, None, None), end=(None, None, 0, None, None),
+                                  step=(None, None, -1, 1, -1), name="sl"), (13,)),
+    "shape_slice_alias_crop": (S.crop(d, begin=(0, 1), end=(1, 3), name="sl"), (2, 4)),
+    "shape_slice_axis": (S.slice_axis(d, axis=1, begin=1, end=3, name="sa"), (2, 4, 3)),
+    "shape_slice_axis_end_none": (S.slice_axis(d, axis=-1, begin=-2, end=None, name="sa"), (2, 3, 5)),
+    "shape_slice_like_all": (S.slice_like(d, S.Pooling(d, kernel=(2, 2), stride=(2, 2)), name="sl"),
+                             (1, 2, 5, 6)),
+    "shape_slice_like_axes": (S.slice_like(d, _W, axes=(0, -1), name="sl"), (3, 2, 5)),
+    "shape_reshape_like": (S.reshape_like(d, _W, name="rl"), (4, 2)),
+    "shape_reshape_like_ranges": (S.reshape_like(d, S.var("w", shape=(5, 6, 2, 7)), lhs_begin=1, lhs_end=-1,
+                                                 rhs_begin=1, rhs_end=3, name="rl"), (2, 12, 3)),
+    "shape_reshape_like_tail": (S.reshape_like(d, S.var("w", shape=(3, 4)), lhs_begin=-2, rhs_begin=0,
+                                               name="rl"), (2, 6, 2)),
+    "shape_broadcast_to": (S.broadcast_to(d, shape=(3, 0, 4), name="bt"), (1, 2, 1)),
+    "shape_broadcast_axis": (S.broadcast_axis(d, axis=(0, 2), size=(2, 3), name="ba"), (1, 4, 1)),
+    "shape_broadcast_axes_alias": (S.broadcast_axes(d, axis=2, size=4, name="ba"), (2, 3, 1)),
+    "shape_broadcast_like": (S.broadcast_like(d, S.var("w", shape=(2, 3, 4)), name="bl"), (1, 3, 1)),
+    "shape_broadcast_like_axes": (S.broadcast_like(d, S.var("w", shape=(5, 4)), lhs_axes=(0, -1),
+                                                   rhs_axes=(-1, 0), name="bl"), (1, 3, 1)),
+    "shape_tile": (S.tile(d, reps=(2, 3), name="tile"), (2, 3)),
+    "shape_tile_longer_reps": (S.tile(d, reps=(2, 1, 3), name="tile"), (2, 3)),
+    "shape_tile_shorter_reps": (S.tile(d, reps=(2,), name="tile"), (2, 3, 2)),
+    "shape_repeat_flat": (S.repeat(d, repeats=2, name="rep"), (2, 3)),
+    "shape_repeat_axis": (S.repeat(d, repeats=3, axis=-2, name="rep"), (2, 3, 2)),
+    "shape_stack": (S.stack(d, d * 2.0, d + 1.0, axis=1, name="stack"), (2, 3)),
+    "shape_stack_last": (S.stack(d, S.exp(d), axis=-1, name="stack"), (2, 3)),
+    "shape_split_v2_sections": (S.split_v2(d, 3, axis=1), (2, 7, 2)),
+    "shape_split_v2_indices": (S.split_v2(d, (2, 3), axis=-1), (2, 3, 5)),
+    "shape_split_v2_squeeze": (S.split_v2(d, 3, axis=0, squeeze_axis=True), (3, 2)),
+    "shape_swapaxis": (S.SwapAxis(d, dim1=0, dim2=2, name="swap"), (2, 3, 4)),
+    "shape_swapaxes_negative": (S.swapaxes(d, dim1=-1, dim2=1, name="swap"), (2, 3, 4, 5)),
+    "shape_reverse": (S.reverse(d, axis=(0, 2), name="rev"), (2, 3, 4)),
+    "shape_flip_twice": (S.flip(d, axis=(1, 1, 0), name="rev"), (2, 3)),
+    "shape_depth_to_space": (S.depth_to_space(d, block_size=2, name="d2s"), (1, 8, 2, 3)),
+    "shape_space_to_depth": (S.space_to_depth(d, block_size=2, name="s2d"), (2, 3, 4, 6)),
+    "shape_space_depth_round_trip": (S.depth_to_space(S.space_to_depth(d, block_size=3), block_size=3,
+                                                      name="d2s"), (1, 2, 3, 6)),
+    "shape_block_grad": (S.BlockGrad(d * 2.0, name="bg") + S.stop_gradient(d, name="sg"), (2, 3)),
+})
+
+
+def _twice(sym):
+    """``sym`` times two through MXNet's own op (the NumPy arithmetic is another family's)."""
+    return (sym.as_nd_ndarray() * 2.0).as_np_ndarray()
+
+
+CASES.update({
+    "np_reshape": (_nd(_N.reshape(_dn, (3, -1, 2))), (2, 3, 4)),
+    "np_reshape_flat": (_nd(_N.reshape(_dn, -1)), (2, 3, 4)),
+    "npx_reshape_codes": (_nd(_NX.reshape(_dn, (-2, -5, -1))), (2, 3, 4, 5)),
+    "npx_reshape_copy_rest_split": (_nd(_NX.reshape(_dn, (-6, 2, -1, -4))), (4, 3, 5)),
+    "npx_reshape_reverse": (_nd(_NX.reshape(_dn, (-1, -2), reverse=True)), (2, 3, 4)),
+    "np_transpose_default": (_nd(_N.transpose(_dn)), (2, 3, 4)),
+    "np_transpose_negative": (_nd(_N.transpose(_dn, (-1, 0, -2))), (2, 3, 4)),
+    "np_moveaxis": (_nd(_N.moveaxis(_dn, [0, 1], [-1, 0])), (2, 3, 4, 5)),
+    "np_squeeze_axis": (_nd(_N.squeeze(_dn, axis=-1)), (2, 3, 1)),
+    "np_squeeze_to_0d": (_nd(_N.squeeze(_dn)), (1, 1)),
+    "np_atleast_3d": (_nd_all(_N.atleast_3d(_dn, _N.reshape(_dn, -1), S.sum(d, axis=(0, 1)).as_np_ndarray())), (2, 3)),
+    "np_atleast_2d_1d": (_nd_all(_N.atleast_2d(_N.reshape(_dn, -1), _dn)), (2, 3)),
+    "np_atleast_1d": (_nd(_N.atleast_1d(_dn)), (4,)),
+    "np_concatenate_negative": (_nd(_N.concatenate([_dn, _twice(_dn)], axis=-1)), (2, 3)),
+    "np_stack": (_nd(_N.stack([_dn, _twice(_dn)], axis=-1)), (2, 3)),
+    "np_vstack_1d_2d": (_nd(_N.vstack([_N.reshape(_dn, -1), _N.reshape(_dn, (1, 6))])), (2, 3)),
+    "np_hsplit_2d": (_nd_all(_N.hsplit(_dn, [1, 3])), (2, 5)),
+    "np_hsplit_1d": (_nd_all(_N.hsplit(_dn, 2)), (4,)),
+    "np_dsplit": (_nd_all(_N.dsplit(_dn, 2)), (2, 3, 4)),
+    "np_flip_axis": (_nd(_N.flip(_dn, 2)), (2, 3, 4)),
+    "np_flip_every_axis": (_nd(_N.flip(_dn)), (2, 3)),
+    "np_roll_flat": (_nd(_N.roll(_dn, 4)), (2, 3)),
+    "np_roll_axes": (_nd(_N.roll(_dn, (7, -2), axis=(0, -1))), (3, 4, 5)),
+    "np_rot90": (_nd(_N.rot90(_dn)), (2, 3, 4)),
+    "np_rot90_k3_axes": (_nd(_N.rot90(_dn, 3, axes=(-1, 0))), (2, 3, 4)),
+    "np_rot90_k2": (_nd(_N.rot90(_dn, -2, axes=(1, 2))), (2, 3, 4)),
+    "np_broadcast_to": (_nd(_N.broadcast_to(_dn, (2, 3, 4))), (3, 1)),
+})
+CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on axis 1)
+    "np_tril": (_nd(_N.tril(_dn, -1)), (2, 3, 4)),
+    "np_tril_1d": (_nd(_N.tril(_dn, 1)), (4,)),
+    "np_diag_extract": (_nd(_N.diag(_dn, 1)), (3, 4)),
+    "np_diag_make": (_nd(_N.diag(_dn, -2)), (3,)),
+    "np_diagflat": (_nd(_N.diagflat(_dn, 1)), (2, 2)),
+    "np_diagonal": (_nd(_N.diagonal(_dn, offset=-1, axis1=2, axis2=0)), (3, 4, 5)),
+    "np_trace": (_nd(_N.trace(_dn, offset=1, axis1=1, axis2=-1)), (2, 3, 4)),
+    "np_trace_2d": (_nd(_N.trace(_dn)), (3, 3)),
+    "np_column_stack": (_nd(_N.column_stack([_dn, _twice(_dn)])), (2, 3)),
+})
+# Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
+# and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
+_CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
+                "float64": d, "float32": d}
+
+
+class _AmpCastKept(S.Symbol):
+    """A symbol whose JSON keeps its amp_cast nodes (``tojson`` drops them by default, as checkpoints do)."""
+
+    __slots__ = ()
+
+    def tojson(self, remove_amp_cast: bool = False) -> str:
+        return super().tojson(remove_amp_cast=remove_amp_cast)
+
+
+def amp_cast_kept(source, dtype: str, name: str = "cast"):
+    """``amp_cast`` that stays in the symbol's JSON."""
+    cast = S.amp_cast(source, dtype=dtype, name=name)
+    cast.__class__ = _AmpCastKept
+    return cast
+
+
+def narrow_float(cast: Callable, dtype: str, scale: float):
+    """``cast`` of the scaled data to float16 or bfloat16, read back as float32 and clipped to finite values."""
+    clipped = S.clip(S.Cast(cast(d * scale, dtype=dtype), dtype="float32"), a_min=-1e5, a_max=1e5, name="clip")
+    clipped.__class__ = _AmpCastKept
+    return clipped
+
+
+CASES.update({f"shape_cast_{dtype}": (S.Cast(source, dtype=dtype, name="cast"), (2, 3, 4))
+              for dtype, source in _CAST_INPUTS.items()})
+CASES.update({
+    "shape_cast_float16": (narrow_float(S.Cast, "float16", 7e4), (2, 3, 4)),
+    "shape_cast_bfloat16": (narrow_float(S.Cast, "bfloat16", 3.0), (2, 3, 4)),
+    "shape_amp_cast_float16": (narrow_float(amp_cast_kept, "float16", 7e4), (2, 3, 4)),
+    "shape_amp_cast_float32": (amp_cast_kept(d, "float32"), (2, 3, 4)),
+    "shape_cast_ties": (S.cast(S.floor(d * 4.0) + 0.5, dtype="int32", name="cast"), (2, 3, 4)),
+})
+CASES.update({  # Reshape codes beyond the reshape_* cases (test_shape_ops has those whose output MXNet shortens)
+    "shape_reshape_reverse_m2_m3": (S.Reshape(d, shape=(-2, -3), reverse=True, name="rs"), (2, 3, 4, 5)),
+    "shape_reshape_reverse_m4": (S.Reshape(d, shape=(0, -1, 2, -4), reverse=True, name="rs"), (6, 4)),
+    "shape_reshape_keep_highest": (S.Reshape(d, target_shape=(5, 0), keep_highest=True, name="rs"), (2, 3, 4)),
+})
+ONNX_REFUSES.update({
+    "shape_cast_bfloat16": r"Cast \[Cast to bfloat16 \(MXNet truncates.*\]",
+})
+CASES.update({  # a split into one part, as Faster R-CNN splits its batch of one image
+    "det_split_one_part": (S.SliceChannel(d, num_outputs=1, axis=0, name="split") * 2.0, (1, 3, 4)),
+    "det_split_one_part_squeezed": (S.SliceChannel(d, num_outputs=1, axis=1, squeeze_axis=True, name="split") * 2.0,
+                                    (2, 1, 4)),
+})
