@@ -1,10 +1,12 @@
 """Shape and layout ops: Reshape, Flatten, transpose, Concat, SliceChannel, expand_dims, squeeze, slices,
 reshape_like, broadcasts, tile, repeat, stack, ``_split_v2``, SwapAxis, reverse, depth/space moves, Cast,
-amp_cast and BlockGrad: their schemas, shape rules and MXNet's attribute normalisation, read by both emitters.
+amp_cast and BlockGrad, and their NumPy-interface spellings and siblings (``_np_reshape``, ``_npx_reshape``,
+flip, roll, rot90, moveaxis, atleast_nd, stacks and splits, tril, diag, diagonal, trace): their schemas, shape
+rules and MXNet's attribute normalisation, read by both emitters.
 
-Longer than the 600 lines the other modules keep to: its 26 ops share one body of MXNet semantics (axes,
-negative and None bounds, Reshape's special codes) that both emitters and ``folding`` read; split by op, that
-semantics would be scattered or imported across families."""
+Longer than the 600 lines the other modules keep to: its ops share one body of MXNet semantics (axes, negative
+and None bounds, Reshape's special codes and the NumPy spellings' normalisers onto them) that both emitters and
+``folding`` read; split by op, that semantics would be scattered or imported across families."""
 from __future__ import annotations
 
 import math
