@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from .common import _HEAD_DATA, S, d, mx
+from .common import HEAD_DATA, S, d, mx
 
 CASES: dict[str, tuple] = {}
 HEADS: dict[str, tuple] = {}
@@ -72,7 +72,7 @@ CASE_INPUTS.update({
     "softmax_length_axis1": {"length": np.array([[4, 1, 2], [0, 3, 4]], np.int64)},
 })
 HEADS.update({
-    "head_softmax_output": (S.SoftmaxOutput(_HEAD_DATA, name="head"), (3, 5)),
+    "head_softmax_output": (S.SoftmaxOutput(HEAD_DATA, name="head"), (3, 5)),
 })
 CASES.update(HEADS)
 CASES.update({

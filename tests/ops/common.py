@@ -9,16 +9,16 @@ mx = import_mxnet()
 S = mx.sym
 
 d = S.var("data")
-_SHAPE = (2, 3, 4, 5)
+SHAPE = (2, 3, 4, 5)
 
 
-def _op(name: str) -> Callable:
+def op_named(name: str) -> Callable:
     """An MXNet symbol op by name, public or internal (``_maximum``, ``_rpower_scalar``)."""
     return getattr(S, name, None) or getattr(S._internal, name)
 
 
 N, NX = mx.sym.np, mx.sym.npx
-_nd = d.as_np_ndarray()
-_steps = N.floor(_nd * 2.0)  # -2, -1, 0 or 1: ties and zeros
-_NP_SHAPE = (2, 3, 4)
-_HEAD_DATA = S.FullyConnected(d, num_hidden=4, name="fc")
+NP_DATA = d.as_np_ndarray()
+STEPS = N.floor(NP_DATA * 2.0)  # -2, -1, 0 or 1: ties and zeros
+NP_SHAPE = (2, 3, 4)
+HEAD_DATA = S.FullyConnected(d, num_hidden=4, name="fc")

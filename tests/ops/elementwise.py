@@ -6,7 +6,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
-from .common import N, _NP_SHAPE, NX, S, _SHAPE, d, _nd, _op, _steps
+from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
+from .np_helpers import legacy
 
 CASES: dict[str, tuple] = {}
 ONNX_REFUSES: dict[str, str] = {}
@@ -33,14 +34,14 @@ _DOMAINS = {  # op -> the data transform that keeps it inside its domain (defaul
     "arccosh": lambda x: x * 2.0 + 3.5, "log1p": lambda x: x * 0.9, "expm1": lambda x: x * 1e-3,
     "logical_not": lambda x: S.floor(x * 2.0), "gamma": lambda x: x * 3.0 - 0.3, "tan": lambda x: x,
 }
-CASES.update({f"unary_{op}": (_op(op)(_DOMAINS.get(op, lambda x: x * 3.0)(d), name=op), _SHAPE)
+CASES.update({f"unary_{op}": (op_named(op)(_DOMAINS.get(op, lambda x: x * 3.0)(d), name=op), SHAPE)
               for op in ("abs", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cbrt", "ceil", "cos",
                          "cosh", "degrees", "erf", "erfinv", "exp", "expm1", "fix", "floor", "gamma", "gammaln", "log",
                          "log10", "log1p", "log2", "logical_not", "negative", "radians", "rcbrt", "reciprocal",
                          "relu", "rint", "round", "rsqrt", "sigmoid", "sign", "sin", "sinh", "softsign", "sqrt",
                          "square", "tan", "tanh", "trunc")})
 CASES.update({  # exact halves: round takes them away from zero, rint to the floor, fix and trunc towards zero
-    f"unary_{op}_ties": (_op(op)(S.floor(d * 4.0) + 0.5, name=op), _SHAPE) for op in ("round", "rint", "fix")})
+    f"unary_{op}_ties": (op_named(op)(S.floor(d * 4.0) + 0.5, name=op), SHAPE) for op in ("round", "rint", "fix")})
 _OPERANDS = {  # base -> (left, right) of the elementwise form, as functions of the data and a same-shape weight
     "power": lambda x, w: (x * 2.0 + 3.0, w), "mod": lambda x, w: (x * 5.0, w),
     **{op: lambda x, w: (S.floor(x * 2.0), S.floor(w * 2.0))
@@ -49,23 +50,23 @@ _OPERANDS = {  # base -> (left, right) of the elementwise form, as functions of 
 }
 for _base in ("maximum", "minimum", "power", "hypot", "mod", "equal", "not_equal", "greater", "greater_equal",
               "lesser", "lesser_equal", "logical_and", "logical_or", "logical_xor"):
-    _left, _right = _OPERANDS.get(_base, lambda x, w: (x, w))(d, S.var("w", shape=_SHAPE))
+    _left, _right = _OPERANDS.get(_base, lambda x, w: (x, w))(d, S.var("w", shape=SHAPE))
     _bleft, _bright = _OPERANDS.get(_base, lambda x, w: (x, w))(d, S.var("w", shape=(1, 3, 1, 5)))
-    CASES[f"binary_{_base}"] = (_op(f"_{_base}")(_left, _right, name=_base), _SHAPE)
-    CASES[f"broadcast_{_base}"] = (_op(f"broadcast_{_base}")(_bleft, _bright, name=_base), _SHAPE)
-    CASES[f"scalar_{_base}"] = (_op(f"_{_base}_scalar")(_left, scalar=0.5, name=_base), _SHAPE)
+    CASES[f"binary_{_base}"] = (op_named(f"_{_base}")(_left, _right, name=_base), SHAPE)
+    CASES[f"broadcast_{_base}"] = (op_named(f"broadcast_{_base}")(_bleft, _bright, name=_base), SHAPE)
+    CASES[f"scalar_{_base}"] = (op_named(f"_{_base}_scalar")(_left, scalar=0.5, name=_base), SHAPE)
 CASES.update({
-    "scalar_rpower": (_op("_rpower_scalar")(d, scalar=2.5, name="rpower"), _SHAPE),
-    "scalar_rmod": (_op("_rmod_scalar")(d, scalar=1.5, name="rmod"), _SHAPE),
-    "scalar_mod_negative": (_op("_mod_scalar")(d * 5.0, scalar=-1.5, name="mod"), _SHAPE),
-    "scalar_mod_zero": (_op("_mod_scalar")(d, scalar=0.0, name="mod"), _SHAPE),
-    "scalar_rminus_rdiv": (_op("_rdiv_scalar")(_op("_rminus_scalar")(d, scalar=3.0), scalar=2.0, name="rdiv"), _SHAPE),
-    "scalar_equal_zero": (_op("_equal_scalar")(S.floor(d * 2.0), scalar=0.0, name="eq"), _SHAPE),
-    "hard_sigmoid": (S.hard_sigmoid(d * 4.0, alpha=0.3, beta=0.4, name="hs"), _SHAPE),
-    "hard_sigmoid_default": (S.hard_sigmoid(d * 4.0, name="hs"), _SHAPE),
-    "add_n": (S.add_n(d, d * 2.0, S.exp(d), name="sum"), _SHAPE),
+    "scalar_rpower": (op_named("_rpower_scalar")(d, scalar=2.5, name="rpower"), SHAPE),
+    "scalar_rmod": (op_named("_rmod_scalar")(d, scalar=1.5, name="rmod"), SHAPE),
+    "scalar_mod_negative": (op_named("_mod_scalar")(d * 5.0, scalar=-1.5, name="mod"), SHAPE),
+    "scalar_mod_zero": (op_named("_mod_scalar")(d, scalar=0.0, name="mod"), SHAPE),
+    "scalar_rminus_rdiv": (op_named("_rdiv_scalar")(op_named("_rminus_scalar")(d, scalar=3.0), scalar=2.0, name="rdiv"), SHAPE),
+    "scalar_equal_zero": (op_named("_equal_scalar")(S.floor(d * 2.0), scalar=0.0, name="eq"), SHAPE),
+    "hard_sigmoid": (S.hard_sigmoid(d * 4.0, alpha=0.3, beta=0.4, name="hs"), SHAPE),
+    "hard_sigmoid_default": (S.hard_sigmoid(d * 4.0, name="hs"), SHAPE),
+    "add_n": (S.add_n(d, d * 2.0, S.exp(d), name="sum"), SHAPE),
 })
-_ints = N.floor(_nd * 5.0).astype("int32")
+_ints = N.floor(NP_DATA * 5.0).astype("int32")
 _positive_ints = (_ints * _ints + 1).astype("int32")
 
 
@@ -75,43 +76,43 @@ def _nw(shape: tuple, name: str = "w"):
 
 _w31, _w4, _w14 = _nw((3, 1), "w31"), _nw((4,), "w4"), N.floor(_nw((1, 4), "w14"))
 CASES.update({
-    "np_arithmetic_broadcast": (S.Group([_nd + _w31, _nd - _w31, _nd * _w31, _nd / _w31, N.mod(_nd * 5.0, _w31),
-                                         N.power(_nd + 2.0, _w31), N.maximum(_nd, _w31), N.minimum(_nd, _w31)]),
-                                _NP_SHAPE),
-    "np_math_binary": (S.Group([N.hypot(_nd, _w4), N.arctan2(_nd, _w4), N.copysign(_nd, _w4),
-                                N.ldexp(_nd, N.floor(_w4 * 3.0)), N.arctan2(_steps, N.floor(_w4 * 2.0))]), _NP_SHAPE),
-    "np_compare": (S.Group([_steps == _w14, _steps != _w14, _steps > _w14, _steps >= _w14, _steps < _w14,
-                            _steps <= _w14]), _NP_SHAPE),
-    "np_scalars": (S.Group([_nd + 1, _nd + 1.5, 1 - _nd, _nd * 2, _nd / 4, 2 / _nd, _nd % 0.7, 1.5 % _nd, _nd ** 2,
-                            2 ** _nd, N.maximum(_nd, 0.2), N.minimum(_nd, 0.2), N.hypot(_nd, 0.5),
-                            N.arctan2(_nd, 0.5), N.copysign(_nd, -1.0), N.ldexp(_nd, 2.0)]), _NP_SHAPE),
-    "np_compare_scalar": (S.Group([_steps == 0, _steps != 0, _steps > 0.5, _steps >= 0, _steps < -0.5,
-                                   _steps <= 0]), _NP_SHAPE),
+    "np_arithmetic_broadcast": (S.Group([NP_DATA + _w31, NP_DATA - _w31, NP_DATA * _w31, NP_DATA / _w31, N.mod(NP_DATA * 5.0, _w31),
+                                         N.power(NP_DATA + 2.0, _w31), N.maximum(NP_DATA, _w31), N.minimum(NP_DATA, _w31)]),
+                                NP_SHAPE),
+    "np_math_binary": (S.Group([N.hypot(NP_DATA, _w4), N.arctan2(NP_DATA, _w4), N.copysign(NP_DATA, _w4),
+                                N.ldexp(NP_DATA, N.floor(_w4 * 3.0)), N.arctan2(STEPS, N.floor(_w4 * 2.0))]), NP_SHAPE),
+    "np_compare": (S.Group([STEPS == _w14, STEPS != _w14, STEPS > _w14, STEPS >= _w14, STEPS < _w14,
+                            STEPS <= _w14]), NP_SHAPE),
+    "np_scalars": (S.Group([NP_DATA + 1, NP_DATA + 1.5, 1 - NP_DATA, NP_DATA * 2, NP_DATA / 4, 2 / NP_DATA, NP_DATA % 0.7, 1.5 % NP_DATA, NP_DATA ** 2,
+                            2 ** NP_DATA, N.maximum(NP_DATA, 0.2), N.minimum(NP_DATA, 0.2), N.hypot(NP_DATA, 0.5),
+                            N.arctan2(NP_DATA, 0.5), N.copysign(NP_DATA, -1.0), N.ldexp(NP_DATA, 2.0)]), NP_SHAPE),
+    "np_compare_scalar": (S.Group([STEPS == 0, STEPS != 0, STEPS > 0.5, STEPS >= 0, STEPS < -0.5,
+                                   STEPS <= 0]), NP_SHAPE),
     "np_integer_types": (S.Group([_ints + 1, _ints + 1.5, _ints / 2, _ints * 3, _ints % 3, _ints + _positive_ints,
                                   _ints / _positive_ints, _ints % _positive_ints, _ints ** 2, N.abs(_ints), -_ints,
-                                  _ints + _nd, (_nd > 0) + _ints, (_nd > 0) + 1, N.sum(_nd > 0), N.mean(_ints),
-                                  N.max(_ints, axis=1), N.sum(_ints, axis=0)]), _NP_SHAPE),
+                                  _ints + NP_DATA, (NP_DATA > 0) + _ints, (NP_DATA > 0) + 1, N.sum(NP_DATA > 0), N.mean(_ints),
+                                  N.max(_ints, axis=1), N.sum(_ints, axis=0)]), NP_SHAPE),
     "np_bitwise": (S.Group([N.bitwise_and(_ints, _positive_ints), N.bitwise_or(_ints, 3), N.bitwise_xor(_ints, -2),
-                            N.bitwise_xor(_nd > 0, _nd > 0.5)]), _NP_SHAPE),
-    "np_lcm": (N.lcm(_ints, _positive_ints), _NP_SHAPE),
-    "np_unary_rounding": (S.Group([N.rint(N.floor(_nd * 4.0) + 0.5), N.fix(_nd * 3.0), N.trunc(_nd * 3.0),
-                                   N.ceil(_nd * 3.0), N.floor(_nd * 3.0), N.sign(_steps), N.abs(_nd), N.absolute(_nd),
-                                   N.negative(_nd), N.square(_nd), N.reciprocal(_nd), N.cbrt(_nd * 3.0)]), _NP_SHAPE),
-    "np_unary_exp_log": (S.Group([N.exp(_nd), N.expm1(_nd * 1e-3), N.log(_nd + 1.5), N.log10(_nd + 1.5),
-                                  N.log2(_nd + 1.5), N.log1p(_nd * 0.9), N.sqrt(_nd + 1.5),
-                                  N.degrees(_nd), N.radians(_nd)]), _NP_SHAPE),
-    "np_unary_trigonometry": (S.Group([N.sin(_nd), N.cos(_nd), N.tan(_nd), N.arcsin(_nd * 0.99),
-                                       N.arccos(_nd * 0.99), N.arctan(_nd * 3.0), N.sinh(_nd), N.cosh(_nd),
-                                       N.tanh(_nd), N.arcsinh(_nd * 3.0), N.arccosh(_nd + 2.5),
-                                       N.arctanh(_nd * 0.99)]), _NP_SHAPE),
-    "np_predicates": (S.Group([N.isnan(N.log(_steps + 1.0)), N.isinf(N.log(_steps + 1.0)),
-                               N.isfinite(N.log(_steps + 1.0)), N.isposinf(1.0 / _steps), N.isneginf(1.0 / _steps),
-                               N.logical_not(_steps)]), _NP_SHAPE),
-    "np_around_where": (S.Group([N.around(_nd * 3.0), N.around(_nd, 2), N.around(N.floor(_nd * 8.0) / 4.0, 1),
-                                 N.around(_nd * 300.0, -1), N.where(_steps, _nd, _w31), N.where(_steps > 0, _nd, 1.5),
-                                 N.where(_steps > 0, 0.5, _nd), N.where(_steps, 1.0, -2.0)]), _NP_SHAPE),
-    "np_npx_activations": (S.Group([NX.relu(_nd), NX.sigmoid(_nd), N.copy(_nd), N.clip(_nd, -0.3, 0.5)]),
-                           _NP_SHAPE),
+                            N.bitwise_xor(NP_DATA > 0, NP_DATA > 0.5)]), NP_SHAPE),
+    "np_lcm": (N.lcm(_ints, _positive_ints), NP_SHAPE),
+    "np_unary_rounding": (S.Group([N.rint(N.floor(NP_DATA * 4.0) + 0.5), N.fix(NP_DATA * 3.0), N.trunc(NP_DATA * 3.0),
+                                   N.ceil(NP_DATA * 3.0), N.floor(NP_DATA * 3.0), N.sign(STEPS), N.abs(NP_DATA), N.absolute(NP_DATA),
+                                   N.negative(NP_DATA), N.square(NP_DATA), N.reciprocal(NP_DATA), N.cbrt(NP_DATA * 3.0)]), NP_SHAPE),
+    "np_unary_exp_log": (S.Group([N.exp(NP_DATA), N.expm1(NP_DATA * 1e-3), N.log(NP_DATA + 1.5), N.log10(NP_DATA + 1.5),
+                                  N.log2(NP_DATA + 1.5), N.log1p(NP_DATA * 0.9), N.sqrt(NP_DATA + 1.5),
+                                  N.degrees(NP_DATA), N.radians(NP_DATA)]), NP_SHAPE),
+    "np_unary_trigonometry": (S.Group([N.sin(NP_DATA), N.cos(NP_DATA), N.tan(NP_DATA), N.arcsin(NP_DATA * 0.99),
+                                       N.arccos(NP_DATA * 0.99), N.arctan(NP_DATA * 3.0), N.sinh(NP_DATA), N.cosh(NP_DATA),
+                                       N.tanh(NP_DATA), N.arcsinh(NP_DATA * 3.0), N.arccosh(NP_DATA + 2.5),
+                                       N.arctanh(NP_DATA * 0.99)]), NP_SHAPE),
+    "np_predicates": (S.Group([N.isnan(N.log(STEPS + 1.0)), N.isinf(N.log(STEPS + 1.0)),
+                               N.isfinite(N.log(STEPS + 1.0)), N.isposinf(1.0 / STEPS), N.isneginf(1.0 / STEPS),
+                               N.logical_not(STEPS)]), NP_SHAPE),
+    "np_around_where": (S.Group([N.around(NP_DATA * 3.0), N.around(NP_DATA, 2), N.around(N.floor(NP_DATA * 8.0) / 4.0, 1),
+                                 N.around(NP_DATA * 300.0, -1), N.where(STEPS, NP_DATA, _w31), N.where(STEPS > 0, NP_DATA, 1.5),
+                                 N.where(STEPS > 0, 0.5, NP_DATA), N.where(STEPS, 1.0, -2.0)]), NP_SHAPE),
+    "np_npx_activations": (S.Group([NX.relu(NP_DATA), NX.sigmoid(NP_DATA), N.copy(NP_DATA), N.clip(NP_DATA, -0.3, 0.5)]),
+                           NP_SHAPE),
 })
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES.update({
@@ -120,11 +121,8 @@ ONNX_REFUSES.update({
     "unary_gammaln": "gammaln",
     "np_lcm": r"_npi_lcm \[no ONNX operator computes a least common multiple\]",
 })
-# MXNet's NumPy interface as the shape ops spell it: ``_nd`` is now the conversion to a legacy symbol
-from .np_helpers import _N, _dn, _nd  # noqa: E402
-
 CASES.update({
-    "np_copy": (_nd(_N.copy(_dn)), (2, 3)),
+    "np_copy": (legacy(N.copy(NP_DATA)), (2, 3)),
 })
 ONNX_OPSET_FLOOR["np_bitwise"] = (18, "unsupported ops: _npi_bitwise")
 # Integer arithmetic as CenterNet's decoder does it: division of integer tensors truncates, scalars are truncated

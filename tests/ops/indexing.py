@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import S, d
-from .np_helpers import _N, _dn, _nd
+from .np_helpers import N, NP_DATA, legacy
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -16,9 +16,9 @@ INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 RANDOM_CASES: dict[str, tuple] = {}
 
 CASES.update({  # NumPy's zeros, ones and arange (added to the data through MXNet's own op)
-    "np_zeros_ones": (S.broadcast_add(S.broadcast_add(d, _N.zeros((1, 3)).as_nd_ndarray()),
-                                      _N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
-    "np_arange": (S.broadcast_add(d, _N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
+    "np_zeros_ones": (S.broadcast_add(S.broadcast_add(d, N.zeros((1, 3)).as_nd_ndarray()),
+                                      N.ones((2, 1)).as_nd_ndarray()), (2, 3)),
+    "np_arange": (S.broadcast_add(d, N.arange(2, 9, 2).as_nd_ndarray()), (3, 4)),
 })
 
 
@@ -33,19 +33,19 @@ def _beside(sym):
 
 
 CASES.update({  # NumPy's creation ops: values from the attributes alone, in their dtype
-    "np_eye": (_plus(_N.eye(3, 4, k=1)), (3, 4)),
-    "np_eye_square_lower": (_plus(_N.eye(4, k=-2)), (2, 4, 4)),
-    "np_identity": (_plus(_N.identity(3)), (3, 3)),
-    "np_linspace": (_plus(_N.linspace(-1.0, 2.5, 7)), (2, 7)),
-    "np_linspace_open_int": (_beside(_N.linspace(0, 10, 4, endpoint=False, dtype="int32")), (2,)),
-    "np_logspace": (_plus(_N.logspace(0.5, 2.0, 5, base=2.0, endpoint=False)), (2, 5)),
-    "np_indices": (_beside(_N.indices((2, 3, 4))), (2,)),
-    "np_hanning": (_plus(_N.hanning(9)), (9,)),
-    "np_hamming": (_plus(_N.hamming(8)), (2, 8)),
-    "np_blackman": (_plus(_N.blackman(7)), (7,)),
-    "np_blackman_one": (_plus(_N.blackman(1)), (3,)),
-    "np_full_like": (_nd(_N.full_like(_dn, 3.5)) + d, (2, 3)),
-    "np_full_like_int": (_beside(_N.full_like(_dn, -2.7, dtype="int32")), (2, 3)),
+    "np_eye": (_plus(N.eye(3, 4, k=1)), (3, 4)),
+    "np_eye_square_lower": (_plus(N.eye(4, k=-2)), (2, 4, 4)),
+    "np_identity": (_plus(N.identity(3)), (3, 3)),
+    "np_linspace": (_plus(N.linspace(-1.0, 2.5, 7)), (2, 7)),
+    "np_linspace_open_int": (_beside(N.linspace(0, 10, 4, endpoint=False, dtype="int32")), (2,)),
+    "np_logspace": (_plus(N.logspace(0.5, 2.0, 5, base=2.0, endpoint=False)), (2, 5)),
+    "np_indices": (_beside(N.indices((2, 3, 4))), (2,)),
+    "np_hanning": (_plus(N.hanning(9)), (9,)),
+    "np_hamming": (_plus(N.hamming(8)), (2, 8)),
+    "np_blackman": (_plus(N.blackman(7)), (7,)),
+    "np_blackman_one": (_plus(N.blackman(1)), (3,)),
+    "np_full_like": (legacy(N.full_like(NP_DATA, 3.5)) + d, (2, 3)),
+    "np_full_like_int": (_beside(N.full_like(NP_DATA, -2.7, dtype="int32")), (2, 3)),
 })
 
 

@@ -6,7 +6,7 @@ of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
 from .common import S, d, mx
-from .np_helpers import _N, _dn, _nd, _nd_all
+from .np_helpers import N, NP_DATA, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
 ONNX_REFUSES: dict[str, str] = {}
@@ -25,28 +25,28 @@ EINSUM_CASES = ("np_dot_nd", "np_dot_vector", "np_tensordot_axes", "np_tensordot
 # Cases ONNX takes from an opset on, refused below it: (that opset, what the refusal says)
 ONNX_OPSET_FLOOR.update({case: (12, r"\[ONNX has Einsum from opset 12\]") for case in EINSUM_CASES})
 CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to last axis, tensordot, einsum
-    "np_matmul_broadcast": (_nd(_N.matmul(_dn, _NW)), (2, 1, 3, 3)),
-    "np_matmul_vector": (_nd(_N.matmul(_N.reshape(_dn, -1), _N.reshape(_NW, (3, 20)))), (1, 3)),
-    "np_dot_nd": (_nd(_N.dot(_dn, _NW)), (2, 3)),
-    "np_dot_vector": (_nd(_N.dot(_dn, _N.reshape(_NW, (-1,)))), (3, 60)),
-    "np_tensordot_axes": (_nd(_N.tensordot(_dn, _NW, axes=([0, -1], [1, 0]))), (3, 2, 4)),
-    "np_tensordot_int": (_nd(_N.tensordot(_dn, _NW, axes=2)), (2, 4, 3)),
-    "np_einsum": (_nd(_N.einsum("bij,jkl->bkil", _dn, _NW)), (2, 3, 4)),
-    "np_einsum_ellipsis_implicit": (_nd(_N.einsum("...j,kjl", _dn, _NW)), (2, 3)),
+    "np_matmul_broadcast": (legacy(N.matmul(NP_DATA, _NW)), (2, 1, 3, 3)),
+    "np_matmul_vector": (legacy(N.matmul(N.reshape(NP_DATA, -1), N.reshape(_NW, (3, 20)))), (1, 3)),
+    "np_dot_nd": (legacy(N.dot(NP_DATA, _NW)), (2, 3)),
+    "np_dot_vector": (legacy(N.dot(NP_DATA, N.reshape(_NW, (-1,)))), (3, 60)),
+    "np_tensordot_axes": (legacy(N.tensordot(NP_DATA, _NW, axes=([0, -1], [1, 0]))), (3, 2, 4)),
+    "np_tensordot_int": (legacy(N.tensordot(NP_DATA, _NW, axes=2)), (2, 4, 3)),
+    "np_einsum": (legacy(N.einsum("bij,jkl->bkil", NP_DATA, _NW)), (2, 3, 4)),
+    "np_einsum_ellipsis_implicit": (legacy(N.einsum("...j,kjl", NP_DATA, _NW)), (2, 3)),
 })
-_SQUARE = S.broadcast_add(d, 4.0 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
-_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * _N.eye(3).as_nd_ndarray()).as_np_ndarray()
-_L = _N.linalg
+_SQUARE = S.broadcast_add(d, 4.0 * N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
+_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * N.eye(3).as_nd_ndarray()).as_np_ndarray()
+_L = N.linalg
 _NI = mx.symbol.numpy._internal  # the spellings the NumPy interface does not export (cholesky's lower)
 CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
-    "np_linalg_det": (_nd(_L.det(_dn)), (2, 3, 3)),
-    "np_linalg_det_2d": (_nd(_L.det(_dn)), (4, 4)),
-    "np_linalg_slogdet": (_nd_all(_L.slogdet(_dn)), (2, 3, 3)),
-    "np_linalg_inv": (_nd(_L.inv(_SQUARE)), (2, 3, 3)),
-    "np_linalg_cholesky": (_nd(_L.cholesky(_GRAM)), (2, 3, 3)),
-    "np_linalg_cholesky_upper": (_nd(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
-    "np_linalg_solve_vectors": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
-    "np_linalg_solve_matrices": (_nd(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_det": (legacy(_L.det(NP_DATA)), (2, 3, 3)),
+    "np_linalg_det_2d": (legacy(_L.det(NP_DATA)), (4, 4)),
+    "np_linalg_slogdet": (legacy_group(_L.slogdet(NP_DATA)), (2, 3, 3)),
+    "np_linalg_inv": (legacy(_L.inv(_SQUARE)), (2, 3, 3)),
+    "np_linalg_cholesky": (legacy(_L.cholesky(_GRAM)), (2, 3, 3)),
+    "np_linalg_cholesky_upper": (legacy(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
+    "np_linalg_solve_vectors": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_solve_matrices": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
 })
 ONNX_REFUSES.update({
     "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",

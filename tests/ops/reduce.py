@@ -5,7 +5,7 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
-from .common import N, _NP_SHAPE, S, _SHAPE, d, _nd, _op, _steps
+from .common import N, NP_DATA, NP_SHAPE, S, SHAPE, STEPS, d, op_named
 
 CASES: dict[str, tuple] = {}
 
@@ -14,35 +14,35 @@ _REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 
                                                                                     "keepdims": True}}
 for _op_name in ("sum", "mean", "max", "min", "prod", "nansum", "nanprod"):
     for _variant, _attrs in _REDUCE_ATTRS.items():
-        CASES[f"reduce_{_op_name}_{_variant}"] = (_op(_op_name)(d, name=_op_name, **_attrs), _SHAPE)
+        CASES[f"reduce_{_op_name}_{_variant}"] = (op_named(_op_name)(d, name=_op_name, **_attrs), SHAPE)
 CASES.update({
-    "reduce_sum_every_axis_keepdims": (S.sum(d, axis=(0, 1, 2, 3), keepdims=True, name="sum"), _SHAPE),
-    "reduce_sum_exclude_every_axis": (S.sum(d, axis=(0, 1, 2, 3), exclude=True, name="sum"), _SHAPE),
-    "reduce_sum_axis_alias": (S.sum_axis(d, axis=2, name="sum"), _SHAPE),
-    "reduce_nansum_nan": (S.nansum(S.sqrt(d), axis=(2, 3), name="nansum"), _SHAPE),
-    "reduce_nanprod_nan": (S.nanprod(S.sqrt(d + 1.5) - 0.5 * S.sqrt(d), axis=-1, name="nanprod"), _SHAPE),
-    "norm_l2_all": (S.norm(d, name="norm"), _SHAPE),
-    "norm_l2_axis": (S.norm(d, axis=1, name="norm"), _SHAPE),
-    "norm_l1_keepdims": (S.norm(d, ord=1, axis=(1, 3), keepdims=True, name="norm"), _SHAPE),
-    "argmax_axis": (S.argmax(S.floor(d * 2.0), axis=1, name="argmax"), _SHAPE),  # ties: the first index
-    "argmax_keepdims": (S.argmax(d, axis=-1, keepdims=True, name="argmax"), _SHAPE),
-    "argmax_flat": (S.argmax(d, name="argmax"), _SHAPE),
-    "argmin_flat_keepdims": (S.argmin(d, keepdims=True, name="argmin"), _SHAPE),
-    "argmin_axis_ties": (S.argmin(S.floor(d * 2.0), axis=0, name="argmin"), _SHAPE),
+    "reduce_sum_every_axis_keepdims": (S.sum(d, axis=(0, 1, 2, 3), keepdims=True, name="sum"), SHAPE),
+    "reduce_sum_exclude_every_axis": (S.sum(d, axis=(0, 1, 2, 3), exclude=True, name="sum"), SHAPE),
+    "reduce_sum_axis_alias": (S.sum_axis(d, axis=2, name="sum"), SHAPE),
+    "reduce_nansum_nan": (S.nansum(S.sqrt(d), axis=(2, 3), name="nansum"), SHAPE),
+    "reduce_nanprod_nan": (S.nanprod(S.sqrt(d + 1.5) - 0.5 * S.sqrt(d), axis=-1, name="nanprod"), SHAPE),
+    "norm_l2_all": (S.norm(d, name="norm"), SHAPE),
+    "norm_l2_axis": (S.norm(d, axis=1, name="norm"), SHAPE),
+    "norm_l1_keepdims": (S.norm(d, ord=1, axis=(1, 3), keepdims=True, name="norm"), SHAPE),
+    "argmax_axis": (S.argmax(S.floor(d * 2.0), axis=1, name="argmax"), SHAPE),  # ties: the first index
+    "argmax_keepdims": (S.argmax(d, axis=-1, keepdims=True, name="argmax"), SHAPE),
+    "argmax_flat": (S.argmax(d, name="argmax"), SHAPE),
+    "argmin_flat_keepdims": (S.argmin(d, keepdims=True, name="argmin"), SHAPE),
+    "argmin_axis_ties": (S.argmin(S.floor(d * 2.0), axis=0, name="argmin"), SHAPE),
     "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
 })
 _NP_REDUCE = {op: getattr(N, op) for op in ("sum", "mean", "max", "min", "prod", "amax", "amin")}
 CASES.update({
-    **{f"np_reduce_{name}": (S.Group([op(_nd), op(_nd, axis=1), op(_nd, axis=(0, -1), keepdims=True),
-                                      op(_nd, axis=-2, keepdims=True)]), _NP_SHAPE)
+    **{f"np_reduce_{name}": (S.Group([op(NP_DATA), op(NP_DATA, axis=1), op(NP_DATA, axis=(0, -1), keepdims=True),
+                                      op(NP_DATA, axis=-2, keepdims=True)]), NP_SHAPE)
        for name, op in _NP_REDUCE.items()},
-    "np_all_any": (S.Group([N.all(_steps), N.any(_steps, axis=1), N.all(_steps, axis=(0, 2), keepdims=True),
-                            N.any(_steps + 2.0)]), _NP_SHAPE),
-    "np_argmax_argmin": (S.Group([N.argmax(_steps), N.argmax(_nd, axis=1), N.argmin(_steps, axis=-1),
-                                  N.argmin(_nd)]), _NP_SHAPE),
-    "np_std_var": (S.Group([N.std(_nd), N.var(_nd, axis=1), N.std(_nd, axis=(0, 2), ddof=1, keepdims=True),
-                            N.var(_nd, axis=-1, ddof=2)]), _NP_SHAPE),
-    "np_average_cumsum": (S.Group([N.average(_nd, axis=1), N.average(_nd), N.cumsum(_nd), N.cumsum(_nd, axis=1),
-                                   N.cumsum(_nd > 0, axis=2)]), _NP_SHAPE),
-    "np_zero_d_chain": (N.sqrt(N.abs(N.mean(_nd) * 2.0 - N.max(_nd))) + N.sum(_nd, axis=(0, 1, 2)), _NP_SHAPE),
+    "np_all_any": (S.Group([N.all(STEPS), N.any(STEPS, axis=1), N.all(STEPS, axis=(0, 2), keepdims=True),
+                            N.any(STEPS + 2.0)]), NP_SHAPE),
+    "np_argmax_argmin": (S.Group([N.argmax(STEPS), N.argmax(NP_DATA, axis=1), N.argmin(STEPS, axis=-1),
+                                  N.argmin(NP_DATA)]), NP_SHAPE),
+    "np_std_var": (S.Group([N.std(NP_DATA), N.var(NP_DATA, axis=1), N.std(NP_DATA, axis=(0, 2), ddof=1, keepdims=True),
+                            N.var(NP_DATA, axis=-1, ddof=2)]), NP_SHAPE),
+    "np_average_cumsum": (S.Group([N.average(NP_DATA, axis=1), N.average(NP_DATA), N.cumsum(NP_DATA), N.cumsum(NP_DATA, axis=1),
+                                   N.cumsum(NP_DATA > 0, axis=2)]), NP_SHAPE),
+    "np_zero_d_chain": (N.sqrt(N.abs(N.mean(NP_DATA) * 2.0 - N.max(NP_DATA))) + N.sum(NP_DATA, axis=(0, 1, 2)), NP_SHAPE),
 })

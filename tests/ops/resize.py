@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import S, d, mx
-from .np_helpers import _NX, _dn, _nd
+from .np_helpers import NP_DATA, NX, legacy
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -83,12 +83,12 @@ CASE_INPUTS.update({  # boxes hanging off the image, malformed (x2 < x1), wholly
 })
 _IMAGE = mx.sym.image
 CASES.update({  # MXNet's image ops on HWC images (NHWC batches but for the flips), as npx spells them
-    "np_image_to_tensor": (_nd(_NX.image.to_tensor(_dn)), (4, 5, 3)),
-    "np_image_to_tensor_batch": (_nd(_NX.image.to_tensor(_dn)), (2, 4, 5, 1)),
-    "np_image_normalize": (_nd(_NX.image.normalize(_dn, mean=(0.1, -0.2, 0.3), std=(0.5, 2.0, 3.0))), (3, 4, 5)),
-    "np_image_normalize_one_value": (_nd(_NX.image.normalize(_dn, mean=0.25, std=0.5)), (2, 3, 4, 5)),
-    "np_image_flip_left_right": (_nd(_NX.image.flip_left_right(_dn)), (3, 4, 3)),
-    "np_image_flip_top_bottom": (_nd(_NX.image.flip_top_bottom(_dn)), (4, 5, 3)),
-    "np_image_crop": (_nd(_NX.image.crop(_dn, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
+    "np_image_to_tensor": (legacy(NX.image.to_tensor(NP_DATA)), (4, 5, 3)),
+    "np_image_to_tensor_batch": (legacy(NX.image.to_tensor(NP_DATA)), (2, 4, 5, 1)),
+    "np_image_normalize": (legacy(NX.image.normalize(NP_DATA, mean=(0.1, -0.2, 0.3), std=(0.5, 2.0, 3.0))), (3, 4, 5)),
+    "np_image_normalize_one_value": (legacy(NX.image.normalize(NP_DATA, mean=0.25, std=0.5)), (2, 3, 4, 5)),
+    "np_image_flip_left_right": (legacy(NX.image.flip_left_right(NP_DATA)), (3, 4, 3)),
+    "np_image_flip_top_bottom": (legacy(NX.image.flip_top_bottom(NP_DATA)), (4, 5, 3)),
+    "np_image_crop": (legacy(NX.image.crop(NP_DATA, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
     "image_crop_legacy": (_IMAGE.crop(d, x=0, y=1, width=4, height=3), (4, 5, 1)),
 })

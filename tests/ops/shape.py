@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .common import S, d
-from .np_helpers import _N, _NX, _dn, _nd, _nd_all
+from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
 ONNX_REFUSES: dict[str, str] = {}
@@ -97,44 +97,44 @@ def _twice(sym):
 
 
 CASES.update({
-    "np_reshape": (_nd(_N.reshape(_dn, (3, -1, 2))), (2, 3, 4)),
-    "np_reshape_flat": (_nd(_N.reshape(_dn, -1)), (2, 3, 4)),
-    "npx_reshape_codes": (_nd(_NX.reshape(_dn, (-2, -5, -1))), (2, 3, 4, 5)),
-    "npx_reshape_copy_rest_split": (_nd(_NX.reshape(_dn, (-6, 2, -1, -4))), (4, 3, 5)),
-    "npx_reshape_reverse": (_nd(_NX.reshape(_dn, (-1, -2), reverse=True)), (2, 3, 4)),
-    "np_transpose_default": (_nd(_N.transpose(_dn)), (2, 3, 4)),
-    "np_transpose_negative": (_nd(_N.transpose(_dn, (-1, 0, -2))), (2, 3, 4)),
-    "np_moveaxis": (_nd(_N.moveaxis(_dn, [0, 1], [-1, 0])), (2, 3, 4, 5)),
-    "np_squeeze_axis": (_nd(_N.squeeze(_dn, axis=-1)), (2, 3, 1)),
-    "np_squeeze_to_0d": (_nd(_N.squeeze(_dn)), (1, 1)),
-    "np_atleast_3d": (_nd_all(_N.atleast_3d(_dn, _N.reshape(_dn, -1), S.sum(d, axis=(0, 1)).as_np_ndarray())), (2, 3)),
-    "np_atleast_2d_1d": (_nd_all(_N.atleast_2d(_N.reshape(_dn, -1), _dn)), (2, 3)),
-    "np_atleast_1d": (_nd(_N.atleast_1d(_dn)), (4,)),
-    "np_concatenate_negative": (_nd(_N.concatenate([_dn, _twice(_dn)], axis=-1)), (2, 3)),
-    "np_stack": (_nd(_N.stack([_dn, _twice(_dn)], axis=-1)), (2, 3)),
-    "np_vstack_1d_2d": (_nd(_N.vstack([_N.reshape(_dn, -1), _N.reshape(_dn, (1, 6))])), (2, 3)),
-    "np_hsplit_2d": (_nd_all(_N.hsplit(_dn, [1, 3])), (2, 5)),
-    "np_hsplit_1d": (_nd_all(_N.hsplit(_dn, 2)), (4,)),
-    "np_dsplit": (_nd_all(_N.dsplit(_dn, 2)), (2, 3, 4)),
-    "np_flip_axis": (_nd(_N.flip(_dn, 2)), (2, 3, 4)),
-    "np_flip_every_axis": (_nd(_N.flip(_dn)), (2, 3)),
-    "np_roll_flat": (_nd(_N.roll(_dn, 4)), (2, 3)),
-    "np_roll_axes": (_nd(_N.roll(_dn, (7, -2), axis=(0, -1))), (3, 4, 5)),
-    "np_rot90": (_nd(_N.rot90(_dn)), (2, 3, 4)),
-    "np_rot90_k3_axes": (_nd(_N.rot90(_dn, 3, axes=(-1, 0))), (2, 3, 4)),
-    "np_rot90_k2": (_nd(_N.rot90(_dn, -2, axes=(1, 2))), (2, 3, 4)),
-    "np_broadcast_to": (_nd(_N.broadcast_to(_dn, (2, 3, 4))), (3, 1)),
+    "np_reshape": (legacy(N.reshape(NP_DATA, (3, -1, 2))), (2, 3, 4)),
+    "np_reshape_flat": (legacy(N.reshape(NP_DATA, -1)), (2, 3, 4)),
+    "npx_reshape_codes": (legacy(NX.reshape(NP_DATA, (-2, -5, -1))), (2, 3, 4, 5)),
+    "npx_reshape_copy_rest_split": (legacy(NX.reshape(NP_DATA, (-6, 2, -1, -4))), (4, 3, 5)),
+    "npx_reshape_reverse": (legacy(NX.reshape(NP_DATA, (-1, -2), reverse=True)), (2, 3, 4)),
+    "np_transpose_default": (legacy(N.transpose(NP_DATA)), (2, 3, 4)),
+    "np_transpose_negative": (legacy(N.transpose(NP_DATA, (-1, 0, -2))), (2, 3, 4)),
+    "np_moveaxis": (legacy(N.moveaxis(NP_DATA, [0, 1], [-1, 0])), (2, 3, 4, 5)),
+    "np_squeeze_axis": (legacy(N.squeeze(NP_DATA, axis=-1)), (2, 3, 1)),
+    "np_squeeze_to_0d": (legacy(N.squeeze(NP_DATA)), (1, 1)),
+    "np_atleast_3d": (legacy_group(N.atleast_3d(NP_DATA, N.reshape(NP_DATA, -1), S.sum(d, axis=(0, 1)).as_np_ndarray())), (2, 3)),
+    "np_atleast_2d_1d": (legacy_group(N.atleast_2d(N.reshape(NP_DATA, -1), NP_DATA)), (2, 3)),
+    "np_atleast_1d": (legacy(N.atleast_1d(NP_DATA)), (4,)),
+    "np_concatenate_negative": (legacy(N.concatenate([NP_DATA, _twice(NP_DATA)], axis=-1)), (2, 3)),
+    "np_stack": (legacy(N.stack([NP_DATA, _twice(NP_DATA)], axis=-1)), (2, 3)),
+    "np_vstack_1d_2d": (legacy(N.vstack([N.reshape(NP_DATA, -1), N.reshape(NP_DATA, (1, 6))])), (2, 3)),
+    "np_hsplit_2d": (legacy_group(N.hsplit(NP_DATA, [1, 3])), (2, 5)),
+    "np_hsplit_1d": (legacy_group(N.hsplit(NP_DATA, 2)), (4,)),
+    "np_dsplit": (legacy_group(N.dsplit(NP_DATA, 2)), (2, 3, 4)),
+    "np_flip_axis": (legacy(N.flip(NP_DATA, 2)), (2, 3, 4)),
+    "np_flip_every_axis": (legacy(N.flip(NP_DATA)), (2, 3)),
+    "np_roll_flat": (legacy(N.roll(NP_DATA, 4)), (2, 3)),
+    "np_roll_axes": (legacy(N.roll(NP_DATA, (7, -2), axis=(0, -1))), (3, 4, 5)),
+    "np_rot90": (legacy(N.rot90(NP_DATA)), (2, 3, 4)),
+    "np_rot90_k3_axes": (legacy(N.rot90(NP_DATA, 3, axes=(-1, 0))), (2, 3, 4)),
+    "np_rot90_k2": (legacy(N.rot90(NP_DATA, -2, axes=(1, 2))), (2, 3, 4)),
+    "np_broadcast_to": (legacy(N.broadcast_to(NP_DATA, (2, 3, 4))), (3, 1)),
 })
 CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on axis 1)
-    "np_tril": (_nd(_N.tril(_dn, -1)), (2, 3, 4)),
-    "np_tril_1d": (_nd(_N.tril(_dn, 1)), (4,)),
-    "np_diag_extract": (_nd(_N.diag(_dn, 1)), (3, 4)),
-    "np_diag_make": (_nd(_N.diag(_dn, -2)), (3,)),
-    "np_diagflat": (_nd(_N.diagflat(_dn, 1)), (2, 2)),
-    "np_diagonal": (_nd(_N.diagonal(_dn, offset=-1, axis1=2, axis2=0)), (3, 4, 5)),
-    "np_trace": (_nd(_N.trace(_dn, offset=1, axis1=1, axis2=-1)), (2, 3, 4)),
-    "np_trace_2d": (_nd(_N.trace(_dn)), (3, 3)),
-    "np_column_stack": (_nd(_N.column_stack([_dn, _twice(_dn)])), (2, 3)),
+    "np_tril": (legacy(N.tril(NP_DATA, -1)), (2, 3, 4)),
+    "np_tril_1d": (legacy(N.tril(NP_DATA, 1)), (4,)),
+    "np_diag_extract": (legacy(N.diag(NP_DATA, 1)), (3, 4)),
+    "np_diag_make": (legacy(N.diag(NP_DATA, -2)), (3,)),
+    "np_diagflat": (legacy(N.diagflat(NP_DATA, 1)), (2, 2)),
+    "np_diagonal": (legacy(N.diagonal(NP_DATA, offset=-1, axis1=2, axis2=0)), (3, 4, 5)),
+    "np_trace": (legacy(N.trace(NP_DATA, offset=1, axis1=1, axis2=-1)), (2, 3, 4)),
+    "np_trace_2d": (legacy(N.trace(NP_DATA)), (3, 3)),
+    "np_column_stack": (legacy(N.column_stack([NP_DATA, _twice(NP_DATA)])), (2, 3)),
 })
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
