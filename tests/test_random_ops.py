@@ -45,3 +45,26 @@ def test_random_draws_follow_mxnets_distribution(case):
         assert len(draws) == len(ref.outputs), what
         for reference, drawn in zip(ref.outputs, draws):
             assert_same_distribution(reference, drawn, what)
+
+
+def test_draws_no_target_reproduces_are_refused_by_name_at_once():
+    """Exponential, Poisson, gamma and negative-binomial draws, randint and shuffle (their public spellings as
+    MXNet writes them): both targets list every one with the reason before anything is written."""
+    from mxconvert.errors import UnsupportedOpsError
+    from mxconvert.symbol import parse_symbol
+    from mxcases import S
+
+    d = S.var("data")
+    draws = [S.random_exponential(lam=2.0, shape=(2, 3), name="expo"), S.random_poisson(lam=3.0, shape=(2, 3),
+             name="pois"), S.sample_gamma(S.abs(d) + 1, S.abs(d) + 1, name="gam"), S.shuffle(d, name="shuf"),
+             S.random_randint(low=0, high=5, shape=(2, 3), name="rint"), S.random_negative_binomial(
+             k=3, p=0.4, shape=(2, 3), name="negb")]
+    graph = parse_symbol(S.Group([S.Cast(draw, dtype="float32") + 0 for draw in draws]).tojson())
+    for convert in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
+                    lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
+        with pytest.raises(UnsupportedOpsError) as raised:
+            convert()
+        message = str(raised.value)
+        for op, node in (("_random_exponential", "expo"), ("_random_poisson", "pois"), ("_sample_gamma", "gam"),
+                         ("_shuffle", "shuf"), ("_random_randint", "rint"), ("_random_negative_binomial", "negb")):
+            assert f"{op} [random sampling: no deterministic conversion] ({node})" in message, message

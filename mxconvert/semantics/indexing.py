@@ -102,17 +102,26 @@ alias("_npi_zeros", "_zeros")
 alias("_npi_ones", "_ones")
 alias("_npi_arange", "_arange")
 
-# MXNet's NumPy-interface draws (and its random image augmentations): refused by name in both targets
-NUMPY_RANDOM_OPS = (
+# Draws no target reproduces (the NumPy interface's, its random image augmentations, and the legacy samplers
+# beyond the uniform and normal draws and the multinomial above): refused by name in both targets
+_LEGACY_DRAWS = ("exponential", "gamma", "generalized_negative_binomial", "negative_binomial", "poisson")
+RANDOM_OPS = (
     "_npi_bernoulli", "_npi_choice", "_npi_exponential", "_npi_gamma", "_npi_gumbel", "_npi_logistic",
     "_npi_multinomial", "_npi_normal", "_npi_normal_n", "_npi_pareto", "_npi_powerd", "_npi_random_randint",
     "_npi_rayleigh", "_npi_shuffle", "_npi_uniform", "_npi_uniform_n", "_npi_weibull",
     *(f"_npx__image_random_{kind}" for kind in ("brightness", "color_jitter", "contrast", "flip_left_right",
-                                                "flip_top_bottom", "hue", "lighting", "saturation")))
+                                                "flip_top_bottom", "hue", "lighting", "saturation")),
+    *(f"_random_{kind}" for kind in _LEGACY_DRAWS), *(f"_random_{kind}_like" for kind in _LEGACY_DRAWS),
+    "_random_normal_like", "_random_randint", "_shuffle", "_sample_unique_zipfian",
+    *(f"_sample_{kind}" for kind in (*_LEGACY_DRAWS, "normal", "uniform")))
+for _name in RANDOM_OPS:
+    if _name.startswith(("_random_", "_sample_", "_shuffle")) and not _name.endswith("_like") \
+            and _name != "_sample_unique_zipfian":
+        alias(_name[1:], _name)  # random_gamma, sample_poisson, shuffle: the public spellings
 
 
 def random_refusal(node: Node, *context: object) -> str:
-    """Why a NumPy-interface draw is not converted (a registry ``check``)."""
+    """Why a draw is not converted (a registry ``check``)."""
     return "random sampling: no deterministic conversion"
 
 

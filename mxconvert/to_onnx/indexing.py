@@ -10,7 +10,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (CREATED_OPS, NUMPY_RANDOM_OPS, arange_range, created_values, dtype_value,
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
                                   fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
                                   range_values, sort_axis, sorted_shape, unconvertible_values)
 from ..semantics.rules import axis_index
@@ -239,7 +239,7 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
         ctx.add("Reshape", [ctx.add("Log", [picked]), shape], ctx.output(1))
 
 
-@register(*NUMPY_RANDOM_OPS, check=random_refusal)
+@register(*RANDOM_OPS, check=random_refusal)
 def numpy_random(ctx: EmitContext, node: Node) -> None:
     """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")

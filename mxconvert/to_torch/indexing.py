@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (CREATED_OPS, NUMPY_RANDOM_OPS, arange_range, created_values, dtype_value,
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
                                   fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
                                   sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
@@ -218,7 +218,7 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")
 
 
-@register(*NUMPY_RANDOM_OPS, check=random_refusal)
+@register(*RANDOM_OPS, check=random_refusal)
 def numpy_random(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
