@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import time
 import statistics
 import subprocess
 import sys
@@ -138,6 +140,18 @@ def _measure(name: str, path: str, batch: int, out: str, args: argparse.Namespac
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (``/proc/stat``: all but idle and iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_s() -> float:
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
 def difference(out: np.ndarray, reference: np.ndarray) -> str:
     """max |out - ref| / max |ref|, and how many top-1 classes agree."""
     rel = float(np.abs(out - reference).max() / np.abs(reference).max())
@@ -151,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         _child(args)
         return 0
     os.makedirs(args.models_dir, exist_ok=True)
-    rows, notes, loads = [], [], []
+    rows, notes, others = [], [], []
     with tempfile.TemporaryDirectory(prefix="mxconvert-int8-") as workdir:
         for label in args.models:
             prefixes = build(label, args.models_dir)
@@ -164,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                 for name, (_, kind, precision) in BACKENDS.items():
                     path = prefixes[precision] if kind == "mxnet" else onnx_file(prefixes[precision], batch, workdir)
                     out = os.path.join(workdir, f"{label}-{name}-b{batch}.npy")
+                    busy, own, wall = _busy_s(), _own_s(), time.perf_counter()
                     times[name] = _measure(name, path, batch, out, args)
                     outputs[name] = np.load(out)
-                    loads.append(os.getloadavg()[0])
+                    other = (_busy_s() - busy) - (_own_s() - own)  # CPU seconds of other processes
+                    others.append(max(other, 0.0) / ((time.perf_counter() - wall) * os.cpu_count()))
                     print(f"{label} batch {batch} {name}: done", file=sys.stderr, flush=True)
                 reference = outputs["mxnet-f32"]
                 counts_run = sorted({len(t) for t in times.values()})
@@ -188,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in notes:
         print(note)
-    print(f"1-minute load average after each cell: {min(loads):.2f}-{max(loads):.2f} (the run itself keeps about "
-          f"{args.threads} busy; more means other work shared the cores)")
+    print(f"other processes' share of the {os.cpu_count()} cores while a cell's process ran: {min(others):.0%} to "
+          f"{max(others):.0%}, median {statistics.median(others):.0%} (/proc/stat busy time less this run's own)")
     return 0
 
 
