@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import zlib
 from collections import Counter
 
 import numpy as np
@@ -53,20 +52,9 @@ def build(label: str, out_dir: str, seed: int = 0) -> dict[str, str]:
     from mxnet.contrib.quantization import quantize_net
     from mxnet.gluon.model_zoo import vision
 
-    from mxconvert.zoo.common import (atomic_checkpoint, calibrate, exported_checkpoint, imagenet_normalise, mx,
-                                      realistic_params, sample_images)
+    from mxconvert.zoo.common import atomic_checkpoint, calibrated_gluon_net, imagenet_normalise, mx, sample_images
 
-    arch = MODELS[label]
-    net = vision.get_model(arch, classes=1000)
-    sym, _, _ = exported_checkpoint(net, SIDE, mx.init.Xavier(magnitude=2))
-    images = imagenet_normalise(sample_images(8, SIDE, seed))
-    rng = np.random.default_rng([seed, zlib.crc32(arch.encode())])
-    arg, aux = realistic_params(sym, images.shape, rng)
-    aux = calibrate(sym, arg, aux, images)
-    params = net.collect_params()
-    for key, value in {**arg, **aux}.items():
-        params[key].set_data(value)
-    net(mx.nd.array(images[:1]))
+    net = calibrated_gluon_net(vision.get_model(MODELS[label], classes=1000), SIDE, seed, MODELS[label])
     with atomic_checkpoint(prefixes["float32"], 0) as tmp_prefix:
         net.export(tmp_prefix)
     data = imagenet_normalise(sample_images(CALIBRATION_IMAGES, SIDE, seed + 1))

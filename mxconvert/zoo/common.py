@@ -66,6 +66,19 @@ def exported_checkpoint(net: mx.gluon.HybridBlock, side: int, initializer: mx.in
         return mx.model.load_checkpoint(os.path.join(tmp, "net"), 0)
 
 
+def calibrated_gluon_net(net: mx.gluon.HybridBlock, side: int, seed: int, tag: str) -> mx.gluon.HybridBlock:
+    """``net`` hybridized with realistic weights (drawn from ``seed`` and ``tag``) and its BatchNorm statistics
+    calibrated on 8 synthetic ``side`` x ``side`` images."""
+    sym, _, _ = exported_checkpoint(net, side, mx.init.Xavier(magnitude=2))
+    images = imagenet_normalise(sample_images(8, side, seed))
+    arg, aux = realistic_params(sym, images.shape, np.random.default_rng([seed, zlib.crc32(tag.encode())]))
+    aux = calibrate(sym, arg, aux, images)
+    params = net.collect_params()
+    for key, value in {**arg, **aux}.items():
+        params[key].set_data(value)
+    return net
+
+
 @contextlib.contextmanager
 def _torch_hidden() -> Iterator[None]:
     """While ``import torch`` fails."""

@@ -8,14 +8,12 @@ BatchNorm, activation and residual sum), ``_sg_mkldnn_fully_connected`` and, for
 from __future__ import annotations
 
 import os
-import zlib
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import nlp
-from .common import (atomic_checkpoint, calibrate, exported_checkpoint, imagenet_normalise, mx, realistic_params,
-                     sample_images)
+from .common import atomic_checkpoint, calibrated_gluon_net, imagenet_normalise, mx, sample_images
 from .named import build_by_name
 
 SIDE = 32  # image side of the vision models (small: the fusion does not depend on it)
@@ -26,16 +24,7 @@ def _vision(name: str) -> Callable[[int], "mx.gluon.HybridBlock"]:
     def build(seed: int) -> "mx.gluon.HybridBlock":
         from mxnet.gluon.model_zoo import vision
 
-        net = vision.get_model(name, classes=10)
-        sym, _, _ = exported_checkpoint(net, SIDE, mx.init.Xavier(magnitude=2))
-        images = imagenet_normalise(sample_images(8, SIDE, seed))
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        arg, aux = realistic_params(sym, images.shape, rng)
-        aux = calibrate(sym, arg, aux, images)
-        params = net.collect_params()
-        for key, value in {**arg, **aux}.items():
-            params[key].set_data(value)
-        return net
+        return calibrated_gluon_net(vision.get_model(name, classes=10), SIDE, seed, name)
     return build
 
 
