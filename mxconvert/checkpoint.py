@@ -16,11 +16,11 @@ import numpy as np
 
 from .archives import Archive, is_archive, read_archive
 from .errors import MxConvertError
-from .fileio import sha256_of
+from .fileio import read_input, sha256_of
 from .ir import Graph, VarKind
 from .params import load_params, parse_params
 from .semantics.schema import OPS
-from .symbol import parse_symbol, read_symbol, symbol_text
+from .symbol import MAX_SYMBOL_BYTES, parse_symbol, read_symbol, symbol_text
 from .inputs import ShapesDoNotFit, resolve_input_shape
 from .weight_names import EXPORT_HINT, canonical_names
 
@@ -67,7 +67,7 @@ class CheckpointFiles:
     def symbol_json(self) -> str:
         """The symbol's text."""
         if self.symbol_data is None:
-            return symbol_text(_read_small(self.symbol, None), self.symbol)
+            return symbol_text(read_input(self.symbol, "a symbol JSON file", MAX_SYMBOL_BYTES), self.symbol)
         return symbol_text(self.symbol_data, self.symbol)
 
 
@@ -91,7 +91,8 @@ def open_checkpoint(checkpoint: Checkpoint, epoch: int = 0) -> CheckpointFiles:
         files = CheckpointFiles(os.path.join(checkpoint, symbol), os.path.join(checkpoint, params))
         return _with_sidecar(files, names)
     if not os.path.exists(f"{checkpoint}-symbol.json") and os.path.exists(checkpoint + GLUONTS_NETWORK):
-        raise _gluonts_form(checkpoint + GLUONTS_NETWORK, _read_small(checkpoint + GLUONTS_NETWORK, _MAX_SIDECAR_BYTES))
+        network = checkpoint + GLUONTS_NETWORK
+        raise _gluonts_form(network, read_input(network, "a GluonTS network file", _MAX_SIDECAR_BYTES))
     paths = CheckpointPaths.of(checkpoint, epoch)
     return _with_sidecar(CheckpointFiles(*paths), _listing(os.path.dirname(paths.symbol)))
 
@@ -109,24 +110,9 @@ def _with_sidecar(files: CheckpointFiles, names: list[str]) -> CheckpointFiles:
     for name in (base.removesuffix("-symbol.json") + "-shapes.json", "signature.json"):
         if name in names:
             path = os.path.join(folder, name)
-            files.shapes, files.shapes_file = _shapes_file(_read_small(path, _MAX_SIDECAR_BYTES), path), name
+            files.shapes, files.shapes_file = _shapes_file(read_input(path, "a shapes file", _MAX_SIDECAR_BYTES), path), name
             break
     return files
-
-
-def _read_small(path: str, limit: int | None) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read() if limit is None else handle.read(limit + 1)
-    except FileNotFoundError:
-        raise MxConvertError("no such file", path) from None
-    except IsADirectoryError:
-        raise MxConvertError("is a directory, expected a symbol JSON file", path) from None
-    except OSError as exc:
-        raise MxConvertError(f"cannot read: {exc.strerror}", path) from None
-    if limit is not None and len(data) > limit:
-        raise MxConvertError(f"is larger than {limit} bytes, more than any shapes or manifest file", path)
-    return data
 
 
 def _json(data: bytes, where: str, what: str):

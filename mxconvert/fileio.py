@@ -17,6 +17,23 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def read_input(path: str, expected: str, limit: int) -> bytes:
+    """The bytes of input file ``path``, ``expected`` to be e.g. "a symbol JSON file"; refused, naming the file,
+    when missing, a directory, unreadable or larger than ``limit`` bytes (more than any such file)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise MxConvertError(f"is {size} bytes, more than any {expected.split(' ', 1)[1]}", path)
+            return handle.read()
+    except FileNotFoundError:
+        raise MxConvertError("no such file", path) from None
+    except IsADirectoryError:
+        raise MxConvertError(f"is a directory, expected {expected}", path) from None
+    except OSError as exc:
+        raise MxConvertError(f"cannot read: {exc.strerror}", path) from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` only if the block completes."""

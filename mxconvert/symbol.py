@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from .errors import MxConvertError
+from .fileio import read_input
 from .ir import Graph, Node, SourceInfo, TensorRef, Variable, VarKind, unique_name
 from .semantics.control_flow import SUBGRAPH_COUNTS, check_control_flow
 from .semantics.fused import FUSED, check_fused
@@ -25,25 +26,14 @@ MAX_NAME_CHARS = 1 << 10
 def read_symbol(path: str | os.PathLike) -> Graph:
     """Parse ``path`` into a :class:`Graph` without weights (variables classified by op schema)."""
     path = os.fspath(path)
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_SYMBOL_BYTES:
-            raise MxConvertError(f"symbol file is {size} bytes, more than any real network", path)
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise MxConvertError("no such file", path) from None
-    except IsADirectoryError:
-        raise MxConvertError("is a directory, expected a symbol JSON file", path) from None
-    except OSError as exc:
-        raise MxConvertError(f"cannot read: {exc.strerror}", path) from None
+    data = read_input(path, "a symbol JSON file", MAX_SYMBOL_BYTES)
     return parse_symbol(symbol_text(data, path), path)
 
 
 def symbol_text(data: bytes, path: str) -> str:
     """A symbol file's bytes as text, refused when larger than any real network's or not UTF-8."""
     if len(data) > MAX_SYMBOL_BYTES:
-        raise MxConvertError(f"symbol file is {len(data)} bytes, more than any real network", path)
+        raise MxConvertError(f"is {len(data)} bytes, more than any symbol JSON file", path)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
