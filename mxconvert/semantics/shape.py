@@ -134,14 +134,18 @@ def _flatten(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("Concat", "_rnn_param_concat")
 def _concat(node: Node, shapes: list[Shape]) -> list[Shape]:
-    axis = axis_index(node.attrs["dim"], len(shapes[0]), "dim")
+    return [_concatenated(shapes, axis_index(node.attrs["dim"], len(shapes[0]), "dim"))]
+
+
+def _concatenated(shapes: list[Shape], axis: int) -> Shape:
+    """The shape of ``shapes`` joined on ``axis``; every other axis must agree."""
     for shape in shapes[1:]:
         if len(shape) != len(shapes[0]) or any(s != t for i, (s, t) in enumerate(zip(shape, shapes[0]))
                                                if i != axis):
             raise ShapeError(f"inputs of shapes {shapes} do not concatenate on axis {axis}")
     out = list(shapes[0])
     out[axis] = sum(s[axis] for s in shapes)
-    return [tuple(out)]
+    return tuple(out)
 
 
 @shape_rule("Reshape")
@@ -912,13 +916,7 @@ def _atleast(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("_npi_vstack")
 def _numpy_stack(node: Node, shapes: list[Shape]) -> list[Shape]:
     inserted, axis = stacked_parts(node.op, shapes)
-    parts = [_inserted(shape, axes) for shape, axes in zip(shapes, inserted)]
-    if any(len(part) != len(parts[0]) or any(s != t for i, (s, t) in enumerate(zip(part, parts[0])) if i != axis)
-           for part in parts):
-        raise ShapeError(f"inputs of shapes {shapes} do not concatenate on axis {axis}")
-    out = list(parts[0])
-    out[axis] = sum(part[axis] for part in parts)
-    return [tuple(out)]
+    return [_concatenated([_inserted(shape, axes) for shape, axes in zip(shapes, inserted)], axis)]
 
 
 @shape_rule("_npi_hsplit")
