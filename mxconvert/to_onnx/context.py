@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ from onnx import helper
 from ..dynamic import LiveDims
 from ..errors import NotExpressible
 from ..semantics.dtypes import INTEGER_DTYPES, tensor_dtypes
+from ..semantics.quantization import QRange, quantized_ranges
 from ..ir import Graph, Node, TensorRef, VarKind
 
 
@@ -54,6 +56,11 @@ class EmitContext:
         self._node_index = graph.nodes_by_name()
         self.scope = scope
         self.redirects: dict[TensorRef, str] = {}  # tensors another converter reads or writes under other names
+
+    @functools.cached_property
+    def quantized_ranges(self) -> dict[TensorRef, QRange]:
+        """The type and range of each quantized tensor of the graph, found once."""
+        return quantized_ranges(self.graph)
 
     def body(self, graph: Graph, shapes: dict[TensorRef, tuple], scope: str, names: dict[str, str]) -> EmitContext:
         """A context for a control-flow body: nodes of its own, this context's initializers and warnings;

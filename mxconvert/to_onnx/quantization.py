@@ -11,7 +11,7 @@ from onnx import TensorProto
 
 from ..ir import Node
 from ..semantics.convolution import window_geometry
-from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
+from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, refusal
 from .context import EmitContext
 from .convolution import pooling
 from .registry import register
@@ -22,10 +22,6 @@ _ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
 
 def _check(node: Node, opset: int) -> str | None:
     return refusal(node) or (f"opset {opset} (per-channel QDQ needs 13)" if opset < 13 else None)
-
-
-def _ranges(ctx: EmitContext) -> dict:
-    return quantized_ranges(ctx.graph)
 
 
 def _step(scale) -> np.ndarray:
@@ -55,33 +51,33 @@ def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | No
 @register("_contrib_quantize_v2", check=_check)
 def quantize_v2(ctx: EmitContext, node: Node) -> None:
     """QuantizeLinear by the calibrated range."""
-    _quantize(ctx, node, ctx.input(0), _ranges(ctx)[node.output()])
+    _quantize(ctx, node, ctx.input(0), ctx.quantized_ranges[node.output()])
 
 
 @register("_contrib_dequantize", check=_check)
 def dequantize(ctx: EmitContext, node: Node) -> None:
     """DequantizeLinear by the range's step as MXNet computes it (range / 255.5 or 127.5)."""
-    r = _ranges(ctx)[node.inputs[0]]
+    r = ctx.quantized_ranges[node.inputs[0]]
     ctx.add("DequantizeLinear", [ctx.input(0), ctx.const(r.step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])],
             ctx.output())
 
 
 @register("_contrib_quantized_flatten", check=_check)
 def quantized_flatten(ctx: EmitContext, node: Node) -> None:
-    r = _ranges(ctx)[node.output()]
+    r = ctx.quantized_ranges[node.output()]
     _quantize(ctx, node, ctx.add("Flatten", [_dequantize(ctx, ctx.input(0), r)], axis=1), r)
 
 
 @register("_contrib_quantized_act", check=_check)
 def quantized_act(ctx: EmitContext, node: Node) -> None:
-    r = _ranges(ctx)[node.output()]
+    r = ctx.quantized_ranges[node.output()]
     _quantize(ctx, node, ctx.add("Relu", [_dequantize(ctx, ctx.input(0), r)]), r)
 
 
 @register("_contrib_quantized_pooling", check=_check)
 def quantized_pooling(ctx: EmitContext, node: Node) -> None:
     """The float Pooling between DequantizeLinear and QuantizeLinear of the same range."""
-    r = _ranges(ctx)[node.output()]
+    r = ctx.quantized_ranges[node.output()]
     data, pooled = _dequantize(ctx, ctx.input(0), r), ctx.temp("pooled")
     twin = dataclasses.replace(node, op="Pooling", inputs=node.inputs[:1], num_outputs=1)
     with ctx.as_node(twin, {node.inputs[0]: data, node.output(0): pooled}):
@@ -128,7 +124,7 @@ def _epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, y: str, summed: st
 def quantized_conv(ctx: EmitContext, node: Node) -> None:
     """Conv on the dequantized data, int8 weights (per output channel) and int32 bias; the residual sum and
     ReLUs; QuantizeLinear."""
-    ranges = _ranges(ctx)
+    ranges = ctx.quantized_ranges
     a = node.attrs
     conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
     sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
@@ -147,7 +143,7 @@ def quantized_conv(ctx: EmitContext, node: Node) -> None:
 def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
     """Gemm on the dequantized data, int8 weight and int32 bias; ReLU; QuantizeLinear or float32 out."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
-    data = _ranges(ctx)[node.inputs[0]]
+    data = ctx.quantized_ranges[node.inputs[0]]
     plan = fc_plan(ctx.graph, node, data)
     weight, bias = _weights(ctx, plan, data, axis=0)
     x = _dequantize(ctx, ctx.input(0), data)

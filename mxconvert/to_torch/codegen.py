@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ..semantics.schema import OPS
 from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
 from ..semantics.inference import begin_states, inferred_shapes
+from ..semantics.quantization import QRange, quantized_ranges
 from ..semantics.rules import Shape
 # the family modules register their lowerings
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
@@ -146,6 +148,11 @@ class TorchContext:
         for node in graph.nodes:
             self.ident(node.name)
         self.variables = ForwardVariables(liveness(graph), self.namer)
+
+    @functools.cached_property
+    def quantized_ranges(self) -> dict[TensorRef, QRange]:
+        """The type and range of each quantized tensor of the graph, found once."""
+        return quantized_ranges(self.graph)
 
     def body(self, graph: Graph, shapes: dict[TensorRef, tuple], bound: dict[str, str], depth: int,
              within: str) -> TorchContext:

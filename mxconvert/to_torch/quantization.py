@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, quantized_ranges, refusal
+from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, refusal
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
 from .registry import HELPERS, Lowering, register
@@ -95,10 +95,6 @@ def mxnet_int8_requantize(
 '''
 
 
-def _ranges(ctx: TorchContext) -> dict:
-    return quantized_ranges(ctx.graph)
-
-
 def _range_outputs(q: str, r: QRange) -> str:
     """The quantized tensor with its range, as MXNet's three outputs."""
     return f"({q}, torch.full([1], {float(r.lo)!r}), torch.full([1], {float(r.hi)!r}))"
@@ -107,7 +103,7 @@ def _range_outputs(q: str, r: QRange) -> str:
 @register("_contrib_quantize_v2", check=refusal)
 def quantize_v2(ctx: TorchContext, node: Node) -> Lowering:
     """round(x * scale), saturated to uint8 or int8."""
-    r = _ranges(ctx)[node.output()]
+    r = ctx.quantized_ranges[node.output()]
     lo, hi = r.bounds
     q = f"torch.round({ctx.input(0)} * {float(r.scale)!r}).clamp({lo}, {hi})"
     return Lowering(_range_outputs(q, r))
@@ -116,18 +112,18 @@ def quantize_v2(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_dequantize")
 def dequantize(ctx: TorchContext, node: Node) -> Lowering:
     """q * (range / 255.5 or 127.5)."""
-    r = _ranges(ctx)[node.inputs[0]]
+    r = ctx.quantized_ranges[node.inputs[0]]
     return Lowering(f"{ctx.input(0)} * {float(r.step)!r}")
 
 
 @register("_contrib_quantized_flatten")
 def quantized_flatten(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(_range_outputs(f"torch.flatten({ctx.input(0)}, 1)", _ranges(ctx)[node.output()]))
+    return Lowering(_range_outputs(f"torch.flatten({ctx.input(0)}, 1)", ctx.quantized_ranges[node.output()]))
 
 
 @register("_contrib_quantized_act", check=refusal)
 def quantized_act(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(_range_outputs(f"torch.relu({ctx.input(0)})", _ranges(ctx)[node.output()]))
+    return Lowering(_range_outputs(f"torch.relu({ctx.input(0)})", ctx.quantized_ranges[node.output()]))
 
 
 @register("_contrib_quantized_pooling")
@@ -136,7 +132,7 @@ def quantized_pooling(ctx: TorchContext, node: Node) -> Lowering:
     lowering = pooling(ctx, node)
     if node.attrs["pool_type"] != "max":
         lowering.expr = f"torch.round({lowering.expr})"
-    lowering.expr = _range_outputs(lowering.expr, _ranges(ctx)[node.output()])
+    lowering.expr = _range_outputs(lowering.expr, ctx.quantized_ranges[node.output()])
     return lowering
 
 
@@ -157,7 +153,7 @@ def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -
     next(i for i in n.subgraphs[0].nodes if i.op == "Convolution").attrs["kernel"]) == 2 else "not a 2-D kernel"))
 def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
     """Convolution (BatchNorm folded), ReLU and residual sum on int8 data: MXNet's requantized output."""
-    ranges = _ranges(ctx)
+    ranges = ctx.quantized_ranges
     a = node.attrs
     conv = next(inner for inner in node.subgraphs[0].nodes if inner.op == "Convolution")
     sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
@@ -174,7 +170,7 @@ def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
 def quantized_fully_connected(ctx: TorchContext, node: Node) -> Lowering:
     """FullyConnected (and its ReLU) on int8 data: MXNet's requantized or float32 output."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
-    plan = fc_plan(ctx.graph, node, _ranges(ctx)[node.inputs[0]], ctx.int8_cpu)
+    plan = fc_plan(ctx.graph, node, ctx.quantized_ranges[node.inputs[0]], ctx.int8_cpu)
     x = ctx.input(0)
     if fc.attrs["flatten"] and len(ctx.shape(0)) > 2:
         x = f"torch.flatten({x}, 1)"
