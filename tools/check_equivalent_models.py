@@ -11,10 +11,7 @@ The checkpoints are those of ``check_identical_outputs.py`` (built into ``--work
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
+from manifests import Hashes, run_check  # noqa: E402
+
 MANIFEST = ROOT / "tools" / "equivalent_models.json"
 GLUON_RESNET = "gluon-resnet18_v1"
 
@@ -70,7 +69,7 @@ def _state(model_or_state) -> str:
     return sha.hexdigest()
 
 
-def hashes(work: Path, fixtures: Path | None, only: set[str]) -> dict[str, dict[str, str]]:
+def hashes(work: Path, fixtures: Path | None, only: set[str]) -> Hashes:
     import torch
 
     from check_identical_outputs import cases
@@ -78,9 +77,8 @@ def hashes(work: Path, fixtures: Path | None, only: set[str]) -> dict[str, dict[
     from mxconvert.to_torch.loader import build_model, module_from_source
 
     found = {}
-    for name, prefix, shapes, dynamic in [_gluon_resnet(work, fixtures), *cases(work, fixtures)]:
-        if only and name not in only:
-            continue
+    gluon = [_gluon_resnet(work, fixtures)] if not only or GLUON_RESNET in only else []
+    for name, prefix, shapes, dynamic in [*gluon, *cases(work, fixtures, only)]:
         graph = api.load(prefix)
         source, state = api.pytorch_source(graph, shapes, dynamic_axes=dynamic)
         model = build_model(module_from_source(source), state)
@@ -101,27 +99,14 @@ def hashes(work: Path, fixtures: Path | None, only: set[str]) -> dict[str, dict[
     return found
 
 
+def differences(expected: Hashes, found: Hashes) -> list[str]:
+    return [f"{name}: {kind} differs" for name in sorted(found) for kind in sorted(set(expected.get(name, {}))
+            | set(found[name])) if expected.get(name, {}).get(kind) != found[name].get(kind)]
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--record", action="store_true", help="write the manifest instead of comparing")
-    parser.add_argument("--work", default=str(ROOT / "build" / "identical"), help="where checkpoints are built")
-    parser.add_argument("--fixtures", default=os.environ.get("MXCONVERT_FIXTURES", str(ROOT / "build" / "fixtures")),
-                        help="a folder of zoo checkpoints built as tests/conftest.py builds them, reused")
-    parser.add_argument("--manifest", default=str(MANIFEST))
-    parser.add_argument("--only", nargs="*", default=[], help="check these models only")
-    args = parser.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    found = hashes(work, Path(args.fixtures) if args.fixtures else None, set(args.only))
-    if args.record:
-        Path(args.manifest).write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
-        print(f"recorded {len(found)} models in {args.manifest}")
-        return 0
-    expected = json.loads(Path(args.manifest).read_text())
-    differ = [f"{name}: {kind} differs" for name in sorted(found) for kind in sorted(set(expected.get(name, {}))
-              | set(found[name])) if expected.get(name, {}).get(kind) != found[name].get(kind)]
-    print("\n".join(differ) or f"equivalent: {len(found)} models, state dicts and outputs (eval, train) alike")
-    return 1 if differ else 0
+    return run_check(argv, __doc__.split("\n")[0], MANIFEST, hashes, differences,
+                     "equivalent: {} models, state dicts and outputs (eval, train) alike")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,7 @@ calibration as ``tests/conftest.py``); ``--fixtures`` names a folder of checkpoi
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+from manifests import Hashes, run_check  # noqa: E402
+
 MANIFEST = ROOT / "tools" / "identical_outputs.json"
 CALIB = ["--seed", "0", "--calib-size", "112", "--calib-images", "16"]
 
@@ -88,12 +88,15 @@ def _control_flow_checkpoint(work: Path) -> str:
     return str(prefix)
 
 
-def cases(work: Path, fixtures: Path | None):
-    """(name, checkpoint prefix, input shapes, dynamic axes) of every model checked."""
+def cases(work: Path, fixtures: Path | None, only: set[str]):
+    """(name, checkpoint prefix, input shapes, dynamic axes) of every model checked (of ``only``, if given)."""
     from mxconvert.zoo import nlp, sequence, tracking, vision
     from mxconvert.zoo.detection import batch_size, input_side
 
-    for name in IMAGE_MODELS:
+    def wanted(names):
+        return [name for name in names if not only or name in only]
+
+    for name in wanted(IMAGE_MODELS):
         prefix = _image_checkpoint(name, work, fixtures)
         if name.startswith("det-"):
             side = input_side(name)
@@ -102,13 +105,13 @@ def cases(work: Path, fixtures: Path | None):
             shape = (1, 3, 224, 224) if name.startswith("resnet-") else (1, 3, vision.input_side(name),
                                                                            vision.input_side(name))
         yield name, prefix, {"data": shape}, {}
-    for name in NLP_MODELS:
+    for name in wanted(NLP_MODELS):
         prefix = work / name
         if not _exists(prefix):
             nlp.build_nlp(name, str(work))
         shapes = {key: value.shape for key, value in nlp.sample_inputs(name, 2, 8).items()}
         yield name, str(prefix), shapes, nlp.dynamic_axes(name)
-    for name in SEQUENCE_MODELS:
+    for name in wanted(SEQUENCE_MODELS):
         prefix = work / name
         if not _exists(prefix):
             sequence.build_sequence(name, str(work))
@@ -116,21 +119,22 @@ def cases(work: Path, fixtures: Path | None):
         state = (spec.layers * (2 if spec.bidirectional else 1), 2, spec.hidden)
         yield (name, str(prefix), {"data0": sequence.sample_sequence(name, 2, 10).shape, "data1": state,
                                    "data2": state}, {"data0": (0, 1), "data1": (1,), "data2": (1,)})
-    for name in TRACKING_MODELS:
+    for name in wanted(TRACKING_MODELS):
         prefix = work / name
         if not _exists(prefix):
             tracking.build_tracker(name, str(work))
         yield name, str(prefix), {key: value.shape for key, value in tracking.sample_inputs().items()}, {}
-    yield (CONTROL_FLOW, _control_flow_checkpoint(work), {"data": (5, 2, 3), "begin_state": (2, 4)},
-           {"data": (0,)})
+    if wanted([CONTROL_FLOW]):
+        yield (CONTROL_FLOW, _control_flow_checkpoint(work), {"data": (5, 2, 3), "begin_state": (2, 4)},
+               {"data": (0,)})
 
 
-def hashes(work: Path, fixtures: Path | None) -> dict[str, dict[str, str]]:
+def hashes(work: Path, fixtures: Path | None, only: set[str]) -> Hashes:
     from mxconvert import api
 
     found = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for name, prefix, shapes, dynamic in cases(work, fixtures):
+        for name, prefix, shapes, dynamic in cases(work, fixtures, only):
             graph = api.load(prefix)
             onnx_path = Path(scratch) / f"{name}.onnx"
             api.to_onnx(graph, shapes, onnx_path, dynamic_axes=dynamic)
@@ -144,22 +148,8 @@ def hashes(work: Path, fixtures: Path | None) -> dict[str, dict[str, str]]:
     return found
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--record", action="store_true", help="write the manifest instead of comparing")
-    parser.add_argument("--work", default=str(ROOT / "build" / "identical"), help="where checkpoints are built")
-    parser.add_argument("--fixtures", default=os.environ.get("MXCONVERT_FIXTURES"),
-                        help="a folder of zoo checkpoints built as tests/conftest.py builds them, reused")
-    parser.add_argument("--manifest", default=str(MANIFEST))
-    args = parser.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    found = hashes(work, Path(args.fixtures) if args.fixtures else None)
-    if args.record:
-        Path(args.manifest).write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
-        print(f"recorded {len(found)} models in {args.manifest}")
-        return 0
-    expected = json.loads(Path(args.manifest).read_text())
+def differences(expected: Hashes, found: Hashes) -> list[str]:
+    """What differs per model; a checkpoint that differs is named alone (its conversions cannot be compared)."""
     differ = []
     for name in sorted(set(expected) | set(found)):
         want, got = expected.get(name, {}), found.get(name, {})
@@ -168,8 +158,12 @@ def main(argv=None) -> int:
             continue
         differ += [f"{name}: {kind} differs" for kind in ("onnx", "kit_model.py", "state_dict")
                    if want.get(kind) != got.get(kind)]
-    print("\n".join(differ) or f"identical: {len(found)} models, ONNX, kit_model.py and state dict alike")
-    return 1 if differ else 0
+    return differ
+
+
+def main(argv=None) -> int:
+    return run_check(argv, __doc__.split("\n")[0], MANIFEST, hashes, differences,
+                     "identical: {} models, ONNX, kit_model.py and state dict alike")
 
 
 if __name__ == "__main__":
