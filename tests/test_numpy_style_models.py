@@ -10,6 +10,7 @@ import torch
 from mxcases import assert_near_exact
 
 from mxconvert import api
+from mxconvert.to_onnx.exporter import MAX_OPSET, MIN_OPSET
 from mxconvert.zoo import numpy_text
 from mxconvert.zoo.numpy_style import NUMPY_MODELS, build_numpy_model
 
@@ -53,8 +54,8 @@ def text_models(tmp_path_factory):
 @pytest.mark.parametrize("model", sorted(numpy_text.MODELS))
 def test_numpy_text_model_matches_mxnet_at_two_sizes(text_models, model):
     """Source and target tokens (or tokens and valid lengths, 0 and full among them) with batch and sequence
-    length dynamic: one conversion per target, run at two sizes; every output (the seq2seq decoders' final states
-    too) near MXNet's float64 result, in MXNet's dtypes."""
+    length dynamic: one conversion per target (ONNX at the lowest and highest opset), run at two sizes; every
+    output (the seq2seq decoders' final states too) near MXNet's float64 result, in MXNet's dtypes."""
     prefix = text_models[model]
     graph = api.load(prefix)
     spellings = {node.spelling or node.op for node in graph.nodes}
@@ -62,8 +63,8 @@ def test_numpy_text_model_matches_mxnet_at_two_sizes(text_models, model):
         {"SequenceMask", "_npx_reshape"} <= spellings
     shapes = {name: array.shape for name, array in numpy_text.sample_inputs(model, *TEXT_SIZES[0]).items()}
     axes = numpy_text.dynamic_axes(model)
-    session = ort.InferenceSession(api.to_onnx(graph, shapes, dynamic_axes=axes).SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    sessions = [ort.InferenceSession(api.to_onnx(graph, shapes, dynamic_axes=axes, opset=opset).SerializeToString(),
+                                     providers=["CPUExecutionProvider"]) for opset in (MIN_OPSET, MAX_OPSET)]
     module = api.to_pytorch(api.load(prefix), shapes, dynamic_axes=axes)
     mxnet, exact = api.backend("mxnet", prefix), api.backend("mxnet_fp64", prefix)
     for batch, steps in TEXT_SIZES:
@@ -72,6 +73,6 @@ def test_numpy_text_model_matches_mxnet_at_two_sizes(text_models, model):
         with torch.no_grad():
             torch_out = module(**{name: torch.from_numpy(array) for name, array in feeds.items()})
         torch_out = torch_out if isinstance(torch_out, tuple) else (torch_out,)
-        for outputs in (session.run(None, feeds), [t.numpy() for t in torch_out]):
+        for outputs in (*(session.run(None, feeds) for session in sessions), [t.numpy() for t in torch_out]):
             assert_near_exact(reference, float64, outputs)
             assert [o.dtype for o in outputs] == [o.dtype for o in reference]
