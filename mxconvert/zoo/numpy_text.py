@@ -19,6 +19,7 @@ from .numpy_style import numpy_mode
 nn, rnn = mx.gluon.nn, mx.gluon.rnn
 
 VOCAB, EMBED, HIDDEN, LAYERS, HEADS, FFN_HIDDEN, MAX_LENGTH = 24, 16, 32, 2, 4, 64, 64
+DROPOUT = 0.1  # d2l's rate, active in training only
 BOS = 1  # the decoder's first input token
 MODELS = {"np-seq2seq-gru": "gru", "np-seq2seq-lstm": "lstm", "np-transformer-encoder": "transformer"}
 TRAIN_STEPS, TRAIN_BATCH, TRAIN_LENGTH = 60, 32, 8
@@ -30,7 +31,7 @@ class Seq2SeqEncoder(nn.HybridBlock):
     def __init__(self, cell: str) -> None:
         super().__init__()
         self.embedding = nn.Embedding(VOCAB, EMBED)
-        self.rnn = rnn.GRU(HIDDEN, LAYERS) if cell == "gru" else rnn.LSTM(HIDDEN, LAYERS)
+        self.rnn = (rnn.GRU if cell == "gru" else rnn.LSTM)(HIDDEN, LAYERS, dropout=DROPOUT)
         self.states = 1 if cell == "gru" else 2
 
     def hybrid_forward(self, F, X):
@@ -46,7 +47,7 @@ class Seq2SeqDecoder(nn.HybridBlock):
     def __init__(self, cell: str) -> None:
         super().__init__()
         self.embedding = nn.Embedding(VOCAB, EMBED)
-        self.rnn = rnn.GRU(HIDDEN, LAYERS) if cell == "gru" else rnn.LSTM(HIDDEN, LAYERS)
+        self.rnn = (rnn.GRU if cell == "gru" else rnn.LSTM)(HIDDEN, LAYERS, dropout=DROPOUT)
         self.dense = nn.Dense(VOCAB, flatten=False)
 
     def hybrid_forward(self, F, X, state):
@@ -78,13 +79,15 @@ class MultiHeadAttention(nn.HybridBlock):
 
     def __init__(self) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(DROPOUT)
         self.W_q, self.W_k, self.W_v, self.W_o = (nn.Dense(HIDDEN, use_bias=False, flatten=False) for _ in range(4))
 
     def hybrid_forward(self, F, queries, keys, values, valid_lens):
         queries, keys, values = (self.transpose_qkv(F, X) for X in (self.W_q(queries), self.W_k(keys),
                                                                    self.W_v(values)))
         scores = F.npx.batch_dot(queries, keys, transpose_b=True) / math.sqrt(HIDDEN // HEADS)
-        output = F.npx.batch_dot(masked_softmax(F, scores, F.np.repeat(valid_lens, HEADS, axis=0)), values)
+        weights = masked_softmax(F, scores, F.np.repeat(valid_lens, HEADS, axis=0))
+        output = F.npx.batch_dot(self.dropout(weights), values)
         return self.W_o(self.transpose_output(F, output))
 
     @staticmethod
@@ -114,24 +117,26 @@ class AddNorm(nn.HybridBlock):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dropout, self.ln = nn.Dropout(0.1), nn.LayerNorm()
+        self.dropout, self.ln = nn.Dropout(DROPOUT), nn.LayerNorm()
 
     def hybrid_forward(self, F, X, Y):
         return self.ln(self.dropout(Y) + X)
 
 
 class PositionalEncoding(nn.HybridBlock):
-    """Sines and cosines of the position (a constant), taken for as many positions as the input has."""
+    """Sines and cosines of the position (a constant), taken for as many positions as the input has, added to
+    the input (then dropout)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(DROPOUT)
         angles = np.arange(MAX_LENGTH)[:, None] / np.power(10000, np.arange(0, HIDDEN, 2) / HIDDEN)
         table = np.zeros((1, MAX_LENGTH, HIDDEN), np.float32)
         table[0, :, 0::2], table[0, :, 1::2] = np.sin(angles), np.cos(angles)
         self.P = self.params.get_constant("P", table)
 
     def hybrid_forward(self, F, X, P):
-        return X + F.np.take(P, F.npx.arange_like(X, axis=1), axis=1)
+        return self.dropout(X + F.np.take(P, F.npx.arange_like(X, axis=1), axis=1))
 
 
 class TransformerEncoderBlock(nn.HybridBlock):
