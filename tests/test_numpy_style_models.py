@@ -3,6 +3,8 @@
 converted once with dynamic axes and run at two input sizes in both targets against MXNet float32 and float64."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -11,7 +13,7 @@ from mxcases import assert_near_exact
 
 from mxconvert import api
 from mxconvert.to_onnx.exporter import MAX_OPSET, MIN_OPSET
-from mxconvert.zoo import numpy_text
+from mxconvert.zoo import cli, numpy_text
 from mxconvert.zoo.numpy_style import NUMPY_MODELS, build_numpy_model
 
 # model -> (dynamic axes of its input, the two input shapes it runs at)
@@ -76,3 +78,13 @@ def test_numpy_text_model_matches_mxnet_at_two_sizes(text_models, model):
         for outputs in (*(session.run(None, feeds) for session in sessions), [t.numpy() for t in torch_out]):
             assert_near_exact(reference, float64, outputs)
             assert [o.dtype for o in outputs] == [o.dtype for o in reference]
+
+
+def test_zoo_cli_builds_numpy_interface_models(tmp_path, capsys):
+    arguments = ["--numpy", "np-lenet", "np-transformer-encoder", "--out", str(tmp_path)]
+    assert cli.main(arguments) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == ["np-lenet", "np-transformer-encoder"]
+    assert cli.main(arguments) == 0
+    assert all("skipped" in line for line in capsys.readouterr().out.splitlines())
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{suffix}" for name in ("np-lenet", "np-transformer-encoder")
+                                                  for suffix in ("-0000.params", "-symbol.json"))
