@@ -220,7 +220,7 @@ def build_text_model(model: str, out_dir: str, seed: int = 0) -> str:
     """Write ``model`` (epoch 0) into ``out_dir`` as ``HybridBlock.export`` writes it, trained a few steps; return
     its prefix."""
     prefix = os.path.join(out_dir, model)
-    with numpy_mode():
+    with numpy_mode(), mx.name.NameManager():  # the blocks' names do not depend on what was built before
         mx.random.seed(seed)
         net = _network(model)
         net.initialize(mx.init.Xavier())
