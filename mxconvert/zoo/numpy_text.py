@@ -25,13 +25,18 @@ MODELS = {"np-seq2seq-gru": "gru", "np-seq2seq-lstm": "lstm", "np-transformer-en
 TRAIN_STEPS, TRAIN_BATCH, TRAIN_LENGTH = 60, 32, 8
 
 
+def recurrent_layer(cell: str) -> nn.HybridBlock:
+    """``LAYERS`` of GRU or LSTM, time-major, with dropout between them."""
+    return (rnn.GRU if cell == "gru" else rnn.LSTM)(HIDDEN, LAYERS, dropout=DROPOUT)
+
+
 class Seq2SeqEncoder(nn.HybridBlock):
     """Embedding and a multi-layer GRU or LSTM (time-major) from zero begin states sized by the batch."""
 
     def __init__(self, cell: str) -> None:
         super().__init__()
         self.embedding = nn.Embedding(VOCAB, EMBED)
-        self.rnn = (rnn.GRU if cell == "gru" else rnn.LSTM)(HIDDEN, LAYERS, dropout=DROPOUT)
+        self.rnn = recurrent_layer(cell)
         self.states = 1 if cell == "gru" else 2
 
     def hybrid_forward(self, F, X):
@@ -47,7 +52,7 @@ class Seq2SeqDecoder(nn.HybridBlock):
     def __init__(self, cell: str) -> None:
         super().__init__()
         self.embedding = nn.Embedding(VOCAB, EMBED)
-        self.rnn = (rnn.GRU if cell == "gru" else rnn.LSTM)(HIDDEN, LAYERS, dropout=DROPOUT)
+        self.rnn = recurrent_layer(cell)
         self.dense = nn.Dense(VOCAB, flatten=False)
 
     def hybrid_forward(self, F, X, state):
