@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from .zoo import detection, faces, fused, nlp, resnet, vision
+from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
@@ -80,6 +80,14 @@ def _fused_json(name: str) -> str:
             return handle.read()
 
 
+def _numpy_json(name: str) -> str:
+    if name in numpy_style.NUMPY_MODELS:
+        return numpy_style.numpy_symbol(name).tojson()
+    with tempfile.TemporaryDirectory() as folder:
+        with open(f"{numpy_text.build_text_model(name, folder)}-symbol.json") as handle:
+            return handle.read()
+
+
 def _classic_json(name: str) -> str:
     return resnet.classic_resnet_symbol(int(name.split("-")[1])).tojson()
 
@@ -120,6 +128,10 @@ FAMILIES = (
            tuple(f"fused-{name}" for name in fused.MODELS), _fused_json,
            "`_sg_mkldnn_conv` (BatchNorm, ReLU/ReLU6, residual sum), `_sg_mkldnn_fully_connected`, "
            "`_sg_mkldnn_selfatt_*` (BERT)"),
+    Family("Models written in MXNet's NumPy interface (d2l.ai style)", "NumPy interface",
+           (*numpy_style.NUMPY_MODELS, *numpy_text.MODELS), _numpy_json,
+           "`npx.set_np()` Gluon blocks: LeNet, ResNet, GRU/LSTM encoder-decoder, Transformer encoder (masked "
+           "softmax over valid lengths, 0 included): dynamic batch and sequence"),
 )
 
 

@@ -14,9 +14,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..checkpoint import CheckpointPaths
-from . import detection, faces, vision
+from . import detection, faces, numpy_style, numpy_text, vision
 from .common import FULL_BRANCH_SUFFIX, health, imagenet_normalise, mx, sample_images, save_legacy_checkpoint
 from .resnet import CLASSIC_UNITS, GLUON_MODELS, build_classic, build_gluon
+
+
+NUMPY_MODELS = (*numpy_style.NUMPY_MODELS, *numpy_text.MODELS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds = _timed(functools.partial(detection.build_detector, name, args.out, args.seed,
                                                args.calib_images))
             print(_size_line(prefix, seconds), flush=True)
+    for name in args.numpy:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            build = numpy_style.build_numpy_model if name in numpy_style.NUMPY_MODELS else numpy_text.build_text_model
+            print(_size_line(prefix, _timed(functools.partial(build, name, args.out, args.seed))), flush=True)
     return 0
 
 
@@ -101,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detection", nargs="*", default=[], choices=detection.MODELS, metavar="NAME",
                         help=f"GluonCV detectors to build (at {detection.SIDE} pixels unless their graphs need more); "
                              f"one of {', '.join(detection.MODELS)}")
+    parser.add_argument("--numpy", nargs="*", default=[], choices=NUMPY_MODELS, metavar="NAME",
+                        help="models written in MXNet's NumPy interface, d2l.ai style; one of "
+                             f"{', '.join(NUMPY_MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--full-branches", action="store_true",
                         help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "
