@@ -36,6 +36,13 @@ def _torch(module, feeds) -> np.ndarray:
     return (out[0] if isinstance(out, tuple) else out).numpy()
 
 
+def _reference_semantics(path, feeds) -> np.ndarray:
+    """The ONNX file's output in ONNX Runtime with its graph optimizations off (op by op, as ONNX defines them)."""
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), plain, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_pytorch_reproduces_mxnet_int8_bit_for_bit(exported, name):
     prefix, feeds = exported[name], _inputs(name)
@@ -45,7 +52,7 @@ def test_pytorch_reproduces_mxnet_int8_bit_for_bit(exported, name):
     np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
 
 
-@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy"])
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive"])
 def test_every_node_matches_mxnet(exported, name, tmp_path):
     """The layer report (``compare_layers.py``) on the generated module: every node output, the integers of each
     quantized tensor and their ranges, equal to MXNet's."""
@@ -76,13 +83,25 @@ def test_onnx_qdq_computes_the_integer_arithmetic(exported, name, tmp_path):
     model = api.to_onnx(graph, shapes, tmp_path / "m.onnx")
     assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in model.graph.node}
     exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
-    plain = ort.SessionOptions()
-    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    reference = ort.InferenceSession(str(tmp_path / "m.onnx"), plain, providers=["CPUExecutionProvider"])
-    out = reference.run(None, feeds)[0]
+    out = _reference_semantics(tmp_path / "m.onnx", feeds)
     assert np.abs(out - exact).max() <= 0.05 * np.abs(exact).max()
     cosine = (out * exact).sum() / np.sqrt((out * out).sum() * (exact * exact).sum())
     assert cosine >= 0.999
+
+
+@pytest.mark.parametrize("name", ["int8-densenet_small-naive", "int8-resnet18_v2-naive"])
+def test_onnx_qdq_is_exact_without_residual_sums(exported, name, tmp_path):
+    """Quantized concatenations (each input brought onto the joined range), standalone int8 BatchNorms (uint8
+    data requantized first) and average pooling (exact halves to even) give, in ONNX's reference semantics,
+    the integers of the exact arithmetic: the logits equal to float32 rounding."""
+    prefix, feeds = exported[name], _inputs(name)
+    graph = api.load(prefix)
+    assert {"_contrib_quantized_batch_norm", "_contrib_quantized_act"} <= {node.op for node in graph.nodes}
+    shapes = {"data": feeds["data"].shape}
+    api.to_onnx(graph, shapes, tmp_path / "m.onnx")
+    exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
+    out = _reference_semantics(tmp_path / "m.onnx", feeds)
+    assert np.abs(out - exact).max() <= 1e-5 * np.abs(exact).max()
 
 
 def test_onnx_runtime_runs_integer_kernels(exported, tmp_path):

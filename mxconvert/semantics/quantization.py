@@ -59,11 +59,16 @@ define({
     "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
     "_contrib_quantized_flatten": OpDef(outputs=_three),
     "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
+    # the data, then each input's min and max
+    "_contrib_quantized_concat": replace(OPS["Concat"], outputs=_three),
+    "_contrib_quantized_batch_norm": replace(
+        OPS["BatchNorm"], outputs=_three,
+        input_names=lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var", "min_data", "max_data")),
 })
 
 
 # --- shape rules: the float op's, then two scalars ----------------------------------------------------------
-@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act")
+@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm")
 def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0], (1,), (1,)]
 
@@ -77,6 +82,11 @@ def _dequantize(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _quantized_float_twin(node: Node, shapes: list[Shape]) -> list[Shape]:
     twin = "Pooling" if node.op == "_contrib_quantized_pooling" else "Flatten"
     return [*RULES[twin](node, shapes[:1]), (1,), (1,)]
+
+
+@shape_rule("_contrib_quantized_concat")
+def _quantized_concat(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return [*RULES["Concat"](node, shapes[:len(shapes) // 3]), (1,), (1,)]
 
 
 # --- the arithmetic ----------------------------------------------------------------------------------------
@@ -149,7 +159,8 @@ def _activation(node: Node, after_sum: bool = False) -> str | None:
 def refusal(node: Node) -> str | None:
     """Why a quantized node cannot be converted (the reason the unsupported-ops report shows), or None."""
     a = node.attrs
-    if node.op in ("_contrib_quantize_v2", "_sg_mkldnn_conv", "_sg_mkldnn_fully_connected") and (
+    if node.op in ("_contrib_quantize_v2", "_sg_mkldnn_conv", "_sg_mkldnn_fully_connected",
+                   "_contrib_quantized_batch_norm") and (
             a["min_calib_range"] is None or a["max_calib_range"] is None) and not a.get("enable_float_output"):
         return "not calibrated (ranges computed at run time)"
     if node.op == "_sg_mkldnn_conv":
@@ -180,7 +191,51 @@ def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
             ranges[node.output()] = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
         elif node.op in _PASS_RANGE and node.inputs[0] in ranges:
             ranges[node.output()] = ranges[node.inputs[0]]
+        elif node.op == "_contrib_quantized_concat" and all(ref in ranges for ref in concat_data(node)):
+            parts = [ranges[ref] for ref in concat_data(node)]
+            dtype = "int8" if any(part.dtype == "int8" for part in parts) else "uint8"
+            ranges[node.output()] = QRange(dtype, min(0.0, *(part.lo for part in parts)),
+                                           max(0.0, *(part.hi for part in parts)))
+        elif node.op == "_contrib_quantized_batch_norm" and a["min_calib_range"] is not None:
+            ranges[node.output()] = QRange("int8", a["min_calib_range"], a["max_calib_range"])
     return ranges
+
+
+def concat_data(node: Node) -> list[TensorRef]:
+    """The quantized tensors a ``_contrib_quantized_concat`` joins (its first third of inputs)."""
+    return node.inputs[:len(node.inputs) // 3]
+
+
+def concat_rescales(node: Node, ranges: dict[TensorRef, QRange]) -> list[np.float32 | None]:
+    """Each joined tensor's factor onto the concatenation's scale (out scale / its scale; None where they are
+    equal and oneDNN copies the integers): rounded to nearest and saturated to the output's type."""
+    out = ranges[node.output()].scale
+    return [None if ranges[ref].scale == out else f32(out / ranges[ref].scale) for ref in concat_data(node)]
+
+
+@dataclass(frozen=True)
+class BatchNormPlan:
+    """``_contrib_quantized_batch_norm`` on oneDNN: uint8 data first requantized to int8 (``u8_to_s8``: times
+    127.5 / 255.5, rounded), then ``round(scale_c * q + shift_c)`` (one rounding, a fused multiply-add) saturated
+    to int8."""
+
+    u8_to_s8: np.float32 | None
+    scale: np.ndarray
+    shift: np.ndarray
+
+
+def batch_norm_plan(graph: Graph, node: Node, data: QRange) -> BatchNormPlan:
+    """MXNet folds the moving statistics into per-channel float32 factors onto the output's int8 range, then runs
+    oneDNN's BatchNorm with mean 0 and variance 1 (its ``1 / sqrt(1 + eps)`` stays in the scale)."""
+    gamma, beta, mean, var = (graph.weight(ref.node).astype(f32) for ref in node.inputs[1:5])
+    eps = node.attrs["eps"]
+    out_max_abs = _max_abs(node.attrs["min_calib_range"], node.attrs["max_calib_range"])
+    invstd = (1.0 / np.sqrt(var.astype(np.float64) + eps)).astype(f32)
+    scale = (gamma * invstd * _max_abs(data.lo, data.hi) / out_max_abs).astype(f32)
+    shift = ((beta - mean * gamma * invstd) * f32(127.5) / out_max_abs).astype(f32)
+    scale = (scale / np.sqrt(f32(1.0) + f32(eps))).astype(f32)
+    u8_to_s8 = f32(f32(127.5) / f32(255.5)) if data.dtype == "uint8" else None
+    return BatchNormPlan(u8_to_s8, scale, shift)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from onnx import TensorProto
 
 from ..ir import Node
 from ..semantics.convolution import window_geometry
-from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, refusal
+from ..semantics.normalization import batch_norm_axis
+from ..semantics.quantization import AffinePlan, QRange, batch_norm_plan, concat_data, conv_plan, fc_plan, refusal
 from .context import EmitContext
 from .convolution import pooling
 from .registry import register
@@ -29,16 +30,20 @@ def _step(scale) -> np.ndarray:
     return (1.0 / np.asarray(scale, np.float32).astype(np.float64)).astype(np.float32)
 
 
-def _dequantize(ctx: EmitContext, q: str, r: QRange) -> str:
-    return ctx.add("DequantizeLinear", [q, ctx.const(_step(r.scale), "step"), ctx.const(0, "zero", _TYPES[r.dtype])])
+def _dequantize(ctx: EmitContext, q: str, r: QRange, unit: bool = False) -> str:
+    """The real values of ``q`` (``unit``: its integers, as floats)."""
+    step = np.float32(1.0) if unit else _step(r.scale)
+    return ctx.add("DequantizeLinear", [q, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])])
 
 
-def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | None = None) -> None:
+def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | None = None,
+              unit: bool = False) -> None:
     """``x`` quantized into ``node``'s output 0 (saturated to ``written``'s type, then read as the range's), its
-    min and max as constants; a graph output is given as float32."""
+    min and max as constants; a graph output is given as float32. ``unit``: ``x`` holds the integers (step 1)."""
     dtype = written or r.dtype
     out, is_output = ctx.output(0), node.output(0) in ctx.graph.outputs
-    q = ctx.add("QuantizeLinear", [x, ctx.const(_step(r.scale), "step"), ctx.const(0, "zero", _TYPES[dtype])],
+    step = np.float32(1.0) if unit else _step(r.scale)
+    q = ctx.add("QuantizeLinear", [x, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[dtype])],
                 ctx.temp("quantized") if dtype != r.dtype or is_output else out)
     if dtype != r.dtype:
         q = ctx.add("Cast", [q], ctx.temp("cast") if is_output else out, to=_ONNX_TYPES[r.dtype])
@@ -76,13 +81,46 @@ def quantized_act(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_quantized_pooling", check=_check)
 def quantized_pooling(ctx: EmitContext, node: Node) -> None:
-    """The float Pooling between DequantizeLinear and QuantizeLinear of the same range."""
+    """The float Pooling between DequantizeLinear and QuantizeLinear of the same range; an average of the integers
+    themselves (step 1), so that its exact halves round to even as MXNet's do."""
     r = ctx.quantized_ranges[node.output()]
-    data, pooled = _dequantize(ctx, ctx.input(0), r), ctx.temp("pooled")
+    unit = node.attrs["pool_type"] != "max"
+    data, pooled = _dequantize(ctx, ctx.input(0), r, unit), ctx.temp("pooled")
     twin = dataclasses.replace(node, op="Pooling", inputs=node.inputs[:1], num_outputs=1)
     with ctx.as_node(twin, {node.inputs[0]: data, node.output(0): pooled}):
         pooling(ctx, twin)
-    _quantize(ctx, node, pooled, r)
+    _quantize(ctx, node, pooled, r, unit=unit)
+
+
+@register("_contrib_quantized_concat", check=_check)
+def quantized_concat(ctx: EmitContext, node: Node) -> None:
+    """Concat of the dequantized inputs, quantized by the joined range (each input's largest bound)."""
+    ranges = ctx.quantized_ranges
+    parts = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(concat_data(node))]
+    joined = ctx.add("Concat", parts, axis=node.attrs["dim"] % len(ctx.shape(0)))
+    _quantize(ctx, node, joined, ranges[node.output()])
+
+
+@register("_contrib_quantized_batch_norm", check=_check)
+def quantized_batch_norm(ctx: EmitContext, node: Node) -> None:
+    """uint8 data requantized to int8 first (as oneDNN does), then MXNet's folded per-channel scale and shift
+    (carried from its integer steps to real values), int8 out."""
+    data = ctx.quantized_ranges[node.inputs[0]]
+    plan = batch_norm_plan(ctx.graph, node, data)
+    x = _dequantize(ctx, ctx.input(0), data)
+    if plan.u8_to_s8 is not None:
+        bound = max(abs(data.lo), abs(data.hi))
+        data = QRange("int8", -bound, bound)
+        x = _dequantize(ctx, ctx.add("QuantizeLinear", [x, ctx.const(_step(data.scale), "step"),
+                                                        ctx.const(0, "zero", np.int8)]), data)
+    out = ctx.quantized_ranges[node.output()]
+    rank = len(ctx.shape(0))
+    shape = (-1,) + (1,) * (rank - 1 - batch_norm_axis(node, rank))
+    out_step = _step(out.scale).astype(np.float64)
+    scale = (plan.scale * out_step * np.float64(data.scale)).astype(np.float32).reshape(shape)
+    shift = (plan.shift * out_step).astype(np.float32).reshape(shape)
+    y = ctx.add("Add", [ctx.add("Mul", [x, ctx.const(scale, "bn_scale")]), ctx.const(shift, "bn_shift")])
+    _quantize(ctx, node, y, out)
 
 
 def _weights(ctx: EmitContext, plan: AffinePlan, data: QRange, axis: int) -> tuple[str, str | None]:

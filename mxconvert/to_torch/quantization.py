@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.quantization import AffinePlan, QRange, conv_plan, fc_plan, refusal
+from ..semantics.normalization import batch_norm_axis
+from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, concat_rescales, conv_plan,
+                                     fc_plan, refusal)
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
 from .registry import HELPERS, Lowering, register
@@ -136,17 +138,49 @@ def quantized_pooling(ctx: TorchContext, node: Node) -> Lowering:
     return lowering
 
 
+@register("_contrib_quantized_concat")
+def quantized_concat(ctx: TorchContext, node: Node) -> Lowering:
+    """The integers of each input brought onto the joined range's scale (rounded, saturated), then joined."""
+    r = ctx.quantized_ranges[node.output()]
+    lo, hi = r.bounds
+    parts = [ctx.input(slot) if factor is None else f"torch.round({ctx.input(slot)} * {float(factor)!r}).clamp({lo}, {hi})"
+             for slot, factor in enumerate(concat_rescales(node, ctx.quantized_ranges))]
+    axis = node.attrs["dim"] % len(ctx.shape(0))
+    return Lowering(_range_outputs(f"torch.cat([{', '.join(parts)}], {axis})", r))
+
+
+@register("_contrib_quantized_batch_norm", check=refusal)
+def quantized_batch_norm(ctx: TorchContext, node: Node) -> Lowering:
+    """oneDNN's int8 BatchNorm: uint8 data requantized to int8 first; one multiply-add per channel (rounded once:
+    in float64, then float32), rounded to the nearest integer and saturated to int8."""
+    plan = batch_norm_plan(ctx.graph, node, ctx.quantized_ranges[node.inputs[0]])
+    rank = len(ctx.shape(0))
+    shape = [-1 if axis == batch_norm_axis(node, rank) else 1 for axis in range(rank)]
+    x = ctx.input(0)
+    if plan.u8_to_s8 is not None:
+        x = f"torch.round({x} * {float(plan.u8_to_s8)!r}).clamp(-128.0, 127.0)"
+    y = (f"torch.round(({ctx.layer}.scale.reshape({shape}).double() * {x}.double() + "
+         f"{ctx.layer}.shift.reshape({shape}).double()).float()).clamp(-128.0, 127.0)")
+    return _with_buffers(ctx, _range_outputs(y, ctx.quantized_ranges[node.output()]),
+                         {"scale": plan.scale, "shift": plan.shift})
+
+
+def _with_buffers(ctx: TorchContext, expr: str, state: dict[str, np.ndarray]) -> Lowering:
+    """A layer holding ``state`` as buffers, and the expression that reads them."""
+    setup = [f"{ctx.layer}.register_buffer({key!r}, torch.empty({list(value.shape)}))" for key, value in state.items()]
+    return Lowering(expr, "nn.Module()", state, setup)
+
+
 def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -> Lowering:
     """The layer holding the plan's integers and scales, and the requantized (or float) output."""
     state = {"weight": plan.weight.astype(np.float32), "scales": plan.scales}
     if plan.bias is not None:
         state["bias"] = plan.bias.astype(np.float32) * np.float32(plan.weight_adjust)
-    setup = [f"{ctx.layer}.register_buffer({key!r}, torch.empty({list(value.shape)}))" for key, value in state.items()]
     bias = f"{ctx.layer}.bias" if plan.bias is not None else "None"
     bounds = list(plan.bounds) if plan.bounds else None
     call = (f"{ctx.helper('mxnet_int8_requantize')}({acc}, {bias}, {ctx.layer}.scales, {summed or 'None'}, "
             f"{float(plan.sum_scale or 0.0)!r}, {plan.relu}, {float(plan.post_scale)!r}, {plan.post_relu}, {bounds}, {plan.wrap})")
-    return Lowering(_range_outputs(call, plan.out) if plan.out else call, "nn.Module()", state, setup)
+    return _with_buffers(ctx, _range_outputs(call, plan.out) if plan.out else call, state)
 
 
 @register("_sg_mkldnn_conv", check=lambda n: refusal(n) or (None if len(n.subgraphs[0].nodes) and len(
