@@ -1,7 +1,8 @@
 """The spatial family against MXNet's float64 result: the zoo's spatial-transformer classifier
 (``mxconvert.zoo.spatial``, built in a temporary folder) converted once with a dynamic batch and run at two batch
 sizes in both targets, and the op cases whose MXNet CPU kernel runs in float64 (BilinearSampler,
-SpatialTransformer, Correlation; GridGenerator's is float32 only)."""
+SpatialTransformer, Correlation; GridGenerator's is float32 only); then PyTorch's flow warp and correlation at
+sizes other than the converted one."""
 from __future__ import annotations
 
 import os
@@ -10,9 +11,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from mxcases import CASE_INPUTS, CASES, assert_near_exact, mx, run_reference
+from mxcases import CASE_INPUTS, CASES, assert_close, assert_near_exact, mx, run_reference
 
 from mxconvert import api
+from mxconvert.errors import UnsupportedOpsError
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_onnx.exporter import MAX_OPSET, MIN_OPSET
 from mxconvert.to_torch import TorchOptions, emit_pytorch
@@ -75,3 +77,25 @@ def test_zoo_cli_builds_spatial_models(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("stn-classifier") and "mean top-1 prob" in line
     assert sorted(os.listdir(tmp_path)) == ["stn-classifier-0000.params", "stn-classifier-symbol.json"]
+
+
+def test_flow_warp_and_correlation_follow_the_live_size_in_pytorch():
+    """A warp grid from a flow computed from the data, sampled, correlated with the data: converted once with
+    dynamic batch, height and width, run at other sizes. ONNX writes the sizes into the graph: refused by name."""
+    d = mx.sym.var("data")
+    flow = mx.sym.Convolution(d, kernel=(3, 3), pad=(1, 1), num_filter=2, name="flow")
+    warped = mx.sym.BilinearSampler(d, mx.sym.GridGenerator(flow, transform_type="warp", name="grid"), name="sampler")
+    sym = mx.sym.Correlation(warped, d, kernel_size=3, max_displacement=2, stride1=2, pad_size=2, name="corr")
+    ref = run_reference(sym, (2, 3, 6, 7))
+    axes = {"data": (0, 2, 3)}
+    with pytest.raises(UnsupportedOpsError, match=r"BilinearSampler \[fixes a size .*Correlation .*GridGenerator"):
+        api.to_onnx(ref.graph, (2, 3, 6, 7), dynamic_axes=axes)
+    module = api.to_pytorch(ref.graph, (2, 3, 6, 7), dynamic_axes=axes)
+    for shape in ((3, 3, 6, 7), (1, 3, 9, 5)):
+        data = np.random.default_rng(shape[2]).uniform(-1, 1, shape).astype(np.float32)
+        executor = sym.simple_bind(mx.cpu(), data=shape, grad_req="null")
+        for name, value in ref.graph.params.items():
+            executor.arg_dict[name][:] = value
+        executor.arg_dict["data"][:] = data
+        with torch.no_grad():
+            assert_close([executor.forward()[0].asnumpy()], [module(torch.from_numpy(data)).numpy()])

@@ -57,12 +57,17 @@ def mxnet_bilinear_sample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
 '''
 HELPERS["mxnet_correlation"] = '''
 def mxnet_correlation(first: torch.Tensor, second: torch.Tensor, kernel: int, start: int, stride1: int, pad: int,
-                      rows: int, cols: int, offsets: List[Tuple[int, int]], multiply: bool) -> torch.Tensor:
-    """MXNet's Correlation: the zero-padded inputs compared over k x k windows (``rows`` x ``cols`` of the
-    padded inputs from ``start``, every ``stride1``), the second's window shifted by each offset (dy, dx); the
-    sum of products (or of absolute differences) over the window and the channels, divided by their count."""
+                      offsets: List[Tuple[int, int]], multiply: bool) -> torch.Tensor:
+    """MXNet's Correlation: the zero-padded inputs compared over k x k windows (from ``start``, every
+    ``stride1``, as many as fit ``start`` + the kernel's radius from each edge), the second's window shifted by
+    each offset (dy, dx); the sum of products (or of absolute differences) over the window and the channels,
+    divided by their count."""
     first = F.pad(first, [pad, pad, pad, pad])
     second = F.pad(second, [pad, pad, pad, pad])
+    border = start + (kernel - 1) // 2
+    out_rows = (first.shape[2] - 2 * border + stride1 - 1) // stride1
+    out_cols = (first.shape[3] - 2 * border + stride1 - 1) // stride1
+    rows, cols = (out_rows - 1) * stride1 + kernel, (out_cols - 1) * stride1 + kernel
     window = first[:, :, start : start + rows, start : start + cols]
     maps: List[torch.Tensor] = []
     for dy, dx in offsets:
@@ -109,5 +114,5 @@ def spatial_transformer(ctx: TorchContext, node: Node) -> Lowering:
 def correlation(ctx: TorchContext, node: Node) -> Lowering:
     w = correlation_windows(node.attrs, ctx.shape(0))
     return Lowering(f"{ctx.helper('mxnet_correlation')}({ctx.input(0)}, {ctx.input(1)}, {w.kernel}, {w.start}, "
-                    f"{w.stride1}, {w.pad}, {w.span(w.height)}, {w.span(w.width)}, {list(w.offsets)}, "
+                    f"{w.stride1}, {w.pad}, {list(w.offsets)}, "
                     f"{node.attrs['is_multiply']})")
