@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, vision
+from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, spatial, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
@@ -88,6 +88,10 @@ def _numpy_json(name: str) -> str:
             return handle.read()
 
 
+def _spatial_json(name: str) -> str:
+    return spatial.spatial_symbol(name).tojson()
+
+
 def _classic_json(name: str) -> str:
     return resnet.classic_resnet_symbol(int(name.split("-")[1])).tojson()
 
@@ -132,6 +136,10 @@ FAMILIES = (
            (*numpy_style.NUMPY_MODELS, *numpy_text.MODELS), _numpy_json,
            "`npx.set_np()` Gluon blocks: LeNet, ResNet, GRU/LSTM encoder-decoder, Transformer encoder (masked "
            "softmax over valid lengths, 0 included): dynamic batch and sequence"),
+    Family("Spatial-transformer networks", "Spatial transformer", tuple(spatial.MODELS),
+           _spatial_json,
+           "localisation net (BatchNorm, Dense) -> affine `SpatialTransformer` (near identity, sampling past the "
+           "edges) -> convolutional classifier"),
 )
 
 

@@ -266,7 +266,7 @@ def test_float64_run_rewrites_control_flow_bodies(tmp_path: Path) -> None:
 # --- ops still run in float32 inside the float64 run, and integer inputs ---------------------------------------
 @pytest.mark.parametrize("case", ["det_multibox_detection", "det_proposal_repeats_min_size_scores",
                                   "det_multi_proposal", "nn_deconv3d", "shape_amp_cast_float32",
-                                  "softmax_length_axis1"])
+                                  "softmax_length_axis1", "spatial_sampler_affine_grid", "spatial_grid_warp"])
 def test_float64_run_of_the_remaining_float32_kernels(case: str, tmp_path: Path) -> None:
     """Every output exists in float64 and is MXNet float32's within its rounding."""
     sym, shape = CASES[case]

@@ -160,6 +160,20 @@ REFUSED.update({  # the resize family
 })
 
 
+_DATA = S.var("data")
+REFUSED.update({  # the spatial family
+    "spatial_correlation_even_kernel": (S.Correlation(_DATA, S.flip(_DATA, axis=3), kernel_size=2, name="node"),
+                                        (1, 2, 6, 6), r"Correlation\): kernel_size 2: MXNet's Correlation takes an"),
+    "spatial_correlation_no_output": (S.Correlation(_DATA, S.flip(_DATA, axis=3), max_displacement=3, name="node"),
+                                      (1, 2, 6, 9),
+                                      r"Correlation\): data of shape \(1, 2, 6, 9\): the neighbourhood"),
+    "spatial_transformer_no_target": (S.SpatialTransformer(_DATA, S.Reshape(_DATA, shape=(0, -1)),
+                                                           transform_type="affine", sampler_type="bilinear",
+                                                           name="node"),
+                                      (1, 6, 1, 1), r"SpatialTransformer\): target_shape \(0, 0\) needs a positive"),
+})
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_what_mxnet_refuses_is_bad_input(case):
     """Attribute values MXNet refuses to run are rejected by both emitters, naming the node and the reason."""

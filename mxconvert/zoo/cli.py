@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..checkpoint import CheckpointPaths
-from . import detection, faces, numpy_style, numpy_text, vision
+from . import detection, faces, numpy_style, numpy_text, spatial, vision
 from .common import FULL_BRANCH_SUFFIX, health, imagenet_normalise, mx, sample_images, save_legacy_checkpoint
 from .resnet import CLASSIC_UNITS, GLUON_MODELS, build_classic, build_gluon
 
@@ -65,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _needs_build(prefix, args.force):
             build = numpy_style.build_numpy_model if name in numpy_style.NUMPY_MODELS else numpy_text.build_text_model
             print(_size_line(prefix, _timed(functools.partial(build, name, args.out, args.seed))), flush=True)
+    for name in args.spatial:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            seconds = _timed(functools.partial(spatial.build_spatial_model, name, args.out, args.seed,
+                                               args.calib_images))
+            _print_health(prefix, seconds, spatial.sample_inputs(name, args.calib_images, args.seed + 1))
     return 0
 
 
@@ -112,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--numpy", nargs="*", default=[], choices=NUMPY_MODELS, metavar="NAME",
                         help="models written in MXNet's NumPy interface, d2l.ai style; one of "
                              f"{', '.join(NUMPY_MODELS)}")
+    parser.add_argument("--spatial", nargs="*", default=[], choices=spatial.MODELS, metavar="NAME",
+                        help="spatial-transformer networks (a localisation net, SpatialTransformer, a classifier); "
+                             f"one of {', '.join(spatial.MODELS)}")
     parser.add_argument("--legacy", action="store_true", help="also write an MXNet 0.x-format copy, PREFIX-legacy")
     parser.add_argument("--full-branches", action="store_true",
                         help="plain He weights: residual branches unscaled (names end in -he); MXNet's own float32 "

@@ -318,14 +318,16 @@ def health(sym: mx.sym.Symbol, arg_params: Mapping, aux_params: Mapping, images:
 # ---------------------------------------------------------------- builders
 
 def build_checkpoint(sym: mx.sym.Symbol, name: str, out_dir: str, images: np.ndarray, seed: int,
-                     full_branches: bool = False) -> str:
+                     full_branches: bool = False, constants: Mapping[str, mx.nd.NDArray] | None = None) -> str:
     """Write ``sym`` as checkpoint ``name`` with realistic weights: BatchNorm calibrated on the first half of
-    ``images``, the classifier fitted on the unseen second half."""
+    ``images``, the classifier fitted on the unseen second half. ``constants``: args the model sets, kept as
+    given."""
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     name += FULL_BRANCH_SUFFIX if full_branches else ""
     batchnorm_images, classifier_images = np.split(images, 2)
     arg, aux = realistic_params(sym, batchnorm_images.shape, rng,
-                                branch_scale=1.0 if full_branches else RESIDUAL_BRANCH_SCALE)
+                                branch_scale=1.0 if full_branches else RESIDUAL_BRANCH_SCALE,
+                                constants=constants)
     aux = calibrate(sym, arg, aux, batchnorm_images)
     if _last_fully_connected(_nodes(sym)):
         arg.update(fit_classifier(sym, arg, aux, classifier_images, rng))

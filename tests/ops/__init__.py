@@ -2,7 +2,7 @@
 its family's entries of the side tables (``CASE_INPUTS``, ``ONNX_REFUSES``...); ``tests/mxcases.py`` assembles
 them in ``FAMILIES`` order. Shared builders are in ``common.py`` and ``np_helpers.py``."""
 from . import (activation, attention, control_flow, convolution, detection, elementwise, fused, indexing, linear,
-               loss, normalization, quantization, recurrent, reduce, resize, sequence, shape)
+               loss, normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
 
 FAMILIES = (activation, attention, control_flow, convolution, detection, elementwise, fused, indexing, linear, loss,
-            normalization, quantization, recurrent, reduce, resize, sequence, shape)
+            normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
