@@ -101,6 +101,26 @@ alias("sample_multinomial", "_sample_multinomial")
 alias("_npi_zeros", "_zeros")
 alias("_npi_ones", "_ones")
 alias("_npi_arange", "_arange")
+alias("choose_element_0index", "pick")
+
+# mshadow's type codes, as ``_zeros_without_dtype`` takes its ``dtype`` (-1: unset)
+_TYPE_CODES = {"0": "float32", "1": "float64", "2": "float16", "3": "uint8", "4": "int32", "5": "int8", "6": "int64",
+               "7": "bool", "12": "bfloat16"}
+
+
+def zeros_type_code(attrs: dict[str, str]) -> dict[str, str]:
+    """``_zeros_without_dtype``'s ``dtype``, a type code, as ``_zeros``'s type name; unset (-1) is float32, the
+    type MXNet gives it beside float32 data."""
+    attrs = dict(attrs)
+    code = attrs.pop("dtype", "-1").strip()
+    if code != "-1":
+        if code not in _TYPE_CODES:
+            raise ValueError(f"dtype code {code}")
+        attrs["dtype"] = _TYPE_CODES[code]
+    return attrs
+
+
+alias("_zeros_without_dtype", "_zeros", normalise=zeros_type_code)
 
 # Draws no target reproduces (the NumPy interface's, its random image augmentations, and the legacy samplers
 # beyond the uniform and normal draws and the multinomial above): refused by name in both targets

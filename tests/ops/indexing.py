@@ -5,6 +5,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .common import S, d
@@ -60,11 +62,19 @@ def _with_data(sym):
     return S.Group([sym, d * 1.0])
 
 
+def _type_coded(sym, code: int):
+    """``sym`` (one node) with its ``dtype`` written as a type code, as MXNet's Python API cannot write it."""
+    doc = json.loads(sym.tojson())
+    doc["nodes"][-1]["attrs"]["dtype"] = str(code)
+    return S.load_json(json.dumps(doc))
+
+
 _take_idx, _take_values = _index_var("idx", [[-1.5, 0.3], [2.9, 7.0]])
 _wrap_idx, _wrap_values = _index_var("idx", [-7.5, -1.0, 4.2, 12.0])
 _raise_idx, _raise_values = _index_var("idx", [0.0, 2.0, 1.5])
 _pick_idx, _pick_values = _index_var("idx", [[-1.0, 5.0, 1.7, 0.2], [2.0, 2.9, -0.5, 1.0]])
 _pick_kept_idx, _pick_kept_values = _index_var("idx", [[-1.0], [-5.5], [6.0]])
+_choose_idx, _choose_values = _index_var("idx", [-1.0, 5.5, 2.9])
 _onehot_idx, _onehot_values = _index_var("idx", [[-1.0, 0.0, 2.7], [3.0, 4.0, -0.5]])
 _gather_idx, _gather_values = _index_var("idx", [[-1.0, 0.5, 2.0], [3.0, -4.0, -0.5]])
 _gather_all_idx, _gather_all_values = _index_var("idx", [[1.0, -2.0], [2.0, 0.0], [-1.0, 2.5]])
@@ -121,11 +131,22 @@ CASES.update({
     "index_arange_like_axis": (S.broadcast_add(d, S.contrib.arange_like(d, axis=-1, start=-2, step=1.5,
                                                                         name="arange")), (2, 4)),
     "index_arange_like_negative_repeat": (S.contrib.arange_like(d, repeat=-2, step=0.7, name="arange"), (2, 3)),
+    "index_choose_element_0index": (S.choose_element_0index(d, _choose_idx, name="pick"), (3, 4)),
     "index_zeros": (S.broadcast_add(d, S.zeros(shape=(1, 3), name="zeros")), (2, 3)),
+    "index_zeros_without_dtype": (S.broadcast_add(d, S._internal._zeros_without_dtype(shape=(2, 1), name="zeros")),
+                                  (2, 3)),
+    "index_zeros_without_dtype_int32": (_with_data(_type_coded(S._internal._zeros_without_dtype(shape=(3, 2),
+                                                                                               name="zeros"), 4)),
+                                        (2, 3)),
     "index_ones": (S.broadcast_add(d, S.ones(shape=(2, 3), name="ones")), (2, 3)),
     "index_full": (S.broadcast_add(d, S.full(shape=(2, 1), val=2.5, name="full")), (2, 3)),
     "index_full_int32": (_with_data(S.full(shape=(2, 2), val=2.7, dtype="int32", name="full")), (2, 3)),
     "index_zeros_like": (S.zeros_like(d, name="zeros"), (2, 3)),
+    "index_eye": (S.broadcast_add(d, S.eye(3, 4, k=2, name="eye")), (3, 4)),
+    "index_eye_square_below_int32": (_with_data(S.eye(4, k=-1, dtype="int32", name="eye")), (2, 3)),
+    "index_linspace": (S.broadcast_add(d, S.linspace(-2.0, 1.5, 6, name="linspace")), (2, 6)),
+    "index_linspace_open_uint8": (_with_data(S.linspace(-1.0, 9.0, 4, endpoint=False, dtype="uint8",
+                                                        name="linspace")), (2, 3)),
     "index_ones_like": (S.ones_like(d, name="ones") * 2.0 + d, (2, 3)),
 })
 CASE_INPUTS.update({
@@ -134,6 +155,7 @@ CASE_INPUTS.update({
     "index_take_raise_in_range": {"idx": _raise_values},
     "index_pick_clip": {"idx": _pick_values},
     "index_pick_wrap_keepdims": {"idx": _pick_kept_values},
+    "index_choose_element_0index": {"idx": _choose_values},
     "index_one_hot_int32": {"idx": _onehot_values},
     "index_one_hot_float16": {"idx": _onehot_values},
     "index_gather_nd_leading": {"idx": _gather_values},
