@@ -162,6 +162,33 @@ CASE_INPUTS.update({
     "index_gather_nd_every_axis": {"idx": _gather_all_values},
     "index_where_rows": {"cond": _cond_values},
 })
+# MXNet's legacy and contrib index ops: indices as MXNet takes them (batch_take's int32, the others' floats),
+# truncated; out-of-range indices where MXNet defines them (batch_take clips; (un)ravelling is arithmetic)
+_batch_idx = S.var("idx", shape=(2, 3), dtype="int32")
+_scatter_idx, _scatter_values = _index_var("idx", [[2.7, 0.0, 4.0]])
+_scatter_cells, _scatter_cell_values = _index_var("idx", [[0.0, 2.0], [1.9, 0.0]])
+_copy_idx, _copy_values = _index_var("idx", [2.9, 0.0])
+CASES.update({
+    "index_batch_take": (S.batch_take(d, _batch_idx, name="batch_take"), (6, 4)),
+    "index_batch_take_2d": (S.batch_take(d, S.var("idx", shape=(3,), dtype="int32"), name="batch_take"), (3, 4)),
+    "index_scatter_nd_rows": (S.scatter_nd(d, _scatter_idx, shape=(5, 4), name="scatter"), (3, 4)),
+    "index_scatter_nd_cells": (S.scatter_nd(d, _scatter_cells, shape=(3, 2), name="scatter"), (2,)),
+    "index_ravel_multi_index": (S.ravel_multi_index(S.floor(d * 4.0), shape=(3, 4), name="ravel"), (2, 5)),
+    "index_ravel_multi_index_fractions": (S.ravel_multi_index(d * 4.0, shape=(2, 3, 5), name="ravel"), (3, 6)),
+    "index_unravel_index": (S.unravel_index(S.floor(d * 20.0), shape=(2, 2, 3), name="unravel"), (8,)),
+    "index_unravel_index_fractions": (S.unravel_index(d * 9.0, shape=(5, 3), name="unravel"), (6,)),
+    "index_index_array": (S.contrib.index_array(d, name="index_array"), (2, 3, 4)),
+    "index_index_array_axes": (S.contrib.index_array(d, axes=(-1, 0, -5), name="index_array"), (2, 3, 4)),
+    "index_index_copy": (S.contrib.index_copy(d, _copy_idx, S.var("new", shape=(2, 3)), name="index_copy"),
+                         (4, 3)),
+})
+CASE_INPUTS.update({
+    "index_batch_take": {"idx": np.array([[0, 3, 1], [-2, 2, 9]], np.int32)},
+    "index_batch_take_2d": {"idx": np.array([3, -1, 1], np.int32)},
+    "index_scatter_nd_rows": {"idx": _scatter_values},
+    "index_scatter_nd_cells": {"idx": _scatter_cell_values},
+    "index_index_copy": {"idx": _copy_values},
+})
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
     **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
