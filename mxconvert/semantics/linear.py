@@ -283,3 +283,15 @@ def _solve(node: Node, shapes: list[Shape]) -> list[Shape]:
     if not (vectors or len(b) == len(a)) or b[:len(batch)] != batch or b[len(batch)] != a[-1]:
         raise ShapeError(f"a of shape {a} and b of shape {b} do not solve")
     return [b]
+
+
+# --- khatri_rao: the column-wise Kronecker product of matrices ------------------------------------------------
+define({"khatri_rao": OpDef({"num_args": (COUNT, REQUIRED)})})
+
+
+@shape_rule("khatri_rao")
+def _khatri_rao(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Matrices of one column count N: (M1 x ... x Mn, N)."""
+    if any(len(shape) != 2 or shape[1] != shapes[0][1] for shape in shapes):
+        raise ShapeError(f"inputs of shapes {shapes}: khatri_rao takes matrices of one column count")
+    return [(math.prod(shape[0] for shape in shapes), shapes[0][1])]

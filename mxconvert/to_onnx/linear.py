@@ -143,3 +143,13 @@ def _no_operator(node: Node, *context: object) -> str:
 def refused_linalg(ctx: EmitContext, node: Node) -> None:
     """Never run: the check refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register("khatri_rao")
+def khatri_rao(ctx: EmitContext, node: Node) -> None:
+    """Each column the outer product of the inputs' columns, multiplied in from the first as MXNet does."""
+    product = ctx.input(0)
+    for index in range(1, len(node.inputs)):
+        outer = ctx.add("Mul", [ctx.unsqueeze(product, [1]), ctx.unsqueeze(ctx.input(index), [0])])
+        product = ctx.reshape(outer, [-1, ctx.shape(0)[1]])
+    ctx.add("Identity", [product], ctx.output())

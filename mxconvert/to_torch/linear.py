@@ -117,3 +117,12 @@ def solve(ctx: TorchContext, node: Node) -> Lowering:
 def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register("khatri_rao")
+def khatri_rao(ctx: TorchContext, node: Node) -> Lowering:
+    """Each column the outer product of the inputs' columns, multiplied in from the first as MXNet does."""
+    product = ctx.input(0)
+    for index in range(1, len(node.inputs)):
+        product = f"({product}.unsqueeze(1) * {ctx.input(index)}.unsqueeze(0)).flatten(0, 1)"
+    return Lowering(product)

@@ -18,6 +18,11 @@ CASES.update({
     "fc_no_bias": (S.FullyConnected(d, num_hidden=7, no_bias=True, name="fc"), (2, 12)),
     "fc_no_flatten": (S.FullyConnected(d, num_hidden=7, flatten=False, name="fc"), (2, 3, 5)),
 })
+CASES.update({  # khatri_rao: one, two and three matrices (weights beside the data)
+    "khatri_rao_one": (S.khatri_rao(d, name="krp"), (3, 4)),
+    "khatri_rao_two": (S.khatri_rao(d, S.var("b", shape=(2, 4)), name="krp"), (3, 4)),
+    "khatri_rao_three": (S.khatri_rao(S.var("a", shape=(2, 3)), d, S.var("c", shape=(4, 3)), name="krp"), (5, 3)),
+})
 _NW = S.var("w", shape=(4, 3, 5)).as_np_ndarray()
 # cases ONNX expresses from an opset on (earlier ones are refused with the reason): Einsum
 EINSUM_CASES = ("np_dot_nd", "np_dot_vector", "np_tensordot_axes", "np_tensordot_int", "np_einsum",
