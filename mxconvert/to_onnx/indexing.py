@@ -266,7 +266,7 @@ def batch_take(ctx: EmitContext, node: Node) -> None:
     """One element per row, its index clipped into the row."""
     index = _index(ctx, ctx.reshape(ctx.input(1), [-1, 1]), _axis_size(ctx, ctx.input(0), 1), "clip")
     picked = ctx.add("GatherElements", [ctx.input(0), index], axis=1)
-    ctx.add("Reshape", [picked, ctx.add("Shape", [ctx.input(1)])], ctx.output())
+    ctx.reshape(picked, [-1, *ctx.out_shape()[1:]], ctx.output())  # the leading axis follows a dynamic batch
 
 
 @register("scatter_nd")

@@ -195,6 +195,14 @@ INDEX_IMPORTER_SKIPS.update({
     **{f"index_gather_nd_{v}": "MXNet's importer has no GatherND" for v in ("leading", "every_axis")},
     **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
     **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
+    **{f"index_{v}": "MXNet's importer has no ScatterND" for v in ("scatter_nd_rows", "scatter_nd_cells",
+                                                                    "index_copy")},
+    **{f"index_ravel_multi_index{v}": "MXNet's importer keeps the axis a Gather of a scalar index drops"
+       for v in ("", "_fractions")},
+    **{f"index_unravel_index{v}": "MXNet's importer binds int64 constants as floats (its int64 Div refuses them)"
+       for v in ("", "_fractions")},
+    **{f"index_index_array{v}": "MXNet's importer needs the data read (the positions are a constant of its sizes)"
+       for v in ("", "_axes")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
