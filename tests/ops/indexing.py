@@ -62,10 +62,10 @@ def _with_data(sym):
     return S.Group([sym, d * 1.0])
 
 
-def _type_coded(sym, code: int):
-    """``sym`` (one node) with its ``dtype`` written as a type code, as MXNet's Python API cannot write it."""
+def _as_written(sym, **attrs: str):
+    """``sym`` with attribute strings of its last node that MXNet's Python API does not write (a type code)."""
     doc = json.loads(sym.tojson())
-    doc["nodes"][-1]["attrs"]["dtype"] = str(code)
+    doc["nodes"][-1].setdefault("attrs", {}).update(attrs)
     return S.load_json(json.dumps(doc))
 
 
@@ -74,7 +74,6 @@ _wrap_idx, _wrap_values = _index_var("idx", [-7.5, -1.0, 4.2, 12.0])
 _raise_idx, _raise_values = _index_var("idx", [0.0, 2.0, 1.5])
 _pick_idx, _pick_values = _index_var("idx", [[-1.0, 5.0, 1.7, 0.2], [2.0, 2.9, -0.5, 1.0]])
 _pick_kept_idx, _pick_kept_values = _index_var("idx", [[-1.0], [-5.5], [6.0]])
-_choose_idx, _choose_values = _index_var("idx", [-1.0, 5.5, 2.9])
 _onehot_idx, _onehot_values = _index_var("idx", [[-1.0, 0.0, 2.7], [3.0, 4.0, -0.5]])
 _gather_idx, _gather_values = _index_var("idx", [[-1.0, 0.5, 2.0], [3.0, -4.0, -0.5]])
 _gather_all_idx, _gather_all_values = _index_var("idx", [[1.0, -2.0], [2.0, 0.0], [-1.0, 2.5]])
@@ -131,12 +130,11 @@ CASES.update({
     "index_arange_like_axis": (S.broadcast_add(d, S.contrib.arange_like(d, axis=-1, start=-2, step=1.5,
                                                                         name="arange")), (2, 4)),
     "index_arange_like_negative_repeat": (S.contrib.arange_like(d, repeat=-2, step=0.7, name="arange"), (2, 3)),
-    "index_choose_element_0index": (S.choose_element_0index(d, _choose_idx, name="pick"), (3, 4)),
     "index_zeros": (S.broadcast_add(d, S.zeros(shape=(1, 3), name="zeros")), (2, 3)),
     "index_zeros_without_dtype": (S.broadcast_add(d, S._internal._zeros_without_dtype(shape=(2, 1), name="zeros")),
                                   (2, 3)),
-    "index_zeros_without_dtype_int32": (_with_data(_type_coded(S._internal._zeros_without_dtype(shape=(3, 2),
-                                                                                               name="zeros"), 4)),
+    "index_zeros_without_dtype_int32": (_with_data(_as_written(S._internal._zeros_without_dtype(shape=(3, 2),
+                                                                                               name="zeros"), dtype="4")),
                                         (2, 3)),
     "index_ones": (S.broadcast_add(d, S.ones(shape=(2, 3), name="ones")), (2, 3)),
     "index_full": (S.broadcast_add(d, S.full(shape=(2, 1), val=2.5, name="full")), (2, 3)),
@@ -155,7 +153,6 @@ CASE_INPUTS.update({
     "index_take_raise_in_range": {"idx": _raise_values},
     "index_pick_clip": {"idx": _pick_values},
     "index_pick_wrap_keepdims": {"idx": _pick_kept_values},
-    "index_choose_element_0index": {"idx": _choose_values},
     "index_one_hot_int32": {"idx": _onehot_values},
     "index_one_hot_float16": {"idx": _onehot_values},
     "index_gather_nd_leading": {"idx": _gather_values},
