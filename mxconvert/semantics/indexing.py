@@ -508,6 +508,8 @@ def _ravel(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _unravel(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(shapes[0]) != 1:
         raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data")
+    if 0 in ravel_sizes(node)[1:]:
+        raise ShapeError(f"shape {node.attrs['shape']}: a size 0 past the first divides by zero")
     return [(len(ravel_sizes(node)), shapes[0][0])]
 
 
