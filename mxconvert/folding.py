@@ -17,8 +17,8 @@ from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef, Variable, VarKind
 from .semantics.reduce import node_axes
 from .semantics.rules import axis_index
-from .semantics.shape import (expand_dims_axis, reshape_target, reversed_axes, slice_axis_range, slice_ranges,
-                              split_bounds, squeezed_axes, swapped_axes, tile_reps)
+from .semantics.shape import (diagonal_positions, expand_dims_axis, reshape_target, reversed_axes, slice_axis_range,
+                              slice_ranges, split_bounds, squeezed_axes, swapped_axes, tile_reps)
 
 Evaluator = Callable[[Node, list[np.ndarray]], list[np.ndarray]]
 EVALUATORS: dict[str, Evaluator] = {}
@@ -178,6 +178,21 @@ def _reduce(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
 def _clip(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
     x = values[0]
     return [np.clip(x, np.asarray(node.attrs["a_min"]).astype(x.dtype), np.asarray(node.attrs["a_max"]).astype(x.dtype))]
+
+
+@evaluator("diag")
+def _diag(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    x = values[0]
+    flat = np.concatenate([x.reshape(-1), np.zeros(1, x.dtype)])  # the position past the data reads a zero
+    return [flat[diagonal_positions(node, x.shape)]]
+
+
+@evaluator("khatri_rao")
+def _khatri_rao(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    product = values[0]
+    for matrix in values[1:]:  # multiplied in from the first, as MXNet does
+        product = (product[:, None, :] * matrix[None, :, :]).reshape(-1, product.shape[1])
+    return [product]
 
 
 def _evaluate(node: Node, values: list[np.ndarray]) -> list[np.ndarray] | None:

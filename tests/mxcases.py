@@ -136,5 +136,7 @@ ONNX_OPSET_FLOOR: dict[str, tuple] = _assembled("ONNX_OPSET_FLOOR")
 INDEX_IMPORTER_SKIPS: dict[str, str] = _assembled("INDEX_IMPORTER_SKIPS")
 # MXNet's own ONNX importer (tests/test_onnx_backends.py) cannot take these detection graphs back
 DETECTION_IMPORTER_SKIPS: dict[str, str] = _assembled("DETECTION_IMPORTER_SKIPS")
+# Ops MXNet 1.9.1 runs on GPUs only: symbol, input shape, numpy's float64 result from the data
+GPU_ONLY_CASES: dict[str, tuple] = _assembled("GPU_ONLY_CASES")
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 RANDOM_CASES: dict[str, tuple] = _assembled("RANDOM_CASES")

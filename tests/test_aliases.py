@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from mxconvert.errors import MxConvertError
+from mxconvert.mxnet_compat import import_mxnet
 from mxconvert.semantics import schema
 from mxconvert.semantics.schema import ALIASES, NORMALISERS, alias
 from mxconvert.symbol import parse_symbol
@@ -91,3 +92,26 @@ def test_a_name_is_defined_once(registries):
         alias("_test_sum", "sum_axis")
     with pytest.raises(ValueError, match="defined twice"):
         schema.define({"sum": schema.OpDef()})
+
+
+mx = import_mxnet()
+_D = mx.sym.var("data")
+
+
+@pytest.mark.parametrize("spelling, sym, shape", [
+    ("choose_element_0index", mx.sym.pick(_D, mx.sym.floor(mx.sym.sum(_D, axis=1) * 3.0), axis=-1), (3, 4)),
+    ("ravel_multi_index", mx.sym.ravel_multi_index(mx.sym.floor(_D * 5.0), shape=(3, 4)), (2, 5)),
+    ("unravel_index", mx.sym.unravel_index(mx.sym.floor(_D * 20.0), shape=(3, 4)), (6,)),
+])
+def test_legacy_spellings_the_python_api_never_writes(spelling, sym, shape):
+    """MXNet's other names of an op (older symbol files hold them; its Python API writes the canonical name) read as
+    that op and convert to what MXNet computes for them."""
+    doc = json.loads(sym.tojson())
+    canonical, doc["nodes"][-1]["op"] = doc["nodes"][-1]["op"], spelling
+    text = json.dumps(doc)
+    graph = parse_symbol(text)
+    assert (graph.nodes[-1].op, graph.nodes[-1].spelling) == (canonical, spelling)
+    data = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
+    expected = mx.sym.load_json(text).eval(mx.cpu(), data=mx.nd.array(data))[0].asnumpy()
+    for got in _run_both(text, data):
+        np.testing.assert_array_equal(got, expected)

@@ -138,6 +138,11 @@ _EXPRESSIONS = {
     "sum": lambda: S.broadcast_add(w, S.sum(v, axis=0, keepdims=True)),
     "mean": lambda: S.broadcast_add(w, S.mean(v, axis=1, keepdims=True, exclude=True)),
     "clip": lambda: S.clip(w, -0.2, 0.3),
+    "diag": lambda: S.concat(S.diag(S.Reshape(S.slice_axis(w, axis=0, begin=0, end=1), shape=(-1,)), k=0),
+                             S.Reshape(S.diag(S.Reshape(v, shape=(2, 2, 3)), k=-1, axis1=1, axis2=0), shape=(1, 3)),
+                             dim=0),
+    "khatri_rao": lambda: S.khatri_rao(S.slice_axis(w, axis=0, begin=0, end=2),
+                                       S.slice_axis(v, axis=0, begin=1, end=3)),
 }
 
 

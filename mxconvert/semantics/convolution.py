@@ -370,3 +370,57 @@ def deconvolution_refusal(node: Node) -> str | None:
     if is_channels_last(layout):
         return f"layout {layout}"
     return None if any(node.attrs["target_shape"]) else negative_pad(node)
+
+
+# --- im2col and col2im: the sliding windows as columns, and back (overlaps summed) ---------------------------
+_SLIDING = {"kernel": (positive_sizes(parse_shape), REQUIRED), "stride": WINDOW, "dilate": WINDOW, "pad": PAD}
+define({
+    "im2col": OpDef(_SLIDING),
+    "col2im": OpDef({"output_size": (positive_sizes(parse_shape), REQUIRED), **_SLIDING}),
+})
+
+
+def sliding_geometry(attrs: dict) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Kernel, stride, pad and dilation of ``im2col``/``col2im``: MXNet 1.9.1's CPU kernels run 2-D windows only
+    (1-D and 3-D ones fail there), with a pad of 0 or more."""
+    kernel = attrs["kernel"]
+    if len(kernel) != 2:
+        raise ShapeError(f"kernel {kernel}: MXNet 1.9.1 runs 2-D windows only")
+    stride, pad, dilate = window_geometry(attrs, 2)
+    if min(pad) < 0:
+        raise ShapeError(f"negative pad {pad}")
+    return kernel, stride, pad, dilate
+
+
+def _blocks(attrs: dict, sizes: Shape) -> tuple[int, int]:
+    """How many windows fit along each axis of an image of ``sizes``."""
+    kernel, stride, pad, dilate = sliding_geometry(attrs)
+    blocks = tuple(window_output(sizes[i], kernel[i], stride[i], pad[i], dilate[i]) for i in range(2))
+    if min(blocks) < 1:
+        raise ShapeError(f"the dilated kernel {kernel} is larger than the padded image {sizes}")
+    return blocks
+
+
+@shape_rule("im2col")
+def _im2col(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if len(data) != 4:
+        raise ShapeError(f"data has shape {data}: im2col takes 4-D data")
+    blocks = _blocks(node.attrs, data[2:])
+    return [(data[0], data[1] * math.prod(node.attrs["kernel"]), math.prod(blocks))]
+
+
+@shape_rule("col2im")
+def _col2im(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, size, window = shapes[0], node.attrs["output_size"], math.prod(node.attrs["kernel"])
+    if len(size) != 2 or len(data) != 3 or data[1] % window or data[2] != math.prod(_blocks(node.attrs, size)):
+        raise ShapeError(f"data of shape {data}: col2im takes (N, C x {window}, the windows of {size}) columns "
+                         "and a 2-D output_size")
+    return [(data[0], data[1] // window, *size)]
+
+
+def one_hot_kernels(channels: int, kernel: Shape) -> np.ndarray:
+    """A grouped convolution's weight, one group per channel, that copies each kernel position to its own output
+    channel (``channel * kernel size + position``), as im2col lists them."""
+    window = math.prod(kernel)
+    return np.tile(np.eye(window).reshape(window, 1, *kernel), (channels, 1, 1, 1))

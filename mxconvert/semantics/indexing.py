@@ -101,6 +101,26 @@ alias("sample_multinomial", "_sample_multinomial")
 alias("_npi_zeros", "_zeros")
 alias("_npi_ones", "_ones")
 alias("_npi_arange", "_arange")
+alias("choose_element_0index", "pick")
+
+# mshadow's type codes, as ``_zeros_without_dtype`` takes its ``dtype`` (-1: unset)
+_TYPE_CODES = {"0": "float32", "1": "float64", "2": "float16", "3": "uint8", "4": "int32", "5": "int8", "6": "int64",
+               "7": "bool", "12": "bfloat16"}
+
+
+def zeros_type_code(attrs: dict[str, str]) -> dict[str, str]:
+    """``_zeros_without_dtype``'s ``dtype``, a type code, as ``_zeros``'s type name; unset (-1) is float32, the
+    type MXNet gives it beside float32 data."""
+    attrs = dict(attrs)
+    code = attrs.pop("dtype", "-1").strip()
+    if code != "-1":
+        if code not in _TYPE_CODES:
+            raise ValueError(f"dtype code {code}")
+        attrs["dtype"] = _TYPE_CODES[code]
+    return attrs
+
+
+alias("_zeros_without_dtype", "_zeros", normalise=zeros_type_code)
 
 # Draws no target reproduces (the NumPy interface's, its random image augmentations, and the legacy samplers
 # beyond the uniform and normal draws and the multinomial above): refused by name in both targets
@@ -433,3 +453,87 @@ def _full_like(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 input_rule("_npi_full_like")(same_shape_inputs)
+
+
+# --- MXNet's legacy and contrib index ops: batch_take, scatter_nd, (un)ravelled indices, index_array, index_copy --
+define({
+    "batch_take": BINARY,
+    "scatter_nd": OpDef({"shape": (parse_shape, REQUIRED)}),
+    "_ravel_multi_index": OpDef({"shape": SHAPE_EMPTY}),
+    "_unravel_index": OpDef({"shape": SHAPE_EMPTY}),
+    "_contrib_index_array": OpDef({"axes": (optional(parse_shape), None)}),
+    "_contrib_index_copy": OpDef(),
+})
+alias("ravel_multi_index", "_ravel_multi_index")
+alias("unravel_index", "_unravel_index")
+
+
+@shape_rule("batch_take")
+def _batch_take(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """``a[i, indices[i]]``: one index per row of 2-D data (MXNet reads rows of all but the first axis, past the
+    data's end for more axes)."""
+    data, indices = shapes
+    if len(data) != 2 or data[0] != math.prod(indices):
+        raise ShapeError(f"data {data} and indices {indices}: one index per row of 2-D data")
+    return [indices]
+
+
+@shape_rule("scatter_nd")
+def _scatter_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """``indices[:, j]`` addresses the leading axes of the output (``shape``); the data gives their values."""
+    data, indices = shapes
+    out = node.attrs["shape"]
+    if len(indices) < 2 or indices[0] > len(out) or data != (*indices[1:], *out[indices[0]:]):
+        raise ShapeError(f"data {data}, indices {indices} and shape {out} do not match (data: indices' trailing "
+                         "axes, then the output's axes past the ones indexed)")
+    return [out]
+
+
+def ravel_sizes(node: Node) -> tuple[int, ...]:
+    """The ``shape`` the (un)ravelled indices address; MXNet refuses an empty one."""
+    if not node.attrs["shape"]:
+        raise ShapeError("an empty shape")
+    return node.attrs["shape"]
+
+
+@shape_rule("_ravel_multi_index")
+def _ravel(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if len(data) != 2 or data[0] != len(ravel_sizes(node)):
+        raise ShapeError(f"data {data}: one row of indices per axis of shape {node.attrs['shape']}")
+    return [(data[1],)]
+
+
+@shape_rule("_unravel_index")
+def _unravel(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) != 1:
+        raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data")
+    if 0 in ravel_sizes(node)[1:]:
+        raise ShapeError(f"shape {node.attrs['shape']}: a size 0 past the first divides by zero")
+    return [(len(ravel_sizes(node)), shapes[0][0])]
+
+
+def index_array_axes(attrs: dict, rank: int) -> list[int]:
+    """The axes whose positions ``_contrib_index_array`` lists (all without ``axes``; negative ones count from the
+    end, any multiple of the rank away, as MXNet reads them)."""
+    if rank == 0:
+        raise ShapeError("0-d data makes an empty index array: empty output refused")
+    return list(range(rank)) if attrs["axes"] is None else [axis % rank for axis in attrs["axes"]]
+
+
+@shape_rule("_contrib_index_array")
+def _index_array(node: Node, shapes: list[Shape]) -> list[Shape]:
+    axes = index_array_axes(node.attrs, len(shapes[0]))
+    return [refuse_empty((*shapes[0], len(axes)), "axes ()")]
+
+
+@shape_rule("_contrib_index_copy")
+def _index_copy(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The old tensor with rows ``index[i]`` of its first axis replaced by the new tensor's rows."""
+    old, index, new = shapes
+    if len(index) != 1 or len(old) != len(new) or not old or new[0] > old[0] or new[1:] != old[1:] \
+            or index[0] != new[0]:
+        raise ShapeError(f"old {old}, index {index} and new {new}: a 1-D index per row of new, new's other axes "
+                         "the old tensor's")
+    return [old]
+

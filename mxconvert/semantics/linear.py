@@ -283,3 +283,42 @@ def _solve(node: Node, shapes: list[Shape]) -> list[Shape]:
     if not (vectors or len(b) == len(a)) or b[:len(batch)] != batch or b[len(batch)] != a[-1]:
         raise ShapeError(f"a of shape {a} and b of shape {b} do not solve")
     return [b]
+
+
+# --- khatri_rao: the column-wise Kronecker product of matrices ------------------------------------------------
+define({"khatri_rao": OpDef({"num_args": (COUNT, REQUIRED)})})
+
+
+@shape_rule("khatri_rao")
+def _khatri_rao(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Matrices of one column count N: (M1 x ... x Mn, N)."""
+    if any(len(shape) != 2 or shape[1] != shapes[0][1] for shape in shapes):
+        raise ShapeError(f"inputs of shapes {shapes}: khatri_rao takes matrices of one column count")
+    return [(math.prod(shape[0] for shape in shapes), shapes[0][1])]
+
+
+# --- _contrib_fft / _contrib_ifft: MXNet's GPU-only 1-D DFT along the last axis (no CPU kernel in MXNet 1.9.1) --
+define({op: OpDef({"compute_size": (parse_int, 128)}) for op in ("_contrib_fft", "_contrib_ifft")})
+
+
+@shape_rule("_contrib_fft", "_contrib_ifft")
+def _fft(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """2-D or 4-D data; ``fft`` doubles the last axis (real, imaginary interleaved), ``ifft`` halves it (the real
+    part of each result). ``compute_size`` only batches cuFFT's calls."""
+    data = shapes[0]
+    if len(data) not in (2, 4) or node.op == "_contrib_ifft" and data[-1] % 2:
+        raise ShapeError(f"data of shape {data}: {node.op} takes 2-D or 4-D data" +
+                         (", its last axis even" if node.op == "_contrib_ifft" else ""))
+    last = data[-1] * 2 if node.op == "_contrib_fft" else data[-1] // 2
+    return [(*data[:-1], last)]
+
+
+def dft_matrix(op: str, size: int) -> np.ndarray:
+    """The unnormalised DFT along the last axis as a matrix, computed in float64: ``fft``'s (n, 2n) maps real
+    values onto interleaved ``(re, im)`` pairs (angle ``-2 pi j k / n``); ``ifft``'s (2n, n) maps interleaved pairs
+    onto the real part of the inverse (angle ``+2 pi j k / n``, not divided by n, as cuFFT's)."""
+    n = size if op == "_contrib_fft" else size // 2
+    angle = 2 * np.pi * (np.outer(np.arange(n), np.arange(n)) % n) / n
+    if op == "_contrib_fft":
+        return np.stack([np.cos(angle), -np.sin(angle)], axis=-1).reshape(n, 2 * n)
+    return np.stack([np.cos(angle), -np.sin(angle)], axis=1).reshape(2 * n, n)

@@ -90,6 +90,14 @@ alias("_npi_argmax", "argmax")
 alias("_npi_argmin", "argmin")
 
 
+def channel_axis(attrs: dict[str, str]) -> dict[str, str]:
+    """``argmax_channel``: argmax along axis 1, dropped; MXNet reads none of the attributes a file gives it."""
+    return {"axis": "1"}
+
+
+alias("argmax_channel", "argmax", normalise=channel_axis)
+
+
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 def reduced_axes(attrs: dict, rank: int, numpy: bool = False) -> tuple[int, ...]:
     """The axes a sum/mean/max/... reduces, as MXNet reads ``axis`` and ``exclude`` (None or (): all; with

@@ -935,8 +935,9 @@ define({
     "_np_diagflat": OpDef({"k": (parse_int, 0)}),
     "_np_diagonal": OpDef(_DIAGONAL_AXES),
     "_np_trace": OpDef(_DIAGONAL_AXES),
+    "diag": OpDef({"k": (parse_int, 0), "axis1": (parse_int, 0), "axis2": (parse_int, 1)}),
 })
-DIAGONAL_OPS = ("_npi_tril", "_np_diag", "_np_diagflat", "_np_diagonal", "_np_trace")
+DIAGONAL_OPS = ("_npi_tril", "_np_diag", "_np_diagflat", "_np_diagonal", "_np_trace", "diag")
 
 
 def diagonal_positions(node: Node, data: Shape) -> np.ndarray:
@@ -955,13 +956,15 @@ def diagonal_positions(node: Node, data: Shape) -> np.ndarray:
         picked = np.diag(source, a["k"])
     elif node.op == "_np_diagflat":
         picked = np.diagflat(source, a["k"])
+    elif node.op == "diag" and len(data) == 1:  # MXNet's own diag: NumPy's diag of a vector, else its diagonal
+        picked = np.diag(source, a["k"])
     else:
         if len(data) < 2:
             raise ShapeError(f"{node.op} takes data of 2 or more axes, not of shape {data}")
         axes = [axis_index(a[key], len(data), key) for key in ("axis1", "axis2")]
         if axes[0] == axes[1]:
             raise ShapeError(f"axis1 and axis2 name one axis ({axes[0]})")
-        picked = np.diagonal(source, a["offset"], *axes)
+        picked = np.diagonal(source, a["k"] if node.op == "diag" else a["offset"], *axes)
     if 0 in picked.shape:
         raise ShapeError(f"{node.op} of data of shape {data} is empty: empty output refused")
     return np.where(picked == 0, size, picked - 1)

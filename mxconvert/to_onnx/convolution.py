@@ -10,8 +10,9 @@ import numpy as np
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, channels_first, deconvolution_geometry,
                                      deconvolution_refusal, deformable_sampling, is_channels_last,
-                                     negative_pad, pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal,
-                                     pooling_windows, window_geometry, window_output)
+                                     negative_pad, one_hot_kernels, pooling_v1_as_pooling, pooling_v1_divisor,
+                                     pooling_v1_refusal, pooling_windows, sliding_geometry, window_geometry,
+                                     window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -222,3 +223,30 @@ def deformable_convolution(ctx: EmitContext, node: Node) -> None:
         return
     bias = ctx.const(ctx.graph.weight(node.inputs[slot + 1].node).reshape(-1, 1, 1), "bias")
     ctx.add("Add", [ctx.reshape(product, [n, a["num_filter"], out_h, out_w]), bias], ctx.output())
+
+
+@register("im2col")
+def im2col(ctx: EmitContext, node: Node) -> None:
+    """A grouped ``Conv`` whose one-hot kernels copy each window position to its own channel (exact: one product
+    by 1, the rest by 0), its windows then flattened."""
+    kernel, stride, pad, dilate = sliding_geometry(node.attrs)
+    out = ctx.out_shape()
+    weight = ctx.const(one_hot_kernels(ctx.shape(0)[1], kernel), "kernels")
+    columns = ctx.add("Conv", [ctx.input(0), weight], kernel_shape=list(kernel), strides=list(stride),
+                      pads=[*pad, *pad], dilations=list(dilate), group=ctx.shape(0)[1])
+    ctx.add("Reshape", [columns, ctx.ints([0, out[1], out[2]])], ctx.output())
+
+
+@register("col2im")
+def col2im(ctx: EmitContext, node: Node) -> None:
+    """A grouped ``ConvTranspose`` with im2col's one-hot kernels: each column back at its window, overlaps summed;
+    ``output_padding`` restores the rows and columns no window reaches."""
+    kernel, stride, pad, dilate = sliding_geometry(node.attrs)
+    size, channels = node.attrs["output_size"], ctx.out_shape()[1]
+    blocks = [window_output(size[i], kernel[i], stride[i], pad[i], dilate[i]) for i in range(2)]
+    images = ctx.reshape(ctx.input(0), [0, ctx.shape(0)[1], *blocks])
+    reached = [stride[i] * (blocks[i] - 1) + dilate[i] * (kernel[i] - 1) + 1 - 2 * pad[i] for i in range(2)]
+    weight = ctx.const(one_hot_kernels(channels, kernel), "kernels")
+    ctx.add("ConvTranspose", [images, weight], ctx.output(), kernel_shape=list(kernel), strides=list(stride),
+            pads=[*pad, *pad], dilations=list(dilate), group=channels,
+            output_padding=[size[i] - reached[i] for i in range(2)])

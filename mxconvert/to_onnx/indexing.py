@@ -11,8 +11,9 @@ from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  range_values, sort_axis, sorted_shape, unconvertible_values)
+                                  fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
+                                  random_refusal, range_values, ravel_sizes, sort_axis, sorted_shape,
+                                  unconvertible_values)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -258,3 +259,62 @@ def full_like(ctx: EmitContext, node: Node) -> None:
         ctx.add("Identity", [ctx.const(np.full(ctx.out_shape(), value), "filled")], ctx.output())
     else:
         ctx.add("Expand", [ctx.const(value, "value"), ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+@register("batch_take")
+def batch_take(ctx: EmitContext, node: Node) -> None:
+    """One element per row, its index clipped into the row."""
+    index = _index(ctx, ctx.reshape(ctx.input(1), [-1, 1]), _axis_size(ctx, ctx.input(0), 1), "clip")
+    picked = ctx.add("GatherElements", [ctx.input(0), index], axis=1)
+    ctx.reshape(picked, [-1, *ctx.out_shape()[1:]], ctx.output())  # the leading axis follows a dynamic batch
+
+
+@register("scatter_nd")
+def scatter_nd(ctx: EmitContext, node: Node) -> None:
+    """The data written into zeros at ``indices[:, j]`` (truncated; MXNet defines in-range indices only)."""
+    rank = len(ctx.shape(1))
+    index = ctx.add("Transpose", [ctx.add("Cast", [ctx.input(1)], to=TensorProto.INT64)],
+                    perm=[*range(1, rank), 0])
+    zeros = ctx.const(np.zeros(ctx.out_shape()), "zeros")
+    ctx.add("ScatterND", [zeros, index, ctx.input(0)], ctx.output())
+
+
+@register("_ravel_multi_index")
+def ravel_multi_index(ctx: EmitContext, node: Node) -> None:
+    """``r = trunc(r * size + index)`` axis by axis, as MXNet's integer accumulator reads float indices."""
+    rows = [ctx.add("Gather", [ctx.input(0), ctx.const(np.int64(axis), "axis", np.int64)], axis=0)
+            for axis in range(ctx.shape(0)[0])]
+    flat = _truncated(ctx, rows[0])
+    for row, size in zip(rows[1:], ravel_sizes(node)[1:]):
+        flat = _truncated(ctx, ctx.add("Add", [ctx.add("Mul", [flat, ctx.const(float(size), "size")]), row]))
+    ctx.add("Identity", [flat], ctx.output())
+
+
+@register("_unravel_index")
+def unravel_index(ctx: EmitContext, node: Node) -> None:
+    """The truncated index divided by each size from the last (C division, the remainder's sign the index's); the
+    first axis keeps the rest unwrapped."""
+    rest = ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64)
+    rows = []
+    for size in reversed(ravel_sizes(node)[1:]):
+        size = ctx.const(np.int64(size), "size", np.int64)
+        quotient = ctx.add("Div", [rest, size])
+        rows.append(ctx.add("Sub", [rest, ctx.add("Mul", [quotient, size])]))
+        rest = quotient
+    rows = [ctx.unsqueeze(row, [0]) for row in [rest, *reversed(rows)]]
+    _float(ctx, ctx.add("Concat", rows, axis=0) if len(rows) > 1 else rows[0], ctx.output())
+
+
+@register("_contrib_index_array")
+def index_array(ctx: EmitContext, node: Node) -> None:
+    """Each element's position along the axes, a constant of the data's sizes."""
+    shape = ctx.shape(0)
+    positions = np.indices(shape)[index_array_axes(node.attrs, len(shape))]
+    ctx.add("Identity", [ctx.const(np.moveaxis(positions, 0, -1), "positions")], ctx.output())
+
+
+@register("_contrib_index_copy")
+def index_copy(ctx: EmitContext, node: Node) -> None:
+    """The old tensor with its rows at the (truncated) indices replaced (MXNet defines in-range indices only)."""
+    index = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.INT64), [1])
+    ctx.add("ScatterND", [ctx.input(0), index, ctx.input(2)], ctx.output())

@@ -6,7 +6,8 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.linear import UNCONVERTED_LINALG, dot_axes, linalg_refusal, matrix_axes, product_equation
+from ..semantics.linear import (UNCONVERTED_LINALG, dft_matrix, dot_axes, linalg_refusal, matrix_axes,
+                                product_equation)
 from .context import EmitContext
 from .registry import register
 
@@ -143,3 +144,36 @@ def _no_operator(node: Node, *context: object) -> str:
 def refused_linalg(ctx: EmitContext, node: Node) -> None:
     """Never run: the check refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register("khatri_rao")
+def khatri_rao(ctx: EmitContext, node: Node) -> None:
+    """Each column the outer product of the inputs' columns, multiplied in from the first as MXNet does."""
+    product = ctx.input(0)
+    for index in range(1, len(node.inputs)):
+        outer = ctx.add("Mul", [ctx.unsqueeze(product, [1]), ctx.unsqueeze(ctx.input(index), [0])])
+        product = ctx.reshape(outer, [-1, ctx.shape(0)[1]])
+    ctx.add("Identity", [product], ctx.output())
+
+
+@register("_contrib_fft", "_contrib_ifft")
+def fft(ctx: EmitContext, node: Node) -> None:
+    """``DFT`` from opset 17 (``ifft``: the forward transform of the conjugate, whose real part is the unnormalised
+    inverse's); before it, a MatMul with the DFT matrix computed in float64."""
+    rank, size = len(ctx.shape(0)), ctx.shape(0)[-1]
+    if ctx.opset < 17:
+        ctx.add("MatMul", [ctx.input(0), ctx.const(dft_matrix(node.op, size), "dft")], ctx.output())
+        return
+    if node.op == "_contrib_fft":
+        signal = ctx.unsqueeze(ctx.input(0), [rank])
+    else:
+        pairs = ctx.reshape(ctx.input(0), [0] * (rank - 1) + [size // 2, 2])
+        signal = ctx.add("Mul", [pairs, ctx.const(np.array([1.0, -1.0]), "conjugate")])
+    if ctx.opset < 20:
+        spectrum = ctx.add("DFT", [signal], axis=rank - 1)
+    else:
+        spectrum = ctx.add("DFT", [signal, "", ctx.const(np.int64(rank - 1), "axis", np.int64)])
+    if node.op == "_contrib_fft":
+        ctx.reshape(spectrum, [0] * (rank - 1) + [-1], ctx.output())
+    else:
+        ctx.add("Gather", [spectrum, ctx.const(np.int64(0), "real", np.int64)], ctx.output(), axis=rank)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, deconvolution_geometry, deconvolution_refusal,
                                      deformable_sampling, is_channels_last, is_modulated, negative_pad, pooling_params,
-                                     pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal, window_geometry)
+                                     pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal, sliding_geometry,
+                                     window_geometry)
 from ..semantics.rules import ShapeError
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
@@ -283,3 +284,13 @@ def deformable_convolution(ctx: TorchContext, node: Node) -> Lowering:
                        bias, str(list(stride)), str(list(pad)), str(list(dilate)), str(out_h), str(out_w),
                        str(a["num_group"]), str(a["num_deformable_group"]))
     return Lowering(expr, "nn.Module()", state, setup)
+
+
+@register("im2col", "col2im")
+def sliding_columns(ctx: TorchContext, node: Node) -> Lowering:
+    """``F.unfold`` and ``F.fold``: MXNet's column layout and its summed overlaps."""
+    kernel, stride, pad, dilate = sliding_geometry(node.attrs)
+    options = f"{kernel}, dilation={dilate}, padding={pad}, stride={stride}"
+    if node.op == "im2col":
+        return Lowering(f"F.unfold({ctx.input(0)}, {options})")
+    return Lowering(f"F.fold({ctx.input(0)}, {tuple(node.attrs['output_size'])}, {options})")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  sort_axis, unconvertible_values)
+                                  fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
+                                  random_refusal, ravel_sizes, sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -235,3 +235,81 @@ def created(ctx: TorchContext, node: Node) -> Lowering:
 @register("_npi_full_like", check=unconvertible_values)
 def full_like(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.full_like({ctx.input(0)}, {num(full_like_value(node.attrs))})")
+
+
+HELPERS.update({
+    "mxnet_scatter_nd": '''
+def mxnet_scatter_nd(x: torch.Tensor, index: torch.Tensor, shape: List[int]) -> torch.Tensor:
+    """MXNet's ``scatter_nd``: zeros of ``shape`` with ``x`` written where ``index[:, j]`` (truncated) addresses
+    their leading axes."""
+    count, rows = index.shape[0], 1
+    row = torch.zeros(index.shape[1:], dtype=torch.int64, device=x.device)
+    for axis in range(count):
+        row = row * shape[axis] + index[axis].to(torch.int64)
+        rows *= shape[axis]
+    out = x.new_zeros([rows] + shape[count:])
+    out[row.reshape(-1)] = x.reshape([-1] + shape[count:])
+    return out.reshape(shape)
+''',
+    "mxnet_ravel_multi_index": '''
+def mxnet_ravel_multi_index(x: torch.Tensor, shape: List[int]) -> torch.Tensor:
+    """MXNet's ``ravel_multi_index``: row ``j`` of ``x`` indexes axis ``j`` of ``shape``; ``r = trunc(r * size +
+    index)`` axis by axis, as its integer accumulator reads float indices."""
+    flat = x[0].trunc()
+    for axis in range(1, len(shape)):
+        flat = (flat * shape[axis] + x[axis]).trunc()
+    return flat
+''',
+    "mxnet_unravel_index": '''
+def mxnet_unravel_index(x: torch.Tensor, shape: List[int]) -> torch.Tensor:
+    """MXNet's ``unravel_index``: the truncated index divided by each size from the last (C division, the
+    remainder's sign the index's); the first axis keeps the rest unwrapped."""
+    rest = x.to(torch.int64)
+    rows: List[torch.Tensor] = []
+    for axis in range(len(shape) - 1, 0, -1):
+        quotient = torch.div(rest, shape[axis], rounding_mode="trunc")
+        rows.insert(0, rest - quotient * shape[axis])
+        rest = quotient
+    rows.insert(0, rest)
+    return torch.stack(rows).to(x.dtype)
+''',
+    "mxnet_index_array": '''
+def mxnet_index_array(x: torch.Tensor, axes: List[int]) -> torch.Tensor:
+    """MXNet's ``index_array``: each element's position along ``axes``, last, as floats."""
+    grids = torch.meshgrid([torch.arange(size, device=x.device) for size in x.shape], indexing="ij")
+    return torch.stack([grids[axis] for axis in axes], -1).to(x.dtype)
+''',
+})
+
+
+@register("batch_take")
+def batch_take(ctx: TorchContext, node: Node) -> Lowering:
+    """One element per row, its index clipped into the row."""
+    x, index = ctx.input(0), ctx.input(1)
+    ctx.helper("mxnet_index")
+    picked = f"torch.gather({x}, 1, mxnet_index({index}.reshape(-1, 1), {x}.shape[1], 'clip'))"
+    return Lowering(f"{picked}.reshape({index}.shape)")
+
+
+@register("scatter_nd")
+def scatter_nd(ctx: TorchContext, node: Node) -> Lowering:
+    shape = list(node.attrs["shape"])
+    return Lowering(f"{ctx.helper('mxnet_scatter_nd')}({ctx.input(0)}, {ctx.input(1)}, {shape})")
+
+
+@register("_ravel_multi_index", "_unravel_index")
+def ravel(ctx: TorchContext, node: Node) -> Lowering:
+    helper = "mxnet_ravel_multi_index" if node.op == "_ravel_multi_index" else "mxnet_unravel_index"
+    return Lowering(f"{ctx.helper(helper)}({ctx.input(0)}, {list(ravel_sizes(node))})")
+
+
+@register("_contrib_index_array")
+def index_array(ctx: TorchContext, node: Node) -> Lowering:
+    axes = index_array_axes(node.attrs, len(ctx.shape(0)))
+    return Lowering(f"{ctx.helper('mxnet_index_array')}({ctx.input(0)}, {axes})")
+
+
+@register("_contrib_index_copy")
+def index_copy(ctx: TorchContext, node: Node) -> Lowering:
+    """The old tensor with its rows at the (truncated) indices replaced (MXNet defines in-range indices only)."""
+    return Lowering(f"{ctx.input(0)}.index_copy(0, {ctx.input(1)}.to(torch.int64), {ctx.input(2)})")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..ir import Node
-from ..semantics.linear import UNCONVERTED_LINALG, dot_axes, linalg_refusal, matrix_axes, product_equation
+from ..semantics.linear import (UNCONVERTED_LINALG, dft_matrix, dot_axes, linalg_refusal, matrix_axes,
+                                product_equation)
 from .registry import Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -117,3 +120,20 @@ def solve(ctx: TorchContext, node: Node) -> Lowering:
 def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
+
+
+@register("khatri_rao")
+def khatri_rao(ctx: TorchContext, node: Node) -> Lowering:
+    """Each column the outer product of the inputs' columns, multiplied in from the first as MXNet does."""
+    product = ctx.input(0)
+    for index in range(1, len(node.inputs)):
+        product = f"({product}.unsqueeze(1) * {ctx.input(index)}.unsqueeze(0)).flatten(0, 1)"
+    return Lowering(product)
+
+
+@register("_contrib_fft", "_contrib_ifft")
+def fft(ctx: TorchContext, node: Node) -> Lowering:
+    """A product with the DFT matrix, computed in float64 and stored as a buffer."""
+    matrix = dft_matrix(node.op, ctx.shape(0)[-1]).astype(np.float32)
+    return Lowering(f"torch.matmul({ctx.input(0)}, self.{ctx.name}.dft)", "nn.Module()", {"dft": matrix},
+                    [f"self.{ctx.name}.register_buffer('dft', torch.empty({list(matrix.shape)}))"])

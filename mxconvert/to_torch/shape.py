@@ -318,11 +318,11 @@ def diagonal(ctx: TorchContext, node: Node) -> Lowering:
     if node.op == "_npi_tril":
         square = f"{x}.unsqueeze(0).expand({ctx.shape(0)[0]}, -1)" if len(ctx.shape(0)) == 1 else x
         return Lowering(f"torch.tril({square}, {a['k']})")
-    if node.op in ("_np_diag", "_np_diagflat"):
-        return Lowering(f"torch.{node.op[4:]}({x}, {a['k']})")
     rank = len(ctx.shape(0))
+    if node.op in ("_np_diag", "_np_diagflat") or node.op == "diag" and rank == 1:
+        return Lowering(f"torch.{node.op.removeprefix('_np_')}({x}, {a['k']})")
     axes = [axis_index(a[key], rank) for key in ("axis1", "axis2")]
-    picked = f"torch.diagonal({x}, {a['offset']}, {axes[0]}, {axes[1]})"
+    picked = f"torch.diagonal({x}, {a['k'] if node.op == 'diag' else a['offset']}, {axes[0]}, {axes[1]})"
     return Lowering(f"{picked}.sum(-1)" if node.op == "_np_trace" else picked)
 
 

@@ -176,5 +176,17 @@ CASES.update({
     "nn_conv3d_groups": (_conv(d, kernel=(3, 1, 3), stride=(2, 1, 1), num_group=2, num_filter=4, no_bias=True),
                          (1, 4, 5, 3, 5)),
 })
+CASES.update({  # im2col and col2im (2-D windows: MXNet 1.9.1's CPU kernels run no others); col2im sums overlaps
+    "im2col_basic": (S.im2col(d, kernel=(2, 2), name="im2col"), (2, 3, 4, 5)),
+    "im2col_stride_dilate_pad": (S.im2col(d, kernel=(3, 2), stride=(2, 1), dilate=(1, 2), pad=(1, 0), name="im2col"),
+                                 (2, 2, 7, 6)),
+    "col2im_overlaps": (S.col2im(d, output_size=(4, 5), kernel=(2, 3), name="col2im"), (2, 12, 9)),
+    "col2im_stride_dilate_pad": (S.col2im(d, output_size=(7, 6), kernel=(3, 2), stride=(2, 1), dilate=(1, 2),
+                                          pad=(1, 0), name="col2im"), (2, 12, 16)),
+    "col2im_uneven_stride": (S.col2im(d, output_size=(6, 5), kernel=(2, 2), stride=(3, 2), pad=(1, 1),
+                                      name="col2im"), (1, 4, 9)),
+    "im2col_col2im": (S.col2im(S.im2col(d, kernel=(3, 3), pad=(1, 1), name="im2col"), output_size=(4, 4),
+                               kernel=(3, 3), pad=(1, 1), name="col2im"), (1, 2, 4, 4)),
+})
 INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer cannot run the decomposed deformable sampling (shape "
                                    "inference or Transpose fails there)" for case in CASES if case.startswith("dcn_")})

@@ -5,6 +5,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from .common import S, d
@@ -58,6 +60,13 @@ def _index_var(name: str, values: list) -> tuple:
 def _with_data(sym):
     """``sym`` grouped with an output of the data, for creation ops whose output type is no float32."""
     return S.Group([sym, d * 1.0])
+
+
+def _as_written(sym, **attrs: str):
+    """``sym`` with attribute strings of its last node that MXNet's Python API does not write (a type code)."""
+    doc = json.loads(sym.tojson())
+    doc["nodes"][-1].setdefault("attrs", {}).update(attrs)
+    return S.load_json(json.dumps(doc))
 
 
 _take_idx, _take_values = _index_var("idx", [[-1.5, 0.3], [2.9, 7.0]])
@@ -122,10 +131,20 @@ CASES.update({
                                                                         name="arange")), (2, 4)),
     "index_arange_like_negative_repeat": (S.contrib.arange_like(d, repeat=-2, step=0.7, name="arange"), (2, 3)),
     "index_zeros": (S.broadcast_add(d, S.zeros(shape=(1, 3), name="zeros")), (2, 3)),
+    "index_zeros_without_dtype": (S.broadcast_add(d, S._internal._zeros_without_dtype(shape=(2, 1), name="zeros")),
+                                  (2, 3)),
+    "index_zeros_without_dtype_int32": (_with_data(_as_written(S._internal._zeros_without_dtype(shape=(3, 2),
+                                                                                               name="zeros"), dtype="4")),
+                                        (2, 3)),
     "index_ones": (S.broadcast_add(d, S.ones(shape=(2, 3), name="ones")), (2, 3)),
     "index_full": (S.broadcast_add(d, S.full(shape=(2, 1), val=2.5, name="full")), (2, 3)),
     "index_full_int32": (_with_data(S.full(shape=(2, 2), val=2.7, dtype="int32", name="full")), (2, 3)),
     "index_zeros_like": (S.zeros_like(d, name="zeros"), (2, 3)),
+    "index_eye": (S.broadcast_add(d, S.eye(3, 4, k=2, name="eye")), (3, 4)),
+    "index_eye_square_below_int32": (_with_data(S.eye(4, k=-1, dtype="int32", name="eye")), (2, 3)),
+    "index_linspace": (S.broadcast_add(d, S.linspace(-2.0, 1.5, 6, name="linspace")), (2, 6)),
+    "index_linspace_open_uint8": (_with_data(S.linspace(-1.0, 9.0, 4, endpoint=False, dtype="uint8",
+                                                        name="linspace")), (2, 3)),
     "index_ones_like": (S.ones_like(d, name="ones") * 2.0 + d, (2, 3)),
 })
 CASE_INPUTS.update({
@@ -140,12 +159,47 @@ CASE_INPUTS.update({
     "index_gather_nd_every_axis": {"idx": _gather_all_values},
     "index_where_rows": {"cond": _cond_values},
 })
+# MXNet's legacy and contrib index ops: indices as MXNet takes them (batch_take's int32, the others' floats),
+# truncated; out-of-range indices where MXNet defines them (batch_take clips; (un)ravelling is arithmetic)
+_batch_idx = S.var("idx", shape=(2, 3), dtype="int32")
+_scatter_idx, _scatter_values = _index_var("idx", [[2.7, 0.0, 4.0]])
+_scatter_cells, _scatter_cell_values = _index_var("idx", [[0.0, 2.0], [1.9, 0.0]])
+_copy_idx, _copy_values = _index_var("idx", [2.9, 0.0])
+CASES.update({
+    "index_batch_take": (S.batch_take(d, _batch_idx, name="batch_take"), (6, 4)),
+    "index_batch_take_2d": (S.batch_take(d, S.var("idx", shape=(3,), dtype="int32"), name="batch_take"), (3, 4)),
+    "index_scatter_nd_rows": (S.scatter_nd(d, _scatter_idx, shape=(5, 4), name="scatter"), (3, 4)),
+    "index_scatter_nd_cells": (S.scatter_nd(d, _scatter_cells, shape=(3, 2), name="scatter"), (2,)),
+    "index_ravel_multi_index": (S.ravel_multi_index(S.floor(d * 4.0), shape=(3, 4), name="ravel"), (2, 5)),
+    "index_ravel_multi_index_fractions": (S.ravel_multi_index(d * 4.0, shape=(2, 3, 5), name="ravel"), (3, 6)),
+    "index_unravel_index": (S.unravel_index(S.floor(d * 20.0), shape=(2, 2, 3), name="unravel"), (8,)),
+    "index_unravel_index_fractions": (S.unravel_index(d * 9.0, shape=(5, 3), name="unravel"), (6,)),
+    "index_index_array": (S.contrib.index_array(d, name="index_array"), (2, 3, 4)),
+    "index_index_array_axes": (S.contrib.index_array(d, axes=(-1, 0, -5), name="index_array"), (2, 3, 4)),
+    "index_index_copy": (S.contrib.index_copy(d, _copy_idx, S.var("new", shape=(2, 3)), name="index_copy"),
+                         (4, 3)),
+})
+CASE_INPUTS.update({
+    "index_batch_take": {"idx": np.array([[0, 3, 1], [-2, 2, 9]], np.int32)},
+    "index_batch_take_2d": {"idx": np.array([3, -1, 1], np.int32)},
+    "index_scatter_nd_rows": {"idx": _scatter_values},
+    "index_scatter_nd_cells": {"idx": _scatter_cell_values},
+    "index_index_copy": {"idx": _copy_values},
+})
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
     **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
     **{f"index_gather_nd_{v}": "MXNet's importer has no GatherND" for v in ("leading", "every_axis")},
     **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
     **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
+    **{f"index_{v}": "MXNet's importer has no ScatterND" for v in ("scatter_nd_rows", "scatter_nd_cells",
+                                                                    "index_copy")},
+    **{f"index_ravel_multi_index{v}": "MXNet's importer keeps the axis a Gather of a scalar index drops"
+       for v in ("", "_fractions")},
+    **{f"index_unravel_index{v}": "MXNet's importer binds int64 constants as floats (its int64 Div refuses them)"
+       for v in ("", "_fractions")},
+    **{f"index_index_array{v}": "MXNet's importer needs the data read (the positions are a constant of its sizes)"
+       for v in ("", "_axes")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))

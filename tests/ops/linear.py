@@ -5,6 +5,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .common import S, d, mx
 from .np_helpers import N, NP_DATA, legacy, legacy_group
 
@@ -17,6 +19,35 @@ CASES.update({
     "fc_flatten": (S.FullyConnected(d, num_hidden=7, name="fc"), (2, 3, 4, 4)),
     "fc_no_bias": (S.FullyConnected(d, num_hidden=7, no_bias=True, name="fc"), (2, 12)),
     "fc_no_flatten": (S.FullyConnected(d, num_hidden=7, flatten=False, name="fc"), (2, 3, 5)),
+})
+# Ops MXNet 1.9.1 runs on GPUs only (no CPU kernel: its CPU operator fails at binding): symbol, input shape and
+# numpy's float64 result from the data, which both targets are checked against instead (tests/test_gpu_only_ops.py)
+_C = S.contrib
+
+
+def _spectrum(x: np.ndarray) -> np.ndarray:
+    """numpy.fft's unnormalised transform along the last axis, real and imaginary parts interleaved."""
+    transformed = np.fft.fft(x.astype(np.float64), axis=-1)
+    return np.stack([transformed.real, transformed.imag], axis=-1).reshape(*x.shape[:-1], -1)
+
+
+def _inverse_real(x: np.ndarray) -> np.ndarray:
+    """The real part of the unnormalised inverse transform (cuFFT's, not divided by n) of interleaved pairs."""
+    pairs = x.astype(np.float64).reshape(*x.shape[:-1], -1, 2)
+    return (np.fft.ifft(pairs[..., 0] + 1j * pairs[..., 1], axis=-1) * pairs.shape[-2]).real
+
+
+GPU_ONLY_CASES: dict[str, tuple] = {
+    "fft_2d": (_C.fft(d, name="fft"), (3, 8), _spectrum),
+    "fft_4d_odd_length": (_C.fft(d, compute_size=2, name="fft"), (2, 1, 3, 5), _spectrum),
+    "ifft_2d": (_C.ifft(d, name="ifft"), (3, 12), _inverse_real),
+    "ifft_4d": (_C.ifft(d, compute_size=1, name="ifft"), (1, 2, 2, 8), _inverse_real),
+    "fft_ifft": (_C.ifft(_C.fft(d, name="fft"), name="ifft"), (2, 7), lambda x: x.astype(np.float64) * x.shape[-1]),
+}
+CASES.update({  # khatri_rao: one, two and three matrices (weights beside the data)
+    "khatri_rao_one": (S.khatri_rao(d, name="krp"), (3, 4)),
+    "khatri_rao_two": (S.khatri_rao(d, S.var("b", shape=(2, 4)), name="krp"), (3, 4)),
+    "khatri_rao_three": (S.khatri_rao(S.var("a", shape=(2, 3)), d, S.var("c", shape=(4, 3)), name="krp"), (5, 3)),
 })
 _NW = S.var("w", shape=(4, 3, 5)).as_np_ndarray()
 # cases ONNX expresses from an opset on (earlier ones are refused with the reason): Einsum

@@ -29,6 +29,8 @@ CASES.update({
     "argmax_flat": (S.argmax(d, name="argmax"), SHAPE),
     "argmin_flat_keepdims": (S.argmin(d, keepdims=True, name="argmin"), SHAPE),
     "argmin_axis_ties": (S.argmin(S.floor(d * 2.0), axis=0, name="argmin"), SHAPE),
+    "argmax_channel_ties": (S.argmax_channel(S.floor(d * 2.0), name="argmax"), SHAPE),  # axis 1, dropped
+    "argmax_channel_2d": (S.argmax_channel(d, name="argmax"), (3, 5)),
     "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
 })
 _NP_REDUCE = {op: getattr(N, op) for op in ("sum", "mean", "max", "min", "prod", "amax", "amin")}

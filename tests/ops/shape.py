@@ -136,6 +136,13 @@ CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on a
     "np_trace_2d": (legacy(N.trace(NP_DATA)), (3, 3)),
     "np_column_stack": (legacy(N.column_stack([NP_DATA, _twice(NP_DATA)])), (2, 3)),
 })
+CASES.update({  # MXNet's own diag: a matrix from a vector, else the diagonal of two axes (last in the output)
+    "shape_diag_make": (S.diag(d, k=-1, name="diag"), (3,)),
+    "shape_diag_make_above": (S.diag(d, k=2, name="diag"), (2,)),
+    "shape_diag_2d": (S.diag(d, k=1, name="diag"), (3, 4)),
+    "shape_diag_nd_negative_axes": (S.diag(d, k=-1, axis1=-1, axis2=0, name="diag"), (3, 4, 5)),
+    "shape_diag_nd_below": (S.diag(d, k=-2, axis1=1, axis2=2, name="diag"), (2, 4, 3)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
