@@ -120,9 +120,12 @@ for _name in RANDOM_OPS:
         alias(_name[1:], _name)  # random_gamma, sample_poisson, shuffle: the public spellings
 
 
+RANDOM_REASON = "random sampling: no deterministic conversion"
+
+
 def random_refusal(node: Node, *context: object) -> str:
     """Why a draw is not converted (a registry ``check``)."""
-    return "random sampling: no deterministic conversion"
+    return RANDOM_REASON
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
