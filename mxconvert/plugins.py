@@ -31,9 +31,12 @@ from typing import Any, Callable, Iterable
 from .errors import MxConvertError, first_line
 from .registry import Check
 from .semantics.rules import InputRule, ShapeRule, input_rule, same_shape, same_shape_inputs, shape_rule
-from .semantics.schema import (REQUIRED, OpDef, Parser, custom_op, define, parse_bool, parse_float,  # noqa: F401
-                               parse_int, parse_shape, parse_str)
+from .semantics.schema import (REQUIRED, OpDef, Parser, custom_op, define, parse_bool, parse_float, parse_int,
+                               parse_shape, parse_str)
 from .to_onnx.registry import register as register_onnx
+
+__all__ = ["PluginError", "REQUIRED", "custom_op", "define_op", "load_plugin", "load_plugins", "onnx_converter",
+           "parse_bool", "parse_float", "parse_int", "parse_shape", "parse_str", "torch_lowering"]
 
 
 class PluginError(MxConvertError):
@@ -86,7 +89,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_LOADED: dict[str, str] = {}  # a plugin's resolved file or module name -> the module name it was loaded as
+_LOADED: set[str] = set()  # the resolved paths and the module names of the plugins loaded
 
 
 def load_plugins(specs: Iterable[str]) -> None:
@@ -119,12 +122,12 @@ def load_plugin(spec: str) -> None:
     except Exception as exc:  # the plugin's own error, whatever it is: one line naming the plugin
         where = _failing_line(exc, key) if is_file else ""
         raise PluginError(f"plugin {spec}{where}: {type(exc).__name__}: {first_line(exc)}") from exc
-    _LOADED[key] = spec
+    _LOADED.add(key)
 
 
 def _failing_line(exc: BaseException, path: str) -> str:
     """``, line N`` of the plugin file's line the error was raised from (or its syntax error's line)."""
-    if isinstance(exc, SyntaxError) and exc.lineno:
+    if isinstance(exc, SyntaxError) and exc.lineno and os.path.realpath(exc.filename or "") == path:
         return f", line {exc.lineno}"
     lines = [frame.tb_lineno for frame in _frames(exc.__traceback__)
              if os.path.realpath(frame.tb_frame.f_code.co_filename) == path]
