@@ -251,7 +251,8 @@ def registry_status(op: str) -> str:
     if canonical in LOSS_HEADS:
         return f"{REWRITTEN}: its inference forward (`inference_graph.inference_forward`)"
     if canonical in FUSED:
-        return f"{REWRITTEN}: float, its subgraph's ops (`semantics/fused.py`); INT8 as converted or refused there"
+        return (f"{REWRITTEN}: float, as the ops of its subgraph (`semantics/fused.py`); INT8 converted or refused "
+                "by name")
     targets = [target for target, registry in (("ONNX", ONNX), ("PyTorch", TORCH)) if _converts(registry, canonical)]
     if targets:
         return CONVERTED if len(targets) == 2 else f"{CONVERTED} ({targets[0]} only)"
