@@ -19,6 +19,9 @@ PYTORCH_MODEL = "model_pytorch/model.pth"
 KIT_MODEL = "model_pytorch/kit_model.py"
 INT8_CPU = "vnni"  # INT8 models: whose MXNet arithmetic the PyTorch code reproduces (vnni or avx2)
 
+# Plugins (Python files or modules) converting ops mxconvert cannot know: a graph's Custom ops, a fork's ops
+PLUGINS = ()
+
 # Inference outputs (output i >= 1 of a multi-output model goes to <stem>_<i>.npy)
 MXNET_MODEL_OUTPUT = "result/mxnet_inference.npy"
 ONNX_MX_MODEL_OUTPUT = "result/onnx_mxnet_inference.npy"

@@ -13,6 +13,7 @@ from mxconvert import cli  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
     cli.add_checkpoint_flags(p, config)
+    cli.add_plugin_flags(p, config)
     p.add_argument("--onnx_model", default=config.ONNX_MODEL, help="ONNX file to write")
     cli.add_shape_flags(p, config.ONNX_INPUT_SHAPE)
     p.add_argument("--conversion_log", default=config.CONVERSION_LOG, help="text log of the conversion")

@@ -16,6 +16,7 @@ from mxconvert.semantics.quantization import INT8_CPUS  # noqa: E402
 def build_parser() -> argparse.ArgumentParser:
     p = cli.parser(__doc__)
     cli.add_checkpoint_flags(p, config)
+    cli.add_plugin_flags(p, config)
     cli.add_shape_flags(p, config.ONNX_INPUT_SHAPE)
     p.add_argument("--pytorch_model", default=config.PYTORCH_MODEL, help="state dict (.pth) to write")
     p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")

@@ -3,6 +3,7 @@
     from mxconvert import api
 
     graph = api.load("model-symbol.json", "model-0000.params")  # or api.load("model", epoch=0)
+    graph = api.load("model", plugins=["my_ops.py"])  # converters of its Custom ops (mxconvert.plugins)
     onnx_model = api.to_onnx(graph, (1, 3, 224, 224), path="model.onnx", dynamic_axes={"data": (0, 2, 3)})
     module = api.to_pytorch(graph, (1, 3, 224, 224))  # the generated KitModel, weights loaded, eval mode
     source, state = api.pytorch_source(graph, (1, 3, 224, 224))  # kit_model.py text and its state dict
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from .checkpoint import CheckpointPaths, load_checkpoint
 from .feeds import Runner
@@ -27,10 +28,15 @@ from .semantics.rules import Shape
 InputShape = Shape | dict[str, Shape]
 
 
-def load(symbol_or_prefix: str | os.PathLike, params: str | os.PathLike | None = None, epoch: int = 0) -> Graph:
+def load(symbol_or_prefix: str | os.PathLike, params: str | os.PathLike | None = None, epoch: int = 0,
+         plugins: Iterable[str] = ()) -> Graph:
     """A checkpoint as the typed IR, weights attached: ``load(symbol, params)`` names the two files,
     ``load(prefix, epoch=N)`` reads ``PREFIX-symbol.json`` + ``PREFIX-NNNN.params``, ``load("model.tar.gz")`` an
-    archive's (a SageMaker ``model.tar.gz``, a Model Server ``.mar``) or a folder's one checkpoint."""
+    archive's (a SageMaker ``model.tar.gz``, a Model Server ``.mar``) or a folder's one checkpoint. ``plugins``:
+    Python files or modules loaded first, converting ops mxconvert cannot know (``mxconvert.plugins``)."""
+    from .plugins import load_plugins
+
+    load_plugins(plugins)
     if params is not None:
         return load_checkpoint(CheckpointPaths(os.fspath(symbol_or_prefix), os.fspath(params)))
     return load_checkpoint(os.fspath(symbol_or_prefix), epoch)

@@ -133,6 +133,14 @@ def checkpoint_of(args: argparse.Namespace) -> Checkpoint:
     return args.prefix
 
 
+def add_plugin_flags(p: argparse.ArgumentParser, config) -> None:
+    """``--plugin`` (repeatable): converters of ops mxconvert cannot know (``mxconvert.plugins``), loaded before the
+    checkpoint is read."""
+    p.add_argument("--plugin", action="append", default=list(config.PLUGINS), metavar="FILE.py|MODULE",
+                   help="a Python file or module defining converters of a graph's Custom ops (by op_type) or of a "
+                        "fork's ops through mxconvert.plugins (repeatable; see docs/plugin_example.py)")
+
+
 def add_softmax_flags(p: argparse.ArgumentParser) -> None:
     """``--keep_softmax`` (default) / ``--no_softmax``: what the converted loss heads output."""
     p.add_argument("--keep_softmax", action=argparse.BooleanOptionalAction, default=True,
@@ -147,6 +155,10 @@ def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.A
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up temporary files as on Ctrl-C
     args = arg_parser.parse_args()
     try:
+        if getattr(args, "plugin", None):
+            from .plugins import load_plugins
+
+            load_plugins(args.plugin)
         code = main(args) or 0
     except MxConvertError as exc:
         if args.debug:

@@ -12,6 +12,7 @@ import json
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, spatial, vision
@@ -19,7 +20,7 @@ from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
 from .semantics.fused import FUSED, inline_fused
-from .semantics.indexing import random_refusal
+from .semantics.indexing import RANDOM_REASON, random_refusal
 from .semantics.loss import LOSS_HEADS
 from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
@@ -222,6 +223,91 @@ def coverage() -> str:
     return "\n\n".join(lines)
 
 
+# --- MXNet 1.9.1's whole registry of forward ops: converted, rewritten or refused -----------------------------
+MXNET_OPS_FILE = Path(__file__).with_name("mxnet_ops.txt")
+CONVERTED, REWRITTEN, REFUSED = "converted", "rewritten", "refused"
+PLUGIN_OPS = ("Custom", "_npi_Custom", "_NDArray", "_Native")  # Python code MXNet calls back
+SPARSE_OPS = ("cast_storage", "_square_sum", "_contrib_SparseEmbedding", "_contrib_getnnz", "_contrib_dgl_adjacency",
+              "_contrib_dgl_graph_compact", "_contrib_dgl_subgraph", "_contrib_edge_id")
+OPTIMIZER_OPS = ("all_finite", "multi_all_finite", "multi_lars", "multi_sum_sq", "reset_arrays")
+# what MXNet's NDArray calls and executor run, never an op of a saved graph
+IMPERATIVE_OPS = ("_CachedOp", "_CachedOpThreadSafe", "_CrossDeviceCopy", "_CustomFunction", "_NoGradient", "_copyto",
+                  "_npi_copyto", "_set_value", "_onehot_encode", "_grad_add", "_npi_share_memory", "_imdecode",
+                  "_cvimdecode", "_cvimread", "_cvimresize", "_npi_cvimdecode", "_npi_cvimread", "_npi_cvimresize")
+
+
+def mxnet_registry() -> list[str]:
+    """The forward ops MXNet 1.9.1 registers, every spelling a name (``mxnet_ops.txt``)."""
+    return [line.strip() for line in MXNET_OPS_FILE.read_text().splitlines() if line.strip()
+            and not line.startswith("#")]
+
+
+def _refuses_draw(registry: ConverterRegistry, op: str) -> bool:
+    """Whether ``registry`` holds ``op`` only to refuse it as a random draw."""
+    entry = registry.entries.get(op)
+    return entry is not None and entry.check is random_refusal
+
+
+def _converts(registry: ConverterRegistry, op: str) -> bool:
+    return op in registry.entries and not _refuses_draw(registry, op)
+
+
+def registry_status(op: str) -> str:
+    """``op``'s status: ``converted`` (by which targets where not both), ``rewritten: where`` or
+    ``refused: reason``."""
+    canonical = ALIASES.get(op, op)
+    if canonical in LOSS_HEADS:
+        return f"{REWRITTEN}: its inference forward (`inference_graph.inference_forward`)"
+    if canonical in FUSED:
+        return (f"{REWRITTEN}: float, as the ops of its subgraph (`semantics/fused.py`); INT8 converted or refused "
+                "by name")
+    targets = [target for target, registry in (("ONNX", ONNX), ("PyTorch", TORCH)) if _converts(registry, canonical)]
+    if targets:
+        return CONVERTED if len(targets) == 2 else f"{CONVERTED} ({targets[0]} only)"
+    return f"{REFUSED}: {_refusal(op, canonical)}"
+
+
+def _refusal(op: str, canonical: str) -> str:
+    if _refuses_draw(ONNX, canonical) or _refuses_draw(TORCH, canonical):
+        return RANDOM_REASON
+    if op in PLUGIN_OPS:
+        return "Python code MXNet calls back: converted by a plugin (`--plugin`, `mxconvert.plugins`)"
+    if op.startswith("_sparse_") or op in SPARSE_OPS:
+        return "sparse storage (both targets compute dense tensors)"
+    if op.endswith("_update") or "_update_phase" in op or op in OPTIMIZER_OPS:
+        return "optimizer step (training, no part of a forward pass)"
+    if "quantize" in op or op.startswith("_contrib_calibrate"):
+        return "quantized outside the INT8 form converted (`_contrib_quantize_v2`, `_sg_mkldnn_*`)"
+    if op in IMPERATIVE_OPS:
+        return "imperative or internal (NDArray calls, executors), not an op of a saved graph"
+    return "no converter"
+
+
+def registry_statuses() -> dict[str, str]:
+    """Every forward op of MXNet 1.9.1's registry -> :func:`registry_status`."""
+    return {op: registry_status(op) for op in mxnet_registry()}
+
+
+def registry_counts(statuses: dict[str, str]) -> str:
+    """The counts in one line."""
+    count = {kind: sum(status.startswith(kind) for status in statuses.values())
+             for kind in (CONVERTED, REWRITTEN, REFUSED)}
+    return (f"MXNet 1.9.1 registry: {len(statuses)} forward ops: {count[CONVERTED]} converted, "
+            f"{count[REWRITTEN]} rewritten, {count[REFUSED]} refused")
+
+
+def registry_table(statuses: dict[str, str]) -> str:
+    """One row per status (the ops that have it), converted first, then rewritten, then refused."""
+    groups: dict[str, list[str]] = {}
+    for op, status in statuses.items():
+        groups.setdefault(status, []).append(op)
+    order = {CONVERTED: 0, REWRITTEN: 1, REFUSED: 2}
+    rows = [(status, str(len(ops)), ", ".join(f"`{op}`" for op in ops))
+            for status, ops in sorted(groups.items(), key=lambda item: (order[item[0].split(":")[0].split(" ")[0]],
+                                                                        item[0]))]
+    return markdown(("Status", "Ops", "MXNet 1.9.1 forward ops"), rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mxconvert.support_table", description=__doc__.split("\n")[0])
     parser.parse_args(argv)
@@ -238,6 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(folding_line())
     print()
     print(fused_line())
+    print()
+    statuses = registry_statuses()
+    print(registry_counts(statuses))
+    print()
+    print(registry_table(statuses))
     return 0
 
 

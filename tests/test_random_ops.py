@@ -1,5 +1,7 @@
 """Random ops against MXNet: draws cannot match bit for bit, so shapes and statistics (mean, spread, quantiles)
 of ONNX Runtime's and PyTorch's draws are compared with MXNet's."""
+import re
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -68,3 +70,56 @@ def test_draws_no_target_reproduces_are_refused_by_name_at_once():
         for op, node in (("_random_exponential", "expo"), ("_random_poisson", "pois"), ("_sample_gamma", "gam"),
                          ("_shuffle", "shuf"), ("_random_randint", "rint"), ("_random_negative_binomial", "negb")):
             assert f"{op} [random sampling: no deterministic conversion] ({node})" in message, message
+
+
+SAMPLING = re.compile(r"_?(random|sample)_(?!pdf_)|_?shuffle$|(_npx_)?_image_random_|_contrib_dgl_csr_neighbor_")
+# the NumPy interface's draws by name (its other ops share their names with deterministic functions: gamma)
+NUMPY_DRAWS = ("bernoulli", "choice", "exponential", "gamma", "gumbel", "logistic", "multinomial", "normal",
+               "normal_n", "pareto", "powerd", "random_randint", "rayleigh", "shuffle", "uniform", "uniform_n",
+               "weibull")
+CONVERTED_DRAWS = ("_random_normal", "_random_uniform", "_random_uniform_like", "_sample_multinomial")
+
+
+def test_every_draw_of_mxnets_registry_is_converted_as_a_draw_or_refused_as_one():
+    """MXNet 1.9.1's samplers (every spelling: ``_random_*``, ``_sample_*``, ``random_*``, ``sample_*``, the NumPy
+    interface's, the image augmentations, shuffles, DGL's neighbour sampling): the uniform and normal draws and
+    the multinomial are converted (their statistics above), every other one refused by both targets as a draw."""
+    from mxconvert.semantics.schema import ALIASES
+    from mxconvert.support_table import ONNX, TORCH, mxnet_registry, random_refusal
+
+    draws = [op for op in mxnet_registry()
+             if SAMPLING.match(op) or op in {f"_npi_{name}" for name in NUMPY_DRAWS}]
+    assert {"_npi_gamma", "_image_random_hue", "sample_poisson", "shuffle", "random_randint"} <= set(draws)
+    assert "gamma" not in draws and not [op for op in draws if "_pdf_" in op]
+    for op in draws:
+        canonical = ALIASES.get(op, op)
+        if canonical not in CONVERTED_DRAWS:
+            assert all(registry.entries[canonical].check is random_refusal for registry in (ONNX, TORCH)), op
+
+
+def test_draws_of_both_interfaces_are_refused_by_name_with_the_other_unsupported_ops():
+    """NumPy-interface draws, random image augmentations and a density (no converter), one graph: both targets
+    name every one at once, the draws with the reason."""
+    from mxconvert.errors import UnsupportedOpsError
+    from mxconvert.symbol import parse_symbol
+    from mxcases import S, mx
+
+    d = S.var("data")
+    legacy = [S.image.random_brightness(d, min_factor=0.5, max_factor=1.5, name="bright"),
+              S.image.random_flip_left_right(d, name="flip"),
+              S.random_pdf_normal(d, S.zeros_like(d), S.ones_like(d), name="pdf")]
+    numpy_draws = [mx.sym.np.random.normal(0, 1, size=(2, 3)), mx.sym.np.random.gamma(2.0, 1.0, size=(2, 3)),
+                   mx.sym.npx.random.bernoulli(prob=0.5, size=(2, 3))]
+    data = d.as_np_ndarray()
+    graph = parse_symbol(mx.sym.Group([data + draw for draw in numpy_draws]
+                                      + [sym.as_np_ndarray() for sym in legacy]).tojson())
+    names = {node.op: node.name for node in graph.nodes}
+    for convert in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
+                    lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
+        with pytest.raises(UnsupportedOpsError) as raised:
+            convert()
+        message = str(raised.value)
+        for op in ("_npi_normal", "_npi_gamma", "_npi_bernoulli", "_image_random_brightness",
+                   "_image_random_flip_left_right"):
+            assert f"{op} [random sampling: no deterministic conversion] ({names[op]})" in message, message
+        assert "_random_pdf_normal (pdf)" in message

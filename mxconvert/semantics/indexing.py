@@ -122,15 +122,18 @@ def zeros_type_code(attrs: dict[str, str]) -> dict[str, str]:
 
 alias("_zeros_without_dtype", "_zeros", normalise=zeros_type_code)
 
-# Draws no target reproduces (the NumPy interface's, its random image augmentations, and the legacy samplers
-# beyond the uniform and normal draws and the multinomial above): refused by name in both targets
+# Draws no target reproduces (the NumPy interface's, the random image augmentations of both interfaces, DGL's
+# neighbour sampling, and the legacy samplers beyond the uniform and normal draws and the multinomial above):
+# refused by name in both targets
 _LEGACY_DRAWS = ("exponential", "gamma", "generalized_negative_binomial", "negative_binomial", "poisson")
 RANDOM_OPS = (
     "_npi_bernoulli", "_npi_choice", "_npi_exponential", "_npi_gamma", "_npi_gumbel", "_npi_logistic",
     "_npi_multinomial", "_npi_normal", "_npi_normal_n", "_npi_pareto", "_npi_powerd", "_npi_random_randint",
     "_npi_rayleigh", "_npi_shuffle", "_npi_uniform", "_npi_uniform_n", "_npi_weibull",
-    *(f"_npx__image_random_{kind}" for kind in ("brightness", "color_jitter", "contrast", "flip_left_right",
-                                                "flip_top_bottom", "hue", "lighting", "saturation")),
+    *(f"{prefix}_image_random_{kind}" for prefix in ("", "_npx_")
+      for kind in ("brightness", "color_jitter", "contrast", "flip_left_right", "flip_top_bottom", "hue", "lighting",
+                   "saturation")),
+    "_contrib_dgl_csr_neighbor_uniform_sample", "_contrib_dgl_csr_neighbor_non_uniform_sample",
     *(f"_random_{kind}" for kind in _LEGACY_DRAWS), *(f"_random_{kind}_like" for kind in _LEGACY_DRAWS),
     "_random_normal_like", "_random_randint", "_shuffle", "_sample_unique_zipfian",
     *(f"_sample_{kind}" for kind in (*_LEGACY_DRAWS, "normal", "uniform")))
@@ -140,9 +143,12 @@ for _name in RANDOM_OPS:
         alias(_name[1:], _name)  # random_gamma, sample_poisson, shuffle: the public spellings
 
 
+RANDOM_REASON = "random sampling: no deterministic conversion"
+
+
 def random_refusal(node: Node, *context: object) -> str:
     """Why a draw is not converted (a registry ``check``)."""
-    return "random sampling: no deterministic conversion"
+    return RANDOM_REASON
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

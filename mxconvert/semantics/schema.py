@@ -256,7 +256,16 @@ def canonical_op(op: str) -> str:
     return ALIASES.get(op, op)
 
 
+def custom_op(op_type: str) -> str:
+    """The op a ``Custom`` node of ``op_type`` (Python code MXNet calls back) is read as where a plugin defines it."""
+    return f"Custom:{op_type}"
+
+
 def normalised(op: str, attrs: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The canonical op of spelling ``op`` and the attribute strings its schema reads."""
+    """The canonical op of spelling ``op`` and the attribute strings its schema reads (a ``Custom`` node whose
+    ``op_type`` a plugin defines: that op, its other attributes)."""
+    if op == "Custom" and custom_op(attrs.get("op_type", "")) in OPS:
+        rest = dict(attrs)
+        return custom_op(rest.pop("op_type")), rest
     normalise = NORMALISERS.get(op)
     return canonical_op(op), (normalise(dict(attrs)) if normalise is not None else attrs)
