@@ -95,3 +95,19 @@ def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_un
     graph = _graph(sym)
     with pytest.raises(MxConvertError, match="middle row or column of its output unwritten"):
         export_onnx(graph, ExportOptions(input_shape=(4, 5, 3)))
+
+
+@pytest.mark.parametrize("sym, written, spelling", [
+    (N.reshape(DATA.as_np_ndarray(), (3, -1)), "_np_reshape", "_npi_reshape"),
+])
+def test_spellings_mxnet_writes_under_another_name_convert_as_that_op(sym, written, spelling):
+    """MXNet registers these as aliases and writes the op's own name; a symbol file may hold the alias."""
+    ref = run_reference(sym.as_nd_ndarray(), (2, 3, 4))
+    text = sym.as_nd_ndarray().tojson()
+    assert f'"{written}"' in text
+    graph = parse_symbol(text.replace(f'"{written}"', f'"{spelling}"'))
+    attach_weights(graph, {}, "<test>")
+    assert [node.spelling for node in graph.nodes] == [spelling]
+    model, _ = export_onnx(graph, ExportOptions(input_shape=(2, 3, 4)))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, {"data": ref.data})[0], ref.outputs[0])

@@ -17,8 +17,8 @@ import numpy as np
 from ..errors import NotExpressible
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape, same_shape_inputs, shape_rule
-from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
-                     parse_int, parse_shape)
+from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, in_range, optional,
+                     parse_bool, parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 def refusing_negative(parser: Parser) -> Parser:
@@ -753,6 +753,7 @@ def numpy_concatenate(attrs: dict[str, str]) -> dict[str, str]:
 
 
 alias("_np_reshape", "Reshape", normalise=numpy_reshape)
+alias("_npi_reshape", "Reshape", normalise=numpy_reshape)
 alias("_npx_reshape", "Reshape", normalise=numpyx_reshape)
 alias("_np_transpose", "transpose", normalise=numpy_transpose)
 alias("_np_squeeze", "squeeze", normalise=numpy_squeeze)
@@ -776,6 +777,7 @@ define({
     "_npi_hstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_dstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "_npi_diff": OpDef({"n": (in_range(parse_int, 0), 1), "axis": (parse_int, -1)}),
 })
 
 
@@ -971,3 +973,19 @@ def diagonal_positions(node: Node, data: Shape) -> np.ndarray:
 def _diagonal(node: Node, shapes: list[Shape]) -> list[Shape]:
     positions = diagonal_positions(node, shapes[0])
     return [positions.shape[:-1] if node.op == "_np_trace" else positions.shape]
+
+
+def diff_terms(attrs: dict, data: Shape) -> tuple[int, int, list[tuple[int, int]]]:
+    """NumPy's ``diff`` as MXNet computes it: the axis, the output's length along it (0 where ``n`` reaches the
+    axis's size) and, from the ``n``-th shifted slice down to the first, each slice's start and its binomial
+    coefficient of alternating sign, summed in that order."""
+    axis = axis_index(attrs["axis"], len(data))
+    n, length = attrs["n"], max(data[axis] - attrs["n"], 0)
+    return axis, length, [(k, (-1) ** (n - k) * math.comb(n, k)) for k in range(n, -1, -1)]
+
+
+@shape_rule("_npi_diff")
+def _diff(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axis, length, _ = diff_terms(node.attrs, data)
+    return [(*data[:axis], length, *data[axis + 1:])]

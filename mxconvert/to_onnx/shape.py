@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions, diff_terms,
                                unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
@@ -222,6 +222,18 @@ def roll(ctx: EmitContext, node: Node) -> None:
         ctx.reshape(x, list(shape), ctx.output())
     else:
         ctx.add("Identity", [x], ctx.output())
+
+
+@register("_npi_diff")
+def diff(ctx: EmitContext, node: Node) -> None:
+    """The shifted slices times their binomial coefficients, summed in MXNet's order."""
+    axis, length, terms = diff_terms(node.attrs, ctx.shape(0))
+    total = None
+    for start, coefficient in terms:
+        part = ctx.add("Slice", [ctx.input(0), ctx.ints([start]), ctx.ints([start + length]), ctx.ints([axis], "axes")])
+        part = ctx.add("Mul", [part, ctx.const(float(coefficient), "coefficient")]) if coefficient != 1 else part
+        total = part if total is None else ctx.add("Add", [total, part])
+    ctx.add("Identity", [total], ctx.output())
 
 
 @register("_npi_rot90")

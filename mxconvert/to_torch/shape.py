@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.rules import axis_index
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions, diff_terms,
                                unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
@@ -188,6 +188,15 @@ def roll(ctx: TorchContext, node: Node) -> Lowering:
     if not shifts:
         return Lowering(x)
     return Lowering(f"torch.roll({x}, {[s for _, s in shifts]}, {[a for a, _ in shifts]})")
+
+
+@register("_npi_diff")
+def diff(ctx: TorchContext, node: Node) -> Lowering:
+    """The shifted slices times their binomial coefficients, summed in MXNet's order."""
+    axis, length, terms = diff_terms(node.attrs, ctx.shape(0))
+    parts = [f"torch.narrow({ctx.input(0)}, {axis}, {start}, {length})" + ("" if c == 1 else f" * {float(c)!r}")
+             for start, c in terms]
+    return Lowering(" + ".join(parts))
 
 
 @register("_npi_rot90")

@@ -136,6 +136,11 @@ CASES.update({  # NumPy's triangles and diagonals, and column_stack (Concat on a
     "np_trace_2d": (legacy(N.trace(NP_DATA)), (3, 3)),
     "np_column_stack": (legacy(N.column_stack([NP_DATA, _twice(NP_DATA)])), (2, 3)),
 })
+_INTS = (NP_DATA * 5.0).astype("int32")
+CASES.update({
+    "np_diff": (S.Group([N.diff(NP_DATA), N.diff(NP_DATA, n=2, axis=0), N.diff(NP_DATA, n=3, axis=-2), N.diff(NP_DATA, n=0),
+                         N.diff(_INTS, axis=1), N.diff(NP_DATA, n=4, axis=2)]), (3, 4, 5)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
