@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -47,6 +48,22 @@ define({
 })
 
 
+def parse_pad_pairs(text: str) -> tuple[tuple[int, ...], ...]:
+    """NumPy pad's ``pad_width`` as MXNet writes it, ``((1, 2), (0, 3))``: a tuple of tuples of sizes, none
+    negative (MXNet would read its kernels' input out of bounds)."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] not in ("()", "[]"):
+        raise ValueError(f"not a tuple of tuples: {text[:80]!r}")
+    rows = re.findall(r"[(\[]([^()\[\]]*)[)\]]", stripped[1:-1])
+    pairs = tuple(parse_shape(f"({row})") for row in rows)
+    if any(size is None or size < 0 for pair in pairs for size in pair):
+        raise ValueError(f"pad_width {text[:80]!r}: only sizes of 0 and more are converted")
+    return pairs
+
+
+NUMPY_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "maximum", "minimum")
+define({"_npi_pad": OpDef({"pad_width": (parse_pad_pairs, REQUIRED), "mode": (choice(*NUMPY_PAD_MODES), "constant"),
+                           "constant_value": (parse_float, 0.0), "reflect_type": (choice("even", "odd"), "even")})})
 alias("pad", "Pad")
 alias("_npx_roi_pooling", "ROIPooling")
 
@@ -135,6 +152,48 @@ def negative_pad_width(node: Node) -> str | None:
 @shape_rule("Pad")
 def _pad(node: Node, shapes: list[Shape]) -> list[Shape]:
     pairs = pad_widths(node.attrs, shapes[0])
+    return [tuple(size + before + after for size, (before, after) in zip(shapes[0], pairs))]
+
+
+def numpy_pad_widths(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
+    """``np.pad``'s (before, after) per axis as MXNet reads ``pad_width``: row i for axis i, but 1-D data takes
+    its widths from the first value of rows 0 and 1; a missing row (MXNet reads past the tuple) is refused."""
+    rows = attrs["pad_width"]
+    if len(shape) == 1 and len(rows) >= 2 and all(rows[:2]):
+        return [(rows[0][0], rows[1][0])]
+    if len(shape) > 1 and len(rows) >= len(shape) and all(len(row) >= 2 for row in rows[:len(shape)]):
+        return [(row[0], row[1]) for row in rows[:len(shape)]]
+    raise ShapeError(f"pad_width {rows} gives no (before, after) widths MXNet reads for data of shape {shape}")
+
+
+def numpy_pad_sources(mode: str, before: int, after: int, size: int) -> list[int]:
+    """The position along one axis of each padded element's source among the ``size`` original ones, as
+    MXNet's kernels find it (``edge``, ``reflect`` and ``symmetric`` repeat the reflection past one period); for
+    ``maximum``/``minimum`` index ``size`` is the axis's extreme, appended after the data."""
+    def source(distance: int, leading: bool) -> int:
+        if mode in ("maximum", "minimum"):
+            return size
+        if mode == "edge" or size == 1:
+            return 0 if leading or mode != "edge" else size - 1
+        period = size - 1 if mode == "reflect" else size
+        turn = (distance - 1) // period
+        position = (distance + turn) % size if mode == "reflect" else (distance % size or size) - 1
+        return position if (turn % 2 == 0) == leading else size - 1 - position
+
+    return [source(before - p, True) for p in range(before)] + list(range(size)) + \
+        [source(p + 1, False) for p in range(after)]
+
+
+def numpy_pad_fill(value: float, dtype: str) -> float:
+    """``constant_value`` as MXNet writes it into data of ``dtype``: nonzero as True, truncated for integers."""
+    if dtype == "bool":
+        return float(value != 0)
+    return float(math.trunc(value)) if "int" in dtype else value
+
+
+@shape_rule("_npi_pad")
+def _numpy_pad(node: Node, shapes: list[Shape]) -> list[Shape]:
+    pairs = numpy_pad_widths(node.attrs, shapes[0])
     return [tuple(size + before + after for size, (before, after) in zip(shapes[0], pairs))]
 
 

@@ -7,8 +7,9 @@ from onnx import helper
 
 from ..ir import Node
 from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_bins, adaptive_output_size, bilinear_upsampling_window,
-                                crop_offsets, image_crop_ranges, negative_pad_width, normalize_terms, pad_constant,
-                                pad_widths, upsampling_factors)
+                                crop_offsets, image_crop_ranges, negative_pad_width, normalize_terms,
+                                numpy_pad_fill, numpy_pad_sources, numpy_pad_widths, pad_constant, pad_widths,
+                                upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -20,6 +21,30 @@ def pad(ctx: EmitContext, node: Node) -> None:
     mode = node.attrs["mode"]
     value = [ctx.const(pad_constant(node.attrs), "value")] if mode == "constant" else []
     ctx.add("Pad", [ctx.input(0), pads, *value], ctx.output(), mode=mode)
+
+
+@register("_npi_pad")
+def numpy_pad(ctx: EmitContext, node: Node) -> None:
+    """constant: one Pad. Else axis by axis from the last, as MXNet's kernels pad: a Gather of each element's
+    source along the axis (for maximum and minimum, the axis's extreme appended after the data)."""
+    pairs, mode = numpy_pad_widths(node.attrs, ctx.shape(0)), node.attrs["mode"]
+    x = ctx.input(0)
+    if mode == "constant":
+        pads = ctx.ints([before for before, _ in pairs] + [after for _, after in pairs], "pads")
+        fill = numpy_pad_fill(node.attrs["constant_value"], ctx.dtypes[node.output()])
+        ctx.add("Pad", [x, pads, ctx.const(fill, "value")], ctx.output(), mode="constant")
+        return
+    for axis in reversed(range(len(pairs))):
+        (before, after), size = pairs[axis], ctx.shape(0)[axis]
+        if not before + after:
+            continue
+        if mode in ("maximum", "minimum"):
+            reduce = "ReduceMax" if mode == "maximum" else "ReduceMin"
+            extreme = (ctx.add(reduce, [x, ctx.ints([axis], "axes")]) if ctx.opset >= 18 else
+                       ctx.add(reduce, [x], axes=[axis]))
+            x = ctx.add("Concat", [x, extreme], axis=axis)
+        x = ctx.add("Gather", [x, ctx.ints(numpy_pad_sources(mode, before, after, size), "sources")], axis=axis)
+    ctx.add("Identity", [x], ctx.output())
 
 
 def _averaging_matrix(size: int, count: int) -> np.ndarray:

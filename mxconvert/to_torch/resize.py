@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_output_size, bilinear_upsampling_window, image_crop_ranges,
-                                negative_pad_width, normalize_terms, pad_constant, pad_widths, upsampling_factors)
+                                negative_pad_width, normalize_terms, numpy_pad_fill, numpy_pad_sources,
+                                numpy_pad_widths, pad_constant, pad_widths, upsampling_factors)
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -25,6 +26,35 @@ def pad(ctx: TorchContext, node: Node) -> Lowering:
     mode = node.attrs["mode"]
     value = f", value={num(pad_constant(node.attrs))}" if mode == "constant" else ""
     return Lowering(f'F.pad({ctx.input(0)}, {widths}, mode="{_TORCH_PAD_MODE[mode]}"{value})')
+
+
+HELPERS["mxnet_numpy_pad_axis"] = '''
+def mxnet_numpy_pad_axis(x: torch.Tensor, axis: int, sources: List[int], mode: str) -> torch.Tensor:
+    """x padded along one axis: each element taken from its source position (for maximum and minimum, the
+    axis's extreme appended after the data)."""
+    if mode == "maximum":
+        x = torch.cat([x, x.amax(axis, keepdim=True)], axis)
+    elif mode == "minimum":
+        x = torch.cat([x, x.amin(axis, keepdim=True)], axis)
+    return torch.index_select(x, axis, torch.tensor(sources, device=x.device))
+'''
+
+
+@register("_npi_pad")
+def numpy_pad(ctx: TorchContext, node: Node) -> Lowering:
+    """constant: F.pad. Else axis by axis from the last, as MXNet's kernels pad."""
+    pairs, mode = numpy_pad_widths(node.attrs, ctx.shape(0)), node.attrs["mode"]
+    x = ctx.input(0)
+    if mode == "constant":
+        widths = [width for pair in reversed(pairs) for width in pair]
+        fill = numpy_pad_fill(node.attrs["constant_value"], ctx.dtypes[node.output()])
+        return Lowering(f"F.pad({x}, {widths}, value={num(fill)})")
+    for axis in reversed(range(len(pairs))):
+        (before, after), size = pairs[axis], ctx.shape(0)[axis]
+        if before + after:
+            sources = numpy_pad_sources(mode, before, after, size)
+            x = call_source(ctx.helper("mxnet_numpy_pad_axis"), x, str(axis), str(sources), f'"{mode}"')
+    return Lowering(x)
 
 
 @register("_contrib_AdaptiveAvgPooling2D")
