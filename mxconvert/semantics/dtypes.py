@@ -106,7 +106,7 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
     for node in graph.nodes:
         types = [dtypes.get(ref, FLOAT) for ref in node.inputs]
         dtype = node.attrs.get("dtype")
-        if node.op in ("shape_array", "size_array"):  # int64 in MXNet 1.9
+        if node.op in ("shape_array", "size_array", "_npi_diag_indices_from"):  # int64 in MXNet 1.9
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs

@@ -58,6 +58,7 @@ define({
     "argsort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True), "dtype": _INDEX_DTYPE}),
     "shape_array": UNARY,
     "size_array": UNARY,
+    "_npi_diag_indices_from": UNARY,  # (rank, n) int64: each row 0..n-1, of an n x ... x n array
     "_arange": OpDef({"start": (parse_float, REQUIRED), "stop": (optional(parse_float), None),
                       "step": (parse_float, 1.0), "repeat": (parse_int, 1), "infer_range": (parse_bool, False),
                       "ctx": _CTX, "dtype": _DTYPE}),
@@ -225,6 +226,14 @@ def _sort(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("shape_array")
 def _shape_array(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(len(shapes[0]),)]
+
+
+@shape_rule("_npi_diag_indices_from")
+def _diag_indices_from(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if len(data) < 2 or len(set(data)) != 1:
+        raise ShapeError(f"diag_indices_from takes an array of 2 or more axes of one length, not of shape {data}")
+    return [(len(data), data[0])]
 
 
 @shape_rule("size_array")

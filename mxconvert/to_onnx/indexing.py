@@ -157,6 +157,13 @@ def shape_array(ctx: EmitContext, node: Node) -> None:
     _float(ctx, ctx.add("Shape", [ctx.input(0)]), ctx.output())
 
 
+@register("_npi_diag_indices_from")
+def diag_indices_from(ctx: EmitContext, node: Node) -> None:
+    """0, 1, ... n - 1 (as many as axis 0 has at run time) in each of the rank rows."""
+    positions = ctx.positions(0, 0, [1, -1], ctx.float_type)
+    ctx.add("Expand", [positions, ctx.ints([len(ctx.shape(0)), 1])], ctx.output())
+
+
 @register("size_array")
 def size_array(ctx: EmitContext, node: Node) -> None:
     _float(ctx, ctx.reshape(ctx.add("Size", [ctx.input(0)]), [1]), ctx.output())

@@ -135,6 +135,13 @@ def shape_array(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.tensor({x}.shape, dtype={x}.dtype, device={x}.device)")
 
 
+@register("_npi_diag_indices_from")
+def diag_indices_from(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    rows = len(ctx.shape(0))
+    return Lowering(f"torch.arange({x}.shape[0], dtype={x}.dtype, device={x}.device).expand({rows}, -1)")
+
+
 @register("size_array")
 def size_array(ctx: TorchContext, node: Node) -> Lowering:
     x = ctx.input(0)

@@ -161,3 +161,6 @@ RANDOM_CASES.update({
                              get_prob=prob, name="multinomial"), (400, 4), {"logits": _PROBABILITIES})
        for prob in (False, True)},
 })
+CASES.update({
+    "np_diag_indices_from": (S.Group([legacy(N.diag_indices_from(NP_DATA)), d * 2.0]), (3, 3, 3)),
+})
