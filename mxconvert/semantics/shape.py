@@ -16,9 +16,9 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from .rules import Shape, ShapeError, axis_index, input_rule, same_shape, same_shape_inputs, shape_rule
+from .rules import Shape, ShapeError, axis_index, expect, input_rule, same_shape, same_shape_inputs, shape_rule
 from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, in_range, optional,
-                     parse_bool, parse_int, parse_shape)
+                     parse_bool, parse_float, parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 def refusing_negative(parser: Parser) -> Parser:
@@ -93,6 +93,11 @@ define({
     "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
     "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
     "BlockGrad": UNARY,
+    # slice's region of the first input replaced by the second input (its shape) or by a scalar
+    "_slice_assign": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                            "step": (optional(parse_shape), ())}),
+    "_slice_assign_scalar": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                                   "step": (optional(parse_shape), ()), "scalar": (parse_float, 0.0)}),
     # Gluon's rnn layers pack their weights with it: a Concat whose shape inference also fills unknown sizes
     "_rnn_param_concat": OpDef({"dim": (parse_int, 1), "num_args": (COUNT, REQUIRED)}),
 })
@@ -110,6 +115,9 @@ alias("cast", "Cast")
 alias("crop", "slice")
 alias("_npi_expand_dims", "expand_dims")
 alias("_npi_slice", "slice")
+for _prefix in ("_crop", "_npi_slice"):
+    alias(f"{_prefix}_assign", "_slice_assign")
+    alias(f"{_prefix}_assign_scalar", "_slice_assign_scalar")
 alias("_npx_slice", "slice")
 alias("_npx_reshape_like", "reshape_like")
 alias("_npi_tile", "tile")
@@ -418,6 +426,21 @@ def _slice(node: Node, shapes: list[Shape]) -> list[Shape]:
     a, data = node.attrs, shapes[0]
     ranges = slice_ranges(data, a["begin"], a["end"], a["step"])
     return [tuple(slice_length(size, *r) for size, r in zip(data, ranges))]
+
+
+def assigned_positions(attrs: dict, data: Shape) -> list[list[int]]:
+    """The positions ``_slice_assign`` writes on each axis, in the order of the value's elements there (a
+    negative step writes backwards)."""
+    ranges = slice_ranges(data, attrs["begin"], attrs["end"], attrs["step"])
+    return [list(range(size))[start:stop:step] for size, (start, stop, step) in zip(data, ranges)]
+
+
+@shape_rule("_slice_assign", "_slice_assign_scalar")
+def _slice_assign(node: Node, shapes: list[Shape]) -> list[Shape]:
+    region = tuple(len(along) for along in assigned_positions(node.attrs, shapes[0]))
+    if node.op == "_slice_assign":
+        expect(shapes[1], region, "the value assigned")
+    return [shapes[0]]
 
 
 def slice_axis_range(attrs: dict, data: Shape) -> tuple[int, int, int]:

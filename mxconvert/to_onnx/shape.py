@@ -10,8 +10,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions, diff_terms,
-                               unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, assigned_positions,
+                               diagonal_positions, diff_terms, unrunnable_refusal, atleast_axes,
+                               broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
@@ -65,6 +66,23 @@ def squeeze(ctx: EmitContext, node: Node) -> None:
 def slice_(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     _slice(ctx, ctx.input(0), slice_ranges(ctx.shape(0), a["begin"], a["end"], a["step"]), ctx.output())
+
+
+@register("_slice_assign", "_slice_assign_scalar")
+def slice_assign(ctx: EmitContext, node: Node) -> None:
+    """A ScatterND of the value (or the scalar, in the data's type) at the crossing of each axis's positions."""
+    positions = assigned_positions(node.attrs, ctx.shape(0))
+    region = [len(along) for along in positions]
+    if not all(region):
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    indices = np.stack(np.meshgrid(*positions, indexing="ij"), axis=-1)
+    if node.op == "_slice_assign":
+        value = ctx.input(1)
+    else:
+        scalar = node.attrs["scalar"]
+        value = ctx.const(np.full(region, math.trunc(scalar) if node.output() in ctx.integers else scalar), "value")
+    ctx.add("ScatterND", [ctx.input(0), ctx.const(indices, "indices", dtype=np.int64), value], ctx.output())
 
 
 @register("slice_axis")

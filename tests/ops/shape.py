@@ -141,6 +141,15 @@ CASES.update({
     "np_diff": (S.Group([N.diff(NP_DATA), N.diff(NP_DATA, n=2, axis=0), N.diff(NP_DATA, n=3, axis=-2), N.diff(NP_DATA, n=0),
                          N.diff(_INTS, axis=1), N.diff(NP_DATA, n=4, axis=2)]), (3, 4, 5)),
 })
+_assign = S._internal
+CASES.update({  # slice's region replaced: steps of either sign, None bounds, a scalar in integer data
+    "shape_slice_assign": (_assign._slice_assign(d, S.var("w", shape=(2, 2, 3)), begin=(0, -1, None), end=(2, None, None),
+                                                 step=(None, -2, 2), name="assign"), (3, 4, 5)),
+    "shape_slice_assign_scalar": (S.Group([_assign._slice_assign_scalar(d, scalar=2.5, begin=(1,), end=(None,), step=(2,)),
+                                           _assign._slice_assign_scalar(S.Cast(d * 5.0, dtype="int32"), scalar=-2.7,
+                                                                        begin=(None, 3), end=(-1, 0), step=(1, -1))]),
+                                  (4, 5)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
