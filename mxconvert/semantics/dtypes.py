@@ -22,7 +22,7 @@ _SAME_AS_DATA = frozenset({
     "where", "zeros_like", "ones_like", "Reshape", "reshape_like", "Flatten", "transpose", "expand_dims", "squeeze",
     "slice", "slice_axis", "slice_like", "SliceChannel", "_split_v2", "Concat", "stack", "tile", "repeat",
     "broadcast_to", "broadcast_axis", "broadcast_like", "take", "gather_nd", "pick", "reverse", "SwapAxis",
-    "clip", "_copy", "BlockGrad", "_slice_assign", "_slice_assign_scalar", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc",
+    "clip", "_copy", "BlockGrad", "_slice_assign", "_slice_assign_scalar", "_scatter_set_nd", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc",
     *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})

@@ -49,6 +49,8 @@ define({
     "one_hot": OpDef({"depth": (parse_int, REQUIRED), "on_value": (parse_float, 1.0), "off_value": (parse_float, 0.0),
                       "dtype": _DTYPE}),
     "gather_nd": BINARY,
+    # lhs with rhs written where indices (M x ...) address its leading M axes; ``shape`` is lhs's
+    "_scatter_set_nd": OpDef({"shape": (parse_shape, REQUIRED)}),
     "where": OpDef(),
     "topk": OpDef({"axis": _SORT_AXIS, "k": (parse_int, 1),
                    "ret_typ": (choice(*_TOPK_OUTPUTS), "indices"), "is_ascend": (parse_bool, False),
@@ -88,6 +90,7 @@ alias("_npx_one_hot", "one_hot")
 alias("_npx_pick", "pick")
 alias("_npi_gather_nd", "gather_nd")
 alias("_npx_gather_nd", "gather_nd")
+alias("_npi_scatter_set_nd", "_scatter_set_nd")
 alias("_npx_topk", "topk")
 alias("_npi_sort", "sort")
 alias("_npi_argsort", "argsort")
@@ -171,6 +174,15 @@ def _gather_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(indices) < 2 or indices[0] > len(data):
         raise ShapeError(f"indices of shape {indices} do not index {len(data)}-D data (M x ..., M <= {len(data)})")
     return [(*indices[1:], *data[indices[0]:])]
+
+
+@shape_rule("_scatter_set_nd")
+def _scatter_set_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, value, indices = shapes
+    if len(indices) < 2 or indices[0] > len(data) or tuple(value) != (*indices[1:], *data[indices[0]:]):
+        raise ShapeError(f"lhs {data}, rhs {value} and indices {indices}: indices (M x ...) address lhs's leading "
+                         "M axes, rhs holds a value for each index")
+    return [data]
 
 
 @shape_rule("where")

@@ -99,6 +99,14 @@ def gather_nd(ctx: EmitContext, node: Node) -> None:
     ctx.add("GatherND", [ctx.input(0), last], ctx.output())
 
 
+@register("_scatter_set_nd")
+def scatter_set_nd(ctx: EmitContext, node: Node) -> None:
+    """ScatterND of rhs into lhs at ``indices[:, j]``."""
+    rank = len(ctx.shape(2))
+    index = ctx.add("Transpose", [ctx.add("Cast", [ctx.input(2)], to=TensorProto.INT64)], perm=[*range(1, rank), 0])
+    ctx.add("ScatterND", [ctx.input(0), index, ctx.input(1)], ctx.output())
+
+
 @register("where")
 def where(ctx: EmitContext, node: Node) -> None:
     """Non-zero conditions take x; a 1-D condition selects whole rows."""

@@ -94,6 +94,19 @@ def gather_nd(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_gather_nd')}({ctx.input(0)}, {ctx.input(1)})")
 
 
+HELPERS["mxnet_scatter_set_nd"] = '''
+def mxnet_scatter_set_nd(x: torch.Tensor, value: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """x with value written where indices (M x ...) address its leading M axes."""
+    index: List[Optional[torch.Tensor]] = [row.long() for row in indices.unbind(0)]
+    return x.index_put(index, value)
+'''
+
+
+@register("_scatter_set_nd")
+def scatter_set_nd(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.helper('mxnet_scatter_set_nd')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)})")
+
+
 @register("where")
 def where(ctx: TorchContext, node: Node) -> Lowering:
     """Non-zero conditions take x; a 1-D condition selects whole rows."""

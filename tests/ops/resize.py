@@ -11,6 +11,7 @@ from .common import S, d, mx
 from .np_helpers import N, NP_DATA, NX, legacy
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 CASE_INPUTS: dict[str, dict] = {}
 
 # id -> (symbol, input shape)
@@ -106,3 +107,4 @@ CASES.update({  # NumPy's pad: any rank, widths past the axis's size (reflection
     "np_pad_minimum": (legacy(N.pad(NP_DATA, ((0, 1), (1, 0)), mode="minimum")), (3, 4)),
     "np_pad_1d": (legacy(N.pad(NP_DATA, ((2,), (3,)), mode="symmetric")), (4,)),
 })
+INDEX_IMPORTER_SKIPS["np_pad_constant"] = "MXNet's importer reads ONNX's Pad as its own, of 4-D and 5-D data only"

@@ -11,6 +11,7 @@ from .common import S, d
 from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 ONNX_REFUSES: dict[str, str] = {}
 
 # id -> (symbol, input shape)
@@ -201,3 +202,5 @@ CASES.update({  # a split into one part, as Faster R-CNN splits its batch of one
     "det_split_one_part_squeezed": (S.SliceChannel(d, num_outputs=1, axis=1, squeeze_axis=True, name="split") * 2.0,
                                     (2, 1, 4)),
 })
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer has no ScatterND"
+                            for case in ("shape_slice_assign", "shape_slice_assign_scalar")})
