@@ -85,6 +85,9 @@ for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max")
                    ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
     alias(_name, _op, normalise=numpy_reduction)
 alias("_np_sometrue", "_np_any")
+# npx.constraint_check: whether every element is true, where MXNet raises (with ``msg``) on a false one; the
+# converted model gives False there instead
+alias("_npx_constraint_check", "_np_all", normalise=lambda attrs: {})
 alias("_npi_average", "mean", normalise=numpy_average)
 alias("_npi_argmax", "argmax")
 alias("_npi_argmin", "argmin")

@@ -5,9 +5,10 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
-from .common import N, NP_DATA, NP_SHAPE, S, SHAPE, STEPS, d, op_named
+from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 
 _REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 2), "keepdims": True},
                  "exclude": {"axis": (1,), "exclude": True}, "exclude_keepdims": {"axis": (0, 3), "exclude": True,
@@ -46,3 +47,7 @@ CASES.update({
                                    N.cumsum(NP_DATA > 0, axis=2)]), NP_SHAPE),
     "np_zero_d_chain": (N.sqrt(N.abs(N.mean(NP_DATA) * 2.0 - N.max(NP_DATA))) + N.sum(NP_DATA, axis=(0, 1, 2)), NP_SHAPE),
 })
+CASES.update({
+    "np_constraint_check": (S.Group([NX.constraint_check(NP_DATA > -2.0, msg="out of range"), NP_DATA * 2.0]), NP_SHAPE),
+})
+INDEX_IMPORTER_SKIPS["np_constraint_check"] = "the importer's reductions to 0-d give shape (1,)"
