@@ -1,4 +1,6 @@
 """MXNet's NumPy interface beyond the per-op cases (``np_*`` in ``mxcases``): what is refused, and why."""
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -15,7 +17,11 @@ DATA = S.var("data")
 
 
 def _graph(sym):
-    graph = parse_symbol(sym.tojson())
+    return _graph_of(sym.tojson())
+
+
+def _graph_of(text: str):
+    graph = parse_symbol(text)
     attach_weights(graph, {}, "<test>")
     return graph
 
@@ -114,3 +120,23 @@ def test_spellings_mxnet_writes_under_another_name_convert_as_that_op(sym, writt
     model, _ = export_onnx(graph, ExportOptions(input_shape=(2, 3, 4)))
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     np.testing.assert_array_equal(session.run(None, {"data": ref.data})[0], ref.outputs[0])
+
+
+def test_opencv_calls_and_share_memory_are_refused_by_name_with_the_reason_in_both_targets():
+    """imread reads a file, OpenCV resamples and pads by its own rules, shares_memory asks MXNet's memory plan."""
+    nodes = [{"op": "null", "name": "data", "inputs": []},
+             {"op": "_npi_cvimread", "name": "read", "attrs": {"filename": "photo.jpg"}, "inputs": []},
+             {"op": "_npi_cvimresize", "name": "resize", "attrs": {"w": "4", "h": "3"}, "inputs": [[0, 0, 0]]},
+             {"op": "_cvcopyMakeBorder", "name": "border", "attrs": {"top": "1", "bot": "1", "left": "2", "right": "0"},
+              "inputs": [[0, 0, 0]]},
+             {"op": "_npi_share_memory", "name": "shares", "inputs": [[0, 0, 0], [2, 0, 0]]}]
+    text = json.dumps({"nodes": nodes, "arg_nodes": [0], "heads": [[i, 0, 0] for i in range(1, 5)]})
+    for emit in (lambda graph: export_onnx(graph, ExportOptions(input_shape=(5, 6, 3))),
+                 lambda graph: emit_pytorch(graph, TorchOptions((5, 6, 3)))):
+        with pytest.raises(UnsupportedOpsError) as info:
+            emit(_graph_of(text))
+        message = str(info.value)
+        for op, reason in (("_cvimread", "it reads an image file when run"), ("_cvimresize", "OpenCV's resampling"),
+                           ("_cvcopyMakeBorder", "OpenCV's border modes"),
+                           ("_npi_share_memory", "whether two arrays share memory")):
+            assert f"{op} [{reason}" in message

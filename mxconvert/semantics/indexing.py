@@ -124,6 +124,16 @@ for _name in RANDOM_OPS:
         alias(_name[1:], _name)  # random_gamma, sample_poisson, shuffle: the public spellings
 
 
+# np.shares_memory / may_share_memory: whether two arrays overlap in MXNet's memory, which its memory planning
+# decides when the graph runs
+define({"_npi_share_memory": BINARY})
+
+
+def share_memory_refusal(node: Node, *context: object) -> str:
+    """Why ``_npi_share_memory`` is not converted (a registry ``check``)."""
+    return "whether two arrays share memory is decided by MXNet's memory planning when it runs"
+
+
 def random_refusal(node: Node, *context: object) -> str:
     """Why a draw is not converted (a registry ``check``)."""
     return "random sampling: no deterministic conversion"

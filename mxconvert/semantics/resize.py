@@ -10,7 +10,7 @@ import numpy as np
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
 from .schema import (COUNT, OpDef, REQUIRED, alias, choice, define, in_range, leading, none_as_unknown, optional,
-                     parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape,
+                     parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape, parse_str,
                      positive_sizes)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
@@ -307,6 +307,30 @@ define({
 })
 for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop"):
     alias(f"_npx__image_{_kind}", f"_image_{_kind}")
+
+# MXNet's OpenCV calls (``mx.image``'s imread, imdecode, imresize, copyMakeBorder): read, and refused in both
+# targets with the reason
+_SIZE = (parse_int, REQUIRED)
+define({
+    "_cvimread": OpDef({"filename": (parse_str, REQUIRED), "flag": (parse_int, 1), "to_rgb": (parse_bool, True)}),
+    "_cvimdecode": OpDef({"flag": (parse_int, 1), "to_rgb": (parse_bool, True)}),
+    "_cvimresize": OpDef({"w": _SIZE, "h": _SIZE, "interp": (parse_int, 1)}),
+    "_cvcopyMakeBorder": OpDef({"top": _SIZE, "bot": _SIZE, "left": _SIZE, "right": _SIZE, "type": (parse_int, 0),
+                                "value": (parse_float, 0.0), "values": (parse_float32_tuple, ())}),
+})
+for _name in ("_cvimread", "_cvimdecode", "_cvimresize"):
+    alias(f"_npi_{_name[1:]}", _name)
+_OPENCV_REASONS = {"_cvimread": "it reads an image file when run: no input of the graph holds the image",
+                   "_cvimdecode": "it decodes an encoded image buffer with OpenCV",
+                   "_cvimresize": "OpenCV's resampling (its fixed-point bilinear weights) is not reproduced",
+                   "_cvcopyMakeBorder": "OpenCV's border modes are not converted"}
+OPENCV_OPS = tuple(_OPENCV_REASONS)
+
+
+def opencv_refusal(node: Node, *context: object) -> str:
+    """Why an OpenCV op is not converted (a registry ``check``)."""
+    return _OPENCV_REASONS[node.op]
+
 
 # the axis each flip reverses in the one HWC image it takes
 IMAGE_FLIP_AXIS = {"_image_flip_left_right": 1, "_image_flip_top_bottom": 0}

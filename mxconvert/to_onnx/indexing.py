@@ -10,9 +10,9 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  range_values, sort_axis, sorted_shape, unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value, fill_values,
+                                  full_like_value, multinomial_count, pick_axis, random_refusal, range_values,
+                                  share_memory_refusal, sort_axis, sorted_shape, unconvertible_values)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -255,8 +255,10 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
 
 
 @register(*RANDOM_OPS, check=random_refusal)
-def numpy_random(ctx: EmitContext, node: Node) -> None:
-    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+@register("_npi_share_memory", check=share_memory_refusal)
+def refused(ctx: EmitContext, node: Node) -> None:
+    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
+    is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
 
 

@@ -6,10 +6,10 @@ import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_bins, adaptive_output_size, bilinear_upsampling_window,
-                                crop_offsets, image_crop_ranges, negative_pad_width, normalize_terms,
-                                numpy_pad_fill, numpy_pad_sources, numpy_pad_widths, pad_constant, pad_widths,
-                                upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_bins, adaptive_output_size,
+                                bilinear_upsampling_window, crop_offsets, image_crop_ranges, negative_pad_width,
+                                normalize_terms, numpy_pad_fill, numpy_pad_sources, numpy_pad_widths, opencv_refusal,
+                                pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -176,3 +176,9 @@ def image_crop(ctx: EmitContext, node: Node) -> None:
     ranges = image_crop_ranges(node.attrs, ctx.shape(0))
     ctx.add("Slice", [ctx.input(0), ctx.ints([begin for begin, _ in ranges]), ctx.ints([end for _, end in ranges])],
             ctx.output())
+
+
+@register(*OPENCV_OPS, check=opencv_refusal)
+def opencv(ctx: EmitContext, node: Node) -> None:
+    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value, fill_values,
+                                  full_like_value, multinomial_count, pick_axis, random_refusal, share_memory_refusal,
                                   sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
@@ -239,8 +239,10 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
 
 
 @register(*RANDOM_OPS, check=random_refusal)
-def numpy_random(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+@register("_npi_share_memory", check=share_memory_refusal)
+def refused(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
+    is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_output_size, bilinear_upsampling_window, image_crop_ranges,
-                                negative_pad_width, normalize_terms, numpy_pad_fill, numpy_pad_sources,
-                                numpy_pad_widths, pad_constant, pad_widths, upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_output_size, bilinear_upsampling_window,
+                                image_crop_ranges, negative_pad_width, normalize_terms, numpy_pad_fill,
+                                numpy_pad_sources, numpy_pad_widths, opencv_refusal, pad_constant, pad_widths,
+                                upsampling_factors)
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -184,3 +185,9 @@ def image_flip(ctx: TorchContext, node: Node) -> Lowering:
 def image_crop(ctx: TorchContext, node: Node) -> Lowering:
     ranges = image_crop_ranges(node.attrs, ctx.shape(0))
     return Lowering(f"{ctx.input(0)}[{', '.join(f'{begin}:{end}' for begin, end in ranges)}]")
+
+
+@register(*OPENCV_OPS, check=opencv_refusal)
+def opencv(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")
