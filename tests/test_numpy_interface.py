@@ -82,17 +82,19 @@ def test_decompositions_are_refused_by_name_with_the_reason_all_at_once():
     assert "_linalg_inverse" not in str(info.value)
 
 
-def test_hstack_and_dstack_are_refused_because_mxnet_cannot_run_them_in_a_graph():
+def test_hstack_dstack_and_delete_are_refused_because_mxnet_cannot_run_them_in_a_graph():
     x = DATA.as_np_ndarray()
-    sym = S.Group([N.hstack([x, x]).as_nd_ndarray(), N.dstack([x, x]).as_nd_ndarray()])
-    with pytest.raises(RuntimeError, match=r"InferShape pass cannot decide shapes|Incompatible output shape"):
-        sym.simple_bind(mx.cpu(), data=(2, 3), grad_req="null")
+    sym = S.Group([N.hstack([x, x]).as_nd_ndarray(), N.dstack([x, x]).as_nd_ndarray(),
+                   N.delete(x, 1, axis=0).as_nd_ndarray(), N.delete(x, slice(0, 3, 2), axis=-1).as_nd_ndarray()])
+    for part in (sym, sym[2], sym[3]):
+        with pytest.raises(RuntimeError, match=r"InferShape pass cannot decide shapes|Incompatible output shape"):
+            part.simple_bind(mx.cpu(), data=(2, 3), grad_req="null")
     graph = _graph(sym)
     for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
                  lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
         with pytest.raises(UnsupportedOpsError) as info:
             emit()
-        for op in ("_npi_hstack", "_npi_dstack"):
+        for op in ("_npi_hstack", "_npi_dstack", "_npi_delete"):
             assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
 
 

@@ -801,14 +801,16 @@ define({
     "_npi_dstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
     "_npi_diff": OpDef({"n": (in_range(parse_int, 0), 1), "axis": (parse_int, -1)}),
+    # read, and refused in both targets: MXNet 1.9.1 binds no graph holding it (its output is sized when it runs)
+    "_npi_delete": OpDef({key: (optional(parse_int), None) for key in ("start", "stop", "step", "int_ind", "axis")}),
 })
 
 
-UNRUNNABLE_STACKS = ("_npi_hstack", "_npi_dstack")
+UNRUNNABLE_OPS = ("_npi_hstack", "_npi_dstack", "_npi_delete")
 
 
 def unrunnable_refusal(node: Node, *context: object) -> str:
-    """Why ``hstack`` and ``dstack`` are not converted (a registry ``check``)."""
+    """Why ``hstack``, ``dstack`` and ``delete`` are not converted (a registry ``check``)."""
     return "MXNet 1.9.1 cannot infer its shapes in a graph (no reference to convert)"
 
 

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, assigned_positions,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
                                diagonal_positions, diff_terms, unrunnable_refusal, atleast_axes,
                                broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
@@ -407,7 +407,7 @@ def diagonal(ctx: EmitContext, node: Node) -> None:
     ctx.reduce_sum(picked, [-1], ctx.output(), keepdims=0)
 
 
-@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
 def unrunnable(ctx: EmitContext, node: Node) -> None:
     """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.rules import axis_index
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, assigned_positions,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
                                diagonal_positions, diff_terms, unrunnable_refusal, atleast_axes,
                                broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
@@ -362,7 +362,7 @@ def diagonal(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{picked}.sum(-1)" if node.op == "_np_trace" else picked)
 
 
-@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
 def unrunnable(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
