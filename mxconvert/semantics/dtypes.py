@@ -83,6 +83,8 @@ def _numpy_dtype(node: Node, types: list[str]) -> str | None:
         return "bool"
     if op in ("argmax", "argmin"):
         return "int64"
+    if op == "_npi_percentile":
+        return "float64" if data == "float64" else FLOAT
     if op == "_npi_where":
         return promoted(types[1], types[2])
     if op in ("_npi_where_lscalar", "_npi_where_rscalar"):

@@ -4,12 +4,14 @@ NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces 
 tensor."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
-from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_int,
-                     parse_shape)
+from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_float,
+                     parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod")
@@ -43,6 +45,13 @@ define({
     "_npi_var": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
     "_np_cumsum": OpDef({"axis": (optional(parse_int), None)}),
 })
+
+
+# NumPy's percentile of a scalar q: the sorted values over the reduced axes, at q% of the way through them
+define({"_npi_percentile": OpDef({"axis": (optional(parse_shape), None),
+                                  "interpolation": (choice("linear", "lower", "higher", "midpoint", "nearest"),
+                                                    "linear"),
+                                  "keepdims": (parse_bool, False), "q_scalar": (optional(parse_float), None)})})
 
 
 alias("sum_axis", "sum")
@@ -140,3 +149,29 @@ def _cumsum(node: Node, shapes: list[Shape]) -> list[Shape]:
         return [(int(np.prod(data)),)]
     axis_index(node.attrs["axis"], len(data))
     return [data]
+
+
+def percentile_taps(attrs: dict, count: int) -> list[tuple[int, float]]:
+    """Where ``_npi_percentile`` reads among ``count`` sorted values, as MXNet's kernel does: one position (lower,
+    higher, nearest: C's round) or two with their float32 weights (linear, and midpoint between floor and ceil);
+    the position q * (count - 1) / 100 is a float32."""
+    position = np.float32(attrs["q_scalar"] * (count - 1) / 100.0)
+    mode = attrs["interpolation"]
+    if mode in ("lower", "higher", "nearest"):  # the position is not negative: C's round is floor(p + 0.5)
+        rounded = {"lower": math.floor, "higher": math.ceil, "nearest": lambda p: math.floor(p + 0.5)}[mode]
+        return [(rounded(float(position)), 1.0)]
+    if mode == "midpoint":
+        position = np.float32((math.floor(position) + math.ceil(position)) / np.float32(2))
+    below = math.floor(position)
+    above_weight = np.float32(position - np.float32(below))
+    return [(below, float(np.float32(1) - above_weight)), (min(below + 1, count - 1), float(above_weight))]
+
+
+@shape_rule("_npi_percentile")
+def _percentile(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if node.attrs["q_scalar"] is None or len(shapes) != 1:
+        raise ShapeError("percentile of a q given as a tensor is not converted (only a scalar q)")
+    if not 0 <= node.attrs["q_scalar"] <= 100:
+        raise ShapeError(f"percentile {node.attrs['q_scalar']} is outside [0, 100]")
+    return [reduced_shape(data, reduced_axes(node.attrs, len(data)), node.attrs["keepdims"], numpy=True)]

@@ -51,3 +51,12 @@ CASES.update({
     "np_constraint_check": (S.Group([NX.constraint_check(NP_DATA > -2.0, msg="out of range"), NP_DATA * 2.0]), NP_SHAPE),
 })
 INDEX_IMPORTER_SKIPS["np_constraint_check"] = "the importer's reductions to 0-d give shape (1,)"
+CASES.update({  # each interpolation, ties (STEPS), q at the ends, several axes, every axis, keepdims
+    "np_percentile": (S.Group([N.percentile(NP_DATA, 30, axis=1), N.percentile(NP_DATA, 37.5, axis=(0, -1), keepdims=True),
+                               N.percentile(NP_DATA, 100), N.percentile(STEPS, 0, axis=-2),
+                               N.percentile(NP_DATA, 45, axis=2, interpolation="lower"),
+                               N.percentile(NP_DATA, 45, axis=2, interpolation="higher"),
+                               N.percentile(NP_DATA, 50, axis=0, interpolation="midpoint"),
+                               N.percentile(NP_DATA, 50, axis=2, interpolation="nearest"),
+                               N.percentile(STEPS, 62.5, axis=(1, 2), interpolation="nearest")]), NP_SHAPE),
+})
