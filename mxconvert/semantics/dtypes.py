@@ -31,7 +31,8 @@ _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
                                  "_npi_std", "_npi_var", "_npi_around",
-                                 "_npi_nan_to_num", "_npi_polyval", "_npi_diff", "_npi_pad"})
+                                 "_npi_nan_to_num", "_npi_polyval", "_npi_diff", "_npi_pad",
+                                 "_npi_ediff1d"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
 

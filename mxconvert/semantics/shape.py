@@ -801,6 +801,8 @@ define({
     "_npi_dstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
     "_npi_diff": OpDef({"n": (in_range(parse_int, 0), 1), "axis": (parse_int, -1)}),
+    "_npi_ediff1d": OpDef({"to_begin_arr_given": (parse_bool, False), "to_end_arr_given": (parse_bool, False),
+                           "to_begin_scalar": (optional(parse_float), None), "to_end_scalar": (optional(parse_float), None)}),
     # read, and refused in both targets: MXNet 1.9.1 binds no graph holding it (its output is sized when it runs)
     "_npi_delete": OpDef({key: (optional(parse_int), None) for key in ("start", "stop", "step", "int_ind", "axis")}),
 })
@@ -1014,3 +1016,28 @@ def _diff(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axis, length, _ = diff_terms(node.attrs, data)
     return [(*data[:axis], length, *data[axis + 1:])]
+
+
+Addition = tuple[str, float]  # ("input", its index) or ("scalar", its value)
+
+
+def ediff1d_ends(attrs: dict) -> tuple[Addition | None, Addition | None]:
+    """What ``ediff1d`` puts before and after the differences of the flattened data: an input (flattened), a
+    scalar (in the data's type) or nothing; an array given wins over a scalar, as in MXNet."""
+    ends, index = [], 1
+    for side in ("to_begin", "to_end"):
+        if attrs[f"{side}_arr_given"]:
+            ends.append(("input", index))
+            index += 1
+        else:
+            ends.append(None if attrs[f"{side}_scalar"] is None else ("scalar", attrs[f"{side}_scalar"]))
+    return ends[0], ends[1]
+
+
+@shape_rule("_npi_ediff1d")
+def _ediff1d(node: Node, shapes: list[Shape]) -> list[Shape]:
+    ends = ediff1d_ends(node.attrs)
+    if len(shapes) != 1 + sum(end is not None and end[0] == "input" for end in ends):
+        raise ShapeError(f"ediff1d with {len(shapes)} inputs: its attributes give another count of arrays")
+    added = sum(math.prod(shapes[int(end[1])]) if end[0] == "input" else 1 for end in ends if end is not None)
+    return [(max(math.prod(shapes[0]) - 1, 0) + added,)]

@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
-                               diagonal_positions, diff_terms, unrunnable_refusal, atleast_axes,
+                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
                                broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
@@ -252,6 +252,21 @@ def diff(ctx: EmitContext, node: Node) -> None:
         part = ctx.add("Mul", [part, ctx.const(float(coefficient), "coefficient")]) if coefficient != 1 else part
         total = part if total is None else ctx.add("Add", [total, part])
     ctx.add("Identity", [total], ctx.output())
+
+
+@register("_npi_ediff1d")
+def ediff1d(ctx: EmitContext, node: Node) -> None:
+    """The flattened data's differences, after and before what the attributes add (flattened inputs, scalars in
+    the data's type)."""
+    flat, size = ctx.reshape(ctx.input(0), [-1]), math.prod(ctx.shape(0))
+    ahead = ctx.add("Slice", [flat, ctx.ints([1]), ctx.ints([size]), ctx.ints([0], "axes")])
+    behind = ctx.add("Slice", [flat, ctx.ints([0]), ctx.ints([size - 1]), ctx.ints([0], "axes")])
+    integer = node.output() in ctx.integers
+    begin, end = (None if addition is None else ctx.reshape(ctx.input(int(addition[1])), [-1])
+                  if addition[0] == "input" else ctx.const([math.trunc(addition[1]) if integer else addition[1]],
+                                                           "scalar") for addition in ediff1d_ends(node.attrs))
+    parts = [part for part in (begin, ctx.add("Sub", [ahead, behind]), end) if part is not None]
+    ctx.add("Concat", parts, ctx.output(), axis=0)
 
 
 @register("_npi_rot90")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..ir import Node
 from ..semantics.rules import axis_index
 from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
-                               diagonal_positions, diff_terms, unrunnable_refusal, atleast_axes,
+                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
                                broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
@@ -224,6 +224,20 @@ def diff(ctx: TorchContext, node: Node) -> Lowering:
     parts = [f"torch.narrow({ctx.input(0)}, {axis}, {start}, {length})" + ("" if c == 1 else f" * {float(c)!r}")
              for start, c in terms]
     return Lowering(" + ".join(parts))
+
+
+@register("_npi_ediff1d")
+def ediff1d(ctx: TorchContext, node: Node) -> Lowering:
+    """The flattened data's differences, after and before what the attributes add (flattened inputs, scalars in
+    the data's type)."""
+    x = ctx.input(0)
+    integer = node.output() in ctx.integers
+    begin, end = (None if addition is None else f"{ctx.input(int(addition[1]))}.reshape(-1)"
+                  if addition[0] == "input" else
+                  f"torch.full([1], {num(math.trunc(addition[1]) if integer else addition[1])}, dtype={x}.dtype)"
+                  for addition in ediff1d_ends(node.attrs))
+    parts = [part for part in (begin, f"{x}.reshape(-1)[1:] - {x}.reshape(-1)[:-1]", end) if part is not None]
+    return Lowering(f"torch.cat([{', '.join(parts)}])")
 
 
 @register("_npi_rot90")

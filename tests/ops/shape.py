@@ -151,6 +151,11 @@ CASES.update({  # slice's region replaced: steps of either sign, None bounds, a 
                                                                         begin=(None, 3), end=(-1, 0), step=(1, -1))]),
                                   (4, 5)),
 })
+CASES.update({  # ediff1d: arrays (any shape, flattened) or scalars (truncated for integer data) around the differences
+    "np_ediff1d": (S.Group([N.ediff1d(NP_DATA), N.ediff1d(NP_DATA, to_begin=1.5), N.ediff1d(NP_DATA, to_end=-2.0),
+                            N.ediff1d(NP_DATA, to_begin=_twice(NP_DATA), to_end=N.reshape(NP_DATA, -1)),
+                            N.ediff1d(_INTS, to_begin=2.7, to_end=_INTS)]), (2, 3)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
