@@ -304,8 +304,9 @@ define({
     "_image_flip_top_bottom": OpDef(),
     "_image_crop": OpDef({"x": (parse_int, REQUIRED), "y": (parse_int, REQUIRED), "width": (parse_int, REQUIRED),
                           "height": (parse_int, REQUIRED)}),
+    "_image_adjust_lighting": OpDef({"alpha": (parse_float32_tuple, REQUIRED)}),
 })
-for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop"):
+for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop", "adjust_lighting"):
     alias(f"_npx__image_{_kind}", f"_image_{_kind}")
 
 # MXNet's OpenCV calls (``mx.image``'s imread, imdecode, imresize, copyMakeBorder): read, and refused in both
@@ -364,6 +365,29 @@ def image_crop_ranges(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
         raise ShapeError(f"crop x {a['x']}, y {a['y']}, {a['width']} x {a['height']} is not within {shape}")
     lead = [(0, size) for size in shape[:-3]]
     return [*lead, (a["y"], a["y"] + a["height"]), (a["x"], a["x"] + a["width"]), (0, shape[-1])]
+
+
+# AlexNet's PCA lighting: the eigenvectors of ImageNet's RGB covariance scaled by their eigenvalues (float32)
+_LIGHTING_EIGEN = np.array([[55.46 * -0.5675, 4.794 * 0.7192, 1.148 * 0.4009],
+                            [55.46 * -0.5808, 4.794 * -0.0045, 1.148 * -0.8140],
+                            [55.46 * -0.5836, 4.794 * -0.6948, 1.148 * 0.4203]], np.float32)
+
+
+def lighting_shift(attrs: dict) -> list[float]:
+    """What ``adjust_lighting`` adds to each of R, G and B, summed in float32 as MXNet does."""
+    alpha = np.asarray(attrs["alpha"][:3], np.float32)
+    return [float(row[0] * alpha[0] + row[1] * alpha[1] + row[2] * alpha[2]) for row in _LIGHTING_EIGEN]
+
+
+@shape_rule("_image_adjust_lighting")
+def _adjust_lighting(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One H, W, 3 image: MXNet's kernel shifts H x W pixels of 3 values (a batch would be read as rows) and
+    leaves a 1-channel output unwritten."""
+    if len(shapes[0]) != 3 or shapes[0][2] != 3:
+        raise ShapeError(f"adjust_lighting takes one H, W, 3 image, not data of shape {shapes[0]}")
+    if len(node.attrs["alpha"]) < 3:
+        raise ShapeError(f"alpha {node.attrs['alpha']}: one value for each of R, G and B")
+    return [shapes[0]]
 
 
 @shape_rule("_image_to_tensor")

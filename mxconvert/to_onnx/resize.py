@@ -7,9 +7,9 @@ from onnx import helper
 
 from ..ir import Node
 from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_bins, adaptive_output_size,
-                                bilinear_upsampling_window, crop_offsets, image_crop_ranges, negative_pad_width,
-                                normalize_terms, numpy_pad_fill, numpy_pad_sources, numpy_pad_widths, opencv_refusal,
-                                pad_constant, pad_widths, upsampling_factors)
+                                bilinear_upsampling_window, crop_offsets, image_crop_ranges, lighting_shift,
+                                negative_pad_width, normalize_terms, numpy_pad_fill, numpy_pad_sources,
+                                numpy_pad_widths, opencv_refusal, pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -169,6 +169,11 @@ def image_flip(ctx: EmitContext, node: Node) -> None:
     size = ctx.shape(0)[axis]
     ctx.add("Slice", [ctx.input(0), ctx.ints([size - 1]), ctx.ints([-size - 1]), ctx.ints([axis], "axes"),
                       ctx.ints([-1], "steps")], ctx.output())
+
+
+@register("_image_adjust_lighting")
+def adjust_lighting(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Add", [ctx.input(0), ctx.const(lighting_shift(node.attrs), "shift")], ctx.output())
 
 
 @register("_image_crop")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_output_size, bilinear_upsampling_window,
-                                image_crop_ranges, negative_pad_width, normalize_terms, numpy_pad_fill,
+                                image_crop_ranges, lighting_shift, negative_pad_width, normalize_terms, numpy_pad_fill,
                                 numpy_pad_sources, numpy_pad_widths, opencv_refusal, pad_constant, pad_widths,
                                 upsampling_factors)
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
@@ -179,6 +179,12 @@ def image_normalize(ctx: TorchContext, node: Node) -> Lowering:
 @register("_image_flip_left_right", "_image_flip_top_bottom")
 def image_flip(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.flip({ctx.input(0)}, [{IMAGE_FLIP_AXIS[node.op]}])")
+
+
+@register("_image_adjust_lighting")
+def adjust_lighting(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"{x} + torch.tensor({lighting_shift(node.attrs)}, dtype={x}.dtype)")
 
 
 @register("_image_crop")

@@ -92,6 +92,7 @@ CASES.update({  # MXNet's image ops on HWC images (NHWC batches but for the flip
     "np_image_flip_top_bottom": (legacy(NX.image.flip_top_bottom(NP_DATA)), (4, 5, 3)),
     "np_image_crop": (legacy(NX.image.crop(NP_DATA, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
     "image_crop_legacy": (_IMAGE.crop(d, x=0, y=1, width=4, height=3), (4, 5, 1)),
+    "np_image_adjust_lighting": (legacy(NX.image.adjust_lighting(NP_DATA, alpha=(0.1, -0.2, 0.3))), (4, 5, 3)),
 })
 _npi_pad = mx.sym.np._internal.pad  # np.pad's constant mode returns no symbol in MXNet 1.9.1
 _INTS = (NP_DATA * 5.0).astype("int32")
