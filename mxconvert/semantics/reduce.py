@@ -93,6 +93,23 @@ def numpy_cumsum(attrs: dict[str, str]) -> dict[str, str]:
 for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max"), ("_np_amax", "max"),
                    ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
     alias(_name, _op, normalise=numpy_reduction)
+def numpy_norm(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.linalg.norm``'s L1 and L2 reductions onto ``norm``: a vector norm over one axis or every axis
+    (``flag`` -1, or -2 for None), the Frobenius norm (``flag`` 1: L2 over the axes); other orders, and the
+    nuclear and spectral norms of matrices (singular values), are refused."""
+    attrs = dict(attrs)
+    flag, order = parse_int(attrs.pop("flag", "-1")), parse_float(attrs.get("ord", "2"))
+    axis = attrs.get("axis", "None").strip()
+    if flag in (0, 2):
+        raise ValueError("the nuclear or spectral norm of a matrix (its singular values)")
+    if order not in (1, 2) or flag == 1 and order != 2:
+        raise ValueError(f"ord {attrs.get('ord')}: only the L1 and L2 norms are converted")
+    if flag != 1 and axis != "None" and len(parse_shape(axis)) > 1:
+        raise ValueError(f"ord {attrs.get('ord')} over the matrices of axes {axis}")
+    return {**attrs, "ord": str(int(order)), "axis": axis}
+
+
+alias("_npi_norm", "norm", normalise=numpy_norm)
 alias("_np_sometrue", "_np_any")
 # npx.constraint_check: whether every element is true, where MXNet raises (with ``msg``) on a false one; the
 # converted model gives False there instead
