@@ -133,14 +133,16 @@ def test_opencv_calls_and_share_memory_are_refused_by_name_with_the_reason_in_bo
              {"op": "_npi_cvimresize", "name": "resize", "attrs": {"w": "4", "h": "3"}, "inputs": [[0, 0, 0]]},
              {"op": "_cvcopyMakeBorder", "name": "border", "attrs": {"top": "1", "bot": "1", "left": "2", "right": "0"},
               "inputs": [[0, 0, 0]]},
-             {"op": "_npi_share_memory", "name": "shares", "inputs": [[0, 0, 0], [2, 0, 0]]}]
-    text = json.dumps({"nodes": nodes, "arg_nodes": [0], "heads": [[i, 0, 0] for i in range(1, 5)]})
+             {"op": "_npi_share_memory", "name": "shares", "inputs": [[0, 0, 0], [2, 0, 0]]},
+             {"op": "_npx__image_resize", "name": "image_resize", "attrs": {"size": "(4, 3)"}, "inputs": [[0, 0, 0]]}]
+    text = json.dumps({"nodes": nodes, "arg_nodes": [0], "heads": [[i, 0, 0] for i in range(1, 6)]})
     for emit in (lambda graph: export_onnx(graph, ExportOptions(input_shape=(5, 6, 3))),
                  lambda graph: emit_pytorch(graph, TorchOptions((5, 6, 3)))):
         with pytest.raises(UnsupportedOpsError) as info:
             emit(_graph_of(text))
         message = str(info.value)
         for op, reason in (("_cvimread", "it reads an image file when run"), ("_cvimresize", "OpenCV's resampling"),
+                           ("_image_resize", "OpenCV's resampling"),
                            ("_cvcopyMakeBorder", "OpenCV's border modes"),
                            ("_npi_share_memory", "whether two arrays share memory")):
             assert f"{op} [{reason}" in message

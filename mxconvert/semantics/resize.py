@@ -9,9 +9,9 @@ import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
-from .schema import (COUNT, OpDef, REQUIRED, alias, choice, define, in_range, leading, none_as_unknown, optional,
-                     parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape, parse_str,
-                     positive_sizes)
+from .schema import (COUNT, OpDef, REQUIRED, SHAPE_EMPTY, alias, choice, define, in_range, leading, none_as_unknown,
+                     optional, parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape,
+                     parse_str, positive_sizes)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
@@ -309,8 +309,8 @@ define({
 for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop", "adjust_lighting"):
     alias(f"_npx__image_{_kind}", f"_image_{_kind}")
 
-# MXNet's OpenCV calls (``mx.image``'s imread, imdecode, imresize, copyMakeBorder): read, and refused in both
-# targets with the reason
+# MXNet's OpenCV calls (``mx.image``'s imread, imdecode, imresize, copyMakeBorder, and the image resize op that
+# runs cv::resize): read, and refused in both targets with the reason
 _SIZE = (parse_int, REQUIRED)
 define({
     "_cvimread": OpDef({"filename": (parse_str, REQUIRED), "flag": (parse_int, 1), "to_rgb": (parse_bool, True)}),
@@ -321,9 +321,12 @@ define({
 })
 for _name in ("_cvimread", "_cvimdecode", "_cvimresize"):
     alias(f"_npi_{_name[1:]}", _name)
+define({"_image_resize": OpDef({"size": SHAPE_EMPTY, "keep_ratio": (parse_bool, False), "interp": (parse_int, 1)})})
+alias("_npx__image_resize", "_image_resize")
 _OPENCV_REASONS = {"_cvimread": "it reads an image file when run: no input of the graph holds the image",
                    "_cvimdecode": "it decodes an encoded image buffer with OpenCV",
                    "_cvimresize": "OpenCV's resampling (its fixed-point bilinear weights) is not reproduced",
+                   "_image_resize": "OpenCV's resampling (its fixed-point bilinear weights) is not reproduced",
                    "_cvcopyMakeBorder": "OpenCV's border modes are not converted"}
 OPENCV_OPS = tuple(_OPENCV_REASONS)
 
