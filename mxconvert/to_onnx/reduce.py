@@ -109,7 +109,8 @@ def percentile(ctx: EmitContext, node: Node) -> None:
     and weighted in float32."""
     shape, axes = ctx.shape(0), node_axes(node, len(ctx.shape(0)))
     kept = [axis for axis in range(len(shape)) if axis not in axes]
-    moved = ctx.add("Transpose", [ctx.input(0)], perm=[*kept, *axes])
+    order = [*kept, *axes]
+    moved = ctx.input(0) if order == sorted(order) else ctx.add("Transpose", [ctx.input(0)], perm=order)
     count = int(np.prod([shape[axis] for axis in axes]))
     flat = ctx.reshape(moved, [*(shape[axis] for axis in kept), count])
     values = ctx.add("TopK", [flat, ctx.ints([count], "k")], [ctx.temp("sorted"), ctx.temp("order")], axis=-1,

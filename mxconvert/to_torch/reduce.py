@@ -122,7 +122,8 @@ def percentile(ctx: TorchContext, node: Node) -> Lowering:
     shape = ctx.shape(0)
     axes = list(node_axes(node, len(shape)))
     kept = [axis for axis in range(len(shape)) if axis not in axes]
-    flat = f"{ctx.input(0)}.permute({kept + axes}).reshape({[shape[axis] for axis in kept] + [-1]})"
+    moved = ctx.input(0) if kept + axes == sorted(axes + kept) else f"{ctx.input(0)}.permute({kept + axes})"
+    flat = f"{moved}.reshape({[shape[axis] for axis in kept] + [-1]})"
     taps = percentile_taps(node.attrs, int(np.prod([shape[axis] for axis in axes])))
     return Lowering(call_source(ctx.helper("mxnet_percentile"), flat, str([position for position, _ in taps]),
                                 str([weight for _, weight in taps]), str(list(ctx.out_shape()))))
