@@ -112,6 +112,7 @@ def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_un
     (S._internal._slice_assign_scalar(DATA, scalar=2.0, begin=(1,), end=(None,)), "_slice_assign_scalar",
      "_npi_slice_assign_scalar"),
     (S._internal._slice_assign(DATA, DATA * 3.0, begin=(0,), end=(None,)), "_slice_assign", "_npi_slice_assign"),
+    (S.identity(DATA * 2.0), "_copy", "_npi_copyto"),
 ])
 def test_spellings_mxnet_writes_under_another_name_convert_as_that_op(sym, written, spelling):
     """MXNet registers these as aliases and writes the op's own name; a symbol file may hold the alias."""

@@ -189,6 +189,9 @@ alias("_npi_abs", "abs")
 for _name in ("relu", "sigmoid", "erf", "erfinv", "gamma", "gammaln"):
     alias(f"_npx_{_name}", _name)
 alias("_np_copy", "_copy")
+# the copy between devices MXNet places in a graph split across them (group2ctx): the identity on values
+alias("_copyto", "_copy")
+alias("_npi_copyto", "_copy")
 alias("_npx_dropout", "Dropout")
 alias("_npi_clip", "clip")
 
