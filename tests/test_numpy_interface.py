@@ -1,4 +1,6 @@
 """MXNet's NumPy interface beyond the per-op cases (``np_*`` in ``mxcases``): what is refused, and why."""
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -15,7 +17,11 @@ DATA = S.var("data")
 
 
 def _graph(sym):
-    graph = parse_symbol(sym.tojson())
+    return _graph_of(sym.tojson())
+
+
+def _graph_of(text: str):
+    graph = parse_symbol(text)
     attach_weights(graph, {}, "<test>")
     return graph
 
@@ -40,6 +46,8 @@ def test_random_draws_are_refused_by_name_all_at_once_in_both_targets():
     (mx.sym.npx.reshape(DATA.as_np_ndarray(), (-6, 2, -1, -1)), r"a -1 after a -6 is not converted"),
     (N.reshape(DATA.as_np_ndarray(), (0, -1)), r"only sizes above 0 and -1 are converted"),
     (N.concatenate([DATA.as_np_ndarray()] * 2, axis=None), r"axis None: MXNet 1.9.1 infers its inputs as 1-D"),
+    (N.linalg.norm(DATA.as_np_ndarray(), "nuc"), r"the nuclear or spectral norm of a matrix"),
+    (N.linalg.norm(DATA.as_np_ndarray(), 3, axis=1), r"ord 3: only the L1 and L2 norms are converted"),
 ])
 def test_numpy_spellings_their_canonical_op_cannot_take_are_refused_naming_the_node(sym, reason):
     with pytest.raises(MxConvertError, match=rf"node '\w+' \(_np[ix]?_\w+\): attributes .*{reason}"):
@@ -76,17 +84,19 @@ def test_decompositions_are_refused_by_name_with_the_reason_all_at_once():
     assert "_linalg_inverse" not in str(info.value)
 
 
-def test_hstack_and_dstack_are_refused_because_mxnet_cannot_run_them_in_a_graph():
+def test_hstack_dstack_and_delete_are_refused_because_mxnet_cannot_run_them_in_a_graph():
     x = DATA.as_np_ndarray()
-    sym = S.Group([N.hstack([x, x]).as_nd_ndarray(), N.dstack([x, x]).as_nd_ndarray()])
-    with pytest.raises(RuntimeError, match=r"InferShape pass cannot decide shapes|Incompatible output shape"):
-        sym.simple_bind(mx.cpu(), data=(2, 3), grad_req="null")
+    sym = S.Group([N.hstack([x, x]).as_nd_ndarray(), N.dstack([x, x]).as_nd_ndarray(),
+                   N.delete(x, 1, axis=0).as_nd_ndarray(), N.delete(x, slice(0, 3, 2), axis=-1).as_nd_ndarray()])
+    for part in (sym, sym[2], sym[3]):
+        with pytest.raises(RuntimeError, match=r"InferShape pass cannot decide shapes|Incompatible output shape"):
+            part.simple_bind(mx.cpu(), data=(2, 3), grad_req="null")
     graph = _graph(sym)
     for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
                  lambda: emit_pytorch(graph, TorchOptions((2, 3)))):
         with pytest.raises(UnsupportedOpsError) as info:
             emit()
-        for op in ("_npi_hstack", "_npi_dstack"):
+        for op in ("_npi_hstack", "_npi_dstack", "_npi_delete"):
             assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
 
 
@@ -95,3 +105,45 @@ def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_un
     graph = _graph(sym)
     with pytest.raises(MxConvertError, match="middle row or column of its output unwritten"):
         export_onnx(graph, ExportOptions(input_shape=(4, 5, 3)))
+
+
+@pytest.mark.parametrize("sym, written, spelling", [
+    (N.reshape(DATA.as_np_ndarray(), (3, -1)), "_np_reshape", "_npi_reshape"),
+    (S._internal._slice_assign_scalar(DATA, scalar=2.0, begin=(1,), end=(None,)), "_slice_assign_scalar",
+     "_npi_slice_assign_scalar"),
+    (S._internal._slice_assign(DATA, DATA * 3.0, begin=(0,), end=(None,)), "_slice_assign", "_npi_slice_assign"),
+    (S.identity(DATA * 2.0), "_copy", "_npi_copyto"),
+])
+def test_spellings_mxnet_writes_under_another_name_convert_as_that_op(sym, written, spelling):
+    """MXNet registers these as aliases and writes the op's own name; a symbol file may hold the alias."""
+    ref = run_reference(sym.as_nd_ndarray(), (2, 3, 4))
+    text = sym.as_nd_ndarray().tojson()
+    assert f'"{written}"' in text
+    graph = parse_symbol(text.replace(f'"{written}"', f'"{spelling}"'))
+    attach_weights(graph, {}, "<test>")
+    assert spelling in [node.spelling for node in graph.nodes]
+    model, _ = export_onnx(graph, ExportOptions(input_shape=(2, 3, 4)))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, {"data": ref.data})[0], ref.outputs[0])
+
+
+def test_opencv_calls_and_share_memory_are_refused_by_name_with_the_reason_in_both_targets():
+    """imread reads a file, OpenCV resamples and pads by its own rules, shares_memory asks MXNet's memory plan."""
+    nodes = [{"op": "null", "name": "data", "inputs": []},
+             {"op": "_npi_cvimread", "name": "read", "attrs": {"filename": "photo.jpg"}, "inputs": []},
+             {"op": "_npi_cvimresize", "name": "resize", "attrs": {"w": "4", "h": "3"}, "inputs": [[0, 0, 0]]},
+             {"op": "_cvcopyMakeBorder", "name": "border", "attrs": {"top": "1", "bot": "1", "left": "2", "right": "0"},
+              "inputs": [[0, 0, 0]]},
+             {"op": "_npi_share_memory", "name": "shares", "inputs": [[0, 0, 0], [2, 0, 0]]},
+             {"op": "_npx__image_resize", "name": "image_resize", "attrs": {"size": "(4, 3)"}, "inputs": [[0, 0, 0]]}]
+    text = json.dumps({"nodes": nodes, "arg_nodes": [0], "heads": [[i, 0, 0] for i in range(1, 6)]})
+    for emit in (lambda graph: export_onnx(graph, ExportOptions(input_shape=(5, 6, 3))),
+                 lambda graph: emit_pytorch(graph, TorchOptions((5, 6, 3)))):
+        with pytest.raises(UnsupportedOpsError) as info:
+            emit(_graph_of(text))
+        message = str(info.value)
+        for op, reason in (("_cvimread", "it reads an image file when run"), ("_cvimresize", "OpenCV's resampling"),
+                           ("_image_resize", "OpenCV's resampling"),
+                           ("_cvcopyMakeBorder", "OpenCV's border modes"),
+                           ("_npi_share_memory", "whether two arrays share memory")):
+            assert f"{op} [{reason}" in message

@@ -76,6 +76,20 @@ def test_custom_op_with_aux_state_and_two_outputs_is_refused_by_op_type(tmp_path
         assert "unsupported ops: Custom [op_type negativemining] (negative_mining)" in message
 
 
+def test_custom_op_under_its_numpy_name_is_refused_by_op_type(tmp_path):
+    """``_npi_Custom`` (the name ``npx`` code may write) is read as ``Custom``."""
+    d = S.var("data")
+    mined = S.Custom(S.softmax(d, name="cls_prob"), S.var("label"), op_type="negativemining", name="negative_mining")
+    _save(S.Group([mined[0], S.BlockGrad(mined[1], name="keep")]), tmp_path / "mtcnn", (4, 2), label=(4, 2))
+    symbol = tmp_path / "mtcnn-symbol.json"
+    symbol.write_text(symbol.read_text().replace('"op": "Custom"', '"op": "_npi_Custom"'))
+    graph = load_checkpoint(str(tmp_path / "mtcnn"))
+    custom = next(n for n in graph.nodes if n.op == "Custom")
+    assert custom.spelling == "_npi_Custom" and custom.num_outputs == 2
+    for message in _both_refuse(graph, (4, 2)):
+        assert "unsupported ops: Custom [op_type negativemining] (negative_mining)" in message
+
+
 def test_unknown_ops_read_with_the_outputs_their_readers_read(tmp_path):
     """``moments`` and ``_linalg_gelqf`` (no schema yet): their second outputs read, both refused at once."""
     d = S.var("data")

@@ -11,7 +11,7 @@ import math
 from ..ir import Graph, Node, TensorRef, VarKind
 from .inference import infer_shapes
 from .rules import Shape, ShapeError, expect, shape_rule
-from .schema import COUNT, OpDef, REQUIRED, define, in_range, parse_int, parse_shape
+from .schema import COUNT, OpDef, REQUIRED, alias, define, in_range, parse_int, parse_shape
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 def parse_locs(text: str) -> tuple[int, ...]:
@@ -119,6 +119,9 @@ define({
                     "cond_input_locs": _LOCS_ATTR, "then_input_locs": _LOCS_ATTR, "else_input_locs": _LOCS_ATTR},
                    outputs=_CONTROL_FLOW_OUTPUTS),
 })
+# MXNet's ``Custom`` op runs Python code the graph does not hold: it has no schema, and both targets refuse it by
+# its ``op_type``, under either name
+alias("_npi_Custom", "Custom")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

@@ -23,14 +23,17 @@ _SAME_AS_DATA = frozenset({
     "slice", "slice_axis", "slice_like", "SliceChannel", "_split_v2", "Concat", "stack", "tile", "repeat",
     "broadcast_to", "broadcast_axis", "broadcast_like", "take", "gather_nd", "pick", "reverse", "SwapAxis",
     "clip", "_copy", "BlockGrad", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc", "diag",
-    "batch_take", "scatter_nd", "_contrib_index_copy", "_ravel_multi_index", "_unravel_index", *BINARY_FORMS})
+    "batch_take", "scatter_nd", "_contrib_index_copy", "_ravel_multi_index", "_unravel_index", "_slice_assign",
+    "_slice_assign_scalar", "_scatter_set_nd", *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
 _NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to int64
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
-                                 "_npi_std", "_npi_var", "_npi_around"})
+                                 "_npi_std", "_npi_var", "_npi_around",
+                                 "_npi_nan_to_num", "_npi_polyval", "_npi_diff", "_npi_pad",
+                                 "_npi_ediff1d"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
 
@@ -82,6 +85,8 @@ def _numpy_dtype(node: Node, types: list[str]) -> str | None:
         return "bool"
     if op in ("argmax", "argmin"):
         return "int64"
+    if op == "_npi_percentile":
+        return "float64" if data == "float64" else FLOAT
     if op == "_npi_where":
         return promoted(types[1], types[2])
     if op in ("_npi_where_lscalar", "_npi_where_rscalar"):
@@ -105,7 +110,7 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
     for node in graph.nodes:
         types = [dtypes.get(ref, FLOAT) for ref in node.inputs]
         dtype = node.attrs.get("dtype")
-        if node.op in ("shape_array", "size_array", "_contrib_index_array"):  # int64 in MXNet 1.9
+        if node.op in ("shape_array", "size_array", "_contrib_index_array", "_npi_diag_indices_from"):  # int64 in MXNet 1.9
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs

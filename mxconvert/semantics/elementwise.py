@@ -101,6 +101,16 @@ define({
 })
 
 
+# NumPy's nan_to_num (NaN, then +inf, then -inf replaced in turn; an unset infinity becomes the type's largest
+# finite value of its sign; integer data is copied) and polyval (coefficients p, highest power first, and x:
+# Horner's rule from 0, in x's type)
+define({
+    "_npi_nan_to_num": OpDef({"copy": (parse_bool, True), "nan": (parse_float, 0.0),
+                              "posinf": (optional(parse_float), None), "neginf": (optional(parse_float), None)}),
+    "_npi_polyval": BINARY,
+})
+
+
 define({name: SCALAR if form.form == "scalar" else BINARY for name, form in BINARY_FORMS.items()})
 
 
@@ -179,6 +189,9 @@ alias("_npi_abs", "abs")
 for _name in ("relu", "sigmoid", "erf", "erfinv", "gamma", "gammaln"):
     alias(f"_npx_{_name}", _name)
 alias("_np_copy", "_copy")
+# the copy between devices MXNet places in a graph split across them (group2ctx): the identity on values
+alias("_copyto", "_copy")
+alias("_npi_copyto", "_copy")
 alias("_npx_dropout", "Dropout")
 alias("_npi_clip", "clip")
 
@@ -186,7 +199,7 @@ alias("_npi_clip", "clip")
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 # ops whose output has their (first) input's shape, and same-shape binary ops
 ONE_TO_ONE = ("Dropout", "_copy", "clip", "hard_sigmoid", *UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not",
-              "_npi_around", "_npi_where_scalar2",
+              "_npi_around", "_npi_where_scalar2", "_npi_nan_to_num",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
@@ -209,3 +222,10 @@ def _broadcast(node: Node, shapes: list[Shape]) -> list[Shape]:
             raise ShapeError(f"operands of shapes {' and '.join(map(str, shapes))} do not broadcast")
         out.append(0 if 0 in sizes else max(sizes))
     return [tuple(out)]
+
+
+@shape_rule("_npi_polyval")
+def _polyval(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if len(shapes[0]) != 1:
+        raise ShapeError(f"polyval's coefficients have shape {shapes[0]}: p has to be a 1-D array")
+    return [shapes[1]]

@@ -49,6 +49,8 @@ define({
     "one_hot": OpDef({"depth": (parse_int, REQUIRED), "on_value": (parse_float, 1.0), "off_value": (parse_float, 0.0),
                       "dtype": _DTYPE}),
     "gather_nd": BINARY,
+    # lhs with rhs written where indices (M x ...) address its leading M axes; ``shape`` is lhs's
+    "_scatter_set_nd": OpDef({"shape": (parse_shape, REQUIRED)}),
     "where": OpDef(),
     "topk": OpDef({"axis": _SORT_AXIS, "k": (parse_int, 1),
                    "ret_typ": (choice(*_TOPK_OUTPUTS), "indices"), "is_ascend": (parse_bool, False),
@@ -58,6 +60,7 @@ define({
     "argsort": OpDef({"axis": _SORT_AXIS, "is_ascend": (parse_bool, True), "dtype": _INDEX_DTYPE}),
     "shape_array": UNARY,
     "size_array": UNARY,
+    "_npi_diag_indices_from": UNARY,  # (rank, n) int64: each row 0..n-1, of an n x ... x n array
     "_arange": OpDef({"start": (parse_float, REQUIRED), "stop": (optional(parse_float), None),
                       "step": (parse_float, 1.0), "repeat": (parse_int, 1), "infer_range": (parse_bool, False),
                       "ctx": _CTX, "dtype": _DTYPE}),
@@ -87,6 +90,7 @@ alias("_npx_one_hot", "one_hot")
 alias("_npx_pick", "pick")
 alias("_npi_gather_nd", "gather_nd")
 alias("_npx_gather_nd", "gather_nd")
+alias("_npi_scatter_set_nd", "_scatter_set_nd")
 alias("_npx_topk", "topk")
 alias("_npi_sort", "sort")
 alias("_npi_argsort", "argsort")
@@ -145,6 +149,15 @@ for _name in RANDOM_OPS:
 
 RANDOM_REASON = "random sampling: no deterministic conversion"
 
+# np.shares_memory / may_share_memory: whether two arrays overlap in MXNet's memory, which its memory planning
+# decides when the graph runs
+define({"_npi_share_memory": BINARY})
+
+
+def share_memory_refusal(node: Node, *context: object) -> str:
+    """Why ``_npi_share_memory`` is not converted (a registry ``check``)."""
+    return "whether two arrays share memory is decided by MXNet's memory planning when it runs"
+
 
 def random_refusal(node: Node, *context: object) -> str:
     """Why a draw is not converted (a registry ``check``)."""
@@ -196,6 +209,15 @@ def _gather_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(indices) < 2 or indices[0] > len(data):
         raise ShapeError(f"indices of shape {indices} do not index {len(data)}-D data (M x ..., M <= {len(data)})")
     return [(*indices[1:], *data[indices[0]:])]
+
+
+@shape_rule("_scatter_set_nd")
+def _scatter_set_nd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, value, indices = shapes
+    if len(indices) < 2 or indices[0] > len(data) or tuple(value) != (*indices[1:], *data[indices[0]:]):
+        raise ShapeError(f"lhs {data}, rhs {value} and indices {indices}: indices (M x ...) address lhs's leading "
+                         "M axes, rhs holds a value for each index")
+    return [data]
 
 
 @shape_rule("where")
@@ -251,6 +273,14 @@ def _sort(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("shape_array")
 def _shape_array(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(len(shapes[0]),)]
+
+
+@shape_rule("_npi_diag_indices_from")
+def _diag_indices_from(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if len(data) < 2 or len(set(data)) != 1:
+        raise ShapeError(f"diag_indices_from takes an array of 2 or more axes of one length, not of shape {data}")
+    return [(len(data), data[0])]
 
 
 @shape_rule("size_array")

@@ -4,12 +4,14 @@ NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces 
 tensor."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
-from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_int,
-                     parse_shape)
+from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_float,
+                     parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod")
@@ -43,6 +45,13 @@ define({
     "_npi_var": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
     "_np_cumsum": OpDef({"axis": (optional(parse_int), None)}),
 })
+
+
+# NumPy's percentile of a scalar q: the sorted values over the reduced axes, at q% of the way through them
+define({"_npi_percentile": OpDef({"axis": (optional(parse_shape), None),
+                                  "interpolation": (choice("linear", "lower", "higher", "midpoint", "nearest"),
+                                                    "linear"),
+                                  "keepdims": (parse_bool, False), "q_scalar": (optional(parse_float), None)})})
 
 
 alias("sum_axis", "sum")
@@ -84,7 +93,27 @@ def numpy_cumsum(attrs: dict[str, str]) -> dict[str, str]:
 for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max"), ("_np_amax", "max"),
                    ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
     alias(_name, _op, normalise=numpy_reduction)
+def numpy_norm(attrs: dict[str, str]) -> dict[str, str]:
+    """``np.linalg.norm``'s L1 and L2 reductions onto ``norm``: a vector norm over one axis or every axis
+    (``flag`` -1, or -2 for None), the Frobenius norm (``flag`` 1: L2 over the axes); other orders, and the
+    nuclear and spectral norms of matrices (singular values), are refused."""
+    attrs = dict(attrs)
+    flag, order = parse_int(attrs.pop("flag", "-1")), parse_float(attrs.get("ord", "2"))
+    axis = attrs.get("axis", "None").strip()
+    if flag in (0, 2):
+        raise ValueError("the nuclear or spectral norm of a matrix (its singular values)")
+    if order not in (1, 2) or flag == 1 and order != 2:
+        raise ValueError(f"ord {attrs.get('ord')}: only the L1 and L2 norms are converted")
+    if flag != 1 and axis != "None" and len(parse_shape(axis)) > 1:
+        raise ValueError(f"ord {attrs.get('ord')} over the matrices of axes {axis}")
+    return {**attrs, "ord": str(int(order)), "axis": axis}
+
+
+alias("_npi_norm", "norm", normalise=numpy_norm)
 alias("_np_sometrue", "_np_any")
+# npx.constraint_check: whether every element is true, where MXNet raises (with ``msg``) on a false one; the
+# converted model gives False there instead
+alias("_npx_constraint_check", "_np_all", normalise=lambda attrs: {})
 alias("_npi_average", "mean", normalise=numpy_average)
 alias("_npi_argmax", "argmax")
 alias("_npi_argmin", "argmin")
@@ -145,3 +174,29 @@ def _cumsum(node: Node, shapes: list[Shape]) -> list[Shape]:
         return [(int(np.prod(data)),)]
     axis_index(node.attrs["axis"], len(data))
     return [data]
+
+
+def percentile_taps(attrs: dict, count: int) -> list[tuple[int, float]]:
+    """Where ``_npi_percentile`` reads among ``count`` sorted values, as MXNet's kernel does: one position (lower,
+    higher, nearest: C's round) or two with their float32 weights (linear, and midpoint between floor and ceil);
+    the position q * (count - 1) / 100 is a float32."""
+    position = np.float32(attrs["q_scalar"] * (count - 1) / 100.0)
+    mode = attrs["interpolation"]
+    if mode in ("lower", "higher", "nearest"):  # the position is not negative: C's round is floor(p + 0.5)
+        rounded = {"lower": math.floor, "higher": math.ceil, "nearest": lambda p: math.floor(p + 0.5)}[mode]
+        return [(rounded(float(position)), 1.0)]
+    if mode == "midpoint":
+        position = np.float32((math.floor(position) + math.ceil(position)) / np.float32(2))
+    below = math.floor(position)
+    above_weight = np.float32(position - np.float32(below))
+    return [(below, float(np.float32(1) - above_weight)), (min(below + 1, count - 1), float(above_weight))]
+
+
+@shape_rule("_npi_percentile")
+def _percentile(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if node.attrs["q_scalar"] is None or len(shapes) != 1:
+        raise ShapeError("percentile of a q given as a tensor is not converted (only a scalar q)")
+    if not 0 <= node.attrs["q_scalar"] <= 100:
+        raise ShapeError(f"percentile {node.attrs['q_scalar']} is outside [0, 100]")
+    return [reduced_shape(data, reduced_axes(node.attrs, len(data)), node.attrs["keepdims"], numpy=True)]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, expect, shape_rule
-from .schema import (COUNT, OpDef, REQUIRED, alias, choice, define, in_range, leading, none_as_unknown, optional,
-                     parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape,
-                     positive_sizes)
+from .schema import (COUNT, OpDef, REQUIRED, SHAPE_EMPTY, alias, choice, define, in_range, leading, none_as_unknown,
+                     optional, parse_bool, parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape,
+                     parse_str, positive_sizes)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 RESIZE_MODES = ("size", "odd_scale", "like", "to_even_down", "to_even_up", "to_odd_down", "to_odd_up")
@@ -47,6 +48,22 @@ define({
 })
 
 
+def parse_pad_pairs(text: str) -> tuple[tuple[int, ...], ...]:
+    """NumPy pad's ``pad_width`` as MXNet writes it, ``((1, 2), (0, 3))``: a tuple of tuples of sizes, none
+    negative (MXNet would read its kernels' input out of bounds)."""
+    stripped = text.strip()
+    if stripped[:1] + stripped[-1:] not in ("()", "[]"):
+        raise ValueError(f"not a tuple of tuples: {text[:80]!r}")
+    rows = re.findall(r"[(\[]([^()\[\]]*)[)\]]", stripped[1:-1])
+    pairs = tuple(parse_shape(f"({row})") for row in rows)
+    if any(size is None or size < 0 for pair in pairs for size in pair):
+        raise ValueError(f"pad_width {text[:80]!r}: only sizes of 0 and more are converted")
+    return pairs
+
+
+NUMPY_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "maximum", "minimum")
+define({"_npi_pad": OpDef({"pad_width": (parse_pad_pairs, REQUIRED), "mode": (choice(*NUMPY_PAD_MODES), "constant"),
+                           "constant_value": (parse_float, 0.0), "reflect_type": (choice("even", "odd"), "even")})})
 alias("pad", "Pad")
 alias("_npx_roi_pooling", "ROIPooling")
 
@@ -135,6 +152,48 @@ def negative_pad_width(node: Node) -> str | None:
 @shape_rule("Pad")
 def _pad(node: Node, shapes: list[Shape]) -> list[Shape]:
     pairs = pad_widths(node.attrs, shapes[0])
+    return [tuple(size + before + after for size, (before, after) in zip(shapes[0], pairs))]
+
+
+def numpy_pad_widths(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
+    """``np.pad``'s (before, after) per axis as MXNet reads ``pad_width``: row i for axis i, but 1-D data takes
+    its widths from the first value of rows 0 and 1; a missing row (MXNet reads past the tuple) is refused."""
+    rows = attrs["pad_width"]
+    if len(shape) == 1 and len(rows) >= 2 and all(rows[:2]):
+        return [(rows[0][0], rows[1][0])]
+    if len(shape) > 1 and len(rows) >= len(shape) and all(len(row) >= 2 for row in rows[:len(shape)]):
+        return [(row[0], row[1]) for row in rows[:len(shape)]]
+    raise ShapeError(f"pad_width {rows} gives no (before, after) widths MXNet reads for data of shape {shape}")
+
+
+def numpy_pad_sources(mode: str, before: int, after: int, size: int) -> list[int]:
+    """The position along one axis of each padded element's source among the ``size`` original ones, as
+    MXNet's kernels find it (``edge``, ``reflect`` and ``symmetric`` repeat the reflection past one period); for
+    ``maximum``/``minimum`` index ``size`` is the axis's extreme, appended after the data."""
+    def source(distance: int, leading: bool) -> int:
+        if mode in ("maximum", "minimum"):
+            return size
+        if mode == "edge" or size == 1:
+            return 0 if leading or mode != "edge" else size - 1
+        period = size - 1 if mode == "reflect" else size
+        turn = (distance - 1) // period
+        position = (distance + turn) % size if mode == "reflect" else (distance % size or size) - 1
+        return position if (turn % 2 == 0) == leading else size - 1 - position
+
+    return [source(before - p, True) for p in range(before)] + list(range(size)) + \
+        [source(p + 1, False) for p in range(after)]
+
+
+def numpy_pad_fill(value: float, dtype: str) -> float:
+    """``constant_value`` as MXNet writes it into data of ``dtype``: nonzero as True, truncated for integers."""
+    if dtype == "bool":
+        return float(value != 0)
+    return float(math.trunc(value)) if "int" in dtype else value
+
+
+@shape_rule("_npi_pad")
+def _numpy_pad(node: Node, shapes: list[Shape]) -> list[Shape]:
+    pairs = numpy_pad_widths(node.attrs, shapes[0])
     return [tuple(size + before + after for size, (before, after) in zip(shapes[0], pairs))]
 
 
@@ -245,9 +304,37 @@ define({
     "_image_flip_top_bottom": OpDef(),
     "_image_crop": OpDef({"x": (parse_int, REQUIRED), "y": (parse_int, REQUIRED), "width": (parse_int, REQUIRED),
                           "height": (parse_int, REQUIRED)}),
+    "_image_adjust_lighting": OpDef({"alpha": (parse_float32_tuple, REQUIRED)}),
 })
-for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop"):
+for _kind in ("to_tensor", "normalize", "flip_left_right", "flip_top_bottom", "crop", "adjust_lighting"):
     alias(f"_npx__image_{_kind}", f"_image_{_kind}")
+
+# MXNet's OpenCV calls (``mx.image``'s imread, imdecode, imresize, copyMakeBorder, and the image resize op that
+# runs cv::resize): read, and refused in both targets with the reason
+_SIZE = (parse_int, REQUIRED)
+define({
+    "_cvimread": OpDef({"filename": (parse_str, REQUIRED), "flag": (parse_int, 1), "to_rgb": (parse_bool, True)}),
+    "_cvimdecode": OpDef({"flag": (parse_int, 1), "to_rgb": (parse_bool, True)}),
+    "_cvimresize": OpDef({"w": _SIZE, "h": _SIZE, "interp": (parse_int, 1)}),
+    "_cvcopyMakeBorder": OpDef({"top": _SIZE, "bot": _SIZE, "left": _SIZE, "right": _SIZE, "type": (parse_int, 0),
+                                "value": (parse_float, 0.0), "values": (parse_float32_tuple, ())}),
+})
+for _name in ("_cvimread", "_cvimdecode", "_cvimresize"):
+    alias(f"_npi_{_name[1:]}", _name)
+define({"_image_resize": OpDef({"size": SHAPE_EMPTY, "keep_ratio": (parse_bool, False), "interp": (parse_int, 1)})})
+alias("_npx__image_resize", "_image_resize")
+_OPENCV_REASONS = {"_cvimread": "it reads an image file when run: no input of the graph holds the image",
+                   "_cvimdecode": "it decodes an encoded image buffer with OpenCV",
+                   "_cvimresize": "OpenCV's resampling (its fixed-point bilinear weights) is not reproduced",
+                   "_image_resize": "OpenCV's resampling (its fixed-point bilinear weights) is not reproduced",
+                   "_cvcopyMakeBorder": "OpenCV's border modes are not converted"}
+OPENCV_OPS = tuple(_OPENCV_REASONS)
+
+
+def opencv_refusal(node: Node, *context: object) -> str:
+    """Why an OpenCV op is not converted (a registry ``check``)."""
+    return _OPENCV_REASONS[node.op]
+
 
 # the axis each flip reverses in the one HWC image it takes
 IMAGE_FLIP_AXIS = {"_image_flip_left_right": 1, "_image_flip_top_bottom": 0}
@@ -281,6 +368,29 @@ def image_crop_ranges(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
         raise ShapeError(f"crop x {a['x']}, y {a['y']}, {a['width']} x {a['height']} is not within {shape}")
     lead = [(0, size) for size in shape[:-3]]
     return [*lead, (a["y"], a["y"] + a["height"]), (a["x"], a["x"] + a["width"]), (0, shape[-1])]
+
+
+# AlexNet's PCA lighting: the eigenvectors of ImageNet's RGB covariance scaled by their eigenvalues (float32)
+_LIGHTING_EIGEN = np.array([[55.46 * -0.5675, 4.794 * 0.7192, 1.148 * 0.4009],
+                            [55.46 * -0.5808, 4.794 * -0.0045, 1.148 * -0.8140],
+                            [55.46 * -0.5836, 4.794 * -0.6948, 1.148 * 0.4203]], np.float32)
+
+
+def lighting_shift(attrs: dict) -> list[float]:
+    """What ``adjust_lighting`` adds to each of R, G and B, summed in float32 as MXNet does."""
+    alpha = np.asarray(attrs["alpha"][:3], np.float32)
+    return [float(row[0] * alpha[0] + row[1] * alpha[1] + row[2] * alpha[2]) for row in _LIGHTING_EIGEN]
+
+
+@shape_rule("_image_adjust_lighting")
+def _adjust_lighting(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One H, W, 3 image: MXNet's kernel shifts H x W pixels of 3 values (a batch would be read as rows) and
+    leaves a 1-channel output unwritten."""
+    if len(shapes[0]) != 3 or shapes[0][2] != 3:
+        raise ShapeError(f"adjust_lighting takes one H, W, 3 image, not data of shape {shapes[0]}")
+    if len(node.attrs["alpha"]) < 3:
+        raise ShapeError(f"alpha {node.attrs['alpha']}: one value for each of R, G and B")
+    return [shapes[0]]
 
 
 @shape_rule("_image_to_tensor")

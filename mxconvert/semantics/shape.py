@@ -16,9 +16,9 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from .rules import Shape, ShapeError, axis_index, input_rule, same_shape, same_shape_inputs, shape_rule
-from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
-                     parse_int, parse_shape)
+from .rules import Shape, ShapeError, axis_index, expect, input_rule, same_shape, same_shape_inputs, shape_rule
+from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, in_range, optional,
+                     parse_bool, parse_float, parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 def refusing_negative(parser: Parser) -> Parser:
@@ -93,6 +93,11 @@ define({
     "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
     "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
     "BlockGrad": UNARY,
+    # slice's region of the first input replaced by the second input (its shape) or by a scalar
+    "_slice_assign": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                            "step": (optional(parse_shape), ())}),
+    "_slice_assign_scalar": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
+                                   "step": (optional(parse_shape), ()), "scalar": (parse_float, 0.0)}),
     # Gluon's rnn layers pack their weights with it: a Concat whose shape inference also fills unknown sizes
     "_rnn_param_concat": OpDef({"dim": (parse_int, 1), "num_args": (COUNT, REQUIRED)}),
 })
@@ -110,6 +115,9 @@ alias("cast", "Cast")
 alias("crop", "slice")
 alias("_npi_expand_dims", "expand_dims")
 alias("_npi_slice", "slice")
+for _prefix in ("_crop", "_npi_slice"):
+    alias(f"{_prefix}_assign", "_slice_assign")
+    alias(f"{_prefix}_assign_scalar", "_slice_assign_scalar")
 alias("_npx_slice", "slice")
 alias("_npx_reshape_like", "reshape_like")
 alias("_npi_tile", "tile")
@@ -418,6 +426,21 @@ def _slice(node: Node, shapes: list[Shape]) -> list[Shape]:
     a, data = node.attrs, shapes[0]
     ranges = slice_ranges(data, a["begin"], a["end"], a["step"])
     return [tuple(slice_length(size, *r) for size, r in zip(data, ranges))]
+
+
+def assigned_positions(attrs: dict, data: Shape) -> list[list[int]]:
+    """The positions ``_slice_assign`` writes on each axis, in the order of the value's elements there (a
+    negative step writes backwards)."""
+    ranges = slice_ranges(data, attrs["begin"], attrs["end"], attrs["step"])
+    return [list(range(size))[start:stop:step] for size, (start, stop, step) in zip(data, ranges)]
+
+
+@shape_rule("_slice_assign", "_slice_assign_scalar")
+def _slice_assign(node: Node, shapes: list[Shape]) -> list[Shape]:
+    region = tuple(len(along) for along in assigned_positions(node.attrs, shapes[0]))
+    if node.op == "_slice_assign":
+        expect(shapes[1], region, "the value assigned")
+    return [shapes[0]]
 
 
 def slice_axis_range(attrs: dict, data: Shape) -> tuple[int, int, int]:
@@ -753,6 +776,7 @@ def numpy_concatenate(attrs: dict[str, str]) -> dict[str, str]:
 
 
 alias("_np_reshape", "Reshape", normalise=numpy_reshape)
+alias("_npi_reshape", "Reshape", normalise=numpy_reshape)
 alias("_npx_reshape", "Reshape", normalise=numpyx_reshape)
 alias("_np_transpose", "transpose", normalise=numpy_transpose)
 alias("_np_squeeze", "squeeze", normalise=numpy_squeeze)
@@ -776,14 +800,19 @@ define({
     "_npi_hstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_dstack": OpDef({"num_args": _NUM_ARGS}),
     "_npi_hsplit": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
+    "_npi_diff": OpDef({"n": (in_range(parse_int, 0), 1), "axis": (parse_int, -1)}),
+    "_npi_ediff1d": OpDef({"to_begin_arr_given": (parse_bool, False), "to_end_arr_given": (parse_bool, False),
+                           "to_begin_scalar": (optional(parse_float), None), "to_end_scalar": (optional(parse_float), None)}),
+    # read, and refused in both targets: MXNet 1.9.1 binds no graph holding it (its output is sized when it runs)
+    "_npi_delete": OpDef({key: (optional(parse_int), None) for key in ("start", "stop", "step", "int_ind", "axis")}),
 })
 
 
-UNRUNNABLE_STACKS = ("_npi_hstack", "_npi_dstack")
+UNRUNNABLE_OPS = ("_npi_hstack", "_npi_dstack", "_npi_delete")
 
 
 def unrunnable_refusal(node: Node, *context: object) -> str:
-    """Why ``hstack`` and ``dstack`` are not converted (a registry ``check``)."""
+    """Why ``hstack``, ``dstack`` and ``delete`` are not converted (a registry ``check``)."""
     return "MXNet 1.9.1 cannot infer its shapes in a graph (no reference to convert)"
 
 
@@ -974,3 +1003,44 @@ def diagonal_positions(node: Node, data: Shape) -> np.ndarray:
 def _diagonal(node: Node, shapes: list[Shape]) -> list[Shape]:
     positions = diagonal_positions(node, shapes[0])
     return [positions.shape[:-1] if node.op == "_np_trace" else positions.shape]
+
+
+def diff_terms(attrs: dict, data: Shape) -> tuple[int, int, list[tuple[int, int]]]:
+    """NumPy's ``diff`` as MXNet computes it: the axis, the output's length along it (0 where ``n`` reaches the
+    axis's size) and, from the ``n``-th shifted slice down to the first, each slice's start and its binomial
+    coefficient of alternating sign, summed in that order."""
+    axis = axis_index(attrs["axis"], len(data))
+    n, length = attrs["n"], max(data[axis] - attrs["n"], 0)
+    return axis, length, [(k, (-1) ** (n - k) * math.comb(n, k)) for k in range(n, -1, -1)]
+
+
+@shape_rule("_npi_diff")
+def _diff(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    axis, length, _ = diff_terms(node.attrs, data)
+    return [(*data[:axis], length, *data[axis + 1:])]
+
+
+Addition = tuple[str, float]  # ("input", its index) or ("scalar", its value)
+
+
+def ediff1d_ends(attrs: dict) -> tuple[Addition | None, Addition | None]:
+    """What ``ediff1d`` puts before and after the differences of the flattened data: an input (flattened), a
+    scalar (in the data's type) or nothing; an array given wins over a scalar, as in MXNet."""
+    ends, index = [], 1
+    for side in ("to_begin", "to_end"):
+        if attrs[f"{side}_arr_given"]:
+            ends.append(("input", index))
+            index += 1
+        else:
+            ends.append(None if attrs[f"{side}_scalar"] is None else ("scalar", attrs[f"{side}_scalar"]))
+    return ends[0], ends[1]
+
+
+@shape_rule("_npi_ediff1d")
+def _ediff1d(node: Node, shapes: list[Shape]) -> list[Shape]:
+    ends = ediff1d_ends(node.attrs)
+    if len(shapes) != 1 + sum(end is not None and end[0] == "input" for end in ends):
+        raise ShapeError(f"ediff1d with {len(shapes)} inputs: its attributes give another count of arrays")
+    added = sum(math.prod(shapes[int(end[1])]) if end[0] == "input" else 1 for end in ends if end is not None)
+    return [(max(math.prod(shapes[0]) - 1, 0) + added,)]

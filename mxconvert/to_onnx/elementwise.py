@@ -279,6 +279,31 @@ def where(ctx: EmitContext, node: Node) -> None:
     ctx.add("Where", [condition, x, y], ctx.output())
 
 
+@register("_npi_nan_to_num")
+def nan_to_num(ctx: EmitContext, node: Node) -> None:
+    """NaN, then +inf, then -inf replaced in turn (an unset infinity by the largest finite value of its sign);
+    integer data, computed as floats, has none of them."""
+    x = ctx.input(0)
+    largest = float(np.finfo(ctx.float_type).max)
+    a = node.attrs
+    x = ctx.add("Where", [ctx.add("IsNaN", [x]), ctx.const(a["nan"], "nan"), x])
+    x = ctx.add("Where", [ctx.add("IsInf", [x], detect_negative=0), ctx.const(
+        largest if a["posinf"] is None else a["posinf"], "posinf"), x])
+    ctx.add("Where", [ctx.add("IsInf", [x], detect_positive=0), ctx.const(
+        -largest if a["neginf"] is None else a["neginf"], "neginf"), x], ctx.output())
+
+
+@register("_npi_polyval")
+def polyval(ctx: EmitContext, node: Node) -> None:
+    """Horner's rule from 0 over the coefficients, highest power first."""
+    p, x = ctx.input(0), ctx.input(1)
+    value = ctx.add("Mul", [x, ctx.const(0.0)])
+    for j in range(ctx.shape(0)[0]):
+        coefficient = ctx.add("Gather", [p, ctx.ints(j, "index")], axis=0)
+        value = ctx.add("Add", [ctx.add("Mul", [value, x]) if j else value, coefficient])
+    ctx.add("Identity", [value], ctx.output())
+
+
 @register("hard_sigmoid")
 def hard_sigmoid(ctx: EmitContext, node: Node) -> None:
     ctx.add("HardSigmoid", [ctx.input(0)], ctx.output(), alpha=node.attrs["alpha"], beta=node.attrs["beta"])

@@ -12,8 +12,8 @@ from onnx import TensorProto, helper
 from ..ir import Node
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
                                   fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
-                                  random_refusal, range_values, ravel_sizes, sort_axis, sorted_shape,
-                                  unconvertible_values)
+                                  random_refusal, range_values, ravel_sizes, share_memory_refusal, sort_axis,
+                                  sorted_shape, unconvertible_values)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -100,6 +100,14 @@ def gather_nd(ctx: EmitContext, node: Node) -> None:
     ctx.add("GatherND", [ctx.input(0), last], ctx.output())
 
 
+@register("_scatter_set_nd")
+def scatter_set_nd(ctx: EmitContext, node: Node) -> None:
+    """ScatterND of rhs into lhs at ``indices[:, j]``."""
+    rank = len(ctx.shape(2))
+    index = ctx.add("Transpose", [ctx.add("Cast", [ctx.input(2)], to=TensorProto.INT64)], perm=[*range(1, rank), 0])
+    ctx.add("ScatterND", [ctx.input(0), index, ctx.input(1)], ctx.output())
+
+
 @register("where")
 def where(ctx: EmitContext, node: Node) -> None:
     """Non-zero conditions take x; a 1-D condition selects whole rows."""
@@ -156,6 +164,13 @@ def sort(ctx: EmitContext, node: Node) -> None:
 @register("shape_array")
 def shape_array(ctx: EmitContext, node: Node) -> None:
     _float(ctx, ctx.add("Shape", [ctx.input(0)]), ctx.output())
+
+
+@register("_npi_diag_indices_from")
+def diag_indices_from(ctx: EmitContext, node: Node) -> None:
+    """0, 1, ... n - 1 (as many as axis 0 has at run time) in each of the rank rows."""
+    positions = ctx.positions(0, 0, [1, -1], ctx.float_type)
+    ctx.add("Expand", [positions, ctx.ints([len(ctx.shape(0)), 1])], ctx.output())
 
 
 @register("size_array")
@@ -241,8 +256,10 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
 
 
 @register(*RANDOM_OPS, check=random_refusal)
-def numpy_random(ctx: EmitContext, node: Node) -> None:
-    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+@register("_npi_share_memory", check=share_memory_refusal)
+def refused(ctx: EmitContext, node: Node) -> None:
+    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
+    is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
 
 

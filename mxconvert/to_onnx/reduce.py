@@ -6,7 +6,7 @@ import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.reduce import REDUCTIONS, node_axes
+from ..semantics.reduce import REDUCTIONS, node_axes, percentile_taps
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .context import EmitContext
@@ -101,3 +101,23 @@ def arg_reduction(ctx: EmitContext, node: Node) -> None:
         if not a["keepdims"] and rank == 1 and not numpy:
             index = ctx.reshape(index, [1])
     ctx.add("Cast", [index], ctx.output(), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
+@register("_npi_percentile")
+def percentile(ctx: EmitContext, node: Node) -> None:
+    """The reduced axes moved last and joined, sorted ascending (TopK of every value), read at MXNet's positions
+    and weighted in float32."""
+    shape, axes = ctx.shape(0), node_axes(node, len(ctx.shape(0)))
+    kept = [axis for axis in range(len(shape)) if axis not in axes]
+    order = [*kept, *axes]
+    moved = ctx.input(0) if order == sorted(order) else ctx.add("Transpose", [ctx.input(0)], perm=order)
+    count = int(np.prod([shape[axis] for axis in axes]))
+    flat = ctx.reshape(moved, [*(shape[axis] for axis in kept), count])
+    values = ctx.add("TopK", [flat, ctx.ints([count], "k")], [ctx.temp("sorted"), ctx.temp("order")], axis=-1,
+                     largest=0, sorted=1)
+    total = None
+    for position, weight in percentile_taps(node.attrs, count):
+        tap = ctx.add("Gather", [values, ctx.ints(position, "position")], axis=-1)
+        tap = ctx.add("Mul", [tap, ctx.const(weight, "weight")]) if weight != 1.0 else tap
+        total = tap if total is None else ctx.add("Add", [total, tap])
+    ctx.reshape(total, ctx.out_shape(), ctx.output())

@@ -6,9 +6,10 @@ import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_bins, adaptive_output_size, bilinear_upsampling_window,
-                                crop_offsets, image_crop_ranges, negative_pad_width, normalize_terms, pad_constant,
-                                pad_widths, upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_bins, adaptive_output_size,
+                                bilinear_upsampling_window, crop_offsets, image_crop_ranges, lighting_shift,
+                                negative_pad_width, normalize_terms, numpy_pad_fill, numpy_pad_sources,
+                                numpy_pad_widths, opencv_refusal, pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
 from .registry import register
 
@@ -20,6 +21,30 @@ def pad(ctx: EmitContext, node: Node) -> None:
     mode = node.attrs["mode"]
     value = [ctx.const(pad_constant(node.attrs), "value")] if mode == "constant" else []
     ctx.add("Pad", [ctx.input(0), pads, *value], ctx.output(), mode=mode)
+
+
+@register("_npi_pad")
+def numpy_pad(ctx: EmitContext, node: Node) -> None:
+    """constant: one Pad. Else axis by axis from the last, as MXNet's kernels pad: a Gather of each element's
+    source along the axis (for maximum and minimum, the axis's extreme appended after the data)."""
+    pairs, mode = numpy_pad_widths(node.attrs, ctx.shape(0)), node.attrs["mode"]
+    x = ctx.input(0)
+    if mode == "constant":
+        pads = ctx.ints([before for before, _ in pairs] + [after for _, after in pairs], "pads")
+        fill = numpy_pad_fill(node.attrs["constant_value"], ctx.dtypes[node.output()])
+        ctx.add("Pad", [x, pads, ctx.const(fill, "value")], ctx.output(), mode="constant")
+        return
+    for axis in reversed(range(len(pairs))):
+        (before, after), size = pairs[axis], ctx.shape(0)[axis]
+        if not before + after:
+            continue
+        if mode in ("maximum", "minimum"):
+            reduce = "ReduceMax" if mode == "maximum" else "ReduceMin"
+            extreme = (ctx.add(reduce, [x, ctx.ints([axis], "axes")]) if ctx.opset >= 18 else
+                       ctx.add(reduce, [x], axes=[axis]))
+            x = ctx.add("Concat", [x, extreme], axis=axis)
+        x = ctx.add("Gather", [x, ctx.ints(numpy_pad_sources(mode, before, after, size), "sources")], axis=axis)
+    ctx.add("Identity", [x], ctx.output())
 
 
 def _averaging_matrix(size: int, count: int) -> np.ndarray:
@@ -146,8 +171,19 @@ def image_flip(ctx: EmitContext, node: Node) -> None:
                       ctx.ints([-1], "steps")], ctx.output())
 
 
+@register("_image_adjust_lighting")
+def adjust_lighting(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Add", [ctx.input(0), ctx.const(lighting_shift(node.attrs), "shift")], ctx.output())
+
+
 @register("_image_crop")
 def image_crop(ctx: EmitContext, node: Node) -> None:
     ranges = image_crop_ranges(node.attrs, ctx.shape(0))
     ctx.add("Slice", [ctx.input(0), ctx.ints([begin for begin, _ in ranges]), ctx.ints([end for _, end in ranges])],
             ctx.output())
+
+
+@register(*OPENCV_OPS, check=opencv_refusal)
+def opencv(ctx: EmitContext, node: Node) -> None:
+    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

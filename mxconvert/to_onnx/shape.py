@@ -10,8 +10,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
-                               unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
+                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
+                               broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
@@ -65,6 +66,23 @@ def squeeze(ctx: EmitContext, node: Node) -> None:
 def slice_(ctx: EmitContext, node: Node) -> None:
     a = node.attrs
     _slice(ctx, ctx.input(0), slice_ranges(ctx.shape(0), a["begin"], a["end"], a["step"]), ctx.output())
+
+
+@register("_slice_assign", "_slice_assign_scalar")
+def slice_assign(ctx: EmitContext, node: Node) -> None:
+    """A ScatterND of the value (or the scalar, in the data's type) at the crossing of each axis's positions."""
+    positions = assigned_positions(node.attrs, ctx.shape(0))
+    region = [len(along) for along in positions]
+    if not all(region):
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
+    indices = np.stack(np.meshgrid(*positions, indexing="ij"), axis=-1)
+    if node.op == "_slice_assign":
+        value = ctx.input(1)
+    else:
+        scalar = node.attrs["scalar"]
+        value = ctx.const(np.full(region, math.trunc(scalar) if node.output() in ctx.integers else scalar), "value")
+    ctx.add("ScatterND", [ctx.input(0), ctx.const(indices, "indices", dtype=np.int64), value], ctx.output())
 
 
 @register("slice_axis")
@@ -224,6 +242,33 @@ def roll(ctx: EmitContext, node: Node) -> None:
         ctx.add("Identity", [x], ctx.output())
 
 
+@register("_npi_diff")
+def diff(ctx: EmitContext, node: Node) -> None:
+    """The shifted slices times their binomial coefficients, summed in MXNet's order."""
+    axis, length, terms = diff_terms(node.attrs, ctx.shape(0))
+    total = None
+    for start, coefficient in terms:
+        part = ctx.add("Slice", [ctx.input(0), ctx.ints([start]), ctx.ints([start + length]), ctx.ints([axis], "axes")])
+        part = ctx.add("Mul", [part, ctx.const(float(coefficient), "coefficient")]) if coefficient != 1 else part
+        total = part if total is None else ctx.add("Add", [total, part])
+    ctx.add("Identity", [total], ctx.output())
+
+
+@register("_npi_ediff1d")
+def ediff1d(ctx: EmitContext, node: Node) -> None:
+    """The flattened data's differences, after and before what the attributes add (flattened inputs, scalars in
+    the data's type)."""
+    flat, size = ctx.reshape(ctx.input(0), [-1]), math.prod(ctx.shape(0))
+    ahead = ctx.add("Slice", [flat, ctx.ints([1]), ctx.ints([size]), ctx.ints([0], "axes")])
+    behind = ctx.add("Slice", [flat, ctx.ints([0]), ctx.ints([size - 1]), ctx.ints([0], "axes")])
+    integer = node.output() in ctx.integers
+    begin, end = (None if addition is None else ctx.reshape(ctx.input(int(addition[1])), [-1])
+                  if addition[0] == "input" else ctx.const([math.trunc(addition[1]) if integer else addition[1]],
+                                                           "scalar") for addition in ediff1d_ends(node.attrs))
+    parts = [part for part in (begin, ctx.add("Sub", [ahead, behind]), end) if part is not None]
+    ctx.add("Concat", parts, ctx.output(), axis=0)
+
+
 @register("_npi_rot90")
 def rot90(ctx: EmitContext, node: Node) -> None:
     flips, swap = rot90_steps(node.attrs, len(ctx.shape(0)))
@@ -377,7 +422,7 @@ def diagonal(ctx: EmitContext, node: Node) -> None:
     ctx.reduce_sum(picked, [-1], ctx.output(), keepdims=0)
 
 
-@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
 def unrunnable(ctx: EmitContext, node: Node) -> None:
     """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")

@@ -171,6 +171,34 @@ def where(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.where({condition} != 0, {x}, {y})")
 
 
+HELPERS["mxnet_nan_to_num"] = '''
+def mxnet_nan_to_num(x: torch.Tensor, nan: float, posinf: Optional[float], neginf: Optional[float]) -> torch.Tensor:
+    """NaN, then +inf, then -inf replaced in turn (torch.nan_to_num replaces all three at once); an infinity
+    left None becomes the largest finite value of its sign."""
+    largest = torch.nan_to_num(torch.full_like(x, float("inf")))
+    x = torch.where(torch.isnan(x), torch.full_like(x, nan), x)
+    x = torch.where(torch.isposinf(x), largest if posinf is None else torch.full_like(x, posinf), x)
+    return torch.where(torch.isneginf(x), -largest if neginf is None else torch.full_like(x, neginf), x)
+'''
+
+
+@register("_npi_nan_to_num")
+def nan_to_num(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    values = [num(a["nan"]), *("None" if a[key] is None else num(a[key]) for key in ("posinf", "neginf"))]
+    return Lowering(call_source(ctx.helper("mxnet_nan_to_num"), ctx.input(0), *values))
+
+
+@register("_npi_polyval")
+def polyval(ctx: TorchContext, node: Node) -> Lowering:
+    """Horner's rule from 0 over the coefficients, highest power first."""
+    p, x = ctx.input(0), ctx.input(1)
+    expr = f"{x} * 0.0"
+    for j in range(ctx.shape(0)[0]):
+        expr = f"({expr}{f' * {x}' if j else ''} + {p}[{j}])"
+    return Lowering(expr)
+
+
 @register("hard_sigmoid")
 def hard_sigmoid(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs

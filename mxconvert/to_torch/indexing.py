@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..ir import Node, TensorRef
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
                                   fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
-                                  random_refusal, ravel_sizes, sort_axis, unconvertible_values)
+                                  random_refusal, ravel_sizes, share_memory_refusal, sort_axis, unconvertible_values)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -94,6 +94,19 @@ def gather_nd(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_gather_nd')}({ctx.input(0)}, {ctx.input(1)})")
 
 
+HELPERS["mxnet_scatter_set_nd"] = '''
+def mxnet_scatter_set_nd(x: torch.Tensor, value: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """x with value written where indices (M x ...) address its leading M axes."""
+    index: List[Optional[torch.Tensor]] = [row.long() for row in indices.unbind(0)]
+    return x.index_put(index, value)
+'''
+
+
+@register("_scatter_set_nd")
+def scatter_set_nd(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.helper('mxnet_scatter_set_nd')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)})")
+
+
 @register("where")
 def where(ctx: TorchContext, node: Node) -> Lowering:
     """Non-zero conditions take x; a 1-D condition selects whole rows."""
@@ -133,6 +146,13 @@ def sort(ctx: TorchContext, node: Node) -> Lowering:
 def shape_array(ctx: TorchContext, node: Node) -> Lowering:
     x = ctx.input(0)
     return Lowering(f"torch.tensor({x}.shape, dtype={x}.dtype, device={x}.device)")
+
+
+@register("_npi_diag_indices_from")
+def diag_indices_from(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    rows = len(ctx.shape(0))
+    return Lowering(f"torch.arange({x}.shape[0], dtype={x}.dtype, device={x}.device).expand({rows}, -1)")
 
 
 @register("size_array")
@@ -219,8 +239,10 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
 
 
 @register(*RANDOM_OPS, check=random_refusal)
-def numpy_random(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``random_refusal`` refuses every such node before anything is emitted."""
+@register("_npi_share_memory", check=share_memory_refusal)
+def refused(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
+    is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")
 
 

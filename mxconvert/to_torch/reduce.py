@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from ..ir import Node
 import numpy as np
 
-from ..semantics.reduce import REDUCTIONS, node_axes
+from ..semantics.reduce import REDUCTIONS, node_axes, percentile_taps
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
-from .registry import Lowering, register
+from .registry import HELPERS, Lowering, call_source, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -102,3 +102,28 @@ def arg_reduction(ctx: TorchContext, node: Node) -> Lowering:
         if rank == 1 and not a["keepdims"] and not numpy:
             expr = f"{expr}.reshape(1)"
     return Lowering(f"{expr}.to({x}.dtype)")
+
+
+HELPERS["mxnet_percentile"] = '''
+def mxnet_percentile(flat: torch.Tensor, positions: List[int], weights: List[float], shape: List[int]) -> torch.Tensor:
+    """The values along flat's last axis sorted ascending, read at ``positions`` and summed with their
+    ``weights``."""
+    ordered = torch.sort(flat, dim=-1).values
+    total = ordered[..., positions[0]] if weights[0] == 1.0 else ordered[..., positions[0]] * weights[0]
+    for position, weight in zip(positions[1:], weights[1:]):
+        total = total + ordered[..., position] * weight
+    return total.reshape(shape)
+'''
+
+
+@register("_npi_percentile")
+def percentile(ctx: TorchContext, node: Node) -> Lowering:
+    """The reduced axes moved last and joined, then MXNet's positions among their sorted values."""
+    shape = ctx.shape(0)
+    axes = list(node_axes(node, len(shape)))
+    kept = [axis for axis in range(len(shape)) if axis not in axes]
+    moved = ctx.input(0) if kept + axes == sorted(axes + kept) else f"{ctx.input(0)}.permute({kept + axes})"
+    flat = f"{moved}.reshape({[shape[axis] for axis in kept] + [-1]})"
+    taps = percentile_taps(node.attrs, int(np.prod([shape[axis] for axis in axes])))
+    return Lowering(call_source(ctx.helper("mxnet_percentile"), flat, str([position for position, _ in taps]),
+                                str([weight for _, weight in taps]), str(list(ctx.out_shape()))))

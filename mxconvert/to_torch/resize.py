@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.resize import (IMAGE_FLIP_AXIS, adaptive_output_size, bilinear_upsampling_window, image_crop_ranges,
-                                negative_pad_width, normalize_terms, pad_constant, pad_widths, upsampling_factors)
+from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_output_size, bilinear_upsampling_window,
+                                image_crop_ranges, lighting_shift, negative_pad_width, normalize_terms, numpy_pad_fill,
+                                numpy_pad_sources, numpy_pad_widths, opencv_refusal, pad_constant, pad_widths,
+                                upsampling_factors)
 from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -25,6 +27,35 @@ def pad(ctx: TorchContext, node: Node) -> Lowering:
     mode = node.attrs["mode"]
     value = f", value={num(pad_constant(node.attrs))}" if mode == "constant" else ""
     return Lowering(f'F.pad({ctx.input(0)}, {widths}, mode="{_TORCH_PAD_MODE[mode]}"{value})')
+
+
+HELPERS["mxnet_numpy_pad_axis"] = '''
+def mxnet_numpy_pad_axis(x: torch.Tensor, axis: int, sources: List[int], mode: str) -> torch.Tensor:
+    """x padded along one axis: each element taken from its source position (for maximum and minimum, the
+    axis's extreme appended after the data)."""
+    if mode == "maximum":
+        x = torch.cat([x, x.amax(axis, keepdim=True)], axis)
+    elif mode == "minimum":
+        x = torch.cat([x, x.amin(axis, keepdim=True)], axis)
+    return torch.index_select(x, axis, torch.tensor(sources, device=x.device))
+'''
+
+
+@register("_npi_pad")
+def numpy_pad(ctx: TorchContext, node: Node) -> Lowering:
+    """constant: F.pad. Else axis by axis from the last, as MXNet's kernels pad."""
+    pairs, mode = numpy_pad_widths(node.attrs, ctx.shape(0)), node.attrs["mode"]
+    x = ctx.input(0)
+    if mode == "constant":
+        widths = [width for pair in reversed(pairs) for width in pair]
+        fill = numpy_pad_fill(node.attrs["constant_value"], ctx.dtypes[node.output()])
+        return Lowering(f"F.pad({x}, {widths}, value={num(fill)})")
+    for axis in reversed(range(len(pairs))):
+        (before, after), size = pairs[axis], ctx.shape(0)[axis]
+        if before + after:
+            sources = numpy_pad_sources(mode, before, after, size)
+            x = call_source(ctx.helper("mxnet_numpy_pad_axis"), x, str(axis), str(sources), f'"{mode}"')
+    return Lowering(x)
 
 
 @register("_contrib_AdaptiveAvgPooling2D")
@@ -150,7 +181,19 @@ def image_flip(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.flip({ctx.input(0)}, [{IMAGE_FLIP_AXIS[node.op]}])")
 
 
+@register("_image_adjust_lighting")
+def adjust_lighting(ctx: TorchContext, node: Node) -> Lowering:
+    x = ctx.input(0)
+    return Lowering(f"{x} + torch.tensor({lighting_shift(node.attrs)}, dtype={x}.dtype)")
+
+
 @register("_image_crop")
 def image_crop(ctx: TorchContext, node: Node) -> Lowering:
     ranges = image_crop_ranges(node.attrs, ctx.shape(0))
     return Lowering(f"{ctx.input(0)}[{', '.join(f'{begin}:{end}' for begin, end in ranges)}]")
+
+
+@register(*OPENCV_OPS, check=opencv_refusal)
+def opencv(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.rules import axis_index
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_STACKS, amp_cast_refusal, diagonal_positions,
-                               unrunnable_refusal, atleast_axes, broadcast_like_sources, cast_overflow_bound,
+from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
+                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
+                               broadcast_like_sources, cast_overflow_bound,
                                expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
                                roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges,
                                split_bounds, squeezed_axes, stack_overrun, stacked_parts, swapped_axes, tile_reps,
                                whole_axes_but)
-from .registry import HELPERS, Lowering, call_source, register
+from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -72,6 +73,32 @@ def squeeze(ctx: TorchContext, node: Node) -> Lowering:
 def slice_(ctx: TorchContext, node: Node) -> Lowering:
     a, shape = node.attrs, ctx.shape(0)
     return Lowering(_sliced(ctx.input(0), slice_ranges(shape, a["begin"], a["end"], a["step"]), shape))
+
+
+HELPERS["mxnet_slice_assign"] = '''
+def mxnet_slice_assign(x: torch.Tensor, value: torch.Tensor, positions: List[List[int]]) -> torch.Tensor:
+    """x with value written at the crossing of each axis's positions (value's i-th element along an axis at
+    that axis's i-th position)."""
+    index: List[Optional[torch.Tensor]] = []
+    for axis, along in enumerate(positions):
+        shape = [1] * len(positions)
+        shape[axis] = -1
+        index.append(torch.tensor(along, device=x.device).view(shape))
+    return x.index_put(index, value)
+'''
+
+
+@register("_slice_assign", "_slice_assign_scalar")
+def slice_assign(ctx: TorchContext, node: Node) -> Lowering:
+    x, positions = ctx.input(0), assigned_positions(node.attrs, ctx.shape(0))
+    if not all(positions):
+        return Lowering(x)
+    if node.op == "_slice_assign":
+        value = ctx.input(1)
+    else:
+        scalar = node.attrs["scalar"]
+        value = f"torch.full([], {num(math.trunc(scalar) if node.output() in ctx.integers else scalar)}, dtype={x}.dtype)"
+    return Lowering(call_source(ctx.helper("mxnet_slice_assign"), x, value, str(positions)))
 
 
 @register("slice_axis")
@@ -188,6 +215,29 @@ def roll(ctx: TorchContext, node: Node) -> Lowering:
     if not shifts:
         return Lowering(x)
     return Lowering(f"torch.roll({x}, {[s for _, s in shifts]}, {[a for a, _ in shifts]})")
+
+
+@register("_npi_diff")
+def diff(ctx: TorchContext, node: Node) -> Lowering:
+    """The shifted slices times their binomial coefficients, summed in MXNet's order."""
+    axis, length, terms = diff_terms(node.attrs, ctx.shape(0))
+    parts = [f"torch.narrow({ctx.input(0)}, {axis}, {start}, {length})" + ("" if c == 1 else f" * {float(c)!r}")
+             for start, c in terms]
+    return Lowering(" + ".join(parts))
+
+
+@register("_npi_ediff1d")
+def ediff1d(ctx: TorchContext, node: Node) -> Lowering:
+    """The flattened data's differences, after and before what the attributes add (flattened inputs, scalars in
+    the data's type)."""
+    x = ctx.input(0)
+    integer = node.output() in ctx.integers
+    begin, end = (None if addition is None else f"{ctx.input(int(addition[1]))}.reshape(-1)"
+                  if addition[0] == "input" else
+                  f"torch.full([1], {num(math.trunc(addition[1]) if integer else addition[1])}, dtype={x}.dtype)"
+                  for addition in ediff1d_ends(node.attrs))
+    parts = [part for part in (begin, f"{x}.reshape(-1)[1:] - {x}.reshape(-1)[:-1]", end) if part is not None]
+    return Lowering(f"torch.cat([{', '.join(parts)}])")
 
 
 @register("_npi_rot90")
@@ -326,7 +376,7 @@ def diagonal(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{picked}.sum(-1)" if node.op == "_np_trace" else picked)
 
 
-@register(*UNRUNNABLE_STACKS, check=unrunnable_refusal)
+@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
 def unrunnable(ctx: TorchContext, node: Node) -> Lowering:
     """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")

@@ -10,6 +10,7 @@ from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
 from .np_helpers import legacy
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 ONNX_REFUSES: dict[str, str] = {}
 ONNX_OPSET_FLOOR: dict[str, tuple] = {}
 
@@ -114,6 +115,12 @@ CASES.update({
     "np_npx_activations": (S.Group([NX.relu(NP_DATA), NX.sigmoid(NP_DATA), N.copy(NP_DATA), N.clip(NP_DATA, -0.3, 0.5)]),
                            NP_SHAPE),
 })
+_SPECIALS = N.log(STEPS + 1.0) * (STEPS - 0.5)  # NaN, +inf, 0 and a finite value
+CASES.update({
+    "np_nan_to_num": (S.Group([N.nan_to_num(_SPECIALS, nan=0.5, posinf=2.0, neginf=-3.0), N.nan_to_num(_SPECIALS),
+                               N.nan_to_num(-_SPECIALS, nan=float("inf"), posinf=7.0), N.nan_to_num(_ints)]), NP_SHAPE),
+    "np_polyval": (S.Group([N.polyval(_nw((4,), "p"), NP_DATA), N.polyval(_nw((1,), "p1"), NP_DATA * 2.0)]), NP_SHAPE),
+})
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES.update({
     "unary_erfinv": "erfinv",
@@ -138,3 +145,4 @@ CASES.update({
                                               S.Cast(S.broadcast_mod(_top_indices, _width), dtype="float32")]),
                                      (2, 1, 3, 5)),
 })
+INDEX_IMPORTER_SKIPS["np_nan_to_num"] = "MXNet's importer has no IsInf"

@@ -215,3 +215,13 @@ RANDOM_CASES.update({
                              get_prob=prob, name="multinomial"), (400, 4), {"logits": _PROBABILITIES})
        for prob in (False, True)},
 })
+CASES.update({
+    "np_diag_indices_from": (S.Group([legacy(N.diag_indices_from(NP_DATA)), d * 2.0]), (3, 3, 3)),
+})
+_set_idx, _set_values = _index_var("idx", [[0.0, 2.0, 1.7], [3.0, 0.0, 1.0]])
+CASES.update({  # rows of the data replaced at (row, column) pairs, indices truncated
+    "index_scatter_set_nd": (S._internal._scatter_set_nd(d * 2.0, S.var("value", shape=(3, 2)), _set_idx,
+                                                         shape=(3, 4, 2), name="scatter"), (3, 4, 2)),
+})
+CASE_INPUTS["index_scatter_set_nd"] = {"idx": _set_values}
+INDEX_IMPORTER_SKIPS["index_scatter_set_nd"] = "MXNet's importer has no ScatterND"

@@ -5,9 +5,10 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
-from .common import N, NP_DATA, NP_SHAPE, S, SHAPE, STEPS, d, op_named
+from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 
 _REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 2), "keepdims": True},
                  "exclude": {"axis": (1,), "exclude": True}, "exclude_keepdims": {"axis": (0, 3), "exclude": True,
@@ -47,4 +48,24 @@ CASES.update({
     "np_average_cumsum": (S.Group([N.average(NP_DATA, axis=1), N.average(NP_DATA), N.cumsum(NP_DATA), N.cumsum(NP_DATA, axis=1),
                                    N.cumsum(NP_DATA > 0, axis=2)]), NP_SHAPE),
     "np_zero_d_chain": (N.sqrt(N.abs(N.mean(NP_DATA) * 2.0 - N.max(NP_DATA))) + N.sum(NP_DATA, axis=(0, 1, 2)), NP_SHAPE),
+})
+CASES.update({
+    "np_constraint_check": (S.Group([NX.constraint_check(NP_DATA > -2.0, msg="out of range"), NP_DATA * 2.0]), NP_SHAPE),
+})
+INDEX_IMPORTER_SKIPS.update({case: "the importer's reductions to 0-d give shape (1,)"
+                            for case in ("np_constraint_check", "np_norm")})
+CASES.update({  # each interpolation, ties (STEPS), q at the ends, several axes, every axis, keepdims
+    "np_percentile": (S.Group([N.percentile(NP_DATA, 30, axis=1), N.percentile(NP_DATA, 37.5, axis=(0, -1), keepdims=True),
+                               N.percentile(NP_DATA, 100), N.percentile(STEPS, 0, axis=-2),
+                               N.percentile(NP_DATA, 45, axis=2, interpolation="lower"),
+                               N.percentile(NP_DATA, 45, axis=2, interpolation="higher"),
+                               N.percentile(NP_DATA, 50, axis=0, interpolation="midpoint"),
+                               N.percentile(NP_DATA, 50, axis=2, interpolation="nearest"),
+                               N.percentile(STEPS, 62.5, axis=(1, 2), interpolation="nearest")]), NP_SHAPE),
+})
+_norm = N.linalg.norm
+CASES.update({  # np.linalg.norm's L1 and L2 reductions: flattened, one axis, Frobenius over two, keepdims, integers
+    "np_norm": (S.Group([_norm(NP_DATA), _norm(NP_DATA, axis=1), _norm(NP_DATA, 1, axis=-1, keepdims=True),
+                         _norm(NP_DATA, "fro", axis=(0, 2)), _norm(N.reshape(NP_DATA, (6, 4)), "fro"),
+                         _norm(N.reshape(NP_DATA, -1), 1), _norm(STEPS, 2, axis=0)]), NP_SHAPE),
 })

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .common import S, d, mx
-from .np_helpers import NP_DATA, NX, legacy
+from .np_helpers import N, NP_DATA, NX, legacy
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 CASE_INPUTS: dict[str, dict] = {}
 
 # id -> (symbol, input shape)
@@ -91,4 +92,20 @@ CASES.update({  # MXNet's image ops on HWC images (NHWC batches but for the flip
     "np_image_flip_top_bottom": (legacy(NX.image.flip_top_bottom(NP_DATA)), (4, 5, 3)),
     "np_image_crop": (legacy(NX.image.crop(NP_DATA, x=1, y=2, width=3, height=2)), (2, 5, 6, 3)),
     "image_crop_legacy": (_IMAGE.crop(d, x=0, y=1, width=4, height=3), (4, 5, 1)),
+    "np_image_adjust_lighting": (legacy(NX.image.adjust_lighting(NP_DATA, alpha=(0.1, -0.2, 0.3))), (4, 5, 3)),
 })
+_npi_pad = mx.sym.np._internal.pad  # np.pad's constant mode returns no symbol in MXNet 1.9.1
+_INTS = (NP_DATA * 5.0).astype("int32")
+CASES.update({  # NumPy's pad: any rank, widths past the axis's size (reflections repeat), last axis padded first
+    "np_pad_constant": (S.Group([legacy(_npi_pad(NP_DATA, ((1, 0), (0, 2), (2, 1)), mode="constant", constant_value=0.5)),
+                                 legacy(_npi_pad(_INTS, ((0, 1), (1, 1), (0, 0)), mode="constant", constant_value=-2.7)),
+                                 legacy(_npi_pad(NP_DATA > 0, ((1, 1), (0, 0), (1, 0)), constant_value=0.5))]), (2, 3, 4)),
+    "np_pad_edge": (legacy(N.pad(NP_DATA, ((1, 2), (0, 3), (2, 0)), mode="edge")), (2, 3, 4)),
+    "np_pad_reflect": (legacy(N.pad(NP_DATA, ((3, 2), (5, 1), (0, 7)), mode="reflect")), (2, 3, 4)),
+    "np_pad_reflect_size_one": (legacy(N.pad(NP_DATA, ((2, 1), (1, 2)), mode="reflect")), (1, 3)),
+    "np_pad_symmetric": (legacy(N.pad(NP_DATA, ((4, 1), (2, 5), (1, 9)), mode="symmetric")), (2, 3, 4)),
+    "np_pad_maximum": (legacy(N.pad(NP_DATA, ((1, 2), (2, 1), (0, 1)), mode="maximum")), (2, 3, 4)),
+    "np_pad_minimum": (legacy(N.pad(NP_DATA, ((0, 1), (1, 0)), mode="minimum")), (3, 4)),
+    "np_pad_1d": (legacy(N.pad(NP_DATA, ((2,), (3,)), mode="symmetric")), (4,)),
+})
+INDEX_IMPORTER_SKIPS["np_pad_constant"] = "MXNet's importer reads ONNX's Pad as its own, of 4-D and 5-D data only"

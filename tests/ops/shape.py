@@ -11,6 +11,7 @@ from .common import S, d
 from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
+INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 ONNX_REFUSES: dict[str, str] = {}
 
 # id -> (symbol, input shape)
@@ -143,6 +144,25 @@ CASES.update({  # MXNet's own diag: a matrix from a vector, else the diagonal of
     "shape_diag_nd_negative_axes": (S.diag(d, k=-1, axis1=-1, axis2=0, name="diag"), (3, 4, 5)),
     "shape_diag_nd_below": (S.diag(d, k=-2, axis1=1, axis2=2, name="diag"), (2, 4, 3)),
 })
+_INTS = (NP_DATA * 5.0).astype("int32")
+CASES.update({
+    "np_diff": (S.Group([N.diff(NP_DATA), N.diff(NP_DATA, n=2, axis=0), N.diff(NP_DATA, n=3, axis=-2), N.diff(NP_DATA, n=0),
+                         N.diff(_INTS, axis=1), N.diff(NP_DATA, n=4, axis=2)]), (3, 4, 5)),
+})
+_assign = S._internal
+CASES.update({  # slice's region replaced: steps of either sign, None bounds, a scalar in integer data
+    "shape_slice_assign": (_assign._slice_assign(d, S.var("w", shape=(2, 2, 3)), begin=(0, -1, None), end=(2, None, None),
+                                                 step=(None, -2, 2), name="assign"), (3, 4, 5)),
+    "shape_slice_assign_scalar": (S.Group([_assign._slice_assign_scalar(d, scalar=2.5, begin=(1,), end=(None,), step=(2,)),
+                                           _assign._slice_assign_scalar(S.Cast(d * 5.0, dtype="int32"), scalar=-2.7,
+                                                                        begin=(None, 3), end=(-1, 0), step=(1, -1))]),
+                                  (4, 5)),
+})
+CASES.update({  # ediff1d: arrays (any shape, flattened) or scalars (truncated for integer data) around the differences
+    "np_ediff1d": (S.Group([N.ediff1d(NP_DATA), N.ediff1d(NP_DATA, to_begin=1.5), N.ediff1d(NP_DATA, to_end=-2.0),
+                            N.ediff1d(NP_DATA, to_begin=_twice(NP_DATA), to_end=N.reshape(NP_DATA, -1)),
+                            N.ediff1d(_INTS, to_begin=2.7, to_end=_INTS)]), (2, 3)),
+})
 # Casts: data scaled past each integer type's range (wrapping, int32 and int64 overflow), exact halves; float16
 # and bfloat16 results are cast back to float32 (NumPy has no bfloat16) and clipped (float16 overflows to inf)
 _CAST_INPUTS = {"int8": d * 300.0, "uint8": d * 300.0, "int32": d * 4e9, "int64": d * 1e19, "bool": S.round(d * 2.0),
@@ -194,3 +214,5 @@ CASES.update({  # a split into one part, as Faster R-CNN splits its batch of one
     "det_split_one_part_squeezed": (S.SliceChannel(d, num_outputs=1, axis=1, squeeze_axis=True, name="split") * 2.0,
                                     (2, 1, 4)),
 })
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer has no ScatterND"
+                            for case in ("shape_slice_assign", "shape_slice_assign_scalar")})
