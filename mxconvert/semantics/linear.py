@@ -1,4 +1,4 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot, ``_linalg_gemm2`` and
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot, ``_linalg_gemm(2)`` and
 the NumPy interface's matmul, dot, tensordot and einsum."""
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ define({
     "batch_dot": _MATMUL,
     "_linalg_gemm2": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
                             "alpha": (parse_float, 1.0), "axis": (parse_int, -2)}),
+    "_linalg_gemm": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
+                           "alpha": (parse_float, 1.0), "beta": (parse_float, 1.0), "axis": (parse_int, -2)}),
 })
 
 
@@ -48,6 +50,7 @@ alias("_npx_embedding", "Embedding")
 alias("_npx_batch_dot", "batch_dot")
 alias("_npx_fully_connected", "FullyConnected")
 alias("linalg_gemm2", "_linalg_gemm2")
+alias("linalg_gemm", "_linalg_gemm")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
@@ -129,6 +132,14 @@ def _batch_dot(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("_linalg_gemm2")
 def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
+
+
+@shape_rule("_linalg_gemm")
+def _gemm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """``_linalg_gemm2``'s product, to which C (of its shape) is added."""
+    out = _matrix_product(node, shapes[:2], node.attrs["axis"], 2)
+    expect(shapes[2], out, "C")
+    return [out]
 
 
 # --- MXNet's NumPy interface: matmul, dot, tensordot and einsum, each an einsum equation ----------------------
@@ -226,7 +237,6 @@ define({
     "_linalg_det": OpDef(outputs=lambda a: 3),
     "_linalg_slogdet": OpDef(outputs=lambda a: 4),
     "_linalg_inverse": OpDef(),
-    "_npi_cholesky": OpDef({"lower": (parse_bool, True)}),
     "_npi_solve": OpDef(),
 })
 for _spelling, _op in (("linalg_det", "_linalg_det"), ("_npi_det", "_linalg_det"),
@@ -268,7 +278,7 @@ def _determinant(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [*values, shapes[0], shapes[0][:-1]]
 
 
-@shape_rule("_linalg_inverse", "_npi_cholesky")
+@shape_rule("_linalg_inverse")
 def _square(node: Node, shapes: list[Shape]) -> list[Shape]:
     square_batch(shapes[0])
     return [shapes[0]]

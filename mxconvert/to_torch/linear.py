@@ -1,4 +1,4 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2``
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm(2)``
 as PyTorch layers and expressions (MXNet's semantics from ``semantics.linear``)."""
 from __future__ import annotations
 
@@ -70,6 +70,14 @@ def gemm2(ctx: TorchContext, node: Node) -> Lowering:
     return _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
 
 
+@register("_linalg_gemm")
+def gemm(ctx: TorchContext, node: Node) -> Lowering:
+    """``_linalg_gemm2``'s product plus ``beta * C``."""
+    product = _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"]).expr
+    beta = node.attrs["beta"]
+    return Lowering(f"{product} + {ctx.input(2) if beta == 1.0 else f'{num(beta)} * {ctx.input(2)}'}")
+
+
 @register("_npi_matmul")
 def numpy_matmul(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.matmul({ctx.input(0)}, {ctx.input(1)})")
@@ -100,11 +108,6 @@ def slogdet(ctx: TorchContext, node: Node) -> Lowering:
 @register("_linalg_inverse")
 def inverse(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.linalg.inv({ctx.input(0)})")
-
-
-@register("_npi_cholesky")
-def cholesky(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.cholesky({ctx.input(0)}, upper={not node.attrs['lower']})")
 
 
 @register("_npi_solve")

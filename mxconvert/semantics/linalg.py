@@ -1,0 +1,171 @@
+"""MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
+Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
+and triangle packing, LQ factorisation and symmetric eigendecomposition."""
+from __future__ import annotations
+
+import math
+
+from ..ir import Node
+from .rules import Shape, ShapeError, shape_rule
+from .schema import OpDef, alias, define, parse_bool, parse_float, parse_int
+
+# --- schemas ----------------------------------------------------------------------------------------------
+_LOWER = {"lower": (parse_bool, True)}
+_TRIANGULAR = OpDef({"transpose": (parse_bool, False), "rightside": (parse_bool, False), **_LOWER,
+                     "alpha": (parse_float, 1.0)})
+_OFFSET = {"offset": (parse_int, 0)}
+
+define({
+    "_linalg_potrf": OpDef(_LOWER),
+    "_linalg_potri": OpDef(_LOWER),
+    "_linalg_trmm": _TRIANGULAR,
+    "_linalg_trsm": _TRIANGULAR,
+    "_linalg_syrk": OpDef({"transpose": (parse_bool, False), "alpha": (parse_float, 1.0)}),
+    "_linalg_sumlogdiag": OpDef(),
+    "_linalg_extractdiag": OpDef(_OFFSET),
+    "_linalg_makediag": OpDef(_OFFSET),
+    "_linalg_extracttrian": OpDef({**_OFFSET, **_LOWER}),
+    "_linalg_maketrian": OpDef({**_OFFSET, **_LOWER}),
+    "_linalg_gelqf": OpDef(outputs=lambda a: 2),
+    "_linalg_syevd": OpDef(outputs=lambda a: 2),
+})
+for _op in ("potrf", "potri", "trmm", "trsm", "syrk", "sumlogdiag", "extractdiag", "makediag", "extracttrian",
+            "maketrian", "gelqf", "syevd"):
+    alias(f"linalg_{_op}", f"_linalg_{_op}")
+alias("_npi_cholesky", "_linalg_potrf")
+
+
+# --- shape rules, and the MXNet semantics both emitters share -----------------------------------------------
+def _square(shape: Shape, what: str = "data") -> int:
+    """The size of the square matrices on the trailing two axes."""
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ShapeError(f"{what} of shape {shape}: square matrices on the last two axes are needed")
+    return shape[-1]
+
+
+@shape_rule("_linalg_potrf", "_linalg_potri")
+def _same_square(node: Node, shapes: list[Shape]) -> list[Shape]:
+    _square(shapes[0])
+    return [shapes[0]]
+
+
+@shape_rule("_linalg_trmm", "_linalg_trsm")
+def _triangular(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """B's shape: the triangular A multiplies (or divides) it from the left, or from the right."""
+    a, b = shapes
+    n = _square(a, "A")
+    side = -1 if node.attrs["rightside"] else -2
+    if len(a) != len(b) or a[:-2] != b[:-2] or b[side] != n:
+        raise ShapeError(f"A of shape {a} and B of shape {b} do not multiply")
+    return [b]
+
+
+@shape_rule("_linalg_syrk")
+def _syrk(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = shapes[0]
+    if len(a) < 2:
+        raise ShapeError(f"A of shape {a}: matrices on the last two axes are needed")
+    n = a[-1] if node.attrs["transpose"] else a[-2]
+    return [(*a[:-2], n, n)]
+
+
+@shape_rule("_linalg_sumlogdiag")
+def _sumlogdiag(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One value per matrix (one matrix: shape (1,), as in MXNet)."""
+    _square(shapes[0])
+    return [shapes[0][:-2] or (1,)]
+
+
+def _offset_size(n: int, offset: int) -> int:
+    size = n - abs(offset)
+    if size <= 0:
+        raise ShapeError(f"offset {offset} leaves nothing of a {n}x{n} matrix")
+    return size
+
+
+@shape_rule("_linalg_extractdiag", "_linalg_extracttrian")
+def _extract(node: Node, shapes: list[Shape]) -> list[Shape]:
+    size = _offset_size(_square(shapes[0]), node.attrs["offset"])
+    return [(*shapes[0][:-2], size if node.op == "_linalg_extractdiag" else size * (size + 1) // 2)]
+
+
+def packed_side(length: int) -> int:
+    """The side of the triangle ``maketrian`` unpacks from ``length`` values."""
+    side = math.floor(0.5 + (math.sqrt(8 * length + 1) - 1.0) * 0.5)
+    if side * (side + 1) // 2 != length:
+        raise ShapeError(f"{length} values do not fill a triangle")
+    return side
+
+
+@shape_rule("_linalg_makediag", "_linalg_maketrian")
+def _make(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    if not data:
+        raise ShapeError("a 0-d tensor has no vectors to place")
+    side = data[-1] if node.op == "_linalg_makediag" else packed_side(data[-1])
+    n = side + abs(node.attrs["offset"])
+    return [(*data[:-1], n, n)]
+
+
+@shape_rule("_linalg_gelqf")
+def _gelqf(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Q of A's shape and the square L of its rows."""
+    a = shapes[0]
+    if len(a) < 2 or a[-2] > a[-1]:
+        raise ShapeError(f"A of shape {a}: matrices with no more rows than columns are needed")
+    return [a, (*a[:-1], a[-2])]
+
+
+@shape_rule("_linalg_syevd")
+def _syevd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The eigenvectors (rows) and the eigenvalues."""
+    _square(shapes[0])
+    return [shapes[0], shapes[0][:-1]]
+
+
+def diagonal_positions(n: int, offset: int) -> list[int]:
+    """The flat positions (row * n + column) in an n x n matrix of diagonal ``offset``, first row first."""
+    return [(i - min(offset, 0)) * n + i + max(offset, 0) for i in range(_offset_size(n, offset))]
+
+
+def triangle_positions(n: int, offset: int, lower: bool) -> list[int]:
+    """The flat positions in an n x n matrix of the triangle MXNet packs, in its packed order: the lower triangle
+    below diagonal ``offset`` < 0 (``offset`` 0: the lower one where ``lower``) row by row, else the upper triangle
+    above it column by column."""
+    transposed = offset > 0 or (offset == 0 and not lower)
+    size = _offset_size(n, offset)
+    positions = [0] * (size * (size + 1) // 2)
+    for flat in range(n * n):
+        row, col = divmod(flat, n)
+        if transposed:
+            row, col = col, row
+        row -= abs(offset)
+        if row >= col:
+            positions[row * (row + 1) // 2 + col] = flat
+    return positions
+
+
+def placed_sources(n: int, positions: list[int]) -> list[int]:
+    """For each flat position of an n x n matrix, the index of the packed value placed there, or -1 (zero)."""
+    sources = [-1] * (n * n)
+    for index, flat in enumerate(positions):
+        sources[flat] = index
+    return sources
+
+
+def make_positions(node: Node, length: int) -> tuple[int, list[int]]:
+    """``makediag``/``maketrian`` of vectors of ``length``: the matrices' side and where each value goes."""
+    a = node.attrs
+    side = length if node.op == "_linalg_makediag" else packed_side(length)
+    n = side + abs(a["offset"])
+    if node.op == "_linalg_makediag":
+        return n, diagonal_positions(n, a["offset"])
+    return n, triangle_positions(n, a["offset"], a["lower"])
+
+
+def extract_positions(node: Node, n: int) -> list[int]:
+    """``extractdiag``/``extracttrian`` of n x n matrices: the flat positions read, in output order."""
+    a = node.attrs
+    if node.op == "_linalg_extractdiag":
+        return diagonal_positions(n, a["offset"])
+    return triangle_positions(n, a["offset"], a["lower"])

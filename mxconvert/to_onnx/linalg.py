@@ -1,0 +1,190 @@
+"""MXNet's ``_linalg_*`` operators as ONNX nodes (MXNet's semantics from ``semantics.linalg``): products of the
+triangle LAPACK reads, entries gathered from and placed in flattened matrices; the factorisations ONNX has no
+operator for are refused."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import NotExpressible
+from ..ir import Node
+from ..semantics.linalg import diagonal_positions, extract_positions, make_positions, placed_sources
+from .context import EmitContext
+from .registry import register
+
+
+def _flat(ctx: EmitContext, x: str, rank: int, n: int) -> str:
+    """n x n matrices on the last two axes as vectors of n * n entries (the batch axes kept as they are)."""
+    return ctx.reshape(x, [0] * (rank - 2) + [n * n])
+
+
+def _scaled(ctx: EmitContext, x: str, alpha: float, out: str | None) -> str:
+    if alpha == 1.0:
+        return ctx.add("Identity", [x], out) if out else x
+    return ctx.add("Mul", [x, ctx.const(alpha, "alpha")], out)
+
+
+def _transposed(ctx: EmitContext, x: str, rank: int, out: str | None = None) -> str:
+    return ctx.add("Transpose", [x], out, perm=[*range(rank - 2), rank - 1, rank - 2])
+
+
+@register("_linalg_trmm")
+def trmm(ctx: EmitContext, node: Node) -> None:
+    """alpha * op(A) @ B (B @ op(A) where ``rightside``), op(A) A's triangle (the other is never read, so it is
+    dropped by ``Where``), transposed where ``transpose``."""
+    a = node.attrs
+    rank, n = len(ctx.shape(0)), ctx.shape(0)[-1]
+    kept = np.tril(np.ones((n, n), bool)) if a["lower"] else np.triu(np.ones((n, n), bool))
+    triangle = ctx.add("Where", [ctx.const(kept, "triangle", dtype=bool), ctx.input(0), ctx.const(0.0, "zero")])
+    if a["transpose"]:
+        triangle = _transposed(ctx, triangle, rank)
+    operands = [ctx.input(1), triangle] if a["rightside"] else [triangle, ctx.input(1)]
+    _scaled(ctx, ctx.add("MatMul", operands), a["alpha"], ctx.output())
+
+
+@register("_linalg_syrk")
+def syrk(ctx: EmitContext, node: Node) -> None:
+    """alpha * A @ A.T (A.T @ A where ``transpose``)."""
+    x = ctx.input(0)
+    xt = _transposed(ctx, x, len(ctx.shape(0)))
+    operands = [xt, x] if node.attrs["transpose"] else [x, xt]
+    _scaled(ctx, ctx.add("MatMul", operands), node.attrs["alpha"], ctx.output())
+
+
+def _entries(ctx: EmitContext, positions: list[int]) -> str:
+    """The entries at flat ``positions`` of input 0's matrices, in order, on the last axis."""
+    rank, n = len(ctx.shape(0)), ctx.shape(0)[-1]
+    return ctx.add("Gather", [_flat(ctx, ctx.input(0), rank, n), ctx.ints(positions, "positions")], axis=rank - 2)
+
+
+@register("_linalg_sumlogdiag")
+def sumlogdiag(ctx: EmitContext, node: Node) -> None:
+    """The sum of the logs of the diagonal; one matrix gives shape (1,), as in MXNet."""
+    logs = ctx.add("Log", [_entries(ctx, diagonal_positions(ctx.shape(0)[-1], 0))])
+    rank = len(ctx.shape(0))
+    if rank == 2:
+        ctx.reduce_sum(logs, [0], ctx.output())
+    else:
+        ctx.reduce_sum(logs, [rank - 2], ctx.output(), keepdims=0)
+
+
+@register("_linalg_extractdiag", "_linalg_extracttrian")
+def extract(ctx: EmitContext, node: Node) -> None:
+    positions = extract_positions(node, ctx.shape(0)[-1])
+    ctx.add("Identity", [_entries(ctx, positions)], ctx.output())
+
+
+@register("_linalg_makediag", "_linalg_maketrian")
+def make(ctx: EmitContext, node: Node) -> None:
+    """Each matrix's flat entries gathered from the vector, zero where no value is placed (``Where``: exact for
+    every value)."""
+    rank = len(ctx.shape(0))
+    n, positions = make_positions(node, ctx.shape(0)[-1])
+    sources = np.asarray(placed_sources(n, positions))
+    gathered = ctx.add("Gather", [ctx.input(0), ctx.ints(np.maximum(sources, 0), "sources")], axis=rank - 1)
+    placed = ctx.add("Where", [ctx.const(sources >= 0, "placed", dtype=bool), gathered, ctx.const(0.0, "zero")])
+    ctx.reshape(placed, [0] * (rank - 1) + [n, n], ctx.output())
+
+
+# ONNX has no factorisation or solve: they are unrolled for the matrix size fixed at conversion, one column or row
+# a step, in the order LAPACK's unblocked kernels take
+MAX_UNROLLED = 32
+
+
+def _unrolled_size(ctx: EmitContext) -> int:
+    n = ctx.shape(0)[-1]
+    if n > MAX_UNROLLED:
+        raise NotExpressible(f"{n}x{n} matrices: the ONNX form is unrolled for matrices up to "
+                             f"{MAX_UNROLLED}x{MAX_UNROLLED}")
+    return n
+
+
+def _part(ctx: EmitContext, x: str, indices: list[int], axis: int) -> str:
+    return ctx.add("Gather", [x, ctx.ints(indices, "indices")], axis=axis)
+
+
+def _cholesky(ctx: EmitContext, a: str, rank: int, n: int) -> str:
+    """The lower Cholesky factor of ``a``'s lower triangle, column by column: column j is a's column j less the
+    products of the columns before it with their row j, divided by the root of its diagonal entry, zero above."""
+    columns: list[str] = []
+    for j in range(n):
+        column = _part(ctx, a, [j], rank - 1)
+        if columns:
+            before = columns[0] if j == 1 else ctx.add("Concat", columns, axis=rank - 1)
+            products = ctx.add("Mul", [before, _part(ctx, before, [j], rank - 2)])
+            column = ctx.add("Sub", [column, ctx.reduce_sum(products, [rank - 1])])
+        root = ctx.add("Sqrt", [_part(ctx, column, [j], rank - 2)])
+        below = ctx.const((np.arange(n) >= j).reshape(n, 1), "below", dtype=bool)
+        columns.append(ctx.add("Where", [below, ctx.add("Div", [column, root]), ctx.const(0.0, "zero")]))
+    return ctx.add("Concat", columns, axis=rank - 1)
+
+
+def _substitution(ctx: EmitContext, t: str, b: str, lower: bool, rank: int, n: int) -> str:
+    """X with T @ X = B for T's ``lower`` (else upper) triangle: row by row from the first (else the last) row, each
+    B's row less T's known part times the rows found, divided by T's diagonal entry."""
+    order = range(n) if lower else range(n - 1, -1, -1)
+    found: dict[int, str] = {}
+    for i in order:
+        row = _part(ctx, b, [i], rank - 2)
+        if found:
+            known = list(found)
+            rows = found[known[0]] if len(known) == 1 else ctx.add("Concat", list(found.values()), axis=rank - 2)
+            coefficients = _part(ctx, _part(ctx, t, [i], rank - 2), known, rank - 1)
+            row = ctx.add("Sub", [row, ctx.add("MatMul", [coefficients, rows])])
+        diagonal = _part(ctx, _part(ctx, t, [i], rank - 2), [i], rank - 1)
+        found[i] = ctx.add("Div", [row, diagonal])
+    return ctx.add("Concat", [found[i] for i in range(n)], axis=rank - 2)
+
+
+@register("_linalg_potrf")
+def potrf(ctx: EmitContext, node: Node) -> None:
+    """The lower factor of the lower triangle; the upper one as the transposed lower factor of the transpose."""
+    rank, n = len(ctx.shape(0)), _unrolled_size(ctx)
+    if node.attrs["lower"]:
+        ctx.add("Identity", [_cholesky(ctx, ctx.input(0), rank, n)], ctx.output())
+    else:
+        factor = _cholesky(ctx, _transposed(ctx, ctx.input(0), rank), rank, n)
+        _transposed(ctx, factor, rank, ctx.output())
+
+
+@register("_linalg_potri")
+def potri(ctx: EmitContext, node: Node) -> None:
+    """inv(L @ L.T) = inv(L).T @ inv(L), inv(L) solved from L's triangle (L = U.T for an upper factor U)."""
+    rank, n = len(ctx.shape(0)), _unrolled_size(ctx)
+    factor = ctx.input(0) if node.attrs["lower"] else _transposed(ctx, ctx.input(0), rank)
+    identity = ctx.const(np.eye(n).reshape((1,) * (rank - 2) + (n, n)), "identity")  # broadcast over the batch
+    inverse = _substitution(ctx, factor, identity, True, rank, n)
+    ctx.add("MatMul", [_transposed(ctx, inverse, rank), inverse], ctx.output())
+
+
+@register("_linalg_trsm")
+def trsm(ctx: EmitContext, node: Node) -> None:
+    """X with op(A) @ X = alpha * B; X @ op(A) = alpha * B (``rightside``) as op(A).T @ X.T = alpha * B.T."""
+    a = node.attrs
+    rank, n = len(ctx.shape(0)), _unrolled_size(ctx)
+    transposed = a["transpose"] != a["rightside"]
+    t = _transposed(ctx, ctx.input(0), rank) if transposed else ctx.input(0)
+    b = _scaled(ctx, ctx.input(1), a["alpha"], None)
+    if a["rightside"]:
+        b = _transposed(ctx, b, rank)
+    x = _substitution(ctx, t, b, a["lower"] != transposed, rank, n)
+    if a["rightside"]:
+        _transposed(ctx, x, rank, ctx.output())
+    else:
+        ctx.add("Identity", [x], ctx.output())
+
+
+_NO_OPERATOR = {
+    "_linalg_gelqf": "ONNX has no QR or LQ factorisation operator, and LAPACK's Householder signs depend on the data",
+    "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+}
+
+
+
+def _no_operator(node: Node, *context: object) -> str:
+    return _NO_OPERATOR[node.op]
+
+
+@register(*_NO_OPERATOR, check=_no_operator)
+def refused(ctx: EmitContext, node: Node) -> None:
+    """Never run: the check refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")
