@@ -1,13 +1,14 @@
 """MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
 Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
-and triangle packing, LQ factorisation and symmetric eigendecomposition."""
+and triangle packing, LQ factorisation and symmetric eigendecomposition; the NumPy interface's pseudo-inverse,
+symmetric eigenvalues, tensor inverse and tensor solve."""
 from __future__ import annotations
 
 import math
 
 from ..ir import Node
 from .rules import Shape, ShapeError, shape_rule
-from .schema import OpDef, alias, define, parse_bool, parse_float, parse_int
+from .schema import OpDef, alias, define, parse_bool, parse_float, parse_int, optional, parse_shape, parse_str
 
 # --- schemas ----------------------------------------------------------------------------------------------
 _LOWER = {"lower": (parse_bool, True)}
@@ -33,6 +34,14 @@ for _op in ("potrf", "potri", "trmm", "trsm", "syrk", "sumlogdiag", "extractdiag
             "maketrian", "gelqf", "syevd"):
     alias(f"linalg_{_op}", f"_linalg_{_op}")
 alias("_npi_cholesky", "_linalg_potrf")
+
+define({
+    "_npi_pinv": OpDef({"hermitian": (parse_bool, False)}),  # rcond: a tensor input
+    "_npi_pinv_scalar_rcond": OpDef({"rcond": (parse_float, 1e-15), "hermitian": (parse_bool, False)}),
+    "_npi_eigvalsh": OpDef({"UPLO": (parse_str, "L")}),
+    "_npi_tensorinv": OpDef({"ind": (parse_int, 2)}),
+    "_npi_tensorsolve": OpDef({"a_axes": (optional(parse_shape), None)}),
+})
 
 
 # --- shape rules, and the MXNet semantics both emitters share -----------------------------------------------
@@ -121,6 +130,40 @@ def _syevd(node: Node, shapes: list[Shape]) -> list[Shape]:
     """The eigenvectors (rows) and the eigenvalues."""
     _square(shapes[0])
     return [shapes[0], shapes[0][:-1]]
+
+
+@shape_rule("_npi_pinv", "_npi_pinv_scalar_rcond")
+def _pinv(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = shapes[0]
+    if len(a) < 2:
+        raise ShapeError(f"a of shape {a}: matrices on the last two axes are needed")
+    return [(*a[:-2], a[-1], a[-2])]
+
+
+@shape_rule("_npi_eigvalsh")
+def _eigvalsh(node: Node, shapes: list[Shape]) -> list[Shape]:
+    _square(shapes[0])
+    return [shapes[0][:-1]]
+
+
+@shape_rule("_npi_tensorinv")
+def _tensorinv(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """NumPy's: a's first ``ind`` axes and its others, swapped; both must hold as many values."""
+    a, ind = shapes[0], node.attrs["ind"]
+    if not 0 < ind < len(a) or math.prod(a[:ind]) != math.prod(a[ind:]):
+        raise ShapeError(f"a of shape {a} has no inverse over its first {ind} axes")
+    return [(*a[ind:], *a[:ind])]
+
+
+@shape_rule("_npi_tensorsolve")
+def _tensorsolve(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """NumPy's: a's axes with ``a_axes`` moved to the end, b's shape first; x's shape the rest, as many values."""
+    a, b = shapes
+    moved = [axis % len(a) for axis in node.attrs["a_axes"] or ()]
+    ordered = tuple(a[axis] for axis in range(len(a)) if axis not in moved) + tuple(a[axis] for axis in moved)
+    if ordered[:len(b)] != tuple(b) or math.prod(ordered[len(b):]) != math.prod(b):
+        raise ShapeError(f"a of shape {a} and b of shape {b} do not solve")
+    return [ordered[len(b):]]
 
 
 def diagonal_positions(n: int, offset: int) -> list[int]:

@@ -176,6 +176,11 @@ def trsm(ctx: EmitContext, node: Node) -> None:
 _NO_OPERATOR = {
     "_linalg_gelqf": "ONNX has no QR or LQ factorisation operator, and LAPACK's Householder signs depend on the data",
     "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+    "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+    "_npi_pinv": "ONNX has no singular value decomposition operator",
+    "_npi_pinv_scalar_rcond": "ONNX has no singular value decomposition operator",
+    "_npi_tensorinv": "ONNX has no matrix inverse operator",
+    "_npi_tensorsolve": "ONNX has no linear solve operator",
 }
 
 

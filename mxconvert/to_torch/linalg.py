@@ -128,3 +128,27 @@ _FACTORISATIONS = {"_linalg_gelqf": "mxnet_lq", "_linalg_syevd": "mxnet_syevd"}
 @register(*_FACTORISATIONS)
 def factorisation(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)})")
+
+
+@register("_npi_pinv", "_npi_pinv_scalar_rcond")
+def pinv(ctx: TorchContext, node: Node) -> Lowering:
+    """Singular values up to ``rcond`` times the largest are dropped (a tensor ``rcond``: one per matrix); MXNet's
+    kernel takes the singular values whatever ``hermitian`` says, and so does this."""
+    rcond = ctx.input(1) if node.op == "_npi_pinv" else num(node.attrs["rcond"])
+    return Lowering(f"torch.linalg.pinv({ctx.input(0)}, rtol={rcond})")
+
+
+@register("_npi_eigvalsh")
+def eigvalsh(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.eigvalsh({ctx.input(0)}, UPLO={node.attrs['UPLO']!r})")
+
+
+@register("_npi_tensorinv")
+def tensorinv(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.tensorinv({ctx.input(0)}, ind={node.attrs['ind']})")
+
+
+@register("_npi_tensorsolve")
+def tensorsolve(ctx: TorchContext, node: Node) -> Lowering:
+    dims = list(node.attrs["a_axes"]) if node.attrs["a_axes"] else None
+    return Lowering(f"torch.linalg.tensorsolve({ctx.input(0)}, {ctx.input(1)}, dims={dims})")

@@ -2,7 +2,9 @@
 well-conditioned matrices, single and batched."""
 from __future__ import annotations
 
-from .common import S, d, mx
+import numpy as np
+
+from .common import NP_DATA, S, d, mx
 from .np_helpers import N, legacy
 
 L = S.linalg
@@ -22,6 +24,7 @@ def _spd(x=d, n: int = 3):
 
 
 _DOMINANT = S.broadcast_add(d, _eye(3, 4.0))  # triangles far from singular
+_NP_DOMINANT_6 = S.broadcast_add(d, _eye(6, 4.0)).as_np_ndarray()
 CASES = {
     "la_gemm": (L.gemm(d, _w("w", (2, 5, 3)), _w("c", (2, 4, 3)), alpha=0.5, beta=2.0, name="gemm"), (2, 4, 5)),
     "la_gemm_transposed_axis": (L.gemm(d, _w("w", (2, 2, 3, 4)), _w("c", (2, 5, 3, 2)), transpose_a=True,
@@ -66,11 +69,33 @@ CASES = {
     "np_linalg_cholesky": (legacy(N.linalg.cholesky(_spd().as_np_ndarray())), (2, 3, 3)),
     "np_linalg_cholesky_upper": (legacy(mx.symbol.numpy._internal.cholesky(_spd().as_np_ndarray(), lower=False)),
                                  (2, 3, 3)),
+    "np_linalg_pinv": (legacy(N.linalg.pinv(NP_DATA)), (2, 3, 4)),
+    # a cutoff per matrix: half the largest singular value drops some
+    "np_linalg_pinv_rcond_tensor": (legacy(N.linalg.pinv(NP_DATA, rcond=_w("rcond", (2,)).as_np_ndarray())),
+                                    (2, 4, 3)),
+    "np_linalg_pinv_scalar_cutoff_2d": (legacy(N.linalg.pinv(NP_DATA, rcond=0.3)), (3, 5)),
+    "np_linalg_eigvalsh": (legacy(N.linalg.eigvalsh(_spd().as_np_ndarray())), (2, 3, 3)),
+    # the upper triangle of data that is not symmetric
+    "np_linalg_eigvalsh_upper": (legacy(N.linalg.eigvalsh(NP_DATA, UPLO="U")), (2, 4, 4)),
+    "np_linalg_tensorinv": (legacy(N.linalg.tensorinv(N.reshape(_NP_DOMINANT_6, (6, 2, 3)), ind=1)), (6, 6)),
+    "np_linalg_tensorsolve": (legacy(N.linalg.tensorsolve(N.reshape(_NP_DOMINANT_6, (2, 3, 6)),
+                                                          _w("b", (2, 3)).as_np_ndarray())), (6, 6)),
+    "np_linalg_tensorsolve_axes": (legacy(N.linalg.tensorsolve(N.reshape(_NP_DOMINANT_6, (6, 2, 3)),
+                                                               _w("b", (2, 3)).as_np_ndarray(), axes=(0,))), (6, 6)),
 }
+CASE_INPUTS = {"np_linalg_pinv_rcond_tensor": {"rcond": np.array([1e-3, 0.5], np.float32)}}
 
 ONNX_REFUSES = {
     **{case: r"_linalg_gelqf \[ONNX has no QR or LQ factorisation operator, and LAPACK's Householder signs depend "
              r"on the data\]" for case in ("la_gelqf", "la_gelqf_square_2d")},
     **{case: r"_linalg_syevd \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"
        for case in ("la_syevd", "la_syevd_2d")},
+    **{case: r"_npi_eigvalsh \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"
+       for case in ("np_linalg_eigvalsh", "np_linalg_eigvalsh_upper")},
+    "np_linalg_pinv": r"_npi_pinv_scalar_rcond \[ONNX has no singular value decomposition operator\]",
+    "np_linalg_pinv_rcond_tensor": r"_npi_pinv \[ONNX has no singular value decomposition operator\]",
+    "np_linalg_pinv_scalar_cutoff_2d": r"_npi_pinv_scalar_rcond \[ONNX has no singular value decomposition operator\]",
+    "np_linalg_tensorinv": r"_npi_tensorinv \[ONNX has no matrix inverse operator\]",
+    **{case: r"_npi_tensorsolve \[ONNX has no linear solve operator\]"
+       for case in ("np_linalg_tensorsolve", "np_linalg_tensorsolve_axes")},
 }
