@@ -1,6 +1,7 @@
 """MXNet's ``_linalg_*`` operators as ONNX nodes (MXNet's semantics from ``semantics.linalg``): products of the
-triangle LAPACK reads, entries gathered from and placed in flattened matrices; the factorisations ONNX has no
-operator for are refused."""
+triangle LAPACK reads, entries gathered from and placed in flattened matrices; Cholesky factors, triangular solves
+and LQ factorisations unrolled for the matrix size fixed at conversion; eigendecompositions, singular values and
+general inverses and solves refused."""
 from __future__ import annotations
 
 import numpy as np
@@ -93,8 +94,7 @@ MAX_UNROLLED = 32
 def _unrolled_size(ctx: EmitContext) -> int:
     n = ctx.shape(0)[-1]
     if n > MAX_UNROLLED:
-        raise NotExpressible(f"{n}x{n} matrices: the ONNX form is unrolled for matrices up to "
-                             f"{MAX_UNROLLED}x{MAX_UNROLLED}")
+        raise NotExpressible(f"matrices of {n} columns: the ONNX form is unrolled for at most {MAX_UNROLLED}")
     return n
 
 
@@ -173,8 +173,50 @@ def trsm(ctx: EmitContext, node: Node) -> None:
         ctx.add("Identity", [x], ctx.output())
 
 
+def _reflected(ctx: EmitContext, x: str, tau: str, v: str) -> str:
+    """(I - tau v v.T) @ x."""
+    projected = ctx.add("MatMul", [_transposed(ctx, v, len(ctx.shape(0))), x])
+    return ctx.add("Sub", [x, ctx.add("Mul", [tau, ctx.add("MatMul", [v, projected])])])
+
+
+@register("_linalg_gelqf")
+def gelqf(ctx: EmitContext, node: Node) -> None:
+    """A = L @ Q as LAPACK computes it: the Householder QR of A.T (each reflection's sign from its pivot, none
+    where the column below it is zero), Q.T and R.T; unrolled for the size fixed at conversion."""
+    rank, (m, n) = len(ctx.shape(0)), ctx.shape(0)[-2:]
+    _unrolled_size(ctx)
+    x = _transposed(ctx, ctx.input(0), rank)  # n x m: its columns are A's rows
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    reflections, betas = [], []
+    for j in range(m):
+        column = _part(ctx, x, [j], rank - 1)
+        alpha = _part(ctx, column, [j], rank - 2)
+        after = ctx.const((np.arange(n) > j).reshape(n, 1), "after", dtype=bool)
+        below = ctx.add("Where", [after, column, zero])
+        below_norm2 = ctx.reduce_sum(ctx.add("Mul", [below, below]), [rank - 2])
+        norm = ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [alpha, alpha]), below_norm2])])
+        signed = ctx.add("Where", [ctx.add("Less", [alpha, zero]), norm, ctx.add("Neg", [norm])])
+        reflects = ctx.add("Greater", [below_norm2, zero])
+        beta = ctx.add("Where", [reflects, signed, alpha])
+        tau = ctx.add("Where", [reflects, ctx.add("Div", [ctx.add("Sub", [beta, alpha]), beta]), zero])
+        scale = ctx.add("Where", [reflects, ctx.add("Sub", [alpha, beta]), one])
+        pivot = ctx.const((np.arange(n) == j).reshape(n, 1), "pivot")
+        v = ctx.add("Add", [ctx.add("Div", [below, scale]), pivot])
+        x = _reflected(ctx, x, tau, v)
+        reflections.append((tau, v))
+        betas.append(beta)
+    top = _part(ctx, x, list(range(m)), rank - 2)
+    diagonal = ctx.add("Where", [ctx.const(np.eye(m, dtype=bool), "diagonal", dtype=bool),
+                                 ctx.add("Concat", betas, axis=rank - 1) if m > 1 else betas[0], zero])
+    r = ctx.add("Where", [ctx.const(np.triu(np.ones((m, m), bool), 1), "above", dtype=bool), top, diagonal])
+    q = ctx.const(np.eye(n, m).reshape((1,) * (rank - 2) + (n, m)), "identity")
+    for tau, v in reversed(reflections):
+        q = _reflected(ctx, q, tau, v)
+    _transposed(ctx, q, rank, ctx.output(0))
+    _transposed(ctx, r, rank, ctx.output(1))
+
+
 _NO_OPERATOR = {
-    "_linalg_gelqf": "ONNX has no QR or LQ factorisation operator, and LAPACK's Householder signs depend on the data",
     "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_pinv": "ONNX has no singular value decomposition operator",
@@ -182,7 +224,6 @@ _NO_OPERATOR = {
     "_npi_tensorinv": "ONNX has no matrix inverse operator",
     "_npi_tensorsolve": "ONNX has no linear solve operator",
 }
-
 
 
 def _no_operator(node: Node, *context: object) -> str:
