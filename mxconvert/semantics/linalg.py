@@ -1,5 +1,5 @@
 """MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
-Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
+determinants, inverses and solves, Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
 and triangle packing, LQ factorisation and symmetric eigendecomposition; the NumPy interface's pseudo-inverse,
 symmetric eigenvalues, tensor inverse and tensor solve."""
 from __future__ import annotations
@@ -44,6 +44,39 @@ define({
 })
 
 
+# --- square matrices: determinants, inverses and solves; the decompositions no target converts exactly ------------
+define({
+    # MXNet keeps the LU factors and pivots as hidden outputs
+    "_linalg_det": OpDef(outputs=lambda a: 3),
+    "_linalg_slogdet": OpDef(outputs=lambda a: 4),
+    "_linalg_inverse": OpDef(),
+    "_npi_solve": OpDef(),
+})
+for _spelling, _op in (("linalg_det", "_linalg_det"), ("_npi_det", "_linalg_det"),
+                       ("linalg_slogdet", "_linalg_slogdet"), ("_npi_slogdet", "_linalg_slogdet"),
+                       ("linalg_inverse", "_linalg_inverse"), ("_npi_inv", "_linalg_inverse")):
+    alias(_spelling, _op)
+
+# decompositions and solvers read but converted by neither target: op -> why
+UNCONVERTED_LINALG = {
+    "_npi_eig": "eigenvectors' signs and order are LAPACK's: no exact conversion",
+    "_npi_eigh": "eigenvectors' signs are LAPACK's: no exact conversion",
+    "_npi_eigvals": "eigenvalues in LAPACK's order: no exact conversion",
+    "_npi_svd": "singular vectors' signs are LAPACK's: no exact conversion",
+}
+define({
+    "_npi_eig": OpDef(outputs=lambda a: 2),
+    "_npi_eigh": OpDef({"UPLO": (parse_str, "L")}, outputs=lambda a: 2),
+    "_npi_eigvals": OpDef(),
+    "_npi_svd": OpDef(outputs=lambda a: 3),
+})
+
+
+def linalg_refusal(node: Node, *context: object) -> str:
+    """Why a decomposition of ``UNCONVERTED_LINALG`` is not converted (a registry ``check``)."""
+    return UNCONVERTED_LINALG[node.op]
+
+
 # --- shape rules, and the MXNet semantics both emitters share -----------------------------------------------
 def _square(shape: Shape, what: str = "data") -> int:
     """The size of the square matrices on the trailing two axes."""
@@ -52,7 +85,27 @@ def _square(shape: Shape, what: str = "data") -> int:
     return shape[-1]
 
 
-@shape_rule("_linalg_potrf", "_linalg_potri")
+@shape_rule("_linalg_det", "_linalg_slogdet")
+def _determinant(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One value per matrix (one matrix: shape (1,), as in MXNet), then the hidden LU factors and pivots."""
+    _square(shapes[0])
+    values = [shapes[0][:-2] or (1,)] * (node.num_outputs - 2)
+    return [*values, shapes[0], shapes[0][:-1]]
+
+
+@shape_rule("_npi_solve")
+def _solve(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """b holds vectors (a's rank less one) or matrices (a's rank), on a's batch axes."""
+    a, b = shapes
+    _square(a, "a")
+    batch = a[:-2]
+    vectors = len(b) == len(a) - 1
+    if not (vectors or len(b) == len(a)) or b[:len(batch)] != batch or b[len(batch)] != a[-1]:
+        raise ShapeError(f"a of shape {a} and b of shape {b} do not solve")
+    return [b]
+
+
+@shape_rule("_linalg_potrf", "_linalg_potri", "_linalg_inverse")
 def _same_square(node: Node, shapes: list[Shape]) -> list[Shape]:
     _square(shapes[0])
     return [shapes[0]]

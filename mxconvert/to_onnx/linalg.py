@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.linalg import diagonal_positions, extract_positions, make_positions, placed_sources
+from ..semantics.linalg import (UNCONVERTED_LINALG, diagonal_positions, extract_positions, linalg_refusal,
+                                make_positions, placed_sources)
 from .context import EmitContext
 from .registry import register
 
@@ -216,7 +217,28 @@ def gelqf(ctx: EmitContext, node: Node) -> None:
     _transposed(ctx, r, rank, ctx.output(1))
 
 
+@register("_linalg_det")
+def det(ctx: EmitContext, node: Node) -> None:
+    ctx.add("Identity", [_det(ctx)], ctx.output())
+
+
+def _det(ctx: EmitContext) -> str:
+    """``Det``, its 0-d value of one matrix as MXNet's (1,)."""
+    value = ctx.add("Det", [ctx.input(0)])
+    return ctx.reshape(value, [1]) if len(ctx.shape(0)) == 2 else value
+
+
+@register("_linalg_slogdet")
+def slogdet(ctx: EmitContext, node: Node) -> None:
+    """The sign and the log of the absolute value of ``Det``."""
+    value = _det(ctx)
+    ctx.add("Sign", [value], ctx.output(0))
+    ctx.add("Log", [ctx.add("Abs", [value])], ctx.output(1))
+
+
 _NO_OPERATOR = {
+    "_linalg_inverse": "ONNX has no matrix inverse operator",
+    "_npi_solve": "ONNX has no linear solve operator",
     "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_pinv": "ONNX has no singular value decomposition operator",
@@ -227,10 +249,10 @@ _NO_OPERATOR = {
 
 
 def _no_operator(node: Node, *context: object) -> str:
-    return _NO_OPERATOR[node.op]
+    return _NO_OPERATOR.get(node.op) or linalg_refusal(node)
 
 
-@register(*_NO_OPERATOR, check=_no_operator)
+@register(*_NO_OPERATOR, *UNCONVERTED_LINALG, check=_no_operator)
 def refused(ctx: EmitContext, node: Node) -> None:
     """Never run: the check refuses every such node before anything is emitted."""
     raise AssertionError(f"{node.op} is refused before emitting")

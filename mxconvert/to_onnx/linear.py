@@ -6,7 +6,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.linear import UNCONVERTED_LINALG, dot_axes, linalg_refusal, matrix_axes, product_equation
+from ..semantics.linear import dot_axes, matrix_axes, product_equation
 from .context import EmitContext
 from .registry import register
 
@@ -120,36 +120,3 @@ def numpy_product(ctx: EmitContext, node: Node) -> None:
     shapes = [ctx.shape(i) for i in range(len(node.inputs))]
     ctx.add("Einsum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(),
             equation=product_equation(node, shapes))
-
-
-@register("_linalg_det")
-def det(ctx: EmitContext, node: Node) -> None:
-    ctx.add("Identity", [_det(ctx)], ctx.output())
-
-
-def _det(ctx: EmitContext) -> str:
-    """``Det``, its 0-d value of one matrix as MXNet's (1,)."""
-    value = ctx.add("Det", [ctx.input(0)])
-    return ctx.reshape(value, [1]) if len(ctx.shape(0)) == 2 else value
-
-
-@register("_linalg_slogdet")
-def slogdet(ctx: EmitContext, node: Node) -> None:
-    """The sign and the log of the absolute value of ``Det``."""
-    value = _det(ctx)
-    ctx.add("Sign", [value], ctx.output(0))
-    ctx.add("Log", [ctx.add("Abs", [value])], ctx.output(1))
-
-
-_NO_OPERATOR = {"_linalg_inverse": "ONNX has no matrix inverse operator",
-                "_npi_solve": "ONNX has no linear solve operator"}
-
-
-def _no_operator(node: Node, *context: object) -> str:
-    return _NO_OPERATOR.get(node.op) or linalg_refusal(node)
-
-
-@register(*_NO_OPERATOR, *UNCONVERTED_LINALG, check=_no_operator)
-def refused_linalg(ctx: EmitContext, node: Node) -> None:
-    """Never run: the check refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.linalg import extract_positions, make_positions, placed_sources
+from ..semantics.linalg import UNCONVERTED_LINALG, extract_positions, linalg_refusal, make_positions, placed_sources
 from .registry import HELPERS, Lowering, num, register
 
 if TYPE_CHECKING:
@@ -152,3 +152,35 @@ def tensorinv(ctx: TorchContext, node: Node) -> Lowering:
 def tensorsolve(ctx: TorchContext, node: Node) -> Lowering:
     dims = list(node.attrs["a_axes"]) if node.attrs["a_axes"] else None
     return Lowering(f"torch.linalg.tensorsolve({ctx.input(0)}, {ctx.input(1)}, dims={dims})")
+
+
+@register("_linalg_det")
+def det(ctx: TorchContext, node: Node) -> Lowering:
+    """One matrix gives one value of shape (1,), as in MXNet; the hidden LU outputs are not computed."""
+    value = f"torch.linalg.det({ctx.input(0)})"
+    return Lowering(f"({value}.reshape(1),)" if len(ctx.shape(0)) == 2 else f"({value},)")
+
+
+@register("_linalg_slogdet")
+def slogdet(ctx: TorchContext, node: Node) -> Lowering:
+    sign, log = (f"torch.linalg.slogdet({ctx.input(0)})[{i}]" for i in range(2))
+    if len(ctx.shape(0)) == 2:
+        return Lowering(f"({sign}.reshape(1), {log}.reshape(1))")
+    return Lowering(f"({sign}, {log})")
+
+
+@register("_linalg_inverse")
+def inverse(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.inv({ctx.input(0)})")
+
+
+@register("_npi_solve")
+def solve(ctx: TorchContext, node: Node) -> Lowering:
+    """``torch.linalg.solve`` reads b as vectors where it has a's rank less one, as MXNet does."""
+    return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
+
+
+@register(*UNCONVERTED_LINALG, check=linalg_refusal)
+def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

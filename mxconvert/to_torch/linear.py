@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.linear import UNCONVERTED_LINALG, dot_axes, linalg_refusal, matrix_axes, product_equation
+from ..semantics.linear import dot_axes, matrix_axes, product_equation
 from .registry import Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -88,35 +88,3 @@ def numpy_product(ctx: TorchContext, node: Node) -> Lowering:
     shapes = [ctx.shape(i) for i in range(len(node.inputs))]
     operands = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
     return Lowering(f"torch.einsum({product_equation(node, shapes)!r}, [{operands}])")
-
-
-@register("_linalg_det")
-def det(ctx: TorchContext, node: Node) -> Lowering:
-    """One matrix gives one value of shape (1,), as in MXNet; the hidden LU outputs are not computed."""
-    value = f"torch.linalg.det({ctx.input(0)})"
-    return Lowering(f"({value}.reshape(1),)" if len(ctx.shape(0)) == 2 else f"({value},)")
-
-
-@register("_linalg_slogdet")
-def slogdet(ctx: TorchContext, node: Node) -> Lowering:
-    sign, log = (f"torch.linalg.slogdet({ctx.input(0)})[{i}]" for i in range(2))
-    if len(ctx.shape(0)) == 2:
-        return Lowering(f"({sign}.reshape(1), {log}.reshape(1))")
-    return Lowering(f"({sign}, {log})")
-
-
-@register("_linalg_inverse")
-def inverse(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.inv({ctx.input(0)})")
-
-
-@register("_npi_solve")
-def solve(ctx: TorchContext, node: Node) -> Lowering:
-    """``torch.linalg.solve`` reads b as vectors where it has a's rank less one, as MXNet does."""
-    return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
-
-
-@register(*UNCONVERTED_LINALG, check=linalg_refusal)
-def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import NP_DATA, S, d, mx
-from .np_helpers import N, legacy
+from .np_helpers import N, legacy, legacy_group
 
 L = S.linalg
 
@@ -25,6 +25,7 @@ def _spd(x=d, n: int = 3):
 
 _DOMINANT = S.broadcast_add(d, _eye(3, 4.0))  # triangles far from singular
 _NP_DOMINANT_6 = S.broadcast_add(d, _eye(6, 4.0)).as_np_ndarray()
+_NP_DOMINANT = _DOMINANT.as_np_ndarray()
 CASES = {
     "la_gemm": (L.gemm(d, _w("w", (2, 5, 3)), _w("c", (2, 4, 3)), alpha=0.5, beta=2.0, name="gemm"), (2, 4, 5)),
     "la_gemm_transposed_axis": (L.gemm(d, _w("w", (2, 2, 3, 4)), _w("c", (2, 5, 3, 2)), transpose_a=True,
@@ -71,6 +72,13 @@ CASES = {
     "np_linalg_cholesky": (legacy(N.linalg.cholesky(_spd().as_np_ndarray())), (2, 3, 3)),
     "np_linalg_cholesky_upper": (legacy(mx.symbol.numpy._internal.cholesky(_spd().as_np_ndarray(), lower=False)),
                                  (2, 3, 3)),
+    "np_linalg_det": (legacy(N.linalg.det(NP_DATA)), (2, 3, 3)),
+    "np_linalg_det_2d": (legacy(N.linalg.det(NP_DATA)), (4, 4)),
+    "np_linalg_slogdet": (legacy_group(N.linalg.slogdet(NP_DATA)), (2, 3, 3)),
+    "np_linalg_inv": (legacy(N.linalg.inv(_NP_DOMINANT)), (2, 3, 3)),
+    "np_linalg_solve_vectors": (legacy(N.linalg.solve(_NP_DOMINANT, _w("w", (2, 3)).as_np_ndarray())), (2, 3, 3)),
+    "np_linalg_solve_matrices": (legacy(N.linalg.solve(_NP_DOMINANT, _w("w", (2, 3, 4)).as_np_ndarray())),
+                                 (2, 3, 3)),
     "np_linalg_pinv": (legacy(N.linalg.pinv(NP_DATA)), (2, 3, 4)),
     # a cutoff per matrix: half the largest singular value drops some
     "np_linalg_pinv_rcond_tensor": (legacy(N.linalg.pinv(NP_DATA, rcond=_w("rcond", (2,)).as_np_ndarray())),
@@ -88,6 +96,9 @@ CASES = {
 CASE_INPUTS = {"np_linalg_pinv_rcond_tensor": {"rcond": np.array([1e-3, 0.5], np.float32)}}
 
 ONNX_REFUSES = {
+    "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
+    **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
+       for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")},
     **{case: r"_linalg_syevd \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"
        for case in ("la_syevd", "la_syevd_2d")},
     **{case: r"_npi_eigvalsh \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"

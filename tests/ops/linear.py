@@ -6,10 +6,9 @@ of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
 from .common import S, d
-from .np_helpers import N, NP_DATA, legacy, legacy_group
+from .np_helpers import N, NP_DATA, legacy
 
 CASES: dict[str, tuple] = {}
-ONNX_REFUSES: dict[str, str] = {}
 ONNX_OPSET_FLOOR: dict[str, tuple] = {}
 
 # id -> (symbol, input shape)
@@ -34,23 +33,6 @@ CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to la
     "np_einsum": (legacy(N.einsum("bij,jkl->bkil", NP_DATA, _NW)), (2, 3, 4)),
     "np_einsum_ellipsis_implicit": (legacy(N.einsum("...j,kjl", NP_DATA, _NW)), (2, 3)),
 })
-_SQUARE = S.broadcast_add(d, 4.0 * N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
-_L = N.linalg
-CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
-    "np_linalg_det": (legacy(_L.det(NP_DATA)), (2, 3, 3)),
-    "np_linalg_det_2d": (legacy(_L.det(NP_DATA)), (4, 4)),
-    "np_linalg_slogdet": (legacy_group(_L.slogdet(NP_DATA)), (2, 3, 3)),
-    "np_linalg_inv": (legacy(_L.inv(_SQUARE)), (2, 3, 3)),
-    "np_linalg_solve_vectors": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
-    "np_linalg_solve_matrices": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
-})
-ONNX_REFUSES.update({
-    "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
-    **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
-                        for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")},
-})
-
-
 def _w(name: str, shape: tuple):
     return S.var(name, shape=shape)
 
