@@ -1,10 +1,13 @@
 """MXNet's ``_linalg_*`` operators as ONNX nodes (MXNet's semantics from ``semantics.linalg``): products of the
 triangle LAPACK reads, entries gathered from and placed in flattened matrices; Cholesky factors, triangular solves
-and LQ factorisations unrolled for the matrix size fixed at conversion; eigendecompositions, singular values and
-general inverses and solves refused."""
+and LQ factorisations, inverses and solves (pivoted elimination) unrolled for the matrix size fixed at conversion;
+eigendecompositions and singular values refused."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from onnx import helper
 
 from ..errors import NotExpressible
 from ..ir import Node
@@ -92,8 +95,9 @@ def make(ctx: EmitContext, node: Node) -> None:
 MAX_UNROLLED = 32
 
 
-def _unrolled_size(ctx: EmitContext) -> int:
-    n = ctx.shape(0)[-1]
+def _unrolled_size(ctx: EmitContext, n: int | None = None) -> int:
+    """Input 0's number of columns (or ``n``), refused past ``MAX_UNROLLED``."""
+    n = ctx.shape(0)[-1] if n is None else n
     if n > MAX_UNROLLED:
         raise NotExpressible(f"matrices of {n} columns: the ONNX form is unrolled for at most {MAX_UNROLLED}")
     return n
@@ -236,15 +240,75 @@ def slogdet(ctx: EmitContext, node: Node) -> None:
     ctx.add("Log", [ctx.add("Abs", [value])], ctx.output(1))
 
 
+def _solved(ctx: EmitContext, a: str, b: str, rank: int, n: int) -> str:
+    """X with A @ X = B: Gaussian elimination with partial pivoting as LAPACK's getrf pivots (the first row of the
+    largest magnitude in the column, swapped in by a permutation matrix), then back substitution."""
+    rows = np.arange(n).reshape(n, 1)
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    for k in range(n - 1):
+        column = _part(ctx, a, [k], rank - 1)
+        candidates = ctx.add("Where", [ctx.const(rows >= k, "candidates", dtype=bool), ctx.add("Abs", [column]),
+                                       ctx.const(-1.0, "excluded")])
+        index = ctx.add("ArgMax", [candidates], axis=rank - 2, keepdims=1)
+        pivot_row = ctx.add("Cast", [index], to=helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type)))
+        row_numbers = ctx.const(rows, "rows")  # row numbers as floats: exact, and what MXNet's importer compares
+        source = ctx.add("Where", [ctx.const(rows == k, "at_k", dtype=bool), pivot_row, ctx.add("Where", [
+            ctx.add("Equal", [row_numbers, pivot_row]), ctx.const(float(k), "k"), row_numbers])])
+        swap = ctx.add("Where", [ctx.add("Equal", [source, ctx.const(rows.reshape(1, n), "columns")]), one, zero])
+        a, b = (ctx.add("MatMul", [swap, x]) for x in (a, b))
+        below = ctx.const(rows > k, "below", dtype=bool)
+        factors = ctx.add("Where", [below, ctx.add("Div", [_part(ctx, a, [k], rank - 1),
+                                                           _part(ctx, _part(ctx, a, [k], rank - 2), [k], rank - 1)]),
+                                    zero])
+        a, b = (ctx.add("Sub", [x, ctx.add("MatMul", [factors, _part(ctx, x, [k], rank - 2)])]) for x in (a, b))
+    return _substitution(ctx, a, b, False, rank, n)
+
+
+@register("_linalg_inverse")
+def inverse(ctx: EmitContext, node: Node) -> None:
+    rank, n = len(ctx.shape(0)), _unrolled_size(ctx)
+    identity = ctx.const(np.eye(n).reshape((1,) * (rank - 2) + (n, n)), "identity")  # broadcast over the batch
+    ctx.add("Identity", [_solved(ctx, ctx.input(0), identity, rank, n)], ctx.output())
+
+
+@register("_npi_solve")
+def solve(ctx: EmitContext, node: Node) -> None:
+    """b of vectors (a's rank less one) is solved as matrices of one column."""
+    rank, n = len(ctx.shape(0)), _unrolled_size(ctx)
+    vectors = len(ctx.shape(1)) == rank - 1
+    b = ctx.unsqueeze(ctx.input(1), [rank - 1]) if vectors else ctx.input(1)
+    x = _solved(ctx, ctx.input(0), b, rank, n)
+    ctx.add("Identity", [ctx.squeeze(x, [rank - 1]) if vectors else x], ctx.output())
+
+
+@register("_npi_tensorinv")
+def tensorinv(ctx: EmitContext, node: Node) -> None:
+    """NumPy's: a as a matrix of its first ``ind`` axes by the others, inverted, its axes swapped back."""
+    shape, ind = ctx.shape(0), node.attrs["ind"]
+    n = _unrolled_size(ctx, math.prod(shape[:ind]))
+    inverse = _solved(ctx, ctx.reshape(ctx.input(0), [n, n]), ctx.const(np.eye(n), "identity"), 2, n)
+    ctx.reshape(inverse, ctx.out_shape(), ctx.output())
+
+
+@register("_npi_tensorsolve")
+def tensorsolve(ctx: EmitContext, node: Node) -> None:
+    """NumPy's: a with ``a_axes`` moved last, as a matrix of b's values by x's; b as one column."""
+    a = ctx.input(0)
+    rank = len(ctx.shape(0))
+    moved = [axis % rank for axis in node.attrs["a_axes"] or ()]
+    order = [axis for axis in range(rank) if axis not in moved] + moved
+    if order != sorted(order):
+        a = ctx.add("Transpose", [a], perm=order)
+    n = _unrolled_size(ctx, math.prod(ctx.shape(1)))
+    x = _solved(ctx, ctx.reshape(a, [n, n]), ctx.reshape(ctx.input(1), [n, 1]), 2, n)
+    ctx.reshape(x, ctx.out_shape(), ctx.output())
+
+
 _NO_OPERATOR = {
-    "_linalg_inverse": "ONNX has no matrix inverse operator",
-    "_npi_solve": "ONNX has no linear solve operator",
     "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_pinv": "ONNX has no singular value decomposition operator",
     "_npi_pinv_scalar_rcond": "ONNX has no singular value decomposition operator",
-    "_npi_tensorinv": "ONNX has no matrix inverse operator",
-    "_npi_tensorsolve": "ONNX has no linear solve operator",
 }
 
 

@@ -76,6 +76,10 @@ CASES = {
     "np_linalg_det_2d": (legacy(N.linalg.det(NP_DATA)), (4, 4)),
     "np_linalg_slogdet": (legacy_group(N.linalg.slogdet(NP_DATA)), (2, 3, 3)),
     "np_linalg_inv": (legacy(N.linalg.inv(_NP_DOMINANT)), (2, 3, 3)),
+    # the largest entries off the diagonal: the elimination swaps rows
+    "np_linalg_inv_pivoted": (legacy(N.linalg.inv(N.flip(_NP_DOMINANT_6, 1))), (6, 6)),
+    "np_linalg_solve_pivoted_2d": (legacy(N.linalg.solve(N.flip(_NP_DOMINANT_6, 0), _w("w", (6,)).as_np_ndarray())),
+                                   (6, 6)),
     "np_linalg_solve_vectors": (legacy(N.linalg.solve(_NP_DOMINANT, _w("w", (2, 3)).as_np_ndarray())), (2, 3, 3)),
     "np_linalg_solve_matrices": (legacy(N.linalg.solve(_NP_DOMINANT, _w("w", (2, 3, 4)).as_np_ndarray())),
                                  (2, 3, 3)),
@@ -96,9 +100,6 @@ CASES = {
 CASE_INPUTS = {"np_linalg_pinv_rcond_tensor": {"rcond": np.array([1e-3, 0.5], np.float32)}}
 
 ONNX_REFUSES = {
-    "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
-    **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
-       for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")},
     **{case: r"_linalg_syevd \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"
        for case in ("la_syevd", "la_syevd_2d")},
     **{case: r"_npi_eigvalsh \[ONNX has no eigendecomposition operator, and an iterative one is not exact\]"
@@ -106,9 +107,6 @@ ONNX_REFUSES = {
     "np_linalg_pinv": r"_npi_pinv_scalar_rcond \[ONNX has no singular value decomposition operator\]",
     "np_linalg_pinv_rcond_tensor": r"_npi_pinv \[ONNX has no singular value decomposition operator\]",
     "np_linalg_pinv_scalar_cutoff_2d": r"_npi_pinv_scalar_rcond \[ONNX has no singular value decomposition operator\]",
-    "np_linalg_tensorinv": r"_npi_tensorinv \[ONNX has no matrix inverse operator\]",
-    **{case: r"_npi_tensorsolve \[ONNX has no linear solve operator\]"
-       for case in ("np_linalg_tensorsolve", "np_linalg_tensorsolve_axes")},
 }
-INDEX_IMPORTER_SKIPS = {case: "the importer's MatMul does not broadcast batch axes (Q is built from one identity for "
-                              "every matrix)" for case in ("la_gelqf", "la_gelqf_triangular")}
+INDEX_IMPORTER_SKIPS = {case: "the importer's MatMul does not broadcast batch axes (one identity for every matrix)"
+                        for case in ("la_gelqf", "la_gelqf_triangular", "np_linalg_inv")}
