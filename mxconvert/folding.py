@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import MxConvertError
 from .ir import Graph, Node, TensorRef, Variable, VarKind
+from .semantics.linalg import extract_positions, make_positions
 from .semantics.reduce import node_axes
 from .semantics.rules import axis_index
 from .semantics.shape import (diagonal_positions, expand_dims_axis, reshape_target, reversed_axes, slice_axis_range,
@@ -193,6 +194,39 @@ def _khatri_rao(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
     for matrix in values[1:]:  # multiplied in from the first, as MXNet does
         product = (product[:, None, :] * matrix[None, :, :]).reshape(-1, product.shape[1])
     return [product]
+
+
+@evaluator("_linalg_extractdiag", "_linalg_extracttrian")
+def _extract_entries(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    x = values[0]
+    n = x.shape[-1]
+    return [x.reshape(*x.shape[:-2], n * n)[..., extract_positions(node, n)]]
+
+
+@evaluator("_linalg_makediag", "_linalg_maketrian")
+def _place_entries(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    x = values[0]
+    n, positions = make_positions(node, x.shape[-1])
+    out = np.zeros((*x.shape[:-1], n * n), x.dtype)
+    out[..., positions] = x
+    return [out.reshape(*x.shape[:-1], n, n)]
+
+
+@evaluator("_linalg_syrk")
+def _syrk(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    x = values[0]
+    xt = np.swapaxes(x, -1, -2)
+    product = xt @ x if node.attrs["transpose"] else x @ xt
+    return [np.asarray(node.attrs["alpha"]).astype(x.dtype) * product]
+
+
+@evaluator("_linalg_potrf")
+def _potrf(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    """The lower factor of the lower triangle (LAPACK's, in the weights' type); the upper one through the
+    transpose."""
+    if node.attrs["lower"]:
+        return [np.linalg.cholesky(values[0])]
+    return [np.swapaxes(np.linalg.cholesky(np.swapaxes(values[0], -1, -2)), -1, -2)]
 
 
 def _evaluate(node: Node, values: list[np.ndarray]) -> list[np.ndarray] | None:

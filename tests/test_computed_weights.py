@@ -143,6 +143,15 @@ _EXPRESSIONS = {
                              dim=0),
     "khatri_rao": lambda: S.khatri_rao(S.slice_axis(w, axis=0, begin=0, end=2),
                                        S.slice_axis(v, axis=0, begin=1, end=3)),
+    "_linalg_extractdiag": lambda: S.linalg.extractdiag(S.Reshape(S.concat(w, v, w, dim=1), shape=(4, 3, 3))),
+    "_linalg_extracttrian": lambda: S.linalg.extracttrian(S.Reshape(S.concat(w, v, w, dim=1), shape=(4, 3, 3)),
+                                                          offset=1),
+    "_linalg_makediag": lambda: S.slice_axis(S.sum(S.linalg.makediag(w, offset=1), axis=1), axis=1, begin=0, end=3),
+    "_linalg_maketrian": lambda: S.slice_axis(S.Reshape(S.linalg.maketrian(w, lower=False), shape=(4, 4)), axis=1,
+                                              begin=0, end=3),
+    "_linalg_syrk": lambda: S.slice_axis(S.linalg.syrk(w, alpha=0.5), axis=1, begin=0, end=3),
+    "_linalg_potrf": lambda: S.concat(S.linalg.potrf(S.linalg.syrk(S.concat(w, v, dim=0), transpose=True),
+                                                     lower=False), S.slice_axis(w, axis=0, begin=0, end=1), dim=0),
 }
 
 

@@ -2,5 +2,5 @@
 spellings (``schema.alias``), shape rules (``rules.shape_rule``) and the MXNet semantics both emitters share.
 Importing the package registers every family; ``inference`` runs the rules over a graph."""
 from . import (activation, attention, control_flow, convolution, detection, elementwise, fused,  # noqa: F401
-               indexing, linear, loss, normalization, quantization, recurrent, reduce, resize, sequence, shape,
-               spatial)
+               indexing, linalg, linear, loss, normalization, quantization, recurrent, reduce, resize, sequence,
+               shape, spatial)

@@ -1,6 +1,7 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
 scalar spellings (one table of names, ``BINARY_FORMS``, that the schemas, the shape rules and both emitters
-read), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and ``Dropout`` (the identity at inference)."""
+read), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy``, ``Dropout`` (the identity at inference) and the densities of
+MXNet's random distributions at given samples (``_random_pdf_*``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -229,3 +230,35 @@ def _polyval(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(shapes[0]) != 1:
         raise ShapeError(f"polyval's coefficients have shape {shapes[0]}: p has to be a 1-D array")
     return [shapes[1]]
+
+
+# --- densities of MXNet's random distributions at given samples (``_random_pdf_*``) ---------------------------
+# distribution -> its parameters, in input order after the sample
+PDF_PARAMETERS = {"normal": ("mu", "sigma"), "uniform": ("low", "high"), "gamma": ("alpha", "beta"),
+                  "exponential": ("lam",), "poisson": ("lam",), "negative_binomial": ("k", "p"),
+                  "generalized_negative_binomial": ("mu", "alpha"), "dirichlet": ("alpha",)}
+define({f"_random_pdf_{kind}": OpDef({"is_log": (parse_bool, False)}) for kind in PDF_PARAMETERS})
+for _kind in PDF_PARAMETERS:
+    alias(f"random_pdf_{_kind}", f"_random_pdf_{_kind}")
+
+
+def pdf_parameter_axes(node: Node, sample_rank: int, parameter_rank: int) -> list[int]:
+    """The axes to insert in the parameters so that they broadcast against the sample: each parameter value
+    applies to the samples its index prefixes (a Dirichlet's parameter vectors keep their last axis)."""
+    vector = node.op == "_random_pdf_dirichlet"
+    first = parameter_rank - 1 if vector else parameter_rank
+    return list(range(first, first + sample_rank - parameter_rank))
+
+
+@shape_rule(*(f"_random_pdf_{kind}" for kind in PDF_PARAMETERS))
+def _pdf(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The sample's shape (a Dirichlet's less its last axis, one vector giving (1,)); the parameters share one
+    shape, a leading part of the sample's (a Dirichlet's with the sample's last axis)."""
+    sample, parameter = shapes[0], shapes[1]
+    vector = node.op == "_random_pdf_dirichlet"
+    prefix = parameter[:-1] if vector else parameter
+    if any(shape != parameter for shape in shapes[2:]) or not parameter or len(parameter) > len(sample) \
+            or sample[:len(prefix)] != prefix or (vector and parameter[-1] != sample[-1]):
+        raise ShapeError(f"parameters of shapes {' and '.join(map(str, shapes[1:]))} do not fit samples of shape "
+                         f"{sample}")
+    return [(sample[:-1] or (1,)) if vector else sample]

@@ -1,4 +1,4 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot, ``_linalg_gemm2`` and
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot, ``_linalg_gemm(2)`` and
 the NumPy interface's matmul, dot, tensordot and einsum."""
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ define({
     "batch_dot": _MATMUL,
     "_linalg_gemm2": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
                             "alpha": (parse_float, 1.0), "axis": (parse_int, -2)}),
+    "_linalg_gemm": OpDef({"transpose_a": (parse_bool, False), "transpose_b": (parse_bool, False),
+                           "alpha": (parse_float, 1.0), "beta": (parse_float, 1.0), "axis": (parse_int, -2)}),
 })
 
 
@@ -48,6 +50,7 @@ alias("_npx_embedding", "Embedding")
 alias("_npx_batch_dot", "batch_dot")
 alias("_npx_fully_connected", "FullyConnected")
 alias("linalg_gemm2", "_linalg_gemm2")
+alias("linalg_gemm", "_linalg_gemm")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
@@ -129,6 +132,14 @@ def _batch_dot(node: Node, shapes: list[Shape]) -> list[Shape]:
 @shape_rule("_linalg_gemm2")
 def _gemm2(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_matrix_product(node, shapes, node.attrs["axis"], 2)]
+
+
+@shape_rule("_linalg_gemm")
+def _gemm(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """``_linalg_gemm2``'s product, to which C (of its shape) is added."""
+    out = _matrix_product(node, shapes[:2], node.attrs["axis"], 2)
+    expect(shapes[2], out, "C")
+    return [out]
 
 
 # --- MXNet's NumPy interface: matmul, dot, tensordot and einsum, each an einsum equation ----------------------
@@ -218,71 +229,6 @@ def _numpy_product(node: Node, shapes: list[Shape]) -> list[Shape]:
         if not left or not right or left[-1] != right[-2 if len(right) > 1 else 0]:
             raise ShapeError(f"operands of shapes {left} and {right} do not multiply")
     return [einsum_shape(product_equation(node, shapes), shapes)]
-
-
-# --- linear algebra of square matrices (the trailing two axes; leading axes are a batch) -----------------
-define({
-    # MXNet keeps the LU factors and pivots as hidden outputs
-    "_linalg_det": OpDef(outputs=lambda a: 3),
-    "_linalg_slogdet": OpDef(outputs=lambda a: 4),
-    "_linalg_inverse": OpDef(),
-    "_npi_cholesky": OpDef({"lower": (parse_bool, True)}),
-    "_npi_solve": OpDef(),
-})
-for _spelling, _op in (("linalg_det", "_linalg_det"), ("_npi_det", "_linalg_det"),
-                       ("linalg_slogdet", "_linalg_slogdet"), ("_npi_slogdet", "_linalg_slogdet"),
-                       ("linalg_inverse", "_linalg_inverse"), ("_npi_inv", "_linalg_inverse")):
-    alias(_spelling, _op)
-
-# decompositions and solvers read but converted by neither target: op -> why
-UNCONVERTED_LINALG = {
-    "_npi_eig": "eigenvectors' signs and order are LAPACK's: no exact conversion",
-    "_npi_eigh": "eigenvectors' signs are LAPACK's: no exact conversion",
-    "_npi_eigvals": "eigenvalues in LAPACK's order: no exact conversion",
-    "_npi_svd": "singular vectors' signs are LAPACK's: no exact conversion",
-}
-define({
-    "_npi_eig": OpDef(outputs=lambda a: 2),
-    "_npi_eigh": OpDef({"UPLO": (parse_str, "L")}, outputs=lambda a: 2),
-    "_npi_eigvals": OpDef(),
-    "_npi_svd": OpDef(outputs=lambda a: 3),
-})
-
-
-def linalg_refusal(node: Node, *context: object) -> str:
-    """Why a decomposition of ``UNCONVERTED_LINALG`` is not converted (a registry ``check``)."""
-    return UNCONVERTED_LINALG[node.op]
-
-
-def square_batch(shape: Shape, what: str = "data") -> Shape:
-    """The batch axes of square matrices on the trailing two axes."""
-    if len(shape) < 2 or shape[-1] != shape[-2]:
-        raise ShapeError(f"{what} of shape {shape}: square matrices on the last two axes are needed")
-    return shape[:-2]
-
-
-@shape_rule("_linalg_det", "_linalg_slogdet")
-def _determinant(node: Node, shapes: list[Shape]) -> list[Shape]:
-    """One value per matrix (one matrix: shape (1,), as in MXNet), then the hidden LU factors and pivots."""
-    values = [square_batch(shapes[0]) or (1,)] * (node.num_outputs - 2)
-    return [*values, shapes[0], shapes[0][:-1]]
-
-
-@shape_rule("_linalg_inverse", "_npi_cholesky")
-def _square(node: Node, shapes: list[Shape]) -> list[Shape]:
-    square_batch(shapes[0])
-    return [shapes[0]]
-
-
-@shape_rule("_npi_solve")
-def _solve(node: Node, shapes: list[Shape]) -> list[Shape]:
-    """b holds vectors (a's rank less one) or matrices (a's rank), on a's batch axes."""
-    a, b = shapes
-    batch = square_batch(a, "a")
-    vectors = len(b) == len(a) - 1
-    if not (vectors or len(b) == len(a)) or b[:len(batch)] != batch or b[len(batch)] != a[-1]:
-        raise ShapeError(f"a of shape {a} and b of shape {b} do not solve")
-    return [b]
 
 
 # --- khatri_rao: the column-wise Kronecker product of matrices ------------------------------------------------

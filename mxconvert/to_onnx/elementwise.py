@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS, UNARY_MATH,
+                                     pdf_parameter_axes)
 from .context import EmitContext
 from .registry import register
 
@@ -347,3 +348,50 @@ def clip(ctx: EmitContext, node: Node) -> None:
         return
     x = ctx.input(0)
     ctx.add("Where", [ctx.add("Greater", [x, high]), high, ctx.add("Max", [x, low])], ctx.output())
+
+
+# --- densities (``_random_pdf_*``), each as MXNet's kernel computes it --------------------------------------------
+_LOG_GAMMA_PDFS = tuple(f"_random_pdf_{kind}" for kind in PDF_PARAMETERS if kind not in ("normal", "uniform",
+                                                                                          "exponential"))
+
+
+def _log_gamma_check(node: Node, opset: int) -> str:
+    return "ONNX has no log-gamma operator"
+
+
+@register(*_LOG_GAMMA_PDFS, check=_log_gamma_check)
+def log_gamma_pdf(ctx: EmitContext, node: Node) -> None:
+    """Never run: the check refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")
+
+
+def _pdf_parameter(ctx: EmitContext, node: Node, index: int) -> str:
+    axes = pdf_parameter_axes(node, len(ctx.shape(0)), len(ctx.shape(index)))
+    return ctx.unsqueeze(ctx.input(index), axes) if axes else ctx.input(index)
+
+
+@register("_random_pdf_normal", "_random_pdf_uniform", "_random_pdf_exponential")
+def pdf(ctx: EmitContext, node: Node) -> None:
+    """The parameters, unsqueezed to broadcast against the samples they apply to, in MXNet's formulas."""
+    x, is_log = ctx.input(0), node.attrs["is_log"]
+    first, second = (_pdf_parameter(ctx, node, index) for index in (1, len(node.inputs) - 1))
+    out = ctx.output()
+    if node.op == "_random_pdf_exponential":  # log(lam) - lam x, or lam exp(-lam x)
+        scaled = ctx.add("Mul", [first, x])
+        if is_log:
+            ctx.add("Sub", [ctx.add("Log", [first]), scaled], out)
+        else:
+            ctx.add("Mul", [first, ctx.add("Exp", [ctx.add("Neg", [scaled])])], out)
+    elif node.op == "_random_pdf_uniform":  # -log(high - low), or 1 / (high - low), at every sample
+        width = ctx.add("Sub", [second, first])
+        density = ctx.add("Neg", [ctx.add("Log", [width])]) if is_log else ctx.add("Reciprocal", [width])
+        ctx.add("Expand", [density, ctx.live_shape(node.inputs[0])], out)
+    else:  # -(x - mu)^2 / 2 sigma^2 less log(sqrt(2 pi) sigma), or exp(that) / (sqrt(2 pi) sigma)
+        centred = ctx.add("Sub", [x, first])
+        squared = ctx.add("Mul", [ctx.add("Mul", [ctx.const(-0.5, "half"), centred]), centred])
+        exponent = ctx.add("Div", [squared, ctx.add("Mul", [second, second])])
+        normalizer = ctx.add("Mul", [ctx.const(math.sqrt(2 * math.pi), "root_two_pi"), second])
+        if is_log:
+            ctx.add("Sub", [exponent, ctx.add("Log", [normalizer])], out)
+        else:
+            ctx.add("Div", [ctx.add("Exp", [exponent]), normalizer], out)

@@ -25,7 +25,7 @@ from ..semantics.normalization import BATCH_NORMS
 from ..semantics.rules import Shape
 # the family modules register their converters
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
-               linear, normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
+               linalg, linear, normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
 from .context import EmitContext
 from .registry import CONVERTERS, REGISTRY
 from .stream import StreamedModel

@@ -1,13 +1,12 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2`` (MXNet's
-semantics from ``semantics.linear``)."""
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm(2)``
+(MXNet's semantics from ``semantics.linear``)."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import TensorProto
 
 from ..ir import Node
-from ..semantics.linear import (UNCONVERTED_LINALG, dft_matrix, dot_axes, linalg_refusal, matrix_axes,
-                                product_equation)
+from ..semantics.linear import dft_matrix, dot_axes, matrix_axes, product_equation
 from .context import EmitContext
 from .registry import register
 
@@ -68,7 +67,7 @@ def dot(ctx: EmitContext, node: Node) -> None:
     ctx.reshape(product, target, ctx.output())
 
 
-def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -> None:
+def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float, out: str | None) -> str:
     """``alpha * op(A) @ op(B)`` of matrices on (``row_axis``, last axis), batched over the other axes."""
     perm = matrix_axes(len(ctx.shape(0)), row_axis)
     moved = perm != sorted(perm)
@@ -78,21 +77,32 @@ def _matrix_product(ctx: EmitContext, node: Node, row_axis: int, alpha: float) -
         x = ctx.input(index)
         operands.append(ctx.add("Transpose", [x], perm=order) if order != sorted(order) else x)
     product_is_output = not moved and alpha == 1.0
-    out = ctx.add("MatMul", operands, ctx.output() if product_is_output else None)
+    value = ctx.add("MatMul", operands, out if product_is_output else None)
     if alpha != 1.0:
-        out = ctx.add("Mul", [out, ctx.const(alpha, "alpha")], None if moved else ctx.output())
+        value = ctx.add("Mul", [value, ctx.const(alpha, "alpha")], None if moved else out)
     if moved:
-        ctx.add("Transpose", [out], ctx.output(), perm=[perm.index(i) for i in range(len(perm))])
+        value = ctx.add("Transpose", [value], out, perm=[perm.index(i) for i in range(len(perm))])
+    return value
 
 
 @register("batch_dot")
 def batch_dot(ctx: EmitContext, node: Node) -> None:
-    _matrix_product(ctx, node, -2, 1.0)
+    _matrix_product(ctx, node, -2, 1.0, ctx.output())
 
 
 @register("_linalg_gemm2")
 def gemm2(ctx: EmitContext, node: Node) -> None:
-    _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
+    _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"], ctx.output())
+
+
+@register("_linalg_gemm")
+def gemm(ctx: EmitContext, node: Node) -> None:
+    """``_linalg_gemm2``'s product plus ``beta * C``."""
+    product = _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"], None)
+    c = ctx.input(2)
+    if node.attrs["beta"] != 1.0:
+        c = ctx.add("Mul", [c, ctx.const(node.attrs["beta"], "beta")])
+    ctx.add("Add", [product, c], ctx.output())
 
 
 @register("_npi_matmul")
@@ -110,40 +120,6 @@ def numpy_product(ctx: EmitContext, node: Node) -> None:
     shapes = [ctx.shape(i) for i in range(len(node.inputs))]
     ctx.add("Einsum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(),
             equation=product_equation(node, shapes))
-
-
-@register("_linalg_det")
-def det(ctx: EmitContext, node: Node) -> None:
-    ctx.add("Identity", [_det(ctx)], ctx.output())
-
-
-def _det(ctx: EmitContext) -> str:
-    """``Det``, its 0-d value of one matrix as MXNet's (1,)."""
-    value = ctx.add("Det", [ctx.input(0)])
-    return ctx.reshape(value, [1]) if len(ctx.shape(0)) == 2 else value
-
-
-@register("_linalg_slogdet")
-def slogdet(ctx: EmitContext, node: Node) -> None:
-    """The sign and the log of the absolute value of ``Det``."""
-    value = _det(ctx)
-    ctx.add("Sign", [value], ctx.output(0))
-    ctx.add("Log", [ctx.add("Abs", [value])], ctx.output(1))
-
-
-_NO_OPERATOR = {"_linalg_inverse": "ONNX has no matrix inverse operator",
-                "_npi_cholesky": "ONNX has no Cholesky decomposition operator",
-                "_npi_solve": "ONNX has no linear solve operator"}
-
-
-def _no_operator(node: Node, *context: object) -> str:
-    return _NO_OPERATOR.get(node.op) or linalg_refusal(node)
-
-
-@register(*_NO_OPERATOR, *UNCONVERTED_LINALG, check=_no_operator)
-def refused_linalg(ctx: EmitContext, node: Node) -> None:
-    """Never run: the check refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
 
 
 @register("khatri_rao")

@@ -28,7 +28,7 @@ from ..semantics.quantization import QRange, quantized_ranges
 from ..semantics.rules import Shape
 # the family modules register their lowerings
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
-               linear, normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
+               linalg, linear, normalization, quantization, recurrent, reduce, resize, sequence, shape, spatial)
 from .registry import CONVERTERS, HELPERS, REGISTRY, Lowering
 
 WIDTH = 119

@@ -10,7 +10,8 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS, UNARY_MATH,
+                                     pdf_parameter_axes)
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -260,3 +261,77 @@ def clip(ctx: TorchContext, node: Node) -> Lowering:
     if node.attrs["a_min"] <= node.attrs["a_max"]:
         return Lowering(call_source("torch.clamp", x, min=low, max=high))
     return Lowering(f"torch.where({x} > {high}, {high}, torch.clamp({x}, min={low}))")
+
+
+# --- densities (``_random_pdf_*``), each as MXNet's kernel computes it --------------------------------------------
+HELPERS["mxnet_pdf_normal"] = '''
+def mxnet_pdf_normal(x: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, is_log: bool) -> torch.Tensor:
+    exponent = -0.5 * (x - mu) * (x - mu) / (sigma * sigma)
+    normalizer = 2.5066282746310002 * sigma  # sqrt(2 pi) sigma
+    return exponent - torch.log(normalizer) if is_log else torch.exp(exponent) / normalizer
+'''
+
+HELPERS["mxnet_pdf_uniform"] = '''
+def mxnet_pdf_uniform(x: torch.Tensor, low: torch.Tensor, high: torch.Tensor, is_log: bool) -> torch.Tensor:
+    """The density inside [low, high] at every sample, as MXNet's kernel gives it (the sample is not read)."""
+    density = -torch.log(high - low) if is_log else 1.0 / (high - low)
+    return density.expand(x.shape)
+'''
+
+HELPERS["mxnet_pdf_exponential"] = '''
+def mxnet_pdf_exponential(x: torch.Tensor, lam: torch.Tensor, is_log: bool) -> torch.Tensor:
+    return torch.log(lam) - lam * x if is_log else lam * torch.exp(-lam * x)
+'''
+
+HELPERS["mxnet_pdf_gamma"] = '''
+def mxnet_pdf_gamma(x: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, is_log: bool) -> torch.Tensor:
+    """Shape ``alpha``, rate ``beta``."""
+    log_density = alpha * torch.log(beta) + (alpha - 1) * torch.log(x) - beta * x - torch.lgamma(alpha)
+    return log_density if is_log else torch.exp(log_density)
+'''
+
+HELPERS["mxnet_pdf_poisson"] = '''
+def mxnet_pdf_poisson(x: torch.Tensor, lam: torch.Tensor, is_log: bool) -> torch.Tensor:
+    log_density = x * torch.log(lam) - torch.lgamma(x + 1) - lam
+    return log_density if is_log else torch.exp(log_density)
+'''
+
+HELPERS["mxnet_pdf_negative_binomial"] = '''
+def mxnet_pdf_negative_binomial(x: torch.Tensor, k: torch.Tensor, p: torch.Tensor, is_log: bool) -> torch.Tensor:
+    """``x`` failures before the ``k``-th success of probability ``p``."""
+    log_density = (torch.lgamma(x + k) - torch.lgamma(x + 1) - torch.lgamma(k)) + k * torch.log(p) \\
+        + x * torch.log(1 - p)
+    return log_density if is_log else torch.exp(log_density)
+'''
+
+HELPERS["mxnet_pdf_generalized_negative_binomial"] = '''
+def mxnet_pdf_generalized_negative_binomial(x: torch.Tensor, mu: torch.Tensor, alpha: torch.Tensor,
+                                            is_log: bool) -> torch.Tensor:
+    """The negative binomial of mean ``mu`` and dispersion ``alpha``."""
+    return mxnet_pdf_negative_binomial(x, 1.0 / alpha, 1.0 / (mu * alpha + 1.0), is_log)
+'''
+
+HELPERS["mxnet_pdf_dirichlet"] = '''
+def mxnet_pdf_dirichlet(x: torch.Tensor, alpha: torch.Tensor, is_log: bool) -> torch.Tensor:
+    """The density of each vector on the last axis of ``x`` (one vector: shape (1,))."""
+    log_density = ((alpha - 1) * torch.log(x)).sum(-1) + (torch.lgamma(alpha.sum(-1)) - torch.lgamma(alpha).sum(-1))
+    density = log_density if is_log else torch.exp(log_density)
+    return density.reshape([1]) if x.dim() == 1 else density
+'''
+
+
+@register(*(f"_random_pdf_{kind}" for kind in PDF_PARAMETERS))
+def pdf(ctx: TorchContext, node: Node) -> Lowering:
+    """The parameters reshaped to broadcast against the samples they apply to."""
+    kind = node.op.removeprefix("_random_pdf_")
+    if kind == "generalized_negative_binomial":
+        ctx.helper("mxnet_pdf_negative_binomial")
+    parameters = []
+    for index in range(1, len(node.inputs)):
+        shape = list(ctx.shape(index))
+        axes = pdf_parameter_axes(node, len(ctx.shape(0)), len(shape))
+        for axis in axes:
+            shape.insert(axis, 1)
+        parameters.append(f"{ctx.input(index)}.reshape({shape})" if axes else ctx.input(index))
+    return Lowering(call_source(ctx.helper(f"mxnet_pdf_{kind}"), ctx.input(0), *parameters,
+                                str(node.attrs["is_log"])))

@@ -1,4 +1,4 @@
-"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm2``
+"""Learned linear layers and matrix products: FullyConnected, Embedding, dot, batch_dot and ``_linalg_gemm(2)``
 as PyTorch layers and expressions (MXNet's semantics from ``semantics.linear``)."""
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.linear import (UNCONVERTED_LINALG, dft_matrix, dot_axes, linalg_refusal, matrix_axes,
-                                product_equation)
+from ..semantics.linear import dft_matrix, dot_axes, matrix_axes, product_equation
 from .registry import Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -73,6 +72,14 @@ def gemm2(ctx: TorchContext, node: Node) -> Lowering:
     return _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"])
 
 
+@register("_linalg_gemm")
+def gemm(ctx: TorchContext, node: Node) -> Lowering:
+    """``_linalg_gemm2``'s product plus ``beta * C``."""
+    product = _matrix_product(ctx, node, node.attrs["axis"], node.attrs["alpha"]).expr
+    beta = node.attrs["beta"]
+    return Lowering(f"{product} + {ctx.input(2) if beta == 1.0 else f'{num(beta)} * {ctx.input(2)}'}")
+
+
 @register("_npi_matmul")
 def numpy_matmul(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.matmul({ctx.input(0)}, {ctx.input(1)})")
@@ -83,43 +90,6 @@ def numpy_product(ctx: TorchContext, node: Node) -> Lowering:
     shapes = [ctx.shape(i) for i in range(len(node.inputs))]
     operands = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
     return Lowering(f"torch.einsum({product_equation(node, shapes)!r}, [{operands}])")
-
-
-@register("_linalg_det")
-def det(ctx: TorchContext, node: Node) -> Lowering:
-    """One matrix gives one value of shape (1,), as in MXNet; the hidden LU outputs are not computed."""
-    value = f"torch.linalg.det({ctx.input(0)})"
-    return Lowering(f"({value}.reshape(1),)" if len(ctx.shape(0)) == 2 else f"({value},)")
-
-
-@register("_linalg_slogdet")
-def slogdet(ctx: TorchContext, node: Node) -> Lowering:
-    sign, log = (f"torch.linalg.slogdet({ctx.input(0)})[{i}]" for i in range(2))
-    if len(ctx.shape(0)) == 2:
-        return Lowering(f"({sign}.reshape(1), {log}.reshape(1))")
-    return Lowering(f"({sign}, {log})")
-
-
-@register("_linalg_inverse")
-def inverse(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.inv({ctx.input(0)})")
-
-
-@register("_npi_cholesky")
-def cholesky(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.cholesky({ctx.input(0)}, upper={not node.attrs['lower']})")
-
-
-@register("_npi_solve")
-def solve(ctx: TorchContext, node: Node) -> Lowering:
-    """``torch.linalg.solve`` reads b as vectors where it has a's rank less one, as MXNet does."""
-    return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
-
-
-@register(*UNCONVERTED_LINALG, check=linalg_refusal)
-def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
 
 
 @register("khatri_rao")

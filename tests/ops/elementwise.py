@@ -6,6 +6,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
 from .np_helpers import legacy
 
@@ -146,3 +148,41 @@ CASES.update({
                                      (2, 1, 3, 5)),
 })
 INDEX_IMPORTER_SKIPS["np_nan_to_num"] = "MXNet's importer has no IsInf"
+
+# densities at given samples: each parameter value applies to the samples its index prefixes
+
+
+def _values(**parameters) -> dict:
+    return {name: np.array(value, np.float32) for name, value in parameters.items()}
+
+
+_POSITIVE, _COUNTS, _SIMPLEX = d + 1.5, S.floor((d + 1.0) * 3.0), S.softmax(d)  # counts 0 to 5
+_PDFS = {  # case -> distribution, sample, its shape, parameters (in input order), is_log
+    "pdf_normal": ("normal", d, (2, 3, 4), _values(mu=[0.5, -0.25], sigma=[0.5, 2.0]), False),
+    "pdf_normal_log": ("normal", d, (2, 3), _values(mu=[[0.5, -0.25, 0.0], [1.0, 0.1, -0.6]],
+                                                    sigma=[[0.5, 2.0, 1.0], [0.3, 1.5, 0.8]]), True),
+    "pdf_uniform": ("uniform", d, (2, 5), _values(low=[-1.0, 0.25], high=[1.0, 3.0]), False),
+    "pdf_uniform_log": ("uniform", d, (2, 3, 2), _values(low=[-1.0, 0.25], high=[1.0, 3.0]), True),
+    "pdf_exponential": ("exponential", _POSITIVE, (2, 4), _values(lam=[0.5, 3.0]), False),
+    "pdf_exponential_log": ("exponential", _POSITIVE, (2, 4), _values(lam=[0.5, 3.0]), True),
+    "pdf_gamma": ("gamma", _POSITIVE, (2, 4), _values(alpha=[0.75, 2.5], beta=[1.5, 0.5]), False),
+    "pdf_gamma_log": ("gamma", _POSITIVE, (2, 3, 2), _values(alpha=[0.75, 2.5], beta=[1.5, 0.5]), True),
+    "pdf_poisson": ("poisson", _COUNTS, (2, 6), _values(lam=[0.5, 3.0]), False),
+    "pdf_poisson_log": ("poisson", _COUNTS, (2, 6), _values(lam=[0.5, 3.0]), True),
+    "pdf_negative_binomial": ("negative_binomial", _COUNTS, (2, 6), _values(k=[2.0, 4.5], p=[0.3, 0.8]), False),
+    "pdf_generalized_negative_binomial_log": ("generalized_negative_binomial", _COUNTS, (2, 6),
+                                              _values(mu=[1.5, 4.0], alpha=[0.75, 0.2]), True),
+    "pdf_dirichlet": ("dirichlet", _SIMPLEX, (2, 3, 4), _values(alpha=[[0.5, 1.5, 2.0, 3.0], [1.0, 4.0, 0.75, 2.0]]),
+                      False),
+    "pdf_dirichlet_log_one_vector": ("dirichlet", _SIMPLEX, (4,), _values(alpha=[0.5, 1.5, 2.0, 3.0]), True),
+}
+CASES.update({case: (op_named(f"random_pdf_{kind}")(sample, *(S.var(name, shape=value.shape)
+                                                                for name, value in parameters.items()),
+                                                     is_log=is_log), shape)
+              for case, (kind, sample, shape, parameters, is_log) in _PDFS.items()})
+CASE_INPUTS = {case: parameters for case, (_, _, _, parameters, _) in _PDFS.items()}
+ONNX_REFUSES.update({case: rf"_random_pdf_{kind} \[ONNX has no log-gamma operator\]"
+                     for case, (kind, *_) in _PDFS.items() if kind not in ("normal", "uniform", "exponential")})
+INDEX_IMPORTER_SKIPS = {case: "the uniform density reads only the sample's shape, fixed at conversion: the graph has "
+                              "no use of its input, which MXNet's importer then drops"
+                        for case in ("pdf_uniform", "pdf_uniform_log")}

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import S, d, mx
-from .np_helpers import N, NP_DATA, legacy, legacy_group
+from .common import S, d
+from .np_helpers import N, NP_DATA, legacy
 
 CASES: dict[str, tuple] = {}
-ONNX_REFUSES: dict[str, str] = {}
 ONNX_OPSET_FLOOR: dict[str, tuple] = {}
 
 # id -> (symbol, input shape)
@@ -65,29 +64,6 @@ CASES.update({  # NumPy's products: matmul broadcasts, dot sums b's second to la
     "np_einsum": (legacy(N.einsum("bij,jkl->bkil", NP_DATA, _NW)), (2, 3, 4)),
     "np_einsum_ellipsis_implicit": (legacy(N.einsum("...j,kjl", NP_DATA, _NW)), (2, 3)),
 })
-_SQUARE = S.broadcast_add(d, 4.0 * N.eye(3).as_nd_ndarray()).as_np_ndarray()  # diagonally dominant
-_GRAM = S.broadcast_add(S.batch_dot(d, d, transpose_b=True), 0.5 * N.eye(3).as_nd_ndarray()).as_np_ndarray()
-_L = N.linalg
-_NI = mx.symbol.numpy._internal  # the spellings the NumPy interface does not export (cholesky's lower)
-CASES.update({  # NumPy's linear algebra on the trailing two axes of well-conditioned matrices
-    "np_linalg_det": (legacy(_L.det(NP_DATA)), (2, 3, 3)),
-    "np_linalg_det_2d": (legacy(_L.det(NP_DATA)), (4, 4)),
-    "np_linalg_slogdet": (legacy_group(_L.slogdet(NP_DATA)), (2, 3, 3)),
-    "np_linalg_inv": (legacy(_L.inv(_SQUARE)), (2, 3, 3)),
-    "np_linalg_cholesky": (legacy(_L.cholesky(_GRAM)), (2, 3, 3)),
-    "np_linalg_cholesky_upper": (legacy(_NI.cholesky(_GRAM, lower=False)), (2, 3, 3)),
-    "np_linalg_solve_vectors": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3)).as_np_ndarray())), (2, 3, 3)),
-    "np_linalg_solve_matrices": (legacy(_L.solve(_SQUARE, S.var("w", shape=(2, 3, 4)).as_np_ndarray())), (2, 3, 3)),
-})
-ONNX_REFUSES.update({
-    "np_linalg_inv": r"_linalg_inverse \[ONNX has no matrix inverse operator\]",
-                     **{case: r"_npi_cholesky \[ONNX has no Cholesky decomposition operator\]"
-                        for case in ("np_linalg_cholesky", "np_linalg_cholesky_upper")},
-    **{case: r"_npi_solve \[ONNX has no linear solve operator\]"
-                        for case in ("np_linalg_solve_vectors", "np_linalg_solve_matrices")},
-})
-
-
 def _w(name: str, shape: tuple):
     return S.var(name, shape=shape)
 

@@ -1,0 +1,186 @@
+"""MXNet's ``_linalg_*`` operators as ``torch.linalg`` expressions (MXNet's semantics from
+``semantics.linalg``): triangles read as LAPACK reads them, MXNet's shapes and sign conventions."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..ir import Node
+from ..semantics.linalg import UNCONVERTED_LINALG, extract_positions, linalg_refusal, make_positions, placed_sources
+from .registry import HELPERS, Lowering, num, register
+
+if TYPE_CHECKING:
+    from .codegen import TorchContext
+
+
+HELPERS["mxnet_matrix_entries"] = '''
+def mxnet_matrix_entries(x: torch.Tensor, positions: List[int]) -> torch.Tensor:
+    """The entries at flat ``positions`` (row * n + column) of each matrix on the last two axes, in order."""
+    return torch.index_select(x.flatten(-2), -1, torch.tensor(positions, device=x.device))
+'''
+
+HELPERS["mxnet_place_entries"] = '''
+def mxnet_place_entries(x: torch.Tensor, sources: List[int], n: int) -> torch.Tensor:
+    """n x n matrices whose flat position i holds ``x[..., sources[i]]`` (0 where ``sources[i]`` is -1)."""
+    padded = F.pad(x, [1, 0])
+    placed = torch.index_select(padded, -1, torch.tensor(sources, device=x.device) + 1)
+    return placed.reshape(list(x.shape[:-1]) + [n, n])
+'''
+
+HELPERS["mxnet_lq"] = '''
+def mxnet_lq(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's ``gelqf``: x = L @ Q with orthonormal rows in Q, LAPACK's Householder signs (the QR of x's
+    transpose, transposed)."""
+    q, r = torch.linalg.qr(x.transpose(-1, -2))
+    return q.transpose(-1, -2), r.transpose(-1, -2)
+'''
+
+HELPERS["mxnet_syevd"] = '''
+def mxnet_syevd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's ``syevd``: eigenvectors as rows, each signed so that its first entry of largest magnitude is
+    positive, and the eigenvalues in ascending order."""
+    values, vectors = torch.linalg.eigh(x)
+    rows = vectors.transpose(-1, -2)
+    largest = torch.gather(rows, -1, rows.abs().argmax(-1, keepdim=True))
+    return torch.where(largest < 0, -rows, rows), values
+'''
+
+
+def _one_per_matrix(ctx: TorchContext, expr: str) -> str:
+    """One matrix gives one value of shape (1,), as in MXNet."""
+    return f"{expr}.reshape(1)" if len(ctx.shape(0)) == 2 else expr
+
+
+def _scaled(alpha: float, expr: str) -> str:
+    return expr if alpha == 1.0 else f"{num(alpha)} * {expr}"
+
+
+_CHOLESKY = {"_linalg_potrf": "torch.linalg.cholesky", "_linalg_potri": "torch.cholesky_inverse"}
+
+
+@register(*_CHOLESKY)
+def cholesky(ctx: TorchContext, node: Node) -> Lowering:
+    """potrf: the Cholesky factor of the triangle ``lower`` names, the other triangle zero; potri: the inverse of
+    L @ L.T (U.T @ U) from the factor's triangle, whole."""
+    return Lowering(f"{_CHOLESKY[node.op]}({ctx.input(0)}, upper={not node.attrs['lower']})")
+
+
+def _triangle(ctx: TorchContext, node: Node) -> str:
+    """A's triangle (the other one is never read), transposed where ``transpose``."""
+    triangle = f"torch.{'tril' if node.attrs['lower'] else 'triu'}({ctx.input(0)})"
+    return f"{triangle}.transpose(-1, -2)" if node.attrs["transpose"] else triangle
+
+
+@register("_linalg_trmm")
+def trmm(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    left, right = (ctx.input(1), _triangle(ctx, node)) if a["rightside"] else (_triangle(ctx, node), ctx.input(1))
+    return Lowering(_scaled(a["alpha"], f"torch.matmul({left}, {right})"))
+
+
+@register("_linalg_trsm")
+def trsm(ctx: TorchContext, node: Node) -> Lowering:
+    """X with op(A) @ X = alpha * B (X @ op(A) where ``rightside``), op(A) A's triangle, transposed where
+    ``transpose``."""
+    a = node.attrs
+    matrix = f"{ctx.input(0)}.transpose(-1, -2)" if a["transpose"] else ctx.input(0)
+    upper = a["lower"] == a["transpose"]
+    return Lowering(f"torch.linalg.solve_triangular({matrix}, {_scaled(a['alpha'], ctx.input(1))}, upper={upper}, "
+                    f"left={not a['rightside']})")
+
+
+@register("_linalg_syrk")
+def syrk(ctx: TorchContext, node: Node) -> Lowering:
+    """alpha * A @ A.T (A.T @ A where ``transpose``)."""
+    x, xt = ctx.input(0), f"{ctx.input(0)}.transpose(-1, -2)"
+    left, right = (xt, x) if node.attrs["transpose"] else (x, xt)
+    return Lowering(_scaled(node.attrs["alpha"], f"torch.matmul({left}, {right})"))
+
+
+@register("_linalg_sumlogdiag")
+def sumlogdiag(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(_one_per_matrix(ctx, f"torch.log(torch.diagonal({ctx.input(0)}, 0, -2, -1)).sum(-1)"))
+
+
+@register("_linalg_extractdiag", "_linalg_makediag")
+def diagonal(ctx: TorchContext, node: Node) -> Lowering:
+    """``torch.diagonal`` and ``torch.diag_embed`` take MXNet's ``offset`` as it is."""
+    call = "torch.diagonal" if node.op == "_linalg_extractdiag" else "torch.diag_embed"
+    axes = ", -2, -1" if node.op == "_linalg_extractdiag" else ""
+    return Lowering(f"{call}({ctx.input(0)}, {node.attrs['offset']}{axes})")
+
+
+@register("_linalg_extracttrian")
+def extracttrian(ctx: TorchContext, node: Node) -> Lowering:
+    positions = extract_positions(node, ctx.shape(0)[-1])
+    return Lowering(f"{ctx.helper('mxnet_matrix_entries')}({ctx.input(0)}, {positions})")
+
+
+@register("_linalg_maketrian")
+def maketrian(ctx: TorchContext, node: Node) -> Lowering:
+    n, positions = make_positions(node, ctx.shape(0)[-1])
+    sources = placed_sources(n, positions)
+    return Lowering(f"{ctx.helper('mxnet_place_entries')}({ctx.input(0)}, {sources}, {n})")
+
+
+_FACTORISATIONS = {"_linalg_gelqf": "mxnet_lq", "_linalg_syevd": "mxnet_syevd"}
+
+
+@register(*_FACTORISATIONS)
+def factorisation(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)})")
+
+
+@register("_npi_pinv", "_npi_pinv_scalar_rcond")
+def pinv(ctx: TorchContext, node: Node) -> Lowering:
+    """Singular values up to ``rcond`` times the largest are dropped (a tensor ``rcond``: one per matrix); MXNet's
+    kernel takes the singular values whatever ``hermitian`` says, and so does this."""
+    rcond = ctx.input(1) if node.op == "_npi_pinv" else num(node.attrs["rcond"])
+    return Lowering(f"torch.linalg.pinv({ctx.input(0)}, rtol={rcond})")
+
+
+@register("_npi_eigvalsh")
+def eigvalsh(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.eigvalsh({ctx.input(0)}, UPLO={node.attrs['UPLO']!r})")
+
+
+@register("_npi_tensorinv")
+def tensorinv(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.tensorinv({ctx.input(0)}, ind={node.attrs['ind']})")
+
+
+@register("_npi_tensorsolve")
+def tensorsolve(ctx: TorchContext, node: Node) -> Lowering:
+    dims = list(node.attrs["a_axes"]) if node.attrs["a_axes"] else None
+    return Lowering(f"torch.linalg.tensorsolve({ctx.input(0)}, {ctx.input(1)}, dims={dims})")
+
+
+@register("_linalg_det")
+def det(ctx: TorchContext, node: Node) -> Lowering:
+    """One matrix gives one value of shape (1,), as in MXNet; the hidden LU outputs are not computed."""
+    value = f"torch.linalg.det({ctx.input(0)})"
+    return Lowering(f"({value}.reshape(1),)" if len(ctx.shape(0)) == 2 else f"({value},)")
+
+
+@register("_linalg_slogdet")
+def slogdet(ctx: TorchContext, node: Node) -> Lowering:
+    sign, log = (f"torch.linalg.slogdet({ctx.input(0)})[{i}]" for i in range(2))
+    if len(ctx.shape(0)) == 2:
+        return Lowering(f"({sign}.reshape(1), {log}.reshape(1))")
+    return Lowering(f"({sign}, {log})")
+
+
+@register("_linalg_inverse")
+def inverse(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"torch.linalg.inv({ctx.input(0)})")
+
+
+@register("_npi_solve")
+def solve(ctx: TorchContext, node: Node) -> Lowering:
+    """``torch.linalg.solve`` reads b as vectors where it has a's rank less one, as MXNet does."""
+    return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
+
+
+@register(*UNCONVERTED_LINALG, check=linalg_refusal)
+def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
+    """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")

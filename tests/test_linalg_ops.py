@@ -1,0 +1,61 @@
+"""The linalg family and the densities against MXNet's float64 result: each target within MXNet float32's own
+distance from it (``--tolerance auto``'s rule), where the op cases (``test_onnx_ops``, ``test_torch_ops``) judge
+against MXNet float32; and the ONNX form's size bound."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from mxcases import CASE_INPUTS, CASES, ONNX_REFUSES, S, assert_near_exact, mx, run_reference
+from ops import linalg
+
+from mxconvert.errors import UnsupportedOpsError
+from mxconvert.float64_graph import float32_made_double
+from mxconvert.semantics.schema import numpy_spelled
+from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_onnx.linalg import MAX_UNROLLED
+from mxconvert.to_torch import TorchOptions, emit_pytorch
+from mxconvert.to_torch.loader import build_model, module_from_source
+
+FLOAT64_CASES = sorted([*linalg.CASES, *(case for case in CASES if case.startswith("pdf_"))])
+
+
+def _mxnet_float64(sym, graph, data: np.ndarray) -> list[np.ndarray]:
+    """MXNet's outputs with every input, weight and constant in float64."""
+    sym = mx.sym.load_json(float32_made_double(sym.tojson()))
+    numpy_mode = any(numpy_spelled(node) for node in graph.nodes)
+    modes = (mx.util.np_shape(True), mx.util.np_array(True)) if numpy_mode else ()
+    with contextlib.ExitStack() as stack:
+        for mode in modes:
+            stack.enter_context(mode)
+        types = {name: np.float64 for name in sym.list_arguments()}
+        executor = sym.simple_bind(mx.cpu(), data=data.shape, grad_req="null", type_dict=types)
+        for name, array in executor.arg_dict.items():
+            array[:] = data if name == "data" else graph.params[name]
+        return [out.asnumpy() for out in executor.forward(is_train=False)]
+
+
+@pytest.mark.parametrize("case", FLOAT64_CASES)
+def test_near_mxnet_float64(case):
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    exact = _mxnet_float64(sym, ref.graph, ref.data.astype(np.float64))
+    if case not in ONNX_REFUSES:
+        model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape))
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        assert_near_exact(ref.outputs, exact, session.run(None, {"data": ref.data}))
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
+    module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
+    with torch.no_grad():
+        out = module(torch.from_numpy(ref.data))
+    assert_near_exact(ref.outputs, exact, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+
+
+def test_onnx_refuses_factorisations_past_the_unrolled_size():
+    n = MAX_UNROLLED + 1
+    ref = run_reference(S.linalg.potrf(S.broadcast_add(S.linalg.syrk(S.var("data")), n * S.eye(n))), (n, n))
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_potrf \[matrices of {n} columns: the ONNX form is "):
+        export_onnx(ref.graph, ExportOptions(input_shape=(n, n)))
