@@ -22,7 +22,8 @@ _SAME_AS_DATA = frozenset({
     "where", "zeros_like", "ones_like", "Reshape", "reshape_like", "Flatten", "transpose", "expand_dims", "squeeze",
     "slice", "slice_axis", "slice_like", "SliceChannel", "_split_v2", "Concat", "stack", "tile", "repeat",
     "broadcast_to", "broadcast_axis", "broadcast_like", "take", "gather_nd", "pick", "reverse", "SwapAxis",
-    "clip", "_copy", "BlockGrad", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc",
+    "clip", "_copy", "BlockGrad", "_contrib_boolean_mask", "abs", "negative", "floor", "ceil", "round", "rint",
+    "fix", "trunc",
     *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
@@ -105,7 +106,7 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
     for node in graph.nodes:
         types = [dtypes.get(ref, FLOAT) for ref in node.inputs]
         dtype = node.attrs.get("dtype")
-        if node.op in ("shape_array", "size_array"):  # int64 in MXNet 1.9
+        if node.op in ("shape_array", "size_array", "_npx_nonzero"):  # int64 in MXNet 1.9
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs

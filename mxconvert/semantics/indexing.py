@@ -1,6 +1,6 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
-size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like and the
-random draws.
+size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
+random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -433,3 +433,32 @@ def _full_like(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 input_rule("_npi_full_like")(same_shape_inputs)
+
+
+# --- sizes the data decides (None in a shape): the rows a mask keeps, the positions of non-zeros ------------
+define({
+    "_contrib_boolean_mask": OpDef({"axis": (parse_int, 0)}),
+    "_npx_nonzero": UNARY,
+})
+alias("_npi_boolean_mask", "_contrib_boolean_mask")
+alias("_npi_nonzero", "_npx_nonzero")
+NONZERO_MAX_RANK = 5  # MXNet's nonzero takes data of up to 5 axes
+
+
+@shape_rule("_contrib_boolean_mask")
+def _boolean_mask(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The rows of ``data`` whose ``index`` is non-zero (NaN included): how many, the data decides."""
+    data, index = shapes
+    if node.attrs["axis"] != 0:
+        raise ShapeError(f"axis {node.attrs['axis']}: MXNet masks axis 0 only")
+    if len(index) != 1 or not data or index[0] != data[0]:
+        raise ShapeError(f"index of shape {index} does not mask data of shape {data} (1-D, one value per row)")
+    return [(None, *data[1:])]
+
+
+@shape_rule("_npx_nonzero")
+def _nonzero(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One row of coordinates per non-zero element (NaN included); 0-d data has one coordinate, 0."""
+    if len(shapes[0]) > NONZERO_MAX_RANK:
+        raise ShapeError(f"data of {len(shapes[0])} axes: MXNet's nonzero takes at most {NONZERO_MAX_RANK}")
+    return [(None, max(len(shapes[0]), 1))]

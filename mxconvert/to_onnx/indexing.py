@@ -1,6 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress) and nonzero
+(NonZero), whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -258,3 +259,21 @@ def full_like(ctx: EmitContext, node: Node) -> None:
         ctx.add("Identity", [ctx.const(np.full(ctx.out_shape(), value), "filled")], ctx.output())
     else:
         ctx.add("Expand", [ctx.const(value, "value"), ctx.add("Shape", [ctx.input(0)])], ctx.output())
+
+
+def _nonzero(ctx: EmitContext, x: str) -> str:
+    """Where ``x`` is non-zero (NaN included, as MXNet's C truth test), as a bool tensor."""
+    return ctx.add("Not", [ctx.add("Equal", [x, ctx.const(0.0, "zero")])])
+
+
+@register("_contrib_boolean_mask")
+def boolean_mask(ctx: EmitContext, node: Node) -> None:
+    """The rows whose index is non-zero: Compress along axis 0 (no row left: an empty tensor)."""
+    ctx.add("Compress", [ctx.input(0), _nonzero(ctx, ctx.input(1))], ctx.output(), axis=0)
+
+
+@register("_npx_nonzero")
+def nonzero(ctx: EmitContext, node: Node) -> None:
+    """NonZero's (ndim, N) coordinates transposed to MXNet's (N, ndim); 0-d data read as one element."""
+    x = ctx.input(0) if ctx.shape(0) else ctx.reshape(ctx.input(0), [1])
+    _float(ctx, ctx.add("Transpose", [ctx.add("NonZero", [_nonzero(ctx, x)])], perm=[1, 0]), ctx.output())

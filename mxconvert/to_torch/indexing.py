@@ -1,6 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing) and
+nonzero (torch.nonzero), whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -235,3 +236,16 @@ def created(ctx: TorchContext, node: Node) -> Lowering:
 @register("_npi_full_like", check=unconvertible_values)
 def full_like(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.full_like({ctx.input(0)}, {num(full_like_value(node.attrs))})")
+
+
+@register("_contrib_boolean_mask")
+def boolean_mask(ctx: TorchContext, node: Node) -> Lowering:
+    """The rows whose index is non-zero (NaN included, as MXNet's C truth test)."""
+    return Lowering(f"{ctx.input(0)}[{ctx.input(1)} != 0]")
+
+
+@register("_npx_nonzero")
+def nonzero(ctx: TorchContext, node: Node) -> Lowering:
+    """The coordinates of the non-zero elements, one row each (0-d data: read as one element), as floats."""
+    x = ctx.input(0) if ctx.shape(0) else f"{ctx.input(0)}.reshape(1)"
+    return Lowering(f"torch.nonzero({x} != 0).to({ctx.input(0)}.dtype)")

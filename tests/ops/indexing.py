@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import S, d
-from .np_helpers import N, NP_DATA, legacy
+from .np_helpers import N, NP_DATA, NX, legacy
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -140,12 +140,33 @@ CASE_INPUTS.update({
     "index_gather_nd_every_axis": {"idx": _gather_all_values},
     "index_where_rows": {"cond": _cond_values},
 })
+
+# Sizes the data decides: masks keeping every row, none, some (NaN and -0.0 among them), and computed ones
+_MASKS = {"mixed": [0.0, 1.0, np.nan, -0.0, -2.5], "none": [0.0] * 5, "all": [1.0, -1.0, 0.5, 2.0, 3.0]}
+for _kind, _values in _MASKS.items():
+    _mask, _mask_values = _index_var("mask", _values)
+    CASE_INPUTS[f"index_boolean_mask_{_kind}"] = {"mask": _mask_values}
+    CASES[f"index_boolean_mask_{_kind}"] = (S.contrib.boolean_mask(d, _mask, name="mask_rows"), (5, 2, 3))
+CASES.update({
+    "index_boolean_mask_computed": (S.contrib.boolean_mask(d, S.floor(S.sum(d, axis=1)), name="mask_rows"),
+                                    (6, 3)),
+    "index_boolean_mask_then_relu": (S.relu(S.contrib.boolean_mask(d, S.floor(d * 2.0).reshape(-1)), name="relu"),
+                                     (7, 1)),
+    "np_boolean_mask": (legacy(N._internal.boolean_mask(NP_DATA, N.floor(N.sum(NP_DATA, axis=1)))), (6, 3)),
+    "np_nonzero": (legacy(NX.nonzero(N.floor(NP_DATA * 2.0))), (3, 2, 4)),
+    "np_nonzero_none": (legacy(NX.nonzero(N.floor(NP_DATA * 0.5 + 0.5))), (2, 3)),  # floor of [0, 1): 0
+    "np_nonzero_all": (legacy(NX.nonzero(NP_DATA + 2.0)), (4,)),
+    "np_nonzero_0d": (legacy(NX.nonzero(N.sum(N.floor(NP_DATA * 2.0)))), (3,)),
+})
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
     **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
     **{f"index_gather_nd_{v}": "MXNet's importer has no GatherND" for v in ("leading", "every_axis")},
     **{f"index_{v}_like": "MXNet's importer has no Expand" for v in ("zeros", "ones")},
     **{f"index_topk_{v}": "MXNet's importer has no Expand or ScatterElements" for v in ("mask_axis0", "flat_mask")},
+    **{f"index_boolean_mask_{v}": "MXNet's importer has no Compress" for v in (*_MASKS, "computed", "then_relu")},
+    "np_boolean_mask": "MXNet's importer has no Compress",
+    **{f"np_nonzero{v}": "MXNet's importer has no NonZero" for v in ("", "_none", "_all", "_0d")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
