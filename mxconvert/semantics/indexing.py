@@ -1,6 +1,6 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
-random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero.
+random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -462,3 +462,30 @@ def _nonzero(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(shapes[0]) > NONZERO_MAX_RANK:
         raise ShapeError(f"data of {len(shapes[0])} axes: MXNet's nonzero takes at most {NONZERO_MAX_RANK}")
     return [(None, max(len(shapes[0]), 1))]
+
+
+UNIQUE_EXTRAS = ("return_index", "return_inverse", "return_counts")  # the outputs after the values, in order
+define({"_npi_unique": OpDef({**{key: (parse_bool, False) for key in UNIQUE_EXTRAS},
+                              "axis": (optional(parse_int), None)},
+                             outputs=lambda a: 1 + sum(a[key] for key in UNIQUE_EXTRAS))})
+
+
+def unique_axis(attrs: dict, shape: Shape) -> int | None:
+    """The axis ``unique`` compares slices along, or None: the flattened data (0-d data, one element, too)."""
+    if not shape:
+        if attrs["axis"] not in (None, 0, -1):
+            raise ShapeError(f"axis {attrs['axis']}: 0-d data takes axis None, 0 or -1")
+        return None
+    return None if attrs["axis"] is None else axis_index(attrs["axis"], len(shape))
+
+
+@shape_rule("_npi_unique")
+def _unique(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The distinct values (slices along the axis), sorted; then, as asked, where each first occurs, every
+    element's (slice's) position among them, and their counts. How many, the data decides."""
+    data = shapes[0]
+    axis = unique_axis(node.attrs, data)
+    values = (None,) if axis is None else (*data[:axis], None, *data[axis + 1:])
+    extras = {"return_index": (None,), "return_counts": (None,),
+              "return_inverse": (math.prod(data),) if axis is None else (data[axis],)}
+    return [values, *(extras[key] for key in UNIQUE_EXTRAS if node.attrs[key])]

@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress) and nonzero
-(NonZero), whose output sizes the data decides.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress), nonzero
+(NonZero) and unique (Unique), whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -11,9 +11,9 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values, dtype_value,
                                   fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  range_values, sort_axis, sorted_shape, unconvertible_values)
+                                  range_values, sort_axis, sorted_shape, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -277,3 +277,16 @@ def nonzero(ctx: EmitContext, node: Node) -> None:
     """NonZero's (ndim, N) coordinates transposed to MXNet's (N, ndim); 0-d data read as one element."""
     x = ctx.input(0) if ctx.shape(0) else ctx.reshape(ctx.input(0), [1])
     _float(ctx, ctx.add("Transpose", [ctx.add("NonZero", [_nonzero(ctx, x)])], perm=[1, 0]), ctx.output())
+
+
+@register("_npi_unique")
+def unique(ctx: EmitContext, node: Node) -> None:
+    """Unique (sorted; the first occurrence's index, as MXNet's stable sort finds it), its int64 outputs as
+    floats; 0-d data read as one element."""
+    a = node.attrs
+    axis = unique_axis(a, ctx.shape(0))
+    x = ctx.input(0) if ctx.shape(0) else ctx.reshape(ctx.input(0), [1])
+    extras = {key: ctx.temp(key.removeprefix("return_")) for key in UNIQUE_EXTRAS}
+    ctx.add("Unique", [x], [ctx.output(0), *extras.values()], sorted=1, **({} if axis is None else {"axis": axis}))
+    for index, key in enumerate((key for key in UNIQUE_EXTRAS if a[key]), 1):
+        _float(ctx, extras[key], ctx.output(index))

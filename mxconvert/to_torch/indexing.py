@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing) and
-nonzero (torch.nonzero), whose output sizes the data decides.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing) ,
+nonzero (torch.nonzero) and unique (torch.unique), whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  sort_axis, unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values,
+                                  dtype_value, fill_values, full_like_value, multinomial_count, pick_axis,
+                                  random_refusal, sort_axis, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -249,3 +249,36 @@ def nonzero(ctx: TorchContext, node: Node) -> Lowering:
     """The coordinates of the non-zero elements, one row each (0-d data: read as one element), as floats."""
     x = ctx.input(0) if ctx.shape(0) else f"{ctx.input(0)}.reshape(1)"
     return Lowering(f"torch.nonzero({x} != 0).to({ctx.input(0)}.dtype)")
+
+
+HELPERS["mxnet_unique"] = '''
+def mxnet_unique(found: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], length: int, first: bool, inverse: bool,
+                 counts: bool) -> List[torch.Tensor]:
+    """MXNet's ``unique`` from ``torch.unique``'s (values, inverse, counts) over ``length`` elements (slices): the
+    values, then as asked where each first occurs, every element's position among them and their counts, as
+    floats."""
+    values, where, count = found
+    outputs = [values]
+    if first:
+        positions = torch.arange(length, device=where.device)
+        outputs.append(torch.full_like(count, length).scatter_reduce(0, where, positions, "amin").to(values.dtype))
+    if inverse:
+        outputs.append(where.to(values.dtype))
+    if counts:
+        outputs.append(count.to(values.dtype))
+    return outputs
+'''
+
+
+@register("_npi_unique")
+def unique(ctx: TorchContext, node: Node) -> Lowering:
+    """torch.unique, sorted (slices compared in order along ``axis``); 0-d data read as one element."""
+    a, x = node.attrs, ctx.input(0)
+    axis = unique_axis(a, ctx.shape(0))
+    data, dim = (f"{x}.reshape(-1)", "") if axis is None else (x, f", dim={axis}")
+    if node.num_outputs == 1:
+        return Lowering(f"torch.unique({data}, sorted=True{dim})")
+    found = f"torch.unique({data}, sorted=True, return_inverse=True, return_counts=True{dim})"
+    length = f"{x}.numel()" if axis is None else f"{x}.shape[{axis}]"
+    flags = ", ".join(str(a[key]) for key in UNIQUE_EXTRAS)
+    return Lowering(f"{ctx.helper('mxnet_unique')}({found}, {length}, {flags})")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import S, d
-from .np_helpers import N, NP_DATA, NX, legacy
+from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -157,6 +157,14 @@ CASES.update({
     "np_nonzero_none": (legacy(NX.nonzero(N.floor(NP_DATA * 0.5 + 0.5))), (2, 3)),  # floor of [0, 1): 0
     "np_nonzero_all": (legacy(NX.nonzero(NP_DATA + 2.0)), (4,)),
     "np_nonzero_0d": (legacy(NX.nonzero(N.sum(N.floor(NP_DATA * 2.0)))), (3,)),
+    # unique values of a few steps (ties), with every extra output, along an axis (rows of repeated steps), 0-d
+    "np_unique": (legacy(N.unique(N.floor(NP_DATA * 2.0))), (3, 4)),
+    "np_unique_every_output": (legacy_group(N.unique(N.floor(NP_DATA * 3.0), return_index=True, return_inverse=True,
+                                                     return_counts=True)), (2, 3, 4)),
+    "np_unique_counts_axis0": (legacy_group(N.unique(N.floor(NP_DATA + 0.5), axis=0, return_counts=True)), (8, 2)),
+    "np_unique_index_axis_neg": (legacy_group(N.unique(N.floor(NP_DATA * 1.5), axis=-1, return_index=True,
+                                                       return_inverse=True)), (2, 9)),
+    "np_unique_0d": (legacy_group(N.unique(N.sum(NP_DATA), return_index=True, return_counts=True)), (3,)),
 })
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
@@ -167,6 +175,8 @@ INDEX_IMPORTER_SKIPS.update({
     **{f"index_boolean_mask_{v}": "MXNet's importer has no Compress" for v in (*_MASKS, "computed", "then_relu")},
     "np_boolean_mask": "MXNet's importer has no Compress",
     **{f"np_nonzero{v}": "MXNet's importer has no NonZero" for v in ("", "_none", "_all", "_0d")},
+    **{f"np_unique{v}": "MXNet's importer has no Unique"
+       for v in ("", "_every_output", "_counts_axis0", "_index_axis_neg", "_0d")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
