@@ -1,6 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
-random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique.
+random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique,
+bincount.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -489,3 +490,18 @@ def _unique(node: Node, shapes: list[Shape]) -> list[Shape]:
     extras = {"return_index": (None,), "return_counts": (None,),
               "return_inverse": (math.prod(data),) if axis is None else (data[axis],)}
     return [values, *(extras[key] for key in UNIQUE_EXTRAS if node.attrs[key])]
+
+
+define({"_npi_bincount": OpDef({"minlength": (parse_int, 0), "has_weights": (parse_bool, False)})})
+
+
+@shape_rule("_npi_bincount")
+def _bincount(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """How often each whole number occurs in the (integer, non-negative) data, or the sum of its weights: max(data)
+    + 1 or ``minlength`` bins, whichever is more; the data decides."""
+    if len(shapes[0]) > 1 or node.attrs["minlength"] < 0:
+        raise ShapeError(f"data of shape {shapes[0]}, minlength {node.attrs['minlength']}: MXNet counts 1-D data "
+                         "into at least 0 bins")
+    if node.attrs["has_weights"] and shapes[1] != shapes[0]:
+        raise ShapeError(f"weights of shape {shapes[1]} do not weigh data of shape {shapes[0]}")
+    return [(None,)]

@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
 _random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress), nonzero
-(NonZero) and unique (Unique), whose output sizes the data decides.
+(NonZero), unique (Unique) and bincount, whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -290,3 +290,17 @@ def unique(ctx: EmitContext, node: Node) -> None:
     ctx.add("Unique", [x], [ctx.output(0), *extras.values()], sorted=1, **({} if axis is None else {"axis": axis}))
     for index, key in enumerate((key for key in UNIQUE_EXTRAS if a[key]), 1):
         _float(ctx, extras[key], ctx.output(index))
+
+
+@register("_npi_bincount")
+def bincount(ctx: EmitContext, node: Node) -> None:
+    """Each of max(data) + 1 (at least ``minlength``) bins compared with every element (one row each), the ones
+    (or weights) of the matches summed down the rows."""
+    x = ctx.reshape(ctx.input(0), [-1])
+    last = ctx.add("Add", [ctx.add("ReduceMax", [x], keepdims=0), ctx.const(1.0, "one")])
+    count = ctx.add("Max", [last, ctx.const(float(node.attrs["minlength"]), "minlength")])
+    bins = ctx.add("Range", [ctx.const(0.0, "zero"), count, ctx.const(1.0, "one")])
+    hits = ctx.add("Equal", [ctx.unsqueeze(x, [1]), bins])
+    weights = ctx.unsqueeze(ctx.reshape(ctx.input(1), [-1]), [1]) if node.attrs["has_weights"] else \
+        ctx.const(1.0, "one")
+    ctx.reduce_sum(ctx.add("Where", [hits, weights, ctx.const(0.0, "zero")]), [0], ctx.output(), keepdims=0)

@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing) ,
-nonzero (torch.nonzero) and unique (torch.unique), whose output sizes the data decides.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing),
+nonzero (torch.nonzero), unique (torch.unique) and bincount, whose output sizes the data decides.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -282,3 +282,11 @@ def unique(ctx: TorchContext, node: Node) -> Lowering:
     length = f"{x}.numel()" if axis is None else f"{x}.shape[{axis}]"
     flags = ", ".join(str(a[key]) for key in UNIQUE_EXTRAS)
     return Lowering(f"{ctx.helper('mxnet_unique')}({found}, {length}, {flags})")
+
+
+@register("_npi_bincount")
+def bincount(ctx: TorchContext, node: Node) -> Lowering:
+    """torch.bincount of the (whole, carried as float) data; its counts or weight sums in MXNet's type."""
+    weights = f"{ctx.input(1)}.reshape(-1)" if node.attrs["has_weights"] else "None"
+    counted = f"torch.bincount({ctx.input(0)}.reshape(-1).to(torch.int64), {weights}, {node.attrs['minlength']})"
+    return Lowering(f"{counted}.to({ctx.input(0)}.dtype)")

@@ -142,6 +142,7 @@ CASE_INPUTS.update({
 })
 
 # Sizes the data decides: masks keeping every row, none, some (NaN and -0.0 among them), and computed ones
+_WHOLE = N.floor(NP_DATA * 3.0 + 3.0).astype("int32")  # 0..5
 _MASKS = {"mixed": [0.0, 1.0, np.nan, -0.0, -2.5], "none": [0.0] * 5, "all": [1.0, -1.0, 0.5, 2.0, 3.0]}
 for _kind, _values in _MASKS.items():
     _mask, _mask_values = _index_var("mask", _values)
@@ -165,6 +166,10 @@ CASES.update({
     "np_unique_index_axis_neg": (legacy_group(N.unique(N.floor(NP_DATA * 1.5), axis=-1, return_index=True,
                                                        return_inverse=True)), (2, 9)),
     "np_unique_0d": (legacy_group(N.unique(N.sum(NP_DATA), return_index=True, return_counts=True)), (3,)),
+    # counts of whole numbers 0..5 (an int32 type), weighted; minlength above and below max + 1
+    "np_bincount": (legacy(N.bincount(_WHOLE)), (7,)),
+    "np_bincount_weights_minlength": (legacy(N.bincount(_WHOLE, weights=NP_DATA, minlength=9)), (7,)),
+    "np_bincount_short_minlength": (legacy(N.bincount(_WHOLE, minlength=2)), (12,)),
 })
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
@@ -177,6 +182,7 @@ INDEX_IMPORTER_SKIPS.update({
     **{f"np_nonzero{v}": "MXNet's importer has no NonZero" for v in ("", "_none", "_all", "_0d")},
     **{f"np_unique{v}": "MXNet's importer has no Unique"
        for v in ("", "_every_output", "_counts_axis0", "_index_axis_neg", "_0d")},
+    **{f"np_bincount{v}": "MXNet's importer has no Range" for v in ("", "_weights_minlength", "_short_minlength")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
