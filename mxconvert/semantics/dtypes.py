@@ -114,6 +114,8 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = [types[0]] + ["int64"] * (node.num_outputs - 1)
         elif node.op == "_npi_bincount":  # the data's (integer) type, or the weights'
             outputs = [types[-1]]
+        elif node.op == "_histogram":  # int64 counts, then the edges in the data's type
+            outputs = ["int64", types[0]]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
             outputs = [dtype if isinstance(dtype, str) else types[0]] * node.num_outputs
         elif node.op == "topk" and isinstance(dtype, str):  # the indices, after the values where both are given

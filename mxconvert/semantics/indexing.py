@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
 random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique,
-bincount.
+bincount; histogram.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -14,7 +14,7 @@ import numpy as np
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
 from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
-                     parse_float, parse_float32, parse_int, parse_shape, parse_str)
+                     parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape, parse_str)
 from .shape import cast_overflow_bound
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
@@ -505,3 +505,38 @@ def _bincount(node: Node, shapes: list[Shape]) -> list[Shape]:
     if node.attrs["has_weights"] and shapes[1] != shapes[0]:
         raise ShapeError(f"weights of shape {shapes[1]} do not weigh data of shape {shapes[0]}")
     return [(None,)]
+
+
+# histogram: counts (int64) of the data in bins, and the bins' edges: ``bin_cnt`` equal bins over ``range``, or the
+# edges given as a second input
+define({"_histogram": OpDef({"bin_cnt": (optional(parse_int), None), "range": (optional(parse_float32_tuple), None)},
+                            outputs=lambda a: 2)})
+alias("_npi_histogram", "_histogram")
+
+
+def histogram_range(attrs: dict) -> tuple[float, float]:
+    """The (double) range of ``bin_cnt`` equal bins; an empty one widened by 0.5 each way, as MXNet does."""
+    low, high = attrs["range"]
+    return (low - 0.5, high + 0.5) if low == high else (low, high)
+
+
+def histogram_edges(attrs: dict) -> np.ndarray:
+    """The ``bin_cnt`` + 1 edges of equal bins, ``(high * i + (count - i) * low) / count`` in double, as float32."""
+    low, high = histogram_range(attrs)
+    count, i = attrs["bin_cnt"], np.arange(attrs["bin_cnt"] + 1, dtype=np.float64)
+    return ((high * i + (count - i) * low) / count).astype(np.float32)
+
+
+@shape_rule("_histogram")
+def _histogram(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    if (a["bin_cnt"] is None) != (a["range"] is None):
+        raise ShapeError("bin_cnt and range: MXNet takes both or neither (then the edges as an input)")
+    if a["bin_cnt"] is None:
+        edges = shapes[1]
+        if len(edges) != 1 or edges[0] < 2:
+            raise ShapeError(f"bins of shape {edges}: MXNet takes a vector of at least 2 edges")
+        return [(edges[0] - 1,), edges]
+    if len(a["range"]) != 2 or a["range"][0] > a["range"][1]:
+        raise ShapeError(f"range {a['range']}: MXNet takes (low, high) with low <= high")
+    return [refuse_empty((a["bin_cnt"],), "bin_cnt"), (a["bin_cnt"] + 1,)]

@@ -1,7 +1,8 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
 _random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress), nonzero
-(NonZero), unique (Unique) and bincount, whose output sizes the data decides.
+(NonZero), unique (Unique) and bincount, whose output sizes the data decides;
+histogram.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -12,8 +13,9 @@ from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, multinomial_count, pick_axis, random_refusal,
-                                  range_values, sort_axis, sorted_shape, unconvertible_values, unique_axis)
+                                  fill_values, full_like_value, histogram_edges, histogram_range, multinomial_count,
+                                  pick_axis, random_refusal, range_values, sort_axis, sorted_shape,
+                                  unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -304,3 +306,64 @@ def bincount(ctx: EmitContext, node: Node) -> None:
     weights = ctx.unsqueeze(ctx.reshape(ctx.input(1), [-1]), [1]) if node.attrs["has_weights"] else \
         ctx.const(1.0, "one")
     ctx.reduce_sum(ctx.add("Where", [hits, weights, ctx.const(0.0, "zero")]), [0], ctx.output(), keepdims=0)
+
+
+def _bin_counts(ctx: EmitContext, target: str, count: int, out: str) -> None:
+    """How many elements each of ``count`` bins holds, from every element's bin (float; -1: none)."""
+    hits = ctx.add("Equal", [ctx.unsqueeze(target, [1]), ctx.const(np.arange(count), "bins")])
+    ones = ctx.add("Where", [hits, ctx.const(1.0, "one"), ctx.const(0.0, "zero")])
+    ctx.reduce_sum(ones, [0], out, keepdims=0)
+
+
+def _equal_bins(ctx: EmitContext, x: str, node: Node) -> str:
+    """MXNet's bin of each element among ``bin_cnt`` equal bins (-1: outside the range): its position scaled in
+    double and truncated, then moved down or up one where the float32 edges say so."""
+    count, (low, high), edges = node.attrs["bin_cnt"], histogram_range(node.attrs), histogram_edges(node.attrs)
+    wide = ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+    low_, high_ = ctx.const(low, "low", dtype=np.float64), ctx.const(high, "high", dtype=np.float64)
+    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [wide, low_])]),
+                             ctx.add("Not", [ctx.add("Greater", [wide, high_])])])
+    scaled = ctx.add("Div", [ctx.add("Mul", [ctx.add("Sub", [wide, low_]), ctx.const(float(count), "count",
+                                                                                        dtype=np.float64)]),
+                             ctx.const(high - low, "width", dtype=np.float64)])
+    first, last = ctx.const(0.0, "first", dtype=np.float64), ctx.const(count - 1.0, "last", dtype=np.float64)
+    clipped = ctx.add("Max", [ctx.add("Min", [ctx.add("Floor", [scaled]), last]), first])
+    bins = ctx.add("Cast", [ctx.add("Where", [inside, clipped, first])], to=TensorProto.INT64)  # outside: dropped
+    edge_values = ctx.const(edges, "edges")
+    below = ctx.add("Less", [x, ctx.add("Gather", [edge_values, bins])])
+    bins = ctx.add("Sub", [bins, ctx.add("Cast", [below], to=TensorProto.INT64)])
+    upper = ctx.add("Gather", [edge_values, ctx.add("Add", [bins, ctx.ints([1], "one")])])
+    not_last = ctx.add("Not", [ctx.add("Equal", [bins, ctx.ints([count - 1], "last")])])
+    above = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, upper])]), not_last])
+    bins = ctx.add("Add", [bins, ctx.add("Cast", [above], to=TensorProto.INT64)])
+    return ctx.add("Where", [inside, _float(ctx, bins), ctx.const(-1.0, "none")])
+
+
+def _given_bins(ctx: EmitContext, x: str, edges: str, count: int) -> str:
+    """MXNet's bin of each element among the edges given (-1: outside them): before the first edge it does not
+    reach (``x - edge >= 0`` fails), the last bin at most."""
+    diff = ctx.add("Sub", [ctx.unsqueeze(x, [1]), ctx.unsqueeze(edges, [0])])
+    reached = ctx.add("Or", [ctx.add("Greater", [diff, ctx.const(0.0, "zero")]),
+                             ctx.add("Equal", [diff, ctx.const(0.0, "zero")])])
+    stops = ctx.add("Cast", [ctx.add("Not", [reached])], to=TensorProto.INT32)
+    padded = ctx.add("Pad", [stops, ctx.ints([0, 0, 0, 1], "pads"), ctx.const(1, "one", dtype=np.int32)])
+    first = _float(ctx, ctx.add("ArgMax", [padded], axis=1, keepdims=0))
+    bins = ctx.add("Min", [ctx.add("Sub", [first, ctx.const(1.0, "one")]), ctx.const(count - 1.0, "last")])
+    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, ctx.add("Gather", [edges, ctx.ints([0])])])]),
+                             ctx.add("Not", [ctx.add("Greater", [x, ctx.add("Gather", [edges, ctx.ints([count])])])])])
+    return ctx.add("Where", [inside, bins, ctx.const(-1.0, "none")])
+
+
+@register("_histogram")
+def histogram(ctx: EmitContext, node: Node) -> None:
+    """Each element's bin as MXNet's kernel finds it, counted per bin (as floats); the edges beside."""
+    x = ctx.reshape(ctx.input(0), [-1])
+    if node.attrs["bin_cnt"] is None:
+        count = ctx.shape(1)[0] - 1
+        target = _given_bins(ctx, x, ctx.input(1), count)
+        ctx.add("Identity", [ctx.input(1)], ctx.output(1))
+    else:
+        count = node.attrs["bin_cnt"]
+        target = _equal_bins(ctx, x, node)
+        ctx.add("Identity", [ctx.const(histogram_edges(node.attrs), "edges")], ctx.output(1))
+    _bin_counts(ctx, target, count, ctx.output(0))

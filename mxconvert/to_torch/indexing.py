@@ -1,7 +1,8 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
 _random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing),
-nonzero (torch.nonzero), unique (torch.unique) and bincount, whose output sizes the data decides.
+nonzero (torch.nonzero), unique (torch.unique) and bincount, whose output sizes the data
+decides; histogram.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
 from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values,
-                                  dtype_value, fill_values, full_like_value, multinomial_count, pick_axis,
-                                  random_refusal, sort_axis, unconvertible_values, unique_axis)
+                                  dtype_value, fill_values, full_like_value, histogram_edges, histogram_range,
+                                  multinomial_count, pick_axis, random_refusal, sort_axis, unconvertible_values,
+                                  unique_axis)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -290,3 +292,51 @@ def bincount(ctx: TorchContext, node: Node) -> Lowering:
     weights = f"{ctx.input(1)}.reshape(-1)" if node.attrs["has_weights"] else "None"
     counted = f"torch.bincount({ctx.input(0)}.reshape(-1).to(torch.int64), {weights}, {node.attrs['minlength']})"
     return Lowering(f"{counted}.to({ctx.input(0)}.dtype)")
+
+
+HELPERS.update({
+    "mxnet_equal_bins": '''
+def mxnet_equal_bins(x: torch.Tensor, edges: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """MXNet's bin of each element among equal bins over [low, high] (-1: outside): its position scaled in double
+    and truncated, then moved down or up one where the (float32) ``edges`` say so."""
+    count = edges.shape[0] - 1
+    wide = x.to(torch.float64)
+    inside = (wide >= low) & (wide <= high)
+    scaled = ((wide - low) * count / (high - low)).floor().clamp(0, count - 1)
+    bins = torch.where(inside, scaled, torch.zeros_like(scaled)).to(torch.int64)
+    bins = bins - (x < edges[bins]).to(torch.int64)
+    bins = bins + ((x >= edges[bins + 1]) & (bins != count - 1)).to(torch.int64)
+    return torch.where(inside, bins, torch.full_like(bins, -1))
+''',
+    "mxnet_given_bins": '''
+def mxnet_given_bins(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """MXNet's bin of each element among the ``edges`` given (-1: outside them): before the first edge it does not
+    reach (``x - edge >= 0`` fails), the last bin at most."""
+    count = edges.shape[0] - 1
+    stops = (~(x.unsqueeze(1) - edges.unsqueeze(0) >= 0)).to(torch.int32)
+    first = torch.argmax(torch.cat([stops, torch.ones_like(stops[:, :1])], 1), dim=1)
+    inside = (x >= edges[0]) & (x <= edges[count])
+    return torch.where(inside, (first - 1).clamp(max=count - 1), torch.full_like(first, -1))
+''',
+    "mxnet_bin_counts": '''
+def mxnet_bin_counts(bins: torch.Tensor, count: int, like: torch.Tensor) -> torch.Tensor:
+    """How many elements each of ``count`` bins holds, from every element's bin (-1: none), in ``like``'s type."""
+    return (bins.unsqueeze(1) == torch.arange(count, device=bins.device)).sum(0).to(like.dtype)
+''',
+})
+
+
+@register("_histogram")
+def histogram(ctx: TorchContext, node: Node) -> Lowering:
+    """Each element's bin as MXNet's kernel finds it, counted per bin (as floats); the edges beside (equal bins':
+    computed once, as a buffer)."""
+    x = f"{ctx.input(0)}.reshape(-1)"
+    counts = ctx.helper("mxnet_bin_counts")
+    if node.attrs["bin_cnt"] is None:
+        bins = f"{ctx.helper('mxnet_given_bins')}({x}, {ctx.input(1)})"
+        return Lowering(f"({counts}({bins}, {ctx.shape(1)[0] - 1}, {ctx.input(0)}), {ctx.input(1)})")
+    edges, (low, high) = histogram_edges(node.attrs), histogram_range(node.attrs)
+    bins = f"{ctx.helper('mxnet_equal_bins')}({x}, self.{ctx.name}.edges, {num(low)}, {num(high)})"
+    return Lowering(f"({counts}({bins}, {node.attrs['bin_cnt']}, {ctx.input(0)}), self.{ctx.name}.edges)",
+                    "nn.Module()", {"edges": edges},
+                    [f"self.{ctx.name}.register_buffer('edges', torch.empty({list(edges.shape)}))"])

@@ -142,6 +142,8 @@ CASE_INPUTS.update({
 })
 
 # Sizes the data decides: masks keeping every row, none, some (NaN and -0.0 among them), and computed ones
+_EDGES, _EDGE_VALUES = _index_var("edges", [-0.6, -0.2, 0.0, 0.1, 0.75])
+CASE_INPUTS["np_histogram_given_edges"] = {"edges": _EDGE_VALUES}
 _WHOLE = N.floor(NP_DATA * 3.0 + 3.0).astype("int32")  # 0..5
 _MASKS = {"mixed": [0.0, 1.0, np.nan, -0.0, -2.5], "none": [0.0] * 5, "all": [1.0, -1.0, 0.5, 2.0, 3.0]}
 for _kind, _values in _MASKS.items():
@@ -170,6 +172,13 @@ CASES.update({
     "np_bincount": (legacy(N.bincount(_WHOLE)), (7,)),
     "np_bincount_weights_minlength": (legacy(N.bincount(_WHOLE, weights=NP_DATA, minlength=9)), (7,)),
     "np_bincount_short_minlength": (legacy(N.bincount(_WHOLE, minlength=2)), (12,)),
+    # histograms: equal bins (data on the edges: multiples of 0.2; an empty range widened), edges given (uneven)
+    "index_histogram_edges_hit": (S.Group(list(S.histogram(S.floor(d * 5.0) / 5.0, bins=10, range=(-1.0, 1.0)))),
+                                  (3, 8)),
+    "np_histogram": (legacy_group(N.histogram(NP_DATA, bins=5, range=(-0.5, 0.7))), (4, 6)),
+    "np_histogram_empty_range": (legacy_group(N.histogram(N.floor(NP_DATA * 2.0) / 4.0, bins=3, range=(0.0, 0.0))),
+                                 (5, 2)),
+    "np_histogram_given_edges": (legacy_group(N.histogram(NP_DATA, bins=_EDGES.as_np_ndarray())), (4, 5)),
 })
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
@@ -183,6 +192,9 @@ INDEX_IMPORTER_SKIPS.update({
     **{f"np_unique{v}": "MXNet's importer has no Unique"
        for v in ("", "_every_output", "_counts_axis0", "_index_axis_neg", "_0d")},
     **{f"np_bincount{v}": "MXNet's importer has no Range" for v in ("", "_weights_minlength", "_short_minlength")},
+    **{case: "MXNet's importer mixes the double bin positions with float32" for case in (
+        "index_histogram_edges_hit", "np_histogram", "np_histogram_empty_range")},
+    "np_histogram_given_edges": "MXNet's importer pads 4-D and 5-D data only",
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
