@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
-from .indexing import CREATED_OPS, INDEX_DTYPES
+from .indexing import CREATED_OPS, INDEX_DTYPES, MASK_ASSIGN_OPS
 from .schema import numpy_spelled
 from .shape import CAST_DTYPES
 
@@ -22,8 +22,8 @@ _SAME_AS_DATA = frozenset({
     "where", "zeros_like", "ones_like", "Reshape", "reshape_like", "Flatten", "transpose", "expand_dims", "squeeze",
     "slice", "slice_axis", "slice_like", "SliceChannel", "_split_v2", "Concat", "stack", "tile", "repeat",
     "broadcast_to", "broadcast_axis", "broadcast_like", "take", "gather_nd", "pick", "reverse", "SwapAxis",
-    "clip", "_copy", "BlockGrad", "_contrib_boolean_mask", "abs", "negative", "floor", "ceil", "round", "rint",
-    "fix", "trunc",
+    "clip", "_copy", "BlockGrad", "_contrib_boolean_mask", *MASK_ASSIGN_OPS, "abs", "negative", "floor", "ceil",
+    "round", "rint", "fix", "trunc",
     *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})

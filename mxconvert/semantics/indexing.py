@@ -1,7 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
 random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique,
-bincount; histogram.
+bincount; histogram, NumPy's boolean mask assignment.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -540,3 +540,44 @@ def _histogram(node: Node, shapes: list[Shape]) -> list[Shape]:
     if len(a["range"]) != 2 or a["range"][0] > a["range"][1]:
         raise ShapeError(f"range {a['range']}: MXNet takes (low, high) with low <= high")
     return [refuse_empty((a["bin_cnt"],), "bin_cnt"), (a["bin_cnt"] + 1,)]
+
+
+# NumPy's ``data[mask] = value``: the mask covers the data's axes from ``start_axis``; the data keeps its shape
+define({"_npi_boolean_mask_assign_scalar": OpDef({"value": (parse_float, REQUIRED), "start_axis": (parse_int, 0)}),
+        "_npi_boolean_mask_assign_tensor": OpDef({"start_axis": (parse_int, 0)})})
+MASK_ASSIGN_OPS = ("_npi_boolean_mask_assign_scalar", "_npi_boolean_mask_assign_tensor")
+
+
+def mask_assign_layout(node: Node, data: Shape, mask: Shape) -> tuple[Shape, Shape, int, int, int]:
+    """The mask's shape broadcast against the data and a slice's (the data's, ones along the masked axes), and the
+    data's size before, along and after the masked axes."""
+    start = node.attrs["start_axis"]
+    if start < 0 or start + len(mask) > len(data) or data[start:start + len(mask)] != mask:
+        raise ShapeError(f"mask of shape {mask} does not cover data of shape {data} from axis {start}")
+    after, ones = start + len(mask), (1,) * len(mask)
+    return ((*(1,) * start, *mask, *(1,) * (len(data) - after)), (*data[:start], *ones, *data[after:]),
+            math.prod(data[:start]), math.prod(mask), math.prod(data[after:]))
+
+
+def mask_assign_form(node: Node, data: Shape, mask: Shape, value: Shape | None) -> str:
+    """How the masked positions are filled: ``one`` value (a scalar, or a tensor of one element), ``broadcast``
+    (one slice of the data's other axes for every position), or ``ordered`` (the k-th masked position takes slice
+    k along ``start_axis``: as many as the mask keeps, which the data decides and MXNet checks when it runs)."""
+    _, _, leading, _, trailing = mask_assign_layout(node, data, mask)
+    if value is None or math.prod(value) == 1:
+        return "one"
+    start, slots = node.attrs["start_axis"], len(data) - len(mask) + 1
+    if len(value) == slots and value[start] != 1:
+        if value[:start] != data[:start] or value[start + 1:] != data[start + len(mask):]:
+            raise ShapeError(f"value of shape {value} does not fill data of shape {data} along axis {start}")
+        return "ordered"
+    if len(value) > slots or math.prod(value) != leading * trailing:
+        raise ShapeError(f"value of shape {value} does not broadcast over the masked positions of data of shape "
+                         f"{data}")
+    return "broadcast"
+
+
+@shape_rule(*MASK_ASSIGN_OPS)
+def _mask_assign(node: Node, shapes: list[Shape]) -> list[Shape]:
+    mask_assign_form(node, shapes[0], shapes[1], shapes[2] if len(shapes) > 2 else None)
+    return [shapes[0]]

@@ -2,7 +2,7 @@
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
 _random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress), nonzero
 (NonZero), unique (Unique) and bincount, whose output sizes the data decides;
-histogram.
+histogram and NumPy's boolean mask assignment.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -12,10 +12,11 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, histogram_edges, histogram_range, multinomial_count,
-                                  pick_axis, random_refusal, range_values, sort_axis, sorted_shape,
-                                  unconvertible_values, unique_axis)
+from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
+                                  created_values, dtype_value, fill_values, full_like_value, histogram_edges,
+                                  histogram_range, mask_assign_form, mask_assign_layout, multinomial_count, pick_axis,
+                                  random_refusal, range_values, sort_axis, sorted_shape, unconvertible_values,
+                                  unique_axis)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -367,3 +368,31 @@ def histogram(ctx: EmitContext, node: Node) -> None:
         target = _equal_bins(ctx, x, node)
         ctx.add("Identity", [ctx.const(histogram_edges(node.attrs), "edges")], ctx.output(1))
     _bin_counts(ctx, target, count, ctx.output(0))
+
+
+@register(*MASK_ASSIGN_OPS)
+def boolean_mask_assign(ctx: EmitContext, node: Node) -> None:
+    """The value where the mask (broadcast over the data's other axes) is non-zero: one value, a slice broadcast,
+    or (``ordered``) the slice the running count of masked positions picks."""
+    data, mask = ctx.shape(0), ctx.shape(1)
+    value = ctx.shape(2) if len(node.inputs) > 2 else None
+    form = mask_assign_form(node, data, mask, value)
+    broadcast, piece, leading, middle, trailing = mask_assign_layout(node, data, mask)
+    if form != "ordered":
+        hit = ctx.reshape(_nonzero(ctx, ctx.input(1)), broadcast)
+        if value is None:
+            fill = ctx.const(dtype_value(node.attrs["value"], "float32"), "value")
+        elif form == "one":
+            fill = ctx.reshape(ctx.input(2), [])
+        else:
+            fill = ctx.reshape(ctx.input(2), piece)
+        ctx.add("Where", [hit, fill, ctx.input(0)], ctx.output())
+        return
+    hit = ctx.reshape(_nonzero(ctx, ctx.input(1)), [middle])
+    counted = ctx.add("CumSum", [_float(ctx, hit), ctx.const(0, "axis", dtype=np.int64)])
+    order = ctx.add("Cast", [ctx.add("Max", [ctx.add("Sub", [counted, ctx.const(1.0, "one")]),
+                                             ctx.const(0.0, "zero")])], to=TensorProto.INT64)
+    slices = ctx.add("Gather", [ctx.reshape(ctx.input(2), [leading, -1, trailing]), order], axis=1)
+    filled = ctx.add("Where", [ctx.reshape(hit, [1, middle, 1]), slices,
+                               ctx.reshape(ctx.input(0), [leading, middle, trailing])])
+    ctx.reshape(filled, data, ctx.output())

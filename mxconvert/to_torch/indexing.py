@@ -2,7 +2,7 @@
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
 _random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing),
 nonzero (torch.nonzero), unique (torch.unique) and bincount, whose output sizes the data
-decides; histogram.
+decides; histogram and NumPy's boolean mask assignment.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range, created_values,
-                                  dtype_value, fill_values, full_like_value, histogram_edges, histogram_range,
-                                  multinomial_count, pick_axis, random_refusal, sort_axis, unconvertible_values,
-                                  unique_axis)
+from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
+                                  created_values, dtype_value, fill_values, full_like_value, histogram_edges,
+                                  histogram_range, mask_assign_form, mask_assign_layout, multinomial_count, pick_axis,
+                                  random_refusal, sort_axis, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -340,3 +340,35 @@ def histogram(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"({counts}({bins}, {node.attrs['bin_cnt']}, {ctx.input(0)}), self.{ctx.name}.edges)",
                     "nn.Module()", {"edges": edges},
                     [f"self.{ctx.name}.register_buffer('edges', torch.empty({list(edges.shape)}))"])
+
+
+HELPERS["mxnet_mask_assign_ordered"] = '''
+def mxnet_mask_assign_ordered(x: torch.Tensor, hit: torch.Tensor, value: torch.Tensor, leading: int,
+                              trailing: int) -> torch.Tensor:
+    """``x`` (as (leading, masked, trailing)) where the flat mask ``hit`` is set takes the slice of ``value`` along
+    its middle axis that the running count of set positions picks."""
+    order = (torch.cumsum(hit.to(torch.int64), 0) - 1).clamp(min=0)
+    slices = value.reshape(leading, -1, trailing).index_select(1, order)
+    return torch.where(hit.reshape(1, -1, 1), slices, x.reshape(leading, -1, trailing)).reshape(x.shape)
+'''
+
+
+@register(*MASK_ASSIGN_OPS)
+def boolean_mask_assign(ctx: TorchContext, node: Node) -> Lowering:
+    """The value where the mask (broadcast over the data's other axes) is non-zero: one value, a slice broadcast,
+    or (``ordered``) the slice the running count of masked positions picks."""
+    x, data, mask = ctx.input(0), ctx.shape(0), ctx.shape(1)
+    value = ctx.shape(2) if len(node.inputs) > 2 else None
+    form = mask_assign_form(node, data, mask, value)
+    broadcast, piece, leading, _, trailing = mask_assign_layout(node, data, mask)
+    hit = f"({ctx.input(1)} != 0)"
+    if form == "ordered":
+        helper = ctx.helper("mxnet_mask_assign_ordered")
+        return Lowering(f"{helper}({x}, {hit}.reshape(-1), {ctx.input(2)}, {leading}, {trailing})")
+    if value is None:
+        fill = f"torch.full_like({x}, {num(dtype_value(node.attrs['value'], 'float32'))})"
+    elif form == "one":
+        fill = f"{ctx.input(2)}.reshape(())"
+    else:
+        fill = f"{ctx.input(2)}.reshape({list(piece)})"
+    return Lowering(f"torch.where({hit}.reshape({list(broadcast)}), {fill}, {x})")

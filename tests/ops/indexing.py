@@ -144,6 +144,11 @@ CASE_INPUTS.update({
 # Sizes the data decides: masks keeping every row, none, some (NaN and -0.0 among them), and computed ones
 _EDGES, _EDGE_VALUES = _index_var("edges", [-0.6, -0.2, 0.0, 0.1, 0.75])
 CASE_INPUTS["np_histogram_given_edges"] = {"edges": _EDGE_VALUES}
+_ASSIGN = N._internal  # NumPy's data[mask] = value
+_ROWS = N.floor(N.sum(NP_DATA, axis=2) + 0.5)  # a (3, 4) mask of the (3, 4, 2) data, mixed
+_KEEP3, _KEEP3_VALUES = _index_var("keep", [1.0, 0.0, -2.0, 0.5, 0.0])
+CASE_INPUTS.update({case: {"keep": _KEEP3_VALUES} for case in ("np_mask_assign_ordered",
+                                                               "np_mask_assign_ordered_axis1")})
 _WHOLE = N.floor(NP_DATA * 3.0 + 3.0).astype("int32")  # 0..5
 _MASKS = {"mixed": [0.0, 1.0, np.nan, -0.0, -2.5], "none": [0.0] * 5, "all": [1.0, -1.0, 0.5, 2.0, 3.0]}
 for _kind, _values in _MASKS.items():
@@ -179,6 +184,26 @@ CASES.update({
     "np_histogram_empty_range": (legacy_group(N.histogram(N.floor(NP_DATA * 2.0) / 4.0, bins=3, range=(0.0, 0.0))),
                                  (5, 2)),
     "np_histogram_given_edges": (legacy_group(N.histogram(NP_DATA, bins=_EDGES.as_np_ndarray())), (4, 5)),
+    # data[mask] = value (MXNet writes in place: onto a copy of the data); masks from the data, all, none, mixed
+    "np_mask_assign_scalar_rows": (legacy(_ASSIGN.boolean_mask_assign_scalar(NP_DATA * 1.0, _ROWS, value=2.5)),
+                                   (3, 4, 2)),
+    "np_mask_assign_scalar_axis1": (legacy(_ASSIGN.boolean_mask_assign_scalar(
+        NP_DATA * 1.0, N.floor(N.sum(NP_DATA, axis=0) + 0.5), value=-0.1, start_axis=1)), (3, 4, 2)),
+    "np_mask_assign_scalar_none": (legacy(_ASSIGN.boolean_mask_assign_scalar(
+        NP_DATA * 1.0, N.floor(NP_DATA * 0.5 + 0.5), value=7.0)), (2, 3)),
+    "np_mask_assign_scalar_all": (legacy(_ASSIGN.boolean_mask_assign_scalar(NP_DATA * 1.0, NP_DATA + 2.0, value=7.0)),
+                                  (2, 3)),
+    "np_mask_assign_one_value": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _ROWS, N.sum(NP_DATA, axis=(0, 1, 2), keepdims=True))), (3, 4, 2)),
+    "np_mask_assign_broadcast": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, N.floor(N.sum(NP_DATA, axis=(0, 2)) + 0.5), N.max(NP_DATA, axis=1), start_axis=1)), (3, 4, 2)),
+    "np_mask_assign_row_broadcast": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, N.floor(N.max(NP_DATA, axis=1) + 0.3), NP_DATA[:1] * 10.0)), (5, 3)),
+    # the k-th masked position takes the k-th slice: as many slices as the (given) mask keeps
+    "np_mask_assign_ordered": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _KEEP3.as_np_ndarray(), NP_DATA[:3] * 10.0)), (5, 3)),
+    "np_mask_assign_ordered_axis1": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _KEEP3.as_np_ndarray(), NP_DATA[:, :3] * 10.0, start_axis=1)), (2, 5, 3)),
 })
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
@@ -195,6 +220,7 @@ INDEX_IMPORTER_SKIPS.update({
     **{case: "MXNet's importer mixes the double bin positions with float32" for case in (
         "index_histogram_edges_hit", "np_histogram", "np_histogram_empty_range")},
     "np_histogram_given_edges": "MXNet's importer pads 4-D and 5-D data only",
+    **{f"np_mask_assign_ordered{v}": "MXNet's importer has no CumSum" for v in ("", "_axis1")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
