@@ -1,5 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget (SSD's training targets): schemas, output shapes and the anchors and limits both emitters share."""
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget (SSD's training targets): schemas, output shapes and the
+anchors and limits both emitters share."""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,7 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
-arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget, computed with MXNet's formulas, in its float32 (and, in
+Proposal, double) arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes,
+proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
 per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by

@@ -1,7 +1,8 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget as plain-torch helpers in the generated model (scriptable and exportable),
-with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order; stable sorts give
-MXNet's order among tied scores, and greedy suppression loops over the candidates in score order."""
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget as plain-torch helpers in the generated model (scriptable
+and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order;
+stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates in score
+order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
