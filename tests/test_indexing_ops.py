@@ -13,7 +13,9 @@ from mxconvert.to_torch.loader import build_model, module_from_source
 from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
 
 LIVE_BATCH_CASES = ["index_sort_descend_axis0", "index_argsort_flat_int32", "index_topk_every_k0",
-                    "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape"]
+                    "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape",
+                    "index_boolean_mask_computed", "np_nonzero", "np_unique_counts_axis0", "np_bincount",
+                    "np_histogram"]
 
 
 @pytest.mark.parametrize("case", LIVE_BATCH_CASES)
