@@ -5,12 +5,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
-from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
+from mxcases import CASE_INPUTS, CASES, S, assert_close, mx, run_reference
 
 LIVE_BATCH_CASES = ["index_sort_descend_axis0", "index_argsort_flat_int32", "index_topk_every_k0",
                     "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape",
@@ -41,3 +42,16 @@ def test_sizes_the_data_decides_are_refused_where_a_size_is_needed():
                     lambda: emit_pytorch(graph, TorchOptions((6, 3)))):
         with pytest.raises(ShapeError, match=r"node 'flat' \(Reshape\): reads a tensor whose size the data decides"):
             convert()
+
+
+@pytest.mark.parametrize("case", ["index_boolean_mask_mixed", "np_unique_every_output"])
+def test_mxnet_runner_runs_sizes_the_data_decides(tmp_path, case):
+    """MXNet binds no graph whose output sizes the data decides: the runner runs it imperatively, in float32 and
+    float64."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    sym.save(str(tmp_path / "m-symbol.json"))
+    mx.nd.save(str(tmp_path / "m-0000.params"), {f"arg:{name}": mx.nd.array(value)
+                                                 for name, value in CASE_INPUTS.get(case, {}).items()})
+    for dtype in ("float32", "float64"):
+        assert_close(ref.outputs, MxnetModel(str(tmp_path / "m"), 0, dtype=dtype)(ref.data))
