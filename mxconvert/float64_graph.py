@@ -17,7 +17,8 @@ rewrite's last node keeps the node's name, so the layer report finds it):
 * ``amp_cast`` to float64: ``Cast`` (MKLDNN's amp_cast knows no float64).
 * the float fused subgraph ops of ``optimize_for(backend='MKLDNN')`` (``_sg_mkldnn_*``): the ops of their subgraph.
 
-``MultiBoxPrior``, ``MultiBoxDetection``, ``Proposal``, ``MultiProposal``, ``GridGenerator``, 3-D ``Deconvolution``
+``MultiBoxPrior``, ``MultiBoxDetection``, ``MultiBoxTarget``, ``Proposal``, ``MultiProposal``, ``GridGenerator``,
+3-D ``Deconvolution``
 and ``LRN`` of an even window run on float32 copies of their inputs, their outputs cast back to float64.
 """
 from __future__ import annotations
@@ -270,6 +271,7 @@ REWRITES: dict[str, Rewrite] = {
     "_contrib_interleaved_matmul_encdec_valatt": _encdec_valatt,
     "_contrib_MultiBoxPrior": _in_float32,
     "_contrib_MultiBoxDetection": _in_float32,
+    "_contrib_MultiBoxTarget": _in_float32,
     "_contrib_Proposal": _in_float32,
     "_contrib_MultiProposal": _in_float32,
     "GridGenerator": _in_float32,

@@ -239,13 +239,39 @@ class MxnetModel:
         with self._semantics():
             return self._run(given)
 
+    def _outputs_sized(self, shapes: dict[str, tuple[int, ...]]) -> bool:
+        """Whether MXNet's shape inference sizes every output, as binding needs: not where the data decides a
+        size (boolean_mask, unique), which only an imperative run finds."""
+        stored = {name: value.shape for name, value in self.arg_params.items()}
+        arguments = set(self.symbol.list_arguments())
+        try:
+            _, outputs, _ = self.symbol.infer_shape_partial(**{name: shape for name, shape in stored.items()
+                                                               if name in arguments}, **shapes)
+        except (self.mx.base.MXNetError, RuntimeError):
+            return True  # binding reports it
+        return all(out is not None and (len(out) > 0 or self.numpy) for out in outputs)
+
+    def _forward(self, feeds: dict[str, np.ndarray]) -> list[Any]:
+        """The outputs of one forward pass: through a bound executor, or (sizes the data decides) MXNet's CachedOp
+        over the inputs, weights and zero labels."""
+        if self._outputs_sized(_shapes(feeds)):
+            executor = self._executor(_shapes(feeds))
+            for name, array in feeds.items():
+                executor.arg_dict[name][:] = array
+            return executor.forward(is_train=False)
+        known = self._known_shapes(_shapes(feeds))
+        stored = {**self.arg_params, **self.aux_params}
+        array = self.mx.np.array if self.numpy else self.mx.nd.array
+        fed = {**feeds, **{name: np.zeros(known[name], self.dtype) for name in self.label_names}}
+        inputs = [stored[name].as_in_context(self.ctx) if name in stored
+                  else array(fed[name], dtype=fed[name].dtype, ctx=self.ctx) for name in self.symbol.list_inputs()]
+        outputs = self.mx.nd.CachedOp(self.symbol)(*inputs)
+        return outputs if isinstance(outputs, (list, tuple)) else [outputs]
+
     def _run(self, given: Given) -> list[np.ndarray]:
         feeds = self.completed(given)
-        executor = self._executor(_shapes(feeds))
-        for name, array in feeds.items():
-            executor.arg_dict[name][:] = array
         try:
-            outputs = executor.forward(is_train=False)
+            outputs = self._forward(feeds)
             arrays = [out.asnumpy() for out in outputs]
             return [np.asarray(a, dtype=self.dtype) if a.dtype.kind == "f" else a for a in arrays]
         except self.mx.base.MXNetError as exc:

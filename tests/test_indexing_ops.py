@@ -5,13 +5,18 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from mxconvert.mxnet_runner import MxnetModel
+from mxconvert.semantics.rules import ShapeError
+from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
-from mxcases import CASE_INPUTS, CASES, assert_close, run_reference
+from mxcases import CASE_INPUTS, CASES, S, assert_close, mx, run_reference
 
 LIVE_BATCH_CASES = ["index_sort_descend_axis0", "index_argsort_flat_int32", "index_topk_every_k0",
-                    "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape"]
+                    "index_gather_nd_leading", "index_topk_flat_mask", "index_pick_argmax", "index_where_same_shape",
+                    "index_boolean_mask_computed", "np_nonzero", "np_unique_counts_axis0", "np_bincount",
+                    "np_histogram"]
 
 
 @pytest.mark.parametrize("case", LIVE_BATCH_CASES)
@@ -27,3 +32,26 @@ def test_other_batch_sizes_follow_mxnet(case):
     with torch.no_grad():
         out = module(torch.from_numpy(other.data))
     assert_close(other.outputs, [np.asarray(o) for o in (out if isinstance(out, tuple) else [out])])
+
+
+def test_sizes_the_data_decides_are_refused_where_a_size_is_needed():
+    """A Reshape needs the rows a mask keeps, which only the data decides: both targets refuse it by name."""
+    masked = S.contrib.boolean_mask(S.var("data"), S.floor(S.sum(S.var("data"), axis=1)), name="mask_rows")
+    graph = parse_symbol(S.Reshape(masked, shape=(-1,), name="flat").tojson())
+    for convert in (lambda: export_onnx(graph, ExportOptions(input_shape=(6, 3))),
+                    lambda: emit_pytorch(graph, TorchOptions((6, 3)))):
+        with pytest.raises(ShapeError, match=r"node 'flat' \(Reshape\): reads a tensor whose size the data decides"):
+            convert()
+
+
+@pytest.mark.parametrize("case", ["index_boolean_mask_mixed", "np_unique_every_output"])
+def test_mxnet_runner_runs_sizes_the_data_decides(tmp_path, case):
+    """MXNet binds no graph whose output sizes the data decides: the runner runs it imperatively, in float32 and
+    float64."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    sym.save(str(tmp_path / "m-symbol.json"))
+    mx.nd.save(str(tmp_path / "m-0000.params"), {f"arg:{name}": mx.nd.array(value)
+                                                 for name, value in CASE_INPUTS.get(case, {}).items()})
+    for dtype in ("float32", "float64"):
+        assert_close(ref.outputs, MxnetModel(str(tmp_path / "m"), 0, dtype=dtype)(ref.data))

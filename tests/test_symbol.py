@@ -42,6 +42,8 @@ def our_view(graph, spellings: dict[str, str] | None = None):
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
+        elif node.op == "_contrib_MultiBoxTarget":
+            outputs.append(f"{ref.node}_{('loc_target', 'loc_mask', 'cls_target')[ref.index]}")
         elif spellings.get(ref.node) in _NUMPY_OUTPUT_NAMES:  # NumPy spellings that name their output
             outputs.append(f"{ref.node}_{_NUMPY_OUTPUT_NAMES[spellings[ref.node]]}")
         else:

@@ -1,5 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal: schemas, output shapes and the anchors and limits both emitters share."""
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget (SSD's training targets): schemas, output shapes and the
+anchors and limits both emitters share."""
 from __future__ import annotations
 
 import math
@@ -57,6 +58,13 @@ define({
 alias("_contrib_box_non_maximum_suppression", "_contrib_box_nms")
 alias("_npx_multibox_prior", "_contrib_MultiBoxPrior")
 alias("_npx_multibox_detection", "_contrib_MultiBoxDetection")
+# the training targets of SSD: (minimum_negative_samples is read, and unused, by MXNet's CPU kernel)
+define({"_contrib_MultiBoxTarget": OpDef({
+    "overlap_threshold": (parse_float32, 0.5), "ignore_label": (parse_float32, -1.0),
+    "negative_mining_ratio": (parse_float32, -1.0), "negative_mining_thresh": (parse_float32, 0.5),
+    "minimum_negative_samples": (parse_int, 0), "variances": (parse_float32_tuple, (0.1, 0.1, 0.2, 0.2))},
+    outputs=lambda a: 3)})
+alias("_npx_multibox_target", "_contrib_MultiBoxTarget")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
@@ -224,3 +232,21 @@ def proposal_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     shift_y = (np.arange(height) * stride).astype(f32)
     shifts = np.stack(np.broadcast_arrays(shift_x[None, :], shift_y[:, None], shift_x[None, :], shift_y[:, None]), -1)
     return (np.asarray(base, f32)[None, None] + shifts[:, :, None]).reshape(-1, 4).astype(f32)
+
+
+@shape_rule("_contrib_MultiBoxTarget")
+def _multibox_target(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Anchors (1, anchors, 4), ground truths (B, rows, [class, xmin, ymin, xmax, ymax, ...]; a class of -1 ends
+    them) and class predictions (B, classes, anchors) -> box targets and their mask (B, anchors x 4) and class
+    targets (B, anchors)."""
+    anchors, labels, preds = shapes
+    if len(anchors) != 3 or anchors[0] != 1 or anchors[2] != 4 or len(labels) != 3 or labels[2] < 5 \
+            or len(preds) != 3 or preds[2] != anchors[1] or preds[0] != labels[0]:
+        raise ShapeError(f"inputs of shapes {shapes}: MultiBoxTarget takes (1, anchors, 4) anchors, (B, rows, 5 or "
+                         "more) labels and (B, classes, anchors) predictions")
+    a = node.attrs
+    if len(a["variances"]) != 4:
+        raise ShapeError(f"variances {a['variances']} are not 4 values")
+    if a["negative_mining_ratio"] > 0 and a["negative_mining_thresh"] <= 0:
+        raise ShapeError(f"negative_mining_thresh {a['negative_mining_thresh']}: MXNet mines below a positive one")
+    return [(labels[0], anchors[1] * 4), (labels[0], anchors[1] * 4), (labels[0], anchors[1])]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
-from .indexing import CREATED_OPS, INDEX_DTYPES
+from .indexing import CREATED_OPS, INDEX_DTYPES, MASK_ASSIGN_OPS
 from .schema import numpy_spelled
 from .shape import CAST_DTYPES
 
@@ -24,7 +24,7 @@ _SAME_AS_DATA = frozenset({
     "broadcast_to", "broadcast_axis", "broadcast_like", "take", "gather_nd", "pick", "reverse", "SwapAxis",
     "clip", "_copy", "BlockGrad", "abs", "negative", "floor", "ceil", "round", "rint", "fix", "trunc", "diag",
     "batch_take", "scatter_nd", "_contrib_index_copy", "_ravel_multi_index", "_unravel_index", "_slice_assign",
-    "_slice_assign_scalar", "_scatter_set_nd", *BINARY_FORMS})
+    "_slice_assign_scalar", "_scatter_set_nd", "_contrib_boolean_mask", *MASK_ASSIGN_OPS, *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
 _NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to int64
@@ -110,10 +110,17 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
     for node in graph.nodes:
         types = [dtypes.get(ref, FLOAT) for ref in node.inputs]
         dtype = node.attrs.get("dtype")
-        if node.op in ("shape_array", "size_array", "_contrib_index_array", "_npi_diag_indices_from"):  # int64 in MXNet 1.9
+        if node.op in ("shape_array", "size_array", "_contrib_index_array", "_npi_diag_indices_from",
+                       "_npx_nonzero"):  # int64 in MXNet 1.9
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs
+        elif node.op == "_npi_unique":  # the values, then int64 positions and counts
+            outputs = [types[0]] + ["int64"] * (node.num_outputs - 1)
+        elif node.op == "_npi_bincount":  # the data's (integer) type, or the weights'
+            outputs = [types[-1]]
+        elif node.op == "_histogram":  # int64 counts, then the edges in the data's type
+            outputs = ["int64", types[0]]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
             outputs = [dtype if isinstance(dtype, str) else types[0]] * node.num_outputs
         elif node.op == "topk" and isinstance(dtype, str):  # the indices, after the values where both are given

@@ -1,6 +1,7 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
-size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like and the
-random draws.
+size_array, ``_arange``, ``_contrib_arange_like``, ``_zeros``, ``_ones``, ``_full``, zeros_like, ones_like, the
+random draws, and the ops whose output size the data decides (None in a shape): boolean_mask, nonzero, unique,
+bincount; histogram, NumPy's boolean mask assignment.
 
 Index inputs arrive as floats; MXNet truncates them towards zero. Integer ``dtype`` outputs are carried in the
 model's float type (the IR has no dtypes): exact for the small integers indices and shapes are."""
@@ -13,7 +14,7 @@ import numpy as np
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
 from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
-                     parse_float, parse_float32, parse_int, parse_shape, parse_str)
+                     parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape, parse_str)
 from .shape import cast_overflow_bound
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
@@ -573,3 +574,150 @@ def _index_copy(node: Node, shapes: list[Shape]) -> list[Shape]:
                          "the old tensor's")
     return [old]
 
+
+
+# --- sizes the data decides (None in a shape): the rows a mask keeps, the positions of non-zeros ------------
+define({
+    "_contrib_boolean_mask": OpDef({"axis": (parse_int, 0)}),
+    "_npx_nonzero": UNARY,
+})
+alias("_npi_boolean_mask", "_contrib_boolean_mask")
+alias("_npi_nonzero", "_npx_nonzero")
+NONZERO_MAX_RANK = 5  # MXNet's nonzero takes data of up to 5 axes
+
+
+@shape_rule("_contrib_boolean_mask")
+def _boolean_mask(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The rows of ``data`` whose ``index`` is non-zero (NaN included): how many, the data decides."""
+    data, index = shapes
+    if node.attrs["axis"] != 0:
+        raise ShapeError(f"axis {node.attrs['axis']}: MXNet masks axis 0 only")
+    if len(index) != 1 or not data or index[0] != data[0]:
+        raise ShapeError(f"index of shape {index} does not mask data of shape {data} (1-D, one value per row)")
+    return [(None, *data[1:])]
+
+
+@shape_rule("_npx_nonzero")
+def _nonzero(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """One row of coordinates per non-zero element (NaN included); 0-d data has one coordinate, 0."""
+    if len(shapes[0]) > NONZERO_MAX_RANK:
+        raise ShapeError(f"data of {len(shapes[0])} axes: MXNet's nonzero takes at most {NONZERO_MAX_RANK}")
+    return [(None, max(len(shapes[0]), 1))]
+
+
+UNIQUE_EXTRAS = ("return_index", "return_inverse", "return_counts")  # the outputs after the values, in order
+define({"_npi_unique": OpDef({**{key: (parse_bool, False) for key in UNIQUE_EXTRAS},
+                              "axis": (optional(parse_int), None)},
+                             outputs=lambda a: 1 + sum(a[key] for key in UNIQUE_EXTRAS))})
+
+
+def unique_axis(attrs: dict, shape: Shape) -> int | None:
+    """The axis ``unique`` compares slices along, or None: the flattened data (0-d data, one element, too)."""
+    if not shape:
+        if attrs["axis"] not in (None, 0, -1):
+            raise ShapeError(f"axis {attrs['axis']}: 0-d data takes axis None, 0 or -1")
+        return None
+    return None if attrs["axis"] is None else axis_index(attrs["axis"], len(shape))
+
+
+@shape_rule("_npi_unique")
+def _unique(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The distinct values (slices along the axis), sorted; then, as asked, where each first occurs, every
+    element's (slice's) position among them, and their counts. How many, the data decides."""
+    data = shapes[0]
+    axis = unique_axis(node.attrs, data)
+    values = (None,) if axis is None else (*data[:axis], None, *data[axis + 1:])
+    extras = {"return_index": (None,), "return_counts": (None,),
+              "return_inverse": (math.prod(data),) if axis is None else (data[axis],)}
+    return [values, *(extras[key] for key in UNIQUE_EXTRAS if node.attrs[key])]
+
+
+define({"_npi_bincount": OpDef({"minlength": (parse_int, 0), "has_weights": (parse_bool, False)})})
+
+
+@shape_rule("_npi_bincount")
+def _bincount(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """How often each whole number occurs in the (integer, non-negative) data, or the sum of its weights: max(data)
+    + 1 or ``minlength`` bins, whichever is more; the data decides."""
+    if len(shapes[0]) > 1 or node.attrs["minlength"] < 0:
+        raise ShapeError(f"data of shape {shapes[0]}, minlength {node.attrs['minlength']}: MXNet counts 1-D data "
+                         "into at least 0 bins")
+    if node.attrs["has_weights"] and shapes[1] != shapes[0]:
+        raise ShapeError(f"weights of shape {shapes[1]} do not weigh data of shape {shapes[0]}")
+    return [(None,)]
+
+
+# histogram: counts (int64) of the data in bins, and the bins' edges: ``bin_cnt`` equal bins over ``range``, or the
+# edges given as a second input
+define({"_histogram": OpDef({"bin_cnt": (optional(parse_int), None), "range": (optional(parse_float32_tuple), None)},
+                            outputs=lambda a: 2)})
+alias("_npi_histogram", "_histogram")
+
+
+def histogram_range(attrs: dict) -> tuple[float, float]:
+    """The (double) range of ``bin_cnt`` equal bins; an empty one widened by 0.5 each way, as MXNet does."""
+    low, high = attrs["range"]
+    return (low - 0.5, high + 0.5) if low == high else (low, high)
+
+
+def histogram_edges(attrs: dict) -> np.ndarray:
+    """The ``bin_cnt`` + 1 edges of equal bins, ``(high * i + (count - i) * low) / count`` in double, as float32."""
+    low, high = histogram_range(attrs)
+    count, i = attrs["bin_cnt"], np.arange(attrs["bin_cnt"] + 1, dtype=np.float64)
+    return ((high * i + (count - i) * low) / count).astype(np.float32)
+
+
+@shape_rule("_histogram")
+def _histogram(node: Node, shapes: list[Shape]) -> list[Shape]:
+    a = node.attrs
+    if (a["bin_cnt"] is None) != (a["range"] is None):
+        raise ShapeError("bin_cnt and range: MXNet takes both or neither (then the edges as an input)")
+    if a["bin_cnt"] is None:
+        edges = shapes[1]
+        if len(edges) != 1 or edges[0] < 2:
+            raise ShapeError(f"bins of shape {edges}: MXNet takes a vector of at least 2 edges")
+        return [(edges[0] - 1,), edges]
+    if len(a["range"]) != 2 or a["range"][0] > a["range"][1]:
+        raise ShapeError(f"range {a['range']}: MXNet takes (low, high) with low <= high")
+    return [refuse_empty((a["bin_cnt"],), "bin_cnt"), (a["bin_cnt"] + 1,)]
+
+
+# NumPy's ``data[mask] = value``: the mask covers the data's axes from ``start_axis``; the data keeps its shape
+define({"_npi_boolean_mask_assign_scalar": OpDef({"value": (parse_float, REQUIRED), "start_axis": (parse_int, 0)}),
+        "_npi_boolean_mask_assign_tensor": OpDef({"start_axis": (parse_int, 0)})})
+MASK_ASSIGN_OPS = ("_npi_boolean_mask_assign_scalar", "_npi_boolean_mask_assign_tensor")
+
+
+def mask_assign_layout(node: Node, data: Shape, mask: Shape) -> tuple[Shape, Shape, int, int, int]:
+    """The mask's shape broadcast against the data and a slice's (the data's, ones along the masked axes), and the
+    data's size before, along and after the masked axes."""
+    start = node.attrs["start_axis"]
+    if start < 0 or start + len(mask) > len(data) or data[start:start + len(mask)] != mask:
+        raise ShapeError(f"mask of shape {mask} does not cover data of shape {data} from axis {start}")
+    after, ones = start + len(mask), (1,) * len(mask)
+    return ((*(1,) * start, *mask, *(1,) * (len(data) - after)), (*data[:start], *ones, *data[after:]),
+            math.prod(data[:start]), math.prod(mask), math.prod(data[after:]))
+
+
+def mask_assign_form(node: Node, data: Shape, mask: Shape, value: Shape | None) -> str:
+    """How the masked positions are filled: ``one`` value (a scalar, or a tensor of one element), ``broadcast``
+    (one slice of the data's other axes for every position), or ``ordered`` (the k-th masked position takes slice
+    k along ``start_axis``: as many as the mask keeps, which the data decides and MXNet checks when it runs)."""
+    _, _, leading, _, trailing = mask_assign_layout(node, data, mask)
+    if value is None or math.prod(value) == 1:
+        return "one"
+    start, slots = node.attrs["start_axis"], len(data) - len(mask) + 1
+    if len(value) == slots and value[start] != 1:
+        if value[:start] != data[:start] or value[start + 1:] != data[start + len(mask):]:
+            raise ShapeError(f"value of shape {value} does not fill data of shape {data} along axis {start}")
+        return "ordered"
+    if len(value) > slots or math.prod(value) != leading * trailing:
+        raise ShapeError(f"value of shape {value} does not broadcast over the masked positions of data of shape "
+                         f"{data}")
+    return "broadcast"
+
+
+@shape_rule(*MASK_ASSIGN_OPS)
+def _mask_assign(node: Node, shapes: list[Shape]) -> list[Shape]:
+    mask_assign_form(node, shapes[0], shapes[1], shapes[2] if len(shapes) > 2 else None)
+    return [shapes[0]]

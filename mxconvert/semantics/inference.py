@@ -9,7 +9,7 @@ from typing import Callable
 from ..errors import MxConvertError, UnsupportedOpsError
 from ..ir import Graph, Node, TensorRef, VarKind
 from .indexing import SIZED_BY_CONSUMER
-from .rules import INPUT_RULES, RULES, Shape, ShapeError
+from .rules import INPUT_RULES, RULES, Shape, ShapeError, data_dependent, same_shape
 
 MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
@@ -43,6 +43,8 @@ def _complete_inputs(node: Node, partial: dict[TensorRef, Node], shapes: dict[Te
 
 
 def _check_output(node: Node, shape: Shape) -> None:
+    if data_dependent(shape):  # its other sizes are checked; the data decides the rest
+        shape = tuple(size for size in shape if size is not None)
     if any(d <= 0 for d in shape):  # an empty tensor inside a network is never meant
         what = "empty output refused" if min(shape) == 0 else "negative output size"
         raise ShapeError(f"node {node.name!r} ({node.op}): {what} {shape}")
@@ -94,6 +96,7 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
                              "give the data input's shape") from None
         if any(ref in partial for ref in node.inputs):
             in_shapes = _complete_inputs(node, partial, shapes, from_consumers)
+        _refuse_data_dependent(node, in_shapes)
         for index, shape in enumerate(_node_shapes(node, in_shapes)):
             if _sized_later(node, shape):
                 partial[TensorRef(node.name, index)] = node
@@ -104,6 +107,15 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
         if ref in partial:
             raise ShapeError(f"node {ref.node!r}: empty output refused {shapes[ref]} (nothing infers its 0 sizes)")
     return shapes
+
+
+def _refuse_data_dependent(node: Node, in_shapes: list[Shape]) -> None:
+    """Only ops of their input's shape (``same_shape``) read a size the data decides (None): every other rule,
+    and the converters behind it, need their input sizes."""
+    if RULES[node.op] is not same_shape and any(data_dependent(shape) for shape in in_shapes):
+        raise ShapeError(f"node {node.name!r} ({node.op}): reads a tensor whose size the data decides "
+                         f"(inputs of shapes {', '.join(map(str, in_shapes))}, None: known when the model "
+                         "runs); only a graph output or an op of its input's shape can take it")
 
 
 def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:

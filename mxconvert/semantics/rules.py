@@ -8,7 +8,7 @@ from typing import Callable
 from ..errors import MxConvertError
 from ..ir import Node
 
-Shape = tuple[int, ...]
+Shape = tuple[int, ...]  # a size of None: decided by the data when the model runs (a mask's kept rows)
 
 
 ShapeRule = Callable[[Node, list[Shape]], list[Shape]]
@@ -60,6 +60,11 @@ def axis_index(axis: int, rank: int, what: str = "axis") -> int:
     if not -rank <= axis < rank:
         raise ShapeError(f"{what} {axis} is out of range for {rank}-D data")
     return axis % rank
+
+
+def data_dependent(shape: Shape) -> bool:
+    """Whether ``shape`` has a size the data decides (None): known only when the model runs."""
+    return None in shape
 
 
 def same_shape(node: Node, shapes: list[Shape]) -> list[Shape]:

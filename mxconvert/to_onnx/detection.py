@@ -1,11 +1,13 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
-arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget, computed with MXNet's formulas, in its float32 (and, in
+Proposal, double) arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes,
+proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
 per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
 TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a
-Loop suppresses greedily in score order; the rows are then laid out as each op lays them out."""
+Loop suppresses greedily in score order; the rows are then laid out as each op lays them out. MultiBoxTarget's
+greedy matching is unrolled once per label row."""
 from __future__ import annotations
 
 from typing import Callable
@@ -568,3 +570,114 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     ctx.reshape(ctx.add("Concat", [images, box_part], axis=2), [batch * rows, 5], ctx.output(0))
     if node.num_outputs > 1:
         ctx.reshape(_column(ctx, chosen, 4), [batch * rows, 1], ctx.output(1))
+
+
+def _target_overlaps(ctx: EmitContext, anchors: str, truths: str) -> str:
+    """MultiBoxTarget's intersection over union of every anchor (1, A, 1, 4) with every ground truth (B, 1, L, 4):
+    sides' overlaps clamped at 0, areas as they are, 0 where the union is 0."""
+    a, t = [_column(ctx, anchors, i) for i in range(4)], [_column(ctx, truths, i) for i in range(4)]
+    zero = ctx.const(0.0, "zero")
+    sides = [ctx.add("Max", [ctx.add("Sub", [ctx.add("Min", [a[i + 2], t[i + 2]]), ctx.add("Max", [a[i], t[i]])]),
+                             zero]) for i in range(2)]
+    inter = ctx.add("Mul", sides)
+    areas = [ctx.add("Mul", [ctx.add("Sub", [box[2], box[0]]), ctx.add("Sub", [box[3], box[1]])]) for box in (a, t)]
+    union = ctx.add("Sub", [ctx.add("Add", areas), inter])
+    return ctx.add("Where", [ctx.add("Equal", [union, zero]), zero, ctx.add("Div", [inter, union])])
+
+
+def _greedy_matches(ctx: EmitContext, iou: str, batch: int, count: int, rows: int, valid: str) -> tuple[str, str]:
+    """MXNet's first matching, unrolled once per label row: the best overlap (above 1e-6) of a free anchor and a
+    free ground truth, the first anchor then the first ground truth on ties, matches them. Returns which anchors
+    matched (bool) and the ground truth of each (int64)."""
+    positive = ctx.const(np.zeros((batch, count), bool), "positive", dtype=bool)
+    matched = ctx.const(np.zeros((batch, count), np.int64), "matched", dtype=np.int64)
+    anchor_ids, truth_ids = ctx.ints(np.arange(count), "anchors"), ctx.ints(np.arange(rows), "rows")
+    free_truths = valid
+    for _ in range(rows):
+        free = ctx.add("And", [ctx.unsqueeze(ctx.add("Not", [positive]), [2]), ctx.unsqueeze(free_truths, [1])])
+        scores = ctx.reshape(ctx.add("Where", [free, iou, ctx.const(-1.0, "taken")]), [batch, count * rows])
+        best = ctx.add("ArgMax", [scores], axis=1, keepdims=1)
+        found = ctx.add("Greater", [ctx.add("GatherElements", [scores, best], axis=1), ctx.const(1e-6, "least")])
+        truth = ctx.add("Mod", [best, ctx.ints([rows], "rows")])
+        anchor = ctx.add("And", [ctx.add("Equal", [anchor_ids, ctx.add("Div", [best, ctx.ints([rows], "rows")])]),
+                                 found])
+        matched = ctx.add("Where", [anchor, truth, matched])
+        positive = ctx.add("Or", [positive, anchor])
+        free_truths = ctx.add("And", [free_truths, ctx.add("Not", [ctx.add("And", [
+            ctx.add("Equal", [truth_ids, truth]), found])])])
+    return positive, matched
+
+
+def _mined_negatives(ctx: EmitContext, node: Node, positive: str, best_iou: str, count: int) -> str:
+    """Background anchors by negative mining: ``negative_mining_ratio`` per match (at most every other anchor)
+    of the unmatched ones overlapping less than ``negative_mining_thresh``, the least likely background first
+    (ties: the first anchor), as MXNet's stable sort takes them."""
+    a = node.attrs
+    matches = ctx.reduce_sum(_float_of(ctx, positive), [1], keepdims=1)
+    wanted = ctx.add("Min", [ctx.add("Floor", [ctx.add("Mul", [matches, ctx.const(a["negative_mining_ratio"],
+                                                                                   "ratio")])]),
+                             ctx.add("Sub", [ctx.const(float(count), "count"), matches])])
+    candidate = ctx.add("And", [ctx.add("Not", [positive]),
+                                ctx.add("Less", [best_iou, ctx.const(a["negative_mining_thresh"], "thresh")])])
+    probs = ctx.softmax(ctx.input(2), 1, 3)
+    background = ctx.add("Gather", [probs, ctx.const(np.int64(0), "background", dtype=np.int64)], axis=1)
+    background = ctx.add("Where", [candidate, background, ctx.const(np.inf, "last")])
+    other, this = ctx.unsqueeze(background, [1]), ctx.unsqueeze(background, [2])
+    earlier = ctx.const(np.arange(count)[None, :] < np.arange(count)[:, None], "earlier", dtype=bool)
+    ahead = ctx.add("Or", [ctx.add("Less", [other, this]), ctx.add("And", [ctx.add("Equal", [other, this]), earlier])])
+    rank = ctx.reduce_sum(_float_of(ctx, ahead), [2], keepdims=0)
+    return ctx.add("And", [candidate, ctx.add("Less", [rank, wanted])])
+
+
+@register("_contrib_MultiBoxTarget")
+def multibox_target(ctx: EmitContext, node: Node) -> None:
+    """MXNet's MultiBoxTarget: ground truths (the label rows before the first of class -1) matched greedily, then
+    every other anchor whose best overlap passes ``overlap_threshold``; background all the rest or the mined
+    ones, ``ignore_label`` elsewhere. Box targets are the matches' offsets over ``variances``."""
+    a = node.attrs
+    count, (batch, rows) = ctx.shape(0)[1], ctx.shape(1)[:2]
+    labels = ctx.input(1)
+    boxes = ctx.add("Slice", [labels, ctx.ints([1], "start"), ctx.ints([5], "end"), ctx.ints([2], "axis")])
+    iou = _target_overlaps(ctx, ctx.reshape(ctx.input(0), [1, count, 1, 4]), ctx.unsqueeze(boxes, [1]))
+    classes = _column(ctx, labels, 0)
+    ended = _float_of(ctx, ctx.add("Equal", [classes, ctx.const(-1.0, "end")]))
+    valid = ctx.add("Equal", [ctx.add("CumSum", [ended, ctx.const(np.int64(1), "axis", dtype=np.int64)]),
+                              ctx.const(0.0, "zero")])
+    iou = ctx.add("Where", [ctx.unsqueeze(valid, [1]), iou, ctx.const(-2.0, "none")])
+    positive, matched = _greedy_matches(ctx, iou, batch, count, rows, valid)
+    best = ctx.add("ArgMax", [iou], axis=2, keepdims=1)
+    best_iou = ctx.squeeze(ctx.add("GatherElements", [iou, best], axis=2), [2])
+    if a["overlap_threshold"] > 0:
+        more = ctx.add("And", [ctx.add("Not", [positive]),
+                               ctx.add("Greater", [best_iou, ctx.const(a["overlap_threshold"], "overlap")])])
+        matched = ctx.add("Where", [more, ctx.squeeze(best, [2]), matched])
+        positive = ctx.add("Or", [positive, more])
+    if a["negative_mining_ratio"] > 0:
+        negative = _mined_negatives(ctx, node, positive, best_iou, count)
+    else:
+        negative = ctx.add("Not", [positive])
+    any_truth = ctx.add("Slice", [valid, ctx.ints([0], "start"), ctx.ints([1], "end"), ctx.ints([1], "axis")])
+    negative = ctx.add("And", [negative, any_truth])
+    matched_class = ctx.add("Add", [ctx.add("GatherElements", [classes, matched], axis=1), ctx.const(1.0, "one")])
+    rest = ctx.add("Where", [negative, ctx.const(0.0, "zero"), ctx.const(a["ignore_label"], "ignore")])
+    ctx.add("Where", [positive, matched_class, rest], ctx.output(2))
+    full = ctx.ints([batch, count, 4], "shape")
+    truth = ctx.add("GatherElements", [boxes, ctx.add("Expand", [ctx.unsqueeze(matched, [2]), full])], axis=1)
+    t, b = [_column(ctx, truth, i) for i in range(4)], [_column(ctx, ctx.reshape(ctx.input(0), [1, count, 4]), i)
+                                                          for i in range(4)]
+    half = ctx.const(0.5, "half")
+    targets = []
+    for i, variance in enumerate(a["variances"]):
+        side = (b[i % 2], b[i % 2 + 2])
+        size = ctx.add("Sub", [side[1], side[0]])
+        if i < 2:
+            centre = ctx.add("Mul", [ctx.add("Add", [t[i], t[i + 2]]), half])
+            moved = ctx.add("Div", [ctx.add("Sub", [centre, ctx.add("Mul", [ctx.add("Add", list(side)), half])]),
+                                    size])
+        else:
+            moved = ctx.add("Log", [ctx.add("Div", [ctx.add("Sub", [t[i], t[i - 2]]), size])])
+        targets.append(ctx.unsqueeze(ctx.add("Div", [moved, ctx.const(variance, "variance")]), [2]))
+    mask = ctx.add("Expand", [ctx.unsqueeze(positive, [2]), full])
+    located = ctx.add("Where", [mask, ctx.add("Concat", targets, axis=2), ctx.const(0.0, "zero")])
+    ctx.reshape(located, [batch, count * 4], ctx.output(0))
+    ctx.reshape(_float_of(ctx, mask), [batch, count * 4], ctx.output(1))

@@ -1,6 +1,8 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (Compress), nonzero
+(NonZero), unique (Unique) and bincount, whose output sizes the data decides;
+histogram and NumPy's boolean mask assignment.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried in the model's float type, as everywhere in the converted graph."""
@@ -10,10 +12,11 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
-                                  random_refusal, range_values, ravel_sizes, share_memory_refusal, sort_axis,
-                                  sorted_shape, unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
+                                  created_values, dtype_value, fill_values, full_like_value, histogram_edges,
+                                  histogram_range, index_array_axes, mask_assign_form, mask_assign_layout,
+                                  multinomial_count, pick_axis, random_refusal, range_values, ravel_sizes,
+                                  share_memory_refusal, sort_axis, sorted_shape, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
@@ -335,3 +338,137 @@ def index_copy(ctx: EmitContext, node: Node) -> None:
     """The old tensor with its rows at the (truncated) indices replaced (MXNet defines in-range indices only)."""
     index = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.INT64), [1])
     ctx.add("ScatterND", [ctx.input(0), index, ctx.input(2)], ctx.output())
+
+
+def _nonzero(ctx: EmitContext, x: str) -> str:
+    """Where ``x`` is non-zero (NaN included, as MXNet's C truth test), as a bool tensor."""
+    return ctx.add("Not", [ctx.add("Equal", [x, ctx.const(0.0, "zero")])])
+
+
+@register("_contrib_boolean_mask")
+def boolean_mask(ctx: EmitContext, node: Node) -> None:
+    """The rows whose index is non-zero: Compress along axis 0 (no row left: an empty tensor)."""
+    ctx.add("Compress", [ctx.input(0), _nonzero(ctx, ctx.input(1))], ctx.output(), axis=0)
+
+
+@register("_npx_nonzero")
+def nonzero(ctx: EmitContext, node: Node) -> None:
+    """NonZero's (ndim, N) coordinates transposed to MXNet's (N, ndim); 0-d data read as one element."""
+    x = ctx.input(0) if ctx.shape(0) else ctx.reshape(ctx.input(0), [1])
+    _float(ctx, ctx.add("Transpose", [ctx.add("NonZero", [_nonzero(ctx, x)])], perm=[1, 0]), ctx.output())
+
+
+@register("_npi_unique")
+def unique(ctx: EmitContext, node: Node) -> None:
+    """Unique (sorted; the first occurrence's index, as MXNet's stable sort finds it), its int64 outputs as
+    floats; 0-d data read as one element."""
+    a = node.attrs
+    axis = unique_axis(a, ctx.shape(0))
+    x = ctx.input(0) if ctx.shape(0) else ctx.reshape(ctx.input(0), [1])
+    extras = {key: ctx.temp(key.removeprefix("return_")) for key in UNIQUE_EXTRAS}
+    ctx.add("Unique", [x], [ctx.output(0), *extras.values()], sorted=1, **({} if axis is None else {"axis": axis}))
+    for index, key in enumerate((key for key in UNIQUE_EXTRAS if a[key]), 1):
+        _float(ctx, extras[key], ctx.output(index))
+
+
+@register("_npi_bincount")
+def bincount(ctx: EmitContext, node: Node) -> None:
+    """Each of max(data) + 1 (at least ``minlength``) bins compared with every element (one row each), the ones
+    (or weights) of the matches summed down the rows."""
+    x = ctx.reshape(ctx.input(0), [-1])
+    last = ctx.add("Add", [ctx.add("ReduceMax", [x], keepdims=0), ctx.const(1.0, "one")])
+    count = ctx.add("Max", [last, ctx.const(float(node.attrs["minlength"]), "minlength")])
+    bins = ctx.add("Range", [ctx.const(0.0, "zero"), count, ctx.const(1.0, "one")])
+    hits = ctx.add("Equal", [ctx.unsqueeze(x, [1]), bins])
+    weights = ctx.unsqueeze(ctx.reshape(ctx.input(1), [-1]), [1]) if node.attrs["has_weights"] else \
+        ctx.const(1.0, "one")
+    ctx.reduce_sum(ctx.add("Where", [hits, weights, ctx.const(0.0, "zero")]), [0], ctx.output(), keepdims=0)
+
+
+def _bin_counts(ctx: EmitContext, target: str, count: int, out: str) -> None:
+    """How many elements each of ``count`` bins holds, from every element's bin (float; -1: none)."""
+    hits = ctx.add("Equal", [ctx.unsqueeze(target, [1]), ctx.const(np.arange(count), "bins")])
+    ones = ctx.add("Where", [hits, ctx.const(1.0, "one"), ctx.const(0.0, "zero")])
+    ctx.reduce_sum(ones, [0], out, keepdims=0)
+
+
+def _equal_bins(ctx: EmitContext, x: str, node: Node) -> str:
+    """MXNet's bin of each element among ``bin_cnt`` equal bins (-1: outside the range): its position scaled in
+    double and truncated, then moved down or up one where the float32 edges say so."""
+    count, (low, high), edges = node.attrs["bin_cnt"], histogram_range(node.attrs), histogram_edges(node.attrs)
+    wide = ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+    low_, high_ = ctx.const(low, "low", dtype=np.float64), ctx.const(high, "high", dtype=np.float64)
+    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [wide, low_])]),
+                             ctx.add("Not", [ctx.add("Greater", [wide, high_])])])
+    scaled = ctx.add("Div", [ctx.add("Mul", [ctx.add("Sub", [wide, low_]), ctx.const(float(count), "count",
+                                                                                        dtype=np.float64)]),
+                             ctx.const(high - low, "width", dtype=np.float64)])
+    first, last = ctx.const(0.0, "first", dtype=np.float64), ctx.const(count - 1.0, "last", dtype=np.float64)
+    clipped = ctx.add("Max", [ctx.add("Min", [ctx.add("Floor", [scaled]), last]), first])
+    bins = ctx.add("Cast", [ctx.add("Where", [inside, clipped, first])], to=TensorProto.INT64)  # outside: dropped
+    edge_values = ctx.const(edges, "edges")
+    below = ctx.add("Less", [x, ctx.add("Gather", [edge_values, bins])])
+    bins = ctx.add("Sub", [bins, ctx.add("Cast", [below], to=TensorProto.INT64)])
+    upper = ctx.add("Gather", [edge_values, ctx.add("Add", [bins, ctx.ints([1], "one")])])
+    not_last = ctx.add("Not", [ctx.add("Equal", [bins, ctx.ints([count - 1], "last")])])
+    above = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, upper])]), not_last])
+    bins = ctx.add("Add", [bins, ctx.add("Cast", [above], to=TensorProto.INT64)])
+    return ctx.add("Where", [inside, _float(ctx, bins), ctx.const(-1.0, "none")])
+
+
+def _given_bins(ctx: EmitContext, x: str, edges: str, count: int) -> str:
+    """MXNet's bin of each element among the edges given (-1: outside them): before the first edge it does not
+    reach (``x - edge >= 0`` fails), the last bin at most."""
+    diff = ctx.add("Sub", [ctx.unsqueeze(x, [1]), ctx.unsqueeze(edges, [0])])
+    reached = ctx.add("Or", [ctx.add("Greater", [diff, ctx.const(0.0, "zero")]),
+                             ctx.add("Equal", [diff, ctx.const(0.0, "zero")])])
+    stops = ctx.add("Cast", [ctx.add("Not", [reached])], to=TensorProto.INT32)
+    padded = ctx.add("Pad", [stops, ctx.ints([0, 0, 0, 1], "pads"), ctx.const(1, "one", dtype=np.int32)])
+    first = _float(ctx, ctx.add("ArgMax", [padded], axis=1, keepdims=0))
+    bins = ctx.add("Min", [ctx.add("Sub", [first, ctx.const(1.0, "one")]), ctx.const(count - 1.0, "last")])
+    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, ctx.add("Gather", [edges, ctx.ints([0])])])]),
+                             ctx.add("Not", [ctx.add("Greater", [x, ctx.add("Gather", [edges, ctx.ints([count])])])])])
+    return ctx.add("Where", [inside, bins, ctx.const(-1.0, "none")])
+
+
+@register("_histogram")
+def histogram(ctx: EmitContext, node: Node) -> None:
+    """Each element's bin as MXNet's kernel finds it, counted per bin (as floats); the edges beside."""
+    x = ctx.reshape(ctx.input(0), [-1])
+    if node.attrs["bin_cnt"] is None:
+        count = ctx.shape(1)[0] - 1
+        target = _given_bins(ctx, x, ctx.input(1), count)
+        ctx.add("Identity", [ctx.input(1)], ctx.output(1))
+    else:
+        count = node.attrs["bin_cnt"]
+        target = _equal_bins(ctx, x, node)
+        ctx.add("Identity", [ctx.const(histogram_edges(node.attrs), "edges")], ctx.output(1))
+    _bin_counts(ctx, target, count, ctx.output(0))
+
+
+@register(*MASK_ASSIGN_OPS)
+def boolean_mask_assign(ctx: EmitContext, node: Node) -> None:
+    """The value where the mask (broadcast over the data's other axes) is non-zero: one value, a slice broadcast,
+    or (``ordered``) the slice the running count of masked positions picks."""
+    data, mask = ctx.shape(0), ctx.shape(1)
+    value = ctx.shape(2) if len(node.inputs) > 2 else None
+    form = mask_assign_form(node, data, mask, value)
+    broadcast, piece, leading, middle, trailing = mask_assign_layout(node, data, mask)
+    if form != "ordered":
+        hit = ctx.reshape(_nonzero(ctx, ctx.input(1)), broadcast)
+        if value is None:
+            fill = ctx.const(dtype_value(node.attrs["value"], "float32"), "value")
+        elif form == "one":
+            fill = ctx.reshape(ctx.input(2), [])
+        else:
+            fill = ctx.reshape(ctx.input(2), piece)
+        ctx.add("Where", [hit, fill, ctx.input(0)], ctx.output())
+        return
+    hit = ctx.reshape(_nonzero(ctx, ctx.input(1)), [middle])
+    counted = ctx.add("CumSum", [_float(ctx, hit), ctx.const(0, "axis", dtype=np.int64)])
+    order = ctx.add("Cast", [ctx.add("Max", [ctx.add("Sub", [counted, ctx.const(1.0, "one")]),
+                                             ctx.const(0.0, "zero")])], to=TensorProto.INT64)
+    slices = ctx.add("Gather", [ctx.reshape(ctx.input(2), [leading, -1, trailing]), order], axis=1)
+    filled = ctx.add("Where", [ctx.reshape(hit, [1, middle, 1]), slices,
+                               ctx.reshape(ctx.input(0), [leading, middle, trailing])])
+    ctx.reshape(filled, data, ctx.output())

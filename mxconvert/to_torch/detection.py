@@ -1,7 +1,8 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal as plain-torch helpers in the generated model (scriptable and exportable),
-with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order; stable sorts give
-MXNet's order among tied scores, and greedy suppression loops over the candidates in score order."""
+MultiBoxDetection, (Multi)Proposal and MultiBoxTarget as plain-torch helpers in the generated model (scriptable
+and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order;
+stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates in score
+order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -463,3 +464,83 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
             f"{_float32(a['rpn_min_size'])}, {a['iou_loss']})")
     return Lowering(call if node.num_outputs > 1 else f"{call}[0]", "nn.Module()", {"anchors": anchors},
                     [f"self.{ctx.name}.register_buffer('anchors', torch.empty({list(anchors.shape)}))"])
+
+
+HELPERS["mxnet_multibox_target"] = '''
+def mxnet_multibox_target(anchors: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor, overlap_threshold: float,
+                          ignore_label: float, mining_ratio: float, mining_thresh: float,
+                          variances: List[float]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MXNet's MultiBoxTarget. The ground truths are a batch's label rows before the first of class -1. Each is
+    matched to a free anchor, the best overlap left first (ties: the first anchor, then the first ground truth);
+    then every other anchor to its best ground truth where that overlap passes ``overlap_threshold``. The rest are
+    background: all, or (``mining_ratio`` > 0) that many per match of those overlapping less than
+    ``mining_thresh``, the least likely background first; others take ``ignore_label``. Returns the box targets
+    (offsets over ``variances``), their mask and the class targets (a match's class + 1, background 0)."""
+    boxes = anchors.reshape(1, -1, 1, 4)
+    truths = labels[:, :, 1:5].unsqueeze(1)
+    batch, count, rows = labels.shape[0], boxes.shape[1], labels.shape[1]
+    width = torch.minimum(boxes[..., 2], truths[..., 2]) - torch.maximum(boxes[..., 0], truths[..., 0])
+    height = torch.minimum(boxes[..., 3], truths[..., 3]) - torch.maximum(boxes[..., 1], truths[..., 1])
+    inter = width.clamp(min=0.0) * height.clamp(min=0.0)
+    union = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1]) \\
+        + (truths[..., 2] - truths[..., 0]) * (truths[..., 3] - truths[..., 1]) - inter
+    iou = torch.where(union == 0, torch.zeros_like(inter), inter / union)
+    valid = (labels[:, :, 0] != -1).to(torch.int64).cumprod(1) > 0
+    iou = torch.where(valid.unsqueeze(1), iou, torch.full_like(iou, -2.0))
+    positive = torch.zeros([batch, count], dtype=torch.bool, device=labels.device)
+    matched = torch.zeros([batch, count], dtype=torch.int64, device=labels.device)
+    free_truths = valid
+    anchor_ids = torch.arange(count, device=labels.device)
+    truth_ids = torch.arange(rows, device=labels.device)
+    for _ in range(rows):
+        free = (~positive).unsqueeze(2) & free_truths.unsqueeze(1)
+        scores = torch.where(free, iou, torch.full_like(iou, -1.0)).reshape(batch, -1)
+        best = torch.argmax(scores, dim=1)
+        found = (scores.gather(1, best.unsqueeze(1)) > 1e-6).squeeze(1)
+        anchor = (anchor_ids == torch.div(best, rows, rounding_mode="floor").unsqueeze(1)) & found.unsqueeze(1)
+        truth = (truth_ids == (best % rows).unsqueeze(1)) & found.unsqueeze(1)
+        matched = torch.where(anchor, (best % rows).unsqueeze(1), matched)
+        positive = positive | anchor
+        free_truths = free_truths & ~truth
+    best_truth = torch.argmax(iou, dim=2)
+    best_iou = iou.gather(2, best_truth.unsqueeze(2)).squeeze(2)
+    if overlap_threshold > 0:
+        more = ~positive & (best_iou > overlap_threshold)
+        matched = torch.where(more, best_truth, matched)
+        positive = positive | more
+    if mining_ratio > 0:
+        matches = positive.sum(1)
+        wanted = torch.minimum((matches.to(torch.float32) * mining_ratio).to(torch.int64), count - matches)
+        candidate = ~positive & (best_iou < mining_thresh)
+        background = torch.softmax(preds, 1)[:, 0]
+        background = torch.where(candidate, background, torch.full_like(background, float("inf")))
+        other, this = background.unsqueeze(1), background.unsqueeze(2)
+        ahead = (other < this) | ((other == this) & (anchor_ids.unsqueeze(0) < anchor_ids.unsqueeze(1)))
+        negative = candidate & (ahead.sum(2) < wanted.unsqueeze(1))  # the least likely background first
+    else:
+        negative = ~positive
+    negative = negative & valid.any(1, keepdim=True)
+    classes = labels[:, :, 0].gather(1, matched) + 1
+    cls_target = torch.where(positive, classes, torch.where(negative, torch.zeros_like(classes),
+                                                            torch.full_like(classes, ignore_label)))
+    truth = labels[:, :, 1:5].gather(1, matched.unsqueeze(2).expand(batch, count, 4))
+    box = anchors.reshape(1, -1, 4)
+    box_width, box_height = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
+    targets = torch.stack([
+        ((truth[..., 0] + truth[..., 2]) * 0.5 - (box[..., 0] + box[..., 2]) * 0.5) / box_width / variances[0],
+        ((truth[..., 1] + truth[..., 3]) * 0.5 - (box[..., 1] + box[..., 3]) * 0.5) / box_height / variances[1],
+        torch.log((truth[..., 2] - truth[..., 0]) / box_width) / variances[2],
+        torch.log((truth[..., 3] - truth[..., 1]) / box_height) / variances[3]], -1)
+    mask = positive.unsqueeze(2).expand(batch, count, 4)
+    loc_target = torch.where(mask, targets, torch.zeros_like(targets)).reshape(batch, -1)
+    return loc_target, mask.to(labels.dtype).reshape(batch, -1), cls_target
+'''
+
+
+@register("_contrib_MultiBoxTarget")
+def multibox_target(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    settings = ", ".join(num(a[key]) for key in ("overlap_threshold", "ignore_label", "negative_mining_ratio",
+                                                  "negative_mining_thresh"))
+    inputs = ", ".join(ctx.input(i) for i in range(3))
+    return Lowering(f"{ctx.helper('mxnet_multibox_target')}({inputs}, {settings}, {list(a['variances'])})")

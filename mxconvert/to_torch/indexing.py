@@ -1,6 +1,8 @@
 """Indexing, creation and sorting: take, pick, one_hot, gather_nd, where, topk, sort, argsort, shape_array,
 size_array, _arange, _contrib_arange_like, _zeros, _ones, _full, zeros_like, ones_like, and the random draws
-_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial.
+_random_normal, _random_uniform, _random_uniform_like and _sample_multinomial; boolean_mask (boolean indexing),
+nonzero (torch.nonzero), unique (torch.unique) and bincount, whose output sizes the data
+decides; histogram and NumPy's boolean mask assignment.
 
 Float indices become int64 as MXNet reads them (truncated towards zero); integer outputs (indices, shapes) are
 carried as floats, as everywhere in the generated module. Sizes are read from the live tensors."""
@@ -9,9 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..ir import Node, TensorRef
-from ..semantics.indexing import (CREATED_OPS, RANDOM_OPS, arange_range, created_values, dtype_value,
-                                  fill_values, full_like_value, index_array_axes, multinomial_count, pick_axis,
-                                  random_refusal, ravel_sizes, share_memory_refusal, sort_axis, unconvertible_values)
+from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
+                                  created_values, dtype_value, fill_values, full_like_value, histogram_edges,
+                                  histogram_range, index_array_axes, mask_assign_form, mask_assign_layout,
+                                  multinomial_count, pick_axis, random_refusal, ravel_sizes, share_memory_refusal,
+                                  sort_axis, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -304,6 +308,92 @@ def mxnet_index_array(x: torch.Tensor, axes: List[int]) -> torch.Tensor:
 })
 
 
+@register("_contrib_boolean_mask")
+def boolean_mask(ctx: TorchContext, node: Node) -> Lowering:
+    """The rows whose index is non-zero (NaN included, as MXNet's C truth test)."""
+    return Lowering(f"{ctx.input(0)}[{ctx.input(1)} != 0]")
+
+
+@register("_npx_nonzero")
+def nonzero(ctx: TorchContext, node: Node) -> Lowering:
+    """The coordinates of the non-zero elements, one row each (0-d data: read as one element), as floats."""
+    x = ctx.input(0) if ctx.shape(0) else f"{ctx.input(0)}.reshape(1)"
+    return Lowering(f"torch.nonzero({x} != 0).to({ctx.input(0)}.dtype)")
+
+
+HELPERS["mxnet_unique"] = '''
+def mxnet_unique(found: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], length: int, first: bool, inverse: bool,
+                 counts: bool) -> List[torch.Tensor]:
+    """MXNet's ``unique`` from ``torch.unique``'s (values, inverse, counts) over ``length`` elements (slices): the
+    values, then as asked where each first occurs, every element's position among them and their counts, as
+    floats."""
+    values, where, count = found
+    outputs = [values]
+    if first:
+        positions = torch.arange(length, device=where.device)
+        outputs.append(torch.full_like(count, length).scatter_reduce(0, where, positions, "amin").to(values.dtype))
+    if inverse:
+        outputs.append(where.to(values.dtype))
+    if counts:
+        outputs.append(count.to(values.dtype))
+    return outputs
+'''
+
+
+@register("_npi_unique")
+def unique(ctx: TorchContext, node: Node) -> Lowering:
+    """torch.unique, sorted (slices compared in order along ``axis``); 0-d data read as one element."""
+    a, x = node.attrs, ctx.input(0)
+    axis = unique_axis(a, ctx.shape(0))
+    data, dim = (f"{x}.reshape(-1)", "") if axis is None else (x, f", dim={axis}")
+    if node.num_outputs == 1:
+        return Lowering(f"torch.unique({data}, sorted=True{dim})")
+    found = f"torch.unique({data}, sorted=True, return_inverse=True, return_counts=True{dim})"
+    length = f"{x}.numel()" if axis is None else f"{x}.shape[{axis}]"
+    flags = ", ".join(str(a[key]) for key in UNIQUE_EXTRAS)
+    return Lowering(f"{ctx.helper('mxnet_unique')}({found}, {length}, {flags})")
+
+
+@register("_npi_bincount")
+def bincount(ctx: TorchContext, node: Node) -> Lowering:
+    """torch.bincount of the (whole, carried as float) data; its counts or weight sums in MXNet's type."""
+    weights = f"{ctx.input(1)}.reshape(-1)" if node.attrs["has_weights"] else "None"
+    counted = f"torch.bincount({ctx.input(0)}.reshape(-1).to(torch.int64), {weights}, {node.attrs['minlength']})"
+    return Lowering(f"{counted}.to({ctx.input(0)}.dtype)")
+
+
+HELPERS.update({
+    "mxnet_equal_bins": '''
+def mxnet_equal_bins(x: torch.Tensor, edges: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """MXNet's bin of each element among equal bins over [low, high] (-1: outside): its position scaled in double
+    and truncated, then moved down or up one where the (float32) ``edges`` say so."""
+    count = edges.shape[0] - 1
+    wide = x.to(torch.float64)
+    inside = (wide >= low) & (wide <= high)
+    scaled = ((wide - low) * count / (high - low)).floor().clamp(0, count - 1)
+    bins = torch.where(inside, scaled, torch.zeros_like(scaled)).to(torch.int64)
+    bins = bins - (x < edges[bins]).to(torch.int64)
+    bins = bins + ((x >= edges[bins + 1]) & (bins != count - 1)).to(torch.int64)
+    return torch.where(inside, bins, torch.full_like(bins, -1))
+''',
+    "mxnet_given_bins": '''
+def mxnet_given_bins(x: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """MXNet's bin of each element among the ``edges`` given (-1: outside them): before the first edge it does not
+    reach (``x - edge >= 0`` fails), the last bin at most."""
+    count = edges.shape[0] - 1
+    stops = (~(x.unsqueeze(1) - edges.unsqueeze(0) >= 0)).to(torch.int32)
+    first = torch.argmax(torch.cat([stops, torch.ones_like(stops[:, :1])], 1), dim=1)
+    inside = (x >= edges[0]) & (x <= edges[count])
+    return torch.where(inside, (first - 1).clamp(max=count - 1), torch.full_like(first, -1))
+''',
+    "mxnet_bin_counts": '''
+def mxnet_bin_counts(bins: torch.Tensor, count: int, like: torch.Tensor) -> torch.Tensor:
+    """How many elements each of ``count`` bins holds, from every element's bin (-1: none), in ``like``'s type."""
+    return (bins.unsqueeze(1) == torch.arange(count, device=bins.device)).sum(0).to(like.dtype)
+''',
+})
+
+
 @register("batch_take")
 def batch_take(ctx: TorchContext, node: Node) -> Lowering:
     """One element per row, its index clipped into the row."""
@@ -335,3 +425,51 @@ def index_array(ctx: TorchContext, node: Node) -> Lowering:
 def index_copy(ctx: TorchContext, node: Node) -> Lowering:
     """The old tensor with its rows at the (truncated) indices replaced (MXNet defines in-range indices only)."""
     return Lowering(f"{ctx.input(0)}.index_copy(0, {ctx.input(1)}.to(torch.int64), {ctx.input(2)})")
+
+
+@register("_histogram")
+def histogram(ctx: TorchContext, node: Node) -> Lowering:
+    """Each element's bin as MXNet's kernel finds it, counted per bin (as floats); the edges beside (equal bins':
+    computed once, as a buffer)."""
+    x = f"{ctx.input(0)}.reshape(-1)"
+    counts = ctx.helper("mxnet_bin_counts")
+    if node.attrs["bin_cnt"] is None:
+        bins = f"{ctx.helper('mxnet_given_bins')}({x}, {ctx.input(1)})"
+        return Lowering(f"({counts}({bins}, {ctx.shape(1)[0] - 1}, {ctx.input(0)}), {ctx.input(1)})")
+    edges, (low, high) = histogram_edges(node.attrs), histogram_range(node.attrs)
+    bins = f"{ctx.helper('mxnet_equal_bins')}({x}, self.{ctx.name}.edges, {num(low)}, {num(high)})"
+    return Lowering(f"({counts}({bins}, {node.attrs['bin_cnt']}, {ctx.input(0)}), self.{ctx.name}.edges)",
+                    "nn.Module()", {"edges": edges},
+                    [f"self.{ctx.name}.register_buffer('edges', torch.empty({list(edges.shape)}))"])
+
+
+HELPERS["mxnet_mask_assign_ordered"] = '''
+def mxnet_mask_assign_ordered(x: torch.Tensor, hit: torch.Tensor, value: torch.Tensor, leading: int,
+                              trailing: int) -> torch.Tensor:
+    """``x`` (as (leading, masked, trailing)) where the flat mask ``hit`` is set takes the slice of ``value`` along
+    its middle axis that the running count of set positions picks."""
+    order = (torch.cumsum(hit.to(torch.int64), 0) - 1).clamp(min=0)
+    slices = value.reshape(leading, -1, trailing).index_select(1, order)
+    return torch.where(hit.reshape(1, -1, 1), slices, x.reshape(leading, -1, trailing)).reshape(x.shape)
+'''
+
+
+@register(*MASK_ASSIGN_OPS)
+def boolean_mask_assign(ctx: TorchContext, node: Node) -> Lowering:
+    """The value where the mask (broadcast over the data's other axes) is non-zero: one value, a slice broadcast,
+    or (``ordered``) the slice the running count of masked positions picks."""
+    x, data, mask = ctx.input(0), ctx.shape(0), ctx.shape(1)
+    value = ctx.shape(2) if len(node.inputs) > 2 else None
+    form = mask_assign_form(node, data, mask, value)
+    broadcast, piece, leading, _, trailing = mask_assign_layout(node, data, mask)
+    hit = f"({ctx.input(1)} != 0)"
+    if form == "ordered":
+        helper = ctx.helper("mxnet_mask_assign_ordered")
+        return Lowering(f"{helper}({x}, {hit}.reshape(-1), {ctx.input(2)}, {leading}, {trailing})")
+    if value is None:
+        fill = f"torch.full_like({x}, {num(dtype_value(node.attrs['value'], 'float32'))})"
+    elif form == "one":
+        fill = f"{ctx.input(2)}.reshape(())"
+    else:
+        fill = f"{ctx.input(2)}.reshape({list(piece)})"
+    return Lowering(f"torch.where({hit}.reshape({list(broadcast)}), {fill}, {x})")

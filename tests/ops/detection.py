@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import S, d
+from .common import NX, S, d
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -168,6 +168,33 @@ CASE_INPUTS.update({  # image height, width and scale; the image smaller than th
     "det_multi_proposal_blocks": {"im_info": np.array([[40, 32, 1.0], [29, 25, 1.0]], np.float32)},
     "det_multi_proposal_iou_loss": {"im_info": np.array([[16, 16, 1.0], [13, 11, 1.0]], np.float32)},
 })
+# SSD's training targets: given anchors and ground truths (a class of -1 ends a batch's rows; the third batch has
+# none), the data as class predictions (3 classes)
+_ANCHORS = np.array([[[0, 0, .5, .5], [.5, 0, 1, .5], [0, .5, .5, 1], [.5, .5, 1, 1], [.1, .1, .6, .6],
+                      [.25, .25, .75, .75], [0, 0, 1, 1], [.6, .6, .9, .9]]], np.float32)
+_TRUTHS = np.array([[[2, .05, .05, .55, .55], [0, .5, .5, 1, 1], [-1] * 5],
+                    [[1, .2, .2, .8, .8], [-1] * 5, [-1] * 5], [[-1] * 5] * 3], np.float32)
+
+
+def _multibox_target(**kw):
+    target = S.contrib.MultiBoxTarget(S.var("anchors", shape=_ANCHORS.shape), S.var("truths", shape=_TRUTHS.shape), d,
+                                      name="target", **kw)
+    return target, (3, 3, 8)
+
+
+_TARGET_CASES = {
+    "det_multibox_target": {},
+    "det_multibox_target_mining": {"overlap_threshold": 0.3, "negative_mining_ratio": 2.0,
+                                   "negative_mining_thresh": 0.4, "ignore_label": -2.0},
+    "det_multibox_target_matches_only": {"overlap_threshold": 0.0, "negative_mining_ratio": 1.5,
+                                         "variances": (0.2, 0.1, 0.3, 0.4)},
+}
+CASES.update({case: _multibox_target(**kw) for case, kw in _TARGET_CASES.items()})
+CASES["np_multibox_target"] = (S.Group([part.as_nd_ndarray() for part in NX.multibox_target(
+    S.var("anchors", shape=_ANCHORS.shape).as_np_ndarray(), S.var("truths", shape=_TRUTHS.shape).as_np_ndarray(),
+    d.as_np_ndarray(), negative_mining_ratio=1.0, name="target")]), (3, 3, 8))
+_TARGET_CASES["np_multibox_target"] = {}
+CASE_INPUTS.update({case: {"anchors": _ANCHORS, "truths": _TRUTHS} for case in _TARGET_CASES})
 # MXNet's own ONNX importer (tests/test_onnx_backends.py) cannot take these detection graphs back
 _NO_LOOP = "MXNet's importer has no Loop (the greedy suppression)"
 _ZERO_D_GATHER = "MXNet's importer keeps the axis a 0-d Gather index removes"
@@ -177,6 +204,7 @@ DETECTION_IMPORTER_SKIPS.update({
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
     **{case: _ZERO_D_GATHER for case in ("det_box_decode_center", "det_box_decode_corner_clip", "det_box_encode")},
     **{case: "MXNet's importer has no RoiAlign" for case in ("det_roi_align", "det_roi_align_position_sensitive")},
+    **{case: "MXNet's importer has no CumSum (the label rows before the first of class -1)" for case in _TARGET_CASES},
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 })

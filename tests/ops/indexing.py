@@ -10,7 +10,7 @@ import json
 import numpy as np
 
 from .common import S, d
-from .np_helpers import N, NP_DATA, legacy
+from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
@@ -186,6 +186,71 @@ CASE_INPUTS.update({
     "index_scatter_nd_cells": {"idx": _scatter_cell_values},
     "index_index_copy": {"idx": _copy_values},
 })
+
+# Sizes the data decides: masks keeping every row, none, some (NaN and -0.0 among them), and computed ones
+_EDGES, _EDGE_VALUES = _index_var("edges", [-0.6, -0.2, 0.0, 0.1, 0.75])
+CASE_INPUTS["np_histogram_given_edges"] = {"edges": _EDGE_VALUES}
+_ASSIGN = N._internal  # NumPy's data[mask] = value
+_ROWS = N.floor(N.sum(NP_DATA, axis=2) + 0.5)  # a (3, 4) mask of the (3, 4, 2) data, mixed
+_KEEP3, _KEEP3_VALUES = _index_var("keep", [1.0, 0.0, -2.0, 0.5, 0.0])
+CASE_INPUTS.update({case: {"keep": _KEEP3_VALUES} for case in ("np_mask_assign_ordered",
+                                                               "np_mask_assign_ordered_axis1")})
+_WHOLE = N.floor(NP_DATA * 3.0 + 3.0).astype("int32")  # 0..5
+_MASKS = {"mixed": [0.0, 1.0, np.nan, -0.0, -2.5], "none": [0.0] * 5, "all": [1.0, -1.0, 0.5, 2.0, 3.0]}
+for _kind, _values in _MASKS.items():
+    _mask, _mask_values = _index_var("mask", _values)
+    CASE_INPUTS[f"index_boolean_mask_{_kind}"] = {"mask": _mask_values}
+    CASES[f"index_boolean_mask_{_kind}"] = (S.contrib.boolean_mask(d, _mask, name="mask_rows"), (5, 2, 3))
+CASES.update({
+    "index_boolean_mask_computed": (S.contrib.boolean_mask(d, S.floor(S.sum(d, axis=1)), name="mask_rows"),
+                                    (6, 3)),
+    "index_boolean_mask_then_relu": (S.relu(S.contrib.boolean_mask(d, S.floor(d * 2.0).reshape(-1)), name="relu"),
+                                     (7, 1)),
+    "np_boolean_mask": (legacy(N._internal.boolean_mask(NP_DATA, N.floor(N.sum(NP_DATA, axis=1)))), (6, 3)),
+    "np_nonzero": (legacy(NX.nonzero(N.floor(NP_DATA * 2.0))), (3, 2, 4)),
+    "np_nonzero_none": (legacy(NX.nonzero(N.floor(NP_DATA * 0.5 + 0.5))), (2, 3)),  # floor of [0, 1): 0
+    "np_nonzero_all": (legacy(NX.nonzero(NP_DATA + 2.0)), (4,)),
+    "np_nonzero_0d": (legacy(NX.nonzero(N.sum(N.floor(NP_DATA * 2.0)))), (3,)),
+    # unique values of a few steps (ties), with every extra output, along an axis (rows of repeated steps), 0-d
+    "np_unique": (legacy(N.unique(N.floor(NP_DATA * 2.0))), (3, 4)),
+    "np_unique_every_output": (legacy_group(N.unique(N.floor(NP_DATA * 3.0), return_index=True, return_inverse=True,
+                                                     return_counts=True)), (2, 3, 4)),
+    "np_unique_counts_axis0": (legacy_group(N.unique(N.floor(NP_DATA + 0.5), axis=0, return_counts=True)), (8, 2)),
+    "np_unique_index_axis_neg": (legacy_group(N.unique(N.floor(NP_DATA * 1.5), axis=-1, return_index=True,
+                                                       return_inverse=True)), (2, 9)),
+    "np_unique_0d": (legacy_group(N.unique(N.sum(NP_DATA), return_index=True, return_counts=True)), (3,)),
+    # counts of whole numbers 0..5 (an int32 type), weighted; minlength above and below max + 1
+    "np_bincount": (legacy(N.bincount(_WHOLE)), (7,)),
+    "np_bincount_weights_minlength": (legacy(N.bincount(_WHOLE, weights=NP_DATA, minlength=9)), (7,)),
+    "np_bincount_short_minlength": (legacy(N.bincount(_WHOLE, minlength=2)), (12,)),
+    # histograms: equal bins (data on the edges: multiples of 0.2; an empty range widened), edges given (uneven)
+    "index_histogram_edges_hit": (S.Group(list(S.histogram(S.floor(d * 5.0) / 5.0, bins=10, range=(-1.0, 1.0)))),
+                                  (3, 8)),
+    "np_histogram": (legacy_group(N.histogram(NP_DATA, bins=5, range=(-0.5, 0.7))), (4, 6)),
+    "np_histogram_empty_range": (legacy_group(N.histogram(N.floor(NP_DATA * 2.0) / 4.0, bins=3, range=(0.0, 0.0))),
+                                 (5, 2)),
+    "np_histogram_given_edges": (legacy_group(N.histogram(NP_DATA, bins=_EDGES.as_np_ndarray())), (4, 5)),
+    # data[mask] = value (MXNet writes in place: onto a copy of the data); masks from the data, all, none, mixed
+    "np_mask_assign_scalar_rows": (legacy(_ASSIGN.boolean_mask_assign_scalar(NP_DATA * 1.0, _ROWS, value=2.5)),
+                                   (3, 4, 2)),
+    "np_mask_assign_scalar_axis1": (legacy(_ASSIGN.boolean_mask_assign_scalar(
+        NP_DATA * 1.0, N.floor(N.sum(NP_DATA, axis=0) + 0.5), value=-0.1, start_axis=1)), (3, 4, 2)),
+    "np_mask_assign_scalar_none": (legacy(_ASSIGN.boolean_mask_assign_scalar(
+        NP_DATA * 1.0, N.floor(NP_DATA * 0.5 + 0.5), value=7.0)), (2, 3)),
+    "np_mask_assign_scalar_all": (legacy(_ASSIGN.boolean_mask_assign_scalar(NP_DATA * 1.0, NP_DATA + 2.0, value=7.0)),
+                                  (2, 3)),
+    "np_mask_assign_one_value": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _ROWS, N.sum(NP_DATA, axis=(0, 1, 2), keepdims=True))), (3, 4, 2)),
+    "np_mask_assign_broadcast": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, N.floor(N.sum(NP_DATA, axis=(0, 2)) + 0.5), N.max(NP_DATA, axis=1), start_axis=1)), (3, 4, 2)),
+    "np_mask_assign_row_broadcast": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, N.floor(N.max(NP_DATA, axis=1) + 0.3), NP_DATA[:1] * 10.0)), (5, 3)),
+    # the k-th masked position takes the k-th slice: as many slices as the (given) mask keeps
+    "np_mask_assign_ordered": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _KEEP3.as_np_ndarray(), NP_DATA[:3] * 10.0)), (5, 3)),
+    "np_mask_assign_ordered_axis1": (legacy(_ASSIGN.boolean_mask_assign_tensor(
+        NP_DATA * 1.0, _KEEP3.as_np_ndarray(), NP_DATA[:, :3] * 10.0, start_axis=1)), (2, 5, 3)),
+})
 # ONNX operators MXNet's importer lacks, per case: the importer test skips these
 INDEX_IMPORTER_SKIPS.update({
     **{f"index_arange_like{v}": "MXNet's importer has no Range" for v in ("", "_axis", "_negative_repeat")},
@@ -200,6 +265,16 @@ INDEX_IMPORTER_SKIPS.update({
        for v in ("", "_fractions")},
     **{f"index_index_array{v}": "MXNet's importer needs the data read (the positions are a constant of its sizes)"
        for v in ("", "_axes")},
+    **{f"index_boolean_mask_{v}": "MXNet's importer has no Compress" for v in (*_MASKS, "computed", "then_relu")},
+    "np_boolean_mask": "MXNet's importer has no Compress",
+    **{f"np_nonzero{v}": "MXNet's importer has no NonZero" for v in ("", "_none", "_all", "_0d")},
+    **{f"np_unique{v}": "MXNet's importer has no Unique"
+       for v in ("", "_every_output", "_counts_axis0", "_index_axis_neg", "_0d")},
+    **{f"np_bincount{v}": "MXNet's importer has no Range" for v in ("", "_weights_minlength", "_short_minlength")},
+    **{case: "MXNet's importer mixes the double bin positions with float32" for case in (
+        "index_histogram_edges_hit", "np_histogram", "np_histogram_empty_range")},
+    "np_histogram_given_edges": "MXNet's importer pads 4-D and 5-D data only",
+    **{f"np_mask_assign_ordered{v}": "MXNet's importer has no CumSum" for v in ("", "_axis1")},
 })
 # Random draws, compared by statistics (tests/test_random_ops.py): symbol, input shape (the data is zeros), inputs
 _PROBABILITIES = np.log(np.array([[0.1, 0.2, 0.3, 0.4]], np.float32))
