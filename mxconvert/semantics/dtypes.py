@@ -109,6 +109,8 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs
+        elif node.op == "_contrib_allclose":
+            outputs = ["uint8"]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
             outputs = [dtype if isinstance(dtype, str) else types[0]] * node.num_outputs
         elif node.op == "topk" and isinstance(dtype, str):  # the indices, after the values where both are given

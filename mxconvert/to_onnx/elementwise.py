@@ -1,6 +1,6 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
-scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and
-``Dropout``."""
+scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``,
+``add_n``, ``clip``, ``_contrib_allclose``, ``_copy`` and the other identities, and ``Dropout``."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,8 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, UNARY_MATH,
+                                     smooth_l1_constants)
 from .context import EmitContext
 from .registry import register
 
@@ -284,12 +285,45 @@ def hard_sigmoid(ctx: EmitContext, node: Node) -> None:
     ctx.add("HardSigmoid", [ctx.input(0)], ctx.output(), alpha=node.attrs["alpha"], beta=node.attrs["beta"])
 
 
+@register("smooth_l1")
+def smooth_l1(ctx: EmitContext, node: Node) -> None:
+    """|x| - 0.5 / sigma^2 past the bound 1 / sigma^2, else 0.5 x x sigma^2 (MXNet's order of products)."""
+    square, bound, half_bound = smooth_l1_constants(node.attrs["scalar"])
+    x = ctx.input(0)
+    magnitude = ctx.add("Abs", [x])
+    linear = ctx.add("Sub", [magnitude, ctx.const(half_bound, "half_bound")])
+    quadratic = ctx.add("Mul", [ctx.add("Mul", [ctx.add("Mul", [x, ctx.const(0.5)]), x]), ctx.const(square, "square")])
+    ctx.add("Where", [ctx.add("Greater", [magnitude, ctx.const(bound, "bound")]), linear, quadratic], ctx.output())
+
+
+@register("_contrib_quadratic")
+def quadratic(ctx: EmitContext, node: Node) -> None:
+    """x (a x + b) + c, as MXNet orders it."""
+    a, x = node.attrs, ctx.input(0)
+    inner = ctx.add("Add", [ctx.add("Mul", [x, ctx.const(a["a"], "a")]), ctx.const(a["b"], "b")])
+    ctx.add("Add", [ctx.add("Mul", [x, inner]), ctx.const(a["c"], "c")], ctx.output())
+
+
+@register("_contrib_allclose")
+def allclose(ctx: EmitContext, node: Node) -> None:
+    """1 where every pair is equal or |a - b| <= atol + rtol |b| (a NaN matches a NaN where ``equal_nan``),
+    else 0, as a 0-d tensor."""
+    a, b = ctx.input(0), ctx.input(1)
+    bound = ctx.add("Add", [ctx.const(node.attrs["atol"], "atol"),
+                            ctx.add("Mul", [ctx.const(node.attrs["rtol"], "rtol"), ctx.add("Abs", [b])])])
+    near = _compare(ctx, "lesser_equal", ctx.add("Abs", [ctx.add("Sub", [a, b])]), bound)
+    close = ctx.add("Or", [ctx.add("Equal", [a, b]), near])  # false where either is NaN
+    if node.attrs["equal_nan"]:
+        close = ctx.add("Or", [close, ctx.add("And", [ctx.add("IsNaN", [a]), ctx.add("IsNaN", [b])])])
+    ctx.add("ReduceMin", [_as_float(ctx, close)], ctx.output(), keepdims=0)
+
+
 @register("add_n")
 def add_n(ctx: EmitContext, node: Node) -> None:
     ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
 
 
-@register("_copy")
+@register(*IDENTITIES)
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())
 
