@@ -139,6 +139,10 @@ REFUSED = {  # graphs MXNet 1.9.1 refuses to run: symbol (its node called "node"
                      r"Pooling\): MXNet runs pooling_convention same only on 1-D data"),
     "transpose_negative_axes": (S.transpose(S.var("data"), axes=(0, -1, 1, 2), name="node"), (2, 3, 4, 5),
                                 r"transpose\): axes \(0, -1, 1, 2\) are not a permutation of 0..3"),
+    "cumsum_negative_axis": (S.cumsum(S.var("data"), axis=-1, name="node"), (2, 3),
+                             r"_np_cumsum\): axis -1: MXNet's cumsum takes 0..1"),
+    "moments_no_axes": (S.moments(S.var("data"), name="node")[0], (2, 3),
+                        r"moments\): moments needs axes"),
     "softmax_length_axis_m2": (S.softmax(S.var("data"), S.var("length"), axis=-2, use_length=True, name="node"),
                                (2, 3, 4), r"softmax\): axis -2 with use_length: MXNet takes -1 or 0..2"),
 }

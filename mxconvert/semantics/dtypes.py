@@ -26,7 +26,7 @@ _SAME_AS_DATA = frozenset({
     *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
-_NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to int64
+_NUMPY_WIDENED = frozenset({"sum", "prod"})  # bool data sums to int64
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
@@ -109,6 +109,8 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = ["int64"] * node.num_outputs
         elif (node.op in _CREATION or node.op in CREATED_OPS) and isinstance(dtype, str):
             outputs = [dtype] * node.num_outputs
+        elif node.op == "_np_cumsum":  # either spelling: its dtype, else its data's (bools sum to int64)
+            outputs = [dtype if isinstance(dtype, str) else "int64" if types[0] == "bool" else types[0]]
         elif node.op == "_contrib_allclose":
             outputs = ["uint8"]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
