@@ -13,7 +13,7 @@ from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
 from .indexing import CREATED_OPS, INDEX_DTYPES
 from .schema import numpy_spelled
-from .shape import CAST_DTYPES
+from .shape import CAST_DTYPES, multicast_dtypes
 
 FLOAT = "float32"
 INTEGER_DTYPES = frozenset(dtype for dtype in (*CAST_DTYPES, *INDEX_DTYPES) if "int" in dtype)
@@ -111,6 +111,8 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = [dtype] * node.num_outputs
         elif node.op == "_np_cumsum":  # either spelling: its dtype, else its data's (bools sum to int64)
             outputs = [dtype if isinstance(dtype, str) else "int64" if types[0] == "bool" else types[0]]
+        elif node.op == "amp_multicast":
+            outputs = multicast_dtypes(types, node.attrs["cast_narrow"])
         elif node.op == "_contrib_allclose":
             outputs = ["uint8"]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
