@@ -130,9 +130,6 @@ CASES.update({
 })
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES.update({
-    "unary_erfinv": "erfinv",
-    "unary_gamma": "gamma",
-    "unary_gammaln": "gammaln",
     "np_lcm": r"_npi_lcm \[no ONNX operator computes a least common multiple\]",
 })
 CASES.update({
