@@ -111,6 +111,8 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = [dtype] * node.num_outputs
         elif node.op == "_np_cumsum":  # either spelling: its dtype, else its data's (bools sum to int64)
             outputs = [dtype if isinstance(dtype, str) else "int64" if types[0] == "bool" else types[0]]
+        elif node.op == "_histogram":  # the counts, then the edges
+            outputs = ["int64", types[0]]
         elif node.op == "amp_multicast":
             outputs = multicast_dtypes(types, node.attrs["cast_narrow"])
         elif node.op == "_contrib_allclose":

@@ -1,5 +1,5 @@
 """Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm, argmax and argmin, moments (mean and
-variance), NumPy's all, any, std, var and cumsum (also spelled ``cumsum``). ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's
+variance), _histogram, NumPy's all, any, std, var and cumsum (also spelled ``cumsum``). ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's
 NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d
 tensor."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
-from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_int,
-                     parse_shape)
+from .schema import (COUNT, OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool,
+                     parse_float32_tuple, parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod", "_square_sum")
@@ -29,6 +29,10 @@ define({
     "argmax": _ARG_REDUCE,
     "argmin": _ARG_REDUCE,
     # the mean and the (biased) variance over ``axes``, which MXNet requires
+    # counts of the data in bin_cnt equal bins over range, or in the bins between the edges of a second input;
+    # the edges follow the counts
+    "_histogram": OpDef({"bin_cnt": (optional(COUNT), None), "range": (optional(parse_float32_tuple), None)},
+                        outputs=lambda a: 2),
     "moments": OpDef({"axes": (optional(parse_shape), None), "keepdims": (parse_bool, False)}, outputs=lambda a: 2),
 })
 
@@ -86,6 +90,7 @@ alias("_npi_average", "mean", normalise=numpy_average)
 alias("_npi_argmax", "argmax")
 alias("_npi_argmin", "argmin")
 alias("cumsum", "_np_cumsum")
+alias("_npi_histogram", "_histogram")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
@@ -125,6 +130,39 @@ def square_sum_refusal(node: Node, *_: object) -> str | None:
     if node.op == "_square_sum" and node.attrs["exclude"]:
         return "exclude (MXNet's kernel ignores it)"
     return None
+
+
+def histogram_edges(attrs: dict, dtype: str) -> np.ndarray:
+    """The bin_cnt + 1 edges of a histogram over ``range``, computed in float64 and stored in the data's type, as
+    MXNet does."""
+    count, (low, high) = attrs["bin_cnt"], attrs["range"]
+    steps = np.arange(count + 1, dtype=np.float64)
+    return ((high * steps + (count - steps) * low) / count).astype(dtype)
+
+
+def histogram_bounds(attrs: dict, dtype: str) -> tuple[float, float]:
+    """The least and the greatest value of ``dtype`` (a float type) that a histogram over ``range`` counts: MXNet
+    compares the data with the range in float64."""
+    low, high = (np.asarray(bound, dtype) for bound in attrs["range"])
+    if low < attrs["range"][0]:
+        low = np.nextafter(low, np.asarray(np.inf, dtype))
+    if high > attrs["range"][1]:
+        high = np.nextafter(high, np.asarray(-np.inf, dtype))
+    return float(low), float(high)
+
+
+@shape_rule("_histogram")
+def _histogram(node: Node, shapes: list[Shape]) -> list[Shape]:
+    count, bounds = node.attrs["bin_cnt"], node.attrs["range"]
+    if (count is None) != (bounds is None):
+        raise ShapeError("bin_cnt and range go together")
+    if count is not None:
+        if len(shapes) != 1 or len(bounds) != 2 or bounds[0] == bounds[1]:
+            raise ShapeError(f"bin_cnt takes the data alone and a range of two different bounds, not {bounds}")
+        return [(count,), (count + 1,)]
+    if len(shapes) != 2 or len(shapes[1]) != 1 or shapes[1][0] < 2:
+        raise ShapeError(f"the bins are a 1-D tensor of at least two edges, not of shape {shapes[1:]}")
+    return [(shapes[1][0] - 1,), shapes[1]]
 
 
 def moments_axes(node: Node, rank: int) -> tuple[int, ...]:

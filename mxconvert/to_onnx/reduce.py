@@ -1,12 +1,13 @@
 """Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm (``semantics.reduce.node_axes``), argmax
-and argmin, moments, NumPy's all, any, std, var and cumsum."""
+and argmin, moments, _histogram, NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
+from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.reduce import REDUCTIONS, moments_axes, node_axes, square_sum_refusal
+from ..semantics.reduce import (REDUCTIONS, histogram_bounds, histogram_edges, moments_axes, node_axes,
+                                square_sum_refusal)
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .context import EmitContext
@@ -81,6 +82,35 @@ def moments(ctx: EmitContext, node: Node) -> None:
         ctx.reshape(mean, list(ctx.out_shape(0)), ctx.output(0))
     deviation = ctx.add("Sub", [x, mean])
     _reduce(ctx, "ReduceMean", ctx.add("Mul", [deviation, deviation]), axes, keepdims, ctx.output(1))
+
+
+@register("_histogram")
+def histogram(ctx: EmitContext, node: Node) -> None:
+    """Each value between the bounds counts in the bin before the first edge above it (MXNet's search from the
+    first edge, unsorted edges included), the last bin at most; the edges follow."""
+    column = ctx.reshape(ctx.input(0), [-1, 1])
+    if node.attrs["bin_cnt"] is None:
+        edges = ctx.add("Identity", [ctx.input(1)], ctx.output(1))
+        count = ctx.shape(1)[0] - 1
+        low, high = (ctx.add("Gather", [edges, ctx.const(np.array(i), "edge", dtype=np.int64)]) for i in (0, count))
+    else:
+        dtype = ctx.dtypes.get(node.inputs[0], "float32")
+        edges = ctx.add("Identity", [ctx.const(histogram_edges(node.attrs, dtype), "edges")], ctx.output(1))
+        count = node.attrs["bin_cnt"]
+        low, high = (ctx.const(bound, "bound") for bound in histogram_bounds(node.attrs, dtype))
+    below = ctx.add("Cast", [ctx.add("Less", [column, edges])], to=TensorProto.INT64)
+    axis = ctx.const(np.array(1), "axis", dtype=np.int64)
+    passed = ctx.add("Equal", [ctx.add("CumSum", [below, axis]), ctx.const(np.array(0), "zero", dtype=np.int64)])
+    leading = ctx.reduce_sum(ctx.add("Cast", [passed], to=TensorProto.INT64), [1])
+    index = ctx.add("Sub", [leading, ctx.const(np.array(1), "one", dtype=np.int64)])
+    last = ctx.const(np.array(count - 1), "last", dtype=np.int64)
+    index = ctx.add("Where", [ctx.add("Greater", [index, last]), last, index])  # Min takes integers from opset 12
+    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [column, low])]),
+                             ctx.add("Not", [ctx.add("Greater", [column, high])])])
+    hits = ctx.add("And", [ctx.add("Equal", [index, ctx.const(np.arange(count), "bins", dtype=np.int64)]), inside])
+    counts = ctx.reduce_sum(ctx.add("Cast", [hits], to=helper.np_dtype_to_tensor_dtype(ctx.float_type)), [0],
+                            keepdims=0)
+    ctx.add("Identity", [counts], ctx.output(0))
 
 
 @register("_np_cumsum")

@@ -1,5 +1,5 @@
 """Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm (``semantics.reduce.node_axes``), argmax
-and argmin, moments, NumPy's all, any, std, var and cumsum."""
+and argmin, moments, _histogram, NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from ..ir import Node
 import numpy as np
 
-from ..semantics.reduce import REDUCTIONS, moments_axes, node_axes, square_sum_refusal
+from ..semantics.reduce import (REDUCTIONS, histogram_bounds, histogram_edges, moments_axes, node_axes,
+                                square_sum_refusal)
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
-from .registry import Lowering, register
+from .registry import HELPERS, Lowering, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -83,6 +84,33 @@ def moments(ctx: TorchContext, node: Node) -> Lowering:
     variance = f"torch.mean({deviation} * {deviation}, {list(axes)}, keepdim={keepdims})"
     return Lowering(f"({_every_axis_kept_one(mean, axes, rank, keepdims)}, "
                     f"{_every_axis_kept_one(variance, axes, rank, keepdims)})")
+
+
+HELPERS["mxnet_histogram"] = '''
+def mxnet_histogram(x: torch.Tensor, edges: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """MXNet's histogram counts: each value in [low, high] counts in the bin before the first edge above it
+    (searched from the first edge), the last bin at most."""
+    column = x.reshape(-1, 1)
+    leading = (torch.cumsum((column < edges).to(torch.int64), 1) == 0).sum(1)
+    index = torch.clamp(leading - 1, max=edges.shape[0] - 2)
+    inside = (column[:, 0] >= low) & (column[:, 0] <= high)
+    bins = torch.arange(edges.shape[0] - 1, device=x.device)
+    return ((index.unsqueeze(1) == bins) & inside.unsqueeze(1)).sum(0).to(x.dtype)
+'''
+
+
+@register("_histogram")
+def histogram(ctx: TorchContext, node: Node) -> Lowering:
+    """The counts (``mxnet_histogram``) and the edges: the second input, or bin_cnt + 1 edges over range."""
+    x, function = ctx.input(0), ctx.helper("mxnet_histogram")
+    if node.attrs["bin_cnt"] is None:
+        edges = ctx.input(1)
+        return Lowering(f"({function}({x}, {edges}, {edges}[0], {edges}[-1]), {edges})")
+    dtype = ctx.dtypes.get(node.inputs[0], "float32")
+    values = ", ".join(num(edge) for edge in histogram_edges(node.attrs, dtype))
+    edges = f"torch.tensor([{values}], dtype={x}.dtype)"
+    low, high = (f"torch.tensor({num(bound)}, dtype={x}.dtype)" for bound in histogram_bounds(node.attrs, dtype))
+    return Lowering(f"({function}({x}, {edges}, {low}, {high}), {edges})")
 
 
 @register("_np_cumsum")

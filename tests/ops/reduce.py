@@ -5,10 +5,13 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .common import N, NP_DATA, NP_SHAPE, S, SHAPE, STEPS, d, op_named
 
 CASES: dict[str, tuple] = {}
 BOTH_REFUSE: dict[str, tuple] = {}
+CASE_INPUTS: dict[str, dict] = {}
 _sparse = S.var("data", stype="row_sparse")
 
 _REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 2), "keepdims": True},
@@ -60,3 +63,14 @@ CASES.update({
 })
 BOTH_REFUSE["square_sum_exclude"] = (S._internal._square_sum(_sparse, axis=1, exclude=True, name="sq"), (3, 4),
                                      r"_square_sum \[exclude \(MXNet's kernel ignores it\)\] \(sq\)")
+_quarters = S.floor(d * 4.0) / 4.0  # values on the edges, the range's bounds among them
+CASES.update({
+    "histogram": (S.Group([*S._internal._histogram(_quarters, bin_cnt=4, range=(-1.0, 0.5)),
+                           *S._internal._histogram(d, bin_cnt=3, range=(-0.3, 0.7))]), SHAPE),
+    # sorted edges, and unsorted ones (MXNet searches from the first edge for the first above the value)
+    "histogram_bins": (S.Group([*S._internal._histogram(_quarters, S.var("bins", shape=(5,))),
+                                *S._internal._histogram(d, S.var("unsorted", shape=(4,)))]), SHAPE),
+    "np_histogram": (S.Group(list(N.histogram(NP_DATA, bins=3, range=(-0.5, 0.75)))), NP_SHAPE),
+})
+CASE_INPUTS["histogram_bins"] = {"bins": np.array([-0.75, -0.1, 0.0, 0.25, 0.5], np.float32),
+                                 "unsorted": np.array([-0.5, 0.3, 0.0, 0.6], np.float32)}
