@@ -78,7 +78,9 @@ CASES.update({
     "allclose": (S.Group([S.contrib.allclose(d, d * 1.0), S.contrib.allclose(d, d * (1.0 + 1e-6)),
                           S.contrib.allclose(d, d + 1e-3), S.contrib.allclose(d + 0.5, d + 0.5001, rtol=1e-3, atol=2e-4),
                           S.contrib.allclose(S.log(d), S.log(d)),
-                          S.contrib.allclose(S.log(d), S.log(d), equal_nan=False)]), SHAPE),
+                          S.contrib.allclose(S.log(d), S.log(d), equal_nan=False),
+                          S.contrib.allclose(S.Cast(d * 5.0, dtype="int32"), S.Cast(d * 5.0 + 0.5, dtype="int32"))]),
+                 SHAPE),
 })
 _ints = N.floor(NP_DATA * 5.0).astype("int32")
 _positive_ints = (_ints * _ints + 1).astype("int32")

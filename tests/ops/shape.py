@@ -179,8 +179,9 @@ CASES.update({
     "shape_cast_bfloat16": (narrow_float(S.Cast, "bfloat16", 3.0), (2, 3, 4)),
     "shape_amp_cast_float16": (narrow_float(amp_cast_kept, "float16", 7e4), (2, 3, 4)),
     "shape_amp_cast_float32": (amp_cast_kept(d, "float32"), (2, 3, 4)),
-    # float32 and float64 inputs (MXNet's CPU kernel fails on float16 ones): float64 keeps its type
-    "shape_amp_multicast": (_multicast_kept(d, S.Cast(d * 2.0, dtype="float64"), S.exp(d)), (2, 3, 4)),
+    # float32, float64 and int32 inputs (MXNet's CPU kernel fails on float16 ones): float64 and int32 keep their types
+    "shape_amp_multicast": (_multicast_kept(d, S.Cast(d * 2.0, dtype="float64"), S.exp(d),
+                                            S.Cast(d * 5.0, dtype="int32")), (2, 3, 4)),
     "shape_amp_multicast_narrow": (_multicast_kept(S.Cast(d, dtype="float64"), d * 3.0, cast_narrow=True), (2, 3, 4)),
     "shape_cast_ties": (S.cast(S.floor(d * 4.0) + 0.5, dtype="int32", name="cast"), (2, 3, 4)),
 })
