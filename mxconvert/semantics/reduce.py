@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
 from .schema import (COUNT, OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool,
@@ -134,15 +135,21 @@ def square_sum_refusal(node: Node, *_: object) -> str | None:
 
 def histogram_edges(attrs: dict, dtype: str) -> np.ndarray:
     """The bin_cnt + 1 edges of a histogram over ``range``, computed in float64 and stored in the data's type, as
-    MXNet does."""
+    MXNet does. Edges that repeat in that type (integer data) are not expressible: MXNet moves its first guess of
+    a value's bin by one bin at most, which past a repeated edge is not the bin the edges give."""
     count, (low, high) = attrs["bin_cnt"], attrs["range"]
     steps = np.arange(count + 1, dtype=np.float64)
-    return ((high * steps + (count - steps) * low) / count).astype(dtype)
+    edges = ((high * steps + (count - steps) * low) / count).astype(dtype)
+    if (np.diff(edges) <= 0).any():
+        raise NotExpressible(f"bin edges {edges.tolist()} repeat in {dtype}")
+    return edges
 
 
 def histogram_bounds(attrs: dict, dtype: str) -> tuple[float, float]:
-    """The least and the greatest value of ``dtype`` (a float type) that a histogram over ``range`` counts: MXNet
-    compares the data with the range in float64."""
+    """The least and the greatest value of ``dtype`` that a histogram over ``range`` counts: MXNet compares the data
+    with the range in float64."""
+    if not np.issubdtype(np.dtype(dtype), np.floating):
+        return float(np.ceil(attrs["range"][0])), float(np.floor(attrs["range"][1]))
     low, high = (np.asarray(bound, dtype) for bound in attrs["range"])
     if low < attrs["range"][0]:
         low = np.nextafter(low, np.asarray(np.inf, dtype))

@@ -66,7 +66,10 @@ BOTH_REFUSE["square_sum_exclude"] = (S._internal._square_sum(_sparse, axis=1, ex
 _quarters = S.floor(d * 4.0) / 4.0  # values on the edges, the range's bounds among them
 CASES.update({
     "histogram": (S.Group([*S._internal._histogram(_quarters, bin_cnt=4, range=(-1.0, 0.5)),
-                           *S._internal._histogram(d, bin_cnt=3, range=(-0.3, 0.7))]), SHAPE),
+                           *S._internal._histogram(d, bin_cnt=3, range=(-0.3, 0.7)),
+                           *S._internal._histogram(S.Cast(d * 4.0, dtype="int32"), bin_cnt=3, range=(-3.0, 3.0)),
+                           *S._internal._histogram(S.Cast(d * 4.0, dtype="int32"), bin_cnt=2, range=(-2.5, 1.5))]),
+                  SHAPE),
     # sorted edges, and unsorted ones (MXNet searches from the first edge for the first above the value)
     "histogram_bins": (S.Group([*S._internal._histogram(_quarters, S.var("bins", shape=(5,))),
                                 *S._internal._histogram(d, S.var("unsorted", shape=(4,)))]), SHAPE),
@@ -74,3 +77,6 @@ CASES.update({
 })
 CASE_INPUTS["histogram_bins"] = {"bins": np.array([-0.75, -0.1, 0.0, 0.25, 0.5], np.float32),
                                  "unsorted": np.array([-0.5, 0.3, 0.0, 0.6], np.float32)}
+BOTH_REFUSE["histogram_repeated_edges"] = (
+    S._internal._histogram(S.Cast(d * 2.0, dtype="int32"), bin_cnt=3, range=(0.0, 1.0), name="hist"), (3, 4),
+    r"_histogram \[bin edges \[0, 0, 0, 1\] repeat in int32\] \(hist\)")
