@@ -146,7 +146,7 @@ def _lanczos(ctx: EmitContext, x: str) -> tuple[str, str, str, str]:
         term = ctx.add("Div", [ctx.const(coefficient, "lanczos"), ctx.add("Add", [z, ctx.const(float(k))])])
         series = ctx.add("Add", [series, term])
     scaled = ctx.add("Div", [ctx.add("Mul", [series, ctx.const(math.sqrt(2.0 * math.pi), "root_two_pi")]), z])
-    nearest = ctx.add("Round", [x])
+    nearest = ctx.add("Floor", [ctx.add("Add", [x, ctx.const(0.5)])])
     parity = ctx.add("Sub", [nearest, ctx.add("Mul", [ctx.const(2.0), ctx.add("Floor", [ctx.add("Mul", [
         nearest, ctx.const(0.5)])])])])
     sign = ctx.add("Sub", [ctx.const(1.0), ctx.add("Mul", [ctx.const(2.0), parity])])

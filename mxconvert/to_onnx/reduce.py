@@ -14,7 +14,7 @@ from .context import EmitContext
 from .registry import register
 
 _ONNX_REDUCE = {"sum": "ReduceSum", "nansum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax",
-                "min": "ReduceMin", "prod": "ReduceProd", "nanprod": "ReduceProd", "_square_sum": "ReduceSumSquare",
+                "min": "ReduceMin", "prod": "ReduceProd", "nanprod": "ReduceProd", "_square_sum": "ReduceSum",
                 1: "ReduceL1", 2: "ReduceL2"}
 
 
@@ -43,6 +43,8 @@ def reduction(ctx: EmitContext, node: Node) -> None:
     if node.op in ("nansum", "nanprod"):  # NaN counts as the identity of the reduction
         identity = ctx.const(0.0 if node.op == "nansum" else 1.0, "identity")
         x = ctx.add("Where", [ctx.add("IsNaN", [x]), identity, x])
+    elif node.op == "_square_sum":
+        x = ctx.add("Mul", [x, x])
     _reduce(ctx, _ONNX_REDUCE[node.op], x, node_axes(node, len(ctx.shape(0))), node.attrs["keepdims"])
 
 
