@@ -138,6 +138,8 @@ _EXPRESSIONS = {
     "sum": lambda: S.broadcast_add(w, S.sum(v, axis=0, keepdims=True)),
     "mean": lambda: S.broadcast_add(w, S.mean(v, axis=1, keepdims=True, exclude=True)),
     "clip": lambda: S.clip(w, -0.2, 0.3),
+    "_contrib_gradientmultiplier": lambda: S.contrib.gradientmultiplier(w, scalar=0.1),
+    "_contrib_quadratic": lambda: S.contrib.quadratic(w, a=0.7, b=-1.5, c=0.25),
 }
 
 
