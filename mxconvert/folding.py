@@ -45,7 +45,8 @@ def _scalar(node: Node, x: np.ndarray) -> np.ndarray:
 
 
 _UNARY = {
-    "_copy": lambda x: x, "BlockGrad": lambda x: x, "_contrib_gradientmultiplier": lambda x: x, "negative": np.negative, "abs": np.abs, "sqrt": np.sqrt,
+    "_copy": lambda x: x, "BlockGrad": lambda x: x, "_contrib_gradientmultiplier": lambda x: x,
+    "negative": np.negative, "abs": np.abs, "sqrt": np.sqrt,
     "rsqrt": lambda x: np.ones_like(x) / np.sqrt(x), "square": np.square, "exp": np.exp, "log": np.log,
     "reciprocal": lambda x: np.ones_like(x) / x, "relu": lambda x: np.maximum(x, np.zeros_like(x)),
     "sigmoid": lambda x: np.ones_like(x) / (np.ones_like(x) + np.exp(-x)), "tanh": np.tanh, "sign": np.sign,

@@ -1,7 +1,7 @@
 """Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm, argmax and argmin, moments (mean and
-variance), _histogram, NumPy's all, any, std, var and cumsum (also spelled ``cumsum``). ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's
-NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d
-tensor."""
+variance), _histogram, NumPy's all, any, std, var and cumsum (also spelled ``cumsum``). ``axis`` None or ()
+reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's NumPy interface (``_np_sum``...;
+``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d tensor."""
 from __future__ import annotations
 
 import numpy as np

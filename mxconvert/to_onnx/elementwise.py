@@ -176,7 +176,8 @@ def _gamma(ctx: EmitContext, x: str, out: str) -> None:
                                              half_power]), scaled])
     reflection = ctx.add("Div", [ctx.const(math.pi), ctx.add("Mul", [sine, direct])])
     value = ctx.add("Where", [reflects, reflection, direct])
-    negative_integer = ctx.add("And", [ctx.add("Less", [x, ctx.const(0.0)]), ctx.add("Equal", [x, ctx.add("Floor", [x])])])
+    negative_integer = ctx.add("And", [ctx.add("Less", [x, ctx.const(0.0)]),
+                                       ctx.add("Equal", [x, ctx.add("Floor", [x])])])
     ctx.add("Where", [negative_integer, ctx.const(math.nan, "nan"), value], out)
 
 

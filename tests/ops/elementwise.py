@@ -76,7 +76,8 @@ CASES.update({
                             S.IdentityAttachKLSparseReg(d, sparseness_target=0.2, name="kl")]), SHAPE),
     # equal, within rtol and atol, past them, NaNs with and without equal_nan
     "allclose": (S.Group([S.contrib.allclose(d, d * 1.0), S.contrib.allclose(d, d * (1.0 + 1e-6)),
-                          S.contrib.allclose(d, d + 1e-3), S.contrib.allclose(d + 0.5, d + 0.5001, rtol=1e-3, atol=2e-4),
+                          S.contrib.allclose(d, d + 1e-3),
+                          S.contrib.allclose(d + 0.5, d + 0.5001, rtol=1e-3, atol=2e-4),
                           S.contrib.allclose(S.log(d), S.log(d)),
                           S.contrib.allclose(S.log(d), S.log(d), equal_nan=False),
                           S.contrib.allclose(S.Cast(d * 5.0, dtype="int32"), S.Cast(d * 5.0 + 0.5, dtype="int32"))]),

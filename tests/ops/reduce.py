@@ -36,7 +36,8 @@ CASES.update({
     "argmin_axis_ties": (S.argmin(S.floor(d * 2.0), axis=0, name="argmin"), SHAPE),
     "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
     # MXNet runs _square_sum on 2-D row_sparse data only, over axis 0 or 1
-    "square_sum": (S.Group([S._internal._square_sum(_sparse, axis=1), S._internal._square_sum(_sparse, axis=0, keepdims=True),
+    "square_sum": (S.Group([S._internal._square_sum(_sparse, axis=1),
+                            S._internal._square_sum(_sparse, axis=0, keepdims=True),
                             S._internal._square_sum(_sparse, axis=0)]), (3, 4)),
     "moments": (S.Group([*S.moments(d, axes=(1, -1)), *S.moments(d, axes=(0, 2), keepdims=True),
                          *S.moments(d, axes=(0, 1, 2, 3)), *S.moments(d, axes=(-2,), keepdims=True)]), SHAPE),
