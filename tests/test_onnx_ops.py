@@ -54,6 +54,27 @@ def test_special_functions_near_float64(op, low, high):
         assert_near_exact(ref.outputs, exact, run_onnx(model, ref.data))
 
 
+@pytest.mark.parametrize("case", ["smooth_l1", "quadratic", "moments", "cumsum", "softmax_cross_entropy"])
+def test_math_tail_near_float64(case):
+    """The math long tail's float results, both targets: within MXNet float32's own distance of MXNet's float64
+    run of the same graph (data and weights widened)."""
+    import torch
+
+    from mxconvert.to_torch.loader import build_model, module_from_source
+
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    values = {**ref.graph.params, "data": ref.data}
+    executor = sym.bind(mx.cpu(), {name: mx.nd.array(values[name], dtype="float64") for name in sym.list_arguments()})
+    exact = [output.asnumpy() for output in executor.forward()]
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape))
+    assert_near_exact(ref.outputs, exact, run_onnx(model, ref.data))
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape))
+    with torch.no_grad():
+        outputs = build_model(module_from_source(source, case), state)(torch.from_numpy(ref.data))
+    assert_near_exact(ref.outputs, exact, [o.numpy() for o in (outputs if isinstance(outputs, tuple) else [outputs])])
+
+
 def test_dynamic_batch_reshape_and_softmax():
     sym = S.SoftmaxOutput(S.Reshape(S.var("data"), shape=(0, -1)), name="softmax")
     ref = run_reference(sym, (1, 3, 4, 4))
