@@ -46,7 +46,8 @@ def _scalar(node: Node, x: np.ndarray) -> np.ndarray:
 
 
 _UNARY = {
-    "_copy": lambda x: x, "BlockGrad": lambda x: x, "negative": np.negative, "abs": np.abs, "sqrt": np.sqrt,
+    "_copy": lambda x: x, "BlockGrad": lambda x: x, "_contrib_gradientmultiplier": lambda x: x,
+    "negative": np.negative, "abs": np.abs, "sqrt": np.sqrt,
     "rsqrt": lambda x: np.ones_like(x) / np.sqrt(x), "square": np.square, "exp": np.exp, "log": np.log,
     "reciprocal": lambda x: np.ones_like(x) / x, "relu": lambda x: np.maximum(x, np.zeros_like(x)),
     "sigmoid": lambda x: np.ones_like(x) / (np.ones_like(x) + np.exp(-x)), "tanh": np.tanh, "sign": np.sign,
@@ -173,6 +174,13 @@ def _reduce(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
     reduce = np.sum if node.op == "sum" else np.mean
     axes = node_axes(node, values[0].ndim)
     return [reduce(values[0], axis=axes, keepdims=node.attrs["keepdims"], dtype=values[0].dtype)]
+
+
+@evaluator("_contrib_quadratic")
+def _quadratic(node: Node, values: list[np.ndarray]) -> list[np.ndarray]:
+    x = values[0]
+    a, b, c = (np.asarray(node.attrs[name]).astype(x.dtype) for name in ("a", "b", "c"))
+    return [x * (a * x + b) + c]
 
 
 @evaluator("clip")

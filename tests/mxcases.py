@@ -5,9 +5,7 @@ entries of the side tables are in ``tests/ops/<family>.py``; this module gathers
 (``ops.FAMILIES``), so that the tests import every table from here."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

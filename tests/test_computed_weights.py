@@ -152,6 +152,8 @@ _EXPRESSIONS = {
     "_linalg_syrk": lambda: S.slice_axis(S.linalg.syrk(w, alpha=0.5), axis=1, begin=0, end=3),
     "_linalg_potrf": lambda: S.concat(S.linalg.potrf(S.linalg.syrk(S.concat(w, v, dim=0), transpose=True),
                                                      lower=False), S.slice_axis(w, axis=0, begin=0, end=1), dim=0),
+    "_contrib_gradientmultiplier": lambda: S.contrib.gradientmultiplier(w, scalar=0.1),
+    "_contrib_quadratic": lambda: S.contrib.quadratic(w, a=0.7, b=-1.5, c=0.25),
 }
 
 

@@ -360,8 +360,8 @@ BAD_INPUTS: dict[str, Bad] = {
                                          "net-symbol.json: node 'conv0' (Convolution): missing required attribute "
                                          "'kernel'"),
     "onnx/symbol unsupported op with hostile name": Bad(
-        "mxnet2onnx", conv(symbol_with((8, "op", "_contrib_quadratic"), (8, "name", PAYLOAD))),
-        f"cannot convert to ONNX opset 13: unsupported ops: _contrib_quadratic ({HOSTILE})"),
+        "mxnet2onnx", conv(symbol_with((8, "op", "_grad_add"), (8, "name", PAYLOAD))),
+        f"cannot convert to ONNX opset 13: unsupported ops: _grad_add ({HOSTILE})"),
     "onnx/symbol stride zero": Bad("mxnet2onnx", conv(symbol_with(attrs_of(2, stride="(0, 0)"))),
                                    "net-symbol.json: node 'conv0' (Convolution): bad attribute stride='(0, 0)': "
                                    "every size must be at least 1, got (0, 0)"),
@@ -414,8 +414,8 @@ BAD_INPUTS: dict[str, Bad] = {
                                     "net-symbol.json/m.onnx: cannot write output: File exists"),
     # mxnet2pytorch
     "torch/unsupported op with hostile name": Bad(
-        "mxnet2pytorch", conv(symbol_with((8, "op", "_contrib_quadratic"), (8, "name", PAYLOAD))),
-        f"cannot convert to PyTorch: unsupported ops: _contrib_quadratic ({HOSTILE})"),
+        "mxnet2pytorch", conv(symbol_with((8, "op", "_grad_add"), (8, "name", PAYLOAD))),
+        f"cannot convert to PyTorch: unsupported ops: _grad_add ({HOSTILE})"),
     "torch/dropout p=-1": Bad("mxnet2pytorch", conv(symbol_with((8, "op", "Dropout"), (8, "attrs", {"p": "-1"}))),
                               "net-symbol.json: node 'relu0' (Dropout): bad attribute p='-1': -1.0 is outside "
                               "[0, 1]"),

@@ -91,13 +91,14 @@ def test_custom_op_under_its_numpy_name_is_refused_by_op_type(tmp_path):
 
 
 def test_unknown_ops_read_with_the_outputs_their_readers_read(tmp_path):
-    """``moments`` and ``_linalg_gelqf`` (no schema yet): their second outputs read, both refused at once."""
+    """``_linalg_syevd`` and ``_linalg_gelqf`` (no schema yet): their second outputs read, both refused at once."""
     d = S.var("data")
-    mean, var = S.moments(d, axes=(1,), name="m")
-    gelqf = S.linalg.gelqf(S.reshape(d, shape=(2, 3, 3)), name="lq")
-    graph = _save(S.Group([mean + var, gelqf[1]]), tmp_path / "stats", (2, 9))
+    square = S.reshape(d, shape=(2, 3, 3))
+    vectors, values = S.linalg.syevd(square + S.transpose(square, axes=(0, 2, 1)), name="ev")
+    gelqf = S.linalg.gelqf(square, name="lq")
+    graph = _save(S.Group([S.batch_dot(vectors, gelqf[1]), values]), tmp_path / "stats", (2, 9))
     for message in _both_refuse(graph, (2, 9)):
-        assert "_linalg_gelqf (lq)" in message and "moments (m)" in message
+        assert "_linalg_gelqf (lq)" in message and "_linalg_syevd (ev)" in message
 
 
 def test_legacy_batch_norms_read_their_moving_statistics_as_aux(tmp_path):

@@ -1,5 +1,6 @@
 """Activations and softmaxes: Activation, LeakyReLU (PReLU, ELU, GELU, SELU...), softmax (with
-``use_length``), log_softmax, softmin, SoftmaxActivation and SoftmaxOutput (its inference forward, a softmax)."""
+``use_length``), log_softmax, softmin, SoftmaxActivation, SoftmaxOutput (its inference forward, a softmax) and
+softmax_cross_entropy."""
 from __future__ import annotations
 
 from ..ir import Node
@@ -55,6 +56,8 @@ define({
     ),
     "log_softmax": _SOFTMAX_LIKE,
     "softmin": _SOFTMAX_LIKE,
+    # the sum over rows of -log(max(softmax(row)[label], 1e-8)): a value at inference, its label an input
+    "softmax_cross_entropy": OpDef(input_names=lambda a: ("data", "label")),
 })
 
 
@@ -111,6 +114,18 @@ def _softmax_output(node: Node, shapes: list[Shape]) -> list[Shape]:
     if node.attrs["multi_output"] and len(shapes[0]) < 2:
         raise ShapeError(f"multi_output takes a softmax over axis 1: data of shape {shapes[0]} has none")
     return [shapes[0]]
+
+
+SOFTMAX_CROSS_ENTROPY_FLOOR = 1e-8  # the least probability MXNet takes the log of
+
+
+@shape_rule("softmax_cross_entropy")
+def _softmax_cross_entropy(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, label = shapes
+    if len(data) != 2 or len(label) != 1 or data[0] != label[0]:
+        raise ShapeError(f"data of shape {data} and label of shape {label}: MXNet takes 2-D data and one label per "
+                         "row")
+    return [(1,)]
 
 
 @shape_rule("log_softmax", "softmin")

@@ -13,7 +13,7 @@ from ..ir import Graph, Node, TensorRef
 from .elementwise import BINARY_FORMS, COMPARISONS, NUMPY_PREDICATES, UNARY_MATH
 from .indexing import CREATED_OPS, INDEX_DTYPES, MASK_ASSIGN_OPS
 from .schema import numpy_spelled
-from .shape import CAST_DTYPES
+from .shape import CAST_DTYPES, multicast_dtypes
 
 FLOAT = "float32"
 INTEGER_DTYPES = frozenset(dtype for dtype in (*CAST_DTYPES, *INDEX_DTYPES) if "int" in dtype)
@@ -27,7 +27,7 @@ _SAME_AS_DATA = frozenset({
     "_slice_assign_scalar", "_scatter_set_nd", "_contrib_boolean_mask", *MASK_ASSIGN_OPS, *BINARY_FORMS})
 _CREATION = ("Cast", "amp_cast", "_arange", "_zeros", "_ones", "_full", "one_hot", "argsort")
 _NUMPY_BOOL = frozenset({"logical_not", "_np_all", "_np_any", *NUMPY_PREDICATES})
-_NUMPY_WIDENED = frozenset({"sum", "prod", "_np_cumsum"})  # bool data sums to int64
+_NUMPY_WIDENED = frozenset({"sum", "prod"})  # bool data sums to int64
 _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 # NumPy-interface ops whose output takes their data's type (others follow the legacy rules)
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
@@ -121,6 +121,12 @@ def tensor_dtypes(graph: Graph) -> dict[TensorRef, str]:
             outputs = [types[-1]]
         elif node.op == "_histogram":  # int64 counts, then the edges in the data's type
             outputs = ["int64", types[0]]
+        elif node.op == "_np_cumsum":  # either spelling: its dtype, else its data's (bools sum to int64)
+            outputs = [dtype if isinstance(dtype, str) else "int64" if types[0] == "bool" else types[0]]
+        elif node.op == "amp_multicast":
+            outputs = multicast_dtypes(types, node.attrs["cast_narrow"])
+        elif node.op == "_contrib_allclose":
+            outputs = ["uint8"]
         elif node.op == "_npi_full_like":  # its data's type unless dtype names one
             outputs = [dtype if isinstance(dtype, str) else types[0]] * node.num_outputs
         elif node.op == "topk" and isinstance(dtype, str):  # the indices, after the values where both are given

@@ -1,10 +1,14 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
 scalar spellings (one table of names, ``BINARY_FORMS``, that the schemas, the shape rules and both emitters
-read), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy``, ``Dropout`` (the identity at inference) and the densities of
-MXNet's random distributions at given samples (``_random_pdf_*``)."""
+read), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``, ``add_n``, ``clip``, ``_contrib_allclose``, ``_copy``,
+the ops that are the identity at inference (``Dropout``, ``_contrib_gradientmultiplier``,
+``IdentityAttachKLSparseReg``) and the densities of MXNet's random distributions at given samples
+(``_random_pdf_*``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, input_rule, same_shape, same_shape_inputs, shape_rule
@@ -84,6 +88,22 @@ define({
     "_copy": UNARY,
     "hard_sigmoid": OpDef({"alpha": (parse_float, 0.2), "beta": (parse_float, 0.5)}),
     "add_n": OpDef({"num_args": (COUNT, REQUIRED)}),
+    # sigma in ``scalar``: 0.5 (sigma x)^2 inside |x| < 1 / sigma^2, |x| - 0.5 / sigma^2 outside
+    "smooth_l1": OpDef({"scalar": (parse_float, 1.0), "is_int": (parse_bool, True)}),
+    "_contrib_quadratic": OpDef({name: (parse_float32, 0.0) for name in ("a", "b", "c")}),
+    # 1 where every |a - b| <= atol + rtol |b| (NaNs equal where ``equal_nan``), else 0: a 0-d uint8
+    "_contrib_allclose": OpDef({"rtol": (parse_float32, 1e-5), "atol": (parse_float32, 1e-8),
+                                "equal_nan": (parse_bool, True)}),
+})
+# The identity at inference: they scale the gradient, or regularise it towards a sparse activation (whose running
+# average is an auxiliary state)
+IDENTITIES = ("_copy", "_contrib_gradientmultiplier", "IdentityAttachKLSparseReg")
+define({
+    "_contrib_gradientmultiplier": OpDef({"scalar": (parse_float, 1.0), "is_int": (parse_bool, True)}),
+    "IdentityAttachKLSparseReg": OpDef({"sparseness_target": (in_range(parse_float32, 0, 1), 0.1),
+                                        "penalty": (parse_float32, 0.001),
+                                        "momentum": (in_range(parse_float32, 0, 1), 0.9)},
+                                       aux_inputs=(1,), input_names=lambda a: ("data", "moving_avg")),
 })
 
 
@@ -193,18 +213,21 @@ alias("_np_copy", "_copy")
 # the copy between devices MXNet places in a graph split across them (group2ctx): the identity on values
 alias("_copyto", "_copy")
 alias("_npi_copyto", "_copy")
+alias("_npx_smooth_l1", "smooth_l1")
+alias("_contrib_round_ste", "round")  # straight-through estimators: round and sign forward
+alias("_contrib_sign_ste", "sign")
 alias("_npx_dropout", "Dropout")
 alias("_npi_clip", "clip")
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 # ops whose output has their (first) input's shape, and same-shape binary ops
-ONE_TO_ONE = ("Dropout", "_copy", "clip", "hard_sigmoid", *UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not",
-              "_npi_around", "_npi_where_scalar2", "_npi_nan_to_num",
+ONE_TO_ONE = ("Dropout", *IDENTITIES, "clip", "hard_sigmoid", "smooth_l1", "_contrib_quadratic", *UNARY_MATH,
+              *NUMPY_PREDICATES, "_npi_bitwise_not", "_npi_around", "_npi_where_scalar2", "_npi_nan_to_num",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
 ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
-input_rule(*ONE_TO_ONE, *ELEMENTWISE)(same_shape_inputs)
+input_rule(*(op for op in ONE_TO_ONE if op != "IdentityAttachKLSparseReg"), *ELEMENTWISE)(same_shape_inputs)
 
 
 @shape_rule(*ELEMENTWISE)
@@ -262,3 +285,18 @@ def _pdf(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError(f"parameters of shapes {' and '.join(map(str, shapes[1:]))} do not fit samples of shape "
                          f"{sample}")
     return [(sample[:-1] or (1,)) if vector else sample]
+
+
+@shape_rule("_contrib_allclose")
+def _allclose(node: Node, shapes: list[Shape]) -> list[Shape]:
+    if shapes[0] != shapes[1]:
+        raise ShapeError(f"operands have shapes {' and '.join(map(str, shapes))}")
+    return [()]
+
+
+def smooth_l1_constants(sigma: float) -> tuple[float, float, float]:
+    """smooth_l1's sigma^2, the bound 1 / sigma^2 of its quadratic part and half that bound, in float32 as MXNet
+    computes them."""
+    square = np.float32(sigma) * np.float32(sigma)
+    bound = np.float32(1.0) / square
+    return float(square), float(bound), float(np.float32(0.5) * bound)

@@ -1,7 +1,7 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm, argmax and argmin, and NumPy's all, any, std,
-var and cumsum. ``axis`` None or () reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's
-NumPy interface (``_np_sum``...; ``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d
-tensor."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm, argmax and argmin, moments (mean and
+variance), NumPy's all, any, std, var and cumsum (also spelled ``cumsum``). ``axis`` None or ()
+reduces every axis; ``exclude`` reduces the axes not listed. Spelled in MXNet's NumPy interface (``_np_sum``...;
+``schema.numpy_spelled``), ``axis`` () reduces none and every axis leaves a 0-d tensor."""
 from __future__ import annotations
 
 import math
@@ -14,7 +14,7 @@ from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, opti
                      parse_int, parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
-REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod")
+REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod", "_square_sum")
 
 
 _REDUCE = OpDef({"axis": (optional(parse_shape), None), "keepdims": (parse_bool, False),
@@ -30,6 +30,8 @@ define({
                    "keepdims": (parse_bool, False)}),
     "argmax": _ARG_REDUCE,
     "argmin": _ARG_REDUCE,
+    # the mean and the (biased) variance over ``axes``, which MXNet requires
+    "moments": OpDef({"axes": (optional(parse_shape), None), "keepdims": (parse_bool, False)}, outputs=lambda a: 2),
 })
 
 
@@ -43,7 +45,9 @@ define({
     "_np_any": _REDUCE,
     "_npi_std": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
     "_npi_var": OpDef({**_REDUCE.attrs, "ddof": (parse_int, 0)}),
-    "_np_cumsum": OpDef({"axis": (optional(parse_int), None)}),
+    # ``dtype``: the accumulator's type (float16 and integer accumulators are not converted)
+    "_np_cumsum": OpDef({"axis": (optional(parse_int), None),
+                         "dtype": (optional(choice("float32", "float64")), None)}),
 })
 
 
@@ -83,13 +87,6 @@ def numpy_average(attrs: dict[str, str]) -> dict[str, str]:
     return numpy_reduction(attrs)
 
 
-def numpy_cumsum(attrs: dict[str, str]) -> dict[str, str]:
-    attrs = dict(attrs)
-    if attrs.pop("dtype", "None") not in ("None", "float32"):
-        raise ValueError("dtype other than None or float32")
-    return attrs
-
-
 for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max"), ("_np_amax", "max"),
                    ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
     alias(_name, _op, normalise=numpy_reduction)
@@ -117,6 +114,7 @@ alias("_npx_constraint_check", "_np_all", normalise=lambda attrs: {})
 alias("_npi_average", "mean", normalise=numpy_average)
 alias("_npi_argmax", "argmax")
 alias("_npi_argmin", "argmin")
+alias("cumsum", "_np_cumsum")
 
 
 def channel_axis(attrs: dict[str, str]) -> dict[str, str]:
@@ -159,6 +157,26 @@ def _reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [reduced_shape(data, node_axes(node, len(data)), node.attrs["keepdims"], numpy_spelled(node))]
 
 
+def square_sum_refusal(node: Node, *_: object) -> str | None:
+    """Why a reduction is not converted: MXNet's _square_sum (row_sparse data only) ignores ``exclude``."""
+    if node.op == "_square_sum" and node.attrs["exclude"]:
+        return "exclude (MXNet's kernel ignores it)"
+    return None
+
+
+def moments_axes(node: Node, rank: int) -> tuple[int, ...]:
+    """The axes ``moments`` reduces: MXNet refuses none."""
+    if not node.attrs["axes"]:
+        raise ShapeError("moments needs axes (MXNet refuses none; list every axis for global moments)")
+    return reduced_axes({"axis": node.attrs["axes"]}, rank)
+
+
+@shape_rule("moments")
+def _moments(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data = shapes[0]
+    return [reduced_shape(data, moments_axes(node, len(data)), node.attrs["keepdims"])] * 2
+
+
 @shape_rule("argmax", "argmin")
 def _arg_reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     data, axis = shapes[0], node.attrs["axis"]
@@ -168,11 +186,13 @@ def _arg_reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("_np_cumsum")
 def _cumsum(node: Node, shapes: list[Shape]) -> list[Shape]:
-    """The data's shape, flattened where no axis is given."""
-    data = shapes[0]
-    if node.attrs["axis"] is None:
+    """The data's shape, flattened where no axis is given. MXNet 1.9.1 fails on a negative axis."""
+    data, axis = shapes[0], node.attrs["axis"]
+    if axis is None:
         return [(int(np.prod(data)),)]
-    axis_index(node.attrs["axis"], len(data))
+    if axis < 0:
+        raise ShapeError(f"axis {axis}: MXNet's cumsum takes 0..{len(data) - 1}")
+    axis_index(axis, len(data))
     return [data]
 
 

@@ -92,6 +92,9 @@ define({
     "space_to_depth": OpDef({"block_size": _BLOCK_SIZE}),
     "Cast": OpDef({"dtype": (choice(*CAST_DTYPES, "bool"), REQUIRED)}),
     "amp_cast": OpDef({"dtype": (choice(*CAST_DTYPES), REQUIRED)}),
+    # casts its inputs to one float type (``multicast_dtypes``), one output each
+    "amp_multicast": OpDef({"num_outputs": (COUNT, REQUIRED), "cast_narrow": (parse_bool, False)},
+                           outputs=lambda a: a["num_outputs"]),
     "BlockGrad": UNARY,
     # slice's region of the first input replaced by the second input (its shape) or by a scalar
     "_slice_assign": OpDef({"begin": (parse_shape, REQUIRED), "end": (parse_shape, REQUIRED),
@@ -133,6 +136,11 @@ alias("_npi_rnn_param_concat", "_rnn_param_concat")
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
 shape_rule("Cast", "amp_cast", "BlockGrad")(same_shape)
 input_rule("BlockGrad", "Cast", "amp_cast")(same_shape_inputs)
+
+
+@shape_rule("amp_multicast")
+def _multicast(node: Node, shapes: list[Shape]) -> list[Shape]:
+    return list(shapes)
 
 
 @shape_rule("Flatten")
@@ -703,6 +711,18 @@ def amp_cast_refusal(node: Node) -> str | None:
     if node.op != "amp_cast" or dtype in ("float16", "float32", "float64"):
         return None
     return f"amp_cast to {dtype} (MXNet's result depends on its MKLDNN backend)"
+
+
+def multicast_dtypes(types: list[str], cast_narrow: bool) -> list[str]:
+    """amp_multicast's output types: its float16, float32 and bfloat16 inputs take one type (float32 where one is
+    float32, else the first input's; with ``cast_narrow`` the last of float16 and bfloat16 among them, else
+    float32), the others keep theirs."""
+    amp = ("float16", "float32", "bfloat16")
+    target = "float32" if cast_narrow else types[0]
+    for dtype in types:
+        if cast_narrow and dtype in ("float16", "bfloat16") or not cast_narrow and dtype == "float32":
+            target = dtype
+    return [target if dtype in amp else dtype for dtype in types]
 
 
 # --- MXNet's NumPy interface (``mx.np``/``mx.npx``): spellings of the ops above, and the NumPy moves they lack --

@@ -8,7 +8,7 @@ import numpy as np
 from onnx import TensorProto, helper
 
 from ..ir import Node
-from ..semantics.activation import float16_output
+from ..semantics.activation import SOFTMAX_CROSS_ENTROPY_FLOOR, float16_output
 from .context import EmitContext
 from .registry import register
 
@@ -113,3 +113,12 @@ def softmax_variant(ctx: EmitContext, node: Node) -> None:
         x = ctx.add("Div", [x, ctx.const(temperature, "temperature")])
     op_type = "LogSoftmax" if node.op == "log_softmax" else "Softmax"
     ctx.softmax(x, node.attrs["axis"], rank, ctx.output(), op_type)
+
+
+@register("softmax_cross_entropy")
+def softmax_cross_entropy(ctx: EmitContext, node: Node) -> None:
+    """-log of each row's softmax at its label (at least 1e-8), summed over the rows into one element."""
+    label = ctx.unsqueeze(ctx.add("Cast", [ctx.input(1)], to=TensorProto.INT64), [1])
+    chosen = ctx.add("GatherElements", [ctx.softmax(ctx.input(0), 1, 2), label], axis=1)
+    floored = ctx.add("Max", [chosen, ctx.const(SOFTMAX_CROSS_ENTROPY_FLOOR, "floor")])
+    ctx.reshape(ctx.reduce_sum(ctx.add("Neg", [ctx.add("Log", [floored])]), [0, 1]), [1], ctx.output())

@@ -1,6 +1,6 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
-scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and
-``Dropout``."""
+scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``,
+``add_n``, ``clip``, ``_contrib_allclose``, ``_copy`` and the other identities, and ``Dropout``."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import (BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS, UNARY_MATH,
-                                     pdf_parameter_axes)
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
+                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .context import EmitContext
 from .registry import register
 
@@ -21,7 +21,6 @@ _DIRECT = {"abs": "Abs", "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin",
            "exp": "Exp", "floor": "Floor", "log": "Log", "negative": "Neg", "reciprocal": "Reciprocal", "relu": "Relu",
            "sigmoid": "Sigmoid", "sign": "Sign", "sin": "Sin", "sinh": "Sinh", "softsign": "Softsign", "sqrt": "Sqrt",
            "tan": "Tan", "tanh": "Tanh"}
-_NO_ONNX_OP = {"erfinv", "gamma", "gammaln"}  # no ONNX operator computes them: left unregistered
 
 
 def _as_float(ctx: EmitContext, boolean: str, out: str | None = None) -> str:
@@ -103,11 +102,93 @@ def _log_base(base: float):
     return emit
 
 
+def _polynomial(ctx: EmitContext, w: str, coefficients: tuple[float, ...]) -> str:
+    """The polynomial of ``w`` with ``coefficients``, highest power first, by Horner's rule."""
+    value = ctx.const(coefficients[0], "coefficient")
+    for coefficient in coefficients[1:]:
+        value = ctx.add("Add", [ctx.add("Mul", [value, w]), ctx.const(coefficient, "coefficient")])
+    return value
+
+
+# Giles' single-precision approximation of erfinv (2010): x times a polynomial of w = -log(1 - x^2), one for
+# w < 5 (in w - 2.5) and one for the tails (in sqrt(w) - 3); relative error below 4e-7
+_ERFINV_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+                   -0.00417768164, 0.246640727, 1.50140941)
+_ERFINV_TAILS = (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+                 0.00943887047, 1.00167406, 2.83297682)
+
+
+def _erfinv(ctx: EmitContext, x: str, out: str) -> None:
+    """The inverse of erf: +-inf at +-1, NaN past them."""
+    one = ctx.const(1.0)
+    w = ctx.add("Neg", [ctx.add("Log", [ctx.add("Mul", [ctx.add("Sub", [one, x]), ctx.add("Add", [one, x])])])])
+    central = _polynomial(ctx, ctx.add("Sub", [w, ctx.const(2.5)]), _ERFINV_CENTRAL)
+    tails = _polynomial(ctx, ctx.add("Sub", [ctx.add("Sqrt", [w]), ctx.const(3.0)]), _ERFINV_TAILS)
+    value = ctx.add("Mul", [ctx.add("Where", [ctx.add("Less", [w, ctx.const(5.0)]), central, tails]), x])
+    infinite = ctx.add("Mul", [x, ctx.const(math.inf, "inf")])
+    ctx.add("Where", [ctx.add("Equal", [ctx.add("Abs", [x]), one]), infinite, value], out)
+
+
+# Lanczos' series for gamma with gamma 5 and six terms (as in Numerical Recipes):
+# Gamma(z) = sqrt(2 pi) (c0 + sum c_k / (z + k)) / z (z + 5.5)^(z + 0.5) exp(-(z + 5.5)), for z > 0
+_LANCZOS = (1.000000000190015, 76.18009172947146, -86.50532032941677, 24.01409824083091, -1.231739572450155,
+            0.1208650973866179e-2, -0.5395239384953e-5)
+
+
+def _lanczos(ctx: EmitContext, x: str) -> tuple[str, str, str, str]:
+    """The pieces of gamma both gamma and gammaln read, taken at z = x where x >= 0.5 and at 1 - x below (by the
+    reflection Gamma(x) Gamma(1 - x) = pi / sin(pi x)): whether x reflects, z, sqrt(2 pi) times the series over z,
+    and sin(pi x) (from x less its nearest integer, exact, with that integer's sign)."""
+    reflects = ctx.add("Less", [x, ctx.const(0.5)])
+    z = ctx.add("Where", [reflects, ctx.add("Sub", [ctx.const(1.0), x]), x])
+    series = ctx.const(_LANCZOS[0], "lanczos")
+    for k, coefficient in enumerate(_LANCZOS[1:], start=1):
+        term = ctx.add("Div", [ctx.const(coefficient, "lanczos"), ctx.add("Add", [z, ctx.const(float(k))])])
+        series = ctx.add("Add", [series, term])
+    scaled = ctx.add("Div", [ctx.add("Mul", [series, ctx.const(math.sqrt(2.0 * math.pi), "root_two_pi")]), z])
+    nearest = ctx.add("Floor", [ctx.add("Add", [x, ctx.const(0.5)])])
+    parity = ctx.add("Sub", [nearest, ctx.add("Mul", [ctx.const(2.0), ctx.add("Floor", [ctx.add("Mul", [
+        nearest, ctx.const(0.5)])])])])
+    sign = ctx.add("Sub", [ctx.const(1.0), ctx.add("Mul", [ctx.const(2.0), parity])])
+    sine = ctx.add("Mul", [sign, ctx.add("Sin", [ctx.add("Mul", [ctx.add("Sub", [x, nearest]), ctx.const(math.pi)])])])
+    return reflects, z, scaled, sine
+
+
+def _gammaln(ctx: EmitContext, x: str, out: str) -> None:
+    """log |Gamma(x)|: (z + 0.5) log(z + 5.5) - (z + 5.5) + log(series), and log(pi / |sin(pi x)|) less that
+    where x reflects; +inf at the poles."""
+    reflects, z, scaled, sine = _lanczos(ctx, x)
+    t = ctx.add("Add", [z, ctx.const(5.5)])
+    power = ctx.add("Mul", [ctx.add("Add", [z, ctx.const(0.5)]), ctx.add("Log", [t])])
+    direct = ctx.add("Add", [ctx.add("Sub", [power, t]), ctx.add("Log", [scaled])])
+    reflection = ctx.add("Log", [ctx.add("Div", [ctx.const(math.pi), ctx.add("Abs", [sine])])])
+    ctx.add("Where", [reflects, ctx.add("Sub", [reflection, direct]), direct], out)
+
+
+def _gamma(ctx: EmitContext, x: str, out: str) -> None:
+    """Gamma(x): the series times (z + 5.5)^(z + 0.5) exp(-(z + 5.5)) (the power taken in two halves, so that
+    neither overflows before the product does), pi / (sin(pi x) Gamma(1 - x)) where x reflects; NaN at the
+    negative integers, as C's tgamma."""
+    reflects, z, scaled, sine = _lanczos(ctx, x)
+    t = ctx.add("Add", [z, ctx.const(5.5)])
+    half_power = ctx.add("Pow", [t, ctx.add("Mul", [ctx.add("Add", [z, ctx.const(0.5)]), ctx.const(0.5)])])
+    direct = ctx.add("Mul", [ctx.add("Mul", [ctx.add("Mul", [half_power, ctx.add("Exp", [ctx.add("Neg", [t])])]),
+                                             half_power]), scaled])
+    reflection = ctx.add("Div", [ctx.const(math.pi), ctx.add("Mul", [sine, direct])])
+    value = ctx.add("Where", [reflects, reflection, direct])
+    negative_integer = ctx.add("And", [ctx.add("Less", [x, ctx.const(0.0)]),
+                                       ctx.add("Equal", [x, ctx.add("Floor", [x])])])
+    ctx.add("Where", [negative_integer, ctx.const(math.nan, "nan"), value], out)
+
+
 _COMPOSED = {
     "cbrt": _cube_root,
     "degrees": _scaled(180.0 / math.pi),
+    "erfinv": _erfinv,
     "expm1": _expm1,
     "fix": _trunc,
+    "gamma": _gamma,
+    "gammaln": _gammaln,
     "log10": _log_base(10.0),
     "log1p": _log1p,
     "log2": _log_base(2.0),
@@ -122,7 +203,7 @@ _COMPOSED = {
 }
 
 
-@register(*(op for op in UNARY_MATH if op not in _NO_ONNX_OP))
+@register(*UNARY_MATH)
 def unary(ctx: EmitContext, node: Node) -> None:
     if node.op in _DIRECT:
         ctx.add(_DIRECT[node.op], [ctx.input(0)], ctx.output())
@@ -310,12 +391,45 @@ def hard_sigmoid(ctx: EmitContext, node: Node) -> None:
     ctx.add("HardSigmoid", [ctx.input(0)], ctx.output(), alpha=node.attrs["alpha"], beta=node.attrs["beta"])
 
 
+@register("smooth_l1")
+def smooth_l1(ctx: EmitContext, node: Node) -> None:
+    """|x| - 0.5 / sigma^2 past the bound 1 / sigma^2, else 0.5 x x sigma^2 (MXNet's order of products)."""
+    square, bound, half_bound = smooth_l1_constants(node.attrs["scalar"])
+    x = ctx.input(0)
+    magnitude = ctx.add("Abs", [x])
+    linear = ctx.add("Sub", [magnitude, ctx.const(half_bound, "half_bound")])
+    quadratic = ctx.add("Mul", [ctx.add("Mul", [ctx.add("Mul", [x, ctx.const(0.5)]), x]), ctx.const(square, "square")])
+    ctx.add("Where", [ctx.add("Greater", [magnitude, ctx.const(bound, "bound")]), linear, quadratic], ctx.output())
+
+
+@register("_contrib_quadratic")
+def quadratic(ctx: EmitContext, node: Node) -> None:
+    """x (a x + b) + c, as MXNet orders it."""
+    a, x = node.attrs, ctx.input(0)
+    inner = ctx.add("Add", [ctx.add("Mul", [x, ctx.const(a["a"], "a")]), ctx.const(a["b"], "b")])
+    ctx.add("Add", [ctx.add("Mul", [x, inner]), ctx.const(a["c"], "c")], ctx.output())
+
+
+@register("_contrib_allclose")
+def allclose(ctx: EmitContext, node: Node) -> None:
+    """1 where every pair is equal or |a - b| <= atol + rtol |b| (a NaN matches a NaN where ``equal_nan``),
+    else 0, as a 0-d tensor."""
+    a, b = ctx.input(0), ctx.input(1)
+    bound = ctx.add("Add", [ctx.const(node.attrs["atol"], "atol"),
+                            ctx.add("Mul", [ctx.const(node.attrs["rtol"], "rtol"), ctx.add("Abs", [b])])])
+    near = _compare(ctx, "lesser_equal", ctx.add("Abs", [ctx.add("Sub", [a, b])]), bound)
+    close = ctx.add("Or", [ctx.add("Equal", [a, b]), near])  # false where either is NaN
+    if node.attrs["equal_nan"]:
+        close = ctx.add("Or", [close, ctx.add("And", [ctx.add("IsNaN", [a]), ctx.add("IsNaN", [b])])])
+    ctx.add("ReduceMin", [_as_float(ctx, close)], ctx.output(), keepdims=0)
+
+
 @register("add_n")
 def add_n(ctx: EmitContext, node: Node) -> None:
     ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
 
 
-@register("_copy")
+@register(*IDENTITIES)
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())
 

@@ -1,19 +1,21 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.node_axes``), argmax and argmin,
-NumPy's all, any, std, var and cumsum."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm (``semantics.reduce.node_axes``), argmax
+and argmin, moments, NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
 import numpy as np
 from onnx import helper
 
 from ..ir import Node
-from ..semantics.reduce import REDUCTIONS, node_axes, percentile_taps
+from ..semantics.reduce import (REDUCTIONS, moments_axes, node_axes,
+                                percentile_taps, square_sum_refusal)
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .context import EmitContext
 from .registry import register
 
 _ONNX_REDUCE = {"sum": "ReduceSum", "nansum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax",
-                "min": "ReduceMin", "prod": "ReduceProd", "nanprod": "ReduceProd", 1: "ReduceL1", 2: "ReduceL2"}
+                "min": "ReduceMin", "prod": "ReduceProd", "nanprod": "ReduceProd", "_square_sum": "ReduceSum",
+                1: "ReduceL1", 2: "ReduceL2"}
 
 
 def _reduce(ctx: EmitContext, op_type: str, x: str, axes: tuple[int, ...], keepdims: bool,
@@ -35,12 +37,14 @@ def _reduce(ctx: EmitContext, op_type: str, x: str, axes: tuple[int, ...], keepd
     return out
 
 
-@register(*REDUCTIONS)
+@register(*REDUCTIONS, check=square_sum_refusal)
 def reduction(ctx: EmitContext, node: Node) -> None:
     x = ctx.input(0)
     if node.op in ("nansum", "nanprod"):  # NaN counts as the identity of the reduction
         identity = ctx.const(0.0 if node.op == "nansum" else 1.0, "identity")
         x = ctx.add("Where", [ctx.add("IsNaN", [x]), identity, x])
+    elif node.op == "_square_sum":
+        x = ctx.add("Mul", [x, x])
     _reduce(ctx, _ONNX_REDUCE[node.op], x, node_axes(node, len(ctx.shape(0))), node.attrs["keepdims"])
 
 
@@ -68,6 +72,18 @@ def spread(ctx: EmitContext, node: Node) -> None:
         ctx.add("Div", [squares, ctx.const(float(count))], ctx.output())
     else:
         ctx.add("Sqrt", [ctx.add("Div", [squares, ctx.const(float(count))])], ctx.output())
+
+
+@register("moments")
+def moments(ctx: EmitContext, node: Node) -> None:
+    """The mean over ``axes`` and the mean squared deviation from it."""
+    x, keepdims = ctx.input(0), node.attrs["keepdims"]
+    axes = moments_axes(node, len(ctx.shape(0)))
+    mean = _reduce(ctx, "ReduceMean", x, axes, True, ctx.output(0) if keepdims else ctx.temp("mean"))
+    if not keepdims:
+        ctx.reshape(mean, list(ctx.out_shape(0)), ctx.output(0))
+    deviation = ctx.add("Sub", [x, mean])
+    _reduce(ctx, "ReduceMean", ctx.add("Mul", [deviation, deviation]), axes, keepdims, ctx.output(1))
 
 
 @register("_np_cumsum")

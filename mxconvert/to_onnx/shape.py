@@ -344,6 +344,16 @@ def cast(ctx: EmitContext, node: Node) -> None:
         _back_to_float(ctx, integer)
 
 
+@register("amp_multicast")
+def multicast(ctx: EmitContext, node: Node) -> None:
+    """Each input as it is, rounded to float16 where it becomes float16 (``semantics.shape.multicast_dtypes``)."""
+    for index, ref in enumerate(node.inputs):
+        x = ctx.input(index)
+        if ctx.dtypes[node.output(index)] == "float16" != ctx.dtypes.get(ref, "float32"):
+            x = ctx.add("Cast", [x], to=TensorProto.FLOAT16)
+        ctx.add("Cast", [x], ctx.output(index), to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+
+
 @register("Flatten")
 def flatten(ctx: EmitContext, node: Node) -> None:
     ctx.add("Flatten", [ctx.input(0)], ctx.output(), axis=1)

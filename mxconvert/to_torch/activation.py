@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.activation import float16_output
+from ..semantics.activation import SOFTMAX_CROSS_ENTROPY_FLOOR, float16_output
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -98,3 +98,10 @@ def softmax_variant(ctx: TorchContext, node: Node) -> Lowering:
         x = f"{x} / {num(temperature)}"
     func = "torch.log_softmax" if node.op == "log_softmax" else "F.softmin"
     return Lowering(f"{func}({x}, dim={node.attrs['axis']})")
+
+
+@register("softmax_cross_entropy")
+def softmax_cross_entropy(ctx: TorchContext, node: Node) -> Lowering:
+    """-log of each row's softmax at its label (at least 1e-8), summed over the rows into one element."""
+    chosen = f"torch.gather(torch.softmax({ctx.input(0)}, 1), 1, {ctx.input(1)}.long().unsqueeze(1))"
+    return Lowering(f"-torch.log(torch.clamp({chosen}, min={num(SOFTMAX_CROSS_ENTROPY_FLOOR)})).sum().reshape(1)")

@@ -1,6 +1,6 @@
 """The elementwise family: unary math, arithmetic, comparisons and logic in their elementwise, broadcast and
-scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``add_n``, ``clip``, ``_copy`` and
-``Dropout``."""
+scalar spellings (``semantics.elementwise.BINARY_FORMS``), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``,
+``add_n``, ``clip``, ``_contrib_allclose``, ``_copy`` and the other identities, and ``Dropout``."""
 from __future__ import annotations
 
 import math
@@ -10,8 +10,8 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import (BINARY_FORMS, BITWISE, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS, UNARY_MATH,
-                                     pdf_parameter_axes)
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
+                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -206,6 +206,33 @@ def hard_sigmoid(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.clamp({ctx.input(0)} * {num(a['alpha'])} + {num(a['beta'])}, 0.0, 1.0)")
 
 
+@register("smooth_l1")
+def smooth_l1(ctx: TorchContext, node: Node) -> Lowering:
+    """|x| - 0.5 / sigma^2 past the bound 1 / sigma^2, else 0.5 x x sigma^2 (MXNet's order of products)."""
+    square, bound, half_bound = smooth_l1_constants(node.attrs["scalar"])
+    x = ctx.input(0)
+    return Lowering(f"torch.where(torch.abs({x}) > {num(bound)}, torch.abs({x}) - {num(half_bound)}, "
+                    f"{x} * 0.5 * {x} * {num(square)})")
+
+
+@register("_contrib_quadratic")
+def quadratic(ctx: TorchContext, node: Node) -> Lowering:
+    """x (a x + b) + c, as MXNet orders it."""
+    a, x = node.attrs, ctx.input(0)
+    return Lowering(f"{x} * ({x} * {num(a['a'])} + {num(a['b'])}) + {num(a['c'])}")
+
+
+@register("_contrib_allclose")
+def allclose(ctx: TorchContext, node: Node) -> Lowering:
+    """1 where every pair is equal or |a - b| <= atol + rtol |b| (a NaN matches a NaN where ``equal_nan``),
+    else 0, as a 0-d tensor."""
+    a, b, attrs = ctx.input(0), ctx.input(1), node.attrs
+    close = f"({a} == {b}) | (torch.abs({a} - {b}) <= {num(attrs['atol'])} + {num(attrs['rtol'])} * torch.abs({b}))"
+    if attrs["equal_nan"]:  # a comparison with NaN is false
+        close = f"{close} | (torch.isnan({a}) & torch.isnan({b}))"
+    return Lowering(f"torch.all({close}).to({a}.dtype)")
+
+
 @register("add_n")
 def add_n(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(" + ".join(ctx.input(i) for i in range(len(node.inputs))))
@@ -237,7 +264,7 @@ class MxnetDropout(nn.Dropout):
 '''
 
 
-@register("_copy")
+@register(*IDENTITIES)
 def copy(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(ctx.input(0))
 

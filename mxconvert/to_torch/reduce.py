@@ -1,5 +1,5 @@
-"""Reductions: sum, mean, max, min, prod, nansum, nanprod, norm (``semantics.reduce.node_axes``), argmax and argmin,
-NumPy's all, any, std, var and cumsum."""
+"""Reductions: sum, mean, max, min, prod, nansum, nanprod, _square_sum, norm (``semantics.reduce.node_axes``), argmax
+and argmin, moments, NumPy's all, any, std, var and cumsum."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from ..ir import Node
 import numpy as np
 
-from ..semantics.reduce import REDUCTIONS, node_axes, percentile_taps
+from ..semantics.reduce import (REDUCTIONS, moments_axes, node_axes,
+                                percentile_taps, square_sum_refusal)
 from ..semantics.schema import numpy_spelled
 from ..semantics.rules import axis_index
 from .registry import HELPERS, Lowering, call_source, register
@@ -32,7 +33,7 @@ def _product(x: str, axes: tuple[int, ...], keepdims: bool) -> str:
     return expr if keepdims else f"torch.squeeze({expr}, {list(axes)})"
 
 
-@register(*REDUCTIONS)
+@register(*REDUCTIONS, check=square_sum_refusal)
 def reduction(ctx: TorchContext, node: Node) -> Lowering:
     x, rank, keepdims = ctx.input(0), len(ctx.shape(0)), node.attrs["keepdims"]
     axes = node_axes(node, rank)
@@ -41,6 +42,8 @@ def reduction(ctx: TorchContext, node: Node) -> Lowering:
     if node.op in ("prod", "nanprod"):
         source = x if node.op == "prod" else f"torch.where(torch.isnan({x}), torch.ones_like({x}), {x})"
         expr = _product(source, axes, keepdims)
+    elif node.op == "_square_sum":
+        expr = f"torch.sum({x} * {x}, {list(axes)}, keepdim={keepdims})"
     else:
         expr = f"{_TORCH_REDUCE[node.op]}({x}, {list(axes)}, keepdim={keepdims})"
     return Lowering(_every_axis_kept_one(expr, axes, rank, keepdims, numpy_spelled(node)))
@@ -69,6 +72,18 @@ def spread(ctx: TorchContext, node: Node) -> Lowering:
     deviation = f"({x} - torch.mean({x}, {list(axes)}, keepdim=True))"
     expr = f"torch.sum({deviation} * {deviation}, {list(axes)}, keepdim={keepdims}) / {float(count)!r}"
     return Lowering(expr if node.op == "_npi_var" else f"torch.sqrt({expr})")
+
+
+@register("moments")
+def moments(ctx: TorchContext, node: Node) -> Lowering:
+    """The mean over ``axes`` and the mean squared deviation from it."""
+    x, rank, keepdims = ctx.input(0), len(ctx.shape(0)), node.attrs["keepdims"]
+    axes = moments_axes(node, rank)
+    deviation = f"({x} - torch.mean({x}, {list(axes)}, keepdim=True))"
+    mean = f"torch.mean({x}, {list(axes)}, keepdim={keepdims})"
+    variance = f"torch.mean({deviation} * {deviation}, {list(axes)}, keepdim={keepdims})"
+    return Lowering(f"({_every_axis_kept_one(mean, axes, rank, keepdims)}, "
+                    f"{_every_axis_kept_one(variance, axes, rank, keepdims)})")
 
 
 @register("_np_cumsum")

@@ -353,6 +353,17 @@ def slice_channel(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.chunk({x}, {a['num_outputs']}, dim={axis})")
 
 
+@register("amp_multicast")
+def multicast(ctx: TorchContext, node: Node) -> Lowering:
+    """Each input as it is, rounded to float16 where it becomes float16 (``semantics.shape.multicast_dtypes``)."""
+    parts = []
+    for index, ref in enumerate(node.inputs):
+        x = ctx.input(index)
+        rounded = ctx.dtypes[node.output(index)] == "float16" != ctx.dtypes.get(ref, "float32")
+        parts.append(f"{x}.to(torch.float16).to({x}.dtype)" if rounded else x)
+    return Lowering(f"({', '.join(parts)})")
+
+
 @register("transpose")
 def transpose(ctx: TorchContext, node: Node) -> Lowering:
     rank = len(ctx.shape(0))

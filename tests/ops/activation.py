@@ -81,3 +81,7 @@ CASES.update({
     "nn_softmin": (S.softmin(d * 3.0, axis=1, name="sm"), (2, 5, 3)),
     "nn_softmin_temperature": (S.softmin(d, axis=-2, temperature=3.0, name="sm"), (2, 4, 3)),
 })
+# labels in range, a row whose logit at its label is so low that its probability is floored at 1e-8
+CASES["softmax_cross_entropy"] = (S.softmax_cross_entropy(S.concat(d, d * 40.0, dim=0), S.var("label", shape=(6,)),
+                                                          name="sce"), (3, 5))
+CASE_INPUTS["softmax_cross_entropy"] = {"label": np.array([0, 4, 2, 1, 3, 0], np.float32)}

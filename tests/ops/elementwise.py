@@ -68,6 +68,23 @@ CASES.update({
     "hard_sigmoid": (S.hard_sigmoid(d * 4.0, alpha=0.3, beta=0.4, name="hs"), SHAPE),
     "hard_sigmoid_default": (S.hard_sigmoid(d * 4.0, name="hs"), SHAPE),
     "add_n": (S.add_n(d, d * 2.0, S.exp(d), name="sum"), SHAPE),
+    # sigma 1 (the default), 1.5 and 0.7: the bound 1 / sigma^2 inside and outside the data's range
+    "smooth_l1": (S.Group([S.smooth_l1(d * 3.0), S.smooth_l1(d * 3.0, scalar=1.5), S.smooth_l1(d, scalar=0.7)]),
+                  SHAPE),
+    "np_smooth_l1": (NX.smooth_l1(NP_DATA * 3.0, scalar=2.0), NP_SHAPE),
+    "quadratic": (S.Group([S.contrib.quadratic(d, a=1.5, b=-0.5, c=0.25), S.contrib.quadratic(d)]), SHAPE),
+    "straight_through": (S.Group([S.contrib.round_ste(S.floor(d * 4.0) + 0.5), S.contrib.round_ste(d * 3.0),
+                                  S.contrib.sign_ste(S.floor(d * 2.0))]), SHAPE),
+    "identities": (S.Group([S.contrib.gradientmultiplier(d * 2.0, scalar=0.5),
+                            S.IdentityAttachKLSparseReg(d, sparseness_target=0.2, name="kl")]), SHAPE),
+    # equal, within rtol and atol, past them, NaNs with and without equal_nan
+    "allclose": (S.Group([S.contrib.allclose(d, d * 1.0), S.contrib.allclose(d, d * (1.0 + 1e-6)),
+                          S.contrib.allclose(d, d + 1e-3),
+                          S.contrib.allclose(d + 0.5, d + 0.5001, rtol=1e-3, atol=2e-4),
+                          S.contrib.allclose(S.log(d), S.log(d)),
+                          S.contrib.allclose(S.log(d), S.log(d), equal_nan=False),
+                          S.contrib.allclose(S.Cast(d * 5.0, dtype="int32"), S.Cast(d * 5.0 + 0.5, dtype="int32"))]),
+                 SHAPE),
 })
 _ints = N.floor(NP_DATA * 5.0).astype("int32")
 _positive_ints = (_ints * _ints + 1).astype("int32")
@@ -125,9 +142,6 @@ CASES.update({
 })
 # Cases whose op no ONNX operator computes: refused by name, with the reason, before anything is written
 ONNX_REFUSES.update({
-    "unary_erfinv": "erfinv",
-    "unary_gamma": "gamma",
-    "unary_gammaln": "gammaln",
     "np_lcm": r"_npi_lcm \[no ONNX operator computes a least common multiple\]",
 })
 CASES.update({

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from .common import S, d
+from .common import NP_SHAPE, S, SHAPE, d
 from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
@@ -300,3 +300,21 @@ CASES.update({  # rows of the data replaced at (row, column) pairs, indices trun
 })
 CASE_INPUTS["index_scatter_set_nd"] = {"idx": _set_values}
 INDEX_IMPORTER_SKIPS["index_scatter_set_nd"] = "MXNet's importer has no ScatterND"
+
+_quarters = S.floor(d * 4.0) / 4.0  # values on the edges, the range's bounds among them
+CASES.update({
+    "index_histogram_quarters_ints": (
+        S.Group([*S._internal._histogram(_quarters, bin_cnt=4, range=(-1.0, 0.5)),
+                 *S._internal._histogram(d, bin_cnt=3, range=(-0.3, 0.7)),
+                 *S._internal._histogram(S.Cast(d * 4.0, dtype="int32"), bin_cnt=3, range=(-3.0, 3.0)),
+                 *S._internal._histogram(S.Cast(d * 4.0, dtype="int32"), bin_cnt=2, range=(-2.5, 1.5))]), SHAPE),
+    # sorted edges, and unsorted ones (MXNet searches from the first edge for the first above the value)
+    "index_histogram_bins_unsorted": (S.Group([*S._internal._histogram(_quarters, S.var("bins", shape=(5,))),
+                                               *S._internal._histogram(d, S.var("unsorted", shape=(4,)))]), SHAPE),
+    "np_histogram_range": (S.Group(list(N.histogram(NP_DATA, bins=3, range=(-0.5, 0.75)))), NP_SHAPE),
+})
+CASE_INPUTS["index_histogram_bins_unsorted"] = {"bins": np.array([-0.75, -0.1, 0.0, 0.25, 0.5], np.float32),
+                                                "unsorted": np.array([-0.5, 0.3, 0.0, 0.6], np.float32)}
+# integer data whose equal bins' edges repeat in int32: MXNet's first guess of a bin, moved by one at most
+CASES["index_histogram_repeated_edges_int"] = (
+    S.Group(list(S._internal._histogram(S.Cast(d * 2.0, dtype="int32"), bin_cnt=3, range=(0.0, 1.0)))), (3, 4))

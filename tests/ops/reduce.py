@@ -5,10 +5,14 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+
 from .common import N, NP_DATA, NP_SHAPE, NX, S, SHAPE, STEPS, d, op_named
 
 CASES: dict[str, tuple] = {}
 INDEX_IMPORTER_SKIPS: dict[str, str] = {}
+BOTH_REFUSE: dict[str, tuple] = {}
+CASE_INPUTS: dict[str, dict] = {}
+_sparse = S.var("data", stype="row_sparse")
 
 _REDUCE_ATTRS = {"all": {}, "axis": {"axis": (1, -1)}, "keepdims": {"axis": (0, 2), "keepdims": True},
                  "exclude": {"axis": (1,), "exclude": True}, "exclude_keepdims": {"axis": (0, 3), "exclude": True,
@@ -33,7 +37,17 @@ CASES.update({
     "argmax_channel_ties": (S.argmax_channel(S.floor(d * 2.0), name="argmax"), SHAPE),  # axis 1, dropped
     "argmax_channel_2d": (S.argmax_channel(d, name="argmax"), (3, 5)),
     "argmax_1d": (S.argmax(d, axis=0, name="argmax"), (7,)),
+    # MXNet runs _square_sum on 2-D row_sparse data only, over axis 0 or 1
+    "square_sum": (S.Group([S._internal._square_sum(_sparse, axis=1),
+                            S._internal._square_sum(_sparse, axis=0, keepdims=True),
+                            S._internal._square_sum(_sparse, axis=0)]), (3, 4)),
+    "moments": (S.Group([*S.moments(d, axes=(1, -1)), *S.moments(d, axes=(0, 2), keepdims=True),
+                         *S.moments(d, axes=(0, 1, 2, 3)), *S.moments(d, axes=(-2,), keepdims=True)]), SHAPE),
+    # the legacy spelling of NumPy's cumsum: float64 accumulators, integer data (its type kept)
+    "cumsum": (S.Group([S.cumsum(d, axis=1), S.cumsum(d, axis=3, dtype="float64"), S.cumsum(d),
+                        S.cumsum(S.Cast(S.floor(d * 5.0), dtype="int32"), axis=0)]), SHAPE),
 })
+_ints = N.floor(NP_DATA * 5.0).astype("int32")
 _NP_REDUCE = {op: getattr(N, op) for op in ("sum", "mean", "max", "min", "prod", "amax", "amin")}
 CASES.update({
     **{f"np_reduce_{name}": (S.Group([op(NP_DATA), op(NP_DATA, axis=1), op(NP_DATA, axis=(0, -1), keepdims=True),
@@ -47,6 +61,7 @@ CASES.update({
                             N.var(NP_DATA, axis=-1, ddof=2)]), NP_SHAPE),
     "np_average_cumsum": (S.Group([N.average(NP_DATA, axis=1), N.average(NP_DATA), N.cumsum(NP_DATA), N.cumsum(NP_DATA, axis=1),
                                    N.cumsum(NP_DATA > 0, axis=2)]), NP_SHAPE),
+    "np_cumsum_float64": (S.Group([N.cumsum(NP_DATA, axis=1, dtype="float64"), N.cumsum(_ints, axis=0)]), NP_SHAPE),
     "np_zero_d_chain": (N.sqrt(N.abs(N.mean(NP_DATA) * 2.0 - N.max(NP_DATA))) + N.sum(NP_DATA, axis=(0, 1, 2)), NP_SHAPE),
 })
 CASES.update({
@@ -69,3 +84,5 @@ CASES.update({  # np.linalg.norm's L1 and L2 reductions: flattened, one axis, Fr
                          _norm(NP_DATA, "fro", axis=(0, 2)), _norm(N.reshape(NP_DATA, (6, 4)), "fro"),
                          _norm(N.reshape(NP_DATA, -1), 1), _norm(STEPS, 2, axis=0)]), NP_SHAPE),
 })
+BOTH_REFUSE["square_sum_exclude"] = (S._internal._square_sum(_sparse, axis=1, exclude=True, name="sq"), (3, 4),
+                                     r"_square_sum \[exclude \(MXNet's kernel ignores it\)\] \(sq\)")

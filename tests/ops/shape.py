@@ -192,6 +192,13 @@ def narrow_float(cast: Callable, dtype: str, scale: float):
     return clipped
 
 
+def _multicast_kept(*inputs, **attrs):
+    """Every output of ``amp_multicast`` of ``inputs``, kept in the symbol's JSON."""
+    group = S.Group(list(S.amp_multicast(*inputs, num_outputs=len(inputs), name="multicast", **attrs)))
+    group.__class__ = _AmpCastKept
+    return group
+
+
 CASES.update({f"shape_cast_{dtype}": (S.Cast(source, dtype=dtype, name="cast"), (2, 3, 4))
               for dtype, source in _CAST_INPUTS.items()})
 CASES.update({
@@ -199,6 +206,10 @@ CASES.update({
     "shape_cast_bfloat16": (narrow_float(S.Cast, "bfloat16", 3.0), (2, 3, 4)),
     "shape_amp_cast_float16": (narrow_float(amp_cast_kept, "float16", 7e4), (2, 3, 4)),
     "shape_amp_cast_float32": (amp_cast_kept(d, "float32"), (2, 3, 4)),
+    # float32, float64 and int32 inputs (MXNet's CPU kernel fails on float16 ones): float64 and int32 keep their types
+    "shape_amp_multicast": (_multicast_kept(d, S.Cast(d * 2.0, dtype="float64"), S.exp(d),
+                                            S.Cast(d * 5.0, dtype="int32")), (2, 3, 4)),
+    "shape_amp_multicast_narrow": (_multicast_kept(S.Cast(d, dtype="float64"), d * 3.0, cast_narrow=True), (2, 3, 4)),
     "shape_cast_ties": (S.cast(S.floor(d * 4.0) + 0.5, dtype="int32", name="cast"), (2, 3, 4)),
 })
 CASES.update({  # Reshape codes beyond the reshape_* cases (test_shape_ops has those whose output MXNet shortens)
