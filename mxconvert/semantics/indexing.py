@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
 from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
@@ -660,11 +661,16 @@ def histogram_range(attrs: dict) -> tuple[float, float]:
     return (low - 0.5, high + 0.5) if low == high else (low, high)
 
 
-def histogram_edges(attrs: dict) -> np.ndarray:
-    """The ``bin_cnt`` + 1 edges of equal bins, ``(high * i + (count - i) * low) / count`` in double, as float32."""
+def histogram_edges(attrs: dict, dtype: str = "float32") -> np.ndarray:
+    """The ``bin_cnt`` + 1 edges of equal bins, ``(high * i + (count - i) * low) / count`` in double, as float32.
+    Edges that repeat in the data's integer ``dtype`` have no exact form: MXNet moves its first guess of a value's
+    bin by one bin at most, which past a repeated edge is not the bin the edges give."""
     low, high = histogram_range(attrs)
     count, i = attrs["bin_cnt"], np.arange(attrs["bin_cnt"] + 1, dtype=np.float64)
-    return ((high * i + (count - i) * low) / count).astype(np.float32)
+    edges = (high * i + (count - i) * low) / count
+    if not np.issubdtype(np.dtype(dtype), np.floating) and (np.diff(edges.astype(dtype)) <= 0).any():
+        raise NotExpressible(f"bin edges {edges.astype(dtype).tolist()} repeat in {dtype}")
+    return edges.astype(np.float32)
 
 
 @shape_rule("_histogram")

@@ -442,7 +442,8 @@ def histogram(ctx: EmitContext, node: Node) -> None:
     else:
         count = node.attrs["bin_cnt"]
         target = _equal_bins(ctx, x, node)
-        ctx.add("Identity", [ctx.const(histogram_edges(node.attrs), "edges")], ctx.output(1))
+        edges = histogram_edges(node.attrs, ctx.dtypes.get(node.inputs[0], "float32"))
+        ctx.add("Identity", [ctx.const(edges, "edges")], ctx.output(1))
     _bin_counts(ctx, target, count, ctx.output(0))
 
 

@@ -436,7 +436,8 @@ def histogram(ctx: TorchContext, node: Node) -> Lowering:
     if node.attrs["bin_cnt"] is None:
         bins = f"{ctx.helper('mxnet_given_bins')}({x}, {ctx.input(1)})"
         return Lowering(f"({counts}({bins}, {ctx.shape(1)[0] - 1}, {ctx.input(0)}), {ctx.input(1)})")
-    edges, (low, high) = histogram_edges(node.attrs), histogram_range(node.attrs)
+    edges = histogram_edges(node.attrs, ctx.dtypes.get(node.inputs[0], "float32"))
+    low, high = histogram_range(node.attrs)
     bins = f"{ctx.helper('mxnet_equal_bins')}({x}, self.{ctx.name}.edges, {num(low)}, {num(high)})"
     return Lowering(f"({counts}({bins}, {node.attrs['bin_cnt']}, {ctx.input(0)}), self.{ctx.name}.edges)",
                     "nn.Module()", {"edges": edges},
