@@ -15,6 +15,7 @@ class Entry:
     convert: Callable[..., Any]
     check: Check | None = None
     computed_weights: bool = False  # the converter takes any tensor in the op's weight slots, not only stored ones
+    refuses: bool = False  # held only to refuse the op by name (``ConverterRegistry.refuse``)
 
 
 def computed_weight_slots(node: Node, stored: Collection[str]) -> list[int]:
@@ -41,6 +42,17 @@ class ConverterRegistry:
 
         return decorate
 
+    def refuse(self, *ops: str, reason: Check) -> None:
+        """Hold ``ops`` only to refuse each by name, with the reason ``reason(node, *context)`` gives (a reason
+        that depends on the op's name alone: the support table reads it too)."""
+        for op in ops:
+            self.entries[op] = Entry(_never_emitted, reason, refuses=True)
+
+    def refusal(self, op: str) -> str | None:
+        """The reason ``op`` is held only to be refused, or None."""
+        entry = self.entries.get(op)
+        return entry.check(Node(op, op, {}, [])) if entry is not None and entry.refuses else None
+
     def unsupported(self, nodes: Iterable[Node], *context: Any, stored: Collection[str] | None = None,
                     within: str = "") -> dict[str, list[str]]:
         """Every node that cannot be converted, grouped by op (with the reason), for one report. ``stored``: the
@@ -61,6 +73,11 @@ class ConverterRegistry:
                 for key, names in self.unsupported(body.nodes, *context, within=f"{within}{node.name}/").items():
                     offenders.setdefault(key, []).extend(names)
         return offenders
+
+
+def _never_emitted(ctx: Any, node: Node) -> Any:
+    """The converter of a refused op: its check refuses every such node before anything is emitted."""
+    raise AssertionError(f"{node.op} is refused before emitting")
 
 
 def _unknown_op(node: Node) -> str:

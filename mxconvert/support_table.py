@@ -20,7 +20,6 @@ from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
 from .semantics.fused import FUSED, inline_fused
-from .semantics.indexing import RANDOM_REASON, random_refusal
 from .semantics.loss import LOSS_HEADS
 from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
@@ -183,8 +182,8 @@ def _cell(op: str, registry: ConverterRegistry) -> str:
     if op in FUSED:
         return LIMITED
     entry = registry.entries.get(op)
-    if entry is not None and entry.check is random_refusal:
-        return f"{NO} (random sampling)"
+    if entry is not None and entry.refuses:
+        return f"{NO} ({registry.refusal(op)})"
     return NO if entry is None else LIMITED if entry.check else YES
 
 
@@ -242,14 +241,9 @@ def mxnet_registry() -> list[str]:
             and not line.startswith("#")]
 
 
-def _refuses_draw(registry: ConverterRegistry, op: str) -> bool:
-    """Whether ``registry`` holds ``op`` only to refuse it as a random draw."""
-    entry = registry.entries.get(op)
-    return entry is not None and entry.check is random_refusal
-
-
 def _converts(registry: ConverterRegistry, op: str) -> bool:
-    return op in registry.entries and not _refuses_draw(registry, op)
+    entry = registry.entries.get(op)
+    return entry is not None and not entry.refuses
 
 
 def registry_status(op: str) -> str:
@@ -268,8 +262,9 @@ def registry_status(op: str) -> str:
 
 
 def _refusal(op: str, canonical: str) -> str:
-    if _refuses_draw(ONNX, canonical) or _refuses_draw(TORCH, canonical):
-        return RANDOM_REASON
+    named = TORCH.refusal(canonical) or ONNX.refusal(canonical)
+    if named:
+        return named
     if op in PLUGIN_OPS:
         return "Python code MXNet calls back: converted by a plugin (`--plugin`, `mxconvert.plugins`)"
     if op.startswith("_sparse_") or op in SPARSE_OPS:

@@ -13,7 +13,7 @@ from ..ir import Node
 from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
                                      UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .context import EmitContext
-from .registry import register
+from .registry import refuse, register
 
 
 _DIRECT = {"abs": "Abs", "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
@@ -469,14 +469,11 @@ _LOG_GAMMA_PDFS = tuple(f"_random_pdf_{kind}" for kind in PDF_PARAMETERS if kind
                                                                                           "exponential"))
 
 
-def _log_gamma_check(node: Node, opset: int) -> str:
+def _log_gamma_check(node: Node, *context: object) -> str:
     return "ONNX has no log-gamma operator"
 
 
-@register(*_LOG_GAMMA_PDFS, check=_log_gamma_check)
-def log_gamma_pdf(ctx: EmitContext, node: Node) -> None:
-    """Never run: the check refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*_LOG_GAMMA_PDFS, reason=_log_gamma_check)
 
 
 def _pdf_parameter(ctx: EmitContext, node: Node, index: int) -> str:

@@ -19,7 +19,7 @@ from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQ
                                   share_memory_refusal, sort_axis, sorted_shape, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .context import EmitContext
-from .registry import register
+from .registry import refuse, register
 
 
 def _float(ctx: EmitContext, x: str, out: str | None = None) -> str:
@@ -258,12 +258,8 @@ def sample_multinomial(ctx: EmitContext, node: Node) -> None:
         ctx.add("Reshape", [ctx.add("Log", [picked]), shape], ctx.output(1))
 
 
-@register(*RANDOM_OPS, check=random_refusal)
-@register("_npi_share_memory", check=share_memory_refusal)
-def refused(ctx: EmitContext, node: Node) -> None:
-    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
-    is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*RANDOM_OPS, reason=random_refusal)
+refuse("_npi_share_memory", reason=share_memory_refusal)
 
 
 @register(*CREATED_OPS, check=unconvertible_values)

@@ -14,7 +14,7 @@ from ..ir import Node
 from ..semantics.linalg import (UNCONVERTED_LINALG, diagonal_positions, extract_positions, linalg_refusal,
                                 make_positions, placed_sources)
 from .context import EmitContext
-from .registry import register
+from .registry import refuse, register
 
 
 def _flat(ctx: EmitContext, x: str, rank: int, n: int) -> str:
@@ -316,7 +316,4 @@ def _no_operator(node: Node, *context: object) -> str:
     return _NO_OPERATOR.get(node.op) or linalg_refusal(node)
 
 
-@register(*_NO_OPERATOR, *UNCONVERTED_LINALG, check=_no_operator)
-def refused(ctx: EmitContext, node: Node) -> None:
-    """Never run: the check refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*_NO_OPERATOR, *UNCONVERTED_LINALG, reason=_no_operator)

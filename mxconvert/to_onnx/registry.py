@@ -4,3 +4,4 @@ from ..registry import ConverterRegistry
 REGISTRY = ConverterRegistry()
 CONVERTERS = REGISTRY.entries
 register = REGISTRY.register
+refuse = REGISTRY.refuse

@@ -11,7 +11,7 @@ from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_bins, adap
                                 negative_pad_width, normalize_terms, numpy_pad_fill, numpy_pad_sources,
                                 numpy_pad_widths, opencv_refusal, pad_constant, pad_widths, upsampling_factors)
 from .context import EmitContext
-from .registry import register
+from .registry import refuse, register
 
 
 @register("Pad", check=lambda n, opset: negative_pad_width(n))
@@ -183,7 +183,4 @@ def image_crop(ctx: EmitContext, node: Node) -> None:
             ctx.output())
 
 
-@register(*OPENCV_OPS, check=opencv_refusal)
-def opencv(ctx: EmitContext, node: Node) -> None:
-    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*OPENCV_OPS, reason=opencv_refusal)

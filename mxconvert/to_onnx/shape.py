@@ -18,7 +18,7 @@ from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, a
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
                                stack_overrun, stacked_parts, swapped_axes, tile_reps, whole_axes_but)
 from .context import EmitContext
-from .registry import register
+from .registry import refuse, register
 
 
 THROUGH_START = np.iinfo(np.int64).min  # a Slice end that runs a negative step through index 0
@@ -432,7 +432,4 @@ def diagonal(ctx: EmitContext, node: Node) -> None:
     ctx.reduce_sum(picked, [-1], ctx.output(), keepdims=0)
 
 
-@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
-def unrunnable(ctx: EmitContext, node: Node) -> None:
-    """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*UNRUNNABLE_OPS, reason=unrunnable_refusal)

@@ -17,7 +17,7 @@ from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQ
                                   multinomial_count, pick_axis, random_refusal, ravel_sizes, share_memory_refusal,
                                   sort_axis, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
-from .registry import HELPERS, num
+from .registry import HELPERS, num, refuse
 from .registry import Lowering, register
 
 if TYPE_CHECKING:
@@ -242,12 +242,8 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(drawn if node.attrs["get_prob"] else f"{drawn}[0]")
 
 
-@register(*RANDOM_OPS, check=random_refusal)
-@register("_npi_share_memory", check=share_memory_refusal)
-def refused(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: the check (``random_refusal``, ``share_memory_refusal``) refuses every such node before anything
-    is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*RANDOM_OPS, reason=random_refusal)
+refuse("_npi_share_memory", reason=share_memory_refusal)
 
 
 @register(*CREATED_OPS, check=unconvertible_values)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.linalg import UNCONVERTED_LINALG, extract_positions, linalg_refusal, make_positions, placed_sources
-from .registry import HELPERS, Lowering, num, register
+from .registry import HELPERS, Lowering, num, refuse, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -180,7 +180,4 @@ def solve(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
 
 
-@register(*UNCONVERTED_LINALG, check=linalg_refusal)
-def refused_linalg(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``linalg_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*UNCONVERTED_LINALG, reason=linalg_refusal)

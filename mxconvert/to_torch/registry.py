@@ -30,6 +30,7 @@ class Lowering:
 REGISTRY = ConverterRegistry()  # convert(ctx, node) -> Lowering; check(node)
 CONVERTERS = REGISTRY.entries
 register = REGISTRY.register
+refuse = REGISTRY.refuse
 
 
 # Module-level functions a generated file includes when a lowering asks for them (TorchScript-compatible),

@@ -10,7 +10,7 @@ from ..semantics.resize import (IMAGE_FLIP_AXIS, OPENCV_OPS, adaptive_output_siz
                                 image_crop_ranges, lighting_shift, negative_pad_width, normalize_terms, numpy_pad_fill,
                                 numpy_pad_sources, numpy_pad_widths, opencv_refusal, pad_constant, pad_widths,
                                 upsampling_factors)
-from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, register
+from .registry import HELPERS, LOWEST_FLOAT32, Lowering, call_source, num, refuse, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -193,7 +193,4 @@ def image_crop(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.input(0)}[{', '.join(f'{begin}:{end}' for begin, end in ranges)}]")
 
 
-@register(*OPENCV_OPS, check=opencv_refusal)
-def opencv(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``opencv_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*OPENCV_OPS, reason=opencv_refusal)

@@ -16,7 +16,7 @@ from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, a
                                roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges,
                                split_bounds, squeezed_axes, stack_overrun, stacked_parts, swapped_axes, tile_reps,
                                whole_axes_but)
-from .registry import HELPERS, Lowering, call_source, num, register
+from .registry import HELPERS, Lowering, call_source, num, refuse, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -387,7 +387,4 @@ def diagonal(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{picked}.sum(-1)" if node.op == "_np_trace" else picked)
 
 
-@register(*UNRUNNABLE_OPS, check=unrunnable_refusal)
-def unrunnable(ctx: TorchContext, node: Node) -> Lowering:
-    """Never run: ``unrunnable_refusal`` refuses every such node before anything is emitted."""
-    raise AssertionError(f"{node.op} is refused before emitting")
+refuse(*UNRUNNABLE_OPS, reason=unrunnable_refusal)
