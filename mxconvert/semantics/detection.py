@@ -1,5 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal: schemas, output shapes and the anchors and limits both emitters share."""
+MultiBoxDetection and (Multi)Proposal; the research detectors' PSROIPooling and DeformablePSROIPooling:
+schemas, output shapes and the anchors, limits and bin layouts both emitters share."""
 from __future__ import annotations
 
 import math
@@ -51,6 +52,15 @@ define({
                                          "nms_topk": (parse_int, -1)}),
     "_contrib_Proposal": _PROPOSAL,
     "_contrib_MultiProposal": _PROPOSAL,
+    "_contrib_PSROIPooling": OpDef({"spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                    "output_dim": (parse_int, REQUIRED), "pooled_size": (parse_int, REQUIRED),
+                                    "group_size": (parse_int, 0)}),
+    "_contrib_DeformablePSROIPooling": OpDef({
+        "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED), "output_dim": (parse_int, REQUIRED),
+        "group_size": (parse_int, REQUIRED), "pooled_size": (parse_int, REQUIRED), "part_size": (parse_int, 0),
+        "sample_per_part": (parse_int, 1), "trans_std": (in_range(parse_float32, 0.0, 1.0), 0.0),
+        "no_trans": (parse_bool, False)},
+        outputs=lambda a: 2),  # each bin's sample count follows, hidden (MXNet keeps it for backward)
 })
 
 
@@ -224,3 +234,61 @@ def proposal_anchors(attrs: dict, height: int, width: int) -> np.ndarray:
     shift_y = (np.arange(height) * stride).astype(f32)
     shifts = np.stack(np.broadcast_arrays(shift_x[None, :], shift_y[:, None], shift_x[None, :], shift_y[:, None]), -1)
     return (np.asarray(base, f32)[None, None] + shifts[:, :, None]).reshape(-1, 4).astype(f32)
+
+
+@shape_rule("_contrib_PSROIPooling", "_contrib_DeformablePSROIPooling")
+def _psroi_pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Data (B, C, H, W), rois (R, 5) [and offsets (R, 2 x classes, parts, parts)] -> (R, output_dim, pooled,
+    pooled). Every bin reads a channel below ``output_dim x group_size**2`` and, deformable, an offset inside
+    its roi's (MXNet checks neither and reads past the arrays)."""
+    data, rois = shapes[:2]
+    a = node.attrs
+    pooled, groups = a["pooled_size"], a["group_size"]
+    if len(data) != 4 or len(rois) != 2 or rois[1] != 5:
+        raise ShapeError(f"inputs of shapes {shapes}: {node.op} takes 4-D data and (rois, 5) boxes")
+    if pooled < 1 or groups < 1 or a["output_dim"] < 1 or a["output_dim"] * groups * groups > data[1]:
+        raise ShapeError(f"output_dim {a['output_dim']}, group_size {groups} and pooled_size {pooled} do not pick "
+                         f"bins among {data[1]} channels")
+    out = (rois[0], a["output_dim"], pooled, pooled)
+    if node.op == "_contrib_PSROIPooling":
+        return [out]
+    if a["sample_per_part"] < 1:
+        raise ShapeError(f"sample_per_part {a['sample_per_part']}: no sample a bin")
+    if not a["no_trans"]:
+        trans, parts = shapes[2], deformable_part_size(a)
+        classes = trans[1] // 2
+        if len(trans) != 4 or trans[0] != rois[0] or trans[1] % 2 or not classes or trans[2] * trans[3] < parts ** 2 \
+                or a["output_dim"] < classes or (a["output_dim"] - 1) // (a["output_dim"] // classes) >= classes:
+            raise ShapeError(f"offsets of shape {trans}: (rois, 2 x classes, {parts}, {parts}) for {a['output_dim']} "
+                             "output channels")
+    return [out, out]
+
+
+def position_sensitive_channels(attrs: dict) -> np.ndarray:
+    """The channel each (output channel, bin row, bin column) of a (Deformable)PSROIPooling reads: its group of
+    ``group_size`` x ``group_size`` bins, placed in float32 as MXNet places it."""
+    pooled, groups = attrs["pooled_size"], attrs["group_size"]
+    steps = np.arange(pooled, dtype=np.float32)
+    group = np.clip(np.floor(steps * np.float32(groups) / np.float32(pooled)).astype(np.int64), 0, groups - 1)
+    top = np.arange(attrs["output_dim"])[:, None, None]
+    return (top * groups + group[None, :, None]) * groups + group[None, None, :]
+
+
+def deformable_part_size(attrs: dict) -> int:
+    """DeformablePSROIPooling's parts a side: part_size, pooled_size where it is 0 (its default)."""
+    return attrs["part_size"] or attrs["pooled_size"]
+
+
+def deformable_offset_index(attrs: dict, trans_shape: Shape) -> tuple[np.ndarray, int]:
+    """Where DeformablePSROIPooling reads each bin's offsets in its offsets flattened: the positions
+    (2, output_dim, pooled, pooled) of the x and y offsets within the first roi's, and the stride between rois."""
+    pooled, parts = attrs["pooled_size"], deformable_part_size(attrs)
+    classes = trans_shape[1] // 2
+    steps = np.arange(pooled, dtype=np.float32)
+    part = np.floor(steps / np.float32(pooled) * np.float32(parts)).astype(np.int64)
+    klass = np.arange(attrs["output_dim"]) // (attrs["output_dim"] // classes)
+    axis = np.arange(2)[:, None, None, None]
+    index = ((klass[None, :, None, None] * 2 + axis) * parts + part[None, None, :, None]) * parts \
+        + part[None, None, None, :]
+    return index, classes * 2 * parts * parts
+

@@ -1,11 +1,13 @@
-"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal, computed with MXNet's formulas, in its float32 (and, in Proposal, double)
-arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection and
+(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling, computed with MXNet's formulas, in its float32
+(and, in Proposal, double) arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes,
+proposal_anchors, ...).
 
-Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
-per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
-TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a
-Loop suppresses greedily in score order; the rows are then laid out as each op lays them out."""
+Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
+call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
+(ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a Loop
+suppresses greedily in score order; the rows are then laid out as each op lays them out. The deformable pooling
+gathers the pixels it reads from the flattened data at indices computed from the rois."""
 from __future__ import annotations
 
 from typing import Callable
@@ -15,7 +17,8 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+from ..semantics.detection import (deformable_offset_index, multibox_detection_limit, multibox_prior_shapes,
+                                   position_sensitive_channels, proposal_anchors, proposal_counts,
                                    roi_align_grid_refusal)
 from .context import EmitContext
 from .registry import register
@@ -568,3 +571,137 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     ctx.reshape(ctx.add("Concat", [images, box_part], axis=2), [batch * rows, 5], ctx.output(0))
     if node.num_outputs > 1:
         ctx.reshape(_column(ctx, chosen, 4), [batch * rows, 1], ctx.output(1))
+
+
+def _round_half_away(ctx: EmitContext, x: str) -> str:
+    """C's round: halves away from zero (ONNX's Round takes them to even)."""
+    size = ctx.add("Abs", [x])
+    whole = ctx.add("Floor", [size])
+    up = ctx.add("Not", [ctx.add("Less", [ctx.add("Sub", [size, whole]), ctx.const(0.5, "half")])])
+    return ctx.add("Mul", [ctx.add("Sign", [x]), ctx.add("Add", [whole, _float_of(ctx, up)])])
+
+
+def _psroi_boxes(ctx: EmitContext, node: Node, shift: float) -> tuple[str, list[str], list[str]]:
+    """The rois' batch indices (rois, 1, 1, 1) and, per axis (x, y), their start and size (rois, 1, 1, 1): corners
+    rounded, the far one a pixel further, scaled, less ``shift``, sizes at least 0.1."""
+    rois = ctx.input(1)
+    batch = ctx.reshape(ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64), [-1, 1, 1, 1])
+    scale, one = ctx.const(node.attrs["spatial_scale"], "scale"), ctx.const(1.0, "one")
+    starts, sizes = [], []
+    for axis in (0, 1):
+        start = ctx.add("Mul", [_round_half_away(ctx, _column(ctx, rois, 1 + axis)), scale])
+        end = ctx.add("Mul", [ctx.add("Add", [_round_half_away(ctx, _column(ctx, rois, 3 + axis)), one]), scale])
+        if shift:
+            start, end = (ctx.add("Sub", [v, ctx.const(shift, "shift")]) for v in (start, end))
+        size = ctx.add("Max", [ctx.add("Sub", [end, start]), ctx.const(0.1, "least")])
+        starts.append(ctx.reshape(start, [-1, 1, 1, 1]))
+        sizes.append(ctx.reshape(size, [-1, 1, 1, 1]))
+    return batch, starts, sizes
+
+
+def _bin_steps(ctx: EmitContext, count: int, axis: int, rank: int) -> str:
+    """0, 1, ... ``count`` - 1 in the float type along ``axis`` of ``rank`` axes."""
+    shape = [1] * rank
+    shape[axis] = count
+    return ctx.const(np.arange(count).reshape(shape), "steps")
+
+
+def _clamped(ctx: EmitContext, x: str, low: float, high: float) -> str:
+    return ctx.add("Min", [ctx.add("Max", [x, ctx.const(low, "low")]), ctx.const(high, "high")])
+
+
+@register("_contrib_PSROIPooling")
+def psroi_pooling(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of the pixels of its whole-pixel window (floor and ceil of its edges, clipped to the
+    image; 0 where empty) in its group's channel: every window's sums over every channel as two MatMuls with 0/1
+    masks of the rows and columns, then each bin's channel picked."""
+    a = node.attrs
+    pooled = a["pooled_size"]
+    channels, height, width = ctx.shape(0)[1:]
+    batch, starts, sizes = _psroi_boxes(ctx, node, 0.0)
+    steps = _bin_steps(ctx, pooled, 2, 4)
+    masks, extents = [], []
+    for start, size, length in zip(starts, sizes, (width, height)):
+        bin_size = ctx.add("Div", [size, ctx.const(float(pooled), "pooled")])
+        low = ctx.add("Floor", [ctx.add("Add", [ctx.add("Mul", [steps, bin_size]), start])])
+        one = ctx.const(1.0, "one")
+        high = ctx.add("Ceil", [ctx.add("Add", [ctx.add("Mul", [ctx.add("Add", [steps, one]), bin_size]), start])])
+        low, high = (_clamped(ctx, v, 0.0, float(length)) for v in (low, high))  # (rois, 1, pooled, 1)
+        pixels = _bin_steps(ctx, length, 3, 4)
+        inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [pixels, low])]), ctx.add("Less", [pixels, high])])
+        masks.append(_float_of(ctx, inside))  # (rois, 1, pooled, length)
+        extents.append(ctx.add("Sub", [high, low]))
+    rows = ctx.add("MatMul", [masks[1], ctx.add("Gather", [ctx.input(0), ctx.squeeze(batch, [1, 2, 3])], axis=0)])
+    sums = ctx.add("MatMul", [rows, ctx.add("Transpose", [masks[0]], perm=[0, 1, 3, 2])])  # (rois, C, bin y, bin x)
+    bins = pooled * pooled
+    own = position_sensitive_channels(a) * bins + np.arange(bins).reshape(pooled, pooled)
+    picked = ctx.add("Gather", [ctx.reshape(sums, [-1, channels * bins]), ctx.const(own, "own_bin", dtype=np.int64)],
+                     axis=1)
+    area = ctx.add("Mul", [extents[1], ctx.add("Transpose", [extents[0]], perm=[0, 1, 3, 2])])  # (rois, 1, y, x)
+    zero = ctx.const(0.0, "zero")
+    ctx.add("Where", [ctx.add("Greater", [area, zero]), ctx.add("Div", [picked, area]), zero], ctx.output())
+
+
+def _sample_grid(ctx: EmitContext, start: str, size: str, shift: str | None, axis: int,
+                 length: int) -> tuple[str, str, str, str]:
+    """DeformablePSROIPooling's samples along one axis ((rois, output_dim, pooled, pooled, samples, samples),
+    ``axis`` 4 for y, 5 for x): the two pixels either side, the far pixel's weight and whether it is inside
+    [-0.5, length - 0.5]."""
+    a = ctx.current.attrs
+    pooled, samples = a["pooled_size"], a["sample_per_part"]
+    bin_size = ctx.add("Div", [size, ctx.const(float(pooled), "pooled")])
+    sub_bin = ctx.unsqueeze(ctx.add("Div", [bin_size, ctx.const(float(samples), "samples")]), [4, 5])
+    begin = ctx.add("Add", [ctx.add("Mul", [_bin_steps(ctx, pooled, axis - 2, 4), bin_size]), start])
+    if shift is not None:
+        begin = ctx.add("Add", [begin, ctx.add("Mul", [shift, size])])
+    at = ctx.add("Add", [ctx.unsqueeze(begin, [4, 5]), ctx.add("Mul", [_bin_steps(ctx, samples, axis, 6), sub_bin])])
+    outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-0.5, "edge")]),
+                             ctx.add("Greater", [at, ctx.const(length - 0.5, "edge")])])
+    at = _clamped(ctx, at, 0.0, float(length - 1))
+    low, high = ctx.add("Floor", [at]), ctx.add("Ceil", [at])
+    return low, high, ctx.add("Sub", [at, low]), ctx.add("Not", [outside])
+
+
+@register("_contrib_DeformablePSROIPooling")
+def deformable_psroi_pooling(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of its sample_per_part x sample_per_part bilinear samples inside the image (0 where
+    none is), moved by the bin's part's offset times trans_std and the roi's size, in its group's channel: the
+    four pixels of every sample gathered from the flattened data."""
+    a = node.attrs
+    channels, height, width = ctx.shape(0)[1:]
+    batch, starts, sizes = _psroi_boxes(ctx, node, 0.5)
+    shifts: list[str | None] = [None, None]
+    if not a["no_trans"]:
+        index, stride = deformable_offset_index(a, ctx.shape(2))
+        rois = ctx.positions(1, 0, [-1, 1, 1, 1, 1], np.int64)
+        at = ctx.add("Add", [ctx.add("Mul", [rois, ctx.const(np.int64(stride), "stride", dtype=np.int64)]),
+                             ctx.const(index[None], "offset_at", dtype=np.int64)])
+        offsets = ctx.add("Mul", [ctx.add("Gather", [ctx.reshape(ctx.input(2), [-1]), at]),
+                                  ctx.const(a["trans_std"], "trans_std")])
+        shifts = [ctx.add("Gather", [offsets, ctx.const(np.int64(i), "axis", dtype=np.int64)], axis=1) for i in (0, 1)]
+    x_low, x_high, x_far, x_in = _sample_grid(ctx, starts[0], sizes[0], shifts[0], 5, width)
+    y_low, y_high, y_far, y_in = _sample_grid(ctx, starts[1], sizes[1], shifts[1], 4, height)
+    first_channel = ctx.add("Mul", [batch, ctx.const(np.int64(channels), "channels", dtype=np.int64)])
+    channel = ctx.add("Add", [first_channel, ctx.const(position_sensitive_channels(a), "channel", dtype=np.int64)])
+    plane = ctx.unsqueeze(ctx.add("Mul", [channel, ctx.const(np.int64(height * width), "plane", dtype=np.int64)]),
+                          [4, 5])
+    flat = ctx.reshape(ctx.input(0), [-1])
+    row_width = ctx.const(np.int64(width), "width", dtype=np.int64)
+
+    def pixel(y: str, x: str) -> str:
+        y, x = (ctx.add("Cast", [v], to=TensorProto.INT64) for v in (y, x))
+        return ctx.add("Gather", [flat, ctx.add("Add", [plane, ctx.add("Add", [ctx.add("Mul", [y, row_width]), x])])])
+
+    one = ctx.const(1.0, "one")
+    x_near, y_near = ctx.add("Sub", [one, x_far]), ctx.add("Sub", [one, y_far])
+    terms = [ctx.add("Mul", [ctx.add("Mul", [wx, wy]), pixel(y, x)])
+             for (wx, x), (wy, y) in (((x_near, x_low), (y_near, y_low)), ((x_near, x_low), (y_far, y_high)),
+                                      ((x_far, x_high), (y_near, y_low)), ((x_far, x_high), (y_far, y_high)))]
+    value = terms[0]
+    for term in terms[1:]:
+        value = ctx.add("Add", [value, term])
+    inside = ctx.add("And", [x_in, y_in])
+    zero = ctx.const(0.0, "zero")
+    total = ctx.reduce_sum(ctx.add("Where", [inside, value, zero]), [4, 5], keepdims=0)
+    count = ctx.reduce_sum(_float_of(ctx, inside), [4, 5], keepdims=0)
+    ctx.add("Where", [ctx.add("Greater", [count, zero]), ctx.add("Div", [total, count]), zero], ctx.output())

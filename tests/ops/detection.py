@@ -108,6 +108,37 @@ CASE_INPUTS.update({
     "det_roi_align_position_sensitive": {"rois": _DET_ROIS},
 })
 
+_psroi, _deformable = S.contrib.PSROIPooling, S.contrib.DeformablePSROIPooling
+_offsets = S.var("trans", shape=(6, 2, 3, 3))
+_class_offsets = S.var("trans", shape=(6, 4, 2, 2))
+# rois with halves (rounded away from zero), negative corners and a far corner past the image
+_PSROI_ROIS = np.array([[0, 0, 0, 15, 13], [1, 2.5, -3.5, 12.5, 9.1], [0, -5, -3, 20, 30], [1, 14, 12, 3, 1],
+                        [0, 40, 40, 60, 50], [1.7, 1, 1, 1.5, 1.2]], np.float32)
+CASES.update({
+    "det_psroi_pooling": (_psroi(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3, group_size=3,
+                                 name="psroi"), (2, 18, 7, 8)),
+    # fewer groups than bins, and channels past the groups (never read)
+    "det_psroi_pooling_groups": (_psroi(d, _rois, spatial_scale=0.25, output_dim=3, pooled_size=4, group_size=2,
+                                        name="psroi"), (2, 13, 5, 6)),
+    "det_psroi_pooling_scale_one": (_psroi(d, _rois, spatial_scale=1.0, output_dim=1, pooled_size=2, group_size=2,
+                                           name="psroi"), (2, 4, 16, 14)),
+    "det_deformable_psroi_no_trans": (_deformable(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                                  group_size=3, sample_per_part=2, no_trans=True, name="dpsroi"),
+                                      (2, 18, 7, 8)),
+    "det_deformable_psroi": (_deformable(d, _rois, _offsets, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                         group_size=3, part_size=3, sample_per_part=3, trans_std=0.3, name="dpsroi"),
+                             (2, 18, 7, 8)),
+    # offsets per class (two classes of two channels), parts coarser than bins, groups coarser than parts
+    "det_deformable_psroi_classes": (_deformable(d, _rois, _class_offsets, spatial_scale=0.25, output_dim=4,
+                                                 pooled_size=3, group_size=2, part_size=2, sample_per_part=2,
+                                                 trans_std=0.5, name="dpsroi"), (2, 17, 6, 5)),
+    # part_size 0 (its default): as many parts as bins
+    "det_deformable_psroi_part_zero": (_deformable(d, _rois, _offsets, spatial_scale=0.5, output_dim=2,
+                                                   pooled_size=3, group_size=3, trans_std=0.2, name="dpsroi"),
+                                       (2, 18, 7, 8)),
+})
+CASE_INPUTS.update({case: {"rois": _PSROI_ROIS} for case in CASES if "psroi" in case})
+
 
 def _multibox_detection(classes: int = 4, height: int = 4, width: int = 5, **kw):
     """MultiBoxDetection over (2, (classes + 4) x anchors) data: softmax probabilities, offsets and the anchors of
@@ -177,6 +208,10 @@ DETECTION_IMPORTER_SKIPS.update({
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
     **{case: _ZERO_D_GATHER for case in ("det_box_decode_center", "det_box_decode_corner_clip", "det_box_encode")},
     **{case: "MXNet's importer has no RoiAlign" for case in ("det_roi_align", "det_roi_align_position_sensitive")},
+    **{case: "MXNet's importer's MatMul does not broadcast (the windows' row and column masks)"
+       for case in CASES if case.startswith("det_psroi_pooling")},
+    **{case: "MXNet's importer reads the int64 constants of the pixel indices as float32"
+       for case in CASES if case.startswith("det_deformable_psroi")},
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 })
