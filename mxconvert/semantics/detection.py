@@ -1,5 +1,5 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal; the research detectors' PSROIPooling and DeformablePSROIPooling:
+MultiBoxDetection and (Multi)Proposal; the research detectors' PSROIPooling, DeformablePSROIPooling and RROIAlign:
 schemas, output shapes and the anchors, limits and bin layouts both emitters share."""
 from __future__ import annotations
 
@@ -61,6 +61,9 @@ define({
         "sample_per_part": (parse_int, 1), "trans_std": (in_range(parse_float32, 0.0, 1.0), 0.0),
         "no_trans": (parse_bool, False)},
         outputs=lambda a: 2),  # each bin's sample count follows, hidden (MXNet keeps it for backward)
+    "_contrib_RROIAlign": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                                 "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                 "sampling_ratio": (parse_int, -1)}),
 })
 
 
@@ -292,3 +295,21 @@ def deformable_offset_index(attrs: dict, trans_shape: Shape) -> tuple[np.ndarray
         + part[None, None, None, :]
     return index, classes * 2 * parts * parts
 
+
+@shape_rule("_contrib_RROIAlign")
+def _rroi_align(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, rois = shapes
+    pooled = node.attrs["pooled_size"]
+    if len(data) != 4 or len(rois) != 2 or rois[1] != 6 or len(pooled) != 2:
+        raise ShapeError(f"inputs of shapes {shapes}: RROIAlign takes 4-D data, (rois, 6) rotated boxes "
+                         "[batch, x, y, w, h, degrees] and a 2-D size")
+    return [(rois[0], data[1], *pooled)]
+
+
+def rroi_align_refusal(node: Node) -> str | None:
+    """Why a RROIAlign is not converted: with sampling_ratio <= 0 its sampling grid depends on each box's size; a
+    grid past ``ROI_ALIGN_MAX_GRID``."""
+    ratio = node.attrs["sampling_ratio"]
+    if ratio <= 0:
+        return f"sampling_ratio {ratio} (a grid sized by the box values)"
+    return f"sampling_ratio {ratio} above {ROI_ALIGN_MAX_GRID}" if ratio > ROI_ALIGN_MAX_GRID else None

@@ -1,13 +1,13 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection and
-(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling, computed with MXNet's formulas, in its float32
-(and, in Proposal, double) arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes,
-proposal_anchors, ...).
+(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling and RROIAlign, computed with MXNet's formulas,
+in its float32 (and, in Proposal, double) arithmetic and comparison order (``semantics.detection``:
+multibox_prior_shapes, proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
 (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a Loop
-suppresses greedily in score order; the rows are then laid out as each op lays them out. The deformable pooling
-gathers the pixels it reads from the flattened data at indices computed from the rois."""
+suppresses greedily in score order; the rows are then laid out as each op lays them out. The deformable pooling and
+RROIAlign gather the pixels they read from the flattened data at indices computed from the rois."""
 from __future__ import annotations
 
 from typing import Callable
@@ -19,7 +19,7 @@ from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.detection import (deformable_offset_index, multibox_detection_limit, multibox_prior_shapes,
                                    position_sensitive_channels, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal)
+                                   roi_align_grid_refusal, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -705,3 +705,79 @@ def deformable_psroi_pooling(ctx: EmitContext, node: Node) -> None:
     total = ctx.reduce_sum(ctx.add("Where", [inside, value, zero]), [4, 5], keepdims=0)
     count = ctx.reduce_sum(_float_of(ctx, inside), [4, 5], keepdims=0)
     ctx.add("Where", [ctx.add("Greater", [count, zero]), ctx.add("Div", [total, count]), zero], ctx.output())
+
+
+def _rroi_axis(ctx: EmitContext, at: str, length: int) -> tuple[str, str, str, str]:
+    """RROIAlign's bilinear neighbours along one axis: the near and far pixels (int64) and their weights, both 0
+    outside [-1, length] (MXNet then drops the sample), the last pixel taken for positions past it."""
+    zero = ctx.const(0.0, "zero")
+    outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-1.0, "edge")]),
+                             ctx.add("Greater", [at, ctx.const(float(length), "edge")])])
+    at = _select(ctx, ctx.add("Not", [ctx.add("Greater", [at, zero])]), zero, at)
+    last = ctx.const(float(length - 1), "last")
+    past = ctx.add("Not", [ctx.add("Less", [ctx.add("Floor", [at]), last])])
+    at = _select(ctx, past, last, at)
+    low = ctx.add("Floor", [at])
+    far = _select(ctx, outside, zero, ctx.add("Sub", [at, low]))
+    near = _select(ctx, outside, zero, ctx.add("Sub", [ctx.const(1.0, "one"), ctx.add("Sub", [at, low])]))
+    high = _select(ctx, past, low, ctx.add("Add", [low, ctx.const(1.0, "one")]))
+    return (ctx.add("Cast", [low], to=TensorProto.INT64), ctx.add("Cast", [high], to=TensorProto.INT64), near, far)
+
+
+@register("_contrib_RROIAlign", check=lambda node, *context: rroi_align_refusal(node))
+def rroi_align(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of its sampling_ratio x sampling_ratio bilinear samples on a grid rotated about the box's
+    centre (angle in degrees, made radians in double as MXNet does); the pixels, (batch x height x width,
+    channels) rows of the data, gathered once for every channel."""
+    a = node.attrs
+    pooled_h, pooled_w = a["pooled_size"]
+    grid = a["sampling_ratio"]
+    channels, height, width = ctx.shape(0)[1:]
+    rois = ctx.input(1)
+    scale = ctx.const(a["spatial_scale"], "scale")
+
+    def column(index: int) -> str:  # (rois, 1, 1, 1, 1)
+        return ctx.reshape(_column(ctx, rois, index), [-1, 1, 1, 1, 1])
+
+    center_x, center_y = (ctx.add("Mul", [column(i), scale]) for i in (1, 2))
+    size_x, size_y = (ctx.add("Max", [ctx.add("Mul", [column(i), scale]), ctx.const(1.0, "least")]) for i in (3, 4))
+    double = helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
+    radians = ctx.add("Div", [ctx.add("Mul", [ctx.add("Cast", [column(5)], to=double),
+                                               ctx.const(np.pi, "pi", dtype=np.float64)]),
+                              ctx.const(180.0, "degrees", dtype=np.float64)])
+    theta = ctx.add("Cast", [radians], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    cos, sin = ctx.add("Cos", [theta]), ctx.add("Sin", [theta])
+    two, cells = ctx.const(2.0, "two"), ctx.const(float(grid), "grid")
+
+    def along(size: str, bins: int, bin_axis: int, sample_axis: int) -> str:
+        """Sample positions about the centre along one box axis, (rois, bin y, bin x, sample y, sample x)."""
+        bin_size = ctx.add("Div", [size, ctx.const(float(bins), "bins")])
+        start = ctx.add("Neg", [ctx.add("Div", [size, two])])
+        centres = ctx.add("Add", [_bin_steps(ctx, grid, sample_axis, 5), ctx.const(0.5, "half")])
+        offset = ctx.add("Div", [ctx.add("Mul", [centres, bin_size]), cells])
+        first = ctx.add("Add", [start, ctx.add("Mul", [_bin_steps(ctx, bins, bin_axis, 5), bin_size])])
+        return ctx.add("Add", [first, offset])
+
+    box_x = along(size_x, pooled_w, 2, 4)
+    box_y = along(size_y, pooled_h, 1, 3)
+    x = ctx.add("Add", [ctx.add("Add", [ctx.add("Mul", [box_x, cos]), ctx.add("Mul", [box_y, sin])]), center_x])
+    y = ctx.add("Add", [ctx.add("Sub", [ctx.add("Mul", [box_y, cos]), ctx.add("Mul", [box_x, sin])]), center_y])
+    x_low, x_high, x_near, x_far = _rroi_axis(ctx, x, width)
+    y_low, y_high, y_near, y_far = _rroi_axis(ctx, y, height)
+    image = ctx.add("Mul", [ctx.add("Cast", [column(0)], to=TensorProto.INT64),
+                            ctx.const(np.int64(height * width), "image", dtype=np.int64)])
+    row_width = ctx.const(np.int64(width), "width", dtype=np.int64)
+    pixels = ctx.reshape(ctx.add("Transpose", [ctx.input(0)], perm=[0, 2, 3, 1]), [-1, channels])
+
+    def term(weight_y: str, weight_x: str, at_y: str, at_x: str) -> str:
+        index = ctx.add("Add", [image, ctx.add("Add", [ctx.add("Mul", [at_y, row_width]), at_x])])
+        weight = ctx.unsqueeze(ctx.add("Mul", [weight_y, weight_x]), [5])
+        return ctx.add("Mul", [weight, ctx.add("Gather", [pixels, index], axis=0)])
+
+    value = ctx.add("Add", [ctx.add("Add", [ctx.add("Add", [term(y_near, x_near, y_low, x_low),
+                                                           term(y_near, x_far, y_low, x_high)]),
+                                           term(y_far, x_near, y_high, x_low)]),
+                            term(y_far, x_far, y_high, x_high)])
+    total = ctx.reduce_sum(value, [3, 4], keepdims=0)  # (rois, bin y, bin x, channels)
+    mean = ctx.add("Div", [total, ctx.const(float(grid * grid), "points")])
+    ctx.add("Transpose", [mean], ctx.output(), perm=[0, 3, 1, 2])

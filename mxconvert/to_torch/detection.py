@@ -1,8 +1,8 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection and
-(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling, as plain-torch helpers in the generated model
-(scriptable and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison
-order; stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates in score
-order."""
+(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling and RROIAlign, as plain-torch helpers in the
+generated model (scriptable and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and
+comparison order; stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates
+in score order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -11,7 +11,8 @@ import numpy as np
 
 from ..ir import Node
 from ..semantics.detection import (deformable_part_size, multibox_detection_limit, multibox_prior_shapes,
-                                   proposal_anchors, proposal_counts, roi_align_grid_refusal)
+                                   proposal_anchors, proposal_counts, roi_align_grid_refusal,
+                                   rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -147,15 +148,10 @@ def mxnet_box_encode(
     targets = torch.where(valid, (raw - means) / stds, torch.zeros_like(raw))
     return targets, valid.to(raw.dtype).expand_as(raw).contiguous()
 '''
-HELPERS["mxnet_roi_align_axis"] = '''
-def mxnet_roi_align_axis(
-    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
-    bilinear weights, as MXNet's ROIAlign places and clamps them (weights 0 outside [-1, length])."""
-    bin_size = size / bins
-    steps = torch.arange(bins, device=start.device).unsqueeze(0)
-    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+HELPERS["mxnet_bilinear_axis"] = '''
+def mxnet_bilinear_axis(at: torch.Tensor, length: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two neighbouring pixels of positions ``at`` along one axis and their bilinear weights, as MXNet's
+    ROIAlign and RROIAlign place and clamp them (weights 0 outside [-1, length])."""
     outside = (at < -1.0) | (at > length)
     at = torch.where(at <= 0, torch.zeros_like(at), at)
     low = at.to(torch.int64)
@@ -166,6 +162,50 @@ def mxnet_roi_align_axis(
     high_weight = at - low
     low_weight = 1.0 - high_weight
     return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
+'''
+HELPERS["mxnet_roi_align_axis"] = '''
+def mxnet_roi_align_axis(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
+    bilinear weights (``mxnet_bilinear_axis``)."""
+    bin_size = size / bins
+    steps = torch.arange(bins, device=start.device).unsqueeze(0)
+    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+    return mxnet_bilinear_axis(at, length)
+'''
+HELPERS["mxnet_rroi_align"] = '''
+def mxnet_rroi_align(
+    x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float, grid: int
+) -> torch.Tensor:
+    """MXNet's RROIAlign: each bin the mean of its grid x grid bilinear samples on a grid rotated about its box's
+    centre (boxes [batch, x, y, width, height, degrees], scaled, at least a pixel a side; the angle made radians
+    in double). Samples are (rois, bin y, bin x, sample y, sample x); the pixels, rows of channels, are
+    gathered once for every channel."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    center = rois[:, 1:3] * scale
+    size = torch.clamp(rois[:, 3:5] * scale, min=1.0)
+    theta = (rois[:, 5].to(torch.float64) * 3.141592653589793 / 180.0).to(x.dtype)[:, None, None, None, None]
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    bin_size = size / torch.tensor([pooled_w, pooled_h], dtype=x.dtype, device=x.device)
+    start = -size / 2.0
+    centres = torch.arange(grid, dtype=x.dtype, device=x.device) + 0.5
+    steps_x = torch.arange(pooled_w, dtype=x.dtype, device=x.device)[None, None, :, None, None]
+    steps_y = torch.arange(pooled_h, dtype=x.dtype, device=x.device)[None, :, None, None, None]
+    bin_x, bin_y = bin_size[:, 0, None, None, None, None], bin_size[:, 1, None, None, None, None]
+    box_x = start[:, 0, None, None, None, None] + steps_x * bin_x + centres[None, None, None, None, :] * bin_x / grid
+    box_y = start[:, 1, None, None, None, None] + steps_y * bin_y + centres[None, None, None, :, None] * bin_y / grid
+    x_low, x_high, x_near, x_far = mxnet_bilinear_axis(
+        box_x * cos + box_y * sin + center[:, 0, None, None, None, None], width)
+    y_low, y_high, y_near, y_far = mxnet_bilinear_axis(
+        box_y * cos - box_x * sin + center[:, 1, None, None, None, None], height)
+    pixels = x.permute(0, 2, 3, 1).reshape(-1, channels)
+    image = rois[:, 0].to(torch.int64)[:, None, None, None, None] * (height * width)
+    value = (y_near * x_near)[..., None] * pixels[image + y_low * width + x_low] \\
+        + (y_near * x_far)[..., None] * pixels[image + y_low * width + x_high] \\
+        + (y_far * x_near)[..., None] * pixels[image + y_high * width + x_low] \\
+        + (y_far * x_far)[..., None] * pixels[image + y_high * width + x_high]
+    return (value.sum((3, 4)) / float(grid * grid)).permute(0, 3, 1, 2)
 '''
 HELPERS["mxnet_roi_align"] = '''
 def mxnet_roi_align(
@@ -528,6 +568,7 @@ def roi_align_refusal(node: Node) -> str | None:
 @register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
+    ctx.helper("mxnet_bilinear_axis")
     ctx.helper("mxnet_roi_align_axis")
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
@@ -591,3 +632,12 @@ def deformable_psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
             f"{_float32(a['spatial_scale'])}, {a['output_dim']}, {a['pooled_size']}, {a['group_size']}, "
             f"{deformable_part_size(a)}, {a['sample_per_part']}, {_float32(a['trans_std'])}, {a['no_trans']})")
     return Lowering(f"({call},)")
+
+
+@register("_contrib_RROIAlign", check=rroi_align_refusal)
+def rroi_align(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_bilinear_axis")
+    pooled_h, pooled_w = a["pooled_size"]
+    return Lowering(f"{ctx.helper('mxnet_rroi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
+                    f"{_float32(a['spatial_scale'])}, {a['sampling_ratio']})")

@@ -11,6 +11,7 @@ from .common import S, d
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
+BOTH_REFUSE: dict[str, tuple] = {}
 DETECTION_IMPORTER_SKIPS: dict[str, str] = {}
 
 def _detections(x, classes: int = 4, tied: bool = False, malformed: bool = False, shift: float = 0.0):
@@ -139,6 +140,25 @@ CASES.update({
 })
 CASE_INPUTS.update({case: {"rois": _PSROI_ROIS} for case in CASES if "psroi" in case})
 
+_rotated = S.var("rois", shape=(6, 6))
+# rotated boxes [batch, centre x, y, width, height, degrees]: inside, about a corner, past the image, smaller than a
+# pixel, of image 1 (index 1.7), turned by negative and large angles
+_RROI_ROIS = np.array([[0, 8, 6, 10, 6, 0], [1, 3, 4, 12, 5, 30], [0, 0, 0, 20, 30, -45], [1, 30, 25, 8, 8, 90],
+                       [0, 40, 40, 60, 50, 200], [1.7, 5, 5, 0.5, 0.3, -120]], np.float32)
+CASES.update({
+    "det_rroi_align": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 3), spatial_scale=0.5, sampling_ratio=2,
+                                           name="rroi"), (2, 3, 8, 9)),
+    "det_rroi_align_scale_one": (S.contrib.RROIAlign(d, _rotated, pooled_size=(3, 3), spatial_scale=1.0,
+                                                     sampling_ratio=1, name="rroi"), (2, 2, 12, 10)),
+    "det_rroi_align_fine_grid": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 2), spatial_scale=0.25,
+                                                     sampling_ratio=3, name="rroi"), (2, 4, 6, 5)),
+})
+CASE_INPUTS.update({case: {"rois": _RROI_ROIS} for case in CASES if "rroi" in case})
+BOTH_REFUSE.update({  # MXNet's default: as many samples a bin as its size, read from each box at run time
+    "det_rroi_align_adaptive_grid": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 2), spatial_scale=0.5,
+                                                         name="rroi"), (2, 3, 8, 9), "a grid sized by the box values"),
+})
+
 
 def _multibox_detection(classes: int = 4, height: int = 4, width: int = 5, **kw):
     """MultiBoxDetection over (2, (classes + 4) x anchors) data: softmax probabilities, offsets and the anchors of
@@ -212,6 +232,8 @@ DETECTION_IMPORTER_SKIPS.update({
        for case in CASES if case.startswith("det_psroi_pooling")},
     **{case: "MXNet's importer reads the int64 constants of the pixel indices as float32"
        for case in CASES if case.startswith("det_deformable_psroi")},
+    **{case: "MXNet's importer reads the double constants of the angle's conversion as float32"
+       for case in CASES if case.startswith("det_rroi_align")},
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 })
