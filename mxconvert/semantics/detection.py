@@ -1,5 +1,6 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection and (Multi)Proposal; the research detectors' PSROIPooling, DeformablePSROIPooling and RROIAlign:
+MultiBoxDetection, (Multi)Proposal and bipartite_matching; the research detectors' PSROIPooling,
+DeformablePSROIPooling and RROIAlign:
 schemas, output shapes and the anchors, limits and bin layouts both emitters share."""
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ define({
         "sample_per_part": (parse_int, 1), "trans_std": (in_range(parse_float32, 0.0, 1.0), 0.0),
         "no_trans": (parse_bool, False)},
         outputs=lambda a: 2),  # each bin's sample count follows, hidden (MXNet keeps it for backward)
+    "_contrib_bipartite_matching": OpDef({"is_ascend": (parse_bool, False), "threshold": (parse_float32, REQUIRED),
+                                          "topk": (parse_int, -1)}, outputs=lambda a: 2),
     "_contrib_RROIAlign": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
                                  "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
                                  "sampling_ratio": (parse_int, -1)}),
@@ -313,3 +316,19 @@ def rroi_align_refusal(node: Node) -> str | None:
     if ratio <= 0:
         return f"sampling_ratio {ratio} (a grid sized by the box values)"
     return f"sampling_ratio {ratio} above {ROI_ALIGN_MAX_GRID}" if ratio > ROI_ALIGN_MAX_GRID else None
+
+
+@shape_rule("_contrib_bipartite_matching")
+def _bipartite_matching(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Scores (..., rows, columns) -> each row's matched column and each column's matched row (-1: none)."""
+    (scores,) = shapes
+    if len(scores) < 2:
+        raise ShapeError(f"scores of shape {scores}: bipartite_matching takes (..., rows, columns)")
+    return [scores[:-1], (*scores[:-2], scores[-1])]
+
+
+def bipartite_matching_steps(node: Node, rows: int, columns: int) -> int:
+    """How many matches bipartite_matching makes at most: one a row and a column, and topk + 1 for a positive
+    topk (MXNet stops only once the count passes it)."""
+    steps = min(rows, columns)
+    return min(steps, node.attrs["topk"] + 1) if node.attrs["topk"] > 0 else steps

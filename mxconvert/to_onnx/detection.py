@@ -1,7 +1,7 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection and
-(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling and RROIAlign, computed with MXNet's formulas,
-in its float32 (and, in Proposal, double) arithmetic and comparison order (``semantics.detection``:
-multibox_prior_shapes, proposal_anchors, ...).
+(Multi)Proposal, bipartite_matching, and the research detectors' (Deformable)PSROIPooling and RROIAlign, computed
+with MXNet's formulas, in its float32 (and, in Proposal, double) arithmetic and comparison order
+(``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
@@ -10,16 +10,18 @@ suppresses greedily in score order; the rows are then laid out as each op lays t
 RROIAlign gather the pixels they read from the flattened data at indices computed from the rois."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
+import onnx
 from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (deformable_offset_index, multibox_detection_limit, multibox_prior_shapes,
-                                   position_sensitive_channels, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal, rroi_align_refusal)
+from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, multibox_detection_limit,
+                                   multibox_prior_shapes, position_sensitive_channels, proposal_anchors,
+                                   proposal_counts, roi_align_grid_refusal, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -140,27 +142,37 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         trips = ctx.squeeze(count, [0])
         positions = _range(ctx, 0, trips, 1)
     prefix = ctx.temp("nms")
-    step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
-    outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
-    try:
+    step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
+
+    def build() -> None:
         def at(x: str) -> str:
             return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
 
         later = ctx.add("Greater", [positions, step])
         hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
         ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
-        ctx.add("Identity", [cond], f"{prefix}_cond_out")
+
+    body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
+    return ctx.add("Loop", [trips, "", keep], body=body)
+
+
+def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], None],
+               carried: list[tuple[str, str, int]]) -> onnx.GraphProto:
+    """A Loop body of the nodes ``build`` adds (initializers stay outside, in scope), reading the step
+    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is passed on."""
+    outer, ctx.nodes = ctx.nodes, []
+    try:
+        build()
+        ctx.add("Identity", [f"{prefix}_cond"], f"{prefix}_cond_out")
         nodes = ctx.nodes
     finally:
         ctx.nodes = outer
-    body = helper.make_graph(
+    value = helper.make_tensor_value_info
+    return helper.make_graph(
         nodes, f"{prefix}_body",
-        [helper.make_tensor_value_info(step, TensorProto.INT64, []),
-         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
-         helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
-        [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(kept, TensorProto.BOOL, None)])
-    return ctx.add("Loop", [trips, "", keep], body=body)
+        [value(f"{prefix}_step", TensorProto.INT64, []), value(f"{prefix}_cond", TensorProto.BOOL, []),
+         *(value(name, kind, None) for name, _, kind in carried)],
+        [value(f"{prefix}_cond_out", TensorProto.BOOL, []), *(value(name, kind, None) for _, name, kind in carried)])
 
 
 def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
@@ -781,3 +793,45 @@ def rroi_align(ctx: EmitContext, node: Node) -> None:
     total = ctx.reduce_sum(value, [3, 4], keepdims=0)  # (rois, bin y, bin x, channels)
     mean = ctx.add("Div", [total, ctx.const(float(grid * grid), "points")])
     ctx.add("Transpose", [mean], ctx.output(), perm=[0, 3, 1, 2])
+
+
+@register("_contrib_bipartite_matching")
+def bipartite_matching(ctx: EmitContext, node: Node) -> None:
+    """Greedy matching in score order (descending, or ascending for is_ascend; ties in index order, as MXNet's
+    stable sort): a Loop whose every step matches the best pair of a free row and a free column whose score
+    passes the threshold, if any."""
+    a = node.attrs
+    shape = ctx.shape(0)
+    rows, columns = shape[-2:]
+    scores = ctx.reshape(ctx.input(0), [-1, rows * columns])
+    threshold = ctx.const(a["threshold"], "threshold")
+    passing = ctx.add("Less" if a["is_ascend"] else "Greater", [scores, threshold])
+    key = ctx.add("Neg", [scores]) if a["is_ascend"] else scores
+    free = ctx.const(-1.0, "free")
+    prefix = ctx.temp("match")
+    row_in, column_in, row_out, column_out = (f"{prefix}_{n}" for n in ("rows", "columns", "rows_out", "columns_out"))
+
+    def build() -> None:
+        open_rows = ctx.unsqueeze(ctx.add("Equal", [row_in, free]), [2])
+        open_columns = ctx.unsqueeze(ctx.add("Equal", [column_in, free]), [1])
+        open_pairs = ctx.reshape(ctx.add("And", [open_rows, open_columns]), [-1, rows * columns])
+        candidate = ctx.add("And", [open_pairs, passing])
+        best = ctx.add("ArgMax", [_select(ctx, candidate, key, ctx.const(-np.inf, "lowest"))], axis=1, keepdims=1)
+        found = ctx.add("GatherElements", [candidate, best], axis=1)
+        width = ctx.const(np.int64(columns), "columns", dtype=np.int64)
+        row, column = ctx.add("Div", [best, width]), ctx.add("Mod", [best, width])
+        for marks, size, at, value, out in ((row_in, rows, row, column, row_out),
+                                            (column_in, columns, column, row, column_out)):
+            hit = ctx.add("And", [found, ctx.add("Equal", [ctx.const(np.arange(size)[None], "at", dtype=np.int64),
+                                                           at])])
+            ctx.add("Where", [hit, _float_of(ctx, value), marks], out)
+
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    body = _loop_body(ctx, prefix, build, [(row_in, row_out, float_type), (column_in, column_out, float_type)])
+    batch = math.prod(shape[:-2])
+    unmatched = [ctx.const(np.full((batch, n), -1.0), "unmatched") for n in (rows, columns)]
+    trips = ctx.const(np.int64(bipartite_matching_steps(node, rows, columns)), "trips", dtype=np.int64)
+    matched = [ctx.temp("rows"), ctx.temp("columns")]
+    ctx.add("Loop", [trips, "", *unmatched], matched, body=body)
+    ctx.reshape(matched[0], [*shape[:-1]], ctx.output(0))
+    ctx.reshape(matched[1], [*shape[:-2], columns], ctx.output(1))

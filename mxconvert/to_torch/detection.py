@@ -1,8 +1,8 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection and
-(Multi)Proposal, and the research detectors' (Deformable)PSROIPooling and RROIAlign, as plain-torch helpers in the
-generated model (scriptable and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and
-comparison order; stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates
-in score order."""
+(Multi)Proposal, bipartite_matching, and the research detectors' (Deformable)PSROIPooling and RROIAlign, as plain-
+torch helpers in the generated model (scriptable and exportable), with MXNet's formulas, float32 (and, in Proposal,
+double) arithmetic and comparison order; stable sorts give MXNet's order among tied scores, and greedy suppression
+loops over the candidates in score order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.detection import (deformable_part_size, multibox_detection_limit, multibox_prior_shapes,
-                                   proposal_anchors, proposal_counts, roi_align_grid_refusal,
+from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, multibox_detection_limit,
+                                   multibox_prior_shapes, proposal_anchors, proposal_counts, roi_align_grid_refusal,
                                    rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
@@ -514,6 +514,34 @@ def mxnet_deformable_psroi_pooling(
     return torch.where(counts > 0, total / counts, torch.zeros_like(total))
 '''
 
+HELPERS["mxnet_bipartite_matching"] = '''
+def mxnet_bipartite_matching(
+    scores: torch.Tensor, threshold: float, ascending: bool, steps: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's bipartite_matching of scores (..., rows, columns): greedily in score order (ties in index order),
+    the best pair of a free row and a free column whose score passes the threshold, ``steps`` times at most;
+    each row's matched column and each column's matched row, -1 where none."""
+    rows, columns = scores.shape[-2], scores.shape[-1]
+    lead = list(scores.shape[:-2])
+    flat = scores.reshape(-1, rows * columns)
+    batch = flat.shape[0]
+    passing = flat < threshold if ascending else flat > threshold
+    key = -flat if ascending else flat
+    row_match = torch.full((batch, rows), -1.0, dtype=scores.dtype, device=scores.device)
+    column_match = torch.full((batch, columns), -1.0, dtype=scores.dtype, device=scores.device)
+    row_at = torch.arange(rows, device=scores.device)[None, :]
+    column_at = torch.arange(columns, device=scores.device)[None, :]
+    for _ in range(steps):
+        free = ((row_match == -1)[:, :, None] & (column_match == -1)[:, None, :]).reshape(batch, -1)
+        candidate = free & passing
+        best = torch.where(candidate, key, torch.full_like(key, -float("inf"))).argmax(1, keepdim=True)
+        found = candidate.gather(1, best)
+        row, column = best // columns, best % columns
+        row_match = torch.where(found & (row_at == row), column.to(scores.dtype), row_match)
+        column_match = torch.where(found & (column_at == column), row.to(scores.dtype), column_match)
+    return row_match.reshape(lead + [rows]), column_match.reshape(lead + [columns])
+'''
+
 
 def _float32(value: float) -> str:
     """A float attribute as MXNet holds it (float32), written exactly."""
@@ -641,3 +669,11 @@ def rroi_align(ctx: TorchContext, node: Node) -> Lowering:
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_rroi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
                     f"{_float32(a['spatial_scale'])}, {a['sampling_ratio']})")
+
+
+@register("_contrib_bipartite_matching")
+def bipartite_matching(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    rows, columns = ctx.shape(0)[-2:]
+    return Lowering(f"{ctx.helper('mxnet_bipartite_matching')}({ctx.input(0)}, {_float32(a['threshold'])}, "
+                    f"{a['is_ascend']}, {bipartite_matching_steps(node, rows, columns)})")

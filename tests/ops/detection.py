@@ -159,6 +159,17 @@ BOTH_REFUSE.update({  # MXNet's default: as many samples a bin as its size, read
                                                          name="rroi"), (2, 3, 8, 9), "a grid sized by the box values"),
 })
 
+_match = S.contrib.bipartite_matching
+_TIED = S.floor(d * 4.0) * 0.25  # scores in quarters: ties broken in index order
+CASES.update({
+    "det_bipartite_matching": (_match(d, threshold=0.1, name="match"), (2, 5, 4)),
+    "det_bipartite_matching_ascend_ties": (_match(_TIED, is_ascend=True, threshold=0.3, name="match"), (2, 4, 6)),
+    # topk 2 makes 3 matches, as MXNet counts them
+    "det_bipartite_matching_topk": (_match(d, threshold=-0.5, topk=2, name="match"), (3, 6, 5)),
+    "det_bipartite_matching_2d_ties": (_match(_TIED, threshold=-1.0, name="match"), (6, 7)),
+    "det_bipartite_matching_batch_dims": (_match(d, threshold=0.0, topk=3, name="match"), (2, 2, 5, 6)),
+})
+
 
 def _multibox_detection(classes: int = 4, height: int = 4, width: int = 5, **kw):
     """MultiBoxDetection over (2, (classes + 4) x anchors) data: softmax probabilities, offsets and the anchors of
@@ -220,9 +231,10 @@ CASE_INPUTS.update({  # image height, width and scale; the image smaller than th
     "det_multi_proposal_iou_loss": {"im_info": np.array([[16, 16, 1.0], [13, 11, 1.0]], np.float32)},
 })
 # MXNet's own ONNX importer (tests/test_onnx_backends.py) cannot take these detection graphs back
-_NO_LOOP = "MXNet's importer has no Loop (the greedy suppression)"
+_NO_LOOP = "MXNet's importer has no Loop (the greedy suppression or matching)"
 _ZERO_D_GATHER = "MXNet's importer keeps the axis a 0-d Gather index removes"
-_SUPPRESSING = ("det_box_nms", "det_multibox_detection", "det_proposal", "det_multi_proposal")
+_SUPPRESSING = ("det_box_nms", "det_multibox_detection", "det_proposal", "det_multi_proposal",
+                "det_bipartite_matching")
 DETECTION_IMPORTER_SKIPS.update({
     **{case: _NO_LOOP for case in CASES if case.startswith(_SUPPRESSING) and case != "det_box_nms_topk_zero_copies"},
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
