@@ -16,6 +16,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from mxcases import assert_near_exact
 
 from mxconvert import detections
 from mxconvert.checkpoint import load_checkpoint
@@ -26,7 +27,6 @@ from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
 from mxconvert.zoo.common import imagenet_normalise, sample_images
 from mxconvert.zoo.detection import MODELS, SIDE, batch_size, build_rfcn, input_side, rfcn_rois
-from mxcases import assert_near_exact
 
 SLOW = {"det-faster_rcnn_resnet50_v1b_voc",  # ResNet-50's last stage on 300 proposals: about 90 s in all
         "det-mask_rcnn_resnet18_v1b_coco"}
