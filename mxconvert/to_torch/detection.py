@@ -651,7 +651,7 @@ def psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_DeformablePSROIPooling")
 def deformable_psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
     """Without offsets the helper reads an empty tensor in their place. The sample counts, hidden, are not
-    computed."""
+    computed: a one-element list (which the generated code wraps where long) holds the output."""
     a = node.attrs
     for helper in ("mxnet_round", "mxnet_psroi_boxes", "mxnet_psroi_channels", "mxnet_psroi_sample_axis"):
         ctx.helper(helper)
@@ -659,7 +659,7 @@ def deformable_psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
     call = (f"{ctx.helper('mxnet_deformable_psroi_pooling')}({ctx.input(0)}, {ctx.input(1)}, {trans}, "
             f"{_float32(a['spatial_scale'])}, {a['output_dim']}, {a['pooled_size']}, {a['group_size']}, "
             f"{deformable_part_size(a)}, {a['sample_per_part']}, {_float32(a['trans_std'])}, {a['no_trans']})")
-    return Lowering(f"({call},)")
+    return Lowering(f"[{call}]")
 
 
 @register("_contrib_RROIAlign", check=rroi_align_refusal)
