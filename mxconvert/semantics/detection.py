@@ -247,26 +247,28 @@ def _psroi_pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
     """Data (B, C, H, W), rois (R, 5) [and offsets (R, 2 x classes, parts, parts)] -> (R, output_dim, pooled,
     pooled). Every bin reads a channel below ``output_dim x group_size**2`` and, deformable, an offset inside
     its roi's (MXNet checks neither and reads past the arrays)."""
-    data, rois = shapes[:2]
     a = node.attrs
-    pooled, groups = a["pooled_size"], a["group_size"]
+    pooled, groups, dim = a["pooled_size"], a["group_size"], a["output_dim"]
+    deformable = node.op == "_contrib_DeformablePSROIPooling"
+    if len(shapes) != (2 if not deformable or a["no_trans"] else 3):
+        raise ShapeError(f"{len(shapes)} inputs: {node.op} takes data, rois and, unless no_trans, offsets")
+    data, rois = shapes[:2]
     if len(data) != 4 or len(rois) != 2 or rois[1] != 5:
         raise ShapeError(f"inputs of shapes {shapes}: {node.op} takes 4-D data and (rois, 5) boxes")
-    if pooled < 1 or groups < 1 or a["output_dim"] < 1 or a["output_dim"] * groups * groups > data[1]:
-        raise ShapeError(f"output_dim {a['output_dim']}, group_size {groups} and pooled_size {pooled} do not pick "
-                         f"bins among {data[1]} channels")
-    out = (rois[0], a["output_dim"], pooled, pooled)
-    if node.op == "_contrib_PSROIPooling":
+    if pooled < 1 or dim < 1:
+        raise ShapeError(f"pooled_size {pooled}, output_dim {dim}: empty output refused")
+    if groups < 1 or dim * groups * groups > data[1]:
+        raise ShapeError(f"output_dim {dim} and group_size {groups} read channels out of range of {data[1]}")
+    out = (rois[0], dim, pooled, pooled)
+    if not deformable:
         return [out]
-    if a["sample_per_part"] < 1:
-        raise ShapeError(f"sample_per_part {a['sample_per_part']}: no sample a bin")
     if not a["no_trans"]:
         trans, parts = shapes[2], deformable_part_size(a)
-        classes = trans[1] // 2
-        if len(trans) != 4 or trans[0] != rois[0] or trans[1] % 2 or not classes or trans[2] * trans[3] < parts ** 2 \
-                or a["output_dim"] < classes or (a["output_dim"] - 1) // (a["output_dim"] // classes) >= classes:
-            raise ShapeError(f"offsets of shape {trans}: (rois, 2 x classes, {parts}, {parts}) for {a['output_dim']} "
-                             "output channels")
+        classes = trans[1] // 2 if len(trans) == 4 else 0
+        if not classes or trans[0] != rois[0] or trans[1] % 2 or parts < 0 or trans[2] * trans[3] < parts ** 2 \
+                or dim < classes or (dim - 1) // (dim // classes) >= classes:
+            raise ShapeError(f"offsets of shape {trans}, not (rois, 2 x classes, {parts}, {parts}) for {dim} output "
+                             "channels: reads out of range")
     return [out, out]
 
 
@@ -278,6 +280,15 @@ def position_sensitive_channels(attrs: dict) -> np.ndarray:
     group = np.clip(np.floor(steps * np.float32(groups) / np.float32(pooled)).astype(np.int64), 0, groups - 1)
     top = np.arange(attrs["output_dim"])[:, None, None]
     return (top * groups + group[None, :, None]) * groups + group[None, None, :]
+
+
+def deformable_psroi_refusal(node: Node) -> str | None:
+    """Why a DeformablePSROIPooling is not converted: no sample a bin (MXNet's zeros), or more than
+    ``ROI_ALIGN_MAX_GRID`` a side (both targets hold every sample of every bin at once)."""
+    samples = node.attrs["sample_per_part"]
+    if samples < 1 or samples > ROI_ALIGN_MAX_GRID:
+        return f"sample_per_part {samples} outside 1 to {ROI_ALIGN_MAX_GRID}"
+    return None
 
 
 def deformable_part_size(attrs: dict) -> int:

@@ -19,9 +19,9 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, multibox_detection_limit,
-                                   multibox_prior_shapes, position_sensitive_channels, proposal_anchors,
-                                   proposal_counts, roi_align_grid_refusal, rroi_align_refusal)
+from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, deformable_psroi_refusal,
+                                   multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
+                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -674,7 +674,7 @@ def _sample_grid(ctx: EmitContext, start: str, size: str, shift: str | None, axi
     return low, high, ctx.add("Sub", [at, low]), ctx.add("Not", [outside])
 
 
-@register("_contrib_DeformablePSROIPooling")
+@register("_contrib_DeformablePSROIPooling", check=lambda node, *context: deformable_psroi_refusal(node))
 def deformable_psroi_pooling(ctx: EmitContext, node: Node) -> None:
     """Each bin the mean of its sample_per_part x sample_per_part bilinear samples inside the image (0 where
     none is), moved by the bin's part's offset times trans_std and the roi's size, in its group's channel: the

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, multibox_detection_limit,
-                                   multibox_prior_shapes, proposal_anchors, proposal_counts, roi_align_grid_refusal,
-                                   rroi_align_refusal)
+from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, deformable_psroi_refusal,
+                                   multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal, rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -648,7 +648,7 @@ def psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
                     f"{_float32(a['spatial_scale'])}, {a['output_dim']}, {a['pooled_size']}, {a['group_size']})")
 
 
-@register("_contrib_DeformablePSROIPooling")
+@register("_contrib_DeformablePSROIPooling", check=deformable_psroi_refusal)
 def deformable_psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
     """Without offsets the helper reads an empty tensor in their place. The sample counts, hidden, are not
     computed: a one-element list (which the generated code wraps where long) holds the output."""

@@ -154,6 +154,11 @@ CASES.update({
                                                      sampling_ratio=3, name="rroi"), (2, 4, 6, 5)),
 })
 CASE_INPUTS.update({case: {"rois": _RROI_ROIS} for case in CASES if "rroi" in case})
+BOTH_REFUSE.update({  # no sample a bin: MXNet's zeros
+    "det_deformable_psroi_no_samples": (_deformable(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                                    group_size=3, sample_per_part=0, no_trans=True, name="dpsroi"),
+                                        (2, 18, 7, 8), "sample_per_part 0 outside 1 to 64"),
+})
 BOTH_REFUSE.update({  # MXNet's default: as many samples a bin as its size, read from each box at run time
     "det_rroi_align_adaptive_grid": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 2), spatial_scale=0.5,
                                                          name="rroi"), (2, 3, 8, 9), "a grid sized by the box values"),
