@@ -123,7 +123,11 @@ FAMILIES = (
            _vision_json, "ResNet v1b/c/d, SE-ResNet, SENet, ResNeSt, MobileNetV3, Xception, ResidualAttentionNet"),
     Family("GluonCV detectors", "GluonCV detection", detection.MODELS,
            lambda name: detection.detector_checkpoint(name)[0].tojson(),
-           "SSD, YOLOv3, CenterNet, Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer index arithmetic"),
+           "SSD, YOLOv3, CenterNet (also with DCNv2), Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer "
+           "index arithmetic, modulated deformable convolution"),
+    Family("Deformable-ConvNets R-FCN head (symbol API)", "R-FCN", (detection.RFCN,),
+           lambda name: detection.rfcn_symbol().tojson(),
+           "DeformableConvolution, DeformablePSROIPooling with offsets pooled by another, rois as a second input"),
     Family("GluonNLP models", "GluonNLP", tuple(name for name in nlp.MODELS if name != "bert-base"),
            nlp.nlp_symbol_json, "BERT (pooler, classifier, masked-position decoder), RoBERTa, DistilBERT, ERNIE "
            "(attention weights interleaved in the graph, folded), Transformer encoder and NMT, LSTM and AWD-LSTM "

@@ -5,13 +5,18 @@ float32 run does, and exponentiated box offsets carry that rounding into the box
 up to 1.6e-2 pixels from its float64 ones (SSD 512 at 128 pixels). So detections are compared as a set: every
 MXNet detection is reproduced (class equal, score within 1e-4, box within 1e-3 pixels, each widened to
 NOISE_FACTOR times MXNet float32's own distance from float64: ``detections.rounding_tolerances``), whatever the
-order among tied scores; only a detection whose score ties the last one kept may change."""
+order among tied scores; only a detection whose score ties the last one kept may change.
+
+The Deformable-ConvNets-style R-FCN head (``zoo.detection.build_rfcn``, built here in a temporary folder) takes its
+rois as a second input and suppresses nothing: its class probabilities and box deltas are compared per roi with
+MXNet's float64 run (``--tolerance auto``'s rule)."""
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from mxcases import assert_near_exact
 
 from mxconvert import detections
 from mxconvert.checkpoint import load_checkpoint
@@ -21,7 +26,7 @@ from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
 from mxconvert.zoo.common import imagenet_normalise, sample_images
-from mxconvert.zoo.detection import MODELS, batch_size, input_side
+from mxconvert.zoo.detection import MODELS, SIDE, batch_size, build_rfcn, input_side, rfcn_rois
 
 SLOW = {"det-faster_rcnn_resnet50_v1b_voc",  # ResNet-50's last stage on 300 proposals: about 90 s in all
         "det-mask_rcnn_resnet18_v1b_coco"}
@@ -69,8 +74,12 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
         assert_detections_match(expected, actual, tolerances)
 
 
+# no dynamic height and width: both targets' deformable convolutions fix the size of the map they sample
+FIXED_SIZE = {"det-center_net_resnet18_v1b_dcnv2_voc"}
+
+
 @pytest.mark.parametrize("model", [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else [])
-                                   for m in MODELS])
+                                   for m in MODELS if m not in FIXED_SIZE])
 def test_detectors_with_dynamic_height_and_width(zoo_model, model):
     """One conversion with ``dynamic_axes data=2,3`` run at the conversion's size, a larger and (where the graph
     takes one) a smaller one, in both targets: the anchors and the box count follow the feature maps, so box_nms
@@ -91,3 +100,22 @@ def test_detectors_with_dynamic_height_and_width(zoo_model, model):
         with torch.no_grad():
             assert_detections_match(expected, _outputs(module(torch.from_numpy(data))), tolerances)
         assert_detections_match(expected, session.run(None, {"data": data}), tolerances)
+
+
+def test_rfcn_matches_mxnet_in_both_targets(tmp_path):
+    """Two images and 16 rois of both, some past the image: DeformableConvolution, DeformablePSROIPooling with and
+    without offsets, global average pooling, SoftmaxActivation."""
+    prefix = build_rfcn(str(tmp_path))
+    feeds = {"data": imagenet_normalise(sample_images(2, SIDE, seed=3)), "rois": rfcn_rois(2, 16, SIDE, seed=3)}
+    expected = MxnetModel(prefix, 0)(feeds)
+    exact = MxnetModel(prefix, 0, dtype="float64")({name: value.astype(np.float64) for name, value in feeds.items()})
+    graph = load_checkpoint(prefix, 0)
+    shapes = {name: value.shape for name, value in feeds.items()}
+    onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=shapes))
+    session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(graph, TorchOptions(shapes))
+    with torch.no_grad():
+        generated = _outputs(build_model(module_from_source(source), state)(
+            **{name: torch.from_numpy(value) for name, value in feeds.items()}))
+    for actual in (session.run(None, feeds), generated):
+        assert_near_exact(expected, exact, actual)

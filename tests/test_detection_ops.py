@@ -1,16 +1,17 @@
 """Detection ops against real MXNet where the shared case table cannot hold them: ROIAlign's ``aligned`` (ONNX's
 half_pixel RoiAlign, opset 16) and its adaptive sampling grid (ONNX only), a dynamic batch, other input sizes in
 the generated module, box_nms on many boxes with many tied scores, the legacy SSD of MXNet's examples, and
-MultiProposal's refusal of a dynamic batch."""
+MultiProposal's refusal of a dynamic batch; the research detectors' ops against MXNet's float64 run."""
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from mxcases import CASE_INPUTS, CASES, S, assert_close, run_reference
+from mxcases import CASE_INPUTS, CASES, S, assert_close, assert_near_exact, mx, run_reference
 
 from mxconvert.errors import UnsupportedOpsError
+from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.semantics.rules import ShapeError
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
@@ -181,3 +182,24 @@ def test_roi_align_refuses_a_huge_sampling_grid():
         export_onnx(graph, ExportOptions(input_shape=(2, 3, 8, 9)))
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[sample_ratio 10000000 above 64\]"):
         emit_pytorch(graph, TorchOptions((2, 3, 8, 9)))
+
+
+RESEARCH_CASES = sorted(case for case in CASES
+                        if case.startswith(("det_psroi", "det_deformable_psroi", "det_rroi", "det_bipartite")))
+
+
+@pytest.mark.parametrize("case", RESEARCH_CASES)
+def test_research_ops_near_float64(case, tmp_path):
+    """(Deformable)PSROIPooling, RROIAlign and bipartite_matching have float64 kernels: both targets within
+    ``--tolerance auto``'s bound of MXNet's float64 run of the same checkpoint."""
+    sym, shape = CASES[case]
+    reference = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
+    prefix = str(tmp_path / "m")
+    params = {name: mx.nd.array(value) for name, value in reference.graph.params.items()}
+    mx.model.save_checkpoint(prefix, 0, sym, params, {})
+    exact = MxnetModel(prefix, 0, dtype="float64")(reference.data.astype(np.float64))
+    with torch.no_grad():
+        generated = torch_module(reference)(torch.from_numpy(reference.data))
+    generated = [o.numpy() for o in (generated if isinstance(generated, (tuple, list)) else [generated])]
+    for actual in (onnx_outputs(reference, 13), generated):
+        assert_near_exact(reference.outputs, exact, actual)

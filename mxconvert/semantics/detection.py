@@ -1,6 +1,7 @@
 """Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget (SSD's training targets): schemas, output shapes and the
-anchors and limits both emitters share."""
+MultiBoxDetection, (Multi)Proposal, MultiBoxTarget (SSD's training targets) and bipartite_matching; the research
+detectors' PSROIPooling, DeformablePSROIPooling and RROIAlign: schemas, output shapes and the anchors, limits and bin
+layouts both emitters share."""
 from __future__ import annotations
 
 import math
@@ -52,6 +53,20 @@ define({
                                          "nms_topk": (parse_int, -1)}),
     "_contrib_Proposal": _PROPOSAL,
     "_contrib_MultiProposal": _PROPOSAL,
+    "_contrib_PSROIPooling": OpDef({"spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                    "output_dim": (parse_int, REQUIRED), "pooled_size": (parse_int, REQUIRED),
+                                    "group_size": (parse_int, 0)}),
+    "_contrib_DeformablePSROIPooling": OpDef({
+        "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED), "output_dim": (parse_int, REQUIRED),
+        "group_size": (parse_int, REQUIRED), "pooled_size": (parse_int, REQUIRED), "part_size": (parse_int, 0),
+        "sample_per_part": (parse_int, 1), "trans_std": (in_range(parse_float32, 0.0, 1.0), 0.0),
+        "no_trans": (parse_bool, False)},
+        outputs=lambda a: 2),  # each bin's sample count follows, hidden (MXNet keeps it for backward)
+    "_contrib_bipartite_matching": OpDef({"is_ascend": (parse_bool, False), "threshold": (parse_float32, REQUIRED),
+                                          "topk": (parse_int, -1)}, outputs=lambda a: 2),
+    "_contrib_RROIAlign": OpDef({"pooled_size": (positive_sizes(parse_shape), REQUIRED),
+                                 "spatial_scale": (in_range(parse_float32, 0.0, 1.0), REQUIRED),
+                                 "sampling_ratio": (parse_int, -1)}),
 })
 
 
@@ -250,3 +265,106 @@ def _multibox_target(node: Node, shapes: list[Shape]) -> list[Shape]:
     if a["negative_mining_ratio"] > 0 and a["negative_mining_thresh"] <= 0:
         raise ShapeError(f"negative_mining_thresh {a['negative_mining_thresh']}: MXNet mines below a positive one")
     return [(labels[0], anchors[1] * 4), (labels[0], anchors[1] * 4), (labels[0], anchors[1])]
+
+
+@shape_rule("_contrib_PSROIPooling", "_contrib_DeformablePSROIPooling")
+def _psroi_pooling(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Data (B, C, H, W), rois (R, 5) [and offsets (R, 2 x classes, parts, parts)] -> (R, output_dim, pooled,
+    pooled). Every bin reads a channel below ``output_dim x group_size**2`` and, deformable, an offset inside
+    its roi's (MXNet checks neither and reads past the arrays)."""
+    a = node.attrs
+    pooled, groups, dim = a["pooled_size"], a["group_size"], a["output_dim"]
+    deformable = node.op == "_contrib_DeformablePSROIPooling"
+    if len(shapes) != (2 if not deformable or a["no_trans"] else 3):
+        raise ShapeError(f"{len(shapes)} inputs: {node.op} takes data, rois and, unless no_trans, offsets")
+    data, rois = shapes[:2]
+    if len(data) != 4 or len(rois) != 2 or rois[1] != 5:
+        raise ShapeError(f"inputs of shapes {shapes}: {node.op} takes 4-D data and (rois, 5) boxes")
+    if pooled < 1 or dim < 1:
+        raise ShapeError(f"pooled_size {pooled}, output_dim {dim}: empty output refused")
+    if groups < 1 or dim * groups * groups > data[1]:
+        raise ShapeError(f"output_dim {dim} and group_size {groups} read channels out of range of {data[1]}")
+    out = (rois[0], dim, pooled, pooled)
+    if not deformable:
+        return [out]
+    if not a["no_trans"]:
+        trans, parts = shapes[2], deformable_part_size(a)
+        classes = trans[1] // 2 if len(trans) == 4 else 0
+        if not classes or trans[0] != rois[0] or trans[1] % 2 or parts < 0 or trans[2] * trans[3] < parts ** 2 \
+                or dim < classes or (dim - 1) // (dim // classes) >= classes:
+            raise ShapeError(f"offsets of shape {trans}, not (rois, 2 x classes, {parts}, {parts}) for {dim} output "
+                             "channels: reads out of range")
+    return [out, out]
+
+
+def position_sensitive_channels(attrs: dict) -> np.ndarray:
+    """The channel each (output channel, bin row, bin column) of a (Deformable)PSROIPooling reads: its group of
+    ``group_size`` x ``group_size`` bins, placed in float32 as MXNet places it."""
+    pooled, groups = attrs["pooled_size"], attrs["group_size"]
+    steps = np.arange(pooled, dtype=np.float32)
+    group = np.clip(np.floor(steps * np.float32(groups) / np.float32(pooled)).astype(np.int64), 0, groups - 1)
+    top = np.arange(attrs["output_dim"])[:, None, None]
+    return (top * groups + group[None, :, None]) * groups + group[None, None, :]
+
+
+def deformable_psroi_refusal(node: Node) -> str | None:
+    """Why a DeformablePSROIPooling is not converted: no sample a bin (MXNet's zeros), or more than
+    ``ROI_ALIGN_MAX_GRID`` a side (both targets hold every sample of every bin at once)."""
+    samples = node.attrs["sample_per_part"]
+    if samples < 1 or samples > ROI_ALIGN_MAX_GRID:
+        return f"sample_per_part {samples} outside 1 to {ROI_ALIGN_MAX_GRID}"
+    return None
+
+
+def deformable_part_size(attrs: dict) -> int:
+    """DeformablePSROIPooling's parts a side: part_size, pooled_size where it is 0 (its default)."""
+    return attrs["part_size"] or attrs["pooled_size"]
+
+
+def deformable_offset_index(attrs: dict, trans_shape: Shape) -> tuple[np.ndarray, int]:
+    """Where DeformablePSROIPooling reads each bin's offsets in its offsets flattened: the positions
+    (2, output_dim, pooled, pooled) of the x and y offsets within the first roi's, and the stride between rois."""
+    pooled, parts = attrs["pooled_size"], deformable_part_size(attrs)
+    classes = trans_shape[1] // 2
+    steps = np.arange(pooled, dtype=np.float32)
+    part = np.floor(steps / np.float32(pooled) * np.float32(parts)).astype(np.int64)
+    klass = np.arange(attrs["output_dim"]) // (attrs["output_dim"] // classes)
+    axis = np.arange(2)[:, None, None, None]
+    index = ((klass[None, :, None, None] * 2 + axis) * parts + part[None, None, :, None]) * parts \
+        + part[None, None, None, :]
+    return index, classes * 2 * parts * parts
+
+
+@shape_rule("_contrib_RROIAlign")
+def _rroi_align(node: Node, shapes: list[Shape]) -> list[Shape]:
+    data, rois = shapes
+    pooled = node.attrs["pooled_size"]
+    if len(data) != 4 or len(rois) != 2 or rois[1] != 6 or len(pooled) != 2:
+        raise ShapeError(f"inputs of shapes {shapes}: RROIAlign takes 4-D data, (rois, 6) rotated boxes "
+                         "[batch, x, y, w, h, degrees] and a 2-D size")
+    return [(rois[0], data[1], *pooled)]
+
+
+def rroi_align_refusal(node: Node) -> str | None:
+    """Why a RROIAlign is not converted: with sampling_ratio <= 0 its sampling grid depends on each box's size; a
+    grid past ``ROI_ALIGN_MAX_GRID``."""
+    ratio = node.attrs["sampling_ratio"]
+    if ratio <= 0:
+        return f"sampling_ratio {ratio} (a grid sized by the box values)"
+    return f"sampling_ratio {ratio} above {ROI_ALIGN_MAX_GRID}" if ratio > ROI_ALIGN_MAX_GRID else None
+
+
+@shape_rule("_contrib_bipartite_matching")
+def _bipartite_matching(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """Scores (..., rows, columns) -> each row's matched column and each column's matched row (-1: none)."""
+    (scores,) = shapes
+    if len(scores) < 2:
+        raise ShapeError(f"scores of shape {scores}: bipartite_matching takes (..., rows, columns)")
+    return [scores[:-1], (*scores[:-2], scores[-1])]
+
+
+def bipartite_matching_steps(node: Node, rows: int, columns: int) -> int:
+    """How many matches bipartite_matching makes at most: one a row and a column, and topk + 1 for a positive
+    topk (MXNet stops only once the count passes it)."""
+    steps = min(rows, columns)
+    return min(steps, node.attrs["topk"] + 1) if node.attrs["topk"] > 0 else steps

@@ -1,24 +1,28 @@
-"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget, computed with MXNet's formulas, in its float32 (and, in
-Proposal, double) arithmetic and comparison order (``semantics.detection``: multibox_prior_shapes,
-proposal_anchors, ...).
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection,
+(Multi)Proposal, MultiBoxTarget and bipartite_matching, and the research detectors' (Deformable)PSROIPooling and
+RROIAlign, computed with MXNet's formulas, in its float32 (and, in Proposal, double) arithmetic and comparison order
+(``semantics.detection``: multibox_prior_shapes, proposal_anchors, ...).
 
-Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class
-per call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by
-TopK (ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a
-Loop suppresses greedily in score order; the rows are then laid out as each op lays them out. MultiBoxTarget's
-greedy matching is unrolled once per label row."""
+Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
+call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
+(ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a Loop
+suppresses greedily in score order; the rows are then laid out as each op lays them out. MultiBoxTarget's greedy
+matching is unrolled once per label row. The deformable pooling and RROIAlign gather the pixels they read from the
+flattened data at indices computed from the rois."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
+import onnx
 from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal)
+from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, deformable_psroi_refusal,
+                                   multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
+                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -139,27 +143,37 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         trips = ctx.squeeze(count, [0])
         positions = _range(ctx, 0, trips, 1)
     prefix = ctx.temp("nms")
-    step, cond, carried, kept = f"{prefix}_step", f"{prefix}_cond", f"{prefix}_keep", f"{prefix}_kept"
-    outer, ctx.nodes = ctx.nodes, []  # what is added now forms the body (initializers stay outside, in scope)
-    try:
+    step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
+
+    def build() -> None:
         def at(x: str) -> str:
             return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
 
         later = ctx.add("Greater", [positions, step])
         hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
         ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
-        ctx.add("Identity", [cond], f"{prefix}_cond_out")
+
+    body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
+    return ctx.add("Loop", [trips, "", keep], body=body)
+
+
+def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], None],
+               carried: list[tuple[str, str, int]]) -> onnx.GraphProto:
+    """A Loop body of the nodes ``build`` adds (initializers stay outside, in scope), reading the step
+    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is passed on."""
+    outer, ctx.nodes = ctx.nodes, []
+    try:
+        build()
+        ctx.add("Identity", [f"{prefix}_cond"], f"{prefix}_cond_out")
         nodes = ctx.nodes
     finally:
         ctx.nodes = outer
-    body = helper.make_graph(
+    value = helper.make_tensor_value_info
+    return helper.make_graph(
         nodes, f"{prefix}_body",
-        [helper.make_tensor_value_info(step, TensorProto.INT64, []),
-         helper.make_tensor_value_info(cond, TensorProto.BOOL, []),
-         helper.make_tensor_value_info(carried, TensorProto.BOOL, None)],
-        [helper.make_tensor_value_info(f"{prefix}_cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info(kept, TensorProto.BOOL, None)])
-    return ctx.add("Loop", [trips, "", keep], body=body)
+        [value(f"{prefix}_step", TensorProto.INT64, []), value(f"{prefix}_cond", TensorProto.BOOL, []),
+         *(value(name, kind, None) for name, _, kind in carried)],
+        [value(f"{prefix}_cond_out", TensorProto.BOOL, []), *(value(name, kind, None) for _, name, kind in carried)])
 
 
 def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
@@ -681,3 +695,255 @@ def multibox_target(ctx: EmitContext, node: Node) -> None:
     located = ctx.add("Where", [mask, ctx.add("Concat", targets, axis=2), ctx.const(0.0, "zero")])
     ctx.reshape(located, [batch, count * 4], ctx.output(0))
     ctx.reshape(_float_of(ctx, mask), [batch, count * 4], ctx.output(1))
+
+
+def _round_half_away(ctx: EmitContext, x: str) -> str:
+    """C's round: halves away from zero (ONNX's Round takes them to even)."""
+    size = ctx.add("Abs", [x])
+    whole = ctx.add("Floor", [size])
+    up = ctx.add("Not", [ctx.add("Less", [ctx.add("Sub", [size, whole]), ctx.const(0.5, "half")])])
+    return ctx.add("Mul", [ctx.add("Sign", [x]), ctx.add("Add", [whole, _float_of(ctx, up)])])
+
+
+def _psroi_boxes(ctx: EmitContext, node: Node, shift: float) -> tuple[str, list[str], list[str]]:
+    """The rois' batch indices (rois, 1, 1, 1) and, per axis (x, y), their start and size (rois, 1, 1, 1): corners
+    rounded, the far one a pixel further, scaled, less ``shift``, sizes at least 0.1."""
+    rois = ctx.input(1)
+    batch = ctx.reshape(ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64), [-1, 1, 1, 1])
+    scale, one = ctx.const(node.attrs["spatial_scale"], "scale"), ctx.const(1.0, "one")
+    starts, sizes = [], []
+    for axis in (0, 1):
+        start = ctx.add("Mul", [_round_half_away(ctx, _column(ctx, rois, 1 + axis)), scale])
+        end = ctx.add("Mul", [ctx.add("Add", [_round_half_away(ctx, _column(ctx, rois, 3 + axis)), one]), scale])
+        if shift:
+            start, end = (ctx.add("Sub", [v, ctx.const(shift, "shift")]) for v in (start, end))
+        size = ctx.add("Max", [ctx.add("Sub", [end, start]), ctx.const(0.1, "least")])
+        starts.append(ctx.reshape(start, [-1, 1, 1, 1]))
+        sizes.append(ctx.reshape(size, [-1, 1, 1, 1]))
+    return batch, starts, sizes
+
+
+def _bin_steps(ctx: EmitContext, count: int, axis: int, rank: int) -> str:
+    """0, 1, ... ``count`` - 1 in the float type along ``axis`` of ``rank`` axes."""
+    shape = [1] * rank
+    shape[axis] = count
+    return ctx.const(np.arange(count).reshape(shape), "steps")
+
+
+def _clamped(ctx: EmitContext, x: str, low: float, high: float) -> str:
+    return ctx.add("Min", [ctx.add("Max", [x, ctx.const(low, "low")]), ctx.const(high, "high")])
+
+
+@register("_contrib_PSROIPooling")
+def psroi_pooling(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of the pixels of its whole-pixel window (floor and ceil of its edges, clipped to the
+    image; 0 where empty) in its group's channel: every window's sums over every channel as two MatMuls with 0/1
+    masks of the rows and columns, then each bin's channel picked."""
+    a = node.attrs
+    pooled = a["pooled_size"]
+    channels, height, width = ctx.shape(0)[1:]
+    batch, starts, sizes = _psroi_boxes(ctx, node, 0.0)
+    steps = _bin_steps(ctx, pooled, 2, 4)
+    masks, extents = [], []
+    for start, size, length in zip(starts, sizes, (width, height)):
+        bin_size = ctx.add("Div", [size, ctx.const(float(pooled), "pooled")])
+        low = ctx.add("Floor", [ctx.add("Add", [ctx.add("Mul", [steps, bin_size]), start])])
+        one = ctx.const(1.0, "one")
+        high = ctx.add("Ceil", [ctx.add("Add", [ctx.add("Mul", [ctx.add("Add", [steps, one]), bin_size]), start])])
+        low, high = (_clamped(ctx, v, 0.0, float(length)) for v in (low, high))  # (rois, 1, pooled, 1)
+        pixels = _bin_steps(ctx, length, 3, 4)
+        inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [pixels, low])]), ctx.add("Less", [pixels, high])])
+        masks.append(_float_of(ctx, inside))  # (rois, 1, pooled, length)
+        extents.append(ctx.add("Sub", [high, low]))
+    rows = ctx.add("MatMul", [masks[1], ctx.add("Gather", [ctx.input(0), ctx.squeeze(batch, [1, 2, 3])], axis=0)])
+    sums = ctx.add("MatMul", [rows, ctx.add("Transpose", [masks[0]], perm=[0, 1, 3, 2])])  # (rois, C, bin y, bin x)
+    bins = pooled * pooled
+    own = position_sensitive_channels(a) * bins + np.arange(bins).reshape(pooled, pooled)
+    picked = ctx.add("Gather", [ctx.reshape(sums, [-1, channels * bins]), ctx.const(own, "own_bin", dtype=np.int64)],
+                     axis=1)
+    area = ctx.add("Mul", [extents[1], ctx.add("Transpose", [extents[0]], perm=[0, 1, 3, 2])])  # (rois, 1, y, x)
+    zero = ctx.const(0.0, "zero")
+    ctx.add("Where", [ctx.add("Greater", [area, zero]), ctx.add("Div", [picked, area]), zero], ctx.output())
+
+
+def _sample_grid(ctx: EmitContext, start: str, size: str, shift: str | None, axis: int,
+                 length: int) -> tuple[str, str, str, str]:
+    """DeformablePSROIPooling's samples along one axis ((rois, output_dim, pooled, pooled, samples, samples),
+    ``axis`` 4 for y, 5 for x): the two pixels either side, the far pixel's weight and whether it is inside
+    [-0.5, length - 0.5]."""
+    a = ctx.current.attrs
+    pooled, samples = a["pooled_size"], a["sample_per_part"]
+    bin_size = ctx.add("Div", [size, ctx.const(float(pooled), "pooled")])
+    sub_bin = ctx.unsqueeze(ctx.add("Div", [bin_size, ctx.const(float(samples), "samples")]), [4, 5])
+    begin = ctx.add("Add", [ctx.add("Mul", [_bin_steps(ctx, pooled, axis - 2, 4), bin_size]), start])
+    if shift is not None:
+        begin = ctx.add("Add", [begin, ctx.add("Mul", [shift, size])])
+    at = ctx.add("Add", [ctx.unsqueeze(begin, [4, 5]), ctx.add("Mul", [_bin_steps(ctx, samples, axis, 6), sub_bin])])
+    outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-0.5, "edge")]),
+                             ctx.add("Greater", [at, ctx.const(length - 0.5, "edge")])])
+    at = _clamped(ctx, at, 0.0, float(length - 1))
+    low, high = ctx.add("Floor", [at]), ctx.add("Ceil", [at])
+    return low, high, ctx.add("Sub", [at, low]), ctx.add("Not", [outside])
+
+
+@register("_contrib_DeformablePSROIPooling", check=lambda node, *context: deformable_psroi_refusal(node))
+def deformable_psroi_pooling(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of its sample_per_part x sample_per_part bilinear samples inside the image (0 where
+    none is), moved by the bin's part's offset times trans_std and the roi's size, in its group's channel: the
+    four pixels of every sample gathered from the flattened data."""
+    a = node.attrs
+    channels, height, width = ctx.shape(0)[1:]
+    batch, starts, sizes = _psroi_boxes(ctx, node, 0.5)
+    shifts: list[str | None] = [None, None]
+    if not a["no_trans"]:
+        index, stride = deformable_offset_index(a, ctx.shape(2))
+        rois = ctx.positions(1, 0, [-1, 1, 1, 1, 1], np.int64)
+        at = ctx.add("Add", [ctx.add("Mul", [rois, ctx.const(np.int64(stride), "stride", dtype=np.int64)]),
+                             ctx.const(index[None], "offset_at", dtype=np.int64)])
+        offsets = ctx.add("Mul", [ctx.add("Gather", [ctx.reshape(ctx.input(2), [-1]), at]),
+                                  ctx.const(a["trans_std"], "trans_std")])
+        shifts = [ctx.add("Gather", [offsets, ctx.const(np.int64(i), "axis", dtype=np.int64)], axis=1) for i in (0, 1)]
+    x_low, x_high, x_far, x_in = _sample_grid(ctx, starts[0], sizes[0], shifts[0], 5, width)
+    y_low, y_high, y_far, y_in = _sample_grid(ctx, starts[1], sizes[1], shifts[1], 4, height)
+    first_channel = ctx.add("Mul", [batch, ctx.const(np.int64(channels), "channels", dtype=np.int64)])
+    channel = ctx.add("Add", [first_channel, ctx.const(position_sensitive_channels(a), "channel", dtype=np.int64)])
+    plane = ctx.unsqueeze(ctx.add("Mul", [channel, ctx.const(np.int64(height * width), "plane", dtype=np.int64)]),
+                          [4, 5])
+    flat = ctx.reshape(ctx.input(0), [-1])
+    row_width = ctx.const(np.int64(width), "width", dtype=np.int64)
+
+    def pixel(y: str, x: str) -> str:
+        y, x = (ctx.add("Cast", [v], to=TensorProto.INT64) for v in (y, x))
+        return ctx.add("Gather", [flat, ctx.add("Add", [plane, ctx.add("Add", [ctx.add("Mul", [y, row_width]), x])])])
+
+    one = ctx.const(1.0, "one")
+    x_near, y_near = ctx.add("Sub", [one, x_far]), ctx.add("Sub", [one, y_far])
+    terms = [ctx.add("Mul", [ctx.add("Mul", [wx, wy]), pixel(y, x)])
+             for (wx, x), (wy, y) in (((x_near, x_low), (y_near, y_low)), ((x_near, x_low), (y_far, y_high)),
+                                      ((x_far, x_high), (y_near, y_low)), ((x_far, x_high), (y_far, y_high)))]
+    value = terms[0]
+    for term in terms[1:]:
+        value = ctx.add("Add", [value, term])
+    inside = ctx.add("And", [x_in, y_in])
+    zero = ctx.const(0.0, "zero")
+    total = ctx.reduce_sum(ctx.add("Where", [inside, value, zero]), [4, 5], keepdims=0)
+    count = ctx.reduce_sum(_float_of(ctx, inside), [4, 5], keepdims=0)
+    ctx.add("Where", [ctx.add("Greater", [count, zero]), ctx.add("Div", [total, count]), zero], ctx.output())
+
+
+def _rroi_axis(ctx: EmitContext, at: str, length: int) -> tuple[str, str, str, str]:
+    """RROIAlign's bilinear neighbours along one axis: the near and far pixels (int64) and their weights, both 0
+    outside [-1, length] (MXNet then drops the sample), the last pixel taken for positions past it."""
+    zero = ctx.const(0.0, "zero")
+    outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-1.0, "edge")]),
+                             ctx.add("Greater", [at, ctx.const(float(length), "edge")])])
+    at = _select(ctx, ctx.add("Not", [ctx.add("Greater", [at, zero])]), zero, at)
+    last = ctx.const(float(length - 1), "last")
+    past = ctx.add("Not", [ctx.add("Less", [ctx.add("Floor", [at]), last])])
+    at = _select(ctx, past, last, at)
+    low = ctx.add("Floor", [at])
+    far = _select(ctx, outside, zero, ctx.add("Sub", [at, low]))
+    near = _select(ctx, outside, zero, ctx.add("Sub", [ctx.const(1.0, "one"), ctx.add("Sub", [at, low])]))
+    high = _select(ctx, past, low, ctx.add("Add", [low, ctx.const(1.0, "one")]))
+    return (ctx.add("Cast", [low], to=TensorProto.INT64), ctx.add("Cast", [high], to=TensorProto.INT64), near, far)
+
+
+@register("_contrib_RROIAlign", check=lambda node, *context: rroi_align_refusal(node))
+def rroi_align(ctx: EmitContext, node: Node) -> None:
+    """Each bin the mean of its sampling_ratio x sampling_ratio bilinear samples on a grid rotated about the box's
+    centre (angle in degrees, made radians in double as MXNet does); the pixels, (batch x height x width,
+    channels) rows of the data, gathered once for every channel."""
+    a = node.attrs
+    pooled_h, pooled_w = a["pooled_size"]
+    grid = a["sampling_ratio"]
+    channels, height, width = ctx.shape(0)[1:]
+    rois = ctx.input(1)
+    scale = ctx.const(a["spatial_scale"], "scale")
+
+    def column(index: int) -> str:  # (rois, 1, 1, 1, 1)
+        return ctx.reshape(_column(ctx, rois, index), [-1, 1, 1, 1, 1])
+
+    center_x, center_y = (ctx.add("Mul", [column(i), scale]) for i in (1, 2))
+    size_x, size_y = (ctx.add("Max", [ctx.add("Mul", [column(i), scale]), ctx.const(1.0, "least")]) for i in (3, 4))
+    double = helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
+    radians = ctx.add("Div", [ctx.add("Mul", [ctx.add("Cast", [column(5)], to=double),
+                                               ctx.const(np.pi, "pi", dtype=np.float64)]),
+                              ctx.const(180.0, "degrees", dtype=np.float64)])
+    theta = ctx.add("Cast", [radians], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    cos, sin = ctx.add("Cos", [theta]), ctx.add("Sin", [theta])
+    two, cells = ctx.const(2.0, "two"), ctx.const(float(grid), "grid")
+
+    def along(size: str, bins: int, bin_axis: int, sample_axis: int) -> str:
+        """Sample positions about the centre along one box axis, (rois, bin y, bin x, sample y, sample x)."""
+        bin_size = ctx.add("Div", [size, ctx.const(float(bins), "bins")])
+        start = ctx.add("Neg", [ctx.add("Div", [size, two])])
+        centres = ctx.add("Add", [_bin_steps(ctx, grid, sample_axis, 5), ctx.const(0.5, "half")])
+        offset = ctx.add("Div", [ctx.add("Mul", [centres, bin_size]), cells])
+        first = ctx.add("Add", [start, ctx.add("Mul", [_bin_steps(ctx, bins, bin_axis, 5), bin_size])])
+        return ctx.add("Add", [first, offset])
+
+    box_x = along(size_x, pooled_w, 2, 4)
+    box_y = along(size_y, pooled_h, 1, 3)
+    x = ctx.add("Add", [ctx.add("Add", [ctx.add("Mul", [box_x, cos]), ctx.add("Mul", [box_y, sin])]), center_x])
+    y = ctx.add("Add", [ctx.add("Sub", [ctx.add("Mul", [box_y, cos]), ctx.add("Mul", [box_x, sin])]), center_y])
+    x_low, x_high, x_near, x_far = _rroi_axis(ctx, x, width)
+    y_low, y_high, y_near, y_far = _rroi_axis(ctx, y, height)
+    image = ctx.add("Mul", [ctx.add("Cast", [column(0)], to=TensorProto.INT64),
+                            ctx.const(np.int64(height * width), "image", dtype=np.int64)])
+    row_width = ctx.const(np.int64(width), "width", dtype=np.int64)
+    pixels = ctx.reshape(ctx.add("Transpose", [ctx.input(0)], perm=[0, 2, 3, 1]), [-1, channels])
+
+    def term(weight_y: str, weight_x: str, at_y: str, at_x: str) -> str:
+        index = ctx.add("Add", [image, ctx.add("Add", [ctx.add("Mul", [at_y, row_width]), at_x])])
+        weight = ctx.unsqueeze(ctx.add("Mul", [weight_y, weight_x]), [5])
+        return ctx.add("Mul", [weight, ctx.add("Gather", [pixels, index], axis=0)])
+
+    value = ctx.add("Add", [ctx.add("Add", [ctx.add("Add", [term(y_near, x_near, y_low, x_low),
+                                                           term(y_near, x_far, y_low, x_high)]),
+                                           term(y_far, x_near, y_high, x_low)]),
+                            term(y_far, x_far, y_high, x_high)])
+    total = ctx.reduce_sum(value, [3, 4], keepdims=0)  # (rois, bin y, bin x, channels)
+    mean = ctx.add("Div", [total, ctx.const(float(grid * grid), "points")])
+    ctx.add("Transpose", [mean], ctx.output(), perm=[0, 3, 1, 2])
+
+
+@register("_contrib_bipartite_matching")
+def bipartite_matching(ctx: EmitContext, node: Node) -> None:
+    """Greedy matching in score order (descending, or ascending for is_ascend; ties in index order, as MXNet's
+    stable sort): a Loop whose every step matches the best pair of a free row and a free column whose score
+    passes the threshold, if any."""
+    a = node.attrs
+    shape = ctx.shape(0)
+    rows, columns = shape[-2:]
+    scores = ctx.reshape(ctx.input(0), [-1, rows * columns])
+    threshold = ctx.const(a["threshold"], "threshold")
+    passing = ctx.add("Less" if a["is_ascend"] else "Greater", [scores, threshold])
+    key = ctx.add("Neg", [scores]) if a["is_ascend"] else scores
+    free = ctx.const(-1.0, "free")
+    prefix = ctx.temp("match")
+    row_in, column_in, row_out, column_out = (f"{prefix}_{n}" for n in ("rows", "columns", "rows_out", "columns_out"))
+
+    def build() -> None:
+        open_rows = ctx.unsqueeze(ctx.add("Equal", [row_in, free]), [2])
+        open_columns = ctx.unsqueeze(ctx.add("Equal", [column_in, free]), [1])
+        open_pairs = ctx.reshape(ctx.add("And", [open_rows, open_columns]), [-1, rows * columns])
+        candidate = ctx.add("And", [open_pairs, passing])
+        best = ctx.add("ArgMax", [_select(ctx, candidate, key, ctx.const(-np.inf, "lowest"))], axis=1, keepdims=1)
+        found = ctx.add("GatherElements", [candidate, best], axis=1)
+        width = ctx.const(np.int64(columns), "columns", dtype=np.int64)
+        row, column = ctx.add("Div", [best, width]), ctx.add("Mod", [best, width])
+        for marks, size, at, value, out in ((row_in, rows, row, column, row_out),
+                                            (column_in, columns, column, row, column_out)):
+            hit = ctx.add("And", [found, ctx.add("Equal", [ctx.const(np.arange(size)[None], "at", dtype=np.int64),
+                                                           at])])
+            ctx.add("Where", [hit, _float_of(ctx, value), marks], out)
+
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    body = _loop_body(ctx, prefix, build, [(row_in, row_out, float_type), (column_in, column_out, float_type)])
+    batch = math.prod(shape[:-2])
+    unmatched = [ctx.const(np.full((batch, n), -1.0), "unmatched") for n in (rows, columns)]
+    trips = ctx.const(np.int64(bipartite_matching_steps(node, rows, columns)), "trips", dtype=np.int64)
+    matched = [ctx.temp("rows"), ctx.temp("columns")]
+    ctx.add("Loop", [trips, "", *unmatched], matched, body=body)
+    ctx.reshape(matched[0], [*shape[:-1]], ctx.output(0))
+    ctx.reshape(matched[1], [*shape[:-2], columns], ctx.output(1))

@@ -1,8 +1,8 @@
-"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior,
-MultiBoxDetection, (Multi)Proposal and MultiBoxTarget as plain-torch helpers in the generated model (scriptable
-and exportable), with MXNet's formulas, float32 (and, in Proposal, double) arithmetic and comparison order;
-stable sorts give MXNet's order among tied scores, and greedy suppression loops over the candidates in score
-order."""
+"""Detection post-processing: box_nms, box_iou, box_encode, box_decode, ROIAlign, MultiBoxPrior, MultiBoxDetection,
+(Multi)Proposal, MultiBoxTarget and bipartite_matching, and the research detectors' (Deformable)PSROIPooling and
+RROIAlign, as plain-torch helpers in the generated model (scriptable and exportable), with MXNet's formulas, float32
+(and, in Proposal, double) arithmetic and comparison order; stable sorts give MXNet's order among tied scores, and
+greedy suppression loops over the candidates in score order."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.detection import (multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal)
+from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, deformable_psroi_refusal,
+                                   multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal, rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -147,15 +148,10 @@ def mxnet_box_encode(
     targets = torch.where(valid, (raw - means) / stds, torch.zeros_like(raw))
     return targets, valid.to(raw.dtype).expand_as(raw).contiguous()
 '''
-HELPERS["mxnet_roi_align_axis"] = '''
-def mxnet_roi_align_axis(
-    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
-    bilinear weights, as MXNet's ROIAlign places and clamps them (weights 0 outside [-1, length])."""
-    bin_size = size / bins
-    steps = torch.arange(bins, device=start.device).unsqueeze(0)
-    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+HELPERS["mxnet_bilinear_axis"] = '''
+def mxnet_bilinear_axis(at: torch.Tensor, length: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two neighbouring pixels of positions ``at`` along one axis and their bilinear weights, as MXNet's
+    ROIAlign and RROIAlign place and clamp them (weights 0 outside [-1, length])."""
     outside = (at < -1.0) | (at > length)
     at = torch.where(at <= 0, torch.zeros_like(at), at)
     low = at.to(torch.int64)
@@ -166,6 +162,50 @@ def mxnet_roi_align_axis(
     high_weight = at - low
     low_weight = 1.0 - high_weight
     return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
+'''
+HELPERS["mxnet_roi_align_axis"] = '''
+def mxnet_roi_align_axis(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
+    bilinear weights (``mxnet_bilinear_axis``)."""
+    bin_size = size / bins
+    steps = torch.arange(bins, device=start.device).unsqueeze(0)
+    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
+    return mxnet_bilinear_axis(at, length)
+'''
+HELPERS["mxnet_rroi_align"] = '''
+def mxnet_rroi_align(
+    x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float, grid: int
+) -> torch.Tensor:
+    """MXNet's RROIAlign: each bin the mean of its grid x grid bilinear samples on a grid rotated about its box's
+    centre (boxes [batch, x, y, width, height, degrees], scaled, at least a pixel a side; the angle made radians
+    in double). Samples are (rois, bin y, bin x, sample y, sample x); the pixels, rows of channels, are
+    gathered once for every channel."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    center = rois[:, 1:3] * scale
+    size = torch.clamp(rois[:, 3:5] * scale, min=1.0)
+    theta = (rois[:, 5].to(torch.float64) * 3.141592653589793 / 180.0).to(x.dtype)[:, None, None, None, None]
+    cos, sin = torch.cos(theta), torch.sin(theta)
+    bin_size = size / torch.tensor([pooled_w, pooled_h], dtype=x.dtype, device=x.device)
+    start = -size / 2.0
+    centres = torch.arange(grid, dtype=x.dtype, device=x.device) + 0.5
+    steps_x = torch.arange(pooled_w, dtype=x.dtype, device=x.device)[None, None, :, None, None]
+    steps_y = torch.arange(pooled_h, dtype=x.dtype, device=x.device)[None, :, None, None, None]
+    bin_x, bin_y = bin_size[:, 0, None, None, None, None], bin_size[:, 1, None, None, None, None]
+    box_x = start[:, 0, None, None, None, None] + steps_x * bin_x + centres[None, None, None, None, :] * bin_x / grid
+    box_y = start[:, 1, None, None, None, None] + steps_y * bin_y + centres[None, None, None, :, None] * bin_y / grid
+    x_low, x_high, x_near, x_far = mxnet_bilinear_axis(
+        box_x * cos + box_y * sin + center[:, 0, None, None, None, None], width)
+    y_low, y_high, y_near, y_far = mxnet_bilinear_axis(
+        box_y * cos - box_x * sin + center[:, 1, None, None, None, None], height)
+    pixels = x.permute(0, 2, 3, 1).reshape(-1, channels)
+    image = rois[:, 0].to(torch.int64)[:, None, None, None, None] * (height * width)
+    value = (y_near * x_near)[..., None] * pixels[image + y_low * width + x_low] \\
+        + (y_near * x_far)[..., None] * pixels[image + y_low * width + x_high] \\
+        + (y_far * x_near)[..., None] * pixels[image + y_high * width + x_low] \\
+        + (y_far * x_far)[..., None] * pixels[image + y_high * width + x_high]
+    return (value.sum((3, 4)) / float(grid * grid)).permute(0, 3, 1, 2)
 '''
 HELPERS["mxnet_roi_align"] = '''
 def mxnet_roi_align(
@@ -370,6 +410,138 @@ def mxnet_proposal(
     return torch.cat([images, chosen[..., :4]], 2).reshape(-1, 5), chosen[..., 4].reshape(-1, 1)
 '''
 
+HELPERS["mxnet_round"] = '''
+def mxnet_round(x: torch.Tensor) -> torch.Tensor:
+    """C's round: halves away from zero (torch.round takes them to even)."""
+    size = x.abs()
+    whole = torch.floor(size)
+    return torch.sign(x) * (whole + (size - whole >= 0.5).to(x.dtype))
+'''
+HELPERS["mxnet_psroi_boxes"] = '''
+def mxnet_psroi_boxes(rois: torch.Tensor, scale: float, shift: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(Deformable)PSROIPooling's roi starts and sizes (rois, 2) [x, y]: corners rounded, the far one a pixel
+    further, scaled, less ``shift``; sizes at least 0.1."""
+    start = mxnet_round(rois[:, 1:3]) * scale - shift
+    end = (mxnet_round(rois[:, 3:5]) + 1.0) * scale - shift
+    return start, torch.clamp(end - start, min=0.1)
+'''
+HELPERS["mxnet_psroi_channels"] = '''
+def mxnet_psroi_channels(output_dim: int, pooled: int, groups: int, device: torch.device) -> torch.Tensor:
+    """The channel each (output channel, bin row, bin column) reads: its bin's group of groups x groups."""
+    steps = torch.arange(pooled, dtype=torch.float32, device=device)
+    group = torch.floor(steps * groups / pooled).to(torch.int64).clamp(0, groups - 1)
+    top = torch.arange(output_dim, device=device)[:, None, None]
+    return (top * groups + group[None, :, None]) * groups + group[None, None, :]
+'''
+HELPERS["mxnet_psroi_pooling"] = '''
+def mxnet_psroi_pooling(
+    x: torch.Tensor, rois: torch.Tensor, scale: float, output_dim: int, pooled: int, groups: int
+) -> torch.Tensor:
+    """MXNet's PSROIPooling: each bin the mean of the whole pixels within its edges (floored and ceiled, clipped
+    to the image), in its group's channel; 0 for an empty bin. The sums are products with 0/1 row and column
+    masks."""
+    start, size = mxnet_psroi_boxes(rois, scale, 0.0)
+    steps = torch.arange(pooled, dtype=x.dtype, device=x.device)[None, :, None]
+    bin_size = (size / pooled)[:, None, :]
+    limit = torch.tensor([x.shape[3], x.shape[2]], dtype=x.dtype, device=x.device)
+    low = torch.minimum(torch.floor(steps * bin_size + start[:, None, :]).clamp(min=0.0), limit)
+    high = torch.minimum(torch.ceil((steps + 1.0) * bin_size + start[:, None, :]).clamp(min=0.0), limit)
+    columns = torch.arange(x.shape[3], dtype=x.dtype, device=x.device)
+    rows = torch.arange(x.shape[2], dtype=x.dtype, device=x.device)
+    in_x = ((columns >= low[..., 0:1]) & (columns < high[..., 0:1])).to(x.dtype)  # (rois, pooled, width)
+    in_y = ((rows >= low[..., 1:2]) & (rows < high[..., 1:2])).to(x.dtype)
+    sums = in_y[:, None] @ x[rois[:, 0].to(torch.int64)] @ in_x[:, None].transpose(2, 3)
+    bins = pooled * pooled
+    own = mxnet_psroi_channels(output_dim, pooled, groups, x.device) * bins \\
+        + torch.arange(bins, device=x.device).reshape(pooled, pooled)
+    picked = sums.reshape(sums.shape[0], -1)[:, own]
+    extent = high - low
+    area = (extent[:, :, None, 1] * extent[:, None, :, 0])[:, None]
+    return torch.where(area > 0, picked / area, torch.zeros_like(picked))
+'''
+HELPERS["mxnet_psroi_sample_axis"] = '''
+def mxnet_psroi_sample_axis(
+    at: torch.Tensor, length: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DeformablePSROIPooling's samples along one axis: the pixels either side, the far one's weight and whether
+    the sample lies in [-0.5, length - 0.5]."""
+    inside = ~((at < -0.5) | (at > length - 0.5))
+    at = at.clamp(0.0, float(length - 1))
+    low = torch.floor(at)
+    return low.to(torch.int64), torch.ceil(at).to(torch.int64), at - low, inside
+'''
+HELPERS["mxnet_deformable_psroi_pooling"] = '''
+def mxnet_deformable_psroi_pooling(
+    x: torch.Tensor, rois: torch.Tensor, trans: torch.Tensor, scale: float, output_dim: int, pooled: int,
+    groups: int, parts: int, samples: int, trans_std: float, no_trans: bool
+) -> torch.Tensor:
+    """MXNet's DeformablePSROIPooling: each bin the mean of its samples x samples bilinear samples inside the
+    image (0 where none is), moved by its part's offsets x trans_std x the roi's size, in its group's channel."""
+    count, channels, height, width = rois.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    start, size = mxnet_psroi_boxes(rois, scale, 0.5)
+    steps = torch.arange(pooled, dtype=x.dtype, device=x.device)
+    bin_size = size / pooled
+    begin = steps[None, :, None] * bin_size[:, None, :] + start[:, None, :]  # (rois, pooled, 2)
+    shape = [count, output_dim, pooled, pooled]
+    begin_x = begin[:, None, None, :, 0].expand(shape)
+    begin_y = begin[:, None, :, None, 1].expand(shape)
+    if not no_trans:
+        classes = trans.shape[1] // 2
+        part = torch.floor(steps / pooled * parts).to(torch.int64)
+        klass = torch.arange(output_dim, device=x.device) // (output_dim // classes)
+        roi = torch.arange(count, device=x.device)[:, None, None, None]
+        at = roi * (classes * 2 * parts * parts) \\
+            + ((klass[None, :, None, None] * 2) * parts + part[None, None, :, None]) * parts + part[None, None, None, :]
+        offsets = trans.reshape(-1)
+        begin_x = begin_x + offsets[at] * trans_std * size[:, 0, None, None, None]
+        begin_y = begin_y + offsets[at + parts * parts] * trans_std * size[:, 1, None, None, None]
+    sample_steps = torch.arange(samples, dtype=x.dtype, device=x.device)
+    sub_bin = bin_size / samples
+    x_low, x_high, x_far, x_in = mxnet_psroi_sample_axis(
+        begin_x[..., None, None] + sample_steps[None, :] * sub_bin[:, 0, None, None, None, None, None], width)
+    y_low, y_high, y_far, y_in = mxnet_psroi_sample_axis(
+        begin_y[..., None, None] + sample_steps[:, None] * sub_bin[:, 1, None, None, None, None, None], height)
+    channel = mxnet_psroi_channels(output_dim, pooled, groups, x.device)
+    plane = ((rois[:, 0].to(torch.int64)[:, None, None, None] * channels + channel) * (height * width))[..., None, None]
+    flat = x.reshape(-1)
+    value = (1 - x_far) * (1 - y_far) * flat[plane + y_low * width + x_low] \\
+        + (1 - x_far) * y_far * flat[plane + y_high * width + x_low] \\
+        + x_far * (1 - y_far) * flat[plane + y_low * width + x_high] \\
+        + x_far * y_far * flat[plane + y_high * width + x_high]
+    inside = x_in & y_in
+    total = torch.where(inside, value, torch.zeros_like(value)).sum((4, 5))
+    counts = inside.to(x.dtype).sum((4, 5))
+    return torch.where(counts > 0, total / counts, torch.zeros_like(total))
+'''
+
+HELPERS["mxnet_bipartite_matching"] = '''
+def mxnet_bipartite_matching(
+    scores: torch.Tensor, threshold: float, ascending: bool, steps: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's bipartite_matching of scores (..., rows, columns): greedily in score order (ties in index order),
+    the best pair of a free row and a free column whose score passes the threshold, ``steps`` times at most;
+    each row's matched column and each column's matched row, -1 where none."""
+    rows, columns = scores.shape[-2], scores.shape[-1]
+    lead = list(scores.shape[:-2])
+    flat = scores.reshape(-1, rows * columns)
+    batch = flat.shape[0]
+    passing = flat < threshold if ascending else flat > threshold
+    key = -flat if ascending else flat
+    row_match = torch.full((batch, rows), -1.0, dtype=scores.dtype, device=scores.device)
+    column_match = torch.full((batch, columns), -1.0, dtype=scores.dtype, device=scores.device)
+    row_at = torch.arange(rows, device=scores.device)[None, :]
+    column_at = torch.arange(columns, device=scores.device)[None, :]
+    for _ in range(steps):
+        free = ((row_match == -1)[:, :, None] & (column_match == -1)[:, None, :]).reshape(batch, -1)
+        candidate = free & passing
+        best = torch.where(candidate, key, torch.full_like(key, -float("inf"))).argmax(1, keepdim=True)
+        found = candidate.gather(1, best)
+        row, column = best // columns, best % columns
+        row_match = torch.where(found & (row_at == row), column.to(scores.dtype), row_match)
+        column_match = torch.where(found & (column_at == column), row.to(scores.dtype), column_match)
+    return row_match.reshape(lead + [rows]), column_match.reshape(lead + [columns])
+'''
+
 
 def _float32(value: float) -> str:
     """A float attribute as MXNet holds it (float32), written exactly."""
@@ -424,6 +596,7 @@ def roi_align_refusal(node: Node) -> str | None:
 @register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
+    ctx.helper("mxnet_bilinear_axis")
     ctx.helper("mxnet_roi_align_axis")
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
@@ -544,3 +717,43 @@ def multibox_target(ctx: TorchContext, node: Node) -> Lowering:
                                                   "negative_mining_thresh"))
     inputs = ", ".join(ctx.input(i) for i in range(3))
     return Lowering(f"{ctx.helper('mxnet_multibox_target')}({inputs}, {settings}, {list(a['variances'])})")
+
+
+@register("_contrib_PSROIPooling")
+def psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    for helper in ("mxnet_round", "mxnet_psroi_boxes", "mxnet_psroi_channels"):
+        ctx.helper(helper)
+    return Lowering(f"{ctx.helper('mxnet_psroi_pooling')}({ctx.input(0)}, {ctx.input(1)}, "
+                    f"{_float32(a['spatial_scale'])}, {a['output_dim']}, {a['pooled_size']}, {a['group_size']})")
+
+
+@register("_contrib_DeformablePSROIPooling", check=deformable_psroi_refusal)
+def deformable_psroi_pooling(ctx: TorchContext, node: Node) -> Lowering:
+    """Without offsets the helper reads an empty tensor in their place. The sample counts, hidden, are not
+    computed: a one-element list (which the generated code wraps where long) holds the output."""
+    a = node.attrs
+    for helper in ("mxnet_round", "mxnet_psroi_boxes", "mxnet_psroi_channels", "mxnet_psroi_sample_axis"):
+        ctx.helper(helper)
+    trans = f"{ctx.input(0)}.new_zeros(0)" if a["no_trans"] else ctx.input(2)
+    call = (f"{ctx.helper('mxnet_deformable_psroi_pooling')}({ctx.input(0)}, {ctx.input(1)}, {trans}, "
+            f"{_float32(a['spatial_scale'])}, {a['output_dim']}, {a['pooled_size']}, {a['group_size']}, "
+            f"{deformable_part_size(a)}, {a['sample_per_part']}, {_float32(a['trans_std'])}, {a['no_trans']})")
+    return Lowering(f"[{call}]")
+
+
+@register("_contrib_RROIAlign", check=rroi_align_refusal)
+def rroi_align(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    ctx.helper("mxnet_bilinear_axis")
+    pooled_h, pooled_w = a["pooled_size"]
+    return Lowering(f"{ctx.helper('mxnet_rroi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
+                    f"{_float32(a['spatial_scale'])}, {a['sampling_ratio']})")
+
+
+@register("_contrib_bipartite_matching")
+def bipartite_matching(ctx: TorchContext, node: Node) -> Lowering:
+    a = node.attrs
+    rows, columns = ctx.shape(0)[-2:]
+    return Lowering(f"{ctx.helper('mxnet_bipartite_matching')}({ctx.input(0)}, {_float32(a['threshold'])}, "
+                    f"{a['is_ascend']}, {bipartite_matching_steps(node, rows, columns)})")

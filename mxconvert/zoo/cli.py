@@ -60,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds = _timed(functools.partial(detection.build_detector, name, args.out, args.seed,
                                                args.calib_images))
             print(_size_line(prefix, seconds), flush=True)
+    if args.rfcn and _needs_build(os.path.join(args.out, detection.RFCN), args.force):
+        seconds = _timed(functools.partial(detection.build_rfcn, args.out, args.seed,
+                                           calib_images=args.calib_images))
+        print(_size_line(os.path.join(args.out, detection.RFCN), seconds), flush=True)
     for name in args.numpy:
         prefix = os.path.join(args.out, name)
         if _needs_build(prefix, args.force):
@@ -115,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detection", nargs="*", default=[], choices=detection.MODELS, metavar="NAME",
                         help=f"GluonCV detectors to build (at {detection.SIDE} pixels unless their graphs need more); "
                              f"one of {', '.join(detection.MODELS)}")
+    parser.add_argument("--rfcn", action="store_true",
+                        help=f"a Deformable-ConvNets-style R-FCN head ({detection.RFCN}: inputs data and rois)")
     parser.add_argument("--numpy", nargs="*", default=[], choices=NUMPY_MODELS, metavar="NAME",
                         help="models written in MXNet's NumPy interface, d2l.ai style; one of "
                              f"{', '.join(NUMPY_MODELS)}")

@@ -143,15 +143,18 @@ def _pink_noise(count: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def realistic_params(sym: mx.sym.Symbol, data_shape: Sequence[int], rng: np.random.Generator,
                      data_name: str = "data", branch_scale: float = RESIDUAL_BRANCH_SCALE,
-                     constants: Mapping[str, mx.nd.NDArray] | None = None) -> tuple[Params, Params]:
+                     constants: Mapping[str, mx.nd.NDArray] | None = None,
+                     other_inputs: Mapping[str, Sequence[int]] | None = None) -> tuple[Params, Params]:
     """Random arg and aux params for ``sym``; moving statistics start at 0 and 1 (see ``calibrate``); the last
     layer of each residual branch is scaled by ``branch_scale`` (1: plain He weights). ``constants``: args kept as
-    given (a detector's anchors)."""
-    arg_shapes, _, aux_shapes = sym.infer_shape(**{data_name: tuple(data_shape)})
+    given (a detector's anchors); ``other_inputs``: the shapes of inputs besides the data (an R-FCN's rois)."""
+    other_inputs = dict(other_inputs or {})
+    arg_shapes, _, aux_shapes = sym.infer_shape(**{data_name: tuple(data_shape)}, **other_inputs)
     fixed = _fixed_gammas(sym)
     constants = constants or {}
     arg = {name: constants[name] if name in constants else mx.nd.array(_random_arg(name, shape, name in fixed, rng))
-           for name, shape in zip(sym.list_arguments(), arg_shapes) if name != data_name and not _is_label(name)}
+           for name, shape in zip(sym.list_arguments(), arg_shapes)
+           if name != data_name and name not in other_inputs and not _is_label(name)}
     aux = {name: mx.nd.zeros(shape) if name.endswith("mean") else mx.nd.ones(shape)
            for name, shape in zip(sym.list_auxiliary_states(), aux_shapes)}
     for name in _residual_branch_scales(sym, fixed):

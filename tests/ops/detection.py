@@ -11,6 +11,7 @@ from .common import NX, S, d
 
 CASES: dict[str, tuple] = {}
 CASE_INPUTS: dict[str, dict] = {}
+BOTH_REFUSE: dict[str, tuple] = {}
 DETECTION_IMPORTER_SKIPS: dict[str, str] = {}
 
 def _detections(x, classes: int = 4, tied: bool = False, malformed: bool = False, shift: float = 0.0):
@@ -108,6 +109,72 @@ CASE_INPUTS.update({
     "det_roi_align_position_sensitive": {"rois": _DET_ROIS},
 })
 
+_psroi, _deformable = S.contrib.PSROIPooling, S.contrib.DeformablePSROIPooling
+_offsets = S.var("trans", shape=(6, 2, 3, 3))
+_class_offsets = S.var("trans", shape=(6, 4, 2, 2))
+# rois with halves (rounded away from zero), negative corners and a far corner past the image
+_PSROI_ROIS = np.array([[0, 0, 0, 15, 13], [1, 2.5, -3.5, 12.5, 9.1], [0, -5, -3, 20, 30], [1, 14, 12, 3, 1],
+                        [0, 40, 40, 60, 50], [1.7, 1, 1, 1.5, 1.2]], np.float32)
+CASES.update({
+    "det_psroi_pooling": (_psroi(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3, group_size=3,
+                                 name="psroi"), (2, 18, 7, 8)),
+    # fewer groups than bins, and channels past the groups (never read)
+    "det_psroi_pooling_groups": (_psroi(d, _rois, spatial_scale=0.25, output_dim=3, pooled_size=4, group_size=2,
+                                        name="psroi"), (2, 13, 5, 6)),
+    "det_psroi_pooling_scale_one": (_psroi(d, _rois, spatial_scale=1.0, output_dim=1, pooled_size=2, group_size=2,
+                                           name="psroi"), (2, 4, 16, 14)),
+    "det_deformable_psroi_no_trans": (_deformable(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                                  group_size=3, sample_per_part=2, no_trans=True, name="dpsroi"),
+                                      (2, 18, 7, 8)),
+    "det_deformable_psroi": (_deformable(d, _rois, _offsets, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                         group_size=3, part_size=3, sample_per_part=3, trans_std=0.3, name="dpsroi"),
+                             (2, 18, 7, 8)),
+    # offsets per class (two classes of two channels), parts coarser than bins, groups coarser than parts
+    "det_deformable_psroi_classes": (_deformable(d, _rois, _class_offsets, spatial_scale=0.25, output_dim=4,
+                                                 pooled_size=3, group_size=2, part_size=2, sample_per_part=2,
+                                                 trans_std=0.5, name="dpsroi"), (2, 17, 6, 5)),
+    # part_size 0 (its default): as many parts as bins
+    "det_deformable_psroi_part_zero": (_deformable(d, _rois, _offsets, spatial_scale=0.5, output_dim=2,
+                                                   pooled_size=3, group_size=3, trans_std=0.2, name="dpsroi"),
+                                       (2, 18, 7, 8)),
+})
+CASE_INPUTS.update({case: {"rois": _PSROI_ROIS} for case in CASES if "psroi" in case})
+
+_rotated = S.var("rois", shape=(6, 6))
+# rotated boxes [batch, centre x, y, width, height, degrees]: inside, about a corner, past the image, smaller than a
+# pixel, of image 1 (index 1.7), turned by negative and large angles
+_RROI_ROIS = np.array([[0, 8, 6, 10, 6, 0], [1, 3, 4, 12, 5, 30], [0, 0, 0, 20, 30, -45], [1, 30, 25, 8, 8, 90],
+                       [0, 40, 40, 60, 50, 200], [1.7, 5, 5, 0.5, 0.3, -120]], np.float32)
+CASES.update({
+    "det_rroi_align": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 3), spatial_scale=0.5, sampling_ratio=2,
+                                           name="rroi"), (2, 3, 8, 9)),
+    "det_rroi_align_scale_one": (S.contrib.RROIAlign(d, _rotated, pooled_size=(3, 3), spatial_scale=1.0,
+                                                     sampling_ratio=1, name="rroi"), (2, 2, 12, 10)),
+    "det_rroi_align_fine_grid": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 2), spatial_scale=0.25,
+                                                     sampling_ratio=3, name="rroi"), (2, 4, 6, 5)),
+})
+CASE_INPUTS.update({case: {"rois": _RROI_ROIS} for case in CASES if "rroi" in case})
+BOTH_REFUSE.update({  # no sample a bin: MXNet's zeros
+    "det_deformable_psroi_no_samples": (_deformable(d, _rois, spatial_scale=0.5, output_dim=2, pooled_size=3,
+                                                    group_size=3, sample_per_part=0, no_trans=True, name="dpsroi"),
+                                        (2, 18, 7, 8), "sample_per_part 0 outside 1 to 64"),
+})
+BOTH_REFUSE.update({  # MXNet's default: as many samples a bin as its size, read from each box at run time
+    "det_rroi_align_adaptive_grid": (S.contrib.RROIAlign(d, _rotated, pooled_size=(2, 2), spatial_scale=0.5,
+                                                         name="rroi"), (2, 3, 8, 9), "a grid sized by the box values"),
+})
+
+_match = S.contrib.bipartite_matching
+_TIED = S.floor(d * 4.0) * 0.25  # scores in quarters: ties broken in index order
+CASES.update({
+    "det_bipartite_matching": (_match(d, threshold=0.1, name="match"), (2, 5, 4)),
+    "det_bipartite_matching_ascend_ties": (_match(_TIED, is_ascend=True, threshold=0.3, name="match"), (2, 4, 6)),
+    # topk 2 makes 3 matches, as MXNet counts them
+    "det_bipartite_matching_topk": (_match(d, threshold=-0.5, topk=2, name="match"), (3, 6, 5)),
+    "det_bipartite_matching_2d_ties": (_match(_TIED, threshold=-1.0, name="match"), (6, 7)),
+    "det_bipartite_matching_batch_dims": (_match(d, threshold=0.0, topk=3, name="match"), (2, 2, 5, 6)),
+})
+
 
 def _multibox_detection(classes: int = 4, height: int = 4, width: int = 5, **kw):
     """MultiBoxDetection over (2, (classes + 4) x anchors) data: softmax probabilities, offsets and the anchors of
@@ -196,15 +263,22 @@ CASES["np_multibox_target"] = (S.Group([part.as_nd_ndarray() for part in NX.mult
 _TARGET_CASES["np_multibox_target"] = {}
 CASE_INPUTS.update({case: {"anchors": _ANCHORS, "truths": _TRUTHS} for case in _TARGET_CASES})
 # MXNet's own ONNX importer (tests/test_onnx_backends.py) cannot take these detection graphs back
-_NO_LOOP = "MXNet's importer has no Loop (the greedy suppression)"
+_NO_LOOP = "MXNet's importer has no Loop (the greedy suppression or matching)"
 _ZERO_D_GATHER = "MXNet's importer keeps the axis a 0-d Gather index removes"
-_SUPPRESSING = ("det_box_nms", "det_multibox_detection", "det_proposal", "det_multi_proposal")
+_SUPPRESSING = ("det_box_nms", "det_multibox_detection", "det_proposal", "det_multi_proposal",
+                "det_bipartite_matching")
 DETECTION_IMPORTER_SKIPS.update({
     **{case: _NO_LOOP for case in CASES if case.startswith(_SUPPRESSING) and case != "det_box_nms_topk_zero_copies"},
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
     **{case: _ZERO_D_GATHER for case in ("det_box_decode_center", "det_box_decode_corner_clip", "det_box_encode")},
     **{case: "MXNet's importer has no RoiAlign" for case in ("det_roi_align", "det_roi_align_position_sensitive")},
     **{case: "MXNet's importer has no CumSum (the label rows before the first of class -1)" for case in _TARGET_CASES},
+    **{case: "MXNet's importer's MatMul does not broadcast (the windows' row and column masks)"
+       for case in CASES if case.startswith("det_psroi_pooling")},
+    **{case: "MXNet's importer reads the int64 constants of the pixel indices as float32"
+       for case in CASES if case.startswith("det_deformable_psroi")},
+    **{case: "MXNet's importer reads the double constants of the angle's conversion as float32"
+       for case in CASES if case.startswith("det_rroi_align")},
     **{case: "MXNet's importer has no Range (the anchors follow the live map size)"
        for case in ("det_multibox_prior", "det_multibox_prior_steps_offsets")},
 })
