@@ -20,6 +20,7 @@ from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
 from .semantics.fused import FUSED, inline_fused
+from .semantics.indexing import RANDOM_REASON
 from .semantics.loss import LOSS_HEADS
 from .semantics.schema import ALIASES
 from .registry import ConverterRegistry
@@ -295,6 +296,15 @@ def registry_counts(statuses: dict[str, str]) -> str:
             f"{count[REWRITTEN]} rewritten, {count[REFUSED]} refused")
 
 
+def numpy_counts(statuses: dict[str, str]) -> str:
+    """The NumPy interface's share (``_np_*``, ``_npi_*``, ``_npx_*``) in one line: converted of the deterministic."""
+    numpy_ops = {op: status for op, status in statuses.items() if op.startswith(("_np_", "_npi_", "_npx_"))}
+    draws = [op for op in numpy_ops if (TORCH.refusal(ALIASES.get(op, op)) or "") == RANDOM_REASON]
+    converted = sum(status.startswith(CONVERTED) for status in numpy_ops.values())
+    return (f"MXNet 1.9.1 NumPy-interface ops: {converted} converted of {len(numpy_ops) - len(draws)} deterministic "
+            f"({len(draws)} random draws refused)")
+
+
 def registry_table(statuses: dict[str, str]) -> str:
     """One row per status (the ops that have it), converted first, then rewritten, then refused."""
     groups: dict[str, list[str]] = {}
@@ -327,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     statuses = registry_statuses()
     print(registry_counts(statuses))
     print()
+    print(numpy_counts(statuses))
+    print()
     print(registry_table(statuses))
     return 0
 
@@ -344,7 +356,8 @@ def fused_line() -> str:
     """What becomes of MXNet's fused subgraph ops, for the README."""
     ops = ", ".join(f"`{op}`" for op in FUSED)
     return (f"Fused subgraph ops ({ops}) in float are replaced by the ops of their subgraph before either target "
-            "converts (`mxconvert/fused.py`); quantized ones (INT8) are refused by name.")
+            "converts (`mxconvert/semantics/fused.py`); quantized ones (INT8) convert as MXNet's integer arithmetic "
+            "(`mxconvert/semantics/quantization.py`).")
 
 
 if __name__ == "__main__":

@@ -64,3 +64,15 @@ def test_the_classes_the_issue_names_are_refused_with_their_reason():
     assert statuses["Custom"].startswith("refused: Python code MXNet calls back: converted by a plugin")
     assert statuses["SoftmaxOutput"].startswith("rewritten: its inference forward")
     assert statuses["random_pdf_normal"] == "converted"  # a density, not a draw
+
+
+def test_numpy_interface_line_counts_its_ops():
+    statuses = table.registry_statuses()
+    converted, deterministic, draws = (int(n) for n in re.fullmatch(
+        r"MXNet 1\.9\.1 NumPy-interface ops: (\d+) converted of (\d+) deterministic \((\d+) random draws refused\)",
+        table.numpy_counts(statuses)).groups())
+    numpy_ops = [op for op in statuses if op.startswith(("_np_", "_npi_", "_npx_"))]
+    assert deterministic + draws == len(numpy_ops) and converted <= deterministic
+    assert converted == sum(statuses[op] == table.CONVERTED or statuses[op].startswith(f"{table.CONVERTED} (")
+                            for op in numpy_ops)
+    assert statuses["_npi_normal"].endswith("random sampling: no deterministic conversion")
