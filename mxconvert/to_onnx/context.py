@@ -56,6 +56,7 @@ class EmitContext:
         self._node_index = graph.nodes_by_name()
         self.scope = scope
         self.redirects: dict[TensorRef, str] = {}  # tensors another converter reads or writes under other names
+        self.int8_exact = True  # not ExportOptions.int8_kernels
 
     @functools.cached_property
     def quantized_ranges(self) -> dict[TensorRef, QRange]:
@@ -67,6 +68,7 @@ class EmitContext:
         ``names``: each body input -> the tensor it reads (a weight's initializer, for a stored weight)."""
         child = EmitContext(graph, shapes, self.opset, self.float_type, False, scope=scope)
         child.initializers, child.warnings, child.aliases = self.initializers, self.warnings, dict(names)
+        child.int8_exact = self.int8_exact
         return child
 
     @contextlib.contextmanager

@@ -47,6 +47,10 @@ class ExportOptions:
     batch_major: bool = True  # GluonNLP's time-major encoders run batch-major (batch_major.batch_major_attention)
     dynamic_axes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input -> symbolic axes
     input_dtypes: dict[str, str] = field(default_factory=dict)  # input -> element type it takes (float32 if absent)
+    # INT8 convolutions and fully connected layers in plain QDQ form, which ONNX Runtime fuses into integer kernels
+    # (its float roundings differ from MXNet's by single steps); default: on their integers (Cast), with MXNet's
+    # scales as a Mul, MXNet's exact arithmetic in any runtime
+    int8_kernels: bool = False
 
 
 @dataclass
@@ -116,6 +120,7 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
     (``dtypes``, or float32 under ``fp16``) is cast to it first."""
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic, live)
+    ctx.int8_exact = not options.int8_kernels
     for var in graph.inputs:
         if dtypes.get(var.name, np.float32) != float_type:
             ctx.aliases[var.name] = f"{var.name}__fp16" if options.fp16 else f"{var.name}__float"

@@ -12,7 +12,8 @@ from onnx import TensorProto
 from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import AffinePlan, QRange, batch_norm_plan, concat_data, conv_plan, fc_plan, refusal
+from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, concat_data, concat_rescales, conv_plan,
+                                     fc_plan, refusal)
 from .context import EmitContext
 from .convolution import pooling
 from .registry import register
@@ -31,7 +32,10 @@ def _step(scale) -> np.ndarray:
 
 
 def _dequantize(ctx: EmitContext, q: str, r: QRange, unit: bool = False) -> str:
-    """The real values of ``q`` (``unit``: its integers, as floats)."""
+    """The real values of ``q`` (``unit``: its integers, as floats: a Cast where the layers compute on integers,
+    ``EmitContext.int8_exact``)."""
+    if unit and ctx.int8_exact:
+        return _integers(ctx, q)
     step = np.float32(1.0) if unit else _step(r.scale)
     return ctx.add("DequantizeLinear", [q, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])])
 
@@ -55,8 +59,13 @@ def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | No
 
 @register("_contrib_quantize_v2", check=_check)
 def quantize_v2(ctx: EmitContext, node: Node) -> None:
-    """QuantizeLinear by the calibrated range."""
-    _quantize(ctx, node, ctx.input(0), ctx.quantized_ranges[node.output()])
+    """QuantizeLinear by the calibrated range (exact: the data times MXNet's scale, then rounded, as MXNet
+    multiplies where QuantizeLinear divides)."""
+    r = ctx.quantized_ranges[node.output()]
+    if ctx.int8_exact:
+        _quantize(ctx, node, ctx.add("Mul", [ctx.input(0), ctx.const(r.scale, "scale")]), r, unit=True)
+    else:
+        _quantize(ctx, node, ctx.input(0), r)
 
 
 @register("_contrib_dequantize", check=_check)
@@ -69,14 +78,14 @@ def dequantize(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_quantized_flatten", check=_check)
 def quantized_flatten(ctx: EmitContext, node: Node) -> None:
-    r = ctx.quantized_ranges[node.output()]
-    _quantize(ctx, node, ctx.add("Flatten", [_dequantize(ctx, ctx.input(0), r)], axis=1), r)
+    r, unit = ctx.quantized_ranges[node.output()], ctx.int8_exact
+    _quantize(ctx, node, ctx.add("Flatten", [_dequantize(ctx, ctx.input(0), r, unit)], axis=1), r, unit=unit)
 
 
 @register("_contrib_quantized_act", check=_check)
 def quantized_act(ctx: EmitContext, node: Node) -> None:
-    r = ctx.quantized_ranges[node.output()]
-    _quantize(ctx, node, ctx.add("Relu", [_dequantize(ctx, ctx.input(0), r)]), r)
+    r, unit = ctx.quantized_ranges[node.output()], ctx.int8_exact
+    _quantize(ctx, node, ctx.add("Relu", [_dequantize(ctx, ctx.input(0), r, unit)]), r, unit=unit)
 
 
 @register("_contrib_quantized_pooling", check=_check)
@@ -84,7 +93,7 @@ def quantized_pooling(ctx: EmitContext, node: Node) -> None:
     """The float Pooling between DequantizeLinear and QuantizeLinear of the same range; an average of the integers
     themselves (step 1), so that its exact halves round to even as MXNet's do."""
     r = ctx.quantized_ranges[node.output()]
-    unit = node.attrs["pool_type"] != "max"
+    unit = node.attrs["pool_type"] != "max" or ctx.int8_exact
     data, pooled = _dequantize(ctx, ctx.input(0), r, unit), ctx.temp("pooled")
     twin = dataclasses.replace(node, op="Pooling", inputs=node.inputs[:1], num_outputs=1)
     with ctx.as_node(twin, {node.inputs[0]: data, node.output(0): pooled}):
@@ -94,11 +103,18 @@ def quantized_pooling(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_quantized_concat", check=_check)
 def quantized_concat(ctx: EmitContext, node: Node) -> None:
-    """Concat of the dequantized inputs, quantized by the joined range (each input's largest bound)."""
+    """Concat of the dequantized inputs, quantized by the joined range (each input's largest bound); exact: each
+    input's integers times MXNet's factor onto the joined scale, rounded once."""
     ranges = ctx.quantized_ranges
+    axis = node.attrs["dim"] % len(ctx.shape(0))
+    if ctx.int8_exact:
+        parts = [_integers(ctx, ctx.input(slot)) if factor is None else
+                 ctx.add("Mul", [_integers(ctx, ctx.input(slot)), ctx.const(factor, "factor")])
+                 for slot, factor in enumerate(concat_rescales(node, ranges))]
+        _quantize(ctx, node, ctx.add("Concat", parts, axis=axis), ranges[node.output()], unit=True)
+        return
     parts = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(concat_data(node))]
-    joined = ctx.add("Concat", parts, axis=node.attrs["dim"] % len(ctx.shape(0)))
-    _quantize(ctx, node, joined, ranges[node.output()])
+    _quantize(ctx, node, ctx.add("Concat", parts, axis=axis), ranges[node.output()])
 
 
 @register("_contrib_quantized_batch_norm", check=_check)
@@ -107,6 +123,18 @@ def quantized_batch_norm(ctx: EmitContext, node: Node) -> None:
     (carried from its integer steps to real values), int8 out."""
     data = ctx.quantized_ranges[node.inputs[0]]
     plan = batch_norm_plan(ctx.graph, node, data)
+    rank = len(ctx.shape(0))
+    shape = (-1,) + (1,) * (rank - 1 - batch_norm_axis(node, rank))
+    if ctx.int8_exact:
+        x = _integers(ctx, ctx.input(0))
+        if plan.u8_to_s8 is not None:
+            x = ctx.add("Round", [ctx.add("Mul", [x, ctx.const(plan.u8_to_s8, "u8_to_s8")])])
+        wide = ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+        scale, shift = (ctx.const(value.astype(np.float64).reshape(shape), name, np.float64)
+                        for value, name in ((plan.scale, "bn_scale"), (plan.shift, "bn_shift")))
+        y = ctx.add("Cast", [ctx.add("Add", [ctx.add("Mul", [wide, scale]), shift])], to=TensorProto.FLOAT)
+        _quantize(ctx, node, y, ctx.quantized_ranges[node.output()], unit=True)
+        return
     x = _dequantize(ctx, ctx.input(0), data)
     if plan.u8_to_s8 is not None:
         bound = max(abs(data.lo), abs(data.hi))
@@ -114,8 +142,6 @@ def quantized_batch_norm(ctx: EmitContext, node: Node) -> None:
         x = _dequantize(ctx, ctx.add("QuantizeLinear", [x, ctx.const(_step(data.scale), "step"),
                                                         ctx.const(0, "zero", np.int8)]), data)
     out = ctx.quantized_ranges[node.output()]
-    rank = len(ctx.shape(0))
-    shape = (-1,) + (1,) * (rank - 1 - batch_norm_axis(node, rank))
     out_step = _step(out.scale).astype(np.float64)
     scale = (plan.scale * out_step * np.float64(data.scale)).astype(np.float32).reshape(shape)
     shift = (plan.shift * out_step).astype(np.float32).reshape(shape)
@@ -156,6 +182,45 @@ def _epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, y: str, summed: st
         _quantize(ctx, node, y, plan.out, plan.written)
 
 
+def _integers(ctx: EmitContext, q: str, to: int = TensorProto.FLOAT) -> str:
+    """A quantized tensor's integers as floats (``to``): a Cast, which no runtime fuses into an integer kernel."""
+    return ctx.add("Cast", [q], to=to)
+
+
+def _unit_weight(ctx: EmitContext, plan: AffinePlan, to: int = TensorProto.FLOAT) -> str:
+    """The int8 weight as its integers."""
+    return _integers(ctx, ctx.const(plan.weight.astype(np.int8), "weight", np.int8), to)
+
+
+def _exact_epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, sums: str, rank: int, summed: str | None) -> None:
+    """MXNet's requantization of the integer ``sums`` (exact in float32 below 2^24) in its order: + bias (in
+    float64, which no runtime folds into the product's accumulation), x scale per channel, ReLU (and its scale), the
+    residual sum in one rounding (float64, then float32), ReLU, quantized with step 1; ``rank``: the sums'
+    (channels on axis 1)."""
+    shape = (-1,) + (1,) * (rank - 2)
+    y = sums if rank > 2 else ctx.add("Cast", [sums], to=TensorProto.FLOAT)  # a product's float64 sums
+    if plan.bias is not None:
+        bias = ctx.const(plan.bias.astype(np.float32).astype(np.float64).reshape(shape), "bias", np.float64)
+        y = ctx.add("Cast", [ctx.add("Add", [ctx.add("Cast", [y], to=TensorProto.DOUBLE), bias])],
+                    to=TensorProto.FLOAT)
+    y = ctx.add("Mul", [y, ctx.const(plan.scales.reshape(shape), "scales")])
+    if plan.relu:
+        y = ctx.add("Relu", [y])
+    if plan.post_scale != 1.0:
+        y = ctx.add("Mul", [y, ctx.const(np.float32(plan.post_scale), "post_scale")])
+    if summed is not None:
+        wide = [ctx.add("Cast", [value], to=TensorProto.DOUBLE)
+                for value in (y, summed)]
+        shifted = ctx.add("Mul", [wide[1], ctx.const(np.float64(plan.sum_scale), "sum_scale", np.float64)])
+        y = ctx.add("Cast", [ctx.add("Add", [wide[0], shifted])], to=TensorProto.FLOAT)
+    if plan.post_relu:
+        y = ctx.add("Relu", [y])
+    if plan.out is None:
+        ctx.add("Identity", [y], ctx.output())
+    else:
+        _quantize(ctx, node, y, plan.out, plan.written, unit=True)
+
+
 @register("_sg_mkldnn_conv", check=lambda n, opset: _check(n, opset) or (
     None if len(next(i for i in n.subgraphs[0].nodes if i.op == "Convolution").attrs["kernel"]) == 2
     else "not a 2-D kernel"))
@@ -169,11 +234,15 @@ def quantized_conv(ctx: EmitContext, node: Node) -> None:
     summed = node.inputs[sum_slot] if a["with_sum"] else None
     data = ranges[node.inputs[0]]
     plan = conv_plan(ctx.graph, node, data, ranges[summed] if summed else None)
-    weight, bias = _weights(ctx, plan, data, axis=0)
     stride, pad, dilate = window_geometry(conv.attrs, 2)
-    y = ctx.add("Conv", [_dequantize(ctx, ctx.input(0), data), weight, *([bias] if bias else [])],
-                kernel_shape=list(conv.attrs["kernel"]), strides=list(stride), dilations=list(dilate),
-                pads=list(pad + pad), group=conv.attrs["num_group"])
+    geometry = dict(kernel_shape=list(conv.attrs["kernel"]), strides=list(stride), dilations=list(dilate),
+                    pads=list(pad + pad), group=conv.attrs["num_group"])
+    if ctx.int8_exact:
+        sums = ctx.add("Conv", [_integers(ctx, ctx.input(0)), _unit_weight(ctx, plan)], **geometry)
+        _exact_epilogue(ctx, node, plan, sums, 4, ctx.input(sum_slot) if summed else None)
+        return
+    weight, bias = _weights(ctx, plan, data, axis=0)
+    y = ctx.add("Conv", [_dequantize(ctx, ctx.input(0), data), weight, *([bias] if bias else [])], **geometry)
     _epilogue(ctx, node, plan, y, ctx.input(sum_slot) if summed else None)
 
 
@@ -183,9 +252,13 @@ def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
     data = ctx.quantized_ranges[node.inputs[0]]
     plan = fc_plan(ctx.graph, node, data)
-    weight, bias = _weights(ctx, plan, data, axis=0)
-    x = _dequantize(ctx, ctx.input(0), data)
+    x = _integers(ctx, ctx.input(0), TensorProto.DOUBLE) if ctx.int8_exact else _dequantize(ctx, ctx.input(0), data)
     if fc.attrs["flatten"] and len(ctx.shape(0)) != 2:
         x = ctx.add("Flatten", [x], axis=1)
+    if ctx.int8_exact:  # in float64: the sums exact at any length
+        sums = ctx.add("Gemm", [x, _unit_weight(ctx, plan, TensorProto.DOUBLE)], transB=1)
+        _exact_epilogue(ctx, node, plan, sums, 2, None)
+        return
+    weight, bias = _weights(ctx, plan, data, axis=0)
     y = ctx.add("Gemm", [x, weight, *([bias] if bias else [])], transB=1)
     _epilogue(ctx, node, plan, y, None)
