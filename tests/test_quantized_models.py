@@ -1,8 +1,8 @@
-"""INT8 models from MXNet's quantization flow (``quantize_net``, naive and entropy calibration; ``mxconvert.zoo.fused``):
-PyTorch reproduces MXNet's integer arithmetic bit for bit in the mode of the CPU MXNet runs on here
-(``host_int8_cpu``), every node; the ONNX file in QDQ form computes, in ONNX's reference semantics (ONNX Runtime
-with its graph optimizations off), what the exact (VNNI) arithmetic computes, and ONNX Runtime fuses it into
-integer kernels."""
+"""INT8 models from MXNet's quantization flows (``quantize_net``, naive and entropy calibration, and the older,
+non-fused ``quantize_model`` on a plain symbol; ``mxconvert.zoo.fused``): PyTorch reproduces MXNet's integer
+arithmetic bit for bit in the mode of the CPU MXNet runs on here (``host_int8_cpu``), every node; the ONNX file in
+QDQ form computes, in ONNX's reference semantics (ONNX Runtime with its graph optimizations off), what the exact
+(VNNI) arithmetic computes, and ONNX Runtime fuses it into integer kernels."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +18,7 @@ from mxconvert.zoo import fused
 from mxconvert.zoo.common import mx
 
 MODELS = fused.QUANTIZED
+BOTH_FLOWS = (*fused.QUANTIZED, *fused.SYMBOL_FLOW)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,19 @@ def exported(tmp_path_factory):
     return {name: fused.build_quantized(name, str(out)) for name in MODELS}
 
 
+@pytest.fixture(scope="module")
+def symbol_exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8sym")
+    return {name: fused.build_quantized_symbol(name, str(out)) for name in fused.SYMBOL_FLOW}
+
+
+def _prefix(request, name: str) -> str:
+    """Model ``name`` built by its flow (each flow's models built once, where a test asks for one)."""
+    return request.getfixturevalue("symbol_exported" if name.startswith("int8sym-") else "exported")[name]
+
+
 def _inputs(name: str) -> dict[str, np.ndarray]:
-    return fused.sample_inputs(name.removeprefix("int8-").rsplit("-", 1)[0], 2, seed=11)
+    return fused.sample_inputs(name.split("-", 1)[1].rsplit("-", 1)[0], 2, seed=11)
 
 
 def _torch(module, feeds) -> np.ndarray:
@@ -43,9 +55,9 @@ def _reference_semantics(path, feeds) -> np.ndarray:
     return ort.InferenceSession(str(path), plain, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_pytorch_reproduces_mxnet_int8_bit_for_bit(exported, name):
-    prefix, feeds = exported[name], _inputs(name)
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
+    prefix, feeds = _prefix(request, name), _inputs(name)
     graph = api.load(prefix)
     assert any(node.op == "_contrib_quantize_v2" for node in graph.nodes)
     module = api.to_pytorch(graph, {"data": feeds["data"].shape}, int8_cpu=host_int8_cpu())
@@ -71,13 +83,14 @@ def test_every_node_matches_mxnet(exported, name, tmp_path):
     assert all(diff.rel_error <= 1e-6 for _, diff in pairs)  # the float ops between (tanh) round alike
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_onnx_qdq_computes_the_integer_arithmetic(exported, name, tmp_path):
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_onnx_qdq_computes_the_integer_arithmetic(request, name, tmp_path):
     """In float (ONNX's reference semantics of QuantizeLinear/DequantizeLinear around Conv and Gemm) a sum of
     products rounds, and a value within that rounding of a half step may round to the other integer: one such
     flip early spreads as single steps. Measured: 1 of 32768 first-layer outputs, 2.8% of the output scale at
-    ResNet-18's logits; none on the MLPs."""
-    prefix, feeds = exported[name], _inputs(name)
+    ResNet-18's logits; none on the MLPs nor on the non-fused flow's models (whose int32 sums pass as the real
+    values they stand for, requantized by their step over MXNet's factor)."""
+    prefix, feeds = _prefix(request, name), _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
     model = api.to_onnx(graph, shapes, tmp_path / "m.onnx")
@@ -132,3 +145,75 @@ def test_uncalibrated_quantization_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedOpsError) as raised:
         api.to_onnx(api.load(str(tmp_path / "mlp")), {"data": data.shape})
     assert "not calibrated" in str(raised.value) and "data_quantize" in str(raised.value)
+
+
+def test_symbol_flow_keeps_each_quantized_op_a_node(symbol_exported):
+    """No fused op: int32 sums, products and adds, each requantized by its own node."""
+    for name in fused.SYMBOL_FLOW:
+        ops = {node.op for node in api.load(symbol_exported[name]).nodes}
+        assert {"_contrib_quantized_fully_connected", "_contrib_requantize"} <= ops
+        assert not any(op.startswith("_sg_") for op in ops)
+    ops = {node.op for node in api.load(symbol_exported["int8sym-resmlp-naive"]).nodes}
+    assert {"_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", "_contrib_quantized_act"} <= ops
+
+
+def test_resnet_convolutions_read_uint8(symbol_exported):
+    """Left in float where MXNet's CPU cannot run them quantized, the ReLUs' outputs quantize to uint8 into every
+    quantized convolution."""
+    graph = api.load(symbol_exported["int8sym-resnet18_v1-naive"])
+    assert sum(node.op == "_contrib_quantized_conv" for node in graph.nodes) == 19
+
+
+def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, calib_mode: str = "naive"):
+    from mxnet.contrib.quantization import quantize_model
+
+    return quantize_model(symbol, arg, {}, ctx=mx.cpu(), calib_mode=calib_mode,
+                          calib_data=mx.io.NDArrayIter(data, batch_size=len(data)), quantized_dtype="auto",
+                          label_names=(), logger=None)
+
+
+def _convert_refused(quantized, tmp_path, shape) -> str:
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
+    graph = api.load(str(tmp_path / "q"))
+    reasons = []
+    for convert in (lambda: api.to_onnx(graph, {"data": shape}), lambda: api.to_pytorch(graph, {"data": shape})):
+        with pytest.raises(UnsupportedOpsError) as raised:
+            convert()
+        reasons.append(str(raised.value))
+    assert reasons[0].split("unsupported ops:")[1] == reasons[1].split("unsupported ops:")[1]
+    return reasons[0]
+
+
+def _convolution(rng: np.random.Generator, no_bias: bool) -> tuple["mx.sym.Symbol", dict]:
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, no_bias=no_bias, name="conv")
+    arg = {"conv_weight": mx.nd.array(rng.standard_normal((4, 3, 3, 3)))}
+    return symbol, arg if no_bias else {**arg, "conv_bias": mx.nd.array(rng.random(4))}
+
+
+def test_convolution_on_int8_data_is_refused_by_name(tmp_path):
+    """MXNet's CPU kernel of ``_contrib_quantized_conv`` refuses int8 data (here: normal samples)."""
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    reason = _convert_refused(_symbol_quantized(*_convolution(rng, True), data), tmp_path, data.shape)
+    assert "_contrib_quantized_conv [int8 data (MXNet's CPU kernel reads uint8 only)] (quantized_conv)" in reason
+
+
+def test_convolution_adds_its_int8_bias_unscaled_as_mxnet_does(tmp_path):
+    rng = np.random.default_rng(0)
+    data = np.abs(rng.standard_normal((4, 3, 8, 8))).astype(np.float32)
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *_symbol_quantized(*_convolution(rng, False), data))
+    graph, feeds = api.load(str(tmp_path / "q")), {"data": data}
+    module = api.to_pytorch(graph, {"data": data.shape}, int8_cpu=host_int8_cpu())
+    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    exact = _torch(api.to_pytorch(graph, {"data": data.shape}, int8_cpu="vnni"), feeds)
+    api.to_onnx(graph, {"data": data.shape}, tmp_path / "m.onnx")
+    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
+
+
+def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
+    data = np.random.default_rng(0).standard_normal((4, 20)).astype(np.float32)
+    symbol = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=8, name="fc")
+    rng = np.random.default_rng(1)
+    arg = {"fc_weight": mx.nd.array(rng.standard_normal((8, 20))), "fc_bias": mx.nd.array(rng.random(8))}
+    reason = _convert_refused(_symbol_quantized(symbol, arg, data, calib_mode="none"), tmp_path, data.shape)
+    assert "not calibrated" in reason and "requantize_fc" in reason
