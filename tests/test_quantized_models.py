@@ -164,12 +164,24 @@ def test_resnet_convolutions_read_uint8(symbol_exported):
     assert sum(node.op == "_contrib_quantized_conv" for node in graph.nodes) == 19
 
 
-def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, calib_mode: str = "naive"):
+def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, calib_mode: str = "naive",
+                      quantize_mode: str = "smart"):
     from mxnet.contrib.quantization import quantize_model
 
-    return quantize_model(symbol, arg, {}, ctx=mx.cpu(), calib_mode=calib_mode,
+    return quantize_model(symbol, arg, {}, ctx=mx.cpu(), calib_mode=calib_mode, quantize_mode=quantize_mode,
                           calib_data=mx.io.NDArrayIter(data, batch_size=len(data)), quantized_dtype="auto",
                           label_names=(), logger=None)
+
+
+def _assert_converted_as_mxnet_computes(quantized, tmp_path, data: np.ndarray) -> None:
+    """PyTorch equal to MXNet; the ONNX file, in ONNX's reference semantics, to the exact arithmetic."""
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
+    graph, feeds, shapes = api.load(str(tmp_path / "q")), {"data": data}, {"data": data.shape}
+    module = api.to_pytorch(graph, shapes, int8_cpu=host_int8_cpu())
+    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
+    api.to_onnx(graph, shapes, tmp_path / "m.onnx")
+    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
 
 
 def _convert_refused(quantized, tmp_path, shape) -> str:
@@ -199,15 +211,23 @@ def test_convolution_on_int8_data_is_refused_by_name(tmp_path):
 
 
 def test_convolution_adds_its_int8_bias_unscaled_as_mxnet_does(tmp_path):
+    """Three input channels: oneDNN's exact sums on CPUs without VNNI too (its 16-bit pairs take fours)."""
     rng = np.random.default_rng(0)
     data = np.abs(rng.standard_normal((4, 3, 8, 8))).astype(np.float32)
-    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *_symbol_quantized(*_convolution(rng, False), data))
-    graph, feeds = api.load(str(tmp_path / "q")), {"data": data}
-    module = api.to_pytorch(graph, {"data": data.shape}, int8_cpu=host_int8_cpu())
-    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
-    exact = _torch(api.to_pytorch(graph, {"data": data.shape}, int8_cpu="vnni"), feeds)
-    api.to_onnx(graph, {"data": data.shape}, tmp_path / "m.onnx")
-    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
+    _assert_converted_as_mxnet_computes(_symbol_quantized(*_convolution(rng, False), data), tmp_path, data)
+
+
+def test_quantized_embedding_gathers_int8_rows(tmp_path):
+    """``quantize_mode='full'`` quantizes the embedding's weight; indices past either end are clipped."""
+    rng = np.random.default_rng(0)
+    symbol = mx.sym.FullyConnected(mx.sym.Embedding(mx.sym.var("data"), input_dim=50, output_dim=8, name="embed"),
+                                   num_hidden=10, name="fc")
+    arg = {"embed_weight": mx.nd.array(rng.standard_normal((50, 8))),
+           "fc_weight": mx.nd.array(rng.standard_normal((10, 48))), "fc_bias": mx.nd.array(rng.random(10))}
+    calib = rng.integers(0, 50, (16, 6)).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, calib, quantize_mode="full")
+    assert "_contrib_quantized_embedding" in quantized[0].tojson()
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, rng.integers(-3, 55, (2, 6)).astype(np.float32))
 
 
 def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
@@ -217,3 +237,13 @@ def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
     arg = {"fc_weight": mx.nd.array(rng.standard_normal((8, 20))), "fc_bias": mx.nd.array(rng.random(8))}
     reason = _convert_refused(_symbol_quantized(symbol, arg, data, calib_mode="none"), tmp_path, data.shape)
     assert "not calibrated" in reason and "requantize_fc" in reason
+
+
+def test_older_quantize_with_range_tensors_is_refused_by_name(tmp_path):
+    data = mx.sym.var("data")
+    symbol = mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), name="quantize")
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, mx.sym.contrib.dequantize(*symbol, name="dequantize"), {}, {})
+    graph = api.load(str(tmp_path / "q"))
+    for convert in (lambda: api.to_onnx(graph, {"data": (2, 3)}), lambda: api.to_pytorch(graph, {"data": (2, 3)})):
+        with pytest.raises(UnsupportedOpsError, match=r"_contrib_quantize \[range read from tensors at run time"):
+            convert()

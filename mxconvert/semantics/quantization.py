@@ -65,6 +65,8 @@ define({
     "_contrib_quantize_v2": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
                                    "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}, outputs=_three),
     "_contrib_dequantize": OpDef({"out_type": (choice("float32"), "float32")}),
+    # the data, then the tensors holding its range's min and max
+    "_contrib_quantize": OpDef({"out_type": (choice("int8", "uint8"), "uint8")}, outputs=_three),
     "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
     "_contrib_quantized_flatten": OpDef(outputs=_three),
     "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
@@ -76,6 +78,8 @@ define({
     "_contrib_quantized_fully_connected": replace(OPS["FullyConnected"], outputs=_three, param_inputs=(1,),
                                                   input_names=None),
     "_contrib_quantized_conv": replace(OPS["Convolution"], outputs=_three, param_inputs=(1,), input_names=None),
+    # the indices, the int8 weight, its min and max
+    "_contrib_quantized_embedding": replace(OPS["Embedding"], outputs=_three, param_inputs=(1,), input_names=None),
     # the two operands, then each one's min and max
     "_contrib_quantized_elemwise_add": OpDef({"min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED},
                                              outputs=_three),
@@ -88,7 +92,7 @@ define({
 
 
 # --- shape rules: the float op's, then two scalars ----------------------------------------------------------
-@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm", "_contrib_requantize",
+@shape_rule("_contrib_quantize", "_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm", "_contrib_requantize",
             "_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")
 def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0], (1,), (1,)]
@@ -105,10 +109,16 @@ def _quantized_float_twin(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [*RULES[twin](node, shapes[:1]), (1,), (1,)]
 
 
-@shape_rule("_contrib_quantized_fully_connected", "_contrib_quantized_conv")
-def _quantized_sum(node: Node, shapes: list[Shape]) -> list[Shape]:
-    twin = "FullyConnected" if node.op == "_contrib_quantized_fully_connected" else "Convolution"
-    return [*RULES[twin](node, shapes[:len(shapes) // 3]), (1,), (1,)]
+_FLOAT_TWINS = {"_contrib_quantized_fully_connected": "FullyConnected", "_contrib_quantized_conv": "Convolution",
+                "_contrib_quantized_embedding": "Embedding"}
+
+
+@shape_rule(*_FLOAT_TWINS)
+def _quantized_weighted(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The float op's shapes, then two scalars (its inputs: a third data, weight and bias, the rest ranges; an
+    embedding's first two)."""
+    count = 2 if node.op == "_contrib_quantized_embedding" else len(shapes) // 3
+    return [*RULES[_FLOAT_TWINS[node.op]](node, shapes[:count]), (1,), (1,)]
 
 
 @shape_rule("_contrib_quantized_concat")
@@ -228,6 +238,9 @@ def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
             ranges[node.output()] = elemwise_range(node, ranges[node.inputs[0]], ranges[node.inputs[1]])
         elif node.op in SUM_OPS and node.inputs[0] in ranges:
             ranges[node.output()] = sum_range(graph, node, ranges[node.inputs[0]])
+        elif node.op == "_contrib_quantized_embedding":
+            lo, hi = (float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[2:4])
+            ranges[node.output()] = QRange("int8", lo, hi)
         elif node.op in _PASS_RANGE and node.inputs[0] in ranges:
             ranges[node.output()] = ranges[node.inputs[0]]
         elif node.op == "_contrib_quantized_concat" and all(ref in ranges for ref in concat_data(node)):
@@ -500,3 +513,9 @@ def add_scales(left: QRange, right: QRange) -> tuple[np.float32, np.float32]:
     levels = f32(127.5) if left.dtype == "int8" else f32(255.5)
     total = f32(f32(a + b) * levels)
     return f32(f32(a * f32(INT32_MAX)) / total), f32(f32(b * f32(INT32_MAX)) / total)
+
+
+def runtime_range_refusal(node: Node, *context: object) -> str:
+    """Why the older ``_contrib_quantize`` is refused: its range comes in as tensors, read at run time (in MXNet's
+    graphs the data's own min and max)."""
+    return "range read from tensors at run time (quantize_v2 carries it calibrated)"

@@ -13,10 +13,12 @@ from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
 from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, concat_data, conv_plan,
-                                      check_operands, fc_plan, refusal, requantize_scale, sum_plan)
+                                      check_operands, fc_plan, refusal, requantize_scale,
+                                      runtime_range_refusal, sum_plan)
 from .context import EmitContext
 from .convolution import pooling
-from .registry import register
+from .linear import embedding
+from .registry import refuse, register
 
 _TYPES = {"uint8": np.uint8, "int8": np.int8}
 _ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
@@ -232,3 +234,13 @@ def quantized_elemwise(ctx: EmitContext, node: Node) -> None:
     operands = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(node.inputs[:2])]
     ctx.add("Add" if node.op == "_contrib_quantized_elemwise_add" else "Mul", operands, ctx.output(0))
     _range_outputs(ctx, ranges[node.output()])
+
+
+@register("_contrib_quantized_embedding")
+def quantized_embedding(ctx: EmitContext, node: Node) -> None:
+    """Gather of the int8 weight's rows (int8 out), with the weight's stored range."""
+    embedding(ctx, node)
+    _range_outputs(ctx, ctx.quantized_ranges[node.output()])
+
+
+refuse("_contrib_quantize", reason=runtime_range_refusal)

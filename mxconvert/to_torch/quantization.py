@@ -9,10 +9,12 @@ import numpy as np
 from ..ir import Node
 from ..semantics.normalization import batch_norm_axis
 from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, concat_rescales, conv_plan,
-                                     check_operands, fc_plan, refusal, requantize_scale, sum_plan)
+                                     check_operands, fc_plan, refusal, requantize_scale,
+                                     runtime_range_refusal, sum_plan)
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
-from .registry import HELPERS, Lowering, register
+from .linear import embedding
+from .registry import HELPERS, Lowering, refuse, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -254,3 +256,15 @@ def quantized_elemwise(ctx: TorchContext, node: Node) -> Lowering:
     scales = add_scales(ranges[node.inputs[0]], ranges[node.inputs[1]])
     y = f"torch.round({left} * {float(scales[0])!r} + {right} * {float(scales[1])!r})"
     return Lowering(_range_outputs(y, ranges[node.output()]))
+
+
+@register("_contrib_quantized_embedding")
+def quantized_embedding(ctx: TorchContext, node: Node) -> Lowering:
+    """Rows of the int8 weight (held as floats), with the weight's stored range."""
+    lowering = embedding(ctx, node)
+    lowering.state = {key: value.astype(np.float32) for key, value in lowering.state.items()}
+    lowering.expr = _range_outputs(lowering.expr, ctx.quantized_ranges[node.output()])
+    return lowering
+
+
+refuse("_contrib_quantize", reason=runtime_range_refusal)
