@@ -5,6 +5,8 @@ QDQ form computes, in ONNX's reference semantics (ONNX Runtime with its graph op
 (VNNI) arithmetic computes, and ONNX Runtime fuses it into integer kernels."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -64,14 +66,15 @@ def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
     np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
 
 
-@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive"])
-def test_every_node_matches_mxnet(exported, name, tmp_path):
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
+                                  "int8sym-resmlp-naive"])
+def test_every_node_matches_mxnet(request, name, tmp_path):
     """The layer report (``compare_layers.py``) on the generated module: every node output, the integers of each
-    quantized tensor and their ranges, equal to MXNet's."""
+    quantized tensor (int32 sums, adds and products too) and their ranges, equal to MXNet's."""
     from mxconvert.to_torch import TorchOptions
     from mxconvert.convert import convert_to_pytorch
 
-    prefix, feeds = exported[name], _inputs(name)
+    prefix, feeds = _prefix(request, name), _inputs(name)
     kit, pth = tmp_path / "kit_model.py", tmp_path / "model.pth"
     options = TorchOptions(input_shape={"data": feeds["data"].shape}, int8_cpu=host_int8_cpu())
     convert_to_pytorch(api.load(prefix), options, kit, pth)
@@ -215,6 +218,23 @@ def test_convolution_adds_its_int8_bias_unscaled_as_mxnet_does(tmp_path):
     rng = np.random.default_rng(0)
     data = np.abs(rng.standard_normal((4, 3, 8, 8))).astype(np.float32)
     _assert_converted_as_mxnet_computes(_symbol_quantized(*_convolution(rng, False), data), tmp_path, data)
+
+
+def test_requantize_to_uint8_feeds_a_fully_connected_layer(tmp_path):
+    """Data and a layer's output whose calibrated ranges are not negative are quantized and requantized to uint8
+    (over 255 levels), and the layers' int32 ranges count uint8 data's levels as MXNet does (data range / 127,
+    weight range / 255)."""
+    rng = np.random.default_rng(0)
+    first = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=12, name="first")
+    symbol = mx.sym.FullyConnected(first, num_hidden=5, name="second")
+    arg = {"first_weight": mx.nd.array(rng.random((12, 20))), "first_bias": mx.nd.array(rng.random(12)),
+           "second_weight": mx.nd.array(rng.standard_normal((5, 12))), "second_bias": mx.nd.array(rng.random(5))}
+    data = rng.random((8, 20)).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, data)
+    nodes = {node["name"]: node for node in json.loads(quantized[0].tojson())["nodes"]}
+    assert float(nodes["data_quantize"]["attrs"]["min_calib_range"]) >= 0  # uint8 data into the first layer
+    assert float(nodes["requantize_first"]["attrs"]["min_calib_range"]) >= 0
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, rng.random((2, 20)).astype(np.float32))
 
 
 def test_quantized_embedding_gathers_int8_rows(tmp_path):
