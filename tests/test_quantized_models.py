@@ -267,3 +267,22 @@ def test_older_quantize_with_range_tensors_is_refused_by_name(tmp_path):
     for convert in (lambda: api.to_onnx(graph, {"data": (2, 3)}), lambda: api.to_pytorch(graph, {"data": (2, 3)})):
         with pytest.raises(UnsupportedOpsError, match=r"_contrib_quantize \[range read from tensors at run time"):
             convert()
+
+
+@pytest.mark.parametrize("calibrated, uint8_left, reason", [
+    (True, False, "calibrated or float output (the MKLDNN flow's form)"),
+    (False, True, "uint8 and int8 operands"),
+])
+def test_quantized_add_outside_the_symbol_flow_is_refused_by_name(calibrated, uint8_left, reason, tmp_path):
+    """What the symbol flow converts is an uncalibrated add of operands of one type (int32 out, requantized)."""
+    left = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=0.0 if uint8_left else -1.0,
+                                      max_calib_range=1.0, out_type="auto", name="left")
+    right = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=-2.0, max_calib_range=2.0,
+                                       out_type="auto", name="right")
+    calib = {"min_calib_range": -3.0, "max_calib_range": 3.0} if calibrated else {}
+    added = mx.sym.contrib.quantized_elemwise_add(left[0], right[0], left[1], left[2], right[1], right[2],
+                                                  name="add", **calib)
+    requantized = mx.sym.contrib.requantize(*added, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
+    symbol = mx.sym.contrib.dequantize(*requantized, name="dequantize")
+    message = _convert_refused((symbol, {}, {}), tmp_path, (2, 3))
+    assert f"_contrib_quantized_elemwise_add [{reason}] (add)" in message
