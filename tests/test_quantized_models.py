@@ -200,7 +200,8 @@ def _convert_refused(quantized, tmp_path, shape) -> str:
 
 
 def _convolution(rng: np.random.Generator, no_bias: bool) -> tuple["mx.sym.Symbol", dict]:
-    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, no_bias=no_bias, name="conv")
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, pad=(2, 2), dilate=(2, 2),
+                                no_bias=no_bias, name="conv")
     arg = {"conv_weight": mx.nd.array(rng.standard_normal((4, 3, 3, 3)))}
     return symbol, arg if no_bias else {**arg, "conv_bias": mx.nd.array(rng.random(4))}
 
@@ -213,8 +214,20 @@ def test_convolution_on_int8_data_is_refused_by_name(tmp_path):
     assert "_contrib_quantized_conv [int8 data (MXNet's CPU kernel reads uint8 only)] (quantized_conv)" in reason
 
 
+def test_grouped_convolution_is_refused_by_name(tmp_path):
+    """MXNet's ``_contrib_quantized_conv`` fails its shape check past one group."""
+    rng = np.random.default_rng(0)
+    data = np.abs(rng.standard_normal((4, 4, 8, 8))).astype(np.float32)
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, num_group=2, no_bias=True,
+                                name="conv")
+    quantized = _symbol_quantized(symbol, {"conv_weight": mx.nd.array(rng.standard_normal((4, 2, 3, 3)))}, data)
+    reason = _convert_refused(quantized, tmp_path, data.shape)
+    assert "_contrib_quantized_conv [num_group > 1 (MXNet's kernel takes one group only)] (quantized_conv)" in reason
+
+
 def test_convolution_adds_its_int8_bias_unscaled_as_mxnet_does(tmp_path):
-    """Three input channels: oneDNN's exact sums on CPUs without VNNI too (its 16-bit pairs take fours)."""
+    """Three input channels (dilated, padded): oneDNN's exact sums on CPUs without VNNI too (its 16-bit pairs take
+    fours)."""
     rng = np.random.default_rng(0)
     data = np.abs(rng.standard_normal((4, 3, 8, 8))).astype(np.float32)
     _assert_converted_as_mxnet_computes(_symbol_quantized(*_convolution(rng, False), data), tmp_path, data)

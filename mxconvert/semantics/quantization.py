@@ -210,6 +210,8 @@ def refusal(node: Node) -> str | None:
         return f"fused activation {_activation(node)}"
     if node.op == "_contrib_quantized_conv" and len(a["kernel"]) != 2:
         return "not a 2-D kernel"
+    if node.op == "_contrib_quantized_conv" and a["num_group"] != 1:
+        return "num_group > 1 (MXNet's kernel takes one group only)"
     if node.op in ELEMWISE_OPS and (a["min_calib_range"] is not None or a.get("enable_float_output")):
         return "calibrated or float output (the MKLDNN flow's form)"
     if node.op == "_contrib_quantized_act" and a["act_type"] != "relu":
@@ -475,8 +477,8 @@ def sum_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> Affin
         rescale = f32(f32(f32(data.scale * weight_scale) * _max_abs(ranges[2], ranges[3])) / f32(127.5))
         # MXNet's CPU convolution hands oneDNN the stored int8 bias as it is, not brought onto the sum's scale
         bias_q = np.trunc(bias * rescale if fc else bias).astype(np.int64)
-    # oneDNN's convolution on CPUs without VNNI saturates pairs where a group's input channels come in fours
-    # (its other kernels sum exactly)
+    # oneDNN's convolution on CPUs without VNNI saturates pairs where the input channels come in fours (its other
+    # kernels sum exactly)
     return AffinePlan(weight, bias_q, np.ones(len(weight), f32), None, np.full(len(weight), weight_scale, f32),
                       saturating_pairs=cpu == "avx2" and (fc or weight.shape[1] % 4 == 0),
                       data_shift=128.0 if fc and cpu == "avx2" and data.dtype == "int8" else 0.0)
