@@ -250,6 +250,26 @@ def test_requantize_to_uint8_feeds_a_fully_connected_layer(tmp_path):
     _assert_converted_as_mxnet_computes(quantized, tmp_path, rng.random((2, 20)).astype(np.float32))
 
 
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_requantized_int8_through_concat_pooling_and_flatten(pool_type, tmp_path):
+    """Two requantized convolutions joined (each brought onto the joined range), pooled and flattened as int8."""
+    rng = np.random.default_rng(0)
+    data = mx.sym.var("data")
+    joined = mx.sym.Concat(
+        mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, pad=(1, 1), no_bias=True, name="a"),
+        mx.sym.Convolution(data, kernel=(1, 1), num_filter=4, no_bias=True, name="b"), dim=1, name="cat")
+    pooled = mx.sym.Pooling(joined, kernel=(2, 2), stride=(2, 2), pool_type=pool_type, name="pool")
+    symbol = mx.sym.FullyConnected(mx.sym.Flatten(pooled, name="flat"), num_hidden=6, name="fc")
+    arg = {"a_weight": mx.nd.array(rng.standard_normal((4, 4, 3, 3))),
+           "b_weight": mx.nd.array(rng.standard_normal((4, 4, 1, 1))),
+           "fc_weight": mx.nd.array(rng.standard_normal((6, 128))), "fc_bias": mx.nd.array(rng.random(6))}
+    images = np.sqrt(np.abs(rng.standard_normal((10, 4, 8, 8)))).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, images[:8])
+    ops = {node["op"] for node in json.loads(quantized[0].tojson())["nodes"]}
+    assert {"_contrib_quantized_concat", "_contrib_quantized_pooling", "_contrib_quantized_flatten"} <= ops
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, images[8:])
+
+
 def test_quantized_embedding_gathers_int8_rows(tmp_path):
     """``quantize_mode='full'`` quantizes the embedding's weight; indices past either end are clipped."""
     rng = np.random.default_rng(0)
