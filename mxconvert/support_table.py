@@ -277,7 +277,8 @@ def _refusal(op: str, canonical: str) -> str:
     if op.endswith("_update") or "_update_phase" in op or op in OPTIMIZER_OPS:
         return "optimizer step (training, no part of a forward pass)"
     if "quantize" in op or op.startswith("_contrib_calibrate"):
-        return "quantized outside the INT8 form converted (`_contrib_quantize_v2`, `_sg_mkldnn_*`)"
+        return ("quantized outside the INT8 forms converted (`_contrib_quantize_v2` with the fused `_sg_mkldnn_*` "
+                "or the non-fused `_contrib_quantized_*` ops of `quantize_model`)")
     if op in IMPERATIVE_OPS:
         return "imperative or internal (NDArray calls, executors), not an op of a saved graph"
     return "no converter"

@@ -1,9 +1,12 @@
-"""INT8 models from MXNet's quantization flow (``quantize_net``, naive and entropy calibration; ``mxconvert.zoo.fused``):
-PyTorch reproduces MXNet's integer arithmetic bit for bit in the mode of the CPU MXNet runs on here
-(``host_int8_cpu``), every node; the ONNX file computes what the exact (VNNI) arithmetic computes, bit for bit
-(its layers on their integers, MXNet's scales as Muls), and with ``int8_kernels`` in plain QDQ form, which ONNX
-Runtime fuses into integer kernels, within single steps."""
+"""INT8 models from MXNet's quantization flows (``quantize_net``, naive and entropy calibration, and the older,
+non-fused ``quantize_model`` on a plain symbol; ``mxconvert.zoo.fused``): PyTorch reproduces MXNet's integer
+arithmetic bit for bit in the mode of the CPU MXNet runs on here (``host_int8_cpu``), every node; the ONNX file
+computes what the exact (VNNI) arithmetic computes, bit for bit (its layers on their integers, MXNet's scales as
+Muls), and with ``int8_kernels`` in plain QDQ form, which ONNX Runtime fuses into integer kernels, within single
+steps."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import onnxruntime as ort
@@ -18,6 +21,7 @@ from mxconvert.zoo import fused
 from mxconvert.zoo.common import mx
 
 MODELS = fused.QUANTIZED
+BOTH_FLOWS = (*fused.QUANTIZED, *fused.SYMBOL_FLOW)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +30,19 @@ def exported(tmp_path_factory):
     return {name: fused.build_quantized(name, str(out)) for name in MODELS}
 
 
+@pytest.fixture(scope="module")
+def symbol_exported(tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8sym")
+    return {name: fused.build_quantized_symbol(name, str(out)) for name in fused.SYMBOL_FLOW}
+
+
+def _prefix(request, name: str) -> str:
+    """Model ``name`` built by its flow (each flow's models built once, where a test asks for one)."""
+    return request.getfixturevalue("symbol_exported" if name.startswith("int8sym-") else "exported")[name]
+
+
 def _inputs(name: str) -> dict[str, np.ndarray]:
-    return fused.sample_inputs(name.removeprefix("int8-").rsplit("-", 1)[0], 2, seed=11)
+    return fused.sample_inputs(name.split("-", 1)[1].rsplit("-", 1)[0], 2, seed=11)
 
 
 def _torch(module, feeds) -> np.ndarray:
@@ -43,23 +58,24 @@ def _reference_semantics(path, feeds) -> np.ndarray:
     return ort.InferenceSession(str(path), plain, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_pytorch_reproduces_mxnet_int8_bit_for_bit(exported, name):
-    prefix, feeds = exported[name], _inputs(name)
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
+    prefix, feeds = _prefix(request, name), _inputs(name)
     graph = api.load(prefix)
     assert any(node.op == "_contrib_quantize_v2" for node in graph.nodes)
     module = api.to_pytorch(graph, {"data": feeds["data"].shape}, int8_cpu=host_int8_cpu())
     np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
 
 
-@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive"])
-def test_every_node_matches_mxnet(exported, name, tmp_path):
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
+                                  "int8sym-resmlp-naive"])
+def test_every_node_matches_mxnet(request, name, tmp_path):
     """The layer report (``compare_layers.py``) on the generated module: every node output, the integers of each
-    quantized tensor and their ranges, equal to MXNet's."""
+    quantized tensor (int32 sums, adds and products too) and their ranges, equal to MXNet's."""
     from mxconvert.to_torch import TorchOptions
     from mxconvert.convert import convert_to_pytorch
 
-    prefix, feeds = exported[name], _inputs(name)
+    prefix, feeds = _prefix(request, name), _inputs(name)
     kit, pth = tmp_path / "kit_model.py", tmp_path / "model.pth"
     options = TorchOptions(input_shape={"data": feeds["data"].shape}, int8_cpu=host_int8_cpu())
     convert_to_pytorch(api.load(prefix), options, kit, pth)
@@ -71,12 +87,12 @@ def test_every_node_matches_mxnet(exported, name, tmp_path):
     assert all(diff.rel_error <= 1e-6 for _, diff in pairs)  # the float ops between (tanh) round alike
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_onnx_computes_the_exact_integer_arithmetic(exported, name, tmp_path):
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_onnx_computes_the_exact_integer_arithmetic(request, name, tmp_path):
     """The default ONNX file: every quantized tensor the integers of the exact arithmetic, the logits equal to
     float32 rounding in ONNX's reference semantics (ONNX Runtime with its graph optimizations off); the quantize
-    and requantize steps stay QuantizeLinear nodes (step 1)."""
-    prefix, feeds = exported[name], _inputs(name)
+    and requantize steps stay QuantizeLinear nodes."""
+    prefix, feeds = _prefix(request, name), _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
     model = api.to_onnx(graph, shapes, tmp_path / "m.onnx")
@@ -98,14 +114,14 @@ def test_onnx_runtime_optimized_keeps_the_exact_arithmetic(exported, tmp_path):
     np.testing.assert_array_equal(out, exact)
 
 
-@pytest.mark.parametrize("name", MODELS)
-def test_onnx_qdq_kernels_form_is_within_single_steps(exported, name, tmp_path):
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_onnx_qdq_kernels_form_is_within_single_steps(request, name, tmp_path):
     """``int8_kernels``: QuantizeLinear/DequantizeLinear around float Conv and Gemm. In float a sum of products
     rounds, and a value within that rounding of a half step may round to the other integer: one such flip early
     spreads as single steps. Measured: 1 of 32768 first-layer outputs, 2.8% of the output scale at ResNet-18's
-    logits; none on the MLPs and the models without residual sums (concatenations, standalone BatchNorms and
-    average pooling, its exact halves rounded to even, exact)."""
-    prefix, feeds = exported[name], _inputs(name)
+    logits; none on the MLPs, the non-fused flow's models and the models without residual sums (concatenations,
+    standalone BatchNorms and average pooling, its exact halves rounded to even, exact)."""
+    prefix, feeds = _prefix(request, name), _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
     model = api.to_onnx(graph, shapes, tmp_path / "m.onnx", int8_kernels=True)
@@ -146,3 +162,174 @@ def test_uncalibrated_quantization_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedOpsError) as raised:
         api.to_onnx(api.load(str(tmp_path / "mlp")), {"data": data.shape})
     assert "not calibrated" in str(raised.value) and "data_quantize" in str(raised.value)
+
+
+def test_symbol_flow_keeps_each_quantized_op_a_node(symbol_exported):
+    """No fused op: int32 sums, products and adds, each requantized by its own node."""
+    for name in fused.SYMBOL_FLOW:
+        ops = {node.op for node in api.load(symbol_exported[name]).nodes}
+        assert {"_contrib_quantized_fully_connected", "_contrib_requantize"} <= ops
+        assert not any(op.startswith("_sg_") for op in ops)
+    ops = {node.op for node in api.load(symbol_exported["int8sym-resmlp-naive"]).nodes}
+    assert {"_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", "_contrib_quantized_act"} <= ops
+
+
+def test_resnet_convolutions_read_uint8(symbol_exported):
+    """Left in float where MXNet's CPU cannot run them quantized, the ReLUs' outputs quantize to uint8 into every
+    quantized convolution."""
+    graph = api.load(symbol_exported["int8sym-resnet18_v1-naive"])
+    assert sum(node.op == "_contrib_quantized_conv" for node in graph.nodes) == 19
+
+
+def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, calib_mode: str = "naive",
+                      quantize_mode: str = "smart"):
+    from mxnet.contrib.quantization import quantize_model
+
+    return quantize_model(symbol, arg, {}, ctx=mx.cpu(), calib_mode=calib_mode, quantize_mode=quantize_mode,
+                          calib_data=mx.io.NDArrayIter(data, batch_size=len(data)), quantized_dtype="auto",
+                          label_names=(), logger=None)
+
+
+def _assert_converted_as_mxnet_computes(quantized, tmp_path, data: np.ndarray) -> None:
+    """PyTorch equal to MXNet; the ONNX file, in ONNX's reference semantics, to the exact arithmetic."""
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
+    graph, feeds, shapes = api.load(str(tmp_path / "q")), {"data": data}, {"data": data.shape}
+    module = api.to_pytorch(graph, shapes, int8_cpu=host_int8_cpu())
+    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
+    api.to_onnx(graph, shapes, tmp_path / "m.onnx")
+    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
+
+
+def _convert_refused(quantized, tmp_path, shape) -> str:
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
+    graph = api.load(str(tmp_path / "q"))
+    reasons = []
+    for convert in (lambda: api.to_onnx(graph, {"data": shape}), lambda: api.to_pytorch(graph, {"data": shape})):
+        with pytest.raises(UnsupportedOpsError) as raised:
+            convert()
+        reasons.append(str(raised.value))
+    assert reasons[0].split("unsupported ops:")[1] == reasons[1].split("unsupported ops:")[1]
+    return reasons[0]
+
+
+def _convolution(rng: np.random.Generator, no_bias: bool) -> tuple["mx.sym.Symbol", dict]:
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, pad=(2, 2), dilate=(2, 2),
+                                no_bias=no_bias, name="conv")
+    arg = {"conv_weight": mx.nd.array(rng.standard_normal((4, 3, 3, 3)))}
+    return symbol, arg if no_bias else {**arg, "conv_bias": mx.nd.array(rng.random(4))}
+
+
+def test_convolution_on_int8_data_is_refused_by_name(tmp_path):
+    """MXNet's CPU kernel of ``_contrib_quantized_conv`` refuses int8 data (here: normal samples)."""
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    reason = _convert_refused(_symbol_quantized(*_convolution(rng, True), data), tmp_path, data.shape)
+    assert "_contrib_quantized_conv [int8 data (MXNet's CPU kernel reads uint8 only)] (quantized_conv)" in reason
+
+
+def test_grouped_convolution_is_refused_by_name(tmp_path):
+    """MXNet's ``_contrib_quantized_conv`` fails its shape check past one group."""
+    rng = np.random.default_rng(0)
+    data = np.abs(rng.standard_normal((4, 4, 8, 8))).astype(np.float32)
+    symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, num_group=2, no_bias=True,
+                                name="conv")
+    quantized = _symbol_quantized(symbol, {"conv_weight": mx.nd.array(rng.standard_normal((4, 2, 3, 3)))}, data)
+    reason = _convert_refused(quantized, tmp_path, data.shape)
+    assert "_contrib_quantized_conv [num_group > 1 (MXNet's kernel takes one group only)] (quantized_conv)" in reason
+
+
+def test_convolution_adds_its_int8_bias_unscaled_as_mxnet_does(tmp_path):
+    """Three input channels (dilated, padded): oneDNN's exact sums on CPUs without VNNI too (its 16-bit pairs take
+    fours)."""
+    rng = np.random.default_rng(0)
+    data = np.abs(rng.standard_normal((4, 3, 8, 8))).astype(np.float32)
+    _assert_converted_as_mxnet_computes(_symbol_quantized(*_convolution(rng, False), data), tmp_path, data)
+
+
+def test_requantize_to_uint8_feeds_a_fully_connected_layer(tmp_path):
+    """Data and a layer's output whose calibrated ranges are not negative are quantized and requantized to uint8
+    (over 255 levels), and the layers' int32 ranges count uint8 data's levels as MXNet does (data range / 127,
+    weight range / 255)."""
+    rng = np.random.default_rng(0)
+    first = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=12, name="first")
+    symbol = mx.sym.FullyConnected(first, num_hidden=5, name="second")
+    arg = {"first_weight": mx.nd.array(rng.random((12, 20))), "first_bias": mx.nd.array(rng.random(12)),
+           "second_weight": mx.nd.array(rng.standard_normal((5, 12))), "second_bias": mx.nd.array(rng.random(5))}
+    data = rng.random((8, 20)).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, data)
+    nodes = {node["name"]: node for node in json.loads(quantized[0].tojson())["nodes"]}
+    assert float(nodes["data_quantize"]["attrs"]["min_calib_range"]) >= 0  # uint8 data into the first layer
+    assert float(nodes["requantize_first"]["attrs"]["min_calib_range"]) >= 0
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, rng.random((2, 20)).astype(np.float32))
+
+
+@pytest.mark.parametrize("pool_type", ["avg", "max"])
+def test_requantized_int8_through_concat_pooling_and_flatten(pool_type, tmp_path):
+    """Two requantized convolutions joined (each brought onto the joined range), pooled and flattened as int8."""
+    rng = np.random.default_rng(0)
+    data = mx.sym.var("data")
+    joined = mx.sym.Concat(
+        mx.sym.Convolution(data, kernel=(3, 3), num_filter=4, pad=(1, 1), no_bias=True, name="a"),
+        mx.sym.Convolution(data, kernel=(1, 1), num_filter=4, no_bias=True, name="b"), dim=1, name="cat")
+    pooled = mx.sym.Pooling(joined, kernel=(2, 2), stride=(2, 2), pool_type=pool_type, name="pool")
+    symbol = mx.sym.FullyConnected(mx.sym.Flatten(pooled, name="flat"), num_hidden=6, name="fc")
+    arg = {"a_weight": mx.nd.array(rng.standard_normal((4, 4, 3, 3))),
+           "b_weight": mx.nd.array(rng.standard_normal((4, 4, 1, 1))),
+           "fc_weight": mx.nd.array(rng.standard_normal((6, 128))), "fc_bias": mx.nd.array(rng.random(6))}
+    images = np.sqrt(np.abs(rng.standard_normal((10, 4, 8, 8)))).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, images[:8])
+    ops = {node["op"] for node in json.loads(quantized[0].tojson())["nodes"]}
+    assert {"_contrib_quantized_concat", "_contrib_quantized_pooling", "_contrib_quantized_flatten"} <= ops
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, images[8:])
+
+
+def test_quantized_embedding_gathers_int8_rows(tmp_path):
+    """``quantize_mode='full'`` quantizes the embedding's weight; indices past either end are clipped."""
+    rng = np.random.default_rng(0)
+    symbol = mx.sym.FullyConnected(mx.sym.Embedding(mx.sym.var("data"), input_dim=50, output_dim=8, name="embed"),
+                                   num_hidden=10, name="fc")
+    arg = {"embed_weight": mx.nd.array(rng.standard_normal((50, 8))),
+           "fc_weight": mx.nd.array(rng.standard_normal((10, 48))), "fc_bias": mx.nd.array(rng.random(10))}
+    calib = rng.integers(0, 50, (16, 6)).astype(np.float32)
+    quantized = _symbol_quantized(symbol, arg, calib, quantize_mode="full")
+    assert "_contrib_quantized_embedding" in quantized[0].tojson()
+    _assert_converted_as_mxnet_computes(quantized, tmp_path, rng.integers(-3, 55, (2, 6)).astype(np.float32))
+
+
+def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
+    data = np.random.default_rng(0).standard_normal((4, 20)).astype(np.float32)
+    symbol = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=8, name="fc")
+    rng = np.random.default_rng(1)
+    arg = {"fc_weight": mx.nd.array(rng.standard_normal((8, 20))), "fc_bias": mx.nd.array(rng.random(8))}
+    reason = _convert_refused(_symbol_quantized(symbol, arg, data, calib_mode="none"), tmp_path, data.shape)
+    assert "not calibrated" in reason and "requantize_fc" in reason
+
+
+def test_older_quantize_with_range_tensors_is_refused_by_name(tmp_path):
+    data = mx.sym.var("data")
+    symbol = mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), name="quantize")
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, mx.sym.contrib.dequantize(*symbol, name="dequantize"), {}, {})
+    graph = api.load(str(tmp_path / "q"))
+    for convert in (lambda: api.to_onnx(graph, {"data": (2, 3)}), lambda: api.to_pytorch(graph, {"data": (2, 3)})):
+        with pytest.raises(UnsupportedOpsError, match=r"_contrib_quantize \[range read from tensors at run time"):
+            convert()
+
+
+@pytest.mark.parametrize("calibrated, uint8_left, reason", [
+    (True, False, "calibrated or float output (the MKLDNN flow's form)"),
+    (False, True, "uint8 and int8 operands"),
+])
+def test_quantized_add_outside_the_symbol_flow_is_refused_by_name(calibrated, uint8_left, reason, tmp_path):
+    """What the symbol flow converts is an uncalibrated add of operands of one type (int32 out, requantized)."""
+    left = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=0.0 if uint8_left else -1.0,
+                                      max_calib_range=1.0, out_type="auto", name="left")
+    right = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=-2.0, max_calib_range=2.0,
+                                       out_type="auto", name="right")
+    calib = {"min_calib_range": -3.0, "max_calib_range": 3.0} if calibrated else {}
+    added = mx.sym.contrib.quantized_elemwise_add(left[0], right[0], left[1], left[2], right[1], right[2],
+                                                  name="add", **calib)
+    requantized = mx.sym.contrib.requantize(*added, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
+    symbol = mx.sym.contrib.dequantize(*requantized, name="dequantize")
+    message = _convert_refused((symbol, {}, {}), tmp_path, (2, 3))
+    assert f"_contrib_quantized_elemwise_add [{reason}] (add)" in message

@@ -60,7 +60,8 @@ def test_the_classes_the_issue_names_are_refused_with_their_reason():
     assert statuses["sgd_update"] == statuses["adam_update"] == "refused: optimizer step (training, no part of a " \
                                                                 "forward pass)"
     assert statuses["_sparse_dot"].startswith("refused: sparse storage")
-    assert statuses["_contrib_quantized_conv"].startswith("refused: quantized")
+    assert statuses["_contrib_quantized_rnn"].startswith("refused: quantized")
+    assert statuses["_contrib_quantized_conv"] == statuses["_contrib_requantize"] == "converted"
     assert statuses["Custom"].startswith("refused: Python code MXNet calls back: converted by a plugin")
     assert statuses["SoftmaxOutput"].startswith("rewritten: its inference forward")
     assert statuses["random_pdf_normal"] == "converted"  # a density, not a draw

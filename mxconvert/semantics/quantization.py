@@ -12,6 +12,12 @@ channel, adds the bias quantized to int32, and requantizes the int32 sum: ``roun
 writes into the summed tensor, saturating to that tensor's type, and MXNet reads the bytes as the output's type. oneDNN sums the u8 x s8 products
 of two neighbouring input channels in 16 bits on CPUs without VNNI (AVX2, AVX-512 before Cascade Lake), saturating
 them there: :data:`INT8_CPUS` names both arithmetics.
+
+The older, non-fused flow (``quantize_model`` on a plain symbol) keeps each step its own node: a
+``_contrib_quantized_fully_connected`` (or ``_contrib_quantized_conv``) sums int8 weights stored offline with their
+range into int32 with its bias (:func:`sum_plan`) and gives the sum's nominal range (:func:`sum_range`);
+uncalibrated ``_contrib_quantized_elemwise_add``/``_mul`` give int32 too; a ``_contrib_requantize`` maps an int32
+tensor onto its calibrated int8 or uint8 range (:func:`requantize_scale`).
 """
 from __future__ import annotations
 
@@ -20,10 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NotExpressible
 from ..ir import Graph, Node, TensorRef
 from .fused import CALIBRATED
 from .rules import RULES, Shape, shape_rule
-from .schema import OPS, OpDef, choice, define
+from .schema import OPS, OpDef, choice, define, parse_bool
 
 f32 = np.float32
 INT32_MAX = 2147483647
@@ -43,6 +50,8 @@ def host_int8_cpu(cpuinfo: str = "/proc/cpuinfo") -> str:
     return "vnni" if flags & {"avx512_vnni", "amx_int8"} else "avx2"
 
 
+SUM_OPS = ("_contrib_quantized_fully_connected", "_contrib_quantized_conv")  # int32 out, requantized after
+ELEMWISE_OPS = ("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")  # int32 out, uncalibrated
 _PASS_RANGE = ("_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
 _BOUNDS = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
@@ -56,11 +65,26 @@ define({
     "_contrib_quantize_v2": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
                                    "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}, outputs=_three),
     "_contrib_dequantize": OpDef({"out_type": (choice("float32"), "float32")}),
+    # the data, then the tensors holding its range's min and max
+    "_contrib_quantize": OpDef({"out_type": (choice("int8", "uint8"), "uint8")}, outputs=_three),
     "_contrib_quantized_pooling": replace(OPS["Pooling"], outputs=_three),
     "_contrib_quantized_flatten": OpDef(outputs=_three),
     "_contrib_quantized_act": replace(OPS["Activation"], outputs=_three),
     # the data, then each input's min and max
     "_contrib_quantized_concat": replace(OPS["Concat"], outputs=_three),
+    "_contrib_requantize": OpDef({"out_type": (choice("auto", "int8", "uint8"), "int8"),
+                                  "min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED}, outputs=_three),
+    # the data, weight and bias, then each one's min and max (the weight's and bias's stored beside them)
+    "_contrib_quantized_fully_connected": replace(OPS["FullyConnected"], outputs=_three, param_inputs=(1,),
+                                                  input_names=None),
+    "_contrib_quantized_conv": replace(OPS["Convolution"], outputs=_three, param_inputs=(1,), input_names=None),
+    # the indices, the int8 weight, its min and max
+    "_contrib_quantized_embedding": replace(OPS["Embedding"], outputs=_three, param_inputs=(1,), input_names=None),
+    # the two operands, then each one's min and max
+    "_contrib_quantized_elemwise_add": OpDef({"min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED},
+                                             outputs=_three),
+    "_contrib_quantized_elemwise_mul": OpDef({"min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED,
+                                              "enable_float_output": (parse_bool, False)}, outputs=_three),
     "_contrib_quantized_batch_norm": replace(
         OPS["BatchNorm"], outputs=_three,
         input_names=lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var", "min_data", "max_data")),
@@ -68,7 +92,8 @@ define({
 
 
 # --- shape rules: the float op's, then two scalars ----------------------------------------------------------
-@shape_rule("_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm")
+@shape_rule("_contrib_quantize", "_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm", "_contrib_requantize",
+            "_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")
 def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [shapes[0], (1,), (1,)]
 
@@ -84,6 +109,18 @@ def _quantized_float_twin(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [*RULES[twin](node, shapes[:1]), (1,), (1,)]
 
 
+_FLOAT_TWINS = {"_contrib_quantized_fully_connected": "FullyConnected", "_contrib_quantized_conv": "Convolution",
+                "_contrib_quantized_embedding": "Embedding"}
+
+
+@shape_rule(*_FLOAT_TWINS)
+def _quantized_weighted(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The float op's shapes, then two scalars (its inputs: a third data, weight and bias, the rest ranges; an
+    embedding's first two)."""
+    count = 2 if node.op == "_contrib_quantized_embedding" else len(shapes) // 3
+    return [*RULES[_FLOAT_TWINS[node.op]](node, shapes[:count]), (1,), (1,)]
+
+
 @shape_rule("_contrib_quantized_concat")
 def _quantized_concat(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [*RULES["Concat"](node, shapes[:len(shapes) // 3]), (1,), (1,)]
@@ -94,9 +131,10 @@ def _quantized_concat(node: Node, shapes: list[Shape]) -> list[Shape]:
 class QRange:
     """A quantized tensor's type and calibrated range."""
 
-    dtype: str  # "uint8" or "int8"
+    dtype: str  # "uint8", "int8" or "int32" (a sum of products, with its nominal range)
     lo: float
     hi: float
+    unit: np.float32 | None = None  # int32: the real value of one integer (1 / (data scale x weight scale))
 
     @property
     def scale(self) -> np.float32:
@@ -132,7 +170,7 @@ def quantize(x: np.ndarray, scale: float, dtype: str) -> np.ndarray:
 def output_dtype(node: Node) -> str:
     """uint8 where what the op computes last cannot be negative (MXNet's ``IsOutputUInt8``), else int8."""
     a = node.attrs
-    if node.op == "_contrib_quantize_v2":
+    if node.op in ("_contrib_quantize_v2", "_contrib_requantize"):
         if a["out_type"] == "auto":
             return "uint8" if a["min_calib_range"] >= 0 else "int8"
         return a["out_type"]
@@ -160,7 +198,7 @@ def refusal(node: Node) -> str | None:
     """Why a quantized node cannot be converted (the reason the unsupported-ops report shows), or None."""
     a = node.attrs
     if node.op in ("_contrib_quantize_v2", "_sg_mkldnn_conv", "_sg_mkldnn_fully_connected",
-                   "_contrib_quantized_batch_norm") and (
+                   "_contrib_quantized_batch_norm", "_contrib_requantize") and (
             a["min_calib_range"] is None or a["max_calib_range"] is None) and not a.get("enable_float_output"):
         return "not calibrated (ranges computed at run time)"
     if node.op == "_sg_mkldnn_conv":
@@ -170,6 +208,12 @@ def refusal(node: Node) -> str | None:
             return f"fused activation {before or ''}{'+' if before and after else ''}{after or ''}"
     if node.op == "_sg_mkldnn_fully_connected" and a["with_eltwise"] and _activation(node) != "relu":
         return f"fused activation {_activation(node)}"
+    if node.op == "_contrib_quantized_conv" and len(a["kernel"]) != 2:
+        return "not a 2-D kernel"
+    if node.op == "_contrib_quantized_conv" and a["num_group"] != 1:
+        return "num_group > 1 (MXNet's kernel takes one group only)"
+    if node.op in ELEMWISE_OPS and (a["min_calib_range"] is not None or a.get("enable_float_output")):
+        return "calibrated or float output (the MKLDNN flow's form)"
     if node.op == "_contrib_quantized_act" and a["act_type"] != "relu":
         return f"act_type={a['act_type']}"
     return None
@@ -189,6 +233,16 @@ def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
         elif node.op in ("_sg_mkldnn_conv", "_sg_mkldnn_fully_connected") and a["quantized"] \
                 and not a.get("enable_float_output") and a["min_calib_range"] is not None:
             ranges[node.output()] = QRange(output_dtype(node), a["min_calib_range"], a["max_calib_range"])
+        elif node.op == "_contrib_requantize" and a["min_calib_range"] is not None:
+            dtype, real = output_dtype(node), float(_max_abs(a["min_calib_range"], a["max_calib_range"]))
+            ranges[node.output()] = QRange(dtype, 0.0 if dtype == "uint8" else -real, real)
+        elif node.op in ELEMWISE_OPS and all(ref in ranges for ref in node.inputs[:2]):
+            ranges[node.output()] = elemwise_range(node, ranges[node.inputs[0]], ranges[node.inputs[1]])
+        elif node.op in SUM_OPS and node.inputs[0] in ranges:
+            ranges[node.output()] = sum_range(graph, node, ranges[node.inputs[0]])
+        elif node.op == "_contrib_quantized_embedding":
+            lo, hi = (float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[2:4])
+            ranges[node.output()] = QRange("int8", lo, hi)
         elif node.op in _PASS_RANGE and node.inputs[0] in ranges:
             ranges[node.output()] = ranges[node.inputs[0]]
         elif node.op == "_contrib_quantized_concat" and all(ref in ranges for ref in concat_data(node)):
@@ -379,3 +433,91 @@ def _round_int32(x: np.ndarray) -> np.ndarray:
 def _round_half_away(x: np.ndarray) -> np.ndarray:
     """``std::round``: to nearest, ties away from zero."""
     return (np.sign(x) * np.floor(np.abs(x.astype(np.float64)) + 0.5)).astype(np.int64)
+
+
+def _stored_ranges(graph: Graph, node: Node) -> list[float]:
+    """A non-fused quantized sum's stored ranges: the weight's min and max, then the bias's."""
+    return [float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[len(node.inputs) // 3 + 2:]]
+
+
+def sum_range(graph: Graph, node: Node, data: QRange) -> QRange:
+    """The int32 range MXNet gives a non-fused quantized sum: one data level times one weight level times 2^31,
+    a level being range / 127 (a fully connected layer on uint8 data: data range / 127, weight range / 255)."""
+    w_lo, w_hi = _stored_ranges(graph, node)[:2]
+    uint8_fc = node.op == "_contrib_quantized_fully_connected" and data.dtype == "uint8"
+    weight_levels = f32(255 if uint8_fc else 127)
+    level = f32(f32(_max_abs(data.lo, data.hi) / f32(127)) * f32(_max_abs(w_lo, w_hi) / weight_levels))
+    hi = float(f32(level * f32(INT32_MAX)))
+    return QRange("int32", -hi, hi, f32(1.0 / np.float64(f32(data.scale * quantize_scale("int8", w_lo, w_hi)))))
+
+
+def requantize_scale(node: Node, data: QRange) -> np.float32:
+    """``_contrib_requantize``'s factor from the int32 integers to the output's: (int32 range / 2^31) x (127 or
+    255 / calibrated range), in float32."""
+    a = node.attrs
+    levels = f32(255) if output_dtype(node) == "uint8" else f32(127)
+    real = _max_abs(a["min_calib_range"], a["max_calib_range"])
+    return f32(f32(f32(data.hi) / f32(INT32_MAX)) * f32(levels / real))
+
+
+def sum_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> AffinePlan:
+    """A non-fused ``_contrib_quantized_fully_connected`` or ``_contrib_quantized_conv``: the stored int8 weight
+    (tensor-wise scale), the int8 bias (a fully connected layer's times data scale x weight scale x bias range /
+    127.5 in float32, truncated to int32; a convolution's unscaled), and the float32 sum as oneDNN converts it for
+    its int32 output; ``cpu``: whose arithmetic. Raises :class:`NotExpressible` for a convolution on int8 data,
+    which MXNet's CPU kernel refuses."""
+    if node.op == "_contrib_quantized_conv" and data.dtype == "int8":
+        raise NotExpressible("int8 data (MXNet's CPU kernel reads uint8 only)")
+    ranges = _stored_ranges(graph, node)
+    weight = graph.weight(node.inputs[1].node).astype(f32)
+    weight_scale = quantize_scale("int8", ranges[0], ranges[1])
+    fc, bias_q = node.op == "_contrib_quantized_fully_connected", None
+    if len(ranges) == 4:
+        bias = graph.weight(node.inputs[2].node).astype(f32)
+        rescale = f32(f32(f32(data.scale * weight_scale) * _max_abs(ranges[2], ranges[3])) / f32(127.5))
+        # MXNet's CPU convolution hands oneDNN the stored int8 bias as it is, not brought onto the sum's scale
+        bias_q = np.trunc(bias * rescale if fc else bias).astype(np.int64)
+    # oneDNN's convolution on CPUs without VNNI saturates pairs where the input channels come in fours (its other
+    # kernels sum exactly)
+    return AffinePlan(weight, bias_q, np.ones(len(weight), f32), None, np.full(len(weight), weight_scale, f32),
+                      saturating_pairs=cpu == "avx2" and (fc or weight.shape[1] % 4 == 0),
+                      data_shift=128.0 if fc and cpu == "avx2" and data.dtype == "int8" else 0.0)
+
+
+def check_operands(node: Node, ranges: dict[TensorRef, QRange]) -> None:
+    """Raise :class:`NotExpressible` where MXNet's CPU kernel does not compute a quantized elementwise op on these
+    operands' types: an add of uint8 and int8 saturates the uint8 operand's int32-scaled values to int8, a
+    product reads int8 only."""
+    kinds = {ranges[ref].dtype for ref in node.inputs[:2]}
+    if node.op == "_contrib_quantized_elemwise_add" and len(kinds) > 1:
+        raise NotExpressible("uint8 and int8 operands")
+    if node.op == "_contrib_quantized_elemwise_mul" and kinds != {"int8"}:
+        raise NotExpressible("uint8 operands (int8 only)")
+
+
+def elemwise_range(node: Node, left: QRange, right: QRange) -> QRange:
+    """The int32 range of an uncalibrated quantized add (the operands' ranges summed) or product (one level of
+    each, range / 127, times 2^31)."""
+    a, b = _max_abs(left.lo, left.hi), _max_abs(right.lo, right.hi)
+    if node.op == "_contrib_quantized_elemwise_add":
+        hi = f32(a + b)
+        unit = f32(np.float64(hi) / INT32_MAX)
+    else:
+        hi = f32(f32(f32(a / f32(127)) * f32(b / f32(127))) * f32(INT32_MAX))
+        unit = f32(1.0 / (np.float64(left.scale) * np.float64(right.scale)))
+    return QRange("int32", -float(hi), float(hi), unit)
+
+
+def add_scales(left: QRange, right: QRange) -> tuple[np.float32, np.float32]:
+    """An uncalibrated quantized add's factors onto its int32 range: range_i x 2^31 / ((range_a + range_b) x
+    the first operand's levels), in float32 (oneDNN's sum then rounds to nearest, ties to even)."""
+    a, b = _max_abs(left.lo, left.hi), _max_abs(right.lo, right.hi)
+    levels = f32(127.5) if left.dtype == "int8" else f32(255.5)
+    total = f32(f32(a + b) * levels)
+    return f32(f32(a * f32(INT32_MAX)) / total), f32(f32(b * f32(INT32_MAX)) / total)
+
+
+def runtime_range_refusal(node: Node, *context: object) -> str:
+    """Why the older ``_contrib_quantize`` is refused: its range comes in as tensors, read at run time (in MXNet's
+    graphs the data's own min and max)."""
+    return "range read from tensors at run time (quantize_v2 carries it calibrated)"

@@ -12,11 +12,13 @@ from onnx import TensorProto
 from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, concat_data, concat_rescales, conv_plan,
-                                     fc_plan, refusal)
+from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, check_operands, concat_data,
+                                     concat_rescales, conv_plan, fc_plan, refusal, requantize_scale,
+                                     runtime_range_refusal, sum_plan)
 from .context import EmitContext
 from .convolution import pooling
-from .registry import register
+from .linear import embedding
+from .registry import refuse, register
 
 _TYPES = {"uint8": np.uint8, "int8": np.int8}
 _ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
@@ -41,20 +43,34 @@ def _dequantize(ctx: EmitContext, q: str, r: QRange, unit: bool = False) -> str:
 
 
 def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | None = None,
-              unit: bool = False) -> None:
+              unit: bool = False, step: np.float32 | None = None) -> None:
     """``x`` quantized into ``node``'s output 0 (saturated to ``written``'s type, then read as the range's), its
-    min and max as constants; a graph output is given as float32. ``unit``: ``x`` holds the integers (step 1)."""
+    min and max as constants; a graph output is given as float32. ``unit``: ``x`` holds the integers (step 1);
+    ``step``: another step than the range's."""
     dtype = written or r.dtype
     out, is_output = ctx.output(0), node.output(0) in ctx.graph.outputs
-    step = np.float32(1.0) if unit else _step(r.scale)
+    step = np.float32(1.0) if unit else _step(r.scale) if step is None else step
     q = ctx.add("QuantizeLinear", [x, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[dtype])],
                 ctx.temp("quantized") if dtype != r.dtype or is_output else out)
     if dtype != r.dtype:
         q = ctx.add("Cast", [q], ctx.temp("cast") if is_output else out, to=_ONNX_TYPES[r.dtype])
     if is_output:
         ctx.add("Cast", [q], out, to=TensorProto.FLOAT)
+    _range_outputs(ctx, r)
+
+
+def _range_outputs(ctx: EmitContext, r: QRange) -> None:
+    """The node's outputs 1 and 2: its range's min and max, as constants."""
     for index, value in ((1, r.lo), (2, r.hi)):
         ctx.add("Identity", [ctx.const(np.array([value], np.float32), "range")], ctx.output(index))
+
+
+@register("_contrib_requantize", check=_check)
+def requantize(ctx: EmitContext, node: Node) -> None:
+    """QuantizeLinear of the int32 sum's real values by its step over MXNet's requantization factor."""
+    data = ctx.quantized_ranges[node.inputs[0]]
+    step = np.float32(data.unit / requantize_scale(node, data))
+    _quantize(ctx, node, ctx.input(0), ctx.quantized_ranges[node.output()], step=step)
 
 
 @register("_contrib_quantize_v2", check=_check)
@@ -262,3 +278,41 @@ def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
     weight, bias = _weights(ctx, plan, data, axis=0)
     y = ctx.add("Gemm", [x, weight, *([bias] if bias else [])], transB=1)
     _epilogue(ctx, node, plan, y, None)
+
+
+@register("_contrib_quantized_fully_connected", "_contrib_quantized_conv", check=_check)
+def quantized_sum(ctx: EmitContext, node: Node) -> None:
+    """The non-fused int8 FullyConnected or Convolution: Gemm or Conv on the dequantized data, int8 weight and
+    int32 bias, its real values out (what the int32 sums stand for) with their nominal range."""
+    data = ctx.quantized_ranges[node.inputs[0]]
+    weight, bias = _weights(ctx, sum_plan(ctx.graph, node, data), data, axis=0)
+    x, a = _dequantize(ctx, ctx.input(0), data), node.attrs
+    if node.op == "_contrib_quantized_conv":
+        stride, pad, dilate = window_geometry(a, 2)
+        ctx.add("Conv", [x, weight, *([bias] if bias else [])], ctx.output(0), kernel_shape=list(a["kernel"]),
+                strides=list(stride), dilations=list(dilate), pads=list(pad + pad), group=a["num_group"])
+    else:
+        if a["flatten"] and len(ctx.shape(0)) != 2:
+            x = ctx.add("Flatten", [x], axis=1)
+        ctx.add("Gemm", [x, weight, *([bias] if bias else [])], ctx.output(0), transB=1)
+    _range_outputs(ctx, ctx.quantized_ranges[node.output()])
+
+
+@register("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", check=_check)
+def quantized_elemwise(ctx: EmitContext, node: Node) -> None:
+    """Add or Mul of the dequantized operands: the real values the int32 result stands for, with its range."""
+    ranges = ctx.quantized_ranges
+    check_operands(node, ranges)
+    operands = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(node.inputs[:2])]
+    ctx.add("Add" if node.op == "_contrib_quantized_elemwise_add" else "Mul", operands, ctx.output(0))
+    _range_outputs(ctx, ranges[node.output()])
+
+
+@register("_contrib_quantized_embedding")
+def quantized_embedding(ctx: EmitContext, node: Node) -> None:
+    """Gather of the int8 weight's rows (int8 out), with the weight's stored range."""
+    embedding(ctx, node)
+    _range_outputs(ctx, ctx.quantized_ranges[node.output()])
+
+
+refuse("_contrib_quantize", reason=runtime_range_refusal)

@@ -8,11 +8,13 @@ import numpy as np
 
 from ..ir import Node
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, concat_rescales, conv_plan,
-                                     fc_plan, refusal)
+from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, concat_rescales, conv_plan,
+                                     check_operands, fc_plan, refusal, requantize_scale,
+                                     runtime_range_refusal, sum_plan)
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
-from .registry import HELPERS, Lowering, register
+from .linear import embedding
+from .registry import HELPERS, Lowering, refuse, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -111,6 +113,15 @@ def quantize_v2(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(_range_outputs(q, r))
 
 
+@register("_contrib_requantize", check=refusal)
+def requantize(ctx: TorchContext, node: Node) -> Lowering:
+    """The int32 integers times MXNet's requantization factor, rounded (ties to even) and saturated."""
+    r = ctx.quantized_ranges[node.output()]
+    lo, hi = r.bounds
+    scale = requantize_scale(node, ctx.quantized_ranges[node.inputs[0]])
+    return Lowering(_range_outputs(f"torch.round({ctx.input(0)} * {float(scale)!r}).clamp({lo}, {hi})", r))
+
+
 @register("_contrib_dequantize")
 def dequantize(ctx: TorchContext, node: Node) -> Lowering:
     """q * (range / 255.5 or 127.5)."""
@@ -171,8 +182,10 @@ def _with_buffers(ctx: TorchContext, expr: str, state: dict[str, np.ndarray]) ->
     return Lowering(expr, "nn.Module()", state, setup)
 
 
-def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -> Lowering:
-    """The layer holding the plan's integers and scales, and the requantized (or float) output."""
+def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None, out: QRange | None = None
+            ) -> Lowering:
+    """The layer holding the plan's integers and scales, and the requantized (or float) output; ``out``: the
+    range given beside a float32 output (a non-fused int32 sum's)."""
     state = {"weight": plan.weight.astype(np.float32), "scales": plan.scales}
     if plan.bias is not None:
         state["bias"] = plan.bias.astype(np.float32) * np.float32(plan.weight_adjust)
@@ -180,7 +193,8 @@ def _affine(ctx: TorchContext, plan: AffinePlan, acc: str, summed: str | None) -
     bounds = list(plan.bounds) if plan.bounds else None
     call = (f"{ctx.helper('mxnet_int8_requantize')}({acc}, {bias}, {ctx.layer}.scales, {summed or 'None'}, "
             f"{float(plan.sum_scale or 0.0)!r}, {plan.relu}, {float(plan.post_scale)!r}, {plan.post_relu}, {bounds}, {plan.wrap})")
-    return _with_buffers(ctx, _range_outputs(call, plan.out) if plan.out else call, state)
+    out = plan.out or out
+    return _with_buffers(ctx, _range_outputs(call, out) if out else call, state)
 
 
 @register("_sg_mkldnn_conv", check=lambda n: refusal(n) or (None if len(n.subgraphs[0].nodes) and len(
@@ -193,11 +207,7 @@ def quantized_conv(ctx: TorchContext, node: Node) -> Lowering:
     sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
     summed = node.inputs[sum_slot] if a["with_sum"] else None
     plan = conv_plan(ctx.graph, node, ranges[node.inputs[0]], ranges[summed] if summed else None, ctx.int8_cpu)
-    stride, pad, dilate = window_geometry(conv.attrs, 2)
-    ctx.helper("mxnet_int8_pairs")
-    acc = (f"{ctx.helper('mxnet_int8_conv2d')}({ctx.input(0)}, {ctx.layer}.weight, {list(stride)}, {list(pad)}, "
-           f"{list(dilate)}, {conv.attrs['num_group']}, {plan.saturating_pairs})")
-    return _affine(ctx, plan, acc, ctx.input(sum_slot) if summed else None)
+    return _affine(ctx, plan, _conv_sums(ctx, conv.attrs, plan), ctx.input(sum_slot) if summed else None)
 
 
 @register("_sg_mkldnn_fully_connected", check=refusal)
@@ -205,9 +215,56 @@ def quantized_fully_connected(ctx: TorchContext, node: Node) -> Lowering:
     """FullyConnected (and its ReLU) on int8 data: MXNet's requantized or float32 output."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
     plan = fc_plan(ctx.graph, node, ctx.quantized_ranges[node.inputs[0]], ctx.int8_cpu)
+    return _affine(ctx, plan, _linear_sums(ctx, fc.attrs, plan), None)
+
+
+@register("_contrib_quantized_fully_connected", "_contrib_quantized_conv", check=refusal)
+def quantized_sum(ctx: TorchContext, node: Node) -> Lowering:
+    """The non-fused int8 FullyConnected or Convolution: its int32 sums (bias added) as float32, with their
+    nominal range."""
+    plan = sum_plan(ctx.graph, node, ctx.quantized_ranges[node.inputs[0]], ctx.int8_cpu)
+    sums = _conv_sums if node.op == "_contrib_quantized_conv" else _linear_sums
+    return _affine(ctx, plan, sums(ctx, node.attrs, plan), None, ctx.quantized_ranges[node.output()])
+
+
+def _conv_sums(ctx: TorchContext, attrs: dict, plan: AffinePlan) -> str:
+    """The int32 sums of a quantized 2-D convolution with the float op's ``attrs``."""
+    stride, pad, dilate = window_geometry(attrs, 2)
+    ctx.helper("mxnet_int8_pairs")
+    return (f"{ctx.helper('mxnet_int8_conv2d')}({ctx.input(0)}, {ctx.layer}.weight, {list(stride)}, {list(pad)}, "
+            f"{list(dilate)}, {attrs['num_group']}, {plan.saturating_pairs})")
+
+
+def _linear_sums(ctx: TorchContext, attrs: dict, plan: AffinePlan) -> str:
+    """The int32 sums of a quantized fully connected layer with the float op's ``attrs``."""
     x = ctx.input(0)
-    if fc.attrs["flatten"] and len(ctx.shape(0)) > 2:
+    if attrs["flatten"] and len(ctx.shape(0)) > 2:
         x = f"torch.flatten({x}, 1)"
     ctx.helper("mxnet_int8_pairs")
-    acc = f"{ctx.helper('mxnet_int8_linear')}({x}, {ctx.layer}.weight, {plan.saturating_pairs}, {plan.data_shift})"
-    return _affine(ctx, plan, acc, None)
+    return f"{ctx.helper('mxnet_int8_linear')}({x}, {ctx.layer}.weight, {plan.saturating_pairs}, {plan.data_shift})"
+
+
+@register("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", check=refusal)
+def quantized_elemwise(ctx: TorchContext, node: Node) -> Lowering:
+    """The int32 result of an uncalibrated quantized add (each operand times its factor onto the summed range,
+    in float32, rounded to nearest, ties to even) or product (of the integers, exact)."""
+    ranges = ctx.quantized_ranges
+    check_operands(node, ranges)
+    left, right = ctx.input(0), ctx.input(1)
+    if node.op == "_contrib_quantized_elemwise_mul":
+        return Lowering(_range_outputs(f"{left} * {right}", ranges[node.output()]))
+    scales = add_scales(ranges[node.inputs[0]], ranges[node.inputs[1]])
+    y = f"torch.round({left} * {float(scales[0])!r} + {right} * {float(scales[1])!r})"
+    return Lowering(_range_outputs(y, ranges[node.output()]))
+
+
+@register("_contrib_quantized_embedding")
+def quantized_embedding(ctx: TorchContext, node: Node) -> Lowering:
+    """Rows of the int8 weight (held as floats), with the weight's stored range."""
+    lowering = embedding(ctx, node)
+    lowering.state = {key: value.astype(np.float32) for key, value in lowering.state.items()}
+    lowering.expr = _range_outputs(lowering.expr, ctx.quantized_ranges[node.output()])
+    return lowering
+
+
+refuse("_contrib_quantize", reason=runtime_range_refusal)
