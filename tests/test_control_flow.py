@@ -275,26 +275,131 @@ def test_tiny_elmo(tmp_path):
         assert len(converted.check(prefix, feeds(steps))) == 11
 
 
-def test_layer_report_takes_a_loop_as_one_layer(tmp_path):
-    """compare_layers on a graph with a ``_foreach``: ONNX Runtime's chunk sessions keep the weights its body
-    reads from outside, and both targets' loop outputs are flat against MXNet's float64 result."""
+def _layer_report(prefix: str, feeds: dict[str, np.ndarray], folder: Path, edit_onnx=None, edit_source=None):
+    """compare_layers on the checkpoint's conversions (``edit_onnx``/``edit_source``: a bug planted in one)."""
+    import onnx
+
     from mxconvert.layers.divergence import checkpoint_report
     from mxconvert.to_onnx import save_onnx
     from mxconvert.to_onnx.exporter import build_onnx
 
-    prefix = _save(_rnn_cell_foreach(), _weights(3, i2h_weight=(HIDDEN, FEATURES), i2h_bias=(HIDDEN,),
-                                                 h2h_weight=(HIDDEN, HIDDEN)), tmp_path / "cell")
-    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
     shapes = {name: value.shape for name, value in feeds.items()}
     graph = load_checkpoint(prefix, 0)
-    save_onnx(build_onnx(graph, ExportOptions(shapes))[0], str(tmp_path / "cell.onnx"))
+    save_onnx(build_onnx(graph, ExportOptions(shapes))[0], str(folder / "model.onnx"))
+    if edit_onnx is not None:
+        model = onnx.load(folder / "model.onnx")
+        edit_onnx(model)
+        onnx.checker.check_model(model)
+        onnx.save(model, folder / "model.onnx")
     source, state = emit_pytorch(graph, TorchOptions(shapes))
-    (tmp_path / "kit_model.py").write_text(source)
-    torch.save(state, tmp_path / "model.pth")
-    report = checkpoint_report(prefix, 0, feeds, onnx_model=str(tmp_path / "cell.onnx"),
-                               kit_model=str(tmp_path / "kit_model.py"), pytorch_model=str(tmp_path / "model.pth"))
-    loop = next(node.name for node in graph.nodes if node.op == "_foreach")  # MXNet numbers it per process
-    assert [probe.label for probe in report.probes] == [f"{loop}:0", f"{loop}:1"]
-    assert report.floors is not None
+    (folder / "kit_model.py").write_text(source if edit_source is None else edit_source(source))
+    torch.save(state, folder / "model.pth")
+    return graph, checkpoint_report(prefix, 0, feeds, onnx_model=str(folder / "model.onnx"),
+                                    kit_model=str(folder / "kit_model.py"), pytorch_model=str(folder / "model.pth"))
+
+
+def _body_labels(node, *subgraphs: int) -> list[str]:
+    return [f"{node.name}/{inner.name}" for index in subgraphs for inner in node.subgraphs[index].nodes]
+
+
+def _flat(report, compared: int) -> None:
+    """Every target within the criterion at every row MXNet computed, ``compared`` rows in all."""
     for target in ("onnxruntime", "pytorch"):
-        assert all(diff is not None and not report.diverges(i, diff) for i, diff in enumerate(report.diffs[target]))
+        diffs = report.diffs[target]
+        assert sum(diff is not None for diff in diffs) == compared
+        assert report.first_offender(target) is None
+        assert all(diff is None or not report.diverges(i, diff) for i, diff in enumerate(diffs))
+
+
+def _cell(folder: Path) -> str:
+    return _save(_rnn_cell_foreach(), _weights(3, i2h_weight=(HIDDEN, FEATURES), i2h_bias=(HIDDEN,),
+                                               h2h_weight=(HIDDEN, HIDDEN)), folder / "cell")
+
+
+def test_layer_report_taps_the_foreach_body_step_by_step(tmp_path):
+    """compare_layers on an RNN cell's ``_foreach``: a row per body node (``loop/inner``), its 5 steps stacked on
+    a new axis 0 in MXNet (the body symbol bound per step), ONNX Runtime (Loop scan outputs) and PyTorch (the
+    loop's lines), before the loop's own rows; all flat against MXNet's float64 result."""
+    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
+    graph, report = _layer_report(_cell(tmp_path), feeds, tmp_path)
+    (loop,) = graph.nodes
+    assert [probe.label for probe in report.probes] == [*_body_labels(loop, 0), f"{loop.name}:0", f"{loop.name}:1"]
+    assert all(probe.shape == (5, 2, HIDDEN) for probe in report.probes[:-1])
+    assert report.floors is not None and max(report.floors) < 1e-6
+    _flat(report, len(report.probes))
+
+
+def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
+    """The func body's nodes, stacked over the steps the loop ran (4 of at most 6), alike in every backend."""
+    from mxconvert.layers.divergence import BACKENDS
+    from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
+
+    prefix = _save(_while_loop_symbol(), _weights(8, w=(BATCH, FEATURES)), tmp_path / "loop")
+    feeds = {**_feeds(9, data=(BATCH, FEATURES)), "i0": np.array([0.0], np.float32)}
+    graph, report = _layer_report(prefix, feeds, tmp_path)
+    (loop,) = graph.nodes
+    body = [probe for probe in report.probes if probe.owner]
+    assert [probe.label for probe in body] == _body_labels(loop, 1)
+    for key in BACKENDS:
+        assert all(diff is not None and not report.diverges(i, diff)
+                   for i, diff in enumerate(report.diffs[key][:len(body)]))
+    reference = MxnetInternals(prefix, 0, feeds)
+    backends = {"mxnet": reference, "onnxruntime": OrtInternals(str(tmp_path / "model.onnx"), body),
+                "pytorch": TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)}
+    for name, backend in backends.items():
+        values = backend.fetch(reference.feeds, body)
+        assert {value.shape[0] for value in values.values()} == {4}, name
+    counter = reference.fetch(reference.feeds, body)[f"{loop.name}/{loop.subgraphs[1].nodes[-1].name}"]
+    assert counter.ravel().tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("sign, taken", [(1.0, 1), (-1.0, 2)])
+def test_layer_report_taps_the_branch_taken(tmp_path, sign, taken):
+    """A ``_cond``'s condition nodes and the taken branch's nodes compared; the other branch's rows not run."""
+    w = S.var("w")
+    x = S.var("data")
+    sym = S.contrib.cond(S.sum(x) > 0, lambda: S.broadcast_add(x * 2, w), lambda: S.relu(x) - 1)
+    prefix = _save(S.Group([sym, S.sigmoid(x)]), _weights(10, w=(1, FEATURES)), tmp_path / "cond")
+    feeds = {"data": sign * np.abs(_feeds(11, data=(BATCH, FEATURES))["data"])}
+    graph, report = _layer_report(prefix, feeds, tmp_path)
+    node = next(node for node in graph.nodes if node.op == "_cond")
+    labels = [probe.label for probe in report.probes]
+    assert [label for label in labels if "/" in label] == _body_labels(node, 0, 1, 2)
+    skipped = set(_body_labels(node, 3 - taken))
+    assert {labels[i] for i in report.not_run} == skipped
+    _flat(report, len(labels) - len(skipped))
+    for target in ("onnxruntime", "pytorch"):
+        compared = {labels[i] for i, diff in enumerate(report.diffs[target]) if diff is not None}
+        assert set(_body_labels(node, 0, taken)) <= compared and not compared & skipped
+
+
+def test_layer_report_names_a_planted_body_bug_at_its_step(tmp_path):
+    """ONNX: the cell's sum subtracts; PyTorch: its tanh is a sigmoid. The state carries each error round the
+    loop, so from step 1 on the h2h product, ahead of both in the body, is off too: the first divergent node is
+    the one that diverges at the earliest step, the planted one at step 0."""
+    from mxconvert.layers.report import summary
+
+    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
+    prefix = _cell(tmp_path)
+    (loop,) = load_checkpoint(prefix, 0).nodes
+    plus, tanh = (inner.name for inner in loop.subgraphs[0].nodes if inner.op in ("elemwise_add", "tanh"))
+
+    def subtracting(model):
+        (body,) = [a.g for a in model.graph.node[-1].attribute if a.name == "body"]
+        (add,) = [n for n in body.node if n.op_type == "Add"]
+        add.op_type = "Sub"
+
+    def sigmoid(source):
+        assert source.count("torch.tanh(") == 1
+        return source.replace("torch.tanh(", "torch.sigmoid(")
+
+    _, report = _layer_report(prefix, feeds, tmp_path, subtracting, sigmoid)
+    labels = [probe.label for probe in report.probes]
+    for key, node, op in (("onnxruntime", plus, "elemwise_add"), ("pytorch", tanh, "tanh")):
+        offender = report.first_offender(key)
+        assert (offender.node, offender.op, offender.step) == (f"{loop.name}/{node}", op, 0), summary(report)
+        h2h = report.diffs[key][labels.index(f"{loop.name}/h2h")]
+        assert report.diverges(labels.index(f"{loop.name}/h2h"), h2h) and h2h.first_step == 1
+    lines = summary(report)
+    assert f"node {loop.name}/{plus} (elemwise_add) at step 0" in lines[0]
+    assert f"node {loop.name}/{tanh} (tanh) at step 0" in lines[1]
