@@ -3,6 +3,7 @@ hybridized Gluon block, saved as users save them, converted to ONNX (run by onnx
 generated module, and it scripted), compared with MXNet 1.9.1's forward outputs."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -245,10 +246,9 @@ def test_foreach_inside_foreach(tmp_path):
         converted.check(prefix, _feeds(seed, data=(steps, 5, FEATURES), h0=(FEATURES,)))
 
 
-def test_tiny_elmo(tmp_path):
-    """GluonNLP's ELMo (character CNN, highway, two bidirectional LSTMP layers stepped by ``_foreach``), tiny and
-    untrained, exported by Gluon; converted once with its sequence axis dynamic and run at two lengths with
-    non-zero begin states, all 11 outputs against MXNet."""
+def _tiny_elmo(folder: Path):
+    """GluonNLP's ELMo, tiny and untrained, exported by Gluon: its prefix, and feeds of a given length (random
+    characters, non-zero begin states)."""
     from gluonnlp.model.elmo import ELMoBiLM
 
     net = ELMoBiLM(rnn_type="lstmpc", output_size=16, filters=[[1, 4], [2, 8]], char_embed_size=4,
@@ -260,14 +260,21 @@ def test_tiny_elmo(tmp_path):
     begin = net.begin_state(mx.nd.zeros, batch_size=BATCH)
     net(mx.nd.array(rng.integers(1, 262, size=(BATCH, 5, 6)).astype(np.float32)), begin)
     states = [state for direction in begin for layer in direction for state in layer]
-    net.export(str(tmp_path / "elmo"))
-    prefix = str(tmp_path / "elmo")
+    net.export(str(folder / "elmo"))
 
     def feeds(steps: int) -> dict[str, np.ndarray]:
         chars = rng.integers(1, 262, size=(BATCH, steps, 6)).astype(np.float32)
         return {"data0": chars, **{f"data{index + 1}": rng.normal(0, 0.3, size=s.shape).astype(np.float32)
                                    for index, s in enumerate(states)}}
 
+    return str(folder / "elmo"), feeds
+
+
+def test_tiny_elmo(tmp_path):
+    """GluonNLP's ELMo (character CNN, highway, two bidirectional LSTMP layers stepped by ``_foreach``), tiny and
+    untrained, exported by Gluon; converted once with its sequence axis dynamic and run at two lengths with
+    non-zero begin states, all 11 outputs against MXNet."""
+    prefix, feeds = _tiny_elmo(tmp_path)
     shapes = {name: value.shape for name, value in feeds(5).items()}
     assert sum(n.op == "_foreach" for n in load_checkpoint(prefix, 0).nodes) == 4
     converted = Converted(prefix, shapes, {"data0": (1,)})
@@ -356,6 +363,8 @@ def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
 @pytest.mark.parametrize("sign, taken", [(1.0, 1), (-1.0, 2)])
 def test_layer_report_taps_the_branch_taken(tmp_path, sign, taken):
     """A ``_cond``'s condition nodes and the taken branch's nodes compared; the other branch's rows not run."""
+    from mxconvert.layers.report import summary, to_json
+
     w = S.var("w")
     x = S.var("data")
     sym = S.contrib.cond(S.sum(x) > 0, lambda: S.broadcast_add(x * 2, w), lambda: S.relu(x) - 1)
@@ -371,6 +380,9 @@ def test_layer_report_taps_the_branch_taken(tmp_path, sign, taken):
     for target in ("onnxruntime", "pytorch"):
         compared = {labels[i] for i, diff in enumerate(report.diffs[target]) if diff is not None}
         assert set(_body_labels(node, 0, taken)) <= compared and not compared & skipped
+    rows = {row["node"]: row for row in json.loads(to_json(report))["nodes"]}
+    assert all(rows[label]["onnxruntime"] is None and rows[label]["pytorch"] is None for label in skipped)
+    assert all(f"{len(skipped)} body node output(s) not run" in line for line in summary(report)[-2:])
 
 
 def test_layer_report_names_a_planted_body_bug_at_its_step(tmp_path):
@@ -403,3 +415,17 @@ def test_layer_report_names_a_planted_body_bug_at_its_step(tmp_path):
     lines = summary(report)
     assert f"node {loop.name}/{plus} (elemwise_add) at step 0" in lines[0]
     assert f"node {loop.name}/{tanh} (tanh) at step 0" in lines[1]
+
+
+def test_layer_report_taps_tiny_elmos_four_loops(tmp_path):
+    """Every body node of ELMo's four LSTMP ``_foreach`` loops (Gluon's names) is a row compared in both targets,
+    all flat against MXNet's float64 result."""
+    prefix, feeds = _tiny_elmo(tmp_path)
+    graph, report = _layer_report(prefix, feeds(5), tmp_path)
+    loops = [node for node in graph.nodes if node.op == "_foreach"]
+    body = [probe.node for probe in report.probes if probe.owner]
+    assert list(dict.fromkeys(body)) == [label for loop in loops for label in _body_labels(loop, 0)]
+    assert len(body) == 80  # node outputs: a slice has four
+    for target in ("onnxruntime", "pytorch"):
+        assert all(diff is not None for probe, diff in zip(report.probes, report.diffs[target]) if probe.owner)
+        assert report.first_offender(target) is None
