@@ -327,13 +327,24 @@ def test_layer_report_taps_the_foreach_body_step_by_step(tmp_path):
     """compare_layers on an RNN cell's ``_foreach``: a row per body node (``loop/inner``), its 5 steps stacked on
     a new axis 0 in MXNet (the body symbol bound per step), ONNX Runtime (Loop scan outputs) and PyTorch (the
     loop's lines), before the loop's own rows; all flat against MXNet's float64 result."""
+    from mxconvert.layers.divergence import compare_layers, float64_reference
+    from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
+
     feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
-    graph, report = _layer_report(_cell(tmp_path), feeds, tmp_path)
+    prefix = _cell(tmp_path)
+    graph, report = _layer_report(prefix, feeds, tmp_path)
     (loop,) = graph.nodes
     assert [probe.label for probe in report.probes] == [*_body_labels(loop, 0), f"{loop.name}:0", f"{loop.name}:1"]
     assert all(probe.shape == (5, 2, HIDDEN) for probe in report.probes[:-1])
     assert report.floors is not None and max(report.floors) < 1e-6
     _flat(report, len(report.probes))
+    # one row a chunk: each backend runs the loop once per body row, to the same values
+    reference = MxnetInternals(prefix, 0, feeds)
+    exact, _ = float64_reference(prefix, 0, reference.feeds, graph, report.probes)
+    targets = {"onnxruntime": OrtInternals(str(tmp_path / "model.onnx"), report.probes),
+               "pytorch": TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)}
+    chunked = compare_layers(reference, graph, targets, 1e-5, chunk_bytes=1, exact=exact)
+    assert chunked.diffs == report.diffs and chunked.floors == report.floors
 
 
 def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
