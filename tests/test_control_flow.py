@@ -386,6 +386,7 @@ def test_layer_report_taps_the_branch_taken(tmp_path, sign, taken):
     labels = [probe.label for probe in report.probes]
     assert [label for label in labels if "/" in label] == _body_labels(node, 0, 1, 2)
     skipped = set(_body_labels(node, 3 - taken))
+    assert report.float64_note is None  # the condition cast to float32 (mxconvert.float64_graph)
     assert {labels[i] for i in report.not_run} == skipped
     _flat(report, len(labels) - len(skipped))
     for target in ("onnxruntime", "pytorch"):
