@@ -348,8 +348,8 @@ def test_layer_report_taps_the_foreach_body_step_by_step(tmp_path):
 
 
 def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
-    """The func body's nodes, stacked over the steps the loop ran (4 of at most 6), alike in every backend."""
-    from mxconvert.layers.divergence import BACKENDS
+    """The func body's nodes, stacked over the steps the loop ran (4 of at most 6), alike in every backend; the
+    loop's stacked outputs compared with MXNet's rows after the last step (left unwritten) as zeros."""
     from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
 
     prefix = _save(_while_loop_symbol(), _weights(8, w=(BATCH, FEATURES)), tmp_path / "loop")
@@ -358,9 +358,7 @@ def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
     (loop,) = graph.nodes
     body = [probe for probe in report.probes if probe.owner]
     assert [probe.label for probe in body] == _body_labels(loop, 1)
-    for key in BACKENDS:
-        assert all(diff is not None and not report.diverges(i, diff)
-                   for i, diff in enumerate(report.diffs[key][:len(body)]))
+    _flat(report, len(report.probes))
     reference = MxnetInternals(prefix, 0, feeds)
     backends = {"mxnet": reference, "onnxruntime": OrtInternals(str(tmp_path / "model.onnx"), body),
                 "pytorch": TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)}

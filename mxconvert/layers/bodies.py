@@ -38,11 +38,11 @@ class MxnetSteps:
     """A control-flow node's bodies in MXNet, each its own symbol bound once per step (in the outer run's dtype)
     on the values the step reads."""
 
-    def __init__(self, mx: Any, ctx: Any, owner: Any, node: Node):
-        """``owner``: the MXNet symbol whose head is ``node``."""
+    def __init__(self, mx: Any, ctx: Any, owner: Any, node: Node, inputs: list[np.ndarray]):
+        """``owner``: the MXNet symbol whose head is ``node``; ``inputs``: the values of the node's inputs."""
         document = json.loads(owner.tojson())
         entry = document["nodes"][document["heads"][0][0]]
-        self.mx, self.ctx, self.node = mx, ctx, node
+        self.mx, self.ctx, self.node, self.inputs = mx, ctx, node, inputs
         self.symbols = [mx.sym.load_json(json.dumps({**body, "attrs": document.get("attrs", {})})).get_internals()
                         for body in entry["subgraphs"]]
 
@@ -59,8 +59,8 @@ class MxnetSteps:
         values = {ref: outputs[positions[slot]] for ref, slot in node_slots(body).items() if slot in positions}
         return [values[ref] for ref in body.outputs], values
 
-    def values(self, inputs: list[np.ndarray], wanted: Sequence[Probe]) -> dict[str, np.ndarray]:
-        """Each wanted body probe's value, by label, given the node's input values."""
+    def values(self, wanted: Sequence[Probe]) -> dict[str, np.ndarray]:
+        """Each wanted body probe's value, by label."""
         steps: dict[str, list[np.ndarray]] = {p.label: [] for p in wanted}
 
         def record(index: int, values: Values) -> None:
@@ -68,9 +68,15 @@ class MxnetSteps:
                 if probe.subgraph == index:
                     steps[probe.label].append(values[TensorRef(probe.inner, probe.index)])
 
-        STEPPERS[self.node.op](self, inputs, record)
+        STEPPERS[self.node.op](self, self.inputs, record)
         return {p.label: np.stack(steps[p.label]) if p.stacked else steps[p.label][0]
                 for p in wanted if steps[p.label]}
+
+    def count(self) -> int:
+        """How many steps a ``_while_loop`` runs."""
+        ran: list[int] = []
+        self.while_loop(self.inputs, lambda index, values: ran.append(index))
+        return len(ran)
 
     def foreach(self, inputs: list[np.ndarray], record: Callable[[int, Values], None]) -> None:
         a = self.node.attrs

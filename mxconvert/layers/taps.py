@@ -65,12 +65,22 @@ class MxnetInternals:
         flat = [p for p in probes if not p.owner]
         found = dict(zip((p.label for p in flat), self._forward(feeds, [p.mxnet_slot for p in flat])))
         for owner in dict.fromkeys(p.owner for p in probes if p.owner):
-            node = self.owners[owner]
-            inputs = self._forward(feeds, [self.node_slots[ref] for ref in node.inputs])
-            symbol = self.internals[self.slots[self.node_slots[node.output(0)]]]
-            steps = MxnetSteps(self.mx, self.model.ctx, symbol, node)
-            found.update(self._guarded(lambda: steps.values(inputs, [p for p in probes if p.owner == owner])))
+            steps = self._steps(feeds, owner)
+            found.update(self._guarded(lambda: steps.values([p for p in probes if p.owner == owner])))
+        for node in (self.owners[name] for name in dict.fromkeys(p.node for p in flat) if name in self.owners):
+            stacked = [p for p in flat if p.node == node.name and p.index < node.attrs.get("num_out_data", 0)]
+            if node.op == "_while_loop" and stacked:  # MXNet leaves the rows after the last step unwritten
+                ran = self._guarded(self._steps(feeds, node.name).count)
+                for probe in stacked:
+                    found[probe.label][ran:] = 0  # as the targets write them
         return found
+
+    def _steps(self, feeds: Feeds, owner: str) -> MxnetSteps:
+        """The bodies of control-flow node ``owner`` on the values its inputs take."""
+        node = self.owners[owner]
+        inputs = self._forward(feeds, [self.node_slots[ref] for ref in node.inputs])
+        symbol = self.internals[self.slots[self.node_slots[node.output(0)]]]
+        return MxnetSteps(self.mx, self.model.ctx, symbol, node, inputs)
 
     def _forward(self, feeds: Feeds, slots: Sequence[tuple[str, int]]) -> list[np.ndarray]:
         """The internals at ``slots`` from one bind of their group."""
