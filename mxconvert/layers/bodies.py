@@ -68,18 +68,19 @@ class MxnetSteps:
                 if probe.subgraph == index:
                     steps[probe.label].append(values[TensorRef(probe.inner, probe.index)])
 
-        STEPPERS[self.node.op](self, self.inputs, record)
+        STEPPERS[self.node.op](self, record)
         return {p.label: np.stack(steps[p.label]) if p.stacked else steps[p.label][0]
                 for p in wanted if steps[p.label]}
 
     def count(self) -> int:
         """How many steps a ``_while_loop`` runs."""
         ran: list[int] = []
-        self.while_loop(self.inputs, lambda index, values: ran.append(index))
+        self.while_loop(lambda index, values: ran.append(index))
         return len(ran)
 
-    def foreach(self, inputs: list[np.ndarray], record: Callable[[int, Values], None]) -> None:
-        a = self.node.attrs
+    def foreach(self, record: Callable[[int, Values], None]) -> None:
+        """One step per row of the data inputs, the states carried; ``record`` sees each step's tensors."""
+        inputs, a = self.inputs, self.node.attrs
         data, outputs, states = len(a["in_data_locs"]), a["num_out_data"], state_count(self.node)
         carried = inputs[data:data + states]
         for step in range(inputs[0].shape[0]):
@@ -89,8 +90,9 @@ class MxnetSteps:
             record(0, values)
             carried = results[outputs:]
 
-    def while_loop(self, inputs: list[np.ndarray], record: Callable[[int, Values], None]) -> None:
-        node = self.node
+    def while_loop(self, record: Callable[[int, Values], None]) -> None:
+        """Steps while the condition holds, at most ``max_iterations``; ``record`` sees each step's func body."""
+        inputs, node = self.inputs, self.node
         cond_slots, func_slots = body_slots(node)
         positions = loop_var_slots(node)
         carried = [inputs[func_slots[position]] for position in positions]
@@ -106,8 +108,9 @@ class MxnetSteps:
             record(1, values)
             carried = results[node.attrs["num_out_data"]:]
 
-    def cond(self, inputs: list[np.ndarray], record: Callable[[int, Values], None]) -> None:
-        slots = body_slots(self.node)
+    def cond(self, record: Callable[[int, Values], None]) -> None:
+        """The condition, then the branch it picks; ``record`` sees both."""
+        inputs, slots = self.inputs, body_slots(self.node)
         (flag,), values = self.run(0, {position: inputs[slot] for position, slot in enumerate(slots[0])})
         record(0, values)
         branch = 1 if flag_of(flag) else 2
