@@ -15,6 +15,7 @@ rewrite's last node keeps the node's name, so the layer report finds it):
 * the interleaved attention products of GluonNLP (``_contrib_interleaved_matmul_{selfatt,encdec}_{qk,valatt}``):
   reshape, transpose and ``batch_dot``, the queries scaled by 1 / sqrt(head size) in the ``qk`` forms;
 * ``amp_cast`` to float64: ``Cast`` (MKLDNN's amp_cast knows no float64).
+* a ``_cond``'s condition: its value cast to float32, the type MXNet's ``_cond`` gives it.
 * the float fused subgraph ops of ``optimize_for(backend='MKLDNN')`` (``_sg_mkldnn_*``): the ops of their subgraph.
 
 ``MultiBoxPrior``, ``MultiBoxDetection``, ``MultiBoxTarget``, ``Proposal``, ``MultiProposal``, ``GridGenerator``,
@@ -51,7 +52,19 @@ def _made_double(graph: dict) -> dict:
             attrs["dtype"] = "float64"
         if node.get("subgraphs"):
             node["subgraphs"] = [_made_double(body) for body in node["subgraphs"]]
+        if node["op"] == "_cond":
+            node["subgraphs"][0] = _condition_float32(node["subgraphs"][0])
     return _rewritten(graph)
+
+
+def _condition_float32(body: dict) -> dict:
+    """A ``_cond``'s condition ending in a cast to float32: MXNet types the condition's value float32 whatever
+    the graph computes in."""
+    (head,) = body["heads"]
+    name = f"{body['nodes'][head[0]]['name']}_float32"
+    body["nodes"].append({"op": "Cast", "name": name, "attrs": {"dtype": "float32"}, "inputs": [head]})
+    body["heads"] = [[len(body["nodes"]) - 1, 0, 0]]
+    return body
 
 
 class _Builder:

@@ -263,8 +263,10 @@ class MxnetModel:
         stored = {**self.arg_params, **self.aux_params}
         array = self.mx.np.array if self.numpy else self.mx.nd.array
         fed = {**feeds, **{name: np.zeros(known[name], self.dtype) for name in self.label_names}}
+        # float inputs in the run's dtype (a CachedOp computes in its inputs' types), integer ones as they are
         inputs = [stored[name].as_in_context(self.ctx) if name in stored
-                  else array(fed[name], dtype=fed[name].dtype, ctx=self.ctx) for name in self.symbol.list_inputs()]
+                  else array(fed[name], dtype=self.dtype if fed[name].dtype.kind == "f" else fed[name].dtype,
+                             ctx=self.ctx) for name in self.symbol.list_inputs()]
         outputs = self.mx.nd.CachedOp(self.symbol)(*inputs)
         return outputs if isinstance(outputs, (list, tuple)) else [outputs]
 

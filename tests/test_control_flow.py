@@ -3,6 +3,7 @@ hybridized Gluon block, saved as users save them, converted to ONNX (run by onnx
 generated module, and it scripted), compared with MXNet 1.9.1's forward outputs."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -245,10 +246,9 @@ def test_foreach_inside_foreach(tmp_path):
         converted.check(prefix, _feeds(seed, data=(steps, 5, FEATURES), h0=(FEATURES,)))
 
 
-def test_tiny_elmo(tmp_path):
-    """GluonNLP's ELMo (character CNN, highway, two bidirectional LSTMP layers stepped by ``_foreach``), tiny and
-    untrained, exported by Gluon; converted once with its sequence axis dynamic and run at two lengths with
-    non-zero begin states, all 11 outputs against MXNet."""
+def _tiny_elmo(folder: Path):
+    """GluonNLP's ELMo, tiny and untrained, exported by Gluon: its prefix, and feeds of a given length (random
+    characters, non-zero begin states)."""
     from gluonnlp.model.elmo import ELMoBiLM
 
     net = ELMoBiLM(rnn_type="lstmpc", output_size=16, filters=[[1, 4], [2, 8]], char_embed_size=4,
@@ -260,14 +260,21 @@ def test_tiny_elmo(tmp_path):
     begin = net.begin_state(mx.nd.zeros, batch_size=BATCH)
     net(mx.nd.array(rng.integers(1, 262, size=(BATCH, 5, 6)).astype(np.float32)), begin)
     states = [state for direction in begin for layer in direction for state in layer]
-    net.export(str(tmp_path / "elmo"))
-    prefix = str(tmp_path / "elmo")
+    net.export(str(folder / "elmo"))
 
     def feeds(steps: int) -> dict[str, np.ndarray]:
         chars = rng.integers(1, 262, size=(BATCH, steps, 6)).astype(np.float32)
         return {"data0": chars, **{f"data{index + 1}": rng.normal(0, 0.3, size=s.shape).astype(np.float32)
                                    for index, s in enumerate(states)}}
 
+    return str(folder / "elmo"), feeds
+
+
+def test_tiny_elmo(tmp_path):
+    """GluonNLP's ELMo (character CNN, highway, two bidirectional LSTMP layers stepped by ``_foreach``), tiny and
+    untrained, exported by Gluon; converted once with its sequence axis dynamic and run at two lengths with
+    non-zero begin states, all 11 outputs against MXNet."""
+    prefix, feeds = _tiny_elmo(tmp_path)
     shapes = {name: value.shape for name, value in feeds(5).items()}
     assert sum(n.op == "_foreach" for n in load_checkpoint(prefix, 0).nodes) == 4
     converted = Converted(prefix, shapes, {"data0": (1,)})
@@ -275,26 +282,160 @@ def test_tiny_elmo(tmp_path):
         assert len(converted.check(prefix, feeds(steps))) == 11
 
 
-def test_layer_report_takes_a_loop_as_one_layer(tmp_path):
-    """compare_layers on a graph with a ``_foreach``: ONNX Runtime's chunk sessions keep the weights its body
-    reads from outside, and both targets' loop outputs are flat against MXNet's float64 result."""
+def _layer_report(prefix: str, feeds: dict[str, np.ndarray], folder: Path, edit_onnx=None, edit_source=None):
+    """compare_layers on the checkpoint's conversions (``edit_onnx``/``edit_source``: a bug planted in one)."""
+    import onnx
+
     from mxconvert.layers.divergence import checkpoint_report
     from mxconvert.to_onnx import save_onnx
     from mxconvert.to_onnx.exporter import build_onnx
 
-    prefix = _save(_rnn_cell_foreach(), _weights(3, i2h_weight=(HIDDEN, FEATURES), i2h_bias=(HIDDEN,),
-                                                 h2h_weight=(HIDDEN, HIDDEN)), tmp_path / "cell")
-    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
     shapes = {name: value.shape for name, value in feeds.items()}
     graph = load_checkpoint(prefix, 0)
-    save_onnx(build_onnx(graph, ExportOptions(shapes))[0], str(tmp_path / "cell.onnx"))
+    save_onnx(build_onnx(graph, ExportOptions(shapes))[0], str(folder / "model.onnx"))
+    if edit_onnx is not None:
+        model = onnx.load(folder / "model.onnx")
+        edit_onnx(model)
+        onnx.checker.check_model(model)
+        onnx.save(model, folder / "model.onnx")
     source, state = emit_pytorch(graph, TorchOptions(shapes))
-    (tmp_path / "kit_model.py").write_text(source)
-    torch.save(state, tmp_path / "model.pth")
-    report = checkpoint_report(prefix, 0, feeds, onnx_model=str(tmp_path / "cell.onnx"),
-                               kit_model=str(tmp_path / "kit_model.py"), pytorch_model=str(tmp_path / "model.pth"))
-    loop = next(node.name for node in graph.nodes if node.op == "_foreach")  # MXNet numbers it per process
-    assert [probe.label for probe in report.probes] == [f"{loop}:0", f"{loop}:1"]
-    assert report.floors is not None
+    (folder / "kit_model.py").write_text(source if edit_source is None else edit_source(source))
+    torch.save(state, folder / "model.pth")
+    return graph, checkpoint_report(prefix, 0, feeds, onnx_model=str(folder / "model.onnx"),
+                                    kit_model=str(folder / "kit_model.py"), pytorch_model=str(folder / "model.pth"))
+
+
+def _body_labels(node, *subgraphs: int) -> list[str]:
+    return [f"{node.name}/{inner.name}" for index in subgraphs for inner in node.subgraphs[index].nodes]
+
+
+def _flat(report, compared: int) -> None:
+    """Every target within the criterion at every row MXNet computed, ``compared`` rows in all."""
     for target in ("onnxruntime", "pytorch"):
-        assert all(diff is not None and not report.diverges(i, diff) for i, diff in enumerate(report.diffs[target]))
+        diffs = report.diffs[target]
+        assert sum(diff is not None for diff in diffs) == compared
+        assert report.first_offender(target) is None
+        assert all(diff is None or not report.diverges(i, diff) for i, diff in enumerate(diffs))
+
+
+def _cell(folder: Path) -> str:
+    return _save(_rnn_cell_foreach(), _weights(3, i2h_weight=(HIDDEN, FEATURES), i2h_bias=(HIDDEN,),
+                                               h2h_weight=(HIDDEN, HIDDEN)), folder / "cell")
+
+
+def test_layer_report_taps_the_foreach_body_step_by_step(tmp_path):
+    """compare_layers on an RNN cell's ``_foreach``: a row per body node (``loop/inner``), its 5 steps stacked on
+    a new axis 0 in MXNet (the body symbol bound per step), ONNX Runtime (Loop scan outputs) and PyTorch (the
+    loop's lines), before the loop's own rows; all flat against MXNet's float64 result."""
+    from mxconvert.layers.divergence import compare_layers, float64_reference
+    from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
+
+    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
+    prefix = _cell(tmp_path)
+    graph, report = _layer_report(prefix, feeds, tmp_path)
+    (loop,) = graph.nodes
+    assert [probe.label for probe in report.probes] == [*_body_labels(loop, 0), f"{loop.name}:0", f"{loop.name}:1"]
+    assert all(probe.shape == (5, 2, HIDDEN) for probe in report.probes[:-1])
+    assert report.floors is not None and max(report.floors) < 1e-6
+    _flat(report, len(report.probes))
+    # one row a chunk: each backend runs the loop once per body row, to the same values
+    reference = MxnetInternals(prefix, 0, feeds)
+    exact, _ = float64_reference(prefix, 0, reference.feeds, graph, report.probes)
+    targets = {"onnxruntime": OrtInternals(str(tmp_path / "model.onnx"), report.probes),
+               "pytorch": TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)}
+    chunked = compare_layers(reference, graph, targets, 1e-5, chunk_bytes=1, exact=exact)
+    assert chunked.diffs == report.diffs and chunked.floors == report.floors
+
+
+def test_layer_report_taps_the_while_loop_body_for_the_steps_run(tmp_path):
+    """The func body's nodes, stacked over the steps the loop ran (4 of at most 6), alike in every backend; the
+    loop's stacked outputs compared with MXNet's rows after the last step (left unwritten) as zeros."""
+    from mxconvert.layers.taps import MxnetInternals, OrtInternals, TorchInternals
+
+    prefix = _save(_while_loop_symbol(), _weights(8, w=(BATCH, FEATURES)), tmp_path / "loop")
+    feeds = {**_feeds(9, data=(BATCH, FEATURES)), "i0": np.array([0.0], np.float32)}
+    graph, report = _layer_report(prefix, feeds, tmp_path)
+    (loop,) = graph.nodes
+    body = [probe for probe in report.probes if probe.owner]
+    assert [probe.label for probe in body] == _body_labels(loop, 1)
+    _flat(report, len(report.probes))
+    reference = MxnetInternals(prefix, 0, feeds)
+    backends = {"mxnet": reference, "onnxruntime": OrtInternals(str(tmp_path / "model.onnx"), body),
+                "pytorch": TorchInternals(str(tmp_path / "kit_model.py"), str(tmp_path / "model.pth"), graph)}
+    for name, backend in backends.items():
+        values = backend.fetch(reference.feeds, body)
+        assert {value.shape[0] for value in values.values()} == {4}, name
+    counter = reference.fetch(reference.feeds, body)[f"{loop.name}/{loop.subgraphs[1].nodes[-1].name}"]
+    assert counter.ravel().tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("sign, taken", [(1.0, 1), (-1.0, 2)])
+def test_layer_report_taps_the_branch_taken(tmp_path, sign, taken):
+    """A ``_cond``'s condition nodes and the taken branch's nodes compared; the other branch's rows not run."""
+    from mxconvert.layers.report import summary, to_json
+
+    w = S.var("w")
+    x = S.var("data")
+    sym = S.contrib.cond(S.sum(x) > 0, lambda: S.broadcast_add(x * 2, w), lambda: S.relu(x) - 1)
+    prefix = _save(S.Group([sym, S.sigmoid(x)]), _weights(10, w=(1, FEATURES)), tmp_path / "cond")
+    feeds = {"data": sign * np.abs(_feeds(11, data=(BATCH, FEATURES))["data"])}
+    graph, report = _layer_report(prefix, feeds, tmp_path)
+    node = next(node for node in graph.nodes if node.op == "_cond")
+    labels = [probe.label for probe in report.probes]
+    assert [label for label in labels if "/" in label] == _body_labels(node, 0, 1, 2)
+    skipped = set(_body_labels(node, 3 - taken))
+    assert report.float64_note is None  # the condition cast to float32 (mxconvert.float64_graph)
+    assert {labels[i] for i in report.not_run} == skipped
+    _flat(report, len(labels) - len(skipped))
+    for target in ("onnxruntime", "pytorch"):
+        compared = {labels[i] for i, diff in enumerate(report.diffs[target]) if diff is not None}
+        assert set(_body_labels(node, 0, taken)) <= compared and not compared & skipped
+    rows = {row["node"]: row for row in json.loads(to_json(report))["nodes"]}
+    assert all(rows[label]["onnxruntime"] is None and rows[label]["pytorch"] is None for label in skipped)
+    assert all(f"{len(skipped)} body node output(s) not run" in line for line in summary(report)[-2:])
+
+
+def test_layer_report_names_a_planted_body_bug_at_its_step(tmp_path):
+    """ONNX: the cell's sum subtracts; PyTorch: its tanh is a sigmoid. The state carries each error round the
+    loop, so from step 1 on the h2h product, ahead of both in the body, is off too: the first divergent node is
+    the one that diverges at the earliest step, the planted one at step 0."""
+    from mxconvert.layers.report import summary
+
+    feeds = _feeds(4, data=(5, 2, FEATURES), begin_state=(2, HIDDEN))
+    prefix = _cell(tmp_path)
+    (loop,) = load_checkpoint(prefix, 0).nodes
+    plus, tanh = (inner.name for inner in loop.subgraphs[0].nodes if inner.op in ("elemwise_add", "tanh"))
+
+    def subtracting(model):
+        (body,) = [a.g for a in model.graph.node[-1].attribute if a.name == "body"]
+        (add,) = [n for n in body.node if n.op_type == "Add"]
+        add.op_type = "Sub"
+
+    def sigmoid(source):
+        assert source.count("torch.tanh(") == 1
+        return source.replace("torch.tanh(", "torch.sigmoid(")
+
+    _, report = _layer_report(prefix, feeds, tmp_path, subtracting, sigmoid)
+    labels = [probe.label for probe in report.probes]
+    for key, node, op in (("onnxruntime", plus, "elemwise_add"), ("pytorch", tanh, "tanh")):
+        offender = report.first_offender(key)
+        assert (offender.node, offender.op, offender.step) == (f"{loop.name}/{node}", op, 0), summary(report)
+        h2h = report.diffs[key][labels.index(f"{loop.name}/h2h")]
+        assert report.diverges(labels.index(f"{loop.name}/h2h"), h2h) and h2h.first_step == 1
+    lines = summary(report)
+    assert f"node {loop.name}/{plus} (elemwise_add) at step 0" in lines[0]
+    assert f"node {loop.name}/{tanh} (tanh) at step 0" in lines[1]
+
+
+def test_layer_report_taps_tiny_elmos_four_loops(tmp_path):
+    """Every body node of ELMo's four LSTMP ``_foreach`` loops (Gluon's names) is a row compared in both targets,
+    all flat against MXNet's float64 result."""
+    prefix, feeds = _tiny_elmo(tmp_path)
+    graph, report = _layer_report(prefix, feeds(5), tmp_path)
+    loops = [node for node in graph.nodes if node.op == "_foreach"]
+    body = [probe.node for probe in report.probes if probe.owner]
+    assert list(dict.fromkeys(body)) == [label for loop in loops for label in _body_labels(loop, 0)]
+    assert len(body) == 80  # node outputs: a slice has four
+    for target in ("onnxruntime", "pytorch"):
+        assert all(diff is not None for probe, diff in zip(report.probes, report.diffs[target]) if probe.owner)
+        assert report.first_offender(target) is None

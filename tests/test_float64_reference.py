@@ -263,6 +263,21 @@ def test_float64_run_rewrites_control_flow_bodies(tmp_path: Path) -> None:
     assert error64 <= 1e-12 and error32 > 1e-10, (error64, error32)
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_float64_run_of_a_cond(tmp_path: Path, sign: float) -> None:
+    """MXNet types a ``_cond``'s condition float32 whatever the graph's type: cast there, both branches run in
+    double."""
+    out = S.contrib.cond(S.sum(d) * sign > 0, lambda: S.exp(d) / 3, lambda: S.sin(d) * 7)
+    mx.model.save_checkpoint(str(tmp_path / "m"), 0, out, {}, {})  # no weights (MXNet infers no cond's shapes)
+    data = np.random.default_rng(0).normal(size=(2, 5)).astype(np.float32)
+    (f32,), (f64,) = _both(tmp_path / "m", data)
+    x = data.astype(np.float64)
+    exact = np.exp(x) / 3 if x.sum() * sign > 0 else np.sin(x) * 7
+    assert f64.dtype == np.float64
+    error64, error32 = (np.abs(out - exact).max() / np.abs(exact).max() for out in (f64, f32))
+    assert error64 <= 1e-12 and error32 > 1e-10, (error64, error32)
+
+
 # --- ops still run in float32 inside the float64 run, and integer inputs ---------------------------------------
 @pytest.mark.parametrize("case", ["det_multibox_detection", "det_proposal_repeats_min_size_scores",
                                   "det_multi_proposal", "nn_deconv3d", "shape_amp_cast_float32",

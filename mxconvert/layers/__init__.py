@@ -6,6 +6,9 @@ Tensors are paired by MXNet node name (output ``i`` of a multi-output node as ``
 * ONNX Runtime runs a copy of our file with ``<node>_output`` / ``<node>_output<i>`` made graph outputs;
 * PyTorch runs the generated ``forward`` with a tap after each assignment (one line per MXNet node).
 
+A node inside a control-flow body is a row ``outer/inner``; a loop body node's value is its steps stacked along
+a new axis 0 (:mod:`bodies`).
+
 MXNet also runs in float64, the exact result: at each node, MXNet float32's own distance from it is the noise
 floor. A node diverges when a target is past the tolerance against MXNet float32 and further from float64 than
 ``noise_factor`` times that floor, so float32 rounding that MXNet shares is never mistaken for a bug. Where MXNet
@@ -15,9 +18,9 @@ Memory stays bounded: the probes (node outputs in graph order) are split into ch
 ``chunk_bytes`` per backend (float64 counted twice). Each chunk is one forward pass per backend, compared and
 dropped before the next; every backend stops at the chunk's last node, so a pass costs only the graph up to there.
 
-Modules: ``probes`` (the rows and their chunks), ``taps`` (each backend's tensors), ``divergence`` (the comparison,
-:func:`divergence.checkpoint_report`), ``report`` (table, summary, JSON, markdown, plot); :func:`main` is
-``compare_layers.py``.
+Modules: ``probes`` (the rows and their chunks), ``taps`` (each backend's tensors), ``bodies`` (those inside
+control-flow bodies), ``divergence`` (the comparison, :func:`divergence.checkpoint_report`), ``report`` (table,
+summary, JSON, markdown, plot); :func:`main` is ``compare_layers.py``.
 """
 from __future__ import annotations
 

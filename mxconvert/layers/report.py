@@ -69,8 +69,9 @@ def summary(report: LayerReport) -> list[str]:
     for key in report.diffs:
         label = BACKENDS[key]
         compared = sum(d is not None for d in report.diffs[key])
-        missing = len(report.probes) - compared
+        missing = len(report.probes) - compared - len(report.not_run)
         absent = f"; {missing} node output(s) not in the model" if missing else ""
+        absent += f"; {len(report.not_run)} body node output(s) not run" if report.not_run else ""
         offender = report.first_offender(key)
         if offender is None:
             probe, diff = report.worst(key)
@@ -81,7 +82,8 @@ def summary(report: LayerReport) -> list[str]:
                   else f"its inputs were at {offender.input_rel_error:.2e}")
         ratio = "" if offender.floor_ratio is None else \
             f", {offender.floor_ratio:.3g}x MXNet's float32 rounding from float64"
-        lines.append(f"{label}: first {report.criterion}: node {offender.node} ({offender.op}), relative error "
+        at = "" if offender.step is None else f" at step {offender.step}"
+        lines.append(f"{label}: first {report.criterion}: node {offender.node} ({offender.op}){at}, relative error "
                      f"{offender.rel_error:.2e}{ratio}; {before}, so the {offender.op} introduced the jump{absent}")
     return lines
 
