@@ -21,7 +21,7 @@ def mxnet_view(sym):
 
 # NumPy-interface ops whose output MXNet names otherwise (``_npi_average`` has a second, hidden output)
 _NUMPY_OUTPUT_NAMES = {"_npi_concatenate": "out", "_npi_matmul": "out", "_npi_std": "std", "_npi_var": "var",
-                       "_npi_average": "output0"}
+                       "_npi_average": "output0", "_npi_norm": "output0"}
 
 
 def our_view(graph, spellings: dict[str, str] | None = None):
@@ -40,6 +40,8 @@ def our_view(graph, spellings: dict[str, str] | None = None):
             outputs.append(f"{ref.node}_{('output', 'mean', 'std')[ref.index]}")
         elif node.op == "RNN":  # and the RNN output, state_output, statecell_output
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
+        elif node.op == "_contrib_DeformablePSROIPooling":  # and this output, top_count
+            outputs.append(f"{ref.node}_{('output', 'top_count')[ref.index]}")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
         elif node.op == "_contrib_MultiBoxTarget":

@@ -91,14 +91,21 @@ def test_custom_op_under_its_numpy_name_is_refused_by_op_type(tmp_path):
 
 
 def test_unknown_ops_read_with_the_outputs_their_readers_read(tmp_path):
-    """``_linalg_syevd`` and ``_linalg_gelqf`` (no schema yet): their second outputs read, both refused at once."""
+    """Ops of a fork of MXNet (no schema: ``_linalg_syevd`` and ``_linalg_gelqf`` renamed in the symbol file of
+    MXNet's own checkpoint): their second outputs read, both refused at once."""
     d = S.var("data")
     square = S.reshape(d, shape=(2, 3, 3))
     vectors, values = S.linalg.syevd(square + S.transpose(square, axes=(0, 2, 1)), name="ev")
     gelqf = S.linalg.gelqf(square, name="lq")
-    graph = _save(S.Group([S.batch_dot(vectors, gelqf[1]), values]), tmp_path / "stats", (2, 9))
+    _save(S.Group([S.batch_dot(vectors, gelqf[1]), values]), tmp_path / "stats", (2, 9))
+    symbol = tmp_path / "stats-symbol.json"
+    symbol.write_text(symbol.read_text().replace('"_linalg_syevd"', '"_fork_syevd"')
+                      .replace('"_linalg_gelqf"', '"_fork_gelqf"'))
+    graph = load_checkpoint(str(tmp_path / "stats"))
+    assert {node.op: node.num_outputs for node in graph.nodes if node.op.startswith("_fork")} == {
+        "_fork_syevd": 2, "_fork_gelqf": 2}
     for message in _both_refuse(graph, (2, 9)):
-        assert "_linalg_gelqf (lq)" in message and "_linalg_syevd (ev)" in message
+        assert "_fork_gelqf (lq)" in message and "_fork_syevd (ev)" in message
 
 
 def test_legacy_batch_norms_read_their_moving_statistics_as_aux(tmp_path):

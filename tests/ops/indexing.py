@@ -316,6 +316,8 @@ CASES.update({
 })
 CASE_INPUTS["index_histogram_bins_unsorted"] = {"bins": np.array([-0.75, -0.1, 0.0, 0.25, 0.5], np.float32),
                                                 "unsorted": np.array([-0.5, 0.3, 0.0, 0.6], np.float32)}
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer mixes the double bin positions with float32" for case in (
+    "index_histogram_quarters_ints", "index_histogram_bins_unsorted", "np_histogram_range")})
 # integer data whose equal bins' edges repeat in int32: MXNet's first guess of a bin, moved by one at most
 BOTH_REFUSE["index_histogram_repeated_edges_int"] = (
     S._internal._histogram(S.Cast(d * 2.0, dtype="int32"), bin_cnt=3, range=(0.0, 1.0), name="hist"), (3, 4),
