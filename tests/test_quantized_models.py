@@ -102,10 +102,12 @@ def test_onnx_computes_the_exact_integer_arithmetic(request, name, tmp_path):
     assert np.abs(out - exact).max() <= 1e-6 * np.abs(exact).max()
 
 
-def test_onnx_runtime_optimized_keeps_the_exact_arithmetic(exported, tmp_path):
-    """ONNX Runtime with its default graph optimizations on the default file of ResNet-18 (residual sums
-    included): the same logits, bit for bit."""
-    prefix, feeds = exported["int8-resnet18_v1-naive"], _inputs("int8-resnet18_v1-naive")
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-resnet18_v2-naive"])
+def test_onnx_runtime_optimized_keeps_the_exact_arithmetic(exported, name, tmp_path):
+    """ONNX Runtime with its default graph optimizations on the default file of the ResNet-18s (residual sums,
+    convolutions without bias whose scale it would fold into their weights, standalone BatchNorms): the same
+    logits, bit for bit."""
+    prefix, feeds = exported[name], _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
     api.to_onnx(graph, shapes, tmp_path / "m.onnx")

@@ -209,17 +209,18 @@ def _unit_weight(ctx: EmitContext, plan: AffinePlan, to: int = TensorProto.FLOAT
 
 
 def _exact_epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, sums: str, rank: int, summed: str | None) -> None:
-    """MXNet's requantization of the integer ``sums`` (exact in float32 below 2^24) in its order: + bias (in
-    float64, which no runtime folds into the product's accumulation), x scale per channel, ReLU (and its scale), the
-    residual sum in one rounding (float64, then float32), ReLU, quantized with step 1; ``rank``: the sums'
-    (channels on axis 1)."""
+    """MXNet's requantization of the integer ``sums`` (exact in float32 below 2^24) in its order: + bias, x scale
+    per channel (each in float64, rounded to float32 once as float32's own operation is, and out of reach of the
+    runtimes' fusions into the product), ReLU (and its scale), the residual sum in one rounding, ReLU, quantized
+    with step 1; ``rank``: the sums' (channels on axis 1; a product's sums come in float64)."""
     shape = (-1,) + (1,) * (rank - 2)
-    y = sums if rank > 2 else ctx.add("Cast", [sums], to=TensorProto.FLOAT)  # a product's float64 sums
+    y = ctx.add("Cast", [sums], to=TensorProto.FLOAT) if rank == 2 else sums  # float(sums), as MXNet converts them
     if plan.bias is not None:
         bias = ctx.const(plan.bias.astype(np.float32).astype(np.float64).reshape(shape), "bias", np.float64)
         y = ctx.add("Cast", [ctx.add("Add", [ctx.add("Cast", [y], to=TensorProto.DOUBLE), bias])],
                     to=TensorProto.FLOAT)
-    y = ctx.add("Mul", [y, ctx.const(plan.scales.reshape(shape), "scales")])
+    scales = ctx.const(plan.scales.astype(np.float64).reshape(shape), "scales", np.float64)
+    y = ctx.add("Cast", [ctx.add("Mul", [ctx.add("Cast", [y], to=TensorProto.DOUBLE), scales])], to=TensorProto.FLOAT)
     if plan.relu:
         y = ctx.add("Relu", [y])
     if plan.post_scale != 1.0:
