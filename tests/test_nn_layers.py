@@ -1,15 +1,17 @@
-"""nn layers, normalisation and matrix products beyond the per-op cases: other batch sizes, the modules the
-PyTorch model trains, and what MXNet itself refuses or a target cannot express, refused by name."""
+"""nn layers, normalisation and matrix products beyond the per-op cases: other batch sizes, deformable
+convolutions at other sizes, the modules the PyTorch model trains, and what MXNet itself refuses or a target
+cannot express, refused by name."""
 from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from mxcases import CASES, S, assert_close, mx, run_reference
+from mxcases import CASES, S, assert_close, assert_near_exact, mx, run_reference
 
 from mxconvert.checkpoint import attach_weights
 from mxconvert.errors import UnsupportedOpsError
+from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
@@ -19,7 +21,7 @@ from mxconvert.to_torch.loader import build_model, module_from_source
 d = S.var("data")
 # Cases whose every output row depends on its own input row only: a batch of three copies gives three copies.
 PER_ROW = ("nn_deconv2d_stride_pad_adj", "nn_dot_nd", "nn_dot_transpose_b_nd", "nn_group_norm_output_mean_var",
-           "nn_layer_norm_axis1", "nn_lrn_3", "nn_embedding", "nn_instance_norm_1d")
+           "nn_layer_norm_axis1", "nn_lrn_3", "nn_embedding", "nn_instance_norm_1d", "dcn_v1_pad", "dcn_v2_pad")
 
 
 @pytest.mark.parametrize("case", PER_ROW)
@@ -38,6 +40,43 @@ def test_other_batch_sizes_follow_mxnet(case):
     with torch.no_grad():
         out = module(torch.from_numpy(data))
     assert_close(expected, [o.numpy() for o in (out if isinstance(out, tuple) else [out])])
+
+
+# deformable convolutions converted at the case's shape, run at two others (torch.export traces the first)
+DEFORMABLE_SIZES = {"dcn_v1_groups_stride_dilate_no_bias": [(2, 4, 13, 6), (1, 4, 5, 11)],
+                    "dcn_v1_rect_far": [(3, 4, 3, 9), (1, 4, 8, 4)],
+                    "dcn_v2_groups_stride_no_bias": [(2, 4, 6, 11), (1, 4, 13, 7)],
+                    "dcn_v2_rect_far": [(3, 4, 6, 3), (1, 4, 11, 7)]}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.script still works; it is only deprecated
+@pytest.mark.parametrize("case", sorted(DEFORMABLE_SIZES))
+def test_deformable_convolutions_at_other_sizes(case, tmp_path):
+    """One conversion with batch, height and width dynamic: the sampling grid, the data's bounds and the output's
+    size follow the live shapes in ONNX (opset 13's decomposition; 19: DeformConv for DCNv2) and PyTorch (eager,
+    TorchScript, torch.export with its sizes dynamic), within MXNet float32's own distance of its float64 run at
+    each size."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, shape)
+    prefix = str(tmp_path / "m")
+    mx.model.save_checkpoint(prefix, 0, sym, {name: mx.nd.array(value) for name, value in ref.graph.params.items()}, {})
+    dynamic = {"data": (0, 2, 3)}
+    sessions = [ort.InferenceSession(export_onnx(ref.graph, ExportOptions(input_shape=shape, dynamic_axes=dynamic,
+                                                                          opset=opset))[0].SerializeToString(),
+                                     providers=["CPUExecutionProvider"]) for opset in (13, 19)]
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape, dynamic_axes=dynamic))
+    module = build_model(module_from_source(source), state)
+    inputs = [np.random.default_rng(5).uniform(-1, 1, other).astype(np.float32) for other in DEFORMABLE_SIZES[case]]
+    auto = torch.export.Dim.AUTO
+    runs = (module, torch.jit.script(module), torch.export.export(
+        module, (torch.from_numpy(inputs[0]),), dynamic_shapes=({0: auto, 2: auto, 3: auto},)).module())
+    expected, exact = MxnetModel(prefix, 0), MxnetModel(prefix, 0, dtype="float64")
+    for data in inputs:
+        outputs = [session.run(None, {"data": data}) for session in sessions]
+        with torch.no_grad():
+            outputs.extend([run(torch.from_numpy(data)).numpy()] for run in runs)
+        for actual in outputs:
+            assert_near_exact(expected(data), exact(data.astype(np.float64)), actual)
 
 
 @pytest.mark.parametrize("case, layer", [("nn_deconv3d", "nn.ConvTranspose3d"), ("nn_group_norm", "nn.GroupNorm"),

@@ -168,22 +168,16 @@ def is_modulated(node: Node) -> bool:
     return node.op == "_contrib_ModulatedDeformableConvolution"
 
 
-def deformable_sampling(node: Node, data: Shape) -> tuple[tuple[int, int], np.ndarray, np.ndarray, bool]:
-    """MXNet's sampling grid of a 2-D deformable convolution over ``data`` (N, C, H, W): the output size, the
-    undeformed row and column of each kernel tap (axis 0, ``kh * kw`` taps) at each output position (axis 1,
-    row-major), and the sampling rule. DCNv1 (``modulated`` False) samples where 0 <= y < H and 0 <= x < W,
-    its last row and column read alone (y clamped to H - 1); DCNv2 samples where -1 < y < H and -1 < x < W,
-    reading zeros past the edges. Elsewhere both read 0."""
-    a = node.attrs
-    stride, pad, dilate = window_geometry(a, 2)
-    out = tuple(window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(2))
-    taps_y, taps_x = np.meshgrid(np.arange(a["kernel"][0]) * dilate[0], np.arange(a["kernel"][1]) * dilate[1],
-                                 indexing="ij")
-    out_y, out_x = np.meshgrid(np.arange(out[0]) * stride[0] - pad[0], np.arange(out[1]) * stride[1] - pad[1],
-                               indexing="ij")
-    rows = taps_y.reshape(-1, 1) + out_y.reshape(1, -1)
-    cols = taps_x.reshape(-1, 1) + out_x.reshape(1, -1)
-    return out, rows.astype(np.float32), cols.astype(np.float32), is_modulated(node)
+def deformable_taps(node: Node) -> tuple[np.ndarray, np.ndarray]:
+    """MXNet's sampling of a 2-D deformable convolution: the row and the column of each kernel tap (``kh * kw``,
+    row-major) from its window's first, the tap's index times the dilation; output position (i, j)'s window
+    starts at (i * stride - pad, j * stride - pad), and each tap samples there moved by its offset. DCNv1 (not
+    ``is_modulated``) samples where 0 <= y < H and 0 <= x < W, its last row and column read alone (y clamped to
+    H - 1); DCNv2 samples where -1 < y < H and -1 < x < W, reading zeros past the edges. Elsewhere both read 0."""
+    dilate = window_geometry(node.attrs, 2)[2]
+    taps_y, taps_x = np.meshgrid(np.arange(node.attrs["kernel"][0]) * dilate[0],
+                                 np.arange(node.attrs["kernel"][1]) * dilate[1], indexing="ij")
+    return taps_y.reshape(-1), taps_x.reshape(-1)
 
 
 @shape_rule(*DEFORMABLE_CONVOLUTIONS)
@@ -196,7 +190,8 @@ def _deformable_convolution(node: Node, shapes: list[Shape]) -> list[Shape]:
     if data[1] % groups or a["num_filter"] % groups or data[1] % deformable:
         raise ShapeError(f"{data[1]} input channels do not split into {groups} groups and {deformable} "
                          "deformable groups")
-    out, *_ = deformable_sampling(node, data)
+    stride, pad, dilate = window_geometry(a, 2)
+    out = [window_output(data[2 + i], a["kernel"][i], stride[i], pad[i], dilate[i]) for i in range(2)]
     taps = a["kernel"][0] * a["kernel"][1]
     expect(shapes[1], (data[0], 2 * deformable * taps, *out), "offset")
     weight_slot = 3 if is_modulated(node) else 2

@@ -3,16 +3,18 @@
 of avg pooling)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+from onnx import helper
 
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, channels_first, deconvolution_geometry,
-                                     deconvolution_refusal, deformable_sampling, is_channels_last,
-                                     negative_pad, one_hot_kernels, pooling_v1_as_pooling, pooling_v1_divisor,
-                                     pooling_v1_refusal, pooling_windows, sliding_geometry, window_geometry,
-                                     window_output)
+                                     deconvolution_refusal, deformable_taps, is_channels_last,
+                                     is_modulated, negative_pad, one_hot_kernels, pooling_v1_as_pooling,
+                                     pooling_v1_divisor, pooling_v1_refusal, pooling_windows, sliding_geometry,
+                                     window_geometry, window_output)
 from .context import EmitContext
 from .registry import register
 
@@ -158,15 +160,71 @@ def deconvolution(ctx: EmitContext, node: Node) -> None:
             dilations=list(dilate), pads=list(pad + pad), output_padding=list(adj), group=a["num_group"])
 
 
+@dataclasses.dataclass
+class _Sampling:
+    """The sizes a deformable convolution's sampling reads, as ONNX tensors: the undeformed row and column of
+    each tap at each output position (taps, positions), the data's height and width and their last row and
+    column, the span of a padded data row, the padded position of each (image, deformable group)'s first data
+    element (N, G, 1, 1), the int64 steps from a sample's first corner to its other three, and the output's shape."""
+
+    rows: str
+    cols: str
+    height: str
+    width: str
+    last_row: str
+    last_col: str
+    span: str
+    blocks: str
+    steps: list[str]
+    out_shape: str
+
+
+def _sampling(ctx: EmitContext, node: Node) -> _Sampling:
+    """The sizes read at run time from the data's and the offset's shapes, so that a dynamic axis needs no other
+    form (as fast as constants: a few scalar ops per convolution); counted in int64 (ONNX Runtime infers a float
+    Range over a size it knows at load time as mixing types)."""
+    a = node.attrs
+    stride, pad, _ = window_geometry(a, 2)
+    deformable, float_type = a["num_deformable_group"], helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    data_dims = ctx.add("Shape", [ctx.input(0)])
+    out_hw = ctx.add("Slice", [ctx.add("Shape", [ctx.input(1)]), ctx.ints([2]), ctx.ints([4])])
+
+    def size(dims: str, axis: int) -> str:
+        return ctx.add("Gather", [dims, ctx.const(axis, "axis", dtype=np.int64)])
+
+    def count(dims: str, axis: int, along: list[int]) -> str:
+        """0, 1, ... up to axis ``axis`` of ``dims``, shaped ``along``, in the float type."""
+        zero, one = (ctx.const(value, "range", dtype=np.int64) for value in (0, 1))
+        return ctx.add("Cast", [ctx.reshape(ctx.add("Range", [zero, size(dims, axis), one]), along)], to=float_type)
+
+    one, two = ctx.const(1.0, "one"), ctx.const(2.0, "two")
+    h, w = (ctx.add("Cast", [size(data_dims, axis)], to=float_type) for axis in (2, 3))
+    taps = deformable_taps(node)
+    grid = ctx.add("Concat", [ctx.ints([len(taps[0])]), out_hw], axis=0)
+    grids = []
+    for axis, along in ((0, [1, -1, 1]), (1, [1, 1, -1])):
+        start = ctx.add("Mul", [count(out_hw, axis, along), ctx.const(float(stride[axis]), "stride")])
+        moved = ctx.add("Add", [ctx.const(taps[axis].reshape(-1, 1, 1) - pad[axis], "taps"), start])
+        grids.append(ctx.reshape(ctx.add("Expand", [moved, grid]), [len(taps[0]), -1]))
+    span = ctx.add("Add", [w, two])
+    image = ctx.add("Mul", [count(data_dims, 0, [-1, 1, 1, 1]), ctx.const(float(deformable), "groups")])
+    block = ctx.add("Add", [image, ctx.const(np.arange(deformable).reshape(1, -1, 1, 1), "group")])
+    area = ctx.add("Mul", [ctx.add("Add", [h, two]), span])
+    blocks = ctx.add("Add", [ctx.add("Mul", [block, area]), ctx.add("Add", [span, one])])
+    steps = [ctx.ints(1, "step"), ctx.add("Cast", [span], to=7)]  # int64
+    steps.append(ctx.add("Add", [steps[1], steps[0]]))
+    return _Sampling(*grids, h, w, ctx.add("Sub", [h, one]), ctx.add("Sub", [w, one]), span, blocks, steps,
+                     ctx.add("Concat", [ctx.ints([0, a["num_filter"]]), out_hw], axis=0))
+
+
 @register(*DEFORMABLE_CONVOLUTIONS)
 def deformable_convolution(ctx: EmitContext, node: Node) -> None:
     """DCNv2 from opset 19: ``DeformConv``, whose sampling is MXNet's (zeros past the edges). Else MXNet's sampling
-    (``deformable_sampling``) spelled out: the four corners of each sample gathered from the data padded by one
-    zero row and column on each side, weighted, then one MatMul per group (DCNv1 reads its last row alone, where
-    DeformConv reads zeros past it)."""
+    (``deformable_taps``) spelled out: the four corners of each sample gathered from the data padded by one zero
+    row and column on each side, weighted, then one MatMul per group (DCNv1 reads its last row alone, where
+    DeformConv reads zeros past it). The grid and the data's sizes are read at run time (``_sampling``)."""
     a = node.attrs
-    n, c, h, w = ctx.shape(0)
-    (out_h, out_w), rows, cols, modulated = deformable_sampling(node, ctx.shape(0))
+    modulated = is_modulated(node)
     slot = 3 if modulated else 2
     if modulated and ctx.opset >= 19:
         stride, pad, dilate = window_geometry(a, 2)
@@ -175,54 +233,54 @@ def deformable_convolution(ctx: EmitContext, node: Node) -> None:
                 kernel_shape=list(a["kernel"]), strides=list(stride), pads=list(pad + pad), dilations=list(dilate),
                 group=a["num_group"], offset_group=a["num_deformable_group"])
         return
+    sizes = _sampling(ctx, node)
+    c = ctx.shape(0)[1]
     groups, deformable = a["num_group"], a["num_deformable_group"]
-    taps, positions, grouped, span = rows.shape[0], rows.shape[1], c // deformable, w + 2
-    moved = ctx.reshape(ctx.input(1), [n, deformable, taps, 2, positions])
-    y, x = (ctx.add("Add", [ctx.const(grid, name), ctx.reshape(
-        ctx.add("Slice", [moved, ctx.ints([i]), ctx.ints([i + 1]), ctx.ints([3])]), [n, deformable, taps, positions])])
-        for i, (grid, name) in enumerate(((rows, "rows"), (cols, "cols"))))
+    taps, grouped = a["kernel"][0] * a["kernel"][1], c // deformable
+    moved = ctx.reshape(ctx.input(1), [0, deformable, taps, 2, -1])
+    y, x = (ctx.add("Add", [grid, ctx.reshape(
+        ctx.add("Slice", [moved, ctx.ints([i]), ctx.ints([i + 1]), ctx.ints([3])]), [0, deformable, taps, -1])])
+        for i, grid in enumerate((sizes.rows, sizes.cols)))
     low, zero = ctx.const(-1.0 if modulated else 0.0, "low"), ctx.const(0.0, "zero")
     if modulated:  # -1 < y < H, -1 < x < W
         above = [ctx.add("Greater", [y, low]), ctx.add("Greater", [x, low])]
     else:  # 0 <= y < H, 0 <= x < W
         above = [ctx.add("Not", [ctx.add("Less", [y, low])]), ctx.add("Not", [ctx.add("Less", [x, low])])]
-    below = [ctx.add("Less", [y, ctx.const(float(h), "height")]), ctx.add("Less", [x, ctx.const(float(w), "width")])]
+    below = [ctx.add("Less", [y, sizes.height]), ctx.add("Less", [x, sizes.width])]
     inside = ctx.add("And", [ctx.add("And", above), ctx.add("And", below)])
     if not modulated:  # the last row and column are read alone
-        y = ctx.add("Min", [y, ctx.const(float(h - 1), "last_row")])
-        x = ctx.add("Min", [x, ctx.const(float(w - 1), "last_col")])
+        y = ctx.add("Min", [y, sizes.last_row])
+        x = ctx.add("Min", [x, sizes.last_col])
     y, x = (ctx.add("Where", [inside, v, zero]) for v in (y, x))
     y0, x0 = ctx.add("Floor", [y]), ctx.add("Floor", [x])
     ly, lx = ctx.add("Sub", [y, y0]), ctx.add("Sub", [x, x0])
     one = ctx.const(1.0, "one")
     hy, hx = ctx.add("Sub", [one, ly]), ctx.add("Sub", [one, lx])
     # row-major positions in the padded data, offset to each (image, deformable group)'s block of rows
-    blocks = (np.arange(n * deformable).reshape(n, deformable, 1, 1) * (h + 2) * span + span + 1).astype(np.float32)
-    flat = ctx.add("Add", [ctx.add("Add", [ctx.add("Mul", [y0, ctx.const(float(span), "span")]), x0]),
-                           ctx.const(blocks, "blocks")])
+    flat = ctx.add("Add", [ctx.add("Add", [ctx.add("Mul", [y0, sizes.span]), x0]), sizes.blocks])
     corner = ctx.add("Cast", [flat], to=7)  # int64
     padded = ctx.add("Pad", [ctx.input(0), ctx.ints([0, 0, 1, 1, 0, 0, 1, 1], "pads")], mode="constant")
-    table = ctx.add("Transpose", [ctx.reshape(padded, [n, deformable, grouped, (h + 2) * span])], perm=[0, 1, 3, 2])
-    table = ctx.reshape(table, [n * deformable * (h + 2) * span, grouped])
+    table = ctx.add("Transpose", [ctx.reshape(padded, [0, deformable, grouped, -1])], perm=[0, 1, 3, 2])
+    table = ctx.reshape(table, [-1, grouped])
     value = None
-    for factor, step in ((("hy", "hx"), 0), (("hy", "lx"), 1), (("ly", "hx"), span), (("ly", "lx"), span + 1)):
-        index = corner if step == 0 else ctx.add("Add", [corner, ctx.ints(step, "step")])
+    for factor, step in zip((("hy", "hx"), ("hy", "lx"), ("ly", "hx"), ("ly", "lx")), [None, *sizes.steps]):
+        index = corner if step is None else ctx.add("Add", [corner, step])
         sampled = ctx.add("Gather", [table, index], axis=0)  # (N, G, taps, positions, channels of the group)
         scale = ctx.add("Mul", [{"hy": hy, "ly": ly}[factor[0]], {"hx": hx, "lx": lx}[factor[1]]])
-        term = ctx.add("Mul", [ctx.reshape(scale, [n, deformable, taps, positions, 1]), sampled])
+        term = ctx.add("Mul", [ctx.reshape(scale, [0, deformable, taps, -1, 1]), sampled])
         value = term if value is None else ctx.add("Add", [value, term])
-    value = ctx.add("Where", [ctx.reshape(inside, [n, deformable, taps, positions, 1]), value, zero])
+    value = ctx.add("Where", [ctx.reshape(inside, [0, deformable, taps, -1, 1]), value, zero])
     if modulated:
-        value = ctx.add("Mul", [value, ctx.reshape(ctx.input(2), [n, deformable, taps, positions, 1])])
+        value = ctx.add("Mul", [value, ctx.reshape(ctx.input(2), [0, deformable, taps, -1, 1])])
     columns = ctx.add("Transpose", [value], perm=[0, 1, 4, 2, 3])  # (N, G, channels, taps, positions)
-    columns = ctx.reshape(columns, [n, groups, c // groups * taps, positions])
+    columns = ctx.reshape(columns, [0, groups, c // groups * taps, -1])
     weight = ctx.graph.weight(node.inputs[slot].node)
     product = ctx.add("MatMul", [ctx.const(weight.reshape(groups, -1, c // groups * taps), "weight"), columns])
     if a["no_bias"]:
-        ctx.reshape(product, [n, a["num_filter"], out_h, out_w], ctx.output())
+        ctx.add("Reshape", [product, sizes.out_shape], ctx.output())
         return
     bias = ctx.const(ctx.graph.weight(node.inputs[slot + 1].node).reshape(-1, 1, 1), "bias")
-    ctx.add("Add", [ctx.reshape(product, [n, a["num_filter"], out_h, out_w]), bias], ctx.output())
+    ctx.add("Add", [ctx.add("Reshape", [product, sizes.out_shape]), bias], ctx.output())
 
 
 @register("im2col")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, deconvolution_geometry, deconvolution_refusal,
-                                     deformable_sampling, is_channels_last, is_modulated, negative_pad, pooling_params,
+                                     is_channels_last, is_modulated, negative_pad, pooling_params,
                                      pooling_v1_as_pooling, pooling_v1_divisor, pooling_v1_refusal, sliding_geometry,
                                      window_geometry)
 from ..semantics.rules import ShapeError
@@ -217,14 +217,15 @@ def deconvolution(ctx: TorchContext, node: Node) -> Lowering:
 HELPERS["mxnet_deformable_conv"] = '''
 def mxnet_deformable_conv(
     x: torch.Tensor, offset: torch.Tensor, mask: Optional[torch.Tensor], weight: torch.Tensor,
-    bias: Optional[torch.Tensor], stride: List[int], pad: List[int], dilate: List[int], out_h: int, out_w: int,
-    groups: int, deformable_groups: int
+    bias: Optional[torch.Tensor], stride: List[int], pad: List[int], dilate: List[int], groups: int,
+    deformable_groups: int
 ) -> torch.Tensor:
     """MXNet's 2-D deformable convolution: each kernel tap sampled bilinearly at its position moved by ``offset``
     (and scaled by ``mask``, DCNv2), then one matrix product per group. DCNv1 samples where 0 <= y < H and
     0 <= x < W, its last row and column read alone; DCNv2 where -1 < y < H and -1 < x < W, zeros past the edges;
-    elsewhere both read 0."""
+    elsewhere both read 0. The output has the offset's height and width."""
     n, c, h, w = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    out_h, out_w = offset.shape[2], offset.shape[3]
     kh, kw = weight.shape[2], weight.shape[3]
     taps, positions = kh * kw, out_h * out_w
     ky = torch.arange(kh, device=x.device) * dilate[0]
@@ -238,8 +239,8 @@ def mxnet_deformable_conv(
     x_ = cols.to(x.dtype) + moved[:, :, :, 1]
     if mask is None:
         inside = (y >= 0) & (x_ >= 0) & (y < h) & (x_ < w)
-        y = torch.clamp(y, max=float(h - 1))
-        x_ = torch.clamp(x_, max=float(w - 1))
+        y = torch.clamp(y, max=h - 1)
+        x_ = torch.clamp(x_, max=w - 1)
     else:
         inside = (y > -1) & (x_ > -1) & (y < h) & (x_ < w)
     y = torch.where(inside, y, torch.zeros_like(y))
@@ -270,7 +271,6 @@ def mxnet_deformable_conv(
 def deformable_convolution(ctx: TorchContext, node: Node) -> Lowering:
     """The ``mxnet_deformable_conv`` helper, its weight and bias parameters of an ``nn.Module``."""
     a = node.attrs
-    (out_h, out_w), *_ = deformable_sampling(node, ctx.shape(0))
     stride, pad, dilate = window_geometry(a, 2)
     slot = 3 if is_modulated(node) else 2
     state = {"weight": ctx.weight(slot)}
@@ -281,8 +281,8 @@ def deformable_convolution(ctx: TorchContext, node: Node) -> Lowering:
     mask = ctx.input(2) if is_modulated(node) else "None"
     bias = "None" if a["no_bias"] else f"{ctx.layer}.bias"
     expr = call_source(ctx.helper("mxnet_deformable_conv"), ctx.input(0), ctx.input(1), mask, f"{ctx.layer}.weight",
-                       bias, str(list(stride)), str(list(pad)), str(list(dilate)), str(out_h), str(out_w),
-                       str(a["num_group"]), str(a["num_deformable_group"]))
+                       bias, str(list(stride)), str(list(pad)), str(list(dilate)), str(a["num_group"]),
+                       str(a["num_deformable_group"]))
     return Lowering(expr, "nn.Module()", state, setup)
 
 
