@@ -74,18 +74,14 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
         assert_detections_match(expected, actual, tolerances)
 
 
-# no dynamic height and width: both targets' deformable convolutions fix the size of the map they sample
-FIXED_SIZE = {"det-center_net_resnet18_v1b_dcnv2_voc"}
-
-
 @pytest.mark.parametrize("model", [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else [])
-                                   for m in MODELS if m not in FIXED_SIZE])
+                                   for m in MODELS])
 def test_detectors_with_dynamic_height_and_width(zoo_model, model):
     """One conversion with ``dynamic_axes data=2,3`` run at the conversion's size, a larger and (where the graph
     takes one) a smaller one, in both targets: the anchors and the box count follow the feature maps, so box_nms
-    reads its count at run time (at the smaller size YOLOv3 has fewer boxes than box_nms's topk). SSD 300's
-    anchor table covers maps up to 128 x 128, which the probe conversion (at 2 and 3 times the height and width)
-    stays within."""
+    reads its count at run time (at the smaller size YOLOv3 has fewer boxes than box_nms's topk); CenterNet's
+    deformable convolutions sample maps of the live size. SSD 300's anchor table covers maps up to 128 x 128,
+    which the probe conversion (at 2 and 3 times the height and width) stays within."""
     prefix = zoo_model(model)
     graph = load_checkpoint(prefix, 0)
     side = input_side(model)
