@@ -2,7 +2,7 @@
 scalar spellings (one table of names, ``BINARY_FORMS``, that the schemas, the shape rules and both emitters
 read), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``, ``add_n``, ``clip``, ``_contrib_allclose``, ``_copy``,
 the ops that are the identity at inference (``Dropout``, ``_contrib_gradientmultiplier``,
-``IdentityAttachKLSparseReg``) and the densities of MXNet's random distributions at given samples
+``IdentityAttachKLSparseReg``, ``_identity_with_attr_like_rhs``) and the densities of MXNet's random distributions at given samples
 (``_random_pdf_*``)."""
 from __future__ import annotations
 
@@ -105,6 +105,12 @@ define({
                                         "momentum": (in_range(parse_float32, 0, 1), 0.9)},
                                        aux_inputs=(1,), input_names=lambda a: ("data", "moving_avg")),
 })
+
+
+# lhs unchanged, its shape and type those of rhs (which MXNet's executor does not read): where MXNet's graph pass
+# needs a value in another's place
+LIKE_RHS = "_identity_with_attr_like_rhs"
+define({LIKE_RHS: OpDef(input_names=lambda a: ("lhs", "rhs"))})
 
 
 define({name: UNARY for name in (*UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not")})
@@ -225,7 +231,7 @@ alias("_npi_clip", "clip")
 ONE_TO_ONE = ("Dropout", *IDENTITIES, "clip", "hard_sigmoid", "smooth_l1", "_contrib_quadratic", *UNARY_MATH,
               *NUMPY_PREDICATES, "_npi_bitwise_not", "_npi_around", "_npi_where_scalar2", "_npi_nan_to_num",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
-ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
+ELEMENTWISE = ("add_n", LIKE_RHS, *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
 input_rule(*(op for op in ONE_TO_ONE if op != "IdentityAttachKLSparseReg"), *ELEMENTWISE)(same_shape_inputs)
 

@@ -10,8 +10,8 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
-                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, LIKE_RHS, NUMPY_PREDICATES, NUMPY_WHERE,
+                                     PDF_PARAMETERS, UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .context import EmitContext
 from .registry import refuse, register
 
@@ -429,7 +429,7 @@ def add_n(ctx: EmitContext, node: Node) -> None:
     ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
 
 
-@register(*IDENTITIES)
+@register(*IDENTITIES, LIKE_RHS)
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())
 
