@@ -54,10 +54,15 @@ def test_special_functions_near_float64(op, low, high):
         assert_near_exact(ref.outputs, exact, run_onnx(model, ref.data))
 
 
-@pytest.mark.parametrize("case", ["smooth_l1", "quadratic", "moments", "cumsum", "softmax_cross_entropy"])
+LOG_GAMMA_PDFS = ["pdf_gamma", "pdf_gamma_log", "pdf_poisson", "pdf_poisson_log", "pdf_negative_binomial",
+                  "pdf_generalized_negative_binomial_log", "pdf_dirichlet", "pdf_dirichlet_log_one_vector"]
+
+
+@pytest.mark.parametrize("case", ["smooth_l1", "quadratic", "moments", "cumsum", "softmax_cross_entropy",
+                                  *LOG_GAMMA_PDFS])
 def test_math_tail_near_float64(case):
-    """The math long tail's float results, both targets: within MXNet float32's own distance of MXNet's float64
-    run of the same graph (data and weights widened)."""
+    """The math long tail's float results and the densities with log-gamma terms, both targets: within MXNet
+    float32's own distance of MXNet's float64 run of the same graph (data and weights widened)."""
     import torch
 
     from mxconvert.to_torch.loader import build_model, module_from_source

@@ -196,8 +196,6 @@ CASES.update({case: (op_named(f"random_pdf_{kind}")(sample, *(S.var(name, shape=
                                                      is_log=is_log), shape)
               for case, (kind, sample, shape, parameters, is_log) in _PDFS.items()})
 CASE_INPUTS = {case: parameters for case, (_, _, _, parameters, _) in _PDFS.items()}
-ONNX_REFUSES.update({case: rf"_random_pdf_{kind} \[ONNX has no log-gamma operator\]"
-                     for case, (kind, *_) in _PDFS.items() if kind not in ("normal", "uniform", "exponential")})
 INDEX_IMPORTER_SKIPS.update({case: "the uniform density reads only the sample's shape, fixed at conversion: the graph "
                                    "has no use of its input, which MXNet's importer then drops"
                              for case in ("pdf_uniform", "pdf_uniform_log")})
