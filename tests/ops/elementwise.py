@@ -77,6 +77,9 @@ CASES.update({
                                   S.contrib.sign_ste(S.floor(d * 2.0))]), SHAPE),
     "identities": (S.Group([S.contrib.gradientmultiplier(d * 2.0, scalar=0.5),
                             S.IdentityAttachKLSparseReg(d, sparseness_target=0.2, name="kl")]), SHAPE),
+    "scatter_forms_dense": (S.Group([S._internal._scatter_elemwise_div(d, d * 2.0 + 3.0),
+                                     S._internal._scatter_plus_scalar(d, scalar=1.5),
+                                     S._internal._scatter_minus_scalar(d, scalar=0.25)]), SHAPE),
     "identity_like_rhs": (S._internal._identity_with_attr_like_rhs(d * 2.0, S.var("rhs", shape=SHAPE)), SHAPE),
     # equal, within rtol and atol, past them, NaNs with and without equal_nan
     "allclose": (S.Group([S.contrib.allclose(d, d * 1.0), S.contrib.allclose(d, d * (1.0 + 1e-6)),
