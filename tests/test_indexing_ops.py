@@ -1,10 +1,14 @@
 """Indexing and sorting on batch sizes other than the converted one: sizes along the batch axis (a sort over it,
 negative gather_nd indices, flattened top-k, multinomial draws' shape) are read from the live input."""
+import json
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
+from mxconvert.checkpoint import attach_weights
+from mxconvert.errors import UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.semantics.rules import ShapeError
 from mxconvert.symbol import parse_symbol
@@ -55,3 +59,21 @@ def test_mxnet_runner_runs_sizes_the_data_decides(tmp_path, case):
                                                  for name, value in CASE_INPUTS.get(case, {}).items()})
     for dtype in ("float32", "float64"):
         assert_close(ref.outputs, MxnetModel(str(tmp_path / "m"), 0, dtype=dtype)(ref.data))
+
+
+def test_fill_element_0index_is_refused_because_mxnet_runs_it_on_ndarrays_only():
+    """An NDArray function registered as an op without shape inference: it fills NDArrays, no graph binds it."""
+    filled = mx.nd.fill_element_0index(mx.nd.zeros((2, 3)), mx.nd.array([5, 6]), mx.nd.array([1, 2]))
+    np.testing.assert_array_equal(filled.asnumpy(), [[0, 5, 0], [0, 0, 6]])
+    nodes = [{"op": "null", "name": name, "inputs": []} for name in ("data", "value", "index")]
+    nodes.append({"op": "fill_element_0index", "name": "fill", "inputs": [[0, 0, 0], [1, 0, 0], [2, 0, 0]]})
+    text = json.dumps({"nodes": nodes, "arg_nodes": [0, 1, 2], "heads": [[3, 0, 0]]})
+    with pytest.raises(RuntimeError, match="InferShape pass cannot decide shapes"):
+        mx.sym.load_json(text).simple_bind(mx.cpu(), data=(2, 3), value=(2,), index=(2,), grad_req="null")
+    for emit in (lambda graph: export_onnx(graph, ExportOptions(input_shape=(2, 3))),
+                 lambda graph: emit_pytorch(graph, TorchOptions((2, 3)))):
+        graph = parse_symbol(text)
+        attach_weights(graph, {}, "<test>")
+        with pytest.raises(UnsupportedOpsError, match=r"fill_element_0index \[an NDArray function: MXNet 1\.9\.1 "
+                                                      r"cannot infer its shapes in a graph"):
+            emit(graph)

@@ -54,10 +54,16 @@ def test_special_functions_near_float64(op, low, high):
         assert_near_exact(ref.outputs, exact, run_onnx(model, ref.data))
 
 
-@pytest.mark.parametrize("case", ["smooth_l1", "quadratic", "moments", "cumsum", "softmax_cross_entropy"])
+LOG_GAMMA_PDFS = ["pdf_gamma", "pdf_gamma_log", "pdf_poisson", "pdf_poisson_log", "pdf_negative_binomial",
+                  "pdf_generalized_negative_binomial_log", "pdf_dirichlet", "pdf_dirichlet_log_one_vector"]
+
+
+@pytest.mark.parametrize("case", ["smooth_l1", "quadratic", "moments", "cumsum", "softmax_cross_entropy",
+                                  *LOG_GAMMA_PDFS, "hawkes_ll", "hawkes_ll_fractional_length"])
 def test_math_tail_near_float64(case):
-    """The math long tail's float results, both targets: within MXNet float32's own distance of MXNet's float64
-    run of the same graph (data and weights widened)."""
+    """The math long tail's float results, the densities with log-gamma terms and the Hawkes log-likelihood, both
+    targets: within MXNet float32's own distance of MXNet's float64 run of the same graph (data and float weights
+    widened)."""
     import torch
 
     from mxconvert.to_torch.loader import build_model, module_from_source
@@ -65,7 +71,8 @@ def test_math_tail_near_float64(case):
     sym, shape = CASES[case]
     ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
     values = {**ref.graph.params, "data": ref.data}
-    executor = sym.bind(mx.cpu(), {name: mx.nd.array(values[name], dtype="float64") for name in sym.list_arguments()})
+    executor = sym.bind(mx.cpu(), {name: mx.nd.array(values[name], dtype="float64" if values[name].dtype.kind == "f"
+                                                      else values[name].dtype) for name in sym.list_arguments()})
     exact = [output.asnumpy() for output in executor.forward()]
     model, _ = export_onnx(ref.graph, ExportOptions(input_shape=shape))
     assert_near_exact(ref.outputs, exact, run_onnx(model, ref.data))

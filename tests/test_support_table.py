@@ -77,3 +77,13 @@ def test_numpy_interface_line_counts_its_ops():
     assert converted == sum(statuses[op] == table.CONVERTED or statuses[op].startswith(f"{table.CONVERTED} (")
                             for op in numpy_ops)
     assert statuses["_npi_normal"].endswith("random sampling: no deterministic conversion")
+
+
+def test_the_registry_tail_is_converted_rewritten_or_refused_by_name():
+    statuses = table.registry_statuses()
+    assert statuses["make_loss"].startswith("rewritten: its inference forward")
+    assert statuses["fill_element_0index"].startswith("refused: an NDArray function")
+    for op in ("_contrib_hawkesll", "_contrib_count_sketch", "_identity_with_attr_like_rhs", "_scatter_elemwise_div",
+               "_scatter_plus_scalar", "_scatter_minus_scalar", "_random_pdf_gamma", "_random_pdf_poisson",
+               "_random_pdf_negative_binomial", "_random_pdf_generalized_negative_binomial", "_random_pdf_dirichlet"):
+        assert statuses[op] == table.CONVERTED, op

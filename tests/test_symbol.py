@@ -42,6 +42,10 @@ def our_view(graph, spellings: dict[str, str] | None = None):
             outputs.append(f"{ref.node}_{('output', 'state_output', 'statecell_output')[ref.index]}")
         elif node.op == "_contrib_DeformablePSROIPooling":  # and this output, top_count
             outputs.append(f"{ref.node}_{('output', 'top_count')[ref.index]}")
+        elif node.op == "_contrib_hawkesll":  # and this output, out_state
+            outputs.append(f"{ref.node}_{('output', 'out_state')[ref.index]}")
+        elif node.op == "make_loss":  # and this one loss
+            outputs.append(f"{ref.node}_loss")
         elif node.op in ("_contrib_Proposal", "_contrib_MultiProposal"):  # and these output, score
             outputs.append(f"{ref.node}_{('output', 'score')[ref.index]}")
         elif node.op == "_contrib_MultiBoxTarget":

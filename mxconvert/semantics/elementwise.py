@@ -2,7 +2,7 @@
 scalar spellings (one table of names, ``BINARY_FORMS``, that the schemas, the shape rules and both emitters
 read), ``hard_sigmoid``, ``smooth_l1``, ``_contrib_quadratic``, ``add_n``, ``clip``, ``_contrib_allclose``, ``_copy``,
 the ops that are the identity at inference (``Dropout``, ``_contrib_gradientmultiplier``,
-``IdentityAttachKLSparseReg``) and the densities of MXNet's random distributions at given samples
+``IdentityAttachKLSparseReg``, ``_identity_with_attr_like_rhs``) and the densities of MXNet's random distributions at given samples
 (``_random_pdf_*``)."""
 from __future__ import annotations
 
@@ -107,6 +107,12 @@ define({
 })
 
 
+# lhs unchanged, its shape and type those of rhs (which MXNet's executor does not read): where MXNet's graph pass
+# needs a value in another's place
+LIKE_RHS = "_identity_with_attr_like_rhs"
+define({LIKE_RHS: OpDef(input_names=lambda a: ("lhs", "rhs"))})
+
+
 define({name: UNARY for name in (*UNARY_MATH, *NUMPY_PREDICATES, "_npi_bitwise_not")})
 
 
@@ -163,6 +169,10 @@ alias("_RPowerScalar", "_rpower_scalar")
 alias("_HypotScalar", "_hypot_scalar")
 alias("_ModScalar", "_mod_scalar")
 alias("_RModScalar", "_rmod_scalar")
+# MXNet's sparse forms compute only the stored values of a sparse input, and as these on a dense one
+alias("_scatter_elemwise_div", "elemwise_div")
+alias("_scatter_plus_scalar", "_plus_scalar")
+alias("_scatter_minus_scalar", "_minus_scalar")
 alias("_Equal", "_equal")
 alias("_Not_Equal", "_not_equal")
 alias("_Greater", "_greater")
@@ -225,7 +235,7 @@ alias("_npi_clip", "clip")
 ONE_TO_ONE = ("Dropout", *IDENTITIES, "clip", "hard_sigmoid", "smooth_l1", "_contrib_quadratic", *UNARY_MATH,
               *NUMPY_PREDICATES, "_npi_bitwise_not", "_npi_around", "_npi_where_scalar2", "_npi_nan_to_num",
               *(op for op, form in BINARY_FORMS.items() if form.form == "scalar"))
-ELEMENTWISE = ("add_n", *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
+ELEMENTWISE = ("add_n", LIKE_RHS, *(op for op, form in BINARY_FORMS.items() if form.form == "elementwise"))
 shape_rule(*ONE_TO_ONE)(same_shape)
 input_rule(*(op for op in ONE_TO_ONE if op != "IdentityAttachKLSparseReg"), *ELEMENTWISE)(same_shape_inputs)
 

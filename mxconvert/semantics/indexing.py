@@ -161,6 +161,16 @@ def share_memory_refusal(node: Node, *context: object) -> str:
     return "whether two arrays share memory is decided by MXNet's memory planning when it runs"
 
 
+# fill_element_0index (lhs with lhs[i, rhs[i]] = mhs[i]) is one of MXNet's NDArray functions: registered as an op
+# without shape inference, it runs on NDArrays only, and a symbol graph holding it does not bind
+define({"fill_element_0index": OpDef(input_names=lambda a: ("lhs", "mhs", "rhs"))})
+
+
+def ndarray_function_refusal(node: Node, *context: object) -> str:
+    """Why ``fill_element_0index`` is not converted (a registry ``check``)."""
+    return "an NDArray function: MXNet 1.9.1 cannot infer its shapes in a graph (no reference to convert)"
+
+
 def random_refusal(node: Node, *context: object) -> str:
     """Why a draw is not converted (a registry ``check``)."""
     return RANDOM_REASON

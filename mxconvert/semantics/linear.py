@@ -268,3 +268,24 @@ def dft_matrix(op: str, size: int) -> np.ndarray:
     if op == "_contrib_fft":
         return np.stack([np.cos(angle), -np.sin(angle)], axis=-1).reshape(n, 2 * n)
     return np.stack([np.cos(angle), -np.sin(angle)], axis=1).reshape(2 * n, n)
+
+
+# --- _contrib_count_sketch: MXNet's GPU-only sketch (no CPU kernel in MXNet 1.9.1) -----------------------------
+# out[row, h[i]] += s[i] data[row, i] over each row of the data's last axis (d): h, the output column of each
+# position (a float MXNet truncates, in [0, out_dim)), and s, its sign, are read flattened, their first d values;
+# processing_batch_size only batches the GPU's kernel launches
+define({"_contrib_count_sketch": OpDef({"out_dim": (parse_int, REQUIRED), "processing_batch_size": (parse_int, 32)},
+                                       input_names=lambda a: ("data", "h", "s"))})
+
+
+@shape_rule("_contrib_count_sketch")
+def _count_sketch(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """2-D or 4-D data, h and s of two axes or more whose second is the data's last; the last axis becomes
+    ``out_dim``."""
+    data = shapes[0]
+    if len(data) not in (2, 4):
+        raise ShapeError(f"data of shape {data}: count_sketch takes 2-D or 4-D data")
+    for name, shape in zip(("h", "s"), shapes[1:]):
+        if len(shape) < 2 or shape[1] != data[-1]:
+            raise ShapeError(f"{name} has shape {shape}: its second axis has to be the data's last, {data[-1]}")
+    return [(*data[:-1], node.attrs["out_dim"])]

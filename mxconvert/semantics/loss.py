@@ -18,7 +18,7 @@ _REGRESSION = OpDef({"grad_scale": (parse_str, "1")}, **_LABELLED)  # read by MX
 
 
 LOSS_HEADS = ("SoftmaxOutput", "LinearRegressionOutput", "MAERegressionOutput", "LogisticRegressionOutput",
-              "SVMOutput", "WarpCTC", "MakeLoss", "CTCLoss")
+              "SVMOutput", "WarpCTC", "MakeLoss", "make_loss", "CTCLoss")
 
 
 define({
@@ -30,6 +30,7 @@ define({
     "WarpCTC": OpDef({"label_length": (parse_int, 0), "input_length": (parse_int, 0)}, **_LABELLED),
     "MakeLoss": OpDef({"grad_scale": _GRAD_SCALE, "valid_thresh": (parse_float32, 0.0),
                        "normalization": (choice("batch", "null", "valid"), "null")}),
+    "make_loss": OpDef(),  # MakeLoss as a unary op without attributes: its data forward, a gradient of ones
     # its forward is the loss; at inference the head yields its data, the per-step class scores
     "CTCLoss": OpDef({"use_data_lengths": (parse_bool, False), "use_label_lengths": (parse_bool, False),
                       "blank_label": (choice("first", "last"), "first")}, label_inputs=(1, 2, 3),

@@ -1,5 +1,6 @@
 """Sequence ops: SequenceMask, SequenceReverse and SequenceLast over axis 0 (time, batch, ...) or axis 1
-(batch, time, ...), with per-batch lengths."""
+(batch, time, ...), with per-batch lengths; ``_contrib_hawkesll``, the log-likelihood of sequences of marked events
+(batch, time) under Hawkes processes."""
 from __future__ import annotations
 
 from ..ir import Node
@@ -18,6 +19,12 @@ define({
 
 
 alias("_npx_sequence_mask", "SequenceMask")
+HAWKES_INPUTS = ("lda", "alpha", "beta", "state", "lags", "marks", "valid_length", "max_time")
+# K processes: background intensities lda (N, K), branching ratios alpha and decays beta (K,), their states (N, K);
+# N sequences of T events: times since the previous event (lags) and their processes (marks, int32), the first
+# valid_length of each read; max_time (N,) ends each observation. Outputs: the log-likelihood (N,) and the states
+# at max_time (N, K)
+define({"_contrib_hawkesll": OpDef(input_names=lambda a: HAWKES_INPUTS, outputs=lambda a: 2)})
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------
@@ -48,3 +55,18 @@ def _sequence_same(node: Node, shapes: list[Shape]) -> list[Shape]:
 def _sequence_last(node: Node, shapes: list[Shape]) -> list[Shape]:
     axis, _ = sequence_axes(node, shapes)
     return [tuple(size for i, size in enumerate(shapes[0]) if i != axis)]
+
+
+@shape_rule("_contrib_hawkesll")
+def _hawkesll(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The ranks and sizes MXNet checks: lda, state (N, K); alpha, beta (K,); lags, marks (N, T); valid_length,
+    max_time (N,)."""
+    if len(shapes[4]) != 2 or len(shapes[0]) != 2:
+        raise ShapeError(f"lda has shape {shapes[0]} and lags {shapes[4]}: both take two axes")
+    (n, t), k = shapes[4], shapes[0][1]
+    expected = {"lda": (n, k), "alpha": (k,), "beta": (k,), "state": (n, k), "marks": (n, t), "valid_length": (n,),
+                "max_time": (n,)}
+    for name, shape in zip(HAWKES_INPUTS, shapes):
+        if name in expected:
+            expect(shape, expected[name], name)
+    return [(n,), (n, k)]

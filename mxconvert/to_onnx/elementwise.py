@@ -10,10 +10,10 @@ from onnx import TensorProto, helper
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
-                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, LIKE_RHS, NUMPY_PREDICATES, NUMPY_WHERE,
+                                     PDF_PARAMETERS, UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .context import EmitContext
-from .registry import refuse, register
+from .registry import register
 
 
 _DIRECT = {"abs": "Abs", "arccos": "Acos", "arccosh": "Acosh", "arcsin": "Asin", "arcsinh": "Asinh",
@@ -429,7 +429,7 @@ def add_n(ctx: EmitContext, node: Node) -> None:
     ctx.add("Sum", [ctx.input(i) for i in range(len(node.inputs))], ctx.output())
 
 
-@register(*IDENTITIES)
+@register(*IDENTITIES, LIKE_RHS)
 def identity(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [ctx.input(0)], ctx.output())
 
@@ -465,17 +465,6 @@ def clip(ctx: EmitContext, node: Node) -> None:
 
 
 # --- densities (``_random_pdf_*``), each as MXNet's kernel computes it --------------------------------------------
-_LOG_GAMMA_PDFS = tuple(f"_random_pdf_{kind}" for kind in PDF_PARAMETERS if kind not in ("normal", "uniform",
-                                                                                          "exponential"))
-
-
-def _log_gamma_check(node: Node, *context: object) -> str:
-    return "ONNX has no log-gamma operator"
-
-
-refuse(*_LOG_GAMMA_PDFS, reason=_log_gamma_check)
-
-
 def _pdf_parameter(ctx: EmitContext, node: Node, index: int) -> str:
     axes = pdf_parameter_axes(node, len(ctx.shape(0)), len(ctx.shape(index)))
     return ctx.unsqueeze(ctx.input(index), axes) if axes else ctx.input(index)
@@ -506,3 +495,57 @@ def pdf(ctx: EmitContext, node: Node) -> None:
             ctx.add("Sub", [exponent, ctx.add("Log", [normalizer])], out)
         else:
             ctx.add("Div", [ctx.add("Exp", [exponent]), normalizer], out)
+
+
+def _log_gamma(ctx: EmitContext, x: str) -> str:
+    """gammaln's decomposition evaluated in float64 and rounded once to the model's float type: a log-gamma term
+    as near as MXNet's float32 lgamma, whose value the log-densities take differences of."""
+    narrow = ctx.float_type
+    ctx.float_type = np.dtype(np.float64)
+    try:
+        wide = ctx.temp("gammaln")
+        _gammaln(ctx, ctx.add("Cast", [x], to=TensorProto.DOUBLE), wide)
+    finally:
+        ctx.float_type = narrow
+    return ctx.add("Cast", [wide], to=helper.np_dtype_to_tensor_dtype(narrow))
+
+
+def _negative_binomial(ctx: EmitContext, x: str, k: str, p: str) -> str:
+    """The log-density of ``x`` failures before the ``k``-th success of probability ``p``."""
+    one = ctx.const(1.0)
+    ratio = ctx.add("Sub", [ctx.add("Sub", [_log_gamma(ctx, ctx.add("Add", [x, k])),
+                                            _log_gamma(ctx, ctx.add("Add", [x, one]))]), _log_gamma(ctx, k)])
+    successes = ctx.add("Add", [ratio, ctx.add("Mul", [k, ctx.add("Log", [p])])])
+    return ctx.add("Add", [successes, ctx.add("Mul", [x, ctx.add("Log", [ctx.add("Sub", [one, p])])])])
+
+
+@register(*(f"_random_pdf_{kind}" for kind in ("gamma", "poisson", "negative_binomial",
+                                               "generalized_negative_binomial", "dirichlet")))
+def log_gamma_pdf(ctx: EmitContext, node: Node) -> None:
+    """The densities with log-gamma terms (gammaln's decomposition): the log-density, exponentiated unless
+    ``is_log``."""
+    x, one = ctx.input(0), ctx.const(1.0)
+    first, second = (_pdf_parameter(ctx, node, index) for index in (1, len(node.inputs) - 1))
+    if node.op == "_random_pdf_gamma":  # shape alpha, rate beta
+        power = ctx.add("Add", [ctx.add("Mul", [first, ctx.add("Log", [second])]),
+                                ctx.add("Mul", [ctx.add("Sub", [first, one]), ctx.add("Log", [x])])])
+        log_density = ctx.add("Sub", [ctx.add("Sub", [power, ctx.add("Mul", [second, x])]), _log_gamma(ctx, first)])
+    elif node.op == "_random_pdf_poisson":
+        counted = ctx.add("Sub", [ctx.add("Mul", [x, ctx.add("Log", [first])]),
+                                  _log_gamma(ctx, ctx.add("Add", [x, one]))])
+        log_density = ctx.add("Sub", [counted, first])
+    elif node.op == "_random_pdf_negative_binomial":
+        log_density = _negative_binomial(ctx, x, first, second)
+    elif node.op == "_random_pdf_generalized_negative_binomial":  # mean mu, dispersion alpha
+        p = ctx.add("Reciprocal", [ctx.add("Add", [ctx.add("Mul", [first, second]), one])])
+        log_density = _negative_binomial(ctx, x, ctx.add("Reciprocal", [second]), p)
+    else:  # Dirichlet: each vector on the last axis (one vector: shape (1,))
+        last = len(ctx.shape(0)) - 1
+        powers = ctx.reduce_sum(ctx.add("Mul", [ctx.add("Sub", [first, one]), ctx.add("Log", [x])]), [last],
+                                keepdims=0)
+        normalizer = ctx.add("Sub", [_log_gamma(ctx, ctx.reduce_sum(first, [last], keepdims=0)),
+                                     ctx.reduce_sum(_log_gamma(ctx, first), [last], keepdims=0)])
+        log_density = ctx.add("Add", [powers, normalizer])
+        if last == 0:
+            log_density = ctx.reshape(log_density, [1])
+    ctx.add("Identity" if node.attrs["is_log"] else "Exp", [log_density], ctx.output())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from ..ir import Node
 from ..semantics.linear import dft_matrix, dot_axes, matrix_axes, product_equation
@@ -153,3 +153,20 @@ def fft(ctx: EmitContext, node: Node) -> None:
         ctx.reshape(spectrum, [0] * (rank - 1) + [-1], ctx.output())
     else:
         ctx.add("Gather", [spectrum, ctx.const(np.int64(0), "real", np.int64)], ctx.output(), axis=rank)
+
+
+@register("_contrib_count_sketch")
+def count_sketch(ctx: EmitContext, node: Node) -> None:
+    """A product with the (d, out_dim) matrix of s[i] at row i, column h[i] (zeros elsewhere, which add nothing
+    to finite sums)."""
+    size = ctx.shape(0)[-1]
+
+    def first(index: int) -> str:
+        flat = ctx.reshape(ctx.input(index), [-1])
+        return ctx.unsqueeze(ctx.add("Slice", [flat, ctx.ints([0], "starts"), ctx.ints([size], "ends")]), [1])
+
+    columns = ctx.add("Cast", [ctx.add("Cast", [first(1)], to=TensorProto.INT64)],
+                      to=helper.np_dtype_to_tensor_dtype(ctx.float_type))  # truncated, as MXNet's index
+    hit = ctx.add("Equal", [columns, ctx.const(np.arange(node.attrs["out_dim"], dtype=float), "columns")])
+    sketch = ctx.add("Where", [hit, first(2), ctx.const(0.0, "zero")])
+    ctx.add("MatMul", [ctx.input(0), sketch], ctx.output())

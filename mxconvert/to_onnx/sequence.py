@@ -1,7 +1,7 @@
 """Sequence ops: SequenceMask, SequenceReverse and SequenceLast over axis 0 (time, batch, ...) or axis 1
 (batch, time, ...), with per-batch lengths truncated to integers as MXNet reads them (``semantics.sequence.sequence_axes``).
 MXNet reads outside the data for a length of 0 (Last, Reverse) or past the sequence (Reverse): lengths are clamped
-to the sequence there."""
+to the sequence there. ``_contrib_hawkesll``: MXNet's loop over the time steps, unrolled."""
 from __future__ import annotations
 
 import numpy as np
@@ -76,3 +76,42 @@ def sequence_last(ctx: EmitContext, node: Node) -> None:
     last = ctx.add("Clip", [ctx.add("Sub", [lengths, ctx.const(1.0, "one")]), ctx.const(0.0, "low"), final])
     selected = ctx.add("Where", [ctx.add("Equal", [positions, last]), ctx.input(0), ctx.const(0.0, "zero")])
     ctx.reduce_sum(selected, [axis], ctx.output(), keepdims=0)
+
+
+@register("_contrib_hawkesll")
+def hawkesll(ctx: EmitContext, node: Node) -> None:
+    """MXNet's loop over the time steps, unrolled over the T fixed at conversion: each valid event adds the
+    log-intensity of its process less that process's compensator since its last event, and excites it (a mask
+    over the K processes picks the event's one; the sum over them adds zeros only, exactly); then every process's
+    compensator up to max_time."""
+    lda, alpha, beta, state, lags, marks, valid_length, max_time = (ctx.input(i) for i in range(8))
+    one, zero = ctx.const(1.0, "one"), ctx.const(0.0, "zero")
+    processes = ctx.const(np.arange(ctx.shape(0)[1], dtype=float), "processes")  # exact below 2 ** 24
+    marks = ctx.add("Cast", [marks], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    valid_length = ctx.unsqueeze(valid_length, [1])
+    negative_beta, excitation = ctx.add("Neg", [beta]), ctx.add("Mul", [alpha, beta])
+
+    def column(x: str, step: int) -> str:
+        return ctx.add("Slice", [x, ctx.ints([step], "starts"), ctx.ints([step + 1], "ends"), ctx.ints([1], "axes")])
+
+    def compensator(elapsed: str, state: str, decay: str) -> str:
+        return ctx.add("Add", [ctx.add("Mul", [lda, elapsed]),
+                               ctx.add("Mul", [ctx.add("Mul", [alpha, state]), ctx.add("Sub", [one, decay])])])
+
+    time = last = loglike = zero  # broadcast against (N, 1), (N, K) and (N,) from the first step on
+    for step in range(ctx.shape(4)[1]):
+        time = ctx.add("Add", [time, column(lags, step)])
+        hit = ctx.add("And", [ctx.add("Equal", [column(marks, step), processes]),
+                              ctx.add("Less", [ctx.const(float(step), "step"), valid_length])])
+        elapsed = ctx.add("Sub", [time, last])
+        decay = ctx.add("Exp", [ctx.add("Mul", [negative_beta, elapsed])])
+        intensity = ctx.add("Add", [lda, ctx.add("Mul", [ctx.add("Mul", [excitation, state]), decay])])
+        term = ctx.add("Sub", [ctx.add("Log", [intensity]), compensator(elapsed, state, decay)])
+        loglike = ctx.add("Add", [loglike, ctx.reduce_sum(ctx.add("Where", [hit, term, zero]), [1], keepdims=0)])
+        state = ctx.add("Where", [hit, ctx.add("Add", [one, ctx.add("Mul", [state, decay])]), state])
+        last = ctx.add("Where", [hit, time, last])
+    elapsed = ctx.add("Sub", [ctx.unsqueeze(max_time, [1]), last])
+    decay = ctx.add("Exp", [ctx.add("Mul", [negative_beta, elapsed])])
+    remaining = ctx.reduce_sum(compensator(elapsed, state, decay), [1], keepdims=0)
+    ctx.add("Sub", [loglike, remaining], ctx.output(0))
+    ctx.add("Mul", [decay, state], ctx.output(1))

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..integers import integer_scalar
 from ..ir import Node
-from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, NUMPY_PREDICATES, NUMPY_WHERE, PDF_PARAMETERS,
-                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
+from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, LIKE_RHS, NUMPY_PREDICATES, NUMPY_WHERE,
+                                     PDF_PARAMETERS, UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ class MxnetDropout(nn.Dropout):
 '''
 
 
-@register(*IDENTITIES)
+@register(*IDENTITIES, LIKE_RHS)
 def copy(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(ctx.input(0))
 

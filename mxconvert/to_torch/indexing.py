@@ -14,8 +14,8 @@ from ..ir import Node, TensorRef
 from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
                                   created_values, dtype_value, fill_values, full_like_value, histogram_edges,
                                   histogram_range, index_array_axes, mask_assign_form, mask_assign_layout,
-                                  multinomial_count, pick_axis, random_refusal, ravel_sizes, share_memory_refusal,
-                                  sort_axis, unconvertible_values, unique_axis)
+                                  multinomial_count, ndarray_function_refusal, pick_axis, random_refusal, ravel_sizes,
+                                  share_memory_refusal, sort_axis, unconvertible_values, unique_axis)
 from ..semantics.rules import axis_index
 from .registry import HELPERS, num, refuse
 from .registry import Lowering, register
@@ -244,6 +244,7 @@ def sample_multinomial(ctx: TorchContext, node: Node) -> Lowering:
 
 refuse(*RANDOM_OPS, reason=random_refusal)
 refuse("_npi_share_memory", reason=share_memory_refusal)
+refuse("fill_element_0index", reason=ndarray_function_refusal)
 
 
 @register(*CREATED_OPS, check=unconvertible_values)

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..ir import Node
 from ..semantics.linear import dft_matrix, dot_axes, matrix_axes, product_equation
-from .registry import Lowering, call_source, num, register
+from .registry import HELPERS, Lowering, call_source, num, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
@@ -107,3 +107,21 @@ def fft(ctx: TorchContext, node: Node) -> Lowering:
     matrix = dft_matrix(node.op, ctx.shape(0)[-1]).astype(np.float32)
     return Lowering(f"torch.matmul({ctx.input(0)}, self.{ctx.name}.dft)", "nn.Module()", {"dft": matrix},
                     [f"self.{ctx.name}.register_buffer('dft', torch.empty({list(matrix.shape)}))"])
+
+
+HELPERS["mxnet_count_sketch"] = '''
+def mxnet_count_sketch(x: torch.Tensor, h: torch.Tensor, s: torch.Tensor, out_dim: int) -> torch.Tensor:
+    """MXNet's count sketch: out[..., h[i]] += s[i] x[..., i] along the last axis (h truncated to integers; the
+    first values of h and s flattened)."""
+    size = x.shape[-1]
+    shape = list(x.shape)
+    shape[-1] = out_dim
+    out = torch.zeros(shape, dtype=x.dtype, device=x.device)
+    return out.index_add_(x.dim() - 1, h.reshape(-1)[:size].to(torch.int64), x * s.reshape(-1)[:size])
+'''
+
+
+@register("_contrib_count_sketch")
+def count_sketch(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(call_source(ctx.helper("mxnet_count_sketch"), ctx.input(0), ctx.input(1), ctx.input(2),
+                                str(node.attrs["out_dim"])))

@@ -1,7 +1,7 @@
 """Sequence ops: SequenceMask, SequenceReverse and SequenceLast over axis 0 (time, batch, ...) or axis 1
 (batch, time, ...), with per-batch lengths truncated to integers as MXNet reads them (``semantics.sequence.sequence_axes``).
 MXNet reads outside the data for a length of 0 (Last, Reverse) or past the sequence (Reverse): lengths are clamped
-to the sequence there."""
+to the sequence there. ``_contrib_hawkesll``: a loop over the time steps, as MXNet's kernel."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -64,3 +64,36 @@ def sequence_last(ctx: TorchContext, node: Node) -> Lowering:
     if not node.attrs["use_sequence_length"]:
         return Lowering(f"{ctx.input(0)}[{':, ' * axis}-1]")
     return Lowering(f"{ctx.helper('mxnet_sequence_last')}({ctx.input(0)}, {ctx.input(1)}, {axis})")
+
+
+HELPERS["mxnet_hawkesll"] = '''
+def mxnet_hawkesll(lda: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, state: torch.Tensor,
+                   lags: torch.Tensor, marks: torch.Tensor, valid_length: torch.Tensor,
+                   max_time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MXNet's Hawkes log-likelihood: each valid event (step j < valid_length) adds the log-intensity of its
+    process less that process's compensator since its last event, and excites it; then every process's
+    compensator up to max_time. Returns the log-likelihood (N,) and the states at max_time (N, K)."""
+    processes = torch.arange(lda.shape[1], device=lda.device)
+    time = torch.zeros_like(max_time)
+    last = torch.zeros_like(lda)
+    loglike = torch.zeros_like(max_time)
+    for step in range(lags.shape[1]):
+        time = time + lags[:, step]
+        hit = (marks[:, step:step + 1].to(torch.int64) == processes) & (step < valid_length).unsqueeze(1)
+        elapsed = time.unsqueeze(1) - last
+        decay = torch.exp(-beta * elapsed)
+        intensity = lda + alpha * beta * state * decay
+        compensator = lda * elapsed + alpha * state * (1 - decay)
+        loglike = loglike + torch.where(hit, torch.log(intensity) - compensator, torch.zeros_like(lda)).sum(1)
+        state = torch.where(hit, 1 + state * decay, state)
+        last = torch.where(hit, time.unsqueeze(1), last)
+    elapsed = max_time.unsqueeze(1) - last
+    decay = torch.exp(-beta * elapsed)
+    loglike = loglike - (lda * elapsed + alpha * state * (1 - decay)).sum(1)
+    return loglike, decay * state
+'''
+
+
+@register("_contrib_hawkesll")
+def hawkesll(ctx: TorchContext, node: Node) -> Lowering:
+    return Lowering(f"{ctx.helper('mxnet_hawkesll')}({', '.join(ctx.input(i) for i in range(8))})")

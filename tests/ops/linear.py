@@ -5,6 +5,8 @@ Run against MXNet by both targets' tests; ``tests/mxcases.py`` assembles every f
 of an op go in the module of the family that defines it)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .common import S, d
@@ -19,8 +21,9 @@ CASES.update({
     "fc_no_bias": (S.FullyConnected(d, num_hidden=7, no_bias=True, name="fc"), (2, 12)),
     "fc_no_flatten": (S.FullyConnected(d, num_hidden=7, flatten=False, name="fc"), (2, 3, 5)),
 })
-# Ops MXNet 1.9.1 runs on GPUs only (no CPU kernel: its CPU operator fails at binding): symbol, input shape and
-# numpy's float64 result from the data, which both targets are checked against instead (tests/test_gpu_only_ops.py)
+# Ops MXNet 1.9.1 runs on GPUs only (no CPU kernel: its CPU operator fails at binding): symbol, input shape,
+# numpy's float64 result from the data, which both targets are checked against instead (tests/test_gpu_only_ops.py),
+# and any stored weights
 _C = S.contrib
 
 
@@ -43,6 +46,29 @@ GPU_ONLY_CASES: dict[str, tuple] = {
     "ifft_4d": (_C.ifft(d, compute_size=1, name="ifft"), (1, 2, 2, 8), _inverse_real),
     "fft_ifft": (_C.ifft(_C.fft(d, name="fft"), name="ifft"), (2, 7), lambda x: x.astype(np.float64) * x.shape[-1]),
 }
+
+
+def _count_sketch(h: list[float], s: list[float], out_dim: int) -> Callable[[np.ndarray], np.ndarray]:
+    """out[..., int(h[i])] += s[i] x[..., i] along the last axis, in float64 (the first values of h and s)."""
+    def exact(x: np.ndarray) -> np.ndarray:
+        size = x.shape[-1]
+        out = np.zeros((*x.shape[:-1], out_dim))
+        for i, (column, sign) in enumerate(zip(h[:size], s[:size])):
+            out[..., int(column)] += sign * x[..., i].astype(np.float64)
+        return out
+    return exact
+
+
+# hashes that collide; h and s of two rows (the first row's values read), h fractional (truncated)
+for _case, _shape, _h, _s, _out_dim in (
+        ("count_sketch_2d", (3, 6), [[0, 3, 4, 3, 1, 0]], [[1, -1, 1, 1, -1, -1]], 5),
+        ("count_sketch_4d_wide_hashes", (2, 2, 3, 4), [[2.7, 0, 1.2, 2], [1, 1, 1, 1]],
+         [[-1, 1, 1, -1], [1, 1, 1, 1]], 3)):
+    GPU_ONLY_CASES[_case] = (
+        _C.count_sketch(d, S.var("h", shape=np.shape(_h)), S.var("s", shape=np.shape(_s)), out_dim=_out_dim,
+                        processing_batch_size=2, name="sketch"), _shape,
+        _count_sketch(np.ravel(_h).tolist(), np.ravel(_s).tolist(), _out_dim),
+        {"h": np.array(_h, np.float32), "s": np.array(_s, np.float32)})
 CASES.update({  # khatri_rao: one, two and three matrices (weights beside the data)
     "khatri_rao_one": (S.khatri_rao(d, name="krp"), (3, 4)),
     "khatri_rao_two": (S.khatri_rao(d, S.var("b", shape=(2, 4)), name="krp"), (3, 4)),

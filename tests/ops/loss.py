@@ -17,5 +17,6 @@ HEADS.update({
     "head_logistic_4d": (S.LogisticRegressionOutput(d * 3.0, name="head"), (2, 3, 4, 5)),
     "head_svm": (S.SVMOutput(HEAD_DATA, name="head", margin=0.5, use_linear=True), (3, 5)),
     "head_make_loss": (S.MakeLoss(S.square(d), name="head", normalization="batch"), (2, 3, 4)),
+    "head_make_loss_unary": (S.make_loss(S.square(d) * 0.5, name="head"), (2, 3, 4)),
 })
 CASES.update(HEADS)

@@ -36,3 +36,24 @@ CASE_INPUTS.update({  # boxes hanging off the image, malformed (x2 < x1), wholly
     "resize_sequence_last_axis1": {"seq_length": np.array([5, 1, 3], np.float32)},
     "resize_sequence_last_2d": {"seq_length": np.array([3, 1, 4], np.float32)},
 })
+
+# Hawkes log-likelihood: the data are the lags (N, T); every event of a sequence, some, a fractional length (read
+# up to its ceiling, as MXNet's loop compares), none; a process no event marks
+_HAWKES = {
+    "hawkes_ll": {"lda": [[1.5, 0.5], [0.8, 1.2], [2.0, 0.3]], "alpha": [0.2, 0.6], "beta": [1.0, 2.5],
+                  "state": [[0.0, 0.0], [0.5, 1.2], [0.1, 0.0]], "marks": [[0, 1, 1, 0, 1], [1, 1, 0, 0, 1],
+                                                                          [0, 0, 0, 1, 1]],
+                  "valid_length": [5, 3, 0], "max_time": [12.0, 8.0, 4.0]},
+    "hawkes_ll_fractional_length": {"lda": [[0.4, 1.0, 2.5], [1.1, 0.2, 0.7]], "alpha": [0.5, 0.1, 0.9],
+                                    "beta": [0.3, 4.0, 1.5], "state": [[0.2, 0.0, 1.5], [0.0, 0.3, 0.0]],
+                                    "marks": [[2, 0, 2, 2, 0, 0], [0, 2, 2, 0, 2, 0]], "valid_length": [2.5, 6],
+                                    "max_time": [9.0, 15.0]},
+}
+CASES.update({case: (S.contrib.hawkesll(*(S.var(name, shape=np.shape(values[name]))
+                                          for name in ("lda", "alpha", "beta", "state")), d + 1.25,
+                                        *(S.var(name, shape=np.shape(values[name]))
+                                          for name in ("marks", "valid_length", "max_time")), name="hawkes"),
+                     np.shape(values["marks"]))
+              for case, values in _HAWKES.items()})
+CASE_INPUTS.update({case: {name: np.array(value, np.int32 if name == "marks" else np.float32)
+                           for name, value in values.items()} for case, values in _HAWKES.items()})
