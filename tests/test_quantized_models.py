@@ -335,3 +335,51 @@ def test_quantized_add_outside_the_symbol_flow_is_refused_by_name(calibrated, ui
     symbol = mx.sym.contrib.dequantize(*requantized, name="dequantize")
     message = _convert_refused((symbol, {}, {}), tmp_path, (2, 3))
     assert f"_contrib_quantized_elemwise_add [{reason}] (add)" in message
+
+
+def _overflowing_convolution(channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights near +-1 whose two neighbouring input channels share a sign (their pair sums of uint8 data near
+    255 times weights near 127 pass int16), and data in [0.9, 1] (uint8 near 255): 8 calibration samples, 2
+    compared."""
+    rng = np.random.default_rng(channels)
+    signs = rng.choice([-1.0, 1.0], (4, (channels + 1) // 2, 1, 3, 3)).repeat(2, axis=2).reshape(4, -1, 3, 3)
+    weight = (signs[:, :channels] * (1.0 + 0.05 * rng.standard_normal((4, channels, 3, 3)))).astype(np.float32)
+    return weight, rng.uniform(0.9, 1.0, (10, channels, 6, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize("channels", [3, 4, 6, 8])
+@pytest.mark.parametrize("flow", ["quantize_net", "quantize_model"])
+def test_uint8_convolution_pair_saturation_by_input_channels(flow, channels, tmp_path):
+    """oneDNN's 16-bit pair sums on CPUs without VNNI: the fused convolution saturates them at any input channel
+    count, the non-fused one where the channels come in fours only (its other kernel sums exactly). The fused
+    flow's outputs show the overflow is provoked at every count (its two arithmetics differ); PyTorch equals
+    MXNet in the host's arithmetic, the ONNX file the exact one."""
+    weight, data = _overflowing_convolution(channels)
+    feeds, shapes = {"data": data[8:]}, {"data": data[8:].shape}
+    if flow == "quantize_net":
+        from mxnet.contrib.quantization import quantize_net
+
+        net = mx.gluon.nn.HybridSequential()
+        net.add(mx.gluon.nn.Conv2D(4, 3, in_channels=channels, use_bias=False))
+        net.initialize()
+        net[0].weight.set_data(mx.nd.array(weight))
+        net.hybridize()
+        calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data[:8], np.zeros(8, np.float32)),
+                                         batch_size=8)
+        quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
+                                 num_calib_examples=8, ctx=mx.cpu(), logger=None)
+        quantized(mx.nd.array(data[8:]))
+        quantized.export(str(tmp_path / "q"))
+    else:
+        symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, no_bias=True, name="conv")
+        quantized = _symbol_quantized(symbol, {"conv_weight": mx.nd.array(weight)}, data[:8])
+        mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
+    graph = api.load(str(tmp_path / "q"))
+    arithmetics = {cpu: _torch(api.to_pytorch(graph, shapes, int8_cpu=cpu), feeds) for cpu in ("vnni", "avx2")}
+    np.testing.assert_array_equal(arithmetics[host_int8_cpu()], api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    saturates = flow == "quantize_net" or channels % 4 == 0
+    gap = np.abs(arithmetics["avx2"] - arithmetics["vnni"]).max()
+    assert (gap > 0.1 * np.abs(arithmetics["vnni"]).max()) == saturates
+    api.to_onnx(graph, shapes, tmp_path / "m.onnx")
+    exact = arithmetics["vnni"]
+    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
