@@ -308,14 +308,73 @@ def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
     assert "not calibrated" in reason and "requantize_fc" in reason
 
 
-def test_older_quantize_with_range_tensors_is_refused_by_name(tmp_path):
+def _older_quantize(ranges: str, out_type: str) -> tuple["mx.sym.Symbol", dict]:
+    """``_contrib_quantize`` of the data over its own min and max (computed at run time) or over two parameters."""
     data = mx.sym.var("data")
-    symbol = mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), name="quantize")
-    mx.model.save_checkpoint(str(tmp_path / "q"), 0, mx.sym.contrib.dequantize(*symbol, name="dequantize"), {}, {})
-    graph = api.load(str(tmp_path / "q"))
-    for convert in (lambda: api.to_onnx(graph, {"data": (2, 3)}), lambda: api.to_pytorch(graph, {"data": (2, 3)})):
-        with pytest.raises(UnsupportedOpsError, match=r"_contrib_quantize \[range read from tensors at run time"):
-            convert()
+    if ranges == "runtime":
+        return mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), out_type=out_type, name="q"), {}
+    return (mx.sym.contrib.quantize(data, mx.sym.var("low"), mx.sym.var("high"), out_type=out_type, name="q"),
+            {"low": mx.nd.array([-1.3]), "high": mx.nd.array([0.9])})
+
+
+@pytest.mark.parametrize("out_type", ["uint8", "int8"])
+@pytest.mark.parametrize("ranges", ["runtime", "params"])
+def test_older_quantize_with_range_tensors(ranges, out_type, tmp_path):
+    """The older quantize (255 or 127 levels over max(|min|, |max|)), its range tensors and a dequantize (255.5 or
+    127.5 levels) as MXNet computes them; the data past a parameter range and negative data into uint8
+    saturate."""
+    quantized, arg = _older_quantize(ranges, out_type)
+    symbol = mx.sym.Group([mx.sym.contrib.dequantize(*quantized, name="dequantize"), quantized[1], quantized[2]])
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, symbol, arg, {})
+    data = (np.random.default_rng(0).standard_normal((3, 7)) * 0.6).astype(np.float32)
+    graph, feeds = api.load(str(tmp_path / "q")), {"data": data}
+    expected = api.backend("mxnet", str(tmp_path / "q"))(feeds)
+    module = api.to_pytorch(graph, {"data": data.shape})
+    with torch.no_grad():
+        outputs = [out.numpy() for out in module(torch.from_numpy(data))]
+    api.to_onnx(graph, {"data": data.shape}, tmp_path / "m.onnx")
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    onnx_outputs = ort.InferenceSession(str(tmp_path / "m.onnx"), plain,
+                                        providers=["CPUExecutionProvider"]).run(None, feeds)
+    for got in (outputs, onnx_outputs):
+        for out, reference in zip(got, expected):
+            np.testing.assert_array_equal(out, reference)
+
+
+@pytest.mark.parametrize("out_type", ["uint8", "int8"])
+def test_older_quantize_over_parameters_feeds_a_quantized_layer(out_type, tmp_path):
+    """A hand-written non-fused layer: the older quantize over a parameter range, an int8 fully connected layer
+    (weight and bias stored with their ranges), requantized to int8 and dequantized."""
+    rng = np.random.default_rng(1)
+    quantized, arg = _older_quantize("params", out_type)
+    names = ("weight", "bias", "weight_min", "weight_max", "bias_min", "bias_max")
+    fc = mx.sym.contrib.quantized_fully_connected(quantized[0], *(mx.sym.var(name) for name in names[:2]),
+                                                  quantized[1], quantized[2], *(mx.sym.var(n) for n in names[2:]),
+                                                  num_hidden=5, name="fc")
+    symbol = mx.sym.contrib.dequantize(*mx.sym.contrib.requantize(*fc, min_calib_range=-4.0, max_calib_range=4.0,
+                                                                  name="requantize"), name="dequantize")
+    arg.update(weight=mx.nd.array(rng.integers(-127, 128, (5, 7)), dtype="int8"),
+               bias=mx.nd.array(rng.integers(-127, 128, 5), dtype="int8"), weight_min=mx.nd.array([-0.5]),
+               weight_max=mx.nd.array([0.5]), bias_min=mx.nd.array([-0.2]), bias_max=mx.nd.array([0.2]))
+    data = (rng.standard_normal((2, 7)) * 0.6).astype(np.float32)
+    _assert_converted_as_mxnet_computes((symbol, arg, {}), tmp_path, data)
+
+
+def test_older_quantize_over_a_runtime_range_into_a_layer_is_refused_by_name(tmp_path):
+    """A quantized layer needs its data's scale when converted: a range computed at run time is read by a
+    dequantize only."""
+    quantized, _ = _older_quantize("runtime", "int8")
+    fc = mx.sym.contrib.quantized_fully_connected(quantized[0], mx.sym.var("weight"), mx.sym.var("bias"),
+                                                  quantized[1], quantized[2],
+                                                  *(mx.sym.var(n) for n in ("wmin", "wmax", "bmin", "bmax")),
+                                                  num_hidden=5, name="fc")
+    symbol = mx.sym.contrib.dequantize(*mx.sym.contrib.requantize(*fc, min_calib_range=-4.0, max_calib_range=4.0,
+                                                                  name="requantize"), name="dequantize")
+    arg = {"weight": mx.nd.zeros((5, 7), dtype="int8"), "bias": mx.nd.zeros(5, dtype="int8"),
+           **{name: mx.nd.array([1.0]) for name in ("wmin", "wmax", "bmin", "bmax")}}
+    reason = _convert_refused((symbol, arg, {}), tmp_path, (2, 7))
+    assert "_contrib_quantized_fully_connected [quantized over a range computed at run time" in reason
 
 
 @pytest.mark.parametrize("calibrated, uint8_left, reason", [

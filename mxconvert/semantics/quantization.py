@@ -18,6 +18,11 @@ The older, non-fused flow (``quantize_model`` on a plain symbol) keeps each step
 range into int32 with its bias (:func:`sum_plan`) and gives the sum's nominal range (:func:`sum_range`);
 uncalibrated ``_contrib_quantized_elemwise_add``/``_mul`` give int32 too; a ``_contrib_requantize`` maps an int32
 tensor onto its calibrated int8 or uint8 range (:func:`requantize_scale`).
+
+The older ``_contrib_quantize`` takes its range as two tensors (parameters, or the data's own ``min`` and ``max``
+computed at run time) and quantizes over 255 or 127 levels, not 255.5 or 127.5; a tensor it quantizes over a
+constant range has a :class:`QRange` like the others, one over a run-time range only a ``_contrib_dequantize``
+reads (:func:`runtime_range_dtype`).
 """
 from __future__ import annotations
 
@@ -219,12 +224,29 @@ def refusal(node: Node) -> str | None:
     return None
 
 
-def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
-    """The type and range of every quantized tensor (output 0 of a quantized op), from the calibrated constants."""
-    ranges: dict[TensorRef, QRange] = {}
+RUNTIME_RANGE = "quantized over a range computed at run time (only a dequantize reads it)"
+
+
+class QRanges(dict):
+    """The quantized tensors' ranges by tensor; a tensor without a constant range raises
+    :class:`NotExpressible`."""
+
+    def __missing__(self, ref: TensorRef) -> QRange:
+        raise NotExpressible(RUNTIME_RANGE)
+
+
+def quantized_ranges(graph: Graph) -> QRanges:
+    """The type and range of every quantized tensor (output 0 of a quantized op), from the calibrated constants
+    (and the parameters holding an older quantize's range)."""
+    ranges = QRanges()
     for node in graph.nodes:
         a = node.attrs
-        if node.op == "_contrib_quantize_v2" and a["min_calib_range"] is not None:
+        if node.op == "_contrib_quantize" and all(_is_stored(graph, ref) for ref in node.inputs[1:3]):
+            lo, hi = (float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[1:3])
+            real = float(_max_abs(lo, hi))
+            ranges[node.output()] = QRange("uint8", lo, hi) if a["out_type"] == "uint8" else \
+                QRange("int8", -real, real)
+        elif node.op == "_contrib_quantize_v2" and a["min_calib_range"] is not None:
             dtype = output_dtype(node)
             lo, hi = a["min_calib_range"], a["max_calib_range"]
             if dtype == "int8":
@@ -517,7 +539,20 @@ def add_scales(left: QRange, right: QRange) -> tuple[np.float32, np.float32]:
     return f32(f32(a * f32(INT32_MAX)) / total), f32(f32(b * f32(INT32_MAX)) / total)
 
 
-def runtime_range_refusal(node: Node, *context: object) -> str:
-    """Why the older ``_contrib_quantize`` is refused: its range comes in as tensors, read at run time (in MXNet's
-    graphs the data's own min and max)."""
-    return "range read from tensors at run time (quantize_v2 carries it calibrated)"
+def _is_stored(graph: Graph, ref: TensorRef) -> bool:
+    return ref.node in graph.params or ref.node in graph.aux
+
+
+def range_levels(dtype: str) -> float:
+    """The levels the older ``_contrib_quantize`` maps max(|min|, |max|) of its range tensors onto: 255 (uint8) or
+    127 (int8)."""
+    return 255.0 if dtype == "uint8" else 127.0
+
+
+def runtime_range_dtype(graph: Graph, ref: TensorRef) -> str:
+    """The type of a quantized tensor whose range is computed at run time: a ``_contrib_quantize``'s output (raises
+    :class:`NotExpressible` for any other tensor without a constant range)."""
+    producer = graph.node(ref.node)
+    if producer.op != "_contrib_quantize":
+        raise NotExpressible(RUNTIME_RANGE)
+    return producer.attrs["out_type"]

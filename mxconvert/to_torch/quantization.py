@@ -9,16 +9,26 @@ import numpy as np
 from ..ir import Node
 from ..semantics.normalization import batch_norm_axis
 from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, concat_rescales, conv_plan,
-                                     check_operands, fc_plan, refusal, requantize_scale,
-                                     runtime_range_refusal, sum_plan)
+                                     check_operands, fc_plan, range_levels, refusal, requantize_scale,
+                                     runtime_range_dtype, sum_plan)
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
 from .linear import embedding
-from .registry import HELPERS, Lowering, refuse, register
+from .registry import HELPERS, Lowering, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
 
+HELPERS["mxnet_quantize"] = '''
+def mxnet_quantize(
+    x: torch.Tensor, low: torch.Tensor, high: torch.Tensor, levels: float, bounds: List[float]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MXNet's older quantize, its range given as tensors: round(x * levels / max(|low|, |high|)) (ties to even)
+    saturated to ``bounds``; the range out as given (uint8, 255 levels) or +-max(|low|, |high|) (int8, 127)."""
+    real = torch.maximum(low.abs(), high.abs())
+    q = torch.round(x * (levels / real)).clamp(bounds[0], bounds[1])
+    return (q, low, high) if bounds[0] == 0.0 else (q, -real, real)
+'''
 HELPERS["mxnet_int8_pairs"] = '''
 def mxnet_int8_pairs(cols: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Sums of u8 x s8 products as oneDNN makes them on CPUs without VNNI: the products of two neighbouring
@@ -122,11 +132,22 @@ def requantize(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(_range_outputs(f"torch.round({ctx.input(0)} * {float(scale)!r}).clamp({lo}, {hi})", r))
 
 
+@register("_contrib_quantize")
+def quantize(ctx: TorchContext, node: Node) -> Lowering:
+    """The older quantize: its range read from its tensors (parameters, or computed from the data)."""
+    dtype = node.attrs["out_type"]
+    bounds = [0.0, 255.0] if dtype == "uint8" else [-128.0, 127.0]
+    return Lowering(f"{ctx.helper('mxnet_quantize')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
+                    f"{range_levels(dtype)}, {bounds})")
+
+
 @register("_contrib_dequantize")
 def dequantize(ctx: TorchContext, node: Node) -> Lowering:
-    """q * (range / 255.5 or 127.5)."""
-    r = ctx.quantized_ranges[node.inputs[0]]
-    return Lowering(f"{ctx.input(0)} * {float(r.step)!r}")
+    """q * (range / 255.5 or 127.5); a range computed at run time read from its tensors."""
+    if node.inputs[0] in ctx.quantized_ranges:
+        return Lowering(f"{ctx.input(0)} * {float(ctx.quantized_ranges[node.inputs[0]].step)!r}")
+    levels = 255.5 if runtime_range_dtype(ctx.graph, node.inputs[0]) == "uint8" else 127.5
+    return Lowering(f"{ctx.input(0)} * (torch.maximum({ctx.input(1)}.abs(), {ctx.input(2)}.abs()) / {levels})")
 
 
 @register("_contrib_quantized_flatten")
@@ -266,5 +287,3 @@ def quantized_embedding(ctx: TorchContext, node: Node) -> Lowering:
     lowering.expr = _range_outputs(lowering.expr, ctx.quantized_ranges[node.output()])
     return lowering
 
-
-refuse("_contrib_quantize", reason=runtime_range_refusal)
