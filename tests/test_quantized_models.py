@@ -68,7 +68,7 @@ def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
 
 
 @pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
-                                  "int8sym-resmlp-naive"])
+                                  "int8-resmlp-naive", "int8sym-resmlp-naive"])
 def test_every_node_matches_mxnet(request, name, tmp_path):
     """The layer report (``compare_layers.py``) on the generated module: every node output, the integers of each
     quantized tensor (int32 sums, adds and products too) and their ranges, equal to MXNet's."""
@@ -102,11 +102,11 @@ def test_onnx_computes_the_exact_integer_arithmetic(request, name, tmp_path):
     assert np.abs(out - exact).max() <= 1e-6 * np.abs(exact).max()
 
 
-@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-resnet18_v2-naive"])
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-resnet18_v2-naive", "int8-resmlp-naive"])
 def test_onnx_runtime_optimized_keeps_the_exact_arithmetic(exported, name, tmp_path):
     """ONNX Runtime with its default graph optimizations on the default file of the ResNet-18s (residual sums,
-    convolutions without bias whose scale it would fold into their weights, standalone BatchNorms): the same
-    logits, bit for bit."""
+    convolutions without bias whose scale it would fold into their weights, standalone BatchNorms) and of the
+    residual MLP (calibrated adds and products): the same logits, bit for bit."""
     prefix, feeds = exported[name], _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
@@ -195,9 +195,13 @@ def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, cali
 def _assert_converted_as_mxnet_computes(quantized, tmp_path, data: np.ndarray) -> None:
     """PyTorch equal to MXNet; the ONNX file, in ONNX's reference semantics, to the exact arithmetic."""
     mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
-    graph, feeds, shapes = api.load(str(tmp_path / "q")), {"data": data}, {"data": data.shape}
+    _assert_export_converted(str(tmp_path / "q"), tmp_path, data)
+
+
+def _assert_export_converted(prefix: str, tmp_path, data: np.ndarray) -> None:
+    graph, feeds, shapes = api.load(prefix), {"data": data}, {"data": data.shape}
     module = api.to_pytorch(graph, shapes, int8_cpu=host_int8_cpu())
-    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
     exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
     api.to_onnx(graph, shapes, tmp_path / "m.onnx")
     assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
@@ -377,68 +381,73 @@ def test_older_quantize_over_a_runtime_range_into_a_layer_is_refused_by_name(tmp
     assert "_contrib_quantized_fully_connected [quantized over a range computed at run time" in reason
 
 
-@pytest.mark.parametrize("calibrated, uint8_left, reason", [
-    (True, False, "calibrated or float output (the MKLDNN flow's form)"),
-    (False, True, "uint8 and int8 operands"),
-])
-def test_quantized_add_outside_the_symbol_flow_is_refused_by_name(calibrated, uint8_left, reason, tmp_path):
-    """What the symbol flow converts is an uncalibrated add of operands of one type (int32 out, requantized)."""
-    left = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=0.0 if uint8_left else -1.0,
-                                      max_calib_range=1.0, out_type="auto", name="left")
-    right = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=-2.0, max_calib_range=2.0,
-                                       out_type="auto", name="right")
-    calib = {"min_calib_range": -3.0, "max_calib_range": 3.0} if calibrated else {}
-    added = mx.sym.contrib.quantized_elemwise_add(left[0], right[0], left[1], left[2], right[1], right[2],
-                                                  name="add", **calib)
-    requantized = mx.sym.contrib.requantize(*added, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
-    symbol = mx.sym.contrib.dequantize(*requantized, name="dequantize")
+def test_uncalibrated_add_of_uint8_and_int8_is_refused_by_name(tmp_path):
+    """MXNet saturates the uint8 operand's int32-scaled values to int8 (what the symbol flow converts is an
+    uncalibrated add of operands of one type, int32 out, requantized)."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_add, ("uint8", "int8"), {})
     message = _convert_refused((symbol, {}, {}), tmp_path, (2, 3))
-    assert f"_contrib_quantized_elemwise_add [{reason}] (add)" in message
+    assert "_contrib_quantized_elemwise_add [uint8 and int8 operands] (op)" in message
 
 
-def _overflowing_convolution(channels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Weights near +-1 whose two neighbouring input channels share a sign (their pair sums of uint8 data near
-    255 times weights near 127 pass int16), and data in [0.9, 1] (uint8 near 255): 8 calibration samples, 2
-    compared."""
-    rng = np.random.default_rng(channels)
-    signs = rng.choice([-1.0, 1.0], (4, (channels + 1) // 2, 1, 3, 3)).repeat(2, axis=2).reshape(4, -1, 3, 3)
-    weight = (signs[:, :channels] * (1.0 + 0.05 * rng.standard_normal((4, channels, 3, 3)))).astype(np.float32)
-    return weight, rng.uniform(0.9, 1.0, (10, channels, 6, 6)).astype(np.float32)
+def _quantized_pair(op, types: tuple[str, str], calib: dict) -> "mx.sym.Symbol":
+    """``op`` on the data and -0.7 x the data, quantized over [0, 1] (uint8) or [-1, 1] (int8), requantized (the
+    int32 result of an uncalibrated op) or not (a calibrated one), dequantized."""
+    data = mx.sym.var("data")
+    left, right = (mx.sym.contrib.quantize_v2(x, min_calib_range=0.0 if dtype == "uint8" else -1.0,
+                                              max_calib_range=1.0, out_type="auto", name=name)
+                   for x, dtype, name in ((data, types[0], "left"), (data * -0.7, types[1], "right")))
+    out = op(left[0], right[0], left[1], left[2], right[1], right[2], name="op", **calib)
+    if not calib:
+        out = mx.sym.contrib.requantize(*out, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
+    return mx.sym.contrib.dequantize(*out, name="dequantize")
 
 
-@pytest.mark.parametrize("channels", [3, 4, 6, 8])
-@pytest.mark.parametrize("flow", ["quantize_net", "quantize_model"])
-def test_uint8_convolution_pair_saturation_by_input_channels(flow, channels, tmp_path):
-    """oneDNN's 16-bit pair sums on CPUs without VNNI: the fused convolution saturates them at any input channel
-    count, the non-fused one where the channels come in fours only (its other kernel sums exactly). The fused
-    flow's outputs show the overflow is provoked at every count (its two arithmetics differ); PyTorch equals
-    MXNet in the host's arithmetic, the ONNX file the exact one."""
-    weight, data = _overflowing_convolution(channels)
-    feeds, shapes = {"data": data[8:]}, {"data": data[8:].shape}
-    if flow == "quantize_net":
-        from mxnet.contrib.quantization import quantize_net
+@pytest.mark.parametrize("types", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8"), ("uint8", "int8")])
+def test_calibrated_add_of_uint8_and_int8_operands(types, tmp_path):
+    """``quantize_net``'s calibrated add: both operands onto the output's scale (uint8 out where both are uint8,
+    else int8); a uint8 operand beside an int8 one first saturated to int8 on that scale (here: past 0.8)."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_add, types,
+                             {"min_calib_range": -0.8, "max_calib_range": 0.8})
+    data = np.random.default_rng(0).uniform(-1.2, 1.2, (4, 9)).astype(np.float32)
+    _assert_converted_as_mxnet_computes((symbol, {}, {}), tmp_path, data)
 
-        net = mx.gluon.nn.HybridSequential()
-        net.add(mx.gluon.nn.Conv2D(4, 3, in_channels=channels, use_bias=False))
-        net.initialize()
-        net[0].weight.set_data(mx.nd.array(weight))
-        net.hybridize()
-        calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data[:8], np.zeros(8, np.float32)),
-                                         batch_size=8)
-        quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
-                                 num_calib_examples=8, ctx=mx.cpu(), logger=None)
-        quantized(mx.nd.array(data[8:]))
-        quantized.export(str(tmp_path / "q"))
-    else:
-        symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, no_bias=True, name="conv")
-        quantized = _symbol_quantized(symbol, {"conv_weight": mx.nd.array(weight)}, data[:8])
-        mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
-    graph = api.load(str(tmp_path / "q"))
-    arithmetics = {cpu: _torch(api.to_pytorch(graph, shapes, int8_cpu=cpu), feeds) for cpu in ("vnni", "avx2")}
-    np.testing.assert_array_equal(arithmetics[host_int8_cpu()], api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
-    saturates = flow == "quantize_net" or channels % 4 == 0
-    gap = np.abs(arithmetics["avx2"] - arithmetics["vnni"]).max()
-    assert (gap > 0.1 * np.abs(arithmetics["vnni"]).max()) == saturates
-    api.to_onnx(graph, shapes, tmp_path / "m.onnx")
-    exact = arithmetics["vnni"]
-    assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
+
+def test_calibrated_product_truncates_and_wraps_past_int8(tmp_path):
+    """``quantize_net``'s calibrated product: the integers' product times MXNet's factor, truncated toward zero;
+    past int8 (a range of 0.1 for products up to 0.7) MXNet keeps the low byte."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_mul, ("int8", "int8"),
+                             {"min_calib_range": -0.1, "max_calib_range": 0.1})
+    data = np.linspace(-1.1, 1.1, 45, dtype=np.float32).reshape(5, 9)
+    _assert_converted_as_mxnet_computes((symbol, {}, {}), tmp_path, data)
+
+
+class _Gated(mx.gluon.HybridBlock):
+    """Two layers' product, the network's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with self.name_scope():
+            self.left, self.right = mx.gluon.nn.Dense(8), mx.gluon.nn.Dense(8)
+
+    def hybrid_forward(self, F, x):
+        return self.left(x) * self.right(x)
+
+
+def test_quantize_net_product_with_float_output(tmp_path):
+    """``quantize_net`` gives a product that ends the network ``enable_float_output``: the integers' product times
+    1 / (left scale x right scale), float32 out."""
+    from mxnet.contrib.quantization import quantize_net
+
+    net = _Gated()
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net.hybridize()
+    data = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32)
+    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data[:8], np.zeros(8, np.float32)), batch_size=8)
+    quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
+                             num_calib_examples=8, ctx=mx.cpu(), logger=None)
+    quantized(mx.nd.array(data[8:]))
+    quantized.export(str(tmp_path / "gated"))
+    graph = api.load(str(tmp_path / "gated"))
+    assert any(node.op == "_contrib_quantized_elemwise_mul" and node.attrs["enable_float_output"]
+               for node in graph.nodes)
+    _assert_export_converted(str(tmp_path / "gated"), tmp_path, data[8:])

@@ -12,9 +12,9 @@ from onnx import TensorProto
 from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, check_operands, concat_data,
-                                     concat_rescales, conv_plan, fc_plan, range_levels, refusal, requantize_scale,
-                                     runtime_range_dtype, sum_plan)
+from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, calibrated_add_factors, check_operands,
+                                     concat_data, concat_rescales, conv_plan, fc_plan, product_scale, range_levels,
+                                     refusal, requantize_scale, runtime_range_dtype, sum_plan)
 from .context import EmitContext
 from .convolution import pooling
 from .linear import embedding
@@ -331,12 +331,57 @@ def quantized_sum(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", check=_check)
 def quantized_elemwise(ctx: EmitContext, node: Node) -> None:
-    """Add or Mul of the dequantized operands: the real values the int32 result stands for, with its range."""
+    """Uncalibrated: Add or Mul of the dequantized operands, the real values the int32 result stands for, with
+    its range. Calibrated: an add onto the output's range (:func:`_calibrated_add`), a product as MXNet computes
+    it (:func:`_calibrated_product`)."""
     ranges = ctx.quantized_ranges
     check_operands(node, ranges)
+    a = node.attrs
+    if a["min_calib_range"] is not None or a.get("enable_float_output"):
+        (_calibrated_add if node.op == "_contrib_quantized_elemwise_add" else _calibrated_product)(ctx, node)
+        return
     operands = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(node.inputs[:2])]
     ctx.add("Add" if node.op == "_contrib_quantized_elemwise_add" else "Mul", operands, ctx.output(0))
     _range_outputs(ctx, ranges[node.output()])
+
+
+def _calibrated_add(ctx: EmitContext, node: Node) -> None:
+    """Each operand times its factor onto the output's scale (exact: on the integers, MXNet's float32 factors;
+    ``int8_kernels``: dequantized, QDQ), a uint8 operand beside an int8 one first quantized to int8 on the
+    output's scale; the sum quantized to the output's range."""
+    ranges = ctx.quantized_ranges
+    out = ranges[node.output()]
+    operands = [ranges[ref] for ref in node.inputs[:2]]
+    factors, reordered = calibrated_add_factors(out, *operands)
+    unit, terms = ctx.int8_exact, []
+    for slot, (operand, factor) in enumerate(zip(operands, factors)):
+        if unit:
+            term = ctx.add("Mul", [_integers(ctx, ctx.input(slot)), ctx.const(factor, "factor")])
+        else:
+            term = _dequantize(ctx, ctx.input(slot), operand)
+        if slot == reordered:
+            step = np.float32(1.0) if unit else _step(out.scale)
+            term = ctx.add("QuantizeLinear", [term, ctx.const(step, "step"), ctx.const(0, "zero", np.int8)])
+            term = _integers(ctx, term) if unit else ctx.add(
+                "DequantizeLinear", [term, ctx.const(step, "step"), ctx.const(0, "zero", np.int8)])
+        terms.append(term)
+    _quantize(ctx, node, ctx.add("Add", terms), out, unit=unit)
+
+
+def _calibrated_product(ctx: EmitContext, node: Node) -> None:
+    """The integers' product times MXNet's factor (float32, in both forms: no QDQ form truncates); float32 out, or
+    truncated toward zero and wrapped onto int8 as MXNet's conversion keeps the low byte."""
+    ranges = ctx.quantized_ranges
+    scale = product_scale(node, *(ranges[ref] for ref in node.inputs[:2]))
+    product = ctx.add("Mul", [_integers(ctx, ctx.input(0)), _integers(ctx, ctx.input(1))])
+    y = ctx.add("Mul", [product, ctx.const(scale, "scale")], ctx.output(0) if node.num_outputs == 1 else None)
+    if node.num_outputs == 1:
+        return
+    truncated = ctx.add("Cast", [ctx.add("Mul", [ctx.add("Sign", [y]), ctx.add("Floor", [ctx.add("Abs", [y])])])],
+                        to=TensorProto.INT32)
+    shift, byte = ctx.const(np.int32(128), "shift", np.int32), ctx.const(np.int32(256), "byte", np.int32)
+    wrapped = ctx.add("Sub", [ctx.add("Mod", [ctx.add("Add", [truncated, shift]), byte]), shift])
+    _quantize(ctx, node, ctx.add("Cast", [wrapped], to=TensorProto.FLOAT), ranges[node.output()], unit=True)
 
 
 @register("_contrib_quantized_embedding")
