@@ -23,7 +23,7 @@ HELPERS["mxnet_quantize"] = '''
 def mxnet_quantize(
     x: torch.Tensor, low: torch.Tensor, high: torch.Tensor, levels: float, bounds: List[float]
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MXNet's older quantize, its range given as tensors: round(x * levels / max(|low|, |high|)) (ties to even)
+    """MXNet's older quantize, its range given as tensors: round(x * (levels / max(|low|, |high|))) (ties to even)
     saturated to ``bounds``; the range out as given (uint8, 255 levels) or +-max(|low|, |high|) (int8, 127)."""
     real = torch.maximum(low.abs(), high.abs())
     q = torch.round(x * (levels / real)).clamp(bounds[0], bounds[1])
