@@ -68,7 +68,7 @@ def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
 
 
 @pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
-                                  "int8sym-resmlp-naive"])
+                                  "int8-resmlp-naive", "int8sym-resmlp-naive"])
 def test_every_node_matches_mxnet(request, name, tmp_path):
     """The layer report (``compare_layers.py``) on the generated module: every node output, the integers of each
     quantized tensor (int32 sums, adds and products too) and their ranges, equal to MXNet's."""
@@ -102,11 +102,11 @@ def test_onnx_computes_the_exact_integer_arithmetic(request, name, tmp_path):
     assert np.abs(out - exact).max() <= 1e-6 * np.abs(exact).max()
 
 
-@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-resnet18_v2-naive"])
+@pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-resnet18_v2-naive", "int8-resmlp-naive"])
 def test_onnx_runtime_optimized_keeps_the_exact_arithmetic(exported, name, tmp_path):
     """ONNX Runtime with its default graph optimizations on the default file of the ResNet-18s (residual sums,
-    convolutions without bias whose scale it would fold into their weights, standalone BatchNorms): the same
-    logits, bit for bit."""
+    convolutions without bias whose scale it would fold into their weights, standalone BatchNorms) and of the
+    residual MLP (calibrated adds and products): the same logits, bit for bit."""
     prefix, feeds = exported[name], _inputs(name)
     graph = api.load(prefix)
     shapes = {"data": feeds["data"].shape}
@@ -195,9 +195,13 @@ def _symbol_quantized(symbol: "mx.sym.Symbol", arg: dict, data: np.ndarray, cali
 def _assert_converted_as_mxnet_computes(quantized, tmp_path, data: np.ndarray) -> None:
     """PyTorch equal to MXNet; the ONNX file, in ONNX's reference semantics, to the exact arithmetic."""
     mx.model.save_checkpoint(str(tmp_path / "q"), 0, *quantized)
-    graph, feeds, shapes = api.load(str(tmp_path / "q")), {"data": data}, {"data": data.shape}
+    _assert_export_converted(str(tmp_path / "q"), tmp_path, data)
+
+
+def _assert_export_converted(prefix: str, tmp_path, data: np.ndarray) -> None:
+    graph, feeds, shapes = api.load(prefix), {"data": data}, {"data": data.shape}
     module = api.to_pytorch(graph, shapes, int8_cpu=host_int8_cpu())
-    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", str(tmp_path / "q"))(feeds)[0])
+    np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
     exact = _torch(api.to_pytorch(graph, shapes, int8_cpu="vnni"), feeds)
     api.to_onnx(graph, shapes, tmp_path / "m.onnx")
     assert np.abs(_reference_semantics(tmp_path / "m.onnx", feeds) - exact).max() <= 1e-6 * np.abs(exact).max()
@@ -308,30 +312,142 @@ def test_uncalibrated_requantize_is_refused_by_name(tmp_path):
     assert "not calibrated" in reason and "requantize_fc" in reason
 
 
-def test_older_quantize_with_range_tensors_is_refused_by_name(tmp_path):
+def _older_quantize(ranges: str, out_type: str) -> tuple["mx.sym.Symbol", dict]:
+    """``_contrib_quantize`` of the data over its own min and max (computed at run time) or over two parameters."""
     data = mx.sym.var("data")
-    symbol = mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), name="quantize")
-    mx.model.save_checkpoint(str(tmp_path / "q"), 0, mx.sym.contrib.dequantize(*symbol, name="dequantize"), {}, {})
-    graph = api.load(str(tmp_path / "q"))
-    for convert in (lambda: api.to_onnx(graph, {"data": (2, 3)}), lambda: api.to_pytorch(graph, {"data": (2, 3)})):
-        with pytest.raises(UnsupportedOpsError, match=r"_contrib_quantize \[range read from tensors at run time"):
-            convert()
+    if ranges == "runtime":
+        return mx.sym.contrib.quantize(data, mx.sym.min(data), mx.sym.max(data), out_type=out_type, name="q"), {}
+    return (mx.sym.contrib.quantize(data, mx.sym.var("low"), mx.sym.var("high"), out_type=out_type, name="q"),
+            {"low": mx.nd.array([-1.3]), "high": mx.nd.array([0.9])})
 
 
-@pytest.mark.parametrize("calibrated, uint8_left, reason", [
-    (True, False, "calibrated or float output (the MKLDNN flow's form)"),
-    (False, True, "uint8 and int8 operands"),
-])
-def test_quantized_add_outside_the_symbol_flow_is_refused_by_name(calibrated, uint8_left, reason, tmp_path):
-    """What the symbol flow converts is an uncalibrated add of operands of one type (int32 out, requantized)."""
-    left = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=0.0 if uint8_left else -1.0,
-                                      max_calib_range=1.0, out_type="auto", name="left")
-    right = mx.sym.contrib.quantize_v2(mx.sym.var("data"), min_calib_range=-2.0, max_calib_range=2.0,
-                                       out_type="auto", name="right")
-    calib = {"min_calib_range": -3.0, "max_calib_range": 3.0} if calibrated else {}
-    added = mx.sym.contrib.quantized_elemwise_add(left[0], right[0], left[1], left[2], right[1], right[2],
-                                                  name="add", **calib)
-    requantized = mx.sym.contrib.requantize(*added, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
-    symbol = mx.sym.contrib.dequantize(*requantized, name="dequantize")
+@pytest.mark.parametrize("out_type", ["uint8", "int8"])
+@pytest.mark.parametrize("ranges", ["runtime", "params"])
+def test_older_quantize_with_range_tensors(ranges, out_type, tmp_path):
+    """The older quantize (255 or 127 levels over max(|min|, |max|)), its range tensors and a dequantize (255.5 or
+    127.5 levels) as MXNet computes them; the data past a parameter range and negative data into uint8
+    saturate."""
+    quantized, arg = _older_quantize(ranges, out_type)
+    symbol = mx.sym.Group([mx.sym.contrib.dequantize(*quantized, name="dequantize"), quantized[1], quantized[2]])
+    mx.model.save_checkpoint(str(tmp_path / "q"), 0, symbol, arg, {})
+    data = (np.random.default_rng(0).standard_normal((3, 7)) * 0.6).astype(np.float32)
+    graph, feeds = api.load(str(tmp_path / "q")), {"data": data}
+    expected = api.backend("mxnet", str(tmp_path / "q"))(feeds)
+    module = api.to_pytorch(graph, {"data": data.shape})
+    with torch.no_grad():
+        outputs = [out.numpy() for out in module(torch.from_numpy(data))]
+    api.to_onnx(graph, {"data": data.shape}, tmp_path / "m.onnx")
+    plain = ort.SessionOptions()
+    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    onnx_outputs = ort.InferenceSession(str(tmp_path / "m.onnx"), plain,
+                                        providers=["CPUExecutionProvider"]).run(None, feeds)
+    for got in (outputs, onnx_outputs):
+        for out, reference in zip(got, expected):
+            np.testing.assert_array_equal(out, reference)
+
+
+@pytest.mark.parametrize("out_type", ["uint8", "int8"])
+def test_older_quantize_over_parameters_feeds_a_quantized_layer(out_type, tmp_path):
+    """A hand-written non-fused layer: the older quantize over a parameter range, an int8 fully connected layer
+    (weight and bias stored with their ranges), requantized to int8 and dequantized."""
+    rng = np.random.default_rng(1)
+    quantized, arg = _older_quantize("params", out_type)
+    names = ("weight", "bias", "weight_min", "weight_max", "bias_min", "bias_max")
+    fc = mx.sym.contrib.quantized_fully_connected(quantized[0], *(mx.sym.var(name) for name in names[:2]),
+                                                  quantized[1], quantized[2], *(mx.sym.var(n) for n in names[2:]),
+                                                  num_hidden=5, name="fc")
+    symbol = mx.sym.contrib.dequantize(*mx.sym.contrib.requantize(*fc, min_calib_range=-4.0, max_calib_range=4.0,
+                                                                  name="requantize"), name="dequantize")
+    arg.update(weight=mx.nd.array(rng.integers(-127, 128, (5, 7)), dtype="int8"),
+               bias=mx.nd.array(rng.integers(-127, 128, 5), dtype="int8"), weight_min=mx.nd.array([-0.5]),
+               weight_max=mx.nd.array([0.5]), bias_min=mx.nd.array([-0.2]), bias_max=mx.nd.array([0.2]))
+    data = (rng.standard_normal((2, 7)) * 0.6).astype(np.float32)
+    _assert_converted_as_mxnet_computes((symbol, arg, {}), tmp_path, data)
+
+
+def test_older_quantize_over_a_runtime_range_into_a_layer_is_refused_by_name(tmp_path):
+    """A quantized layer needs its data's scale when converted: a range computed at run time is read by a
+    dequantize only."""
+    quantized, _ = _older_quantize("runtime", "int8")
+    fc = mx.sym.contrib.quantized_fully_connected(quantized[0], mx.sym.var("weight"), mx.sym.var("bias"),
+                                                  quantized[1], quantized[2],
+                                                  *(mx.sym.var(n) for n in ("wmin", "wmax", "bmin", "bmax")),
+                                                  num_hidden=5, name="fc")
+    symbol = mx.sym.contrib.dequantize(*mx.sym.contrib.requantize(*fc, min_calib_range=-4.0, max_calib_range=4.0,
+                                                                  name="requantize"), name="dequantize")
+    arg = {"weight": mx.nd.zeros((5, 7), dtype="int8"), "bias": mx.nd.zeros(5, dtype="int8"),
+           **{name: mx.nd.array([1.0]) for name in ("wmin", "wmax", "bmin", "bmax")}}
+    reason = _convert_refused((symbol, arg, {}), tmp_path, (2, 7))
+    assert "_contrib_quantized_fully_connected [quantized over a range computed at run time" in reason
+
+
+def test_uncalibrated_add_of_uint8_and_int8_is_refused_by_name(tmp_path):
+    """MXNet saturates the uint8 operand's int32-scaled values to int8 (what the symbol flow converts is an
+    uncalibrated add of operands of one type, int32 out, requantized)."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_add, ("uint8", "int8"), {})
     message = _convert_refused((symbol, {}, {}), tmp_path, (2, 3))
-    assert f"_contrib_quantized_elemwise_add [{reason}] (add)" in message
+    assert "_contrib_quantized_elemwise_add [uint8 and int8 operands] (op)" in message
+
+
+def _quantized_pair(op, types: tuple[str, str], calib: dict) -> "mx.sym.Symbol":
+    """``op`` on the data and -0.7 x the data, quantized over [0, 1] (uint8) or [-1, 1] (int8), requantized (the
+    int32 result of an uncalibrated op) or not (a calibrated one), dequantized."""
+    data = mx.sym.var("data")
+    left, right = (mx.sym.contrib.quantize_v2(x, min_calib_range=0.0 if dtype == "uint8" else -1.0,
+                                              max_calib_range=1.0, out_type="auto", name=name)
+                   for x, dtype, name in ((data, types[0], "left"), (data * -0.7, types[1], "right")))
+    out = op(left[0], right[0], left[1], left[2], right[1], right[2], name="op", **calib)
+    if not calib:
+        out = mx.sym.contrib.requantize(*out, min_calib_range=-3.0, max_calib_range=3.0, name="requantize")
+    return mx.sym.contrib.dequantize(*out, name="dequantize")
+
+
+@pytest.mark.parametrize("types", [("int8", "int8"), ("uint8", "uint8"), ("int8", "uint8"), ("uint8", "int8")])
+def test_calibrated_add_of_uint8_and_int8_operands(types, tmp_path):
+    """``quantize_net``'s calibrated add: both operands onto the output's scale (uint8 out where both are uint8,
+    else int8); a uint8 operand beside an int8 one first saturated to int8 on that scale (here: past 0.8)."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_add, types,
+                             {"min_calib_range": -0.8, "max_calib_range": 0.8})
+    data = np.random.default_rng(0).uniform(-1.2, 1.2, (4, 9)).astype(np.float32)
+    _assert_converted_as_mxnet_computes((symbol, {}, {}), tmp_path, data)
+
+
+def test_calibrated_product_truncates_and_wraps_past_int8(tmp_path):
+    """``quantize_net``'s calibrated product: the integers' product times MXNet's factor, truncated toward zero;
+    past int8 (a range of 0.1 for products up to 0.7) MXNet keeps the low byte."""
+    symbol = _quantized_pair(mx.sym.contrib.quantized_elemwise_mul, ("int8", "int8"),
+                             {"min_calib_range": -0.1, "max_calib_range": 0.1})
+    data = np.linspace(-1.1, 1.1, 45, dtype=np.float32).reshape(5, 9)
+    _assert_converted_as_mxnet_computes((symbol, {}, {}), tmp_path, data)
+
+
+class _Gated(mx.gluon.HybridBlock):
+    """Two layers' product, the network's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        with self.name_scope():
+            self.left, self.right = mx.gluon.nn.Dense(8), mx.gluon.nn.Dense(8)
+
+    def hybrid_forward(self, F, x):
+        return self.left(x) * self.right(x)
+
+
+def test_quantize_net_product_with_float_output(tmp_path):
+    """``quantize_net`` gives a product that ends the network ``enable_float_output``: the integers' product times
+    1 / (left scale x right scale), float32 out."""
+    from mxnet.contrib.quantization import quantize_net
+
+    net = _Gated()
+    net.initialize(mx.init.Xavier(magnitude=2))
+    net.hybridize()
+    data = np.random.default_rng(0).standard_normal((10, 6)).astype(np.float32)
+    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data[:8], np.zeros(8, np.float32)), batch_size=8)
+    quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
+                             num_calib_examples=8, ctx=mx.cpu(), logger=None)
+    quantized(mx.nd.array(data[8:]))
+    quantized.export(str(tmp_path / "gated"))
+    graph = api.load(str(tmp_path / "gated"))
+    assert any(node.op == "_contrib_quantized_elemwise_mul" and node.attrs["enable_float_output"]
+               for node in graph.nodes)
+    _assert_export_converted(str(tmp_path / "gated"), tmp_path, data[8:])

@@ -17,7 +17,13 @@ The older, non-fused flow (``quantize_model`` on a plain symbol) keeps each step
 ``_contrib_quantized_fully_connected`` (or ``_contrib_quantized_conv``) sums int8 weights stored offline with their
 range into int32 with its bias (:func:`sum_plan`) and gives the sum's nominal range (:func:`sum_range`);
 uncalibrated ``_contrib_quantized_elemwise_add``/``_mul`` give int32 too; a ``_contrib_requantize`` maps an int32
-tensor onto its calibrated int8 or uint8 range (:func:`requantize_scale`).
+tensor onto its calibrated int8 or uint8 range (:func:`requantize_scale`). ``quantize_net`` calibrates the adds and
+products of layers it does not fuse (:func:`calibrated_add_factors`, :func:`product_scale`).
+
+The older ``_contrib_quantize`` takes its range as two tensors (parameters, or the data's own ``min`` and ``max``
+computed at run time) and quantizes over 255 or 127 levels, not 255.5 or 127.5; a tensor it quantizes over a
+constant range has a :class:`QRange` like the others, one over a run-time range only a ``_contrib_dequantize``
+reads (:func:`runtime_range_dtype`).
 """
 from __future__ import annotations
 
@@ -51,7 +57,8 @@ def host_int8_cpu(cpuinfo: str = "/proc/cpuinfo") -> str:
 
 
 SUM_OPS = ("_contrib_quantized_fully_connected", "_contrib_quantized_conv")  # int32 out, requantized after
-ELEMWISE_OPS = ("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")  # int32 out, uncalibrated
+# int32 out uncalibrated; calibrated: int8 or uint8 out (a product int8, or float32 with enable_float_output)
+ELEMWISE_OPS = ("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")
 _PASS_RANGE = ("_contrib_quantized_pooling", "_contrib_quantized_flatten", "_contrib_quantized_act")
 _BOUNDS = {"uint8": (0.0, 255.0), "int8": (-128.0, 127.0)}
 
@@ -84,7 +91,8 @@ define({
     "_contrib_quantized_elemwise_add": OpDef({"min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED},
                                              outputs=_three),
     "_contrib_quantized_elemwise_mul": OpDef({"min_calib_range": CALIBRATED, "max_calib_range": CALIBRATED,
-                                              "enable_float_output": (parse_bool, False)}, outputs=_three),
+                                              "enable_float_output": (parse_bool, False)},
+                                             outputs=lambda a: 1 if a["enable_float_output"] else 3),
     "_contrib_quantized_batch_norm": replace(
         OPS["BatchNorm"], outputs=_three,
         input_names=lambda a: ("data", "gamma", "beta", "moving_mean", "moving_var", "min_data", "max_data")),
@@ -92,10 +100,10 @@ define({
 
 
 # --- shape rules: the float op's, then two scalars ----------------------------------------------------------
-@shape_rule("_contrib_quantize", "_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm", "_contrib_requantize",
-            "_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")
+@shape_rule("_contrib_quantize", "_contrib_quantize_v2", "_contrib_quantized_act", "_contrib_quantized_batch_norm",
+            "_contrib_requantize", "_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul")
 def _quantized_same(node: Node, shapes: list[Shape]) -> list[Shape]:
-    return [shapes[0], (1,), (1,)]
+    return [shapes[0], (1,), (1,)][:node.num_outputs]
 
 
 @shape_rule("_contrib_dequantize")
@@ -212,19 +220,34 @@ def refusal(node: Node) -> str | None:
         return "not a 2-D kernel"
     if node.op == "_contrib_quantized_conv" and a["num_group"] != 1:
         return "num_group > 1 (MXNet's kernel takes one group only)"
-    if node.op in ELEMWISE_OPS and (a["min_calib_range"] is not None or a.get("enable_float_output")):
-        return "calibrated or float output (the MKLDNN flow's form)"
     if node.op == "_contrib_quantized_act" and a["act_type"] != "relu":
         return f"act_type={a['act_type']}"
     return None
 
 
-def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
-    """The type and range of every quantized tensor (output 0 of a quantized op), from the calibrated constants."""
-    ranges: dict[TensorRef, QRange] = {}
+RUNTIME_RANGE = "quantized over a range computed at run time (only a dequantize reads it)"
+
+
+class QRanges(dict):
+    """The quantized tensors' ranges by tensor; a tensor without a constant range raises
+    :class:`NotExpressible`."""
+
+    def __missing__(self, ref: TensorRef) -> QRange:
+        raise NotExpressible(RUNTIME_RANGE)
+
+
+def quantized_ranges(graph: Graph) -> QRanges:
+    """The type and range of every quantized tensor (output 0 of a quantized op), from the calibrated constants
+    (and the parameters holding an older quantize's range)."""
+    ranges = QRanges()
     for node in graph.nodes:
         a = node.attrs
-        if node.op == "_contrib_quantize_v2" and a["min_calib_range"] is not None:
+        if node.op == "_contrib_quantize" and all(_is_stored(graph, ref) for ref in node.inputs[1:3]):
+            lo, hi = (float(graph.weight(ref.node).reshape(-1)[0]) for ref in node.inputs[1:3])
+            real = float(_max_abs(lo, hi))
+            ranges[node.output()] = QRange("uint8", lo, hi) if a["out_type"] == "uint8" else \
+                QRange("int8", -real, real)
+        elif node.op == "_contrib_quantize_v2" and a["min_calib_range"] is not None:
             dtype = output_dtype(node)
             lo, hi = a["min_calib_range"], a["max_calib_range"]
             if dtype == "int8":
@@ -236,8 +259,15 @@ def quantized_ranges(graph: Graph) -> dict[TensorRef, QRange]:
         elif node.op == "_contrib_requantize" and a["min_calib_range"] is not None:
             dtype, real = output_dtype(node), float(_max_abs(a["min_calib_range"], a["max_calib_range"]))
             ranges[node.output()] = QRange(dtype, 0.0 if dtype == "uint8" else -real, real)
-        elif node.op in ELEMWISE_OPS and all(ref in ranges for ref in node.inputs[:2]):
-            ranges[node.output()] = elemwise_range(node, ranges[node.inputs[0]], ranges[node.inputs[1]])
+        elif node.op in ELEMWISE_OPS and not a.get("enable_float_output") and \
+                all(ref in ranges for ref in node.inputs[:2]):
+            left, right = ranges[node.inputs[0]], ranges[node.inputs[1]]
+            if a["min_calib_range"] is None:
+                ranges[node.output()] = elemwise_range(node, left, right)
+            else:
+                same = node.op == "_contrib_quantized_elemwise_add" and left.dtype == right.dtype
+                ranges[node.output()] = QRange(left.dtype if same else "int8", a["min_calib_range"],
+                                               a["max_calib_range"])
         elif node.op in SUM_OPS and node.inputs[0] in ranges:
             ranges[node.output()] = sum_range(graph, node, ranges[node.inputs[0]])
         elif node.op == "_contrib_quantized_embedding":
@@ -486,10 +516,11 @@ def sum_plan(graph: Graph, node: Node, data: QRange, cpu: str = "vnni") -> Affin
 
 def check_operands(node: Node, ranges: dict[TensorRef, QRange]) -> None:
     """Raise :class:`NotExpressible` where MXNet's CPU kernel does not compute a quantized elementwise op on these
-    operands' types: an add of uint8 and int8 saturates the uint8 operand's int32-scaled values to int8, a
-    product reads int8 only."""
+    operands' types: an uncalibrated add of uint8 and int8 saturates the uint8 operand's int32-scaled values to
+    int8, a product reads int8 only."""
     kinds = {ranges[ref].dtype for ref in node.inputs[:2]}
-    if node.op == "_contrib_quantized_elemwise_add" and len(kinds) > 1:
+    uncalibrated = node.attrs["min_calib_range"] is None
+    if node.op == "_contrib_quantized_elemwise_add" and len(kinds) > 1 and uncalibrated:
         raise NotExpressible("uint8 and int8 operands")
     if node.op == "_contrib_quantized_elemwise_mul" and kinds != {"int8"}:
         raise NotExpressible("uint8 operands (int8 only)")
@@ -517,7 +548,39 @@ def add_scales(left: QRange, right: QRange) -> tuple[np.float32, np.float32]:
     return f32(f32(a * f32(INT32_MAX)) / total), f32(f32(b * f32(INT32_MAX)) / total)
 
 
-def runtime_range_refusal(node: Node, *context: object) -> str:
-    """Why the older ``_contrib_quantize`` is refused: its range comes in as tensors, read at run time (in MXNet's
-    graphs the data's own min and max)."""
-    return "range read from tensors at run time (quantize_v2 carries it calibrated)"
+def _is_stored(graph: Graph, ref: TensorRef) -> bool:
+    return ref.node in graph.params or ref.node in graph.aux
+
+
+def range_levels(dtype: str) -> float:
+    """The levels the older ``_contrib_quantize`` maps max(|min|, |max|) of its range tensors onto: 255 (uint8) or
+    127 (int8)."""
+    return 255.0 if dtype == "uint8" else 127.0
+
+
+def calibrated_add_factors(out: QRange, left: QRange, right: QRange) -> tuple[list[np.float32], int | None]:
+    """A calibrated quantized add's factor per operand onto the output's scale (out scale / its scale, float32),
+    and, where one operand is uint8 and the other int8, the uint8 one's slot: oneDNN first brings it onto the
+    output's scale rounded (ties to even) and saturated to int8, then adds it as it is."""
+    factors = [f32(out.scale / left.scale), f32(out.scale / right.scale)]
+    mixed = left.dtype != right.dtype
+    return factors, (0 if left.dtype == "uint8" else 1) if mixed else None
+
+
+def product_scale(node: Node, left: QRange, right: QRange) -> np.float32:
+    """A calibrated quantized product's factor from the integers' product to the output's int8 (out scale / left
+    scale / right scale, in float32), or with ``enable_float_output`` to real values (1 / left / right, in
+    double); MXNet truncates the scaled product toward zero and keeps its low byte."""
+    if node.attrs["enable_float_output"]:
+        return f32(1.0 / np.float64(left.scale) / np.float64(right.scale))
+    out = QRange("int8", node.attrs["min_calib_range"], node.attrs["max_calib_range"])
+    return f32(f32(out.scale / left.scale) / right.scale)
+
+
+def runtime_range_dtype(graph: Graph, ref: TensorRef) -> str:
+    """The type of a quantized tensor whose range is computed at run time: a ``_contrib_quantize``'s output (raises
+    :class:`NotExpressible` for any other tensor without a constant range)."""
+    producer = graph.node(ref.node)
+    if producer.op != "_contrib_quantize":
+        raise NotExpressible(RUNTIME_RANGE)
+    return producer.attrs["out_type"]

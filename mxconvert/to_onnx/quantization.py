@@ -12,13 +12,13 @@ from onnx import TensorProto
 from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, check_operands, concat_data,
-                                     concat_rescales, conv_plan, fc_plan, refusal, requantize_scale,
-                                     runtime_range_refusal, sum_plan)
+from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, calibrated_add_factors, check_operands,
+                                     concat_data, concat_rescales, conv_plan, fc_plan, product_scale, range_levels,
+                                     refusal, requantize_scale, runtime_range_dtype, sum_plan)
 from .context import EmitContext
 from .convolution import pooling
 from .linear import embedding
-from .registry import refuse, register
+from .registry import register
 
 _TYPES = {"uint8": np.uint8, "int8": np.int8}
 _ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
@@ -47,16 +47,21 @@ def _quantize(ctx: EmitContext, node: Node, x: str, r: QRange, written: str | No
     """``x`` quantized into ``node``'s output 0 (saturated to ``written``'s type, then read as the range's), its
     min and max as constants; a graph output is given as float32. ``unit``: ``x`` holds the integers (step 1);
     ``step``: another step than the range's."""
-    dtype = written or r.dtype
-    out, is_output = ctx.output(0), node.output(0) in ctx.graph.outputs
     step = np.float32(1.0) if unit else _step(r.scale) if step is None else step
-    q = ctx.add("QuantizeLinear", [x, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[dtype])],
-                ctx.temp("quantized") if dtype != r.dtype or is_output else out)
-    if dtype != r.dtype:
-        q = ctx.add("Cast", [q], ctx.temp("cast") if is_output else out, to=_ONNX_TYPES[r.dtype])
+    _quantized_output(ctx, node, x, step, r.dtype, written or r.dtype)
+    _range_outputs(ctx, r)
+
+
+def _quantized_output(ctx: EmitContext, node: Node, x: str, step: np.float32, dtype: str, written: str) -> None:
+    """QuantizeLinear of ``x`` by ``step`` into ``node``'s output 0: saturated to ``written``'s type, read as
+    ``dtype`` (a graph output given as float32)."""
+    out, is_output = ctx.output(0), node.output(0) in ctx.graph.outputs
+    q = ctx.add("QuantizeLinear", [x, ctx.const(step, "step"), ctx.const(0, "zero", _TYPES[written])],
+                ctx.temp("quantized") if written != dtype or is_output else out)
+    if written != dtype:
+        q = ctx.add("Cast", [q], ctx.temp("cast") if is_output else out, to=_ONNX_TYPES[dtype])
     if is_output:
         ctx.add("Cast", [q], out, to=TensorProto.FLOAT)
-    _range_outputs(ctx, r)
 
 
 def _range_outputs(ctx: EmitContext, r: QRange) -> None:
@@ -84,12 +89,37 @@ def quantize_v2(ctx: EmitContext, node: Node) -> None:
         _quantize(ctx, node, ctx.input(0), r)
 
 
+def _tensor_range(ctx: EmitContext) -> str:
+    """max(|min|, |max|) of the range given as the node's inputs 1 and 2."""
+    return ctx.add("Max", [ctx.add("Abs", [ctx.input(1)]), ctx.add("Abs", [ctx.input(2)])])
+
+
+@register("_contrib_quantize", check=_check)
+def quantize(ctx: EmitContext, node: Node) -> None:
+    """The older quantize, its range read from its tensors in the graph (parameters, or computed from the data):
+    the data times 255 or 127 / max(|min|, |max|), QuantizeLinear with step 1 (exact, both forms: its levels are
+    not the 255.5 or 127.5 its consumers read); the range out as given (uint8) or +-max(|min|, |max|) (int8)."""
+    dtype = node.attrs["out_type"]
+    real = _tensor_range(ctx)
+    scale = ctx.add("Div", [ctx.const(np.float32(range_levels(dtype)), "levels"), real])
+    _quantized_output(ctx, node, ctx.add("Mul", [ctx.input(0), scale]), np.float32(1.0), dtype, dtype)
+    low, high = (ctx.input(1), ctx.input(2)) if dtype == "uint8" else (ctx.add("Neg", [real]), real)
+    ctx.add("Identity", [low], ctx.output(1))
+    ctx.add("Identity", [high], ctx.output(2))
+
+
 @register("_contrib_dequantize", check=_check)
 def dequantize(ctx: EmitContext, node: Node) -> None:
-    """DequantizeLinear by the range's step as MXNet computes it (range / 255.5 or 127.5)."""
-    r = ctx.quantized_ranges[node.inputs[0]]
-    ctx.add("DequantizeLinear", [ctx.input(0), ctx.const(r.step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])],
-            ctx.output())
+    """DequantizeLinear by the range's step as MXNet computes it (range / 255.5 or 127.5); a range computed at run
+    time: the integers times that step, computed from the range's tensors."""
+    if node.inputs[0] in ctx.quantized_ranges:
+        r = ctx.quantized_ranges[node.inputs[0]]
+        ctx.add("DequantizeLinear", [ctx.input(0), ctx.const(r.step, "step"), ctx.const(0, "zero", _TYPES[r.dtype])],
+                ctx.output())
+        return
+    levels = 255.5 if runtime_range_dtype(ctx.graph, node.inputs[0]) == "uint8" else 127.5
+    step = ctx.add("Div", [_tensor_range(ctx), ctx.const(np.float32(levels), "levels")])
+    ctx.add("Mul", [_integers(ctx, ctx.input(0)), step], ctx.output())
 
 
 @register("_contrib_quantized_flatten", check=_check)
@@ -301,12 +331,57 @@ def quantized_sum(ctx: EmitContext, node: Node) -> None:
 
 @register("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", check=_check)
 def quantized_elemwise(ctx: EmitContext, node: Node) -> None:
-    """Add or Mul of the dequantized operands: the real values the int32 result stands for, with its range."""
+    """Uncalibrated: Add or Mul of the dequantized operands, the real values the int32 result stands for, with
+    its range. Calibrated: an add onto the output's range (:func:`_calibrated_add`), a product as MXNet computes
+    it (:func:`_calibrated_product`)."""
     ranges = ctx.quantized_ranges
     check_operands(node, ranges)
+    a = node.attrs
+    if a["min_calib_range"] is not None or a.get("enable_float_output"):
+        (_calibrated_add if node.op == "_contrib_quantized_elemwise_add" else _calibrated_product)(ctx, node)
+        return
     operands = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(node.inputs[:2])]
     ctx.add("Add" if node.op == "_contrib_quantized_elemwise_add" else "Mul", operands, ctx.output(0))
     _range_outputs(ctx, ranges[node.output()])
+
+
+def _calibrated_add(ctx: EmitContext, node: Node) -> None:
+    """Each operand times its factor onto the output's scale (exact: on the integers, MXNet's float32 factors;
+    ``int8_kernels``: dequantized, QDQ), a uint8 operand beside an int8 one first quantized to int8 on the
+    output's scale; the sum quantized to the output's range."""
+    ranges = ctx.quantized_ranges
+    out = ranges[node.output()]
+    operands = [ranges[ref] for ref in node.inputs[:2]]
+    factors, reordered = calibrated_add_factors(out, *operands)
+    unit, terms = ctx.int8_exact, []
+    for slot, (operand, factor) in enumerate(zip(operands, factors)):
+        if unit:
+            term = ctx.add("Mul", [_integers(ctx, ctx.input(slot)), ctx.const(factor, "factor")])
+        else:
+            term = _dequantize(ctx, ctx.input(slot), operand)
+        if slot == reordered:
+            step = np.float32(1.0) if unit else _step(out.scale)
+            term = ctx.add("QuantizeLinear", [term, ctx.const(step, "step"), ctx.const(0, "zero", np.int8)])
+            term = _integers(ctx, term) if unit else ctx.add(
+                "DequantizeLinear", [term, ctx.const(step, "step"), ctx.const(0, "zero", np.int8)])
+        terms.append(term)
+    _quantize(ctx, node, ctx.add("Add", terms), out, unit=unit)
+
+
+def _calibrated_product(ctx: EmitContext, node: Node) -> None:
+    """The integers' product times MXNet's factor (float32, in both forms: no QDQ form truncates); float32 out, or
+    truncated toward zero and wrapped onto int8 as MXNet's conversion keeps the low byte."""
+    ranges = ctx.quantized_ranges
+    scale = product_scale(node, *(ranges[ref] for ref in node.inputs[:2]))
+    product = ctx.add("Mul", [_integers(ctx, ctx.input(0)), _integers(ctx, ctx.input(1))])
+    y = ctx.add("Mul", [product, ctx.const(scale, "scale")], ctx.output(0) if node.num_outputs == 1 else None)
+    if node.num_outputs == 1:
+        return
+    truncated = ctx.add("Cast", [ctx.add("Mul", [ctx.add("Sign", [y]), ctx.add("Floor", [ctx.add("Abs", [y])])])],
+                        to=TensorProto.INT32)
+    shift, byte = ctx.const(np.int32(128), "shift", np.int32), ctx.const(np.int32(256), "byte", np.int32)
+    wrapped = ctx.add("Sub", [ctx.add("Mod", [ctx.add("Add", [truncated, shift]), byte]), shift])
+    _quantize(ctx, node, ctx.add("Cast", [wrapped], to=TensorProto.FLOAT), ranges[node.output()], unit=True)
 
 
 @register("_contrib_quantized_embedding")
@@ -315,5 +390,3 @@ def quantized_embedding(ctx: EmitContext, node: Node) -> None:
     embedding(ctx, node)
     _range_outputs(ctx, ctx.quantized_ranges[node.output()])
 
-
-refuse("_contrib_quantize", reason=runtime_range_refusal)

@@ -8,17 +8,34 @@ import numpy as np
 
 from ..ir import Node
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, concat_rescales, conv_plan,
-                                     check_operands, fc_plan, refusal, requantize_scale,
-                                     runtime_range_refusal, sum_plan)
+from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, calibrated_add_factors,
+                                     concat_rescales, conv_plan, check_operands, fc_plan, product_scale,
+                                     range_levels, refusal, requantize_scale, runtime_range_dtype, sum_plan)
 from ..semantics.convolution import window_geometry
 from .convolution import pooling
 from .linear import embedding
-from .registry import HELPERS, Lowering, refuse, register
+from .registry import HELPERS, Lowering, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
 
+HELPERS["mxnet_quantize"] = '''
+def mxnet_quantize(
+    x: torch.Tensor, low: torch.Tensor, high: torch.Tensor, levels: float, bounds: List[float]
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """MXNet's older quantize, its range given as tensors: round(x * (levels / max(|low|, |high|))) (ties to even)
+    saturated to ``bounds``; the range out as given (uint8, 255 levels) or +-max(|low|, |high|) (int8, 127)."""
+    real = torch.maximum(low.abs(), high.abs())
+    q = torch.round(x * (levels / real)).clamp(bounds[0], bounds[1])
+    return (q, low, high) if bounds[0] == 0.0 else (q, -real, real)
+'''
+HELPERS["mxnet_int8_product"] = '''
+def mxnet_int8_product(left: torch.Tensor, right: torch.Tensor, scale: float) -> torch.Tensor:
+    """MXNet's calibrated int8 product: float(a * b) * scale truncated toward zero, its low byte kept (wrapping
+    past int8)."""
+    scaled = torch.trunc(left * right * scale).double()
+    return (torch.remainder(scaled + 128.0, 256.0) - 128.0).float()
+'''
 HELPERS["mxnet_int8_pairs"] = '''
 def mxnet_int8_pairs(cols: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Sums of u8 x s8 products as oneDNN makes them on CPUs without VNNI: the products of two neighbouring
@@ -122,11 +139,22 @@ def requantize(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(_range_outputs(f"torch.round({ctx.input(0)} * {float(scale)!r}).clamp({lo}, {hi})", r))
 
 
+@register("_contrib_quantize")
+def quantize(ctx: TorchContext, node: Node) -> Lowering:
+    """The older quantize: its range read from its tensors (parameters, or computed from the data)."""
+    dtype = node.attrs["out_type"]
+    bounds = [0.0, 255.0] if dtype == "uint8" else [-128.0, 127.0]
+    return Lowering(f"{ctx.helper('mxnet_quantize')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
+                    f"{range_levels(dtype)}, {bounds})")
+
+
 @register("_contrib_dequantize")
 def dequantize(ctx: TorchContext, node: Node) -> Lowering:
-    """q * (range / 255.5 or 127.5)."""
-    r = ctx.quantized_ranges[node.inputs[0]]
-    return Lowering(f"{ctx.input(0)} * {float(r.step)!r}")
+    """q * (range / 255.5 or 127.5); a range computed at run time read from its tensors."""
+    if node.inputs[0] in ctx.quantized_ranges:
+        return Lowering(f"{ctx.input(0)} * {float(ctx.quantized_ranges[node.inputs[0]].step)!r}")
+    levels = 255.5 if runtime_range_dtype(ctx.graph, node.inputs[0]) == "uint8" else 127.5
+    return Lowering(f"{ctx.input(0)} * (torch.maximum({ctx.input(1)}.abs(), {ctx.input(2)}.abs()) / {levels})")
 
 
 @register("_contrib_quantized_flatten")
@@ -246,16 +274,35 @@ def _linear_sums(ctx: TorchContext, attrs: dict, plan: AffinePlan) -> str:
 
 @register("_contrib_quantized_elemwise_add", "_contrib_quantized_elemwise_mul", check=refusal)
 def quantized_elemwise(ctx: TorchContext, node: Node) -> Lowering:
-    """The int32 result of an uncalibrated quantized add (each operand times its factor onto the summed range,
-    in float32, rounded to nearest, ties to even) or product (of the integers, exact)."""
+    """An uncalibrated quantized add's int32 result (each operand times its factor onto the summed range, in
+    float32, rounded to nearest, ties to even) or product's (of the integers, exact); a calibrated add's int8 or
+    uint8 (each operand times its factor onto the output's scale, the uint8 operand beside an int8 one first
+    rounded and saturated to int8, then rounded and saturated), a calibrated product's int8
+    (``mxnet_int8_product``) or float32."""
     ranges = ctx.quantized_ranges
     check_operands(node, ranges)
-    left, right = ctx.input(0), ctx.input(1)
+    operands = [ranges[ref] for ref in node.inputs[:2]]
+    x = [ctx.input(0), ctx.input(1)]
     if node.op == "_contrib_quantized_elemwise_mul":
-        return Lowering(_range_outputs(f"{left} * {right}", ranges[node.output()]))
-    scales = add_scales(ranges[node.inputs[0]], ranges[node.inputs[1]])
-    y = f"torch.round({left} * {float(scales[0])!r} + {right} * {float(scales[1])!r})"
-    return Lowering(_range_outputs(y, ranges[node.output()]))
+        if node.attrs["min_calib_range"] is None and not node.attrs["enable_float_output"]:
+            return Lowering(_range_outputs(f"{x[0]} * {x[1]}", ranges[node.output()]))
+        scale = float(product_scale(node, *operands))
+        if node.attrs["enable_float_output"]:
+            return Lowering(f"{x[0]} * {x[1]} * {scale!r}")
+        y = f"{ctx.helper('mxnet_int8_product')}({x[0]}, {x[1]}, {scale!r})"
+        return Lowering(_range_outputs(y, ranges[node.output()]))
+    out = ranges[node.output()]
+    if node.attrs["min_calib_range"] is None:
+        factors, bounds = add_scales(*operands), None
+    else:
+        factors, reordered = calibrated_add_factors(out, *operands)
+        bounds = out.bounds
+        if reordered is not None:
+            x[reordered] = f"torch.round({x[reordered]} * {float(factors[reordered])!r}).clamp(-128.0, 127.0)"
+            factors[reordered] = None
+    terms = [value if factor is None else f"{value} * {float(factor)!r}" for value, factor in zip(x, factors)]
+    y = f"torch.round({terms[0]} + {terms[1]})"
+    return Lowering(_range_outputs(f"{y}.clamp({bounds[0]}, {bounds[1]})" if bounds else y, out))
 
 
 @register("_contrib_quantized_embedding")
@@ -266,5 +313,3 @@ def quantized_embedding(ctx: TorchContext, node: Node) -> Lowering:
     lowering.expr = _range_outputs(lowering.expr, ctx.quantized_ranges[node.output()])
     return lowering
 
-
-refuse("_contrib_quantize", reason=runtime_range_refusal)

@@ -84,6 +84,7 @@ MODELS: dict[str, Callable[[int], "mx.gluon.HybridBlock"]] = {  # name -> seed -
     "resnet18_v2": _vision("resnet18_v2"),  # pre-activation: standalone BatchNorm and ReLU
     "densenet_small": _densenet,
     "mlp": _mlp,
+    "resmlp": _gated_residual_mlp,  # quantized: calibrated adds (of uint8 and int8) and products
     "bert-classifier": lambda seed: nlp.hybridized("bert-classifier", seed),
 }
 
@@ -137,7 +138,7 @@ def build_quantized(name: str, out_dir: str, seed: int = 0) -> str:
 
 
 SYMBOL_FLOW = ("int8sym-mlp-naive", "int8sym-mlp-entropy", "int8sym-resmlp-naive", "int8sym-resnet18_v1-naive")
-SYMBOL_FLOW_MODELS = {"mlp": _mlp, "resmlp": _gated_residual_mlp, "resnet18_v1": MODELS["resnet18_v1"]}
+SYMBOL_FLOW_MODELS = {name: MODELS[name] for name in ("mlp", "resmlp", "resnet18_v1")}
 
 
 def cpu_unquantizable(symbol: "mx.sym.Symbol") -> list[str]:
