@@ -5,8 +5,9 @@ calibrated on sample images as ``mxconvert.zoo.fused`` builds its models) the sc
 quantizes it with ``mxnet.contrib.quantization.quantize_net`` (``quantized_dtype='auto'``, ``calib_mode='naive'``,
 32 calibration images) and exports the INT8 model; it converts both with ``mxconvert.api.to_onnx`` for each batch
 size. Columns: MXNet float32 (the float export, ``MXNET_SUBGRAPH_BACKEND=NONE``), MXNet int8 (the INT8 export,
-already partitioned into ``_sg_mkldnn_*`` ops, oneDNN kernels), ONNX Runtime on mxconvert's float32 file and on its
-INT8 QDQ file. Each (backend, model, batch) runs in a fresh process (``inference.time_runner``: warm-up runs, then
+already partitioned into ``_sg_mkldnn_*`` ops, oneDNN kernels), ONNX Runtime on mxconvert's float32 file, on its
+INT8 QDQ file (``int8_kernels``: integer kernels) and on its default INT8 file (MXNet's exact integer arithmetic
+computed in float kernels). Each (backend, model, batch) runs in a fresh process (``inference.time_runner``: warm-up runs, then
 timed runs); the outputs (logits) are compared with MXNet float32's on the same images: max abs difference / max
 |float32|, and top-1 agreement. The number of ``QLinearConv`` nodes in ONNX Runtime's optimized graph of the QDQ
 file (``SessionOptions.optimized_model_filepath``) is printed below the table.
@@ -39,6 +40,7 @@ BACKENDS = {  # name -> (column header, file kind, precision)
     "mxnet-int8": ("MXNet int8", "mxnet", "int8"),
     "ort-f32": ("ORT float32", "onnx", "float32"),
     "ort-int8": ("ORT int8 (QDQ)", "onnx", "int8"),
+    "ort-int8-exact": ("ORT int8 (exact)", "onnx-exact", "int8"),
 }
 
 
@@ -75,14 +77,15 @@ def eval_images(batch: int) -> np.ndarray:
     return np.ascontiguousarray(imagenet_normalise(sample_images(max(batch, 16), SIDE, EVAL_SEED))[:batch])
 
 
-def onnx_file(prefix: str, batch: int, workdir: str) -> str:
+def onnx_file(prefix: str, batch: int, workdir: str, int8_kernels: bool = True) -> str:
+    """The ONNX file of ``prefix`` at ``batch``: the QDQ form ONNX Runtime runs as integer kernels, or (without
+    ``int8_kernels``) mxconvert's default form, which computes MXNet's exact integer arithmetic in float kernels."""
     from mxconvert import api
 
-    path = os.path.join(workdir, f"{os.path.basename(prefix)}-b{batch}.onnx")
+    form = "qdq" if int8_kernels else "exact"
+    path = os.path.join(workdir, f"{os.path.basename(prefix)}-b{batch}-{form}.onnx")
     if not os.path.exists(path):
-        # the QDQ form ONNX Runtime runs as integer kernels (the default file computes MXNet's exact arithmetic in
-        # float kernels instead)
-        api.to_onnx(api.load(prefix), {"data": (batch, 3, SIDE, SIDE)}, path, int8_kernels=True)
+        api.to_onnx(api.load(prefix), {"data": (batch, 3, SIDE, SIDE)}, path, int8_kernels=int8_kernels)
     return path
 
 
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             for batch in args.batch:
                 outputs, times = {}, {}
                 for name, (_, kind, precision) in BACKENDS.items():
-                    path = prefixes[precision] if kind == "mxnet" else onnx_file(prefixes[precision], batch, workdir)
+                    path = (prefixes[precision] if kind == "mxnet"
+                            else onnx_file(prefixes[precision], batch, workdir, int8_kernels=kind == "onnx"))
                     out = os.path.join(workdir, f"{label}-{name}-b{batch}.npy")
                     busy, own, wall = _busy_s(), _own_s(), time.perf_counter()
                     times[name] = _measure(name, path, batch, out, args)
@@ -180,10 +184,11 @@ def main(argv: list[str] | None = None) -> int:
                              *[f"{statistics.median(t):.1f} / {np.percentile(t, 90):.1f}" for t in times.values()],
                              difference(outputs["mxnet-int8"], reference), difference(outputs["ort-int8"], reference),
                              difference(outputs["ort-int8"], outputs["mxnet-int8"]),
+                             difference(outputs["ort-int8-exact"], outputs["mxnet-int8"]),
                              f"{float(np.abs(outputs['ort-f32'] - reference).max() / np.abs(reference).max()):.1e}",
                              "-".join(map(str, (counts_run[0], counts_run[-1]) if len(counts_run) > 1 else counts_run))])
     headers = ["model", "input", *[header for header, _, _ in BACKENDS.values()], "MXNet int8 vs f32",
-               "ORT int8 vs f32", "ORT int8 vs MXNet int8", "ORT f32 vs f32", "runs"]
+               "ORT int8 vs f32", "ORT int8 vs MXNet int8", "ORT exact vs MXNet int8", "ORT f32 vs f32", "runs"]
     print(f"INT8 inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); {args.threads} threads per "
           f"runtime; each backend in its own process. Differences: max abs(logits - reference) / max abs(reference) "
