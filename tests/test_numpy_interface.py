@@ -100,6 +100,32 @@ def test_hstack_dstack_and_delete_are_refused_because_mxnet_cannot_run_them_in_a
             assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
 
 
+_ROWS = DATA.as_np_ndarray()  # (4, 3) below
+_ZERO_D_INDEX = N.floor(N.mean(_ROWS)).astype("int64")
+
+
+@pytest.mark.parametrize("sym, reason, mxnet_fails", [
+    (N.insert(_ROWS, 1, 5.0, axis=1), "a scalar val inserted into data of 2 or more axes: MXNet 1.9.1 fails", True),
+    (N.insert(N.reshape(_ROWS, -1), slice(0, 2), 5.0, axis=0), "a scalar val inserted at several indices: MXNet 1.9.1 "
+     "fails", True),
+    # MXNet runs these, reading past the values
+    (N.insert(_ROWS, _ZERO_D_INDEX, N.reshape(_ROWS, (3, 4)), axis=1), r"at a 0-d index: MXNet 1.9.1 sizes the output "
+     "by their axis 1 and fills it by their axis 0", False),
+    (N.insert(_ROWS, 1, N.reshape(_ROWS, (2, 6)), axis=1), r"values of shape \(2, 6\) do not broadcast to the inserted "
+     r"\(4, 2\)", False),
+])
+def test_inserts_mxnet_cannot_run_or_fills_past_its_values_are_refused(sym, reason, mxnet_fails):
+    legacy = sym.as_nd_ndarray()
+    if mxnet_fails:
+        with mx.util.np_shape(True), mx.util.np_array(True), pytest.raises(mx.MXNetError):
+            legacy.bind(mx.cpu(), {"data": mx.nd.ones((4, 3))}, grad_req="null").forward()[0].asnumpy()
+    graph = _graph(legacy)
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(4, 3))),
+                 lambda: emit_pytorch(graph, TorchOptions((4, 3)))):
+        with pytest.raises(MxConvertError, match=reason):
+            emit()
+
+
 def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_unwritten():
     sym = mx.sym.npx.image.flip_left_right(DATA.as_np_ndarray()).as_nd_ndarray()
     graph = _graph(sym)
