@@ -307,6 +307,9 @@ def tensorsolve(ctx: EmitContext, node: Node) -> None:
 _NO_OPERATOR = {
     "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
     "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+    "_npi_eigh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+    "_npi_eigvals": "ONNX has no eigendecomposition operator, and no iteration gives LAPACK geev's order exactly",
+    "_npi_svd": "ONNX has no singular value decomposition operator, and an iterative one is not exact",
     "_npi_pinv": "ONNX has no singular value decomposition operator",
     "_npi_pinv_scalar_rcond": "ONNX has no singular value decomposition operator",
 }
