@@ -47,11 +47,25 @@ def test_near_mxnet_float64(case):
         model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape))
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         assert_near_exact(ref.outputs, exact, session.run(None, {"data": ref.data}))
+    assert_near_exact(ref.outputs, exact, _torch_outputs(ref, case))
+
+
+def _torch_outputs(ref, case: str) -> list[np.ndarray]:
     source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     with torch.no_grad():
         out = module(torch.from_numpy(ref.data))
-    assert_near_exact(ref.outputs, exact, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+    return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("case", ["np_linalg_eigh", "np_linalg_eigh_upper_2d", "np_linalg_svd", "np_linalg_eigvals"])
+def test_vectors_signs_and_values_order_follow_mxnet_on_50_random_matrices(case):
+    """The case's graph on a batch of 50 random matrices: each eigenvector and singular vector with MXNet's sign,
+    the eigenvalues in its order, within MXNet float32's own distance from its float64 result."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, (50, *shape[-2:]), seed=1)
+    assert_near_exact(ref.outputs, _mxnet_float64(sym, ref.graph, ref.data.astype(np.float64)),
+                      _torch_outputs(ref, case))
 
 
 def test_onnx_refuses_factorisations_past_the_unrolled_size():
