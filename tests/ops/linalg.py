@@ -109,8 +109,6 @@ CASES = {
 CASE_INPUTS = {"np_linalg_pinv_rcond_tensor": {"rcond": np.array([1e-3, 0.5], np.float32)}}
 
 ONNX_REFUSES = {
-    **{case: r"_npi_svd \[ONNX has no singular value decomposition operator, and an iterative one is not exact\]"
-       for case in ("np_linalg_svd", "np_linalg_svd_square_2d")},
     "np_linalg_eigvals": r"_npi_eigvals \[ONNX has no eigendecomposition operator, and no iteration gives LAPACK "
                          r"geev's order exactly\]",
     "np_linalg_pinv": r"_npi_pinv_scalar_rcond \[ONNX has no singular value decomposition operator\]",
@@ -122,7 +120,8 @@ INDEX_IMPORTER_SKIPS = {case: "the importer's MatMul does not broadcast batch ax
 INDEX_IMPORTER_SKIPS.update({case: "the importer computes no float64 (the Jacobi rotations) and takes no shape read "
                                    "as it runs" for case in ("la_syevd", "la_syevd_2d", "np_linalg_eigh",
                                                              "np_linalg_eigh_upper_2d", "np_linalg_eigvalsh",
-                                                             "np_linalg_eigvalsh_upper")})
+                                                             "np_linalg_eigvalsh_upper", "np_linalg_svd",
+                                                             "np_linalg_svd_square_2d")})
 # Graphs MXNet runs that neither target converts: symbol, input shape, the refusal
 BOTH_REFUSE = {
     "np_linalg_eig": (legacy_group(N.linalg.eig(N.matmul(_spd().as_np_ndarray(),
