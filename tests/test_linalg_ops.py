@@ -16,7 +16,7 @@ from mxconvert.errors import UnsupportedOpsError
 from mxconvert.float64_graph import float32_made_double
 from mxconvert.semantics.schema import numpy_spelled
 from mxconvert.to_onnx import ExportOptions, export_onnx
-from mxconvert.to_onnx.linalg import MAX_UNROLLED
+from mxconvert.to_onnx.linalg import MAX_JACOBI, MAX_UNROLLED
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
 
@@ -43,19 +43,46 @@ def test_near_mxnet_float64(case):
     sym, shape = CASES[case]
     ref = run_reference(sym, shape, inputs=CASE_INPUTS.get(case))
     exact = _mxnet_float64(sym, ref.graph, ref.data.astype(np.float64))
+    _assert_both_near_exact(case, ref, exact)
+
+
+def _assert_both_near_exact(case: str, ref, exact: list[np.ndarray]) -> None:
+    """Each target's outputs (ONNX's where it converts the case) within MXNet float32's distance from ``exact``."""
     if case not in ONNX_REFUSES:
         model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape))
         session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         assert_near_exact(ref.outputs, exact, session.run(None, {"data": ref.data}))
+    assert_near_exact(ref.outputs, exact, _torch_outputs(ref, case))
+
+
+def _torch_outputs(ref, case: str) -> list[np.ndarray]:
     source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
     module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
     with torch.no_grad():
         out = module(torch.from_numpy(ref.data))
-    assert_near_exact(ref.outputs, exact, [t.numpy() for t in (out if isinstance(out, tuple) else (out,))])
+    return [t.numpy() for t in (out if isinstance(out, tuple) else (out,))]
+
+
+@pytest.mark.parametrize("case", ["la_syevd", "np_linalg_eigh", "np_linalg_eigh_upper_2d", "np_linalg_eigvalsh",
+                                  "np_linalg_svd", "np_linalg_eigvals"])
+def test_vectors_signs_and_values_order_follow_mxnet_on_50_random_matrices(case):
+    """The case's graph on a batch of 50 random matrices: each eigenvector and singular vector with MXNet's sign,
+    the eigenvalues in its order, within MXNet float32's own distance from its float64 result."""
+    sym, shape = CASES[case]
+    ref = run_reference(sym, (50, *shape[-2:]), seed=1)
+    _assert_both_near_exact(case, ref, _mxnet_float64(sym, ref.graph, ref.data.astype(np.float64)))
 
 
 def test_onnx_refuses_factorisations_past_the_unrolled_size():
     n = MAX_UNROLLED + 1
     ref = run_reference(S.linalg.potrf(S.broadcast_add(S.linalg.syrk(S.var("data")), n * S.eye(n))), (n, n))
     with pytest.raises(UnsupportedOpsError, match=rf"_linalg_potrf \[matrices of {n} columns: the ONNX form is "):
+        export_onnx(ref.graph, ExportOptions(input_shape=(n, n)))
+
+
+def test_onnx_refuses_symmetric_eigendecompositions_past_the_unrolled_size():
+    n = MAX_JACOBI + 1
+    ref = run_reference(S.linalg.syevd(S.var("data")), (n, n))
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_syevd \[matrices of {n} columns: the ONNX form is "
+                                                  rf"unrolled for at most {MAX_JACOBI}\]"):
         export_onnx(ref.graph, ExportOptions(input_shape=(n, n)))

@@ -66,22 +66,22 @@ def test_npx_reshape_codes_match_mxnet_on_the_reversed_reading():
 
 
 def test_decompositions_are_refused_by_name_with_the_reason_all_at_once():
-    """eigh and svd in both targets; eigvalsh in ONNX alone, in the same message."""
+    """eig in both targets, eigvals in ONNX alone, in the same message; eigh, svd and eigvalsh in neither."""
     square = DATA.as_np_ndarray()
-    eigenvalues = N.linalg.eigh(square)[0].as_nd_ndarray()
-    singular = N.linalg.svd(square)[1].as_nd_ndarray()
-    symmetric = N.linalg.eigvalsh(square).as_nd_ndarray()
-    graph = _graph(S.Group([eigenvalues, singular, symmetric]))
+    parts = [N.linalg.eig(square)[0], N.linalg.svd(square)[1], N.linalg.eigvals(square), N.linalg.eigh(square)[0],
+             N.linalg.eigvalsh(square)]
+    graph = _graph(S.Group([part.as_nd_ndarray() for part in parts]))
     with pytest.raises(UnsupportedOpsError) as info:
         export_onnx(graph, ExportOptions(input_shape=(3, 3)))
     message = str(info.value)
-    for op, reason in (("_npi_eigh", "eigenvectors' signs are LAPACK's"), ("_npi_svd", "singular vectors' signs"),
-                       ("_npi_eigvalsh", "ONNX has no eigendecomposition operator")):
+    for op, reason in (("_npi_eig", "eigenvectors' signs are LAPACK geev's, never normalised"),
+                       ("_npi_eigvals", "ONNX has no eigendecomposition operator")):
         assert f"{op} [{reason}" in message
+    assert not any(f"{op} [" in message for op in ("_npi_eigh", "_npi_svd", "_npi_eigvalsh"))
     with pytest.raises(UnsupportedOpsError) as info:
         emit_pytorch(graph, TorchOptions((3, 3)))
-    assert "_npi_eigh [" in str(info.value) and "_npi_svd [" in str(info.value)
-    assert "_npi_eigvalsh" not in str(info.value)
+    assert "_npi_eig [" in str(info.value)
+    assert not any(f"{op} [" in str(info.value) for op in ("_npi_eigh", "_npi_svd", "_npi_eigvals", "_npi_eigvalsh"))
 
 
 def test_hstack_dstack_and_delete_are_refused_because_mxnet_cannot_run_them_in_a_graph():
@@ -98,6 +98,32 @@ def test_hstack_dstack_and_delete_are_refused_because_mxnet_cannot_run_them_in_a
             emit()
         for op in ("_npi_hstack", "_npi_dstack", "_npi_delete"):
             assert f"{op} [MXNet 1.9.1 cannot infer its shapes in a graph" in str(info.value)
+
+
+_ROWS = DATA.as_np_ndarray()  # (4, 3) below
+_ZERO_D_INDEX = N.floor(N.mean(_ROWS)).astype("int64")
+
+
+@pytest.mark.parametrize("sym, reason, mxnet_fails", [
+    (N.insert(_ROWS, 1, 5.0, axis=1), "a scalar val inserted into data of 2 or more axes: MXNet 1.9.1 fails", True),
+    (N.insert(N.reshape(_ROWS, -1), slice(0, 2), 5.0, axis=0), "a scalar val inserted at several indices: MXNet 1.9.1 "
+     "fails", True),
+    # MXNet runs these, reading past the values
+    (N.insert(_ROWS, _ZERO_D_INDEX, N.reshape(_ROWS, (3, 4)), axis=1), r"at a 0-d index: MXNet 1.9.1 sizes the output "
+     "by their axis 1 and fills it by their axis 0", False),
+    (N.insert(_ROWS, 1, N.reshape(_ROWS, (2, 6)), axis=1), r"values of shape \(2, 6\) do not broadcast to the inserted "
+     r"\(4, 2\)", False),
+])
+def test_inserts_mxnet_cannot_run_or_fills_past_its_values_are_refused(sym, reason, mxnet_fails):
+    legacy = sym.as_nd_ndarray()
+    if mxnet_fails:
+        with mx.util.np_shape(True), mx.util.np_array(True), pytest.raises(mx.MXNetError):
+            legacy.bind(mx.cpu(), {"data": mx.nd.ones((4, 3))}, grad_req="null").forward()[0].asnumpy()
+    graph = _graph(legacy)
+    for emit in (lambda: export_onnx(graph, ExportOptions(input_shape=(4, 3))),
+                 lambda: emit_pytorch(graph, TorchOptions((4, 3)))):
+        with pytest.raises(MxConvertError, match=reason):
+            emit()
 
 
 def test_image_flip_of_an_odd_size_is_refused_because_mxnet_leaves_the_middle_unwritten():

@@ -33,7 +33,7 @@ _NUMPY_FLOAT_OF_INTEGERS = frozenset({"mean"})
 _NUMPY_SAME_AS_DATA = frozenset({*UNARY_MATH, "_npi_bitwise_not", "_copy", "clip", "Dropout", "max", "min", "norm",
                                  "_npi_std", "_npi_var", "_npi_around",
                                  "_npi_nan_to_num", "_npi_polyval", "_npi_diff", "_npi_pad",
-                                 "_npi_ediff1d"})
+                                 "_npi_ediff1d", "_npi_insert_scalar", "_npi_insert_slice", "_npi_insert_tensor"})
 _FLOAT_ORDER = ("float64", "float32", "float16")
 _INTEGER_ORDER = ("int64", "int32", "uint8", "int8")
 

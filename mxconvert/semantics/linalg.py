@@ -1,7 +1,7 @@
 """MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
 determinants, inverses and solves, Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
 and triangle packing, LQ factorisation and symmetric eigendecomposition; the NumPy interface's pseudo-inverse,
-symmetric eigenvalues, tensor inverse and tensor solve."""
+eigendecompositions, eigenvalues and singular value decomposition, tensor inverse and tensor solve."""
 from __future__ import annotations
 
 import math
@@ -57,19 +57,20 @@ for _spelling, _op in (("linalg_det", "_linalg_det"), ("_npi_det", "_linalg_det"
                        ("linalg_inverse", "_linalg_inverse"), ("_npi_inv", "_linalg_inverse")):
     alias(_spelling, _op)
 
-# decompositions and solvers read but converted by neither target: op -> why
-UNCONVERTED_LINALG = {
-    "_npi_eig": "eigenvectors' signs and order are LAPACK's: no exact conversion",
-    "_npi_eigh": "eigenvectors' signs are LAPACK's: no exact conversion",
-    "_npi_eigvals": "eigenvalues in LAPACK's order: no exact conversion",
-    "_npi_svd": "singular vectors' signs are LAPACK's: no exact conversion",
-}
+# NumPy's eigendecompositions and SVD (LAPACK's geev, syevd and gesvd): eigenvalues in geev's order (eig, eigvals;
+# MXNet fails on complex ones) or ascending (eigh), singular values descending; eigh's and svd's vectors signed so that
+# the first entry of largest magnitude of each eigenvector (each row of v) is positive
 define({
     "_npi_eig": OpDef(outputs=lambda a: 2),
     "_npi_eigh": OpDef({"UPLO": (parse_str, "L")}, outputs=lambda a: 2),
     "_npi_eigvals": OpDef(),
     "_npi_svd": OpDef(outputs=lambda a: 3),
 })
+# decompositions read but converted by neither target: op -> why
+UNCONVERTED_LINALG = {
+    "_npi_eig": "eigenvectors' signs are LAPACK geev's, never normalised: MXNet's own float32 and float64 results "
+                "differ in sign",
+}
 
 
 def linalg_refusal(node: Node, *context: object) -> str:
@@ -193,10 +194,26 @@ def _pinv(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [(*a[:-2], a[-1], a[-2])]
 
 
-@shape_rule("_npi_eigvalsh")
+@shape_rule("_npi_eigvalsh", "_npi_eigvals")
 def _eigvalsh(node: Node, shapes: list[Shape]) -> list[Shape]:
     _square(shapes[0])
     return [shapes[0][:-1]]
+
+
+@shape_rule("_npi_eig", "_npi_eigh")
+def _eig(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """The eigenvalues, then the eigenvectors (columns)."""
+    _square(shapes[0])
+    return [shapes[0][:-1], shapes[0]]
+
+
+@shape_rule("_npi_svd")
+def _svd(node: Node, shapes: list[Shape]) -> list[Shape]:
+    """a = ut @ diag(l) @ v for matrices a of m <= n: ut (m x m), l (m values), v (m x n)."""
+    a = shapes[0]
+    if len(a) < 2 or a[-2] > a[-1]:
+        raise ShapeError(f"a of shape {a}: matrices with no more rows than columns are needed")
+    return [(*a[:-1], a[-2]), a[:-1], a]
 
 
 @shape_rule("_npi_tensorinv")

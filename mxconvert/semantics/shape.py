@@ -1,8 +1,8 @@
 """Shape and layout ops: Reshape, Flatten, transpose, Concat, SliceChannel, expand_dims, squeeze, slices,
 reshape_like, broadcasts, tile, repeat, stack, ``_split_v2``, SwapAxis, reverse, depth/space moves, Cast,
 amp_cast and BlockGrad, and their NumPy-interface spellings and siblings (``_np_reshape``, ``_npx_reshape``,
-flip, roll, rot90, moveaxis, atleast_nd, stacks and splits, tril, diag, diagonal, trace): their schemas, shape
-rules and MXNet's attribute normalisation, read by both emitters.
+flip, roll, rot90, moveaxis, atleast_nd, stacks and splits, tril, diag, diagonal, trace, insert): their schemas,
+shape rules and MXNet's attribute normalisation, read by both emitters.
 
 Longer than the 600 lines the other modules keep to: its ops share one body of MXNet semantics (axes, negative
 and None bounds, Reshape's special codes and the NumPy spellings' normalisers onto them) that both emitters and
@@ -10,6 +10,7 @@ and None bounds, Reshape's special codes and the NumPy spellings' normalisers on
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -1064,3 +1065,124 @@ def _ediff1d(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError(f"ediff1d with {len(shapes)} inputs: its attributes give another count of arrays")
     added = sum(math.prod(shapes[int(end[1])]) if end[0] == "input" else 1 for end in ends if end is not None)
     return [(max(math.prod(shapes[0]) - 1, 0) + added,)]
+
+
+# NumPy's insert: an int index (``_scalar``), a slice's indices (``_slice``) or an index tensor (``_tensor``, int64,
+# read when the model runs); values as an input, or a ``val`` attribute
+define({f"_npi_insert_{form}": OpDef({"val": (optional(parse_float), None),
+                                      **{key: (optional(parse_int), None)
+                                         for key in ("start", "stop", "step", "int_ind", "axis")}})
+        for form in ("scalar", "slice", "tensor")})
+INSERT_OPS = ("_npi_insert_scalar", "_npi_insert_slice", "_npi_insert_tensor")
+
+
+@dataclass(frozen=True)
+class InsertLayout:
+    """How MXNet inserts: into ``data`` (the data's shape, flattened where ``axis`` is None) along ``axis``, the
+    values (``values``: their shape with the data's rank; None for the ``val`` scalar) with their first axis
+    moved to ``axis`` where ``moved`` (NumPy's int index) and broadcast to ``block`` (the data's shape with the
+    inserted count along ``axis``); ``positions``: where the block's rows land in the output, known before the
+    model runs (None for an index tensor); ``single``: one index, the whole block inserted before it."""
+
+    data: Shape
+    axis: int
+    values: Shape | None
+    moved: list[int] | None
+    block: Shape
+    positions: list[int] | None
+    single: bool
+
+
+def _values_with_rank(values: Shape, rank: int) -> Shape:
+    """The values' shape with the data's rank, as MXNet aligns it: leading 1s added, or leading 1s dropped."""
+    extra = len(values) - rank
+    if extra > 0 and any(size != 1 for size in values[:extra]):
+        raise ShapeError(f"values of shape {values} have more axes than the data's {rank} that are not 1")
+    return (1,) * -extra + tuple(values[max(extra, 0):])
+
+
+def _slice_indices(attrs: dict, n: int) -> list[int]:
+    """The indices of an insert's slice along an axis of ``n``, bounds clipped as MXNet clips them."""
+    step = attrs["step"] if attrs["step"] is not None else 1
+    if step == 0:
+        raise ShapeError("slice step 0")
+    bounds = []
+    for key, default in (("start", 0 if step > 0 else n - 1), ("stop", n if step > 0 else -1)):
+        value = attrs[key]
+        if value is None:
+            bounds.append(default)
+            continue
+        value += n if value < 0 else 0
+        value = (-1 if step < 0 else 0) if value < 0 else value
+        bounds.append((n - 1 if step < 0 else n) if value >= n else value)
+    return list(range(bounds[0], bounds[1], step))
+
+
+def insert_layout(node: Node, shapes: list[Shape]) -> InsertLayout:
+    """MXNet's insert of the node's inputs; ShapeError where MXNet 1.9.1 fails or writes what it did not size."""
+    a = node.attrs
+    if a["axis"] is None:
+        data, axis = (math.prod(shapes[0]),), 0
+    elif not shapes[0]:
+        raise ShapeError("insert into 0-d data along an axis: not converted")
+    else:
+        data, axis = tuple(shapes[0]), axis_index(a["axis"], len(shapes[0]))
+    values = None if a["val"] is not None else _values_with_rank(shapes[1], len(data))
+    n, positions = data[axis], None
+    if node.op == "_npi_insert_scalar":
+        index = a["int_ind"] or 0
+        if not -n <= index <= n:
+            raise ShapeError(f"index {index} is out of range for an axis of {n}")
+        indices, moved = [index + n if index < 0 else index], True
+    elif node.op == "_npi_insert_slice":
+        indices, moved = _slice_indices(a, n), False
+    else:
+        obj = shapes[-1]
+        if len(obj) > 1:
+            raise ShapeError(f"an index tensor of shape {obj}: one axis at most")
+        indices, moved = None, not obj
+    count = len(indices) if indices is not None else math.prod(shapes[-1])
+    single = moved or count == 1
+    if a["val"] is not None and not (single and len(data) == 1):
+        raise ShapeError("a scalar val inserted " + ("into data of 2 or more axes" if single else "at several indices")
+                         + ": MXNet 1.9.1 fails on it")
+    aligned = values or (1,) * len(data)
+    if moved and node.op == "_npi_insert_tensor" and aligned[0] != aligned[axis]:
+        raise ShapeError(f"values of shape {aligned} at a 0-d index: MXNet 1.9.1 sizes the output by their axis "
+                         f"{axis} and fills it by their axis 0")
+    numnew = (aligned[0] if moved else aligned[axis]) if single else count
+    block = (*data[:axis], numnew, *data[axis + 1:])
+    order = [*range(1, axis + 1), 0, *range(axis + 1, len(data))] if moved else list(range(len(data)))
+    if any(aligned[i] not in (1, size) for i, size in zip(order, block)):
+        raise ShapeError(f"values of shape {aligned} do not broadcast to the inserted {block}")
+    if indices is not None:
+        positions = insert_positions(np.array(indices, np.int64), numnew, single).tolist()
+    return InsertLayout(data, axis, values, order if moved and order != sorted(order) else None, block,
+                        positions, single)
+
+
+def insert_positions(indices: np.ndarray, numnew: int, single: bool) -> np.ndarray:
+    """Where the inserted rows land in the output: a block of ``numnew`` before the one index, or each row
+    before its index, shifted by the rows before it (ties in the given order)."""
+    if single:
+        return indices[0] + np.arange(numnew)
+    ranks = np.empty(len(indices), np.int64)
+    ranks[np.argsort(indices, kind="stable")] = np.arange(len(indices))
+    return indices + ranks
+
+
+def insert_sources(positions: list[int], n: int) -> list[int]:
+    """For each output row, its row in the data and the inserted block joined (the block's rows after the
+    data's ``n``)."""
+    sources = [-1] * (n + len(positions))
+    for row, position in enumerate(positions):
+        sources[position] = n + row
+    kept = iter(range(n))
+    return [source if source >= 0 else next(kept) for source in sources]
+
+
+@shape_rule(*INSERT_OPS)
+def _insert(node: Node, shapes: list[Shape]) -> list[Shape]:
+    layout = insert_layout(node, shapes)
+    data, axis = layout.data, layout.axis
+    return [(*data[:axis], data[axis] + layout.block[axis], *data[axis + 1:])]

@@ -1,13 +1,14 @@
 """MXNet's ``_linalg_*`` operators as ONNX nodes (MXNet's semantics from ``semantics.linalg``): products of the
 triangle LAPACK reads, entries gathered from and placed in flattened matrices; Cholesky factors, triangular solves
 and LQ factorisations, inverses and solves (pivoted elimination) unrolled for the matrix size fixed at conversion;
-eigendecompositions and singular values refused."""
+symmetric eigendecompositions and the singular value decomposition as Jacobi rotations in float64, unrolled
+likewise; the general eigendecomposition refused."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from onnx import helper
+from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
@@ -55,10 +56,12 @@ def syrk(ctx: EmitContext, node: Node) -> None:
     _scaled(ctx, ctx.add("MatMul", operands), node.attrs["alpha"], ctx.output())
 
 
-def _entries(ctx: EmitContext, positions: list[int]) -> str:
-    """The entries at flat ``positions`` of input 0's matrices, in order, on the last axis."""
+def _entries(ctx: EmitContext, positions: list[int], x: str | None = None) -> str:
+    """The entries at flat ``positions`` of input 0's matrices (or of ``x``, of their shape), in order, on the
+    last axis."""
     rank, n = len(ctx.shape(0)), ctx.shape(0)[-1]
-    return ctx.add("Gather", [_flat(ctx, ctx.input(0), rank, n), ctx.ints(positions, "positions")], axis=rank - 2)
+    return ctx.add("Gather", [_flat(ctx, x or ctx.input(0), rank, n), ctx.ints(positions, "positions")],
+                   axis=rank - 2)
 
 
 @register("_linalg_sumlogdiag")
@@ -221,6 +224,138 @@ def gelqf(ctx: EmitContext, node: Node) -> None:
     _transposed(ctx, r, rank, ctx.output(1))
 
 
+# Symmetric eigendecompositions: cyclic Jacobi rotations in float64, unrolled for the size fixed at conversion (a
+# sweep per pair of rows; float64 converges past float32's rounding in fewer than the sweeps given)
+MAX_JACOBI = 8
+JACOBI_SWEEPS = 12
+
+
+def _jacobi_size(size: int, what: str) -> None:
+    if size > MAX_JACOBI:
+        raise NotExpressible(f"matrices of {size} {what}: the ONNX form is unrolled for at most {MAX_JACOBI}")
+
+
+def _float64(ctx: EmitContext, value) -> str:
+    return ctx.const(value, "float64", dtype=np.float64)
+
+
+def _symmetric_eigen(ctx: EmitContext, lower: bool, vectors: bool) -> tuple[str, str | None]:
+    """The eigenvalues in ascending order and, where ``vectors``, the eigenvectors (columns, each signed so that its
+    first entry of largest magnitude is positive) of the symmetric matrices input 0's triangle (``lower`` or
+    upper) holds, computed in float64 and rounded once to the model's type."""
+    rank, n = len(ctx.shape(0)), ctx.shape(0)[-1]
+    _jacobi_size(n, "columns")
+    a = ctx.add("Cast", [ctx.input(0)], to=TensorProto.DOUBLE)
+    kept = np.tril(np.ones((n, n), bool)) if lower else np.triu(np.ones((n, n), bool))
+    a = ctx.add("Where", [ctx.const(kept, "triangle", dtype=bool), a, _float64(ctx, 0.0)])
+    mirrored = ctx.add("Where", [ctx.const(np.eye(n, dtype=bool), "diagonal", dtype=bool), _float64(ctx, 0.0), a])
+    a = ctx.add("Add", [a, _transposed(ctx, mirrored, rank)])
+    v = _float64(ctx, np.eye(n))
+    for _ in range(JACOBI_SWEEPS):
+        for p, q in ((p, q) for p in range(n) for q in range(p + 1, n)):
+            j = _rotation(ctx, a, p, q, rank, n)
+            a = ctx.add("MatMul", [ctx.add("MatMul", [_transposed(ctx, j, rank), a]), j])
+            v = ctx.add("MatMul", [v, j]) if vectors else v
+    values = _entries(ctx, diagonal_positions(n, 0), a)
+    sorted_values, order = ctx.temp("sorted"), ctx.temp("order")
+    ctx.add("TopK", [values, ctx.ints([n], "k")], [sorted_values, order], axis=-1, largest=0, sorted=1)
+    model_type = helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type))
+    values = ctx.add("Cast", [sorted_values], to=model_type)
+    if not vectors:
+        return values, None
+    v = _columns_in_order(ctx, v, order, a, rank)
+    signs = _vector_signs(ctx, _transposed(ctx, v, rank), rank)
+    return values, ctx.add("Cast", [ctx.add("Mul", [v, _transposed(ctx, signs, rank)])], to=model_type)
+
+
+def _columns_in_order(ctx: EmitContext, x: str, order: str, like: str, rank: int) -> str:
+    """x's columns (batches of square matrices of ``like``'s shape) in ``order`` (per matrix)."""
+    shape = ctx.add("Shape", [like])
+    return ctx.add("GatherElements", [ctx.add("Expand", [x, shape]),
+                                      ctx.add("Expand", [ctx.unsqueeze(order, [rank - 2]), shape])], axis=rank - 1)
+
+
+def _vector_signs(ctx: EmitContext, rows: str, rank: int) -> str:
+    """-1 for each row whose first entry of largest magnitude is negative, else 1 (shape (..., rows, 1)): how MXNet
+    signs eigenvectors and singular vectors."""
+    largest = ctx.add("GatherElements", [rows, ctx.add("ArgMax", [ctx.add("Abs", [rows])], axis=rank - 1,
+                                                              keepdims=1)], axis=rank - 1)
+    return ctx.add("Where", [ctx.add("Less", [largest, _float64(ctx, 0.0)]), _float64(ctx, -1.0), _float64(ctx, 1.0)])
+
+
+def _rotation(ctx: EmitContext, a: str, p: int, q: int, rank: int, n: int) -> str:
+    """The rotation J in the plane (p, q) for which J.T @ a @ J has a zero at (p, q) (a: symmetric n x n): the
+    tangent of its angle the root of t^2 + 2 tau t - 1 nearer 0, tau = (a_qq - a_pp) / (2 a_pq); none where a_pq
+    is 0."""
+    flat = _flat(ctx, a, rank, n)
+    app, aqq, apq = (ctx.add("Gather", [flat, ctx.ints([i * n + j], "position")], axis=rank - 2)
+                     for i, j in ((p, p), (q, q), (p, q)))
+    zero, one = _float64(ctx, 0.0), _float64(ctx, 1.0)
+    tau = ctx.add("Div", [ctx.add("Sub", [aqq, app]), ctx.add("Mul", [apq, _float64(ctx, 2.0)])])
+    magnitude = ctx.add("Add", [ctx.add("Abs", [tau]), ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [tau, tau]),
+                                                                                      one])])])
+    sign = ctx.add("Where", [ctx.add("Less", [tau, zero]), _float64(ctx, -1.0), one])
+    t = ctx.add("Where", [ctx.add("Equal", [apq, zero]), zero, ctx.add("Div", [sign, magnitude])])
+    c = ctx.add("Div", [one, ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [t, t]), one])])])
+    s = ctx.unsqueeze(ctx.add("Mul", [t, c]), [rank - 1])
+    plane = np.zeros((n, n))
+    plane[p, p] = plane[q, q] = 1.0
+    turn = np.zeros((n, n))
+    turn[p, q], turn[q, p] = 1.0, -1.0
+    j = ctx.add("Add", [ctx.add("Add", [_float64(ctx, np.eye(n)),
+                                        ctx.add("Mul", [ctx.unsqueeze(ctx.add("Sub", [c, one]), [rank - 1]),
+                                                        _float64(ctx, plane)])]),
+                        ctx.add("Mul", [s, _float64(ctx, turn)])])
+    return j
+
+
+@register("_linalg_syevd", "_npi_eigh", "_npi_eigvalsh")
+def symmetric_eigen(ctx: EmitContext, node: Node) -> None:
+    """syevd: the eigenvectors as rows, then the eigenvalues (the lower triangle read); NumPy's eigh: the
+    eigenvalues, then the eigenvectors as columns; eigvalsh: the eigenvalues (the triangle ``UPLO`` names)."""
+    values, vectors = _symmetric_eigen(ctx, node.op == "_linalg_syevd" or node.attrs["UPLO"] == "L",
+                                       node.op != "_npi_eigvalsh")
+    if node.op == "_linalg_syevd":
+        _transposed(ctx, vectors, len(ctx.shape(0)), ctx.output(0))
+        ctx.add("Identity", [values], ctx.output(1))
+        return
+    ctx.add("Identity", [values], ctx.output(0))
+    if node.op == "_npi_eigh":
+        ctx.add("Identity", [vectors], ctx.output(1))
+
+
+@register("_npi_svd")
+def svd(ctx: EmitContext, node: Node) -> None:
+    """a = ut @ diag(l) @ v as MXNet computes it, in float64 rounded once: a's rows rotated in pairs (one-sided
+    Jacobi, unrolled for the size fixed at conversion) until orthogonal; l their norms in descending order, v the
+    rows normalised (a zero row kept), ut the rotations; each row of v signed so that its first entry of largest
+    magnitude is positive, the matching column of ut with it."""
+    rank, m = len(ctx.shape(0)), ctx.shape(0)[-2]
+    _jacobi_size(m, "rows")
+    x = ctx.add("Cast", [ctx.input(0)], to=TensorProto.DOUBLE)
+    ut = _float64(ctx, np.eye(m))
+    for _ in range(JACOBI_SWEEPS):
+        for p, q in ((p, q) for p in range(m) for q in range(p + 1, m)):
+            j = _rotation(ctx, ctx.add("MatMul", [x, _transposed(ctx, x, rank)]), p, q, rank, m)
+            x = ctx.add("MatMul", [_transposed(ctx, j, rank), x])
+            ut = ctx.add("MatMul", [ut, j])
+    norms = ctx.add("Sqrt", [ctx.reduce_sum(ctx.add("Mul", [x, x]), [rank - 1], keepdims=0)])
+    values, order = ctx.temp("sorted"), ctx.temp("order")
+    ctx.add("TopK", [norms, ctx.ints([m], "k")], [values, order], axis=-1, largest=1, sorted=1)
+    gram = ctx.add("MatMul", [x, _transposed(ctx, x, rank)])
+    ut = _columns_in_order(ctx, ut, order, gram, rank)
+    rows = ctx.add("GatherElements", [x, ctx.add("Expand", [ctx.unsqueeze(order, [rank - 1]),
+                                                            ctx.add("Shape", [x])])], axis=rank - 2)
+    zero = _float64(ctx, 0.0)
+    divisor = ctx.add("Where", [ctx.add("Equal", [values, zero]), _float64(ctx, 1.0), values])
+    v = ctx.add("Div", [rows, ctx.unsqueeze(divisor, [rank - 1])])
+    signs = _vector_signs(ctx, v, rank)
+    model_type = helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type))
+    ctx.add("Cast", [ctx.add("Mul", [ut, _transposed(ctx, signs, rank)])], ctx.output(0), to=model_type)
+    ctx.add("Cast", [values], ctx.output(1), to=model_type)
+    ctx.add("Cast", [ctx.add("Mul", [v, signs])], ctx.output(2), to=model_type)
+
+
 @register("_linalg_det")
 def det(ctx: EmitContext, node: Node) -> None:
     ctx.add("Identity", [_det(ctx)], ctx.output())
@@ -305,8 +440,7 @@ def tensorsolve(ctx: EmitContext, node: Node) -> None:
 
 
 _NO_OPERATOR = {
-    "_linalg_syevd": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
-    "_npi_eigvalsh": "ONNX has no eigendecomposition operator, and an iterative one is not exact",
+    "_npi_eigvals": "ONNX has no eigendecomposition operator, and no iteration gives LAPACK geev's order exactly",
     "_npi_pinv": "ONNX has no singular value decomposition operator",
     "_npi_pinv_scalar_rcond": "ONNX has no singular value decomposition operator",
 }

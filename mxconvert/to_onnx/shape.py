@@ -10,10 +10,10 @@ from onnx import TensorProto, helper
 
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
-                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
-                               broadcast_like_sources, cast_overflow_bound,
-                               expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
+from ..semantics.shape import (DIAGONAL_OPS, INSERT_OPS, UNRUNNABLE_OPS, InsertLayout, amp_cast_refusal,
+                               assigned_positions, diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal,
+                               atleast_axes, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               flipped_axes, hsplit_attrs, insert_layout, insert_sources, moveaxis_permutation,
                                reshape_like_ranges, reshape_reads_leading, reshape_terms, roll_shifts, rot90_steps,
                                slice_axis_range, slice_like_axes, slice_ranges, split_bounds, squeezed_axes,
                                stack_overrun, stacked_parts, swapped_axes, tile_reps, whole_axes_but)
@@ -267,6 +267,75 @@ def ediff1d(ctx: EmitContext, node: Node) -> None:
                                                            "scalar") for addition in ediff1d_ends(node.attrs))
     parts = [part for part in (begin, ctx.add("Sub", [ahead, behind]), end) if part is not None]
     ctx.add("Concat", parts, ctx.output(), axis=0)
+
+
+@register(*INSERT_OPS)
+def insert(ctx: EmitContext, node: Node) -> None:
+    """NumPy's insert as MXNet computes it (``semantics.shape.insert_layout``): the data and the inserted block
+    joined along the axis, then the rows gathered in output order (from an index tensor: computed as it runs)."""
+    layout = insert_layout(node, [ctx.shape(i) for i in range(len(node.inputs))])
+    x = ctx.reshape(ctx.input(0), list(layout.data)) if node.attrs["axis"] is None else ctx.input(0)
+    n, axis = layout.data[layout.axis], layout.axis
+    if not layout.block[axis]:
+        ctx.add("Identity", [x], ctx.output())
+        return
+    joined = ctx.add("Concat", [x, _inserted_block(ctx, node, layout)], axis=axis)
+    if layout.positions is None:
+        sources = _sources_at_run(ctx, _positions_at_run(ctx, layout, n), n, layout.block[axis])
+    else:
+        sources = ctx.ints(insert_sources(layout.positions, n), "sources")
+    ctx.add("Gather", [joined, sources], ctx.output(), axis=axis)
+
+
+def _inserted_block(ctx: EmitContext, node: Node, layout: InsertLayout) -> str:
+    """The values (or ``val``) in the data's type, their first axis moved where NumPy's int index moves it,
+    broadcast to the inserted block."""
+    integer = node.output() in ctx.integers
+    if layout.values is None:
+        value = node.attrs["val"]
+        return ctx.const(np.full(layout.block, math.trunc(value) if integer else value), "val")
+    values = ctx.input(1)
+    if tuple(ctx.shape(1)) != layout.values:
+        values = ctx.reshape(values, list(layout.values))
+    shape = layout.values
+    if layout.moved:
+        values = ctx.add("Transpose", [values], perm=layout.moved)
+        shape = tuple(shape[i] for i in layout.moved)
+    if integer and ctx.current.inputs[1] not in ctx.integers:
+        values = ctx.add("Cast", [ctx.add("Cast", [values], to=TensorProto.INT64)],
+                         to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+    return values if shape == layout.block else ctx.add("Expand", [values, ctx.ints(list(layout.block))])
+
+
+def _positions_at_run(ctx: EmitContext, layout: InsertLayout, n: int) -> str:
+    """Where an index tensor puts the inserted rows: negative indices count from the end; one index puts the
+    block before it, several put each row before its index, shifted by the rows sorted before it (ties in
+    order)."""
+    index = ctx.reshape(ctx.add("Cast", [ctx.input(len(ctx.current.inputs) - 1)], to=TensorProto.INT64), [-1])
+    index = ctx.add("Where", [ctx.add("Less", [index, ctx.ints([0], "zero")]),
+                              ctx.add("Add", [index, ctx.ints([n], "size")]), index])
+    count = layout.block[layout.axis]
+    if layout.single:
+        return ctx.add("Add", [index, ctx.ints(list(range(count)), "rows")])
+    row, other = ctx.unsqueeze(index, [1]), ctx.unsqueeze(index, [0])
+    earlier_rows = ctx.const(np.tri(count, k=-1, dtype=bool), "earlier_rows", dtype=bool)
+    tie = ctx.add("And", [ctx.add("Equal", [other, row]), earlier_rows])
+    before = ctx.add("Or", [ctx.add("Less", [other, row]), tie])
+    ranks = ctx.reduce_sum(ctx.add("Cast", [before], to=TensorProto.INT64), [1], keepdims=0)
+    return ctx.add("Add", [index, ranks])
+
+
+def _sources_at_run(ctx: EmitContext, positions: str, n: int, count: int) -> str:
+    """For each output row, its row in the data and block joined: the block's row landing there, else the
+    data's rows in order."""
+    output_rows = ctx.ints([[row] for row in range(n + count)], "output_rows")
+    landed = ctx.add("Cast", [ctx.add("Equal", [output_rows, ctx.unsqueeze(positions, [0])])], to=TensorProto.INT64)
+    block_row = ctx.reduce_sum(ctx.add("Mul", [landed, ctx.ints(list(range(n, n + count)), "block_rows")]), [1],
+                               keepdims=0)
+    earlier = ctx.add("Cast", [ctx.add("Less", [ctx.unsqueeze(positions, [0]), output_rows])], to=TensorProto.INT64)
+    data_row = ctx.add("Sub", [ctx.ints(list(range(n + count)), "rows"), ctx.reduce_sum(earlier, [1], keepdims=0)])
+    inserted = ctx.add("Cast", [ctx.reduce_sum(landed, [1], keepdims=0)], to=TensorProto.BOOL)
+    return ctx.add("Where", [inserted, block_row, data_row])
 
 
 @register("_npi_rot90")

@@ -34,14 +34,38 @@ def mxnet_lq(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     return q.transpose(-1, -2), r.transpose(-1, -2)
 '''
 
+HELPERS["mxnet_vector_signs"] = '''
+def mxnet_vector_signs(rows: torch.Tensor) -> torch.Tensor:
+    """-1 for each row (last axis) whose first entry of largest magnitude is negative, else 1 (shape
+    (..., rows, 1)): how MXNet signs eigenvectors and singular vectors."""
+    largest = torch.gather(rows, -1, rows.abs().argmax(-1, keepdim=True))
+    return torch.where(largest < 0, -torch.ones_like(largest), torch.ones_like(largest))
+'''
+
 HELPERS["mxnet_syevd"] = '''
 def mxnet_syevd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """MXNet's ``syevd``: eigenvectors as rows, each signed so that its first entry of largest magnitude is
     positive, and the eigenvalues in ascending order."""
     values, vectors = torch.linalg.eigh(x)
     rows = vectors.transpose(-1, -2)
-    largest = torch.gather(rows, -1, rows.abs().argmax(-1, keepdim=True))
-    return torch.where(largest < 0, -rows, rows), values
+    return rows * mxnet_vector_signs(rows), values
+'''
+
+HELPERS["mxnet_eigh"] = '''
+def mxnet_eigh(x: torch.Tensor, uplo: str) -> Tuple[torch.Tensor, torch.Tensor]:
+    """NumPy's ``eigh`` as MXNet computes it: the eigenvalues in ascending order, the eigenvectors as columns,
+    each signed so that its first entry of largest magnitude is positive."""
+    values, vectors = torch.linalg.eigh(x, UPLO=uplo)
+    return values, vectors * mxnet_vector_signs(vectors.transpose(-1, -2)).transpose(-1, -2)
+'''
+
+HELPERS["mxnet_svd"] = '''
+def mxnet_svd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NumPy's ``svd`` as MXNet computes it: x = ut @ diag(l) @ v, l descending, each row of v signed so that its
+    first entry of largest magnitude is positive, and the matching column of ut with it."""
+    ut, l, v = torch.linalg.svd(x, full_matrices=False)
+    signs = mxnet_vector_signs(v)
+    return ut * signs.transpose(-1, -2), l, v * signs
 '''
 
 
@@ -122,12 +146,18 @@ def maketrian(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"{ctx.helper('mxnet_place_entries')}({ctx.input(0)}, {sources}, {n})")
 
 
-_FACTORISATIONS = {"_linalg_gelqf": "mxnet_lq", "_linalg_syevd": "mxnet_syevd"}
+_FACTORISATIONS = {"_linalg_gelqf": "mxnet_lq", "_linalg_syevd": "mxnet_syevd", "_npi_eigh": "mxnet_eigh",
+                   "_npi_svd": "mxnet_svd"}
 
 
 @register(*_FACTORISATIONS)
 def factorisation(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)})")
+    """LQ; eigendecompositions and SVD through ``torch.linalg`` with MXNet's signs (``mxnet_vector_signs``), eigh
+    reading the triangle ``UPLO`` names."""
+    if node.op != "_linalg_gelqf":
+        ctx.helper("mxnet_vector_signs")
+    uplo = f", {node.attrs['UPLO']!r}" if node.op == "_npi_eigh" else ""
+    return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)}{uplo})")
 
 
 @register("_npi_pinv", "_npi_pinv_scalar_rcond")
@@ -141,6 +171,12 @@ def pinv(ctx: TorchContext, node: Node) -> Lowering:
 @register("_npi_eigvalsh")
 def eigvalsh(ctx: TorchContext, node: Node) -> Lowering:
     return Lowering(f"torch.linalg.eigvalsh({ctx.input(0)}, UPLO={node.attrs['UPLO']!r})")
+
+
+@register("_npi_eigvals")
+def eigvals(ctx: TorchContext, node: Node) -> Lowering:
+    """LAPACK's geev, as MXNet's: the eigenvalues in its order; their real parts (MXNet fails on complex ones)."""
+    return Lowering(f"torch.linalg.eigvals({ctx.input(0)}).real")
 
 
 @register("_npi_tensorinv")

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 from ..ir import Node
 from ..semantics.rules import axis_index
-from ..semantics.shape import (DIAGONAL_OPS, UNRUNNABLE_OPS, amp_cast_refusal, assigned_positions,
-                               diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal, atleast_axes,
-                               broadcast_like_sources, cast_overflow_bound,
-                               expand_dims_axis, flipped_axes, hsplit_attrs, moveaxis_permutation,
+from ..semantics.shape import (DIAGONAL_OPS, INSERT_OPS, UNRUNNABLE_OPS, InsertLayout, amp_cast_refusal,
+                               assigned_positions, diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal,
+                               atleast_axes, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
+                               flipped_axes, hsplit_attrs, insert_layout, insert_sources, moveaxis_permutation,
                                reshape_like_ranges, reshape_moves_inferred, reshape_reads_leading, reshape_terms,
-                               roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges,
-                               split_bounds, squeezed_axes, stack_overrun, stacked_parts, swapped_axes, tile_reps,
-                               whole_axes_but)
+                               roll_shifts, rot90_steps, slice_axis_range, slice_like_axes, slice_ranges, split_bounds,
+                               squeezed_axes, stack_overrun, stacked_parts, swapped_axes, tile_reps, whole_axes_but)
 from .registry import HELPERS, Lowering, call_source, num, refuse, register
 
 if TYPE_CHECKING:
@@ -238,6 +237,70 @@ def ediff1d(ctx: TorchContext, node: Node) -> Lowering:
                   for addition in ediff1d_ends(node.attrs))
     parts = [part for part in (begin, f"{x}.reshape(-1)[1:] - {x}.reshape(-1)[:-1]", end) if part is not None]
     return Lowering(f"torch.cat([{', '.join(parts)}])")
+
+
+HELPERS["mxnet_insert_positions"] = '''
+def mxnet_insert_positions(obj: torch.Tensor, n: int, count: int, single: bool) -> torch.Tensor:
+    """Where NumPy's insert puts the inserted rows, from its index tensor: negative indices count from the end;
+    one index puts a block of ``count`` rows before it, several put each row before its index, shifted by the
+    rows sorted before it (ties in order)."""
+    index = obj.reshape(-1).long()
+    index = torch.where(index < 0, index + n, index)
+    if single:
+        return index + torch.arange(count, device=obj.device)
+    ranks = torch.empty_like(index)
+    ranks[torch.sort(index, stable=True)[1]] = torch.arange(count, device=obj.device)
+    return index + ranks
+'''
+
+HELPERS["mxnet_insert_sources"] = '''
+def mxnet_insert_sources(positions: torch.Tensor, n: int) -> torch.Tensor:
+    """For each output row, its row in the data and the inserted block joined: the block's row landing there,
+    else the data's rows in order."""
+    rows = torch.arange(n + positions.numel(), device=positions.device)
+    landed = rows.unsqueeze(1) == positions
+    block_rows = n + (landed * torch.arange(positions.numel(), device=positions.device)).sum(1)
+    return torch.where(landed.any(1), block_rows, rows - (positions < rows.unsqueeze(1)).sum(1))
+'''
+
+
+@register(*INSERT_OPS)
+def insert(ctx: TorchContext, node: Node) -> Lowering:
+    """NumPy's insert as MXNet computes it (``semantics.shape.insert_layout``): the data and the inserted block
+    joined along the axis, then the rows taken in output order (from an index tensor: computed as it runs)."""
+    layout = insert_layout(node, [ctx.shape(i) for i in range(len(node.inputs))])
+    x = f"{ctx.input(0)}.reshape(-1)" if node.attrs["axis"] is None else ctx.input(0)
+    n, axis = layout.data[layout.axis], layout.axis
+    if not layout.block[axis]:
+        return Lowering(x)
+    joined = f"torch.cat([{x}, {_inserted_block(ctx, node, layout)}], {axis})"
+    if layout.positions is None:
+        positions = (f"{ctx.helper('mxnet_insert_positions')}({ctx.input(len(node.inputs) - 1)}, {n}, "
+                     f"{layout.block[axis]}, {layout.single})")
+        sources = f"{ctx.helper('mxnet_insert_sources')}({positions}, {n})"
+    else:
+        sources = f"torch.tensor({insert_sources(layout.positions, n)}, device={ctx.input(0)}.device)"
+    return Lowering(f"torch.index_select({joined}, {axis}, {sources})")
+
+
+def _inserted_block(ctx: TorchContext, node: Node, layout: InsertLayout) -> str:
+    """The values (or ``val``) in the data's type, their first axis moved where NumPy's int index moves it,
+    broadcast to the inserted block."""
+    integer = node.output() in ctx.integers
+    if layout.values is None:
+        value = node.attrs["val"]
+        x = ctx.input(0)
+        return (f"torch.full({list(layout.block)}, {num(math.trunc(value) if integer else value)}, "
+                f"dtype={x}.dtype, device={x}.device)")
+    values, shape = ctx.input(1), layout.values
+    if tuple(ctx.shape(1)) != shape:
+        values = f"{values}.reshape({list(shape)})"
+    if layout.moved:
+        values = f"{values}.permute({layout.moved})"
+        shape = tuple(shape[i] for i in layout.moved)
+    if integer and node.inputs[1] not in ctx.integers:
+        values = f"torch.trunc({values})"
+    return values if shape == layout.block else f"{values}.expand({list(layout.block)})"
 
 
 @register("_npi_rot90")

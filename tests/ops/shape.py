@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from .common import S, d
 from .np_helpers import N, NP_DATA, NX, legacy, legacy_group
 
 CASES: dict[str, tuple] = {}
 INDEX_IMPORTER_SKIPS: dict[str, str] = {}
 ONNX_REFUSES: dict[str, str] = {}
+CASE_INPUTS: dict[str, dict] = {}
 
 # id -> (symbol, input shape)
 CASES.update({
@@ -227,3 +230,37 @@ CASES.update({  # a split into one part, as Faster R-CNN splits its batch of one
 })
 INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer has no ScatterND"
                             for case in ("shape_slice_assign", "shape_slice_assign_scalar")})
+
+
+def _np_var(name: str, shape: tuple[int, ...]):
+    return S.var(name, shape=shape).as_np_ndarray()
+
+
+_INDEX = _np_var("obj", (4,))  # int64 indices, stored with the weights
+# indices read from the data as it runs: -3..2 (three, one 0-d)
+_ROW_INDEX, _ONE_INDEX = N.floor(N.sum(NP_DATA, axis=0)).astype("int64"), N.floor(N.mean(NP_DATA) * 3.0).astype("int64")
+_insert_tensor = N._internal.insert_tensor  # np.insert's index tensor with a scalar (the frontend cannot pass one)
+CASES.update({  # NumPy's insert, MXNet's shapes: an int index moves the values' first axis to the axis
+    "np_insert_int_moved": (legacy_group([N.insert(NP_DATA, 3, _np_var("v", (4, 2, 3)), axis=2),
+                                          N.insert(NP_DATA, -2, _np_var("w", (1, 1, 3)), axis=-2)]), (2, 3, 3)),
+    # axis None: the data flattened (MXNet infers a variable fed straight in as flat, hence an op before)
+    "np_insert_int_flat": (legacy_group([N.insert(_twice(NP_DATA), -1, _np_var("v", (2,))),
+                                         N.insert(_twice(NP_DATA), 6, 2.5)]), (2, 3)),
+    "np_insert_slices": (legacy_group([N.insert(NP_DATA, slice(None, None, -1), _np_var("v", (3,)), axis=-1),
+                                       N.insert(NP_DATA, slice(0, 3, 2), _np_var("w", (2, 1)), axis=1),
+                                       N.insert(NP_DATA, slice(1, 2), _np_var("u", (2, 2)), axis=1),
+                                       N.insert(_twice(NP_DATA), slice(-9, 1), -1.5),
+                                       N.insert(NP_DATA, slice(3, 1), _np_var("e", (3,)), axis=0)]), (2, 3)),
+    "np_insert_tensor_stored": (legacy(N.insert(NP_DATA, _INDEX, _np_var("v", (4, 2)), axis=0)), (3, 2)),
+    "np_insert_tensor_from_data": (legacy_group([N.insert(NP_DATA, _ROW_INDEX, _np_var("v", (1, 1)), axis=1),
+                                                 N.insert(NP_DATA, _ONE_INDEX, _np_var("w", (2, 3)), axis=0),
+                                                 N.insert(NP_DATA, N.reshape(_ONE_INDEX, (1,)), _np_var("u", (3, 2)),
+                                                          axis=1),
+                                                 _insert_tensor(N.reshape(NP_DATA, -1), obj=_ONE_INDEX, val=4.5,
+                                                                axis=0)]), (3, 3)),
+    "np_insert_integers": (legacy(N.insert((NP_DATA * 5.0).astype("int32"), slice(0, 2), _np_var("v", (2,)) * 3.0,
+                                           axis=0)), (3, 2)),
+})
+CASE_INPUTS["np_insert_tensor_stored"] = {"obj": np.array([3, -1, 0, -1], np.int64)}
+INDEX_IMPORTER_SKIPS.update({case: "MXNet's importer binds int64 constants as float32 (the index tensor's arithmetic)"
+                             for case in ("np_insert_tensor_stored", "np_insert_tensor_from_data")})
