@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import build_checkpoint, imagenet_normalise, import_gluoncv, mx, sample_images
-
 
 @dataclass(frozen=True)
 class Spec:
@@ -37,8 +35,11 @@ MODELS = {
 }
 
 
-def video_symbol(model: str) -> mx.sym.Symbol:
+def video_symbol(model: str):
     """``model``'s graph: its outputs (a pose net has two) on a ``data`` variable."""
+    # MXNet only where a model is built: the benchmarks import this module beside other runtimes
+    from .common import import_gluoncv, mx
+
     spec = MODELS[model]
     net = import_gluoncv().model_zoo.get_model(spec.gluoncv, pretrained=False, **dict(spec.options))
     out = net(mx.sym.var("data"))
@@ -49,6 +50,8 @@ def sample_inputs(model: str, batch: int, seed: int) -> np.ndarray:
     """``batch`` samples of ``model``'s input: consecutive crops of a natural-looking image drifting by one pixel
     per frame, ImageNet-normalised clips (N, 3, T, H, W) or frame pairs in 0..1 stacked on channels (N, 6, H, W),
     as Monodepth2 reads them."""
+    from .common import imagenet_normalise, sample_images
+
     spec = MODELS[model]
     height, width = spec.shape[-2:]
     images = sample_images(batch, max(height, width) + spec.frames, seed)
@@ -61,4 +64,6 @@ def sample_inputs(model: str, batch: int, seed: int) -> np.ndarray:
 
 def build_video(model: str, out_dir: str, seed: int = 0, calib_images: int = 8) -> str:
     """Write ``model`` (epoch 0) into ``out_dir`` with realistic weights at its input shape; return its prefix."""
+    from .common import build_checkpoint
+
     return build_checkpoint(video_symbol(model), model, out_dir, sample_inputs(model, 2 * calib_images, seed), seed)
