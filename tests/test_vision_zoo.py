@@ -13,6 +13,7 @@ import torch
 from mxcases import assert_near_exact
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import MxnetModel
+from mxconvert.passes import foldable_batch_norms
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
@@ -50,3 +51,20 @@ def test_network_matches_mxnet_in_both_targets(zoo_model, model):
         out = build_model(module_from_source(source), state)(torch.from_numpy(data))
     assert_near_exact(expected, exact, [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])])
     assert np.abs(expected[0]).max() > 0
+
+
+@pytest.mark.parametrize("model", ["video-i3d_resnet50_v1_kinetics400", "gluoncv-resnet18_v1b_0.89",
+                                   "depth-posenet_resnet18"])
+def test_batchnorms_fold_into_3d_and_pruned_convolutions(zoo_model, model):
+    """Every BatchNorm folds into the convolution before it (3-D kernels; pruned, uneven channel counts), and
+    the folded ``kit_model.py`` (``fuse_bn``) stays as near MXNet's float64 result."""
+    prefix = zoo_model(model)
+    graph = load_checkpoint(prefix, 0)
+    assert len(foldable_batch_norms(graph)) == sum(node.op == "BatchNorm" for node in graph.nodes) > 0
+    data = sample_input(model)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape, fuse_bn=True))
+    assert "nn.BatchNorm" not in source
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(data))
+    outputs = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+    assert_near_exact(MxnetModel(prefix, 0)(data), MxnetModel(prefix, 0, dtype="float64")(data), outputs)
