@@ -28,7 +28,7 @@ import numpy as np
 from conversion import ROOT, ensure_models, machine_description, mxnet_export, ours_export, render
 from mxconvert import api
 from mxconvert.feeds import Runner
-from mxconvert.zoo import nlp, sequence
+from mxconvert.zoo import nlp, sequence, video
 
 Batch = "np.ndarray | dict[str, np.ndarray]"  # one input, or inputs by name (the NLP models)
 
@@ -197,8 +197,11 @@ BACKENDS: dict[str, Backend] = {
 
 def sample_input(prefix: str, batch: int, size: int) -> Batch:
     """The input of one cell: images of ``size`` pixels, for a recurrent model (``--sequence``) a sequence of
-    ``size`` steps, for an NLP model (``--nlp``) its inputs by name for sequences of ``size`` tokens."""
+    ``size`` steps, for an NLP model (``--nlp``) its inputs by name for sequences of ``size`` tokens, for a
+    network on several frames (``--zoo video-... depth-...``) uniform noise in 0..1 of its own input shape."""
     name = os.path.basename(prefix)
+    if name in video.MODELS:
+        return np.random.default_rng(batch).uniform(0, 1, (batch, *video.MODELS[name].shape)).astype(np.float32)
     if name in sequence.MODELS:
         return sequence.sample_sequence(name, batch, steps=size)
     if name in nlp.MODELS:
@@ -216,7 +219,15 @@ def input_label(prefix: str, batch: int, size: int) -> str:
         return f"{size}x{batch}x{sequence.MODELS[name].features} (TNC)"
     if name in nlp.MODELS:
         return f"{batch}x{size} tokens"
+    if name in video.MODELS:
+        return "x".join(map(str, (batch, *video.MODELS[name].shape)))
     return f"{batch}x3x{size}x{size}"
+
+
+def sizes_of(prefix: str, sizes: list[int]) -> list[int]:
+    """The ``--size`` values a model is measured at: its own width alone for a network of a fixed input shape."""
+    name = os.path.basename(prefix)
+    return [video.MODELS[name].shape[-1]] if name in video.MODELS else sizes
 
 
 def sample_batch(batch: int, size: int) -> np.ndarray:
@@ -309,7 +320,7 @@ def _child(args: argparse.Namespace) -> None:
 
         torch.set_num_threads(args.threads)
     model, cells = Model(prefix, args.device, args.threads, workdir), {}
-    for size in args.size:
+    for size in sizes_of(prefix, args.size):
         for batch_size in args.batch:
             batch = sample_input(prefix, batch_size, size)
             run = BACKENDS[name].load(model, input_shape(batch))
@@ -344,6 +355,18 @@ def _measure(name: str, prefix: str, workdir: str, batch: int, size: int,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def zoo_model(name: str, models_dir: str) -> str:
+    """The prefix of local zoo model ``name`` in ``models_dir``, built by ``python -m mxconvert.zoo`` if missing
+    (in a child: this process stays free of MXNet)."""
+    import subprocess
+
+    prefix = os.path.abspath(os.path.join(models_dir, name))
+    if not os.path.exists(f"{prefix}-symbol.json"):
+        flag = "--video" if name in video.MODELS else "--vision"
+        subprocess.run([sys.executable, "-m", "mxconvert.zoo", flag, name, "--out", models_dir], check=True, cwd=ROOT)
+    return prefix
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.child:
@@ -363,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
 
             build_detector(name, args.models_dir)
         prefixes[name] = prefix
+    for name in args.zoo:
+        prefixes[name] = zoo_model(name, args.models_dir)
     for names, family in ((args.sequence, sequence.build_sequence), (args.nlp, nlp.build_nlp)):
         for name in names:
             prefix = os.path.abspath(os.path.join(args.models_dir, name))
@@ -377,14 +402,14 @@ def main(argv: list[str] | None = None) -> int:
             peak_mb: dict[str, dict[str, float]] = {name: {} for name in backends}
             for round_index in range(args.rounds):  # backends take turns, so slow spells hit them alike
                 for name in backends:
-                    for size in args.size:
+                    for size in sizes_of(prefix, args.size):
                         for batch_size in args.batch:
                             for cell, measured in _measure(name, prefix, workdir, batch_size, size, args).items():
                                 results[name].setdefault(cell, []).extend(measured["times"])
                                 peak_mb[name][cell] = max(peak_mb[name].get(cell, 0.0), measured["peak_mb"])
                     print(f"{label} {name}: round {round_index + 1}/{args.rounds} done", file=sys.stderr,
                           flush=True)
-            for size in args.size:
+            for size in sizes_of(prefix, args.size):
                 for batch_size in args.batch:
                     cell = f"{batch_size}x{size}"
                     out = {name: _saved_outputs(os.path.join(workdir, f"{os.path.basename(prefix)}-{name}-{cell}.npz"))
@@ -441,6 +466,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--detection", nargs="*", default=[], metavar="NAME",
                         help="GluonCV detectors (built if missing), e.g. det-ssd_512_mobilenet1.0_voc "
                              "det-yolo3_mobilenet1.0_voc; outputs compared as sets of detections")
+    parser.add_argument("--zoo", nargs="*", default=[], metavar="NAME",
+                        help="local zoo models (built if missing) measured after the ResNets: "
+                             "gluoncv-resnet18_v1b_0.89 (and any other vision-/gluoncv- name, at --size), "
+                             f"and at their own input shape {', '.join(video.MODELS)}")
     parser.add_argument("--sequence", nargs="*", default=[], choices=list(sequence.MODELS), metavar="NAME",
                         help=f"recurrent models (built if missing; --size is then the number of steps): "
                              f"{', '.join(sequence.MODELS)}")

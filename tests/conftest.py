@@ -18,13 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 FIXTURES = Path(os.environ.get("MXCONVERT_FIXTURES", ROOT / "build" / "fixtures"))
 CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
 ZOO_BUILDERS = tuple(ROOT / "mxconvert" / "zoo" / f"{name}.py"
-                     for name in ("common", "resnet", "faces", "vision", "detection", "cli"))
+                     for name in ("common", "resnet", "faces", "vision", "video", "detection", "cli"))
 
 
 def build_once(name: str) -> str:
     """Prefix of zoo model ``name`` (``resnet-18``, ``gluon-resnet18_v1``, ``resnet-18-legacy``,
-    ``arcface-r50``, ``vision-densenet121``, ``gluoncv-resnest14``, ``det-yolo3_mobilenet1.0_voc``;
-    ``resnet-50-he``: residual branches at full scale), built if missing or stale."""
+    ``arcface-r50``, ``vision-densenet121``, ``gluoncv-resnest14``, ``video-c3d_kinetics400``,
+    ``depth-posenet_resnet18``, ``det-yolo3_mobilenet1.0_voc``; ``resnet-50-he``: residual branches at full
+    scale), built if missing or stale."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     with open(FIXTURES / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -52,6 +53,8 @@ def _build(name: str) -> str:
         flags = ["--face", model]
     elif model.startswith(("vision-", "gluoncv-", "sr-")):
         flags = ["--vision", model]
+    elif model.startswith(("video-", "depth-")):
+        flags = ["--video", model]
     elif model.startswith("det-"):
         flags = ["--detection", model]
     elif model.startswith("gluon-"):

@@ -1,5 +1,6 @@
-"""Whole networks of Gluon's vision model zoo, GluonCV's classifiers and a super-resolution net, built locally
-with real MXNet (random weights, BatchNorm calibrated), converted to both targets and run against MXNet at their own input size. Judged
+"""Whole networks of Gluon's vision model zoo, GluonCV's classifiers, GluonCV's networks on several frames (clips,
+frame pairs) and a super-resolution net, built locally with real MXNet (random weights, BatchNorm calibrated),
+converted to both targets and run against MXNet at their own input size. Judged
 as ``--tolerance auto`` judges: against MXNet's float64 result, within max(1e-5, 4x MXNet float32's own
 distance from it) (MobileNet 0.25's float32 output is 2.3e-5 of scale from float64 in MXNet itself)."""
 from __future__ import annotations
@@ -12,24 +13,33 @@ import torch
 from mxcases import assert_near_exact
 from mxconvert.checkpoint import load_checkpoint
 from mxconvert.mxnet_runner import MxnetModel
+from mxconvert.passes import foldable_batch_norms
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
+from mxconvert.zoo import video
 from mxconvert.zoo.common import imagenet_normalise, sample_images
 from mxconvert.zoo.vision import MODELS, input_side
 
 # One network of each family in make test; every other one behind the slow marker.
 QUICK = {"vision-alexnet", "vision-densenet121", "vision-mobilenet0.25", "vision-mobilenetv2_0.25",
          "vision-squeezenet1.1", "vision-vgg11_bn", "gluoncv-resnet50_v1d", "gluoncv-se_resnet18_v1",
-         "gluoncv-resnest14", "gluoncv-mobilenetv3_small", "sr-espcn"}
+         "gluoncv-resnest14", "gluoncv-mobilenetv3_small", "gluoncv-resnet18_v1b_0.89", "sr-espcn",
+         "video-i3d_resnet50_v1_kinetics400", "depth-posenet_resnet18"}
+
+
+def sample_input(model: str) -> np.ndarray:
+    """Two images at the model's side; one clip or two frame pairs for a network on several frames."""
+    if model in video.MODELS:
+        return video.sample_inputs(model, 1 if model.startswith("video-") else 2, seed=3)
+    return imagenet_normalise(sample_images(2, input_side(model), seed=3))
 
 
 @pytest.mark.parametrize("model", [model if model in QUICK else pytest.param(model, marks=pytest.mark.slow)
-                                   for model in MODELS])
+                                   for model in (*MODELS, *video.MODELS)])
 def test_network_matches_mxnet_in_both_targets(zoo_model, model):
     prefix = zoo_model(model)
-    side = input_side(model)
-    data = imagenet_normalise(sample_images(2, side, seed=3))
+    data = sample_input(model)
     expected = MxnetModel(prefix, 0)(data)
     exact = MxnetModel(prefix, 0, dtype="float64")(data)
     graph = load_checkpoint(prefix, 0)
@@ -41,3 +51,20 @@ def test_network_matches_mxnet_in_both_targets(zoo_model, model):
         out = build_model(module_from_source(source), state)(torch.from_numpy(data))
     assert_near_exact(expected, exact, [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])])
     assert np.abs(expected[0]).max() > 0
+
+
+@pytest.mark.parametrize("model", ["video-i3d_resnet50_v1_kinetics400", "gluoncv-resnet18_v1b_0.89",
+                                   "depth-posenet_resnet18"])
+def test_batchnorms_fold_into_3d_and_pruned_convolutions(zoo_model, model):
+    """Every BatchNorm folds into the convolution before it (3-D kernels; pruned, uneven channel counts), and
+    the folded ``kit_model.py`` (``fuse_bn``) stays as near MXNet's float64 result."""
+    prefix = zoo_model(model)
+    graph = load_checkpoint(prefix, 0)
+    assert len(foldable_batch_norms(graph)) == sum(node.op == "BatchNorm" for node in graph.nodes) > 0
+    data = sample_input(model)
+    source, state = emit_pytorch(graph, TorchOptions(data.shape, fuse_bn=True))
+    assert "nn.BatchNorm" not in source
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(data))
+    outputs = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
+    assert_near_exact(MxnetModel(prefix, 0)(data), MxnetModel(prefix, 0, dtype="float64")(data), outputs)

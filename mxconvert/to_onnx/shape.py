@@ -430,6 +430,9 @@ def flatten(ctx: EmitContext, node: Node) -> None:
 
 @register("Concat", "_rnn_param_concat")
 def concat(ctx: EmitContext, node: Node) -> None:
+    if len(node.inputs) == 1:  # no copy
+        ctx.add("Identity", [ctx.input(0)], ctx.output())
+        return
     ctx.add("Concat", [ctx.input(i) for i in range(len(node.inputs))], ctx.output(), axis=node.attrs["dim"])
 
 

@@ -382,6 +382,8 @@ def flatten(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("Concat", "_rnn_param_concat")
 def concat(ctx: TorchContext, node: Node) -> Lowering:
+    if len(node.inputs) == 1:  # torch.cat would copy
+        return Lowering(ctx.input(0))
     parts = ", ".join(ctx.input(i) for i in range(len(node.inputs)))
     return Lowering(call_source("torch.cat", f"[{parts}]", dim=node.attrs["dim"]))
 

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..checkpoint import CheckpointPaths
-from . import detection, faces, numpy_style, numpy_text, spatial, vision
+from . import detection, faces, numpy_style, numpy_text, spatial, video, vision
 from .common import FULL_BRANCH_SUFFIX, health, imagenet_normalise, mx, sample_images, save_legacy_checkpoint
 from .resnet import CLASSIC_UNITS, GLUON_MODELS, build_classic, build_gluon
 
@@ -54,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             side = vision.input_side(name)  # health() holds every tensor: few images at 224 and 299 pixels
             images = imagenet_normalise(sample_images(args.calib_images if side < 224 else 2, side, args.seed + 1))
             _print_health(prefix, seconds, images)
+    for name in args.video:
+        prefix = os.path.join(args.out, name)
+        if _needs_build(prefix, args.force):
+            seconds = _timed(functools.partial(video.build_video, name, args.out, args.seed, args.calib_images // 2))
+            _print_health(prefix, seconds, video.sample_inputs(name, 2, args.seed + 1))
     for name in args.detection:
         prefix = os.path.join(args.out, name)
         if _needs_build(prefix, args.force):
@@ -116,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--vision", nargs="*", default=[], choices=vision.MODELS, metavar="NAME",
                         help="Gluon model-zoo networks (vision-NAME) and GluonCV classifiers (gluoncv-NAME) to build, "
                              f"at their own input size; one of {', '.join(vision.MODELS)}")
+    parser.add_argument("--video", nargs="*", default=[], choices=list(video.MODELS), metavar="NAME",
+                        help="GluonCV networks on several frames, at their own input shape: action recognition on "
+                             f"clips (video-) and Monodepth2's pose net (depth-); one of {', '.join(video.MODELS)}")
     parser.add_argument("--detection", nargs="*", default=[], choices=detection.MODELS, metavar="NAME",
                         help=f"GluonCV detectors to build (at {detection.SIDE} pixels unless their graphs need more); "
                              f"one of {', '.join(detection.MODELS)}")

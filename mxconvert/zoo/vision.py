@@ -13,13 +13,15 @@ GLUON_VISION = ("alexnet", "densenet121", "densenet161", "densenet169", "densene
                 "mobilenet0.25", "mobilenet0.5", "mobilenet0.75", "mobilenet1.0", "mobilenetv2_0.25",
                 "mobilenetv2_0.5", "mobilenetv2_0.75", "mobilenetv2_1.0", "squeezenet1.0", "squeezenet1.1",
                 "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn")
-# GluonCV's classifiers beyond Gluon's zoo (gluoncv.model_zoo), one or two of each family.
+# GluonCV's classifiers beyond Gluon's zoo (gluoncv.model_zoo), one or two of each family, and ResNet-18 v1b
+# channel-pruned to 0.89 GFLOPs (uneven channel counts; GluonCV builds it from its stored shapes, offline).
 GLUONCV_CLASSIFIERS = ("resnet18_v1b", "resnet50_v1c", "resnet50_v1d", "se_resnet18_v1", "se_resnet18_v2",
                        "senet_154", "resnest14", "mobilenetv3_small", "mobilenetv3_large", "xception",
-                       "residualattentionnet56")
-# The input side each network is built and tested at: the smallest its fixed pooling windows take.
+                       "residualattentionnet56", "resnet18_v1b_0.89")
+# The input side each network is built and tested at: the smallest its fixed pooling windows take (the pruned
+# ResNet: the side it is benchmarked at).
 _FIXED_POOL_SIDES = {"densenet": 224, "squeezenet": 224, "inceptionv3": 299, "xception": 299,
-                     "residualattentionnet": 224, "senet_154": 224, "espcn": 32}
+                     "residualattentionnet": 224, "senet_154": 224, "espcn": 32, "resnet18_v1b_0.89": 224}
 # A super-resolution network in the style of ESPCN with a transposed-convolution skip: reflect padding,
 # depth_to_space (pixel shuffle) and Deconvolution, as image-restoration checkpoints use them.
 SUPER_RESOLUTION = "sr-espcn"

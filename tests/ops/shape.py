@@ -37,6 +37,7 @@ CASES.update({
     "reshape_target_shape": (S.Reshape(d, target_shape=(0, 12), name="rs"), (2, 3, 4)),
     "multi_head_split": (S.Group([S.SliceChannel(d, num_outputs=2, name="split")[1], d * 2.0]), (2, 4, 3)),
     "concat_neg_dim": (S.Concat(d, d * 2, dim=-1, name="cat"), (2, 3, 4)),
+    "concat_one_input": (S.Concat(d * 2, dim=1, name="cat"), (2, 3, 4)),  # Monodepth2's pose decoder: a copy
     "slice_neg_axis": (S.SliceChannel(d, num_outputs=2, axis=-1), (2, 3, 4)),
     "slice_neg_axis_squeeze": (S.SliceChannel(d, num_outputs=3, axis=-2, squeeze_axis=True), (2, 3, 2)),
 })
