@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, spatial, vision
+from .zoo import detection, faces, fused, nlp, numpy_style, numpy_text, resnet, spatial, video, vision
 from .zoo.common import implicit_aux, legacy_graph
 from .folding import EVALUATORS
 from .ir import Node
@@ -77,7 +77,7 @@ def _vision_json(name: str) -> str:
 
 def _fused_json(name: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
-        with open(f"{fused.build_fused(name.removeprefix('fused-'), folder)}-symbol.json") as handle:
+        with open(f"{fused.build_any(name.removeprefix('fused-'), folder)}-symbol.json") as handle:
             return handle.read()
 
 
@@ -126,6 +126,9 @@ FAMILIES = (
            lambda name: detection.detector_checkpoint(name)[0].tojson(),
            "SSD, YOLOv3, CenterNet (also with DCNv2), Faster and Mask R-CNN: box_nms, box_decode, ROIAlign, integer "
            "index arithmetic, modulated deformable convolution"),
+    Family("GluonCV video and pose networks", "GluonCV video", tuple(video.MODELS),
+           lambda name: video.video_symbol(name).tojson(),
+           "C3D and I3D ResNet-50 on NCDHW clips (3-D convolution and pooling), Monodepth2's pose net on a frame pair"),
     Family("Deformable-ConvNets R-FCN head (symbol API)", "R-FCN", (detection.RFCN,),
            lambda name: detection.rfcn_symbol().tojson(),
            "DeformableConvolution, DeformablePSROIPooling with offsets pooled by another, rois as a second input"),
@@ -137,6 +140,9 @@ FAMILIES = (
            tuple(f"fused-{name}" for name in fused.MODELS), _fused_json,
            "`_sg_mkldnn_conv` (BatchNorm, ReLU/ReLU6, residual sum), `_sg_mkldnn_fully_connected`, "
            "`_sg_mkldnn_selfatt_*` (BERT)"),
+    Family("INT8 exports of MXNet's quantization flows", "INT8", (*fused.QUANTIZED, *fused.SYMBOL_FLOW),
+           _fused_json, "`quantize_net` (`_contrib_quantize_v2`, quantized `_sg_mkldnn_*`, naive and entropy "
+           "calibration) and `quantize_model` (`_contrib_quantized_*`, `_contrib_requantize`)"),
     Family("Models written in MXNet's NumPy interface (d2l.ai style)", "NumPy interface",
            (*numpy_style.NUMPY_MODELS, *numpy_text.MODELS), _numpy_json,
            "`npx.set_np()` Gluon blocks: LeNet, ResNet, GRU/LSTM encoder-decoder, Transformer encoder (masked "

@@ -172,7 +172,8 @@ def build_quantized_symbol(name: str, out_dir: str, seed: int = 0) -> str:
     return prefix
 
 
-def _build(name: str, out_dir: str, seed: int = 0) -> str:
+def build_any(name: str, out_dir: str, seed: int = 0) -> str:
+    """Build ``name`` (``fused-``, ``int8-`` or ``int8sym-`` model) into ``out_dir``; its prefix."""
     if name.startswith("int8sym-"):
         return build_quantized_symbol(name, out_dir, seed)
     return build_quantized(name, out_dir, seed) if name.startswith("int8-") else build_fused(name, out_dir, seed)
@@ -180,7 +181,7 @@ def _build(name: str, out_dir: str, seed: int = 0) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return build_by_name("python -m mxconvert.zoo.fused", __doc__.split("\n")[0],
-                         (*MODELS, *QUANTIZED, *SYMBOL_FLOW), _build, argv)
+                         (*MODELS, *QUANTIZED, *SYMBOL_FLOW), build_any, argv)
 
 
 if __name__ == "__main__":
