@@ -5,8 +5,9 @@ RROIAlign, computed with MXNet's formulas, in its float32 (and, in Proposal, dou
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
-(ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a Loop
-suppresses greedily in score order; the rows are then laid out as each op lays them out. MultiBoxTarget's greedy
+(ties in index order, as MXNet's stable sort), and a Loop over blocks of them in score order compares each block
+with the candidates from it on and resolves greedy suppression within the block in a few matrix products
+(``_greedy_keep``); the rows are then laid out as each op lays them out. MultiBoxTarget's greedy
 matching is unrolled once per label row. The deformable pooling and RROIAlign gather the pixels they read from the
 flattened data at indices computed from the rois."""
 from __future__ import annotations
@@ -130,41 +131,97 @@ def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
     return ctx.add("Slice", [shape, ctx.ints([start], "starts"), ctx.ints([end], "ends"), ctx.ints([0], "axes")])
 
 
+NMS_ROWS = 256  # candidates a step of the suppression Loop resolves together
+
+
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
-                 suppressed_by: Callable[[Callable[[str], str]], str]) -> str:
-    """A Loop over the ``count`` candidates (``keep``: batch, count) in score order: a candidate still kept drops
-    every later one of ``suppressed_by(at)`` (batch, count), which the body computes for the current candidate,
-    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only.
+                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str]) -> str:
+    """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
+    kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
+    candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
+    A Loop takes NMS_ROWS candidates a step and their overlaps with every candidate from the first of them on
+    (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
+    "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
+    of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
+    block = ctx.const(np.int64(NMS_ROWS), "block", dtype=np.int64)
     if isinstance(count, int):
-        trips, positions = ctx.const(np.int64(count), "trips", dtype=np.int64), \
-            ctx.const(np.arange(count), "positions", dtype=np.int64)
+        trips = ctx.const(np.int64(-(-count // NMS_ROWS)), "trips", dtype=np.int64)
+        positions = ctx.const(np.arange(count), "positions", dtype=np.int64)
     else:
-        trips = ctx.squeeze(count, [0])
-        positions = _range(ctx, 0, trips, 1)
+        size = ctx.squeeze(count, [0])
+        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(NMS_ROWS - 1), "round_up", dtype=np.int64)]),
+                                block])
+        positions = _range(ctx, 0, size, 1)
     prefix = ctx.temp("nms")
     step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
+    block_end = ctx.ints([NMS_ROWS], "block_end")
 
     def build() -> None:
-        def at(x: str) -> str:
-            return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
+        first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
+        last = ctx.add("Add", [first, block])
+        end = ctx.ints([np.iinfo(np.int64).max], "end")
 
-        later = ctx.add("Greater", [positions, step])
-        hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
-        ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
+        def part(x: str, begin: str, stop: str, axis: int) -> str:
+            return ctx.add("Slice", [x, begin, stop, ctx.ints([axis], "axes")])
+
+        def rows(x: str) -> str:
+            return ctx.unsqueeze(part(x, first, last, 1), [2])
+
+        def columns(x: str) -> str:
+            return ctx.unsqueeze(part(x, first, end, 1), [1])
+
+        later = ctx.add("Greater", [part(positions, first, end, 0),
+                                    ctx.unsqueeze(part(positions, first, last, 0), [1])])
+        hits = ctx.add("Cast", [ctx.add("And", [suppressed_by(rows, columns), later])], to=TensorProto.FLOAT)
+        own = part(hits, ctx.ints([0], "starts"), block_end, 2)
+        current = part(carried, first, end, 1)
+        initial = part(current, ctx.ints([0], "starts"), block_end, 1)
+        settled = _fixed_point(ctx, initial, own)
+        dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
+        ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
+                           ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
     return ctx.add("Loop", [trips, "", keep], body=body)
 
 
-def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], None],
+def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
+    """How many of the ``kept`` candidates (batch, rows) mark each column of ``hits`` (batch, rows, columns; 0 or
+    1 in float32, so the sums are exact): (batch, columns)."""
+    marks = ctx.unsqueeze(ctx.add("Cast", [kept], to=TensorProto.FLOAT), [1])
+    return ctx.squeeze(ctx.add("MatMul", [marks, hits]), [1])
+
+
+def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
+    """Greedy suppression within one block: the candidates of ``initial`` (batch, rows) not suppressed by a kept
+    earlier one (``own``: batch, rows, rows, later ones marked). Iterating "initial and not hit by the kept" from
+    ``initial`` settles the first n candidates by step n, so a Loop runs until nothing changes (at most rows
+    steps)."""
+    prefix = ctx.temp("settle")
+    carried, settled = f"{prefix}_keep", f"{prefix}_kept"
+
+    def build() -> str:
+        hit = ctx.add("Greater", [_kept_hits(ctx, carried, own), ctx.const(0.0, "zero", dtype=np.float32)])
+        ctx.add("And", [initial, ctx.add("Not", [hit])], settled)
+        changes = ctx.add("Cast", [ctx.add("Xor", [settled, carried])], to=TensorProto.FLOAT)
+        return ctx.add("Greater", [ctx.reduce_sum(changes, [0, 1], keepdims=0),
+                                   ctx.const(0.0, "zero", dtype=np.float32)])
+
+    body = _loop_body(ctx, prefix, build, [(carried, settled, TensorProto.BOOL)])
+    trips = ctx.const(np.int64(NMS_ROWS), "trips", dtype=np.int64)
+    return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), initial], body=body)
+
+
+def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], str | None],
                carried: list[tuple[str, str, int]]) -> onnx.GraphProto:
     """A Loop body of the nodes ``build`` adds (initializers stay outside, in scope), reading the step
-    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is passed on."""
+    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is the one
+    ``build`` returns, else passed on."""
     outer, ctx.nodes = ctx.nodes, []
     try:
-        build()
-        ctx.add("Identity", [f"{prefix}_cond"], f"{prefix}_cond_out")
+        condition = build() or f"{prefix}_cond"
+        ctx.add("Identity", [condition], f"{prefix}_cond_out")
         nodes = ctx.nodes
     finally:
         ctx.nodes = outer
@@ -222,10 +279,11 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     by_class = a["id_index"] >= 0 and not a["force_suppress"]
     ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64) if by_class else None
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _pairwise_iou(ctx, [at(c) for c in coords], coords, a["in_format"], empty_is_zero=False)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _pairwise_iou(ctx, [rows(c) for c in coords], [columns(c) for c in coords], a["in_format"],
+                            empty_is_zero=False)
         over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
-        return ctx.add("And", [over, ctx.add("Equal", [at(ids), ids])]) if by_class else over  # ids as ints
+        return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
 
     keep = _greedy_keep(ctx, keep, count, suppressed_by)
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
@@ -440,11 +498,12 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     coords = [_column(ctx, best_rows, 2 + i) for i in range(4)]
     labels = _column(ctx, best_rows, 0)
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _detection_overlap(ctx, [at(c) for c in coords], coords)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _detection_overlap(ctx, [rows(c) for c in coords], [columns(c) for c in coords])
         threshold = ctx.const(a["nms_threshold"], "nms_threshold")
         over = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
-        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [at(labels), labels])])
+        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [rows(labels),
+                                                                                         columns(labels)])])
 
     keep = _greedy_keep(ctx, candidates, count, suppressed_by)
     labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
@@ -566,8 +625,8 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     best = _gather_rows(ctx, proposals, order, 5)
     coords = [_column(ctx, best, i) for i in range(4)]
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _proposal_overlap(ctx, [at(c) for c in coords], coords)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _proposal_overlap(ctx, [rows(c) for c in coords], [columns(c) for c in coords])
         return ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")])
 
     candidates = ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool)

@@ -2,7 +2,7 @@
 (Multi)Proposal, MultiBoxTarget and bipartite_matching, and the research detectors' (Deformable)PSROIPooling and
 RROIAlign, as plain-torch helpers in the generated model (scriptable and exportable), with MXNet's formulas, float32
 (and, in Proposal, double) arithmetic and comparison order; stable sorts give MXNet's order among tied scores, and
-greedy suppression loops over the candidates in score order."""
+greedy suppression resolves blocks of candidates in score order with matrix products."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -46,18 +46,34 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
 NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
+HELPERS["mxnet_exporting"] = '''
+def mxnet_exporting() -> bool:
+    """Whether torch.export is tracing the model (it takes no loop that ends on a value)."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_exporting()
+'''
 HELPERS["mxnet_greedy_keep"] = f'''
 def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
     """Greedy suppression of candidates (batch, count) in score order, for the rows ``start`` onwards of
-    ``suppresses`` (batch, rows, count): each candidate still kept drops the later ones its row marks. The callers
-    pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
-    rows, count = suppresses.shape[1], suppresses.shape[2]
-    later = torch.arange(count, device=keep.device).unsqueeze(0) > torch.arange(start, start + rows,
-                                                                                 device=keep.device).unsqueeze(1)
-    suppresses = suppresses & later
-    for i in range(rows):
-        keep = keep & ~(suppresses[:, i] & keep[:, start + i:start + i + 1])
-    return keep
+    ``suppresses`` (batch, rows, count - start: the columns from ``start`` on), which mark the candidates each
+    suppresses. Within the rows, greedy suppression is the fixed point of "kept unless a kept earlier one suppresses
+    it": iterated from ``keep``, the first n rows are settled by step n, so the loop ends when nothing changes (at
+    most ``rows`` steps; all of them under torch.export). The rows kept then drop the later candidates they mark.
+    The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
+    rows, columns = suppresses.shape[1], suppresses.shape[2]
+    later = torch.arange(columns, device=keep.device).unsqueeze(0) > torch.arange(rows, device=keep.device).unsqueeze(1)
+    hits = (suppresses & later).to(torch.float32)  # 0 or 1: the products below count exactly
+    own = hits[:, :, :rows]
+    initial = keep[:, start:start + rows]
+    settled = initial
+    for _ in range(rows):
+        update = initial & ~(torch.matmul(settled.unsqueeze(1).to(torch.float32), own).squeeze(1) > 0)
+        if not mxnet_exporting() and torch.equal(update, settled):
+            break
+        settled = update
+    dropped = torch.matmul(settled.unsqueeze(1).to(torch.float32), hits).squeeze(1) > 0
+    return torch.cat([keep[:, :start], keep[:, start:] & ~dropped], 1)
 '''
 HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
@@ -82,10 +98,11 @@ def mxnet_box_nms(
     coords = rows[:, :, coord_start:coord_start + 4]
     for start in range(0, topk, {NMS_ROWS}):
         block = coords[:, start:start + {NMS_ROWS}]
-        suppresses = mxnet_box_overlap(block.unsqueeze(2), coords.unsqueeze(1), center, False) > overlap_thresh
+        overlap = mxnet_box_overlap(block.unsqueeze(2), coords[:, start:].unsqueeze(1), center, False)
+        suppresses = overlap > overlap_thresh
         if id_index >= 0 and not force_suppress:
             ids = rows[:, :, id_index].to(torch.int64)
-            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids.unsqueeze(1))
+            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
@@ -334,9 +351,10 @@ def mxnet_multibox_detection(
     keep = candidates
     for start in range(0, count, {NMS_ROWS}):
         block = best_rows[:, start:start + {NMS_ROWS}]
-        suppresses = mxnet_detection_overlap(block[:, :, None, 2:], best_rows[:, None, :, 2:]) >= nms_threshold
+        later = best_rows[:, None, start:]
+        suppresses = mxnet_detection_overlap(block[:, :, None, 2:], later[..., 2:]) >= nms_threshold
         if not force_suppress:
-            suppresses = suppresses & (block[:, :, None, 0] == best_rows[:, None, :, 0])
+            suppresses = suppresses & (block[:, :, None, 0] == later[..., 0])
         keep = mxnet_greedy_keep(suppresses, keep, start)
     labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
     head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
@@ -398,7 +416,7 @@ def mxnet_proposal(
     best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
     keep = torch.ones_like(order, dtype=torch.bool)
     for start in range(0, first, {NMS_ROWS}):
-        overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, :, :4])
+        overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, start:, :4])
         keep = mxnet_greedy_keep(overlap > threshold, keep, start)
     positions = torch.arange(first, 0, -1, device=probs.device)
     in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
@@ -554,6 +572,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     if a["topk"] == 0:  # MXNet copies its input
         return Lowering(f"({ctx.input(0)},)")
     ctx.helper("mxnet_box_overlap")
+    ctx.helper("mxnet_exporting")
     ctx.helper("mxnet_greedy_keep")
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
@@ -615,7 +634,7 @@ def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxDetection")
 def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_greedy_keep"):
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_exporting", "mxnet_greedy_keep"):
         ctx.helper(helper)
     variances = ", ".join(_float32(v) for v in a["variances"])
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
@@ -628,6 +647,7 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
     """The anchors are constants of the feature map's size (``semantics.detection.proposal_anchors``)."""
     a = node.attrs
     ctx.helper("mxnet_proposal_overlap")
+    ctx.helper("mxnet_exporting")
     ctx.helper("mxnet_greedy_keep")
     height, width = ctx.shape(0)[2:]
     first, at_most = proposal_counts(node, ctx.shape(0))
