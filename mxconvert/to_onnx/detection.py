@@ -7,7 +7,8 @@ Suppression is built from primitives rather than NonMaxSuppression, which orders
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
 (ties in index order, as MXNet's stable sort), and a Loop over blocks of them in score order compares each block
 with the candidates from it on and resolves greedy suppression within the block in a few matrix products
-(``_greedy_keep``); the rows are then laid out as each op lays them out. MultiBoxTarget's greedy
+(``_greedy_keep``); the rows are then laid out as each op lays them out. ROIAlign samples with separable weights
+applied by MatMul. MultiBoxTarget's greedy
 matching is unrolled once per label row. The deformable pooling and RROIAlign gather the pixels they read from the
 flattened data at indices computed from the rois."""
 from __future__ import annotations
@@ -363,26 +364,82 @@ def box_encode(ctx: EmitContext, node: Node) -> None:
 
 
 def roi_align_refusal(node: Node, opset: int) -> str | None:
-    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16); a huge grid."""
-    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else roi_align_grid_refusal(node)
+    """Why a ROIAlign is not converted: ``aligned`` with a grid sized by each box needs RoiAlign's half_pixel mode
+    (opset 16); a huge grid."""
+    if node.attrs["aligned"] and node.attrs["sample_ratio"] <= 0 and opset < 16:
+        return "aligned needs opset 16"
+    return roi_align_grid_refusal(node)
+
+
+def _roi_align_weights(ctx: EmitContext, start: str, size: str, bins: int, samples: int, length: int) -> str:
+    """Along one axis, the weight of every pixel in every bin of every box (rois, bins, length): the bilinear
+    weights of the bin's ``samples`` points (MXNet's placement: 0 outside [-1, length], clamped to the last pixel),
+    summed."""
+    bin_size = ctx.unsqueeze(ctx.add("Div", [size, ctx.const(float(bins), "bins")]), [1])
+    at_bins = ctx.add("Add", [ctx.unsqueeze(start, [1]),
+                              ctx.add("Mul", [ctx.const(np.arange(bins)[None], "steps"), bin_size])])
+    pixels = ctx.const(np.arange(length), "pixels", dtype=np.int64)
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    weights = None
+    for sample in range(samples):
+        offset = ctx.add("Div", [ctx.add("Mul", [ctx.const(sample + 0.5, "sample"), bin_size]),
+                                 ctx.const(float(samples), "samples")])
+        at = ctx.add("Add", [at_bins, offset])
+        outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-1.0, "minus_one")]),
+                                 ctx.add("Greater", [at, ctx.const(float(length), "length")])])
+        at = _select(ctx, ctx.add("Greater", [at, zero]), at, zero)
+        low = ctx.add("Cast", [at], to=TensorProto.INT64)
+        last = ctx.add("Not", [ctx.add("Less", [low, ctx.const(np.int64(length - 1), "last", dtype=np.int64)])])
+        low = _select(ctx, last, ctx.const(np.int64(length - 1), "last", dtype=np.int64), low)
+        high = _select(ctx, last, low, ctx.add("Add", [low, ctx.const(np.int64(1), "next", dtype=np.int64)]))
+        at = _select(ctx, last, _float_of(ctx, low), at)
+        high_weight = ctx.add("Sub", [at, _float_of(ctx, low)])
+        low_weight = ctx.add("Sub", [one, high_weight])
+        for pixel, weight in ((low, low_weight), (high, high_weight)):
+            hit = _float_of(ctx, ctx.add("Equal", [ctx.unsqueeze(pixel, [2]), pixels]))
+            term = ctx.add("Mul", [hit, ctx.unsqueeze(_select(ctx, outside, zero, weight), [2])])
+            weights = term if weights is None else ctx.add("Add", [weights, term])
+    return weights
 
 
 @register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: EmitContext, node: Node) -> None:
-    """RoiAlign, which samples and averages each bin as MXNet does (sample_ratio <= 0: ceil(bin size) points a
-    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the
-    group of its own bin is picked."""
+    """With a fixed sample_ratio, MXNet's sampling is separable: each box's weights along x, then along y
+    (``_roi_align_weights``), applied as two MatMuls over all rois and channels at once. sample_ratio <= 0 (a
+    grid sized by each box): RoiAlign, which samples and averages each bin as MXNet does (ceil(bin size) points a
+    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the group
+    of its own bin is picked."""
     a = node.attrs
     rois = ctx.input(1)
     pooled_h, pooled_w = a["pooled_size"]
     batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
-    rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
-    mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
-        if ctx.opset >= 16 else {}
     out = ctx.output() if not a["position_sensitive"] else None
-    pooled = ctx.add("RoiAlign", [ctx.input(0), rois, batch], out, mode="avg", output_height=pooled_h,
-                     output_width=pooled_w, sampling_ratio=max(0, a["sample_ratio"]),
-                     spatial_scale=a["spatial_scale"], **mode)
+    if a["sample_ratio"] > 0:
+        samples = a["sample_ratio"]
+        images, channels, height, width = ctx.shape(0)
+        offset = ctx.const(0.5 if a["aligned"] else 0.0, "offset")
+        scale = ctx.const(a["spatial_scale"], "spatial_scale")
+        start, end = ([ctx.add("Sub", [ctx.add("Mul", [_column(ctx, rois, i), scale]), offset]) for i in (1, 2)],
+                      [ctx.add("Sub", [ctx.add("Mul", [_column(ctx, rois, i), scale]), offset]) for i in (3, 4)])
+        size = [ctx.add("Sub", [e, s]) for s, e in zip(start, end)]
+        if not a["aligned"]:
+            one = ctx.const(1.0, "one")
+            size = [_select(ctx, ctx.add("Less", [side, one]), one, side) for side in size]
+        along_x = _roi_align_weights(ctx, start[0], size[0], pooled_w, samples, width)
+        along_y = _roi_align_weights(ctx, start[1], size[1], pooled_h, samples, height)
+        rows = ctx.reshape(ctx.input(0), [images, 1, channels * height, width])
+        columns = ctx.add("MatMul", [rows, ctx.unsqueeze(ctx.add("Transpose", [along_x], perm=[0, 2, 1]), [0])])
+        count = _dims(ctx, ctx.add("Shape", [rois]), 0, 1)
+        own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
+        columns = ctx.add("Gather", [ctx.reshape(columns, [-1, channels, height, pooled_w]), own], axis=0)
+        total = ctx.add("MatMul", [ctx.unsqueeze(along_y, [1]), columns])
+        pooled = ctx.add("Div", [total, ctx.const(float(samples * samples), "points")], out)
+    else:
+        boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+        mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
+            if ctx.opset >= 16 else {}
+        pooled = ctx.add("RoiAlign", [ctx.input(0), boxes, batch], out, mode="avg", output_height=pooled_h,
+                         output_width=pooled_w, sampling_ratio=0, spatial_scale=a["spatial_scale"], **mode)
     if a["position_sensitive"]:
         bins = pooled_h * pooled_w
         channels = ctx.out_shape()[1]

@@ -2,7 +2,8 @@
 (Multi)Proposal, MultiBoxTarget and bipartite_matching, and the research detectors' (Deformable)PSROIPooling and
 RROIAlign, as plain-torch helpers in the generated model (scriptable and exportable), with MXNet's formulas, float32
 (and, in Proposal, double) arithmetic and comparison order; stable sorts give MXNet's order among tied scores, and
-greedy suppression resolves blocks of candidates in score order with matrix products."""
+greedy suppression resolves blocks of candidates in score order with matrix products; ROIAlign samples with
+separable weights applied by matrix products."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -180,16 +181,22 @@ def mxnet_bilinear_axis(at: torch.Tensor, length: int) -> Tuple[torch.Tensor, to
     low_weight = 1.0 - high_weight
     return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
 '''
-HELPERS["mxnet_roi_align_axis"] = '''
-def mxnet_roi_align_axis(
-    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
-    bilinear weights (``mxnet_bilinear_axis``)."""
-    bin_size = size / bins
+HELPERS["mxnet_roi_align_weights"] = '''
+def mxnet_roi_align_weights(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, length: int
+) -> torch.Tensor:
+    """Along one axis, the weight of every pixel in every bin of every box (rois, bins, length): the bilinear
+    weights (``mxnet_bilinear_axis``) of the bin's ``samples`` points, summed."""
+    bin_size = (size / bins).unsqueeze(1)
     steps = torch.arange(bins, device=start.device).unsqueeze(0)
-    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
-    return mxnet_bilinear_axis(at, length)
+    pixels = torch.arange(length, device=start.device)
+    weights = torch.zeros(start.shape[0], bins, length, dtype=start.dtype, device=start.device)
+    for sample in range(samples):
+        at = start.unsqueeze(1) + steps * bin_size + (sample + 0.5) * bin_size / samples
+        low, high, low_weight, high_weight = mxnet_bilinear_axis(at, length)
+        weights = weights + (low.unsqueeze(2) == pixels).to(start.dtype) * low_weight.unsqueeze(2) \\
+            + (high.unsqueeze(2) == pixels).to(start.dtype) * high_weight.unsqueeze(2)
+    return weights
 '''
 HELPERS["mxnet_rroi_align"] = '''
 def mxnet_rroi_align(
@@ -230,32 +237,23 @@ def mxnet_roi_align(
     position_sensitive: bool
 ) -> torch.Tensor:
     """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
-    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``,
-    else at least 1 pixel wide). Position-sensitive: bin (i, j) of channel c reads channel
-    c x bins + i x pooled_w + j."""
-    data = x[rois[:, 0].to(torch.int64)]
+    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``, else at least 1 pixel wide).
+    The sampling is separable: each box's weights along x, then along y, applied as two matrix products over all
+    rois and channels at once. Position-sensitive: bin (i, j) of channel c reads channel c x bins + i x pooled_w
+    + j."""
+    images = rois[:, 0].to(torch.int64)
     boxes = rois[:, 1:5]
     offset = 0.5 if aligned else 0.0
     start = boxes[:, :2] * scale - offset
     size = boxes[:, 2:] * scale - offset - start
     if not aligned:
         size = torch.where(size < 1.0, torch.ones_like(size), size)
-    rois_count, channels, height, width = data.shape[0], data.shape[1], data.shape[2], data.shape[3]
-    total = torch.zeros(rois_count, channels, pooled_h, pooled_w, dtype=x.dtype, device=x.device)
-    for sample_y in range(samples):
-        y_low, y_high, hy, ly = mxnet_roi_align_axis(start[:, 1], size[:, 1], pooled_h, samples, sample_y, height)
-        rows_low = torch.gather(data, 2, y_low[:, None, :, None].expand(-1, channels, -1, width))
-        rows_high = torch.gather(data, 2, y_high[:, None, :, None].expand(-1, channels, -1, width))
-        for sample_x in range(samples):
-            x_low, x_high, hx, lx = mxnet_roi_align_axis(start[:, 0], size[:, 0], pooled_w, samples, sample_x, width)
-            index_low = x_low[:, None, None, :].expand(-1, channels, pooled_h, -1)
-            index_high = x_high[:, None, None, :].expand(-1, channels, pooled_h, -1)
-            hy4, ly4, hx4, lx4 = hy[:, None, :, None], ly[:, None, :, None], hx[:, None, None, :], lx[:, None, None, :]
-            total = total + (hy4 * hx4 * torch.gather(rows_low, 3, index_low)
-                             + hy4 * lx4 * torch.gather(rows_low, 3, index_high)
-                             + ly4 * hx4 * torch.gather(rows_high, 3, index_low)
-                             + ly4 * lx4 * torch.gather(rows_high, 3, index_high))
-    pooled = total / float(samples * samples)
+    rois_count, batch, channels, height, width = rois.shape[0], x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    along_y = mxnet_roi_align_weights(start[:, 1], size[:, 1], pooled_h, samples, height)
+    along_x = mxnet_roi_align_weights(start[:, 0], size[:, 0], pooled_w, samples, width)
+    columns = torch.matmul(x.reshape(batch, 1, channels * height, width), along_x.transpose(1, 2).unsqueeze(0))
+    columns = columns[images, torch.arange(rois_count, device=x.device)].reshape(rois_count, channels, height, pooled_w)
+    pooled = torch.matmul(along_y.unsqueeze(1), columns) / float(samples * samples)
     if not position_sensitive:
         return pooled
     bins = pooled_h * pooled_w
@@ -616,7 +614,7 @@ def roi_align_refusal(node: Node) -> str | None:
 def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     ctx.helper("mxnet_bilinear_axis")
-    ctx.helper("mxnet_roi_align_axis")
+    ctx.helper("mxnet_roi_align_weights")
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
                     f"{_float32(a['spatial_scale'])}, {a['sample_ratio']}, {a['aligned']}, "
