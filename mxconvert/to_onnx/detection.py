@@ -429,9 +429,11 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
         along_y = _roi_align_weights(ctx, start[1], size[1], pooled_h, samples, height)
         rows = ctx.reshape(ctx.input(0), [images, 1, channels * height, width])
         columns = ctx.add("MatMul", [rows, ctx.unsqueeze(ctx.add("Transpose", [along_x], perm=[0, 2, 1]), [0])])
-        count = _dims(ctx, ctx.add("Shape", [rois]), 0, 1)
-        own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
-        columns = ctx.add("Gather", [ctx.reshape(columns, [-1, channels, height, pooled_w]), own], axis=0)
+        columns = ctx.reshape(columns, [-1, channels, height, pooled_w])
+        if images > 1:  # each roi's rows of its own image
+            count = _dims(ctx, ctx.add("Shape", [rois]), 0, 1)
+            own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
+            columns = ctx.add("Gather", [columns, own], axis=0)
         total = ctx.add("MatMul", [ctx.unsqueeze(along_y, [1]), columns])
         pooled = ctx.add("Div", [total, ctx.const(float(samples * samples), "points")], out)
     else:

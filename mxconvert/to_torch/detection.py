@@ -252,7 +252,9 @@ def mxnet_roi_align(
     along_y = mxnet_roi_align_weights(start[:, 1], size[:, 1], pooled_h, samples, height)
     along_x = mxnet_roi_align_weights(start[:, 0], size[:, 0], pooled_w, samples, width)
     columns = torch.matmul(x.reshape(batch, 1, channels * height, width), along_x.transpose(1, 2).unsqueeze(0))
-    columns = columns[images, torch.arange(rois_count, device=x.device)].reshape(rois_count, channels, height, pooled_w)
+    if batch > 1:  # each roi's rows of its own image
+        columns = columns[images, torch.arange(rois_count, device=x.device)]
+    columns = columns.reshape(rois_count, channels, height, pooled_w)
     pooled = torch.matmul(along_y.unsqueeze(1), columns) / float(samples * samples)
     if not position_sensitive:
         return pooled
