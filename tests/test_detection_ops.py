@@ -44,12 +44,15 @@ def torch_module(reference):
 def test_roi_align_aligned_matches_mxnet(position_sensitive):
     ref = run_reference(roi_align(sample_ratio=2, aligned=True, position_sensitive=position_sensitive),
                         (2, 12 if position_sensitive else 3, 8, 9), inputs={"rois": ROIS})
-    for opset in (16, 21):
+    for opset in (11, 16, 21):
         assert_close(ref.outputs, onnx_outputs(ref, opset))
     with torch.no_grad():
         assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+    adaptive = run_reference(roi_align(aligned=True, position_sensitive=position_sensitive),
+                             (2, 12 if position_sensitive else 3, 8, 9), inputs={"rois": ROIS})
+    assert_close(adaptive.outputs, onnx_outputs(adaptive, 16))
     with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[aligned needs opset 16\]"):
-        onnx_outputs(ref, 13)
+        onnx_outputs(adaptive, 13)
 
 
 def test_roi_align_adaptive_grid_in_onnx_only():

@@ -5,8 +5,10 @@ RROIAlign, computed with MXNet's formulas, in its float32 (and, in Proposal, dou
 
 Suppression is built from primitives rather than NonMaxSuppression, which orders corners, keeps only one class per
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
-(ties in index order, as MXNet's stable sort), their pairwise overlaps compared with the threshold, and a Loop
-suppresses greedily in score order; the rows are then laid out as each op lays them out. MultiBoxTarget's greedy
+(ties in index order, as MXNet's stable sort), and a Loop over blocks of them in score order compares each block
+with the candidates from it on and resolves greedy suppression within the block in a few matrix products
+(``_greedy_keep``); the rows are then laid out as each op lays them out. ROIAlign samples with separable weights
+applied by MatMul. MultiBoxTarget's greedy
 matching is unrolled once per label row. The deformable pooling and RROIAlign gather the pixels they read from the
 flattened data at indices computed from the rois."""
 from __future__ import annotations
@@ -130,41 +132,97 @@ def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
     return ctx.add("Slice", [shape, ctx.ints([start], "starts"), ctx.ints([end], "ends"), ctx.ints([0], "axes")])
 
 
+NMS_ROWS = 256  # candidates a step of the suppression Loop resolves together
+
+
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
-                 suppressed_by: Callable[[Callable[[str], str]], str]) -> str:
-    """A Loop over the ``count`` candidates (``keep``: batch, count) in score order: a candidate still kept drops
-    every later one of ``suppressed_by(at)`` (batch, count), which the body computes for the current candidate,
-    whose values ``at(x)`` (batch, count) gives as (batch, 1). One row a step: memory grows with ``count`` only.
+                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str]) -> str:
+    """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
+    kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
+    candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
+    A Loop takes NMS_ROWS candidates a step and their overlaps with every candidate from the first of them on
+    (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
+    "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
+    of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
+    block = ctx.const(np.int64(NMS_ROWS), "block", dtype=np.int64)
     if isinstance(count, int):
-        trips, positions = ctx.const(np.int64(count), "trips", dtype=np.int64), \
-            ctx.const(np.arange(count), "positions", dtype=np.int64)
+        trips = ctx.const(np.int64(-(-count // NMS_ROWS)), "trips", dtype=np.int64)
+        positions = ctx.const(np.arange(count), "positions", dtype=np.int64)
     else:
-        trips = ctx.squeeze(count, [0])
-        positions = _range(ctx, 0, trips, 1)
+        size = ctx.squeeze(count, [0])
+        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(NMS_ROWS - 1), "round_up", dtype=np.int64)]),
+                                block])
+        positions = _range(ctx, 0, size, 1)
     prefix = ctx.temp("nms")
     step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
+    block_end = ctx.ints([NMS_ROWS], "block_end")
 
     def build() -> None:
-        def at(x: str) -> str:
-            return ctx.unsqueeze(ctx.add("Gather", [x, step], axis=1), [1])
+        first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
+        last = ctx.add("Add", [first, block])
+        end = ctx.ints([np.iinfo(np.int64).max], "end")
 
-        later = ctx.add("Greater", [positions, step])
-        hit = ctx.add("And", [ctx.add("And", [suppressed_by(at), later]), at(carried)])
-        ctx.add("And", [carried, ctx.add("Not", [hit])], kept)
+        def part(x: str, begin: str, stop: str, axis: int) -> str:
+            return ctx.add("Slice", [x, begin, stop, ctx.ints([axis], "axes")])
+
+        def rows(x: str) -> str:
+            return ctx.unsqueeze(part(x, first, last, 1), [2])
+
+        def columns(x: str) -> str:
+            return ctx.unsqueeze(part(x, first, end, 1), [1])
+
+        later = ctx.add("Greater", [part(positions, first, end, 0),
+                                    ctx.unsqueeze(part(positions, first, last, 0), [1])])
+        hits = ctx.add("Cast", [ctx.add("And", [suppressed_by(rows, columns), later])], to=TensorProto.FLOAT)
+        own = part(hits, ctx.ints([0], "starts"), block_end, 2)
+        current = part(carried, first, end, 1)
+        initial = part(current, ctx.ints([0], "starts"), block_end, 1)
+        settled = _fixed_point(ctx, initial, own)
+        dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
+        ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
+                           ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
     return ctx.add("Loop", [trips, "", keep], body=body)
 
 
-def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], None],
+def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
+    """How many of the ``kept`` candidates (batch, rows) mark each column of ``hits`` (batch, rows, columns; 0 or
+    1 in float32, so the sums are exact): (batch, columns)."""
+    marks = ctx.unsqueeze(ctx.add("Cast", [kept], to=TensorProto.FLOAT), [1])
+    return ctx.squeeze(ctx.add("MatMul", [marks, hits]), [1])
+
+
+def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
+    """Greedy suppression within one block: the candidates of ``initial`` (batch, rows) not suppressed by a kept
+    earlier one (``own``: batch, rows, rows, later ones marked). Iterating "initial and not hit by the kept" from
+    ``initial`` settles the first n candidates by step n, so a Loop runs until nothing changes (at most rows
+    steps)."""
+    prefix = ctx.temp("settle")
+    carried, settled = f"{prefix}_keep", f"{prefix}_kept"
+
+    def build() -> str:
+        hit = ctx.add("Greater", [_kept_hits(ctx, carried, own), ctx.const(0.0, "zero", dtype=np.float32)])
+        ctx.add("And", [initial, ctx.add("Not", [hit])], settled)
+        changes = ctx.add("Cast", [ctx.add("Xor", [settled, carried])], to=TensorProto.FLOAT)
+        return ctx.add("Greater", [ctx.reduce_sum(changes, [0, 1], keepdims=0),
+                                   ctx.const(0.0, "zero", dtype=np.float32)])
+
+    body = _loop_body(ctx, prefix, build, [(carried, settled, TensorProto.BOOL)])
+    trips = ctx.const(np.int64(NMS_ROWS), "trips", dtype=np.int64)
+    return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), initial], body=body)
+
+
+def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], str | None],
                carried: list[tuple[str, str, int]]) -> onnx.GraphProto:
     """A Loop body of the nodes ``build`` adds (initializers stay outside, in scope), reading the step
-    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is passed on."""
+    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is the one
+    ``build`` returns, else passed on."""
     outer, ctx.nodes = ctx.nodes, []
     try:
-        build()
-        ctx.add("Identity", [f"{prefix}_cond"], f"{prefix}_cond_out")
+        condition = build() or f"{prefix}_cond"
+        ctx.add("Identity", [condition], f"{prefix}_cond_out")
         nodes = ctx.nodes
     finally:
         ctx.nodes = outer
@@ -222,10 +280,11 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     by_class = a["id_index"] >= 0 and not a["force_suppress"]
     ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64) if by_class else None
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _pairwise_iou(ctx, [at(c) for c in coords], coords, a["in_format"], empty_is_zero=False)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _pairwise_iou(ctx, [rows(c) for c in coords], [columns(c) for c in coords], a["in_format"],
+                            empty_is_zero=False)
         over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
-        return ctx.add("And", [over, ctx.add("Equal", [at(ids), ids])]) if by_class else over  # ids as ints
+        return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
 
     keep = _greedy_keep(ctx, keep, count, suppressed_by)
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
@@ -305,26 +364,84 @@ def box_encode(ctx: EmitContext, node: Node) -> None:
 
 
 def roi_align_refusal(node: Node, opset: int) -> str | None:
-    """Why a ROIAlign is not converted: ``aligned`` needs RoiAlign's half_pixel mode (opset 16); a huge grid."""
-    return "aligned needs opset 16" if node.attrs["aligned"] and opset < 16 else roi_align_grid_refusal(node)
+    """Why a ROIAlign is not converted: ``aligned`` with a grid sized by each box needs RoiAlign's half_pixel mode
+    (opset 16); a huge grid."""
+    if node.attrs["aligned"] and node.attrs["sample_ratio"] <= 0 and opset < 16:
+        return "aligned needs opset 16"
+    return roi_align_grid_refusal(node)
+
+
+def _roi_align_weights(ctx: EmitContext, start: str, size: str, bins: int, samples: int, length: int) -> str:
+    """Along one axis, the weight of every pixel in every bin of every box (rois, bins, length): the bilinear
+    weights of the bin's ``samples`` points (MXNet's placement: 0 outside [-1, length], clamped to the last pixel),
+    summed."""
+    bin_size = ctx.unsqueeze(ctx.add("Div", [size, ctx.const(float(bins), "bins")]), [1])
+    at_bins = ctx.add("Add", [ctx.unsqueeze(start, [1]),
+                              ctx.add("Mul", [ctx.const(np.arange(bins)[None], "steps"), bin_size])])
+    pixels = ctx.const(np.arange(length), "pixels", dtype=np.int64)
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    weights = None
+    for sample in range(samples):
+        offset = ctx.add("Div", [ctx.add("Mul", [ctx.const(sample + 0.5, "sample"), bin_size]),
+                                 ctx.const(float(samples), "samples")])
+        at = ctx.add("Add", [at_bins, offset])
+        outside = ctx.add("Or", [ctx.add("Less", [at, ctx.const(-1.0, "minus_one")]),
+                                 ctx.add("Greater", [at, ctx.const(float(length), "length")])])
+        at = _select(ctx, ctx.add("Greater", [at, zero]), at, zero)
+        low = ctx.add("Cast", [at], to=TensorProto.INT64)
+        last = ctx.add("Not", [ctx.add("Less", [low, ctx.const(np.int64(length - 1), "last", dtype=np.int64)])])
+        low = _select(ctx, last, ctx.const(np.int64(length - 1), "last", dtype=np.int64), low)
+        high = _select(ctx, last, low, ctx.add("Add", [low, ctx.const(np.int64(1), "next", dtype=np.int64)]))
+        at = _select(ctx, last, _float_of(ctx, low), at)
+        high_weight = ctx.add("Sub", [at, _float_of(ctx, low)])
+        low_weight = ctx.add("Sub", [one, high_weight])
+        for pixel, weight in ((low, low_weight), (high, high_weight)):
+            hit = _float_of(ctx, ctx.add("Equal", [ctx.unsqueeze(pixel, [2]), pixels]))
+            term = ctx.add("Mul", [hit, ctx.unsqueeze(_select(ctx, outside, zero, weight), [2])])
+            weights = term if weights is None else ctx.add("Add", [weights, term])
+    return weights
 
 
 @register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: EmitContext, node: Node) -> None:
-    """RoiAlign, which samples and averages each bin as MXNet does (sample_ratio <= 0: ceil(bin size) points a
-    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the
-    group of its own bin is picked."""
+    """With a fixed sample_ratio, MXNet's sampling is separable: each box's weights along x, then along y
+    (``_roi_align_weights``), applied as two MatMuls over all rois and channels at once. sample_ratio <= 0 (a
+    grid sized by each box): RoiAlign, which samples and averages each bin as MXNet does (ceil(bin size) points a
+    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the group
+    of its own bin is picked."""
     a = node.attrs
     rois = ctx.input(1)
     pooled_h, pooled_w = a["pooled_size"]
     batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
-    rois = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
-    mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
-        if ctx.opset >= 16 else {}
     out = ctx.output() if not a["position_sensitive"] else None
-    pooled = ctx.add("RoiAlign", [ctx.input(0), rois, batch], out, mode="avg", output_height=pooled_h,
-                     output_width=pooled_w, sampling_ratio=max(0, a["sample_ratio"]),
-                     spatial_scale=a["spatial_scale"], **mode)
+    if a["sample_ratio"] > 0:
+        samples = a["sample_ratio"]
+        images, channels, height, width = ctx.shape(0)
+        offset = ctx.const(0.5 if a["aligned"] else 0.0, "offset")
+        scale = ctx.const(a["spatial_scale"], "spatial_scale")
+        start, end = ([ctx.add("Sub", [ctx.add("Mul", [_column(ctx, rois, i), scale]), offset]) for i in (1, 2)],
+                      [ctx.add("Sub", [ctx.add("Mul", [_column(ctx, rois, i), scale]), offset]) for i in (3, 4)])
+        size = [ctx.add("Sub", [e, s]) for s, e in zip(start, end)]
+        if not a["aligned"]:
+            one = ctx.const(1.0, "one")
+            size = [_select(ctx, ctx.add("Less", [side, one]), one, side) for side in size]
+        along_x = _roi_align_weights(ctx, start[0], size[0], pooled_w, samples, width)
+        along_y = _roi_align_weights(ctx, start[1], size[1], pooled_h, samples, height)
+        rows = ctx.reshape(ctx.input(0), [images, 1, channels * height, width])
+        columns = ctx.add("MatMul", [rows, ctx.unsqueeze(ctx.add("Transpose", [along_x], perm=[0, 2, 1]), [0])])
+        columns = ctx.reshape(columns, [-1, channels, height, pooled_w])
+        if images > 1:  # each roi's rows of its own image
+            count = _dims(ctx, ctx.add("Shape", [rois]), 0, 1)
+            own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
+            columns = ctx.add("Gather", [columns, own], axis=0)
+        total = ctx.add("MatMul", [ctx.unsqueeze(along_y, [1]), columns])
+        pooled = ctx.add("Div", [total, ctx.const(float(samples * samples), "points")], out)
+    else:
+        boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
+        mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
+            if ctx.opset >= 16 else {}
+        pooled = ctx.add("RoiAlign", [ctx.input(0), boxes, batch], out, mode="avg", output_height=pooled_h,
+                         output_width=pooled_w, sampling_ratio=0, spatial_scale=a["spatial_scale"], **mode)
     if a["position_sensitive"]:
         bins = pooled_h * pooled_w
         channels = ctx.out_shape()[1]
@@ -440,11 +557,12 @@ def multibox_detection(ctx: EmitContext, node: Node) -> None:
     coords = [_column(ctx, best_rows, 2 + i) for i in range(4)]
     labels = _column(ctx, best_rows, 0)
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _detection_overlap(ctx, [at(c) for c in coords], coords)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _detection_overlap(ctx, [rows(c) for c in coords], [columns(c) for c in coords])
         threshold = ctx.const(a["nms_threshold"], "nms_threshold")
         over = ctx.add("Or", [ctx.add("Greater", [iou, threshold]), ctx.add("Equal", [iou, threshold])])
-        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [at(labels), labels])])
+        return over if a["force_suppress"] else ctx.add("And", [over, ctx.add("Equal", [rows(labels),
+                                                                                         columns(labels)])])
 
     keep = _greedy_keep(ctx, candidates, count, suppressed_by)
     labels = ctx.unsqueeze(_select(ctx, keep, _column(ctx, best_rows, 0), minus_one), [2])
@@ -566,8 +684,8 @@ def proposal(ctx: EmitContext, node: Node) -> None:
     best = _gather_rows(ctx, proposals, order, 5)
     coords = [_column(ctx, best, i) for i in range(4)]
 
-    def suppressed_by(at: Callable[[str], str]) -> str:
-        iou = _proposal_overlap(ctx, [at(c) for c in coords], coords)
+    def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        iou = _proposal_overlap(ctx, [rows(c) for c in coords], [columns(c) for c in coords])
         return ctx.add("Greater", [iou, ctx.const(a["threshold"], "threshold")])
 
     candidates = ctx.const(np.ones((batch, first), bool), "candidates", dtype=bool)

@@ -2,7 +2,8 @@
 (Multi)Proposal, MultiBoxTarget and bipartite_matching, and the research detectors' (Deformable)PSROIPooling and
 RROIAlign, as plain-torch helpers in the generated model (scriptable and exportable), with MXNet's formulas, float32
 (and, in Proposal, double) arithmetic and comparison order; stable sorts give MXNet's order among tied scores, and
-greedy suppression loops over the candidates in score order."""
+greedy suppression resolves blocks of candidates in score order with matrix products; ROIAlign samples with
+separable weights applied by matrix products."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -46,18 +47,34 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
 NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
+HELPERS["mxnet_exporting"] = '''
+def mxnet_exporting() -> bool:
+    """Whether torch.export is tracing the model (it takes no loop that ends on a value)."""
+    if torch.jit.is_scripting():
+        return False
+    return torch.compiler.is_exporting()
+'''
 HELPERS["mxnet_greedy_keep"] = f'''
 def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
     """Greedy suppression of candidates (batch, count) in score order, for the rows ``start`` onwards of
-    ``suppresses`` (batch, rows, count): each candidate still kept drops the later ones its row marks. The callers
-    pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
-    rows, count = suppresses.shape[1], suppresses.shape[2]
-    later = torch.arange(count, device=keep.device).unsqueeze(0) > torch.arange(start, start + rows,
-                                                                                 device=keep.device).unsqueeze(1)
-    suppresses = suppresses & later
-    for i in range(rows):
-        keep = keep & ~(suppresses[:, i] & keep[:, start + i:start + i + 1])
-    return keep
+    ``suppresses`` (batch, rows, count - start: the columns from ``start`` on), which mark the candidates each
+    suppresses. Within the rows, greedy suppression is the fixed point of "kept unless a kept earlier one suppresses
+    it": iterated from ``keep``, the first n rows are settled by step n, so the loop ends when nothing changes (at
+    most ``rows`` steps; all of them under torch.export). The rows kept then drop the later candidates they mark.
+    The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
+    rows, columns = suppresses.shape[1], suppresses.shape[2]
+    later = torch.arange(columns, device=keep.device).unsqueeze(0) > torch.arange(rows, device=keep.device).unsqueeze(1)
+    hits = (suppresses & later).to(torch.float32)  # 0 or 1: the products below count exactly
+    own = hits[:, :, :rows]
+    initial = keep[:, start:start + rows]
+    settled = initial
+    for _ in range(rows):
+        update = initial & ~(torch.matmul(settled.unsqueeze(1).to(torch.float32), own).squeeze(1) > 0)
+        if not mxnet_exporting() and torch.equal(update, settled):
+            break
+        settled = update
+    dropped = torch.matmul(settled.unsqueeze(1).to(torch.float32), hits).squeeze(1) > 0
+    return torch.cat([keep[:, :start], keep[:, start:] & ~dropped], 1)
 '''
 HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
@@ -82,10 +99,11 @@ def mxnet_box_nms(
     coords = rows[:, :, coord_start:coord_start + 4]
     for start in range(0, topk, {NMS_ROWS}):
         block = coords[:, start:start + {NMS_ROWS}]
-        suppresses = mxnet_box_overlap(block.unsqueeze(2), coords.unsqueeze(1), center, False) > overlap_thresh
+        overlap = mxnet_box_overlap(block.unsqueeze(2), coords[:, start:].unsqueeze(1), center, False)
+        suppresses = overlap > overlap_thresh
         if id_index >= 0 and not force_suppress:
             ids = rows[:, :, id_index].to(torch.int64)
-            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids.unsqueeze(1))
+            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
@@ -163,16 +181,22 @@ def mxnet_bilinear_axis(at: torch.Tensor, length: int) -> Tuple[torch.Tensor, to
     low_weight = 1.0 - high_weight
     return low, high, low_weight.masked_fill(outside, 0.0), high_weight.masked_fill(outside, 0.0)
 '''
-HELPERS["mxnet_roi_align_axis"] = '''
-def mxnet_roi_align_axis(
-    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, sample: int, length: int
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Along one axis, for sample ``sample`` of every bin of every box: the two neighbouring pixels and their
-    bilinear weights (``mxnet_bilinear_axis``)."""
-    bin_size = size / bins
+HELPERS["mxnet_roi_align_weights"] = '''
+def mxnet_roi_align_weights(
+    start: torch.Tensor, size: torch.Tensor, bins: int, samples: int, length: int
+) -> torch.Tensor:
+    """Along one axis, the weight of every pixel in every bin of every box (rois, bins, length): the bilinear
+    weights (``mxnet_bilinear_axis``) of the bin's ``samples`` points, summed."""
+    bin_size = (size / bins).unsqueeze(1)
     steps = torch.arange(bins, device=start.device).unsqueeze(0)
-    at = start.unsqueeze(1) + steps * bin_size.unsqueeze(1) + (sample + 0.5) * bin_size.unsqueeze(1) / samples
-    return mxnet_bilinear_axis(at, length)
+    pixels = torch.arange(length, device=start.device)
+    weights = torch.zeros(start.shape[0], bins, length, dtype=start.dtype, device=start.device)
+    for sample in range(samples):
+        at = start.unsqueeze(1) + steps * bin_size + (sample + 0.5) * bin_size / samples
+        low, high, low_weight, high_weight = mxnet_bilinear_axis(at, length)
+        weights = weights + (low.unsqueeze(2) == pixels).to(start.dtype) * low_weight.unsqueeze(2) \\
+            + (high.unsqueeze(2) == pixels).to(start.dtype) * high_weight.unsqueeze(2)
+    return weights
 '''
 HELPERS["mxnet_rroi_align"] = '''
 def mxnet_rroi_align(
@@ -213,32 +237,25 @@ def mxnet_roi_align(
     position_sensitive: bool
 ) -> torch.Tensor:
     """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
-    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``,
-    else at least 1 pixel wide). Position-sensitive: bin (i, j) of channel c reads channel
-    c x bins + i x pooled_w + j."""
-    data = x[rois[:, 0].to(torch.int64)]
+    box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``, else at least 1 pixel wide).
+    The sampling is separable: each box's weights along x, then along y, applied as two matrix products over all
+    rois and channels at once. Position-sensitive: bin (i, j) of channel c reads channel c x bins + i x pooled_w
+    + j."""
+    images = rois[:, 0].to(torch.int64)
     boxes = rois[:, 1:5]
     offset = 0.5 if aligned else 0.0
     start = boxes[:, :2] * scale - offset
     size = boxes[:, 2:] * scale - offset - start
     if not aligned:
         size = torch.where(size < 1.0, torch.ones_like(size), size)
-    rois_count, channels, height, width = data.shape[0], data.shape[1], data.shape[2], data.shape[3]
-    total = torch.zeros(rois_count, channels, pooled_h, pooled_w, dtype=x.dtype, device=x.device)
-    for sample_y in range(samples):
-        y_low, y_high, hy, ly = mxnet_roi_align_axis(start[:, 1], size[:, 1], pooled_h, samples, sample_y, height)
-        rows_low = torch.gather(data, 2, y_low[:, None, :, None].expand(-1, channels, -1, width))
-        rows_high = torch.gather(data, 2, y_high[:, None, :, None].expand(-1, channels, -1, width))
-        for sample_x in range(samples):
-            x_low, x_high, hx, lx = mxnet_roi_align_axis(start[:, 0], size[:, 0], pooled_w, samples, sample_x, width)
-            index_low = x_low[:, None, None, :].expand(-1, channels, pooled_h, -1)
-            index_high = x_high[:, None, None, :].expand(-1, channels, pooled_h, -1)
-            hy4, ly4, hx4, lx4 = hy[:, None, :, None], ly[:, None, :, None], hx[:, None, None, :], lx[:, None, None, :]
-            total = total + (hy4 * hx4 * torch.gather(rows_low, 3, index_low)
-                             + hy4 * lx4 * torch.gather(rows_low, 3, index_high)
-                             + ly4 * hx4 * torch.gather(rows_high, 3, index_low)
-                             + ly4 * lx4 * torch.gather(rows_high, 3, index_high))
-    pooled = total / float(samples * samples)
+    rois_count, batch, channels, height, width = rois.shape[0], x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    along_y = mxnet_roi_align_weights(start[:, 1], size[:, 1], pooled_h, samples, height)
+    along_x = mxnet_roi_align_weights(start[:, 0], size[:, 0], pooled_w, samples, width)
+    columns = torch.matmul(x.reshape(batch, 1, channels * height, width), along_x.transpose(1, 2).unsqueeze(0))
+    if batch > 1:  # each roi's rows of its own image
+        columns = columns[images, torch.arange(rois_count, device=x.device)]
+    columns = columns.reshape(rois_count, channels, height, pooled_w)
+    pooled = torch.matmul(along_y.unsqueeze(1), columns) / float(samples * samples)
     if not position_sensitive:
         return pooled
     bins = pooled_h * pooled_w
@@ -334,9 +351,10 @@ def mxnet_multibox_detection(
     keep = candidates
     for start in range(0, count, {NMS_ROWS}):
         block = best_rows[:, start:start + {NMS_ROWS}]
-        suppresses = mxnet_detection_overlap(block[:, :, None, 2:], best_rows[:, None, :, 2:]) >= nms_threshold
+        later = best_rows[:, None, start:]
+        suppresses = mxnet_detection_overlap(block[:, :, None, 2:], later[..., 2:]) >= nms_threshold
         if not force_suppress:
-            suppresses = suppresses & (block[:, :, None, 0] == best_rows[:, None, :, 0])
+            suppresses = suppresses & (block[:, :, None, 0] == later[..., 0])
         keep = mxnet_greedy_keep(suppresses, keep, start)
     labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
     head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
@@ -398,7 +416,7 @@ def mxnet_proposal(
     best = torch.gather(proposals, 1, order.unsqueeze(2).expand(-1, -1, 5))
     keep = torch.ones_like(order, dtype=torch.bool)
     for start in range(0, first, {NMS_ROWS}):
-        overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, :, :4])
+        overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, start:, :4])
         keep = mxnet_greedy_keep(overlap > threshold, keep, start)
     positions = torch.arange(first, 0, -1, device=probs.device)
     in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
@@ -554,6 +572,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     if a["topk"] == 0:  # MXNet copies its input
         return Lowering(f"({ctx.input(0)},)")
     ctx.helper("mxnet_box_overlap")
+    ctx.helper("mxnet_exporting")
     ctx.helper("mxnet_greedy_keep")
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
@@ -597,7 +616,7 @@ def roi_align_refusal(node: Node) -> str | None:
 def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     ctx.helper("mxnet_bilinear_axis")
-    ctx.helper("mxnet_roi_align_axis")
+    ctx.helper("mxnet_roi_align_weights")
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
                     f"{_float32(a['spatial_scale'])}, {a['sample_ratio']}, {a['aligned']}, "
@@ -615,7 +634,7 @@ def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxDetection")
 def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_greedy_keep"):
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_exporting", "mxnet_greedy_keep"):
         ctx.helper(helper)
     variances = ", ".join(_float32(v) for v in a["variances"])
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
@@ -628,6 +647,7 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
     """The anchors are constants of the feature map's size (``semantics.detection.proposal_anchors``)."""
     a = node.attrs
     ctx.helper("mxnet_proposal_overlap")
+    ctx.helper("mxnet_exporting")
     ctx.helper("mxnet_greedy_keep")
     height, width = ctx.shape(0)[2:]
     first, at_most = proposal_counts(node, ctx.shape(0))

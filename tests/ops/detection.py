@@ -271,7 +271,8 @@ DETECTION_IMPORTER_SKIPS.update({
     **{case: _NO_LOOP for case in CASES if case.startswith(_SUPPRESSING) and case != "det_box_nms_topk_zero_copies"},
     "det_multibox_detection_background_only": "MXNet's importer has no Expand",
     **{case: _ZERO_D_GATHER for case in ("det_box_decode_center", "det_box_decode_corner_clip", "det_box_encode")},
-    **{case: "MXNet's importer has no RoiAlign" for case in ("det_roi_align", "det_roi_align_position_sensitive")},
+    **{case: "MXNet's importer has no Range (each roi's row of its image)"
+       for case in ("det_roi_align", "det_roi_align_position_sensitive")},
     **{case: "MXNet's importer has no CumSum (the label rows before the first of class -1)" for case in _TARGET_CASES},
     **{case: "MXNet's importer's MatMul does not broadcast (the windows' row and column masks)"
        for case in CASES if case.startswith("det_psroi_pooling")},
