@@ -29,6 +29,7 @@ from conversion import ROOT, ensure_models, machine_description, mxnet_export, o
 from mxconvert import api
 from mxconvert.feeds import Runner
 from mxconvert.zoo import nlp, sequence, video
+from mxconvert.zoo.images import imagenet_normalise, sample_images
 
 Batch = "np.ndarray | dict[str, np.ndarray]"  # one input, or inputs by name (the NLP models)
 
@@ -198,8 +199,11 @@ BACKENDS: dict[str, Backend] = {
 def sample_input(prefix: str, batch: int, size: int) -> Batch:
     """The input of one cell: images of ``size`` pixels, for a recurrent model (``--sequence``) a sequence of
     ``size`` steps, for an NLP model (``--nlp``) its inputs by name for sequences of ``size`` tokens, for a
-    network on several frames (``--zoo video-... depth-...``) uniform noise in 0..1 of its own input shape."""
+    network on several frames (``--zoo video-... depth-...``) uniform noise in 0..1 of its own input shape, for a
+    detector (``det-``) natural-looking ImageNet-normalised images, as its tests feed it."""
     name = os.path.basename(prefix)
+    if name.startswith("det-"):
+        return imagenet_normalise(sample_images(batch, size, seed=size))
     if name in video.MODELS:
         return np.random.default_rng(batch).uniform(0, 1, (batch, *video.MODELS[name].shape)).astype(np.float32)
     if name in sequence.MODELS:

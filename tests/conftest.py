@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 FIXTURES = Path(os.environ.get("MXCONVERT_FIXTURES", ROOT / "build" / "fixtures"))
 CALIB = {"seed": 0, "calib_size": 112, "calib_images": 16}
 ZOO_BUILDERS = tuple(ROOT / "mxconvert" / "zoo" / f"{name}.py"
-                     for name in ("common", "resnet", "faces", "vision", "video", "detection", "cli"))
+                     for name in ("common", "images", "resnet", "faces", "vision", "video", "detection", "cli"))
 
 
 def build_once(name: str) -> str:

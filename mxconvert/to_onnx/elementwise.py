@@ -11,7 +11,7 @@ from onnx import TensorProto, helper
 from ..integers import integer_scalar
 from ..ir import Node
 from ..semantics.elementwise import (BINARY_FORMS, BITWISE, IDENTITIES, LIKE_RHS, NUMPY_PREDICATES, NUMPY_WHERE,
-                                     PDF_PARAMETERS, UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
+                                     UNARY_MATH, pdf_parameter_axes, smooth_l1_constants)
 from .context import EmitContext
 from .registry import register
 
