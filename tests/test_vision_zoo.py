@@ -26,6 +26,8 @@ QUICK = {"vision-alexnet", "vision-densenet121", "vision-mobilenet0.25", "vision
          "vision-squeezenet1.1", "vision-vgg11_bn", "gluoncv-resnet50_v1d", "gluoncv-se_resnet18_v1",
          "gluoncv-resnest14", "gluoncv-mobilenetv3_small", "gluoncv-resnet18_v1b_0.89", "sr-espcn",
          "video-i3d_resnet50_v1_kinetics400", "depth-posenet_resnet18"}
+# Checked with their BatchNorms folded too (fuse_bn).
+FOLDED = {"video-i3d_resnet50_v1_kinetics400", "gluoncv-resnet18_v1b_0.89", "depth-posenet_resnet18"}
 
 
 def sample_input(model: str) -> np.ndarray:
@@ -38,6 +40,8 @@ def sample_input(model: str) -> np.ndarray:
 @pytest.mark.parametrize("model", [model if model in QUICK else pytest.param(model, marks=pytest.mark.slow)
                                    for model in (*MODELS, *video.MODELS)])
 def test_network_matches_mxnet_in_both_targets(zoo_model, model):
+    """Both targets near MXNet's float64 result; for the 3-D and pruned networks also ``kit_model.py`` with every
+    BatchNorm folded into the convolution before it (``fuse_bn``: 3-D kernels, uneven channel counts)."""
     prefix = zoo_model(model)
     data = sample_input(model)
     expected = MxnetModel(prefix, 0)(data)
@@ -46,25 +50,12 @@ def test_network_matches_mxnet_in_both_targets(zoo_model, model):
     onnx_model, _ = export_onnx(graph, ExportOptions(input_shape=data.shape, opset=13))
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     assert_near_exact(expected, exact, session.run(None, {"data": data}))
-    source, state = emit_pytorch(graph, TorchOptions(data.shape))
-    with torch.no_grad():
-        out = build_model(module_from_source(source), state)(torch.from_numpy(data))
-    assert_near_exact(expected, exact, [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])])
+    if model in FOLDED:
+        assert len(foldable_batch_norms(graph)) == sum(node.op == "BatchNorm" for node in graph.nodes) > 0
+    for fuse_bn in (False, True) if model in FOLDED else (False,):
+        source, state = emit_pytorch(graph, TorchOptions(data.shape, fuse_bn=fuse_bn))
+        assert not fuse_bn or "nn.BatchNorm" not in source
+        with torch.no_grad():
+            out = build_model(module_from_source(source), state)(torch.from_numpy(data))
+        assert_near_exact(expected, exact, [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])])
     assert np.abs(expected[0]).max() > 0
-
-
-@pytest.mark.parametrize("model", ["video-i3d_resnet50_v1_kinetics400", "gluoncv-resnet18_v1b_0.89",
-                                   "depth-posenet_resnet18"])
-def test_batchnorms_fold_into_3d_and_pruned_convolutions(zoo_model, model):
-    """Every BatchNorm folds into the convolution before it (3-D kernels; pruned, uneven channel counts), and
-    the folded ``kit_model.py`` (``fuse_bn``) stays as near MXNet's float64 result."""
-    prefix = zoo_model(model)
-    graph = load_checkpoint(prefix, 0)
-    assert len(foldable_batch_norms(graph)) == sum(node.op == "BatchNorm" for node in graph.nodes) > 0
-    data = sample_input(model)
-    source, state = emit_pytorch(graph, TorchOptions(data.shape, fuse_bn=True))
-    assert "nn.BatchNorm" not in source
-    with torch.no_grad():
-        out = build_model(module_from_source(source), state)(torch.from_numpy(data))
-    outputs = [o.numpy() for o in (out if isinstance(out, (tuple, list)) else [out])]
-    assert_near_exact(MxnetModel(prefix, 0)(data), MxnetModel(prefix, 0, dtype="float64")(data), outputs)
