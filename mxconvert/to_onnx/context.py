@@ -84,6 +84,17 @@ class EmitContext:
             for ref in names:
                 del self.redirects[ref]
 
+    @contextlib.contextmanager
+    def computing_in(self, dtype) -> Iterator[int]:
+        """Emit constants in ``dtype`` (float64: a decomposition computed wider than the model and rounded once);
+        yields the model's ONNX float type, to cast the result back to. Read the node's inputs before: a stored
+        weight read inside would be stored in ``dtype``."""
+        narrow, self.float_type = self.float_type, np.dtype(dtype)
+        try:
+            yield helper.np_dtype_to_tensor_dtype(narrow)
+        finally:
+            self.float_type = narrow
+
     def begin(self, node: Node) -> None:
         """Start converting ``node``: its temporaries are numbered from 1, so a node's emitted form does not
         depend on what the nodes before it emitted."""

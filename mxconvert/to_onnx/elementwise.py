@@ -500,14 +500,10 @@ def pdf(ctx: EmitContext, node: Node) -> None:
 def _log_gamma(ctx: EmitContext, x: str) -> str:
     """gammaln's decomposition evaluated in float64 and rounded once to the model's float type: a log-gamma term
     as near as MXNet's float32 lgamma, whose value the log-densities take differences of."""
-    narrow = ctx.float_type
-    ctx.float_type = np.dtype(np.float64)
-    try:
+    with ctx.computing_in(np.float64) as model_type:
         wide = ctx.temp("gammaln")
         _gammaln(ctx, ctx.add("Cast", [x], to=TensorProto.DOUBLE), wide)
-    finally:
-        ctx.float_type = narrow
-    return ctx.add("Cast", [wide], to=helper.np_dtype_to_tensor_dtype(narrow))
+    return ctx.add("Cast", [wide], to=model_type)
 
 
 def _negative_binomial(ctx: EmitContext, x: str, k: str, p: str) -> str:

@@ -235,10 +235,6 @@ def _jacobi_size(size: int, what: str) -> None:
         raise NotExpressible(f"matrices of {size} {what}: the ONNX form is unrolled for at most {MAX_JACOBI}")
 
 
-def _float64(ctx: EmitContext, value) -> str:
-    return ctx.const(value, "float64", dtype=np.float64)
-
-
 def _symmetric_eigen(ctx: EmitContext, lower: bool, vectors: bool) -> tuple[str, str | None]:
     """The eigenvalues in ascending order and, where ``vectors``, the eigenvectors (columns, each signed so that its
     first entry of largest magnitude is positive) of the symmetric matrices input 0's triangle (``lower`` or
@@ -246,26 +242,27 @@ def _symmetric_eigen(ctx: EmitContext, lower: bool, vectors: bool) -> tuple[str,
     rank, n = len(ctx.shape(0)), ctx.shape(0)[-1]
     _jacobi_size(n, "columns")
     a = ctx.add("Cast", [ctx.input(0)], to=TensorProto.DOUBLE)
-    kept = np.tril(np.ones((n, n), bool)) if lower else np.triu(np.ones((n, n), bool))
-    a = ctx.add("Where", [ctx.const(kept, "triangle", dtype=bool), a, _float64(ctx, 0.0)])
-    mirrored = ctx.add("Where", [ctx.const(np.eye(n, dtype=bool), "diagonal", dtype=bool), _float64(ctx, 0.0), a])
-    a = ctx.add("Add", [a, _transposed(ctx, mirrored, rank)])
-    v = _float64(ctx, np.eye(n))
-    for _ in range(JACOBI_SWEEPS):
-        for p, q in ((p, q) for p in range(n) for q in range(p + 1, n)):
-            j = _rotation(ctx, a, p, q, rank, n)
-            a = ctx.add("MatMul", [ctx.add("MatMul", [_transposed(ctx, j, rank), a]), j])
-            v = ctx.add("MatMul", [v, j]) if vectors else v
-    values = _entries(ctx, diagonal_positions(n, 0), a)
-    sorted_values, order = ctx.temp("sorted"), ctx.temp("order")
-    ctx.add("TopK", [values, ctx.ints([n], "k")], [sorted_values, order], axis=-1, largest=0, sorted=1)
-    model_type = helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type))
-    values = ctx.add("Cast", [sorted_values], to=model_type)
-    if not vectors:
-        return values, None
-    v = _columns_in_order(ctx, v, order, a, rank)
-    signs = _vector_signs(ctx, _transposed(ctx, v, rank), rank)
-    return values, ctx.add("Cast", [ctx.add("Mul", [v, _transposed(ctx, signs, rank)])], to=model_type)
+    with ctx.computing_in(np.float64) as model_type:
+        kept = np.tril(np.ones((n, n), bool)) if lower else np.triu(np.ones((n, n), bool))
+        a = ctx.add("Where", [ctx.const(kept, "triangle", dtype=bool), a, ctx.const(0.0, "zero")])
+        mirrored = ctx.add("Where", [ctx.const(np.eye(n, dtype=bool), "diagonal", dtype=bool), ctx.const(0.0, "zero"),
+                                     a])
+        a = ctx.add("Add", [a, _transposed(ctx, mirrored, rank)])
+        v = ctx.const(np.eye(n), "identity")
+        for _ in range(JACOBI_SWEEPS):
+            for p, q in ((p, q) for p in range(n) for q in range(p + 1, n)):
+                j = _rotation(ctx, a, p, q, rank, n)
+                a = ctx.add("MatMul", [ctx.add("MatMul", [_transposed(ctx, j, rank), a]), j])
+                v = ctx.add("MatMul", [v, j]) if vectors else v
+        values = _entries(ctx, diagonal_positions(n, 0), a)
+        sorted_values, order = ctx.temp("sorted"), ctx.temp("order")
+        ctx.add("TopK", [values, ctx.ints([n], "k")], [sorted_values, order], axis=-1, largest=0, sorted=1)
+        values = ctx.add("Cast", [sorted_values], to=model_type)
+        if not vectors:
+            return values, None
+        v = _columns_in_order(ctx, v, order, a, rank)
+        signs = _vector_signs(ctx, _transposed(ctx, v, rank), rank)
+        return values, ctx.add("Cast", [ctx.add("Mul", [v, _transposed(ctx, signs, rank)])], to=model_type)
 
 
 def _columns_in_order(ctx: EmitContext, x: str, order: str, like: str, rank: int) -> str:
@@ -280,7 +277,8 @@ def _vector_signs(ctx: EmitContext, rows: str, rank: int) -> str:
     signs eigenvectors and singular vectors."""
     largest = ctx.add("GatherElements", [rows, ctx.add("ArgMax", [ctx.add("Abs", [rows])], axis=rank - 1,
                                                               keepdims=1)], axis=rank - 1)
-    return ctx.add("Where", [ctx.add("Less", [largest, _float64(ctx, 0.0)]), _float64(ctx, -1.0), _float64(ctx, 1.0)])
+    return ctx.add("Where", [ctx.add("Less", [largest, ctx.const(0.0, "zero")]), ctx.const(-1.0, "minus_one"),
+                             ctx.const(1.0, "one")])
 
 
 def _rotation(ctx: EmitContext, a: str, p: int, q: int, rank: int, n: int) -> str:
@@ -290,11 +288,11 @@ def _rotation(ctx: EmitContext, a: str, p: int, q: int, rank: int, n: int) -> st
     flat = _flat(ctx, a, rank, n)
     app, aqq, apq = (ctx.add("Gather", [flat, ctx.ints([i * n + j], "position")], axis=rank - 2)
                      for i, j in ((p, p), (q, q), (p, q)))
-    zero, one = _float64(ctx, 0.0), _float64(ctx, 1.0)
-    tau = ctx.add("Div", [ctx.add("Sub", [aqq, app]), ctx.add("Mul", [apq, _float64(ctx, 2.0)])])
+    zero, one = ctx.const(0.0, "zero"), ctx.const(1.0, "one")
+    tau = ctx.add("Div", [ctx.add("Sub", [aqq, app]), ctx.add("Mul", [apq, ctx.const(2.0, "two")])])
     magnitude = ctx.add("Add", [ctx.add("Abs", [tau]), ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [tau, tau]),
                                                                                       one])])])
-    sign = ctx.add("Where", [ctx.add("Less", [tau, zero]), _float64(ctx, -1.0), one])
+    sign = ctx.add("Where", [ctx.add("Less", [tau, zero]), ctx.const(-1.0, "minus_one"), one])
     t = ctx.add("Where", [ctx.add("Equal", [apq, zero]), zero, ctx.add("Div", [sign, magnitude])])
     c = ctx.add("Div", [one, ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [t, t]), one])])])
     s = ctx.unsqueeze(ctx.add("Mul", [t, c]), [rank - 1])
@@ -302,10 +300,10 @@ def _rotation(ctx: EmitContext, a: str, p: int, q: int, rank: int, n: int) -> st
     plane[p, p] = plane[q, q] = 1.0
     turn = np.zeros((n, n))
     turn[p, q], turn[q, p] = 1.0, -1.0
-    j = ctx.add("Add", [ctx.add("Add", [_float64(ctx, np.eye(n)),
+    j = ctx.add("Add", [ctx.add("Add", [ctx.const(np.eye(n), "identity"),
                                         ctx.add("Mul", [ctx.unsqueeze(ctx.add("Sub", [c, one]), [rank - 1]),
-                                                        _float64(ctx, plane)])]),
-                        ctx.add("Mul", [s, _float64(ctx, turn)])])
+                                                        ctx.const(plane, "plane")])]),
+                        ctx.add("Mul", [s, ctx.const(turn, "turn")])])
     return j
 
 
@@ -333,27 +331,27 @@ def svd(ctx: EmitContext, node: Node) -> None:
     rank, m = len(ctx.shape(0)), ctx.shape(0)[-2]
     _jacobi_size(m, "rows")
     x = ctx.add("Cast", [ctx.input(0)], to=TensorProto.DOUBLE)
-    ut = _float64(ctx, np.eye(m))
-    for _ in range(JACOBI_SWEEPS):
-        for p, q in ((p, q) for p in range(m) for q in range(p + 1, m)):
-            j = _rotation(ctx, ctx.add("MatMul", [x, _transposed(ctx, x, rank)]), p, q, rank, m)
-            x = ctx.add("MatMul", [_transposed(ctx, j, rank), x])
-            ut = ctx.add("MatMul", [ut, j])
-    norms = ctx.add("Sqrt", [ctx.reduce_sum(ctx.add("Mul", [x, x]), [rank - 1], keepdims=0)])
-    values, order = ctx.temp("sorted"), ctx.temp("order")
-    ctx.add("TopK", [norms, ctx.ints([m], "k")], [values, order], axis=-1, largest=1, sorted=1)
-    gram = ctx.add("MatMul", [x, _transposed(ctx, x, rank)])
-    ut = _columns_in_order(ctx, ut, order, gram, rank)
-    rows = ctx.add("GatherElements", [x, ctx.add("Expand", [ctx.unsqueeze(order, [rank - 1]),
-                                                            ctx.add("Shape", [x])])], axis=rank - 2)
-    zero = _float64(ctx, 0.0)
-    divisor = ctx.add("Where", [ctx.add("Equal", [values, zero]), _float64(ctx, 1.0), values])
-    v = ctx.add("Div", [rows, ctx.unsqueeze(divisor, [rank - 1])])
-    signs = _vector_signs(ctx, v, rank)
-    model_type = helper.np_dtype_to_tensor_dtype(np.dtype(ctx.float_type))
-    ctx.add("Cast", [ctx.add("Mul", [ut, _transposed(ctx, signs, rank)])], ctx.output(0), to=model_type)
-    ctx.add("Cast", [values], ctx.output(1), to=model_type)
-    ctx.add("Cast", [ctx.add("Mul", [v, signs])], ctx.output(2), to=model_type)
+    with ctx.computing_in(np.float64) as model_type:
+        ut = ctx.const(np.eye(m), "identity")
+        for _ in range(JACOBI_SWEEPS):
+            for p, q in ((p, q) for p in range(m) for q in range(p + 1, m)):
+                j = _rotation(ctx, ctx.add("MatMul", [x, _transposed(ctx, x, rank)]), p, q, rank, m)
+                x = ctx.add("MatMul", [_transposed(ctx, j, rank), x])
+                ut = ctx.add("MatMul", [ut, j])
+        norms = ctx.add("Sqrt", [ctx.reduce_sum(ctx.add("Mul", [x, x]), [rank - 1], keepdims=0)])
+        values, order = ctx.temp("sorted"), ctx.temp("order")
+        ctx.add("TopK", [norms, ctx.ints([m], "k")], [values, order], axis=-1, largest=1, sorted=1)
+        gram = ctx.add("MatMul", [x, _transposed(ctx, x, rank)])
+        ut = _columns_in_order(ctx, ut, order, gram, rank)
+        rows = ctx.add("GatherElements", [x, ctx.add("Expand", [ctx.unsqueeze(order, [rank - 1]),
+                                                                ctx.add("Shape", [x])])], axis=rank - 2)
+        zero = ctx.const(0.0, "zero")
+        divisor = ctx.add("Where", [ctx.add("Equal", [values, zero]), ctx.const(1.0, "one"), values])
+        v = ctx.add("Div", [rows, ctx.unsqueeze(divisor, [rank - 1])])
+        signs = _vector_signs(ctx, v, rank)
+        ctx.add("Cast", [ctx.add("Mul", [ut, _transposed(ctx, signs, rank)])], ctx.output(0), to=model_type)
+        ctx.add("Cast", [values], ctx.output(1), to=model_type)
+        ctx.add("Cast", [ctx.add("Mul", [v, signs])], ctx.output(2), to=model_type)
 
 
 @register("_linalg_det")
