@@ -7,6 +7,8 @@ fuses into integer kernels, within single steps."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime as ort
@@ -19,6 +21,7 @@ from mxconvert.layers import checkpoint_report
 from mxconvert.semantics.quantization import INT8_CPUS, host_int8_cpu
 from mxconvert.zoo import fused
 from mxconvert.zoo.common import mx
+from conftest import ROOT
 
 MODELS = fused.QUANTIZED
 BOTH_FLOWS = (*fused.QUANTIZED, *fused.SYMBOL_FLOW)
@@ -83,6 +86,19 @@ def test_onnx_reproduces_mxnet_int8_bit_for_bit(request, name, tmp_path):
     api.to_onnx(api.load(prefix), {"data": feeds["data"].shape}, tmp_path / "m.onnx", dynamic_batch=True,
                 int8_cpu=host_int8_cpu())
     _assert_onnx_equal_at_both_levels(tmp_path / "m.onnx", feeds, api.backend("mxnet", prefix)(feeds)[0])
+
+
+def test_mxnet2onnx_takes_the_cpu_arithmetic(symbol_exported, tmp_path):
+    """``mxnet2onnx.py --int8_cpu``: the file in this CPU's arithmetic equals MXNet, the other one differs (the
+    MLP's fully connected layers saturate pairs without VNNI)."""
+    prefix, feeds = symbol_exported["int8sym-mlp-naive"], _inputs("int8sym-mlp-naive")
+    expected = api.backend("mxnet", prefix)(feeds)[0]
+    for cpu in INT8_CPUS:
+        out = tmp_path / f"{cpu}.onnx"
+        subprocess.run([sys.executable, str(ROOT / "mxnet2onnx.py"), "--prefix", prefix, "--onnx_model", str(out),
+                        "--input_shape", ",".join(map(str, feeds["data"].shape)), "--int8_cpu", cpu,
+                        "--conversion_log", str(tmp_path / "log.txt")], check=True, capture_output=True, timeout=300)
+        assert np.array_equal(_reference_semantics(out, feeds), expected) == (cpu == host_int8_cpu())
 
 
 @pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
