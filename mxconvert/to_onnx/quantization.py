@@ -5,7 +5,7 @@ quantizes them (int8, per output channel for a convolution) and the bias as int3
 
 The default exact form (``EmitContext.int8_exact``) computes each layer on its integers as floats (an int32 sum
 holds its integers too), in the arithmetic of the CPU ``EmitContext.int8_cpu`` names: exact int32 sums (vnni) or
-oneDNN's 16-bit saturated sums of product pairs (avx2, :func:`_pair_conv_sums`, :func:`_pair_linear_sums`)."""
+oneDNN's 16-bit saturated sums of product pairs (avx2, :func:`_pair_corrections`, :func:`_pair_linear_sums`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -315,60 +315,72 @@ def _conv_geometry(attrs: dict) -> dict:
 
 def _conv_sums(ctx: EmitContext, x: str, plan: AffinePlan, attrs: dict) -> str:
     """The integer sums (float32) of a quantized 2-D convolution of the integers ``x`` with the float op's
-    ``attrs``: a Conv (exact below 2^24), or oneDNN's saturated pairs where the plan has them and a group has more
-    than one input channel."""
-    if not plan.saturating_pairs or plan.weight.shape[1] == 1:
-        return ctx.add("Conv", [x, _unit_weight(ctx, plan)], **_conv_geometry(attrs))
-    stride, pad, dilate = window_geometry(attrs, 2)
-    return _pair_conv_sums(ctx, x, plan.weight, stride, pad, dilate, attrs["num_group"])
+    ``attrs``: a Conv (exact below 2^24), corrected for oneDNN's saturated pairs where the plan has them
+    (:func:`_pair_corrections`)."""
+    sums = ctx.add("Conv", [x, _unit_weight(ctx, plan)], **_conv_geometry(attrs))
+    if not plan.saturating_pairs:
+        return sums
+    corrections = _pair_corrections(ctx, x, plan.weight, attrs)
+    return ctx.add("Add", [sums, corrections]) if corrections else sums
 
 
 _INT16 = (-32768.0, 32767.0)
-_EXACT_FLOAT = 2.0 ** 24  # float32 holds every integer up to this
+_UINT8_MAX = 255.0
 
 
-def _pair_conv_sums(ctx: EmitContext, x: str, weight: np.ndarray, stride, pad, dilate, groups: int) -> str:
-    """oneDNN's convolution sums on CPUs without VNNI: per kernel tap, a strided Slice of the zero-padded
-    integers, then one grouped 1x1 Conv whose groups are the pairs of neighbouring input channels of each group
-    (each giving its pair sums for the group's outputs, exact in float32: at most 2 x 255 x 128), saturated to
-    int16; the pair sums added over pairs and taps, in float64 where the total could pass 2^24. A group's odd
-    input channel is paired with a copy of itself, weighted 0."""
+def _saturable_pairs(weight: np.ndarray, groups: int) -> list[tuple[np.ndarray, ...]]:
+    """Per kernel tap (row-major), the pairs of neighbouring input channels of a group whose u8 x s8 product sum
+    can pass int16 for some output (255 x the sum of their positive, or of their negative, weights), as arrays:
+    the output channel, the pair's first input channel, its two weights. A group's odd last channel has no
+    pair (its one product fits)."""
     out_channels, per_group, kh, kw = weight.shape
-    if per_group % 2:
-        index = np.arange(groups * per_group).reshape(groups, per_group)
-        index = np.concatenate([index, index[:, -1:]], axis=1).reshape(-1)
-        x = ctx.add("Gather", [x, ctx.ints(index, "channels")], axis=1)
-        weight = np.pad(weight, ((0, 0), (0, 1), (0, 0), (0, 0)))
-        per_group += 1
-    pairs, outputs = per_group // 2, out_channels // groups
-    if any(pad):
-        x = ctx.add("Pad", [x, ctx.ints([0, 0, *pad, 0, 0, *pad], "pads")], mode="constant")
-    # (O, C, kh, kw) -> (group, pair, output of the group, channel of the pair, kh, kw): the 1x1 Conv's weights
-    taps = weight.reshape(groups, outputs, pairs, 2, kh, kw).transpose(0, 2, 1, 3, 4, 5)
-    taps = taps.reshape(groups * pairs * outputs, 2, kh, kw).astype(np.float32)
-    wide = -_INT16[0] * pairs * kh * kw > _EXACT_FLOAT
-    bounds = [ctx.const(np.float32(bound), "int16") for bound in _INT16]
-    tap_sums, spatial = [], None
+    first, second = weight[:, 0:per_group - 1:2], weight[:, 1:per_group:2]
+    high = _UINT8_MAX * (np.maximum(first, 0) + np.maximum(second, 0))
+    low = _UINT8_MAX * (np.minimum(first, 0) + np.minimum(second, 0))
+    saturable = (high > _INT16[1]) | (low < _INT16[0])
+    found = []
     for i in range(kh):
         for j in range(kw):
-            starts = [i * dilate[0], j * dilate[1]]
-            ends = [-(kh - 1 - i) * dilate[0] or np.iinfo(np.int64).max,
-                    -(kw - 1 - j) * dilate[1] or np.iinfo(np.int64).max]
-            window = ctx.add("Slice", [x, ctx.ints(starts, "starts"), ctx.ints(ends, "ends"),
-                                       ctx.ints([2, 3], "axes"), ctx.ints(list(stride), "steps")])
-            tap = ctx.const(taps[:, :, i:i + 1, j:j + 1], "pair_weight")
-            summed = ctx.add("Clip", [ctx.add("Conv", [window, tap], kernel_shape=[1, 1], group=groups * pairs),
-                                      *bounds])
-            if spatial is None:
-                spatial = ctx.add("Slice", [ctx.add("Shape", [summed]), ctx.ints([2]), ctx.ints([4])])
-            if wide:
-                summed = ctx.add("Cast", [summed], to=TensorProto.DOUBLE)
-            grouped = ctx.add("Reshape", [summed, ctx.ints([0, groups, pairs, outputs, -1])])
-            tap_sums.append(ctx.reduce_sum(grouped, [2], keepdims=0))
-    total = ctx.add("Sum", tap_sums) if len(tap_sums) > 1 else tap_sums[0]
-    shape = ctx.add("Concat", [ctx.ints([0, out_channels]), spatial], axis=0)
-    total = ctx.add("Reshape", [total, shape])
-    return ctx.add("Cast", [total], to=TensorProto.FLOAT) if wide else total
+            out, pair = np.nonzero(saturable[:, :, i, j])
+            channel = out // (out_channels // groups) * per_group + 2 * pair
+            found.append((out, channel, first[out, pair, i, j], second[out, pair, i, j]))
+    return found
+
+
+def _pair_corrections(ctx: EmitContext, x: str, weight: np.ndarray, attrs: dict) -> str | None:
+    """What oneDNN's saturation on CPUs without VNNI (uint8 data) takes off the exact sums, or None where no
+    pair's sum can pass int16 (:func:`_saturable_pairs`): per kernel tap, those pairs' channels gathered from a
+    strided Slice of the zero-padded integers, each pair's sum by a grouped 1x1 Conv (exact in float32: at most
+    2 x 255 x 128), Clip minus it; the differences added onto their outputs by a 1x1 Conv of 0/1 weights."""
+    stride, pad, dilate = window_geometry(attrs, 2)
+    kh, kw = attrs["kernel"]
+    taps = _saturable_pairs(weight, attrs["num_group"])
+    if not sum(len(out) for out, *_ in taps):
+        return None
+    if any(pad):
+        x = ctx.add("Pad", [x, ctx.ints([0, 0, *pad, 0, 0, *pad], "pads")], mode="constant")
+    bounds = [ctx.const(np.float32(bound), "int16") for bound in _INT16]
+    differences = []
+    for tap, (out, channel, first, second) in enumerate(taps):
+        if not len(out):
+            continue
+        i, j = divmod(tap, kw)
+        ends = [-(kh - 1 - i) * dilate[0] or np.iinfo(np.int64).max,
+                -(kw - 1 - j) * dilate[1] or np.iinfo(np.int64).max]
+        window = ctx.add("Slice", [x, ctx.ints([i * dilate[0], j * dilate[1]], "starts"), ctx.ints(ends, "ends"),
+                                   ctx.ints([2, 3], "axes"), ctx.ints(list(stride), "steps")])
+        pairs = ctx.add("Gather", [window, ctx.ints(np.stack([channel, channel + 1], 1).reshape(-1), "channels")],
+                        axis=1)
+        pair_weight = np.stack([first, second], 1).reshape(-1, 2, 1, 1).astype(np.float32)
+        summed = ctx.add("Conv", [pairs, ctx.const(pair_weight, "pair_weight")], kernel_shape=[1, 1],
+                         group=len(out))
+        differences.append((out, ctx.add("Sub", [ctx.add("Clip", [summed, *bounds]), summed])))
+    outputs = np.concatenate([out for out, _ in differences])
+    scatter = np.zeros((len(weight), len(outputs), 1, 1), np.float32)
+    scatter[outputs, np.arange(len(outputs))] = 1.0
+    names = [name for _, name in differences]
+    joined = ctx.add("Concat", names, axis=1) if len(names) > 1 else names[0]
+    return ctx.add("Conv", [joined, ctx.const(scatter, "scatter")], kernel_shape=[1, 1])
 
 
 def _pair_linear_sums(ctx: EmitContext, x: str, weight: np.ndarray, shift: float) -> str:
