@@ -321,11 +321,14 @@ def _conv_sums(ctx: EmitContext, x: str, plan: AffinePlan, attrs: dict) -> str:
     if not plan.saturating_pairs:
         return sums
     corrections = _pair_corrections(ctx, x, plan.weight, attrs)
-    return ctx.add("Add", [sums, corrections]) if corrections else sums
+    if corrections is None:
+        return sums
+    return ctx.add("Add", [sums, ctx.add("Reshape", [corrections, ctx.add("Shape", [sums])])])
 
 
 _INT16 = (-32768.0, 32767.0)
 _UINT8_MAX = 255.0
+_EXACT_FLOAT = 2.0 ** 24  # float32 holds every integer up to this
 
 
 def _saturable_pairs(weight: np.ndarray, groups: int) -> list[tuple[np.ndarray, ...]]:
@@ -348,19 +351,22 @@ def _saturable_pairs(weight: np.ndarray, groups: int) -> list[tuple[np.ndarray, 
 
 
 def _pair_corrections(ctx: EmitContext, x: str, weight: np.ndarray, attrs: dict) -> str | None:
-    """What oneDNN's saturation on CPUs without VNNI (uint8 data) takes off the exact sums, or None where no
-    pair's sum can pass int16 (:func:`_saturable_pairs`): per kernel tap, those pairs' channels gathered from a
-    strided Slice of the zero-padded integers, each pair's sum by a grouped 1x1 Conv (exact in float32: at most
-    2 x 255 x 128), Clip minus it; the differences added onto their outputs by a 1x1 Conv of 0/1 weights."""
+    """What oneDNN's saturation on CPUs without VNNI (uint8 data) takes off the exact sums, as (N, O, oh x ow),
+    or None where no pair's sum can pass int16 (:func:`_saturable_pairs`): per kernel tap, those pairs' channels
+    gathered from a strided Slice of the zero-padded integers, each pair's sum by a grouped 1x1 Conv (exact in
+    float32: at most 2 x 255 x 128), Clip minus it; the differences of all taps gathered by output (each output's
+    count made up by a first difference that is always 0: a zero-weighted pair) and summed per output."""
     stride, pad, dilate = window_geometry(attrs, 2)
     kh, kw = attrs["kernel"]
     taps = _saturable_pairs(weight, attrs["num_group"])
     if not sum(len(out) for out, *_ in taps):
         return None
+    # first, the always-0 difference: output 0, channels 0 and 1 weighted 0
+    taps[0] = tuple(np.concatenate([[0], values]) for values in taps[0])
     if any(pad):
         x = ctx.add("Pad", [x, ctx.ints([0, 0, *pad, 0, 0, *pad], "pads")], mode="constant")
     bounds = [ctx.const(np.float32(bound), "int16") for bound in _INT16]
-    differences = []
+    differences, outputs = [], []
     for tap, (out, channel, first, second) in enumerate(taps):
         if not len(out):
             continue
@@ -374,13 +380,21 @@ def _pair_corrections(ctx: EmitContext, x: str, weight: np.ndarray, attrs: dict)
         pair_weight = np.stack([first, second], 1).reshape(-1, 2, 1, 1).astype(np.float32)
         summed = ctx.add("Conv", [pairs, ctx.const(pair_weight, "pair_weight")], kernel_shape=[1, 1],
                          group=len(out))
-        differences.append((out, ctx.add("Sub", [ctx.add("Clip", [summed, *bounds]), summed])))
-    outputs = np.concatenate([out for out, _ in differences])
-    scatter = np.zeros((len(weight), len(outputs), 1, 1), np.float32)
-    scatter[outputs, np.arange(len(outputs))] = 1.0
-    names = [name for _, name in differences]
-    joined = ctx.add("Concat", names, axis=1) if len(names) > 1 else names[0]
-    return ctx.add("Conv", [joined, ctx.const(scatter, "scatter")], kernel_shape=[1, 1])
+        differences.append(ctx.add("Sub", [ctx.add("Clip", [summed, *bounds]), summed]))
+        outputs.append(out)
+    outputs = np.concatenate(outputs)
+    counts = np.bincount(outputs[1:], minlength=len(weight))
+    # slot k of output o: its k-th difference, or the always-0 one (index 0)
+    slots = np.zeros((len(weight), counts.max()), np.int64)
+    order = np.argsort(outputs[1:], kind="stable") + 1
+    slots[np.arange(counts.max()) < counts[:, None]] = order
+    joined = ctx.add("Concat", differences, axis=1) if len(differences) > 1 else differences[0]
+    by_output = ctx.add("Gather", [joined, ctx.ints(slots.reshape(-1), "slots")], axis=1)
+    by_output = ctx.add("Reshape", [by_output, ctx.ints([0, len(weight), counts.max(), -1])])
+    if -_INT16[0] * counts.max() <= _EXACT_FLOAT:
+        return ctx.reduce_sum(by_output, [2], keepdims=0)
+    total = ctx.reduce_sum(ctx.add("Cast", [by_output], to=TensorProto.DOUBLE), [2], keepdims=0)
+    return ctx.add("Cast", [total], to=TensorProto.FLOAT)
 
 
 def _pair_linear_sums(ctx: EmitContext, x: str, weight: np.ndarray, shift: float) -> str:
