@@ -17,7 +17,7 @@ OPSET = DEFAULT_OPSET
 CONVERSION_LOG = "result/mxnet2onnx_log.txt"
 PYTORCH_MODEL = "model_pytorch/model.pth"
 KIT_MODEL = "model_pytorch/kit_model.py"
-INT8_CPU = "vnni"  # INT8 models: whose MXNet arithmetic the PyTorch code reproduces (vnni or avx2)
+INT8_CPU = "vnni"  # INT8 models: whose MXNet arithmetic PyTorch and ONNX's exact form reproduce (vnni or avx2)
 # ONNX: INT8 layers in plain QDQ form for integer kernels (default: on their integers, exact in any runtime)
 INT8_KERNELS = False
 

@@ -27,8 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fp16", dest="dtype", action="store_const", const="float16", help="same as --dtype float16")
     p.add_argument("--int8_kernels", action="store_true", default=config.INT8_KERNELS,
                    help="INT8 models: convolutions and fully connected layers in plain QDQ form, which ONNX Runtime "
-                        "fuses into integer kernels (faster; single-step differences from MXNet); default: on their "
-                        "integers with MXNet's scales, its exact arithmetic in any runtime")
+                        "fuses into integer kernels (faster; single-step differences from MXNet; ignores --int8_cpu); "
+                        "default: on their integers with MXNet's scales, the exact arithmetic of --int8_cpu's CPU in "
+                        "any runtime")
+    cli.add_int8_cpu_flag(p, config, " (the default exact form)")
     return p
 
 
@@ -44,7 +46,7 @@ def main(args: argparse.Namespace) -> None:
     options = ExportOptions(input_shape=shape, opset=args.opset,
                             dynamic_batch=args.dynamic_batch, dynamic_axes=dict(args.dynamic_axes),
                             input_dtypes=dict(args.input_dtype), keep_softmax=args.keep_softmax, fp16=args.dtype == "float16", fuse_bn=args.fuse_bn,
-                            int8_kernels=args.int8_kernels)
+                            int8_kernels=args.int8_kernels, int8_cpu=args.int8_cpu)
     print("\n".join([*lines, *convert_to_onnx(graph, options, args.onnx_model, args.conversion_log)]))
 
 

@@ -10,7 +10,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import config  # noqa: E402
 from mxconvert import cli  # noqa: E402
-from mxconvert.semantics.quantization import INT8_CPUS  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,10 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit_model", default=config.KIT_MODEL, help="generated model source (.py) to write")
     p.add_argument("--fuse_bn", action="store_true",
                    help="deployment variant: fold each BatchNorm into the Convolution before it")
-    p.add_argument("--int8_cpu", choices=INT8_CPUS, default=config.INT8_CPU,
-                   help="INT8 models: whose MXNet arithmetic to reproduce: vnni (exact int32 sums, as on CPUs with "
-                        "VNNI or AMX and in ONNX Runtime) or avx2 (CPUs without VNNI, where oneDNN saturates the sum "
-                        "of each pair of u8 x s8 products at 16 bits)")
+    cli.add_int8_cpu_flag(p, config)
     cli.add_softmax_flags(p)
     return p
 

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "neither, each model's size comes from its checkpoint (free sizes "
                         f"{config.INPUT_SHAPE[0]}x{config.INPUT_SHAPE[1]}), said on one line")
     p.add_argument("--opset", type=int, default=config.OPSET, help="ONNX opset")
+    cli.add_int8_cpu_flag(p, config, " (both targets)")
     cli.add_plugin_flags(p, config)
     p.add_argument("--onnx_dir", default="model_onnx", help="where converted ONNX files go")
     p.add_argument("--pytorch_dir", default="model_pytorch", help="where kit_model.py and model.pth go")

@@ -7,7 +7,8 @@ quantizes it with ``mxnet.contrib.quantization.quantize_net`` (``quantized_dtype
 size. Columns: MXNet float32 (the float export, ``MXNET_SUBGRAPH_BACKEND=NONE``), MXNet int8 (the INT8 export,
 already partitioned into ``_sg_mkldnn_*`` ops, oneDNN kernels), ONNX Runtime on mxconvert's float32 file, on its
 INT8 QDQ file (``int8_kernels``: integer kernels) and on its default INT8 file (MXNet's exact integer arithmetic
-computed in float kernels). Each (backend, model, batch) runs in a fresh process (``inference.time_runner``: warm-up runs, then
+computed in float kernels, in the arithmetic ``--int8_cpu`` names: vnni's exact int32 sums or avx2's saturated
+int16 pair sums). Each (backend, model, batch) runs in a fresh process (``inference.time_runner``: warm-up runs, then
 timed runs); the outputs (logits) are compared with MXNet float32's on the same images: max abs difference / max
 |float32|, and top-1 agreement. The number of ``QLinearConv`` nodes in ONNX Runtime's optimized graph of the QDQ
 file (``SessionOptions.optimized_model_filepath``) is printed below the table.
@@ -29,6 +30,7 @@ from collections import Counter
 import numpy as np
 
 from conversion import ROOT, machine_description, render
+from mxconvert.semantics.quantization import INT8_CPUS
 from inference import time_runner
 
 MODELS = {"resnet-18": "resnet18_v1", "resnet-50": "resnet50_v1"}
@@ -77,15 +79,17 @@ def eval_images(batch: int) -> np.ndarray:
     return np.ascontiguousarray(imagenet_normalise(sample_images(max(batch, 16), SIDE, EVAL_SEED))[:batch])
 
 
-def onnx_file(prefix: str, batch: int, workdir: str, int8_kernels: bool = True) -> str:
+def onnx_file(prefix: str, batch: int, workdir: str, int8_kernels: bool = True, int8_cpu: str = "vnni") -> str:
     """The ONNX file of ``prefix`` at ``batch``: the QDQ form ONNX Runtime runs as integer kernels, or (without
-    ``int8_kernels``) mxconvert's default form, which computes MXNet's exact integer arithmetic in float kernels."""
+    ``int8_kernels``) mxconvert's default form, which computes MXNet's exact integer arithmetic of ``int8_cpu``'s
+    CPU in float kernels."""
     from mxconvert import api
 
-    form = "qdq" if int8_kernels else "exact"
+    form = "qdq" if int8_kernels else f"exact-{int8_cpu}"
     path = os.path.join(workdir, f"{os.path.basename(prefix)}-b{batch}-{form}.onnx")
     if not os.path.exists(path):
-        api.to_onnx(api.load(prefix), {"data": (batch, 3, SIDE, SIDE)}, path, int8_kernels=int8_kernels)
+        api.to_onnx(api.load(prefix), {"data": (batch, 3, SIDE, SIDE)}, path, int8_kernels=int8_kernels,
+                    int8_cpu=int8_cpu)
     return path
 
 
@@ -170,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 outputs, times = {}, {}
                 for name, (_, kind, precision) in BACKENDS.items():
                     path = (prefixes[precision] if kind == "mxnet"
-                            else onnx_file(prefixes[precision], batch, workdir, int8_kernels=kind == "onnx"))
+                            else onnx_file(prefixes[precision], batch, workdir, int8_kernels=kind == "onnx",
+                                           int8_cpu=args.int8_cpu))
                     out = os.path.join(workdir, f"{label}-{name}-b{batch}.npy")
                     busy, own, wall = _busy_s(), _own_s(), time.perf_counter()
                     times[name] = _measure(name, path, batch, out, args)
@@ -192,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"INT8 inference latency in ms, median / p90 (after {args.warmup} warm-up runs; up to {args.repeat} timed "
           f"runs, fewer once a cell passed {args.budget:g} s, never under {args.min_runs}); {args.threads} threads per "
           f"runtime; each backend in its own process. Differences: max abs(logits - reference) / max abs(reference) "
-          f"/ top-1 agreement, reference the MXNet float32 model (or MXNet int8) on the same images")
+          f"/ top-1 agreement, reference the MXNet float32 model (or MXNet int8) on the same images; the exact file "
+          f"computes the {args.int8_cpu} arithmetic")
     print(f"machine: {machine_description()}")
     print()
     print(render(headers, rows, args.format))
@@ -213,6 +219,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--int8_cpu", choices=INT8_CPUS, default="vnni",
+                        help="whose MXNet arithmetic the default (exact) INT8 file computes")
     parser.add_argument("--format", choices=("table", "markdown"), default="table")
     parser.add_argument("--models-dir", default=os.path.join(ROOT, "build", "bench-int8"))
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)

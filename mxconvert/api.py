@@ -50,7 +50,8 @@ def input_shape_of(graph: Graph, input_shape: InputShape | None = None) -> Input
 
 def to_onnx(graph: Graph, input_shape: InputShape | None = None, path: str | os.PathLike | None = None, **options):
     """The checked ``onnx.ModelProto`` (written atomically to ``path`` when given, large weights streamed).
-    ``options``: opset, dynamic_batch, dynamic_axes, keep_softmax, fp16 (see ``to_onnx.ExportOptions``)."""
+    ``options``: opset, dynamic_batch, dynamic_axes, keep_softmax, fp16, int8_kernels, int8_cpu (see
+    ``to_onnx.ExportOptions``)."""
     from .to_onnx import ExportOptions, build_onnx, save_onnx
 
     model, _ = build_onnx(graph, ExportOptions(input_shape=input_shape_of(graph, input_shape), **options))
@@ -61,7 +62,7 @@ def to_onnx(graph: Graph, input_shape: InputShape | None = None, path: str | os.
 
 def pytorch_source(graph: Graph, input_shape: InputShape | None = None, **options) -> tuple[str, dict]:
     """``kit_model.py`` source and its state dict. ``options``: fuse_bn, keep_softmax, dynamic_batch,
-    dynamic_axes (see ``to_torch.TorchOptions``)."""
+    dynamic_axes, int8_cpu (see ``to_torch.TorchOptions``)."""
     from .to_torch import TorchOptions, emit_pytorch
 
     return emit_pytorch(graph, TorchOptions(input_shape=input_shape_of(graph, input_shape), **options))

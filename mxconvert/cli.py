@@ -150,6 +150,17 @@ def add_softmax_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no_softmax", dest="keep_softmax", action="store_false", help="same as --no-keep_softmax")
 
 
+def add_int8_cpu_flag(p: argparse.ArgumentParser, config, target: str = "") -> None:
+    """``--int8_cpu``: whose MXNet INT8 arithmetic the converted code reproduces (``target``: what it applies to,
+    said in the help)."""
+    from .semantics.quantization import INT8_CPUS
+
+    p.add_argument("--int8_cpu", choices=INT8_CPUS, default=config.INT8_CPU,
+                   help=f"INT8 models{target}: whose MXNet arithmetic to reproduce: vnni (exact int32 sums, as on CPUs "
+                        "with VNNI or AMX and in ONNX Runtime's integer kernels) or avx2 (CPUs without VNNI, where "
+                        "oneDNN saturates the sum of each pair of u8 x s8 products at 16 bits)")
+
+
 def run(main: Callable[[argparse.Namespace], int | None], arg_parser: argparse.ArgumentParser) -> None:
     """Parse flags, run ``main``, and exit: 0 ok, 1 over tolerance, 2 bad input (one line on stderr)."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # clean up temporary files as on Ctrl-C

@@ -123,14 +123,14 @@ def run_model(ckpt: Checkpoint, args: argparse.Namespace, progress: Progress) ->
     if onnx_fresh:
         progress.step(f"{ckpt.name}: ONNX file is up to date", lambda: None)
     else:
-        options = ExportOptions(input_shape=shape, opset=args.opset, dynamic_batch=True)
+        options = ExportOptions(input_shape=shape, opset=args.opset, dynamic_batch=True, int8_cpu=args.int8_cpu)
         progress.step(f"{ckpt.name}: convert to ONNX", lambda: _print_lines(convert_to_onnx(
             graph, options, onnx_path, onnx_path.with_suffix(".log.txt"))))
     if torch_fresh:
         progress.step(f"{ckpt.name}: PyTorch files are up to date", lambda: None)
     else:
         progress.step(f"{ckpt.name}: convert to PyTorch", lambda: _print_lines(convert_to_pytorch(
-            graph, TorchOptions(input_shape=shape), kit_path, pth_path)[1]))
+            graph, TorchOptions(input_shape=shape, int8_cpu=args.int8_cpu), kit_path, pth_path)[1]))
     results = Path(args.result_dir) / ckpt.name
     outputs = {backend: results / f"{backend}.npy" for backend in BACKENDS}
     files = {"mxnet": (ckpt.prefix, ckpt.epoch), "mxnet_fp64": (ckpt.prefix, ckpt.epoch), "onnx_mxnet": (onnx_path,),

@@ -1,12 +1,14 @@
 """INT8 models from MXNet's quantization flows (``quantize_net``, naive and entropy calibration, and the older,
 non-fused ``quantize_model`` on a plain symbol; ``mxconvert.zoo.fused``): PyTorch reproduces MXNet's integer
 arithmetic bit for bit in the mode of the CPU MXNet runs on here (``host_int8_cpu``), every node; the ONNX file
-computes what the exact (VNNI) arithmetic computes, bit for bit (its layers on their integers, MXNet's scales as
-Muls), and with ``int8_kernels`` in plain QDQ form, which ONNX Runtime fuses into integer kernels, within single
-steps."""
+computes what the chosen CPU's arithmetic computes (``int8_cpu``, default the exact VNNI one), bit for bit (its
+layers on their integers, MXNet's scales as Muls), and with ``int8_kernels`` in plain QDQ form, which ONNX Runtime
+fuses into integer kernels, within single steps."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import onnxruntime as ort
@@ -16,9 +18,10 @@ import torch
 from mxconvert import api
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.layers import checkpoint_report
-from mxconvert.semantics.quantization import host_int8_cpu
+from mxconvert.semantics.quantization import INT8_CPUS, host_int8_cpu
 from mxconvert.zoo import fused
 from mxconvert.zoo.common import mx
+from conftest import ROOT
 
 MODELS = fused.QUANTIZED
 BOTH_FLOWS = (*fused.QUANTIZED, *fused.SYMBOL_FLOW)
@@ -51,11 +54,19 @@ def _torch(module, feeds) -> np.ndarray:
     return (out[0] if isinstance(out, tuple) else out).numpy()
 
 
-def _reference_semantics(path, feeds) -> np.ndarray:
-    """The ONNX file's output in ONNX Runtime with its graph optimizations off (op by op, as ONNX defines them)."""
+def _reference_semantics(path, feeds, level=ort.GraphOptimizationLevel.ORT_DISABLE_ALL) -> np.ndarray:
+    """The ONNX file's output in ONNX Runtime with its graph optimizations off (op by op, as ONNX defines them), or
+    at another ``level``."""
     plain = ort.SessionOptions()
-    plain.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    plain.graph_optimization_level = level
     return ort.InferenceSession(str(path), plain, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+
+
+def _assert_onnx_equal_at_both_levels(path, feeds, expected: np.ndarray) -> None:
+    """The file's output, op by op and with ONNX Runtime's default optimizations (its fusions), equal to
+    ``expected``."""
+    for level in (ort.GraphOptimizationLevel.ORT_DISABLE_ALL, ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
+        np.testing.assert_array_equal(_reference_semantics(path, feeds, level), expected, err_msg=str(level))
 
 
 @pytest.mark.parametrize("name", BOTH_FLOWS)
@@ -65,6 +76,29 @@ def test_pytorch_reproduces_mxnet_int8_bit_for_bit(request, name):
     assert any(node.op == "_contrib_quantize_v2" for node in graph.nodes)
     module = api.to_pytorch(graph, {"data": feeds["data"].shape}, int8_cpu=host_int8_cpu())
     np.testing.assert_array_equal(_torch(module, feeds), api.backend("mxnet", prefix)(feeds)[0])
+
+
+@pytest.mark.parametrize("name", BOTH_FLOWS)
+def test_onnx_reproduces_mxnet_int8_bit_for_bit(request, name, tmp_path):
+    """The exact ONNX file in this CPU's arithmetic (``int8_cpu=host_int8_cpu()``; batch axis symbolic, as
+    ``run_all.py`` converts) equals MXNet's INT8 output, every element, op by op and as ONNX Runtime optimizes it."""
+    prefix, feeds = _prefix(request, name), _inputs(name)
+    api.to_onnx(api.load(prefix), {"data": feeds["data"].shape}, tmp_path / "m.onnx", dynamic_batch=True,
+                int8_cpu=host_int8_cpu())
+    _assert_onnx_equal_at_both_levels(tmp_path / "m.onnx", feeds, api.backend("mxnet", prefix)(feeds)[0])
+
+
+def test_mxnet2onnx_takes_the_cpu_arithmetic(symbol_exported, tmp_path):
+    """``mxnet2onnx.py --int8_cpu``: the file in this CPU's arithmetic equals MXNet, the other one differs (the
+    MLP's fully connected layers saturate pairs without VNNI)."""
+    prefix, feeds = symbol_exported["int8sym-mlp-naive"], _inputs("int8sym-mlp-naive")
+    expected = api.backend("mxnet", prefix)(feeds)[0]
+    for cpu in INT8_CPUS:
+        out = tmp_path / f"{cpu}.onnx"
+        subprocess.run([sys.executable, str(ROOT / "mxnet2onnx.py"), "--prefix", prefix, "--onnx_model", str(out),
+                        "--input_shape", ",".join(map(str, feeds["data"].shape)), "--int8_cpu", cpu,
+                        "--conversion_log", str(tmp_path / "log.txt")], check=True, capture_output=True, timeout=300)
+        assert np.array_equal(_reference_semantics(out, feeds), expected) == (cpu == host_int8_cpu())
 
 
 @pytest.mark.parametrize("name", ["int8-resnet18_v1-naive", "int8-mlp-entropy", "int8-densenet_small-naive",
@@ -451,3 +485,75 @@ def test_quantize_net_product_with_float_output(tmp_path):
     assert any(node.op == "_contrib_quantized_elemwise_mul" and node.attrs["enable_float_output"]
                for node in graph.nodes)
     _assert_export_converted(str(tmp_path / "gated"), tmp_path, data[8:])
+
+
+def _overflowing_convolution(channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights near +-1 whose two neighbouring input channels share a sign (their pair sums of uint8 data near
+    255 times weights near 127 pass int16), and data in [0.9, 1] (uint8 near 255): 8 calibration samples, 2
+    compared."""
+    rng = np.random.default_rng(channels)
+    signs = rng.choice([-1.0, 1.0], (4, (channels + 1) // 2, 1, 3, 3)).repeat(2, axis=2).reshape(4, -1, 3, 3)
+    weight = (signs[:, :channels] * (1.0 + 0.05 * rng.standard_normal((4, channels, 3, 3)))).astype(np.float32)
+    return weight, rng.uniform(0.9, 1.0, (10, channels, 6, 6)).astype(np.float32)
+
+
+@pytest.mark.parametrize("channels", [3, 4, 6, 8])
+@pytest.mark.parametrize("flow", ["quantize_net", "quantize_model"])
+def test_uint8_convolution_pair_saturation_by_input_channels(flow, channels, tmp_path):
+    """oneDNN's 16-bit pair sums on CPUs without VNNI: the fused convolution saturates them at any input channel
+    count, the non-fused one where the channels come in fours only (its other kernel sums exactly). The fused
+    flow's outputs show the overflow is provoked at every count (its two arithmetics differ); PyTorch equals
+    MXNet in the host's arithmetic, the ONNX file the PyTorch code in each arithmetic (op by op and optimized)."""
+    weight, data = _overflowing_convolution(channels)
+    if flow == "quantize_net":
+        prefix = _quantize_net_convolution(weight, data, tmp_path)
+    else:
+        symbol = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, no_bias=True, name="conv")
+        mx.model.save_checkpoint(str(tmp_path / "q"), 0,
+                                 *_symbol_quantized(symbol, {"conv_weight": mx.nd.array(weight)}, data[:8]))
+        prefix = str(tmp_path / "q")
+    arithmetics = _assert_arithmetics(prefix, data[8:], tmp_path)
+    saturates = flow == "quantize_net" or channels % 4 == 0
+    gap = np.abs(arithmetics["avx2"] - arithmetics["vnni"]).max()
+    assert (gap > 0.1 * np.abs(arithmetics["vnni"]).max()) == saturates
+
+
+def test_grouped_uint8_convolution_pair_saturation(tmp_path):
+    """A fused, padded convolution of 2 groups of 4 input channels, its pair sums overflowing: PyTorch equals
+    MXNet, the ONNX file the PyTorch code in each arithmetic."""
+    weight, data = _overflowing_convolution(4)
+    weight = np.concatenate([weight, -weight])
+    data = np.concatenate([data, data[:, ::-1]], axis=1)
+    arithmetics = _assert_arithmetics(_quantize_net_convolution(weight, data, tmp_path, groups=2, pad=1),
+                                      data[8:], tmp_path)
+    assert np.abs(arithmetics["avx2"] - arithmetics["vnni"]).max() > 0.1 * np.abs(arithmetics["vnni"]).max()
+
+
+def _quantize_net_convolution(weight: np.ndarray, data: np.ndarray, tmp_path, groups: int = 1, pad: int = 0) -> str:
+    """One 3x3 convolution with ``weight``, quantized by ``quantize_net`` on ``data[:8]``, exported; the prefix."""
+    from mxnet.contrib.quantization import quantize_net
+
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Conv2D(len(weight), 3, padding=pad, groups=groups, in_channels=data.shape[1],
+                               use_bias=False))
+    net.initialize()
+    net[0].weight.set_data(mx.nd.array(weight))
+    net.hybridize()
+    calib = mx.gluon.data.DataLoader(mx.gluon.data.ArrayDataset(data[:8], np.zeros(8, np.float32)), batch_size=8)
+    quantized = quantize_net(net, quantized_dtype="auto", calib_mode="naive", calib_data=calib,
+                             num_calib_examples=8, ctx=mx.cpu(), logger=None)
+    quantized(mx.nd.array(data[8:]))
+    quantized.export(str(tmp_path / "q"))
+    return str(tmp_path / "q")
+
+
+def _assert_arithmetics(prefix: str, data: np.ndarray, tmp_path) -> dict[str, np.ndarray]:
+    """The PyTorch code's output in each arithmetic (:data:`INT8_CPUS`), the host's equal to MXNet's, each equal
+    to the ONNX file's in the same arithmetic; those outputs by arithmetic."""
+    graph, feeds, shapes = api.load(prefix), {"data": data}, {"data": data.shape}
+    arithmetics = {cpu: _torch(api.to_pytorch(graph, shapes, int8_cpu=cpu), feeds) for cpu in INT8_CPUS}
+    np.testing.assert_array_equal(arithmetics[host_int8_cpu()], api.backend("mxnet", prefix)(feeds)[0])
+    for cpu in INT8_CPUS:
+        api.to_onnx(graph, shapes, tmp_path / f"{cpu}.onnx", int8_cpu=cpu)
+        _assert_onnx_equal_at_both_levels(tmp_path / f"{cpu}.onnx", feeds, arithmetics[cpu])
+    return arithmetics

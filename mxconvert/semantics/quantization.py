@@ -40,8 +40,9 @@ from .schema import OPS, OpDef, choice, define, parse_bool
 
 f32 = np.float32
 INT32_MAX = 2147483647
-# which MXNet CPU's INT8 results the PyTorch code reproduces: exact int32 sums (VNNI, AMX; also what ONNX Runtime
-# and TensorRT compute) or oneDNN's 16-bit saturated sums of u8 x s8 product pairs (CPUs without VNNI)
+# which MXNet CPU's INT8 results the PyTorch code and ONNX's exact form reproduce: exact int32 sums (VNNI, AMX; also
+# what ONNX Runtime's and TensorRT's integer kernels compute) or oneDNN's 16-bit saturated sums of u8 x s8 product
+# pairs (CPUs without VNNI)
 INT8_CPUS = ("vnni", "avx2")
 
 

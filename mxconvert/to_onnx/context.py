@@ -57,6 +57,7 @@ class EmitContext:
         self.scope = scope
         self.redirects: dict[TensorRef, str] = {}  # tensors another converter reads or writes under other names
         self.int8_exact = True  # not ExportOptions.int8_kernels
+        self.int8_cpu = "vnni"  # ExportOptions.int8_cpu
 
     @functools.cached_property
     def quantized_ranges(self) -> dict[TensorRef, QRange]:
@@ -68,7 +69,7 @@ class EmitContext:
         ``names``: each body input -> the tensor it reads (a weight's initializer, for a stored weight)."""
         child = EmitContext(graph, shapes, self.opset, self.float_type, False, scope=scope)
         child.initializers, child.warnings, child.aliases = self.initializers, self.warnings, dict(names)
-        child.int8_exact = self.int8_exact
+        child.int8_exact, child.int8_cpu = self.int8_exact, self.int8_cpu
         return child
 
     @contextlib.contextmanager

@@ -22,6 +22,7 @@ from ..ir import Graph, TensorRef
 from ..passes import fold_batch_norms
 from ..semantics.inference import begin_states, inferred_shapes
 from ..semantics.normalization import BATCH_NORMS
+from ..semantics.quantization import INT8_CPUS
 from ..semantics.rules import Shape
 # the family modules register their converters
 from . import (activation, attention, control_flow, convolution, detection, elementwise, indexing,  # noqa: F401
@@ -51,6 +52,8 @@ class ExportOptions:
     # (its float roundings differ from MXNet's by single steps); default: on their integers (Cast), with MXNet's
     # scales as a Mul, MXNet's exact arithmetic in any runtime
     int8_kernels: bool = False
+    # the exact form: whose MXNet INT8 arithmetic it computes (semantics.quantization.INT8_CPUS; QDQ ignores it)
+    int8_cpu: str = "vnni"
 
 
 @dataclass
@@ -79,6 +82,8 @@ def build_onnx(graph: Graph, options: ExportOptions) -> tuple[StreamedModel, Con
     graph = inference_forward(graph, options.keep_softmax)
     if not MIN_OPSET <= options.opset <= MAX_OPSET:
         raise MxConvertError(f"opset {options.opset} is not supported (choose {MIN_OPSET}..{MAX_OPSET})")
+    if options.int8_cpu not in INT8_CPUS:
+        raise MxConvertError(f"int8_cpu {options.int8_cpu!r} is not known (choose {', '.join(INT8_CPUS)})")
     target = f"ONNX opset {options.opset}"
     graph, folded_into = fold_batch_norms(graph) if options.fuse_bn else (graph, {})
     offenders = REGISTRY.unsupported(graph.nodes, options.opset, stored=graph.params.keys() | graph.aux.keys())
@@ -121,6 +126,7 @@ def _emit(graph: Graph, shapes: dict[TensorRef, Shape], options: ExportOptions, 
     float_type = np.float16 if options.fp16 else np.float32
     ctx = EmitContext(graph, shapes, options.opset, float_type, batch_dynamic, live)
     ctx.int8_exact = not options.int8_kernels
+    ctx.int8_cpu = options.int8_cpu
     for var in graph.inputs:
         if dtypes.get(var.name, np.float32) != float_type:
             ctx.aliases[var.name] = f"{var.name}__fp16" if options.fp16 else f"{var.name}__float"

@@ -1,7 +1,11 @@
 """MXNet's INT8 ops in QDQ form (``QuantizeLinear``/``DequantizeLinear`` around float ops), which ONNX Runtime,
 OpenVINO and TensorRT run as integer kernels: a quantized tensor is the uint8 or int8 tensor MXNet holds, with the
 step of its calibrated range (1 / MXNet's scale, ``semantics.quantization``); weights are stored as MXNet
-quantizes them (int8, per output channel for a convolution) and the bias as int32."""
+quantizes them (int8, per output channel for a convolution) and the bias as int32.
+
+The default exact form (``EmitContext.int8_exact``) computes each layer on its integers as floats (an int32 sum
+holds its integers too), in the arithmetic of the CPU ``EmitContext.int8_cpu`` names: exact int32 sums (vnni) or
+oneDNN's 16-bit saturated sums of product pairs (avx2, :func:`_pair_corrections`, :func:`_pair_linear_sums`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +16,9 @@ from onnx import TensorProto
 from ..ir import Node
 from ..semantics.convolution import window_geometry
 from ..semantics.normalization import batch_norm_axis
-from ..semantics.quantization import (AffinePlan, QRange, batch_norm_plan, calibrated_add_factors, check_operands,
-                                     concat_data, concat_rescales, conv_plan, fc_plan, product_scale, range_levels,
-                                     refusal, requantize_scale, runtime_range_dtype, sum_plan)
+from ..semantics.quantization import (AffinePlan, QRange, add_scales, batch_norm_plan, calibrated_add_factors,
+                                     check_operands, concat_data, concat_rescales, conv_plan, fc_plan, product_scale,
+                                     range_levels, refusal, requantize_scale, runtime_range_dtype, sum_plan)
 from .context import EmitContext
 from .convolution import pooling
 from .linear import embedding
@@ -26,6 +30,11 @@ _ONNX_TYPES = {"uint8": TensorProto.UINT8, "int8": TensorProto.INT8}
 
 def _check(node: Node, opset: int) -> str | None:
     return refusal(node) or (f"opset {opset} (per-channel QDQ needs 13)" if opset < 13 else None)
+
+
+def _cpu(ctx: EmitContext) -> str:
+    """Whose arithmetic the layers' plans follow: ``int8_cpu``'s in the exact form; QDQ kernels sum exactly."""
+    return ctx.int8_cpu if ctx.int8_exact else "vnni"
 
 
 def _step(scale) -> np.ndarray:
@@ -72,10 +81,14 @@ def _range_outputs(ctx: EmitContext, r: QRange) -> None:
 
 @register("_contrib_requantize", check=_check)
 def requantize(ctx: EmitContext, node: Node) -> None:
-    """QuantizeLinear of the int32 sum's real values by its step over MXNet's requantization factor."""
+    """QuantizeLinear of the int32 sum's real values by its step over MXNet's requantization factor; exact: its
+    integers times that factor (float32), step 1."""
     data = ctx.quantized_ranges[node.inputs[0]]
-    step = np.float32(data.unit / requantize_scale(node, data))
-    _quantize(ctx, node, ctx.input(0), ctx.quantized_ranges[node.output()], step=step)
+    scale, out = requantize_scale(node, data), ctx.quantized_ranges[node.output()]
+    if ctx.int8_exact:
+        _quantize(ctx, node, ctx.add("Mul", [ctx.input(0), ctx.const(scale, "scale")]), out, unit=True)
+        return
+    _quantize(ctx, node, ctx.input(0), out, step=np.float32(data.unit / scale))
 
 
 @register("_contrib_quantize_v2", check=_check)
@@ -239,14 +252,16 @@ def _unit_weight(ctx: EmitContext, plan: AffinePlan, to: int = TensorProto.FLOAT
 
 
 def _exact_epilogue(ctx: EmitContext, node: Node, plan: AffinePlan, sums: str, rank: int, summed: str | None) -> None:
-    """MXNet's requantization of the integer ``sums`` (exact in float32 below 2^24) in its order: + bias, x scale
-    per channel (each in float64, rounded to float32 once as float32's own operation is, and out of reach of the
-    runtimes' fusions into the product), ReLU (and its scale), the residual sum in one rounding, ReLU, quantized
-    with step 1; ``rank``: the sums' (channels on axis 1; a product's sums come in float64)."""
+    """MXNet's requantization of the integer ``sums`` (float32, as MXNet converts them) in its order: + bias
+    (times the weights' adjustment), x scale per channel (each in float64, rounded to float32 once as float32's
+    own operation is, and out of reach of the runtimes' fusions into the product), ReLU (and its scale), the
+    residual sum in one rounding, ReLU, quantized with step 1 (a non-fused sum: float32 out); ``rank``: the
+    sums' (channels on axis 1)."""
     shape = (-1,) + (1,) * (rank - 2)
-    y = ctx.add("Cast", [sums], to=TensorProto.FLOAT) if rank == 2 else sums  # float(sums), as MXNet converts them
+    y = sums
     if plan.bias is not None:
-        bias = ctx.const(plan.bias.astype(np.float32).astype(np.float64).reshape(shape), "bias", np.float64)
+        bias = (plan.bias.astype(np.float32) * np.float32(plan.weight_adjust)).astype(np.float64)
+        bias = ctx.const(bias.reshape(shape), "bias", np.float64)
         y = ctx.add("Cast", [ctx.add("Add", [ctx.add("Cast", [y], to=TensorProto.DOUBLE), bias])],
                     to=TensorProto.FLOAT)
     scales = ctx.const(plan.scales.astype(np.float64).reshape(shape), "scales", np.float64)
@@ -280,17 +295,141 @@ def quantized_conv(ctx: EmitContext, node: Node) -> None:
     sum_slot = 2 + (not conv.attrs["no_bias"]) + 4 * a["with_bn"]
     summed = node.inputs[sum_slot] if a["with_sum"] else None
     data = ranges[node.inputs[0]]
-    plan = conv_plan(ctx.graph, node, data, ranges[summed] if summed else None)
-    stride, pad, dilate = window_geometry(conv.attrs, 2)
-    geometry = dict(kernel_shape=list(conv.attrs["kernel"]), strides=list(stride), dilations=list(dilate),
-                    pads=list(pad + pad), group=conv.attrs["num_group"])
+    plan = conv_plan(ctx.graph, node, data, ranges[summed] if summed else None, _cpu(ctx))
     if ctx.int8_exact:
-        sums = ctx.add("Conv", [_integers(ctx, ctx.input(0)), _unit_weight(ctx, plan)], **geometry)
+        sums = _conv_sums(ctx, _integers(ctx, ctx.input(0)), plan, conv.attrs)
         _exact_epilogue(ctx, node, plan, sums, 4, ctx.input(sum_slot) if summed else None)
         return
     weight, bias = _weights(ctx, plan, data, axis=0)
-    y = ctx.add("Conv", [_dequantize(ctx, ctx.input(0), data), weight, *([bias] if bias else [])], **geometry)
+    y = ctx.add("Conv", [_dequantize(ctx, ctx.input(0), data), weight, *([bias] if bias else [])],
+                **_conv_geometry(conv.attrs))
     _epilogue(ctx, node, plan, y, ctx.input(sum_slot) if summed else None)
+
+
+def _conv_geometry(attrs: dict) -> dict:
+    """The ONNX Conv attributes of a 2-D convolution with the MXNet op's ``attrs``."""
+    stride, pad, dilate = window_geometry(attrs, 2)
+    return dict(kernel_shape=list(attrs["kernel"]), strides=list(stride), dilations=list(dilate),
+                pads=list(pad + pad), group=attrs["num_group"])
+
+
+def _conv_sums(ctx: EmitContext, x: str, plan: AffinePlan, attrs: dict) -> str:
+    """The integer sums (float32) of a quantized 2-D convolution of the integers ``x`` with the float op's
+    ``attrs``: a Conv (exact below 2^24), corrected for oneDNN's saturated pairs where the plan has them
+    (:func:`_pair_corrections`)."""
+    sums = ctx.add("Conv", [x, _unit_weight(ctx, plan)], **_conv_geometry(attrs))
+    if not plan.saturating_pairs:
+        return sums
+    corrections = _pair_corrections(ctx, x, plan.weight, attrs)
+    if corrections is None:
+        return sums
+    return ctx.add("Add", [sums, ctx.add("Reshape", [corrections, ctx.add("Shape", [sums])])])
+
+
+_INT16 = (-32768.0, 32767.0)
+_UINT8_MAX = 255.0
+_EXACT_FLOAT = 2.0 ** 24  # float32 holds every integer up to this
+
+
+def _saturable_pairs(weight: np.ndarray, groups: int) -> list[tuple[np.ndarray, ...]]:
+    """Per kernel tap (row-major), the pairs of neighbouring input channels of a group whose u8 x s8 product sum
+    can pass int16 for some output (255 x the sum of their positive, or of their negative, weights), as arrays:
+    the output channel, the pair's first input channel, its two weights. A group's odd last channel has no
+    pair (its one product fits)."""
+    out_channels, per_group, kh, kw = weight.shape
+    first, second = weight[:, 0:per_group - 1:2], weight[:, 1:per_group:2]
+    high = _UINT8_MAX * (np.maximum(first, 0) + np.maximum(second, 0))
+    low = _UINT8_MAX * (np.minimum(first, 0) + np.minimum(second, 0))
+    saturable = (high > _INT16[1]) | (low < _INT16[0])
+    found = []
+    for i in range(kh):
+        for j in range(kw):
+            out, pair = np.nonzero(saturable[:, :, i, j])
+            channel = out // (out_channels // groups) * per_group + 2 * pair
+            found.append((out, channel, first[out, pair, i, j], second[out, pair, i, j]))
+    return found
+
+
+def _pair_corrections(ctx: EmitContext, x: str, weight: np.ndarray, attrs: dict) -> str | None:
+    """What oneDNN's saturation on CPUs without VNNI (uint8 data) takes off the exact sums, as (N, O, oh x ow),
+    or None where no pair's sum can pass int16 (:func:`_saturable_pairs`): per kernel tap, those pairs' channels
+    gathered from a strided Slice of the zero-padded integers, each pair's sum by a grouped 1x1 Conv (exact in
+    float32: at most 2 x 255 x 128), Clip minus it; the differences of all taps gathered by output (each output's
+    count made up by a first difference that is always 0: a zero-weighted pair) and summed per output."""
+    stride, pad, dilate = window_geometry(attrs, 2)
+    kh, kw = attrs["kernel"]
+    taps = _saturable_pairs(weight, attrs["num_group"])
+    if not sum(len(out) for out, *_ in taps):
+        return None
+    # first, the always-0 difference: output 0, channels 0 and 1 weighted 0
+    taps[0] = tuple(np.concatenate([[0], values]) for values in taps[0])
+    if any(pad):
+        x = ctx.add("Pad", [x, ctx.ints([0, 0, *pad, 0, 0, *pad], "pads")], mode="constant")
+    bounds = [ctx.const(np.float32(bound), "int16") for bound in _INT16]
+    differences, outputs = [], []
+    for tap, (out, channel, first, second) in enumerate(taps):
+        if not len(out):
+            continue
+        i, j = divmod(tap, kw)
+        ends = [-(kh - 1 - i) * dilate[0] or np.iinfo(np.int64).max,
+                -(kw - 1 - j) * dilate[1] or np.iinfo(np.int64).max]
+        window = ctx.add("Slice", [x, ctx.ints([i * dilate[0], j * dilate[1]], "starts"), ctx.ints(ends, "ends"),
+                                   ctx.ints([2, 3], "axes"), ctx.ints(list(stride), "steps")])
+        pairs = ctx.add("Gather", [window, ctx.ints(np.stack([channel, channel + 1], 1).reshape(-1), "channels")],
+                        axis=1)
+        pair_weight = np.stack([first, second], 1).reshape(-1, 2, 1, 1).astype(np.float32)
+        summed = ctx.add("Conv", [pairs, ctx.const(pair_weight, "pair_weight")], kernel_shape=[1, 1],
+                         group=len(out))
+        differences.append(ctx.add("Sub", [ctx.add("Clip", [summed, *bounds]), summed]))
+        outputs.append(out)
+    outputs = np.concatenate(outputs)
+    counts = np.bincount(outputs[1:], minlength=len(weight))
+    # slot k of output o: its k-th difference, or the always-0 one (index 0)
+    slots = np.zeros((len(weight), counts.max()), np.int64)
+    order = np.argsort(outputs[1:], kind="stable") + 1
+    slots[np.arange(counts.max()) < counts[:, None]] = order
+    joined = ctx.add("Concat", differences, axis=1) if len(differences) > 1 else differences[0]
+    by_output = ctx.add("Gather", [joined, ctx.ints(slots.reshape(-1), "slots")], axis=1)
+    by_output = ctx.add("Reshape", [by_output, ctx.ints([0, len(weight), counts.max(), -1])])
+    if -_INT16[0] * counts.max() <= _EXACT_FLOAT:
+        return ctx.reduce_sum(by_output, [2], keepdims=0)
+    total = ctx.reduce_sum(ctx.add("Cast", [by_output], to=TensorProto.DOUBLE), [2], keepdims=0)
+    return ctx.add("Cast", [total], to=TensorProto.FLOAT)
+
+
+def _pair_linear_sums(ctx: EmitContext, x: str, weight: np.ndarray, shift: float) -> str:
+    """oneDNN's fully connected sums on CPUs without VNNI, of the integers ``x`` (N, F) shifted by ``shift``
+    (int8 data made uint8): the products of neighbouring features paired, ((F/2, N, 2) x (F/2, 2, O), exact in
+    float32), saturated to int16, summed over the pairs in float64, the shift's share (shift x the weight row's
+    sum) taken off; float32 out. An odd feature is paired with a zero feature."""
+    if shift:
+        x = ctx.add("Add", [x, ctx.const(np.float32(shift), "shift")])
+    if weight.shape[1] % 2:
+        x = ctx.add("Pad", [x, ctx.ints([0, 0, 0, 1], "pads")], mode="constant")
+        weight = np.pad(weight, ((0, 0), (0, 1)))
+    pairs = weight.shape[1] // 2
+    columns = ctx.add("Transpose", [ctx.add("Reshape", [x, ctx.ints([0, pairs, 2])])], perm=[1, 0, 2])
+    taps = weight.reshape(len(weight), pairs, 2).transpose(1, 2, 0).astype(np.float32)
+    summed = ctx.add("Clip", [ctx.add("MatMul", [columns, ctx.const(taps, "pair_weight")]),
+                              *(ctx.const(np.float32(bound), "int16") for bound in _INT16)])
+    total = ctx.reduce_sum(ctx.add("Cast", [summed], to=TensorProto.DOUBLE), [0], keepdims=0)
+    if shift:
+        share = ctx.const(shift * weight.astype(np.float64).sum(1), "shift_share", np.float64)
+        total = ctx.add("Sub", [total, share])
+    return ctx.add("Cast", [total], to=TensorProto.FLOAT)
+
+
+def _linear_sums(ctx: EmitContext, x: str, plan: AffinePlan, attrs: dict, rank: int) -> str:
+    """The integer sums (float32) of a quantized fully connected layer on the integers ``x`` (of ``rank``) with
+    the float op's ``attrs``: a Gemm in float64 (exact at any length), or oneDNN's saturated pairs where the plan
+    has them."""
+    if attrs["flatten"] and rank != 2:
+        x = ctx.add("Flatten", [x], axis=1)
+    if plan.saturating_pairs:
+        return _pair_linear_sums(ctx, x, plan.weight, plan.data_shift)
+    wide = ctx.add("Cast", [x], to=TensorProto.DOUBLE)
+    sums = ctx.add("Gemm", [wide, _unit_weight(ctx, plan, TensorProto.DOUBLE)], transB=1)
+    return ctx.add("Cast", [sums], to=TensorProto.FLOAT)
 
 
 @register("_sg_mkldnn_fully_connected", check=_check)
@@ -298,14 +437,14 @@ def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
     """Gemm on the dequantized data, int8 weight and int32 bias; ReLU; QuantizeLinear or float32 out."""
     fc = next(inner for inner in node.subgraphs[0].nodes if inner.op == "FullyConnected")
     data = ctx.quantized_ranges[node.inputs[0]]
-    plan = fc_plan(ctx.graph, node, data)
-    x = _integers(ctx, ctx.input(0), TensorProto.DOUBLE) if ctx.int8_exact else _dequantize(ctx, ctx.input(0), data)
-    if fc.attrs["flatten"] and len(ctx.shape(0)) != 2:
-        x = ctx.add("Flatten", [x], axis=1)
-    if ctx.int8_exact:  # in float64: the sums exact at any length
-        sums = ctx.add("Gemm", [x, _unit_weight(ctx, plan, TensorProto.DOUBLE)], transB=1)
+    plan = fc_plan(ctx.graph, node, data, _cpu(ctx))
+    if ctx.int8_exact:
+        sums = _linear_sums(ctx, _integers(ctx, ctx.input(0)), plan, fc.attrs, len(ctx.shape(0)))
         _exact_epilogue(ctx, node, plan, sums, 2, None)
         return
+    x = _dequantize(ctx, ctx.input(0), data)
+    if fc.attrs["flatten"] and len(ctx.shape(0)) != 2:
+        x = ctx.add("Flatten", [x], axis=1)
     weight, bias = _weights(ctx, plan, data, axis=0)
     y = ctx.add("Gemm", [x, weight, *([bias] if bias else [])], transB=1)
     _epilogue(ctx, node, plan, y, None)
@@ -314,14 +453,21 @@ def quantized_fully_connected(ctx: EmitContext, node: Node) -> None:
 @register("_contrib_quantized_fully_connected", "_contrib_quantized_conv", check=_check)
 def quantized_sum(ctx: EmitContext, node: Node) -> None:
     """The non-fused int8 FullyConnected or Convolution: Gemm or Conv on the dequantized data, int8 weight and
-    int32 bias, its real values out (what the int32 sums stand for) with their nominal range."""
-    data = ctx.quantized_ranges[node.inputs[0]]
-    weight, bias = _weights(ctx, sum_plan(ctx.graph, node, data), data, axis=0)
-    x, a = _dequantize(ctx, ctx.input(0), data), node.attrs
+    int32 bias, its real values out (what the int32 sums stand for) with their nominal range; exact: the int32
+    sums themselves (bias added, as float32)."""
+    data, a = ctx.quantized_ranges[node.inputs[0]], node.attrs
+    plan = sum_plan(ctx.graph, node, data, _cpu(ctx))
+    if ctx.int8_exact:
+        x, rank = _integers(ctx, ctx.input(0)), len(ctx.shape(0))
+        conv = node.op == "_contrib_quantized_conv"
+        sums = _conv_sums(ctx, x, plan, a) if conv else _linear_sums(ctx, x, plan, a, rank)
+        _exact_epilogue(ctx, node, plan, sums, 4 if conv else 2, None)
+        _range_outputs(ctx, ctx.quantized_ranges[node.output()])
+        return
+    weight, bias = _weights(ctx, plan, data, axis=0)
+    x = _dequantize(ctx, ctx.input(0), data)
     if node.op == "_contrib_quantized_conv":
-        stride, pad, dilate = window_geometry(a, 2)
-        ctx.add("Conv", [x, weight, *([bias] if bias else [])], ctx.output(0), kernel_shape=list(a["kernel"]),
-                strides=list(stride), dilations=list(dilate), pads=list(pad + pad), group=a["num_group"])
+        ctx.add("Conv", [x, weight, *([bias] if bias else [])], ctx.output(0), **_conv_geometry(a))
     else:
         if a["flatten"] and len(ctx.shape(0)) != 2:
             x = ctx.add("Flatten", [x], axis=1)
@@ -340,8 +486,25 @@ def quantized_elemwise(ctx: EmitContext, node: Node) -> None:
     if a["min_calib_range"] is not None or a.get("enable_float_output"):
         (_calibrated_add if node.op == "_contrib_quantized_elemwise_add" else _calibrated_product)(ctx, node)
         return
+    if ctx.int8_exact:
+        _uncalibrated_integers(ctx, node)
+        return
     operands = [_dequantize(ctx, ctx.input(slot), ranges[ref]) for slot, ref in enumerate(node.inputs[:2])]
     ctx.add("Add" if node.op == "_contrib_quantized_elemwise_add" else "Mul", operands, ctx.output(0))
+    _range_outputs(ctx, ranges[node.output()])
+
+
+def _uncalibrated_integers(ctx: EmitContext, node: Node) -> None:
+    """An uncalibrated add's or product's int32 integers (as floats): each operand times its factor onto the
+    summed range, added and rounded (ties to even), all in float32; the integers' product (exact)."""
+    ranges = ctx.quantized_ranges
+    x = [_integers(ctx, ctx.input(slot)) for slot in range(2)]
+    if node.op == "_contrib_quantized_elemwise_mul":
+        ctx.add("Mul", x, ctx.output(0))
+    else:
+        factors = add_scales(*(ranges[ref] for ref in node.inputs[:2]))
+        terms = [ctx.add("Mul", [value, ctx.const(factor, "factor")]) for value, factor in zip(x, factors)]
+        ctx.add("Round", [ctx.add("Add", terms)], ctx.output(0))
     _range_outputs(ctx, ranges[node.output()])
 
 
