@@ -74,6 +74,19 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
         assert_detections_match(expected, actual, tolerances)
 
 
+def test_ssd_on_one_image_with_channels_last_convolutions(zoo_model):
+    """SSD 512 on one image, as benchmarked: PyTorch computes its small convolutions in channels-last order
+    (``to_torch.convolution.channels_last_convolution``) and reproduces every MXNet detection."""
+    prefix = zoo_model("det-ssd_512_mobilenet1.0_voc")
+    data = imagenet_normalise(sample_images(1, SIDE, seed=3))
+    expected, tolerances = mxnet_detections(prefix, data)
+    source, state = emit_pytorch(load_checkpoint(prefix, 0), TorchOptions(data.shape))
+    assert source.count("(mxnet_channels_last(") > 10
+    with torch.no_grad():
+        generated = build_model(module_from_source(source), state)(torch.from_numpy(data))
+    assert_detections_match(expected, _outputs(generated), tolerances)
+
+
 @pytest.mark.parametrize("model", [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else [])
                                    for m in MODELS])
 def test_detectors_with_dynamic_height_and_width(zoo_model, model):

@@ -72,6 +72,27 @@ def test_other_input_sizes_follow_mxnet():
         assert_close([_mxnet_forward(sym, weights, data)], [out])
 
 
+def test_small_convolutions_of_one_image_run_channels_last():
+    """Where PyTorch would compute a convolution of one image with its native kernel, weight and input are in
+    channels-last order (the output back in channels-first order); the module runs other batch sizes as well."""
+    sym, shape = CASES["conv_dilate_one_image"]
+    ref = run_reference(sym, shape)
+    source, state = emit_pytorch(ref.graph, TorchOptions(shape))
+    assert "self.conv(mxnet_channels_last(data)).contiguous()" in source
+    model = build_model(module_from_source(source), state)
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)  # loading the state dict kept it
+    weights = {f"arg:{k}": v for k, v in ref.graph.params.items()}
+    data = np.random.default_rng(2).uniform(-1, 1, (2, *shape[1:])).astype(np.float32)
+    with torch.no_grad():
+        out = model(torch.from_numpy(data))
+    assert out.is_contiguous()
+    assert_close([_mxnet_forward(sym, weights, data)], [out.numpy()])
+    for other in [(2, 3, 7, 9), (1, 3, 90, 90)]:  # a batch, more values: ATen's oneDNN kernel
+        assert "mxnet_channels_last" not in emit_pytorch(ref.graph, TorchOptions(other))[0]
+    one_by_one = run_reference(S.Convolution(d, kernel=(1, 1), num_filter=4, name="conv"), shape).graph
+    assert "mxnet_channels_last" not in emit_pytorch(one_by_one, TorchOptions(shape))[0]
+
+
 @pytest.mark.parametrize("case", ["pool_lp2_1d", "pool_same_sum", "pool_same_avg", "pool_1d_full_sum"])
 def test_1d_pooling_follows_other_input_sizes(case):
     """1-D sum, lp and same pooling pad for MXNet's windows of the live input size, not the converted one."""
