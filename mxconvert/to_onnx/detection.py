@@ -134,30 +134,41 @@ def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
 
 
 NMS_ROWS = 256  # candidates a step of the suppression Loop resolves together
+NMS_STEP_VALUES = 1 << 23  # overlaps a step holds at once, of every batch entry: 32 MB in float32
+
+
+def _nms_block_size(candidates: int) -> int:
+    """Candidates a suppression step resolves together: NMS_ROWS, halved (to 32 at least) while their overlaps with
+    ``candidates`` (of all batch entries, many classes in a per-class suppression) exceed NMS_STEP_VALUES."""
+    size = NMS_ROWS
+    while size > 32 and size * candidates > NMS_STEP_VALUES:
+        size //= 2
+    return size
 
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
-                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str]) -> str:
+                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str],
+                 block_size: int = NMS_ROWS) -> str:
     """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
     kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
     candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
-    A Loop takes NMS_ROWS candidates a step and their overlaps with every candidate from the first of them on
+    A Loop takes ``block_size`` candidates a step and their overlaps with every candidate from the first of them on
     (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
     "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
-    block = ctx.const(np.int64(NMS_ROWS), "block", dtype=np.int64)
+    block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
-        trips = ctx.const(np.int64(-(-count // NMS_ROWS)), "trips", dtype=np.int64)
+        trips = ctx.const(np.int64(-(-count // block_size)), "trips", dtype=np.int64)
         positions = ctx.const(np.arange(count), "positions", dtype=np.int64)
     else:
         size = ctx.squeeze(count, [0])
-        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(NMS_ROWS - 1), "round_up", dtype=np.int64)]),
+        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(block_size - 1), "round_up", dtype=np.int64)]),
                                 block])
         positions = _range(ctx, 0, size, 1)
     prefix = ctx.temp("nms")
     step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
-    block_end = ctx.ints([NMS_ROWS], "block_end")
+    block_end = ctx.ints([block_size], "block_end")
 
     def build() -> None:
         first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
@@ -179,7 +190,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         own = part(hits, ctx.ints([0], "starts"), block_end, 2)
         current = part(carried, first, end, 1)
         initial = part(current, ctx.ints([0], "starts"), block_end, 1)
-        settled = _fixed_point(ctx, initial, own)
+        settled = _fixed_point(ctx, initial, own, block_size)
         dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
                            ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
@@ -195,7 +206,7 @@ def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
     return ctx.squeeze(ctx.add("MatMul", [marks, hits]), [1])
 
 
-def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
+def _fixed_point(ctx: EmitContext, initial: str, own: str, block_size: int) -> str:
     """Greedy suppression within one block: the candidates of ``initial`` (batch, rows) not suppressed by a kept
     earlier one (``own``: batch, rows, rows, later ones marked). Iterating "initial and not hit by the kept" from
     ``initial`` settles the first n candidates by step n, so a Loop runs until nothing changes (at most rows
@@ -211,7 +222,7 @@ def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
                                    ctx.const(0.0, "zero", dtype=np.float32)])
 
     body = _loop_body(ctx, prefix, build, [(carried, settled, TensorProto.BOOL)])
-    trips = ctx.const(np.int64(NMS_ROWS), "trips", dtype=np.int64)
+    trips = ctx.const(np.int64(block_size), "trips", dtype=np.int64)
     return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), initial], body=body)
 
 
@@ -266,7 +277,8 @@ def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_cent
 @register("_contrib_box_nms")
 def box_nms(ctx: EmitContext, node: Node) -> None:
     """The box count is read from the input at run time (it follows the image size in SSD and YOLOv3), and with
-    it the number of candidates, ``min(topk, count)``."""
+    it the number of candidates, ``min(topk, count)``. Many candidates of many batch entries (R-CNN's classes) are
+    suppressed in smaller blocks (``_nms_block_size``)."""
     a = node.attrs
     width = ctx.shape(0)[-1]
     if a["topk"] == 0:  # MXNet copies its input
@@ -295,7 +307,10 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
         over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
         return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
 
-    keep = _greedy_keep(ctx, keep, count, suppressed_by)
+    live = ctx.live(node.inputs[0])[:-1]
+    static = all(isinstance(dim, int) for dim in live)
+    candidates = int(np.prod(live[:-1])) * (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
+    keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates))
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
