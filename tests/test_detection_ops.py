@@ -1,7 +1,8 @@
 """Detection ops against real MXNet where the shared case table cannot hold them: ROIAlign's ``aligned`` (ONNX's
-half_pixel RoiAlign, opset 16) and its adaptive sampling grid (ONNX only), a dynamic batch, other input sizes in
-the generated module, box_nms on many boxes with many tied scores, the legacy SSD of MXNet's examples, and
-MultiProposal's refusal of a dynamic batch; the research detectors' ops against MXNet's float64 run."""
+half_pixel RoiAlign, opset 16), its adaptive sampling grid (ONNX only), its rois pooled a few a step and its map
+of a dynamic size, a dynamic batch, other input sizes in the generated module, box_nms on many boxes with many
+tied scores, the legacy SSD of MXNet's examples, and MultiProposal's refusal of a dynamic batch; the research
+detectors' ops against MXNet's float64 run."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,12 +10,16 @@ import onnxruntime as ort
 import pytest
 import torch
 from mxcases import CASE_INPUTS, CASES, S, assert_close, assert_near_exact, mx, run_reference
+from onnx import numpy_helper
 
 from mxconvert.errors import UnsupportedOpsError
 from mxconvert.mxnet_runner import MxnetModel
+from mxconvert.semantics import detection as semantics_detection
 from mxconvert.semantics.rules import ShapeError
 from mxconvert.to_onnx import ExportOptions, export_onnx
+from mxconvert.to_onnx import detection as onnx_detection
 from mxconvert.to_torch import TorchOptions, emit_pytorch
+from mxconvert.to_torch import detection as torch_detection
 from mxconvert.to_torch.loader import build_model, module_from_source
 
 d = S.var("data")
@@ -65,6 +70,51 @@ def test_roi_align_adaptive_grid_in_onnx_only():
         emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
 
 
+@pytest.mark.parametrize("images", [1, 2])
+@pytest.mark.parametrize("position_sensitive", [False, True])
+def test_roi_align_in_steps_near_float64(images, position_sensitive, tmp_path, monkeypatch):
+    """Where the x-weighted maps of all rois would be large, both targets pool a few rois a step (ONNX: a Scan
+    writing each step's bins in place; forced here by a budget of two rois' maps): within ``--tolerance auto``'s
+    bound of MXNet's float64 run, for one image and for rois of two."""
+    channels = 12 if position_sensitive else 3
+    for module in (semantics_detection, torch_detection):
+        monkeypatch.setattr(module, "ROI_ALIGN_STEP_VALUES", 2 * images * channels * 8 * 3)
+    rois = np.concatenate([ROIS, [[1, 0.5, 2.5, 7.0, 4.0]]]).astype(np.float32)
+    rois[:, 0] = np.minimum(rois[:, 0], images - 1)
+    sym = S.contrib.ROIAlign(d, S.var("rois", shape=rois.shape), pooled_size=(2, 3), spatial_scale=0.5,
+                             sample_ratio=2, position_sensitive=position_sensitive, name="roi")
+    reference = run_reference(sym, (images, channels, 8, 9), inputs={"rois": rois})
+    prefix = str(tmp_path / "m")
+    mx.model.save_checkpoint(prefix, 0, sym, {"rois": mx.nd.array(rois)}, {})
+    exact = MxnetModel(prefix, 0, dtype="float64")(reference.data.astype(np.float64))
+    model, _ = export_onnx(reference.graph, ExportOptions(input_shape=reference.data.shape, opset=13))
+    assert [node.op_type for node in model.graph.node].count("Scan") == 1
+    with torch.no_grad():
+        generated = torch_module(reference)(torch.from_numpy(reference.data)).numpy()
+    for actual in (onnx_outputs(reference, 13), [generated]):
+        assert_near_exact(reference.outputs, exact, actual)
+
+
+def test_roi_align_on_a_map_of_dynamic_size():
+    """A map whose height and width follow the dynamic axes: RoiAlign with the fixed sample_ratio (the separable
+    weights would fix the map's size) in ONNX, the generated module's weights sized at run time; aligned needs
+    RoiAlign's half_pixel mode (opset 16)."""
+    small, large = (run_reference(roi_align(sample_ratio=2), shape, inputs={"rois": ROIS})
+                    for shape in ((2, 3, 8, 9), (2, 3, 11, 13)))
+    options = ExportOptions(input_shape=small.data.shape, opset=13, dynamic_axes={"data": (2, 3)})
+    session = ort.InferenceSession(export_onnx(small.graph, options)[0].SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    source, state = emit_pytorch(small.graph, TorchOptions(small.data.shape, dynamic_axes={"data": (2, 3)}))
+    module = build_model(module_from_source(source), state)
+    for ref in (small, large):
+        assert_close(ref.outputs, session.run(None, {"data": ref.data}))
+        with torch.no_grad():
+            assert_close(ref.outputs, [module(torch.from_numpy(ref.data)).numpy()])
+    aligned = run_reference(roi_align(sample_ratio=2, aligned=True), (2, 3, 8, 9), inputs={"rois": ROIS})
+    with pytest.raises(UnsupportedOpsError, match=r"_contrib_ROIAlign \[aligned on a map whose size follows"):
+        export_onnx(aligned.graph, options)
+
+
 def _rows(x, classes: int, tied: bool):
     """Rows [id, score, x1, y1, x2, y2] from data in [-1, 1): overlapping boxes, scores in tenths when ``tied``."""
     u = (x + 1.0) * 0.5
@@ -88,6 +138,23 @@ def test_box_nms_many_boxes_dynamic_batch(tied):
     with torch.no_grad():
         assert_close(batch.outputs, [torch_module(ref)(torch.from_numpy(batch.data)).numpy()])
     assert (batch.outputs[0][..., 0] >= 0).sum() > 150
+
+
+def test_box_nms_per_class_in_smaller_blocks(monkeypatch):
+    """R-CNN's per-class suppression (a batch entry per class, every candidate kept) in smaller blocks where the
+    overlaps of a block of all classes would be large (forced here by a small budget): 8 classes of 300 boxes in
+    blocks of 64, compared exactly."""
+    monkeypatch.setattr(onnx_detection, "NMS_STEP_VALUES", 64 * 8 * 300)
+    sym = S.contrib.box_nms(_rows(d, 1, tied=False), overlap_thresh=0.5, valid_thresh=0.0001, topk=-1,
+                            coord_start=2, score_index=1, id_index=0, name="nms")
+    ref = run_reference(sym, (8, 300, 6), seed=6)
+    model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=13))
+    loop = next(node for node in model.graph.node if node.op_type == "Loop")
+    trips = next(node for node in model.graph.node if loop.input[0] in node.output)  # count over the block size
+    block = next(init for init in model.graph.initializer if init.name == trips.input[1])
+    assert numpy_helper.to_array(block) == 64
+    assert_close(ref.outputs, onnx_outputs(ref, 13))
+    assert (ref.outputs[0][..., 0] >= 0).sum() > 600
 
 
 @pytest.mark.parametrize("opset", [11, 13])

@@ -156,6 +156,20 @@ def roi_align_grid_refusal(node: Node) -> str | None:
     return f"sample_ratio {ratio} above {ROI_ALIGN_MAX_GRID}" if ratio > ROI_ALIGN_MAX_GRID else None
 
 
+ROI_ALIGN_STEP_VALUES = 1 << 22  # the x-weighted map a ROIAlign computes at once: 16 MB in float32
+
+
+def roi_align_step(rois: int, per_roi: int) -> int:
+    """How many rois a ROIAlign pools at once so that their x-weighted maps (``per_roi`` values each) stay within
+    ``ROI_ALIGN_STEP_VALUES``: all of them where they fit, else the largest such count that divides ``rois`` (0
+    where that would take over four times the steps of the best split)."""
+    step = max(1, ROI_ALIGN_STEP_VALUES // per_roi)
+    if step >= rois:
+        return rois
+    exact = max(count for count in range(1, step + 1) if rois % count == 0)
+    return exact if 4 * exact > step else 0
+
+
 @shape_rule("_contrib_MultiBoxPrior")
 def _multibox_prior(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]

@@ -8,9 +8,9 @@ call and computes overlaps of degenerate boxes unlike MXNet: the best candidates
 (ties in index order, as MXNet's stable sort), and a Loop over blocks of them in score order compares each block
 with the candidates from it on and resolves greedy suppression within the block in a few matrix products
 (``_greedy_keep``); the rows are then laid out as each op lays them out. ROIAlign samples with separable weights
-applied by MatMul. MultiBoxTarget's greedy
-matching is unrolled once per label row. The deformable pooling and RROIAlign gather the pixels they read from the
-flattened data at indices computed from the rois."""
+applied by MatMul, a few rois a step of a Scan where the maps weighted for all rois at once would be large.
+MultiBoxTarget's greedy matching is unrolled once per label row. The deformable pooling and RROIAlign gather the
+pixels they read from the flattened data at indices computed from the rois."""
 from __future__ import annotations
 
 import math
@@ -24,7 +24,8 @@ from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, deformable_psroi_refusal,
                                    multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
-                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, rroi_align_refusal)
+                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, roi_align_step,
+                                   rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -133,30 +134,41 @@ def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
 
 
 NMS_ROWS = 256  # candidates a step of the suppression Loop resolves together
+NMS_STEP_VALUES = 1 << 23  # overlaps a step holds at once, of every batch entry: 32 MB in float32
+
+
+def _nms_block_size(candidates: int) -> int:
+    """Candidates a suppression step resolves together: NMS_ROWS, halved (to 32 at least) while their overlaps with
+    ``candidates`` (of all batch entries, many classes in a per-class suppression) exceed NMS_STEP_VALUES."""
+    size = NMS_ROWS
+    while size > 32 and size * candidates > NMS_STEP_VALUES:
+        size //= 2
+    return size
 
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
-                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str]) -> str:
+                 suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str],
+                 block_size: int = NMS_ROWS) -> str:
     """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
     kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
     candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
-    A Loop takes NMS_ROWS candidates a step and their overlaps with every candidate from the first of them on
+    A Loop takes ``block_size`` candidates a step and their overlaps with every candidate from the first of them on
     (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
     "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
-    block = ctx.const(np.int64(NMS_ROWS), "block", dtype=np.int64)
+    block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
-        trips = ctx.const(np.int64(-(-count // NMS_ROWS)), "trips", dtype=np.int64)
+        trips = ctx.const(np.int64(-(-count // block_size)), "trips", dtype=np.int64)
         positions = ctx.const(np.arange(count), "positions", dtype=np.int64)
     else:
         size = ctx.squeeze(count, [0])
-        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(NMS_ROWS - 1), "round_up", dtype=np.int64)]),
+        trips = ctx.add("Div", [ctx.add("Add", [size, ctx.const(np.int64(block_size - 1), "round_up", dtype=np.int64)]),
                                 block])
         positions = _range(ctx, 0, size, 1)
     prefix = ctx.temp("nms")
     step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
-    block_end = ctx.ints([NMS_ROWS], "block_end")
+    block_end = ctx.ints([block_size], "block_end")
 
     def build() -> None:
         first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
@@ -178,7 +190,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         own = part(hits, ctx.ints([0], "starts"), block_end, 2)
         current = part(carried, first, end, 1)
         initial = part(current, ctx.ints([0], "starts"), block_end, 1)
-        settled = _fixed_point(ctx, initial, own)
+        settled = _fixed_point(ctx, initial, own, block_size)
         dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
                            ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
@@ -194,7 +206,7 @@ def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
     return ctx.squeeze(ctx.add("MatMul", [marks, hits]), [1])
 
 
-def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
+def _fixed_point(ctx: EmitContext, initial: str, own: str, block_size: int) -> str:
     """Greedy suppression within one block: the candidates of ``initial`` (batch, rows) not suppressed by a kept
     earlier one (``own``: batch, rows, rows, later ones marked). Iterating "initial and not hit by the kept" from
     ``initial`` settles the first n candidates by step n, so a Loop runs until nothing changes (at most rows
@@ -210,28 +222,36 @@ def _fixed_point(ctx: EmitContext, initial: str, own: str) -> str:
                                    ctx.const(0.0, "zero", dtype=np.float32)])
 
     body = _loop_body(ctx, prefix, build, [(carried, settled, TensorProto.BOOL)])
-    trips = ctx.const(np.int64(NMS_ROWS), "trips", dtype=np.int64)
+    trips = ctx.const(np.int64(block_size), "trips", dtype=np.int64)
     return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), initial], body=body)
 
 
 def _loop_body(ctx: EmitContext, prefix: str, build: Callable[[], str | None],
                carried: list[tuple[str, str, int]]) -> onnx.GraphProto:
-    """A Loop body of the nodes ``build`` adds (initializers stay outside, in scope), reading the step
-    ``{prefix}_step`` and the ``carried`` values (name in, name out, element type); the condition is the one
-    ``build`` returns, else passed on."""
-    outer, ctx.nodes = ctx.nodes, []
-    try:
+    """A Loop body of the nodes ``build`` adds, reading the step ``{prefix}_step`` and the ``carried`` values (name
+    in, name out, element type); the condition is the one ``build`` returns, else passed on."""
+    def body() -> None:
         condition = build() or f"{prefix}_cond"
         ctx.add("Identity", [condition], f"{prefix}_cond_out")
+
+    return _subgraph(ctx, f"{prefix}_body", body,
+                     [(f"{prefix}_step", TensorProto.INT64, []), (f"{prefix}_cond", TensorProto.BOOL, []),
+                      *((name, kind, None) for name, _, kind in carried)],
+                     [(f"{prefix}_cond_out", TensorProto.BOOL, []), *((name, kind, None) for _, name, kind in carried)])
+
+
+def _subgraph(ctx: EmitContext, name: str, build: Callable[[], None], inputs: list[tuple[str, int, list | None]],
+              outputs: list[tuple[str, int, list | None]]) -> onnx.GraphProto:
+    """A control-flow body of the nodes ``build`` adds (initializers stay outside, in scope), with ``inputs`` and
+    ``outputs`` (name, element type, shape or None)."""
+    outer, ctx.nodes = ctx.nodes, []
+    try:
+        build()
         nodes = ctx.nodes
     finally:
         ctx.nodes = outer
     value = helper.make_tensor_value_info
-    return helper.make_graph(
-        nodes, f"{prefix}_body",
-        [value(f"{prefix}_step", TensorProto.INT64, []), value(f"{prefix}_cond", TensorProto.BOOL, []),
-         *(value(name, kind, None) for name, _, kind in carried)],
-        [value(f"{prefix}_cond_out", TensorProto.BOOL, []), *(value(name, kind, None) for _, name, kind in carried)])
+    return helper.make_graph(nodes, name, [value(*spec) for spec in inputs], [value(*spec) for spec in outputs])
 
 
 def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_center: bool) -> str:
@@ -257,7 +277,8 @@ def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_cent
 @register("_contrib_box_nms")
 def box_nms(ctx: EmitContext, node: Node) -> None:
     """The box count is read from the input at run time (it follows the image size in SSD and YOLOv3), and with
-    it the number of candidates, ``min(topk, count)``."""
+    it the number of candidates, ``min(topk, count)``. Many candidates of many batch entries (R-CNN's classes) are
+    suppressed in smaller blocks (``_nms_block_size``)."""
     a = node.attrs
     width = ctx.shape(0)[-1]
     if a["topk"] == 0:  # MXNet copies its input
@@ -286,7 +307,10 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
         over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
         return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
 
-    keep = _greedy_keep(ctx, keep, count, suppressed_by)
+    live = ctx.live(node.inputs[0])[:-1]
+    static = all(isinstance(dim, int) for dim in live)
+    candidates = int(np.prod(live[:-1])) * (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
+    keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates))
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])
@@ -402,21 +426,58 @@ def _roi_align_weights(ctx: EmitContext, start: str, size: str, bins: int, sampl
     return weights
 
 
+def _roi_align_pool(ctx: EmitContext, rows: str, along_x: str, along_y: str, batch: str, shape: tuple[int, ...],
+                    pooled_w: int, samples: int, out: str | None = None) -> str:
+    """The bins of some rois: the map's rows (images, 1, channels x height, width) times each roi's x weights
+    (rois, width, pooled_w), of its own image, then its y weights (rois, pooled_h, height) times those columns,
+    over the samples a bin."""
+    images, channels, height, _ = shape
+    columns = ctx.add("MatMul", [rows, ctx.unsqueeze(along_x, [0])])
+    columns = ctx.reshape(columns, [-1, channels, height, pooled_w])
+    if images > 1:  # each roi's rows of its own image
+        count = ctx.add("Shape", [batch])
+        own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
+        columns = ctx.add("Gather", [columns, own], axis=0)
+    total = ctx.add("MatMul", [ctx.unsqueeze(along_y, [1]), columns])
+    return ctx.add("Div", [total, ctx.const(float(samples * samples), "points")], out)
+
+
+def _roi_align_steps(ctx: EmitContext, rows: str, along_x: str, along_y: str, batch: str, shape: tuple[int, ...],
+                     pooled: tuple[int, int], samples: int, step: int, out: str | None) -> str:
+    """``_roi_align_pool`` over ``step`` rois at a time in a Scan, each step's bins written in place into the
+    result: only one step's x-weighted map is held at once."""
+    prefix = ctx.temp("roi_step")
+    x_step, y_step, image_step, bins = (f"{prefix}_{part}" for part in ("x", "y", "image", "bins"))
+    float_type = helper.np_dtype_to_tensor_dtype(ctx.float_type)
+    scanned = [ctx.reshape(along_x, [-1, step, shape[3], pooled[1]]),
+               ctx.reshape(along_y, [-1, step, pooled[0], shape[2]])]
+    inputs = [(x_step, float_type, [step, shape[3], pooled[1]]), (y_step, float_type, [step, pooled[0], shape[2]])]
+    if shape[0] > 1:
+        scanned.append(ctx.reshape(batch, [-1, step]))
+        inputs.append((image_step, TensorProto.INT64, [step]))
+    body = _subgraph(ctx, f"{prefix}_body",
+                     lambda: _roi_align_pool(ctx, rows, x_step, y_step, image_step, shape, pooled[1], samples, bins),
+                     inputs, [(bins, float_type, [step, shape[1], *pooled])])
+    scanned = ctx.add("Scan", scanned, body=body, num_scan_inputs=len(scanned))
+    return ctx.reshape(scanned, [-1, shape[1], *pooled], out)
+
+
 @register("_contrib_ROIAlign", check=roi_align_refusal)
 def roi_align(ctx: EmitContext, node: Node) -> None:
-    """With a fixed sample_ratio, MXNet's sampling is separable: each box's weights along x, then along y
-    (``_roi_align_weights``), applied as two MatMuls over all rois and channels at once. sample_ratio <= 0 (a
-    grid sized by each box): RoiAlign, which samples and averages each bin as MXNet does (ceil(bin size) points a
-    side), batch indices truncated. Position-sensitive: every bin is pooled from every channel group and the group
-    of its own bin is picked."""
+    """With a fixed sample_ratio on a map of fixed size, MXNet's sampling is separable: each box's weights along x,
+    then along y (``_roi_align_weights``), applied as two MatMuls over all rois and channels at once, or where the
+    x-weighted maps of all rois would be large, over a few rois a step of a Scan (``_roi_align_steps``). Otherwise
+    (a grid sized by each box, a map whose size follows the dynamic axes): RoiAlign, which samples and averages
+    each bin as MXNet does (sample_ratio points a side, or ceil(bin size)), batch indices truncated.
+    Position-sensitive: every bin is pooled from every channel group and the group of its own bin is picked."""
     a = node.attrs
     rois = ctx.input(1)
     pooled_h, pooled_w = a["pooled_size"]
     batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
     out = ctx.output() if not a["position_sensitive"] else None
-    if a["sample_ratio"] > 0:
+    if a["sample_ratio"] > 0 and all(isinstance(dim, int) for dim in ctx.live(node.inputs[0])):
         samples = a["sample_ratio"]
-        images, channels, height, width = ctx.shape(0)
+        shape = images, channels, height, width = ctx.shape(0)
         offset = ctx.const(0.5 if a["aligned"] else 0.0, "offset")
         scale = ctx.const(a["spatial_scale"], "spatial_scale")
         start, end = ([ctx.add("Sub", [ctx.add("Mul", [_column(ctx, rois, i), scale]), offset]) for i in (1, 2)],
@@ -425,23 +486,26 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
         if not a["aligned"]:
             one = ctx.const(1.0, "one")
             size = [_select(ctx, ctx.add("Less", [side, one]), one, side) for side in size]
-        along_x = _roi_align_weights(ctx, start[0], size[0], pooled_w, samples, width)
+        along_x = ctx.add("Transpose", [_roi_align_weights(ctx, start[0], size[0], pooled_w, samples, width)],
+                          perm=[0, 2, 1])
         along_y = _roi_align_weights(ctx, start[1], size[1], pooled_h, samples, height)
         rows = ctx.reshape(ctx.input(0), [images, 1, channels * height, width])
-        columns = ctx.add("MatMul", [rows, ctx.unsqueeze(ctx.add("Transpose", [along_x], perm=[0, 2, 1]), [0])])
-        columns = ctx.reshape(columns, [-1, channels, height, pooled_w])
-        if images > 1:  # each roi's rows of its own image
-            count = _dims(ctx, ctx.add("Shape", [rois]), 0, 1)
-            own = ctx.add("Add", [ctx.add("Mul", [batch, count]), _range(ctx, 0, ctx.squeeze(count, [0]), 1)])
-            columns = ctx.add("Gather", [columns, own], axis=0)
-        total = ctx.add("MatMul", [ctx.unsqueeze(along_y, [1]), columns])
-        pooled = ctx.add("Div", [total, ctx.const(float(samples * samples), "points")], out)
+        count = ctx.live(node.inputs[1])[0]
+        step = roi_align_step(count, images * channels * height * pooled_w) if isinstance(count, int) else 0
+        if 0 < step < count:
+            pooled = _roi_align_steps(ctx, rows, along_x, along_y, batch, shape, (pooled_h, pooled_w), samples,
+                                      step, out)
+        else:
+            pooled = _roi_align_pool(ctx, rows, along_x, along_y, batch, shape, pooled_w, samples, out)
     else:
+        if a["aligned"] and ctx.opset < 16:
+            raise NotExpressible("aligned on a map whose size follows the dynamic axes needs opset 16")
         boxes = ctx.add("Slice", [rois, ctx.ints([1], "starts"), ctx.ints([5], "ends"), ctx.ints([1], "axes")])
         mode = {"coordinate_transformation_mode": "half_pixel" if a["aligned"] else "output_half_pixel"} \
             if ctx.opset >= 16 else {}
         pooled = ctx.add("RoiAlign", [ctx.input(0), boxes, batch], out, mode="avg", output_height=pooled_h,
-                         output_width=pooled_w, sampling_ratio=0, spatial_scale=a["spatial_scale"], **mode)
+                         output_width=pooled_w, sampling_ratio=max(0, a["sample_ratio"]),
+                         spatial_scale=a["spatial_scale"], **mode)
     if a["position_sensitive"]:
         bins = pooled_h * pooled_w
         channels = ctx.out_shape()[1]

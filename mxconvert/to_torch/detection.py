@@ -13,7 +13,7 @@ import numpy as np
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, deformable_psroi_refusal,
                                    multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal, rroi_align_refusal)
+                                   ROI_ALIGN_STEP_VALUES, roi_align_grid_refusal, rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -234,13 +234,13 @@ def mxnet_rroi_align(
 HELPERS["mxnet_roi_align"] = '''
 def mxnet_roi_align(
     x: torch.Tensor, rois: torch.Tensor, pooled_h: int, pooled_w: int, scale: float, samples: int, aligned: bool,
-    position_sensitive: bool
+    position_sensitive: bool, step_values: int
 ) -> torch.Tensor:
     """MXNet's ROIAlign with ``samples`` x ``samples`` points a bin: each bin the mean of bilinear samples of its
     box's image (boxes [batch, x1, y1, x2, y2], scaled, less 0.5 when ``aligned``, else at least 1 pixel wide).
-    The sampling is separable: each box's weights along x, then along y, applied as two matrix products over all
-    rois and channels at once. Position-sensitive: bin (i, j) of channel c reads channel c x bins + i x pooled_w
-    + j."""
+    The sampling is separable: each box's weights along x, then along y, applied as two matrix products over
+    all channels and as many rois at a time as keep their x-weighted maps within ``step_values`` values.
+    Position-sensitive: bin (i, j) of channel c reads channel c x bins + i x pooled_w + j."""
     images = rois[:, 0].to(torch.int64)
     boxes = rois[:, 1:5]
     offset = 0.5 if aligned else 0.0
@@ -250,12 +250,17 @@ def mxnet_roi_align(
         size = torch.where(size < 1.0, torch.ones_like(size), size)
     rois_count, batch, channels, height, width = rois.shape[0], x.shape[0], x.shape[1], x.shape[2], x.shape[3]
     along_y = mxnet_roi_align_weights(start[:, 1], size[:, 1], pooled_h, samples, height)
-    along_x = mxnet_roi_align_weights(start[:, 0], size[:, 0], pooled_w, samples, width)
-    columns = torch.matmul(x.reshape(batch, 1, channels * height, width), along_x.transpose(1, 2).unsqueeze(0))
-    if batch > 1:  # each roi's rows of its own image
-        columns = columns[images, torch.arange(rois_count, device=x.device)]
-    columns = columns.reshape(rois_count, channels, height, pooled_w)
-    pooled = torch.matmul(along_y.unsqueeze(1), columns) / float(samples * samples)
+    along_x = mxnet_roi_align_weights(start[:, 0], size[:, 0], pooled_w, samples, width).transpose(1, 2)
+    rows = x.reshape(batch, 1, channels * height, width)
+    step = max(1, step_values // (batch * channels * height * pooled_w))
+    pooled = torch.empty(rois_count, channels, pooled_h, pooled_w, dtype=x.dtype, device=x.device)
+    for first in range(0, rois_count, step):
+        last = min(first + step, rois_count)
+        columns = torch.matmul(rows, along_x[first:last].unsqueeze(0))
+        if batch > 1:  # each roi's rows of its own image
+            columns = columns[images[first:last], torch.arange(last - first, device=x.device)]
+        columns = columns.reshape(last - first, channels, height, pooled_w)
+        pooled[first:last] = torch.matmul(along_y[first:last].unsqueeze(1), columns) / float(samples * samples)
     if not position_sensitive:
         return pooled
     bins = pooled_h * pooled_w
@@ -620,7 +625,7 @@ def roi_align(ctx: TorchContext, node: Node) -> Lowering:
     pooled_h, pooled_w = a["pooled_size"]
     return Lowering(f"{ctx.helper('mxnet_roi_align')}({ctx.input(0)}, {ctx.input(1)}, {pooled_h}, {pooled_w}, "
                     f"{_float32(a['spatial_scale'])}, {a['sample_ratio']}, {a['aligned']}, "
-                    f"{a['position_sensitive']})")
+                    f"{a['position_sensitive']}, {ROI_ALIGN_STEP_VALUES})")
 
 
 @register("_contrib_MultiBoxPrior")
