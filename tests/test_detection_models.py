@@ -12,6 +12,8 @@ rois as a second input and suppresses nothing: its class probabilities and box d
 MXNet's float64 run (``--tolerance auto``'s rule)."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -25,6 +27,7 @@ from mxconvert.mxnet_runner import MxnetModel
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, build_model, emit_pytorch
 from mxconvert.to_torch.loader import module_from_source
+from mxconvert.to_torch.runner import CompiledModel
 from mxconvert.zoo.common import imagenet_normalise, sample_images
 from mxconvert.zoo.detection import MODELS, SIDE, batch_size, build_rfcn, input_side, rfcn_rois
 
@@ -76,15 +79,21 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
 
 def test_ssd_on_one_image_with_channels_last_convolutions(zoo_model):
     """SSD 512 on one image, as benchmarked: PyTorch computes its small convolutions in channels-last order
-    (``to_torch.convolution.channels_last_convolution``) and reproduces every MXNet detection."""
+    (``to_torch.convolution.channels_last_convolution``) and reproduces every MXNet detection, eager and under
+    ``--compile`` (whose oneDNN Graph fuser refuses this graph: the trace then runs unfused)."""
     prefix = zoo_model("det-ssd_512_mobilenet1.0_voc")
     data = imagenet_normalise(sample_images(1, SIDE, seed=3))
     expected, tolerances = mxnet_detections(prefix, data)
     source, state = emit_pytorch(load_checkpoint(prefix, 0), TorchOptions(data.shape))
     assert source.count("(mxnet_channels_last(") > 10
+    model = build_model(module_from_source(source), state)
     with torch.no_grad():
-        generated = build_model(module_from_source(source), state)(torch.from_numpy(data))
+        generated = model(torch.from_numpy(data))
     assert_detections_match(expected, _outputs(generated), tolerances)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        compiled = CompiledModel(model)(torch.from_numpy(data))
+    assert_detections_match(expected, _outputs(compiled), tolerances)
 
 
 @pytest.mark.parametrize("model", [pytest.param(m, marks=[pytest.mark.slow] if m in SLOW else [])

@@ -99,7 +99,7 @@ class CompiledModel:
 
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
-        self.traced: dict[tuple, torch.jit.ScriptModule] = {}
+        self.traced: dict[tuple, tuple[torch.jit.ScriptModule, bool]] = {}  # per shapes: the trace, fused or not
         self.inductor = None
 
     def __call__(self, *inputs: torch.Tensor | None):
@@ -110,13 +110,17 @@ class CompiledModel:
         key = tuple((None if x is None else (tuple(x.shape), x.dtype)) for x in inputs)
         if key not in self.traced:
             self.traced[key] = self._trace(inputs)
+        traced, fused = self.traced[key]
+        if not fused:
+            return traced(*given)
         with onednn_graph_fusion():
-            return self.traced[key](*given)
+            return traced(*given)
 
-    def _trace(self, example: tuple[torch.Tensor | None, ...]) -> torch.jit.ScriptModule:
+    def _trace(self, example: tuple[torch.Tensor | None, ...]) -> tuple[torch.jit.ScriptModule, bool]:
         """Trace for ``example``'s shapes (live shape arithmetic becomes constants), freeze, and run twice so
-        the profiling executor has fused the graph before the first real call. Inputs given as None keep their
-        defaults (traced as they are)."""
+        the profiling executor has fused the graph before the first real call; whether oneDNN Graph took it
+        (else the trace runs unfused, with a warning). Inputs given as None keep their defaults (traced as they
+        are)."""
         given = tuple(x for x in example if x is not None)
         names = [name for name, x in zip(inspect.signature(self.model.forward).parameters, example) if x is not None]
         shapes = ", ".join(str(tuple(x.shape)) for x in given)
@@ -125,12 +129,17 @@ class CompiledModel:
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes fixed on purpose
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's; see the README's benchmarks
                 traced = torch.jit.freeze(torch.jit.trace(self.model, example_kwarg_inputs=dict(zip(names, given))))
-                with onednn_graph_fusion():
-                    for _ in range(2):
-                        traced(*given)
         except RuntimeError as exc:
             raise MxConvertError(f"--compile: tracing failed on inputs of shapes {shapes}: {first_line(exc)}") from None
-        return traced
+        try:
+            with torch.no_grad(), onednn_graph_fusion():
+                for _ in range(2):
+                    traced(*given)
+        except RuntimeError as exc:  # oneDNN Graph refuses a partition it formed
+            warnings.warn(f"--compile: oneDNN Graph cannot fuse this model at shapes {shapes} ({first_line(exc)}); "
+                          "running the traced TorchScript without it")
+            return traced, False
+        return traced, True
 
     def _inductor(self):
         if self.inductor is None:
