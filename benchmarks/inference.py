@@ -141,9 +141,13 @@ def fusions_of(workdir: str) -> dict[str, dict[str, int]]:
 
 
 def _channels_last(net):
+    """The model's 4-D weights and buffers in channels_last (a detector's anchors and other tensors kept)."""
     import torch
 
-    return net.to(memory_format=torch.channels_last)
+    for tensor in (*net.parameters(), *net.buffers()):
+        if tensor.dim() == 4:
+            tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return net
 
 
 def _half(net):
