@@ -178,6 +178,11 @@ def live_dims(sizes: InputSizes, shapes: dict[TensorRef, Shape], probe: dict[Ten
     return lambda ref: sizes.dim_sources(shapes[ref], probe[ref])
 
 
+def all_fixed(dims: Iterable[int | tuple[str, int] | None]) -> bool:
+    """Whether every one of ``dims`` (a ``LiveDims`` answer, or part of one) is a size fixed at conversion."""
+    return all(isinstance(dim, int) for dim in dims)
+
+
 def emit_checked(graph: Graph, target: str, shapes: dict[TensorRef, Shape], probe: dict[TensorRef, Shape] | None,
                  emit: Callable[[dict[TensorRef, Shape]], tuple[Emitted, dict[str, str]]]) -> Emitted:
     """``emit(shapes) -> (result, node digests)`` at the given sizes and, with ``probe`` shapes (some axis is

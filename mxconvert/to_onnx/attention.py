@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dynamic import all_fixed
 from ..ir import Node
 from ..semantics.attention import INTERLEAVED_PARTS, INTERLEAVED_READS, interleaved_heads
 from .context import EmitContext
@@ -20,7 +21,7 @@ def _projection_sizes(ctx: EmitContext, index: int) -> tuple:
     """Sequence length and batch of the ``(sequence, batch, projections)`` input ``index``: fixed sizes, or
     ``[1]``-shaped tensors read from it at run time where an axis is dynamic."""
     shape = ctx.shape(index)
-    if all(isinstance(dim, int) for dim in ctx.live(ctx.current.inputs[index])[:2]):
+    if all_fixed(ctx.live(ctx.current.inputs[index])[:2]):
         return shape[0], shape[1]
     dims = ctx.add("Shape", [ctx.input(index)])
     return tuple(ctx.add("Gather", [dims, ctx.ints([axis], "axis")]) for axis in (0, 1))

@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, deformable_psroi_refusal,
@@ -308,7 +309,7 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
         return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
 
     live = ctx.live(node.inputs[0])[:-1]
-    static = all(isinstance(dim, int) for dim in live)
+    static = all_fixed(live)
     candidates = int(np.prod(live[:-1])) * (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
     keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates))
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
@@ -475,7 +476,7 @@ def roi_align(ctx: EmitContext, node: Node) -> None:
     pooled_h, pooled_w = a["pooled_size"]
     batch = ctx.add("Cast", [_column(ctx, rois, 0)], to=TensorProto.INT64)
     out = ctx.output() if not a["position_sensitive"] else None
-    if a["sample_ratio"] > 0 and all(isinstance(dim, int) for dim in ctx.live(node.inputs[0])):
+    if a["sample_ratio"] > 0 and all_fixed(ctx.live(node.inputs[0])):
         samples = a["sample_ratio"]
         shape = images, channels, height, width = ctx.shape(0)
         offset = ctx.const(0.5 if a["aligned"] else 0.0, "offset")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..dynamic import all_fixed
 from ..ir import Node
 from ..semantics.indexing import (CREATED_OPS, MASK_ASSIGN_OPS, RANDOM_OPS, UNIQUE_EXTRAS, arange_range,
                                   created_values, dtype_value, fill_values, full_like_value, histogram_edges,
@@ -210,7 +211,7 @@ def arange_like(ctx: EmitContext, node: Node) -> None:
 @register("_zeros", "_ones", "_full", check=unconvertible_values)
 def filled(ctx: EmitContext, node: Node) -> None:
     value = fill_values(node.attrs, ("value",))[0] if node.op == "_full" else float(node.op == "_ones")
-    if all(isinstance(dim, int) for dim in ctx.live(node.output())):
+    if all_fixed(ctx.live(node.output())):
         array = np.full(ctx.out_shape(), value)  # the shape attribute with its unknown (0) sizes inferred
         ctx.add("Identity", [ctx.const(array, "filled")], ctx.output())
     else:  # sizes that follow a dynamic input axis are read at run time
@@ -273,7 +274,7 @@ def created(ctx: EmitContext, node: Node) -> None:
 def full_like(ctx: EmitContext, node: Node) -> None:
     """A constant where the input's sizes are fixed, else the value expanded to its live shape."""
     value = full_like_value(node.attrs)
-    if all(isinstance(dim, int) for dim in ctx.live(node.output())):
+    if all_fixed(ctx.live(node.output())):
         ctx.add("Identity", [ctx.const(np.full(ctx.out_shape(), value), "filled")], ctx.output())
     else:
         ctx.add("Expand", [ctx.const(value, "value"), ctx.add("Shape", [ctx.input(0)])], ctx.output())

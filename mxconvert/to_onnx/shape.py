@@ -8,6 +8,7 @@ import math
 import numpy as np
 from onnx import TensorProto, helper
 
+from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.shape import (DIAGONAL_OPS, INSERT_OPS, UNRUNNABLE_OPS, InsertLayout, amp_cast_refusal,
@@ -157,7 +158,7 @@ def repeat(ctx: EmitContext, node: Node) -> None:
     expanded = ctx.add("Expand", [ctx.unsqueeze(x, [axis + 1]), ctx.ints(grown)])
     if a["axis"] is None:
         ctx.reshape(expanded, [-1], ctx.output())
-    elif all(isinstance(dim, int) for dim in ctx.live(node.inputs[0])):
+    elif all_fixed(ctx.live(node.inputs[0])):
         ctx.reshape(expanded, ctx.batch_shape(ctx.out_shape(), ctx.shape(0)), ctx.output())
     else:  # the other axes' sizes read at run time
         shape = ctx.add("Shape", [x])
@@ -449,7 +450,7 @@ def reshape(ctx: EmitContext, node: Node) -> None:
     if spec and not node.attrs["reverse"] and all(code >= -1 for code in spec) and list(spec).count(-1) <= 1:
         ctx.reshape(ctx.input(0), list(spec), ctx.output())  # 0 copies and -1 infers as in ONNX: sizes stay live
         return
-    if spec and (ctx.batch_dynamic or not all(isinstance(dim, int) for dim in ctx.live(node.inputs[0]))):
+    if spec and (ctx.batch_dynamic or not all_fixed(ctx.live(node.inputs[0]))):
         ctx.add("Reshape", [ctx.input(0), _live_target(ctx, reshape_terms(len(ctx.shape(0)), node.attrs))],
                 ctx.output())
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from ..dynamic import all_fixed
 from ..ir import Node
 from ..semantics.convolution import (DEFORMABLE_CONVOLUTIONS, deconvolution_geometry, deconvolution_refusal,
                                      is_channels_last, is_modulated, negative_pad, pooling_params,
@@ -87,7 +88,7 @@ def channels_last_convolution(ctx: TorchContext, node: Node) -> bool:
     axes and at most ``NATIVE_CONV_VALUES`` input values; else oneDNN), but for a 1x1 kernel (a matrix product
     either way, which the order does not speed up)."""
     shape, kernel = ctx.shape(0), node.attrs["kernel"]
-    fixed = all(isinstance(dim, int) for dim in ctx.live(node.inputs[0]))
+    fixed = all_fixed(ctx.live(node.inputs[0]))
     return (fixed and len(kernel) == 2 and shape[0] == 1 and node.attrs["num_group"] == 1
             and not (kernel[0] > 3 and kernel[1] > 3) and math.prod(shape) <= NATIVE_CONV_VALUES
             and tuple(kernel) != (1, 1))
