@@ -3,6 +3,7 @@ hybridized Gluon block, saved as users save them, converted to ONNX (run by onnx
 generated module, and it scripted), compared with MXNet 1.9.1's forward outputs."""
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_torch import TorchOptions, emit_pytorch
 from mxconvert.to_torch.loader import build_model, module_from_source
+from mxconvert.to_torch.runner import CompiledModel
 
 BATCH, FEATURES, HIDDEN = 2, 3, 4
 
@@ -56,11 +58,17 @@ class Converted:
                 found[name] = [t.numpy() for t in (result if isinstance(result, tuple) else (result,))]
         return found
 
-    def check(self, prefix: str, feeds: dict[str, np.ndarray], rows: dict[int, int] | None = None) -> list:
+    def check(self, prefix: str, feeds: dict[str, np.ndarray], rows: dict[int, int] | None = None,
+              compiled: CompiledModel | None = None) -> list:
         """Every target against MXNet (whose outputs it returns); ``rows``: output -> how many leading rows MXNet
-        defines."""
+        defines; ``compiled``: the module's ``--compile`` form too."""
         want = _mxnet(prefix, feeds)
-        for target, got in self.outputs(feeds).items():
+        found = self.outputs(feeds)
+        if compiled is not None:
+            order = inspect.signature(self.module.forward).parameters
+            with torch.no_grad():
+                found["compiled"] = [t.numpy() for t in compiled(*(torch.from_numpy(feeds[name]) for name in order))]
+        for target, got in found.items():
             assert len(got) == len(want), target
             for index, count in (rows or {}).items():
                 assert not got[index][count:].any(), f"{target}: rows past the last step are not zero"
@@ -185,8 +193,10 @@ def test_while_loop_stops_on_its_condition(tmp_path):
     prefix = _save(_while_loop_symbol(), _weights(8, w=(BATCH, FEATURES)), tmp_path / "loop")
     converted = Converted(prefix, {"i0": (1,), "data": (BATCH, FEATURES)})
     feeds = _feeds(9, data=(BATCH, FEATURES))
+    compiled = CompiledModel(converted.module)  # specialised on the first input: the step count is not kept
     for start, steps in ((0.0, 4), (2.0, 2), (-2.5, 6)):  # MXNet leaves the rows after the last step unwritten
-        converted.check(prefix, {**feeds, "i0": np.array([start], np.float32)}, rows={0: steps, 1: steps})
+        converted.check(prefix, {**feeds, "i0": np.array([start], np.float32)}, rows={0: steps, 1: steps},
+                        compiled=compiled)
 
 
 def test_cond_takes_either_branch(tmp_path):
@@ -195,10 +205,11 @@ def test_cond_takes_either_branch(tmp_path):
     sym = S.contrib.cond(S.sum(x) > 0, lambda: S.broadcast_add(x * 2, w), lambda: S.relu(x) - 1)
     prefix = _save(S.Group([sym, S.sigmoid(x)]), _weights(10, w=(1, FEATURES)), tmp_path / "cond")
     converted = Converted(prefix, {"data": (BATCH, FEATURES)})
-    assert "if bool(" in converted.source and "else:" in converted.source
+    assert "if mxnet_decision(" in converted.source and "else:" in converted.source
+    compiled = CompiledModel(converted.module)  # specialised on the first input: the branch taken is not kept
     for sign in (1.0, -1.0):
         feeds = {"data": sign * np.abs(_feeds(11, data=(BATCH, FEATURES))["data"])}
-        converted.check(prefix, feeds)
+        converted.check(prefix, feeds, compiled=compiled)
 
 
 def test_unsupported_ops_inside_bodies_are_listed_by_name():

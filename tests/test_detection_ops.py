@@ -273,3 +273,25 @@ def test_research_ops_near_float64(case, tmp_path):
     generated = [o.numpy() for o in (generated if isinstance(generated, (tuple, list)) else [generated])]
     for actual in (onnx_outputs(reference, 13), generated):
         assert_near_exact(reference.outputs, exact, actual)
+
+
+def test_box_nms_compiled_for_other_boxes():
+    """``--compile`` specialises the module to an input shape, not to its values: traced on boxes that suppress
+    none, it still suppresses a chain of boxes (each overlapping the next) as MXNet does, which takes its greedy
+    suppression many steps."""
+    from mxconvert.to_torch.runner import CompiledModel
+
+    count = 40
+    left = np.arange(count, dtype=np.float32)
+    rows = np.stack([np.zeros(count), 1.0 - left / 100, left * 3, left * 0, left * 3 + 10, left * 0 + 10], -1)
+    chain = rows.astype(np.float32)[None]
+    apart = chain.copy()
+    apart[..., [2, 4]] += left[:, None] * 20
+    sym = S.contrib.box_nms(d, overlap_thresh=0.45, valid_thresh=0.01, topk=-1, id_index=0, name="nms")
+    expected = mx.nd.contrib.box_nms(mx.nd.array(chain), overlap_thresh=0.45, valid_thresh=0.01, topk=-1,
+                                     id_index=0).asnumpy()
+    assert 10 < (expected[0, :, 0] >= 0).sum() < count
+    compiled = CompiledModel(torch_module(run_reference(sym, chain.shape)))
+    with torch.no_grad():
+        compiled(torch.from_numpy(apart))
+        assert_close([expected], [compiled(torch.from_numpy(chain)).numpy()])

@@ -7,10 +7,23 @@ from typing import TYPE_CHECKING
 from ..semantics.control_flow import body_slots, bound_body, loop_var_slots, state_count
 from ..ir import Node
 from ..semantics.control_flow import body_shapes
-from .registry import Lowering, register
+from .registry import HELPERS, Lowering, register
 
 if TYPE_CHECKING:
     from .codegen import TorchContext
+
+
+HELPERS["mxnet_decision"] = '''
+def mxnet_decision(flag: torch.Tensor) -> bool:
+    """``bool(flag)``, for a branch or a loop's end taken on a value. torch.jit.trace would keep its example's
+    choice for every input, so tracing stops here (torch.jit.script and eager calls decide on each input)."""
+    if torch.jit.is_scripting():
+        return bool(flag)
+    if torch.jit.is_tracing():
+        raise RuntimeError("the model branches on tensor values (_while_loop, _cond), which a trace would fix to "
+                           "its example's path: script it (torch.jit.script) or run it eagerly")
+    return bool(flag)
+'''
 
 
 def _lowered(ctx: TorchContext, node: Node, index: int, bound: dict[int, str], depth: int) -> tuple[list[str],
@@ -87,7 +100,7 @@ def while_loop(ctx: TorchContext, node: Node) -> Lowering:
                     for index, stack in enumerate(stacks)),
                   ctx.statement(f"for {step} in range({a['max_iterations']}):"),
                   *cond_lines,
-                  ctx.statement(f"if not bool({flag}):", 1),
+                  ctx.statement(f"if not {ctx.helper('mxnet_decision')}({flag}):", 1),
                   ctx.statement("break", 2),
                   *func_lines,
                   *(ctx.statement(f"{stack}[{step}] = {value}", 1) for stack, value in zip(stacks, results)),
@@ -100,7 +113,7 @@ def cond(ctx: TorchContext, node: Node) -> Lowering:
     """``if`` on the condition's one value (non-zero is true), each branch assigning the outputs."""
     result = ctx.namer(f"{ctx.name}_result")
     cond_lines, (flag,) = _lowered(ctx, node, 0, {}, 0)
-    statements = [*cond_lines, ctx.statement(f"if bool({flag}):")]
+    statements = [*cond_lines, ctx.statement(f"if {ctx.helper('mxnet_decision')}({flag}):")]
     for index, keyword in ((1, None), (2, "else:")):
         lines, results = _lowered(ctx, node, index, {}, 1)
         statements += [ctx.statement(keyword)] if keyword else []

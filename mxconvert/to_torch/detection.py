@@ -47,12 +47,13 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
 NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
-HELPERS["mxnet_exporting"] = '''
-def mxnet_exporting() -> bool:
-    """Whether torch.export is tracing the model (it takes no loop that ends on a value)."""
+HELPERS["mxnet_tracing"] = '''
+def mxnet_tracing() -> bool:
+    """Whether torch.jit.trace or torch.export records the model: a recording keeps no loop that ends on a value,
+    so such a loop runs all its steps there (else the recording would hold the step count of its example)."""
     if torch.jit.is_scripting():
         return False
-    return torch.compiler.is_exporting()
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
 '''
 HELPERS["mxnet_greedy_keep"] = f'''
 def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
@@ -60,8 +61,8 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
     ``suppresses`` (batch, rows, count - start: the columns from ``start`` on), which mark the candidates each
     suppresses. Within the rows, greedy suppression is the fixed point of "kept unless a kept earlier one suppresses
     it": iterated from ``keep``, the first n rows are settled by step n, so the loop ends when nothing changes (at
-    most ``rows`` steps; all of them under torch.export). The rows kept then drop the later candidates they mark.
-    The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
+    most ``rows`` steps; all of them under torch.jit.trace and torch.export). The rows kept then drop the later
+    candidates they mark. The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
     rows, columns = suppresses.shape[1], suppresses.shape[2]
     later = torch.arange(columns, device=keep.device).unsqueeze(0) > torch.arange(rows, device=keep.device).unsqueeze(1)
     hits = (suppresses & later).to(torch.float32)  # 0 or 1: the products below count exactly
@@ -70,7 +71,7 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
     settled = initial
     for _ in range(rows):
         update = initial & ~(torch.matmul(settled.unsqueeze(1).to(torch.float32), own).squeeze(1) > 0)
-        if not mxnet_exporting() and torch.equal(update, settled):
+        if not mxnet_tracing() and torch.equal(update, settled):
             break
         settled = update
     dropped = torch.matmul(settled.unsqueeze(1).to(torch.float32), hits).squeeze(1) > 0
@@ -577,7 +578,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     if a["topk"] == 0:  # MXNet copies its input
         return Lowering(f"({ctx.input(0)},)")
     ctx.helper("mxnet_box_overlap")
-    ctx.helper("mxnet_exporting")
+    ctx.helper("mxnet_tracing")
     ctx.helper("mxnet_greedy_keep")
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
@@ -639,7 +640,7 @@ def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxDetection")
 def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_exporting", "mxnet_greedy_keep"):
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_tracing", "mxnet_greedy_keep"):
         ctx.helper(helper)
     variances = ", ".join(_float32(v) for v in a["variances"])
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
@@ -652,7 +653,7 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
     """The anchors are constants of the feature map's size (``semantics.detection.proposal_anchors``)."""
     a = node.attrs
     ctx.helper("mxnet_proposal_overlap")
-    ctx.helper("mxnet_exporting")
+    ctx.helper("mxnet_tracing")
     ctx.helper("mxnet_greedy_keep")
     height, width = ctx.shape(0)[2:]
     first, at_most = proposal_counts(node, ctx.shape(0))

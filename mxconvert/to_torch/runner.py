@@ -9,6 +9,7 @@ import os
 import pickle
 import sys
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -94,52 +95,69 @@ class CompiledModel:
     On the CPU: traced and frozen TorchScript run with oneDNN Graph fusion, which compiles convolutions with
     their BatchNorm, ReLU and residual additions into fused partitions once per shape, weights prepacked.
     Inductor (``torch.compile`` with freezing) recreates a oneDNN primitive descriptor on every convolution
-    call, which at batch 1 costs more than the arithmetic of a small ResNet layer. On CUDA: ``torch.compile``
-    with inductor's freezing, static shapes."""
+    call, which at batch 1 costs more than the arithmetic of a small ResNet layer; it takes the models that
+    cannot be traced (those that branch on values, ``_while_loop`` and ``_cond``: a trace would keep its
+    example's path, so the generated module refuses it) and those whose graph oneDNN Graph refuses. Where
+    inductor cannot compile (no C++ compiler), these run eagerly or as the unfused trace, with a warning. On
+    CUDA: inductor, static shapes."""
 
     def __init__(self, model: torch.nn.Module):
         self.model = model.eval()
-        self.traced: dict[tuple, tuple[torch.jit.ScriptModule, bool]] = {}  # per shapes: the trace, fused or not
+        self.forms: dict[tuple, Callable] = {}  # per input shapes
         self.inductor = None
 
     def __call__(self, *inputs: torch.Tensor | None):
-        """The model on its inputs, in ``forward``'s order (a begin state left to its default: None)."""
+        """The model on its inputs, in ``forward``'s order (a begin state left to its default: None), without
+        gradients."""
         given = tuple(x for x in inputs if x is not None)
-        if given[0].device.type != "cpu":
-            return self._inductor()(*inputs)
-        key = tuple((None if x is None else (tuple(x.shape), x.dtype)) for x in inputs)
-        if key not in self.traced:
-            self.traced[key] = self._trace(inputs)
-        traced, fused = self.traced[key]
-        if not fused:
-            return traced(*given)
-        with onednn_graph_fusion():
-            return traced(*given)
+        with torch.no_grad():
+            if given[0].device.type != "cpu":
+                return self._inductor()(*inputs)
+            key = tuple((None if x is None else (tuple(x.shape), x.dtype)) for x in inputs)
+            if key not in self.forms:
+                self.forms[key] = self._specialise(inputs)
+            return self.forms[key](*inputs)
 
-    def _trace(self, example: tuple[torch.Tensor | None, ...]) -> tuple[torch.jit.ScriptModule, bool]:
-        """Trace for ``example``'s shapes (live shape arithmetic becomes constants), freeze, and run twice so
-        the profiling executor has fused the graph before the first real call; whether oneDNN Graph took it
-        (else the trace runs unfused, with a warning). Inputs given as None keep their defaults (traced as they
-        are)."""
+    def _specialise(self, example: tuple[torch.Tensor | None, ...]) -> Callable:
+        """The fastest form that computes the model for every input of ``example``'s shapes: the trace (live
+        shape arithmetic becomes constants), frozen and fused by oneDNN Graph (run twice, so that the profiling
+        executor has fused it before the first real call), or inductor where the trace does not fit."""
         given = tuple(x for x in example if x is not None)
         names = [name for name, x in zip(inspect.signature(self.model.forward).parameters, example) if x is not None]
-        shapes = ", ".join(str(tuple(x.shape)) for x in given)
         try:
-            with torch.no_grad(), warnings.catch_warnings():
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shapes fixed on purpose
                 warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript's; see the README's benchmarks
                 traced = torch.jit.freeze(torch.jit.trace(self.model, example_kwarg_inputs=dict(zip(names, given))))
-        except RuntimeError as exc:
-            raise MxConvertError(f"--compile: tracing failed on inputs of shapes {shapes}: {first_line(exc)}") from None
+        except RuntimeError as exc:  # a model that branches on values refuses to be traced
+            return self._inductor_or(self.model, example, f"it cannot be traced ({first_line(exc)})", "eagerly")
+
+        def unfused(*inputs: torch.Tensor | None):
+            return traced(*(x for x in inputs if x is not None))
+
+        def fused(*inputs: torch.Tensor | None):
+            with onednn_graph_fusion():
+                return unfused(*inputs)
+
         try:
-            with torch.no_grad(), onednn_graph_fusion():
-                for _ in range(2):
-                    traced(*given)
+            for _ in range(2):
+                fused(*example)
         except RuntimeError as exc:  # oneDNN Graph refuses a partition it formed
-            warnings.warn(f"--compile: oneDNN Graph cannot fuse this model at shapes {shapes} ({first_line(exc)}); "
-                          "running the traced TorchScript without it")
-            return traced, False
-        return traced, True
+            return self._inductor_or(unfused, example, f"oneDNN Graph cannot fuse it ({first_line(exc)})",
+                                     "as the unfused trace")
+        return fused
+
+    def _inductor_or(self, fallback: Callable, example: tuple[torch.Tensor | None, ...], why: str,
+                     how: str) -> Callable:
+        """Inductor's form, compiled on ``example``; ``fallback`` (with a warning) where inductor fails."""
+        try:
+            self._inductor()(*example)
+        except Exception as exc:  # inductor's failures (a missing compiler, an unsupported op) share no type
+            shapes = ", ".join(str(tuple(x.shape)) for x in example if x is not None)
+            warnings.warn(f"--compile: at shapes {shapes} {why}, and inductor failed ({first_line(exc)}); "
+                          f"running the model {how}")
+            return fallback
+        return self._inductor()
 
     def _inductor(self):
         if self.inductor is None:
