@@ -77,15 +77,15 @@ def test_detector_matches_mxnet_in_both_targets(zoo_model, model, side):
         assert_detections_match(expected, actual, tolerances)
 
 
-def test_ssd_on_one_image_with_channels_last_convolutions(zoo_model):
-    """SSD 512 on one image, as benchmarked: PyTorch computes its small convolutions in channels-last order
-    (``to_torch.convolution.channels_last_convolution``) and reproduces every MXNet detection, eager and under
+def test_ssd_on_one_image_with_packed_convolutions(zoo_model):
+    """SSD 512 on one image, as benchmarked: PyTorch computes its small convolutions from weights kept in oneDNN's
+    layout (``to_torch.convolution.packed_convolution``) and reproduces every MXNet detection, eager and under
     ``--compile`` (whose oneDNN Graph fuser refuses this graph: inductor compiles it), there on a second image
     too (the suppression's steps are not those of the image it was compiled on)."""
     prefix = zoo_model("det-ssd_512_mobilenet1.0_voc")
     images = [imagenet_normalise(sample_images(1, SIDE, seed=seed)) for seed in (3, 4)]
     source, state = emit_pytorch(load_checkpoint(prefix, 0), TorchOptions(images[0].shape))
-    assert source.count("(mxnet_channels_last(") > 10
+    assert source.count("MxnetPackedConv2d(") > 10
     model = build_model(module_from_source(source), state)
     compiled = CompiledModel(model)
     for index, data in enumerate(images):

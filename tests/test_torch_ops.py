@@ -1,6 +1,7 @@
 """The PyTorch emitter against real MXNet: per-op graphs, other input sizes, hostile names, training, export."""
 from __future__ import annotations
 
+import copy
 import io
 import subprocess
 import sys
@@ -72,25 +73,40 @@ def test_other_input_sizes_follow_mxnet():
         assert_close([_mxnet_forward(sym, weights, data)], [out])
 
 
-def test_small_convolutions_of_one_image_run_channels_last():
-    """Where PyTorch would compute a convolution of one image with its native kernel, weight and input are in
-    channels-last order (the output back in channels-first order); the module runs other batch sizes as well."""
+def test_small_convolutions_of_one_image_keep_a_packed_weight():
+    """Where PyTorch would compute a convolution of one image with its native kernel, the layer is an
+    ``MxnetPackedConv2d``: without gradients on the CPU it computes from a copy of its weight in oneDNN's layout,
+    made again after the weight changes; with gradients, traced, scripted or after a copy it is ``nn.Conv2d``;
+    the module runs other batch sizes as well. Each against MXNet."""
     sym, shape = CASES["conv_dilate_one_image"]
     ref = run_reference(sym, shape)
     source, state = emit_pytorch(ref.graph, TorchOptions(shape))
-    assert "self.conv(mxnet_channels_last(data)).contiguous()" in source
+    assert "self.conv = MxnetPackedConv2d(" in source
     model = build_model(module_from_source(source), state)
-    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)  # loading the state dict kept it
     weights = {f"arg:{k}": v for k, v in ref.graph.params.items()}
-    data = np.random.default_rng(2).uniform(-1, 1, (2, *shape[1:])).astype(np.float32)
+    data = np.random.default_rng(2).uniform(-1, 1, shape).astype(np.float32)
+    expected = [_mxnet_forward(sym, weights, data)]
+    x = torch.from_numpy(data)
     with torch.no_grad():
-        out = model(torch.from_numpy(data))
-    assert out.is_contiguous()
-    assert_close([_mxnet_forward(sym, weights, data)], [out.numpy()])
+        out = model(x)
+    assert out.is_contiguous() and "packed" in model.conv.__dict__
+    assert_close(expected, [out.numpy()])
+    assert_close(expected, [model(x).detach().numpy()])  # with gradients: nn.Conv2d's own
+    assert_close(expected, [torch.jit.script(model)(x).detach().numpy()])
+    assert_close(expected, [torch.jit.trace(model, x)(x).detach().numpy()])
+    assert "packed" not in copy.deepcopy(model).conv.__dict__
+    with torch.no_grad():
+        model.conv.weight.mul_(2.0)
+        model.conv.bias.mul_(2.0)
+        assert_close([2 * expected[0]], [model(x).numpy()])  # packed again
+        batch = np.random.default_rng(3).uniform(-1, 1, (2, *shape[1:])).astype(np.float32)
+        model.conv.weight.div_(2.0)
+        model.conv.bias.div_(2.0)
+        assert_close([_mxnet_forward(sym, weights, batch)], [model(torch.from_numpy(batch)).numpy()])
     for other in [(2, 3, 7, 9), (1, 3, 90, 90)]:  # a batch, more values: ATen's oneDNN kernel
-        assert "mxnet_channels_last" not in emit_pytorch(ref.graph, TorchOptions(other))[0]
+        assert "MxnetPackedConv2d" not in emit_pytorch(ref.graph, TorchOptions(other))[0]
     one_by_one = run_reference(S.Convolution(d, kernel=(1, 1), num_filter=4, name="conv"), shape).graph
-    assert "mxnet_channels_last" not in emit_pytorch(one_by_one, TorchOptions(shape))[0]
+    assert "MxnetPackedConv2d" not in emit_pytorch(one_by_one, TorchOptions(shape))[0]
 
 
 @pytest.mark.parametrize("case", ["pool_lp2_1d", "pool_same_sum", "pool_same_avg", "pool_1d_full_sum"])

@@ -73,20 +73,51 @@ def mxnet_cube_root(x: torch.Tensor) -> torch.Tensor:
 '''
 
 
-HELPERS["mxnet_channels_last"] = '''
-def mxnet_channels_last(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in channels-last memory order, for a small convolution whose weight is stored so: on the CPU PyTorch
-    computes it in that order 1.1 to 3.5 times as fast as in the channels-first order it takes otherwise."""
-    return x.contiguous(memory_format=torch.channels_last)
+HELPERS["MxnetPackedConv2d"] = '''
+class MxnetPackedConv2d(nn.Conv2d):
+    """``nn.Conv2d`` for a small convolution of one image, which PyTorch would give its slow native kernel on the
+    CPU: there, without gradients, oneDNN computes it from a copy of the weight in its own blocked layout (as
+    MXNet keeps its weights), made again when the weight or the input size changes and never saved or copied.
+    Elsewhere (gradients, other devices and types, torch.jit, torch.compile, torch.export) it is ``nn.Conv2d``."""
+
+    __jit_ignored_attributes__ = ["packed"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return self._conv_forward(x, self.weight, self.bias)
+        if not self.packs():
+            return self._conv_forward(x, self.weight, self.bias)
+        return self.packed_forward(x)
+
+    @torch.jit.unused
+    def packs(self) -> bool:
+        return not (torch.is_grad_enabled() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+                    or self.weight.device.type != "cpu" or self.weight.dtype != torch.float32
+                    or not torch.backends.mkldnn.is_available())
+
+    @torch.jit.unused
+    def packed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        key = (tuple(x.shape), self.weight.data_ptr(), self.weight._version)
+        packed = self.__dict__.get("packed")
+        if packed is None or packed[0] != key:
+            weight = self.weight.contiguous().to_mkldnn()
+            packed = self.packed = (key, torch._C._nn.mkldnn_reorder_conv2d_weight(
+                weight, self.padding, self.stride, self.dilation, self.groups, list(x.shape)))
+        return torch.ops.mkldnn._convolution_pointwise(x.contiguous(), packed[1], self.bias, self.padding,
+                                                       self.stride, self.dilation, self.groups, "none", [],
+                                                       "").contiguous()
+
+    def __getstate__(self):
+        return {key: value for key, value in self.__dict__.items() if key != "packed"}
 '''
 NATIVE_CONV_VALUES = 20480  # ATen's most input values for which it takes its native kernel at batch 1
 
 
-def channels_last_convolution(ctx: TorchContext, node: Node) -> bool:
-    """Whether a 2-D convolution of fixed sizes is computed in channels-last order: one PyTorch would compute with
-    its native kernel on the CPU (ATen's choice for float32 at batch 1, one group, no kernel side past 3 on both
-    axes and at most ``NATIVE_CONV_VALUES`` input values; else oneDNN), but for a 1x1 kernel (a matrix product
-    either way, which the order does not speed up)."""
+def packed_convolution(ctx: TorchContext, node: Node) -> bool:
+    """Whether a 2-D convolution of fixed sizes is an ``MxnetPackedConv2d``: one PyTorch would compute with its
+    native kernel on the CPU (ATen's choice for float32 at batch 1, one group, no kernel side past 3 on both axes
+    and at most ``NATIVE_CONV_VALUES`` input values; else oneDNN), but for a 1x1 kernel (a matrix product, where
+    oneDNN is not faster on all sizes)."""
     shape, kernel = ctx.shape(0), node.attrs["kernel"]
     fixed = all_fixed(ctx.live(node.inputs[0]))
     return (fixed and len(kernel) == 2 and shape[0] == 1 and node.attrs["num_group"] == 1
@@ -103,8 +134,8 @@ def _layout_check(node: Node) -> str | None:
                                                                else f"{len(n.attrs['kernel'])}-D kernel"),
           computed_weights=True)
 def convolution(ctx: TorchContext, node: Node) -> Lowering:
-    """``nn.Conv{1,2,3}d``; ``F.conv{1,2,3}d`` where a weight is computed in the graph; a small 2-D one of one
-    image in channels-last order (:func:`channels_last_convolution`), its output back in channels-first order."""
+    """``nn.Conv{1,2,3}d``; ``F.conv{1,2,3}d`` where a weight is computed in the graph; ``MxnetPackedConv2d`` for a
+    small 2-D one of one image (:func:`packed_convolution`)."""
     a = node.attrs
     rank = len(a["kernel"])
     options: dict[str, object] = {}
@@ -122,11 +153,9 @@ def convolution(ctx: TorchContext, node: Node) -> Lowering:
     options = {"kernel_size": tuple(a["kernel"]), **options}
     if bias is None:
         options["bias"] = False
-    layer = call_source(f"nn.Conv{rank}d", str(weight.shape[1] * a["num_group"]), str(a["num_filter"]), **options)
+    kind = ctx.helper("MxnetPackedConv2d") if packed_convolution(ctx, node) else f"nn.Conv{rank}d"
+    layer = call_source(kind, str(weight.shape[1] * a["num_group"]), str(a["num_filter"]), **options)
     state = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
-    if channels_last_convolution(ctx, node):
-        layer += ".to(memory_format=torch.channels_last)"
-        return Lowering(f"{ctx.layer}({ctx.helper('mxnet_channels_last')}({ctx.input(0)})).contiguous()", layer, state)
     return Lowering(f"{ctx.layer}({ctx.input(0)})", layer, state)
 
 

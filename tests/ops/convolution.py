@@ -31,7 +31,7 @@ CASES.update({
     "conv_depthwise": (_conv(d, kernel=(3, 3), num_filter=4, num_group=4, pad=(1, 1)), (1, 4, 8, 8)),
     "conv_1x1_rect": (_conv(d, kernel=(1, 3), num_filter=5, stride=(1, 2)), (1, 2, 5, 9)),
     "conv1d": (_conv(d, kernel=(3,), num_filter=4, pad=(1,)), (2, 3, 10)),
-    # one image: PyTorch computes it in channels-last order (to_torch.convolution.channels_last_convolution)
+    # one image: an MxnetPackedConv2d in PyTorch (to_torch.convolution.packed_convolution)
     "conv_dilate_one_image": (_conv(d, kernel=(3, 2), num_filter=4, dilate=(2, 3), pad=(2, 1), stride=(1, 2)),
                               (1, 3, 7, 9)),
     "pool_max_valid": (_pool(kernel=(3, 3), stride=(2, 2))(d), (1, 2, 9, 10)),
