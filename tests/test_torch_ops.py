@@ -43,9 +43,12 @@ def test_op_matches_mxnet_and_scripts(case):
         assert [o.numpy().dtype for o in eager] == [o.dtype for o in ref.outputs]
         scripted = _outputs(torch.jit.script(model)(data))
         exported = _outputs(torch.export.export(model, (data,)).module()(data))
+    plain = eager
+    if "MxnetPackedConv2d(" in source:  # with gradients, its weight is not the copy packed for oneDNN
+        plain = [o.detach() for o in _outputs(model(data))]
     for out in (scripted, exported):
         assert all(torch.allclose(a.double(), b.double(), rtol=1e-6, atol=1e-7, equal_nan=True)
-                   for a, b in zip(out, eager, strict=True))
+                   for a, b in zip(out, plain, strict=True))
 
 
 def _mxnet_forward(sym, weights: dict[str, np.ndarray], data: np.ndarray) -> np.ndarray:
