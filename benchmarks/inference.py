@@ -189,8 +189,9 @@ BACKENDS: dict[str, Backend] = {
                                    transform=_channels_last),
     "torch-fp16": Backend("pytorch", "eager, --fuse_bn, weights and compute in float16 (GPU)", fuse_bn=True,
                           transform=_half),
-    "torch-compile": Backend("pytorch", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU), "
-                             "inductor (CUDA)", fuse_bn=True, transform=_compiled),
+    "torch-compile": Backend("pytorch", "--compile of the --fuse_bn model: TorchScript + oneDNN Graph (CPU; "
+                             "inductor where oneDNN Graph refuses), inductor (CUDA)", fuse_bn=True,
+                             transform=_compiled),
     "torch-fx": Backend("pytorch", "eager, torch.fx.symbolic_trace of the generated KitModel (torch.fx's forward)",
                         transform=_fx),
     "torch-inductor": Backend("pytorch", "torch.compile (inductor, frozen weights, static shapes) of the --fuse_bn "

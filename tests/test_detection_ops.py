@@ -295,3 +295,27 @@ def test_box_nms_compiled_for_other_boxes():
     with torch.no_grad():
         compiled(torch.from_numpy(apart))
         assert_close([expected], [compiled(torch.from_numpy(chain)).numpy()])
+
+
+@pytest.mark.parametrize("topk", [-1, 700])
+def test_box_nms_stops_once_the_rows_read_are_kept(topk):
+    """GluonCV's RPN and SSD read the first rows of box_nms's output only (a slice_axis from row 0): both targets
+    stop suppressing once every batch entry keeps that many (the ONNX Loop's condition, the module's ``break``),
+    and those rows equal MXNet's, also where the first blocks keep fewer and more blocks run."""
+    boxes = _rows(d, 1, tied=False)
+    nms = S.contrib.box_nms(boxes, overlap_thresh=0.5, valid_thresh=0.0001, topk=topk, coord_start=2, score_index=1,
+                            id_index=0, force_suppress=True, name="nms")
+    for read in (5, 300):
+        sym = S.slice_axis(nms, axis=1, begin=0, end=read)
+        ref = run_reference(sym, (2, 900, 6), seed=7)
+        assert (ref.outputs[0][..., 0] >= 0).sum() == 2 * read
+        model, _ = export_onnx(ref.graph, ExportOptions(input_shape=ref.data.shape, opset=13))
+        loop = next(node for node in model.graph.node if node.op_type == "Loop")
+        assert loop.input[1]  # a condition: the Loop may stop early
+        assert_close(ref.outputs, onnx_outputs(ref, 13))
+        source, _ = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
+        assert f"True, False, {read})" in source
+        with torch.no_grad():
+            assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+    whole = run_reference(S.Group([nms, S.slice_axis(nms, axis=1, begin=0, end=5)]), (2, 900, 6), seed=7)
+    assert "True, False)" in emit_pytorch(whole.graph, TorchOptions(whole.data.shape))[0]

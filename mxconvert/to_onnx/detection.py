@@ -23,8 +23,8 @@ from onnx import TensorProto, helper
 from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, deformable_offset_index, deformable_psroi_refusal,
-                                   multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
+from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_offset_index,
+                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
                                    proposal_anchors, proposal_counts, roi_align_grid_refusal, roi_align_step,
                                    rroi_align_refusal)
 from .context import EmitContext
@@ -149,7 +149,7 @@ def _nms_block_size(candidates: int) -> int:
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
                  suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str],
-                 block_size: int = NMS_ROWS) -> str:
+                 block_size: int = NMS_ROWS, enough: int | None = None) -> str:
     """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
     kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
     candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
@@ -157,7 +157,8 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
     (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
     "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
-    ``count``: a size, or a one-element int64 tensor where it is known at run time only."""
+    ``count``: a size, or a one-element int64 tensor where it is known at run time only. ``enough``: the Loop
+    stops once every batch entry keeps that many candidates (only those are read)."""
     block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
         trips = ctx.const(np.int64(-(-count // block_size)), "trips", dtype=np.int64)
@@ -171,7 +172,7 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
     step, carried, kept = f"{prefix}_step", f"{prefix}_keep", f"{prefix}_kept"
     block_end = ctx.ints([block_size], "block_end")
 
-    def build() -> None:
+    def build() -> str | None:
         first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
         last = ctx.add("Add", [first, block])
         end = ctx.ints([np.iinfo(np.int64).max], "end")
@@ -195,9 +196,17 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
                            ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
+        if enough is None:
+            return None
+        settled_kept = ctx.add("Cast", [part(kept, ctx.ints([0], "starts"), last, 1)], to=TensorProto.FLOAT)
+        short = ctx.add("Less", [ctx.reduce_sum(settled_kept, [1], keepdims=0),
+                                 ctx.const(float(enough), "enough", dtype=np.float32)])
+        return ctx.add("Greater", [ctx.reduce_sum(ctx.add("Cast", [short], to=TensorProto.FLOAT), [0], keepdims=0),
+                                   ctx.const(0.0, "zero", dtype=np.float32)])
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
-    return ctx.add("Loop", [trips, "", keep], body=body)
+    go = "" if enough is None else ctx.const(True, "go", dtype=bool)
+    return ctx.add("Loop", [trips, go, keep], body=body)
 
 
 def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
@@ -279,7 +288,8 @@ def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_cent
 def box_nms(ctx: EmitContext, node: Node) -> None:
     """The box count is read from the input at run time (it follows the image size in SSD and YOLOv3), and with
     it the number of candidates, ``min(topk, count)``. Many candidates of many batch entries (R-CNN's classes) are
-    suppressed in smaller blocks (``_nms_block_size``)."""
+    suppressed in smaller blocks (``_nms_block_size``); where the readers take only the first rows
+    (``box_nms_rows_read``), suppression stops once that many are kept."""
     a = node.attrs
     width = ctx.shape(0)[-1]
     if a["topk"] == 0:  # MXNet copies its input
@@ -311,7 +321,8 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     live = ctx.live(node.inputs[0])[:-1]
     static = all_fixed(live)
     candidates = int(np.prod(live[:-1])) * (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
-    keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates))
+    keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates),
+                        box_nms_rows_read(ctx.graph, node, len(ctx.shape(0))))
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, deformable_part_size, deformable_psroi_refusal,
-                                   multibox_detection_limit, multibox_prior_shapes, proposal_anchors, proposal_counts,
-                                   ROI_ALIGN_STEP_VALUES, roi_align_grid_refusal, rroi_align_refusal)
+from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_part_size,
+                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
+                                   proposal_anchors, proposal_counts, ROI_ALIGN_STEP_VALUES, roi_align_grid_refusal,
+                                   rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -80,12 +81,13 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
 HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
-    id_index: int, background_id: float, force_suppress: bool, center: bool
+    id_index: int, background_id: float, force_suppress: bool, center: bool, enough: int = -1
 ) -> torch.Tensor:
     """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` (all if negative) best valid
     rows (score above ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed
     where a kept earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``;
-    the kept rows first, the others -1."""
+    the kept rows first, the others -1. ``enough`` (if positive): the first rows only are read, so suppression
+    stops once every batch entry keeps that many (but for torch.jit.trace and torch.export)."""
     elements, width = x.shape[-2], x.shape[-1]
     topk = elements if topk < 0 else min(elements, topk)
     boxes = x.reshape(-1, elements, width)
@@ -106,6 +108,8 @@ def mxnet_box_nms(
             ids = rows[:, :, id_index].to(torch.int64)
             suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
+        if enough > 0 and not mxnet_tracing() and bool((keep[:, :start + {NMS_ROWS}].sum(1) >= enough).all()):
+            break
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -580,9 +584,11 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     ctx.helper("mxnet_box_overlap")
     ctx.helper("mxnet_tracing")
     ctx.helper("mxnet_greedy_keep")
+    enough = box_nms_rows_read(ctx.graph, node, len(ctx.shape(0)))
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
-           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'})")
+           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'}"
+           f"{'' if enough is None else f', {enough}'})")
     if a["in_format"] != a["out_format"]:
         out = f"{ctx.helper('mxnet_convert_boxes')}({out}, {a['coord_start']}, {a['out_format'] == 'center'})"
     return Lowering(f"({out},)")  # the second output, hidden, is not computed
