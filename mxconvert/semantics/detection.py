@@ -106,11 +106,11 @@ def box_nms_rows_read(graph: Graph, node: Node, rank: int) -> int | None:
     """How many leading rows of box_nms's output its readers take, where every reader is a ``slice_axis`` of the
     box axis from row 0 (GluonCV's RPN keeps 300 of 6,000 candidates, its SSD 100 of 400): suppression may stop
     once that many are kept, the rows after them being read by no one. None where the output is read otherwise."""
-    ends = []
+    ends, uses = [], graph.consumers()
     for ref in (TensorRef(node.name, 0), TensorRef(node.name, 1)):
         if ref in graph.outputs:
             return None
-        for reader in graph.consumers().get(ref, []):
+        for reader in uses.get(ref, []):
             a = reader.attrs
             if (ref.index or reader.op != "slice_axis" or a["axis"] % rank != rank - 2 or a["begin"] != 0
                     or a["end"] is None or a["end"] <= 0):
