@@ -319,3 +319,17 @@ def test_box_nms_stops_once_the_rows_read_are_kept(topk):
             assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
     whole = run_reference(S.Group([nms, S.slice_axis(nms, axis=1, begin=0, end=5)]), (2, 900, 6), seed=7)
     assert "True, False)" in emit_pytorch(whole.graph, TorchOptions(whole.data.shape))[0]
+
+
+def test_box_nms_stops_after_the_last_valid_candidate():
+    """Per-class suppression of 8 classes of 600 boxes of which about half score above ``valid_thresh``: the
+    invalid ones, sorted last, are never kept, so both targets stop after the block (256 rows) holding the last
+    valid one, the second; compared exactly with MXNet."""
+    sym = S.contrib.box_nms(_rows(d, 1, tied=False), overlap_thresh=0.5, valid_thresh=0.5, topk=-1,
+                            coord_start=2, score_index=1, id_index=0, name="nms")
+    ref = run_reference(sym, (8, 600, 6), seed=8)
+    valid = (ref.data[..., 1] > 0).sum(1)  # scores (x + 1) / 2 above 0.5
+    assert valid.max() > 256 and valid.max() <= 512
+    assert_close(ref.outputs, onnx_outputs(ref, 13))
+    with torch.no_grad():
+        assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])

@@ -157,8 +157,9 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
     (memory grows with ``count``, not its square): within the block, greedy suppression is the fixed point of
     "kept unless a kept earlier one suppresses it", reached by an inner Loop in as many steps as the longest chain
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
-    ``count``: a size, or a one-element int64 tensor where it is known at run time only. ``enough``: the Loop
-    stops once every batch entry keeps that many candidates (only those are read)."""
+    ``count``: a size, or a one-element int64 tensor where it is known at run time only. The Loop stops where no
+    later candidate is still kept (the invalid ones, sorted last, never are) and, given ``enough``, once every
+    batch entry keeps that many candidates (only those are read)."""
     block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
         trips = ctx.const(np.int64(-(-count // block_size)), "trips", dtype=np.int64)
@@ -196,17 +197,19 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
                            ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
+        zero = ctx.const(0.0, "zero", dtype=np.float32)
+        rest = ctx.add("Cast", [part(kept, last, end, 1)], to=TensorProto.FLOAT)
+        going = ctx.add("Greater", [ctx.reduce_sum(rest, [0, 1], keepdims=0), zero])  # a later candidate kept
         if enough is None:
-            return None
+            return going
         settled_kept = ctx.add("Cast", [part(kept, ctx.ints([0], "starts"), last, 1)], to=TensorProto.FLOAT)
         short = ctx.add("Less", [ctx.reduce_sum(settled_kept, [1], keepdims=0),
                                  ctx.const(float(enough), "enough", dtype=np.float32)])
-        return ctx.add("Greater", [ctx.reduce_sum(ctx.add("Cast", [short], to=TensorProto.FLOAT), [0], keepdims=0),
-                                   ctx.const(0.0, "zero", dtype=np.float32)])
+        return ctx.add("And", [going, ctx.add("Greater", [ctx.reduce_sum(ctx.add("Cast", [short], to=TensorProto.FLOAT),
+                                                                         [0], keepdims=0), zero])])
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
-    go = "" if enough is None else ctx.const(True, "go", dtype=bool)
-    return ctx.add("Loop", [trips, go, keep], body=body)
+    return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), keep], body=body)
 
 
 def _kept_hits(ctx: EmitContext, kept: str, hits: str) -> str:
@@ -288,8 +291,8 @@ def _convert_format(ctx: EmitContext, rows: str, start: int, width: int, to_cent
 def box_nms(ctx: EmitContext, node: Node) -> None:
     """The box count is read from the input at run time (it follows the image size in SSD and YOLOv3), and with
     it the number of candidates, ``min(topk, count)``. Many candidates of many batch entries (R-CNN's classes) are
-    suppressed in smaller blocks (``_nms_block_size``); where the readers take only the first rows
-    (``box_nms_rows_read``), suppression stops once that many are kept."""
+    suppressed in smaller blocks (``_nms_block_size``); suppression stops where no later candidate is left to keep
+    and, where the readers take only the first rows (``box_nms_rows_read``), once that many are kept."""
     a = node.attrs
     width = ctx.shape(0)[-1]
     if a["topk"] == 0:  # MXNet copies its input

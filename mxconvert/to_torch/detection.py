@@ -86,8 +86,9 @@ def mxnet_box_nms(
     """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` (all if negative) best valid
     rows (score above ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed
     where a kept earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``;
-    the kept rows first, the others -1. ``enough`` (if positive): the first rows only are read, so suppression
-    stops once every batch entry keeps that many (but for torch.jit.trace and torch.export)."""
+    the kept rows first, the others -1. Suppression stops where no later row is still kept and, given ``enough``
+    (positive), once every batch entry keeps that many: only those rows are read (not under torch.jit.trace and
+    torch.export, which run every block)."""
     elements, width = x.shape[-2], x.shape[-1]
     topk = elements if topk < 0 else min(elements, topk)
     boxes = x.reshape(-1, elements, width)
@@ -108,8 +109,9 @@ def mxnet_box_nms(
             ids = rows[:, :, id_index].to(torch.int64)
             suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
-        if enough > 0 and not mxnet_tracing() and bool((keep[:, :start + {NMS_ROWS}].sum(1) >= enough).all()):
-            break
+        if not mxnet_tracing() and (not bool(keep[:, start + {NMS_ROWS}:].any()) or (
+                enough > 0 and bool((keep[:, :start + {NMS_ROWS}].sum(1) >= enough).all()))):
+            break  # no later candidate left to keep (the invalid ones sorted last), or enough kept
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -366,6 +368,8 @@ def mxnet_multibox_detection(
         if not force_suppress:
             suppresses = suppresses & (block[:, :, None, 0] == later[..., 0])
         keep = mxnet_greedy_keep(suppresses, keep, start)
+        if not mxnet_tracing() and not bool(keep[:, start + {NMS_ROWS}:].any()):
+            break  # no later candidate left to keep (the invalid ones sorted last)
     labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
     head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
     tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
