@@ -24,9 +24,9 @@ from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_offset_index,
-                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes, position_sensitive_channels,
-                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, roi_align_step,
-                                   rroi_align_refusal)
+                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
+                                   position_sensitive_channels, proposal_anchors, proposal_counts,
+                                   roi_align_grid_refusal, roi_align_step, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -194,19 +194,20 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         current = part(carried, first, end, 1)
         initial = part(current, ctx.ints([0], "starts"), block_end, 1)
         settled = _fixed_point(ctx, initial, own, block_size)
-        dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), ctx.const(0.0, "zero", dtype=np.float32)])
+        zero = ctx.const(0.0, "zero", dtype=np.float32)
+
+        def count(flags: str, axes: list[int]) -> str:
+            return ctx.reduce_sum(ctx.add("Cast", [flags], to=TensorProto.FLOAT), axes, keepdims=0)
+
+        dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), zero])
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
                            ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
-        zero = ctx.const(0.0, "zero", dtype=np.float32)
-        rest = ctx.add("Cast", [part(kept, last, end, 1)], to=TensorProto.FLOAT)
-        going = ctx.add("Greater", [ctx.reduce_sum(rest, [0, 1], keepdims=0), zero])  # a later candidate kept
+        going = ctx.add("Greater", [count(part(kept, last, end, 1), [0, 1]), zero])  # a later candidate kept
         if enough is None:
             return going
-        settled_kept = ctx.add("Cast", [part(kept, ctx.ints([0], "starts"), last, 1)], to=TensorProto.FLOAT)
-        short = ctx.add("Less", [ctx.reduce_sum(settled_kept, [1], keepdims=0),
+        short = ctx.add("Less", [count(part(kept, ctx.ints([0], "starts"), last, 1), [1]),
                                  ctx.const(float(enough), "enough", dtype=np.float32)])
-        return ctx.add("And", [going, ctx.add("Greater", [ctx.reduce_sum(ctx.add("Cast", [short], to=TensorProto.FLOAT),
-                                                                         [0], keepdims=0), zero])])
+        return ctx.add("And", [going, ctx.add("Greater", [count(short, [0]), zero])])
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
     return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), keep], body=body)

@@ -63,7 +63,8 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
     suppresses. Within the rows, greedy suppression is the fixed point of "kept unless a kept earlier one suppresses
     it": iterated from ``keep``, the first n rows are settled by step n, so the loop ends when nothing changes (at
     most ``rows`` steps; all of them under torch.jit.trace and torch.export). The rows kept then drop the later
-    candidates they mark. The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count, not with its square."""
+    candidates they mark. The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count,
+    not with its square."""
     rows, columns = suppresses.shape[1], suppresses.shape[2]
     later = torch.arange(columns, device=keep.device).unsqueeze(0) > torch.arange(rows, device=keep.device).unsqueeze(1)
     hits = (suppresses & later).to(torch.float32)  # 0 or 1: the products below count exactly
@@ -78,6 +79,18 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
     dropped = torch.matmul(settled.unsqueeze(1).to(torch.float32), hits).squeeze(1) > 0
     return torch.cat([keep[:, :start], keep[:, start:] & ~dropped], 1)
 '''
+HELPERS["mxnet_suppression_done"] = '''
+def mxnet_suppression_done(keep: torch.Tensor, end: int, enough: int = -1) -> bool:
+    """Whether greedy suppression of candidates (batch, count), settled before ``end``, has nothing left to do: no
+    later candidate is still kept (invalid ones, sorted last, never are) or, where only the first ``enough``
+    (positive) rows are read, every batch entry keeps that many before ``end``. Never under torch.jit.trace and
+    torch.export, which run every block."""
+    if mxnet_tracing():
+        return False
+    if not bool(keep[:, end:].any()):
+        return True
+    return enough > 0 and bool((keep[:, :end].sum(1) >= enough).all())
+'''
 HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
@@ -86,9 +99,8 @@ def mxnet_box_nms(
     """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` (all if negative) best valid
     rows (score above ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed
     where a kept earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``;
-    the kept rows first, the others -1. Suppression stops where no later row is still kept and, given ``enough``
-    (positive), once every batch entry keeps that many: only those rows are read (not under torch.jit.trace and
-    torch.export, which run every block)."""
+    the kept rows first, the others -1. Suppression stops once nothing is left to decide
+    (``mxnet_suppression_done``); ``enough`` (positive): how many first rows are read."""
     elements, width = x.shape[-2], x.shape[-1]
     topk = elements if topk < 0 else min(elements, topk)
     boxes = x.reshape(-1, elements, width)
@@ -109,9 +121,8 @@ def mxnet_box_nms(
             ids = rows[:, :, id_index].to(torch.int64)
             suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
         keep = mxnet_greedy_keep(suppresses, keep, start)
-        if not mxnet_tracing() and (not bool(keep[:, start + {NMS_ROWS}:].any()) or (
-                enough > 0 and bool((keep[:, :start + {NMS_ROWS}].sum(1) >= enough).all()))):
-            break  # no later candidate left to keep (the invalid ones sorted last), or enough kept
+        if mxnet_suppression_done(keep, start + {NMS_ROWS}, enough):
+            break
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -368,8 +379,8 @@ def mxnet_multibox_detection(
         if not force_suppress:
             suppresses = suppresses & (block[:, :, None, 0] == later[..., 0])
         keep = mxnet_greedy_keep(suppresses, keep, start)
-        if not mxnet_tracing() and not bool(keep[:, start + {NMS_ROWS}:].any()):
-            break  # no later candidate left to keep (the invalid ones sorted last)
+        if mxnet_suppression_done(keep, start + {NMS_ROWS}):
+            break
     labels = torch.where(keep, best_rows[:, :, 0], torch.full_like(best_rows[:, :, 0], -1.0)).unsqueeze(2)
     head = torch.where(candidates.unsqueeze(2), torch.cat([labels, best_rows[:, :, 1:]], 2), empty[:, :count])
     tail = torch.cat([empty[:, count:, :1], compacted[:, count:, 1:]], 2)
@@ -432,6 +443,8 @@ def mxnet_proposal(
     for start in range(0, first, {NMS_ROWS}):
         overlap = mxnet_proposal_overlap(best[:, start:start + {NMS_ROWS}, None, :4], best[:, None, start:, :4])
         keep = mxnet_greedy_keep(overlap > threshold, keep, start)
+        if mxnet_suppression_done(keep, start + {NMS_ROWS}):
+            break
     positions = torch.arange(first, 0, -1, device=probs.device)
     in_order = torch.sort(torch.where(keep, positions, torch.zeros_like(positions)), dim=1, descending=True,
                           stable=True)[1]
@@ -588,6 +601,7 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     ctx.helper("mxnet_box_overlap")
     ctx.helper("mxnet_tracing")
     ctx.helper("mxnet_greedy_keep")
+    ctx.helper("mxnet_suppression_done")
     enough = box_nms_rows_read(ctx.graph, node, len(ctx.shape(0)))
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
@@ -650,7 +664,8 @@ def multibox_prior(ctx: TorchContext, node: Node) -> Lowering:
 @register("_contrib_MultiBoxDetection")
 def multibox_detection(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_tracing", "mxnet_greedy_keep"):
+    for helper in ("mxnet_multibox_boxes", "mxnet_detection_overlap", "mxnet_tracing", "mxnet_greedy_keep",
+                   "mxnet_suppression_done"):
         ctx.helper(helper)
     variances = ", ".join(_float32(v) for v in a["variances"])
     return Lowering(f"{ctx.helper('mxnet_multibox_detection')}({ctx.input(0)}, {ctx.input(1)}, {ctx.input(2)}, "
@@ -665,6 +680,7 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
     ctx.helper("mxnet_proposal_overlap")
     ctx.helper("mxnet_tracing")
     ctx.helper("mxnet_greedy_keep")
+    ctx.helper("mxnet_suppression_done")
     height, width = ctx.shape(0)[2:]
     first, at_most = proposal_counts(node, ctx.shape(0))
     anchors = proposal_anchors(a, height, width)
