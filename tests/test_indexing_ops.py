@@ -77,3 +77,30 @@ def test_fill_element_0index_is_refused_because_mxnet_runs_it_on_ndarrays_only()
         with pytest.raises(UnsupportedOpsError, match=r"fill_element_0index \[an NDArray function: MXNet 1\.9\.1 "
                                                       r"cannot infer its shapes in a graph"):
             emit(graph)
+
+
+@pytest.mark.parametrize("case", ["np_mask_assign_ordered", "np_mask_assign_ordered_axis1"])
+def test_a_stored_mask_setting_other_than_the_values_slices_is_refused_as_mxnet_does(case):
+    """``data[mask] = value`` with a stored mask: MXNet refuses a mask setting more (or fewer) positions than the
+    value has slices when it runs, whatever the data; the conversion refuses it up front, naming the node. A mask
+    setting none leaves the data as it is, in MXNet and both targets."""
+    sym, shape = CASES[case]
+    keep = CASE_INPUTS[case]["keep"]
+    more = np.where(keep == 0, 1.0, keep).astype(np.float32)  # every position set: 5 against 3 slices
+    with pytest.raises(mx.MXNetError, match="output values where the mask is true"):
+        run_reference(sym, shape, inputs={"keep": more})
+    graph = parse_symbol(sym.tojson())
+    attach_weights(graph, {"arg:keep": more}, "<test>")
+    for convert in (lambda: export_onnx(graph, ExportOptions(input_shape=shape)),
+                    lambda: emit_pytorch(graph, TorchOptions(shape))):
+        with pytest.raises(ShapeError, match=r"\(_npi_boolean_mask_assign_tensor\): the stored mask sets 5 "
+                                             r"positions but the value has 3 slices"):
+            convert()
+    none = run_reference(sym, shape, inputs={"keep": np.zeros_like(keep)})
+    model, _ = export_onnx(none.graph, ExportOptions(input_shape=shape))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert_close(none.outputs, session.run(None, {session.get_inputs()[0].name: none.data}))
+    source, state = emit_pytorch(none.graph, TorchOptions(shape))
+    with torch.no_grad():
+        out = build_model(module_from_source(source), state)(torch.from_numpy(none.data))
+    assert_close(none.outputs, [out.numpy()])

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
-from .rules import Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule
+from .rules import (Shape, ShapeError, axis_index, input_rule, same_shape_inputs, shape_rule,
+                    stored_rule)
 from .schema import (BINARY, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, optional, parse_bool,
                      parse_float, parse_float32, parse_float32_tuple, parse_int, parse_shape, parse_str)
 from .shape import cast_overflow_bound
@@ -737,3 +738,15 @@ def mask_assign_form(node: Node, data: Shape, mask: Shape, value: Shape | None) 
 def _mask_assign(node: Node, shapes: list[Shape]) -> list[Shape]:
     mask_assign_form(node, shapes[0], shapes[1], shapes[2] if len(shapes) > 2 else None)
     return [shapes[0]]
+
+
+@stored_rule(*MASK_ASSIGN_OPS)
+def _stored_mask(node: Node, shapes: list[Shape], stored: list[np.ndarray | None]) -> None:
+    """A stored mask of the ``ordered`` form sets as many positions as the value has slices, or none (MXNet
+    checks it when it runs, and the data cannot change it)."""
+    mask, value = stored[1], shapes[2] if len(shapes) > 2 else None
+    if mask is None or mask_assign_form(node, shapes[0], shapes[1], value) != "ordered":
+        return
+    kept, slices = int(np.count_nonzero(mask)), value[node.attrs["start_axis"]]
+    if kept not in (0, slices):
+        raise ShapeError(f"the stored mask sets {kept} positions but the value has {slices} slices for them")

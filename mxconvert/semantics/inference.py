@@ -9,7 +9,7 @@ from typing import Callable
 from ..errors import MxConvertError, UnsupportedOpsError
 from ..ir import Graph, Node, TensorRef, VarKind
 from .indexing import SIZED_BY_CONSUMER
-from .rules import INPUT_RULES, RULES, Shape, ShapeError, data_dependent, same_shape
+from .rules import INPUT_RULES, RULES, STORED_RULES, Shape, ShapeError, data_dependent, same_shape
 
 MAX_ELEMENTS = 1 << 30  # 4 GiB of float32 in one tensor: a 64-channel 4096x4096 map still fits
 
@@ -97,6 +97,7 @@ def infer_shapes(graph: Graph, input_shapes: dict[str, Shape]) -> dict[TensorRef
         if any(ref in partial for ref in node.inputs):
             in_shapes = _complete_inputs(node, partial, shapes, from_consumers)
         _refuse_data_dependent(node, in_shapes)
+        _check_stored(graph, node, in_shapes)
         for index, shape in enumerate(_node_shapes(node, in_shapes)):
             if _sized_later(node, shape):
                 partial[TensorRef(node.name, index)] = node
@@ -116,6 +117,18 @@ def _refuse_data_dependent(node: Node, in_shapes: list[Shape]) -> None:
         raise ShapeError(f"node {node.name!r} ({node.op}): reads a tensor whose size the data decides "
                          f"(inputs of shapes {', '.join(map(str, in_shapes))}, None: known when the model "
                          "runs); only a graph output or an op of its input's shape can take it")
+
+
+def _check_stored(graph: Graph, node: Node, in_shapes: list[Shape]) -> None:
+    """The node's ``stored_rule`` against the stored weights it reads; errors name the node."""
+    rule = STORED_RULES.get(node.op)
+    if rule is None:
+        return
+    stored = [graph.params.get(ref.node, graph.aux.get(ref.node)) for ref in node.inputs]
+    try:
+        rule(node, in_shapes, stored)
+    except ShapeError as exc:
+        raise ShapeError(f"node {node.name!r} ({node.op}): {exc}") from None
 
 
 def _node_shapes(node: Node, in_shapes: list[Shape]) -> list[Shape]:

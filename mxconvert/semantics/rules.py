@@ -1,9 +1,12 @@
 """The shape-rule registries the family modules fill: ``shape_rule`` (an op's output shapes from its input
 shapes) and ``input_rule`` (the shapes an op fixes for its inputs, where MXNet infers backwards), the error
+and ``stored_rule`` (what an op requires of the stored weights it reads, checked before anything runs), the error
 they raise and the small checks every family uses."""
 from __future__ import annotations
 
 from typing import Callable
+
+import numpy as np
 
 from ..errors import MxConvertError
 from ..ir import Node
@@ -25,6 +28,12 @@ RULES: dict[str, ShapeRule] = {}
 INPUT_RULES: dict[str, InputRule] = {}
 
 
+# op -> a check of the node against its input shapes and the stored weights it reads (None for a computed input),
+# for what MXNet itself checks only when it runs and no input data can change
+StoredRule = Callable[[Node, list[Shape], list["np.ndarray | None"]], None]
+STORED_RULES: dict[str, StoredRule] = {}
+
+
 class ShapeError(MxConvertError):
     """A node's inputs do not fit its op (wrong weight shape, mismatched operands)."""
 
@@ -33,6 +42,15 @@ def shape_rule(*ops: str) -> Callable[[ShapeRule], ShapeRule]:
     def register(rule: ShapeRule) -> ShapeRule:
         for op in ops:
             RULES[op] = rule
+        return rule
+
+    return register
+
+
+def stored_rule(*ops: str) -> Callable[[StoredRule], StoredRule]:
+    def register(rule: StoredRule) -> StoredRule:
+        for op in ops:
+            STORED_RULES[op] = rule
         return rule
 
     return register
