@@ -142,9 +142,9 @@ def test_box_nms_many_boxes_dynamic_batch(tied):
 
 def test_box_nms_per_class_in_smaller_blocks(monkeypatch):
     """R-CNN's per-class suppression (a batch entry per class, every candidate kept) in smaller blocks where the
-    overlaps of a block of all classes would be large (forced here by a small budget): 8 classes of 300 boxes in
-    blocks of 64, compared exactly."""
-    monkeypatch.setattr(onnx_detection, "NMS_STEP_VALUES", 64 * 8 * 300)
+    overlaps of a block with a class's candidates would be large (forced here by a small budget): 8 classes of 300
+    boxes in blocks of 64, compared exactly."""
+    monkeypatch.setattr(onnx_detection, "NMS_STEP_VALUES", 64 * 300)
     sym = S.contrib.box_nms(_rows(d, 1, tied=False), overlap_thresh=0.5, valid_thresh=0.0001, topk=-1,
                             coord_start=2, score_index=1, id_index=0, name="nms")
     ref = run_reference(sym, (8, 300, 6), seed=6)
@@ -314,11 +314,11 @@ def test_box_nms_stops_once_the_rows_read_are_kept(topk):
         assert loop.input[1]  # a condition: the Loop may stop early
         assert_close(ref.outputs, onnx_outputs(ref, 13))
         source, _ = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
-        assert f"True, False, {read})" in source
+        assert f"True, False, 'kept', {read})" in source
         with torch.no_grad():
             assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
     whole = run_reference(S.Group([nms, S.slice_axis(nms, axis=1, begin=0, end=5)]), (2, 900, 6), seed=7)
-    assert "True, False)" in emit_pytorch(whole.graph, TorchOptions(whole.data.shape))[0]
+    assert "True, False, 'kept')" in emit_pytorch(whole.graph, TorchOptions(whole.data.shape))[0]
 
 
 def test_box_nms_stops_after_the_last_valid_candidate():
@@ -333,3 +333,68 @@ def test_box_nms_stops_after_the_last_valid_candidate():
     assert_close(ref.outputs, onnx_outputs(ref, 13))
     with torch.no_grad():
         assert_close(ref.outputs, [torch_module(ref)(torch.from_numpy(ref.data)).numpy()])
+
+
+def _odd_boxes(box_format: str) -> np.ndarray:
+    """Rows (id, score, 4 coordinates) of overlapping boxes among which some have a NaN or infinite coordinate,
+    are inverted or empty, in ``box_format`` (corner, or centre and size), scores descending."""
+    rng = np.random.default_rng(3)
+    count = 48
+    low = rng.uniform(0, 3, (count, 2))
+    corner = np.concatenate([low, low + rng.uniform(2, 5, (count, 2))], 1)
+    boxes = corner if box_format == "corner" else np.concatenate(
+        [(corner[:, :2] + corner[:, 2:]) / 2, corner[:, 2:] - corner[:, :2]], 1)
+    for row, column in enumerate(range(4)):  # a NaN in each coordinate, once early and once late
+        boxes[2 + row, column] = boxes[30 + row, column] = np.nan
+    boxes[7, 2], boxes[8, 0], boxes[34, 3] = np.inf, -np.inf, np.inf
+    boxes[10, [0, 2]] = boxes[10, [2, 0]]  # inverted (a negative size in centre format)
+    boxes[11, 2:] = boxes[11, :2]  # empty
+    if box_format == "center":
+        boxes[10, 2] = -2.0
+    scores = np.linspace(1.0, 0.1, count)
+    return np.concatenate([np.zeros((count, 1)), scores[:, None], boxes], 1).astype(np.float32)[None]
+
+
+@pytest.mark.parametrize("box_format", ["corner", "center"])
+@pytest.mark.parametrize("thresh", [0.3, 0.0, -0.5])
+def test_box_nms_of_boxes_with_non_finite_coordinates_matches_mxnet(box_format, thresh):
+    """Suppression decides from edges compared with max / min and areas computed once per box; a NaN edge must
+    then decide as MXNet's selects do (which box's edge its Intersect takes depends on the format), and a negative
+    threshold, where an overlap of 0 suppresses, takes MXNet's own selects: both targets (the module eager,
+    scripted and exported) equal MXNet exactly."""
+    rows = _odd_boxes(box_format)
+    attrs = dict(overlap_thresh=thresh, valid_thresh=0.0, topk=-1, coord_start=2, score_index=1, id_index=0,
+                 in_format=box_format, out_format=box_format)
+    expected = mx.nd.contrib.box_nms(mx.nd.array(rows), **attrs).asnumpy()
+    kept = (expected[0, :, 0] >= 0).sum()
+    assert 0 < kept < len(rows[0]) // 2  # a negative threshold keeps the boxes of NaN overlaps only
+    ref = run_reference(S.contrib.box_nms(d, name="nms", **attrs), rows.shape)
+    np.testing.assert_array_equal(onnx_outputs(ref, 13, rows)[0], expected)
+    module, data = torch_module(ref), torch.from_numpy(rows)
+    with torch.no_grad():  # eager and scripted lay the candidates end to end, exported compares whole blocks
+        for run in (module, torch.jit.script(module), torch.export.export(module, (data,)).module()):
+            np.testing.assert_array_equal(run(data).numpy(), expected)
+
+
+def test_box_nms_of_entries_with_few_and_many_valid_candidates():
+    """Per-class suppression where a few classes have many valid candidates and most have few (R-CNN's final
+    suppression): the valid candidates of all entries are laid end to end and each block compared with those of
+    its own entries only. Entries with 0, 3, 300, 599 and 600 valid candidates of three ids each, blocks straddling
+    entries: both targets (the module eager, scripted and exported) equal MXNet exactly."""
+    rng = np.random.default_rng(9)
+    entries, count = 5, 600
+    low = rng.uniform(0, 20, (entries, count, 2))
+    rows = np.concatenate([rng.integers(0, 3, (entries, count, 1)), rng.uniform(0.1, 1, (entries, count, 1)),
+                           low, low + rng.uniform(1, 10, (entries, count, 2))], -1).astype(np.float32)
+    for entry, valid in enumerate([0, 3, 300, 599, 600]):
+        rows[entry, rng.permutation(count)[valid:], 1] = 0.01
+    attrs = dict(overlap_thresh=0.5, valid_thresh=0.05, topk=-1, coord_start=2, score_index=1, id_index=0)
+    expected = mx.nd.contrib.box_nms(mx.nd.array(rows), **attrs).asnumpy()
+    assert [int((entry[:, 0] >= 0).sum()) for entry in expected[:2]] == [0, 3]
+    ref = run_reference(S.contrib.box_nms(d, name="nms", **attrs), rows.shape)
+    for opset in (11, 13):
+        np.testing.assert_array_equal(onnx_outputs(ref, opset, rows)[0], expected)
+    module, data = torch_module(ref), torch.from_numpy(rows)
+    with torch.no_grad():
+        for run in (module, torch.jit.script(module), torch.export.export(module, (data,)).module()):
+            np.testing.assert_array_equal(run(data).numpy(), expected)

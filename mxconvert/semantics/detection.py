@@ -119,6 +119,18 @@ def box_nms_rows_read(graph: Graph, node: Node, rank: int) -> int | None:
     return max(ends) if ends else None
 
 
+def nan_guarded_boxes(box_format: str, overlap_thresh: float) -> str | None:
+    """Which side of box_nms's test ``iou(kept, later) > overlap_thresh`` has its NaN edges replaced (left and top by
+    -inf, right and bottom by +inf) so that NaN-propagating max / min and a clamp at 0 decide as MXNet's selects:
+    its Intersect takes the later box's edge where a comparison meets NaN in corner format (so ``kept``), the kept
+    box's in centre format (so ``later``); a NaN left in the other side's edge leaves a NaN overlap, which
+    suppresses nothing where MXNet's clamped 0 suppresses nothing either. None for a negative or NaN threshold,
+    where that 0 suppresses and MXNet's selects are needed."""
+    if not overlap_thresh >= 0:
+        return None
+    return "kept" if box_format == "corner" else "later"
+
+
 @shape_rule("_contrib_box_iou")
 def _box_iou(node: Node, shapes: list[Shape]) -> list[Shape]:
     lhs, rhs = shapes

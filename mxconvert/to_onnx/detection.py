@@ -7,8 +7,10 @@ Suppression is built from primitives rather than NonMaxSuppression, which orders
 call and computes overlaps of degenerate boxes unlike MXNet: the best candidates per batch entry are taken by TopK
 (ties in index order, as MXNet's stable sort), and a Loop over blocks of them in score order compares each block
 with the candidates from it on and resolves greedy suppression within the block in a few matrix products
-(``_greedy_keep``); the rows are then laid out as each op lays them out. ROIAlign samples with separable weights
-applied by MatMul, a few rois a step of a Scan where the maps weighted for all rois at once would be large.
+(``_greedy_keep``; box_nms lays the valid candidates of all batch entries end to end first, and compares a block
+with those of its own entries only); the rows are then laid out as each op lays them out. ROIAlign samples with
+separable weights applied by MatMul, a few rois a step of a Scan where the maps weighted for all rois at once would
+be large.
 MultiBoxTarget's greedy matching is unrolled once per label row. The deformable pooling and RROIAlign gather the
 pixels they read from the flattened data at indices computed from the rois."""
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_offset_index,
                                    deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
-                                   position_sensitive_channels, proposal_anchors, proposal_counts,
+                                   nan_guarded_boxes, position_sensitive_channels, proposal_anchors, proposal_counts,
                                    roi_align_grid_refusal, roi_align_step, rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
@@ -87,6 +89,74 @@ def _pairwise_iou(ctx: EmitContext, a: list[str], b: list[str], box_format: str,
     return _select(ctx, ctx.add("Not", [ctx.add("Greater", [intersect, zero])]), zero, iou)
 
 
+class _EndToEnd:
+    """The candidates ``keep`` marks (batch, count; a prefix of each batch entry) laid end to end, entry after entry
+    (``flat``: their indices in the flattened batch, ``total`` of them), so that suppression works on each entry's
+    valid candidates only; ``ends``: the end of each one's entry there."""
+
+    def __init__(self, ctx: EmitContext, keep: str, count: int | str):
+        self.ctx = ctx
+        self.count = ctx.ints([count], "count") if isinstance(count, int) else count
+        self.flat = ctx.squeeze(ctx.add("NonZero", [ctx.reshape(keep, [-1])]), [0])
+        self.total = ctx.add("Shape", [self.flat])
+        self.per_entry = ctx.reduce_sum(ctx.add("Cast", [keep], to=TensorProto.INT64), [1], keepdims=0)
+        self.cumulative = ctx.add("CumSum", [self.per_entry, ctx.const(np.int64(0), "axis", dtype=np.int64)])
+        self.ends = ctx.add("Gather", [self.cumulative, ctx.add("Div", [self.flat, self.count])])
+
+    def gather(self, x: str) -> str:
+        """Values (batch, count) of the candidates laid end to end: (1, total)."""
+        return self.ctx.unsqueeze(self.ctx.add("Gather", [self.ctx.reshape(x, [-1]), self.flat]), [0])
+
+    def entries(self) -> str:
+        """The batch entry of each candidate laid end to end: (1, total)."""
+        return self.ctx.unsqueeze(self.ctx.add("Div", [self.flat, self.count]), [0])
+
+    def spread(self, flags: str) -> str:
+        """Flags (1, total) of the candidates laid end to end back at their places (batch, count), False elsewhere."""
+        ctx = self.ctx
+        positions = ctx.unsqueeze(_range(ctx, 0, ctx.squeeze(self.count, [0]), 1), [0])
+        inside = ctx.add("Less", [positions, ctx.unsqueeze(self.per_entry, [1])])
+        starts = ctx.unsqueeze(ctx.add("Sub", [self.cumulative, self.per_entry]), [1])
+        index = _select(ctx, inside, ctx.add("Add", [starts, positions]), self.total)
+        padded = ctx.add("Concat", [ctx.squeeze(flags, [0]), ctx.const(np.array([False]), "none", dtype=bool)], axis=0)
+        return ctx.add("Gather", [padded, index])
+
+
+def _nms_overlap(ctx: EmitContext, coords: list[str], box_format: str,
+                 overlap_thresh: float) -> Callable[[Callable[[str], str], Callable[[str], str]], str]:
+    """box_nms's overlaps of kept candidates ``rows(x)`` with later ones ``columns(x)`` (``coords``: the four
+    coordinates of every candidate), as its test against ``overlap_thresh`` reads them. The edges and areas are
+    computed once per candidate and the pairs take Max / Min of edges (NaN edges guarded as
+    ``nan_guarded_boxes`` says), several times faster than selects; a negative or NaN threshold takes MXNet's
+    selects pair by pair."""
+    guarded = nan_guarded_boxes(box_format, overlap_thresh)
+    if guarded is None:
+        return lambda rows, columns: _pairwise_iou(ctx, [rows(c) for c in coords], [columns(c) for c in coords],
+                                                   box_format, empty_is_zero=False)
+    if box_format == "center":
+        halves = [ctx.add("Div", [size, ctx.const(2.0, "two")]) for size in coords[2:]]
+        edges = [ctx.add("Sub", [coords[0], halves[0]]), ctx.add("Sub", [coords[1], halves[1]]),
+                 ctx.add("Add", [coords[0], halves[0]]), ctx.add("Add", [coords[1], halves[1]])]
+    else:
+        edges = coords
+    fills = [-np.inf, -np.inf, np.inf, np.inf]
+    safe = [_select(ctx, ctx.add("IsNaN", [edge]), ctx.const(fill, "edge_fill"), edge)
+            for edge, fill in zip(edges, fills)]
+    kept, later = (safe, edges) if guarded == "kept" else (edges, safe)
+    area = _box_area(ctx, coords, box_format)
+    zero = ctx.const(0.0, "zero")
+
+    def overlap(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
+        sides = [ctx.add("Max", [ctx.add("Sub", [ctx.add("Min", [rows(kept[axis + 2]), columns(later[axis + 2])]),
+                                                 ctx.add("Max", [rows(kept[axis]), columns(later[axis])])]), zero])
+                 for axis in range(2)]
+        intersect = ctx.add("Mul", sides)
+        union = ctx.add("Sub", [ctx.add("Add", [rows(area), columns(area)]), intersect])
+        return ctx.add("Div", [intersect, union])
+
+    return overlap
+
+
 def _gather_rows(ctx: EmitContext, x: str, order: str, width: int) -> str:
     """Rows ``order`` (batch, k) of ``x`` (batch, n, width)."""
     index = ctx.add("Expand", [ctx.unsqueeze(order, [2]), ctx.ints([1, 1, width])])
@@ -120,12 +190,12 @@ def _countdown(ctx: EmitContext, count: int | str) -> str:
     return _float_of(ctx, _range(ctx, ctx.squeeze(count, [0]), 0, -1))
 
 
-def _at_most(ctx: EmitContext, count: str, limit: int) -> str:
-    """min(``count``, ``limit``) of a one-element int64 tensor, ``count`` itself for a negative limit (Min takes
-    no integers before opset 12)."""
-    if limit < 0:
+def _at_most(ctx: EmitContext, count: str, limit: int | str) -> str:
+    """min(``count``, ``limit``) of a one-element int64 tensor and a size or another such tensor, ``count`` itself
+    for a negative size (Min takes no integers before opset 12)."""
+    if isinstance(limit, int) and limit < 0:
         return count
-    bound = ctx.ints([limit], "limit")
+    bound = ctx.ints([limit], "limit") if isinstance(limit, int) else limit
     return _select(ctx, ctx.add("Less", [count, bound]), count, bound)
 
 
@@ -135,12 +205,13 @@ def _dims(ctx: EmitContext, shape: str, start: int, end: int) -> str:
 
 
 NMS_ROWS = 256  # candidates a step of the suppression Loop resolves together
-NMS_STEP_VALUES = 1 << 23  # overlaps a step holds at once, of every batch entry: 32 MB in float32
+NMS_STEP_VALUES = 1 << 23  # overlaps a step holds at once: 32 MB in float32
 
 
 def _nms_block_size(candidates: int) -> int:
     """Candidates a suppression step resolves together: NMS_ROWS, halved (to 32 at least) while their overlaps with
-    ``candidates`` (of all batch entries, many classes in a per-class suppression) exceed NMS_STEP_VALUES."""
+    ``candidates`` (those of one batch entry, the most a step compares a block with beyond itself) exceed
+    NMS_STEP_VALUES."""
     size = NMS_ROWS
     while size > 32 and size * candidates > NMS_STEP_VALUES:
         size //= 2
@@ -149,7 +220,7 @@ def _nms_block_size(candidates: int) -> int:
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
                  suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str],
-                 block_size: int = NMS_ROWS, enough: int | None = None) -> str:
+                 block_size: int = NMS_ROWS, enough: int | None = None, ends: str | None = None) -> str:
     """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
     kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
     candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
@@ -159,7 +230,8 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only. The Loop stops where no
     later candidate is still kept (the invalid ones, sorted last, never are) and, given ``enough``, once every
-    batch entry keeps that many candidates (only those are read)."""
+    batch entry keeps that many candidates (only those are read). ``ends`` (count,): where given, the end of the
+    candidates each one may suppress; a block is compared with those up to its last candidate's end only."""
     block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
         trips = ctx.const(np.int64(-(-count // block_size)), "trips", dtype=np.int64)
@@ -177,6 +249,8 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         first = ctx.unsqueeze(ctx.add("Mul", [step, block]), [0])
         last = ctx.add("Add", [first, block])
         end = ctx.ints([np.iinfo(np.int64).max], "end")
+        stop = end if ends is None else ctx.add("Gather", [ends, ctx.add("Sub", [
+            _at_most(ctx, last, count), ctx.ints([1], "one")])])
 
         def part(x: str, begin: str, stop: str, axis: int) -> str:
             return ctx.add("Slice", [x, begin, stop, ctx.ints([axis], "axes")])
@@ -185,29 +259,30 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
             return ctx.unsqueeze(part(x, first, last, 1), [2])
 
         def columns(x: str) -> str:
-            return ctx.unsqueeze(part(x, first, end, 1), [1])
+            return ctx.unsqueeze(part(x, first, stop, 1), [1])
 
-        later = ctx.add("Greater", [part(positions, first, end, 0),
+        later = ctx.add("Greater", [part(positions, first, stop, 0),
                                     ctx.unsqueeze(part(positions, first, last, 0), [1])])
         hits = ctx.add("Cast", [ctx.add("And", [suppressed_by(rows, columns), later])], to=TensorProto.FLOAT)
         own = part(hits, ctx.ints([0], "starts"), block_end, 2)
-        current = part(carried, first, end, 1)
+        current = part(carried, first, stop, 1)
         initial = part(current, ctx.ints([0], "starts"), block_end, 1)
         settled = _fixed_point(ctx, initial, own, block_size)
         zero = ctx.const(0.0, "zero", dtype=np.float32)
 
-        def count(flags: str, axes: list[int]) -> str:
+        def tally(flags: str, axes: list[int]) -> str:
             return ctx.reduce_sum(ctx.add("Cast", [flags], to=TensorProto.FLOAT), axes, keepdims=0)
 
         dropped = ctx.add("Greater", [_kept_hits(ctx, settled, hits), zero])
+        tail = [] if ends is None else [part(carried, stop, end, 1)]
         ctx.add("Concat", [part(carried, ctx.ints([0], "starts"), first, 1),
-                           ctx.add("And", [current, ctx.add("Not", [dropped])])], kept, axis=1)
-        going = ctx.add("Greater", [count(part(kept, last, end, 1), [0, 1]), zero])  # a later candidate kept
+                           ctx.add("And", [current, ctx.add("Not", [dropped])]), *tail], kept, axis=1)
+        going = ctx.add("Greater", [tally(part(kept, last, end, 1), [0, 1]), zero])  # a later candidate kept
         if enough is None:
             return going
-        short = ctx.add("Less", [count(part(kept, ctx.ints([0], "starts"), last, 1), [1]),
+        short = ctx.add("Less", [tally(part(kept, ctx.ints([0], "starts"), last, 1), [1]),
                                  ctx.const(float(enough), "enough", dtype=np.float32)])
-        return ctx.add("And", [going, ctx.add("Greater", [count(short, [0]), zero])])
+        return ctx.add("And", [going, ctx.add("Greater", [tally(short, [0]), zero])])
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
     return ctx.add("Loop", [trips, ctx.const(True, "go", dtype=bool), keep], body=body)
@@ -315,18 +390,23 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     coords = [_column(ctx, rows, a["coord_start"] + i) for i in range(4)]
     by_class = a["id_index"] >= 0 and not a["force_suppress"]
     ids = ctx.add("Cast", [_column(ctx, rows, a["id_index"])], to=TensorProto.INT64) if by_class else None
+    ragged = _EndToEnd(ctx, keep, count)
+    overlap = _nms_overlap(ctx, [ragged.gather(c) for c in coords], a["in_format"], a["overlap_thresh"])
+    same = [ragged.entries(), ragged.gather(ids)] if by_class else [ragged.entries()]
 
     def suppressed_by(rows: Callable[[str], str], columns: Callable[[str], str]) -> str:
-        iou = _pairwise_iou(ctx, [rows(c) for c in coords], [columns(c) for c in coords], a["in_format"],
-                            empty_is_zero=False)
-        over = ctx.add("Greater", [iou, ctx.const(a["overlap_thresh"], "overlap_thresh")])
-        return ctx.add("And", [over, ctx.add("Equal", [rows(ids), columns(ids)])]) if by_class else over  # ints
+        over = ctx.add("Greater", [overlap(rows, columns), ctx.const(a["overlap_thresh"], "overlap_thresh")])
+        for group in same:
+            over = ctx.add("And", [over, ctx.add("Equal", [rows(group), columns(group)])])
+        return over
 
     live = ctx.live(node.inputs[0])[:-1]
     static = all_fixed(live)
-    candidates = int(np.prod(live[:-1])) * (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
-    keep = _greedy_keep(ctx, keep, count, suppressed_by, _nms_block_size(candidates),
-                        box_nms_rows_read(ctx.graph, node, len(ctx.shape(0))))
+    per_entry = (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
+    enough = box_nms_rows_read(ctx.graph, node, len(ctx.shape(0))) if static and math.prod(live[:-1]) == 1 else None
+    settled = _greedy_keep(ctx, ragged.gather(keep), ragged.total, suppressed_by, _nms_block_size(per_entry), enough,
+                           ragged.ends)
+    keep = ragged.spread(settled)
     rank = _select(ctx, keep, _countdown(ctx, count), zero)  # kept rows first, in order
     compacted = _top_indices(ctx, rank, count)
     kept = ctx.unsqueeze(ctx.add("GatherElements", [keep, compacted], axis=1), [2])

@@ -13,8 +13,8 @@ import numpy as np
 from ..ir import Node
 from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_part_size,
                                    deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
-                                   proposal_anchors, proposal_counts, ROI_ALIGN_STEP_VALUES, roi_align_grid_refusal,
-                                   rroi_align_refusal)
+                                   nan_guarded_boxes, proposal_anchors, proposal_counts, ROI_ALIGN_STEP_VALUES,
+                                   roi_align_grid_refusal, rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -47,6 +47,40 @@ def mxnet_box_overlap(a: torch.Tensor, b: torch.Tensor, center: bool, empty_is_z
     iou = intersect / (areas[0] + areas[1] - intersect)
     return torch.where(intersect > 0, iou, torch.zeros_like(iou)) if empty_is_zero else iou
 '''
+HELPERS["mxnet_nms_boxes"] = '''
+def mxnet_nms_boxes(coords: torch.Tensor, center: bool,
+                    guarded: str) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """box_nms's candidates (batch, count, 4) as its overlap test reads them: the edges (4: left, top, right,
+    bottom; batch, count) of kept and of later candidates, NaN edges of the ``guarded`` side replaced by -inf (left,
+    top) and +inf (right, bottom), so that NaN-propagating maximum / minimum decide as MXNet's selects; and MXNet's
+    areas (batch, count)."""
+    coords = coords.permute(2, 0, 1)
+    if center:
+        half = coords[2:] / 2
+        edges = torch.cat([coords[:2] - half, coords[:2] + half], 0)
+        width, height = coords[2], coords[3]
+    else:
+        edges = coords.contiguous()
+        width, height = coords[2] - coords[0], coords[3] - coords[1]
+    area = torch.where((width < 0) | (height < 0), torch.zeros_like(width), width * height)
+    inf = float("inf")
+    fill = torch.tensor([-inf, -inf, inf, inf], dtype=edges.dtype, device=edges.device).reshape(4, 1, 1)
+    safe = torch.where(torch.isnan(edges), fill, edges)
+    if guarded == "kept":
+        return safe, edges, area
+    return edges, safe, area
+'''
+HELPERS["mxnet_nms_overlap"] = '''
+def mxnet_nms_overlap(kept: torch.Tensor, later: torch.Tensor, kept_area: torch.Tensor,
+                      later_area: torch.Tensor) -> torch.Tensor:
+    """Overlaps (batch, rows, columns) of kept candidates (edges: 4, batch, rows) with later ones (4, batch,
+    columns) from ``mxnet_nms_boxes``: MXNet's intersection over union, a NaN where its clamped 0 decides alike."""
+    kept, later = kept.unsqueeze(3), later.unsqueeze(2)
+    width = (torch.minimum(kept[2], later[2]) - torch.maximum(kept[0], later[0])).clamp(min=0)
+    height = (torch.minimum(kept[3], later[3]) - torch.maximum(kept[1], later[1])).clamp(min=0)
+    intersect = width * height
+    return intersect / (kept_area.unsqueeze(2) + later_area.unsqueeze(1) - intersect)
+'''
 NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
 HELPERS["mxnet_tracing"] = '''
 def mxnet_tracing() -> bool:
@@ -59,12 +93,12 @@ def mxnet_tracing() -> bool:
 HELPERS["mxnet_greedy_keep"] = f'''
 def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) -> torch.Tensor:
     """Greedy suppression of candidates (batch, count) in score order, for the rows ``start`` onwards of
-    ``suppresses`` (batch, rows, count - start: the columns from ``start`` on), which mark the candidates each
-    suppresses. Within the rows, greedy suppression is the fixed point of "kept unless a kept earlier one suppresses
-    it": iterated from ``keep``, the first n rows are settled by step n, so the loop ends when nothing changes (at
-    most ``rows`` steps; all of them under torch.jit.trace and torch.export). The rows kept then drop the later
-    candidates they mark. The callers pass {NMS_ROWS} rows at a time, so memory grows with the candidate count,
-    not with its square."""
+    ``suppresses`` (batch, rows, columns: the candidates from ``start`` on, to the last one a row may suppress),
+    which mark the candidates each suppresses. Within the rows, greedy suppression is the fixed point of "kept
+    unless a kept earlier one suppresses it": iterated from ``keep``, the first n rows are settled by step n, so the
+    loop ends when nothing changes (at most ``rows`` steps; all of them under torch.jit.trace and torch.export). The
+    rows kept then drop the later candidates they mark. The callers pass {NMS_ROWS} rows at a time, so memory grows
+    with the candidate count, not with its square."""
     rows, columns = suppresses.shape[1], suppresses.shape[2]
     later = torch.arange(columns, device=keep.device).unsqueeze(0) > torch.arange(rows, device=keep.device).unsqueeze(1)
     hits = (suppresses & later).to(torch.float32)  # 0 or 1: the products below count exactly
@@ -77,7 +111,7 @@ def mxnet_greedy_keep(suppresses: torch.Tensor, keep: torch.Tensor, start: int) 
             break
         settled = update
     dropped = torch.matmul(settled.unsqueeze(1).to(torch.float32), hits).squeeze(1) > 0
-    return torch.cat([keep[:, :start], keep[:, start:] & ~dropped], 1)
+    return torch.cat([keep[:, :start], keep[:, start:start + columns] & ~dropped, keep[:, start + columns:]], 1)
 '''
 HELPERS["mxnet_suppression_done"] = '''
 def mxnet_suppression_done(keep: torch.Tensor, end: int, enough: int = -1) -> bool:
@@ -91,15 +125,75 @@ def mxnet_suppression_done(keep: torch.Tensor, end: int, enough: int = -1) -> bo
         return True
     return enough > 0 and bool((keep[:, :end].sum(1) >= enough).all())
 '''
+HELPERS["mxnet_blocked_keep"] = f'''
+def mxnet_blocked_keep(coords: torch.Tensor, ids: torch.Tensor, keep: torch.Tensor, center: bool, guarded: str,
+                       overlap_thresh: float, by_id: bool, enough: int) -> torch.Tensor:
+    """box_nms's greedy suppression of candidates (batch, count; ``coords``: batch, count, 4; ``ids``: batch, count,
+    compared where ``by_id``) in score order, ``keep`` marking the valid ones: blocks of {NMS_ROWS} candidates of every
+    batch entry compared with all later ones, until nothing is left to decide (``mxnet_suppression_done``; every
+    block under torch.jit.trace and torch.export). ``guarded``: see ``mxnet_nms_boxes``; empty where the overlaps
+    take MXNet's selects pair by pair (a negative threshold)."""
+    kept_edges, later_edges, area = mxnet_nms_boxes(coords, center, guarded)
+    count = keep.shape[1]
+    for start in range(0, count, {NMS_ROWS}):
+        end = start + {NMS_ROWS}
+        if guarded:
+            overlap = mxnet_nms_overlap(kept_edges[:, :, start:end], later_edges[:, :, start:], area[:, start:end],
+                                        area[:, start:])
+        else:
+            overlap = mxnet_box_overlap(coords[:, start:end].unsqueeze(2), coords[:, start:].unsqueeze(1), center,
+                                        False)
+        suppresses = overlap > overlap_thresh
+        if by_id:
+            suppresses = suppresses & (ids[:, start:end].unsqueeze(2) == ids[:, start:].unsqueeze(1))
+        keep = mxnet_greedy_keep(suppresses, keep, start)
+        if mxnet_suppression_done(keep, end, enough):
+            break
+    return keep
+'''
+HELPERS["mxnet_ragged_keep"] = f'''
+def mxnet_ragged_keep(coords: torch.Tensor, ids: torch.Tensor, keep: torch.Tensor, center: bool, guarded: str,
+                      overlap_thresh: float, by_id: bool, enough: int) -> torch.Tensor:
+    """``mxnet_blocked_keep`` of the valid candidates only (they come first in each batch entry): laid end to end,
+    entry after entry, blocks of {NMS_ROWS} are compared with the later candidates of their own entries only, so the
+    work follows each entry's valid count, not the largest (R-CNN's per-class suppression: a few classes with many
+    candidates, most with few). Sizes follow the data: not under torch.jit.trace and torch.export."""
+    batch, count = keep.shape
+    flat = keep.reshape(-1).nonzero().squeeze(1)
+    total = flat.shape[0]
+    entry = torch.div(flat, count, rounding_mode="floor")
+    ends = torch.cumsum(keep.sum(1), 0)[entry]
+    coords = coords.reshape(1, -1, 4)[:, flat]
+    kept_edges, later_edges, area = mxnet_nms_boxes(coords, center, guarded)
+    ids = ids.reshape(-1)[flat]
+    settled = torch.ones(1, total, dtype=torch.bool, device=keep.device)
+    for start in range(0, total, {NMS_ROWS}):
+        end = min(start + {NMS_ROWS}, total)
+        stop = int(ends[end - 1])
+        if guarded:
+            overlap = mxnet_nms_overlap(kept_edges[:, :, start:end], later_edges[:, :, start:stop],
+                                        area[:, start:end], area[:, start:stop])
+        else:
+            overlap = mxnet_box_overlap(coords[:, start:end].unsqueeze(2), coords[:, start:stop].unsqueeze(1), center,
+                                        False)
+        same = entry[start:end].unsqueeze(1) == entry[start:stop].unsqueeze(0)
+        if by_id:
+            same = same & (ids[start:end].unsqueeze(1) == ids[start:stop].unsqueeze(0))
+        settled = mxnet_greedy_keep((overlap > overlap_thresh) & same.unsqueeze(0), settled, start)
+        if mxnet_suppression_done(settled, end, enough if batch == 1 else -1):
+            break
+    return torch.zeros_like(keep).reshape(-1).scatter(0, flat, settled[0]).reshape(batch, count)
+'''
 HELPERS["mxnet_box_nms"] = f'''
 def mxnet_box_nms(
     x: torch.Tensor, topk: int, overlap_thresh: float, valid_thresh: float, coord_start: int, score_index: int,
-    id_index: int, background_id: float, force_suppress: bool, center: bool, enough: int = -1
+    id_index: int, background_id: float, force_suppress: bool, center: bool, guarded: str, enough: int = -1
 ) -> torch.Tensor:
     """MXNet's box_nms over rows (..., elements, width): per batch entry, the ``topk`` (all if negative) best valid
     rows (score above ``valid_thresh``, id not ``background_id``) in score order, ties by position, each suppressed
     where a kept earlier row (of the same id unless ``force_suppress``) overlaps it by more than ``overlap_thresh``;
-    the kept rows first, the others -1. Suppression stops once nothing is left to decide
+    the kept rows first, the others -1. ``guarded``: the side ``mxnet_nms_boxes`` guards, empty where the overlaps
+    take MXNet's selects pair by pair (a negative threshold). Suppression stops once nothing is left to decide
     (``mxnet_suppression_done``); ``enough`` (positive): how many first rows are read."""
     elements, width = x.shape[-2], x.shape[-1]
     topk = elements if topk < 0 else min(elements, topk)
@@ -113,16 +207,12 @@ def mxnet_box_nms(
     rows = torch.gather(boxes, 1, order.unsqueeze(2).expand(-1, -1, width))
     keep = torch.gather(valid, 1, order)
     coords = rows[:, :, coord_start:coord_start + 4]
-    for start in range(0, topk, {NMS_ROWS}):
-        block = coords[:, start:start + {NMS_ROWS}]
-        overlap = mxnet_box_overlap(block.unsqueeze(2), coords[:, start:].unsqueeze(1), center, False)
-        suppresses = overlap > overlap_thresh
-        if id_index >= 0 and not force_suppress:
-            ids = rows[:, :, id_index].to(torch.int64)
-            suppresses = suppresses & (ids[:, start:start + {NMS_ROWS}].unsqueeze(2) == ids[:, start:].unsqueeze(1))
-        keep = mxnet_greedy_keep(suppresses, keep, start)
-        if mxnet_suppression_done(keep, start + {NMS_ROWS}, enough):
-            break
+    by_id = id_index >= 0 and not force_suppress
+    ids = rows[:, :, id_index].to(torch.int64) if by_id else order
+    if not mxnet_tracing():
+        keep = mxnet_ragged_keep(coords, ids, keep, center, guarded, overlap_thresh, by_id, enough)
+    else:
+        keep = mxnet_blocked_keep(coords, ids, keep, center, guarded, overlap_thresh, by_id, enough)
     rank = torch.where(keep, torch.arange(topk, 0, -1, device=x.device), torch.zeros_like(order))
     compacted = torch.sort(rank, dim=1, descending=True, stable=True)[1]
     kept = torch.gather(keep, 1, compacted).unsqueeze(2)
@@ -598,14 +688,14 @@ def box_nms(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     if a["topk"] == 0:  # MXNet copies its input
         return Lowering(f"({ctx.input(0)},)")
-    ctx.helper("mxnet_box_overlap")
-    ctx.helper("mxnet_tracing")
-    ctx.helper("mxnet_greedy_keep")
-    ctx.helper("mxnet_suppression_done")
+    for helper in ("mxnet_box_overlap", "mxnet_nms_boxes", "mxnet_nms_overlap", "mxnet_tracing", "mxnet_greedy_keep",
+                   "mxnet_suppression_done", "mxnet_blocked_keep", "mxnet_ragged_keep"):
+        ctx.helper(helper)
     enough = box_nms_rows_read(ctx.graph, node, len(ctx.shape(0)))
+    guarded = nan_guarded_boxes(a["in_format"], a["overlap_thresh"]) or ""
     out = (f"{ctx.helper('mxnet_box_nms')}({ctx.input(0)}, {a['topk']}, {_float32(a['overlap_thresh'])}, "
            f"{_float32(a['valid_thresh'])}, {a['coord_start']}, {a['score_index']}, {a['id_index']}, "
-           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'}"
+           f"{_float32(a['background_id'])}, {a['force_suppress']}, {a['in_format'] == 'center'}, {guarded!r}"
            f"{'' if enough is None else f', {enough}'})")
     if a["in_format"] != a["out_format"]:
         out = f"{ctx.helper('mxnet_convert_boxes')}({out}, {a['coord_start']}, {a['out_format'] == 'center'})"
