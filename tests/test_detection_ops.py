@@ -313,6 +313,9 @@ def test_box_nms_stops_once_the_rows_read_are_kept(topk):
         loop = next(node for node in model.graph.node if node.op_type == "Loop")
         assert loop.input[1]  # a condition: the Loop may stop early
         assert_close(ref.outputs, onnx_outputs(ref, 13))
+        alone = run_reference(sym, (1, 900, 6), seed=8)  # a batch size known at run time: the count read is kept
+        for batch in (ref, alone):  # only where the candidates laid end to end are one image's
+            assert_close(batch.outputs, onnx_outputs(ref, 13, batch.data, dynamic_batch=True))
         source, _ = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
         assert f"True, False, 'kept', {read})" in source
         with torch.no_grad():

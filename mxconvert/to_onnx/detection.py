@@ -89,6 +89,18 @@ def _pairwise_iou(ctx: EmitContext, a: list[str], b: list[str], box_format: str,
     return _select(ctx, ctx.add("Not", [ctx.add("Greater", [intersect, zero])]), zero, iou)
 
 
+def _rows_read_alone(ctx: EmitContext, rows_read: int | None, boxes: str, entries: int | None) -> int | str | None:
+    """box_nms's ``rows_read`` where its candidates, laid end to end, are one batch entry's (``entries``, the number
+    of entries, known or None): the count itself for one entry, for entries known at run time only a float32 tensor
+    that is the count for one entry and infinite (never reached) for more; None for more entries or no such count."""
+    if rows_read is None or (entries or 1) > 1:
+        return None
+    if entries == 1:
+        return rows_read
+    alone = ctx.add("Equal", [_dims(ctx, ctx.add("Shape", [boxes]), 0, 1), ctx.ints([1], "one")])
+    return _select(ctx, alone, ctx.const([float(rows_read)], "enough"), ctx.const([np.inf], "never"))
+
+
 class _EndToEnd:
     """The candidates ``keep`` marks (batch, count; a prefix of each batch entry) laid end to end, entry after entry
     (``flat``: their indices in the flattened batch, ``total`` of them), so that suppression works on each entry's
@@ -220,7 +232,7 @@ def _nms_block_size(candidates: int) -> int:
 
 def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
                  suppressed_by: Callable[[Callable[[str], str], Callable[[str], str]], str],
-                 block_size: int = NMS_ROWS, enough: int | None = None, ends: str | None = None) -> str:
+                 block_size: int = NMS_ROWS, enough: int | str | None = None, ends: str | None = None) -> str:
     """Greedy suppression of the ``count`` candidates (``keep``: batch, count) in score order: a candidate still
     kept drops every later one it suppresses. ``suppressed_by(rows, columns)`` (batch, rows, columns) compares
     candidates ``rows(x)`` (batch, rows, 1) with ``columns(x)`` (batch, 1, columns) of values x (batch, count).
@@ -281,7 +293,8 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
         if enough is None:
             return going
         short = ctx.add("Less", [tally(part(kept, ctx.ints([0], "starts"), last, 1), [1]),
-                                 ctx.const(float(enough), "enough", dtype=np.float32)])
+                                 ctx.const(float(enough), "enough", dtype=np.float32) if isinstance(enough, int)
+                                 else enough])
         return ctx.add("And", [going, ctx.add("Greater", [tally(short, [0]), zero])])
 
     body = _loop_body(ctx, prefix, build, [(carried, kept, TensorProto.BOOL)])
@@ -403,7 +416,8 @@ def box_nms(ctx: EmitContext, node: Node) -> None:
     live = ctx.live(node.inputs[0])[:-1]
     static = all_fixed(live)
     per_entry = (min(live[-1], a["topk"]) if a["topk"] > 0 else live[-1]) if static else 0
-    enough = box_nms_rows_read(ctx.graph, node, len(ctx.shape(0))) if static and math.prod(live[:-1]) == 1 else None
+    enough = _rows_read_alone(ctx, box_nms_rows_read(ctx.graph, node, len(ctx.shape(0))), boxes,
+                              math.prod(live[:-1]) if static else None)
     settled = _greedy_keep(ctx, ragged.gather(keep), ragged.total, suppressed_by, _nms_block_size(per_entry), enough,
                            ragged.ends)
     keep = ragged.spread(settled)
