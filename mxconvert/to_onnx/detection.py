@@ -113,7 +113,8 @@ class _EndToEnd:
         self.total = ctx.add("Shape", [self.flat])
         self.per_entry = ctx.reduce_sum(ctx.add("Cast", [keep], to=TensorProto.INT64), [1], keepdims=0)
         self.cumulative = ctx.add("CumSum", [self.per_entry, ctx.const(np.int64(0), "axis", dtype=np.int64)])
-        self.ends = ctx.add("Gather", [self.cumulative, ctx.add("Div", [self.flat, self.count])])
+        self.entry = ctx.add("Div", [self.flat, self.count])
+        self.ends = ctx.add("Gather", [self.cumulative, self.entry])
 
     def gather(self, x: str) -> str:
         """Values (batch, count) of the candidates laid end to end: (1, total)."""
@@ -121,7 +122,7 @@ class _EndToEnd:
 
     def entries(self) -> str:
         """The batch entry of each candidate laid end to end: (1, total)."""
-        return self.ctx.unsqueeze(self.ctx.add("Div", [self.flat, self.count]), [0])
+        return self.ctx.unsqueeze(self.entry, [0])
 
     def spread(self, flags: str) -> str:
         """Flags (1, total) of the candidates laid end to end back at their places (batch, count), False elsewhere."""
@@ -242,7 +243,8 @@ def _greedy_keep(ctx: EmitContext, keep: str, count: int | str,
     of suppressions needs (at most the block's size); the block's kept candidates then drop the later ones.
     ``count``: a size, or a one-element int64 tensor where it is known at run time only. The Loop stops where no
     later candidate is still kept (the invalid ones, sorted last, never are) and, given ``enough``, once every
-    batch entry keeps that many candidates (only those are read). ``ends`` (count,): where given, the end of the
+    batch entry keeps that many candidates (only those are read; a size, or a one-element float32 tensor).
+    ``ends`` (count,): where given, the end of the
     candidates each one may suppress; a block is compared with those up to its last candidate's end only."""
     block = ctx.const(np.int64(block_size), "block", dtype=np.int64)
     if isinstance(count, int):
