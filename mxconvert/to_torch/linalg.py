@@ -2,6 +2,7 @@
 ``semantics.linalg``): triangles read as LAPACK reads them, MXNet's shapes and sign conventions."""
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
@@ -24,6 +25,25 @@ def mxnet_place_entries(x: torch.Tensor, sources: List[int], n: int) -> torch.Te
     padded = F.pad(x, [1, 0])
     placed = torch.index_select(padded, -1, torch.tensor(sources, device=x.device) + 1)
     return placed.reshape(list(x.shape[:-1]) + [n, n])
+'''
+
+HELPERS["mxnet_failed_as_nan"] = '''
+def mxnet_failed_as_nan(x: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
+    """``x`` with NaN in each matrix whose LAPACK ``info`` is not 0 (singular, or not positive-definite): MXNet fails
+    on those, the generated model computes on."""
+    failed = (info != 0).reshape(list(info.shape) + [1] * (x.dim() - info.dim()))
+    return torch.where(failed, torch.full_like(x, float("nan")), x)
+'''
+
+HELPERS["mxnet_cholesky_inverse"] = '''
+def mxnet_cholesky_inverse(factor: torch.Tensor, upper: bool) -> torch.Tensor:
+    """The inverse of L @ L.T (U.T @ U) from the factor's triangle, through the triangle's inverse: infinities and
+    NaN for a zero on its diagonal (where MXNet fails), not an error."""
+    identity = torch.eye(factor.shape[-1], dtype=factor.dtype, device=factor.device).expand_as(factor)
+    inverse = torch.linalg.solve_triangular(factor, identity, upper=upper)
+    if upper:
+        return torch.matmul(inverse, inverse.transpose(-1, -2))
+    return torch.matmul(inverse.transpose(-1, -2), inverse)
 '''
 
 HELPERS["mxnet_lq"] = '''
@@ -78,14 +98,21 @@ def _scaled(alpha: float, expr: str) -> str:
     return expr if alpha == 1.0 else f"{num(alpha)} * {expr}"
 
 
-_CHOLESKY = {"_linalg_potrf": "torch.linalg.cholesky", "_linalg_potri": "torch.cholesky_inverse"}
+def _unless_failed(ctx: TorchContext, call: str) -> str:
+    """A ``torch.linalg.*_ex`` call's result, NaN in each matrix it failed on (``mxnet_failed_as_nan``)."""
+    return f"{ctx.helper('mxnet_failed_as_nan')}(*{call})"
 
 
-@register(*_CHOLESKY)
-def cholesky(ctx: TorchContext, node: Node) -> Lowering:
-    """potrf: the Cholesky factor of the triangle ``lower`` names, the other triangle zero; potri: the inverse of
-    L @ L.T (U.T @ U) from the factor's triangle, whole."""
-    return Lowering(f"{_CHOLESKY[node.op]}({ctx.input(0)}, upper={not node.attrs['lower']})")
+@register("_linalg_potrf")
+def potrf(ctx: TorchContext, node: Node) -> Lowering:
+    """The Cholesky factor of the triangle ``lower`` names, the other triangle zero."""
+    return Lowering(_unless_failed(ctx, f"torch.linalg.cholesky_ex({ctx.input(0)}, upper={not node.attrs['lower']})"))
+
+
+@register("_linalg_potri")
+def potri(ctx: TorchContext, node: Node) -> Lowering:
+    """The inverse of L @ L.T (U.T @ U) from the factor's triangle, whole."""
+    return Lowering(f"{ctx.helper('mxnet_cholesky_inverse')}({ctx.input(0)}, {not node.attrs['lower']})")
 
 
 def _triangle(ctx: TorchContext, node: Node) -> str:
@@ -181,13 +208,22 @@ def eigvals(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_npi_tensorinv")
 def tensorinv(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.tensorinv({ctx.input(0)}, ind={node.attrs['ind']})")
+    """The inverse of a's first ``ind`` axes against its others, as one square matrix."""
+    n = math.prod(ctx.out_shape()[-node.attrs["ind"]:])
+    inverse = _unless_failed(ctx, f"torch.linalg.inv_ex({ctx.input(0)}.reshape({n}, {n}))")
+    return Lowering(f"{inverse}.reshape({list(ctx.out_shape())})")
 
 
 @register("_npi_tensorsolve")
 def tensorsolve(ctx: TorchContext, node: Node) -> Lowering:
-    dims = list(node.attrs["a_axes"]) if node.attrs["a_axes"] else None
-    return Lowering(f"torch.linalg.tensorsolve({ctx.input(0)}, {ctx.input(1)}, dims={dims})")
+    """x with tensordot(a, x) = b: a's axes ``a_axes`` moved to the end, a as one square matrix and b as a vector."""
+    rank = len(ctx.shape(0))
+    moved = [axis % rank for axis in node.attrs["a_axes"] or ()]
+    order = [axis for axis in range(rank) if axis not in moved] + moved
+    n = math.prod(ctx.shape(1))
+    a = f"{ctx.input(0)}.permute({order}).reshape({n}, {n})"
+    solved = _unless_failed(ctx, f"torch.linalg.solve_ex({a}, {ctx.input(1)}.reshape({n}))")
+    return Lowering(f"{solved}.reshape({list(ctx.out_shape())})")
 
 
 @register("_linalg_det")
@@ -207,13 +243,13 @@ def slogdet(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("_linalg_inverse")
 def inverse(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.inv({ctx.input(0)})")
+    return Lowering(_unless_failed(ctx, f"torch.linalg.inv_ex({ctx.input(0)})"))
 
 
 @register("_npi_solve")
 def solve(ctx: TorchContext, node: Node) -> Lowering:
-    """``torch.linalg.solve`` reads b as vectors where it has a's rank less one, as MXNet does."""
-    return Lowering(f"torch.linalg.solve({ctx.input(0)}, {ctx.input(1)})")
+    """``torch.linalg.solve_ex`` reads b as vectors where it has a's rank less one, as MXNet does."""
+    return Lowering(_unless_failed(ctx, f"torch.linalg.solve_ex({ctx.input(0)}, {ctx.input(1)})"))
 
 
 refuse(*UNCONVERTED_LINALG, reason=linalg_refusal)
