@@ -259,10 +259,26 @@ class TorchContext:
                 self.state[name] = array
                 self.exprs[var.name] = f"self.{name}"
 
+    def _parameters_only(self) -> set[str]:
+        """The parameters read as data and the nodes computed from them alone, no graph input: an identity or an
+        inference Dropout passes the ``nn.Parameter`` itself, which an output never is (under ``no_grad`` it would
+        still require grad)."""
+        parameters = {name for name, expr in self.exprs.items() if expr.startswith("self.")}
+        reached = {var.name for var in self.graph.inputs}
+        for node in self.graph.nodes:
+            sources = {ref.node for ref in node.inputs}
+            if sources & reached:
+                reached.add(node.name)
+            elif sources & parameters:
+                parameters.add(node.name)
+        return parameters
+
     # --- assembly -----------------------------------------------------------------------------------
     def source(self) -> str:
         graph = self.graph
-        heads = [self._typed(ref) for ref in graph.outputs]
+        from_parameters = self._parameters_only()
+        heads = [f"{self._typed(ref)}.clone()" if ref.node in from_parameters else self._typed(ref)
+                 for ref in graph.outputs]
         returns = "torch.Tensor" if len(heads) == 1 else f"Tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
         arguments, defaults = self._arguments()
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"
