@@ -77,6 +77,8 @@ CASES.update({  # each interpolation, ties (STEPS), q at the ends, several axes,
                                N.percentile(NP_DATA, 50, axis=0, interpolation="midpoint"),
                                N.percentile(NP_DATA, 50, axis=2, interpolation="nearest"),
                                N.percentile(STEPS, 62.5, axis=(1, 2), interpolation="nearest")]), NP_SHAPE),
+    # axis=(): no axis reduced, each value its own percentile
+    "np_percentile_no_axis": (N.percentile(NP_DATA, 30, axis=()), NP_SHAPE),
 })
 _norm = N.linalg.norm
 CASES.update({  # np.linalg.norm's L1 and L2 reductions: flattened, one axis, Frobenius over two, keepdims, integers
