@@ -111,8 +111,10 @@ def _part(ctx: EmitContext, x: str, indices: list[int], axis: int) -> str:
 
 
 def _cholesky(ctx: EmitContext, a: str, rank: int, n: int) -> str:
-    """The lower Cholesky factor of ``a``'s lower triangle, column by column: column j is a's column j less the
-    products of the columns before it with their row j, divided by the root of its diagonal entry, zero above."""
+    """The lower Cholesky factor of ``a``'s lower triangle, column by column as LAPACK's ``potrf``: column j is a's
+    column j less the products of the columns before it with their row j, scaled by the reciprocal of the root of
+    its diagonal entry, which it keeps (an infinite one too: OpenBLAS's scaling by its reciprocal, zero, gives
+    zeros whatever the column holds), zero above."""
     columns: list[str] = []
     for j in range(n):
         column = _part(ctx, a, [j], rank - 1)
@@ -121,8 +123,13 @@ def _cholesky(ctx: EmitContext, a: str, rank: int, n: int) -> str:
             products = ctx.add("Mul", [before, _part(ctx, before, [j], rank - 2)])
             column = ctx.add("Sub", [column, ctx.reduce_sum(products, [rank - 1])])
         root = ctx.add("Sqrt", [_part(ctx, column, [j], rank - 2)])
-        below = ctx.const((np.arange(n) >= j).reshape(n, 1), "below", dtype=bool)
-        columns.append(ctx.add("Where", [below, ctx.add("Div", [column, root]), ctx.const(0.0, "zero")]))
+        below = ctx.const((np.arange(n) > j).reshape(n, 1), "below", dtype=bool)
+        diagonal = ctx.const((np.arange(n) == j).reshape(n, 1), "diagonal", dtype=bool)
+        placed = ctx.add("Where", [diagonal, root, ctx.const(0.0, "zero")])
+        reciprocal = ctx.add("Reciprocal", [root])
+        scaled = ctx.add("Where", [ctx.add("Equal", [reciprocal, ctx.const(0.0, "zero")]), ctx.const(0.0, "zero"),
+                                   ctx.add("Mul", [column, reciprocal])])
+        columns.append(ctx.add("Where", [below, scaled, placed]))
     return ctx.add("Concat", columns, axis=rank - 1)
 
 

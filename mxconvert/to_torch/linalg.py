@@ -35,6 +35,33 @@ def mxnet_failed_as_nan(x: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
     return torch.where(failed, torch.full_like(x, float("nan")), x)
 '''
 
+HELPERS["mxnet_cholesky"] = '''
+def mxnet_cholesky(x: torch.Tensor, upper: bool) -> torch.Tensor:
+    """The lower Cholesky factor of x's lower triangle (``upper``: the transposed factor of its upper triangle).
+    Each matrix ``potrf`` stops on (not positive-definite, or infinite) column by column as MXNet's LAPACK carries
+    on: column j less the products of the columns before it with their row j, scaled by the reciprocal of the root
+    of its diagonal entry, which it keeps (NaN past a negative one, an infinite one kept; OpenBLAS's scaling by
+    zero, an infinite root's reciprocal, gives zeros whatever the column holds). A recording (``mxnet_tracing``)
+    takes that path for every input."""
+    lower = x.transpose(-1, -2) if upper else x
+    factor, info = torch.linalg.cholesky_ex(lower)
+    if mxnet_tracing() or bool((info != 0).any()):
+        n = x.shape[-1]
+        rows = torch.arange(n, device=x.device)
+        columns: List[torch.Tensor] = []
+        for j in range(n):
+            column = lower[..., j]
+            if j > 0:
+                before = torch.stack(columns, -1)
+                column = column - (before * before[..., j:j + 1, :]).sum(-1)
+            root = torch.sqrt(column[..., j:j + 1])
+            scaled = torch.where(root.isinf(), torch.zeros_like(column), column * (1.0 / root))
+            placed = torch.where(rows == j, root.expand_as(column), torch.zeros_like(column))
+            columns.append(torch.where(rows > j, scaled, placed))
+        factor = torch.where((info == 0).reshape(list(info.shape) + [1, 1]), factor, torch.stack(columns, -1))
+    return factor.transpose(-1, -2) if upper else factor
+'''
+
 HELPERS["mxnet_cholesky_inverse"] = '''
 def mxnet_cholesky_inverse(factor: torch.Tensor, upper: bool) -> torch.Tensor:
     """The inverse of L @ L.T (U.T @ U) from the factor's triangle, through the triangle's inverse: infinities and
@@ -105,8 +132,9 @@ def _unless_failed(ctx: TorchContext, call: str) -> str:
 
 @register("_linalg_potrf")
 def potrf(ctx: TorchContext, node: Node) -> Lowering:
-    """The Cholesky factor of the triangle ``lower`` names, the other triangle zero."""
-    return Lowering(_unless_failed(ctx, f"torch.linalg.cholesky_ex({ctx.input(0)}, upper={not node.attrs['lower']})"))
+    """The Cholesky factor of the triangle ``lower`` names, the other triangle zero (``mxnet_cholesky``)."""
+    ctx.helper("mxnet_tracing")
+    return Lowering(f"{ctx.helper('mxnet_cholesky')}({ctx.input(0)}, {not node.attrs['lower']})")
 
 
 @register("_linalg_potri")
