@@ -102,6 +102,23 @@ def test_generated_model_computes_on_singular_matrices(op):
     assert not out[0].isfinite().all() and torch.equal(out[1], torch.eye(3))
 
 
+@pytest.mark.parametrize("case", ["la_syevd", "np_linalg_eigh", "np_linalg_eigvalsh", "np_linalg_svd",
+                                  "np_linalg_eigvals", "np_linalg_pinv"])
+def test_generated_model_gives_nan_for_matrices_not_all_finite(case):
+    """LAPACK's eigen and singular value solvers fail on NaN and infinities (in MXNet too), torch's raise or crash:
+    the generated model gives NaN for such a matrix only."""
+    sym, shape = CASES[case]
+    graph = parse_symbol(sym.tojson())
+    source, state = emit_pytorch(graph, TorchOptions(shape))
+    module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
+    data = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32))
+    data[0] = float("nan")
+    with torch.no_grad():
+        out = module(data)
+    for value in out if isinstance(out, tuple) else (out,):
+        assert value[0].isnan().all() and value[1].isfinite().all()
+
+
 @pytest.mark.parametrize(("text", "triangle"), [("U", "U"), (" U\t", "U"), ("L", "L"), ("0", "L"), ("u", "L"),
                                                 ("x", "L"), ("UU", None), ("", None), ("None", None)])
 def test_uplo_is_one_character_and_only_u_reads_the_upper_triangle(text, triangle):

@@ -89,30 +89,68 @@ def mxnet_vector_signs(rows: torch.Tensor) -> torch.Tensor:
     return torch.where(largest < 0, -torch.ones_like(largest), torch.ones_like(largest))
 '''
 
+HELPERS["mxnet_finite_matrices"] = '''
+def mxnet_finite_matrices(x: torch.Tensor, read: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """x with zeros for each matrix whose entries ``read`` (x, or the triangle a solver reads) are not all finite,
+    and which matrices those are (the batch's shape): LAPACK's eigen and singular value solvers fail on them (in
+    MXNet too, or give NaN), torch's raise or crash; ``mxnet_failed_as_nan`` then marks their results."""
+    bad = ~torch.isfinite(read).all(-1).all(-1)
+    return torch.where(bad.unsqueeze(-1).unsqueeze(-1), torch.zeros_like(x), x), bad
+'''
+
 HELPERS["mxnet_syevd"] = '''
 def mxnet_syevd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """MXNet's ``syevd``: eigenvectors as rows, each signed so that its first entry of largest magnitude is
-    positive, and the eigenvalues in ascending order."""
+    positive, and the eigenvalues in ascending order (NaN for a lower triangle not all finite)."""
+    x, bad = mxnet_finite_matrices(x, torch.tril(x))
     values, vectors = torch.linalg.eigh(x)
     rows = vectors.transpose(-1, -2)
-    return rows * mxnet_vector_signs(rows), values
+    return mxnet_failed_as_nan(rows * mxnet_vector_signs(rows), bad), mxnet_failed_as_nan(values, bad)
 '''
 
 HELPERS["mxnet_eigh"] = '''
 def mxnet_eigh(x: torch.Tensor, uplo: str) -> Tuple[torch.Tensor, torch.Tensor]:
     """NumPy's ``eigh`` as MXNet computes it: the eigenvalues in ascending order, the eigenvectors as columns,
-    each signed so that its first entry of largest magnitude is positive."""
+    each signed so that its first entry of largest magnitude is positive (NaN for a triangle not all finite)."""
+    x, bad = mxnet_finite_matrices(x, torch.tril(x) if uplo == "L" else torch.triu(x))
     values, vectors = torch.linalg.eigh(x, UPLO=uplo)
-    return values, vectors * mxnet_vector_signs(vectors.transpose(-1, -2)).transpose(-1, -2)
+    vectors = vectors * mxnet_vector_signs(vectors.transpose(-1, -2)).transpose(-1, -2)
+    return mxnet_failed_as_nan(values, bad), mxnet_failed_as_nan(vectors, bad)
+'''
+
+HELPERS["mxnet_eigvalsh"] = '''
+def mxnet_eigvalsh(x: torch.Tensor, uplo: str) -> torch.Tensor:
+    """The eigenvalues in ascending order (NaN for a triangle not all finite)."""
+    x, bad = mxnet_finite_matrices(x, torch.tril(x) if uplo == "L" else torch.triu(x))
+    return mxnet_failed_as_nan(torch.linalg.eigvalsh(x, UPLO=uplo), bad)
+'''
+
+HELPERS["mxnet_eigvals"] = '''
+def mxnet_eigvals(x: torch.Tensor) -> torch.Tensor:
+    """LAPACK's geev, as MXNet's: the eigenvalues in its order; their real parts (MXNet fails on complex ones);
+    NaN for a matrix not all finite."""
+    x, bad = mxnet_finite_matrices(x, x)
+    return mxnet_failed_as_nan(torch.linalg.eigvals(x).real, bad)
+'''
+
+HELPERS["mxnet_pinv"] = '''
+def mxnet_pinv(x: torch.Tensor, rcond: torch.Tensor) -> torch.Tensor:
+    """The pseudo-inverse, singular values up to ``rcond`` times the largest dropped (NaN for a matrix not all
+    finite)."""
+    x, bad = mxnet_finite_matrices(x, x)
+    return mxnet_failed_as_nan(torch.linalg.pinv(x, rtol=rcond), bad)
 '''
 
 HELPERS["mxnet_svd"] = '''
 def mxnet_svd(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """NumPy's ``svd`` as MXNet computes it: x = ut @ diag(l) @ v, l descending, each row of v signed so that its
-    first entry of largest magnitude is positive, and the matching column of ut with it."""
+    first entry of largest magnitude is positive, and the matching column of ut with it (NaN for a matrix not all
+    finite)."""
+    x, bad = mxnet_finite_matrices(x, x)
     ut, l, v = torch.linalg.svd(x, full_matrices=False)
     signs = mxnet_vector_signs(v)
-    return ut * signs.transpose(-1, -2), l, v * signs
+    return (mxnet_failed_as_nan(ut * signs.transpose(-1, -2), bad), mxnet_failed_as_nan(l, bad),
+            mxnet_failed_as_nan(v * signs, bad))
 '''
 
 
@@ -210,28 +248,36 @@ def factorisation(ctx: TorchContext, node: Node) -> Lowering:
     """LQ; eigendecompositions and SVD through ``torch.linalg`` with MXNet's signs (``mxnet_vector_signs``), eigh
     reading the triangle ``UPLO`` names."""
     if node.op != "_linalg_gelqf":
-        ctx.helper("mxnet_vector_signs")
+        for helper in ("mxnet_vector_signs", "mxnet_finite_matrices", "mxnet_failed_as_nan"):
+            ctx.helper(helper)
     uplo = f", {node.attrs['UPLO']!r}" if node.op == "_npi_eigh" else ""
     return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)}{uplo})")
+
+
+def _finite_helper(ctx: TorchContext, name: str) -> str:
+    """A solver's helper that gives NaN for matrices not all finite, with those it calls."""
+    for helper in ("mxnet_finite_matrices", "mxnet_failed_as_nan"):
+        ctx.helper(helper)
+    return ctx.helper(name)
 
 
 @register("_npi_pinv", "_npi_pinv_scalar_rcond")
 def pinv(ctx: TorchContext, node: Node) -> Lowering:
     """Singular values up to ``rcond`` times the largest are dropped (a tensor ``rcond``: one per matrix); MXNet's
     kernel takes the singular values whatever ``hermitian`` says, and so does this."""
-    rcond = ctx.input(1) if node.op == "_npi_pinv" else num(node.attrs["rcond"])
-    return Lowering(f"torch.linalg.pinv({ctx.input(0)}, rtol={rcond})")
+    rcond = ctx.input(1) if node.op == "_npi_pinv" else f"torch.tensor({num(node.attrs['rcond'])})"
+    return Lowering(f"{_finite_helper(ctx, 'mxnet_pinv')}({ctx.input(0)}, {rcond})")
 
 
 @register("_npi_eigvalsh")
 def eigvalsh(ctx: TorchContext, node: Node) -> Lowering:
-    return Lowering(f"torch.linalg.eigvalsh({ctx.input(0)}, UPLO={node.attrs['UPLO']!r})")
+    return Lowering(f"{_finite_helper(ctx, 'mxnet_eigvalsh')}({ctx.input(0)}, {node.attrs['UPLO']!r})")
 
 
 @register("_npi_eigvals")
 def eigvals(ctx: TorchContext, node: Node) -> Lowering:
     """LAPACK's geev, as MXNet's: the eigenvalues in its order; their real parts (MXNet fails on complex ones)."""
-    return Lowering(f"torch.linalg.eigvals({ctx.input(0)}).real")
+    return Lowering(f"{_finite_helper(ctx, 'mxnet_eigvals')}({ctx.input(0)})")
 
 
 @register("_npi_tensorinv")
