@@ -133,3 +133,14 @@ def test_uplo_is_one_character_and_only_u_reads_the_upper_triangle(text, triangl
                 parse_symbol(json.dumps(doc))
         else:
             assert parse_symbol(json.dumps(doc)).node("e").attrs["UPLO"] == triangle
+
+
+@pytest.mark.parametrize("op", ["trmm", "trsm"])
+def test_infinite_alpha_of_triangular_products_is_refused_by_name(op):
+    """MXNet's NaN for an infinite alpha follow its BLAS kernel's blocking (zeros of the unread triangle times
+    infinities): both targets refuse the node by name."""
+    graph = parse_symbol(getattr(S.linalg, op)(S.var("data"), S.var("b"), alpha=float("inf"), name="t").tojson())
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_{op} \[alpha inf: MXNet's result is its BLAS kernel"):
+        export_onnx(graph, ExportOptions(input_shape=(3, 3)))
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_{op} \[alpha inf"):
+        emit_pytorch(graph, TorchOptions((3, 3)))

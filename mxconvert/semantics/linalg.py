@@ -83,6 +83,13 @@ UNCONVERTED_LINALG = {
 }
 
 
+def triangular_alpha_refusal(node: Node, *context: object) -> str | None:
+    """Why a trmm or trsm is not converted: an infinite ``alpha``, whose products MXNet's BLAS forms in its own
+    blocked order, zeros of the triangle it does not read included (NaN where no formula has 0 * inf)."""
+    alpha = node.attrs["alpha"]
+    return None if math.isfinite(alpha) else f"alpha {alpha}: MXNet's result is its BLAS kernel's blocking"
+
+
 def linalg_refusal(node: Node, *context: object) -> str:
     """Why a decomposition of ``UNCONVERTED_LINALG`` is not converted (a registry ``check``)."""
     return UNCONVERTED_LINALG[node.op]

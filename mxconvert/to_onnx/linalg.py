@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.linalg import (UNCONVERTED_LINALG, diagonal_positions, extract_positions, linalg_refusal,
-                                make_positions, placed_sources)
+                                make_positions, placed_sources, triangular_alpha_refusal)
 from .context import EmitContext
 from .registry import refuse, register
 
@@ -33,7 +33,7 @@ def _transposed(ctx: EmitContext, x: str, rank: int, out: str | None = None) -> 
     return ctx.add("Transpose", [x], out, perm=[*range(rank - 2), rank - 1, rank - 2])
 
 
-@register("_linalg_trmm")
+@register("_linalg_trmm", check=triangular_alpha_refusal)
 def trmm(ctx: EmitContext, node: Node) -> None:
     """alpha * op(A) @ B (B @ op(A) where ``rightside``), op(A) A's triangle (the other is never read, so it is
     dropped by ``Where``), transposed where ``transpose``."""
@@ -171,7 +171,7 @@ def potri(ctx: EmitContext, node: Node) -> None:
     ctx.add("MatMul", [_transposed(ctx, inverse, rank), inverse], ctx.output())
 
 
-@register("_linalg_trsm")
+@register("_linalg_trsm", check=triangular_alpha_refusal)
 def trsm(ctx: EmitContext, node: Node) -> None:
     """X with op(A) @ X = alpha * B; X @ op(A) = alpha * B (``rightside``) as op(A).T @ X.T = alpha * B.T."""
     a = node.attrs

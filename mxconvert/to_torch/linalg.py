@@ -6,7 +6,8 @@ import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
-from ..semantics.linalg import UNCONVERTED_LINALG, extract_positions, linalg_refusal, make_positions, placed_sources
+from ..semantics.linalg import (UNCONVERTED_LINALG, extract_positions, linalg_refusal, make_positions, placed_sources,
+                                triangular_alpha_refusal)
 from .registry import HELPERS, Lowering, num, refuse, register
 
 if TYPE_CHECKING:
@@ -187,14 +188,14 @@ def _triangle(ctx: TorchContext, node: Node) -> str:
     return f"{triangle}.transpose(-1, -2)" if node.attrs["transpose"] else triangle
 
 
-@register("_linalg_trmm")
+@register("_linalg_trmm", check=triangular_alpha_refusal)
 def trmm(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
     left, right = (ctx.input(1), _triangle(ctx, node)) if a["rightside"] else (_triangle(ctx, node), ctx.input(1))
     return Lowering(_scaled(a["alpha"], f"torch.matmul({left}, {right})"))
 
 
-@register("_linalg_trsm")
+@register("_linalg_trsm", check=triangular_alpha_refusal)
 def trsm(ctx: TorchContext, node: Node) -> Lowering:
     """X with op(A) @ X = alpha * B (X @ op(A) where ``rightside``), op(A) A's triangle, transposed where
     ``transpose``."""
