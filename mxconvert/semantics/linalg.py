@@ -1,7 +1,8 @@
 """MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
 determinants, inverses and solves, Cholesky factor and inverse, triangular products and solves, symmetric rank-k
 update, log-diagonal sums, diagonal and triangle packing, LQ factorisation and symmetric eigendecomposition; the
-NumPy interface's pseudo-inverse, eigendecompositions, eigenvalues and singular value decomposition, tensor inverse and tensor solve."""
+NumPy interface's pseudo-inverse, eigendecompositions, eigenvalues and singular value decomposition, tensor
+inverse and tensor solve."""
 from __future__ import annotations
 
 import math
