@@ -7,6 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..ir import Node
+from ..semantics.indexing import dtype_value
 from ..semantics.rules import axis_index
 from ..semantics.shape import (DIAGONAL_OPS, INSERT_OPS, UNRUNNABLE_OPS, InsertLayout, amp_cast_refusal,
                                assigned_positions, diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal,
@@ -288,10 +289,9 @@ def _inserted_block(ctx: TorchContext, node: Node, layout: InsertLayout) -> str:
     broadcast to the inserted block."""
     integer = node.output() in ctx.integers
     if layout.values is None:
-        value = node.attrs["val"]
+        value = dtype_value(node.attrs["val"], ctx.dtypes.get(node.output(), "float32"))
         x = ctx.input(0)
-        return (f"torch.full({list(layout.block)}, {num(math.trunc(value) if integer else value)}, "
-                f"dtype={x}.dtype, device={x}.device)")
+        return f"torch.full({list(layout.block)}, {num(value)}, dtype={x}.dtype, device={x}.device)"
     values, shape = ctx.input(1), layout.values
     if tuple(ctx.shape(1)) != shape:
         values = f"{values}.reshape({list(shape)})"
