@@ -9,7 +9,7 @@ import math
 
 from ..ir import Node
 from .rules import Shape, ShapeError, shape_rule
-from .schema import OpDef, alias, define, parse_bool, parse_float, parse_int, optional, parse_shape
+from .schema import FLOAT32_MAX, OpDef, alias, define, parse_bool, parse_float, parse_int, optional, parse_shape
 
 # --- schemas ----------------------------------------------------------------------------------------------
 _LOWER = {"lower": (parse_bool, True)}
@@ -85,10 +85,12 @@ UNCONVERTED_LINALG = {
 
 
 def triangular_alpha_refusal(node: Node, *context: object) -> str | None:
-    """Why a trmm or trsm is not converted: an infinite ``alpha``, whose products MXNet's BLAS forms in its own
-    blocked order, zeros of the triangle it does not read included (NaN where no formula has 0 * inf)."""
+    """Why a trmm or trsm is not converted: an ``alpha`` infinite in float32, whose products MXNet's BLAS forms in
+    its own blocked order, zeros of the triangle it does not read included (NaN where no formula has 0 * inf)."""
     alpha = node.attrs["alpha"]
-    return None if math.isfinite(alpha) else f"alpha {alpha}: MXNet's result is its BLAS kernel's blocking"
+    if math.isfinite(alpha) and abs(alpha) <= FLOAT32_MAX:
+        return None
+    return f"alpha {alpha}: MXNet's result is its BLAS kernel's blocking"
 
 
 def linalg_refusal(node: Node, *context: object) -> str:

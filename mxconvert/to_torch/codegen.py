@@ -23,6 +23,7 @@ from ..liveness import Liveness, liveness
 from ..semantics.schema import OPS
 from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
+from ..semantics.indexing import dtype_value
 from ..semantics.inference import begin_states, inferred_shapes
 from ..semantics.quantization import QRange, quantized_ranges
 from ..semantics.rules import Shape
@@ -181,6 +182,11 @@ class TorchContext:
 
     def out_shape(self, index: int = 0) -> tuple[int, ...]:
         return self.shapes[self.current.output(index)]
+
+    def in_output_type(self, value: float) -> float:
+        """A double attribute as MXNet's kernel casts it to the current node's output type (``dtype_value``: past
+        float32's range an infinity, which torch would refuse to fill a float32 tensor with)."""
+        return dtype_value(value, self.dtypes.get(self.current.output(), "float32"))
 
     def weight(self, index: int) -> np.ndarray:
         return self.graph.weight(self.current.inputs[index].node)
