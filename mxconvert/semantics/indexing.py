@@ -341,7 +341,7 @@ def arange_range(attrs: dict) -> tuple[float, float, int]:
         raise ShapeError(f"step {a['step']} and repeat {a['repeat']}: MXNet needs a non-zero step, repeat >= 1")
     if not (start < stop if a["step"] > 0 else start > stop):
         raise ShapeError(f"empty range from {start} to {stop} by {a['step']}")
-    steps = math.ceil((stop - start) / a["step"])
+    steps = refuse_empty((math.ceil((stop - start) / a["step"]),), f"step {a['step']}")[0]  # an infinite step: 0
     step = a["step"]
     if a["dtype"] in ("float16", "uint8"):  # MXNet truncates both for types std::is_signed does not call signed
         start, step = math.trunc(start), math.trunc(step)
