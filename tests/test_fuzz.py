@@ -244,7 +244,8 @@ def integer_overflow(symbol: dict, reference: list[np.ndarray]) -> bool:
     leaves undefined (MXNet on x86 gives INT_MIN). mxconvert computes integer tensors in the float type, exact
     within 2**24, and does not reproduce it (a division by zero gives an infinity)."""
     integer = any("int" in str(node.get("attrs", {}).get("dtype", "")) for node in symbol["nodes"])
-    return integer and any(float(np.abs(out[np.isfinite(out)]).max(initial=0)) >= INT32_EDGE for out in reference)
+    return integer and any(float(np.abs(out[np.isfinite(out)].astype(np.float64)).max(initial=0)) >= INT32_EDGE
+                           for out in reference)  # in float64: int32's lowest value has no int32 absolute value
 
 
 def convert_like_mxnet(symbol: dict, weights: dict[str, list[int]], input_shape: tuple[int, ...],
