@@ -38,7 +38,7 @@ define({
     ),
     "Pad": OpDef({"mode": (choice("constant", "edge", "reflect"), REQUIRED),
                   "pad_width": (none_as_unknown(parse_shape), REQUIRED), "constant_value": (parse_float, 0.0)}),
-    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (none_as_unknown(parse_shape), ())}),
+    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (optional(none_as_unknown(parse_shape)), ())}),
     "_contrib_BilinearResize2D": OpDef({
         "height": (in_range(parse_int, 1), 1), "width": (in_range(parse_int, 1), 1),
         "scale_height": (optional(parse_float32), None), "scale_width": (optional(parse_float32), None),
@@ -199,8 +199,9 @@ def _numpy_pad(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 def adaptive_output_size(attrs: dict) -> tuple[int, int]:
-    """AdaptiveAvgPooling2D's output height and width: one value for both, two, or 1 x 1 for any other count."""
-    size = attrs["output_size"]
+    """AdaptiveAvgPooling2D's output height and width: one value for both, two, or 1 x 1 for any other count
+    (``None``, as MXNet reads it, none)."""
+    size = attrs["output_size"] or ()
     return (size[0], size[0]) if len(size) == 1 else tuple(size) if len(size) == 2 else (1, 1)
 
 
