@@ -555,8 +555,10 @@ def _ravel(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("_unravel_index")
 def _unravel(node: Node, shapes: list[Shape]) -> list[Shape]:
-    if len(shapes[0]) != 1:
-        raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data")
+    """One column per index of the first axis: MXNet's kernel reads the data flat, so trailing sizes of 1 read as
+    1-D data; past them it leaves part of its output unwritten, refused."""
+    if not shapes[0] or math.prod(shapes[0][1:]) != 1:
+        raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data (or trailing sizes of 1)")
     if 0 in ravel_sizes(node)[1:]:
         raise ShapeError(f"shape {node.attrs['shape']}: a size 0 past the first divides by zero")
     return [(len(ravel_sizes(node)), shapes[0][0])]

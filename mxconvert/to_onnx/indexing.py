@@ -313,7 +313,8 @@ def ravel_multi_index(ctx: EmitContext, node: Node) -> None:
 def unravel_index(ctx: EmitContext, node: Node) -> None:
     """The truncated index divided by each size from the last (C division, the remainder's sign the index's); the
     first axis keeps the rest unwrapped."""
-    rest = ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64)
+    flat = ctx.reshape(ctx.input(0), [-1]) if len(ctx.shape(0)) > 1 else ctx.input(0)  # trailing sizes of 1
+    rest = ctx.add("Cast", [flat], to=TensorProto.INT64)
     rows = []
     for size in reversed(ravel_sizes(node)[1:]):
         size = ctx.const(np.int64(size), "size", np.int64)

@@ -409,7 +409,8 @@ def scatter_nd(ctx: TorchContext, node: Node) -> Lowering:
 @register("_ravel_multi_index", "_unravel_index")
 def ravel(ctx: TorchContext, node: Node) -> Lowering:
     helper = "mxnet_ravel_multi_index" if node.op == "_ravel_multi_index" else "mxnet_unravel_index"
-    return Lowering(f"{ctx.helper(helper)}({ctx.input(0)}, {list(ravel_sizes(node))})")
+    x = f"{ctx.input(0)}.reshape(-1)" if node.op == "_unravel_index" and len(ctx.shape(0)) > 1 else ctx.input(0)
+    return Lowering(f"{ctx.helper(helper)}({x}, {list(ravel_sizes(node))})")
 
 
 @register("_contrib_index_array")
