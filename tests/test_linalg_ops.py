@@ -4,6 +4,7 @@ against MXNet float32; and the ONNX form's size bound."""
 from __future__ import annotations
 
 import contextlib
+import json
 
 import numpy as np
 import onnxruntime as ort
@@ -12,9 +13,10 @@ import torch
 from mxcases import CASE_INPUTS, CASES, ONNX_REFUSES, S, assert_near_exact, mx, run_reference
 from ops import linalg
 
-from mxconvert.errors import UnsupportedOpsError
+from mxconvert.errors import MxConvertError, UnsupportedOpsError
 from mxconvert.float64_graph import float32_made_double
 from mxconvert.semantics.schema import numpy_spelled
+from mxconvert.symbol import parse_symbol
 from mxconvert.to_onnx import ExportOptions, export_onnx
 from mxconvert.to_onnx.linalg import MAX_JACOBI, MAX_UNROLLED
 from mxconvert.to_torch import TorchOptions, emit_pytorch
@@ -86,3 +88,59 @@ def test_onnx_refuses_symmetric_eigendecompositions_past_the_unrolled_size():
     with pytest.raises(UnsupportedOpsError, match=rf"_linalg_syevd \[matrices of {n} columns: the ONNX form is "
                                                   rf"unrolled for at most {MAX_JACOBI}\]"):
         export_onnx(ref.graph, ExportOptions(input_shape=(n, n)))
+
+
+@pytest.mark.parametrize("op", ["potrf", "potri", "inverse"])
+def test_generated_model_computes_on_singular_matrices(op):
+    """MXNet fails on a matrix that is singular (potrf: not positive-definite); the generated model gives
+    non-finite values for that matrix only, as ONNX's unrolled elimination does, and raises nothing."""
+    graph = parse_symbol(getattr(S.linalg, op)(S.var("data")).tojson())
+    source, state = emit_pytorch(graph, TorchOptions((2, 3, 3)))
+    module = build_model(module_from_source(source, f"<kit_model {op}>"), state)
+    with torch.no_grad():
+        out = module(torch.stack([torch.zeros(3, 3), torch.eye(3)]))
+    assert not out[0].isfinite().all() and torch.equal(out[1], torch.eye(3))
+
+
+@pytest.mark.parametrize("case", ["la_syevd", "np_linalg_eigh", "np_linalg_eigvalsh", "np_linalg_svd",
+                                  "np_linalg_eigvals", "np_linalg_pinv"])
+def test_generated_model_gives_nan_for_matrices_not_all_finite(case):
+    """LAPACK's eigen and singular value solvers fail on NaN and infinities (in MXNet too), torch's raise or crash:
+    the generated model gives NaN for such a matrix only."""
+    sym, shape = CASES[case]
+    graph = parse_symbol(sym.tojson())
+    source, state = emit_pytorch(graph, TorchOptions(shape))
+    module = build_model(module_from_source(source, f"<kit_model {case}>"), state)
+    data = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32))
+    data[0] = float("nan")
+    with torch.no_grad():
+        out = module(data)
+    for value in out if isinstance(out, tuple) else (out,):
+        assert value[0].isnan().all() and value[1].isfinite().all()
+
+
+@pytest.mark.parametrize(("text", "triangle"), [("U", "U"), (" U\t", "U"), ("L", "L"), ("0", "L"), ("u", "L"),
+                                                ("x", "L"), ("UU", None), ("", None), ("None", None)])
+def test_uplo_is_one_character_and_only_u_reads_the_upper_triangle(text, triangle):
+    """MXNet's ``char`` parameter, as MXNet 1.9.1 runs eigh and eigvalsh: any other character reads the lower
+    triangle; text of more or fewer characters is refused."""
+    for op in ("_npi_eigh", "_npi_eigvalsh"):
+        doc = {"nodes": [{"op": "null", "name": "data", "inputs": []},
+                         {"op": op, "name": "e", "attrs": {"UPLO": text}, "inputs": [[0, 0, 0]]}],
+               "heads": [[1, 0, 0]]}
+        if triangle is None:
+            with pytest.raises(MxConvertError, match="bad attribute UPLO"):
+                parse_symbol(json.dumps(doc))
+        else:
+            assert parse_symbol(json.dumps(doc)).node("e").attrs["UPLO"] == triangle
+
+
+@pytest.mark.parametrize("op", ["trmm", "trsm"])
+def test_infinite_alpha_of_triangular_products_is_refused_by_name(op):
+    """MXNet's NaN for an infinite alpha follow its BLAS kernel's blocking (zeros of the unread triangle times
+    infinities): both targets refuse the node by name."""
+    graph = parse_symbol(getattr(S.linalg, op)(S.var("data"), S.var("b"), alpha=float("inf"), name="t").tojson())
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_{op} \[alpha inf: MXNet's result is its BLAS kernel"):
+        export_onnx(graph, ExportOptions(input_shape=(3, 3)))
+    with pytest.raises(UnsupportedOpsError, match=rf"_linalg_{op} \[alpha inf"):
+        emit_pytorch(graph, TorchOptions((3, 3)))

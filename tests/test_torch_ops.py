@@ -294,6 +294,23 @@ def test_shared_variable_stays_one_parameter():
                  [model.left.weight.grad.numpy(), model.left.bias.grad.numpy()])
 
 
+def test_weight_passed_through_to_an_output_is_a_copy():
+    """A stored weight an identity passes to an output (and the weight itself as an output) comes back as a copy:
+    under ``no_grad`` it needs no gradient, as every other output; in training its gradient still reaches the
+    weight."""
+    weight = S.var("w", shape=(3,))
+    sym = S.Group([d + weight, S.identity(S.Dropout(weight, p=0.5)), weight])
+    ref = run_reference(sym, (3,))
+    source, state = emit_pytorch(ref.graph, TorchOptions(ref.data.shape))
+    model = build_model(module_from_source(source), state)
+    with torch.no_grad():
+        outs = model(torch.from_numpy(ref.data))
+    assert not any(out.requires_grad for out in outs)
+    assert_close(ref.outputs, [out.numpy() for out in outs])
+    sum(out.sum() for out in model(torch.from_numpy(ref.data))).backward()
+    assert torch.equal(model.w.grad, torch.full((3,), 3.0))
+
+
 def test_state_dict_round_trips_weights_only(small, tmp_path):
     ref, source, state = small
     torch.save(state, tmp_path / "model.pth")

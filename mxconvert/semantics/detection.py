@@ -80,6 +80,9 @@ define({"_contrib_MultiBoxTarget": OpDef({
     "minimum_negative_samples": (parse_int, 0), "variances": (parse_float32_tuple, (0.1, 0.1, 0.2, 0.2))},
     outputs=lambda a: 3)})
 alias("_npx_multibox_target", "_contrib_MultiBoxTarget")
+# MXNet's kernel converts the float num_positive * negative_mining_ratio to int: from 2**31 on, x86 gives INT_MIN
+# and no anchor is mined
+MINED_COUNT_OVERFLOW = 2.0**31
 
 
 # --- shape rules, and the MXNet semantics both emitters share ---------------------------------------

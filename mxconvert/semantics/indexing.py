@@ -341,7 +341,7 @@ def arange_range(attrs: dict) -> tuple[float, float, int]:
         raise ShapeError(f"step {a['step']} and repeat {a['repeat']}: MXNet needs a non-zero step, repeat >= 1")
     if not (start < stop if a["step"] > 0 else start > stop):
         raise ShapeError(f"empty range from {start} to {stop} by {a['step']}")
-    steps = math.ceil((stop - start) / a["step"])
+    steps = refuse_empty((math.ceil((stop - start) / a["step"]),), f"step {a['step']}")[0]  # an infinite step: 0
     step = a["step"]
     if a["dtype"] in ("float16", "uint8"):  # MXNet truncates both for types std::is_signed does not call signed
         start, step = math.trunc(start), math.trunc(step)
@@ -555,8 +555,10 @@ def _ravel(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 @shape_rule("_unravel_index")
 def _unravel(node: Node, shapes: list[Shape]) -> list[Shape]:
-    if len(shapes[0]) != 1:
-        raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data")
+    """One column per index of the first axis: MXNet's kernel reads the data flat, so trailing sizes of 1 read as
+    1-D data; past them it leaves part of its output unwritten, refused."""
+    if not shapes[0] or math.prod(shapes[0][1:]) != 1:
+        raise ShapeError(f"data {shapes[0]}: unravel_index takes 1-D data (or trailing sizes of 1)")
     if 0 in ravel_sizes(node)[1:]:
         raise ShapeError(f"shape {node.attrs['shape']}: a size 0 past the first divides by zero")
     return [(len(ravel_sizes(node)), shapes[0][0])]

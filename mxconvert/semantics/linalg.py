@@ -1,20 +1,31 @@
 """MXNet's ``_linalg_*`` operators on batches of matrices (the trailing two axes; leading axes are a batch):
-determinants, inverses and solves, Cholesky factor and inverse, triangular products and solves, symmetric rank-k update, log-diagonal sums, diagonal
-and triangle packing, LQ factorisation and symmetric eigendecomposition; the NumPy interface's pseudo-inverse,
-eigendecompositions, eigenvalues and singular value decomposition, tensor inverse and tensor solve."""
+determinants, inverses and solves, Cholesky factor and inverse, triangular products and solves, symmetric rank-k
+update, log-diagonal sums, diagonal and triangle packing, LQ factorisation and symmetric eigendecomposition; the
+NumPy interface's pseudo-inverse, eigendecompositions, eigenvalues and singular value decomposition, tensor
+inverse and tensor solve."""
 from __future__ import annotations
 
 import math
 
 from ..ir import Node
 from .rules import Shape, ShapeError, shape_rule
-from .schema import OpDef, alias, define, parse_bool, parse_float, parse_int, optional, parse_shape, parse_str
+from .schema import FLOAT32_MAX, OpDef, alias, define, parse_bool, parse_float, parse_int, optional, parse_shape
 
 # --- schemas ----------------------------------------------------------------------------------------------
 _LOWER = {"lower": (parse_bool, True)}
 _TRIANGULAR = OpDef({"transpose": (parse_bool, False), "rightside": (parse_bool, False), **_LOWER,
                      "alpha": (parse_float, 1.0)})
 _OFFSET = {"offset": (parse_int, 0)}
+
+
+def parse_uplo(text: str) -> str:
+    """NumPy's ``UPLO``, an MXNet ``char`` parameter: one character, whitespace around it ignored; "U" names the
+    upper triangle and any other character the lower one ("L")."""
+    stripped = text.strip()
+    if len(stripped) != 1 or stripped == "\0":
+        raise ValueError(f"not one character: {text[:40]!r}")
+    return "U" if stripped == "U" else "L"
+
 
 define({
     "_linalg_potrf": OpDef(_LOWER),
@@ -38,7 +49,7 @@ alias("_npi_cholesky", "_linalg_potrf")
 define({
     "_npi_pinv": OpDef({"hermitian": (parse_bool, False)}),  # rcond: a tensor input
     "_npi_pinv_scalar_rcond": OpDef({"rcond": (parse_float, 1e-15), "hermitian": (parse_bool, False)}),
-    "_npi_eigvalsh": OpDef({"UPLO": (parse_str, "L")}),
+    "_npi_eigvalsh": OpDef({"UPLO": (parse_uplo, "L")}),
     "_npi_tensorinv": OpDef({"ind": (parse_int, 2)}),
     "_npi_tensorsolve": OpDef({"a_axes": (optional(parse_shape), None)}),
 })
@@ -62,7 +73,7 @@ for _spelling, _op in (("linalg_det", "_linalg_det"), ("_npi_det", "_linalg_det"
 # the first entry of largest magnitude of each eigenvector (each row of v) is positive
 define({
     "_npi_eig": OpDef(outputs=lambda a: 2),
-    "_npi_eigh": OpDef({"UPLO": (parse_str, "L")}, outputs=lambda a: 2),
+    "_npi_eigh": OpDef({"UPLO": (parse_uplo, "L")}, outputs=lambda a: 2),
     "_npi_eigvals": OpDef(),
     "_npi_svd": OpDef(outputs=lambda a: 3),
 })
@@ -71,6 +82,15 @@ UNCONVERTED_LINALG = {
     "_npi_eig": "eigenvectors' signs are LAPACK geev's, never normalised: MXNet's own float32 and float64 results "
                 "differ in sign",
 }
+
+
+def triangular_alpha_refusal(node: Node, *context: object) -> str | None:
+    """Why a trmm or trsm is not converted: an ``alpha`` infinite in float32, whose products MXNet's BLAS forms in
+    its own blocked order, zeros of the triangle it does not read included (NaN where no formula has 0 * inf)."""
+    alpha = node.attrs["alpha"]
+    if math.isfinite(alpha) and abs(alpha) <= FLOAT32_MAX:
+        return None
+    return f"alpha {alpha}: MXNet's result is its BLAS kernel's blocking"
 
 
 def linalg_refusal(node: Node, *context: object) -> str:

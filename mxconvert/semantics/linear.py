@@ -182,8 +182,8 @@ def product_equation(node: Node, shapes: list[Shape]) -> str:
     if node.op == "_np_dot":
         summed = ([len(left) - 1], [max(len(right) - 2, 0)]) if left and right else ([], [])
     elif node.op == "_npi_tensordot_int_axes":
-        count = node.attrs["axes"]
-        if not 0 <= count <= min(len(left), len(right)):
+        count = max(node.attrs["axes"], 0)  # MXNet sums over no axis for a negative count: the outer product
+        if count > min(len(left), len(right)):
             raise ShapeError(f"axes {count} does not fit operands of shapes {left} and {right}")
         summed = (list(range(len(left) - count, len(left))), list(range(count)))
     else:

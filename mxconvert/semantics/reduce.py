@@ -219,4 +219,4 @@ def _percentile(node: Node, shapes: list[Shape]) -> list[Shape]:
         raise ShapeError("percentile of a q given as a tensor is not converted (only a scalar q)")
     if not 0 <= node.attrs["q_scalar"] <= 100:
         raise ShapeError(f"percentile {node.attrs['q_scalar']} is outside [0, 100]")
-    return [reduced_shape(data, reduced_axes(node.attrs, len(data)), node.attrs["keepdims"], numpy=True)]
+    return [reduced_shape(data, node_axes(node, len(data)), node.attrs["keepdims"], numpy=True)]

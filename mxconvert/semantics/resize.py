@@ -38,7 +38,7 @@ define({
     ),
     "Pad": OpDef({"mode": (choice("constant", "edge", "reflect"), REQUIRED),
                   "pad_width": (none_as_unknown(parse_shape), REQUIRED), "constant_value": (parse_float, 0.0)}),
-    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (none_as_unknown(parse_shape), ())}),
+    "_contrib_AdaptiveAvgPooling2D": OpDef({"output_size": (optional(none_as_unknown(parse_shape)), ())}),
     "_contrib_BilinearResize2D": OpDef({
         "height": (in_range(parse_int, 1), 1), "width": (in_range(parse_int, 1), 1),
         "scale_height": (optional(parse_float32), None), "scale_width": (optional(parse_float32), None),
@@ -62,8 +62,9 @@ def parse_pad_pairs(text: str) -> tuple[tuple[int, ...], ...]:
 
 
 NUMPY_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "maximum", "minimum")
+# reflect_type: any text, as MXNet's kernels never read it ("odd" too reflects NumPy's "even" way)
 define({"_npi_pad": OpDef({"pad_width": (parse_pad_pairs, REQUIRED), "mode": (choice(*NUMPY_PAD_MODES), "constant"),
-                           "constant_value": (parse_float, 0.0), "reflect_type": (choice("even", "odd"), "even")})})
+                           "constant_value": (parse_float, 0.0), "reflect_type": (parse_str, "even")})})
 alias("pad", "Pad")
 alias("_npx_roi_pooling", "ROIPooling")
 
@@ -198,8 +199,9 @@ def _numpy_pad(node: Node, shapes: list[Shape]) -> list[Shape]:
 
 
 def adaptive_output_size(attrs: dict) -> tuple[int, int]:
-    """AdaptiveAvgPooling2D's output height and width: one value for both, two, or 1 x 1 for any other count."""
-    size = attrs["output_size"]
+    """AdaptiveAvgPooling2D's output height and width: one value for both, two, or 1 x 1 for any other count
+    (``None``, as MXNet reads it, none)."""
+    size = attrs["output_size"] or ()
     return (size[0], size[0]) if len(size) == 1 else tuple(size) if len(size) == 2 else (1, 1)
 
 

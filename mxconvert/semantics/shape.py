@@ -77,13 +77,13 @@ define({
                     "step": (optional(parse_shape), ())}),
     "slice_axis": OpDef({"axis": (parse_int, REQUIRED), "begin": (parse_int, REQUIRED),
                          "end": (optional(parse_int), REQUIRED)}),
-    "slice_like": OpDef({"axes": SHAPE_EMPTY}),
+    "slice_like": OpDef({"axes": (optional(parse_shape), ())}),  # None: no axis, as MXNet reads it
     "reshape_like": OpDef({"lhs_begin": _RESHAPE_LIKE_BOUND, "lhs_end": _RESHAPE_LIKE_BOUND,
                            "rhs_begin": _RESHAPE_LIKE_BOUND, "rhs_end": _RESHAPE_LIKE_BOUND}),
     "broadcast_to": OpDef({"shape": SHAPE_EMPTY}),
     "broadcast_axis": OpDef({"axis": SHAPE_EMPTY, "size": SHAPE_EMPTY}),
     "broadcast_like": OpDef({"lhs_axes": (optional(parse_shape), None), "rhs_axes": (optional(parse_shape), None)}),
-    "tile": OpDef({"reps": (parse_shape, REQUIRED)}),
+    "tile": OpDef({"reps": (optional(parse_shape), REQUIRED)}),  # None: no repetition, as MXNet reads it
     "repeat": OpDef({"repeats": (parse_int, REQUIRED), "axis": (optional(parse_int), None)}),
     "stack": OpDef({"axis": (parse_int, 0), "num_args": (COUNT, REQUIRED)}),
     "_split_v2": OpDef(OPS_SPLIT_ATTRS, outputs=lambda a: a["sections"] if a["sections"] > 0 else len(a["indices"])),
@@ -476,8 +476,11 @@ def _slice_axis(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [tuple(out)]
 
 
-def slice_like_axes(axes: tuple, data: Shape, like: Shape) -> list[int]:
-    """The axes ``slice_like`` cuts to the second input's size (every axis when ``axes`` is empty)."""
+def slice_like_axes(axes: tuple | None, data: Shape, like: Shape) -> list[int]:
+    """The axes ``slice_like`` cuts to the second input's size (every axis when ``axes`` is empty, none when it is
+    None)."""
+    if axes is None:
+        return []
     if not axes:
         if len(data) != len(like):
             raise ShapeError(f"inputs of shapes {data} and {like}: slice_like on every axis needs equal ranks")
@@ -576,8 +579,10 @@ def _broadcast_like(node: Node, shapes: list[Shape]) -> list[Shape]:
     return [_broadcast_sizes(lhs, target, f"like {rhs}")]
 
 
-def tile_reps(reps: tuple, rank: int) -> tuple[list[int], list[int]]:
-    """``tile``'s data shape prefix and repetitions of one length: the shorter is padded with leading 1s."""
+def tile_reps(reps: tuple | None, rank: int) -> tuple[list[int], list[int]]:
+    """``tile``'s data shape prefix and repetitions of one length: the shorter is padded with leading 1s (``reps``
+    None: none)."""
+    reps = reps or ()
     if any(r is None or r < 0 for r in reps):
         raise ShapeError(f"reps {reps} must be sizes")
     length = max(len(reps), rank)

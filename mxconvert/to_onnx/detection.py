@@ -25,10 +25,11 @@ from onnx import TensorProto, helper
 from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_offset_index,
-                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
-                                   nan_guarded_boxes, position_sensitive_channels, proposal_anchors, proposal_counts,
-                                   roi_align_grid_refusal, roi_align_step, rroi_align_refusal)
+from ..semantics.detection import (MINED_COUNT_OVERFLOW, bipartite_matching_steps, box_nms_rows_read,
+                                   deformable_offset_index, deformable_psroi_refusal, multibox_detection_limit,
+                                   multibox_prior_shapes, nan_guarded_boxes, position_sensitive_channels,
+                                   proposal_anchors, proposal_counts, roi_align_grid_refusal, roi_align_step,
+                                   rroi_align_refusal)
 from .context import EmitContext
 from .registry import register
 
@@ -917,14 +918,17 @@ def _greedy_matches(ctx: EmitContext, iou: str, batch: int, count: int, rows: in
 
 
 def _mined_negatives(ctx: EmitContext, node: Node, positive: str, best_iou: str, count: int) -> str:
-    """Background anchors by negative mining: ``negative_mining_ratio`` per match (at most every other anchor)
-    of the unmatched ones overlapping less than ``negative_mining_thresh``, the least likely background first
-    (ties: the first anchor), as MXNet's stable sort takes them."""
+    """Background anchors by negative mining: ``negative_mining_ratio`` per match (at most every other anchor;
+    none where that count overflows int32, ``MINED_COUNT_OVERFLOW``) of the unmatched ones overlapping less than
+    ``negative_mining_thresh``, the least likely background first (ties: the first anchor), as MXNet's stable sort
+    takes them."""
     a = node.attrs
     matches = ctx.reduce_sum(_float_of(ctx, positive), [1], keepdims=1)
-    wanted = ctx.add("Min", [ctx.add("Floor", [ctx.add("Mul", [matches, ctx.const(a["negative_mining_ratio"],
-                                                                                   "ratio")])]),
-                             ctx.add("Sub", [ctx.const(float(count), "count"), matches])])
+    mined = ctx.add("Mul", [matches, ctx.const(a["negative_mining_ratio"], "ratio")])
+    wanted = ctx.add("Where", [ctx.add("Less", [mined, ctx.const(MINED_COUNT_OVERFLOW, "overflow")]),
+                               ctx.add("Min", [ctx.add("Floor", [mined]),
+                                               ctx.add("Sub", [ctx.const(float(count), "count"), matches])]),
+                               ctx.const(0.0, "none")])
     candidate = ctx.add("And", [ctx.add("Not", [positive]),
                                 ctx.add("Less", [best_iou, ctx.const(a["negative_mining_thresh"], "thresh")])])
     probs = ctx.softmax(ctx.input(2), 1, 3)

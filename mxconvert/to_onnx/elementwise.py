@@ -260,8 +260,10 @@ def _binary(ctx: EmitContext, base: str, a: str, b: str, out: str) -> None:
         ctx.add("Mul", [a, ctx.add("Pow", [ctx.const(2.0), b])], out)
     elif base in _ARITHMETIC:
         ctx.add(_ARITHMETIC[base], [a, b], out)
-    elif base == "hypot":
-        ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [a, a]), ctx.add("Mul", [b, b])])], out)
+    elif base == "hypot":  # in double, as C's hypotf: squares past float32's range do not overflow
+        wide_a, wide_b = (ctx.add("Cast", [x], to=TensorProto.DOUBLE) for x in (a, b))
+        root = ctx.add("Sqrt", [ctx.add("Add", [ctx.add("Mul", [wide_a, wide_a]), ctx.add("Mul", [wide_b, wide_b])])])
+        ctx.add("Cast", [root], out, to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
     elif base == "mod":
         _mod(ctx, a, b, out)
     elif base.startswith("logical_"):

@@ -313,7 +313,8 @@ def ravel_multi_index(ctx: EmitContext, node: Node) -> None:
 def unravel_index(ctx: EmitContext, node: Node) -> None:
     """The truncated index divided by each size from the last (C division, the remainder's sign the index's); the
     first axis keeps the rest unwrapped."""
-    rest = ctx.add("Cast", [ctx.input(0)], to=TensorProto.INT64)
+    flat = ctx.reshape(ctx.input(0), [-1]) if len(ctx.shape(0)) > 1 else ctx.input(0)  # trailing sizes of 1
+    rest = ctx.add("Cast", [flat], to=TensorProto.INT64)
     rows = []
     for size in reversed(ravel_sizes(node)[1:]):
         size = ctx.const(np.int64(size), "size", np.int64)
@@ -391,14 +392,21 @@ def _bin_counts(ctx: EmitContext, target: str, count: int, out: str) -> None:
     ctx.reduce_sum(ones, [0], out, keepdims=0)
 
 
+def _within(ctx: EmitContext, x: str, low: str, high: str) -> str:
+    """``low <= x <= high`` as MXNet's kernel tests it, NaN outside (in every opset: not below, not above and
+    equal to itself)."""
+    bounded = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, low])]),
+                              ctx.add("Not", [ctx.add("Greater", [x, high])])])
+    return ctx.add("And", [bounded, ctx.add("Equal", [x, x])])
+
+
 def _equal_bins(ctx: EmitContext, x: str, node: Node) -> str:
     """MXNet's bin of each element among ``bin_cnt`` equal bins (-1: outside the range): its position scaled in
     double and truncated, then moved down or up one where the float32 edges say so."""
     count, (low, high), edges = node.attrs["bin_cnt"], histogram_range(node.attrs), histogram_edges(node.attrs)
     wide = ctx.add("Cast", [x], to=TensorProto.DOUBLE)
     low_, high_ = ctx.const(low, "low", dtype=np.float64), ctx.const(high, "high", dtype=np.float64)
-    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [wide, low_])]),
-                             ctx.add("Not", [ctx.add("Greater", [wide, high_])])])
+    inside = _within(ctx, wide, low_, high_)
     scaled = ctx.add("Div", [ctx.add("Mul", [ctx.add("Sub", [wide, low_]), ctx.const(float(count), "count",
                                                                                         dtype=np.float64)]),
                              ctx.const(high - low, "width", dtype=np.float64)])
@@ -425,8 +433,7 @@ def _given_bins(ctx: EmitContext, x: str, edges: str, count: int) -> str:
     padded = ctx.add("Pad", [stops, ctx.ints([0, 0, 0, 1], "pads"), ctx.const(1, "one", dtype=np.int32)])
     first = _float(ctx, ctx.add("ArgMax", [padded], axis=1, keepdims=0))
     bins = ctx.add("Min", [ctx.add("Sub", [first, ctx.const(1.0, "one")]), ctx.const(count - 1.0, "last")])
-    inside = ctx.add("And", [ctx.add("Not", [ctx.add("Less", [x, ctx.add("Gather", [edges, ctx.ints([0])])])]),
-                             ctx.add("Not", [ctx.add("Greater", [x, ctx.add("Gather", [edges, ctx.ints([count])])])])])
+    inside = _within(ctx, x, ctx.add("Gather", [edges, ctx.ints([0])]), ctx.add("Gather", [edges, ctx.ints([count])]))
     return ctx.add("Where", [inside, bins, ctx.const(-1.0, "none")])
 
 

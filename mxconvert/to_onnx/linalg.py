@@ -13,7 +13,7 @@ from onnx import TensorProto, helper
 from ..errors import NotExpressible
 from ..ir import Node
 from ..semantics.linalg import (UNCONVERTED_LINALG, diagonal_positions, extract_positions, linalg_refusal,
-                                make_positions, placed_sources)
+                                make_positions, placed_sources, triangular_alpha_refusal)
 from .context import EmitContext
 from .registry import refuse, register
 
@@ -33,7 +33,7 @@ def _transposed(ctx: EmitContext, x: str, rank: int, out: str | None = None) -> 
     return ctx.add("Transpose", [x], out, perm=[*range(rank - 2), rank - 1, rank - 2])
 
 
-@register("_linalg_trmm")
+@register("_linalg_trmm", check=triangular_alpha_refusal)
 def trmm(ctx: EmitContext, node: Node) -> None:
     """alpha * op(A) @ B (B @ op(A) where ``rightside``), op(A) A's triangle (the other is never read, so it is
     dropped by ``Where``), transposed where ``transpose``."""
@@ -111,8 +111,10 @@ def _part(ctx: EmitContext, x: str, indices: list[int], axis: int) -> str:
 
 
 def _cholesky(ctx: EmitContext, a: str, rank: int, n: int) -> str:
-    """The lower Cholesky factor of ``a``'s lower triangle, column by column: column j is a's column j less the
-    products of the columns before it with their row j, divided by the root of its diagonal entry, zero above."""
+    """The lower Cholesky factor of ``a``'s lower triangle, column by column as LAPACK's ``potrf``: column j is a's
+    column j less the products of the columns before it with their row j, scaled by the reciprocal of the root of
+    its diagonal entry, which it keeps (an infinite one too: OpenBLAS's scaling by its reciprocal, zero, gives
+    zeros whatever the column holds), zero above."""
     columns: list[str] = []
     for j in range(n):
         column = _part(ctx, a, [j], rank - 1)
@@ -121,8 +123,13 @@ def _cholesky(ctx: EmitContext, a: str, rank: int, n: int) -> str:
             products = ctx.add("Mul", [before, _part(ctx, before, [j], rank - 2)])
             column = ctx.add("Sub", [column, ctx.reduce_sum(products, [rank - 1])])
         root = ctx.add("Sqrt", [_part(ctx, column, [j], rank - 2)])
-        below = ctx.const((np.arange(n) >= j).reshape(n, 1), "below", dtype=bool)
-        columns.append(ctx.add("Where", [below, ctx.add("Div", [column, root]), ctx.const(0.0, "zero")]))
+        below = ctx.const((np.arange(n) > j).reshape(n, 1), "below", dtype=bool)
+        diagonal = ctx.const((np.arange(n) == j).reshape(n, 1), "diagonal", dtype=bool)
+        placed = ctx.add("Where", [diagonal, root, ctx.const(0.0, "zero")])
+        reciprocal = ctx.add("Reciprocal", [root])
+        scaled = ctx.add("Where", [ctx.add("Equal", [reciprocal, ctx.const(0.0, "zero")]), ctx.const(0.0, "zero"),
+                                   ctx.add("Mul", [column, reciprocal])])
+        columns.append(ctx.add("Where", [below, scaled, placed]))
     return ctx.add("Concat", columns, axis=rank - 1)
 
 
@@ -164,7 +171,7 @@ def potri(ctx: EmitContext, node: Node) -> None:
     ctx.add("MatMul", [_transposed(ctx, inverse, rank), inverse], ctx.output())
 
 
-@register("_linalg_trsm")
+@register("_linalg_trsm", check=triangular_alpha_refusal)
 def trsm(ctx: EmitContext, node: Node) -> None:
     """X with op(A) @ X = alpha * B; X @ op(A) = alpha * B (``rightside``) as op(A).T @ X.T = alpha * B.T."""
     a = node.attrs

@@ -63,8 +63,7 @@ def spread(ctx: EmitContext, node: Node) -> None:
     x, shape = ctx.input(0), ctx.shape(0)
     axes = node_axes(node, len(shape))
     count = int(np.prod([shape[axis] for axis in axes])) - node.attrs["ddof"]
-    mean = ctx.add("ReduceMean", [x], axes=list(axes), keepdims=1) if ctx.opset < 18 else \
-        ctx.add("ReduceMean", [x, ctx.ints(axes, "axes")], keepdims=1)
+    mean = _reduce(ctx, "ReduceMean", x, axes, True, ctx.temp("mean"))  # NumPy's axis=(): each value its own
     deviation = ctx.add("Sub", [x, mean])
     squares = _reduce(ctx, "ReduceSum", ctx.add("Mul", [deviation, deviation]), axes, node.attrs["keepdims"],
                       ctx.temp("squares"))

@@ -11,6 +11,7 @@ from onnx import TensorProto, helper
 from ..dynamic import all_fixed
 from ..errors import NotExpressible
 from ..ir import Node
+from ..semantics.indexing import dtype_value
 from ..semantics.shape import (DIAGONAL_OPS, INSERT_OPS, UNRUNNABLE_OPS, InsertLayout, amp_cast_refusal,
                                assigned_positions, diagonal_positions, diff_terms, ediff1d_ends, unrunnable_refusal,
                                atleast_axes, broadcast_like_sources, cast_overflow_bound, expand_dims_axis,
@@ -293,8 +294,8 @@ def _inserted_block(ctx: EmitContext, node: Node, layout: InsertLayout) -> str:
     broadcast to the inserted block."""
     integer = node.output() in ctx.integers
     if layout.values is None:
-        value = node.attrs["val"]
-        return ctx.const(np.full(layout.block, math.trunc(value) if integer else value), "val")
+        value = dtype_value(node.attrs["val"], ctx.dtypes.get(node.output(), "float32"))
+        return ctx.const(np.full(layout.block, value), "val")
     values = ctx.input(1)
     if tuple(ctx.shape(1)) != layout.values:
         values = ctx.reshape(values, list(layout.values))

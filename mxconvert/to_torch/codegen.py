@@ -23,6 +23,7 @@ from ..liveness import Liveness, liveness
 from ..semantics.schema import OPS
 from ..passes import fold_batch_norms
 from ..registry import computed_weight_slots
+from ..semantics.indexing import dtype_value
 from ..semantics.inference import begin_states, inferred_shapes
 from ..semantics.quantization import QRange, quantized_ranges
 from ..semantics.rules import Shape
@@ -182,6 +183,11 @@ class TorchContext:
     def out_shape(self, index: int = 0) -> tuple[int, ...]:
         return self.shapes[self.current.output(index)]
 
+    def in_output_type(self, value: float) -> float:
+        """A double attribute as MXNet's kernel casts it to the current node's output type (``dtype_value``: past
+        float32's range an infinity, which torch would refuse to fill a float32 tensor with)."""
+        return dtype_value(value, self.dtypes.get(self.current.output(), "float32"))
+
     def weight(self, index: int) -> np.ndarray:
         return self.graph.weight(self.current.inputs[index].node)
 
@@ -259,10 +265,26 @@ class TorchContext:
                 self.state[name] = array
                 self.exprs[var.name] = f"self.{name}"
 
+    def _parameters_only(self) -> set[str]:
+        """The parameters read as data and the nodes computed from them alone, no graph input: an identity or an
+        inference Dropout passes the ``nn.Parameter`` itself, which an output never is (under ``no_grad`` it would
+        still require grad)."""
+        parameters = {name for name, expr in self.exprs.items() if expr.startswith("self.")}
+        reached = {var.name for var in self.graph.inputs}
+        for node in self.graph.nodes:
+            sources = {ref.node for ref in node.inputs}
+            if sources & reached:
+                reached.add(node.name)
+            elif sources & parameters:
+                parameters.add(node.name)
+        return parameters
+
     # --- assembly -----------------------------------------------------------------------------------
     def source(self) -> str:
         graph = self.graph
-        heads = [self._typed(ref) for ref in graph.outputs]
+        from_parameters = self._parameters_only()
+        heads = [f"{self._typed(ref)}.clone()" if ref.node in from_parameters else self._typed(ref)
+                 for ref in graph.outputs]
         returns = "torch.Tensor" if len(heads) == 1 else f"Tuple[{', '.join(['torch.Tensor'] * len(heads))}]"
         arguments, defaults = self._arguments()
         signature = f"def forward(self, {', '.join(arguments)}) -> {returns}:"

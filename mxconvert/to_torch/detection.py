@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..ir import Node
-from ..semantics.detection import (bipartite_matching_steps, box_nms_rows_read, deformable_part_size,
-                                   deformable_psroi_refusal, multibox_detection_limit, multibox_prior_shapes,
-                                   nan_guarded_boxes, proposal_anchors, proposal_counts, ROI_ALIGN_STEP_VALUES,
-                                   roi_align_grid_refusal, rroi_align_refusal)
+from ..semantics.detection import (MINED_COUNT_OVERFLOW, bipartite_matching_steps, box_nms_rows_read,
+                                   deformable_part_size, deformable_psroi_refusal, multibox_detection_limit,
+                                   multibox_prior_shapes, nan_guarded_boxes, proposal_anchors, proposal_counts,
+                                   ROI_ALIGN_STEP_VALUES, roi_align_grid_refusal, rroi_align_refusal)
 from .registry import HELPERS, num
 from .registry import Lowering, register
 
@@ -785,13 +785,14 @@ def proposal(ctx: TorchContext, node: Node) -> Lowering:
 
 HELPERS["mxnet_multibox_target"] = '''
 def mxnet_multibox_target(anchors: torch.Tensor, labels: torch.Tensor, preds: torch.Tensor, overlap_threshold: float,
-                          ignore_label: float, mining_ratio: float, mining_thresh: float,
+                          ignore_label: float, mining_ratio: float, mining_thresh: float, mining_overflow: float,
                           variances: List[float]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """MXNet's MultiBoxTarget. The ground truths are a batch's label rows before the first of class -1. Each is
     matched to a free anchor, the best overlap left first (ties: the first anchor, then the first ground truth);
     then every other anchor to its best ground truth where that overlap passes ``overlap_threshold``. The rest are
-    background: all, or (``mining_ratio`` > 0) that many per match of those overlapping less than
-    ``mining_thresh``, the least likely background first; others take ``ignore_label``. Returns the box targets
+    background: all, or (``mining_ratio`` > 0) that many per match (none where that count, a float, reaches
+    ``mining_overflow``) of those overlapping less than ``mining_thresh``, the least likely background first; others
+    take ``ignore_label``. Returns the box targets
     (offsets over ``variances``), their mask and the class targets (a match's class + 1, background 0)."""
     boxes = anchors.reshape(1, -1, 1, 4)
     truths = labels[:, :, 1:5].unsqueeze(1)
@@ -827,7 +828,9 @@ def mxnet_multibox_target(anchors: torch.Tensor, labels: torch.Tensor, preds: to
         positive = positive | more
     if mining_ratio > 0:
         matches = positive.sum(1)
-        wanted = torch.minimum((matches.to(torch.float32) * mining_ratio).to(torch.int64), count - matches)
+        mined = matches.to(torch.float32) * mining_ratio
+        wanted = torch.where(mined < mining_overflow, torch.minimum(mined.to(torch.int64), count - matches),
+                             torch.zeros_like(matches))
         candidate = ~positive & (best_iou < mining_thresh)
         background = torch.softmax(preds, 1)[:, 0]
         background = torch.where(candidate, background, torch.full_like(background, float("inf")))
@@ -860,7 +863,8 @@ def multibox_target(ctx: TorchContext, node: Node) -> Lowering:
     settings = ", ".join(num(a[key]) for key in ("overlap_threshold", "ignore_label", "negative_mining_ratio",
                                                   "negative_mining_thresh"))
     inputs = ", ".join(ctx.input(i) for i in range(3))
-    return Lowering(f"{ctx.helper('mxnet_multibox_target')}({inputs}, {settings}, {list(a['variances'])})")
+    return Lowering(f"{ctx.helper('mxnet_multibox_target')}({inputs}, {settings}, {num(MINED_COUNT_OVERFLOW)}, "
+                    f"{list(a['variances'])})")
 
 
 @register("_contrib_PSROIPooling")

@@ -164,11 +164,11 @@ def where(ctx: TorchContext, node: Node) -> Lowering:
     if node.op == "_npi_where":
         x, y = ctx.input(1), ctx.input(2)
     elif node.op == "_npi_where_lscalar":
-        x, y = f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})", ctx.input(1)
+        x, y = f"torch.full_like({ctx.input(1)}, {num(ctx.in_output_type(a['scalar']))})", ctx.input(1)
     elif node.op == "_npi_where_rscalar":
-        x, y = ctx.input(1), f"torch.full_like({ctx.input(1)}, {num(a['scalar'])})"
+        x, y = ctx.input(1), f"torch.full_like({ctx.input(1)}, {num(ctx.in_output_type(a['scalar']))})"
     else:
-        x, y = (f"torch.full_like({condition}, {num(a[key])})" for key in ("x", "y"))
+        x, y = (f"torch.full_like({condition}, {num(ctx.in_output_type(a[key]))})" for key in ("x", "y"))
     return Lowering(f"torch.where({condition} != 0, {x}, {y})")
 
 
@@ -186,7 +186,8 @@ def mxnet_nan_to_num(x: torch.Tensor, nan: float, posinf: Optional[float], negin
 @register("_npi_nan_to_num")
 def nan_to_num(ctx: TorchContext, node: Node) -> Lowering:
     a = node.attrs
-    values = [num(a["nan"]), *("None" if a[key] is None else num(a[key]) for key in ("posinf", "neginf"))]
+    values = [num(ctx.in_output_type(a["nan"])),
+              *("None" if a[key] is None else num(ctx.in_output_type(a[key])) for key in ("posinf", "neginf"))]
     return Lowering(call_source(ctx.helper("mxnet_nan_to_num"), ctx.input(0), *values))
 
 

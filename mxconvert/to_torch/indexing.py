@@ -409,7 +409,8 @@ def scatter_nd(ctx: TorchContext, node: Node) -> Lowering:
 @register("_ravel_multi_index", "_unravel_index")
 def ravel(ctx: TorchContext, node: Node) -> Lowering:
     helper = "mxnet_ravel_multi_index" if node.op == "_ravel_multi_index" else "mxnet_unravel_index"
-    return Lowering(f"{ctx.helper(helper)}({ctx.input(0)}, {list(ravel_sizes(node))})")
+    x = f"{ctx.input(0)}.reshape(-1)" if node.op == "_unravel_index" and len(ctx.shape(0)) > 1 else ctx.input(0)
+    return Lowering(f"{ctx.helper(helper)}({x}, {list(ravel_sizes(node))})")
 
 
 @register("_contrib_index_array")
@@ -427,12 +428,12 @@ def index_copy(ctx: TorchContext, node: Node) -> Lowering:
 @register("_histogram")
 def histogram(ctx: TorchContext, node: Node) -> Lowering:
     """Each element's bin as MXNet's kernel finds it, counted per bin (as floats); the edges beside (equal bins':
-    computed once, as a buffer)."""
+    computed once, as a buffer; given ones detached, as MXNet has no gradient for histogram)."""
     x = f"{ctx.input(0)}.reshape(-1)"
     counts = ctx.helper("mxnet_bin_counts")
     if node.attrs["bin_cnt"] is None:
         bins = f"{ctx.helper('mxnet_given_bins')}({x}, {ctx.input(1)})"
-        return Lowering(f"({counts}({bins}, {ctx.shape(1)[0] - 1}, {ctx.input(0)}), {ctx.input(1)})")
+        return Lowering(f"({counts}({bins}, {ctx.shape(1)[0] - 1}, {ctx.input(0)}), {ctx.input(1)}.detach())")
     edges = histogram_edges(node.attrs, ctx.dtypes.get(node.inputs[0], "float32"))
     low, high = histogram_range(node.attrs)
     bins = f"{ctx.helper('mxnet_equal_bins')}({x}, self.{ctx.name}.edges, {num(low)}, {num(high)})"

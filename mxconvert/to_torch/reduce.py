@@ -69,8 +69,12 @@ def spread(ctx: TorchContext, node: Node) -> Lowering:
     x, shape, keepdims = ctx.input(0), ctx.shape(0), node.attrs["keepdims"]
     axes = node_axes(node, len(shape))
     count = int(np.prod([shape[axis] for axis in axes])) - node.attrs["ddof"]
-    deviation = f"({x} - torch.mean({x}, {list(axes)}, keepdim=True))"
-    expr = f"torch.sum({deviation} * {deviation}, {list(axes)}, keepdim={keepdims}) / {float(count)!r}"
+    if axes:
+        deviation = f"({x} - torch.mean({x}, {list(axes)}, keepdim=True))"
+        squares = f"torch.sum({deviation} * {deviation}, {list(axes)}, keepdim={keepdims})"
+    else:  # NumPy's axis=(): each value its own mean (torch would reduce every axis)
+        squares = f"({x} - {x}) * ({x} - {x})"
+    expr = f"{squares} / {float(count)!r}"
     return Lowering(expr if node.op == "_npi_var" else f"torch.sqrt({expr})")
 
 

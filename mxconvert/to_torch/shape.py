@@ -95,8 +95,7 @@ def slice_assign(ctx: TorchContext, node: Node) -> Lowering:
     if node.op == "_slice_assign":
         value = ctx.input(1)
     else:
-        scalar = node.attrs["scalar"]
-        value = f"torch.full([], {num(math.trunc(scalar) if node.output() in ctx.integers else scalar)}, dtype={x}.dtype)"
+        value = f"torch.full([], {num(ctx.in_output_type(node.attrs['scalar']))}, dtype={x}.dtype)"
     return Lowering(call_source(ctx.helper("mxnet_slice_assign"), x, value, str(positions)))
 
 
@@ -230,10 +229,9 @@ def ediff1d(ctx: TorchContext, node: Node) -> Lowering:
     """The flattened data's differences, after and before what the attributes add (flattened inputs, scalars in
     the data's type)."""
     x = ctx.input(0)
-    integer = node.output() in ctx.integers
     begin, end = (None if addition is None else f"{ctx.input(int(addition[1]))}.reshape(-1)"
                   if addition[0] == "input" else
-                  f"torch.full([1], {num(math.trunc(addition[1]) if integer else addition[1])}, dtype={x}.dtype)"
+                  f"torch.full([1], {num(ctx.in_output_type(addition[1]))}, dtype={x}.dtype)"
                   for addition in ediff1d_ends(node.attrs))
     parts = [part for part in (begin, f"{x}.reshape(-1)[1:] - {x}.reshape(-1)[:-1]", end) if part is not None]
     return Lowering(f"torch.cat([{', '.join(parts)}])")
@@ -288,10 +286,9 @@ def _inserted_block(ctx: TorchContext, node: Node, layout: InsertLayout) -> str:
     broadcast to the inserted block."""
     integer = node.output() in ctx.integers
     if layout.values is None:
-        value = node.attrs["val"]
+        value = ctx.in_output_type(node.attrs["val"])
         x = ctx.input(0)
-        return (f"torch.full({list(layout.block)}, {num(math.trunc(value) if integer else value)}, "
-                f"dtype={x}.dtype, device={x}.device)")
+        return f"torch.full({list(layout.block)}, {num(value)}, dtype={x}.dtype, device={x}.device)"
     values, shape = ctx.input(1), layout.values
     if tuple(ctx.shape(1)) != shape:
         values = f"{values}.reshape({list(shape)})"

@@ -59,6 +59,8 @@ CASES.update({
                                   N.argmin(NP_DATA)]), NP_SHAPE),
     "np_std_var": (S.Group([N.std(NP_DATA), N.var(NP_DATA, axis=1), N.std(NP_DATA, axis=(0, 2), ddof=1, keepdims=True),
                             N.var(NP_DATA, axis=-1, ddof=2)]), NP_SHAPE),
+    # axis=(): no axis reduced, zeros
+    "np_std_var_no_axis": (S.Group([N.std(NP_DATA, axis=()), N.var(NP_DATA, axis=(), keepdims=True)]), NP_SHAPE),
     "np_average_cumsum": (S.Group([N.average(NP_DATA, axis=1), N.average(NP_DATA), N.cumsum(NP_DATA), N.cumsum(NP_DATA, axis=1),
                                    N.cumsum(NP_DATA > 0, axis=2)]), NP_SHAPE),
     "np_cumsum_float64": (S.Group([N.cumsum(NP_DATA, axis=1, dtype="float64"), N.cumsum(_ints, axis=0)]), NP_SHAPE),
@@ -77,6 +79,8 @@ CASES.update({  # each interpolation, ties (STEPS), q at the ends, several axes,
                                N.percentile(NP_DATA, 50, axis=0, interpolation="midpoint"),
                                N.percentile(NP_DATA, 50, axis=2, interpolation="nearest"),
                                N.percentile(STEPS, 62.5, axis=(1, 2), interpolation="nearest")]), NP_SHAPE),
+    # axis=(): no axis reduced, each value its own percentile
+    "np_percentile_no_axis": (N.percentile(NP_DATA, 30, axis=()), NP_SHAPE),
 })
 _norm = N.linalg.norm
 CASES.update({  # np.linalg.norm's L1 and L2 reductions: flattened, one axis, Frobenius over two, keepdims, integers

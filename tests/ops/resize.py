@@ -107,5 +107,8 @@ CASES.update({  # NumPy's pad: any rank, widths past the axis's size (reflection
     "np_pad_maximum": (legacy(N.pad(NP_DATA, ((1, 2), (2, 1), (0, 1)), mode="maximum")), (2, 3, 4)),
     "np_pad_minimum": (legacy(N.pad(NP_DATA, ((0, 1), (1, 0)), mode="minimum")), (3, 4)),
     "np_pad_1d": (legacy(N.pad(NP_DATA, ((2,), (3,)), mode="symmetric")), (4,)),
+    # MXNet's kernels never read reflect_type: "odd" and any other text reflect NumPy's "even" way
+    "np_pad_reflect_type_ignored": (S.Group([legacy(_npi_pad(NP_DATA, ((2, 1), (1, 2)), mode=mode, reflect_type=kind))
+                                             for mode, kind in (("reflect", "odd"), ("symmetric", "0"))]), (2, 3)),
 })
 INDEX_IMPORTER_SKIPS["np_pad_constant"] = "MXNet's importer reads ONNX's Pad as its own, of 4-D and 5-D data only"
