@@ -227,13 +227,15 @@ def assert_matches_mxnet(reference: list[np.ndarray], actual: list[np.ndarray], 
 
 # Attribute text the reader refuses although some MXNet parsers take it: NaN, which MXNet turns into NaN
 # outputs, numbers past the float range, which MXNet refuses for some ops and wraps for others, and negative
-# window sizes, which MXNet's Pooling turns into a single window or an empty output; and empty outputs, which
+# window sizes and counts, which MXNet's Pooling turns into a single window or an empty output and its RNN into
+# garbage; and empty outputs, which
 # MXNet returns but no network means (slices, splits and repeats of zero size, one_hot's depth 0, a creation op's
 # zero shape, AdaptiveAvgPooling2D's output_size 0, BilinearResize2D's scales below 1 / size, a zero in
-# Deconvolution's target_shape); and transpose axes that repeat an axis, which MXNet runs where the repeated
-# sizes happen to fit the data's element count.
+# Deconvolution's target_shape); transpose axes that repeat an axis, which MXNet runs where the repeated
+# sizes happen to fit the data's element count; and image crops reaching outside the image, which MXNet reads from
+# the neighbouring row or outside the data.
 DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused", "empty output refused",
-                       "not a permutation")
+                       "not a permutation", "reaches outside the image")
 
 
 INT32_EDGE = 2.0**31 - 2.0**24  # an int32 result this large comes from overflow in any graph the corpus mutates

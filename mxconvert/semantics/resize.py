@@ -367,7 +367,8 @@ def image_crop_ranges(attrs: dict, shape: Shape) -> list[tuple[int, int]]:
     a = attrs
     if a["width"] <= 0 or a["height"] <= 0 or a["x"] < 0 or a["y"] < 0 or a["x"] + a["width"] > shape[-2] \
             or a["y"] + a["height"] > shape[-3]:
-        raise ShapeError(f"crop x {a['x']}, y {a['y']}, {a['width']} x {a['height']} is not within {shape}")
+        raise ShapeError(f"crop x {a['x']}, y {a['y']}, {a['width']} x {a['height']} reaches outside the image "
+                         f"{shape}")
     lead = [(0, size) for size in shape[:-3]]
     return [*lead, (a["y"], a["y"] + a["height"]), (a["x"], a["x"] + a["width"]), (0, shape[-1])]
 

@@ -199,7 +199,21 @@ WINDOW = (positive_sizes(parse_shape), ())  # a kernel, stride or dilation; () m
 PAD = (none_as_unknown(parse_shape), ())
 
 
-COUNT = in_range(parse_int, 1)  # a count MXNet bounds below by 1
+def refusing_negative(parser: Parser) -> Parser:
+    """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
+    and then writes outside its outputs; RNN runs a negative ``num_layers`` into garbage)."""
+
+    def parse(text: str) -> Any:
+        value = parser(text)
+        if value < 0:
+            raise ValueError(f"negative size refused, got {value}")
+        return value
+
+    parse.__name__ = parser.__name__
+    return parse
+
+
+COUNT = in_range(refusing_negative(parse_int), 1)  # a count of at least 1 (MXNet bounds some, runs others wrong)
 
 
 CUDNN_OFF = (parse_bool, False)

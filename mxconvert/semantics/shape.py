@@ -11,31 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..errors import NotExpressible
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, expect, input_rule, same_shape, same_shape_inputs, shape_rule
-from .schema import (COUNT, OpDef, Parser, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, in_range, optional,
-                     parse_bool, parse_float, parse_int, parse_shape)
+from .schema import (COUNT, OpDef, REQUIRED, SHAPE_EMPTY, UNARY, alias, choice, define, in_range, optional, parse_bool,
+                     parse_float, parse_int, parse_shape, refusing_negative)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
-def refusing_negative(parser: Parser) -> Parser:
-    """``parser`` of a count that refuses negative values by name (``_split_v2`` takes a negative ``sections``
-    and then writes outside its outputs)."""
-
-    def parse(text: str) -> Any:
-        value = parser(text)
-        if value < 0:
-            raise ValueError(f"negative size refused, got {value}")
-        return value
-
-    parse.__name__ = parser.__name__
-    return parse
-
-
 CAST_DTYPES = ("float32", "float64", "float16", "bfloat16", "uint8", "int8", "int32", "int64")
 
 
