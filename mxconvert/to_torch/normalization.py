@@ -81,8 +81,7 @@ class MxnetBatchNorm{dims}d(nn.BatchNorm{dims}d):
     """``nn.BatchNorm{dims}d`` trained as MXNet trains its BatchNorm: the batch statistics move the running ones by
     ``momentum`` (PyTorch's convention, 1 - MXNet's) towards the batch mean and the biased batch variance (PyTorch's
     layer takes the unbiased one). ``fix_gamma``: the weight stays 1 (frozen); ``use_global_stats``: the running
-    statistics normalise in training too. A negative ``eps``, which MXNet runs (NaN where var + eps < 0) and
-    ``F.batch_norm`` refuses, normalises as MXNet writes it out."""
+    statistics normalise in training too."""
 
     def __init__(self, num_features: int, eps: float, momentum: float, fix_gamma: bool = False,
                  use_global_stats: bool = False) -> None:
@@ -92,24 +91,35 @@ class MxnetBatchNorm{dims}d(nn.BatchNorm{dims}d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.use_global_stats:
-            if self.eps < 0:
-                return self.mxnet_normalised(x, self.running_mean, self.running_var)
             return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
         momentum = self.momentum
         assert momentum is not None
-        axes = [0] + list(range(2, x.dim()))
         with torch.no_grad():
-            batch_var, batch_mean = torch.var_mean(x, axes, correction=0)
+            batch_var, batch_mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
             self.running_mean.lerp_(batch_mean, momentum)
             self.running_var.lerp_(batch_var, momentum)
             self.num_batches_tracked.add_(1)
-        if self.eps < 0:
-            var, mean = torch.var_mean(x, axes, correction=0)
-            return self.mxnet_normalised(x, mean, var)
         return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+'''
 
-    def mxnet_normalised(self, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
-        """(x - mean) / sqrt(var + eps) * weight + bias over axis 1."""
+
+def _negative_eps_batch_norm_class(dims: int) -> str:
+    return f'''
+class MxnetBatchNormNegativeEps{dims}d(MxnetBatchNorm{dims}d):
+    """``MxnetBatchNorm{dims}d`` with a negative ``eps``, which MXNet runs (NaN where var + eps < 0) and
+    ``F.batch_norm`` refuses: the same statistics, normalised as MXNet writes it out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.use_global_stats:
+            mean, var = self.running_mean, self.running_var
+        else:
+            var, mean = torch.var_mean(x, [0] + list(range(2, x.dim())), correction=0)
+            momentum = self.momentum
+            assert momentum is not None
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, momentum)
+                self.running_var.lerp_(var, momentum)
+                self.num_batches_tracked.add_(1)
         shape = [1, -1] + [1] * (x.dim() - 2)
         scale = torch.rsqrt(var + self.eps) * self.weight
         return (x - mean.reshape(shape)) * scale.reshape(shape) + self.bias.reshape(shape)
@@ -118,6 +128,7 @@ class MxnetBatchNorm{dims}d(nn.BatchNorm{dims}d):
 
 for _dims in (1, 2, 3):
     HELPERS[f"MxnetBatchNorm{_dims}d"] = _batch_norm_class(_dims)
+    HELPERS[f"MxnetBatchNormNegativeEps{_dims}d"] = _negative_eps_batch_norm_class(_dims)
 
 
 HELPERS["mxnet_batch_norm_outputs"] = '''
@@ -144,7 +155,11 @@ def batch_norm(ctx: TorchContext, node: Node) -> Lowering:
         raise NotExpressible(f"BatchNorm on {len(shape)}-D data")
     axis = batch_norm_axis(node, len(shape))
     flags = {key: "True" for key in ("fix_gamma", "use_global_stats") if a[key]}
-    layer = call_source(ctx.helper(f"MxnetBatchNorm{max(len(shape) - 2, 1)}d"), str(shape[axis]),
+    dims = max(len(shape) - 2, 1)
+    if a["eps"] < 0:
+        ctx.helper(f"MxnetBatchNorm{dims}d")
+    kind = "NegativeEps" if a["eps"] < 0 else ""
+    layer = call_source(ctx.helper(f"MxnetBatchNorm{kind}{dims}d"), str(shape[axis]),
                         eps=num(a["eps"]), momentum=num(round(1.0 - a["momentum"], 12)), **flags)
     gamma = np.ones_like(ctx.weight(1)) if a["fix_gamma"] else ctx.weight(1)
     state = {"weight": gamma, "bias": ctx.weight(2), "running_mean": ctx.weight(3), "running_var": ctx.weight(4),
