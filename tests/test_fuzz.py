@@ -232,10 +232,11 @@ def assert_matches_mxnet(reference: list[np.ndarray], actual: list[np.ndarray], 
 # MXNet returns but no network means (slices, splits and repeats of zero size, one_hot's depth 0, a creation op's
 # zero shape, AdaptiveAvgPooling2D's output_size 0, BilinearResize2D's scales below 1 / size, a zero in
 # Deconvolution's target_shape); transpose axes that repeat an axis, which MXNet runs where the repeated
-# sizes happen to fit the data's element count; and image crops reaching outside the image, which MXNet reads from
-# the neighbouring row or outside the data.
+# sizes happen to fit the data's element count; image crops reaching outside the image, which MXNet reads from
+# the neighbouring row or outside the data; and dsplit along an axis other than 2, which MXNet's shape inference
+# splits as axis 2 and its kernel splits along the axis given (garbage, or writes past the outputs).
 DELIBERATE_REFUSALS = ("not a number", "out of range", "negative size refused", "empty output refused",
-                       "not a permutation", "reaches outside the image")
+                       "not a permutation", "reaches outside the image", "shape (of axis 2) and kernel disagree")
 
 
 INT32_EDGE = 2.0**31 - 2.0**24  # an int32 result this large comes from overflow in any graph the corpus mutates
