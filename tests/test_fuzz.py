@@ -368,8 +368,9 @@ def test_any_name_becomes_an_identifier_and_an_escaped_string(raw_names: list[st
     assert_plain_identifiers(source)
     renamed = getattr(module_from_source(source), "MXNET_NAMES", {})  # executing it runs no payload either
     assert set(renamed.values()) <= set(raw_names)
-    assert all(name in renamed.values() or f"self.{name} " in source
-               or f"{name}: torch.Tensor" in source for name in (raw_names[0], raw_names[2]))
+    assert all(name in renamed.values() or f"self.{name} " in source or f"{name}: torch.Tensor" in source
+               or f"{name}: Optional[torch.Tensor]" in source  # named like a begin state ("A_begin")
+               for name in (raw_names[0], raw_names[2]))
 
 
 # --- params reader ----------------------------------------------------------------------------------------
