@@ -10,8 +10,8 @@ import numpy as np
 
 from ..ir import Node
 from .rules import Shape, ShapeError, axis_index, shape_rule
-from .schema import (OpDef, alias, choice, define, in_range, numpy_spelled, optional, parse_bool, parse_float,
-                     parse_int, parse_shape)
+from .schema import (OpDef, alias, choice, define, numpy_spelled, optional, parse_bool, parse_float, parse_int,
+                     parse_shape)
 
 # --- schemas: attributes (types, defaults), weight and label slots, outputs; other spellings ----------
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "nansum", "nanprod", "_square_sum")
@@ -25,7 +25,8 @@ _ARG_REDUCE = OpDef({"axis": (optional(parse_int), None), "keepdims": (parse_boo
 
 
 define({
-    "norm": OpDef({"ord": (in_range(parse_int, 1, 2), 2), "axis": (optional(parse_shape), None),
+    # ``ord`` other than 1 and 2 comes from ``_npi_norm`` alone: MXNet's legacy ``norm`` refuses it (shape rule)
+    "norm": OpDef({"ord": (parse_float, 2.0), "axis": (optional(parse_shape), None),
                    "out_dtype": (optional(choice("float16", "float32", "float64", "int32", "int64", "int8")), None),
                    "keepdims": (parse_bool, False)}),
     "argmax": _ARG_REDUCE,
@@ -91,19 +92,22 @@ for _name, _op in (("_np_sum", "sum"), ("_npi_mean", "mean"), ("_np_max", "max")
                    ("_np_min", "min"), ("_np_amin", "min"), ("_np_prod", "prod"), ("_np_product", "prod")):
     alias(_name, _op, normalise=numpy_reduction)
 def numpy_norm(attrs: dict[str, str]) -> dict[str, str]:
-    """``np.linalg.norm``'s L1 and L2 reductions onto ``norm``: a vector norm over one axis or every axis
-    (``flag`` -1, or -2 for None), the Frobenius norm (``flag`` 1: L2 over the axes); other orders, and the
-    nuclear and spectral norms of matrices (singular values), are refused."""
+    """``np.linalg.norm``'s reductions onto ``norm``: a vector norm of any finite order over one axis or every axis
+    (``flag`` -1); the Frobenius norm (``flag`` 1: L2 over the axes) and ``flag`` -2 (``axis`` None: L2 over every
+    axis) whatever ``ord`` is, as MXNet computes them; the infinite orders (MXNet's kernel refuses them) and the
+    matrix norms (singular values, column and row sums) are refused."""
     attrs = dict(attrs)
     flag, order = parse_int(attrs.pop("flag", "-1")), parse_float(attrs.get("ord", "2"))
     axis = attrs.get("axis", "None").strip()
     if flag in (0, 2):
         raise ValueError("the nuclear or spectral norm of a matrix (its singular values)")
-    if order not in (1, 2) or flag == 1 and order != 2:
-        raise ValueError(f"ord {attrs.get('ord')}: only the L1 and L2 norms are converted")
-    if flag != 1 and axis != "None" and len(parse_shape(axis)) > 1:
+    if flag in (1, -2):
+        return {**attrs, "ord": "2", "axis": axis}
+    if not math.isfinite(order):
+        raise ValueError(f"ord {attrs.get('ord')}: only finite orders of vector norms are converted")
+    if axis != "None" and len(parse_shape(axis)) > 1:
         raise ValueError(f"ord {attrs.get('ord')} over the matrices of axes {axis}")
-    return {**attrs, "ord": str(int(order)), "axis": axis}
+    return {**attrs, "ord": repr(order), "axis": axis}
 
 
 alias("_npi_norm", "norm", normalise=numpy_norm)
@@ -154,6 +158,12 @@ def node_axes(node: Node, rank: int) -> tuple[int, ...]:
 @shape_rule(*REDUCTIONS, *NUMPY_REDUCTIONS, "norm")
 def _reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
+    if node.op == "norm" and not numpy_spelled(node) and node.attrs["ord"] not in (1, 2):
+        raise ShapeError(f"norm takes ord 1 or 2, not {node.attrs['ord']:g} (as MXNet's legacy norm)")
+    if node.op == "norm" and numpy_spelled(node) and node.attrs["axis"] is None and len(data) > 1 \
+            and node.attrs["ord"] != 2:
+        raise ShapeError(f"ord {node.attrs['ord']:g} without an axis: MXNet's matrix norm of the last two axes "
+                         "is not converted")
     return [reduced_shape(data, node_axes(node, len(data)), node.attrs["keepdims"], numpy_spelled(node))]
 
 

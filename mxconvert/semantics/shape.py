@@ -637,6 +637,10 @@ def split_bounds(attrs: dict, data: Shape) -> tuple[int, list[tuple[int, int]]]:
 def _split_v2(node: Node, shapes: list[Shape]) -> list[Shape]:
     data = shapes[0]
     axis, bounds = split_bounds(node.attrs, data)
+    if node.spelling == "_npi_dsplit" and (len(data) < 3 or axis != 2):
+        # MXNet shapes the parts as splits of axis 2 and its kernel splits ``axis`` into them: garbage, or writes
+        # past the parts where their sizes differ
+        raise ShapeError(f"dsplit along axis {axis} of {len(data)}: MXNet's shape (of axis 2) and kernel disagree")
     outs = []
     for start, stop in bounds:
         part = [*data[:axis], stop - start, *data[axis + 1:]]

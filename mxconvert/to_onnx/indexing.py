@@ -312,9 +312,13 @@ def ravel_multi_index(ctx: EmitContext, node: Node) -> None:
 @register("_unravel_index")
 def unravel_index(ctx: EmitContext, node: Node) -> None:
     """The truncated index divided by each size from the last (C division, the remainder's sign the index's); the
-    first axis keeps the rest unwrapped."""
+    first axis keeps the rest unwrapped. An index past int32 (or NaN) reads as int32's lowest, as MXNet's int32
+    index reads it on x86."""
     flat = ctx.reshape(ctx.input(0), [-1]) if len(ctx.shape(0)) > 1 else ctx.input(0)  # trailing sizes of 1
-    rest = ctx.add("Cast", [flat], to=TensorProto.INT64)
+    lowest = ctx.const(-2.0**31, "int32_lowest")  # past it: below -2**31 - 1 (int32's lowest itself where float32)
+    inside = ctx.add("And", [ctx.add("Greater", [flat, ctx.const(-2.0**31 - 1, "int32_before")]),
+                             ctx.add("Less", [flat, ctx.const(2.0**31, "int32_end")])])
+    rest = ctx.add("Cast", [ctx.add("Where", [inside, flat, lowest])], to=TensorProto.INT64)
     rows = []
     for size in reversed(ravel_sizes(node)[1:]):
         size = ctx.const(np.int64(size), "size", np.int64)

@@ -97,8 +97,23 @@ def cumsum(ctx: EmitContext, node: Node) -> None:
 
 @register("norm")
 def norm(ctx: EmitContext, node: Node) -> None:
+    """L1 and L2 as ONNX's reductions; NumPy's other orders as MXNet's kernel computes them, over the non-zero
+    elements: their count for ord 0, else the sum of their ``|x| ** ord`` to the power ``1 / ord`` (0 where none)."""
+    x, order, keepdims = ctx.input(0), node.attrs["ord"], node.attrs["keepdims"]
     axes = node_axes(node, len(ctx.shape(0)))
-    _reduce(ctx, _ONNX_REDUCE[node.attrs["ord"]], ctx.input(0), axes, node.attrs["keepdims"])
+    if order in (1, 2):
+        _reduce(ctx, _ONNX_REDUCE[order], x, axes, keepdims)
+        return
+    zero = ctx.const(0.0, "zero")
+    nonzero = ctx.add("Not", [ctx.add("Equal", [x, zero])])
+    if order == 0:
+        count = ctx.add("Cast", [nonzero], to=helper.np_dtype_to_tensor_dtype(ctx.float_type))
+        _reduce(ctx, "ReduceSum", count, axes, keepdims)
+        return
+    powers = ctx.add("Where", [nonzero, ctx.add("Pow", [ctx.add("Abs", [x]), ctx.const(order, "order")]), zero])
+    total = _reduce(ctx, "ReduceSum", powers, axes, keepdims, ctx.temp("powers_sum"))
+    root = ctx.add("Pow", [total, ctx.const(1 / order, "inverse_order")])
+    ctx.add("Where", [ctx.add("Equal", [total, zero]), zero, root], ctx.output())
 
 
 @register("argmax", "argmin")

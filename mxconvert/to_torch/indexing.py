@@ -286,8 +286,10 @@ def mxnet_ravel_multi_index(x: torch.Tensor, shape: List[int]) -> torch.Tensor:
     "mxnet_unravel_index": '''
 def mxnet_unravel_index(x: torch.Tensor, shape: List[int]) -> torch.Tensor:
     """MXNet's ``unravel_index``: the truncated index divided by each size from the last (C division, the
-    remainder's sign the index's); the first axis keeps the rest unwrapped."""
-    rest = x.to(torch.int64)
+    remainder's sign the index's); the first axis keeps the rest unwrapped. An index past int32 (or NaN) reads as
+    int32's lowest, as MXNet's int32 index reads it on x86."""
+    inside = (x >= -2.0**31) & (x < 2.0**31)
+    rest = torch.where(inside, x, torch.full_like(x, -2.0**31)).to(torch.int64)
     rows: List[torch.Tensor] = []
     for axis in range(len(shape) - 1, 0, -1):
         quotient = torch.div(rest, shape[axis], rounding_mode="trunc")

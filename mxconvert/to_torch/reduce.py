@@ -101,9 +101,16 @@ def cumsum(ctx: TorchContext, node: Node) -> Lowering:
 
 @register("norm")
 def norm(ctx: TorchContext, node: Node) -> Lowering:
+    """torch's vector norm, which reads ord 0 as MXNet does (the count of non-zero elements); negative orders as
+    MXNet's kernel computes them, over the non-zero elements (0 where none is), where torch's are 0 past a zero."""
     x, rank, a = ctx.input(0), len(ctx.shape(0)), node.attrs
     axes = node_axes(node, rank)
-    expr = f"torch.linalg.vector_norm({x}, {a['ord']}, {list(axes)}, keepdim={a['keepdims']})"
+    if a["ord"] < 0:
+        powers = f"torch.where({x} == 0, 0.0, {x}.abs().pow({a['ord']!r}))"
+        total = f"{powers}.sum({list(axes)}, keepdim={a['keepdims']})"
+        expr = f"{total}.pow({1 / a['ord']!r}).nan_to_num(nan=float('nan'), posinf=0.0)"
+    else:
+        expr = f"torch.linalg.vector_norm({x}, {a['ord']!r}, {list(axes)}, keepdim={a['keepdims']})"
     return Lowering(_every_axis_kept_one(expr, axes, rank, a["keepdims"], numpy_spelled(node)))
 
 

@@ -87,6 +87,9 @@ CASES.update({  # np.linalg.norm's L1 and L2 reductions: flattened, one axis, Fr
     "np_norm": (S.Group([_norm(NP_DATA), _norm(NP_DATA, axis=1), _norm(NP_DATA, 1, axis=-1, keepdims=True),
                          _norm(NP_DATA, "fro", axis=(0, 2)), _norm(N.reshape(NP_DATA, (6, 4)), "fro"),
                          _norm(N.reshape(NP_DATA, -1), 1), _norm(STEPS, 2, axis=0)]), NP_SHAPE),
+    # other finite orders as MXNet's kernel computes them, over the non-zero elements (ord 0: their count)
+    "np_norm_orders": (S.Group([_norm(NP_DATA, 0, axis=1), _norm(NP_DATA, -1, axis=2), _norm(STEPS, -2, axis=0),
+                                _norm(NP_DATA, 3, axis=0, keepdims=True), _norm(STEPS, 0.5, axis=-1)]), NP_SHAPE),
 })
 BOTH_REFUSE["square_sum_exclude"] = (S._internal._square_sum(_sparse, axis=1, exclude=True, name="sq"), (3, 4),
                                      r"_square_sum \[exclude \(MXNet's kernel ignores it\)\] \(sq\)")
