@@ -173,3 +173,23 @@ def test_opencv_calls_and_share_memory_are_refused_by_name_with_the_reason_in_bo
                            ("_cvcopyMakeBorder", "OpenCV's border modes"),
                            ("_npi_share_memory", "whether two arrays share memory")):
             assert f"{op} [{reason}" in message
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_an_order_without_an_axis_is_converted_for_vectors_and_refused_for_matrices(order):
+    """``np.linalg.norm(x, ord)`` without an axis: a vector norm of 1-D data, converted and equal to MXNet's; of data
+    of two or more axes, MXNet's matrix norm of the last two (ord 2: the spectral norm), refused naming the node
+    (ord 2 had been taken for L2 of every element). ``np.linalg.norm(x)``, without ord, is that L2 on any data."""
+    vector = run_reference(N.linalg.norm(DATA.as_np_ndarray(), order).as_nd_ndarray(), (6,))
+    model, _ = export_onnx(vector.graph, ExportOptions(input_shape=(6,)))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"data": vector.data})[0], vector.outputs[0], rtol=1e-6)
+    matrix = _graph(N.linalg.norm(DATA.as_np_ndarray(), order).as_nd_ndarray())
+    for convert in (lambda: export_onnx(matrix, ExportOptions(input_shape=(3, 4))),
+                    lambda: emit_pytorch(matrix, TorchOptions((3, 4)))):
+        with pytest.raises(MxConvertError, match=rf"node .\w+. \(norm\): ord {order} without an axis: MXNet.s matrix"):
+            convert()
+    whole = run_reference(N.linalg.norm(DATA.as_np_ndarray()).as_nd_ndarray(), (3, 4))
+    model, _ = export_onnx(whole.graph, ExportOptions(input_shape=(3, 4)))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"data": whole.data})[0], whole.outputs[0], rtol=1e-6)

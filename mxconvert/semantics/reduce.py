@@ -26,9 +26,11 @@ _ARG_REDUCE = OpDef({"axis": (optional(parse_int), None), "keepdims": (parse_boo
 
 define({
     # ``ord`` other than 1 and 2 comes from ``_npi_norm`` alone: MXNet's legacy ``norm`` refuses it (shape rule)
+    # ``flag``: np.linalg.norm's kind, as ``_npi_norm`` carries it (-1: ``ord``'s norm, which without an axis is a
+    # matrix norm of data of two or more axes; 1, -2: L2), refused in the shape rule where it is a matrix norm
     "norm": OpDef({"ord": (parse_float, 2.0), "axis": (optional(parse_shape), None),
                    "out_dtype": (optional(choice("float16", "float32", "float64", "int32", "int64", "int8")), None),
-                   "keepdims": (parse_bool, False)}),
+                   "keepdims": (parse_bool, False), "flag": (parse_int, -1)}),
     "argmax": _ARG_REDUCE,
     "argmin": _ARG_REDUCE,
     # the mean and the (biased) variance over ``axes``, which MXNet requires
@@ -102,12 +104,12 @@ def numpy_norm(attrs: dict[str, str]) -> dict[str, str]:
     if flag in (0, 2):
         raise ValueError("the nuclear or spectral norm of a matrix (its singular values)")
     if flag in (1, -2):
-        return {**attrs, "ord": "2", "axis": axis}
+        return {**attrs, "ord": "2", "axis": axis, "flag": str(flag)}
     if not math.isfinite(order):
         raise ValueError(f"ord {attrs.get('ord')}: only finite orders of vector norms are converted")
     if axis != "None" and len(parse_shape(axis)) > 1:
         raise ValueError(f"ord {attrs.get('ord')} over the matrices of axes {axis}")
-    return {**attrs, "ord": repr(order), "axis": axis}
+    return {**attrs, "ord": repr(order), "axis": axis, "flag": str(flag)}
 
 
 alias("_npi_norm", "norm", normalise=numpy_norm)
@@ -161,7 +163,7 @@ def _reduction(node: Node, shapes: list[Shape]) -> list[Shape]:
     if node.op == "norm" and not numpy_spelled(node) and node.attrs["ord"] not in (1, 2):
         raise ShapeError(f"norm takes ord 1 or 2, not {node.attrs['ord']:g} (as MXNet's legacy norm)")
     if node.op == "norm" and numpy_spelled(node) and node.attrs["axis"] is None and len(data) > 1 \
-            and node.attrs["ord"] != 2:
+            and node.attrs["flag"] == -1:
         raise ShapeError(f"ord {node.attrs['ord']:g} without an axis: MXNet's matrix norm of the last two axes "
                          "is not converted")
     return [reduced_shape(data, node_axes(node, len(data)), node.attrs["keepdims"], numpy_spelled(node))]
