@@ -71,15 +71,18 @@ def mxnet_nms_boxes(coords: torch.Tensor, center: bool,
     return edges, safe, area
 '''
 HELPERS["mxnet_nms_overlap"] = '''
-def mxnet_nms_overlap(kept: torch.Tensor, later: torch.Tensor, kept_area: torch.Tensor,
-                      later_area: torch.Tensor) -> torch.Tensor:
-    """Overlaps (batch, rows, columns) of kept candidates (edges: 4, batch, rows) with later ones (4, batch,
-    columns) from ``mxnet_nms_boxes``: MXNet's intersection over union, a NaN where its clamped 0 decides alike."""
-    kept, later = kept.unsqueeze(3), later.unsqueeze(2)
+def mxnet_nms_overlap(coords: torch.Tensor, kept: torch.Tensor, later: torch.Tensor, area: torch.Tensor, start: int,
+                      end: int, stop: int, center: bool, guarded: str) -> torch.Tensor:
+    """Overlaps (batch, rows, columns) of candidates ``start:end`` kept with ``start:stop`` later ones (``coords``:
+    batch, count, 4; their edges and areas from ``mxnet_nms_boxes``): MXNet's intersection over union, a NaN where
+    its clamped 0 decides alike; its selects pair by pair where nothing is ``guarded`` (a negative threshold)."""
+    if not guarded:
+        return mxnet_box_overlap(coords[:, start:end].unsqueeze(2), coords[:, start:stop].unsqueeze(1), center, False)
+    kept, later = kept[:, :, start:end].unsqueeze(3), later[:, :, start:stop].unsqueeze(2)
     width = (torch.minimum(kept[2], later[2]) - torch.maximum(kept[0], later[0])).clamp(min=0)
     height = (torch.minimum(kept[3], later[3]) - torch.maximum(kept[1], later[1])).clamp(min=0)
     intersect = width * height
-    return intersect / (kept_area.unsqueeze(2) + later_area.unsqueeze(1) - intersect)
+    return intersect / (area[:, start:end].unsqueeze(2) + area[:, start:stop].unsqueeze(1) - intersect)
 '''
 NMS_ROWS = 256  # candidates whose overlaps with all others the suppression helpers compute at once
 # box_nms's block under torch.jit.trace and torch.export, which record every settling step of a block (as many as its
@@ -141,12 +144,7 @@ def mxnet_blocked_keep(coords: torch.Tensor, ids: torch.Tensor, keep: torch.Tens
     count = keep.shape[1]
     for start in range(0, count, {NMS_TRACED_ROWS}):
         end = start + {NMS_TRACED_ROWS}
-        if guarded:
-            overlap = mxnet_nms_overlap(kept_edges[:, :, start:end], later_edges[:, :, start:], area[:, start:end],
-                                        area[:, start:])
-        else:
-            overlap = mxnet_box_overlap(coords[:, start:end].unsqueeze(2), coords[:, start:].unsqueeze(1), center,
-                                        False)
+        overlap = mxnet_nms_overlap(coords, kept_edges, later_edges, area, start, end, count, center, guarded)
         suppresses = overlap > overlap_thresh
         if by_id:
             suppresses = suppresses & (ids[:, start:end].unsqueeze(2) == ids[:, start:].unsqueeze(1))
@@ -172,12 +170,7 @@ def mxnet_ragged_keep(coords: torch.Tensor, ids: torch.Tensor, keep: torch.Tenso
     for start in range(0, total, {NMS_ROWS}):
         end = min(start + {NMS_ROWS}, total)
         stop = int(ends[end - 1])
-        if guarded:
-            overlap = mxnet_nms_overlap(kept_edges[:, :, start:end], later_edges[:, :, start:stop],
-                                        area[:, start:end], area[:, start:stop])
-        else:
-            overlap = mxnet_box_overlap(coords[:, start:end].unsqueeze(2), coords[:, start:stop].unsqueeze(1), center,
-                                        False)
+        overlap = mxnet_nms_overlap(coords, kept_edges, later_edges, area, start, end, stop, center, guarded)
         same = entry[start:end].unsqueeze(1) == entry[start:stop].unsqueeze(0)
         if by_id:
             same = same & (ids[start:end].unsqueeze(1) == ids[start:stop].unsqueeze(0))

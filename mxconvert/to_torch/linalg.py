@@ -244,22 +244,22 @@ _FACTORISATIONS = {"_linalg_gelqf": "mxnet_lq", "_linalg_syevd": "mxnet_syevd", 
                    "_npi_svd": "mxnet_svd"}
 
 
-@register(*_FACTORISATIONS)
-def factorisation(ctx: TorchContext, node: Node) -> Lowering:
-    """LQ; eigendecompositions and SVD through ``torch.linalg`` with MXNet's signs (``mxnet_vector_signs``), eigh
-    reading the triangle ``UPLO`` names."""
-    if node.op != "_linalg_gelqf":
-        for helper in ("mxnet_vector_signs", "mxnet_finite_matrices", "mxnet_failed_as_nan"):
-            ctx.helper(helper)
-    uplo = f", {node.attrs['UPLO']!r}" if node.op == "_npi_eigh" else ""
-    return Lowering(f"{ctx.helper(_FACTORISATIONS[node.op])}({ctx.input(0)}{uplo})")
-
-
 def _finite_helper(ctx: TorchContext, name: str) -> str:
     """A solver's helper that gives NaN for matrices not all finite, with those it calls."""
     for helper in ("mxnet_finite_matrices", "mxnet_failed_as_nan"):
         ctx.helper(helper)
     return ctx.helper(name)
+
+
+@register(*_FACTORISATIONS)
+def factorisation(ctx: TorchContext, node: Node) -> Lowering:
+    """LQ; eigendecompositions and SVD through ``torch.linalg`` with MXNet's signs (``mxnet_vector_signs``), eigh
+    reading the triangle ``UPLO`` names."""
+    if node.op == "_linalg_gelqf":
+        return Lowering(f"{ctx.helper('mxnet_lq')}({ctx.input(0)})")
+    ctx.helper("mxnet_vector_signs")
+    uplo = f", {node.attrs['UPLO']!r}" if node.op == "_npi_eigh" else ""
+    return Lowering(f"{_finite_helper(ctx, _FACTORISATIONS[node.op])}({ctx.input(0)}{uplo})")
 
 
 @register("_npi_pinv", "_npi_pinv_scalar_rcond")
